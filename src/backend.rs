@@ -1,0 +1,62 @@
+//! The network backend seam: how a driver resolves names, dials, listens and accepts.
+//! tokio's real sockets implement it here ([`crate::TokioNetwork`]); the simulator implements it
+//! over turmoil. Streams are plain `AsyncRead + AsyncWrite`, so partial writes and would-block
+//! stay visible to the driver.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A boxed, sendable future, as backends return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One established byte stream of a backend.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Turns Nagle's algorithm off (`true`) or on (sets `TCP_NODELAY`).
+    fn set_nodelay(&self, nodelay: bool) -> io::Result<()>;
+    /// Sets TCP keepalive to `secs` seconds; 0 turns it off.
+    fn set_keepalive(&self, secs: u32) -> io::Result<()>;
+    /// This end's address.
+    fn local_address(&self) -> io::Result<SocketAddr>;
+    /// The peer's address.
+    fn remote_address(&self) -> io::Result<SocketAddr>;
+}
+
+/// A network: name resolution, outgoing connections and listening sockets.
+pub trait Network: Clone + Send + Sync + 'static {
+    /// The stream type of this network.
+    type Stream: Stream;
+    /// The listening socket type of this network.
+    type Listener: Send + Sync + 'static;
+
+    /// Resolves `host` and `service` to every address, in the order they should be dialled.
+    fn resolve(&self, host: &str, service: &str)
+        -> BoxFuture<'static, io::Result<Vec<SocketAddr>>>;
+    /// Dials one address.
+    fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>>;
+    /// Binds and listens on `host` and `service` (`""` and `"0"` for any address and port).
+    fn listen(&self, host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>>;
+    /// Accepts one connection. Must be cancel-safe: dropping the future loses no connection.
+    fn accept<'a>(
+        &self,
+        listener: &'a Self::Listener,
+    ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>>;
+    /// The listening socket's bound address.
+    fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr>;
+}
+
+/// Parses a numeric service (port). Service names are not looked up.
+pub fn parse_port(service: &str) -> io::Result<u16> {
+    let service = service.trim();
+    if service.is_empty() {
+        return Ok(0);
+    }
+    service.parse::<u16>().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("service {service:?} is not a port number (0-65535)"),
+        )
+    })
+}

@@ -1,0 +1,161 @@
+//! Builders that start connections and listeners, with Pony's defaults, on any [`Network`].
+
+use crate::backend::Network;
+use crate::config::ConnectionConfig;
+use crate::connection::TcpConnection;
+use crate::driver::ConnectionDriver;
+use crate::handle::ConnectionHandle;
+use crate::listener::{spawn_listener, ListenerHandle, TcpListener};
+use crate::notify::{TcpConnectionNotify, TcpListenNotify};
+use crate::tokio_net::TokioNetwork;
+
+impl TcpConnection {
+    /// Dials `host` and `service` over the real network with default settings, in a new task.
+    /// Must be called inside a tokio runtime.
+    ///
+    /// ```no_run
+    /// # use tcpnotify::*;
+    /// # struct Client;
+    /// # impl TcpConnectionNotify for Client {
+    /// #     fn connect_failed(&mut self, _: &mut TcpConnection, _: ConnectFailure) {}
+    /// # }
+    /// # #[tokio::main] async fn main() {
+    /// let conn = TcpConnection::connect(Client, "localhost", "7000");
+    /// conn.write("hello");
+    /// conn.finished().await;
+    /// # }
+    /// ```
+    pub fn connect(
+        notify: impl TcpConnectionNotify,
+        host: &str,
+        service: &str,
+    ) -> ConnectionHandle {
+        Self::builder().connect(notify, host, service)
+    }
+
+    /// A builder for a client connection with custom settings or another network.
+    pub fn builder() -> ConnectionBuilder<TokioNetwork> {
+        ConnectionBuilder {
+            net: TokioNetwork::new(),
+            config: ConnectionConfig::default(),
+        }
+    }
+}
+
+/// Settings for a client connection (see [`TcpConnection::builder`]).
+#[derive(Debug, Clone)]
+pub struct ConnectionBuilder<N> {
+    net: N,
+    config: ConnectionConfig,
+}
+
+impl<N: Network> ConnectionBuilder<N> {
+    /// Uses another network (the simulator's, or a tokio network with a host table).
+    pub fn network<M: Network>(self, net: M) -> ConnectionBuilder<M> {
+        ConnectionBuilder {
+            net,
+            config: self.config,
+        }
+    }
+
+    /// Replaces all buffer and yield settings.
+    pub fn config(mut self, config: ConnectionConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the read buffer size, also the largest `expect` (default 16384).
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.config = self.config.read_buffer_size(bytes);
+        self
+    }
+
+    /// Sets the bytes read per turn before yielding (default 16384).
+    pub fn yield_after_reading(mut self, bytes: usize) -> Self {
+        self.config = self.config.yield_after_reading(bytes);
+        self
+    }
+
+    /// Sets the bytes written per turn before yielding (default 16384).
+    pub fn yield_after_writing(mut self, bytes: usize) -> Self {
+        self.config = self.config.yield_after_writing(bytes);
+        self
+    }
+
+    /// Dials `host` and `service` in a new task: `proxy_via`, resolution, then every
+    /// resolved address at once. Must be called inside a tokio runtime.
+    pub fn connect(
+        self,
+        notify: impl TcpConnectionNotify,
+        host: &str,
+        service: &str,
+    ) -> ConnectionHandle {
+        ConnectionDriver::spawn_client(
+            self.net,
+            Box::new(notify),
+            self.config,
+            host.to_string(),
+            service.to_string(),
+        )
+    }
+}
+
+impl TcpListener {
+    /// Listens on `host` and `service` (`""`/`"0"`: any address, any port) over the real network,
+    /// with no connection limit, in a new task. Must be called inside a tokio runtime.
+    pub fn listen(notify: impl TcpListenNotify, host: &str, service: &str) -> ListenerHandle {
+        Self::builder().listen(notify, host, service)
+    }
+
+    /// A builder for a listener with a limit, custom connection settings or another network.
+    pub fn builder() -> ListenerBuilder<TokioNetwork> {
+        ListenerBuilder {
+            net: TokioNetwork::new(),
+            config: ConnectionConfig::default(),
+            limit: 0,
+        }
+    }
+}
+
+/// Settings for a listener (see [`TcpListener::builder`]).
+#[derive(Debug, Clone)]
+pub struct ListenerBuilder<N> {
+    net: N,
+    config: ConnectionConfig,
+    limit: usize,
+}
+
+impl<N: Network> ListenerBuilder<N> {
+    /// Uses another network.
+    pub fn network<M: Network>(self, net: M) -> ListenerBuilder<M> {
+        ListenerBuilder {
+            net,
+            config: self.config,
+            limit: self.limit,
+        }
+    }
+
+    /// The most accepted-and-not-closed connections at once; 0 (the default) is unlimited.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Settings passed on to every accepted connection.
+    pub fn config(mut self, config: ConnectionConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Binds and listens in a new task. Must be called inside a tokio runtime.
+    pub fn listen(self, notify: impl TcpListenNotify, host: &str, service: &str) -> ListenerHandle {
+        spawn_listener(
+            self.net,
+            Box::new(notify),
+            self.limit,
+            self.config,
+            host.to_string(),
+            service.to_string(),
+        )
+    }
+}

@@ -1,0 +1,105 @@
+//! The cloneable handle through which other tasks send a connection messages, as other Pony
+//! actors call a `TCPConnection`'s behaviours.
+
+use crate::connection::Message;
+use crate::notify::TcpConnectionNotify;
+use crate::stats::{ConnectionStats, SharedStats};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// A handle to a running connection. Every call is queued in the connection's mailbox and
+/// handled in order in a later turn; calls after the connection ended are dropped and counted.
+#[derive(Clone)]
+pub struct ConnectionHandle {
+    tx: mpsc::UnboundedSender<Message>,
+    pub(crate) stats: Arc<SharedStats>,
+    finished: watch::Receiver<bool>,
+}
+
+/// The receiving end of a connection's mailbox, owned by its driver.
+pub(crate) struct Mailbox {
+    pub(crate) rx: mpsc::UnboundedReceiver<Message>,
+    pub(crate) finished: watch::Sender<bool>,
+}
+
+impl ConnectionHandle {
+    pub(crate) fn channel() -> (ConnectionHandle, Mailbox) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (finished_tx, finished) = watch::channel(false);
+        let handle = ConnectionHandle {
+            tx,
+            stats: Arc::new(SharedStats::default()),
+            finished,
+        };
+        (
+            handle,
+            Mailbox {
+                rx,
+                finished: finished_tx,
+            },
+        )
+    }
+
+    pub(crate) fn send(&self, msg: Message) {
+        if let Err(mpsc::error::SendError(msg)) = self.tx.send(msg) {
+            if matches!(msg, Message::Write(_) | Message::Writev(_)) {
+                self.stats.write_dropped();
+            }
+        }
+    }
+
+    /// Queues `data`; `sent` transforms it when handled (Pony's `write`).
+    pub fn write(&self, data: impl Into<Vec<u8>>) {
+        self.send(Message::Write(data.into()));
+    }
+
+    /// Queues several buffers; `sentv` transforms them when handled (Pony's `writev`).
+    pub fn writev(&self, chunks: Vec<Vec<u8>>) {
+        self.send(Message::Writev(chunks));
+    }
+
+    /// Queues a mute: stop reading from the turn that handles it.
+    pub fn mute(&self) {
+        self.send(Message::Mute);
+    }
+
+    /// Queues an unmute: buffered data is delivered first.
+    pub fn unmute(&self) {
+        self.send(Message::Unmute);
+    }
+
+    /// Queues a close: graceful unless muted, in which case it is a hard close.
+    pub fn dispose(&self) {
+        self.send(Message::Dispose);
+    }
+
+    /// Queues a swap of the notifier.
+    pub fn set_notify(&self, notify: Box<dyn TcpConnectionNotify>) {
+        self.send(Message::SetNotify(notify));
+    }
+
+    /// The connection's counters.
+    pub fn stats(&self) -> ConnectionStats {
+        self.stats.snapshot()
+    }
+
+    /// Whether the connection's task has ended (after `closed` or `connect_failed`).
+    pub fn is_finished(&self) -> bool {
+        *self.finished.borrow()
+    }
+
+    /// Waits until the connection's task has ended.
+    pub async fn finished(&self) {
+        let mut rx = self.finished.clone();
+        // An error means the driver is gone, which is finished too.
+        let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
+impl std::fmt::Debug for ConnectionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

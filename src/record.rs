@@ -1,0 +1,407 @@
+//! Recording callbacks as data: [`Recorded`] and [`RecordedListener`] wrap a notifier, pass
+//! every callback through unchanged, and report it to a [`CallbackSink`] once it returned
+//! (with its result). No callback runs inside another in tcpnotify, so that order is the
+//! order the callbacks ran in. Tests render the
+//! log as text, one callback per line; the simulator adds simulated time and hosts.
+
+use crate::connection::TcpConnection;
+use crate::listener::TcpListener;
+use crate::notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// Bytes of data shown in a callback's preview.
+pub const PREVIEW_BYTES: usize = 24;
+
+/// One callback and its arguments and result, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callback {
+    /// `accepted`.
+    Accepted,
+    /// `proxy_via(host, service)` and the target it returned.
+    ProxyVia {
+        /// Host asked for.
+        host: String,
+        /// Service asked for.
+        service: String,
+        /// Host and service returned.
+        target: (String, String),
+    },
+    /// `connecting(count)`.
+    Connecting(u32),
+    /// `connected`.
+    Connected,
+    /// `connect_failed(reason)`.
+    ConnectFailed(ConnectFailure),
+    /// `auth_failed`.
+    AuthFailed,
+    /// `sent(data)`: the bytes given and what the notifier returned.
+    Sent {
+        /// The data written.
+        data: Preview,
+        /// The data actually queued.
+        result: Preview,
+    },
+    /// `sentv(chunks)`: chunk counts and total bytes in and out.
+    Sentv {
+        /// Chunks and bytes written.
+        chunks: usize,
+        /// Total bytes written.
+        bytes: usize,
+        /// Chunks queued.
+        result_chunks: usize,
+        /// Bytes queued.
+        result_bytes: usize,
+    },
+    /// `received(data, times)` and its result.
+    Received {
+        /// The data delivered.
+        data: Preview,
+        /// Deliveries in this turn so far.
+        times: usize,
+        /// `false` asked to yield.
+        result: bool,
+    },
+    /// `expect(qty)` and the size the notifier returned.
+    Expect {
+        /// Size requested.
+        qty: usize,
+        /// Size returned.
+        result: usize,
+    },
+    /// `closed`.
+    Closed,
+    /// `throttled`.
+    Throttled,
+    /// `unthrottled`.
+    Unthrottled,
+    /// Listener `listening`, with the bound address.
+    Listening(Option<std::net::SocketAddr>),
+    /// Listener `not_listening`.
+    NotListening,
+    /// Listener `connected`: whether it returned a notifier.
+    ListenerConnected {
+        /// `true` if a notifier was returned (accepted), `false` if rejected.
+        accepted: bool,
+    },
+    /// Listener `closed`.
+    ListenerClosed,
+}
+
+impl Callback {
+    /// The callback's name as in the contract (`received`, `connect_failed`, ...). Listener
+    /// callbacks that share a name with connection ones are prefixed `listener.`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Callback::Accepted => "accepted",
+            Callback::ProxyVia { .. } => "proxy_via",
+            Callback::Connecting(_) => "connecting",
+            Callback::Connected => "connected",
+            Callback::ConnectFailed(_) => "connect_failed",
+            Callback::AuthFailed => "auth_failed",
+            Callback::Sent { .. } => "sent",
+            Callback::Sentv { .. } => "sentv",
+            Callback::Received { .. } => "received",
+            Callback::Expect { .. } => "expect",
+            Callback::Closed => "closed",
+            Callback::Throttled => "throttled",
+            Callback::Unthrottled => "unthrottled",
+            Callback::Listening(_) => "listening",
+            Callback::NotListening => "not_listening",
+            Callback::ListenerConnected { .. } => "listener.connected",
+            Callback::ListenerClosed => "listener.closed",
+        }
+    }
+}
+
+impl fmt::Display for Callback {
+    /// Deterministic text: the name, then arguments, then `-> result` where there is one.
+    /// Listener addresses are left out because ports differ from run to run.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Callback::ProxyVia {
+                host,
+                service,
+                target,
+            } => write!(
+                f,
+                "proxy_via({host}, {service}) -> ({}, {})",
+                target.0, target.1
+            ),
+            Callback::Connecting(n) => write!(f, "connecting({n})"),
+            Callback::ConnectFailed(reason) => write!(f, "connect_failed({reason})"),
+            Callback::Sent { data, result } => write!(f, "sent({data}) -> {result}"),
+            Callback::Sentv {
+                chunks,
+                bytes,
+                result_chunks,
+                result_bytes,
+            } => write!(
+                f,
+                "sentv({chunks} chunks, {bytes}B) -> {result_chunks} chunks, {result_bytes}B"
+            ),
+            Callback::Received {
+                data,
+                times,
+                result,
+            } => write!(f, "received({data}, times={times}) -> {result}"),
+            Callback::Expect { qty, result } => write!(f, "expect({qty}) -> {result}"),
+            Callback::ListenerConnected { accepted } => {
+                write!(
+                    f,
+                    "listener.connected -> {}",
+                    if *accepted { "accept" } else { "reject" }
+                )
+            }
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// A byte count and a short escaped preview of data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// Total length of the data.
+    pub len: usize,
+    /// The first [`PREVIEW_BYTES`] bytes, escaped as ASCII.
+    pub text: String,
+}
+
+impl Preview {
+    /// Previews `data`.
+    pub fn of(data: &[u8]) -> Self {
+        let shown = &data[..data.len().min(PREVIEW_BYTES)];
+        let mut text = shown.escape_ascii().to_string();
+        if data.len() > PREVIEW_BYTES {
+            text.push_str("...");
+        }
+        Preview {
+            len: data.len(),
+            text,
+        }
+    }
+}
+
+impl fmt::Display for Preview {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}B \"{}\"", self.len, self.text)
+    }
+}
+
+/// Where recorded callbacks go. `who` names the connection or listener.
+pub trait CallbackSink: Send + Sync + 'static {
+    /// Records one callback, after it returned.
+    fn record(&self, who: &str, callback: Callback);
+}
+
+/// An in-memory, ordered log of callbacks from any number of notifiers.
+///
+/// ```
+/// use tcpnotify::record::{Callback, CallbackLog, CallbackSink};
+/// let log = CallbackLog::new();
+/// log.record("client", Callback::Connecting(2));
+/// log.record("client", Callback::Connected);
+/// assert_eq!(log.render(), "client connecting(2)\nclient connected\n");
+/// ```
+#[derive(Clone, Default, Debug)]
+pub struct CallbackLog {
+    entries: Arc<Mutex<Vec<(String, Callback)>>>,
+}
+
+impl CallbackLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every entry so far, in order.
+    pub fn entries(&self) -> Vec<(String, Callback)> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The entries of one notifier, in order.
+    pub fn of(&self, who: &str) -> Vec<Callback> {
+        self.entries()
+            .into_iter()
+            .filter(|(w, _)| w == who)
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    /// One line per callback: `who callback`.
+    pub fn render(&self) -> String {
+        self.entries()
+            .iter()
+            .map(|(who, cb)| format!("{who} {cb}\n"))
+            .collect()
+    }
+
+    /// One line per callback of `who`.
+    pub fn render_of(&self, who: &str) -> String {
+        self.of(who).iter().map(|cb| format!("{cb}\n")).collect()
+    }
+}
+
+impl CallbackSink for CallbackLog {
+    fn record(&self, who: &str, callback: Callback) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((who.to_string(), callback));
+    }
+}
+
+/// Wraps a connection notifier and records each callback it gets.
+pub struct Recorded<N> {
+    inner: N,
+    who: String,
+    sink: Arc<dyn CallbackSink>,
+}
+
+impl<N> Recorded<N> {
+    /// Records `inner`'s callbacks under the name `who`.
+    pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+        Recorded {
+            inner,
+            who: who.into(),
+            sink,
+        }
+    }
+
+    fn log(&self, callback: Callback) {
+        self.sink.record(&self.who, callback);
+    }
+}
+
+impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        self.log(Callback::Accepted);
+        self.inner.accepted(conn);
+    }
+    fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
+        let target = self.inner.proxy_via(host, service);
+        self.log(Callback::ProxyVia {
+            host: host.to_string(),
+            service: service.to_string(),
+            target: target.clone(),
+        });
+        target
+    }
+    fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
+        self.log(Callback::Connecting(count));
+        self.inner.connecting(conn, count);
+    }
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.log(Callback::Connected);
+        self.inner.connected(conn);
+    }
+    fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+        self.log(Callback::ConnectFailed(reason));
+        self.inner.connect_failed(conn, reason);
+    }
+    fn auth_failed(&mut self, conn: &mut TcpConnection) {
+        self.log(Callback::AuthFailed);
+        self.inner.auth_failed(conn);
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+        let before = Preview::of(&data);
+        let result = self.inner.sent(conn, data);
+        self.log(Callback::Sent {
+            data: before,
+            result: Preview::of(&result),
+        });
+        result
+    }
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        let (n, bytes) = (chunks.len(), chunks.iter().map(Vec::len).sum());
+        let result = self.inner.sentv(conn, chunks);
+        self.log(Callback::Sentv {
+            chunks: n,
+            bytes,
+            result_chunks: result.len(),
+            result_bytes: result.iter().map(Vec::len).sum(),
+        });
+        result
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        let data_preview = Preview::of(&data);
+        let result = self.inner.received(conn, data, times);
+        self.log(Callback::Received {
+            data: data_preview,
+            times,
+            result,
+        });
+        result
+    }
+    fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
+        let result = self.inner.expect(conn, qty);
+        self.log(Callback::Expect { qty, result });
+        result
+    }
+    fn closed(&mut self, conn: &mut TcpConnection) {
+        self.log(Callback::Closed);
+        self.inner.closed(conn);
+    }
+    fn throttled(&mut self, conn: &mut TcpConnection) {
+        self.log(Callback::Throttled);
+        self.inner.throttled(conn);
+    }
+    fn unthrottled(&mut self, conn: &mut TcpConnection) {
+        self.log(Callback::Unthrottled);
+        self.inner.unthrottled(conn);
+    }
+}
+
+/// Wraps a listener notifier and records each callback it gets; accepted connections'
+/// notifiers are wrapped too, named `who` plus `.` and a running number from 1.
+pub struct RecordedListener<N> {
+    inner: N,
+    who: String,
+    sink: Arc<dyn CallbackSink>,
+    accepted: usize,
+}
+
+impl<N> RecordedListener<N> {
+    /// Records `inner`'s callbacks under the name `who`.
+    pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+        RecordedListener {
+            inner,
+            who: who.into(),
+            sink,
+            accepted: 0,
+        }
+    }
+}
+
+impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
+    fn listening(&mut self, listener: &mut TcpListener) {
+        self.sink
+            .record(&self.who, Callback::Listening(listener.local_address()));
+        self.inner.listening(listener);
+    }
+    fn not_listening(&mut self, listener: &mut TcpListener) {
+        self.sink.record(&self.who, Callback::NotListening);
+        self.inner.not_listening(listener);
+    }
+    fn connected(&mut self, listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+        let notify = self.inner.connected(listener);
+        self.sink.record(
+            &self.who,
+            Callback::ListenerConnected {
+                accepted: notify.is_some(),
+            },
+        );
+        notify.map(|inner| {
+            self.accepted += 1;
+            let who = format!("{}.{}", self.who, self.accepted);
+            Box::new(Recorded::new(inner, who, self.sink.clone())) as Box<dyn TcpConnectionNotify>
+        })
+    }
+    fn closed(&mut self, listener: &mut TcpListener) {
+        self.sink.record(&self.who, Callback::ListenerClosed);
+        self.inner.closed(listener);
+    }
+}

@@ -1,0 +1,105 @@
+//! Adapts a backend [`Stream`] to the state machine's non-blocking [`Transport`].
+//!
+//! Each operation polls the stream once with a waker that forwards to the driver task's
+//! current waker, so a `WouldBlock` leaves the task registered for readiness.
+
+use crate::backend::Stream;
+use crate::transport::Transport;
+use std::io::{self, ErrorKind, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use tokio::io::ReadBuf;
+
+/// The driver task's current waker, shared with its transport.
+#[derive(Default)]
+pub(crate) struct WakerSlot(Mutex<Option<Waker>>);
+
+impl WakerSlot {
+    /// Records the waker of the driver's current poll.
+    pub(crate) fn register(&self, waker: &Waker) {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some(current) if current.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+}
+
+impl Wake for WakerSlot {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waker = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A [`Stream`] seen through the [`Transport`] interface.
+pub(crate) struct StreamTransport<S> {
+    stream: S,
+    waker: Waker,
+}
+
+impl<S: Stream> StreamTransport<S> {
+    pub(crate) fn new(stream: S, slot: Arc<WakerSlot>) -> Self {
+        StreamTransport {
+            stream,
+            waker: Waker::from(slot),
+        }
+    }
+
+    fn poll<T>(
+        &mut self,
+        op: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut cx = Context::from_waker(&self.waker);
+        match op(Pin::new(&mut self.stream), &mut cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<S: Stream> Transport for StreamTransport<S> {
+    fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        buf.reserve(max);
+        let filled = buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..max];
+        let mut read_buf = ReadBuf::uninit(spare);
+        self.poll(|s, cx| s.poll_read(cx, &mut read_buf))?;
+        let n = read_buf.filled().len();
+        // SAFETY: `ReadBuf` guarantees its first `n` bytes, which are the `n` bytes after
+        // `filled` in `buf`'s spare capacity, were initialised by the read.
+        unsafe { buf.set_len(filled + n) };
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.poll(|s, cx| s.poll_write_vectored(cx, bufs))
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.poll(|s, cx| s.poll_shutdown(cx))
+    }
+
+    fn set_nodelay(&mut self, nodelay: bool) -> io::Result<()> {
+        self.stream.set_nodelay(nodelay)
+    }
+
+    fn set_keepalive(&mut self, secs: u32) -> io::Result<()> {
+        self.stream.set_keepalive(secs)
+    }
+
+    fn local_address(&self) -> Option<SocketAddr> {
+        self.stream.local_address().ok()
+    }
+
+    fn remote_address(&self) -> Option<SocketAddr> {
+        self.stream.remote_address().ok()
+    }
+}

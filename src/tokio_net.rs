@@ -1,0 +1,120 @@
+//! The real network: tokio sockets, the system resolver, and an optional table of host names
+//! that resolve to several addresses (for happy-eyeballs tests on loopback).
+
+use crate::backend::{parse_port, BoxFuture, Network, Stream};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// tokio's TCP over the operating system's network.
+///
+/// ```
+/// use tcpnotify::TokioNetwork;
+/// // "svc.test" dials 127.0.0.2 first, then 127.0.0.1, on the requested port.
+/// let net = TokioNetwork::new().with_host("svc.test", ["127.0.0.2".parse().unwrap(), "127.0.0.1".parse().unwrap()]);
+/// # let _ = net;
+/// ```
+#[derive(Clone, Default, Debug)]
+pub struct TokioNetwork {
+    hosts: Arc<BTreeMap<String, Vec<IpAddr>>>,
+}
+
+impl TokioNetwork {
+    /// The system network with the system resolver.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `name` resolve to `addresses`, in this order, before the system resolver is asked.
+    pub fn with_host(mut self, name: &str, addresses: impl IntoIterator<Item = IpAddr>) -> Self {
+        Arc::make_mut(&mut self.hosts).insert(name.to_string(), addresses.into_iter().collect());
+        self
+    }
+}
+
+impl Stream for tokio::net::TcpStream {
+    fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        tokio::net::TcpStream::set_nodelay(self, nodelay)
+    }
+
+    fn set_keepalive(&self, secs: u32) -> io::Result<()> {
+        let socket = socket2::SockRef::from(self);
+        if secs == 0 {
+            return socket.set_keepalive(false);
+        }
+        let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(secs.into()));
+        socket.set_tcp_keepalive(&keepalive)
+    }
+
+    fn local_address(&self) -> io::Result<SocketAddr> {
+        self.local_addr()
+    }
+
+    fn remote_address(&self) -> io::Result<SocketAddr> {
+        self.peer_addr()
+    }
+}
+
+impl Network for TokioNetwork {
+    type Stream = tokio::net::TcpStream;
+    type Listener = tokio::net::TcpListener;
+
+    fn resolve(
+        &self,
+        host: &str,
+        service: &str,
+    ) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
+        let port = parse_port(service);
+        let table = self.hosts.get(host).cloned();
+        let host = host.to_string();
+        Box::pin(async move {
+            let port = port?;
+            if let Some(ips) = table {
+                return Ok(ips
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .collect());
+            }
+            let host = if host.is_empty() {
+                "localhost".to_string()
+            } else {
+                host
+            };
+            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+                .await?
+                .collect();
+            Ok(addresses)
+        })
+    }
+
+    fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
+        Box::pin(tokio::net::TcpStream::connect(address))
+    }
+
+    fn listen(&self, host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
+        let resolved = self.resolve(if host.is_empty() { "0.0.0.0" } else { host }, service);
+        Box::pin(async move {
+            // Like Pony, only the first address is tried.
+            let address = resolved.await?.into_iter().next().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::AddrNotAvailable,
+                    "host resolved to no address",
+                )
+            })?;
+            tokio::net::TcpListener::bind(address).await
+        })
+    }
+
+    fn accept<'a>(
+        &self,
+        listener: &'a Self::Listener,
+    ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
+        Box::pin(listener.accept())
+    }
+
+    fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+}
