@@ -16,6 +16,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Turns Nagle's algorithm off (`true`) or on (sets `TCP_NODELAY`).
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()>;
+    /// Whether `TCP_NODELAY` is set.
+    fn nodelay(&self) -> io::Result<bool>;
     /// Sets TCP keepalive to `secs` seconds; 0 turns it off.
     fn set_keepalive(&self, secs: u32) -> io::Result<()>;
     /// This end's address.

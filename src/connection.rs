@@ -275,6 +275,14 @@ impl TcpConnection {
         self.transport_mut()?.set_nodelay(nodelay)
     }
 
+    /// Whether Nagle's algorithm is off (`TCP_NODELAY` is set). Only when connected.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.transport
+            .as_ref()
+            .ok_or_else(|| io::Error::new(ErrorKind::NotConnected, "connection is not open"))?
+            .nodelay()
+    }
+
     /// Sets TCP keepalive to `secs` seconds (0 turns it off). Only when connected.
     pub fn set_keepalive(&mut self, secs: u32) -> io::Result<()> {
         self.transport_mut()?.set_keepalive(secs)

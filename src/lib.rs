@@ -64,3 +64,6 @@ pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
 pub use stats::ConnectionStats;
 pub use tokio_net::TokioNetwork;
 pub use transport::Transport;
+
+#[cfg(test)]
+mod tests;

@@ -91,6 +91,10 @@ impl<S: Stream> Transport for StreamTransport<S> {
         self.stream.set_nodelay(nodelay)
     }
 
+    fn nodelay(&self) -> io::Result<bool> {
+        self.stream.nodelay()
+    }
+
     fn set_keepalive(&mut self, secs: u32) -> io::Result<()> {
         self.stream.set_keepalive(secs)
     }

@@ -39,6 +39,10 @@ impl Stream for tokio::net::TcpStream {
         tokio::net::TcpStream::set_nodelay(self, nodelay)
     }
 
+    fn nodelay(&self) -> io::Result<bool> {
+        tokio::net::TcpStream::nodelay(self)
+    }
+
     fn set_keepalive(&self, secs: u32) -> io::Result<()> {
         let socket = socket2::SockRef::from(self);
         if secs == 0 {

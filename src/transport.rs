@@ -17,6 +17,8 @@ pub trait Transport: Send {
     fn shutdown_write(&mut self) -> io::Result<()>;
     /// Turns Nagle's algorithm off (`true`) or on.
     fn set_nodelay(&mut self, nodelay: bool) -> io::Result<()>;
+    /// Whether Nagle's algorithm is off (`TCP_NODELAY` set).
+    fn nodelay(&self) -> io::Result<bool>;
     /// Sets TCP keepalive to `secs` seconds; 0 turns it off.
     fn set_keepalive(&mut self, secs: u32) -> io::Result<()>;
     /// This end's address.
