@@ -188,10 +188,12 @@ impl fmt::Display for Preview {
     }
 }
 
-/// Where recorded callbacks go. `who` names the connection or listener.
+/// Where recorded callbacks go. `who` names the connection or listener; `conn` is the
+/// connection the callback ran on (`None` for listener callbacks and `proxy_via`), so a sink
+/// can look at its addresses or state.
 pub trait CallbackSink: Send + Sync + 'static {
     /// Records one callback, after it returned.
-    fn record(&self, who: &str, callback: Callback);
+    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback);
 }
 
 /// An in-memory, ordered log of callbacks from any number of notifiers.
@@ -199,8 +201,8 @@ pub trait CallbackSink: Send + Sync + 'static {
 /// ```
 /// use tcpnotify::record::{Callback, CallbackLog, CallbackSink};
 /// let log = CallbackLog::new();
-/// log.record("client", Callback::Connecting(2));
-/// log.record("client", Callback::Connected);
+/// log.record("client", None, Callback::Connecting(2));
+/// log.record("client", None, Callback::Connected);
 /// assert_eq!(log.render(), "client connecting(2)\nclient connected\n");
 /// ```
 #[derive(Clone, Default, Debug)]
@@ -246,7 +248,7 @@ impl CallbackLog {
 }
 
 impl CallbackSink for CallbackLog {
-    fn record(&self, who: &str, callback: Callback) {
+    fn record(&self, who: &str, _conn: Option<&TcpConnection>, callback: Callback) {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -271,19 +273,19 @@ impl<N> Recorded<N> {
         }
     }
 
-    fn log(&self, callback: Callback) {
-        self.sink.record(&self.who, callback);
+    fn log(&self, conn: Option<&TcpConnection>, callback: Callback) {
+        self.sink.record(&self.who, conn, callback);
     }
 }
 
 impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn accepted(&mut self, conn: &mut TcpConnection) {
-        self.log(Callback::Accepted);
         self.inner.accepted(conn);
+        self.log(Some(conn), Callback::Accepted);
     }
     fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
         let target = self.inner.proxy_via(host, service);
-        self.log(Callback::ProxyVia {
+        self.log(None, Callback::ProxyVia {
             host: host.to_string(),
             service: service.to_string(),
             target: target.clone(),
@@ -291,25 +293,25 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         target
     }
     fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
-        self.log(Callback::Connecting(count));
         self.inner.connecting(conn, count);
+        self.log(Some(conn), Callback::Connecting(count));
     }
     fn connected(&mut self, conn: &mut TcpConnection) {
-        self.log(Callback::Connected);
         self.inner.connected(conn);
+        self.log(Some(conn), Callback::Connected);
     }
     fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
-        self.log(Callback::ConnectFailed(reason));
         self.inner.connect_failed(conn, reason);
+        self.log(Some(conn), Callback::ConnectFailed(reason));
     }
     fn auth_failed(&mut self, conn: &mut TcpConnection) {
-        self.log(Callback::AuthFailed);
         self.inner.auth_failed(conn);
+        self.log(Some(conn), Callback::AuthFailed);
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
         let before = Preview::of(&data);
         let result = self.inner.sent(conn, data);
-        self.log(Callback::Sent {
+        self.log(Some(conn), Callback::Sent {
             data: before,
             result: Preview::of(&result),
         });
@@ -318,7 +320,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         let (n, bytes) = (chunks.len(), chunks.iter().map(Vec::len).sum());
         let result = self.inner.sentv(conn, chunks);
-        self.log(Callback::Sentv {
+        self.log(Some(conn), Callback::Sentv {
             chunks: n,
             bytes,
             result_chunks: result.len(),
@@ -329,7 +331,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
         let data_preview = Preview::of(&data);
         let result = self.inner.received(conn, data, times);
-        self.log(Callback::Received {
+        self.log(Some(conn), Callback::Received {
             data: data_preview,
             times,
             result,
@@ -338,20 +340,20 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     }
     fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
         let result = self.inner.expect(conn, qty);
-        self.log(Callback::Expect { qty, result });
+        self.log(Some(conn), Callback::Expect { qty, result });
         result
     }
     fn closed(&mut self, conn: &mut TcpConnection) {
-        self.log(Callback::Closed);
         self.inner.closed(conn);
+        self.log(Some(conn), Callback::Closed);
     }
     fn throttled(&mut self, conn: &mut TcpConnection) {
-        self.log(Callback::Throttled);
         self.inner.throttled(conn);
+        self.log(Some(conn), Callback::Throttled);
     }
     fn unthrottled(&mut self, conn: &mut TcpConnection) {
-        self.log(Callback::Unthrottled);
         self.inner.unthrottled(conn);
+        self.log(Some(conn), Callback::Unthrottled);
     }
 }
 
@@ -379,17 +381,18 @@ impl<N> RecordedListener<N> {
 impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
     fn listening(&mut self, listener: &mut TcpListener) {
         self.sink
-            .record(&self.who, Callback::Listening(listener.local_address()));
+            .record(&self.who, None, Callback::Listening(listener.local_address()));
         self.inner.listening(listener);
     }
     fn not_listening(&mut self, listener: &mut TcpListener) {
-        self.sink.record(&self.who, Callback::NotListening);
+        self.sink.record(&self.who, None, Callback::NotListening);
         self.inner.not_listening(listener);
     }
     fn connected(&mut self, listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
         let notify = self.inner.connected(listener);
         self.sink.record(
             &self.who,
+            None,
             Callback::ListenerConnected {
                 accepted: notify.is_some(),
             },
@@ -401,7 +404,7 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         })
     }
     fn closed(&mut self, listener: &mut TcpListener) {
-        self.sink.record(&self.who, Callback::ListenerClosed);
+        self.sink.record(&self.who, None, Callback::ListenerClosed);
         self.inner.closed(listener);
     }
 }
