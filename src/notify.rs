@@ -11,6 +11,8 @@ use std::fmt;
 
 /// Why a client connection could not be established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum ConnectFailure {
     /// The host and service did not resolve to any address.
     Resolve,

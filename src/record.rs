@@ -15,6 +15,11 @@ pub const PREVIEW_BYTES: usize = 24;
 
 /// One callback and its arguments and result, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "callback", content = "args", rename_all = "snake_case")
+)]
 pub enum Callback {
     /// `accepted`.
     Accepted,
@@ -38,25 +43,21 @@ pub enum Callback {
     /// `sent(data)`: the bytes given and what the notifier returned.
     Sent {
         /// The data written.
-        data: Preview,
+        data: Payload,
         /// The data actually queued.
-        result: Preview,
+        result: Payload,
     },
-    /// `sentv(chunks)`: chunk counts and total bytes in and out.
+    /// `sentv(chunks)`: the chunks written and the chunks the notifier returned.
     Sentv {
-        /// Chunks and bytes written.
-        chunks: usize,
-        /// Total bytes written.
-        bytes: usize,
-        /// Chunks queued.
-        result_chunks: usize,
-        /// Bytes queued.
-        result_bytes: usize,
+        /// The chunks written.
+        data: Vec<Payload>,
+        /// The chunks actually queued.
+        result: Vec<Payload>,
     },
     /// `received(data, times)` and its result.
     Received {
         /// The data delivered.
-        data: Preview,
+        data: Payload,
         /// Deliveries in this turn so far.
         times: usize,
         /// `false` asked to yield.
@@ -131,15 +132,17 @@ impl fmt::Display for Callback {
             Callback::Connecting(n) => write!(f, "connecting({n})"),
             Callback::ConnectFailed(reason) => write!(f, "connect_failed({reason})"),
             Callback::Sent { data, result } => write!(f, "sent({data}) -> {result}"),
-            Callback::Sentv {
-                chunks,
-                bytes,
-                result_chunks,
-                result_bytes,
-            } => write!(
-                f,
-                "sentv({chunks} chunks, {bytes}B) -> {result_chunks} chunks, {result_bytes}B"
-            ),
+            Callback::Sentv { data, result } => {
+                let bytes = |chunks: &[Payload]| chunks.iter().map(Payload::len).sum::<usize>();
+                write!(
+                    f,
+                    "sentv({} chunks, {}B) -> {} chunks, {}B",
+                    data.len(),
+                    bytes(data),
+                    result.len(),
+                    bytes(result)
+                )
+            }
             Callback::Received {
                 data,
                 times,
@@ -158,33 +161,70 @@ impl fmt::Display for Callback {
     }
 }
 
-/// A byte count and a short escaped preview of data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Preview {
-    /// Total length of the data.
-    pub len: usize,
-    /// The first [`PREVIEW_BYTES`] bytes, escaped as ASCII.
-    pub text: String,
-}
+/// The bytes a callback carried: kept whole for checks such as stream integrity, shown as a
+/// byte count and a short escaped preview. Serialised as the count and the preview only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Payload(pub Arc<[u8]>);
 
-impl Preview {
-    /// Previews `data`.
+impl Payload {
+    /// Copies `data`.
     pub fn of(data: &[u8]) -> Self {
-        let shown = &data[..data.len().min(PREVIEW_BYTES)];
+        Payload(Arc::from(data))
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first [`PREVIEW_BYTES`] bytes, escaped as ASCII, with `...` if there are more.
+    pub fn preview(&self) -> String {
+        let shown = &self.0[..self.0.len().min(PREVIEW_BYTES)];
         let mut text = shown.escape_ascii().to_string();
-        if data.len() > PREVIEW_BYTES {
+        if self.0.len() > PREVIEW_BYTES {
             text.push_str("...");
         }
-        Preview {
-            len: data.len(),
-            text,
-        }
+        text
     }
 }
 
-impl fmt::Display for Preview {
+impl fmt::Display for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}B \"{}\"", self.len, self.text)
+        write!(f, "{}B \"{}\"", self.len(), self.preview())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut state = serializer.serialize_struct("Payload", 2)?;
+        state.serialize_field("len", &self.len())?;
+        state.serialize_field("preview", &self.preview())?;
+        state.end()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Payload {
+    /// Only the length survives serialisation; the bytes come back as zeros of that length.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Shape {
+            len: usize,
+        }
+        let shape = Shape::deserialize(deserializer)?;
+        Ok(Payload(vec![0u8; shape.len].into()))
     }
 }
 
@@ -285,11 +325,14 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     }
     fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
         let target = self.inner.proxy_via(host, service);
-        self.log(None, Callback::ProxyVia {
-            host: host.to_string(),
-            service: service.to_string(),
-            target: target.clone(),
-        });
+        self.log(
+            None,
+            Callback::ProxyVia {
+                host: host.to_string(),
+                service: service.to_string(),
+                target: target.clone(),
+            },
+        );
         target
     }
     fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
@@ -309,33 +352,40 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         self.log(Some(conn), Callback::AuthFailed);
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
-        let before = Preview::of(&data);
+        let before = Payload::of(&data);
         let result = self.inner.sent(conn, data);
-        self.log(Some(conn), Callback::Sent {
-            data: before,
-            result: Preview::of(&result),
-        });
+        self.log(
+            Some(conn),
+            Callback::Sent {
+                data: before,
+                result: Payload::of(&result),
+            },
+        );
         result
     }
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let (n, bytes) = (chunks.len(), chunks.iter().map(Vec::len).sum());
+        let data = chunks.iter().map(|c| Payload::of(c)).collect();
         let result = self.inner.sentv(conn, chunks);
-        self.log(Some(conn), Callback::Sentv {
-            chunks: n,
-            bytes,
-            result_chunks: result.len(),
-            result_bytes: result.iter().map(Vec::len).sum(),
-        });
+        self.log(
+            Some(conn),
+            Callback::Sentv {
+                data,
+                result: result.iter().map(|c| Payload::of(c)).collect(),
+            },
+        );
         result
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
-        let data_preview = Preview::of(&data);
+        let data_preview = Payload::of(&data);
         let result = self.inner.received(conn, data, times);
-        self.log(Some(conn), Callback::Received {
-            data: data_preview,
-            times,
-            result,
-        });
+        self.log(
+            Some(conn),
+            Callback::Received {
+                data: data_preview,
+                times,
+                result,
+            },
+        );
         result
     }
     fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
@@ -380,8 +430,11 @@ impl<N> RecordedListener<N> {
 
 impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
     fn listening(&mut self, listener: &mut TcpListener) {
-        self.sink
-            .record(&self.who, None, Callback::Listening(listener.local_address()));
+        self.sink.record(
+            &self.who,
+            None,
+            Callback::Listening(listener.local_address()),
+        );
         self.inner.listening(listener);
     }
     fn not_listening(&mut self, listener: &mut TcpListener) {
