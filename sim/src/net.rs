@@ -1,0 +1,102 @@
+//! The simulated network backend: tcpnotify's [`Network`] over turmoil, through the fault
+//! layer. A name may resolve to several hosts, in order, so happy-eyeballs connects behave as
+//! over a real network.
+
+use crate::fault::{FaultLayer, FaultyStream};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use tcpnotify::{parse_port, BoxFuture, Network};
+
+/// The network as one simulated host sees it.
+#[derive(Clone)]
+pub struct SimNetwork {
+    host: String,
+    names: Arc<BTreeMap<String, Vec<String>>>,
+    layer: Arc<FaultLayer>,
+}
+
+impl SimNetwork {
+    /// The network of host `host`; `names` maps a name to the hosts it resolves to, in order.
+    pub fn new(host: &str, names: Arc<BTreeMap<String, Vec<String>>>, layer: Arc<FaultLayer>) -> Self {
+        SimNetwork {
+            host: host.to_string(),
+            names,
+            layer,
+        }
+    }
+
+    fn resolve_ips(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        let hosts: Vec<&str> = match self.names.get(name) {
+            Some(hosts) => hosts.iter().map(String::as_str).collect(),
+            None => vec![name],
+        };
+        hosts
+            .into_iter()
+            .map(|h| {
+                self.layer.ip_of(h).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, format!("unknown host {h:?}"))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Network for SimNetwork {
+    type Stream = FaultyStream;
+    type Listener = turmoil::net::TcpListener;
+
+    fn resolve(&self, host: &str, service: &str) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
+        let result = parse_port(service).and_then(|port| {
+            Ok(self
+                .resolve_ips(host)?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
+        let layer = self.layer.clone();
+        let from = self.host.clone();
+        Box::pin(async move {
+            let to = layer
+                .host_of(address.ip())
+                .map(str::to_string)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::ConnectionRefused, format!("no host at {address}")))?;
+            // SYNs into a partition are lost: wait for it to heal, or time out.
+            let timeout = layer.connect_timeout();
+            tokio::time::timeout(timeout, layer.wait_connectable(&from, &to))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {address} timed out")))?;
+            let stream = turmoil::net::TcpStream::connect(address).await?;
+            FaultyStream::new(stream, layer)
+        })
+    }
+
+    fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
+        let port = parse_port(service);
+        Box::pin(async move {
+            turmoil::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port?)).await
+        })
+    }
+
+    fn accept<'a>(&self, listener: &'a Self::Listener) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let (stream, peer) = listener.accept().await?;
+            Ok((FaultyStream::new(stream, layer)?, peer))
+        })
+    }
+
+    fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
+        let bound = listener.local_addr()?;
+        // Report the host's own address rather than 0.0.0.0.
+        Ok(match self.layer.ip_of(&self.host) {
+            Some(ip) => SocketAddr::new(ip, bound.port()),
+            None => bound,
+        })
+    }
+}

@@ -1,0 +1,279 @@
+//! Built-in notifiers for scenarios: servers (echo, length-framed echo, a slow reader) and
+//! clients (a sender that checks its echo, a bulk writer that respects `throttled`, one that
+//! ignores it, a framed client, a line-based request/response client).
+//!
+//! Clients check what they get and `hard_close` with a message on the trace if it is wrong
+//! (an assertion failure inside a notifier would stop the whole run).
+
+use std::time::Duration;
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+
+/// The deterministic test pattern: byte `i` of every stream.
+pub fn pattern_byte(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+/// `len` bytes of the pattern starting at offset `from`.
+pub fn pattern(from: usize, len: usize) -> Vec<u8> {
+    (from..from + len).map(pattern_byte).collect()
+}
+
+/// Writes back everything it receives.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Echo;
+
+impl TcpConnectionNotify for Echo {
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        conn.write(data);
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Echoes whole length-prefixed frames (4-byte big-endian length, then the body), reading
+/// them with `expect`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FramedEcho {
+    body: Option<usize>,
+}
+
+impl FramedEcho {
+    /// Expects a header first.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl TcpConnectionNotify for FramedEcho {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        let _ = conn.expect(4);
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        match self.body.take() {
+            None => {
+                let len = frame_len(&data);
+                if len == 0 || conn.expect(len).is_err() {
+                    conn.hard_close();
+                    return true;
+                }
+                self.body = Some(len);
+            }
+            Some(_) => {
+                conn.write(frame(&data));
+                let _ = conn.expect(4);
+            }
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// The length in a 4-byte big-endian header (0 if it is not 4 bytes).
+pub fn frame_len(header: &[u8]) -> usize {
+    match <[u8; 4]>::try_from(header) {
+        Ok(bytes) => u32::from_be_bytes(bytes) as usize,
+        Err(_) => 0,
+    }
+}
+
+/// `body` with its 4-byte big-endian length in front.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A server that mutes itself on accept and unmutes after `delay`, then reads everything and
+/// closes once `expect_total` bytes arrived: a slow reader that makes its peer throttle.
+#[derive(Debug, Clone, Copy)]
+pub struct SlowReader {
+    delay: Duration,
+    expect_total: usize,
+    got: usize,
+    /// `received` returns false every this many deliveries (0: never).
+    yield_every: usize,
+}
+
+impl SlowReader {
+    /// Unmutes after `delay`; closes after `expect_total` bytes.
+    pub fn new(delay: Duration, expect_total: usize) -> Self {
+        SlowReader {
+            delay,
+            expect_total,
+            got: 0,
+            yield_every: 0,
+        }
+    }
+
+    /// Makes `received` return false every `n` deliveries.
+    pub fn yielding_every(mut self, n: usize) -> Self {
+        self.yield_every = n;
+        self
+    }
+}
+
+impl TcpConnectionNotify for SlowReader {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        if self.delay.is_zero() {
+            return;
+        }
+        conn.mute();
+        let handle = conn.handle();
+        let delay = self.delay;
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            handle.unmute();
+        });
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        if data.iter().enumerate().any(|(i, b)| *b != pattern_byte(self.got + i)) {
+            conn.hard_close();
+            return true;
+        }
+        self.got += data.len();
+        if self.got >= self.expect_total {
+            conn.close();
+        }
+        self.yield_every == 0 || times % self.yield_every != 0
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Sends a payload (in chunks) when connected, checks that the echo matches byte for byte,
+/// and closes once it all came back.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    payload: Vec<u8>,
+    chunk: usize,
+    echoed: usize,
+    expect_echo: bool,
+    framing: usize,
+}
+
+impl Sender {
+    /// Sends `payload` in one write and waits for its echo.
+    pub fn new(payload: Vec<u8>) -> Self {
+        Sender {
+            chunk: payload.len().max(1),
+            payload,
+            echoed: 0,
+            expect_echo: true,
+            framing: 0,
+        }
+    }
+
+    /// Sends `len` bytes of the test pattern.
+    pub fn pattern(len: usize) -> Self {
+        Self::new(pattern(0, len))
+    }
+
+    /// Splits the payload into writes of `chunk` bytes.
+    pub fn chunked(mut self, chunk: usize) -> Self {
+        self.chunk = chunk.max(1);
+        self
+    }
+
+    /// Closes after writing instead of waiting for an echo.
+    pub fn without_echo(mut self) -> Self {
+        self.expect_echo = false;
+        self
+    }
+
+    /// Reads the echo with `expect(n)`.
+    pub fn expecting(mut self, n: usize) -> Self {
+        self.framing = n;
+        self
+    }
+}
+
+impl TcpConnectionNotify for Sender {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        if self.framing > 0 && conn.expect(self.framing).is_err() {
+            conn.hard_close();
+            return;
+        }
+        for chunk in self.payload.chunks(self.chunk) {
+            conn.write(chunk.to_vec());
+        }
+        if !self.expect_echo || self.payload.is_empty() {
+            conn.dispose();
+        }
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        let expected = self.payload.get(self.echoed..self.echoed + data.len());
+        if expected != Some(&data[..]) {
+            conn.hard_close();
+            return true;
+        }
+        self.echoed += data.len();
+        if self.echoed == self.payload.len() {
+            conn.close();
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Writes `total` bytes of the test pattern in `chunk`-byte writes, pausing while throttled,
+/// then closes gracefully.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkWriter {
+    total: usize,
+    chunk: usize,
+    written: usize,
+    throttled: bool,
+    respect_throttle: bool,
+    disposed: bool,
+}
+
+impl BulkWriter {
+    /// Writes `total` bytes in `chunk`-byte writes, respecting `throttled`.
+    pub fn new(total: usize, chunk: usize) -> Self {
+        BulkWriter {
+            total,
+            chunk: chunk.max(1),
+            written: 0,
+            throttled: false,
+            respect_throttle: true,
+            disposed: false,
+        }
+    }
+
+    /// Keeps writing while throttled (every write is still queued, never lost).
+    pub fn ignoring_throttle(mut self) -> Self {
+        self.respect_throttle = false;
+        self
+    }
+
+    /// Queues writes until throttled or done; each write comes back through `sent`.
+    fn pump(&mut self, conn: &mut TcpConnection) {
+        if self.written < self.total && !(self.respect_throttle && self.throttled) {
+            let n = self.chunk.min(self.total - self.written);
+            conn.write(pattern(self.written, n));
+            self.written += n;
+        } else if self.written >= self.total && !self.disposed {
+            // A message, so it is handled after the last write (a `close` here would drop it).
+            self.disposed = true;
+            conn.dispose();
+        }
+    }
+}
+
+impl TcpConnectionNotify for BulkWriter {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.pump(conn);
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+        // One write in flight at a time: the next one is queued when this one is handled.
+        self.pump(conn);
+        data
+    }
+    fn throttled(&mut self, _conn: &mut TcpConnection) {
+        self.throttled = true;
+    }
+    fn unthrottled(&mut self, conn: &mut TcpConnection) {
+        self.throttled = false;
+        self.pump(conn);
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}

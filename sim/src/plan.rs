@@ -1,0 +1,403 @@
+//! The fault plan: every fault of a run as data, fixed before the run starts. It is generated
+//! from the seed and the fault settings, printed with the run, serialisable, and can be edited
+//! and replayed or shrunk: a run is a pure function of its scenario and its plan.
+
+use crate::seed::Seed;
+use crate::settings::FaultSettings;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Link latency when the plan sets none.
+pub const DEFAULT_LATENCY_MS: u64 = 1;
+
+/// Connect attempts across a partition give up after this long (a SYN timeout).
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
+
+/// Message latency on every link: each segment takes between `min_ms` and `max_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Shortest delivery time.
+    pub min_ms: u64,
+    /// Longest delivery time.
+    pub max_ms: u64,
+}
+
+/// Partial writes: each write accepts about `average` bytes (± `variation`, at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialWrites {
+    /// Mean bytes a write accepts.
+    pub average: usize,
+    /// Largest deviation from the mean.
+    pub variation: usize,
+}
+
+/// Read re-chunking: reads return between 1 and `max` bytes, splitting and coalescing segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadChunks {
+    /// Most bytes one read returns.
+    pub max: usize,
+}
+
+/// A fault that fires on a trace event: the `nth` (from 1) `callback` of connection `conn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTrigger {
+    /// Connection name (`c1`, `server.1`).
+    pub conn: String,
+    /// Callback name as in the contract (`received`, `sent`, `connected`, ...).
+    pub callback: String,
+    /// Which occurrence, from 1.
+    pub nth: u32,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Hosts `a` and `b` cannot reach each other (one way: only `a` to `b`) for a while.
+    /// Data in flight is held, not lost, and arrives after the partition heals; connects across
+    /// it wait, and time out after the plan's connect timeout. `b = "*"` means every other host.
+    Partition {
+        /// One side.
+        a: String,
+        /// The other side, or `*`.
+        b: String,
+        /// How long it lasts.
+        duration_ms: u64,
+        /// Only traffic from `a` to `b` is cut.
+        #[serde(default)]
+        one_way: bool,
+    },
+    /// The link between `a` and `b` gets a fixed latency from now on.
+    Latency {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
+        /// The new latency.
+        latency_ms: u64,
+    },
+    /// Connection `conn` is reset (both ends see a connection reset on their next I/O).
+    Reset {
+        /// Connection name.
+        conn: String,
+    },
+    /// The peer of connection `conn` sees its end of stream `delay_ms` late.
+    SlowClose {
+        /// Connection name.
+        conn: String,
+        /// Delay of the FIN.
+        delay_ms: u64,
+    },
+    /// Host `host` crashes, and restarts after `restart_after_ms` if given.
+    Crash {
+        /// Host name.
+        host: String,
+        /// Down time before the restart.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restart_after_ms: Option<u64>,
+    },
+}
+
+impl FaultKind {
+    /// The kind's name, as in plans and coverage reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Partition { one_way: false, .. } => "partition",
+            FaultKind::Partition { one_way: true, .. } => "partition_one_way",
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::Reset { .. } => "reset",
+            FaultKind::SlowClose { .. } => "slow_close",
+            FaultKind::Crash { .. } => "crash",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultKind::Partition {
+                a,
+                b,
+                duration_ms,
+                one_way,
+            } => {
+                let arrow = if *one_way { "->" } else { "<->" };
+                write!(f, "partition {a} {arrow} {b} for {duration_ms}ms")
+            }
+            FaultKind::Latency { a, b, latency_ms } => write!(f, "latency {a} <-> {b} = {latency_ms}ms"),
+            FaultKind::Reset { conn } => write!(f, "reset {conn}"),
+            FaultKind::SlowClose { conn, delay_ms } => write!(f, "slow close of {conn} by {delay_ms}ms"),
+            FaultKind::Crash {
+                host,
+                restart_after_ms: Some(ms),
+            } => write!(f, "crash {host}, restart after {ms}ms"),
+            FaultKind::Crash { host, .. } => write!(f, "crash {host}"),
+        }
+    }
+}
+
+/// One fault: what it does and when. Exactly one of `at_ms` and `after` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// Fires at this simulated time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    /// Fires on this trace event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<EventTrigger>,
+    /// What it does.
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(at) = self.at_ms {
+            write!(f, " at {at}ms")?;
+        }
+        if let Some(t) = &self.after {
+            write!(f, " after {}'s {} {}", t.conn, ordinal(t.nth), t.callback)?;
+        }
+        Ok(())
+    }
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Every fault and chunking policy of one run.
+///
+/// ```
+/// use tcpnotify_sim::plan::FaultPlan;
+/// let plan: FaultPlan = toml::from_str(r#"
+///     seed = 7
+///     [partial_writes]
+///     average = 1
+///     variation = 0
+///     [[faults]]
+///     kind = "reset"
+///     conn = "c1"
+///     after = { conn = "c1", callback = "received", nth = 3 }
+/// "#).unwrap();
+/// assert_eq!(plan.faults[0].to_string(), "reset c1 after c1's 3rd received");
+/// assert_eq!(toml::from_str::<FaultPlan>(&plan.to_toml()).unwrap(), plan);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Seeds the per-stream chunking streams and turmoil.
+    pub seed: Seed,
+    /// Message latency on every link; none means a fixed [`DEFAULT_LATENCY_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
+    /// Partial writes on every stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_writes: Option<PartialWrites>,
+    /// Read re-chunking on every stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_chunks: Option<ReadChunks>,
+    /// Bytes a stream may have written and its peer not yet read (a send buffer); past it,
+    /// writes block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_buffer: Option<usize>,
+    /// How long a connect across a partition waits before timing out.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// The faults, in no particular order.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+fn default_connect_timeout() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_MS
+}
+
+impl FaultPlan {
+    /// A plan with no faults and no chunking.
+    pub fn quiet(seed: Seed) -> Self {
+        FaultPlan {
+            seed,
+            latency: None,
+            partial_writes: None,
+            read_chunks: None,
+            send_buffer: None,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            faults: Vec::new(),
+        }
+    }
+
+    /// The plan as TOML, as scenario files and `--plan` take it.
+    pub fn to_toml(&self) -> String {
+        // Plain data with string keys: serialising cannot fail.
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Human-readable lines: the policies, then one line per fault.
+    pub fn describe(&self) -> String {
+        let mut out = format!("seed {}\n", self.seed);
+        if let Some(l) = self.latency {
+            out += &format!("latency {}..{}ms\n", l.min_ms, l.max_ms);
+        }
+        if let Some(p) = self.partial_writes {
+            out += &format!("partial writes ~{}B ±{}\n", p.average, p.variation);
+        }
+        if let Some(r) = self.read_chunks {
+            out += &format!("reads re-chunked to 1..{}B\n", r.max);
+        }
+        if let Some(b) = self.send_buffer {
+            out += &format!("send buffer {b}B\n");
+        }
+        out += &format!("connect timeout {}ms\n", self.connect_timeout_ms);
+        for (i, fault) in self.faults.iter().enumerate() {
+            out += &format!("fault #{i}: {fault}\n");
+        }
+        out
+    }
+
+    /// Checks the plan against the hosts and connections of a run: names must exist and
+    /// each fault needs exactly one trigger.
+    pub fn validate(&self, topology: &Topology) -> Result<(), String> {
+        let host = |h: &str, field: &str, i: usize| -> Result<(), String> {
+            if h == "*" || topology.hosts.iter().any(|x| x == h) {
+                Ok(())
+            } else {
+                Err(format!("faults[{i}].{field}: unknown host {h:?}"))
+            }
+        };
+        for (i, fault) in self.faults.iter().enumerate() {
+            match (&fault.at_ms, &fault.after) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => return Err(format!("faults[{i}]: set exactly one of at_ms and after")),
+            }
+            match &fault.kind {
+                FaultKind::Partition { a, b, .. } | FaultKind::Latency { a, b, .. } => {
+                    host(a, "a", i)?;
+                    host(b, "b", i)?;
+                }
+                FaultKind::Crash { host: h, .. } => host(h, "host", i)?,
+                FaultKind::Reset { .. } | FaultKind::SlowClose { .. } => {}
+            }
+        }
+        if matches!(self.partial_writes, Some(PartialWrites { average: 0, .. })) {
+            return Err("partial_writes.average: must be at least 1".into());
+        }
+        if matches!(self.read_chunks, Some(ReadChunks { max: 0 })) {
+            return Err("read_chunks.max: must be at least 1".into());
+        }
+        if self.send_buffer == Some(0) {
+            return Err("send_buffer: must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Generates the plan for `seed` from `settings`: every fault parameter comes from the
+    /// seed's `plan` stream, so the same seed and settings give the same plan.
+    pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
+        let mut rng = seed.stream("plan", 0);
+        let mut plan = FaultPlan::quiet(seed);
+        plan.connect_timeout_ms = settings.connect_timeout_ms;
+        plan.latency = settings.latency_ms.map(|s| Latency {
+            min_ms: s.min,
+            max_ms: s.max,
+        });
+        if rng.random_bool(settings.partial_writes.clamp(0.0, 1.0)) {
+            let average = settings.partial_write_bytes.pick(&mut rng).max(1) as usize;
+            plan.partial_writes = Some(PartialWrites {
+                average,
+                variation: rng.random_range(0..=average / 2),
+            });
+        }
+        if rng.random_bool(settings.read_chunks.clamp(0.0, 1.0)) {
+            plan.read_chunks = Some(ReadChunks {
+                max: settings.read_chunk_bytes.pick(&mut rng).max(1) as usize,
+            });
+        }
+        if rng.random_bool(settings.send_buffer.clamp(0.0, 1.0)) {
+            plan.send_buffer = Some(settings.send_buffer_bytes.pick(&mut rng).max(1) as usize);
+        }
+        let latest = topology.duration_ms.saturating_mul(4) / 5;
+        let at = |rng: &mut rand_chacha::ChaCha8Rng| Some(rng.random_range(0..=latest));
+        for (i, a) in topology.hosts.iter().enumerate() {
+            for b in &topology.hosts[i + 1..] {
+                if rng.random_bool(settings.partitions.clamp(0.0, 1.0)) {
+                    let one_way = rng.random_bool(settings.one_way.clamp(0.0, 1.0));
+                    let (a, b) = if one_way && rng.random_bool(0.5) { (b, a) } else { (a, b) };
+                    plan.faults.push(Fault {
+                        at_ms: at(&mut rng),
+                        after: None,
+                        kind: FaultKind::Partition {
+                            a: a.clone(),
+                            b: b.clone(),
+                            duration_ms: settings.partition_ms.pick(&mut rng),
+                            one_way,
+                        },
+                    });
+                }
+            }
+        }
+        for conn in &topology.clients {
+            if rng.random_bool(settings.resets.clamp(0.0, 1.0)) {
+                let nth = settings.reset_after_received.pick(&mut rng).max(1);
+                plan.faults.push(Fault {
+                    at_ms: None,
+                    after: Some(EventTrigger {
+                        conn: conn.clone(),
+                        callback: "received".into(),
+                        nth: u32::try_from(nth).unwrap_or(u32::MAX),
+                    }),
+                    kind: FaultKind::Reset { conn: conn.clone() },
+                });
+            }
+            if rng.random_bool(settings.slow_close.clamp(0.0, 1.0)) {
+                plan.faults.push(Fault {
+                    at_ms: Some(0),
+                    after: None,
+                    kind: FaultKind::SlowClose {
+                        conn: conn.clone(),
+                        delay_ms: settings.slow_close_ms.pick(&mut rng),
+                    },
+                });
+            }
+        }
+        for host in &topology.servers {
+            if rng.random_bool(settings.crashes.clamp(0.0, 1.0)) {
+                plan.faults.push(Fault {
+                    at_ms: at(&mut rng),
+                    after: None,
+                    kind: FaultKind::Crash {
+                        host: host.clone(),
+                        restart_after_ms: Some(settings.crash_down_ms.pick(&mut rng)),
+                    },
+                });
+            }
+        }
+        plan
+    }
+}
+
+/// The names a plan may refer to, and the run's length: taken from the scenario.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topology {
+    /// Every host.
+    pub hosts: Vec<String>,
+    /// Hosts with a listener.
+    pub servers: Vec<String>,
+    /// Client connection names.
+    pub clients: Vec<String>,
+    /// Simulated run length.
+    pub duration_ms: u64,
+}

@@ -1,0 +1,211 @@
+//! The simulation's callback sink: records every callback into the trace with simulated time
+//! and host, tells the fault layer which sockets a connection uses, tracks which connections
+//! are live, and fires faults triggered by trace events.
+
+use crate::fault::FaultLayer;
+use crate::plan::{Fault, FaultKind};
+use crate::trace::{EventKind, Trace, TraceEvent};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tcpnotify::record::{Callback, CallbackSink};
+use tcpnotify::TcpConnection;
+
+/// The current simulated time in microseconds (0 outside a simulation).
+pub fn now_us() -> u64 {
+    turmoil::sim_elapsed()
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Connections started and not yet closed or failed, with their host.
+    live: BTreeMap<String, String>,
+    /// Clients whose connection ended (or whose host crashed).
+    finished_clients: BTreeSet<String>,
+    /// How many times each (connection, callback) happened, for event triggers.
+    counts: BTreeMap<(String, &'static str), u32>,
+    /// Event-triggered faults that fired, to be applied by the run loop.
+    fired: Vec<usize>,
+    fired_set: BTreeSet<usize>,
+    /// How many times each fault kind fired.
+    fired_kinds: BTreeMap<String, usize>,
+}
+
+/// State shared by every host of one run.
+pub struct RunState {
+    /// The run's trace.
+    pub trace: Trace,
+    /// The fault layer.
+    pub layer: Arc<FaultLayer>,
+    faults: Vec<Fault>,
+    progress: Mutex<Progress>,
+}
+
+impl RunState {
+    /// The state of a run with these plan faults.
+    pub fn new(trace: Trace, layer: Arc<FaultLayer>, faults: Vec<Fault>) -> Arc<Self> {
+        Arc::new(RunState {
+            trace,
+            layer,
+            faults,
+            progress: Mutex::new(Progress::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends a harness note or fault event at the current time.
+    pub fn note(&self, host: &str, who: &str, kind: EventKind) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: host.to_string(),
+            who: who.to_string(),
+            kind,
+        });
+    }
+
+    /// Marks client `name` finished.
+    pub fn client_finished(&self, name: &str) {
+        self.lock().finished_clients.insert(name.to_string());
+    }
+
+    /// Whether every one of `clients` finished.
+    pub fn all_finished<'a>(&self, mut clients: impl Iterator<Item = &'a str>) -> bool {
+        let progress = self.lock();
+        clients.all(|c| progress.finished_clients.contains(c))
+    }
+
+    /// Clients among `clients` that did not finish.
+    pub fn unfinished<'a>(&self, clients: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let progress = self.lock();
+        clients
+            .filter(|c| !progress.finished_clients.contains(*c))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether no connection is live.
+    pub fn quiescent(&self) -> bool {
+        self.lock().live.is_empty()
+    }
+
+    /// Forgets the connections of a crashed host: they end without a callback.
+    pub fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
+        let mut progress = self.lock();
+        progress.live.retain(|_, h| h != host);
+        for c in clients_on_host {
+            progress.finished_clients.insert(c.clone());
+        }
+    }
+
+    /// Event-triggered faults that fired since the last call (the run loop applies them).
+    pub fn take_fired(&self) -> Vec<usize> {
+        std::mem::take(&mut self.lock().fired)
+    }
+
+    /// Counts one firing of a fault of kind `kind`.
+    pub fn count_fired(&self, kind: &str) {
+        *self.lock().fired_kinds.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// How many times each fault kind fired.
+    pub fn fired_kinds(&self) -> BTreeMap<String, usize> {
+        self.lock().fired_kinds.clone()
+    }
+
+    /// The plan's fault `index`.
+    pub fn fault(&self, index: usize) -> Option<&Fault> {
+        self.faults.get(index)
+    }
+
+    fn observe(&self, host: &str, who: &str, conn: Option<&TcpConnection>, callback: &Callback) {
+        let name = callback.name();
+        let mut progress = self.lock();
+        match callback {
+            Callback::ProxyVia { .. } | Callback::Accepted => {
+                progress.live.insert(who.to_string(), host.to_string());
+            }
+            Callback::Closed | Callback::ConnectFailed(_) => {
+                progress.live.remove(who);
+            }
+            _ => {}
+        }
+        if let (Callback::Connected | Callback::Accepted, Some(conn)) = (callback, conn) {
+            if let (Some(local), Some(remote)) = (conn.local_address(), conn.remote_address()) {
+                self.layer.register_connection(who, local, remote);
+            }
+        }
+        let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
+        *count += 1;
+        let count = *count;
+        let due: Vec<usize> = self
+            .faults
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| {
+                !progress.fired_set.contains(i)
+                    && f.after
+                        .as_ref()
+                        .is_some_and(|t| t.conn == who && t.callback == name && t.nth == count)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for index in due {
+            progress.fired_set.insert(index);
+            match &self.faults[index].kind {
+                // A reset acts at once, so the very next I/O of either end sees it.
+                FaultKind::Reset { conn } => {
+                    *progress.fired_kinds.entry("reset".into()).or_default() += 1;
+                    drop(progress);
+                    self.layer.reset(conn);
+                    self.note(
+                        "-",
+                        "-",
+                        EventKind::Fault {
+                            index,
+                            description: self.faults[index].kind.to_string(),
+                        },
+                    );
+                    progress = self.lock();
+                }
+                _ => progress.fired.push(index),
+            }
+        }
+    }
+}
+
+/// Records one host's callbacks into the run's trace.
+pub struct HostSink {
+    host: String,
+    run: Arc<RunState>,
+}
+
+impl HostSink {
+    /// The sink of host `host`.
+    pub fn new(host: &str, run: Arc<RunState>) -> Arc<Self> {
+        Arc::new(HostSink {
+            host: host.to_string(),
+            run,
+        })
+    }
+}
+
+impl CallbackSink for HostSink {
+    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
+        let (local, remote) = conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
+        self.run.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: self.host.clone(),
+            who: who.to_string(),
+            kind: EventKind::Callback {
+                callback: callback.clone(),
+                local,
+                remote,
+            },
+        });
+        self.run.observe(&self.host, who, conn, &callback);
+    }
+}

@@ -1,0 +1,214 @@
+//! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
+//! uses, the fault settings or an explicit plan, and how long it may run.
+
+use crate::plan::{FaultPlan, Topology};
+use crate::seed::Seed;
+use crate::settings::FaultSettings;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use tcpnotify::{ConnectionConfig, TcpConnectionNotify};
+
+/// Makes a fresh notifier for each connection.
+pub type NotifierFactory = Arc<dyn Fn() -> Box<dyn TcpConnectionNotify> + Send + Sync>;
+
+/// Wraps a closure as a [`NotifierFactory`].
+pub fn factory<N: TcpConnectionNotify>(make: impl Fn() -> N + Send + Sync + 'static) -> NotifierFactory {
+    Arc::new(move || Box::new(make()) as Box<dyn TcpConnectionNotify>)
+}
+
+/// A listener of a scenario.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    /// Its name in the trace; its connections are `name.1`, `name.2`, ...
+    pub name: String,
+    /// The host it runs on.
+    pub host: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// Connection limit (0: none).
+    pub limit: usize,
+    /// Settings of accepted connections.
+    pub config: ConnectionConfig,
+    /// The notifier of each accepted connection.
+    pub notifier: NotifierFactory,
+}
+
+/// A client connection of a scenario.
+#[derive(Clone)]
+pub struct ClientSpec {
+    /// Its name in the trace.
+    pub name: String,
+    /// The host it runs on.
+    pub host: String,
+    /// The name or host it dials.
+    pub target: String,
+    /// The port it dials.
+    pub port: u16,
+    /// When it starts, in simulated milliseconds.
+    pub start_ms: u64,
+    /// Its settings.
+    pub config: ConnectionConfig,
+    /// Its notifier.
+    pub notifier: NotifierFactory,
+}
+
+/// Everything a simulated run needs besides its seed.
+///
+/// ```
+/// use tcpnotify_sim::scenario::{factory, Scenario};
+/// use tcpnotify_sim::notifiers::{Echo, Sender};
+/// let scenario = Scenario::new("echo")
+///     .listener("server", "server", 7000, factory(|| Echo))
+///     .client("c1", "client", "server", 7000, factory(|| Sender::new(b"hello".to_vec())));
+/// assert_eq!(scenario.topology().hosts, vec!["server", "client"]);
+/// ```
+#[derive(Clone)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// Longest simulated run.
+    pub duration_ms: u64,
+    /// Hosts with nothing running on them (e.g. a dead address of a name).
+    pub extra_hosts: Vec<String>,
+    /// Names that resolve to several hosts, in order.
+    pub names: BTreeMap<String, Vec<String>>,
+    /// Listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// Client connections.
+    pub clients: Vec<ClientSpec>,
+    /// What plans are drawn from.
+    pub faults: FaultSettings,
+    /// An explicit plan, used instead of drawing one.
+    pub plan: Option<FaultPlan>,
+}
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Scenario {
+    /// An empty scenario that may run for 10 simulated seconds.
+    pub fn new(name: &str) -> Self {
+        Scenario {
+            name: name.to_string(),
+            duration_ms: 10_000,
+            extra_hosts: Vec::new(),
+            names: BTreeMap::new(),
+            listeners: Vec::new(),
+            clients: Vec::new(),
+            faults: FaultSettings::default(),
+            plan: None,
+        }
+    }
+
+    /// Adds a listener with no limit and default settings.
+    pub fn listener(mut self, name: &str, host: &str, port: u16, notifier: NotifierFactory) -> Self {
+        self.listeners.push(ListenerSpec {
+            name: name.to_string(),
+            host: host.to_string(),
+            port,
+            limit: 0,
+            config: ConnectionConfig::default(),
+            notifier,
+        });
+        self
+    }
+
+    /// Adds a client that starts at once with default settings.
+    pub fn client(mut self, name: &str, host: &str, target: &str, port: u16, notifier: NotifierFactory) -> Self {
+        self.clients.push(ClientSpec {
+            name: name.to_string(),
+            host: host.to_string(),
+            target: target.to_string(),
+            port,
+            start_ms: 0,
+            config: ConnectionConfig::default(),
+            notifier,
+        });
+        self
+    }
+
+    /// Makes `name` resolve to `hosts`, in order.
+    pub fn name(mut self, name: &str, hosts: &[&str]) -> Self {
+        self.names
+            .insert(name.to_string(), hosts.iter().map(|h| h.to_string()).collect());
+        self
+    }
+
+    /// Adds a host that runs nothing.
+    pub fn host(mut self, host: &str) -> Self {
+        self.extra_hosts.push(host.to_string());
+        self
+    }
+
+    /// Sets the longest simulated run.
+    pub fn duration_ms(mut self, ms: u64) -> Self {
+        self.duration_ms = ms;
+        self
+    }
+
+    /// Sets the fault settings plans are drawn from.
+    pub fn faults(mut self, settings: FaultSettings) -> Self {
+        self.faults = settings;
+        self
+    }
+
+    /// Uses an explicit plan instead of drawing one.
+    pub fn plan(mut self, plan: FaultPlan) -> Self {
+        self.plan = Some(plan);
+        self
+    }
+
+    /// Changes the last added listener or client's settings.
+    pub fn with_config(mut self, config: ConnectionConfig) -> Self {
+        if let Some(c) = self.clients.last_mut() {
+            c.config = config;
+        } else if let Some(l) = self.listeners.last_mut() {
+            l.config = config;
+        }
+        self
+    }
+
+    /// The hosts (in order of first mention), servers, client names and duration.
+    pub fn topology(&self) -> Topology {
+        let mut hosts: Vec<String> = Vec::new();
+        let mentioned = self
+            .listeners
+            .iter()
+            .map(|l| &l.host)
+            .chain(self.clients.iter().map(|c| &c.host))
+            .chain(self.extra_hosts.iter())
+            .chain(self.names.values().flatten());
+        for h in mentioned {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+        let mut servers: Vec<String> = Vec::new();
+        for l in &self.listeners {
+            if !servers.contains(&l.host) {
+                servers.push(l.host.clone());
+            }
+        }
+        Topology {
+            hosts,
+            servers,
+            clients: self.clients.iter().map(|c| c.name.clone()).collect(),
+            duration_ms: self.duration_ms,
+        }
+    }
+
+    /// The plan for `seed`: the explicit plan (with this seed) or one drawn from the settings.
+    pub fn plan_for(&self, seed: Seed) -> FaultPlan {
+        match &self.plan {
+            Some(plan) => FaultPlan {
+                seed,
+                ..plan.clone()
+            },
+            None => FaultPlan::generate(seed, &self.faults, &self.topology()),
+        }
+    }
+}

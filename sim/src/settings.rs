@@ -1,0 +1,135 @@
+//! Fault settings: the probabilities and ranges a fault plan is drawn from, as a scenario
+//! file states them. Every field has a default, so a scenario names only what it changes.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// A closed range of whole numbers, written `[min, max]` in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "(u64, u64)", into = "(u64, u64)")]
+pub struct Span {
+    /// Smallest value.
+    pub min: u64,
+    /// Largest value.
+    pub max: u64,
+}
+
+impl Span {
+    /// The range `min..=max`.
+    pub const fn new(min: u64, max: u64) -> Self {
+        Span { min, max }
+    }
+
+    /// A value drawn uniformly from the range.
+    pub fn pick(&self, rng: &mut impl Rng) -> u64 {
+        rng.random_range(self.min..=self.max)
+    }
+}
+
+impl TryFrom<(u64, u64)> for Span {
+    type Error = String;
+    fn try_from((min, max): (u64, u64)) -> Result<Self, Self::Error> {
+        if min > max {
+            return Err(format!("range [{min}, {max}] has min above max"));
+        }
+        Ok(Span { min, max })
+    }
+}
+
+impl From<Span> for (u64, u64) {
+    fn from(s: Span) -> Self {
+        (s.min, s.max)
+    }
+}
+
+/// How likely each fault is and how large, for plan generation. Probabilities are from 0 to 1.
+///
+/// ```
+/// use tcpnotify_sim::settings::FaultSettings;
+/// let settings: FaultSettings = toml::from_str("partitions = 0.5\npartition_ms = [100, 300]").unwrap();
+/// assert_eq!(settings.partitions, 0.5);
+/// assert_eq!(settings.resets, 0.0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultSettings {
+    /// Latency range on every link; none: a fixed 1ms.
+    pub latency_ms: Option<Span>,
+    /// Probability that writes are partial.
+    pub partial_writes: f64,
+    /// Range of the average bytes a partial write takes.
+    pub partial_write_bytes: Span,
+    /// Probability that reads are re-chunked.
+    pub read_chunks: f64,
+    /// Range of the largest re-chunked read.
+    pub read_chunk_bytes: Span,
+    /// Probability of a small send buffer.
+    pub send_buffer: f64,
+    /// Range of the send buffer size.
+    pub send_buffer_bytes: Span,
+    /// Probability of a partition, per pair of hosts.
+    pub partitions: f64,
+    /// Range of partition durations.
+    pub partition_ms: Span,
+    /// Share of partitions that are one-way.
+    pub one_way: f64,
+    /// Probability of a reset, per client connection.
+    pub resets: f64,
+    /// Range of the `received` count after which the reset fires.
+    pub reset_after_received: Span,
+    /// Probability of a slow close, per client connection.
+    pub slow_close: f64,
+    /// Range of slow-close delays.
+    pub slow_close_ms: Span,
+    /// Probability of a crash, per server host.
+    pub crashes: f64,
+    /// Range of the down time before a crashed host restarts.
+    pub crash_down_ms: Span,
+    /// How long a connect across a partition waits before timing out.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for FaultSettings {
+    fn default() -> Self {
+        FaultSettings {
+            latency_ms: None,
+            partial_writes: 0.0,
+            partial_write_bytes: Span::new(1, 64),
+            read_chunks: 0.0,
+            read_chunk_bytes: Span::new(1, 64),
+            send_buffer: 0.0,
+            send_buffer_bytes: Span::new(1, 8192),
+            partitions: 0.0,
+            partition_ms: Span::new(50, 500),
+            one_way: 0.5,
+            resets: 0.0,
+            reset_after_received: Span::new(1, 10),
+            slow_close: 0.0,
+            slow_close_ms: Span::new(10, 200),
+            crashes: 0.0,
+            crash_down_ms: Span::new(50, 500),
+            connect_timeout_ms: crate::plan::DEFAULT_CONNECT_TIMEOUT_MS,
+        }
+    }
+}
+
+impl FaultSettings {
+    /// Checks that probabilities lie in 0..=1, naming the field that does not.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("partial_writes", self.partial_writes),
+            ("read_chunks", self.read_chunks),
+            ("send_buffer", self.send_buffer),
+            ("partitions", self.partitions),
+            ("one_way", self.one_way),
+            ("resets", self.resets),
+            ("slow_close", self.slow_close),
+            ("crashes", self.crashes),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name}: probability {p} is not between 0 and 1"));
+            }
+        }
+        Ok(())
+    }
+}

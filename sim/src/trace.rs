@@ -1,0 +1,218 @@
+//! The trace of a simulated run: every callback of every connection and listener, and every
+//! fault that fired, with simulated time, host and connection. Rendered as deterministic text
+//! (one event per line, for snapshots and diffs) and as JSON lines (for tools).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tcpnotify::record::Callback;
+
+/// What happened at one point of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A notifier callback returned.
+    Callback {
+        /// The callback with its arguments and result.
+        #[serde(flatten)]
+        callback: Callback,
+        /// The connection's local address, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        local: Option<SocketAddr>,
+        /// The connection's peer address, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<SocketAddr>,
+    },
+    /// A fault of the plan fired.
+    Fault {
+        /// The fault's index in the plan.
+        index: usize,
+        /// What it did, in words.
+        description: String,
+    },
+    /// A note from the harness (run start and end, a client's start).
+    Note {
+        /// The note.
+        text: String,
+    },
+}
+
+/// One line of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Simulated time since the run started, in microseconds.
+    pub at_us: u64,
+    /// The host it happened on (`-` for the harness).
+    pub host: String,
+    /// The connection or listener (`c1`, `server`, `server.1`), or `-`.
+    pub who: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl TraceEvent {
+    /// The callback, if this event is one.
+    pub fn callback(&self) -> Option<&Callback> {
+        match &self.kind {
+            EventKind::Callback { callback, .. } => Some(callback),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TraceEvent {
+    /// `   12.345ms host who what` with time in milliseconds and microsecond precision.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.at_us / 1000;
+        let us = self.at_us % 1000;
+        write!(f, "{ms:>6}.{us:03}ms {} {} ", self.host, self.who)?;
+        match &self.kind {
+            EventKind::Callback { callback, .. } => write!(f, "{callback}"),
+            EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
+            EventKind::Note { text } => write!(f, "-- {text}"),
+        }
+    }
+}
+
+/// The ordered events of one run. Cloning shares the same log.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    events: Arc<Mutex<Vec<TraceEvent>>>,
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A trace holding `events`, e.g. read back from JSON lines.
+    pub fn from_events(events: Vec<TraceEvent>) -> Self {
+        Trace {
+            events: Arc::new(Mutex::new(events)),
+        }
+    }
+
+    /// Appends one event.
+    pub fn push(&self, event: TraceEvent) {
+        self.lock().push(event);
+    }
+
+    /// A copy of every event, in order.
+    pub fn events(&self) -> Vec<TraceEvent> {
+        self.lock().clone()
+    }
+
+    /// The number of events.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no event was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// One line per event; line `n` (from 1) is event `n - 1`.
+    pub fn render_text(&self) -> String {
+        self.lock().iter().map(|e| format!("{e}\n")).collect()
+    }
+
+    /// One JSON object per line.
+    pub fn render_json_lines(&self) -> String {
+        self.lock()
+            .iter()
+            .map(|e| {
+                // Serialising these plain data types cannot fail.
+                let mut line = serde_json::to_string(e).unwrap_or_default();
+                line.push('\n');
+                line
+            })
+            .collect()
+    }
+
+    /// Reads JSON lines written by [`render_json_lines`](Self::render_json_lines).
+    /// Data bytes do not survive the round trip, only their lengths.
+    pub fn parse_json_lines(text: &str) -> Result<Trace, TraceParseError> {
+        let mut events = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event = serde_json::from_str(line).map_err(|source| TraceParseError {
+                line: i + 1,
+                source,
+            })?;
+            events.push(event);
+        }
+        Ok(Trace::from_events(events))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TraceEvent>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A JSON trace line that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("trace line {line}: {source}")]
+pub struct TraceParseError {
+    /// The line number, from 1.
+    pub line: usize,
+    /// What was wrong.
+    pub source: serde_json::Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpnotify::record::Payload;
+
+    #[test]
+    fn json_lines_round_trip_keeps_everything_but_data_bytes() {
+        let trace = Trace::new();
+        for callback in [
+            Callback::Connecting(2),
+            Callback::Accepted,
+            Callback::Received {
+                data: Payload::of(b"hello"),
+                times: 3,
+                result: false,
+            },
+        ] {
+            trace.push(TraceEvent {
+                at_us: 1500,
+                host: "client".into(),
+                who: "c1".into(),
+                kind: EventKind::Callback {
+                    callback,
+                    local: Some("10.0.0.1:49152".parse().unwrap()),
+                    remote: None,
+                },
+            });
+        }
+        trace.push(TraceEvent {
+            at_us: 2000,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Fault {
+                index: 0,
+                description: "partition a <-> b".into(),
+            },
+        });
+        let text = trace.render_json_lines();
+        let back = Trace::parse_json_lines(&text).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back.render_text().replace("\"\\x00\\x00\\x00\\x00\\x00\"", "\"hello\""), trace.render_text());
+        assert_eq!(back.events()[0], trace.events()[0]);
+        assert_eq!(back.events()[3], trace.events()[3]);
+    }
+
+    #[test]
+    fn bad_json_line_names_the_line() {
+        let err = Trace::parse_json_lines("\n{\"nope\": 1}\n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+}
