@@ -116,45 +116,54 @@ impl Callback {
 }
 
 impl fmt::Display for Callback {
-    /// Deterministic text: the name, then arguments, then `-> result` where there is one.
-    /// Listener addresses are left out because ports differ from run to run.
+    /// Deterministic text: the name, then the arguments, then `-> result` where the result
+    /// matters: always for `received`, and for the transforms (`proxy_via`, `sent`, `sentv`,
+    /// `expect`) only when the notifier changed the value. Listener addresses are left out
+    /// because ports differ from run to run.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Callback::ProxyVia {
                 host,
                 service,
                 target,
-            } => write!(
-                f,
-                "proxy_via({host}, {service}) -> ({}, {})",
-                target.0, target.1
-            ),
+            } => {
+                write!(f, "proxy_via({host}, {service})")?;
+                if (host, service) != (&target.0, &target.1) {
+                    write!(f, " -> ({}, {})", target.0, target.1)?;
+                }
+                Ok(())
+            }
             Callback::Connecting(n) => write!(f, "connecting({n})"),
             Callback::ConnectFailed(reason) => write!(f, "connect_failed({reason})"),
-            Callback::Sent { data, result } => write!(f, "sent({data}) -> {result}"),
+            Callback::Sent { data, result } => {
+                write!(f, "sent({data})")?;
+                if result != data {
+                    write!(f, " -> {result}")?;
+                }
+                Ok(())
+            }
             Callback::Sentv { data, result } => {
                 let bytes = |chunks: &[Payload]| chunks.iter().map(Payload::len).sum::<usize>();
-                write!(
-                    f,
-                    "sentv({} chunks, {}B) -> {} chunks, {}B",
-                    data.len(),
-                    bytes(data),
-                    result.len(),
-                    bytes(result)
-                )
+                write!(f, "sentv({} chunks, {}B)", data.len(), bytes(data))?;
+                if result != data {
+                    write!(f, " -> {} chunks, {}B", result.len(), bytes(result))?;
+                }
+                Ok(())
             }
             Callback::Received {
                 data,
                 times,
                 result,
             } => write!(f, "received({data}, times={times}) -> {result}"),
-            Callback::Expect { qty, result } => write!(f, "expect({qty}) -> {result}"),
+            Callback::Expect { qty, result } => {
+                write!(f, "expect({qty})")?;
+                if qty != result {
+                    write!(f, " -> {result}")?;
+                }
+                Ok(())
+            }
             Callback::ListenerConnected { accepted } => {
-                write!(
-                    f,
-                    "listener.connected -> {}",
-                    if *accepted { "accept" } else { "reject" }
-                )
+                write!(f, "listener.connected -> {}", if *accepted { "accept" } else { "reject" })
             }
             other => f.write_str(other.name()),
         }
