@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 /// Bytes of data shown in a callback's preview.
-pub const PREVIEW_BYTES: usize = 24;
+pub const PREVIEW_BYTES: usize = 16;
 
 /// One callback and its arguments and result, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,44 +163,75 @@ impl fmt::Display for Callback {
                 Ok(())
             }
             Callback::ListenerConnected { accepted } => {
-                write!(f, "listener.connected -> {}", if *accepted { "accept" } else { "reject" })
+                write!(
+                    f,
+                    "listener.connected -> {}",
+                    if *accepted { "accept" } else { "reject" }
+                )
             }
             other => f.write_str(other.name()),
         }
     }
 }
 
-/// The bytes a callback carried: kept whole for checks such as stream integrity, shown as a
-/// byte count and a short escaped preview. Serialised as the count and the preview only.
+/// The bytes a callback carried: always the count and the first [`PREVIEW_BYTES`] bytes,
+/// and the whole data when the recorder keeps it (for checks such as stream integrity).
+/// Shown as the count and an escaped preview; serialised the same way.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Payload(pub Arc<[u8]>);
+pub struct Payload {
+    len: usize,
+    head: Vec<u8>,
+    bytes: Option<Arc<[u8]>>,
+}
 
 impl Payload {
-    /// Copies `data`.
+    /// Copies `data` whole.
     pub fn of(data: &[u8]) -> Self {
-        Payload(Arc::from(data))
+        Payload {
+            len: data.len(),
+            head: data[..data.len().min(PREVIEW_BYTES)].to_vec(),
+            bytes: Some(Arc::from(data)),
+        }
     }
 
-    /// The bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
+    /// Keeps only the count and the preview of `data`.
+    pub fn summary(data: &[u8]) -> Self {
+        Payload {
+            len: data.len(),
+            head: data[..data.len().min(PREVIEW_BYTES)].to_vec(),
+            bytes: None,
+        }
+    }
+
+    /// The whole data, if it was kept.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
+    }
+
+    /// The whole data, if it was kept, shared rather than copied.
+    pub fn shared_bytes(&self) -> Option<Arc<[u8]>> {
+        self.bytes.clone()
+    }
+
+    /// Takes the whole data out, leaving the summary.
+    pub fn take_bytes(&mut self) -> Option<Arc<[u8]>> {
+        self.bytes.take()
     }
 
     /// The number of bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.len
     }
 
     /// Whether there are no bytes.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len == 0
     }
 
     /// The first [`PREVIEW_BYTES`] bytes, escaped as ASCII, with `...` if there are more.
     pub fn preview(&self) -> String {
-        let shown = &self.0[..self.0.len().min(PREVIEW_BYTES)];
-        let mut text = shown.escape_ascii().to_string();
-        if self.0.len() > PREVIEW_BYTES {
+        let mut text = self.head.escape_ascii().to_string();
+        if self.len > self.head.len() {
             text.push_str("...");
         }
         text
@@ -209,7 +240,7 @@ impl Payload {
 
 impl fmt::Display for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}B \"{}\"", self.len(), self.preview())
+        write!(f, "{}B \"{}\"", self.len, self.preview())
     }
 }
 
@@ -218,22 +249,27 @@ impl serde::Serialize for Payload {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut state = serializer.serialize_struct("Payload", 2)?;
-        state.serialize_field("len", &self.len())?;
-        state.serialize_field("preview", &self.preview())?;
+        state.serialize_field("len", &self.len)?;
+        state.serialize_field("head", &self.head)?;
         state.end()
     }
 }
 
 #[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Payload {
-    /// Only the length survives serialisation; the bytes come back as zeros of that length.
+    /// The count and preview come back; the whole data does not.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]
         struct Shape {
             len: usize,
+            head: Vec<u8>,
         }
         let shape = Shape::deserialize(deserializer)?;
-        Ok(Payload(vec![0u8; shape.len].into()))
+        Ok(Payload {
+            len: shape.len,
+            head: shape.head,
+            bytes: None,
+        })
     }
 }
 
@@ -243,6 +279,21 @@ impl<'de> serde::Deserialize<'de> for Payload {
 pub trait CallbackSink: Send + Sync + 'static {
     /// Records one callback, after it returned.
     fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback);
+
+    /// Sees data as it flows, borrowed: what a connection queued (after `sent`/`sentv`) and
+    /// what it is delivered (just before `received`). For sinks that check streams without
+    /// keeping the data. Does nothing by default.
+    #[allow(unused_variables)]
+    fn data(&self, who: &str, conn: &TcpConnection, flow: DataFlow<'_>) {}
+}
+
+/// Data passing through a connection, as [`CallbackSink::data`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFlow<'a> {
+    /// Bytes queued for sending: the result of `sent`, or one chunk of the result of `sentv`.
+    Queued(&'a [u8]),
+    /// Bytes about to be delivered to `received`.
+    Delivered(&'a [u8]),
 }
 
 /// An in-memory, ordered log of callbacks from any number of notifiers.
@@ -310,15 +361,31 @@ pub struct Recorded<N> {
     inner: N,
     who: String,
     sink: Arc<dyn CallbackSink>,
+    keep_bytes: bool,
 }
 
 impl<N> Recorded<N> {
-    /// Records `inner`'s callbacks under the name `who`.
+    /// Records `inner`'s callbacks under the name `who`, keeping the data they carry whole.
     pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
         Recorded {
             inner,
             who: who.into(),
             sink,
+            keep_bytes: true,
+        }
+    }
+
+    /// Keeps only counts and previews of data, not the data (cheaper for large transfers).
+    pub fn summarising(mut self) -> Self {
+        self.keep_bytes = false;
+        self
+    }
+
+    fn payload(&self, data: &[u8]) -> Payload {
+        if self.keep_bytes {
+            Payload::of(data)
+        } else {
+            Payload::summary(data)
         }
     }
 
@@ -361,36 +428,47 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         self.log(Some(conn), Callback::AuthFailed);
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
-        let before = Payload::of(&data);
+        let before = self.payload(&data);
         let result = self.inner.sent(conn, data);
+        self.sink.data(&self.who, conn, DataFlow::Queued(&result));
+        // Most notifiers return what they were given: share the bytes instead of copying.
+        let after = match before.bytes() {
+            Some(kept) if kept == &result[..] => before.clone(),
+            _ => self.payload(&result),
+        };
         self.log(
             Some(conn),
             Callback::Sent {
                 data: before,
-                result: Payload::of(&result),
+                result: after,
             },
         );
         result
     }
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let data = chunks.iter().map(|c| Payload::of(c)).collect();
+        let data = chunks.iter().map(|c| self.payload(c)).collect();
         let result = self.inner.sentv(conn, chunks);
+        for chunk in &result {
+            self.sink.data(&self.who, conn, DataFlow::Queued(chunk));
+        }
+        let result_payloads = result.iter().map(|c| self.payload(c)).collect();
         self.log(
             Some(conn),
             Callback::Sentv {
                 data,
-                result: result.iter().map(|c| Payload::of(c)).collect(),
+                result: result_payloads,
             },
         );
         result
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
-        let data_preview = Payload::of(&data);
+        let payload = self.payload(&data);
+        self.sink.data(&self.who, conn, DataFlow::Delivered(&data));
         let result = self.inner.received(conn, data, times);
         self.log(
             Some(conn),
             Callback::Received {
-                data: data_preview,
+                data: payload,
                 times,
                 result,
             },
@@ -423,6 +501,7 @@ pub struct RecordedListener<N> {
     who: String,
     sink: Arc<dyn CallbackSink>,
     accepted: usize,
+    keep_bytes: bool,
 }
 
 impl<N> RecordedListener<N> {
@@ -433,7 +512,14 @@ impl<N> RecordedListener<N> {
             who: who.into(),
             sink,
             accepted: 0,
+            keep_bytes: true,
         }
+    }
+
+    /// Records accepted connections with counts and previews of data only.
+    pub fn summarising(mut self) -> Self {
+        self.keep_bytes = false;
+        self
     }
 }
 
@@ -462,7 +548,13 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         notify.map(|inner| {
             self.accepted += 1;
             let who = format!("{}.{}", self.who, self.accepted);
-            Box::new(Recorded::new(inner, who, self.sink.clone())) as Box<dyn TcpConnectionNotify>
+            let recorded = Recorded::new(inner, who, self.sink.clone());
+            let recorded = if self.keep_bytes {
+                recorded
+            } else {
+                recorded.summarising()
+            };
+            Box::new(recorded) as Box<dyn TcpConnectionNotify>
         })
     }
     fn closed(&mut self, listener: &mut TcpListener) {

@@ -124,7 +124,9 @@ impl FaultLayer {
 
     /// Cuts traffic from `from` to `to` until [`heal`](Self::heal).
     pub fn block(&self, from: &str, to: &str) {
-        self.lock().blocked.insert((from.to_string(), to.to_string()));
+        self.lock()
+            .blocked
+            .insert((from.to_string(), to.to_string()));
     }
 
     /// Restores traffic from `from` to `to`; held data flows again.
@@ -141,7 +143,9 @@ impl FaultLayer {
 
     /// Whether traffic from `from` to `to` is cut.
     pub fn is_blocked(&self, from: &str, to: &str) -> bool {
-        self.lock().blocked.contains(&(from.to_string(), to.to_string()))
+        self.lock()
+            .blocked
+            .contains(&(from.to_string(), to.to_string()))
     }
 
     /// Waits (registering `cx`) unless traffic from `from` to `to` flows.
@@ -197,7 +201,9 @@ impl FaultLayer {
                 self.lock().links.entry(key).or_default().fin_delay[dir] = Some(delay);
             }
             None => {
-                self.lock().pending_slow_close.insert(name.to_string(), delay);
+                self.lock()
+                    .pending_slow_close
+                    .insert(name.to_string(), delay);
             }
         }
     }
@@ -222,6 +228,8 @@ pub struct FaultyStream {
     write_slicer: Option<ChaCha8Rng>,
     read_chunker: Option<ChaCha8Rng>,
     stash: Vec<u8>,
+    /// Reused buffer for coalescing reads (only with re-chunking).
+    scratch: Vec<u8>,
     eof: bool,
     fin_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -232,10 +240,9 @@ impl FaultyStream {
         let local = inner.local_addr()?;
         let remote = inner.peer_addr()?;
         let name = |ip: IpAddr| -> io::Result<String> {
-            layer
-                .host_of(ip)
-                .map(str::to_string)
-                .ok_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, format!("no host at {ip}")))
+            layer.host_of(ip).map(str::to_string).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::AddrNotAvailable, format!("no host at {ip}"))
+            })
         };
         let (local_host, remote_host) = (name(local.ip())?, name(remote.ip())?);
         let (key, out) = LinkKey::of(local, remote);
@@ -259,6 +266,7 @@ impl FaultyStream {
             write_slicer,
             read_chunker,
             stash: Vec::new(),
+            scratch: Vec::new(),
             eof: false,
             fin_timer: None,
         })
@@ -300,28 +308,44 @@ impl FaultyStream {
         Some(allowed.max(1))
     }
 
-    /// Pulls what turmoil has into the stash: one segment, or several when re-chunking.
+    /// Pulls segments from turmoil into the stash until it holds `target` bytes or turmoil
+    /// has no more (coalescing), for re-chunked reads.
     fn fill_stash(&mut self, cx: &mut Context<'_>, target: usize) -> io::Result<()> {
-        let mut chunk = vec![0u8; COALESCE_BYTES];
+        if self.scratch.is_empty() {
+            self.scratch = vec![0u8; COALESCE_BYTES];
+        }
         while !self.eof && self.stash.len() < target {
-            let mut buf = ReadBuf::new(&mut chunk);
+            let mut buf = ReadBuf::new(&mut self.scratch);
             match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => self.eof = true,
                 Poll::Ready(Ok(())) => self.stash.extend_from_slice(buf.filled()),
                 Poll::Ready(Err(e)) if self.stash.is_empty() => return Err(e),
                 Poll::Ready(Err(_)) | Poll::Pending => break,
             }
-            if self.read_chunker.is_none() {
-                break;
-            }
         }
         Ok(())
+    }
+
+    /// The peer's bytes were read by this end: they leave the peer's send window.
+    fn consumed(&self, n: usize) {
+        let mut state = self.layer.lock();
+        let link = state.links.entry(self.key).or_default();
+        let incoming = 1 - self.out;
+        link.in_flight[incoming] = link.in_flight[incoming].saturating_sub(n);
+        if let Some(w) = link.writers[incoming].take() {
+            w.wake();
+        }
     }
 
     /// Whether the end of stream may be reported now (a slow close delays it).
     fn poll_fin(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.fin_timer.is_none() {
-            let delay = self.layer.lock().links.get(&self.key).and_then(|l| l.fin_delay[1 - self.out]);
+            let delay = self
+                .layer
+                .lock()
+                .links
+                .get(&self.key)
+                .and_then(|l| l.fin_delay[1 - self.out]);
             match delay {
                 Some(delay) => self.fin_timer = Some(Box::pin(tokio::time::sleep(delay))),
                 None => return Poll::Ready(()),
@@ -339,24 +363,45 @@ fn reset_error() -> io::Error {
 }
 
 impl AsyncRead for FaultyStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.is_reset(cx, true) {
             return Poll::Ready(Err(reset_error()));
         }
         if this.stash.is_empty() && !this.eof {
             // Data from a cut direction stays in flight until the partition heals.
-            if this.layer.poll_open(&this.remote_host, &this.local_host, cx).is_pending() {
+            if this
+                .layer
+                .poll_open(&this.remote_host, &this.local_host, cx)
+                .is_pending()
+            {
                 return Poll::Pending;
             }
         }
-        let target = match this.read_chunker.as_mut() {
-            Some(rng) => {
-                let max = this.layer.plan.read_chunks.map_or(1, |r| r.max.max(1));
-                rng.random_range(1..=max)
+        let Some(rng) = this.read_chunker.as_mut() else {
+            // No re-chunking: turmoil's own segments, straight into the caller's buffer.
+            if this.eof {
+                return this.poll_fin(cx).map(Ok);
             }
-            None => 1,
+            let before = buf.filled().len();
+            return match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() == before => {
+                    this.eof = true;
+                    this.poll_fin(cx).map(Ok)
+                }
+                Poll::Ready(Ok(())) => {
+                    this.consumed(buf.filled().len() - before);
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            };
         };
+        let max = this.layer.plan.read_chunks.map_or(1, |r| r.max.max(1));
+        let target = rng.random_range(1..=max);
         if let Err(e) = this.fill_stash(cx, target) {
             return Poll::Ready(Err(e));
         }
@@ -366,23 +411,20 @@ impl AsyncRead for FaultyStream {
             }
             return Poll::Pending;
         }
-        let limit = if this.read_chunker.is_some() { target } else { this.stash.len() };
-        let n = this.stash.len().min(limit).min(buf.remaining());
+        let n = this.stash.len().min(target).min(buf.remaining());
         buf.put_slice(&this.stash[..n]);
         this.stash.drain(..n);
-        let mut state = this.layer.lock();
-        let link = state.links.entry(this.key).or_default();
-        let incoming = 1 - this.out;
-        link.in_flight[incoming] = link.in_flight[incoming].saturating_sub(n);
-        if let Some(w) = link.writers[incoming].take() {
-            w.wake();
-        }
+        this.consumed(n);
         Poll::Ready(Ok(()))
     }
 }
 
 impl AsyncWrite for FaultyStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         if this.is_reset(cx, false) {
             return Poll::Ready(Err(reset_error()));

@@ -1,1 +1,19 @@
+//! # tcpnotify-sim
+//!
+//! Deterministic simulation testing for tcpnotify notifiers: the same connection stack runs
+//! over turmoil's simulated network, every run determined by one `u64` seed, with a seeded
+//! fault layer, a recorded trace of every callback, and a contract checker.
 
+pub mod checker;
+pub mod fault;
+pub mod integrity;
+pub mod net;
+pub mod notifiers;
+pub mod plan;
+pub mod recorder;
+pub mod runner;
+pub mod scenario;
+pub mod seed;
+pub mod settings;
+pub mod testing;
+pub mod trace;

@@ -19,7 +19,11 @@ pub struct SimNetwork {
 
 impl SimNetwork {
     /// The network of host `host`; `names` maps a name to the hosts it resolves to, in order.
-    pub fn new(host: &str, names: Arc<BTreeMap<String, Vec<String>>>, layer: Arc<FaultLayer>) -> Self {
+    pub fn new(
+        host: &str,
+        names: Arc<BTreeMap<String, Vec<String>>>,
+        layer: Arc<FaultLayer>,
+    ) -> Self {
         SimNetwork {
             host: host.to_string(),
             names,
@@ -47,7 +51,11 @@ impl Network for SimNetwork {
     type Stream = FaultyStream;
     type Listener = turmoil::net::TcpListener;
 
-    fn resolve(&self, host: &str, service: &str) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
+    fn resolve(
+        &self,
+        host: &str,
+        service: &str,
+    ) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
         let result = parse_port(service).and_then(|port| {
             Ok(self
                 .resolve_ips(host)?
@@ -65,12 +73,22 @@ impl Network for SimNetwork {
             let to = layer
                 .host_of(address.ip())
                 .map(str::to_string)
-                .ok_or_else(|| io::Error::new(io::ErrorKind::ConnectionRefused, format!("no host at {address}")))?;
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::ConnectionRefused,
+                        format!("no host at {address}"),
+                    )
+                })?;
             // SYNs into a partition are lost: wait for it to heal, or time out.
             let timeout = layer.connect_timeout();
             tokio::time::timeout(timeout, layer.wait_connectable(&from, &to))
                 .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {address} timed out")))?;
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("connect to {address} timed out"),
+                    )
+                })?;
             let stream = turmoil::net::TcpStream::connect(address).await?;
             FaultyStream::new(stream, layer)
         })
@@ -79,11 +97,18 @@ impl Network for SimNetwork {
     fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
         let port = parse_port(service);
         Box::pin(async move {
-            turmoil::net::TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port?)).await
+            turmoil::net::TcpListener::bind(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                port?,
+            ))
+            .await
         })
     }
 
-    fn accept<'a>(&self, listener: &'a Self::Listener) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
+    fn accept<'a>(
+        &self,
+        listener: &'a Self::Listener,
+    ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
         let layer = self.layer.clone();
         Box::pin(async move {
             let (stream, peer) = listener.accept().await?;

@@ -126,7 +126,11 @@ impl TcpConnectionNotify for SlowReader {
         });
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
-        if data.iter().enumerate().any(|(i, b)| *b != pattern_byte(self.got + i)) {
+        if data
+            .iter()
+            .enumerate()
+            .any(|(i, b)| *b != pattern_byte(self.got + i))
+        {
             conn.hard_close();
             return true;
         }

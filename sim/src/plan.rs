@@ -129,9 +129,13 @@ impl fmt::Display for FaultKind {
                 let arrow = if *one_way { "->" } else { "<->" };
                 write!(f, "partition {a} {arrow} {b} for {duration_ms}ms")
             }
-            FaultKind::Latency { a, b, latency_ms } => write!(f, "latency {a} <-> {b} = {latency_ms}ms"),
+            FaultKind::Latency { a, b, latency_ms } => {
+                write!(f, "latency {a} <-> {b} = {latency_ms}ms")
+            }
             FaultKind::Reset { conn } => write!(f, "reset {conn}"),
-            FaultKind::SlowClose { conn, delay_ms } => write!(f, "slow close of {conn} by {delay_ms}ms"),
+            FaultKind::SlowClose { conn, delay_ms } => {
+                write!(f, "slow close of {conn} by {delay_ms}ms")
+            }
             FaultKind::Crash {
                 host,
                 restart_after_ms: Some(ms),
@@ -335,7 +339,11 @@ impl FaultPlan {
             for b in &topology.hosts[i + 1..] {
                 if rng.random_bool(settings.partitions.clamp(0.0, 1.0)) {
                     let one_way = rng.random_bool(settings.one_way.clamp(0.0, 1.0));
-                    let (a, b) = if one_way && rng.random_bool(0.5) { (b, a) } else { (a, b) };
+                    let (a, b) = if one_way && rng.random_bool(0.5) {
+                        (b, a)
+                    } else {
+                        (a, b)
+                    };
                     plan.faults.push(Fault {
                         at_ms: at(&mut rng),
                         after: None,

@@ -3,11 +3,13 @@
 //! are live, and fires faults triggered by trace events.
 
 use crate::fault::FaultLayer;
+use crate::integrity::StreamMatcher;
 use crate::plan::{Fault, FaultKind};
+use crate::scenario::RunOptions;
 use crate::trace::{EventKind, Trace, TraceEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tcpnotify::record::{Callback, CallbackSink};
+use tcpnotify::record::{Callback, CallbackSink, DataFlow};
 use tcpnotify::TcpConnection;
 
 /// The current simulated time in microseconds (0 outside a simulation).
@@ -39,18 +41,49 @@ pub struct RunState {
     /// The fault layer.
     pub layer: Arc<FaultLayer>,
     faults: Vec<Fault>,
+    options: RunOptions,
     progress: Mutex<Progress>,
+    matcher: Mutex<StreamMatcher>,
 }
 
 impl RunState {
     /// The state of a run with these plan faults.
-    pub fn new(trace: Trace, layer: Arc<FaultLayer>, faults: Vec<Fault>) -> Arc<Self> {
+    pub fn new(
+        trace: Trace,
+        layer: Arc<FaultLayer>,
+        faults: Vec<Fault>,
+        options: RunOptions,
+    ) -> Arc<Self> {
         Arc::new(RunState {
             trace,
             layer,
             faults,
+            options,
             progress: Mutex::new(Progress::default()),
+            matcher: Mutex::new(StreamMatcher::new()),
         })
+    }
+
+    /// Whether recorders must keep callback data whole (for the trace).
+    pub fn needs_payloads(&self) -> bool {
+        self.options.keep_payloads
+    }
+
+    /// Feeds data flowing through connection `conn` to the integrity check; returns what is
+    /// broken, if anything.
+    fn track_stream(&self, conn: &TcpConnection, flow: DataFlow<'_>) -> Option<String> {
+        if !self.options.check_integrity {
+            return None;
+        }
+        let (local, remote) = (conn.local_address()?, conn.remote_address()?);
+        let mut matcher = self.matcher.lock().unwrap_or_else(|e| e.into_inner());
+        match flow {
+            DataFlow::Queued(bytes) => {
+                matcher.sent(local, remote, bytes);
+                None
+            }
+            DataFlow::Delivered(bytes) => matcher.received(local, remote, bytes),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Progress> {
@@ -181,6 +214,8 @@ impl RunState {
 pub struct HostSink {
     host: String,
     run: Arc<RunState>,
+    /// A broken stream found in data about to be delivered, logged after its `received`.
+    broken: Mutex<Option<(String, String)>>,
 }
 
 impl HostSink {
@@ -189,23 +224,55 @@ impl HostSink {
         Arc::new(HostSink {
             host: host.to_string(),
             run,
+            broken: Mutex::new(None),
         })
     }
 }
 
 impl CallbackSink for HostSink {
+    fn data(&self, who: &str, conn: &TcpConnection, flow: DataFlow<'_>) {
+        if let Some(message) = self.run.track_stream(conn, flow) {
+            *self.broken.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((who.to_string(), message));
+        }
+    }
+
     fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
-        let (local, remote) = conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
+        let (local, remote) =
+            conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
+        let broken = match callback {
+            Callback::Received { .. } => self
+                .broken
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take_if(|(w, _)| w == who)
+                .map(|(_, message)| message),
+            _ => None,
+        };
+        // Observed after the callback's own line, so a fault it triggers is logged after it.
+        let observed = callback.clone();
+        let at_us = now_us();
         self.run.trace.push(TraceEvent {
-            at_us: now_us(),
+            at_us,
             host: self.host.clone(),
             who: who.to_string(),
             kind: EventKind::Callback {
-                callback: callback.clone(),
+                callback,
                 local,
                 remote,
             },
         });
-        self.run.observe(&self.host, who, conn, &callback);
+        if let Some(message) = broken {
+            self.run.trace.push(TraceEvent {
+                at_us,
+                host: self.host.clone(),
+                who: who.to_string(),
+                kind: EventKind::Violation {
+                    rule: "R6".into(),
+                    message,
+                },
+            });
+        }
+        self.run.observe(&self.host, who, conn, &observed);
     }
 }

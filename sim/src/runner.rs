@@ -72,8 +72,14 @@ pub enum SimError {
 #[derive(Debug, Clone)]
 enum Action {
     Fire(usize),
-    Heal { index: usize, cuts: Vec<(String, String)> },
-    Restart { index: usize, host: String },
+    Heal {
+        index: usize,
+        cuts: Vec<(String, String)>,
+    },
+    Restart {
+        index: usize,
+        host: String,
+    },
 }
 
 thread_local! {
@@ -127,20 +133,28 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError
     let mut builder = turmoil::Builder::new();
     let (min, max) = plan
         .latency
-        .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| (l.min_ms, l.max_ms.max(l.min_ms)));
+        .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| {
+            (l.min_ms, l.max_ms.max(l.min_ms))
+        });
     builder
         .rng_seed(plan.seed.derive("turmoil"))
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .simulation_duration(Duration::from_millis(scenario.duration_ms.saturating_add(1000)))
+        .simulation_duration(Duration::from_millis(
+            scenario.duration_ms.saturating_add(1000),
+        ))
         .tick_duration(Duration::from_millis(1))
         .min_message_latency(Duration::from_millis(min))
         .max_message_latency(Duration::from_millis(max));
     let mut sim = builder.build();
 
-    let ips = topology.hosts.iter().map(|h| (h.clone(), sim.lookup(h.as_str()))).collect();
+    let ips = topology
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), sim.lookup(h.as_str())))
+        .collect();
     let layer = FaultLayer::new(plan.clone(), ips);
     let trace = Trace::new();
-    let run = RunState::new(trace.clone(), layer, plan.faults.clone());
+    let run = RunState::new(trace.clone(), layer, plan.faults.clone(), scenario.options);
     let names = Arc::new(scenario.names.clone());
     for host in &topology.hosts {
         register_host(&mut sim, host, scenario, &run, &names);
@@ -159,13 +173,21 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError
         next_seq: plan.faults.len(),
         scenario,
     };
-    loop_state.note(0, format!("run started: scenario {}, seed {}", scenario.name, plan.seed));
+    loop_state.note(
+        0,
+        format!(
+            "run started: scenario {}, seed {}",
+            scenario.name, plan.seed
+        ),
+    );
 
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
     let result = catch_unwind(AssertUnwindSafe(|| loop_state.run_steps()));
     let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
     let ended = match (result, panics.first()) {
-        (_, Some(message)) => Ended::Panicked { message: message.clone() },
+        (_, Some(message)) => Ended::Panicked {
+            message: message.clone(),
+        },
         (Ok(ended), None) => ended,
         (Err(_), None) => Ended::Panicked {
             message: "panic without a message".into(),
@@ -203,8 +225,18 @@ fn register_host(
     run: &Arc<RunState>,
     names: &Arc<BTreeMap<String, Vec<String>>>,
 ) {
-    let listeners: Vec<ListenerSpec> = scenario.listeners.iter().filter(|l| l.host == host).cloned().collect();
-    let clients: Vec<ClientSpec> = scenario.clients.iter().filter(|c| c.host == host).cloned().collect();
+    let listeners: Vec<ListenerSpec> = scenario
+        .listeners
+        .iter()
+        .filter(|l| l.host == host)
+        .cloned()
+        .collect();
+    let clients: Vec<ClientSpec> = scenario
+        .clients
+        .iter()
+        .filter(|c| c.host == host)
+        .cloned()
+        .collect();
     let incarnations = Arc::new(AtomicU32::new(0));
     let (host, run, names) = (host.to_string(), run.clone(), names.clone());
     sim.host(host.clone().as_str(), move || {
@@ -220,15 +252,16 @@ fn register_host(
                     1 => l.name.clone(),
                     n => format!("{}#{n}", l.name),
                 };
+                let mut notify =
+                    RecordedListener::new(FactoryListener(l.notifier.clone()), who, sink.clone());
+                if !run.needs_payloads() {
+                    notify = notify.summarising();
+                }
                 TcpListener::builder()
                     .network(net.clone())
                     .limit(l.limit)
                     .config(l.config)
-                    .listen(
-                        RecordedListener::new(FactoryListener(l.notifier.clone()), who, sink.clone()),
-                        "",
-                        &l.port.to_string(),
-                    );
+                    .listen(notify, "", &l.port.to_string());
             }
             // Clients run once; after a crash they count as finished.
             if incarnation == 1 {
@@ -238,7 +271,10 @@ fn register_host(
                         if c.start_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
                         }
-                        let notify = Recorded::new((c.notifier)(), c.name.clone(), sink);
+                        let mut notify = Recorded::new((c.notifier)(), c.name.clone(), sink);
+                        if !run.needs_payloads() {
+                            notify = notify.summarising();
+                        }
                         let handle = TcpConnection::builder()
                             .network(net)
                             .config(c.config)
@@ -287,7 +323,12 @@ impl Loop<'_, '_> {
 
     fn run_steps(&mut self) -> Ended {
         let duration_us = self.scenario.duration_ms.saturating_mul(1000);
-        let clients: Vec<&str> = self.scenario.clients.iter().map(|c| c.name.as_str()).collect();
+        let clients: Vec<&str> = self
+            .scenario
+            .clients
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         loop {
             let now = self.elapsed_us();
             for index in self.run.take_fired() {
@@ -356,7 +397,13 @@ impl Loop<'_, '_> {
                 one_way,
             } => {
                 let others: Vec<String> = match b.as_str() {
-                    "*" => self.run.layer.host_names().filter(|h| h != a).map(str::to_string).collect(),
+                    "*" => self
+                        .run
+                        .layer
+                        .host_names()
+                        .filter(|h| h != a)
+                        .map(str::to_string)
+                        .collect(),
                     b => vec![b.to_string()],
                 };
                 let mut cuts = Vec::new();
@@ -369,11 +416,17 @@ impl Loop<'_, '_> {
                 for (from, to) in &cuts {
                     self.run.layer.block(from, to);
                 }
-                self.schedule_at(now + duration_ms.saturating_mul(1000), Action::Heal { index, cuts });
+                self.schedule_at(
+                    now + duration_ms.saturating_mul(1000),
+                    Action::Heal { index, cuts },
+                );
             }
             FaultKind::Latency { a, b, latency_ms } => {
-                self.sim
-                    .set_link_latency(a.as_str(), b.as_str(), Duration::from_millis(*latency_ms));
+                self.sim.set_link_latency(
+                    a.as_str(),
+                    b.as_str(),
+                    Duration::from_millis(*latency_ms),
+                );
             }
             FaultKind::Reset { conn } => {
                 if !self.run.layer.reset(conn) {
@@ -381,7 +434,9 @@ impl Loop<'_, '_> {
                 }
             }
             FaultKind::SlowClose { conn, delay_ms } => {
-                self.run.layer.slow_close(conn, Duration::from_millis(*delay_ms));
+                self.run
+                    .layer
+                    .slow_close(conn, Duration::from_millis(*delay_ms));
             }
             FaultKind::Crash {
                 host,

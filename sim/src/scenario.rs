@@ -13,8 +13,30 @@ use tcpnotify::{ConnectionConfig, TcpConnectionNotify};
 pub type NotifierFactory = Arc<dyn Fn() -> Box<dyn TcpConnectionNotify> + Send + Sync>;
 
 /// Wraps a closure as a [`NotifierFactory`].
-pub fn factory<N: TcpConnectionNotify>(make: impl Fn() -> N + Send + Sync + 'static) -> NotifierFactory {
+pub fn factory<N: TcpConnectionNotify>(
+    make: impl Fn() -> N + Send + Sync + 'static,
+) -> NotifierFactory {
     Arc::new(move || Box::new(make()) as Box<dyn TcpConnectionNotify>)
+}
+
+/// How a run records and checks data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Check stream integrity (R6, W3) as data flows; needs the data of every `sent` and
+    /// `received` for as long as it is in flight. On by default.
+    pub check_integrity: bool,
+    /// Keep the whole data of every callback in the trace (memory grows with the transfer).
+    /// Off by default: the trace keeps counts and previews.
+    pub keep_payloads: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check_integrity: true,
+            keep_payloads: false,
+        }
+    }
 }
 
 /// A listener of a scenario.
@@ -81,11 +103,15 @@ pub struct Scenario {
     pub faults: FaultSettings,
     /// An explicit plan, used instead of drawing one.
     pub plan: Option<FaultPlan>,
+    /// How the run records and checks data.
+    pub options: RunOptions,
 }
 
 impl fmt::Debug for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scenario").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Scenario")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,11 +127,18 @@ impl Scenario {
             clients: Vec::new(),
             faults: FaultSettings::default(),
             plan: None,
+            options: RunOptions::default(),
         }
     }
 
     /// Adds a listener with no limit and default settings.
-    pub fn listener(mut self, name: &str, host: &str, port: u16, notifier: NotifierFactory) -> Self {
+    pub fn listener(
+        mut self,
+        name: &str,
+        host: &str,
+        port: u16,
+        notifier: NotifierFactory,
+    ) -> Self {
         self.listeners.push(ListenerSpec {
             name: name.to_string(),
             host: host.to_string(),
@@ -118,7 +151,14 @@ impl Scenario {
     }
 
     /// Adds a client that starts at once with default settings.
-    pub fn client(mut self, name: &str, host: &str, target: &str, port: u16, notifier: NotifierFactory) -> Self {
+    pub fn client(
+        mut self,
+        name: &str,
+        host: &str,
+        target: &str,
+        port: u16,
+        notifier: NotifierFactory,
+    ) -> Self {
         self.clients.push(ClientSpec {
             name: name.to_string(),
             host: host.to_string(),
@@ -133,8 +173,10 @@ impl Scenario {
 
     /// Makes `name` resolve to `hosts`, in order.
     pub fn name(mut self, name: &str, hosts: &[&str]) -> Self {
-        self.names
-            .insert(name.to_string(), hosts.iter().map(|h| h.to_string()).collect());
+        self.names.insert(
+            name.to_string(),
+            hosts.iter().map(|h| h.to_string()).collect(),
+        );
         self
     }
 
@@ -159,6 +201,20 @@ impl Scenario {
     /// Uses an explicit plan instead of drawing one.
     pub fn plan(mut self, plan: FaultPlan) -> Self {
         self.plan = Some(plan);
+        self
+    }
+
+    /// Keeps the whole data of every callback in the trace.
+    pub fn keep_payloads(mut self) -> Self {
+        self.options.keep_payloads = true;
+        self
+    }
+
+    /// Starts the last added client at `ms` simulated milliseconds instead of at once.
+    pub fn starting_at(mut self, ms: u64) -> Self {
+        if let Some(c) = self.clients.last_mut() {
+            c.start_ms = ms;
+        }
         self
     }
 

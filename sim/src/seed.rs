@@ -73,8 +73,17 @@ mod tests {
     fn streams_are_pinned_across_versions() {
         // If this changes, every recorded seed would replay differently.
         assert_eq!(fnv1a(b"plan"), 0xa5e8_4c0d_b713_a4b2);
-        assert_eq!(Seed(1).stream("plan", 0).next_u64(), PINNED_PLAN_STREAM_FIRST);
-        assert_ne!(Seed(1).stream("plan", 0).next_u64(), Seed(2).stream("plan", 0).next_u64());
-        assert_ne!(Seed(1).stream("plan", 0).next_u64(), Seed(1).stream("chunks", 0).next_u64());
+        assert_eq!(
+            Seed(1).stream("plan", 0).next_u64(),
+            PINNED_PLAN_STREAM_FIRST
+        );
+        assert_ne!(
+            Seed(1).stream("plan", 0).next_u64(),
+            Seed(2).stream("plan", 0).next_u64()
+        );
+        assert_ne!(
+            Seed(1).stream("plan", 0).next_u64(),
+            Seed(1).stream("chunks", 0).next_u64()
+        );
     }
 }

@@ -1,0 +1,159 @@
+//! Connecting over the simulated network: refused, timed out, every address of a name
+//! failing, and `connecting` counts during happy-eyeballs.
+
+use crate::support::{callbacks_of, snapshot_trace};
+use tcpnotify_sim::notifiers::{Echo, Sender};
+use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
+use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::testing::{run_passing, seed_or};
+
+fn hello() -> NotifierFactory {
+    factory(|| Sender::new(b"hello".to_vec()))
+}
+
+fn with_faults(faults: Vec<Fault>) -> FaultPlan {
+    FaultPlan {
+        faults,
+        ..FaultPlan::quiet(Seed(0))
+    }
+}
+
+fn at(at_ms: u64, kind: FaultKind) -> Fault {
+    Fault {
+        at_ms: Some(at_ms),
+        after: None,
+        kind,
+    }
+}
+
+fn partition(a: &str, b: &str, duration_ms: u64) -> FaultKind {
+    FaultKind::Partition {
+        a: a.into(),
+        b: b.into(),
+        duration_ms,
+        one_way: false,
+    }
+}
+
+/// C3, C4: a host with nothing listening refuses at once.
+#[test]
+fn c4_connect_failed_refused_when_nothing_listens() {
+    let scenario =
+        Scenario::new("connect-refused")
+            .host("dead")
+            .client("c1", "client", "dead", 7000, hello());
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "c1"),
+        [
+            "proxy_via(dead, 7000)",
+            "connecting(1)",
+            "connect_failed(refused)"
+        ]
+    );
+    snapshot_trace("connect_refused", &outcome);
+}
+
+/// C4: SYNs lost in a partition: the attempt times out after the connect timeout (1s), unlike
+/// a refusal, which is immediate (ponyc #4873: refused vs black-holed).
+#[test]
+fn c4_connect_failed_timed_out_across_a_partition() {
+    let scenario = Scenario::new("connect-timed-out")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "server", 7000, hello())
+        .plan(with_faults(vec![at(
+            0,
+            partition("client", "server", 5000),
+        )]));
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "c1"),
+        [
+            "proxy_via(server, 7000)",
+            "connecting(1)",
+            "connect_failed(timed out)"
+        ]
+    );
+    let failed = outcome
+        .trace
+        .events()
+        .into_iter()
+        .find(|e| e.who == "c1" && e.callback().is_some_and(|c| c.name() == "connect_failed"));
+    assert_eq!(
+        failed.map(|e| e.at_us / 1000),
+        Some(1000),
+        "the failure comes at the connect timeout"
+    );
+    snapshot_trace("connect_timed_out", &outcome);
+}
+
+/// C3, C4: a name with two addresses, both refusing: counts 2, 1, then `connect_failed`.
+#[test]
+fn c4_connect_failed_after_every_address_fails() {
+    let scenario = Scenario::new("connect-all-addresses-fail")
+        .name("svc", &["dead1", "dead2"])
+        .client("c1", "client", "svc", 7000, hello());
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "c1"),
+        [
+            "proxy_via(svc, 7000)",
+            "connecting(2)",
+            "connecting(1)",
+            "connect_failed(refused)"
+        ]
+    );
+    snapshot_trace("connect_all_addresses_fail", &outcome);
+}
+
+/// C2, C3: the dead first address refuses before the live one answers (it is 20ms away):
+/// `connecting(2)`, `connecting(1)`, `connected`.
+#[test]
+fn c3_happy_eyeballs_counts_down_then_connects() {
+    let scenario = Scenario::new("happy-eyeballs-refused-first")
+        .name("svc", &["dead", "server"])
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "svc", 7000, hello())
+        .plan(with_faults(vec![at(
+            0,
+            FaultKind::Latency {
+                a: "client".into(),
+                b: "server".into(),
+                latency_ms: 20,
+            },
+        )]));
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "c1")[..4],
+        [
+            "proxy_via(svc, 7000)",
+            "connecting(2)",
+            "connecting(1)",
+            "connected"
+        ]
+    );
+    snapshot_trace("happy_eyeballs_refused_first", &outcome);
+}
+
+/// C2: a black-holed first address does not hold the connection up: the live one wins, and
+/// the abandoned attempt never produces a callback.
+#[test]
+fn c2_happy_eyeballs_live_address_wins_over_a_black_hole() {
+    let scenario = Scenario::new("happy-eyeballs-black-hole")
+        .name("svc", &["hole", "server"])
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "svc", 7000, hello())
+        .plan(with_faults(vec![at(
+            0,
+            partition("client", "hole", 60_000),
+        )]));
+    let outcome = run_passing(&scenario, seed_or(1));
+    let c1 = callbacks_of(&outcome, "c1");
+    assert_eq!(
+        c1[..3],
+        ["proxy_via(svc, 7000)", "connecting(2)", "connected"]
+    );
+    assert!(!c1.iter().any(|c| c.starts_with("connect_failed")));
+    snapshot_trace("happy_eyeballs_black_hole", &outcome);
+}

@@ -1,0 +1,153 @@
+//! Same seed, same run, byte for byte: several seeds run twice in this process and once more
+//! in a child process, and every trace must be identical.
+
+use std::process::Command;
+use tcpnotify_sim::notifiers::{BulkWriter, Echo, FramedEcho, Sender, SlowReader};
+use tcpnotify_sim::scenario::{factory, Scenario};
+use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::settings::{FaultSettings, Span};
+use tcpnotify_sim::testing::{repro_line, run_checked};
+
+const SEEDS: [u64; 6] = [1, 2, 3, 42, 1000, 987_654_321];
+const CHILD_VAR: &str = "TCPNOTIFY_DETERMINISM_CHILD_SEED";
+
+/// A busy scenario with every kind of fault likely: the hardest case for determinism.
+fn chaotic() -> Scenario {
+    let settings = FaultSettings {
+        latency_ms: Some(Span::new(1, 20)),
+        partial_writes: 0.5,
+        read_chunks: 0.5,
+        send_buffer: 0.5,
+        send_buffer_bytes: Span::new(64, 4096),
+        partitions: 0.5,
+        partition_ms: Span::new(10, 300),
+        resets: 0.3,
+        slow_close: 0.3,
+        crashes: 0.2,
+        ..FaultSettings::default()
+    };
+    Scenario::new("determinism")
+        .listener("echo", "server", 7000, factory(|| Echo))
+        .listener("framed", "server", 7001, factory(FramedEcho::new))
+        .listener(
+            "slow",
+            "sink",
+            7002,
+            factory(|| SlowReader::new(std::time::Duration::from_millis(50), 8192)),
+        )
+        .client(
+            "c1",
+            "client1",
+            "server",
+            7000,
+            factory(|| Sender::pattern(4096).chunked(300)),
+        )
+        .client(
+            "c2",
+            "client2",
+            "server",
+            7001,
+            factory(|| Sender::new(b"\0\0\0\x05hello\0\0\0\x05world".to_vec()).expecting(9)),
+        )
+        .client(
+            "c3",
+            "client1",
+            "sink",
+            7002,
+            factory(|| BulkWriter::new(8192, 700)),
+        )
+        .client(
+            "c4",
+            "client2",
+            "server",
+            7000,
+            factory(|| BulkWriter::new(3000, 1000).ignoring_throttle()),
+        )
+        .duration_ms(3000)
+        .faults(settings)
+}
+
+fn trace_of(seed: u64) -> String {
+    let (outcome, _report) = run_checked(&chaotic(), Seed(seed));
+    format!(
+        "{}\n{}",
+        outcome.trace.render_text(),
+        outcome.trace.render_json_lines()
+    )
+}
+
+fn first_difference(a: &str, b: &str) -> String {
+    match a
+        .lines()
+        .zip(b.lines())
+        .enumerate()
+        .find(|(_, (x, y))| x != y)
+    {
+        Some((i, (x, y))) => format!("line {}:\n  first:  {x}\n  second: {y}", i + 1),
+        None => format!(
+            "one trace is longer ({} vs {} lines)",
+            a.lines().count(),
+            b.lines().count()
+        ),
+    }
+}
+
+#[test]
+fn same_seed_same_trace_in_one_process() {
+    for seed in SEEDS {
+        let (a, b) = (trace_of(seed), trace_of(seed));
+        assert!(
+            a == b,
+            "seed {seed} diverged at {}\nreproduce: {}",
+            first_difference(&a, &b),
+            repro_line(Seed(seed))
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_trace_across_processes() {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    for seed in SEEDS {
+        let output = Command::new(&exe)
+            .args([
+                "--exact",
+                "determinism::child_prints_trace",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_VAR, seed.to_string())
+            .output()
+            .expect("the test binary runs");
+        assert!(
+            output.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let child = stdout
+            .split_once("<<<TRACE\n")
+            .and_then(|(_, rest)| rest.split_once("TRACE>>>"))
+            .map(|(trace, _)| trace.to_string())
+            .expect("the child printed a trace");
+        let here = trace_of(seed);
+        assert!(
+            child == here,
+            "seed {seed} diverged across processes at {}\nreproduce: {}",
+            first_difference(&here, &child),
+            repro_line(Seed(seed))
+        );
+    }
+}
+
+/// Run by `same_seed_same_trace_across_processes` in a child process.
+#[test]
+#[ignore = "run as a child process by same_seed_same_trace_across_processes"]
+fn child_prints_trace() {
+    let seed = std::env::var(CHILD_VAR)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    println!("<<<TRACE\n{}TRACE>>>", trace_of(seed));
+}

@@ -1,0 +1,165 @@
+//! Faults over the simulated network: a partition that heals, a reset mid-stream, a crash.
+
+use crate::support::{callbacks_of, received_bytes, snapshot_trace};
+use tcpnotify_sim::notifiers::{pattern, Echo, Sender};
+use tcpnotify_sim::plan::{EventTrigger, Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::runner::Ended;
+use tcpnotify_sim::scenario::{factory, Scenario};
+use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::testing::{run_checked, run_passing, seed_or};
+
+fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
+    Scenario::new(name)
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(2048).chunked(256)),
+        )
+        .keep_payloads()
+        .plan(FaultPlan {
+            faults,
+            ..FaultPlan::quiet(Seed(0))
+        })
+}
+
+/// R6, W3: a two-way partition in the middle of an echo holds the data; after it heals
+/// everything arrives intact and in order.
+#[test]
+fn r6_partition_heals_with_data_intact() {
+    let scenario = echo_pair(
+        "partition-heals",
+        vec![Fault {
+            at_ms: Some(2),
+            after: None,
+            kind: FaultKind::Partition {
+                a: "client".into(),
+                b: "server".into(),
+                duration_ms: 500,
+                one_way: false,
+            },
+        }],
+    );
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(received_bytes(&outcome, "c1"), pattern(0, 2048));
+    let last = outcome.trace.events().last().map(|e| e.at_us).unwrap_or(0);
+    assert!(
+        last >= 502_000,
+        "the run must outlast the partition, ended at {last}us"
+    );
+    snapshot_trace("partition_heals", &outcome);
+}
+
+/// R6, W3: a one-way partition (server to client cut) also heals without loss.
+#[test]
+fn r6_one_way_partition_heals_with_data_intact() {
+    let scenario = echo_pair(
+        "partition-one-way-heals",
+        vec![Fault {
+            at_ms: Some(1),
+            after: None,
+            kind: FaultKind::Partition {
+                a: "server".into(),
+                b: "client".into(),
+                duration_ms: 300,
+                one_way: true,
+            },
+        }],
+    );
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(received_bytes(&outcome, "c1"), pattern(0, 2048));
+    snapshot_trace("partition_one_way_heals", &outcome);
+}
+
+/// L1, L2, R6: a reset after c1's 2nd `received`: both ends see `closed` once, nothing after
+/// it, and what was received is a prefix of what was sent.
+#[test]
+fn l2_reset_mid_stream_ends_in_closed() {
+    let scenario = echo_pair(
+        "reset-mid-stream",
+        vec![Fault {
+            at_ms: None,
+            after: Some(EventTrigger {
+                conn: "c1".into(),
+                callback: "received".into(),
+                nth: 2,
+            }),
+            kind: FaultKind::Reset { conn: "c1".into() },
+        }],
+    );
+    let outcome = run_passing(&scenario, seed_or(1));
+    let c1 = callbacks_of(&outcome, "c1");
+    assert_eq!(c1.last().map(String::as_str), Some("closed"));
+    assert_eq!(c1.iter().filter(|c| c.starts_with("received")).count(), 2);
+    assert_eq!(
+        callbacks_of(&outcome, "server.1")
+            .last()
+            .map(String::as_str),
+        Some("closed")
+    );
+    let got = received_bytes(&outcome, "c1");
+    assert_eq!(got, pattern(0, got.len()));
+    snapshot_trace("reset_mid_stream", &outcome);
+}
+
+/// L1, L2: the server host crashes mid-echo (after c1's first `received`) and restarts 100ms
+/// later: c1's connection ends in `closed` with nothing after it, and c2, starting after the
+/// restart, is echoed by the restarted host's new listener (`server#2`).
+#[test]
+fn l1_host_crash_ends_the_connection() {
+    let scenario = Scenario::new("host-crash")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(64 * 1024).chunked(1024)),
+        )
+        .client(
+            "c2",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::new(b"after the restart".to_vec())),
+        )
+        .starting_at(300)
+        .keep_payloads()
+        .plan(FaultPlan {
+            faults: vec![Fault {
+                at_ms: None,
+                after: Some(EventTrigger {
+                    conn: "c1".into(),
+                    callback: "received".into(),
+                    nth: 1,
+                }),
+                kind: FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(100),
+                },
+            }],
+            ..FaultPlan::quiet(Seed(0))
+        })
+        .duration_ms(2000);
+    let (outcome, report) = run_checked(&scenario, seed_or(1));
+    assert!(report.is_ok(), "{report}");
+    assert!(
+        matches!(
+            outcome.ended,
+            Ended::AllFinished | Ended::DurationReached { .. }
+        ),
+        "{:?}",
+        outcome.ended
+    );
+    let text = outcome.trace.render_text();
+    assert!(text.contains("FAULT #0 crash server"), "{text}");
+    assert!(text.contains("server server#2 listening"), "{text}");
+    assert_eq!(
+        callbacks_of(&outcome, "c1").last().map(String::as_str),
+        Some("closed")
+    );
+    assert_eq!(received_bytes(&outcome, "c2"), b"after the restart");
+    snapshot_trace("host_crash", &outcome);
+}

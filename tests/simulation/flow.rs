@@ -1,0 +1,170 @@
+//! Data flow over the simulated network: backpressure under a small send buffer, `times`
+//! and yielding, and `expect` framing under hostile chunking.
+
+use crate::support::{callbacks_of, received_bytes, snapshot_trace};
+use std::time::Duration;
+use tcpnotify::ConnectionConfig;
+use tcpnotify_sim::notifiers::{frame, pattern, BulkWriter, FramedEcho, Sender, SlowReader};
+use tcpnotify_sim::plan::{FaultPlan, PartialWrites, ReadChunks};
+use tcpnotify_sim::scenario::{factory, Scenario};
+use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::testing::{run_passing, seed_or};
+
+/// W3, W4, W5, R6: a 2 KiB send buffer and a reader muted for 200ms: the writer is throttled,
+/// then unthrottled once the reader drains, and every byte arrives once and in order.
+#[test]
+fn w4_throttled_then_unthrottled_with_a_slow_reader() {
+    const TOTAL: usize = 16 * 1024;
+    let scenario = Scenario::new("throttle-slow-reader")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| SlowReader::new(Duration::from_millis(200), TOTAL)),
+        )
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| BulkWriter::new(TOTAL, 1024)),
+        )
+        .keep_payloads()
+        .plan(FaultPlan {
+            send_buffer: Some(2048),
+            ..FaultPlan::quiet(Seed(0))
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    let c1 = callbacks_of(&outcome, "c1");
+    let throttles: Vec<&String> = c1.iter().filter(|c| c.ends_with("throttled")).collect();
+    assert!(
+        throttles.len() >= 2,
+        "expected throttled and unthrottled, got {throttles:?}"
+    );
+    assert_eq!(throttles[0], "throttled");
+    assert_eq!(throttles[1], "unthrottled");
+    assert_eq!(received_bytes(&outcome, "server.1"), pattern(0, TOTAL));
+    snapshot_trace("throttle_slow_reader", &outcome);
+}
+
+/// R3: `times` counts deliveries in a turn; a `received` returning false ends the turn and the
+/// next delivery has `times` 1.
+#[test]
+fn r3_times_restarts_after_received_returns_false() {
+    let scenario = Scenario::new("yield-on-false")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| SlowReader::new(Duration::ZERO, 1000).yielding_every(3)),
+        )
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(1000).chunked(100).without_echo()),
+        );
+    let outcome = run_passing(&scenario, seed_or(1));
+    let times: Vec<String> = callbacks_of(&outcome, "server.1")
+        .into_iter()
+        .filter(|c| c.starts_with("received"))
+        .map(|c| c.split("times=").nth(1).unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "1) -> true",
+            "2) -> true",
+            "3) -> false",
+            "1) -> true",
+            "2) -> true",
+            "3) -> false",
+            "1) -> true",
+            "2) -> true",
+            "3) -> false",
+            "1) -> true"
+        ]
+    );
+    snapshot_trace("yield_on_false", &outcome);
+}
+
+/// R4: after `yield_after_reading` bytes read in one turn the connection yields even though
+/// every `received` returned true, so `times` restarts.
+#[test]
+fn r4_yields_after_reading_the_configured_bytes() {
+    let scenario = Scenario::new("yield-after-reading")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| SlowReader::new(Duration::ZERO, 1000)),
+        )
+        .with_config(ConnectionConfig::default().yield_after_reading(250))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(1000).chunked(100).without_echo()),
+        );
+    let outcome = run_passing(&scenario, seed_or(1));
+    let times: Vec<String> = callbacks_of(&outcome, "server.1")
+        .into_iter()
+        .filter(|c| c.starts_with("received"))
+        .map(|c| c.split("times=").nth(1).unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        times[..4],
+        ["1) -> true", "2) -> true", "3) -> true", "1) -> true"]
+    );
+    snapshot_trace("yield_after_reading", &outcome);
+}
+
+/// R1: with one-byte partial writes and reads re-chunked to 1..7 bytes, every `received`
+/// under `expect(n)` still carries exactly n bytes.
+#[test]
+fn r1_expect_framing_is_exact_under_one_byte_writes_and_coalesced_reads() {
+    let messages: Vec<u8> = [b"hello", b"world", b"again"]
+        .iter()
+        .flat_map(|m| frame(&m[..]))
+        .collect();
+    let scenario = Scenario::new("framing-hostile-chunking")
+        .listener("server", "server", 7000, factory(FramedEcho::new))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(move || Sender::new(messages.clone()).expecting(9)),
+        )
+        .plan(FaultPlan {
+            partial_writes: Some(PartialWrites {
+                average: 1,
+                variation: 0,
+            }),
+            read_chunks: Some(ReadChunks { max: 7 }),
+            ..FaultPlan::quiet(Seed(0))
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    let sizes = |who: &str| -> Vec<String> {
+        callbacks_of(&outcome, who)
+            .into_iter()
+            .filter(|c| c.starts_with("received"))
+            .map(|c| c.split(' ').next().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(
+        sizes("server.1"),
+        [
+            "received(4B",
+            "received(5B",
+            "received(4B",
+            "received(5B",
+            "received(4B",
+            "received(5B"
+        ]
+    );
+    assert_eq!(sizes("c1"), ["received(9B", "received(9B", "received(9B"]);
+    snapshot_trace("framing_hostile_chunking", &outcome);
+}

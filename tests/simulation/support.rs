@@ -1,0 +1,59 @@
+//! Shared pieces of the simulation tests: snapshotting a run with its seed and plan.
+
+use serde::Serialize;
+use tcpnotify_sim::plan::FaultPlan;
+use tcpnotify_sim::runner::RunOutcome;
+use tcpnotify_sim::seed::Seed;
+
+/// What a snapshot's metadata records: enough to re-run it.
+#[derive(Serialize)]
+struct RunInfo<'a> {
+    scenario: &'a str,
+    seed: Seed,
+    plan: &'a FaultPlan,
+}
+
+/// Snapshots the run's trace, with the seed and plan in the snapshot's metadata.
+pub fn snapshot_trace(name: &str, outcome: &RunOutcome) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_info(&RunInfo {
+        scenario: &outcome.scenario,
+        seed: outcome.plan.seed,
+        plan: &outcome.plan,
+    });
+    settings.set_omit_expression(true);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, outcome.trace.render_text()));
+}
+
+/// The callbacks of `who`, rendered one per line.
+pub fn callbacks_of(outcome: &RunOutcome, who: &str) -> Vec<String> {
+    outcome
+        .trace
+        .events()
+        .iter()
+        .filter(|e| e.who == who)
+        .filter_map(|e| e.callback().map(|c| c.to_string()))
+        .collect()
+}
+
+/// Every byte `who` received, in order. The scenario must keep payloads
+/// ([`Scenario::keep_payloads`](tcpnotify_sim::scenario::Scenario::keep_payloads)).
+pub fn received_bytes(outcome: &RunOutcome, who: &str) -> Vec<u8> {
+    use tcpnotify::record::Callback;
+    outcome
+        .trace
+        .events()
+        .iter()
+        .filter(|e| e.who == who)
+        .filter_map(|e| match e.callback() {
+            Some(Callback::Received { data, .. }) => Some(
+                data.bytes()
+                    .expect("received_bytes needs a scenario with keep_payloads()")
+                    .to_vec(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
