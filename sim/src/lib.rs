@@ -17,3 +17,4 @@ pub mod seed;
 pub mod settings;
 pub mod testing;
 pub mod trace;
+pub mod verdict;

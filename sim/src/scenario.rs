@@ -4,6 +4,7 @@
 use crate::plan::{FaultPlan, Topology};
 use crate::seed::Seed;
 use crate::settings::FaultSettings;
+use crate::verdict::Expectations;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -105,6 +106,8 @@ pub struct Scenario {
     pub plan: Option<FaultPlan>,
     /// How the run records and checks data.
     pub options: RunOptions,
+    /// What must hold at the end.
+    pub expectations: Expectations,
 }
 
 impl fmt::Debug for Scenario {
@@ -128,6 +131,7 @@ impl Scenario {
             faults: FaultSettings::default(),
             plan: None,
             options: RunOptions::default(),
+            expectations: Expectations::default(),
         }
     }
 
@@ -225,6 +229,12 @@ impl Scenario {
         } else if let Some(l) = self.listeners.last_mut() {
             l.config = config;
         }
+        self
+    }
+
+    /// What must hold at the end of every run.
+    pub fn expecting(mut self, expectations: Expectations) -> Self {
+        self.expectations = expectations;
         self
     }
 

@@ -2,10 +2,10 @@
 //! set, every run is checked against the contract, and a failure prints the one line that
 //! re-runs exactly that case.
 
-use crate::checker::{check, CheckOptions, CheckReport};
-use crate::runner::{run, Ended, RunOutcome};
+use crate::runner::RunOutcome;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
+use crate::verdict::{judge, Verdict};
 
 /// The environment variable that overrides a simulated test's seed.
 pub const SEED_VAR: &str = "TCPNOTIFY_SEED";
@@ -39,59 +39,36 @@ pub fn repro_line(seed: Seed) -> String {
     format!("{SEED_VAR}={seed} cargo test --test {binary} -- --exact {test}")
 }
 
-/// The contract options of a scenario: its listeners' limits and every connection's read
-/// buffer size.
-pub fn check_options(scenario: &Scenario) -> CheckOptions {
-    let mut options = CheckOptions::default();
-    for l in &scenario.listeners {
-        if l.limit > 0 {
-            options.listener_limits.insert(l.name.clone(), l.limit);
-        }
-        options
-            .read_buffer_sizes
-            .insert(l.name.clone(), l.config.get_read_buffer_size());
-    }
-    for c in &scenario.clients {
-        options
-            .read_buffer_sizes
-            .insert(c.name.clone(), c.config.get_read_buffer_size());
-    }
-    options
-}
-
-/// Runs `scenario` with `seed` and checks the trace against the contract.
-pub fn run_checked(scenario: &Scenario, seed: Seed) -> (RunOutcome, CheckReport) {
+/// Runs `scenario` with `seed` and judges it (contract and end conditions). Panics with the
+/// repro line if the scenario cannot run at all.
+pub fn run_checked(scenario: &Scenario, seed: Seed) -> Verdict {
     let plan = scenario.plan_for(seed);
-    let outcome = match run(scenario, &plan) {
-        Ok(outcome) => outcome,
+    match judge(scenario, &plan) {
+        Ok(verdict) => verdict,
         Err(e) => panic!(
             "scenario {}: {e}\nreproduce: {}",
             scenario.name,
             repro_line(seed)
         ),
-    };
-    let report = check(&outcome.trace, &check_options(scenario));
-    (outcome, report)
+    }
 }
 
-/// Runs `scenario` with `seed`, and panics with the contract violations, the end of the trace
-/// and the repro line unless the run ended with every client finished and no rule broken.
+/// Runs `scenario` with `seed`, and panics with the failures, the end of the trace and the
+/// repro line unless the contract held and every end condition of the scenario held.
 pub fn run_passing(scenario: &Scenario, seed: Seed) -> RunOutcome {
-    let (outcome, report) = run_checked(scenario, seed);
-    let ended_well = outcome.ended == Ended::AllFinished;
-    if !report.is_ok() || !ended_well {
-        let trace = outcome.trace.render_text();
+    let verdict = run_checked(scenario, seed);
+    if !verdict.passed() {
+        let trace = verdict.outcome.trace.render_text();
         let tail: Vec<&str> = trace.lines().rev().take(40).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         panic!(
-            "scenario {} failed with seed {}: {:?}\n{report}\nplan:\n{}\nlast trace lines:\n{}\nreproduce: {}",
+            "scenario {} failed with seed {}:\n{verdict}\nplan:\n{}\nlast trace lines:\n{}\nreproduce: {}",
             scenario.name,
             seed,
-            outcome.ended,
-            outcome.plan.describe(),
+            verdict.outcome.plan.describe(),
             tail.join("\n"),
             repro_line(seed)
         );
     }
-    outcome
+    verdict.outcome
 }

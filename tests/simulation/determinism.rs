@@ -68,7 +68,7 @@ fn chaotic() -> Scenario {
 }
 
 fn trace_of(seed: u64) -> String {
-    let (outcome, _report) = run_checked(&chaotic(), Seed(seed));
+    let outcome = run_checked(&chaotic(), Seed(seed)).outcome;
     format!(
         "{}\n{}",
         outcome.trace.render_text(),

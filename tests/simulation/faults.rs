@@ -3,10 +3,10 @@
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
 use tcpnotify_sim::notifiers::{pattern, Echo, Sender};
 use tcpnotify_sim::plan::{EventTrigger, Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::runner::Ended;
 use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::{run_checked, run_passing, seed_or};
+use tcpnotify_sim::testing::{run_passing, seed_or};
+use tcpnotify_sim::verdict::Expectations;
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
     Scenario::new(name)
@@ -142,17 +142,13 @@ fn l1_host_crash_ends_the_connection() {
             }],
             ..FaultPlan::quiet(Seed(0))
         })
-        .duration_ms(2000);
-    let (outcome, report) = run_checked(&scenario, seed_or(1));
-    assert!(report.is_ok(), "{report}");
-    assert!(
-        matches!(
-            outcome.ended,
-            Ended::AllFinished | Ended::DurationReached { .. }
-        ),
-        "{:?}",
-        outcome.ended
-    );
+        .duration_ms(2000)
+        // The crashed host's side of c1 is gone with it, so the run may end by its duration.
+        .expecting(Expectations {
+            finished: false,
+            ..Expectations::default()
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
     let text = outcome.trace.render_text();
     assert!(text.contains("FAULT #0 crash server"), "{text}");
     assert!(text.contains("server server#2 listening"), "{text}");
