@@ -281,3 +281,76 @@ impl TcpConnectionNotify for BulkWriter {
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
+
+/// A line-based request/response server: answers each `\n`-terminated request line `x` with
+/// `x ok\n`, however the request's bytes are chunked.
+#[derive(Debug, Clone, Default)]
+pub struct LineServer {
+    pending: Vec<u8>,
+}
+
+impl TcpConnectionNotify for LineServer {
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.pending.extend_from_slice(&data);
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let mut reply: Vec<u8> = self.pending.drain(..=end).collect();
+            reply.pop();
+            reply.extend_from_slice(b" ok\n");
+            conn.write(reply);
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A line-based request/response client: sends `req 1\n`, waits for `req 1 ok\n`, sends the
+/// next, and closes after `requests` answers; a wrong answer is a `hard_close`.
+#[derive(Debug, Clone, Default)]
+pub struct LineClient {
+    requests: usize,
+    answered: usize,
+    pending: Vec<u8>,
+}
+
+impl LineClient {
+    /// Makes `requests` requests, one at a time.
+    pub fn new(requests: usize) -> Self {
+        LineClient {
+            requests,
+            ..Self::default()
+        }
+    }
+
+    fn ask(&self, conn: &mut TcpConnection) {
+        conn.write(format!("req {}\n", self.answered + 1));
+    }
+}
+
+impl TcpConnectionNotify for LineClient {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        if self.requests == 0 {
+            conn.close();
+        } else {
+            self.ask(conn);
+        }
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.pending.extend_from_slice(&data);
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let wanted = format!("req {} ok\n", self.answered + 1);
+            if line != wanted.as_bytes() {
+                conn.hard_close();
+                return true;
+            }
+            self.answered += 1;
+            if self.answered == self.requests {
+                conn.close();
+                return true;
+            }
+            self.ask(conn);
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}

@@ -203,7 +203,9 @@ fn ordinal(n: u32) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
-    /// Seeds the per-stream chunking streams and turmoil.
+    /// Seeds the per-stream chunking streams and turmoil (a scenario file's plan may leave
+    /// it out: the run's seed is used).
+    #[serde(default)]
     pub seed: Seed,
     /// Message latency on every link; none means a fixed [`DEFAULT_LATENCY_MS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,7 +295,12 @@ impl FaultPlan {
                     host(b, "b", i)?;
                 }
                 FaultKind::Crash { host: h, .. } => host(h, "host", i)?,
-                FaultKind::Reset { .. } | FaultKind::SlowClose { .. } => {}
+                FaultKind::Reset { conn } | FaultKind::SlowClose { conn, .. } => {
+                    topology.connection(conn, &format!("faults[{i}].conn"))?
+                }
+            }
+            if let Some(trigger) = &fault.after {
+                topology.connection(&trigger.conn, &format!("faults[{i}].after.conn"))?;
             }
         }
         if matches!(self.partial_writes, Some(PartialWrites { average: 0, .. })) {
@@ -397,6 +404,24 @@ impl FaultPlan {
     }
 }
 
+impl Topology {
+    /// Checks that `conn` names a client or an accepted connection (`server.1`).
+    fn connection(&self, conn: &str, field: &str) -> Result<(), String> {
+        let accepted = conn.rsplit_once('.').is_some_and(|(listener, n)| {
+            let listener = listener.split('#').next().unwrap_or(listener);
+            n.parse::<usize>().is_ok() && self.listeners.iter().any(|l| l == listener)
+        });
+        if accepted || self.clients.iter().any(|c| c == conn) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{field}: unknown connection {conn:?} (clients: {})",
+                self.clients.join(", ")
+            ))
+        }
+    }
+}
+
 /// The names a plan may refer to, and the run's length: taken from the scenario.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Topology {
@@ -406,6 +431,8 @@ pub struct Topology {
     pub servers: Vec<String>,
     /// Client connection names.
     pub clients: Vec<String>,
+    /// Listener names (their connections are `name.1`, ...; after a restart `name#2.1`).
+    pub listeners: Vec<String>,
     /// Simulated run length.
     pub duration_ms: u64,
 }

@@ -263,6 +263,7 @@ impl Scenario {
             hosts,
             servers,
             clients: self.clients.iter().map(|c| c.name.clone()).collect(),
+            listeners: self.listeners.iter().map(|l| l.name.clone()).collect(),
             duration_ms: self.duration_ms,
         }
     }

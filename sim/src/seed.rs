@@ -19,7 +19,9 @@ use std::fmt;
 /// assert_eq!(seed.stream("read-chunking", 1).next_u64(), seed.stream("read-chunking", 1).next_u64());
 /// assert_ne!(seed.stream("read-chunking", 1).next_u64(), seed.stream("read-chunking", 2).next_u64());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Seed(pub u64);
 
