@@ -746,3 +746,7 @@ impl Checker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "checker_tests.rs"]
+mod tests;
