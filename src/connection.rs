@@ -480,6 +480,10 @@ impl TcpConnection {
     /// Writes from the queue until it drains, the socket pushes back, or this turn's write
     /// budget is spent. Returns true if anything was written.
     pub(crate) fn flush(&mut self) -> bool {
+        if !self.is_live() {
+            // A hard close left `throttled` set: it must not turn into `unthrottled` (W4, L2).
+            return false;
+        }
         let budget = self.config.get_yield_after_writing();
         let mut written_this_turn = 0usize;
         while !self.write_queue.is_empty() {

@@ -1,1 +1,12 @@
 //! Unit tests of the sans-IO state machines, one module per group of contract rules.
+
+mod harness;
+
+mod accept;
+mod connect;
+mod deferred;
+mod differ;
+mod lifetime;
+mod listener;
+mod reads;
+mod writes;

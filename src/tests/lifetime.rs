@@ -1,0 +1,344 @@
+//! Lifetime rules L1–L5: `closed` once, nothing after it, end of stream as a full close, and
+//! the graceful and immediate closes.
+
+use super::harness::{client, server, Conn, Log, Script, NOTHING};
+use crate::config::ConnectionConfig;
+use crate::connection::Phase;
+use crate::notify::ConnectFailure;
+use std::io::ErrorKind;
+
+#[test]
+fn l1_closed_fires_once_however_often_the_connection_is_closed() {
+    let log = Log::new();
+    let mut conn = server(
+        Script::new(&log)
+            .on_received(|conn, _, _| {
+                conn.hard_close();
+                conn.hard_close();
+                conn.close();
+                true
+            })
+            .on_closed(|conn| {
+                conn.hard_close();
+                conn.close();
+                conn.dispose();
+            }),
+    );
+    conn.wire.push("x");
+    conn.accept();
+    assert_eq!(log.take(), ["accepted", "received(\"x\", 1)", "closed"]);
+
+    conn.handle.dispose();
+    assert_eq!(conn.messages(), 2);
+    assert!(!conn.machine.readable());
+    assert_eq!(log.take(), NOTHING);
+}
+
+#[test]
+fn l1_closed_only_after_connected_or_accepted() {
+    let log = Log::new();
+    let mut conn = client(Script::new(&log).on_connecting(|conn, _| conn.hard_close()));
+    conn.machine.start_client("example.org", "7000");
+    conn.machine.resolved(Ok(vec![super::harness::addr(1)]));
+    conn.machine.attempt_failed(ConnectFailure::Refused);
+    assert_eq!(
+        log.take(),
+        [
+            "proxy_via(example.org, 7000)",
+            "connecting(1)",
+            "connect_failed(aborted)"
+        ]
+    );
+    assert_eq!(conn.phase(), Phase::ConnectFailed);
+}
+
+#[test]
+fn l1_set_notify_hands_later_callbacks_and_the_one_closed_to_the_new_notifier() {
+    let log = Log::new();
+    let mut conn = Conn::new_server(
+        Box::new(Script::named(&log, "a")),
+        ConnectionConfig::default(),
+        &log,
+    );
+    conn.accept();
+    conn.handle.set_notify(Box::new(Script::named(&log, "b")));
+    conn.handle.write("w");
+    conn.messages();
+    conn.wire.push("r").push_eof();
+    conn.machine.readable();
+    assert_eq!(
+        log.take(),
+        [
+            "a:accepted",
+            "b:sent(\"w\")",
+            "b:received(\"r\", 1)",
+            "b:closed"
+        ]
+    );
+}
+
+#[test]
+fn l2_nothing_is_read_or_sent_before_accepted() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.wire.push("early");
+    conn.handle.write("early");
+    conn.messages();
+    assert!(!conn.machine.readable());
+    assert!(!conn.machine.writable());
+    assert_eq!(log.take(), NOTHING);
+    assert_eq!(conn.wire.unread(), 1);
+    assert_eq!(conn.handle.stats().writes_dropped, 1);
+
+    conn.accept();
+    assert_eq!(log.take(), ["accepted", "received(\"early\", 1)"]);
+    assert_eq!(conn.wire.written(), b"");
+}
+
+#[test]
+fn l2_hard_close_inside_an_expect_hook_stops_delivery_from_the_same_buffer() {
+    let log = Log::new();
+    let mut conn = server(
+        Script::new(&log)
+            .expecting(2)
+            .on_received(|conn, _, _| {
+                conn.expect(3).expect("3 fits the buffer");
+                true
+            })
+            .on_expect(|conn, qty| {
+                if qty == 3 {
+                    conn.hard_close();
+                }
+                qty
+            }),
+    );
+    conn.wire.push("aabbbccc").push("ddd");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(2)",
+            "received(\"aa\", 1)",
+            "expect(3)",
+            "closed"
+        ]
+    );
+    assert_eq!(conn.wire.unread(), 1);
+}
+
+#[test]
+fn l2_no_sent_throttled_or_unthrottled_after_closed() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("queued");
+    conn.messages();
+    conn.wire.push_eof();
+    conn.machine.readable();
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"queued\")", "throttled", "closed"]
+    );
+
+    conn.wire.unblock_writes();
+    conn.handle.write("late");
+    conn.handle.writev(vec![b"late".to_vec()]);
+    conn.messages();
+    assert!(!conn.machine.writable());
+    assert_eq!(log.take(), NOTHING);
+    assert_eq!(conn.wire.written(), b"");
+}
+
+#[test]
+fn l3_peer_end_of_stream_drops_queued_writes_and_fires_closed() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("unsent");
+    conn.messages();
+    assert_eq!(conn.machine.connection().queued_bytes(), 6);
+
+    conn.wire.push("last").push_eof();
+    conn.machine.readable();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "sent(\"unsent\")",
+            "throttled",
+            "received(\"last\", 1)",
+            "closed"
+        ]
+    );
+    assert_eq!(conn.phase(), Phase::Closed);
+    assert_eq!(conn.machine.connection().queued_bytes(), 0);
+    assert!(!conn.wire.is_shut());
+    assert!(conn.wire.is_dropped());
+}
+
+#[test]
+fn l3_a_read_error_is_a_full_close_too() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.wire.push("a").push_error(ErrorKind::ConnectionReset);
+    conn.accept();
+    assert_eq!(log.take(), ["accepted", "received(\"a\", 1)", "closed"]);
+    assert_eq!(conn.phase(), Phase::Closed);
+}
+
+#[test]
+fn l4_graceful_close_drains_the_queue_shuts_the_write_side_and_reads_until_the_peer_closes() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes().grant(2);
+    conn.handle.write("hello");
+    conn.handle.dispose();
+    conn.handle.write("refused");
+    conn.messages();
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: false });
+    assert_eq!(conn.wire.written_str(), "he");
+    assert!(!conn.wire.is_shut());
+    assert_eq!(conn.handle.stats().writes_dropped, 1);
+
+    conn.wire.grant(10);
+    assert!(conn.machine.writable());
+    assert_eq!(conn.wire.written_str(), "hello");
+    assert!(conn.wire.is_shut());
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
+
+    conn.wire.push("still arriving");
+    conn.machine.readable();
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
+    conn.wire.push_eof();
+    conn.machine.readable();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "sent(\"hello\")",
+            "throttled",
+            "unthrottled",
+            "received(\"still arriving\", 1)",
+            "closed"
+        ]
+    );
+    assert_eq!(conn.phase(), Phase::Closed);
+}
+
+#[test]
+fn l4_close_inside_a_callback_with_nothing_queued_shuts_at_once() {
+    let log = Log::new();
+    let notes = log.clone();
+    let mut conn = server(Script::new(&log).on_received(move |conn, _, _| {
+        conn.close();
+        notes.push(format!("phase {}", conn.phase()));
+        true
+    }));
+    conn.wire.push("bye");
+    conn.accept();
+    assert!(conn.wire.is_shut());
+    assert_eq!(
+        log.take(),
+        ["accepted", "received(\"bye\", 1)", "phase closing(shut)"]
+    );
+}
+
+#[test]
+fn l4_a_peer_that_never_closes_keeps_the_connection_open() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.handle.dispose();
+    conn.drive();
+    for _ in 0..10 {
+        conn.wire.push_would_block();
+        conn.machine.readable();
+        conn.machine.writable();
+    }
+    conn.drive();
+    assert!(conn.wire.is_shut());
+    assert!(!conn.machine.is_finished());
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
+    assert_eq!(log.take(), ["accepted"]);
+}
+
+#[test]
+fn l4_writes_queued_before_dispose_go_out_before_the_fin() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.handle.write("one,");
+    conn.handle
+        .writev(vec![b"two,".to_vec(), b"three".to_vec()]);
+    conn.handle.dispose();
+    conn.handle.write("four");
+    conn.drive();
+    assert_eq!(conn.wire.written_str(), "one,two,three");
+    assert!(conn.wire.is_shut());
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"one,\")", "sentv([\"two,\", \"three\"])"]
+    );
+}
+
+#[test]
+fn l5_close_while_muted_is_immediate_dropping_the_queue_and_unread_data() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).expecting(4));
+    conn.wire.push("ab");
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("out");
+    conn.handle.mute();
+    conn.handle.dispose();
+    conn.messages();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(4)",
+            "sent(\"out\")",
+            "throttled",
+            "closed"
+        ]
+    );
+    assert_eq!(conn.phase(), Phase::Closed);
+    assert!(!conn.wire.is_shut());
+    assert!(conn.wire.is_dropped());
+    assert_eq!(conn.machine.connection().queued_bytes(), 0);
+}
+
+#[test]
+fn l5_hard_close_inside_sent_fires_closed_right_after_sent_and_drops_the_queue() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_sent(|conn, data| {
+        if data == b"bye" {
+            conn.hard_close();
+        }
+        data
+    }));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("one");
+    conn.handle.write("bye");
+    conn.handle.write("after");
+    conn.messages();
+    conn.wire.unblock_writes();
+    assert!(!conn.machine.writable());
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "sent(\"one\")",
+            "throttled",
+            "sent(\"bye\")",
+            "closed"
+        ]
+    );
+    assert_eq!(conn.wire.written(), b"");
+    assert_eq!(conn.handle.stats().writes_dropped, 1);
+}

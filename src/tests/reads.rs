@@ -1,0 +1,563 @@
+//! Read rules R1–R6: framing with `expect`, deliveries per turn, read yields, mute, and what
+//! arrives being a prefix of what the peer sent.
+
+use super::harness::{client, server, server_with, Conn, Log, Script, NOTHING};
+use crate::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
+use crate::connection::{ExpectError, Phase};
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
+
+/// Deliveries as `(data, times)`.
+type Frames = Vec<(Vec<u8>, usize)>;
+
+/// Every delivery, shared between a test and its notifier's hook.
+#[derive(Clone, Default)]
+struct Deliveries(Arc<Mutex<Frames>>);
+
+impl Deliveries {
+    fn record(&self, data: &[u8], times: usize) {
+        self.0.lock().unwrap().push((data.to_vec(), times));
+    }
+
+    fn take(&self) -> Frames {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// The `times` of every delivery since the last `take`.
+    fn take_times(&self) -> Vec<usize> {
+        self.take().into_iter().map(|(_, times)| times).collect()
+    }
+}
+
+/// A notifier that records its deliveries and always asks for more.
+fn recording(log: &Log, deliveries: &Deliveries) -> Script {
+    let deliveries = deliveries.clone();
+    Script::new(log).on_received(move |_, data, times| {
+        deliveries.record(data, times);
+        true
+    })
+}
+
+/// `n` distinct bytes.
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Scripts `data` as reads of `chunk` bytes each, then end of stream.
+fn push_chunked(conn: &Conn, data: &[u8], chunk: usize) {
+    for part in data.chunks(chunk) {
+        conn.wire.push(part);
+    }
+    conn.wire.push_eof();
+}
+
+#[test]
+fn r1_every_delivery_is_exactly_expect_bytes_whatever_the_peers_write_boundaries() {
+    let data = pattern(30);
+    for expect in [1, 2, 3, 5, 8] {
+        for chunk in [1, 2, 3, 4, 7, 30] {
+            let log = Log::new();
+            let deliveries = Deliveries::default();
+            let mut conn = server(recording(&log, &deliveries).expecting(expect));
+            push_chunked(&conn, &data, chunk);
+            conn.accept();
+
+            let frames: Frames = data
+                .chunks_exact(expect)
+                .enumerate()
+                .map(|(i, frame)| (frame.to_vec(), i + 1))
+                .collect();
+            assert_eq!(deliveries.take(), frames, "expect {expect}, chunk {chunk}");
+            let lines = log.take();
+            assert_eq!(
+                lines.len(),
+                3 + frames.len(),
+                "expect {expect}, chunk {chunk}"
+            );
+            assert_eq!(lines[..2], ["accepted", &format!("expect({expect})")]);
+            assert_eq!(lines.last().map(String::as_str), Some("closed"));
+        }
+    }
+}
+
+#[test]
+fn r1_a_trailing_partial_frame_is_never_delivered() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).expecting(4));
+    conn.wire.push("abcdef").push_eof();
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        ["accepted", "expect(4)", "received(\"abcd\", 1)", "closed"]
+    );
+    assert_eq!(conn.handle.stats().bytes_received, 6);
+}
+
+#[test]
+fn r1_expect_0_delivers_at_least_one_byte_and_never_more_than_the_read_buffer() {
+    let log = Log::new();
+    let config = ConnectionConfig::default().read_buffer_size(4);
+    let mut conn = server_with(Script::new(&log), config);
+    conn.wire.push("abcdefghij").push("k");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "received(\"abcd\", 1)",
+            "received(\"efgh\", 2)",
+            "received(\"ij\", 3)",
+            "received(\"k\", 4)"
+        ]
+    );
+    // Every read asks for at most the buffer's free space; the last one found nothing.
+    assert_eq!(conn.wire.read_sizes(), [4, 4, 4, 4, 4]);
+}
+
+#[test]
+fn r1_expect_frames_a_client_connection_from_its_first_read() {
+    let log = Log::new();
+    let mut conn = client(Script::new(&log).expecting(3));
+    conn.wire.push("ab").push("cdefg").push("hi");
+    conn.connect();
+    assert_eq!(
+        log.take(),
+        [
+            "proxy_via(example.org, 7000)",
+            "connecting(1)",
+            "connected",
+            "expect(3)",
+            "received(\"abc\", 1)",
+            "received(\"def\", 2)",
+            "received(\"ghi\", 3)"
+        ]
+    );
+}
+
+#[test]
+fn r2_expect_beyond_the_read_buffer_is_an_error_and_leaves_the_framing_unchanged() {
+    let log = Log::new();
+    let notes = log.clone();
+    let config = ConnectionConfig::default().read_buffer_size(8);
+    let script = Script::new(&log)
+        .on_accepted(move |conn| {
+            conn.expect(3).expect("3 fits the buffer");
+        })
+        .on_received(move |conn, _, _| {
+            let result = conn.expect(9);
+            assert_eq!(
+                result,
+                Err(ExpectError {
+                    requested: 9,
+                    read_buffer_size: 8
+                })
+            );
+            if let Err(e) = result {
+                notes.push(e.to_string());
+            }
+            true
+        });
+    let mut conn = server_with(script, config);
+    conn.wire.push("abcdefg");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(3)",
+            "received(\"abc\", 1)",
+            "expect(9) exceeds the read buffer size 8",
+            "received(\"def\", 2)",
+            "expect(9) exceeds the read buffer size 8"
+        ]
+    );
+    assert_eq!(conn.machine.connection().expect_size(), 3);
+    // Refused up front, so the notifier's hook never saw it and nothing was rejected later.
+    assert_eq!(conn.handle.stats().expect_rejected, 0);
+}
+
+#[test]
+fn r2_expect_of_exactly_the_read_buffer_size_is_allowed() {
+    let log = Log::new();
+    let config = ConnectionConfig::default().read_buffer_size(4);
+    let mut conn = server_with(Script::new(&log).expecting(4), config);
+    conn.wire.push("ab").push("cdef").push("gh");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(4)",
+            "received(\"abcd\", 1)",
+            "received(\"efgh\", 2)"
+        ]
+    );
+}
+
+#[test]
+fn r2_a_notifier_expect_result_beyond_the_read_buffer_is_rejected_counted_and_ignored() {
+    let log = Log::new();
+    let config = ConnectionConfig::default().read_buffer_size(8);
+    let script = Script::new(&log)
+        .expecting(2)
+        .on_expect(|_, qty| if qty == 5 { 100 } else { qty })
+        .on_received(|conn, data, _| {
+            if data == b"aa" {
+                conn.expect(5).expect("5 fits the buffer");
+            }
+            true
+        });
+    let mut conn = server_with(script, config);
+    conn.wire.push("aabbcc");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(2)",
+            "received(\"aa\", 1)",
+            "expect(5)",
+            "received(\"bb\", 2)",
+            "received(\"cc\", 3)"
+        ]
+    );
+    assert_eq!(conn.machine.connection().expect_size(), 2);
+    assert_eq!(conn.handle.stats().expect_rejected, 1);
+    assert_eq!(conn.phase(), Phase::Open);
+}
+
+#[test]
+fn r2_an_expect_change_inside_received_applies_to_the_very_next_delivery_from_the_same_buffer() {
+    let log = Log::new();
+    let script = Script::new(&log).expecting(2).on_received(|conn, data, _| {
+        if data == b"aa" {
+            conn.expect(3).expect("3 fits the buffer");
+        }
+        true
+    });
+    let mut conn = server(script);
+    conn.wire.push("aabbbcccdd");
+    conn.accept();
+    assert_eq!(conn.wire.unread(), 0);
+    conn.wire.push("d");
+    conn.machine.readable();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(2)",
+            "received(\"aa\", 1)",
+            "expect(3)",
+            "received(\"bbb\", 2)",
+            "received(\"ccc\", 3)",
+            "received(\"ddd\", 1)"
+        ]
+    );
+}
+
+#[test]
+fn r3_times_counts_from_1_to_50_in_a_turn_and_the_rest_comes_in_a_later_turn() {
+    let log = Log::new();
+    let deliveries = Deliveries::default();
+    let mut conn = server(recording(&log, &deliveries).expecting(1));
+    conn.wire.push(pattern(60));
+    conn.accept();
+    assert_eq!(MAX_RECEIVED_PER_TURN, 50);
+    assert_eq!(deliveries.take_times(), (1..=50).collect::<Vec<_>>());
+
+    // Yielded: readiness alone delivers nothing until the resume is handled.
+    assert!(!conn.machine.wants_read());
+    assert!(!conn.machine.readable());
+    assert_eq!(deliveries.take_times(), Vec::<usize>::new());
+
+    assert_eq!(conn.resume(), ["ReadAgain"]);
+    assert_eq!(deliveries.take_times(), (1..=10).collect::<Vec<_>>());
+    assert_eq!(log.lines().len(), 2 + 60);
+    assert!(conn.machine.wants_read());
+}
+
+#[test]
+fn r3_received_returning_false_yields_and_the_next_delivery_is_a_later_turn_with_times_1() {
+    let log = Log::new();
+    let mut conn = server(
+        Script::new(&log)
+            .expecting(1)
+            .on_received(|_, data, _| data != b"b"),
+    );
+    conn.wire.push("abcde");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(1)",
+            "received(\"a\", 1)",
+            "received(\"b\", 2)"
+        ]
+    );
+    assert!(!conn.machine.readable());
+    assert_eq!(log.take(), NOTHING);
+
+    // A yield, not a stop: the rest comes once the resume is handled.
+    assert_eq!(conn.resume(), ["ReadAgain"]);
+    assert_eq!(
+        log.take(),
+        [
+            "received(\"c\", 1)",
+            "received(\"d\", 2)",
+            "received(\"e\", 3)"
+        ]
+    );
+    assert_eq!(conn.queue_resumes(), Vec::<String>::new());
+}
+
+#[test]
+fn r3_the_count_restarts_at_1_in_each_readiness_turn() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.wire.push("a").push_would_block().push("b").push("c");
+    conn.accept();
+    conn.machine.readable();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "received(\"a\", 1)",
+            "received(\"b\", 1)",
+            "received(\"c\", 2)"
+        ]
+    );
+}
+
+#[test]
+fn r4_after_yield_after_reading_bytes_other_tasks_messages_come_before_the_next_delivery() {
+    let log = Log::new();
+    let config = ConnectionConfig::default().yield_after_reading(4);
+    let mut conn = server_with(Script::new(&log), config);
+    conn.wire
+        .push("ab")
+        .push("cd")
+        .push("ef")
+        .push("gh")
+        .push("ij");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        ["accepted", "received(\"ab\", 1)", "received(\"cd\", 2)"]
+    );
+    assert_eq!(conn.wire.unread(), 3);
+
+    // Another task's message, sent while the connection yielded, is handled first.
+    let other = conn.handle.clone();
+    other.write("from another task");
+    assert_eq!(conn.resume(), ["ReadAgain"]);
+    assert_eq!(
+        log.take(),
+        [
+            "sent(\"from another task\")",
+            "received(\"ef\", 1)",
+            "received(\"gh\", 2)"
+        ]
+    );
+    assert_eq!(conn.wire.written_str(), "from another task");
+
+    assert_eq!(conn.resume(), ["ReadAgain"]);
+    assert_eq!(log.take(), ["received(\"ij\", 1)"]);
+    assert_eq!(conn.resume(), Vec::<String>::new());
+}
+
+#[test]
+fn r4_the_byte_budget_counts_reads_not_deliveries() {
+    let log = Log::new();
+    let config = ConnectionConfig::default().yield_after_reading(3);
+    let mut conn = server_with(Script::new(&log).expecting(4), config);
+    conn.wire.push("ab").push("cd").push("ef").push("gh");
+    conn.accept();
+    // Two reads (4 bytes) complete one frame, then the budget is spent.
+    assert_eq!(
+        log.take(),
+        ["accepted", "expect(4)", "received(\"abcd\", 1)"]
+    );
+    assert_eq!(conn.wire.unread(), 2);
+    assert_eq!(conn.resume(), ["ReadAgain"]);
+    assert_eq!(log.take(), ["received(\"efgh\", 1)"]);
+}
+
+#[test]
+fn r5_while_muted_nothing_is_read_or_delivered_and_the_peers_close_is_not_noticed() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.wire.push("a");
+    conn.accept();
+    let reads = conn.wire.read_sizes().len();
+    conn.handle.mute();
+    assert_eq!(conn.messages(), 1);
+    assert!(conn.machine.connection().is_muted());
+
+    conn.wire.push("b").push_eof();
+    assert!(!conn.machine.wants_read());
+    assert!(!conn.machine.readable());
+    assert_eq!(conn.wire.read_sizes().len(), reads);
+    assert_eq!(conn.phase(), Phase::Open);
+    assert_eq!(log.take(), ["accepted", "received(\"a\", 1)"]);
+
+    conn.handle.unmute();
+    conn.messages();
+    assert_eq!(log.take(), ["received(\"b\", 1)", "closed"]);
+}
+
+#[test]
+fn r5_unmute_first_delivers_what_was_already_buffered() {
+    let log = Log::new();
+    let mut conn = server(
+        Script::new(&log)
+            .expecting(1)
+            .on_received(|_, data, _| data != b"a"),
+    );
+    conn.wire.push("abc");
+    conn.accept();
+    assert_eq!(conn.wire.unread(), 0);
+    // The mute is handled before the resume of the yield, which then delivers nothing.
+    conn.handle.mute();
+    assert_eq!(conn.queue_resumes(), ["ReadAgain"]);
+    assert_eq!(conn.messages(), 2);
+    conn.wire.push("d");
+    assert!(!conn.machine.readable());
+    assert_eq!(log.take(), ["accepted", "expect(1)", "received(\"a\", 1)"]);
+
+    conn.handle.unmute();
+    conn.messages();
+    assert_eq!(
+        log.take(),
+        [
+            "received(\"b\", 1)",
+            "received(\"c\", 2)",
+            "received(\"d\", 3)"
+        ]
+    );
+}
+
+#[test]
+fn r5_mute_inside_received_takes_effect_from_the_turn_that_handles_it() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).expecting(1).on_received(|conn, data, _| {
+        if data == b"a" {
+            conn.mute();
+        }
+        true
+    }));
+    conn.wire.push("abc");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "expect(1)",
+            "received(\"a\", 1)",
+            "received(\"b\", 2)",
+            "received(\"c\", 3)"
+        ]
+    );
+    assert_eq!(conn.messages(), 1);
+    conn.wire.push("d");
+    assert!(!conn.machine.readable());
+    assert_eq!(log.take(), NOTHING);
+    assert_eq!(conn.wire.unread(), 1);
+}
+
+#[test]
+fn r6_received_data_is_what_the_peer_sent_whatever_the_chunking_and_settings() {
+    let data = pattern(50);
+    for read_buffer_size in [3, 8, 64] {
+        for yield_after_reading in [1, 5, 16384] {
+            for expect in [0, 1, 3] {
+                for chunk in [1, 3, 10] {
+                    let context = format!(
+                        "buffer {read_buffer_size}, yield {yield_after_reading}, \
+                         expect {expect}, chunk {chunk}"
+                    );
+                    let log = Log::new();
+                    let deliveries = Deliveries::default();
+                    let config = ConnectionConfig::default()
+                        .read_buffer_size(read_buffer_size)
+                        .yield_after_reading(yield_after_reading);
+                    let mut conn =
+                        server_with(recording(&log, &deliveries).expecting(expect), config);
+                    push_chunked(&conn, &data, chunk);
+                    conn.accept();
+                    conn.drive();
+
+                    let frames: Vec<Vec<u8>> =
+                        deliveries.take().into_iter().map(|(d, _)| d).collect();
+                    for frame in &frames {
+                        match expect {
+                            0 => {
+                                assert!((1..=read_buffer_size).contains(&frame.len()), "{context}")
+                            }
+                            n => assert_eq!(frame.len(), n, "{context}"),
+                        }
+                    }
+                    let whole = match expect {
+                        0 => data.len(),
+                        n => data.len() - data.len() % n,
+                    };
+                    assert_eq!(frames.concat(), data[..whole], "{context}");
+                    assert_eq!(
+                        log.lines().last().map(String::as_str),
+                        Some("closed"),
+                        "{context}"
+                    );
+                    assert_eq!(conn.phase(), Phase::Closed, "{context}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn r6_after_a_reset_what_was_delivered_is_a_prefix_of_what_was_sent() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.wire
+        .push("abc")
+        .push("def")
+        .push_error(ErrorKind::ConnectionReset)
+        .push("ghi");
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "received(\"abc\", 1)",
+            "received(\"def\", 2)",
+            "closed"
+        ]
+    );
+    assert_eq!(conn.wire.unread(), 1);
+}
+
+#[test]
+fn r6_after_a_hard_close_what_was_delivered_is_a_prefix_of_what_was_sent() {
+    let log = Log::new();
+    let deliveries = Deliveries::default();
+    let recorder = deliveries.clone();
+    let mut conn = client(
+        Script::new(&log)
+            .expecting(2)
+            .on_received(move |conn, data, times| {
+                recorder.record(data, times);
+                if data == b"bb" {
+                    conn.hard_close();
+                }
+                true
+            }),
+    );
+    conn.wire.push("aab").push("bccdd");
+    conn.connect();
+    assert_eq!(
+        deliveries.take(),
+        [(b"aa".to_vec(), 1), (b"bb".to_vec(), 2)]
+    );
+    assert_eq!(log.lines().last().map(String::as_str), Some("closed"));
+    assert_eq!(conn.phase(), Phase::Closed);
+}

@@ -1,0 +1,326 @@
+//! Write rules W1–W5: dropped writes, `sent`/`sentv` as transforms, order under backpressure,
+//! and the alternation of `throttled` and `unthrottled`.
+
+use super::harness::{client, server, server_with, Log, Script, NOTHING};
+use crate::config::ConnectionConfig;
+use crate::connection::Phase;
+use std::io::ErrorKind;
+
+#[test]
+fn w1_writes_before_connect_are_dropped_without_callback_and_counted() {
+    let log = Log::new();
+    let mut conn = client(Script::new(&log).on_connecting(|conn, _| conn.write("from connecting")));
+    conn.machine.start_client("example.org", "7000");
+    conn.machine.resolved(Ok(vec![super::harness::addr(1)]));
+    conn.handle.write("early");
+    conn.handle.writev(vec![b"early".to_vec()]);
+    assert_eq!(conn.messages(), 3);
+    assert!(conn
+        .machine
+        .attempt_connected(conn.wire.transport())
+        .is_ok());
+    conn.drive();
+    assert_eq!(
+        log.take(),
+        ["proxy_via(example.org, 7000)", "connecting(1)", "connected"]
+    );
+    assert_eq!(conn.wire.written(), b"");
+    assert_eq!(conn.handle.stats().writes_dropped, 3);
+}
+
+#[test]
+fn w1_writes_after_close_are_dropped_without_callback_and_counted() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_received(|conn, _, _| {
+        conn.write_final("final");
+        true
+    }));
+    conn.accept();
+    conn.handle.dispose();
+    conn.handle.write("late");
+    conn.handle.writev(vec![b"late".to_vec()]);
+    conn.messages();
+    conn.wire.push("x");
+    conn.machine.readable();
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
+    assert_eq!(log.take(), ["accepted", "received(\"x\", 1)"]);
+    assert_eq!(conn.wire.written(), b"");
+    assert_eq!(conn.handle.stats().writes_dropped, 3);
+}
+
+#[test]
+fn w1_writes_after_closed_are_dropped_without_callback_and_counted() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.wire.push_eof();
+    conn.accept();
+    conn.handle.write("late");
+    conn.handle.writev(vec![b"late".to_vec()]);
+    conn.messages();
+    assert_eq!(log.take(), ["accepted", "closed"]);
+    assert_eq!(conn.handle.stats().writes_dropped, 2);
+}
+
+#[test]
+fn w1_writes_after_the_task_ended_are_counted_by_the_handle() {
+    let conn = server(Script::new(&Log::new()));
+    let handle = conn.handle.clone();
+    drop(conn);
+    handle.write("nobody reads this");
+    handle.writev(vec![b"nor this".to_vec()]);
+    handle.mute();
+    assert_eq!(handle.stats().writes_dropped, 2);
+}
+
+#[test]
+fn w2_sent_runs_once_per_write_and_its_result_is_what_goes_on_the_wire() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_sent(|_, data| data.to_ascii_uppercase()));
+    conn.accept();
+    conn.handle.write("ab");
+    conn.handle.write("cd");
+    conn.messages();
+    assert_eq!(log.take(), ["accepted", "sent(\"ab\")", "sent(\"cd\")"]);
+    assert_eq!(conn.wire.written_str(), "ABCD");
+    assert_eq!(conn.handle.stats().bytes_sent, 4);
+}
+
+#[test]
+fn w2_a_zero_length_write_calls_sent_and_puts_nothing_on_the_wire() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.handle.write("");
+    conn.messages();
+    assert_eq!(log.take(), ["accepted", "sent(\"\")"]);
+    assert_eq!(conn.wire.write_calls(), 0);
+}
+
+#[test]
+fn w2_sent_returning_empty_sends_nothing() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_sent(|_, _| Vec::new()));
+    conn.accept();
+    conn.handle.write("swallowed");
+    conn.messages();
+    assert_eq!(log.take(), ["accepted", "sent(\"swallowed\")"]);
+    assert_eq!(conn.wire.write_calls(), 0);
+    assert_eq!(conn.handle.stats().writes_dropped, 0);
+}
+
+#[test]
+fn w2_sentv_runs_once_per_writev_and_empty_chunks_are_skipped() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_sentv(|_, mut chunks| {
+        chunks.push(Vec::new());
+        chunks.push(b"!".to_vec());
+        chunks
+    }));
+    conn.accept();
+    conn.handle
+        .writev(vec![b"he".to_vec(), Vec::new(), b"llo".to_vec()]);
+    conn.messages();
+    assert_eq!(log.take(), ["accepted", "sentv([\"he\", \"\", \"llo\"])"]);
+    assert_eq!(conn.wire.written_str(), "hello!");
+    assert_eq!(conn.wire.write_calls(), 1);
+}
+
+#[test]
+fn w3_bytes_reach_the_peer_in_write_order_exactly_once_whatever_the_partial_writes() {
+    for per_call in 1..=7 {
+        for grant in [1, 3, 64] {
+            let log = Log::new();
+            let mut conn = server(Script::new(&log));
+            conn.accept();
+            conn.wire.block_writes().per_call(per_call);
+            let mut expected = Vec::new();
+            for i in 0..20 {
+                let msg = format!("<{i}:{}>", "x".repeat(i % 6));
+                expected.extend_from_slice(msg.as_bytes());
+                if i % 3 == 0 {
+                    conn.handle.writev(vec![msg.into_bytes(), b"".to_vec()]);
+                } else {
+                    conn.handle.write(msg);
+                }
+                conn.messages();
+                conn.wire.grant(grant);
+                conn.machine.writable();
+            }
+            while conn.machine.connection().queued_bytes() > 0 {
+                conn.wire.grant(grant);
+                conn.machine.writable();
+            }
+            assert_eq!(
+                conn.wire.written(),
+                expected,
+                "per_call {per_call}, grant {grant}"
+            );
+            let stats = conn.handle.stats();
+            assert_eq!(stats.bytes_sent, expected.len() as u64);
+            assert_eq!(stats.writes_dropped, 0);
+        }
+    }
+}
+
+#[test]
+fn w3_writes_while_throttled_are_queued_never_dropped() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    for i in 0..100 {
+        conn.handle.write(format!("{i:03},"));
+    }
+    conn.messages();
+    assert!(conn.machine.connection().is_throttled());
+    assert_eq!(conn.machine.connection().queued_bytes(), 400);
+    assert_eq!(conn.wire.written(), b"");
+
+    conn.wire.unblock_writes();
+    assert!(conn.machine.writable());
+    let expected: String = (0..100).map(|i| format!("{i:03},")).collect();
+    assert_eq!(conn.wire.written_str(), expected);
+    assert_eq!(conn.handle.stats().writes_dropped, 0);
+    let lines = log.take();
+    assert_eq!(lines.len(), 103);
+    assert_eq!(lines[..3], ["accepted", "sent(\"000,\")", "throttled"]);
+    assert_eq!(lines[102], "unthrottled");
+}
+
+#[test]
+fn w4_throttled_and_unthrottled_strictly_alternate_starting_with_throttled() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("a");
+    conn.handle.write("b");
+    conn.messages();
+    conn.wire.grant(1);
+    conn.machine.writable();
+    assert!(conn.machine.connection().is_throttled());
+    conn.wire.grant(1);
+    conn.machine.writable();
+    assert!(!conn.machine.connection().is_throttled());
+    conn.machine.writable();
+    // Pressure again after a release throttles again (ponyc #1476).
+    conn.handle.write("c");
+    conn.messages();
+    conn.wire.unblock_writes();
+    conn.machine.writable();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "sent(\"a\")",
+            "throttled",
+            "sent(\"b\")",
+            "unthrottled",
+            "sent(\"c\")",
+            "throttled",
+            "unthrottled"
+        ]
+    );
+    assert_eq!(conn.wire.written_str(), "abc");
+}
+
+#[test]
+fn w4_a_partial_write_throttles_and_the_drain_that_follows_unthrottles() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.per_call(2);
+    conn.handle.write("abcde");
+    conn.messages();
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"abcde\")", "throttled", "unthrottled"]
+    );
+    assert_eq!(conn.wire.written_str(), "abcde");
+    assert_eq!(conn.wire.write_calls(), 3);
+}
+
+#[test]
+fn w4_a_write_error_while_throttled_closes_and_unthrottled_never_comes() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("doomed");
+    conn.messages();
+    conn.wire.fail_writes(ErrorKind::BrokenPipe);
+    assert!(!conn.machine.writable());
+    conn.wire.unblock_writes();
+    conn.machine.writable();
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"doomed\")", "throttled", "closed"]
+    );
+}
+
+#[test]
+fn w4_no_unthrottled_after_closed_when_a_write_resume_was_pending() {
+    // ponyc #5287: a resume queued before the connection closed must not revive it.
+    let log = Log::new();
+    let config = ConnectionConfig::default().yield_after_writing(4);
+    let mut conn = server_with(Script::new(&log), config);
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("0123456789");
+    conn.messages();
+    conn.wire.unblock_writes().per_call(3);
+    conn.machine.writable();
+    assert_eq!(conn.wire.written_str(), "012345");
+    assert_eq!(conn.queue_resumes(), ["WriteAgain"]);
+
+    conn.wire.push_error(ErrorKind::ConnectionReset);
+    conn.machine.readable();
+    conn.messages();
+    assert!(!conn.machine.writable());
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"0123456789\")", "throttled", "closed"]
+    );
+    assert_eq!(conn.wire.written_str(), "012345");
+}
+
+#[test]
+fn w4_closed_while_throttled_by_a_muted_dispose_never_unthrottles() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("stuck");
+    conn.handle.mute();
+    conn.handle.dispose();
+    conn.drive();
+    conn.wire.unblock_writes();
+    conn.machine.writable();
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"stuck\")", "throttled", "closed"]
+    );
+}
+
+#[test]
+fn w5_unthrottled_fires_in_the_readiness_turn_that_drains_the_queue() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("abc");
+    conn.messages();
+    conn.wire.grant(2);
+    conn.machine.writable();
+    assert_eq!(log.take(), ["accepted", "sent(\"abc\")", "throttled"]);
+    // Writes handled while throttled wait for readiness; they do not drain the queue.
+    conn.wire.grant(100);
+    conn.handle.write("d");
+    conn.messages();
+    assert_eq!(log.take(), ["sent(\"d\")"]);
+    assert_eq!(conn.wire.written_str(), "ab");
+    conn.machine.writable();
+    assert_eq!(log.take(), ["unthrottled"]);
+    assert_eq!(conn.wire.written_str(), "abcd");
+    assert_eq!(log.take(), NOTHING);
+}
