@@ -47,7 +47,7 @@ fn raw_turmoil() {
         sim.client(format!("client{i}"), async {
             let stream = turmoil::net::TcpStream::connect("server:7000").await?;
             let (mut reader, mut writer) = stream.into_split();
-            let payload: Vec<u8> = (0..BYTES).map(|i| (i % 251) as u8).collect();
+            let payload = tcpnotify_sim::notifiers::pattern(0, BYTES);
             let write = async move {
                 for chunk in payload.chunks(CHUNK) {
                     writer.write_all(chunk).await?;

@@ -2,14 +2,16 @@
 //! queued must reach the other end's `received` in order, exactly once. Only bytes in flight
 //! are held, so memory stays bounded however much a run transfers.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// The bytes one direction of one connection queued and its peer has not received yet.
 #[derive(Default)]
 struct Direction {
-    /// A ring buffer, so memory is reused as data flows.
-    pending: VecDeque<u8>,
+    /// Bytes queued; those before `start` were matched already. Compacted once the matched
+    /// part is the larger half, so memory stays bounded by what is in flight.
+    pending: Vec<u8>,
+    start: usize,
     /// Bytes matched so far (the stream offset of the next expected byte).
     matched: u64,
     /// A mismatch was reported; later bytes cannot be compared meaningfully.
@@ -36,7 +38,11 @@ impl StreamMatcher {
         }
         let direction = self.directions.entry((local, remote)).or_default();
         if !direction.broken {
-            direction.pending.extend(chunk);
+            if direction.start > 0 && direction.start >= direction.pending.len() / 2 {
+                direction.pending.drain(..direction.start);
+                direction.start = 0;
+            }
+            direction.pending.extend_from_slice(chunk);
         }
     }
 
@@ -52,25 +58,23 @@ impl StreamMatcher {
         if direction.broken {
             return None;
         }
-        let (front, back) = direction.pending.as_slices();
-        let available = front.len() + back.len();
-        let n = available.min(data.len());
-        let k = front.len().min(n);
-        if data[..k] != front[..k] || data[k..n] != back[..n - k] {
-            let expected = front.iter().chain(back.iter());
-            let (i, (got, want)) = data
+        let expected = &direction.pending[direction.start..];
+        let n = expected.len().min(data.len());
+        if data[..n] != expected[..n] {
+            let i = data
                 .iter()
                 .zip(expected)
-                .enumerate()
-                .find(|(_, (g, w))| g != w)
-                .unwrap_or((0, (&0, &0)));
+                .position(|(g, w)| g != w)
+                .unwrap_or(0);
             direction.broken = true;
             return Some(format!(
-                "byte at stream offset {} is {got:#04x}, the peer sent {want:#04x}",
-                direction.matched + i as u64
+                "byte at stream offset {} is {:#04x}, the peer sent {:#04x}",
+                direction.matched + i as u64,
+                data[i],
+                expected[i]
             ));
         }
-        direction.pending.drain(..n);
+        direction.start += n;
         direction.matched += n as u64;
         if n < data.len() {
             direction.broken = true;

@@ -15,7 +15,15 @@ pub fn pattern_byte(i: usize) -> u8 {
 
 /// `len` bytes of the pattern starting at offset `from`.
 pub fn pattern(from: usize, len: usize) -> Vec<u8> {
-    (from..from + len).map(pattern_byte).collect()
+    // One period of the pattern, copied as often as needed: a workload's megabytes are
+    // generated at memcpy speed.
+    let period: Vec<u8> = (from..from + 251).map(pattern_byte).collect();
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let take = (len - out.len()).min(period.len());
+        out.extend_from_slice(&period[..take]);
+    }
+    out
 }
 
 /// Writes back everything it receives.
@@ -138,7 +146,7 @@ impl TcpConnectionNotify for SlowReader {
         if self.got >= self.expect_total {
             conn.close();
         }
-        self.yield_every == 0 || times % self.yield_every != 0
+        self.yield_every == 0 || !times.is_multiple_of(self.yield_every)
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
@@ -353,4 +361,223 @@ impl TcpConnectionNotify for LineClient {
         true
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A server that frames its input with `expect(frame)` (0: whatever arrives) and calls
+/// `hard_close` from inside its `after`-th `received`: the shape of lori #307, where frames
+/// still buffered were delivered after `closed`. Nothing may follow (L2, L5).
+#[derive(Debug, Clone, Copy)]
+pub struct HardCloser {
+    frame: usize,
+    after: usize,
+    seen: usize,
+}
+
+impl HardCloser {
+    /// Frames of `frame` bytes (0: unframed); hard-closes in delivery `after` (from 1).
+    pub fn new(frame: usize, after: usize) -> Self {
+        HardCloser {
+            frame,
+            after: after.max(1),
+            seen: 0,
+        }
+    }
+}
+
+impl TcpConnectionNotify for HardCloser {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        if self.frame > 0 && conn.expect(self.frame).is_err() {
+            conn.hard_close();
+        }
+    }
+    fn received(&mut self, conn: &mut TcpConnection, _data: Vec<u8>, _times: usize) -> bool {
+        self.seen += 1;
+        if self.seen == self.after {
+            conn.hard_close();
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// How an [`ImpatientClient`] gives up while connecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// `close()` inside `connecting` (lori #179).
+    Close,
+    /// `hard_close()` inside `connecting` (lori #175).
+    HardClose,
+    /// `dispose()` inside `connecting`: a message, handled in a later turn.
+    Dispose,
+}
+
+/// A client that gives up inside a `connecting` callback: the first one, or the one with
+/// count `at` (after some attempts failed, with others still outstanding). The contract (C6)
+/// says every attempt is abandoned and `connect_failed(aborted)` follows; if it connects anyway
+/// it writes `late` and closes, which the trace shows as a breach.
+#[derive(Debug, Clone, Copy)]
+pub struct ImpatientClient {
+    how: GiveUp,
+    at: Option<u32>,
+    gave_up: bool,
+}
+
+impl ImpatientClient {
+    /// Gives up with `how` in the first `connecting`.
+    pub fn new(how: GiveUp) -> Self {
+        ImpatientClient {
+            how,
+            at: None,
+            gave_up: false,
+        }
+    }
+
+    /// Gives up in `connecting(count)` instead of the first `connecting`.
+    pub fn at_count(mut self, count: u32) -> Self {
+        self.at = Some(count);
+        self
+    }
+}
+
+impl TcpConnectionNotify for ImpatientClient {
+    fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
+        if self.gave_up || self.at.is_some_and(|at| at != count) {
+            return;
+        }
+        self.gave_up = true;
+        match self.how {
+            GiveUp::Close => conn.close(),
+            GiveUp::HardClose => conn.hard_close(),
+            GiveUp::Dispose => conn.dispose(),
+        }
+    }
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write(b"late".to_vec());
+        conn.close();
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A server that reads in bursts: muted on accept for `pause`, then after every `every` bytes
+/// (0: only the first pause) it mutes itself again for `pause`; it closes after `total` bytes.
+/// Each pause renews the writer's backpressure (ponyc #1476).
+#[derive(Debug, Clone, Copy)]
+pub struct PausingReader {
+    pause: Duration,
+    every: usize,
+    total: usize,
+    got: usize,
+    next_pause: usize,
+}
+
+impl PausingReader {
+    /// Pauses for `pause` at accept and after every `every` bytes; closes after `total`.
+    pub fn new(pause: Duration, every: usize, total: usize) -> Self {
+        PausingReader {
+            pause,
+            every,
+            total,
+            got: 0,
+            next_pause: every,
+        }
+    }
+
+    fn pause(&self, conn: &mut TcpConnection) {
+        conn.mute();
+        let handle = conn.handle();
+        let pause = self.pause;
+        tokio::spawn(async move {
+            tokio::time::sleep(pause).await;
+            handle.unmute();
+        });
+    }
+}
+
+impl TcpConnectionNotify for PausingReader {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        if !self.pause.is_zero() {
+            self.pause(conn);
+        }
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        if data
+            .iter()
+            .enumerate()
+            .any(|(i, b)| *b != pattern_byte(self.got + i))
+        {
+            conn.hard_close();
+            return true;
+        }
+        self.got += data.len();
+        if self.got >= self.total {
+            conn.close();
+        } else if self.every > 0 && self.got >= self.next_pause {
+            while self.next_pause <= self.got {
+                self.next_pause += self.every;
+            }
+            self.pause(conn);
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A wrapping notifier whose `expect` hook rewrites every framing size to `to`, as a TLS or
+/// handshake layer may; every other callback goes to `inner` unchanged. With `to` above the
+/// read buffer the framing must stay as it was (R2; cf. lori #324, where such a size read as
+/// end of stream).
+#[derive(Debug, Clone)]
+pub struct ExpectRewriter<N> {
+    inner: N,
+    to: usize,
+}
+
+impl<N> ExpectRewriter<N> {
+    /// Wraps `inner`; its `expect` hook answers `to`.
+    pub fn new(inner: N, to: usize) -> Self {
+        ExpectRewriter { inner, to }
+    }
+}
+
+impl<N: TcpConnectionNotify> TcpConnectionNotify for ExpectRewriter<N> {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        self.inner.accepted(conn)
+    }
+    fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
+        self.inner.proxy_via(host, service)
+    }
+    fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
+        self.inner.connecting(conn, count)
+    }
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.inner.connected(conn)
+    }
+    fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+        self.inner.connect_failed(conn, reason)
+    }
+    fn auth_failed(&mut self, conn: &mut TcpConnection) {
+        self.inner.auth_failed(conn)
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+        self.inner.sent(conn, data)
+    }
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        self.inner.sentv(conn, chunks)
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        self.inner.received(conn, data, times)
+    }
+    fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
+        let _ = self.inner.expect(conn, qty);
+        self.to
+    }
+    fn closed(&mut self, conn: &mut TcpConnection) {
+        self.inner.closed(conn)
+    }
+    fn throttled(&mut self, conn: &mut TcpConnection) {
+        self.inner.throttled(conn)
+    }
+    fn unthrottled(&mut self, conn: &mut TcpConnection) {
+        self.inner.unthrottled(conn)
+    }
 }
