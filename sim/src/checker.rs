@@ -154,6 +154,8 @@ pub struct CheckOptions {
     /// Each connection's `read_buffer_size` by client or listener name (accepted connections
     /// use their listener's); absent means the default, 16384.
     pub read_buffer_sizes: BTreeMap<String, usize>,
+    /// The run checked stream integrity (R6) as data flowed, so every `received` exercised R6.
+    pub integrity_checked: bool,
 }
 
 /// One broken rule.
@@ -619,6 +621,9 @@ impl Checker<'_> {
             }
         }
         c.last_received = Some((i, times, result));
+        if self.options.integrity_checked {
+            self.exercise(Rule::R6);
+        }
     }
 
     fn listener(&mut self, i: usize, who: &str, callback: &Callback) {

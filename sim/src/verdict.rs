@@ -127,7 +127,10 @@ impl fmt::Display for Verdict {
 /// The contract options of a scenario: its listeners' limits and every connection's read
 /// buffer size.
 pub fn check_options(scenario: &Scenario) -> CheckOptions {
-    let mut options = CheckOptions::default();
+    let mut options = CheckOptions {
+        integrity_checked: scenario.options.check_integrity,
+        ..CheckOptions::default()
+    };
     for l in &scenario.listeners {
         if l.limit > 0 {
             options.listener_limits.insert(l.name.clone(), l.limit);

@@ -1,0 +1,357 @@
+//! The `tcpnotify-sim` command line. A user with notifiers of their own builds a binary that
+//! registers them and calls [`main_with`]; the shipped binary uses the built-in ones.
+//!
+//! Exit codes: 0 passed, 1 a property or the contract failed, 2 bad input.
+
+use crate::plan::FaultPlan;
+use crate::registry::Registry;
+use crate::scenario_file::{load, ScenarioFile};
+use crate::seed::Seed;
+use crate::shrink::shrink as shrink_plan;
+use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
+use crate::verdict::{judge, Verdict};
+use clap::{Args, Parser, Subcommand};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Runs simulated scenarios of notifier-based TCP connections, one seed at a time or many.
+#[derive(Parser, Debug)]
+#[command(name = "tcpnotify-sim", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario once: print its fault plan, its trace and the contract check.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seed (default: the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run this fault plan (TOML, as `shrink` writes it) instead of drawing one.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// Print the trace as JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run many seeds in parallel; stop at the first failing seed and print its repro line.
+    Sweep(SweepArgs),
+    /// Minimise a failing run's fault plan and write it out as a scenario file.
+    Shrink {
+        /// The scenario file.
+        file: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the minimal scenario (default: FILE with `.shrunk.toml`).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Run each seed twice and report the first trace line that differs.
+    CheckDeterminism {
+        /// The scenario file.
+        file: PathBuf,
+        /// Seeds as `A..B` (B excluded).
+        #[arg(long, value_parser = parse_seeds)]
+        seeds: Range<u64>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct SweepArgs {
+    /// The scenario file.
+    file: PathBuf,
+    /// Seeds as `A..B` (B excluded).
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: Range<u64>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard I of N (`0/4`): seeds whose offset from A is I modulo N.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Run every seed instead of stopping at the first failure.
+    #[arg(long)]
+    keep_going: bool,
+}
+
+/// Parses `A..B`.
+fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("{text:?}: expected a range A..B"))?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{s:?} is not a whole number"))
+    };
+    let (a, b) = (number(a)?, number(b)?);
+    if a >= b {
+        return Err(format!("{text:?}: the range is empty (A must be below B)"));
+    }
+    Ok(a..b)
+}
+
+/// Parses `I/N`.
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => Err(format!("{text:?}: expected I/N with I below N, e.g. 0/4")),
+    }
+}
+
+/// What a command found: it passed, something failed, or the input was bad.
+enum Status {
+    Passed,
+    Failed,
+}
+
+/// A problem with the input: exit code 2.
+struct BadInput(String);
+
+impl<E: std::fmt::Display> From<E> for BadInput {
+    fn from(e: E) -> Self {
+        BadInput(e.to_string())
+    }
+}
+
+/// Parses the process arguments and runs the command with the built-in notifiers.
+pub fn main() -> ExitCode {
+    main_with(Registry::builtin())
+}
+
+/// Parses the process arguments and runs the command, building notifiers from `registry`.
+pub fn main_with(registry: Registry) -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli, &registry) {
+        Ok(Status::Passed) => ExitCode::SUCCESS,
+        Ok(Status::Failed) => ExitCode::from(1),
+        Err(BadInput(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            plan,
+            json,
+        } => {
+            let scenario = load(&file, registry)?;
+            let seed = seed.map(Seed).unwrap_or(scenario.seed);
+            let plan = match plan {
+                Some(path) => read_plan(&path, seed)?,
+                None => scenario.scenario.plan_for(seed),
+            };
+            run_once(&scenario, &plan, json)
+        }
+        Command::Sweep(args) => sweep(args, registry),
+        Command::Shrink { file, seed, output } => shrink(&file, Seed(seed), output, registry),
+        Command::CheckDeterminism { file, seeds } => {
+            check_determinism(&load(&file, registry)?, seeds)
+        }
+    }
+}
+
+/// Reads a plan file: a bare plan, or a scenario file's `[plan]` table.
+fn read_plan(path: &Path, seed: Seed) -> Result<FaultPlan, BadInput> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| located(path, &text, &e))?;
+    let plan_text = match table.get("plan") {
+        Some(toml::Value::Table(plan)) => toml::to_string(plan)?,
+        _ => text.clone(),
+    };
+    let mut plan: FaultPlan =
+        toml::from_str(&plan_text).map_err(|e| located(path, &plan_text, &e))?;
+    if !table.contains_key("seed") {
+        plan.seed = seed;
+    }
+    Ok(plan)
+}
+
+fn located(path: &Path, text: &str, e: &toml::de::Error) -> BadInput {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    match line {
+        Some(line) => BadInput(format!("{}:{line}: {}", path.display(), e.message().trim())),
+        None => BadInput(format!("{}: {}", path.display(), e.message().trim())),
+    }
+}
+
+/// The command that re-runs `file` with `seed`.
+pub fn repro_command(file: &Path, seed: Seed) -> String {
+    format!(
+        "cargo run -p tcpnotify-sim -- run {} --seed {seed}",
+        file.display()
+    )
+}
+
+fn run_once(file: &ScenarioFile, plan: &FaultPlan, json: bool) -> Result<Status, BadInput> {
+    let verdict = judge(&file.scenario, plan)?;
+    println!("scenario {} (seed {})", file.scenario.name, plan.seed);
+    println!("plan:\n{}", indent(&plan.describe()));
+    if json {
+        print!("{}", verdict.outcome.trace.render_json_lines());
+    } else {
+        print!("{}", verdict.outcome.trace.render_text());
+    }
+    println!("{verdict}");
+    Ok(report_status(&verdict, &file.path))
+}
+
+fn report_status(verdict: &Verdict, file: &Path) -> Status {
+    if verdict.passed() {
+        Status::Passed
+    } else {
+        println!(
+            "reproduce: {}",
+            repro_command(file, verdict.outcome.plan.seed)
+        );
+        Status::Failed
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn check_determinism(file: &ScenarioFile, seeds: Range<u64>) -> Result<Status, BadInput> {
+    let render = |seed: Seed| -> Result<String, BadInput> {
+        let verdict = judge(&file.scenario, &file.scenario.plan_for(seed))?;
+        let trace = &verdict.outcome.trace;
+        Ok(format!(
+            "{}{}",
+            trace.render_text(),
+            trace.render_json_lines()
+        ))
+    };
+    let count = seeds.end - seeds.start;
+    for seed in seeds.map(Seed) {
+        let (first, second) = (render(seed)?, render(seed)?);
+        if first != second {
+            let (line, a, b) = first_difference(&first, &second);
+            println!(
+                "seed {seed}: runs differ at trace line {line}:\n  first:  {a}\n  second: {b}"
+            );
+            println!(
+                "reproduce: cargo run -p tcpnotify-sim -- check-determinism {} --seeds {seed}..{}",
+                file.path.display(),
+                seed.0 + 1
+            );
+            return Ok(Status::Failed);
+        }
+    }
+    println!("{count} seeds, each run twice: identical traces");
+    Ok(Status::Passed)
+}
+
+/// The first line (from 1) where `a` and `b` differ, and the two lines.
+fn first_difference(a: &str, b: &str) -> (usize, String, String) {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                let show = |l: Option<&str>| l.unwrap_or("<end of trace>").to_string();
+                return (n, show(x), show(y));
+            }
+        }
+    }
+}
+
+fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, BadInput> {
+    let file = load(&args.file, registry)?;
+    let options = SweepOptions {
+        seeds: args.seeds,
+        jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
+        shard: args.shard,
+        keep_going: args.keep_going,
+        progress: true,
+    };
+    let report = run_sweep(&file.scenario, &options);
+    println!("{report}");
+    println!(
+        "{} seeds in {:.2}s with {} job(s): {:.1} seeds/s",
+        report.seeds_run,
+        report.elapsed.as_secs_f64(),
+        options.jobs,
+        report.seeds_per_second()
+    );
+    if report.passed() {
+        return Ok(Status::Passed);
+    }
+    for failure in &report.failures {
+        println!("reproduce: {}", repro_command(&file.path, failure.seed));
+    }
+    println!(
+        "shrink:    cargo run -p tcpnotify-sim -- shrink {} --seed {}",
+        file.path.display(),
+        report.failures[0].seed
+    );
+    Ok(Status::Failed)
+}
+
+fn shrink(
+    path: &Path,
+    seed: Seed,
+    output: Option<PathBuf>,
+    registry: &Registry,
+) -> Result<Status, BadInput> {
+    let file = load(path, registry)?;
+    let plan = file.scenario.plan_for(seed);
+    let verdict = judge(&file.scenario, &plan)?;
+    let Some(signature) = verdict.signature() else {
+        return Err(BadInput(format!(
+            "{}: seed {seed} passes; there is nothing to shrink",
+            path.display()
+        )));
+    };
+    println!(
+        "seed {seed} fails with [{signature}]: {}",
+        verdict.failures[0]
+    );
+    println!(
+        "plan ({} faults):\n{}",
+        plan.faults.len(),
+        indent(&plan.describe())
+    );
+    let result = shrink_plan(&file.scenario, &plan, &signature);
+    for step in &result.steps {
+        println!("  {step}");
+    }
+    println!(
+        "minimal plan ({} faults, {} runs):\n{}",
+        result.plan.faults.len(),
+        result.runs,
+        indent(&result.plan.describe())
+    );
+    let output = output.unwrap_or_else(|| path.with_extension("shrunk.toml"));
+    let header = format!(
+        "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
+        path.display()
+    );
+    std::fs::write(&output, file.with_plan(&result.plan, &header))
+        .map_err(|e| BadInput(format!("{}: cannot write: {e}", output.display())))?;
+    println!("wrote {}", output.display());
+    println!(
+        "reproduce: cargo run -p tcpnotify-sim -- run {}",
+        output.display()
+    );
+    Ok(Status::Failed)
+}
