@@ -41,10 +41,11 @@
 
 use crate::plan::FaultPlan;
 use crate::registry::{ParamError, Params, Registry};
+use crate::runner::SimError;
 use crate::scenario::{NotifierFactory, Scenario};
 use crate::seed::Seed;
 use crate::settings::FaultSettings;
-use crate::verdict::Expectations;
+use crate::verdict::{judge, Expectations, Verdict};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -276,6 +277,44 @@ pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFil
 }
 
 impl ScenarioFile {
+    /// Runs the scenario with `seed` (the file's own when `None`) and judges it: the library
+    /// call behind `tcpnotify-sim run`.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tcpnotify_sim::notifiers::Echo;
+    /// use tcpnotify_sim::registry::Registry;
+    /// use tcpnotify_sim::scenario::factory;
+    /// use tcpnotify_sim::scenario_file::parse;
+    ///
+    /// let mut registry = Registry::builtin();
+    /// registry.register("my-server", |_| Ok(factory(|| Echo)));
+    /// let text = r#"
+    ///     [[listeners]]
+    ///     name = "server"
+    ///     host = "server"
+    ///     port = 7000
+    ///     notifier = "my-server"
+    ///     [[clients]]
+    ///     name = "c1"
+    ///     host = "client"
+    ///     target = "server"
+    ///     port = 7000
+    ///     notifier = "sender"
+    ///     params = { text = "hello" }
+    ///     [expect]
+    ///     echoed = true
+    ///     closed = 2
+    /// "#;
+    /// let file = parse(text, Path::new("mine.toml"), &registry).unwrap();
+    /// let verdict = file.judge(None).unwrap();
+    /// assert!(verdict.passed(), "{verdict}");
+    /// ```
+    pub fn judge(&self, seed: Option<Seed>) -> Result<Verdict, SimError> {
+        let plan = self.scenario.plan_for(seed.unwrap_or(self.seed));
+        judge(&self.scenario, &plan)
+    }
+
     /// The file's text with `plan` as its explicit `[plan]` (replacing `[faults]` or an older
     /// plan) and `seed` as its seed, keeping every comment: what `shrink` writes out.
     pub fn with_plan(&self, plan: &FaultPlan, header: &str) -> String {
