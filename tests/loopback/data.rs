@@ -1,0 +1,175 @@
+//! Data in both directions: echo, `expect` framing, `writev`/`sentv`, and `sent` as a transform.
+
+use crate::support::{
+    accept, connect, finished, listen, raw_listener, read_all, read_exact, stop, write_all, Echo,
+    Trace,
+};
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+
+/// Sends one line at a time and waits for its echo before the next, so every echo is one
+/// segment and one `received`; closes after the last.
+struct LineByLine {
+    lines: Vec<&'static str>,
+    next: usize,
+    /// Bytes written and not yet echoed.
+    outstanding: usize,
+}
+
+impl LineByLine {
+    fn send_next(&mut self, conn: &mut TcpConnection) {
+        match self.lines.get(self.next) {
+            Some(line) => {
+                conn.write(*line);
+                self.outstanding = line.len();
+                self.next += 1;
+            }
+            None => conn.close(),
+        }
+    }
+}
+
+impl TcpConnectionNotify for LineByLine {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.send_next(conn);
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.outstanding = self.outstanding.saturating_sub(data.len());
+        if self.outstanding == 0 {
+            self.send_next(conn);
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[tokio::test]
+async fn echo_round_trips_each_line_then_both_sides_close() {
+    let trace = Trace::new();
+    let (listener, port) = listen(&trace, "server", 0, || Box::new(Echo)).await;
+    let client = LineByLine {
+        lines: vec!["hello\n", "from\n", "tcpnotify\n"],
+        next: 0,
+        outstanding: 0,
+    };
+    let conn = connect(&trace, "client", client, port);
+    finished(&conn).await;
+    trace.wait_for("server.1", "closed").await;
+    stop(listener).await;
+    insta::assert_snapshot!(trace.render(&["client", "server.1", "server"]));
+}
+
+/// Reads a length-prefixed protocol with `expect`: a 4-byte big-endian header, then a body of
+/// that length. Replies to each message with `ok:` and the body. Yields after every frame, so
+/// each delivery starts a turn and `times` is 1 however the peer's bytes were segmented.
+#[derive(Default)]
+struct Framed {
+    in_body: bool,
+}
+
+impl TcpConnectionNotify for Framed {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        conn.expect(4).expect("header fits the read buffer");
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        if self.in_body {
+            conn.write([b"ok:".as_slice(), &data].concat());
+            conn.expect(4).expect("header fits the read buffer");
+        } else {
+            let header: [u8; 4] = data.as_slice().try_into().expect("a 4-byte frame");
+            let len = u32::from_be_bytes(header) as usize;
+            if conn.expect(len).is_err() {
+                conn.hard_close();
+            }
+        }
+        self.in_body = !self.in_body;
+        false
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[tokio::test]
+async fn r1_expect_frames_a_length_prefixed_protocol_written_byte_by_byte() {
+    let trace = Trace::new();
+    let (listener, port) = listen(&trace, "server", 0, || Box::<Framed>::default()).await;
+    let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    peer.set_nodelay(true).expect("nodelay");
+    for body in ["hi", "framing", "one byte at a time"] {
+        let message = [&(body.len() as u32).to_be_bytes()[..], body.as_bytes()].concat();
+        for byte in message {
+            write_all(&mut peer, &[byte]).await;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let reply = read_exact(&mut peer, 3 + body.len()).await;
+        trace.note("peer", format!("read {reply:?}"));
+    }
+    drop(peer);
+    trace.wait_for("server.1", "closed").await;
+    stop(listener).await;
+    insta::assert_snapshot!(trace.render(&["server.1", "peer"]));
+}
+
+/// Writes with `writev`; its `sentv` drops empty chunks and adds a trailer chunk.
+struct Vectored;
+
+impl TcpConnectionNotify for Vectored {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.writev(vec![b"alpha,".to_vec(), Vec::new(), b"beta,".to_vec()]);
+        conn.writev(vec![b"gamma".to_vec()]);
+        conn.write("|plain write");
+        conn.dispose();
+    }
+    fn sentv(&mut self, _conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        out.push(b";".to_vec());
+        out
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[tokio::test]
+async fn w2_writev_calls_sentv_once_and_queues_its_result() {
+    let trace = Trace::new();
+    let (raw, port) = raw_listener(None);
+    let conn = connect(&trace, "client", Vectored, port);
+    let mut peer = accept(&raw).await;
+    let data = read_all(&mut peer).await;
+    trace.note("peer", format!("read {:?}", String::from_utf8_lossy(&data)));
+    drop(peer);
+    finished(&conn).await;
+    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+}
+
+/// Upper-cases what it sends and swallows any write of `secret`.
+struct Rewriting;
+
+impl TcpConnectionNotify for Rewriting {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        for data in ["hello ", "secret", "", "world"] {
+            conn.write(data);
+        }
+        conn.dispose();
+    }
+    fn sent(&mut self, _conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+        if data == b"secret" {
+            Vec::new()
+        } else {
+            data.to_ascii_uppercase()
+        }
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[tokio::test]
+async fn w2_sent_rewrites_and_swallows_data() {
+    let trace = Trace::new();
+    let (raw, port) = raw_listener(None);
+    let conn = connect(&trace, "client", Rewriting, port);
+    let mut peer = accept(&raw).await;
+    let data = read_all(&mut peer).await;
+    trace.note("peer", format!("read {:?}", String::from_utf8_lossy(&data)));
+    drop(peer);
+    finished(&conn).await;
+    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+}
