@@ -6,6 +6,7 @@
 
 pub mod chaos;
 pub mod checker;
+pub mod cli;
 pub mod coverage;
 pub mod fault;
 pub mod integrity;

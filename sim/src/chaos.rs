@@ -1,0 +1,456 @@
+//! Chaos testing a notifier from a plain `#[test]`: sweep a scenario over many seeds, each
+//! with its own generated fault plan, and on the first failure shrink its plan and report
+//! everything needed to understand and re-run it.
+//!
+//! ```no_run
+//! use tcpnotify_sim::chaos::Chaos;
+//! use tcpnotify_sim::notifiers::{Echo, Sender};
+//! use tcpnotify_sim::scenario::{factory, Scenario};
+//! use tcpnotify_sim::settings::FaultSettings;
+//!
+//! // In a `#[test]` function:
+//! let scenario = Scenario::new("echo")
+//!     .listener("server", "server", 7000, factory(|| Echo))
+//!     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(4096)))
+//!     .faults(FaultSettings { partitions: 0.5, read_chunks: 0.5, ..FaultSettings::default() });
+//! Chaos::new(scenario).seeds(0..200).assert_passes();
+//! ```
+//!
+//! # Environment
+//! The environment overrides the code, so CI can sweep more seeds (or reproduce one) without
+//! code changes:
+//! - `TCPNOTIFY_SEEDS=A..B` replaces the seed range (e.g. a nightly job with
+//!   `TCPNOTIFY_SEEDS=0..100000`);
+//! - `TCPNOTIFY_SEED=N` runs exactly seed `N`: the repro line of a failure sets it;
+//!   it wins over `TCPNOTIFY_SEEDS`;
+//! - `TCPNOTIFY_JOBS=N` sets the number of worker threads (default: one per core).
+//!
+//! A value that does not parse stops the test with a message naming the variable.
+
+use crate::coverage::Coverage;
+use crate::scenario::Scenario;
+use crate::seed::Seed;
+use crate::shrink::{shrink, ShrinkResult};
+use crate::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
+use crate::testing::{repro_line, SEED_VAR};
+use crate::verdict::judge;
+use std::fmt;
+use std::ops::Range;
+
+/// The environment variable that replaces the seed range: `A..B`.
+pub const SEEDS_VAR: &str = "TCPNOTIFY_SEEDS";
+
+/// The environment variable that sets the number of worker threads.
+pub const JOBS_VAR: &str = "TCPNOTIFY_JOBS";
+
+/// How many trailing trace lines a failure shows.
+const TRACE_TAIL_LINES: usize = 30;
+
+/// An environment variable that does not hold what it should.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    /// `TCPNOTIFY_SEEDS` is not `A..B` with `A <= B`.
+    #[error("{SEEDS_VAR}={0:?}: expected a range of seeds `A..B` with A <= B, e.g. 0..1000")]
+    Seeds(String),
+    /// `TCPNOTIFY_SEED` is not a whole number.
+    #[error("{SEED_VAR}={0:?}: expected a whole number")]
+    Seed(String),
+    /// `TCPNOTIFY_JOBS` is not a positive whole number.
+    #[error("{JOBS_VAR}={0:?}: expected a whole number of at least 1")]
+    Jobs(String),
+}
+
+/// Parses a seed range written `A..B`.
+///
+/// ```
+/// use tcpnotify_sim::chaos::parse_seeds;
+/// assert_eq!(parse_seeds("10..250"), Ok(10..250));
+/// assert!(parse_seeds("250..10").is_err());
+/// ```
+pub fn parse_seeds(text: &str) -> Result<Range<u64>, EnvError> {
+    let bad = || EnvError::Seeds(text.to_string());
+    let (start, end) = text.trim().split_once("..").ok_or_else(bad)?;
+    let start: u64 = start.trim().parse().map_err(|_| bad())?;
+    let end: u64 = end.trim().parse().map_err(|_| bad())?;
+    if start > end {
+        return Err(bad());
+    }
+    Ok(start..end)
+}
+
+/// The seeds and jobs after the environment's overrides.
+fn resolve(
+    seeds: Range<u64>,
+    jobs: usize,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(Range<u64>, usize), EnvError> {
+    let mut range = seeds;
+    if let Some(text) = var(SEEDS_VAR) {
+        range = parse_seeds(&text)?;
+    }
+    if let Some(text) = var(SEED_VAR) {
+        let seed: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| EnvError::Seed(text.clone()))?;
+        range = seed..seed.saturating_add(1);
+    }
+    let mut jobs = jobs;
+    if let Some(text) = var(JOBS_VAR) {
+        jobs = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| EnvError::Jobs(text.clone()))?;
+    }
+    Ok((range, jobs))
+}
+
+/// A chaos test of one scenario: its notifiers, workload, expectations and fault settings,
+/// swept over a range of seeds.
+///
+/// Defaults: seeds `0..100`, one job per core, the environment's overrides honoured, no
+/// progress bar.
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    scenario: Scenario,
+    seeds: Range<u64>,
+    jobs: usize,
+    from_env: bool,
+    progress: bool,
+}
+
+impl Chaos {
+    /// Chaos tests `scenario`; its fault settings draw each seed's plan (an explicit plan in
+    /// the scenario would make every seed run that one plan).
+    pub fn new(scenario: Scenario) -> Self {
+        Chaos {
+            scenario,
+            seeds: 0..100,
+            jobs: default_jobs(),
+            from_env: true,
+            progress: false,
+        }
+    }
+
+    /// Sweeps `seeds` (unless `TCPNOTIFY_SEEDS` or `TCPNOTIFY_SEED` say otherwise).
+    pub fn seeds(mut self, seeds: Range<u64>) -> Self {
+        self.seeds = seeds;
+        self
+    }
+
+    /// Runs `jobs` seeds at once (unless `TCPNOTIFY_JOBS` says otherwise).
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
+    /// Shows a progress bar on stderr when it is a terminal.
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
+    /// Ignores `TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED` and `TCPNOTIFY_JOBS`: for tests whose
+    /// assertions depend on the exact seeds swept.
+    pub fn ignoring_env(mut self) -> Self {
+        self.from_env = false;
+        self
+    }
+
+    /// The seed range and jobs this chaos test will use, after the environment's overrides.
+    pub fn resolved(&self) -> Result<(Range<u64>, usize), EnvError> {
+        if self.from_env {
+            resolve(self.seeds.clone(), self.jobs, |name| {
+                std::env::var(name).ok()
+            })
+        } else {
+            Ok((self.seeds.clone(), self.jobs))
+        }
+    }
+
+    /// Sweeps the seeds; on the first failing seed, re-runs it for its trace, shrinks its
+    /// plan and returns everything as a [`ChaosFailure`].
+    ///
+    /// # Panics
+    /// If an environment override does not parse (see the module docs).
+    // Returned once per test: boxing it would only make matching on it clumsier.
+    #[allow(clippy::result_large_err)]
+    pub fn run(&self) -> Result<ChaosPass, ChaosFailure> {
+        let (seeds, jobs) = self.resolved().unwrap_or_else(|e| panic!("{e}"));
+        let report = sweep(
+            &self.scenario,
+            &SweepOptions {
+                seeds,
+                jobs,
+                shard: None,
+                keep_going: false,
+                progress: self.progress,
+            },
+        );
+        match report.failures.first() {
+            None => Ok(ChaosPass {
+                scenario: self.scenario.name.clone(),
+                seeds_run: report.seeds_run,
+                coverage: report.coverage.clone(),
+                report,
+            }),
+            Some(failure) => Err(self.explain(failure.seed, &failure.signature, &report)),
+        }
+    }
+
+    /// Runs the chaos test and panics with the failure's report if a seed fails.
+    ///
+    /// # Panics
+    /// With [`ChaosFailure`]'s report if a seed fails, or if an environment override does not
+    /// parse.
+    pub fn assert_passes(&self) -> ChaosPass {
+        match self.run() {
+            Ok(pass) => pass,
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+
+    /// The failure of `seed`, re-run for its trace and shrunk.
+    fn explain(&self, seed: Seed, signature: &str, report: &SweepReport) -> ChaosFailure {
+        let plan = self.scenario.plan_for(seed);
+        let (failures, trace_tail, rerun) = match judge(&self.scenario, &plan) {
+            Ok(verdict) => {
+                let text = verdict.outcome.trace.render_text();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(TRACE_TAIL_LINES)..].join("\n");
+                (
+                    verdict.failures.iter().map(|f| f.to_string()).collect(),
+                    tail,
+                    verdict.signature(),
+                )
+            }
+            Err(e) => (vec![e.to_string()], String::new(), None),
+        };
+        let shrunk = shrink(&self.scenario, &plan, signature);
+        ChaosFailure {
+            scenario: self.scenario.name.clone(),
+            seed,
+            signature: signature.to_string(),
+            deterministic: rerun.as_deref() == Some(signature),
+            seeds_run: report.seeds_run,
+            failures,
+            trace_tail,
+            plan_toml: shrunk.plan.to_toml(),
+            plan,
+            shrunk,
+            coverage: report.coverage.clone(),
+            repro: repro_line(seed),
+        }
+    }
+}
+
+/// A chaos test that passed: how much it ran and what it exercised.
+#[derive(Debug, Clone)]
+pub struct ChaosPass {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Seeds run.
+    pub seeds_run: usize,
+    /// What the runs exercised.
+    pub coverage: Coverage,
+    /// The whole sweep report (with its timing).
+    pub report: SweepReport,
+}
+
+impl fmt::Display for ChaosPass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "chaos: scenario {}: {}", self.scenario, self.report)
+    }
+}
+
+/// A chaos test that failed: the first failing seed, why, and its shrunk plan.
+#[derive(Debug, Clone)]
+pub struct ChaosFailure {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The lowest failing seed.
+    pub seed: Seed,
+    /// Its first failure's signature (rule id or property name).
+    pub signature: String,
+    /// Whether re-running the seed failed the same way (it must: runs are deterministic).
+    pub deterministic: bool,
+    /// Seeds run, up to and including the failing one.
+    pub seeds_run: usize,
+    /// Every failure of the seed's run, first first.
+    pub failures: Vec<String>,
+    /// The last trace lines of the seed's run.
+    pub trace_tail: String,
+    /// The seed's generated plan.
+    pub plan: crate::plan::FaultPlan,
+    /// The shrunk plan and how it was found.
+    pub shrunk: ShrinkResult,
+    /// The shrunk plan as TOML (for a scenario file's `plan`, or `Scenario::plan`).
+    pub plan_toml: String,
+    /// What the seeds run exercised.
+    pub coverage: Coverage,
+    /// The command that re-runs this test with this seed only.
+    pub repro: String,
+}
+
+impl fmt::Display for ChaosFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "chaos: scenario {} FAILED with seed {} [{}] (seed {} of the sweep)",
+            self.scenario, self.seed, self.signature, self.seeds_run
+        )?;
+        if !self.deterministic {
+            writeln!(
+                f,
+                "WARNING: re-running the seed did not fail the same way: the run is not \
+                 deterministic"
+            )?;
+        }
+        for failure in &self.failures {
+            writeln!(f, "{failure}")?;
+        }
+        writeln!(f, "\nplan of seed {}:\n{}", self.seed, self.plan.describe())?;
+        writeln!(
+            f,
+            "last {TRACE_TAIL_LINES} trace lines:\n{}\n",
+            self.trace_tail
+        )?;
+        writeln!(f, "{}\n", self.shrunk)?;
+        writeln!(f, "shrunk plan (TOML):\n{}", self.plan_toml)?;
+        writeln!(f, "{}\n", self.coverage)?;
+        write!(f, "reproduce: {}", self.repro)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notifiers::{Echo, Sender};
+    use crate::scenario::factory;
+    use crate::settings::{FaultSettings, Span};
+    use crate::verdict::Expectations;
+    use std::collections::BTreeMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn seeds_range_replaces_the_code_range() {
+        assert_eq!(
+            resolve(0..10, 2, env(&[(SEEDS_VAR, "100..5000")])),
+            Ok((100..5000, 2))
+        );
+        assert_eq!(resolve(0..10, 2, env(&[])), Ok((0..10, 2)));
+    }
+
+    #[test]
+    fn single_seed_wins_over_the_range() {
+        assert_eq!(
+            resolve(
+                0..10,
+                2,
+                env(&[(SEEDS_VAR, "0..1000"), (SEED_VAR, "77"), (JOBS_VAR, "3")])
+            ),
+            Ok((77..78, 3))
+        );
+    }
+
+    #[test]
+    fn malformed_overrides_name_the_variable() {
+        let err = resolve(0..10, 1, env(&[(SEEDS_VAR, "5-9")])).unwrap_err();
+        assert_eq!(err, EnvError::Seeds("5-9".into()));
+        assert!(err.to_string().starts_with("TCPNOTIFY_SEEDS=\"5-9\""));
+        assert_eq!(
+            resolve(0..10, 1, env(&[(SEED_VAR, "x")])),
+            Err(EnvError::Seed("x".into()))
+        );
+        assert_eq!(
+            resolve(0..10, 1, env(&[(JOBS_VAR, "0")])),
+            Err(EnvError::Jobs("0".into()))
+        );
+    }
+
+    fn echo(settings: FaultSettings, expectations: Expectations) -> Scenario {
+        Scenario::new("chaos-echo")
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                factory(|| Sender::pattern(512).chunked(128)),
+            )
+            .faults(settings)
+            .expecting(expectations)
+    }
+
+    #[test]
+    fn passing_sweep_reports_its_coverage() {
+        let scenario = echo(
+            FaultSettings {
+                slow_close: 0.5,
+                resets: 0.5,
+                ..FaultSettings::default()
+            },
+            Expectations::default(),
+        );
+        let pass = Chaos::new(scenario)
+            .seeds(0..16)
+            .jobs(2)
+            .ignoring_env()
+            .run()
+            .expect("an echo under healing partitions passes");
+        assert_eq!(pass.seeds_run, 16);
+        assert_eq!(pass.coverage.runs, 16);
+        assert!(pass.coverage.fired.contains_key("slow_close"), "{pass}");
+        assert!(pass.coverage.fired.contains_key("reset"), "{pass}");
+        assert!(!pass.to_string().contains("WARNING"), "{pass}");
+    }
+
+    #[test]
+    fn failure_is_shrunk_and_reported_with_its_repro_line() {
+        let scenario = echo(
+            FaultSettings {
+                resets: 1.0,
+                reset_after_received: Span::new(1, 2),
+                slow_close: 1.0,
+                ..FaultSettings::default()
+            },
+            Expectations {
+                echoed: true,
+                ..Expectations::default()
+            },
+        );
+        let failure = Chaos::new(scenario)
+            .seeds(0..5)
+            .jobs(1)
+            .ignoring_env()
+            .run()
+            .expect_err("every seed resets c1 before its echo is complete");
+        assert_eq!(failure.seed, Seed(0));
+        assert_eq!(failure.signature, "echoed");
+        assert!(failure.deterministic);
+        assert_eq!(failure.plan.faults.len(), 2);
+        assert_eq!(failure.shrunk.plan.faults.len(), 1);
+        assert!(failure.plan_toml.contains("kind = \"reset\""));
+        let text = failure.to_string();
+        assert!(
+            text.contains("property echoed: c1 sent 512 bytes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("reproduce: TCPNOTIFY_SEED=0 cargo test"),
+            "{text}"
+        );
+        assert!(text.contains("shrunk plan (TOML):"), "{text}");
+        assert!(failure.trace_tail.lines().count() <= TRACE_TAIL_LINES);
+        assert!(failure.trace_tail.contains("run ended"), "{text}");
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared pieces of the chaos demonstrations: a server that only reads, and the checks every
+//! buggy notifier's sweep must pass.
+
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::chaos::{Chaos, ChaosFailure};
+use tcpnotify_sim::scenario::Scenario;
+use tcpnotify_sim::verdict::judge;
+
+/// Most seeds a sweep may need to catch a bug.
+pub const MAX_SEEDS: u64 = 1000;
+
+/// Most faults a shrunk plan may keep.
+pub const MAX_SHRUNK_FAULTS: usize = 3;
+
+/// Reads everything and never writes; closes when its peer does.
+#[derive(Debug, Default)]
+pub struct Sink;
+
+impl TcpConnectionNotify for Sink {
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Sweeps `scenario` over seeds `0..MAX_SEEDS` and returns the failure it must find: with
+/// `signature`, in a run that fails the same way again, shrunk to at most
+/// [`MAX_SHRUNK_FAULTS`] faults that still fail that way.
+pub fn assert_caught(scenario: &Scenario, signature: &str) -> ChaosFailure {
+    let failure = match Chaos::new(scenario.clone())
+        .seeds(0..MAX_SEEDS)
+        .ignoring_env()
+        .run()
+    {
+        Ok(pass) => panic!("the bug was not caught in {MAX_SEEDS} seeds:\n{pass}"),
+        Err(failure) => failure,
+    };
+    // Shown with `--nocapture`: what a user of the chaos API sees.
+    println!("{failure}");
+    assert_eq!(failure.signature, signature, "{failure}");
+    assert!(failure.deterministic, "{failure}");
+    assert!(failure.seeds_run as u64 <= MAX_SEEDS, "{failure}");
+    assert!(
+        failure.shrunk.plan.faults.len() <= MAX_SHRUNK_FAULTS,
+        "shrunk to {} faults:\n{failure}",
+        failure.shrunk.plan.faults.len()
+    );
+    let again = judge(scenario, &failure.shrunk.plan).expect("the shrunk plan runs");
+    assert_eq!(
+        again.signature().as_deref(),
+        Some(signature),
+        "the shrunk plan must fail the same way:\n{again}"
+    );
+    failure
+}
+
+/// Fewest seeds a fixed notifier must pass.
+pub const FIX_SEEDS: u64 = 200;
+
+/// Asserts that `scenario` (the buggy scenario with its bug fixed) passes every seed up to and
+/// including the one that caught the bug, and at least [`FIX_SEEDS`]: the failures were the
+/// bug's, not the scenario's.
+pub fn assert_fix_passes(scenario: Scenario, caught: &ChaosFailure) {
+    let seeds = 0..(caught.seed.0 + 1).max(FIX_SEEDS);
+    if let Err(failure) = Chaos::new(scenario).seeds(seeds).ignoring_env().run() {
+        panic!("the fixed notifier must pass the seeds that caught the bug:\n{failure}");
+    }
+}
