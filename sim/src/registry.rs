@@ -17,7 +17,10 @@
 //! assert!(err.to_string().starts_with("unknown notifier \"nope\""));
 //! ```
 
-use crate::notifiers::{BulkWriter, Echo, FramedEcho, LineClient, LineServer, Sender, SlowReader};
+use crate::notifiers::{
+    BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
+    LineServer, PausingReader, Sender, SlowReader,
+};
 use crate::scenario::{factory, NotifierFactory};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -133,7 +136,8 @@ impl Registry {
 
     /// The built-in notifiers: `echo`, `framed-echo`, `line-server`, `slow-reader` for
     /// listeners; `sender`, `bulk-writer`, `throttle-ignoring-writer`, `line-client` for
-    /// clients.
+    /// clients. Also `hard-closer` and `pausing-reader` for listeners, and `impatient-client`
+    /// and `inflating-sender` for clients.
     pub fn builtin() -> Self {
         let mut r = Registry::new();
         r.register("echo", |_: &Params| Ok(factory(|| Echo)));
@@ -184,6 +188,40 @@ impl Registry {
         r.register("line-client", |p: &Params| {
             let requests = p.usize("requests", 3)?;
             Ok(factory(move || LineClient::new(requests)))
+        });
+        r.register("hard-closer", |p: &Params| {
+            let closer = HardCloser::new(p.usize("expect", 0)?, p.usize("after", 1)?);
+            Ok(factory(move || closer))
+        });
+        r.register("pausing-reader", |p: &Params| {
+            let pause = Duration::from_millis(p.usize("pause_ms", 100)? as u64);
+            let reader =
+                PausingReader::new(pause, p.usize("every", 0)?, p.usize("bytes", usize::MAX)?);
+            Ok(factory(move || reader))
+        });
+        r.register("impatient-client", |p: &Params| {
+            let how = match p.string("how", "close")?.as_str() {
+                "close" => GiveUp::Close,
+                "hard_close" => GiveUp::HardClose,
+                "dispose" => GiveUp::Dispose,
+                other => {
+                    return Err(ParamError::new(
+                        "how",
+                        format!("expected close, hard_close or dispose, got {other:?}"),
+                    ))
+                }
+            };
+            let mut client = ImpatientClient::new(how);
+            if let Some(at) = Some(p.usize("at", 0)?).filter(|n| *n > 0) {
+                client = client.at_count(u32::try_from(at).unwrap_or(u32::MAX));
+            }
+            Ok(factory(move || client))
+        });
+        r.register("inflating-sender", |p: &Params| {
+            let sender =
+                Sender::pattern(p.usize("bytes", 64)?.max(1)).expecting(p.usize("expect", 0)?);
+            let hook = p.usize("hook", 0)?;
+            Ok(factory(move || ExpectRewriter::new(sender.clone(), hook)))
         });
         r
     }

@@ -110,7 +110,8 @@ struct FileScenario {
     #[serde(default)]
     clients: Vec<FileClient>,
     faults: Option<Spanned<FaultSettings>>,
-    plan: Option<Spanned<FaultPlan>>,
+    // Not `Spanned`: toml cannot span a table made only by sub-headers (`[[plan.faults]]`).
+    plan: Option<FaultPlan>,
     #[serde(default)]
     expect: Expectations,
     #[serde(default)]
@@ -254,15 +255,15 @@ pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFil
         scenario = scenario.faults(settings.get_ref().clone());
     }
     if let Some(plan) = &file.plan {
+        let span = at.table_span("plan");
         if file.faults.is_some() {
             let message =
                 "give either [faults] (settings a plan is drawn from) or [plan], not both";
-            return Err(at.error(plan.span(), "plan", message));
+            return Err(at.error(span, "plan", message));
         }
-        plan.get_ref()
-            .validate(&topology)
-            .map_err(|m| at.within(plan.span(), "plan", &m))?;
-        scenario = scenario.plan(plan.get_ref().clone());
+        plan.validate(&topology)
+            .map_err(|m| at.within(span, "plan", &m))?;
+        scenario = scenario.plan(plan.clone());
     }
     if file.keep_payloads {
         scenario = scenario.keep_payloads();
@@ -349,6 +350,28 @@ impl Locator<'_> {
             field: field.to_string(),
             message: message.to_string(),
         }
+    }
+
+    /// From the first line that opens table `name` (`[name`, `name =`, `name.`) to the end
+    /// of the text.
+    fn table_span(&self, name: &str) -> Range<usize> {
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let t = line.trim_start();
+            let opens = t
+                .strip_prefix("[[")
+                .or_else(|| t.strip_prefix('['))
+                .unwrap_or(t);
+            if opens.starts_with(name)
+                && opens[name.len()..]
+                    .trim_start()
+                    .starts_with(['.', ']', '='])
+            {
+                return offset..self.text.len();
+            }
+            offset += line.len();
+        }
+        0..self.text.len()
     }
 
     /// An error inside table `table` (at `span`) whose message may start with the key it is

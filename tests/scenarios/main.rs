@@ -1,0 +1,84 @@
+//! Every scenario file in `scenarios/` runs at its own seed: the trace and the verdict are
+//! snapshot tested (one snapshot per file, with the seed and plan in its metadata), and the
+//! verdict must pass: the contract held and the file's `[expect]` end conditions held.
+//!
+//! A failure prints the broken rules and the command that re-runs the file
+//! (`cargo run -p tcpnotify-sim -- run scenarios/<file>.toml`). Run one file with
+//! `INSTA_GLOB_FILTER=<file>.toml cargo test --test scenarios`.
+
+use serde::Serialize;
+use std::path::Path;
+use tcpnotify_sim::plan::FaultPlan;
+use tcpnotify_sim::registry::Registry;
+use tcpnotify_sim::scenario_file;
+use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::verdict;
+
+/// What a snapshot's metadata records: enough to re-run it.
+#[derive(Serialize)]
+struct RunInfo<'a> {
+    scenario: &'a str,
+    seed: Seed,
+    plan: &'a FaultPlan,
+}
+
+/// The file's path from the workspace root, as the repro command takes it.
+fn shown(path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Runs one file, snapshots its trace and verdict, and returns why it failed, if it did.
+fn run_file(path: &Path, registry: &Registry) -> Result<(), String> {
+    let file_name = shown(path);
+    let repro = format!("cargo run -p tcpnotify-sim -- run {file_name}");
+    let file = scenario_file::load(path, registry).map_err(|e| format!("{e}"))?;
+    let plan = file.scenario.plan_for(file.seed);
+    let verdict = verdict::judge(&file.scenario, &plan)
+        .map_err(|e| format!("{file_name}: {e}\nreproduce: {repro}"))?;
+
+    let mut settings = insta::Settings::clone_current();
+    settings.set_info(&RunInfo {
+        scenario: &file.scenario.name,
+        seed: file.seed,
+        plan: &plan,
+    });
+    settings.set_omit_expression(true);
+    settings.set_prepend_module_to_snapshot(false);
+    let text = format!("{}{verdict}\n", verdict.outcome.trace.render_text());
+    settings.bind(|| insta::assert_snapshot!("scenario", text));
+
+    if verdict.passed() {
+        return Ok(());
+    }
+    let failures: Vec<String> = verdict.failures.iter().map(|f| f.to_string()).collect();
+    Err(format!(
+        "{file_name} failed at seed {}:\n{}\nplan:\n{}reproduce: {repro}",
+        file.seed,
+        failures.join("\n"),
+        plan.describe(),
+    ))
+}
+
+#[test]
+fn scenario_files() {
+    let registry = Registry::builtin();
+    let mut failed: Vec<String> = Vec::new();
+    insta::glob!("../../scenarios", "*.toml", |path| {
+        if let Err(message) = run_file(path, &registry) {
+            // Printed now as well: a changed verdict also changes the snapshot, and glob!
+            // panics on snapshot failures before the assertion below runs.
+            eprintln!("\n{message}\n");
+            failed.push(message);
+        }
+    });
+    assert!(
+        failed.is_empty(),
+        "{} scenario file(s) failed:\n\n{}",
+        failed.len(),
+        failed.join("\n\n")
+    );
+}
