@@ -3,7 +3,7 @@
 //! and replayed or shrunk: a run is a pure function of its scenario and its plan.
 
 use crate::seed::Seed;
-use crate::settings::FaultSettings;
+use crate::settings::{FaultSettings, Span};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -340,8 +340,10 @@ impl FaultPlan {
         if rng.random_bool(settings.send_buffer.clamp(0.0, 1.0)) {
             plan.send_buffer = Some(settings.send_buffer_bytes.pick(&mut rng).max(1) as usize);
         }
-        let latest = topology.duration_ms.saturating_mul(4) / 5;
-        let at = |rng: &mut rand_chacha::ChaCha8Rng| Some(rng.random_range(0..=latest));
+        let window = settings
+            .fault_window_ms
+            .unwrap_or(Span::new(0, topology.duration_ms.saturating_mul(4) / 5));
+        let at = |rng: &mut rand_chacha::ChaCha8Rng| Some(window.pick(rng));
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
                 if rng.random_bool(settings.partitions.clamp(0.0, 1.0)) {
@@ -435,4 +437,54 @@ pub struct Topology {
     pub listeners: Vec<String>,
     /// Simulated run length.
     pub duration_ms: u64,
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    fn topology() -> Topology {
+        Topology {
+            hosts: vec!["server".into(), "client".into()],
+            servers: vec!["server".into()],
+            clients: vec!["c1".into()],
+            listeners: vec!["server".into()],
+            duration_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn timed_faults_fall_inside_the_fault_window() {
+        let settings = FaultSettings {
+            partitions: 1.0,
+            crashes: 1.0,
+            fault_window_ms: Some(Span::new(5, 20)),
+            ..FaultSettings::default()
+        };
+        for seed in 0..50 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            assert_eq!(plan.faults.len(), 2, "{plan:?}");
+            for fault in &plan.faults {
+                let at = fault.at_ms.expect("timed");
+                assert!((5..=20).contains(&at), "seed {seed}: {fault}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_a_window_faults_spread_over_most_of_the_duration() {
+        let settings = FaultSettings {
+            partitions: 1.0,
+            ..FaultSettings::default()
+        };
+        let latest = (0..50)
+            .filter_map(|seed| {
+                FaultPlan::generate(Seed(seed), &settings, &topology()).faults[0].at_ms
+            })
+            .max();
+        assert!(
+            latest.is_some_and(|at| at > 1000 && at <= 8000),
+            "{latest:?}"
+        );
+    }
 }

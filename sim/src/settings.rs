@@ -87,6 +87,10 @@ pub struct FaultSettings {
     pub crash_down_ms: Span,
     /// How long a connect across a partition waits before timing out.
     pub connect_timeout_ms: u64,
+    /// When timed faults (partitions, crashes) may fire, in simulated milliseconds. Absent:
+    /// anywhere in the first 80% of the scenario's duration, which misses a workload that
+    /// is over in a few milliseconds; set it to the span the traffic actually occupies.
+    pub fault_window_ms: Option<Span>,
 }
 
 impl Default for FaultSettings {
@@ -109,6 +113,7 @@ impl Default for FaultSettings {
             crashes: 0.0,
             crash_down_ms: Span::new(50, 500),
             connect_timeout_ms: crate::plan::DEFAULT_CONNECT_TIMEOUT_MS,
+            fault_window_ms: None,
         }
     }
 }
