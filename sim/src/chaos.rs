@@ -327,8 +327,6 @@ impl fmt::Display for ChaosFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notifiers::{Echo, Sender};
-    use crate::scenario::factory;
     use crate::settings::{FaultSettings, Span};
     use crate::verdict::Expectations;
     use std::collections::BTreeMap;
@@ -378,15 +376,7 @@ mod tests {
     }
 
     fn echo(settings: FaultSettings, expectations: Expectations) -> Scenario {
-        Scenario::new("chaos-echo")
-            .listener("server", "server", 7000, factory(|| Echo))
-            .client(
-                "c1",
-                "client",
-                "server",
-                7000,
-                factory(|| Sender::pattern(512).chunked(128)),
-            )
+        Scenario::echo("chaos-echo", 512, 128)
             .faults(settings)
             .expecting(expectations)
     }

@@ -169,22 +169,13 @@ impl fmt::Display for Coverage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notifiers::{Echo, Sender};
     use crate::plan::{EventTrigger, Fault, FaultKind, ReadChunks};
-    use crate::scenario::{factory, Scenario};
+    use crate::scenario::Scenario;
     use crate::seed::Seed;
     use crate::verdict::judge;
 
     fn echo() -> Scenario {
-        Scenario::new("coverage-echo")
-            .listener("server", "server", 7000, factory(|| Echo))
-            .client(
-                "c1",
-                "client",
-                "server",
-                7000,
-                factory(|| Sender::pattern(1024).chunked(256)),
-            )
+        Scenario::echo("coverage-echo", 1024, 256)
     }
 
     fn reset_after_first_received() -> Fault {

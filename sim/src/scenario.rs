@@ -119,6 +119,27 @@ impl fmt::Debug for Scenario {
 }
 
 impl Scenario {
+    /// The smallest useful scenario: an [`Echo`](crate::notifiers::Echo) listener `server` on
+    /// host `server`, port 7000, and client `c1` on host `client` sending `bytes` of the test
+    /// pattern in `chunk`-byte writes and checking the echo.
+    ///
+    /// ```
+    /// let scenario = tcpnotify_sim::scenario::Scenario::echo("echo", 1024, 256);
+    /// assert_eq!(scenario.topology().clients, vec!["c1"]);
+    /// ```
+    pub fn echo(name: &str, bytes: usize, chunk: usize) -> Self {
+        use crate::notifiers::{Echo, Sender};
+        Scenario::new(name)
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                factory(move || Sender::pattern(bytes).chunked(chunk)),
+            )
+    }
+
     /// An empty scenario that may run for 10 simulated seconds.
     pub fn new(name: &str) -> Self {
         Scenario {

@@ -283,26 +283,15 @@ fn relax(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notifiers::{Echo, Sender};
     use crate::plan::{EventTrigger, FaultKind, PartialWrites, ReadChunks};
-    use crate::scenario::factory;
     use crate::seed::Seed;
     use crate::verdict::Expectations;
 
     fn echo() -> Scenario {
-        Scenario::new("shrink-echo")
-            .listener("server", "server", 7000, factory(|| Echo))
-            .client(
-                "c1",
-                "client",
-                "server",
-                7000,
-                factory(|| Sender::pattern(1024).chunked(128)),
-            )
-            .expecting(Expectations {
-                echoed: true,
-                ..Expectations::default()
-            })
+        Scenario::echo("shrink-echo", 1024, 128).expecting(Expectations {
+            echoed: true,
+            ..Expectations::default()
+        })
     }
 
     fn at(ms: u64, kind: FaultKind) -> Fault {

@@ -293,22 +293,12 @@ fn progress_bar(show: bool, total: usize) -> Option<ProgressBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notifiers::{Echo, Sender};
-    use crate::scenario::factory;
     use crate::settings::{FaultSettings, Span};
     use crate::verdict::Expectations;
 
     /// An echo that must come back whole, under resets: seeds whose plan resets c1 fail.
     fn sometimes_failing() -> Scenario {
-        Scenario::new("sweep-echo")
-            .listener("server", "server", 7000, factory(|| Echo))
-            .client(
-                "c1",
-                "client",
-                "server",
-                7000,
-                factory(|| Sender::pattern(512).chunked(128)),
-            )
+        Scenario::echo("sweep-echo", 512, 128)
             .faults(FaultSettings {
                 resets: 0.3,
                 reset_after_received: Span::new(1, 3),

@@ -9,15 +9,7 @@ use tcpnotify_sim::testing::{run_passing, seed_or};
 use tcpnotify_sim::verdict::Expectations;
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
-    Scenario::new(name)
-        .listener("server", "server", 7000, factory(|| Echo))
-        .client(
-            "c1",
-            "client",
-            "server",
-            7000,
-            factory(|| Sender::pattern(2048).chunked(256)),
-        )
+    Scenario::echo(name, 2048, 256)
         .keep_payloads()
         .plan(FaultPlan {
             faults,
