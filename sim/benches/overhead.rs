@@ -2,7 +2,8 @@
 //! 10 clients each echo 1 MiB through one server, with 1..5ms latency, no faults firing.
 //! Prints wall time per simulation, simulations per second, and the ratio (target: at most 1.2).
 //!
-//! `cargo bench -p tcpnotify-sim --bench overhead`; `TCPNOTIFY_BENCH_RUNS` sets the repetitions.
+//! `cargo bench -p tcpnotify-sim --bench overhead`; `TCPNOTIFY_BENCH_RUNS` sets the repetitions,
+//! `TCPNOTIFY_BENCH_PROFILE=plain|integrity` runs only that variant (for a profiler).
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
 use tcpnotify_sim::notifiers::{Echo, Sender};
@@ -48,12 +49,14 @@ fn raw_turmoil() {
             let stream = turmoil::net::TcpStream::connect("server:7000").await?;
             let (mut reader, mut writer) = stream.into_split();
             let payload = tcpnotify_sim::notifiers::pattern(0, BYTES);
+            let expected = payload.clone();
             let write = async move {
                 for chunk in payload.chunks(CHUNK) {
                     writer.write_all(chunk).await?;
                 }
                 Ok::<_, std::io::Error>(writer)
             };
+            // Checks the echo byte for byte, as the tcpnotify client (`Sender`) does.
             let read = async move {
                 let mut got = 0;
                 let mut buf = vec![0u8; CHUNK];
@@ -62,6 +65,7 @@ fn raw_turmoil() {
                     if n == 0 {
                         break;
                     }
+                    assert_eq!(buf[..n], expected[got..got + n], "echo differs at {got}");
                     got += n;
                 }
                 Ok::<_, std::io::Error>(got)
@@ -121,6 +125,12 @@ fn main() {
     let checked = scenario();
     let mut unchecked = scenario();
     unchecked.options.check_integrity = false;
+    // `TCPNOTIFY_BENCH_PROFILE=plain|integrity` runs only that variant, for a profiler.
+    match std::env::var("TCPNOTIFY_BENCH_PROFILE").as_deref() {
+        Ok("plain") => return drop(time(runs, || through_tcpnotify(&unchecked))),
+        Ok("integrity") => return drop(time(runs, || through_tcpnotify(&checked))),
+        _ => {}
+    }
     let raw = time(runs, raw_turmoil);
     let plain = time(runs, || through_tcpnotify(&unchecked));
     let with_integrity = time(runs, || through_tcpnotify(&checked));
