@@ -494,25 +494,34 @@ impl TcpConnection {
             let Some(transport) = self.transport.as_mut() else {
                 return written_this_turn > 0;
             };
-            let mut slices = Vec::with_capacity(self.write_queue.len().min(MAX_WRITE_SLICES));
-            let mut offered = 0;
-            for (i, buf) in self.write_queue.iter().take(MAX_WRITE_SLICES).enumerate() {
-                let part = if i == 0 {
-                    &buf[self.head_written..]
-                } else {
-                    &buf[..]
-                };
-                offered += part.len();
-                slices.push(IoSlice::new(part));
-            }
-            match transport.write_vectored(&slices) {
+            // On the stack, not allocated per write; a lone buffer (the common case) needs no
+            // array at all.
+            let one;
+            let mut many;
+            let slices: &[IoSlice<'_>] = if self.write_queue.len() == 1 {
+                one = [IoSlice::new(&self.write_queue[0][self.head_written..])];
+                &one
+            } else {
+                many = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+                let mut count = 0;
+                for (slot, buf) in many.iter_mut().zip(self.write_queue.iter()) {
+                    *slot = IoSlice::new(if count == 0 {
+                        &buf[self.head_written..]
+                    } else {
+                        &buf[..]
+                    });
+                    count += 1;
+                }
+                &many[..count]
+            };
+            let offered: usize = slices.iter().map(|s| s.len()).sum();
+            match transport.write_vectored(slices) {
                 Ok(0) => {
                     tracing::debug!("write returned 0; closing");
                     self.hard_close();
                     return written_this_turn > 0;
                 }
                 Ok(n) => {
-                    drop(slices);
                     self.consume_written(n);
                     self.handle.stats.sent(n);
                     written_this_turn += n;

@@ -53,8 +53,11 @@ impl<N: Network> ConnectionDriver<N> {
         let machine = ConnectionMachine::client(notify, config, handle.clone());
         let mut driver = Self::new(net, machine, mailbox, handle.clone(), None);
         tokio::spawn(async move {
-            let (host, service) = driver.machine.start_client(&host, &service);
-            driver.resolving = Some(driver.net.resolve(&host, &service));
+            // Scoped so the dialled names are not kept in the task across the await.
+            {
+                let (host, service) = driver.machine.start_client(&host, &service);
+                driver.resolving = Some(driver.net.resolve(&host, &service));
+            }
             driver.run().await;
         });
         handle
@@ -99,7 +102,9 @@ impl<N: Network> ConnectionDriver<N> {
         }
     }
 
-    async fn run(mut self) {
+    /// Runs the connection to its end. Borrows the driver, so the spawned task holds one
+    /// driver rather than a second copy moved into this future (smaller tasks, cheaper spawns).
+    async fn run(&mut self) {
         poll_fn(|cx| self.poll_turns(cx)).await;
         self.finish();
     }
@@ -190,7 +195,7 @@ impl<N: Network> ConnectionDriver<N> {
         while let Ok(msg) = self.mailbox.rx.try_recv() {
             self.machine.handle(msg);
         }
-        let _ = self.mailbox.finished.send(true);
+        self.mailbox.finish();
         if let Some(on_finish) = self.on_finish.take() {
             on_finish();
         }

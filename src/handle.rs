@@ -4,8 +4,9 @@
 use crate::connection::Message;
 use crate::notify::TcpConnectionNotify;
 use crate::stats::{ConnectionStats, SharedStats};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, Notify};
 
 /// A handle to a running connection. Every call is queued in the connection's mailbox and
 /// handled in order in a later turn; calls after the connection ended are dropped and counted.
@@ -13,31 +14,55 @@ use tokio::sync::{mpsc, watch};
 pub struct ConnectionHandle {
     tx: mpsc::UnboundedSender<Message>,
     pub(crate) stats: Arc<SharedStats>,
-    finished: watch::Receiver<bool>,
+    finished: Arc<FinishState>,
+}
+
+/// Whether a connection's task has ended, shared by its handles and its driver. A flag and
+/// one `Notify` rather than a `watch` channel: a connection finishes once, and a `watch` send
+/// and sender drop each wake eight internal `Notify`s, on every connection's way out.
+#[derive(Default)]
+struct FinishState {
+    /// `closed` or `connect_failed` ran and the task wound up: what `is_finished` reports.
+    finished: AtomicBool,
+    /// The driver is gone without finishing (a notifier panicked, the runtime shut down).
+    gone: AtomicBool,
+    changed: Notify,
 }
 
 /// The receiving end of a connection's mailbox, owned by its driver.
 pub(crate) struct Mailbox {
     pub(crate) rx: mpsc::UnboundedReceiver<Message>,
-    pub(crate) finished: watch::Sender<bool>,
+    finished: Arc<FinishState>,
+}
+
+impl Mailbox {
+    /// Marks the connection finished and wakes every `finished()` waiter.
+    pub(crate) fn finish(&self) {
+        self.finished.finished.store(true, Ordering::SeqCst);
+        self.finished.changed.notify_waiters();
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        if !self.finished.finished.load(Ordering::SeqCst) {
+            // Gone without finishing: waiters return all the same, as the task ended.
+            self.finished.gone.store(true, Ordering::SeqCst);
+            self.finished.changed.notify_waiters();
+        }
+    }
 }
 
 impl ConnectionHandle {
     pub(crate) fn channel() -> (ConnectionHandle, Mailbox) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (finished_tx, finished) = watch::channel(false);
+        let finished = Arc::new(FinishState::default());
         let handle = ConnectionHandle {
             tx,
             stats: Arc::new(SharedStats::default()),
-            finished,
+            finished: finished.clone(),
         };
-        (
-            handle,
-            Mailbox {
-                rx,
-                finished: finished_tx,
-            },
-        )
+        (handle, Mailbox { rx, finished })
     }
 
     pub(crate) fn send(&self, msg: Message) {
@@ -85,14 +110,22 @@ impl ConnectionHandle {
 
     /// Whether the connection's task has ended (after `closed` or `connect_failed`).
     pub fn is_finished(&self) -> bool {
-        *self.finished.borrow()
+        self.finished.finished.load(Ordering::SeqCst)
     }
 
     /// Waits until the connection's task has ended.
     pub async fn finished(&self) {
-        let mut rx = self.finished.clone();
-        // An error means the driver is gone, which is finished too.
-        let _ = rx.wait_for(|done| *done).await;
+        let state = &*self.finished;
+        loop {
+            // Created before the flags are read, so a `notify_waiters` after the read still
+            // wakes it.
+            let changed = state.changed.notified();
+            // The driver being gone without finishing is finished too.
+            if state.finished.load(Ordering::SeqCst) || state.gone.load(Ordering::SeqCst) {
+                return;
+            }
+            changed.await;
+        }
     }
 }
 

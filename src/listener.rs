@@ -276,7 +276,19 @@ async fn run_listener<N: Network>(
                 }
             },
         }
-        let _ = state.send(machine.state().clone());
+        publish(&state, machine.state());
     }
-    let _ = state.send(machine.state().clone());
+    publish(&state, machine.state());
+}
+
+/// Publishes the listener's state to its handles when it changed: most turns (an accept, a
+/// connection closing) leave it as it was, and a send would wake every waiter for nothing.
+fn publish(state: &watch::Sender<ListenerState>, current: &ListenerState) {
+    state.send_if_modified(|published| {
+        if published == current {
+            return false;
+        }
+        *published = current.clone();
+        true
+    });
 }

@@ -126,10 +126,14 @@ fn main() {
     let mut unchecked = scenario();
     unchecked.options.check_integrity = false;
     // `TCPNOTIFY_BENCH_PROFILE=plain|integrity` runs only that variant, for a profiler.
-    match std::env::var("TCPNOTIFY_BENCH_PROFILE").as_deref() {
-        Ok("plain") => return drop(time(runs, || through_tcpnotify(&unchecked))),
-        Ok("integrity") => return drop(time(runs, || through_tcpnotify(&checked))),
-        _ => {}
+    let profiled = match std::env::var("TCPNOTIFY_BENCH_PROFILE").as_deref() {
+        Ok("plain") => Some(&unchecked),
+        Ok("integrity") => Some(&checked),
+        _ => None,
+    };
+    if let Some(scenario) = profiled {
+        time(runs, || through_tcpnotify(scenario));
+        return;
     }
     let raw = time(runs, raw_turmoil);
     let plain = time(runs, || through_tcpnotify(&unchecked));

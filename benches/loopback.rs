@@ -1,0 +1,413 @@
+//! tcpnotify against plain tokio over loopback, in one run:
+//!
+//! 1. **Echo throughput**: a client sends `TCPNOTIFY_BENCH_BYTES` (default 1 GiB) in 16 KiB
+//!    chunks to an echo server and counts the bytes that come back. tcpnotify: a listener whose
+//!    connections write back what they receive, and a client notifier that keeps writing until
+//!    throttled (resuming on `unthrottled`) and closes once every byte came back. Plain tokio: a
+//!    `TcpListener` with a read/`write_all` copy loop over a 16 KiB buffer (tcpnotify's default
+//!    read buffer size; `tokio::io::copy` would use 8 KiB), and a client that writes and reads
+//!    16 KiB chunks concurrently in one task. Both sides are one task per connection end, as
+//!    tcpnotify runs them, and every socket has `TCP_NODELAY`.
+//! 2. **Connection cycles**: `TCPNOTIFY_BENCH_CYCLES` (default 10,000) sequential cycles of
+//!    connect, accept, client close (FIN), server close on end of stream, client sees end of
+//!    stream. tcpnotify: a client notifier that calls `close` in `connected`, awaited with
+//!    `finished`. Plain tokio: `connect`, `shutdown`, read to end; the server reads to end and
+//!    drops the stream.
+//!
+//! Both run on one multi-threaded tokio runtime with a worker per core (`TCPNOTIFY_BENCH_WORKERS`
+//! overrides), and all of both run in worker tasks (`block_on` only waits for the benchmark
+//! task), so neither side gets the main thread to itself. Each figure is the best of
+//! `TCPNOTIFY_BENCH_ROUNDS` (default 3) rounds, tokio and tcpnotify alternating, with the slowest
+//! round shown too; the ratio compares the bests.
+//!
+//! `cargo bench --bench loopback`; for a quick check:
+//! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
+//! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Bytes per client write and per plain-tokio read.
+const CHUNK: usize = 16 * 1024;
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Reads a size from the environment; accepts a `K`, `M` or `G` suffix (powers of 1024).
+fn env_size(name: &str, default: u64) -> u64 {
+    let Ok(text) = std::env::var(name) else {
+        return default;
+    };
+    let text = text.trim();
+    let (digits, scale) = match text.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&text[..text.len() - 1], 1 << 10),
+        Some('M') => (&text[..text.len() - 1], 1 << 20),
+        Some('G') => (&text[..text.len() - 1], 1 << 30),
+        _ => (text, 1),
+    };
+    match digits.trim().parse::<u64>() {
+        Ok(n) if n > 0 => n * scale,
+        _ => {
+            eprintln!("{name}={text:?} is not a positive size; using {default}");
+            default
+        }
+    }
+}
+
+// ---- tcpnotify: echo ----
+
+/// Server side: writes back whatever arrives.
+struct EchoServer;
+
+impl TcpConnectionNotify for EchoServer {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        let _ = conn.set_nodelay(true);
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        conn.write(data);
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Accepts every connection with `make()`.
+struct Accept<F>(F);
+
+impl<F> TcpListenNotify for Accept<F>
+where
+    F: FnMut() -> Box<dyn TcpConnectionNotify> + Send + 'static,
+{
+    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+        Some((self.0)())
+    }
+    fn not_listening(&mut self, _listener: &mut TcpListener) {
+        eprintln!("loopback: could not listen");
+    }
+}
+
+/// Client side: one write in the mailbox at a time, chained from `sent` while not throttled
+/// and restarted by `unthrottled`, so the socket's buffer is the window, as with `write_all`.
+struct BulkClient {
+    chunk: Vec<u8>,
+    total: u64,
+    written: u64,
+    echoed: u64,
+    /// Writes queued whose `sent` has not run yet (0 or 1).
+    in_mailbox: usize,
+    throttled: bool,
+    result: Arc<AtomicU64>,
+}
+
+impl BulkClient {
+    fn write_next(&mut self, conn: &mut TcpConnection) {
+        if self.in_mailbox > 0 || self.throttled || self.written >= self.total {
+            return;
+        }
+        let n = (self.total - self.written).min(self.chunk.len() as u64) as usize;
+        conn.write(&self.chunk[..n]);
+        self.written += n as u64;
+        self.in_mailbox += 1;
+    }
+}
+
+impl TcpConnectionNotify for BulkClient {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        let _ = conn.set_nodelay(true);
+        self.write_next(conn);
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+        self.in_mailbox -= 1;
+        self.write_next(conn);
+        data
+    }
+    fn throttled(&mut self, _conn: &mut TcpConnection) {
+        self.throttled = true;
+    }
+    fn unthrottled(&mut self, conn: &mut TcpConnection) {
+        self.throttled = false;
+        self.write_next(conn);
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.echoed += data.len() as u64;
+        if self.echoed >= self.total {
+            conn.close();
+        }
+        true
+    }
+    fn closed(&mut self, _conn: &mut TcpConnection) {
+        self.result.store(self.echoed, Ordering::Relaxed);
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
+        eprintln!("loopback: connect failed: {reason}");
+    }
+}
+
+async fn tcpnotify_echo(total: u64) -> Duration {
+    let listener = TcpListener::listen(
+        Accept(|| Box::new(EchoServer) as Box<dyn TcpConnectionNotify>),
+        "127.0.0.1",
+        "0",
+    );
+    let port = listener
+        .listening()
+        .await
+        .expect("listen")
+        .port()
+        .to_string();
+    let result = Arc::new(AtomicU64::new(0));
+    let client = BulkClient {
+        chunk: (0..CHUNK).map(|i| (i % 251) as u8).collect(),
+        total,
+        written: 0,
+        echoed: 0,
+        in_mailbox: 0,
+        throttled: false,
+        result: result.clone(),
+    };
+    let start = Instant::now();
+    let conn = TcpConnection::connect(client, "127.0.0.1", &port);
+    conn.finished().await;
+    let elapsed = start.elapsed();
+    assert_eq!(
+        result.load(Ordering::Relaxed),
+        total,
+        "tcpnotify echo lost bytes"
+    );
+    listener.dispose();
+    listener.closed().await;
+    elapsed
+}
+
+// ---- plain tokio: echo ----
+
+async fn tokio_echo(total: u64) -> Duration {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if stream.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let chunk: Vec<u8> = (0..CHUNK).map(|i| (i % 251) as u8).collect();
+    let start = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut reader, mut writer) = stream.split();
+    let write = async {
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(CHUNK as u64) as usize;
+            writer.write_all(&chunk[..n]).await.expect("write");
+            left -= n as u64;
+        }
+        writer.shutdown().await.expect("shutdown");
+    };
+    let read = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut echoed = 0u64;
+        loop {
+            match reader.read(&mut buf).await.expect("read") {
+                0 => break,
+                n => echoed += n as u64,
+            }
+        }
+        echoed
+    };
+    let ((), echoed) = tokio::join!(write, read);
+    let elapsed = start.elapsed();
+    assert_eq!(echoed, total, "tokio echo lost bytes");
+    server.await.expect("server task");
+    elapsed
+}
+
+// ---- tcpnotify: connection cycles ----
+
+/// Server side of a cycle: reads until the peer closes, then closes.
+struct Drain;
+
+impl TcpConnectionNotify for Drain {
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Client side of a cycle: closes as soon as it is connected.
+struct Closer(Arc<AtomicU64>);
+
+impl TcpConnectionNotify for Closer {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        conn.close();
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
+        eprintln!("loopback: connect failed: {reason}");
+    }
+}
+
+async fn tcpnotify_cycles(cycles: u64) -> Duration {
+    let listener = TcpListener::listen(
+        Accept(|| Box::new(Drain) as Box<dyn TcpConnectionNotify>),
+        "127.0.0.1",
+        "0",
+    );
+    let port = listener
+        .listening()
+        .await
+        .expect("listen")
+        .port()
+        .to_string();
+    let connected = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    for _ in 0..cycles {
+        TcpConnection::connect(Closer(connected.clone()), "127.0.0.1", &port)
+            .finished()
+            .await;
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(
+        connected.load(Ordering::Relaxed),
+        cycles,
+        "tcpnotify cycles failed"
+    );
+    listener.dispose();
+    listener.closed().await;
+    elapsed
+}
+
+// ---- plain tokio: connection cycles ----
+
+async fn tokio_cycles(cycles: u64) -> Duration {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; CHUNK];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let start = Instant::now();
+    for _ in 0..cycles {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.shutdown().await.expect("shutdown");
+        let mut buf = [0u8; 64];
+        while stream.read(&mut buf).await.expect("read") > 0 {}
+    }
+    let elapsed = start.elapsed();
+    server.abort();
+    elapsed
+}
+
+// ---- report ----
+
+/// The best and the worst rate over the rounds, from their durations.
+fn rates(runs: &[Duration], work: f64) -> Option<(f64, f64)> {
+    let best = runs.iter().min()?;
+    let worst = runs.iter().max()?;
+    Some((work / best.as_secs_f64(), work / worst.as_secs_f64()))
+}
+
+/// Prints both rates and their ratio; a side that did not run is left out.
+fn report(what: &str, unit: &str, tokio: Option<(f64, f64)>, notify: Option<(f64, f64)>) {
+    for (name, rates) in [("plain tokio", tokio), ("tcpnotify  ", notify)] {
+        if let Some((best, worst)) = rates {
+            println!("{what:<17} {name} {best:10.1} {unit}  (slowest round {worst:.1})");
+        }
+    }
+    if let (Some((tokio, _)), Some((notify, _))) = (tokio, notify) {
+        println!(
+            "{what:<17} ratio       {:10.3}  (tcpnotify / tokio)",
+            notify / tokio
+        );
+    }
+}
+
+fn main() {
+    let bytes = env_size("TCPNOTIFY_BENCH_BYTES", 1 << 30);
+    let cycles = env_size("TCPNOTIFY_BENCH_CYCLES", 10_000);
+    let rounds = env_size("TCPNOTIFY_BENCH_ROUNDS", 3);
+    // "tokio" or "tcpnotify" runs one side only, to profile it.
+    let only = std::env::var("TCPNOTIFY_BENCH_ONLY").unwrap_or_default();
+    let (run_tokio, run_notify) = (only != "tcpnotify", only != "tokio");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = env_size("TCPNOTIFY_BENCH_WORKERS", cores as u64) as usize;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "loopback: {bytes} bytes ({:.1} MiB) echoed in {CHUNK}-byte chunks, \
+         {cycles} connection cycles, {rounds} round(s), {cores} core(s), {workers} worker(s)",
+        bytes as f64 / MIB
+    );
+
+    // Everything runs in worker tasks, as a server's code would; `block_on` only waits.
+    let body = runtime.spawn(async move {
+        // Warm-up: first connections, allocator and page faults.
+        let warm = bytes.min(16 << 20);
+        if run_tokio {
+            tokio_echo(warm).await;
+            tokio_cycles(cycles.min(200)).await;
+        }
+        if run_notify {
+            tcpnotify_echo(warm).await;
+            tcpnotify_cycles(cycles.min(200)).await;
+        }
+
+        let (mut tokio_runs, mut notify_runs) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            if run_tokio {
+                tokio_runs.push(tokio_echo(bytes).await);
+            }
+            if run_notify {
+                notify_runs.push(tcpnotify_echo(bytes).await);
+            }
+        }
+        let mib = bytes as f64 / MIB;
+        report(
+            "echo throughput",
+            "MiB/s",
+            rates(&tokio_runs, mib),
+            rates(&notify_runs, mib),
+        );
+
+        let (mut tokio_runs, mut notify_runs) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            if run_tokio {
+                tokio_runs.push(tokio_cycles(cycles).await);
+            }
+            if run_notify {
+                notify_runs.push(tcpnotify_cycles(cycles).await);
+            }
+        }
+        report(
+            "connect cycles",
+            "cycles/s",
+            rates(&tokio_runs, cycles as f64),
+            rates(&notify_runs, cycles as f64),
+        );
+    });
+    runtime.block_on(body).expect("benchmark task");
+}
