@@ -26,6 +26,29 @@ pub fn pattern(from: usize, len: usize) -> Vec<u8> {
     out
 }
 
+/// Counts `data` as the next bytes of the test pattern after `got`; false (and `got`
+/// unchanged) if they are not.
+fn advance_pattern(got: &mut usize, data: &[u8]) -> bool {
+    let expected = data
+        .iter()
+        .enumerate()
+        .all(|(i, b)| *b == pattern_byte(*got + i));
+    if expected {
+        *got += data.len();
+    }
+    expected
+}
+
+/// Mutes `conn` now and unmutes it `pause` later, from another task (as a slow reader would).
+fn mute_for(conn: &mut TcpConnection, pause: Duration) {
+    conn.mute();
+    let handle = conn.handle();
+    tokio::spawn(async move {
+        tokio::time::sleep(pause).await;
+        handle.unmute();
+    });
+}
+
 /// Writes back everything it receives.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echo;
@@ -125,24 +148,13 @@ impl TcpConnectionNotify for SlowReader {
         if self.delay.is_zero() {
             return;
         }
-        conn.mute();
-        let handle = conn.handle();
-        let delay = self.delay;
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            handle.unmute();
-        });
+        mute_for(conn, self.delay);
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
-        if data
-            .iter()
-            .enumerate()
-            .any(|(i, b)| *b != pattern_byte(self.got + i))
-        {
+        if !advance_pattern(&mut self.got, &data) {
             conn.hard_close();
             return true;
         }
-        self.got += data.len();
         if self.got >= self.expect_total {
             conn.close();
         }
@@ -483,13 +495,7 @@ impl PausingReader {
     }
 
     fn pause(&self, conn: &mut TcpConnection) {
-        conn.mute();
-        let handle = conn.handle();
-        let pause = self.pause;
-        tokio::spawn(async move {
-            tokio::time::sleep(pause).await;
-            handle.unmute();
-        });
+        mute_for(conn, self.pause);
     }
 }
 
@@ -500,15 +506,10 @@ impl TcpConnectionNotify for PausingReader {
         }
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        if data
-            .iter()
-            .enumerate()
-            .any(|(i, b)| *b != pattern_byte(self.got + i))
-        {
+        if !advance_pattern(&mut self.got, &data) {
             conn.hard_close();
             return true;
         }
-        self.got += data.len();
         if self.got >= self.total {
             conn.close();
         } else if self.every > 0 && self.got >= self.next_pause {
