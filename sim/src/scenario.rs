@@ -108,6 +108,15 @@ pub struct Scenario {
     pub options: RunOptions,
     /// What must hold at the end.
     pub expectations: Expectations,
+    /// What the builder added last, for [`with_config`](Self::with_config).
+    last_added: Option<Added>,
+}
+
+/// A kind of thing a scenario holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Added {
+    Listener,
+    Client,
 }
 
 impl fmt::Debug for Scenario {
@@ -153,6 +162,7 @@ impl Scenario {
             plan: None,
             options: RunOptions::default(),
             expectations: Expectations::default(),
+            last_added: None,
         }
     }
 
@@ -164,6 +174,7 @@ impl Scenario {
         port: u16,
         notifier: NotifierFactory,
     ) -> Self {
+        self.last_added = Some(Added::Listener);
         self.listeners.push(ListenerSpec {
             name: name.to_string(),
             host: host.to_string(),
@@ -184,6 +195,7 @@ impl Scenario {
         port: u16,
         notifier: NotifierFactory,
     ) -> Self {
+        self.last_added = Some(Added::Client);
         self.clients.push(ClientSpec {
             name: name.to_string(),
             host: host.to_string(),
@@ -243,13 +255,13 @@ impl Scenario {
         self
     }
 
-    /// Changes the last added listener or client's settings.
+    /// Changes the settings of the listener or client added last.
     pub fn with_config(mut self, config: ConnectionConfig) -> Self {
-        if let Some(c) = self.clients.last_mut() {
-            c.config = config;
-        } else if let Some(l) = self.listeners.last_mut() {
-            l.config = config;
-        }
+        match self.last_added {
+            Some(Added::Client) => self.clients.last_mut().map(|c| c.config = config),
+            Some(Added::Listener) => self.listeners.last_mut().map(|l| l.config = config),
+            None => None,
+        };
         self
     }
 

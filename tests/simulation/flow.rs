@@ -6,6 +6,7 @@ use std::time::Duration;
 use tcpnotify::ConnectionConfig;
 use tcpnotify_sim::notifiers::{frame, pattern, BulkWriter, FramedEcho, Sender, SlowReader};
 use tcpnotify_sim::plan::{FaultPlan, PartialWrites, ReadChunks};
+use tcpnotify_sim::runner::RunOutcome;
 use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
 use tcpnotify_sim::testing::{run_passing, seed_or};
@@ -51,26 +52,10 @@ fn w4_throttled_then_unthrottled_with_a_slow_reader() {
 /// next delivery has `times` 1.
 #[test]
 fn r3_times_restarts_after_received_returns_false() {
-    let scenario = Scenario::new("yield-on-false")
-        .listener(
-            "server",
-            "server",
-            7000,
-            factory(|| SlowReader::new(Duration::ZERO, 1000).yielding_every(3)),
-        )
-        .client(
-            "c1",
-            "client",
-            "server",
-            7000,
-            factory(|| Sender::pattern(1000).chunked(100).without_echo()),
-        );
+    let reader = SlowReader::new(Duration::ZERO, 1000).yielding_every(3);
+    let scenario = thousand_bytes_in_tens("yield-on-false", reader, ConnectionConfig::default());
     let outcome = run_passing(&scenario, seed_or(1));
-    let times: Vec<String> = callbacks_of(&outcome, "server.1")
-        .into_iter()
-        .filter(|c| c.starts_with("received"))
-        .map(|c| c.split("times=").nth(1).unwrap_or("").to_string())
-        .collect();
+    let times = received_times(&outcome, "server.1");
     assert_eq!(
         times,
         [
@@ -93,27 +78,11 @@ fn r3_times_restarts_after_received_returns_false() {
 /// every `received` returned true, so `times` restarts.
 #[test]
 fn r4_yields_after_reading_the_configured_bytes() {
-    let scenario = Scenario::new("yield-after-reading")
-        .listener(
-            "server",
-            "server",
-            7000,
-            factory(|| SlowReader::new(Duration::ZERO, 1000)),
-        )
-        .with_config(ConnectionConfig::default().yield_after_reading(250))
-        .client(
-            "c1",
-            "client",
-            "server",
-            7000,
-            factory(|| Sender::pattern(1000).chunked(100).without_echo()),
-        );
+    let config = ConnectionConfig::default().yield_after_reading(250);
+    let reader = SlowReader::new(Duration::ZERO, 1000);
+    let scenario = thousand_bytes_in_tens("yield-after-reading", reader, config);
     let outcome = run_passing(&scenario, seed_or(1));
-    let times: Vec<String> = callbacks_of(&outcome, "server.1")
-        .into_iter()
-        .filter(|c| c.starts_with("received"))
-        .map(|c| c.split("times=").nth(1).unwrap_or("").to_string())
-        .collect();
+    let times = received_times(&outcome, "server.1");
     assert_eq!(
         times[..4],
         ["1) -> true", "2) -> true", "3) -> true", "1) -> true"]
@@ -167,4 +136,28 @@ fn r1_expect_framing_is_exact_under_one_byte_writes_and_coalesced_reads() {
     );
     assert_eq!(sizes("c1"), ["received(9B", "received(9B", "received(9B"]);
     snapshot_trace("framing_hostile_chunking", &outcome);
+}
+
+/// A server reading with `reader` (its connections set up with `config`) and a client writing
+/// 1000 pattern bytes in ten writes, without waiting for an echo.
+fn thousand_bytes_in_tens(name: &str, reader: SlowReader, config: ConnectionConfig) -> Scenario {
+    Scenario::new(name)
+        .listener("server", "server", 7000, factory(move || reader))
+        .with_config(config)
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(1000).chunked(100).without_echo()),
+        )
+}
+
+/// The `times` and result of each of `who`'s `received` calls: `["1) -> true", ...]`.
+fn received_times(outcome: &RunOutcome, who: &str) -> Vec<String> {
+    callbacks_of(outcome, who)
+        .into_iter()
+        .filter(|c| c.starts_with("received"))
+        .map(|c| c.split("times=").nth(1).unwrap_or("").to_string())
+        .collect()
 }
