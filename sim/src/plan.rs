@@ -72,14 +72,18 @@ pub enum FaultKind {
         #[serde(default)]
         one_way: bool,
     },
-    /// The link between `a` and `b` gets a fixed latency from now on.
+    /// The link between `a` and `b` gets a new latency from now on: fixed, or drawn per
+    /// message between `latency_ms` and `max_latency_ms`.
     Latency {
         /// One side.
         a: String,
         /// The other side.
         b: String,
-        /// The new latency.
+        /// The new latency (the least, if `max_latency_ms` is set).
         latency_ms: u64,
+        /// The most latency, for a distribution; absent means fixed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_latency_ms: Option<u64>,
     },
     /// Connection `conn` is reset (both ends see a connection reset on their next I/O).
     Reset {
@@ -129,9 +133,18 @@ impl fmt::Display for FaultKind {
                 let arrow = if *one_way { "->" } else { "<->" };
                 write!(f, "partition {a} {arrow} {b} for {duration_ms}ms")
             }
-            FaultKind::Latency { a, b, latency_ms } => {
-                write!(f, "latency {a} <-> {b} = {latency_ms}ms")
-            }
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms: None,
+            } => write!(f, "latency {a} <-> {b} = {latency_ms}ms"),
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms: Some(max),
+            } => write!(f, "latency {a} <-> {b} = {latency_ms}..{max}ms"),
             FaultKind::Reset { conn } => write!(f, "reset {conn}"),
             FaultKind::SlowClose { conn, delay_ms } => {
                 write!(f, "slow close of {conn} by {delay_ms}ms")
@@ -288,6 +301,18 @@ impl FaultPlan {
             match (&fault.at_ms, &fault.after) {
                 (Some(_), None) | (None, Some(_)) => {}
                 _ => return Err(format!("faults[{i}]: set exactly one of at_ms and after")),
+            }
+            match &fault.kind {
+                FaultKind::Latency {
+                    latency_ms,
+                    max_latency_ms: Some(max),
+                    ..
+                } if max < latency_ms => {
+                    return Err(format!(
+                        "faults[{i}].max_latency_ms: {max} is below latency_ms {latency_ms}"
+                    ));
+                }
+                _ => {}
             }
             match &fault.kind {
                 FaultKind::Partition { a, b, .. } | FaultKind::Latency { a, b, .. } => {

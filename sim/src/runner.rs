@@ -421,12 +421,19 @@ impl Loop<'_, '_> {
                     Action::Heal { index, cuts },
                 );
             }
-            FaultKind::Latency { a, b, latency_ms } => {
-                self.sim.set_link_latency(
-                    a.as_str(),
-                    b.as_str(),
-                    Duration::from_millis(*latency_ms),
-                );
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms,
+            } => {
+                let (a, b) = (a.as_str(), b.as_str());
+                self.sim
+                    .set_link_latency(a, b, Duration::from_millis(*latency_ms));
+                if let Some(max) = max_latency_ms {
+                    self.sim
+                        .set_link_max_message_latency(a, b, Duration::from_millis(*max));
+                }
             }
             FaultKind::Reset { conn } => {
                 if !self.run.layer.reset(conn) {

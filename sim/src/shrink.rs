@@ -330,6 +330,7 @@ mod tests {
                     a: "client".into(),
                     b: "server".into(),
                     latency_ms: 3,
+                    max_latency_ms: None,
                 },
             ),
             Fault {

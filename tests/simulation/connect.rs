@@ -121,6 +121,7 @@ fn c3_happy_eyeballs_counts_down_then_connects() {
                 a: "client".into(),
                 b: "server".into(),
                 latency_ms: 20,
+                max_latency_ms: None,
             },
         )]));
     let outcome = run_passing(&scenario, seed_or(1));

@@ -151,3 +151,94 @@ fn l1_host_crash_ends_the_connection() {
     assert_eq!(received_bytes(&outcome, "c2"), b"after the restart");
     snapshot_trace("host_crash", &outcome);
 }
+
+/// A link's latency as a distribution: every message between client and server takes 5 to
+/// 20ms, so the connect and each echo's round trip take 10 to 40ms, and not all the same.
+#[test]
+fn latency_per_link_is_drawn_between_its_min_and_max() {
+    let latency = |max_latency_ms| FaultKind::Latency {
+        a: "client".into(),
+        b: "server".into(),
+        latency_ms: 5,
+        max_latency_ms,
+    };
+    let run = |max_latency_ms| {
+        let mut scenario = Scenario::echo("latency-distribution", 2048, 256).plan(FaultPlan {
+            faults: vec![Fault {
+                at_ms: Some(0),
+                after: None,
+                kind: latency(max_latency_ms),
+            }],
+            ..FaultPlan::quiet(Seed(0))
+        });
+        // One write at a time: each round trip is its own pair of messages.
+        scenario.clients[0].notifier = factory(|| LockStep::new(8, 256));
+        run_passing(&scenario, seed_or(1))
+    };
+    let round_trips = |outcome: &tcpnotify_sim::runner::RunOutcome| -> Vec<u64> {
+        let times: Vec<u64> = outcome
+            .trace
+            .events()
+            .iter()
+            .filter(|e| e.who == "c1" && e.callback().is_some_and(|c| c.name() == "received"))
+            .map(|e| e.at_us / 1000)
+            .collect();
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    let drawn = round_trips(&run(Some(20)));
+    assert_eq!(drawn.len(), 7);
+    assert!(drawn.iter().all(|rtt| (10..=40).contains(rtt)), "{drawn:?}");
+    assert!(
+        drawn.iter().any(|rtt| *rtt != drawn[0]),
+        "all the same: {drawn:?}"
+    );
+    assert_eq!(round_trips(&run(None)), vec![10; 7], "fixed 5ms each way");
+}
+
+/// Writes `count` messages of `size` bytes, each after the previous one's echo.
+struct LockStep {
+    count: usize,
+    size: usize,
+    sent: usize,
+}
+
+impl LockStep {
+    fn new(count: usize, size: usize) -> Self {
+        LockStep {
+            count,
+            size,
+            sent: 0,
+        }
+    }
+
+    fn next(&mut self, conn: &mut tcpnotify::TcpConnection) {
+        if self.sent == self.count {
+            conn.close();
+            return;
+        }
+        conn.write(pattern(self.sent * self.size, self.size));
+        self.sent += 1;
+    }
+}
+
+impl tcpnotify::TcpConnectionNotify for LockStep {
+    fn connected(&mut self, conn: &mut tcpnotify::TcpConnection) {
+        let _ = conn.expect(self.size);
+        self.next(conn);
+    }
+    fn received(
+        &mut self,
+        conn: &mut tcpnotify::TcpConnection,
+        _data: Vec<u8>,
+        _times: usize,
+    ) -> bool {
+        self.next(conn);
+        true
+    }
+    fn connect_failed(
+        &mut self,
+        _conn: &mut tcpnotify::TcpConnection,
+        _reason: tcpnotify::ConnectFailure,
+    ) {
+    }
+}
