@@ -8,6 +8,8 @@ use crate::notify::{TcpConnectionNotify, TcpListenNotify};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -140,6 +142,10 @@ impl ListenerMachine {
     }
 
     /// An accepted connection closed: one slot frees (N3).
+    pub(crate) fn limit(&self) -> usize {
+        self.listener.limit
+    }
+
     pub(crate) fn connection_closed(&mut self) {
         self.listener.live = self.listener.live.saturating_sub(1);
     }
@@ -249,9 +255,13 @@ async fn run_listener<N: Network>(
     let Some(socket) = socket else {
         return;
     };
+    // Closed connections are counted without waking the listener; only a listener paused at
+    // its limit needs the wake-up, to resume accepting (N3).
+    let closed = Arc::new(AtomicUsize::new(0));
     let (closed_tx, mut closed_rx) = mpsc::unbounded_channel::<()>();
     let mut handles_alive = true;
     while machine.is_listening() {
+        count_closed(&mut machine, &closed);
         tokio::select! {
             biased;
             msg = dispose.recv(), if handles_alive => match msg {
@@ -259,13 +269,20 @@ async fn run_listener<N: Network>(
                 // Every handle dropped: keep listening, as a Pony listener does.
                 None => handles_alive = false,
             },
-            Some(()) = closed_rx.recv() => machine.connection_closed(),
+            // The count is taken at the top of the loop.
+            Some(()) = closed_rx.recv() => {}
             accepted = net.accept(&socket), if machine.wants_accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    // Closes while waiting for this peer count before its `connected`.
+                    count_closed(&mut machine, &closed);
                     if let Some(notify) = machine.accepted() {
-                        let closed_tx = closed_tx.clone();
+                        let (closed, closed_tx) = (closed.clone(), closed_tx.clone());
+                        let limited = machine.limit() > 0;
                         let on_finish = Box::new(move || {
-                            let _ = closed_tx.send(());
+                            closed.fetch_add(1, Ordering::AcqRel);
+                            if limited {
+                                let _ = closed_tx.send(());
+                            }
                         });
                         ConnectionDriver::spawn_server(net.clone(), notify, config, stream, on_finish);
                     }
@@ -279,6 +296,13 @@ async fn run_listener<N: Network>(
         publish(&state, machine.state());
     }
     publish(&state, machine.state());
+}
+
+/// Tells the machine of the connections that closed since last asked.
+fn count_closed(machine: &mut ListenerMachine, closed: &AtomicUsize) {
+    for _ in 0..closed.swap(0, Ordering::AcqRel) {
+        machine.connection_closed();
+    }
 }
 
 /// Publishes the listener's state to its handles when it changed: most turns (an accept, a
