@@ -49,6 +49,8 @@ fn run_file(path: &Path, registry: &Registry) -> Result<(), String> {
     settings.set_omit_expression(true);
     settings.set_prepend_module_to_snapshot(false);
     let text = format!("{}{verdict}\n", verdict.outcome.trace.render_text());
+    // Shown (by the test harness) only if this test fails, e.g. on a changed snapshot.
+    eprintln!("{file_name} (seed {}): reproduce with `{repro}`", file.seed);
     settings.bind(|| insta::assert_snapshot!("scenario", text));
 
     if verdict.passed() {

@@ -4,6 +4,7 @@ use serde::Serialize;
 use tcpnotify_sim::plan::FaultPlan;
 use tcpnotify_sim::runner::RunOutcome;
 use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::testing::repro_line;
 
 /// What a snapshot's metadata records: enough to re-run it.
 #[derive(Serialize)]
@@ -23,6 +24,8 @@ pub fn snapshot_trace(name: &str, outcome: &RunOutcome) {
     });
     settings.set_omit_expression(true);
     settings.set_prepend_module_to_snapshot(false);
+    // Shown (by the test harness) only if the snapshot differs.
+    eprintln!("reproduce: {}", repro_line(outcome.plan.seed));
     settings.bind(|| insta::assert_snapshot!(name, outcome.trace.render_text()));
 }
 
