@@ -194,8 +194,16 @@ pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFil
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         stem.unwrap_or_else(|| "scenario".into())
     });
+    if file.listeners.is_empty() && file.clients.is_empty() {
+        let message = "nothing to run: add a [[listeners]] or [[clients]] table";
+        return Err(at.error(0..0, "", message));
+    }
     let mut scenario = Scenario::new(&name);
     if let Some(ms) = file.duration_ms {
+        if ms == 0 {
+            let span = at.table_span("duration_ms");
+            return Err(at.error(span, "duration_ms", "must be at least 1"));
+        }
         scenario = scenario.duration_ms(ms);
     }
     for host in &file.hosts {
@@ -542,6 +550,16 @@ echoed = true
             err.starts_with("bad.toml:17: clients[0].params.bytes: must not be negative"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_empty_scenario_or_a_zero_duration_is_refused() {
+        assert_eq!(
+            parse_err("# nothing\n"),
+            "bad.toml:1: nothing to run: add a [[listeners]] or [[clients]] table"
+        );
+        let err = parse_err(&GOOD.replace("seed = 7", "seed = 7\nduration_ms = 0"));
+        assert_eq!(err, "bad.toml:4: duration_ms: must be at least 1");
     }
 
     #[test]
