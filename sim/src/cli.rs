@@ -38,6 +38,9 @@ enum Command {
         /// Print the trace as JSON lines instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the run's fault plan as TOML here, to edit and re-run with `--plan`.
+        #[arg(long, value_name = "PLAN")]
+        save_plan: Option<PathBuf>,
     },
     /// Run many seeds in parallel; stop at the first failing seed and print its repro line.
     Sweep(SweepArgs),
@@ -148,6 +151,7 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             seed,
             plan,
             json,
+            save_plan,
         } => {
             let scenario = load(&file, registry)?;
             let seed = seed.map(Seed).unwrap_or(scenario.seed);
@@ -155,6 +159,11 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
                 Some(path) => read_plan(&path, seed)?,
                 None => scenario.scenario.plan_for(seed),
             };
+            if let Some(path) = save_plan {
+                std::fs::write(&path, plan.to_toml())
+                    .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))?;
+                println!("plan written to {}", path.display());
+            }
             run_once(&scenario, &plan, json)
         }
         Command::Sweep(args) => sweep(args, registry),
