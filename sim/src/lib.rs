@@ -3,6 +3,20 @@
 //! Deterministic simulation testing for tcpnotify notifiers: the same connection stack runs
 //! over turmoil's simulated network, every run determined by one `u64` seed, with a seeded
 //! fault layer, a recorded trace of every callback, and a contract checker.
+//!
+//! Where to start:
+//! - [`scenario::Scenario`] describes a run (hosts, names, listeners, clients, fault settings
+//!   or an explicit [`plan::FaultPlan`], end conditions); [`scenario_file`] reads one from TOML.
+//! - [`verdict::judge`] runs it under a plan and checks the trace ([`checker`]) and the end
+//!   conditions; [`testing::run_passing`] does the same from a `#[test]`, printing a repro line.
+//! - [`sweep`], [`shrink`] and [`chaos`] run many seeds, minimise a failing plan, and wrap
+//!   both for a `#[test]`; [`coverage`] says what a sweep exercised.
+//! - [`cli`] is the `tcpnotify-sim` command line.
+//!
+//! Underneath: [`net`] (the turmoil backend and its resolver), [`fault`] (the fault layer),
+//! [`runner`] (one simulation), [`recorder`] and [`trace`] (what happened), [`integrity`]
+//! (stream integrity as data flows), [`notifiers`] and [`registry`] (built-in notifiers by
+//! name), [`seed`] and [`settings`].
 
 pub mod chaos;
 pub mod checker;
