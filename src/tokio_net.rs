@@ -18,7 +18,9 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Default, Debug)]
 pub struct TokioNetwork {
-    hosts: Arc<BTreeMap<String, Vec<IpAddr>>>,
+    /// `None` until a host is added, so the common network (every `connect` and `listen`
+    /// builds one) allocates nothing.
+    hosts: Option<Arc<BTreeMap<String, Vec<IpAddr>>>>,
 }
 
 impl TokioNetwork {
@@ -29,7 +31,8 @@ impl TokioNetwork {
 
     /// Makes `name` resolve to `addresses`, in this order, before the system resolver is asked.
     pub fn with_host(mut self, name: &str, addresses: impl IntoIterator<Item = IpAddr>) -> Self {
-        Arc::make_mut(&mut self.hosts).insert(name.to_string(), addresses.into_iter().collect());
+        let hosts = self.hosts.get_or_insert_with(Default::default);
+        Arc::make_mut(hosts).insert(name.to_string(), addresses.into_iter().collect());
         self
     }
 }
@@ -71,7 +74,7 @@ impl Network for TokioNetwork {
         service: &str,
     ) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
         let port = parse_port(service);
-        let table = self.hosts.get(host).cloned();
+        let table = self.hosts.as_ref().and_then(|hosts| hosts.get(host).cloned());
         let host = host.to_string();
         Box::pin(async move {
             let port = port?;
