@@ -90,13 +90,7 @@ impl<N: Network> ConnectionBuilder<N> {
         host: &str,
         service: &str,
     ) -> ConnectionHandle {
-        ConnectionDriver::spawn_client(
-            self.net,
-            Box::new(notify),
-            self.config,
-            host.to_string(),
-            service.to_string(),
-        )
+        ConnectionDriver::spawn_client(self.net, Box::new(notify), self.config, host, service)
     }
 }
 

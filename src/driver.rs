@@ -46,16 +46,21 @@ impl<N: Network> ConnectionDriver<N> {
         net: N,
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
-        host: String,
-        service: String,
+        host: &str,
+        service: &str,
     ) -> ConnectionHandle {
         let (handle, mailbox) = ConnectionHandle::channel();
         let machine = ConnectionMachine::client(notify, config, handle.clone());
         let mut driver = Self::new(net, machine, mailbox, handle.clone(), None);
+        // Both names in one allocation: `proxy_via` runs in the task, which must own them.
+        let names = [host, service].concat();
+        let host_len = host.len();
         tokio::spawn(async move {
             // Scoped so the dialled names are not kept in the task across the await.
             {
-                let (host, service) = driver.machine.start_client(&host, &service);
+                let (host, service) = names.split_at(host_len);
+                let (host, service) = driver.machine.start_client(host, service);
+                drop(names);
                 driver.resolving = Some(driver.net.resolve(&host, &service));
             }
             driver.run().await;
