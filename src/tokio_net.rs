@@ -73,22 +73,21 @@ impl Network for TokioNetwork {
         host: &str,
         service: &str,
     ) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
-        let port = parse_port(service);
-        let table = self.hosts.as_ref().and_then(|hosts| hosts.get(host).cloned());
-        let host = host.to_string();
+        let port = match parse_port(service) {
+            Ok(port) => port,
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        if let Some(ips) = self.hosts.as_ref().and_then(|hosts| hosts.get(host)) {
+            let addresses = ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
+            return Box::pin(std::future::ready(Ok(addresses)));
+        }
+        // An address literal is ready at once, as `lookup_host` would parse it, without
+        // copying the host name for a lookup.
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Box::pin(std::future::ready(Ok(vec![SocketAddr::new(ip, port)])));
+        }
+        let host = if host.is_empty() { "localhost" } else { host }.to_string();
         Box::pin(async move {
-            let port = port?;
-            if let Some(ips) = table {
-                return Ok(ips
-                    .into_iter()
-                    .map(|ip| SocketAddr::new(ip, port))
-                    .collect());
-            }
-            let host = if host.is_empty() {
-                "localhost".to_string()
-            } else {
-                host
-            };
             let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
                 .await?
                 .collect();
