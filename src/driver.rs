@@ -6,6 +6,7 @@ use crate::backend::{BoxFuture, Network};
 use crate::config::ConnectionConfig;
 use crate::connection::Message;
 use crate::handle::{ConnectionHandle, Mailbox};
+use crate::listener::OnFinish;
 use crate::machine::ConnectionMachine;
 use crate::notify::{ConnectFailure, TcpConnectionNotify};
 use crate::stream_transport::{StreamTransport, WakerSlot};
@@ -14,9 +15,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-
-/// Called once when a connection's task ends (the listener counts live connections with it).
-pub(crate) type OnFinish = Box<dyn FnOnce() + Send>;
 
 /// Maps a failed connect attempt to the reason `connect_failed` reports.
 pub(crate) fn failure_reason(error: &io::Error) -> ConnectFailure {
@@ -202,7 +200,7 @@ impl<N: Network> ConnectionDriver<N> {
         }
         self.mailbox.finish();
         if let Some(on_finish) = self.on_finish.take() {
-            on_finish();
+            on_finish.call();
         }
     }
 }

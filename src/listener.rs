@@ -276,14 +276,10 @@ async fn run_listener<N: Network>(
                     // Closes while waiting for this peer count before its `connected`.
                     count_closed(&mut machine, &closed);
                     if let Some(notify) = machine.accepted() {
-                        let (closed, closed_tx) = (closed.clone(), closed_tx.clone());
-                        let limited = machine.limit() > 0;
-                        let on_finish = Box::new(move || {
-                            closed.fetch_add(1, Ordering::AcqRel);
-                            if limited {
-                                let _ = closed_tx.send(());
-                            }
-                        });
+                        let on_finish = OnFinish {
+                            closed: closed.clone(),
+                            wake: (machine.limit() > 0).then(|| closed_tx.clone()),
+                        };
                         ConnectionDriver::spawn_server(net.clone(), notify, config, stream, on_finish);
                     }
                 }
@@ -296,6 +292,23 @@ async fn run_listener<N: Network>(
         publish(&state, machine.state());
     }
     publish(&state, machine.state());
+}
+
+/// What an accepted connection's task does when it ends: counts itself closed, and wakes the
+/// listener only if a limit may have paused it (N3). A struct, not a boxed closure, so an
+/// accept allocates nothing for it.
+pub(crate) struct OnFinish {
+    closed: Arc<AtomicUsize>,
+    wake: Option<mpsc::UnboundedSender<()>>,
+}
+
+impl OnFinish {
+    pub(crate) fn call(self) {
+        self.closed.fetch_add(1, Ordering::AcqRel);
+        if let Some(wake) = self.wake {
+            let _ = wake.send(());
+        }
+    }
 }
 
 /// Tells the machine of the connections that closed since last asked.
