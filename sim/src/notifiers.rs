@@ -115,7 +115,9 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
 }
 
 /// A server that mutes itself on accept and unmutes after `delay`, then reads everything and
-/// closes once `expect_total` bytes arrived: a slow reader that makes its peer throttle.
+/// closes once `expect_total` bytes arrived: a slow reader that makes its peer throttle. With
+/// [`pausing_every`](Self::pausing_every) it mutes itself again for `delay` after every so many
+/// bytes, renewing the writer's backpressure (ponyc #1476).
 #[derive(Debug, Clone, Copy)]
 pub struct SlowReader {
     delay: Duration,
@@ -123,6 +125,9 @@ pub struct SlowReader {
     got: usize,
     /// `received` returns false every this many deliveries (0: never).
     yield_every: usize,
+    /// Mutes again after every this many bytes (0: only on accept).
+    pause_every: usize,
+    next_pause: usize,
 }
 
 impl SlowReader {
@@ -133,12 +138,21 @@ impl SlowReader {
             expect_total,
             got: 0,
             yield_every: 0,
+            pause_every: 0,
+            next_pause: 0,
         }
     }
 
     /// Makes `received` return false every `n` deliveries.
     pub fn yielding_every(mut self, n: usize) -> Self {
         self.yield_every = n;
+        self
+    }
+
+    /// Mutes again for the delay after every `bytes` bytes read (0: only on accept).
+    pub fn pausing_every(mut self, bytes: usize) -> Self {
+        self.pause_every = bytes;
+        self.next_pause = bytes;
         self
     }
 }
@@ -157,6 +171,11 @@ impl TcpConnectionNotify for SlowReader {
         }
         if self.got >= self.expect_total {
             conn.close();
+        } else if self.pause_every > 0 && self.got >= self.next_pause {
+            while self.next_pause <= self.got {
+                self.next_pause += self.pause_every;
+            }
+            mute_for(conn, self.delay);
         }
         self.yield_every == 0 || !times.is_multiple_of(self.yield_every)
     }
@@ -302,6 +321,12 @@ impl TcpConnectionNotify for BulkWriter {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
+/// Takes the first `\n`-terminated line (with its `\n`) out of `pending`, if it holds one.
+fn take_line(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let end = pending.iter().position(|b| *b == b'\n')?;
+    Some(pending.drain(..=end).collect())
+}
+
 /// A line-based request/response server: answers each `\n`-terminated request line `x` with
 /// `x ok\n`, however the request's bytes are chunked.
 #[derive(Debug, Clone, Default)]
@@ -312,8 +337,7 @@ pub struct LineServer {
 impl TcpConnectionNotify for LineServer {
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
         self.pending.extend_from_slice(&data);
-        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-            let mut reply: Vec<u8> = self.pending.drain(..=end).collect();
+        while let Some(mut reply) = take_line(&mut self.pending) {
             reply.pop();
             reply.extend_from_slice(b" ok\n");
             conn.write(reply);
@@ -356,8 +380,7 @@ impl TcpConnectionNotify for LineClient {
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
         self.pending.extend_from_slice(&data);
-        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
+        while let Some(line) = take_line(&mut self.pending) {
             let wanted = format!("req {} ok\n", self.answered + 1);
             if line != wanted.as_bytes() {
                 conn.hard_close();
@@ -466,59 +489,6 @@ impl TcpConnectionNotify for ImpatientClient {
     fn connected(&mut self, conn: &mut TcpConnection) {
         conn.write(b"late".to_vec());
         conn.close();
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
-}
-
-/// A server that reads in bursts: muted on accept for `pause`, then after every `every` bytes
-/// (0: only the first pause) it mutes itself again for `pause`; it closes after `total` bytes.
-/// Each pause renews the writer's backpressure (ponyc #1476).
-#[derive(Debug, Clone, Copy)]
-pub struct PausingReader {
-    pause: Duration,
-    every: usize,
-    total: usize,
-    got: usize,
-    next_pause: usize,
-}
-
-impl PausingReader {
-    /// Pauses for `pause` at accept and after every `every` bytes; closes after `total`.
-    pub fn new(pause: Duration, every: usize, total: usize) -> Self {
-        PausingReader {
-            pause,
-            every,
-            total,
-            got: 0,
-            next_pause: every,
-        }
-    }
-
-    fn pause(&self, conn: &mut TcpConnection) {
-        mute_for(conn, self.pause);
-    }
-}
-
-impl TcpConnectionNotify for PausingReader {
-    fn accepted(&mut self, conn: &mut TcpConnection) {
-        if !self.pause.is_zero() {
-            self.pause(conn);
-        }
-    }
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        if !advance_pattern(&mut self.got, &data) {
-            conn.hard_close();
-            return true;
-        }
-        if self.got >= self.total {
-            conn.close();
-        } else if self.every > 0 && self.got >= self.next_pause {
-            while self.next_pause <= self.got {
-                self.next_pause += self.every;
-            }
-            self.pause(conn);
-        }
-        true
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }

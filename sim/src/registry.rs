@@ -19,7 +19,7 @@
 
 use crate::notifiers::{
     BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
-    LineServer, PausingReader, Sender, SlowReader,
+    LineServer, Sender, SlowReader,
 };
 use crate::scenario::{factory, NotifierFactory};
 use std::cell::RefCell;
@@ -195,8 +195,8 @@ impl Registry {
         });
         r.register("pausing-reader", |p: &Params| {
             let pause = Duration::from_millis(p.usize("pause_ms", 100)? as u64);
-            let reader =
-                PausingReader::new(pause, p.usize("every", 0)?, p.usize("bytes", usize::MAX)?);
+            let every = p.usize("every", 0)?;
+            let reader = SlowReader::new(pause, p.usize("bytes", usize::MAX)?).pausing_every(every);
             Ok(factory(move || reader))
         });
         r.register("impatient-client", |p: &Params| {
