@@ -24,6 +24,7 @@
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
 //! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +34,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Bytes per client write and per plain-tokio read.
 const CHUNK: usize = 16 * 1024;
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// One client write: [`CHUNK`] bytes of a pattern.
+fn chunk() -> Vec<u8> {
+    (0..CHUNK).map(|i| (i % 251) as u8).collect()
+}
 
 /// Reads a size from the environment; accepts a `K`, `M` or `G` suffix (powers of 1024).
 fn env_size(name: &str, default: u64) -> u64 {
@@ -143,21 +149,38 @@ impl TcpConnectionNotify for BulkClient {
     }
 }
 
-async fn tcpnotify_echo(total: u64) -> Duration {
-    let listener = TcpListener::listen(
-        Accept(|| Box::new(EchoServer) as Box<dyn TcpConnectionNotify>),
-        "127.0.0.1",
-        "0",
-    );
+/// Times `client` against a tcpnotify listener on loopback that accepts with `server`.
+/// `client` gets the listener's port and returns what it counted, which must be `expected`.
+async fn against_tcpnotify<F, Fut>(
+    server: fn() -> Box<dyn TcpConnectionNotify>,
+    client: F,
+    expected: u64,
+    failure: &str,
+) -> Duration
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let listener = TcpListener::listen(Accept(server), "127.0.0.1", "0");
     let port = listener
         .listening()
         .await
         .expect("listen")
         .port()
         .to_string();
+    let start = Instant::now();
+    let counted = client(port).await;
+    let elapsed = start.elapsed();
+    assert_eq!(counted, expected, "{failure}");
+    listener.dispose();
+    listener.closed().await;
+    elapsed
+}
+
+async fn tcpnotify_echo(total: u64) -> Duration {
     let result = Arc::new(AtomicU64::new(0));
     let client = BulkClient {
-        chunk: (0..CHUNK).map(|i| (i % 251) as u8).collect(),
+        chunk: chunk(),
         total,
         written: 0,
         echoed: 0,
@@ -165,18 +188,19 @@ async fn tcpnotify_echo(total: u64) -> Duration {
         throttled: false,
         result: result.clone(),
     };
-    let start = Instant::now();
-    let conn = TcpConnection::connect(client, "127.0.0.1", &port);
-    conn.finished().await;
-    let elapsed = start.elapsed();
-    assert_eq!(
-        result.load(Ordering::Relaxed),
+    let echo = |port: String| async move {
+        TcpConnection::connect(client, "127.0.0.1", &port)
+            .finished()
+            .await;
+        result.load(Ordering::Relaxed)
+    };
+    against_tcpnotify(
+        || Box::new(EchoServer),
+        echo,
         total,
-        "tcpnotify echo lost bytes"
-    );
-    listener.dispose();
-    listener.closed().await;
-    elapsed
+        "tcpnotify echo lost bytes",
+    )
+    .await
 }
 
 // ---- plain tokio: echo ----
@@ -201,7 +225,7 @@ async fn tokio_echo(total: u64) -> Duration {
             }
         }
     });
-    let chunk: Vec<u8> = (0..CHUNK).map(|i| (i % 251) as u8).collect();
+    let chunk = chunk();
     let start = Instant::now();
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
@@ -256,33 +280,16 @@ impl TcpConnectionNotify for Closer {
 }
 
 async fn tcpnotify_cycles(cycles: u64) -> Duration {
-    let listener = TcpListener::listen(
-        Accept(|| Box::new(Drain) as Box<dyn TcpConnectionNotify>),
-        "127.0.0.1",
-        "0",
-    );
-    let port = listener
-        .listening()
-        .await
-        .expect("listen")
-        .port()
-        .to_string();
     let connected = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    for _ in 0..cycles {
-        TcpConnection::connect(Closer(connected.clone()), "127.0.0.1", &port)
-            .finished()
-            .await;
-    }
-    let elapsed = start.elapsed();
-    assert_eq!(
-        connected.load(Ordering::Relaxed),
-        cycles,
-        "tcpnotify cycles failed"
-    );
-    listener.dispose();
-    listener.closed().await;
-    elapsed
+    let run = |port: String| async move {
+        for _ in 0..cycles {
+            TcpConnection::connect(Closer(connected.clone()), "127.0.0.1", &port)
+                .finished()
+                .await;
+        }
+        connected.load(Ordering::Relaxed)
+    };
+    against_tcpnotify(|| Box::new(Drain), run, cycles, "tcpnotify cycles failed").await
 }
 
 // ---- plain tokio: connection cycles ----

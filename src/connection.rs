@@ -496,20 +496,18 @@ impl TcpConnection {
             };
             // On the stack, not allocated per write; a lone buffer (the common case) needs no
             // array at all.
+            let head = IoSlice::new(&self.write_queue[0][self.head_written..]);
             let one;
             let mut many;
             let slices: &[IoSlice<'_>] = if self.write_queue.len() == 1 {
-                one = [IoSlice::new(&self.write_queue[0][self.head_written..])];
+                one = [head];
                 &one
             } else {
                 many = [IoSlice::new(&[]); MAX_WRITE_SLICES];
-                let mut count = 0;
-                for (slot, buf) in many.iter_mut().zip(self.write_queue.iter()) {
-                    *slot = IoSlice::new(if count == 0 {
-                        &buf[self.head_written..]
-                    } else {
-                        &buf[..]
-                    });
+                many[0] = head;
+                let mut count = 1;
+                for (slot, buf) in many[1..].iter_mut().zip(self.write_queue.iter().skip(1)) {
+                    *slot = IoSlice::new(buf);
                     count += 1;
                 }
                 &many[..count]

@@ -4,7 +4,7 @@
 use crate::connection::Message;
 use crate::notify::TcpConnectionNotify;
 use crate::stats::{ConnectionStats, SharedStats};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 
@@ -17,17 +17,22 @@ pub struct ConnectionHandle {
     finished: Arc<FinishState>,
 }
 
-/// Whether a connection's task has ended, shared by its handles and its driver. A flag and
-/// one `Notify` rather than a `watch` channel: a connection finishes once, and a `watch` send
-/// and sender drop each wake eight internal `Notify`s, on every connection's way out.
+/// Whether a connection's task has ended, shared by its handles and its driver. One state
+/// and one `Notify` rather than a `watch` channel: a connection finishes once, and a `watch`
+/// send and sender drop each wake eight internal `Notify`s, on every connection's way out.
 #[derive(Default)]
 struct FinishState {
-    /// `closed` or `connect_failed` ran and the task wound up: what `is_finished` reports.
-    finished: AtomicBool,
-    /// The driver is gone without finishing (a notifier panicked, the runtime shut down).
-    gone: AtomicBool,
+    /// [`RUNNING`], [`FINISHED`] or [`GONE`]; it leaves `RUNNING` once and never returns.
+    state: AtomicU8,
     changed: Notify,
 }
+
+/// The driver is still running the connection.
+const RUNNING: u8 = 0;
+/// `closed` or `connect_failed` ran and the task wound up: what `is_finished` reports.
+const FINISHED: u8 = 1;
+/// The driver is gone without finishing (a notifier panicked, the runtime shut down).
+const GONE: u8 = 2;
 
 /// The receiving end of a connection's mailbox, owned by its driver.
 pub(crate) struct Mailbox {
@@ -38,16 +43,19 @@ pub(crate) struct Mailbox {
 impl Mailbox {
     /// Marks the connection finished and wakes every `finished()` waiter.
     pub(crate) fn finish(&self) {
-        self.finished.finished.store(true, Ordering::SeqCst);
+        self.finished.state.store(FINISHED, Ordering::SeqCst);
         self.finished.changed.notify_waiters();
     }
 }
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        if !self.finished.finished.load(Ordering::SeqCst) {
-            // Gone without finishing: waiters return all the same, as the task ended.
-            self.finished.gone.store(true, Ordering::SeqCst);
+        let state = &self.finished.state;
+        // Gone without finishing: waiters return all the same, as the task ended.
+        if state
+            .compare_exchange(RUNNING, GONE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             self.finished.changed.notify_waiters();
         }
     }
@@ -110,18 +118,18 @@ impl ConnectionHandle {
 
     /// Whether the connection's task has ended (after `closed` or `connect_failed`).
     pub fn is_finished(&self) -> bool {
-        self.finished.finished.load(Ordering::SeqCst)
+        self.finished.state.load(Ordering::SeqCst) == FINISHED
     }
 
     /// Waits until the connection's task has ended.
     pub async fn finished(&self) {
         let state = &*self.finished;
         loop {
-            // Created before the flags are read, so a `notify_waiters` after the read still
+            // Created before the state is read, so a `notify_waiters` after the read still
             // wakes it.
             let changed = state.changed.notified();
             // The driver being gone without finishing is finished too.
-            if state.finished.load(Ordering::SeqCst) || state.gone.load(Ordering::SeqCst) {
+            if state.state.load(Ordering::SeqCst) != RUNNING {
                 return;
             }
             changed.await;

@@ -141,11 +141,12 @@ impl ListenerMachine {
         notify
     }
 
-    /// An accepted connection closed: one slot frees (N3).
+    /// The most accepted-and-not-closed connections at once; 0 is unlimited.
     pub(crate) fn limit(&self) -> usize {
-        self.listener.limit
+        self.listener.limit()
     }
 
+    /// An accepted connection closed: one slot frees (N3).
     pub(crate) fn connection_closed(&mut self) {
         self.listener.live = self.listener.live.saturating_sub(1);
     }
@@ -251,7 +252,7 @@ async fn run_listener<N: Network>(
             None
         }
     };
-    let _ = state.send(machine.state().clone());
+    publish(&state, machine.state());
     let Some(socket) = socket else {
         return;
     };
@@ -291,7 +292,6 @@ async fn run_listener<N: Network>(
         }
         publish(&state, machine.state());
     }
-    publish(&state, machine.state());
 }
 
 /// What an accepted connection's task does when it ends: counts itself closed, and wakes the

@@ -188,9 +188,8 @@ impl Payload {
     /// Copies `data` whole.
     pub fn of(data: &[u8]) -> Self {
         Payload {
-            len: data.len(),
-            head: data[..data.len().min(PREVIEW_BYTES)].to_vec(),
             bytes: Some(Arc::from(data)),
+            ..Payload::summary(data)
         }
     }
 
@@ -206,16 +205,6 @@ impl Payload {
     /// The whole data, if it was kept.
     pub fn bytes(&self) -> Option<&[u8]> {
         self.bytes.as_deref()
-    }
-
-    /// The whole data, if it was kept, shared rather than copied.
-    pub fn shared_bytes(&self) -> Option<Arc<[u8]>> {
-        self.bytes.clone()
-    }
-
-    /// Takes the whole data out, leaving the summary.
-    pub fn take_bytes(&mut self) -> Option<Arc<[u8]>> {
-        self.bytes.take()
     }
 
     /// The number of bytes.
@@ -548,13 +537,12 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         notify.map(|inner| {
             self.accepted += 1;
             let who = format!("{}.{}", self.who, self.accepted);
-            let recorded = Recorded::new(inner, who, self.sink.clone());
-            let recorded = if self.keep_bytes {
-                recorded
-            } else {
-                recorded.summarising()
-            };
-            Box::new(recorded) as Box<dyn TcpConnectionNotify>
+            Box::new(Recorded {
+                inner,
+                who,
+                sink: self.sink.clone(),
+                keep_bytes: self.keep_bytes,
+            }) as Box<dyn TcpConnectionNotify>
         })
     }
     fn closed(&mut self, listener: &mut TcpListener) {

@@ -1,8 +1,8 @@
 //! Data in both directions: echo, `expect` framing, `writev`/`sentv`, and `sent` as a transform.
 
 use crate::support::{
-    accept, connect, finished, listen, raw_listener, read_all, read_exact, stop, write_all, Echo,
-    Trace,
+    accept, connect, finished, listen, peer_reads_to_end, raw_listener, read_exact, stop,
+    write_all, Echo, Trace,
 };
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 
@@ -128,17 +128,19 @@ impl TcpConnectionNotify for Vectored {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn w2_writev_calls_sentv_once_and_queues_its_result() {
+/// Runs `client` against a raw peer that reads to end of stream; the trace of both.
+async fn against_a_reading_peer(client: impl TcpConnectionNotify) -> String {
     let trace = Trace::new();
     let (raw, port) = raw_listener(None);
-    let conn = connect(&trace, "client", Vectored, port);
-    let mut peer = accept(&raw).await;
-    let data = read_all(&mut peer).await;
-    trace.note("peer", format!("read {:?}", String::from_utf8_lossy(&data)));
-    drop(peer);
-    finished(&conn).await;
-    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+    let conn = connect(&trace, "client", client, port);
+    let peer = accept(&raw).await;
+    peer_reads_to_end(&trace, peer, &conn).await;
+    trace.render(&["client", "peer"])
+}
+
+#[tokio::test]
+async fn w2_writev_calls_sentv_once_and_queues_its_result() {
+    insta::assert_snapshot!(against_a_reading_peer(Vectored).await);
 }
 
 /// Upper-cases what it sends and swallows any write of `secret`.
@@ -163,13 +165,5 @@ impl TcpConnectionNotify for Rewriting {
 
 #[tokio::test]
 async fn w2_sent_rewrites_and_swallows_data() {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(None);
-    let conn = connect(&trace, "client", Rewriting, port);
-    let mut peer = accept(&raw).await;
-    let data = read_all(&mut peer).await;
-    trace.note("peer", format!("read {:?}", String::from_utf8_lossy(&data)));
-    drop(peer);
-    finished(&conn).await;
-    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+    insta::assert_snapshot!(against_a_reading_peer(Rewriting).await);
 }

@@ -5,8 +5,10 @@
 //! is FIFO: a task woken inside a connection's turn runs before that connection's next turn.
 
 use crate::support::{
-    accept, connect, dial, finished, pattern, raw_listener, read_all, read_exact, write_all, Trace,
+    accept, connect, dial, finished, pattern, peer_reads_to_end, raw_listener, read_all,
+    read_exact, write_all, Trace,
 };
+use std::sync::OnceLock;
 use std::time::Duration;
 use tcpnotify::record::Recorded;
 use tcpnotify::{ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
@@ -60,10 +62,7 @@ async fn r3_r4_received_false_yields_to_a_message_from_another_task() {
     let mut peer = accept(&raw).await;
     // Both frames in one segment: the second is already buffered when the first yields.
     write_all(&mut peer, b"onetwo").await;
-    let data = read_all(&mut peer).await;
-    trace.note("peer", format!("read {:?}", String::from_utf8_lossy(&data)));
-    drop(peer);
-    finished(&conn).await;
+    peer_reads_to_end(&trace, peer, &conn).await;
     insta::assert_snapshot!(trace.render(&["client", "peer"]));
 }
 
@@ -101,11 +100,15 @@ async fn r5_mute_holds_data_and_peer_close_until_unmute() {
 /// Bytes to write to a peer that does not read: twice the most the kernel lets a socket's
 /// send buffer grow to (4 MiB where unknown), and more, so the socket must push back.
 fn bulk() -> usize {
-    let max_send_buffer = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|text| text.split_whitespace().nth(2)?.parse::<usize>().ok())
-        .unwrap_or(4 << 20);
-    2 * max_send_buffer + (1 << 20)
+    // Asked for several times a test, from inside callbacks too: read the kernel's setting once.
+    static BULK: OnceLock<usize> = OnceLock::new();
+    *BULK.get_or_init(|| {
+        let max_send_buffer = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+            .ok()
+            .and_then(|text| text.split_whitespace().nth(2)?.parse::<usize>().ok())
+            .unwrap_or(4 << 20);
+        2 * max_send_buffer + (1 << 20)
+    })
 }
 
 /// The peer's receive buffer.

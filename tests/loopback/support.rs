@@ -230,6 +230,15 @@ pub async fn read_all(stream: &mut TcpStream) -> Vec<u8> {
     data
 }
 
+/// Has a raw peer read to end of stream and note what it read under `peer`, then closes the
+/// peer and waits until `conn` has finished.
+pub async fn peer_reads_to_end(trace: &Trace, mut peer: TcpStream, conn: &ConnectionHandle) {
+    let data = read_all(&mut peer).await;
+    trace.note("peer", format!("read {:?}", String::from_utf8_lossy(&data)));
+    drop(peer);
+    finished(conn).await;
+}
+
 /// Reads exactly `n` bytes from a raw peer, as text.
 pub async fn read_exact(stream: &mut TcpStream, n: usize) -> String {
     let mut data = vec![0; n];
