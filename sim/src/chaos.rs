@@ -30,10 +30,10 @@
 use crate::coverage::Coverage;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::shrink::{shrink, ShrinkResult};
+use crate::shrink::{shrink, shrink_verdict, ShrinkResult};
 use crate::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
 use crate::testing::{repro_line, SEED_VAR};
-use crate::verdict::judge;
+use crate::verdict::{judge, Verdict};
 use std::fmt;
 use std::ops::Range;
 
@@ -161,13 +161,9 @@ impl Chaos {
 
     /// The seed range and jobs this chaos test will use, after the environment's overrides.
     pub fn resolved(&self) -> Result<(Range<u64>, usize), EnvError> {
-        if self.from_env {
-            resolve(self.seeds.clone(), self.jobs, |name| {
-                std::env::var(name).ok()
-            })
-        } else {
-            Ok((self.seeds.clone(), self.jobs))
-        }
+        resolve(self.seeds.clone(), self.jobs, |name| {
+            self.from_env.then(|| std::env::var(name).ok()).flatten()
+        })
     }
 
     /// Sweeps the seeds; on the first failing seed, re-runs it for its trace, shrinks its
@@ -182,18 +178,14 @@ impl Chaos {
         let report = sweep(
             &self.scenario,
             &SweepOptions {
-                seeds,
                 jobs,
-                shard: None,
-                keep_going: false,
                 progress: self.progress,
+                ..SweepOptions::new(seeds)
             },
         );
         match report.failures.first() {
             None => Ok(ChaosPass {
                 scenario: self.scenario.name.clone(),
-                seeds_run: report.seeds_run,
-                coverage: report.coverage.clone(),
                 report,
             }),
             Some(failure) => Err(self.explain(failure.seed, &failure.signature, &report)),
@@ -215,29 +207,32 @@ impl Chaos {
     /// The failure of `seed`, re-run for its trace and shrunk.
     fn explain(&self, seed: Seed, signature: &str, report: &SweepReport) -> ChaosFailure {
         let plan = self.scenario.plan_for(seed);
-        let (failures, trace_tail, rerun) = match judge(&self.scenario, &plan) {
-            Ok(verdict) => {
-                let text = verdict.outcome.trace.render_text();
-                let lines: Vec<&str> = text.lines().collect();
-                let tail = lines[lines.len().saturating_sub(TRACE_TAIL_LINES)..].join("\n");
-                (
-                    verdict.failures.iter().map(|f| f.to_string()).collect(),
-                    tail,
-                    verdict.signature(),
-                )
-            }
-            Err(e) => (vec![e.to_string()], String::new(), None),
+        let rerun = judge(&self.scenario, &plan);
+        let same_failure = rerun
+            .as_ref()
+            .ok()
+            .filter(|verdict| verdict.signature().as_deref() == Some(signature));
+        // A rerun that failed the same way already shows what shrinking would first run the
+        // plan again to see.
+        let shrunk = match same_failure {
+            Some(verdict) => shrink_verdict(&self.scenario, verdict),
+            None => shrink(&self.scenario, &plan, signature),
         };
-        let shrunk = shrink(&self.scenario, &plan, signature);
+        let (failures, trace_tail) = match &rerun {
+            Ok(verdict) => (
+                verdict.failures.iter().map(|f| f.to_string()).collect(),
+                trace_tail(verdict),
+            ),
+            Err(e) => (vec![e.to_string()], String::new()),
+        };
         ChaosFailure {
             scenario: self.scenario.name.clone(),
             seed,
             signature: signature.to_string(),
-            deterministic: rerun.as_deref() == Some(signature),
+            deterministic: same_failure.is_some(),
             seeds_run: report.seeds_run,
             failures,
             trace_tail,
-            plan_toml: shrunk.plan.to_toml(),
             plan,
             shrunk,
             coverage: report.coverage.clone(),
@@ -246,17 +241,32 @@ impl Chaos {
     }
 }
 
+/// The last [`TRACE_TAIL_LINES`] lines of a run's trace.
+fn trace_tail(verdict: &Verdict) -> String {
+    let text = verdict.outcome.trace.render_text();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(TRACE_TAIL_LINES)..].join("\n")
+}
+
 /// A chaos test that passed: how much it ran and what it exercised.
 #[derive(Debug, Clone)]
 pub struct ChaosPass {
     /// The scenario's name.
     pub scenario: String,
-    /// Seeds run.
-    pub seeds_run: usize,
-    /// What the runs exercised.
-    pub coverage: Coverage,
     /// The whole sweep report (with its timing).
     pub report: SweepReport,
+}
+
+impl ChaosPass {
+    /// Seeds run.
+    pub fn seeds_run(&self) -> usize {
+        self.report.seeds_run
+    }
+
+    /// What the runs exercised.
+    pub fn coverage(&self) -> &Coverage {
+        &self.report.coverage
+    }
 }
 
 impl fmt::Display for ChaosPass {
@@ -286,12 +296,17 @@ pub struct ChaosFailure {
     pub plan: crate::plan::FaultPlan,
     /// The shrunk plan and how it was found.
     pub shrunk: ShrinkResult,
-    /// The shrunk plan as TOML (for a scenario file's `plan`, or `Scenario::plan`).
-    pub plan_toml: String,
     /// What the seeds run exercised.
     pub coverage: Coverage,
     /// The command that re-runs this test with this seed only.
     pub repro: String,
+}
+
+impl ChaosFailure {
+    /// The shrunk plan as TOML (for a scenario file's `plan`, or `Scenario::plan`).
+    pub fn plan_toml(&self) -> String {
+        self.shrunk.plan.to_toml()
+    }
 }
 
 impl fmt::Display for ChaosFailure {
@@ -318,7 +333,7 @@ impl fmt::Display for ChaosFailure {
             self.trace_tail
         )?;
         writeln!(f, "{}\n", self.shrunk)?;
-        writeln!(f, "shrunk plan (TOML):\n{}", self.plan_toml)?;
+        writeln!(f, "shrunk plan (TOML):\n{}", self.plan_toml())?;
         writeln!(f, "{}\n", self.coverage)?;
         write!(f, "reproduce: {}", self.repro)
     }
@@ -397,10 +412,10 @@ mod tests {
             .ignoring_env()
             .run()
             .expect("an echo under healing partitions passes");
-        assert_eq!(pass.seeds_run, 16);
-        assert_eq!(pass.coverage.runs, 16);
-        assert!(pass.coverage.fired.contains_key("slow_close"), "{pass}");
-        assert!(pass.coverage.fired.contains_key("reset"), "{pass}");
+        assert_eq!(pass.seeds_run(), 16);
+        assert_eq!(pass.coverage().runs, 16);
+        assert!(pass.coverage().fired.contains_key("slow_close"), "{pass}");
+        assert!(pass.coverage().fired.contains_key("reset"), "{pass}");
         assert!(!pass.to_string().contains("WARNING"), "{pass}");
     }
 
@@ -429,7 +444,7 @@ mod tests {
         assert!(failure.deterministic);
         assert_eq!(failure.plan.faults.len(), 2);
         assert_eq!(failure.shrunk.plan.faults.len(), 1);
-        assert!(failure.plan_toml.contains("kind = \"reset\""));
+        assert!(failure.plan_toml().contains("kind = \"reset\""));
         let text = failure.to_string();
         assert!(
             text.contains("property echoed: c1 sent 512 bytes"),

@@ -3,14 +3,16 @@
 //!
 //! Exit codes: 0 passed, 1 a property or the contract failed, 2 bad input.
 
+use crate::chaos;
 use crate::plan::FaultPlan;
 use crate::registry::Registry;
 use crate::scenario_file::{load, ScenarioFile};
 use crate::seed::Seed;
-use crate::shrink::shrink as shrink_plan;
+use crate::shrink::shrink_verdict;
 use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
 use crate::verdict::{judge, Verdict};
 use clap::{Args, Parser, Subcommand};
+use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -83,21 +85,15 @@ struct SweepArgs {
     keep_going: bool,
 }
 
-/// Parses `A..B`.
+/// Parses `A..B` as [`chaos::parse_seeds`] does, less the empty range: on the command line,
+/// asking for no seeds is a mistake.
 fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
-    let (a, b) = text
-        .split_once("..")
-        .ok_or_else(|| format!("{text:?}: expected a range A..B"))?;
-    let number = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("{s:?} is not a whole number"))
-    };
-    let (a, b) = (number(a)?, number(b)?);
-    if a >= b {
-        return Err(format!("{text:?}: the range is empty (A must be below B)"));
+    match chaos::parse_seeds(text) {
+        Ok(seeds) if !seeds.is_empty() => Ok(seeds),
+        _ => Err(format!(
+            "{text:?}: expected a range A..B of whole numbers with A below B, e.g. 0..1000"
+        )),
     }
-    Ok(a..b)
 }
 
 /// Parses `I/N`.
@@ -160,8 +156,7 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
                 None => scenario.scenario.plan_for(seed),
             };
             if let Some(path) = save_plan {
-                std::fs::write(&path, plan.to_toml())
-                    .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))?;
+                write_file(&path, plan.to_toml())?;
                 println!("plan written to {}", path.display());
             }
             run_once(&scenario, &plan, json)
@@ -201,12 +196,19 @@ fn located(path: &Path, text: &str, e: &toml::de::Error) -> BadInput {
     }
 }
 
+fn write_file(path: &Path, text: String) -> Result<(), BadInput> {
+    std::fs::write(path, text)
+        .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))
+}
+
+/// The command line that runs this tool with `args`.
+fn sim_command(args: impl fmt::Display) -> String {
+    format!("cargo run -p tcpnotify-sim -- {args}")
+}
+
 /// The command that re-runs `file` with `seed`.
 pub fn repro_command(file: &Path, seed: Seed) -> String {
-    format!(
-        "cargo run -p tcpnotify-sim -- run {} --seed {seed}",
-        file.display()
-    )
+    sim_command(format_args!("run {} --seed {seed}", file.display()))
 }
 
 fn run_once(file: &ScenarioFile, plan: &FaultPlan, json: bool) -> Result<Status, BadInput> {
@@ -256,11 +258,12 @@ fn check_determinism(file: &ScenarioFile, seeds: Range<u64>) -> Result<Status, B
             println!(
                 "seed {seed}: runs differ at trace line {line}:\n  first:  {a}\n  second: {b}"
             );
-            println!(
-                "reproduce: cargo run -p tcpnotify-sim -- check-determinism {} --seeds {seed}..{}",
+            let args = format!(
+                "check-determinism {} --seeds {seed}..{}",
                 file.path.display(),
                 seed.0 + 1
             );
+            println!("reproduce: {}", sim_command(args));
             return Ok(Status::Failed);
         }
     }
@@ -308,11 +311,12 @@ fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, BadInput> {
     for failure in &report.failures {
         println!("reproduce: {}", repro_command(&file.path, failure.seed));
     }
-    println!(
-        "shrink:    cargo run -p tcpnotify-sim -- shrink {} --seed {}",
+    let args = format!(
+        "shrink {} --seed {}",
         file.path.display(),
         report.failures[0].seed
     );
+    println!("shrink:    {}", sim_command(args));
     Ok(Status::Failed)
 }
 
@@ -325,22 +329,20 @@ fn shrink(
     let file = load(path, registry)?;
     let plan = file.scenario.plan_for(seed);
     let verdict = judge(&file.scenario, &plan)?;
-    let Some(signature) = verdict.signature() else {
+    let Some(first) = verdict.failures.first() else {
         return Err(BadInput(format!(
             "{}: seed {seed} passes; there is nothing to shrink",
             path.display()
         )));
     };
-    println!(
-        "seed {seed} fails with [{signature}]: {}",
-        verdict.failures[0]
-    );
+    let signature = first.signature();
+    println!("seed {seed} fails with [{signature}]: {first}");
     println!(
         "plan ({} faults):\n{}",
         plan.faults.len(),
         indent(&plan.describe())
     );
-    let result = shrink_plan(&file.scenario, &plan, &signature);
+    let result = shrink_verdict(&file.scenario, &verdict);
     for step in &result.steps {
         println!("  {step}");
     }
@@ -355,12 +357,11 @@ fn shrink(
         "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
         path.display()
     );
-    std::fs::write(&output, file.with_plan(&result.plan, &header))
-        .map_err(|e| BadInput(format!("{}: cannot write: {e}", output.display())))?;
+    write_file(&output, file.with_plan(&result.plan, &header))?;
     println!("wrote {}", output.display());
     println!(
-        "reproduce: cargo run -p tcpnotify-sim -- run {}",
-        output.display()
+        "reproduce: {}",
+        sim_command(format_args!("run {}", output.display()))
     );
     Ok(Status::Failed)
 }

@@ -41,29 +41,25 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// The coverage of one judged run.
+    /// The coverage of one judged run: its fired faults, its plan's policies, its checked
+    /// rules.
     pub fn of(verdict: &Verdict) -> Coverage {
-        let mut coverage = Coverage::default();
-        coverage.record(verdict);
-        coverage
+        let fired = &verdict.outcome.fired;
+        Coverage {
+            runs: 1,
+            runs_without_faults: usize::from(fired.values().all(|n| *n == 0)),
+            fired: fired.clone(),
+            policies: policies_of(&verdict.outcome.plan)
+                .into_iter()
+                .map(|policy| (policy.to_string(), 1))
+                .collect(),
+            exercised: verdict.report.exercised.clone(),
+        }
     }
 
-    /// Counts one judged run: its fired faults, its plan's policies, its checked rules.
+    /// Counts one judged run (see [`Coverage::of`]).
     pub fn record(&mut self, verdict: &Verdict) {
-        self.runs += 1;
-        let fired = &verdict.outcome.fired;
-        if fired.values().all(|n| *n == 0) {
-            self.runs_without_faults += 1;
-        }
-        for (kind, n) in fired {
-            *self.fired.entry(kind.clone()).or_default() += n;
-        }
-        for policy in policies_of(&verdict.outcome.plan) {
-            *self.policies.entry(policy.to_string()).or_default() += 1;
-        }
-        for (rule, n) in &verdict.report.exercised {
-            *self.exercised.entry(*rule).or_default() += n;
-        }
+        self.merge(&Coverage::of(verdict));
     }
 
     /// Adds `other`'s counts to these.

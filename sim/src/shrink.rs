@@ -9,7 +9,7 @@
 
 use crate::plan::{Fault, FaultPlan, Latency};
 use crate::scenario::Scenario;
-use crate::verdict::judge;
+use crate::verdict::{judge, Verdict};
 use std::fmt;
 
 /// Largest value a relaxed size policy is raised to; past it, the policy is as good as off.
@@ -95,18 +95,48 @@ pub fn shrink(scenario: &Scenario, failing: &FaultPlan, signature: &str) -> Shri
         signature,
         runs: 0,
     };
+    if !oracle.fails(failing) {
+        return ShrinkResult {
+            plan: failing.clone(),
+            runs: oracle.runs,
+            steps: vec![format!(
+                "the plan does not fail with {signature}: kept as it is"
+            )],
+        };
+    }
+    reduce(oracle, failing)
+}
+
+/// Shrinks the plan of `verdict`, a judged run of `scenario`, keeping its first failure's
+/// signature: [`shrink`] for a caller that already holds the failing run, so the plan is not
+/// run again only to see it fail. A run that passed keeps its plan.
+///
+/// `runs` counts the verdict's run, as [`shrink`]'s counts the run that checks the plan.
+pub fn shrink_verdict(scenario: &Scenario, verdict: &Verdict) -> ShrinkResult {
+    let plan = &verdict.outcome.plan;
+    let Some(signature) = verdict.signature() else {
+        return ShrinkResult {
+            plan: plan.clone(),
+            runs: 1,
+            steps: vec!["the plan does not fail: kept as it is".to_string()],
+        };
+    };
+    let oracle = Oracle {
+        scenario,
+        signature: &signature,
+        runs: 1,
+    };
+    reduce(oracle, plan)
+}
+
+/// Rounds of (faults, then policies) over `failing`, which `oracle` has seen fail, until a
+/// round changes nothing.
+fn reduce(mut oracle: Oracle<'_>, failing: &FaultPlan) -> ShrinkResult {
     let mut result = ShrinkResult {
         plan: failing.clone(),
         runs: 0,
         steps: Vec::new(),
     };
-    if !oracle.fails(failing) {
-        result.runs = oracle.runs;
-        result.steps.push(format!(
-            "the plan does not fail with {signature}: kept as it is"
-        ));
-        return result;
-    }
     for _ in 0..MAX_ROUNDS {
         let steps_before = result.steps.len();
         shrink_faults(&mut oracle, &mut result);
@@ -385,6 +415,24 @@ mod tests {
         // The shrunk plan still fails the same way.
         let again = judge(&scenario, &shrunk.plan).expect("runs");
         assert_eq!(again.signature().as_deref(), Some("echoed"));
+    }
+
+    #[test]
+    fn shrinking_a_verdict_matches_shrinking_its_plan() {
+        let plan = FaultPlan {
+            faults: six_faults(),
+            ..FaultPlan::quiet(Seed(4))
+        };
+        let scenario = echo();
+        let verdict = judge(&scenario, &plan).expect("runs");
+        assert_eq!(
+            shrink_verdict(&scenario, &verdict),
+            shrink(&scenario, &plan, "echoed")
+        );
+        let quiet = judge(&scenario, &FaultPlan::quiet(Seed(4))).expect("runs");
+        let kept = shrink_verdict(&scenario, &quiet);
+        assert_eq!(kept.plan, FaultPlan::quiet(Seed(4)));
+        assert_eq!(kept.runs, 1);
     }
 
     #[test]

@@ -188,7 +188,8 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
     let started = Instant::now();
     let seeds = options.seed_list();
     let next = AtomicUsize::new(0);
-    // Index of the lowest failing seed so far; no seed after it is started.
+    // Index of the lowest failing seed so far, if the sweep stops at failures; no seed after
+    // it is started, and none after it counts.
     let stop_at = AtomicUsize::new(usize::MAX);
     let results: Mutex<BTreeMap<usize, SeedResult>> = Mutex::new(BTreeMap::new());
     let bar = progress_bar(options.progress, seeds.len());
@@ -198,7 +199,7 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
         let Some(&seed) = seeds.get(index) else {
             break;
         };
-        if !options.keep_going && index > stop_at.load(Ordering::SeqCst) {
+        if index > stop_at.load(Ordering::SeqCst) {
             break;
         }
         let result = run_seed(scenario, Seed(seed));

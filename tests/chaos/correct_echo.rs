@@ -50,9 +50,9 @@ fn echo() -> Scenario {
 fn correct_echo_passes_with_faults_firing() {
     let pass = Chaos::new(echo()).seeds(0..200).assert_passes();
     println!("{pass}");
-    let coverage = &pass.coverage;
-    assert_eq!(coverage.runs, pass.seeds_run);
-    if pass.seeds_run < 50 {
+    let coverage = pass.coverage();
+    assert_eq!(coverage.runs, pass.seeds_run());
+    if pass.seeds_run() < 50 {
         // A seed reproduced alone (`TCPNOTIFY_SEED`) may draw no fault at all.
         return;
     }
