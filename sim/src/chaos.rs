@@ -33,7 +33,7 @@ use crate::seed::Seed;
 use crate::shrink::{shrink, shrink_verdict, ShrinkResult};
 use crate::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
 use crate::testing::{repro_line, SEED_VAR};
-use crate::verdict::{judge, Verdict};
+use crate::verdict::{judge, signature_of, Verdict};
 use std::fmt;
 use std::ops::Range;
 
@@ -208,10 +208,8 @@ impl Chaos {
     fn explain(&self, seed: Seed, signature: &str, report: &SweepReport) -> ChaosFailure {
         let plan = self.scenario.plan_for(seed);
         let rerun = judge(&self.scenario, &plan);
-        let same_failure = rerun
-            .as_ref()
-            .ok()
-            .filter(|verdict| verdict.signature().as_deref() == Some(signature));
+        let deterministic = signature_of(&rerun).as_deref() == Some(signature);
+        let same_failure = rerun.as_ref().ok().filter(|_| deterministic);
         // A rerun that failed the same way already shows what shrinking would first run the
         // plan again to see.
         let shrunk = match same_failure {
@@ -229,7 +227,7 @@ impl Chaos {
             scenario: self.scenario.name.clone(),
             seed,
             signature: signature.to_string(),
-            deterministic: same_failure.is_some(),
+            deterministic,
             seeds_run: report.seeds_run,
             failures,
             trace_tail,
@@ -394,6 +392,32 @@ mod tests {
         Scenario::echo("chaos-echo", 512, 128)
             .faults(settings)
             .expecting(expectations)
+    }
+
+    #[test]
+    fn a_run_that_cannot_start_fails_the_same_way_every_time() {
+        use crate::plan::{Fault, FaultKind, FaultPlan};
+        // An explicit plan naming a host the scenario does not have: the runner refuses it.
+        let scenario = Scenario::echo("chaos-bad-plan", 64, 64).plan(FaultPlan {
+            faults: vec![Fault {
+                at_ms: Some(0),
+                after: None,
+                kind: FaultKind::Crash {
+                    host: "nowhere".into(),
+                    restart_after_ms: None,
+                },
+            }],
+            ..FaultPlan::quiet(Seed(0))
+        });
+        let failure = Chaos::new(scenario)
+            .seeds(0..3)
+            .jobs(1)
+            .ignoring_env()
+            .run()
+            .expect_err("the plan is invalid at every seed");
+        assert_eq!(failure.signature, crate::verdict::RUN_ERROR);
+        assert!(failure.deterministic, "{failure}");
+        assert!(failure.failures[0].contains("nowhere"), "{failure}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use crate::plan::{Fault, FaultPlan, Latency};
 use crate::scenario::Scenario;
-use crate::verdict::{judge, Verdict};
+use crate::verdict::{judge, signature_of, Verdict};
 use std::fmt;
 
 /// Largest value a relaxed size policy is raised to; past it, the policy is as good as off.
@@ -57,10 +57,7 @@ struct Oracle<'a> {
 impl Oracle<'_> {
     fn fails(&mut self, plan: &FaultPlan) -> bool {
         self.runs += 1;
-        judge(self.scenario, plan)
-            .ok()
-            .and_then(|verdict| verdict.signature())
-            .is_some_and(|s| s == self.signature)
+        signature_of(&judge(self.scenario, plan)).is_some_and(|s| s == self.signature)
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::coverage::Coverage;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::verdict::judge;
+use crate::verdict::{judge, RUN_ERROR};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -271,7 +271,7 @@ fn run_seed(scenario: &Scenario, seed: Seed) -> SeedResult {
             coverage: Coverage::default(),
             failure: Some(SweepFailure {
                 seed,
-                signature: "run_error".into(),
+                signature: RUN_ERROR.into(),
                 summary: e.to_string(),
             }),
         },

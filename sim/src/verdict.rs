@@ -124,6 +124,18 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// The signature of a run that could not start (a plan or scenario the runner refused).
+pub const RUN_ERROR: &str = "run_error";
+
+/// The signature of a judged run: its first failure's, [`RUN_ERROR`] if it could not start,
+/// or `None` if it passed. Sweeps, reruns and shrinking compare runs by it.
+pub fn signature_of(result: &Result<Verdict, SimError>) -> Option<String> {
+    match result {
+        Ok(verdict) => verdict.signature(),
+        Err(_) => Some(RUN_ERROR.to_string()),
+    }
+}
+
 /// The contract options of a scenario: its listeners' limits and every connection's read
 /// buffer size.
 pub fn check_options(scenario: &Scenario) -> CheckOptions {
