@@ -33,7 +33,7 @@ use crate::seed::Seed;
 use crate::shrink::{shrink, shrink_verdict, ShrinkResult};
 use crate::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
 use crate::testing::{repro_line, SEED_VAR};
-use crate::verdict::{judge, signature_of, Verdict};
+use crate::verdict::{judge, signature_of};
 use std::fmt;
 use std::ops::Range;
 
@@ -219,7 +219,7 @@ impl Chaos {
         let (failures, trace_tail) = match &rerun {
             Ok(verdict) => (
                 verdict.failures.iter().map(|f| f.to_string()).collect(),
-                trace_tail(verdict),
+                verdict.outcome.trace.render_tail(TRACE_TAIL_LINES),
             ),
             Err(e) => (vec![e.to_string()], String::new()),
         };
@@ -237,13 +237,6 @@ impl Chaos {
             repro: repro_line(seed),
         }
     }
-}
-
-/// The last [`TRACE_TAIL_LINES`] lines of a run's trace.
-fn trace_tail(verdict: &Verdict) -> String {
-    let text = verdict.outcome.trace.render_text();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(TRACE_TAIL_LINES)..].join("\n")
 }
 
 /// A chaos test that passed: how much it ran and what it exercised.
@@ -327,7 +320,7 @@ impl fmt::Display for ChaosFailure {
         writeln!(f, "\nplan of seed {}:\n{}", self.seed, self.plan.describe())?;
         writeln!(
             f,
-            "last {TRACE_TAIL_LINES} trace lines:\n{}\n",
+            "last {TRACE_TAIL_LINES} trace lines:\n{}",
             self.trace_tail
         )?;
         writeln!(f, "{}\n", self.shrunk)?;

@@ -58,15 +58,12 @@ pub fn run_checked(scenario: &Scenario, seed: Seed) -> Verdict {
 pub fn run_passing(scenario: &Scenario, seed: Seed) -> RunOutcome {
     let verdict = run_checked(scenario, seed);
     if !verdict.passed() {
-        let trace = verdict.outcome.trace.render_text();
-        let tail: Vec<&str> = trace.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
         panic!(
-            "scenario {} failed with seed {}:\n{verdict}\nplan:\n{}\nlast trace lines:\n{}\nreproduce: {}",
+            "scenario {} failed with seed {}:\n{verdict}\nplan:\n{}\nlast trace lines:\n{}reproduce: {}",
             scenario.name,
             seed,
             verdict.outcome.plan.describe(),
-            tail.join("\n"),
+            verdict.outcome.trace.render_tail(40),
             repro_line(seed)
         );
     }

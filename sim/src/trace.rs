@@ -129,6 +129,13 @@ impl Trace {
         self.lock().iter().map(|e| format!("{e}\n")).collect()
     }
 
+    /// The last `n` lines of [`render_text`](Self::render_text), for failure reports.
+    pub fn render_tail(&self, n: usize) -> String {
+        let events = self.lock();
+        let start = events.len().saturating_sub(n);
+        events[start..].iter().map(|e| format!("{e}\n")).collect()
+    }
+
     /// One JSON object per line.
     pub fn render_json_lines(&self) -> String {
         self.lock()
@@ -215,6 +222,13 @@ mod tests {
         let back = Trace::parse_json_lines(&text).unwrap();
         assert_eq!(back.len(), 4);
         assert_eq!(back.render_text(), trace.render_text());
+        let lines: Vec<String> = trace
+            .render_text()
+            .lines()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(trace.render_tail(2), lines[2..].concat());
+        assert_eq!(trace.render_tail(10), trace.render_text());
         assert_eq!(back.events()[0], trace.events()[0]);
         assert_eq!(back.events()[3], trace.events()[3]);
     }
