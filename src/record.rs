@@ -364,9 +364,10 @@ impl<N> Recorded<N> {
         }
     }
 
-    /// Keeps only counts and previews of data, not the data (cheaper for large transfers).
-    pub fn summarising(mut self) -> Self {
-        self.keep_bytes = false;
+    /// Whether to keep whole data (the default) or only counts and previews (cheaper for
+    /// large transfers).
+    pub fn keeping_payloads(mut self, keep: bool) -> Self {
+        self.keep_bytes = keep;
         self
     }
 
@@ -505,9 +506,10 @@ impl<N> RecordedListener<N> {
         }
     }
 
-    /// Records accepted connections with counts and previews of data only.
-    pub fn summarising(mut self) -> Self {
-        self.keep_bytes = false;
+    /// Whether accepted connections keep whole data (the default) or only counts and
+    /// previews.
+    pub fn keeping_payloads(mut self, keep: bool) -> Self {
+        self.keep_bytes = keep;
         self
     }
 }

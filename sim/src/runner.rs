@@ -252,11 +252,9 @@ fn register_host(
                     1 => l.name.clone(),
                     n => format!("{}#{n}", l.name),
                 };
-                let mut notify =
-                    RecordedListener::new(FactoryListener(l.notifier.clone()), who, sink.clone());
-                if !run.needs_payloads() {
-                    notify = notify.summarising();
-                }
+                let notify =
+                    RecordedListener::new(FactoryListener(l.notifier.clone()), who, sink.clone())
+                        .keeping_payloads(run.needs_payloads());
                 TcpListener::builder()
                     .network(net.clone())
                     .limit(l.limit)
@@ -271,10 +269,8 @@ fn register_host(
                         if c.start_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
                         }
-                        let mut notify = Recorded::new((c.notifier)(), c.name.clone(), sink);
-                        if !run.needs_payloads() {
-                            notify = notify.summarising();
-                        }
+                        let notify = Recorded::new((c.notifier)(), c.name.clone(), sink)
+                            .keeping_payloads(run.needs_payloads());
                         let handle = TcpConnection::builder()
                             .network(net)
                             .config(c.config)

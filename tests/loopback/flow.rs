@@ -139,7 +139,7 @@ fn connect_summarised(
     trace.redact(format!("({}B ", bulk()), "(<bulk>B ");
     dial(
         trace,
-        Recorded::new(notify, "client", trace.sink()).summarising(),
+        Recorded::new(notify, "client", trace.sink()).keeping_payloads(false),
         port,
     )
 }
