@@ -6,7 +6,7 @@
 use crate::chaos;
 use crate::plan::FaultPlan;
 use crate::registry::Registry;
-use crate::scenario_file::{load, ScenarioFile};
+use crate::scenario_file::{load, load_plan, ScenarioFile};
 use crate::seed::Seed;
 use crate::shrink::shrink_verdict;
 use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
@@ -152,7 +152,10 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             let scenario = load(&file, registry)?;
             let seed = seed.map(Seed).unwrap_or(scenario.seed);
             let plan = match plan {
-                Some(path) => read_plan(&path, seed)?,
+                Some(path) => match load_plan(&path)? {
+                    (plan, true) => plan,
+                    (plan, false) => FaultPlan { seed, ..plan },
+                },
                 None => scenario.scenario.plan_for(seed),
             };
             if let Some(path) = save_plan {
@@ -166,33 +169,6 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
         Command::CheckDeterminism { file, seeds } => {
             check_determinism(&load(&file, registry)?, seeds)
         }
-    }
-}
-
-/// Reads a plan file: a bare plan, or a scenario file's `[plan]` table.
-fn read_plan(path: &Path, seed: Seed) -> Result<FaultPlan, BadInput> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| located(path, &text, &e))?;
-    let plan_text = match table.get("plan") {
-        Some(toml::Value::Table(plan)) => toml::to_string(plan)?,
-        _ => text.clone(),
-    };
-    let mut plan: FaultPlan =
-        toml::from_str(&plan_text).map_err(|e| located(path, &plan_text, &e))?;
-    if !table.contains_key("seed") {
-        plan.seed = seed;
-    }
-    Ok(plan)
-}
-
-fn located(path: &Path, text: &str, e: &toml::de::Error) -> BadInput {
-    let line = e
-        .span()
-        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-    match line {
-        Some(line) => BadInput(format!("{}:{line}: {}", path.display(), e.message().trim())),
-        None => BadInput(format!("{}: {}", path.display(), e.message().trim())),
     }
 }
 

@@ -174,22 +174,45 @@ impl FileConfig {
 
 /// Reads and validates the scenario file at `path`, building notifiers from `registry`.
 pub fn load(path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    parse(&read(path)?, path, registry)
+}
+
+/// Reads a fault plan file, as `tcpnotify-sim run --plan` takes it: a bare plan (as
+/// `run --save-plan` writes), or a scenario file whose `[plan]` is used (as `shrink` writes).
+/// Also says whether the file names its seed; if not, the run's seed applies.
+pub fn load_plan(path: &Path) -> Result<(FaultPlan, bool), ScenarioError> {
+    /// A scenario file: only its plan matters here.
+    #[derive(Deserialize)]
+    struct WithPlan {
+        plan: FaultPlan,
+        #[serde(flatten)]
+        _rest: toml::Table,
+    }
+    let text = read(path)?;
+    let at = Locator { text: &text, path };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| at.toml_error(&e))?;
+    let plan = if table.contains_key("plan") {
+        toml::from_str::<WithPlan>(&text).map(|file| file.plan)
+    } else {
+        toml::from_str::<FaultPlan>(&text)
+    };
+    let plan = plan.map_err(|e| at.toml_error(&e))?;
+    Ok((plan, table.contains_key("seed")))
+}
+
+fn read(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: path.to_path_buf(),
         line: None,
         field: String::new(),
         message: format!("cannot read: {e}"),
-    })?;
-    parse(&text, path, registry)
+    })
 }
 
 /// Parses scenario `text`; `path` names it in errors and gives the default scenario name.
 pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
     let at = Locator { text, path };
-    let file: FileScenario = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        at.error(span.clone(), &at.field_at(span.start), e.message().trim())
-    })?;
+    let file: FileScenario = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
     let name = file.name.clone().unwrap_or_else(|| {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         stem.unwrap_or_else(|| "scenario".into())
@@ -380,6 +403,12 @@ impl Locator<'_> {
             offset += line.len();
         }
         0..self.text.len()
+    }
+
+    /// A TOML error, at its line and field.
+    fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
+        let span = e.span().unwrap_or(0..0);
+        self.error(span.clone(), &self.field_at(span.start), e.message().trim())
     }
 
     /// An error inside table `table` (at `span`) whose message may start with the key it is
@@ -589,6 +618,44 @@ echoed = true
         let err = parse_err(&text);
         assert!(err.contains(": plan: "), "{err}");
         assert!(err.contains("c9"), "{err}");
+    }
+
+    #[test]
+    fn a_plan_file_is_a_bare_plan_or_a_scenario_with_a_plan() {
+        let dir = std::env::temp_dir().join(format!("tcpnotify-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bare = dir.join("bare.toml");
+        std::fs::write(
+            &bare,
+            "seed = 3\n[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n",
+        )
+        .unwrap();
+        let (plan, named_seed) = load_plan(&bare).unwrap();
+        assert_eq!(
+            (plan.seed, plan.faults.len(), named_seed),
+            (Seed(3), 1, true)
+        );
+        let wrapped = dir.join("wrapped.toml");
+        std::fs::write(
+            &wrapped,
+            format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n"),
+        )
+        .unwrap();
+        let (plan, named_seed) = load_plan(&wrapped).unwrap();
+        assert_eq!((plan.faults.len(), named_seed), (1, true));
+        // A bad field inside the plan is reported at its line in the file itself.
+        let bad = dir.join("bad.toml");
+        std::fs::write(
+            &bad,
+            format!("{GOOD}\n[[plan.faults]]\nat_ms = \"soon\"\nkind = \"reset\"\nconn = \"c1\"\n"),
+        )
+        .unwrap();
+        let err = load_plan(&bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}:23: plan.faults[0].at_ms: ", bad.display())),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
