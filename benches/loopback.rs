@@ -17,8 +17,9 @@
 //! Both run on one multi-threaded tokio runtime with a worker per core (`TCPNOTIFY_BENCH_WORKERS`
 //! overrides), and all of both run in worker tasks (`block_on` only waits for the benchmark
 //! task), so neither side gets the main thread to itself. Each figure is the best of
-//! `TCPNOTIFY_BENCH_ROUNDS` (default 3) rounds, tokio and tcpnotify alternating, with the slowest
-//! round shown too; the ratio compares the bests.
+//! `TCPNOTIFY_BENCH_ROUNDS` (default 5) rounds, tokio and tcpnotify alternating, with the slowest
+//! round shown too. Two ratios are printed: the bests', and the median of each round's own
+//! ratio (the two sides of a round ran back to back, so slow drift in the machine cancels).
 //!
 //! `cargo bench --bench loopback`; for a quick check:
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
@@ -328,32 +329,38 @@ async fn tokio_cycles(cycles: u64) -> Duration {
 
 // ---- report ----
 
-/// The best and the worst rate over the rounds, from their durations.
-fn rates(runs: &[Duration], work: f64) -> Option<(f64, f64)> {
-    let best = runs.iter().min()?;
-    let worst = runs.iter().max()?;
-    Some((work / best.as_secs_f64(), work / worst.as_secs_f64()))
-}
-
-/// Prints both rates and their ratio; a side that did not run is left out.
-fn report(what: &str, unit: &str, tokio: Option<(f64, f64)>, notify: Option<(f64, f64)>) {
-    for (name, rates) in [("plain tokio", tokio), ("tcpnotify  ", notify)] {
-        if let Some((best, worst)) = rates {
+/// Prints each side's best and slowest rate, the ratio of the bests, and the median of the
+/// rounds' own ratios (round i of tcpnotify against round i of tokio, run back to back, so
+/// drift in the machine's state, such as sockets piling up in TIME_WAIT, cancels out). A side
+/// that did not run is left out.
+fn report(what: &str, unit: &str, work: f64, tokio: &[Duration], notify: &[Duration]) {
+    let rate = |d: &Duration| work / d.as_secs_f64();
+    let best = |runs: &[Duration]| runs.iter().min().map(rate);
+    for (name, runs) in [("plain tokio", tokio), ("tcpnotify  ", notify)] {
+        if let (Some(best), Some(worst)) = (best(runs), runs.iter().max().map(rate)) {
             println!("{what:<17} {name} {best:10.1} {unit}  (slowest round {worst:.1})");
         }
     }
-    if let (Some((tokio, _)), Some((notify, _))) = (tokio, notify) {
-        println!(
-            "{what:<17} ratio       {:10.3}  (tcpnotify / tokio)",
-            notify / tokio
-        );
-    }
+    let (Some(tokio_best), Some(notify_best)) = (best(tokio), best(notify)) else {
+        return;
+    };
+    let mut paired: Vec<f64> = tokio
+        .iter()
+        .zip(notify)
+        .map(|(t, n)| t.as_secs_f64() / n.as_secs_f64())
+        .collect();
+    paired.sort_by(f64::total_cmp);
+    let median = paired[paired.len() / 2];
+    println!(
+        "{what:<17} ratio       {:10.3}  (tcpnotify / tokio, best rounds; median of paired rounds {median:.3})",
+        notify_best / tokio_best
+    );
 }
 
 fn main() {
     let bytes = env_size("TCPNOTIFY_BENCH_BYTES", 1 << 30);
     let cycles = env_size("TCPNOTIFY_BENCH_CYCLES", 10_000);
-    let rounds = env_size("TCPNOTIFY_BENCH_ROUNDS", 3);
+    let rounds = env_size("TCPNOTIFY_BENCH_ROUNDS", 5);
     // "tokio" or "tcpnotify" runs one side only, to profile it.
     let only = std::env::var("TCPNOTIFY_BENCH_ONLY").unwrap_or_default();
     let (run_tokio, run_notify) = (only != "tcpnotify", only != "tokio");
@@ -393,12 +400,7 @@ fn main() {
             }
         }
         let mib = bytes as f64 / MIB;
-        report(
-            "echo throughput",
-            "MiB/s",
-            rates(&tokio_runs, mib),
-            rates(&notify_runs, mib),
-        );
+        report("echo throughput", "MiB/s", mib, &tokio_runs, &notify_runs);
 
         // Each round leaves thousands of sockets in TIME_WAIT for the next side to connect
         // past, so the sides take turns going first.
@@ -417,8 +419,9 @@ fn main() {
         report(
             "connect cycles",
             "cycles/s",
-            rates(&tokio_runs, cycles as f64),
-            rates(&notify_runs, cycles as f64),
+            cycles as f64,
+            &tokio_runs,
+            &notify_runs,
         );
     });
     runtime.block_on(body).expect("benchmark task");

@@ -7,6 +7,7 @@ use crate::handle::ConnectionHandle;
 use crate::notify::{ConnectFailure, TcpConnectionNotify};
 use crate::stats::ConnectionStats;
 use crate::transport::Transport;
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice};
@@ -144,7 +145,9 @@ pub struct TcpConnection {
     head_written: usize,
     pub(crate) read_again_pending: bool,
     pub(crate) write_again_pending: bool,
-    pub(crate) deferred: VecDeque<Deferred>,
+    /// Inline: a connection defers one or two callbacks in its life (`closed`, a throttle
+    /// change), and a heap queue for them was an allocation per connection.
+    pub(crate) deferred: SmallVec<[Deferred; 4]>,
 }
 
 impl TcpConnection {
@@ -164,7 +167,7 @@ impl TcpConnection {
             head_written: 0,
             read_again_pending: false,
             write_again_pending: false,
-            deferred: VecDeque::new(),
+            deferred: SmallVec::new(),
         }
     }
 
@@ -220,7 +223,7 @@ impl TcpConnection {
                 read_buffer_size: self.config.get_read_buffer_size(),
             });
         }
-        self.deferred.push_back(Deferred::Expect(qty));
+        self.deferred.push(Deferred::Expect(qty));
         Ok(())
     }
 
@@ -252,7 +255,7 @@ impl TcpConnection {
                 self.head_written = 0;
                 self.read_buf = Vec::new();
                 self.read_start = 0;
-                self.deferred.push_back(Deferred::Closed);
+                self.deferred.push(Deferred::Closed);
             }
             Phase::Closed | Phase::ConnectFailed => {}
         }
@@ -263,7 +266,7 @@ impl TcpConnection {
     pub fn write_final(&mut self, data: impl Into<Vec<u8>>) {
         let data = data.into();
         if self.phase != Phase::Open {
-            self.handle.stats.write_dropped();
+            self.handle.counters().write_dropped();
             return;
         }
         self.enqueue(data);
@@ -337,7 +340,7 @@ impl TcpConnection {
 
     /// The connection's counters.
     pub fn stats(&self) -> ConnectionStats {
-        self.handle.stats.snapshot()
+        self.handle.counters().snapshot()
     }
 
     // ---- used by the state machine ----
@@ -372,16 +375,16 @@ impl TcpConnection {
     }
 
     pub(crate) fn count_dropped_write(&self) {
-        self.handle.stats.write_dropped();
+        self.handle.counters().write_dropped();
     }
 
     pub(crate) fn count_expect_rejected(&self) {
-        self.handle.stats.expect_rejected();
+        self.handle.counters().expect_rejected();
     }
 
     pub(crate) fn fail_connect(&mut self, reason: ConnectFailure) {
         self.phase = Phase::ConnectFailed;
-        self.deferred.push_back(Deferred::ConnectFailed(reason));
+        self.deferred.push(Deferred::ConnectFailed(reason));
     }
 
     fn abort_connect(&mut self) {
@@ -457,7 +460,7 @@ impl TcpConnection {
                 ReadOutcome::Ended
             }
             Ok(n) => {
-                self.handle.stats.received(n);
+                self.handle.counters().received(n);
                 ReadOutcome::Data(n)
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => ReadOutcome::WouldBlock,
@@ -521,7 +524,7 @@ impl TcpConnection {
                 }
                 Ok(n) => {
                     self.consume_written(n);
-                    self.handle.stats.sent(n);
+                    self.handle.counters().sent(n);
                     written_this_turn += n;
                     if n < offered {
                         self.enter_throttle();
@@ -542,7 +545,7 @@ impl TcpConnection {
         // Drained in whichever turn this is (W5), and FIN goes out as soon as it drains (L4).
         if self.throttled {
             self.throttled = false;
-            self.deferred.push_back(Deferred::Unthrottled);
+            self.deferred.push(Deferred::Unthrottled);
         }
         self.shut_if_drained();
         written_this_turn > 0
@@ -568,7 +571,7 @@ impl TcpConnection {
     fn enter_throttle(&mut self) {
         if !self.throttled {
             self.throttled = true;
-            self.deferred.push_back(Deferred::Throttled);
+            self.deferred.push(Deferred::Throttled);
         }
     }
 

@@ -9,11 +9,11 @@ use crate::handle::{ConnectionHandle, Mailbox};
 use crate::listener::OnFinish;
 use crate::machine::ConnectionMachine;
 use crate::notify::{ConnectFailure, TcpConnectionNotify};
-use crate::stream_transport::{StreamTransport, WakerSlot};
+use crate::stream_transport::StreamTransport;
+use smallvec::SmallVec;
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Maps a failed connect attempt to the reason `connect_failed` reports.
@@ -24,15 +24,18 @@ pub(crate) fn failure_reason(error: &io::Error) -> ConnectFailure {
     }
 }
 
+/// One connect attempt in flight.
+type Attempt<N> = BoxFuture<'static, io::Result<<N as Network>::Stream>>;
+
 /// One running connection over network `N`.
 pub(crate) struct ConnectionDriver<N: Network> {
     net: N,
     machine: ConnectionMachine,
     mailbox: Mailbox,
     handle: ConnectionHandle,
-    slot: Arc<WakerSlot>,
     resolving: Option<BoxFuture<'static, io::Result<Vec<SocketAddr>>>>,
-    attempts: Vec<Option<BoxFuture<'static, io::Result<N::Stream>>>>,
+    /// Inline for the usual one or two addresses: no allocation per connect.
+    attempts: SmallVec<[Option<Attempt<N>>; 2]>,
     /// Resume messages to queue on the next poll, after other tasks had their turn.
     resumes: Vec<Message>,
     on_finish: Option<OnFinish>,
@@ -78,7 +81,7 @@ impl<N: Network> ConnectionDriver<N> {
         let machine = ConnectionMachine::server(notify, config, handle.clone());
         let mut driver = Self::new(net, machine, mailbox, handle.clone(), Some(on_finish));
         tokio::spawn(async move {
-            let transport = StreamTransport::new(stream, driver.slot.clone());
+            let transport = StreamTransport::new(stream, driver.mailbox.waker());
             driver.machine.accept(Box::new(transport));
             driver.run().await;
         });
@@ -97,9 +100,8 @@ impl<N: Network> ConnectionDriver<N> {
             machine,
             mailbox,
             handle,
-            slot: Arc::new(WakerSlot::default()),
             resolving: None,
-            attempts: Vec::new(),
+            attempts: SmallVec::new(),
             resumes: Vec::new(),
             on_finish,
         }
@@ -114,7 +116,7 @@ impl<N: Network> ConnectionDriver<N> {
 
     /// Runs turns until nothing is ready, the connection yields, or it finishes.
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.slot.register(cx.waker());
+        self.mailbox.register(cx.waker());
         // Queued only now, so messages other tasks sent during the yield come first (R4).
         for resume in self.resumes.drain(..) {
             self.handle.send(resume);
@@ -124,7 +126,7 @@ impl<N: Network> ConnectionDriver<N> {
                 return Poll::Ready(());
             }
             let mut progressed = self.poll_connect(cx);
-            if let Poll::Ready(Some(msg)) = self.mailbox.rx.poll_recv(cx) {
+            if let Some(msg) = self.mailbox.try_recv() {
                 self.machine.handle(msg);
                 progressed = true;
             }
@@ -176,7 +178,7 @@ impl<N: Network> ConnectionDriver<N> {
             progressed = true;
             match result {
                 Ok(stream) => {
-                    let transport = StreamTransport::new(stream, self.slot.clone());
+                    let transport = StreamTransport::new(stream, self.mailbox.waker());
                     // A late success after the connection was decided is dropped: closed silently.
                     let _ = self.machine.attempt_connected(Box::new(transport));
                 }
@@ -192,10 +194,9 @@ impl<N: Network> ConnectionDriver<N> {
     }
 
     fn finish(&mut self) {
-        self.mailbox.rx.close();
         // Messages that arrived too late are handled as the contract says: writes are dropped
         // and counted (W1); nothing else has an effect on a finished connection.
-        while let Ok(msg) = self.mailbox.rx.try_recv() {
+        for msg in self.mailbox.close() {
             self.machine.handle(msg);
         }
         self.mailbox.finish();

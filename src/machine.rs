@@ -279,7 +279,9 @@ impl ConnectionMachine {
 
     /// Delivers the callbacks Pony would have nested in the one that just returned.
     fn drain_deferred(&mut self) {
-        while let Some(deferred) = self.conn.deferred.pop_front() {
+        while !self.conn.deferred.is_empty() {
+            // In order; callbacks may defer more, which run in this loop too.
+            let deferred = self.conn.deferred.remove(0);
             match deferred {
                 Deferred::Expect(_) if self.conn.is_finished() => {}
                 Deferred::Expect(qty) => {

@@ -1,43 +1,15 @@
 //! Adapts a backend [`Stream`] to the state machine's non-blocking [`Transport`].
 //!
 //! Each operation polls the stream once with a waker that forwards to the driver task's
-//! current waker, so a `WouldBlock` leaves the task registered for readiness.
+//! current waker (the one its mailbox holds), so a `WouldBlock` leaves the task registered for readiness.
 
 use crate::backend::Stream;
 use crate::transport::Transport;
 use std::io::{self, ErrorKind, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use tokio::io::ReadBuf;
-
-/// The driver task's current waker, shared with its transport.
-#[derive(Default)]
-pub(crate) struct WakerSlot(Mutex<Option<Waker>>);
-
-impl WakerSlot {
-    /// Records the waker of the driver's current poll.
-    pub(crate) fn register(&self, waker: &Waker) {
-        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match slot.as_ref() {
-            Some(current) if current.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
-    }
-}
-
-impl Wake for WakerSlot {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        let waker = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-}
 
 /// A [`Stream`] seen through the [`Transport`] interface.
 pub(crate) struct StreamTransport<S> {
@@ -46,11 +18,9 @@ pub(crate) struct StreamTransport<S> {
 }
 
 impl<S: Stream> StreamTransport<S> {
-    pub(crate) fn new(stream: S, slot: Arc<WakerSlot>) -> Self {
-        StreamTransport {
-            stream,
-            waker: Waker::from(slot),
-        }
+    /// `waker` wakes the driver task whichever poll it is in (see `Mailbox::waker`).
+    pub(crate) fn new(stream: S, waker: Waker) -> Self {
+        StreamTransport { stream, waker }
     }
 
     fn poll<T>(

@@ -669,7 +669,7 @@ impl Conn {
     /// Returns how many there were.
     pub(crate) fn messages(&mut self) -> usize {
         let mut handled = 0;
-        while let Ok(msg) = self.mailbox.rx.try_recv() {
+        while let Some(msg) = self.mailbox.try_recv() {
             self.machine.handle(msg);
             handled += 1;
         }
@@ -705,7 +705,7 @@ impl Conn {
                     return;
                 }
                 let mut progressed = false;
-                if let Ok(msg) = self.mailbox.rx.try_recv() {
+                if let Some(msg) = self.mailbox.try_recv() {
                     self.machine.handle(msg);
                     progressed = true;
                 }
