@@ -280,51 +280,148 @@ impl TcpConnectionNotify for Closer {
     }
 }
 
-async fn tcpnotify_cycles(cycles: u64) -> Duration {
-    let connected = Arc::new(AtomicU64::new(0));
-    let run = |port: String| async move {
+/// A tcpnotify listener that drains and closes, and the clients' count of `connected`.
+struct NotifyCycles {
+    listener: tcpnotify::ListenerHandle,
+    port: String,
+    connected: Arc<AtomicU64>,
+    dialled: u64,
+}
+
+impl NotifyCycles {
+    async fn start() -> Self {
+        let drain = || Box::new(Drain) as Box<dyn TcpConnectionNotify>;
+        let listener = TcpListener::listen(Accept(drain), "127.0.0.1", "0");
+        let port = listener
+            .listening()
+            .await
+            .expect("listen")
+            .port()
+            .to_string();
+        NotifyCycles {
+            listener,
+            port,
+            connected: Arc::new(AtomicU64::new(0)),
+            dialled: 0,
+        }
+    }
+
+    /// Times `cycles` connections, one after the other.
+    async fn run(&mut self, cycles: u64) -> Duration {
+        let start = Instant::now();
         for _ in 0..cycles {
-            TcpConnection::connect(Closer(connected.clone()), "127.0.0.1", &port)
+            TcpConnection::connect(Closer(self.connected.clone()), "127.0.0.1", &self.port)
                 .finished()
                 .await;
         }
-        connected.load(Ordering::Relaxed)
-    };
-    against_tcpnotify(|| Box::new(Drain), run, cycles, "tcpnotify cycles failed").await
+        self.dialled += cycles;
+        start.elapsed()
+    }
+
+    async fn stop(self) {
+        let connected = self.connected.load(Ordering::Relaxed);
+        assert_eq!(connected, self.dialled, "tcpnotify cycles failed");
+        self.listener.dispose();
+        self.listener.closed().await;
+    }
 }
 
 // ---- plain tokio: connection cycles ----
 
-async fn tokio_cycles(cycles: u64) -> Duration {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let server = tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; CHUNK];
-                while let Ok(n) = stream.read(&mut buf).await {
-                    if n == 0 {
-                        break;
+/// A plain tokio listener whose connections read to end and drop the stream.
+struct TokioCycles {
+    addr: std::net::SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TokioCycles {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; CHUNK];
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
                     }
-                }
-            });
-        }
-    });
-    let start = Instant::now();
-    for _ in 0..cycles {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        stream.shutdown().await.expect("shutdown");
-        let mut buf = [0u8; 64];
-        while stream.read(&mut buf).await.expect("read") > 0 {}
+                });
+            }
+        });
+        TokioCycles { addr, server }
     }
-    let elapsed = start.elapsed();
-    server.abort();
-    elapsed
+
+    /// Times `cycles` connections, one after the other.
+    async fn run(&mut self, cycles: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..cycles {
+            let mut stream = tokio::net::TcpStream::connect(self.addr)
+                .await
+                .expect("connect");
+            stream.shutdown().await.expect("shutdown");
+            let mut buf = [0u8; 64];
+            while stream.read(&mut buf).await.expect("read") > 0 {}
+        }
+        start.elapsed()
+    }
+
+    fn stop(self) {
+        self.server.abort();
+    }
+}
+
+/// Blocks a round's cycles are split into, the two sides taking turns block by block.
+const CYCLE_BLOCKS: u64 = 10;
+
+/// One round: `cycles` connections through each side that runs, in [`CYCLE_BLOCKS`] blocks
+/// taken in turns (the side going first alternating), so that both meet the same machine
+/// state: thousands of sockets in TIME_WAIT pile up as a round goes on and slow every connect.
+/// Returns each side's total time.
+async fn cycles_round(
+    cycles: u64,
+    round: u64,
+    run_tokio: bool,
+    run_notify: bool,
+) -> (Option<Duration>, Option<Duration>) {
+    let mut tokio = if run_tokio {
+        Some(TokioCycles::start().await)
+    } else {
+        None
+    };
+    let mut notify = if run_notify {
+        Some(NotifyCycles::start().await)
+    } else {
+        None
+    };
+    let (mut tokio_time, mut notify_time) = (Duration::ZERO, Duration::ZERO);
+    for block in 0..CYCLE_BLOCKS {
+        let size = cycles / CYCLE_BLOCKS + u64::from(block < cycles % CYCLE_BLOCKS);
+        let notify_first = (round + block) % 2 == 1;
+        for notify_turn in [notify_first, !notify_first] {
+            match (notify_turn, tokio.as_mut(), notify.as_mut()) {
+                (false, Some(side), _) => tokio_time += side.run(size).await,
+                (true, _, Some(side)) => notify_time += side.run(size).await,
+                _ => {}
+            }
+        }
+    }
+    if let Some(side) = tokio {
+        side.stop();
+    }
+    if let Some(side) = notify {
+        side.stop().await;
+    }
+    (
+        run_tokio.then_some(tokio_time),
+        run_notify.then_some(notify_time),
+    )
 }
 
 // ---- report ----
@@ -383,12 +480,11 @@ fn main() {
         let warm = bytes.min(16 << 20);
         if run_tokio {
             tokio_echo(warm).await;
-            tokio_cycles(cycles.min(200)).await;
         }
         if run_notify {
             tcpnotify_echo(warm).await;
-            tcpnotify_cycles(cycles.min(200)).await;
         }
+        cycles_round(cycles.min(200), 0, run_tokio, run_notify).await;
 
         let (mut tokio_runs, mut notify_runs) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
@@ -402,19 +498,11 @@ fn main() {
         let mib = bytes as f64 / MIB;
         report("echo throughput", "MiB/s", mib, &tokio_runs, &notify_runs);
 
-        // Each round leaves thousands of sockets in TIME_WAIT for the next side to connect
-        // past, so the sides take turns going first.
         let (mut tokio_runs, mut notify_runs) = (Vec::new(), Vec::new());
         for round in 0..rounds {
-            if run_notify && round % 2 == 1 {
-                notify_runs.push(tcpnotify_cycles(cycles).await);
-            }
-            if run_tokio {
-                tokio_runs.push(tokio_cycles(cycles).await);
-            }
-            if run_notify && round % 2 == 0 {
-                notify_runs.push(tcpnotify_cycles(cycles).await);
-            }
+            let (tokio, notify) = cycles_round(cycles, round, run_tokio, run_notify).await;
+            tokio_runs.extend(tokio);
+            notify_runs.extend(notify);
         }
         report(
             "connect cycles",

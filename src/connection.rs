@@ -6,15 +6,19 @@ use crate::config::ConnectionConfig;
 use crate::handle::ConnectionHandle;
 use crate::notify::{ConnectFailure, TcpConnectionNotify};
 use crate::stats::ConnectionStats;
-use crate::transport::Transport;
+use crate::transport::{read_appending, read_into, Transport};
 use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice};
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 
 /// Most buffers handed to one vectored write.
 const MAX_WRITE_SLICES: usize = 64;
+
+/// The largest first read made into the stack rather than an allocated read buffer.
+const FIRST_READ_ON_STACK: usize = crate::config::DEFAULT_READ_BUFFER_SIZE;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,6 +342,12 @@ impl TcpConnection {
         self.write_queue.iter().map(Vec::len).sum::<usize>() - self.head_written
     }
 
+    /// Bytes allocated for the read buffer (0 until a read brought data).
+    #[cfg(test)]
+    pub(crate) fn read_buffer_capacity(&self) -> usize {
+        self.read_buf.capacity()
+    }
+
     /// The connection's counters.
     pub fn stats(&self) -> ConnectionStats {
         self.handle.counters().snapshot()
@@ -394,7 +404,7 @@ impl TcpConnection {
     pub(crate) fn open(&mut self, transport: Box<dyn Transport>) {
         self.phase = Phase::Open;
         self.transport = Some(transport);
-        self.read_buf = Vec::with_capacity(self.config.get_read_buffer_size());
+        // The read buffer is allocated by the first read that brings data (see `read_once`).
     }
 
     /// Whether the driver should poll the socket for reading.
@@ -454,7 +464,22 @@ impl TcpConnection {
             // and mistake it for end of stream (lori #324).
             return ReadOutcome::WouldBlock;
         }
-        match transport.read(&mut self.read_buf, free) {
+        let read = if self.read_buf.capacity() == 0 && free <= FIRST_READ_ON_STACK {
+            // A connection's first read goes to the stack, and its read buffer is allocated
+            // only if data came: many connections only ever read the end of the stream.
+            let mut first = [MaybeUninit::uninit(); FIRST_READ_ON_STACK];
+            read_into(transport.as_mut(), &mut first[..free]).map(|data| {
+                if !data.is_empty() {
+                    self.read_buf
+                        .reserve_exact(self.config.get_read_buffer_size());
+                    self.read_buf.extend_from_slice(data);
+                }
+                data.len()
+            })
+        } else {
+            read_appending(transport.as_mut(), &mut self.read_buf, free)
+        };
+        match read {
             Ok(0) => {
                 self.hard_close();
                 ReadOutcome::Ended

@@ -118,14 +118,18 @@ impl<N: Network> ConnectionDriver<N> {
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.mailbox.register(cx.waker());
         // Queued only now, so messages other tasks sent during the yield come first (R4).
-        for resume in self.resumes.drain(..) {
-            self.handle.send(resume);
+        if !self.resumes.is_empty() {
+            for resume in self.resumes.drain(..) {
+                self.handle.send(resume);
+            }
         }
         loop {
             if self.machine.is_finished() {
                 return Poll::Ready(());
             }
-            let mut progressed = self.poll_connect(cx);
+            // Connect progress needs no second pass: everything below sees it in this one.
+            self.poll_connect(cx);
+            let mut progressed = false;
             if let Some(msg) = self.mailbox.try_recv() {
                 self.machine.handle(msg);
                 progressed = true;
@@ -153,12 +157,10 @@ impl<N: Network> ConnectionDriver<N> {
     }
 
     /// Polls resolution and the connect attempts, in resolution order (C2).
-    fn poll_connect(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progressed = false;
+    fn poll_connect(&mut self, cx: &mut Context<'_>) {
         if let Some(resolving) = self.resolving.as_mut() {
             if let Poll::Ready(result) = resolving.as_mut().poll(cx) {
                 self.resolving = None;
-                progressed = true;
                 for address in self.machine.resolved(result) {
                     self.attempts.push(Some(self.net.connect(address)));
                 }
@@ -175,7 +177,6 @@ impl<N: Network> ConnectionDriver<N> {
                 continue;
             };
             *slot = None;
-            progressed = true;
             match result {
                 Ok(stream) => {
                     let transport = StreamTransport::new(stream, self.mailbox.waker());
@@ -190,7 +191,6 @@ impl<N: Network> ConnectionDriver<N> {
             self.attempts.clear();
             self.resolving = None;
         }
-        progressed
     }
 
     fn finish(&mut self) {

@@ -63,7 +63,7 @@ pub use machine::ConnectionMachine;
 pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
 pub use stats::ConnectionStats;
 pub use tokio_net::TokioNetwork;
-pub use transport::Transport;
+pub use transport::{ReadBuf, Transport};
 
 #[cfg(test)]
 mod tests;

@@ -36,17 +36,8 @@ impl<S: Stream> StreamTransport<S> {
 }
 
 impl<S: Stream> Transport for StreamTransport<S> {
-    fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        buf.reserve(max);
-        let filled = buf.len();
-        let spare = &mut buf.spare_capacity_mut()[..max];
-        let mut read_buf = ReadBuf::uninit(spare);
-        self.poll(|s, cx| s.poll_read(cx, &mut read_buf))?;
-        let n = read_buf.filled().len();
-        // SAFETY: `ReadBuf` guarantees its first `n` bytes, which are the `n` bytes after
-        // `filled` in `buf`'s spare capacity, were initialised by the read.
-        unsafe { buf.set_len(filled + n) };
-        Ok(n)
+    fn read(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+        self.poll(|s, cx| s.poll_read(cx, buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -12,7 +12,7 @@ use crate::handle::{ConnectionHandle, Mailbox};
 use crate::listener::TcpListener;
 use crate::machine::ConnectionMachine;
 use crate::notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
-use crate::transport::Transport;
+use crate::transport::{ReadBuf, Transport};
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -199,20 +199,21 @@ struct FakeTransport {
 }
 
 impl Transport for FakeTransport {
-    fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    fn read(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
         let mut state = self.wire.lock();
+        let max = buf.remaining();
         state.read_sizes.push(max);
         match state.reads.pop_front() {
             None | Some(Read::WouldBlock) => Err(ErrorKind::WouldBlock.into()),
-            Some(Read::Eof) => Ok(0),
+            Some(Read::Eof) => Ok(()),
             Some(Read::Error(kind)) => Err(kind.into()),
             Some(Read::Data(data)) => {
                 let n = data.len().min(max);
-                buf.extend_from_slice(&data[..n]);
+                buf.put_slice(&data[..n]);
                 if n < data.len() {
                     state.reads.push_front(Read::Data(data[n..].to_vec()));
                 }
-                Ok(n)
+                Ok(())
             }
         }
     }

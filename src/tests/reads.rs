@@ -561,3 +561,42 @@ fn r6_after_a_hard_close_what_was_delivered_is_a_prefix_of_what_was_sent() {
     assert_eq!(log.lines().last().map(String::as_str), Some("closed"));
     assert_eq!(conn.phase(), Phase::Closed);
 }
+
+#[test]
+fn r1_the_first_read_asks_for_the_whole_read_buffer_wherever_it_reads_into() {
+    // 16 KiB (the default): the first read goes to the stack, and no buffer is allocated until
+    // data comes; 64 KiB: the first read goes into an allocated buffer.
+    for (size, allocated_before_data) in [(16 * 1024, 0), (64 * 1024, 64 * 1024)] {
+        let log = Log::new();
+        let deliveries = Deliveries::default();
+        let config = ConnectionConfig::default().read_buffer_size(size);
+        let mut conn = server_with(recording(&log, &deliveries), config);
+        conn.accept();
+        let capacity = conn.machine.connection().read_buffer_capacity();
+        assert_eq!(capacity, allocated_before_data, "size {size}");
+        let data = pattern(40_000);
+        conn.wire.push(data.clone());
+        conn.drive();
+        let frames = deliveries.take();
+        let first = frames[0].0.len();
+        assert_eq!(
+            first,
+            size.min(data.len()),
+            "one read, as large as it can be"
+        );
+        let joined: Vec<u8> = frames.into_iter().flat_map(|(d, _)| d).collect();
+        assert_eq!(joined, data, "size {size}");
+        assert_eq!(conn.wire.read_sizes()[..2], [size, size], "size {size}");
+    }
+}
+
+#[test]
+fn r1_a_connection_that_only_reads_end_of_stream_never_allocates_a_read_buffer() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    assert_eq!(conn.machine.connection().read_buffer_capacity(), 0);
+    conn.wire.push_eof();
+    conn.drive();
+    assert_eq!(log.take(), ["accepted", "closed"]);
+}
