@@ -1,7 +1,8 @@
 //! tcpnotify against plain tokio over loopback, in one run:
 //!
-//! 1. **Echo throughput**: a client sends `TCPNOTIFY_BENCH_BYTES` (default 1 GiB) in 16 KiB
-//!    chunks to an echo server and counts the bytes that come back. tcpnotify: a listener whose
+//! 1. **Echo throughput**: clients send `TCPNOTIFY_BENCH_BYTES` (default 1 GiB) in 16 KiB
+//!    chunks to an echo server and count the bytes that come back (one connection per block,
+//!    below). tcpnotify: a listener whose
 //!    connections write back what they receive, and a client notifier that keeps writing until
 //!    throttled (resuming on `unthrottled`) and closes once every byte came back. Plain tokio: a
 //!    `TcpListener` with a read/`write_all` copy loop over a 16 KiB buffer (tcpnotify's default
@@ -16,21 +17,25 @@
 //!
 //! Both run on one multi-threaded tokio runtime with a worker per core (`TCPNOTIFY_BENCH_WORKERS`
 //! overrides), and all of both run in worker tasks (`block_on` only waits for the benchmark
-//! task), so neither side gets the main thread to itself. Each figure is the best of
-//! `TCPNOTIFY_BENCH_ROUNDS` (default 5) rounds, tokio and tcpnotify alternating, with the slowest
-//! round shown too. Two ratios are printed: the bests', and the median of each round's own
-//! ratio (the two sides of a round ran back to back, so slow drift in the machine cancels).
+//! task), so neither side gets the main thread to itself. In a round each side does the whole
+//! work (1 GiB, 10,000 cycles) in 8 blocks, the sides taking turns block by block, so both meet
+//! the same machine state (a shared VM drifts; sockets in TIME_WAIT pile up). Each figure is the
+//! best of `TCPNOTIFY_BENCH_ROUNDS` (default 5) rounds, with the slowest round shown too. Two
+//! ratios are printed: the bests', and the median of the rounds' own ratios.
 //!
 //! `cargo bench --bench loopback`; for a quick check:
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
 //! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 /// Bytes per client write and per plain-tokio read.
 const CHUNK: usize = 16 * 1024;
@@ -150,115 +155,235 @@ impl TcpConnectionNotify for BulkClient {
     }
 }
 
-/// Times `client` against a tcpnotify listener on loopback that accepts with `server`.
-/// `client` gets the listener's port and returns what it counted, which must be `expected`.
-async fn against_tcpnotify<F, Fut>(
-    server: fn() -> Box<dyn TcpConnectionNotify>,
-    client: F,
-    expected: u64,
-    failure: &str,
-) -> Duration
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = u64>,
-{
-    let listener = TcpListener::listen(Accept(server), "127.0.0.1", "0");
+// ---- the two sides, in turns ----
+
+/// One side of a benchmark: a server on loopback, and a client that does `work` (bytes to
+/// echo, or connection cycles) against it.
+trait Side: Sized {
+    async fn start() -> Self;
+    /// Does `work` and returns how long it took.
+    async fn run(&mut self, work: u64) -> Duration;
+    async fn stop(self);
+}
+
+/// Blocks a round's work is split into, the two sides taking turns block by block.
+const BLOCKS: u64 = 8;
+
+/// One round: `work` through each side that runs, in [`BLOCKS`] blocks taken in turns (which
+/// side goes first alternating), so both meet the same machine state; for one, thousands of
+/// sockets pile up in TIME_WAIT as a round of connection cycles goes on and slow every
+/// connect. Returns each side's total time.
+async fn in_turns<T: Side, N: Side>(
+    work: u64,
+    round: u64,
+    run_tokio: bool,
+    run_notify: bool,
+) -> (Option<Duration>, Option<Duration>) {
+    let mut tokio = if run_tokio {
+        Some(T::start().await)
+    } else {
+        None
+    };
+    let mut notify = if run_notify {
+        Some(N::start().await)
+    } else {
+        None
+    };
+    let (mut tokio_time, mut notify_time) = (Duration::ZERO, Duration::ZERO);
+    for block in 0..BLOCKS {
+        let size = work / BLOCKS + u64::from(block < work % BLOCKS);
+        let notify_first = (round + block) % 2 == 1;
+        for notify_turn in [notify_first, !notify_first] {
+            match (notify_turn, tokio.as_mut(), notify.as_mut()) {
+                (false, Some(side), _) => tokio_time += side.run(size).await,
+                (true, _, Some(side)) => notify_time += side.run(size).await,
+                _ => {}
+            }
+        }
+    }
+    if let Some(side) = tokio {
+        side.stop().await;
+    }
+    if let Some(side) = notify {
+        side.stop().await;
+    }
+    (
+        run_tokio.then_some(tokio_time),
+        run_notify.then_some(notify_time),
+    )
+}
+
+/// Every round's times, per side.
+async fn every_round<T: Side, N: Side>(
+    work: u64,
+    rounds: u64,
+    run_tokio: bool,
+    run_notify: bool,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut tokio_runs, mut notify_runs) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (tokio, notify) = in_turns::<T, N>(work, round, run_tokio, run_notify).await;
+        tokio_runs.extend(tokio);
+        notify_runs.extend(notify);
+    }
+    (tokio_runs, notify_runs)
+}
+
+/// A tcpnotify listener on loopback that accepts with `make`, and its port.
+async fn notify_server(
+    make: fn() -> Box<dyn TcpConnectionNotify>,
+) -> (tcpnotify::ListenerHandle, String) {
+    let listener = TcpListener::listen(Accept(make), "127.0.0.1", "0");
     let port = listener
         .listening()
         .await
         .expect("listen")
         .port()
         .to_string();
-    let start = Instant::now();
-    let counted = client(port).await;
-    let elapsed = start.elapsed();
-    assert_eq!(counted, expected, "{failure}");
+    (listener, port)
+}
+
+async fn stop_notify_server(listener: tcpnotify::ListenerHandle) {
     listener.dispose();
     listener.closed().await;
-    elapsed
 }
 
-async fn tcpnotify_echo(total: u64) -> Duration {
-    let result = Arc::new(AtomicU64::new(0));
-    let client = BulkClient {
-        chunk: chunk(),
-        total,
-        written: 0,
-        echoed: 0,
-        in_mailbox: 0,
-        throttled: false,
-        result: result.clone(),
-    };
-    let echo = |port: String| async move {
-        TcpConnection::connect(client, "127.0.0.1", &port)
-            .finished()
-            .await;
-        result.load(Ordering::Relaxed)
-    };
-    against_tcpnotify(
-        || Box::new(EchoServer),
-        echo,
-        total,
-        "tcpnotify echo lost bytes",
-    )
-    .await
-}
-
-// ---- plain tokio: echo ----
-
-async fn tokio_echo(total: u64) -> Duration {
+/// A plain tokio listener on loopback that runs `serve` in a task per connection.
+async fn tokio_server<F>(serve: fn(TcpStream) -> F) -> (SocketAddr, JoinHandle<()>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     let server = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.expect("accept");
-        stream.set_nodelay(true).expect("nodelay");
-        let mut buf = vec![0u8; CHUNK];
         loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if stream.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
+            if let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream));
             }
         }
     });
-    let chunk = chunk();
-    let start = Instant::now();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let (mut reader, mut writer) = stream.split();
-    let write = async {
-        let mut left = total;
-        while left > 0 {
-            let n = left.min(CHUNK as u64) as usize;
-            writer.write_all(&chunk[..n]).await.expect("write");
-            left -= n as u64;
-        }
-        writer.shutdown().await.expect("shutdown");
-    };
-    let read = async {
-        let mut buf = vec![0u8; CHUNK];
-        let mut echoed = 0u64;
-        loop {
-            match reader.read(&mut buf).await.expect("read") {
-                0 => break,
-                n => echoed += n as u64,
-            }
-        }
-        echoed
-    };
-    let ((), echoed) = tokio::join!(write, read);
-    let elapsed = start.elapsed();
-    assert_eq!(echoed, total, "tokio echo lost bytes");
-    server.await.expect("server task");
-    elapsed
+    (addr, server)
 }
 
-// ---- tcpnotify: connection cycles ----
+// ---- echo ----
+
+struct NotifyEcho {
+    listener: tcpnotify::ListenerHandle,
+    port: String,
+    chunk: Vec<u8>,
+}
+
+impl Side for NotifyEcho {
+    async fn start() -> Self {
+        let (listener, port) = notify_server(|| Box::new(EchoServer)).await;
+        NotifyEcho {
+            listener,
+            port,
+            chunk: chunk(),
+        }
+    }
+
+    async fn run(&mut self, bytes: u64) -> Duration {
+        let result = Arc::new(AtomicU64::new(0));
+        let client = BulkClient {
+            chunk: self.chunk.clone(),
+            total: bytes,
+            written: 0,
+            echoed: 0,
+            in_mailbox: 0,
+            throttled: false,
+            result: result.clone(),
+        };
+        let start = Instant::now();
+        TcpConnection::connect(client, "127.0.0.1", &self.port)
+            .finished()
+            .await;
+        let elapsed = start.elapsed();
+        assert_eq!(
+            result.load(Ordering::Relaxed),
+            bytes,
+            "tcpnotify echo lost bytes"
+        );
+        elapsed
+    }
+
+    async fn stop(self) {
+        stop_notify_server(self.listener).await;
+    }
+}
+
+/// Plain tokio's echo server: a read/`write_all` copy loop over a [`CHUNK`] buffer.
+async fn tokio_echo_connection(mut stream: TcpStream) {
+    stream.set_nodelay(true).expect("nodelay");
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+struct TokioEcho {
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+    chunk: Vec<u8>,
+}
+
+impl Side for TokioEcho {
+    async fn start() -> Self {
+        let (addr, server) = tokio_server(tokio_echo_connection).await;
+        TokioEcho {
+            addr,
+            server,
+            chunk: chunk(),
+        }
+    }
+
+    async fn run(&mut self, bytes: u64) -> Duration {
+        let start = Instant::now();
+        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (mut reader, mut writer) = stream.split();
+        let chunk = &self.chunk;
+        let write = async {
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(CHUNK as u64) as usize;
+                writer.write_all(&chunk[..n]).await.expect("write");
+                left -= n as u64;
+            }
+            writer.shutdown().await.expect("shutdown");
+        };
+        let read = async {
+            let mut buf = vec![0u8; CHUNK];
+            let mut echoed = 0u64;
+            loop {
+                match reader.read(&mut buf).await.expect("read") {
+                    0 => break,
+                    n => echoed += n as u64,
+                }
+            }
+            echoed
+        };
+        let ((), echoed) = tokio::join!(write, read);
+        let elapsed = start.elapsed();
+        assert_eq!(echoed, bytes, "tokio echo lost bytes");
+        elapsed
+    }
+
+    async fn stop(self) {
+        self.server.abort();
+    }
+}
+
+// ---- connection cycles ----
 
 /// Server side of a cycle: reads until the peer closes, then closes.
 struct Drain;
@@ -280,7 +405,6 @@ impl TcpConnectionNotify for Closer {
     }
 }
 
-/// A tcpnotify listener that drains and closes, and the clients' count of `connected`.
 struct NotifyCycles {
     listener: tcpnotify::ListenerHandle,
     port: String,
@@ -288,16 +412,9 @@ struct NotifyCycles {
     dialled: u64,
 }
 
-impl NotifyCycles {
+impl Side for NotifyCycles {
     async fn start() -> Self {
-        let drain = || Box::new(Drain) as Box<dyn TcpConnectionNotify>;
-        let listener = TcpListener::listen(Accept(drain), "127.0.0.1", "0");
-        let port = listener
-            .listening()
-            .await
-            .expect("listen")
-            .port()
-            .to_string();
+        let (listener, port) = notify_server(|| Box::new(Drain)).await;
         NotifyCycles {
             listener,
             port,
@@ -306,7 +423,6 @@ impl NotifyCycles {
         }
     }
 
-    /// Times `cycles` connections, one after the other.
     async fn run(&mut self, cycles: u64) -> Duration {
         let start = Instant::now();
         for _ in 0..cycles {
@@ -321,50 +437,35 @@ impl NotifyCycles {
     async fn stop(self) {
         let connected = self.connected.load(Ordering::Relaxed);
         assert_eq!(connected, self.dialled, "tcpnotify cycles failed");
-        self.listener.dispose();
-        self.listener.closed().await;
+        stop_notify_server(self.listener).await;
     }
 }
 
-// ---- plain tokio: connection cycles ----
-
-/// A plain tokio listener whose connections read to end and drop the stream.
-struct TokioCycles {
-    addr: std::net::SocketAddr,
-    server: tokio::task::JoinHandle<()>,
+/// Plain tokio's server side of a cycle: read to end, drop the stream.
+async fn tokio_drain_connection(mut stream: TcpStream) {
+    let mut buf = vec![0u8; CHUNK];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
 }
 
-impl TokioCycles {
+struct TokioCycles {
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+}
+
+impl Side for TokioCycles {
     async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; CHUNK];
-                    while let Ok(n) = stream.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
+        let (addr, server) = tokio_server(tokio_drain_connection).await;
         TokioCycles { addr, server }
     }
 
-    /// Times `cycles` connections, one after the other.
     async fn run(&mut self, cycles: u64) -> Duration {
         let start = Instant::now();
         for _ in 0..cycles {
-            let mut stream = tokio::net::TcpStream::connect(self.addr)
-                .await
-                .expect("connect");
+            let mut stream = TcpStream::connect(self.addr).await.expect("connect");
             stream.shutdown().await.expect("shutdown");
             let mut buf = [0u8; 64];
             while stream.read(&mut buf).await.expect("read") > 0 {}
@@ -372,56 +473,9 @@ impl TokioCycles {
         start.elapsed()
     }
 
-    fn stop(self) {
+    async fn stop(self) {
         self.server.abort();
     }
-}
-
-/// Blocks a round's cycles are split into, the two sides taking turns block by block.
-const CYCLE_BLOCKS: u64 = 10;
-
-/// One round: `cycles` connections through each side that runs, in [`CYCLE_BLOCKS`] blocks
-/// taken in turns (the side going first alternating), so that both meet the same machine
-/// state: thousands of sockets in TIME_WAIT pile up as a round goes on and slow every connect.
-/// Returns each side's total time.
-async fn cycles_round(
-    cycles: u64,
-    round: u64,
-    run_tokio: bool,
-    run_notify: bool,
-) -> (Option<Duration>, Option<Duration>) {
-    let mut tokio = if run_tokio {
-        Some(TokioCycles::start().await)
-    } else {
-        None
-    };
-    let mut notify = if run_notify {
-        Some(NotifyCycles::start().await)
-    } else {
-        None
-    };
-    let (mut tokio_time, mut notify_time) = (Duration::ZERO, Duration::ZERO);
-    for block in 0..CYCLE_BLOCKS {
-        let size = cycles / CYCLE_BLOCKS + u64::from(block < cycles % CYCLE_BLOCKS);
-        let notify_first = (round + block) % 2 == 1;
-        for notify_turn in [notify_first, !notify_first] {
-            match (notify_turn, tokio.as_mut(), notify.as_mut()) {
-                (false, Some(side), _) => tokio_time += side.run(size).await,
-                (true, _, Some(side)) => notify_time += side.run(size).await,
-                _ => {}
-            }
-        }
-    }
-    if let Some(side) = tokio {
-        side.stop();
-    }
-    if let Some(side) = notify {
-        side.stop().await;
-    }
-    (
-        run_tokio.then_some(tokio_time),
-        run_notify.then_some(notify_time),
-    )
 }
 
 // ---- report ----
@@ -477,40 +531,21 @@ fn main() {
     // Everything runs in worker tasks, as a server's code would; `block_on` only waits.
     let body = runtime.spawn(async move {
         // Warm-up: first connections, allocator and page faults.
-        let warm = bytes.min(16 << 20);
-        if run_tokio {
-            tokio_echo(warm).await;
-        }
-        if run_notify {
-            tcpnotify_echo(warm).await;
-        }
-        cycles_round(cycles.min(200), 0, run_tokio, run_notify).await;
+        in_turns::<TokioEcho, NotifyEcho>(bytes.min(16 << 20), 0, run_tokio, run_notify).await;
+        in_turns::<TokioCycles, NotifyCycles>(cycles.min(200), 0, run_tokio, run_notify).await;
 
-        let (mut tokio_runs, mut notify_runs) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            if run_tokio {
-                tokio_runs.push(tokio_echo(bytes).await);
-            }
-            if run_notify {
-                notify_runs.push(tcpnotify_echo(bytes).await);
-            }
-        }
-        let mib = bytes as f64 / MIB;
-        report("echo throughput", "MiB/s", mib, &tokio_runs, &notify_runs);
-
-        let (mut tokio_runs, mut notify_runs) = (Vec::new(), Vec::new());
-        for round in 0..rounds {
-            let (tokio, notify) = cycles_round(cycles, round, run_tokio, run_notify).await;
-            tokio_runs.extend(tokio);
-            notify_runs.extend(notify);
-        }
+        let (tokio, notify) =
+            every_round::<TokioEcho, NotifyEcho>(bytes, rounds, run_tokio, run_notify).await;
         report(
-            "connect cycles",
-            "cycles/s",
-            cycles as f64,
-            &tokio_runs,
-            &notify_runs,
+            "echo throughput",
+            "MiB/s",
+            bytes as f64 / MIB,
+            &tokio,
+            &notify,
         );
+        let (tokio, notify) =
+            every_round::<TokioCycles, NotifyCycles>(cycles, rounds, run_tokio, run_notify).await;
+        report("connect cycles", "cycles/s", cycles as f64, &tokio, &notify);
     });
     runtime.block_on(body).expect("benchmark task");
 }
