@@ -177,50 +177,70 @@ impl fmt::Display for Callback {
 /// The bytes a callback carried: always the count and the first [`PREVIEW_BYTES`] bytes,
 /// and the whole data when the recorder keeps it (for checks such as stream integrity).
 /// Shown as the count and an escaped preview; serialised the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Payload {
-    len: usize,
-    head: Vec<u8>,
-    bytes: Option<Arc<[u8]>>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(Kept);
+
+/// What a [`Payload`] holds: the data itself, or only what the preview needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kept {
+    Whole(Arc<[u8]>),
+    Summary { len: usize, head: Vec<u8> },
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::summary(&[])
+    }
 }
 
 impl Payload {
     /// Copies `data` whole.
     pub fn of(data: &[u8]) -> Self {
-        Payload {
-            bytes: Some(Arc::from(data)),
-            ..Payload::summary(data)
-        }
+        Payload(Kept::Whole(Arc::from(data)))
     }
 
     /// Keeps only the count and the preview of `data`.
     pub fn summary(data: &[u8]) -> Self {
-        Payload {
+        Payload(Kept::Summary {
             len: data.len(),
             head: data[..data.len().min(PREVIEW_BYTES)].to_vec(),
-            bytes: None,
-        }
+        })
     }
 
     /// The whole data, if it was kept.
     pub fn bytes(&self) -> Option<&[u8]> {
-        self.bytes.as_deref()
+        match &self.0 {
+            Kept::Whole(bytes) => Some(bytes),
+            Kept::Summary { .. } => None,
+        }
     }
 
     /// The number of bytes.
     pub fn len(&self) -> usize {
-        self.len
+        match &self.0 {
+            Kept::Whole(bytes) => bytes.len(),
+            Kept::Summary { len, .. } => *len,
+        }
     }
 
     /// Whether there are no bytes.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    /// The first [`PREVIEW_BYTES`] bytes.
+    fn head(&self) -> &[u8] {
+        match &self.0 {
+            Kept::Whole(bytes) => &bytes[..bytes.len().min(PREVIEW_BYTES)],
+            Kept::Summary { head, .. } => head,
+        }
     }
 
     /// The first [`PREVIEW_BYTES`] bytes, escaped as ASCII, with `...` if there are more.
     pub fn preview(&self) -> String {
-        let mut text = self.head.escape_ascii().to_string();
-        if self.len > self.head.len() {
+        let head = self.head();
+        let mut text = head.escape_ascii().to_string();
+        if self.len() > head.len() {
             text.push_str("...");
         }
         text
@@ -229,7 +249,7 @@ impl Payload {
 
 impl fmt::Display for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}B \"{}\"", self.len, self.preview())
+        write!(f, "{}B \"{}\"", self.len(), self.preview())
     }
 }
 
@@ -238,8 +258,8 @@ impl serde::Serialize for Payload {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut state = serializer.serialize_struct("Payload", 2)?;
-        state.serialize_field("len", &self.len)?;
-        state.serialize_field("head", &self.head)?;
+        state.serialize_field("len", &self.len())?;
+        state.serialize_field("head", self.head())?;
         state.end()
     }
 }
@@ -254,11 +274,10 @@ impl<'de> serde::Deserialize<'de> for Payload {
             head: Vec<u8>,
         }
         let shape = Shape::deserialize(deserializer)?;
-        Ok(Payload {
+        Ok(Payload(Kept::Summary {
             len: shape.len,
             head: shape.head,
-            bytes: None,
-        })
+        }))
     }
 }
 

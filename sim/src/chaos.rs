@@ -78,6 +78,19 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, EnvError> {
     Ok(start..end)
 }
 
+/// Parses one seed, as `TCPNOTIFY_SEED` holds it.
+///
+/// ```
+/// use tcpnotify_sim::chaos::parse_seed;
+/// assert_eq!(parse_seed(" 42 "), Ok(42));
+/// assert!(parse_seed("x").is_err());
+/// ```
+pub fn parse_seed(text: &str) -> Result<u64, EnvError> {
+    text.trim()
+        .parse()
+        .map_err(|_| EnvError::Seed(text.to_string()))
+}
+
 /// The seeds and jobs after the environment's overrides.
 fn resolve(
     seeds: Range<u64>,
@@ -89,10 +102,7 @@ fn resolve(
         range = parse_seeds(&text)?;
     }
     if let Some(text) = var(SEED_VAR) {
-        let seed: u64 = text
-            .trim()
-            .parse()
-            .map_err(|_| EnvError::Seed(text.clone()))?;
+        let seed = parse_seed(&text)?;
         range = seed..seed.saturating_add(1);
     }
     let mut jobs = jobs;

@@ -272,15 +272,9 @@ fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, BadInput> {
         keep_going: args.keep_going,
         progress: true,
     };
+    println!("sweeping with {} job(s)", options.jobs);
     let report = run_sweep(&file.scenario, &options);
     println!("{report}");
-    println!(
-        "{} seeds in {:.2}s with {} job(s): {:.1} seeds/s",
-        report.seeds_run,
-        report.elapsed.as_secs_f64(),
-        options.jobs,
-        report.seeds_per_second()
-    );
     if report.passed() {
         return Ok(Status::Passed);
     }

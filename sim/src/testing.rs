@@ -13,10 +13,8 @@ pub const SEED_VAR: &str = "TCPNOTIFY_SEED";
 /// The seed a test runs: `TCPNOTIFY_SEED` if set (and a number), else `default`.
 pub fn seed_or(default: u64) -> Seed {
     match std::env::var(SEED_VAR) {
-        Ok(text) => match text.trim().parse() {
-            Ok(seed) => Seed(seed),
-            Err(_) => panic!("{SEED_VAR}={text:?} is not a whole number"),
-        },
+        // A test helper: a bad seed fails the test, with the same message chaos gives.
+        Ok(text) => Seed(crate::chaos::parse_seed(&text).unwrap_or_else(|e| panic!("{e}"))),
         Err(_) => Seed(default),
     }
 }
