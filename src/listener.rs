@@ -270,8 +270,8 @@ async fn run_listener<N: Network>(
                 // Every handle dropped: keep listening, as a Pony listener does.
                 None => handles_alive = false,
             },
-            // The count is taken at the top of the loop.
-            Some(()) = closed_rx.recv() => {}
+            // The count is taken at the top of the loop. Only a limit needs the wake-up.
+            Some(()) = closed_rx.recv(), if machine.limit() > 0 => {}
             accepted = net.accept(&socket), if machine.wants_accept() => match accepted {
                 Ok((stream, _peer)) => {
                     // Closes while waiting for this peer count before its `connected`.
