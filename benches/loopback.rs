@@ -25,7 +25,9 @@
 //!
 //! `cargo bench --bench loopback`; for a quick check:
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
-//! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`).
+//! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`);
+//! `TCPNOTIFY_BENCH_ONLY=calibrate` races plain tokio's cycles against themselves, to show how
+//! far the machine alone moves the ratio.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -485,9 +487,20 @@ impl Side for TokioCycles {
 /// drift in the machine's state, such as sockets piling up in TIME_WAIT, cancels out). A side
 /// that did not run is left out.
 fn report(what: &str, unit: &str, work: f64, tokio: &[Duration], notify: &[Duration]) {
+    report_as(
+        what,
+        unit,
+        work,
+        [("plain tokio", tokio), ("tcpnotify  ", notify)],
+    );
+}
+
+/// [`report`] with other names for the two sides.
+fn report_as(what: &str, unit: &str, work: f64, sides: [(&str, &[Duration]); 2]) {
+    let [(_, tokio), (_, notify)] = sides;
     let rate = |d: &Duration| work / d.as_secs_f64();
     let best = |runs: &[Duration]| runs.iter().min().map(rate);
-    for (name, runs) in [("plain tokio", tokio), ("tcpnotify  ", notify)] {
+    for (name, runs) in sides {
         if let (Some(best), Some(worst)) = (best(runs), runs.iter().max().map(rate)) {
             println!("{what:<17} {name} {best:10.1} {unit}  (slowest round {worst:.1})");
         }
@@ -503,25 +516,61 @@ fn report(what: &str, unit: &str, work: f64, tokio: &[Duration], notify: &[Durat
     paired.sort_by(f64::total_cmp);
     let median = paired[paired.len() / 2];
     println!(
-        "{what:<17} ratio       {:10.3}  (tcpnotify / tokio, best rounds; median of paired rounds {median:.3})",
-        notify_best / tokio_best
+        "{what:<17} ratio       {:10.3}  ({} / {}, best rounds; median of paired rounds {median:.3})",
+        notify_best / tokio_best,
+        sides[1].0.trim(),
+        sides[0].0.trim(),
     );
+}
+
+/// Plain tokio's connection cycles in both slots: the spread of their ratio is the machine's.
+fn calibrate(cycles: u64, rounds: u64) {
+    let runtime = runtime(cores_and_workers().1);
+    println!(
+        "calibration: {cycles} connection cycles, plain tokio in both slots, {rounds} round(s)"
+    );
+    let body = runtime.spawn(async move {
+        in_turns::<TokioCycles, TokioCycles>(cycles.min(200), 0, true, true).await;
+        let (first, second) =
+            every_round::<TokioCycles, TokioCycles>(cycles, rounds, true, true).await;
+        let sides = [("tokio (1st)", &first[..]), ("tokio (2nd)", &second[..])];
+        report_as("connect cycles", "cycles/s", cycles as f64, sides);
+    });
+    runtime.block_on(body).expect("calibration task");
+}
+
+/// The machine's cores, and the workers to run: one per core (`TCPNOTIFY_BENCH_WORKERS`
+/// overrides).
+fn cores_and_workers() -> (usize, usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (
+        cores,
+        env_size("TCPNOTIFY_BENCH_WORKERS", cores as u64) as usize,
+    )
+}
+
+/// A multi-threaded runtime with `workers` workers.
+fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn main() {
     let bytes = env_size("TCPNOTIFY_BENCH_BYTES", 1 << 30);
     let cycles = env_size("TCPNOTIFY_BENCH_CYCLES", 10_000);
     let rounds = env_size("TCPNOTIFY_BENCH_ROUNDS", 5);
-    // "tokio" or "tcpnotify" runs one side only, to profile it.
+    // "tokio" or "tcpnotify" runs one side only, to profile it; "calibrate" races plain tokio's
+    // cycles against themselves, to show how far the machine alone moves the ratio.
     let only = std::env::var("TCPNOTIFY_BENCH_ONLY").unwrap_or_default();
+    if only == "calibrate" {
+        return calibrate(cycles, rounds);
+    }
     let (run_tokio, run_notify) = (only != "tcpnotify", only != "tokio");
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = env_size("TCPNOTIFY_BENCH_WORKERS", cores as u64) as usize;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (cores, workers) = cores_and_workers();
+    let runtime = runtime(workers);
     println!(
         "loopback: {bytes} bytes ({:.1} MiB) echoed in {CHUNK}-byte chunks, \
          {cycles} connection cycles, {rounds} round(s), {cores} core(s), {workers} worker(s)",
