@@ -2,13 +2,13 @@
 //!
 //! 1. **Echo throughput**: clients send `TCPNOTIFY_BENCH_BYTES` (default 1 GiB) in 16 KiB
 //!    chunks to an echo server and count the bytes that come back (one connection per block,
-//!    below). tcpnotify: a listener whose
-//!    connections write back what they receive, and a client notifier that keeps writing until
-//!    throttled (resuming on `unthrottled`) and closes once every byte came back. Plain tokio: a
-//!    `TcpListener` with a read/`write_all` copy loop over a 16 KiB buffer (tcpnotify's default
-//!    read buffer size; `tokio::io::copy` would use 8 KiB), and a client that writes and reads
-//!    16 KiB chunks concurrently in one task. Both sides are one task per connection end, as
-//!    tcpnotify runs them, and every socket has `TCP_NODELAY`.
+//!    below). tcpnotify: a listener whose connections write back what they receive, and a
+//!    client notifier that keeps writing until throttled (resuming on `unthrottled`) and
+//!    closes once every byte came back. Plain tokio: a `TcpListener` whose connections
+//!    `copy_buf` through a 16 KiB `BufReader` (tcpnotify's default read buffer size;
+//!    `tokio::io::copy` would use 8 KiB), and a client that writes and reads 16 KiB chunks
+//!    concurrently in one task. Both sides are one task per connection end, as tcpnotify runs
+//!    them, and every socket has `TCP_NODELAY`.
 //! 2. **Connection cycles**: `TCPNOTIFY_BENCH_CYCLES` (default 10,000) sequential cycles of
 //!    connect, accept, client close (FIN), server close on end of stream, client sees end of
 //!    stream. tcpnotify: a client notifier that calls `close` in `connected`, awaited with
@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -316,20 +316,13 @@ impl Side for NotifyEcho {
     }
 }
 
-/// Plain tokio's echo server: a read/`write_all` copy loop over a [`CHUNK`] buffer.
+/// Plain tokio's echo server: `copy_buf` through a [`CHUNK`]-byte `BufReader` (a read, then
+/// writes of what it read, as a read/`write_all` loop would).
 async fn tokio_echo_connection(mut stream: TcpStream) {
     stream.set_nodelay(true).expect("nodelay");
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if stream.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-            }
-        }
-    }
+    let (reader, mut writer) = stream.split();
+    let mut reader = BufReader::with_capacity(CHUNK, reader);
+    let _ = tokio::io::copy_buf(&mut reader, &mut writer).await;
 }
 
 struct TokioEcho {
