@@ -129,17 +129,7 @@ impl<N: Network> ConnectionDriver<N> {
             }
             // Connect progress needs no second pass: everything below sees it in this one.
             self.poll_connect(cx);
-            let mut progressed = false;
-            if let Some(msg) = self.mailbox.try_recv() {
-                self.machine.handle(msg);
-                progressed = true;
-            }
-            if self.machine.wants_read() {
-                progressed |= self.machine.readable();
-            }
-            if self.machine.wants_write() {
-                progressed |= self.machine.writable();
-            }
+            let progressed = self.machine.pass(self.mailbox.try_recv());
             if self.machine.is_finished() {
                 return Poll::Ready(());
             }

@@ -189,6 +189,23 @@ impl ConnectionMachine {
         }
     }
 
+    /// One pass of the driver's loop: `msg` (the next mailbox message, if any), then a read turn
+    /// and a write turn if the connection wants them. Returns whether anything happened.
+    pub(crate) fn pass(&mut self, msg: Option<Message>) -> bool {
+        let mut progressed = false;
+        if let Some(msg) = msg {
+            self.handle(msg);
+            progressed = true;
+        }
+        if self.wants_read() {
+            progressed |= self.readable();
+        }
+        if self.wants_write() {
+            progressed |= self.writable();
+        }
+        progressed
+    }
+
     /// The socket may be readable: one read turn. Returns whether anything happened.
     pub fn readable(&mut self) -> bool {
         self.read_turn()

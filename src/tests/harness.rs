@@ -705,17 +705,7 @@ impl Conn {
                     self.messages();
                     return;
                 }
-                let mut progressed = false;
-                if let Some(msg) = self.mailbox.try_recv() {
-                    self.machine.handle(msg);
-                    progressed = true;
-                }
-                if self.machine.wants_read() {
-                    progressed |= self.machine.readable();
-                }
-                if self.machine.wants_write() {
-                    progressed |= self.machine.writable();
-                }
+                let progressed = self.machine.pass(self.mailbox.try_recv());
                 if self.machine.is_finished() {
                     self.messages();
                     return;

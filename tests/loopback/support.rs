@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::record::{Callback, CallbackSink, Recorded, RecordedListener};
 use tcpnotify::{
-    ConnectFailure, ConnectionHandle, ListenerHandle, TcpConnection, TcpConnectionNotify,
-    TcpListenNotify, TcpListener,
+    ConnectionHandle, ListenerHandle, TcpConnection, TcpConnectionNotify, TcpListenNotify,
+    TcpListener,
 };
+/// The echo notifier the simulator uses too.
+pub use tcpnotify_sim::notifiers::Echo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -176,17 +178,6 @@ where
 pub async fn stop(listener: ListenerHandle) {
     listener.dispose();
     within("listener closed", listener.closed()).await;
-}
-
-/// Writes back whatever arrives.
-pub struct Echo;
-
-impl TcpConnectionNotify for Echo {
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        conn.write(data);
-        true
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
 /// A plain tokio listener on `127.0.0.1`, any port, as the peer of a tcpnotify client. With

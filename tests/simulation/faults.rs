@@ -1,7 +1,7 @@
 //! Faults over the simulated network: a partition that heals, a reset mid-stream, a crash.
 
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
-use tcpnotify_sim::notifiers::{pattern, Echo, Sender};
+use tcpnotify_sim::notifiers::{pattern, Sender};
 use tcpnotify_sim::plan::{EventTrigger, Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
@@ -101,15 +101,7 @@ fn l2_reset_mid_stream_ends_in_closed() {
 /// restart, is echoed by the restarted host's new listener (`server#2`).
 #[test]
 fn l1_host_crash_ends_the_connection() {
-    let scenario = Scenario::new("host-crash")
-        .listener("server", "server", 7000, factory(|| Echo))
-        .client(
-            "c1",
-            "client",
-            "server",
-            7000,
-            factory(|| Sender::pattern(64 * 1024).chunked(1024)),
-        )
+    let scenario = Scenario::echo("host-crash", 64 * 1024, 1024)
         .client(
             "c2",
             "client",
