@@ -118,10 +118,8 @@ impl<N: Network> ConnectionDriver<N> {
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.mailbox.register(cx.waker());
         // Queued only now, so messages other tasks sent during the yield come first (R4).
-        if !self.resumes.is_empty() {
-            for resume in self.resumes.drain(..) {
-                self.handle.send(resume);
-            }
+        for resume in self.resumes.drain(..) {
+            self.handle.send(resume);
         }
         loop {
             if self.machine.is_finished() {

@@ -115,14 +115,9 @@ impl Drop for Mailbox {
     fn drop(&mut self) {
         let shared = &self.shared;
         // Whatever is still queued goes now, not when the last handle goes: a queued notifier
-        // may hold a handle to this very connection. Dropped outside the lock, as a
-        // notifier's `Drop` may send.
-        let (late, waker) = {
-            let mut inbox = shared.inbox();
-            inbox.closed = true;
-            (std::mem::take(&mut inbox.queue), inbox.waker.take())
-        };
-        drop((late, waker));
+        // may hold a handle to this very connection. `close` hands it back outside the lock,
+        // as a notifier's `Drop` may send.
+        drop(self.close());
         // Gone without finishing: waiters return all the same, as the task ended.
         if shared
             .state

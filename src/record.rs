@@ -398,6 +398,15 @@ impl<N> Recorded<N> {
         }
     }
 
+    /// The payload of a transform's `result` given its input's: most notifiers return what
+    /// they were given, so the kept bytes are shared instead of copied.
+    fn result_payload(&self, before: Option<&Payload>, result: &[u8]) -> Payload {
+        match before {
+            Some(before) if before.bytes() == Some(result) => before.clone(),
+            _ => self.payload(result),
+        }
+    }
+
     fn log(&self, conn: Option<&TcpConnection>, callback: Callback) {
         self.sink.record(&self.who, conn, callback);
     }
@@ -440,11 +449,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         let before = self.payload(&data);
         let result = self.inner.sent(conn, data);
         self.sink.data(&self.who, conn, DataFlow::Queued(&result));
-        // Most notifiers return what they were given: share the bytes instead of copying.
-        let after = match before.bytes() {
-            Some(kept) if kept == &result[..] => before.clone(),
-            _ => self.payload(&result),
-        };
+        let after = self.result_payload(Some(&before), &result);
         self.log(
             Some(conn),
             Callback::Sent {
@@ -455,12 +460,14 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         result
     }
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let data = chunks.iter().map(|c| self.payload(c)).collect();
+        let data: Vec<Payload> = chunks.iter().map(|c| self.payload(c)).collect();
         let result = self.inner.sentv(conn, chunks);
         for chunk in &result {
             self.sink.data(&self.who, conn, DataFlow::Queued(chunk));
         }
-        let result_payloads = result.iter().map(|c| self.payload(c)).collect();
+        let result_payloads = (result.iter().enumerate())
+            .map(|(i, chunk)| self.result_payload(data.get(i), chunk))
+            .collect();
         self.log(
             Some(conn),
             Callback::Sentv {
@@ -558,12 +565,8 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         notify.map(|inner| {
             self.accepted += 1;
             let who = format!("{}.{}", self.who, self.accepted);
-            Box::new(Recorded {
-                inner,
-                who,
-                sink: self.sink.clone(),
-                keep_bytes: self.keep_bytes,
-            }) as Box<dyn TcpConnectionNotify>
+            Box::new(Recorded::new(inner, who, self.sink.clone()).keeping_payloads(self.keep_bytes))
+                as Box<dyn TcpConnectionNotify>
         })
     }
     fn closed(&mut self, listener: &mut TcpListener) {
