@@ -10,6 +10,7 @@ use crate::scenario_file::{load, load_plan, ScenarioFile};
 use crate::seed::Seed;
 use crate::shrink::shrink_verdict;
 use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
+use crate::trace::Trace;
 use crate::verdict::{judge, Verdict};
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
@@ -219,18 +220,12 @@ fn indent(text: &str) -> String {
 fn check_determinism(file: &ScenarioFile, seeds: Range<u64>) -> Result<Status, BadInput> {
     let render = |seed: Seed| -> Result<String, BadInput> {
         let verdict = judge(&file.scenario, &file.scenario.plan_for(seed))?;
-        let trace = &verdict.outcome.trace;
-        Ok(format!(
-            "{}{}",
-            trace.render_text(),
-            trace.render_json_lines()
-        ))
+        Ok(verdict.outcome.trace.render_for_comparison())
     };
     let count = seeds.end - seeds.start;
     for seed in seeds.map(Seed) {
         let (first, second) = (render(seed)?, render(seed)?);
-        if first != second {
-            let (line, a, b) = first_difference(&first, &second);
+        if let Some((line, a, b)) = Trace::first_difference(&first, &second) {
             println!(
                 "seed {seed}: runs differ at trace line {line}:\n  first:  {a}\n  second: {b}"
             );
@@ -245,22 +240,6 @@ fn check_determinism(file: &ScenarioFile, seeds: Range<u64>) -> Result<Status, B
     }
     println!("{count} seeds, each run twice: identical traces");
     Ok(Status::Passed)
-}
-
-/// The first line (from 1) where `a` and `b` differ, and the two lines.
-fn first_difference(a: &str, b: &str) -> (usize, String, String) {
-    let (mut la, mut lb) = (a.lines(), b.lines());
-    let mut n = 0;
-    loop {
-        n += 1;
-        match (la.next(), lb.next()) {
-            (Some(x), Some(y)) if x == y => continue,
-            (x, y) => {
-                let show = |l: Option<&str>| l.unwrap_or("<end of trace>").to_string();
-                return (n, show(x), show(y));
-            }
-        }
-    }
 }
 
 fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, BadInput> {

@@ -149,6 +149,39 @@ impl Trace {
             .collect()
     }
 
+    /// Both renderings, text then JSON lines: what a determinism check compares, so that a
+    /// difference in any field shows.
+    pub fn render_for_comparison(&self) -> String {
+        format!("{}{}", self.render_text(), self.render_json_lines())
+    }
+
+    /// Where two renderings first differ: the line (from 1) and each side's line there
+    /// (`<end of trace>` past its end); `None` if they are the same.
+    ///
+    /// ```
+    /// use tcpnotify_sim::trace::Trace;
+    /// assert_eq!(Trace::first_difference("a\nb\n", "a\nb\n"), None);
+    /// assert_eq!(
+    ///     Trace::first_difference("a\nb\n", "a\n"),
+    ///     Some((2, "b".to_string(), "<end of trace>".to_string()))
+    /// );
+    /// ```
+    pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
+        let (mut la, mut lb) = (a.lines(), b.lines());
+        let mut n = 0;
+        loop {
+            n += 1;
+            match (la.next(), lb.next()) {
+                (None, None) => return None,
+                (Some(x), Some(y)) if x == y => continue,
+                (x, y) => {
+                    let show = |l: Option<&str>| l.unwrap_or("<end of trace>").to_string();
+                    return Some((n, show(x), show(y)));
+                }
+            }
+        }
+    }
+
     /// Reads JSON lines written by [`render_json_lines`](Self::render_json_lines).
     /// Data bytes do not survive the round trip, only their lengths.
     pub fn parse_json_lines(text: &str) -> Result<Trace, TraceParseError> {

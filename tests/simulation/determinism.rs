@@ -7,6 +7,7 @@ use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
 use tcpnotify_sim::settings::{FaultSettings, Span};
 use tcpnotify_sim::testing::{repro_line, run_checked};
+use tcpnotify_sim::trace::Trace;
 
 const SEEDS: [u64; 6] = [1, 2, 3, 42, 1000, 987_654_321];
 const CHILD_VAR: &str = "TCPNOTIFY_DETERMINISM_CHILD_SEED";
@@ -69,26 +70,18 @@ fn chaotic() -> Scenario {
 
 fn trace_of(seed: u64) -> String {
     let outcome = run_checked(&chaotic(), Seed(seed)).outcome;
-    format!(
-        "{}\n{}",
-        outcome.trace.render_text(),
-        outcome.trace.render_json_lines()
-    )
+    outcome.trace.render_for_comparison()
 }
 
+/// Where two traces first differ, for the failure message.
 fn first_difference(a: &str, b: &str) -> String {
-    match a
-        .lines()
-        .zip(b.lines())
-        .enumerate()
-        .find(|(_, (x, y))| x != y)
-    {
-        Some((i, (x, y))) => format!("line {}:\n  first:  {x}\n  second: {y}", i + 1),
-        None => format!(
-            "one trace is longer ({} vs {} lines)",
-            a.lines().count(),
-            b.lines().count()
+    match Trace::first_difference(a, b) {
+        Some((line, x, y)) => format!(
+            "line {line}:
+  first:  {x}
+  second: {y}"
         ),
+        None => "nowhere".to_string(),
     }
 }
 
