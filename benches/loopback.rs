@@ -45,7 +45,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// One client write: [`CHUNK`] bytes of a pattern.
 fn chunk() -> Vec<u8> {
-    (0..CHUNK).map(|i| (i % 251) as u8).collect()
+    tcpnotify_sim::notifiers::pattern(0, CHUNK)
 }
 
 /// Reads a size from the environment; accepts a `K`, `M` or `G` suffix (powers of 1024).

@@ -246,9 +246,10 @@ pub async fn write_all(stream: &mut TcpStream, data: &[u8]) {
         .expect("peer write");
 }
 
-/// `len` bytes of a pattern that shows any loss, duplication or reordering of whole chunks.
+/// `len` bytes of the simulator's test pattern, which shows any loss, duplication or
+/// reordering of whole chunks.
 pub fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
+    tcpnotify_sim::notifiers::pattern(0, len)
 }
 
 /// Waits until a connection's task has ended (after `closed` or `connect_failed`).
