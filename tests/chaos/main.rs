@@ -9,5 +9,6 @@
 mod correct_echo;
 mod eager_writer;
 mod forgotten_connect_failed;
+mod healing;
 mod naive_framing;
 mod support;
