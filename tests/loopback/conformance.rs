@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+use tcpnotify_sim::checker::Rule;
 use tcpnotify_sim::fault::FaultLayer;
 use tcpnotify_sim::net::SimNetwork;
 use tcpnotify_sim::plan::FaultPlan;
@@ -213,4 +214,25 @@ fn simulated_runs_are_deterministic() {
     if let Some((line, a, b)) = SimTrace::first_difference(&render(&first.1), &render(&second.1)) {
         panic!("two runs of one seed differ at trace line {line}:\n  {a}\n  {b}");
     }
+}
+
+/// What a body records reaches the contract checker, with its listeners' limits: a listener of
+/// limit 1 with two connections open at once breaks N3, a second `closed` breaks L1.
+#[test]
+fn recorded_callbacks_reach_the_contract_checker() {
+    use tcpnotify::record::{Callback, CallbackSink};
+    let world = Loopback::new();
+    world.recording().set_limit("server", 1);
+    let trace = world.trace();
+    trace.record("server", None, Callback::Listening(None));
+    for conn in ["server.1", "server.2"] {
+        let connected = Callback::ListenerConnected { accepted: true };
+        trace.record("server", None, connected);
+        trace.record(conn, None, Callback::Accepted);
+    }
+    trace.record("server.1", None, Callback::Closed);
+    trace.record("server.1", None, Callback::Closed);
+    let checked = world.recording().check(LOOPBACK_HOST);
+    assert_eq!(checked.len(), 1);
+    assert_eq!(checked[0].0.broken_rules(), vec![Rule::L1, Rule::N3]);
 }

@@ -84,6 +84,12 @@ impl Recording {
         trace
     }
 
+    /// Listener `who` accepts at most `limit` connections at once (0: unlimited).
+    pub fn set_limit(&self, who: &str, limit: usize) {
+        let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        limits.insert(who.to_string(), limit);
+    }
+
     fn lock_sources(&self) -> std::sync::MutexGuard<'_, Vec<Source>> {
         self.sources.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -227,11 +233,7 @@ pub trait World: Clone + Send + Sync + 'static {
     where
         F: FnMut() -> Box<dyn TcpConnectionNotify> + Send + 'static,
     {
-        self.recording()
-            .limits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(who.to_string(), limit);
+        self.recording().set_limit(who, limit);
         let listener = TcpListener::builder()
             .network(self.net())
             .limit(limit)
