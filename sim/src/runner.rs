@@ -142,6 +142,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError
         .simulation_duration(Duration::from_millis(
             scenario.duration_ms.saturating_add(1000),
         ))
+        .tcp_capacity(crate::fault::TCP_CAPACITY)
         .tick_duration(Duration::from_millis(1))
         .min_message_latency(Duration::from_millis(min))
         .max_message_latency(Duration::from_millis(max));
