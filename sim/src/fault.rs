@@ -21,9 +21,10 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -274,8 +275,13 @@ pub struct FaultyStream {
     stash: Vec<u8>,
     /// Reused buffer for coalescing reads (only with re-chunking).
     scratch: Vec<u8>,
+    /// Reused buffer that joins a vectored write's slices into one segment.
+    gather: Vec<u8>,
     eof: bool,
     fin_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// What `set_nodelay` last set: turmoil has no Nagle, but the setting reads back as on a
+    /// real socket, which starts with Nagle on.
+    nodelay: AtomicBool,
 }
 
 impl FaultyStream {
@@ -324,8 +330,10 @@ impl FaultyStream {
             read_chunker,
             stash: Vec::new(),
             scratch: Vec::new(),
+            gather: Vec::new(),
             eof: false,
             fin_timer: None,
+            nodelay: AtomicBool::new(false),
         })
     }
 
@@ -502,12 +510,22 @@ impl AsyncRead for FaultyStream {
 
 impl AsyncWrite for FaultyStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    /// One call is one turmoil segment of up to the allowance's bytes, taken from the slices
+    /// in order, as one `writev` on a real socket takes from every buffer it is given.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let offered = buf.len();
+        let offered: usize = bufs.iter().map(|b| b.len()).sum();
         if offered == 0 {
             return Poll::Ready(if lock(&this.link).reset {
                 Err(reset_error())
@@ -521,7 +539,19 @@ impl AsyncWrite for FaultyStream {
             Allowance::PeerGone => return this.poll_peer_reset(cx).map(Err),
             Allowance::Reset => return Poll::Ready(Err(reset_error())),
         };
-        match Pin::new(&mut this.inner).poll_write(cx, &buf[..n]) {
+        let segment: &[u8] = match bufs.iter().find(|b| !b.is_empty()) {
+            // The common case, a single buffer: no copy here.
+            Some(first) if first.len() >= n => &first[..n],
+            _ => {
+                this.gather.clear();
+                for b in bufs {
+                    let take = (n - this.gather.len()).min(b.len());
+                    this.gather.extend_from_slice(&b[..take]);
+                }
+                &this.gather
+            }
+        };
+        match Pin::new(&mut this.inner).poll_write(cx, segment) {
             Poll::Ready(Ok(written)) => {
                 lock(&this.link).in_flight[this.out] += written;
                 Poll::Ready(Ok(written))
@@ -533,6 +563,10 @@ impl AsyncWrite for FaultyStream {
             }
             other => other,
         }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -551,11 +585,12 @@ impl AsyncWrite for FaultyStream {
 
 impl tcpnotify::Stream for FaultyStream {
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.set_nodelay(nodelay)
+        self.inner.set_nodelay(nodelay)?;
+        self.nodelay.store(nodelay, Ordering::Relaxed);
+        Ok(())
     }
     fn nodelay(&self) -> io::Result<bool> {
-        // turmoil has no Nagle; report what a peer would observe: no delay.
-        Ok(true)
+        Ok(self.nodelay.load(Ordering::Relaxed))
     }
     fn set_keepalive(&self, _secs: u32) -> io::Result<()> {
         Ok(())

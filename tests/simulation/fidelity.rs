@@ -1,9 +1,10 @@
 //! Fidelity of the simulated stream to a real socket: the end of stream arrives however many
-//! segments are outstanding (turmoil parks a FIN that finds its receive channel full), small
-//! writes are never pushed back before a real socket would be, and a quiet network pushes back
-//! a writer whose peer does not read.
+//! segments are outstanding (turmoil parks a FIN that finds its receive channel full), a few
+//! kilobytes of small writes are never pushed back, `writev` is one write as on a real socket,
+//! and `nodelay` reads back what `set_nodelay` set.
 
 use crate::support::{callbacks_of, received_bytes};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
@@ -193,6 +194,62 @@ fn l3_bulk_writer_closing_after_a_partition_under_partial_writes_is_seen_closed(
     );
 }
 
+/// Reads whatever arrives and closes on the peer's end of stream, as the loopback tests' raw
+/// peer that reads to the end.
+struct Sink;
+
+impl TcpConnectionNotify for Sink {
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Writes with `writev` and plain writes queued together, then closes (the loopback test
+/// `w2_writev_calls_sentv_once_and_queues_its_result` has the same client).
+struct Vectored;
+
+impl TcpConnectionNotify for Vectored {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.writev(vec![b"alpha,".to_vec(), Vec::new(), b"beta,".to_vec()]);
+        conn.writev(vec![b"gamma".to_vec()]);
+        conn.write("|plain write");
+        conn.dispose();
+    }
+    fn sentv(&mut self, _conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        out.push(b";".to_vec());
+        out
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// W2, W4: on a quiet network a `writev` (several chunks queued at once) is taken whole, as a
+/// real socket's `writev` is: exactly the loopback callbacks, with no `throttled`.
+#[test]
+fn w2_w4_writev_on_a_quiet_network_gives_the_loopback_callbacks() {
+    let scenario = Scenario::new("writev-quiet")
+        .listener("server", "server", 7000, factory(|| Sink))
+        .client("c1", "client", "server", 7000, factory(|| Vectored))
+        .keep_payloads()
+        .plan(FaultPlan::quiet(Seed(0)));
+    let outcome = run_passing(&scenario, seed_or(1));
+    // The client's lines of that test's loopback snapshot, with the simulator's addresses.
+    assert_eq!(
+        callbacks_of(&outcome, "c1"),
+        [
+            "proxy_via(server, 7000)",
+            "connecting(1)",
+            "connected",
+            "sentv(3 chunks, 11B) -> 3 chunks, 12B",
+            "sentv(1 chunks, 5B) -> 2 chunks, 6B",
+            r#"sent(12B "|plain write")"#,
+            "closed",
+        ]
+    );
+    assert_eq!(
+        received_bytes(&outcome, "server.1"),
+        b"alpha,beta,;gamma;|plain write"
+    );
+}
+
 /// W4: a thousand 64-byte writes to a reading peer are never pushed back, as a real socket
 /// that coalesces them is not (turmoil alone makes each write a segment and takes at most 64
 /// unread segments).
@@ -321,5 +378,50 @@ fn w4_a_muted_writer_held_by_the_window_closes_when_its_peer_resets() {
             "throttled",
             "closed"
         ]
+    );
+}
+
+/// Reads `nodelay` around `set_nodelay` once connected, into a shared log.
+struct NoDelay(Arc<Mutex<Vec<String>>>);
+
+impl TcpConnectionNotify for NoDelay {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        log.push(format!("{:?}", conn.nodelay().map_err(|e| e.kind())));
+        for on in [true, false] {
+            log.push(format!("{:?}", conn.set_nodelay(on).map_err(|e| e.kind())));
+            log.push(format!("{:?}", conn.nodelay().map_err(|e| e.kind())));
+        }
+        conn.close();
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// `nodelay` starts false (Nagle on, as a fresh real socket) and reads back what
+/// `set_nodelay` set, as the loopback test `set_nodelay_reads_back_through_nodelay` shows.
+#[test]
+fn nodelay_starts_off_and_reads_back_what_set_nodelay_set() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let client_log = log.clone();
+    let scenario = Scenario::new("nodelay")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| SlowReader::new(Duration::ZERO, usize::MAX)),
+        )
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(move || NoDelay(client_log.clone())),
+        )
+        .plan(FaultPlan::quiet(Seed(0)));
+    run_passing(&scenario, seed_or(1));
+    let log = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(
+        log,
+        ["Ok(false)", "Ok(())", "Ok(true)", "Ok(())", "Ok(false)"]
     );
 }
