@@ -1,7 +1,8 @@
 //! Fidelity of the simulated stream to a real socket: the end of stream arrives however many
-//! segments are outstanding (turmoil parks a FIN that finds its receive channel full), a few
-//! kilobytes of small writes are never pushed back, `writev` is one write as on a real socket,
-//! and `nodelay` reads back what `set_nodelay` set.
+//! segments are outstanding (turmoil parks a FIN that finds its receive channel full), small
+//! writes are not pushed back before a real socket would push back, a quiet network pushes
+//! back a writer whose peer does not read, a writer held back learns of its peer's reset,
+//! `writev` is one write, and `nodelay` reads back what `set_nodelay` set.
 
 use crate::support::{callbacks_of, received_bytes};
 use std::sync::{Arc, Mutex};
@@ -255,7 +256,7 @@ fn w2_w4_writev_on_a_quiet_network_gives_the_loopback_callbacks() {
 /// unread segments).
 #[test]
 fn w4_a_thousand_small_writes_on_a_quiet_network_are_never_throttled() {
-    let scenario = Scenario::new("queued-writes-quiet")
+    let scenario = Scenario::new("small-writes-quiet")
         .listener(
             "server",
             "server",
