@@ -165,7 +165,7 @@ where
 /// snapshots what `body` returns over loopback sockets, and the simulated test
 /// `in_the_simulator::name`, which runs the same `body` in the simulator and asserts that it
 /// gives that snapshot ([`assert_simulator_conforms`]). Attributes before an entry apply to
-/// its simulated test only (an `#[ignore]` until another fix lands).
+/// its simulated test only (e.g. `#[ignore]`).
 macro_rules! conformance {
     ($( $(#[$sim:meta])* $name:ident: $body:expr; )*) => {
         $(

@@ -20,8 +20,6 @@ conformance! {
     c4_c5_connect_failed_refused_when_nothing_listens: refused;
     c2_c3_a_dead_address_counts_down_then_the_live_one_connects: dead_then_live;
     c1_proxy_via_redirects_the_connection: proxied;
-    #[ignore = "until the simulated stream's nodelay() reads back what set_nodelay set \
-                (issue 8); today it is always true"]
     set_nodelay_reads_back_through_nodelay: nodelay_read_back;
 }
 

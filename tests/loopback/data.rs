@@ -44,8 +44,6 @@ impl TcpConnectionNotify for LineByLine {
 conformance! {
     echo_round_trips_each_line_then_both_sides_close: echo_round_trips;
     r1_expect_frames_a_length_prefixed_protocol_written_byte_by_byte: expect_frames;
-    #[ignore = "until the simulated stream writes vectored (issue 8, item 4); today each \
-                writev is throttled and unthrottled"]
     w2_writev_calls_sentv_once_and_queues_its_result: |w| against_a_reading_peer(w, Vectored);
     w2_sent_rewrites_and_swallows_data: |w| against_a_reading_peer(w, Rewriting);
 }

@@ -18,13 +18,7 @@ use tokio::sync::oneshot;
 conformance! {
     r3_r4_received_false_yields_to_a_message_from_another_task: yields_to_another_task;
     r5_mute_holds_data_and_peer_close_until_unmute: mute_holds_data;
-    #[ignore = "until a quiet simulated network pushes back like a socket buffer (issue 8: \
-                the fault layer's default per-direction window); today a bulk write is taken \
-                whole, never throttled"]
     w3_w4_w5_throttled_until_a_stalled_peer_reads_everything: throttled_until_read;
-    #[ignore = "until a quiet simulated network pushes back like a socket buffer (issue 8: \
-                the fault layer's default per-direction window); today a bulk write is taken \
-                whole, never throttled"]
     l5_hard_close_drops_unsent_data: hard_close_drops_unsent;
 }
 

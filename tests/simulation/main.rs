@@ -5,5 +5,6 @@
 mod connect;
 mod determinism;
 mod faults;
+mod fidelity;
 mod flow;
 mod support;
