@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tcpnotify::record::{Callback, CallbackLog, Recorded};
 use tcpnotify::{
-    ConnectFailure, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+    ConnectFailure, Network, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify,
+    TcpListener, TokioNetwork,
 };
 
 /// The length prefix, in bytes.
@@ -247,17 +248,38 @@ impl TcpListenNotify for Server {
     fn not_listening(&mut self, _listener: &mut TcpListener) {}
 }
 
-/// Runs one client presenting `token` against a server that requires `sesame`; returns every
-/// layer's callbacks, one section each, with the port shown as `PORT`.
+/// Runs one client presenting `token` against a server that requires `sesame`, on loopback;
+/// returns every layer's callbacks, one section each, with the port shown as `PORT`.
 pub async fn run(token: &str) -> String {
-    let log = Arc::new(CallbackLog::new());
-    let listener = TcpListener::listen(Server(log.clone()), "127.0.0.1", "0");
+    run_over(
+        TokioNetwork::new(),
+        "127.0.0.1",
+        token,
+        Arc::new(CallbackLog::new()),
+    )
+    .await
+}
+
+/// [`run`] over any network: the server listens on `host`, the client dials it, and every
+/// layer's callbacks go to `log` (the tests run this over the simulator too).
+pub async fn run_over<N: Network>(
+    net: N,
+    host: &str,
+    token: &str,
+    log: Arc<CallbackLog>,
+) -> String {
+    let listener =
+        TcpListener::builder()
+            .network(net.clone())
+            .listen(Server(log.clone()), host, "0");
     let port = listener.listening().await.expect("listen").port();
     let chat = Chat(vec!["hello", "world"].into_iter());
     let app = Recorded::new(chat, "client.app", log.clone());
     let stack = LengthFramed::new(Authenticated::new(token, app));
     let client = Recorded::new(stack, "client.wire", log.clone());
-    let conn = TcpConnection::connect(client, "127.0.0.1", &port.to_string());
+    let conn = TcpConnection::builder()
+        .network(net)
+        .connect(client, host, &port.to_string());
     let server_closed = async {
         while !log.of("server.wire").contains(&Callback::Closed) {
             tokio::time::sleep(Duration::from_millis(5)).await;

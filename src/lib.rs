@@ -7,7 +7,7 @@
 //! The connection logic is a sans-IO state machine ([`ConnectionMachine`]) driven by one task
 //! per connection over a [`Network`] backend: real tokio sockets here ([`TokioNetwork`]), a
 //! seeded simulated network in the `tcpnotify-sim` crate. The rules it follows are in the
-//! project's `CONTRACT.md`, each with an id (C1, W4, R3, ...) that tests name.
+//! repository's `docs/contract.md`, each with an id (C1, W4, R3, ...) that tests name.
 //!
 //! ```no_run
 //! use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};

@@ -1,5 +1,6 @@
 //! The sans-IO connection state machine: it takes events (connect results, readiness, mailbox
-//! messages) and turns them into notifier callbacks, following the contract's scheduling model.
+//! messages) and turns them into notifier callbacks, following the scheduling model of the
+//! contract (`docs/contract.md`).
 //! Each public method is one turn. It never touches a socket, a clock or a task: drivers feed it.
 
 use crate::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};

@@ -1,9 +1,9 @@
 //! The notifier traits: the callbacks a connection and a listener make, as in Pony's
 //! `TCPConnectionNotify` and `TCPListenNotify`.
 //!
-//! Every callback has the default the contract gives, except the two that report failure
-//! (`connect_failed`, `not_listening`): those must be implemented, so ignoring an error is a
-//! choice the user writes down.
+//! Every callback has the default the contract (`docs/contract.md`) gives, except the two that
+//! report failure (`connect_failed`, `not_listening`): those must be implemented, so ignoring
+//! an error is a choice the user writes down.
 
 use crate::connection::TcpConnection;
 use crate::listener::TcpListener;

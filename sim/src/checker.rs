@@ -1,5 +1,5 @@
-//! The contract checker: reads a trace and reports every broken rule of the contract by its
-//! id, with the trace lines that break it.
+//! The contract checker: reads a trace and reports every broken rule of the contract
+//! (`docs/contract.md`) by its id, with the trace lines that break it.
 //!
 //! A trace shows callbacks, not sockets, so the checker judges the rules a callback sequence
 //! can break: C1, C3, C4, C5, A1, A2, L1, L2, W4, R1, R2, R3, N1–N4, and R6 (stream

@@ -1,21 +1,30 @@
 //! The seeded fault layer between the stack and turmoil: shared per-run state
-//! ([`FaultLayer`]: partitions, send windows, resets, slow closes) and the stream wrapper
+//! ([`FaultLayer`]: partitions, flow windows, resets, slow closes) and the stream wrapper
 //! ([`FaultyStream`]) that applies it to every simulated connection.
 //!
 //! turmoil accepts every write whole and returns one segment per read, refuses connects into a
 //! partition at once, and drops data on its own partitions. Partial writes, re-chunked reads,
 //! byte-sized send buffers, partitions that hold data and heal, and connect time-outs are
 //! therefore made here.
+//!
+//! Flow control is made here too. Each direction of a connection holds at most the plan's
+//! [`window`](FaultPlan::window) of bytes written and not yet read by the peer; past it a write
+//! waits until the peer reads, as a real socket's does once its buffers are full. The same
+//! window keeps the end of stream from being lost: turmoil parks a FIN that finds the
+//! receiver's channel full and never delivers it, and since every data segment in that channel
+//! holds at least one unread byte of the window, a channel of [`TCP_CAPACITY`] slots always
+//! has one left for the FIN, however many segments are outstanding.
 
-use crate::plan::FaultPlan;
+use crate::plan::{FaultPlan, MAX_WINDOW};
 use crate::seed::{fnv1a, Seed};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -23,6 +32,20 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Largest read from turmoil at once when coalescing segments.
 const COALESCE_BYTES: usize = 64 * 1024;
+
+/// The turmoil `tcp_capacity` (`Builder::tcp_capacity`) the fault layer needs: one slot more
+/// than the largest window, so a stream's receive channel, which holds at most a window's
+/// worth of one-byte-or-larger segments, always has room for the FIN.
+///
+/// turmoil also bounds each listener's backlog by it. tokio's channels allocate their slots as
+/// they fill, so a large capacity costs nothing until segments are actually outstanding.
+pub const TCP_CAPACITY: usize = MAX_WINDOW + 1;
+
+/// Locks `mutex`, also after a panic elsewhere poisoned it: the state stays consistent
+/// because every update under it is a single assignment or arithmetic step.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A connection between two sockets, written the same from both ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,12 +62,16 @@ impl LinkKey {
     }
 }
 
-/// The fault state of one connection.
+/// The fault state of one connection, shared by its two ends. Directions are numbered as
+/// [`LinkKey::of`] gives them to the writing end.
 #[derive(Default)]
 struct Link {
     reset: bool,
     /// Bytes written in each direction and not yet read by the peer.
     in_flight: [usize; 2],
+    /// Whether the end writing in each direction has dropped its stream: nobody reads the
+    /// other direction any more.
+    dropped: [bool; 2],
     /// Writers waiting for window, per direction.
     writers: [Option<Waker>; 2],
     /// Readers waiting, per receiving direction (woken by a reset).
@@ -67,7 +94,9 @@ impl Link {
 struct State {
     /// Directions (from host, to host) currently cut.
     blocked: BTreeSet<(String, String)>,
-    links: BTreeMap<LinkKey, Link>,
+    /// Each connection's state; its streams hold it too, so their reads and writes do not
+    /// look it up.
+    links: BTreeMap<LinkKey, Arc<Mutex<Link>>>,
     /// Tasks waiting for a partition to heal.
     heal_waiters: Vec<Waker>,
     /// Connection names and their sockets (local, remote), learned from the trace.
@@ -99,7 +128,12 @@ impl FaultLayer {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
+    }
+
+    /// The state of the connection `key`, made on first use.
+    fn link(&self, key: LinkKey) -> Arc<Mutex<Link>> {
+        self.lock().links.entry(key).or_default().clone()
     }
 
     /// The address of host `name`.
@@ -150,8 +184,14 @@ impl FaultLayer {
 
     /// Waits (registering `cx`) unless traffic from `from` to `to` flows.
     fn poll_open(&self, from: &str, to: &str, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_flowing(&(from.to_string(), to.to_string()), cx)
+    }
+
+    /// [`poll_open`](Self::poll_open) for a direction (from host, to host) already spelled
+    /// as [`State::blocked`] keys it: a stream checks it on every read without allocating.
+    fn poll_flowing(&self, direction: &(String, String), cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.lock();
-        if state.blocked.contains(&(from.to_string(), to.to_string())) {
+        if state.blocked.contains(direction) {
             state.heal_waiters.push(cx.waker().clone());
             Poll::Pending
         } else {
@@ -171,22 +211,25 @@ impl FaultLayer {
     /// Records that connection `name` runs between `local` and `remote` (from its first
     /// callback), and applies any slow close asked for it.
     pub fn register_connection(&self, name: &str, local: SocketAddr, remote: SocketAddr) {
-        let mut state = self.lock();
-        state.conns.insert(name.to_string(), (local, remote));
-        if let Some(delay) = state.pending_slow_close.remove(name) {
+        let delay = {
+            let mut state = self.lock();
+            state.conns.insert(name.to_string(), (local, remote));
+            state.pending_slow_close.remove(name)
+        };
+        if let Some(delay) = delay {
             let (key, dir) = LinkKey::of(local, remote);
             // `name`'s own FIN reaches its peer late: delay on the receiving direction.
-            state.links.entry(key).or_default().fin_delay[dir] = Some(delay);
+            lock(&self.link(key)).fin_delay[dir] = Some(delay);
         }
     }
 
     /// Resets connection `name`: both ends fail their next I/O. False if it is unknown.
     pub fn reset(&self, name: &str) -> bool {
-        let mut state = self.lock();
-        let Some(&(local, remote)) = state.conns.get(name) else {
+        let Some((local, remote)) = self.lock().conns.get(name).copied() else {
             return false;
         };
-        let link = state.links.entry(LinkKey::of(local, remote).0).or_default();
+        let link = self.link(LinkKey::of(local, remote).0);
+        let mut link = lock(&link);
         link.reset = true;
         link.wake_all();
         true
@@ -198,7 +241,7 @@ impl FaultLayer {
         match known {
             Some((local, remote)) => {
                 let (key, dir) = LinkKey::of(local, remote);
-                self.lock().links.entry(key).or_default().fin_delay[dir] = Some(delay);
+                lock(&self.link(key)).fin_delay[dir] = Some(delay);
             }
             None => {
                 self.lock()
@@ -218,20 +261,27 @@ impl FaultLayer {
 pub struct FaultyStream {
     inner: turmoil::net::TcpStream,
     layer: Arc<FaultLayer>,
+    link: Arc<Mutex<Link>>,
     local: SocketAddr,
     remote: SocketAddr,
-    local_host: String,
-    remote_host: String,
-    key: LinkKey,
+    /// The direction (from host, to host) our reads come from, as partitions key it.
+    inbound: (String, String),
     /// Direction of our writes; the peer's writes are `1 - out`.
     out: usize,
+    /// Bytes our direction may hold unread: the plan's window, or its smaller send buffer.
+    window: usize,
     write_slicer: Option<ChaCha8Rng>,
     read_chunker: Option<ChaCha8Rng>,
     stash: Vec<u8>,
     /// Reused buffer for coalescing reads (only with re-chunking).
     scratch: Vec<u8>,
+    /// Reused buffer that joins a vectored write's slices into one segment.
+    gather: Vec<u8>,
     eof: bool,
     fin_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// What `set_nodelay` last set: turmoil has no Nagle, but the setting reads back as on a
+    /// real socket, which starts with Nagle on.
+    nodelay: AtomicBool,
 }
 
 impl FaultyStream {
@@ -244,68 +294,94 @@ impl FaultyStream {
                 io::Error::new(io::ErrorKind::AddrNotAvailable, format!("no host at {ip}"))
             })
         };
-        let (local_host, remote_host) = (name(local.ip())?, name(remote.ip())?);
+        let inbound = (name(remote.ip())?, name(local.ip())?);
         let (key, out) = LinkKey::of(local, remote);
-        let write_slicer = layer
-            .plan
+        let link = layer.link(key);
+        {
+            let mut state = lock(&link);
+            if state.dropped[out] {
+                // This socket pair served an earlier connection (ports are reused, e.g. by a
+                // restarted host): nothing of that one applies to this one.
+                *state = Link::default();
+            }
+        }
+        let plan = &layer.plan;
+        // A plan that skipped validation still keeps the FIN's slot (see `TCP_CAPACITY`).
+        let window = plan
+            .send_buffer
+            .map_or(plan.window, |b| b.min(plan.window))
+            .clamp(1, MAX_WINDOW);
+        let write_slicer = plan
             .partial_writes
             .map(|_| layer.stream_rng("partial-writes", local, remote));
-        let read_chunker = layer
-            .plan
+        let read_chunker = plan
             .read_chunks
             .map(|_| layer.stream_rng("read-chunks", local, remote));
         Ok(FaultyStream {
             inner,
             layer,
+            link,
             local,
             remote,
-            local_host,
-            remote_host,
-            key,
+            inbound,
             out,
+            window,
             write_slicer,
             read_chunker,
             stash: Vec::new(),
             scratch: Vec::new(),
+            gather: Vec::new(),
             eof: false,
             fin_timer: None,
+            nodelay: AtomicBool::new(false),
         })
     }
 
-    fn is_reset(&self, cx: &mut Context<'_>, reading: bool) -> bool {
-        let mut state = self.layer.lock();
-        let link = state.links.entry(self.key).or_default();
+    /// Whether the connection was reset; if not, `cx` is woken by a reset.
+    fn is_reset(&self, cx: &mut Context<'_>) -> bool {
+        let mut link = lock(&self.link);
         if link.reset {
             return true;
         }
-        let slot = if reading {
-            &mut link.readers[1 - self.out]
-        } else {
-            &mut link.writers[self.out]
-        };
-        *slot = Some(cx.waker().clone());
+        link.readers[1 - self.out] = Some(cx.waker().clone());
         false
     }
 
-    /// How many bytes the next write may take, or `None` to wait for window.
-    fn write_allowance(&mut self, wanted: usize, cx: &mut Context<'_>) -> Option<usize> {
-        let mut allowed = wanted;
+    /// How many of `offered` bytes the next write may take, or why it may take none.
+    fn write_allowance(&mut self, offered: usize, cx: &mut Context<'_>) -> Allowance {
+        let mut link = lock(&self.link);
+        if link.reset {
+            return Allowance::Reset;
+        }
+        let mut allowed = offered;
         if let (Some(rng), Some(p)) = (self.write_slicer.as_mut(), self.layer.plan.partial_writes) {
             let low = p.average.saturating_sub(p.variation).max(1);
-            let high = (p.average + p.variation).max(low);
+            let high = p.average.saturating_add(p.variation).max(low);
             allowed = allowed.min(rng.random_range(low..=high));
         }
-        if let Some(capacity) = self.layer.plan.send_buffer {
-            let mut state = self.layer.lock();
-            let link = state.links.entry(self.key).or_default();
-            let free = capacity.saturating_sub(link.in_flight[self.out]);
-            if free == 0 {
-                link.writers[self.out] = Some(cx.waker().clone());
-                return None;
-            }
-            allowed = allowed.min(free);
+        let free = self.window.saturating_sub(link.in_flight[self.out]);
+        if free > 0 {
+            return Allowance::Bytes(allowed.min(free).max(1));
         }
-        Some(allowed.max(1))
+        if link.dropped[1 - self.out] {
+            return Allowance::PeerGone;
+        }
+        link.writers[self.out] = Some(cx.waker().clone());
+        Allowance::Wait
+    }
+
+    /// The peer dropped its stream with our bytes unread, so it answers with a reset, as a
+    /// real peer does: the reset is ours once turmoil closes our receive channel (woken then).
+    /// Unread data or end of stream of our own would hide that moment, and the reset is
+    /// reported at once instead, so a writer that is not reading never waits forever.
+    fn poll_peer_reset(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        match self.inner.poll_peek(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(e),
+            Poll::Ready(Ok(_)) => Poll::Ready(reset_error()),
+        }
     }
 
     /// Pulls segments from turmoil into the stash until it holds `target` bytes or turmoil
@@ -326,10 +402,9 @@ impl FaultyStream {
         Ok(())
     }
 
-    /// The peer's bytes were read by this end: they leave the peer's send window.
+    /// The peer's bytes were read by this end: they leave the peer's window.
     fn consumed(&self, n: usize) {
-        let mut state = self.layer.lock();
-        let link = state.links.entry(self.key).or_default();
+        let mut link = lock(&self.link);
         let incoming = 1 - self.out;
         link.in_flight[incoming] = link.in_flight[incoming].saturating_sub(n);
         if let Some(w) = link.writers[incoming].take() {
@@ -340,13 +415,7 @@ impl FaultyStream {
     /// Whether the end of stream may be reported now (a slow close delays it).
     fn poll_fin(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.fin_timer.is_none() {
-            let delay = self
-                .layer
-                .lock()
-                .links
-                .get(&self.key)
-                .and_then(|l| l.fin_delay[1 - self.out]);
-            match delay {
+            match lock(&self.link).fin_delay[1 - self.out] {
                 Some(delay) => self.fin_timer = Some(Box::pin(tokio::time::sleep(delay))),
                 None => return Poll::Ready(()),
             }
@@ -356,6 +425,30 @@ impl FaultyStream {
             None => Poll::Ready(()),
         }
     }
+}
+
+impl Drop for FaultyStream {
+    fn drop(&mut self) {
+        let mut link = lock(&self.link);
+        link.dropped[self.out] = true;
+        // The peer may be waiting for window we will never open: it should wait for our
+        // reset instead (see `poll_peer_reset`).
+        if let Some(w) = link.writers[1 - self.out].take() {
+            w.wake();
+        }
+    }
+}
+
+/// What the next write may do, from the connection's state and its window.
+enum Allowance {
+    /// Take this many bytes (at least 1).
+    Bytes(usize),
+    /// Wait until the peer reads (the writer's waker is registered).
+    Wait,
+    /// The window is full and the peer's stream is gone: wait for its reset.
+    PeerGone,
+    /// The connection was reset by a fault.
+    Reset,
 }
 
 fn reset_error() -> io::Error {
@@ -369,16 +462,12 @@ impl AsyncRead for FaultyStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.is_reset(cx, true) {
+        if this.is_reset(cx) {
             return Poll::Ready(Err(reset_error()));
         }
         if this.stash.is_empty() && !this.eof {
             // Data from a cut direction stays in flight until the partition heals.
-            if this
-                .layer
-                .poll_open(&this.remote_host, &this.local_host, cx)
-                .is_pending()
-            {
+            if this.layer.poll_flowing(&this.inbound, cx).is_pending() {
                 return Poll::Pending;
             }
         }
@@ -421,29 +510,63 @@ impl AsyncRead for FaultyStream {
 
 impl AsyncWrite for FaultyStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    /// One call is one turmoil segment of up to the allowance's bytes, taken from the slices
+    /// in order, as one `writev` on a real socket takes from every buffer it is given.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.is_reset(cx, false) {
-            return Poll::Ready(Err(reset_error()));
+        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        if offered == 0 {
+            return Poll::Ready(if lock(&this.link).reset {
+                Err(reset_error())
+            } else {
+                Ok(0)
+            });
         }
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let Some(allowed) = this.write_allowance(buf.len(), cx) else {
-            return Poll::Pending;
+        let n = match this.write_allowance(offered, cx) {
+            Allowance::Bytes(allowed) => allowed.min(offered),
+            Allowance::Wait => return Poll::Pending,
+            Allowance::PeerGone => return this.poll_peer_reset(cx).map(Err),
+            Allowance::Reset => return Poll::Ready(Err(reset_error())),
         };
-        let n = allowed.min(buf.len());
-        match Pin::new(&mut this.inner).poll_write(cx, &buf[..n]) {
+        let segment: &[u8] = match bufs.iter().find(|b| !b.is_empty()) {
+            // The common case, a single buffer: no copy here.
+            Some(first) if first.len() >= n => &first[..n],
+            _ => {
+                this.gather.clear();
+                for b in bufs {
+                    let take = (n - this.gather.len()).min(b.len());
+                    this.gather.extend_from_slice(&b[..take]);
+                }
+                &this.gather
+            }
+        };
+        match Pin::new(&mut this.inner).poll_write(cx, segment) {
             Poll::Ready(Ok(written)) => {
-                let mut state = this.layer.lock();
-                state.links.entry(this.key).or_default().in_flight[this.out] += written;
+                lock(&this.link).in_flight[this.out] += written;
                 Poll::Ready(Ok(written))
+            }
+            Poll::Pending => {
+                // turmoil wakes us when it has room; a reset must wake us too.
+                lock(&this.link).writers[this.out] = Some(cx.waker().clone());
+                Poll::Pending
             }
             other => other,
         }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -452,20 +575,22 @@ impl AsyncWrite for FaultyStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.is_reset(cx, false) {
+        if lock(&this.link).reset {
             return Poll::Ready(Err(reset_error()));
         }
+        // The FIN takes no window: the receiver's channel always has a slot for it.
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
 impl tcpnotify::Stream for FaultyStream {
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.set_nodelay(nodelay)
+        self.inner.set_nodelay(nodelay)?;
+        self.nodelay.store(nodelay, Ordering::Relaxed);
+        Ok(())
     }
     fn nodelay(&self) -> io::Result<bool> {
-        // turmoil has no Nagle; report what a peer would observe: no delay.
-        Ok(true)
+        Ok(self.nodelay.load(Ordering::Relaxed))
     }
     fn set_keepalive(&self, _secs: u32) -> io::Result<()> {
         Ok(())

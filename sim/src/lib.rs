@@ -2,7 +2,9 @@
 //!
 //! Deterministic simulation testing for tcpnotify notifiers: the same connection stack runs
 //! over turmoil's simulated network, every run determined by one `u64` seed, with a seeded
-//! fault layer, a recorded trace of every callback, and a contract checker.
+//! fault layer, a recorded trace of every callback, and a checker of the contract
+//! (`docs/contract.md`, whose "Where the simulator differs" lists what cannot match real
+//! sockets).
 //!
 //! Where to start:
 //! - [`scenario::Scenario`] describes a run (hosts, names, listeners, clients, fault settings

@@ -14,6 +14,22 @@ pub const DEFAULT_LATENCY_MS: u64 = 1;
 /// Connect attempts across a partition give up after this long (a SYN timeout).
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
 
+/// Bytes a stream may have written and its peer not yet read, when the plan sets no
+/// [`window`](FaultPlan::window): 4 MiB.
+///
+/// A real socket pushes its writer back once the sender's send buffer and the receiver's
+/// receive buffer are full. Linux lets a send buffer grow to 4 MiB by default (`tcp_wmem`'s
+/// largest value), and a writer to a loopback peer that does not read is pushed back after
+/// 3.4 to 4.1 MiB (measured here with one 9 MiB write and with 16-byte writes, with and without a
+/// small receive buffer). A window as large as the most a real socket takes never makes a
+/// writer `throttled` where a real one would not be, and still pushes back a writer whose peer
+/// stops reading. Smaller buffers are the `send_buffer` fault's job.
+pub const DEFAULT_WINDOW: usize = 4 << 20;
+
+/// The largest [`window`](FaultPlan::window) a plan may ask for: 1 GiB, TCP's largest window
+/// with window scaling (RFC 7323).
+pub const MAX_WINDOW: usize = 1 << 30;
+
 /// Message latency on every link: each segment takes between `min_ms` and `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -230,9 +246,15 @@ pub struct FaultPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_chunks: Option<ReadChunks>,
     /// Bytes a stream may have written and its peer not yet read (a send buffer); past it,
-    /// writes block.
+    /// writes block. A fault: a buffer smaller than [`window`](Self::window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_buffer: Option<usize>,
+    /// Bytes each direction of a connection may hold written and not yet read by the peer
+    /// (a real socket's send buffer and receive window together); past it, writes block
+    /// until the peer reads. [`DEFAULT_WINDOW`] unless set, at most [`MAX_WINDOW`]; the
+    /// default is left out of saved plans and descriptions.
+    #[serde(default = "default_window", skip_serializing_if = "is_default_window")]
+    pub window: usize,
     /// How long a connect across a partition waits before timing out.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u64,
@@ -245,6 +267,14 @@ fn default_connect_timeout() -> u64 {
     DEFAULT_CONNECT_TIMEOUT_MS
 }
 
+fn default_window() -> usize {
+    DEFAULT_WINDOW
+}
+
+fn is_default_window(window: &usize) -> bool {
+    *window == DEFAULT_WINDOW
+}
+
 impl FaultPlan {
     /// A plan with no faults and no chunking.
     pub fn quiet(seed: Seed) -> Self {
@@ -254,6 +284,7 @@ impl FaultPlan {
             partial_writes: None,
             read_chunks: None,
             send_buffer: None,
+            window: DEFAULT_WINDOW,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
             faults: Vec::new(),
         }
@@ -279,6 +310,9 @@ impl FaultPlan {
         }
         if let Some(b) = self.send_buffer {
             out += &format!("send buffer {b}B\n");
+        }
+        if self.window != DEFAULT_WINDOW {
+            out += &format!("window {}B\n", self.window);
         }
         out += &format!("connect timeout {}ms\n", self.connect_timeout_ms);
         for (i, fault) in self.faults.iter().enumerate() {
@@ -336,6 +370,9 @@ impl FaultPlan {
         }
         if self.send_buffer == Some(0) {
             return Err("send_buffer: must be at least 1".into());
+        }
+        if !(1..=MAX_WINDOW).contains(&self.window) {
+            return Err(format!("window: must be between 1 and {MAX_WINDOW} bytes"));
         }
         Ok(())
     }
@@ -511,5 +548,47 @@ mod window_tests {
             latest.is_some_and(|at| at > 1000 && at <= 8000),
             "{latest:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod flow_window_tests {
+    use super::*;
+
+    #[test]
+    fn a_window_outside_one_byte_to_max_window_is_rejected() {
+        let topology = Topology::default();
+        for window in [0, MAX_WINDOW + 1, usize::MAX] {
+            let plan = FaultPlan {
+                window,
+                ..FaultPlan::quiet(Seed(1))
+            };
+            assert!(
+                plan.validate(&topology)
+                    .is_err_and(|e| e.starts_with("window: ")),
+                "{window}"
+            );
+        }
+        for window in [1, DEFAULT_WINDOW, MAX_WINDOW] {
+            let plan = FaultPlan {
+                window,
+                ..FaultPlan::quiet(Seed(1))
+            };
+            assert_eq!(plan.validate(&topology), Ok(()), "{window}");
+        }
+    }
+
+    #[test]
+    fn the_default_window_is_left_out_of_saved_plans_and_read_back() {
+        let quiet = FaultPlan::quiet(Seed(1));
+        assert!(!quiet.to_toml().contains("window"));
+        assert!(!quiet.describe().contains("window"));
+        assert_eq!(toml::from_str::<FaultPlan>(&quiet.to_toml()), Ok(quiet));
+        let small = FaultPlan {
+            window: 65_536,
+            ..FaultPlan::quiet(Seed(1))
+        };
+        assert!(small.describe().contains("window 65536B"));
+        assert_eq!(toml::from_str::<FaultPlan>(&small.to_toml()), Ok(small));
     }
 }

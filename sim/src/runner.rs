@@ -116,6 +116,28 @@ impl TcpListenNotify for FactoryListener {
     fn not_listening(&mut self, _listener: &mut TcpListener) {}
 }
 
+/// The turmoil builder of a run under `plan` that may last `duration` of simulated time:
+/// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's latency.
+/// [`run`] builds every scenario's simulation with it; a test that drives the stack over
+/// turmoil by hand (the loopback conformance suite) builds its simulation the same way.
+pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Builder {
+    let mut builder = turmoil::Builder::new();
+    let (min, max) = plan
+        .latency
+        .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| {
+            (l.min_ms, l.max_ms.max(l.min_ms))
+        });
+    builder
+        .rng_seed(plan.seed.derive("turmoil"))
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .simulation_duration(duration)
+        .tcp_capacity(crate::fault::TCP_CAPACITY)
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(Duration::from_millis(min))
+        .max_message_latency(Duration::from_millis(max));
+    builder
+}
+
 /// Runs `scenario` under `plan`.
 pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError> {
     let topology = scenario.topology();
@@ -130,21 +152,10 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError
     }
     install_panic_recorder();
 
-    let mut builder = turmoil::Builder::new();
-    let (min, max) = plan
-        .latency
-        .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| {
-            (l.min_ms, l.max_ms.max(l.min_ms))
-        });
-    builder
-        .rng_seed(plan.seed.derive("turmoil"))
-        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .simulation_duration(Duration::from_millis(
-            scenario.duration_ms.saturating_add(1000),
-        ))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(min))
-        .max_message_latency(Duration::from_millis(max));
+    let builder = simulation_builder(
+        plan,
+        Duration::from_millis(scenario.duration_ms.saturating_add(1000)),
+    );
     let mut sim = builder.build();
 
     let ips = topology

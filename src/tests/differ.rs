@@ -1,5 +1,5 @@
-//! One test per row of the contract's "Where we differ from Pony" table: each runs the
-//! conditions of the Pony defect and pins our behaviour.
+//! One test per defect row of the "Where we differ from Pony" table of `docs/contract.md`:
+//! each runs the conditions of the Pony defect and pins our behaviour.
 
 use super::harness::{addr, client, server, server_with, Conn, Log, Script, Wire, NOTHING};
 use crate::config::ConnectionConfig;

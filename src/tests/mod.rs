@@ -1,4 +1,5 @@
-//! Unit tests of the sans-IO state machines, one module per group of contract rules.
+//! Unit tests of the sans-IO state machines, one module per group of contract rules
+//! (`docs/contract.md`).
 
 mod harness;
 

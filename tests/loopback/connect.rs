@@ -1,12 +1,10 @@
 //! The client side of connecting: refusal, a host with a dead and a live address, `proxy_via`,
 //! and socket options once connected.
 
-use crate::support::{
-    accept, connect, dead_socket, finished, listen, raw_listener, read_all, stop, Echo, Trace,
-};
-use std::net::IpAddr;
+use crate::support::{finished, read_all, stop, Echo, Trace};
+use crate::world::World;
 use tcpnotify::record::Recorded;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TokioNetwork};
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 
 /// Closes as soon as it is connected; no other behaviour.
 struct CloseOnConnect;
@@ -18,36 +16,36 @@ impl TcpConnectionNotify for CloseOnConnect {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn c4_c5_connect_failed_refused_when_nothing_listens() {
-    let trace = Trace::new();
-    let (_bound, port) = dead_socket([127, 0, 0, 1], 0);
-    let conn = connect(&trace, "client", CloseOnConnect, port);
+conformance! {
+    c4_c5_connect_failed_refused_when_nothing_listens: refused;
+    c2_c3_a_dead_address_counts_down_then_the_live_one_connects: dead_then_live;
+    c1_proxy_via_redirects_the_connection: proxied;
+    set_nodelay_reads_back_through_nodelay: nodelay_read_back;
+}
+
+/// A client dials a port where nothing listens; a write after it failed is dropped.
+async fn refused<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (_dead, port) = w.dead_port();
+    let conn = w.connect(&trace, "client", CloseOnConnect, port);
     finished(&conn).await;
     conn.write("too late");
     trace.note(
         "client",
         format!("writes dropped: {}", conn.stats().writes_dropped),
     );
-    insta::assert_snapshot!(trace.render(&["client"]));
+    trace.render(&["client"])
 }
 
-#[tokio::test]
-async fn c2_c3_a_dead_address_counts_down_then_the_live_one_connects() {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(None);
-    // Nothing can listen on 127.0.0.2 at this port while this socket holds it.
-    let (_dead, _) = dead_socket([127, 0, 0, 2], port);
+/// A client dials a name whose first address is dead and whose second is a raw listener.
+async fn dead_then_live<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (raw, port) = w.raw_listener(false).await;
+    let (name, _dead) = w.dead_then_live(port);
     trace.redact_port(port);
-    let dead: IpAddr = [127, 0, 0, 2].into();
-    let live: IpAddr = [127, 0, 0, 1].into();
-    let net = TokioNetwork::new().with_host("pair.test", [dead, live]);
-    let conn = TcpConnection::builder().network(net).connect(
-        Recorded::new(CloseOnConnect, "client", trace.sink()),
-        "pair.test",
-        &port.to_string(),
-    );
-    let mut peer = accept(&raw).await;
+    let recorded = Recorded::new(CloseOnConnect, "client", trace.sink());
+    let conn = w.dial(recorded, name, port);
+    let mut peer = w.accept(&raw).await;
     let data = read_all(&mut peer).await;
     trace.note(
         "peer",
@@ -55,17 +53,18 @@ async fn c2_c3_a_dead_address_counts_down_then_the_live_one_connects() {
     );
     drop(peer);
     finished(&conn).await;
-    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+    trace.render(&["client", "peer"])
 }
 
-/// Dials through a "proxy": asked for `gateway.invalid`, it connects to loopback instead.
+/// Dials through a "proxy": asked for `gateway.invalid`, it connects to `host` instead.
 struct Proxied {
+    host: String,
     port: u16,
 }
 
 impl TcpConnectionNotify for Proxied {
     fn proxy_via(&mut self, _host: &str, _service: &str) -> (String, String) {
-        ("127.0.0.1".to_string(), self.port.to_string())
+        (self.host.clone(), self.port.to_string())
     }
     fn connected(&mut self, conn: &mut TcpConnection) {
         conn.write("via the proxy");
@@ -77,19 +76,23 @@ impl TcpConnectionNotify for Proxied {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn c1_proxy_via_redirects_the_connection() {
-    let trace = Trace::new();
-    let (listener, port) = listen(&trace, "server", 0, || Box::new(Echo)).await;
-    let conn = TcpConnection::connect(
-        Recorded::new(Proxied { port }, "client", trace.sink()),
+/// A client whose `proxy_via` redirects it from a name that does not resolve to an echo server.
+async fn proxied<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (listener, port) = w.listen(&trace, "server", 0, || Box::new(Echo)).await;
+    let proxied = Proxied {
+        host: w.host().to_string(),
+        port,
+    };
+    let conn = w.dial(
+        Recorded::new(proxied, "client", trace.sink()),
         "gateway.invalid",
-        "1",
+        1,
     );
     finished(&conn).await;
     trace.wait_for("server.1", "closed").await;
     stop(listener).await;
-    insta::assert_snapshot!(trace.render(&["client", "server.1"]));
+    trace.render(&["client", "server.1"])
 }
 
 /// Reads `TCP_NODELAY` back around `set_nodelay`, while connecting and once connected.
@@ -127,18 +130,18 @@ impl TcpConnectionNotify for NoDelay {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn set_nodelay_reads_back_through_nodelay() {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(None);
+/// A client reads `TCP_NODELAY` around `set_nodelay` while connecting and once connected.
+async fn nodelay_read_back<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (raw, port) = w.raw_listener(false).await;
     let notify = NoDelay {
         trace: trace.clone(),
         who: "client (inside callbacks)",
     };
-    let conn = connect(&trace, "client", notify, port);
-    let mut peer = accept(&raw).await;
+    let conn = w.connect(&trace, "client", notify, port);
+    let mut peer = w.accept(&raw).await;
     read_all(&mut peer).await;
     drop(peer);
     finished(&conn).await;
-    insta::assert_snapshot!(trace.render(&["client", "client (inside callbacks)"]));
+    trace.render(&["client", "client (inside callbacks)"])
 }

@@ -1,10 +1,9 @@
 //! Data in both directions: echo, `expect` framing, `writev`/`sentv`, and `sent` as a transform.
 
-use crate::support::{
-    accept, connect, finished, listen, peer_reads_to_end, raw_listener, read_exact, stop,
-    write_all, Echo, Trace,
-};
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use crate::support::{finished, peer_reads_to_end, read_exact, stop, write_all, Echo};
+use crate::world::World;
+use std::time::Duration;
+use tcpnotify::{ConnectFailure, Stream, TcpConnection, TcpConnectionNotify};
 
 /// Sends one line at a time and waits for its echo before the next, so every echo is one
 /// segment and one `received`; closes after the last.
@@ -42,20 +41,27 @@ impl TcpConnectionNotify for LineByLine {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn echo_round_trips_each_line_then_both_sides_close() {
-    let trace = Trace::new();
-    let (listener, port) = listen(&trace, "server", 0, || Box::new(Echo)).await;
+conformance! {
+    echo_round_trips_each_line_then_both_sides_close: echo_round_trips;
+    r1_expect_frames_a_length_prefixed_protocol_written_byte_by_byte: expect_frames;
+    w2_writev_calls_sentv_once_and_queues_its_result: |w| against_a_reading_peer(w, Vectored);
+    w2_sent_rewrites_and_swallows_data: |w| against_a_reading_peer(w, Rewriting);
+}
+
+/// A line client against an echo server: each line comes back in one delivery.
+async fn echo_round_trips<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (listener, port) = w.listen(&trace, "server", 0, || Box::new(Echo)).await;
     let client = LineByLine {
         lines: vec!["hello\n", "from\n", "tcpnotify\n"],
         next: 0,
         outstanding: 0,
     };
-    let conn = connect(&trace, "client", client, port);
+    let conn = w.connect(&trace, "client", client, port);
     finished(&conn).await;
     trace.wait_for("server.1", "closed").await;
     stop(listener).await;
-    insta::assert_snapshot!(trace.render(&["client", "server.1", "server"]));
+    trace.render(&["client", "server.1", "server"])
 }
 
 /// Reads a length-prefixed protocol with `expect`: a 4-byte big-endian header, then a body of
@@ -87,19 +93,19 @@ impl TcpConnectionNotify for Framed {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn r1_expect_frames_a_length_prefixed_protocol_written_byte_by_byte() {
-    let trace = Trace::new();
-    let (listener, port) = listen(&trace, "server", 0, || Box::<Framed>::default()).await;
-    let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+/// A raw peer writes three framed messages one byte at a time, each after the last reply.
+async fn expect_frames<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (listener, port) = w
+        .listen(&trace, "server", 0, || Box::<Framed>::default())
+        .await;
+    let mut peer = w.raw_connect(port).await;
     peer.set_nodelay(true).expect("nodelay");
     for body in ["hi", "framing", "one byte at a time"] {
         let message = [&(body.len() as u32).to_be_bytes()[..], body.as_bytes()].concat();
         for byte in message {
             write_all(&mut peer, &[byte]).await;
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let reply = read_exact(&mut peer, 3 + body.len()).await;
         trace.note("peer", format!("read {reply:?}"));
@@ -107,7 +113,7 @@ async fn r1_expect_frames_a_length_prefixed_protocol_written_byte_by_byte() {
     drop(peer);
     trace.wait_for("server.1", "closed").await;
     stop(listener).await;
-    insta::assert_snapshot!(trace.render(&["server.1", "peer"]));
+    trace.render(&["server.1", "peer"])
 }
 
 /// Writes with `writev`; its `sentv` drops empty chunks and adds a trailer chunk.
@@ -129,18 +135,13 @@ impl TcpConnectionNotify for Vectored {
 }
 
 /// Runs `client` against a raw peer that reads to end of stream; the trace of both.
-async fn against_a_reading_peer(client: impl TcpConnectionNotify) -> String {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(None);
-    let conn = connect(&trace, "client", client, port);
-    let peer = accept(&raw).await;
+async fn against_a_reading_peer<W: World>(w: W, client: impl TcpConnectionNotify) -> String {
+    let trace = w.trace();
+    let (raw, port) = w.raw_listener(false).await;
+    let conn = w.connect(&trace, "client", client, port);
+    let peer = w.accept(&raw).await;
     peer_reads_to_end(&trace, peer, &conn).await;
     trace.render(&["client", "peer"])
-}
-
-#[tokio::test]
-async fn w2_writev_calls_sentv_once_and_queues_its_result() {
-    insta::assert_snapshot!(against_a_reading_peer(Vectored).await);
 }
 
 /// Upper-cases what it sends and swallows any write of `secret`.
@@ -161,9 +162,4 @@ impl TcpConnectionNotify for Rewriting {
         }
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
-}
-
-#[tokio::test]
-async fn w2_sent_rewrites_and_swallows_data() {
-    insta::assert_snapshot!(against_a_reading_peer(Rewriting).await);
 }

@@ -1,19 +1,26 @@
 //! Flow control: yielding from `received`, mute and unmute, backpressure, and a hard close
 //! with data still queued.
 //!
-//! These run on tokio's current-thread runtime (the `#[tokio::test]` default), whose run queue
-//! is FIFO: a task woken inside a connection's turn runs before that connection's next turn.
+//! These run on a current-thread runtime (the `#[tokio::test]` default, and each simulated
+//! host's), whose run queue is FIFO: a task woken inside a connection's turn runs before that
+//! connection's next turn.
 
 use crate::support::{
-    accept, connect, dial, finished, pattern, peer_reads_to_end, raw_listener, read_all,
-    read_exact, write_all, Trace,
+    finished, pattern, peer_reads_to_end, read_all, read_exact, write_all, Trace,
 };
-use std::sync::OnceLock;
+use crate::world::World;
 use std::time::Duration;
 use tcpnotify::record::Recorded;
 use tcpnotify::{ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
+
+conformance! {
+    r3_r4_received_false_yields_to_a_message_from_another_task: yields_to_another_task;
+    r5_mute_holds_data_and_peer_close_until_unmute: mute_holds_data;
+    w3_w4_w5_throttled_until_a_stalled_peer_reads_everything: throttled_until_read;
+    l5_hard_close_drops_unsent_data: hard_close_drops_unsent;
+}
 
 /// Reads 3-byte frames; yields after the first and wakes another task, and closes after the
 /// second.
@@ -40,12 +47,12 @@ impl TcpConnectionNotify for Yielding {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn r3_r4_received_false_yields_to_a_message_from_another_task() {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(None);
+/// Two frames arrive in one segment; the first yields and wakes a task that writes.
+async fn yields_to_another_task<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (raw, port) = w.raw_listener(false).await;
     let (wake, woken) = oneshot::channel();
-    let conn = connect(
+    let conn = w.connect(
         &trace,
         "client",
         Yielding {
@@ -59,11 +66,11 @@ async fn r3_r4_received_false_yields_to_a_message_from_another_task() {
             other.write("from another task");
         }
     });
-    let mut peer = accept(&raw).await;
+    let mut peer = w.accept(&raw).await;
     // Both frames in one segment: the second is already buffered when the first yields.
     write_all(&mut peer, b"onetwo").await;
     peer_reads_to_end(&trace, peer, &conn).await;
-    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+    trace.render(&["client", "peer"])
 }
 
 /// Mutes after the first delivery and says so to the peer.
@@ -79,12 +86,12 @@ impl TcpConnectionNotify for Muting {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn r5_mute_holds_data_and_peer_close_until_unmute() {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(None);
-    let conn = connect(&trace, "client", Muting, port);
-    let mut peer = accept(&raw).await;
+/// A muted client gets neither the peer's data nor its close until the test unmutes it.
+async fn mute_holds_data<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (raw, port) = w.raw_listener(false).await;
+    let conn = w.connect(&trace, "client", Muting, port);
+    let mut peer = w.accept(&raw).await;
     write_all(&mut peer, b"first").await;
     assert_eq!(read_exact(&mut peer, 5).await, "muted");
     write_all(&mut peer, b"second").await;
@@ -94,32 +101,17 @@ async fn r5_mute_holds_data_and_peer_close_until_unmute() {
     trace.note("client", "(100ms later, still muted: the test unmutes)");
     conn.unmute();
     finished(&conn).await;
-    insta::assert_snapshot!(trace.render(&["client"]));
+    trace.render(&["client"])
 }
 
-/// Bytes to write to a peer that does not read: twice the most the kernel lets a socket's
-/// send buffer grow to (4 MiB where unknown), and more, so the socket must push back.
-fn bulk() -> usize {
-    // Asked for several times a test, from inside callbacks too: read the kernel's setting once.
-    static BULK: OnceLock<usize> = OnceLock::new();
-    *BULK.get_or_init(|| {
-        let max_send_buffer = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-            .ok()
-            .and_then(|text| text.split_whitespace().nth(2)?.parse::<usize>().ok())
-            .unwrap_or(4 << 20);
-        2 * max_send_buffer + (1 << 20)
-    })
+/// Writes `bulk` bytes in one write, then a tail while throttled; closes once unthrottled.
+struct Bulk {
+    bulk: usize,
 }
-
-/// The peer's receive buffer.
-const SMALL_RECV_BUFFER: u32 = 16 << 10;
-
-/// Writes [`bulk`] bytes in one write, then a tail while throttled; closes once unthrottled.
-struct Bulk;
 
 impl TcpConnectionNotify for Bulk {
     fn connected(&mut self, conn: &mut TcpConnection) {
-        conn.write(pattern(bulk()));
+        conn.write(pattern(self.bulk));
     }
     fn throttled(&mut self, conn: &mut TcpConnection) {
         conn.write("tail");
@@ -130,31 +122,36 @@ impl TcpConnectionNotify for Bulk {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-/// Dials with a recorder that keeps counts and previews only: no megabyte copies in the trace.
-fn connect_summarised(
+/// Dials `port` with a recorder that keeps counts and previews only: no megabyte copies in
+/// the trace, whose `bulk` byte counts show as `<bulk>`.
+fn connect_summarised<W: World>(
+    w: &W,
     trace: &Trace,
     notify: impl TcpConnectionNotify,
     port: u16,
 ) -> ConnectionHandle {
-    trace.redact(format!("({}B ", bulk()), "(<bulk>B ");
-    dial(
-        trace,
+    trace.redact(format!("({}B ", w.bulk()), "(<bulk>B ");
+    trace.redact_port(port);
+    let host = w.host().to_string();
+    w.dial(
         Recorded::new(notify, "client", trace.sink()).keeping_payloads(false),
+        &host,
         port,
     )
 }
 
-#[tokio::test]
-async fn w3_w4_w5_throttled_until_a_stalled_peer_reads_everything() {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(Some(SMALL_RECV_BUFFER));
-    let conn = connect_summarised(&trace, Bulk, port);
-    let mut peer = accept(&raw).await;
+/// A peer that does not read pushes a bulk writer back; once it reads, everything arrives.
+async fn throttled_until_read<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let bulk = w.bulk();
+    let (raw, port) = w.raw_listener(true).await;
+    let conn = connect_summarised(&w, &trace, Bulk { bulk }, port);
+    let mut peer = w.accept(&raw).await;
     trace.wait_for("client", "throttled").await;
     trace.wait_for("client", "sent(4B").await;
     trace.note("client", "(the peer starts reading)");
     let data = read_all(&mut peer).await;
-    let expected = [pattern(bulk()), b"tail".to_vec()].concat();
+    let expected = [pattern(bulk), b"tail".to_vec()].concat();
     let all = data.len() == expected.len();
     trace.note("peer", format!("read <bulk> + 4 bytes: {all}"));
     trace.note(
@@ -163,15 +160,17 @@ async fn w3_w4_w5_throttled_until_a_stalled_peer_reads_everything() {
     );
     drop(peer);
     finished(&conn).await;
-    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+    trace.render(&["client", "peer"])
 }
 
-/// Writes [`bulk`] bytes and hard-closes as soon as the socket pushes back.
-struct HardCloser;
+/// Writes `bulk` bytes and hard-closes as soon as the socket pushes back.
+struct HardCloser {
+    bulk: usize,
+}
 
 impl TcpConnectionNotify for HardCloser {
     fn connected(&mut self, conn: &mut TcpConnection) {
-        conn.write(pattern(bulk()));
+        conn.write(pattern(self.bulk));
     }
     fn throttled(&mut self, conn: &mut TcpConnection) {
         conn.hard_close();
@@ -179,19 +178,20 @@ impl TcpConnectionNotify for HardCloser {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[tokio::test]
-async fn l5_hard_close_drops_unsent_data() {
-    let trace = Trace::new();
-    let (raw, port) = raw_listener(Some(SMALL_RECV_BUFFER));
-    let conn = connect_summarised(&trace, HardCloser, port);
-    let mut peer = accept(&raw).await;
+/// A writer hard-closes when pushed back: its peer gets what the socket took, no more.
+async fn hard_close_drops_unsent<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let bulk = w.bulk();
+    let (raw, port) = w.raw_listener(true).await;
+    let conn = connect_summarised(&w, &trace, HardCloser { bulk }, port);
+    let mut peer = w.accept(&raw).await;
     finished(&conn).await;
     // What the socket had taken before the hard close still arrives; the queue's rest never does.
     let data = read_all(&mut peer).await;
     let sent = conn.stats().bytes_sent as usize;
     trace.note(
         "peer",
-        format!("read fewer bytes than written: {}", data.len() < bulk()),
+        format!("read fewer bytes than written: {}", data.len() < bulk),
     );
     trace.note(
         "peer",
@@ -201,8 +201,8 @@ async fn l5_hard_close_drops_unsent_data() {
         "peer",
         format!(
             "a prefix of what was written: {}",
-            data == pattern(bulk())[..data.len()]
+            data == pattern(bulk)[..data.len()]
         ),
     );
-    insta::assert_snapshot!(trace.render(&["client", "peer"]));
+    trace.render(&["client", "peer"])
 }

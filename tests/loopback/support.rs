@@ -1,22 +1,20 @@
-//! Shared pieces: a [`Trace`] sink that keeps each callback as the record module renders it,
-//! helpers to listen and connect on loopback with every callback recorded, raw tokio peers,
+//! Shared pieces: a [`Trace`] sink that keeps each callback and renders it as the record module
+//! does, the listener notifier the tests accept with, raw peer I/O over any backend's stream,
 //! and timeouts so a hung test fails instead of hanging.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tcpnotify::record::{Callback, CallbackSink, Recorded, RecordedListener};
-use tcpnotify::{
-    ConnectionHandle, ListenerHandle, TcpConnection, TcpConnectionNotify, TcpListenNotify,
-    TcpListener,
-};
+use tcpnotify::record::{Callback, CallbackSink};
+use tcpnotify::{ConnectionHandle, ListenerHandle, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{TcpListenNotify, TcpListener};
 /// The echo notifier the simulator uses too.
 pub use tcpnotify_sim::notifiers::Echo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tcpnotify_sim::recorder::now_us;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Longest wait for anything a test awaits; generous, as a loaded machine is slow.
+/// Longest wait for anything a test awaits; generous, as a loaded machine is slow. In the
+/// simulator it is simulated time.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than [`PATIENCE`].
@@ -27,21 +25,39 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     }
 }
 
+/// One line of a [`Trace`]: a callback as recorded, or a note of the test.
+#[derive(Debug, Clone)]
+enum Line {
+    Callback(Callback),
+    Note(String),
+}
+
+/// One entry of a [`Trace`]: whose line, when (simulated microseconds; 0 on loopback), what.
+#[derive(Debug, Clone)]
+struct Entry {
+    who: String,
+    at_us: u64,
+    line: Line,
+}
+
 /// An ordered log of callbacks, one rendered line each (the record module's `Display`), plus
-/// notes a test adds between callbacks. Shared by every notifier of a test.
+/// notes a test adds between callbacks. Shared by every notifier of a test. The callbacks are
+/// kept as data, so the contract checker can judge them.
 #[derive(Clone, Default)]
 pub struct Trace {
-    lines: Arc<Mutex<Vec<(String, String)>>>,
+    entries: Arc<Mutex<Vec<Entry>>>,
     redactions: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl CallbackSink for Trace {
     fn record(&self, who: &str, _conn: Option<&TcpConnection>, callback: Callback) {
-        self.push(who, callback.to_string());
+        self.push(who, Line::Callback(callback));
     }
 }
 
 impl Trace {
+    /// An empty trace. Tests take theirs from their world, which checks it against the
+    /// contract once the test body returns.
     pub fn new() -> Self {
         Self::default()
     }
@@ -51,14 +67,18 @@ impl Trace {
         Arc::new(self.clone())
     }
 
-    fn push(&self, who: &str, line: String) {
-        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        lines.push((who.to_string(), line));
+    fn push(&self, who: &str, line: Line) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.push(Entry {
+            who: who.to_string(),
+            at_us: now_us(),
+            line,
+        });
     }
 
     /// Adds a line `# text` to `who`'s section.
     pub fn note(&self, who: &str, text: impl AsRef<str>) {
-        self.push(who, format!("# {}", text.as_ref()));
+        self.push(who, Line::Note(text.as_ref().to_string()));
     }
 
     /// Shows `port` as `PORT` where a callback names the service (`proxy_via`), as ports
@@ -73,6 +93,21 @@ impl Trace {
         redactions.push((from.into(), to.into()));
     }
 
+    /// Every callback so far, in the order recorded: when (simulated microseconds), whose,
+    /// which.
+    pub fn callbacks(&self) -> Vec<(u64, String, Callback)> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .filter_map(|entry| match &entry.line {
+                Line::Callback(callback) => {
+                    Some((entry.at_us, entry.who.clone(), callback.clone()))
+                }
+                Line::Note(_) => None,
+            })
+            .collect()
+    }
+
     /// The lines of `who` so far, redacted.
     pub fn lines_of(&self, who: &str) -> Vec<String> {
         let redactions = self
@@ -80,14 +115,18 @@ impl Trace {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        lines
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
             .iter()
-            .filter(|(w, _)| w == who)
-            .map(|(_, line)| {
+            .filter(|entry| entry.who == who)
+            .map(|entry| {
+                let line = match &entry.line {
+                    Line::Callback(callback) => callback.to_string(),
+                    Line::Note(text) => format!("# {text}"),
+                };
                 redactions
                     .iter()
-                    .fold(line.clone(), |line, (from, to)| line.replace(from, to))
+                    .fold(line, |line, (from, to)| line.replace(from, to))
             })
             .collect()
     }
@@ -123,26 +162,6 @@ impl Trace {
     }
 }
 
-/// Dials `127.0.0.1:port` with `notify`'s callbacks recorded as `who`.
-pub fn connect(
-    trace: &Trace,
-    who: &str,
-    notify: impl TcpConnectionNotify,
-    port: u16,
-) -> ConnectionHandle {
-    dial(trace, Recorded::new(notify, who, trace.sink()), port)
-}
-
-/// Dials `127.0.0.1:port` with an already recorded notifier.
-pub fn dial<N: TcpConnectionNotify>(
-    trace: &Trace,
-    recorded: Recorded<N>,
-    port: u16,
-) -> ConnectionHandle {
-    trace.redact_port(port);
-    TcpConnection::connect(recorded, "127.0.0.1", &port.to_string())
-}
-
 /// A listener notifier that gives every peer a notifier from `make`.
 pub struct Accept<F>(pub F);
 
@@ -156,64 +175,14 @@ where
     fn not_listening(&mut self, _listener: &mut TcpListener) {}
 }
 
-/// Listens on `127.0.0.1`, any port, accepting at most `limit` connections at once (0:
-/// unlimited), recorded as `who` and its connections as `who.1`, `who.2`, ...
-pub async fn listen<F>(trace: &Trace, who: &str, limit: usize, make: F) -> (ListenerHandle, u16)
-where
-    F: FnMut() -> Box<dyn TcpConnectionNotify> + Send + 'static,
-{
-    let listener = TcpListener::builder().limit(limit).listen(
-        RecordedListener::new(Accept(make), who, trace.sink()),
-        "127.0.0.1",
-        "0",
-    );
-    let address = within("listening", listener.listening())
-        .await
-        .expect("listen on loopback");
-    trace.redact_port(address.port());
-    (listener, address.port())
-}
-
 /// Closes a listener and waits until it has.
 pub async fn stop(listener: ListenerHandle) {
     listener.dispose();
     within("listener closed", listener.closed()).await;
 }
 
-/// A plain tokio listener on `127.0.0.1`, any port, as the peer of a tcpnotify client. With
-/// `recv_buffer`, accepted sockets get that small a receive buffer, so a peer that does not
-/// read pushes back quickly.
-pub fn raw_listener(recv_buffer: Option<u32>) -> (tokio::net::TcpListener, u16) {
-    let socket = TcpSocket::new_v4().expect("socket");
-    if let Some(bytes) = recv_buffer {
-        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
-    }
-    socket
-        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .expect("bind");
-    let listener = socket.listen(16).expect("listen");
-    let port = listener.local_addr().expect("local address").port();
-    (listener, port)
-}
-
-/// Accepts one peer on a raw listener.
-pub async fn accept(listener: &tokio::net::TcpListener) -> TcpStream {
-    within("accept", listener.accept()).await.expect("accept").0
-}
-
-/// A socket bound to `ip`, any port or `port`, that does not listen: dialling it is refused,
-/// and nothing else can listen there while it lives.
-pub fn dead_socket(ip: [u8; 4], port: u16) -> (TcpSocket, u16) {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket
-        .bind(SocketAddr::from((ip, port)))
-        .expect("bind without listening");
-    let port = socket.local_addr().expect("local address").port();
-    (socket, port)
-}
-
 /// Reads from a raw peer until end of stream.
-pub async fn read_all(stream: &mut TcpStream) -> Vec<u8> {
+pub async fn read_all(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
     let mut data = Vec::new();
     within("peer reading to end", stream.read_to_end(&mut data))
         .await
@@ -223,7 +192,11 @@ pub async fn read_all(stream: &mut TcpStream) -> Vec<u8> {
 
 /// Has a raw peer read to end of stream and note what it read under `peer`, then closes the
 /// peer and waits until `conn` has finished.
-pub async fn peer_reads_to_end(trace: &Trace, mut peer: TcpStream, conn: &ConnectionHandle) {
+pub async fn peer_reads_to_end(
+    trace: &Trace,
+    mut peer: impl AsyncRead + Unpin,
+    conn: &ConnectionHandle,
+) {
     let data = read_all(&mut peer).await;
     trace.note("peer", format!("read {:?}", String::from_utf8_lossy(&data)));
     drop(peer);
@@ -231,7 +204,7 @@ pub async fn peer_reads_to_end(trace: &Trace, mut peer: TcpStream, conn: &Connec
 }
 
 /// Reads exactly `n` bytes from a raw peer, as text.
-pub async fn read_exact(stream: &mut TcpStream, n: usize) -> String {
+pub async fn read_exact(stream: &mut (impl AsyncRead + Unpin), n: usize) -> String {
     let mut data = vec![0; n];
     within("peer reading", stream.read_exact(&mut data))
         .await
@@ -240,7 +213,7 @@ pub async fn read_exact(stream: &mut TcpStream, n: usize) -> String {
 }
 
 /// Writes all of `data` from a raw peer.
-pub async fn write_all(stream: &mut TcpStream, data: &[u8]) {
+pub async fn write_all(stream: &mut (impl AsyncWrite + Unpin), data: &[u8]) {
     within("peer writing", stream.write_all(data))
         .await
         .expect("peer write");

@@ -1,6 +1,7 @@
 //! Every scenario file in `scenarios/` runs at its own seed: the trace and the verdict are
 //! snapshot tested (one snapshot per file, with the seed and plan in its metadata), and the
-//! verdict must pass: the contract held and the file's `[expect]` end conditions held.
+//! verdict must pass: the contract (`docs/contract.md`) held and the file's `[expect]` end
+//! conditions held.
 //!
 //! A failure prints the broken rules and the command that re-runs the file
 //! (`cargo run -p tcpnotify-sim -- run scenarios/<file>.toml`). Run one file with

@@ -1,9 +1,10 @@
 //! The connection stack over the seeded simulated network: exact callback traces, snapshot
-//! tested, each checked against the contract. A failing test prints the line that re-runs it
-//! (`TCPNOTIFY_SEED=<seed> cargo test --test simulation -- --exact <test>`).
+//! tested, each checked against the contract (`docs/contract.md`). A failing test prints the
+//! line that re-runs it (`TCPNOTIFY_SEED=<seed> cargo test --test simulation -- --exact <test>`).
 
 mod connect;
 mod determinism;
 mod faults;
+mod fidelity;
 mod flow;
 mod support;
