@@ -4,9 +4,12 @@
 use crate::support::{callbacks_of, snapshot_trace};
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::runner::Ended;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
 use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::settings::{FaultSettings, Span};
 use tcpnotify_sim::testing::{run_passing, seed_or};
+use tcpnotify_sim::verdict::Expectations;
 
 fn hello() -> NotifierFactory {
     factory(|| Sender::new(b"hello".to_vec()))
@@ -157,4 +160,51 @@ fn c2_happy_eyeballs_live_address_wins_over_a_black_hole() {
     );
     assert!(!c1.iter().any(|c| c.starts_with("connect_failed")));
     snapshot_trace("happy_eyeballs_black_hole", &outcome);
+}
+
+/// C2: a name with two live addresses, both listening. Both SYNs can be accepted before the
+/// client picks its winner; the losing attempt is then abandoned, and the server's accepted
+/// connection for it must see its peer go away (`closed`) as on real sockets, so the run
+/// finishes. Swept over seeds with a 1..3ms latency so either address may win, or both
+/// accept in the same step.
+#[test]
+fn c2_losing_attempt_accepted_by_a_live_listener_ends_on_every_seed() {
+    let scenario = Scenario::new("happy-eyeballs-two-live")
+        .name("svc", &["s1", "s2"])
+        .listener("a", "s1", 7000, factory(|| Echo))
+        .listener("b", "s2", 7000, factory(|| Echo))
+        .client("c1", "client", "svc", 7000, hello())
+        .faults(FaultSettings {
+            latency_ms: Some(Span::new(1, 3)),
+            ..FaultSettings::default()
+        })
+        .expecting(Expectations {
+            echoed: true,
+            connect_failed: Some(0),
+            ..Expectations::default()
+        });
+    let mut extra_connections = 0;
+    for seed in 0..200 {
+        let outcome = run_passing(&scenario, Seed(seed));
+        assert_eq!(outcome.ended, Ended::AllFinished, "seed {seed}");
+        let events = outcome.trace.events();
+        let count = |name: &str| {
+            events
+                .iter()
+                .filter(|e| e.who != "c1" && e.callback().is_some_and(|c| c.name() == name))
+                .count()
+        };
+        assert_eq!(
+            count("accepted"),
+            count("closed"),
+            "seed {seed}: every accepted connection closed"
+        );
+        if count("accepted") == 2 {
+            extra_connections += 1;
+        }
+    }
+    assert!(
+        extra_connections > 0,
+        "no seed made the short-lived extra connection"
+    );
 }
