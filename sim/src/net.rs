@@ -2,8 +2,10 @@
 //! layer. A name may resolve to several hosts, in order, so happy-eyeballs connects behave as
 //! over a real network.
 //!
-//! An abandoned connect attempt that the server already accepted is closed at once, so the
-//! server sees its peer go away (C2's short-lived extra connection), as on real sockets.
+//! Connects behave as TCP's do where turmoil's differ: a SYN into a partition or to a crashed
+//! host is lost and retransmitted until the connect timeout (turmoil would refuse at once or
+//! hold it until the restart), and an abandoned attempt that the server already accepted is
+//! closed at once, so the server sees its peer go away (C2's short-lived extra connection).
 
 use crate::fault::{FaultLayer, FaultyStream};
 use std::collections::BTreeMap;
@@ -50,6 +52,30 @@ impl SimNetwork {
                 })
             })
             .collect()
+    }
+}
+
+/// Dials `address` (host `to`) from host `from` until the handshake ends, with no timeout.
+///
+/// SYNs into a partition or to a host that is down are lost, and TCP retransmits them: so the
+/// SYN goes out only once the path is open and the host is up. A SYN that a crash lost after
+/// it left (it reached the host's backlog, or turmoil delivered it to the restarted host
+/// before its listener was back) comes back from turmoil as a refusal; it is sent again.
+async fn dial(
+    layer: &FaultLayer,
+    from: &str,
+    to: &str,
+    address: SocketAddr,
+) -> io::Result<turmoil::net::TcpStream> {
+    loop {
+        layer.wait_connectable(from, to).await;
+        let crashes = layer.crash_count(to);
+        match Handshake::new(address).await {
+            Err(e)
+                if e.kind() == io::ErrorKind::ConnectionRefused
+                    && layer.crash_count(to) != crashes => {}
+            result => return result,
+        }
     }
 }
 
@@ -147,17 +173,17 @@ impl Network for SimNetwork {
                         format!("no host at {address}"),
                     )
                 })?;
-            // SYNs into a partition are lost: wait for it to heal, or time out.
-            let timeout = layer.connect_timeout();
-            tokio::time::timeout(timeout, layer.wait_connectable(&from, &to))
-                .await
-                .map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("connect to {address} timed out"),
-                    )
-                })?;
-            let stream = Handshake::new(address).await?;
+            // The timeout covers the whole handshake, whatever holds it: a partition, a host
+            // that is down, a listener at its limit that does not accept (a full backlog).
+            let stream =
+                tokio::time::timeout(layer.connect_timeout(), dial(&layer, &from, &to, address))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("connect to {address} timed out"),
+                        )
+                    })??;
             FaultyStream::new(stream, layer)
         })
     }

@@ -374,6 +374,7 @@ impl Loop<'_, '_> {
             }
             Action::Restart { index, host } => {
                 self.sim.bounce(host.as_str());
+                self.run.layer.host_restarted(&host);
                 self.fault_event(now, index, format!("restarted {host}"));
             }
         }
@@ -446,6 +447,7 @@ impl Loop<'_, '_> {
                 restart_after_ms,
             } => {
                 self.sim.crash(host.as_str());
+                self.run.layer.host_crashed(host);
                 let on_host: Vec<String> = self
                     .scenario
                     .clients

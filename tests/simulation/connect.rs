@@ -208,3 +208,115 @@ fn c2_losing_attempt_accepted_by_a_live_listener_ends_on_every_seed() {
         "no seed made the short-lived extra connection"
     );
 }
+
+/// C3, C4: connects to a crashed host behave like TCP's. The server host crashes at 10ms and
+/// restarts at 1010ms; the connect timeout is 300ms. `down` dials at 100ms: its SYNs are lost
+/// with the host, so it times out at 400ms (`connect_failed(timed out)`, not `refused`).
+/// `over` dials at 900ms: its SYN is retransmitted once the host is back and its listener
+/// accepts it. `after` dials at 1100ms, once the restarted listener is up, and connects.
+#[test]
+fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
+    let scenario = Scenario::new("connect-crashed-host")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("down", "client", "server", 7000, hello())
+        .starting_at(100)
+        .client("over", "client", "server", 7000, hello())
+        .starting_at(900)
+        .client("after", "client", "server", 7000, hello())
+        .starting_at(1100)
+        .plan(FaultPlan {
+            connect_timeout_ms: 300,
+            ..with_faults(vec![at(
+                10,
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(1000),
+                },
+            )])
+        })
+        .expecting(Expectations {
+            connect_failed: Some(1),
+            accepted: Some(2),
+            ..Expectations::default()
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    let at_of = |who: &str, name: &str| {
+        outcome
+            .trace
+            .events()
+            .into_iter()
+            .find(|e| e.who == who && e.callback().is_some_and(|c| c.name() == name))
+            .map(|e| e.at_us / 1000)
+    };
+    assert_eq!(
+        callbacks_of(&outcome, "down"),
+        [
+            "proxy_via(server, 7000)",
+            "connecting(1)",
+            "connect_failed(timed out)"
+        ]
+    );
+    assert_eq!(
+        at_of("down", "connect_failed"),
+        Some(400),
+        "at the connect timeout"
+    );
+    for who in ["over", "after"] {
+        assert_eq!(
+            callbacks_of(&outcome, who)[..3],
+            ["proxy_via(server, 7000)", "connecting(1)", "connected"],
+            "{who}"
+        );
+        assert_eq!(
+            callbacks_of(&outcome, who).last().map(String::as_str),
+            Some("closed")
+        );
+    }
+    assert_eq!(
+        at_of("over", "connected"),
+        Some(1011),
+        "once the host is back"
+    );
+    snapshot_trace("connect_crashed_host", &outcome);
+}
+
+/// C4: a SYN already in flight when its host crashes is lost with it. turmoil holds it and
+/// delivers it to the restarted host before its listener is back, which would refuse a
+/// connect that TCP's retransmission completes: the SYN is sent again. The link takes 20ms;
+/// the host crashes at 10ms and restarts at 110ms, within the 1s connect timeout.
+#[test]
+fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
+    let scenario = Scenario::new("connect-syn-lost-in-crash")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "server", 7000, hello())
+        .plan(with_faults(vec![
+            at(
+                0,
+                FaultKind::Latency {
+                    a: "client".into(),
+                    b: "server".into(),
+                    latency_ms: 20,
+                    max_latency_ms: None,
+                },
+            ),
+            at(
+                10,
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(100),
+                },
+            ),
+        ]))
+        .expecting(Expectations {
+            connect_failed: Some(0),
+            accepted: Some(1),
+            echoed: true,
+            ..Expectations::default()
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "c1")[..3],
+        ["proxy_via(server, 7000)", "connecting(1)", "connected"]
+    );
+    snapshot_trace("connect_syn_lost_in_crash", &outcome);
+}
