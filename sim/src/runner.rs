@@ -2,6 +2,7 @@
 //! callback recorded, the plan's timed faults applied between simulation steps. The run is a
 //! pure function of (scenario, plan).
 
+use crate::capacity::{Capacities, LimitError};
 use crate::fault::FaultLayer;
 use crate::net::SimNetwork;
 use crate::plan::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
@@ -66,6 +67,9 @@ pub enum SimError {
     /// The scenario is malformed.
     #[error("invalid scenario: {0}")]
     Scenario(String),
+    /// The scenario exceeds a limit of the simulated network.
+    #[error("scenario too large: {0}")]
+    Limit(#[from] LimitError),
 }
 
 /// Something the run loop does at a simulated time.
@@ -128,9 +132,11 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError
             )));
         }
     }
+    let capacities = Capacities::for_run(scenario, plan)?;
     install_panic_recorder();
 
     let mut builder = turmoil::Builder::new();
+    capacities.apply(&mut builder);
     let (min, max) = plan
         .latency
         .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| {

@@ -6,4 +6,5 @@ mod connect;
 mod determinism;
 mod faults;
 mod flow;
+mod scale;
 mod support;
