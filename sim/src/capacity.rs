@@ -10,15 +10,16 @@
 //! - the segments a stream's receive channel holds;
 //! - a stream's send credits: a write beyond them would block.
 //!
-//! The capacity is therefore at least the number of connect attempts the run can make (one
-//! per address each client resolves, and one more per crash that loses a SYN, which is sent
-//! again): a listener's backlog can then never overflow, even when it is at its connection
-//! limit (N3) and accepts nothing, and peers wait for it or time out. Below that it stays at
+//! The capacity is therefore at least the number of connect attempts the run can make, an
+//! attempt being one turmoil connect, one SYN: one per address each client resolves, and one
+//! more each time a crash or a restart of its host loses that SYN, as it is then sent again
+//! (`net.rs`). A listener's backlog can then never overflow, even when it is at its connection
+//! limit (N3) and accepts nothing: peers wait for it or time out. Below that it stays at
 //! [`TCP_CAPACITY_FLOOR`], so a small scenario's streams flow as they always did.
 //!
 //! A real limit: turmoil gives each host the ephemeral ports 49152 to 65535, and a port stays
 //! taken for the life of the simulation once a connect attempt used it (turmoil never frees
-//! the socket of a refused or abandoned attempt). A host that could dial more attempts than
+//! the socket of a refused or abandoned attempt). A host that could make more attempts than
 //! that is refused before the run starts ([`LimitError::EphemeralPorts`]), rather than
 //! panicking inside turmoil ("ports exhausted") halfway through.
 
@@ -37,7 +38,8 @@ pub const EPHEMERAL_PORTS: usize = 65535 - 49152 + 1;
 /// A limit of the simulated network that a scenario exceeds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
-    /// One host would dial more connect attempts than it has ephemeral ports.
+    /// One host could make more connect attempts (each from a port of its own) than it has
+    /// ephemeral ports.
     #[error(
         "host {host:?} may dial {attempts} connect attempts, but a simulated host has \
          {EPHEMERAL_PORTS} ephemeral ports: spread the clients over more hosts (the `host` of \
@@ -81,9 +83,9 @@ impl Capacities {
                 Some(hosts) => hosts.iter().map(String::as_str).collect(),
                 None => vec![client.target.as_str()],
             };
-            // One SYN per address, and one more after each crash of its host.
+            // One SYN per address, and one more after each crash and each restart of its host.
             let attempts = targets.iter().fold(0usize, |sum, host| {
-                let resends = crashes.get(host).copied().unwrap_or(0);
+                let resends = crashes.get(host).copied().unwrap_or(0).saturating_mul(2);
                 sum.saturating_add(resends.saturating_add(1))
             });
             let on_host = per_host.entry(client.host.as_str()).or_default();
@@ -143,7 +145,7 @@ mod tests {
         let named = clients(100, "client").name("svc", &["server", "server"]);
         let named = named.client("c-svc", "client", "svc", 7000, factory(|| Echo));
         assert_eq!(Capacities::for_run(&named, &quiet).unwrap().tcp, 102);
-        // A crash of the target means one more SYN per attempt.
+        // A crash of the target, and its restart, may each lose a SYN that is sent again.
         let crashing = FaultPlan {
             faults: vec![Fault {
                 at_ms: Some(5),
@@ -156,7 +158,7 @@ mod tests {
             ..quiet
         };
         let caps = Capacities::for_run(&clients(100, "client"), &crashing).unwrap();
-        assert_eq!(caps.tcp, 200);
+        assert_eq!(caps.tcp, 300);
     }
 
     #[test]

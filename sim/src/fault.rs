@@ -69,9 +69,9 @@ struct State {
     blocked: BTreeSet<(String, String)>,
     /// Hosts crashed and not yet restarted: SYNs to them are lost.
     down: BTreeSet<String>,
-    /// How many times each host crashed, so a connect can tell a refusal caused by a crash
-    /// (its SYN was lost with the host) from a real one.
-    crashes: BTreeMap<String, u64>,
+    /// How many times each host crashed or restarted, so a connect can tell a refusal caused
+    /// by either (its SYN was lost with the host's backlog) from a real one.
+    generations: BTreeMap<String, u64>,
     links: BTreeMap<LinkKey, Link>,
     /// Tasks waiting for a partition to heal or a host to restart.
     heal_waiters: Vec<Waker>,
@@ -147,19 +147,22 @@ impl FaultLayer {
     pub fn host_crashed(&self, host: &str) {
         let mut state = self.lock();
         state.down.insert(host.to_string());
-        *state.crashes.entry(host.to_string()).or_default() += 1;
+        *state.generations.entry(host.to_string()).or_default() += 1;
     }
 
-    /// Host `host` runs again: waiting connects send their SYN.
+    /// Host `host` runs again (turmoil restarts a running host too, with a fresh backlog):
+    /// waiting connects send their SYN.
     pub fn host_restarted(&self, host: &str) {
         self.wake_heal_waiters(|state| {
             state.down.remove(host);
+            *state.generations.entry(host.to_string()).or_default() += 1;
         });
     }
 
-    /// How many times host `host` crashed so far.
-    pub fn crash_count(&self, host: &str) -> u64 {
-        self.lock().crashes.get(host).copied().unwrap_or(0)
+    /// How many times host `host` crashed or restarted so far: a connect whose host changed
+    /// generation while its SYN was out lost that SYN.
+    pub fn generation(&self, host: &str) -> u64 {
+        self.lock().generations.get(host).copied().unwrap_or(0)
     }
 
     /// Changes the state with `change`, then wakes every task waiting for a path to open.

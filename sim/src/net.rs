@@ -58,9 +58,9 @@ impl SimNetwork {
 /// Dials `address` (host `to`) from host `from` until the handshake ends, with no timeout.
 ///
 /// SYNs into a partition or to a host that is down are lost, and TCP retransmits them: so the
-/// SYN goes out only once the path is open and the host is up. A SYN that a crash lost after
-/// it left (it reached the host's backlog, or turmoil delivered it to the restarted host
-/// before its listener was back) comes back from turmoil as a refusal; it is sent again.
+/// SYN goes out only once the path is open and the host is up. A SYN that a crash or restart
+/// lost after it left (it was in the host's backlog, or turmoil delivered it to the restarted
+/// host before its listener was back) comes back from turmoil as a refusal; it is sent again.
 async fn dial(
     layer: &FaultLayer,
     from: &str,
@@ -69,11 +69,11 @@ async fn dial(
 ) -> io::Result<turmoil::net::TcpStream> {
     loop {
         layer.wait_connectable(from, to).await;
-        let crashes = layer.crash_count(to);
+        let generation = layer.generation(to);
         match Handshake::new(address).await {
             Err(e)
                 if e.kind() == io::ErrorKind::ConnectionRefused
-                    && layer.crash_count(to) != crashes => {}
+                    && layer.generation(to) != generation => {}
             result => return result,
         }
     }

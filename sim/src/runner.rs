@@ -364,6 +364,19 @@ impl Loop<'_, '_> {
         }
     }
 
+    /// The connections of `host` ended with its software: they get no callback, and its
+    /// clients count as finished.
+    fn forget_host(&self, host: &str) {
+        let on_host: Vec<String> = self
+            .scenario
+            .clients
+            .iter()
+            .filter(|c| c.host == host)
+            .map(|c| c.name.clone())
+            .collect();
+        self.run.host_crashed(host, &on_host);
+    }
+
     fn schedule_at(&mut self, at_us: u64, action: Action) {
         self.next_seq += 1;
         self.schedule.insert((at_us, self.next_seq), action);
@@ -379,7 +392,10 @@ impl Loop<'_, '_> {
                 self.fault_event(now, index, "healed".into());
             }
             Action::Restart { index, host } => {
+                // turmoil restarts a running host too (a second crash's restart): what ran on
+                // it is gone, as in a crash.
                 self.sim.bounce(host.as_str());
+                self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
                 self.fault_event(now, index, format!("restarted {host}"));
             }
@@ -454,14 +470,7 @@ impl Loop<'_, '_> {
             } => {
                 self.sim.crash(host.as_str());
                 self.run.layer.host_crashed(host);
-                let on_host: Vec<String> = self
-                    .scenario
-                    .clients
-                    .iter()
-                    .filter(|c| &c.host == host)
-                    .map(|c| c.name.clone())
-                    .collect();
-                self.run.host_crashed(host, &on_host);
+                self.forget_host(host);
                 if let Some(ms) = restart_after_ms {
                     self.schedule_at(
                         now + ms.saturating_mul(1000),

@@ -2,7 +2,7 @@
 //! failing, and `connecting` counts during happy-eyeballs.
 
 use crate::support::{callbacks_of, snapshot_trace};
-use tcpnotify_sim::notifiers::{Echo, Sender};
+use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Sender};
 use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::runner::Ended;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
@@ -319,4 +319,67 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
         ["proxy_via(server, 7000)", "connecting(1)", "connected"]
     );
     snapshot_trace("connect_syn_lost_in_crash", &outcome);
+}
+
+/// C4: turmoil's restart of a running host (a second crash's restart, after the first one's)
+/// drops its listener's backlog: a SYN waiting there is lost and sent again, so the connect
+/// succeeds on the new listener instead of being refused. The server (limit 1, links of 20ms)
+/// crashes at 10ms and again at 50ms while down; it restarts at 110ms and, running, at 200ms.
+/// `holder` takes the restarted listener's one slot at 140ms; `waiter` dials at 130ms and
+/// waits in the backlog until the restart at 200ms, then connects to `server#3`.
+#[test]
+fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
+    let crash = |at_ms: u64, restart_after_ms: u64| {
+        at(
+            at_ms,
+            FaultKind::Crash {
+                host: "server".into(),
+                restart_after_ms: Some(restart_after_ms),
+            },
+        )
+    };
+    let mut scenario = Scenario::new("connect-backlog-of-restarted-host")
+        .listener("server", "server", 7000, factory(LineServer::default))
+        .client(
+            "holder",
+            "client",
+            "server",
+            7000,
+            factory(|| LineClient::new(5)),
+        )
+        .starting_at(120)
+        .client(
+            "waiter",
+            "client",
+            "server",
+            7000,
+            factory(|| LineClient::new(1)),
+        )
+        .starting_at(130)
+        .plan(with_faults(vec![
+            at(
+                0,
+                FaultKind::Latency {
+                    a: "client".into(),
+                    b: "server".into(),
+                    latency_ms: 20,
+                    max_latency_ms: None,
+                },
+            ),
+            crash(10, 100),
+            crash(50, 150),
+        ]))
+        .expecting(Expectations {
+            connect_failed: Some(0),
+            ..Expectations::default()
+        });
+    scenario.listeners[0].limit = 1;
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "waiter")[..3],
+        ["proxy_via(server, 7000)", "connecting(1)", "connected"]
+    );
+    let text = outcome.trace.render_text();
+    assert!(text.contains("server#3.1 accepted"), "{text}");
+    snapshot_trace("connect_backlog_of_restarted_host", &outcome);
 }
