@@ -16,10 +16,11 @@
 //! - [`cli`] is the `tcpnotify-sim` command line.
 //!
 //! Underneath: [`net`] (the turmoil backend and its resolver), [`fault`] (the fault layer),
-//! [`runner`] (one simulation), [`recorder`] and [`trace`] (what happened), [`integrity`]
-//! (stream integrity as data flows), [`notifiers`] and [`registry`] (built-in notifiers by
-//! name), [`seed`] and [`settings`].
+//! [`runner`] (one simulation) and [`capacity`] (turmoil's capacities and limits),
+//! [`recorder`] and [`trace`] (what happened), [`integrity`] (stream integrity as data flows),
+//! [`notifiers`] and [`registry`] (built-in notifiers by name), [`seed`] and [`settings`].
 
+pub mod capacity;
 pub mod chaos;
 pub mod checker;
 pub mod cli;
