@@ -6,6 +6,7 @@
 //! Times are the trace's microseconds, the format's own unit.
 
 use super::model::Timeline;
+use super::spans::Affects;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -85,6 +86,21 @@ impl Event {
             args,
         }
     }
+
+    /// A counter's value at `at` in process `pid`.
+    fn counter(name: String, at: u64, pid: usize, args: Value) -> Event {
+        Event {
+            name,
+            cat: Some("in_flight"),
+            ph: "C",
+            ts: at,
+            dur: None,
+            pid,
+            tid: 0,
+            s: None,
+            args,
+        }
+    }
 }
 
 /// The whole file.
@@ -98,110 +114,89 @@ struct File {
     other_data: Value,
 }
 
+/// Names a process, and keeps processes in the order they were named.
+fn process(events: &mut Vec<Event>, pid: usize, name: String) {
+    events.push(Event::meta("process_name", pid, 0, json!({ "name": name })));
+    events.push(Event::meta(
+        "process_sort_index",
+        pid,
+        0,
+        json!({ "sort_index": pid }),
+    ));
+}
+
+/// Names a thread, and keeps threads in the order of their ids.
+fn thread(events: &mut Vec<Event>, (pid, tid): (usize, usize), name: &str) {
+    events.push(Event::meta(
+        "thread_name",
+        pid,
+        tid,
+        json!({ "name": name }),
+    ));
+    events.push(Event::meta(
+        "thread_sort_index",
+        pid,
+        tid,
+        json!({ "sort_index": tid }),
+    ));
+}
+
 impl Timeline {
     /// The timeline in the Chrome trace-event format, as JSON: hosts as processes, lanes as
     /// threads, callbacks as instant events, faults and throttled periods as complete events
     /// with durations, bytes in flight as counters. Perfetto (ui.perfetto.dev) and
     /// `chrome://tracing` open it.
     pub fn chrome_trace(&self) -> String {
-        let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
         let mut events = Vec::new();
+        // Hosts are processes 1, 2, ... in order of first lane; lane `i` is thread `i + 1`.
+        let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
         for lane in &self.lanes {
             if !hosts.contains_key(lane.host.as_str()) {
-                let pid = hosts.len() + 1;
-                hosts.insert(&lane.host, pid);
-                let name = format!("host {}", lane.host);
-                events.push(Event::meta("process_name", pid, 0, json!({ "name": name })));
-                events.push(Event::meta(
-                    "process_sort_index",
-                    pid,
-                    0,
-                    json!({ "sort_index": pid }),
-                ));
+                hosts.insert(&lane.host, hosts.len() + 1);
+                process(&mut events, hosts.len(), format!("host {}", lane.host));
             }
         }
-        let thread = |lane: usize| {
-            (
-                hosts
-                    .get(self.lanes[lane].host.as_str())
-                    .copied()
-                    .unwrap_or(0),
-                lane + 1,
-            )
+        let lane_thread = |lane: usize| {
+            let pid = hosts.get(self.lanes[lane].host.as_str()).copied();
+            (pid.unwrap_or(0), lane + 1)
         };
         for (i, lane) in self.lanes.iter().enumerate() {
-            let (pid, tid) = thread(i);
             let name = format!("{} {}", lane.kind.name(), lane.name);
-            events.push(Event::meta(
-                "thread_name",
-                pid,
-                tid,
-                json!({ "name": name }),
-            ));
-            events.push(Event::meta(
-                "thread_sort_index",
-                pid,
-                tid,
-                json!({ "sort_index": tid }),
-            ));
+            thread(&mut events, lane_thread(i), &name);
         }
-        let faults_pid = hosts.len() + 1;
-        events.push(Event::meta(
-            "process_name",
-            faults_pid,
-            0,
-            json!({ "name": "faults" }),
-        ));
-        events.push(Event::meta(
-            "process_sort_index",
-            faults_pid,
-            0,
-            json!({ "sort_index": faults_pid }),
-        ));
-        let run_thread = (faults_pid, 1);
-        events.push(Event::meta(
-            "thread_name",
-            faults_pid,
-            1,
-            json!({ "name": "fault lines and notes" }),
-        ));
+        // Faults get a process of their own: thread 1 for the lines of no lane, then one
+        // thread per fault.
+        let faults = hosts.len() + 1;
+        process(&mut events, faults, "faults".into());
+        let run_thread = (faults, 1);
+        thread(&mut events, run_thread, "fault lines and notes");
 
         for (i, (event, lane)) in self.events.iter().zip(&self.lane_of).enumerate() {
-            let name = match event.callback() {
-                Some(callback) => callback.name().to_string(),
-                None => event.kind.to_string(),
+            let (name, cat) = match event.callback() {
+                Some(callback) => (callback.name().to_string(), "callback"),
+                None => (event.kind.to_string(), "event"),
             };
-            let at = lane.map_or(run_thread, thread);
-            let cat = if event.callback().is_some() {
-                "callback"
-            } else {
-                "event"
-            };
+            let at = lane.map_or(run_thread, lane_thread);
             let args = json!({ "line": i + 1, "trace": event.to_string() });
             events.push(Event::instant(name, cat, event.at_us, at, args));
         }
-        let mut fault_tid = 1;
+        let mut fault_threads = 1;
         for span in &self.spans {
-            let args = json!({ "line": span.line, "kind": span.kind.name() });
-            let at = if span.kind.is_fault() {
-                fault_tid += 1;
-                events.push(Event::meta(
-                    "thread_name",
-                    faults_pid,
-                    fault_tid,
-                    json!({ "name": span.label }),
-                ));
-                (faults_pid, fault_tid)
-            } else {
-                match &span.affects {
-                    super::spans::Affects::Lanes(lanes) if !lanes.is_empty() => thread(lanes[0]),
-                    _ => run_thread,
+            let at = match &span.affects {
+                _ if span.kind.is_fault() => {
+                    fault_threads += 1;
+                    thread(&mut events, (faults, fault_threads), &span.label);
+                    (faults, fault_threads)
                 }
+                Affects::Lanes(lanes) if !lanes.is_empty() => lane_thread(lanes[0]),
+                _ => run_thread,
             };
+            let args = json!({ "line": span.line, "kind": span.kind.name() });
+            let time = (span.from_us, span.to_us);
             events.push(Event::complete(
                 span.label.clone(),
                 span.kind.name(),
-                (span.from_us, span.to_us),
+                time,
                 at,
                 args,
             ));
@@ -212,7 +207,7 @@ impl Timeline {
                 .events
                 .get(last.saturating_sub(1))
                 .map_or(0, |e| e.at_us);
-            let at = self.lane_named(&v.who).map_or(run_thread, thread);
+            let at = self.lane_named(&v.who).map_or(run_thread, lane_thread);
             let args =
                 json!({ "rule": v.rule.to_string(), "message": v.message, "lines": v.lines });
             events.push(Event::instant(
@@ -228,19 +223,14 @@ impl Timeline {
                 "in flight {} \u{2192} {}",
                 self.lanes[f.from].name, self.lanes[f.to].name
             );
-            let (pid, _) = thread(f.from);
+            let (pid, _) = lane_thread(f.from);
             for &(at, bytes) in &f.points {
-                events.push(Event {
-                    name: name.clone(),
-                    cat: Some("in_flight"),
-                    ph: "C",
-                    ts: at,
-                    dur: None,
+                events.push(Event::counter(
+                    name.clone(),
+                    at,
                     pid,
-                    tid: 0,
-                    s: None,
-                    args: json!({ "bytes": bytes }),
-                });
+                    json!({ "bytes": bytes }),
+                ));
             }
         }
         let file = File {

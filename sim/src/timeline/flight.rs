@@ -18,6 +18,9 @@ pub(crate) struct Flight {
     /// `(time in µs, bytes queued by `from` less bytes delivered to `to`)`. Negative only
     /// if the trace shows more delivered than queued, which R6 forbids.
     pub(crate) points: Vec<(u64, i64)>,
+    /// The last time either end did anything: past it, bytes still counted in flight were
+    /// never delivered (a reset, a crash), and the series says nothing more.
+    pub(crate) until_us: u64,
 }
 
 impl Flight {
@@ -66,10 +69,14 @@ pub(crate) fn series(
             Callback::Received { data, .. } => (peer, lane, -bytes(data.len())),
             _ => continue,
         };
-        let flight = flights.entry(from).or_insert_with(|| Flight {
-            from,
-            to,
-            points: Vec::new(),
+        let flight = flights.entry(from).or_insert_with(|| {
+            let last = |lane: usize| lanes[lane].lines.last().map_or(0, |&l| events[l].at_us);
+            Flight {
+                from,
+                to,
+                points: Vec::new(),
+                until_us: last(from).max(last(to)),
+            }
         });
         let value = flight
             .points
@@ -105,12 +112,14 @@ mod tests {
                 Flight {
                     from: 1,
                     to: 2,
-                    points: c1_to_server
+                    points: c1_to_server,
+                    until_us: 406_000,
                 },
                 Flight {
                     from: 2,
                     to: 1,
-                    points: server_to_c1
+                    points: server_to_c1,
+                    until_us: 406_000,
                 },
             ]
         );
@@ -150,6 +159,10 @@ mod tests {
                 Some(CLIENT),
             ),
         ]);
-        assert_eq!(timeline_of(&trace).flights[0].points, vec![(5, 3)]);
+        let flight = &timeline_of(&trace).flights[0];
+        assert_eq!(
+            (flight.points.as_slice(), flight.until_us),
+            (&[(5, 3)][..], 5)
+        );
     }
 }

@@ -74,6 +74,7 @@ struct PageFlight<'a> {
     to: usize,
     peak: i64,
     points: &'a [(u64, i64)],
+    until: u64,
 }
 
 #[derive(Serialize)]
@@ -190,6 +191,7 @@ fn page(timeline: &Timeline) -> Page<'_> {
                 to: f.to,
                 peak: f.peak(),
                 points: &f.points,
+                until: f.until_us,
             })
             .collect(),
         violations: timeline

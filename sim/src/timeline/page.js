@@ -202,7 +202,7 @@
       chart.setAttribute("preserveAspectRatio", "none");
       let d = "M" + f.points[0][0] + " " + f.peak;
       f.points.forEach(([at, bytes]) => (d += "H" + at + "V" + (f.peak - Math.max(0, bytes))));
-      d += "H" + data.end_us + "V" + f.peak + "z";
+      d += "H" + f.until + "V" + f.peak + "z";
       const path = svg("path");
       path.setAttribute("d", d);
       const tip = svg("title");
