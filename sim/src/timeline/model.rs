@@ -8,6 +8,7 @@ use crate::checker::{CheckReport, Violation};
 use crate::plan::FaultPlan;
 use crate::trace::{EventKind, Trace, TraceEvent};
 use crate::verdict::{Failure, Verdict};
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -77,6 +78,18 @@ fn listener_base(name: &str) -> &str {
     name.split('#').next().unwrap_or(name)
 }
 
+/// Which start of its host a listener or accepted connection belongs to: `n` for
+/// `server#n` and `server#n.3`, 1 for any name without `#`.
+fn incarnation(name: &str) -> u64 {
+    let Some((_, after)) = name.split_once('#') else {
+        return 1;
+    };
+    let digits = after
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(after.len());
+    after[..digits].parse().unwrap_or(u64::MAX)
+}
+
 /// A client name's group: the name less its trailing digits and separators (`c` for `c17`,
 /// `web` for `web-3`), or the whole name if nothing is left.
 fn client_stem(name: &str) -> &str {
@@ -87,6 +100,33 @@ fn client_stem(name: &str) -> &str {
         name
     } else {
         stem
+    }
+}
+
+/// Compares names as a person would: runs of digits by their value (`c2` before `c10`),
+/// everything else character by character.
+fn natural_order(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        let (Some(x), Some(y)) = (a.chars().next(), b.chars().next()) else {
+            return a.len().cmp(&b.len());
+        };
+        let order = if x.is_ascii_digit() && y.is_ascii_digit() {
+            let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (m, n) = (digits(a), digits(b));
+            let value = |s: &str| s.trim_start_matches('0').to_string();
+            let (u, v) = (value(&a[..m]), value(&b[..n]));
+            // Longer without leading zeros is larger; equal lengths compare as text.
+            let order = u.len().cmp(&v.len()).then_with(|| u.cmp(&v));
+            (a, b) = (&a[m..], &b[n..]);
+            order.then(m.cmp(&n))
+        } else {
+            (a, b) = (&a[x.len_utf8()..], &b[y.len_utf8()..]);
+            x.cmp(&y)
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
     }
 }
 
@@ -135,7 +175,8 @@ pub(crate) struct Group {
     pub(crate) name: String,
     /// What it gathers.
     pub(crate) kind: GroupKind,
-    /// Its lanes: listeners first, then in order of first appearance.
+    /// Its lanes: listeners first, then the others; each by host incarnation, then in
+    /// natural order of their names (`c2` before `c10`, `server.9` before `server.10`).
     pub(crate) lanes: Vec<usize>,
     /// Whether the page opens with it folded.
     pub(crate) folded: bool,
@@ -341,13 +382,22 @@ fn group(lanes: &mut [Lane]) -> Vec<Group> {
             }
         }
     }
-    for listeners_first in [true, false] {
-        for (i, lane) in lanes.iter_mut().enumerate() {
-            if (lane.kind == LaneKind::Listener) == listeners_first {
-                lane.group = keyed.get(&key(lane)).copied().unwrap_or(0);
-                groups[lane.group].lanes.push(i);
-            }
-        }
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        lane.group = keyed.get(&key(lane)).copied().unwrap_or(0);
+        groups[lane.group].lanes.push(i);
+    }
+    for group in &mut groups {
+        group.lanes.sort_by(|&a, &b| {
+            let key = |l: usize| {
+                (
+                    lanes[l].kind != LaneKind::Listener,
+                    incarnation(&lanes[l].name),
+                )
+            };
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| natural_order(&lanes[a].name, &lanes[b].name))
+        });
     }
     let mut room = OPEN_LANES;
     for group in &mut groups {
@@ -575,6 +625,16 @@ pub(crate) mod tests {
                 ("bulk", vec!["bulk-10"]),
                 ("7", vec!["7"]),
             ]
+        );
+    }
+
+    #[test]
+    fn names_sort_with_their_numbers_by_value() {
+        let mut names = vec!["c10", "c2", "c1", "b", "server.10", "server.9", "c02", "c"];
+        names.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(
+            names,
+            vec!["b", "c", "c1", "c2", "c02", "c10", "server.9", "server.10"]
         );
     }
 

@@ -8,7 +8,7 @@
 (function () {
   const data = JSON.parse(document.getElementById("timeline-data").textContent);
   const LABEL = 190; // label column, px
-  const PAGE = 50; // lanes of an open group shown at a time
+  const PAGE = 50; // lanes of an open group shown at a time (a page of them)
   const BINS = 240; // columns of a folded group's activity
   const TITLE_LINES = 12; // trace lines in a mark's tooltip
   const MAX_ZOOM = 4096;
@@ -38,7 +38,7 @@
   const flightFrom = new Map(data.flights.map((f) => [f.from, f]));
   const state = {
     zoom: 1,
-    groups: data.groups.map((g) => ({ folded: g.folded, shown: PAGE })),
+    groups: data.groups.map((g) => ({ folded: g.folded, first: 0 })),
     selected: new Set(),
   };
 
@@ -215,14 +215,23 @@
     return r;
   }
 
-  function moreRow(gi) {
+  // Under a group of more than a page of lanes: which page this is, and buttons to turn it.
+  function pagerRow(gi) {
     const st = state.groups[gi];
     const total = data.groups[gi].lanes.length;
-    const [r] = row("more", "show " + Math.min(PAGE, total - st.shown) + " more of " + (total - st.shown));
-    r.firstChild.addEventListener("click", () => {
-      st.shown += PAGE;
-      render();
-    });
+    const last = Math.min(total, st.first + PAGE);
+    const [r] = row("pager", "");
+    const turn = (text, first) => {
+      const b = el("button", "", text);
+      b.disabled = first < 0 || first >= total;
+      b.addEventListener("click", () => {
+        st.first = first;
+        render();
+      });
+      return b;
+    };
+    const where = " " + (st.first + 1) + "\u2013" + last + " of " + total + " ";
+    r.firstChild.append(turn("\u25c2", st.first - PAGE), where, turn("\u25b8", st.first + PAGE));
     return r;
   }
 
@@ -234,8 +243,8 @@
       rows.appendChild(groupRow(gi));
       const st = state.groups[gi];
       if (st.folded) return;
-      g.lanes.slice(0, st.shown).forEach((l) => rows.appendChild(laneRow(l)));
-      if (g.lanes.length > st.shown) rows.appendChild(moreRow(gi));
+      g.lanes.slice(st.first, st.first + PAGE).forEach((l) => rows.appendChild(laneRow(l)));
+      if (g.lanes.length > PAGE) rows.appendChild(pagerRow(gi));
     });
     $("zoom-level").textContent = state.zoom + "\u00d7";
     for (const m of document.querySelectorAll(".mark[data-lines]")) {
@@ -271,13 +280,13 @@
     render();
   }
 
-  // Unfolds and pages as needed so that lane `li` is drawn, then scrolls to it.
+  // Unfolds its group and turns to its page so that lane `li` is drawn, then scrolls to it.
   function reveal(li, atUs) {
     const gi = data.lanes[li].group;
     const st = state.groups[gi];
     st.folded = false;
     const pos = data.groups[gi].lanes.indexOf(li);
-    if (pos >= st.shown) st.shown = (Math.floor(pos / PAGE) + 1) * PAGE;
+    st.first = Math.floor(pos / PAGE) * PAGE;
     render();
     const r = document.querySelector('.lane[data-lane="' + li + '"]');
     if (r && r.scrollIntoView) r.scrollIntoView({ block: "center" });
