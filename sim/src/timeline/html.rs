@@ -5,6 +5,7 @@
 
 use super::model::Timeline;
 use super::spans::Affects;
+use crate::trace::EventKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -120,10 +121,10 @@ fn page(timeline: &Timeline) -> Page<'_> {
         .zip(&timeline.lane_of)
         .map(|(event, lane)| {
             let name = match &event.kind {
-                crate::trace::EventKind::Callback { callback, .. } => callback.name(),
-                crate::trace::EventKind::Fault { .. } => "fault",
-                crate::trace::EventKind::Violation { .. } => "violation",
-                crate::trace::EventKind::Note { .. } => "note",
+                EventKind::Callback { callback, .. } => callback.name(),
+                EventKind::Fault { .. } => "fault",
+                EventKind::Violation { .. } => "violation",
+                EventKind::Note { .. } => "note",
             };
             let text = match lane {
                 Some(_) => event.kind.to_string(),
@@ -373,7 +374,7 @@ mod tests {
             0,
             "-",
             "-",
-            crate::trace::EventKind::Note {
+            EventKind::Note {
                 text: "</script><script>alert(1)</script>".into(),
             },
         )]);
