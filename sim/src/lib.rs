@@ -13,6 +13,7 @@
 //!   conditions; [`testing::run_passing`] does the same from a `#[test]`, printing a repro line.
 //! - [`sweep`], [`shrink`] and [`chaos`] run many seeds, minimise a failing plan, and wrap
 //!   both for a `#[test]`; [`coverage`] says what a sweep exercised.
+//! - [`timeline`] draws a run as an HTML page or a Chrome trace-event file.
 //! - [`cli`] is the `tcpnotify-sim` command line.
 //!
 //! Underneath: [`net`] (the turmoil backend and its resolver), [`fault`] (the fault layer),
@@ -40,6 +41,7 @@ pub mod settings;
 pub mod shrink;
 pub mod sweep;
 pub mod testing;
+pub mod timeline;
 pub mod trace;
 pub mod verdict;
 

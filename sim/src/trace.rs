@@ -76,16 +76,30 @@ fn time(at_us: u64) -> String {
     format!("{:>6}.{:03}ms", at_us / 1000, at_us % 1000)
 }
 
-impl fmt::Display for TraceEvent {
-    /// `   12.345ms host who what` with time in milliseconds and microsecond precision.
+impl fmt::Display for EventKind {
+    /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
+    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} ", time(self.at_us), self.host, self.who)?;
-        match &self.kind {
+        match self {
             EventKind::Callback { callback, .. } => write!(f, "{callback}"),
             EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
         }
+    }
+}
+
+impl fmt::Display for TraceEvent {
+    /// `   12.345ms host who what` with time in milliseconds and microsecond precision.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            time(self.at_us),
+            self.host,
+            self.who,
+            self.kind
+        )
     }
 }
 
