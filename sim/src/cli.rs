@@ -10,6 +10,7 @@ use crate::scenario_file::{load, load_plan, ScenarioFile};
 use crate::seed::Seed;
 use crate::shrink::shrink_verdict;
 use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
+use crate::timeline;
 use crate::trace::Trace;
 use crate::verdict::{judge, Verdict};
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +58,22 @@ enum Command {
         /// Where to write the minimal scenario (default: FILE with `.shrunk.toml`).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+    },
+    /// Draw a run as one self-contained HTML page (a lane per connection and listener,
+    /// faults, bytes in flight, contract violations) and/or a Chrome trace-event file for
+    /// Perfetto. Exits 0 once written, whether the run passed or not.
+    Timeline {
+        /// A scenario file (`.toml`, run with the seed) or a JSON-lines trace (`run --json`).
+        file: PathBuf,
+        /// The seed, for a scenario file (default: the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the HTML page.
+        #[arg(short = 'o', long = "output", required_unless_present = "chrome_trace")]
+        output: Option<PathBuf>,
+        /// Where to write the Chrome trace-event JSON.
+        #[arg(long, value_name = "FILE")]
+        chrome_trace: Option<PathBuf>,
     },
     /// Run each seed twice and report the first trace line that differs.
     CheckDeterminism {
@@ -167,6 +184,24 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
         }
         Command::Sweep(args) => sweep(args, registry),
         Command::Shrink { file, seed, output } => shrink(&file, Seed(seed), output, registry),
+        Command::Timeline {
+            file,
+            seed,
+            output,
+            chrome_trace,
+        } => {
+            let timeline = timeline::load(&file, seed.map(Seed), registry)?;
+            for (path, text) in [
+                (output, timeline.html()),
+                (chrome_trace, timeline.chrome_trace()),
+            ] {
+                if let Some(path) = path {
+                    write_file(&path, text)?;
+                    println!("wrote {} ({timeline})", path.display());
+                }
+            }
+            Ok(Status::Passed)
+        }
         Command::CheckDeterminism { file, seeds } => {
             check_determinism(&load(&file, registry)?, seeds)
         }

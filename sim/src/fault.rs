@@ -94,10 +94,15 @@ impl Link {
 struct State {
     /// Directions (from host, to host) currently cut.
     blocked: BTreeSet<(String, String)>,
+    /// Hosts crashed and not yet restarted: SYNs to them are lost.
+    down: BTreeSet<String>,
+    /// How many times each host crashed or restarted, so a connect can tell a refusal caused
+    /// by either (its SYN was lost with the host's backlog) from a real one.
+    generations: BTreeMap<String, u64>,
     /// Each connection's state; its streams hold it too, so their reads and writes do not
     /// look it up.
     links: BTreeMap<LinkKey, Arc<Mutex<Link>>>,
-    /// Tasks waiting for a partition to heal.
+    /// Tasks waiting for a partition to heal or a host to restart.
     heal_waiters: Vec<Waker>,
     /// Connection names and their sockets (local, remote), learned from the trace.
     conns: BTreeMap<String, (SocketAddr, SocketAddr)>,
@@ -151,7 +156,8 @@ impl FaultLayer {
         self.hosts.keys().map(String::as_str)
     }
 
-    /// How long a connect across a partition waits.
+    /// How long a connect waits for its handshake, whatever holds it (a partition, a host
+    /// that is down, a listener that does not accept).
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.plan.connect_timeout_ms)
     }
@@ -165,9 +171,39 @@ impl FaultLayer {
 
     /// Restores traffic from `from` to `to`; held data flows again.
     pub fn heal(&self, from: &str, to: &str) {
+        self.wake_heal_waiters(|state| {
+            state.blocked.remove(&(from.to_string(), to.to_string()));
+        });
+    }
+
+    /// Host `host` crashed: until [`host_restarted`](Self::host_restarted), SYNs to it are
+    /// lost, so connects to it wait (and time out) as TCP's SYN retransmissions would.
+    pub fn host_crashed(&self, host: &str) {
+        let mut state = self.lock();
+        state.down.insert(host.to_string());
+        *state.generations.entry(host.to_string()).or_default() += 1;
+    }
+
+    /// Host `host` runs again (turmoil restarts a running host too, with a fresh backlog):
+    /// waiting connects send their SYN.
+    pub fn host_restarted(&self, host: &str) {
+        self.wake_heal_waiters(|state| {
+            state.down.remove(host);
+            *state.generations.entry(host.to_string()).or_default() += 1;
+        });
+    }
+
+    /// How many times host `host` crashed or restarted so far: a connect whose host changed
+    /// generation while its SYN was out lost that SYN.
+    pub fn generation(&self, host: &str) -> u64 {
+        self.lock().generations.get(host).copied().unwrap_or(0)
+    }
+
+    /// Changes the state with `change`, then wakes every task waiting for a path to open.
+    fn wake_heal_waiters(&self, change: impl FnOnce(&mut State)) {
         let waiters = {
             let mut state = self.lock();
-            state.blocked.remove(&(from.to_string(), to.to_string()));
+            change(&mut state);
             std::mem::take(&mut state.heal_waiters)
         };
         for w in waiters {
@@ -199,11 +235,19 @@ impl FaultLayer {
         }
     }
 
-    /// Waits until neither direction between `a` and `b` is cut.
+    /// Waits until neither direction between `a` and `b` is cut and `b` is up: until a SYN
+    /// from `a` to `b` and its answer can get through.
     pub async fn wait_connectable(&self, a: &str, b: &str) {
-        std::future::poll_fn(|cx| match self.poll_open(a, b, cx) {
-            Poll::Ready(()) => self.poll_open(b, a, cx),
-            Poll::Pending => Poll::Pending,
+        std::future::poll_fn(|cx| {
+            if self.poll_open(a, b, cx).is_pending() || self.poll_open(b, a, cx).is_pending() {
+                return Poll::Pending;
+            }
+            let mut state = self.lock();
+            if state.down.contains(b) {
+                state.heal_waiters.push(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(())
         })
         .await
     }

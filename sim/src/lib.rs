@@ -13,13 +13,15 @@
 //!   conditions; [`testing::run_passing`] does the same from a `#[test]`, printing a repro line.
 //! - [`sweep`], [`shrink`] and [`chaos`] run many seeds, minimise a failing plan, and wrap
 //!   both for a `#[test]`; [`coverage`] says what a sweep exercised.
+//! - [`timeline`] draws a run as an HTML page or a Chrome trace-event file.
 //! - [`cli`] is the `tcpnotify-sim` command line.
 //!
 //! Underneath: [`net`] (the turmoil backend and its resolver), [`fault`] (the fault layer),
-//! [`runner`] (one simulation), [`recorder`] and [`trace`] (what happened), [`integrity`]
-//! (stream integrity as data flows), [`notifiers`] and [`registry`] (built-in notifiers by
-//! name), [`seed`] and [`settings`].
+//! [`runner`] (one simulation) and [`capacity`] (turmoil's capacities and limits),
+//! [`recorder`] and [`trace`] (what happened), [`integrity`] (stream integrity as data flows),
+//! [`notifiers`] and [`registry`] (built-in notifiers by name), [`seed`] and [`settings`].
 
+pub mod capacity;
 pub mod chaos;
 pub mod checker;
 pub mod cli;
@@ -39,6 +41,7 @@ pub mod settings;
 pub mod shrink;
 pub mod sweep;
 pub mod testing;
+pub mod timeline;
 pub mod trace;
 pub mod verdict;
 

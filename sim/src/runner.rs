@@ -2,6 +2,7 @@
 //! callback recorded, the plan's timed faults applied between simulation steps. The run is a
 //! pure function of (scenario, plan).
 
+use crate::capacity::{Capacities, LimitError};
 use crate::fault::FaultLayer;
 use crate::net::SimNetwork;
 use crate::plan::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
@@ -66,6 +67,9 @@ pub enum SimError {
     /// The scenario is malformed.
     #[error("invalid scenario: {0}")]
     Scenario(String),
+    /// The scenario exceeds a limit of the simulated network.
+    #[error("scenario too large: {0}")]
+    Limit(#[from] LimitError),
 }
 
 /// Something the run loop does at a simulated time.
@@ -150,12 +154,14 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError
             )));
         }
     }
+    let capacities = Capacities::for_run(scenario, plan)?;
     install_panic_recorder();
 
-    let builder = simulation_builder(
+    let mut builder = simulation_builder(
         plan,
         Duration::from_millis(scenario.duration_ms.saturating_add(1000)),
     );
+    capacities.apply(&mut builder);
     let mut sim = builder.build();
 
     let ips = topology
@@ -369,6 +375,19 @@ impl Loop<'_, '_> {
         }
     }
 
+    /// The connections of `host` ended with its software: they get no callback, and its
+    /// clients count as finished.
+    fn forget_host(&self, host: &str) {
+        let on_host: Vec<String> = self
+            .scenario
+            .clients
+            .iter()
+            .filter(|c| c.host == host)
+            .map(|c| c.name.clone())
+            .collect();
+        self.run.host_crashed(host, &on_host);
+    }
+
     fn schedule_at(&mut self, at_us: u64, action: Action) {
         self.next_seq += 1;
         self.schedule.insert((at_us, self.next_seq), action);
@@ -384,7 +403,11 @@ impl Loop<'_, '_> {
                 self.fault_event(now, index, "healed".into());
             }
             Action::Restart { index, host } => {
+                // turmoil restarts a running host too (a second crash's restart): what ran on
+                // it is gone, as in a crash.
                 self.sim.bounce(host.as_str());
+                self.forget_host(&host);
+                self.run.layer.host_restarted(&host);
                 self.fault_event(now, index, format!("restarted {host}"));
             }
         }
@@ -457,14 +480,8 @@ impl Loop<'_, '_> {
                 restart_after_ms,
             } => {
                 self.sim.crash(host.as_str());
-                let on_host: Vec<String> = self
-                    .scenario
-                    .clients
-                    .iter()
-                    .filter(|c| &c.host == host)
-                    .map(|c| c.name.clone())
-                    .collect();
-                self.run.host_crashed(host, &on_host);
+                self.run.layer.host_crashed(host);
+                self.forget_host(host);
                 if let Some(ms) = restart_after_ms {
                     self.schedule_at(
                         now + ms.saturating_mul(1000),

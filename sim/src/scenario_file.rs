@@ -30,6 +30,14 @@
 //! notifier = "sender"
 //! params = { bytes = 4096, chunk = 512 }
 //!
+//! [[clients]]               # many alike clients from one table: `count` of them, named
+//! name = "web"              # `web-1` to `web-1000` (a dash and a number, so never like an
+//! count = 1000              # accepted connection's `server.1`); at most 10,000 per table
+//! host = "browsers"
+//! target = "svc"
+//! port = 7000
+//! notifier = "line-client"
+//!
 //! [faults]                  # probabilities and ranges a plan is drawn from ...
 //! partial_writes = 0.5
 //! # [plan]                  # ... or an explicit plan instead
@@ -132,10 +140,15 @@ struct FileListener {
     config: FileConfig,
 }
 
+/// The most clients one `[[clients]]` table may ask for with `count`.
+pub const MAX_CLIENT_COUNT: usize = 10_000;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileClient {
     name: Spanned<String>,
+    /// How many alike clients this table makes (`name-1`, `name-2`, ...); absent: one, `name`.
+    count: Option<Spanned<usize>>,
     host: String,
     target: Spanned<String>,
     port: u16,
@@ -246,7 +259,7 @@ pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFil
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (i, l) in file.listeners.iter().enumerate() {
         let field = format!("listeners[{i}]");
-        at.unique(&mut seen, &l.name, &field)?;
+        at.unique(&mut seen, l.name.get_ref(), l.name.span(), &field)?;
         let notifier = at.notifier(registry, &l.notifier, &l.params, &field)?;
         scenario = scenario
             .listener(l.name.get_ref(), &l.host, l.port, notifier)
@@ -257,18 +270,14 @@ pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFil
     }
     for (i, c) in file.clients.iter().enumerate() {
         let field = format!("clients[{i}]");
-        at.unique(&mut seen, &c.name, &field)?;
         let notifier = at.notifier(registry, &c.notifier, &c.params, &field)?;
-        scenario = scenario
-            .client(
-                c.name.get_ref(),
-                &c.host,
-                c.target.get_ref(),
-                c.port,
-                notifier,
-            )
-            .starting_at(c.start_ms)
-            .with_config(c.config.apply());
+        for name in at.client_names(c, &field)? {
+            at.unique(&mut seen, &name, c.name.span(), &field)?;
+            scenario = scenario
+                .client(&name, &c.host, c.target.get_ref(), c.port, notifier.clone())
+                .starting_at(c.start_ms)
+                .with_config(c.config.apply());
+        }
     }
     let topology = scenario.topology();
     for (i, c) in file.clients.iter().enumerate() {
@@ -461,18 +470,35 @@ impl Locator<'_> {
         }
     }
 
+    /// Records `name` (written at `span`) as the name of `field`, unless it is taken.
     fn unique(
         &self,
         seen: &mut BTreeMap<String, String>,
-        name: &Spanned<String>,
+        name: &str,
+        span: Range<usize>,
         field: &str,
     ) -> Result<(), ScenarioError> {
-        if let Some(first) = seen.get(name.get_ref()) {
-            let message = format!("{:?} is already the name of {first}", name.get_ref());
-            return Err(self.error(name.span(), &format!("{field}.name"), &message));
+        if let Some(first) = seen.get(name) {
+            let message = format!("{name:?} is already the name of {first}");
+            return Err(self.error(span, &format!("{field}.name"), &message));
         }
-        seen.insert(name.get_ref().clone(), field.to_string());
+        seen.insert(name.to_string(), field.to_string());
         Ok(())
+    }
+
+    /// The names of the clients a `[[clients]]` table makes: its `name`, or with `count`,
+    /// `name-1` to `name-<count>`.
+    fn client_names(&self, client: &FileClient, field: &str) -> Result<Vec<String>, ScenarioError> {
+        let name = client.name.get_ref();
+        let Some(count) = &client.count else {
+            return Ok(vec![name.clone()]);
+        };
+        let n = *count.get_ref();
+        if !(1..=MAX_CLIENT_COUNT).contains(&n) {
+            let message = format!("{n} is not between 1 and {MAX_CLIENT_COUNT}");
+            return Err(self.error(count.span(), &format!("{field}.count"), &message));
+        }
+        Ok((1..=n).map(|i| format!("{name}-{i}")).collect())
     }
 
     fn notifier(
@@ -601,6 +627,46 @@ echoed = true
         let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"server\""));
         assert!(
             err.starts_with("bad.toml:12: clients[0].name: \"server\" is already"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_client_table_with_count_makes_that_many_numbered_clients() {
+        let text = GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 3");
+        let file = parse(&text, Path::new("many.toml"), &Registry::builtin()).unwrap();
+        let names: Vec<&str> = file
+            .scenario
+            .clients
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["web-1", "web-2", "web-3"]);
+        assert!(file.scenario.clients.iter().all(|c| c.target == "server"));
+    }
+
+    #[test]
+    fn a_count_out_of_range_or_a_numbered_name_taken_twice_is_refused() {
+        let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 0"));
+        assert_eq!(
+            err,
+            "bad.toml:13: clients[0].count: 0 is not between 1 and 10000"
+        );
+        let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 10001"));
+        assert!(
+            err.starts_with("bad.toml:13: clients[0].count: 10001"),
+            "{err}"
+        );
+        let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = -1"));
+        assert!(err.starts_with("bad.toml:13: clients[0].count: "), "{err}");
+        let text = format!(
+            "{GOOD}\n[[clients]]\nname = \"c\"\ncount = 2\nhost = \"client\"\n\
+             target = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 1 }}\n"
+        )
+        .replace("name = \"c1\"", "name = \"c-2\"");
+        let err = parse_err(&text);
+        assert!(
+            err.contains("clients[1].name: \"c-2\" is already the name of clients[0]"),
             "{err}"
         );
     }

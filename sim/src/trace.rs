@@ -3,6 +3,7 @@
 //! (one event per line, for snapshots and diffs) and as JSON lines (for tools).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -70,18 +71,35 @@ impl TraceEvent {
     }
 }
 
-impl fmt::Display for TraceEvent {
-    /// `   12.345ms host who what` with time in milliseconds and microsecond precision.
+/// A simulated time as the trace shows it: milliseconds with microsecond precision.
+fn time(at_us: u64) -> String {
+    format!("{:>6}.{:03}ms", at_us / 1000, at_us % 1000)
+}
+
+impl fmt::Display for EventKind {
+    /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
+    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.at_us / 1000;
-        let us = self.at_us % 1000;
-        write!(f, "{ms:>6}.{us:03}ms {} {} ", self.host, self.who)?;
-        match &self.kind {
+        match self {
             EventKind::Callback { callback, .. } => write!(f, "{callback}"),
             EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
         }
+    }
+}
+
+impl fmt::Display for TraceEvent {
+    /// `   12.345ms host who what` with time in milliseconds and microsecond precision.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            time(self.at_us),
+            self.host,
+            self.who,
+            self.kind
+        )
     }
 }
 
@@ -134,6 +152,86 @@ impl Trace {
         let events = self.lock();
         let start = events.len().saturating_sub(n);
         events[start..].iter().map(|e| format!("{e}\n")).collect()
+    }
+
+    /// A summary, for a trace too long to read line by line (a run of 1,000 clients): every
+    /// event that is not a callback (harness notes, faults, violations) as it is, then one line
+    /// per host, group of connections and kind of callback, in order of first occurrence, with
+    /// how many there were, the bytes they carried, and when the first and the last came.
+    /// A group is the connections whose names differ only in a trailing number (`c-17` and
+    /// `c-18` are `c-*`, `server.1` and `server.2` are `server.*`); a kind is the callback's
+    /// name, with its argument where it is a category (`connecting(2)`,
+    /// `connect_failed(timed out)`, `received -> false`).
+    ///
+    /// ```
+    /// use tcpnotify::record::Callback;
+    /// use tcpnotify_sim::trace::{EventKind, Trace, TraceEvent};
+    /// let trace = Trace::new();
+    /// for (at_us, who) in [(1000, "c-1"), (3000, "c-2")] {
+    ///     let kind = EventKind::Callback { callback: Callback::Connected, local: None, remote: None };
+    ///     trace.push(TraceEvent { at_us, host: "client".into(), who: who.into(), kind });
+    /// }
+    /// assert_eq!(
+    ///     trace.render_summary(),
+    ///     "summary of 2 trace lines: callbacks counted per host, connection group and kind\n\
+    ///      client c-* connected x2 from 1.000ms to 3.000ms\n"
+    /// );
+    /// ```
+    pub fn render_summary(&self) -> String {
+        /// How often one kind of callback happened in one group, and when.
+        struct Tally {
+            count: usize,
+            bytes: usize,
+            first_us: u64,
+            last_us: u64,
+        }
+        let events = self.lock();
+        let mut out = format!(
+            "summary of {} trace lines: callbacks counted per host, connection group and kind\n",
+            events.len()
+        );
+        let mut order: Vec<(String, String, String)> = Vec::new();
+        let mut tallies: BTreeMap<(String, String, String), Tally> = BTreeMap::new();
+        for event in events.iter() {
+            let Some(callback) = event.callback() else {
+                out += &format!("{event}\n");
+                continue;
+            };
+            let group = match event.who.trim_end_matches(|c: char| c.is_ascii_digit()) {
+                stem if stem.len() < event.who.len() => format!("{stem}*"),
+                _ => event.who.clone(),
+            };
+            let key = (event.host.clone(), group, summary_kind(callback));
+            let tally = tallies.entry(key.clone()).or_insert_with(|| {
+                order.push(key);
+                Tally {
+                    count: 0,
+                    bytes: 0,
+                    first_us: event.at_us,
+                    last_us: event.at_us,
+                }
+            });
+            tally.count += 1;
+            tally.bytes += carried_bytes(callback);
+            tally.last_us = event.at_us;
+        }
+        for key in order {
+            let Some(t) = tallies.get(&key) else {
+                continue;
+            };
+            let (host, group, kind) = key;
+            out += &format!("{host} {group} {kind} x{}", t.count);
+            if t.bytes > 0 {
+                out += &format!(", {}B", t.bytes);
+            }
+            if t.first_us == t.last_us {
+                out += &format!(" at {}\n", time(t.first_us).trim_start());
+            } else {
+                let (first, last) = (time(t.first_us), time(t.last_us));
+                out += &format!(" from {} to {}\n", first.trim_start(), last.trim_start());
+            }
+        }
+        out
     }
 
     /// One JSON object per line.
@@ -201,6 +299,27 @@ impl Trace {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TraceEvent>> {
         self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The kind of a callback in a summary: its name, with its argument where that is a category.
+fn summary_kind(callback: &Callback) -> String {
+    match callback {
+        Callback::Connecting(_)
+        | Callback::ConnectFailed(_)
+        | Callback::ListenerConnected { .. } => callback.to_string(),
+        Callback::Received { result: false, .. } => "received -> false".into(),
+        other => other.name().into(),
+    }
+}
+
+/// The bytes a callback carried: what was delivered, or what was queued.
+fn carried_bytes(callback: &Callback) -> usize {
+    match callback {
+        Callback::Received { data, .. } => data.len(),
+        Callback::Sent { result, .. } => result.len(),
+        Callback::Sentv { result, .. } => result.iter().map(|p| p.len()).sum(),
+        _ => 0,
     }
 }
 

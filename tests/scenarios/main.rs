@@ -1,7 +1,7 @@
-//! Every scenario file in `scenarios/` runs at its own seed: the trace and the verdict are
-//! snapshot tested (one snapshot per file, with the seed and plan in its metadata), and the
-//! verdict must pass: the contract (`docs/contract.md`) held and the file's `[expect]` end
-//! conditions held.
+//! Every scenario file in `scenarios/` runs at its own seed: the trace (summarised when it is
+//! too long to read) and the verdict are snapshot tested (one snapshot per file, with the seed
+//! and plan in its metadata), and the verdict must pass: the contract (`docs/contract.md`)
+//! held and the file's `[expect]` end conditions held.
 //!
 //! A failure prints the broken rules and the command that re-runs the file
 //! (`cargo run -p tcpnotify-sim -- run scenarios/<file>.toml`). Run one file with
@@ -14,6 +14,11 @@ use tcpnotify_sim::registry::Registry;
 use tcpnotify_sim::scenario_file;
 use tcpnotify_sim::seed::Seed;
 use tcpnotify_sim::verdict;
+
+/// A trace longer than this is snapshotted as its summary (`Trace::render_summary`: counts per
+/// group of connections and callback), as a thousand clients' every line is not readable; the
+/// full trace is one `cargo run -p tcpnotify-sim -- run` away.
+const SUMMARY_ABOVE_LINES: usize = 1000;
 
 /// What a snapshot's metadata records: enough to re-run it.
 #[derive(Serialize)]
@@ -49,7 +54,13 @@ fn run_file(path: &Path, registry: &Registry) -> Result<(), String> {
     });
     settings.set_omit_expression(true);
     settings.set_prepend_module_to_snapshot(false);
-    let text = format!("{}{verdict}\n", verdict.outcome.trace.render_text());
+    let trace = &verdict.outcome.trace;
+    let shown = if trace.len() > SUMMARY_ABOVE_LINES {
+        trace.render_summary()
+    } else {
+        trace.render_text()
+    };
+    let text = format!("{shown}{verdict}\n");
     // Shown (by the test harness) only if this test fails, e.g. on a changed snapshot.
     eprintln!("{file_name} (seed {}): reproduce with `{repro}`", file.seed);
     settings.bind(|| insta::assert_snapshot!("scenario", text));

@@ -2,11 +2,14 @@
 //! failing, and `connecting` counts during happy-eyeballs.
 
 use crate::support::{callbacks_of, snapshot_trace};
-use tcpnotify_sim::notifiers::{Echo, Sender};
+use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Sender};
 use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::runner::Ended;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
 use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::settings::{FaultSettings, Span};
 use tcpnotify_sim::testing::{run_passing, seed_or};
+use tcpnotify_sim::verdict::Expectations;
 
 fn hello() -> NotifierFactory {
     factory(|| Sender::new(b"hello".to_vec()))
@@ -157,4 +160,226 @@ fn c2_happy_eyeballs_live_address_wins_over_a_black_hole() {
     );
     assert!(!c1.iter().any(|c| c.starts_with("connect_failed")));
     snapshot_trace("happy_eyeballs_black_hole", &outcome);
+}
+
+/// C2: a name with two live addresses, both listening. Both SYNs can be accepted before the
+/// client picks its winner; the losing attempt is then abandoned, and the server's accepted
+/// connection for it must see its peer go away (`closed`) as on real sockets, so the run
+/// finishes. Swept over seeds with a 1..3ms latency so either address may win, or both
+/// accept in the same step.
+#[test]
+fn c2_losing_attempt_accepted_by_a_live_listener_ends_on_every_seed() {
+    let scenario = Scenario::new("happy-eyeballs-two-live")
+        .name("svc", &["s1", "s2"])
+        .listener("a", "s1", 7000, factory(|| Echo))
+        .listener("b", "s2", 7000, factory(|| Echo))
+        .client("c1", "client", "svc", 7000, hello())
+        .faults(FaultSettings {
+            latency_ms: Some(Span::new(1, 3)),
+            ..FaultSettings::default()
+        })
+        .expecting(Expectations {
+            echoed: true,
+            connect_failed: Some(0),
+            ..Expectations::default()
+        });
+    let mut extra_connections = 0;
+    for seed in 0..200 {
+        let outcome = run_passing(&scenario, Seed(seed));
+        assert_eq!(outcome.ended, Ended::AllFinished, "seed {seed}");
+        let events = outcome.trace.events();
+        let count = |name: &str| {
+            events
+                .iter()
+                .filter(|e| e.who != "c1" && e.callback().is_some_and(|c| c.name() == name))
+                .count()
+        };
+        assert_eq!(
+            count("accepted"),
+            count("closed"),
+            "seed {seed}: every accepted connection closed"
+        );
+        if count("accepted") == 2 {
+            extra_connections += 1;
+        }
+    }
+    assert!(
+        extra_connections > 0,
+        "no seed made the short-lived extra connection"
+    );
+}
+
+/// C3, C4: connects to a crashed host behave like TCP's. The server host crashes at 10ms and
+/// restarts at 1010ms; the connect timeout is 300ms. `down` dials at 100ms: its SYNs are lost
+/// with the host, so it times out at 400ms (`connect_failed(timed out)`, not `refused`).
+/// `over` dials at 900ms: its SYN is retransmitted once the host is back and its listener
+/// accepts it. `after` dials at 1100ms, once the restarted listener is up, and connects.
+#[test]
+fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
+    let scenario = Scenario::new("connect-crashed-host")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("down", "client", "server", 7000, hello())
+        .starting_at(100)
+        .client("over", "client", "server", 7000, hello())
+        .starting_at(900)
+        .client("after", "client", "server", 7000, hello())
+        .starting_at(1100)
+        .plan(FaultPlan {
+            connect_timeout_ms: 300,
+            ..with_faults(vec![at(
+                10,
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(1000),
+                },
+            )])
+        })
+        .expecting(Expectations {
+            connect_failed: Some(1),
+            accepted: Some(2),
+            ..Expectations::default()
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    let at_of = |who: &str, name: &str| {
+        outcome
+            .trace
+            .events()
+            .into_iter()
+            .find(|e| e.who == who && e.callback().is_some_and(|c| c.name() == name))
+            .map(|e| e.at_us / 1000)
+    };
+    assert_eq!(
+        callbacks_of(&outcome, "down"),
+        [
+            "proxy_via(server, 7000)",
+            "connecting(1)",
+            "connect_failed(timed out)"
+        ]
+    );
+    assert_eq!(
+        at_of("down", "connect_failed"),
+        Some(400),
+        "at the connect timeout"
+    );
+    for who in ["over", "after"] {
+        assert_eq!(
+            callbacks_of(&outcome, who)[..3],
+            ["proxy_via(server, 7000)", "connecting(1)", "connected"],
+            "{who}"
+        );
+        assert_eq!(
+            callbacks_of(&outcome, who).last().map(String::as_str),
+            Some("closed")
+        );
+    }
+    assert_eq!(
+        at_of("over", "connected"),
+        Some(1011),
+        "once the host is back"
+    );
+    snapshot_trace("connect_crashed_host", &outcome);
+}
+
+/// C4: a SYN already in flight when its host crashes is lost with it. turmoil holds it and
+/// delivers it to the restarted host before its listener is back, which would refuse a
+/// connect that TCP's retransmission completes: the SYN is sent again. The link takes 20ms;
+/// the host crashes at 10ms and restarts at 110ms, within the 1s connect timeout.
+#[test]
+fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
+    let scenario = Scenario::new("connect-syn-lost-in-crash")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "server", 7000, hello())
+        .plan(with_faults(vec![
+            at(
+                0,
+                FaultKind::Latency {
+                    a: "client".into(),
+                    b: "server".into(),
+                    latency_ms: 20,
+                    max_latency_ms: None,
+                },
+            ),
+            at(
+                10,
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(100),
+                },
+            ),
+        ]))
+        .expecting(Expectations {
+            connect_failed: Some(0),
+            accepted: Some(1),
+            echoed: true,
+            ..Expectations::default()
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "c1")[..3],
+        ["proxy_via(server, 7000)", "connecting(1)", "connected"]
+    );
+    snapshot_trace("connect_syn_lost_in_crash", &outcome);
+}
+
+/// C4: turmoil's restart of a running host (a second crash's restart, after the first one's)
+/// drops its listener's backlog: a SYN waiting there is lost and sent again, so the connect
+/// succeeds on the new listener instead of being refused. The server (limit 1, links of 20ms)
+/// crashes at 10ms and again at 50ms while down; it restarts at 110ms and, running, at 200ms.
+/// `holder` takes the restarted listener's one slot at 140ms; `waiter` dials at 130ms and
+/// waits in the backlog until the restart at 200ms, then connects to `server#3`.
+#[test]
+fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
+    let crash = |at_ms: u64, restart_after_ms: u64| {
+        at(
+            at_ms,
+            FaultKind::Crash {
+                host: "server".into(),
+                restart_after_ms: Some(restart_after_ms),
+            },
+        )
+    };
+    let mut scenario = Scenario::new("connect-backlog-of-restarted-host")
+        .listener("server", "server", 7000, factory(LineServer::default))
+        .client(
+            "holder",
+            "client",
+            "server",
+            7000,
+            factory(|| LineClient::new(5)),
+        )
+        .starting_at(120)
+        .client(
+            "waiter",
+            "client",
+            "server",
+            7000,
+            factory(|| LineClient::new(1)),
+        )
+        .starting_at(130)
+        .plan(with_faults(vec![
+            at(
+                0,
+                FaultKind::Latency {
+                    a: "client".into(),
+                    b: "server".into(),
+                    latency_ms: 20,
+                    max_latency_ms: None,
+                },
+            ),
+            crash(10, 100),
+            crash(50, 150),
+        ]))
+        .expecting(Expectations {
+            connect_failed: Some(0),
+            ..Expectations::default()
+        });
+    scenario.listeners[0].limit = 1;
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "waiter")[..3],
+        ["proxy_via(server, 7000)", "connecting(1)", "connected"]
+    );
+    let text = outcome.trace.render_text();
+    assert!(text.contains("server#3.1 accepted"), "{text}");
+    snapshot_trace("connect_backlog_of_restarted_host", &outcome);
 }

@@ -7,4 +7,5 @@ mod determinism;
 mod faults;
 mod fidelity;
 mod flow;
+mod scale;
 mod support;

@@ -1,0 +1,87 @@
+//! Many clients on one listener: every connect attempt fits turmoil's backlog, a listener at
+//! its limit makes peers wait or time out, and a host past a real limit is refused before the
+//! run starts. (1,000 clients at once: `scenarios/many-clients-1000.toml`.)
+
+use tcpnotify_sim::capacity::{LimitError, EPHEMERAL_PORTS};
+use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer};
+use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::runner::{run, Ended, SimError};
+use tcpnotify_sim::scenario::{factory, Scenario};
+use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::testing::{run_passing, seed_or};
+use tcpnotify_sim::verdict::Expectations;
+
+/// A scenario with `n` clients named `c-1` to `c-n`, each added by `make`.
+fn crowd(name: &str, n: usize, make: impl Fn(Scenario, &str) -> Scenario) -> Scenario {
+    (1..=n).fold(Scenario::new(name), |s, i| make(s, &format!("c-{i}")))
+}
+
+/// N3: a listener with limit 10 and 100 clients dialling at once, each connection living
+/// 140ms (3 requests over a 20ms link), with a 250ms connect timeout. The listener stops
+/// accepting at its limit and peers wait, as in a backlog; those still waiting at the timeout
+/// fail with `connect_failed(timed out)`, as behind a full backlog, and their abandoned SYNs are
+/// never accepted later. No panic, and the run finishes.
+#[test]
+fn n3_peers_of_a_listener_at_its_limit_wait_then_time_out() {
+    let mut scenario = crowd("limit-crowd", 100, |s, name| {
+        s.client(
+            name,
+            "client",
+            "server",
+            7000,
+            factory(|| LineClient::new(3)),
+        )
+    })
+    .listener("server", "server", 7000, factory(LineServer::default))
+    .plan(FaultPlan {
+        connect_timeout_ms: 250,
+        faults: vec![Fault {
+            at_ms: Some(0),
+            after: None,
+            kind: FaultKind::Latency {
+                a: "client".into(),
+                b: "server".into(),
+                latency_ms: 20,
+                max_latency_ms: None,
+            },
+        }],
+        ..FaultPlan::quiet(Seed(0))
+    });
+    scenario.listeners[0].limit = 10;
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(outcome.ended, Ended::AllFinished);
+    let events = outcome.trace.events();
+    let count = |text: &str| {
+        events
+            .iter()
+            .filter(|e| e.callback().is_some_and(|c| c.to_string() == text))
+            .count()
+    };
+    let (accepted, connected) = (count("accepted"), count("connected"));
+    let timed_out = count("connect_failed(timed out)");
+    assert_eq!(accepted, connected, "only peers still waiting are accepted");
+    // Two waves of 10, accepted at 20ms and 160ms (a connection lives 140ms); the third would
+    // come at 300ms, after the 250ms timeout.
+    assert_eq!((accepted, timed_out), (20, 80));
+    assert_eq!(count("connect_failed(refused)"), 0);
+}
+
+/// A host that could dial more connect attempts than it has ephemeral ports is refused before
+/// the run starts, with an error naming what to change, instead of a panic inside turmoil.
+#[test]
+fn a_client_host_past_its_ephemeral_ports_is_refused_before_the_run() {
+    let scenario = crowd("too-many", EPHEMERAL_PORTS + 1, |s, name| {
+        s.client(name, "client", "server", 7000, factory(|| Echo))
+    })
+    .listener("server", "server", 7000, factory(|| Echo))
+    .expecting(Expectations::default());
+    match run(&scenario, &FaultPlan::quiet(Seed(1))) {
+        Err(SimError::Limit(LimitError::EphemeralPorts { host, attempts })) => {
+            assert_eq!((host.as_str(), attempts), ("client", EPHEMERAL_PORTS + 1));
+        }
+        other => panic!(
+            "expected the ephemeral port limit, got {:?}",
+            other.map(|o| o.ended)
+        ),
+    }
+}
