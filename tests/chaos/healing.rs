@@ -25,7 +25,7 @@ fn healing() -> FaultSettings {
         read_chunks: 0.5,
         read_chunk_bytes: Span::new(1, 2048),
         send_buffer: 0.5,
-        send_buffer_bytes: Span::new(1, 8192),
+        send_buffer_bytes: Span::new(256, 8192),
         partitions: 0.7,
         partition_ms: Span::new(20, 300),
         one_way: 0.5,
