@@ -4,9 +4,9 @@
 //! order the callbacks ran in. Tests render the
 //! log as text, one callback per line; the simulator adds simulated time and hosts.
 
-use crate::connection::TcpConnection;
-use crate::listener::TcpListener;
-use crate::notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
+use crate::proto::TcpConnection;
+use crate::proto::TcpListener;
+use crate::proto::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
