@@ -39,8 +39,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-/// Bytes per client write and per plain-tokio read.
-const CHUNK: usize = 16 * 1024;
+/// Bytes per client write and per plain-tokio read: tcpnotify's default read buffer size, so
+/// both sides read in the same units.
+const CHUNK: usize = tcpnotify::DEFAULT_READ_BUFFER_SIZE;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// One client write: [`CHUNK`] bytes of a pattern.

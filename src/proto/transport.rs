@@ -78,7 +78,8 @@ impl<'a> ReadBuf<'a> {
 
     /// The filled bytes, for as long as the buffer is borrowed.
     fn into_filled(self) -> &'a [u8] {
-        let filled = &self.buf[..self.filled];
+        let buf: &'a [MaybeUninit<u8>] = self.buf;
+        let filled = &buf[..self.filled];
         // SAFETY: the first `filled` bytes were initialised, by `put_slice` or by a caller of
         // `assume_filled`, and `MaybeUninit<u8>` has the layout of `u8`.
         unsafe { std::slice::from_raw_parts(filled.as_ptr().cast::<u8>(), filled.len()) }

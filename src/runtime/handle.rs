@@ -117,7 +117,7 @@ impl TcpConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::ConnectFailure;
+    use crate::proto::{ConnectFailure, ConnectionConfig, ConnectionMachine};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::task::{Wake, Waker};
 
@@ -183,15 +183,18 @@ mod tests {
         assert!(handle.shared.is_gone());
     }
 
-    #[test]
-    fn a_handle_of_a_connection_no_runtime_runs_drops_and_counts_its_writes() {
-        use crate::proto::{ConnectionConfig, ConnectionMachine};
+    /// A client machine with a notifier that does nothing, attached to `attachment`.
+    fn quiet_client(attachment: Option<Attachment>) -> ConnectionMachine {
         struct Quiet;
         impl TcpConnectionNotify for Quiet {
             fn connect_failed(&mut self, _: &mut TcpConnection, _: ConnectFailure) {}
         }
-        let machine = ConnectionMachine::client(Box::new(Quiet), ConnectionConfig::default(), None);
-        let handle = machine.connection().handle();
+        ConnectionMachine::client(Box::new(Quiet), ConnectionConfig::default(), attachment)
+    }
+
+    #[test]
+    fn a_handle_of_a_connection_no_runtime_runs_drops_and_counts_its_writes() {
+        let handle = quiet_client(None).connection().handle();
         handle.write("nowhere");
         assert_eq!(handle.stats().writes_dropped, 1);
         assert!(handle.shared.is_gone());
@@ -199,18 +202,8 @@ mod tests {
 
     #[test]
     fn the_handle_a_callback_gets_reaches_its_own_connections_mailbox() {
-        use crate::proto::{ConnectionConfig, ConnectionMachine};
-        struct Quiet;
-        impl TcpConnectionNotify for Quiet {
-            fn connect_failed(&mut self, _: &mut TcpConnection, _: ConnectFailure) {}
-        }
         let (_, mailbox, attachment) = ConnectionHandle::channel();
-        let machine = ConnectionMachine::client(
-            Box::new(Quiet),
-            ConnectionConfig::default(),
-            Some(attachment),
-        );
-        machine.connection().handle().mute();
+        quiet_client(Some(attachment)).connection().handle().mute();
         assert!(matches!(mailbox.try_recv(), Some(Message::Mute)));
     }
 }

@@ -161,6 +161,36 @@ fn w3_bytes_reach_the_peer_in_write_order_exactly_once_whatever_the_partial_writ
 }
 
 #[test]
+fn w3_a_write_from_a_callback_is_handled_after_the_messages_already_queued() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_received(|conn, data, _| {
+        conn.write([b"echo ", data].concat());
+        true
+    }));
+    conn.accept();
+    conn.handle.write("first ");
+    conn.wire.push("x");
+    conn.machine().handle_readable();
+    assert_eq!(conn.messages(), 2);
+    assert_eq!(conn.wire.written_str(), "first echo x");
+}
+
+#[test]
+fn w3_a_callbacks_own_writes_queue_when_its_call_returns_behind_a_handle_write_made_inside_it() {
+    // `conn`'s messages wait in the outbox until the machine call returns; a handle reaches the
+    // mailbox at once. Inside a callback, `conn` is the way to keep one order.
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_accepted(|conn| {
+        conn.write("own ");
+        conn.handle().write("handle ");
+        conn.write("own-again");
+    }));
+    conn.accept();
+    conn.drive();
+    assert_eq!(conn.wire.written_str(), "handle own own-again");
+}
+
+#[test]
 fn w3_writes_while_throttled_are_queued_never_dropped() {
     let log = Log::new();
     let mut conn = server(Script::new(&log));
