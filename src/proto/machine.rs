@@ -235,6 +235,12 @@ impl ConnectionMachine {
 
     // ---- what the runtime must do ----
 
+    /// Whether the connection sent itself messages since [`poll_messages`](Self::poll_messages)
+    /// was last asked.
+    pub(crate) fn has_messages(&self) -> bool {
+        self.conn.has_outgoing()
+    }
+
     /// The messages the connection sent itself from callbacks since last asked, oldest first.
     /// The runtime queues them in the mailbox behind what is there, so each is handled in a
     /// later turn, in order, as if another task had sent it.

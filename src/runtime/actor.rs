@@ -106,11 +106,8 @@ impl Actor {
 
     /// Hands the mailbox what the machine sent itself, and the handles its counters.
     fn flush(&mut self) {
-        {
-            let mut messages = self.machine.poll_messages();
-            if let Some(first) = messages.next() {
-                self.mailbox.push(std::iter::once(first).chain(messages));
-            }
+        if self.machine.has_messages() {
+            self.mailbox.push(self.machine.poll_messages());
         }
         self.mailbox.publish(self.machine.connection().stats());
     }

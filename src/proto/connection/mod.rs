@@ -335,6 +335,11 @@ impl TcpConnection {
         self.attachment.as_ref()
     }
 
+    /// Whether the connection sent itself messages since last asked.
+    pub(crate) fn has_outgoing(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     /// The messages the connection sent itself since last asked, oldest first.
     pub(crate) fn outgoing(&mut self) -> std::vec::Drain<'_, Message> {
         self.outbox.drain(..)
