@@ -56,25 +56,28 @@ impl Actor {
         &mut self,
         mut progress: impl FnMut(&mut ConnectionMachine, &Mailbox),
     ) -> Settled {
-        loop {
+        let settled = loop {
             if self.machine.is_finished() {
-                return Settled::Finished;
+                break Settled::Finished;
             }
             progress(&mut self.machine, &self.mailbox);
-            self.flush();
+            self.send_messages();
             let msg = self.mailbox.try_recv();
             let progressed = self.machine.pass(msg);
-            self.flush();
+            self.send_messages();
             if self.machine.is_finished() {
-                return Settled::Finished;
+                break Settled::Finished;
             }
             if self.machine.has_resumes() {
-                return Settled::Yielded;
+                break Settled::Yielded;
             }
             if !progressed {
-                return Settled::Idle;
+                break Settled::Idle;
             }
-        }
+        };
+        // Once per run of turns: no other task runs meanwhile to read them.
+        self.mailbox.publish(self.machine.connection().stats());
+        settled
     }
 
     /// Queues the resumes of the last yield behind what other tasks sent meanwhile (R4), each
@@ -106,10 +109,15 @@ impl Actor {
 
     /// Hands the mailbox what the machine sent itself, and the handles its counters.
     fn flush(&mut self) {
+        self.send_messages();
+        self.mailbox.publish(self.machine.connection().stats());
+    }
+
+    /// Hands the mailbox what the machine sent itself, behind what is there.
+    fn send_messages(&mut self) {
         if self.machine.has_messages() {
             self.mailbox.push(self.machine.poll_messages());
         }
-        self.mailbox.publish(self.machine.connection().stats());
     }
 }
 

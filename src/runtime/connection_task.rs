@@ -38,8 +38,13 @@ struct Dialling<N: Network> {
 
 impl<N: Network> Dialling<N> {
     /// Polls resolution and the connect attempts, in resolution order (C2), and tells the
-    /// machine what came of them.
-    fn poll(&mut self, machine: &mut ConnectionMachine, mailbox: &Mailbox, cx: &mut Context<'_>) {
+    /// machine what came of them. Returns whether dialling is over (connected or failed).
+    fn poll(
+        &mut self,
+        machine: &mut ConnectionMachine,
+        mailbox: &Mailbox,
+        cx: &mut Context<'_>,
+    ) -> bool {
         if let Some(resolving) = self.resolving.as_mut() {
             if let Poll::Ready(result) = resolving.as_mut().poll(cx) {
                 self.resolving = None;
@@ -69,18 +74,17 @@ impl<N: Network> Dialling<N> {
                 Err(e) => machine.handle_attempt_failed(failure_reason(&e)),
             }
         }
-        if !machine.is_connecting() {
-            // The other attempts are abandoned; dropping them closes their sockets (C2, C6).
-            self.attempts.clear();
-            self.resolving = None;
-        }
+        // Once over, the caller drops this: the other attempts are abandoned, and dropping them
+        // closes their sockets (C2, C6).
+        !machine.is_connecting()
     }
 }
 
 /// One running connection over network `N`.
 pub(crate) struct ConnectionTask<N: Network> {
     actor: Actor,
-    /// `None` for an accepted connection, which dials nothing.
+    /// `None` for an accepted connection, which dials nothing, and for a client once it
+    /// connected or failed.
     dialling: Option<Dialling<N>>,
     on_finish: Option<OnFinish>,
 }
@@ -163,8 +167,10 @@ impl<N: Network> ConnectionTask<N> {
         self.actor.queue_resumes(|_| {});
         let dialling = &mut self.dialling;
         let settled = self.actor.turns(|machine, mailbox| {
-            if let Some(dialling) = dialling.as_mut() {
-                dialling.poll(machine, mailbox, cx);
+            if let Some(over) = dialling.as_mut().map(|d| d.poll(machine, mailbox, cx)) {
+                if over {
+                    *dialling = None;
+                }
             }
         });
         match settled {
