@@ -399,12 +399,12 @@ impl TcpConnection {
         // The read buffer is allocated by the first read that brings data (see `read_once`).
     }
 
-    /// Whether the driver should poll the socket for reading.
+    /// Whether a read turn could do anything now.
     pub(crate) fn wants_read(&self) -> bool {
         self.is_live() && !self.muted && !self.read_again_pending && self.transport.is_some()
     }
 
-    /// Whether the driver should poll the socket for writing.
+    /// Whether a write turn could do anything now.
     pub(crate) fn wants_write(&self) -> bool {
         self.transport.is_some()
             && !self.write_again_pending
