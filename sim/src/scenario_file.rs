@@ -173,13 +173,13 @@ impl FileConfig {
     fn apply(&self) -> ConnectionConfig {
         let mut config = ConnectionConfig::default();
         if let Some(n) = self.read_buffer_size {
-            config = config.read_buffer_size(n);
+            config.set_read_buffer_size(n);
         }
         if let Some(n) = self.yield_after_reading {
-            config = config.yield_after_reading(n);
+            config.set_yield_after_reading(n);
         }
         if let Some(n) = self.yield_after_writing {
-            config = config.yield_after_writing(n);
+            config.set_yield_after_writing(n);
         }
         config
     }
