@@ -306,7 +306,10 @@ pub struct ChaosFailure {
 impl ChaosFailure {
     /// The shrunk plan as TOML (for a scenario file's `plan`, or `Scenario::plan`).
     pub fn plan_toml(&self) -> String {
-        self.shrunk.plan.to_toml()
+        self.shrunk
+            .plan
+            .to_toml()
+            .unwrap_or_else(|e| format!("# the plan cannot be written as TOML: {e}\n"))
     }
 }
 

@@ -11,6 +11,7 @@ use crate::seed::Seed;
 use crate::shrink::shrink_verdict;
 use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
 use crate::trace::Trace;
+use crate::validate::MAX_JOBS;
 use crate::verdict::{judge, Verdict};
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
@@ -75,8 +76,8 @@ struct SweepArgs {
     /// Seeds as `A..B` (B excluded).
     #[arg(long, value_parser = parse_seeds)]
     seeds: Range<u64>,
-    /// Worker threads (default: the number of cores).
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: the number of cores).
+    #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
     /// Run only shard I of N (`0/4`): seeds whose offset from A is I modulo N.
     #[arg(long, value_parser = parse_shard)]
@@ -93,6 +94,16 @@ fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
         Ok(seeds) if !seeds.is_empty() => Ok(seeds),
         _ => Err(format!(
             "{text:?}: expected a range A..B of whole numbers with A below B, e.g. 0..1000"
+        )),
+    }
+}
+
+/// Parses a number of jobs: 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: expected a number of worker threads from 1 to {MAX_JOBS}"
         )),
     }
 }
@@ -151,16 +162,34 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             save_plan,
         } => {
             let scenario = load(&file, registry)?;
-            let seed = seed.map(Seed).unwrap_or(scenario.seed);
             let plan = match plan {
-                Some(path) => match load_plan(&path)? {
-                    (plan, true) => plan,
-                    (plan, false) => FaultPlan { seed, ..plan },
-                },
-                None => scenario.scenario.plan_for(seed),
+                Some(path) => {
+                    let loaded = load_plan(&path, &scenario.scenario)?;
+                    match (seed.map(Seed), loaded.seed) {
+                        (Some(flag), Some(named)) if flag != named => {
+                            return Err(BadInput(format!(
+                                "--seed {flag} conflicts with seed {named}, which {} names: \
+                                 drop --seed to run the plan's seed, or remove `seed` from \
+                                 the plan file to run another",
+                                path.display()
+                            )));
+                        }
+                        (_, Some(named)) => FaultPlan {
+                            seed: named,
+                            ..loaded.plan
+                        },
+                        (flag, None) => FaultPlan {
+                            seed: flag.unwrap_or(scenario.seed),
+                            ..loaded.plan
+                        },
+                    }
+                }
+                None => scenario
+                    .scenario
+                    .plan_for(seed.map(Seed).unwrap_or(scenario.seed)),
             };
             if let Some(path) = save_plan {
-                write_file(&path, plan.to_toml())?;
+                write_file(&path, &plan.to_toml()?)?;
                 println!("plan written to {}", path.display());
             }
             run_once(&scenario, &plan, json)
@@ -173,9 +202,18 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
     }
 }
 
-fn write_file(path: &Path, text: String) -> Result<(), BadInput> {
-    std::fs::write(path, text)
-        .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))
+/// Writes `text` to `path` whole or not at all: into a temporary file beside it, then renamed
+/// over it, so a failure never leaves an empty or partial file.
+fn write_file(path: &Path, text: &str) -> Result<(), BadInput> {
+    let cannot = |e: &dyn fmt::Display| BadInput(format!("{}: cannot write: {e}", path.display()));
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| cannot(&e))?;
+    file.persist(path).map_err(|e| cannot(&e.error))?;
+    Ok(())
 }
 
 /// The command line that runs this tool with `args`.
@@ -246,7 +284,7 @@ fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, BadInput> {
     let file = load(&args.file, registry)?;
     let options = SweepOptions {
         seeds: args.seeds,
-        jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
+        jobs: args.jobs.unwrap_or_else(default_jobs),
         shard: args.shard,
         keep_going: args.keep_going,
         progress: true,
@@ -306,7 +344,7 @@ fn shrink(
         "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
         path.display()
     );
-    write_file(&output, file.with_plan(&result.plan, &header))?;
+    write_file(&output, &file.with_plan(&result.plan, &header)?)?;
     println!("wrote {}", output.display());
     println!(
         "reproduce: {}",

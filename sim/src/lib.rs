@@ -38,6 +38,7 @@ pub mod shrink;
 pub mod sweep;
 pub mod testing;
 pub mod trace;
+pub mod validate;
 pub mod verdict;
 
 /// The README's Rust examples, compiled and run as doc tests.
