@@ -23,6 +23,7 @@ pub mod checker;
 pub mod cli;
 pub mod coverage;
 pub mod fault;
+pub mod fuzzing;
 pub mod integrity;
 pub mod net;
 pub mod notifiers;

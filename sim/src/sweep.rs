@@ -493,6 +493,54 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_u64_range_streams_and_stops_at_the_lowest_failing_seed() {
+        // It used to collect every seed first: "capacity overflow".
+        let scenario = sometimes_failing();
+        let first = sweep(&scenario, &options(2, false));
+        let whole = sweep(
+            &scenario,
+            &SweepOptions {
+                jobs: 2,
+                ..SweepOptions::new(0..u64::MAX)
+            },
+        );
+        assert_eq!(whole.failures, first.failures);
+        assert_eq!(whole.seeds_run, first.seeds_run);
+        assert_eq!(whole.coverage, first.coverage);
+        let last = SweepOptions {
+            shard: Some((2, 3)),
+            ..SweepOptions::new(u64::MAX - 7..u64::MAX)
+        };
+        assert_eq!(
+            last.seeds_to_run().collect::<Vec<_>>(),
+            vec![u64::MAX - 5, u64::MAX - 2]
+        );
+        assert_eq!(last.seeds_to_run().len(), 2);
+    }
+
+    #[test]
+    fn at_most_the_lowest_failures_are_listed_and_all_are_counted() {
+        let scenario = Scenario::echo("always-failing", 16, 16).expecting(Expectations {
+            closed: Some(9),
+            ..Expectations::default()
+        });
+        let report = sweep(
+            &scenario,
+            &SweepOptions {
+                jobs: 2,
+                keep_going: true,
+                ..SweepOptions::new(0..MAX_LISTED_FAILURES as u64 + 3)
+            },
+        );
+        assert_eq!(report.failed, MAX_LISTED_FAILURES + 3);
+        assert_eq!(report.failures.len(), MAX_LISTED_FAILURES);
+        assert_eq!(report.failures[0].seed, Seed(0));
+        assert!(report
+            .to_string()
+            .contains("... and 3 more failing seed(s)"));
+    }
+
+    #[test]
     fn shards_split_the_range_without_overlap() {
         let base = SweepOptions::new(5..17);
         let shards: Vec<Vec<u64>> = (0..3)
