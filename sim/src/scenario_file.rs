@@ -38,6 +38,34 @@
 //! echoed = true
 //! closed = 2
 //! ```
+//!
+//! # What a file may say
+//! - **Names.** Listeners and clients: 1 to 64 letters, digits, `-` and `_`, starting with a
+//!   letter or digit, all different. `.` and `#` are kept for the names the simulator makes:
+//!   accepted connections are `server.1`, `server.2`, ...; a listener restarted after a crash
+//!   is `server#2`, with connections `server#2.1`, .... Hosts and `[names]` may also use `.`,
+//!   but are not IP addresses, and a name is not also a host. `*` is not a host: it means
+//!   "every host but `a`", and only as the `b` of a `partition` or `latency` fault.
+//! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
+//!   `listener#R.N` (R from 2). A fault's `after` trigger names a callback that connection
+//!   gets (a client never gets `accepted`; an accepted connection never gets `proxy_via`,
+//!   `connecting`, `connected` or `connect_failed`) and an occurrence `nth` from 1.
+//! - **Ranges** (`[faults]` spans, `[plan] latency`, a latency fault's `latency_ms` ..
+//!   `max_latency_ms`) have their minimum at or below their maximum.
+//! - **Seeds** are whole numbers from 0 to 18446744073709551615; TOML integers stop at
+//!   9223372036854775807, so larger seeds are written as strings (`seed = "18446744073709551615"`),
+//!   as `run --save-plan` and `shrink` write them. A `[plan]` may repeat the file's `seed`,
+//!   but not contradict it.
+//! - **Limits** ([`crate::validate`]): a file is at most 4 MiB; times (`duration_ms`,
+//!   `start_ms` — which must fall before the end of the run —, `at_ms`, partition, slow-close,
+//!   down and latency times, `connect_timeout_ms`, notifier delays) at most one hour
+//!   (3,600,000 ms); buffer sizes (`read_buffer_size`, `yield_after_*`, `send_buffer`, partial
+//!   write and read chunk sizes) from 1 to 64 MiB; a notifier sends at most 64 MiB, and all
+//!   clients together at most 256 MiB; counts (requests, `nth`, `limit`, ...) at most a
+//!   million; at most 2,048 hosts, 1,000 listeners, 10,000 clients and 10,000 faults.
+//!
+//! Every rule is checked before anything runs; a broken one is reported as
+//! `file:line: field: message`.
 
 use crate::plan::FaultPlan;
 use crate::registry::{ParamError, Params, Registry};
