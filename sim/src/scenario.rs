@@ -362,14 +362,23 @@ impl Scenario {
             }
             seen.insert(value, field);
         }
+        let mut bound: BTreeMap<(&str, u16), &str> = BTreeMap::new();
         for (i, l) in self.listeners.iter().enumerate() {
             let field = format!("listeners[{i}]");
+            port(&format!("{field}.port"), l.port)?;
+            if let Some(first) = bound.insert((&l.host, l.port), &l.name) {
+                return Err(InvalidField::new(
+                    format!("{field}.port"),
+                    format!("listener {first} already listens on {}:{}", l.host, l.port),
+                ));
+            }
             name(&format!("{field}.host"), &l.host, NameKind::Host)?;
             at_most(&format!("{field}.limit"), l.limit as u64, MAX_COUNT)?;
             check_config(&field, &l.config)?;
         }
         for (i, c) in self.clients.iter().enumerate() {
             let field = format!("clients[{i}]");
+            port(&format!("{field}.port"), c.port)?;
             name(&format!("{field}.host"), &c.host, NameKind::Host)?;
             if !self.names.contains_key(&c.target) && !hosts.contains(c.target.as_str()) {
                 return Err(InvalidField::new(
@@ -411,6 +420,17 @@ impl Scenario {
             None => FaultPlan::generate(seed, &self.faults, &self.topology()),
         }
     }
+}
+
+/// Checks a port: 0 would mean "any free port", which no client could dial.
+fn port(field: &str, port: u16) -> Result<(), InvalidField> {
+    if port == 0 {
+        return Err(InvalidField::new(
+            field,
+            "must be from 1 to 65535 (0 picks a port no client could dial)",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a connection's settings against [`MAX_BUFFER_BYTES`].

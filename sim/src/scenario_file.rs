@@ -58,8 +58,8 @@
 //!   but not contradict it.
 //! - **Limits** ([`crate::validate`]): a file is at most 4 MiB; times (`duration_ms`,
 //!   `start_ms` — which must fall before the end of the run —, `at_ms`, partition, slow-close,
-//!   down and latency times, `connect_timeout_ms`, notifier delays) at most one hour
-//!   (3,600,000 ms); buffer sizes (`read_buffer_size`, `yield_after_*`, `send_buffer`, partial
+//!   down and latency times, `connect_timeout_ms`, notifier delays) at most ten
+//!   minutes (600,000 ms); buffer sizes (`read_buffer_size`, `yield_after_*`, `send_buffer`, partial
 //!   write and read chunk sizes) from 1 to 64 MiB; a notifier sends at most 64 MiB, and all
 //!   clients together at most 256 MiB; counts (requests, `nth`, `limit`, ...) at most a
 //!   million; at most 2,048 hosts, 1,000 listeners, 10,000 clients and 10,000 faults.
@@ -923,7 +923,7 @@ echoed = true
             (GOOD.replace("notifier = \"echo\"", &format!("notifier = \"echo\"\nconfig = {{ read_buffer_size = {big} }}")), "listeners[0].config.read_buffer_size: "),
             (GOOD.replace("params = { bytes = 100 }", "params = { bytes = 100 }\nconfig = { read_buffer_size = 0 }"), "clients[0].config.read_buffer_size: must be at least 1"),
             (GOOD.replace("params = { bytes = 100 }", "params = { bytes = 100 }\nconfig = { yield_after_writing = 100000000000 }"), "clients[0].config.yield_after_writing: "),
-            (GOOD.replace("seed = 7", &format!("seed = 7\nduration_ms = {big}")), "duration_ms: 9000000000000000000 is above the limit of 3600000"),
+            (GOOD.replace("seed = 7", &format!("seed = 7\nduration_ms = {big}")), "duration_ms: 9000000000000000000 is above the limit of 600000"),
             (GOOD.replace("port = 7000\nnotifier = \"sender\"", &format!("port = 7000\nstart_ms = {big}\nnotifier = \"sender\"")), "clients[0].start_ms: "),
             (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"partition\"\na = \"client\"\nb = \"server\"\nduration_ms = {big}\n"), "plan.faults[0].duration_ms: 9000000000000000000 is above the limit"),
             (format!("{GOOD}\n[[plan.faults]]\nat_ms = {big}\nkind = \"reset\"\nconn = \"c1\"\n"), "plan.faults[0].at_ms: "),
@@ -1097,6 +1097,27 @@ echoed = true
         );
         let err = parse_err(&format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"latency\"\na = \"client\"\nb = \"server\"\nlatency_ms = 10\nmax_latency_ms = 2\n"));
         assert_eq!(err, "bad.toml:28: plan.faults[0].max_latency_ms: the range 10..2 has its minimum above its maximum");
+    }
+
+    #[test]
+    fn port_zero_and_two_listeners_on_one_port_are_refused() {
+        let err = parse_err(&GOOD.replace(
+            "port = 7000\nnotifier = \"echo\"",
+            "port = 0\nnotifier = \"echo\"",
+        ));
+        assert!(
+            err.starts_with("bad.toml:8: listeners[0].port: must be from 1 to 65535"),
+            "{err}"
+        );
+        // turmoil lets both bind, and only one ever accepts: refused rather than half-run.
+        let text = format!("{GOOD}\n[[listeners]]\nname = \"dup\"\nhost = \"server\"\nport = 7000\nnotifier = \"echo\"\n");
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with(
+                "bad.toml:25: listeners[1].port: listener server already listens on server:7000"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
