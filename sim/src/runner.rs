@@ -8,7 +8,7 @@ use crate::plan::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
 use crate::recorder::{HostSink, RunState};
 use crate::scenario::{ClientSpec, ListenerSpec, NotifierFactory, Scenario};
 use crate::trace::{EventKind, Trace, TraceEvent};
-use crate::validate::InvalidField;
+use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -36,9 +36,10 @@ pub enum Ended {
         /// The panic message and location.
         message: String,
     },
-    /// turmoil reported an error.
+    /// The simulation could not go on: turmoil reported an error, or the run reached a
+    /// limit (its trace holds [`MAX_TRACE_EVENTS`]).
     Failed {
-        /// turmoil's error.
+        /// What stopped it.
         message: String,
     },
 }
@@ -342,6 +343,15 @@ impl Loop<'_, '_> {
             if PANICS.with(|p| p.borrow().as_ref().is_some_and(|l| !l.is_empty())) {
                 return Ended::Panicked {
                     message: String::new(),
+                };
+            }
+            if self.run.trace.is_full() {
+                return Ended::Failed {
+                    message: format!(
+                        "the trace reached its limit of {MAX_TRACE_EVENTS} events; send fewer \
+                         bytes, or in larger writes and reads (a notifier's `chunk`, the plan's \
+                         partial_writes and read_chunks)"
+                    ),
                 };
             }
             if let Err(e) = self.sim.step() {

@@ -58,6 +58,11 @@ pub const MAX_FAULTS: usize = 10_000;
 /// Longest name of a host, a name, a listener or a client.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// Most events one run's trace holds (a million, some hundreds of MB): a run that reaches it
+/// ends with an error. Many bytes in small writes or reads (a bulk writer's `chunk = 1`,
+/// `read_chunks = { max = 1 }`) make an event per byte.
+pub const MAX_TRACE_EVENTS: usize = 1_000_000;
+
 /// Most worker threads of a sweep (`--jobs`, `TCPNOTIFY_JOBS`): each has a 16 MiB stack.
 pub const MAX_JOBS: usize = 256;
 
