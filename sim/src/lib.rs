@@ -16,7 +16,9 @@
 //! Underneath: [`net`] (the turmoil backend and its resolver), [`fault`] (the fault layer),
 //! [`runner`] (one simulation), [`recorder`] and [`trace`] (what happened), [`integrity`]
 //! (stream integrity as data flows), [`notifiers`] and [`registry`] (built-in notifiers by
-//! name), [`seed`] and [`settings`].
+//! name), [`seed`] and [`settings`]; [`validate`] (the typed validation error and the limits
+//! on every size, count and duration an input may ask for) and [`fuzzing`] (what the fuzzer
+//! checks for one scenario file).
 
 pub mod chaos;
 pub mod checker;

@@ -6,7 +6,7 @@ use crate::seed::Seed;
 use crate::settings::FaultSettings;
 use crate::validate::{
     at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, MAX_BUFFER_BYTES,
-    MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_HOSTS, MAX_LISTENERS,
+    MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS, MAX_LISTENERS,
 };
 use crate::verdict::Expectations;
 use std::collections::{BTreeMap, BTreeSet};
@@ -401,6 +401,9 @@ impl Scenario {
             check_config(&field, &c.config)?;
         }
         self.faults.validate().map_err(|e| e.within("faults"))?;
+        if self.plan.is_none() {
+            self.check_drawn_faults(&topology)?;
+        }
         if let Some(plan) = &self.plan {
             plan.validate(&topology).map_err(|e| e.within("plan"))?;
         }
@@ -408,6 +411,36 @@ impl Scenario {
             topology.connection(&format!("expect.delivered.{who}"), who)?;
         }
         Ok(())
+    }
+
+    /// Checks that no plan drawn from the fault settings can hold more than [`MAX_FAULTS`]
+    /// faults: a partition per pair of hosts, a reset and a slow close per client, a crash per
+    /// server host.
+    fn check_drawn_faults(&self, topology: &Topology) -> Result<(), InvalidField> {
+        let s = &self.faults;
+        let hosts = topology.hosts.len();
+        let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
+        let drawn = [
+            (
+                "partitions",
+                per(s.partitions, hosts * hosts.saturating_sub(1) / 2),
+            ),
+            ("resets", per(s.resets, topology.clients.len())),
+            ("slow_close", per(s.slow_close, topology.clients.len())),
+            ("crashes", per(s.crashes, topology.servers.len())),
+        ];
+        let total: usize = drawn.iter().map(|(_, n)| n).sum();
+        match drawn.iter().max_by_key(|(_, n)| *n) {
+            Some((field, most)) if total > MAX_FAULTS => Err(InvalidField::new(
+                format!("faults.{field}"),
+                format!(
+                    "plans drawn for {hosts} hosts and {} clients may hold {total} faults \
+                     ({most} of them from {field}), above the limit of {MAX_FAULTS}",
+                    topology.clients.len()
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The plan for `seed`: the explicit plan (with this seed) or one drawn from the settings.

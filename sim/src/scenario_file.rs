@@ -1102,6 +1102,25 @@ echoed = true
     }
 
     #[test]
+    fn fault_settings_that_could_draw_too_many_faults_are_refused() {
+        let hosts: Vec<String> = (0..150).map(|i| format!("\"h{i}\"")).collect();
+        let text = format!(
+            "hosts = [{}]\n{GOOD}\n[faults]\npartitions = 0.1\n",
+            hosts.join(", ")
+        );
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with("bad.toml:24: faults.partitions: plans drawn for 152 hosts and 1 clients may hold 11476 faults"),
+            "{err}"
+        );
+        let text = format!(
+            "hosts = [{}]\n{GOOD}\n[faults]\nresets = 0.1\n",
+            hosts.join(", ")
+        );
+        assert_eq!(parse_err(&text), "parsed");
+    }
+
+    #[test]
     fn port_zero_and_two_listeners_on_one_port_are_refused() {
         let err = parse_err(&GOOD.replace(
             "port = 7000\nnotifier = \"echo\"",
