@@ -189,7 +189,7 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
                     .plan_for(seed.map(Seed).unwrap_or(scenario.seed)),
             };
             if let Some(path) = save_plan {
-                write_file(&path, &plan.to_toml()?)?;
+                Output::create(&path)?.commit(&plan.to_toml()?)?;
                 println!("plan written to {}", path.display());
             }
             run_once(&scenario, &plan, json)
@@ -202,18 +202,40 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
     }
 }
 
-/// Writes `text` to `path` whole or not at all: into a temporary file beside it, then renamed
-/// over it, so a failure never leaves an empty or partial file.
-fn write_file(path: &Path, text: &str) -> Result<(), BadInput> {
-    let cannot = |e: &dyn fmt::Display| BadInput(format!("{}: cannot write: {e}", path.display()));
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot(&e))?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| cannot(&e))?;
-    file.persist(path).map_err(|e| cannot(&e.error))?;
-    Ok(())
+/// A file the command will write, created (as a temporary file beside it) before any work
+/// starts, so an unwritable path is reported before anything runs; [`commit`](Self::commit)
+/// writes it whole and renames it into place, so a failure never leaves an empty or partial
+/// file.
+struct Output {
+    path: PathBuf,
+    file: tempfile::NamedTempFile,
+}
+
+impl Output {
+    fn create(path: &Path) -> Result<Self, BadInput> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot_write(path, &e))?;
+        Ok(Output {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    fn commit(mut self, text: &str) -> Result<(), BadInput> {
+        std::io::Write::write_all(&mut self.file, text.as_bytes())
+            .map_err(|e| cannot_write(&self.path, &e))?;
+        self.file
+            .persist(&self.path)
+            .map_err(|e| cannot_write(&self.path, &e.error))?;
+        Ok(())
+    }
+}
+
+fn cannot_write(path: &Path, e: &dyn fmt::Display) -> BadInput {
+    BadInput(format!("{}: cannot write: {e}", path.display()))
 }
 
 /// The command line that runs this tool with `args`.
@@ -314,6 +336,8 @@ fn shrink(
     registry: &Registry,
 ) -> Result<Status, BadInput> {
     let file = load(path, registry)?;
+    let output = output.unwrap_or_else(|| path.with_extension("shrunk.toml"));
+    let out = Output::create(&output)?;
     let plan = file.scenario.plan_for(seed);
     let verdict = judge(&file.scenario, &plan)?;
     let Some(first) = verdict.failures.first() else {
@@ -339,12 +363,11 @@ fn shrink(
         result.runs,
         indent(&result.plan.describe())
     );
-    let output = output.unwrap_or_else(|| path.with_extension("shrunk.toml"));
     let header = format!(
         "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
         path.display()
     );
-    write_file(&output, &file.with_plan(&result.plan, &header)?)?;
+    out.commit(&file.with_plan(&result.plan, &header)?)?;
     println!("wrote {}", output.display());
     println!(
         "reproduce: {}",

@@ -256,3 +256,24 @@ fn jobs_are_capped_with_a_clear_error() {
         assert!(text(&output.stderr).contains("expected a number of worker threads from 1 to 256"));
     }
 }
+
+#[test]
+fn shrink_to_an_unwritable_path_is_refused_before_it_runs() {
+    let dir = scratch("shrink-no-dir");
+    let file = write(
+        &dir,
+        "echo.toml",
+        &format!("{ECHO}\n[expect]\nclosed = 9\n"),
+    );
+    let out = dir.join("missing-dir/shrunk.toml");
+    let output = sim(&[
+        "shrink",
+        file.to_str().unwrap(),
+        "--seed",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_bad_input(&output, "missing-dir/shrunk.toml: cannot write");
+    assert!(!out.exists());
+}
