@@ -10,6 +10,7 @@
 //! [`RUN_MS`], clients start within it, and inputs that ask for much more than a small
 //! scenario (see [`too_big_to_run`]) are only loaded, not run.
 
+use crate::plan::FaultPlan;
 use crate::registry::Registry;
 use crate::runner::Ended;
 use crate::scenario_file::parse;
@@ -52,7 +53,7 @@ pub fn check_input(data: &[u8]) {
     let saved = plan
         .to_toml()
         .unwrap_or_else(|e| panic!("a valid plan that TOML cannot hold: {e}\n{plan:?}"));
-    let reread: crate::plan::FaultPlan = toml::from_str(&saved)
+    let reread: FaultPlan = toml::from_str(&saved)
         .unwrap_or_else(|e| panic!("a saved plan does not load: {e}\n{saved}"));
     assert_eq!(reread, plan, "a saved plan reads back changed:\n{saved}");
     // What `shrink` writes loads as the same scenario, seed and plan.
@@ -67,11 +68,19 @@ pub fn check_input(data: &[u8]) {
     if too_big_to_run(text, &file.scenario) {
         return;
     }
+    // Cut to RUN_MS: clients start and timed faults fire within it, or not at all.
     let mut scenario = file.scenario;
     scenario.duration_ms = scenario.duration_ms.min(RUN_MS);
     for client in &mut scenario.clients {
         client.start_ms = client.start_ms.min(RUN_MS - 1);
     }
+    let within = |mut plan: FaultPlan| {
+        plan.faults
+            .retain(|f| f.at_ms.is_none_or(|at| at < scenario.duration_ms));
+        plan
+    };
+    scenario.plan = scenario.plan.take().map(within);
+    let plan = within(plan);
     let verdict = judge(&scenario, &plan)
         .unwrap_or_else(|e| panic!("a scenario that loaded cannot run: {e}"));
     match &verdict.outcome.ended {
@@ -104,4 +113,28 @@ pub fn too_big_to_run(text: &str, scenario: &crate::scenario::Scenario) -> bool 
         ]
         .iter()
         .any(|n| *n > RUN_COUNT_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_after_the_cut_run_is_left_out_not_a_finding() {
+        let text =
+            "[[listeners]]\nname = 'server'\nhost = 'server'\nport = 7000\nnotifier = 'echo'\n\
+                    [[clients]]\nname = 'c1'\nhost = 'client'\ntarget = 'server'\nport = 7000\n\
+                    notifier = 'sender'\nparams = { bytes = 10 }\nstart_ms = 5000\n\
+                    [[plan.faults]]\nat_ms = 5000\nkind = 'reset'\nconn = 'c1'\n";
+        check_input(text.as_bytes());
+    }
+
+    #[test]
+    fn every_scenario_file_passes_the_check() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        for entry in std::fs::read_dir(dir).expect("scenarios/") {
+            let path = entry.expect("an entry").path();
+            check_input(&std::fs::read(&path).expect("readable"));
+        }
+    }
 }

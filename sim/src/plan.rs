@@ -193,7 +193,17 @@ impl Fault {
     /// Checks one fault against the run's names; fields are named from the fault's table.
     fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
         match (&self.at_ms, &self.after) {
-            (Some(at), None) => at_most("at_ms", *at, MAX_DURATION_MS)?,
+            (Some(at), None) if *at >= topology.duration_ms => {
+                return Err(InvalidField::new(
+                    "at_ms",
+                    format!(
+                        "{at} is not before the end of the run (duration_ms = {}): the fault \
+                         would never fire",
+                        topology.duration_ms
+                    ),
+                ))
+            }
+            (Some(_), None) => {}
             (None, Some(trigger)) => trigger.validate(topology)?,
             _ => return Err(InvalidField::new("", "set exactly one of at_ms and after")),
         }

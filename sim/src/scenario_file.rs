@@ -928,7 +928,7 @@ echoed = true
             (GOOD.replace("seed = 7", &format!("seed = 7\nduration_ms = {big}")), "duration_ms: 9000000000000000000 is above the limit of 600000"),
             (GOOD.replace("port = 7000\nnotifier = \"sender\"", &format!("port = 7000\nstart_ms = {big}\nnotifier = \"sender\"")), "clients[0].start_ms: "),
             (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"partition\"\na = \"client\"\nb = \"server\"\nduration_ms = {big}\n"), "plan.faults[0].duration_ms: 9000000000000000000 is above the limit"),
-            (format!("{GOOD}\n[[plan.faults]]\nat_ms = {big}\nkind = \"reset\"\nconn = \"c1\"\n"), "plan.faults[0].at_ms: "),
+            (format!("{GOOD}\n[[plan.faults]]\nat_ms = {big}\nkind = \"reset\"\nconn = \"c1\"\n"), "plan.faults[0].at_ms: 9000000000000000000 is not before the end of the run (duration_ms = 10000): the fault would never fire"),
             (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"crash\"\nhost = \"server\"\nrestart_after_ms = {big}\n"), "plan.faults[0].restart_after_ms: "),
             (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"slow_close\"\nconn = \"c1\"\ndelay_ms = {big}\n"), "plan.faults[0].delay_ms: "),
             (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"latency\"\na = \"client\"\nb = \"server\"\nlatency_ms = {big}\n"), "plan.faults[0].latency_ms: "),
