@@ -279,10 +279,7 @@ impl EventTrigger {
     /// gets, and an occurrence from 1. Fields are named from the fault (`after.nth`).
     fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
         let kind = topology.connection("after.conn", &self.conn)?;
-        let callbacks = match kind {
-            ConnectionKind::Client => CLIENT_CALLBACKS,
-            ConnectionKind::Accepted => ACCEPTED_CALLBACKS,
-        };
+        let callbacks = kind.callbacks();
         if !callbacks.contains(&self.callback.as_str()) {
             let what = match kind {
                 ConnectionKind::Client => "a client connection",
@@ -304,13 +301,8 @@ impl EventTrigger {
     }
 }
 
-/// The callbacks of a client connection, as trace events name them: what an event trigger
-/// of a client may wait for.
-pub const CLIENT_CALLBACKS: &[&str] = &[
-    "proxy_via",
-    "connecting",
-    "connected",
-    "connect_failed",
+/// The callbacks every connection may get, as trace events name them.
+const CONNECTION_CALLBACKS: &[&str] = &[
     "auth_failed",
     "sent",
     "sentv",
@@ -321,19 +313,18 @@ pub const CLIENT_CALLBACKS: &[&str] = &[
     "closed",
 ];
 
-/// The callbacks of an accepted connection (C1, A1: never `proxy_via`, `connecting`,
-/// `connected` or `connect_failed`): what an event trigger of one may wait for.
-pub const ACCEPTED_CALLBACKS: &[&str] = &[
-    "accepted",
-    "auth_failed",
-    "sent",
-    "sentv",
-    "received",
-    "expect",
-    "throttled",
-    "unthrottled",
-    "closed",
-];
+impl ConnectionKind {
+    /// The callbacks a connection of this kind gets, as trace events name them: what an
+    /// event trigger on it may wait for. Only clients get `proxy_via`, `connecting`,
+    /// `connected` and `connect_failed`; only accepted connections get `accepted` (C1, A1).
+    pub fn callbacks(self) -> Vec<&'static str> {
+        let own: &[&str] = match self {
+            ConnectionKind::Client => &["proxy_via", "connecting", "connected", "connect_failed"],
+            ConnectionKind::Accepted => &["accepted"],
+        };
+        own.iter().chain(CONNECTION_CALLBACKS).copied().collect()
+    }
+}
 
 fn ordinal(n: u32) -> String {
     let suffix = match (n % 10, n % 100) {

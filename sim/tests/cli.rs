@@ -37,6 +37,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A scenario that fails at every seed: the echo closes two connections, not 9.
+fn always_failing(dir: &Path) -> PathBuf {
+    write(dir, "echo.toml", &format!("{ECHO}\n[expect]\nclosed = 9\n"))
+}
+
 fn sim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tcpnotify-sim"))
         .args(args)
@@ -181,12 +186,7 @@ fn a_seed_flag_that_contradicts_the_plans_seed_is_refused() {
 #[test]
 fn shrink_writes_a_seed_above_i64_max_that_loads_back() {
     let dir = scratch("shrink-seed");
-    // Fails at every seed: the echo closes two connections, not 9.
-    let file = write(
-        &dir,
-        "echo.toml",
-        &format!("{ECHO}\n[expect]\nclosed = 9\n"),
-    );
+    let file = always_failing(&dir);
     let out = dir.join("shrunk.toml");
     let seed = (1u64 << 63).to_string();
     let output = sim(&[
@@ -215,11 +215,7 @@ fn shrink_writes_a_seed_above_i64_max_that_loads_back() {
 #[test]
 fn a_sweep_over_every_seed_streams_them_and_stops_at_the_first_failure() {
     let dir = scratch("sweep-range");
-    let file = write(
-        &dir,
-        "echo.toml",
-        &format!("{ECHO}\n[expect]\nclosed = 9\n"),
-    );
+    let file = always_failing(&dir);
     let output = sim(&[
         "sweep",
         file.to_str().unwrap(),
@@ -260,11 +256,7 @@ fn jobs_are_capped_with_a_clear_error() {
 #[test]
 fn shrink_to_an_unwritable_path_is_refused_before_it_runs() {
     let dir = scratch("shrink-no-dir");
-    let file = write(
-        &dir,
-        "echo.toml",
-        &format!("{ECHO}\n[expect]\nclosed = 9\n"),
-    );
+    let file = always_failing(&dir);
     let out = dir.join("missing-dir/shrunk.toml");
     let output = sim(&[
         "shrink",
