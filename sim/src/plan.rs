@@ -658,6 +658,27 @@ mod window_tests {
     }
 
     #[test]
+    fn every_drawn_plan_of_valid_settings_validates() {
+        // A drawn plan the runner refused would fail a sweep's seed with a run error.
+        let settings = FaultSettings {
+            partitions: 1.0,
+            resets: 1.0,
+            slow_close: 1.0,
+            crashes: 1.0,
+            partial_writes: 1.0,
+            read_chunks: 1.0,
+            send_buffer: 1.0,
+            latency_ms: Some(Span::new(1, 9)),
+            ..FaultSettings::default()
+        };
+        assert_eq!(settings.validate(), Ok(()));
+        for seed in 0..50 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            assert_eq!(plan.validate(&topology()), Ok(()), "seed {seed}: {plan:?}");
+        }
+    }
+
+    #[test]
     fn without_a_window_faults_spread_over_most_of_the_duration() {
         let settings = FaultSettings {
             partitions: 1.0,

@@ -401,6 +401,18 @@ impl Scenario {
             check_config(&field, &c.config)?;
         }
         self.faults.validate().map_err(|e| e.within("faults"))?;
+        if let Some(window) = self.faults.fault_window_ms {
+            if window.max >= self.duration_ms {
+                return Err(InvalidField::new(
+                    "faults.fault_window_ms",
+                    format!(
+                        "ends at {}, not before the end of the run (duration_ms = {}): \
+                         faults drawn there would never fire",
+                        window.max, self.duration_ms
+                    ),
+                ));
+            }
+        }
         if self.plan.is_none() {
             self.check_drawn_faults(&topology)?;
         }

@@ -1121,6 +1121,17 @@ echoed = true
     }
 
     #[test]
+    fn a_fault_window_past_the_end_of_the_run_is_refused() {
+        // Plans drawn with it held faults that never fire, which the runner refuses.
+        let text = format!("{GOOD}\n[faults]\ncrashes = 1.0\nfault_window_ms = [0, 10000]\n");
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with("bad.toml:24: faults.fault_window_ms: ends at 10000"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn port_zero_and_two_listeners_on_one_port_are_refused() {
         let err = parse_err(&GOOD.replace(
             "port = 7000\nnotifier = \"echo\"",
