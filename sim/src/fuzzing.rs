@@ -1,9 +1,10 @@
 //! What the fuzzer checks for one input, shared by the `cargo fuzz` target in `fuzz/` and the
 //! stable test that replays every input that once crashed (`sim/tests/fuzz_regressions.rs`).
 //!
-//! An input is a scenario file's bytes. The loader must refuse it with an error that names
-//! the file and a line, or accept it; an accepted scenario's plan must round-trip through the
-//! files `run --save-plan` and `shrink` write; and a short run of it must end without a
+//! An input is a scenario file's bytes, and also a plan file's (as `run --plan` reads it) for
+//! a small echo scenario. The loaders must refuse it with an error that names the file and a
+//! line, or accept it; an accepted scenario's plan must round-trip through the files
+//! `run --save-plan` and `shrink` write; and a short run of what loaded must end without a
 //! panic inside the simulation or a run error. A hang shows as the fuzzer's time-out.
 //!
 //! Runs are kept short so the fuzzer stays fast: the simulated duration is cut to
@@ -13,7 +14,8 @@
 use crate::plan::FaultPlan;
 use crate::registry::Registry;
 use crate::runner::Ended;
-use crate::scenario_file::parse;
+use crate::scenario::Scenario;
+use crate::scenario_file::{parse, parse_plan, ScenarioError};
 use crate::verdict::judge;
 use std::path::Path;
 
@@ -36,17 +38,11 @@ pub fn check_input(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    check_plan_file(text);
     let path = Path::new("fuzz.toml");
     let file = match parse(text, path, &Registry::builtin()) {
         Ok(file) => file,
-        Err(e) => {
-            assert!(e.line.is_some(), "an error without a line: {e}");
-            assert!(
-                e.to_string().starts_with("fuzz.toml:"),
-                "an error without its file: {e}"
-            );
-            return;
-        }
+        Err(e) => return check_error(&e),
     };
     let plan = file.scenario.plan_for(file.seed);
     // What `run --save-plan` writes reads back as the same plan.
@@ -68,8 +64,36 @@ pub fn check_input(data: &[u8]) {
     if too_big_to_run(text, &file.scenario) {
         return;
     }
+    run_briefly(file.scenario, plan);
+}
+
+/// An error must say where: the file and a line.
+fn check_error(e: &ScenarioError) {
+    assert!(e.line.is_some(), "an error without a line: {e}");
+    assert!(
+        e.to_string().starts_with("fuzz.toml:"),
+        "an error without its file: {e}"
+    );
+}
+
+/// `text` as a plan file for a small echo scenario (two hosts, one client, one listener):
+/// refused with a located error, or run briefly.
+fn check_plan_file(text: &str) {
+    let scenario = Scenario::echo("fuzz-echo", 256, 64);
+    match parse_plan(text, Path::new("fuzz.toml"), &scenario) {
+        Ok(loaded) if !too_big_to_run(text, &scenario) => run_briefly(scenario, loaded.plan),
+        Ok(_) => {}
+        Err(e) => check_error(&e),
+    }
+}
+
+/// Runs `scenario` under `plan`, cut to [`RUN_MS`]; panics if the run panicked or failed.
+fn run_briefly(scenario: Scenario, plan: FaultPlan) {
+    if plan.faults.len() > RUN_COUNT_LIMIT {
+        return;
+    }
     // Cut to RUN_MS: clients start and timed faults fire within it, or not at all.
-    let mut scenario = file.scenario;
+    let mut scenario = scenario;
     scenario.duration_ms = scenario.duration_ms.min(RUN_MS);
     for client in &mut scenario.clients {
         client.start_ms = client.start_ms.min(RUN_MS - 1);
@@ -93,7 +117,7 @@ pub fn check_input(data: &[u8]) {
 /// Whether an input that loaded asks for more than a short run should do: a number above
 /// 100,000 anywhere (sizes, counts, durations) or more than 8 hosts, listeners, clients or
 /// faults.
-pub fn too_big_to_run(text: &str, scenario: &crate::scenario::Scenario) -> bool {
+pub fn too_big_to_run(text: &str, scenario: &Scenario) -> bool {
     fn big(value: &toml::Value) -> bool {
         match value {
             toml::Value::Integer(n) => *n > RUN_NUMBER_LIMIT,

@@ -229,6 +229,11 @@ pub struct PlanFile {
 /// plan (as `run --save-plan` writes), or a scenario file whose `[plan]` is used (as `shrink`
 /// writes). The plan is validated against `scenario`; errors name the plan file's lines.
 pub fn load_plan(path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
+    parse_plan(&read(path)?, path, scenario)
+}
+
+/// Parses plan file `text` for `scenario`, as [`load_plan`] does; `path` names it in errors.
+pub fn parse_plan(text: &str, path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
     /// A scenario file: only its seed and plan matter here.
     #[derive(Deserialize)]
     struct WithPlan {
@@ -237,14 +242,13 @@ pub fn load_plan(path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioE
         #[serde(flatten)]
         _rest: toml::Table,
     }
-    let text = read(path)?;
-    let at = Locator::new(&text, path);
-    let table: toml::Table = toml::from_str(&text).map_err(|e| at.toml_error(&e))?;
+    let at = Locator::new(text, path);
+    let table: toml::Table = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
     let (plan, prefix, root_seed) = if table.contains_key("plan") {
-        let file: WithPlan = toml::from_str(&text).map_err(|e| at.toml_error(&e))?;
+        let file: WithPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
         (file.plan, "plan", file.seed)
     } else {
-        let plan: FaultPlan = toml::from_str(&text).map_err(|e| at.toml_error(&e))?;
+        let plan: FaultPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
         (plan, "", None)
     };
     let seed = at.plan_seed(&plan, prefix, root_seed)?;
