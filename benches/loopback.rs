@@ -34,19 +34,18 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
+use tcpnotify::TcpConnection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-/// Bytes per client write and per plain-tokio read.
-const CHUNK: usize = 16 * 1024;
-const MIB: f64 = 1024.0 * 1024.0;
+mod common;
 
-/// One client write: [`CHUNK`] bytes of a pattern.
-fn chunk() -> Vec<u8> {
-    tcpnotify_sim::notifiers::pattern(0, CHUNK)
-}
+use common::{
+    chunk, notify_server, stop_notify_server, BulkClient, Closer, Drain, EchoServer, CHUNK,
+};
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 /// Reads a size from the environment; accepts a `K`, `M` or `G` suffix (powers of 1024).
 fn env_size(name: &str, default: u64) -> u64 {
@@ -66,94 +65,6 @@ fn env_size(name: &str, default: u64) -> u64 {
             eprintln!("{name}={text:?} is not a positive size; using {default}");
             default
         }
-    }
-}
-
-// ---- tcpnotify: echo ----
-
-/// Server side: writes back whatever arrives.
-struct EchoServer;
-
-impl TcpConnectionNotify for EchoServer {
-    fn accepted(&mut self, conn: &mut TcpConnection) {
-        let _ = conn.set_nodelay(true);
-    }
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        conn.write(data);
-        true
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
-}
-
-/// Accepts every connection with `make()`.
-struct Accept<F>(F);
-
-impl<F> TcpListenNotify for Accept<F>
-where
-    F: FnMut() -> Box<dyn TcpConnectionNotify> + Send + 'static,
-{
-    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
-        Some((self.0)())
-    }
-    fn not_listening(&mut self, _listener: &mut TcpListener) {
-        eprintln!("loopback: could not listen");
-    }
-}
-
-/// Client side: one write in the mailbox at a time, chained from `sent` while not throttled
-/// and restarted by `unthrottled`, so the socket's buffer is the window, as with `write_all`.
-struct BulkClient {
-    chunk: Vec<u8>,
-    total: u64,
-    written: u64,
-    echoed: u64,
-    /// Writes queued whose `sent` has not run yet (0 or 1).
-    in_mailbox: usize,
-    throttled: bool,
-    result: Arc<AtomicU64>,
-}
-
-impl BulkClient {
-    fn write_next(&mut self, conn: &mut TcpConnection) {
-        if self.in_mailbox > 0 || self.throttled || self.written >= self.total {
-            return;
-        }
-        let n = (self.total - self.written).min(self.chunk.len() as u64) as usize;
-        conn.write(&self.chunk[..n]);
-        self.written += n as u64;
-        self.in_mailbox += 1;
-    }
-}
-
-impl TcpConnectionNotify for BulkClient {
-    fn connected(&mut self, conn: &mut TcpConnection) {
-        let _ = conn.set_nodelay(true);
-        self.write_next(conn);
-    }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
-        self.in_mailbox -= 1;
-        self.write_next(conn);
-        data
-    }
-    fn throttled(&mut self, _conn: &mut TcpConnection) {
-        self.throttled = true;
-    }
-    fn unthrottled(&mut self, conn: &mut TcpConnection) {
-        self.throttled = false;
-        self.write_next(conn);
-    }
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        self.echoed += data.len() as u64;
-        if self.echoed >= self.total {
-            conn.close();
-        }
-        true
-    }
-    fn closed(&mut self, _conn: &mut TcpConnection) {
-        self.result.store(self.echoed, Ordering::Relaxed);
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
-        eprintln!("loopback: connect failed: {reason}");
     }
 }
 
@@ -231,25 +142,6 @@ async fn every_round<T: Side, N: Side>(
     (tokio_runs, notify_runs)
 }
 
-/// A tcpnotify listener on loopback that accepts with `make`, and its port.
-async fn notify_server(
-    make: fn() -> Box<dyn TcpConnectionNotify>,
-) -> (tcpnotify::ListenerHandle, String) {
-    let listener = TcpListener::listen(Accept(make), "127.0.0.1", "0");
-    let port = listener
-        .listening()
-        .await
-        .expect("listen")
-        .port()
-        .to_string();
-    (listener, port)
-}
-
-async fn stop_notify_server(listener: tcpnotify::ListenerHandle) {
-    listener.dispose();
-    listener.closed().await;
-}
-
 /// A plain tokio listener on loopback that runs `serve` in a task per connection.
 async fn tokio_server<F>(serve: fn(TcpStream) -> F) -> (SocketAddr, JoinHandle<()>)
 where
@@ -289,15 +181,7 @@ impl Side for NotifyEcho {
 
     async fn run(&mut self, bytes: u64) -> Duration {
         let result = Arc::new(AtomicU64::new(0));
-        let client = BulkClient {
-            chunk: self.chunk.clone(),
-            total: bytes,
-            written: 0,
-            echoed: 0,
-            in_mailbox: 0,
-            throttled: false,
-            result: result.clone(),
-        };
+        let client = BulkClient::new(self.chunk.clone(), bytes, result.clone());
         let start = Instant::now();
         TcpConnection::connect(client, "127.0.0.1", &self.port)
             .finished()
@@ -379,26 +263,6 @@ impl Side for TokioEcho {
 }
 
 // ---- connection cycles ----
-
-/// Server side of a cycle: reads until the peer closes, then closes.
-struct Drain;
-
-impl TcpConnectionNotify for Drain {
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
-}
-
-/// Client side of a cycle: closes as soon as it is connected.
-struct Closer(Arc<AtomicU64>);
-
-impl TcpConnectionNotify for Closer {
-    fn connected(&mut self, conn: &mut TcpConnection) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        conn.close();
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
-        eprintln!("loopback: connect failed: {reason}");
-    }
-}
 
 struct NotifyCycles {
     listener: tcpnotify::ListenerHandle,

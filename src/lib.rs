@@ -3,11 +3,34 @@
 //! Notifier-based TCP connections with the semantics of the Pony standard library's `net`
 //! package: a [`TcpConnection`] calls back a [`TcpConnectionNotify`] (`connected`, `received`,
 //! `sent`, `throttled`, `closed`, ...), a [`TcpListener`] calls back a [`TcpListenNotify`].
+//! The rules it follows are in the repository's `docs/contract.md`, each with an id (C1, W4,
+//! R3, ...) that tests name.
 //!
-//! The connection logic is a sans-IO state machine ([`ConnectionMachine`]) driven by one task
-//! per connection over a [`Network`] backend: real tokio sockets here ([`TokioNetwork`]), a
-//! seeded simulated network in the `tcpnotify-sim` crate. The rules it follows are in the
-//! repository's `docs/contract.md`, each with an id (C1, W4, R3, ...) that tests name.
+//! ## Layers
+//!
+//! ```text
+//!  your notifiers        impl TcpConnectionNotify / TcpListenNotify
+//!       ▲ callbacks
+//!  proto/    sans-IO     TcpConnection and TcpListener (what a callback sees), the notifier
+//!                        traits, ConnectionConfig; the connection and listener state machines:
+//!                        events in (handle_*), what to do out (poll_*: the connection's own
+//!                        messages, addresses to dial, resumes). No tokio, no locks, no wake-ups.
+//!       ▲ events, messages, readiness
+//!  runtime/  tokio       one task per connection and listener, the mailbox and the
+//!                        ConnectionHandle / ListenerHandle, the builders (connect, listen);
+//!                        the Network / Stream backend traits and TokioNetwork.
+//!       ▲
+//!  backends              TokioNetwork here; the simulated network in the tcpnotify-sim crate
+//!
+//!  record/               notifier middleware: wraps any notifier and records its callbacks as
+//!                        data (tests and the simulator's traces)
+//! ```
+//!
+//! Dependencies point one way: `runtime` uses `proto`, `record` uses only `proto`'s notifier
+//! traits, and `proto` uses neither. A notifier sees only `proto`'s types, so it runs the same
+//! over real sockets and over the simulator's network.
+//!
+//! ## Example
 //!
 //! ```no_run
 //! use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
@@ -35,35 +58,22 @@
 //! }
 //! ```
 
-mod backend;
-mod builder;
-mod config;
-mod connection;
-mod driver;
-mod handle;
-mod listener;
-mod machine;
-mod notify;
-pub mod record;
-mod stats;
-mod stream_transport;
-mod tokio_net;
-mod transport;
+#![warn(missing_docs, unreachable_pub)]
 
-pub use backend::{parse_port, BoxFuture, Network, Stream};
-pub use builder::{ConnectionBuilder, ListenerBuilder};
-pub use config::{
-    ConnectionConfig, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING,
-    DEFAULT_YIELD_AFTER_WRITING, MAX_RECEIVED_PER_TURN,
+mod proto;
+pub mod record;
+mod runtime;
+
+pub use proto::{
+    BindError, ConnectFailure, ConnectionConfig, ConnectionStats, ExpectError, ListenerState,
+    Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+    DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, DEFAULT_YIELD_AFTER_WRITING,
+    MAX_RECEIVED_PER_TURN,
 };
-pub use connection::{ExpectError, Phase, Role, TcpConnection};
-pub use handle::ConnectionHandle;
-pub use listener::{ListenerHandle, ListenerState, TcpListener};
-pub use machine::ConnectionMachine;
-pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
-pub use stats::ConnectionStats;
-pub use tokio_net::TokioNetwork;
-pub use transport::{ReadBuf, Transport};
+pub use runtime::{
+    parse_port, BoxFuture, ConnectionBuilder, ConnectionHandle, ListenError, ListenerBuilder,
+    ListenerHandle, Network, Stream, TokioNetwork,
+};
 
 #[cfg(test)]
 mod tests;

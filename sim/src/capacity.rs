@@ -11,7 +11,7 @@
 //!   delivered;
 //! - a stream's send credits: a write beyond them would block.
 //!
-//! The capacity is therefore at least [`TCP_CAPACITY`](crate::fault::TCP_CAPACITY), which keeps
+//! The capacity is therefore at least [`TCP_CAPACITY`], which keeps
 //! a slot for the FIN however many segments the fault layer's window lets a writer have in
 //! flight (`fault.rs`), and at least the number of connect attempts the run can make, an
 //! attempt being one turmoil connect, one SYN: one per address each client resolves, and one

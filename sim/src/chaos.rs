@@ -33,6 +33,7 @@ use crate::seed::Seed;
 use crate::shrink::{shrink, shrink_verdict, ShrinkResult};
 use crate::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
 use crate::testing::{repro_line, SEED_VAR};
+use crate::validate::MAX_JOBS;
 use crate::verdict::{judge, signature_of};
 use std::fmt;
 use std::ops::Range;
@@ -55,8 +56,8 @@ pub enum EnvError {
     /// `TCPNOTIFY_SEED` is not a whole number.
     #[error("{SEED_VAR}={0:?}: expected a whole number")]
     Seed(String),
-    /// `TCPNOTIFY_JOBS` is not a positive whole number.
-    #[error("{JOBS_VAR}={0:?}: expected a whole number of at least 1")]
+    /// `TCPNOTIFY_JOBS` is not a whole number from 1 to [`MAX_JOBS`].
+    #[error("{JOBS_VAR}={0:?}: expected a number of worker threads from 1 to {MAX_JOBS}")]
     Jobs(String),
 }
 
@@ -111,7 +112,7 @@ fn resolve(
             .trim()
             .parse()
             .ok()
-            .filter(|n| *n > 0)
+            .filter(|n| (1..=MAX_JOBS).contains(n))
             .ok_or_else(|| EnvError::Jobs(text.clone()))?;
     }
     Ok((range, jobs))
@@ -306,7 +307,10 @@ pub struct ChaosFailure {
 impl ChaosFailure {
     /// The shrunk plan as TOML (for a scenario file's `plan`, or `Scenario::plan`).
     pub fn plan_toml(&self) -> String {
-        self.shrunk.plan.to_toml()
+        self.shrunk
+            .plan
+            .to_toml()
+            .unwrap_or_else(|e| format!("# the plan cannot be written as TOML: {e}\n"))
     }
 }
 
@@ -388,6 +392,11 @@ mod tests {
         assert_eq!(
             resolve(0..10, 1, env(&[(JOBS_VAR, "0")])),
             Err(EnvError::Jobs("0".into()))
+        );
+        // Each job is a thread with a 16 MiB stack: 10,000 of them could abort the process.
+        assert_eq!(
+            resolve(0..10, 1, env(&[(JOBS_VAR, "10000")])),
+            Err(EnvError::Jobs("10000".into()))
         );
     }
 

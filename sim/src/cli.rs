@@ -12,6 +12,7 @@ use crate::shrink::shrink_verdict;
 use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
 use crate::timeline;
 use crate::trace::Trace;
+use crate::validate::MAX_JOBS;
 use crate::verdict::{judge, Verdict};
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
@@ -92,8 +93,8 @@ struct SweepArgs {
     /// Seeds as `A..B` (B excluded).
     #[arg(long, value_parser = parse_seeds)]
     seeds: Range<u64>,
-    /// Worker threads (default: the number of cores).
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: the number of cores).
+    #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
     /// Run only shard I of N (`0/4`): seeds whose offset from A is I modulo N.
     #[arg(long, value_parser = parse_shard)]
@@ -110,6 +111,16 @@ fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
         Ok(seeds) if !seeds.is_empty() => Ok(seeds),
         _ => Err(format!(
             "{text:?}: expected a range A..B of whole numbers with A below B, e.g. 0..1000"
+        )),
+    }
+}
+
+/// Parses a number of jobs: 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: expected a number of worker threads from 1 to {MAX_JOBS}"
         )),
     }
 }
@@ -168,16 +179,34 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             save_plan,
         } => {
             let scenario = load(&file, registry)?;
-            let seed = seed.map(Seed).unwrap_or(scenario.seed);
             let plan = match plan {
-                Some(path) => match load_plan(&path)? {
-                    (plan, true) => plan,
-                    (plan, false) => FaultPlan { seed, ..plan },
-                },
-                None => scenario.scenario.plan_for(seed),
+                Some(path) => {
+                    let loaded = load_plan(&path, &scenario.scenario)?;
+                    match (seed.map(Seed), loaded.seed) {
+                        (Some(flag), Some(named)) if flag != named => {
+                            return Err(BadInput(format!(
+                                "--seed {flag} conflicts with seed {named}, which {} names: \
+                                 drop --seed to run the plan's seed, or remove `seed` from \
+                                 the plan file to run another",
+                                path.display()
+                            )));
+                        }
+                        (_, Some(named)) => FaultPlan {
+                            seed: named,
+                            ..loaded.plan
+                        },
+                        (flag, None) => FaultPlan {
+                            seed: flag.unwrap_or(scenario.seed),
+                            ..loaded.plan
+                        },
+                    }
+                }
+                None => scenario
+                    .scenario
+                    .plan_for(seed.map(Seed).unwrap_or(scenario.seed)),
             };
             if let Some(path) = save_plan {
-                write_file(&path, plan.to_toml())?;
+                Output::create(&path)?.commit(&plan.to_toml()?)?;
                 println!("plan written to {}", path.display());
             }
             run_once(&scenario, &plan, json)
@@ -190,13 +219,14 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             output,
             chrome_trace,
         } => {
+            // Created before the run, so an unwritable path is refused before anything runs.
+            let html = output.as_deref().map(Output::create).transpose()?;
+            let chrome = chrome_trace.as_deref().map(Output::create).transpose()?;
             let timeline = timeline::load(&file, seed.map(Seed), registry)?;
-            for (path, text) in [
-                (output, timeline.html()),
-                (chrome_trace, timeline.chrome_trace()),
-            ] {
-                if let Some(path) = path {
-                    write_file(&path, text)?;
+            for (out, text) in [(html, timeline.html()), (chrome, timeline.chrome_trace())] {
+                if let Some(out) = out {
+                    let path = out.path.clone();
+                    out.commit(&text)?;
                     println!("wrote {} ({timeline})", path.display());
                 }
             }
@@ -208,9 +238,40 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
     }
 }
 
-fn write_file(path: &Path, text: String) -> Result<(), BadInput> {
-    std::fs::write(path, text)
-        .map_err(|e| BadInput(format!("{}: cannot write: {e}", path.display())))
+/// A file the command will write, created (as a temporary file beside it) before any work
+/// starts, so an unwritable path is reported before anything runs; [`commit`](Self::commit)
+/// writes it whole and renames it into place, so a failure never leaves an empty or partial
+/// file.
+struct Output {
+    path: PathBuf,
+    file: tempfile::NamedTempFile,
+}
+
+impl Output {
+    fn create(path: &Path) -> Result<Self, BadInput> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot_write(path, &e))?;
+        Ok(Output {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    fn commit(mut self, text: &str) -> Result<(), BadInput> {
+        std::io::Write::write_all(&mut self.file, text.as_bytes())
+            .map_err(|e| cannot_write(&self.path, &e))?;
+        self.file
+            .persist(&self.path)
+            .map_err(|e| cannot_write(&self.path, &e.error))?;
+        Ok(())
+    }
+}
+
+fn cannot_write(path: &Path, e: &dyn fmt::Display) -> BadInput {
+    BadInput(format!("{}: cannot write: {e}", path.display()))
 }
 
 /// The command line that runs this tool with `args`.
@@ -281,7 +342,7 @@ fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, BadInput> {
     let file = load(&args.file, registry)?;
     let options = SweepOptions {
         seeds: args.seeds,
-        jobs: args.jobs.unwrap_or_else(default_jobs).max(1),
+        jobs: args.jobs.unwrap_or_else(default_jobs),
         shard: args.shard,
         keep_going: args.keep_going,
         progress: true,
@@ -311,6 +372,8 @@ fn shrink(
     registry: &Registry,
 ) -> Result<Status, BadInput> {
     let file = load(path, registry)?;
+    let output = output.unwrap_or_else(|| path.with_extension("shrunk.toml"));
+    let out = Output::create(&output)?;
     let plan = file.scenario.plan_for(seed);
     let verdict = judge(&file.scenario, &plan)?;
     let Some(first) = verdict.failures.first() else {
@@ -336,12 +399,11 @@ fn shrink(
         result.runs,
         indent(&result.plan.describe())
     );
-    let output = output.unwrap_or_else(|| path.with_extension("shrunk.toml"));
     let header = format!(
         "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
         path.display()
     );
-    write_file(&output, file.with_plan(&result.plan, &header))?;
+    out.commit(&file.with_plan(&result.plan, &header)?)?;
     println!("wrote {}", output.display());
     println!(
         "reproduce: {}",

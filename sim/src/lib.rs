@@ -19,7 +19,9 @@
 //! Underneath: [`net`] (the turmoil backend and its resolver), [`fault`] (the fault layer),
 //! [`runner`] (one simulation) and [`capacity`] (turmoil's capacities and limits),
 //! [`recorder`] and [`trace`] (what happened), [`integrity`] (stream integrity as data flows),
-//! [`notifiers`] and [`registry`] (built-in notifiers by name), [`seed`] and [`settings`].
+//! [`notifiers`] and [`registry`] (built-in notifiers by name), [`seed`] and [`settings`];
+//! [`validate`] (the typed validation error and the limits on every size, count and duration
+//! an input may ask for) and [`fuzzing`] (what the fuzzer checks for one scenario file).
 
 pub mod capacity;
 pub mod chaos;
@@ -27,6 +29,7 @@ pub mod checker;
 pub mod cli;
 pub mod coverage;
 pub mod fault;
+pub mod fuzzing;
 pub mod integrity;
 pub mod net;
 pub mod notifiers;
@@ -43,6 +46,7 @@ pub mod sweep;
 pub mod testing;
 pub mod timeline;
 pub mod trace;
+pub mod validate;
 pub mod verdict;
 
 /// The README's Rust examples, compiled and run as doc tests.

@@ -4,6 +4,10 @@
 
 use crate::seed::Seed;
 use crate::settings::{FaultSettings, Span};
+use crate::validate::{
+    at_most, count_at_most, ordered, positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT,
+    MAX_DURATION_MS, MAX_FAULTS,
+};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -201,6 +205,143 @@ impl fmt::Display for Fault {
     }
 }
 
+impl Fault {
+    /// Checks one fault against the run's names; fields are named from the fault's table.
+    fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
+        match (&self.at_ms, &self.after) {
+            (Some(at), None) if *at >= topology.duration_ms => {
+                return Err(InvalidField::new(
+                    "at_ms",
+                    format!(
+                        "{at} is not before the end of the run (duration_ms = {}): the fault \
+                         would never fire",
+                        topology.duration_ms
+                    ),
+                ))
+            }
+            (Some(_), None) => {}
+            (None, Some(trigger)) => trigger.validate(topology)?,
+            _ => return Err(InvalidField::new("", "set exactly one of at_ms and after")),
+        }
+        let host = |field: &str, h: &str| -> Result<(), InvalidField> {
+            if topology.hosts.iter().any(|x| x == h) {
+                return Ok(());
+            }
+            let message = match h {
+                "*" => "`*` (every other host) is only for the `b` of a partition or a \
+                        latency change"
+                    .to_string(),
+                _ => format!("unknown host {h:?} (hosts: {})", topology.hosts.join(", ")),
+            };
+            Err(InvalidField::new(field, message))
+        };
+        // `b` of a partition or a latency change may be `*`: every host but `a`.
+        let pair = |a: &str, b: &str| -> Result<(), InvalidField> {
+            host("a", a)?;
+            if b != "*" {
+                host("b", b)?;
+            }
+            if a == b {
+                return Err(InvalidField::new(
+                    "b",
+                    format!("{b:?} is also `a`: a link joins two hosts"),
+                ));
+            }
+            Ok(())
+        };
+        match &self.kind {
+            FaultKind::Partition {
+                a, b, duration_ms, ..
+            } => {
+                pair(a, b)?;
+                at_most("duration_ms", *duration_ms, MAX_DURATION_MS)?;
+            }
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms,
+            } => {
+                pair(a, b)?;
+                at_most("latency_ms", *latency_ms, MAX_DURATION_MS)?;
+                if let Some(max) = max_latency_ms {
+                    ordered("max_latency_ms", *latency_ms, *max)?;
+                    at_most("max_latency_ms", *max, MAX_DURATION_MS)?;
+                }
+            }
+            FaultKind::Crash {
+                host: h,
+                restart_after_ms,
+            } => {
+                host("host", h)?;
+                if let Some(ms) = restart_after_ms {
+                    at_most("restart_after_ms", *ms, MAX_DURATION_MS)?;
+                }
+            }
+            FaultKind::Reset { conn } => {
+                topology.connection("conn", conn)?;
+            }
+            FaultKind::SlowClose { conn, delay_ms } => {
+                topology.connection("conn", conn)?;
+                at_most("delay_ms", *delay_ms, MAX_DURATION_MS)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EventTrigger {
+    /// Checks that the trigger can fire: a known connection, a callback that connection
+    /// gets, and an occurrence from 1. Fields are named from the fault (`after.nth`).
+    fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
+        let kind = topology.connection("after.conn", &self.conn)?;
+        let callbacks = kind.callbacks();
+        if !callbacks.contains(&self.callback.as_str()) {
+            let what = match kind {
+                ConnectionKind::Client => "a client connection",
+                ConnectionKind::Accepted => "an accepted connection",
+            };
+            return Err(InvalidField::new(
+                "after.callback",
+                format!(
+                    "{:?} is not a callback of {what}, so the fault would never fire \
+                     (callbacks: {})",
+                    self.callback,
+                    callbacks.join(", ")
+                ),
+            ));
+        }
+        positive_at_most("after.nth", u64::from(self.nth), MAX_COUNT).map_err(|e| {
+            InvalidField::new(e.field, format!("{} (occurrences count from 1)", e.message))
+        })
+    }
+}
+
+/// The callbacks every connection may get, as trace events name them.
+const CONNECTION_CALLBACKS: &[&str] = &[
+    "auth_failed",
+    "sent",
+    "sentv",
+    "received",
+    "expect",
+    "throttled",
+    "unthrottled",
+    "closed",
+];
+
+impl ConnectionKind {
+    /// The callbacks a connection of this kind gets, as trace events name them: what an
+    /// event trigger on it may wait for. Only clients get `proxy_via`, `connecting`,
+    /// `connected` and `connect_failed`; only accepted connections get `accepted` (C1, A1).
+    pub fn callbacks(self) -> Vec<&'static str> {
+        let own: &[&str] = match self {
+            ConnectionKind::Client => &["proxy_via", "connecting", "connected", "connect_failed"],
+            ConnectionKind::Accepted => &["accepted"],
+        };
+        own.iter().chain(CONNECTION_CALLBACKS).copied().collect()
+    }
+}
+
 fn ordinal(n: u32) -> String {
     let suffix = match (n % 10, n % 100) {
         (1, 11) | (2, 12) | (3, 13) => "th",
@@ -227,7 +368,7 @@ fn ordinal(n: u32) -> String {
 ///     after = { conn = "c1", callback = "received", nth = 3 }
 /// "#).unwrap();
 /// assert_eq!(plan.faults[0].to_string(), "reset c1 after c1's 3rd received");
-/// assert_eq!(toml::from_str::<FaultPlan>(&plan.to_toml()).unwrap(), plan);
+/// assert_eq!(toml::from_str::<FaultPlan>(&plan.to_toml().unwrap()).unwrap(), plan);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,10 +431,10 @@ impl FaultPlan {
         }
     }
 
-    /// The plan as TOML, as scenario files and `--plan` take it.
-    pub fn to_toml(&self) -> String {
-        // Plain data with string keys: serialising cannot fail.
-        toml::to_string(self).unwrap_or_default()
+    /// The plan as TOML, as scenario files and `--plan` take it. Fails only for a value TOML
+    /// cannot hold (a number above `i64::MAX`), which a validated plan never has.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
     }
 
     /// Human-readable lines: the policies, then one line per fault.
@@ -321,59 +462,41 @@ impl FaultPlan {
         out
     }
 
-    /// Checks the plan against the hosts and connections of a run: names must exist and
-    /// each fault needs exactly one trigger.
-    pub fn validate(&self, topology: &Topology) -> Result<(), String> {
-        let host = |h: &str, field: &str, i: usize| -> Result<(), String> {
-            if h == "*" || topology.hosts.iter().any(|x| x == h) {
-                Ok(())
-            } else {
-                Err(format!("faults[{i}].{field}: unknown host {h:?}"))
-            }
-        };
+    /// Checks the plan against the hosts and connections of a run: names must exist, each
+    /// fault needs exactly one trigger that can fire, ranges are ordered, and every size,
+    /// count and duration is within its limit ([`crate::validate`]). Fields are named from
+    /// the plan's top (`faults[2].after.nth`).
+    pub fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
+        if let Some(l) = self.latency {
+            ordered("latency", l.min_ms, l.max_ms)?;
+            at_most("latency.max_ms", l.max_ms, MAX_DURATION_MS)?;
+        }
+        if let Some(p) = self.partial_writes {
+            positive_at_most("partial_writes.average", p.average as u64, MAX_BUFFER_BYTES)?;
+            at_most(
+                "partial_writes.variation",
+                p.variation as u64,
+                MAX_BUFFER_BYTES,
+            )?;
+        }
+        if let Some(r) = self.read_chunks {
+            positive_at_most("read_chunks.max", r.max as u64, MAX_BUFFER_BYTES)?;
+        }
+        if let Some(b) = self.send_buffer {
+            positive_at_most("send_buffer", b as u64, MAX_BUFFER_BYTES)?;
+        }
+        at_most(
+            "connect_timeout_ms",
+            self.connect_timeout_ms,
+            MAX_DURATION_MS,
+        )?;
+        count_at_most("faults", self.faults.len(), MAX_FAULTS)?;
         for (i, fault) in self.faults.iter().enumerate() {
-            match (&fault.at_ms, &fault.after) {
-                (Some(_), None) | (None, Some(_)) => {}
-                _ => return Err(format!("faults[{i}]: set exactly one of at_ms and after")),
-            }
-            match &fault.kind {
-                FaultKind::Latency {
-                    latency_ms,
-                    max_latency_ms: Some(max),
-                    ..
-                } if max < latency_ms => {
-                    return Err(format!(
-                        "faults[{i}].max_latency_ms: {max} is below latency_ms {latency_ms}"
-                    ));
-                }
-                _ => {}
-            }
-            match &fault.kind {
-                FaultKind::Partition { a, b, .. } | FaultKind::Latency { a, b, .. } => {
-                    host(a, "a", i)?;
-                    host(b, "b", i)?;
-                }
-                FaultKind::Crash { host: h, .. } => host(h, "host", i)?,
-                FaultKind::Reset { conn } | FaultKind::SlowClose { conn, .. } => {
-                    topology.connection(conn, &format!("faults[{i}].conn"))?
-                }
-            }
-            if let Some(trigger) = &fault.after {
-                topology.connection(&trigger.conn, &format!("faults[{i}].after.conn"))?;
-            }
+            fault
+                .validate(topology)
+                .map_err(|e| e.within(&format!("faults[{i}]")))?;
         }
-        if matches!(self.partial_writes, Some(PartialWrites { average: 0, .. })) {
-            return Err("partial_writes.average: must be at least 1".into());
-        }
-        if matches!(self.read_chunks, Some(ReadChunks { max: 0 })) {
-            return Err("read_chunks.max: must be at least 1".into());
-        }
-        if self.send_buffer == Some(0) {
-            return Err("send_buffer: must be at least 1".into());
-        }
-        if !(1..=MAX_WINDOW).contains(&self.window) {
-            return Err(format!("window: must be between 1 and {MAX_WINDOW} bytes"));
-        }
+        positive_at_most("window", self.window as u64, MAX_WINDOW as u64)?;
         Ok(())
     }
 
@@ -468,21 +591,57 @@ impl FaultPlan {
     }
 }
 
+/// Which side a named connection is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionKind {
+    /// A client's connection (`c1`).
+    Client,
+    /// A connection a listener accepted (`server.1`, or `server#2.1` after a restart).
+    Accepted,
+}
+
 impl Topology {
-    /// Checks that `conn` names a client or an accepted connection (`server.1`).
-    fn connection(&self, conn: &str, field: &str) -> Result<(), String> {
-        let accepted = conn.rsplit_once('.').is_some_and(|(listener, n)| {
-            let listener = listener.split('#').next().unwrap_or(listener);
-            n.parse::<usize>().is_ok() && self.listeners.iter().any(|l| l == listener)
-        });
-        if accepted || self.clients.iter().any(|c| c == conn) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{field}: unknown connection {conn:?} (clients: {})",
-                self.clients.join(", ")
-            ))
+    /// What `conn` names: a client, or a connection accepted by one of the listeners
+    /// (`server.1`, `server#2.1`: a listener name, an optional restart count from 2, and a
+    /// count from 1). An error, at `field`, if it names neither.
+    pub fn connection(&self, field: &str, conn: &str) -> Result<ConnectionKind, InvalidField> {
+        if self.clients.iter().any(|c| c == conn) {
+            return Ok(ConnectionKind::Client);
         }
+        // A count as the simulator writes it: digits, no leading zero, at least `min`.
+        let count = |text: &str, min: u64| {
+            !text.starts_with('0')
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && text.parse::<u64>().is_ok_and(|n| n >= min)
+        };
+        let accepted = conn.rsplit_once('.').is_some_and(|(listener, n)| {
+            let listener = match listener.split_once('#') {
+                Some((name, restart)) if count(restart, 2) => name,
+                Some(_) => return false,
+                None => listener,
+            };
+            count(n, 1) && self.listeners.iter().any(|l| l == listener)
+        });
+        if accepted {
+            return Ok(ConnectionKind::Accepted);
+        }
+        let listeners: Vec<String> = self.listeners.iter().map(|l| format!("{l}.N")).collect();
+        Err(InvalidField::new(
+            field,
+            format!(
+                "unknown connection {conn:?} (clients: {}; accepted: {})",
+                or_none(&self.clients),
+                or_none(&listeners),
+            ),
+        ))
+    }
+}
+
+fn or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -534,6 +693,27 @@ mod window_tests {
     }
 
     #[test]
+    fn every_drawn_plan_of_valid_settings_validates() {
+        // A drawn plan the runner refused would fail a sweep's seed with a run error.
+        let settings = FaultSettings {
+            partitions: 1.0,
+            resets: 1.0,
+            slow_close: 1.0,
+            crashes: 1.0,
+            partial_writes: 1.0,
+            read_chunks: 1.0,
+            send_buffer: 1.0,
+            latency_ms: Some(Span::new(1, 9)),
+            ..FaultSettings::default()
+        };
+        assert_eq!(settings.validate(), Ok(()));
+        for seed in 0..50 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            assert_eq!(plan.validate(&topology()), Ok(()), "seed {seed}: {plan:?}");
+        }
+    }
+
+    #[test]
     fn without_a_window_faults_spread_over_most_of_the_duration() {
         let settings = FaultSettings {
             partitions: 1.0,
@@ -564,8 +744,7 @@ mod flow_window_tests {
                 ..FaultPlan::quiet(Seed(1))
             };
             assert!(
-                plan.validate(&topology)
-                    .is_err_and(|e| e.starts_with("window: ")),
+                plan.validate(&topology).is_err_and(|e| e.field == "window"),
                 "{window}"
             );
         }
@@ -581,14 +760,20 @@ mod flow_window_tests {
     #[test]
     fn the_default_window_is_left_out_of_saved_plans_and_read_back() {
         let quiet = FaultPlan::quiet(Seed(1));
-        assert!(!quiet.to_toml().contains("window"));
+        assert!(!quiet.to_toml().unwrap().contains("window"));
         assert!(!quiet.describe().contains("window"));
-        assert_eq!(toml::from_str::<FaultPlan>(&quiet.to_toml()), Ok(quiet));
+        assert_eq!(
+            toml::from_str::<FaultPlan>(&quiet.to_toml().unwrap()),
+            Ok(quiet)
+        );
         let small = FaultPlan {
             window: 65_536,
             ..FaultPlan::quiet(Seed(1))
         };
         assert!(small.describe().contains("window 65536B"));
-        assert_eq!(toml::from_str::<FaultPlan>(&small.to_toml()), Ok(small));
+        assert_eq!(
+            toml::from_str::<FaultPlan>(&small.to_toml().unwrap()),
+            Ok(small)
+        );
     }
 }

@@ -41,6 +41,9 @@ pub struct RunState {
     /// The fault layer.
     pub layer: Arc<FaultLayer>,
     faults: Vec<Fault>,
+    /// The event-triggered faults by connection and callback: (nth, fault index), so a
+    /// callback looks only at its own triggers, however many faults the plan has.
+    triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>>,
     options: RunOptions,
     progress: Mutex<Progress>,
     matcher: Mutex<StreamMatcher>,
@@ -54,10 +57,21 @@ impl RunState {
         faults: Vec<Fault>,
         options: RunOptions,
     ) -> Arc<Self> {
+        let mut triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>> = BTreeMap::new();
+        for (index, fault) in faults.iter().enumerate() {
+            if let Some(t) = &fault.after {
+                let by_callback = triggers.entry(t.conn.clone()).or_default();
+                by_callback
+                    .entry(t.callback.clone())
+                    .or_default()
+                    .push((t.nth, index));
+            }
+        }
         Arc::new(RunState {
             trace,
             layer,
             faults,
+            triggers,
             options,
             progress: Mutex::new(Progress::default()),
             matcher: Mutex::new(StreamMatcher::new()),
@@ -174,17 +188,13 @@ impl RunState {
         let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
         *count += 1;
         let count = *count;
-        let due: Vec<usize> = self
-            .faults
-            .iter()
-            .enumerate()
-            .filter(|(i, f)| {
-                !progress.fired_set.contains(i)
-                    && f.after
-                        .as_ref()
-                        .is_some_and(|t| t.conn == who && t.callback == name && t.nth == count)
-            })
-            .map(|(i, _)| i)
+        // In plan order, as the index lists are.
+        let due: Vec<usize> = (self.triggers.get(who))
+            .and_then(|by_callback| by_callback.get(name))
+            .into_iter()
+            .flatten()
+            .filter(|(nth, i)| *nth == count && !progress.fired_set.contains(i))
+            .map(|(_, i)| *i)
             .collect();
         for index in due {
             progress.fired_set.insert(index);

@@ -22,17 +22,26 @@ use crate::notifiers::{
     LineServer, Sender, SlowReader,
 };
 use crate::scenario::{factory, NotifierFactory};
-use std::cell::RefCell;
+use crate::validate::{
+    MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
+};
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A notifier's parameters from a scenario file (`params = { bytes = 1024 }`). Every key must
 /// be read by the builder: one it never asks for is reported as unknown.
+///
+/// Numbers a builder takes should be bounded ([`usize_at_most`](Self::usize_at_most)), and
+/// bytes the notifier will send read with [`payload`](Self::payload), which the scenario
+/// counts toward its [`MAX_TOTAL_PAYLOAD_BYTES`]: a file must not be able to ask for more
+/// memory than the machine has.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     table: toml::Table,
     read: RefCell<BTreeSet<String>>,
+    payload: Cell<u64>,
 }
 
 /// A parameter that is missing, of the wrong type, or unknown.
@@ -61,6 +70,7 @@ impl Params {
         Params {
             table,
             read: RefCell::default(),
+            payload: Cell::new(0),
         }
     }
 
@@ -80,6 +90,50 @@ impl Params {
                 format!("expected a whole number, got {}", other.type_str()),
             )),
         }
+    }
+
+    /// A whole number from 0 to `limit`, or `default` when absent.
+    pub fn usize_at_most(
+        &self,
+        key: &str,
+        default: usize,
+        limit: u64,
+    ) -> Result<usize, ParamError> {
+        let n = self.usize(key, default)?;
+        if self.table.contains_key(key) && n as u64 > limit {
+            return Err(ParamError::new(
+                key,
+                format!("{n} is above the limit of {limit}"),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// A number of bytes the notifier sends, from 0 to [`MAX_PAYLOAD_BYTES`], or `default`
+    /// when absent; counted in [`payload_bytes`](Self::payload_bytes).
+    pub fn payload(&self, key: &str, default: usize) -> Result<usize, ParamError> {
+        let n = self.usize_at_most(key, default, MAX_PAYLOAD_BYTES)?;
+        self.add_payload(key, n)?;
+        Ok(n)
+    }
+
+    /// Counts `bytes` (given by parameter `key`) as sent by the notifier.
+    pub fn add_payload(&self, key: &str, bytes: usize) -> Result<(), ParamError> {
+        let total = self.payload.get().saturating_add(bytes as u64);
+        if total > MAX_PAYLOAD_BYTES {
+            return Err(ParamError::new(
+                key,
+                format!("{bytes} bytes to send are above the limit of {MAX_PAYLOAD_BYTES}"),
+            ));
+        }
+        self.payload.set(total);
+        Ok(())
+    }
+
+    /// The bytes the built notifier sends, as its builder declared them with
+    /// [`payload`](Self::payload) and [`add_payload`](Self::add_payload).
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload.get()
     }
 
     /// `true` or `false`, or `default` when absent.
@@ -144,14 +198,19 @@ impl Registry {
         r.register("framed-echo", |_: &Params| Ok(factory(FramedEcho::new)));
         r.register("line-server", |_: &Params| Ok(factory(LineServer::default)));
         r.register("slow-reader", |p: &Params| {
-            let delay = Duration::from_millis(p.usize("delay_ms", 0)? as u64);
-            let reader = SlowReader::new(delay, p.usize("bytes", usize::MAX)?)
-                .yielding_every(p.usize("yield_every", 0)?);
+            let delay =
+                Duration::from_millis(p.usize_at_most("delay_ms", 0, MAX_DURATION_MS)? as u64);
+            let reader = SlowReader::new(
+                delay,
+                p.usize_at_most("bytes", usize::MAX, MAX_TOTAL_PAYLOAD_BYTES)?,
+            )
+            .yielding_every(p.usize_at_most("yield_every", 0, MAX_COUNT)?);
             Ok(factory(move || reader))
         });
         r.register("sender", |p: &Params| {
             let text = p.string("text", "")?;
-            let bytes = p.usize("bytes", 0)?;
+            p.add_payload("text", text.len())?;
+            let bytes = p.payload("bytes", 0)?;
             let mut sender = match (text.is_empty(), bytes) {
                 (false, 0) => Sender::new(text.into_bytes()),
                 (true, n) if n > 0 => Sender::pattern(n),
@@ -162,19 +221,21 @@ impl Registry {
                     ))
                 }
             };
-            if let Some(chunk) = Some(p.usize("chunk", 0)?).filter(|c| *c > 0) {
+            if let Some(chunk) =
+                Some(p.usize_at_most("chunk", 0, MAX_PAYLOAD_BYTES)?).filter(|c| *c > 0)
+            {
                 sender = sender.chunked(chunk);
             }
             if !p.bool("echo", true)? {
                 sender = sender.without_echo();
             }
-            let sender = sender.expecting(p.usize("expect", 0)?);
+            let sender = sender.expecting(p.usize_at_most("expect", 0, MAX_BUFFER_BYTES)?);
             Ok(factory(move || sender.clone()))
         });
         let bulk = |p: &Params| -> Result<BulkWriter, ParamError> {
             Ok(BulkWriter::new(
-                p.usize("bytes", 64 * 1024)?,
-                p.usize("chunk", 1024)?,
+                p.payload("bytes", 64 * 1024)?,
+                p.usize_at_most("chunk", 1024, MAX_PAYLOAD_BYTES)?,
             ))
         };
         r.register("bulk-writer", move |p: &Params| {
@@ -186,17 +247,22 @@ impl Registry {
             Ok(factory(move || writer))
         });
         r.register("line-client", |p: &Params| {
-            let requests = p.usize("requests", 3)?;
+            let requests = p.usize_at_most("requests", 3, MAX_COUNT)?;
             Ok(factory(move || LineClient::new(requests)))
         });
         r.register("hard-closer", |p: &Params| {
-            let closer = HardCloser::new(p.usize("expect", 0)?, p.usize("after", 1)?);
+            let closer = HardCloser::new(
+                p.usize_at_most("expect", 0, MAX_BUFFER_BYTES)?,
+                p.usize_at_most("after", 1, MAX_COUNT)?,
+            );
             Ok(factory(move || closer))
         });
         r.register("pausing-reader", |p: &Params| {
-            let pause = Duration::from_millis(p.usize("pause_ms", 100)? as u64);
-            let every = p.usize("every", 0)?;
-            let reader = SlowReader::new(pause, p.usize("bytes", usize::MAX)?).pausing_every(every);
+            let pause =
+                Duration::from_millis(p.usize_at_most("pause_ms", 100, MAX_DURATION_MS)? as u64);
+            let every = p.usize_at_most("every", 0, MAX_TOTAL_PAYLOAD_BYTES)?;
+            let bytes = p.usize_at_most("bytes", usize::MAX, MAX_TOTAL_PAYLOAD_BYTES)?;
+            let reader = SlowReader::new(pause, bytes).pausing_every(every);
             Ok(factory(move || reader))
         });
         r.register("impatient-client", |p: &Params| {
@@ -212,15 +278,15 @@ impl Registry {
                 }
             };
             let mut client = ImpatientClient::new(how);
-            if let Some(at) = Some(p.usize("at", 0)?).filter(|n| *n > 0) {
+            if let Some(at) = Some(p.usize_at_most("at", 0, MAX_COUNT)?).filter(|n| *n > 0) {
                 client = client.at_count(u32::try_from(at).unwrap_or(u32::MAX));
             }
             Ok(factory(move || client))
         });
         r.register("inflating-sender", |p: &Params| {
-            let sender =
-                Sender::pattern(p.usize("bytes", 64)?.max(1)).expecting(p.usize("expect", 0)?);
-            let hook = p.usize("hook", 0)?;
+            let sender = Sender::pattern(p.payload("bytes", 64)?.max(1))
+                .expecting(p.usize_at_most("expect", 0, MAX_BUFFER_BYTES)?);
+            let hook = p.usize_at_most("hook", 0, MAX_BUFFER_BYTES)?;
             Ok(factory(move || ExpectRewriter::new(sender.clone(), hook)))
         });
         r

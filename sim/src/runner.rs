@@ -9,6 +9,7 @@ use crate::plan::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
 use crate::recorder::{HostSink, RunState};
 use crate::scenario::{ClientSpec, ListenerSpec, NotifierFactory, Scenario};
 use crate::trace::{EventKind, Trace, TraceEvent};
+use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -36,9 +37,10 @@ pub enum Ended {
         /// The panic message and location.
         message: String,
     },
-    /// turmoil reported an error.
+    /// The simulation could not go on: turmoil reported an error, or the run reached a
+    /// limit (its trace holds [`MAX_TRACE_EVENTS`]).
     Failed {
-        /// turmoil's error.
+        /// What stopped it.
         message: String,
     },
 }
@@ -61,12 +63,12 @@ pub struct RunOutcome {
 /// A run that could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// The plan names a host that does not exist, or is malformed.
+    /// The plan names a host or connection that does not exist, or is malformed.
     #[error("invalid fault plan: {0}")]
-    Plan(String),
+    Plan(InvalidField),
     /// The scenario is malformed.
     #[error("invalid scenario: {0}")]
-    Scenario(String),
+    Scenario(InvalidField),
     /// The scenario exceeds a limit of the simulated network.
     #[error("scenario too large: {0}")]
     Limit(#[from] LimitError),
@@ -144,16 +146,9 @@ pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Buil
 
 /// Runs `scenario` under `plan`.
 pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError> {
+    scenario.validate().map_err(SimError::Scenario)?;
     let topology = scenario.topology();
     plan.validate(&topology).map_err(SimError::Plan)?;
-    for c in &scenario.clients {
-        if !scenario.names.contains_key(&c.target) && !topology.hosts.contains(&c.target) {
-            return Err(SimError::Scenario(format!(
-                "client {}: target {:?} is neither a host nor a name",
-                c.name, c.target
-            )));
-        }
-    }
     let capacities = Capacities::for_run(scenario, plan)?;
     install_panic_recorder();
 
@@ -367,6 +362,15 @@ impl Loop<'_, '_> {
                     message: String::new(),
                 };
             }
+            if self.run.trace.is_full() {
+                return Ended::Failed {
+                    message: format!(
+                        "the trace reached its limit of {MAX_TRACE_EVENTS} events; send fewer \
+                         bytes, or in larger writes and reads (a notifier's `chunk`, the plan's \
+                         partial_writes and read_chunks)"
+                    ),
+                };
+            }
             if let Err(e) = self.sim.step() {
                 return Ended::Failed {
                     message: e.to_string(),
@@ -413,6 +417,21 @@ impl Loop<'_, '_> {
         }
     }
 
+    /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
+    /// for `*` (the plan was validated, so both are hosts of the run).
+    fn others(&self, a: &str, b: &str) -> Vec<String> {
+        match b {
+            "*" => self
+                .run
+                .layer
+                .host_names()
+                .filter(|h| *h != a)
+                .map(str::to_string)
+                .collect(),
+            b => vec![b.to_string()],
+        }
+    }
+
     fn fire(&mut self, now: u64, index: usize) {
         let Some(fault) = self.run.fault(index).cloned() else {
             return;
@@ -426,18 +445,8 @@ impl Loop<'_, '_> {
                 duration_ms,
                 one_way,
             } => {
-                let others: Vec<String> = match b.as_str() {
-                    "*" => self
-                        .run
-                        .layer
-                        .host_names()
-                        .filter(|h| h != a)
-                        .map(str::to_string)
-                        .collect(),
-                    b => vec![b.to_string()],
-                };
                 let mut cuts = Vec::new();
-                for b in others {
+                for b in self.others(a, b) {
                     cuts.push((a.clone(), b.clone()));
                     if !one_way {
                         cuts.push((b, a.clone()));
@@ -447,7 +456,7 @@ impl Loop<'_, '_> {
                     self.run.layer.block(from, to);
                 }
                 self.schedule_at(
-                    now + duration_ms.saturating_mul(1000),
+                    now.saturating_add(duration_ms.saturating_mul(1000)),
                     Action::Heal { index, cuts },
                 );
             }
@@ -457,12 +466,14 @@ impl Loop<'_, '_> {
                 latency_ms,
                 max_latency_ms,
             } => {
-                let (a, b) = (a.as_str(), b.as_str());
-                self.sim
-                    .set_link_latency(a, b, Duration::from_millis(*latency_ms));
-                if let Some(max) = max_latency_ms {
+                for b in self.others(a, b) {
+                    let (a, b) = (a.as_str(), b.as_str());
                     self.sim
-                        .set_link_max_message_latency(a, b, Duration::from_millis(*max));
+                        .set_link_latency(a, b, Duration::from_millis(*latency_ms));
+                    if let Some(max) = max_latency_ms {
+                        self.sim
+                            .set_link_max_message_latency(a, b, Duration::from_millis(*max));
+                    }
                 }
             }
             FaultKind::Reset { conn } => {
@@ -484,7 +495,7 @@ impl Loop<'_, '_> {
                 self.forget_host(host);
                 if let Some(ms) = restart_after_ms {
                     self.schedule_at(
-                        now + ms.saturating_mul(1000),
+                        now.saturating_add(ms.saturating_mul(1000)),
                         Action::Restart {
                             index,
                             host: host.clone(),

@@ -4,8 +4,12 @@
 use crate::plan::{FaultPlan, Topology};
 use crate::seed::Seed;
 use crate::settings::FaultSettings;
+use crate::validate::{
+    at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, MAX_BUFFER_BYTES,
+    MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS, MAX_LISTENERS,
+};
 use crate::verdict::Expectations;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use tcpnotify::{ConnectionConfig, TcpConnectionNotify};
@@ -301,6 +305,156 @@ impl Scenario {
         }
     }
 
+    /// Checks everything a run takes from the scenario before it starts: names (unique, of
+    /// the allowed characters, none that the simulator's own names could collide with),
+    /// targets, every size, count and duration against its limit ([`crate::validate`]), the
+    /// fault settings, the explicit plan and the expectations. Fields are named as in a
+    /// scenario file (`clients[1].target`, `plan.faults[0].b`).
+    ///
+    /// ```
+    /// use tcpnotify_sim::notifiers::Echo;
+    /// use tcpnotify_sim::scenario::{factory, Scenario};
+    /// let scenario = Scenario::echo("echo", 10, 10)
+    ///     .listener("server.1", "server", 7001, factory(|| Echo));
+    /// let err = scenario.validate().unwrap_err();
+    /// assert_eq!(err.field, "listeners[1].name");
+    /// ```
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        positive_at_most("duration_ms", self.duration_ms, MAX_DURATION_MS)?;
+        count_at_most("listeners", self.listeners.len(), MAX_LISTENERS)?;
+        count_at_most("clients", self.clients.len(), MAX_CLIENTS)?;
+        let topology = self.topology();
+        count_at_most("hosts", topology.hosts.len(), MAX_HOSTS)?;
+        for (i, host) in self.extra_hosts.iter().enumerate() {
+            name(&format!("hosts[{i}]"), host, NameKind::Host)?;
+        }
+        let hosts: BTreeSet<&str> = topology.hosts.iter().map(String::as_str).collect();
+        for (alias, targets) in &self.names {
+            let field = format!("names.{alias}");
+            name(&field, alias, NameKind::Host)?;
+            if hosts.contains(alias.as_str()) {
+                return Err(InvalidField::new(
+                    field,
+                    format!("{alias:?} is also a host: a name must differ from every host"),
+                ));
+            }
+            if targets.is_empty() {
+                return Err(InvalidField::new(field, "a name needs at least one host"));
+            }
+            for (j, host) in targets.iter().enumerate() {
+                name(&format!("{field}[{j}]"), host, NameKind::Host)?;
+            }
+        }
+        let named = (self.listeners.iter().enumerate())
+            .map(|(i, l)| (format!("listeners[{i}]"), l.name.as_str()))
+            .chain(
+                (self.clients.iter().enumerate())
+                    .map(|(i, c)| (format!("clients[{i}]"), c.name.as_str())),
+            );
+        let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+        for (field, value) in named {
+            name(&format!("{field}.name"), value, NameKind::Connection)?;
+            if let Some(first) = seen.get(value) {
+                return Err(InvalidField::new(
+                    format!("{field}.name"),
+                    format!("{value:?} is already the name of {first}"),
+                ));
+            }
+            seen.insert(value, field);
+        }
+        let mut bound: BTreeMap<(&str, u16), &str> = BTreeMap::new();
+        for (i, l) in self.listeners.iter().enumerate() {
+            let field = format!("listeners[{i}]");
+            port(&format!("{field}.port"), l.port)?;
+            if let Some(first) = bound.insert((&l.host, l.port), &l.name) {
+                return Err(InvalidField::new(
+                    format!("{field}.port"),
+                    format!("listener {first} already listens on {}:{}", l.host, l.port),
+                ));
+            }
+            name(&format!("{field}.host"), &l.host, NameKind::Host)?;
+            at_most(&format!("{field}.limit"), l.limit as u64, MAX_COUNT)?;
+            check_config(&field, &l.config)?;
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            let field = format!("clients[{i}]");
+            port(&format!("{field}.port"), c.port)?;
+            name(&format!("{field}.host"), &c.host, NameKind::Host)?;
+            if !self.names.contains_key(&c.target) && !hosts.contains(c.target.as_str()) {
+                return Err(InvalidField::new(
+                    format!("{field}.target"),
+                    format!(
+                        "{:?} is neither a host nor a name of this scenario",
+                        c.target
+                    ),
+                ));
+            }
+            if c.start_ms >= self.duration_ms {
+                return Err(InvalidField::new(
+                    format!("{field}.start_ms"),
+                    format!(
+                        "{} is not before the end of the run (duration_ms = {})",
+                        c.start_ms, self.duration_ms
+                    ),
+                ));
+            }
+            check_config(&field, &c.config)?;
+        }
+        self.faults.validate().map_err(|e| e.within("faults"))?;
+        if let Some(window) = self.faults.fault_window_ms {
+            if window.max >= self.duration_ms {
+                return Err(InvalidField::new(
+                    "faults.fault_window_ms",
+                    format!(
+                        "ends at {}, not before the end of the run (duration_ms = {}): \
+                         faults drawn there would never fire",
+                        window.max, self.duration_ms
+                    ),
+                ));
+            }
+        }
+        if self.plan.is_none() {
+            self.check_drawn_faults(&topology)?;
+        }
+        if let Some(plan) = &self.plan {
+            plan.validate(&topology).map_err(|e| e.within("plan"))?;
+        }
+        for who in self.expectations.delivered.keys() {
+            topology.connection(&format!("expect.delivered.{who}"), who)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that no plan drawn from the fault settings can hold more than [`MAX_FAULTS`]
+    /// faults: a partition per pair of hosts, a reset and a slow close per client, a crash per
+    /// server host.
+    fn check_drawn_faults(&self, topology: &Topology) -> Result<(), InvalidField> {
+        let s = &self.faults;
+        let hosts = topology.hosts.len();
+        let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
+        let drawn = [
+            (
+                "partitions",
+                per(s.partitions, hosts * hosts.saturating_sub(1) / 2),
+            ),
+            ("resets", per(s.resets, topology.clients.len())),
+            ("slow_close", per(s.slow_close, topology.clients.len())),
+            ("crashes", per(s.crashes, topology.servers.len())),
+        ];
+        let total: usize = drawn.iter().map(|(_, n)| n).sum();
+        match drawn.iter().max_by_key(|(_, n)| *n) {
+            Some((field, most)) if total > MAX_FAULTS => Err(InvalidField::new(
+                format!("faults.{field}"),
+                format!(
+                    "plans drawn for {hosts} hosts and {} clients may hold {total} faults \
+                     ({most} of them from {field}), above the limit of {MAX_FAULTS}",
+                    topology.clients.len()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The plan for `seed`: the explicit plan (with this seed) or one drawn from the settings.
     pub fn plan_for(&self, seed: Seed) -> FaultPlan {
         match &self.plan {
@@ -311,4 +465,31 @@ impl Scenario {
             None => FaultPlan::generate(seed, &self.faults, &self.topology()),
         }
     }
+}
+
+/// Checks a port: 0 would mean "any free port", which no client could dial.
+fn port(field: &str, port: u16) -> Result<(), InvalidField> {
+    if port == 0 {
+        return Err(InvalidField::new(
+            field,
+            "must be from 1 to 65535 (0 picks a port no client could dial)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a connection's settings against [`MAX_BUFFER_BYTES`].
+fn check_config(field: &str, config: &ConnectionConfig) -> Result<(), InvalidField> {
+    for (key, value) in [
+        ("read_buffer_size", config.read_buffer_size()),
+        ("yield_after_reading", config.yield_after_reading()),
+        ("yield_after_writing", config.yield_after_writing()),
+    ] {
+        positive_at_most(
+            &format!("{field}.config.{key}"),
+            value as u64,
+            MAX_BUFFER_BYTES,
+        )?;
+    }
+    Ok(())
 }

@@ -46,6 +46,36 @@
 //! echoed = true
 //! closed = 2
 //! ```
+//!
+//! # What a file may say
+//! - **Names.** Listeners and clients: 1 to 64 letters, digits, `-` and `_`, starting with a
+//!   letter or digit, all different. `.` and `#` are kept for the names the simulator makes:
+//!   accepted connections are `server.1`, `server.2`, ...; a listener restarted after a crash
+//!   is `server#2`, with connections `server#2.1`, .... Hosts and `[names]` may also use `.`,
+//!   but are not IP addresses, and a name is not also a host. `*` is not a host: it means
+//!   "every host but `a`", and only as the `b` of a `partition` or `latency` fault.
+//! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
+//!   `listener#R.N` (R from 2). A fault's `after` trigger names a callback that connection
+//!   gets (a client never gets `accepted`; an accepted connection never gets `proxy_via`,
+//!   `connecting`, `connected` or `connect_failed`) and an occurrence `nth` from 1.
+//! - **Ranges** (`[faults]` spans, `[plan] latency`, a latency fault's `latency_ms` ..
+//!   `max_latency_ms`) have their minimum at or below their maximum.
+//! - **Seeds** are whole numbers from 0 to 18446744073709551615; TOML integers stop at
+//!   9223372036854775807, so larger seeds are written as strings (`seed = "18446744073709551615"`),
+//!   as `run --save-plan` and `shrink` write them. A `[plan]` may repeat the file's `seed`,
+//!   but not contradict it.
+//! - **Limits** ([`crate::validate`]): a file is at most 4 MiB; times (`duration_ms`,
+//!   `start_ms` — which must fall before the end of the run —, `at_ms`, partition, slow-close,
+//!   down and latency times, `connect_timeout_ms`, notifier delays) at most ten
+//!   minutes (600,000 ms); buffer sizes (`read_buffer_size`, `yield_after_*`, `send_buffer`, partial
+//!   write and read chunk sizes) from 1 to 64 MiB; a notifier sends at most 64 MiB, and all
+//!   clients together at most 256 MiB; counts (requests, `nth`, `limit`, ...) at most a
+//!   million; at most 2,048 hosts, 1,000 listeners, 10,000 clients and 10,000 faults. A run
+//!   whose trace reaches a million events (many bytes in tiny writes or reads) is stopped
+//!   with an error saying so.
+//!
+//! Every rule is checked before anything runs; a broken one is reported as
+//! `file:line: field: message`.
 
 use crate::plan::FaultPlan;
 use crate::registry::{ParamError, Params, Registry};
@@ -53,14 +83,17 @@ use crate::runner::SimError;
 use crate::scenario::{NotifierFactory, Scenario};
 use crate::seed::Seed;
 use crate::settings::FaultSettings;
+use crate::validate::{
+    positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_FILE_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
+};
 use crate::verdict::{judge, Expectations, Verdict};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use tcpnotify::ConnectionConfig;
-use toml::Spanned;
 
 /// A loaded scenario file.
 #[derive(Debug, Clone)]
@@ -75,7 +108,7 @@ pub struct ScenarioFile {
     pub text: String,
 }
 
-/// A scenario file that cannot be used.
+/// A scenario or plan file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The file.
@@ -107,18 +140,17 @@ impl std::error::Error for ScenarioError {}
 #[serde(deny_unknown_fields)]
 struct FileScenario {
     name: Option<String>,
-    seed: Option<u64>,
+    seed: Option<Seed>,
     duration_ms: Option<u64>,
     #[serde(default)]
-    hosts: Vec<Spanned<String>>,
+    hosts: Vec<String>,
     #[serde(default)]
-    names: BTreeMap<String, Spanned<Vec<String>>>,
+    names: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     listeners: Vec<FileListener>,
     #[serde(default)]
     clients: Vec<FileClient>,
-    faults: Option<Spanned<FaultSettings>>,
-    // Not `Spanned`: toml cannot span a table made only by sub-headers (`[[plan.faults]]`).
+    faults: Option<FaultSettings>,
     plan: Option<FaultPlan>,
     #[serde(default)]
     expect: Expectations,
@@ -129,13 +161,13 @@ struct FileScenario {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileListener {
-    name: Spanned<String>,
+    name: String,
     host: String,
     port: u16,
     #[serde(default)]
     limit: usize,
-    notifier: Spanned<String>,
-    params: Option<Spanned<toml::Table>>,
+    notifier: String,
+    params: Option<toml::Table>,
     #[serde(default)]
     config: FileConfig,
 }
@@ -146,16 +178,16 @@ pub const MAX_CLIENT_COUNT: usize = 10_000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileClient {
-    name: Spanned<String>,
+    name: String,
     /// How many alike clients this table makes (`name-1`, `name-2`, ...); absent: one, `name`.
-    count: Option<Spanned<usize>>,
+    count: Option<usize>,
     host: String,
-    target: Spanned<String>,
+    target: String,
     port: u16,
     #[serde(default)]
     start_ms: u64,
-    notifier: Spanned<String>,
-    params: Option<Spanned<toml::Table>>,
+    notifier: String,
+    params: Option<toml::Table>,
     #[serde(default)]
     config: FileConfig,
 }
@@ -170,18 +202,25 @@ struct FileConfig {
 }
 
 impl FileConfig {
-    fn apply(&self) -> ConnectionConfig {
+    /// The settings, each from 1 to [`MAX_BUFFER_BYTES`] (a 0 would silently become 1).
+    fn apply(&self, field: &str) -> Result<ConnectionConfig, InvalidField> {
         let mut config = ConnectionConfig::default();
-        if let Some(n) = self.read_buffer_size {
-            config = config.read_buffer_size(n);
+        let setting = |key: &str, value: Option<usize>| -> Result<Option<usize>, InvalidField> {
+            if let Some(n) = value {
+                positive_at_most(&format!("{field}.config.{key}"), n as u64, MAX_BUFFER_BYTES)?;
+            }
+            Ok(value)
+        };
+        if let Some(n) = setting("read_buffer_size", self.read_buffer_size)? {
+            config.set_read_buffer_size(n);
         }
-        if let Some(n) = self.yield_after_reading {
-            config = config.yield_after_reading(n);
+        if let Some(n) = setting("yield_after_reading", self.yield_after_reading)? {
+            config.set_yield_after_reading(n);
         }
-        if let Some(n) = self.yield_after_writing {
-            config = config.yield_after_writing(n);
+        if let Some(n) = setting("yield_after_writing", self.yield_after_writing)? {
+            config.set_yield_after_writing(n);
         }
-        config
+        Ok(config)
     }
 }
 
@@ -190,130 +229,173 @@ pub fn load(path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioEr
     parse(&read(path)?, path, registry)
 }
 
-/// Reads a fault plan file, as `tcpnotify-sim run --plan` takes it: a bare plan (as
-/// `run --save-plan` writes), or a scenario file whose `[plan]` is used (as `shrink` writes).
-/// Also says whether the file names its seed; if not, the run's seed applies.
-pub fn load_plan(path: &Path) -> Result<(FaultPlan, bool), ScenarioError> {
-    /// A scenario file: only its plan matters here.
+/// A fault plan file, as `tcpnotify-sim run --plan` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanFile {
+    /// The plan, checked against the scenario it is for.
+    pub plan: FaultPlan,
+    /// The seed the file names, if it names one; if not, the run's seed applies.
+    pub seed: Option<Seed>,
+}
+
+/// Reads a fault plan file for `scenario`, as `tcpnotify-sim run --plan` takes it: a bare
+/// plan (as `run --save-plan` writes), or a scenario file whose `[plan]` is used (as `shrink`
+/// writes). The plan is validated against `scenario`; errors name the plan file's lines.
+pub fn load_plan(path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
+    parse_plan(&read(path)?, path, scenario)
+}
+
+/// Parses plan file `text` for `scenario`, as [`load_plan`] does; `path` names it in errors.
+pub fn parse_plan(text: &str, path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
+    /// A scenario file: only its seed and plan matter here.
     #[derive(Deserialize)]
     struct WithPlan {
+        seed: Option<Seed>,
         plan: FaultPlan,
         #[serde(flatten)]
         _rest: toml::Table,
     }
-    let text = read(path)?;
-    let at = Locator { text: &text, path };
-    let table: toml::Table = toml::from_str(&text).map_err(|e| at.toml_error(&e))?;
-    let plan = if table.contains_key("plan") {
-        toml::from_str::<WithPlan>(&text).map(|file| file.plan)
+    let at = Locator::new(text, path);
+    let table: toml::Table = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+    let (plan, prefix, root_seed) = if table.contains_key("plan") {
+        let file: WithPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        (file.plan, "plan", file.seed)
     } else {
-        toml::from_str::<FaultPlan>(&text)
+        let plan: FaultPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        (plan, "", None)
     };
-    let plan = plan.map_err(|e| at.toml_error(&e))?;
-    Ok((plan, table.contains_key("seed")))
+    let seed = at.plan_seed(&plan, prefix, root_seed)?;
+    plan.validate(&scenario.topology())
+        .map_err(|e| at.invalid(&e.within(prefix)))?;
+    Ok(PlanFile {
+        plan: FaultPlan {
+            seed: seed.unwrap_or(plan.seed),
+            ..plan
+        },
+        seed,
+    })
 }
 
+/// The text of the file at `path`, if it is no larger than [`MAX_FILE_BYTES`].
 fn read(path: &Path) -> Result<String, ScenarioError> {
-    std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let error = |message: String| ScenarioError {
         file: path.to_path_buf(),
         line: None,
         field: String::new(),
-        message: format!("cannot read: {e}"),
-    })
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| error(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error(format!(
+            "larger than the limit of {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| error(format!("not UTF-8 text: {e}")))
 }
 
 /// Parses scenario `text`; `path` names it in errors and gives the default scenario name.
 pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
-    let at = Locator { text, path };
+    let at = Locator::new(text, path);
     let file: FileScenario = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+    build(&file, &at, registry)
+}
+
+/// The scenario of a parsed file, validated whole before it is returned.
+fn build(
+    file: &FileScenario,
+    at: &Locator<'_>,
+    registry: &Registry,
+) -> Result<ScenarioFile, ScenarioError> {
     let name = file.name.clone().unwrap_or_else(|| {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let stem = at
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
         stem.unwrap_or_else(|| "scenario".into())
     });
     if file.listeners.is_empty() && file.clients.is_empty() {
         let message = "nothing to run: add a [[listeners]] or [[clients]] table";
-        return Err(at.error(0..0, "", message));
+        return Err(at.invalid(&InvalidField::new("", message)));
     }
+    let invalid = |e: InvalidField| at.invalid(&e);
     let mut scenario = Scenario::new(&name);
     if let Some(ms) = file.duration_ms {
-        if ms == 0 {
-            let span = at.table_span("duration_ms");
-            return Err(at.error(span, "duration_ms", "must be at least 1"));
-        }
         scenario = scenario.duration_ms(ms);
     }
     for host in &file.hosts {
-        scenario = scenario.host(host.get_ref());
+        scenario = scenario.host(host);
     }
     for (alias, hosts) in &file.names {
-        if hosts.get_ref().is_empty() {
-            return Err(at.error(
-                hosts.span(),
-                &format!("names.{alias}"),
-                "a name needs at least one host",
-            ));
-        }
-        let hosts: Vec<&str> = hosts.get_ref().iter().map(String::as_str).collect();
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
         scenario = scenario.name(alias, &hosts);
     }
-    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut payload: u64 = 0;
+    // The `[[clients]]` table each client of the scenario comes from, so that an error about
+    // a client names its table: with `count`, one table makes many clients.
+    let mut tables: Vec<usize> = Vec::new();
     for (i, l) in file.listeners.iter().enumerate() {
         let field = format!("listeners[{i}]");
-        at.unique(&mut seen, l.name.get_ref(), l.name.span(), &field)?;
-        let notifier = at.notifier(registry, &l.notifier, &l.params, &field)?;
+        let (notifier, _) = at.notifier(registry, &l.notifier, &l.params, &field)?;
         scenario = scenario
-            .listener(l.name.get_ref(), &l.host, l.port, notifier)
-            .with_config(l.config.apply());
+            .listener(&l.name, &l.host, l.port, notifier)
+            .with_config(l.config.apply(&field).map_err(invalid)?);
         if let Some(spec) = scenario.listeners.last_mut() {
             spec.limit = l.limit;
         }
     }
     for (i, c) in file.clients.iter().enumerate() {
         let field = format!("clients[{i}]");
-        let notifier = at.notifier(registry, &c.notifier, &c.params, &field)?;
-        for name in at.client_names(c, &field)? {
-            at.unique(&mut seen, &name, c.name.span(), &field)?;
-            scenario = scenario
-                .client(&name, &c.host, c.target.get_ref(), c.port, notifier.clone())
-                .starting_at(c.start_ms)
-                .with_config(c.config.apply());
+        let (notifier, bytes) = at.notifier(registry, &c.notifier, &c.params, &field)?;
+        let names = client_names(c, &field).map_err(invalid)?;
+        payload = payload.saturating_add(bytes.saturating_mul(names.len() as u64));
+        if payload > MAX_TOTAL_PAYLOAD_BYTES {
+            let message = format!(
+                "the clients up to this one send {payload} bytes in all, above the limit of \
+                 {MAX_TOTAL_PAYLOAD_BYTES}"
+            );
+            return Err(invalid(InvalidField::new(
+                format!("{field}.params"),
+                message,
+            )));
         }
-    }
-    let topology = scenario.topology();
-    for (i, c) in file.clients.iter().enumerate() {
-        let target = c.target.get_ref();
-        if !scenario.names.contains_key(target) && !topology.hosts.contains(target) {
-            let message = format!("{target:?} is neither a host nor a name of this scenario");
-            return Err(at.error(c.target.span(), &format!("clients[{i}].target"), &message));
+        let config = c.config.apply(&field).map_err(invalid)?;
+        for name in names {
+            tables.push(i);
+            scenario = scenario
+                .client(&name, &c.host, &c.target, c.port, notifier.clone())
+                .starting_at(c.start_ms)
+                .with_config(config);
         }
     }
     if let Some(settings) = &file.faults {
-        settings
-            .get_ref()
-            .validate()
-            .map_err(|m| at.within(settings.span(), "faults", &m))?;
-        scenario = scenario.faults(settings.get_ref().clone());
+        scenario = scenario.faults(settings.clone());
     }
+    let mut seed = file.seed;
     if let Some(plan) = &file.plan {
-        let span = at.table_span("plan");
         if file.faults.is_some() {
             let message =
                 "give either [faults] (settings a plan is drawn from) or [plan], not both";
-            return Err(at.error(span, "plan", message));
+            return Err(invalid(InvalidField::new("plan", message)));
         }
-        plan.validate(&topology)
-            .map_err(|m| at.within(span, "plan", &m))?;
+        seed = at.plan_seed(plan, "plan", file.seed)?;
         scenario = scenario.plan(plan.clone());
     }
     if file.keep_payloads {
         scenario = scenario.keep_payloads();
     }
     scenario = scenario.expecting(file.expect.clone());
+    scenario
+        .validate()
+        .map_err(|e| invalid(in_client_table(e, &tables)))?;
     Ok(ScenarioFile {
-        path: path.to_path_buf(),
+        path: at.path.to_path_buf(),
         scenario,
-        seed: Seed(file.seed.unwrap_or(1)),
-        text: text.to_string(),
+        seed: seed.unwrap_or(Seed(1)),
+        text: at.text.to_string(),
     })
 }
 
@@ -357,171 +439,293 @@ impl ScenarioFile {
     }
 
     /// The file's text with `plan` as its explicit `[plan]` (replacing `[faults]` or an older
-    /// plan) and `seed` as its seed, keeping every comment: what `shrink` writes out.
-    pub fn with_plan(&self, plan: &FaultPlan, header: &str) -> String {
-        let mut doc: toml_edit::DocumentMut = match self.text.parse() {
-            Ok(doc) => doc,
-            // The text parsed when the file was loaded.
-            Err(_) => return self.text.clone(),
-        };
+    /// plan) and the plan's seed as the file's seed, keeping every comment: what `shrink`
+    /// writes out. Fails only if the plan holds a number TOML cannot (above `i64::MAX`).
+    pub fn with_plan(&self, plan: &FaultPlan, header: &str) -> Result<String, toml::ser::Error> {
+        let plan_doc: toml_edit::DocumentMut =
+            plan.to_toml()?.parse().map_err(|e: toml_edit::TomlError| {
+                <toml::ser::Error as serde::ser::Error>::custom(e)
+            })?;
+        let mut doc: toml_edit::DocumentMut =
+            self.text.parse().map_err(|e: toml_edit::TomlError| {
+                <toml::ser::Error as serde::ser::Error>::custom(e)
+            })?;
         doc.remove("faults");
         doc.remove("plan");
-        doc["seed"] = toml_edit::value(plan.seed.0 as i64);
-        if let Ok(plan_doc) = plan.to_toml().parse::<toml_edit::DocumentMut>() {
-            doc["plan"] = toml_edit::Item::Table(plan_doc.as_table().clone());
+        // The seed as the plan wrote it: an integer, or a string above i64::MAX.
+        if let Some(seed) = plan_doc.get("seed") {
+            doc["seed"] = seed.clone();
         }
+        doc["plan"] = toml_edit::Item::Table(plan_doc.as_table().clone());
         let comments: String = header.lines().map(|l| format!("# {l}\n")).collect();
-        format!("{comments}{doc}")
+        Ok(format!("{comments}{doc}"))
     }
 }
 
-/// Turns byte offsets into lines and fields for errors.
+/// The names of the clients a `[[clients]]` table makes: its `name`, or with `count`,
+/// `name-1` to `name-<count>`.
+fn client_names(client: &FileClient, field: &str) -> Result<Vec<String>, InvalidField> {
+    let Some(count) = client.count else {
+        return Ok(vec![client.name.clone()]);
+    };
+    if !(1..=MAX_CLIENT_COUNT).contains(&count) {
+        return Err(InvalidField::new(
+            format!("{field}.count"),
+            format!("{count} is not between 1 and {MAX_CLIENT_COUNT}"),
+        ));
+    }
+    Ok((1..=count)
+        .map(|i| format!("{}-{i}", client.name))
+        .collect())
+}
+
+/// `e` about the scenario's client `clients[j]` as an error about the file's table that made
+/// it (`tables[j]`), so that its line is that table's.
+fn in_client_table(e: InvalidField, tables: &[usize]) -> InvalidField {
+    let table = e
+        .field
+        .strip_prefix("clients[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(j, rest)| Some((tables.get(j.parse::<usize>().ok()?)?, rest)));
+    match table {
+        Some((i, rest)) => InvalidField::new(format!("clients[{i}]{rest}"), e.message),
+        None => e,
+    }
+}
+
+/// Turns fields into lines, and byte offsets into fields, for errors. The document's spans
+/// are read only when an error needs them.
 struct Locator<'a> {
     text: &'a str,
     path: &'a Path,
 }
 
-impl Locator<'_> {
-    fn error(&self, span: Range<usize>, field: &str, message: &str) -> ScenarioError {
-        let offset = span.start.min(self.text.len());
+/// A place in the document: the dotted field and the bytes it covers.
+struct Place {
+    field: String,
+    span: Range<usize>,
+    /// A table's header: the table runs on to the next header.
+    header: bool,
+}
+
+impl<'a> Locator<'a> {
+    fn new(text: &'a str, path: &'a Path) -> Self {
+        Locator { text, path }
+    }
+
+    fn error(&self, offset: Option<usize>, field: &str, message: &str) -> ScenarioError {
         ScenarioError {
             file: self.path.to_path_buf(),
-            line: Some(self.text[..offset].matches('\n').count() + 1),
+            line: offset.map(|o| self.text[..o.min(self.text.len())].matches('\n').count() + 1),
             field: field.to_string(),
             message: message.to_string(),
         }
     }
 
-    /// From the first line that opens table `name` (`[name`, `name =`, `name.`) to the end
-    /// of the text.
-    fn table_span(&self, name: &str) -> Range<usize> {
-        let mut offset = 0;
-        for line in self.text.split_inclusive('\n') {
-            let t = line.trim_start();
-            let opens = t
-                .strip_prefix("[[")
-                .or_else(|| t.strip_prefix('['))
-                .unwrap_or(t);
-            if opens.starts_with(name)
-                && opens[name.len()..]
-                    .trim_start()
-                    .starts_with(['.', ']', '='])
-            {
-                return offset..self.text.len();
+    /// A validation error, at the line of its field (or of the nearest enclosing field that
+    /// is written in the file).
+    fn invalid(&self, e: &InvalidField) -> ScenarioError {
+        let places = self.places();
+        let mut field = e.field.as_str();
+        let offset = loop {
+            if let Some(place) = places.iter().find(|p| p.field == field) {
+                break Some(place.span.start);
             }
-            offset += line.len();
-        }
-        0..self.text.len()
+            match field.rfind(['.', '[']) {
+                Some(cut) => field = &field[..cut],
+                None => break places.first().map(|_| 0).filter(|_| e.field.is_empty()),
+            }
+        };
+        self.error(offset.or(Some(0)), &e.field, &e.message)
     }
 
     /// A TOML error, at its line and field.
     fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
-        let span = e.span().unwrap_or(0..0);
-        self.error(span.clone(), &self.field_at(span.start), e.message().trim())
+        let offset = e.span().map(|s| s.start);
+        let field = offset.map(|o| self.field_at(o)).unwrap_or_default();
+        self.error(offset.or(Some(0)), &field, e.message().trim())
     }
 
-    /// An error inside table `table` (at `span`) whose message may start with the key it is
-    /// about (`partial_writes: ...`): points at that key's line when it can find it.
-    fn within(&self, span: Range<usize>, table: &str, message: &str) -> ScenarioError {
-        let found = message.split_once(": ").and_then(|(key, rest)| {
-            let key = key.split(['.', '[']).next().unwrap_or(key);
-            let body = self.text.get(span.clone())?;
-            let mut offset = span.start;
-            for line in body.split_inclusive('\n') {
-                if line.trim_start().starts_with(key) && line.contains('=') {
-                    return Some((offset, format!("{table}.{key}"), rest));
-                }
-                offset += line.len();
-            }
-            None
-        });
-        match found {
-            Some((offset, field, rest)) => self.error(offset..offset, &field, rest),
-            None => self.error(span, table, message),
-        }
-    }
-
-    /// The dotted field at `offset`: the enclosing table header (with the index of an array
-    /// of tables) and the key on that line.
-    fn field_at(&self, offset: usize) -> String {
-        let offset = offset.min(self.text.len());
-        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line = self.text[line_start..].lines().next().unwrap_or("");
-        let mut table = String::new();
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for header in self.text[..line_start].lines().map(str::trim) {
-            if let Some(name) = header.strip_prefix("[[").and_then(|h| h.split("]]").next()) {
-                let name = name.trim().to_string();
-                let n = counts.entry(name.clone()).or_insert(0);
-                table = format!("{name}[{n}]");
-                *n += 1;
-            } else if let Some(name) = header.strip_prefix('[').and_then(|h| h.split(']').next()) {
-                table = name.trim().to_string();
-            }
-        }
-        let key = line
-            .split_once('=')
-            .map(|(k, _)| k.trim())
-            .filter(|k| !k.starts_with('['));
-        match key {
-            Some(key) if table.is_empty() => key.to_string(),
-            Some(key) => format!("{table}.{key}"),
-            None => table,
-        }
-    }
-
-    /// Records `name` (written at `span`) as the name of `field`, unless it is taken.
-    fn unique(
+    /// The seed a plan file or a scenario's `[plan]` names: the plan's own `seed` (if it is
+    /// written) and `root` (the file's top-level seed) must agree.
+    fn plan_seed(
         &self,
-        seen: &mut BTreeMap<String, String>,
-        name: &str,
-        span: Range<usize>,
-        field: &str,
-    ) -> Result<(), ScenarioError> {
-        if let Some(first) = seen.get(name) {
-            let message = format!("{name:?} is already the name of {first}");
-            return Err(self.error(span, &format!("{field}.name"), &message));
-        }
-        seen.insert(name.to_string(), field.to_string());
-        Ok(())
-    }
-
-    /// The names of the clients a `[[clients]]` table makes: its `name`, or with `count`,
-    /// `name-1` to `name-<count>`.
-    fn client_names(&self, client: &FileClient, field: &str) -> Result<Vec<String>, ScenarioError> {
-        let name = client.name.get_ref();
-        let Some(count) = &client.count else {
-            return Ok(vec![name.clone()]);
+        plan: &FaultPlan,
+        prefix: &str,
+        root: Option<Seed>,
+    ) -> Result<Option<Seed>, ScenarioError> {
+        let field = if prefix.is_empty() {
+            "seed".to_string()
+        } else {
+            format!("{prefix}.seed")
         };
-        let n = *count.get_ref();
-        if !(1..=MAX_CLIENT_COUNT).contains(&n) {
-            let message = format!("{n} is not between 1 and {MAX_CLIENT_COUNT}");
-            return Err(self.error(count.span(), &format!("{field}.count"), &message));
+        let written = self.places().iter().any(|p| p.field == field);
+        match (written.then_some(plan.seed), root) {
+            (Some(own), Some(root)) if own != root => {
+                let message = format!(
+                    "{own} differs from the file's seed {root}: give one seed, or the same in both"
+                );
+                Err(self.invalid(&InvalidField::new(field, message)))
+            }
+            (own, root) => Ok(root.or(own)),
         }
-        Ok((1..=n).map(|i| format!("{name}-{i}")).collect())
     }
 
+    /// The field at byte `offset`: the smallest written place that holds it, or else the
+    /// table whose header comes last before it.
+    fn field_at(&self, offset: usize) -> String {
+        let places = self.places();
+        let holding = places
+            .iter()
+            .filter(|p| !p.header && p.span.contains(&offset))
+            .min_by_key(|p| p.span.len());
+        if let Some(place) = holding {
+            return place.field.clone();
+        }
+        let table = places
+            .iter()
+            .filter(|p| p.header && p.span.start <= offset)
+            .max_by_key(|p| p.span.start);
+        match table {
+            Some(place) if place.span.contains(&offset) || !self.has_key_at(offset) => {
+                place.field.clone()
+            }
+            Some(place) => format!("{}.{}", place.field, self.key_at(offset)),
+            None => self.key_at(offset),
+        }
+    }
+
+    fn line_at(&self, offset: usize) -> &str {
+        let offset = offset.min(self.text.len());
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        self.text[start..].lines().next().unwrap_or("")
+    }
+
+    fn has_key_at(&self, offset: usize) -> bool {
+        !self.key_at(offset).is_empty()
+    }
+
+    /// The key written on the line of `offset`, for text the TOML parser could not read.
+    fn key_at(&self, offset: usize) -> String {
+        let line = self.line_at(offset);
+        line.split_once('=')
+            .map(|(k, _)| k.trim())
+            .filter(|k| !k.starts_with('[') && !k.starts_with('#'))
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Every written field of the document with its span (none if the text does not parse).
+    fn places(&self) -> Vec<Place> {
+        let mut places = Vec::new();
+        if let Ok(doc) = toml_edit::ImDocument::parse(self.text) {
+            collect_table(doc.as_table(), "", &mut places);
+        }
+        places
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn collect_table(table: &toml_edit::Table, prefix: &str, places: &mut Vec<Place>) {
+    for (key, item) in table.iter() {
+        let field = join(prefix, key);
+        let key_span = table.key(key).and_then(|k| k.span());
+        collect_item(item, &field, key_span, places);
+    }
+}
+
+fn collect_item(
+    item: &toml_edit::Item,
+    field: &str,
+    key_span: Option<Range<usize>>,
+    places: &mut Vec<Place>,
+) {
+    match item {
+        toml_edit::Item::None => {}
+        toml_edit::Item::Value(value) => collect_value(value, field, key_span, places),
+        toml_edit::Item::Table(table) => {
+            if let Some(span) = table.span() {
+                places.push(Place {
+                    field: field.to_string(),
+                    span,
+                    header: true,
+                });
+            }
+            collect_table(table, field, places);
+        }
+        toml_edit::Item::ArrayOfTables(tables) => {
+            for (i, table) in tables.iter().enumerate() {
+                let field = format!("{field}[{i}]");
+                if let Some(span) = table.span() {
+                    places.push(Place {
+                        field: field.clone(),
+                        span,
+                        header: true,
+                    });
+                }
+                collect_table(table, &field, places);
+            }
+        }
+    }
+}
+
+fn collect_value(
+    value: &toml_edit::Value,
+    field: &str,
+    key_span: Option<Range<usize>>,
+    places: &mut Vec<Place>,
+) {
+    if let Some(span) = value.span() {
+        let start = key_span.map_or(span.start, |k| k.start.min(span.start));
+        places.push(Place {
+            field: field.to_string(),
+            span: start..span.end,
+            header: false,
+        });
+    }
+    match value {
+        toml_edit::Value::InlineTable(table) => {
+            for (key, value) in table.iter() {
+                let key_span = table.key(key).and_then(|k| k.span());
+                collect_value(value, &join(field, key), key_span, places);
+            }
+        }
+        toml_edit::Value::Array(array) => {
+            for (i, value) in array.iter().enumerate() {
+                collect_value(value, &format!("{field}[{i}]"), None, places);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Locator<'_> {
+    /// Builds notifier `name` with `params`; also returns the bytes it declared it sends.
     fn notifier(
         &self,
         registry: &Registry,
-        name: &Spanned<String>,
-        params: &Option<Spanned<toml::Table>>,
+        name: &str,
+        params: &Option<toml::Table>,
         field: &str,
-    ) -> Result<NotifierFactory, ScenarioError> {
-        let table = params
-            .as_ref()
-            .map(|p| p.get_ref().clone())
-            .unwrap_or_default();
-        registry.build(name.get_ref(), &Params::new(table)).map_err(
-            |ParamError { key, message }| {
-                if key.is_empty() {
-                    self.error(name.span(), &format!("{field}.notifier"), &message)
-                } else {
-                    let span = params.as_ref().map_or(name.span(), |p| p.span());
-                    self.error(span, &format!("{field}.params.{key}"), &message)
-                }
-            },
-        )
+    ) -> Result<(NotifierFactory, u64), ScenarioError> {
+        let params = Params::new(params.clone().unwrap_or_default());
+        match registry.build(name, &params) {
+            Ok(factory) => Ok((factory, params.payload_bytes())),
+            Err(ParamError { key, message }) => {
+                let field = match key.is_empty() {
+                    true => format!("{field}.notifier"),
+                    false => format!("{field}.params.{key}"),
+                };
+                Err(self.invalid(&InvalidField::new(field, message)))
+            }
+        }
     }
 }
 
@@ -659,16 +863,16 @@ echoed = true
         );
         let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = -1"));
         assert!(err.starts_with("bad.toml:13: clients[0].count: "), "{err}");
+        // A name the second table makes is one the first table already has: the error names
+        // the second table, at its line.
         let text = format!(
             "{GOOD}\n[[clients]]\nname = \"c\"\ncount = 2\nhost = \"client\"\n\
              target = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 1 }}\n"
         )
         .replace("name = \"c1\"", "name = \"c-2\"");
         let err = parse_err(&text);
-        assert!(
-            err.contains("clients[1].name: \"c-2\" is already the name of clients[0]"),
-            "{err}"
-        );
+        assert!(err.contains(": clients[1].name: "), "{err}");
+        assert!(err.contains("c-2"), "{err}");
     }
 
     #[test]
@@ -682,24 +886,34 @@ echoed = true
             "{GOOD}\n[plan]\n[[plan.faults]]\nat_ms = 5\nkind = \"reset\"\nconn = \"c9\"\n"
         );
         let err = parse_err(&text);
-        assert!(err.contains(": plan: "), "{err}");
-        assert!(err.contains("c9"), "{err}");
+        assert!(
+            err.starts_with("bad.toml:26: plan.faults[0].conn: unknown connection \"c9\""),
+            "{err}"
+        );
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tcpnotify-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]
     fn a_plan_file_is_a_bare_plan_or_a_scenario_with_a_plan() {
-        let dir = std::env::temp_dir().join(format!("tcpnotify-plan-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("plan");
+        let scenario = parse(GOOD, Path::new("echo.toml"), &Registry::builtin())
+            .unwrap()
+            .scenario;
         let bare = dir.join("bare.toml");
         std::fs::write(
             &bare,
             "seed = 3\n[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n",
         )
         .unwrap();
-        let (plan, named_seed) = load_plan(&bare).unwrap();
+        let loaded = load_plan(&bare, &scenario).unwrap();
         assert_eq!(
-            (plan.seed, plan.faults.len(), named_seed),
-            (Seed(3), 1, true)
+            (loaded.plan.seed, loaded.plan.faults.len(), loaded.seed),
+            (Seed(3), 1, Some(Seed(3)))
         );
         let wrapped = dir.join("wrapped.toml");
         std::fs::write(
@@ -707,8 +921,10 @@ echoed = true
             format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n"),
         )
         .unwrap();
-        let (plan, named_seed) = load_plan(&wrapped).unwrap();
-        assert_eq!((plan.faults.len(), named_seed), (1, true));
+        // The scenario's own seed (7) is the plan's, though [plan] does not repeat it.
+        let loaded = load_plan(&wrapped, &scenario).unwrap();
+        assert_eq!((loaded.plan.faults.len(), loaded.seed), (1, Some(Seed(7))));
+        assert_eq!(loaded.plan.seed, Seed(7));
         // A bad field inside the plan is reported at its line in the file itself.
         let bad = dir.join("bad.toml");
         std::fs::write(
@@ -716,9 +932,23 @@ echoed = true
             format!("{GOOD}\n[[plan.faults]]\nat_ms = \"soon\"\nkind = \"reset\"\nconn = \"c1\"\n"),
         )
         .unwrap();
-        let err = load_plan(&bad).unwrap_err().to_string();
+        let err = load_plan(&bad, &scenario).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("{}:23: plan.faults[0].at_ms: ", bad.display())),
+            "{err}"
+        );
+        // So is a plan that does not fit the scenario.
+        std::fs::write(
+            &bad,
+            "[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c9\"\n",
+        )
+        .unwrap();
+        let err = load_plan(&bad, &scenario).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}:4: faults[0].conn: unknown connection \"c9\"",
+                bad.display()
+            )),
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -729,11 +959,331 @@ echoed = true
         let text = format!("# keep me\n{GOOD}\n[faults]\npartial_writes = 0.5\n");
         let file = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
         let plan = FaultPlan::quiet(Seed(42));
-        let written = file.with_plan(&plan, "shrunk");
+        let written = file.with_plan(&plan, "shrunk").unwrap();
         assert!(written.starts_with("# shrunk\n# keep me\n"), "{written}");
         assert!(!written.contains("[faults]"), "{written}");
         let back = parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
         assert_eq!(back.seed, Seed(42));
         assert_eq!(back.scenario.plan, Some(plan));
+    }
+
+    #[test]
+    fn every_u64_seed_round_trips_through_shrink_output_and_plan_files() {
+        let file = parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let dir = scratch("seeds");
+        for seed in [0, 7, i64::MAX as u64, 1 << 63, u64::MAX] {
+            let plan = FaultPlan::quiet(Seed(seed));
+            // As `shrink` writes it: the scenario with its plan.
+            let written = file.with_plan(&plan, "shrunk").unwrap();
+            let back = parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+            assert_eq!(back.seed, Seed(seed), "{written}");
+            let path = dir.join("shrunk.toml");
+            std::fs::write(&path, &written).unwrap();
+            let loaded = load_plan(&path, &file.scenario).unwrap();
+            assert_eq!(
+                (loaded.seed, loaded.plan.seed),
+                (Some(Seed(seed)), Seed(seed))
+            );
+            // As `run --save-plan` writes it: the bare plan.
+            let bare = plan.to_toml().unwrap();
+            assert!(!bare.trim().is_empty());
+            std::fs::write(&path, &bare).unwrap();
+            let loaded = load_plan(&path, &file.scenario).unwrap();
+            assert_eq!(loaded.plan, plan, "{bare}");
+        }
+        // A file that writes a large seed as a string is read as it says.
+        let text = GOOD.replace("seed = 7", "seed = \"18446744073709551615\"");
+        let back = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        assert_eq!(back.seed, Seed(u64::MAX));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_plan_seed_that_differs_from_the_files_seed_is_refused() {
+        let text = format!("{GOOD}\n[plan]\nseed = 8\n");
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with("bad.toml:23: plan.seed: 8 differs from the file's seed 7"),
+            "{err}"
+        );
+        // Alone, the plan's seed is the file's.
+        let text = format!("{}\n[plan]\nseed = 8\n", GOOD.replace("seed = 7\n", ""));
+        let file = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        assert_eq!(file.seed, Seed(8));
+    }
+
+    /// Each of these asked for a size, count or duration large enough to abort the process
+    /// (an allocation), overflow time arithmetic, or run for ever.
+    #[test]
+    fn sizes_counts_and_durations_are_bounded() {
+        let big = "9000000000000000000";
+        let cases = [
+            (GOOD.replace("bytes = 100", &format!("bytes = {big}")), "clients[0].params.bytes: 9000000000000000000 is above the limit of 67108864"),
+            (GOOD.replace("bytes = 100", "bytes = 100, chunk = 9000000000000"), "clients[0].params.chunk: "),
+            (GOOD.replace("notifier = \"echo\"", &format!("notifier = \"echo\"\nconfig = {{ read_buffer_size = {big} }}")), "listeners[0].config.read_buffer_size: "),
+            (GOOD.replace("params = { bytes = 100 }", "params = { bytes = 100 }\nconfig = { read_buffer_size = 0 }"), "clients[0].config.read_buffer_size: must be at least 1"),
+            (GOOD.replace("params = { bytes = 100 }", "params = { bytes = 100 }\nconfig = { yield_after_writing = 100000000000 }"), "clients[0].config.yield_after_writing: "),
+            (GOOD.replace("seed = 7", &format!("seed = 7\nduration_ms = {big}")), "duration_ms: 9000000000000000000 is above the limit of 600000"),
+            (GOOD.replace("port = 7000\nnotifier = \"sender\"", &format!("port = 7000\nstart_ms = {big}\nnotifier = \"sender\"")), "clients[0].start_ms: "),
+            (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"partition\"\na = \"client\"\nb = \"server\"\nduration_ms = {big}\n"), "plan.faults[0].duration_ms: 9000000000000000000 is above the limit"),
+            (format!("{GOOD}\n[[plan.faults]]\nat_ms = {big}\nkind = \"reset\"\nconn = \"c1\"\n"), "plan.faults[0].at_ms: 9000000000000000000 is not before the end of the run (duration_ms = 10000): the fault would never fire"),
+            (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"crash\"\nhost = \"server\"\nrestart_after_ms = {big}\n"), "plan.faults[0].restart_after_ms: "),
+            (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"slow_close\"\nconn = \"c1\"\ndelay_ms = {big}\n"), "plan.faults[0].delay_ms: "),
+            (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"latency\"\na = \"client\"\nb = \"server\"\nlatency_ms = {big}\n"), "plan.faults[0].latency_ms: "),
+            (format!("{GOOD}\n[plan]\nsend_buffer = {big}\n"), "plan.send_buffer: "),
+            (format!("{GOOD}\n[plan]\npartial_writes = {{ average = {big}, variation = {big} }}\n"), "plan.partial_writes.average: "),
+            (format!("{GOOD}\n[plan]\npartial_writes = {{ average = 5, variation = {big} }}\n"), "plan.partial_writes.variation: "),
+            (format!("{GOOD}\n[plan]\nread_chunks = {{ max = {big} }}\n"), "plan.read_chunks.max: "),
+            (format!("{GOOD}\n[plan]\nconnect_timeout_ms = {big}\n"), "plan.connect_timeout_ms: "),
+            (format!("{GOOD}\n[faults]\npartition_ms = [1, {big}]\n"), "faults.partition_ms: "),
+            (format!("{GOOD}\n[faults]\nsend_buffer_bytes = [1, {big}]\n"), "faults.send_buffer_bytes: "),
+            (format!("{GOOD}\n[faults]\nreset_after_received = [1, {big}]\n"), "faults.reset_after_received: "),
+            (GOOD.replace("notifier = \"echo\"", "notifier = \"echo\"\nlimit = 9000000000000"), "listeners[0].limit: "),
+        ];
+        for (text, expected) in cases {
+            let err = parse_err(&text);
+            assert!(
+                err.starts_with("bad.toml:") && err.contains(&format!(": {expected}")),
+                "{expected}\n{err}"
+            );
+        }
+        // The clients of one scenario together send at most MAX_TOTAL_PAYLOAD_BYTES.
+        let mut text = GOOD.replace("bytes = 100", "bytes = 60000000");
+        for i in 2..=5 {
+            text.push_str(&format!(
+                "\n[[clients]]\nname = \"c{i}\"\nhost = \"client\"\ntarget = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 60000000 }}\n"
+            ));
+        }
+        let err = parse_err(&text);
+        assert!(
+            err.contains(": clients[4].params: the clients up to this one send 300000000 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_big_file_is_refused_before_it_is_read_whole() {
+        let dir = scratch("big");
+        let path = dir.join("big.toml");
+        let line = "# padding\n".repeat(1024);
+        let text: String = std::iter::repeat_n(line.as_str(), 500).collect();
+        std::fs::write(&path, text).unwrap();
+        let err = load(&path, &Registry::builtin()).unwrap_err().to_string();
+        assert!(
+            err.ends_with("larger than the limit of 4194304 bytes"),
+            "{err}"
+        );
+        std::fs::write(&path, b"name = \"\xff\"\n").unwrap();
+        let err = load(&path, &Registry::builtin()).unwrap_err().to_string();
+        assert!(err.contains("not UTF-8"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn star_is_every_other_host_only_where_a_link_fault_takes_it() {
+        let fault = |body: &str| format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\n{body}\n");
+        // Latency to `*` runs (it used to panic inside turmoil: "unable to find link").
+        let text = fault("kind = \"latency\"\na = \"client\"\nb = \"*\"\nlatency_ms = 5");
+        let file = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let verdict = file.judge(None).unwrap();
+        assert!(verdict.passed(), "{verdict}");
+        // A crash of `*` ("missing host" inside turmoil) and `*` as `a` are refused.
+        let err = parse_err(&fault("kind = \"crash\"\nhost = \"*\""));
+        assert!(
+            err.starts_with(
+                "bad.toml:25: plan.faults[0].host: `*` (every other host) is only for the `b`"
+            ),
+            "{err}"
+        );
+        let err = parse_err(&fault(
+            "kind = \"partition\"\na = \"*\"\nb = \"server\"\nduration_ms = 5",
+        ));
+        assert!(
+            err.starts_with("bad.toml:25: plan.faults[0].a: `*`"),
+            "{err}"
+        );
+        let err = parse_err(&fault(
+            "kind = \"latency\"\na = \"client\"\nb = \"client\"\nlatency_ms = 5",
+        ));
+        assert!(
+            err.starts_with("bad.toml:26: plan.faults[0].b: \"client\" is also `a`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn names_that_collide_with_the_simulators_names_are_refused() {
+        let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"server.1\""));
+        assert!(
+            err.starts_with("bad.toml:12: clients[0].name: \"server.1\": '.' is not allowed"),
+            "{err}"
+        );
+        let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"server#2\""));
+        assert!(
+            err.starts_with("bad.toml:12: clients[0].name: \"server#2\": '#' is not allowed"),
+            "{err}"
+        );
+        let err = parse_err(&GOOD.replace("host = \"client\"", "host = \"192.168.0.1\""));
+        assert!(
+            err.starts_with("bad.toml:13: clients[0].host: \"192.168.0.1\": an IP address"),
+            "{err}"
+        );
+        let err = parse_err(&GOOD.replace("host = \"client\"", "host = \"*\""));
+        assert!(
+            err.starts_with("bad.toml:13: clients[0].host: \"*\""),
+            "{err}"
+        );
+        let err = parse_err(&format!("hosts = [\"a b\"]\n{GOOD}"));
+        assert!(err.starts_with("bad.toml:1: hosts[0]: \"a b\""), "{err}");
+        let err = parse_err(&format!("{GOOD}\n[names]\nserver = [\"client\"]\n"));
+        assert!(
+            err.starts_with("bad.toml:23: names.server: \"server\" is also a host"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_trigger_that_could_never_fire_is_refused() {
+        let trigger = |after: &str| {
+            format!("{GOOD}\n[[plan.faults]]\nafter = {after}\nkind = \"reset\"\nconn = \"c1\"\n")
+        };
+        let err = parse_err(&trigger(
+            "{ conn = \"c1\", callback = \"recieved\", nth = 1 }",
+        ));
+        assert!(err.starts_with("bad.toml:23: plan.faults[0].after.callback: \"recieved\" is not a callback of a client connection"), "{err}");
+        assert!(err.contains("received"), "{err}");
+        let err = parse_err(&trigger(
+            "{ conn = \"server.1\", callback = \"connected\", nth = 1 }",
+        ));
+        assert!(err.contains("plan.faults[0].after.callback: \"connected\" is not a callback of an accepted connection"), "{err}");
+        let err = parse_err(&trigger(
+            "{ conn = \"c1\", callback = \"received\", nth = 0 }",
+        ));
+        assert!(
+            err.starts_with("bad.toml:23: plan.faults[0].after.nth: must be at least 1"),
+            "{err}"
+        );
+        let err = parse_err(&trigger(
+            "{ conn = \"server.0\", callback = \"received\", nth = 1 }",
+        ));
+        assert!(
+            err.contains("plan.faults[0].after.conn: unknown connection \"server.0\""),
+            "{err}"
+        );
+        let err = parse_err(&trigger(
+            "{ conn = \"server#1.1\", callback = \"received\", nth = 1 }",
+        ));
+        assert!(err.contains("after.conn: unknown connection"), "{err}");
+        assert!(
+            parse_err(&trigger(
+                "{ conn = \"server#2.1\", callback = \"accepted\", nth = 1 }"
+            )) == "parsed"
+        );
+    }
+
+    #[test]
+    fn plan_latency_and_fault_settings_latency_follow_one_rule() {
+        let err = parse_err(&format!(
+            "{GOOD}\n[plan]\nlatency = {{ min_ms = 10, max_ms = 2 }}\n"
+        ));
+        assert_eq!(
+            err,
+            "bad.toml:23: plan.latency: the range 10..2 has its minimum above its maximum"
+        );
+        let err = parse_err(&format!("{GOOD}\n[faults]\nlatency_ms = [10, 2]\n"));
+        assert_eq!(
+            err,
+            "bad.toml:23: faults.latency_ms: the range 10..2 has its minimum above its maximum"
+        );
+        let err = parse_err(&format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"latency\"\na = \"client\"\nb = \"server\"\nlatency_ms = 10\nmax_latency_ms = 2\n"));
+        assert_eq!(err, "bad.toml:28: plan.faults[0].max_latency_ms: the range 10..2 has its minimum above its maximum");
+    }
+
+    #[test]
+    fn fault_settings_that_could_draw_too_many_faults_are_refused() {
+        let hosts: Vec<String> = (0..150).map(|i| format!("\"h{i}\"")).collect();
+        let text = format!(
+            "hosts = [{}]\n{GOOD}\n[faults]\npartitions = 0.1\n",
+            hosts.join(", ")
+        );
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with("bad.toml:24: faults.partitions: plans drawn for 152 hosts and 1 clients may hold 11476 faults"),
+            "{err}"
+        );
+        let text = format!(
+            "hosts = [{}]\n{GOOD}\n[faults]\nresets = 0.1\n",
+            hosts.join(", ")
+        );
+        assert_eq!(parse_err(&text), "parsed");
+    }
+
+    #[test]
+    fn a_fault_window_past_the_end_of_the_run_is_refused() {
+        // Plans drawn with it held faults that never fire, which the runner refuses.
+        let text = format!("{GOOD}\n[faults]\ncrashes = 1.0\nfault_window_ms = [0, 10000]\n");
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with("bad.toml:24: faults.fault_window_ms: ends at 10000"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn port_zero_and_two_listeners_on_one_port_are_refused() {
+        let err = parse_err(&GOOD.replace(
+            "port = 7000\nnotifier = \"echo\"",
+            "port = 0\nnotifier = \"echo\"",
+        ));
+        assert!(
+            err.starts_with("bad.toml:8: listeners[0].port: must be from 1 to 65535"),
+            "{err}"
+        );
+        // turmoil lets both bind, and only one ever accepts: refused rather than half-run.
+        let text = format!("{GOOD}\n[[listeners]]\nname = \"dup\"\nhost = \"server\"\nport = 7000\nnotifier = \"echo\"\n");
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with(
+                "bad.toml:25: listeners[1].port: listener server already listens on server:7000"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn expectations_naming_unknown_connections_are_refused() {
+        let err =
+            parse_err(&GOOD.replace("echoed = true", "echoed = true\ndelivered = { c9 = 10 }"));
+        assert!(
+            err.starts_with("bad.toml:21: expect.delivered.c9: unknown connection \"c9\""),
+            "{err}"
+        );
+        let ok = GOOD.replace(
+            "echoed = true",
+            "echoed = true\ndelivered = { \"server.1\" = 100 }",
+        );
+        assert_eq!(parse_err(&ok), "parsed");
+    }
+
+    #[test]
+    fn errors_name_the_table_they_are_in() {
+        let text = GOOD.replace("[[clients]]", "[clients]");
+        let err = parse_err(&text);
+        assert!(err.starts_with("bad.toml:11: clients: "), "{err}");
+        let err = parse_err(&format!("{GOOD}\n[bogus]\nx = 1\n"));
+        assert!(
+            err.starts_with("bad.toml:22: bogus: unknown field `bogus`"),
+            "{err}"
+        );
+        let err = parse_err(&format!("{GOOD}\n[expect.more]\nx = 1\n"));
+        assert!(
+            err.starts_with("bad.toml:22: expect.more: unknown field `more`"),
+            "{err}"
+        );
+        let err = parse_err(&GOOD.replace("echoed = true", "echoed = true\nbogus = 1"));
+        assert!(
+            err.starts_with("bad.toml:21: expect.bogus: unknown field `bogus`"),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! Fault settings: the probabilities and ranges a fault plan is drawn from, as a scenario
 //! file states them. Every field has a default, so a scenario names only what it changes.
 
+use crate::validate::{
+    at_most, ordered, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS,
+};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -29,10 +32,25 @@ impl Span {
 impl TryFrom<(u64, u64)> for Span {
     type Error = String;
     fn try_from((min, max): (u64, u64)) -> Result<Self, Self::Error> {
-        if min > max {
-            return Err(format!("range [{min}, {max}] has min above max"));
-        }
+        ordered("", min, max).map_err(|e| e.message)?;
         Ok(Span { min, max })
+    }
+}
+
+impl Span {
+    /// Checks the range at `field`: ordered, from at least `least`, up to `limit`.
+    fn check(&self, field: &str, least: u64, limit: u64) -> Result<(), InvalidField> {
+        ordered(field, self.min, self.max)?;
+        if self.min < least {
+            return Err(InvalidField::new(
+                field,
+                format!(
+                    "the range starts at {}; it must start at {least} or more",
+                    self.min
+                ),
+            ));
+        }
+        at_most(field, self.max, limit)
     }
 }
 
@@ -119,8 +137,9 @@ impl Default for FaultSettings {
 }
 
 impl FaultSettings {
-    /// Checks that probabilities lie in 0..=1, naming the field that does not.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks that probabilities lie in 0..=1 and every range is ordered and within its
+    /// limit ([`crate::validate`]), naming the field that is not (from the `[faults]` table).
+    pub fn validate(&self) -> Result<(), InvalidField> {
         for (name, p) in [
             ("partial_writes", self.partial_writes),
             ("read_chunks", self.read_chunks),
@@ -132,9 +151,74 @@ impl FaultSettings {
             ("crashes", self.crashes),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name}: probability {p} is not between 0 and 1"));
+                return Err(InvalidField::new(
+                    name,
+                    format!("probability {p} is not between 0 and 1"),
+                ));
             }
         }
-        Ok(())
+        if let Some(latency) = self.latency_ms {
+            latency.check("latency_ms", 0, MAX_DURATION_MS)?;
+        }
+        for (name, span) in [
+            ("partial_write_bytes", self.partial_write_bytes),
+            ("read_chunk_bytes", self.read_chunk_bytes),
+            ("send_buffer_bytes", self.send_buffer_bytes),
+        ] {
+            span.check(name, 1, MAX_BUFFER_BYTES)?;
+        }
+        for (name, span) in [
+            ("partition_ms", self.partition_ms),
+            ("slow_close_ms", self.slow_close_ms),
+            ("crash_down_ms", self.crash_down_ms),
+        ] {
+            span.check(name, 0, MAX_DURATION_MS)?;
+        }
+        self.reset_after_received
+            .check("reset_after_received", 1, MAX_COUNT)?;
+        if let Some(window) = self.fault_window_ms {
+            window.check("fault_window_ms", 0, MAX_DURATION_MS)?;
+        }
+        at_most(
+            "connect_timeout_ms",
+            self.connect_timeout_ms,
+            MAX_DURATION_MS,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_range_is_ordered_and_bounded() {
+        let check = |text: &str| {
+            toml::from_str::<FaultSettings>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|s| s.validate().map_err(|e| e.to_string()))
+        };
+        assert!(check("partition_ms = [1, 2]").is_ok());
+        let err = check("latency_ms = [10, 2]").unwrap_err();
+        assert!(
+            err.contains("the range 10..2 has its minimum above its maximum"),
+            "{err}"
+        );
+        let err = check("partition_ms = [1, 9000000000000000000]").unwrap_err();
+        assert!(
+            err.starts_with("partition_ms: 9000000000000000000 is above the limit"),
+            "{err}"
+        );
+        let err = check("send_buffer_bytes = [0, 10]").unwrap_err();
+        assert!(
+            err.starts_with("send_buffer_bytes: the range starts at 0"),
+            "{err}"
+        );
+        let err = check("reset_after_received = [0, 3]").unwrap_err();
+        assert!(err.starts_with("reset_after_received: "), "{err}");
+        let err = check("connect_timeout_ms = 9000000000000000000").unwrap_err();
+        assert!(err.starts_with("connect_timeout_ms: "), "{err}");
+        let err = check("partitions = nan").unwrap_err();
+        assert!(err.starts_with("partitions: probability NaN"), "{err}");
     }
 }

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tcpnotify::record::Callback;
 
+pub use crate::validate::MAX_TRACE_EVENTS;
+
 /// What happened at one point of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -122,9 +124,18 @@ impl Trace {
         }
     }
 
-    /// Appends one event.
+    /// Appends one event, unless the trace already holds [`MAX_TRACE_EVENTS`]: the run loop
+    /// then ends the run (see [`is_full`](Self::is_full)), and memory stays bounded.
     pub fn push(&self, event: TraceEvent) {
-        self.lock().push(event);
+        let mut events = self.lock();
+        if events.len() < MAX_TRACE_EVENTS {
+            events.push(event);
+        }
+    }
+
+    /// Whether the trace holds [`MAX_TRACE_EVENTS`] and takes no more.
+    pub fn is_full(&self) -> bool {
+        self.len() >= MAX_TRACE_EVENTS
     }
 
     /// A copy of every event, in order.
@@ -335,6 +346,26 @@ pub struct TraceParseError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_trace_stops_growing_at_its_limit() {
+        // Many bytes in 1-byte writes made an event per byte, until the process ran out of
+        // memory; the run loop now ends a run whose trace is full.
+        let trace = Trace::new();
+        let event = TraceEvent {
+            at_us: 0,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Note {
+                text: String::new(),
+            },
+        };
+        for _ in 0..MAX_TRACE_EVENTS + 10 {
+            trace.push(event.clone());
+        }
+        assert_eq!(trace.len(), MAX_TRACE_EVENTS);
+        assert!(trace.is_full());
+    }
     use super::*;
     use tcpnotify::record::Payload;
 

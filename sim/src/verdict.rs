@@ -147,11 +147,11 @@ pub fn check_options(scenario: &Scenario) -> CheckOptions {
         if l.limit > 0 {
             options.listener_limits.insert(l.name.clone(), l.limit);
         }
-        let size = l.config.get_read_buffer_size();
+        let size = l.config.read_buffer_size();
         options.read_buffer_sizes.insert(l.name.clone(), size);
     }
     for c in &scenario.clients {
-        let size = c.config.get_read_buffer_size();
+        let size = c.config.read_buffer_size();
         options.read_buffer_sizes.insert(c.name.clone(), size);
     }
     options

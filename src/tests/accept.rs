@@ -2,10 +2,10 @@
 //! `connected`.
 
 use super::harness::{addr, server, Conn, ListenScript, Log, Script, Wire, NOTHING};
-use crate::config::ConnectionConfig;
-use crate::connection::{Phase, Role};
-use crate::listener::ListenerMachine;
-use crate::notify::ConnectFailure;
+use crate::proto::ConnectFailure;
+use crate::proto::ConnectionConfig;
+use crate::proto::ListenerMachine;
+use crate::proto::{Phase, Role};
 
 #[test]
 fn a1_accepted_is_the_first_callback_and_reading_starts_in_the_same_turn() {
@@ -16,7 +16,7 @@ fn a1_accepted_is_the_first_callback_and_reading_starts_in_the_same_turn() {
     conn.accept();
     assert_eq!(log.take(), ["accepted", "received(\"hello\", 1)"]);
     assert_eq!(conn.phase(), Phase::Open);
-    assert_eq!(conn.machine.connection().role(), Role::Server);
+    assert_eq!(conn.connection().role(), Role::Server);
 }
 
 #[test]
@@ -26,15 +26,20 @@ fn a1_client_events_on_an_accepted_connection_cause_no_client_callback() {
     conn.accept();
     assert_eq!(log.take(), ["accepted"]);
 
-    assert!(conn.machine.resolved(Ok(vec![addr(1)])).is_empty());
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine().handle_resolved(Ok(vec![addr(1)]));
+    assert!(conn.dialled().is_empty());
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     let other = Wire::new(2);
-    assert!(conn.machine.attempt_connected(other.transport()).is_err());
+    assert!(conn
+        .machine()
+        .handle_attempt_connected(other.transport())
+        .is_err());
     assert!(other.is_dropped());
     conn.handle.dispose();
     conn.messages();
 
-    assert!(!conn.machine.is_connecting());
+    assert!(!conn.machine().is_connecting());
     assert_eq!(log.take(), NOTHING);
     assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
 }
@@ -55,8 +60,8 @@ fn a1_hard_close_inside_accepted_gives_closed_never_connect_failed() {
 fn a2_listener_connected_comes_before_the_connections_accepted() {
     let log = Log::new();
     let mut listener = ListenerMachine::new(Box::new(ListenScript::new(&log)), 0);
-    listener.bound(Ok(addr(80)));
-    let notify = listener.accepted().expect("the factory accepts");
+    listener.handle_bound(Ok(addr(80)));
+    let notify = listener.handle_accepted().expect("the factory accepts");
     assert_eq!(log.lines(), ["listening", "listener.connected"]);
 
     let mut conn = Conn::new_server(notify, ConnectionConfig::default(), &log);

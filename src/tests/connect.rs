@@ -1,8 +1,8 @@
 //! Connect rules C1–C6: a client from `proxy_via` to its one terminal callback.
 
 use super::harness::{addr, client, server, Log, Script, Wire};
-use crate::connection::{Phase, Role};
-use crate::notify::ConnectFailure;
+use crate::proto::ConnectFailure;
+use crate::proto::{Phase, Role};
 use std::io;
 
 #[test]
@@ -12,18 +12,16 @@ fn c1_proxy_via_is_first_exactly_once_and_its_target_is_what_is_resolved() {
         Script::new(&log).on_proxy_via(|_, _| ("proxy.local".to_string(), "3128".to_string())),
     );
     assert_eq!(conn.phase(), Phase::New);
-    let target = conn.machine.start_client("example.org", "7000");
+    let target = conn.machine().handle_dial("example.org", "7000");
     assert_eq!(target, ("proxy.local".to_string(), "3128".to_string()));
     assert_eq!(conn.phase(), Phase::Resolving);
     assert_eq!(log.take(), ["proxy_via(example.org, 7000)"]);
 
-    conn.machine.resolved(Ok(vec![addr(3128)]));
-    assert!(conn
-        .machine
-        .attempt_connected(conn.wire.transport())
-        .is_ok());
+    conn.machine().handle_resolved(Ok(vec![addr(3128)]));
+    let transport = conn.wire.transport();
+    assert!(conn.machine().handle_attempt_connected(transport).is_ok());
     assert_eq!(log.take(), ["connecting(1)", "connected"]);
-    assert_eq!(conn.machine.connection().role(), Role::Client);
+    assert_eq!(conn.connection().role(), Role::Client);
 }
 
 #[test]
@@ -39,8 +37,10 @@ fn c1_proxy_via_never_runs_on_accepted_connections() {
 fn c2_every_resolved_address_is_dialled_at_once_in_resolution_order() {
     let log = Log::new();
     let mut conn = client(Script::new(&log));
-    conn.machine.start_client("example.org", "7000");
-    let dialled = conn.machine.resolved(Ok(vec![addr(3), addr(1), addr(2)]));
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![addr(3), addr(1), addr(2)]));
+    let dialled = conn.dialled();
     assert_eq!(dialled, [addr(3), addr(1), addr(2)]);
     assert_eq!(conn.phase(), Phase::Connecting { outstanding: 3 });
     assert_eq!(
@@ -54,20 +54,23 @@ fn c2_first_success_wins_and_later_successes_are_handed_back_with_no_callback() 
     let log = Log::new();
     let mut conn = client(Script::new(&log));
     let (winner, loser) = (Wire::new(1), Wire::new(2));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1), addr(2)]));
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
 
-    assert!(conn.machine.attempt_connected(winner.transport()).is_ok());
+    assert!(conn
+        .machine()
+        .handle_attempt_connected(winner.transport())
+        .is_ok());
     let back = conn
-        .machine
-        .attempt_connected(loser.transport())
+        .machine()
+        .handle_attempt_connected(loser.transport())
         .expect_err("a second success is handed back to be closed");
     assert_eq!(back.local_address(), Some(addr(2)));
     drop(back);
 
     assert!(loser.is_dropped());
     assert!(!winner.is_dropped());
-    assert_eq!(conn.machine.connection().local_address(), Some(addr(1)));
+    assert_eq!(conn.connection().local_address(), Some(addr(1)));
     assert_eq!(
         log.take(),
         ["proxy_via(example.org, 7000)", "connecting(2)", "connected"]
@@ -78,15 +81,16 @@ fn c2_first_success_wins_and_later_successes_are_handed_back_with_no_callback() 
 fn c3_connecting_counts_down_by_one_per_failed_attempt_before_the_terminal_callback() {
     let log = Log::new();
     let mut conn = client(Script::new(&log));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1), addr(2), addr(3)]));
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![addr(1), addr(2), addr(3)]));
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     assert_eq!(conn.phase(), Phase::Connecting { outstanding: 2 });
-    conn.machine.attempt_failed(ConnectFailure::TimedOut);
-    assert!(conn
-        .machine
-        .attempt_connected(conn.wire.transport())
-        .is_ok());
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::TimedOut);
+    let transport = conn.wire.transport();
+    assert!(conn.machine().handle_attempt_connected(transport).is_ok());
     assert_eq!(
         log.take(),
         [
@@ -105,8 +109,9 @@ fn c3_no_connecting_when_resolution_fails_or_finds_nothing() {
     for result in [Err(io::Error::other("no such host")), Ok(vec![])] {
         let log = Log::new();
         let mut conn = client(Script::new(&log));
-        conn.machine.start_client("nowhere.invalid", "7000");
-        assert!(conn.machine.resolved(result).is_empty());
+        conn.machine().handle_dial("nowhere.invalid", "7000");
+        conn.machine().handle_resolved(result);
+        assert!(conn.dialled().is_empty());
         assert_eq!(
             log.take(),
             [
@@ -115,7 +120,7 @@ fn c3_no_connecting_when_resolution_fails_or_finds_nothing() {
             ]
         );
         assert_eq!(conn.phase(), Phase::ConnectFailed);
-        assert!(conn.machine.is_finished());
+        assert!(conn.machine().is_finished());
     }
 }
 
@@ -123,15 +128,16 @@ fn c3_no_connecting_when_resolution_fails_or_finds_nothing() {
 fn c4_connected_and_connect_failed_are_exclusive() {
     let log = Log::new();
     let mut conn = client(Script::new(&log));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1), addr(2), addr(3)]));
-    assert!(conn
-        .machine
-        .attempt_connected(conn.wire.transport())
-        .is_ok());
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![addr(1), addr(2), addr(3)]));
+    let transport = conn.wire.transport();
+    assert!(conn.machine().handle_attempt_connected(transport).is_ok());
     // The stragglers report afterwards, the last one bringing the count to zero.
-    conn.machine.attempt_failed(ConnectFailure::Refused);
-    conn.machine.attempt_failed(ConnectFailure::TimedOut);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::TimedOut);
     assert_eq!(
         log.take(),
         ["proxy_via(example.org, 7000)", "connecting(3)", "connected"]
@@ -143,10 +149,12 @@ fn c4_connected_and_connect_failed_are_exclusive() {
 fn c4_connect_failed_follows_connecting_1_with_the_last_attempts_reason() {
     let log = Log::new();
     let mut conn = client(Script::new(&log));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1), addr(2)]));
-    conn.machine.attempt_failed(ConnectFailure::Refused);
-    conn.machine.attempt_failed(ConnectFailure::TimedOut);
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::TimedOut);
     assert_eq!(
         log.take(),
         [
@@ -156,7 +164,7 @@ fn c4_connect_failed_follows_connecting_1_with_the_last_attempts_reason() {
             "connect_failed(timed out)"
         ]
     );
-    assert!(conn.machine.is_finished());
+    assert!(conn.machine().is_finished());
 }
 
 #[test]
@@ -169,9 +177,10 @@ fn c5_nothing_follows_connect_failed() {
         conn.write("queued");
         conn.expect(4).expect("4 fits the buffer");
     }));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1)]));
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine().handle_resolved(Ok(vec![addr(1)]));
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     assert_eq!(
         log.take(),
         [
@@ -182,17 +191,21 @@ fn c5_nothing_follows_connect_failed() {
     );
 
     let late = Wire::new(5);
-    assert!(conn.machine.attempt_connected(late.transport()).is_err());
+    assert!(conn
+        .machine()
+        .handle_attempt_connected(late.transport())
+        .is_err());
     assert!(late.is_dropped());
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     conn.handle.write("more");
     conn.handle.writev(vec![b"v".to_vec()]);
     conn.handle.mute();
     conn.handle.unmute();
     conn.handle.dispose();
     assert_eq!(conn.messages(), 6);
-    assert!(!conn.machine.readable());
-    assert!(!conn.machine.writable());
+    assert!(!conn.machine().handle_readable());
+    assert!(!conn.machine().handle_writable());
 
     assert_eq!(log.take(), super::harness::NOTHING);
     assert_eq!(conn.phase(), Phase::ConnectFailed);
@@ -204,20 +217,19 @@ fn c5_nothing_follows_connect_failed() {
 fn c6_dispose_while_connecting_abandons_every_attempt_with_connect_failed_aborted() {
     let log = Log::new();
     let mut conn = client(Script::new(&log));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1), addr(2)]));
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
     conn.handle.dispose();
     assert_eq!(conn.messages(), 1);
     assert_eq!(conn.phase(), Phase::ConnectFailed);
-    assert!(!conn.machine.is_connecting());
+    assert!(!conn.machine().is_connecting());
 
     // An abandoned attempt that succeeds later is closed silently; one that fails is ignored.
-    assert!(conn
-        .machine
-        .attempt_connected(conn.wire.transport())
-        .is_err());
+    let transport = conn.wire.transport();
+    assert!(conn.machine().handle_attempt_connected(transport).is_err());
     assert!(conn.wire.is_dropped());
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     assert_eq!(
         log.take(),
         [
@@ -232,10 +244,11 @@ fn c6_dispose_while_connecting_abandons_every_attempt_with_connect_failed_aborte
 fn c6_dispose_while_resolving_aborts_and_nothing_is_dialled() {
     let log = Log::new();
     let mut conn = client(Script::new(&log));
-    conn.machine.start_client("example.org", "7000");
+    conn.machine().handle_dial("example.org", "7000");
     conn.handle.dispose();
     conn.messages();
-    assert!(conn.machine.resolved(Ok(vec![addr(1)])).is_empty());
+    conn.machine().handle_resolved(Ok(vec![addr(1)]));
+    assert!(conn.dialled().is_empty());
     assert_eq!(
         log.take(),
         ["proxy_via(example.org, 7000)", "connect_failed(aborted)"]
@@ -246,8 +259,9 @@ fn c6_dispose_while_resolving_aborts_and_nothing_is_dialled() {
 fn c6_close_inside_connecting_dials_nothing_more() {
     let log = Log::new();
     let mut conn = client(Script::new(&log).on_connecting(|conn, _| conn.close()));
-    conn.machine.start_client("example.org", "7000");
-    assert!(conn.machine.resolved(Ok(vec![addr(1), addr(2)])).is_empty());
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
+    assert!(conn.dialled().is_empty());
     assert_eq!(
         log.take(),
         [

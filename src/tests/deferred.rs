@@ -4,7 +4,7 @@
 //! before anything else happens, in the order they were requested.
 
 use super::harness::{addr, client, server, Log, Script, Wire};
-use crate::connection::Phase;
+use crate::proto::Phase;
 
 #[test]
 fn r2_the_expect_hook_runs_right_after_the_callback_that_called_expect_returns() {
@@ -25,7 +25,7 @@ fn r2_the_expect_hook_runs_right_after_the_callback_that_called_expect_returns()
             "received(\"abc\", 1)"
         ]
     );
-    assert_eq!(conn.machine.connection().expect_size(), 3);
+    assert_eq!(conn.connection().expect_size(), 3);
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn r2_an_expect_requested_inside_closed_is_never_delivered() {
     conn.wire.push_eof();
     conn.accept();
     assert_eq!(log.take(), ["accepted", "closed"]);
-    assert_eq!(conn.machine.connection().expect_size(), 0);
+    assert_eq!(conn.connection().expect_size(), 0);
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn w5_unthrottled_requested_inside_a_callback_comes_right_after_it_returns() {
     conn.handle.write("a");
     conn.messages();
     conn.wire.push("go");
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(
         log.take(),
         [
@@ -218,7 +218,7 @@ fn w4_throttled_requested_inside_unthrottled_comes_right_after_it_returns() {
     conn.handle.write("a");
     conn.messages();
     conn.wire.grant(1);
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(
         log.take(),
         [
@@ -231,7 +231,7 @@ fn w4_throttled_requested_inside_unthrottled_comes_right_after_it_returns() {
         ]
     );
     assert_eq!(conn.wire.written_str(), "a");
-    assert_eq!(conn.machine.connection().queued_bytes(), 4);
+    assert_eq!(conn.connection().queued_bytes(), 4);
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn w4_callbacks_requested_in_one_callback_come_in_the_order_they_were_requested(
             ["accepted", "received(\"go\", 1)", "throttled", "expect(2)"]
         };
         assert_eq!(log.take(), expected, "expect first: {expect_first}");
-        assert_eq!(conn.machine.connection().expect_size(), 2);
+        assert_eq!(conn.connection().expect_size(), 2);
     }
 }
 
@@ -268,8 +268,9 @@ fn c6_connect_failed_requested_inside_connecting_comes_right_after_it_returns() 
         conn.close();
         notes.push(format!("phase {} inside connecting", conn.phase()));
     }));
-    conn.machine.start_client("example.org", "7000");
-    assert!(conn.machine.resolved(Ok(vec![addr(1), addr(2)])).is_empty());
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
+    assert!(conn.dialled().is_empty());
     assert_eq!(
         log.take(),
         [

@@ -1,10 +1,9 @@
 //! One test per defect row of the "Where we differ from Pony" table of `docs/contract.md`:
 //! each runs the conditions of the Pony defect and pins our behaviour.
 
-use super::harness::{addr, client, server, server_with, Conn, Log, Script, Wire, NOTHING};
-use crate::config::ConnectionConfig;
-use crate::connection::Phase;
-use crate::notify::ConnectFailure;
+use super::harness::{addr, client, config, server, server_with, Conn, Log, Script, Wire, NOTHING};
+use crate::proto::ConnectFailure;
+use crate::proto::Phase;
 use std::io::{self, ErrorKind};
 
 #[test]
@@ -15,17 +14,19 @@ fn c6_close_while_connecting_fires_connect_failed_aborted_lori_179() {
             conn.close();
         }
     }));
-    conn.machine.start_client("example.org", "7000");
-    assert_eq!(
-        conn.machine.resolved(Ok(vec![addr(1), addr(2)])),
-        [addr(1), addr(2)]
-    );
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
+    assert_eq!(conn.dialled(), [addr(1), addr(2)]);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     assert_eq!(conn.phase(), Phase::ConnectFailed);
 
     // The attempt still in flight succeeds later: closed silently.
     let late = Wire::new(2);
-    assert!(conn.machine.attempt_connected(late.transport()).is_err());
+    assert!(conn
+        .machine()
+        .handle_attempt_connected(late.transport())
+        .is_err());
     assert!(late.is_dropped());
     assert_eq!(
         log.take(),
@@ -46,17 +47,23 @@ fn c6_hard_close_while_connecting_abandons_and_a_later_success_never_goes_live_l
             conn.hard_close();
         }
     }));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1), addr(2), addr(3)]));
-    conn.machine.attempt_failed(ConnectFailure::TimedOut);
-    assert!(!conn.machine.is_connecting());
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![addr(1), addr(2), addr(3)]));
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::TimedOut);
+    assert!(!conn.machine().is_connecting());
 
     let late = Wire::new(2);
     late.push("never delivered");
-    assert!(conn.machine.attempt_connected(late.transport()).is_err());
+    assert!(conn
+        .machine()
+        .handle_attempt_connected(late.transport())
+        .is_err());
     assert!(late.is_dropped());
     assert_eq!(late.unread(), 1);
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     conn.handle.write("never sent");
     conn.messages();
     assert_eq!(
@@ -86,7 +93,7 @@ fn l2_hard_close_inside_received_stops_delivery_of_buffered_frames_lori_307() {
         ["accepted", "expect(2)", "received(\"aa\", 1)", "closed"]
     );
     conn.drive();
-    assert!(!conn.machine.readable());
+    assert!(!conn.machine().handle_readable());
     assert_eq!(log.take(), NOTHING);
     assert_eq!(conn.wire.unread(), 1);
     assert_eq!(conn.phase(), Phase::Closed);
@@ -95,16 +102,16 @@ fn l2_hard_close_inside_received_stops_delivery_of_buffered_frames_lori_307() {
 #[test]
 fn w5_unthrottled_fires_when_the_drain_finishes_in_a_write_yield_turn() {
     let log = Log::new();
-    let config = ConnectionConfig::default().yield_after_writing(4);
+    let config = config(|c| c.set_yield_after_writing(4));
     let mut conn = server_with(Script::new(&log), config);
     conn.accept();
     conn.wire.block_writes();
     conn.handle.write("0123456789");
     conn.messages();
     conn.wire.unblock_writes().per_call(3);
-    assert!(conn.machine.writable());
+    assert!(conn.machine().handle_writable());
     assert_eq!(conn.wire.written_str(), "012345");
-    assert!(!conn.machine.wants_write());
+    assert!(!conn.machine().wants_write());
     assert_eq!(
         log.take(),
         ["accepted", "sent(\"0123456789\")", "throttled"]
@@ -113,13 +120,13 @@ fn w5_unthrottled_fires_when_the_drain_finishes_in_a_write_yield_turn() {
     assert_eq!(conn.resume(), ["WriteAgain"]);
     assert_eq!(conn.wire.written_str(), "0123456789");
     assert_eq!(log.take(), ["unthrottled"]);
-    assert!(!conn.machine.connection().is_throttled());
+    assert!(!conn.connection().is_throttled());
 }
 
 #[test]
 fn l4_fin_is_sent_as_soon_as_the_drain_finishes_in_a_write_yield_turn() {
     let log = Log::new();
-    let config = ConnectionConfig::default().yield_after_writing(4);
+    let config = config(|c| c.set_yield_after_writing(4));
     let mut conn = server_with(Script::new(&log), config);
     conn.accept();
     conn.wire.block_writes();
@@ -127,7 +134,7 @@ fn l4_fin_is_sent_as_soon_as_the_drain_finishes_in_a_write_yield_turn() {
     conn.handle.dispose();
     conn.messages();
     conn.wire.unblock_writes().per_call(3);
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(conn.wire.written_str(), "012345");
     assert!(!conn.wire.is_shut());
     assert_eq!(conn.phase(), Phase::Closing { write_shut: false });
@@ -136,7 +143,7 @@ fn l4_fin_is_sent_as_soon_as_the_drain_finishes_in_a_write_yield_turn() {
     assert_eq!(conn.wire.written_str(), "0123456789");
     assert!(conn.wire.is_shut());
     assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
-    assert!(!conn.machine.wants_write());
+    assert!(!conn.machine().wants_write());
     assert_eq!(
         log.take(),
         [
@@ -162,7 +169,7 @@ fn set_nodelay_sets_tcp_nodelay_and_no_other_option_lori_pr_217() {
     assert_eq!(log.take(), ["accepted", "nodelay false -> true"]);
     assert!(conn.wire.nodelay());
     assert_eq!(conn.wire.keepalive(), 0);
-    assert_eq!(conn.machine.connection().nodelay().ok(), Some(true));
+    assert_eq!(conn.connection().nodelay().ok(), Some(true));
 }
 
 #[test]
@@ -178,27 +185,27 @@ fn set_nodelay_back_off_and_keepalive_are_independent_options() {
     }));
     conn.accept();
     conn.wire.push("on");
-    conn.machine.readable();
+    conn.machine().handle_readable();
     conn.wire.push("keepalive");
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert!(conn.wire.nodelay());
     assert_eq!(conn.wire.keepalive(), 30);
     conn.wire.push("off");
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert!(!conn.wire.nodelay());
     assert_eq!(conn.wire.keepalive(), 30);
 
     conn.wire.push_eof();
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(conn.phase(), Phase::Closed);
-    let err = conn.machine.connection().nodelay().expect_err("closed");
+    let err = conn.connection().nodelay().expect_err("closed");
     assert_eq!(err.kind(), ErrorKind::NotConnected);
 }
 
 #[test]
 fn r2_a_wrappers_expect_larger_than_the_buffer_is_an_error_not_end_of_stream_lori_324() {
     let log = Log::new();
-    let config = ConnectionConfig::default().read_buffer_size(8);
+    let config = config(|c| c.set_read_buffer_size(8));
     // A wrapper (say, a record layer) asks the connection for four times what its caller wants.
     let script = Script::new(&log)
         .expecting(2)
@@ -222,7 +229,7 @@ fn r2_a_wrappers_expect_larger_than_the_buffer_is_an_error_not_end_of_stream_lor
             "received(\"ijklmnop\", 2)"
         ]
     );
-    assert_eq!(conn.machine.connection().expect_size(), 8);
+    assert_eq!(conn.connection().expect_size(), 8);
     assert_eq!(conn.handle.stats().expect_rejected, 1);
     assert_eq!(conn.phase(), Phase::Open);
     assert!(!conn.wire.is_dropped());
@@ -233,21 +240,21 @@ fn r2_a_wrappers_expect_larger_than_the_buffer_is_an_error_not_end_of_stream_lor
 fn c4_no_connect_failed_after_connected_when_a_straggler_is_reaped_ponyc_3829() {
     let log = Log::new();
     let mut conn = client(Script::new(&log));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![addr(1), addr(2), addr(3)]));
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![addr(1), addr(2), addr(3)]));
     conn.wire.push("hi").push_eof();
-    assert!(conn
-        .machine
-        .attempt_connected(conn.wire.transport())
-        .is_ok());
+    let transport = conn.wire.transport();
+    assert!(conn.machine().handle_attempt_connected(transport).is_ok());
     assert_eq!(conn.phase(), Phase::Closed);
 
     // The stragglers are reaped after the connection already closed.
-    conn.machine.attempt_failed(ConnectFailure::TimedOut);
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::TimedOut);
     let straggler = Wire::new(3);
     assert!(conn
-        .machine
-        .attempt_connected(straggler.transport())
+        .machine()
+        .handle_attempt_connected(straggler.transport())
         .is_err());
     assert!(straggler.is_dropped());
     assert_eq!(
@@ -268,15 +275,18 @@ fn c4_connect_failed_carries_a_reason() {
     let cases: [(Steps, &[&str]); 4] = [
         (
             |conn| {
-                conn.machine.resolved(Err(io::Error::other("no such host")));
+                conn.machine()
+                    .handle_resolved(Err(io::Error::other("no such host")));
             },
             &["proxy_via(example.org, 7000)", "connect_failed(resolve)"],
         ),
         (
             |conn| {
-                conn.machine.resolved(Ok(vec![addr(1), addr(2)]));
-                conn.machine.attempt_failed(ConnectFailure::Refused);
-                conn.machine.attempt_failed(ConnectFailure::Refused);
+                conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
+                conn.machine()
+                    .handle_attempt_failed(ConnectFailure::Refused);
+                conn.machine()
+                    .handle_attempt_failed(ConnectFailure::Refused);
             },
             &[
                 "proxy_via(example.org, 7000)",
@@ -287,9 +297,11 @@ fn c4_connect_failed_carries_a_reason() {
         ),
         (
             |conn| {
-                conn.machine.resolved(Ok(vec![addr(1), addr(2)]));
-                conn.machine.attempt_failed(ConnectFailure::Refused);
-                conn.machine.attempt_failed(ConnectFailure::TimedOut);
+                conn.machine().handle_resolved(Ok(vec![addr(1), addr(2)]));
+                conn.machine()
+                    .handle_attempt_failed(ConnectFailure::Refused);
+                conn.machine()
+                    .handle_attempt_failed(ConnectFailure::TimedOut);
             },
             &[
                 "proxy_via(example.org, 7000)",
@@ -300,7 +312,7 @@ fn c4_connect_failed_carries_a_reason() {
         ),
         (
             |conn| {
-                conn.machine.resolved(Ok(vec![addr(1)]));
+                conn.machine().handle_resolved(Ok(vec![addr(1)]));
                 conn.handle.dispose();
                 conn.messages();
             },
@@ -314,7 +326,7 @@ fn c4_connect_failed_carries_a_reason() {
     for (steps, expected) in cases {
         let log = Log::new();
         let mut conn = client(Script::new(&log));
-        conn.machine.start_client("example.org", "7000");
+        conn.machine().handle_dial("example.org", "7000");
         steps(&mut conn);
         assert_eq!(log.take(), expected);
         assert_eq!(conn.phase(), Phase::ConnectFailed);

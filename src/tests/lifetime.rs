@@ -2,9 +2,9 @@
 //! the graceful and immediate closes.
 
 use super::harness::{client, server, Conn, Log, Script, NOTHING};
-use crate::config::ConnectionConfig;
-use crate::connection::Phase;
-use crate::notify::ConnectFailure;
+use crate::proto::ConnectFailure;
+use crate::proto::ConnectionConfig;
+use crate::proto::Phase;
 use std::io::ErrorKind;
 
 #[test]
@@ -30,7 +30,7 @@ fn l1_closed_fires_once_however_often_the_connection_is_closed() {
 
     conn.handle.dispose();
     assert_eq!(conn.messages(), 2);
-    assert!(!conn.machine.readable());
+    assert!(!conn.machine().handle_readable());
     assert_eq!(log.take(), NOTHING);
 }
 
@@ -38,9 +38,11 @@ fn l1_closed_fires_once_however_often_the_connection_is_closed() {
 fn l1_closed_only_after_connected_or_accepted() {
     let log = Log::new();
     let mut conn = client(Script::new(&log).on_connecting(|conn, _| conn.hard_close()));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![super::harness::addr(1)]));
-    conn.machine.attempt_failed(ConnectFailure::Refused);
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![super::harness::addr(1)]));
+    conn.machine()
+        .handle_attempt_failed(ConnectFailure::Refused);
     assert_eq!(
         log.take(),
         [
@@ -65,7 +67,7 @@ fn l1_set_notify_hands_later_callbacks_and_the_one_closed_to_the_new_notifier() 
     conn.handle.write("w");
     conn.messages();
     conn.wire.push("r").push_eof();
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(
         log.take(),
         [
@@ -84,8 +86,8 @@ fn l2_nothing_is_read_or_sent_before_accepted() {
     conn.wire.push("early");
     conn.handle.write("early");
     conn.messages();
-    assert!(!conn.machine.readable());
-    assert!(!conn.machine.writable());
+    assert!(!conn.machine().handle_readable());
+    assert!(!conn.machine().handle_writable());
     assert_eq!(log.take(), NOTHING);
     assert_eq!(conn.wire.unread(), 1);
     assert_eq!(conn.handle.stats().writes_dropped, 1);
@@ -136,7 +138,7 @@ fn l2_no_sent_throttled_or_unthrottled_after_closed() {
     conn.handle.write("queued");
     conn.messages();
     conn.wire.push_eof();
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(
         log.take(),
         ["accepted", "sent(\"queued\")", "throttled", "closed"]
@@ -146,7 +148,7 @@ fn l2_no_sent_throttled_or_unthrottled_after_closed() {
     conn.handle.write("late");
     conn.handle.writev(vec![b"late".to_vec()]);
     conn.messages();
-    assert!(!conn.machine.writable());
+    assert!(!conn.machine().handle_writable());
     assert_eq!(log.take(), NOTHING);
     assert_eq!(conn.wire.written(), b"");
 }
@@ -159,10 +161,10 @@ fn l3_peer_end_of_stream_drops_queued_writes_and_fires_closed() {
     conn.wire.block_writes();
     conn.handle.write("unsent");
     conn.messages();
-    assert_eq!(conn.machine.connection().queued_bytes(), 6);
+    assert_eq!(conn.connection().queued_bytes(), 6);
 
     conn.wire.push("last").push_eof();
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(
         log.take(),
         [
@@ -174,7 +176,7 @@ fn l3_peer_end_of_stream_drops_queued_writes_and_fires_closed() {
         ]
     );
     assert_eq!(conn.phase(), Phase::Closed);
-    assert_eq!(conn.machine.connection().queued_bytes(), 0);
+    assert_eq!(conn.connection().queued_bytes(), 0);
     assert!(!conn.wire.is_shut());
     assert!(conn.wire.is_dropped());
 }
@@ -205,16 +207,16 @@ fn l4_graceful_close_drains_the_queue_shuts_the_write_side_and_reads_until_the_p
     assert_eq!(conn.handle.stats().writes_dropped, 1);
 
     conn.wire.grant(10);
-    assert!(conn.machine.writable());
+    assert!(conn.machine().handle_writable());
     assert_eq!(conn.wire.written_str(), "hello");
     assert!(conn.wire.is_shut());
     assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
 
     conn.wire.push("still arriving");
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
     conn.wire.push_eof();
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(
         log.take(),
         [
@@ -256,12 +258,12 @@ fn l4_a_peer_that_never_closes_keeps_the_connection_open() {
     conn.drive();
     for _ in 0..10 {
         conn.wire.push_would_block();
-        conn.machine.readable();
-        conn.machine.writable();
+        conn.machine().handle_readable();
+        conn.machine().handle_writable();
     }
     conn.drive();
     assert!(conn.wire.is_shut());
-    assert!(!conn.machine.is_finished());
+    assert!(!conn.machine().is_finished());
     assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
     assert_eq!(log.take(), ["accepted"]);
 }
@@ -309,7 +311,7 @@ fn l5_close_while_muted_is_immediate_dropping_the_queue_and_unread_data() {
     assert_eq!(conn.phase(), Phase::Closed);
     assert!(!conn.wire.is_shut());
     assert!(conn.wire.is_dropped());
-    assert_eq!(conn.machine.connection().queued_bytes(), 0);
+    assert_eq!(conn.connection().queued_bytes(), 0);
 }
 
 #[test]
@@ -328,7 +330,7 @@ fn l5_hard_close_inside_sent_fires_closed_right_after_sent_and_drops_the_queue()
     conn.handle.write("after");
     conn.messages();
     conn.wire.unblock_writes();
-    assert!(!conn.machine.writable());
+    assert!(!conn.machine().handle_writable());
     assert_eq!(
         log.take(),
         [

@@ -2,9 +2,9 @@
 //! `TcpListenNotify` callbacks.
 
 use super::harness::{addr, Conn, ListenScript, Log, Script, NOTHING};
-use crate::config::ConnectionConfig;
-use crate::listener::{ListenerMachine, ListenerState, TcpListener};
-use crate::notify::TcpConnectionNotify;
+use crate::proto::ConnectionConfig;
+use crate::proto::TcpConnectionNotify;
+use crate::proto::{BindError, ListenerMachine, ListenerState, TcpListener};
 use std::io::{self, ErrorKind};
 
 fn listener(script: ListenScript, limit: usize) -> ListenerMachine {
@@ -41,7 +41,7 @@ fn n1_listening_comes_first_and_alone_when_the_bind_succeeds() {
     );
     assert_eq!(machine.state(), &ListenerState::Binding);
     assert!(!machine.wants_accept());
-    machine.bound(Ok(addr(8080)));
+    machine.handle_bound(Ok(addr(8080)));
     assert_eq!(log.take(), ["listening", "listening on 127.0.0.1:8080"]);
     assert_eq!(machine.state(), &ListenerState::Listening(addr(8080)));
     assert!(machine.is_listening());
@@ -52,11 +52,14 @@ fn n1_listening_comes_first_and_alone_when_the_bind_succeeds() {
 fn n1_not_listening_comes_first_and_alone_when_the_bind_fails() {
     let log = Log::new();
     let mut machine = listener(ListenScript::new(&log), 0);
-    machine.bound(Err(io::Error::new(ErrorKind::AddrInUse, "address in use")));
+    machine.handle_bound(Err(io::Error::new(ErrorKind::AddrInUse, "address in use")));
     assert_eq!(log.take(), ["not_listening"]);
     assert_eq!(
         machine.state(),
-        &ListenerState::NotListening("address in use".to_string())
+        &ListenerState::NotListening(BindError {
+            kind: ErrorKind::AddrInUse,
+            message: "address in use".to_string()
+        })
     );
     assert!(!machine.is_listening());
     assert!(!machine.wants_accept());
@@ -69,16 +72,16 @@ fn n2_closed_fires_once_however_often_the_listener_is_closed() {
         ListenScript::new(&log).on_closed(|listener| listener.close()),
         0,
     );
-    machine.bound(Ok(addr(80)));
-    machine.close();
-    machine.close();
+    machine.handle_bound(Ok(addr(80)));
+    machine.handle_dispose();
+    machine.handle_dispose();
     assert_eq!(log.take(), ["listening", "listener.closed"]);
     assert_eq!(machine.state(), &ListenerState::Closed);
     assert!(!machine.wants_accept());
 
     // Connections accepted earlier may still close; that revives nothing.
-    machine.connection_closed();
-    machine.close();
+    machine.handle_connection_closed();
+    machine.handle_dispose();
     assert_eq!(log.take(), NOTHING);
     assert_eq!(machine.state(), &ListenerState::Closed);
 }
@@ -87,13 +90,16 @@ fn n2_closed_fires_once_however_often_the_listener_is_closed() {
 fn n2_never_closed_after_not_listening() {
     let log = Log::new();
     let mut machine = listener(ListenScript::new(&log), 0);
-    machine.close();
-    machine.bound(Err(io::Error::new(ErrorKind::PermissionDenied, "denied")));
-    machine.close();
+    machine.handle_dispose();
+    machine.handle_bound(Err(io::Error::new(ErrorKind::PermissionDenied, "denied")));
+    machine.handle_dispose();
     assert_eq!(log.take(), ["not_listening"]);
     assert_eq!(
         machine.state(),
-        &ListenerState::NotListening("denied".to_string())
+        &ListenerState::NotListening(BindError {
+            kind: ErrorKind::PermissionDenied,
+            message: "denied".to_string()
+        })
     );
 }
 
@@ -108,7 +114,7 @@ fn n2_close_inside_listening_fires_closed_right_after_listening_returns() {
         }),
         0,
     );
-    machine.bound(Ok(addr(80)));
+    machine.handle_bound(Ok(addr(80)));
     assert_eq!(
         log.take(),
         [
@@ -124,10 +130,10 @@ fn n2_close_inside_listening_fires_closed_right_after_listening_returns() {
 fn n2_a_close_before_the_bind_finished_closes_right_after_listening() {
     let log = Log::new();
     let mut machine = listener(ListenScript::new(&log), 0);
-    machine.close();
+    machine.handle_dispose();
     assert_eq!(log.take(), NOTHING);
     assert_eq!(machine.state(), &ListenerState::Binding);
-    machine.bound(Ok(addr(80)));
+    machine.handle_bound(Ok(addr(80)));
     assert_eq!(log.take(), ["listening", "listener.closed"]);
     assert_eq!(machine.state(), &ListenerState::Closed);
 }
@@ -143,8 +149,8 @@ fn n2_close_inside_connected_still_hands_out_that_connections_notifier() {
         }),
         0,
     );
-    machine.bound(Ok(addr(80)));
-    let notify = machine.accepted().expect("the factory accepted");
+    machine.handle_bound(Ok(addr(80)));
+    let notify = machine.handle_accepted().expect("the factory accepted");
     assert_eq!(
         log.take(),
         ["listening", "listener.connected", "listener.closed"]
@@ -160,22 +166,22 @@ fn n2_close_inside_connected_still_hands_out_that_connections_notifier() {
 fn n3_at_the_limit_the_listener_stops_accepting_and_resumes_as_connections_close() {
     let log = Log::new();
     let mut machine = listener(ListenScript::new(&log).factory(noting_factory(&log)), 2);
-    machine.bound(Ok(addr(80)));
+    machine.handle_bound(Ok(addr(80)));
     assert!(machine.wants_accept());
-    assert!(machine.accepted().is_some());
+    assert!(machine.handle_accepted().is_some());
     assert!(machine.wants_accept());
-    assert!(machine.accepted().is_some());
+    assert!(machine.handle_accepted().is_some());
     assert!(!machine.wants_accept());
 
-    machine.connection_closed();
+    machine.handle_connection_closed();
     assert!(machine.wants_accept());
-    assert!(machine.accepted().is_some());
+    assert!(machine.handle_accepted().is_some());
     assert!(!machine.wants_accept());
 
-    machine.connection_closed();
-    machine.connection_closed();
+    machine.handle_connection_closed();
+    machine.handle_connection_closed();
     assert!(machine.wants_accept());
-    assert!(machine.accepted().is_some());
+    assert!(machine.handle_accepted().is_some());
     assert_eq!(
         log.take(),
         [
@@ -209,11 +215,11 @@ fn n3_rejected_connections_do_not_count_against_the_limit() {
         }),
         1,
     );
-    machine.bound(Ok(addr(80)));
-    assert!(machine.accepted().is_none());
-    assert!(machine.accepted().is_none());
+    machine.handle_bound(Ok(addr(80)));
+    assert!(machine.handle_accepted().is_none());
+    assert!(machine.handle_accepted().is_none());
     assert!(machine.wants_accept());
-    assert!(machine.accepted().is_some());
+    assert!(machine.handle_accepted().is_some());
     assert!(!machine.wants_accept());
     assert_eq!(
         log.take(),
@@ -233,10 +239,10 @@ fn n3_rejected_connections_do_not_count_against_the_limit() {
 fn n3_limit_0_is_unlimited() {
     let log = Log::new();
     let mut machine = listener(ListenScript::new(&log), 0);
-    machine.bound(Ok(addr(80)));
+    machine.handle_bound(Ok(addr(80)));
     for _ in 0..100 {
         assert!(machine.wants_accept());
-        assert!(machine.accepted().is_some());
+        assert!(machine.handle_accepted().is_some());
     }
     assert!(machine.wants_accept());
     let lines = log.take();
@@ -259,10 +265,10 @@ fn n4_each_notifier_from_connected_yields_exactly_one_accepted_and_none_yields_n
         }),
         0,
     );
-    machine.bound(Ok(addr(80)));
+    machine.handle_bound(Ok(addr(80)));
     let mut conns = Vec::new();
     for _ in 0..4 {
-        if let Some(notify) = machine.accepted() {
+        if let Some(notify) = machine.handle_accepted() {
             let mut conn = Conn::new_server(notify, ConnectionConfig::default(), &log);
             conn.wire.push("hi").push_eof();
             conn.accept();
@@ -272,7 +278,7 @@ fn n4_each_notifier_from_connected_yields_exactly_one_accepted_and_none_yields_n
     assert_eq!(conns.len(), 2);
     for conn in &mut conns {
         conn.drive();
-        assert!(conn.machine.is_finished());
+        assert!(conn.machine().is_finished());
     }
     assert_eq!(
         log.take(),

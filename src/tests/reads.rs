@@ -1,9 +1,9 @@
 //! Read rules R1–R6: framing with `expect`, deliveries per turn, read yields, mute, and what
 //! arrives being a prefix of what the peer sent.
 
-use super::harness::{client, server, server_with, Conn, Log, Script, NOTHING};
-use crate::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
-use crate::connection::{ExpectError, Phase};
+use super::harness::{client, config, server, server_with, Conn, Log, Script, NOTHING};
+use crate::proto::{ExpectError, Phase};
+use crate::proto::{DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, MAX_RECEIVED_PER_TURN};
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
 
@@ -96,7 +96,7 @@ fn r1_a_trailing_partial_frame_is_never_delivered() {
 #[test]
 fn r1_expect_0_delivers_at_least_one_byte_and_never_more_than_the_read_buffer() {
     let log = Log::new();
-    let config = ConnectionConfig::default().read_buffer_size(4);
+    let config = config(|c| c.set_read_buffer_size(4));
     let mut conn = server_with(Script::new(&log), config);
     conn.wire.push("abcdefghij").push("k");
     conn.accept();
@@ -138,7 +138,7 @@ fn r1_expect_frames_a_client_connection_from_its_first_read() {
 fn r2_expect_beyond_the_read_buffer_is_an_error_and_leaves_the_framing_unchanged() {
     let log = Log::new();
     let notes = log.clone();
-    let config = ConnectionConfig::default().read_buffer_size(8);
+    let config = config(|c| c.set_read_buffer_size(8));
     let script = Script::new(&log)
         .on_accepted(move |conn| {
             conn.expect(3).expect("3 fits the buffer");
@@ -171,7 +171,7 @@ fn r2_expect_beyond_the_read_buffer_is_an_error_and_leaves_the_framing_unchanged
             "expect(9) exceeds the read buffer size 8"
         ]
     );
-    assert_eq!(conn.machine.connection().expect_size(), 3);
+    assert_eq!(conn.connection().expect_size(), 3);
     // Refused up front, so the notifier's hook never saw it and nothing was rejected later.
     assert_eq!(conn.handle.stats().expect_rejected, 0);
 }
@@ -179,7 +179,7 @@ fn r2_expect_beyond_the_read_buffer_is_an_error_and_leaves_the_framing_unchanged
 #[test]
 fn r2_expect_of_exactly_the_read_buffer_size_is_allowed() {
     let log = Log::new();
-    let config = ConnectionConfig::default().read_buffer_size(4);
+    let config = config(|c| c.set_read_buffer_size(4));
     let mut conn = server_with(Script::new(&log).expecting(4), config);
     conn.wire.push("ab").push("cdef").push("gh");
     conn.accept();
@@ -197,7 +197,7 @@ fn r2_expect_of_exactly_the_read_buffer_size_is_allowed() {
 #[test]
 fn r2_a_notifier_expect_result_beyond_the_read_buffer_is_rejected_counted_and_ignored() {
     let log = Log::new();
-    let config = ConnectionConfig::default().read_buffer_size(8);
+    let config = config(|c| c.set_read_buffer_size(8));
     let script = Script::new(&log)
         .expecting(2)
         .on_expect(|_, qty| if qty == 5 { 100 } else { qty })
@@ -221,7 +221,7 @@ fn r2_a_notifier_expect_result_beyond_the_read_buffer_is_rejected_counted_and_ig
             "received(\"cc\", 3)"
         ]
     );
-    assert_eq!(conn.machine.connection().expect_size(), 2);
+    assert_eq!(conn.connection().expect_size(), 2);
     assert_eq!(conn.handle.stats().expect_rejected, 1);
     assert_eq!(conn.phase(), Phase::Open);
 }
@@ -240,7 +240,7 @@ fn r2_an_expect_change_inside_received_applies_to_the_very_next_delivery_from_th
     conn.accept();
     assert_eq!(conn.wire.unread(), 0);
     conn.wire.push("d");
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(
         log.take(),
         [
@@ -266,14 +266,14 @@ fn r3_times_counts_from_1_to_50_in_a_turn_and_the_rest_comes_in_a_later_turn() {
     assert_eq!(deliveries.take_times(), (1..=50).collect::<Vec<_>>());
 
     // Yielded: readiness alone delivers nothing until the resume is handled.
-    assert!(!conn.machine.wants_read());
-    assert!(!conn.machine.readable());
+    assert!(!conn.machine().wants_read());
+    assert!(!conn.machine().handle_readable());
     assert_eq!(deliveries.take_times(), Vec::<usize>::new());
 
     assert_eq!(conn.resume(), ["ReadAgain"]);
     assert_eq!(deliveries.take_times(), (1..=10).collect::<Vec<_>>());
     assert_eq!(log.lines().len(), 2 + 60);
-    assert!(conn.machine.wants_read());
+    assert!(conn.machine().wants_read());
 }
 
 #[test]
@@ -295,7 +295,7 @@ fn r3_received_returning_false_yields_and_the_next_delivery_is_a_later_turn_with
             "received(\"b\", 2)"
         ]
     );
-    assert!(!conn.machine.readable());
+    assert!(!conn.machine().handle_readable());
     assert_eq!(log.take(), NOTHING);
 
     // A yield, not a stop: the rest comes once the resume is handled.
@@ -317,7 +317,7 @@ fn r3_the_count_restarts_at_1_in_each_readiness_turn() {
     let mut conn = server(Script::new(&log));
     conn.wire.push("a").push_would_block().push("b").push("c");
     conn.accept();
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(
         log.take(),
         [
@@ -332,7 +332,7 @@ fn r3_the_count_restarts_at_1_in_each_readiness_turn() {
 #[test]
 fn r4_after_yield_after_reading_bytes_other_tasks_messages_come_before_the_next_delivery() {
     let log = Log::new();
-    let config = ConnectionConfig::default().yield_after_reading(4);
+    let config = config(|c| c.set_yield_after_reading(4));
     let mut conn = server_with(Script::new(&log), config);
     conn.wire
         .push("ab")
@@ -369,7 +369,7 @@ fn r4_after_yield_after_reading_bytes_other_tasks_messages_come_before_the_next_
 #[test]
 fn r4_the_byte_budget_counts_reads_not_deliveries() {
     let log = Log::new();
-    let config = ConnectionConfig::default().yield_after_reading(3);
+    let config = config(|c| c.set_yield_after_reading(3));
     let mut conn = server_with(Script::new(&log).expecting(4), config);
     conn.wire.push("ab").push("cd").push("ef").push("gh");
     conn.accept();
@@ -392,11 +392,11 @@ fn r5_while_muted_nothing_is_read_or_delivered_and_the_peers_close_is_not_notice
     let reads = conn.wire.read_sizes().len();
     conn.handle.mute();
     assert_eq!(conn.messages(), 1);
-    assert!(conn.machine.connection().is_muted());
+    assert!(conn.connection().is_muted());
 
     conn.wire.push("b").push_eof();
-    assert!(!conn.machine.wants_read());
-    assert!(!conn.machine.readable());
+    assert!(!conn.machine().wants_read());
+    assert!(!conn.machine().handle_readable());
     assert_eq!(conn.wire.read_sizes().len(), reads);
     assert_eq!(conn.phase(), Phase::Open);
     assert_eq!(log.take(), ["accepted", "received(\"a\", 1)"]);
@@ -422,7 +422,7 @@ fn r5_unmute_first_delivers_what_was_already_buffered() {
     assert_eq!(conn.queue_resumes(), ["ReadAgain"]);
     assert_eq!(conn.messages(), 2);
     conn.wire.push("d");
-    assert!(!conn.machine.readable());
+    assert!(!conn.machine().handle_readable());
     assert_eq!(log.take(), ["accepted", "expect(1)", "received(\"a\", 1)"]);
 
     conn.handle.unmute();
@@ -460,7 +460,7 @@ fn r5_mute_inside_received_takes_effect_from_the_turn_that_handles_it() {
     );
     assert_eq!(conn.messages(), 1);
     conn.wire.push("d");
-    assert!(!conn.machine.readable());
+    assert!(!conn.machine().handle_readable());
     assert_eq!(log.take(), NOTHING);
     assert_eq!(conn.wire.unread(), 1);
 }
@@ -469,7 +469,7 @@ fn r5_mute_inside_received_takes_effect_from_the_turn_that_handles_it() {
 fn r6_received_data_is_what_the_peer_sent_whatever_the_chunking_and_settings() {
     let data = pattern(50);
     for read_buffer_size in [3, 8, 64] {
-        for yield_after_reading in [1, 5, 16384] {
+        for yield_after_reading in [1, 5, DEFAULT_YIELD_AFTER_READING] {
             for expect in [0, 1, 3] {
                 for chunk in [1, 3, 10] {
                     let context = format!(
@@ -478,9 +478,10 @@ fn r6_received_data_is_what_the_peer_sent_whatever_the_chunking_and_settings() {
                     );
                     let log = Log::new();
                     let deliveries = Deliveries::default();
-                    let config = ConnectionConfig::default()
-                        .read_buffer_size(read_buffer_size)
-                        .yield_after_reading(yield_after_reading);
+                    let config = config(|c| {
+                        c.set_read_buffer_size(read_buffer_size);
+                        c.set_yield_after_reading(yield_after_reading);
+                    });
                     let mut conn =
                         server_with(recording(&log, &deliveries).expecting(expect), config);
                     push_chunked(&conn, &data, chunk);
@@ -564,15 +565,15 @@ fn r6_after_a_hard_close_what_was_delivered_is_a_prefix_of_what_was_sent() {
 
 #[test]
 fn r1_the_first_read_asks_for_the_whole_read_buffer_wherever_it_reads_into() {
-    // 16 KiB (the default): the first read goes to the stack, and no buffer is allocated until
+    // The default size: the first read goes to the stack, and no buffer is allocated until
     // data comes; 64 KiB: the first read goes into an allocated buffer.
-    for (size, allocated_before_data) in [(16 * 1024, 0), (64 * 1024, 64 * 1024)] {
+    for (size, allocated_before_data) in [(DEFAULT_READ_BUFFER_SIZE, 0), (64 * 1024, 64 * 1024)] {
         let log = Log::new();
         let deliveries = Deliveries::default();
-        let config = ConnectionConfig::default().read_buffer_size(size);
+        let config = config(|c| c.set_read_buffer_size(size));
         let mut conn = server_with(recording(&log, &deliveries), config);
         conn.accept();
-        let capacity = conn.machine.connection().read_buffer_capacity();
+        let capacity = conn.connection().read_buffer_capacity();
         assert_eq!(capacity, allocated_before_data, "size {size}");
         let data = pattern(40_000);
         conn.wire.push(data.clone());
@@ -595,7 +596,7 @@ fn r1_a_connection_that_only_reads_end_of_stream_never_allocates_a_read_buffer()
     let log = Log::new();
     let mut conn = server(Script::new(&log));
     conn.accept();
-    assert_eq!(conn.machine.connection().read_buffer_capacity(), 0);
+    assert_eq!(conn.connection().read_buffer_capacity(), 0);
     conn.wire.push_eof();
     conn.drive();
     assert_eq!(log.take(), ["accepted", "closed"]);

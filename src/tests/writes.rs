@@ -1,24 +1,22 @@
 //! Write rules W1–W5: dropped writes, `sent`/`sentv` as transforms, order under backpressure,
 //! and the alternation of `throttled` and `unthrottled`.
 
-use super::harness::{client, server, server_with, Log, Script, NOTHING};
-use crate::config::ConnectionConfig;
-use crate::connection::Phase;
+use super::harness::{client, config, server, server_with, Log, Script, NOTHING};
+use crate::proto::Phase;
 use std::io::ErrorKind;
 
 #[test]
 fn w1_writes_before_connect_are_dropped_without_callback_and_counted() {
     let log = Log::new();
     let mut conn = client(Script::new(&log).on_connecting(|conn, _| conn.write("from connecting")));
-    conn.machine.start_client("example.org", "7000");
-    conn.machine.resolved(Ok(vec![super::harness::addr(1)]));
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![super::harness::addr(1)]));
     conn.handle.write("early");
     conn.handle.writev(vec![b"early".to_vec()]);
     assert_eq!(conn.messages(), 3);
-    assert!(conn
-        .machine
-        .attempt_connected(conn.wire.transport())
-        .is_ok());
+    let transport = conn.wire.transport();
+    assert!(conn.machine().handle_attempt_connected(transport).is_ok());
     conn.drive();
     assert_eq!(
         log.take(),
@@ -41,7 +39,7 @@ fn w1_writes_after_close_are_dropped_without_callback_and_counted() {
     conn.handle.writev(vec![b"late".to_vec()]);
     conn.messages();
     conn.wire.push("x");
-    conn.machine.readable();
+    conn.machine().handle_readable();
     assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
     assert_eq!(log.take(), ["accepted", "received(\"x\", 1)"]);
     assert_eq!(conn.wire.written(), b"");
@@ -144,11 +142,11 @@ fn w3_bytes_reach_the_peer_in_write_order_exactly_once_whatever_the_partial_writ
                 }
                 conn.messages();
                 conn.wire.grant(grant);
-                conn.machine.writable();
+                conn.machine().handle_writable();
             }
-            while conn.machine.connection().queued_bytes() > 0 {
+            while conn.connection().queued_bytes() > 0 {
                 conn.wire.grant(grant);
-                conn.machine.writable();
+                conn.machine().handle_writable();
             }
             assert_eq!(
                 conn.wire.written(),
@@ -163,6 +161,36 @@ fn w3_bytes_reach_the_peer_in_write_order_exactly_once_whatever_the_partial_writ
 }
 
 #[test]
+fn w3_a_write_from_a_callback_is_handled_after_the_messages_already_queued() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_received(|conn, data, _| {
+        conn.write([b"echo ", data].concat());
+        true
+    }));
+    conn.accept();
+    conn.handle.write("first ");
+    conn.wire.push("x");
+    conn.machine().handle_readable();
+    assert_eq!(conn.messages(), 2);
+    assert_eq!(conn.wire.written_str(), "first echo x");
+}
+
+#[test]
+fn w3_a_callbacks_own_writes_queue_when_its_call_returns_behind_a_handle_write_made_inside_it() {
+    // `conn`'s messages wait in the outbox until the machine call returns; a handle reaches the
+    // mailbox at once. Inside a callback, `conn` is the way to keep one order.
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_accepted(|conn| {
+        conn.write("own ");
+        conn.handle().write("handle ");
+        conn.write("own-again");
+    }));
+    conn.accept();
+    conn.drive();
+    assert_eq!(conn.wire.written_str(), "handle own own-again");
+}
+
+#[test]
 fn w3_writes_while_throttled_are_queued_never_dropped() {
     let log = Log::new();
     let mut conn = server(Script::new(&log));
@@ -172,12 +200,12 @@ fn w3_writes_while_throttled_are_queued_never_dropped() {
         conn.handle.write(format!("{i:03},"));
     }
     conn.messages();
-    assert!(conn.machine.connection().is_throttled());
-    assert_eq!(conn.machine.connection().queued_bytes(), 400);
+    assert!(conn.connection().is_throttled());
+    assert_eq!(conn.connection().queued_bytes(), 400);
     assert_eq!(conn.wire.written(), b"");
 
     conn.wire.unblock_writes();
-    assert!(conn.machine.writable());
+    assert!(conn.machine().handle_writable());
     let expected: String = (0..100).map(|i| format!("{i:03},")).collect();
     assert_eq!(conn.wire.written_str(), expected);
     assert_eq!(conn.handle.stats().writes_dropped, 0);
@@ -197,17 +225,17 @@ fn w4_throttled_and_unthrottled_strictly_alternate_starting_with_throttled() {
     conn.handle.write("b");
     conn.messages();
     conn.wire.grant(1);
-    conn.machine.writable();
-    assert!(conn.machine.connection().is_throttled());
+    conn.machine().handle_writable();
+    assert!(conn.connection().is_throttled());
     conn.wire.grant(1);
-    conn.machine.writable();
-    assert!(!conn.machine.connection().is_throttled());
-    conn.machine.writable();
+    conn.machine().handle_writable();
+    assert!(!conn.connection().is_throttled());
+    conn.machine().handle_writable();
     // Pressure again after a release throttles again (ponyc #1476).
     conn.handle.write("c");
     conn.messages();
     conn.wire.unblock_writes();
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(
         log.take(),
         [
@@ -249,9 +277,9 @@ fn w4_a_write_error_while_throttled_closes_and_unthrottled_never_comes() {
     conn.handle.write("doomed");
     conn.messages();
     conn.wire.fail_writes(ErrorKind::BrokenPipe);
-    assert!(!conn.machine.writable());
+    assert!(!conn.machine().handle_writable());
     conn.wire.unblock_writes();
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(
         log.take(),
         ["accepted", "sent(\"doomed\")", "throttled", "closed"]
@@ -262,21 +290,21 @@ fn w4_a_write_error_while_throttled_closes_and_unthrottled_never_comes() {
 fn w4_no_unthrottled_after_closed_when_a_write_resume_was_pending() {
     // ponyc #5287: a resume queued before the connection closed must not revive it.
     let log = Log::new();
-    let config = ConnectionConfig::default().yield_after_writing(4);
+    let config = config(|c| c.set_yield_after_writing(4));
     let mut conn = server_with(Script::new(&log), config);
     conn.accept();
     conn.wire.block_writes();
     conn.handle.write("0123456789");
     conn.messages();
     conn.wire.unblock_writes().per_call(3);
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(conn.wire.written_str(), "012345");
     assert_eq!(conn.queue_resumes(), ["WriteAgain"]);
 
     conn.wire.push_error(ErrorKind::ConnectionReset);
-    conn.machine.readable();
+    conn.machine().handle_readable();
     conn.messages();
-    assert!(!conn.machine.writable());
+    assert!(!conn.machine().handle_writable());
     assert_eq!(
         log.take(),
         ["accepted", "sent(\"0123456789\")", "throttled", "closed"]
@@ -295,7 +323,7 @@ fn w4_closed_while_throttled_by_a_muted_dispose_never_unthrottles() {
     conn.handle.dispose();
     conn.drive();
     conn.wire.unblock_writes();
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(
         log.take(),
         ["accepted", "sent(\"stuck\")", "throttled", "closed"]
@@ -311,7 +339,7 @@ fn w5_unthrottled_fires_in_the_readiness_turn_that_drains_the_queue() {
     conn.handle.write("abc");
     conn.messages();
     conn.wire.grant(2);
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(log.take(), ["accepted", "sent(\"abc\")", "throttled"]);
     // Writes handled while throttled wait for readiness; they do not drain the queue.
     conn.wire.grant(100);
@@ -319,7 +347,7 @@ fn w5_unthrottled_fires_in_the_readiness_turn_that_drains_the_queue() {
     conn.messages();
     assert_eq!(log.take(), ["sent(\"d\")"]);
     assert_eq!(conn.wire.written_str(), "ab");
-    conn.machine.writable();
+    conn.machine().handle_writable();
     assert_eq!(log.take(), ["unthrottled"]);
     assert_eq!(conn.wire.written_str(), "abcd");
     assert_eq!(log.take(), NOTHING);

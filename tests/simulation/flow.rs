@@ -78,7 +78,8 @@ fn r3_times_restarts_after_received_returns_false() {
 /// every `received` returned true, so `times` restarts.
 #[test]
 fn r4_yields_after_reading_the_configured_bytes() {
-    let config = ConnectionConfig::default().yield_after_reading(250);
+    let mut config = ConnectionConfig::default();
+    config.set_yield_after_reading(250);
     let reader = SlowReader::new(Duration::ZERO, 1000);
     let scenario = thousand_bytes_in_tens("yield-after-reading", reader, config);
     let outcome = run_passing(&scenario, seed_or(1));

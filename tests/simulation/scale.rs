@@ -68,16 +68,21 @@ fn n3_peers_of_a_listener_at_its_limit_wait_then_time_out() {
 
 /// A host that could dial more connect attempts than it has ephemeral ports is refused before
 /// the run starts, with an error naming what to change, instead of a panic inside turmoil.
+/// Clients are at most 10,000 per scenario, so the host here dials a name of two addresses:
+/// every client makes two attempts.
 #[test]
 fn a_client_host_past_its_ephemeral_ports_is_refused_before_the_run() {
-    let scenario = crowd("too-many", EPHEMERAL_PORTS + 1, |s, name| {
-        s.client(name, "client", "server", 7000, factory(|| Echo))
+    let clients = EPHEMERAL_PORTS / 2 + 1;
+    let scenario = crowd("too-many", clients, |s, name| {
+        s.client(name, "client", "svc", 7000, factory(|| Echo))
     })
     .listener("server", "server", 7000, factory(|| Echo))
+    .listener("server2", "server2", 7000, factory(|| Echo))
+    .name("svc", &["server", "server2"])
     .expecting(Expectations::default());
     match run(&scenario, &FaultPlan::quiet(Seed(1))) {
         Err(SimError::Limit(LimitError::EphemeralPorts { host, attempts })) => {
-            assert_eq!((host.as_str(), attempts), ("client", EPHEMERAL_PORTS + 1));
+            assert_eq!((host.as_str(), attempts), ("client", 2 * clients));
         }
         other => panic!(
             "expected the ephemeral port limit, got {:?}",

@@ -1,7 +1,7 @@
 //! The real network: tokio sockets, the system resolver, and an optional table of host names
 //! that resolve to several addresses (for happy-eyeballs tests on loopback).
 
-use crate::backend::{parse_port, BoxFuture, Network, Stream};
+use super::backend::{parse_port, BoxFuture, Network, Stream};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -1,19 +1,30 @@
-//! The sans-IO connection state machine: it takes events (connect results, readiness, mailbox
-//! messages) and turns them into notifier callbacks, following the scheduling model of the
-//! contract (`docs/contract.md`).
-//! Each public method is one turn. It never touches a socket, a clock or a task: drivers feed it.
+//! The sans-IO connection state machine: it takes events and turns them into notifier
+//! callbacks, following the contract's scheduling model (`docs/contract.md`), and hands out what the runtime must
+//! do next. It never touches a socket, a clock, a lock or a task.
+//!
+//! As quinn-proto's `Connection`, its methods come in two families:
+//! - `handle_*` take one event each: the dial, resolved addresses, an attempt's result, an
+//!   accepted socket, a mailbox message, readiness. Each is one turn of the connection.
+//! - `poll_*` hand out what the runtime must do: [`poll_messages`](ConnectionMachine::poll_messages)
+//!   the messages the connection sent itself (`write`, `mute`, `dispose`, ... from a callback),
+//!   to queue in its mailbox; [`poll_attempt`](ConnectionMachine::poll_attempt) the addresses
+//!   to dial; [`poll_resume`](ConnectionMachine::poll_resume) the resumes to queue after a
+//!   yield, behind what other tasks sent meanwhile (R4). [`is_finished`](ConnectionMachine::is_finished)
+//!   says when the connection is over.
 
-use crate::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
-use crate::connection::{Deferred, Message, Phase, ReadOutcome, Role, TcpConnection};
-use crate::handle::ConnectionHandle;
-use crate::notify::{ConnectFailure, TcpConnectionNotify};
-use crate::transport::Transport;
+use super::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
+use super::connection::{Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection};
+use super::message::Message;
+use super::notify::{ConnectFailure, TcpConnectionNotify};
+use super::transport::Transport;
 use std::net::SocketAddr;
 
 /// A connection's notifier and state, driven one turn at a time.
-pub struct ConnectionMachine {
+pub(crate) struct ConnectionMachine {
     notify: Box<dyn TcpConnectionNotify>,
     conn: TcpConnection,
+    /// Resolved addresses not yet handed out by `poll_attempt`, in resolution order (C2).
+    to_dial: std::vec::IntoIter<SocketAddr>,
     read_again_sent: bool,
     write_again_sent: bool,
 }
@@ -23,95 +34,97 @@ impl ConnectionMachine {
     pub(crate) fn client(
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
-        handle: ConnectionHandle,
+        attachment: Option<Attachment>,
     ) -> Self {
-        Self::new(notify, TcpConnection::new(Role::Client, config, handle))
+        Self::new(notify, TcpConnection::new(Role::Client, config, attachment))
     }
 
-    /// A connection accepted by a listener; [`accept`](Self::accept) starts it.
+    /// A connection accepted by a listener; [`handle_accepted`](Self::handle_accepted) starts it.
     pub(crate) fn server(
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
-        handle: ConnectionHandle,
+        attachment: Option<Attachment>,
     ) -> Self {
-        Self::new(notify, TcpConnection::new(Role::Server, config, handle))
+        Self::new(notify, TcpConnection::new(Role::Server, config, attachment))
     }
 
     fn new(notify: Box<dyn TcpConnectionNotify>, conn: TcpConnection) -> Self {
         ConnectionMachine {
             notify,
             conn,
+            to_dial: Vec::new().into_iter(),
             read_again_sent: false,
             write_again_sent: false,
         }
     }
 
+    // ---- observers ----
+
     /// The connection state, as the notifier sees it.
-    pub fn connection(&self) -> &TcpConnection {
+    pub(crate) fn connection(&self) -> &TcpConnection {
         &self.conn
     }
 
-    /// Whether the driver is still dialling.
-    pub fn is_connecting(&self) -> bool {
+    /// Whether the connection is still dialling.
+    pub(crate) fn is_connecting(&self) -> bool {
         self.conn.is_connecting()
     }
 
-    /// Whether the connection reached `closed` or `connect_failed`.
-    pub fn is_finished(&self) -> bool {
+    /// Whether the connection reached `closed` or `connect_failed`: the runtime winds it up.
+    pub(crate) fn is_finished(&self) -> bool {
         self.conn.is_finished()
     }
 
-    /// Whether the driver should try to read.
-    pub fn wants_read(&self) -> bool {
+    /// Whether a read turn could do anything: live, not muted, not waiting for a resume.
+    pub(crate) fn wants_read(&self) -> bool {
         self.conn.wants_read()
     }
 
-    /// Whether the driver should try to write.
-    pub fn wants_write(&self) -> bool {
+    /// Whether a write turn could do anything: something queued, or a shut to send.
+    pub(crate) fn wants_write(&self) -> bool {
         self.conn.wants_write()
     }
 
+    // ---- events in ----
+
     /// Client start: `proxy_via` (C1), returning the host and service to resolve.
-    pub fn start_client(&mut self, host: &str, service: &str) -> (String, String) {
+    pub(crate) fn handle_dial(&mut self, host: &str, service: &str) -> (String, String) {
         let target = self.notify.proxy_via(host, service);
-        self.conn.phase = Phase::Resolving;
+        self.conn.set_phase(Phase::Resolving);
         target
     }
 
-    /// Resolution finished: dial every address (C2) and report `connecting(n)` (C3), or
-    /// `connect_failed(Resolve)`. Returns the addresses to dial, in order; none if the
-    /// connection failed or was closed meanwhile.
-    pub fn resolved(&mut self, addresses: std::io::Result<Vec<SocketAddr>>) -> Vec<SocketAddr> {
-        if self.conn.phase != Phase::Resolving {
-            return Vec::new();
+    /// Resolution finished: every address is to be dialled at once (C2, see
+    /// [`poll_attempt`](Self::poll_attempt)) and `connecting(n)` reports them (C3); or
+    /// `connect_failed(Resolve)`. Ignored if the connection was closed meanwhile.
+    pub(crate) fn handle_resolved(&mut self, addresses: std::io::Result<Vec<SocketAddr>>) {
+        if self.conn.phase() != Phase::Resolving {
+            return;
         }
         let addresses = match addresses {
             Ok(addresses) if !addresses.is_empty() => addresses,
             Ok(_) => {
                 self.fail(ConnectFailure::Resolve);
-                return Vec::new();
+                return;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "resolution failed");
                 self.fail(ConnectFailure::Resolve);
-                return Vec::new();
+                return;
             }
         };
         let count = u32::try_from(addresses.len()).unwrap_or(u32::MAX);
-        self.conn.phase = Phase::Connecting { outstanding: count };
+        self.conn
+            .set_phase(Phase::Connecting { outstanding: count });
+        self.to_dial = addresses.into_iter();
         self.notify.connecting(&mut self.conn, count);
         self.drain_deferred();
-        if self.conn.is_connecting() {
-            addresses
-        } else {
-            Vec::new()
-        }
     }
 
     /// One connect attempt failed: `connecting(n-1)`, or `connect_failed` after the last (C3, C4).
     /// Ignored once connected or abandoned.
-    pub fn attempt_failed(&mut self, reason: ConnectFailure) {
-        let Phase::Connecting { outstanding } = self.conn.phase else {
+    pub(crate) fn handle_attempt_failed(&mut self, reason: ConnectFailure) {
+        let Phase::Connecting { outstanding } = self.conn.phase() else {
             return;
         };
         let left = outstanding.saturating_sub(1);
@@ -119,18 +132,18 @@ impl ConnectionMachine {
             self.fail(reason);
             return;
         }
-        self.conn.phase = Phase::Connecting { outstanding: left };
+        self.conn.set_phase(Phase::Connecting { outstanding: left });
         self.notify.connecting(&mut self.conn, left);
         self.drain_deferred();
     }
 
     /// One connect attempt succeeded. The first wins (`connected`, then reading in the same
-    /// turn); later ones are handed back for the driver to close silently (C2, C6).
-    pub fn attempt_connected(
+    /// turn); later ones are handed back for the runtime to close silently (C2, C6).
+    pub(crate) fn handle_attempt_connected(
         &mut self,
         transport: Box<dyn Transport>,
     ) -> Result<(), Box<dyn Transport>> {
-        if !matches!(self.conn.phase, Phase::Connecting { .. }) {
+        if !matches!(self.conn.phase(), Phase::Connecting { .. }) {
             return Err(transport);
         }
         self.conn.open(transport);
@@ -141,7 +154,7 @@ impl ConnectionMachine {
     }
 
     /// Server start: `accepted` (A1), then reading in the same turn.
-    pub fn accept(&mut self, transport: Box<dyn Transport>) {
+    pub(crate) fn handle_accepted(&mut self, transport: Box<dyn Transport>) {
         self.conn.open(transport);
         self.notify.accepted(&mut self.conn);
         self.drain_deferred();
@@ -149,10 +162,10 @@ impl ConnectionMachine {
     }
 
     /// Handles one mailbox message (one turn).
-    pub(crate) fn handle(&mut self, msg: Message) {
+    pub(crate) fn handle_message(&mut self, msg: Message) {
         match msg {
             Message::Write(data) => {
-                if self.conn.phase != Phase::Open {
+                if self.conn.phase() != Phase::Open {
                     self.conn.count_dropped_write();
                     return;
                 }
@@ -160,7 +173,7 @@ impl ConnectionMachine {
                 self.queue_writes(std::iter::once(out));
             }
             Message::Writev(chunks) => {
-                if self.conn.phase != Phase::Open {
+                if self.conn.phase() != Phase::Open {
                     self.conn.count_dropped_write();
                     return;
                 }
@@ -185,58 +198,96 @@ impl ConnectionMachine {
             Message::WriteAgain => {
                 self.conn.write_again_pending = false;
                 self.write_again_sent = false;
-                self.writable();
+                self.handle_writable();
             }
         }
     }
 
-    /// One pass of the driver's loop: `msg` (the next mailbox message, if any), then a read turn
-    /// and a write turn if the connection wants them. Returns whether anything happened.
-    pub(crate) fn pass(&mut self, msg: Option<Message>) -> bool {
-        let mut progressed = false;
-        if let Some(msg) = msg {
-            self.handle(msg);
-            progressed = true;
-        }
-        if self.wants_read() {
-            progressed |= self.readable();
-        }
-        if self.wants_write() {
-            progressed |= self.writable();
-        }
-        progressed
-    }
-
     /// The socket may be readable: one read turn. Returns whether anything happened.
-    pub fn readable(&mut self) -> bool {
+    pub(crate) fn handle_readable(&mut self) -> bool {
         self.read_turn()
     }
 
     /// The socket may be writable: flush what is queued. Returns whether anything was written.
-    pub fn writable(&mut self) -> bool {
+    pub(crate) fn handle_writable(&mut self) -> bool {
         let wrote = self.conn.flush();
         self.drain_deferred();
         wrote
     }
 
-    /// Resume messages for yields that happened since the last call. The driver queues them
-    /// after letting other tasks run, so their messages are handled first (R4).
-    pub(crate) fn take_resumes(&mut self) -> Vec<Message> {
-        let mut resumes = Vec::new();
+    /// One pass of the runtime's turn loop: `msg` (the next mailbox message, if any), then a
+    /// read turn and a write turn if the connection wants them. Returns whether anything
+    /// happened.
+    pub(crate) fn pass(&mut self, msg: Option<Message>) -> bool {
+        let mut progressed = false;
+        if let Some(msg) = msg {
+            self.handle_message(msg);
+            progressed = true;
+        }
+        if self.wants_read() {
+            progressed |= self.handle_readable();
+        }
+        if self.wants_write() {
+            progressed |= self.handle_writable();
+        }
+        progressed
+    }
+
+    // ---- what the runtime must do ----
+
+    /// Whether the connection sent itself messages since [`poll_messages`](Self::poll_messages)
+    /// was last asked.
+    pub(crate) fn has_messages(&self) -> bool {
+        self.conn.has_outgoing()
+    }
+
+    /// The messages the connection sent itself from callbacks since last asked, oldest first.
+    /// The runtime queues them in the mailbox behind what is there, so each is handled in a
+    /// later turn, in order, as if another task had sent it.
+    pub(crate) fn poll_messages(&mut self) -> impl Iterator<Item = Message> + '_ {
+        self.conn.outgoing()
+    }
+
+    /// The next resolved address to dial, in resolution order (C2); none once the connection
+    /// stopped connecting.
+    pub(crate) fn poll_attempt(&mut self) -> Option<SocketAddr> {
+        let next = match self.conn.is_connecting() {
+            true => self.to_dial.next(),
+            false => None,
+        };
+        if next.is_none() {
+            // Frees the resolved list, not kept for the connection's life.
+            self.to_dial = Vec::new().into_iter();
+        }
+        next
+    }
+
+    /// Whether the connection yielded and its resumes were not handed out yet: the runtime
+    /// ends its turns and lets other tasks run first.
+    pub(crate) fn has_resumes(&self) -> bool {
+        (self.conn.read_again_pending && !self.read_again_sent)
+            || (self.conn.write_again_pending && !self.write_again_sent)
+    }
+
+    /// A resume for a yield that happened since the last call. The runtime queues it after
+    /// letting other tasks run, so their messages are handled first (R4).
+    pub(crate) fn poll_resume(&mut self) -> Option<Message> {
         if self.conn.read_again_pending && !self.read_again_sent {
             self.read_again_sent = true;
-            resumes.push(Message::ReadAgain);
+            return Some(Message::ReadAgain);
         }
         if self.conn.write_again_pending && !self.write_again_sent {
             self.write_again_sent = true;
-            resumes.push(Message::WriteAgain);
+            return Some(Message::WriteAgain);
         }
-        resumes
+        None
     }
+
+    // ---- the turns ----
 
     fn queue_writes(&mut self, chunks: impl IntoIterator<Item = Vec<u8>>) {
         self.drain_deferred();
-        if self.conn.phase != Phase::Open {
+        if self.conn.phase() != Phase::Open {
             // The notifier closed the connection inside `sent`.
             return;
         }
@@ -244,7 +295,7 @@ impl ConnectionMachine {
             self.conn.enqueue(chunk);
         }
         if !self.conn.is_throttled() && !self.conn.write_again_pending {
-            self.writable();
+            self.handle_writable();
         }
     }
 
@@ -277,7 +328,7 @@ impl ConnectionMachine {
                     return true;
                 }
             }
-            if read_this_turn >= self.conn.config().get_yield_after_reading() {
+            if read_this_turn >= self.conn.config().yield_after_reading() {
                 self.conn.read_again_pending = true;
                 return true;
             }
@@ -304,7 +355,7 @@ impl ConnectionMachine {
                 Deferred::Expect(_) if self.conn.is_finished() => {}
                 Deferred::Expect(qty) => {
                     let used = self.notify.expect(&mut self.conn, qty);
-                    let max = self.conn.config().get_read_buffer_size();
+                    let max = self.conn.config().read_buffer_size();
                     if used > max {
                         tracing::warn!(
                             requested = qty,

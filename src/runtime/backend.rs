@@ -1,7 +1,7 @@
-//! The network backend seam: how a driver resolves names, dials, listens and accepts.
+//! The network backend seam: how the runtime resolves names, dials, listens and accepts.
 //! tokio's real sockets implement it here ([`crate::TokioNetwork`]); the simulator implements it
 //! over turmoil. Streams are plain `AsyncRead + AsyncWrite`, so partial writes and would-block
-//! stay visible to the driver.
+//! stay visible to the connection task.
 
 use std::future::Future;
 use std::io;

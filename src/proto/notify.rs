@@ -5,8 +5,8 @@
 //! report failure (`connect_failed`, `not_listening`): those must be implemented, so ignoring
 //! an error is a choice the user writes down.
 
-use crate::connection::TcpConnection;
-use crate::listener::TcpListener;
+use super::connection::TcpConnection;
+use super::listener::TcpListener;
 use std::fmt;
 
 /// Why a client connection could not be established.

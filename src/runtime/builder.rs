@@ -1,13 +1,13 @@
 //! Builders that start connections and listeners, with Pony's defaults, on any [`Network`].
 
-use crate::backend::Network;
-use crate::config::ConnectionConfig;
-use crate::connection::TcpConnection;
-use crate::driver::ConnectionDriver;
-use crate::handle::ConnectionHandle;
-use crate::listener::{spawn_listener, ListenerHandle, TcpListener};
-use crate::notify::{TcpConnectionNotify, TcpListenNotify};
-use crate::tokio_net::TokioNetwork;
+use super::backend::Network;
+use super::connection_task::ConnectionTask;
+use super::handle::ConnectionHandle;
+use super::listener_task::{spawn_listener, ListenerHandle};
+use super::tokio_net::TokioNetwork;
+use crate::proto::{
+    ConnectionConfig, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+};
 
 impl TcpConnection {
     /// Dials `host` and `service` over the real network with default settings, in a new task.
@@ -64,21 +64,24 @@ impl<N: Network> ConnectionBuilder<N> {
         self
     }
 
-    /// Sets the read buffer size, also the largest `expect` (default 16384).
+    /// Sets the read buffer size, also the largest `expect` (default
+    /// [`DEFAULT_READ_BUFFER_SIZE`](crate::DEFAULT_READ_BUFFER_SIZE)).
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
-        self.config = self.config.read_buffer_size(bytes);
+        self.config.set_read_buffer_size(bytes);
         self
     }
 
-    /// Sets the bytes read per turn before yielding (default 16384).
+    /// Sets the bytes read per turn before yielding (default
+    /// [`DEFAULT_YIELD_AFTER_READING`](crate::DEFAULT_YIELD_AFTER_READING)).
     pub fn yield_after_reading(mut self, bytes: usize) -> Self {
-        self.config = self.config.yield_after_reading(bytes);
+        self.config.set_yield_after_reading(bytes);
         self
     }
 
-    /// Sets the bytes written per turn before yielding (default 16384).
+    /// Sets the bytes written per turn before yielding (default
+    /// [`DEFAULT_YIELD_AFTER_WRITING`](crate::DEFAULT_YIELD_AFTER_WRITING)).
     pub fn yield_after_writing(mut self, bytes: usize) -> Self {
-        self.config = self.config.yield_after_writing(bytes);
+        self.config.set_yield_after_writing(bytes);
         self
     }
 
@@ -90,7 +93,7 @@ impl<N: Network> ConnectionBuilder<N> {
         host: &str,
         service: &str,
     ) -> ConnectionHandle {
-        ConnectionDriver::spawn_client(self.net, Box::new(notify), self.config, host, service)
+        ConnectionTask::spawn_client(self.net, Box::new(notify), self.config, host, service)
     }
 }
 
@@ -148,8 +151,8 @@ impl<N: Network> ListenerBuilder<N> {
             Box::new(notify),
             self.limit,
             self.config,
-            host.to_string(),
-            service.to_string(),
+            host,
+            service,
         )
     }
 }

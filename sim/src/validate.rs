@@ -1,0 +1,230 @@
+//! Input validation: the typed error every validator returns, and the limits on every size,
+//! count and duration a scenario file, a plan or a command-line flag may ask for.
+//!
+//! The limits keep any input from aborting the process on a huge allocation, from
+//! overflowing time arithmetic, or from running for ever; each is far above what a useful
+//! scenario needs. A value over its limit is refused before anything runs, with the field,
+//! the value and the limit in the message.
+//!
+//! ```
+//! use tcpnotify_sim::validate::{at_most, InvalidField, MAX_DURATION_MS};
+//! assert!(at_most("duration_ms", 5_000, MAX_DURATION_MS).is_ok());
+//! let err: InvalidField = at_most("duration_ms", u64::MAX, MAX_DURATION_MS).unwrap_err();
+//! assert_eq!(err.field, "duration_ms");
+//! assert!(err.to_string().starts_with("duration_ms: 18446744073709551615 is above the limit of"));
+//! ```
+
+use std::fmt;
+
+/// Largest scenario or plan file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Longest simulated time anything may take, in milliseconds (ten minutes): a run's
+/// `duration_ms`, a client's `start_ms`, a fault's `at_ms`, a partition, a slow close, a crash's
+/// down time, a connect timeout, a latency, a fault window, a notifier's delay. The simulator
+/// steps every millisecond: a run that idles to this limit takes about 50 seconds of a debug
+/// build.
+pub const MAX_DURATION_MS: u64 = 10 * 60 * 1000;
+
+/// Largest buffer or chunk size, in bytes (64 MiB): `read_buffer_size`, `yield_after_reading`,
+/// `yield_after_writing`, a plan's `send_buffer`, `partial_writes` sizes, `read_chunks.max`,
+/// and the byte ranges of `[faults]`.
+pub const MAX_BUFFER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Most bytes one built-in notifier sends (64 MiB; a sender's or bulk writer's `bytes`).
+pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Most bytes all the clients of one scenario send together (256 MiB): each byte in flight
+/// is held by the sender, the stream and the integrity check.
+pub const MAX_TOTAL_PAYLOAD_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Largest count a scenario may ask for (a million): requests, a trigger's `nth`, a
+/// notifier's `every`, `after`, `at` or `hook`, `reset_after_received`, a listener's `limit`.
+pub const MAX_COUNT: u64 = 1_000_000;
+
+/// Most hosts in one scenario: turmoil links every pair of hosts and steps every host on
+/// every tick, so time and memory grow with the square of this.
+pub const MAX_HOSTS: usize = 2_048;
+
+/// Most client connections in one scenario.
+pub const MAX_CLIENTS: usize = 10_000;
+
+/// Most listeners in one scenario.
+pub const MAX_LISTENERS: usize = 1_000;
+
+/// Most faults in one plan.
+pub const MAX_FAULTS: usize = 10_000;
+
+/// Longest name of a host, a name, a listener or a client.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Most events one run's trace holds (a million, some hundreds of MB): a run that reaches it
+/// ends with an error. Many bytes in small writes or reads (a bulk writer's `chunk = 1`,
+/// `read_chunks = { max = 1 }`) make an event per byte.
+pub const MAX_TRACE_EVENTS: usize = 1_000_000;
+
+/// Most worker threads of a sweep (`--jobs`, `TCPNOTIFY_JOBS`): each has a 16 MiB stack.
+pub const MAX_JOBS: usize = 256;
+
+/// A value that cannot be used: which field, and what is wrong with it.
+///
+/// Validators return it; the scenario-file loader adds the file and the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct InvalidField {
+    /// The field, dotted from the top of its document (`faults[2].after.nth`), or empty when
+    /// the error is about the whole document.
+    pub field: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for InvalidField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+impl InvalidField {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        InvalidField {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error, with its field seen from an enclosing table `prefix` (`plan` turns
+    /// `faults[0].b` into `plan.faults[0].b`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = match (prefix.is_empty(), self.field.is_empty()) {
+            (true, _) => self.field,
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}.{}", self.field),
+        };
+        self
+    }
+}
+
+/// Checks that `value` is at most `limit`.
+pub fn at_most(field: &str, value: u64, limit: u64) -> Result<(), InvalidField> {
+    if value > limit {
+        return Err(InvalidField::new(
+            field,
+            format!("{value} is above the limit of {limit}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `value` is at least 1 and at most `limit`.
+pub fn positive_at_most(field: &str, value: u64, limit: u64) -> Result<(), InvalidField> {
+    if value == 0 {
+        return Err(InvalidField::new(field, "must be at least 1"));
+    }
+    at_most(field, value, limit)
+}
+
+/// Checks that a range's `min` is not above its `max`: the one rule for every range a
+/// scenario gives (`[faults]` ranges, a plan's latency, a latency fault).
+pub fn ordered(field: &str, min: u64, max: u64) -> Result<(), InvalidField> {
+    if min > max {
+        return Err(InvalidField::new(
+            field,
+            format!("the range {min}..{max} has its minimum above its maximum"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a collection of `count` items has at most `limit`.
+pub fn count_at_most(field: &str, count: usize, limit: usize) -> Result<(), InvalidField> {
+    if count > limit {
+        return Err(InvalidField::new(
+            field,
+            format!("{count} entries are more than the limit of {limit}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What a name is of, for [`name`]'s rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// A host, or a name that resolves to hosts: letters, digits, `-`, `_` and `.`, and not
+    /// an IP address (turmoil would take it as one).
+    Host,
+    /// A listener or a client: letters, digits, `-` and `_` only, because the simulator
+    /// names accepted connections `listener.1` and restarted listeners `listener#2`.
+    Connection,
+}
+
+/// Checks a name: 1 to [`MAX_NAME_LEN`] characters, starting with a letter or digit, of the
+/// characters its kind allows.
+pub fn name(field: &str, value: &str, kind: NameKind) -> Result<(), InvalidField> {
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_' || (kind == NameKind::Host && c == '.')
+    };
+    let what = match kind {
+        NameKind::Host => "letters, digits, '-', '_' and '.'",
+        NameKind::Connection => {
+            "letters, digits, '-' and '_' ('.' and '#' are kept for the names of accepted \
+             connections and restarted listeners, like server.1 and server#2)"
+        }
+    };
+    let bad = |why: String| Err(InvalidField::new(field, format!("{value:?}: {why}")));
+    if value.is_empty() {
+        return bad("a name cannot be empty".into());
+    }
+    if value.len() > MAX_NAME_LEN {
+        return bad(format!("longer than {MAX_NAME_LEN} characters"));
+    }
+    if let Some(c) = value.chars().find(|c| !allowed(*c)) {
+        return bad(format!("{c:?} is not allowed: use {what}"));
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return bad("must start with a letter or a digit".into());
+    }
+    if kind == NameKind::Host && value.parse::<std::net::IpAddr>().is_ok() {
+        return bad("an IP address cannot be a host name; hosts get their addresses".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_seen_from_its_enclosing_table() {
+        let e = InvalidField::new("faults[0].b", "unknown host").within("plan");
+        assert_eq!(e.to_string(), "plan.faults[0].b: unknown host");
+        let e = InvalidField::new("", "empty").within("plan");
+        assert_eq!(e.field, "plan");
+    }
+
+    #[test]
+    fn names_that_collide_with_generated_names_are_refused() {
+        for bad in ["server.1", "server#2", "", "-x", "a b", "*"] {
+            assert!(name("n", bad, NameKind::Connection).is_err(), "{bad:?}");
+        }
+        for bad in ["*", "10.0.0.1", "::1", "a b", ".x"] {
+            assert!(name("n", bad, NameKind::Host).is_err(), "{bad:?}");
+        }
+        assert!(name("n", "db.example", NameKind::Host).is_ok());
+        assert!(name("n", "c_1-a", NameKind::Connection).is_ok());
+        assert!(name("n", &"x".repeat(MAX_NAME_LEN + 1), NameKind::Host).is_err());
+    }
+
+    #[test]
+    fn ranges_and_limits() {
+        assert!(ordered("r", 2, 1).is_err());
+        assert!(ordered("r", 1, 1).is_ok());
+        assert!(positive_at_most("n", 0, 5).is_err());
+        assert!(at_most("n", 6, 5).is_err());
+        assert!(count_at_most("n", 6, 5).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+//! The command line on bad input: exit 2 with `file:line: field: message` before anything
+//! runs and no file written; and on inputs that used to panic, abort or lose their seed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ECHO: &str = r#"
+seed = 3
+duration_ms = 2000
+
+[[listeners]]
+name = "server"
+host = "server"
+port = 7000
+notifier = "echo"
+
+[[clients]]
+name = "c1"
+host = "client"
+target = "server"
+port = 7000
+notifier = "sender"
+params = { bytes = 64 }
+"#;
+
+/// A scratch directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcpnotify-cli-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writable");
+    path
+}
+
+/// A scenario that fails at every seed: the echo closes two connections, not 9.
+fn always_failing(dir: &Path) -> PathBuf {
+    write(dir, "echo.toml", &format!("{ECHO}\n[expect]\nclosed = 9\n"))
+}
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tcpnotify-sim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Exit code 2, the one-line error on stderr, nothing on stdout (nothing ran).
+fn assert_bad_input(output: &Output, expected: &str) {
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.is_empty(), "something ran: {stdout}");
+}
+
+#[test]
+fn a_bad_file_exits_2_with_file_line_field_and_writes_no_plan() {
+    let dir = scratch("bad-file");
+    let bad = write(
+        &dir,
+        "bad.toml",
+        &ECHO.replace("bytes = 64", "bytes = 100000000000000"),
+    );
+    let plan = dir.join("plan.toml");
+    let output = sim(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--save-plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_bad_input(
+        &output,
+        &format!(
+            "{}:17: clients[0].params.bytes: 100000000000000 is above the limit of 67108864",
+            bad.display()
+        ),
+    );
+    assert!(
+        !plan.exists(),
+        "a plan was written for a file that did not load"
+    );
+}
+
+#[test]
+fn a_plan_that_cannot_be_saved_leaves_no_file_and_runs_nothing() {
+    let dir = scratch("no-dir");
+    let file = write(&dir, "echo.toml", ECHO);
+    let plan = dir.join("missing-dir/plan.toml");
+    let output = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--save-plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_bad_input(&output, "cannot write");
+    assert!(!plan.exists());
+}
+
+#[test]
+fn seeds_above_i64_max_round_trip_through_save_plan_and_plan() {
+    let dir = scratch("big-seed");
+    let file = write(&dir, "echo.toml", ECHO);
+    let plan = dir.join("plan.toml");
+    let seed = u64::MAX.to_string();
+    let output = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--seed",
+        &seed,
+        "--save-plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let saved = std::fs::read_to_string(&plan).expect("the plan was written");
+    assert!(
+        saved.contains(r#"seed = "18446744073709551615""#),
+        "{saved}"
+    );
+    // The saved plan runs the same seed, without --seed.
+    let output = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("(seed 18446744073709551615)"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn a_seed_flag_that_contradicts_the_plans_seed_is_refused() {
+    let dir = scratch("seed-conflict");
+    let file = write(&dir, "echo.toml", ECHO);
+    let plan = write(&dir, "plan.toml", "seed = 7\n");
+    let output = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--seed",
+        "8",
+    ]);
+    assert_bad_input(&output, "--seed 8 conflicts with seed 7, which");
+    // The same seed is no contradiction, and a plan without a seed takes the flag's.
+    let output = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let plan = write(&dir, "plan.toml", "connect_timeout_ms = 500\n");
+    let output = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--seed",
+        "8",
+    ]);
+    assert!(
+        text(&output.stdout).contains("(seed 8)"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn shrink_writes_a_seed_above_i64_max_that_loads_back() {
+    let dir = scratch("shrink-seed");
+    let file = always_failing(&dir);
+    let out = dir.join("shrunk.toml");
+    let seed = (1u64 << 63).to_string();
+    let output = sim(&[
+        "shrink",
+        file.to_str().unwrap(),
+        "--seed",
+        &seed,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let shrunk = std::fs::read_to_string(&out).expect("written");
+    assert!(
+        shrunk.contains(r#"seed = "9223372036854775808""#),
+        "{shrunk}"
+    );
+    assert!(!shrunk.contains("seed = -"), "{shrunk}");
+    let output = sim(&["run", out.to_str().unwrap()]);
+    assert!(
+        text(&output.stdout).contains("(seed 9223372036854775808)"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn a_sweep_over_every_seed_streams_them_and_stops_at_the_first_failure() {
+    let dir = scratch("sweep-range");
+    let file = always_failing(&dir);
+    let output = sim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "0..18446744073709551615",
+        "--jobs",
+        "2",
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("swept 1 seed(s)"), "{stdout}");
+    assert!(stdout.contains("seed 0 [closed]"), "{stdout}");
+}
+
+#[test]
+fn jobs_are_capped_with_a_clear_error() {
+    let dir = scratch("jobs");
+    let file = write(&dir, "echo.toml", ECHO);
+    for jobs in ["10000", "0"] {
+        let output = sim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--seeds",
+            "0..2",
+            "--jobs",
+            jobs,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+        assert!(text(&output.stderr).contains("expected a number of worker threads from 1 to 256"));
+    }
+}
+
+#[test]
+fn shrink_to_an_unwritable_path_is_refused_before_it_runs() {
+    let dir = scratch("shrink-no-dir");
+    let file = always_failing(&dir);
+    let out = dir.join("missing-dir/shrunk.toml");
+    let output = sim(&[
+        "shrink",
+        file.to_str().unwrap(),
+        "--seed",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_bad_input(&output, "missing-dir/shrunk.toml: cannot write");
+    assert!(!out.exists());
+}

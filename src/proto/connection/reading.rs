@@ -1,0 +1,99 @@
+//! The read side of a connection: reads from the transport into the read buffer, and
+//! `expect` framing that cuts it into deliveries (R1, R2).
+
+use super::TcpConnection;
+use crate::proto::config::DEFAULT_READ_BUFFER_SIZE;
+use crate::proto::transport::{read_appending, read_into};
+use std::io::ErrorKind;
+use std::mem::MaybeUninit;
+
+/// The largest first read made into the stack rather than an allocated read buffer.
+const FIRST_READ_ON_STACK: usize = DEFAULT_READ_BUFFER_SIZE;
+
+/// The outcome of one read from the transport.
+pub(crate) enum ReadOutcome {
+    Data(usize),
+    WouldBlock,
+    /// End of stream or a read error: the connection was hard-closed.
+    Ended,
+}
+
+impl TcpConnection {
+    /// Takes the next complete frame from the read buffer, if one is there (R1).
+    pub(crate) fn next_frame(&mut self) -> Option<Vec<u8>> {
+        let buffered = self.read_buf.len() - self.read_start;
+        if buffered == 0 || buffered < self.expect {
+            return None;
+        }
+        let cap = self.config.read_buffer_size();
+        if self.expect == 0 && self.read_start == 0 {
+            return Some(std::mem::replace(
+                &mut self.read_buf,
+                Vec::with_capacity(cap),
+            ));
+        }
+        let take = if self.expect == 0 {
+            buffered
+        } else {
+            self.expect
+        };
+        let frame = self.read_buf[self.read_start..self.read_start + take].to_vec();
+        self.read_start += take;
+        if self.read_start == self.read_buf.len() {
+            self.read_buf.clear();
+            self.read_start = 0;
+        }
+        Some(frame)
+    }
+
+    /// Reads once from the transport into the free space of the read buffer.
+    pub(crate) fn read_once(&mut self) -> ReadOutcome {
+        if self.read_start > 0 {
+            self.read_buf.drain(..self.read_start);
+            self.read_start = 0;
+        }
+        let free = self
+            .config
+            .read_buffer_size()
+            .saturating_sub(self.read_buf.len());
+        let Some(transport) = self.transport.as_mut() else {
+            return ReadOutcome::WouldBlock;
+        };
+        if free == 0 {
+            // Only reachable if framing left a full buffer undeliverable; never read 0 bytes
+            // and mistake it for end of stream (lori #324).
+            return ReadOutcome::WouldBlock;
+        }
+        let read = if self.read_buf.capacity() == 0 && free <= FIRST_READ_ON_STACK {
+            // A connection's first read goes to the stack, and its read buffer is allocated
+            // only if data came: many connections only ever read the end of the stream.
+            let mut first = [MaybeUninit::uninit(); FIRST_READ_ON_STACK];
+            read_into(transport.as_mut(), &mut first[..free]).map(|data| {
+                if !data.is_empty() {
+                    self.read_buf.reserve_exact(self.config.read_buffer_size());
+                    self.read_buf.extend_from_slice(data);
+                }
+                data.len()
+            })
+        } else {
+            read_appending(transport.as_mut(), &mut self.read_buf, free)
+        };
+        match read {
+            Ok(0) => {
+                self.hard_close();
+                ReadOutcome::Ended
+            }
+            Ok(n) => {
+                self.stats.received(n);
+                ReadOutcome::Data(n)
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => ReadOutcome::WouldBlock,
+            Err(e) if e.kind() == ErrorKind::Interrupted => ReadOutcome::Data(0),
+            Err(e) => {
+                tracing::debug!(error = %e, "read failed; closing");
+                self.hard_close();
+                ReadOutcome::Ended
+            }
+        }
+    }
+}

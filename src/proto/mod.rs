@@ -1,0 +1,32 @@
+//! The sans-IO core: what a notifier sees of a connection and a listener, and the state
+//! machines that turn events into the contract's callbacks.
+//!
+//! Nothing here performs I/O on its own, spawns, locks, sleeps or wakes, and nothing imports
+//! tokio. The machines take events through `handle_*` methods and hand out what the runtime
+//! must do through `poll_*` methods (see [`machine`]); socket I/O goes through the small
+//! [`Transport`] seam that the runtime implements over a backend stream. The unit tests in
+//! `src/tests/` drive these machines with scripted events and no runtime.
+
+mod config;
+mod connection;
+mod listener;
+mod machine;
+mod message;
+mod notify;
+mod stats;
+mod transport;
+
+pub use config::{
+    ConnectionConfig, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING,
+    DEFAULT_YIELD_AFTER_WRITING, MAX_RECEIVED_PER_TURN,
+};
+pub use connection::{ExpectError, Phase, Role, TcpConnection};
+pub use listener::{BindError, ListenerState, TcpListener};
+pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
+pub use stats::ConnectionStats;
+
+pub(crate) use connection::Attachment;
+pub(crate) use listener::ListenerMachine;
+pub(crate) use machine::ConnectionMachine;
+pub(crate) use message::Message;
+pub(crate) use transport::{ReadBuf, Transport};

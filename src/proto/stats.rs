@@ -1,0 +1,34 @@
+//! What a connection counts as it runs: plain numbers owned by the connection. The runtime
+//! publishes them to the connection's handles after each of its turns.
+
+/// A snapshot of a connection's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// `write`/`writev`/`write_final` calls dropped because the connection was not open
+    /// (before connect, after `close`, after `closed`): contract rule W1.
+    pub writes_dropped: u64,
+    /// Bytes handed to the network.
+    pub bytes_sent: u64,
+    /// Bytes read from the network.
+    pub bytes_received: u64,
+    /// Notifier `expect` results rejected for exceeding the read buffer size (rule R2).
+    pub expect_rejected: u64,
+}
+
+impl ConnectionStats {
+    pub(crate) fn write_dropped(&mut self) {
+        self.writes_dropped += 1;
+    }
+
+    pub(crate) fn sent(&mut self, n: usize) {
+        self.bytes_sent += n as u64;
+    }
+
+    pub(crate) fn received(&mut self, n: usize) {
+        self.bytes_received += n as u64;
+    }
+
+    pub(crate) fn expect_rejected(&mut self) {
+        self.expect_rejected += 1;
+    }
+}

@@ -1,0 +1,277 @@
+//! A callback as data: which one, with its arguments and result ([`Callback`]), and the bytes it
+//! carried ([`Payload`]). Rendered as deterministic text, one callback per line.
+
+use crate::proto::ConnectFailure;
+use std::fmt;
+use std::sync::Arc;
+
+/// Bytes of data shown in a callback's preview.
+pub const PREVIEW_BYTES: usize = 16;
+
+/// One callback and its arguments and result, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "callback", content = "args", rename_all = "snake_case")
+)]
+pub enum Callback {
+    /// `accepted`.
+    Accepted,
+    /// `proxy_via(host, service)` and the target it returned.
+    ProxyVia {
+        /// Host asked for.
+        host: String,
+        /// Service asked for.
+        service: String,
+        /// Host and service returned.
+        target: (String, String),
+    },
+    /// `connecting(count)`.
+    Connecting(u32),
+    /// `connected`.
+    Connected,
+    /// `connect_failed(reason)`.
+    ConnectFailed(ConnectFailure),
+    /// `auth_failed`.
+    AuthFailed,
+    /// `sent(data)`: the bytes given and what the notifier returned.
+    Sent {
+        /// The data written.
+        data: Payload,
+        /// The data actually queued.
+        result: Payload,
+    },
+    /// `sentv(chunks)`: the chunks written and the chunks the notifier returned.
+    Sentv {
+        /// The chunks written.
+        data: Vec<Payload>,
+        /// The chunks actually queued.
+        result: Vec<Payload>,
+    },
+    /// `received(data, times)` and its result.
+    Received {
+        /// The data delivered.
+        data: Payload,
+        /// Deliveries in this turn so far.
+        times: usize,
+        /// `false` asked to yield.
+        result: bool,
+    },
+    /// `expect(qty)` and the size the notifier returned.
+    Expect {
+        /// Size requested.
+        qty: usize,
+        /// Size returned.
+        result: usize,
+    },
+    /// `closed`.
+    Closed,
+    /// `throttled`.
+    Throttled,
+    /// `unthrottled`.
+    Unthrottled,
+    /// Listener `listening`, with the bound address.
+    Listening(Option<std::net::SocketAddr>),
+    /// Listener `not_listening`.
+    NotListening,
+    /// Listener `connected`: whether it returned a notifier.
+    ListenerConnected {
+        /// `true` if a notifier was returned (accepted), `false` if rejected.
+        accepted: bool,
+    },
+    /// Listener `closed`.
+    ListenerClosed,
+}
+
+impl Callback {
+    /// The callback's name as in the contract (`received`, `connect_failed`, ...). Listener
+    /// callbacks that share a name with connection ones are prefixed `listener.`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Callback::Accepted => "accepted",
+            Callback::ProxyVia { .. } => "proxy_via",
+            Callback::Connecting(_) => "connecting",
+            Callback::Connected => "connected",
+            Callback::ConnectFailed(_) => "connect_failed",
+            Callback::AuthFailed => "auth_failed",
+            Callback::Sent { .. } => "sent",
+            Callback::Sentv { .. } => "sentv",
+            Callback::Received { .. } => "received",
+            Callback::Expect { .. } => "expect",
+            Callback::Closed => "closed",
+            Callback::Throttled => "throttled",
+            Callback::Unthrottled => "unthrottled",
+            Callback::Listening(_) => "listening",
+            Callback::NotListening => "not_listening",
+            Callback::ListenerConnected { .. } => "listener.connected",
+            Callback::ListenerClosed => "listener.closed",
+        }
+    }
+}
+
+impl fmt::Display for Callback {
+    /// Deterministic text: the name, then the arguments, then `-> result` where the result
+    /// matters: always for `received`, and for the transforms (`proxy_via`, `sent`, `sentv`,
+    /// `expect`) only when the notifier changed the value. Listener addresses are left out
+    /// because ports differ from run to run.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Callback::ProxyVia {
+                host,
+                service,
+                target,
+            } => {
+                write!(f, "proxy_via({host}, {service})")?;
+                if (host, service) != (&target.0, &target.1) {
+                    write!(f, " -> ({}, {})", target.0, target.1)?;
+                }
+                Ok(())
+            }
+            Callback::Connecting(n) => write!(f, "connecting({n})"),
+            Callback::ConnectFailed(reason) => write!(f, "connect_failed({reason})"),
+            Callback::Sent { data, result } => {
+                write!(f, "sent({data})")?;
+                if result != data {
+                    write!(f, " -> {result}")?;
+                }
+                Ok(())
+            }
+            Callback::Sentv { data, result } => {
+                let bytes = |chunks: &[Payload]| chunks.iter().map(Payload::len).sum::<usize>();
+                write!(f, "sentv({} chunks, {}B)", data.len(), bytes(data))?;
+                if result != data {
+                    write!(f, " -> {} chunks, {}B", result.len(), bytes(result))?;
+                }
+                Ok(())
+            }
+            Callback::Received {
+                data,
+                times,
+                result,
+            } => write!(f, "received({data}, times={times}) -> {result}"),
+            Callback::Expect { qty, result } => {
+                write!(f, "expect({qty})")?;
+                if qty != result {
+                    write!(f, " -> {result}")?;
+                }
+                Ok(())
+            }
+            Callback::ListenerConnected { accepted } => {
+                write!(
+                    f,
+                    "listener.connected -> {}",
+                    if *accepted { "accept" } else { "reject" }
+                )
+            }
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// The bytes a callback carried: always the count and the first [`PREVIEW_BYTES`] bytes,
+/// and the whole data when the recorder keeps it (for checks such as stream integrity).
+/// Shown as the count and an escaped preview; serialised the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(Kept);
+
+/// What a [`Payload`] holds: the data itself, or only what the preview needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kept {
+    Whole(Arc<[u8]>),
+    Summary { len: usize, head: Vec<u8> },
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::summary(&[])
+    }
+}
+
+impl Payload {
+    /// Copies `data` whole.
+    pub fn of(data: &[u8]) -> Self {
+        Payload(Kept::Whole(Arc::from(data)))
+    }
+
+    /// Keeps only the count and the preview of `data`.
+    pub fn summary(data: &[u8]) -> Self {
+        Payload(Kept::Summary {
+            len: data.len(),
+            head: data[..data.len().min(PREVIEW_BYTES)].to_vec(),
+        })
+    }
+
+    /// The whole data, if it was kept.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match &self.0 {
+            Kept::Whole(bytes) => Some(bytes),
+            Kept::Summary { .. } => None,
+        }
+    }
+
+    /// The number of bytes.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Kept::Whole(bytes) => bytes.len(),
+            Kept::Summary { len, .. } => *len,
+        }
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first [`PREVIEW_BYTES`] bytes.
+    fn head(&self) -> &[u8] {
+        match &self.0 {
+            Kept::Whole(bytes) => &bytes[..bytes.len().min(PREVIEW_BYTES)],
+            Kept::Summary { head, .. } => head,
+        }
+    }
+
+    /// The first [`PREVIEW_BYTES`] bytes, escaped as ASCII, with `...` if there are more.
+    pub fn preview(&self) -> String {
+        let head = self.head();
+        let mut text = head.escape_ascii().to_string();
+        if self.len() > head.len() {
+            text.push_str("...");
+        }
+        text
+    }
+}
+
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}B \"{}\"", self.len(), self.preview())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut state = serializer.serialize_struct("Payload", 2)?;
+        state.serialize_field("len", &self.len())?;
+        state.serialize_field("head", self.head())?;
+        state.end()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Payload {
+    /// The count and preview come back; the whole data does not.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Shape {
+            len: usize,
+            head: Vec<u8>,
+        }
+        let shape = Shape::deserialize(deserializer)?;
+        Ok(Payload(Kept::Summary {
+            len: shape.len,
+            head: shape.head,
+        }))
+    }
+}

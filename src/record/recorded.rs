@@ -1,0 +1,219 @@
+//! The recording wrappers: [`Recorded`] around a connection notifier, [`RecordedListener`]
+//! around a listener notifier (which wraps each accepted connection's notifier in turn).
+
+use super::{Callback, CallbackSink, DataFlow, Payload};
+use crate::proto::{
+    ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+};
+use std::sync::Arc;
+
+/// Wraps a connection notifier and records each callback it gets.
+pub struct Recorded<N> {
+    inner: N,
+    who: String,
+    sink: Arc<dyn CallbackSink>,
+    keep_bytes: bool,
+}
+
+impl<N> Recorded<N> {
+    /// Records `inner`'s callbacks under the name `who`, keeping the data they carry whole.
+    pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+        Recorded {
+            inner,
+            who: who.into(),
+            sink,
+            keep_bytes: true,
+        }
+    }
+
+    /// Whether to keep whole data (the default) or only counts and previews (cheaper for
+    /// large transfers).
+    pub fn keeping_payloads(mut self, keep: bool) -> Self {
+        self.keep_bytes = keep;
+        self
+    }
+
+    fn payload(&self, data: &[u8]) -> Payload {
+        if self.keep_bytes {
+            Payload::of(data)
+        } else {
+            Payload::summary(data)
+        }
+    }
+
+    /// The payload of a transform's `result` given its input's: most notifiers return what
+    /// they were given, so the kept bytes are shared instead of copied.
+    fn result_payload(&self, before: Option<&Payload>, result: &[u8]) -> Payload {
+        match before {
+            Some(before) if before.bytes() == Some(result) => before.clone(),
+            _ => self.payload(result),
+        }
+    }
+
+    fn log(&self, conn: Option<&TcpConnection>, callback: Callback) {
+        self.sink.record(&self.who, conn, callback);
+    }
+}
+
+impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        self.inner.accepted(conn);
+        self.log(Some(conn), Callback::Accepted);
+    }
+    fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
+        let target = self.inner.proxy_via(host, service);
+        self.log(
+            None,
+            Callback::ProxyVia {
+                host: host.to_string(),
+                service: service.to_string(),
+                target: target.clone(),
+            },
+        );
+        target
+    }
+    fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
+        self.inner.connecting(conn, count);
+        self.log(Some(conn), Callback::Connecting(count));
+    }
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.inner.connected(conn);
+        self.log(Some(conn), Callback::Connected);
+    }
+    fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+        self.inner.connect_failed(conn, reason);
+        self.log(Some(conn), Callback::ConnectFailed(reason));
+    }
+    fn auth_failed(&mut self, conn: &mut TcpConnection) {
+        self.inner.auth_failed(conn);
+        self.log(Some(conn), Callback::AuthFailed);
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+        let before = self.payload(&data);
+        let result = self.inner.sent(conn, data);
+        self.sink.data(&self.who, conn, DataFlow::Queued(&result));
+        let after = self.result_payload(Some(&before), &result);
+        self.log(
+            Some(conn),
+            Callback::Sent {
+                data: before,
+                result: after,
+            },
+        );
+        result
+    }
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        let data: Vec<Payload> = chunks.iter().map(|c| self.payload(c)).collect();
+        let result = self.inner.sentv(conn, chunks);
+        for chunk in &result {
+            self.sink.data(&self.who, conn, DataFlow::Queued(chunk));
+        }
+        let result_payloads = (result.iter().enumerate())
+            .map(|(i, chunk)| self.result_payload(data.get(i), chunk))
+            .collect();
+        self.log(
+            Some(conn),
+            Callback::Sentv {
+                data,
+                result: result_payloads,
+            },
+        );
+        result
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        let payload = self.payload(&data);
+        self.sink.data(&self.who, conn, DataFlow::Delivered(&data));
+        let result = self.inner.received(conn, data, times);
+        self.log(
+            Some(conn),
+            Callback::Received {
+                data: payload,
+                times,
+                result,
+            },
+        );
+        result
+    }
+    fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
+        let result = self.inner.expect(conn, qty);
+        self.log(Some(conn), Callback::Expect { qty, result });
+        result
+    }
+    fn closed(&mut self, conn: &mut TcpConnection) {
+        self.inner.closed(conn);
+        self.log(Some(conn), Callback::Closed);
+    }
+    fn throttled(&mut self, conn: &mut TcpConnection) {
+        self.inner.throttled(conn);
+        self.log(Some(conn), Callback::Throttled);
+    }
+    fn unthrottled(&mut self, conn: &mut TcpConnection) {
+        self.inner.unthrottled(conn);
+        self.log(Some(conn), Callback::Unthrottled);
+    }
+}
+
+/// Wraps a listener notifier and records each callback it gets; accepted connections'
+/// notifiers are wrapped too, named `who` plus `.` and a running number from 1.
+pub struct RecordedListener<N> {
+    inner: N,
+    who: String,
+    sink: Arc<dyn CallbackSink>,
+    accepted: usize,
+    keep_bytes: bool,
+}
+
+impl<N> RecordedListener<N> {
+    /// Records `inner`'s callbacks under the name `who`.
+    pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+        RecordedListener {
+            inner,
+            who: who.into(),
+            sink,
+            accepted: 0,
+            keep_bytes: true,
+        }
+    }
+
+    /// Whether accepted connections keep whole data (the default) or only counts and
+    /// previews.
+    pub fn keeping_payloads(mut self, keep: bool) -> Self {
+        self.keep_bytes = keep;
+        self
+    }
+}
+
+impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
+    fn listening(&mut self, listener: &mut TcpListener) {
+        self.sink.record(
+            &self.who,
+            None,
+            Callback::Listening(listener.local_address()),
+        );
+        self.inner.listening(listener);
+    }
+    fn not_listening(&mut self, listener: &mut TcpListener) {
+        self.sink.record(&self.who, None, Callback::NotListening);
+        self.inner.not_listening(listener);
+    }
+    fn connected(&mut self, listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+        let notify = self.inner.connected(listener);
+        self.sink.record(
+            &self.who,
+            None,
+            Callback::ListenerConnected {
+                accepted: notify.is_some(),
+            },
+        );
+        notify.map(|inner| {
+            self.accepted += 1;
+            let who = format!("{}.{}", self.who, self.accepted);
+            Box::new(Recorded::new(inner, who, self.sink.clone()).keeping_payloads(self.keep_bytes))
+                as Box<dyn TcpConnectionNotify>
+        })
+    }
+    fn closed(&mut self, listener: &mut TcpListener) {
+        self.sink.record(&self.who, None, Callback::ListenerClosed);
+        self.inner.closed(listener);
+    }
+}

@@ -1,0 +1,89 @@
+//! Where recorded callbacks go: the [`CallbackSink`] trait, the data a sink may watch flow
+//! ([`DataFlow`]), and an in-memory log ([`CallbackLog`]).
+
+use super::Callback;
+use crate::proto::TcpConnection;
+use std::sync::{Arc, Mutex};
+
+/// Where recorded callbacks go. `who` names the connection or listener; `conn` is the
+/// connection the callback ran on (`None` for listener callbacks and `proxy_via`), so a sink
+/// can look at its addresses or state.
+pub trait CallbackSink: Send + Sync + 'static {
+    /// Records one callback, after it returned.
+    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback);
+
+    /// Sees data as it flows, borrowed: what a connection queued (after `sent`/`sentv`) and
+    /// what it is delivered (just before `received`). For sinks that check streams without
+    /// keeping the data. Does nothing by default.
+    #[allow(unused_variables)]
+    fn data(&self, who: &str, conn: &TcpConnection, flow: DataFlow<'_>) {}
+}
+
+/// Data passing through a connection, as [`CallbackSink::data`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFlow<'a> {
+    /// Bytes queued for sending: the result of `sent`, or one chunk of the result of `sentv`.
+    Queued(&'a [u8]),
+    /// Bytes about to be delivered to `received`.
+    Delivered(&'a [u8]),
+}
+
+/// An in-memory, ordered log of callbacks from any number of notifiers.
+///
+/// ```
+/// use tcpnotify::record::{Callback, CallbackLog, CallbackSink};
+/// let log = CallbackLog::new();
+/// log.record("client", None, Callback::Connecting(2));
+/// log.record("client", None, Callback::Connected);
+/// assert_eq!(log.render(), "client connecting(2)\nclient connected\n");
+/// ```
+#[derive(Clone, Default, Debug)]
+pub struct CallbackLog {
+    entries: Arc<Mutex<Vec<(String, Callback)>>>,
+}
+
+impl CallbackLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every entry so far, in order.
+    pub fn entries(&self) -> Vec<(String, Callback)> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The entries of one notifier, in order.
+    pub fn of(&self, who: &str) -> Vec<Callback> {
+        self.entries()
+            .into_iter()
+            .filter(|(w, _)| w == who)
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    /// One line per callback: `who callback`.
+    pub fn render(&self) -> String {
+        self.entries()
+            .iter()
+            .map(|(who, cb)| format!("{who} {cb}\n"))
+            .collect()
+    }
+
+    /// One line per callback of `who`.
+    pub fn render_of(&self, who: &str) -> String {
+        self.of(who).iter().map(|cb| format!("{cb}\n")).collect()
+    }
+}
+
+impl CallbackSink for CallbackLog {
+    fn record(&self, who: &str, _conn: Option<&TcpConnection>, callback: Callback) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((who.to_string(), callback));
+    }
+}

@@ -1,0 +1,203 @@
+//! The connection task: the Rust form of Pony's connection actor. It owns an [`Actor`] (the
+//! sans-IO machine and its mailbox) and feeds it from name resolution, the connect attempts,
+//! the mailbox and socket readiness, over any [`Network`].
+
+use super::actor::{Actor, Settled};
+use super::backend::{BoxFuture, Network};
+use super::handle::ConnectionHandle;
+use super::mailbox::Mailbox;
+use super::stream_transport::StreamTransport;
+use crate::proto::{ConnectFailure, ConnectionConfig, ConnectionMachine, TcpConnectionNotify};
+use smallvec::SmallVec;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+
+/// Maps a failed connect attempt to the reason `connect_failed` reports.
+fn failure_reason(error: &io::Error) -> ConnectFailure {
+    match error.kind() {
+        io::ErrorKind::TimedOut => ConnectFailure::TimedOut,
+        _ => ConnectFailure::Refused,
+    }
+}
+
+/// One connect attempt in flight.
+type Attempt<N> = BoxFuture<'static, io::Result<<N as Network>::Stream>>;
+
+/// A client's way to its peer: the name being resolved, then the attempts in flight.
+struct Dialling<N: Network> {
+    net: N,
+    resolving: Option<BoxFuture<'static, io::Result<Vec<SocketAddr>>>>,
+    /// Inline for the usual one or two addresses: no allocation per connect.
+    attempts: SmallVec<[Option<Attempt<N>>; 2]>,
+}
+
+impl<N: Network> Dialling<N> {
+    /// Polls resolution and the connect attempts, in resolution order (C2), and tells the
+    /// machine what came of them. Returns whether dialling is over (connected or failed).
+    fn poll(
+        &mut self,
+        machine: &mut ConnectionMachine,
+        mailbox: &Mailbox,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        if let Some(resolving) = self.resolving.as_mut() {
+            if let Poll::Ready(result) = resolving.as_mut().poll(cx) {
+                self.resolving = None;
+                machine.handle_resolved(result);
+                while let Some(address) = machine.poll_attempt() {
+                    self.attempts.push(Some(self.net.connect(address)));
+                }
+            }
+        }
+        for slot in self.attempts.iter_mut() {
+            if !machine.is_connecting() {
+                break;
+            }
+            let Some(attempt) = slot.as_mut() else {
+                continue;
+            };
+            let Poll::Ready(result) = attempt.as_mut().poll(cx) else {
+                continue;
+            };
+            *slot = None;
+            match result {
+                Ok(stream) => {
+                    let transport = StreamTransport::new(stream, mailbox.waker());
+                    // A late success after the connection was decided is dropped: closed silently.
+                    let _ = machine.handle_attempt_connected(Box::new(transport));
+                }
+                Err(e) => machine.handle_attempt_failed(failure_reason(&e)),
+            }
+        }
+        // Once over, the caller drops this: the other attempts are abandoned, and dropping them
+        // closes their sockets (C2, C6).
+        !machine.is_connecting()
+    }
+}
+
+/// One running connection over network `N`.
+pub(crate) struct ConnectionTask<N: Network> {
+    actor: Actor,
+    /// `None` for an accepted connection, which dials nothing, and for a client once it
+    /// connected or failed.
+    dialling: Option<Dialling<N>>,
+    on_finish: Option<OnFinish>,
+}
+
+impl<N: Network> ConnectionTask<N> {
+    /// Spawns a client that dials `host` and `service`.
+    pub(crate) fn spawn_client(
+        net: N,
+        notify: Box<dyn TcpConnectionNotify>,
+        config: ConnectionConfig,
+        host: &str,
+        service: &str,
+    ) -> ConnectionHandle {
+        let (handle, mailbox, attachment) = ConnectionHandle::channel();
+        let machine = ConnectionMachine::client(notify, config, Some(attachment));
+        let dialling = Dialling {
+            net,
+            resolving: None,
+            attempts: SmallVec::new(),
+        };
+        let mut task = ConnectionTask {
+            actor: Actor::new(machine, mailbox),
+            dialling: Some(dialling),
+            on_finish: None,
+        };
+        // Both names in one allocation: `proxy_via` runs in the task, which must own them.
+        let names = [host, service].concat();
+        let host_len = host.len();
+        tokio::spawn(async move {
+            // Scoped so the dialled names are not kept in the task across the await.
+            {
+                let (host, service) = names.split_at(host_len);
+                let (host, service) = task.actor.machine().handle_dial(host, service);
+                drop(names);
+                if let Some(dialling) = task.dialling.as_mut() {
+                    dialling.resolving = Some(dialling.net.resolve(&host, &service));
+                }
+            }
+            task.run().await;
+        });
+        handle
+    }
+
+    /// Spawns a connection for a stream a listener accepted.
+    pub(crate) fn spawn_server(
+        notify: Box<dyn TcpConnectionNotify>,
+        config: ConnectionConfig,
+        stream: N::Stream,
+        on_finish: OnFinish,
+    ) -> ConnectionHandle {
+        let (handle, mailbox, attachment) = ConnectionHandle::channel();
+        let machine = ConnectionMachine::server(notify, config, Some(attachment));
+        let mut task = ConnectionTask::<N> {
+            actor: Actor::new(machine, mailbox),
+            dialling: None,
+            on_finish: Some(on_finish),
+        };
+        tokio::spawn(async move {
+            let transport = StreamTransport::new(stream, task.actor.mailbox().waker());
+            task.actor.machine().handle_accepted(Box::new(transport));
+            task.run().await;
+        });
+        handle
+    }
+
+    /// Runs the connection to its end. Borrows the task, so the spawned future holds one
+    /// task rather than a second copy moved into this future (smaller tasks, cheaper spawns).
+    async fn run(&mut self) {
+        poll_fn(|cx| self.poll_turns(cx)).await;
+        self.actor.finish();
+        if let Some(on_finish) = self.on_finish.take() {
+            on_finish.call();
+        }
+    }
+
+    /// Runs turns until nothing is ready, the connection yields, or it finishes.
+    fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.actor.mailbox().register(cx.waker());
+        // Queued only now, so messages other tasks sent during the yield come first (R4).
+        self.actor.queue_resumes(|_| {});
+        let dialling = &mut self.dialling;
+        let settled = self.actor.turns(|machine, mailbox| {
+            if let Some(over) = dialling.as_mut().map(|d| d.poll(machine, mailbox, cx)) {
+                if over {
+                    *dialling = None;
+                }
+            }
+        });
+        match settled {
+            Settled::Finished => Poll::Ready(()),
+            Settled::Yielded => {
+                // Yield to the runtime like a Pony actor ending its turn.
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Settled::Idle => Poll::Pending,
+        }
+    }
+}
+
+/// What an accepted connection's task does when it ends: counts itself closed, and wakes the
+/// listener only if a limit may have paused it (N3). A struct, not a boxed closure, so an
+/// accept allocates nothing for it.
+pub(crate) struct OnFinish {
+    pub(crate) closed: Arc<AtomicUsize>,
+    pub(crate) wake: Option<mpsc::UnboundedSender<()>>,
+}
+
+impl OnFinish {
+    fn call(self) {
+        self.closed.fetch_add(1, Ordering::AcqRel);
+        if let Some(wake) = self.wake {
+            let _ = wake.send(());
+        }
+    }
+}

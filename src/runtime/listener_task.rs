@@ -1,0 +1,212 @@
+//! The listener task: binds over a [`Network`], feeds the sans-IO [`ListenerMachine`] its bind
+//! and accept events, spawns a connection task per accepted peer, and publishes the
+//! listener's state to its [`ListenerHandle`]s.
+
+use super::backend::Network;
+use super::connection_task::{ConnectionTask, OnFinish};
+use crate::proto::{BindError, ConnectionConfig, ListenerMachine, ListenerState, TcpListenNotify};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Pause after an accept error, so a persistent one (too many open files) cannot spin (ponyc #4917).
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Why [`ListenerHandle::listening`] gave no address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenError {
+    /// Binding or listening on `host`:`service` failed (the listener called `not_listening`).
+    #[error("cannot listen on {host}:{service}: {source}")]
+    NotListening {
+        /// The host asked for.
+        host: String,
+        /// The service asked for.
+        service: String,
+        /// What the network reported.
+        source: BindError,
+    },
+    /// The listener on `host`:`service` had already closed, or its task ended.
+    #[error("the listener on {host}:{service} is closed")]
+    Closed {
+        /// The host asked for.
+        host: String,
+        /// The service asked for.
+        service: String,
+    },
+}
+
+/// For callers that handle every failure as an `io::Error`: a bind error keeps its kind; a
+/// closed listener is `NotConnected`.
+impl From<ListenError> for io::Error {
+    fn from(error: ListenError) -> Self {
+        let kind = match &error {
+            ListenError::NotListening { source, .. } => source.kind,
+            ListenError::Closed { .. } => io::ErrorKind::NotConnected,
+        };
+        io::Error::new(kind, error)
+    }
+}
+
+/// A handle to a running listener.
+#[derive(Clone, Debug)]
+pub struct ListenerHandle {
+    dispose: mpsc::UnboundedSender<()>,
+    state: watch::Receiver<ListenerState>,
+    host: String,
+    service: String,
+}
+
+impl ListenerHandle {
+    /// Queues a close of the listener. Connections it accepted are not affected.
+    pub fn dispose(&self) {
+        let _ = self.dispose.send(());
+    }
+
+    /// The listener's current state.
+    pub fn state(&self) -> ListenerState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until binding finished: the bound address, or why there is none.
+    pub async fn listening(&self) -> Result<SocketAddr, ListenError> {
+        let mut state = self.state.clone();
+        let state = state
+            .wait_for(|s| *s != ListenerState::Binding)
+            .await
+            .map(|s| s.clone())
+            .unwrap_or(ListenerState::Closed);
+        let (host, service) = (self.host.clone(), self.service.clone());
+        match state {
+            ListenerState::Listening(address) => Ok(address),
+            ListenerState::NotListening(source) => Err(ListenError::NotListening {
+                host,
+                service,
+                source,
+            }),
+            ListenerState::Binding | ListenerState::Closed => {
+                Err(ListenError::Closed { host, service })
+            }
+        }
+    }
+
+    /// Waits until the listener has closed (or failed to listen).
+    pub async fn closed(&self) {
+        let mut state = self.state.clone();
+        let _ = state
+            .wait_for(|s| matches!(s, ListenerState::Closed | ListenerState::NotListening(_)))
+            .await;
+    }
+}
+
+/// Spawns a listener task over `net`.
+pub(crate) fn spawn_listener<N: Network>(
+    net: N,
+    notify: Box<dyn TcpListenNotify>,
+    limit: usize,
+    config: ConnectionConfig,
+    host: &str,
+    service: &str,
+) -> ListenerHandle {
+    let (dispose_tx, dispose_rx) = mpsc::unbounded_channel();
+    let (state_tx, state_rx) = watch::channel(ListenerState::Binding);
+    let machine = ListenerMachine::new(notify, limit);
+    let (host, service) = (host.to_string(), service.to_string());
+    tokio::spawn(run_listener(
+        net,
+        machine,
+        config,
+        host.clone(),
+        service.clone(),
+        dispose_rx,
+        state_tx,
+    ));
+    ListenerHandle {
+        dispose: dispose_tx,
+        state: state_rx,
+        host,
+        service,
+    }
+}
+
+async fn run_listener<N: Network>(
+    net: N,
+    mut machine: ListenerMachine,
+    config: ConnectionConfig,
+    host: String,
+    service: String,
+    mut dispose: mpsc::UnboundedReceiver<()>,
+    state: watch::Sender<ListenerState>,
+) {
+    let socket = match net.listen(&host, &service).await {
+        Ok(socket) => {
+            machine.handle_bound(net.listener_address(&socket));
+            Some(socket)
+        }
+        Err(e) => {
+            machine.handle_bound(Err(e));
+            None
+        }
+    };
+    publish(&state, machine.state());
+    let Some(socket) = socket else {
+        return;
+    };
+    // Closed connections are counted without waking the listener; only a listener paused at
+    // its limit needs the wake-up, to resume accepting (N3).
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (closed_tx, mut closed_rx) = mpsc::unbounded_channel::<()>();
+    let mut handles_alive = true;
+    while machine.is_listening() {
+        count_closed(&mut machine, &closed);
+        tokio::select! {
+            biased;
+            msg = dispose.recv(), if handles_alive => match msg {
+                Some(()) => machine.handle_dispose(),
+                // Every handle dropped: keep listening, as a Pony listener does.
+                None => handles_alive = false,
+            },
+            // The count is taken at the top of the loop. Only a limit needs the wake-up.
+            Some(()) = closed_rx.recv(), if machine.limit() > 0 => {}
+            accepted = net.accept(&socket), if machine.wants_accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    // Closes while waiting for this peer count before its `connected`.
+                    count_closed(&mut machine, &closed);
+                    if let Some(notify) = machine.handle_accepted() {
+                        let on_finish = OnFinish {
+                            closed: closed.clone(),
+                            wake: (machine.limit() > 0).then(|| closed_tx.clone()),
+                        };
+                        ConnectionTask::<N>::spawn_server(notify, config, stream, on_finish);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                }
+            },
+        }
+        publish(&state, machine.state());
+    }
+}
+
+/// Tells the machine of the connections that closed since last asked.
+fn count_closed(machine: &mut ListenerMachine, closed: &AtomicUsize) {
+    for _ in 0..closed.swap(0, Ordering::AcqRel) {
+        machine.handle_connection_closed();
+    }
+}
+
+/// Publishes the listener's state to its handles when it changed: most turns (an accept, a
+/// connection closing) leave it as it was, and a send would wake every waiter for nothing.
+fn publish(state: &watch::Sender<ListenerState>, current: &ListenerState) {
+    state.send_if_modified(|published| {
+        if published == current {
+            return false;
+        }
+        *published = current.clone();
+        true
+    });
+}

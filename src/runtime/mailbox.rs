@@ -1,0 +1,224 @@
+//! A connection's mailbox: the FIFO of messages its task handles one per turn, the waker of
+//! that task, its published counters and whether it finished, all in one allocation shared
+//! with the connection's handles ([`ConnectionHandle`](super::handle::ConnectionHandle)).
+//! Sending, waking and locking happen here; the sans-IO machine only sees messages.
+
+use crate::proto::{ConnectionStats, Message};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Wake, Waker};
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
+
+/// Everything a connection's task shares with its handles and its socket's readiness, in one
+/// allocation: a connection is set up once per accept or connect, and several `Arc`s and a
+/// channel (whose first block is allocated up front) cost more than the connection's own work.
+#[derive(Default)]
+pub(super) struct Shared {
+    inbox: Mutex<Inbox>,
+    stats: PublishedStats,
+    /// [`RUNNING`], [`FINISHED`] or [`GONE`]; it leaves `RUNNING` once and never returns.
+    state: AtomicU8,
+    /// Wakes `finished()` waiters. One `Notify` rather than a `watch` channel: a connection
+    /// finishes once, and a `watch` send and sender drop each wake eight internal `Notify`s.
+    changed: Notify,
+}
+
+/// The mailbox proper, and the task to wake when a message or socket readiness arrives.
+#[derive(Default)]
+struct Inbox {
+    queue: VecDeque<Message>,
+    /// Set when the task winds up: later messages are refused (writes counted as dropped).
+    closed: bool,
+    /// The waker of the task's current poll; taken by the first wake after it.
+    waker: Option<Waker>,
+}
+
+/// The machine's counters as its task last published them, and the writes handles sent after
+/// the task ended, which no machine saw.
+#[derive(Default)]
+struct PublishedStats {
+    writes_dropped: AtomicU64,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
+    expect_rejected: AtomicU64,
+    writes_refused: AtomicU64,
+}
+
+/// The task is still running the connection.
+const RUNNING: u8 = 0;
+/// `closed` or `connect_failed` ran and the task wound up: what `is_finished` reports.
+const FINISHED: u8 = 1;
+/// The task is gone without finishing (a notifier panicked, the runtime shut down).
+const GONE: u8 = 2;
+
+impl Shared {
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `messages` in order and wakes the task; refused (writes counted as dropped) once
+    /// the task wound up.
+    pub(super) fn send(&self, mut messages: impl Iterator<Item = Message>) {
+        let Some(first) = messages.next() else {
+            return;
+        };
+        let mut inbox = self.inbox();
+        if inbox.closed {
+            drop(inbox);
+            // Dropped outside the lock: a message's notifier may send from its `Drop`.
+            let refused = std::iter::once(first).chain(messages);
+            let writes = refused.filter(Message::is_write).count();
+            self.stats
+                .writes_refused
+                .fetch_add(writes as u64, Ordering::Relaxed);
+            return;
+        }
+        inbox.queue.push_back(first);
+        inbox.queue.extend(messages);
+        let waker = inbox.waker.take();
+        drop(inbox);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The counters as last published.
+    pub(super) fn stats(&self) -> ConnectionStats {
+        let s = &self.stats;
+        ConnectionStats {
+            writes_dropped: s.writes_dropped.load(Ordering::Relaxed)
+                + s.writes_refused.load(Ordering::Relaxed),
+            bytes_sent: s.bytes_sent.load(Ordering::Relaxed),
+            bytes_received: s.bytes_received.load(Ordering::Relaxed),
+            expect_rejected: s.expect_rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn is_finished(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == FINISHED
+    }
+
+    /// Whether the task still runs the connection (neither finished nor gone).
+    pub(super) fn is_running(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == RUNNING
+    }
+
+    /// Wakes the awaiting when the task ends; create it before reading
+    /// [`is_running`](Self::is_running), so an end after the read still wakes it.
+    pub(super) fn ended(&self) -> Notified<'_> {
+        self.changed.notified()
+    }
+}
+
+/// A message or the socket woke the connection: poll its task again.
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waker = self.inbox().waker.take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The receiving end of a connection's mailbox, owned by its task.
+pub(crate) struct Mailbox {
+    shared: Arc<Shared>,
+}
+
+impl Mailbox {
+    /// A new mailbox, and the state its handles share.
+    pub(super) fn new() -> (Mailbox, Arc<Shared>) {
+        let shared = Arc::new(Shared::default());
+        (
+            Mailbox {
+                shared: shared.clone(),
+            },
+            shared,
+        )
+    }
+
+    /// Records the task's current waker, for messages and for socket readiness.
+    pub(crate) fn register(&self, waker: &Waker) {
+        let mut inbox = self.shared.inbox();
+        match inbox.waker.as_ref() {
+            Some(current) if current.will_wake(waker) => {}
+            _ => inbox.waker = Some(waker.clone()),
+        }
+    }
+
+    /// A waker for the connection's socket: it wakes whichever poll registered last.
+    pub(crate) fn waker(&self) -> Waker {
+        Waker::from(self.shared.clone())
+    }
+
+    /// The next message, if any.
+    pub(crate) fn try_recv(&self) -> Option<Message> {
+        self.shared.inbox().queue.pop_front()
+    }
+
+    /// Queues messages the connection's own task sends (its outbox, its resumes), behind
+    /// what is there.
+    pub(crate) fn push(&self, messages: impl Iterator<Item = Message>) {
+        self.shared.send(messages);
+    }
+
+    /// Makes the machine's counters what the handles report.
+    pub(crate) fn publish(&self, stats: ConnectionStats) {
+        let s = &self.shared.stats;
+        s.writes_dropped
+            .store(stats.writes_dropped, Ordering::Relaxed);
+        s.bytes_sent.store(stats.bytes_sent, Ordering::Relaxed);
+        s.bytes_received
+            .store(stats.bytes_received, Ordering::Relaxed);
+        s.expect_rejected
+            .store(stats.expect_rejected, Ordering::Relaxed);
+    }
+
+    /// Refuses further messages and returns those that arrived too late to be handled in a turn.
+    pub(crate) fn close(&self) -> VecDeque<Message> {
+        let mut inbox = self.shared.inbox();
+        inbox.closed = true;
+        // The task is ending; its waker must not outlive it here.
+        let waker = inbox.waker.take();
+        let late = std::mem::take(&mut inbox.queue);
+        drop(inbox);
+        drop(waker);
+        late
+    }
+
+    /// Marks the connection finished and wakes every `finished()` waiter.
+    pub(crate) fn finish(&self) {
+        self.shared.state.store(FINISHED, Ordering::SeqCst);
+        self.shared.changed.notify_waiters();
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        // Whatever is still queued goes now, not when the last handle goes: a queued notifier
+        // may hold a handle to this very connection. `close` hands it back outside the lock,
+        // as a notifier's `Drop` may send.
+        drop(self.close());
+        // Gone without finishing: waiters return all the same, as the task ended.
+        if shared
+            .state
+            .compare_exchange(RUNNING, GONE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            shared.changed.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+impl Shared {
+    pub(super) fn is_gone(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == GONE
+    }
+}

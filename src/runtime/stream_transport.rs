@@ -1,0 +1,158 @@
+//! Adapts a backend [`Stream`] to the state machine's non-blocking [`Transport`].
+//!
+//! Each operation polls the stream once with a waker that forwards to the connection task's
+//! current waker (the one its mailbox holds), so a `WouldBlock` leaves the task registered for
+//! readiness.
+
+use super::backend::Stream;
+use crate::proto::{ReadBuf, Transport};
+use std::io::{self, ErrorKind, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// A [`Stream`] seen through the [`Transport`] interface.
+pub(crate) struct StreamTransport<S> {
+    stream: S,
+    waker: Waker,
+}
+
+impl<S: Stream> StreamTransport<S> {
+    /// `waker` wakes the connection task whichever poll it is in (see `Mailbox::waker`).
+    pub(crate) fn new(stream: S, waker: Waker) -> Self {
+        StreamTransport { stream, waker }
+    }
+
+    fn poll<T>(
+        &mut self,
+        op: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut cx = Context::from_waker(&self.waker);
+        match op(Pin::new(&mut self.stream), &mut cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<S: Stream> Transport for StreamTransport<S> {
+    fn read(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+        let space = buf.unfilled();
+        let start = space.as_ptr().cast::<u8>();
+        let mut tokio_buf = tokio::io::ReadBuf::uninit(space);
+        self.poll(|s, cx| s.poll_read(cx, &mut tokio_buf))?;
+        let filled = tokio_buf.filled();
+        if filled.as_ptr() != start {
+            // Only a stream that swapped in a buffer of its own gets here.
+            return Err(io::Error::other("stream replaced the read buffer"));
+        }
+        let n = filled.len();
+        // SAFETY: tokio's `ReadBuf` guarantees its first `n` bytes were initialised, and they
+        // are the first `n` bytes of `buf`'s unfilled space (checked above).
+        unsafe { buf.assume_filled(n) };
+        Ok(())
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.poll(|s, cx| s.poll_write_vectored(cx, bufs))
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.poll(|s, cx| s.poll_shutdown(cx))
+    }
+
+    fn set_nodelay(&mut self, nodelay: bool) -> io::Result<()> {
+        self.stream.set_nodelay(nodelay)
+    }
+
+    fn nodelay(&self) -> io::Result<bool> {
+        self.stream.nodelay()
+    }
+
+    fn set_keepalive(&mut self, secs: u32) -> io::Result<()> {
+        self.stream.set_keepalive(secs)
+    }
+
+    fn local_address(&self) -> Option<SocketAddr> {
+        self.stream.local_address().ok()
+    }
+
+    fn remote_address(&self) -> Option<SocketAddr> {
+        self.stream.remote_address().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::MaybeUninit;
+    use tokio::io::{AsyncRead, AsyncWrite};
+
+    /// Fills a buffer of its own instead of the one it was given.
+    struct Swapper;
+
+    impl AsyncRead for Swapper {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let own: &'static mut [u8] = Box::leak(vec![7u8; 4].into_boxed_slice());
+            *buf = tokio::io::ReadBuf::new(own);
+            buf.advance(4);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Swapper {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(0))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl Stream for Swapper {
+        fn set_nodelay(&self, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+        fn nodelay(&self) -> io::Result<bool> {
+            Ok(false)
+        }
+        fn set_keepalive(&self, _: u32) -> io::Result<()> {
+            Ok(())
+        }
+        fn local_address(&self) -> io::Result<SocketAddr> {
+            Err(ErrorKind::NotConnected.into())
+        }
+        fn remote_address(&self) -> io::Result<SocketAddr> {
+            Err(ErrorKind::NotConnected.into())
+        }
+    }
+
+    #[test]
+    fn a_stream_that_fills_another_buffer_is_an_error_not_uninitialised_bytes() {
+        struct Nobody;
+        impl std::task::Wake for Nobody {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let waker = Waker::from(std::sync::Arc::new(Nobody));
+        let mut transport = StreamTransport::new(Swapper, waker);
+        let mut space = [MaybeUninit::uninit(); 16];
+        let mut buf = ReadBuf::uninit(&mut space);
+        let err = transport.read(&mut buf).unwrap_err();
+        assert!(
+            err.to_string().contains("replaced the read buffer"),
+            "{err}"
+        );
+        assert_eq!(buf.remaining(), 16, "nothing counted as filled");
+    }
+}
