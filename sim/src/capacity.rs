@@ -31,9 +31,7 @@ use crate::plan::{FaultKind, FaultPlan};
 use crate::scenario::Scenario;
 use std::collections::BTreeMap;
 
-/// Ephemeral ports of one simulated host (turmoil's range 49152 to 65535): the most connect
-/// attempts one host can make in a run.
-pub const EPHEMERAL_PORTS: usize = 65535 - 49152 + 1;
+pub use crate::validate::EPHEMERAL_PORTS;
 
 /// A limit of the simulated network that a scenario exceeds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,8 +5,9 @@ use crate::plan::{FaultPlan, Topology};
 use crate::seed::Seed;
 use crate::settings::FaultSettings;
 use crate::validate::{
-    at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, MAX_BUFFER_BYTES,
-    MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS, MAX_LISTENERS,
+    at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, EPHEMERAL_PORTS,
+    MAX_BUFFER_BYTES, MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS,
+    MAX_LISTENERS,
 };
 use crate::verdict::Expectations;
 use std::collections::{BTreeMap, BTreeSet};
@@ -399,6 +400,24 @@ impl Scenario {
                 ));
             }
             check_config(&field, &c.config)?;
+        }
+        // Every attempt takes one of its host's ephemeral ports for the rest of the run; the
+        // runner also counts the SYNs a plan's crashes make it send again.
+        let mut attempts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let on_host = attempts.entry(c.host.as_str()).or_default();
+            *on_host += self.names.get(&c.target).map_or(1, Vec::len);
+            if *on_host > EPHEMERAL_PORTS {
+                return Err(InvalidField::new(
+                    format!("clients[{i}].host"),
+                    format!(
+                        "the clients of host {:?} up to this one make {on_host} connect \
+                         attempts (one per address they dial), but a simulated host has \
+                         {EPHEMERAL_PORTS} ephemeral ports: spread the clients over more hosts",
+                        c.host
+                    ),
+                ));
+            }
         }
         self.faults.validate().map_err(|e| e.within("faults"))?;
         if let Some(window) = self.faults.fault_window_ms {

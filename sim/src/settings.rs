@@ -137,6 +137,41 @@ impl Default for FaultSettings {
 }
 
 impl FaultSettings {
+    /// Every fault kind that heals, at the intensities the README recommends: latency of 1 to
+    /// 20 ms, partial writes, re-chunked reads and send buffers of 256 B to 8 KiB (each in half
+    /// the runs), two-way and one-way partitions of 20 to 300 ms, slow closes of 10 to 200 ms.
+    /// No resets or crashes: they lose connections, which a scenario must expect. A correct
+    /// notifier passes every seed of these settings (the simulator's own `healing` chaos tests
+    /// sweep them); a failure under them is a bug of the notifier or of the simulator.
+    ///
+    /// Timed faults land in the first 300 ms of the run: set
+    /// [`fault_window_ms`](Self::fault_window_ms) to where your scenario's traffic is.
+    ///
+    /// ```
+    /// use tcpnotify_sim::settings::FaultSettings;
+    /// let settings = FaultSettings::healing();
+    /// assert_eq!(settings.validate(), Ok(()));
+    /// assert_eq!((settings.resets, settings.crashes), (0.0, 0.0));
+    /// ```
+    pub fn healing() -> Self {
+        FaultSettings {
+            latency_ms: Some(Span::new(1, 20)),
+            partial_writes: 0.5,
+            partial_write_bytes: Span::new(1, 2048),
+            read_chunks: 0.5,
+            read_chunk_bytes: Span::new(1, 2048),
+            send_buffer: 0.5,
+            send_buffer_bytes: Span::new(256, 8192),
+            partitions: 0.7,
+            partition_ms: Span::new(20, 300),
+            one_way: 0.5,
+            slow_close: 0.5,
+            slow_close_ms: Span::new(10, 200),
+            fault_window_ms: Some(Span::new(0, 300)),
+            ..FaultSettings::default()
+        }
+    }
+
     /// Checks that probabilities lie in 0..=1 and every range is ordered and within its
     /// limit ([`crate::validate`]), naming the field that is not (from the `[faults]` table).
     pub fn validate(&self) -> Result<(), InvalidField> {

@@ -49,6 +49,11 @@ pub const MAX_HOSTS: usize = 2_048;
 /// Most client connections in one scenario.
 pub const MAX_CLIENTS: usize = 10_000;
 
+/// Ephemeral ports of one simulated host (turmoil's 49152 to 65535): the most connect
+/// attempts the clients of one host may make in a run, as each attempt takes a port for the
+/// rest of it (one per address a client's target resolves to).
+pub const EPHEMERAL_PORTS: usize = 65535 - 49152 + 1;
+
 /// Most listeners in one scenario.
 pub const MAX_LISTENERS: usize = 1_000;
 

@@ -1,10 +1,11 @@
 //! Chaos testing notifiers with [`tcpnotify_sim::chaos::Chaos`]: three deliberately buggy
 //! notifiers, each correct on a quiet network, are caught by a sweep of generated fault plans
 //! and their failure shrunk to a plan of a few faults; a correct echo passes the same kind of
-//! sweep with faults firing.
+//! sweep with faults firing; and every built-in correct notifier survives every fault that
+//! heals (`healing`).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
-//! test honours `TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED` and `TCPNOTIFY_JOBS` as a user's test would.
+//! tests honour `TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED` and `TCPNOTIFY_JOBS` as a user's test would.
 
 mod correct_echo;
 mod eager_writer;

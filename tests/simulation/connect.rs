@@ -214,6 +214,8 @@ fn c2_losing_attempt_accepted_by_a_live_listener_ends_on_every_seed() {
 /// with the host, so it times out at 400ms (`connect_failed(timed out)`, not `refused`).
 /// `over` dials at 900ms: its SYN is retransmitted once the host is back and its listener
 /// accepts it. `after` dials at 1100ms, once the restarted listener is up, and connects.
+/// `over` connects as soon as the host is back, not at TCP's next retransmission: difference S2
+/// of `docs/contract.md`, "Where the simulator differs".
 #[test]
 fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
     let scenario = Scenario::new("connect-crashed-host")
@@ -283,7 +285,8 @@ fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
 /// C4: a SYN already in flight when its host crashes is lost with it. turmoil holds it and
 /// delivers it to the restarted host before its listener is back, which would refuse a
 /// connect that TCP's retransmission completes: the SYN is sent again. The link takes 20ms;
-/// the host crashes at 10ms and restarts at 110ms, within the 1s connect timeout.
+/// the host crashes at 10ms and restarts at 110ms, within the 1s connect timeout. It is sent
+/// again as soon as the host is back: difference S2 of `docs/contract.md`.
 #[test]
 fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
     let scenario = Scenario::new("connect-syn-lost-in-crash")

@@ -300,7 +300,8 @@ impl TcpConnectionNotify for Bulk {
 
 /// W3, W4, W5: on a quiet plan a writer whose peer does not read is pushed back once the
 /// default window is full, as a real socket is once its buffers are, and unthrottled once
-/// the peer reads everything: the loopback test's callbacks.
+/// the peer reads everything: the loopback test's callbacks. The window is fixed where a
+/// kernel's buffers are autotuned: difference S3 of `docs/contract.md`.
 #[test]
 fn w3_w4_w5_a_quiet_plan_pushes_back_a_writer_whose_peer_does_not_read() {
     let scenario = Scenario::new("quiet-pushback")

@@ -66,10 +66,9 @@ fn n3_peers_of_a_listener_at_its_limit_wait_then_time_out() {
     assert_eq!(count("connect_failed(refused)"), 0);
 }
 
-/// A host that could dial more connect attempts than it has ephemeral ports is refused before
-/// the run starts, with an error naming what to change, instead of a panic inside turmoil.
-/// Clients are at most 10,000 per scenario, so the host here dials a name of two addresses:
-/// every client makes two attempts.
+/// A host whose clients dial more connect attempts than it has ephemeral ports is refused by
+/// validation, naming the client where it goes over, before anything runs: clients are at most
+/// 10,000 per scenario, so the host here dials a name of two addresses (two attempts each).
 #[test]
 fn a_client_host_past_its_ephemeral_ports_is_refused_before_the_run() {
     let clients = EPHEMERAL_PORTS / 2 + 1;
@@ -81,8 +80,41 @@ fn a_client_host_past_its_ephemeral_ports_is_refused_before_the_run() {
     .name("svc", &["server", "server2"])
     .expecting(Expectations::default());
     match run(&scenario, &FaultPlan::quiet(Seed(1))) {
+        Err(SimError::Scenario(e)) => {
+            assert_eq!(e.field, format!("clients[{}].host", clients - 1));
+            assert!(e.message.contains("ephemeral ports"), "{e}");
+        }
+        other => panic!(
+            "expected the ephemeral port limit, got {:?}",
+            other.map(|o| o.ended)
+        ),
+    }
+}
+
+/// The SYNs a plan's crashes make clients send again count too: 6,000 clients of a host that
+/// crashes and restarts may make 18,000 attempts. The runner refuses the run before it starts,
+/// naming what to change, instead of a panic inside turmoil.
+#[test]
+fn a_plan_whose_crashes_take_a_host_past_its_ephemeral_ports_is_refused_before_the_run() {
+    let scenario = crowd("crashing-crowd", 6000, |s, name| {
+        s.client(name, "client", "server", 7000, factory(|| Echo))
+    })
+    .listener("server", "server", 7000, factory(|| Echo))
+    .expecting(Expectations::default());
+    let plan = FaultPlan {
+        faults: vec![Fault {
+            at_ms: Some(5),
+            after: None,
+            kind: FaultKind::Crash {
+                host: "server".into(),
+                restart_after_ms: Some(10),
+            },
+        }],
+        ..FaultPlan::quiet(Seed(1))
+    };
+    match run(&scenario, &plan) {
         Err(SimError::Limit(LimitError::EphemeralPorts { host, attempts })) => {
-            assert_eq!((host.as_str(), attempts), ("client", 2 * clients));
+            assert_eq!((host.as_str(), attempts), ("client", 18_000));
         }
         other => panic!(
             "expected the ephemeral port limit, got {:?}",
