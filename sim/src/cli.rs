@@ -3,17 +3,17 @@
 //!
 //! Exit codes: 0 passed, 1 a property or the contract failed, 2 bad input.
 
-use crate::chaos;
-use crate::plan::FaultPlan;
-use crate::registry::Registry;
-use crate::scenario_file::{load, load_plan, ScenarioFile};
+use crate::explore as chaos;
+use crate::explore::shrink_verdict;
+use crate::explore::{default_jobs, sweep as run_sweep, SweepOptions};
+use crate::fault::FaultPlan;
+use crate::judge::{judge, Verdict};
+use crate::report as timeline;
+use crate::run::Trace;
+use crate::scenario::Registry;
+use crate::scenario::{load, load_plan, ScenarioFile};
 use crate::seed::Seed;
-use crate::shrink::shrink_verdict;
-use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
-use crate::timeline;
-use crate::trace::Trace;
 use crate::validate::MAX_JOBS;
-use crate::verdict::{judge, Verdict};
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
 use std::ops::Range;

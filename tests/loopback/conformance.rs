@@ -19,13 +19,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tcpnotify_sim::checker::Rule;
+use tcpnotify_sim::explore::{repro_line, seed_or};
 use tcpnotify_sim::fault::FaultLayer;
-use tcpnotify_sim::net::SimNetwork;
-use tcpnotify_sim::plan::FaultPlan;
-use tcpnotify_sim::runner::simulation_builder;
-use tcpnotify_sim::testing::{repro_line, seed_or};
-use tcpnotify_sim::trace::Trace as SimTrace;
+use tcpnotify_sim::fault::FaultPlan;
+use tcpnotify_sim::judge::Rule;
+use tcpnotify_sim::run::simulation_builder;
+use tcpnotify_sim::run::SimNetwork;
+use tcpnotify_sim::run::Trace as SimTrace;
 
 /// The seed of every simulated conformance run (`TCPNOTIFY_SEED` overrides it).
 pub const SEED: u64 = 8;

@@ -10,7 +10,7 @@ use tcpnotify::{ConnectionHandle, ListenerHandle, TcpConnection, TcpConnectionNo
 use tcpnotify::{TcpListenNotify, TcpListener};
 /// The echo notifier the simulator uses too.
 pub use tcpnotify_sim::notifiers::Echo;
-use tcpnotify_sim::recorder::now_us;
+use tcpnotify_sim::run::now_us;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Longest wait for anything a test awaits; generous, as a loaded machine is slow. In the

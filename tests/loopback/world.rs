@@ -24,9 +24,9 @@ use tcpnotify::{
     BoxFuture, ConnectionHandle, ListenerHandle, Network, TcpConnection, TcpConnectionNotify,
     TcpListener, TokioNetwork,
 };
-use tcpnotify_sim::checker::{check, CheckOptions, CheckReport};
-use tcpnotify_sim::net::SimNetwork;
-use tcpnotify_sim::trace::{EventKind, Trace as SimTrace, TraceEvent};
+use tcpnotify_sim::judge::{check, CheckOptions, CheckReport};
+use tcpnotify_sim::run::SimNetwork;
+use tcpnotify_sim::run::{EventKind, Trace as SimTrace, TraceEvent};
 use tokio::net::TcpSocket;
 
 /// The name that resolves to a dead address first and the live one second, in every world.

@@ -9,11 +9,11 @@
 
 use serde::Serialize;
 use std::path::Path;
-use tcpnotify_sim::plan::FaultPlan;
-use tcpnotify_sim::registry::Registry;
-use tcpnotify_sim::scenario_file;
+use tcpnotify_sim::fault::FaultPlan;
+use tcpnotify_sim::judge as verdict;
+use tcpnotify_sim::scenario as scenario_file;
+use tcpnotify_sim::scenario::Registry;
 use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::verdict;
 
 /// A trace longer than this is snapshotted as its summary (`Trace::render_summary`: counts per
 /// group of connections and callback), as a thousand clients' every line is not readable; the

@@ -1,12 +1,12 @@
 //! Faults over the simulated network: a partition that heals, a reset mid-stream, a crash.
 
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
+use tcpnotify_sim::explore::{run_passing, seed_or};
+use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::judge::Expectations;
 use tcpnotify_sim::notifiers::{pattern, Sender};
-use tcpnotify_sim::plan::{EventTrigger, Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::{run_passing, seed_or};
-use tcpnotify_sim::verdict::Expectations;
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
     Scenario::echo(name, 2048, 256)
@@ -167,7 +167,7 @@ fn latency_per_link_is_drawn_between_its_min_and_max() {
         scenario.clients[0].notifier = factory(|| LockStep::new(8, 256));
         run_passing(&scenario, seed_or(1))
     };
-    let round_trips = |outcome: &tcpnotify_sim::runner::RunOutcome| -> Vec<u64> {
+    let round_trips = |outcome: &tcpnotify_sim::run::RunOutcome| -> Vec<u64> {
         let times: Vec<u64> = outcome
             .trace
             .events()

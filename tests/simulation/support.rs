@@ -1,10 +1,10 @@
 //! Shared pieces of the simulation tests: snapshotting a run with its seed and plan.
 
 use serde::Serialize;
-use tcpnotify_sim::plan::FaultPlan;
-use tcpnotify_sim::runner::RunOutcome;
+use tcpnotify_sim::explore::repro_line;
+use tcpnotify_sim::fault::FaultPlan;
+use tcpnotify_sim::run::RunOutcome;
 use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::repro_line;
 
 /// What a snapshot's metadata records: enough to re-run it.
 #[derive(Serialize)]

@@ -2,12 +2,12 @@
 
 use crate::chromium::{dump_dom, screenshot};
 use crate::{assert_not_blank, lane_labels, text, write_page, Dom};
+use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::{Echo, Sender};
-use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::report::Timeline;
 use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::timeline::Timeline;
-use tcpnotify_sim::verdict::judge;
 
 /// Lanes an unfolded group shows at a time (`PAGE` in page.js).
 const PAGE: usize = 50;

@@ -2,10 +2,10 @@
 //! set, every run is checked against the contract, and a failure prints the one line that
 //! re-runs exactly that case.
 
-use crate::runner::RunOutcome;
+use crate::judge::{judge, Verdict};
+use crate::run::RunOutcome;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::verdict::{judge, Verdict};
 
 /// The environment variable that overrides a simulated test's seed.
 pub const SEED_VAR: &str = "TCPNOTIFY_SEED";
@@ -14,7 +14,7 @@ pub const SEED_VAR: &str = "TCPNOTIFY_SEED";
 pub fn seed_or(default: u64) -> Seed {
     match std::env::var(SEED_VAR) {
         // A test helper: a bad seed fails the test, with the same message chaos gives.
-        Ok(text) => Seed(crate::chaos::parse_seed(&text).unwrap_or_else(|e| panic!("{e}"))),
+        Ok(text) => Seed(crate::explore::parse_seed(&text).unwrap_or_else(|e| panic!("{e}"))),
         Err(_) => Seed(default),
     }
 }

@@ -2,8 +2,8 @@
 //! from the seed and the fault settings, printed with the run, serialisable, and can be edited
 //! and replayed or shrunk: a run is a pure function of its scenario and its plan.
 
+use crate::fault::{FaultSettings, Span};
 use crate::seed::Seed;
-use crate::settings::{FaultSettings, Span};
 use crate::validate::{
     at_most, count_at_most, ordered, positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT,
     MAX_DURATION_MS, MAX_FAULTS,
@@ -356,7 +356,7 @@ fn ordinal(n: u32) -> String {
 /// Every fault and chunking policy of one run.
 ///
 /// ```
-/// use tcpnotify_sim::plan::FaultPlan;
+/// use tcpnotify_sim::fault::FaultPlan;
 /// let plan: FaultPlan = toml::from_str(r#"
 ///     seed = 7
 ///     [partial_writes]

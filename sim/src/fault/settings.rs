@@ -63,7 +63,7 @@ impl From<Span> for (u64, u64) {
 /// How likely each fault is and how large, for plan generation. Probabilities are from 0 to 1.
 ///
 /// ```
-/// use tcpnotify_sim::settings::FaultSettings;
+/// use tcpnotify_sim::fault::FaultSettings;
 /// let settings: FaultSettings = toml::from_str("partitions = 0.5\npartition_ms = [100, 300]").unwrap();
 /// assert_eq!(settings.partitions, 0.5);
 /// assert_eq!(settings.resets, 0.0);
@@ -130,7 +130,7 @@ impl Default for FaultSettings {
             slow_close_ms: Span::new(10, 200),
             crashes: 0.0,
             crash_down_ms: Span::new(50, 500),
-            connect_timeout_ms: crate::plan::DEFAULT_CONNECT_TIMEOUT_MS,
+            connect_timeout_ms: crate::fault::DEFAULT_CONNECT_TIMEOUT_MS,
             fault_window_ms: None,
         }
     }

@@ -2,13 +2,13 @@
 //! callback recorded, the plan's timed faults applied between simulation steps. The run is a
 //! pure function of (scenario, plan).
 
-use crate::capacity::{Capacities, LimitError};
 use crate::fault::FaultLayer;
-use crate::net::SimNetwork;
-use crate::plan::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
-use crate::recorder::{HostSink, RunState};
+use crate::fault::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
+use crate::run::SimNetwork;
+use crate::run::{Capacities, LimitError};
+use crate::run::{EventKind, Trace, TraceEvent};
+use crate::run::{HostSink, RunState};
 use crate::scenario::{ClientSpec, ListenerSpec, NotifierFactory, Scenario};
-use crate::trace::{EventKind, Trace, TraceEvent};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -3,10 +3,10 @@
 //! everything needed to understand and re-run it.
 //!
 //! ```no_run
-//! use tcpnotify_sim::chaos::Chaos;
+//! use tcpnotify_sim::explore::Chaos;
 //! use tcpnotify_sim::notifiers::{Echo, Sender};
 //! use tcpnotify_sim::scenario::{factory, Scenario};
-//! use tcpnotify_sim::settings::FaultSettings;
+//! use tcpnotify_sim::fault::FaultSettings;
 //!
 //! // In a `#[test]` function:
 //! let scenario = Scenario::new("echo")
@@ -27,14 +27,14 @@
 //!
 //! A value that does not parse stops the test with a message naming the variable.
 
-use crate::coverage::Coverage;
+use crate::explore::{default_jobs, sweep, SweepOptions, SweepReport};
+use crate::explore::{repro_line, SEED_VAR};
+use crate::explore::{shrink, shrink_verdict, ShrinkResult};
+use crate::judge::Coverage;
+use crate::judge::{judge, signature_of};
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::shrink::{shrink, shrink_verdict, ShrinkResult};
-use crate::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
-use crate::testing::{repro_line, SEED_VAR};
 use crate::validate::MAX_JOBS;
-use crate::verdict::{judge, signature_of};
 use std::fmt;
 use std::ops::Range;
 
@@ -64,7 +64,7 @@ pub enum EnvError {
 /// Parses a seed range written `A..B`.
 ///
 /// ```
-/// use tcpnotify_sim::chaos::parse_seeds;
+/// use tcpnotify_sim::explore::parse_seeds;
 /// assert_eq!(parse_seeds("10..250"), Ok(10..250));
 /// assert!(parse_seeds("250..10").is_err());
 /// ```
@@ -82,7 +82,7 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, EnvError> {
 /// Parses one seed, as `TCPNOTIFY_SEED` holds it.
 ///
 /// ```
-/// use tcpnotify_sim::chaos::parse_seed;
+/// use tcpnotify_sim::explore::parse_seed;
 /// assert_eq!(parse_seed(" 42 "), Ok(42));
 /// assert!(parse_seed("x").is_err());
 /// ```
@@ -295,7 +295,7 @@ pub struct ChaosFailure {
     /// The last trace lines of the seed's run.
     pub trace_tail: String,
     /// The seed's generated plan.
-    pub plan: crate::plan::FaultPlan,
+    pub plan: crate::fault::FaultPlan,
     /// The shrunk plan and how it was found.
     pub shrunk: ShrinkResult,
     /// What the seeds run exercised.
@@ -347,8 +347,8 @@ impl fmt::Display for ChaosFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{FaultSettings, Span};
-    use crate::verdict::Expectations;
+    use crate::fault::{FaultSettings, Span};
+    use crate::judge::Expectations;
     use std::collections::BTreeMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn a_run_that_cannot_start_fails_the_same_way_every_time() {
-        use crate::plan::{Fault, FaultKind, FaultPlan};
+        use crate::fault::{Fault, FaultKind, FaultPlan};
         // An explicit plan naming a host the scenario does not have: the runner refuses it.
         let scenario = Scenario::echo("chaos-bad-plan", 64, 64).plan(FaultPlan {
             faults: vec![Fault {
@@ -427,7 +427,7 @@ mod tests {
             .ignoring_env()
             .run()
             .expect_err("the plan is invalid at every seed");
-        assert_eq!(failure.signature, crate::verdict::RUN_ERROR);
+        assert_eq!(failure.signature, crate::judge::RUN_ERROR);
         assert!(failure.deterministic, "{failure}");
         assert!(failure.failures[0].contains("nowhere"), "{failure}");
     }

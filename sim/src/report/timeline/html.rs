@@ -5,7 +5,7 @@
 
 use super::model::Timeline;
 use super::spans::Affects;
-use crate::trace::EventKind;
+use crate::run::EventKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -269,7 +269,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::super::model::tests::{echo_trace, timeline_of};
     use super::*;
-    use crate::trace::Trace;
+    use crate::run::Trace;
     use serde_json::Value;
 
     /// The JSON embedded in a page.
@@ -378,13 +378,8 @@ mod tests {
                 text: "</script><script>alert(1)</script>".into(),
             },
         )]);
-        let html = Timeline::build(
-            "<b>&",
-            &trace,
-            None,
-            &crate::checker::CheckReport::default(),
-        )
-        .html();
+        let html =
+            Timeline::build("<b>&", &trace, None, &crate::judge::CheckReport::default()).html();
         assert_eq!(html.matches("</script>").count(), 2, "only the page's own");
         assert!(html.contains("<title>&lt;b&gt;&amp;</title>"));
         assert_eq!(

@@ -3,8 +3,8 @@
 //! plan's send-buffer limit, and the periods a connection was throttled.
 
 use super::model::Lane;
-use crate::plan::{FaultKind, FaultPlan};
-use crate::trace::{EventKind, TraceEvent};
+use crate::fault::{FaultKind, FaultPlan};
+use crate::run::{EventKind, TraceEvent};
 use std::collections::BTreeMap;
 use tcpnotify::record::Callback;
 
@@ -286,10 +286,10 @@ mod tests {
     use super::super::model::tests::{callback, echo_trace, event, timeline_of, CLIENT, SERVER};
     use super::super::model::Timeline;
     use super::*;
-    use crate::checker::CheckReport;
-    use crate::plan::Fault;
+    use crate::fault::Fault;
+    use crate::judge::CheckReport;
+    use crate::run::Trace;
     use crate::seed::Seed;
-    use crate::trace::Trace;
 
     fn every_fault_kind() -> Vec<FaultKind> {
         let s = |x: &str| x.to_string();
@@ -435,7 +435,7 @@ mod tests {
 
     #[test]
     fn the_plan_names_the_fault_kind_and_adds_the_send_buffer_limit() {
-        let mut plan = crate::plan::FaultPlan::quiet(Seed(1));
+        let mut plan = crate::fault::FaultPlan::quiet(Seed(1));
         plan.send_buffer = Some(4096);
         plan.faults.push(Fault {
             at_ms: Some(0),

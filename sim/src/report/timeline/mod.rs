@@ -1,9 +1,9 @@
 //! A run drawn on simulated time: one self-contained HTML page, and the same run as a Chrome
 //! trace-event file that Perfetto opens.
 //!
-//! Data first, then renderers. [`Timeline::build`] turns a [`Trace`](crate::trace::Trace),
-//! the run's [`FaultPlan`](crate::plan::FaultPlan) when there is one, and the checker's
-//! [`CheckReport`](crate::checker::CheckReport) into a model: a lane per connection and per
+//! Data first, then renderers. [`Timeline::build`] turns a [`Trace`](crate::run::Trace),
+//! the run's [`FaultPlan`](crate::fault::FaultPlan) when there is one, and the checker's
+//! [`CheckReport`](crate::judge::CheckReport) into a model: a lane per connection and per
 //! listener, folded into groups (a listener with its accepted connections; clients by the
 //! stem of their names), fault spans (partitions, crashes until their restart, slow closes,
 //! resets, latency changes, the send-buffer limit) and throttled spans, bytes in flight per
@@ -19,8 +19,8 @@
 //! ```
 //! use tcpnotify_sim::scenario::Scenario;
 //! use tcpnotify_sim::seed::Seed;
-//! use tcpnotify_sim::timeline::Timeline;
-//! use tcpnotify_sim::verdict::judge;
+//! use tcpnotify_sim::report::Timeline;
+//! use tcpnotify_sim::judge::judge;
 //!
 //! let scenario = Scenario::echo("echo", 1024, 256);
 //! let verdict = judge(&scenario, &scenario.plan_for(Seed(1))).unwrap();

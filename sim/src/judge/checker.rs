@@ -9,8 +9,8 @@
 //!
 //! ```
 //! use tcpnotify::record::Callback;
-//! use tcpnotify_sim::checker::{check, CheckOptions, Rule};
-//! use tcpnotify_sim::trace::{EventKind, Trace, TraceEvent};
+//! use tcpnotify_sim::judge::{check, CheckOptions, Rule};
+//! use tcpnotify_sim::run::{EventKind, Trace, TraceEvent};
 //!
 //! let trace = Trace::new();
 //! for callback in [Callback::Connected, Callback::Closed, Callback::Closed] {
@@ -27,7 +27,7 @@
 //! assert_eq!(report.violations[1].lines, vec![2, 3]);
 //! ```
 
-use crate::trace::{EventKind, Trace, TraceEvent};
+use crate::run::{EventKind, Trace, TraceEvent};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;

@@ -11,12 +11,12 @@
 //! [`RUN_MS`], clients start within it, and inputs that ask for much more than a small
 //! scenario (see [`too_big_to_run`]) are only loaded, not run.
 
-use crate::plan::FaultPlan;
-use crate::registry::Registry;
-use crate::runner::Ended;
+use crate::fault::FaultPlan;
+use crate::judge::judge;
+use crate::run::Ended;
+use crate::scenario::Registry;
 use crate::scenario::Scenario;
-use crate::scenario_file::{parse, parse_plan, ScenarioError};
-use crate::verdict::judge;
+use crate::scenario::{parse, parse_plan, ScenarioError};
 use std::path::Path;
 
 /// Simulated time a fuzzed scenario runs at most, in milliseconds.
@@ -31,8 +31,8 @@ const RUN_COUNT_LIMIT: usize = 8;
 /// Checks one input; panics on a finding (that is what the fuzzer looks for).
 ///
 /// ```
-/// tcpnotify_sim::fuzzing::check_input(b"[[clients]]\nname = 'c1'");
-/// tcpnotify_sim::fuzzing::check_input(include_bytes!("../../scenarios/echo-partial-writes.toml"));
+/// tcpnotify_sim::explore::check_input(b"[[clients]]\nname = 'c1'");
+/// tcpnotify_sim::explore::check_input(include_bytes!("../../../scenarios/echo-partial-writes.toml"));
 /// ```
 pub fn check_input(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -2,7 +2,7 @@
 //! judges is reported, with the right lines, when broken.
 
 use super::*;
-use crate::trace::{EventKind, Trace, TraceEvent};
+use crate::run::{EventKind, Trace, TraceEvent};
 use tcpnotify::record::{Callback, Payload};
 use tcpnotify::ConnectFailure;
 

@@ -7,9 +7,9 @@
 //! property name) as the original's; a different failure is a different bug. Everything is
 //! deterministic: the same failing plan shrinks the same way every time.
 
-use crate::plan::{Fault, FaultPlan, Latency};
+use crate::fault::{Fault, FaultPlan, Latency};
+use crate::judge::{judge, signature_of, Verdict};
 use crate::scenario::Scenario;
-use crate::verdict::{judge, signature_of, Verdict};
 use std::fmt;
 
 /// Largest value a relaxed size policy is raised to; past it, the policy is as good as off.
@@ -66,18 +66,18 @@ impl Oracle<'_> {
 ///
 /// ```
 /// use tcpnotify_sim::notifiers::{Echo, Sender};
-/// use tcpnotify_sim::plan::{FaultPlan, ReadChunks};
+/// use tcpnotify_sim::fault::{FaultPlan, ReadChunks};
 /// use tcpnotify_sim::scenario::{factory, Scenario};
 /// use tcpnotify_sim::seed::Seed;
-/// use tcpnotify_sim::shrink::shrink;
-/// use tcpnotify_sim::verdict::{judge, Expectations};
+/// use tcpnotify_sim::explore::shrink;
+/// use tcpnotify_sim::judge::{judge, Expectations};
 /// // The echo must be over within 20ms, which latency alone breaks: re-chunked reads are noise.
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
 ///     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(64)))
 ///     .duration_ms(20);
 /// let plan = FaultPlan {
-///     latency: Some(tcpnotify_sim::plan::Latency { min_ms: 50, max_ms: 60 }),
+///     latency: Some(tcpnotify_sim::fault::Latency { min_ms: 50, max_ms: 60 }),
 ///     read_chunks: Some(ReadChunks { max: 3 }),
 ///     ..FaultPlan::quiet(Seed(1))
 /// };
@@ -310,9 +310,9 @@ fn relax(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{EventTrigger, FaultKind, PartialWrites, ReadChunks};
+    use crate::fault::{EventTrigger, FaultKind, PartialWrites, ReadChunks};
+    use crate::judge::Expectations;
     use crate::seed::Seed;
-    use crate::verdict::Expectations;
 
     fn echo() -> Scenario {
         Scenario::echo("shrink-echo", 1024, 128).expecting(Expectations {

@@ -27,7 +27,7 @@
 //! panicking inside turmoil ("ports exhausted") halfway through.
 
 use crate::fault::TCP_CAPACITY;
-use crate::plan::{FaultKind, FaultPlan};
+use crate::fault::{FaultKind, FaultPlan};
 use crate::scenario::Scenario;
 use std::collections::BTreeMap;
 
@@ -56,9 +56,9 @@ pub enum LimitError {
 /// The turmoil capacities of one run.
 ///
 /// ```
-/// use tcpnotify_sim::capacity::Capacities;
+/// use tcpnotify_sim::run::Capacities;
 /// use tcpnotify_sim::fault::TCP_CAPACITY;
-/// use tcpnotify_sim::plan::FaultPlan;
+/// use tcpnotify_sim::fault::FaultPlan;
 /// use tcpnotify_sim::scenario::Scenario;
 /// use tcpnotify_sim::seed::Seed;
 ///
@@ -129,9 +129,9 @@ fn crashes_per_host(plan: &FaultPlan) -> BTreeMap<&str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notifiers::Echo;
-    use crate::plan::Fault;
+    use crate::fault::Fault;
     use crate::scenario::factory;
+    use crate::scenario::notifiers::Echo;
     use crate::seed::Seed;
 
     fn clients(n: usize, host: &str) -> Scenario {

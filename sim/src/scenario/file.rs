@@ -77,16 +77,16 @@
 //! Every rule is checked before anything runs; a broken one is reported as
 //! `file:line: field: message`.
 
-use crate::plan::FaultPlan;
-use crate::registry::{ParamError, Params, Registry};
-use crate::runner::SimError;
+use crate::fault::FaultPlan;
+use crate::fault::FaultSettings;
+use crate::judge::{judge, Expectations, Verdict};
+use crate::run::SimError;
 use crate::scenario::{NotifierFactory, Scenario};
+use crate::scenario::{ParamError, Params, Registry};
 use crate::seed::Seed;
-use crate::settings::FaultSettings;
 use crate::validate::{
     positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_FILE_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
 };
-use crate::verdict::{judge, Expectations, Verdict};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -406,9 +406,9 @@ impl ScenarioFile {
     /// ```
     /// use std::path::Path;
     /// use tcpnotify_sim::notifiers::Echo;
-    /// use tcpnotify_sim::registry::Registry;
+    /// use tcpnotify_sim::scenario::Registry;
     /// use tcpnotify_sim::scenario::factory;
-    /// use tcpnotify_sim::scenario_file::parse;
+    /// use tcpnotify_sim::scenario::parse;
     ///
     /// let mut registry = Registry::builtin();
     /// registry.register("my-server", |_| Ok(factory(|| Echo)));

@@ -4,10 +4,10 @@
 
 use super::flight::{self, Flight};
 use super::spans::{self, Span};
-use crate::checker::{CheckReport, Violation};
-use crate::plan::FaultPlan;
-use crate::trace::{EventKind, Trace, TraceEvent};
-use crate::verdict::{Failure, Verdict};
+use crate::fault::FaultPlan;
+use crate::judge::{CheckReport, Violation};
+use crate::judge::{Failure, Verdict};
+use crate::run::{EventKind, Trace, TraceEvent};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -219,9 +219,9 @@ impl Timeline {
     ///
     /// ```
     /// use tcpnotify::record::Callback;
-    /// use tcpnotify_sim::checker::{check, CheckOptions};
-    /// use tcpnotify_sim::timeline::Timeline;
-    /// use tcpnotify_sim::trace::{EventKind, Trace, TraceEvent};
+    /// use tcpnotify_sim::judge::{check, CheckOptions};
+    /// use tcpnotify_sim::report::Timeline;
+    /// use tcpnotify_sim::run::{EventKind, Trace, TraceEvent};
     ///
     /// let trace = Trace::new();
     /// for callback in [Callback::Connected, Callback::Closed, Callback::Closed] {
@@ -412,7 +412,7 @@ fn group(lanes: &mut [Lane]) -> Vec<Group> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::checker::{check, CheckOptions, Rule};
+    use crate::judge::{check, CheckOptions, Rule};
     use tcpnotify::record::Payload;
 
     /// A trace event of `who` on `host` at `at_us`.

@@ -10,11 +10,11 @@
 //! has been, so only the results of seeds that finished early wait, and workers never run
 //! more than a bounded number of seeds ahead of the lowest unfinished one.
 
-use crate::coverage::Coverage;
+use crate::judge::Coverage;
+use crate::judge::{judge, RUN_ERROR};
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 use crate::validate::MAX_JOBS;
-use crate::verdict::{judge, RUN_ERROR};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,7 +36,7 @@ pub const MAX_LISTED_FAILURES: usize = 100;
 /// How to sweep: which seeds, how many at once, and when to stop.
 ///
 /// ```
-/// use tcpnotify_sim::sweep::SweepOptions;
+/// use tcpnotify_sim::explore::SweepOptions;
 /// let options = SweepOptions { shard: Some((1, 3)), ..SweepOptions::new(10..20) };
 /// assert_eq!(options.seeds_to_run().collect::<Vec<_>>(), vec![11, 14, 17]);
 /// assert_eq!(SweepOptions::new(0..u64::MAX).seeds_to_run().len(), u64::MAX);
@@ -280,7 +280,7 @@ impl Progress {
 /// ```
 /// use tcpnotify_sim::notifiers::{Echo, Sender};
 /// use tcpnotify_sim::scenario::{factory, Scenario};
-/// use tcpnotify_sim::sweep::{sweep, SweepOptions};
+/// use tcpnotify_sim::explore::{sweep, SweepOptions};
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
 ///     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(64)));
@@ -434,8 +434,8 @@ fn progress_bar(show: bool, total: u64) -> Option<ProgressBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{FaultSettings, Span};
-    use crate::verdict::Expectations;
+    use crate::fault::{FaultSettings, Span};
+    use crate::judge::Expectations;
 
     /// An echo that must come back whole, under resets: seeds whose plan resets c1 fail.
     fn sometimes_failing() -> Scenario {

@@ -3,10 +3,10 @@
 //! are live, and fires faults triggered by trace events.
 
 use crate::fault::FaultLayer;
-use crate::integrity::StreamMatcher;
-use crate::plan::{Fault, FaultKind};
+use crate::fault::{Fault, FaultKind};
+use crate::run::StreamMatcher;
+use crate::run::{EventKind, Trace, TraceEvent};
 use crate::scenario::RunOptions;
-use crate::trace::{EventKind, Trace, TraceEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::record::{Callback, CallbackSink, DataFlow};

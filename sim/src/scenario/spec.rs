@@ -1,14 +1,14 @@
 //! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
 //! uses, the fault settings or an explicit plan, and how long it may run.
 
-use crate::plan::{FaultPlan, Topology};
+use crate::fault::FaultSettings;
+use crate::fault::{FaultPlan, Topology};
+use crate::judge::Expectations;
 use crate::seed::Seed;
-use crate::settings::FaultSettings;
 use crate::validate::{
     at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, MAX_BUFFER_BYTES,
     MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS, MAX_LISTENERS,
 };
-use crate::verdict::Expectations;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -132,7 +132,7 @@ impl fmt::Debug for Scenario {
 }
 
 impl Scenario {
-    /// The smallest useful scenario: an [`Echo`](crate::notifiers::Echo) listener `server` on
+    /// The smallest useful scenario: an [`Echo`](crate::scenario::notifiers::Echo) listener `server` on
     /// host `server`, port 7000, and client `c1` on host `client` sending `bytes` of the test
     /// pattern in `chunk`-byte writes and checking the echo.
     ///
@@ -141,7 +141,7 @@ impl Scenario {
     /// assert_eq!(scenario.topology().clients, vec!["c1"]);
     /// ```
     pub fn echo(name: &str, bytes: usize, chunk: usize) -> Self {
-        use crate::notifiers::{Echo, Sender};
+        use crate::scenario::notifiers::{Echo, Sender};
         Scenario::new(name)
             .listener("server", "server", 7000, factory(|| Echo))
             .client(

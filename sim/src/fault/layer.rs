@@ -15,7 +15,7 @@
 //! holds at least one unread byte of the window, a channel of [`TCP_CAPACITY`] slots always
 //! has one left for the FIN, however many segments are outstanding.
 
-use crate::plan::{FaultPlan, MAX_WINDOW};
+use crate::fault::{FaultPlan, MAX_WINDOW};
 use crate::seed::{fnv1a, Seed};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

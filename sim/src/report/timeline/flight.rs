@@ -3,7 +3,7 @@
 //! are paired by their addresses: one's local address is the other's peer address.
 
 use super::model::Lane;
-use crate::trace::TraceEvent;
+use crate::run::TraceEvent;
 use std::collections::BTreeMap;
 use tcpnotify::record::Callback;
 
@@ -99,7 +99,7 @@ fn bytes(n: usize) -> i64 {
 mod tests {
     use super::super::model::tests::{callback, echo_trace, received, sent, timeline_of, CLIENT};
     use super::*;
-    use crate::trace::Trace;
+    use crate::run::Trace;
 
     #[test]
     fn in_flight_is_what_one_end_queued_less_what_its_peer_was_delivered() {

@@ -2,12 +2,12 @@
 //! trace already run, as JSON lines.
 
 use super::model::Timeline;
-use crate::checker::{check, CheckOptions};
-use crate::registry::Registry;
-use crate::runner::SimError;
-use crate::scenario_file::{self, ScenarioError};
+use crate::judge::{check, CheckOptions};
+use crate::run::SimError;
+use crate::run::{Trace, TraceParseError};
+use crate::scenario::Registry;
+use crate::scenario::{self as scenario_file, ScenarioError};
 use crate::seed::Seed;
-use crate::trace::{Trace, TraceParseError};
 use std::path::{Path, PathBuf};
 
 /// Why no timeline could be made from a file.

@@ -2,9 +2,9 @@
 //! conditions ("every byte echoed", "two connections closed"), folded into one verdict with a
 //! failure signature that shrinking keeps constant.
 
-use crate::checker::{check, CheckOptions, CheckReport, Violation};
-use crate::plan::FaultPlan;
-use crate::runner::{run, Ended, RunOutcome, SimError};
+use crate::fault::FaultPlan;
+use crate::judge::{check, CheckOptions, CheckReport, Violation};
+use crate::run::{run, Ended, RunOutcome, SimError};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use tcpnotify::record::Callback;
 /// What must hold at the end of a run, besides the contract.
 ///
 /// ```
-/// let e: tcpnotify_sim::verdict::Expectations = toml::from_str("closed = 2\nechoed = true").unwrap();
+/// let e: tcpnotify_sim::judge::Expectations = toml::from_str("closed = 2\nechoed = true").unwrap();
 /// assert!(e.finished);
 /// assert_eq!(e.closed, Some(2));
 /// ```

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use tcpnotify_sim::notifiers::Echo;
-//! use tcpnotify_sim::registry::{Params, Registry};
+//! use tcpnotify_sim::scenario::{Params, Registry};
 //! use tcpnotify_sim::scenario::factory;
 //!
 //! let mut registry = Registry::builtin();
@@ -17,7 +17,7 @@
 //! assert!(err.to_string().starts_with("unknown notifier \"nope\""));
 //! ```
 
-use crate::notifiers::{
+use crate::scenario::notifiers::{
     BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
     LineServer, Sender, SlowReader,
 };

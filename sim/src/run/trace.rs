@@ -176,7 +176,7 @@ impl Trace {
     ///
     /// ```
     /// use tcpnotify::record::Callback;
-    /// use tcpnotify_sim::trace::{EventKind, Trace, TraceEvent};
+    /// use tcpnotify_sim::run::{EventKind, Trace, TraceEvent};
     /// let trace = Trace::new();
     /// for (at_us, who) in [(1000, "c-1"), (3000, "c-2")] {
     ///     let kind = EventKind::Callback { callback: Callback::Connected, local: None, remote: None };
@@ -268,7 +268,7 @@ impl Trace {
     /// (`<end of trace>` past its end); `None` if they are the same.
     ///
     /// ```
-    /// use tcpnotify_sim::trace::Trace;
+    /// use tcpnotify_sim::run::Trace;
     /// assert_eq!(Trace::first_difference("a\nb\n", "a\nb\n"), None);
     /// assert_eq!(
     ///     Trace::first_difference("a\nb\n", "a\n"),

@@ -2,9 +2,9 @@
 //! many events each contract rule judged. A sweep that passes without exercising anything
 //! proves nothing, so the report says so loudly.
 
-use crate::checker::Rule;
-use crate::plan::FaultPlan;
-use crate::verdict::Verdict;
+use crate::fault::FaultPlan;
+use crate::judge::Rule;
+use crate::judge::Verdict;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -14,7 +14,7 @@ use std::fmt;
 /// order and give the same result.
 ///
 /// ```
-/// use tcpnotify_sim::coverage::Coverage;
+/// use tcpnotify_sim::judge::Coverage;
 /// let mut sweep = Coverage::default();
 /// let mut run = Coverage::default();
 /// run.runs = 1;
@@ -165,10 +165,10 @@ impl fmt::Display for Coverage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{EventTrigger, Fault, FaultKind, ReadChunks};
+    use crate::fault::{EventTrigger, Fault, FaultKind, ReadChunks};
+    use crate::judge::judge;
     use crate::scenario::Scenario;
     use crate::seed::Seed;
-    use crate::verdict::judge;
 
     fn echo() -> Scenario {
         Scenario::echo("coverage-echo", 1024, 256)

@@ -1,0 +1,13 @@
+//! Many runs.
+
+mod chaos;
+mod fuzzing;
+mod shrink;
+mod sweep;
+mod testing;
+
+pub use chaos::*;
+pub use fuzzing::*;
+pub use shrink::*;
+pub use sweep::*;
+pub use testing::*;

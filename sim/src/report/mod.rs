@@ -1,0 +1,5 @@
+//! A run drawn.
+
+mod timeline;
+
+pub use timeline::*;
