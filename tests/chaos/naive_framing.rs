@@ -8,8 +8,8 @@ use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::run_passing;
 use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::fault::{FaultSettings, Span};
-use tcpnotify_sim::judge::Expectations;
 use tcpnotify_sim::notifiers::{frame, frame_len, pattern, FramedEcho};
+use tcpnotify_sim::scenario::Expectations;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
 use tcpnotify_sim::seed::Seed;
 

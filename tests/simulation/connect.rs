@@ -5,9 +5,9 @@ use crate::support::{callbacks_of, snapshot_trace};
 use tcpnotify_sim::explore::{run_passing, seed_or};
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::fault::{FaultSettings, Span};
-use tcpnotify_sim::judge::Expectations;
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Sender};
 use tcpnotify_sim::run::Ended;
+use tcpnotify_sim::scenario::Expectations;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
 use tcpnotify_sim::seed::Seed;
 

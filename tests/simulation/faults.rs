@@ -3,8 +3,8 @@
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
 use tcpnotify_sim::explore::{run_passing, seed_or};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::judge::Expectations;
 use tcpnotify_sim::notifiers::{pattern, Sender};
+use tcpnotify_sim::scenario::Expectations;
 use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
 

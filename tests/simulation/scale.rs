@@ -4,10 +4,10 @@
 
 use tcpnotify_sim::explore::{run_passing, seed_or};
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::judge::Expectations;
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer};
 use tcpnotify_sim::run::{run, Ended, SimError};
 use tcpnotify_sim::run::{LimitError, EPHEMERAL_PORTS};
+use tcpnotify_sim::scenario::Expectations;
 use tcpnotify_sim::scenario::{factory, Scenario};
 use tcpnotify_sim::seed::Seed;
 

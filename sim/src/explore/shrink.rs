@@ -70,7 +70,8 @@ impl Oracle<'_> {
 /// use tcpnotify_sim::scenario::{factory, Scenario};
 /// use tcpnotify_sim::seed::Seed;
 /// use tcpnotify_sim::explore::shrink;
-/// use tcpnotify_sim::judge::{judge, Expectations};
+/// use tcpnotify_sim::judge::judge;
+/// use tcpnotify_sim::scenario::Expectations;
 /// // The echo must be over within 20ms, which latency alone breaks: re-chunked reads are noise.
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
@@ -311,7 +312,7 @@ fn relax(
 mod tests {
     use super::*;
     use crate::fault::{EventTrigger, FaultKind, PartialWrites, ReadChunks};
-    use crate::judge::Expectations;
+    use crate::scenario::Expectations;
     use crate::seed::Seed;
 
     fn echo() -> Scenario {

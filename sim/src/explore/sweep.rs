@@ -435,7 +435,7 @@ fn progress_bar(show: bool, total: u64) -> Option<ProgressBar> {
 mod tests {
     use super::*;
     use crate::fault::{FaultSettings, Span};
-    use crate::judge::Expectations;
+    use crate::scenario::Expectations;
 
     /// An echo that must come back whole, under resets: seeds whose plan resets c1 fail.
     fn sometimes_failing() -> Scenario {

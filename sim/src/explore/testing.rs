@@ -2,19 +2,17 @@
 //! set, every run is checked against the contract, and a failure prints the one line that
 //! re-runs exactly that case.
 
+use super::env::{parse_seed, SEED_VAR};
 use crate::judge::{judge, Verdict};
 use crate::run::RunOutcome;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 
-/// The environment variable that overrides a simulated test's seed.
-pub const SEED_VAR: &str = "TCPNOTIFY_SEED";
-
 /// The seed a test runs: `TCPNOTIFY_SEED` if set (and a number), else `default`.
 pub fn seed_or(default: u64) -> Seed {
     match std::env::var(SEED_VAR) {
         // A test helper: a bad seed fails the test, with the same message chaos gives.
-        Ok(text) => Seed(crate::explore::parse_seed(&text).unwrap_or_else(|e| panic!("{e}"))),
+        Ok(text) => Seed(parse_seed(&text).unwrap_or_else(|e| panic!("{e}"))),
         Err(_) => Seed(default),
     }
 }

@@ -12,10 +12,11 @@
 //! waits until the peer reads, as a real socket's does once its buffers are full. The same
 //! window keeps the end of stream from being lost: turmoil parks a FIN that finds the
 //! receiver's channel full and never delivers it, and since every data segment in that channel
-//! holds at least one unread byte of the window, a channel of [`TCP_CAPACITY`] slots always
-//! has one left for the FIN, however many segments are outstanding.
+//! holds at least one unread byte of the window, a channel of one slot more than the largest
+//! window always has one left for the FIN, however many segments are outstanding (the run
+//! sizes turmoil's `tcp_capacity` so: `run::capacity`).
 
-use crate::fault::{FaultPlan, MAX_WINDOW};
+use super::plan::{FaultPlan, MAX_WINDOW};
 use crate::seed::{fnv1a, Seed};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -32,14 +33,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Largest read from turmoil at once when coalescing segments.
 const COALESCE_BYTES: usize = 64 * 1024;
-
-/// The turmoil `tcp_capacity` (`Builder::tcp_capacity`) the fault layer needs: one slot more
-/// than the largest window, so a stream's receive channel, which holds at most a window's
-/// worth of one-byte-or-larger segments, always has room for the FIN.
-///
-/// turmoil also bounds each listener's backlog by it. tokio's channels allocate their slots as
-/// they fill, so a large capacity costs nothing until segments are actually outstanding.
-pub const TCP_CAPACITY: usize = MAX_WINDOW + 1;
 
 /// Locks `mutex`, also after a panic elsewhere poisoned it: the state stays consistent
 /// because every update under it is a single assignment or arithmetic step.
@@ -350,7 +343,7 @@ impl FaultyStream {
             }
         }
         let plan = &layer.plan;
-        // A plan that skipped validation still keeps the FIN's slot (see `TCP_CAPACITY`).
+        // A plan that skipped validation still keeps the FIN's slot (see `run::capacity`).
         let window = plan
             .send_buffer
             .map_or(plan.window, |b| b.min(plan.window))

@@ -1,5 +1,6 @@
 //! What goes wrong in a run.
 
+mod draw;
 mod layer;
 mod plan;
 mod settings;

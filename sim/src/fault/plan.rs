@@ -2,13 +2,11 @@
 //! from the seed and the fault settings, printed with the run, serialisable, and can be edited
 //! and replayed or shrunk: a run is a pure function of its scenario and its plan.
 
-use crate::fault::{FaultSettings, Span};
 use crate::seed::Seed;
 use crate::validate::{
     at_most, count_at_most, ordered, positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT,
     MAX_DURATION_MS, MAX_FAULTS,
 };
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -499,96 +497,6 @@ impl FaultPlan {
         positive_at_most("window", self.window as u64, MAX_WINDOW as u64)?;
         Ok(())
     }
-
-    /// Generates the plan for `seed` from `settings`: every fault parameter comes from the
-    /// seed's `plan` stream, so the same seed and settings give the same plan.
-    pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
-        let mut rng = seed.stream("plan", 0);
-        let mut plan = FaultPlan::quiet(seed);
-        plan.connect_timeout_ms = settings.connect_timeout_ms;
-        plan.latency = settings.latency_ms.map(|s| Latency {
-            min_ms: s.min,
-            max_ms: s.max,
-        });
-        if rng.random_bool(settings.partial_writes.clamp(0.0, 1.0)) {
-            let average = settings.partial_write_bytes.pick(&mut rng).max(1) as usize;
-            plan.partial_writes = Some(PartialWrites {
-                average,
-                variation: rng.random_range(0..=average / 2),
-            });
-        }
-        if rng.random_bool(settings.read_chunks.clamp(0.0, 1.0)) {
-            plan.read_chunks = Some(ReadChunks {
-                max: settings.read_chunk_bytes.pick(&mut rng).max(1) as usize,
-            });
-        }
-        if rng.random_bool(settings.send_buffer.clamp(0.0, 1.0)) {
-            plan.send_buffer = Some(settings.send_buffer_bytes.pick(&mut rng).max(1) as usize);
-        }
-        let window = settings
-            .fault_window_ms
-            .unwrap_or(Span::new(0, topology.duration_ms.saturating_mul(4) / 5));
-        let at = |rng: &mut rand_chacha::ChaCha8Rng| Some(window.pick(rng));
-        for (i, a) in topology.hosts.iter().enumerate() {
-            for b in &topology.hosts[i + 1..] {
-                if rng.random_bool(settings.partitions.clamp(0.0, 1.0)) {
-                    let one_way = rng.random_bool(settings.one_way.clamp(0.0, 1.0));
-                    let (a, b) = if one_way && rng.random_bool(0.5) {
-                        (b, a)
-                    } else {
-                        (a, b)
-                    };
-                    plan.faults.push(Fault {
-                        at_ms: at(&mut rng),
-                        after: None,
-                        kind: FaultKind::Partition {
-                            a: a.clone(),
-                            b: b.clone(),
-                            duration_ms: settings.partition_ms.pick(&mut rng),
-                            one_way,
-                        },
-                    });
-                }
-            }
-        }
-        for conn in &topology.clients {
-            if rng.random_bool(settings.resets.clamp(0.0, 1.0)) {
-                let nth = settings.reset_after_received.pick(&mut rng).max(1);
-                plan.faults.push(Fault {
-                    at_ms: None,
-                    after: Some(EventTrigger {
-                        conn: conn.clone(),
-                        callback: "received".into(),
-                        nth: u32::try_from(nth).unwrap_or(u32::MAX),
-                    }),
-                    kind: FaultKind::Reset { conn: conn.clone() },
-                });
-            }
-            if rng.random_bool(settings.slow_close.clamp(0.0, 1.0)) {
-                plan.faults.push(Fault {
-                    at_ms: Some(0),
-                    after: None,
-                    kind: FaultKind::SlowClose {
-                        conn: conn.clone(),
-                        delay_ms: settings.slow_close_ms.pick(&mut rng),
-                    },
-                });
-            }
-        }
-        for host in &topology.servers {
-            if rng.random_bool(settings.crashes.clamp(0.0, 1.0)) {
-                plan.faults.push(Fault {
-                    at_ms: at(&mut rng),
-                    after: None,
-                    kind: FaultKind::Crash {
-                        host: host.clone(),
-                        restart_after_ms: Some(settings.crash_down_ms.pick(&mut rng)),
-                    },
-                });
-            }
-        }
-        plan
-    }
 }
 
 /// Which side a named connection is on.
@@ -658,77 +566,6 @@ pub struct Topology {
     pub listeners: Vec<String>,
     /// Simulated run length.
     pub duration_ms: u64,
-}
-
-#[cfg(test)]
-mod window_tests {
-    use super::*;
-
-    fn topology() -> Topology {
-        Topology {
-            hosts: vec!["server".into(), "client".into()],
-            servers: vec!["server".into()],
-            clients: vec!["c1".into()],
-            listeners: vec!["server".into()],
-            duration_ms: 10_000,
-        }
-    }
-
-    #[test]
-    fn timed_faults_fall_inside_the_fault_window() {
-        let settings = FaultSettings {
-            partitions: 1.0,
-            crashes: 1.0,
-            fault_window_ms: Some(Span::new(5, 20)),
-            ..FaultSettings::default()
-        };
-        for seed in 0..50 {
-            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            assert_eq!(plan.faults.len(), 2, "{plan:?}");
-            for fault in &plan.faults {
-                let at = fault.at_ms.expect("timed");
-                assert!((5..=20).contains(&at), "seed {seed}: {fault}");
-            }
-        }
-    }
-
-    #[test]
-    fn every_drawn_plan_of_valid_settings_validates() {
-        // A drawn plan the runner refused would fail a sweep's seed with a run error.
-        let settings = FaultSettings {
-            partitions: 1.0,
-            resets: 1.0,
-            slow_close: 1.0,
-            crashes: 1.0,
-            partial_writes: 1.0,
-            read_chunks: 1.0,
-            send_buffer: 1.0,
-            latency_ms: Some(Span::new(1, 9)),
-            ..FaultSettings::default()
-        };
-        assert_eq!(settings.validate(), Ok(()));
-        for seed in 0..50 {
-            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            assert_eq!(plan.validate(&topology()), Ok(()), "seed {seed}: {plan:?}");
-        }
-    }
-
-    #[test]
-    fn without_a_window_faults_spread_over_most_of_the_duration() {
-        let settings = FaultSettings {
-            partitions: 1.0,
-            ..FaultSettings::default()
-        };
-        let latest = (0..50)
-            .filter_map(|seed| {
-                FaultPlan::generate(Seed(seed), &settings, &topology()).faults[0].at_ms
-            })
-            .max();
-        assert!(
-            latest.is_some_and(|at| at > 1000 && at <= 8000),
-            "{latest:?}"
-        );
-    }
 }
 
 #[cfg(test)]

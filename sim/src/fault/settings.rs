@@ -130,7 +130,7 @@ impl Default for FaultSettings {
             slow_close_ms: Span::new(10, 200),
             crashes: 0.0,
             crash_down_ms: Span::new(50, 500),
-            connect_timeout_ms: crate::fault::DEFAULT_CONNECT_TIMEOUT_MS,
+            connect_timeout_ms: super::plan::DEFAULT_CONNECT_TIMEOUT_MS,
             fault_window_ms: None,
         }
     }

@@ -5,50 +5,11 @@
 use crate::fault::FaultPlan;
 use crate::judge::{check, CheckOptions, CheckReport, Violation};
 use crate::run::{run, Ended, RunOutcome, SimError};
-use crate::scenario::Scenario;
-use serde::{Deserialize, Serialize};
+use crate::scenario::{Scenario, ScenarioFile};
+use crate::seed::Seed;
 use std::collections::BTreeMap;
 use std::fmt;
 use tcpnotify::record::Callback;
-
-/// What must hold at the end of a run, besides the contract.
-///
-/// ```
-/// let e: tcpnotify_sim::judge::Expectations = toml::from_str("closed = 2\nechoed = true").unwrap();
-/// assert!(e.finished);
-/// assert_eq!(e.closed, Some(2));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Expectations {
-    /// Every client's connection ended (`closed` or `connect_failed`) and nothing is left
-    /// open before the duration ran out.
-    pub finished: bool,
-    /// Every client received exactly as many bytes as it sent (an echo came back whole; the
-    /// bytes themselves are checked by R6 as they flow).
-    pub echoed: bool,
-    /// How many `closed` callbacks, over every connection.
-    pub closed: Option<usize>,
-    /// How many `connect_failed` callbacks.
-    pub connect_failed: Option<usize>,
-    /// How many `accepted` callbacks.
-    pub accepted: Option<usize>,
-    /// Bytes each named connection received in all (`server.1 = 16384`).
-    pub delivered: BTreeMap<String, usize>,
-}
-
-impl Default for Expectations {
-    fn default() -> Self {
-        Expectations {
-            finished: true,
-            echoed: false,
-            closed: None,
-            connect_failed: None,
-            accepted: None,
-            delivered: BTreeMap::new(),
-        }
-    }
-}
 
 /// One reason a run failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +138,46 @@ pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
         outcome,
         report,
         failures,
+    }
+}
+
+impl ScenarioFile {
+    /// Runs the scenario with `seed` (the file's own when `None`) and judges it: the library
+    /// call behind `tcpnotify-sim run`.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tcpnotify_sim::notifiers::Echo;
+    /// use tcpnotify_sim::scenario::Registry;
+    /// use tcpnotify_sim::scenario::factory;
+    /// use tcpnotify_sim::scenario::parse;
+    ///
+    /// let mut registry = Registry::builtin();
+    /// registry.register("my-server", |_| Ok(factory(|| Echo)));
+    /// let text = r#"
+    ///     [[listeners]]
+    ///     name = "server"
+    ///     host = "server"
+    ///     port = 7000
+    ///     notifier = "my-server"
+    ///     [[clients]]
+    ///     name = "c1"
+    ///     host = "client"
+    ///     target = "server"
+    ///     port = 7000
+    ///     notifier = "sender"
+    ///     params = { text = "hello" }
+    ///     [expect]
+    ///     echoed = true
+    ///     closed = 2
+    /// "#;
+    /// let file = parse(text, Path::new("mine.toml"), &registry).unwrap();
+    /// let verdict = file.judge(None).unwrap();
+    /// assert!(verdict.passed(), "{verdict}");
+    /// ```
+    pub fn judge(&self, seed: Option<Seed>) -> Result<Verdict, SimError> {
+        let plan = self.scenario.plan_for(seed.unwrap_or(self.seed));
+        judge(&self.scenario, &plan)
     }
 }
 

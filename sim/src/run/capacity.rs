@@ -26,10 +26,18 @@
 //! that is refused before the run starts ([`LimitError::EphemeralPorts`]), rather than
 //! panicking inside turmoil ("ports exhausted") halfway through.
 
-use crate::fault::TCP_CAPACITY;
+use crate::fault::MAX_WINDOW;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::scenario::Scenario;
 use std::collections::BTreeMap;
+
+/// The turmoil `tcp_capacity` (`Builder::tcp_capacity`) the fault layer needs: one slot more
+/// than the largest window, so a stream's receive channel, which holds at most a window's
+/// worth of one-byte-or-larger segments, always has room for the FIN.
+///
+/// turmoil also bounds each listener's backlog by it. tokio's channels allocate their slots as
+/// they fill, so a large capacity costs nothing until segments are actually outstanding.
+pub const TCP_CAPACITY: usize = MAX_WINDOW + 1;
 
 /// Ephemeral ports of one simulated host (turmoil's range 49152 to 65535): the most connect
 /// attempts one host can make in a run.
@@ -57,7 +65,7 @@ pub enum LimitError {
 ///
 /// ```
 /// use tcpnotify_sim::run::Capacities;
-/// use tcpnotify_sim::fault::TCP_CAPACITY;
+/// use tcpnotify_sim::run::TCP_CAPACITY;
 /// use tcpnotify_sim::fault::FaultPlan;
 /// use tcpnotify_sim::scenario::Scenario;
 /// use tcpnotify_sim::seed::Seed;

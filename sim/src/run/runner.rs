@@ -137,7 +137,7 @@ pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Buil
         .rng_seed(plan.seed.derive("turmoil"))
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
         .simulation_duration(duration)
-        .tcp_capacity(crate::fault::TCP_CAPACITY)
+        .tcp_capacity(super::capacity::TCP_CAPACITY)
         .tick_duration(Duration::from_millis(1))
         .min_message_latency(Duration::from_millis(min))
         .max_message_latency(Duration::from_millis(max));

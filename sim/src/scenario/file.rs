@@ -77,11 +77,9 @@
 //! Every rule is checked before anything runs; a broken one is reported as
 //! `file:line: field: message`.
 
+use super::{Expectations, NotifierFactory, Scenario};
 use crate::fault::FaultPlan;
 use crate::fault::FaultSettings;
-use crate::judge::{judge, Expectations, Verdict};
-use crate::run::SimError;
-use crate::scenario::{NotifierFactory, Scenario};
 use crate::scenario::{ParamError, Params, Registry};
 use crate::seed::Seed;
 use crate::validate::{
@@ -400,44 +398,6 @@ fn build(
 }
 
 impl ScenarioFile {
-    /// Runs the scenario with `seed` (the file's own when `None`) and judges it: the library
-    /// call behind `tcpnotify-sim run`.
-    ///
-    /// ```
-    /// use std::path::Path;
-    /// use tcpnotify_sim::notifiers::Echo;
-    /// use tcpnotify_sim::scenario::Registry;
-    /// use tcpnotify_sim::scenario::factory;
-    /// use tcpnotify_sim::scenario::parse;
-    ///
-    /// let mut registry = Registry::builtin();
-    /// registry.register("my-server", |_| Ok(factory(|| Echo)));
-    /// let text = r#"
-    ///     [[listeners]]
-    ///     name = "server"
-    ///     host = "server"
-    ///     port = 7000
-    ///     notifier = "my-server"
-    ///     [[clients]]
-    ///     name = "c1"
-    ///     host = "client"
-    ///     target = "server"
-    ///     port = 7000
-    ///     notifier = "sender"
-    ///     params = { text = "hello" }
-    ///     [expect]
-    ///     echoed = true
-    ///     closed = 2
-    /// "#;
-    /// let file = parse(text, Path::new("mine.toml"), &registry).unwrap();
-    /// let verdict = file.judge(None).unwrap();
-    /// assert!(verdict.passed(), "{verdict}");
-    /// ```
-    pub fn judge(&self, seed: Option<Seed>) -> Result<Verdict, SimError> {
-        let plan = self.scenario.plan_for(seed.unwrap_or(self.seed));
-        judge(&self.scenario, &plan)
-    }
-
     /// The file's text with `plan` as its explicit `[plan]` (replacing `[faults]` or an older
     /// plan) and the plan's seed as the file's seed, keeping every comment: what `shrink`
     /// writes out. Fails only if the plan holds a number TOML cannot (above `i64::MAX`).

@@ -1,9 +1,9 @@
 //! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
 //! uses, the fault settings or an explicit plan, and how long it may run.
 
+use super::Expectations;
 use crate::fault::FaultSettings;
 use crate::fault::{FaultPlan, Topology};
-use crate::judge::Expectations;
 use crate::seed::Seed;
 use crate::validate::{
     at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, MAX_BUFFER_BYTES,

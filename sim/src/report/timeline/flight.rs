@@ -2,7 +2,7 @@
 //! `sentv`) and its peer has not yet been delivered (`received`). The two ends of a connection
 //! are paired by their addresses: one's local address is the other's peer address.
 
-use super::model::Lane;
+use super::lane::Lane;
 use crate::run::TraceEvent;
 use std::collections::BTreeMap;
 use tcpnotify::record::Callback;

@@ -32,6 +32,7 @@
 mod chrome;
 mod flight;
 mod html;
+mod lane;
 mod model;
 mod source;
 mod spans;

@@ -3,80 +3,19 @@
 //! about HTML or Chrome's format.
 
 use super::flight::{self, Flight};
+use super::lane::{accepted_by, lanes_of, listener_base, Lane, LaneKind};
 use super::spans::{self, Span};
 use crate::fault::FaultPlan;
 use crate::judge::{CheckReport, Violation};
 use crate::judge::{Failure, Verdict};
-use crate::run::{EventKind, Trace, TraceEvent};
+use crate::run::{Trace, TraceEvent};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
-use tcpnotify::record::Callback;
 
 /// Lanes shown unfolded when a page opens, at most: groups are opened in order while they
 /// fit, so a small run shows everything and a 1,000-connection run opens folded.
 pub(crate) const OPEN_LANES: usize = 60;
-
-/// What a lane stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LaneKind {
-    /// A listener (`server`, or `server#2` after its host restarted).
-    Listener,
-    /// A connection a listener accepted (`server.1`).
-    Accepted,
-    /// A client connection (`c1`).
-    Client,
-}
-
-impl LaneKind {
-    /// The kind a callback shows its lane to be, if it shows one.
-    fn of(callback: &Callback) -> Option<LaneKind> {
-        match callback {
-            Callback::Listening(_)
-            | Callback::NotListening
-            | Callback::ListenerConnected { .. }
-            | Callback::ListenerClosed => Some(LaneKind::Listener),
-            Callback::Accepted => Some(LaneKind::Accepted),
-            Callback::ProxyVia { .. }
-            | Callback::Connecting(_)
-            | Callback::Connected
-            | Callback::ConnectFailed(_) => Some(LaneKind::Client),
-            _ => None,
-        }
-    }
-
-    /// The kind of a lane none of whose callbacks tells: `server.3` names an accepted
-    /// connection, anything else a client.
-    fn by_name(name: &str) -> LaneKind {
-        match accepted_by(name) {
-            Some(_) => LaneKind::Accepted,
-            None => LaneKind::Client,
-        }
-    }
-
-    /// Its name in renderings.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            LaneKind::Listener => "listener",
-            LaneKind::Accepted => "accepted",
-            LaneKind::Client => "client",
-        }
-    }
-}
-
-/// The listener `name` was accepted by (`server` for `server.3` and `server#2.1`), if the
-/// name has that shape.
-fn accepted_by(name: &str) -> Option<&str> {
-    let (listener, n) = name.rsplit_once('.')?;
-    n.parse::<u64>().ok()?;
-    Some(listener_base(listener))
-}
-
-/// A listener's name without its incarnation (`server` for `server#2`).
-fn listener_base(name: &str) -> &str {
-    name.split('#').next().unwrap_or(name)
-}
 
 /// Which start of its host a listener or accepted connection belongs to: `n` for
 /// `server#n` and `server#n.3`, 1 for any name without `#`.
@@ -128,25 +67,6 @@ fn natural_order(a: &str, b: &str) -> Ordering {
             return order;
         }
     }
-}
-
-/// One row of the timeline: a connection or a listener and the trace lines it owns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Lane {
-    /// Its name in the trace (`c1`, `server`, `server.1`).
-    pub(crate) name: String,
-    /// The host it runs on.
-    pub(crate) host: String,
-    /// What it stands for.
-    pub(crate) kind: LaneKind,
-    /// Its local and peer address, from its first callback that had both.
-    pub(crate) addresses: Option<(SocketAddr, SocketAddr)>,
-    /// The lane of the other end of the same connection, found by its addresses.
-    pub(crate) peer: Option<usize>,
-    /// The group it is folded into.
-    pub(crate) group: usize,
-    /// Its trace lines, as indices into [`Timeline::events`] (line number less one).
-    pub(crate) lines: Vec<usize>,
 }
 
 /// What a group of lanes gathers.
@@ -307,52 +227,6 @@ impl fmt::Display for Timeline {
     }
 }
 
-/// The lanes of a trace in order of first appearance, and the lane of each line.
-fn lanes_of(events: &[TraceEvent]) -> (Vec<Lane>, Vec<Option<usize>>) {
-    let mut lanes: Vec<Lane> = Vec::new();
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut kinds: Vec<Option<LaneKind>> = Vec::new();
-    let mut lane_of = Vec::with_capacity(events.len());
-    for (line, event) in events.iter().enumerate() {
-        if event.who == "-" {
-            lane_of.push(None);
-            continue;
-        }
-        let lane = *index.entry(&event.who).or_insert_with(|| {
-            lanes.push(Lane {
-                name: event.who.clone(),
-                host: event.host.clone(),
-                kind: LaneKind::Client,
-                addresses: None,
-                peer: None,
-                group: 0,
-                lines: Vec::new(),
-            });
-            kinds.push(None);
-            lanes.len() - 1
-        });
-        lane_of.push(Some(lane));
-        lanes[lane].lines.push(line);
-        if let EventKind::Callback {
-            callback,
-            local,
-            remote,
-        } = &event.kind
-        {
-            if kinds[lane].is_none() {
-                kinds[lane] = LaneKind::of(callback);
-            }
-            if let (None, Some(local), Some(remote)) = (lanes[lane].addresses, local, remote) {
-                lanes[lane].addresses = Some((*local, *remote));
-            }
-        }
-    }
-    for (lane, kind) in lanes.iter_mut().zip(kinds) {
-        lane.kind = kind.unwrap_or_else(|| LaneKind::by_name(&lane.name));
-    }
-    (lanes, lane_of)
-}
-
 /// Folds lanes into groups, sets each lane's group, and opens groups in order while they
 /// fit in [`OPEN_LANES`].
 fn group(lanes: &mut [Lane]) -> Vec<Group> {
@@ -413,6 +287,9 @@ fn group(lanes: &mut [Lane]) -> Vec<Group> {
 pub(crate) mod tests {
     use super::*;
     use crate::judge::{check, CheckOptions, Rule};
+    use crate::run::EventKind;
+    use std::net::SocketAddr;
+    use tcpnotify::record::Callback;
     use tcpnotify::record::Payload;
 
     /// A trace event of `who` on `host` at `at_us`.

@@ -2,7 +2,7 @@
 //! kind from the plan when it is known, else read back from the line's description), the
 //! plan's send-buffer limit, and the periods a connection was throttled.
 
-use super::model::Lane;
+use super::lane::Lane;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::run::{EventKind, TraceEvent};
 use std::collections::BTreeMap;
