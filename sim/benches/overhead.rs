@@ -8,8 +8,7 @@
 use std::time::{Duration, Instant, UNIX_EPOCH};
 use tcpnotify_sim::fault::{FaultPlan, Latency};
 use tcpnotify_sim::notifiers::{Echo, Sender};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{factory, Scenario, Seed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CLIENTS: usize = 10;

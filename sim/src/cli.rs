@@ -3,12 +3,12 @@
 //!
 //! Exit codes: 0 passed, 1 a property or the contract failed, 2 bad input.
 
-use crate::explore as chaos;
+use crate::explore;
 use crate::explore::shrink_verdict;
 use crate::explore::{default_jobs, sweep as run_sweep, SweepOptions};
 use crate::fault::FaultPlan;
 use crate::judge::{judge, Verdict};
-use crate::report as timeline;
+use crate::report;
 use crate::run::Trace;
 use crate::scenario::Registry;
 use crate::scenario::{load, load_plan, ScenarioFile};
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 /// Runs simulated scenarios of notifier-based TCP connections, one seed at a time or many.
 #[derive(Parser, Debug)]
 #[command(name = "tcpnotify-sim", version, about)]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -104,10 +104,10 @@ struct SweepArgs {
     keep_going: bool,
 }
 
-/// Parses `A..B` as [`chaos::parse_seeds`] does, less the empty range: on the command line,
+/// Parses `A..B` as [`explore::parse_seeds`] does, less the empty range: on the command line,
 /// asking for no seeds is a mistake.
 fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
-    match chaos::parse_seeds(text) {
+    match explore::parse_seeds(text) {
         Ok(seeds) if !seeds.is_empty() => Ok(seeds),
         _ => Err(format!(
             "{text:?}: expected a range A..B of whole numbers with A below B, e.g. 0..1000"
@@ -222,7 +222,7 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             // Created before the run, so an unwritable path is refused before anything runs.
             let html = output.as_deref().map(Output::create).transpose()?;
             let chrome = chrome_trace.as_deref().map(Output::create).transpose()?;
-            let timeline = timeline::load(&file, seed.map(Seed), registry)?;
+            let timeline = report::load(&file, seed.map(Seed), registry)?;
             for (out, text) in [(html, timeline.html()), (chrome, timeline.chrome_trace())] {
                 if let Some(out) = out {
                     let path = out.path.clone();
@@ -280,7 +280,7 @@ fn sim_command(args: impl fmt::Display) -> String {
 }
 
 /// The command that re-runs `file` with `seed`.
-pub fn repro_command(file: &Path, seed: Seed) -> String {
+fn repro_command(file: &Path, seed: Seed) -> String {
     sim_command(format_args!("run {} --seed {seed}", file.display()))
 }
 

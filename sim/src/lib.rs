@@ -33,10 +33,14 @@
 //!
 //! Dependencies point up only: a folder uses the ones below it, never one above.
 //!
-//! Where to start: [`scenario::Scenario`] describes a run; [`judge::judge`] runs it under a
-//! plan and judges it; [`explore::run_passing`] does the same from a `#[test]`, printing a
-//! repro line; [`explore::Chaos`] sweeps many seeds and shrinks a failure;
-//! [`scenario::ScenarioFile`] reads a scenario from TOML.
+//! Where to start (re-exported here, with the few other names most tests need):
+//! [`Scenario`] describes a run; [`run_passing`] runs it from a `#[test]` and prints a repro
+//! line if it fails; [`Chaos`] sweeps many seeds, each with a plan drawn from
+//! [`FaultSettings`], and shrinks a failure; [`ScenarioFile`] reads a scenario from TOML with
+//! notifiers from a [`Registry`]; [`judge::judge`] runs a scenario under a [`FaultPlan`] and
+//! judges it.
+
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
 pub mod explore;
@@ -48,7 +52,10 @@ pub mod scenario;
 pub mod seed;
 pub mod validate;
 
-pub use scenario::notifiers;
+pub use explore::{run_passing, seed_or, Chaos};
+pub use fault::{FaultPlan, FaultSettings};
+pub use scenario::{factory, notifiers, Expectations, Registry, Scenario, ScenarioFile};
+pub use seed::Seed;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[doc = include_str!("../../README.md")]

@@ -21,11 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tcpnotify_sim::explore::{repro_line, seed_or};
 use tcpnotify_sim::fault::FaultLayer;
-use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::judge::Rule;
 use tcpnotify_sim::run::simulation_builder;
 use tcpnotify_sim::run::SimNetwork;
 use tcpnotify_sim::run::Trace as SimTrace;
+use tcpnotify_sim::FaultPlan;
 
 /// The seed of every simulated conformance run (`TCPNOTIFY_SEED` overrides it).
 pub const SEED: u64 = 8;

@@ -9,11 +9,9 @@
 
 use serde::Serialize;
 use std::path::Path;
-use tcpnotify_sim::fault::FaultPlan;
-use tcpnotify_sim::judge as verdict;
-use tcpnotify_sim::scenario as scenario_file;
-use tcpnotify_sim::scenario::Registry;
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::judge::judge;
+use tcpnotify_sim::scenario;
+use tcpnotify_sim::{FaultPlan, Registry, Seed};
 
 /// A trace longer than this is snapshotted as its summary (`Trace::render_summary`: counts per
 /// group of connections and callback), as a thousand clients' every line is not readable; the
@@ -41,9 +39,9 @@ fn shown(path: &Path) -> String {
 fn run_file(path: &Path, registry: &Registry) -> Result<(), String> {
     let file_name = shown(path);
     let repro = format!("cargo run -p tcpnotify-sim -- run {file_name}");
-    let file = scenario_file::load(path, registry).map_err(|e| format!("{e}"))?;
+    let file = scenario::load(path, registry).map_err(|e| format!("{e}"))?;
     let plan = file.scenario.plan_for(file.seed);
-    let verdict = verdict::judge(&file.scenario, &plan)
+    let verdict = judge(&file.scenario, &plan)
         .map_err(|e| format!("{file_name}: {e}\nreproduce: {repro}"))?;
 
     let mut settings = insta::Settings::clone_current();

@@ -2,14 +2,12 @@
 //! failing, and `connecting` counts during happy-eyeballs.
 
 use crate::support::{callbacks_of, snapshot_trace};
-use tcpnotify_sim::explore::{run_passing, seed_or};
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Sender};
 use tcpnotify_sim::run::Ended;
-use tcpnotify_sim::scenario::Expectations;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{run_passing, seed_or, Expectations, Seed};
 
 fn hello() -> NotifierFactory {
     factory(|| Sender::new(b"hello".to_vec()))

@@ -1,12 +1,9 @@
 //! Faults over the simulated network: a partition that heals, a reset mid-stream, a crash.
 
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
-use tcpnotify_sim::explore::{run_passing, seed_or};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::notifiers::{pattern, Sender};
-use tcpnotify_sim::scenario::Expectations;
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
     Scenario::echo(name, 2048, 256)

@@ -8,12 +8,10 @@ use crate::support::{callbacks_of, received_bytes};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::explore::{run_passing, seed_or};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan, PartialWrites};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
 use tcpnotify_sim::run::RunOutcome;
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{factory, run_passing, seed_or, Scenario, Seed};
 
 /// Bytes per write of the segment tests: small, so a thousand writes stay far below any
 /// socket buffer.

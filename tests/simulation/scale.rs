@@ -2,14 +2,11 @@
 //! its limit makes peers wait or time out, and a host past a real limit is refused before the
 //! run starts. (1,000 clients at once: `scenarios/many-clients-1000.toml`.)
 
-use tcpnotify_sim::explore::{run_passing, seed_or};
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer};
 use tcpnotify_sim::run::{run, Ended, SimError};
 use tcpnotify_sim::run::{LimitError, EPHEMERAL_PORTS};
-use tcpnotify_sim::scenario::Expectations;
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
 
 /// A scenario with `n` clients named `c-1` to `c-n`, each added by `make`.
 fn crowd(name: &str, n: usize, make: impl Fn(Scenario, &str) -> Scenario) -> Scenario {

@@ -2,9 +2,8 @@
 
 use serde::Serialize;
 use tcpnotify_sim::explore::repro_line;
-use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::run::RunOutcome;
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{FaultPlan, Seed};
 
 /// What a snapshot's metadata records: enough to re-run it.
 #[derive(Serialize)]

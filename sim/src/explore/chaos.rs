@@ -3,10 +3,8 @@
 //! everything needed to understand and re-run it.
 //!
 //! ```no_run
-//! use tcpnotify_sim::explore::Chaos;
+//! use tcpnotify_sim::{factory, Chaos, FaultSettings, Scenario};
 //! use tcpnotify_sim::notifiers::{Echo, Sender};
-//! use tcpnotify_sim::scenario::{factory, Scenario};
-//! use tcpnotify_sim::fault::FaultSettings;
 //!
 //! // In a `#[test]` function:
 //! let scenario = Scenario::new("echo")
@@ -28,9 +26,9 @@
 //! A value that does not parse stops the test with a message naming the variable.
 
 use super::env::{resolve, EnvError};
+use super::shrink::{shrink, shrink_verdict, ShrinkResult};
+use super::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
 use super::testing::repro_line;
-use crate::explore::{default_jobs, sweep, SweepOptions, SweepReport};
-use crate::explore::{shrink, shrink_verdict, ShrinkResult};
 use crate::judge::Coverage;
 use crate::judge::{judge, signature_of};
 use crate::scenario::Scenario;

@@ -20,7 +20,7 @@ use crate::scenario::{parse, parse_plan, ScenarioError};
 use std::path::Path;
 
 /// Simulated time a fuzzed scenario runs at most, in milliseconds.
-pub const RUN_MS: u64 = 2_000;
+pub(crate) const RUN_MS: u64 = 2_000;
 
 /// Largest number an input may hold and still be run (it is loaded whatever its numbers).
 const RUN_NUMBER_LIMIT: i64 = 100_000;
@@ -31,10 +31,10 @@ const RUN_COUNT_LIMIT: usize = 8;
 /// Checks one input; panics on a finding (that is what the fuzzer looks for).
 ///
 /// ```
-/// tcpnotify_sim::explore::check_input(b"[[clients]]\nname = 'c1'");
-/// tcpnotify_sim::explore::check_input(include_bytes!("../../../scenarios/echo-partial-writes.toml"));
+/// tcpnotify_sim::explore::check_fuzz_input(b"[[clients]]\nname = 'c1'");
+/// tcpnotify_sim::explore::check_fuzz_input(include_bytes!("../../../scenarios/echo-partial-writes.toml"));
 /// ```
-pub fn check_input(data: &[u8]) {
+pub fn check_fuzz_input(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -117,7 +117,7 @@ fn run_briefly(scenario: Scenario, plan: FaultPlan) {
 /// Whether an input that loaded asks for more than a short run should do: a number above
 /// 100,000 anywhere (sizes, counts, durations) or more than 8 hosts, listeners, clients or
 /// faults.
-pub fn too_big_to_run(text: &str, scenario: &Scenario) -> bool {
+pub(crate) fn too_big_to_run(text: &str, scenario: &Scenario) -> bool {
     fn big(value: &toml::Value) -> bool {
         match value {
             toml::Value::Integer(n) => *n > RUN_NUMBER_LIMIT,
@@ -150,7 +150,7 @@ mod tests {
                     [[clients]]\nname = 'c1'\nhost = 'client'\ntarget = 'server'\nport = 7000\n\
                     notifier = 'sender'\nparams = { bytes = 10 }\nstart_ms = 5000\n\
                     [[plan.faults]]\nat_ms = 5000\nkind = 'reset'\nconn = 'c1'\n";
-        check_input(text.as_bytes());
+        check_fuzz_input(text.as_bytes());
     }
 
     #[test]
@@ -158,7 +158,7 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         for entry in std::fs::read_dir(dir).expect("scenarios/") {
             let path = entry.expect("an entry").path();
-            check_input(&std::fs::read(&path).expect("readable"));
+            check_fuzz_input(&std::fs::read(&path).expect("readable"));
         }
     }
 }

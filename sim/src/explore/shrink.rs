@@ -67,11 +67,9 @@ impl Oracle<'_> {
 /// ```
 /// use tcpnotify_sim::notifiers::{Echo, Sender};
 /// use tcpnotify_sim::fault::{FaultPlan, ReadChunks};
-/// use tcpnotify_sim::scenario::{factory, Scenario};
-/// use tcpnotify_sim::seed::Seed;
+/// use tcpnotify_sim::{factory, Expectations, Scenario, Seed};
 /// use tcpnotify_sim::explore::shrink;
 /// use tcpnotify_sim::judge::judge;
-/// use tcpnotify_sim::scenario::Expectations;
 /// // The echo must be over within 20ms, which latency alone breaks: re-chunked reads are noise.
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))

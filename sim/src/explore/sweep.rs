@@ -279,7 +279,7 @@ impl Progress {
 ///
 /// ```
 /// use tcpnotify_sim::notifiers::{Echo, Sender};
-/// use tcpnotify_sim::scenario::{factory, Scenario};
+/// use tcpnotify_sim::{factory, Scenario};
 /// use tcpnotify_sim::explore::{sweep, SweepOptions};
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))

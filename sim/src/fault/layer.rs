@@ -135,23 +135,23 @@ impl FaultLayer {
     }
 
     /// The address of host `name`.
-    pub fn ip_of(&self, name: &str) -> Option<IpAddr> {
+    pub(crate) fn ip_of(&self, name: &str) -> Option<IpAddr> {
         self.hosts.get(name).copied()
     }
 
     /// The host at `ip`.
-    pub fn host_of(&self, ip: IpAddr) -> Option<&str> {
+    pub(crate) fn host_of(&self, ip: IpAddr) -> Option<&str> {
         self.host_of_ip.get(&ip).map(String::as_str)
     }
 
     /// Every host name.
-    pub fn host_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn host_names(&self) -> impl Iterator<Item = &str> {
         self.hosts.keys().map(String::as_str)
     }
 
     /// How long a connect waits for its handshake, whatever holds it (a partition, a host
     /// that is down, a listener that does not accept).
-    pub fn connect_timeout(&self) -> Duration {
+    pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.plan.connect_timeout_ms)
     }
 
@@ -171,7 +171,7 @@ impl FaultLayer {
 
     /// Host `host` crashed: until [`host_restarted`](Self::host_restarted), SYNs to it are
     /// lost, so connects to it wait (and time out) as TCP's SYN retransmissions would.
-    pub fn host_crashed(&self, host: &str) {
+    pub(crate) fn host_crashed(&self, host: &str) {
         let mut state = self.lock();
         state.down.insert(host.to_string());
         *state.generations.entry(host.to_string()).or_default() += 1;
@@ -179,7 +179,7 @@ impl FaultLayer {
 
     /// Host `host` runs again (turmoil restarts a running host too, with a fresh backlog):
     /// waiting connects send their SYN.
-    pub fn host_restarted(&self, host: &str) {
+    pub(crate) fn host_restarted(&self, host: &str) {
         self.wake_heal_waiters(|state| {
             state.down.remove(host);
             *state.generations.entry(host.to_string()).or_default() += 1;
@@ -188,7 +188,7 @@ impl FaultLayer {
 
     /// How many times host `host` crashed or restarted so far: a connect whose host changed
     /// generation while its SYN was out lost that SYN.
-    pub fn generation(&self, host: &str) -> u64 {
+    pub(crate) fn generation(&self, host: &str) -> u64 {
         self.lock().generations.get(host).copied().unwrap_or(0)
     }
 
@@ -230,7 +230,7 @@ impl FaultLayer {
 
     /// Waits until neither direction between `a` and `b` is cut and `b` is up: until a SYN
     /// from `a` to `b` and its answer can get through.
-    pub async fn wait_connectable(&self, a: &str, b: &str) {
+    pub(crate) async fn wait_connectable(&self, a: &str, b: &str) {
         std::future::poll_fn(|cx| {
             if self.poll_open(a, b, cx).is_pending() || self.poll_open(b, a, cx).is_pending() {
                 return Poll::Pending;

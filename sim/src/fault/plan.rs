@@ -331,7 +331,7 @@ impl ConnectionKind {
     /// The callbacks a connection of this kind gets, as trace events name them: what an
     /// event trigger on it may wait for. Only clients get `proxy_via`, `connecting`,
     /// `connected` and `connect_failed`; only accepted connections get `accepted` (C1, A1).
-    pub fn callbacks(self) -> Vec<&'static str> {
+    pub(crate) fn callbacks(self) -> Vec<&'static str> {
         let own: &[&str] = match self {
             ConnectionKind::Client => &["proxy_via", "connecting", "connected", "connect_failed"],
             ConnectionKind::Accepted => &["accepted"],
@@ -354,7 +354,7 @@ fn ordinal(n: u32) -> String {
 /// Every fault and chunking policy of one run.
 ///
 /// ```
-/// use tcpnotify_sim::fault::FaultPlan;
+/// use tcpnotify_sim::FaultPlan;
 /// let plan: FaultPlan = toml::from_str(r#"
 ///     seed = 7
 ///     [partial_writes]
@@ -501,7 +501,7 @@ impl FaultPlan {
 
 /// Which side a named connection is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionKind {
+pub(crate) enum ConnectionKind {
     /// A client's connection (`c1`).
     Client,
     /// A connection a listener accepted (`server.1`, or `server#2.1` after a restart).
@@ -512,7 +512,11 @@ impl Topology {
     /// What `conn` names: a client, or a connection accepted by one of the listeners
     /// (`server.1`, `server#2.1`: a listener name, an optional restart count from 2, and a
     /// count from 1). An error, at `field`, if it names neither.
-    pub fn connection(&self, field: &str, conn: &str) -> Result<ConnectionKind, InvalidField> {
+    pub(crate) fn connection(
+        &self,
+        field: &str,
+        conn: &str,
+    ) -> Result<ConnectionKind, InvalidField> {
         if self.clients.iter().any(|c| c == conn) {
             return Ok(ConnectionKind::Client);
         }

@@ -63,7 +63,7 @@ impl From<Span> for (u64, u64) {
 /// How likely each fault is and how large, for plan generation. Probabilities are from 0 to 1.
 ///
 /// ```
-/// use tcpnotify_sim::fault::FaultSettings;
+/// use tcpnotify_sim::FaultSettings;
 /// let settings: FaultSettings = toml::from_str("partitions = 0.5\npartition_ms = [100, 300]").unwrap();
 /// assert_eq!(settings.partitions, 0.5);
 /// assert_eq!(settings.resets, 0.0);

@@ -2,9 +2,9 @@
 //! many events each contract rule judged. A sweep that passes without exercising anything
 //! proves nothing, so the report says so loudly.
 
+use super::checker::Rule;
+use super::verdict::Verdict;
 use crate::fault::FaultPlan;
-use crate::judge::Rule;
-use crate::judge::Verdict;
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -2,8 +2,8 @@
 //! conditions ("every byte echoed", "two connections closed"), folded into one verdict with a
 //! failure signature that shrinking keeps constant.
 
+use super::checker::{check, CheckOptions, CheckReport, Violation};
 use crate::fault::FaultPlan;
-use crate::judge::{check, CheckOptions, CheckReport, Violation};
 use crate::run::{run, Ended, RunOutcome, SimError};
 use crate::scenario::{Scenario, ScenarioFile};
 use crate::seed::Seed;
@@ -99,7 +99,7 @@ pub fn signature_of(result: &Result<Verdict, SimError>) -> Option<String> {
 
 /// The contract options of a scenario: its listeners' limits and every connection's read
 /// buffer size.
-pub fn check_options(scenario: &Scenario) -> CheckOptions {
+pub(crate) fn check_options(scenario: &Scenario) -> CheckOptions {
     let mut options = CheckOptions {
         integrity_checked: scenario.options.check_integrity,
         ..CheckOptions::default()
@@ -148,8 +148,7 @@ impl ScenarioFile {
     /// ```
     /// use std::path::Path;
     /// use tcpnotify_sim::notifiers::Echo;
-    /// use tcpnotify_sim::scenario::Registry;
-    /// use tcpnotify_sim::scenario::factory;
+    /// use tcpnotify_sim::{factory, Registry};
     /// use tcpnotify_sim::scenario::parse;
     ///
     /// let mut registry = Registry::builtin();

@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 ///
 /// turmoil also bounds each listener's backlog by it. tokio's channels allocate their slots as
 /// they fill, so a large capacity costs nothing until segments are actually outstanding.
-pub const TCP_CAPACITY: usize = MAX_WINDOW + 1;
+pub(crate) const TCP_CAPACITY: usize = MAX_WINDOW + 1;
 
 /// Ephemeral ports of one simulated host (turmoil's range 49152 to 65535): the most connect
 /// attempts one host can make in a run.
@@ -62,31 +62,18 @@ pub enum LimitError {
 }
 
 /// The turmoil capacities of one run.
-///
-/// ```
-/// use tcpnotify_sim::run::Capacities;
-/// use tcpnotify_sim::run::TCP_CAPACITY;
-/// use tcpnotify_sim::fault::FaultPlan;
-/// use tcpnotify_sim::scenario::Scenario;
-/// use tcpnotify_sim::seed::Seed;
-///
-/// let small = Scenario::echo("echo", 16, 16);
-/// let caps = Capacities::for_run(&small, &FaultPlan::quiet(Seed(1))).unwrap();
-/// assert_eq!(caps.connect_attempts, 1);
-/// assert_eq!(caps.tcp, TCP_CAPACITY);
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capacities {
+pub(crate) struct Capacities {
     /// The most connect attempts (SYNs) the run can make, over every client.
-    pub connect_attempts: usize,
+    pub(crate) connect_attempts: usize,
     /// turmoil's `tcp_capacity`: SYN backlog per port, receive channel and send credits per
     /// stream, in segments.
-    pub tcp: usize,
+    pub(crate) tcp: usize,
 }
 
 impl Capacities {
     /// The capacities `scenario` needs under `plan`, or the limit it exceeds.
-    pub fn for_run(scenario: &Scenario, plan: &FaultPlan) -> Result<Capacities, LimitError> {
+    pub(crate) fn for_run(scenario: &Scenario, plan: &FaultPlan) -> Result<Capacities, LimitError> {
         let crashes = crashes_per_host(plan);
         let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
         let mut total = 0usize;
@@ -117,7 +104,7 @@ impl Capacities {
     }
 
     /// Sets these capacities on a simulation being built.
-    pub fn apply(&self, builder: &mut turmoil::Builder) {
+    pub(crate) fn apply(&self, builder: &mut turmoil::Builder) {
         builder.tcp_capacity(self.tcp);
     }
 }
@@ -152,6 +139,9 @@ mod tests {
     #[test]
     fn the_backlog_holds_every_connect_attempt_of_the_run() {
         let quiet = FaultPlan::quiet(Seed(1));
+        let small = Capacities::for_run(&Scenario::echo("echo", 16, 16), &quiet).unwrap();
+        assert_eq!(small.connect_attempts, 1);
+        assert_eq!(small.tcp, TCP_CAPACITY);
         let caps = Capacities::for_run(&clients(1000, "client"), &quiet).unwrap();
         assert_eq!(caps.connect_attempts, 1000);
         assert_eq!(caps.tcp, TCP_CAPACITY);

@@ -20,19 +20,19 @@ struct Direction {
 
 /// Matches sent bytes against received bytes, per connection direction.
 #[derive(Default)]
-pub struct StreamMatcher {
+pub(crate) struct StreamMatcher {
     /// Keyed by (sender's local address, sender's remote address).
     directions: BTreeMap<(SocketAddr, SocketAddr), Direction>,
 }
 
 impl StreamMatcher {
     /// An empty matcher.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// The end at `local` talking to `remote` queued `chunk` for sending.
-    pub fn sent(&mut self, local: SocketAddr, remote: SocketAddr, chunk: &[u8]) {
+    pub(crate) fn sent(&mut self, local: SocketAddr, remote: SocketAddr, chunk: &[u8]) {
         if chunk.is_empty() {
             return;
         }
@@ -48,7 +48,7 @@ impl StreamMatcher {
 
     /// The end at `local` talking to `remote` received `data`. Returns what is wrong, if the
     /// data is not exactly the next bytes its peer queued.
-    pub fn received(
+    pub(crate) fn received(
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,

@@ -1,4 +1,7 @@
-//! One simulated run.
+//! One run: a scenario under a fault plan over turmoil ([`run()`]), one simulated host per
+//! scenario host on the fault layer ([`SimNetwork`]), every callback recorded into a
+//! [`Trace`] with simulated time, stream integrity checked as data flows, and turmoil's
+//! capacities sized from the scenario (`capacity.rs`, with the limits no setting raises).
 
 mod capacity;
 mod integrity;
@@ -7,9 +10,8 @@ mod recorder;
 mod runner;
 mod trace;
 
-pub use capacity::*;
-pub use integrity::*;
-pub use network::*;
-pub use recorder::*;
-pub use runner::*;
-pub use trace::*;
+pub use capacity::{LimitError, EPHEMERAL_PORTS};
+pub use network::SimNetwork;
+pub use recorder::now_us;
+pub use runner::{run, simulation_builder, Ended, RunOutcome, SimError};
+pub use trace::{EventKind, Trace, TraceEvent, TraceParseError};

@@ -2,10 +2,10 @@
 //! and host, tells the fault layer which sockets a connection uses, tracks which connections
 //! are live, and fires faults triggered by trace events.
 
+use super::integrity::StreamMatcher;
+use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind};
-use crate::run::StreamMatcher;
-use crate::run::{EventKind, Trace, TraceEvent};
 use crate::scenario::RunOptions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,11 +35,11 @@ struct Progress {
 }
 
 /// State shared by every host of one run.
-pub struct RunState {
+pub(crate) struct RunState {
     /// The run's trace.
-    pub trace: Trace,
+    pub(crate) trace: Trace,
     /// The fault layer.
-    pub layer: Arc<FaultLayer>,
+    pub(crate) layer: Arc<FaultLayer>,
     faults: Vec<Fault>,
     /// The event-triggered faults by connection and callback: (nth, fault index), so a
     /// callback looks only at its own triggers, however many faults the plan has.
@@ -51,7 +51,7 @@ pub struct RunState {
 
 impl RunState {
     /// The state of a run with these plan faults.
-    pub fn new(
+    pub(crate) fn new(
         trace: Trace,
         layer: Arc<FaultLayer>,
         faults: Vec<Fault>,
@@ -79,7 +79,7 @@ impl RunState {
     }
 
     /// Whether recorders must keep callback data whole (for the trace).
-    pub fn needs_payloads(&self) -> bool {
+    pub(crate) fn needs_payloads(&self) -> bool {
         self.options.keep_payloads
     }
 
@@ -105,7 +105,7 @@ impl RunState {
     }
 
     /// Appends a harness note or fault event at the current time.
-    pub fn note(&self, host: &str, who: &str, kind: EventKind) {
+    pub(crate) fn note(&self, host: &str, who: &str, kind: EventKind) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
             host: host.to_string(),
@@ -115,18 +115,18 @@ impl RunState {
     }
 
     /// Marks client `name` finished.
-    pub fn client_finished(&self, name: &str) {
+    pub(crate) fn client_finished(&self, name: &str) {
         self.lock().finished_clients.insert(name.to_string());
     }
 
     /// Whether every one of `clients` finished.
-    pub fn all_finished<'a>(&self, mut clients: impl Iterator<Item = &'a str>) -> bool {
+    pub(crate) fn all_finished<'a>(&self, mut clients: impl Iterator<Item = &'a str>) -> bool {
         let progress = self.lock();
         clients.all(|c| progress.finished_clients.contains(c))
     }
 
     /// Clients among `clients` that did not finish.
-    pub fn unfinished<'a>(&self, clients: impl Iterator<Item = &'a str>) -> Vec<String> {
+    pub(crate) fn unfinished<'a>(&self, clients: impl Iterator<Item = &'a str>) -> Vec<String> {
         let progress = self.lock();
         clients
             .filter(|c| !progress.finished_clients.contains(*c))
@@ -135,12 +135,12 @@ impl RunState {
     }
 
     /// Whether no connection is live.
-    pub fn quiescent(&self) -> bool {
+    pub(crate) fn quiescent(&self) -> bool {
         self.lock().live.is_empty()
     }
 
     /// Forgets the connections of a crashed host: they end without a callback.
-    pub fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
+    pub(crate) fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
         let mut progress = self.lock();
         progress.live.retain(|_, h| h != host);
         for c in clients_on_host {
@@ -149,22 +149,22 @@ impl RunState {
     }
 
     /// Event-triggered faults that fired since the last call (the run loop applies them).
-    pub fn take_fired(&self) -> Vec<usize> {
+    pub(crate) fn take_fired(&self) -> Vec<usize> {
         std::mem::take(&mut self.lock().fired)
     }
 
     /// Counts one firing of a fault of kind `kind`.
-    pub fn count_fired(&self, kind: &str) {
+    pub(crate) fn count_fired(&self, kind: &str) {
         *self.lock().fired_kinds.entry(kind.to_string()).or_default() += 1;
     }
 
     /// How many times each fault kind fired.
-    pub fn fired_kinds(&self) -> BTreeMap<String, usize> {
+    pub(crate) fn fired_kinds(&self) -> BTreeMap<String, usize> {
         self.lock().fired_kinds.clone()
     }
 
     /// The plan's fault `index`.
-    pub fn fault(&self, index: usize) -> Option<&Fault> {
+    pub(crate) fn fault(&self, index: usize) -> Option<&Fault> {
         self.faults.get(index)
     }
 
@@ -221,7 +221,7 @@ impl RunState {
 }
 
 /// Records one host's callbacks into the run's trace.
-pub struct HostSink {
+pub(crate) struct HostSink {
     host: String,
     run: Arc<RunState>,
     /// A broken stream found in data about to be delivered, logged after its `received`.
@@ -230,7 +230,7 @@ pub struct HostSink {
 
 impl HostSink {
     /// The sink of host `host`.
-    pub fn new(host: &str, run: Arc<RunState>) -> Arc<Self> {
+    pub(crate) fn new(host: &str, run: Arc<RunState>) -> Arc<Self> {
         Arc::new(HostSink {
             host: host.to_string(),
             run,

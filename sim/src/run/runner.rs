@@ -2,12 +2,12 @@
 //! callback recorded, the plan's timed faults applied between simulation steps. The run is a
 //! pure function of (scenario, plan).
 
+use super::capacity::{Capacities, LimitError};
+use super::network::SimNetwork;
+use super::recorder::{HostSink, RunState};
+use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
-use crate::run::SimNetwork;
-use crate::run::{Capacities, LimitError};
-use crate::run::{EventKind, Trace, TraceEvent};
-use crate::run::{HostSink, RunState};
 use crate::scenario::{ClientSpec, ListenerSpec, NotifierFactory, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;

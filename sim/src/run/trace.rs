@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tcpnotify::record::Callback;
 
-pub use crate::validate::MAX_TRACE_EVENTS;
+use crate::validate::MAX_TRACE_EVENTS;
 
 /// What happened at one point of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

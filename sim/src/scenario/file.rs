@@ -77,10 +77,10 @@
 //! Every rule is checked before anything runs; a broken one is reported as
 //! `file:line: field: message`.
 
+use super::registry::{ParamError, Params, Registry};
 use super::{Expectations, NotifierFactory, Scenario};
 use crate::fault::FaultPlan;
 use crate::fault::FaultSettings;
-use crate::scenario::{ParamError, Params, Registry};
 use crate::seed::Seed;
 use crate::validate::{
     positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_FILE_BYTES, MAX_TOTAL_PAYLOAD_BYTES,

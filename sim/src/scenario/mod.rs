@@ -1,4 +1,7 @@
-//! What to run.
+//! What to run: a [`Scenario`] (hosts, names, listeners, clients, the notifier each uses,
+//! fault settings or an explicit plan, [`Expectations`] of its end), read from a scenario
+//! file ([`ScenarioFile`]) with notifiers built by name ([`Registry`]) or built in Rust; and
+//! the built-in [`notifiers`].
 
 mod expect;
 mod file;
@@ -6,7 +9,9 @@ pub mod notifiers;
 mod registry;
 mod spec;
 
-pub use expect::*;
-pub use file::*;
-pub use registry::*;
-pub use spec::*;
+pub use expect::Expectations;
+pub use file::{
+    load, load_plan, parse, parse_plan, PlanFile, ScenarioError, ScenarioFile, MAX_CLIENT_COUNT,
+};
+pub use registry::{NotifierBuilder, ParamError, Params, Registry};
+pub use spec::{factory, ClientSpec, ListenerSpec, NotifierFactory, RunOptions, Scenario};

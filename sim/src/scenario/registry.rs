@@ -4,7 +4,7 @@
 //! ```
 //! use tcpnotify_sim::notifiers::Echo;
 //! use tcpnotify_sim::scenario::{Params, Registry};
-//! use tcpnotify_sim::scenario::factory;
+//! use tcpnotify_sim::factory;
 //!
 //! let mut registry = Registry::builtin();
 //! registry.register("my-echo", |params: &Params| {
@@ -17,11 +17,11 @@
 //! assert!(err.to_string().starts_with("unknown notifier \"nope\""));
 //! ```
 
-use crate::scenario::notifiers::{
+use super::notifiers::{
     BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
     LineServer, Sender, SlowReader,
 };
-use crate::scenario::{factory, NotifierFactory};
+use super::spec::{factory, NotifierFactory};
 use crate::validate::{
     MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
 };

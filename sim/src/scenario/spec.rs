@@ -83,7 +83,7 @@ pub struct ClientSpec {
 /// Everything a simulated run needs besides its seed.
 ///
 /// ```
-/// use tcpnotify_sim::scenario::{factory, Scenario};
+/// use tcpnotify_sim::{factory, Scenario};
 /// use tcpnotify_sim::notifiers::{Echo, Sender};
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
@@ -132,7 +132,7 @@ impl fmt::Debug for Scenario {
 }
 
 impl Scenario {
-    /// The smallest useful scenario: an [`Echo`](crate::scenario::notifiers::Echo) listener `server` on
+    /// The smallest useful scenario: an [`Echo`](super::notifiers::Echo) listener `server` on
     /// host `server`, port 7000, and client `c1` on host `client` sending `bytes` of the test
     /// pattern in `chunk`-byte writes and checking the echo.
     ///
@@ -141,7 +141,7 @@ impl Scenario {
     /// assert_eq!(scenario.topology().clients, vec!["c1"]);
     /// ```
     pub fn echo(name: &str, bytes: usize, chunk: usize) -> Self {
-        use crate::scenario::notifiers::{Echo, Sender};
+        use super::notifiers::{Echo, Sender};
         Scenario::new(name)
             .listener("server", "server", 7000, factory(|| Echo))
             .client(
@@ -313,7 +313,7 @@ impl Scenario {
     ///
     /// ```
     /// use tcpnotify_sim::notifiers::Echo;
-    /// use tcpnotify_sim::scenario::{factory, Scenario};
+    /// use tcpnotify_sim::{factory, Scenario};
     /// let scenario = Scenario::echo("echo", 10, 10)
     ///     .listener("server.1", "server", 7001, factory(|| Echo));
     /// let err = scenario.validate().unwrap_err();

@@ -6,8 +6,7 @@ use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::report::Timeline;
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{factory, Scenario, Seed};
 
 /// Lanes an unfolded group shows at a time (`PAGE` in page.js).
 const PAGE: usize = 50;

@@ -17,8 +17,7 @@
 //! large groups folded until clicked, so a 1,000-connection run stays a few hundred DOM nodes.
 //!
 //! ```
-//! use tcpnotify_sim::scenario::Scenario;
-//! use tcpnotify_sim::seed::Seed;
+//! use tcpnotify_sim::{Scenario, Seed};
 //! use tcpnotify_sim::report::Timeline;
 //! use tcpnotify_sim::judge::judge;
 //!

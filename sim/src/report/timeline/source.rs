@@ -6,7 +6,7 @@ use crate::judge::{check, CheckOptions};
 use crate::run::SimError;
 use crate::run::{Trace, TraceParseError};
 use crate::scenario::Registry;
-use crate::scenario::{self as scenario_file, ScenarioError};
+use crate::scenario::{self, ScenarioError};
 use crate::seed::Seed;
 use std::path::{Path, PathBuf};
 
@@ -73,7 +73,7 @@ pub fn load(
     registry: &Registry,
 ) -> Result<Timeline, TimelineError> {
     if path.extension().is_some_and(|e| e == "toml") {
-        let file = scenario_file::load(path, registry)?;
+        let file = scenario::load(path, registry)?;
         let verdict = file.judge(seed).map_err(|source| TimelineError::Run {
             path: path.to_path_buf(),
             source,
