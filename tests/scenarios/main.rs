@@ -10,8 +10,8 @@
 use serde::Serialize;
 use std::path::Path;
 use tcpnotify_sim::judge::judge;
-use tcpnotify_sim::scenario;
-use tcpnotify_sim::{FaultPlan, Registry, Seed};
+
+use tcpnotify_sim::{FaultPlan, Registry, ScenarioFile, Seed};
 
 /// A trace longer than this is snapshotted as its summary (`Trace::render_summary`: counts per
 /// group of connections and callback), as a thousand clients' every line is not readable; the
@@ -39,7 +39,7 @@ fn shown(path: &Path) -> String {
 fn run_file(path: &Path, registry: &Registry) -> Result<(), String> {
     let file_name = shown(path);
     let repro = format!("cargo run -p tcpnotify-sim -- run {file_name}");
-    let file = scenario::load(path, registry).map_err(|e| format!("{e}"))?;
+    let file = ScenarioFile::load(path, registry).map_err(|e| format!("{e}"))?;
     let plan = file.scenario.plan_for(file.seed);
     let verdict = judge(&file.scenario, &plan)
         .map_err(|e| format!("{file_name}: {e}\nreproduce: {repro}"))?;

@@ -20,14 +20,6 @@ fn with_faults(faults: Vec<Fault>) -> FaultPlan {
     }
 }
 
-fn at(at_ms: u64, kind: FaultKind) -> Fault {
-    Fault {
-        at_ms: Some(at_ms),
-        after: None,
-        kind,
-    }
-}
-
 fn partition(a: &str, b: &str, duration_ms: u64) -> FaultKind {
     FaultKind::Partition {
         a: a.into(),
@@ -63,7 +55,7 @@ fn c4_connect_failed_timed_out_across_a_partition() {
     let scenario = Scenario::new("connect-timed-out")
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "server", 7000, hello())
-        .plan(with_faults(vec![at(
+        .plan(with_faults(vec![Fault::at(
             0,
             partition("client", "server", 5000),
         )]));
@@ -116,7 +108,7 @@ fn c3_happy_eyeballs_counts_down_then_connects() {
         .name("svc", &["dead", "server"])
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "svc", 7000, hello())
-        .plan(with_faults(vec![at(
+        .plan(with_faults(vec![Fault::at(
             0,
             FaultKind::Latency {
                 a: "client".into(),
@@ -146,7 +138,7 @@ fn c2_happy_eyeballs_live_address_wins_over_a_black_hole() {
         .name("svc", &["hole", "server"])
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "svc", 7000, hello())
-        .plan(with_faults(vec![at(
+        .plan(with_faults(vec![Fault::at(
             0,
             partition("client", "hole", 60_000),
         )]));
@@ -224,7 +216,7 @@ fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
         .starting_at(1100)
         .plan(FaultPlan {
             connect_timeout_ms: 300,
-            ..with_faults(vec![at(
+            ..with_faults(vec![Fault::at(
                 10,
                 FaultKind::Crash {
                     host: "server".into(),
@@ -288,7 +280,7 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "server", 7000, hello())
         .plan(with_faults(vec![
-            at(
+            Fault::at(
                 0,
                 FaultKind::Latency {
                     a: "client".into(),
@@ -297,7 +289,7 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
                     max_latency_ms: None,
                 },
             ),
-            at(
+            Fault::at(
                 10,
                 FaultKind::Crash {
                     host: "server".into(),
@@ -328,7 +320,7 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
 #[test]
 fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
     let crash = |at_ms: u64, restart_after_ms: u64| {
-        at(
+        Fault::at(
             at_ms,
             FaultKind::Crash {
                 host: "server".into(),
@@ -355,7 +347,7 @@ fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
         )
         .starting_at(130)
         .plan(with_faults(vec![
-            at(
+            Fault::at(
                 0,
                 FaultKind::Latency {
                     a: "client".into(),

@@ -41,20 +41,19 @@ fn fin_after(segments: usize, hold: Hold) -> Scenario {
         }
     };
     let faults = match hold {
-        Hold::Partition => vec![Fault {
-            at_ms: None,
-            after: Some(EventTrigger {
+        Hold::Partition => vec![Fault::after(
+            EventTrigger {
                 conn: "c1".into(),
                 callback: "connected".into(),
                 nth: 1,
-            }),
-            kind: FaultKind::Partition {
+            },
+            FaultKind::Partition {
                 a: "client".into(),
                 b: "server".into(),
                 duration_ms: 200,
                 one_way: false,
             },
-        }],
+        )],
         Hold::Mute | Hold::SlowReader => Vec::new(),
     };
     Scenario::new(&format!("fin-after-{segments}-segments-{hold:?}"))
@@ -171,16 +170,15 @@ fn l3_bulk_writer_closing_after_a_partition_under_partial_writes_is_seen_closed(
                 average: 16,
                 variation: 8,
             }),
-            faults: vec![Fault {
-                at_ms: Some(1),
-                after: None,
-                kind: FaultKind::Partition {
+            faults: vec![Fault::at(
+                1,
+                FaultKind::Partition {
                     a: "client".into(),
                     b: "server".into(),
                     duration_ms: 150,
                     one_way: false,
                 },
-            }],
+            )],
             ..FaultPlan::quiet(Seed(0))
         });
     let outcome = run_passing(&scenario, seed_or(3));

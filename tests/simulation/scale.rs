@@ -4,7 +4,7 @@
 
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer};
-use tcpnotify_sim::run::{run, Ended, SimError};
+use tcpnotify_sim::run::{run, Ended, RunError};
 use tcpnotify_sim::run::{LimitError, EPHEMERAL_PORTS};
 use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
 
@@ -32,16 +32,15 @@ fn n3_peers_of_a_listener_at_its_limit_wait_then_time_out() {
     .listener("server", "server", 7000, factory(LineServer::default))
     .plan(FaultPlan {
         connect_timeout_ms: 250,
-        faults: vec![Fault {
-            at_ms: Some(0),
-            after: None,
-            kind: FaultKind::Latency {
+        faults: vec![Fault::at(
+            0,
+            FaultKind::Latency {
                 a: "client".into(),
                 b: "server".into(),
                 latency_ms: 20,
                 max_latency_ms: None,
             },
-        }],
+        )],
         ..FaultPlan::quiet(Seed(0))
     });
     scenario.listeners[0].limit = 10;
@@ -78,7 +77,7 @@ fn a_client_host_past_its_ephemeral_ports_is_refused_before_the_run() {
     .name("svc", &["server", "server2"])
     .expecting(Expectations::default());
     match run(&scenario, &FaultPlan::quiet(Seed(1))) {
-        Err(SimError::Limit(LimitError::EphemeralPorts { host, attempts })) => {
+        Err(RunError::Limit(LimitError::EphemeralPorts { host, attempts })) => {
             assert_eq!((host.as_str(), attempts), ("client", 2 * clients));
         }
         other => panic!(

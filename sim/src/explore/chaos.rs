@@ -282,14 +282,13 @@ mod tests {
         use crate::fault::{Fault, FaultKind, FaultPlan};
         // An explicit plan naming a host the scenario does not have: the runner refuses it.
         let scenario = Scenario::echo("chaos-bad-plan", 64, 64).plan(FaultPlan {
-            faults: vec![Fault {
-                at_ms: Some(0),
-                after: None,
-                kind: FaultKind::Crash {
+            faults: vec![Fault::at(
+                0,
+                FaultKind::Crash {
                     host: "nowhere".into(),
                     restart_after_ms: None,
                 },
-            }],
+            )],
             ..FaultPlan::quiet(Seed(0))
         });
         let failure = Chaos::new(scenario)

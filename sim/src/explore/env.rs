@@ -15,15 +15,25 @@ pub const SEEDS_VAR: &str = "TCPNOTIFY_SEEDS";
 /// The environment variable that sets the number of worker threads.
 pub const JOBS_VAR: &str = "TCPNOTIFY_JOBS";
 
-/// An environment variable that does not hold what it should.
+/// Text that is not a seed range `A..B` of whole numbers with `A <= B`: the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected a range of seeds `A..B` with A <= B, e.g. 0..1000")]
+pub struct ParseSeedRangeError(pub String);
+
+/// Text that is not a seed (a whole number from 0 to `u64::MAX`): the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected a whole number")]
+pub struct ParseSeedError(pub String);
+
+/// An environment variable that does not hold what it should; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvError {
     /// `TCPNOTIFY_SEEDS` is not `A..B` with `A <= B`.
-    #[error("{SEEDS_VAR}={0:?}: expected a range of seeds `A..B` with A <= B, e.g. 0..1000")]
-    Seeds(String),
+    #[error("{SEEDS_VAR}={0}")]
+    Seeds(ParseSeedRangeError),
     /// `TCPNOTIFY_SEED` is not a whole number.
-    #[error("{SEED_VAR}={0:?}: expected a whole number")]
-    Seed(String),
+    #[error("{SEED_VAR}={0}")]
+    Seed(ParseSeedError),
     /// `TCPNOTIFY_JOBS` is not a whole number from 1 to [`MAX_JOBS`].
     #[error("{JOBS_VAR}={0:?}: expected a number of worker threads from 1 to {MAX_JOBS}")]
     Jobs(String),
@@ -36,8 +46,8 @@ pub enum EnvError {
 /// assert_eq!(parse_seeds("10..250"), Ok(10..250));
 /// assert!(parse_seeds("250..10").is_err());
 /// ```
-pub fn parse_seeds(text: &str) -> Result<Range<u64>, EnvError> {
-    let bad = || EnvError::Seeds(text.to_string());
+pub fn parse_seeds(text: &str) -> Result<Range<u64>, ParseSeedRangeError> {
+    let bad = || ParseSeedRangeError(text.to_string());
     let (start, end) = text.trim().split_once("..").ok_or_else(bad)?;
     let start: u64 = start.trim().parse().map_err(|_| bad())?;
     let end: u64 = end.trim().parse().map_err(|_| bad())?;
@@ -54,10 +64,10 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, EnvError> {
 /// assert_eq!(parse_seed(" 42 "), Ok(42));
 /// assert!(parse_seed("x").is_err());
 /// ```
-pub fn parse_seed(text: &str) -> Result<u64, EnvError> {
+pub fn parse_seed(text: &str) -> Result<u64, ParseSeedError> {
     text.trim()
         .parse()
-        .map_err(|_| EnvError::Seed(text.to_string()))
+        .map_err(|_| ParseSeedError(text.to_string()))
 }
 
 /// The seeds and jobs after the environment's overrides.
@@ -68,10 +78,10 @@ pub(super) fn resolve(
 ) -> Result<(Range<u64>, usize), EnvError> {
     let mut range = seeds;
     if let Some(text) = var(SEEDS_VAR) {
-        range = parse_seeds(&text)?;
+        range = parse_seeds(&text).map_err(EnvError::Seeds)?;
     }
     if let Some(text) = var(SEED_VAR) {
-        let seed = parse_seed(&text)?;
+        let seed = parse_seed(&text).map_err(EnvError::Seed)?;
         range = seed..seed.saturating_add(1);
     }
     let mut jobs = jobs;
@@ -123,11 +133,11 @@ mod tests {
     #[test]
     fn malformed_overrides_name_the_variable() {
         let err = resolve(0..10, 1, env(&[(SEEDS_VAR, "5-9")])).unwrap_err();
-        assert_eq!(err, EnvError::Seeds("5-9".into()));
+        assert_eq!(err, EnvError::Seeds(ParseSeedRangeError("5-9".into())));
         assert!(err.to_string().starts_with("TCPNOTIFY_SEEDS=\"5-9\""));
         assert_eq!(
             resolve(0..10, 1, env(&[(SEED_VAR, "x")])),
-            Err(EnvError::Seed("x".into()))
+            Err(EnvError::Seed(ParseSeedError("x".into())))
         );
         assert_eq!(
             resolve(0..10, 1, env(&[(JOBS_VAR, "0")])),

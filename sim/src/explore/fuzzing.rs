@@ -11,12 +11,10 @@
 //! [`RUN_MS`], clients start within it, and inputs that ask for much more than a small
 //! scenario (see [`too_big_to_run`]) are only loaded, not run.
 
-use crate::fault::FaultPlan;
+use crate::fault::{FaultPlan, Trigger};
 use crate::judge::judge;
 use crate::run::Ended;
-use crate::scenario::Registry;
-use crate::scenario::Scenario;
-use crate::scenario::{parse, parse_plan, ScenarioError};
+use crate::scenario::{PlanFile, Registry, Scenario, ScenarioError, ScenarioFile};
 use std::path::Path;
 
 /// Simulated time a fuzzed scenario runs at most, in milliseconds.
@@ -40,7 +38,7 @@ pub fn check_fuzz_input(data: &[u8]) {
     };
     check_plan_file(text);
     let path = Path::new("fuzz.toml");
-    let file = match parse(text, path, &Registry::builtin()) {
+    let file = match ScenarioFile::parse(text, path, &Registry::builtin()) {
         Ok(file) => file,
         Err(e) => return check_error(&e),
     };
@@ -56,7 +54,7 @@ pub fn check_fuzz_input(data: &[u8]) {
     let shrunk = file
         .with_plan(&plan, "fuzz")
         .unwrap_or_else(|e| panic!("cannot write the scenario with its plan: {e}"));
-    let back = parse(&shrunk, path, &Registry::builtin())
+    let back = ScenarioFile::parse(&shrunk, path, &Registry::builtin())
         .unwrap_or_else(|e| panic!("a shrunk file does not load: {e}\n{shrunk}"));
     assert_eq!(back.seed, file.seed, "{shrunk}");
     assert_eq!(back.scenario.plan_for(back.seed), plan, "{shrunk}");
@@ -80,7 +78,7 @@ fn check_error(e: &ScenarioError) {
 /// refused with a located error, or run briefly.
 fn check_plan_file(text: &str) {
     let scenario = Scenario::echo("fuzz-echo", 256, 64);
-    match parse_plan(text, Path::new("fuzz.toml"), &scenario) {
+    match PlanFile::parse(text, Path::new("fuzz.toml"), &scenario) {
         Ok(loaded) if !too_big_to_run(text, &scenario) => run_briefly(scenario, loaded.plan),
         Ok(_) => {}
         Err(e) => check_error(&e),
@@ -100,7 +98,7 @@ fn run_briefly(scenario: Scenario, plan: FaultPlan) {
     }
     let within = |mut plan: FaultPlan| {
         plan.faults
-            .retain(|f| f.at_ms.is_none_or(|at| at < scenario.duration_ms));
+            .retain(|f| !matches!(f.trigger, Trigger::At(at) if at >= scenario.duration_ms));
         plan
     };
     scenario.plan = scenario.plan.take().map(within);

@@ -12,7 +12,10 @@ mod sweep;
 mod testing;
 
 pub use chaos::{Chaos, ChaosFailure, ChaosPass};
-pub use env::{parse_seed, parse_seeds, EnvError, JOBS_VAR, SEEDS_VAR, SEED_VAR};
+pub use env::{
+    parse_seed, parse_seeds, EnvError, ParseSeedError, ParseSeedRangeError, JOBS_VAR, SEEDS_VAR,
+    SEED_VAR,
+};
 pub use fuzzing::check_fuzz_input;
 pub use shrink::{shrink, shrink_verdict, ShrinkResult};
 pub use sweep::{

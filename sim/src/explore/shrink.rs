@@ -320,18 +320,10 @@ mod tests {
         })
     }
 
-    fn at(ms: u64, kind: FaultKind) -> Fault {
-        Fault {
-            at_ms: Some(ms),
-            after: None,
-            kind,
-        }
-    }
-
     /// Six faults; only the reset stops the echo coming back whole.
     fn six_faults() -> Vec<Fault> {
         let partition = |ms, duration_ms| {
-            at(
+            Fault::at(
                 ms,
                 FaultKind::Partition {
                     a: "client".into(),
@@ -343,14 +335,14 @@ mod tests {
         };
         vec![
             partition(1, 30),
-            at(
+            Fault::at(
                 0,
                 FaultKind::SlowClose {
                     conn: "c1".into(),
                     delay_ms: 20,
                 },
             ),
-            at(
+            Fault::at(
                 0,
                 FaultKind::Latency {
                     a: "client".into(),
@@ -359,17 +351,16 @@ mod tests {
                     max_latency_ms: None,
                 },
             ),
-            Fault {
-                at_ms: None,
-                after: Some(EventTrigger {
+            Fault::after(
+                EventTrigger {
                     conn: "c1".into(),
                     callback: "received".into(),
                     nth: 2,
-                }),
-                kind: FaultKind::Reset { conn: "c1".into() },
-            },
+                },
+                FaultKind::Reset { conn: "c1".into() },
+            ),
             partition(5000, 100),
-            at(
+            Fault::at(
                 2,
                 FaultKind::SlowClose {
                     conn: "server.1".into(),

@@ -2,7 +2,7 @@
 //! set, every run is checked against the contract, and a failure prints the one line that
 //! re-runs exactly that case.
 
-use super::env::{parse_seed, SEED_VAR};
+use super::env::{parse_seed, EnvError, SEED_VAR};
 use crate::judge::{judge, Verdict};
 use crate::run::RunOutcome;
 use crate::scenario::Scenario;
@@ -12,7 +12,7 @@ use crate::seed::Seed;
 pub fn seed_or(default: u64) -> Seed {
     match std::env::var(SEED_VAR) {
         // A test helper: a bad seed fails the test, with the same message chaos gives.
-        Ok(text) => Seed(parse_seed(&text).unwrap_or_else(|e| panic!("{e}"))),
+        Ok(text) => Seed(parse_seed(&text).unwrap_or_else(|e| panic!("{}", EnvError::Seed(e)))),
         Err(_) => Seed(default),
     }
 }

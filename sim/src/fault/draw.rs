@@ -38,7 +38,6 @@ impl FaultPlan {
         let window = settings
             .fault_window_ms
             .unwrap_or(Span::new(0, topology.duration_ms.saturating_mul(4) / 5));
-        let at = |rng: &mut rand_chacha::ChaCha8Rng| Some(window.pick(rng));
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
                 if rng.random_bool(settings.partitions.clamp(0.0, 1.0)) {
@@ -48,53 +47,51 @@ impl FaultPlan {
                     } else {
                         (a, b)
                     };
-                    plan.faults.push(Fault {
-                        at_ms: at(&mut rng),
-                        after: None,
-                        kind: FaultKind::Partition {
+                    // The time is drawn before the duration: argument order is draw order.
+                    plan.faults.push(Fault::at(
+                        window.pick(&mut rng),
+                        FaultKind::Partition {
                             a: a.clone(),
                             b: b.clone(),
                             duration_ms: settings.partition_ms.pick(&mut rng),
                             one_way,
                         },
-                    });
+                    ));
                 }
             }
         }
         for conn in &topology.clients {
             if rng.random_bool(settings.resets.clamp(0.0, 1.0)) {
                 let nth = settings.reset_after_received.pick(&mut rng).max(1);
-                plan.faults.push(Fault {
-                    at_ms: None,
-                    after: Some(EventTrigger {
-                        conn: conn.clone(),
-                        callback: "received".into(),
-                        nth: u32::try_from(nth).unwrap_or(u32::MAX),
-                    }),
-                    kind: FaultKind::Reset { conn: conn.clone() },
-                });
+                let received = EventTrigger {
+                    conn: conn.clone(),
+                    callback: "received".into(),
+                    nth: u32::try_from(nth).unwrap_or(u32::MAX),
+                };
+                plan.faults.push(Fault::after(
+                    received,
+                    FaultKind::Reset { conn: conn.clone() },
+                ));
             }
             if rng.random_bool(settings.slow_close.clamp(0.0, 1.0)) {
-                plan.faults.push(Fault {
-                    at_ms: Some(0),
-                    after: None,
-                    kind: FaultKind::SlowClose {
+                plan.faults.push(Fault::at(
+                    0,
+                    FaultKind::SlowClose {
                         conn: conn.clone(),
                         delay_ms: settings.slow_close_ms.pick(&mut rng),
                     },
-                });
+                ));
             }
         }
         for host in &topology.servers {
             if rng.random_bool(settings.crashes.clamp(0.0, 1.0)) {
-                plan.faults.push(Fault {
-                    at_ms: at(&mut rng),
-                    after: None,
-                    kind: FaultKind::Crash {
+                plan.faults.push(Fault::at(
+                    window.pick(&mut rng),
+                    FaultKind::Crash {
                         host: host.clone(),
                         restart_after_ms: Some(settings.crash_down_ms.pick(&mut rng)),
                     },
-                });
+                ));
             }
         }
         plan
@@ -104,6 +101,7 @@ impl FaultPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::Trigger;
 
     fn topology() -> Topology {
         Topology {
@@ -127,7 +125,9 @@ mod tests {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             assert_eq!(plan.faults.len(), 2, "{plan:?}");
             for fault in &plan.faults {
-                let at = fault.at_ms.expect("timed");
+                let Trigger::At(at) = fault.trigger else {
+                    panic!("seed {seed}: {fault} is not timed");
+                };
                 assert!((5..=20).contains(&at), "seed {seed}: {fault}");
             }
         }
@@ -162,7 +162,10 @@ mod tests {
         };
         let latest = (0..50)
             .filter_map(|seed| {
-                FaultPlan::generate(Seed(seed), &settings, &topology()).faults[0].at_ms
+                match FaultPlan::generate(Seed(seed), &settings, &topology()).faults[0].trigger {
+                    Trigger::At(at) => Some(at),
+                    Trigger::After(_) => None,
+                }
             })
             .max();
         assert!(

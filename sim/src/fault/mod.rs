@@ -2,7 +2,7 @@
 //!
 //! - [`FaultSettings`] say how likely each fault is and how large; [`FaultPlan::generate`]
 //!   draws a run's [`FaultPlan`] from them and the seed before the run starts (`draw.rs`).
-//!   A plan is data: every [`Fault`] with its trigger, and the chunking policies of
+//!   A plan is data: every [`Fault`] with its [`Trigger`], and the chunking policies of
 //!   every stream. It prints, serialises, edits and shrinks.
 //! - [`FaultLayer`] holds one run's fault state (partitions, resets, slow closes, each
 //!   connection's flow window), and [`FaultyStream`] applies it to a backend's stream:
@@ -19,6 +19,6 @@ mod settings;
 pub use layer::{FaultLayer, FaultyStream};
 pub use plan::{
     EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Topology,
-    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_LATENCY_MS, DEFAULT_WINDOW, MAX_WINDOW,
+    Trigger, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_LATENCY_MS, DEFAULT_WINDOW, MAX_WINDOW,
 };
 pub use settings::{FaultSettings, Span};

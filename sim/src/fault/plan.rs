@@ -176,38 +176,116 @@ impl fmt::Display for FaultKind {
     }
 }
 
-/// One fault: what it does and when. Exactly one of `at_ms` and `after` is set.
+/// When a fault fires: at a simulated time, or on a trace event. A plan file writes it as
+/// the fault's `at_ms` or its `after` table, and a fault with both or neither does not load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// At this simulated time, in milliseconds from the start (`at_ms = 250`).
+    At(u64),
+    /// On a trace event (`after = { conn = "c1", callback = "received", nth = 3 }`).
+    After(EventTrigger),
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::At(at) => write!(f, "at {at}ms"),
+            Trigger::After(t) => write!(f, "after {}'s {} {}", t.conn, ordinal(t.nth), t.callback),
+        }
+    }
+}
+
+/// One fault: what it does and when.
+///
+/// ```
+/// use tcpnotify_sim::fault::{Fault, FaultKind, Trigger};
+/// let fault: Fault = toml::from_str("at_ms = 5\nkind = 'reset'\nconn = 'c1'").unwrap();
+/// assert_eq!(fault, Fault::at(5, FaultKind::Reset { conn: "c1".into() }));
+/// assert_eq!(fault.trigger, Trigger::At(5));
+/// // Both triggers, or none: the fault does not load.
+/// let both = "at_ms = 5\nafter = { conn = 'c1', callback = 'received', nth = 1 }\nkind = 'reset'\nconn = 'c1'";
+/// assert!(toml::from_str::<Fault>(both).is_err());
+/// assert!(toml::from_str::<Fault>("kind = 'reset'\nconn = 'c1'").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FaultTable", into = "FaultTable")]
 pub struct Fault {
-    /// Fires at this simulated time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_ms: Option<u64>,
-    /// Fires on this trace event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<EventTrigger>,
+    /// When it fires.
+    pub trigger: Trigger,
     /// What it does.
-    #[serde(flatten)]
     pub kind: FaultKind,
+}
+
+/// A fault as plan files write it: its trigger as `at_ms` or `after`, beside the fields of
+/// its kind.
+#[derive(Serialize, Deserialize)]
+struct FaultTable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<EventTrigger>,
+    #[serde(flatten)]
+    kind: FaultKind,
+}
+
+impl TryFrom<FaultTable> for Fault {
+    type Error = &'static str;
+    fn try_from(table: FaultTable) -> Result<Self, Self::Error> {
+        let trigger = match (table.at_ms, table.after) {
+            (Some(at), None) => Trigger::At(at),
+            (None, Some(after)) => Trigger::After(after),
+            _ => return Err("set exactly one of at_ms and after"),
+        };
+        Ok(Fault {
+            trigger,
+            kind: table.kind,
+        })
+    }
+}
+
+impl From<Fault> for FaultTable {
+    fn from(fault: Fault) -> Self {
+        let (at_ms, after) = match fault.trigger {
+            Trigger::At(at) => (Some(at), None),
+            Trigger::After(after) => (None, Some(after)),
+        };
+        FaultTable {
+            at_ms,
+            after,
+            kind: fault.kind,
+        }
+    }
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
-        if let Some(at) = self.at_ms {
-            write!(f, " at {at}ms")?;
+        write!(f, "{} {}", self.kind, self.trigger)
+    }
+}
+
+impl Fault {
+    /// A fault that fires at `ms` simulated milliseconds.
+    pub fn at(ms: u64, kind: FaultKind) -> Self {
+        Fault {
+            trigger: Trigger::At(ms),
+            kind,
         }
-        if let Some(t) = &self.after {
-            write!(f, " after {}'s {} {}", t.conn, ordinal(t.nth), t.callback)?;
+    }
+
+    /// A fault that fires on the trace event `event`.
+    pub fn after(event: EventTrigger, kind: FaultKind) -> Self {
+        Fault {
+            trigger: Trigger::After(event),
+            kind,
         }
-        Ok(())
     }
 }
 
 impl Fault {
     /// Checks one fault against the run's names; fields are named from the fault's table.
     fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
-        match (&self.at_ms, &self.after) {
-            (Some(at), None) if *at >= topology.duration_ms => {
+        match &self.trigger {
+            Trigger::At(at) if *at >= topology.duration_ms => {
                 return Err(InvalidField::new(
                     "at_ms",
                     format!(
@@ -217,9 +295,8 @@ impl Fault {
                     ),
                 ))
             }
-            (Some(_), None) => {}
-            (None, Some(trigger)) => trigger.validate(topology)?,
-            _ => return Err(InvalidField::new("", "set exactly one of at_ms and after")),
+            Trigger::At(_) => {}
+            Trigger::After(event) => event.validate(topology)?,
         }
         let host = |field: &str, h: &str| -> Result<(), InvalidField> {
             if topology.hosts.iter().any(|x| x == h) {
@@ -461,7 +538,7 @@ impl FaultPlan {
     }
 
     /// Checks the plan against the hosts and connections of a run: names must exist, each
-    /// fault needs exactly one trigger that can fire, ranges are ordered, and every size,
+    /// fault's trigger can fire, ranges are ordered, and every size,
     /// count and duration is within its limit ([`crate::validate`]). Fields are named from
     /// the plan's top (`faults[2].after.nth`).
     pub fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {

@@ -30,9 +30,10 @@ impl Span {
 }
 
 impl TryFrom<(u64, u64)> for Span {
-    type Error = String;
+    type Error = InvalidField;
     fn try_from((min, max): (u64, u64)) -> Result<Self, Self::Error> {
-        ordered("", min, max).map_err(|e| e.message)?;
+        // Read as a value of its own: the error has no field, and the loader names it.
+        ordered("", min, max)?;
         Ok(Span { min, max })
     }
 }

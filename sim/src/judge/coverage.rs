@@ -175,15 +175,14 @@ mod tests {
     }
 
     fn reset_after_first_received() -> Fault {
-        Fault {
-            at_ms: None,
-            after: Some(EventTrigger {
+        Fault::after(
+            EventTrigger {
                 conn: "c1".into(),
                 callback: "received".into(),
                 nth: 1,
-            }),
-            kind: FaultKind::Reset { conn: "c1".into() },
-        }
+            },
+            FaultKind::Reset { conn: "c1".into() },
+        )
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::checker::{check, CheckOptions, CheckReport, Violation};
 use crate::fault::FaultPlan;
-use crate::run::{run, Ended, RunOutcome, SimError};
+use crate::run::{run, Ended, RunError, RunOutcome};
 use crate::scenario::{Scenario, ScenarioFile};
 use crate::seed::Seed;
 use std::collections::BTreeMap;
@@ -90,7 +90,7 @@ pub const RUN_ERROR: &str = "run_error";
 
 /// The signature of a judged run: its first failure's, [`RUN_ERROR`] if it could not start,
 /// or `None` if it passed. Sweeps, reruns and shrinking compare runs by it.
-pub fn signature_of(result: &Result<Verdict, SimError>) -> Option<String> {
+pub fn signature_of(result: &Result<Verdict, RunError>) -> Option<String> {
     match result {
         Ok(verdict) => verdict.signature(),
         Err(_) => Some(RUN_ERROR.to_string()),
@@ -119,7 +119,7 @@ pub(crate) fn check_options(scenario: &Scenario) -> CheckOptions {
 }
 
 /// Runs `scenario` under `plan` and judges the run.
-pub fn judge(scenario: &Scenario, plan: &FaultPlan) -> Result<Verdict, SimError> {
+pub fn judge(scenario: &Scenario, plan: &FaultPlan) -> Result<Verdict, RunError> {
     let outcome = run(scenario, plan)?;
     Ok(judge_outcome(scenario, outcome))
 }
@@ -148,8 +148,7 @@ impl ScenarioFile {
     /// ```
     /// use std::path::Path;
     /// use tcpnotify_sim::notifiers::Echo;
-    /// use tcpnotify_sim::{factory, Registry};
-    /// use tcpnotify_sim::scenario::parse;
+    /// use tcpnotify_sim::{factory, Registry, ScenarioFile};
     ///
     /// let mut registry = Registry::builtin();
     /// registry.register("my-server", |_| Ok(factory(|| Echo)));
@@ -170,11 +169,11 @@ impl ScenarioFile {
     ///     echoed = true
     ///     closed = 2
     /// "#;
-    /// let file = parse(text, Path::new("mine.toml"), &registry).unwrap();
+    /// let file = ScenarioFile::parse(text, Path::new("mine.toml"), &registry).unwrap();
     /// let verdict = file.judge(None).unwrap();
     /// assert!(verdict.passed(), "{verdict}");
     /// ```
-    pub fn judge(&self, seed: Option<Seed>) -> Result<Verdict, SimError> {
+    pub fn judge(&self, seed: Option<Seed>) -> Result<Verdict, RunError> {
         let plan = self.scenario.plan_for(seed.unwrap_or(self.seed));
         judge(&self.scenario, &plan)
     }

@@ -3,4 +3,4 @@
 
 mod timeline;
 
-pub use timeline::{load, Timeline, TimelineError};
+pub use timeline::{Timeline, TimelineError};

@@ -156,14 +156,13 @@ mod tests {
         );
         // A crash of the target, and its restart, may each lose a SYN that is sent again.
         let crashing = FaultPlan {
-            faults: vec![Fault {
-                at_ms: Some(5),
-                after: None,
-                kind: FaultKind::Crash {
+            faults: vec![Fault::at(
+                5,
+                FaultKind::Crash {
                     host: "server".into(),
                     restart_after_ms: Some(10),
                 },
-            }],
+            )],
             ..quiet
         };
         let caps = Capacities::for_run(&clients(100, "client"), &crashing).unwrap();

@@ -13,5 +13,5 @@ mod trace;
 pub use capacity::{LimitError, EPHEMERAL_PORTS};
 pub use network::SimNetwork;
 pub use recorder::now_us;
-pub use runner::{run, simulation_builder, Ended, RunOutcome, SimError};
+pub use runner::{run, simulation_builder, Ended, RunError, RunOutcome};
 pub use trace::{EventKind, Trace, TraceEvent, TraceParseError};

@@ -5,7 +5,7 @@
 use super::integrity::StreamMatcher;
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
-use crate::fault::{Fault, FaultKind};
+use crate::fault::{Fault, FaultKind, Trigger};
 use crate::scenario::RunOptions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,7 +59,7 @@ impl RunState {
     ) -> Arc<Self> {
         let mut triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>> = BTreeMap::new();
         for (index, fault) in faults.iter().enumerate() {
-            if let Some(t) = &fault.after {
+            if let Trigger::After(t) = &fault.trigger {
                 let by_callback = triggers.entry(t.conn.clone()).or_default();
                 by_callback
                     .entry(t.callback.clone())

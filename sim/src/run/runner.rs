@@ -7,7 +7,7 @@ use super::network::SimNetwork;
 use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
-use crate::fault::{FaultKind, FaultPlan, DEFAULT_LATENCY_MS};
+use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
 use crate::scenario::{ClientSpec, ListenerSpec, NotifierFactory, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
@@ -62,7 +62,7 @@ pub struct RunOutcome {
 
 /// A run that could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum SimError {
+pub enum RunError {
     /// The plan names a host or connection that does not exist, or is malformed.
     #[error("invalid fault plan: {0}")]
     Plan(InvalidField),
@@ -145,10 +145,10 @@ pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Buil
 }
 
 /// Runs `scenario` under `plan`.
-pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError> {
-    scenario.validate().map_err(SimError::Scenario)?;
+pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError> {
+    scenario.validate().map_err(RunError::Scenario)?;
     let topology = scenario.topology();
-    plan.validate(&topology).map_err(SimError::Plan)?;
+    plan.validate(&topology).map_err(RunError::Plan)?;
     let capacities = Capacities::for_run(scenario, plan)?;
     install_panic_recorder();
 
@@ -174,7 +174,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, SimError
 
     let mut schedule: BTreeMap<(u64, usize), Action> = BTreeMap::new();
     for (i, fault) in plan.faults.iter().enumerate() {
-        if let Some(at) = fault.at_ms {
+        if let Trigger::At(at) = fault.trigger {
             schedule.insert((at.saturating_mul(1000), i), Action::Fire(i));
         }
     }

@@ -222,9 +222,22 @@ impl FileConfig {
     }
 }
 
-/// Reads and validates the scenario file at `path`, building notifiers from `registry`.
-pub fn load(path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
-    parse(&read(path)?, path, registry)
+impl ScenarioFile {
+    /// Reads and validates the scenario file at `path`, building notifiers from `registry`.
+    pub fn load(path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
+        ScenarioFile::parse(&read(path)?, path, registry)
+    }
+
+    /// Parses scenario `text`; `path` names it in errors and gives the default scenario name.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        registry: &Registry,
+    ) -> Result<ScenarioFile, ScenarioError> {
+        let at = Locator::new(text, path);
+        let file: FileScenario = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        build(&file, &at, registry)
+    }
 }
 
 /// A fault plan file, as `tcpnotify-sim run --plan` takes it.
@@ -236,42 +249,45 @@ pub struct PlanFile {
     pub seed: Option<Seed>,
 }
 
-/// Reads a fault plan file for `scenario`, as `tcpnotify-sim run --plan` takes it: a bare
-/// plan (as `run --save-plan` writes), or a scenario file whose `[plan]` is used (as `shrink`
-/// writes). The plan is validated against `scenario`; errors name the plan file's lines.
-pub fn load_plan(path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
-    parse_plan(&read(path)?, path, scenario)
-}
-
-/// Parses plan file `text` for `scenario`, as [`load_plan`] does; `path` names it in errors.
-pub fn parse_plan(text: &str, path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
-    /// A scenario file: only its seed and plan matter here.
-    #[derive(Deserialize)]
-    struct WithPlan {
-        seed: Option<Seed>,
-        plan: FaultPlan,
-        #[serde(flatten)]
-        _rest: toml::Table,
+impl PlanFile {
+    /// Reads a fault plan file for `scenario`, as `tcpnotify-sim run --plan` takes it: a bare
+    /// plan (as `run --save-plan` writes), or a scenario file whose `[plan]` is used (as `shrink`
+    /// writes). The plan is validated against `scenario`; errors name the plan file's lines.
+    pub fn load(path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
+        PlanFile::parse(&read(path)?, path, scenario)
     }
-    let at = Locator::new(text, path);
-    let table: toml::Table = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
-    let (plan, prefix, root_seed) = if table.contains_key("plan") {
-        let file: WithPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
-        (file.plan, "plan", file.seed)
-    } else {
-        let plan: FaultPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
-        (plan, "", None)
-    };
-    let seed = at.plan_seed(&plan, prefix, root_seed)?;
-    plan.validate(&scenario.topology())
-        .map_err(|e| at.invalid(&e.within(prefix)))?;
-    Ok(PlanFile {
-        plan: FaultPlan {
-            seed: seed.unwrap_or(plan.seed),
-            ..plan
-        },
-        seed,
-    })
+
+    /// Parses plan file `text` for `scenario`, as [`PlanFile::load`] does; `path` names it in
+    /// errors.
+    pub fn parse(text: &str, path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
+        /// A scenario file: only its seed and plan matter here.
+        #[derive(Deserialize)]
+        struct WithPlan {
+            seed: Option<Seed>,
+            plan: FaultPlan,
+            #[serde(flatten)]
+            _rest: toml::Table,
+        }
+        let at = Locator::new(text, path);
+        let table: toml::Table = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        let (plan, prefix, root_seed) = if table.contains_key("plan") {
+            let file: WithPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+            (file.plan, "plan", file.seed)
+        } else {
+            let plan: FaultPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+            (plan, "", None)
+        };
+        let seed = at.plan_seed(&plan, prefix, root_seed)?;
+        plan.validate(&scenario.topology())
+            .map_err(|e| at.invalid(&e.within(prefix)))?;
+        Ok(PlanFile {
+            plan: FaultPlan {
+                seed: seed.unwrap_or(plan.seed),
+                ..plan
+            },
+            seed,
+        })
+    }
 }
 
 /// The text of the file at `path`, if it is no larger than [`MAX_FILE_BYTES`].
@@ -293,13 +309,6 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
         )));
     }
     String::from_utf8(bytes).map_err(|e| error(format!("not UTF-8 text: {e}")))
-}
-
-/// Parses scenario `text`; `path` names it in errors and gives the default scenario name.
-pub fn parse(text: &str, path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
-    let at = Locator::new(text, path);
-    let file: FileScenario = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
-    build(&file, &at, registry)
 }
 
 /// The scenario of a parsed file, validated whole before it is returned.
@@ -694,7 +703,7 @@ mod tests {
     use super::*;
 
     fn parse_err(text: &str) -> String {
-        parse(text, Path::new("bad.toml"), &Registry::builtin())
+        ScenarioFile::parse(text, Path::new("bad.toml"), &Registry::builtin())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_else(|| "parsed".into())
@@ -724,7 +733,7 @@ echoed = true
 
     #[test]
     fn a_good_file_loads_with_its_seed_and_expectations() {
-        let file = parse(GOOD, Path::new("echo.toml"), &Registry::builtin()).unwrap();
+        let file = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin()).unwrap();
         assert_eq!(file.seed, Seed(7));
         assert_eq!(file.scenario.clients[0].target, "server");
         assert!(file.scenario.expectations.echoed);
@@ -798,7 +807,8 @@ echoed = true
     #[test]
     fn a_client_table_with_count_makes_that_many_numbered_clients() {
         let text = GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 3");
-        let file = parse(&text, Path::new("many.toml"), &Registry::builtin()).unwrap();
+        let file =
+            ScenarioFile::parse(&text, Path::new("many.toml"), &Registry::builtin()).unwrap();
         let names: Vec<&str> = file
             .scenario
             .clients
@@ -861,7 +871,7 @@ echoed = true
     #[test]
     fn a_plan_file_is_a_bare_plan_or_a_scenario_with_a_plan() {
         let dir = scratch("plan");
-        let scenario = parse(GOOD, Path::new("echo.toml"), &Registry::builtin())
+        let scenario = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin())
             .unwrap()
             .scenario;
         let bare = dir.join("bare.toml");
@@ -870,7 +880,7 @@ echoed = true
             "seed = 3\n[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n",
         )
         .unwrap();
-        let loaded = load_plan(&bare, &scenario).unwrap();
+        let loaded = PlanFile::load(&bare, &scenario).unwrap();
         assert_eq!(
             (loaded.plan.seed, loaded.plan.faults.len(), loaded.seed),
             (Seed(3), 1, Some(Seed(3)))
@@ -882,7 +892,7 @@ echoed = true
         )
         .unwrap();
         // The scenario's own seed (7) is the plan's, though [plan] does not repeat it.
-        let loaded = load_plan(&wrapped, &scenario).unwrap();
+        let loaded = PlanFile::load(&wrapped, &scenario).unwrap();
         assert_eq!((loaded.plan.faults.len(), loaded.seed), (1, Some(Seed(7))));
         assert_eq!(loaded.plan.seed, Seed(7));
         // A bad field inside the plan is reported at its line in the file itself.
@@ -892,7 +902,7 @@ echoed = true
             format!("{GOOD}\n[[plan.faults]]\nat_ms = \"soon\"\nkind = \"reset\"\nconn = \"c1\"\n"),
         )
         .unwrap();
-        let err = load_plan(&bad, &scenario).unwrap_err().to_string();
+        let err = PlanFile::load(&bad, &scenario).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("{}:23: plan.faults[0].at_ms: ", bad.display())),
             "{err}"
@@ -903,7 +913,7 @@ echoed = true
             "[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c9\"\n",
         )
         .unwrap();
-        let err = load_plan(&bad, &scenario).unwrap_err().to_string();
+        let err = PlanFile::load(&bad, &scenario).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!(
                 "{}:4: faults[0].conn: unknown connection \"c9\"",
@@ -917,29 +927,31 @@ echoed = true
     #[test]
     fn with_plan_keeps_comments_and_round_trips() {
         let text = format!("# keep me\n{GOOD}\n[faults]\npartial_writes = 0.5\n");
-        let file = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
         let plan = FaultPlan::quiet(Seed(42));
         let written = file.with_plan(&plan, "shrunk").unwrap();
         assert!(written.starts_with("# shrunk\n# keep me\n"), "{written}");
         assert!(!written.contains("[faults]"), "{written}");
-        let back = parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let back =
+            ScenarioFile::parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
         assert_eq!(back.seed, Seed(42));
         assert_eq!(back.scenario.plan, Some(plan));
     }
 
     #[test]
     fn every_u64_seed_round_trips_through_shrink_output_and_plan_files() {
-        let file = parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
         let dir = scratch("seeds");
         for seed in [0, 7, i64::MAX as u64, 1 << 63, u64::MAX] {
             let plan = FaultPlan::quiet(Seed(seed));
             // As `shrink` writes it: the scenario with its plan.
             let written = file.with_plan(&plan, "shrunk").unwrap();
-            let back = parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+            let back =
+                ScenarioFile::parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
             assert_eq!(back.seed, Seed(seed), "{written}");
             let path = dir.join("shrunk.toml");
             std::fs::write(&path, &written).unwrap();
-            let loaded = load_plan(&path, &file.scenario).unwrap();
+            let loaded = PlanFile::load(&path, &file.scenario).unwrap();
             assert_eq!(
                 (loaded.seed, loaded.plan.seed),
                 (Some(Seed(seed)), Seed(seed))
@@ -948,12 +960,12 @@ echoed = true
             let bare = plan.to_toml().unwrap();
             assert!(!bare.trim().is_empty());
             std::fs::write(&path, &bare).unwrap();
-            let loaded = load_plan(&path, &file.scenario).unwrap();
+            let loaded = PlanFile::load(&path, &file.scenario).unwrap();
             assert_eq!(loaded.plan, plan, "{bare}");
         }
         // A file that writes a large seed as a string is read as it says.
         let text = GOOD.replace("seed = 7", "seed = \"18446744073709551615\"");
-        let back = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let back = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
         assert_eq!(back.seed, Seed(u64::MAX));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -968,7 +980,7 @@ echoed = true
         );
         // Alone, the plan's seed is the file's.
         let text = format!("{}\n[plan]\nseed = 8\n", GOOD.replace("seed = 7\n", ""));
-        let file = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
         assert_eq!(file.seed, Seed(8));
     }
 
@@ -1028,13 +1040,17 @@ echoed = true
         let line = "# padding\n".repeat(1024);
         let text: String = std::iter::repeat_n(line.as_str(), 500).collect();
         std::fs::write(&path, text).unwrap();
-        let err = load(&path, &Registry::builtin()).unwrap_err().to_string();
+        let err = ScenarioFile::load(&path, &Registry::builtin())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.ends_with("larger than the limit of 4194304 bytes"),
             "{err}"
         );
         std::fs::write(&path, b"name = \"\xff\"\n").unwrap();
-        let err = load(&path, &Registry::builtin()).unwrap_err().to_string();
+        let err = ScenarioFile::load(&path, &Registry::builtin())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not UTF-8"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -1044,7 +1060,7 @@ echoed = true
         let fault = |body: &str| format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\n{body}\n");
         // Latency to `*` runs (it used to panic inside turmoil: "unable to find link").
         let text = fault("kind = \"latency\"\na = \"client\"\nb = \"*\"\nlatency_ms = 5");
-        let file = parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
         let verdict = file.judge(None).unwrap();
         assert!(verdict.passed(), "{verdict}");
         // A crash of `*` ("missing host" inside turmoil) and `*` as `a` are refused.
@@ -1139,6 +1155,24 @@ echoed = true
                 "{ conn = \"server#2.1\", callback = \"accepted\", nth = 1 }"
             )) == "parsed"
         );
+    }
+
+    #[test]
+    fn a_fault_with_both_triggers_or_none_is_refused_at_its_table() {
+        let fault = |trigger: &str| {
+            format!("{GOOD}\n[[plan.faults]]\n{trigger}kind = \"reset\"\nconn = \"c1\"\n")
+        };
+        for trigger in [
+            "",
+            "at_ms = 5\nafter = { conn = \"c1\", callback = \"received\", nth = 1 }\n",
+        ] {
+            let err = parse_err(&fault(trigger));
+            assert!(
+                err.starts_with("bad.toml:22: plan.faults[0]: set exactly one of at_ms and after"),
+                "{err}"
+            );
+        }
+        assert_eq!(parse_err(&fault("at_ms = 5\n")), "parsed");
     }
 
     #[test]

@@ -10,8 +10,6 @@ mod registry;
 mod spec;
 
 pub use expect::Expectations;
-pub use file::{
-    load, load_plan, parse, parse_plan, PlanFile, ScenarioError, ScenarioFile, MAX_CLIENT_COUNT,
-};
+pub use file::{PlanFile, ScenarioError, ScenarioFile, MAX_CLIENT_COUNT};
 pub use registry::{NotifierBuilder, ParamError, Params, Registry};
 pub use spec::{factory, ClientSpec, ListenerSpec, NotifierFactory, RunOptions, Scenario};

@@ -8,12 +8,12 @@ use tcpnotify_sim::judge::Verdict;
 use tcpnotify_sim::judge::{check, CheckOptions, Rule};
 use tcpnotify_sim::report::Timeline;
 use tcpnotify_sim::run::{EventKind, Trace, TraceEvent};
-use tcpnotify_sim::scenario;
-use tcpnotify_sim::Registry;
+
+use tcpnotify_sim::{Registry, ScenarioFile};
 
 fn partition_heals() -> Verdict {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/partition-heals.toml");
-    let file = scenario::load(&path, &Registry::builtin()).expect("scenario");
+    let file = ScenarioFile::load(&path, &Registry::builtin()).expect("scenario");
     file.judge(None).expect("runs")
 }
 

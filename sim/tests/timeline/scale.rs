@@ -31,16 +31,15 @@ fn thousand_clients() -> Scenario {
             .starting_at(i / 4);
     }
     let mut plan = FaultPlan::quiet(Seed(0));
-    plan.faults.push(Fault {
-        at_ms: Some(40),
-        after: None,
-        kind: FaultKind::Partition {
+    plan.faults.push(Fault::at(
+        40,
+        FaultKind::Partition {
             a: "client3".into(),
             b: "web".into(),
             duration_ms: 100,
             one_way: false,
         },
-    });
+    ));
     scenario.plan(plan)
 }
 

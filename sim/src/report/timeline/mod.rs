@@ -37,4 +37,4 @@ mod source;
 mod spans;
 
 pub use model::Timeline;
-pub use source::{load, TimelineError};
+pub use source::TimelineError;

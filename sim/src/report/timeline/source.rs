@@ -3,10 +3,9 @@
 
 use super::model::Timeline;
 use crate::judge::{check, CheckOptions};
-use crate::run::SimError;
+use crate::run::RunError;
 use crate::run::{Trace, TraceParseError};
-use crate::scenario::Registry;
-use crate::scenario::{self, ScenarioError};
+use crate::scenario::{Registry, ScenarioError, ScenarioFile};
 use crate::seed::Seed;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +21,7 @@ pub enum TimelineError {
         /// The scenario file.
         path: PathBuf,
         /// Why.
-        source: SimError,
+        source: RunError,
     },
     /// The file could not be read.
     #[error("{path}: cannot read: {source}", path = .path.display())]
@@ -34,17 +33,17 @@ pub enum TimelineError {
     },
     /// A line of a JSON trace is not a trace event.
     #[error(
-        "{path}:{line}: not a trace event ({source}); a trace has one JSON event per line, \
+        "{path}:{line}: not a trace event ({json}); a trace has one JSON event per line, \
          as `run --json` prints them, and a scenario file ends in .toml",
-        path = .path.display()
+        path = .path.display(),
+        line = .source.line,
+        json = .source.source
     )]
     Trace {
         /// The trace file.
         path: PathBuf,
-        /// The line, from 1.
-        line: usize,
-        /// What was wrong with it.
-        source: serde_json::Error,
+        /// The line that is not an event, and why.
+        source: TraceParseError,
     },
     /// A JSON trace with no event in it.
     #[error("{path}: no trace events in the file", path = .path.display())]
@@ -63,50 +62,49 @@ pub enum TimelineError {
     },
 }
 
-/// The timeline of `path`: a scenario file (`.toml`) run with `seed` (default: the file's),
-/// its notifiers built from `registry`; or any other file read as a JSON-lines trace, every
-/// non-blank line an event (an error names the first line that is not), checked against the
-/// contract with default options.
-pub fn load(
-    path: &Path,
-    seed: Option<Seed>,
-    registry: &Registry,
-) -> Result<Timeline, TimelineError> {
-    if path.extension().is_some_and(|e| e == "toml") {
-        let file = scenario::load(path, registry)?;
-        let verdict = file.judge(seed).map_err(|source| TimelineError::Run {
+impl Timeline {
+    /// The timeline of `path`: a scenario file (`.toml`) run with `seed` (default: the file's),
+    /// its notifiers built from `registry`; or any other file read as a JSON-lines trace, every
+    /// non-blank line an event (an error names the first line that is not), checked against the
+    /// contract with default options.
+    pub fn load(
+        path: &Path,
+        seed: Option<Seed>,
+        registry: &Registry,
+    ) -> Result<Timeline, TimelineError> {
+        if path.extension().is_some_and(|e| e == "toml") {
+            let file = ScenarioFile::load(path, registry)?;
+            let verdict = file.judge(seed).map_err(|source| TimelineError::Run {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            return Ok(Timeline::of_verdict(&verdict));
+        }
+        if seed.is_some() {
+            return Err(TimelineError::SeedForTrace {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| TimelineError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        return Ok(Timeline::of_verdict(&verdict));
-    }
-    if seed.is_some() {
-        return Err(TimelineError::SeedForTrace {
+        let trace = Trace::parse_json_lines(&text).map_err(|source| TimelineError::Trace {
             path: path.to_path_buf(),
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| TimelineError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let trace = Trace::parse_json_lines(&text).map_err(|TraceParseError { line, source }| {
-        TimelineError::Trace {
-            path: path.to_path_buf(),
-            line,
             source,
+        })?;
+        if trace.is_empty() {
+            return Err(TimelineError::Empty {
+                path: path.to_path_buf(),
+            });
         }
-    })?;
-    if trace.is_empty() {
-        return Err(TimelineError::Empty {
-            path: path.to_path_buf(),
-        });
+        let title = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let report = check(&trace, &CheckOptions::default());
+        Ok(Timeline::build(&title, &trace, None, &report))
     }
-    let title = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let report = check(&trace, &CheckOptions::default());
-    Ok(Timeline::build(&title, &trace, None, &report))
 }
 
 #[cfg(test)]
@@ -125,8 +123,17 @@ mod tests {
     fn a_trace_line_that_is_not_an_event_is_an_error_naming_it() {
         let good = r#"{"at_us":0,"host":"-","who":"-","event":"note","text":"run started"}"#;
         let path = temp("mixed.jsonl", &format!("{good}\n\ncontract: ok\n"));
-        let err = load(&path, None, &Registry::builtin()).unwrap_err();
-        assert!(matches!(err, TimelineError::Trace { line: 3, .. }), "{err}");
+        let err = Timeline::load(&path, None, &Registry::builtin()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TimelineError::Trace {
+                    source: TraceParseError { line: 3, .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(
             err.to_string().contains("mixed.jsonl:3: not a trace event"),
             "{err}"
@@ -139,7 +146,7 @@ mod tests {
             "one.jsonl",
             &super::super::model::tests::echo_trace().render_json_lines(),
         );
-        let timeline = load(&path, None, &Registry::builtin()).unwrap();
+        let timeline = Timeline::load(&path, None, &Registry::builtin()).unwrap();
         assert_eq!(timeline.title, "one.jsonl");
         assert_eq!(timeline.lanes.len(), 3);
         assert_eq!(timeline.violations.len(), 1);
@@ -150,16 +157,16 @@ mod tests {
     fn a_seed_for_a_trace_and_an_empty_trace_are_errors() {
         let path = temp("empty.jsonl", "\n");
         let registry = Registry::builtin();
-        let err = load(&path, Some(Seed(3)), &registry).unwrap_err();
+        let err = Timeline::load(&path, Some(Seed(3)), &registry).unwrap_err();
         assert!(matches!(err, TimelineError::SeedForTrace { .. }), "{err}");
-        let err = load(&path, None, &registry).unwrap_err();
+        let err = Timeline::load(&path, None, &registry).unwrap_err();
         assert!(matches!(err, TimelineError::Empty { .. }), "{err}");
     }
 
     #[test]
     fn a_scenario_file_runs_with_the_seed_given() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/partition-heals.toml");
-        let timeline = load(&path, Some(Seed(5)), &Registry::builtin()).unwrap();
+        let timeline = Timeline::load(&path, Some(Seed(5)), &Registry::builtin()).unwrap();
         assert_eq!(timeline.title, "partition-heals (seed 5)");
         assert!(timeline
             .plan

@@ -437,11 +437,8 @@ mod tests {
     fn the_plan_names_the_fault_kind_and_adds_the_send_buffer_limit() {
         let mut plan = crate::fault::FaultPlan::quiet(Seed(1));
         plan.send_buffer = Some(4096);
-        plan.faults.push(Fault {
-            at_ms: Some(0),
-            after: None,
-            kind: FaultKind::Reset { conn: "c1".into() },
-        });
+        plan.faults
+            .push(Fault::at(0, FaultKind::Reset { conn: "c1".into() }));
         // A description the parser cannot read: the plan still says what fault it was.
         let trace = Trace::from_events(vec![
             callback(0, "client", "c1", Callback::Connected, Some(CLIENT)),
