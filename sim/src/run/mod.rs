@@ -11,7 +11,7 @@ mod runner;
 mod trace;
 
 pub use capacity::{LimitError, EPHEMERAL_PORTS};
-pub use network::SimNetwork;
+pub use network::{SimNetwork, TurmoilNetwork, TurmoilStream};
 pub use recorder::now_us;
 pub use runner::{run, simulation_builder, Ended, RunError, RunOutcome};
 pub use trace::{EventKind, Trace, TraceEvent, TraceParseError};

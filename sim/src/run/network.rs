@@ -1,42 +1,55 @@
-//! The simulated network backend: tcpnotify's [`Network`] over turmoil, through the fault
-//! layer. A name may resolve to several hosts, in order, so happy-eyeballs connects behave as
-//! over a real network.
+//! The simulated network backend: tcpnotify's [`Network`] over turmoil ([`TurmoilNetwork`],
+//! its streams [`TurmoilStream`]), and the network a run gives each host, turmoil through
+//! the fault layer ([`SimNetwork`]). A name may resolve to several hosts, in order, so
+//! happy-eyeballs connects behave as over a real network.
 //!
-//! Connects behave as TCP's do where turmoil's differ: a SYN into a partition or to a crashed
-//! host is lost and retransmitted until the connect timeout (turmoil would refuse at once or
-//! hold it until the restart), and an abandoned attempt that the server already accepted is
-//! closed at once, so the server sees its peer go away (C2's short-lived extra connection).
+//! Connects behave as TCP's do where turmoil's differ: an abandoned attempt that the server
+//! already accepted is closed at once, so the server sees its peer go away (C2's short-lived
+//! extra connection); the fault layer makes SYNs into partitions and to crashed hosts wait
+//! and time out (`fault::network`).
 
-use crate::fault::{FaultLayer, FaultyStream};
+use crate::fault::{FaultLayer, FaultNetwork, Peek};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use tcpnotify::{parse_port, BoxFuture, Network};
+use tcpnotify::{parse_port, BoxFuture, Network, Stream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The network as one simulated host sees it.
+/// The network one simulated host sees: turmoil through the fault layer.
+pub type SimNetwork = FaultNetwork<TurmoilNetwork>;
+
+/// turmoil's network as one simulated host sees it, with no faults of ours.
 #[derive(Clone)]
-pub struct SimNetwork {
+pub struct TurmoilNetwork {
     host: String,
     names: Arc<BTreeMap<String, Vec<String>>>,
-    layer: Arc<FaultLayer>,
+    addresses: Arc<BTreeMap<String, IpAddr>>,
 }
 
-impl SimNetwork {
-    /// The network of host `host`; `names` maps a name to the hosts it resolves to, in order.
+impl TurmoilNetwork {
+    /// The network of host `host`; `names` maps a name to the hosts it resolves to, in order,
+    /// and `addresses` every host to its address in the simulation.
     pub fn new(
         host: &str,
         names: Arc<BTreeMap<String, Vec<String>>>,
-        layer: Arc<FaultLayer>,
+        addresses: Arc<BTreeMap<String, IpAddr>>,
     ) -> Self {
-        SimNetwork {
+        TurmoilNetwork {
             host: host.to_string(),
             names,
-            layer,
+            addresses,
         }
+    }
+
+    /// This network through the fault layer `layer`: what a run gives each host.
+    pub fn with_faults(self, layer: Arc<FaultLayer>) -> SimNetwork {
+        let host = self.host.clone();
+        FaultNetwork::new(self, &host, layer)
     }
 
     fn resolve_ips(&self, name: &str) -> io::Result<Vec<IpAddr>> {
@@ -47,35 +60,11 @@ impl SimNetwork {
         hosts
             .into_iter()
             .map(|h| {
-                self.layer.ip_of(h).ok_or_else(|| {
+                self.addresses.get(h).copied().ok_or_else(|| {
                     io::Error::new(io::ErrorKind::NotFound, format!("unknown host {h:?}"))
                 })
             })
             .collect()
-    }
-}
-
-/// Dials `address` (host `to`) from host `from` until the handshake ends, with no timeout.
-///
-/// SYNs into a partition or to a host that is down are lost, and TCP retransmits them: so the
-/// SYN goes out only once the path is open and the host is up. A SYN that a crash or restart
-/// lost after it left (it was in the host's backlog, or turmoil delivered it to the restarted
-/// host before its listener was back) comes back from turmoil as a refusal; it is sent again.
-async fn dial(
-    layer: &FaultLayer,
-    from: &str,
-    to: &str,
-    address: SocketAddr,
-) -> io::Result<turmoil::net::TcpStream> {
-    loop {
-        layer.wait_connectable(from, to).await;
-        let generation = layer.generation(to);
-        match Handshake::new(address).await {
-            Err(e)
-                if e.kind() == io::ErrorKind::ConnectionRefused
-                    && layer.generation(to) != generation => {}
-            result => return result,
-        }
     }
 }
 
@@ -106,7 +95,7 @@ impl Handshake {
 }
 
 impl Future for Handshake {
-    type Output = io::Result<turmoil::net::TcpStream>;
+    type Output = io::Result<TurmoilStream>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Some(connect) = self.connect.as_mut() else {
@@ -117,7 +106,7 @@ impl Future for Handshake {
         if result.is_ready() {
             self.connect = None;
         }
-        result
+        result.map_ok(TurmoilStream::new)
     }
 }
 
@@ -141,8 +130,8 @@ impl Drop for Handshake {
     }
 }
 
-impl Network for SimNetwork {
-    type Stream = FaultyStream;
+impl Network for TurmoilNetwork {
+    type Stream = TurmoilStream;
     type Listener = turmoil::net::TcpListener;
 
     fn resolve(
@@ -161,31 +150,7 @@ impl Network for SimNetwork {
     }
 
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
-        let layer = self.layer.clone();
-        let from = self.host.clone();
-        Box::pin(async move {
-            let to = layer
-                .host_of(address.ip())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::ConnectionRefused,
-                        format!("no host at {address}"),
-                    )
-                })?;
-            // The timeout covers the whole handshake, whatever holds it: a partition, a host
-            // that is down, a listener at its limit that does not accept (a full backlog).
-            let stream =
-                tokio::time::timeout(layer.connect_timeout(), dial(&layer, &from, &to, address))
-                    .await
-                    .map_err(|_| {
-                        io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!("connect to {address} timed out"),
-                        )
-                    })??;
-            FaultyStream::new(stream, layer)
-        })
+        Box::pin(Handshake::new(address))
     }
 
     fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
@@ -203,19 +168,109 @@ impl Network for SimNetwork {
         &self,
         listener: &'a Self::Listener,
     ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
-        let layer = self.layer.clone();
         Box::pin(async move {
             let (stream, peer) = listener.accept().await?;
-            Ok((FaultyStream::new(stream, layer)?, peer))
+            Ok((TurmoilStream::new(stream), peer))
         })
     }
 
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         let bound = listener.local_addr()?;
         // Report the host's own address rather than 0.0.0.0.
-        Ok(match self.layer.ip_of(&self.host) {
-            Some(ip) => SocketAddr::new(ip, bound.port()),
+        Ok(match self.addresses.get(&self.host) {
+            Some(ip) => SocketAddr::new(*ip, bound.port()),
             None => bound,
         })
+    }
+}
+
+/// A turmoil stream as a tcpnotify [`Stream`]: what [`TurmoilNetwork`] connects and accepts,
+/// and what the fault layer wraps in a simulated run.
+pub struct TurmoilStream {
+    inner: turmoil::net::TcpStream,
+    /// What `set_nodelay` last set: turmoil has no Nagle, but the setting reads back as on a
+    /// real socket, which starts with Nagle on.
+    nodelay: AtomicBool,
+}
+
+impl TurmoilStream {
+    fn new(inner: turmoil::net::TcpStream) -> Self {
+        TurmoilStream {
+            inner,
+            nodelay: AtomicBool::new(false),
+        }
+    }
+}
+
+impl AsyncRead for TurmoilStream {
+    #[inline]
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TurmoilStream {
+    #[inline]
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Peek for TurmoilStream {
+    fn poll_peek(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_peek(cx, buf)
+    }
+}
+
+impl Stream for TurmoilStream {
+    fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.set_nodelay(nodelay)?;
+        self.nodelay.store(nodelay, Ordering::Relaxed);
+        Ok(())
+    }
+    fn nodelay(&self) -> io::Result<bool> {
+        Ok(self.nodelay.load(Ordering::Relaxed))
+    }
+    /// turmoil has no keepalive: the setting is accepted and has no effect.
+    fn set_keepalive(&self, _secs: u32) -> io::Result<()> {
+        Ok(())
+    }
+    fn local_address(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+    fn remote_address(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
     }
 }

@@ -3,7 +3,7 @@
 //! pure function of (scenario, plan).
 
 use super::capacity::{Capacities, LimitError};
-use super::network::SimNetwork;
+use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
@@ -12,6 +12,7 @@ use crate::scenario::{ClientSpec, ListenerSpec, NotifierFactory, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
@@ -159,17 +160,20 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
     capacities.apply(&mut builder);
     let mut sim = builder.build();
 
-    let ips = topology
+    let addresses: BTreeMap<String, IpAddr> = topology
         .hosts
         .iter()
         .map(|h| (h.clone(), sim.lookup(h.as_str())))
         .collect();
-    let layer = FaultLayer::new(plan.clone(), ips);
+    let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
     let run = RunState::new(trace.clone(), layer, plan.faults.clone(), scenario.options);
-    let names = Arc::new(scenario.names.clone());
+    let network = Network {
+        names: Arc::new(scenario.names.clone()),
+        addresses: Arc::new(addresses),
+    };
     for host in &topology.hosts {
-        register_host(&mut sim, host, scenario, &run, &names);
+        register_host(&mut sim, host, scenario, &run, &network);
     }
 
     let mut schedule: BTreeMap<(u64, usize), Action> = BTreeMap::new();
@@ -230,12 +234,19 @@ fn describe(ended: &Ended) -> String {
     }
 }
 
+/// What every host's network is made from: the scenario's names and the hosts' addresses.
+#[derive(Clone)]
+struct Network {
+    names: Arc<BTreeMap<String, Vec<String>>>,
+    addresses: Arc<BTreeMap<String, IpAddr>>,
+}
+
 fn register_host(
     sim: &mut turmoil::Sim<'_>,
     host: &str,
     scenario: &Scenario,
     run: &Arc<RunState>,
-    names: &Arc<BTreeMap<String, Vec<String>>>,
+    network: &Network,
 ) {
     let listeners: Vec<ListenerSpec> = scenario
         .listeners
@@ -250,13 +261,14 @@ fn register_host(
         .cloned()
         .collect();
     let incarnations = Arc::new(AtomicU32::new(0));
-    let (host, run, names) = (host.to_string(), run.clone(), names.clone());
+    let (host, run, network) = (host.to_string(), run.clone(), network.clone());
     sim.host(host.clone().as_str(), move || {
-        let (host, run, names) = (host.clone(), run.clone(), names.clone());
+        let (host, run, network) = (host.clone(), run.clone(), network.clone());
         let (listeners, clients) = (listeners.clone(), clients.clone());
         let incarnation = incarnations.fetch_add(1, Ordering::SeqCst) + 1;
         async move {
-            let net = SimNetwork::new(&host, names, run.layer.clone());
+            let net = TurmoilNetwork::new(&host, network.names, network.addresses)
+                .with_faults(run.layer.clone());
             let sink = HostSink::new(&host, run.clone());
             for l in &listeners {
                 // A restarted host's listener is a new one: `server#2`, with `server#2.1`, ...
