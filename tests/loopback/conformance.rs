@@ -221,10 +221,10 @@ fn simulated_runs_are_deterministic() {
 /// limit 1 with two connections open at once breaks N3, a second `closed` breaks L1.
 #[test]
 fn recorded_callbacks_reach_the_contract_checker() {
-    use tcpnotify::record::{Callback, CallbackSink};
+    use tcpnotify::record::Callback;
     let world = Loopback::new();
     world.recording().set_limit("server", 1);
-    let trace = world.trace();
+    let trace = world.trace().sink();
     trace.record("server", None, Callback::Listening(None));
     for conn in ["server.1", "server.2"] {
         let connected = Callback::ListenerConnected { accepted: true };

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use tcpnotify::record::Callback;
-use tcpnotify::ConnectFailure;
+use tcpnotify::{ConnectFailure, DEFAULT_READ_BUFFER_SIZE};
 
 /// A rule of the contract, by its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -152,7 +152,7 @@ pub struct CheckOptions {
     /// Each listener's connection limit, by listener name (absent or 0: unlimited).
     pub listener_limits: BTreeMap<String, usize>,
     /// Each connection's `read_buffer_size` by client or listener name (accepted connections
-    /// use their listener's); absent means the default, 16384.
+    /// use their listener's); absent means the default, [`DEFAULT_READ_BUFFER_SIZE`].
     pub read_buffer_sizes: BTreeMap<String, usize>,
     /// The run checked stream integrity (R6) as data flowed, so every `received` exercised R6.
     pub integrity_checked: bool,
@@ -337,7 +337,7 @@ impl Checker<'_> {
             .read_buffer_sizes
             .get(&owner)
             .copied()
-            .unwrap_or(16384)
+            .unwrap_or(DEFAULT_READ_BUFFER_SIZE)
     }
 
     fn connection(&mut self, i: usize, who: &str, callback: &Callback) {

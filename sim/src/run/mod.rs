@@ -12,6 +12,5 @@ mod trace;
 
 pub use capacity::{LimitError, EPHEMERAL_PORTS};
 pub use network::{SimNetwork, TurmoilNetwork, TurmoilStream};
-pub use recorder::now_us;
 pub use runner::{run, simulation_builder, Ended, RunError, RunOutcome};
-pub use trace::{EventKind, Trace, TraceEvent, TraceParseError};
+pub use trace::{now_us, EventKind, Trace, TraceEvent, TraceParseError};

@@ -3,7 +3,7 @@
 //! are live, and fires faults triggered by trace events.
 
 use super::integrity::StreamMatcher;
-use super::trace::{EventKind, Trace, TraceEvent};
+use super::trace::{now_us, EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind, Trigger};
 use crate::scenario::RunOptions;
@@ -11,13 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::record::{Callback, CallbackSink, DataFlow};
 use tcpnotify::TcpConnection;
-
-/// The current simulated time in microseconds (0 outside a simulation).
-pub fn now_us() -> u64 {
-    turmoil::sim_elapsed()
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
 
 #[derive(Default)]
 struct Progress {
@@ -248,8 +241,6 @@ impl CallbackSink for HostSink {
     }
 
     fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
-        let (local, remote) =
-            conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
         let broken = match callback {
             Callback::Received { .. } => self
                 .broken
@@ -261,17 +252,10 @@ impl CallbackSink for HostSink {
         };
         // Observed after the callback's own line, so a fault it triggers is logged after it.
         let observed = callback.clone();
-        let at_us = now_us();
-        self.run.trace.push(TraceEvent {
-            at_us,
-            host: self.host.clone(),
-            who: who.to_string(),
-            kind: EventKind::Callback {
-                callback,
-                local,
-                remote,
-            },
-        });
+        let at_us = self
+            .run
+            .trace
+            .push_callback(&self.host, who, conn, callback);
         if let Some(message) = broken {
             self.run.trace.push(TraceEvent {
                 at_us,

@@ -8,7 +8,8 @@ use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
-use crate::scenario::{ClientSpec, ListenerSpec, NotifierFactory, Scenario};
+use crate::scenario::notifiers::Accept;
+use crate::scenario::{ClientSpec, ListenerSpec, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, UNIX_EPOCH};
 use tcpnotify::record::{Recorded, RecordedListener};
-use tcpnotify::{TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
+use tcpnotify::{TcpConnection, TcpListener};
 
 /// The simulated wall clock starts here (2024-01-01), so no run reads the real clock.
 const EPOCH_SECS: u64 = 1_704_067_200;
@@ -113,16 +114,6 @@ fn install_panic_recorder() {
     });
 }
 
-/// Accepts every connection with a notifier from the factory.
-struct FactoryListener(NotifierFactory);
-
-impl TcpListenNotify for FactoryListener {
-    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
-        Some((self.0)())
-    }
-    fn not_listening(&mut self, _listener: &mut TcpListener) {}
-}
-
 /// The turmoil builder of a run under `plan` that may last `duration` of simulated time:
 /// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's latency.
 /// [`run`] builds every scenario's simulation with it; a test that drives the stack over
@@ -168,7 +159,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
     let run = RunState::new(trace.clone(), layer, plan.faults.clone(), scenario.options);
-    let network = Network {
+    let network = NetworkTables {
         names: Arc::new(scenario.names.clone()),
         addresses: Arc::new(addresses),
     };
@@ -236,7 +227,7 @@ fn describe(ended: &Ended) -> String {
 
 /// What every host's network is made from: the scenario's names and the hosts' addresses.
 #[derive(Clone)]
-struct Network {
+struct NetworkTables {
     names: Arc<BTreeMap<String, Vec<String>>>,
     addresses: Arc<BTreeMap<String, IpAddr>>,
 }
@@ -246,7 +237,7 @@ fn register_host(
     host: &str,
     scenario: &Scenario,
     run: &Arc<RunState>,
-    network: &Network,
+    network: &NetworkTables,
 ) {
     let listeners: Vec<ListenerSpec> = scenario
         .listeners
@@ -276,9 +267,9 @@ fn register_host(
                     1 => l.name.clone(),
                     n => format!("{}#{n}", l.name),
                 };
-                let notify =
-                    RecordedListener::new(FactoryListener(l.notifier.clone()), who, sink.clone())
-                        .keeping_payloads(run.needs_payloads());
+                let make = l.notifier.clone();
+                let notify = RecordedListener::new(Accept(move || make()), who, sink.clone())
+                    .keeping_payloads(run.needs_payloads());
                 TcpListener::builder()
                     .network(net.clone())
                     .limit(l.limit)

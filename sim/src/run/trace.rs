@@ -2,14 +2,14 @@
 //! fault that fired, with simulated time, host and connection. Rendered as deterministic text
 //! (one event per line, for snapshots and diffs) and as JSON lines (for tools).
 
+use crate::validate::MAX_TRACE_EVENTS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tcpnotify::record::Callback;
-
-use crate::validate::MAX_TRACE_EVENTS;
+use tcpnotify::record::{Callback, CallbackSink};
+use tcpnotify::TcpConnection;
 
 /// What happened at one point of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +105,13 @@ impl fmt::Display for TraceEvent {
     }
 }
 
+/// The current simulated time in microseconds (0 outside a simulation, as on real sockets).
+pub fn now_us() -> u64 {
+    turmoil::sim_elapsed()
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// The ordered events of one run. Cloning shares the same log.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
@@ -122,6 +129,65 @@ impl Trace {
         Trace {
             events: Arc::new(Mutex::new(events)),
         }
+    }
+
+    /// A callback sink that records every callback it gets into this trace, as on host
+    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses:
+    /// the trace of notifiers run outside a scenario, by hand over turmoil or on real
+    /// sockets, for the contract checker.
+    ///
+    /// ```
+    /// use tcpnotify::record::{Callback, CallbackSink};
+    /// use tcpnotify_sim::run::Trace;
+    /// let trace = Trace::new();
+    /// trace.sink("client").record("c1", None, Callback::Connecting(1));
+    /// trace.note("client", "c1", "between two callbacks");
+    /// assert_eq!(
+    ///     trace.render_text(),
+    ///     "     0.000ms client c1 connecting(1)\n     0.000ms client c1 -- between two callbacks\n"
+    /// );
+    /// ```
+    pub fn sink(&self, host: &str) -> Arc<dyn CallbackSink> {
+        Arc::new(TraceSink {
+            trace: self.clone(),
+            host: host.to_string(),
+        })
+    }
+
+    /// Appends `callback` of `who` on `host`, run on connection `conn` (its addresses go
+    /// with it), at the current simulated time, which it returns.
+    pub(crate) fn push_callback(
+        &self,
+        host: &str,
+        who: &str,
+        conn: Option<&TcpConnection>,
+        callback: Callback,
+    ) -> u64 {
+        let (local, remote) =
+            conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
+        let at_us = now_us();
+        self.push(TraceEvent {
+            at_us,
+            host: host.to_string(),
+            who: who.to_string(),
+            kind: EventKind::Callback {
+                callback,
+                local,
+                remote,
+            },
+        });
+        at_us
+    }
+
+    /// Appends a note of `who` on `host` at the current simulated time: what a test or the
+    /// harness says between callbacks.
+    pub fn note(&self, host: &str, who: &str, text: impl Into<String>) {
+        self.push(TraceEvent {
+            at_us: now_us(),
+            host: host.to_string(),
+            who: who.to_string(),
+            kind: EventKind::Note { text: text.into() },
+        });
     }
 
     /// Appends one event, unless the trace already holds [`MAX_TRACE_EVENTS`]: the run loop
@@ -331,6 +397,18 @@ fn carried_bytes(callback: &Callback) -> usize {
         Callback::Sent { result, .. } => result.len(),
         Callback::Sentv { result, .. } => result.iter().map(|p| p.len()).sum(),
         _ => 0,
+    }
+}
+
+/// Records callbacks into a trace: see [`Trace::sink`].
+struct TraceSink {
+    trace: Trace,
+    host: String,
+}
+
+impl CallbackSink for TraceSink {
+    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
+        self.trace.push_callback(&self.host, who, conn, callback);
     }
 }
 

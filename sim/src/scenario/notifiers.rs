@@ -6,7 +6,7 @@
 //! (an assertion failure inside a notifier would stop the whole run).
 
 use std::time::Duration;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
 
 /// The deterministic test pattern: byte `i` of every stream.
 pub fn pattern_byte(i: usize) -> u8 {
@@ -47,6 +47,29 @@ fn mute_for(conn: &mut TcpConnection, pause: Duration) {
         tokio::time::sleep(pause).await;
         handle.unmute();
     });
+}
+
+/// A listener's notifier that accepts every connection with a notifier from `make`: what a
+/// scenario's listeners run, and what a test listens with.
+///
+/// ```
+/// use tcpnotify::TcpListener;
+/// use tcpnotify_sim::notifiers::{Accept, Echo};
+/// # async fn listen() {
+/// let listener = TcpListener::listen(Accept(|| Box::new(Echo) as _), "127.0.0.1", "0");
+/// # drop(listener);
+/// # }
+/// ```
+pub struct Accept<F>(pub F);
+
+impl<F> TcpListenNotify for Accept<F>
+where
+    F: FnMut() -> Box<dyn TcpConnectionNotify> + Send + 'static,
+{
+    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+        Some((self.0)())
+    }
+    fn not_listening(&mut self, _listener: &mut TcpListener) {}
 }
 
 /// Writes back everything it receives.

@@ -8,7 +8,6 @@ use tcpnotify_sim::judge::Verdict;
 use tcpnotify_sim::judge::{check, CheckOptions, Rule};
 use tcpnotify_sim::report::Timeline;
 use tcpnotify_sim::run::{EventKind, Trace, TraceEvent};
-
 use tcpnotify_sim::{Registry, ScenarioFile};
 
 fn partition_heals() -> Verdict {
