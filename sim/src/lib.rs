@@ -31,7 +31,11 @@
 //!  seed, validate   the run's seed and its random streams; input validation and limits
 //! ```
 //!
-//! Dependencies point up only: a folder uses the ones below it, never one above.
+//! Each layer uses only the layers below it, never one above (`scripts/module-cycles sim/src`
+//! finds no import circle between modules or folders). `fault/` is below `scenario/`: a
+//! scenario holds fault settings or a plan, and the fault layer knows nothing of scenarios or
+//! of turmoil, so the same faults also wrap real sockets ([`fault::FaultNetwork`] over
+//! `tcpnotify::TokioNetwork`).
 //!
 //! Where to start (re-exported here, with the few other names most tests need):
 //! [`Scenario`] describes a run; [`run_passing`] runs it from a `#[test]` and prints a repro

@@ -34,37 +34,65 @@ use std::str::FromStr;
 use tcpnotify::record::Callback;
 use tcpnotify::{ConnectFailure, DEFAULT_READ_BUFFER_SIZE};
 
-/// A rule of the contract, by its id.
+/// A rule of the contract, by its id; `docs/contract.md` states each in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[allow(missing_docs)]
 pub enum Rule {
+    /// `proxy_via` is a client's first callback, and comes exactly once.
     C1,
+    /// Every resolved address is dialled at once, in order; the first to succeed wins.
     C2,
+    /// Each `connecting(n)` has n ≥ 1 and one less than the one before.
     C3,
+    /// A client gets exactly one terminal callback: `connected` or `connect_failed`.
     C4,
+    /// Nothing follows `connect_failed`.
     C5,
+    /// Closing while connecting gives up every attempt: `connect_failed(aborted)`.
     C6,
+    /// `accepted` is an accepted connection's first callback, and comes exactly once.
     A1,
+    /// The listener's `connected` comes before its connection's `accepted`.
     A2,
+    /// `closed` comes at most once, and only after `connected` or `accepted`.
     L1,
+    /// Data and throttle callbacks come only after `connected`/`accepted`, never after
+    /// `closed`.
     L2,
+    /// The peer's end of stream closes the connection completely.
     L3,
+    /// `close()` on a connection that is not muted is graceful.
     L4,
+    /// `close()` on a muted connection, and `hard_close()`, are immediate.
     L5,
+    /// A write before the connection is established or after `close()` is dropped, counted.
     W1,
+    /// `sent` (or `sentv`) is called exactly once for each write handled while open.
     W2,
+    /// Bytes reach the peer in the order written, each exactly once.
     W3,
+    /// `throttled` and `unthrottled` alternate strictly, starting with `throttled`.
     W4,
+    /// `unthrottled` comes whenever the queue drains after `throttled`.
     W5,
+    /// With `expect(n)`, every `received` carries exactly n bytes.
     R1,
+    /// An `expect` above `read_buffer_size` is an error and leaves the framing as it was.
     R2,
+    /// `times` counts a turn's deliveries from 1 (up to 50), and restarts after a yield.
     R3,
+    /// After `yield_after_reading` bytes in one turn, the connection yields.
     R4,
+    /// No `received` between the turns that handle `mute` and `unmute`.
     R5,
+    /// What `received` delivers is a prefix of what the peer queued, in order.
     R6,
+    /// A listener's first callback is `listening` or `not_listening`, once.
     N1,
+    /// A listener's `closed` comes at most once, only after `listening`.
     N2,
+    /// With a `limit`, the open accepted connections never outnumber it.
     N3,
+    /// Each `connected` that returns a notifier leads to exactly one `accepted`.
     N4,
 }
 

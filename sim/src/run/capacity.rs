@@ -13,10 +13,10 @@
 //!
 //! The capacity is therefore at least [`TCP_CAPACITY`], which keeps
 //! a slot for the FIN however many segments the fault layer's window lets a writer have in
-//! flight (`fault.rs`), and at least the number of connect attempts the run can make, an
+//! flight (`fault::stream`), and at least the number of connect attempts the run can make, an
 //! attempt being one turmoil connect, one SYN: one per address each client resolves, and one
 //! more each time a crash or a restart of its host loses that SYN, as it is then sent again
-//! (`net.rs`). A listener's backlog can then never overflow, even when it is at its connection
+//! (`fault::network`). A listener's backlog can then never overflow, even when it is at its connection
 //! limit (N3) and accepts nothing: peers wait for it or time out. tokio's channels allocate
 //! their slots only as they fill, so a large capacity costs nothing up front.
 //!

@@ -5,6 +5,7 @@
 
 mod expect;
 mod file;
+mod locate;
 pub mod notifiers;
 mod registry;
 mod spec;
