@@ -155,7 +155,6 @@ where
 mod tests {
     use super::*;
     use crate::fault::{FaultPlan, PartialWrites, ReadChunks};
-    use crate::scenario::notifiers::pattern;
     use crate::seed::Seed;
     use std::collections::BTreeMap;
     use std::pin::Pin;
@@ -194,7 +193,7 @@ mod tests {
             ..FaultPlan::quiet(Seed(1))
         };
         let (mut client, mut server) = loopback_pair(plan).await;
-        let data = pattern(0, 2000);
+        let data: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
         let writer = async {
             let mut written = 0;
             while written < data.len() {
@@ -226,7 +225,7 @@ mod tests {
             ..FaultPlan::quiet(Seed(1))
         };
         let (mut client, mut server) = loopback_pair(plan).await;
-        let data = pattern(0, 1000);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
         assert_eq!(client.write(&data).await.expect("write"), 64);
         // The peer has read nothing: the buffer is full.
         let pending = std::future::poll_fn(|cx| {

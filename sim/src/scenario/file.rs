@@ -77,7 +77,7 @@
 //! Every rule is checked before anything runs; a broken one is reported as
 //! `file:line: field: message`.
 
-use super::locate::Locator;
+use super::locate::{Locator, ScenarioError};
 use super::registry::{ParamError, Params, Registry};
 use super::{Expectations, NotifierFactory, Scenario};
 use crate::fault::FaultPlan;
@@ -88,7 +88,6 @@ use crate::validate::{
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use tcpnotify::ConnectionConfig;
@@ -105,34 +104,6 @@ pub struct ScenarioFile {
     /// The file's text.
     pub text: String,
 }
-
-/// A scenario or plan file that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScenarioError {
-    /// The file.
-    pub file: PathBuf,
-    /// The line (from 1), when the error is at one place.
-    pub line: Option<usize>,
-    /// The field (`clients[1].target`), or empty.
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for ScenarioError {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,12 +1,41 @@
-//! Where in a scenario or plan file an error is: a field's line, and a byte offset's field,
+//! Where in a scenario or plan file an error is: the error a loader returns
+//! ([`ScenarioError`]: file, line, field, message), a field's line, and a byte offset's field,
 //! read from the document's spans only when an error needs them.
 
-use super::file::ScenarioError;
 use crate::fault::FaultPlan;
 use crate::seed::Seed;
 use crate::validate::InvalidField;
+use std::fmt;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A scenario or plan file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (from 1), when the error is at one place.
+    pub line: Option<usize>,
+    /// The field (`clients[1].target`), or empty.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
 
 /// Turns fields into lines, and byte offsets into fields, for errors. The document's spans
 /// are read only when an error needs them.

@@ -11,6 +11,7 @@ mod registry;
 mod spec;
 
 pub use expect::Expectations;
-pub use file::{PlanFile, ScenarioError, ScenarioFile, MAX_CLIENT_COUNT};
+pub use file::{PlanFile, ScenarioFile, MAX_CLIENT_COUNT};
+pub use locate::ScenarioError;
 pub use registry::{NotifierBuilder, ParamError, Params, Registry};
 pub use spec::{factory, ClientSpec, ListenerSpec, NotifierFactory, RunOptions, Scenario};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
 
 /// The deterministic test pattern: byte `i` of every stream.
-pub fn pattern_byte(i: usize) -> u8 {
+pub(crate) fn pattern_byte(i: usize) -> u8 {
     (i % 251) as u8
 }
 
