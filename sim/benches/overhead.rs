@@ -6,10 +6,9 @@
 //! `TCPNOTIFY_BENCH_PROFILE=plain|integrity` runs only that variant (for a profiler).
 
 use std::time::{Duration, Instant, UNIX_EPOCH};
+use tcpnotify_sim::fault::{FaultPlan, Latency};
 use tcpnotify_sim::notifiers::{Echo, Sender};
-use tcpnotify_sim::plan::{FaultPlan, Latency};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
+use tcpnotify_sim::{factory, Scenario, Seed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CLIENTS: usize = 10;
@@ -103,8 +102,8 @@ fn scenario() -> Scenario {
 
 fn through_tcpnotify(scenario: &Scenario) {
     let plan = scenario.plan_for(Seed(1));
-    let outcome = tcpnotify_sim::runner::run(scenario, &plan).expect("valid scenario");
-    assert_eq!(outcome.ended, tcpnotify_sim::runner::Ended::AllFinished);
+    let outcome = tcpnotify_sim::run::run(scenario, &plan).expect("valid scenario");
+    assert_eq!(outcome.ended, tcpnotify_sim::run::Ended::AllFinished);
     assert!(outcome.fired.is_empty(), "no fault may fire");
 }
 

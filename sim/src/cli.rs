@@ -3,17 +3,16 @@
 //!
 //! Exit codes: 0 passed, 1 a property or the contract failed, 2 bad input.
 
-use crate::chaos;
-use crate::plan::FaultPlan;
-use crate::registry::Registry;
-use crate::scenario_file::{load, load_plan, ScenarioFile};
+use crate::explore;
+use crate::explore::shrink_verdict;
+use crate::explore::{default_jobs, sweep as run_sweep, SweepOptions};
+use crate::fault::FaultPlan;
+use crate::judge::{judge, Verdict};
+use crate::report::{Timeline, TimelineError};
+use crate::run::{RunError, Trace};
+use crate::scenario::{PlanFile, Registry, ScenarioError, ScenarioFile};
 use crate::seed::Seed;
-use crate::shrink::shrink_verdict;
-use crate::sweep::{default_jobs, sweep as run_sweep, SweepOptions};
-use crate::timeline;
-use crate::trace::Trace;
 use crate::validate::MAX_JOBS;
-use crate::verdict::{judge, Verdict};
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
 use std::ops::Range;
@@ -23,7 +22,7 @@ use std::process::ExitCode;
 /// Runs simulated scenarios of notifier-based TCP connections, one seed at a time or many.
 #[derive(Parser, Debug)]
 #[command(name = "tcpnotify-sim", version, about)]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -104,10 +103,10 @@ struct SweepArgs {
     keep_going: bool,
 }
 
-/// Parses `A..B` as [`chaos::parse_seeds`] does, less the empty range: on the command line,
+/// Parses `A..B` as [`explore::parse_seeds`] does, less the empty range: on the command line,
 /// asking for no seeds is a mistake.
 fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
-    match chaos::parse_seeds(text) {
+    match explore::parse_seeds(text) {
         Ok(seeds) if !seeds.is_empty() => Ok(seeds),
         _ => Err(format!(
             "{text:?}: expected a range A..B of whole numbers with A below B, e.g. 0..1000"
@@ -142,13 +141,51 @@ enum Status {
     Failed,
 }
 
-/// A problem with the input: exit code 2.
-struct BadInput(String);
-
-impl<E: std::fmt::Display> From<E> for BadInput {
-    fn from(e: E) -> Self {
-        BadInput(e.to_string())
-    }
+/// Why a command could not do its work: bad input, exit code 2. Each says which file or flag.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// A scenario or plan file that cannot be used.
+    #[error(transparent)]
+    File(#[from] ScenarioError),
+    /// A scenario the runner refused.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A file no timeline could be drawn from.
+    #[error(transparent)]
+    Timeline(#[from] TimelineError),
+    /// A plan TOML cannot hold (a number above `i64::MAX`), which a validated plan never has.
+    #[error(transparent)]
+    Toml(#[from] toml::ser::Error),
+    /// A file the command writes could not be written.
+    #[error("{path}: cannot write: {source}", path = .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `run --seed` names another seed than the `--plan` file does.
+    #[error(
+        "--seed {flag} conflicts with seed {named}, which {plan} names: drop --seed to run the \
+         plan's seed, or remove `seed` from the plan file to run another",
+        plan = .plan.display()
+    )]
+    SeedConflict {
+        /// The seed of `--seed`.
+        flag: Seed,
+        /// The seed the plan file names.
+        named: Seed,
+        /// The plan file.
+        plan: PathBuf,
+    },
+    /// `shrink` was given a seed that passes.
+    #[error("{path}: seed {seed} passes; there is nothing to shrink", path = .path.display())]
+    NothingToShrink {
+        /// The scenario file.
+        path: PathBuf,
+        /// The seed.
+        seed: Seed,
+    },
 }
 
 /// Parses the process arguments and runs the command with the built-in notifiers.
@@ -162,14 +199,14 @@ pub fn main_with(registry: Registry) -> ExitCode {
     match execute(cli, &registry) {
         Ok(Status::Passed) => ExitCode::SUCCESS,
         Ok(Status::Failed) => ExitCode::from(1),
-        Err(BadInput(message)) => {
-            eprintln!("error: {message}");
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }
 }
 
-fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
+fn execute(cli: Cli, registry: &Registry) -> Result<Status, CliError> {
     match cli.command {
         Command::Run {
             file,
@@ -178,18 +215,17 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             json,
             save_plan,
         } => {
-            let scenario = load(&file, registry)?;
+            let scenario = ScenarioFile::load(&file, registry)?;
             let plan = match plan {
                 Some(path) => {
-                    let loaded = load_plan(&path, &scenario.scenario)?;
+                    let loaded = PlanFile::load(&path, &scenario.scenario)?;
                     match (seed.map(Seed), loaded.seed) {
                         (Some(flag), Some(named)) if flag != named => {
-                            return Err(BadInput(format!(
-                                "--seed {flag} conflicts with seed {named}, which {} names: \
-                                 drop --seed to run the plan's seed, or remove `seed` from \
-                                 the plan file to run another",
-                                path.display()
-                            )));
+                            return Err(CliError::SeedConflict {
+                                flag,
+                                named,
+                                plan: path,
+                            });
                         }
                         (_, Some(named)) => FaultPlan {
                             seed: named,
@@ -222,7 +258,7 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             // Created before the run, so an unwritable path is refused before anything runs.
             let html = output.as_deref().map(Output::create).transpose()?;
             let chrome = chrome_trace.as_deref().map(Output::create).transpose()?;
-            let timeline = timeline::load(&file, seed.map(Seed), registry)?;
+            let timeline = Timeline::load(&file, seed.map(Seed), registry)?;
             for (out, text) in [(html, timeline.html()), (chrome, timeline.chrome_trace())] {
                 if let Some(out) = out {
                     let path = out.path.clone();
@@ -233,7 +269,7 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, BadInput> {
             Ok(Status::Passed)
         }
         Command::CheckDeterminism { file, seeds } => {
-            check_determinism(&load(&file, registry)?, seeds)
+            check_determinism(&ScenarioFile::load(&file, registry)?, seeds)
         }
     }
 }
@@ -248,30 +284,33 @@ struct Output {
 }
 
 impl Output {
-    fn create(path: &Path) -> Result<Self, BadInput> {
+    fn create(path: &Path) -> Result<Self, CliError> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot_write(path, &e))?;
+        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot_write(path, e))?;
         Ok(Output {
             path: path.to_path_buf(),
             file,
         })
     }
 
-    fn commit(mut self, text: &str) -> Result<(), BadInput> {
+    fn commit(mut self, text: &str) -> Result<(), CliError> {
         std::io::Write::write_all(&mut self.file, text.as_bytes())
-            .map_err(|e| cannot_write(&self.path, &e))?;
+            .map_err(|e| cannot_write(&self.path, e))?;
         self.file
             .persist(&self.path)
-            .map_err(|e| cannot_write(&self.path, &e.error))?;
+            .map_err(|e| cannot_write(&self.path, e.error))?;
         Ok(())
     }
 }
 
-fn cannot_write(path: &Path, e: &dyn fmt::Display) -> BadInput {
-    BadInput(format!("{}: cannot write: {e}", path.display()))
+fn cannot_write(path: &Path, source: std::io::Error) -> CliError {
+    CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The command line that runs this tool with `args`.
@@ -280,11 +319,11 @@ fn sim_command(args: impl fmt::Display) -> String {
 }
 
 /// The command that re-runs `file` with `seed`.
-pub fn repro_command(file: &Path, seed: Seed) -> String {
+fn repro_command(file: &Path, seed: Seed) -> String {
     sim_command(format_args!("run {} --seed {seed}", file.display()))
 }
 
-fn run_once(file: &ScenarioFile, plan: &FaultPlan, json: bool) -> Result<Status, BadInput> {
+fn run_once(file: &ScenarioFile, plan: &FaultPlan, json: bool) -> Result<Status, CliError> {
     let verdict = judge(&file.scenario, plan)?;
     println!("scenario {} (seed {})", file.scenario.name, plan.seed);
     println!("plan:\n{}", indent(&plan.describe()));
@@ -313,8 +352,8 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
-fn check_determinism(file: &ScenarioFile, seeds: Range<u64>) -> Result<Status, BadInput> {
-    let render = |seed: Seed| -> Result<String, BadInput> {
+fn check_determinism(file: &ScenarioFile, seeds: Range<u64>) -> Result<Status, CliError> {
+    let render = |seed: Seed| -> Result<String, CliError> {
         let verdict = judge(&file.scenario, &file.scenario.plan_for(seed))?;
         Ok(verdict.outcome.trace.render_for_comparison())
     };
@@ -338,8 +377,8 @@ fn check_determinism(file: &ScenarioFile, seeds: Range<u64>) -> Result<Status, B
     Ok(Status::Passed)
 }
 
-fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, BadInput> {
-    let file = load(&args.file, registry)?;
+fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, CliError> {
+    let file = ScenarioFile::load(&args.file, registry)?;
     let options = SweepOptions {
         seeds: args.seeds,
         jobs: args.jobs.unwrap_or_else(default_jobs),
@@ -370,17 +409,17 @@ fn shrink(
     seed: Seed,
     output: Option<PathBuf>,
     registry: &Registry,
-) -> Result<Status, BadInput> {
-    let file = load(path, registry)?;
+) -> Result<Status, CliError> {
+    let file = ScenarioFile::load(path, registry)?;
     let output = output.unwrap_or_else(|| path.with_extension("shrunk.toml"));
     let out = Output::create(&output)?;
     let plan = file.scenario.plan_for(seed);
     let verdict = judge(&file.scenario, &plan)?;
     let Some(first) = verdict.failures.first() else {
-        return Err(BadInput(format!(
-            "{}: seed {seed} passes; there is nothing to shrink",
-            path.display()
-        )));
+        return Err(CliError::NothingToShrink {
+            path: path.to_path_buf(),
+            seed,
+        });
     };
     let signature = first.signature();
     println!("seed {seed} fails with [{signature}]: {first}");

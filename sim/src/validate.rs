@@ -7,9 +7,11 @@
 //! the value and the limit in the message.
 //!
 //! ```
-//! use tcpnotify_sim::validate::{at_most, InvalidField, MAX_DURATION_MS};
-//! assert!(at_most("duration_ms", 5_000, MAX_DURATION_MS).is_ok());
-//! let err: InvalidField = at_most("duration_ms", u64::MAX, MAX_DURATION_MS).unwrap_err();
+//! use tcpnotify_sim::scenario::Scenario;
+//! use tcpnotify_sim::validate::{InvalidField, MAX_DURATION_MS};
+//! let scenario = Scenario::echo("echo", 16, 16);
+//! assert!(scenario.clone().duration_ms(MAX_DURATION_MS).validate().is_ok());
+//! let err: InvalidField = scenario.duration_ms(u64::MAX).validate().unwrap_err();
 //! assert_eq!(err.field, "duration_ms");
 //! assert!(err.to_string().starts_with("duration_ms: 18446744073709551615 is above the limit of"));
 //! ```
@@ -115,7 +117,7 @@ impl InvalidField {
 }
 
 /// Checks that `value` is at most `limit`.
-pub fn at_most(field: &str, value: u64, limit: u64) -> Result<(), InvalidField> {
+pub(crate) fn at_most(field: &str, value: u64, limit: u64) -> Result<(), InvalidField> {
     if value > limit {
         return Err(InvalidField::new(
             field,
@@ -126,7 +128,7 @@ pub fn at_most(field: &str, value: u64, limit: u64) -> Result<(), InvalidField> 
 }
 
 /// Checks that `value` is at least 1 and at most `limit`.
-pub fn positive_at_most(field: &str, value: u64, limit: u64) -> Result<(), InvalidField> {
+pub(crate) fn positive_at_most(field: &str, value: u64, limit: u64) -> Result<(), InvalidField> {
     if value == 0 {
         return Err(InvalidField::new(field, "must be at least 1"));
     }
@@ -135,7 +137,7 @@ pub fn positive_at_most(field: &str, value: u64, limit: u64) -> Result<(), Inval
 
 /// Checks that a range's `min` is not above its `max`: the one rule for every range a
 /// scenario gives (`[faults]` ranges, a plan's latency, a latency fault).
-pub fn ordered(field: &str, min: u64, max: u64) -> Result<(), InvalidField> {
+pub(crate) fn ordered(field: &str, min: u64, max: u64) -> Result<(), InvalidField> {
     if min > max {
         return Err(InvalidField::new(
             field,
@@ -146,7 +148,7 @@ pub fn ordered(field: &str, min: u64, max: u64) -> Result<(), InvalidField> {
 }
 
 /// Checks that a collection of `count` items has at most `limit`.
-pub fn count_at_most(field: &str, count: usize, limit: usize) -> Result<(), InvalidField> {
+pub(crate) fn count_at_most(field: &str, count: usize, limit: usize) -> Result<(), InvalidField> {
     if count > limit {
         return Err(InvalidField::new(
             field,
@@ -158,7 +160,7 @@ pub fn count_at_most(field: &str, count: usize, limit: usize) -> Result<(), Inva
 
 /// What a name is of, for [`name`]'s rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameKind {
+pub(crate) enum NameKind {
     /// A host, or a name that resolves to hosts: letters, digits, `-`, `_` and `.`, and not
     /// an IP address (turmoil would take it as one).
     Host,
@@ -169,7 +171,7 @@ pub enum NameKind {
 
 /// Checks a name: 1 to [`MAX_NAME_LEN`] characters, starting with a letter or digit, of the
 /// characters its kind allows.
-pub fn name(field: &str, value: &str, kind: NameKind) -> Result<(), InvalidField> {
+pub(crate) fn name(field: &str, value: &str, kind: NameKind) -> Result<(), InvalidField> {
     let allowed = |c: char| {
         c.is_ascii_alphanumeric() || c == '-' || c == '_' || (kind == NameKind::Host && c == '.')
     };

@@ -1,6 +1,6 @@
 //! Replays every committed input that once crashed, hung or misbehaved
 //! (`fuzz/regressions/`: found by the fuzzer or by hand, minimised), through the same check
-//! the fuzz target runs (`tcpnotify_sim::fuzzing::check_input`), so CI guards them on stable.
+//! the fuzz target runs (`tcpnotify_sim::explore::check_fuzz_input`), so CI guards them on stable.
 
 use std::path::Path;
 
@@ -17,7 +17,8 @@ fn every_past_crasher_is_now_refused_or_runs_cleanly() {
         .iter()
         .filter_map(|path| {
             let data = std::fs::read(path).expect("readable");
-            let result = std::panic::catch_unwind(|| tcpnotify_sim::fuzzing::check_input(&data));
+            let result =
+                std::panic::catch_unwind(|| tcpnotify_sim::explore::check_fuzz_input(&data));
             result.err().map(|_| path.display().to_string())
         })
         .collect();

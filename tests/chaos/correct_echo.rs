@@ -1,10 +1,9 @@
 //! A correct echo passes a chaos sweep in which faults do fire: what a user's own chaos test
 //! looks like. This test honours `TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED` and `TCPNOTIFY_JOBS`.
 
-use tcpnotify_sim::chaos::Chaos;
+use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{Echo, Sender};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::settings::{FaultSettings, Span};
+use tcpnotify_sim::{factory, Chaos, Scenario};
 
 /// Two clients echo a few kilobytes each over slow links: long enough for timed faults to
 /// hit, short enough for a sweep in a debug build.

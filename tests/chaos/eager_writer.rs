@@ -8,13 +8,10 @@
 use crate::support::{assert_caught, assert_fix_passes, Sink};
 use std::collections::BTreeMap;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter};
-use tcpnotify_sim::plan::FaultPlan;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::settings::{FaultSettings, Span};
-use tcpnotify_sim::testing::run_passing;
-use tcpnotify_sim::verdict::Expectations;
+use tcpnotify_sim::{run_passing, Expectations, FaultPlan, Seed};
 
 const TOTAL: usize = 8192;
 const CHUNK: usize = 1024;

@@ -8,12 +8,10 @@
 use crate::support::{assert_caught, assert_fix_passes, Sink};
 use std::cell::RefCell;
 use tcpnotify::{ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::fault::{FaultKind, FaultPlan};
+use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::pattern;
-use tcpnotify_sim::plan::{FaultKind, FaultPlan};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::settings::{FaultSettings, Span};
-use tcpnotify_sim::testing::run_passing;
+use tcpnotify_sim::{factory, run_passing, Scenario, Seed};
 
 const UPLOAD_BYTES: usize = 2048;
 const UPLOAD_START_MS: u64 = 300;

@@ -7,13 +7,10 @@
 //! CI sweeps 1,000 seeds per pair; `TCPNOTIFY_SEEDS=0..10000` sweeps more.
 
 use std::time::Duration;
-use tcpnotify_sim::chaos::Chaos;
 use tcpnotify_sim::notifiers::{
     frame, pattern, BulkWriter, Echo, FramedEcho, LineClient, LineServer, Sender, SlowReader,
 };
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::settings::FaultSettings;
-use tcpnotify_sim::verdict::Expectations;
+use tcpnotify_sim::{factory, Chaos, Expectations, FaultSettings, Scenario};
 
 /// Seeds each pair sweeps unless `TCPNOTIFY_SEEDS` says otherwise.
 const SEEDS: u64 = 1000;

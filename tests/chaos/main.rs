@@ -1,4 +1,4 @@
-//! Chaos testing notifiers with [`tcpnotify_sim::chaos::Chaos`]: three deliberately buggy
+//! Chaos testing notifiers with [`tcpnotify_sim::explore::Chaos`]: three deliberately buggy
 //! notifiers, each correct on a quiet network, are caught by a sweep of generated fault plans
 //! and their failure shrunk to a plan of a few faults; a correct echo passes the same kind of
 //! sweep with faults firing; and every built-in correct notifier survives every fault that

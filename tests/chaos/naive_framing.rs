@@ -5,13 +5,10 @@
 
 use crate::support::{assert_caught, assert_fix_passes};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{frame, frame_len, pattern, FramedEcho};
-use tcpnotify_sim::plan::FaultPlan;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::settings::{FaultSettings, Span};
-use tcpnotify_sim::testing::run_passing;
-use tcpnotify_sim::verdict::Expectations;
+use tcpnotify_sim::{run_passing, Expectations, FaultPlan, Seed};
 
 const FRAMES: usize = 6;
 const BODY: usize = 200;

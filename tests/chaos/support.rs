@@ -2,9 +2,9 @@
 //! buggy notifier's sweep must pass.
 
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::chaos::{Chaos, ChaosFailure};
-use tcpnotify_sim::scenario::Scenario;
-use tcpnotify_sim::verdict::judge;
+use tcpnotify_sim::explore::{Chaos, ChaosFailure};
+use tcpnotify_sim::judge::judge;
+use tcpnotify_sim::Scenario;
 
 /// Most seeds a sweep may need to catch a bug.
 pub const MAX_SEEDS: u64 = 1000;

@@ -15,17 +15,17 @@ use crate::world::{
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tcpnotify_sim::checker::Rule;
+use tcpnotify_sim::explore::{repro_line, seed_or};
 use tcpnotify_sim::fault::FaultLayer;
-use tcpnotify_sim::net::SimNetwork;
-use tcpnotify_sim::plan::FaultPlan;
-use tcpnotify_sim::runner::simulation_builder;
-use tcpnotify_sim::testing::{repro_line, seed_or};
-use tcpnotify_sim::trace::Trace as SimTrace;
+use tcpnotify_sim::judge::Rule;
+use tcpnotify_sim::run::Trace as SimTrace;
+use tcpnotify_sim::run::{simulation_builder, TurmoilNetwork};
+use tcpnotify_sim::FaultPlan;
 
 /// The seed of every simulated conformance run (`TCPNOTIFY_SEED` overrides it).
 pub const SEED: u64 = 8;
@@ -69,16 +69,17 @@ where
     let seed = seed_or(SEED);
     let plan = FaultPlan::quiet(seed);
     let mut sim = simulation_builder(&plan, SIM_DURATION).build();
-    let hosts = [SIM_HOST, SIM_DEAD_HOST]
+    let hosts: BTreeMap<String, IpAddr> = [SIM_HOST, SIM_DEAD_HOST]
         .into_iter()
         .map(|host| (host.to_string(), sim.lookup(host)))
         .collect();
-    let layer = FaultLayer::new(plan, hosts);
     let names = BTreeMap::from([(
         PAIR.to_string(),
         vec![SIM_DEAD_HOST.to_string(), SIM_HOST.to_string()],
     )]);
-    let world = Simulated::new(SimNetwork::new(SIM_HOST, Arc::new(names), layer));
+    let net = TurmoilNetwork::new(SIM_HOST, Arc::new(names), Arc::new(hosts.clone()))
+        .with_faults(FaultLayer::new(plan, hosts));
+    let world = Simulated::new(net);
     sim.host(SIM_DEAD_HOST, || async {
         std::future::pending::<()>().await;
         Ok(())
@@ -220,10 +221,10 @@ fn simulated_runs_are_deterministic() {
 /// limit 1 with two connections open at once breaks N3, a second `closed` breaks L1.
 #[test]
 fn recorded_callbacks_reach_the_contract_checker() {
-    use tcpnotify::record::{Callback, CallbackSink};
+    use tcpnotify::record::Callback;
     let world = Loopback::new();
     world.recording().set_limit("server", 1);
-    let trace = world.trace();
+    let trace = world.trace().sink();
     trace.record("server", None, Callback::Listening(None));
     for conn in ["server.1", "server.2"] {
         let connected = Callback::ListenerConnected { accepted: true };

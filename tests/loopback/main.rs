@@ -14,6 +14,7 @@ mod conformance;
 mod composed;
 mod connect;
 mod data;
+mod faults;
 mod flow;
 mod lifetime;
 mod support;

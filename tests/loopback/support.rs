@@ -1,16 +1,16 @@
-//! Shared pieces: a [`Trace`] sink that keeps each callback and renders it as the record module
-//! does, the listener notifier the tests accept with, raw peer I/O over any backend's stream,
-//! and timeouts so a hung test fails instead of hanging.
+//! Shared pieces: a [`Trace`] of each callback (the simulator's trace), rendered per
+//! connection as the record module renders callbacks; the simulator's listener notifier the
+//! tests accept with; raw peer I/O over any backend's stream; and timeouts so a hung test fails
+//! instead of hanging.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tcpnotify::record::{Callback, CallbackSink};
-use tcpnotify::{ConnectionHandle, ListenerHandle, TcpConnection, TcpConnectionNotify};
-use tcpnotify::{TcpListenNotify, TcpListener};
-/// The echo notifier the simulator uses too.
-pub use tcpnotify_sim::notifiers::Echo;
-use tcpnotify_sim::recorder::now_us;
+use tcpnotify::record::CallbackSink;
+use tcpnotify::{ConnectionHandle, ListenerHandle};
+/// The simulator's listener notifier that accepts with a factory, and its echo notifier.
+pub use tcpnotify_sim::notifiers::{Accept, Echo};
+use tcpnotify_sim::run::{EventKind, Trace as SimTrace};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Longest wait for anything a test awaits; generous, as a loaded machine is slow. In the
@@ -25,60 +25,36 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     }
 }
 
-/// One line of a [`Trace`]: a callback as recorded, or a note of the test.
-#[derive(Debug, Clone)]
-enum Line {
-    Callback(Callback),
-    Note(String),
-}
-
-/// One entry of a [`Trace`]: whose line, when (simulated microseconds; 0 on loopback), what.
-#[derive(Debug, Clone)]
-struct Entry {
-    who: String,
-    at_us: u64,
-    line: Line,
-}
-
-/// An ordered log of callbacks, one rendered line each (the record module's `Display`), plus
-/// notes a test adds between callbacks. Shared by every notifier of a test. The callbacks are
-/// kept as data, so the contract checker can judge them.
-#[derive(Clone, Default)]
+/// An ordered log of callbacks, and of notes a test adds between them: a simulator trace,
+/// recorded by its sink (with simulated times in the simulator, 0 on loopback), shown one
+/// section per connection with each callback as the record module renders it. Shared by every
+/// notifier of a test. The callbacks are kept as data, so the contract checker can judge them.
+#[derive(Clone)]
 pub struct Trace {
-    entries: Arc<Mutex<Vec<Entry>>>,
+    events: SimTrace,
+    host: Arc<str>,
     redactions: Arc<Mutex<Vec<(String, String)>>>,
 }
 
-impl CallbackSink for Trace {
-    fn record(&self, who: &str, _conn: Option<&TcpConnection>, callback: Callback) {
-        self.push(who, Line::Callback(callback));
-    }
-}
-
 impl Trace {
-    /// An empty trace. Tests take theirs from their world, which checks it against the
-    /// contract once the test body returns.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty trace of callbacks on `host`. Tests take theirs from their world, which checks
+    /// it against the contract once the test body returns.
+    pub fn new(host: &str) -> Self {
+        Trace {
+            events: SimTrace::new(),
+            host: host.into(),
+            redactions: Arc::default(),
+        }
     }
 
     /// The trace as a sink for `Recorded` and `RecordedListener`.
     pub fn sink(&self) -> Arc<dyn CallbackSink> {
-        Arc::new(self.clone())
-    }
-
-    fn push(&self, who: &str, line: Line) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.push(Entry {
-            who: who.to_string(),
-            at_us: now_us(),
-            line,
-        });
+        self.events.sink(&self.host)
     }
 
     /// Adds a line `# text` to `who`'s section.
     pub fn note(&self, who: &str, text: impl AsRef<str>) {
-        self.push(who, Line::Note(text.as_ref().to_string()));
+        self.events.note(&self.host, who, text.as_ref());
     }
 
     /// Shows `port` as `PORT` where a callback names the service (`proxy_via`), as ports
@@ -93,19 +69,11 @@ impl Trace {
         redactions.push((from.into(), to.into()));
     }
 
-    /// Every callback so far, in the order recorded: when (simulated microseconds), whose,
-    /// which.
-    pub fn callbacks(&self) -> Vec<(u64, String, Callback)> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .iter()
-            .filter_map(|entry| match &entry.line {
-                Line::Callback(callback) => {
-                    Some((entry.at_us, entry.who.clone(), callback.clone()))
-                }
-                Line::Note(_) => None,
-            })
-            .collect()
+    /// Every callback so far, in the order recorded, without the notes: what the contract
+    /// checker judges.
+    pub fn callbacks(&self) -> SimTrace {
+        let events = self.events.events().into_iter();
+        SimTrace::from_events(events.filter(|e| e.callback().is_some()).collect())
     }
 
     /// The lines of `who` so far, redacted.
@@ -115,15 +83,16 @@ impl Trace {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .iter()
-            .filter(|entry| entry.who == who)
-            .map(|entry| {
-                let line = match &entry.line {
-                    Line::Callback(callback) => callback.to_string(),
-                    Line::Note(text) => format!("# {text}"),
-                };
+        self.events
+            .events()
+            .into_iter()
+            .filter(|event| event.who == who)
+            .filter_map(|event| match event.kind {
+                EventKind::Callback { callback, .. } => Some(callback.to_string()),
+                EventKind::Note { text } => Some(format!("# {text}")),
+                EventKind::Fault { .. } | EventKind::Violation { .. } => None,
+            })
+            .map(|line| {
                 redactions
                     .iter()
                     .fold(line, |line, (from, to)| line.replace(from, to))
@@ -160,19 +129,6 @@ impl Trace {
             );
         }
     }
-}
-
-/// A listener notifier that gives every peer a notifier from `make`.
-pub struct Accept<F>(pub F);
-
-impl<F> TcpListenNotify for Accept<F>
-where
-    F: FnMut() -> Box<dyn TcpConnectionNotify> + Send + 'static,
-{
-    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
-        Some((self.0)())
-    }
-    fn not_listening(&mut self, _listener: &mut TcpListener) {}
 }
 
 /// Closes a listener and waits until it has.

@@ -24,9 +24,9 @@ use tcpnotify::{
     BoxFuture, ConnectionHandle, ListenerHandle, Network, TcpConnection, TcpConnectionNotify,
     TcpListener, TokioNetwork,
 };
-use tcpnotify_sim::checker::{check, CheckOptions, CheckReport};
-use tcpnotify_sim::net::SimNetwork;
-use tcpnotify_sim::trace::{EventKind, Trace as SimTrace, TraceEvent};
+use tcpnotify_sim::judge::{check, CheckOptions, CheckReport};
+use tcpnotify_sim::run::SimNetwork;
+use tcpnotify_sim::run::{EventKind, Trace as SimTrace, TraceEvent};
 use tokio::net::TcpSocket;
 
 /// The name that resolves to a dead address first and the live one second, in every world.
@@ -77,9 +77,9 @@ enum Source {
 }
 
 impl Recording {
-    /// A new trace that the checker will judge.
-    fn trace(&self) -> Trace {
-        let trace = Trace::new();
+    /// A new trace of callbacks on `host` that the checker will judge.
+    fn trace(&self, host: &str) -> Trace {
+        let trace = Trace::new(host);
         self.lock_sources().push(Source::Trace(trace.clone()));
         trace
     }
@@ -94,10 +94,11 @@ impl Recording {
         self.sources.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Each recorded source as a simulator trace on `host`, in the order they were made.
+    /// Each recorded source's callbacks as a simulator trace (a callback log's on `host`),
+    /// in the order they were made.
     pub fn traces(&self, host: &str) -> Vec<SimTrace> {
-        let event = |at_us, who: String, callback| TraceEvent {
-            at_us,
+        let event = |who: String, callback| TraceEvent {
+            at_us: 0,
             host: host.to_string(),
             who,
             kind: EventKind::Callback {
@@ -108,21 +109,15 @@ impl Recording {
         };
         self.lock_sources()
             .iter()
-            .map(|source| {
-                let events = match source {
-                    Source::Trace(trace) => trace
-                        .callbacks()
-                        .into_iter()
-                        .map(|(at_us, who, callback)| event(at_us, who, callback))
-                        .collect(),
-                    Source::Log(log, whos) => log
-                        .entries()
+            .map(|source| match source {
+                Source::Trace(trace) => trace.callbacks(),
+                Source::Log(log, whos) => SimTrace::from_events(
+                    log.entries()
                         .into_iter()
                         .filter(|(who, _)| whos.contains(who))
-                        .map(|(who, callback)| event(0, who, callback))
+                        .map(|(who, callback)| event(who, callback))
                         .collect(),
-                };
-                SimTrace::from_events(events)
+                ),
             })
             .collect()
     }
@@ -185,7 +180,7 @@ pub trait World: Clone + Send + Sync + 'static {
 
     /// A trace for the body's callbacks, judged by the contract checker when the body ends.
     fn trace(&self) -> Trace {
-        self.recording().trace()
+        self.recording().trace(self.host())
     }
 
     /// Has the contract checker judge the callbacks of `whos` in `log` when the body ends.

@@ -7,26 +7,17 @@
 //! (`cargo run -p tcpnotify-sim -- run scenarios/<file>.toml`). Run one file with
 //! `INSTA_GLOB_FILTER=<file>.toml cargo test --test scenarios`.
 
-use serde::Serialize;
 use std::path::Path;
-use tcpnotify_sim::plan::FaultPlan;
-use tcpnotify_sim::registry::Registry;
-use tcpnotify_sim::scenario_file;
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::verdict;
+use tcpnotify_sim::judge::judge;
+use tcpnotify_sim::{Registry, ScenarioFile};
 
 /// A trace longer than this is snapshotted as its summary (`Trace::render_summary`: counts per
 /// group of connections and callback), as a thousand clients' every line is not readable; the
 /// full trace is one `cargo run -p tcpnotify-sim -- run` away.
 const SUMMARY_ABOVE_LINES: usize = 1000;
 
-/// What a snapshot's metadata records: enough to re-run it.
-#[derive(Serialize)]
-struct RunInfo<'a> {
-    scenario: &'a str,
-    seed: Seed,
-    plan: &'a FaultPlan,
-}
+#[path = "../common/snapshot.rs"]
+mod snapshot;
 
 /// The file's path from the workspace root, as the repro command takes it.
 fn shown(path: &Path) -> String {
@@ -41,19 +32,12 @@ fn shown(path: &Path) -> String {
 fn run_file(path: &Path, registry: &Registry) -> Result<(), String> {
     let file_name = shown(path);
     let repro = format!("cargo run -p tcpnotify-sim -- run {file_name}");
-    let file = scenario_file::load(path, registry).map_err(|e| format!("{e}"))?;
+    let file = ScenarioFile::load(path, registry).map_err(|e| format!("{e}"))?;
     let plan = file.scenario.plan_for(file.seed);
-    let verdict = verdict::judge(&file.scenario, &plan)
+    let verdict = judge(&file.scenario, &plan)
         .map_err(|e| format!("{file_name}: {e}\nreproduce: {repro}"))?;
 
-    let mut settings = insta::Settings::clone_current();
-    settings.set_info(&RunInfo {
-        scenario: &file.scenario.name,
-        seed: file.seed,
-        plan: &plan,
-    });
-    settings.set_omit_expression(true);
-    settings.set_prepend_module_to_snapshot(false);
+    let settings = snapshot::run_settings(&file.scenario.name, &plan);
     let trace = &verdict.outcome.trace;
     let shown = if trace.len() > SUMMARY_ABOVE_LINES {
         trace.render_summary()

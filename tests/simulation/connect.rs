@@ -2,14 +2,12 @@
 //! failing, and `connecting` counts during happy-eyeballs.
 
 use crate::support::{callbacks_of, snapshot_trace};
+use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Sender};
-use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::runner::Ended;
+use tcpnotify_sim::run::Ended;
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::settings::{FaultSettings, Span};
-use tcpnotify_sim::testing::{run_passing, seed_or};
-use tcpnotify_sim::verdict::Expectations;
+use tcpnotify_sim::{run_passing, seed_or, Expectations, Seed};
 
 fn hello() -> NotifierFactory {
     factory(|| Sender::new(b"hello".to_vec()))
@@ -19,14 +17,6 @@ fn with_faults(faults: Vec<Fault>) -> FaultPlan {
     FaultPlan {
         faults,
         ..FaultPlan::quiet(Seed(0))
-    }
-}
-
-fn at(at_ms: u64, kind: FaultKind) -> Fault {
-    Fault {
-        at_ms: Some(at_ms),
-        after: None,
-        kind,
     }
 }
 
@@ -65,7 +55,7 @@ fn c4_connect_failed_timed_out_across_a_partition() {
     let scenario = Scenario::new("connect-timed-out")
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "server", 7000, hello())
-        .plan(with_faults(vec![at(
+        .plan(with_faults(vec![Fault::at(
             0,
             partition("client", "server", 5000),
         )]));
@@ -118,7 +108,7 @@ fn c3_happy_eyeballs_counts_down_then_connects() {
         .name("svc", &["dead", "server"])
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "svc", 7000, hello())
-        .plan(with_faults(vec![at(
+        .plan(with_faults(vec![Fault::at(
             0,
             FaultKind::Latency {
                 a: "client".into(),
@@ -148,7 +138,7 @@ fn c2_happy_eyeballs_live_address_wins_over_a_black_hole() {
         .name("svc", &["hole", "server"])
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "svc", 7000, hello())
-        .plan(with_faults(vec![at(
+        .plan(with_faults(vec![Fault::at(
             0,
             partition("client", "hole", 60_000),
         )]));
@@ -228,7 +218,7 @@ fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
         .starting_at(1100)
         .plan(FaultPlan {
             connect_timeout_ms: 300,
-            ..with_faults(vec![at(
+            ..with_faults(vec![Fault::at(
                 10,
                 FaultKind::Crash {
                     host: "server".into(),
@@ -293,7 +283,7 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "server", 7000, hello())
         .plan(with_faults(vec![
-            at(
+            Fault::at(
                 0,
                 FaultKind::Latency {
                     a: "client".into(),
@@ -302,7 +292,7 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
                     max_latency_ms: None,
                 },
             ),
-            at(
+            Fault::at(
                 10,
                 FaultKind::Crash {
                     host: "server".into(),
@@ -333,7 +323,7 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
 #[test]
 fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
     let crash = |at_ms: u64, restart_after_ms: u64| {
-        at(
+        Fault::at(
             at_ms,
             FaultKind::Crash {
                 host: "server".into(),
@@ -360,7 +350,7 @@ fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
         )
         .starting_at(130)
         .plan(with_faults(vec![
-            at(
+            Fault::at(
                 0,
                 FaultKind::Latency {
                     a: "client".into(),

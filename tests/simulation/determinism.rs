@@ -2,12 +2,11 @@
 //! in a child process, and every trace must be identical.
 
 use std::process::Command;
+use tcpnotify_sim::explore::{repro_line, run_checked};
+use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{BulkWriter, Echo, FramedEcho, Sender, SlowReader};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::settings::{FaultSettings, Span};
-use tcpnotify_sim::testing::{repro_line, run_checked};
-use tcpnotify_sim::trace::Trace;
+use tcpnotify_sim::run::Trace;
+use tcpnotify_sim::{factory, Scenario, Seed};
 
 const SEEDS: [u64; 6] = [1, 2, 3, 42, 1000, 987_654_321];
 const CHILD_VAR: &str = "TCPNOTIFY_DETERMINISM_CHILD_SEED";

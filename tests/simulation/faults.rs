@@ -1,12 +1,9 @@
 //! Faults over the simulated network: a partition that heals, a reset mid-stream, a crash.
 
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
+use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::notifiers::{pattern, Sender};
-use tcpnotify_sim::plan::{EventTrigger, Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::{run_passing, seed_or};
-use tcpnotify_sim::verdict::Expectations;
+use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
     Scenario::echo(name, 2048, 256)
@@ -23,16 +20,15 @@ fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
 fn r6_partition_heals_with_data_intact() {
     let scenario = echo_pair(
         "partition-heals",
-        vec![Fault {
-            at_ms: Some(2),
-            after: None,
-            kind: FaultKind::Partition {
+        vec![Fault::at(
+            2,
+            FaultKind::Partition {
                 a: "client".into(),
                 b: "server".into(),
                 duration_ms: 500,
                 one_way: false,
             },
-        }],
+        )],
     );
     let outcome = run_passing(&scenario, seed_or(1));
     assert_eq!(received_bytes(&outcome, "c1"), pattern(0, 2048));
@@ -49,16 +45,15 @@ fn r6_partition_heals_with_data_intact() {
 fn r6_one_way_partition_heals_with_data_intact() {
     let scenario = echo_pair(
         "partition-one-way-heals",
-        vec![Fault {
-            at_ms: Some(1),
-            after: None,
-            kind: FaultKind::Partition {
+        vec![Fault::at(
+            1,
+            FaultKind::Partition {
                 a: "server".into(),
                 b: "client".into(),
                 duration_ms: 300,
                 one_way: true,
             },
-        }],
+        )],
     );
     let outcome = run_passing(&scenario, seed_or(1));
     assert_eq!(received_bytes(&outcome, "c1"), pattern(0, 2048));
@@ -71,15 +66,14 @@ fn r6_one_way_partition_heals_with_data_intact() {
 fn l2_reset_mid_stream_ends_in_closed() {
     let scenario = echo_pair(
         "reset-mid-stream",
-        vec![Fault {
-            at_ms: None,
-            after: Some(EventTrigger {
+        vec![Fault::after(
+            EventTrigger {
                 conn: "c1".into(),
                 callback: "received".into(),
                 nth: 2,
-            }),
-            kind: FaultKind::Reset { conn: "c1".into() },
-        }],
+            },
+            FaultKind::Reset { conn: "c1".into() },
+        )],
     );
     let outcome = run_passing(&scenario, seed_or(1));
     let c1 = callbacks_of(&outcome, "c1");
@@ -112,18 +106,17 @@ fn l1_host_crash_ends_the_connection() {
         .starting_at(300)
         .keep_payloads()
         .plan(FaultPlan {
-            faults: vec![Fault {
-                at_ms: None,
-                after: Some(EventTrigger {
+            faults: vec![Fault::after(
+                EventTrigger {
                     conn: "c1".into(),
                     callback: "received".into(),
                     nth: 1,
-                }),
-                kind: FaultKind::Crash {
+                },
+                FaultKind::Crash {
                     host: "server".into(),
                     restart_after_ms: Some(100),
                 },
-            }],
+            )],
             ..FaultPlan::quiet(Seed(0))
         })
         .duration_ms(2000)
@@ -156,18 +149,14 @@ fn latency_per_link_is_drawn_between_its_min_and_max() {
     };
     let run = |max_latency_ms| {
         let mut scenario = Scenario::echo("latency-distribution", 2048, 256).plan(FaultPlan {
-            faults: vec![Fault {
-                at_ms: Some(0),
-                after: None,
-                kind: latency(max_latency_ms),
-            }],
+            faults: vec![Fault::at(0, latency(max_latency_ms))],
             ..FaultPlan::quiet(Seed(0))
         });
         // One write at a time: each round trip is its own pair of messages.
         scenario.clients[0].notifier = factory(|| LockStep::new(8, 256));
         run_passing(&scenario, seed_or(1))
     };
-    let round_trips = |outcome: &tcpnotify_sim::runner::RunOutcome| -> Vec<u64> {
+    let round_trips = |outcome: &tcpnotify_sim::run::RunOutcome| -> Vec<u64> {
         let times: Vec<u64> = outcome
             .trace
             .events()

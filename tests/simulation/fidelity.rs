@@ -8,12 +8,10 @@ use crate::support::{callbacks_of, received_bytes};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan, PartialWrites};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
-use tcpnotify_sim::plan::{EventTrigger, Fault, FaultKind, FaultPlan, PartialWrites};
-use tcpnotify_sim::runner::RunOutcome;
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::{run_passing, seed_or};
+use tcpnotify_sim::run::RunOutcome;
+use tcpnotify_sim::{factory, run_passing, seed_or, Scenario, Seed};
 
 /// Bytes per write of the segment tests: small, so a thousand writes stay far below any
 /// socket buffer.
@@ -43,20 +41,19 @@ fn fin_after(segments: usize, hold: Hold) -> Scenario {
         }
     };
     let faults = match hold {
-        Hold::Partition => vec![Fault {
-            at_ms: None,
-            after: Some(EventTrigger {
+        Hold::Partition => vec![Fault::after(
+            EventTrigger {
                 conn: "c1".into(),
                 callback: "connected".into(),
                 nth: 1,
-            }),
-            kind: FaultKind::Partition {
+            },
+            FaultKind::Partition {
                 a: "client".into(),
                 b: "server".into(),
                 duration_ms: 200,
                 one_way: false,
             },
-        }],
+        )],
         Hold::Mute | Hold::SlowReader => Vec::new(),
     };
     Scenario::new(&format!("fin-after-{segments}-segments-{hold:?}"))
@@ -173,16 +170,15 @@ fn l3_bulk_writer_closing_after_a_partition_under_partial_writes_is_seen_closed(
                 average: 16,
                 variation: 8,
             }),
-            faults: vec![Fault {
-                at_ms: Some(1),
-                after: None,
-                kind: FaultKind::Partition {
+            faults: vec![Fault::at(
+                1,
+                FaultKind::Partition {
                     a: "client".into(),
                     b: "server".into(),
                     duration_ms: 150,
                     one_way: false,
                 },
-            }],
+            )],
             ..FaultPlan::quiet(Seed(0))
         });
     let outcome = run_passing(&scenario, seed_or(3));

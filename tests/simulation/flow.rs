@@ -4,12 +4,10 @@
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
 use std::time::Duration;
 use tcpnotify::ConnectionConfig;
+use tcpnotify_sim::fault::{FaultPlan, PartialWrites, ReadChunks};
 use tcpnotify_sim::notifiers::{frame, pattern, BulkWriter, FramedEcho, Sender, SlowReader};
-use tcpnotify_sim::plan::{FaultPlan, PartialWrites, ReadChunks};
-use tcpnotify_sim::runner::RunOutcome;
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::{run_passing, seed_or};
+use tcpnotify_sim::run::RunOutcome;
+use tcpnotify_sim::{factory, run_passing, seed_or, Scenario, Seed};
 
 /// W3, W4, W5, R6: a 2 KiB send buffer and a reader muted for 200ms: the writer is throttled,
 /// then unthrottled once the reader drains, and every byte arrives once and in order.

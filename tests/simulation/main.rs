@@ -8,4 +8,6 @@ mod faults;
 mod fidelity;
 mod flow;
 mod scale;
+#[path = "../common/snapshot.rs"]
+mod snapshot;
 mod support;

@@ -2,14 +2,11 @@
 //! its limit makes peers wait or time out, and a host past a real limit is refused before the
 //! run starts. (1,000 clients at once: `scenarios/many-clients-1000.toml`.)
 
-use tcpnotify_sim::capacity::{LimitError, EPHEMERAL_PORTS};
+use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer};
-use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::runner::{run, Ended, SimError};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::{run_passing, seed_or};
-use tcpnotify_sim::verdict::Expectations;
+use tcpnotify_sim::run::{run, Ended, RunError};
+use tcpnotify_sim::run::{LimitError, EPHEMERAL_PORTS};
+use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
 
 /// A scenario with `n` clients named `c-1` to `c-n`, each added by `make`.
 fn crowd(name: &str, n: usize, make: impl Fn(Scenario, &str) -> Scenario) -> Scenario {
@@ -35,16 +32,15 @@ fn n3_peers_of_a_listener_at_its_limit_wait_then_time_out() {
     .listener("server", "server", 7000, factory(LineServer::default))
     .plan(FaultPlan {
         connect_timeout_ms: 250,
-        faults: vec![Fault {
-            at_ms: Some(0),
-            after: None,
-            kind: FaultKind::Latency {
+        faults: vec![Fault::at(
+            0,
+            FaultKind::Latency {
                 a: "client".into(),
                 b: "server".into(),
                 latency_ms: 20,
                 max_latency_ms: None,
             },
-        }],
+        )],
         ..FaultPlan::quiet(Seed(0))
     });
     scenario.listeners[0].limit = 10;
@@ -80,7 +76,7 @@ fn a_client_host_past_its_ephemeral_ports_is_refused_before_the_run() {
     .name("svc", &["server", "server2"])
     .expecting(Expectations::default());
     match run(&scenario, &FaultPlan::quiet(Seed(1))) {
-        Err(SimError::Scenario(e)) => {
+        Err(RunError::Scenario(e)) => {
             assert_eq!(e.field, format!("clients[{}].host", clients - 1));
             assert!(e.message.contains("ephemeral ports"), "{e}");
         }
@@ -102,18 +98,17 @@ fn a_plan_whose_crashes_take_a_host_past_its_ephemeral_ports_is_refused_before_t
     .listener("server", "server", 7000, factory(|| Echo))
     .expecting(Expectations::default());
     let plan = FaultPlan {
-        faults: vec![Fault {
-            at_ms: Some(5),
-            after: None,
-            kind: FaultKind::Crash {
+        faults: vec![Fault::at(
+            5,
+            FaultKind::Crash {
                 host: "server".into(),
                 restart_after_ms: Some(10),
             },
-        }],
+        )],
         ..FaultPlan::quiet(Seed(1))
     };
     match run(&scenario, &plan) {
-        Err(SimError::Limit(LimitError::EphemeralPorts { host, attempts })) => {
+        Err(RunError::Limit(LimitError::EphemeralPorts { host, attempts })) => {
             assert_eq!((host.as_str(), attempts), ("client", 18_000));
         }
         other => panic!(

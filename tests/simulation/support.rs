@@ -1,29 +1,12 @@
 //! Shared pieces of the simulation tests: snapshotting a run with its seed and plan.
 
-use serde::Serialize;
-use tcpnotify_sim::plan::FaultPlan;
-use tcpnotify_sim::runner::RunOutcome;
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::testing::repro_line;
-
-/// What a snapshot's metadata records: enough to re-run it.
-#[derive(Serialize)]
-struct RunInfo<'a> {
-    scenario: &'a str,
-    seed: Seed,
-    plan: &'a FaultPlan,
-}
+use crate::snapshot::run_settings;
+use tcpnotify_sim::explore::repro_line;
+use tcpnotify_sim::run::RunOutcome;
 
 /// Snapshots the run's trace, with the seed and plan in the snapshot's metadata.
 pub fn snapshot_trace(name: &str, outcome: &RunOutcome) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_info(&RunInfo {
-        scenario: &outcome.scenario,
-        seed: outcome.plan.seed,
-        plan: &outcome.plan,
-    });
-    settings.set_omit_expression(true);
-    settings.set_prepend_module_to_snapshot(false);
+    let settings = run_settings(&outcome.scenario, &outcome.plan);
     // Shown (by the test harness) only if the snapshot differs.
     eprintln!("reproduce: {}", repro_line(outcome.plan.seed));
     settings.bind(|| insta::assert_snapshot!(name, outcome.trace.render_text()));

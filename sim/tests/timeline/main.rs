@@ -11,7 +11,7 @@ mod scale;
 
 use scraper::{ElementRef, Html, Selector};
 use std::path::PathBuf;
-use tcpnotify_sim::timeline::Timeline;
+use tcpnotify_sim::report::Timeline;
 
 /// Writes `timeline`'s page as `name`.html in the tests' scratch folder.
 pub fn write_page(name: &str, timeline: &Timeline) -> (PathBuf, String) {

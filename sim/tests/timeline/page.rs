@@ -4,16 +4,15 @@ use crate::chromium::{dump_dom, screenshot};
 use crate::{assert_not_blank, lane_labels, text, write_page, Dom};
 use std::path::Path;
 use tcpnotify::record::{Callback, Payload};
-use tcpnotify_sim::checker::{check, CheckOptions, Rule};
-use tcpnotify_sim::registry::Registry;
-use tcpnotify_sim::scenario_file;
-use tcpnotify_sim::timeline::Timeline;
-use tcpnotify_sim::trace::{EventKind, Trace, TraceEvent};
-use tcpnotify_sim::verdict::Verdict;
+use tcpnotify_sim::judge::Verdict;
+use tcpnotify_sim::judge::{check, CheckOptions, Rule};
+use tcpnotify_sim::report::Timeline;
+use tcpnotify_sim::run::{EventKind, Trace, TraceEvent};
+use tcpnotify_sim::{Registry, ScenarioFile};
 
 fn partition_heals() -> Verdict {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/partition-heals.toml");
-    let file = scenario_file::load(&path, &Registry::builtin()).expect("scenario");
+    let file = ScenarioFile::load(&path, &Registry::builtin()).expect("scenario");
     file.judge(None).expect("runs")
 }
 

@@ -2,12 +2,11 @@
 
 use crate::chromium::{dump_dom, screenshot};
 use crate::{assert_not_blank, lane_labels, text, write_page, Dom};
+use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::{Echo, Sender};
-use tcpnotify_sim::plan::{Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::scenario::{factory, Scenario};
-use tcpnotify_sim::seed::Seed;
-use tcpnotify_sim::timeline::Timeline;
-use tcpnotify_sim::verdict::judge;
+use tcpnotify_sim::report::Timeline;
+use tcpnotify_sim::{factory, Scenario, Seed};
 
 /// Lanes an unfolded group shows at a time (`PAGE` in page.js).
 const PAGE: usize = 50;
@@ -32,16 +31,15 @@ fn thousand_clients() -> Scenario {
             .starting_at(i / 4);
     }
     let mut plan = FaultPlan::quiet(Seed(0));
-    plan.faults.push(Fault {
-        at_ms: Some(40),
-        after: None,
-        kind: FaultKind::Partition {
+    plan.faults.push(Fault::at(
+        40,
+        FaultKind::Partition {
             a: "client3".into(),
             b: "web".into(),
             duration_ms: 100,
             one_way: false,
         },
-    });
+    ));
     scenario.plan(plan)
 }
 

@@ -1,0 +1,291 @@
+//! The fault layer's shared state for one run ([`FaultLayer`]): partitions, crashed hosts,
+//! resets, slow closes, and each connection's flow window, which both ends of a connection
+//! see. The streams ([`FaultyStream`](super::FaultyStream)) and the network
+//! ([`FaultNetwork`](super::FaultNetwork)) apply it.
+//!
+//! turmoil accepts every write whole and returns one segment per read, refuses connects into a
+//! partition at once, and drops data on its own partitions. Partial writes, re-chunked reads,
+//! byte-sized send buffers, partitions that hold data and heal, and connect time-outs are
+//! therefore made here, over any backend: the same faults wrap a real socket.
+//!
+//! Flow control is made here too. Each direction of a connection holds at most the plan's
+//! [`window`](FaultPlan::window) of bytes written and not yet read by the peer; past it a write
+//! waits until the peer reads, as a real socket's does once its buffers are full. The same
+//! window keeps the end of stream from being lost: turmoil parks a FIN that finds the
+//! receiver's channel full and never delivers it, and since every data segment in that channel
+//! holds at least one unread byte of the window, a channel of one slot more than the largest
+//! window always has one left for the FIN, however many segments are outstanding (the run
+//! sizes turmoil's `tcp_capacity` so: `run::capacity`).
+
+use super::plan::FaultPlan;
+use crate::seed::{fnv1a, Seed};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Locks `mutex`, also after a panic elsewhere poisoned it: the state stays consistent
+/// because every update under it is a single assignment or arithmetic step.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A connection between two sockets, written the same from both ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct LinkKey(SocketAddr, SocketAddr);
+
+impl LinkKey {
+    /// The key of the connection from `local` to `remote`, and which direction that is (0 or 1).
+    pub(super) fn of(local: SocketAddr, remote: SocketAddr) -> (LinkKey, usize) {
+        if local <= remote {
+            (LinkKey(local, remote), 0)
+        } else {
+            (LinkKey(remote, local), 1)
+        }
+    }
+}
+
+/// The fault state of one connection, shared by its two ends. Directions are numbered as
+/// [`LinkKey::of`] gives them to the writing end.
+#[derive(Default)]
+pub(super) struct Link {
+    pub(super) reset: bool,
+    /// Bytes written in each direction and not yet read by the peer.
+    pub(super) in_flight: [usize; 2],
+    /// Whether the end writing in each direction has dropped its stream: nobody reads the
+    /// other direction any more.
+    pub(super) dropped: [bool; 2],
+    /// Writers waiting for window, per direction.
+    pub(super) writers: [Option<Waker>; 2],
+    /// Readers waiting, per receiving direction (woken by a reset).
+    pub(super) readers: [Option<Waker>; 2],
+    /// The receiving side of each direction sees the FIN this much later.
+    pub(super) fin_delay: [Option<Duration>; 2],
+}
+
+impl Link {
+    fn wake_all(&mut self) {
+        for w in self.writers.iter_mut().chain(self.readers.iter_mut()) {
+            if let Some(w) = w.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Directions (from host, to host) currently cut.
+    blocked: BTreeSet<(String, String)>,
+    /// Hosts crashed and not yet restarted: SYNs to them are lost.
+    down: BTreeSet<String>,
+    /// How many times each host crashed or restarted, so a connect can tell a refusal caused
+    /// by either (its SYN was lost with the host's backlog) from a real one.
+    generations: BTreeMap<String, u64>,
+    /// Each connection's state; its streams hold it too, so their reads and writes do not
+    /// look it up.
+    links: BTreeMap<LinkKey, Arc<Mutex<Link>>>,
+    /// Tasks waiting for a partition to heal or a host to restart.
+    heal_waiters: Vec<Waker>,
+    /// Connection names and their sockets (local, remote), learned from the trace.
+    conns: BTreeMap<String, (SocketAddr, SocketAddr)>,
+    /// Slow closes asked for by name before the connection existed.
+    pending_slow_close: BTreeMap<String, Duration>,
+}
+
+/// Per-run fault state shared by every host's network and stream.
+pub struct FaultLayer {
+    seed: Seed,
+    pub(super) plan: FaultPlan,
+    hosts: BTreeMap<String, IpAddr>,
+    host_of_ip: BTreeMap<IpAddr, String>,
+    state: Mutex<State>,
+}
+
+impl FaultLayer {
+    /// The layer for a run with `plan`, over hosts with these addresses.
+    pub fn new(plan: FaultPlan, hosts: BTreeMap<String, IpAddr>) -> Arc<Self> {
+        let host_of_ip = hosts.iter().map(|(h, ip)| (*ip, h.clone())).collect();
+        Arc::new(FaultLayer {
+            seed: plan.seed,
+            plan,
+            hosts,
+            host_of_ip,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// The state of the connection `key`, made on first use.
+    pub(super) fn link(&self, key: LinkKey) -> Arc<Mutex<Link>> {
+        self.lock().links.entry(key).or_default().clone()
+    }
+
+    /// The host at `ip`.
+    pub(crate) fn host_of(&self, ip: IpAddr) -> Option<&str> {
+        self.host_of_ip.get(&ip).map(String::as_str)
+    }
+
+    /// Every host name.
+    pub(crate) fn host_names(&self) -> impl Iterator<Item = &str> {
+        self.hosts.keys().map(String::as_str)
+    }
+
+    /// How long a connect waits for its handshake, whatever holds it (a partition, a host
+    /// that is down, a listener that does not accept).
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.plan.connect_timeout_ms)
+    }
+
+    /// Cuts traffic from `from` to `to` until [`heal`](Self::heal).
+    pub fn block(&self, from: &str, to: &str) {
+        self.lock()
+            .blocked
+            .insert((from.to_string(), to.to_string()));
+    }
+
+    /// Restores traffic from `from` to `to`; held data flows again.
+    pub fn heal(&self, from: &str, to: &str) {
+        self.wake_heal_waiters(|state| {
+            state.blocked.remove(&(from.to_string(), to.to_string()));
+        });
+    }
+
+    /// Host `host` crashed: until [`host_restarted`](Self::host_restarted), SYNs to it are
+    /// lost, so connects to it wait (and time out) as TCP's SYN retransmissions would.
+    pub(crate) fn host_crashed(&self, host: &str) {
+        let mut state = self.lock();
+        state.down.insert(host.to_string());
+        *state.generations.entry(host.to_string()).or_default() += 1;
+    }
+
+    /// Host `host` runs again (turmoil restarts a running host too, with a fresh backlog):
+    /// waiting connects send their SYN.
+    pub(crate) fn host_restarted(&self, host: &str) {
+        self.wake_heal_waiters(|state| {
+            state.down.remove(host);
+            *state.generations.entry(host.to_string()).or_default() += 1;
+        });
+    }
+
+    /// How many times host `host` crashed or restarted so far: a connect whose host changed
+    /// generation while its SYN was out lost that SYN.
+    pub(crate) fn generation(&self, host: &str) -> u64 {
+        self.lock().generations.get(host).copied().unwrap_or(0)
+    }
+
+    /// Changes the state with `change`, then wakes every task waiting for a path to open.
+    fn wake_heal_waiters(&self, change: impl FnOnce(&mut State)) {
+        let waiters = {
+            let mut state = self.lock();
+            change(&mut state);
+            std::mem::take(&mut state.heal_waiters)
+        };
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    /// Whether traffic from `from` to `to` is cut.
+    pub fn is_blocked(&self, from: &str, to: &str) -> bool {
+        self.lock()
+            .blocked
+            .contains(&(from.to_string(), to.to_string()))
+    }
+
+    /// Waits (registering `cx`) unless traffic from `from` to `to` flows.
+    fn poll_open(&self, from: &str, to: &str, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_flowing(&(from.to_string(), to.to_string()), cx)
+    }
+
+    /// [`poll_open`](Self::poll_open) for a direction (from host, to host) already spelled
+    /// as [`State::blocked`] keys it: a stream checks it on every read without allocating.
+    pub(super) fn poll_flowing(
+        &self,
+        direction: &(String, String),
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let mut state = self.lock();
+        if state.blocked.contains(direction) {
+            state.heal_waiters.push(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
+
+    /// Waits until neither direction between `a` and `b` is cut and `b` is up: until a SYN
+    /// from `a` to `b` and its answer can get through.
+    pub(crate) async fn wait_connectable(&self, a: &str, b: &str) {
+        std::future::poll_fn(|cx| {
+            if self.poll_open(a, b, cx).is_pending() || self.poll_open(b, a, cx).is_pending() {
+                return Poll::Pending;
+            }
+            let mut state = self.lock();
+            if state.down.contains(b) {
+                state.heal_waiters.push(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(())
+        })
+        .await
+    }
+
+    /// Records that connection `name` runs between `local` and `remote` (from its first
+    /// callback), and applies any slow close asked for it.
+    pub fn register_connection(&self, name: &str, local: SocketAddr, remote: SocketAddr) {
+        let delay = {
+            let mut state = self.lock();
+            state.conns.insert(name.to_string(), (local, remote));
+            state.pending_slow_close.remove(name)
+        };
+        if let Some(delay) = delay {
+            let (key, dir) = LinkKey::of(local, remote);
+            // `name`'s own FIN reaches its peer late: delay on the receiving direction.
+            lock(&self.link(key)).fin_delay[dir] = Some(delay);
+        }
+    }
+
+    /// Resets connection `name`: both ends fail their next I/O. False if it is unknown.
+    pub fn reset(&self, name: &str) -> bool {
+        let Some((local, remote)) = self.lock().conns.get(name).copied() else {
+            return false;
+        };
+        let link = self.link(LinkKey::of(local, remote).0);
+        let mut link = lock(&link);
+        link.reset = true;
+        link.wake_all();
+        true
+    }
+
+    /// Delays the FIN that connection `name` sends by `delay`.
+    pub fn slow_close(&self, name: &str, delay: Duration) {
+        let known = self.lock().conns.get(name).copied();
+        match known {
+            Some((local, remote)) => {
+                let (key, dir) = LinkKey::of(local, remote);
+                lock(&self.link(key)).fin_delay[dir] = Some(delay);
+            }
+            None => {
+                self.lock()
+                    .pending_slow_close
+                    .insert(name.to_string(), delay);
+            }
+        }
+    }
+
+    pub(super) fn stream_rng(
+        &self,
+        purpose: &str,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> ChaCha8Rng {
+        self.seed
+            .stream(purpose, fnv1a(format!("{local}>{remote}").as_bytes()))
+    }
+}

@@ -1,0 +1,245 @@
+//! The fault layer's network: any backend's [`Network`] seen through the fault layer, whose
+//! streams are [`FaultyStream`]s and whose connects behave as TCP's do under partitions and
+//! crashes. It is itself a `Network`, so connections and listeners are built on it unchanged
+//! (`TcpConnection::builder().network(..)`).
+//!
+//! A SYN into a partition or to a crashed host is lost and retransmitted until the plan's
+//! connect timeout: the connect waits until the path is open and the host is up, and the
+//! timeout covers the whole handshake, whatever holds it (a partition, a host that is down, a
+//! listener at its limit that does not accept). A SYN that a crash or restart lost after it
+//! left comes back as a refusal from a backend that already forgot the host's backlog
+//! (turmoil); it is sent again.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use tcpnotify::TokioNetwork;
+//! use tcpnotify_sim::fault::{FaultLayer, FaultNetwork, PartialWrites, ReadChunks};
+//! use tcpnotify_sim::{FaultPlan, Seed};
+//!
+//! // Real loopback sockets, with partial writes, re-chunked reads and a 64-byte send buffer.
+//! let plan = FaultPlan {
+//!     partial_writes: Some(PartialWrites { average: 3, variation: 2 }),
+//!     read_chunks: Some(ReadChunks { max: 5 }),
+//!     send_buffer: Some(64),
+//!     ..FaultPlan::quiet(Seed(1))
+//! };
+//! let hosts = BTreeMap::from([("localhost".to_string(), [127, 0, 0, 1].into())]);
+//! let net = FaultNetwork::new(TokioNetwork::new(), "localhost", FaultLayer::new(plan, hosts));
+//! // TcpListener::builder().network(net.clone()) and TcpConnection::builder().network(net)
+//! // then run over it.
+//! # let _ = net;
+//! ```
+
+use super::layer::FaultLayer;
+use super::stream::{FaultyStream, Peek};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tcpnotify::{BoxFuture, Network};
+
+/// The network `N` as host `host` sees it through the fault layer.
+#[derive(Clone)]
+pub struct FaultNetwork<N> {
+    inner: N,
+    host: Arc<str>,
+    layer: Arc<FaultLayer>,
+}
+
+impl<N> FaultNetwork<N> {
+    /// `inner` as host `host` (a host of `layer`, by which partitions name it) sees it through
+    /// `layer`.
+    pub fn new(inner: N, host: &str, layer: Arc<FaultLayer>) -> Self {
+        FaultNetwork {
+            inner,
+            host: host.into(),
+            layer,
+        }
+    }
+
+    /// The network underneath.
+    pub fn inner(&self) -> &N {
+        &self.inner
+    }
+
+    /// The fault layer it goes through.
+    pub fn layer(&self) -> &Arc<FaultLayer> {
+        &self.layer
+    }
+}
+
+/// Dials `address` (host `to`) from host `from` over `inner` until the handshake ends, with
+/// no timeout: the SYN goes out once the path is open and the host is up, and again if a
+/// crash or restart of `to` lost it.
+async fn dial<N: Network>(
+    inner: &N,
+    layer: &FaultLayer,
+    from: &str,
+    to: &str,
+    address: SocketAddr,
+) -> io::Result<N::Stream> {
+    loop {
+        layer.wait_connectable(from, to).await;
+        let generation = layer.generation(to);
+        match inner.connect(address).await {
+            Err(e)
+                if e.kind() == io::ErrorKind::ConnectionRefused
+                    && layer.generation(to) != generation => {}
+            result => return result,
+        }
+    }
+}
+
+impl<N> Network for FaultNetwork<N>
+where
+    N: Network,
+    N::Stream: Peek,
+{
+    type Stream = FaultyStream<N::Stream>;
+    type Listener = N::Listener;
+
+    fn resolve(
+        &self,
+        host: &str,
+        service: &str,
+    ) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
+        self.inner.resolve(host, service)
+    }
+
+    fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
+        let (inner, layer, from) = (self.inner.clone(), self.layer.clone(), self.host.clone());
+        Box::pin(async move {
+            let to = layer
+                .host_of(address.ip())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::ConnectionRefused,
+                        format!("no host at {address}"),
+                    )
+                })?;
+            let dialled = dial(&inner, &layer, &from, &to, address);
+            let stream = tokio::time::timeout(layer.connect_timeout(), dialled)
+                .await
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("connect to {address} timed out"),
+                    )
+                })??;
+            FaultyStream::new(stream, layer)
+        })
+    }
+
+    fn listen(&self, host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
+        self.inner.listen(host, service)
+    }
+
+    fn accept<'a>(
+        &self,
+        listener: &'a Self::Listener,
+    ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
+        let accepting = self.inner.accept(listener);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let (stream, peer) = accepting.await?;
+            Ok((FaultyStream::new(stream, layer)?, peer))
+        })
+    }
+
+    fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
+        self.inner.listener_address(listener)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{FaultPlan, PartialWrites, ReadChunks};
+    use crate::seed::Seed;
+    use std::collections::BTreeMap;
+    use std::pin::Pin;
+    use std::task::Poll;
+    use tcpnotify::TokioNetwork;
+    use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    /// Real loopback sockets through a fault layer with `plan`: a connected pair (client,
+    /// accepted server end).
+    async fn loopback_pair(
+        plan: FaultPlan,
+    ) -> (
+        FaultyStream<tokio::net::TcpStream>,
+        FaultyStream<tokio::net::TcpStream>,
+    ) {
+        let hosts = BTreeMap::from([("localhost".to_string(), [127, 0, 0, 1].into())]);
+        let net = FaultNetwork::new(
+            TokioNetwork::new(),
+            "localhost",
+            FaultLayer::new(plan, hosts),
+        );
+        let listener = net.listen("127.0.0.1", "0").await.expect("listen");
+        let address = net.listener_address(&listener).expect("bound");
+        let (client, accepted) = tokio::join!(net.connect(address), net.accept(&listener));
+        (client.expect("connect"), accepted.expect("accept").0)
+    }
+
+    #[tokio::test]
+    async fn partial_writes_and_rechunked_reads_apply_to_a_real_socket() {
+        let plan = FaultPlan {
+            partial_writes: Some(PartialWrites {
+                average: 3,
+                variation: 2,
+            }),
+            read_chunks: Some(ReadChunks { max: 5 }),
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let (mut client, mut server) = loopback_pair(plan).await;
+        let data: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+        let writer = async {
+            let mut written = 0;
+            while written < data.len() {
+                let n = client.write(&data[written..]).await.expect("write");
+                assert!((1..=5).contains(&n), "a write took {n} bytes");
+                written += n;
+            }
+            client.shutdown().await.expect("shutdown");
+        };
+        let reader = async {
+            let (mut got, mut buf) = (Vec::new(), [0u8; 64]);
+            loop {
+                let n = server.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    return got;
+                }
+                assert!(n <= 5, "a read returned {n} bytes");
+                got.extend_from_slice(&buf[..n]);
+            }
+        };
+        let ((), got) = tokio::join!(writer, reader);
+        assert_eq!(got, data);
+    }
+
+    #[tokio::test]
+    async fn a_small_send_buffer_pushes_a_real_socket_back_until_the_peer_reads() {
+        let plan = FaultPlan {
+            send_buffer: Some(64),
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let (mut client, mut server) = loopback_pair(plan).await;
+        let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(client.write(&data).await.expect("write"), 64);
+        // The peer has read nothing: the buffer is full.
+        let pending = std::future::poll_fn(|cx| {
+            Poll::Ready(
+                Pin::new(&mut client)
+                    .poll_write(cx, &data[64..])
+                    .is_pending(),
+            )
+        });
+        assert!(pending.await);
+        let mut ten = [0u8; 10];
+        server.read_exact(&mut ten).await.expect("read");
+        assert_eq!(&ten[..], &data[..10]);
+        // What the peer read left the buffer: ten bytes more fit.
+        assert_eq!(client.write(&data[64..]).await.expect("write"), 10);
+    }
+}

@@ -1,0 +1,697 @@
+//! The fault plan: every fault of a run as data, fixed before the run starts. It is generated
+//! from the seed and the fault settings, printed with the run, serialisable, and can be edited
+//! and replayed or shrunk: a run is a pure function of its scenario and its plan.
+
+use crate::seed::Seed;
+use crate::validate::{
+    at_most, count_at_most, ordered, positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT,
+    MAX_DURATION_MS, MAX_FAULTS,
+};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Link latency when the plan sets none.
+pub const DEFAULT_LATENCY_MS: u64 = 1;
+
+/// Connect attempts across a partition give up after this long (a SYN timeout).
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
+
+/// Bytes a stream may have written and its peer not yet read, when the plan sets no
+/// [`window`](FaultPlan::window): 4 MiB.
+///
+/// A real socket pushes its writer back once the sender's send buffer and the receiver's
+/// receive buffer are full. Linux lets a send buffer grow to 4 MiB by default (`tcp_wmem`'s
+/// largest value), and a writer to a loopback peer that does not read is pushed back after
+/// 3.4 to 4.1 MiB (measured here with one 9 MiB write and with 16-byte writes, with and without a
+/// small receive buffer). A window as large as the most a real socket takes never makes a
+/// writer `throttled` where a real one would not be, and still pushes back a writer whose peer
+/// stops reading. Smaller buffers are the `send_buffer` fault's job.
+pub const DEFAULT_WINDOW: usize = 4 << 20;
+
+/// The largest [`window`](FaultPlan::window) a plan may ask for: 1 GiB, TCP's largest window
+/// with window scaling (RFC 7323).
+pub const MAX_WINDOW: usize = 1 << 30;
+
+/// Message latency on every link: each segment takes between `min_ms` and `max_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Shortest delivery time.
+    pub min_ms: u64,
+    /// Longest delivery time.
+    pub max_ms: u64,
+}
+
+/// Partial writes: each write accepts about `average` bytes (± `variation`, at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialWrites {
+    /// Mean bytes a write accepts.
+    pub average: usize,
+    /// Largest deviation from the mean.
+    pub variation: usize,
+}
+
+/// Read re-chunking: reads return between 1 and `max` bytes, splitting and coalescing segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadChunks {
+    /// Most bytes one read returns.
+    pub max: usize,
+}
+
+/// A fault that fires on a trace event: the `nth` (from 1) `callback` of connection `conn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTrigger {
+    /// Connection name (`c1`, `server.1`).
+    pub conn: String,
+    /// Callback name as in the contract (`received`, `sent`, `connected`, ...).
+    pub callback: String,
+    /// Which occurrence, from 1.
+    pub nth: u32,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Hosts `a` and `b` cannot reach each other (one way: only `a` to `b`) for a while.
+    /// Data in flight is held, not lost, and arrives after the partition heals; connects across
+    /// it wait, and time out after the plan's connect timeout. `b = "*"` means every other host.
+    Partition {
+        /// One side.
+        a: String,
+        /// The other side, or `*`.
+        b: String,
+        /// How long it lasts.
+        duration_ms: u64,
+        /// Only traffic from `a` to `b` is cut.
+        #[serde(default)]
+        one_way: bool,
+    },
+    /// The link between `a` and `b` gets a new latency from now on: fixed, or drawn per
+    /// message between `latency_ms` and `max_latency_ms`.
+    Latency {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
+        /// The new latency (the least, if `max_latency_ms` is set).
+        latency_ms: u64,
+        /// The most latency, for a distribution; absent means fixed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_latency_ms: Option<u64>,
+    },
+    /// Connection `conn` is reset (both ends see a connection reset on their next I/O).
+    Reset {
+        /// Connection name.
+        conn: String,
+    },
+    /// The peer of connection `conn` sees its end of stream `delay_ms` late.
+    SlowClose {
+        /// Connection name.
+        conn: String,
+        /// Delay of the FIN.
+        delay_ms: u64,
+    },
+    /// Host `host` crashes, and restarts after `restart_after_ms` if given.
+    Crash {
+        /// Host name.
+        host: String,
+        /// Down time before the restart.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restart_after_ms: Option<u64>,
+    },
+}
+
+impl FaultKind {
+    /// The kind's name, as in plans and coverage reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Partition { one_way: false, .. } => "partition",
+            FaultKind::Partition { one_way: true, .. } => "partition_one_way",
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::Reset { .. } => "reset",
+            FaultKind::SlowClose { .. } => "slow_close",
+            FaultKind::Crash { .. } => "crash",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultKind::Partition {
+                a,
+                b,
+                duration_ms,
+                one_way,
+            } => {
+                let arrow = if *one_way { "->" } else { "<->" };
+                write!(f, "partition {a} {arrow} {b} for {duration_ms}ms")
+            }
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms: None,
+            } => write!(f, "latency {a} <-> {b} = {latency_ms}ms"),
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms: Some(max),
+            } => write!(f, "latency {a} <-> {b} = {latency_ms}..{max}ms"),
+            FaultKind::Reset { conn } => write!(f, "reset {conn}"),
+            FaultKind::SlowClose { conn, delay_ms } => {
+                write!(f, "slow close of {conn} by {delay_ms}ms")
+            }
+            FaultKind::Crash {
+                host,
+                restart_after_ms: Some(ms),
+            } => write!(f, "crash {host}, restart after {ms}ms"),
+            FaultKind::Crash { host, .. } => write!(f, "crash {host}"),
+        }
+    }
+}
+
+/// When a fault fires: at a simulated time, or on a trace event. A plan file writes it as
+/// the fault's `at_ms` or its `after` table, and a fault with both or neither does not load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// At this simulated time, in milliseconds from the start (`at_ms = 250`).
+    At(u64),
+    /// On a trace event (`after = { conn = "c1", callback = "received", nth = 3 }`).
+    After(EventTrigger),
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::At(at) => write!(f, "at {at}ms"),
+            Trigger::After(t) => write!(f, "after {}'s {} {}", t.conn, ordinal(t.nth), t.callback),
+        }
+    }
+}
+
+/// One fault: what it does and when.
+///
+/// ```
+/// use tcpnotify_sim::fault::{Fault, FaultKind, Trigger};
+/// let fault: Fault = toml::from_str("at_ms = 5\nkind = 'reset'\nconn = 'c1'").unwrap();
+/// assert_eq!(fault, Fault::at(5, FaultKind::Reset { conn: "c1".into() }));
+/// assert_eq!(fault.trigger, Trigger::At(5));
+/// // Both triggers, or none: the fault does not load.
+/// let both = "at_ms = 5\nafter = { conn = 'c1', callback = 'received', nth = 1 }\nkind = 'reset'\nconn = 'c1'";
+/// assert!(toml::from_str::<Fault>(both).is_err());
+/// assert!(toml::from_str::<Fault>("kind = 'reset'\nconn = 'c1'").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FaultTable", into = "FaultTable")]
+pub struct Fault {
+    /// When it fires.
+    pub trigger: Trigger,
+    /// What it does.
+    pub kind: FaultKind,
+}
+
+/// A fault as plan files write it: its trigger as `at_ms` or `after`, beside the fields of
+/// its kind.
+#[derive(Serialize, Deserialize)]
+struct FaultTable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<EventTrigger>,
+    #[serde(flatten)]
+    kind: FaultKind,
+}
+
+impl TryFrom<FaultTable> for Fault {
+    type Error = &'static str;
+    fn try_from(table: FaultTable) -> Result<Self, Self::Error> {
+        let trigger = match (table.at_ms, table.after) {
+            (Some(at), None) => Trigger::At(at),
+            (None, Some(after)) => Trigger::After(after),
+            _ => return Err("set exactly one of at_ms and after"),
+        };
+        Ok(Fault {
+            trigger,
+            kind: table.kind,
+        })
+    }
+}
+
+impl From<Fault> for FaultTable {
+    fn from(fault: Fault) -> Self {
+        let (at_ms, after) = match fault.trigger {
+            Trigger::At(at) => (Some(at), None),
+            Trigger::After(after) => (None, Some(after)),
+        };
+        FaultTable {
+            at_ms,
+            after,
+            kind: fault.kind,
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.trigger)
+    }
+}
+
+impl Fault {
+    /// A fault that fires at `ms` simulated milliseconds.
+    pub fn at(ms: u64, kind: FaultKind) -> Self {
+        Fault {
+            trigger: Trigger::At(ms),
+            kind,
+        }
+    }
+
+    /// A fault that fires on the trace event `event`.
+    pub fn after(event: EventTrigger, kind: FaultKind) -> Self {
+        Fault {
+            trigger: Trigger::After(event),
+            kind,
+        }
+    }
+}
+
+impl Fault {
+    /// Checks one fault against the run's names; fields are named from the fault's table.
+    fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
+        match &self.trigger {
+            Trigger::At(at) if *at >= topology.duration_ms => {
+                return Err(InvalidField::new(
+                    "at_ms",
+                    format!(
+                        "{at} is not before the end of the run (duration_ms = {}): the fault \
+                         would never fire",
+                        topology.duration_ms
+                    ),
+                ))
+            }
+            Trigger::At(_) => {}
+            Trigger::After(event) => event.validate(topology)?,
+        }
+        let host = |field: &str, h: &str| -> Result<(), InvalidField> {
+            if topology.hosts.iter().any(|x| x == h) {
+                return Ok(());
+            }
+            let message = match h {
+                "*" => "`*` (every other host) is only for the `b` of a partition or a \
+                        latency change"
+                    .to_string(),
+                _ => format!("unknown host {h:?} (hosts: {})", topology.hosts.join(", ")),
+            };
+            Err(InvalidField::new(field, message))
+        };
+        // `b` of a partition or a latency change may be `*`: every host but `a`.
+        let pair = |a: &str, b: &str| -> Result<(), InvalidField> {
+            host("a", a)?;
+            if b != "*" {
+                host("b", b)?;
+            }
+            if a == b {
+                return Err(InvalidField::new(
+                    "b",
+                    format!("{b:?} is also `a`: a link joins two hosts"),
+                ));
+            }
+            Ok(())
+        };
+        match &self.kind {
+            FaultKind::Partition {
+                a, b, duration_ms, ..
+            } => {
+                pair(a, b)?;
+                at_most("duration_ms", *duration_ms, MAX_DURATION_MS)?;
+            }
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms,
+            } => {
+                pair(a, b)?;
+                at_most("latency_ms", *latency_ms, MAX_DURATION_MS)?;
+                if let Some(max) = max_latency_ms {
+                    ordered("max_latency_ms", *latency_ms, *max)?;
+                    at_most("max_latency_ms", *max, MAX_DURATION_MS)?;
+                }
+            }
+            FaultKind::Crash {
+                host: h,
+                restart_after_ms,
+            } => {
+                host("host", h)?;
+                if let Some(ms) = restart_after_ms {
+                    at_most("restart_after_ms", *ms, MAX_DURATION_MS)?;
+                }
+            }
+            FaultKind::Reset { conn } => {
+                topology.connection("conn", conn)?;
+            }
+            FaultKind::SlowClose { conn, delay_ms } => {
+                topology.connection("conn", conn)?;
+                at_most("delay_ms", *delay_ms, MAX_DURATION_MS)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EventTrigger {
+    /// Checks that the trigger can fire: a known connection, a callback that connection
+    /// gets, and an occurrence from 1. Fields are named from the fault (`after.nth`).
+    fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
+        let kind = topology.connection("after.conn", &self.conn)?;
+        let callbacks = kind.callbacks();
+        if !callbacks.contains(&self.callback.as_str()) {
+            let what = match kind {
+                ConnectionKind::Client => "a client connection",
+                ConnectionKind::Accepted => "an accepted connection",
+            };
+            return Err(InvalidField::new(
+                "after.callback",
+                format!(
+                    "{:?} is not a callback of {what}, so the fault would never fire \
+                     (callbacks: {})",
+                    self.callback,
+                    callbacks.join(", ")
+                ),
+            ));
+        }
+        positive_at_most("after.nth", u64::from(self.nth), MAX_COUNT).map_err(|e| {
+            InvalidField::new(e.field, format!("{} (occurrences count from 1)", e.message))
+        })
+    }
+}
+
+/// The callbacks every connection may get, as trace events name them.
+const CONNECTION_CALLBACKS: &[&str] = &[
+    "auth_failed",
+    "sent",
+    "sentv",
+    "received",
+    "expect",
+    "throttled",
+    "unthrottled",
+    "closed",
+];
+
+impl ConnectionKind {
+    /// The callbacks a connection of this kind gets, as trace events name them: what an
+    /// event trigger on it may wait for. Only clients get `proxy_via`, `connecting`,
+    /// `connected` and `connect_failed`; only accepted connections get `accepted` (C1, A1).
+    pub(crate) fn callbacks(self) -> Vec<&'static str> {
+        let own: &[&str] = match self {
+            ConnectionKind::Client => &["proxy_via", "connecting", "connected", "connect_failed"],
+            ConnectionKind::Accepted => &["accepted"],
+        };
+        own.iter().chain(CONNECTION_CALLBACKS).copied().collect()
+    }
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Every fault and chunking policy of one run.
+///
+/// ```
+/// use tcpnotify_sim::FaultPlan;
+/// let plan: FaultPlan = toml::from_str(r#"
+///     seed = 7
+///     [partial_writes]
+///     average = 1
+///     variation = 0
+///     [[faults]]
+///     kind = "reset"
+///     conn = "c1"
+///     after = { conn = "c1", callback = "received", nth = 3 }
+/// "#).unwrap();
+/// assert_eq!(plan.faults[0].to_string(), "reset c1 after c1's 3rd received");
+/// assert_eq!(toml::from_str::<FaultPlan>(&plan.to_toml().unwrap()).unwrap(), plan);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Seeds the per-stream chunking streams and turmoil (a scenario file's plan may leave
+    /// it out: the run's seed is used).
+    #[serde(default)]
+    pub seed: Seed,
+    /// Message latency on every link; none means a fixed [`DEFAULT_LATENCY_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
+    /// Partial writes on every stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_writes: Option<PartialWrites>,
+    /// Read re-chunking on every stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_chunks: Option<ReadChunks>,
+    /// Bytes a stream may have written and its peer not yet read (a send buffer); past it,
+    /// writes block. A fault: a buffer smaller than [`window`](Self::window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_buffer: Option<usize>,
+    /// Bytes each direction of a connection may hold written and not yet read by the peer
+    /// (a real socket's send buffer and receive window together); past it, writes block
+    /// until the peer reads. [`DEFAULT_WINDOW`] unless set, at most [`MAX_WINDOW`]; the
+    /// default is left out of saved plans and descriptions.
+    #[serde(default = "default_window", skip_serializing_if = "is_default_window")]
+    pub window: usize,
+    /// How long a connect across a partition waits before timing out.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// The faults, in no particular order.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+fn default_connect_timeout() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_MS
+}
+
+fn default_window() -> usize {
+    DEFAULT_WINDOW
+}
+
+fn is_default_window(window: &usize) -> bool {
+    *window == DEFAULT_WINDOW
+}
+
+impl FaultPlan {
+    /// A plan with no faults and no chunking.
+    pub fn quiet(seed: Seed) -> Self {
+        FaultPlan {
+            seed,
+            latency: None,
+            partial_writes: None,
+            read_chunks: None,
+            send_buffer: None,
+            window: DEFAULT_WINDOW,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            faults: Vec::new(),
+        }
+    }
+
+    /// The plan as TOML, as scenario files and `--plan` take it. Fails only for a value TOML
+    /// cannot hold (a number above `i64::MAX`), which a validated plan never has.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
+    /// Human-readable lines: the policies, then one line per fault.
+    pub fn describe(&self) -> String {
+        let mut out = format!("seed {}\n", self.seed);
+        if let Some(l) = self.latency {
+            out += &format!("latency {}..{}ms\n", l.min_ms, l.max_ms);
+        }
+        if let Some(p) = self.partial_writes {
+            out += &format!("partial writes ~{}B ±{}\n", p.average, p.variation);
+        }
+        if let Some(r) = self.read_chunks {
+            out += &format!("reads re-chunked to 1..{}B\n", r.max);
+        }
+        if let Some(b) = self.send_buffer {
+            out += &format!("send buffer {b}B\n");
+        }
+        if self.window != DEFAULT_WINDOW {
+            out += &format!("window {}B\n", self.window);
+        }
+        out += &format!("connect timeout {}ms\n", self.connect_timeout_ms);
+        for (i, fault) in self.faults.iter().enumerate() {
+            out += &format!("fault #{i}: {fault}\n");
+        }
+        out
+    }
+
+    /// Checks the plan against the hosts and connections of a run: names must exist, each
+    /// fault's trigger can fire, ranges are ordered, and every size,
+    /// count and duration is within its limit ([`crate::validate`]). Fields are named from
+    /// the plan's top (`faults[2].after.nth`).
+    pub fn validate(&self, topology: &Topology) -> Result<(), InvalidField> {
+        if let Some(l) = self.latency {
+            ordered("latency", l.min_ms, l.max_ms)?;
+            at_most("latency.max_ms", l.max_ms, MAX_DURATION_MS)?;
+        }
+        if let Some(p) = self.partial_writes {
+            positive_at_most("partial_writes.average", p.average as u64, MAX_BUFFER_BYTES)?;
+            at_most(
+                "partial_writes.variation",
+                p.variation as u64,
+                MAX_BUFFER_BYTES,
+            )?;
+        }
+        if let Some(r) = self.read_chunks {
+            positive_at_most("read_chunks.max", r.max as u64, MAX_BUFFER_BYTES)?;
+        }
+        if let Some(b) = self.send_buffer {
+            positive_at_most("send_buffer", b as u64, MAX_BUFFER_BYTES)?;
+        }
+        at_most(
+            "connect_timeout_ms",
+            self.connect_timeout_ms,
+            MAX_DURATION_MS,
+        )?;
+        count_at_most("faults", self.faults.len(), MAX_FAULTS)?;
+        for (i, fault) in self.faults.iter().enumerate() {
+            fault
+                .validate(topology)
+                .map_err(|e| e.within(&format!("faults[{i}]")))?;
+        }
+        positive_at_most("window", self.window as u64, MAX_WINDOW as u64)?;
+        Ok(())
+    }
+}
+
+/// Which side a named connection is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectionKind {
+    /// A client's connection (`c1`).
+    Client,
+    /// A connection a listener accepted (`server.1`, or `server#2.1` after a restart).
+    Accepted,
+}
+
+impl Topology {
+    /// What `conn` names: a client, or a connection accepted by one of the listeners
+    /// (`server.1`, `server#2.1`: a listener name, an optional restart count from 2, and a
+    /// count from 1). An error, at `field`, if it names neither.
+    pub(crate) fn connection(
+        &self,
+        field: &str,
+        conn: &str,
+    ) -> Result<ConnectionKind, InvalidField> {
+        if self.clients.iter().any(|c| c == conn) {
+            return Ok(ConnectionKind::Client);
+        }
+        // A count as the simulator writes it: digits, no leading zero, at least `min`.
+        let count = |text: &str, min: u64| {
+            !text.starts_with('0')
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && text.parse::<u64>().is_ok_and(|n| n >= min)
+        };
+        let accepted = conn.rsplit_once('.').is_some_and(|(listener, n)| {
+            let listener = match listener.split_once('#') {
+                Some((name, restart)) if count(restart, 2) => name,
+                Some(_) => return false,
+                None => listener,
+            };
+            count(n, 1) && self.listeners.iter().any(|l| l == listener)
+        });
+        if accepted {
+            return Ok(ConnectionKind::Accepted);
+        }
+        let listeners: Vec<String> = self.listeners.iter().map(|l| format!("{l}.N")).collect();
+        Err(InvalidField::new(
+            field,
+            format!(
+                "unknown connection {conn:?} (clients: {}; accepted: {})",
+                or_none(&self.clients),
+                or_none(&listeners),
+            ),
+        ))
+    }
+}
+
+fn or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The names a plan may refer to, and the run's length: taken from the scenario.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topology {
+    /// Every host.
+    pub hosts: Vec<String>,
+    /// Hosts with a listener.
+    pub servers: Vec<String>,
+    /// Client connection names.
+    pub clients: Vec<String>,
+    /// Listener names (their connections are `name.1`, ...; after a restart `name#2.1`).
+    pub listeners: Vec<String>,
+    /// Simulated run length.
+    pub duration_ms: u64,
+}
+
+#[cfg(test)]
+mod flow_window_tests {
+    use super::*;
+
+    #[test]
+    fn a_window_outside_one_byte_to_max_window_is_rejected() {
+        let topology = Topology::default();
+        for window in [0, MAX_WINDOW + 1, usize::MAX] {
+            let plan = FaultPlan {
+                window,
+                ..FaultPlan::quiet(Seed(1))
+            };
+            assert!(
+                plan.validate(&topology).is_err_and(|e| e.field == "window"),
+                "{window}"
+            );
+        }
+        for window in [1, DEFAULT_WINDOW, MAX_WINDOW] {
+            let plan = FaultPlan {
+                window,
+                ..FaultPlan::quiet(Seed(1))
+            };
+            assert_eq!(plan.validate(&topology), Ok(()), "{window}");
+        }
+    }
+
+    #[test]
+    fn the_default_window_is_left_out_of_saved_plans_and_read_back() {
+        let quiet = FaultPlan::quiet(Seed(1));
+        assert!(!quiet.to_toml().unwrap().contains("window"));
+        assert!(!quiet.describe().contains("window"));
+        assert_eq!(
+            toml::from_str::<FaultPlan>(&quiet.to_toml().unwrap()),
+            Ok(quiet)
+        );
+        let small = FaultPlan {
+            window: 65_536,
+            ..FaultPlan::quiet(Seed(1))
+        };
+        assert!(small.describe().contains("window 65536B"));
+        assert_eq!(
+            toml::from_str::<FaultPlan>(&small.to_toml().unwrap()),
+            Ok(small)
+        );
+    }
+}

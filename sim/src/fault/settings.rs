@@ -1,0 +1,260 @@
+//! Fault settings: the probabilities and ranges a fault plan is drawn from, as a scenario
+//! file states them. Every field has a default, so a scenario names only what it changes.
+
+use crate::validate::{
+    at_most, ordered, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// A closed range of whole numbers, written `[min, max]` in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "(u64, u64)", into = "(u64, u64)")]
+pub struct Span {
+    /// Smallest value.
+    pub min: u64,
+    /// Largest value.
+    pub max: u64,
+}
+
+impl Span {
+    /// The range `min..=max`.
+    pub const fn new(min: u64, max: u64) -> Self {
+        Span { min, max }
+    }
+
+    /// A value drawn uniformly from the range.
+    pub fn pick(&self, rng: &mut impl Rng) -> u64 {
+        rng.random_range(self.min..=self.max)
+    }
+}
+
+impl TryFrom<(u64, u64)> for Span {
+    type Error = InvalidField;
+    fn try_from((min, max): (u64, u64)) -> Result<Self, Self::Error> {
+        // Read as a value of its own: the error has no field, and the loader names it.
+        ordered("", min, max)?;
+        Ok(Span { min, max })
+    }
+}
+
+impl Span {
+    /// Checks the range at `field`: ordered, from at least `least`, up to `limit`.
+    fn check(&self, field: &str, least: u64, limit: u64) -> Result<(), InvalidField> {
+        ordered(field, self.min, self.max)?;
+        if self.min < least {
+            return Err(InvalidField::new(
+                field,
+                format!(
+                    "the range starts at {}; it must start at {least} or more",
+                    self.min
+                ),
+            ));
+        }
+        at_most(field, self.max, limit)
+    }
+}
+
+impl From<Span> for (u64, u64) {
+    fn from(s: Span) -> Self {
+        (s.min, s.max)
+    }
+}
+
+/// How likely each fault is and how large, for plan generation. Probabilities are from 0 to 1.
+///
+/// ```
+/// use tcpnotify_sim::FaultSettings;
+/// let settings: FaultSettings = toml::from_str("partitions = 0.5\npartition_ms = [100, 300]").unwrap();
+/// assert_eq!(settings.partitions, 0.5);
+/// assert_eq!(settings.resets, 0.0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultSettings {
+    /// Latency range on every link; none: a fixed 1ms.
+    pub latency_ms: Option<Span>,
+    /// Probability that writes are partial.
+    pub partial_writes: f64,
+    /// Range of the average bytes a partial write takes.
+    pub partial_write_bytes: Span,
+    /// Probability that reads are re-chunked.
+    pub read_chunks: f64,
+    /// Range of the largest re-chunked read.
+    pub read_chunk_bytes: Span,
+    /// Probability of a small send buffer.
+    pub send_buffer: f64,
+    /// Range of the send buffer size.
+    pub send_buffer_bytes: Span,
+    /// Probability of a partition, per pair of hosts.
+    pub partitions: f64,
+    /// Range of partition durations.
+    pub partition_ms: Span,
+    /// Share of partitions that are one-way.
+    pub one_way: f64,
+    /// Probability of a reset, per client connection.
+    pub resets: f64,
+    /// Range of the `received` count after which the reset fires.
+    pub reset_after_received: Span,
+    /// Probability of a slow close, per client connection.
+    pub slow_close: f64,
+    /// Range of slow-close delays.
+    pub slow_close_ms: Span,
+    /// Probability of a crash, per server host.
+    pub crashes: f64,
+    /// Range of the down time before a crashed host restarts.
+    pub crash_down_ms: Span,
+    /// How long a connect across a partition waits before timing out.
+    pub connect_timeout_ms: u64,
+    /// When timed faults (partitions, crashes) may fire, in simulated milliseconds. Absent:
+    /// anywhere in the first 80% of the scenario's duration, which misses a workload that
+    /// is over in a few milliseconds; set it to the span the traffic actually occupies.
+    pub fault_window_ms: Option<Span>,
+}
+
+impl Default for FaultSettings {
+    fn default() -> Self {
+        FaultSettings {
+            latency_ms: None,
+            partial_writes: 0.0,
+            partial_write_bytes: Span::new(1, 64),
+            read_chunks: 0.0,
+            read_chunk_bytes: Span::new(1, 64),
+            send_buffer: 0.0,
+            send_buffer_bytes: Span::new(1, 8192),
+            partitions: 0.0,
+            partition_ms: Span::new(50, 500),
+            one_way: 0.5,
+            resets: 0.0,
+            reset_after_received: Span::new(1, 10),
+            slow_close: 0.0,
+            slow_close_ms: Span::new(10, 200),
+            crashes: 0.0,
+            crash_down_ms: Span::new(50, 500),
+            connect_timeout_ms: super::plan::DEFAULT_CONNECT_TIMEOUT_MS,
+            fault_window_ms: None,
+        }
+    }
+}
+
+impl FaultSettings {
+    /// Every fault kind that heals, at the intensities the README recommends: latency of 1 to
+    /// 20 ms, partial writes, re-chunked reads and send buffers of 256 B to 8 KiB (each in half
+    /// the runs), two-way and one-way partitions of 20 to 300 ms, slow closes of 10 to 200 ms.
+    /// No resets or crashes: they lose connections, which a scenario must expect. A correct
+    /// notifier passes every seed of these settings (the simulator's own `healing` chaos tests
+    /// sweep them); a failure under them is a bug of the notifier or of the simulator.
+    ///
+    /// Timed faults land in the first 300 ms of the run: set
+    /// [`fault_window_ms`](Self::fault_window_ms) to where your scenario's traffic is.
+    ///
+    /// ```
+    /// use tcpnotify_sim::FaultSettings;
+    /// let settings = FaultSettings::healing();
+    /// assert_eq!(settings.validate(), Ok(()));
+    /// assert_eq!((settings.resets, settings.crashes), (0.0, 0.0));
+    /// ```
+    pub fn healing() -> Self {
+        FaultSettings {
+            latency_ms: Some(Span::new(1, 20)),
+            partial_writes: 0.5,
+            partial_write_bytes: Span::new(1, 2048),
+            read_chunks: 0.5,
+            read_chunk_bytes: Span::new(1, 2048),
+            send_buffer: 0.5,
+            send_buffer_bytes: Span::new(256, 8192),
+            partitions: 0.7,
+            partition_ms: Span::new(20, 300),
+            one_way: 0.5,
+            slow_close: 0.5,
+            slow_close_ms: Span::new(10, 200),
+            fault_window_ms: Some(Span::new(0, 300)),
+            ..FaultSettings::default()
+        }
+    }
+
+    /// Checks that probabilities lie in 0..=1 and every range is ordered and within its
+    /// limit ([`crate::validate`]), naming the field that is not (from the `[faults]` table).
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        for (name, p) in [
+            ("partial_writes", self.partial_writes),
+            ("read_chunks", self.read_chunks),
+            ("send_buffer", self.send_buffer),
+            ("partitions", self.partitions),
+            ("one_way", self.one_way),
+            ("resets", self.resets),
+            ("slow_close", self.slow_close),
+            ("crashes", self.crashes),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(InvalidField::new(
+                    name,
+                    format!("probability {p} is not between 0 and 1"),
+                ));
+            }
+        }
+        if let Some(latency) = self.latency_ms {
+            latency.check("latency_ms", 0, MAX_DURATION_MS)?;
+        }
+        for (name, span) in [
+            ("partial_write_bytes", self.partial_write_bytes),
+            ("read_chunk_bytes", self.read_chunk_bytes),
+            ("send_buffer_bytes", self.send_buffer_bytes),
+        ] {
+            span.check(name, 1, MAX_BUFFER_BYTES)?;
+        }
+        for (name, span) in [
+            ("partition_ms", self.partition_ms),
+            ("slow_close_ms", self.slow_close_ms),
+            ("crash_down_ms", self.crash_down_ms),
+        ] {
+            span.check(name, 0, MAX_DURATION_MS)?;
+        }
+        self.reset_after_received
+            .check("reset_after_received", 1, MAX_COUNT)?;
+        if let Some(window) = self.fault_window_ms {
+            window.check("fault_window_ms", 0, MAX_DURATION_MS)?;
+        }
+        at_most(
+            "connect_timeout_ms",
+            self.connect_timeout_ms,
+            MAX_DURATION_MS,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_range_is_ordered_and_bounded() {
+        let check = |text: &str| {
+            toml::from_str::<FaultSettings>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|s| s.validate().map_err(|e| e.to_string()))
+        };
+        assert!(check("partition_ms = [1, 2]").is_ok());
+        let err = check("latency_ms = [10, 2]").unwrap_err();
+        assert!(
+            err.contains("the range 10..2 has its minimum above its maximum"),
+            "{err}"
+        );
+        let err = check("partition_ms = [1, 9000000000000000000]").unwrap_err();
+        assert!(
+            err.starts_with("partition_ms: 9000000000000000000 is above the limit"),
+            "{err}"
+        );
+        let err = check("send_buffer_bytes = [0, 10]").unwrap_err();
+        assert!(
+            err.starts_with("send_buffer_bytes: the range starts at 0"),
+            "{err}"
+        );
+        let err = check("reset_after_received = [0, 3]").unwrap_err();
+        assert!(err.starts_with("reset_after_received: "), "{err}");
+        let err = check("connect_timeout_ms = 9000000000000000000").unwrap_err();
+        assert!(err.starts_with("connect_timeout_ms: "), "{err}");
+        let err = check("partitions = nan").unwrap_err();
+        assert!(err.starts_with("partitions: probability NaN"), "{err}");
+    }
+}

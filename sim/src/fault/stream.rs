@@ -1,0 +1,390 @@
+//! The fault layer's stream: any backend's byte stream seen through the fault layer, as
+//! smoltcp's `FaultInjector` wraps any device. [`FaultyStream<S>`] is itself a tcpnotify
+//! [`Stream`], so a connection runs over it unchanged, whether `S` is turmoil's simulated
+//! stream or a real socket.
+//!
+//! It applies, on every read and write: partial writes (each write takes about the plan's
+//! average, from the stream's own seeded random stream), re-chunked reads (split and
+//! coalesced to 1 to `max` bytes), the connection's flow window or a smaller send buffer
+//! (a writer past it waits until the peer reads, as a real socket's does once its buffers are
+//! full), partitions that hold data until they heal, resets and slow closes. The flow window
+//! is shared by the two ends of a connection through the [`FaultLayer`], so both ends must go
+//! through the same layer (true of a simulated run, and of a process that talks to itself over
+//! loopback).
+
+use super::layer::{lock, FaultLayer, Link, LinkKey};
+use super::plan::MAX_WINDOW;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tcpnotify::Stream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Largest read from the backend at once when coalescing segments.
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// A backend stream that can look at its next bytes without taking them: a writer whose peer
+/// went away while its window was full learns of the peer's reset this way, without consuming
+/// data it has not been asked to read.
+pub trait Peek {
+    /// Polls for data (or end of stream) without taking it: the number of bytes copied into
+    /// `buf`, 0 at end of stream, or the error a read would return.
+    fn poll_peek(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>)
+        -> Poll<io::Result<usize>>;
+}
+
+impl Peek for tokio::net::TcpStream {
+    fn poll_peek(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        tokio::net::TcpStream::poll_peek(self, cx, buf)
+    }
+}
+
+/// A backend's stream `S` seen through the fault layer.
+pub struct FaultyStream<S> {
+    inner: S,
+    layer: Arc<FaultLayer>,
+    link: Arc<Mutex<Link>>,
+    local: SocketAddr,
+    remote: SocketAddr,
+    /// The direction (from host, to host) our reads come from, as partitions key it.
+    inbound: (String, String),
+    /// Direction of our writes; the peer's writes are `1 - out`.
+    out: usize,
+    /// Bytes our direction may hold unread: the plan's window, or its smaller send buffer.
+    window: usize,
+    write_slicer: Option<ChaCha8Rng>,
+    read_chunker: Option<ChaCha8Rng>,
+    stash: Vec<u8>,
+    /// Reused buffer for coalescing reads (only with re-chunking).
+    scratch: Vec<u8>,
+    /// Reused buffer that joins a vectored write's slices into one segment.
+    gather: Vec<u8>,
+    eof: bool,
+    fin_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S: Stream + Peek> FaultyStream<S> {
+    /// Wraps `inner`, a stream between two hosts the layer knows (by their addresses).
+    pub fn new(inner: S, layer: Arc<FaultLayer>) -> io::Result<Self> {
+        let local = inner.local_address()?;
+        let remote = inner.remote_address()?;
+        let name = |ip: IpAddr| -> io::Result<String> {
+            layer.host_of(ip).map(str::to_string).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::AddrNotAvailable, format!("no host at {ip}"))
+            })
+        };
+        let inbound = (name(remote.ip())?, name(local.ip())?);
+        let (key, out) = LinkKey::of(local, remote);
+        let link = layer.link(key);
+        {
+            let mut state = lock(&link);
+            if state.dropped[out] {
+                // This socket pair served an earlier connection (ports are reused, e.g. by a
+                // restarted host): nothing of that one applies to this one.
+                *state = Link::default();
+            }
+        }
+        let plan = &layer.plan;
+        // A plan that skipped validation still keeps the FIN's slot (see `run::capacity`).
+        let window = plan
+            .send_buffer
+            .map_or(plan.window, |b| b.min(plan.window))
+            .clamp(1, MAX_WINDOW);
+        let write_slicer = plan
+            .partial_writes
+            .map(|_| layer.stream_rng("partial-writes", local, remote));
+        let read_chunker = plan
+            .read_chunks
+            .map(|_| layer.stream_rng("read-chunks", local, remote));
+        Ok(FaultyStream {
+            inner,
+            layer,
+            link,
+            local,
+            remote,
+            inbound,
+            out,
+            window,
+            write_slicer,
+            read_chunker,
+            stash: Vec::new(),
+            scratch: Vec::new(),
+            gather: Vec::new(),
+            eof: false,
+            fin_timer: None,
+        })
+    }
+
+    /// Whether the connection was reset; if not, `cx` is woken by a reset.
+    fn is_reset(&self, cx: &mut Context<'_>) -> bool {
+        let mut link = lock(&self.link);
+        if link.reset {
+            return true;
+        }
+        link.readers[1 - self.out] = Some(cx.waker().clone());
+        false
+    }
+
+    /// How many of `offered` bytes the next write may take, or why it may take none.
+    fn write_allowance(&mut self, offered: usize, cx: &mut Context<'_>) -> Allowance {
+        let mut link = lock(&self.link);
+        if link.reset {
+            return Allowance::Reset;
+        }
+        let mut allowed = offered;
+        if let (Some(rng), Some(p)) = (self.write_slicer.as_mut(), self.layer.plan.partial_writes) {
+            let low = p.average.saturating_sub(p.variation).max(1);
+            let high = p.average.saturating_add(p.variation).max(low);
+            allowed = allowed.min(rng.random_range(low..=high));
+        }
+        let free = self.window.saturating_sub(link.in_flight[self.out]);
+        if free > 0 {
+            return Allowance::Bytes(allowed.min(free).max(1));
+        }
+        if link.dropped[1 - self.out] {
+            return Allowance::PeerGone;
+        }
+        link.writers[self.out] = Some(cx.waker().clone());
+        Allowance::Wait
+    }
+
+    /// The peer dropped its stream with our bytes unread, so it answers with a reset, as a
+    /// real peer does: the reset is ours once the backend closes our receive channel (woken
+    /// then).
+    /// Unread data or end of stream of our own would hide that moment, and the reset is
+    /// reported at once instead, so a writer that is not reading never waits forever.
+    fn poll_peer_reset(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        match self.inner.poll_peek(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(e),
+            Poll::Ready(Ok(_)) => Poll::Ready(reset_error()),
+        }
+    }
+
+    /// Pulls segments from the backend into the stash until it holds `target` bytes or the
+    /// backend has no more (coalescing), for re-chunked reads.
+    fn fill_stash(&mut self, cx: &mut Context<'_>, target: usize) -> io::Result<()> {
+        if self.scratch.is_empty() {
+            self.scratch = vec![0u8; COALESCE_BYTES];
+        }
+        while !self.eof && self.stash.len() < target {
+            let mut buf = ReadBuf::new(&mut self.scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => self.eof = true,
+                Poll::Ready(Ok(())) => self.stash.extend_from_slice(buf.filled()),
+                Poll::Ready(Err(e)) if self.stash.is_empty() => return Err(e),
+                Poll::Ready(Err(_)) | Poll::Pending => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The peer's bytes were read by this end: they leave the peer's window.
+    fn consumed(&self, n: usize) {
+        let mut link = lock(&self.link);
+        let incoming = 1 - self.out;
+        link.in_flight[incoming] = link.in_flight[incoming].saturating_sub(n);
+        if let Some(w) = link.writers[incoming].take() {
+            w.wake();
+        }
+    }
+
+    /// Whether the end of stream may be reported now (a slow close delays it).
+    fn poll_fin(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.fin_timer.is_none() {
+            match lock(&self.link).fin_delay[1 - self.out] {
+                Some(delay) => self.fin_timer = Some(Box::pin(tokio::time::sleep(delay))),
+                None => return Poll::Ready(()),
+            }
+        }
+        match self.fin_timer.as_mut() {
+            Some(timer) => timer.as_mut().poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<S> Drop for FaultyStream<S> {
+    fn drop(&mut self) {
+        let mut link = lock(&self.link);
+        link.dropped[self.out] = true;
+        // The peer may be waiting for window we will never open: it should wait for our
+        // reset instead (see `poll_peer_reset`).
+        if let Some(w) = link.writers[1 - self.out].take() {
+            w.wake();
+        }
+    }
+}
+
+/// What the next write may do, from the connection's state and its window.
+enum Allowance {
+    /// Take this many bytes (at least 1).
+    Bytes(usize),
+    /// Wait until the peer reads (the writer's waker is registered).
+    Wait,
+    /// The window is full and the peer's stream is gone: wait for its reset.
+    PeerGone,
+    /// The connection was reset by a fault.
+    Reset,
+}
+
+fn reset_error() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "connection reset (fault)")
+}
+
+impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.is_reset(cx) {
+            return Poll::Ready(Err(reset_error()));
+        }
+        if this.stash.is_empty() && !this.eof {
+            // Data from a cut direction stays in flight until the partition heals.
+            if this.layer.poll_flowing(&this.inbound, cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let Some(rng) = this.read_chunker.as_mut() else {
+            // No re-chunking: the backend's own reads, straight into the caller's buffer.
+            if this.eof {
+                return this.poll_fin(cx).map(Ok);
+            }
+            let before = buf.filled().len();
+            return match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() == before => {
+                    this.eof = true;
+                    this.poll_fin(cx).map(Ok)
+                }
+                Poll::Ready(Ok(())) => {
+                    this.consumed(buf.filled().len() - before);
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            };
+        };
+        let max = this.layer.plan.read_chunks.map_or(1, |r| r.max.max(1));
+        let target = rng.random_range(1..=max);
+        if let Err(e) = this.fill_stash(cx, target) {
+            return Poll::Ready(Err(e));
+        }
+        if this.stash.is_empty() {
+            if this.eof {
+                return this.poll_fin(cx).map(Ok);
+            }
+            return Poll::Pending;
+        }
+        let n = this.stash.len().min(target).min(buf.remaining());
+        buf.put_slice(&this.stash[..n]);
+        this.stash.drain(..n);
+        this.consumed(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: Stream + Peek> AsyncWrite for FaultyStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    /// One call is one backend write (one turmoil segment) of up to the allowance's bytes, taken from the slices
+    /// in order, as one `writev` on a real socket takes from every buffer it is given.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        if offered == 0 {
+            return Poll::Ready(if lock(&this.link).reset {
+                Err(reset_error())
+            } else {
+                Ok(0)
+            });
+        }
+        let n = match this.write_allowance(offered, cx) {
+            Allowance::Bytes(allowed) => allowed.min(offered),
+            Allowance::Wait => return Poll::Pending,
+            Allowance::PeerGone => return this.poll_peer_reset(cx).map(Err),
+            Allowance::Reset => return Poll::Ready(Err(reset_error())),
+        };
+        let segment: &[u8] = match bufs.iter().find(|b| !b.is_empty()) {
+            // The common case, a single buffer: no copy here.
+            Some(first) if first.len() >= n => &first[..n],
+            _ => {
+                this.gather.clear();
+                for b in bufs {
+                    let take = (n - this.gather.len()).min(b.len());
+                    this.gather.extend_from_slice(&b[..take]);
+                }
+                &this.gather
+            }
+        };
+        match Pin::new(&mut this.inner).poll_write(cx, segment) {
+            Poll::Ready(Ok(written)) => {
+                lock(&this.link).in_flight[this.out] += written;
+                Poll::Ready(Ok(written))
+            }
+            Poll::Pending => {
+                // The backend wakes us when it has room; a reset must wake us too.
+                lock(&this.link).writers[this.out] = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            other => other,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if lock(&this.link).reset {
+            return Poll::Ready(Err(reset_error()));
+        }
+        // The FIN takes no window: the receiver's channel always has a slot for it.
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: Stream + Peek> Stream for FaultyStream<S> {
+    fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.set_nodelay(nodelay)
+    }
+    fn nodelay(&self) -> io::Result<bool> {
+        self.inner.nodelay()
+    }
+    fn set_keepalive(&self, secs: u32) -> io::Result<()> {
+        self.inner.set_keepalive(secs)
+    }
+    fn local_address(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+    fn remote_address(&self) -> io::Result<SocketAddr> {
+        Ok(self.remote)
+    }
+}

@@ -1,0 +1,353 @@
+//! The checker against hand-made traces: a well-behaved trace passes, and each rule it
+//! judges is reported, with the right lines, when broken.
+
+use super::*;
+use crate::run::{EventKind, Trace, TraceEvent};
+use tcpnotify::record::{Callback, Payload};
+use tcpnotify::ConnectFailure;
+
+use Callback::*;
+
+fn received(len: usize, times: usize, result: bool) -> Callback {
+    Received {
+        data: Payload::of(&vec![b'x'; len]),
+        times,
+        result,
+    }
+}
+
+fn sent(len: usize) -> Callback {
+    Sent {
+        data: Payload::of(&vec![b'x'; len]),
+        result: Payload::of(&vec![b'x'; len]),
+    }
+}
+
+fn proxy() -> Callback {
+    ProxyVia {
+        host: "server".into(),
+        service: "7000".into(),
+        target: ("server".into(), "7000".into()),
+    }
+}
+
+fn trace(events: Vec<(&str, Callback)>) -> Trace {
+    let trace = Trace::new();
+    for (who, callback) in events {
+        trace.push(TraceEvent {
+            at_us: 0,
+            host: "h".into(),
+            who: who.into(),
+            kind: EventKind::Callback {
+                callback,
+                local: None,
+                remote: None,
+            },
+        });
+    }
+    trace
+}
+
+fn broken(events: Vec<(&str, Callback)>) -> Vec<(Rule, Vec<usize>)> {
+    broken_with(events, &CheckOptions::default())
+}
+
+fn broken_with(events: Vec<(&str, Callback)>, options: &CheckOptions) -> Vec<(Rule, Vec<usize>)> {
+    check(&trace(events), options)
+        .violations
+        .into_iter()
+        .map(|v| (v.rule, v.lines))
+        .collect()
+}
+
+fn client_start() -> Vec<(&'static str, Callback)> {
+    vec![("c1", proxy()), ("c1", Connecting(1)), ("c1", Connected)]
+}
+
+fn server_start() -> Vec<(&'static str, Callback)> {
+    vec![
+        ("server", Listening(None)),
+        ("server", ListenerConnected { accepted: true }),
+        ("server.1", Accepted),
+    ]
+}
+
+#[test]
+fn a_well_behaved_echo_passes_and_exercises_its_rules() {
+    let mut events = server_start();
+    events.extend(client_start());
+    events.extend([
+        ("c1", sent(5)),
+        ("server.1", received(5, 1, true)),
+        ("server.1", sent(5)),
+        ("c1", Throttled),
+        ("c1", Unthrottled),
+        ("c1", received(3, 1, true)),
+        ("c1", received(2, 2, true)),
+        ("c1", Closed),
+        ("server.1", Closed),
+        ("server", ListenerClosed),
+    ]);
+    let report = check(&trace(events), &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+    for rule in [
+        Rule::C1,
+        Rule::C3,
+        Rule::C4,
+        Rule::A1,
+        Rule::A2,
+        Rule::L1,
+        Rule::L2,
+        Rule::W4,
+        Rule::R1,
+        Rule::R3,
+        Rule::N1,
+        Rule::N2,
+    ] {
+        assert!(
+            report.exercised[&rule] > 0,
+            "{rule} not exercised: {report}"
+        );
+    }
+}
+
+#[test]
+fn c1_proxy_via_must_come_first_and_once() {
+    assert_eq!(broken(vec![("c1", Connecting(1))]), [(Rule::C1, vec![1])]);
+    assert_eq!(
+        broken(vec![("c1", proxy()), ("c1", proxy())]),
+        [(Rule::C1, vec![1, 2])]
+    );
+}
+
+#[test]
+fn c3_counts_go_down_by_one_and_stop_at_the_terminal_callback() {
+    let events = vec![
+        ("c1", proxy()),
+        ("c1", Connecting(3)),
+        ("c1", Connecting(1)),
+    ];
+    assert_eq!(broken(events), [(Rule::C3, vec![2, 3])]);
+    let mut events = client_start();
+    events.push(("c1", Connecting(1)));
+    assert_eq!(broken(events), [(Rule::C3, vec![3, 4])]);
+    assert_eq!(
+        broken(vec![("c1", proxy()), ("c1", Connecting(0))]),
+        [(Rule::C3, vec![2])]
+    );
+}
+
+#[test]
+fn c4_one_terminal_callback_and_the_last_count_is_one() {
+    let mut events = client_start();
+    events.push(("c1", ConnectFailed(ConnectFailure::Refused)));
+    // Also C5: nothing after connect_failed... here connect_failed is itself the second terminal.
+    assert_eq!(broken(events), [(Rule::C4, vec![3, 4])]);
+    let events = vec![
+        ("c1", proxy()),
+        ("c1", Connecting(2)),
+        ("c1", ConnectFailed(ConnectFailure::Refused)),
+    ];
+    assert_eq!(broken(events), [(Rule::C4, vec![2, 3])]);
+    let aborted = vec![
+        ("c1", proxy()),
+        ("c1", Connecting(2)),
+        ("c1", ConnectFailed(ConnectFailure::Aborted)),
+    ];
+    assert_eq!(broken(aborted), []);
+}
+
+#[test]
+fn c5_nothing_follows_connect_failed() {
+    let events = vec![
+        ("c1", proxy()),
+        ("c1", Connecting(1)),
+        ("c1", ConnectFailed(ConnectFailure::TimedOut)),
+        ("c1", Closed),
+    ];
+    let rules: Vec<Rule> = broken(events).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(rules, [Rule::C5, Rule::L1]);
+}
+
+#[test]
+fn a1_accepted_first_and_no_client_callbacks_after_it() {
+    let mut events = server_start();
+    events.push(("server.1", Connected));
+    assert_eq!(broken(events), [(Rule::A1, vec![3, 4])]);
+    let mut events = server_start();
+    events.insert(2, ("server.1", Throttled));
+    let rules: Vec<Rule> = broken(events).into_iter().map(|(r, _)| r).collect();
+    assert!(rules.contains(&Rule::A1), "{rules:?}");
+}
+
+#[test]
+fn a2_accepted_needs_the_listeners_connected_first() {
+    let events = vec![("server", Listening(None)), ("server.1", Accepted)];
+    assert_eq!(broken(events), [(Rule::A2, vec![2])]);
+}
+
+#[test]
+fn l1_closed_once_and_only_after_connecting() {
+    let mut events = client_start();
+    events.extend([("c1", Closed), ("c1", Closed)]);
+    assert_eq!(broken(events), [(Rule::L1, vec![4, 5])]);
+    let events = vec![("c1", proxy()), ("c1", Connecting(1)), ("c1", Closed)];
+    assert_eq!(broken(events), [(Rule::L1, vec![1, 3])]);
+}
+
+#[test]
+fn l2_no_data_callbacks_before_connected_or_after_closed() {
+    let mut events = client_start();
+    events.extend([("c1", Closed), ("c1", received(1, 1, true))]);
+    assert_eq!(broken(events), [(Rule::L2, vec![4, 5])]);
+    let events = vec![("c1", proxy()), ("c1", sent(1))];
+    assert_eq!(broken(events), [(Rule::L2, vec![1, 2])]);
+}
+
+#[test]
+fn w4_throttled_and_unthrottled_alternate() {
+    let mut events = client_start();
+    events.push(("c1", Unthrottled));
+    assert_eq!(broken(events), [(Rule::W4, vec![4])]);
+    let mut events = client_start();
+    events.extend([("c1", Throttled), ("c1", Throttled)]);
+    assert_eq!(broken(events), [(Rule::W4, vec![4, 5])]);
+}
+
+#[test]
+fn r1_every_delivery_is_the_expected_size() {
+    let mut events = client_start();
+    events.extend([
+        ("c1", Expect { qty: 4, result: 4 }),
+        ("c1", received(4, 1, true)),
+        ("c1", received(3, 2, true)),
+    ]);
+    assert_eq!(broken(events), [(Rule::R1, vec![4, 6])]);
+    let mut events = client_start();
+    events.push(("c1", received(0, 1, true)));
+    assert_eq!(broken(events), [(Rule::R1, vec![4])]);
+    let options = CheckOptions {
+        read_buffer_sizes: [("c1".to_string(), 8)].into(),
+        ..CheckOptions::default()
+    };
+    let mut events = client_start();
+    events.push(("c1", received(9, 1, true)));
+    assert_eq!(broken_with(events, &options), [(Rule::R1, vec![4])]);
+}
+
+#[test]
+fn r2_an_expect_result_above_the_buffer_leaves_framing_unchanged() {
+    let options = CheckOptions {
+        read_buffer_sizes: [("c1".to_string(), 8)].into(),
+        ..CheckOptions::default()
+    };
+    let mut events = client_start();
+    events.extend([
+        ("c1", Expect { qty: 4, result: 4 }),
+        (
+            "c1",
+            Expect {
+                qty: 4,
+                result: 100,
+            },
+        ),
+        ("c1", received(4, 1, true)),
+    ]);
+    assert_eq!(broken_with(events, &options), []);
+    let mut events = client_start();
+    events.push(("c1", Expect { qty: 9, result: 9 }));
+    assert_eq!(broken_with(events, &options), [(Rule::R2, vec![4])]);
+}
+
+#[test]
+fn r3_times_counts_up_and_restarts_after_a_yield() {
+    let mut events = client_start();
+    events.extend([("c1", received(1, 1, true)), ("c1", received(1, 3, true))]);
+    assert_eq!(broken(events), [(Rule::R3, vec![4, 5])]);
+    let mut events = client_start();
+    events.extend([("c1", received(1, 1, false)), ("c1", received(1, 2, true))]);
+    assert_eq!(broken(events), [(Rule::R3, vec![4, 5])]);
+    let mut events = client_start();
+    events.push(("c1", received(1, 51, true)));
+    assert_eq!(broken(events), [(Rule::R3, vec![4])]);
+}
+
+#[test]
+fn r6_violation_events_are_reported_with_their_line() {
+    let t = trace(client_start());
+    t.push(TraceEvent {
+        at_us: 0,
+        host: "h".into(),
+        who: "c1".into(),
+        kind: EventKind::Violation {
+            rule: "R6".into(),
+            message: "byte 3 differs".into(),
+        },
+    });
+    let report = check(&t, &CheckOptions::default());
+    assert_eq!(report.broken_rules(), [Rule::R6]);
+    assert_eq!(report.violations[0].lines, [4]);
+    assert!(report.to_string().contains("byte 3 differs"), "{report}");
+}
+
+#[test]
+fn n1_n2_listener_starts_once_and_closes_once_after_listening() {
+    let events = vec![("server", Listening(None)), ("server", NotListening)];
+    assert_eq!(broken(events), [(Rule::N1, vec![1, 2])]);
+    let events = vec![("server", NotListening), ("server", ListenerClosed)];
+    assert_eq!(broken(events), [(Rule::N2, vec![1, 2])]);
+    let events = vec![
+        ("server", Listening(None)),
+        ("server", ListenerClosed),
+        ("server", ListenerClosed),
+    ];
+    assert_eq!(broken(events), [(Rule::N2, vec![2, 3])]);
+}
+
+#[test]
+fn n3_open_connections_never_exceed_the_limit() {
+    let options = CheckOptions {
+        listener_limits: [("server".to_string(), 1)].into(),
+        ..CheckOptions::default()
+    };
+    let mut events = server_start();
+    events.extend([
+        ("server", ListenerConnected { accepted: true }),
+        ("server.2", Accepted),
+    ]);
+    assert_eq!(
+        broken_with(events.clone(), &options),
+        [(Rule::N3, vec![3, 5])]
+    );
+    events.insert(3, ("server.1", Closed));
+    assert_eq!(broken_with(events, &options), []);
+}
+
+#[test]
+fn n4_every_notifier_handed_out_is_accepted_in_a_finished_run() {
+    let t = trace(vec![
+        ("server", Listening(None)),
+        ("server", ListenerConnected { accepted: true }),
+        ("server", ListenerConnected { accepted: false }),
+    ]);
+    t.push(TraceEvent {
+        at_us: 0,
+        host: "-".into(),
+        who: "-".into(),
+        kind: EventKind::Note {
+            text: "run ended: all clients finished".into(),
+        },
+    });
+    let report = check(&t, &CheckOptions::default());
+    assert_eq!(report.broken_rules(), [Rule::N4]);
+    assert_eq!(report.violations[0].lines, [2]);
+}
+
+#[test]
+fn rule_ids_parse_and_print() {
+    for rule in Rule::ALL {
+        assert_eq!(rule.to_string().parse::<Rule>(), Ok(rule));
+    }
+    assert_eq!("w4".parse::<Rule>(), Ok(Rule::W4));
+    assert!("X9".parse::<Rule>().is_err());
+}

@@ -1,0 +1,239 @@
+//! Coverage of a set of runs: which faults fired, which chunking policies were on, and how
+//! many events each contract rule judged. A sweep that passes without exercising anything
+//! proves nothing, so the report says so loudly.
+
+use super::checker::Rule;
+use super::verdict::Verdict;
+use crate::fault::FaultPlan;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a set of runs exercised: faults fired, policies on, rules judged.
+///
+/// Counts only add up, so coverages of seeds run on different threads can be merged in any
+/// order and give the same result.
+///
+/// ```
+/// use tcpnotify_sim::judge::Coverage;
+/// let mut sweep = Coverage::default();
+/// let mut run = Coverage::default();
+/// run.runs = 1;
+/// run.fired.insert("partition".into(), 2);
+/// sweep.merge(&run);
+/// sweep.merge(&run);
+/// assert_eq!(sweep.runs, 2);
+/// assert_eq!(sweep.fired["partition"], 4);
+/// assert!(!sweep.to_string().contains("WARNING"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Runs counted.
+    pub runs: usize,
+    /// Runs in which no fault of the plan fired.
+    pub runs_without_faults: usize,
+    /// How many times each fault kind fired, over all runs (`partition`, `reset`, ...).
+    pub fired: BTreeMap<String, usize>,
+    /// In how many runs each chunking policy of the plan was on (`partial_writes`,
+    /// `read_chunks`, `send_buffer`, `latency`).
+    pub policies: BTreeMap<String, usize>,
+    /// How many events each checked contract rule judged, over all runs.
+    pub exercised: BTreeMap<Rule, usize>,
+}
+
+impl Coverage {
+    /// The coverage of one judged run: its fired faults, its plan's policies, its checked
+    /// rules.
+    pub fn of(verdict: &Verdict) -> Coverage {
+        let fired = &verdict.outcome.fired;
+        Coverage {
+            runs: 1,
+            runs_without_faults: usize::from(fired.values().all(|n| *n == 0)),
+            fired: fired.clone(),
+            policies: policies_of(&verdict.outcome.plan)
+                .into_iter()
+                .map(|policy| (policy.to_string(), 1))
+                .collect(),
+            exercised: verdict.report.exercised.clone(),
+        }
+    }
+
+    /// Counts one judged run (see [`Coverage::of`]).
+    pub fn record(&mut self, verdict: &Verdict) {
+        self.merge(&Coverage::of(verdict));
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &Coverage) {
+        self.runs += other.runs;
+        self.runs_without_faults += other.runs_without_faults;
+        for (kind, n) in &other.fired {
+            *self.fired.entry(kind.clone()).or_default() += n;
+        }
+        for (policy, n) in &other.policies {
+            *self.policies.entry(policy.clone()).or_default() += n;
+        }
+        for (rule, n) in &other.exercised {
+            *self.exercised.entry(*rule).or_default() += n;
+        }
+    }
+
+    /// How many faults fired in all.
+    pub fn faults_fired(&self) -> usize {
+        self.fired.values().sum()
+    }
+
+    /// Whether runs were counted and not one fault fired in any of them: such a sweep tested
+    /// the fault-free path only, whatever its verdicts.
+    pub fn no_fault_fired(&self) -> bool {
+        self.runs > 0 && self.faults_fired() == 0
+    }
+
+    /// The rules the checker judges ([`Rule::CHECKED`]) that no event of any run exercised.
+    pub fn never_exercised(&self) -> Vec<Rule> {
+        Rule::CHECKED
+            .into_iter()
+            .filter(|rule| self.exercised.get(rule).copied().unwrap_or(0) == 0)
+            .collect()
+    }
+}
+
+/// The chunking policies a plan turns on, by the name of the plan's field.
+fn policies_of(plan: &FaultPlan) -> Vec<&'static str> {
+    let mut on = Vec::new();
+    if plan.partial_writes.is_some() {
+        on.push("partial_writes");
+    }
+    if plan.read_chunks.is_some() {
+        on.push("read_chunks");
+    }
+    if plan.send_buffer.is_some() {
+        on.push("send_buffer");
+    }
+    if plan.latency.is_some() {
+        on.push("latency");
+    }
+    on
+}
+
+fn counts<K: fmt::Display>(map: &BTreeMap<K, usize>, sep: &str) -> String {
+    let parts: Vec<String> = map
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k}{sep}{n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+impl fmt::Display for Coverage {
+    /// A few lines: runs, faults fired, policies, rules exercised and never exercised, and a
+    /// `WARNING` line when no fault fired at all.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "coverage: {} run(s), {} without a fault firing",
+            self.runs, self.runs_without_faults
+        )?;
+        writeln!(f, "faults fired: {}", counts(&self.fired, " x"))?;
+        writeln!(f, "policies on (runs): {}", counts(&self.policies, " x"))?;
+        write!(f, "rules exercised: {}", counts(&self.exercised, "x"))?;
+        let never = self.never_exercised();
+        if !never.is_empty() {
+            let names: Vec<String> = never.iter().map(Rule::to_string).collect();
+            write!(f, "\nchecked rules never exercised: {}", names.join(" "))?;
+        }
+        if self.no_fault_fired() {
+            write!(
+                f,
+                "\nWARNING: no fault fired in any of the {} run(s): this sweep only tested \
+                 the fault-free path{}; raise the fault probabilities",
+                self.runs,
+                if self.policies.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and chunking ({})", counts(&self.policies, " in "))
+                }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{EventTrigger, Fault, FaultKind, ReadChunks};
+    use crate::judge::judge;
+    use crate::scenario::Scenario;
+    use crate::seed::Seed;
+
+    fn echo() -> Scenario {
+        Scenario::echo("coverage-echo", 1024, 256)
+    }
+
+    fn reset_after_first_received() -> Fault {
+        Fault::after(
+            EventTrigger {
+                conn: "c1".into(),
+                callback: "received".into(),
+                nth: 1,
+            },
+            FaultKind::Reset { conn: "c1".into() },
+        )
+    }
+
+    #[test]
+    fn quiet_run_counts_as_run_without_faults_and_warns() {
+        let verdict = judge(&echo(), &FaultPlan::quiet(Seed(1))).expect("runs");
+        let coverage = Coverage::of(&verdict);
+        assert_eq!(coverage.runs, 1);
+        assert_eq!(coverage.runs_without_faults, 1);
+        assert!(coverage.no_fault_fired());
+        assert_eq!(coverage.exercised, verdict.report.exercised);
+        assert!(coverage.exercised[&Rule::C1] > 0, "{coverage}");
+        let text = coverage.to_string();
+        assert!(text.contains("\nWARNING: no fault fired"), "{text}");
+        // No listener limit, so the limit rule had nothing to judge.
+        assert!(coverage.never_exercised().contains(&Rule::N3));
+        assert!(text.contains("checked rules never exercised: "), "{text}");
+    }
+
+    #[test]
+    fn fired_faults_and_policies_are_counted_and_merge_adds() {
+        let plan = FaultPlan {
+            read_chunks: Some(ReadChunks { max: 100 }),
+            faults: vec![reset_after_first_received()],
+            ..FaultPlan::quiet(Seed(2))
+        };
+        let faulty = Coverage::of(&judge(&echo(), &plan).expect("runs"));
+        assert_eq!(faulty.fired.get("reset"), Some(&1));
+        assert_eq!(faulty.runs_without_faults, 0);
+        assert_eq!(faulty.policies.get("read_chunks"), Some(&1));
+        assert!(!faulty.to_string().contains("WARNING"));
+
+        let quiet = Coverage::of(&judge(&echo(), &FaultPlan::quiet(Seed(3))).expect("runs"));
+        let mut both = faulty.clone();
+        both.merge(&quiet);
+        let mut other_order = quiet.clone();
+        other_order.merge(&faulty);
+        assert_eq!(both, other_order);
+        assert_eq!(both.runs, 2);
+        assert_eq!(both.runs_without_faults, 1);
+        assert_eq!(both.faults_fired(), 1);
+        assert_eq!(
+            both.exercised[&Rule::C1],
+            faulty.exercised[&Rule::C1] + quiet.exercised[&Rule::C1]
+        );
+    }
+
+    #[test]
+    fn empty_coverage_does_not_warn() {
+        // Nothing ran: there is nothing to warn about (a sweep of no seeds says so itself).
+        let text = Coverage::default().to_string();
+        assert!(!text.contains("WARNING"), "{text}");
+        assert!(text.contains("faults fired: none"), "{text}");
+    }
+}

@@ -1,0 +1,268 @@
+//! Judging a run: the contract check, how the run ended, and the scenario's own end
+//! conditions ("every byte echoed", "two connections closed"), folded into one verdict with a
+//! failure signature that shrinking keeps constant.
+
+use super::checker::{check, CheckOptions, CheckReport, Violation};
+use crate::fault::FaultPlan;
+use crate::run::{run, Ended, RunError, RunOutcome};
+use crate::scenario::{Scenario, ScenarioFile};
+use crate::seed::Seed;
+use std::collections::BTreeMap;
+use std::fmt;
+use tcpnotify::record::Callback;
+
+/// One reason a run failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A contract rule was broken.
+    Contract(Violation),
+    /// An end condition of the scenario did not hold.
+    Property {
+        /// The condition (`echoed`, `closed`, `finished`).
+        name: String,
+        /// What was seen instead.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// What kind of failure this is, without the details that change from run to run: the
+    /// rule id or the property's name. Shrinking keeps this constant.
+    pub fn signature(&self) -> String {
+        match self {
+            Failure::Contract(v) => v.rule.to_string(),
+            Failure::Property { name, .. } => name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Contract(v) => write!(f, "contract {v}"),
+            Failure::Property { name, message } => write!(f, "property {name}: {message}"),
+        }
+    }
+}
+
+/// A judged run.
+#[derive(Debug)]
+pub struct Verdict {
+    /// The run.
+    pub outcome: RunOutcome,
+    /// The contract check of its trace.
+    pub report: CheckReport,
+    /// Every failure: contract violations first, then end conditions.
+    pub failures: Vec<Failure>,
+}
+
+impl Verdict {
+    /// Whether nothing failed.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The first failure's signature, if the run failed.
+    pub fn signature(&self) -> Option<String> {
+        self.failures.first().map(Failure::signature)
+    }
+}
+
+impl fmt::Display for Verdict {
+    /// The contract report, then every failure, one per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.report)?;
+        for failure in &self.failures {
+            if let Failure::Property { .. } = failure {
+                write!(f, "\n{failure}")?;
+            }
+        }
+        if self.passed() {
+            write!(f, "\nverdict: passed")
+        } else {
+            write!(f, "\nverdict: FAILED ({} failure(s))", self.failures.len())
+        }
+    }
+}
+
+/// The signature of a run that could not start (a plan or scenario the runner refused).
+pub const RUN_ERROR: &str = "run_error";
+
+/// The signature of a judged run: its first failure's, [`RUN_ERROR`] if it could not start,
+/// or `None` if it passed. Sweeps, reruns and shrinking compare runs by it.
+pub fn signature_of(result: &Result<Verdict, RunError>) -> Option<String> {
+    match result {
+        Ok(verdict) => verdict.signature(),
+        Err(_) => Some(RUN_ERROR.to_string()),
+    }
+}
+
+/// The contract options of a scenario: its listeners' limits and every connection's read
+/// buffer size.
+pub(crate) fn check_options(scenario: &Scenario) -> CheckOptions {
+    let mut options = CheckOptions {
+        integrity_checked: scenario.options.check_integrity,
+        ..CheckOptions::default()
+    };
+    for l in &scenario.listeners {
+        if l.limit > 0 {
+            options.listener_limits.insert(l.name.clone(), l.limit);
+        }
+        let size = l.config.read_buffer_size();
+        options.read_buffer_sizes.insert(l.name.clone(), size);
+    }
+    for c in &scenario.clients {
+        let size = c.config.read_buffer_size();
+        options.read_buffer_sizes.insert(c.name.clone(), size);
+    }
+    options
+}
+
+/// Runs `scenario` under `plan` and judges the run.
+pub fn judge(scenario: &Scenario, plan: &FaultPlan) -> Result<Verdict, RunError> {
+    let outcome = run(scenario, plan)?;
+    Ok(judge_outcome(scenario, outcome))
+}
+
+/// Judges a finished run of `scenario`.
+pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
+    let report = check(&outcome.trace, &check_options(scenario));
+    let mut failures: Vec<Failure> = report
+        .violations
+        .iter()
+        .cloned()
+        .map(Failure::Contract)
+        .collect();
+    failures.extend(properties(scenario, &outcome));
+    Verdict {
+        outcome,
+        report,
+        failures,
+    }
+}
+
+impl ScenarioFile {
+    /// Runs the scenario with `seed` (the file's own when `None`) and judges it: the library
+    /// call behind `tcpnotify-sim run`.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tcpnotify_sim::notifiers::Echo;
+    /// use tcpnotify_sim::{factory, Registry, ScenarioFile};
+    ///
+    /// let mut registry = Registry::builtin();
+    /// registry.register("my-server", |_| Ok(factory(|| Echo)));
+    /// let text = r#"
+    ///     [[listeners]]
+    ///     name = "server"
+    ///     host = "server"
+    ///     port = 7000
+    ///     notifier = "my-server"
+    ///     [[clients]]
+    ///     name = "c1"
+    ///     host = "client"
+    ///     target = "server"
+    ///     port = 7000
+    ///     notifier = "sender"
+    ///     params = { text = "hello" }
+    ///     [expect]
+    ///     echoed = true
+    ///     closed = 2
+    /// "#;
+    /// let file = ScenarioFile::parse(text, Path::new("mine.toml"), &registry).unwrap();
+    /// let verdict = file.judge(None).unwrap();
+    /// assert!(verdict.passed(), "{verdict}");
+    /// ```
+    pub fn judge(&self, seed: Option<Seed>) -> Result<Verdict, RunError> {
+        let plan = self.scenario.plan_for(seed.unwrap_or(self.seed));
+        judge(&self.scenario, &plan)
+    }
+}
+
+/// Per-connection sums the end conditions look at.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    received: usize,
+}
+
+fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
+    let expect = &scenario.expectations;
+    let mut failures = Vec::new();
+    let mut fail = |name: &str, message: String| {
+        failures.push(Failure::Property {
+            name: name.to_string(),
+            message,
+        })
+    };
+    match &outcome.ended {
+        Ended::Panicked { message } => fail("no_panic", message.clone()),
+        Ended::Failed { message } => fail("simulation", message.clone()),
+        Ended::DurationReached { unfinished } if expect.finished => {
+            let message = if unfinished.is_empty() {
+                "the duration ran out with connections still open".to_string()
+            } else {
+                format!(
+                    "the duration ran out before {} finished",
+                    unfinished.join(", ")
+                )
+            };
+            fail("finished", message);
+        }
+        _ => {}
+    }
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for event in outcome.trace.events() {
+        let Some(callback) = event.callback() else {
+            continue;
+        };
+        *counts.entry(callback.name()).or_insert(0) += 1;
+        let tally = tallies.entry(event.who.clone()).or_default();
+        match callback {
+            Callback::Sent { result, .. } => tally.sent += result.len(),
+            Callback::Sentv { result, .. } => {
+                tally.sent += result.iter().map(|p| p.len()).sum::<usize>()
+            }
+            Callback::Received { data, .. } => tally.received += data.len(),
+            _ => {}
+        }
+    }
+    for (name, wanted) in [
+        ("closed", expect.closed),
+        ("connect_failed", expect.connect_failed),
+        ("accepted", expect.accepted),
+    ] {
+        let seen = counts.get(name).copied().unwrap_or(0);
+        if let Some(wanted) = wanted.filter(|w| *w != seen) {
+            fail(
+                name,
+                format!("expected {wanted} `{name}` callbacks, saw {seen}"),
+            );
+        }
+    }
+    if expect.echoed {
+        for client in scenario.clients.iter().map(|c| &c.name) {
+            let t = tallies
+                .get(client)
+                .map(|t| (t.sent, t.received))
+                .unwrap_or((0, 0));
+            if t.0 != t.1 {
+                fail(
+                    "echoed",
+                    format!("{client} sent {} bytes but {} came back", t.0, t.1),
+                );
+            }
+        }
+    }
+    for (who, wanted) in &expect.delivered {
+        let seen = tallies.get(who).map_or(0, |t| t.received);
+        if seen != *wanted {
+            fail(
+                "delivered",
+                format!("{who} received {seen} bytes, expected {wanted}"),
+            );
+        }
+    }
+    failures
+}

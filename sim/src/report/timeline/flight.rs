@@ -1,0 +1,168 @@
+//! Bytes in flight per direction: what one end queued (the results of its `sent` and
+//! `sentv`) and its peer has not yet been delivered (`received`). The two ends of a connection
+//! are paired by their addresses: one's local address is the other's peer address.
+
+use super::lane::Lane;
+use crate::run::TraceEvent;
+use std::collections::BTreeMap;
+use tcpnotify::record::Callback;
+
+/// Bytes in flight from one lane to its peer over time: a step function, one point where it
+/// changes (the last value at a given time), starting at the first change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Flight {
+    /// The sending lane.
+    pub(crate) from: usize,
+    /// The receiving lane.
+    pub(crate) to: usize,
+    /// `(time in µs, bytes queued by `from` less bytes delivered to `to`)`. Negative only
+    /// if the trace shows more delivered than queued, which R6 forbids.
+    pub(crate) points: Vec<(u64, i64)>,
+    /// The last time either end did anything: past it, bytes still counted in flight were
+    /// never delivered (a reset, a crash), and the series says nothing more.
+    pub(crate) until_us: u64,
+}
+
+impl Flight {
+    /// The most bytes in flight at any time.
+    pub(crate) fn peak(&self) -> i64 {
+        self.points.iter().map(|p| p.1).max().unwrap_or(0).max(0)
+    }
+}
+
+/// Sets each lane's peer: the lane whose (local, peer) addresses are this one's swapped. A
+/// lane whose addresses more than one lane shares keeps the first of them.
+pub(crate) fn pair(lanes: &mut [Lane]) {
+    let mut by_addresses = BTreeMap::new();
+    for (i, lane) in lanes.iter().enumerate() {
+        if let Some(addresses) = lane.addresses {
+            by_addresses.entry(addresses).or_insert(i);
+        }
+    }
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        lane.peer = lane
+            .addresses
+            .and_then(|(local, remote)| by_addresses.get(&(remote, local)).copied())
+            .filter(|&peer| peer != i);
+    }
+}
+
+/// The bytes-in-flight series of every direction that carried data, ordered by sending lane.
+pub(crate) fn series(
+    events: &[TraceEvent],
+    lane_of: &[Option<usize>],
+    lanes: &[Lane],
+) -> Vec<Flight> {
+    let mut flights: BTreeMap<usize, Flight> = BTreeMap::new();
+    for (event, lane) in events.iter().zip(lane_of) {
+        let (Some(lane), Some(callback)) = (*lane, event.callback()) else {
+            continue;
+        };
+        let Some(peer) = lanes[lane].peer else {
+            continue;
+        };
+        let (from, to, change) = match callback {
+            Callback::Sent { result, .. } => (lane, peer, bytes(result.len())),
+            Callback::Sentv { result, .. } => {
+                (lane, peer, bytes(result.iter().map(|p| p.len()).sum()))
+            }
+            Callback::Received { data, .. } => (peer, lane, -bytes(data.len())),
+            _ => continue,
+        };
+        let flight = flights.entry(from).or_insert_with(|| {
+            let last = |lane: usize| lanes[lane].lines.last().map_or(0, |&l| events[l].at_us);
+            Flight {
+                from,
+                to,
+                points: Vec::new(),
+                until_us: last(from).max(last(to)),
+            }
+        });
+        let value = flight
+            .points
+            .last()
+            .map_or(0, |p| p.1)
+            .saturating_add(change);
+        match flight.points.last_mut() {
+            Some(last) if last.0 == event.at_us => last.1 = value,
+            _ => flight.points.push((event.at_us, value)),
+        }
+    }
+    flights.into_values().collect()
+}
+
+fn bytes(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::tests::{callback, echo_trace, received, sent, timeline_of, CLIENT};
+    use super::*;
+    use crate::run::Trace;
+
+    #[test]
+    fn in_flight_is_what_one_end_queued_less_what_its_peer_was_delivered() {
+        let t = timeline_of(&echo_trace());
+        let c1_to_server: Vec<(u64, i64)> = vec![(1000, 100), (402_000, 0)];
+        let server_to_c1: Vec<(u64, i64)> = vec![(402_000, 100), (403_000, 30), (404_000, 0)];
+        assert_eq!(
+            t.flights,
+            vec![
+                Flight {
+                    from: 1,
+                    to: 2,
+                    points: c1_to_server,
+                    until_us: 406_000,
+                },
+                Flight {
+                    from: 2,
+                    to: 1,
+                    points: server_to_c1,
+                    until_us: 406_000,
+                },
+            ]
+        );
+        assert_eq!(t.flights[0].peak(), 100);
+    }
+
+    #[test]
+    fn an_end_without_a_peer_in_the_trace_has_no_flight() {
+        let trace = Trace::from_events(vec![
+            callback(0, "client", "c1", sent(10), Some(CLIENT)),
+            callback(1, "client", "c1", received(10), Some(CLIENT)),
+        ]);
+        assert_eq!(timeline_of(&trace).flights, vec![]);
+    }
+
+    #[test]
+    fn sentv_counts_the_chunks_actually_queued() {
+        use tcpnotify::record::Payload;
+        let chunks = vec![Payload::of(b"abc"), Payload::of(b"de")];
+        let trace = Trace::from_events(vec![
+            callback(0, "client", "c1", Callback::Connected, Some(CLIENT)),
+            callback(
+                0,
+                "server",
+                "s.1",
+                Callback::Accepted,
+                Some(super::super::model::tests::SERVER),
+            ),
+            callback(
+                5,
+                "client",
+                "c1",
+                Callback::Sentv {
+                    data: chunks.clone(),
+                    result: chunks[..1].to_vec(),
+                },
+                Some(CLIENT),
+            ),
+        ]);
+        let flight = &timeline_of(&trace).flights[0];
+        assert_eq!(
+            (flight.points.as_slice(), flight.until_us),
+            (&[(5, 3)][..], 5)
+        );
+    }
+}

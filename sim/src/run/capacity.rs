@@ -1,0 +1,187 @@
+//! turmoil's capacities for one run, chosen from the scenario and its plan, and the limits of
+//! the simulated network that no setting raises. Every capacity decision of the simulator is
+//! made here.
+//!
+//! turmoil 0.7.2 has one TCP capacity, `tcp_capacity` (default 64), and uses it three ways:
+//! - the SYNs a listening port holds before its listener accepts them: one more panics inside
+//!   turmoil ("server socket buffer full"). All the SYNs of one simulation step arrive before
+//!   the listening host runs, so no accept loop, however eager, keeps ahead of 65 clients
+//!   dialling at once;
+//! - the segments a stream's receive channel holds: a FIN that finds it full is never
+//!   delivered;
+//! - a stream's send credits: a write beyond them would block.
+//!
+//! The capacity is therefore at least [`TCP_CAPACITY`], which keeps
+//! a slot for the FIN however many segments the fault layer's window lets a writer have in
+//! flight (`fault::stream`), and at least the number of connect attempts the run can make, an
+//! attempt being one turmoil connect, one SYN: one per address each client resolves, and one
+//! more each time a crash or a restart of its host loses that SYN, as it is then sent again
+//! (`fault::network`). A listener's backlog can then never overflow, even when it is at its connection
+//! limit (N3) and accepts nothing: peers wait for it or time out. tokio's channels allocate
+//! their slots only as they fill, so a large capacity costs nothing up front.
+//!
+//! A real limit: turmoil gives each host the ephemeral ports 49152 to 65535, and a port stays
+//! taken for the life of the simulation once a connect attempt used it (turmoil never frees
+//! the socket of a refused or abandoned attempt). A host that could make more attempts than
+//! that is refused before the run starts ([`LimitError::EphemeralPorts`]), rather than
+//! panicking inside turmoil ("ports exhausted") halfway through.
+
+use crate::fault::MAX_WINDOW;
+use crate::fault::{FaultKind, FaultPlan};
+use crate::scenario::Scenario;
+use std::collections::BTreeMap;
+
+/// The turmoil `tcp_capacity` (`Builder::tcp_capacity`) the fault layer needs: one slot more
+/// than the largest window, so a stream's receive channel, which holds at most a window's
+/// worth of one-byte-or-larger segments, always has room for the FIN.
+///
+/// turmoil also bounds each listener's backlog by it. tokio's channels allocate their slots as
+/// they fill, so a large capacity costs nothing until segments are actually outstanding.
+pub(crate) const TCP_CAPACITY: usize = MAX_WINDOW + 1;
+
+pub use crate::validate::EPHEMERAL_PORTS;
+
+/// A limit of the simulated network that a scenario exceeds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// One host could make more connect attempts (each from a port of its own) than it has
+    /// ephemeral ports.
+    #[error(
+        "host {host:?} may dial {attempts} connect attempts, but a simulated host has \
+         {EPHEMERAL_PORTS} ephemeral ports: spread the clients over more hosts (the `host` of \
+         each client)"
+    )]
+    EphemeralPorts {
+        /// The client host.
+        host: String,
+        /// The most connect attempts it could make in the run.
+        attempts: usize,
+    },
+}
+
+/// The turmoil capacities of one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Capacities {
+    /// The most connect attempts (SYNs) the run can make, over every client.
+    pub(crate) connect_attempts: usize,
+    /// turmoil's `tcp_capacity`: SYN backlog per port, receive channel and send credits per
+    /// stream, in segments.
+    pub(crate) tcp: usize,
+}
+
+impl Capacities {
+    /// The capacities `scenario` needs under `plan`, or the limit it exceeds.
+    pub(crate) fn for_run(scenario: &Scenario, plan: &FaultPlan) -> Result<Capacities, LimitError> {
+        let crashes = crashes_per_host(plan);
+        let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut total = 0usize;
+        for client in &scenario.clients {
+            let targets: Vec<&str> = match scenario.names.get(&client.target) {
+                Some(hosts) => hosts.iter().map(String::as_str).collect(),
+                None => vec![client.target.as_str()],
+            };
+            // One SYN per address, and one more after each crash and each restart of its host.
+            let attempts = targets.iter().fold(0usize, |sum, host| {
+                let resends = crashes.get(host).copied().unwrap_or(0).saturating_mul(2);
+                sum.saturating_add(resends.saturating_add(1))
+            });
+            let on_host = per_host.entry(client.host.as_str()).or_default();
+            *on_host = on_host.saturating_add(attempts);
+            total = total.saturating_add(attempts);
+        }
+        if let Some((host, attempts)) = per_host.into_iter().find(|(_, n)| *n > EPHEMERAL_PORTS) {
+            return Err(LimitError::EphemeralPorts {
+                host: host.to_string(),
+                attempts,
+            });
+        }
+        Ok(Capacities {
+            connect_attempts: total,
+            tcp: total.max(TCP_CAPACITY),
+        })
+    }
+
+    /// Sets these capacities on a simulation being built.
+    pub(crate) fn apply(&self, builder: &mut turmoil::Builder) {
+        builder.tcp_capacity(self.tcp);
+    }
+}
+
+/// How many times the plan crashes each host (a `*` host crashes none: only partitions take
+/// it).
+fn crashes_per_host(plan: &FaultPlan) -> BTreeMap<&str, usize> {
+    let mut crashes = BTreeMap::new();
+    for fault in &plan.faults {
+        if let FaultKind::Crash { host, .. } = &fault.kind {
+            *crashes.entry(host.as_str()).or_default() += 1;
+        }
+    }
+    crashes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::Fault;
+    use crate::scenario::factory;
+    use crate::scenario::notifiers::Echo;
+    use crate::seed::Seed;
+
+    fn clients(n: usize, host: &str) -> Scenario {
+        (0..n).fold(
+            Scenario::new("many").listener("server", "server", 7000, factory(|| Echo)),
+            |s, i| s.client(&format!("c{i}"), host, "server", 7000, factory(|| Echo)),
+        )
+    }
+
+    #[test]
+    fn the_backlog_holds_every_connect_attempt_of_the_run() {
+        let quiet = FaultPlan::quiet(Seed(1));
+        let small = Capacities::for_run(&Scenario::echo("echo", 16, 16), &quiet).unwrap();
+        assert_eq!(small.connect_attempts, 1);
+        assert_eq!(small.tcp, TCP_CAPACITY);
+        let caps = Capacities::for_run(&clients(1000, "client"), &quiet).unwrap();
+        assert_eq!(caps.connect_attempts, 1000);
+        assert_eq!(caps.tcp, TCP_CAPACITY);
+        // A name of two addresses dials both.
+        let named = clients(100, "client").name("svc", &["server", "server"]);
+        let named = named.client("c-svc", "client", "svc", 7000, factory(|| Echo));
+        assert_eq!(
+            Capacities::for_run(&named, &quiet)
+                .unwrap()
+                .connect_attempts,
+            102
+        );
+        // A crash of the target, and its restart, may each lose a SYN that is sent again.
+        let crashing = FaultPlan {
+            faults: vec![Fault::at(
+                5,
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(10),
+                },
+            )],
+            ..quiet
+        };
+        let caps = Capacities::for_run(&clients(100, "client"), &crashing).unwrap();
+        assert_eq!(caps.connect_attempts, 300);
+    }
+
+    #[test]
+    fn a_host_with_more_attempts_than_ephemeral_ports_is_refused_before_running() {
+        let quiet = FaultPlan::quiet(Seed(1));
+        let err = Capacities::for_run(&clients(EPHEMERAL_PORTS + 1, "client"), &quiet).unwrap_err();
+        assert_eq!(
+            err,
+            LimitError::EphemeralPorts {
+                host: "client".into(),
+                attempts: EPHEMERAL_PORTS + 1
+            }
+        );
+        assert!(
+            err.to_string().contains("the `host` of each client"),
+            "{err}"
+        );
+        assert!(Capacities::for_run(&clients(EPHEMERAL_PORTS, "client"), &quiet).is_ok());
+    }
+}

@@ -1,0 +1,272 @@
+//! The simulation's callback sink: records every callback into the trace with simulated time
+//! and host, tells the fault layer which sockets a connection uses, tracks which connections
+//! are live, and fires faults triggered by trace events.
+
+use super::integrity::StreamMatcher;
+use super::trace::{now_us, EventKind, Trace, TraceEvent};
+use crate::fault::FaultLayer;
+use crate::fault::{Fault, FaultKind, Trigger};
+use crate::scenario::RunOptions;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tcpnotify::record::{Callback, CallbackSink, DataFlow};
+use tcpnotify::TcpConnection;
+
+#[derive(Default)]
+struct Progress {
+    /// Connections started and not yet closed or failed, with their host.
+    live: BTreeMap<String, String>,
+    /// Clients whose connection ended (or whose host crashed).
+    finished_clients: BTreeSet<String>,
+    /// How many times each (connection, callback) happened, for event triggers.
+    counts: BTreeMap<(String, &'static str), u32>,
+    /// Event-triggered faults that fired, to be applied by the run loop.
+    fired: Vec<usize>,
+    fired_set: BTreeSet<usize>,
+    /// How many times each fault kind fired.
+    fired_kinds: BTreeMap<String, usize>,
+}
+
+/// State shared by every host of one run.
+pub(crate) struct RunState {
+    /// The run's trace.
+    pub(crate) trace: Trace,
+    /// The fault layer.
+    pub(crate) layer: Arc<FaultLayer>,
+    faults: Vec<Fault>,
+    /// The event-triggered faults by connection and callback: (nth, fault index), so a
+    /// callback looks only at its own triggers, however many faults the plan has.
+    triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>>,
+    options: RunOptions,
+    progress: Mutex<Progress>,
+    matcher: Mutex<StreamMatcher>,
+}
+
+impl RunState {
+    /// The state of a run with these plan faults.
+    pub(crate) fn new(
+        trace: Trace,
+        layer: Arc<FaultLayer>,
+        faults: Vec<Fault>,
+        options: RunOptions,
+    ) -> Arc<Self> {
+        let mut triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>> = BTreeMap::new();
+        for (index, fault) in faults.iter().enumerate() {
+            if let Trigger::After(t) = &fault.trigger {
+                let by_callback = triggers.entry(t.conn.clone()).or_default();
+                by_callback
+                    .entry(t.callback.clone())
+                    .or_default()
+                    .push((t.nth, index));
+            }
+        }
+        Arc::new(RunState {
+            trace,
+            layer,
+            faults,
+            triggers,
+            options,
+            progress: Mutex::new(Progress::default()),
+            matcher: Mutex::new(StreamMatcher::new()),
+        })
+    }
+
+    /// Whether recorders must keep callback data whole (for the trace).
+    pub(crate) fn needs_payloads(&self) -> bool {
+        self.options.keep_payloads
+    }
+
+    /// Feeds data flowing through connection `conn` to the integrity check; returns what is
+    /// broken, if anything.
+    fn track_stream(&self, conn: &TcpConnection, flow: DataFlow<'_>) -> Option<String> {
+        if !self.options.check_integrity {
+            return None;
+        }
+        let (local, remote) = (conn.local_address()?, conn.remote_address()?);
+        let mut matcher = self.matcher.lock().unwrap_or_else(|e| e.into_inner());
+        match flow {
+            DataFlow::Queued(bytes) => {
+                matcher.sent(local, remote, bytes);
+                None
+            }
+            DataFlow::Delivered(bytes) => matcher.received(local, remote, bytes),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends a harness note or fault event at the current time.
+    pub(crate) fn note(&self, host: &str, who: &str, kind: EventKind) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: host.to_string(),
+            who: who.to_string(),
+            kind,
+        });
+    }
+
+    /// Marks client `name` finished.
+    pub(crate) fn client_finished(&self, name: &str) {
+        self.lock().finished_clients.insert(name.to_string());
+    }
+
+    /// Whether every one of `clients` finished.
+    pub(crate) fn all_finished<'a>(&self, mut clients: impl Iterator<Item = &'a str>) -> bool {
+        let progress = self.lock();
+        clients.all(|c| progress.finished_clients.contains(c))
+    }
+
+    /// Clients among `clients` that did not finish.
+    pub(crate) fn unfinished<'a>(&self, clients: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let progress = self.lock();
+        clients
+            .filter(|c| !progress.finished_clients.contains(*c))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether no connection is live.
+    pub(crate) fn quiescent(&self) -> bool {
+        self.lock().live.is_empty()
+    }
+
+    /// Forgets the connections of a crashed host: they end without a callback.
+    pub(crate) fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
+        let mut progress = self.lock();
+        progress.live.retain(|_, h| h != host);
+        for c in clients_on_host {
+            progress.finished_clients.insert(c.clone());
+        }
+    }
+
+    /// Event-triggered faults that fired since the last call (the run loop applies them).
+    pub(crate) fn take_fired(&self) -> Vec<usize> {
+        std::mem::take(&mut self.lock().fired)
+    }
+
+    /// Counts one firing of a fault of kind `kind`.
+    pub(crate) fn count_fired(&self, kind: &str) {
+        *self.lock().fired_kinds.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// How many times each fault kind fired.
+    pub(crate) fn fired_kinds(&self) -> BTreeMap<String, usize> {
+        self.lock().fired_kinds.clone()
+    }
+
+    /// The plan's fault `index`.
+    pub(crate) fn fault(&self, index: usize) -> Option<&Fault> {
+        self.faults.get(index)
+    }
+
+    fn observe(&self, host: &str, who: &str, conn: Option<&TcpConnection>, callback: &Callback) {
+        let name = callback.name();
+        let mut progress = self.lock();
+        match callback {
+            Callback::ProxyVia { .. } | Callback::Accepted => {
+                progress.live.insert(who.to_string(), host.to_string());
+            }
+            Callback::Closed | Callback::ConnectFailed(_) => {
+                progress.live.remove(who);
+            }
+            _ => {}
+        }
+        if let (Callback::Connected | Callback::Accepted, Some(conn)) = (callback, conn) {
+            if let (Some(local), Some(remote)) = (conn.local_address(), conn.remote_address()) {
+                self.layer.register_connection(who, local, remote);
+            }
+        }
+        let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
+        *count += 1;
+        let count = *count;
+        // In plan order, as the index lists are.
+        let due: Vec<usize> = (self.triggers.get(who))
+            .and_then(|by_callback| by_callback.get(name))
+            .into_iter()
+            .flatten()
+            .filter(|(nth, i)| *nth == count && !progress.fired_set.contains(i))
+            .map(|(_, i)| *i)
+            .collect();
+        for index in due {
+            progress.fired_set.insert(index);
+            match &self.faults[index].kind {
+                // A reset acts at once, so the very next I/O of either end sees it.
+                FaultKind::Reset { conn } => {
+                    *progress.fired_kinds.entry("reset".into()).or_default() += 1;
+                    drop(progress);
+                    self.layer.reset(conn);
+                    self.note(
+                        "-",
+                        "-",
+                        EventKind::Fault {
+                            index,
+                            description: self.faults[index].kind.to_string(),
+                        },
+                    );
+                    progress = self.lock();
+                }
+                _ => progress.fired.push(index),
+            }
+        }
+    }
+}
+
+/// Records one host's callbacks into the run's trace.
+pub(crate) struct HostSink {
+    host: String,
+    run: Arc<RunState>,
+    /// A broken stream found in data about to be delivered, logged after its `received`.
+    broken: Mutex<Option<(String, String)>>,
+}
+
+impl HostSink {
+    /// The sink of host `host`.
+    pub(crate) fn new(host: &str, run: Arc<RunState>) -> Arc<Self> {
+        Arc::new(HostSink {
+            host: host.to_string(),
+            run,
+            broken: Mutex::new(None),
+        })
+    }
+}
+
+impl CallbackSink for HostSink {
+    fn data(&self, who: &str, conn: &TcpConnection, flow: DataFlow<'_>) {
+        if let Some(message) = self.run.track_stream(conn, flow) {
+            *self.broken.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((who.to_string(), message));
+        }
+    }
+
+    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
+        let broken = match callback {
+            Callback::Received { .. } => self
+                .broken
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take_if(|(w, _)| w == who)
+                .map(|(_, message)| message),
+            _ => None,
+        };
+        // Observed after the callback's own line, so a fault it triggers is logged after it.
+        let observed = callback.clone();
+        let at_us = self
+            .run
+            .trace
+            .push_callback(&self.host, who, conn, callback);
+        if let Some(message) = broken {
+            self.run.trace.push(TraceEvent {
+                at_us,
+                host: self.host.clone(),
+                who: who.to_string(),
+                kind: EventKind::Violation {
+                    rule: "R6".into(),
+                    message,
+                },
+            });
+        }
+        self.run.observe(&self.host, who, conn, &observed);
+    }
+}

@@ -1,0 +1,512 @@
+//! Runs a scenario under a fault plan over turmoil: one host per scenario host, every
+//! callback recorded, the plan's timed faults applied between simulation steps. The run is a
+//! pure function of (scenario, plan).
+
+use super::capacity::{Capacities, LimitError};
+use super::network::TurmoilNetwork;
+use super::recorder::{HostSink, RunState};
+use super::trace::{EventKind, Trace, TraceEvent};
+use crate::fault::FaultLayer;
+use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
+use crate::scenario::notifiers::Accept;
+use crate::scenario::{ClientSpec, ListenerSpec, Scenario};
+use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, UNIX_EPOCH};
+use tcpnotify::record::{Recorded, RecordedListener};
+use tcpnotify::{TcpConnection, TcpListener};
+
+/// The simulated wall clock starts here (2024-01-01), so no run reads the real clock.
+const EPOCH_SECS: u64 = 1_704_067_200;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Every client finished and no connection is live.
+    AllFinished,
+    /// The scenario's duration passed first.
+    DurationReached {
+        /// Clients whose connection had not ended.
+        unfinished: Vec<String>,
+    },
+    /// Code in the simulation panicked.
+    Panicked {
+        /// The panic message and location.
+        message: String,
+    },
+    /// The simulation could not go on: turmoil reported an error, or the run reached a
+    /// limit (its trace holds [`MAX_TRACE_EVENTS`]).
+    Failed {
+        /// What stopped it.
+        message: String,
+    },
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The plan it ran under.
+    pub plan: FaultPlan,
+    /// Every callback and fault.
+    pub trace: Trace,
+    /// How it ended.
+    pub ended: Ended,
+    /// How many times each fault kind fired.
+    pub fired: BTreeMap<String, usize>,
+}
+
+/// A run that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The plan names a host or connection that does not exist, or is malformed.
+    #[error("invalid fault plan: {0}")]
+    Plan(InvalidField),
+    /// The scenario is malformed.
+    #[error("invalid scenario: {0}")]
+    Scenario(InvalidField),
+    /// The scenario exceeds a limit of the simulated network.
+    #[error("scenario too large: {0}")]
+    Limit(#[from] LimitError),
+}
+
+/// Something the run loop does at a simulated time.
+#[derive(Debug, Clone)]
+enum Action {
+    Fire(usize),
+    Heal {
+        index: usize,
+        cuts: Vec<(String, String)>,
+    },
+    Restart {
+        index: usize,
+        host: String,
+    },
+}
+
+thread_local! {
+    /// Panic messages of the run on this thread (turmoil runs every host on the calling thread).
+    static PANICS: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+fn install_panic_recorder() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let recorded = PANICS.with(|p| match p.borrow_mut().as_mut() {
+                Some(list) => {
+                    list.push(info.to_string());
+                    true
+                }
+                None => false,
+            });
+            if !recorded {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// The turmoil builder of a run under `plan` that may last `duration` of simulated time:
+/// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's latency.
+/// [`run`] builds every scenario's simulation with it; a test that drives the stack over
+/// turmoil by hand (the loopback conformance suite) builds its simulation the same way.
+pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Builder {
+    let mut builder = turmoil::Builder::new();
+    let (min, max) = plan
+        .latency
+        .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| {
+            (l.min_ms, l.max_ms.max(l.min_ms))
+        });
+    builder
+        .rng_seed(plan.seed.derive("turmoil"))
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .simulation_duration(duration)
+        .tcp_capacity(super::capacity::TCP_CAPACITY)
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(Duration::from_millis(min))
+        .max_message_latency(Duration::from_millis(max));
+    builder
+}
+
+/// Runs `scenario` under `plan`.
+pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError> {
+    scenario.validate().map_err(RunError::Scenario)?;
+    let topology = scenario.topology();
+    plan.validate(&topology).map_err(RunError::Plan)?;
+    let capacities = Capacities::for_run(scenario, plan)?;
+    install_panic_recorder();
+
+    let mut builder = simulation_builder(
+        plan,
+        Duration::from_millis(scenario.duration_ms.saturating_add(1000)),
+    );
+    capacities.apply(&mut builder);
+    let mut sim = builder.build();
+
+    let addresses: BTreeMap<String, IpAddr> = topology
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), sim.lookup(h.as_str())))
+        .collect();
+    let layer = FaultLayer::new(plan.clone(), addresses.clone());
+    let trace = Trace::new();
+    let run = RunState::new(trace.clone(), layer, plan.faults.clone(), scenario.options);
+    let network = NetworkTables {
+        names: Arc::new(scenario.names.clone()),
+        addresses: Arc::new(addresses),
+    };
+    for host in &topology.hosts {
+        register_host(&mut sim, host, scenario, &run, &network);
+    }
+
+    let mut schedule: BTreeMap<(u64, usize), Action> = BTreeMap::new();
+    for (i, fault) in plan.faults.iter().enumerate() {
+        if let Trigger::At(at) = fault.trigger {
+            schedule.insert((at.saturating_mul(1000), i), Action::Fire(i));
+        }
+    }
+    let mut loop_state = Loop {
+        sim,
+        run: run.clone(),
+        schedule,
+        next_seq: plan.faults.len(),
+        scenario,
+    };
+    loop_state.note(
+        0,
+        format!(
+            "run started: scenario {}, seed {}",
+            scenario.name, plan.seed
+        ),
+    );
+
+    PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
+    let result = catch_unwind(AssertUnwindSafe(|| loop_state.run_steps()));
+    let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    let ended = match (result, panics.first()) {
+        (_, Some(message)) => Ended::Panicked {
+            message: message.clone(),
+        },
+        (Ok(ended), None) => ended,
+        (Err(_), None) => Ended::Panicked {
+            message: "panic without a message".into(),
+        },
+    };
+    let at = loop_state.elapsed_us();
+    loop_state.note(at, format!("run ended: {}", describe(&ended)));
+    Ok(RunOutcome {
+        scenario: scenario.name.clone(),
+        plan: plan.clone(),
+        trace,
+        ended,
+        fired: run.fired_kinds(),
+    })
+}
+
+fn describe(ended: &Ended) -> String {
+    match ended {
+        Ended::AllFinished => "all clients finished".into(),
+        Ended::DurationReached { unfinished } if unfinished.is_empty() => {
+            "duration reached with connections still open".into()
+        }
+        Ended::DurationReached { unfinished } => {
+            format!("duration reached; unfinished: {}", unfinished.join(", "))
+        }
+        Ended::Panicked { message } => format!("panic: {message}"),
+        Ended::Failed { message } => format!("simulation error: {message}"),
+    }
+}
+
+/// What every host's network is made from: the scenario's names and the hosts' addresses.
+#[derive(Clone)]
+struct NetworkTables {
+    names: Arc<BTreeMap<String, Vec<String>>>,
+    addresses: Arc<BTreeMap<String, IpAddr>>,
+}
+
+fn register_host(
+    sim: &mut turmoil::Sim<'_>,
+    host: &str,
+    scenario: &Scenario,
+    run: &Arc<RunState>,
+    network: &NetworkTables,
+) {
+    let listeners: Vec<ListenerSpec> = scenario
+        .listeners
+        .iter()
+        .filter(|l| l.host == host)
+        .cloned()
+        .collect();
+    let clients: Vec<ClientSpec> = scenario
+        .clients
+        .iter()
+        .filter(|c| c.host == host)
+        .cloned()
+        .collect();
+    let incarnations = Arc::new(AtomicU32::new(0));
+    let (host, run, network) = (host.to_string(), run.clone(), network.clone());
+    sim.host(host.clone().as_str(), move || {
+        let (host, run, network) = (host.clone(), run.clone(), network.clone());
+        let (listeners, clients) = (listeners.clone(), clients.clone());
+        let incarnation = incarnations.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            let net = TurmoilNetwork::new(&host, network.names, network.addresses)
+                .with_faults(run.layer.clone());
+            let sink = HostSink::new(&host, run.clone());
+            for l in &listeners {
+                // A restarted host's listener is a new one: `server#2`, with `server#2.1`, ...
+                let who = match incarnation {
+                    1 => l.name.clone(),
+                    n => format!("{}#{n}", l.name),
+                };
+                let make = l.notifier.clone();
+                let notify = RecordedListener::new(Accept(move || make()), who, sink.clone())
+                    .keeping_payloads(run.needs_payloads());
+                TcpListener::builder()
+                    .network(net.clone())
+                    .limit(l.limit)
+                    .config(l.config)
+                    .listen(notify, "", &l.port.to_string());
+            }
+            // Clients run once; after a crash they count as finished.
+            if incarnation == 1 {
+                for c in clients {
+                    let (net, sink, run) = (net.clone(), sink.clone(), run.clone());
+                    tokio::spawn(async move {
+                        if c.start_ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
+                        }
+                        let notify = Recorded::new((c.notifier)(), c.name.clone(), sink)
+                            .keeping_payloads(run.needs_payloads());
+                        let handle = TcpConnection::builder()
+                            .network(net)
+                            .config(c.config)
+                            .connect(notify, &c.target, &c.port.to_string());
+                        handle.finished().await;
+                        run.client_finished(&c.name);
+                    });
+                }
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+}
+
+/// The run loop's state.
+struct Loop<'s, 'a> {
+    sim: turmoil::Sim<'a>,
+    run: Arc<RunState>,
+    schedule: BTreeMap<(u64, usize), Action>,
+    next_seq: usize,
+    scenario: &'s Scenario,
+}
+
+impl Loop<'_, '_> {
+    fn elapsed_us(&self) -> u64 {
+        u64::try_from(self.sim.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn note(&self, at_us: u64, text: String) {
+        self.push(at_us, EventKind::Note { text });
+    }
+
+    fn push(&self, at_us: u64, kind: EventKind) {
+        self.run.trace.push(TraceEvent {
+            at_us,
+            host: "-".into(),
+            who: "-".into(),
+            kind,
+        });
+    }
+
+    fn fault_event(&self, at_us: u64, index: usize, description: String) {
+        self.push(at_us, EventKind::Fault { index, description });
+    }
+
+    fn run_steps(&mut self) -> Ended {
+        let duration_us = self.scenario.duration_ms.saturating_mul(1000);
+        let clients: Vec<&str> = self
+            .scenario
+            .clients
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        loop {
+            let now = self.elapsed_us();
+            for index in self.run.take_fired() {
+                self.apply(now, Action::Fire(index));
+            }
+            while let Some(entry) = self.schedule.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                let action = entry.remove();
+                self.apply(now, action);
+            }
+            if self.run.all_finished(clients.iter().copied()) && self.run.quiescent() {
+                return Ended::AllFinished;
+            }
+            if now >= duration_us {
+                return Ended::DurationReached {
+                    unfinished: self.run.unfinished(clients.iter().copied()),
+                };
+            }
+            if PANICS.with(|p| p.borrow().as_ref().is_some_and(|l| !l.is_empty())) {
+                return Ended::Panicked {
+                    message: String::new(),
+                };
+            }
+            if self.run.trace.is_full() {
+                return Ended::Failed {
+                    message: format!(
+                        "the trace reached its limit of {MAX_TRACE_EVENTS} events; send fewer \
+                         bytes, or in larger writes and reads (a notifier's `chunk`, the plan's \
+                         partial_writes and read_chunks)"
+                    ),
+                };
+            }
+            if let Err(e) = self.sim.step() {
+                return Ended::Failed {
+                    message: e.to_string(),
+                };
+            }
+        }
+    }
+
+    /// The connections of `host` ended with its software: they get no callback, and its
+    /// clients count as finished.
+    fn forget_host(&self, host: &str) {
+        let on_host: Vec<String> = self
+            .scenario
+            .clients
+            .iter()
+            .filter(|c| c.host == host)
+            .map(|c| c.name.clone())
+            .collect();
+        self.run.host_crashed(host, &on_host);
+    }
+
+    fn schedule_at(&mut self, at_us: u64, action: Action) {
+        self.next_seq += 1;
+        self.schedule.insert((at_us, self.next_seq), action);
+    }
+
+    fn apply(&mut self, now: u64, action: Action) {
+        match action {
+            Action::Fire(index) => self.fire(now, index),
+            Action::Heal { index, cuts } => {
+                for (from, to) in &cuts {
+                    self.run.layer.heal(from, to);
+                }
+                self.fault_event(now, index, "healed".into());
+            }
+            Action::Restart { index, host } => {
+                // turmoil restarts a running host too (a second crash's restart): what ran on
+                // it is gone, as in a crash.
+                self.sim.bounce(host.as_str());
+                self.forget_host(&host);
+                self.run.layer.host_restarted(&host);
+                self.fault_event(now, index, format!("restarted {host}"));
+            }
+        }
+    }
+
+    /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
+    /// for `*` (the plan was validated, so both are hosts of the run).
+    fn others(&self, a: &str, b: &str) -> Vec<String> {
+        match b {
+            "*" => self
+                .run
+                .layer
+                .host_names()
+                .filter(|h| *h != a)
+                .map(str::to_string)
+                .collect(),
+            b => vec![b.to_string()],
+        }
+    }
+
+    fn fire(&mut self, now: u64, index: usize) {
+        let Some(fault) = self.run.fault(index).cloned() else {
+            return;
+        };
+        self.run.count_fired(fault.kind.name());
+        let mut description = fault.kind.to_string();
+        match &fault.kind {
+            FaultKind::Partition {
+                a,
+                b,
+                duration_ms,
+                one_way,
+            } => {
+                let mut cuts = Vec::new();
+                for b in self.others(a, b) {
+                    cuts.push((a.clone(), b.clone()));
+                    if !one_way {
+                        cuts.push((b, a.clone()));
+                    }
+                }
+                for (from, to) in &cuts {
+                    self.run.layer.block(from, to);
+                }
+                self.schedule_at(
+                    now.saturating_add(duration_ms.saturating_mul(1000)),
+                    Action::Heal { index, cuts },
+                );
+            }
+            FaultKind::Latency {
+                a,
+                b,
+                latency_ms,
+                max_latency_ms,
+            } => {
+                for b in self.others(a, b) {
+                    let (a, b) = (a.as_str(), b.as_str());
+                    self.sim
+                        .set_link_latency(a, b, Duration::from_millis(*latency_ms));
+                    if let Some(max) = max_latency_ms {
+                        self.sim
+                            .set_link_max_message_latency(a, b, Duration::from_millis(*max));
+                    }
+                }
+            }
+            FaultKind::Reset { conn } => {
+                if !self.run.layer.reset(conn) {
+                    description += " (not connected: no effect)";
+                }
+            }
+            FaultKind::SlowClose { conn, delay_ms } => {
+                self.run
+                    .layer
+                    .slow_close(conn, Duration::from_millis(*delay_ms));
+            }
+            FaultKind::Crash {
+                host,
+                restart_after_ms,
+            } => {
+                self.sim.crash(host.as_str());
+                self.run.layer.host_crashed(host);
+                self.forget_host(host);
+                if let Some(ms) = restart_after_ms {
+                    self.schedule_at(
+                        now.saturating_add(ms.saturating_mul(1000)),
+                        Action::Restart {
+                            index,
+                            host: host.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        self.fault_event(now, index, description);
+    }
+}

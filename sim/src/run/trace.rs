@@ -1,0 +1,502 @@
+//! The trace of a simulated run: every callback of every connection and listener, and every
+//! fault that fired, with simulated time, host and connection. Rendered as deterministic text
+//! (one event per line, for snapshots and diffs) and as JSON lines (for tools).
+
+use crate::validate::MAX_TRACE_EVENTS;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tcpnotify::record::{Callback, CallbackSink};
+use tcpnotify::TcpConnection;
+
+/// What happened at one point of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A notifier callback returned.
+    Callback {
+        /// The callback with its arguments and result.
+        #[serde(flatten)]
+        callback: Callback,
+        /// The connection's local address, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        local: Option<SocketAddr>,
+        /// The connection's peer address, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<SocketAddr>,
+    },
+    /// A fault of the plan fired.
+    Fault {
+        /// The fault's index in the plan.
+        index: usize,
+        /// What it did, in words.
+        description: String,
+    },
+    /// A contract rule found broken while the run was going (stream integrity is checked as
+    /// data flows, so the trace need not keep the data).
+    Violation {
+        /// The rule's id (`R6`).
+        rule: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A note from the harness (run start and end, a client's start).
+    Note {
+        /// The note.
+        text: String,
+    },
+}
+
+/// One line of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Simulated time since the run started, in microseconds.
+    pub at_us: u64,
+    /// The host it happened on (`-` for the harness).
+    pub host: String,
+    /// The connection or listener (`c1`, `server`, `server.1`), or `-`.
+    pub who: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl TraceEvent {
+    /// The callback, if this event is one.
+    pub fn callback(&self) -> Option<&Callback> {
+        match &self.kind {
+            EventKind::Callback { callback, .. } => Some(callback),
+            _ => None,
+        }
+    }
+}
+
+/// A simulated time as the trace shows it: milliseconds with microsecond precision.
+fn time(at_us: u64) -> String {
+    format!("{:>6}.{:03}ms", at_us / 1000, at_us % 1000)
+}
+
+impl fmt::Display for EventKind {
+    /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
+    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::Callback { callback, .. } => write!(f, "{callback}"),
+            EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
+            EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
+            EventKind::Note { text } => write!(f, "-- {text}"),
+        }
+    }
+}
+
+impl fmt::Display for TraceEvent {
+    /// `   12.345ms host who what` with time in milliseconds and microsecond precision.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            time(self.at_us),
+            self.host,
+            self.who,
+            self.kind
+        )
+    }
+}
+
+/// The current simulated time in microseconds (0 outside a simulation, as on real sockets).
+pub fn now_us() -> u64 {
+    turmoil::sim_elapsed()
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The ordered events of one run. Cloning shares the same log.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    events: Arc<Mutex<Vec<TraceEvent>>>,
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A trace holding `events`, e.g. read back from JSON lines.
+    pub fn from_events(events: Vec<TraceEvent>) -> Self {
+        Trace {
+            events: Arc::new(Mutex::new(events)),
+        }
+    }
+
+    /// A callback sink that records every callback it gets into this trace, as on host
+    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses:
+    /// the trace of notifiers run outside a scenario, by hand over turmoil or on real
+    /// sockets, for the contract checker.
+    ///
+    /// ```
+    /// use tcpnotify::record::{Callback, CallbackSink};
+    /// use tcpnotify_sim::run::Trace;
+    /// let trace = Trace::new();
+    /// trace.sink("client").record("c1", None, Callback::Connecting(1));
+    /// trace.note("client", "c1", "between two callbacks");
+    /// assert_eq!(
+    ///     trace.render_text(),
+    ///     "     0.000ms client c1 connecting(1)\n     0.000ms client c1 -- between two callbacks\n"
+    /// );
+    /// ```
+    pub fn sink(&self, host: &str) -> Arc<dyn CallbackSink> {
+        Arc::new(TraceSink {
+            trace: self.clone(),
+            host: host.to_string(),
+        })
+    }
+
+    /// Appends `callback` of `who` on `host`, run on connection `conn` (its addresses go
+    /// with it), at the current simulated time, which it returns.
+    pub(crate) fn push_callback(
+        &self,
+        host: &str,
+        who: &str,
+        conn: Option<&TcpConnection>,
+        callback: Callback,
+    ) -> u64 {
+        let (local, remote) =
+            conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
+        let at_us = now_us();
+        self.push(TraceEvent {
+            at_us,
+            host: host.to_string(),
+            who: who.to_string(),
+            kind: EventKind::Callback {
+                callback,
+                local,
+                remote,
+            },
+        });
+        at_us
+    }
+
+    /// Appends a note of `who` on `host` at the current simulated time: what a test or the
+    /// harness says between callbacks.
+    pub fn note(&self, host: &str, who: &str, text: impl Into<String>) {
+        self.push(TraceEvent {
+            at_us: now_us(),
+            host: host.to_string(),
+            who: who.to_string(),
+            kind: EventKind::Note { text: text.into() },
+        });
+    }
+
+    /// Appends one event, unless the trace already holds [`MAX_TRACE_EVENTS`]: the run loop
+    /// then ends the run (see [`is_full`](Self::is_full)), and memory stays bounded.
+    pub fn push(&self, event: TraceEvent) {
+        let mut events = self.lock();
+        if events.len() < MAX_TRACE_EVENTS {
+            events.push(event);
+        }
+    }
+
+    /// Whether the trace holds [`MAX_TRACE_EVENTS`] and takes no more.
+    pub fn is_full(&self) -> bool {
+        self.len() >= MAX_TRACE_EVENTS
+    }
+
+    /// A copy of every event, in order.
+    pub fn events(&self) -> Vec<TraceEvent> {
+        self.lock().clone()
+    }
+
+    /// The number of events.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no event was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// One line per event; line `n` (from 1) is event `n - 1`.
+    pub fn render_text(&self) -> String {
+        self.lock().iter().map(|e| format!("{e}\n")).collect()
+    }
+
+    /// The last `n` lines of [`render_text`](Self::render_text), for failure reports.
+    pub fn render_tail(&self, n: usize) -> String {
+        let events = self.lock();
+        let start = events.len().saturating_sub(n);
+        events[start..].iter().map(|e| format!("{e}\n")).collect()
+    }
+
+    /// A summary, for a trace too long to read line by line (a run of 1,000 clients): every
+    /// event that is not a callback (harness notes, faults, violations) as it is, then one line
+    /// per host, group of connections and kind of callback, in order of first occurrence, with
+    /// how many there were, the bytes they carried, and when the first and the last came.
+    /// A group is the connections whose names differ only in a trailing number (`c-17` and
+    /// `c-18` are `c-*`, `server.1` and `server.2` are `server.*`); a kind is the callback's
+    /// name, with its argument where it is a category (`connecting(2)`,
+    /// `connect_failed(timed out)`, `received -> false`).
+    ///
+    /// ```
+    /// use tcpnotify::record::Callback;
+    /// use tcpnotify_sim::run::{EventKind, Trace, TraceEvent};
+    /// let trace = Trace::new();
+    /// for (at_us, who) in [(1000, "c-1"), (3000, "c-2")] {
+    ///     let kind = EventKind::Callback { callback: Callback::Connected, local: None, remote: None };
+    ///     trace.push(TraceEvent { at_us, host: "client".into(), who: who.into(), kind });
+    /// }
+    /// assert_eq!(
+    ///     trace.render_summary(),
+    ///     "summary of 2 trace lines: callbacks counted per host, connection group and kind\n\
+    ///      client c-* connected x2 from 1.000ms to 3.000ms\n"
+    /// );
+    /// ```
+    pub fn render_summary(&self) -> String {
+        /// How often one kind of callback happened in one group, and when.
+        struct Tally {
+            count: usize,
+            bytes: usize,
+            first_us: u64,
+            last_us: u64,
+        }
+        let events = self.lock();
+        let mut out = format!(
+            "summary of {} trace lines: callbacks counted per host, connection group and kind\n",
+            events.len()
+        );
+        let mut order: Vec<(String, String, String)> = Vec::new();
+        let mut tallies: BTreeMap<(String, String, String), Tally> = BTreeMap::new();
+        for event in events.iter() {
+            let Some(callback) = event.callback() else {
+                out += &format!("{event}\n");
+                continue;
+            };
+            let group = match event.who.trim_end_matches(|c: char| c.is_ascii_digit()) {
+                stem if stem.len() < event.who.len() => format!("{stem}*"),
+                _ => event.who.clone(),
+            };
+            let key = (event.host.clone(), group, summary_kind(callback));
+            let tally = tallies.entry(key.clone()).or_insert_with(|| {
+                order.push(key);
+                Tally {
+                    count: 0,
+                    bytes: 0,
+                    first_us: event.at_us,
+                    last_us: event.at_us,
+                }
+            });
+            tally.count += 1;
+            tally.bytes += carried_bytes(callback);
+            tally.last_us = event.at_us;
+        }
+        for key in order {
+            let Some(t) = tallies.get(&key) else {
+                continue;
+            };
+            let (host, group, kind) = key;
+            out += &format!("{host} {group} {kind} x{}", t.count);
+            if t.bytes > 0 {
+                out += &format!(", {}B", t.bytes);
+            }
+            if t.first_us == t.last_us {
+                out += &format!(" at {}\n", time(t.first_us).trim_start());
+            } else {
+                let (first, last) = (time(t.first_us), time(t.last_us));
+                out += &format!(" from {} to {}\n", first.trim_start(), last.trim_start());
+            }
+        }
+        out
+    }
+
+    /// One JSON object per line.
+    pub fn render_json_lines(&self) -> String {
+        self.lock()
+            .iter()
+            .map(|e| {
+                // Serialising these plain data types cannot fail.
+                let mut line = serde_json::to_string(e).unwrap_or_default();
+                line.push('\n');
+                line
+            })
+            .collect()
+    }
+
+    /// Both renderings, text then JSON lines: what a determinism check compares, so that a
+    /// difference in any field shows.
+    pub fn render_for_comparison(&self) -> String {
+        format!("{}{}", self.render_text(), self.render_json_lines())
+    }
+
+    /// Where two renderings first differ: the line (from 1) and each side's line there
+    /// (`<end of trace>` past its end); `None` if they are the same.
+    ///
+    /// ```
+    /// use tcpnotify_sim::run::Trace;
+    /// assert_eq!(Trace::first_difference("a\nb\n", "a\nb\n"), None);
+    /// assert_eq!(
+    ///     Trace::first_difference("a\nb\n", "a\n"),
+    ///     Some((2, "b".to_string(), "<end of trace>".to_string()))
+    /// );
+    /// ```
+    pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
+        let (mut la, mut lb) = (a.lines(), b.lines());
+        let mut n = 0;
+        loop {
+            n += 1;
+            match (la.next(), lb.next()) {
+                (None, None) => return None,
+                (Some(x), Some(y)) if x == y => continue,
+                (x, y) => {
+                    let show = |l: Option<&str>| l.unwrap_or("<end of trace>").to_string();
+                    return Some((n, show(x), show(y)));
+                }
+            }
+        }
+    }
+
+    /// Reads JSON lines written by [`render_json_lines`](Self::render_json_lines).
+    /// Data bytes do not survive the round trip, only their lengths.
+    pub fn parse_json_lines(text: &str) -> Result<Trace, TraceParseError> {
+        let mut events = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event = serde_json::from_str(line).map_err(|source| TraceParseError {
+                line: i + 1,
+                source,
+            })?;
+            events.push(event);
+        }
+        Ok(Trace::from_events(events))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TraceEvent>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The kind of a callback in a summary: its name, with its argument where that is a category.
+fn summary_kind(callback: &Callback) -> String {
+    match callback {
+        Callback::Connecting(_)
+        | Callback::ConnectFailed(_)
+        | Callback::ListenerConnected { .. } => callback.to_string(),
+        Callback::Received { result: false, .. } => "received -> false".into(),
+        other => other.name().into(),
+    }
+}
+
+/// The bytes a callback carried: what was delivered, or what was queued.
+fn carried_bytes(callback: &Callback) -> usize {
+    match callback {
+        Callback::Received { data, .. } => data.len(),
+        Callback::Sent { result, .. } => result.len(),
+        Callback::Sentv { result, .. } => result.iter().map(|p| p.len()).sum(),
+        _ => 0,
+    }
+}
+
+/// Records callbacks into a trace: see [`Trace::sink`].
+struct TraceSink {
+    trace: Trace,
+    host: String,
+}
+
+impl CallbackSink for TraceSink {
+    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
+        self.trace.push_callback(&self.host, who, conn, callback);
+    }
+}
+
+/// A JSON trace line that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("trace line {line}: {source}")]
+pub struct TraceParseError {
+    /// The line number, from 1.
+    pub line: usize,
+    /// What was wrong.
+    pub source: serde_json::Error,
+}
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn a_trace_stops_growing_at_its_limit() {
+        // Many bytes in 1-byte writes made an event per byte, until the process ran out of
+        // memory; the run loop now ends a run whose trace is full.
+        let trace = Trace::new();
+        let event = TraceEvent {
+            at_us: 0,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Note {
+                text: String::new(),
+            },
+        };
+        for _ in 0..MAX_TRACE_EVENTS + 10 {
+            trace.push(event.clone());
+        }
+        assert_eq!(trace.len(), MAX_TRACE_EVENTS);
+        assert!(trace.is_full());
+    }
+    use super::*;
+    use tcpnotify::record::Payload;
+
+    #[test]
+    fn json_lines_round_trip_keeps_everything_but_data_bytes() {
+        let trace = Trace::new();
+        for callback in [
+            Callback::Connecting(2),
+            Callback::Accepted,
+            Callback::Received {
+                data: Payload::of(b"hello"),
+                times: 3,
+                result: false,
+            },
+        ] {
+            trace.push(TraceEvent {
+                at_us: 1500,
+                host: "client".into(),
+                who: "c1".into(),
+                kind: EventKind::Callback {
+                    callback,
+                    local: Some("10.0.0.1:49152".parse().unwrap()),
+                    remote: None,
+                },
+            });
+        }
+        trace.push(TraceEvent {
+            at_us: 2000,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Fault {
+                index: 0,
+                description: "partition a <-> b".into(),
+            },
+        });
+        let text = trace.render_json_lines();
+        let back = Trace::parse_json_lines(&text).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back.render_text(), trace.render_text());
+        let lines: Vec<String> = trace
+            .render_text()
+            .lines()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(trace.render_tail(2), lines[2..].concat());
+        assert_eq!(trace.render_tail(10), trace.render_text());
+        assert_eq!(back.events()[0], trace.events()[0]);
+        assert_eq!(back.events()[3], trace.events()[3]);
+    }
+
+    #[test]
+    fn bad_json_line_names_the_line() {
+        let err = Trace::parse_json_lines("\n{\"nope\": 1}\n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+}

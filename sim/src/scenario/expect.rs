@@ -1,0 +1,45 @@
+//! What must hold at the end of a run besides the contract: the scenario's own end conditions
+//! ("every client finished", "every byte echoed", "two connections closed"), as a scenario file's
+//! `[expect]` table states them. The judge checks them (`judge::verdict`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What must hold at the end of a run, besides the contract.
+///
+/// ```
+/// let e: tcpnotify_sim::scenario::Expectations = toml::from_str("closed = 2\nechoed = true").unwrap();
+/// assert!(e.finished);
+/// assert_eq!(e.closed, Some(2));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expectations {
+    /// Every client's connection ended (`closed` or `connect_failed`) and nothing is left
+    /// open before the duration ran out.
+    pub finished: bool,
+    /// Every client received exactly as many bytes as it sent (an echo came back whole; the
+    /// bytes themselves are checked by R6 as they flow).
+    pub echoed: bool,
+    /// How many `closed` callbacks, over every connection.
+    pub closed: Option<usize>,
+    /// How many `connect_failed` callbacks.
+    pub connect_failed: Option<usize>,
+    /// How many `accepted` callbacks.
+    pub accepted: Option<usize>,
+    /// Bytes each named connection received in all (`server.1 = 16384`).
+    pub delivered: BTreeMap<String, usize>,
+}
+
+impl Default for Expectations {
+    fn default() -> Self {
+        Expectations {
+            finished: true,
+            echoed: false,
+            closed: None,
+            connect_failed: None,
+            accepted: None,
+            delivered: BTreeMap::new(),
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Scenario files: a [`Scenario`] written as TOML, with its seed and end conditions. Every
+//! error names the file, the line and the field, and nothing runs until the whole file is
+//! valid.
+//!
+//! ```toml
+//! # what it reproduces, in a comment
+//! name = "echo"
+//! seed = 7                  # the seed `run` uses unless given one
+//! duration_ms = 5000
+//! hosts = ["spare"]         # hosts with nothing on them
+//!
+//! [names]                   # names that resolve to several hosts, in order
+//! svc = ["spare", "server"]
+//!
+//! [[listeners]]
+//! name = "server"
+//! host = "server"
+//! port = 7000
+//! limit = 0                 # connection limit, 0 = none
+//! notifier = "echo"         # a registered notifier
+//! params = {}               # its parameters
+//! config = { read_buffer_size = 16384 }
+//!
+//! [[clients]]
+//! name = "c1"
+//! host = "client"
+//! target = "svc"
+//! port = 7000
+//! start_ms = 0
+//! notifier = "sender"
+//! params = { bytes = 4096, chunk = 512 }
+//!
+//! [[clients]]               # many alike clients from one table: `count` of them, named
+//! name = "web"              # `web-1` to `web-1000` (a dash and a number, so never like an
+//! count = 1000              # accepted connection's `server.1`); at most 10,000 per table
+//! host = "browsers"
+//! target = "svc"
+//! port = 7000
+//! notifier = "line-client"
+//!
+//! [faults]                  # probabilities and ranges a plan is drawn from ...
+//! partial_writes = 0.5
+//! # [plan]                  # ... or an explicit plan instead
+//!
+//! [expect]                  # what must hold at the end
+//! echoed = true
+//! closed = 2
+//! ```
+//!
+//! # What a file may say
+//! - **Names.** Listeners and clients: 1 to 64 letters, digits, `-` and `_`, starting with a
+//!   letter or digit, all different. `.` and `#` are kept for the names the simulator makes:
+//!   accepted connections are `server.1`, `server.2`, ...; a listener restarted after a crash
+//!   is `server#2`, with connections `server#2.1`, .... Hosts and `[names]` may also use `.`,
+//!   but are not IP addresses, and a name is not also a host. `*` is not a host: it means
+//!   "every host but `a`", and only as the `b` of a `partition` or `latency` fault.
+//! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
+//!   `listener#R.N` (R from 2). A fault's `after` trigger names a callback that connection
+//!   gets (a client never gets `accepted`; an accepted connection never gets `proxy_via`,
+//!   `connecting`, `connected` or `connect_failed`) and an occurrence `nth` from 1.
+//! - **Ranges** (`[faults]` spans, `[plan] latency`, a latency fault's `latency_ms` ..
+//!   `max_latency_ms`) have their minimum at or below their maximum.
+//! - **Seeds** are whole numbers from 0 to 18446744073709551615; TOML integers stop at
+//!   9223372036854775807, so larger seeds are written as strings (`seed = "18446744073709551615"`),
+//!   as `run --save-plan` and `shrink` write them. A `[plan]` may repeat the file's `seed`,
+//!   but not contradict it.
+//! - **Limits** ([`crate::validate`]): a file is at most 4 MiB; times (`duration_ms`,
+//!   `start_ms` — which must fall before the end of the run —, `at_ms`, partition, slow-close,
+//!   down and latency times, `connect_timeout_ms`, notifier delays) at most ten minutes
+//!   (600,000 ms); buffer sizes (`read_buffer_size`, `yield_after_*`, `send_buffer`, partial
+//!   write and read chunk sizes) from 1 to 64 MiB; a notifier sends at most 64 MiB, and all
+//!   clients together at most 256 MiB; counts (requests, `nth`, `limit`, ...) at most a
+//!   million; at most 2,048 hosts, 1,000 listeners, 10,000 clients and 10,000 faults; the
+//!   clients of one host make at most 16,384 connect attempts (one per address each dials: a
+//!   simulated host's ephemeral ports). A run whose trace reaches a million events (many bytes
+//!   in tiny writes or reads) is stopped with an error saying so.
+//!
+//! Every rule is checked before anything runs; a broken one is reported as
+//! `file:line: field: message`.
+
+use super::locate::{Locator, ScenarioError};
+use super::registry::{ParamError, Params, Registry};
+use super::{Expectations, NotifierFactory, Scenario};
+use crate::fault::FaultPlan;
+use crate::fault::FaultSettings;
+use crate::seed::Seed;
+use crate::validate::{
+    positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_FILE_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
+};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use tcpnotify::ConnectionConfig;
+
+/// A loaded scenario file.
+#[derive(Debug, Clone)]
+pub struct ScenarioFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The scenario, ready to run.
+    pub scenario: Scenario,
+    /// The seed the file names (1 if it names none).
+    pub seed: Seed,
+    /// The file's text.
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileScenario {
+    name: Option<String>,
+    seed: Option<Seed>,
+    duration_ms: Option<u64>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    names: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    listeners: Vec<FileListener>,
+    #[serde(default)]
+    clients: Vec<FileClient>,
+    faults: Option<FaultSettings>,
+    plan: Option<FaultPlan>,
+    #[serde(default)]
+    expect: Expectations,
+    #[serde(default)]
+    keep_payloads: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileListener {
+    name: String,
+    host: String,
+    port: u16,
+    #[serde(default)]
+    limit: usize,
+    notifier: String,
+    params: Option<toml::Table>,
+    #[serde(default)]
+    config: FileConfig,
+}
+
+/// The most clients one `[[clients]]` table may ask for with `count`.
+pub const MAX_CLIENT_COUNT: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileClient {
+    name: String,
+    /// How many alike clients this table makes (`name-1`, `name-2`, ...); absent: one, `name`.
+    count: Option<usize>,
+    host: String,
+    target: String,
+    port: u16,
+    #[serde(default)]
+    start_ms: u64,
+    notifier: String,
+    params: Option<toml::Table>,
+    #[serde(default)]
+    config: FileConfig,
+}
+
+/// Connection settings; absent ones keep Pony's defaults.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    read_buffer_size: Option<usize>,
+    yield_after_reading: Option<usize>,
+    yield_after_writing: Option<usize>,
+}
+
+impl FileConfig {
+    /// The settings, each from 1 to [`MAX_BUFFER_BYTES`] (a 0 would silently become 1).
+    fn apply(&self, field: &str) -> Result<ConnectionConfig, InvalidField> {
+        let mut config = ConnectionConfig::default();
+        let setting = |key: &str, value: Option<usize>| -> Result<Option<usize>, InvalidField> {
+            if let Some(n) = value {
+                positive_at_most(&format!("{field}.config.{key}"), n as u64, MAX_BUFFER_BYTES)?;
+            }
+            Ok(value)
+        };
+        if let Some(n) = setting("read_buffer_size", self.read_buffer_size)? {
+            config.set_read_buffer_size(n);
+        }
+        if let Some(n) = setting("yield_after_reading", self.yield_after_reading)? {
+            config.set_yield_after_reading(n);
+        }
+        if let Some(n) = setting("yield_after_writing", self.yield_after_writing)? {
+            config.set_yield_after_writing(n);
+        }
+        Ok(config)
+    }
+}
+
+impl ScenarioFile {
+    /// Reads and validates the scenario file at `path`, building notifiers from `registry`.
+    pub fn load(path: &Path, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
+        ScenarioFile::parse(&read(path)?, path, registry)
+    }
+
+    /// Parses scenario `text`; `path` names it in errors and gives the default scenario name.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        registry: &Registry,
+    ) -> Result<ScenarioFile, ScenarioError> {
+        let at = Locator::new(text, path);
+        let file: FileScenario = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        build(&file, &at, registry)
+    }
+}
+
+/// A fault plan file, as `tcpnotify-sim run --plan` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanFile {
+    /// The plan, checked against the scenario it is for.
+    pub plan: FaultPlan,
+    /// The seed the file names, if it names one; if not, the run's seed applies.
+    pub seed: Option<Seed>,
+}
+
+impl PlanFile {
+    /// Reads a fault plan file for `scenario`, as `tcpnotify-sim run --plan` takes it: a bare
+    /// plan (as `run --save-plan` writes), or a scenario file whose `[plan]` is used (as `shrink`
+    /// writes). The plan is validated against `scenario`; errors name the plan file's lines.
+    pub fn load(path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
+        PlanFile::parse(&read(path)?, path, scenario)
+    }
+
+    /// Parses plan file `text` for `scenario`, as [`PlanFile::load`] does; `path` names it in
+    /// errors.
+    pub fn parse(text: &str, path: &Path, scenario: &Scenario) -> Result<PlanFile, ScenarioError> {
+        /// A scenario file: only its seed and plan matter here.
+        #[derive(Deserialize)]
+        struct WithPlan {
+            seed: Option<Seed>,
+            plan: FaultPlan,
+            #[serde(flatten)]
+            _rest: toml::Table,
+        }
+        let at = Locator::new(text, path);
+        let table: toml::Table = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        let (plan, prefix, root_seed) = if table.contains_key("plan") {
+            let file: WithPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+            (file.plan, "plan", file.seed)
+        } else {
+            let plan: FaultPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+            (plan, "", None)
+        };
+        let seed = at.plan_seed(&plan, prefix, root_seed)?;
+        plan.validate(&scenario.topology())
+            .map_err(|e| at.invalid(&e.within(prefix)))?;
+        Ok(PlanFile {
+            plan: FaultPlan {
+                seed: seed.unwrap_or(plan.seed),
+                ..plan
+            },
+            seed,
+        })
+    }
+}
+
+/// The text of the file at `path`, if it is no larger than [`MAX_FILE_BYTES`].
+fn read(path: &Path) -> Result<String, ScenarioError> {
+    let error = |message: String| ScenarioError {
+        file: path.to_path_buf(),
+        line: None,
+        field: String::new(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| error(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error(format!(
+            "larger than the limit of {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| error(format!("not UTF-8 text: {e}")))
+}
+
+/// The scenario of a parsed file, validated whole before it is returned.
+fn build(
+    file: &FileScenario,
+    at: &Locator<'_>,
+    registry: &Registry,
+) -> Result<ScenarioFile, ScenarioError> {
+    let name = file.name.clone().unwrap_or_else(|| {
+        let stem = at
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        stem.unwrap_or_else(|| "scenario".into())
+    });
+    if file.listeners.is_empty() && file.clients.is_empty() {
+        let message = "nothing to run: add a [[listeners]] or [[clients]] table";
+        return Err(at.invalid(&InvalidField::new("", message)));
+    }
+    let invalid = |e: InvalidField| at.invalid(&e);
+    let mut scenario = Scenario::new(&name);
+    if let Some(ms) = file.duration_ms {
+        scenario = scenario.duration_ms(ms);
+    }
+    for host in &file.hosts {
+        scenario = scenario.host(host);
+    }
+    for (alias, hosts) in &file.names {
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        scenario = scenario.name(alias, &hosts);
+    }
+    let mut payload: u64 = 0;
+    // The `[[clients]]` table each client of the scenario comes from, so that an error about
+    // a client names its table: with `count`, one table makes many clients.
+    let mut tables: Vec<usize> = Vec::new();
+    for (i, l) in file.listeners.iter().enumerate() {
+        let field = format!("listeners[{i}]");
+        let (notifier, _) = at.notifier(registry, &l.notifier, &l.params, &field)?;
+        scenario = scenario
+            .listener(&l.name, &l.host, l.port, notifier)
+            .with_config(l.config.apply(&field).map_err(invalid)?);
+        if let Some(spec) = scenario.listeners.last_mut() {
+            spec.limit = l.limit;
+        }
+    }
+    for (i, c) in file.clients.iter().enumerate() {
+        let field = format!("clients[{i}]");
+        let (notifier, bytes) = at.notifier(registry, &c.notifier, &c.params, &field)?;
+        let names = client_names(c, &field).map_err(invalid)?;
+        payload = payload.saturating_add(bytes.saturating_mul(names.len() as u64));
+        if payload > MAX_TOTAL_PAYLOAD_BYTES {
+            let message = format!(
+                "the clients up to this one send {payload} bytes in all, above the limit of \
+                 {MAX_TOTAL_PAYLOAD_BYTES}"
+            );
+            return Err(invalid(InvalidField::new(
+                format!("{field}.params"),
+                message,
+            )));
+        }
+        let config = c.config.apply(&field).map_err(invalid)?;
+        for name in names {
+            tables.push(i);
+            scenario = scenario
+                .client(&name, &c.host, &c.target, c.port, notifier.clone())
+                .starting_at(c.start_ms)
+                .with_config(config);
+        }
+    }
+    if let Some(settings) = &file.faults {
+        scenario = scenario.faults(settings.clone());
+    }
+    let mut seed = file.seed;
+    if let Some(plan) = &file.plan {
+        if file.faults.is_some() {
+            let message =
+                "give either [faults] (settings a plan is drawn from) or [plan], not both";
+            return Err(invalid(InvalidField::new("plan", message)));
+        }
+        seed = at.plan_seed(plan, "plan", file.seed)?;
+        scenario = scenario.plan(plan.clone());
+    }
+    if file.keep_payloads {
+        scenario = scenario.keep_payloads();
+    }
+    scenario = scenario.expecting(file.expect.clone());
+    scenario
+        .validate()
+        .map_err(|e| invalid(in_client_table(e, &tables)))?;
+    Ok(ScenarioFile {
+        path: at.path.to_path_buf(),
+        scenario,
+        seed: seed.unwrap_or(Seed(1)),
+        text: at.text.to_string(),
+    })
+}
+
+impl ScenarioFile {
+    /// The file's text with `plan` as its explicit `[plan]` (replacing `[faults]` or an older
+    /// plan) and the plan's seed as the file's seed, keeping every comment: what `shrink`
+    /// writes out. Fails only if the plan holds a number TOML cannot (above `i64::MAX`).
+    pub fn with_plan(&self, plan: &FaultPlan, header: &str) -> Result<String, toml::ser::Error> {
+        let plan_doc: toml_edit::DocumentMut =
+            plan.to_toml()?.parse().map_err(|e: toml_edit::TomlError| {
+                <toml::ser::Error as serde::ser::Error>::custom(e)
+            })?;
+        let mut doc: toml_edit::DocumentMut =
+            self.text.parse().map_err(|e: toml_edit::TomlError| {
+                <toml::ser::Error as serde::ser::Error>::custom(e)
+            })?;
+        doc.remove("faults");
+        doc.remove("plan");
+        // The seed as the plan wrote it: an integer, or a string above i64::MAX.
+        if let Some(seed) = plan_doc.get("seed") {
+            doc["seed"] = seed.clone();
+        }
+        doc["plan"] = toml_edit::Item::Table(plan_doc.as_table().clone());
+        let comments: String = header.lines().map(|l| format!("# {l}\n")).collect();
+        Ok(format!("{comments}{doc}"))
+    }
+}
+
+/// The names of the clients a `[[clients]]` table makes: its `name`, or with `count`,
+/// `name-1` to `name-<count>`.
+fn client_names(client: &FileClient, field: &str) -> Result<Vec<String>, InvalidField> {
+    let Some(count) = client.count else {
+        return Ok(vec![client.name.clone()]);
+    };
+    if !(1..=MAX_CLIENT_COUNT).contains(&count) {
+        return Err(InvalidField::new(
+            format!("{field}.count"),
+            format!("{count} is not between 1 and {MAX_CLIENT_COUNT}"),
+        ));
+    }
+    Ok((1..=count)
+        .map(|i| format!("{}-{i}", client.name))
+        .collect())
+}
+
+/// `e` about the scenario's client `clients[j]` as an error about the file's table that made
+/// it (`tables[j]`), so that its line is that table's.
+fn in_client_table(e: InvalidField, tables: &[usize]) -> InvalidField {
+    let table = e
+        .field
+        .strip_prefix("clients[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(j, rest)| Some((tables.get(j.parse::<usize>().ok()?)?, rest)));
+    match table {
+        Some((i, rest)) => InvalidField::new(format!("clients[{i}]{rest}"), e.message),
+        None => e,
+    }
+}
+
+impl Locator<'_> {
+    /// Builds notifier `name` with `params`; also returns the bytes it declared it sends.
+    fn notifier(
+        &self,
+        registry: &Registry,
+        name: &str,
+        params: &Option<toml::Table>,
+        field: &str,
+    ) -> Result<(NotifierFactory, u64), ScenarioError> {
+        let params = Params::new(params.clone().unwrap_or_default());
+        match registry.build(name, &params) {
+            Ok(factory) => Ok((factory, params.payload_bytes())),
+            Err(ParamError { key, message }) => {
+                let field = match key.is_empty() {
+                    true => format!("{field}.notifier"),
+                    false => format!("{field}.params.{key}"),
+                };
+                Err(self.invalid(&InvalidField::new(field, message)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "file_tests.rs"]
+mod tests;

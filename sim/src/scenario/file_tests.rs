@@ -1,0 +1,579 @@
+//! Scenario and plan files against hand-written text: what loads, and where every error
+//! points (file, line, field).
+
+use super::*;
+
+fn parse_err(text: &str) -> String {
+    ScenarioFile::parse(text, Path::new("bad.toml"), &Registry::builtin())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| "parsed".into())
+}
+
+const GOOD: &str = r#"
+name = "echo"
+seed = 7
+
+[[listeners]]
+name = "server"
+host = "server"
+port = 7000
+notifier = "echo"
+
+[[clients]]
+name = "c1"
+host = "client"
+target = "server"
+port = 7000
+notifier = "sender"
+params = { bytes = 100 }
+
+[expect]
+echoed = true
+"#;
+
+#[test]
+fn a_good_file_loads_with_its_seed_and_expectations() {
+    let file = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(file.seed, Seed(7));
+    assert_eq!(file.scenario.clients[0].target, "server");
+    assert!(file.scenario.expectations.echoed);
+}
+
+#[test]
+fn an_unknown_field_names_file_line_and_field() {
+    let text = GOOD.replace(
+        "port = 7000\nnotifier = \"sender\"",
+        "prot = 7000\nnotifier = \"sender\"",
+    );
+    let err = parse_err(&text);
+    assert!(err.starts_with("bad.toml:15: clients[0].prot: "), "{err}");
+    assert!(err.contains("unknown field `prot`"), "{err}");
+}
+
+#[test]
+fn a_wrongly_typed_value_names_its_field() {
+    let err = parse_err(&GOOD.replace("seed = 7", "seed = \"seven\""));
+    assert!(err.starts_with("bad.toml:3: seed: "), "{err}");
+    let err = parse_err(&GOOD.replace(
+        "port = 7000\nnotifier = \"echo\"",
+        "port = 70000\nnotifier = \"echo\"",
+    ));
+    assert!(err.starts_with("bad.toml:8: listeners[0].port: "), "{err}");
+}
+
+#[test]
+fn an_unknown_notifier_or_parameter_is_named() {
+    let err = parse_err(&GOOD.replace("\"sender\"", "\"sendr\""));
+    assert!(
+        err.starts_with("bad.toml:16: clients[0].notifier: unknown notifier \"sendr\""),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("bytes = 100", "bytes = 100, chunks = 3"));
+    assert!(
+        err.starts_with("bad.toml:17: clients[0].params.chunks: unknown parameter"),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("bytes = 100", "bytes = -1"));
+    assert!(
+        err.starts_with("bad.toml:17: clients[0].params.bytes: must not be negative"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_scenario_or_a_zero_duration_is_refused() {
+    assert_eq!(
+        parse_err("# nothing\n"),
+        "bad.toml:1: nothing to run: add a [[listeners]] or [[clients]] table"
+    );
+    let err = parse_err(&GOOD.replace("seed = 7", "seed = 7\nduration_ms = 0"));
+    assert_eq!(err, "bad.toml:4: duration_ms: must be at least 1");
+}
+
+#[test]
+fn an_unknown_target_and_a_duplicate_name_are_refused() {
+    let err = parse_err(&GOOD.replace("target = \"server\"", "target = \"nowhere\""));
+    assert!(
+        err.starts_with("bad.toml:14: clients[0].target: \"nowhere\""),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"server\""));
+    assert!(
+        err.starts_with("bad.toml:12: clients[0].name: \"server\" is already"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_client_table_with_count_makes_that_many_numbered_clients() {
+    let text = GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 3");
+    let file = ScenarioFile::parse(&text, Path::new("many.toml"), &Registry::builtin()).unwrap();
+    let names: Vec<&str> = file
+        .scenario
+        .clients
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["web-1", "web-2", "web-3"]);
+    assert!(file.scenario.clients.iter().all(|c| c.target == "server"));
+}
+
+#[test]
+fn a_count_out_of_range_or_a_numbered_name_taken_twice_is_refused() {
+    let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 0"));
+    assert_eq!(
+        err,
+        "bad.toml:13: clients[0].count: 0 is not between 1 and 10000"
+    );
+    let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 10001"));
+    assert!(
+        err.starts_with("bad.toml:13: clients[0].count: 10001"),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = -1"));
+    assert!(err.starts_with("bad.toml:13: clients[0].count: "), "{err}");
+    // A name the second table makes is one the first table already has: the error names
+    // the second table, at its line.
+    let text = format!(
+        "{GOOD}\n[[clients]]\nname = \"c\"\ncount = 2\nhost = \"client\"\n\
+         target = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 1 }}\n"
+    )
+    .replace("name = \"c1\"", "name = \"c-2\"");
+    let err = parse_err(&text);
+    assert!(err.contains(": clients[1].name: "), "{err}");
+    assert!(err.contains("c-2"), "{err}");
+}
+
+#[test]
+fn a_bad_plan_or_settings_is_refused_before_running() {
+    let err = parse_err(&format!("{GOOD}\n[faults]\npartial_writes = 1.5\n"));
+    assert!(
+        err.starts_with("bad.toml:23: faults.partial_writes: probability 1.5"),
+        "{err}"
+    );
+    let text =
+        format!("{GOOD}\n[plan]\n[[plan.faults]]\nat_ms = 5\nkind = \"reset\"\nconn = \"c9\"\n");
+    let err = parse_err(&text);
+    assert!(
+        err.starts_with("bad.toml:26: plan.faults[0].conn: unknown connection \"c9\""),
+        "{err}"
+    );
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcpnotify-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_plan_file_is_a_bare_plan_or_a_scenario_with_a_plan() {
+    let dir = scratch("plan");
+    let scenario = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin())
+        .unwrap()
+        .scenario;
+    let bare = dir.join("bare.toml");
+    std::fs::write(
+        &bare,
+        "seed = 3\n[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n",
+    )
+    .unwrap();
+    let loaded = PlanFile::load(&bare, &scenario).unwrap();
+    assert_eq!(
+        (loaded.plan.seed, loaded.plan.faults.len(), loaded.seed),
+        (Seed(3), 1, Some(Seed(3)))
+    );
+    let wrapped = dir.join("wrapped.toml");
+    std::fs::write(
+        &wrapped,
+        format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n"),
+    )
+    .unwrap();
+    // The scenario's own seed (7) is the plan's, though [plan] does not repeat it.
+    let loaded = PlanFile::load(&wrapped, &scenario).unwrap();
+    assert_eq!((loaded.plan.faults.len(), loaded.seed), (1, Some(Seed(7))));
+    assert_eq!(loaded.plan.seed, Seed(7));
+    // A bad field inside the plan is reported at its line in the file itself.
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("{GOOD}\n[[plan.faults]]\nat_ms = \"soon\"\nkind = \"reset\"\nconn = \"c1\"\n"),
+    )
+    .unwrap();
+    let err = PlanFile::load(&bad, &scenario).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("{}:23: plan.faults[0].at_ms: ", bad.display())),
+        "{err}"
+    );
+    // So is a plan that does not fit the scenario.
+    std::fs::write(
+        &bad,
+        "[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c9\"\n",
+    )
+    .unwrap();
+    let err = PlanFile::load(&bad, &scenario).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:4: faults[0].conn: unknown connection \"c9\"",
+            bad.display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn with_plan_keeps_comments_and_round_trips() {
+    let text = format!("# keep me\n{GOOD}\n[faults]\npartial_writes = 0.5\n");
+    let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let plan = FaultPlan::quiet(Seed(42));
+    let written = file.with_plan(&plan, "shrunk").unwrap();
+    assert!(written.starts_with("# shrunk\n# keep me\n"), "{written}");
+    assert!(!written.contains("[faults]"), "{written}");
+    let back = ScenarioFile::parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(back.seed, Seed(42));
+    assert_eq!(back.scenario.plan, Some(plan));
+}
+
+#[test]
+fn every_u64_seed_round_trips_through_shrink_output_and_plan_files() {
+    let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let dir = scratch("seeds");
+    for seed in [0, 7, i64::MAX as u64, 1 << 63, u64::MAX] {
+        let plan = FaultPlan::quiet(Seed(seed));
+        // As `shrink` writes it: the scenario with its plan.
+        let written = file.with_plan(&plan, "shrunk").unwrap();
+        let back =
+            ScenarioFile::parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+        assert_eq!(back.seed, Seed(seed), "{written}");
+        let path = dir.join("shrunk.toml");
+        std::fs::write(&path, &written).unwrap();
+        let loaded = PlanFile::load(&path, &file.scenario).unwrap();
+        assert_eq!(
+            (loaded.seed, loaded.plan.seed),
+            (Some(Seed(seed)), Seed(seed))
+        );
+        // As `run --save-plan` writes it: the bare plan.
+        let bare = plan.to_toml().unwrap();
+        assert!(!bare.trim().is_empty());
+        std::fs::write(&path, &bare).unwrap();
+        let loaded = PlanFile::load(&path, &file.scenario).unwrap();
+        assert_eq!(loaded.plan, plan, "{bare}");
+    }
+    // A file that writes a large seed as a string is read as it says.
+    let text = GOOD.replace("seed = 7", "seed = \"18446744073709551615\"");
+    let back = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(back.seed, Seed(u64::MAX));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_plan_seed_that_differs_from_the_files_seed_is_refused() {
+    let text = format!("{GOOD}\n[plan]\nseed = 8\n");
+    let err = parse_err(&text);
+    assert!(
+        err.starts_with("bad.toml:23: plan.seed: 8 differs from the file's seed 7"),
+        "{err}"
+    );
+    // Alone, the plan's seed is the file's.
+    let text = format!("{}\n[plan]\nseed = 8\n", GOOD.replace("seed = 7\n", ""));
+    let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(file.seed, Seed(8));
+}
+
+/// Each of these asked for a size, count or duration large enough to abort the process
+/// (an allocation), overflow time arithmetic, or run for ever.
+#[test]
+fn sizes_counts_and_durations_are_bounded() {
+    let big = "9000000000000000000";
+    let cases = [
+        (GOOD.replace("bytes = 100", &format!("bytes = {big}")), "clients[0].params.bytes: 9000000000000000000 is above the limit of 67108864"),
+        (GOOD.replace("bytes = 100", "bytes = 100, chunk = 9000000000000"), "clients[0].params.chunk: "),
+        (GOOD.replace("notifier = \"echo\"", &format!("notifier = \"echo\"\nconfig = {{ read_buffer_size = {big} }}")), "listeners[0].config.read_buffer_size: "),
+        (GOOD.replace("params = { bytes = 100 }", "params = { bytes = 100 }\nconfig = { read_buffer_size = 0 }"), "clients[0].config.read_buffer_size: must be at least 1"),
+        (GOOD.replace("params = { bytes = 100 }", "params = { bytes = 100 }\nconfig = { yield_after_writing = 100000000000 }"), "clients[0].config.yield_after_writing: "),
+        (GOOD.replace("seed = 7", &format!("seed = 7\nduration_ms = {big}")), "duration_ms: 9000000000000000000 is above the limit of 600000"),
+        (GOOD.replace("port = 7000\nnotifier = \"sender\"", &format!("port = 7000\nstart_ms = {big}\nnotifier = \"sender\"")), "clients[0].start_ms: "),
+        (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"partition\"\na = \"client\"\nb = \"server\"\nduration_ms = {big}\n"), "plan.faults[0].duration_ms: 9000000000000000000 is above the limit"),
+        (format!("{GOOD}\n[[plan.faults]]\nat_ms = {big}\nkind = \"reset\"\nconn = \"c1\"\n"), "plan.faults[0].at_ms: 9000000000000000000 is not before the end of the run (duration_ms = 10000): the fault would never fire"),
+        (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"crash\"\nhost = \"server\"\nrestart_after_ms = {big}\n"), "plan.faults[0].restart_after_ms: "),
+        (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"slow_close\"\nconn = \"c1\"\ndelay_ms = {big}\n"), "plan.faults[0].delay_ms: "),
+        (format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"latency\"\na = \"client\"\nb = \"server\"\nlatency_ms = {big}\n"), "plan.faults[0].latency_ms: "),
+        (format!("{GOOD}\n[plan]\nsend_buffer = {big}\n"), "plan.send_buffer: "),
+        (format!("{GOOD}\n[plan]\npartial_writes = {{ average = {big}, variation = {big} }}\n"), "plan.partial_writes.average: "),
+        (format!("{GOOD}\n[plan]\npartial_writes = {{ average = 5, variation = {big} }}\n"), "plan.partial_writes.variation: "),
+        (format!("{GOOD}\n[plan]\nread_chunks = {{ max = {big} }}\n"), "plan.read_chunks.max: "),
+        (format!("{GOOD}\n[plan]\nconnect_timeout_ms = {big}\n"), "plan.connect_timeout_ms: "),
+        (format!("{GOOD}\n[faults]\npartition_ms = [1, {big}]\n"), "faults.partition_ms: "),
+        (format!("{GOOD}\n[faults]\nsend_buffer_bytes = [1, {big}]\n"), "faults.send_buffer_bytes: "),
+        (format!("{GOOD}\n[faults]\nreset_after_received = [1, {big}]\n"), "faults.reset_after_received: "),
+        (GOOD.replace("notifier = \"echo\"", "notifier = \"echo\"\nlimit = 9000000000000"), "listeners[0].limit: "),
+    ];
+    for (text, expected) in cases {
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with("bad.toml:") && err.contains(&format!(": {expected}")),
+            "{expected}\n{err}"
+        );
+    }
+    // The clients of one scenario together send at most MAX_TOTAL_PAYLOAD_BYTES.
+    let mut text = GOOD.replace("bytes = 100", "bytes = 60000000");
+    for i in 2..=5 {
+        text.push_str(&format!(
+            "\n[[clients]]\nname = \"c{i}\"\nhost = \"client\"\ntarget = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 60000000 }}\n"
+        ));
+    }
+    let err = parse_err(&text);
+    assert!(
+        err.contains(": clients[4].params: the clients up to this one send 300000000 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_big_file_is_refused_before_it_is_read_whole() {
+    let dir = scratch("big");
+    let path = dir.join("big.toml");
+    let line = "# padding\n".repeat(1024);
+    let text: String = std::iter::repeat_n(line.as_str(), 500).collect();
+    std::fs::write(&path, text).unwrap();
+    let err = ScenarioFile::load(&path, &Registry::builtin())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("larger than the limit of 4194304 bytes"),
+        "{err}"
+    );
+    std::fs::write(&path, b"name = \"\xff\"\n").unwrap();
+    let err = ScenarioFile::load(&path, &Registry::builtin())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not UTF-8"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn star_is_every_other_host_only_where_a_link_fault_takes_it() {
+    let fault = |body: &str| format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\n{body}\n");
+    // Latency to `*` runs (it used to panic inside turmoil: "unable to find link").
+    let text = fault("kind = \"latency\"\na = \"client\"\nb = \"*\"\nlatency_ms = 5");
+    let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let verdict = file.judge(None).unwrap();
+    assert!(verdict.passed(), "{verdict}");
+    // A crash of `*` ("missing host" inside turmoil) and `*` as `a` are refused.
+    let err = parse_err(&fault("kind = \"crash\"\nhost = \"*\""));
+    assert!(
+        err.starts_with(
+            "bad.toml:25: plan.faults[0].host: `*` (every other host) is only for the `b`"
+        ),
+        "{err}"
+    );
+    let err = parse_err(&fault(
+        "kind = \"partition\"\na = \"*\"\nb = \"server\"\nduration_ms = 5",
+    ));
+    assert!(
+        err.starts_with("bad.toml:25: plan.faults[0].a: `*`"),
+        "{err}"
+    );
+    let err = parse_err(&fault(
+        "kind = \"latency\"\na = \"client\"\nb = \"client\"\nlatency_ms = 5",
+    ));
+    assert!(
+        err.starts_with("bad.toml:26: plan.faults[0].b: \"client\" is also `a`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn names_that_collide_with_the_simulators_names_are_refused() {
+    let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"server.1\""));
+    assert!(
+        err.starts_with("bad.toml:12: clients[0].name: \"server.1\": '.' is not allowed"),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("name = \"c1\"", "name = \"server#2\""));
+    assert!(
+        err.starts_with("bad.toml:12: clients[0].name: \"server#2\": '#' is not allowed"),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("host = \"client\"", "host = \"192.168.0.1\""));
+    assert!(
+        err.starts_with("bad.toml:13: clients[0].host: \"192.168.0.1\": an IP address"),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("host = \"client\"", "host = \"*\""));
+    assert!(
+        err.starts_with("bad.toml:13: clients[0].host: \"*\""),
+        "{err}"
+    );
+    let err = parse_err(&format!("hosts = [\"a b\"]\n{GOOD}"));
+    assert!(err.starts_with("bad.toml:1: hosts[0]: \"a b\""), "{err}");
+    let err = parse_err(&format!("{GOOD}\n[names]\nserver = [\"client\"]\n"));
+    assert!(
+        err.starts_with("bad.toml:23: names.server: \"server\" is also a host"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_trigger_that_could_never_fire_is_refused() {
+    let trigger = |after: &str| {
+        format!("{GOOD}\n[[plan.faults]]\nafter = {after}\nkind = \"reset\"\nconn = \"c1\"\n")
+    };
+    let err = parse_err(&trigger(
+        "{ conn = \"c1\", callback = \"recieved\", nth = 1 }",
+    ));
+    assert!(err.starts_with("bad.toml:23: plan.faults[0].after.callback: \"recieved\" is not a callback of a client connection"), "{err}");
+    assert!(err.contains("received"), "{err}");
+    let err = parse_err(&trigger(
+        "{ conn = \"server.1\", callback = \"connected\", nth = 1 }",
+    ));
+    assert!(err.contains("plan.faults[0].after.callback: \"connected\" is not a callback of an accepted connection"), "{err}");
+    let err = parse_err(&trigger(
+        "{ conn = \"c1\", callback = \"received\", nth = 0 }",
+    ));
+    assert!(
+        err.starts_with("bad.toml:23: plan.faults[0].after.nth: must be at least 1"),
+        "{err}"
+    );
+    let err = parse_err(&trigger(
+        "{ conn = \"server.0\", callback = \"received\", nth = 1 }",
+    ));
+    assert!(
+        err.contains("plan.faults[0].after.conn: unknown connection \"server.0\""),
+        "{err}"
+    );
+    let err = parse_err(&trigger(
+        "{ conn = \"server#1.1\", callback = \"received\", nth = 1 }",
+    ));
+    assert!(err.contains("after.conn: unknown connection"), "{err}");
+    assert!(
+        parse_err(&trigger(
+            "{ conn = \"server#2.1\", callback = \"accepted\", nth = 1 }"
+        )) == "parsed"
+    );
+}
+
+#[test]
+fn a_fault_with_both_triggers_or_none_is_refused_at_its_table() {
+    let fault = |trigger: &str| {
+        format!("{GOOD}\n[[plan.faults]]\n{trigger}kind = \"reset\"\nconn = \"c1\"\n")
+    };
+    for trigger in [
+        "",
+        "at_ms = 5\nafter = { conn = \"c1\", callback = \"received\", nth = 1 }\n",
+    ] {
+        let err = parse_err(&fault(trigger));
+        assert!(
+            err.starts_with("bad.toml:22: plan.faults[0]: set exactly one of at_ms and after"),
+            "{err}"
+        );
+    }
+    assert_eq!(parse_err(&fault("at_ms = 5\n")), "parsed");
+}
+
+#[test]
+fn plan_latency_and_fault_settings_latency_follow_one_rule() {
+    let err = parse_err(&format!(
+        "{GOOD}\n[plan]\nlatency = {{ min_ms = 10, max_ms = 2 }}\n"
+    ));
+    assert_eq!(
+        err,
+        "bad.toml:23: plan.latency: the range 10..2 has its minimum above its maximum"
+    );
+    let err = parse_err(&format!("{GOOD}\n[faults]\nlatency_ms = [10, 2]\n"));
+    assert_eq!(
+        err,
+        "bad.toml:23: faults.latency_ms: the range 10..2 has its minimum above its maximum"
+    );
+    let err = parse_err(&format!("{GOOD}\n[[plan.faults]]\nat_ms = 1\nkind = \"latency\"\na = \"client\"\nb = \"server\"\nlatency_ms = 10\nmax_latency_ms = 2\n"));
+    assert_eq!(err, "bad.toml:28: plan.faults[0].max_latency_ms: the range 10..2 has its minimum above its maximum");
+}
+
+#[test]
+fn fault_settings_that_could_draw_too_many_faults_are_refused() {
+    let hosts: Vec<String> = (0..150).map(|i| format!("\"h{i}\"")).collect();
+    let text = format!(
+        "hosts = [{}]\n{GOOD}\n[faults]\npartitions = 0.1\n",
+        hosts.join(", ")
+    );
+    let err = parse_err(&text);
+    assert!(
+        err.starts_with("bad.toml:24: faults.partitions: plans drawn for 152 hosts and 1 clients may hold 11476 faults"),
+        "{err}"
+    );
+    let text = format!(
+        "hosts = [{}]\n{GOOD}\n[faults]\nresets = 0.1\n",
+        hosts.join(", ")
+    );
+    assert_eq!(parse_err(&text), "parsed");
+}
+
+#[test]
+fn a_fault_window_past_the_end_of_the_run_is_refused() {
+    // Plans drawn with it held faults that never fire, which the runner refuses.
+    let text = format!("{GOOD}\n[faults]\ncrashes = 1.0\nfault_window_ms = [0, 10000]\n");
+    let err = parse_err(&text);
+    assert!(
+        err.starts_with("bad.toml:24: faults.fault_window_ms: ends at 10000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn port_zero_and_two_listeners_on_one_port_are_refused() {
+    let err = parse_err(&GOOD.replace(
+        "port = 7000\nnotifier = \"echo\"",
+        "port = 0\nnotifier = \"echo\"",
+    ));
+    assert!(
+        err.starts_with("bad.toml:8: listeners[0].port: must be from 1 to 65535"),
+        "{err}"
+    );
+    // turmoil lets both bind, and only one ever accepts: refused rather than half-run.
+    let text = format!("{GOOD}\n[[listeners]]\nname = \"dup\"\nhost = \"server\"\nport = 7000\nnotifier = \"echo\"\n");
+    let err = parse_err(&text);
+    assert!(
+        err.starts_with(
+            "bad.toml:25: listeners[1].port: listener server already listens on server:7000"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn expectations_naming_unknown_connections_are_refused() {
+    let err = parse_err(&GOOD.replace("echoed = true", "echoed = true\ndelivered = { c9 = 10 }"));
+    assert!(
+        err.starts_with("bad.toml:21: expect.delivered.c9: unknown connection \"c9\""),
+        "{err}"
+    );
+    let ok = GOOD.replace(
+        "echoed = true",
+        "echoed = true\ndelivered = { \"server.1\" = 100 }",
+    );
+    assert_eq!(parse_err(&ok), "parsed");
+}
+
+#[test]
+fn errors_name_the_table_they_are_in() {
+    let text = GOOD.replace("[[clients]]", "[clients]");
+    let err = parse_err(&text);
+    assert!(err.starts_with("bad.toml:11: clients: "), "{err}");
+    let err = parse_err(&format!("{GOOD}\n[bogus]\nx = 1\n"));
+    assert!(
+        err.starts_with("bad.toml:22: bogus: unknown field `bogus`"),
+        "{err}"
+    );
+    let err = parse_err(&format!("{GOOD}\n[expect.more]\nx = 1\n"));
+    assert!(
+        err.starts_with("bad.toml:22: expect.more: unknown field `more`"),
+        "{err}"
+    );
+    let err = parse_err(&GOOD.replace("echoed = true", "echoed = true\nbogus = 1"));
+    assert!(
+        err.starts_with("bad.toml:21: expect.bogus: unknown field `bogus`"),
+        "{err}"
+    );
+}

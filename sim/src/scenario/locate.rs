@@ -1,0 +1,251 @@
+//! Where in a scenario or plan file an error is: the error a loader returns
+//! ([`ScenarioError`]: file, line, field, message), a field's line, and a byte offset's field,
+//! read from the document's spans only when an error needs them.
+
+use crate::fault::FaultPlan;
+use crate::seed::Seed;
+use crate::validate::InvalidField;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A scenario or plan file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (from 1), when the error is at one place.
+    pub line: Option<usize>,
+    /// The field (`clients[1].target`), or empty.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Turns fields into lines, and byte offsets into fields, for errors. The document's spans
+/// are read only when an error needs them.
+pub(super) struct Locator<'a> {
+    pub(super) text: &'a str,
+    pub(super) path: &'a Path,
+}
+
+/// A place in the document: the dotted field and the bytes it covers.
+struct Place {
+    field: String,
+    span: Range<usize>,
+    /// A table's header: the table runs on to the next header.
+    header: bool,
+}
+
+impl<'a> Locator<'a> {
+    pub(super) fn new(text: &'a str, path: &'a Path) -> Self {
+        Locator { text, path }
+    }
+
+    fn error(&self, offset: Option<usize>, field: &str, message: &str) -> ScenarioError {
+        ScenarioError {
+            file: self.path.to_path_buf(),
+            line: offset.map(|o| self.text[..o.min(self.text.len())].matches('\n').count() + 1),
+            field: field.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    /// A validation error, at the line of its field (or of the nearest enclosing field that
+    /// is written in the file).
+    pub(super) fn invalid(&self, e: &InvalidField) -> ScenarioError {
+        let places = self.places();
+        let mut field = e.field.as_str();
+        let offset = loop {
+            if let Some(place) = places.iter().find(|p| p.field == field) {
+                break Some(place.span.start);
+            }
+            match field.rfind(['.', '[']) {
+                Some(cut) => field = &field[..cut],
+                None => break places.first().map(|_| 0).filter(|_| e.field.is_empty()),
+            }
+        };
+        self.error(offset.or(Some(0)), &e.field, &e.message)
+    }
+
+    /// A TOML error, at its line and field.
+    pub(super) fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
+        let offset = e.span().map(|s| s.start);
+        let field = offset.map(|o| self.field_at(o)).unwrap_or_default();
+        self.error(offset.or(Some(0)), &field, e.message().trim())
+    }
+
+    /// The seed a plan file or a scenario's `[plan]` names: the plan's own `seed` (if it is
+    /// written) and `root` (the file's top-level seed) must agree.
+    pub(super) fn plan_seed(
+        &self,
+        plan: &FaultPlan,
+        prefix: &str,
+        root: Option<Seed>,
+    ) -> Result<Option<Seed>, ScenarioError> {
+        let field = if prefix.is_empty() {
+            "seed".to_string()
+        } else {
+            format!("{prefix}.seed")
+        };
+        let written = self.places().iter().any(|p| p.field == field);
+        match (written.then_some(plan.seed), root) {
+            (Some(own), Some(root)) if own != root => {
+                let message = format!(
+                    "{own} differs from the file's seed {root}: give one seed, or the same in both"
+                );
+                Err(self.invalid(&InvalidField::new(field, message)))
+            }
+            (own, root) => Ok(root.or(own)),
+        }
+    }
+
+    /// The field at byte `offset`: the smallest written place that holds it, or else the
+    /// table whose header comes last before it.
+    fn field_at(&self, offset: usize) -> String {
+        let places = self.places();
+        let holding = places
+            .iter()
+            .filter(|p| !p.header && p.span.contains(&offset))
+            .min_by_key(|p| p.span.len());
+        if let Some(place) = holding {
+            return place.field.clone();
+        }
+        let table = places
+            .iter()
+            .filter(|p| p.header && p.span.start <= offset)
+            .max_by_key(|p| p.span.start);
+        match table {
+            Some(place) if place.span.contains(&offset) || !self.has_key_at(offset) => {
+                place.field.clone()
+            }
+            Some(place) => format!("{}.{}", place.field, self.key_at(offset)),
+            None => self.key_at(offset),
+        }
+    }
+
+    fn line_at(&self, offset: usize) -> &str {
+        let offset = offset.min(self.text.len());
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        self.text[start..].lines().next().unwrap_or("")
+    }
+
+    fn has_key_at(&self, offset: usize) -> bool {
+        !self.key_at(offset).is_empty()
+    }
+
+    /// The key written on the line of `offset`, for text the TOML parser could not read.
+    fn key_at(&self, offset: usize) -> String {
+        let line = self.line_at(offset);
+        line.split_once('=')
+            .map(|(k, _)| k.trim())
+            .filter(|k| !k.starts_with('[') && !k.starts_with('#'))
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Every written field of the document with its span (none if the text does not parse).
+    fn places(&self) -> Vec<Place> {
+        let mut places = Vec::new();
+        if let Ok(doc) = toml_edit::ImDocument::parse(self.text) {
+            collect_table(doc.as_table(), "", &mut places);
+        }
+        places
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn collect_table(table: &toml_edit::Table, prefix: &str, places: &mut Vec<Place>) {
+    for (key, item) in table.iter() {
+        let field = join(prefix, key);
+        let key_span = table.key(key).and_then(|k| k.span());
+        collect_item(item, &field, key_span, places);
+    }
+}
+
+fn collect_item(
+    item: &toml_edit::Item,
+    field: &str,
+    key_span: Option<Range<usize>>,
+    places: &mut Vec<Place>,
+) {
+    match item {
+        toml_edit::Item::None => {}
+        toml_edit::Item::Value(value) => collect_value(value, field, key_span, places),
+        toml_edit::Item::Table(table) => {
+            if let Some(span) = table.span() {
+                places.push(Place {
+                    field: field.to_string(),
+                    span,
+                    header: true,
+                });
+            }
+            collect_table(table, field, places);
+        }
+        toml_edit::Item::ArrayOfTables(tables) => {
+            for (i, table) in tables.iter().enumerate() {
+                let field = format!("{field}[{i}]");
+                if let Some(span) = table.span() {
+                    places.push(Place {
+                        field: field.clone(),
+                        span,
+                        header: true,
+                    });
+                }
+                collect_table(table, &field, places);
+            }
+        }
+    }
+}
+
+fn collect_value(
+    value: &toml_edit::Value,
+    field: &str,
+    key_span: Option<Range<usize>>,
+    places: &mut Vec<Place>,
+) {
+    if let Some(span) = value.span() {
+        let start = key_span.map_or(span.start, |k| k.start.min(span.start));
+        places.push(Place {
+            field: field.to_string(),
+            span: start..span.end,
+            header: false,
+        });
+    }
+    match value {
+        toml_edit::Value::InlineTable(table) => {
+            for (key, value) in table.iter() {
+                let key_span = table.key(key).and_then(|k| k.span());
+                collect_value(value, &join(field, key), key_span, places);
+            }
+        }
+        toml_edit::Value::Array(array) => {
+            for (i, value) in array.iter().enumerate() {
+                collect_value(value, &format!("{field}[{i}]"), None, places);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,17 @@
+//! What to run: a [`Scenario`] (hosts, names, listeners, clients, the notifier each uses,
+//! fault settings or an explicit plan, [`Expectations`] of its end), read from a scenario
+//! file ([`ScenarioFile`]) with notifiers built by name ([`Registry`]) or built in Rust; and
+//! the built-in [`notifiers`].
+
+mod expect;
+mod file;
+mod locate;
+pub mod notifiers;
+mod registry;
+mod spec;
+
+pub use expect::Expectations;
+pub use file::{PlanFile, ScenarioFile, MAX_CLIENT_COUNT};
+pub use locate::ScenarioError;
+pub use registry::{NotifierBuilder, ParamError, Params, Registry};
+pub use spec::{factory, ClientSpec, ListenerSpec, NotifierFactory, RunOptions, Scenario};

@@ -1,0 +1,514 @@
+//! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
+//! uses, the fault settings or an explicit plan, and how long it may run.
+
+use super::Expectations;
+use crate::fault::FaultSettings;
+use crate::fault::{FaultPlan, Topology};
+use crate::seed::Seed;
+use crate::validate::{
+    at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, EPHEMERAL_PORTS,
+    MAX_BUFFER_BYTES, MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS,
+    MAX_LISTENERS,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use tcpnotify::{ConnectionConfig, TcpConnectionNotify};
+
+/// Makes a fresh notifier for each connection.
+pub type NotifierFactory = Arc<dyn Fn() -> Box<dyn TcpConnectionNotify> + Send + Sync>;
+
+/// Wraps a closure as a [`NotifierFactory`].
+pub fn factory<N: TcpConnectionNotify>(
+    make: impl Fn() -> N + Send + Sync + 'static,
+) -> NotifierFactory {
+    Arc::new(move || Box::new(make()) as Box<dyn TcpConnectionNotify>)
+}
+
+/// How a run records and checks data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Check stream integrity (R6, W3) as data flows; needs the data of every `sent` and
+    /// `received` for as long as it is in flight. On by default.
+    pub check_integrity: bool,
+    /// Keep the whole data of every callback in the trace (memory grows with the transfer).
+    /// Off by default: the trace keeps counts and previews.
+    pub keep_payloads: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check_integrity: true,
+            keep_payloads: false,
+        }
+    }
+}
+
+/// A listener of a scenario.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    /// Its name in the trace; its connections are `name.1`, `name.2`, ...
+    pub name: String,
+    /// The host it runs on.
+    pub host: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// Connection limit (0: none).
+    pub limit: usize,
+    /// Settings of accepted connections.
+    pub config: ConnectionConfig,
+    /// The notifier of each accepted connection.
+    pub notifier: NotifierFactory,
+}
+
+/// A client connection of a scenario.
+#[derive(Clone)]
+pub struct ClientSpec {
+    /// Its name in the trace.
+    pub name: String,
+    /// The host it runs on.
+    pub host: String,
+    /// The name or host it dials.
+    pub target: String,
+    /// The port it dials.
+    pub port: u16,
+    /// When it starts, in simulated milliseconds.
+    pub start_ms: u64,
+    /// Its settings.
+    pub config: ConnectionConfig,
+    /// Its notifier.
+    pub notifier: NotifierFactory,
+}
+
+/// Everything a simulated run needs besides its seed.
+///
+/// ```
+/// use tcpnotify_sim::{factory, Scenario};
+/// use tcpnotify_sim::notifiers::{Echo, Sender};
+/// let scenario = Scenario::new("echo")
+///     .listener("server", "server", 7000, factory(|| Echo))
+///     .client("c1", "client", "server", 7000, factory(|| Sender::new(b"hello".to_vec())));
+/// assert_eq!(scenario.topology().hosts, vec!["server", "client"]);
+/// ```
+#[derive(Clone)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// Longest simulated run.
+    pub duration_ms: u64,
+    /// Hosts with nothing running on them (e.g. a dead address of a name).
+    pub extra_hosts: Vec<String>,
+    /// Names that resolve to several hosts, in order.
+    pub names: BTreeMap<String, Vec<String>>,
+    /// Listeners.
+    pub listeners: Vec<ListenerSpec>,
+    /// Client connections.
+    pub clients: Vec<ClientSpec>,
+    /// What plans are drawn from.
+    pub faults: FaultSettings,
+    /// An explicit plan, used instead of drawing one.
+    pub plan: Option<FaultPlan>,
+    /// How the run records and checks data.
+    pub options: RunOptions,
+    /// What must hold at the end.
+    pub expectations: Expectations,
+    /// What the builder added last, for [`with_config`](Self::with_config).
+    last_added: Option<Added>,
+}
+
+/// A kind of thing a scenario holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Added {
+    Listener,
+    Client,
+}
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scenario {
+    /// The smallest useful scenario: an [`Echo`](super::notifiers::Echo) listener `server` on
+    /// host `server`, port 7000, and client `c1` on host `client` sending `bytes` of the test
+    /// pattern in `chunk`-byte writes and checking the echo.
+    ///
+    /// ```
+    /// let scenario = tcpnotify_sim::scenario::Scenario::echo("echo", 1024, 256);
+    /// assert_eq!(scenario.topology().clients, vec!["c1"]);
+    /// ```
+    pub fn echo(name: &str, bytes: usize, chunk: usize) -> Self {
+        use super::notifiers::{Echo, Sender};
+        Scenario::new(name)
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                factory(move || Sender::pattern(bytes).chunked(chunk)),
+            )
+    }
+
+    /// An empty scenario that may run for 10 simulated seconds.
+    pub fn new(name: &str) -> Self {
+        Scenario {
+            name: name.to_string(),
+            duration_ms: 10_000,
+            extra_hosts: Vec::new(),
+            names: BTreeMap::new(),
+            listeners: Vec::new(),
+            clients: Vec::new(),
+            faults: FaultSettings::default(),
+            plan: None,
+            options: RunOptions::default(),
+            expectations: Expectations::default(),
+            last_added: None,
+        }
+    }
+
+    /// Adds a listener with no limit and default settings.
+    pub fn listener(
+        mut self,
+        name: &str,
+        host: &str,
+        port: u16,
+        notifier: NotifierFactory,
+    ) -> Self {
+        self.last_added = Some(Added::Listener);
+        self.listeners.push(ListenerSpec {
+            name: name.to_string(),
+            host: host.to_string(),
+            port,
+            limit: 0,
+            config: ConnectionConfig::default(),
+            notifier,
+        });
+        self
+    }
+
+    /// Adds a client that starts at once with default settings.
+    pub fn client(
+        mut self,
+        name: &str,
+        host: &str,
+        target: &str,
+        port: u16,
+        notifier: NotifierFactory,
+    ) -> Self {
+        self.last_added = Some(Added::Client);
+        self.clients.push(ClientSpec {
+            name: name.to_string(),
+            host: host.to_string(),
+            target: target.to_string(),
+            port,
+            start_ms: 0,
+            config: ConnectionConfig::default(),
+            notifier,
+        });
+        self
+    }
+
+    /// Makes `name` resolve to `hosts`, in order.
+    pub fn name(mut self, name: &str, hosts: &[&str]) -> Self {
+        self.names.insert(
+            name.to_string(),
+            hosts.iter().map(|h| h.to_string()).collect(),
+        );
+        self
+    }
+
+    /// Adds a host that runs nothing.
+    pub fn host(mut self, host: &str) -> Self {
+        self.extra_hosts.push(host.to_string());
+        self
+    }
+
+    /// Sets the longest simulated run.
+    pub fn duration_ms(mut self, ms: u64) -> Self {
+        self.duration_ms = ms;
+        self
+    }
+
+    /// Sets the fault settings plans are drawn from.
+    pub fn faults(mut self, settings: FaultSettings) -> Self {
+        self.faults = settings;
+        self
+    }
+
+    /// Uses an explicit plan instead of drawing one.
+    pub fn plan(mut self, plan: FaultPlan) -> Self {
+        self.plan = Some(plan);
+        self
+    }
+
+    /// Keeps the whole data of every callback in the trace.
+    pub fn keep_payloads(mut self) -> Self {
+        self.options.keep_payloads = true;
+        self
+    }
+
+    /// Starts the last added client at `ms` simulated milliseconds instead of at once.
+    pub fn starting_at(mut self, ms: u64) -> Self {
+        if let Some(c) = self.clients.last_mut() {
+            c.start_ms = ms;
+        }
+        self
+    }
+
+    /// Changes the settings of the listener or client added last.
+    pub fn with_config(mut self, config: ConnectionConfig) -> Self {
+        match self.last_added {
+            Some(Added::Client) => self.clients.last_mut().map(|c| c.config = config),
+            Some(Added::Listener) => self.listeners.last_mut().map(|l| l.config = config),
+            None => None,
+        };
+        self
+    }
+
+    /// What must hold at the end of every run.
+    pub fn expecting(mut self, expectations: Expectations) -> Self {
+        self.expectations = expectations;
+        self
+    }
+
+    /// The hosts (in order of first mention), servers, client names and duration.
+    pub fn topology(&self) -> Topology {
+        let mut hosts: Vec<String> = Vec::new();
+        let mentioned = self
+            .listeners
+            .iter()
+            .map(|l| &l.host)
+            .chain(self.clients.iter().map(|c| &c.host))
+            .chain(self.extra_hosts.iter())
+            .chain(self.names.values().flatten());
+        for h in mentioned {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+        let mut servers: Vec<String> = Vec::new();
+        for l in &self.listeners {
+            if !servers.contains(&l.host) {
+                servers.push(l.host.clone());
+            }
+        }
+        Topology {
+            hosts,
+            servers,
+            clients: self.clients.iter().map(|c| c.name.clone()).collect(),
+            listeners: self.listeners.iter().map(|l| l.name.clone()).collect(),
+            duration_ms: self.duration_ms,
+        }
+    }
+
+    /// Checks everything a run takes from the scenario before it starts: names (unique, of
+    /// the allowed characters, none that the simulator's own names could collide with),
+    /// targets, every size, count and duration against its limit ([`crate::validate`]), the
+    /// fault settings, the explicit plan and the expectations. Fields are named as in a
+    /// scenario file (`clients[1].target`, `plan.faults[0].b`).
+    ///
+    /// ```
+    /// use tcpnotify_sim::notifiers::Echo;
+    /// use tcpnotify_sim::{factory, Scenario};
+    /// let scenario = Scenario::echo("echo", 10, 10)
+    ///     .listener("server.1", "server", 7001, factory(|| Echo));
+    /// let err = scenario.validate().unwrap_err();
+    /// assert_eq!(err.field, "listeners[1].name");
+    /// ```
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        positive_at_most("duration_ms", self.duration_ms, MAX_DURATION_MS)?;
+        count_at_most("listeners", self.listeners.len(), MAX_LISTENERS)?;
+        count_at_most("clients", self.clients.len(), MAX_CLIENTS)?;
+        let topology = self.topology();
+        count_at_most("hosts", topology.hosts.len(), MAX_HOSTS)?;
+        for (i, host) in self.extra_hosts.iter().enumerate() {
+            name(&format!("hosts[{i}]"), host, NameKind::Host)?;
+        }
+        let hosts: BTreeSet<&str> = topology.hosts.iter().map(String::as_str).collect();
+        for (alias, targets) in &self.names {
+            let field = format!("names.{alias}");
+            name(&field, alias, NameKind::Host)?;
+            if hosts.contains(alias.as_str()) {
+                return Err(InvalidField::new(
+                    field,
+                    format!("{alias:?} is also a host: a name must differ from every host"),
+                ));
+            }
+            if targets.is_empty() {
+                return Err(InvalidField::new(field, "a name needs at least one host"));
+            }
+            for (j, host) in targets.iter().enumerate() {
+                name(&format!("{field}[{j}]"), host, NameKind::Host)?;
+            }
+        }
+        let named = (self.listeners.iter().enumerate())
+            .map(|(i, l)| (format!("listeners[{i}]"), l.name.as_str()))
+            .chain(
+                (self.clients.iter().enumerate())
+                    .map(|(i, c)| (format!("clients[{i}]"), c.name.as_str())),
+            );
+        let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+        for (field, value) in named {
+            name(&format!("{field}.name"), value, NameKind::Connection)?;
+            if let Some(first) = seen.get(value) {
+                return Err(InvalidField::new(
+                    format!("{field}.name"),
+                    format!("{value:?} is already the name of {first}"),
+                ));
+            }
+            seen.insert(value, field);
+        }
+        let mut bound: BTreeMap<(&str, u16), &str> = BTreeMap::new();
+        for (i, l) in self.listeners.iter().enumerate() {
+            let field = format!("listeners[{i}]");
+            port(&format!("{field}.port"), l.port)?;
+            if let Some(first) = bound.insert((&l.host, l.port), &l.name) {
+                return Err(InvalidField::new(
+                    format!("{field}.port"),
+                    format!("listener {first} already listens on {}:{}", l.host, l.port),
+                ));
+            }
+            name(&format!("{field}.host"), &l.host, NameKind::Host)?;
+            at_most(&format!("{field}.limit"), l.limit as u64, MAX_COUNT)?;
+            check_config(&field, &l.config)?;
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            let field = format!("clients[{i}]");
+            port(&format!("{field}.port"), c.port)?;
+            name(&format!("{field}.host"), &c.host, NameKind::Host)?;
+            if !self.names.contains_key(&c.target) && !hosts.contains(c.target.as_str()) {
+                return Err(InvalidField::new(
+                    format!("{field}.target"),
+                    format!(
+                        "{:?} is neither a host nor a name of this scenario",
+                        c.target
+                    ),
+                ));
+            }
+            if c.start_ms >= self.duration_ms {
+                return Err(InvalidField::new(
+                    format!("{field}.start_ms"),
+                    format!(
+                        "{} is not before the end of the run (duration_ms = {})",
+                        c.start_ms, self.duration_ms
+                    ),
+                ));
+            }
+            check_config(&field, &c.config)?;
+        }
+        // Every attempt takes one of its host's ephemeral ports for the rest of the run; the
+        // runner also counts the SYNs a plan's crashes make it send again.
+        let mut attempts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let on_host = attempts.entry(c.host.as_str()).or_default();
+            *on_host += self.names.get(&c.target).map_or(1, Vec::len);
+            if *on_host > EPHEMERAL_PORTS {
+                return Err(InvalidField::new(
+                    format!("clients[{i}].host"),
+                    format!(
+                        "the clients of host {:?} up to this one make {on_host} connect \
+                         attempts (one per address they dial), but a simulated host has \
+                         {EPHEMERAL_PORTS} ephemeral ports: spread the clients over more hosts",
+                        c.host
+                    ),
+                ));
+            }
+        }
+        self.faults.validate().map_err(|e| e.within("faults"))?;
+        if let Some(window) = self.faults.fault_window_ms {
+            if window.max >= self.duration_ms {
+                return Err(InvalidField::new(
+                    "faults.fault_window_ms",
+                    format!(
+                        "ends at {}, not before the end of the run (duration_ms = {}): \
+                         faults drawn there would never fire",
+                        window.max, self.duration_ms
+                    ),
+                ));
+            }
+        }
+        if self.plan.is_none() {
+            self.check_drawn_faults(&topology)?;
+        }
+        if let Some(plan) = &self.plan {
+            plan.validate(&topology).map_err(|e| e.within("plan"))?;
+        }
+        for who in self.expectations.delivered.keys() {
+            topology.connection(&format!("expect.delivered.{who}"), who)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that no plan drawn from the fault settings can hold more than [`MAX_FAULTS`]
+    /// faults: a partition per pair of hosts, a reset and a slow close per client, a crash per
+    /// server host.
+    fn check_drawn_faults(&self, topology: &Topology) -> Result<(), InvalidField> {
+        let s = &self.faults;
+        let hosts = topology.hosts.len();
+        let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
+        let drawn = [
+            (
+                "partitions",
+                per(s.partitions, hosts * hosts.saturating_sub(1) / 2),
+            ),
+            ("resets", per(s.resets, topology.clients.len())),
+            ("slow_close", per(s.slow_close, topology.clients.len())),
+            ("crashes", per(s.crashes, topology.servers.len())),
+        ];
+        let total: usize = drawn.iter().map(|(_, n)| n).sum();
+        match drawn.iter().max_by_key(|(_, n)| *n) {
+            Some((field, most)) if total > MAX_FAULTS => Err(InvalidField::new(
+                format!("faults.{field}"),
+                format!(
+                    "plans drawn for {hosts} hosts and {} clients may hold {total} faults \
+                     ({most} of them from {field}), above the limit of {MAX_FAULTS}",
+                    topology.clients.len()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The plan for `seed`: the explicit plan (with this seed) or one drawn from the settings.
+    pub fn plan_for(&self, seed: Seed) -> FaultPlan {
+        match &self.plan {
+            Some(plan) => FaultPlan {
+                seed,
+                ..plan.clone()
+            },
+            None => FaultPlan::generate(seed, &self.faults, &self.topology()),
+        }
+    }
+}
+
+/// Checks a port: 0 would mean "any free port", which no client could dial.
+fn port(field: &str, port: u16) -> Result<(), InvalidField> {
+    if port == 0 {
+        return Err(InvalidField::new(
+            field,
+            "must be from 1 to 65535 (0 picks a port no client could dial)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a connection's settings against [`MAX_BUFFER_BYTES`].
+fn check_config(field: &str, config: &ConnectionConfig) -> Result<(), InvalidField> {
+    for (key, value) in [
+        ("read_buffer_size", config.read_buffer_size()),
+        ("yield_after_reading", config.yield_after_reading()),
+        ("yield_after_writing", config.yield_after_writing()),
+    ] {
+        positive_at_most(
+            &format!("{field}.config.{key}"),
+            value as u64,
+            MAX_BUFFER_BYTES,
+        )?;
+    }
+    Ok(())
+}
