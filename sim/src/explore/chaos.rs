@@ -36,7 +36,8 @@
 use super::env::{EnvError, EnvOverrides};
 use super::seeds::SeedSet;
 use super::shrink::{shrink, shrink_verdict, ShrinkResult};
-use super::sweep::{default_jobs, sweep, FailureKind, SweepFailure, SweepOptions, SweepReport};
+use super::sweep::{default_jobs, sweep, SweepOptions};
+use super::sweep_report::{FailureKind, SweepFailure, SweepReport};
 use super::testing::repro_line;
 use crate::judge::Coverage;
 use crate::judge::{judge, signature_of};
@@ -108,6 +109,11 @@ impl Chaos {
         } else {
             EnvOverrides::default()
         };
+        Ok(self.resolve_with(env))
+    }
+
+    /// The sweep this chaos test runs under the overrides `env`.
+    fn resolve_with(&self, env: EnvOverrides) -> SweepOptions {
         let code_count = self.seeds.end.saturating_sub(self.seeds.start);
         let seeds = match env.seeds {
             // Fresh seeds, as many as the test's own range unless a budget sets the end.
@@ -121,7 +127,7 @@ impl Chaos {
             Some(set) => set,
             None => SeedSet::from(self.seeds.clone()),
         };
-        Ok(SweepOptions {
+        SweepOptions {
             jobs: env.jobs.unwrap_or(self.jobs),
             progress: self.progress,
             verbose: env.verbose,
@@ -129,7 +135,7 @@ impl Chaos {
             seed_timeout: env.seed_timeout,
             check_determinism: env.check_determinism,
             ..SweepOptions::new(seeds)
-        })
+        }
     }
 
     /// Sweeps the seeds; on the first failing seed, re-runs it for its trace, shrinks its
@@ -140,7 +146,12 @@ impl Chaos {
     // Returned once per test: boxing it would only make matching on it clumsier.
     #[allow(clippy::result_large_err)]
     pub fn run(&self) -> Result<ChaosPass, ChaosFailure> {
-        let options = self.resolved().unwrap_or_else(|e| panic!("{e}"));
+        self.run_with(&self.resolved().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    // As `run`: returned once per test.
+    #[allow(clippy::result_large_err)]
+    fn run_with(&self, options: &SweepOptions) -> Result<ChaosPass, ChaosFailure> {
         if let SeedSet::Random { .. } = options.seeds {
             // Up front, so the seeds can be run again even if the test never ends.
             eprintln!(
@@ -154,7 +165,7 @@ impl Chaos {
                 env_form(&options.seeds)
             );
         }
-        let mut report = sweep(&self.scenario, &options);
+        let mut report = sweep(&self.scenario, options);
         for failure in &mut report.failures {
             failure.repro = Some(repro_line(failure.seed));
         }
@@ -357,6 +368,87 @@ mod tests {
         Scenario::echo("chaos-echo", 512, 128)
             .faults(settings)
             .expecting(expectations)
+    }
+
+    #[test]
+    fn the_environment_sizes_fresh_seeds_by_the_tests_own_range_unless_told() {
+        use std::time::Duration;
+        let chaos = Chaos::new(Scenario::echo("env", 16, 16))
+            .seeds(0..40)
+            .jobs(3);
+        let random = SeedSet::Random {
+            generator: Seed(5),
+            count: None,
+        };
+        let options = chaos.resolve_with(EnvOverrides {
+            seeds: Some(random.clone()),
+            seed_timeout: Some(Duration::from_secs(30)),
+            verbose: true,
+            check_determinism: Some(16),
+            ..EnvOverrides::default()
+        });
+        assert_eq!(
+            options.seeds,
+            SeedSet::Random {
+                generator: Seed(5),
+                count: Some(40)
+            }
+        );
+        assert_eq!(options.jobs, 3);
+        assert_eq!(options.seed_timeout, Some(Duration::from_secs(30)));
+        assert!(options.verbose);
+        assert_eq!(options.check_determinism, Some(16));
+        // With a budget, fresh seeds go on until it is spent.
+        let budgeted = chaos.resolve_with(EnvOverrides {
+            seeds: Some(random.clone()),
+            budget: Some(Duration::from_secs(60)),
+            jobs: Some(1),
+            ..EnvOverrides::default()
+        });
+        assert_eq!(budgeted.seeds, random);
+        assert_eq!(budgeted.jobs, 1);
+        assert_eq!(
+            chaos.resolve_with(EnvOverrides::default()).seeds,
+            SeedSet::from(0..40)
+        );
+    }
+
+    #[test]
+    fn a_seed_past_its_timeout_fails_the_test_unshrunk_with_its_repro_line() {
+        use crate::notifiers::{Sender, SlowReader};
+        use std::time::Duration;
+        // Ten simulated minutes of a client whose echo never comes.
+        let slow = Scenario::new("slow")
+            .listener(
+                "server",
+                "server",
+                7000,
+                crate::factory(|| SlowReader::new(Duration::ZERO, 1 << 20)),
+            )
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                crate::factory(|| Sender::pattern(16)),
+            )
+            .duration_ms(crate::validate::MAX_DURATION_MS);
+        let chaos = Chaos::new(slow).ignoring_env();
+        let failure = chaos
+            .run_with(&SweepOptions {
+                seed_timeout: Some(Duration::from_millis(1)),
+                jobs: 1,
+                ..SweepOptions::new(4..6)
+            })
+            .expect_err("every seed outlasts a millisecond");
+        assert_eq!(failure.seed, Seed(4));
+        assert_eq!(failure.kind, FailureKind::TimedOut);
+        assert_eq!(failure.shrunk.runs, 0);
+        assert!(
+            failure.repro.starts_with("TCPNOTIFY_SEED=4 cargo test"),
+            "{failure}"
+        );
+        assert!(failure.to_string().contains("[seed_timeout]"), "{failure}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! seeds, so the shards of a complete sweep merge into exactly the report of the same sweep
 //! run whole with `keep_going` (the test `sim/tests/cli/merge.rs` runs both and compares).
 
-use super::sweep::{SweepEnd, SweepReport, MAX_LISTED_FAILURES};
+use super::sweep_report::{SweepEnd, SweepReport, MAX_LISTED_FAILURES};
 use std::collections::BTreeSet;
 
 /// Why reports cannot be merged: they are not the shards of one sweep.

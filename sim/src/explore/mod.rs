@@ -16,6 +16,7 @@ mod progress;
 mod seeds;
 mod shrink;
 mod sweep;
+mod sweep_report;
 mod testing;
 
 pub use chaos::{Chaos, ChaosFailure, ChaosPass};
@@ -33,8 +34,9 @@ pub use seeds::{
     ParseSeedSetError, ParseShardError, SeedSet, Shard, ShardSeeds, RANDOM_SEED_LIMIT,
 };
 pub use shrink::{shrink, shrink_verdict, ShrinkResult};
-pub use sweep::{
-    default_jobs, sweep, FailureKind, SweepEnd, SweepFailure, SweepOptions, SweepReport,
-    DEFAULT_DETERMINISM_SAMPLE, MAX_LISTED_FAILURES, NONDETERMINISTIC, SEED_TIMEOUT,
+pub use sweep::{default_jobs, sweep, SweepOptions, DEFAULT_DETERMINISM_SAMPLE};
+pub use sweep_report::{
+    FailureKind, SweepEnd, SweepFailure, SweepReport, MAX_LISTED_FAILURES, NONDETERMINISTIC,
+    SEED_TIMEOUT,
 };
 pub use testing::{repro_line, run_checked, run_passing, seed_or};
