@@ -6,7 +6,7 @@
 //!
 //! With `--json`, every command prints only JSON on stdout, one object per line, as
 //! `docs/json.md` documents (the schema of [`crate::json`]); what it says for people goes to
-//! stderr. Every repro line names the binary that is running ([`invocation`]).
+//! stderr. Every repro line names the binary that is running (`cli/invocation.rs`).
 
 mod determinism;
 mod error;
