@@ -415,24 +415,8 @@ mod tests {
 
     #[test]
     fn a_seed_past_its_timeout_fails_the_test_unshrunk_with_its_repro_line() {
-        use crate::notifiers::{Sender, SlowReader};
         use std::time::Duration;
-        // Ten simulated minutes of a client whose echo never comes.
-        let slow = Scenario::new("slow")
-            .listener(
-                "server",
-                "server",
-                7000,
-                crate::factory(|| SlowReader::new(Duration::ZERO, 1 << 20)),
-            )
-            .client(
-                "c1",
-                "client",
-                "server",
-                7000,
-                crate::factory(|| Sender::pattern(16)),
-            )
-            .duration_ms(crate::validate::MAX_DURATION_MS);
+        let slow = super::super::test_scenarios::never_finishing();
         let chaos = Chaos::new(slow).ignoring_env();
         let failure = chaos
             .run_with(&SweepOptions {

@@ -180,24 +180,7 @@ fn check_shards(parts: &[SweepReport]) -> Result<(), MergeError> {
 mod tests {
     use super::*;
     use crate::explore::{sweep, SeedSet, Shard, SweepOptions};
-    use crate::fault::{FaultSettings, Span};
-    use crate::scenario::{Expectations, Scenario};
     use crate::seed::Seed;
-
-    /// Fails at the seeds whose plan resets c1 before the echo is back.
-    fn sometimes_failing() -> Scenario {
-        Scenario::echo("merge-echo", 512, 128)
-            .faults(FaultSettings {
-                resets: 0.3,
-                reset_after_received: Span::new(1, 3),
-                read_chunks: 0.5,
-                ..FaultSettings::default()
-            })
-            .expecting(Expectations {
-                echoed: true,
-                ..Expectations::default()
-            })
-    }
 
     fn shards(set: SeedSet, n: u64) -> (SweepReport, Vec<SweepReport>) {
         let options = SweepOptions {
@@ -205,7 +188,7 @@ mod tests {
             jobs: 2,
             ..SweepOptions::new(set)
         };
-        let scenario = sometimes_failing();
+        let scenario = super::super::test_scenarios::sometimes_failing("merge-echo");
         let whole = sweep(&scenario, &options);
         let parts = (0..n)
             .map(|i| {

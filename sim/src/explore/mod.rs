@@ -17,6 +17,8 @@ mod seeds;
 mod shrink;
 mod sweep;
 mod sweep_report;
+#[cfg(test)]
+mod test_scenarios;
 mod testing;
 
 pub use chaos::{Chaos, ChaosFailure, ChaosPass};

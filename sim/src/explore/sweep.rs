@@ -448,22 +448,10 @@ fn run_seed(scenario: &Scenario, seed: Seed, index: u64, options: &SweepOptions)
 mod tests {
     use super::*;
     use crate::explore::MAX_LISTED_FAILURES;
-    use crate::fault::{FaultSettings, Span};
     use crate::scenario::Expectations;
 
-    /// An echo that must come back whole, under resets: seeds whose plan resets c1 fail.
     fn sometimes_failing() -> Scenario {
-        Scenario::echo("sweep-echo", 512, 128)
-            .faults(FaultSettings {
-                resets: 0.3,
-                reset_after_received: Span::new(1, 3),
-                read_chunks: 0.5,
-                ..FaultSettings::default()
-            })
-            .expecting(Expectations {
-                echoed: true,
-                ..Expectations::default()
-            })
+        super::super::test_scenarios::sometimes_failing("sweep-echo")
     }
 
     /// Fails at every seed: the echo closes two connections, not 9.
@@ -589,24 +577,7 @@ mod tests {
 
     #[test]
     fn a_seed_past_its_timeout_fails_by_seed_with_its_own_kind() {
-        // Ten simulated minutes of a client whose echo never comes: hundreds of thousands of
-        // steps, far longer than a millisecond of wall-clock time.
-        use crate::notifiers::{Sender, SlowReader};
-        let slow = Scenario::new("slow")
-            .listener(
-                "server",
-                "server",
-                7000,
-                crate::factory(|| SlowReader::new(Duration::ZERO, 1 << 20)),
-            )
-            .client(
-                "c1",
-                "client",
-                "server",
-                7000,
-                crate::factory(|| Sender::pattern(16)),
-            )
-            .duration_ms(crate::validate::MAX_DURATION_MS);
+        let slow = super::super::test_scenarios::never_finishing();
         let report = sweep(
             &slow,
             &SweepOptions {
