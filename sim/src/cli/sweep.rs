@@ -8,7 +8,8 @@ use super::invocation::Invocation;
 use super::output::{Output, Printer};
 use super::{Status, SweepArgs};
 use crate::explore::{
-    default_jobs, sweep as run_sweep, SeedSet, Shard, SweepEnd, SweepOptions, SweepReport,
+    default_jobs, sweep as run_sweep, FailureKind, SeedSet, Shard, SweepEnd, SweepOptions,
+    SweepReport,
 };
 use crate::report::junit;
 use crate::scenario::{Registry, ScenarioFile};
@@ -154,7 +155,12 @@ pub(super) fn finish(
                 println!("reproduce: {repro}");
             }
         }
-        if let Some(first) = report.failures.first() {
+        // Shrinking needs a failure that runs to its end, the same way every time.
+        let shrinkable = report
+            .failures
+            .iter()
+            .find(|f| f.kind == FailureKind::Failed);
+        if let Some(first) = shrinkable {
             let file = Path::new(&result.file);
             let shrink = invocation.command([
                 "shrink".to_string(),
