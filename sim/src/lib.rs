@@ -11,10 +11,12 @@
 //! ```text
 //!  cli         the tcpnotify-sim command line: run, sweep, shrink, timeline, check-determinism
 //!     ▲
-//!  report/     a run drawn: the timeline (one HTML page, a Chrome trace-event file)
+//!  report/     runs shown: the timeline (one HTML page, a Chrome trace-event file), a
+//!              run's summary, a sweep as JUnit XML
 //!     ▲
-//!  explore/    many runs: sweeps, shrinking, the chaos API and the helpers for #[test]s,
-//!              the fuzzing check
+//!  explore/    many runs: seed sets, sweeps and the merge of their shards, shrinking,
+//!              determinism checks, the chaos API and the helpers for #[test]s, the
+//!              fuzzing check
 //!     ▲
 //!  judge/      a run judged: the contract checker, verdicts (contract + expectations),
 //!              coverage
@@ -28,7 +30,8 @@
 //!  fault/      what goes wrong: fault settings, fault plans drawn from them, and the fault
 //!              layer, a stream and network wrapper over any backend
 //!     ▲
-//!  seed, validate   the run's seed and its random streams; input validation and limits
+//!  seed, validate,  the run's seed and its random streams; input validation and limits;
+//!  json             the versioned JSON-lines schema every JSON output follows
 //! ```
 //!
 //! Each layer uses only the layers below it, never one above (`scripts/module-cycles sim/src`
@@ -49,6 +52,7 @@
 pub mod cli;
 pub mod explore;
 pub mod fault;
+pub mod json;
 pub mod judge;
 pub mod report;
 pub mod run;

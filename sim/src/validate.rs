@@ -73,6 +73,10 @@ pub const MAX_TRACE_EVENTS: usize = 1_000_000;
 /// Most worker threads of a sweep (`--jobs`, `TCPNOTIFY_JOBS`): each has a 16 MiB stack.
 pub const MAX_JOBS: usize = 256;
 
+/// Longest wall-clock time a flag may give (`--budget`, `--seed-timeout` and their variables):
+/// a year, far past any sweep, and far below what would overflow the clock.
+pub const MAX_WALL_TIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 /// A value that cannot be used: which field, and what is wrong with it.
 ///
 /// Validators return it; the scenario-file loader adds the file and the line.

@@ -174,6 +174,21 @@ impl FromStr for Rule {
     }
 }
 
+/// A rule is written by its id (`"C4"`), in JSON as in the text.
+impl serde::Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        id.parse()
+            .map_err(|e: UnknownRule| serde::de::Error::custom(e))
+    }
+}
+
 /// What the checker needs to know beyond the trace.
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {

@@ -25,7 +25,7 @@ use std::fmt;
 /// assert_eq!(sweep.fired["partition"], 4);
 /// assert!(!sweep.to_string().contains("WARNING"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Coverage {
     /// Runs counted.
     pub runs: usize,

@@ -8,4 +8,4 @@ mod verdict;
 
 pub use checker::{check, CheckOptions, CheckReport, Rule, UnknownRule, Violation};
 pub use coverage::Coverage;
-pub use verdict::{judge, judge_outcome, signature_of, Failure, Verdict, RUN_ERROR};
+pub use verdict::{judge, judge_outcome, judge_until, signature_of, Failure, Verdict, RUN_ERROR};

@@ -4,12 +4,11 @@
 
 use super::checker::{check, CheckOptions, CheckReport, Violation};
 use crate::fault::FaultPlan;
-use crate::run::{run, Ended, RunError, RunOutcome};
+use crate::run::{run_until, tally, Cutoff, Ended, RunError, RunOutcome};
 use crate::scenario::{Scenario, ScenarioFile};
 use crate::seed::Seed;
 use std::collections::BTreeMap;
 use std::fmt;
-use tcpnotify::record::Callback;
 
 /// One reason a run failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +119,17 @@ pub(crate) fn check_options(scenario: &Scenario) -> CheckOptions {
 
 /// Runs `scenario` under `plan` and judges the run.
 pub fn judge(scenario: &Scenario, plan: &FaultPlan) -> Result<Verdict, RunError> {
-    let outcome = run(scenario, plan)?;
+    judge_until(scenario, plan, &Cutoff::never())
+}
+
+/// Runs `scenario` under `plan` unless `cutoff` stops it first (then
+/// [`RunError::Stopped`], and no verdict), and judges the run.
+pub fn judge_until(
+    scenario: &Scenario,
+    plan: &FaultPlan,
+    cutoff: &Cutoff,
+) -> Result<Verdict, RunError> {
+    let outcome = run_until(scenario, plan, cutoff)?;
     Ok(judge_outcome(scenario, outcome))
 }
 
@@ -179,13 +188,6 @@ impl ScenarioFile {
     }
 }
 
-/// Per-connection sums the end conditions look at.
-#[derive(Default)]
-struct Tally {
-    sent: usize,
-    received: usize,
-}
-
 fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
     let expect = &scenario.expectations;
     let mut failures = Vec::new();
@@ -211,21 +213,11 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
         }
         _ => {}
     }
-    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let tallies = tally(&outcome.trace);
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for event in outcome.trace.events() {
-        let Some(callback) = event.callback() else {
-            continue;
-        };
-        *counts.entry(callback.name()).or_insert(0) += 1;
-        let tally = tallies.entry(event.who.clone()).or_default();
-        match callback {
-            Callback::Sent { result, .. } => tally.sent += result.len(),
-            Callback::Sentv { result, .. } => {
-                tally.sent += result.iter().map(|p| p.len()).sum::<usize>()
-            }
-            Callback::Received { data, .. } => tally.received += data.len(),
-            _ => {}
+        if let Some(callback) = event.callback() {
+            *counts.entry(callback.name()).or_insert(0) += 1;
         }
     }
     for (name, wanted) in [

@@ -3,6 +3,7 @@
 //! pure function of (scenario, plan).
 
 use super::capacity::{Capacities, LimitError};
+use super::cutoff::{Cutoff, Stop};
 use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
@@ -62,7 +63,7 @@ pub struct RunOutcome {
     pub fired: BTreeMap<String, usize>,
 }
 
-/// A run that could not start.
+/// A run that could not start, or was stopped from outside before it ended.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The plan names a host or connection that does not exist, or is malformed.
@@ -74,6 +75,14 @@ pub enum RunError {
     /// The scenario exceeds a limit of the simulated network.
     #[error("scenario too large: {0}")]
     Limit(#[from] LimitError),
+    /// Its [`Cutoff`] stopped it (see [`run_until`]): it has no verdict.
+    #[error("{stop} (stopped at {at_ms} ms of simulated time)")]
+    Stopped {
+        /// Why.
+        stop: Stop,
+        /// The simulated time it had reached, in milliseconds.
+        at_ms: u64,
+    },
 }
 
 /// Something the run loop does at a simulated time.
@@ -138,6 +147,17 @@ pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Buil
 
 /// Runs `scenario` under `plan`.
 pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError> {
+    run_until(scenario, plan, &Cutoff::never())
+}
+
+/// Runs `scenario` under `plan` unless `cutoff` stops it first, between two steps of the
+/// simulation: then [`RunError::Stopped`]. A run the cutoff does not stop is the same as
+/// [`run`]'s.
+pub fn run_until(
+    scenario: &Scenario,
+    plan: &FaultPlan,
+    cutoff: &Cutoff,
+) -> Result<RunOutcome, RunError> {
     scenario.validate().map_err(RunError::Scenario)?;
     let topology = scenario.topology();
     plan.validate(&topology).map_err(RunError::Plan)?;
@@ -179,6 +199,8 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         schedule,
         next_seq: plan.faults.len(),
         scenario,
+        cutoff,
+        stopped: None,
     };
     loop_state.note(
         0,
@@ -191,6 +213,12 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
     let result = catch_unwind(AssertUnwindSafe(|| loop_state.run_steps()));
     let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    if let (Some(stop), true) = (loop_state.stopped, panics.is_empty()) {
+        return Err(RunError::Stopped {
+            stop,
+            at_ms: loop_state.elapsed_us() / 1000,
+        });
+    }
     let ended = match (result, panics.first()) {
         (_, Some(message)) => Ended::Panicked {
             message: message.clone(),
@@ -209,6 +237,13 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         ended,
         fired: run.fired_kinds(),
     })
+}
+
+impl std::fmt::Display for Ended {
+    /// How the run ended, in words, as its last trace line says.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(self))
+    }
 }
 
 fn describe(ended: &Ended) -> String {
@@ -308,6 +343,9 @@ struct Loop<'s, 'a> {
     schedule: BTreeMap<(u64, usize), Action>,
     next_seq: usize,
     scenario: &'s Scenario,
+    cutoff: &'s Cutoff,
+    /// Why the cutoff stopped the run, if it did.
+    stopped: Option<Stop>,
 }
 
 impl Loop<'_, '_> {
@@ -372,6 +410,17 @@ impl Loop<'_, '_> {
                          bytes, or in larger writes and reads (a notifier's `chunk`, the plan's \
                          partial_writes and read_chunks)"
                     ),
+                };
+            }
+            if let Some(stop) = self
+                .cutoff
+                .is_set()
+                .then(|| self.cutoff.reached())
+                .flatten()
+            {
+                self.stopped = Some(stop);
+                return Ended::Failed {
+                    message: stop.to_string(),
                 };
             }
             if let Err(e) = self.sim.step() {

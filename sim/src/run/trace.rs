@@ -2,6 +2,7 @@
 //! fault that fired, with simulated time, host and connection. Rendered as deterministic text
 //! (one event per line, for snapshots and diffs) and as JSON lines (for tools).
 
+use crate::json;
 use crate::validate::MAX_TRACE_EVENTS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,6 +62,22 @@ pub struct TraceEvent {
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+impl EventKind {
+    /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
+    /// skips that event: it was written by a newer version with a kind this one does not know.
+    pub const TAGS: [&'static str; 4] = ["callback", "fault", "violation", "note"];
+
+    /// This kind's `event` tag in JSON lines (one of [`TAGS`](Self::TAGS)).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            EventKind::Callback { .. } => "callback",
+            EventKind::Fault { .. } => "fault",
+            EventKind::Violation { .. } => "violation",
+            EventKind::Note { .. } => "note",
+        }
+    }
 }
 
 impl TraceEvent {
@@ -311,16 +328,11 @@ impl Trace {
         out
     }
 
-    /// One JSON object per line.
+    /// One JSON object per line, `{"type":"event", ...}` (see [`crate::json`]).
     pub fn render_json_lines(&self) -> String {
         self.lock()
             .iter()
-            .map(|e| {
-                // Serialising these plain data types cannot fail.
-                let mut line = serde_json::to_string(e).unwrap_or_default();
-                line.push('\n');
-                line
-            })
+            .map(|e| format!("{}\n", json::event(e)))
             .collect()
     }
 
@@ -357,19 +369,51 @@ impl Trace {
         }
     }
 
-    /// Reads JSON lines written by [`render_json_lines`](Self::render_json_lines).
-    /// Data bytes do not survive the round trip, only their lengths.
+    /// Reads the trace events of JSON lines, as [`render_json_lines`](Self::render_json_lines)
+    /// and `tcpnotify-sim run --json` write them. Data bytes do not survive the round trip,
+    /// only their lengths.
+    ///
+    /// Tolerant of what a newer writer may add: lines of another `type` (the `run` and
+    /// `verdict` objects around a trace) are skipped, and so are events of a kind this version
+    /// does not know ([`EventKind::TAGS`]). A line without a `type` is read as an event, as
+    /// traces were written before the schema had versions. An object of a newer schema
+    /// version, a line that is not JSON, or a known kind of event with bad fields is an error
+    /// naming its line.
+    ///
+    /// ```
+    /// use tcpnotify_sim::run::Trace;
+    /// let text = r#"{"type":"run","version":1,"scenario":"echo"}
+    /// {"type":"event","at_us":0,"host":"-","who":"-","event":"note","text":"run started"}
+    /// {"type":"event","at_us":5,"host":"-","who":"-","event":"from_the_future","x":1}
+    /// "#;
+    /// let trace = Trace::parse_json_lines(text).unwrap();
+    /// assert_eq!(trace.render_text(), "     0.000ms - - -- run started\n");
+    /// ```
     pub fn parse_json_lines(text: &str) -> Result<Trace, TraceParseError> {
         let mut events = Vec::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let event = serde_json::from_str(line).map_err(|source| TraceParseError {
+            let error = |source| TraceParseError {
                 line: i + 1,
                 source,
-            })?;
-            events.push(event);
+            };
+            let value: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| error(TraceLineError::Json(e)))?;
+            json::check_version(&value).map_err(|e| error(TraceLineError::Version(e)))?;
+            if json::kind_of(&value).is_some_and(|kind| kind != json::EVENT) {
+                continue;
+            }
+            let known = value
+                .get("event")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(|tag| EventKind::TAGS.contains(&tag));
+            match serde_json::from_value(value) {
+                Ok(event) => events.push(event),
+                Err(_) if !known => continue,
+                Err(e) => return Err(error(TraceLineError::Json(e))),
+            }
         }
         Ok(Trace::from_events(events))
     }
@@ -419,7 +463,18 @@ pub struct TraceParseError {
     /// The line number, from 1.
     pub line: usize,
     /// What was wrong.
-    pub source: serde_json::Error,
+    pub source: TraceLineError,
+}
+
+/// What is wrong with a line of a JSON trace.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceLineError {
+    /// Not JSON, or an event of a known kind whose fields do not fit it.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// An object of a newer schema version than this reader's.
+    #[error(transparent)]
+    Version(#[from] json::NewerVersion),
 }
 
 #[cfg(test)]
@@ -498,5 +553,62 @@ mod tests {
     fn bad_json_line_names_the_line() {
         let err = Trace::parse_json_lines("\n{\"nope\": 1}\n").unwrap_err();
         assert_eq!(err.line, 2);
+        let err = Trace::parse_json_lines("{\"type\":\"event\"}\nnot json\n").unwrap_err();
+        assert_eq!(err.line, 1, "an event with no fields is not an event");
+        let err = Trace::parse_json_lines("plan:\n").unwrap_err();
+        assert!(matches!(err.source, TraceLineError::Json(_)), "{err}");
+    }
+
+    #[test]
+    fn every_kind_writes_its_tag() {
+        let kinds = [
+            EventKind::Callback {
+                callback: Callback::Closed,
+                local: None,
+                remote: None,
+            },
+            EventKind::Fault {
+                index: 0,
+                description: String::new(),
+            },
+            EventKind::Violation {
+                rule: "R6".into(),
+                message: String::new(),
+            },
+            EventKind::Note {
+                text: String::new(),
+            },
+        ];
+        assert_eq!(kinds.len(), EventKind::TAGS.len());
+        for (kind, tag) in kinds.into_iter().zip(EventKind::TAGS) {
+            assert_eq!(kind.tag(), tag);
+            let value = serde_json::to_value(&kind).unwrap();
+            assert_eq!(value["event"], tag, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_reader_skips_other_objects_and_unknown_kinds_and_refuses_a_newer_version() {
+        let text = concat!(
+            r#"{"type":"run","version":1,"scenario":"echo","seed":1}"#,
+            "\n",
+            r#"{"type":"event","at_us":1,"host":"h","who":"c1","event":"callback","callback":"closed"}"#,
+            "\n",
+            r#"{"type":"event","at_us":2,"host":"h","who":"c1","event":"log","level":"INFO"}"#,
+            "\n",
+            // A trace written before events had a type.
+            r#"{"at_us":3,"host":"-","who":"-","event":"note","text":"end"}"#,
+            "\n",
+            r#"{"type":"verdict","version":1,"passed":true}"#,
+            "\n",
+        );
+        let trace = Trace::parse_json_lines(text).expect("reads");
+        assert_eq!(trace.len(), 2, "{}", trace.render_text());
+        assert_eq!(trace.events()[1].at_us, 3);
+
+        let newer = r#"{"type":"run","version":2}"#;
+        let err = Trace::parse_json_lines(newer).unwrap_err();
+        assert!(matches!(err.source, TraceLineError::Version(_)), "{err}");
+        assert!(err.to_string().contains("version 2"), "{err}");
     }
 }
