@@ -2,6 +2,7 @@
 //! connection sends itself from inside a callback (its outbox), and its own resumes after a
 //! yield. Each is handled in a turn of its own, in the order it was queued.
 
+use super::dropped::WriteKind;
 use super::notify::TcpConnectionNotify;
 use std::fmt;
 
@@ -20,9 +21,14 @@ pub(crate) enum Message {
 }
 
 impl Message {
-    /// Whether this is a write, which is counted when it is dropped (W1).
-    pub(crate) fn is_write(&self) -> bool {
-        matches!(self, Message::Write(_) | Message::Writev(_))
+    /// The kind and size of a write, which is counted and reported when it is dropped (W1);
+    /// `None` for other messages.
+    pub(crate) fn write_size(&self) -> Option<(WriteKind, usize)> {
+        match self {
+            Message::Write(data) => Some((WriteKind::Write, data.len())),
+            Message::Writev(chunks) => Some((WriteKind::Writev, chunks.iter().map(Vec::len).sum())),
+            _ => None,
+        }
     }
 }
 
