@@ -13,8 +13,7 @@
 //!   says when the connection is over.
 
 use super::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
-use super::connection::{Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection};
-use super::dropped::WriteKind;
+use super::connection::{Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection, WriteKind};
 use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::transport::Transport;

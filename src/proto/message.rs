@@ -2,7 +2,6 @@
 //! connection sends itself from inside a callback (its outbox), and its own resumes after a
 //! yield. Each is handled in a turn of its own, in the order it was queued.
 
-use super::dropped::WriteKind;
 use super::notify::TcpConnectionNotify;
 use std::fmt;
 
@@ -18,18 +17,6 @@ pub(crate) enum Message {
     ReadAgain,
     /// Resume writing after a write yield.
     WriteAgain,
-}
-
-impl Message {
-    /// The kind and size of a write, which is counted and reported when it is dropped (W1);
-    /// `None` for other messages.
-    pub(crate) fn write_size(&self) -> Option<(WriteKind, usize)> {
-        match self {
-            Message::Write(data) => Some((WriteKind::Write, data.len())),
-            Message::Writev(chunks) => Some((WriteKind::Writev, chunks.iter().map(Vec::len).sum())),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Debug for Message {

@@ -3,7 +3,7 @@
 //! with the connection's handles ([`ConnectionHandle`](super::handle::ConnectionHandle)).
 //! Sending, waking and locking happen here; the sans-IO machine only sees messages.
 
-use crate::proto::{ConnectionStats, DropObserver, DroppedWrite, Message, Phase};
+use crate::proto::{write_size, ConnectionStats, DropObserver, DroppedWrite, Message, Phase};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,7 +73,7 @@ impl Shared {
             drop(inbox);
             // Dropped outside the lock: a message's notifier may send from its `Drop`.
             let refused = std::iter::once(first).chain(messages);
-            for (kind, bytes) in refused.filter_map(|msg| msg.write_size()) {
+            for (kind, bytes) in refused.filter_map(|msg| write_size(&msg)) {
                 let refused = self.stats.writes_refused.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some((observer, phase)) = &observer {
                     let dropped = self.stats.writes_dropped.load(Ordering::Relaxed);

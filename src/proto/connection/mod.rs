@@ -7,17 +7,20 @@
 //! Reading (the read buffer, `expect` framing) is in [`reading`], writing (the write queue,
 //! throttling, the graceful shut) in [`writing`].
 
+mod dropped;
 mod reading;
 mod writing;
 
+pub(crate) use dropped::{write_size, DropObserver};
+pub use dropped::{DroppedWrite, WriteKind};
 pub(crate) use reading::ReadOutcome;
 
 use super::config::ConnectionConfig;
-use super::dropped::{chain, DropObserver, DroppedWrite, WriteKind};
 use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::stats::ConnectionStats;
 use super::transport::Transport;
+use dropped::chain;
 use smallvec::SmallVec;
 use std::any::Any;
 use std::collections::VecDeque;

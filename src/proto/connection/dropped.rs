@@ -5,10 +5,11 @@
 //! each to the observers set with [`TcpConnection::on_write_dropped`], so a recorder or a test
 //! can see when a write vanished, not only how many did.
 //!
-//! [`ConnectionStats::writes_dropped`]: super::ConnectionStats::writes_dropped
+//! [`ConnectionStats::writes_dropped`]: crate::ConnectionStats::writes_dropped
 //! [`TcpConnection::on_write_dropped`]: super::TcpConnection::on_write_dropped
 
-use super::connection::Phase;
+use super::Phase;
+use crate::proto::message::Message;
 use std::fmt;
 use std::sync::Arc;
 
@@ -47,7 +48,7 @@ pub struct DroppedWrite {
     /// it; `phase` is then the phase the connection ended in.
     pub after_end: bool,
     /// The connection's dropped writes so far, this one included: what
-    /// [`ConnectionStats::writes_dropped`](super::ConnectionStats::writes_dropped) says once
+    /// [`ConnectionStats::writes_dropped`](crate::ConnectionStats::writes_dropped) says once
     /// it is published. Consecutive reports of one connection count 1, 2, 3, ...
     pub total: u64,
 }
@@ -76,5 +77,15 @@ pub(crate) fn chain(first: Option<DropObserver>, second: DropObserver) -> DropOb
             first(dropped);
             second(dropped);
         }),
+    }
+}
+
+/// The kind and size of `msg` if it is a write, which is counted and reported when it is
+/// dropped (W1); `None` for other messages.
+pub(crate) fn write_size(msg: &Message) -> Option<(WriteKind, usize)> {
+    match msg {
+        Message::Write(data) => Some((WriteKind::Write, data.len())),
+        Message::Writev(chunks) => Some((WriteKind::Writev, chunks.iter().map(Vec::len).sum())),
+        _ => None,
     }
 }
