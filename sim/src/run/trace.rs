@@ -47,6 +47,31 @@ pub enum EventKind {
         /// The note.
         text: String,
     },
+    /// A write that rule W1 dropped, when it was dropped: no callback runs for it, and the
+    /// connection counts it (`tcpnotify::DroppedWrite`).
+    WriteDropped {
+        /// `write`, `writev` or `write_final`.
+        call: String,
+        /// Its bytes.
+        bytes: usize,
+        /// The phase it was handled in (`connecting(1)`, `closing(shut)`, `closed`, ...).
+        phase: String,
+        /// It was sent through a handle after the connection's task ended.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        after_end: bool,
+        /// The connection's dropped writes so far, this one included.
+        total: u64,
+    },
+    /// The first failure in the run of an `always` assertion ([`always`](crate::always)),
+    /// where and when it failed: in the callback of the event's host and connection.
+    Assertion {
+        /// The assertion's name.
+        name: String,
+        /// Where it is in the source (`file:line`).
+        location: String,
+        /// What the assertion said about the failure.
+        message: String,
+    },
 }
 
 /// One line of a trace.
@@ -80,13 +105,32 @@ fn time(at_us: u64) -> String {
 
 impl fmt::Display for EventKind {
     /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
-    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`.
+    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`, `W1 dropped write(5B) while
+    /// closed, dropped write #1`, `ALWAYS FAILED "name" at file:line: message`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EventKind::Callback { callback, .. } => write!(f, "{callback}"),
             EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
+            EventKind::WriteDropped {
+                call,
+                bytes,
+                phase,
+                after_end,
+                total,
+            } => {
+                write!(f, "W1 dropped {call}({bytes}B) while {phase}")?;
+                if *after_end {
+                    f.write_str(" (sent after the connection ended)")?;
+                }
+                write!(f, ", dropped write #{total}")
+            }
+            EventKind::Assertion {
+                name,
+                location,
+                message,
+            } => write!(f, "ALWAYS FAILED {name:?} at {location}: {message}"),
         }
     }
 }
