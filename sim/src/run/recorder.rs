@@ -294,17 +294,8 @@ impl CallbackSink for HostSink {
     }
 
     fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
-        self.run.note(
-            &self.host,
-            who,
-            EventKind::WriteDropped {
-                call: dropped.kind.to_string(),
-                bytes: dropped.bytes,
-                phase: dropped.phase.to_string(),
-                after_end: dropped.after_end,
-                total: dropped.total,
-            },
-        );
+        self.run
+            .note(&self.host, who, EventKind::write_dropped(dropped));
     }
 
     fn enter(&self, who: &str) {

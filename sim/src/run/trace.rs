@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tcpnotify::record::{Callback, CallbackSink};
-use tcpnotify::TcpConnection;
+use tcpnotify::{DroppedWrite, TcpConnection};
 
 /// What happened at one point of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +86,19 @@ pub struct TraceEvent {
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+impl EventKind {
+    /// The event of a write that rule W1 dropped.
+    pub fn write_dropped(dropped: &DroppedWrite) -> EventKind {
+        EventKind::WriteDropped {
+            call: dropped.kind.to_string(),
+            bytes: dropped.bytes,
+            phase: dropped.phase.to_string(),
+            after_end: dropped.after_end,
+            total: dropped.total,
+        }
+    }
 }
 
 impl TraceEvent {
@@ -176,9 +189,9 @@ impl Trace {
     }
 
     /// A callback sink that records every callback it gets into this trace, as on host
-    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses:
-    /// the trace of notifiers run outside a scenario, by hand over turmoil or on real
-    /// sockets, for the contract checker.
+    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses,
+    /// and every write rule W1 drops: the trace of notifiers run outside a scenario, by hand
+    /// over turmoil or on real sockets, for the contract checker.
     ///
     /// ```
     /// use tcpnotify::record::{Callback, CallbackSink};
@@ -453,6 +466,15 @@ struct TraceSink {
 impl CallbackSink for TraceSink {
     fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
         self.trace.push_callback(&self.host, who, conn, callback);
+    }
+
+    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: self.host.clone(),
+            who: who.to_string(),
+            kind: EventKind::write_dropped(dropped),
+        });
     }
 }
 
