@@ -59,9 +59,9 @@ struct Running {
 /// The live context of one run (see the module docs).
 pub(crate) struct Context {
     /// The run's trace, where assertion failures go.
-    pub(super) trace: Trace,
+    trace: Trace,
     states: Mutex<States>,
-    pub(super) assertions: Mutex<Assertions>,
+    assertions: Mutex<Assertions>,
     running: Mutex<Running>,
     /// Each connection's counters as of its last callback.
     stats: Mutex<BTreeMap<String, ConnectionStats>>,
@@ -91,7 +91,7 @@ impl Context {
     }
 
     /// Runs `f` with the calling thread's context, if it is in a run.
-    pub(super) fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
+    fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
         CURRENT.with(|c| c.borrow().as_deref().map(f))
     }
 
@@ -115,7 +115,7 @@ impl Context {
     }
 
     /// The host and connection of the callback running now, or `-` and `-` outside one.
-    pub(super) fn running(&self) -> (String, String) {
+    fn running(&self) -> (String, String) {
         let running = lock(&self.running);
         match running.active {
             true => (running.host.clone(), running.who.clone()),
@@ -280,7 +280,7 @@ fn record(
     let mut details = move || details.take().map(|d| d()).unwrap_or_default();
     let recorded = Context::with_current(|context| {
         let first_failure = {
-            let mut assertions = context.assertions.lock().unwrap_or_else(|e| e.into_inner());
+            let mut assertions = lock(&context.assertions);
             assertions.evaluate(kind, name, location, held).1
         };
         if !first_failure {
@@ -300,7 +300,7 @@ fn record(
             },
         });
         let line = context.trace.len();
-        let mut assertions = context.assertions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut assertions = lock(&context.assertions);
         if let Some(assertion) = assertions.get_mut(name) {
             assertion.first_failure = Some(AssertionFailure {
                 at_us,

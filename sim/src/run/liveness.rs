@@ -22,6 +22,7 @@
 
 use super::{Action, Loop};
 use crate::fault::DEFAULT_LATENCY_MS;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -95,6 +96,18 @@ impl Liveness {
     }
 }
 
+/// What the faults fired so far left behind that the schedule and the plan do not show, for
+/// the liveness phase to heal.
+#[derive(Default)]
+pub(super) struct Disturbed {
+    /// Hosts crashed and not restarted, with the index of their crash fault.
+    pub(super) crashed: BTreeMap<String, usize>,
+    /// Whether a latency fault changed a link's latency.
+    pub(super) latency: bool,
+    /// Whether a slow close fired.
+    pub(super) slow_closes: bool,
+}
+
 /// One fault or policy in force, as the liveness phase heals it.
 enum Healing {
     /// A partition waiting for its heal.
@@ -143,14 +156,14 @@ impl Loop<'_, '_> {
                 });
             }
         }
-        for (host, index) in &self.crashed {
+        for (host, index) in &self.disturbed.crashed {
             list.push(Healing::Restart {
                 index: *index,
                 host: host.clone(),
             });
         }
         let plan = self.run.layer.plan();
-        if self.latency_changed || plan.latency.is_some() {
+        if self.disturbed.latency || plan.latency.is_some() {
             list.push(Healing::Latency);
         }
         let policies: Vec<&'static str> = [
@@ -164,7 +177,7 @@ impl Loop<'_, '_> {
         if !policies.is_empty() {
             list.push(Healing::Policies(policies));
         }
-        if self.slow_closes {
+        if self.disturbed.slow_closes {
             list.push(Healing::SlowCloses);
         }
         list

@@ -8,6 +8,8 @@ mod liveness;
 
 pub use liveness::Liveness;
 
+use liveness::Disturbed;
+
 use super::capacity::{Capacities, LimitError};
 use super::context::{Context, RunContext};
 use super::network::TurmoilNetwork;
@@ -198,9 +200,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         schedule,
         next_seq: plan.faults.len(),
         scenario,
-        crashed: BTreeMap::new(),
-        latency_changed: false,
-        slow_closes: false,
+        disturbed: Disturbed::default(),
         liveness: Liveness::NotReached,
     };
     // Every notifier of the run reaches its context, until the run ended.
@@ -336,12 +336,8 @@ struct Loop<'s, 'a> {
     schedule: BTreeMap<(u64, usize), Action>,
     next_seq: usize,
     scenario: &'s Scenario,
-    /// Hosts crashed and not restarted, with the index of their crash fault.
-    crashed: BTreeMap<String, usize>,
-    /// Whether a latency fault changed a link's latency.
-    latency_changed: bool,
-    /// Whether a slow close fired.
-    slow_closes: bool,
+    /// What the faults fired so far left that the liveness phase heals.
+    disturbed: Disturbed,
     /// Whether the liveness phase started, and what it healed.
     liveness: Liveness,
 }
@@ -458,7 +454,7 @@ impl Loop<'_, '_> {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
                 self.sim.bounce(host.as_str());
-                self.crashed.remove(&host);
+                self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
                 self.fault_event(now, index, format!("restarted {host}"));
@@ -524,7 +520,7 @@ impl Loop<'_, '_> {
                             .set_link_max_message_latency(a, b, Duration::from_millis(*max));
                     }
                 }
-                self.latency_changed = true;
+                self.disturbed.latency = true;
             }
             FaultKind::Reset { conn } => {
                 if !self.run.layer.reset(conn) {
@@ -535,14 +531,14 @@ impl Loop<'_, '_> {
                 self.run
                     .layer
                     .slow_close(conn, Duration::from_millis(*delay_ms));
-                self.slow_closes = true;
+                self.disturbed.slow_closes = true;
             }
             FaultKind::Crash {
                 host,
                 restart_after_ms,
             } => {
                 self.sim.crash(host.as_str());
-                self.crashed.insert(host.clone(), index);
+                self.disturbed.crashed.insert(host.clone(), index);
                 self.run.layer.host_crashed(host);
                 self.forget_host(host);
                 if let Some(ms) = restart_after_ms {
