@@ -65,9 +65,9 @@ pub mod record;
 mod runtime;
 
 pub use proto::{
-    BindError, ConnectFailure, ConnectionConfig, ConnectionStats, ExpectError, ListenerState,
-    Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
-    DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, DEFAULT_YIELD_AFTER_WRITING,
+    BindError, ConnectFailure, ConnectionConfig, ConnectionStats, DroppedWrite, ExpectError,
+    ListenerState, Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+    WriteKind, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, DEFAULT_YIELD_AFTER_WRITING,
     MAX_RECEIVED_PER_TURN,
 };
 pub use runtime::{

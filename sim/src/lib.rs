@@ -46,6 +46,14 @@
 //! [`FaultSettings`], and shrinks a failure; [`ScenarioFile`] reads a scenario from TOML with
 //! notifiers from a [`Registry`]; [`judge::judge`] runs a scenario under a [`FaultPlan`] and
 //! judges it.
+//!
+//! Beyond the contract and the built-in [`Expectations`], a scenario states its own
+//! properties (`Scenario::property`, `Scenario::eventually`: closures over a
+//! [`judge::RunView`]); notifiers assert from inside their callbacks ([`always`],
+//! [`sometimes`], [`reachable`]) and share per-run state ([`run_state`]), both through the run
+//! context the runner sets for the run. Every run that has not ended by its active duration
+//! then heals every fault and settles ([`run::Liveness`]) before what must eventually hold is
+//! judged.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -62,6 +70,7 @@ pub mod validate;
 
 pub use explore::{run_passing, seed_or, Chaos};
 pub use fault::{FaultPlan, FaultSettings};
+pub use run::{always, in_run, reachable, run_state, sometimes};
 pub use scenario::{factory, notifiers, Expectations, Registry, Scenario, ScenarioFile};
 pub use seed::Seed;
 

@@ -90,7 +90,12 @@ impl Trace {
             .filter_map(|event| match event.kind {
                 EventKind::Callback { callback, .. } => Some(callback.to_string()),
                 EventKind::Note { text } => Some(format!("# {text}")),
-                EventKind::Fault { .. } | EventKind::Violation { .. } => None,
+                // The callback sequences are what these snapshots pin; dropped writes (W1)
+                // and assertions are judged by the checker and the verdict.
+                EventKind::Fault { .. }
+                | EventKind::Violation { .. }
+                | EventKind::WriteDropped { .. }
+                | EventKind::Assertion { .. } => None,
             })
             .map(|line| {
                 redactions

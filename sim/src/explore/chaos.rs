@@ -53,7 +53,7 @@ const TRACE_TAIL_LINES: usize = 30;
 /// swept over a range of seeds.
 ///
 /// Defaults: seeds `0..100`, one job per core, the environment's overrides honoured, no
-/// progress bar.
+/// progress bar, sometimes-assertions that never held reported but not failing.
 #[derive(Debug, Clone)]
 pub struct Chaos {
     scenario: Scenario,
@@ -61,6 +61,7 @@ pub struct Chaos {
     jobs: usize,
     from_env: bool,
     progress: bool,
+    require_sometimes: bool,
 }
 
 impl Chaos {
@@ -73,6 +74,7 @@ impl Chaos {
             jobs: default_jobs(),
             from_env: true,
             progress: false,
+            require_sometimes: false,
         }
     }
 
@@ -91,6 +93,15 @@ impl Chaos {
     /// Shows a progress bar on stderr when it is a terminal.
     pub fn progress(mut self, show: bool) -> Self {
         self.progress = show;
+        self
+    }
+
+    /// Makes [`assert_passes`](Self::assert_passes) fail when a `sometimes` or `reachable`
+    /// assertion (one the notifiers evaluated, or one the scenario declared with
+    /// [`Scenario::sometimes`]) held in no run of the sweep: the sweep never reached the
+    /// state it names. Without it such assertions are only reported, in the coverage.
+    pub fn require_sometimes(mut self) -> Self {
+        self.require_sometimes = true;
         self
     }
 
@@ -181,10 +192,18 @@ impl Chaos {
     /// Runs the chaos test and panics with the failure's report if a seed fails.
     ///
     /// # Panics
-    /// With [`ChaosFailure`]'s report if a seed fails, or if an environment override does not
-    /// parse.
+    /// With [`ChaosFailure`]'s report if a seed fails; with the coverage if
+    /// [`require_sometimes`](Self::require_sometimes) is set and a sometimes-assertion held
+    /// in no run; or if an environment override does not parse.
     pub fn assert_passes(&self) -> ChaosPass {
         match self.run() {
+            Ok(pass) if self.require_sometimes && !pass.never_met().is_empty() => panic!(
+                "chaos: scenario {}: sometimes-assertions that held in none of the {} runs: \
+                 {}\n{pass}",
+                pass.scenario,
+                pass.seeds_run(),
+                pass.never_met().join(", ")
+            ),
             Ok(pass) => pass,
             Err(failure) => panic!("{failure}"),
         }
@@ -269,6 +288,12 @@ impl ChaosPass {
     /// What the runs exercised.
     pub fn coverage(&self) -> &Coverage {
         &self.report.coverage
+    }
+
+    /// The `sometimes` and `reachable` assertions that held in no run (see
+    /// [`Chaos::require_sometimes`]).
+    pub fn never_met(&self) -> Vec<&str> {
+        self.report.coverage.assertions.never_met()
     }
 }
 

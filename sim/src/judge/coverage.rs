@@ -1,7 +1,8 @@
-//! Coverage of a set of runs: which faults fired, which chunking policies were on, and how
-//! many events each contract rule judged. A sweep that passes without exercising anything
+//! Coverage of a set of runs: which faults fired, which chunking policies were on, how
+//! many events each contract rule judged, and how the notifiers' assertions fared. A sweep that passes without exercising anything
 //! proves nothing, so the report says so loudly.
 
+use super::assertions::AssertionCoverage;
 use super::checker::Rule;
 use super::verdict::Verdict;
 use crate::fault::FaultPlan;
@@ -38,6 +39,8 @@ pub struct Coverage {
     pub policies: BTreeMap<String, usize>,
     /// How many events each checked contract rule judged, over all runs.
     pub exercised: BTreeMap<Rule, usize>,
+    /// In how many runs each assertion was evaluated and met.
+    pub assertions: AssertionCoverage,
 }
 
 impl Coverage {
@@ -54,6 +57,7 @@ impl Coverage {
                 .map(|policy| (policy.to_string(), 1))
                 .collect(),
             exercised: verdict.report.exercised.clone(),
+            assertions: AssertionCoverage::of(verdict.outcome.context.assertions()),
         }
     }
 
@@ -75,6 +79,7 @@ impl Coverage {
         for (rule, n) in &other.exercised {
             *self.exercised.entry(*rule).or_default() += n;
         }
+        self.assertions.merge(&other.assertions);
     }
 
     /// How many faults fired in all.
@@ -144,6 +149,9 @@ impl fmt::Display for Coverage {
         if !never.is_empty() {
             let names: Vec<String> = never.iter().map(Rule::to_string).collect();
             write!(f, "\nchecked rules never exercised: {}", names.join(" "))?;
+        }
+        if !self.assertions.is_empty() {
+            write!(f, "\n{}", self.assertions)?;
         }
         if self.no_fault_fired() {
             write!(

@@ -1,11 +1,14 @@
-//! Judging a run: the contract check, how the run ended, and the scenario's own end
-//! conditions ("every byte echoed", "two connections closed"), folded into one verdict with a
-//! failure signature that shrinking keeps constant.
+//! Judging a run: the contract check, how the run ended, the scenario's own end conditions
+//! ("every byte echoed", "two connections closed"), its notifiers' `always` assertions and its
+//! properties (`property.rs`), folded into one verdict with a failure signature that
+//! shrinking keeps constant.
 
 use super::checker::{check, CheckOptions, CheckReport, Violation};
+use super::property::{assertion_failures, property_failures};
+use super::view::RunView;
 use crate::fault::FaultPlan;
 use crate::run::{run_until, tally, Cutoff, Ended, RunError, RunOutcome};
-use crate::scenario::{Scenario, ScenarioFile};
+use crate::scenario::{PropertyKind, Scenario, ScenarioFile};
 use crate::seed::Seed;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,9 +18,10 @@ use std::fmt;
 pub enum Failure {
     /// A contract rule was broken.
     Contract(Violation),
-    /// An end condition of the scenario did not hold.
+    /// An end condition, a property of the scenario or an `always` assertion did not hold.
     Property {
-        /// The condition (`echoed`, `closed`, `finished`).
+        /// The condition (`echoed`, `closed`, `finished`), or the property's or assertion's
+        /// name.
         name: String,
         /// What was seen instead.
         message: String,
@@ -51,7 +55,8 @@ pub struct Verdict {
     pub outcome: RunOutcome,
     /// The contract check of its trace.
     pub report: CheckReport,
-    /// Every failure: contract violations first, then end conditions.
+    /// Every failure: contract violations first, then failed `always` assertions, the
+    /// scenario's safety properties, its end conditions, and its eventually-properties.
     pub failures: Vec<Failure>,
 }
 
@@ -142,7 +147,18 @@ pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
         .cloned()
         .map(Failure::Contract)
         .collect();
+    let unmet = |(name, message)| Failure::Property { name, message };
+    failures.extend(assertion_failures(&outcome).into_iter().map(unmet));
+    // The view is built only for a scenario with properties: it copies the trace.
+    let view = (!scenario.properties.is_empty()).then(|| RunView::new(scenario, &outcome));
+    let of_kind = |kind| match &view {
+        Some(view) => property_failures(scenario, view, kind),
+        None => Vec::new(),
+    };
+    failures.extend(of_kind(PropertyKind::Safety).into_iter().map(unmet));
     failures.extend(properties(scenario, &outcome));
+    failures.extend(of_kind(PropertyKind::Eventually).into_iter().map(unmet));
+    drop(view);
     Verdict {
         outcome,
         report,
@@ -197,6 +213,12 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
             message,
         })
     };
+    // What must eventually hold says whether the faults had healed when it did not.
+    let when = outcome.liveness.judged_when();
+    let eventual = |message: String| match &when {
+        Some(when) => format!("{message} ({when})"),
+        None => message,
+    };
     match &outcome.ended {
         Ended::Panicked { message } => fail("no_panic", message.clone()),
         Ended::Failed { message } => fail("simulation", message.clone()),
@@ -209,7 +231,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
                     unfinished.join(", ")
                 )
             };
-            fail("finished", message);
+            fail("finished", eventual(message));
         }
         _ => {}
     }
@@ -242,7 +264,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
             if t.0 != t.1 {
                 fail(
                     "echoed",
-                    format!("{client} sent {} bytes but {} came back", t.0, t.1),
+                    eventual(format!("{client} sent {} bytes but {} came back", t.0, t.1)),
                 );
             }
         }
@@ -252,7 +274,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
         if seen != *wanted {
             fail(
                 "delivered",
-                format!("{who} received {seen} bytes, expected {wanted}"),
+                eventual(format!("{who} received {seen} bytes, expected {wanted}")),
             );
         }
     }

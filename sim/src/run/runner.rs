@@ -1,8 +1,17 @@
 //! Runs a scenario under a fault plan over turmoil: one host per scenario host, every
-//! callback recorded, the plan's timed faults applied between simulation steps. The run is a
-//! pure function of (scenario, plan).
+//! callback recorded, the plan's timed faults applied between simulation steps, then, once
+//! the active duration is over, the liveness phase (`liveness.rs`). The run is a pure
+//! function of (scenario, plan).
+
+#[path = "liveness.rs"]
+mod liveness;
+
+pub use liveness::Liveness;
+
+use liveness::Disturbed;
 
 use super::capacity::{Capacities, LimitError};
+use super::context::{Context, RunContext};
 use super::cutoff::{Cutoff, Stop};
 use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
@@ -30,7 +39,8 @@ const EPOCH_SECS: u64 = 1_704_067_200;
 pub enum Ended {
     /// Every client finished and no connection is live.
     AllFinished,
-    /// The scenario's duration passed first.
+    /// The active duration passed, and the liveness phase after it (if any), before every
+    /// client finished.
     DurationReached {
         /// Clients whose connection had not ended.
         unfinished: Vec<String>,
@@ -61,6 +71,10 @@ pub struct RunOutcome {
     pub ended: Ended,
     /// How many times each fault kind fired.
     pub fired: BTreeMap<String, usize>,
+    /// Whether the run reached its liveness phase, and what it healed.
+    pub liveness: Liveness,
+    /// What its notifiers left in the run's context: shared state, assertions, counters.
+    pub context: RunContext,
 }
 
 /// A run that could not start, or was stopped from outside before it ended.
@@ -164,10 +178,10 @@ pub fn run_until(
     let capacities = Capacities::for_run(scenario, plan)?;
     install_panic_recorder();
 
-    let mut builder = simulation_builder(
-        plan,
-        Duration::from_millis(scenario.duration_ms.saturating_add(1000)),
-    );
+    let longest = (scenario.duration_ms)
+        .saturating_add(scenario.settle_ms)
+        .saturating_add(1000);
+    let mut builder = simulation_builder(plan, Duration::from_millis(longest));
     capacities.apply(&mut builder);
     let mut sim = builder.build();
 
@@ -178,7 +192,14 @@ pub fn run_until(
         .collect();
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
-    let run = RunState::new(trace.clone(), layer, plan.faults.clone(), scenario.options);
+    let context = Context::new(trace.clone(), scenario.properties.declared_sometimes());
+    let run = RunState::new(
+        trace.clone(),
+        layer,
+        plan.faults.clone(),
+        scenario.options,
+        context.clone(),
+    );
     let network = NetworkTables {
         names: Arc::new(scenario.names.clone()),
         addresses: Arc::new(addresses),
@@ -201,7 +222,11 @@ pub fn run_until(
         scenario,
         cutoff,
         stopped: None,
+        disturbed: Disturbed::default(),
+        liveness: Liveness::NotReached,
     };
+    // Every notifier of the run reaches its context, until the run ended.
+    let entered = context.enter();
     loop_state.note(
         0,
         format!(
@@ -230,12 +255,15 @@ pub fn run_until(
     };
     let at = loop_state.elapsed_us();
     loop_state.note(at, format!("run ended: {}", describe(&ended)));
+    drop(entered);
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
         plan: plan.clone(),
         trace,
         ended,
         fired: run.fired_kinds(),
+        liveness: loop_state.liveness,
+        context: context.finish(),
     })
 }
 
@@ -346,6 +374,10 @@ struct Loop<'s, 'a> {
     cutoff: &'s Cutoff,
     /// Why the cutoff stopped the run, if it did.
     stopped: Option<Stop>,
+    /// What the faults fired so far left that the liveness phase heals.
+    disturbed: Disturbed,
+    /// Whether the liveness phase started, and what it healed.
+    liveness: Liveness,
 }
 
 impl Loop<'_, '_> {
@@ -371,7 +403,7 @@ impl Loop<'_, '_> {
     }
 
     fn run_steps(&mut self) -> Ended {
-        let duration_us = self.scenario.duration_ms.saturating_mul(1000);
+        let mut end_us = self.scenario.duration_ms.saturating_mul(1000);
         let clients: Vec<&str> = self
             .scenario
             .clients
@@ -393,10 +425,19 @@ impl Loop<'_, '_> {
             if self.run.all_finished(clients.iter().copied()) && self.run.quiescent() {
                 return Ended::AllFinished;
             }
-            if now >= duration_us {
-                return Ended::DurationReached {
-                    unfinished: self.run.unfinished(clients.iter().copied()),
-                };
+            if now >= end_us {
+                match self.liveness {
+                    Liveness::NotReached if self.scenario.settle_ms > 0 => {
+                        self.start_liveness(now);
+                        end_us = now.saturating_add(self.scenario.settle_ms.saturating_mul(1000));
+                    }
+                    _ => {
+                        self.liveness_off();
+                        return Ended::DurationReached {
+                            unfinished: self.run.unfinished(clients.iter().copied()),
+                        };
+                    }
+                }
             }
             if PANICS.with(|p| p.borrow().as_ref().is_some_and(|l| !l.is_empty())) {
                 return Ended::Panicked {
@@ -462,6 +503,7 @@ impl Loop<'_, '_> {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
                 self.sim.bounce(host.as_str());
+                self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
                 self.fault_event(now, index, format!("restarted {host}"));
@@ -527,6 +569,7 @@ impl Loop<'_, '_> {
                             .set_link_max_message_latency(a, b, Duration::from_millis(*max));
                     }
                 }
+                self.disturbed.latency = true;
             }
             FaultKind::Reset { conn } => {
                 if !self.run.layer.reset(conn) {
@@ -537,12 +580,14 @@ impl Loop<'_, '_> {
                 self.run
                     .layer
                     .slow_close(conn, Duration::from_millis(*delay_ms));
+                self.disturbed.slow_closes = true;
             }
             FaultKind::Crash {
                 host,
                 restart_after_ms,
             } => {
                 self.sim.crash(host.as_str());
+                self.disturbed.crashed.insert(host.clone(), index);
                 self.run.layer.host_crashed(host);
                 self.forget_host(host);
                 if let Some(ms) = restart_after_ms {

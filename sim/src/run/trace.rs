@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tcpnotify::record::{Callback, CallbackSink};
-use tcpnotify::TcpConnection;
+use tcpnotify::{DroppedWrite, TcpConnection};
 
 /// What happened at one point of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +48,31 @@ pub enum EventKind {
         /// The note.
         text: String,
     },
+    /// A write that rule W1 dropped, when it was dropped: no callback runs for it, and the
+    /// connection counts it (`tcpnotify::DroppedWrite`).
+    WriteDropped {
+        /// `write`, `writev` or `write_final`.
+        call: String,
+        /// Its bytes.
+        bytes: usize,
+        /// The phase it was handled in (`connecting(1)`, `closing(shut)`, `closed`, ...).
+        phase: String,
+        /// It was sent through a handle after the connection's task ended.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        after_end: bool,
+        /// The connection's dropped writes so far, this one included.
+        total: u64,
+    },
+    /// The first failure in the run of an `always` assertion ([`always`](crate::always)),
+    /// where and when it failed: in the callback of the event's host and connection.
+    Assertion {
+        /// The assertion's name.
+        name: String,
+        /// Where it is in the source (`file:line`).
+        location: String,
+        /// What the assertion said about the failure.
+        message: String,
+    },
 }
 
 /// One line of a trace.
@@ -67,7 +92,14 @@ pub struct TraceEvent {
 impl EventKind {
     /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
     /// skips that event: it was written by a newer version with a kind this one does not know.
-    pub const TAGS: [&'static str; 4] = ["callback", "fault", "violation", "note"];
+    pub const TAGS: [&'static str; 6] = [
+        "callback",
+        "fault",
+        "violation",
+        "note",
+        "write_dropped",
+        "assertion",
+    ];
 
     /// This kind's `event` tag in JSON lines (one of [`TAGS`](Self::TAGS)).
     pub fn tag(&self) -> &'static str {
@@ -76,6 +108,19 @@ impl EventKind {
             EventKind::Fault { .. } => "fault",
             EventKind::Violation { .. } => "violation",
             EventKind::Note { .. } => "note",
+            EventKind::WriteDropped { .. } => "write_dropped",
+            EventKind::Assertion { .. } => "assertion",
+        }
+    }
+
+    /// The event of a write that rule W1 dropped.
+    pub fn write_dropped(dropped: &DroppedWrite) -> EventKind {
+        EventKind::WriteDropped {
+            call: dropped.kind.to_string(),
+            bytes: dropped.bytes,
+            phase: dropped.phase.to_string(),
+            after_end: dropped.after_end,
+            total: dropped.total,
         }
     }
 }
@@ -97,13 +142,32 @@ fn time(at_us: u64) -> String {
 
 impl fmt::Display for EventKind {
     /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
-    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`.
+    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`, `W1 dropped write(5B) while
+    /// closed, dropped write #1`, `ALWAYS FAILED "name" at file:line: message`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EventKind::Callback { callback, .. } => write!(f, "{callback}"),
             EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
+            EventKind::WriteDropped {
+                call,
+                bytes,
+                phase,
+                after_end,
+                total,
+            } => {
+                write!(f, "W1 dropped {call}({bytes}B) while {phase}")?;
+                if *after_end {
+                    f.write_str(" (sent after the connection ended)")?;
+                }
+                write!(f, ", dropped write #{total}")
+            }
+            EventKind::Assertion {
+                name,
+                location,
+                message,
+            } => write!(f, "ALWAYS FAILED {name:?} at {location}: {message}"),
         }
     }
 }
@@ -149,9 +213,9 @@ impl Trace {
     }
 
     /// A callback sink that records every callback it gets into this trace, as on host
-    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses:
-    /// the trace of notifiers run outside a scenario, by hand over turmoil or on real
-    /// sockets, for the contract checker.
+    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses,
+    /// and every write rule W1 drops: the trace of notifiers run outside a scenario, by hand
+    /// over turmoil or on real sockets, for the contract checker.
     ///
     /// ```
     /// use tcpnotify::record::{Callback, CallbackSink};
@@ -454,6 +518,15 @@ impl CallbackSink for TraceSink {
     fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
         self.trace.push_callback(&self.host, who, conn, callback);
     }
+
+    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: self.host.clone(),
+            who: who.to_string(),
+            kind: EventKind::write_dropped(dropped),
+        });
+    }
 }
 
 /// A JSON trace line that could not be read.
@@ -577,6 +650,18 @@ mod tests {
             },
             EventKind::Note {
                 text: String::new(),
+            },
+            EventKind::WriteDropped {
+                call: "write".into(),
+                bytes: 4,
+                phase: "closed".into(),
+                after_end: false,
+                total: 1,
+            },
+            EventKind::Assertion {
+                name: "n".into(),
+                location: "f.rs:1".into(),
+                message: String::new(),
             },
         ];
         assert_eq!(kinds.len(), EventKind::TAGS.len());

@@ -1,7 +1,7 @@
 //! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
 //! uses, the fault settings or an explicit plan, and how long it may run.
 
-use super::Expectations;
+use super::{Expectations, Properties};
 use crate::fault::FaultSettings;
 use crate::fault::{FaultPlan, Topology};
 use crate::seed::Seed;
@@ -14,6 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use tcpnotify::{ConnectionConfig, TcpConnectionNotify};
+
+/// How long a run goes on after its active duration, by default: the liveness phase, in
+/// simulated milliseconds (see [`Scenario::settle_ms`]).
+pub const DEFAULT_SETTLE_MS: u64 = 1_000;
 
 /// Makes a fresh notifier for each connection.
 pub type NotifierFactory = Arc<dyn Fn() -> Box<dyn TcpConnectionNotify> + Send + Sync>;
@@ -95,8 +99,14 @@ pub struct ClientSpec {
 pub struct Scenario {
     /// Its name.
     pub name: String,
-    /// Longest simulated run.
+    /// How long the run is active: clients start and faults fire within it. A run that has not
+    /// ended by itself by then enters its liveness phase (see [`settle_ms`](Self::settle_ms)).
     pub duration_ms: u64,
+    /// How long the liveness phase goes on: when the active duration is over, every fault
+    /// heals and the run continues for this long at most, so that what must eventually hold
+    /// (every client finished, every byte delivered) is judged on a healed network. 0 turns
+    /// the phase off: the run ends with the active duration, faults and all.
+    pub settle_ms: u64,
     /// Hosts with nothing running on them (e.g. a dead address of a name).
     pub extra_hosts: Vec<String>,
     /// Names that resolve to several hosts, in order.
@@ -113,6 +123,9 @@ pub struct Scenario {
     pub options: RunOptions,
     /// What must hold at the end.
     pub expectations: Expectations,
+    /// The scenario's own properties, judged with the contract and the expectations, and the
+    /// sometimes-assertions it declares.
+    pub properties: Properties,
     /// What the builder added last, for [`with_config`](Self::with_config).
     last_added: Option<Added>,
 }
@@ -154,11 +167,13 @@ impl Scenario {
             )
     }
 
-    /// An empty scenario that may run for 10 simulated seconds.
+    /// An empty scenario that may run for 10 simulated seconds, then settle for
+    /// [`DEFAULT_SETTLE_MS`] with every fault healed.
     pub fn new(name: &str) -> Self {
         Scenario {
             name: name.to_string(),
             duration_ms: 10_000,
+            settle_ms: DEFAULT_SETTLE_MS,
             extra_hosts: Vec::new(),
             names: BTreeMap::new(),
             listeners: Vec::new(),
@@ -167,6 +182,7 @@ impl Scenario {
             plan: None,
             options: RunOptions::default(),
             expectations: Expectations::default(),
+            properties: Properties::default(),
             last_added: None,
         }
     }
@@ -228,9 +244,28 @@ impl Scenario {
         self
     }
 
-    /// Sets the longest simulated run.
+    /// Sets how long the run is active (clients start and faults fire within it).
     pub fn duration_ms(mut self, ms: u64) -> Self {
         self.duration_ms = ms;
+        self
+    }
+
+    /// Sets how long the liveness phase lasts at most (0: no liveness phase). A run that has
+    /// not ended by itself when its active duration is over then heals every fault — a trace
+    /// note says what — and goes on for up to `ms`, ending as soon as every client finished
+    /// and no connection is open; what must eventually hold is judged after it. What heals:
+    /// partitions (two-way and one-way) are repaired, crashed hosts restart, every link's
+    /// latency returns to the quiet 1 ms, the chunking policies stop (writes and reads pass
+    /// whole, send buffers are the full window), slow closes deliver their end of stream,
+    /// and no fault of the plan fires any more. A reset connection stays reset.
+    ///
+    /// ```
+    /// use tcpnotify_sim::Scenario;
+    /// let scenario = Scenario::echo("echo", 64, 64).duration_ms(500).settle_ms(2_000);
+    /// assert_eq!((scenario.duration_ms, scenario.settle_ms), (500, 2_000));
+    /// ```
+    pub fn settle_ms(mut self, ms: u64) -> Self {
+        self.settle_ms = ms;
         self
     }
 
@@ -322,6 +357,8 @@ impl Scenario {
     /// ```
     pub fn validate(&self) -> Result<(), InvalidField> {
         positive_at_most("duration_ms", self.duration_ms, MAX_DURATION_MS)?;
+        at_most("settle_ms", self.settle_ms, MAX_DURATION_MS)?;
+        self.properties.validate()?;
         count_at_most("listeners", self.listeners.len(), MAX_LISTENERS)?;
         count_at_most("clients", self.clients.len(), MAX_CLIENTS)?;
         let topology = self.topology();

@@ -125,6 +125,8 @@ fn page(timeline: &Timeline) -> Page<'_> {
                 EventKind::Fault { .. } => "fault",
                 EventKind::Violation { .. } => "violation",
                 EventKind::Note { .. } => "note",
+                EventKind::WriteDropped { .. } => "write_dropped",
+                EventKind::Assertion { .. } => "assertion",
             };
             let text = match lane {
                 Some(_) => event.kind.to_string(),
