@@ -7,6 +7,12 @@ use crate::proto::{
 };
 use std::sync::Arc;
 
+/// The span around one callback recorded as `who` ([`crate::spans::CALLBACK`]): what the
+/// notifier logs in it names its connection.
+fn callback_span(who: &str) -> tracing::span::EnteredSpan {
+    tracing::info_span!(crate::spans::CALLBACK, who).entered()
+}
+
 /// Wraps a connection notifier and records each callback it gets.
 pub struct Recorded<N> {
     inner: N,
@@ -57,10 +63,12 @@ impl<N> Recorded<N> {
 
 impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn accepted(&mut self, conn: &mut TcpConnection) {
+        let _span = callback_span(&self.who);
         self.inner.accepted(conn);
         self.log(Some(conn), Callback::Accepted);
     }
     fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
+        let _span = callback_span(&self.who);
         let target = self.inner.proxy_via(host, service);
         self.log(
             None,
@@ -73,22 +81,27 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         target
     }
     fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
+        let _span = callback_span(&self.who);
         self.inner.connecting(conn, count);
         self.log(Some(conn), Callback::Connecting(count));
     }
     fn connected(&mut self, conn: &mut TcpConnection) {
+        let _span = callback_span(&self.who);
         self.inner.connected(conn);
         self.log(Some(conn), Callback::Connected);
     }
     fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+        let _span = callback_span(&self.who);
         self.inner.connect_failed(conn, reason);
         self.log(Some(conn), Callback::ConnectFailed(reason));
     }
     fn auth_failed(&mut self, conn: &mut TcpConnection) {
+        let _span = callback_span(&self.who);
         self.inner.auth_failed(conn);
         self.log(Some(conn), Callback::AuthFailed);
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+        let _span = callback_span(&self.who);
         let before = self.payload(&data);
         let result = self.inner.sent(conn, data);
         self.sink.data(&self.who, conn, DataFlow::Queued(&result));
@@ -103,6 +116,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         result
     }
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        let _span = callback_span(&self.who);
         let data: Vec<Payload> = chunks.iter().map(|c| self.payload(c)).collect();
         let result = self.inner.sentv(conn, chunks);
         for chunk in &result {
@@ -121,6 +135,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         result
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        let _span = callback_span(&self.who);
         let payload = self.payload(&data);
         self.sink.data(&self.who, conn, DataFlow::Delivered(&data));
         let result = self.inner.received(conn, data, times);
@@ -135,19 +150,23 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         result
     }
     fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
+        let _span = callback_span(&self.who);
         let result = self.inner.expect(conn, qty);
         self.log(Some(conn), Callback::Expect { qty, result });
         result
     }
     fn closed(&mut self, conn: &mut TcpConnection) {
+        let _span = callback_span(&self.who);
         self.inner.closed(conn);
         self.log(Some(conn), Callback::Closed);
     }
     fn throttled(&mut self, conn: &mut TcpConnection) {
+        let _span = callback_span(&self.who);
         self.inner.throttled(conn);
         self.log(Some(conn), Callback::Throttled);
     }
     fn unthrottled(&mut self, conn: &mut TcpConnection) {
+        let _span = callback_span(&self.who);
         self.inner.unthrottled(conn);
         self.log(Some(conn), Callback::Unthrottled);
     }
@@ -185,6 +204,7 @@ impl<N> RecordedListener<N> {
 
 impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
     fn listening(&mut self, listener: &mut TcpListener) {
+        let _span = callback_span(&self.who);
         self.sink.record(
             &self.who,
             None,
@@ -193,10 +213,12 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         self.inner.listening(listener);
     }
     fn not_listening(&mut self, listener: &mut TcpListener) {
+        let _span = callback_span(&self.who);
         self.sink.record(&self.who, None, Callback::NotListening);
         self.inner.not_listening(listener);
     }
     fn connected(&mut self, listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+        let _span = callback_span(&self.who);
         let notify = self.inner.connected(listener);
         self.sink.record(
             &self.who,
@@ -213,6 +235,7 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         })
     }
     fn closed(&mut self, listener: &mut TcpListener) {
+        let _span = callback_span(&self.who);
         self.sink.record(&self.who, None, Callback::ListenerClosed);
         self.inner.closed(listener);
     }
