@@ -90,7 +90,9 @@ impl Trace {
             .filter_map(|event| match event.kind {
                 EventKind::Callback { callback, .. } => Some(callback.to_string()),
                 EventKind::Note { text } => Some(format!("# {text}")),
-                EventKind::Fault { .. } | EventKind::Violation { .. } => None,
+                EventKind::Fault { .. } | EventKind::Violation { .. } | EventKind::Log { .. } => {
+                    None
+                }
             })
             .map(|line| {
                 redactions

@@ -331,7 +331,7 @@ impl Checker<'_> {
                 self.exercise(rule);
                 self.broken(rule, &event.who, message.clone(), &[index]);
             }
-            EventKind::Fault { .. } | EventKind::Note { .. } => {}
+            EventKind::Fault { .. } | EventKind::Note { .. } | EventKind::Log { .. } => {}
         }
     }
 

@@ -3,6 +3,7 @@
 //! pure function of (scenario, plan).
 
 use super::capacity::{Capacities, LimitError};
+use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
@@ -173,12 +174,14 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
             schedule.insert((at.saturating_mul(1000), i), Action::Fire(i));
         }
     }
+    let logs = LogCapture::new(&scenario.log_filter, &trace);
     let mut loop_state = Loop {
         sim,
         run: run.clone(),
         schedule,
         next_seq: plan.faults.len(),
         scenario,
+        logs: logs.clone(),
     };
     loop_state.note(
         0,
@@ -189,7 +192,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
     );
 
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
-    let result = catch_unwind(AssertUnwindSafe(|| loop_state.run_steps()));
+    let result = logs.during(|| catch_unwind(AssertUnwindSafe(|| loop_state.run_steps())));
     let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
     let ended = match (result, panics.first()) {
         (_, Some(message)) => Ended::Panicked {
@@ -308,6 +311,9 @@ struct Loop<'s, 'a> {
     schedule: BTreeMap<(u64, usize), Action>,
     next_seq: usize,
     scenario: &'s Scenario,
+    /// Records the run's `tracing` events; told the loop's time for those logged between
+    /// host polls.
+    logs: LogCapture,
 }
 
 impl Loop<'_, '_> {
@@ -342,6 +348,7 @@ impl Loop<'_, '_> {
             .collect();
         loop {
             let now = self.elapsed_us();
+            self.logs.set_now(now);
             for index in self.run.take_fired() {
                 self.apply(now, Action::Fire(index));
             }

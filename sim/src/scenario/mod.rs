@@ -1,11 +1,13 @@
 //! What to run: a [`Scenario`] (hosts, names, listeners, clients, the notifier each uses,
 //! fault settings or an explicit plan, [`Expectations`] of its end), read from a scenario
 //! file ([`ScenarioFile`]) with notifiers built by name ([`Registry`]) or built in Rust; and
-//! the built-in [`notifiers`].
+//! the built-in [`notifiers`]; the [`LogFilter`] that picks the `tracing` events a run
+//! records.
 
 mod expect;
 mod file;
 mod locate;
+mod log_filter;
 pub mod notifiers;
 mod registry;
 mod spec;
@@ -13,5 +15,6 @@ mod spec;
 pub use expect::Expectations;
 pub use file::{PlanFile, ScenarioFile, MAX_CLIENT_COUNT};
 pub use locate::ScenarioError;
+pub use log_filter::{LogFilter, LogFilterError, LOG_ENV};
 pub use registry::{NotifierBuilder, ParamError, Params, Registry};
 pub use spec::{factory, ClientSpec, ListenerSpec, NotifierFactory, RunOptions, Scenario};
