@@ -7,6 +7,7 @@ mod determinism;
 mod faults;
 mod fidelity;
 mod flow;
+mod logs;
 mod scale;
 #[path = "../common/snapshot.rs"]
 mod snapshot;
