@@ -172,6 +172,20 @@ struct Lines {
     logs_left_out: bool,
 }
 
+impl Lines {
+    /// Whether it holds [`MAX_TRACE_EVENTS`] events that are not logs.
+    fn is_full(&self) -> bool {
+        self.events.len() - self.logs >= MAX_TRACE_EVENTS
+    }
+
+    /// Appends an event that is not a log, unless full.
+    fn push_unless_full(&mut self, event: TraceEvent) {
+        if !self.is_full() {
+            self.events.push(event);
+        }
+    }
+}
+
 impl Trace {
     /// An empty trace.
     pub fn new() -> Self {
@@ -269,36 +283,28 @@ impl Trace {
     /// verbose, never ends a run.
     pub fn push(&self, event: TraceEvent) {
         let mut lines = self.lock();
-        let event = match event.is_log() {
-            true if lines.logs < MAX_LOG_EVENTS => {
-                lines.logs += 1;
-                lines.events.push(event);
-                return;
-            }
-            true if lines.logs_left_out => return,
-            true => {
-                lines.logs_left_out = true;
-                let text = format!(
-                    "the trace holds {MAX_LOG_EVENTS} log events, its limit: later ones are \
-                     left out (a narrower log filter keeps the ones that matter)"
-                );
-                TraceEvent {
-                    kind: EventKind::Note { text },
-                    ..event
-                }
-            }
-            false => event,
-        };
-        if lines.events.len() - lines.logs < MAX_TRACE_EVENTS {
+        if !event.is_log() {
+            lines.push_unless_full(event);
+        } else if lines.logs < MAX_LOG_EVENTS {
+            lines.logs += 1;
             lines.events.push(event);
+        } else if !lines.logs_left_out {
+            lines.logs_left_out = true;
+            let text = format!(
+                "the trace holds {MAX_LOG_EVENTS} log events, its limit: later ones are left \
+                 out (a narrower log filter keeps the ones that matter)"
+            );
+            lines.push_unless_full(TraceEvent {
+                kind: EventKind::Note { text },
+                ..event
+            });
         }
     }
 
     /// Whether the trace holds [`MAX_TRACE_EVENTS`] events that are not logs, and takes no
     /// more.
     pub fn is_full(&self) -> bool {
-        let lines = self.lock();
-        lines.events.len() - lines.logs >= MAX_TRACE_EVENTS
+        self.lock().is_full()
     }
 
     /// A copy of every event, in order.
