@@ -24,6 +24,8 @@
 //!
 //!  record/               notifier middleware: wraps any notifier and records its callbacks as
 //!                        data (tests and the simulator's traces)
+//!
+//!  spans                 the names of the `tracing` spans around tasks and recorded callbacks
 //! ```
 //!
 //! Dependencies point one way: `runtime` uses `proto`, `record` uses only `proto`'s notifier
@@ -63,6 +65,7 @@
 mod proto;
 pub mod record;
 mod runtime;
+pub mod spans;
 
 pub use proto::{
     BindError, ConnectFailure, ConnectionConfig, ConnectionStats, DroppedWrite, ExpectError,

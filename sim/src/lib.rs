@@ -22,10 +22,11 @@
 //!              coverage
 //!     ▲
 //!  run/        one run over turmoil: the runner, turmoil's network and capacities, the
-//!              recorder and its trace, stream integrity as data flows
+//!              recorder and its trace, the run's `tracing` events at simulated time,
+//!              stream integrity as data flows
 //!     ▲
 //!  scenario/   what to run: Scenario, its expectations, scenario files, the registry of
-//!              notifiers by name, the built-in notifiers
+//!              notifiers by name, the built-in notifiers, the filter of logged events
 //!     ▲
 //!  fault/      what goes wrong: fault settings, fault plans drawn from them, and the fault
 //!              layer, a stream and network wrapper over any backend

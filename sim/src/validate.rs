@@ -70,6 +70,10 @@ pub const MAX_NAME_LEN: usize = 64;
 /// `read_chunks = { max = 1 }`) make an event per byte.
 pub const MAX_TRACE_EVENTS: usize = 1_000_000;
 
+/// Most logged `tracing` events one run's trace holds (a million), apart from
+/// [`MAX_TRACE_EVENTS`]: later ones are left out, and the run goes on.
+pub const MAX_LOG_EVENTS: usize = 1_000_000;
+
 /// Most worker threads of a sweep (`--jobs`, `TCPNOTIFY_JOBS`): each has a 16 MiB stack.
 pub const MAX_JOBS: usize = 256;
 

@@ -7,6 +7,12 @@ use crate::proto::{
 };
 use std::sync::Arc;
 
+/// The span around one callback recorded as `who` ([`crate::spans::CALLBACK`]): what the
+/// notifier logs in it names its connection.
+fn callback_span(who: &str) -> tracing::span::EnteredSpan {
+    tracing::info_span!(crate::spans::CALLBACK, who).entered()
+}
+
 /// Wraps a connection notifier and records each callback it gets.
 pub struct Recorded<N> {
     inner: N,
@@ -220,6 +226,8 @@ fn announced<N, R>(
     inner: &mut N,
     callback: impl FnOnce(&mut N) -> R,
 ) -> R {
+    // `tracing` events the callback logs belong to `who` (the simulator stamps them with it).
+    let _span = callback_span(who);
     sink.enter(who);
     let result = callback(inner);
     sink.exit(who);

@@ -91,11 +91,12 @@ impl Trace {
                 EventKind::Callback { callback, .. } => Some(callback.to_string()),
                 EventKind::Note { text } => Some(format!("# {text}")),
                 // The callback sequences are what these snapshots pin; dropped writes (W1)
-                // and assertions are judged by the checker and the verdict.
+                // and assertions are judged by the checker and the verdict, logs are not pinned.
                 EventKind::Fault { .. }
                 | EventKind::Violation { .. }
                 | EventKind::WriteDropped { .. }
-                | EventKind::Assertion { .. } => None,
+                | EventKind::Assertion { .. }
+                | EventKind::Log { .. } => None,
             })
             .map(|line| {
                 redactions

@@ -9,6 +9,7 @@ mod faults;
 mod fidelity;
 mod flow;
 mod liveness;
+mod logs;
 mod properties;
 mod scale;
 #[path = "../common/snapshot.rs"]

@@ -184,7 +184,8 @@ impl State {
 
 /// What became of one seed.
 enum SeedOutcome {
-    Done(SeedResult),
+    /// Boxed: a result holds a whole run's coverage, and the other variant nothing.
+    Done(Box<SeedResult>),
     /// Stopped by the interrupt: it does not count.
     Interrupted,
 }
@@ -278,7 +279,7 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
                     if let Some(failure) = &result.failure {
                         progress.event(format!("FAILED {failure}"));
                     }
-                    state.waiting.insert(index, result);
+                    state.waiting.insert(index, *result);
                     state.fold_ready();
                 }
                 Ok(SeedOutcome::Interrupted) => {
@@ -418,10 +419,10 @@ fn run_seed(scenario: &Scenario, seed: Seed, index: u64, options: &SweepOptions)
     };
     let timed_out = matches!(&result.failure, Some(f) if f.kind == FailureKind::TimedOut);
     let Some(every) = options.check_determinism.filter(|_| !timed_out) else {
-        return SeedOutcome::Done(result);
+        return SeedOutcome::Done(Box::new(result));
     };
     if result.failure.is_none() && !sampled(seed, every) {
-        return SeedOutcome::Done(result);
+        return SeedOutcome::Done(Box::new(result));
     }
     let second = judge_until(scenario, &plan, &options.cutoff());
     match &second {
@@ -430,7 +431,7 @@ fn run_seed(scenario: &Scenario, seed: Seed, index: u64, options: &SweepOptions)
             ..
         }) => return SeedOutcome::Interrupted,
         // A second run that ran out of time says nothing about determinism.
-        Err(RunError::Stopped { .. }) => return SeedOutcome::Done(result),
+        Err(RunError::Stopped { .. }) => return SeedOutcome::Done(Box::new(result)),
         _ => {}
     }
     if let Some(difference) = difference(&rendering(&first), &rendering(&second)) {
@@ -441,7 +442,7 @@ fn run_seed(scenario: &Scenario, seed: Seed, index: u64, options: &SweepOptions)
             format!("the first run {was}; {difference}"),
         ));
     }
-    SeedOutcome::Done(result)
+    SeedOutcome::Done(Box::new(result))
 }
 
 #[cfg(test)]

@@ -359,7 +359,10 @@ impl Checker<'_> {
                 total,
                 ..
             } => self.dropped(index, &event.who, phase, *after_end, *total),
-            EventKind::Fault { .. } | EventKind::Note { .. } | EventKind::Assertion { .. } => {}
+            EventKind::Fault { .. }
+            | EventKind::Note { .. }
+            | EventKind::Assertion { .. }
+            | EventKind::Log { .. } => {}
         }
     }
 

@@ -13,6 +13,7 @@ use liveness::Disturbed;
 use super::capacity::{Capacities, LimitError};
 use super::context::{Context, RunContext};
 use super::cutoff::{Cutoff, Stop};
+use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
@@ -214,6 +215,7 @@ pub fn run_until(
             schedule.insert((at.saturating_mul(1000), i), Action::Fire(i));
         }
     }
+    let logs = LogCapture::new(&scenario.log_filter, &trace);
     let mut loop_state = Loop {
         sim,
         run: run.clone(),
@@ -224,6 +226,7 @@ pub fn run_until(
         stopped: None,
         disturbed: Disturbed::default(),
         liveness: Liveness::NotReached,
+        logs: logs.clone(),
     };
     // Every notifier of the run reaches its context, until the run ended.
     let entered = context.enter();
@@ -236,7 +239,7 @@ pub fn run_until(
     );
 
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
-    let result = catch_unwind(AssertUnwindSafe(|| loop_state.run_steps()));
+    let result = logs.during(|| catch_unwind(AssertUnwindSafe(|| loop_state.run_steps())));
     let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
     if let (Some(stop), true) = (loop_state.stopped, panics.is_empty()) {
         return Err(RunError::Stopped {
@@ -378,6 +381,9 @@ struct Loop<'s, 'a> {
     disturbed: Disturbed,
     /// Whether the liveness phase started, and what it healed.
     liveness: Liveness,
+    /// Records the run's `tracing` events; told the loop's time for those logged between
+    /// host polls.
+    logs: LogCapture,
 }
 
 impl Loop<'_, '_> {
@@ -412,6 +418,7 @@ impl Loop<'_, '_> {
             .collect();
         loop {
             let now = self.elapsed_us();
+            self.logs.set_now(now);
             for index in self.run.take_fired() {
                 self.apply(now, Action::Fire(index));
             }

@@ -1,7 +1,7 @@
 //! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
 //! uses, the fault settings or an explicit plan, and how long it may run.
 
-use super::{Expectations, Properties};
+use super::{Expectations, LogFilter, Properties};
 use crate::fault::FaultSettings;
 use crate::fault::{FaultPlan, Topology};
 use crate::seed::Seed;
@@ -121,6 +121,9 @@ pub struct Scenario {
     pub plan: Option<FaultPlan>,
     /// How the run records and checks data.
     pub options: RunOptions,
+    /// Which `tracing` events the run records into its trace: `RUST_LOG`'s filter unless
+    /// set ([`log_filter`](Self::log_filter)).
+    pub log_filter: LogFilter,
     /// What must hold at the end.
     pub expectations: Expectations,
     /// The scenario's own properties, judged with the contract and the expectations, and the
@@ -181,6 +184,7 @@ impl Scenario {
             faults: FaultSettings::default(),
             plan: None,
             options: RunOptions::default(),
+            log_filter: LogFilter::from_env(),
             expectations: Expectations::default(),
             properties: Properties::default(),
             last_added: None,
@@ -284,6 +288,20 @@ impl Scenario {
     /// Keeps the whole data of every callback in the trace.
     pub fn keep_payloads(mut self) -> Self {
         self.options.keep_payloads = true;
+        self
+    }
+
+    /// Records the `tracing` events `filter` lets through into the run's trace, stamped with
+    /// simulated time, host and connection, instead of those `RUST_LOG` names: what a test
+    /// sets so that it does not depend on the environment.
+    ///
+    /// ```
+    /// use tcpnotify_sim::scenario::{LogFilter, Scenario};
+    /// let scenario = Scenario::echo("echo", 16, 16).log_filter(LogFilter::new("debug").unwrap());
+    /// assert_eq!(scenario.log_filter.to_string(), "debug");
+    /// ```
+    pub fn log_filter(mut self, filter: LogFilter) -> Self {
+        self.log_filter = filter;
         self
     }
 
