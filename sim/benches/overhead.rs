@@ -1,29 +1,96 @@
-//! Overhead of tcpnotify over the fault layer against raw turmoil, on the same echo workload:
-//! 10 clients each echo 1 MiB through one server, with 1..5ms latency, no faults firing.
-//! Prints wall time per simulation, simulations per second, and the ratio (target: at most 1.2).
+//! Overhead of tcpnotify over the fault layer against raw turmoil, on the same echo workload
+//! (issue 12, items 1 and 2): clients each echo their bytes through one server, with 1..5ms
+//! latency, no faults firing, at three sizes: 10 clients × 1 MiB, 100 × 64 KiB, 1,000 × 4 KiB
+//! (clients spread over at most 10 hosts, in both). Raw turmoil gets the capacity tcpnotify's
+//! run gives turmoil (`tcp_capacity`), so it does not hit its own wall at 1,000 clients.
 //!
-//! `cargo bench -p tcpnotify-sim --bench overhead`; `TCPNOTIFY_BENCH_RUNS` sets the repetitions,
-//! `TCPNOTIFY_BENCH_PROFILE=plain|integrity` runs only that variant (for a profiler).
+//! Three variants: raw turmoil; tcpnotify with the stream-integrity check off; tcpnotify with
+//! default options (the check on). Each round runs the three once, in an order that rotates
+//! from round to round, so they meet the same state of the machine; a ratio is taken within
+//! each round and the median and range of those are printed, of wall time and of CPU time
+//! (user and system, which a machine shared with other work disturbs far less), beside each
+//! variant's medians. Peak memory is each variant's own process (`getrusage` maxrss of a child that runs
+//! that variant once).
+//!
+//! `cargo bench -p tcpnotify-sim --bench overhead`; `TCPNOTIFY_BENCH_RUNS` sets the rounds (5),
+//! `TCPNOTIFY_BENCH_SIZES=10,100` the sizes by client count, `TCPNOTIFY_BENCH_PROFILE=
+//! raw|plain|integrity[:clients]` runs only that variant (for a profiler).
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
-use tcpnotify_sim::fault::{FaultPlan, Latency};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tcpnotify_sim::fault::{FaultPlan, Latency, MAX_WINDOW};
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::{factory, Scenario, Seed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const CLIENTS: usize = 10;
-const BYTES: usize = 1024 * 1024;
 const CHUNK: usize = 16 * 1024;
+const CLIENT_HOSTS: usize = 10;
+const CHILD: &str = "TCPNOTIFY_BENCH_CHILD";
 
-fn raw_turmoil() {
-    let mut sim = turmoil::Builder::new()
-        .rng_seed(1)
-        .epoch(UNIX_EPOCH + Duration::from_secs(1_704_067_200))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(1))
-        .max_message_latency(Duration::from_millis(5))
-        .simulation_duration(Duration::from_secs(600))
-        .build();
+/// A workload: how many clients, and how many bytes each echoes.
+#[derive(Clone, Copy)]
+struct Size {
+    clients: usize,
+    bytes: usize,
+}
+
+const SIZES: [Size; 3] = [
+    Size {
+        clients: 10,
+        bytes: 1024 * 1024,
+    },
+    Size {
+        clients: 100,
+        bytes: 64 * 1024,
+    },
+    Size {
+        clients: 1000,
+        bytes: 4 * 1024,
+    },
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Raw,
+    Plain,
+    Integrity,
+}
+
+const VARIANTS: [Variant; 3] = [Variant::Raw, Variant::Plain, Variant::Integrity];
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Raw => "raw",
+            Variant::Plain => "plain",
+            Variant::Integrity => "integrity",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Variant> {
+        VARIANTS.into_iter().find(|v| v.name() == s)
+    }
+}
+
+fn plan() -> FaultPlan {
+    FaultPlan {
+        latency: Some(Latency {
+            min_ms: 1,
+            max_ms: 5,
+        }),
+        ..FaultPlan::quiet(Seed(1))
+    }
+}
+
+/// Raw turmoil: one server spawning an echo task per connection; each client host runs its
+/// share of the clients as tasks, each checking its echo byte for byte as `Sender` does.
+fn raw_turmoil(size: Size) {
+    let plan = plan();
+    let mut builder = tcpnotify_sim::run::simulation_builder(&plan, Duration::from_secs(600));
+    // The capacity tcpnotify's run sets (`run/capacity.rs`): the larger of one slot more than
+    // the fault layer's largest window and the run's connect attempts.
+    builder.tcp_capacity((MAX_WINDOW + 1).max(size.clients));
+    let mut sim = builder.build();
     sim.host("server", || async {
         let listener = turmoil::net::TcpListener::bind("0.0.0.0:7000").await?;
         loop {
@@ -43,34 +110,14 @@ fn raw_turmoil() {
             });
         }
     });
-    for i in 0..CLIENTS {
-        sim.client(format!("client{i}"), async {
-            let stream = turmoil::net::TcpStream::connect("server:7000").await?;
-            let (mut reader, mut writer) = stream.into_split();
-            let payload = tcpnotify_sim::notifiers::pattern(0, BYTES);
-            let expected = payload.clone();
-            let write = async move {
-                for chunk in payload.chunks(CHUNK) {
-                    writer.write_all(chunk).await?;
-                }
-                Ok::<_, std::io::Error>(writer)
-            };
-            // Checks the echo byte for byte, as the tcpnotify client (`Sender`) does.
-            let read = async move {
-                let mut got = 0;
-                let mut buf = vec![0u8; CHUNK];
-                while got < BYTES {
-                    let n = reader.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    assert_eq!(buf[..n], expected[got..got + n], "echo differs at {got}");
-                    got += n;
-                }
-                Ok::<_, std::io::Error>(got)
-            };
-            let (_writer, got) = tokio::try_join!(write, read)?;
-            assert_eq!(got, BYTES);
+    let hosts = size.clients.min(CLIENT_HOSTS);
+    for h in 0..hosts {
+        let mine = (h..size.clients).step_by(hosts).count();
+        sim.client(format!("client{h}"), async move {
+            let clients = (0..mine).map(|_| tokio::spawn(raw_client(size.bytes)));
+            for client in clients.collect::<Vec<_>>() {
+                client.await??;
+            }
             Ok(())
         });
     }
@@ -79,25 +126,51 @@ fn raw_turmoil() {
     }
 }
 
-fn scenario() -> Scenario {
+async fn raw_client(bytes: usize) -> std::io::Result<()> {
+    let stream = turmoil::net::TcpStream::connect("server:7000").await?;
+    let (mut reader, mut writer) = stream.into_split();
+    let payload = tcpnotify_sim::notifiers::pattern(0, bytes);
+    let expected = payload.clone();
+    let write = async move {
+        for chunk in payload.chunks(CHUNK) {
+            writer.write_all(chunk).await?;
+        }
+        Ok::<_, std::io::Error>(writer)
+    };
+    let read = async move {
+        let mut got = 0;
+        let mut buf = vec![0u8; CHUNK];
+        while got < bytes {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            assert_eq!(buf[..n], expected[got..got + n], "echo differs at {got}");
+            got += n;
+        }
+        Ok::<_, std::io::Error>(got)
+    };
+    let (_writer, got) = tokio::try_join!(write, read)?;
+    assert_eq!(got, bytes);
+    Ok(())
+}
+
+fn scenario(size: Size, check_integrity: bool) -> Scenario {
     let mut scenario =
         Scenario::new("overhead").listener("server", "server", 7000, factory(|| Echo));
-    for i in 0..CLIENTS {
+    let hosts = size.clients.min(CLIENT_HOSTS);
+    for i in 0..size.clients {
+        let bytes = size.bytes;
         scenario = scenario.client(
             &format!("c{i}"),
-            &format!("client{i}"),
+            &format!("client{}", i % hosts),
             "server",
             7000,
-            factory(|| Sender::pattern(BYTES).chunked(CHUNK)),
+            factory(move || Sender::pattern(bytes).chunked(CHUNK)),
         );
     }
-    scenario.duration_ms(600_000).plan(FaultPlan {
-        latency: Some(Latency {
-            min_ms: 1,
-            max_ms: 5,
-        }),
-        ..FaultPlan::quiet(Seed(1))
-    })
+    scenario.options.check_integrity = check_integrity;
+    scenario.duration_ms(600_000).plan(plan())
 }
 
 fn through_tcpnotify(scenario: &Scenario) {
@@ -107,53 +180,151 @@ fn through_tcpnotify(scenario: &Scenario) {
     assert!(outcome.fired.is_empty(), "no fault may fire");
 }
 
-fn time(runs: usize, mut f: impl FnMut()) -> Duration {
-    f(); // warm-up
-    let start = Instant::now();
-    for _ in 0..runs {
-        f();
+/// Runs `variant` at `size` once.
+fn run_once(variant: Variant, size: Size, scenarios: &[Scenario; 2]) {
+    match variant {
+        Variant::Raw => raw_turmoil(size),
+        Variant::Plain => through_tcpnotify(&scenarios[0]),
+        Variant::Integrity => through_tcpnotify(&scenarios[1]),
     }
-    start.elapsed() / runs as u32
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage only writes into the struct it is given, which lives on this stack.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    }
+}
+
+/// This process's peak resident memory, in MiB.
+fn peak_mib() -> f64 {
+    rusage().ru_maxrss as f64 / 1024.0
+}
+
+/// The CPU time (user and system) this process used so far, in seconds: on a machine shared
+/// with other work, it varies far less than wall time.
+fn cpu_secs() -> f64 {
+    let usage = rusage();
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// `variant:clients`, as the profile and child variables give them.
+fn parse_spec(spec: &str) -> Option<(Variant, Size)> {
+    let (variant, clients) = spec.split_once(':').unwrap_or((spec, "10"));
+    let clients: usize = clients.parse().ok()?;
+    let size = SIZES.into_iter().find(|s| s.clients == clients)?;
+    Some((Variant::parse(variant)?, size))
+}
+
+/// Peak memory of one run of `variant` at `size`, in a child process of its own.
+fn child_peak(variant: Variant, size: Size) -> f64 {
+    let exe = std::env::current_exe().expect("the bench binary");
+    let out = Command::new(exe)
+        .env(CHILD, format!("{}:{}", variant.name(), size.clients))
+        .output()
+        .expect("run the child");
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a peak")
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn range(values: &[f64]) -> (f64, f64) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
 }
 
 fn main() {
+    if let Some((variant, size)) = std::env::var(CHILD).ok().and_then(|s| parse_spec(&s)) {
+        let scenarios = [scenario(size, false), scenario(size, true)];
+        run_once(variant, size, &scenarios);
+        println!("{}", peak_mib());
+        return;
+    }
     let runs = std::env::var("TCPNOTIFY_BENCH_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5usize);
-    let checked = scenario();
-    let mut unchecked = scenario();
-    unchecked.options.check_integrity = false;
-    // `TCPNOTIFY_BENCH_PROFILE=plain|integrity` runs only that variant, for a profiler.
-    let profiled = match std::env::var("TCPNOTIFY_BENCH_PROFILE").as_deref() {
-        Ok("plain") => Some(&unchecked),
-        Ok("integrity") => Some(&checked),
-        _ => None,
-    };
-    if let Some(scenario) = profiled {
-        time(runs, || through_tcpnotify(scenario));
+        .unwrap_or(5usize)
+        .max(1);
+    if let Ok(spec) = std::env::var("TCPNOTIFY_BENCH_PROFILE") {
+        let (variant, size) = parse_spec(&spec).expect("raw|plain|integrity[:10|100|1000]");
+        let scenarios = [scenario(size, false), scenario(size, true)];
+        for _ in 0..runs {
+            run_once(variant, size, &scenarios);
+        }
         return;
     }
-    let raw = time(runs, raw_turmoil);
-    let plain = time(runs, || through_tcpnotify(&unchecked));
-    let with_integrity = time(runs, || through_tcpnotify(&checked));
-    println!(
-        "echo, {CLIENTS} clients x {} KiB, latency 1..5ms, {runs} runs each",
-        BYTES / 1024
-    );
-    let line = |name: &str, t: Duration| {
+    let wanted: Option<Vec<usize>> = std::env::var("TCPNOTIFY_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    println!("echo through one server, latency 1..5ms, no fault firing; {runs} interleaved rounds");
+    println!("ratios: median [min..max] of the rounds' own ratios");
+    for size in SIZES {
+        if wanted.as_ref().is_some_and(|w| !w.contains(&size.clients)) {
+            continue;
+        }
+        let scenarios = [scenario(size, false), scenario(size, true)];
+        for variant in VARIANTS {
+            run_once(variant, size, &scenarios); // warm-up
+        }
+        let mut times: [Vec<f64>; 3] = Default::default();
+        let mut cpu: [Vec<f64>; 3] = Default::default();
+        for round in 0..runs {
+            for k in 0..3 {
+                let v = (round + k) % 3;
+                let (start, cpu_start) = (Instant::now(), cpu_secs());
+                run_once(VARIANTS[v], size, &scenarios);
+                times[v].push(start.elapsed().as_secs_f64());
+                cpu[v].push(cpu_secs() - cpu_start);
+            }
+        }
+        let ratios = |t: &[Vec<f64>; 3], a: usize, b: usize| -> Vec<f64> {
+            t[a].iter().zip(&t[b]).map(|(x, y)| x / y).collect()
+        };
+        let peaks: Vec<f64> = VARIANTS.iter().map(|&v| child_peak(v, size)).collect();
+        println!("\n{} clients x {} KiB", size.clients, size.bytes / 1024);
+        for (v, variant) in VARIANTS.iter().enumerate() {
+            println!(
+                "  {:<10} wall {:>8.1} ms  CPU {:>8.1} ms (medians)  peak {:>7.1} MiB",
+                variant.name(),
+                median(&mut times[v].clone()) * 1e3,
+                median(&mut cpu[v].clone()) * 1e3,
+                peaks[v]
+            );
+        }
+        for (label, a, b, target) in [
+            ("plain / raw", 1, 0, "-"),
+            ("default (integrity) / raw", 2, 0, "<= 1.05"),
+            ("integrity / plain", 2, 1, "<= 1.05"),
+        ] {
+            let mut wall = ratios(&times, a, b);
+            let mut cpu = ratios(&cpu, a, b);
+            let ((wl, wh), (cl, ch)) = (range(&wall), range(&cpu));
+            println!(
+                "  {label:<26} wall {:.3} [{wl:.3}..{wh:.3}]  CPU {:.3} [{cl:.3}..{ch:.3}]  \
+                 target {target}",
+                median(&mut wall),
+                median(&mut cpu)
+            );
+        }
         println!(
-            "{name:<44} {:>8.1} ms/sim {:>7.2} sims/s  ratio {:.2}",
-            t.as_secs_f64() * 1e3,
-            1.0 / t.as_secs_f64(),
-            t.as_secs_f64() / raw.as_secs_f64()
-        )
-    };
-    line("raw turmoil", raw);
-    line("tcpnotify + fault layer + trace", plain);
-    line(
-        "tcpnotify + fault layer + trace + integrity",
-        with_integrity,
-    );
-    println!("target: tcpnotify + fault layer at most 1.20 x raw turmoil wall time");
+            "  {:<26} {:.3}  target <= 1.2",
+            "peak memory default / raw",
+            peaks[2] / peaks[0]
+        );
+    }
 }

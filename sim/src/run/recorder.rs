@@ -5,7 +5,7 @@
 //! runs and each connection's counters.
 
 use super::context::Context;
-use super::integrity::StreamMatcher;
+use super::integrity::{Mismatches, StreamMatcher};
 use super::trace::{now_us, EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind, Trigger};
@@ -58,6 +58,7 @@ impl RunState {
         faults: Vec<Fault>,
         options: RunOptions,
         context: Arc<Context>,
+        matcher: StreamMatcher,
     ) -> Arc<Self> {
         let mut triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>> = BTreeMap::new();
         for (index, fault) in faults.iter().enumerate() {
@@ -76,7 +77,7 @@ impl RunState {
             triggers,
             options,
             progress: Mutex::new(Progress::default()),
-            matcher: Mutex::new(StreamMatcher::new()),
+            matcher: Mutex::new(matcher),
             context,
             disarmed: AtomicBool::new(false),
         })
@@ -110,6 +111,11 @@ impl RunState {
         }
     }
 
+    /// The stream segments whose CRCs disagreed (see `integrity.rs`).
+    pub(crate) fn mismatches(&self) -> Mismatches {
+        (self.matcher.lock().unwrap_or_else(|e| e.into_inner())).mismatches()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Progress> {
         self.progress.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -129,10 +135,11 @@ impl RunState {
         self.lock().finished_clients.insert(name.to_string());
     }
 
-    /// Whether every one of `clients` finished.
-    pub(crate) fn all_finished<'a>(&self, mut clients: impl Iterator<Item = &'a str>) -> bool {
-        let progress = self.lock();
-        clients.all(|c| progress.finished_clients.contains(c))
+    /// Whether all of the scenario's `clients` clients finished. Only the scenario's clients
+    /// (by their unique names) are ever marked finished, so counting them is enough, and the
+    /// run loop asks this every step at a cost that does not grow with the clients.
+    pub(crate) fn all_finished(&self, clients: usize) -> bool {
+        self.lock().finished_clients.len() >= clients
     }
 
     /// Clients among `clients` that did not finish.

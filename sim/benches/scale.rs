@@ -1,0 +1,253 @@
+//! How a simulation's cost grows with its connections and with its hosts (issue 12, item 3).
+//!
+//! - **Connections**: N connections in one simulation, spread over 10 listeners' hosts and
+//!   10 clients' hosts (√N listeners, each with N/√N clients; each client echoes 1 KiB through
+//!   its listener, 1–5 ms latency, no fault firing, integrity check on), for N = 100, 1,000,
+//!   10,000.
+//! - **Idle hosts**: one echo connection beside K hosts that run nothing, through tcpnotify and
+//!   through raw turmoil side by side, for K = 100, 200, 400, 800 (`TCPNOTIFY_SCALE_HOSTS` sets
+//!   the list).
+//!
+//! Each size runs in a child process of its own, so the peak memory it prints (`getrusage`'s
+//! maxrss of that process) is that size's alone. Prints wall time, CPU time (user and system:
+//! steadier than wall time on a shared machine), trace events per CPU second, peak memory,
+//! and their growth against the size before.
+//!
+//! `cargo bench -p tcpnotify-sim --bench scale`; `TCPNOTIFY_SCALE_ONLY=conns|hosts` runs one
+//! part; `TCPNOTIFY_SCALE_CONNS` sets the connection counts (default `100,1000,10000`).
+
+use std::process::Command;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+use tcpnotify_sim::fault::{FaultPlan, Latency};
+use tcpnotify_sim::notifiers::{Echo, Sender};
+use tcpnotify_sim::{factory, Scenario, Seed};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHILD: &str = "TCPNOTIFY_SCALE_CHILD";
+const ECHO_BYTES: usize = 1024;
+
+fn latency_plan() -> FaultPlan {
+    FaultPlan {
+        latency: Some(Latency {
+            min_ms: 1,
+            max_ms: 5,
+        }),
+        ..FaultPlan::quiet(Seed(1))
+    }
+}
+
+/// `conns` connections: ⌈√conns⌉ listeners over 10 hosts, their clients over 10 more.
+fn connections(conns: usize) -> Scenario {
+    let listeners = (1..).find(|l| l * l >= conns).unwrap_or(1);
+    let mut scenario = Scenario::new("scale");
+    for l in 0..listeners {
+        scenario = scenario.listener(
+            &format!("s{l}"),
+            &format!("server{}", l % 10),
+            7000 + l as u16,
+            factory(|| Echo),
+        );
+    }
+    for c in 0..conns {
+        let l = c % listeners;
+        scenario = scenario.client(
+            &format!("c{c}"),
+            &format!("client{}", c % 10),
+            &format!("server{}", l % 10),
+            7000 + l as u16,
+            factory(|| Sender::pattern(ECHO_BYTES)),
+        );
+    }
+    scenario.duration_ms(60_000).plan(latency_plan())
+}
+
+/// One echo connection and `idle` hosts that run nothing.
+fn idle_hosts(idle: usize) -> Scenario {
+    let mut scenario = Scenario::new("idle-hosts")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client(
+            "c0",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(ECHO_BYTES)),
+        );
+    for h in 0..idle {
+        scenario = scenario.host(&format!("idle{h}"));
+    }
+    scenario.duration_ms(60_000).plan(latency_plan())
+}
+
+/// Runs `scenario` once; returns its trace's length.
+fn through_tcpnotify(scenario: &Scenario) -> usize {
+    let plan = scenario.plan_for(Seed(1));
+    let outcome = tcpnotify_sim::run::run(scenario, &plan).expect("valid scenario");
+    assert_eq!(outcome.ended, tcpnotify_sim::run::Ended::AllFinished);
+    outcome.trace.len()
+}
+
+/// The same as [`idle_hosts`] in raw turmoil: one echo, `idle` hosts parked on a pending future.
+fn raw_idle_hosts(idle: usize) -> usize {
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(1)
+        .epoch(UNIX_EPOCH + Duration::from_secs(1_704_067_200))
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(5))
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    sim.host("server", || async {
+        let listener = turmoil::net::TcpListener::bind("0.0.0.0:7000").await?;
+        let (mut stream, _) = listener.accept().await?;
+        let mut buf = vec![0u8; ECHO_BYTES];
+        stream.read_exact(&mut buf).await?;
+        stream.write_all(&buf).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    for h in 0..idle {
+        sim.host(format!("idle{h}"), || async {
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    }
+    sim.client("client", async {
+        let mut stream = turmoil::net::TcpStream::connect("server:7000").await?;
+        let payload = tcpnotify_sim::notifiers::pattern(0, ECHO_BYTES);
+        stream.write_all(&payload).await?;
+        let mut back = vec![0u8; ECHO_BYTES];
+        stream.read_exact(&mut back).await?;
+        assert_eq!(back, payload);
+        Ok(())
+    });
+    if let Err(e) = sim.run() {
+        panic!("raw turmoil run failed: {e}");
+    }
+    0
+}
+
+/// This process's peak resident memory in MiB, and the CPU time it used (user and system)
+/// in seconds: on a machine shared with other work, CPU time varies far less than wall time.
+fn usage() -> (f64, f64) {
+    // SAFETY: getrusage only writes into the struct it is given, which lives on this stack.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        usage.ru_maxrss as f64 / 1024.0,
+        secs(usage.ru_utime) + secs(usage.ru_stime),
+    )
+}
+
+/// In a child: runs one size and prints `wall_s events peak_mib`.
+fn child(spec: &str) {
+    let (what, n) = spec.split_once(':').expect("what:n");
+    let n: usize = n.parse().expect("a size");
+    let scenario = match what {
+        "conns" => Some(connections(n)),
+        "hosts" => Some(idle_hosts(n)),
+        _ => None,
+    };
+    let start = Instant::now();
+    let events = match scenario {
+        Some(scenario) => through_tcpnotify(&scenario),
+        None => raw_idle_hosts(n),
+    };
+    let wall = start.elapsed().as_secs_f64();
+    let (peak, cpu) = usage();
+    println!("{wall} {events} {peak} {cpu}");
+}
+
+/// A size's figures, from its child process.
+#[derive(Clone, Copy)]
+struct Figures {
+    wall: f64,
+    events: usize,
+    peak: f64,
+    cpu: f64,
+}
+
+/// Runs one size in a child process.
+fn measure(what: &str, n: usize) -> Figures {
+    let exe = std::env::current_exe().expect("the bench binary");
+    let out = Command::new(exe)
+        .env(CHILD, format!("{what}:{n}"))
+        .output()
+        .expect("run the child");
+    assert!(
+        out.status.success(),
+        "{what} {n} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    Figures {
+        wall: fields[0].parse().expect("wall"),
+        events: fields[1].parse().expect("events"),
+        peak: fields[2].parse().expect("peak"),
+        cpu: fields[3].parse().expect("cpu"),
+    }
+}
+
+fn sizes(var: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(var)
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        child(&spec);
+        return;
+    }
+    let only = std::env::var("TCPNOTIFY_SCALE_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "conns" {
+        println!("connections in one simulation (1 KiB echo each, 20 hosts, integrity on)");
+        println!(
+            "{:>7} {:>8} {:>8} {:>8} {:>11} {:>9}   growth vs the size before: size, CPU, peak",
+            "conns", "wall s", "CPU s", "events", "events/CPUs", "peak MiB"
+        );
+        let mut previous: Option<(usize, Figures)> = None;
+        for n in sizes("TCPNOTIFY_SCALE_CONNS", &[100, 1000, 10_000]) {
+            let f = measure("conns", n);
+            let growth = previous.map_or(String::new(), |(pn, p)| {
+                format!(
+                    "x{:.1}, x{:.1}, x{:.1}",
+                    n as f64 / pn as f64,
+                    f.cpu / p.cpu,
+                    f.peak / p.peak
+                )
+            });
+            println!(
+                "{n:>7} {:>8.3} {:>8.3} {:>8} {:>11.0} {:>9.1}   {growth}",
+                f.wall,
+                f.cpu,
+                f.events,
+                f.events as f64 / f.cpu,
+                f.peak
+            );
+            previous = Some((n, f));
+        }
+    }
+    if only.is_empty() || only == "hosts" {
+        println!(
+            "idle hosts beside one 1 KiB echo: tcpnotify and raw turmoil, each its own process"
+        );
+        println!(
+            "{:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "hosts", "ours wall", "raw wall", "ours CPU", "raw CPU", "ours MiB", "raw MiB"
+        );
+        for n in sizes("TCPNOTIFY_SCALE_HOSTS", &[100, 200, 400, 800]) {
+            let ours = measure("hosts", n);
+            let raw = measure("raw", n);
+            println!(
+                "{n:>7} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1} {:>9.1}",
+                ours.wall, raw.wall, ours.cpu, raw.cpu, ours.peak, raw.peak
+            );
+        }
+    }
+}

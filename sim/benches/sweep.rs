@@ -1,0 +1,82 @@
+//! Seeds per second of a sweep of the default chaos scenario (`scenarios/chaos-echo.toml`), on
+//! 1 job and on 2, and the speed-up (issue 12, item 5; target: at least 1.9 on 2 jobs).
+//!
+//! Each round sweeps the same seeds once on 1 job and once on 2, in an order that alternates
+//! from round to round, so both meet the same state of the machine; the speed-up is taken
+//! within each round, and the median and range of those are printed. A machine with fewer
+//! than 2 cores free cannot show the speed-up: the bench prints the load average beside it.
+//!
+//! `cargo bench -p tcpnotify-sim --bench sweep`; `TCPNOTIFY_BENCH_RUNS` sets the rounds (5),
+//! `TCPNOTIFY_BENCH_SEEDS` the seeds per sweep (600).
+
+use std::path::Path;
+use std::time::Instant;
+use tcpnotify_sim::explore::{sweep, SweepOptions};
+use tcpnotify_sim::{Registry, ScenarioFile};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn main() {
+    let rounds = env("TCPNOTIFY_BENCH_RUNS", 5).max(1);
+    let seeds = env("TCPNOTIFY_BENCH_SEEDS", 600).max(2);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/chaos-echo.toml");
+    let file = ScenarioFile::load(&path, &Registry::builtin()).expect("the chaos scenario");
+    let rate = |jobs: usize| -> f64 {
+        let options = SweepOptions {
+            jobs,
+            keep_going: true,
+            ..SweepOptions::new(0..seeds)
+        };
+        let start = Instant::now();
+        let report = sweep(&file.scenario, &options);
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(report.seeds_run as u64, seeds, "every seed ran");
+        assert!(report.passed(), "the chaos scenario passes every seed");
+        seeds as f64 / secs
+    };
+    rate(2); // warm-up
+    println!(
+        "sweep of {} over seeds 0..{seeds}, {rounds} alternating rounds",
+        file.scenario.name
+    );
+    let (mut one, mut two, mut speedups) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (a, b) = if round % 2 == 0 {
+            let a = rate(1);
+            (a, rate(2))
+        } else {
+            let b = rate(2);
+            (rate(1), b)
+        };
+        println!(
+            "  round {round}: 1 job {a:>7.0} seeds/s  2 jobs {b:>7.0} seeds/s  speed-up {:.2}  \
+             (load average {})",
+            b / a,
+            load_average()
+        );
+        one.push(a);
+        two.push(b);
+        speedups.push(b / a);
+    }
+    let summary = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let (m1, l1, h1) = summary(&mut one);
+    let (m2, l2, h2) = summary(&mut two);
+    let (ms, ls, hs) = summary(&mut speedups);
+    println!("1 job   {m1:.0} seeds/s (median; {l1:.0}..{h1:.0})");
+    println!("2 jobs  {m2:.0} seeds/s (median; {l2:.0}..{h2:.0})");
+    println!("speed-up {ms:.2} (median; {ls:.2}..{hs:.2})  target >= 1.9");
+}
