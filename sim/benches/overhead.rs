@@ -9,8 +9,8 @@
 //! from round to round, so they meet the same state of the machine; a ratio is taken within
 //! each round and the median and range of those are printed, of wall time and of CPU time
 //! (user and system, which a machine shared with other work disturbs far less), beside each
-//! variant's medians. Peak memory is each variant's own process (`getrusage` maxrss of a child that runs
-//! that variant once).
+//! variant's medians. Peak memory is each variant's own process (`VmHWM` of a child that runs that variant
+//! once).
 //!
 //! `cargo bench -p tcpnotify-sim --bench overhead`; `TCPNOTIFY_BENCH_RUNS` sets the rounds (5),
 //! `TCPNOTIFY_BENCH_SIZES=10,100` the sizes by client count, `TCPNOTIFY_BENCH_PROFILE=
@@ -198,9 +198,17 @@ fn rusage() -> libc::rusage {
     }
 }
 
-/// This process's peak resident memory, in MiB.
+/// This process's peak resident memory in MiB: `VmHWM` of `/proc/self/status`, which starts
+/// afresh at `exec` (`getrusage`'s maxrss does not: a child exec'd from a large parent reports
+/// at least the parent's size at the fork).
 fn peak_mib() -> f64 {
-    rusage().ru_maxrss as f64 / 1024.0
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    kib / 1024.0
 }
 
 /// The CPU time (user and system) this process used so far, in seconds: on a machine shared

@@ -8,8 +8,7 @@
 //!   through raw turmoil side by side, for K = 100, 200, 400, 800 (`TCPNOTIFY_SCALE_HOSTS` sets
 //!   the list).
 //!
-//! Each size runs in a child process of its own, so the peak memory it prints (`getrusage`'s
-//! maxrss of that process) is that size's alone. Prints wall time, CPU time (user and system:
+//! Each size runs in a child process of its own, so the peak memory it prints (its `VmHWM`) is that size's alone. Prints wall time, CPU time (user and system:
 //! steadier than wall time on a shared machine), trace events per CPU second, peak memory,
 //! and their growth against the size before.
 //!
@@ -126,9 +125,22 @@ fn raw_idle_hosts(idle: usize) -> usize {
     0
 }
 
-/// This process's peak resident memory in MiB, and the CPU time it used (user and system)
-/// in seconds: on a machine shared with other work, CPU time varies far less than wall time.
-fn usage() -> (f64, f64) {
+/// This process's peak resident memory in MiB: `VmHWM` of `/proc/self/status`, which starts
+/// afresh at `exec` (`getrusage`'s maxrss does not: a child exec'd from a large parent reports
+/// at least the parent's size at the fork).
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    kib / 1024.0
+}
+
+/// The CPU time (user and system) this process used, in seconds: on a machine shared with
+/// other work, it varies far less than wall time.
+fn cpu_secs() -> f64 {
     // SAFETY: getrusage only writes into the struct it is given, which lives on this stack.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
@@ -136,10 +148,7 @@ fn usage() -> (f64, f64) {
         usage
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (
-        usage.ru_maxrss as f64 / 1024.0,
-        secs(usage.ru_utime) + secs(usage.ru_stime),
-    )
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// In a child: runs one size and prints `wall_s events peak_mib`.
@@ -157,8 +166,7 @@ fn child(spec: &str) {
         None => raw_idle_hosts(n),
     };
     let wall = start.elapsed().as_secs_f64();
-    let (peak, cpu) = usage();
-    println!("{wall} {events} {peak} {cpu}");
+    println!("{wall} {events} {} {}", peak_mib(), cpu_secs());
 }
 
 /// A size's figures, from its child process.

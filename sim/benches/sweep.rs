@@ -4,7 +4,10 @@
 //! Each round sweeps the same seeds once on 1 job and once on 2, in an order that alternates
 //! from round to round, so both meet the same state of the machine; the speed-up is taken
 //! within each round, and the median and range of those are printed. A machine with fewer
-//! than 2 cores free cannot show the speed-up: the bench prints the load average beside it.
+//! than 2 cores free cannot show the speed-up: the bench prints the load average beside it,
+//! and also seeds per CPU-second (user and system time of the process) on each: their ratio,
+//! the parallel efficiency, says what 2 jobs cost beyond 1 in work (locks, contention, the
+//! allocator), which is what limits the speed-up once 2 cores are free.
 //!
 //! `cargo bench -p tcpnotify-sim --bench sweep`; `TCPNOTIFY_BENCH_RUNS` sets the rounds (5),
 //! `TCPNOTIFY_BENCH_SEEDS` the seeds per sweep (600).
@@ -27,32 +30,45 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// The CPU time (user and system) this process used so far (all its threads), in seconds.
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes into the struct it is given, which lives on this stack.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 fn main() {
     let rounds = env("TCPNOTIFY_BENCH_RUNS", 5).max(1);
     let seeds = env("TCPNOTIFY_BENCH_SEEDS", 600).max(2);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/chaos-echo.toml");
     let file = ScenarioFile::load(&path, &Registry::builtin()).expect("the chaos scenario");
-    let rate = |jobs: usize| -> f64 {
+    let rate = |jobs: usize| -> (f64, f64) {
         let options = SweepOptions {
             jobs,
             keep_going: true,
             ..SweepOptions::new(0..seeds)
         };
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_secs());
         let report = sweep(&file.scenario, &options);
-        let secs = start.elapsed().as_secs_f64();
+        let (secs, cpu) = (start.elapsed().as_secs_f64(), cpu_secs() - cpu_start);
         assert_eq!(report.seeds_run as u64, seeds, "every seed ran");
         assert!(report.passed(), "the chaos scenario passes every seed");
-        seeds as f64 / secs
+        (seeds as f64 / secs, seeds as f64 / cpu)
     };
     rate(2); // warm-up
     println!(
         "sweep of {} over seeds 0..{seeds}, {rounds} alternating rounds",
         file.scenario.name
     );
-    let (mut one, mut two, mut speedups) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut one, mut two, mut speedups, mut efficiency) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        let (a, b) = if round % 2 == 0 {
+        let ((a, ac), (b, bc)) = if round % 2 == 0 {
             let a = rate(1);
             (a, rate(2))
         } else {
@@ -60,14 +76,16 @@ fn main() {
             (rate(1), b)
         };
         println!(
-            "  round {round}: 1 job {a:>7.0} seeds/s  2 jobs {b:>7.0} seeds/s  speed-up {:.2}  \
-             (load average {})",
+            "  round {round}: 1 job {a:>6.0} seeds/s ({ac:>5.0}/CPU-s)  2 jobs {b:>6.0} seeds/s \
+             ({bc:>5.0}/CPU-s)  speed-up {:.2}  efficiency {:.2}  (load average {})",
             b / a,
+            bc / ac,
             load_average()
         );
         one.push(a);
         two.push(b);
         speedups.push(b / a);
+        efficiency.push(bc / ac);
     }
     let summary = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -76,7 +94,13 @@ fn main() {
     let (m1, l1, h1) = summary(&mut one);
     let (m2, l2, h2) = summary(&mut two);
     let (ms, ls, hs) = summary(&mut speedups);
+    let (me, le, he) = summary(&mut efficiency);
     println!("1 job   {m1:.0} seeds/s (median; {l1:.0}..{h1:.0})");
     println!("2 jobs  {m2:.0} seeds/s (median; {l2:.0}..{h2:.0})");
     println!("speed-up {ms:.2} (median; {ls:.2}..{hs:.2})  target >= 1.9");
+    println!(
+        "seeds per CPU-second, 2 jobs / 1 job: {me:.2} (median; {le:.2}..{he:.2}): 2 jobs reach \
+         at most {:.2}x on 2 free cores",
+        2.0 * me
+    );
 }

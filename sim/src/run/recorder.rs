@@ -22,7 +22,7 @@ struct Progress {
     live: BTreeMap<String, String>,
     /// Clients whose connection ended (or whose host crashed).
     finished_clients: BTreeSet<String>,
-    /// How many times each (connection, callback) happened, for event triggers.
+    /// How many times each (connection, callback) that triggers a fault happened.
     counts: BTreeMap<(String, &'static str), u32>,
     /// Event-triggered faults that fired, to be applied by the run loop.
     fired: Vec<usize>,
@@ -185,23 +185,29 @@ impl RunState {
         self.faults.get(index)
     }
 
-    fn observe(&self, host: &str, who: &str, conn: Option<&TcpConnection>, callback: &Callback) {
-        let name = callback.name();
+    fn observe(&self, host: &str, who: &str, conn: Option<&TcpConnection>, seen: Observed) {
+        let Observed { name, milestone } = seen;
         let mut progress = self.lock();
-        match callback {
-            Callback::ProxyVia { .. } | Callback::Accepted => {
+        match milestone {
+            Milestone::Accepted | Milestone::ProxyVia => {
                 progress.live.insert(who.to_string(), host.to_string());
             }
-            Callback::Closed | Callback::ConnectFailed(_) => {
+            Milestone::Ended => {
                 progress.live.remove(who);
             }
-            _ => {}
+            Milestone::Connected | Milestone::None => {}
         }
-        if let (Callback::Connected | Callback::Accepted, Some(conn)) = (callback, conn) {
+        if let (Milestone::Connected | Milestone::Accepted, Some(conn)) = (milestone, conn) {
             if let (Some(local), Some(remote)) = (conn.local_address(), conn.remote_address()) {
                 self.layer.register_connection(who, local, remote);
             }
         }
+        // Only callbacks that trigger a fault are counted: most runs have no trigger, and
+        // counting every callback cost an allocation and a map search each.
+        let Some(triggers) = (self.triggers.get(who)).and_then(|by_callback| by_callback.get(name))
+        else {
+            return;
+        };
         let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
         *count += 1;
         let count = *count;
@@ -209,10 +215,7 @@ impl RunState {
             return;
         }
         // In plan order, as the index lists are.
-        let due: Vec<usize> = (self.triggers.get(who))
-            .and_then(|by_callback| by_callback.get(name))
-            .into_iter()
-            .flatten()
+        let due: Vec<usize> = (triggers.iter())
             .filter(|(nth, i)| *nth == count && !progress.fired_set.contains(i))
             .map(|(_, i)| *i)
             .collect();
@@ -236,6 +239,45 @@ impl RunState {
                 }
                 _ => progress.fired.push(index),
             }
+        }
+    }
+}
+
+/// What the run state observes of a callback, taken before the callback moves into the trace
+/// (cloning the callback instead copied its data previews, once per callback).
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    name: &'static str,
+    milestone: Milestone,
+}
+
+/// Where a callback leaves its connection, as far as the run state cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Milestone {
+    /// `accepted`: live, and its sockets known.
+    Accepted,
+    /// `proxy_via`: a client's connection is live.
+    ProxyVia,
+    /// `connected`: its sockets known.
+    Connected,
+    /// `closed` or `connect_failed`: no longer live.
+    Ended,
+    /// Any other callback.
+    None,
+}
+
+impl Observed {
+    fn of(callback: &Callback) -> Observed {
+        let milestone = match callback {
+            Callback::Accepted => Milestone::Accepted,
+            Callback::ProxyVia { .. } => Milestone::ProxyVia,
+            Callback::Connected => Milestone::Connected,
+            Callback::Closed | Callback::ConnectFailed(_) => Milestone::Ended,
+            _ => Milestone::None,
+        };
+        Observed {
+            name: callback.name(),
+            milestone,
         }
     }
 }
@@ -281,7 +323,7 @@ impl CallbackSink for HostSink {
             self.run.context.record_stats(who, conn.stats());
         }
         // Observed after the callback's own line, so a fault it triggers is logged after it.
-        let observed = callback.clone();
+        let observed = Observed::of(&callback);
         let at_us = self
             .run
             .trace
@@ -297,7 +339,7 @@ impl CallbackSink for HostSink {
                 },
             });
         }
-        self.run.observe(&self.host, who, conn, &observed);
+        self.run.observe(&self.host, who, conn, observed);
     }
 
     fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
