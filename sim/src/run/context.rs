@@ -27,8 +27,10 @@ use super::assert::{Assertion, AssertionFailure, AssertionKind, Assertions};
 use super::trace::{now_us, EventKind, Trace, TraceEvent};
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::ConnectionStats;
@@ -63,9 +65,15 @@ pub(crate) struct Context {
     states: Mutex<States>,
     assertions: Mutex<Assertions>,
     running: Mutex<Running>,
-    /// Each connection's counters as of its last callback.
-    stats: Mutex<BTreeMap<String, ConnectionStats>>,
+    /// Each connection's counters as of its last callback. Written on every callback, read
+    /// once, at the end, into a sorted map: a hash map with a fixed hasher (SipHash with zero
+    /// keys, so no random state) makes the write a hash lookup where a string-keyed B-tree
+    /// cost a dozen string compares; its order is never seen.
+    stats: Mutex<HashMap<String, ConnectionStats, FixedHasher>>,
 }
+
+/// `HashMap`'s hasher without random state.
+type FixedHasher = BuildHasherDefault<DefaultHasher>;
 
 impl Context {
     /// The context of a new run recording into `trace`, knowing the sometimes-assertions
@@ -80,7 +88,7 @@ impl Context {
             states: Mutex::new(States::new()),
             assertions: Mutex::new(assertions),
             running: Mutex::new(Running::default()),
-            stats: Mutex::new(BTreeMap::new()),
+            stats: Mutex::new(HashMap::default()),
         })
     }
 
@@ -152,7 +160,9 @@ impl Context {
         RunContext {
             states: lock(&self.states).clone(),
             assertions: lock(&self.assertions).clone(),
-            stats: lock(&self.stats).clone(),
+            stats: (lock(&self.stats).iter())
+                .map(|(who, stats)| (who.clone(), *stats))
+                .collect(),
         }
     }
 }
