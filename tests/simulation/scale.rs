@@ -117,3 +117,29 @@ fn a_plan_whose_crashes_take_a_host_past_its_ephemeral_ports_is_refused_before_t
         ),
     }
 }
+
+/// Hosts that run nothing and that no client dials end their software at once (turmoil then
+/// no longer steps them; issue 12): an echo beside 200 of them still finishes, and one of them
+/// can still be crashed and restarted by the plan.
+#[test]
+fn idle_hosts_run_nothing_and_can_still_crash_and_restart() {
+    let scenario = (0..200)
+        .fold(Scenario::echo("idle-hosts", 4 * 1024, 512), |s, i| {
+            s.host(&format!("idle-{i}"))
+        })
+        .plan(FaultPlan {
+            faults: vec![Fault::at(
+                1,
+                FaultKind::Crash {
+                    host: "idle-7".into(),
+                    restart_after_ms: Some(1),
+                },
+            )],
+            ..FaultPlan::quiet(Seed(0))
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(outcome.ended, Ended::AllFinished);
+    let text = outcome.trace.render_text();
+    assert!(text.contains("FAULT #0 crash idle-7"), "{text}");
+    assert!(text.contains("restarted idle-7"), "{text}");
+}
