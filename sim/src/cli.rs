@@ -101,6 +101,10 @@ struct SweepArgs {
     /// Run every seed instead of stopping at the first failure.
     #[arg(long)]
     keep_going: bool,
+    /// Pass (with a warning) a sweep in which no fault fired; without it such a sweep fails,
+    /// as it tested only the fault-free path.
+    #[arg(long)]
+    allow_no_faults: bool,
 }
 
 /// Parses `A..B` as [`explore::parse_seeds`] does, less the empty range: on the command line,
@@ -389,6 +393,17 @@ fn sweep(args: SweepArgs, registry: &Registry) -> Result<Status, CliError> {
     println!("sweeping with {} job(s)", options.jobs);
     let report = run_sweep(&file.scenario, &options);
     println!("{report}");
+    if report.passed() && report.coverage.no_fault_fired() {
+        if args.allow_no_faults {
+            return Ok(Status::Passed);
+        }
+        println!(
+            "FAILED: no fault fired in any seed, so the sweep tested only the fault-free path: \
+             leave [faults] out of the file (each seed then draws its own), raise its \
+             probabilities or sweep more seeds; or pass --allow-no-faults"
+        );
+        return Ok(Status::Failed);
+    }
     if report.passed() {
         return Ok(Status::Passed);
     }
@@ -424,8 +439,9 @@ fn shrink(
     let signature = first.signature();
     println!("seed {seed} fails with [{signature}]: {first}");
     println!(
-        "plan ({} faults):\n{}",
+        "plan ({} faults, {} policies):\n{}",
         plan.faults.len(),
+        plan.policies().len(),
         indent(&plan.describe())
     );
     let result = shrink_verdict(&file.scenario, &verdict);
@@ -433,8 +449,8 @@ fn shrink(
         println!("  {step}");
     }
     println!(
-        "minimal plan ({} faults, {} runs):\n{}",
-        result.plan.faults.len(),
+        "minimal plan ({}; {} runs):\n{}",
+        result.cause(),
         result.runs,
         indent(&result.plan.describe())
     );

@@ -7,7 +7,7 @@ use tcpnotify::ConnectionConfig;
 use tcpnotify_sim::fault::{FaultPlan, PartialWrites, ReadChunks};
 use tcpnotify_sim::notifiers::{frame, pattern, BulkWriter, FramedEcho, Sender, SlowReader};
 use tcpnotify_sim::run::RunOutcome;
-use tcpnotify_sim::{factory, run_passing, seed_or, Scenario, Seed};
+use tcpnotify_sim::{factory, run_passing, seed_or, FaultSettings, Scenario, Seed};
 
 /// W3, W4, W5, R6: a 2 KiB send buffer and a reader muted for 200ms: the writer is throttled,
 /// then unthrottled once the reader drains, and every byte arrives once and in order.
@@ -111,7 +111,7 @@ fn r1_expect_framing_is_exact_under_one_byte_writes_and_coalesced_reads() {
                 average: 1,
                 variation: 0,
             }),
-            read_chunks: Some(ReadChunks { max: 7 }),
+            read_chunks: Some(ReadChunks::new(7)),
             ..FaultPlan::quiet(Seed(0))
         });
     let outcome = run_passing(&scenario, seed_or(1));
@@ -138,9 +138,10 @@ fn r1_expect_framing_is_exact_under_one_byte_writes_and_coalesced_reads() {
 }
 
 /// A server reading with `reader` (its connections set up with `config`) and a client writing
-/// 1000 pattern bytes in ten writes, without waiting for an echo.
+/// 1000 pattern bytes in ten writes, without waiting for an echo, on a quiet network.
 fn thousand_bytes_in_tens(name: &str, reader: SlowReader, config: ConnectionConfig) -> Scenario {
     Scenario::new(name)
+        .faults(FaultSettings::quiet())
         .listener("server", "server", 7000, factory(move || reader))
         .with_config(config)
         .client(

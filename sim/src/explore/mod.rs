@@ -11,7 +11,7 @@ mod shrink;
 mod sweep;
 mod testing;
 
-pub use chaos::{Chaos, ChaosFailure, ChaosPass};
+pub use chaos::{Chaos, ChaosError, ChaosFailure, ChaosPass};
 pub use env::{
     parse_seed, parse_seeds, EnvError, ParseSeedError, ParseSeedRangeError, JOBS_VAR, SEEDS_VAR,
     SEED_VAR,

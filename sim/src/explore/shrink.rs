@@ -2,17 +2,29 @@
 //! failure can be read from a few faults instead of a whole generated plan.
 //!
 //! A run is a pure function of its scenario and plan, so each candidate is judged by running
-//! it: first delta debugging (ddmin) over the faults, then each chunking policy is removed or
-//! relaxed. A candidate is kept only if its first failure has the same signature (rule id or
-//! property name) as the original's; a different failure is a different bug. Everything is
-//! deterministic: the same failing plan shrinks the same way every time.
+//! it: first delta debugging (ddmin) over the faults, then each chunking policy (latency,
+//! partial writes, re-chunked reads, a small send buffer) is removed or relaxed. A candidate
+//! is kept only if its first failure has the same signature (rule id or property name) as the
+//! original's; a different failure is a different bug. Everything is deterministic: the same
+//! failing plan shrinks the same way every time.
+//!
+//! The minimal cause is the faults *and* policies left ([`FaultPlan::size`]): a failure that
+//! needs only re-chunked reads shrinks to one policy, not to "0 faults". Re-chunked reads that
+//! the failure needs are first tried without coalescing (reads that only split the peer's
+//! writes), so the report tells split reads from joined ones; a relaxed `read_chunks.max`
+//! still re-chunks, and only a removed `read_chunks` reads exactly as the peer wrote. Removing
+//! one fault leaves every other draw of the run as it was (each link's latency and each
+//! stream's chunking come from random streams of their own), so a fault is kept only if the
+//! failure needs it.
 
-use crate::fault::{Fault, FaultPlan, Latency};
+use crate::fault::{Fault, FaultPlan, Latency, ReadChunks};
 use crate::judge::{judge, signature_of, Verdict};
 use crate::scenario::Scenario;
 use std::fmt;
 
-/// Largest value a relaxed size policy is raised to; past it, the policy is as good as off.
+/// Largest value a relaxed size policy is raised to. A partial write or send buffer this
+/// large is as good as off; re-chunked reads of up to this many bytes still join every
+/// segment that arrived together (unless not coalescing), which is why they are not "off".
 const RELAX_LIMIT: usize = 1 << 20;
 
 /// Most rounds of (faults, then policies): each round only removes or relaxes, so this is a
@@ -20,10 +32,12 @@ const RELAX_LIMIT: usize = 1 << 20;
 const MAX_ROUNDS: usize = 3;
 
 /// A shrunk plan and how it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShrinkResult {
     /// The smallest plan found that fails with the same signature (the original plan if
-    /// nothing could be removed, or if the original did not fail that way).
+    /// nothing could be removed, or if the original did not fail that way). A plan a swarm
+    /// drew loses its record of the swarm's settings ([`FaultPlan::swarm`]) once shrunk: what
+    /// is left is the cause, not a draw.
     pub plan: FaultPlan,
     /// How many runs the shrinking took.
     pub runs: usize,
@@ -32,14 +46,29 @@ pub struct ShrinkResult {
     pub steps: Vec<String>,
 }
 
+impl ShrinkResult {
+    /// The minimal cause in words: how many faults and which policies the plan kept
+    /// (`1 fault and 1 policy (send_buffer)`, `0 faults and 0 policies`).
+    pub fn cause(&self) -> String {
+        let policies = self.plan.policies();
+        let faults = self.plan.faults.len();
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut text = format!(
+            "{} and {}",
+            plural(faults, "fault", "faults"),
+            plural(policies.len(), "policy", "policies")
+        );
+        if !policies.is_empty() {
+            text += &format!(" ({})", policies.join(", "));
+        }
+        text
+    }
+}
+
 impl fmt::Display for ShrinkResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "shrunk in {} run(s) to {} fault(s):",
-            self.runs,
-            self.plan.faults.len()
-        )?;
+        writeln!(f, "shrunk in {} run(s) to {}:", self.runs, self.cause())?;
         for step in &self.steps {
             writeln!(f, "  {step}")?;
         }
@@ -77,7 +106,7 @@ impl Oracle<'_> {
 ///     .duration_ms(20);
 /// let plan = FaultPlan {
 ///     latency: Some(tcpnotify_sim::fault::Latency { min_ms: 50, max_ms: 60 }),
-///     read_chunks: Some(ReadChunks { max: 3 }),
+///     read_chunks: Some(ReadChunks::new(3)),
 ///     ..FaultPlan::quiet(Seed(1))
 /// };
 /// assert_eq!(judge(&scenario, &plan).unwrap().signature().as_deref(), Some("finished"));
@@ -140,6 +169,9 @@ fn reduce(mut oracle: Oracle<'_>, failing: &FaultPlan) -> ShrinkResult {
         if result.steps.len() == steps_before {
             break;
         }
+    }
+    if !result.steps.is_empty() {
+        result.plan.swarm = None;
     }
     result.runs = oracle.runs;
     result
@@ -249,6 +281,16 @@ fn shrink_policies(oracle: &mut Oracle<'_>, result: &mut ShrinkResult) {
         w.variation = w.variation.min(w.average / 2);
         Some((before, w.average))
     });
+    let mut split_only = result.plan.clone();
+    if let Some(chunks @ ReadChunks { coalesce: true, .. }) = split_only.read_chunks.as_mut() {
+        chunks.coalesce = false;
+        if oracle.fails(&split_only) {
+            result.plan = split_only;
+            result
+                .steps
+                .push("read_chunks: reads no longer coalesced".to_string());
+        }
+    }
     relax(oracle, result, "read_chunks.max", |p| {
         let r = p.read_chunks.as_mut()?;
         let before = r.max;
@@ -429,7 +471,7 @@ mod tests {
                 average: 7,
                 variation: 3,
             }),
-            read_chunks: Some(ReadChunks { max: 5 }),
+            read_chunks: Some(ReadChunks::new(5)),
             send_buffer: Some(300),
             latency: Some(Latency {
                 min_ms: 1,
@@ -450,7 +492,7 @@ mod tests {
     #[test]
     fn shrinking_is_deterministic() {
         let plan = FaultPlan {
-            read_chunks: Some(ReadChunks { max: 5 }),
+            read_chunks: Some(ReadChunks::new(5)),
             faults: six_faults(),
             ..FaultPlan::quiet(Seed(6))
         };

@@ -284,10 +284,11 @@ impl Progress {
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
 ///     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(64)));
+/// // No fault settings written: each seed draws its own (swarm testing).
 /// let report = sweep(&scenario, &SweepOptions { jobs: 2, ..SweepOptions::new(0..4) });
 /// assert!(report.passed());
 /// assert_eq!(report.seeds_run, 4);
-/// assert!(report.coverage.no_fault_fired());
+/// assert_eq!(report.coverage.runs, 4);
 /// ```
 pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
     let started = Instant::now();
@@ -400,7 +401,7 @@ fn run_seed(scenario: &Scenario, seed: Seed) -> SeedResult {
     let plan = scenario.plan_for(seed);
     match judge(scenario, &plan) {
         Ok(verdict) => SeedResult {
-            coverage: Coverage::of(&verdict),
+            coverage: Coverage::of_run(scenario, &verdict),
             failure: verdict.failures.first().map(|first| SweepFailure {
                 seed,
                 signature: first.signature(),

@@ -4,16 +4,21 @@
 //! stream or a real socket.
 //!
 //! It applies, on every read and write: partial writes (each write takes about the plan's
-//! average, from the stream's own seeded random stream), re-chunked reads (split and
-//! coalesced to 1 to `max` bytes), the connection's flow window or a smaller send buffer
+//! average, from the stream's own seeded random stream), re-chunked reads (split and, unless
+//! the plan says otherwise, coalesced to 1 to `max` bytes), the connection's flow window or a smaller send buffer
 //! (a writer past it waits until the peer reads, as a real socket's does once its buffers are
 //! full), partitions that hold data until they heal, resets and slow closes. The flow window
 //! is shared by the two ends of a connection through the [`FaultLayer`], so both ends must go
 //! through the same layer (true of a simulated run, and of a process that talks to itself over
 //! loopback).
+//!
+//! A size is drawn from a stream's random stream only when it is used: a write's share once
+//! the window has room for it, a read's size once there are bytes to deliver. A read or write
+//! that waits draws nothing, so how often a task is woken (which other faults change) does not
+//! move the chunk boundaries of the bytes that follow.
 
 use super::layer::{lock, FaultLayer, Link, LinkKey};
-use super::plan::MAX_WINDOW;
+use super::plan::{ReadChunks, MAX_WINDOW};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
@@ -134,27 +139,28 @@ impl<S: Stream + Peek> FaultyStream<S> {
         false
     }
 
-    /// How many of `offered` bytes the next write may take, or why it may take none.
+    /// How many of `offered` bytes the next write may take, or why it may take none. The
+    /// partial write's share is drawn only once the window has room.
     fn write_allowance(&mut self, offered: usize, cx: &mut Context<'_>) -> Allowance {
         let mut link = lock(&self.link);
         if link.reset {
             return Allowance::Reset;
         }
-        let mut allowed = offered;
+        let free = self.window.saturating_sub(link.in_flight[self.out]);
+        if free == 0 {
+            if link.dropped[1 - self.out] {
+                return Allowance::PeerGone;
+            }
+            link.writers[self.out] = Some(cx.waker().clone());
+            return Allowance::Wait;
+        }
+        let mut allowed = offered.min(free);
         if let (Some(rng), Some(p)) = (self.write_slicer.as_mut(), self.layer.plan.partial_writes) {
             let low = p.average.saturating_sub(p.variation).max(1);
             let high = p.average.saturating_add(p.variation).max(low);
             allowed = allowed.min(rng.random_range(low..=high));
         }
-        let free = self.window.saturating_sub(link.in_flight[self.out]);
-        if free > 0 {
-            return Allowance::Bytes(allowed.min(free).max(1));
-        }
-        if link.dropped[1 - self.out] {
-            return Allowance::PeerGone;
-        }
-        link.writers[self.out] = Some(cx.waker().clone());
-        Allowance::Wait
+        Allowance::Bytes(allowed.max(1))
     }
 
     /// The peer dropped its stream with our bytes unread, so it answers with a reset, as a
@@ -172,9 +178,9 @@ impl<S: Stream + Peek> FaultyStream<S> {
         }
     }
 
-    /// Pulls segments from the backend into the stash until it holds `target` bytes or the
-    /// backend has no more (coalescing), for re-chunked reads.
-    fn fill_stash(&mut self, cx: &mut Context<'_>, target: usize) -> io::Result<()> {
+    /// Pulls segments from the backend into the stash while it holds fewer than `target`
+    /// bytes and the backend has more at once; `Pending` only if the stash is still empty.
+    fn fill_stash(&mut self, cx: &mut Context<'_>, target: usize) -> Poll<io::Result<()>> {
         if self.scratch.is_empty() {
             self.scratch = vec![0u8; COALESCE_BYTES];
         }
@@ -183,11 +189,12 @@ impl<S: Stream + Peek> FaultyStream<S> {
             match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => self.eof = true,
                 Poll::Ready(Ok(())) => self.stash.extend_from_slice(buf.filled()),
-                Poll::Ready(Err(e)) if self.stash.is_empty() => return Err(e),
+                Poll::Ready(Err(e)) if self.stash.is_empty() => return Poll::Ready(Err(e)),
+                Poll::Pending if self.stash.is_empty() => return Poll::Pending,
                 Poll::Ready(Err(_)) | Poll::Pending => break,
             }
         }
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 
     /// The peer's bytes were read by this end: they leave the peer's window.
@@ -259,7 +266,7 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
                 return Poll::Pending;
             }
         }
-        let Some(rng) = this.read_chunker.as_mut() else {
+        if this.read_chunker.is_none() {
             // No re-chunking: the backend's own reads, straight into the caller's buffer.
             if this.eof {
                 return this.poll_fin(cx).map(Ok);
@@ -276,17 +283,27 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
                 }
                 other => other,
             };
-        };
-        let max = this.layer.plan.read_chunks.map_or(1, |r| r.max.max(1));
-        let target = rng.random_range(1..=max);
-        if let Err(e) = this.fill_stash(cx, target) {
-            return Poll::Ready(Err(e));
+        }
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let policy = this.layer.plan.read_chunks.unwrap_or(ReadChunks::new(1));
+        // One segment first, so that a size is drawn only when there are bytes to deliver.
+        match this.fill_stash(cx, 1) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
         }
         if this.stash.is_empty() {
-            if this.eof {
-                return this.poll_fin(cx).map(Ok);
+            // The end of stream, and nothing left before it.
+            return this.poll_fin(cx).map(Ok);
+        }
+        let max = policy.max.max(1);
+        let target = (this.read_chunker.as_mut()).map_or(1, |rng| rng.random_range(1..=max));
+        if policy.coalesce {
+            // Bytes that already arrived join this read, up to its size.
+            if let Poll::Ready(Err(e)) = this.fill_stash(cx, target) {
+                return Poll::Ready(Err(e));
             }
-            return Poll::Pending;
         }
         let n = this.stash.len().min(target).min(buf.remaining());
         buf.put_slice(&this.stash[..n]);

@@ -3,6 +3,7 @@
 //! pure function of (scenario, plan).
 
 use super::capacity::{Capacities, LimitError};
+use super::latency::LinkLatencies;
 use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
@@ -60,6 +61,9 @@ pub struct RunOutcome {
     pub ended: Ended,
     /// How many times each fault kind fired.
     pub fired: BTreeMap<String, usize>,
+    /// How many of the faults that fired found bytes in flight (written and not yet read)
+    /// on the connections they act on.
+    pub fired_in_flight: usize,
 }
 
 /// A run that could not start.
@@ -115,24 +119,21 @@ fn install_panic_recorder() {
 }
 
 /// The turmoil builder of a run under `plan` that may last `duration` of simulated time:
-/// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's latency.
+/// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's least
+/// latency, fixed (a run varies each link's latency itself: `run::latency`).
 /// [`run`] builds every scenario's simulation with it; a test that drives the stack over
 /// turmoil by hand (the loopback conformance suite) builds its simulation the same way.
 pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Builder {
     let mut builder = turmoil::Builder::new();
-    let (min, max) = plan
-        .latency
-        .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| {
-            (l.min_ms, l.max_ms.max(l.min_ms))
-        });
+    let least = plan.latency.map_or(DEFAULT_LATENCY_MS, |l| l.min_ms);
     builder
         .rng_seed(plan.seed.derive("turmoil"))
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
         .simulation_duration(duration)
         .tcp_capacity(super::capacity::TCP_CAPACITY)
         .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(min))
-        .max_message_latency(Duration::from_millis(max));
+        .min_message_latency(Duration::from_millis(least))
+        .max_message_latency(Duration::from_millis(least));
     builder
 }
 
@@ -156,6 +157,11 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         .iter()
         .map(|h| (h.clone(), sim.lookup(h.as_str())))
         .collect();
+    let linked = topology
+        .dials
+        .iter()
+        .flat_map(|d| (d.targets.iter()).map(move |target| (d.host.as_str(), target.as_str())));
+    let latencies = LinkLatencies::new(plan, &addresses, linked);
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
     let run = RunState::new(trace.clone(), layer, plan.faults.clone(), scenario.options);
@@ -179,6 +185,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         schedule,
         next_seq: plan.faults.len(),
         scenario,
+        latencies,
     };
     loop_state.note(
         0,
@@ -208,6 +215,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         trace,
         ended,
         fired: run.fired_kinds(),
+        fired_in_flight: run.fired_in_flight(),
     })
 }
 
@@ -308,6 +316,7 @@ struct Loop<'s, 'a> {
     schedule: BTreeMap<(u64, usize), Action>,
     next_seq: usize,
     scenario: &'s Scenario,
+    latencies: LinkLatencies,
 }
 
 impl Loop<'_, '_> {
@@ -374,6 +383,7 @@ impl Loop<'_, '_> {
                     ),
                 };
             }
+            self.latencies.step(&self.sim);
             if let Err(e) = self.sim.step() {
                 return Ended::Failed {
                     message: e.to_string(),
@@ -439,7 +449,7 @@ impl Loop<'_, '_> {
         let Some(fault) = self.run.fault(index).cloned() else {
             return;
         };
-        self.run.count_fired(fault.kind.name());
+        self.run.count_fired(&fault.kind);
         let mut description = fault.kind.to_string();
         match &fault.kind {
             FaultKind::Partition {
@@ -469,14 +479,9 @@ impl Loop<'_, '_> {
                 latency_ms,
                 max_latency_ms,
             } => {
+                let max = max_latency_ms.unwrap_or(*latency_ms);
                 for b in self.others(a, b) {
-                    let (a, b) = (a.as_str(), b.as_str());
-                    self.sim
-                        .set_link_latency(a, b, Duration::from_millis(*latency_ms));
-                    if let Some(max) = max_latency_ms {
-                        self.sim
-                            .set_link_max_message_latency(a, b, Duration::from_millis(*max));
-                    }
+                    self.latencies.set(a, &b, *latency_ms, max);
                 }
             }
             FaultKind::Reset { conn } => {

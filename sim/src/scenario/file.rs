@@ -213,7 +213,7 @@ impl ScenarioFile {
 }
 
 /// A fault plan file, as `tcpnotify-sim run --plan` takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanFile {
     /// The plan, checked against the scenario it is for.
     pub plan: FaultPlan,
