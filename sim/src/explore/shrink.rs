@@ -17,7 +17,7 @@
 //! stream's chunking come from random streams of their own), so a fault is kept only if the
 //! failure needs it.
 
-use crate::fault::{Fault, FaultPlan, Latency, ReadChunks};
+use crate::fault::{Fault, FaultPlan, Latency, ReadChunks, DEFAULT_CONNECT_TIMEOUT_MS};
 use crate::judge::{judge, signature_of, Verdict};
 use crate::scenario::Scenario;
 use std::fmt;
@@ -259,7 +259,8 @@ fn split<T: Clone>(items: &[T], n: usize) -> Vec<Vec<T>> {
 /// Takes one policy out of a plan; false if it was not there.
 type Removal = fn(&mut FaultPlan) -> bool;
 
-/// Removes each chunking policy that the failure does not need, then relaxes the rest.
+/// Removes each chunking policy that the failure does not need, puts back the default connect
+/// timeout if the failure does not need a shorter one, then relaxes the rest.
 fn shrink_policies(oracle: &mut Oracle<'_>, result: &mut ShrinkResult) {
     let removals: [(&str, Removal); 4] = [
         ("partial_writes", |p| p.partial_writes.take().is_some()),
@@ -281,6 +282,18 @@ fn shrink_policies(oracle: &mut Oracle<'_>, result: &mut ShrinkResult) {
         w.variation = w.variation.min(w.average / 2);
         Some((before, w.average))
     });
+    if result.plan.connect_timeout_ms != DEFAULT_CONNECT_TIMEOUT_MS {
+        // A timeout the failure does not need (a swarm may shorten it) is only noise.
+        let mut candidate = result.plan.clone();
+        candidate.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+        if oracle.fails(&candidate) {
+            result.steps.push(format!(
+                "connect timeout {}ms -> {DEFAULT_CONNECT_TIMEOUT_MS}ms",
+                result.plan.connect_timeout_ms
+            ));
+            result.plan = candidate;
+        }
+    }
     let mut split_only = result.plan.clone();
     if let Some(chunks @ ReadChunks { coalesce: true, .. }) = split_only.read_chunks.as_mut() {
         chunks.coalesce = false;
@@ -528,5 +541,119 @@ mod tests {
         assert_eq!(grow(1), Some(2));
         assert_eq!(grow(RELAX_LIMIT - 1), Some(RELAX_LIMIT));
         assert_eq!(grow(RELAX_LIMIT), None);
+    }
+
+    /// An echo server that takes each `received` as one whole 5-byte message: it hard-closes
+    /// on a shorter read or a longer one.
+    struct WholeMessages;
+
+    impl tcpnotify::TcpConnectionNotify for WholeMessages {
+        fn received(
+            &mut self,
+            conn: &mut tcpnotify::TcpConnection,
+            data: Vec<u8>,
+            _times: usize,
+        ) -> bool {
+            if data.len() == 5 {
+                conn.write(data);
+            } else {
+                conn.hard_close();
+            }
+            true
+        }
+        fn connect_failed(
+            &mut self,
+            _conn: &mut tcpnotify::TcpConnection,
+            _reason: tcpnotify::ConnectFailure,
+        ) {
+        }
+    }
+
+    fn messages(text: &str) -> Scenario {
+        use crate::scenario::factory;
+        use crate::scenario::notifiers::Sender;
+        let payload = text.as_bytes().to_vec();
+        Scenario::new("whole-messages")
+            .listener("server", "server", 7000, factory(|| WholeMessages))
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                factory(move || Sender::new(payload.clone()).chunked(5)),
+            )
+            .expecting(Expectations {
+                echoed: true,
+                ..Expectations::default()
+            })
+    }
+
+    /// Latency, a slow close and a partition long after the end: none of them is the cause.
+    fn noise(read_chunks: ReadChunks) -> FaultPlan {
+        FaultPlan {
+            read_chunks: Some(read_chunks),
+            latency: Some(Latency {
+                min_ms: 1,
+                max_ms: 5,
+            }),
+            faults: vec![six_faults()[1].clone(), six_faults()[4].clone()],
+            ..FaultPlan::quiet(Seed(2))
+        }
+    }
+
+    #[test]
+    fn a_failure_caused_by_split_reads_shrinks_to_one_policy_that_only_splits() {
+        let scenario = messages("hello");
+        let plan = noise(ReadChunks::new(2));
+        let verdict = judge(&scenario, &plan).expect("runs");
+        assert_eq!(verdict.signature().as_deref(), Some("echoed"));
+        let shrunk = shrink_verdict(&scenario, &verdict);
+        assert_eq!(
+            shrunk.cause(),
+            "0 faults and 1 policy (read_chunks)",
+            "{shrunk}"
+        );
+        assert!(
+            shrunk.plan.read_chunks.is_some_and(|r| !r.coalesce),
+            "{shrunk}"
+        );
+        let text = shrunk.to_string();
+        assert!(
+            text.contains("to 0 faults and 1 policy (read_chunks):"),
+            "{text}"
+        );
+        assert!(text.contains("never coalesced"), "{text}");
+    }
+
+    #[test]
+    fn a_failure_caused_by_joined_reads_keeps_coalescing() {
+        let scenario = messages("hellohello");
+        let plan = noise(ReadChunks::new(64));
+        let verdict = judge(&scenario, &plan).expect("runs");
+        assert_eq!(verdict.signature().as_deref(), Some("echoed"));
+        let shrunk = shrink_verdict(&scenario, &verdict);
+        assert_eq!(
+            shrunk.cause(),
+            "0 faults and 1 policy (read_chunks)",
+            "{shrunk}"
+        );
+        // Reads that only split deliver each message whole: the join is the cause.
+        assert!(
+            shrunk.plan.read_chunks.is_some_and(|r| r.coalesce),
+            "{shrunk}"
+        );
+    }
+
+    #[test]
+    fn a_shrunk_swarm_plan_no_longer_claims_to_be_a_draw() {
+        let plan = FaultPlan {
+            faults: six_faults(),
+            swarm: Some(crate::fault::FaultSettings::healing()),
+            ..FaultPlan::quiet(Seed(4))
+        };
+        let shrunk = shrink(&echo(), &plan, "echoed");
+        assert_eq!(shrunk.plan.faults.len(), 1, "{shrunk}");
+        assert_eq!(shrunk.plan.swarm, None);
+        assert_eq!(shrunk.cause(), "1 fault and 0 policies");
     }
 }

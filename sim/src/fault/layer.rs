@@ -149,6 +149,34 @@ impl FaultLayer {
             .insert((from.to_string(), to.to_string()));
     }
 
+    /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
+    /// for `*`.
+    pub(crate) fn others(&self, a: &str, b: &str) -> Vec<String> {
+        match b {
+            "*" => (self.host_names())
+                .filter(|h| *h != a)
+                .map(str::to_string)
+                .collect(),
+            b => vec![b.to_string()],
+        }
+    }
+
+    /// Cuts `a` from `b` (`*`: from every other host), both ways unless `one_way` (then only
+    /// traffic from `a`); returns the directions cut, to [`heal`](Self::heal) later.
+    pub(crate) fn partition(&self, a: &str, b: &str, one_way: bool) -> Vec<(String, String)> {
+        let mut cuts = Vec::new();
+        for b in self.others(a, b) {
+            cuts.push((a.to_string(), b.clone()));
+            if !one_way {
+                cuts.push((b, a.to_string()));
+            }
+        }
+        for (from, to) in &cuts {
+            self.block(from, to);
+        }
+        cuts
+    }
+
     /// Restores traffic from `from` to `to`; held data flows again.
     pub fn heal(&self, from: &str, to: &str) {
         self.wake_heal_waiters(|state| {

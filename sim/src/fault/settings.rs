@@ -1,6 +1,6 @@
 //! Fault settings: the probabilities and ranges a fault plan is drawn from, as a scenario
 //! file's `[faults]` table states them, and where a scenario's settings come from
-//! ([`Faults`]): written by hand, or drawn per seed by the [`Swarm`](super::Swarm).
+//! ([`Faults`](super::Faults)): written by hand, or drawn per seed by the [`Swarm`](super::Swarm).
 //!
 //! A `[faults]` table (and a `FaultSettings` value in Rust) is the whole of the settings: a
 //! field it leaves out is at its default, which for every fault kind is *off*
@@ -156,7 +156,7 @@ impl FaultSettings {
     /// No fault of any kind and no chunking: every run goes as on a quiet network (a fixed
     /// 1 ms latency, whole writes, reads as the peer wrote). The same as
     /// `FaultSettings::default()`; a scenario that wants a quiet run must say so, since a
-    /// scenario with no settings written is swarm tested ([`Faults`]).
+    /// scenario with no settings written is swarm tested ([`Faults`](super::Faults)).
     ///
     /// ```
     /// use tcpnotify_sim::FaultSettings;

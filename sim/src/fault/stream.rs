@@ -405,3 +405,174 @@ impl<S: Stream + Peek> Stream for FaultyStream<S> {
         Ok(self.remote)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{FaultPlan, PartialWrites};
+    use crate::seed::Seed;
+    use std::collections::BTreeMap;
+    use std::task::Waker;
+    use tokio::io::DuplexStream;
+
+    /// One end of an in-memory pipe, as if at a socket address: a backend whose reads and
+    /// writes the test polls by hand.
+    struct Pipe {
+        io: DuplexStream,
+        local: SocketAddr,
+        remote: SocketAddr,
+    }
+
+    impl AsyncRead for Pipe {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Pipe {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.io).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_shutdown(cx)
+        }
+    }
+
+    impl Peek for Pipe {
+        fn poll_peek(
+            &mut self,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    impl Stream for Pipe {
+        fn set_nodelay(&self, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+        fn nodelay(&self) -> io::Result<bool> {
+            Ok(true)
+        }
+        fn set_keepalive(&self, _: u32) -> io::Result<()> {
+            Ok(())
+        }
+        fn local_address(&self) -> io::Result<SocketAddr> {
+            Ok(self.local)
+        }
+        fn remote_address(&self) -> io::Result<SocketAddr> {
+            Ok(self.remote)
+        }
+    }
+
+    /// A connected pair (client, server) through one fault layer with `plan`.
+    fn pair(plan: FaultPlan) -> (FaultyStream<Pipe>, FaultyStream<Pipe>) {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:49152".parse().expect("address"),
+            "10.0.0.2:7000".parse().expect("address"),
+        );
+        let hosts = BTreeMap::from([("client".into(), a.ip()), ("server".into(), b.ip())]);
+        let layer = FaultLayer::new(plan, hosts);
+        let (x, y) = tokio::io::duplex(1 << 16);
+        let end = |io, local, remote| {
+            FaultyStream::new(Pipe { io, local, remote }, layer.clone()).expect("known hosts")
+        };
+        (end(x, a, b), end(y, b, a))
+    }
+
+    fn poll<T>(f: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+        f(&mut Context::from_waker(Waker::noop()))
+    }
+
+    fn read(stream: &mut FaultyStream<Pipe>, buf: &mut [u8]) -> Poll<usize> {
+        let mut buf = ReadBuf::new(buf);
+        poll(|cx| Pin::new(&mut *stream).poll_read(cx, &mut buf))
+            .map(|r| r.map(|()| buf.filled().len()).expect("no error"))
+    }
+
+    fn write(stream: &mut FaultyStream<Pipe>, data: &[u8]) -> Poll<usize> {
+        poll(|cx| Pin::new(&mut *stream).poll_write(cx, data)).map(|r| r.expect("no error"))
+    }
+
+    /// The sizes of the reads of 3,000 bytes re-chunked to 1..300, after the reader was
+    /// polled `idle` times with nothing to read.
+    fn read_sizes(idle: usize) -> Vec<usize> {
+        let plan = FaultPlan {
+            read_chunks: Some(ReadChunks::new(300)),
+            ..FaultPlan::quiet(Seed(9))
+        };
+        let (mut client, mut server) = pair(plan);
+        let mut buf = [0u8; 4096];
+        for _ in 0..idle {
+            assert!(read(&mut server, &mut buf).is_pending());
+        }
+        let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        assert_eq!(write(&mut client, &data), Poll::Ready(3000));
+        let mut sizes = Vec::new();
+        while let Poll::Ready(n) = read(&mut server, &mut buf) {
+            sizes.push(n);
+            if sizes.iter().sum::<usize>() == data.len() {
+                break;
+            }
+        }
+        sizes
+    }
+
+    #[test]
+    fn read_chunk_sizes_do_not_depend_on_how_often_the_reader_was_woken() {
+        let sizes = read_sizes(0);
+        assert_eq!(sizes.iter().sum::<usize>(), 3000);
+        assert!(sizes.len() > 5, "{sizes:?}");
+        assert_eq!(read_sizes(7), sizes);
+    }
+
+    /// The shares the writer's 64 bytes went out in, under partial writes and an 8-byte send
+    /// buffer, polled `idle` more times each time the buffer is full.
+    fn write_sizes(idle: usize) -> Vec<usize> {
+        let plan = FaultPlan {
+            partial_writes: Some(PartialWrites {
+                average: 3,
+                variation: 2,
+            }),
+            send_buffer: Some(8),
+            ..FaultPlan::quiet(Seed(9))
+        };
+        let (mut client, mut server) = pair(plan);
+        let data = [7u8; 64];
+        let (mut written, mut sizes, mut buf) = (0, Vec::new(), [0u8; 8]);
+        while written < data.len() {
+            match write(&mut client, &data[written..]) {
+                Poll::Ready(n) => {
+                    sizes.push(n);
+                    written += n;
+                }
+                Poll::Pending => {
+                    for _ in 0..idle {
+                        assert!(write(&mut client, &data[written..]).is_pending());
+                    }
+                    assert!(read(&mut server, &mut buf).is_ready());
+                }
+            }
+        }
+        sizes
+    }
+
+    #[test]
+    fn partial_write_shares_do_not_depend_on_how_often_a_full_writer_was_woken() {
+        let sizes = write_sizes(0);
+        assert!(sizes.iter().all(|n| (1..=5).contains(n)), "{sizes:?}");
+        assert_eq!(write_sizes(4), sizes);
+    }
+}

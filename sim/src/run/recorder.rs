@@ -225,6 +225,12 @@ impl RunState {
                     );
                     progress = self.lock();
                 }
+                // A partition cuts at once too, so that one triggered by `connecting` holds
+                // the SYN about to leave; the run loop records it and schedules its healing.
+                FaultKind::Partition { a, b, one_way, .. } => {
+                    self.layer.partition(a, b, *one_way);
+                    progress.fired.push(index);
+                }
                 _ => progress.fired.push(index),
             }
         }

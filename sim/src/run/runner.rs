@@ -430,21 +430,6 @@ impl Loop<'_, '_> {
         }
     }
 
-    /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
-    /// for `*` (the plan was validated, so both are hosts of the run).
-    fn others(&self, a: &str, b: &str) -> Vec<String> {
-        match b {
-            "*" => self
-                .run
-                .layer
-                .host_names()
-                .filter(|h| *h != a)
-                .map(str::to_string)
-                .collect(),
-            b => vec![b.to_string()],
-        }
-    }
-
     fn fire(&mut self, now: u64, index: usize) {
         let Some(fault) = self.run.fault(index).cloned() else {
             return;
@@ -458,16 +443,9 @@ impl Loop<'_, '_> {
                 duration_ms,
                 one_way,
             } => {
-                let mut cuts = Vec::new();
-                for b in self.others(a, b) {
-                    cuts.push((a.clone(), b.clone()));
-                    if !one_way {
-                        cuts.push((b, a.clone()));
-                    }
-                }
-                for (from, to) in &cuts {
-                    self.run.layer.block(from, to);
-                }
+                // Already cut if an event triggered it (`RunState::observe`): cut again, the
+                // same directions.
+                let cuts = self.run.layer.partition(a, b, *one_way);
                 self.schedule_at(
                     now.saturating_add(duration_ms.saturating_mul(1000)),
                     Action::Heal { index, cuts },
@@ -480,7 +458,7 @@ impl Loop<'_, '_> {
                 max_latency_ms,
             } => {
                 let max = max_latency_ms.unwrap_or(*latency_ms);
-                for b in self.others(a, b) {
+                for b in self.run.layer.others(a, b) {
                     self.latencies.set(a, &b, *latency_ms, max);
                 }
             }
