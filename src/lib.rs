@@ -24,6 +24,8 @@
 //!
 //!  record/               notifier middleware: wraps any notifier and records its callbacks as
 //!                        data (tests and the simulator's traces)
+//!
+//!  spans                 the names of the `tracing` spans around tasks and recorded callbacks
 //! ```
 //!
 //! Dependencies point one way: `runtime` uses `proto`, `record` uses only `proto`'s notifier
@@ -63,11 +65,12 @@
 mod proto;
 pub mod record;
 mod runtime;
+pub mod spans;
 
 pub use proto::{
-    BindError, ConnectFailure, ConnectionConfig, ConnectionStats, ExpectError, ListenerState,
-    Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
-    DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, DEFAULT_YIELD_AFTER_WRITING,
+    BindError, ConnectFailure, ConnectionConfig, ConnectionStats, DroppedWrite, ExpectError,
+    ListenerState, Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+    WriteKind, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, DEFAULT_YIELD_AFTER_WRITING,
     MAX_RECEIVED_PER_TURN,
 };
 pub use runtime::{

@@ -11,24 +11,28 @@
 //! ```text
 //!  cli         the tcpnotify-sim command line: run, sweep, shrink, timeline, check-determinism
 //!     ▲
-//!  report/     a run drawn: the timeline (one HTML page, a Chrome trace-event file)
+//!  report/     runs shown: the timeline (one HTML page, a Chrome trace-event file), a
+//!              run's summary, a sweep as JUnit XML
 //!     ▲
-//!  explore/    many runs: sweeps, shrinking, the chaos API and the helpers for #[test]s,
-//!              the fuzzing check
+//!  explore/    many runs: seed sets, sweeps and the merge of their shards, shrinking,
+//!              determinism checks, the chaos API and the helpers for #[test]s, the
+//!              fuzzing check
 //!     ▲
 //!  judge/      a run judged: the contract checker, verdicts (contract + expectations),
 //!              coverage
 //!     ▲
 //!  run/        one run over turmoil: the runner, turmoil's network and capacities, the
-//!              recorder and its trace, stream integrity as data flows
+//!              recorder and its trace, the run's `tracing` events at simulated time,
+//!              stream integrity as data flows
 //!     ▲
 //!  scenario/   what to run: Scenario, its expectations, scenario files, the registry of
-//!              notifiers by name, the built-in notifiers
+//!              notifiers by name, the built-in notifiers, the filter of logged events
 //!     ▲
 //!  fault/      what goes wrong: fault settings, fault plans drawn from them, and the fault
 //!              layer, a stream and network wrapper over any backend
 //!     ▲
-//!  seed, validate   the run's seed and its random streams; input validation and limits
+//!  seed, validate,  the run's seed and its random streams; input validation and limits;
+//!  json             the versioned JSON-lines schema every JSON output follows
 //! ```
 //!
 //! Each layer uses only the layers below it, never one above (`scripts/module-cycles sim/src`
@@ -44,12 +48,21 @@
 //! a sweep in which no fault fired, and shrinks a failure; [`ScenarioFile`] reads a scenario from TOML with
 //! notifiers from a [`Registry`]; [`judge::judge`] runs a scenario under a [`FaultPlan`] and
 //! judges it.
+//!
+//! Beyond the contract and the built-in [`Expectations`], a scenario states its own
+//! properties (`Scenario::property`, `Scenario::eventually`: closures over a
+//! [`judge::RunView`]); notifiers assert from inside their callbacks ([`always`],
+//! [`sometimes`], [`reachable`]) and share per-run state ([`run_state`]), both through the run
+//! context the runner sets for the run. Every run that has not ended by its active duration
+//! then heals every fault and settles ([`run::Liveness`]) before what must eventually hold is
+//! judged.
 
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
 pub mod explore;
 pub mod fault;
+pub mod json;
 pub mod judge;
 pub mod report;
 pub mod run;
@@ -59,6 +72,7 @@ pub mod validate;
 
 pub use explore::{run_passing, seed_or, Chaos};
 pub use fault::{FaultPlan, FaultSettings};
+pub use run::{always, in_run, reachable, run_state, sometimes};
 pub use scenario::{factory, notifiers, Expectations, Registry, Scenario, ScenarioFile};
 pub use seed::Seed;
 

@@ -70,8 +70,16 @@ pub const MAX_NAME_LEN: usize = 64;
 /// `read_chunks = { max = 1 }`) make an event per byte.
 pub const MAX_TRACE_EVENTS: usize = 1_000_000;
 
+/// Most logged `tracing` events one run's trace holds (a million), apart from
+/// [`MAX_TRACE_EVENTS`]: later ones are left out, and the run goes on.
+pub const MAX_LOG_EVENTS: usize = 1_000_000;
+
 /// Most worker threads of a sweep (`--jobs`, `TCPNOTIFY_JOBS`): each has a 16 MiB stack.
 pub const MAX_JOBS: usize = 256;
+
+/// Longest wall-clock time a flag may give (`--budget`, `--seed-timeout` and their variables):
+/// a year, far past any sweep, and far below what would overflow the clock.
+pub const MAX_WALL_TIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
 /// A value that cannot be used: which field, and what is wrong with it.
 ///

@@ -13,7 +13,7 @@
 //!   says when the connection is over.
 
 use super::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
-use super::connection::{Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection};
+use super::connection::{Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection, WriteKind};
 use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::transport::Transport;
@@ -166,7 +166,7 @@ impl ConnectionMachine {
         match msg {
             Message::Write(data) => {
                 if self.conn.phase() != Phase::Open {
-                    self.conn.count_dropped_write();
+                    self.conn.drop_write(WriteKind::Write, data.len());
                     return;
                 }
                 let out = self.notify.sent(&mut self.conn, data);
@@ -174,7 +174,8 @@ impl ConnectionMachine {
             }
             Message::Writev(chunks) => {
                 if self.conn.phase() != Phase::Open {
-                    self.conn.count_dropped_write();
+                    self.conn
+                        .drop_write(WriteKind::Writev, chunks.iter().map(Vec::len).sum());
                     return;
                 }
                 let out = self.notify.sentv(&mut self.conn, chunks);

@@ -19,13 +19,6 @@ pub(crate) enum Message {
     WriteAgain,
 }
 
-impl Message {
-    /// Whether this is a write, which is counted when it is dropped (W1).
-    pub(crate) fn is_write(&self) -> bool {
-        matches!(self, Message::Write(_) | Message::Writev(_))
-    }
-}
-
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

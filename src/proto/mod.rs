@@ -20,12 +20,12 @@ pub use config::{
     ConnectionConfig, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING,
     DEFAULT_YIELD_AFTER_WRITING, MAX_RECEIVED_PER_TURN,
 };
-pub use connection::{ExpectError, Phase, Role, TcpConnection};
+pub use connection::{DroppedWrite, ExpectError, Phase, Role, TcpConnection, WriteKind};
 pub use listener::{BindError, ListenerState, TcpListener};
 pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
 pub use stats::ConnectionStats;
 
-pub(crate) use connection::Attachment;
+pub(crate) use connection::{write_size, Attachment, DropObserver};
 pub(crate) use listener::ListenerMachine;
 pub(crate) use machine::ConnectionMachine;
 pub(crate) use message::Message;

@@ -7,12 +7,21 @@ use crate::proto::{
 };
 use std::sync::Arc;
 
+/// The span around one callback recorded as `who` ([`crate::spans::CALLBACK`]): what the
+/// notifier logs in it names its connection.
+fn callback_span(who: &str) -> tracing::span::EnteredSpan {
+    tracing::info_span!(crate::spans::CALLBACK, who).entered()
+}
+
 /// Wraps a connection notifier and records each callback it gets.
 pub struct Recorded<N> {
     inner: N,
     who: String,
     sink: Arc<dyn CallbackSink>,
     keep_bytes: bool,
+    /// Whether the connection reports its dropped writes to the sink yet (from its first
+    /// callback that carries it).
+    observing: bool,
 }
 
 impl<N> Recorded<N> {
@@ -23,6 +32,7 @@ impl<N> Recorded<N> {
             who: who.into(),
             sink,
             keep_bytes: true,
+            observing: false,
         }
     }
 
@@ -53,15 +63,31 @@ impl<N> Recorded<N> {
     fn log(&self, conn: Option<&TcpConnection>, callback: Callback) {
         self.sink.record(&self.who, conn, callback);
     }
+
+    /// Runs one callback of the inner notifier, announced to the sink.
+    fn call<R>(&mut self, callback: impl FnOnce(&mut N) -> R) -> R {
+        announced(&*self.sink, &self.who, &mut self.inner, callback)
+    }
+
+    /// From the connection's first callback on, its dropped writes go to the sink too (W1).
+    fn observe(&mut self, conn: &mut TcpConnection) {
+        if self.observing {
+            return;
+        }
+        self.observing = true;
+        let (who, sink) = (self.who.clone(), self.sink.clone());
+        conn.on_write_dropped(move |dropped| sink.write_dropped(&who, dropped));
+    }
 }
 
 impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn accepted(&mut self, conn: &mut TcpConnection) {
-        self.inner.accepted(conn);
+        self.observe(conn);
+        self.call(|n| n.accepted(conn));
         self.log(Some(conn), Callback::Accepted);
     }
     fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
-        let target = self.inner.proxy_via(host, service);
+        let target = self.call(|n| n.proxy_via(host, service));
         self.log(
             None,
             Callback::ProxyVia {
@@ -73,24 +99,27 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         target
     }
     fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
-        self.inner.connecting(conn, count);
+        self.observe(conn);
+        self.call(|n| n.connecting(conn, count));
         self.log(Some(conn), Callback::Connecting(count));
     }
     fn connected(&mut self, conn: &mut TcpConnection) {
-        self.inner.connected(conn);
+        self.observe(conn);
+        self.call(|n| n.connected(conn));
         self.log(Some(conn), Callback::Connected);
     }
     fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
-        self.inner.connect_failed(conn, reason);
+        self.observe(conn);
+        self.call(|n| n.connect_failed(conn, reason));
         self.log(Some(conn), Callback::ConnectFailed(reason));
     }
     fn auth_failed(&mut self, conn: &mut TcpConnection) {
-        self.inner.auth_failed(conn);
+        self.call(|n| n.auth_failed(conn));
         self.log(Some(conn), Callback::AuthFailed);
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
         let before = self.payload(&data);
-        let result = self.inner.sent(conn, data);
+        let result = self.call(|n| n.sent(conn, data));
         self.sink.data(&self.who, conn, DataFlow::Queued(&result));
         let after = self.result_payload(Some(&before), &result);
         self.log(
@@ -104,7 +133,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     }
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         let data: Vec<Payload> = chunks.iter().map(|c| self.payload(c)).collect();
-        let result = self.inner.sentv(conn, chunks);
+        let result = self.call(|n| n.sentv(conn, chunks));
         for chunk in &result {
             self.sink.data(&self.who, conn, DataFlow::Queued(chunk));
         }
@@ -123,7 +152,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
         let payload = self.payload(&data);
         self.sink.data(&self.who, conn, DataFlow::Delivered(&data));
-        let result = self.inner.received(conn, data, times);
+        let result = self.call(|n| n.received(conn, data, times));
         self.log(
             Some(conn),
             Callback::Received {
@@ -135,20 +164,20 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         result
     }
     fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
-        let result = self.inner.expect(conn, qty);
+        let result = self.call(|n| n.expect(conn, qty));
         self.log(Some(conn), Callback::Expect { qty, result });
         result
     }
     fn closed(&mut self, conn: &mut TcpConnection) {
-        self.inner.closed(conn);
+        self.call(|n| n.closed(conn));
         self.log(Some(conn), Callback::Closed);
     }
     fn throttled(&mut self, conn: &mut TcpConnection) {
-        self.inner.throttled(conn);
+        self.call(|n| n.throttled(conn));
         self.log(Some(conn), Callback::Throttled);
     }
     fn unthrottled(&mut self, conn: &mut TcpConnection) {
-        self.inner.unthrottled(conn);
+        self.call(|n| n.unthrottled(conn));
         self.log(Some(conn), Callback::Unthrottled);
     }
 }
@@ -183,6 +212,28 @@ impl<N> RecordedListener<N> {
     }
 }
 
+impl<N> RecordedListener<N> {
+    /// Runs one callback of the inner notifier, announced to the sink.
+    fn call<R>(&mut self, callback: impl FnOnce(&mut N) -> R) -> R {
+        announced(&*self.sink, &self.who, &mut self.inner, callback)
+    }
+}
+
+/// Runs `callback` on `inner`, the notifier of `who`, between the sink's `enter` and `exit`.
+fn announced<N, R>(
+    sink: &dyn CallbackSink,
+    who: &str,
+    inner: &mut N,
+    callback: impl FnOnce(&mut N) -> R,
+) -> R {
+    // `tracing` events the callback logs belong to `who` (the simulator stamps them with it).
+    let _span = callback_span(who);
+    sink.enter(who);
+    let result = callback(inner);
+    sink.exit(who);
+    result
+}
+
 impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
     fn listening(&mut self, listener: &mut TcpListener) {
         self.sink.record(
@@ -190,14 +241,14 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
             None,
             Callback::Listening(listener.local_address()),
         );
-        self.inner.listening(listener);
+        self.call(|n| n.listening(listener));
     }
     fn not_listening(&mut self, listener: &mut TcpListener) {
         self.sink.record(&self.who, None, Callback::NotListening);
-        self.inner.not_listening(listener);
+        self.call(|n| n.not_listening(listener));
     }
     fn connected(&mut self, listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
-        let notify = self.inner.connected(listener);
+        let notify = self.call(|n| n.connected(listener));
         self.sink.record(
             &self.who,
             None,
@@ -214,6 +265,6 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
     }
     fn closed(&mut self, listener: &mut TcpListener) {
         self.sink.record(&self.who, None, Callback::ListenerClosed);
-        self.inner.closed(listener);
+        self.call(|n| n.closed(listener));
     }
 }

@@ -2,7 +2,7 @@
 //! ([`DataFlow`]), and an in-memory log ([`CallbackLog`]).
 
 use super::Callback;
-use crate::proto::TcpConnection;
+use crate::proto::{DroppedWrite, TcpConnection};
 use std::sync::{Arc, Mutex};
 
 /// Where recorded callbacks go. `who` names the connection or listener; `conn` is the
@@ -17,6 +17,22 @@ pub trait CallbackSink: Send + Sync + 'static {
     /// keeping the data. Does nothing by default.
     #[allow(unused_variables)]
     fn data(&self, who: &str, conn: &TcpConnection, flow: DataFlow<'_>) {}
+
+    /// Sees a write of `who` that rule W1 dropped, when it was dropped (no callback runs for
+    /// it). The recorders report every drop from the connection's first callback on (see
+    /// [`TcpConnection::on_write_dropped`]). Does nothing by default.
+    #[allow(unused_variables)]
+    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {}
+
+    /// A callback of `who` is about to run: what happens until [`exit`](Self::exit) happens
+    /// inside it (the simulator attributes assertions made there to `who`). Callbacks never
+    /// nest. Does nothing by default.
+    #[allow(unused_variables)]
+    fn enter(&self, who: &str) {}
+
+    /// The callback [`enter`](Self::enter) announced returned. Does nothing by default.
+    #[allow(unused_variables)]
+    fn exit(&self, who: &str) {}
 }
 
 /// Data passing through a connection, as [`CallbackSink::data`] sees it.

@@ -100,6 +100,12 @@ impl Actor {
     /// connection), the final counters are published, and `finished()` waiters wake.
     pub(crate) fn finish(&mut self) {
         self.flush();
+        let conn = self.machine.connection();
+        if let Some(observer) = conn.drop_observer() {
+            // Before the mailbox closes, so no refused write goes unreported.
+            self.mailbox
+                .report_refused_writes(observer.clone(), conn.phase());
+        }
         for msg in self.mailbox.close() {
             self.machine.handle_message(msg);
         }

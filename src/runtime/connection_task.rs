@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Maps a failed connect attempt to the reason `connect_failed` reports.
 fn failure_reason(error: &io::Error) -> ConnectFailure {
@@ -113,18 +114,21 @@ impl<N: Network> ConnectionTask<N> {
         // Both names in one allocation: `proxy_via` runs in the task, which must own them.
         let names = [host, service].concat();
         let host_len = host.len();
-        tokio::spawn(async move {
-            // Scoped so the dialled names are not kept in the task across the await.
-            {
-                let (host, service) = names.split_at(host_len);
-                let (host, service) = task.actor.machine().handle_dial(host, service);
-                drop(names);
-                if let Some(dialling) = task.dialling.as_mut() {
-                    dialling.resolving = Some(dialling.net.resolve(&host, &service));
+        tokio::spawn(
+            async move {
+                // Scoped so the dialled names are not kept in the task across the await.
+                {
+                    let (host, service) = names.split_at(host_len);
+                    let (host, service) = task.actor.machine().handle_dial(host, service);
+                    drop(names);
+                    if let Some(dialling) = task.dialling.as_mut() {
+                        dialling.resolving = Some(dialling.net.resolve(&host, &service));
+                    }
                 }
+                task.run().await;
             }
-            task.run().await;
-        });
+            .instrument(tracing::debug_span!(crate::spans::CONNECTION)),
+        );
         handle
     }
 
@@ -142,11 +146,14 @@ impl<N: Network> ConnectionTask<N> {
             dialling: None,
             on_finish: Some(on_finish),
         };
-        tokio::spawn(async move {
-            let transport = StreamTransport::new(stream, task.actor.mailbox().waker());
-            task.actor.machine().handle_accepted(Box::new(transport));
-            task.run().await;
-        });
+        tokio::spawn(
+            async move {
+                let transport = StreamTransport::new(stream, task.actor.mailbox().waker());
+                task.actor.machine().handle_accepted(Box::new(transport));
+                task.run().await;
+            }
+            .instrument(tracing::debug_span!(crate::spans::CONNECTION)),
+        );
         handle
     }
 

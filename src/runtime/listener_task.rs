@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 /// Pause after an accept error, so a persistent one (too many open files) cannot spin (ponyc #4917).
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
@@ -114,15 +115,18 @@ pub(crate) fn spawn_listener<N: Network>(
     let (state_tx, state_rx) = watch::channel(ListenerState::Binding);
     let machine = ListenerMachine::new(notify, limit);
     let (host, service) = (host.to_string(), service.to_string());
-    tokio::spawn(run_listener(
-        net,
-        machine,
-        config,
-        host.clone(),
-        service.clone(),
-        dispose_rx,
-        state_tx,
-    ));
+    tokio::spawn(
+        run_listener(
+            net,
+            machine,
+            config,
+            host.clone(),
+            service.clone(),
+            dispose_rx,
+            state_tx,
+        )
+        .instrument(tracing::debug_span!(crate::spans::LISTENER)),
+    );
     ListenerHandle {
         dispose: dispose_tx,
         state: state_rx,

@@ -3,7 +3,7 @@
 //! with the connection's handles ([`ConnectionHandle`](super::handle::ConnectionHandle)).
 //! Sending, waking and locking happen here; the sans-IO machine only sees messages.
 
-use crate::proto::{ConnectionStats, Message};
+use crate::proto::{write_size, ConnectionStats, DropObserver, DroppedWrite, Message, Phase};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,6 +33,9 @@ struct Inbox {
     closed: bool,
     /// The waker of the task's current poll; taken by the first wake after it.
     waker: Option<Waker>,
+    /// Told of each write refused once the task ended, with the phase the connection ended
+    /// in (W1): the machine's observers, handed over as the task winds up.
+    refused_observer: Option<(DropObserver, Phase)>,
 }
 
 /// The machine's counters as its task last published them, and the writes handles sent after
@@ -66,13 +69,23 @@ impl Shared {
         };
         let mut inbox = self.inbox();
         if inbox.closed {
+            let observer = inbox.refused_observer.clone();
             drop(inbox);
             // Dropped outside the lock: a message's notifier may send from its `Drop`.
             let refused = std::iter::once(first).chain(messages);
-            let writes = refused.filter(Message::is_write).count();
-            self.stats
-                .writes_refused
-                .fetch_add(writes as u64, Ordering::Relaxed);
+            for (kind, bytes) in refused.filter_map(|msg| write_size(&msg)) {
+                let refused = self.stats.writes_refused.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some((observer, phase)) = &observer {
+                    let dropped = self.stats.writes_dropped.load(Ordering::Relaxed);
+                    observer(&DroppedWrite {
+                        kind,
+                        bytes,
+                        phase: *phase,
+                        after_end: true,
+                        total: dropped + refused,
+                    });
+                }
+            }
             return;
         }
         inbox.queue.push_back(first);
@@ -177,6 +190,12 @@ impl Mailbox {
             .store(stats.bytes_received, Ordering::Relaxed);
         s.expect_rejected
             .store(stats.expect_rejected, Ordering::Relaxed);
+    }
+
+    /// Reports the writes refused from now on, once the task ended, to `observer`, with
+    /// `phase`, the phase the connection ended in.
+    pub(crate) fn report_refused_writes(&self, observer: DropObserver, phase: Phase) {
+        self.shared.inbox().refused_observer = Some((observer, phase));
     }
 
     /// Refuses further messages and returns those that arrived too late to be handled in a turn.

@@ -2,7 +2,7 @@
 //! and the alternation of `throttled` and `unthrottled`.
 
 use super::harness::{client, config, server, server_with, Log, Script, NOTHING};
-use crate::proto::Phase;
+use crate::proto::{Phase, TcpConnection};
 use std::io::ErrorKind;
 
 #[test]
@@ -68,6 +68,92 @@ fn w1_writes_after_the_task_ended_are_counted_by_the_handle() {
     handle.writev(vec![b"nor this".to_vec()]);
     handle.mute();
     assert_eq!(handle.stats().writes_dropped, 2);
+}
+
+/// The dropped writes an observer set from the first callback was told of, one line each.
+fn drops_reported_to(log: &Log) -> impl Fn(&mut TcpConnection) + Send + 'static {
+    let log = log.clone();
+    move |conn: &mut TcpConnection| {
+        let log = log.clone();
+        conn.on_write_dropped(move |dropped| log.push(format!("dropped {dropped}")));
+    }
+}
+
+#[test]
+fn w1_each_dropped_write_is_reported_with_its_phase_and_running_count() {
+    let log = Log::new();
+    let observe = drops_reported_to(&log);
+    let mut conn = client(Script::new(&log).on_connecting(move |conn, _| observe(conn)));
+    conn.machine().handle_dial("example.org", "7000");
+    conn.machine()
+        .handle_resolved(Ok(vec![super::harness::addr(1)]));
+    conn.handle.write("early");
+    conn.handle.writev(vec![b"ear".to_vec(), b"ly".to_vec()]);
+    conn.messages();
+    let transport = conn.wire.transport();
+    assert!(conn.machine().handle_attempt_connected(transport).is_ok());
+    conn.handle.dispose();
+    conn.handle.write("late");
+    conn.messages();
+    assert_eq!(
+        log.take(),
+        [
+            "proxy_via(example.org, 7000)",
+            "connecting(1)",
+            "dropped write(5B) while connecting(1), dropped write #1",
+            "dropped writev(5B) while connecting(1), dropped write #2",
+            "connected",
+            "dropped write(4B) while closing(shut), dropped write #3",
+        ]
+    );
+    assert_eq!(conn.handle.stats().writes_dropped, 3);
+}
+
+#[test]
+fn w1_a_write_final_dropped_after_closed_is_reported_at_once() {
+    let log = Log::new();
+    let observe = drops_reported_to(&log);
+    let mut conn = server(
+        Script::new(&log)
+            .on_accepted(move |conn| observe(conn))
+            .on_closed(|conn| conn.write_final("too late")),
+    );
+    conn.wire.push_eof();
+    conn.accept();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "closed",
+            "dropped write_final(8B) while closed, dropped write #1"
+        ]
+    );
+    assert_eq!(conn.connection().stats().writes_dropped, 1);
+}
+
+#[test]
+fn w1_writes_refused_after_the_task_ended_are_reported_with_the_phase_it_ended_in() {
+    let log = Log::new();
+    let observe = drops_reported_to(&log);
+    let mut conn = server(Script::new(&log).on_accepted(move |conn| observe(conn)));
+    conn.wire.push_eof();
+    conn.accept();
+    conn.handle.write("queued before the end");
+    conn.finish();
+    conn.handle.write("after");
+    conn.handle.mute();
+    conn.handle.writev(vec![b"after".to_vec()]);
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "closed",
+            "dropped write(21B) while closed, dropped write #1",
+            "dropped write(5B) while closed (sent after the connection ended), dropped write #2",
+            "dropped writev(5B) while closed (sent after the connection ended), dropped write #3",
+        ]
+    );
+    assert_eq!(conn.handle.stats().writes_dropped, 3);
 }
 
 #[test]

@@ -5,10 +5,13 @@
 //! heals (`healing`).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
-//! tests honour `TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED` and `TCPNOTIFY_JOBS` as a user's test would.
+//! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
+//! random seeds, budgets, ...) as a user's test would, which `environment` checks by running
+//! one of them again with the variables set.
 
 mod correct_echo;
 mod eager_writer;
+mod environment;
 mod forgotten_connect_failed;
 mod healing;
 mod naive_framing;

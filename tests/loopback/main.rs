@@ -11,6 +11,7 @@
 
 #[macro_use]
 mod conformance;
+mod assertions;
 mod composed;
 mod connect;
 mod data;

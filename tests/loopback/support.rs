@@ -90,7 +90,13 @@ impl Trace {
             .filter_map(|event| match event.kind {
                 EventKind::Callback { callback, .. } => Some(callback.to_string()),
                 EventKind::Note { text } => Some(format!("# {text}")),
-                EventKind::Fault { .. } | EventKind::Violation { .. } => None,
+                // The callback sequences are what these snapshots pin; dropped writes (W1)
+                // and assertions are judged by the checker and the verdict, logs are not pinned.
+                EventKind::Fault { .. }
+                | EventKind::Violation { .. }
+                | EventKind::WriteDropped { .. }
+                | EventKind::Assertion { .. }
+                | EventKind::Log { .. } => None,
             })
             .map(|line| {
                 redactions

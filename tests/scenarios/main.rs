@@ -38,7 +38,8 @@ fn run_file(path: &Path, registry: &Registry) -> Result<(), String> {
         .map_err(|e| format!("{file_name}: {e}\nreproduce: {repro}"))?;
 
     let settings = snapshot::run_settings(&file.scenario.name, &plan);
-    let trace = &verdict.outcome.trace;
+    // Without the logged `tracing` events: what `RUST_LOG` asks for changes no snapshot.
+    let trace = &verdict.outcome.trace.without_logs();
     let shown = if trace.len() > SUMMARY_ABOVE_LINES {
         trace.render_summary()
     } else {

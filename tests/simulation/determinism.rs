@@ -1,17 +1,20 @@
 //! Same seed, same run, byte for byte: several seeds run twice in this process and once more
-//! in a child process, and every trace must be identical.
+//! in a child process, and every trace must be identical, with every `tracing` event logged
+//! during the run (its text, fields, time, host and connection) in it.
 
 use std::process::Command;
 use tcpnotify_sim::explore::{repro_line, run_checked};
 use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{BulkWriter, Echo, FramedEcho, Sender, SlowReader};
 use tcpnotify_sim::run::Trace;
+use tcpnotify_sim::scenario::LogFilter;
 use tcpnotify_sim::{factory, Scenario, Seed};
 
 const SEEDS: [u64; 6] = [1, 2, 3, 42, 1000, 987_654_321];
 const CHILD_VAR: &str = "TCPNOTIFY_DETERMINISM_CHILD_SEED";
 
-/// A busy scenario with every kind of fault likely: the hardest case for determinism.
+/// A busy scenario with every kind of fault likely, logging everything (turmoil's every
+/// segment too): the hardest case for determinism.
 fn chaotic() -> Scenario {
     let settings = FaultSettings {
         latency_ms: Some(Span::new(1, 20)),
@@ -65,10 +68,19 @@ fn chaotic() -> Scenario {
         )
         .duration_ms(3000)
         .faults(settings)
+        .log_filter(LogFilter::new("trace").expect("a valid filter"))
 }
 
 fn trace_of(seed: u64) -> String {
     let outcome = run_checked(&chaotic(), Seed(seed)).outcome;
+    assert!(
+        outcome
+            .trace
+            .events()
+            .iter()
+            .any(|e| e.is_log() && e.who != "-"),
+        "seed {seed}: the comparison covers logged events of connections"
+    );
     outcome.trace.render_for_comparison()
 }
 

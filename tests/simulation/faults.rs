@@ -65,11 +65,9 @@ fn r6_one_way_partition_heals_with_data_intact() {
     snapshot_trace("partition_one_way_heals", &outcome);
 }
 
-/// L1, L2, R6: a reset after c1's 2nd `received`: both ends see `closed` once, nothing after
-/// it, and what was received is a prefix of what was sent.
-#[test]
-fn l2_reset_mid_stream_ends_in_closed() {
-    let scenario = echo_pair(
+/// An echo of 2048 bytes whose connection c1 is reset after its 2nd `received`.
+pub(crate) fn reset_mid_stream() -> Scenario {
+    echo_pair(
         "reset-mid-stream",
         vec![Fault::after(
             EventTrigger {
@@ -79,8 +77,14 @@ fn l2_reset_mid_stream_ends_in_closed() {
             },
             FaultKind::Reset { conn: "c1".into() },
         )],
-    );
-    let outcome = run_passing(&scenario, seed_or(1));
+    )
+}
+
+/// L1, L2, R6: a reset after c1's 2nd `received`: both ends see `closed` once, nothing after
+/// it, and what was received is a prefix of what was sent.
+#[test]
+fn l2_reset_mid_stream_ends_in_closed() {
+    let outcome = run_passing(&reset_mid_stream(), seed_or(1));
     let c1 = callbacks_of(&outcome, "c1");
     assert_eq!(c1.last().map(String::as_str), Some("closed"));
     assert_eq!(c1.iter().filter(|c| c.starts_with("received")).count(), 2);

@@ -4,9 +4,13 @@
 
 mod connect;
 mod determinism;
+mod dropped_writes;
 mod faults;
 mod fidelity;
 mod flow;
+mod liveness;
+mod logs;
+mod properties;
 mod scale;
 #[path = "../common/snapshot.rs"]
 mod snapshot;

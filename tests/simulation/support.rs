@@ -4,12 +4,14 @@ use crate::snapshot::run_settings;
 use tcpnotify_sim::explore::repro_line;
 use tcpnotify_sim::run::RunOutcome;
 
-/// Snapshots the run's trace, with the seed and plan in the snapshot's metadata.
+/// Snapshots the run's trace, with the seed and plan in the snapshot's metadata. The logged
+/// `tracing` events are left out: what `RUST_LOG` asks for changes no snapshot.
 pub fn snapshot_trace(name: &str, outcome: &RunOutcome) {
     let settings = run_settings(&outcome.scenario, &outcome.plan);
     // Shown (by the test harness) only if the snapshot differs.
     eprintln!("reproduce: {}", repro_line(outcome.plan.seed));
-    settings.bind(|| insta::assert_snapshot!(name, outcome.trace.render_text()));
+    let text = outcome.trace.without_logs().render_text();
+    settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
 /// The callbacks of `who`, rendered one per line.

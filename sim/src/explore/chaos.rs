@@ -23,19 +23,29 @@
 //! no fault.
 //!
 //! # Environment
-//! The environment overrides the code, so CI can sweep more seeds (or reproduce one) without
-//! code changes:
+//! The environment overrides the code, so CI can sweep more seeds, fresh seeds, or reproduce
+//! one without code changes; each variable does what the `sweep` flag of the same name does
+//! (the table is in `explore/env.rs`):
 //! - `TCPNOTIFY_SEEDS=A..B` replaces the seed range (e.g. a nightly job with
-//!   `TCPNOTIFY_SEEDS=0..100000`);
+//!   `TCPNOTIFY_SEEDS=0..100000`); `TCPNOTIFY_SEEDS=random` runs fresh seeds, as many as the
+//!   test's own range holds unless `TCPNOTIFY_COUNT=N` or `TCPNOTIFY_BUDGET=10m` says
+//!   otherwise, and prints the generator first (`TCPNOTIFY_SEEDS=random:G` runs them again);
 //! - `TCPNOTIFY_SEED=N` runs exactly seed `N`: the repro line of a failure sets it;
 //!   it wins over `TCPNOTIFY_SEEDS`;
-//! - `TCPNOTIFY_JOBS=N` sets the number of worker threads (default: one per core).
+//! - `TCPNOTIFY_BUDGET=10m` starts no seed after ten minutes; `TCPNOTIFY_SEED_TIMEOUT=30s`
+//!   stops a seed that runs longer and fails the test with it;
+//! - `TCPNOTIFY_JOBS=N` sets the number of worker threads (default: one per core);
+//! - `TCPNOTIFY_VERBOSE=1` prints each seed on stderr before it runs;
+//! - `TCPNOTIFY_CHECK_DETERMINISM=1` runs every failing seed and one passing seed in 16
+//!   twice and fails on a difference (`=N`: one in N, `=all`: every seed).
 //!
 //! A value that does not parse stops the test with a message naming the variable.
 
-use super::env::{resolve, EnvError, SEED_VAR};
+use super::env::{EnvError, EnvOverrides};
+use super::seeds::SeedSet;
 use super::shrink::{shrink, shrink_verdict, ShrinkResult};
-use super::sweep::{default_jobs, sweep, SweepOptions, SweepReport};
+use super::sweep::{default_jobs, sweep, SweepOptions};
+use super::sweep_report::{FailureKind, SweepFailure, SweepReport};
 use super::testing::repro_line;
 use crate::judge::Coverage;
 use crate::judge::{judge, signature_of};
@@ -51,7 +61,7 @@ const TRACE_TAIL_LINES: usize = 30;
 /// swept over a range of seeds.
 ///
 /// Defaults: seeds `0..100`, one job per core, the environment's overrides honoured, no
-/// progress bar.
+/// progress bar, sometimes-assertions that never held reported but not failing.
 #[derive(Debug, Clone)]
 pub struct Chaos {
     scenario: Scenario,
@@ -60,6 +70,7 @@ pub struct Chaos {
     from_env: bool,
     progress: bool,
     allow_no_faults: bool,
+    require_sometimes: bool,
 }
 
 impl Chaos {
@@ -73,6 +84,7 @@ impl Chaos {
             from_env: true,
             progress: false,
             allow_no_faults: false,
+            require_sometimes: false,
         }
     }
 
@@ -101,6 +113,15 @@ impl Chaos {
         self
     }
 
+    /// Makes [`assert_passes`](Self::assert_passes) fail when a `sometimes` or `reachable`
+    /// assertion (one the notifiers evaluated, or one the scenario declared with
+    /// [`Scenario::sometimes`]) held in no run of the sweep: the sweep never reached the
+    /// state it names. Without it such assertions are only reported, in the coverage.
+    pub fn require_sometimes(mut self) -> Self {
+        self.require_sometimes = true;
+        self
+    }
+
     /// Ignores `TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED` and `TCPNOTIFY_JOBS`: for tests whose
     /// assertions depend on the exact seeds swept.
     pub fn ignoring_env(mut self) -> Self {
@@ -108,11 +129,44 @@ impl Chaos {
         self
     }
 
-    /// The seed range and jobs this chaos test will use, after the environment's overrides.
-    pub fn resolved(&self) -> Result<(Range<u64>, usize), EnvError> {
-        resolve(self.seeds.clone(), self.jobs, |name| {
-            self.from_env.then(|| std::env::var(name).ok()).flatten()
-        })
+    /// The sweep this chaos test will run, after the environment's overrides (see the
+    /// module docs). `TCPNOTIFY_SEEDS=random` draws its generator here.
+    pub fn resolved(&self) -> Result<SweepOptions, EnvError> {
+        Ok(self.resolve_with(self.env()?))
+    }
+
+    /// The environment's overrides, or none if the test ignores them.
+    fn env(&self) -> Result<EnvOverrides, EnvError> {
+        match self.from_env {
+            true => EnvOverrides::from_process(),
+            false => Ok(EnvOverrides::default()),
+        }
+    }
+
+    /// The sweep this chaos test runs under the overrides `env`.
+    fn resolve_with(&self, env: EnvOverrides) -> SweepOptions {
+        let code_count = self.seeds.end.saturating_sub(self.seeds.start);
+        let seeds = match env.seeds {
+            // Fresh seeds, as many as the test's own range unless a budget sets the end.
+            Some(SeedSet::Random {
+                generator,
+                count: None,
+            }) if env.budget.is_none() => SeedSet::Random {
+                generator,
+                count: Some(code_count),
+            },
+            Some(set) => set,
+            None => SeedSet::from(self.seeds.clone()),
+        };
+        SweepOptions {
+            jobs: env.jobs.unwrap_or(self.jobs),
+            progress: self.progress,
+            verbose: env.verbose,
+            budget: env.budget,
+            seed_timeout: env.seed_timeout,
+            check_determinism: env.check_determinism,
+            ..SweepOptions::new(seeds)
+        }
     }
 
     /// Sweeps the seeds; on the first failing seed, re-runs it for its trace, shrinks its
@@ -126,26 +180,34 @@ impl Chaos {
     // Returned once per test: boxing it would only make matching on it clumsier.
     #[allow(clippy::result_large_err)]
     pub fn run(&self) -> Result<ChaosPass, ChaosError> {
-        self.run_in(|name| self.from_env.then(|| std::env::var(name).ok()).flatten())
+        let env = self.env().unwrap_or_else(|e| panic!("{e}"));
+        // One seed run again (a repro line): whether faults fired is not the question.
+        let rerun = env.one_seed;
+        self.run_with(&self.resolve_with(env), rerun)
     }
 
-    /// [`run`](Self::run) with the environment variables `var` gives.
+    // As `run`: returned once per test.
     #[allow(clippy::result_large_err)]
-    fn run_in(&self, var: impl Fn(&str) -> Option<String>) -> Result<ChaosPass, ChaosError> {
-        let rerun = var(SEED_VAR).is_some();
-        let (seeds, jobs) =
-            resolve(self.seeds.clone(), self.jobs, &var).unwrap_or_else(|e| panic!("{e}"));
-        let report = sweep(
-            &self.scenario,
-            &SweepOptions {
-                jobs,
-                progress: self.progress,
-                ..SweepOptions::new(seeds)
-            },
-        );
+    fn run_with(&self, options: &SweepOptions, rerun: bool) -> Result<ChaosPass, ChaosError> {
+        if let SeedSet::Random { .. } = options.seeds {
+            // Up front, so the seeds can be run again even if the test never ends.
+            eprintln!(
+                "chaos: scenario {}: seeds {}{}; run them again with {}",
+                self.scenario.name,
+                options.seeds,
+                options
+                    .seeds
+                    .len()
+                    .map_or(String::new(), |n| format!(" ({n} seeds)")),
+                env_form(&options.seeds)
+            );
+        }
+        let mut report = sweep(&self.scenario, options);
+        for failure in &mut report.failures {
+            failure.repro = Some(repro_line(failure.seed));
+        }
         if let Some(failure) = report.failures.first() {
-            let explained = self.explain(failure.seed, &failure.signature, &report);
-            return Err(ChaosError::Failed(Box::new(explained)));
+            return Err(ChaosError::Failed(Box::new(self.explain(failure, &report))));
         }
         let pass = ChaosPass {
             scenario: self.scenario.name.clone(),
@@ -165,18 +227,48 @@ impl Chaos {
     /// fault fired (see [`run`](Self::run)).
     ///
     /// # Panics
-    /// With [`ChaosError`]'s report if a seed fails or no fault fired, or if an environment
-    /// override does not parse.
+    /// With [`ChaosError`]'s report if a seed fails or no fault fired; with the coverage if
+    /// [`require_sometimes`](Self::require_sometimes) is set and a sometimes-assertion held
+    /// in no run; or if an environment override does not parse.
     pub fn assert_passes(&self) -> ChaosPass {
         match self.run() {
+            Ok(pass) if self.require_sometimes && !pass.never_met().is_empty() => panic!(
+                "chaos: scenario {}: sometimes-assertions that held in none of the {} runs: \
+                 {}\n{pass}",
+                pass.scenario,
+                pass.seeds_run(),
+                pass.never_met().join(", ")
+            ),
             Ok(pass) => pass,
             Err(error) => panic!("{error}"),
         }
     }
 
-    /// The failure of `seed`, re-run for its trace and shrunk.
-    fn explain(&self, seed: Seed, signature: &str, report: &SweepReport) -> ChaosFailure {
+    /// The failure of a seed, re-run for its trace and shrunk (not a seed that timed out:
+    /// each of its runs would take as long again).
+    fn explain(&self, failure: &SweepFailure, report: &SweepReport) -> ChaosFailure {
+        let (seed, signature) = (failure.seed, failure.signature.as_str());
         let plan = self.scenario.plan_for(seed);
+        if failure.kind == FailureKind::TimedOut {
+            return ChaosFailure {
+                scenario: self.scenario.name.clone(),
+                seed,
+                kind: failure.kind,
+                signature: signature.to_string(),
+                deterministic: true,
+                seeds_run: report.seeds_run,
+                failures: vec![failure.summary.clone()],
+                trace_tail: String::new(),
+                shrunk: ShrinkResult {
+                    plan: plan.clone(),
+                    runs: 0,
+                    steps: vec!["not shrunk: every run of this seed outlasts the timeout".into()],
+                },
+                plan,
+                coverage: report.coverage.clone(),
+                repro: repro_line(seed),
+            };
+        }
         let rerun = judge(&self.scenario, &plan);
         let deterministic = signature_of(&rerun).as_deref() == Some(signature);
         let same_failure = rerun.as_ref().ok().filter(|_| deterministic);
@@ -186,16 +278,20 @@ impl Chaos {
             Some(verdict) => shrink_verdict(&self.scenario, verdict),
             None => shrink(&self.scenario, &plan, signature),
         };
-        let (failures, trace_tail) = match &rerun {
+        let (mut failures, trace_tail): (Vec<String>, String) = match &rerun {
             Ok(verdict) => (
                 verdict.failures.iter().map(|f| f.to_string()).collect(),
                 verdict.outcome.trace.render_tail(TRACE_TAIL_LINES),
             ),
             Err(e) => (vec![e.to_string()], String::new()),
         };
+        if failure.kind == FailureKind::Nondeterministic {
+            failures.insert(0, failure.summary.clone());
+        }
         ChaosFailure {
             scenario: self.scenario.name.clone(),
             seed,
+            kind: failure.kind,
             signature: signature.to_string(),
             deterministic,
             seeds_run: report.seeds_run,
@@ -279,6 +375,12 @@ impl ChaosPass {
     pub fn coverage(&self) -> &Coverage {
         &self.report.coverage
     }
+
+    /// The `sometimes` and `reachable` assertions that held in no run (see
+    /// [`Chaos::require_sometimes`]).
+    pub fn never_met(&self) -> Vec<&str> {
+        self.report.coverage.assertions.never_met()
+    }
 }
 
 impl fmt::Display for ChaosPass {
@@ -294,6 +396,8 @@ pub struct ChaosFailure {
     pub scenario: String,
     /// The lowest failing seed.
     pub seed: Seed,
+    /// What kind of failure it had.
+    pub kind: FailureKind,
     /// Its first failure's signature (rule id or property name).
     pub signature: String,
     /// Whether re-running the seed failed the same way (it must: runs are deterministic).
@@ -312,6 +416,17 @@ pub struct ChaosFailure {
     pub coverage: Coverage,
     /// The command that re-runs this test with this seed only.
     pub repro: String,
+}
+
+/// The environment variables that make a chaos test sweep `seeds`.
+fn env_form(seeds: &SeedSet) -> String {
+    use super::env::{COUNT_VAR, SEEDS_VAR};
+    match seeds {
+        SeedSet::Random {
+            count: Some(count), ..
+        } => format!("{SEEDS_VAR}={seeds} {COUNT_VAR}={count}"),
+        _ => format!("{SEEDS_VAR}={seeds}"),
+    }
 }
 
 impl ChaosFailure {
@@ -357,6 +472,7 @@ impl fmt::Display for ChaosFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explore::env::SEED_VAR;
     use crate::fault::{FaultSettings, Span};
     use crate::scenario::Expectations;
 
@@ -364,6 +480,76 @@ mod tests {
         Scenario::echo("chaos-echo", 512, 128)
             .faults(settings)
             .expecting(expectations)
+    }
+
+    #[test]
+    fn the_environment_sizes_fresh_seeds_by_the_tests_own_range_unless_told() {
+        use std::time::Duration;
+        let chaos = Chaos::new(Scenario::echo("env", 16, 16))
+            .seeds(0..40)
+            .jobs(3);
+        let random = SeedSet::Random {
+            generator: Seed(5),
+            count: None,
+        };
+        let options = chaos.resolve_with(EnvOverrides {
+            seeds: Some(random.clone()),
+            seed_timeout: Some(Duration::from_secs(30)),
+            verbose: true,
+            check_determinism: Some(16),
+            ..EnvOverrides::default()
+        });
+        assert_eq!(
+            options.seeds,
+            SeedSet::Random {
+                generator: Seed(5),
+                count: Some(40)
+            }
+        );
+        assert_eq!(options.jobs, 3);
+        assert_eq!(options.seed_timeout, Some(Duration::from_secs(30)));
+        assert!(options.verbose);
+        assert_eq!(options.check_determinism, Some(16));
+        // With a budget, fresh seeds go on until it is spent.
+        let budgeted = chaos.resolve_with(EnvOverrides {
+            seeds: Some(random.clone()),
+            budget: Some(Duration::from_secs(60)),
+            jobs: Some(1),
+            ..EnvOverrides::default()
+        });
+        assert_eq!(budgeted.seeds, random);
+        assert_eq!(budgeted.jobs, 1);
+        assert_eq!(
+            chaos.resolve_with(EnvOverrides::default()).seeds,
+            SeedSet::from(0..40)
+        );
+    }
+
+    #[test]
+    fn a_seed_past_its_timeout_fails_the_test_unshrunk_with_its_repro_line() {
+        use std::time::Duration;
+        let slow = super::super::test_scenarios::never_finishing();
+        let chaos = Chaos::new(slow).ignoring_env();
+        let failure = chaos
+            .run_with(
+                &SweepOptions {
+                    seed_timeout: Some(Duration::from_millis(1)),
+                    jobs: 1,
+                    ..SweepOptions::new(4..6)
+                },
+                false,
+            )
+            .expect_err("every seed outlasts a millisecond")
+            .into_failure()
+            .expect("a failing seed");
+        assert_eq!(failure.seed, Seed(4));
+        assert_eq!(failure.kind, FailureKind::TimedOut);
+        assert_eq!(failure.shrunk.runs, 0);
+        assert!(
+            failure.repro.starts_with("TCPNOTIFY_SEED=4 cargo test"),
+            "{failure}"
+        );
+        assert!(failure.to_string().contains("[seed_timeout]"), "{failure}");
     }
 
     #[test]
@@ -507,9 +693,10 @@ mod tests {
     #[test]
     fn one_seed_rerun_with_tcpnotify_seed_passes_when_it_draws_no_fault() {
         let chaos = Chaos::new(echo(FaultSettings::quiet(), Expectations::default())).seeds(0..50);
-        let env = |name: &str| (name == SEED_VAR).then(|| "7".to_string());
+        let env = EnvOverrides::read(|name| (name == SEED_VAR).then(|| "7".to_string())).unwrap();
+        assert!(env.one_seed);
         let pass = chaos
-            .run_in(env)
+            .run_with(&chaos.resolve_with(env), true)
             .expect("a rerun of one seed is not a sweep");
         assert_eq!(pass.seeds_run(), 1);
         assert!(pass.coverage().no_fault_fired());

@@ -1,19 +1,50 @@
-//! The environment a simulated `#[test]` reads, so CI can sweep more seeds or re-run one
-//! without code changes: `TCPNOTIFY_SEED` (one seed), `TCPNOTIFY_SEEDS` (a range) and
-//! `TCPNOTIFY_JOBS` (worker threads). A value that does not parse is an error naming the
-//! variable.
+//! The environment a simulated `#[test]` reads, so CI can sweep more seeds, fresh seeds, or
+//! re-run one without code changes. Each variable does what the `sweep` flag of the same
+//! name does on the command line:
+//!
+//! | variable | flag | value |
+//! |---|---|---|
+//! | `TCPNOTIFY_SEED` | | one seed: the repro line of a failure sets it; wins over the others |
+//! | `TCPNOTIFY_SEEDS` | `--seeds` | `A..B`, `random` (fresh seeds) or `random:G` (generator G's again) |
+//! | `TCPNOTIFY_COUNT` | `--count` | how many random seeds (default: as many as the test's own range) |
+//! | `TCPNOTIFY_BUDGET` | `--budget` | start no seed after this long: `10m`, `90s`, `1h 30m` |
+//! | `TCPNOTIFY_SEED_TIMEOUT` | `--seed-timeout` | stop a seed that runs longer, and fail it |
+//! | `TCPNOTIFY_JOBS` | `--jobs` | worker threads, 1 to 256 |
+//! | `TCPNOTIFY_VERBOSE` | `-v` | `1`: print each seed on stderr before it runs |
+//! | `TCPNOTIFY_CHECK_DETERMINISM` | `--check-determinism` | `1`: run every failing seed and one passing seed in 16 twice, and fail on a difference; `N`: one in N; `all`: every seed |
+//!
+//! A value that does not parse is an error naming the variable.
 
-use crate::validate::MAX_JOBS;
+use super::seeds::{ParseSeedSetError, SeedSet};
+use super::sweep::DEFAULT_DETERMINISM_SAMPLE;
+use crate::validate::{MAX_JOBS, MAX_WALL_TIME};
 use std::ops::Range;
+use std::time::Duration;
 
 /// The environment variable that overrides a simulated test's seed.
 pub const SEED_VAR: &str = "TCPNOTIFY_SEED";
 
-/// The environment variable that replaces the seed range: `A..B`.
+/// The environment variable that replaces the seed set: `A..B`, `random` or `random:G`.
 pub const SEEDS_VAR: &str = "TCPNOTIFY_SEEDS";
+
+/// The environment variable that sets how many random seeds to run.
+pub const COUNT_VAR: &str = "TCPNOTIFY_COUNT";
+
+/// The environment variable that sets a sweep's time budget.
+pub const BUDGET_VAR: &str = "TCPNOTIFY_BUDGET";
+
+/// The environment variable that sets the wall-clock time after which a seed is stopped.
+pub const SEED_TIMEOUT_VAR: &str = "TCPNOTIFY_SEED_TIMEOUT";
 
 /// The environment variable that sets the number of worker threads.
 pub const JOBS_VAR: &str = "TCPNOTIFY_JOBS";
+
+/// The environment variable that prints each seed before it runs.
+pub const VERBOSE_VAR: &str = "TCPNOTIFY_VERBOSE";
+
+/// The environment variable that re-runs failing and sampled passing seeds to check that
+/// their traces are the same.
+pub const CHECK_DETERMINISM_VAR: &str = "TCPNOTIFY_CHECK_DETERMINISM";
 
 /// Text that is not a seed range `A..B` of whole numbers with `A <= B`: the text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,18 +56,51 @@ pub struct ParseSeedRangeError(pub String);
 #[error("{0:?}: expected a whole number")]
 pub struct ParseSeedError(pub String);
 
+/// Text that is not a wall-clock time from a millisecond to a year.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?}: expected a time from 1ms to 365days, as a number and a unit: 500ms, 30s, 10m, 1h 30m"
+)]
+pub struct ParseDurationError(pub String);
+
 /// An environment variable that does not hold what it should; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvError {
-    /// `TCPNOTIFY_SEEDS` is not `A..B` with `A <= B`.
+    /// `TCPNOTIFY_SEEDS` is not `A..B`, `random` or `random:G`.
     #[error("{SEEDS_VAR}={0}")]
-    Seeds(ParseSeedRangeError),
+    Seeds(ParseSeedSetError),
     /// `TCPNOTIFY_SEED` is not a whole number.
     #[error("{SEED_VAR}={0}")]
     Seed(ParseSeedError),
     /// `TCPNOTIFY_JOBS` is not a whole number from 1 to [`MAX_JOBS`].
     #[error("{JOBS_VAR}={0:?}: expected a number of worker threads from 1 to {MAX_JOBS}")]
     Jobs(String),
+    /// `TCPNOTIFY_COUNT` is not a whole number from 1, or is set without random seeds.
+    #[error(
+        "{COUNT_VAR}={0:?}: expected a number of random seeds from 1, with {SEEDS_VAR}=random"
+    )]
+    Count(String),
+    /// A time variable does not hold a time.
+    #[error("{var}={error}")]
+    Duration {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with its value.
+        error: ParseDurationError,
+    },
+    /// A switch that is neither on nor off.
+    #[error("{var}={value:?}: expected {expected}")]
+    Switch {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What it may be.
+        expected: &'static str,
+    },
+    /// The OS gave no randomness to draw random seeds from.
+    #[error("{SEEDS_VAR}=random: cannot draw a generator from the OS: {0}")]
+    Random(String),
 }
 
 /// Parses a seed range written `A..B`.
@@ -70,35 +134,157 @@ pub fn parse_seed(text: &str) -> Result<u64, ParseSeedError> {
         .map_err(|_| ParseSeedError(text.to_string()))
 }
 
-/// The seeds and jobs after the environment's overrides.
-pub(super) fn resolve(
-    seeds: Range<u64>,
-    jobs: usize,
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<(Range<u64>, usize), EnvError> {
-    let mut range = seeds;
-    if let Some(text) = var(SEEDS_VAR) {
-        range = parse_seeds(&text).map_err(EnvError::Seeds)?;
+/// Parses a wall-clock time (`--budget`, `--seed-timeout`): a number and a unit, from 1 ms to
+/// [`MAX_WALL_TIME`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tcpnotify_sim::explore::parse_duration;
+/// assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+/// assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+/// assert!(parse_duration("0s").is_err());
+/// assert!(parse_duration("10").is_err(), "a unit is needed");
+/// assert!(parse_duration("100000days").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
+    humantime::parse_duration(text.trim())
+        .ok()
+        .filter(|d| *d >= Duration::from_millis(1) && *d <= MAX_WALL_TIME)
+        .ok_or_else(|| ParseDurationError(text.to_string()))
+}
+
+/// Parses how a sweep checks determinism: `0`/`off` none; `1`/`on` every failing seed and one
+/// passing seed in [`DEFAULT_DETERMINISM_SAMPLE`]; `N` (2 or more) one in N; `all` every
+/// seed. `None` when the text is none of these.
+///
+/// ```
+/// use tcpnotify_sim::explore::parse_determinism_sample;
+/// assert_eq!(parse_determinism_sample("on"), Some(Some(16)));
+/// assert_eq!(parse_determinism_sample("1"), Some(Some(16)));
+/// assert_eq!(parse_determinism_sample("4"), Some(Some(4)));
+/// assert_eq!(parse_determinism_sample("all"), Some(Some(1)));
+/// assert_eq!(parse_determinism_sample("off"), Some(None));
+/// assert_eq!(parse_determinism_sample("sometimes"), None);
+/// ```
+pub fn parse_determinism_sample(text: &str) -> Option<Option<u64>> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "all" => Some(Some(1)),
+        other => match switch(other) {
+            Some(on) => Some(on.then_some(DEFAULT_DETERMINISM_SAMPLE)),
+            None => other.parse::<u64>().ok().map(Some),
+        },
     }
-    if let Some(text) = var(SEED_VAR) {
-        let seed = parse_seed(&text).map_err(EnvError::Seed)?;
-        range = seed..seed.saturating_add(1);
+}
+
+/// The words a switch may be: on or off.
+fn switch(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "" | "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
-    let mut jobs = jobs;
-    if let Some(text) = var(JOBS_VAR) {
-        jobs = text
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_JOBS).contains(n))
-            .ok_or_else(|| EnvError::Jobs(text.clone()))?;
+}
+
+/// What the environment says about a sweep: every variable of the module docs, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvOverrides {
+    /// The seeds, from `TCPNOTIFY_SEED` or else `TCPNOTIFY_SEEDS` and `TCPNOTIFY_COUNT` (a
+    /// random set without a count is for the caller to size).
+    pub seeds: Option<SeedSet>,
+    /// `TCPNOTIFY_JOBS`.
+    pub jobs: Option<usize>,
+    /// `TCPNOTIFY_BUDGET`.
+    pub budget: Option<Duration>,
+    /// `TCPNOTIFY_SEED_TIMEOUT`.
+    pub seed_timeout: Option<Duration>,
+    /// `TCPNOTIFY_VERBOSE`.
+    pub verbose: bool,
+    /// `TCPNOTIFY_CHECK_DETERMINISM`: check one passing seed in this many (and every failing
+    /// one).
+    pub check_determinism: Option<u64>,
+    /// `TCPNOTIFY_SEED` set: one seed run again (a repro line), not a sweep.
+    pub one_seed: bool,
+}
+
+impl EnvOverrides {
+    /// Reads the process's environment.
+    pub fn from_process() -> Result<Self, EnvError> {
+        Self::read(|name| std::env::var(name).ok())
     }
-    Ok((range, jobs))
+
+    /// Reads the variables through `var` (the process's environment, or a test's map).
+    /// `TCPNOTIFY_SEEDS=random` draws its generator from the OS here.
+    pub fn read(var: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let mut env = EnvOverrides::default();
+        let count = match var(COUNT_VAR) {
+            Some(text) => Some(
+                text.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| EnvError::Count(text.clone()))?,
+            ),
+            None => None,
+        };
+        if let Some(text) = var(SEEDS_VAR) {
+            env.seeds = Some(match text.trim() {
+                "random" => {
+                    SeedSet::draw_random(count).map_err(|e| EnvError::Random(e.to_string()))?
+                }
+                other => match other.parse().map_err(EnvError::Seeds)? {
+                    SeedSet::Random { generator, .. } => SeedSet::Random { generator, count },
+                    range if count.is_none() => range,
+                    _ => return Err(EnvError::Count(var(COUNT_VAR).unwrap_or_default())),
+                },
+            });
+        } else if let Some(text) = var(COUNT_VAR) {
+            return Err(EnvError::Count(text));
+        }
+        if let Some(text) = var(SEED_VAR) {
+            let seed = parse_seed(&text).map_err(EnvError::Seed)?;
+            env.seeds = Some(SeedSet::from(seed..seed.saturating_add(1)));
+            env.one_seed = true;
+        }
+        if let Some(text) = var(JOBS_VAR) {
+            env.jobs = Some(
+                text.trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_JOBS).contains(n))
+                    .ok_or_else(|| EnvError::Jobs(text.clone()))?,
+            );
+        }
+        let duration = |name: &'static str| -> Result<Option<Duration>, EnvError> {
+            var(name)
+                .map(|text| {
+                    parse_duration(&text).map_err(|error| EnvError::Duration { var: name, error })
+                })
+                .transpose()
+        };
+        env.budget = duration(BUDGET_VAR)?;
+        env.seed_timeout = duration(SEED_TIMEOUT_VAR)?;
+        if let Some(text) = var(VERBOSE_VAR) {
+            env.verbose = switch(&text).ok_or(EnvError::Switch {
+                var: VERBOSE_VAR,
+                value: text.clone(),
+                expected: "1 or 0",
+            })?;
+        }
+        if let Some(text) = var(CHECK_DETERMINISM_VAR) {
+            env.check_determinism = parse_determinism_sample(&text).ok_or(EnvError::Switch {
+                var: CHECK_DETERMINISM_VAR,
+                value: text.clone(),
+                expected: "1 (one passing seed in 16), N (one in N), all, or 0",
+            })?;
+        }
+        Ok(env)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Seed;
     use std::collections::BTreeMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -111,42 +297,98 @@ mod tests {
 
     #[test]
     fn seeds_range_replaces_the_code_range() {
+        let read = EnvOverrides::read(env(&[(SEEDS_VAR, "100..5000")])).unwrap();
+        assert_eq!(read.seeds, Some(SeedSet::from(100..5000)));
         assert_eq!(
-            resolve(0..10, 2, env(&[(SEEDS_VAR, "100..5000")])),
-            Ok((100..5000, 2))
+            EnvOverrides::read(env(&[])).unwrap(),
+            EnvOverrides::default()
         );
-        assert_eq!(resolve(0..10, 2, env(&[])), Ok((0..10, 2)));
     }
 
     #[test]
     fn single_seed_wins_over_the_range() {
-        assert_eq!(
-            resolve(
-                0..10,
-                2,
-                env(&[(SEEDS_VAR, "0..1000"), (SEED_VAR, "77"), (JOBS_VAR, "3")])
+        let read = EnvOverrides::read(env(&[
+            (SEEDS_VAR, "0..1000"),
+            (SEED_VAR, "77"),
+            (JOBS_VAR, "3"),
+        ]))
+        .unwrap();
+        assert_eq!(read.seeds, Some(SeedSet::from(77..78)));
+        assert_eq!(read.jobs, Some(3));
+    }
+
+    #[test]
+    fn random_seeds_budgets_timeouts_and_switches_are_read() {
+        let read = EnvOverrides::read(env(&[
+            (SEEDS_VAR, "random"),
+            (COUNT_VAR, "50"),
+            (BUDGET_VAR, "10m"),
+            (SEED_TIMEOUT_VAR, "30s"),
+            (VERBOSE_VAR, "1"),
+            (CHECK_DETERMINISM_VAR, "1"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(
+                read.seeds,
+                Some(SeedSet::Random {
+                    count: Some(50),
+                    ..
+                })
             ),
-            Ok((77..78, 3))
+            "{read:?}"
+        );
+        assert_eq!(read.budget, Some(Duration::from_secs(600)));
+        assert_eq!(read.seed_timeout, Some(Duration::from_secs(30)));
+        assert!(read.verbose);
+        assert_eq!(read.check_determinism, Some(DEFAULT_DETERMINISM_SAMPLE));
+        let again = EnvOverrides::read(env(&[(SEEDS_VAR, "random:12"), (COUNT_VAR, "5")]));
+        assert_eq!(
+            again.unwrap().seeds,
+            Some(SeedSet::Random {
+                generator: Seed(12),
+                count: Some(5)
+            })
         );
     }
 
     #[test]
     fn malformed_overrides_name_the_variable() {
-        let err = resolve(0..10, 1, env(&[(SEEDS_VAR, "5-9")])).unwrap_err();
-        assert_eq!(err, EnvError::Seeds(ParseSeedRangeError("5-9".into())));
+        let err = EnvOverrides::read(env(&[(SEEDS_VAR, "5-9")])).unwrap_err();
+        assert_eq!(err, EnvError::Seeds(ParseSeedSetError("5-9".into())));
         assert!(err.to_string().starts_with("TCPNOTIFY_SEEDS=\"5-9\""));
         assert_eq!(
-            resolve(0..10, 1, env(&[(SEED_VAR, "x")])),
+            EnvOverrides::read(env(&[(SEED_VAR, "x")])),
             Err(EnvError::Seed(ParseSeedError("x".into())))
         );
         assert_eq!(
-            resolve(0..10, 1, env(&[(JOBS_VAR, "0")])),
+            EnvOverrides::read(env(&[(JOBS_VAR, "0")])),
             Err(EnvError::Jobs("0".into()))
         );
         // Each job is a thread with a 16 MiB stack: 10,000 of them could abort the process.
         assert_eq!(
-            resolve(0..10, 1, env(&[(JOBS_VAR, "10000")])),
+            EnvOverrides::read(env(&[(JOBS_VAR, "10000")])),
             Err(EnvError::Jobs("10000".into()))
         );
+        for (var, value) in [
+            (BUDGET_VAR, "soon"),
+            (SEED_TIMEOUT_VAR, "0s"),
+            (VERBOSE_VAR, "loud"),
+            (CHECK_DETERMINISM_VAR, "maybe"),
+            (COUNT_VAR, "0"),
+        ] {
+            let vars = [(SEEDS_VAR, "random"), (var, value)];
+            let err = EnvOverrides::read(env(&vars)).expect_err(var);
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+        // A count belongs to random seeds.
+        assert!(matches!(
+            EnvOverrides::read(env(&[(COUNT_VAR, "5")])),
+            Err(EnvError::Count(_))
+        ));
+        assert!(matches!(
+            EnvOverrides::read(env(&[(SEEDS_VAR, "0..5"), (COUNT_VAR, "5")])),
+            Err(EnvError::Count(_))
+        ));
     }
 }

@@ -99,11 +99,13 @@ impl Oracle<'_> {
 /// use tcpnotify_sim::{factory, Expectations, Scenario, Seed};
 /// use tcpnotify_sim::explore::shrink;
 /// use tcpnotify_sim::judge::judge;
-/// // The echo must be over within 20ms, which latency alone breaks: re-chunked reads are noise.
+/// // The echo must be over within 20ms, with no liveness phase to heal the latency after
+/// // it: latency alone breaks that, and re-chunked reads are noise.
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
 ///     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(64)))
-///     .duration_ms(20);
+///     .duration_ms(20)
+///     .settle_ms(0);
 /// let plan = FaultPlan {
 ///     latency: Some(tcpnotify_sim::fault::Latency { min_ms: 50, max_ms: 60 }),
 ///     read_chunks: Some(ReadChunks::new(3)),

@@ -3,24 +3,36 @@
 //!
 //! Every simulation runs entirely on the worker thread that took its seed, and runs share
 //! nothing, so running seeds in parallel changes only how long the sweep takes: the report
-//! (seeds run, failures, coverage) is the same for any number of jobs.
+//! (seeds run, failures, coverage) is the same for any number of jobs, and the reports of the
+//! shards of a sweep merge into the report of the whole ([`SweepReport::merge`]).
 //!
 //! Memory stays flat however many seeds a sweep runs: seeds are computed from their index,
 //! never listed, and each result is folded into the report as soon as every seed before it
 //! has been, so only the results of seeds that finished early wait, and workers never run
 //! more than a bounded number of seeds ahead of the lowest unfinished one.
+//!
+//! A sweep can end early without losing what it found: a time budget stops it from starting
+//! seeds (those running finish), an interrupt (Ctrl-C) stops it at once, and either way the
+//! report counts the seeds that ran, in seed order, up to the first that did not finish.
+//! A seed that runs longer than the seed timeout is stopped between two simulation steps and
+//! counted as a failure of its own kind.
 
+use super::determinism::{difference, rendering, sampled};
+use super::progress::Progress;
+use super::seeds::{SeedSet, Shard, ShardSeeds};
+use super::sweep_report::{
+    FailureKind, SweepEnd, SweepFailure, SweepReport, NONDETERMINISTIC, SEED_TIMEOUT,
+};
 use crate::judge::Coverage;
-use crate::judge::{judge, RUN_ERROR};
+use crate::judge::{judge_until, signature_of, RUN_ERROR};
+use crate::run::{Cutoff, RunError, Stop};
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 use crate::validate::MAX_JOBS;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
-use std::fmt;
-use std::ops::Range;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Stack of a sweep worker: a debug-build simulation nests deeply (turmoil, tokio, the stack).
@@ -30,207 +42,102 @@ const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
 /// the results waiting to be folded.
 const AHEAD_PER_JOB: u64 = 64;
 
-/// Failing seeds a report lists (the lowest ones); the rest are only counted.
-pub const MAX_LISTED_FAILURES: usize = 100;
+/// A passing seed in this many is run twice when a sweep checks determinism and is not told
+/// how many.
+pub const DEFAULT_DETERMINISM_SAMPLE: u64 = 16;
 
-/// How to sweep: which seeds, how many at once, and when to stop.
+/// How to sweep: which seeds, how many at once, when to stop, and what to show.
 ///
 /// ```
-/// use tcpnotify_sim::explore::SweepOptions;
-/// let options = SweepOptions { shard: Some((1, 3)), ..SweepOptions::new(10..20) };
-/// assert_eq!(options.seeds_to_run().collect::<Vec<_>>(), vec![11, 14, 17]);
+/// use tcpnotify_sim::explore::{Shard, SweepOptions};
+/// use tcpnotify_sim::Seed;
+/// let options = SweepOptions { shard: Shard::new(1, 3), ..SweepOptions::new(10..20) };
+/// assert_eq!(options.seeds_to_run().collect::<Vec<_>>(), vec![Seed(11), Seed(14), Seed(17)]);
 /// assert_eq!(SweepOptions::new(0..u64::MAX).seeds_to_run().len(), u64::MAX);
-/// assert!(!options.keep_going);
+/// assert!(!options.stops_at_failure(), "a shard runs every one of its seeds");
+/// assert!(SweepOptions::new(0..10).stops_at_failure());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SweepOptions {
     /// The seeds to run, in order.
-    pub seeds: Range<u64>,
+    pub seeds: SeedSet,
     /// Worker threads (0 counts as 1; more than [`MAX_JOBS`] count as [`MAX_JOBS`]).
     pub jobs: usize,
-    /// `Some((i, n))`: run only the seeds where `(seed - seeds.start) % n == i`, so `n`
-    /// machines can split one range.
-    pub shard: Option<(usize, usize)>,
+    /// Run only this shard's seeds, so several machines split one set. A shard runs every
+    /// one of its seeds, as with `keep_going`: it cannot know where the other shards stop,
+    /// and this way the shards' reports merge into exactly the whole sweep's.
+    pub shard: Option<Shard>,
     /// Run every seed even after a failure; otherwise stop at the first failing seed.
     pub keep_going: bool,
     /// Show a progress bar on stderr (drawn only when stderr is a terminal).
     pub progress: bool,
+    /// Print each seed on stderr before it runs.
+    pub verbose: bool,
+    /// Start no seed once this much wall-clock time has passed (seeds running finish).
+    pub budget: Option<Duration>,
+    /// Stop a seed that runs longer than this in wall-clock time, and count it as failed
+    /// ([`FailureKind::TimedOut`]).
+    pub seed_timeout: Option<Duration>,
+    /// Run every failing seed, and the passing seeds one in this many, a second time and
+    /// count a seed whose two traces differ as failed ([`FailureKind::Nondeterministic`]).
+    pub check_determinism: Option<u64>,
+    /// Stop at once once this is set (by a Ctrl-C handler): seeds running are stopped
+    /// between two steps, and the report counts the seeds that finished before the first
+    /// that did not.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl SweepOptions {
-    /// Runs `seeds` on one thread per available core, stopping at the first failure, with no
-    /// progress bar and no shard.
-    pub fn new(seeds: Range<u64>) -> Self {
+    /// Runs `seeds` on one thread per available core, stopping at the first failure, with
+    /// nothing on stderr, no shard, no budget and no timeout.
+    pub fn new(seeds: impl Into<SeedSet>) -> Self {
         SweepOptions {
-            seeds,
+            seeds: seeds.into(),
             jobs: default_jobs(),
             shard: None,
             keep_going: false,
             progress: false,
+            verbose: false,
+            budget: None,
+            seed_timeout: None,
+            check_determinism: None,
+            interrupt: None,
         }
     }
 
-    /// The seeds this sweep runs, in order: the range, less the other shards' seeds. Computed
-    /// one at a time, so any range costs no memory.
-    ///
-    /// # Panics
-    /// If the shard is `(i, n)` with `n == 0` or `i >= n`.
+    /// The seeds this sweep runs, in order: the set, less the other shards' seeds. Computed
+    /// one at a time, so any set costs no memory.
     pub fn seeds_to_run(&self) -> ShardSeeds {
-        let (index, count) = self.shard.unwrap_or((0, 1));
-        assert!(
-            count > 0 && index < count,
-            "shard {index}/{count}: the index must be below the count"
-        );
-        let first = self.seeds.start.checked_add(index as u64);
-        let len = match first {
-            Some(first) if first < self.seeds.end => {
-                (self.seeds.end - first - 1) / count as u64 + 1
-            }
-            _ => 0,
-        };
-        ShardSeeds {
-            first: first.unwrap_or(0),
-            step: count as u64,
-            len,
-            next: 0,
+        ShardSeeds::of(&self.seeds, self.shard)
+    }
+
+    /// Whether the sweep stops at its first failing seed: unless `keep_going`, or a shard.
+    pub fn stops_at_failure(&self) -> bool {
+        !self.keep_going && self.shard.is_none()
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    /// The cutoff of one seed's runs, from now.
+    fn cutoff(&self) -> Cutoff {
+        let mut cutoff = Cutoff::never();
+        if let Some(flag) = &self.interrupt {
+            cutoff = cutoff.interrupted_by(flag.clone());
         }
-    }
-}
-
-/// The seeds of one shard of a range, computed from their index: see
-/// [`SweepOptions::seeds_to_run`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShardSeeds {
-    first: u64,
-    step: u64,
-    len: u64,
-    next: u64,
-}
-
-impl ShardSeeds {
-    /// How many seeds the shard has in all (not only those left to iterate).
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether the shard has no seed.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The `index`-th seed of the shard, from 0.
-    pub fn seed(&self, index: u64) -> Option<u64> {
-        // Below `len`, the seed lies inside the range: no overflow.
-        (index < self.len).then(|| self.first + index * self.step)
-    }
-}
-
-impl Iterator for ShardSeeds {
-    type Item = u64;
-    fn next(&mut self) -> Option<u64> {
-        let seed = self.seed(self.next)?;
-        self.next += 1;
-        Some(seed)
+        if let Some(timeout) = self.seed_timeout {
+            cutoff = cutoff.after(timeout);
+        }
+        cutoff
     }
 }
 
 /// Worker threads when none are asked for: one per available core, at most [`MAX_JOBS`].
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_JOBS))
-}
-
-/// One failing seed of a sweep.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SweepFailure {
-    /// The seed.
-    pub seed: Seed,
-    /// Its first failure's signature (a rule id or property name), as shrinking keeps it.
-    pub signature: String,
-    /// Its first failure, in words.
-    pub summary: String,
-}
-
-impl fmt::Display for SweepFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "seed {} [{}]: {}",
-            self.seed, self.signature, self.summary
-        )
-    }
-}
-
-/// What a sweep found.
-#[derive(Debug, Clone)]
-pub struct SweepReport {
-    /// How many seeds ran and count in this report.
-    pub seeds_run: usize,
-    /// How many of them failed.
-    pub failed: usize,
-    /// The lowest failing seeds, at most [`MAX_LISTED_FAILURES`] of them, lowest first.
-    /// Without `keep_going`, at most one: the lowest failing seed.
-    pub failures: Vec<SweepFailure>,
-    /// What the counted runs exercised.
-    pub coverage: Coverage,
-    /// Wall-clock time of the sweep.
-    pub elapsed: Duration,
-}
-
-impl SweepReport {
-    /// Seeds run per second of wall-clock time.
-    pub fn seeds_per_second(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.seeds_run as f64 / secs
-        } else {
-            0.0
-        }
-    }
-
-    /// Whether no seed failed.
-    pub fn passed(&self) -> bool {
-        self.failed == 0
-    }
-
-    /// Counts one seed's result, in seed order.
-    fn fold(&mut self, result: SeedResult) {
-        self.seeds_run += 1;
-        self.coverage.merge(&result.coverage);
-        if let Some(failure) = result.failure {
-            self.failed += 1;
-            if self.failures.len() < MAX_LISTED_FAILURES {
-                self.failures.push(failure);
-            }
-        }
-    }
-}
-
-impl fmt::Display for SweepReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "swept {} seed(s) in {:.1}s ({:.1} seeds/s): {}",
-            self.seeds_run,
-            self.elapsed.as_secs_f64(),
-            self.seeds_per_second(),
-            if self.passed() {
-                "passed".to_string()
-            } else {
-                format!("{} FAILED", self.failed)
-            }
-        )?;
-        for failure in &self.failures {
-            writeln!(f, "{failure}")?;
-        }
-        if self.failed > self.failures.len() {
-            writeln!(
-                f,
-                "... and {} more failing seed(s)",
-                self.failed - self.failures.len()
-            )?;
-        }
-        write!(f, "{}", self.coverage)
-    }
 }
 
 /// The result of one seed, kept until the sweep knows which seeds count.
@@ -240,7 +147,7 @@ struct SeedResult {
 }
 
 /// The sweep's state, shared by its workers.
-struct Progress {
+struct State {
     /// Index of the next seed to hand out.
     next: u64,
     /// Index of the lowest failing seed so far, if the sweep stops at failures: no seed after
@@ -250,37 +157,50 @@ struct Progress {
     folded: u64,
     /// Results of seeds that finished before a seed below them.
     waiting: BTreeMap<u64, SeedResult>,
+    /// Seeds running: index, seed and when they started.
+    running: BTreeMap<u64, (Seed, Instant)>,
+    /// Seeds past their timeout that the watchdog already named, by index.
+    named_stuck: BTreeSet<u64>,
+    /// Workers not yet done.
+    workers: usize,
+    /// Why no more seeds are started, if the sweep ended early.
+    ended: Option<SweepEnd>,
     report: SweepReport,
     /// A worker panicked outside the simulation: every worker stops, the panic goes on.
     panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
-impl Progress {
+impl State {
     /// Folds every result that is now countable, in seed order.
     fn fold_ready(&mut self) {
         while let Some(result) = self.waiting.remove(&self.folded) {
             if self.folded <= self.stop_at {
-                self.report.fold(result);
+                self.report.fold(&result.coverage, result.failure);
             }
             self.folded += 1;
         }
     }
 }
 
+/// What became of one seed.
+enum SeedOutcome {
+    /// Boxed: a result holds a whole run's coverage, and the other variant nothing.
+    Done(Box<SeedResult>),
+    /// Stopped by the interrupt: it does not count.
+    Interrupted,
+}
+
 /// Runs and judges `scenario` for every seed of `options`, in parallel.
 ///
-/// Workers take seeds in order. Without `keep_going`, once a seed fails no seed after it is
-/// started, and the report counts exactly the seeds up to the lowest failing one: seeds
-/// before it were all handed out earlier and run to the end, and results of later seeds
+/// Workers take seeds in order. When the sweep stops at failures, once a seed fails no seed
+/// after it is started, and the report counts exactly the seeds up to the lowest failing one:
+/// seeds before it were all handed out earlier and run to the end, and results of later seeds
 /// still in flight are dropped. So the report does not depend on `jobs`.
-///
-/// # Panics
-/// If the shard is invalid (see [`SweepOptions::seeds_to_run`]).
 ///
 /// ```
 /// use tcpnotify_sim::notifiers::{Echo, Sender};
 /// use tcpnotify_sim::{factory, Scenario};
-/// use tcpnotify_sim::explore::{sweep, SweepOptions};
+/// use tcpnotify_sim::explore::{sweep, SweepEnd, SweepOptions};
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
 ///     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(64)));
@@ -288,80 +208,99 @@ impl Progress {
 /// let report = sweep(&scenario, &SweepOptions { jobs: 2, ..SweepOptions::new(0..4) });
 /// assert!(report.passed());
 /// assert_eq!(report.seeds_run, 4);
+/// assert_eq!(report.end, SweepEnd::Complete);
 /// assert_eq!(report.coverage.runs, 4);
 /// ```
 pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
     let started = Instant::now();
     let seeds = options.seeds_to_run();
+    let budget_end = options.budget.and_then(|b| started.checked_add(b));
     let jobs = options
         .jobs
         .clamp(1, MAX_JOBS)
         .min(usize::try_from(seeds.len()).unwrap_or(usize::MAX).max(1));
     let ahead = AHEAD_PER_JOB.saturating_mul(jobs as u64);
-    let state = Mutex::new(Progress {
+    let state = Mutex::new(State {
         next: 0,
         stop_at: u64::MAX,
         folded: 0,
         waiting: BTreeMap::new(),
-        report: SweepReport {
-            seeds_run: 0,
-            failed: 0,
-            failures: Vec::new(),
-            coverage: Coverage::default(),
-            elapsed: Duration::ZERO,
-        },
+        running: BTreeMap::new(),
+        named_stuck: BTreeSet::new(),
+        workers: 0,
+        ended: None,
+        report: SweepReport::empty(&scenario.name, options.seeds.clone(), options.shard),
         panic: None,
     });
     let turn = Condvar::new();
     let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
-    let bar = progress_bar(options.progress, seeds.len());
+    let total = options.seeds.len().map(|_| seeds.len());
+    let progress = Progress::new(options.progress, total, options.verbose);
 
     // Hands out the next seed's index, waiting while the workers are too far ahead; `None`
     // when the sweep is over for this worker.
-    let take = |mut progress: MutexGuard<'_, Progress>| -> Option<(u64, u64)> {
+    let take = |mut state: MutexGuard<'_, State>| -> Option<(u64, Seed)> {
         loop {
-            let index = progress.next;
+            let index = state.next;
             let seed = seeds.seed(index)?;
-            if index > progress.stop_at || progress.panic.is_some() {
+            if index > state.stop_at || state.panic.is_some() || state.ended.is_some() {
                 return None;
             }
-            if index < progress.folded.saturating_add(ahead) {
-                progress.next += 1;
+            if options.interrupted() {
+                state.ended = Some(SweepEnd::Interrupted);
+                return None;
+            }
+            if budget_end.is_some_and(|end| Instant::now() >= end) {
+                state.ended = Some(SweepEnd::BudgetSpent);
+                return None;
+            }
+            if index < state.folded.saturating_add(ahead) {
+                state.next += 1;
+                state.running.insert(index, (seed, Instant::now()));
                 return Some((index, seed));
             }
-            progress = turn.wait(progress).unwrap_or_else(|e| e.into_inner());
+            state = turn.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     };
     let work = || {
         while let Some((index, seed)) = take(lock()) {
-            let result = catch_unwind(AssertUnwindSafe(|| run_seed(scenario, Seed(seed))));
-            let mut progress = lock();
+            progress.starting(seed);
+            let in_set = seeds.index_in_set(index);
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                run_seed(scenario, seed, in_set, options)
+            }));
+            let mut state = lock();
+            state.running.remove(&index);
             match result {
-                Ok(result) => {
-                    if result.failure.is_some() && !options.keep_going {
-                        progress.stop_at = progress.stop_at.min(index);
+                Ok(SeedOutcome::Done(result)) => {
+                    if result.failure.is_some() && options.stops_at_failure() {
+                        state.stop_at = state.stop_at.min(index);
                     }
-                    if let Some(bar) = &bar {
-                        bar.inc(1);
-                        if let Some(failure) = &result.failure {
-                            bar.println(format!("FAILED {failure}"));
-                        }
+                    progress.inc();
+                    if let Some(failure) = &result.failure {
+                        progress.event(format!("FAILED {failure}"));
                     }
-                    progress.waiting.insert(index, result);
-                    progress.fold_ready();
+                    state.waiting.insert(index, *result);
+                    state.fold_ready();
+                }
+                Ok(SeedOutcome::Interrupted) => {
+                    state.ended = Some(SweepEnd::Interrupted);
                 }
                 Err(panic) => {
-                    progress.panic.get_or_insert(panic);
+                    state.panic.get_or_insert(panic);
                 }
             }
-            drop(progress);
+            drop(state);
             turn.notify_all();
         }
+        lock().workers -= 1;
+        turn.notify_all();
     };
 
     std::thread::scope(|scope| {
         let mut workers = Vec::new();
         for i in 0..jobs {
+            lock().workers += 1;
             let spawned = std::thread::Builder::new()
                 .name(format!("sweep-{i}"))
                 .stack_size(WORKER_STACK_BYTES)
@@ -370,6 +309,7 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
                 Ok(worker) => workers.push(worker),
                 // Fewer threads than asked for only make the sweep slower.
                 Err(e) if !workers.is_empty() => {
+                    lock().workers -= 1;
                     tracing::warn!("sweep: started {i} of {jobs} workers: {e}");
                     break;
                 }
@@ -380,77 +320,148 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
                 }
             }
         }
+        watch(&state, &turn, options.seed_timeout, &progress);
         for worker in workers {
             if let Err(panic) = worker.join() {
                 resume_unwind(panic);
             }
         }
     });
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    let mut progress = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    if let Some(panic) = progress.panic.take() {
+    progress.finish();
+    let mut state = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(panic) = state.panic.take() {
         resume_unwind(panic);
     }
-    progress.report.elapsed = started.elapsed();
-    progress.report
+    let mut report = state.report;
+    report.end = if report.seeds_run as u64 == seeds.len() {
+        SweepEnd::Complete
+    } else if state.ended == Some(SweepEnd::Interrupted) {
+        SweepEnd::Interrupted
+    } else if state.stop_at != u64::MAX {
+        SweepEnd::StoppedAtFailure
+    } else {
+        state.ended.unwrap_or(SweepEnd::Complete)
+    };
+    report.elapsed = started.elapsed();
+    report
 }
 
-fn run_seed(scenario: &Scenario, seed: Seed) -> SeedResult {
+/// Waits for the workers, naming on stderr each seed that runs past twice its timeout: the
+/// cutoff stops a run between simulation steps, so such a seed is stuck inside one step (a
+/// callback that never returns), which nothing can stop safely.
+fn watch(state: &Mutex<State>, turn: &Condvar, timeout: Option<Duration>, progress: &Progress) {
+    let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut state = lock();
+    while state.workers > 0 {
+        let Some(timeout) = timeout else {
+            state = turn.wait(state).unwrap_or_else(|e| e.into_inner());
+            continue;
+        };
+        let (next, _) = turn
+            .wait_timeout(state, timeout.max(Duration::from_millis(100)))
+            .unwrap_or_else(|e| e.into_inner());
+        state = next;
+        let stuck: Vec<(u64, Seed, Duration)> = state
+            .running
+            .iter()
+            .map(|(index, (seed, since))| (*index, *seed, since.elapsed()))
+            .filter(|(index, _, ran)| !state.named_stuck.contains(index) && *ran > timeout * 2)
+            .collect();
+        for (index, seed, ran) in stuck {
+            state.named_stuck.insert(index);
+            progress.println(format!(
+                "seed {seed} has run for {} and is past its timeout: it is stuck inside one \
+                 simulation step (a callback that does not return?); the sweep waits for it",
+                humantime::format_duration(Duration::from_secs(ran.as_secs()))
+            ));
+        }
+    }
+}
+
+fn run_seed(scenario: &Scenario, seed: Seed, index: u64, options: &SweepOptions) -> SeedOutcome {
     let plan = scenario.plan_for(seed);
-    match judge(scenario, &plan) {
+    let first = judge_until(scenario, &plan, &options.cutoff());
+    let failure = |kind, signature: String, summary: String| SweepFailure {
+        seed,
+        index,
+        kind,
+        signature,
+        summary,
+        repro: None,
+    };
+    let mut result = match &first {
         Ok(verdict) => SeedResult {
-            coverage: Coverage::of_run(scenario, &verdict),
-            failure: verdict.failures.first().map(|first| SweepFailure {
-                seed,
-                signature: first.signature(),
-                summary: first.to_string(),
-            }),
+            coverage: Coverage::of_run(scenario, verdict),
+            failure: verdict
+                .failures
+                .first()
+                .map(|first| failure(FailureKind::Failed, first.signature(), first.to_string())),
+        },
+        Err(RunError::Stopped {
+            stop: Stop::Interrupted,
+            ..
+        }) => return SeedOutcome::Interrupted,
+        Err(e @ RunError::Stopped { .. }) => SeedResult {
+            coverage: Coverage::default(),
+            failure: Some(failure(
+                FailureKind::TimedOut,
+                SEED_TIMEOUT.into(),
+                e.to_string(),
+            )),
         },
         Err(e) => SeedResult {
             coverage: Coverage::default(),
-            failure: Some(SweepFailure {
-                seed,
-                signature: RUN_ERROR.into(),
-                summary: e.to_string(),
-            }),
+            failure: Some(failure(
+                FailureKind::RunError,
+                RUN_ERROR.into(),
+                e.to_string(),
+            )),
         },
+    };
+    let timed_out = matches!(&result.failure, Some(f) if f.kind == FailureKind::TimedOut);
+    let Some(every) = options.check_determinism.filter(|_| !timed_out) else {
+        return SeedOutcome::Done(Box::new(result));
+    };
+    if result.failure.is_none() && !sampled(seed, every) {
+        return SeedOutcome::Done(Box::new(result));
     }
-}
-
-fn progress_bar(show: bool, total: u64) -> Option<ProgressBar> {
-    if !show {
-        return None;
+    let second = judge_until(scenario, &plan, &options.cutoff());
+    match &second {
+        Err(RunError::Stopped {
+            stop: Stop::Interrupted,
+            ..
+        }) => return SeedOutcome::Interrupted,
+        // A second run that ran out of time says nothing about determinism.
+        Err(RunError::Stopped { .. }) => return SeedOutcome::Done(Box::new(result)),
+        _ => {}
     }
-    let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:40}] {pos}/{len} seeds ({per_sec}, eta {eta})",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
+    if let Some(difference) = difference(&rendering(&first), &rendering(&second)) {
+        let was = signature_of(&first).map_or("passed".into(), |s| format!("failed with [{s}]"));
+        result.failure = Some(failure(
+            FailureKind::Nondeterministic,
+            NONDETERMINISTIC.into(),
+            format!("the first run {was}; {difference}"),
+        ));
     }
-    Some(bar)
+    SeedOutcome::Done(Box::new(result))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::{FaultSettings, Span};
+    use crate::explore::MAX_LISTED_FAILURES;
     use crate::scenario::Expectations;
 
-    /// An echo that must come back whole, under resets: seeds whose plan resets c1 fail.
     fn sometimes_failing() -> Scenario {
-        Scenario::echo("sweep-echo", 512, 128)
-            .faults(FaultSettings {
-                resets: 0.3,
-                reset_after_received: Span::new(1, 3),
-                read_chunks: 0.5,
-                ..FaultSettings::default()
-            })
-            .expecting(Expectations {
-                echoed: true,
-                ..Expectations::default()
-            })
+        super::super::test_scenarios::sometimes_failing("sweep-echo")
+    }
+
+    /// Fails at every seed: the echo closes two connections, not 9.
+    fn always_failing() -> Scenario {
+        Scenario::echo("always-failing", 16, 16).expecting(Expectations {
+            closed: Some(9),
+            ..Expectations::default()
+        })
     }
 
     fn options(jobs: usize, keep_going: bool) -> SweepOptions {
@@ -467,9 +478,17 @@ mod tests {
         for keep_going in [false, true] {
             let one = sweep(&scenario, &options(1, keep_going));
             let two = sweep(&scenario, &options(2, keep_going));
-            assert_eq!(one.seeds_run, two.seeds_run, "keep_going {keep_going}");
-            assert_eq!(one.failures, two.failures, "keep_going {keep_going}");
-            assert_eq!(one.coverage, two.coverage, "keep_going {keep_going}");
+            assert_eq!(
+                SweepReport {
+                    elapsed: Duration::ZERO,
+                    ..one.clone()
+                },
+                SweepReport {
+                    elapsed: Duration::ZERO,
+                    ..two
+                },
+                "keep_going {keep_going}"
+            );
             assert!(!one.failures.is_empty(), "resets must make some seed fail");
             assert!(
                 one.failures.iter().all(|f| f.signature == "echoed"),
@@ -485,9 +504,11 @@ mod tests {
         let all = sweep(&scenario, &options(2, true));
         let first = sweep(&scenario, &options(2, false));
         assert_eq!(all.seeds_run, 16);
+        assert_eq!(all.end, SweepEnd::Complete);
         assert!(all.failures.windows(2).all(|w| w[0].seed < w[1].seed));
         let lowest = all.failures[0].seed;
         assert_eq!(first.failures, vec![all.failures[0].clone()]);
+        assert_eq!(first.end, SweepEnd::StoppedAtFailure);
         // Every seed up to and including the lowest failing one, and none after it.
         assert_eq!(first.seeds_run as u64, lowest.0 + 1);
         assert_eq!(first.coverage.runs, first.seeds_run);
@@ -508,25 +529,12 @@ mod tests {
         assert_eq!(whole.failures, first.failures);
         assert_eq!(whole.seeds_run, first.seeds_run);
         assert_eq!(whole.coverage, first.coverage);
-        let last = SweepOptions {
-            shard: Some((2, 3)),
-            ..SweepOptions::new(u64::MAX - 7..u64::MAX)
-        };
-        assert_eq!(
-            last.seeds_to_run().collect::<Vec<_>>(),
-            vec![u64::MAX - 5, u64::MAX - 2]
-        );
-        assert_eq!(last.seeds_to_run().len(), 2);
     }
 
     #[test]
     fn at_most_the_lowest_failures_are_listed_and_all_are_counted() {
-        let scenario = Scenario::echo("always-failing", 16, 16).expecting(Expectations {
-            closed: Some(9),
-            ..Expectations::default()
-        });
         let report = sweep(
-            &scenario,
+            &always_failing(),
             &SweepOptions {
                 jobs: 2,
                 keep_going: true,
@@ -542,39 +550,141 @@ mod tests {
     }
 
     #[test]
-    fn shards_split_the_range_without_overlap() {
-        let base = SweepOptions::new(5..17);
-        let shards: Vec<Vec<u64>> = (0..3)
-            .map(|i| {
-                SweepOptions {
-                    shard: Some((i, 3)),
-                    ..base.clone()
-                }
-                .seeds_to_run()
-                .collect()
-            })
-            .collect();
-        assert_eq!(shards[0], vec![5, 8, 11, 14]);
-        let mut all: Vec<u64> = shards.concat();
-        all.sort();
-        assert_eq!(all, base.seeds_to_run().collect::<Vec<_>>());
-    }
-
-    #[test]
-    #[should_panic(expected = "shard 3/3")]
-    fn shard_index_must_be_below_count() {
-        SweepOptions {
-            shard: Some((3, 3)),
-            ..SweepOptions::new(0..10)
-        }
-        .seeds_to_run();
-    }
-
-    #[test]
     fn empty_range_runs_nothing() {
         let report = sweep(&sometimes_failing(), &SweepOptions::new(3..3));
         assert_eq!(report.seeds_run, 0);
         assert!(report.passed());
         assert_eq!(report.seeds_per_second(), 0.0);
+    }
+
+    #[test]
+    fn an_interrupted_sweep_counts_nothing_it_did_not_finish() {
+        let flag = Arc::new(AtomicBool::new(true));
+        let report = sweep(
+            &sometimes_failing(),
+            &SweepOptions {
+                interrupt: Some(flag),
+                ..options(2, true)
+            },
+        );
+        assert_eq!(report.end, SweepEnd::Interrupted);
+        assert_eq!(report.seeds_run, 0);
+        assert_eq!(report.resume_from(), Some(Seed(0)));
+        assert!(report.to_string().contains("INTERRUPTED"), "{report}");
+        assert!(
+            report.to_string().contains("the rest: --seeds 0..16"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_seed_past_its_timeout_fails_by_seed_with_its_own_kind() {
+        let slow = super::super::test_scenarios::never_finishing();
+        let report = sweep(
+            &slow,
+            &SweepOptions {
+                seed_timeout: Some(Duration::from_millis(1)),
+                keep_going: true,
+                jobs: 1,
+                ..SweepOptions::new(7..9)
+            },
+        );
+        assert_eq!(report.failed, 2, "{report}");
+        let failure = &report.failures[0];
+        assert_eq!((failure.seed, failure.index), (Seed(7), 0));
+        assert_eq!(failure.kind, FailureKind::TimedOut);
+        assert_eq!(failure.signature, SEED_TIMEOUT);
+        assert!(
+            failure
+                .summary
+                .contains("ran longer than 1ms of wall-clock time"),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_budget_of_no_time_starts_nothing() {
+        let report = sweep(
+            &sometimes_failing(),
+            &SweepOptions {
+                budget: Some(Duration::ZERO),
+                ..options(2, true)
+            },
+        );
+        assert_eq!(report.end, SweepEnd::BudgetSpent);
+        assert_eq!(report.seeds_run, 0);
+    }
+
+    #[test]
+    fn checking_determinism_reruns_failures_and_finds_none_in_a_deterministic_run() {
+        let report = sweep(
+            &sometimes_failing(),
+            &SweepOptions {
+                check_determinism: Some(1),
+                ..options(2, true)
+            },
+        );
+        assert!(!report.failures.is_empty());
+        assert!(
+            report
+                .failures
+                .iter()
+                .all(|f| f.kind == FailureKind::Failed),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_run_that_is_not_a_function_of_its_seed_fails_as_nondeterministic() {
+        use crate::notifiers::{Echo, Sender};
+        use std::sync::atomic::AtomicUsize;
+        // Each run's client sends one byte more than the last: state leaking between runs.
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let leaky = Scenario::new("leaky")
+            .listener("server", "server", 7000, crate::factory(|| Echo))
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                crate::factory(|| Sender::pattern(16 + RUNS.fetch_add(1, Ordering::SeqCst))),
+            );
+        let options = SweepOptions {
+            jobs: 1,
+            keep_going: true,
+            ..SweepOptions::new(0..3)
+        };
+        assert!(sweep(&leaky, &options).passed(), "each run alone passes");
+        let report = sweep(
+            &leaky,
+            &SweepOptions {
+                check_determinism: Some(1),
+                ..options
+            },
+        );
+        assert_eq!(report.failed, 3, "{report}");
+        let failure = &report.failures[0];
+        assert_eq!(failure.kind, FailureKind::Nondeterministic);
+        assert_eq!(failure.signature, NONDETERMINISTIC);
+        assert!(
+            failure
+                .summary
+                .starts_with("the first run passed; runs differ at trace line "),
+            "{failure}"
+        );
+    }
+
+    #[test]
+    fn a_report_round_trips_through_json() {
+        let report = sweep(&sometimes_failing(), &options(2, true));
+        let text = serde_json::to_string(&report).unwrap();
+        let back: SweepReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back,
+            SweepReport {
+                elapsed: Duration::ZERO,
+                ..report
+            }
+        );
     }
 }

@@ -7,6 +7,7 @@ use crate::judge::{judge, Verdict};
 use crate::run::RunOutcome;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
+use std::path::Path;
 
 /// The seed a test runs: `TCPNOTIFY_SEED` if set (and a number), else `default`.
 pub fn seed_or(default: u64) -> Seed {
@@ -17,7 +18,10 @@ pub fn seed_or(default: u64) -> Seed {
     }
 }
 
-/// The command that re-runs the current test (named by libtest's thread name) with `seed`.
+/// The command that re-runs the current test (named by libtest's thread name) with `seed`:
+/// `TCPNOTIFY_SEED=N cargo test -p PACKAGE --lib -- --exact PATH` for a unit test in `src/`,
+/// `... --test TARGET -- ...` for one in `tests/`. The package is the one `cargo test` ran
+/// (`CARGO_PKG_NAME`), so the line works from anywhere in its workspace.
 pub fn repro_line(seed: Seed) -> String {
     let test = std::thread::current()
         .name()
@@ -32,7 +36,51 @@ pub fn repro_line(seed: Seed) -> String {
             _ => stem,
         })
         .unwrap_or_else(|| "<test binary>".into());
-    format!("{SEED_VAR}={seed} cargo test --test {binary} -- --exact {test}")
+    let package = std::env::var("CARGO_PKG_NAME").ok();
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
+    let command = test_command(&binary, package.as_deref(), manifest_dir.as_deref(), &test);
+    format!("{SEED_VAR}={seed} {command}")
+}
+
+/// `cargo test` selecting exactly `test` in the test binary `binary` (its file name less the
+/// hash) of `package`, whose manifest is in `manifest_dir`.
+fn test_command(
+    binary: &str,
+    package: Option<&str>,
+    manifest_dir: Option<&Path>,
+    test: &str,
+) -> String {
+    let mut command = String::from("cargo test");
+    if let Some(package) = package {
+        command += &format!(" -p {package}");
+    }
+    // A library's unit tests are built into a binary named after the crate, hyphens made
+    // underscores; an integration test's after its target.
+    let is_lib = package.is_some_and(|p| p.replace('-', "_") == binary);
+    if is_lib {
+        command += " --lib";
+    } else {
+        command += &format!(" --test {}", test_target(binary, manifest_dir));
+    }
+    command + &format!(" -- --exact {test}")
+}
+
+/// The integration test target built into `binary`: its name, unless only the name with
+/// hyphens for underscores is a test in `manifest_dir/tests/` (the binary's file name has
+/// underscores where the target's name has hyphens).
+fn test_target(binary: &str, manifest_dir: Option<&Path>) -> String {
+    let exists = |name: &str| {
+        manifest_dir.is_some_and(|dir| {
+            let tests = dir.join("tests");
+            tests.join(format!("{name}.rs")).is_file() || tests.join(name).join("main.rs").is_file()
+        })
+    };
+    let hyphenated = binary.replace('_', "-");
+    if !exists(binary) && exists(&hyphenated) {
+        hyphenated
+    } else {
+        binary.to_string()
+    }
 }
 
 /// Runs `scenario` with `seed` and judges it (contract and end conditions). Panics with the
@@ -64,4 +112,51 @@ pub fn run_passing(scenario: &Scenario, seed: Seed) -> RunOutcome {
         );
     }
     verdict.outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_tests_repro_line_selects_exactly_this_test() {
+        let line = repro_line(Seed(3));
+        let this = "explore::testing::tests::a_unit_tests_repro_line_selects_exactly_this_test";
+        assert_eq!(
+            line,
+            format!("TCPNOTIFY_SEED=3 cargo test -p tcpnotify-sim --lib -- --exact {this}")
+        );
+        // The filter after `--` selects this one test in this very binary.
+        let (_, filter) = line.split_once(" -- ").expect("a filter");
+        let exe = std::env::current_exe().expect("the test binary");
+        let listed = std::process::Command::new(exe)
+            .args(filter.split_whitespace())
+            .arg("--list")
+            .output()
+            .expect("the test binary runs");
+        let stdout = String::from_utf8_lossy(&listed.stdout);
+        let tests: Vec<&str> = stdout.lines().filter(|l| l.ends_with(": test")).collect();
+        assert_eq!(tests, [format!("{this}: test")], "{stdout}");
+    }
+
+    #[test]
+    fn integration_tests_are_named_by_their_target() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(
+            test_command("cli", Some("tcpnotify-sim"), Some(dir), "a::b"),
+            "cargo test -p tcpnotify-sim --test cli -- --exact a::b"
+        );
+        assert_eq!(
+            test_command("fuzz_regressions", None, Some(dir), "t"),
+            "cargo test --test fuzz_regressions -- --exact t"
+        );
+        let scratch = std::env::temp_dir().join(format!("tcpnotify-repro-{}", std::process::id()));
+        std::fs::create_dir_all(scratch.join("tests")).unwrap();
+        std::fs::write(scratch.join("tests/my-chaos.rs"), "").unwrap();
+        assert_eq!(
+            test_command("my_chaos", Some("mine"), Some(&scratch), "t"),
+            "cargo test -p mine --test my-chaos -- --exact t"
+        );
+        let _ = std::fs::remove_dir_all(scratch);
+    }
 }

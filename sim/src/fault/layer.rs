@@ -22,6 +22,7 @@ use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -102,6 +103,8 @@ pub struct FaultLayer {
     hosts: BTreeMap<String, IpAddr>,
     host_of_ip: BTreeMap<IpAddr, String>,
     state: Mutex<State>,
+    /// Set by [`calm`](Self::calm): every fault healed for good.
+    calm: AtomicBool,
 }
 
 impl FaultLayer {
@@ -114,6 +117,7 @@ impl FaultLayer {
             hosts,
             host_of_ip,
             state: Mutex::new(State::default()),
+            calm: AtomicBool::new(false),
         })
     }
 
@@ -124,6 +128,11 @@ impl FaultLayer {
     /// The state of the connection `key`, made on first use.
     pub(super) fn link(&self, key: LinkKey) -> Arc<Mutex<Link>> {
         self.lock().links.entry(key).or_default().clone()
+    }
+
+    /// The plan this layer applies.
+    pub fn plan(&self) -> &FaultPlan {
+        &self.plan
     }
 
     /// The host at `ip`.
@@ -217,6 +226,30 @@ impl FaultLayer {
         for w in waiters {
             w.wake();
         }
+    }
+
+    /// Heals every fault of the layer at once and for good, for a run's liveness phase: every
+    /// partition is repaired, every slow close delivers its end of stream now, and the
+    /// chunking policies stop — writes and reads pass whole, and each direction may hold the
+    /// plan's whole window again. Every task waiting on a fault is woken. Hosts that are down
+    /// stay down until the runner restarts them; a reset stays a reset.
+    pub fn calm(&self) {
+        self.calm.store(true, Ordering::Relaxed);
+        let links: Vec<Arc<Mutex<Link>>> = self.lock().links.values().cloned().collect();
+        for link in links {
+            let mut link = lock(&link);
+            link.fin_delay = [None; 2];
+            link.wake_all();
+        }
+        self.wake_heal_waiters(|state| {
+            state.blocked.clear();
+            state.pending_slow_close.clear();
+        });
+    }
+
+    /// Whether [`calm`](Self::calm) healed every fault.
+    pub fn is_calm(&self) -> bool {
+        self.calm.load(Ordering::Relaxed)
     }
 
     /// Whether traffic from `from` to `to` is cut.

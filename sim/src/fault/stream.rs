@@ -146,7 +146,13 @@ impl<S: Stream + Peek> FaultyStream<S> {
         if link.reset {
             return Allowance::Reset;
         }
-        let free = self.window.saturating_sub(link.in_flight[self.out]);
+        let calm = self.layer.is_calm();
+        // Calm, a small send buffer is the whole window again.
+        let window = match calm {
+            true => self.layer.plan.window.clamp(self.window, MAX_WINDOW),
+            false => self.window,
+        };
+        let free = window.saturating_sub(link.in_flight[self.out]);
         if free == 0 {
             if link.dropped[1 - self.out] {
                 return Allowance::PeerGone;
@@ -155,7 +161,8 @@ impl<S: Stream + Peek> FaultyStream<S> {
             return Allowance::Wait;
         }
         let mut allowed = offered.min(free);
-        if let (Some(rng), Some(p)) = (self.write_slicer.as_mut(), self.layer.plan.partial_writes) {
+        let slicer = self.write_slicer.as_mut().filter(|_| !calm);
+        if let (Some(rng), Some(p)) = (slicer, self.layer.plan.partial_writes) {
             let low = p.average.saturating_sub(p.variation).max(1);
             let high = p.average.saturating_add(p.variation).max(low);
             allowed = allowed.min(rng.random_range(low..=high));
@@ -197,6 +204,14 @@ impl<S: Stream + Peek> FaultyStream<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Hands the reader up to `most` bytes of the stash.
+    fn deliver_stash(&mut self, buf: &mut ReadBuf<'_>, most: usize) {
+        let n = self.stash.len().min(most).min(buf.remaining());
+        buf.put_slice(&self.stash[..n]);
+        self.stash.drain(..n);
+        self.consumed(n);
+    }
+
     /// The peer's bytes were read by this end: they leave the peer's window.
     fn consumed(&self, n: usize) {
         let mut link = lock(&self.link);
@@ -209,6 +224,9 @@ impl<S: Stream + Peek> FaultyStream<S> {
 
     /// Whether the end of stream may be reported now (a slow close delays it).
     fn poll_fin(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.layer.is_calm() {
+            return Poll::Ready(());
+        }
         if self.fin_timer.is_none() {
             match lock(&self.link).fin_delay[1 - self.out] {
                 Some(delay) => self.fin_timer = Some(Box::pin(tokio::time::sleep(delay))),
@@ -266,7 +284,13 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
                 return Poll::Pending;
             }
         }
-        if this.read_chunker.is_none() {
+        let calm = this.layer.is_calm();
+        if calm && !this.stash.is_empty() {
+            // Re-chunking stopped: what was coalesced goes out whole.
+            this.deliver_stash(buf, usize::MAX);
+            return Poll::Ready(Ok(()));
+        }
+        if this.read_chunker.is_none() || calm {
             // No re-chunking: the backend's own reads, straight into the caller's buffer.
             if this.eof {
                 return this.poll_fin(cx).map(Ok);
@@ -305,10 +329,7 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
                 return Poll::Ready(Err(e));
             }
         }
-        let n = this.stash.len().min(target).min(buf.remaining());
-        buf.put_slice(&this.stash[..n]);
-        this.stash.drain(..n);
-        this.consumed(n);
+        this.deliver_stash(buf, target);
         Poll::Ready(Ok(()))
     }
 }

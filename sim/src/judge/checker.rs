@@ -2,10 +2,13 @@
 //! (`docs/contract.md`) by its id, with the trace lines that break it.
 //!
 //! A trace shows callbacks, not sockets, so the checker judges the rules a callback sequence
-//! can break: C1, C3, C4, C5, A1, A2, L1, L2, W4, R1, R2, R3, N1–N4, and R6 (stream
-//! integrity is checked while the run goes, where the bytes are, and lands in the trace as
-//! `VIOLATION` lines). The others (C2, C6, L3–L5, W1–W3, W5, R4, R5) are about what the stack
-//! does with the socket, and are pinned down by unit tests and snapshots instead.
+//! can break: C1, C3, C4, C5, A1, A2, L1, L2, W4, R1, R2, R3, N1–N4, R6 (stream integrity is
+//! checked while the run goes, where the bytes are, and lands in the trace as `VIOLATION`
+//! lines) and W1 (each dropped write is a `W1 dropped` line, with the phase it was dropped in
+//! and the connection's running count: the checker judges that the phase is one where the
+//! contract drops writes, consistent with the callbacks around it, and that every counted drop
+//! is in the trace once). The others (C2, C6, L3–L5, W2, W3, W5, R4, R5) are about what the
+//! stack does with the socket, and are pinned down by unit tests and snapshots instead.
 //!
 //! ```
 //! use tcpnotify::record::Callback;
@@ -130,7 +133,7 @@ impl Rule {
     ];
 
     /// The rules a trace can show broken, which [`check`] judges.
-    pub const CHECKED: [Rule; 17] = [
+    pub const CHECKED: [Rule; 18] = [
         Rule::C1,
         Rule::C3,
         Rule::C4,
@@ -139,6 +142,7 @@ impl Rule {
         Rule::A2,
         Rule::L1,
         Rule::L2,
+        Rule::W1,
         Rule::W4,
         Rule::R1,
         Rule::R2,
@@ -171,6 +175,21 @@ impl FromStr for Rule {
             .into_iter()
             .find(|rule| rule.to_string() == wanted)
             .ok_or_else(|| UnknownRule(s.to_string()))
+    }
+}
+
+/// A rule is written by its id (`"C4"`), in JSON as in the text.
+impl serde::Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        id.parse()
+            .map_err(|e: UnknownRule| serde::de::Error::custom(e))
     }
 }
 
@@ -293,6 +312,9 @@ struct ConnectionView {
     expect: (usize, Option<usize>),
     /// The last `received`: line, times, result.
     last_received: Option<(usize, usize, bool)>,
+    /// The running count of the last dropped write (W1), and its line.
+    dropped_writes: u64,
+    last_dropped: Option<usize>,
 }
 
 /// The state of one listener.
@@ -331,8 +353,69 @@ impl Checker<'_> {
                 self.exercise(rule);
                 self.broken(rule, &event.who, message.clone(), &[index]);
             }
-            EventKind::Fault { .. } | EventKind::Note { .. } => {}
+            EventKind::WriteDropped {
+                phase,
+                after_end,
+                total,
+                ..
+            } => self.dropped(index, &event.who, phase, *after_end, *total),
+            EventKind::Fault { .. }
+            | EventKind::Note { .. }
+            | EventKind::Assertion { .. }
+            | EventKind::Log { .. } => {}
         }
+    }
+
+    /// W1: a write is dropped only where the contract drops writes (before the connection is
+    /// established, while it closes, after it ended), and the dropped writes a connection
+    /// counts are each in the trace once (their running count goes up by one).
+    fn dropped(&mut self, i: usize, who: &str, phase: &str, after_end: bool, total: u64) {
+        self.exercise(Rule::W1);
+        let mut c = self.connections.remove(who).unwrap_or_default();
+        let started = c.connected.or(c.accepted);
+        let ended = c.closed.or(c.connect_failed);
+        let before_connect =
+            phase == "new" || phase == "resolving" || phase.starts_with("connecting");
+        let misplaced = match (phase, started, ended) {
+            ("open", _, _) => Some(("dropped while open", started)),
+            (_, _, None) if after_end => {
+                Some(("sent after the end, but the connection had not ended", None))
+            }
+            (_, Some(_), _) | (_, _, Some(_)) if before_connect && !after_end => Some((
+                "dropped as not yet connected, after the connection began or ended",
+                started.or(ended),
+            )),
+            (p, None, _) if p.starts_with("closing") => {
+                Some(("dropped while closing, before the connection began", None))
+            }
+            (p, _, Some(end)) if p.starts_with("closing") => Some((
+                "dropped while closing, after the connection ended",
+                Some(end),
+            )),
+            ("closed", _, _) if c.closed.is_none() => {
+                Some(("dropped as closed before `closed`", None))
+            }
+            ("connect-failed", _, _) if c.connect_failed.is_none() => {
+                Some(("dropped as connect-failed before `connect_failed`", None))
+            }
+            _ => None,
+        };
+        if let Some((what, earlier)) = misplaced {
+            let lines: Vec<usize> = earlier.into_iter().chain([i]).collect();
+            self.broken(Rule::W1, who, format!("a write {what} ({phase})"), &lines);
+        }
+        if total != c.dropped_writes + 1 {
+            let lines: Vec<usize> = c.last_dropped.into_iter().chain([i]).collect();
+            let message = format!(
+                "the connection counts this dropped write as its #{total}, but the trace shows \
+                 {} before it: each dropped write is counted and reported once",
+                c.dropped_writes
+            );
+            self.broken(Rule::W1, who, message, &lines);
+        }
+        c.dropped_writes = total;
+        c.last_dropped = Some(i);
+        self.connections.insert(who.to_string(), c);
     }
 
     fn exercise(&mut self, rule: Rule) {

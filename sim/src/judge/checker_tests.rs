@@ -351,3 +351,86 @@ fn rule_ids_parse_and_print() {
     assert_eq!("w4".parse::<Rule>(), Ok(Rule::W4));
     assert!("X9".parse::<Rule>().is_err());
 }
+
+/// A `W1 dropped` line of `c1`, dropped in `phase` as the connection's `total`th.
+fn dropped(trace: &Trace, phase: &str, total: u64, after_end: bool) {
+    trace.push(TraceEvent {
+        at_us: 0,
+        host: "h".into(),
+        who: "c1".into(),
+        kind: EventKind::WriteDropped {
+            call: "write".into(),
+            bytes: 4,
+            phase: phase.into(),
+            after_end,
+            total,
+        },
+    });
+}
+
+fn push(trace: &Trace, who: &str, callback: Callback) {
+    trace.push(TraceEvent {
+        at_us: 0,
+        host: "h".into(),
+        who: who.into(),
+        kind: EventKind::Callback {
+            callback,
+            local: None,
+            remote: None,
+        },
+    });
+}
+
+#[test]
+fn w1_writes_dropped_where_the_contract_drops_them_pass_and_are_exercised() {
+    let t = trace(vec![("c1", proxy()), ("c1", Connecting(1))]);
+    dropped(&t, "connecting(1)", 1, false);
+    push(&t, "c1", Connected);
+    dropped(&t, "closing(shut)", 2, false);
+    push(&t, "c1", Closed);
+    dropped(&t, "closed", 3, false);
+    dropped(&t, "closed", 4, true);
+    let report = check(&t, &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.exercised[&Rule::W1], 4);
+}
+
+#[test]
+fn w1_a_write_dropped_while_open_or_out_of_its_phase_is_a_violation() {
+    let t = trace(client_start());
+    dropped(&t, "open", 1, false);
+    dropped(&t, "connecting(1)", 2, false);
+    dropped(&t, "closed", 3, false);
+    let report = check(&t, &CheckOptions::default());
+    let found: Vec<(Rule, Vec<usize>)> = (report.violations.iter())
+        .map(|v| (v.rule, v.lines.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Rule::W1, vec![3, 4]),
+            (Rule::W1, vec![3, 5]),
+            (Rule::W1, vec![6])
+        ],
+        "{report}"
+    );
+    assert!(report.violations[0].message.contains("dropped while open"));
+}
+
+#[test]
+fn w1_a_counted_drop_missing_from_the_trace_is_a_violation() {
+    let t = trace(client_start());
+    push(&t, "c1", Closed);
+    dropped(&t, "closed", 1, false);
+    // #2 was counted but never reported.
+    dropped(&t, "closed", 3, true);
+    let report = check(&t, &CheckOptions::default());
+    assert_eq!(report.broken_rules(), [Rule::W1]);
+    assert_eq!(report.violations[0].lines, [5, 6]);
+    assert!(
+        report.violations[0]
+            .message
+            .contains("as its #3, but the trace shows 1"),
+        "{report}"
+    );
+}

@@ -1,8 +1,10 @@
 //! Coverage of a set of runs: which faults fired (and how many of them while bytes were in
 //! flight where they acted), which chunking policies were on, which fault kinds were enabled
-//! and never fired, and how many events each contract rule judged. A sweep that passes
-//! without exercising anything proves nothing, so the report says so loudly.
+//! and never fired, how many events each contract rule judged, and how the notifiers'
+//! assertions fared. A sweep that passes without exercising anything proves nothing, so the
+//! report says so loudly.
 
+use super::assertions::AssertionCoverage;
 use super::checker::Rule;
 use super::verdict::Verdict;
 use crate::scenario::Scenario;
@@ -26,7 +28,7 @@ use std::fmt;
 /// assert_eq!(sweep.fired["partition"], 4);
 /// assert!(!sweep.to_string().contains("WARNING"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Coverage {
     /// Runs counted.
     pub runs: usize,
@@ -46,6 +48,8 @@ pub struct Coverage {
     /// or drawn by the swarm for the seed) gave it a probability above 0, or the explicit plan
     /// held it. Counted by [`Coverage::of_run`]; [`Coverage::of`] leaves it empty.
     pub enabled: BTreeMap<String, usize>,
+    /// In how many runs each assertion was evaluated and met.
+    pub assertions: AssertionCoverage,
 }
 
 impl Coverage {
@@ -61,6 +65,7 @@ impl Coverage {
                 .map(|policy| (policy.to_string(), 1))
                 .collect(),
             exercised: verdict.report.exercised.clone(),
+            assertions: AssertionCoverage::of(verdict.outcome.context.assertions()),
             fired_in_flight: verdict.outcome.fired_in_flight,
             enabled: BTreeMap::new(),
         }
@@ -96,6 +101,7 @@ impl Coverage {
         for (rule, n) in &other.exercised {
             *self.exercised.entry(*rule).or_default() += n;
         }
+        self.assertions.merge(&other.assertions);
         self.fired_in_flight += other.fired_in_flight;
         for (kind, n) in &other.enabled {
             *self.enabled.entry(kind.clone()).or_default() += n;
@@ -189,6 +195,9 @@ impl fmt::Display for Coverage {
         let never = self.never_fired();
         if !never.is_empty() {
             write!(f, "\nenabled but never fired: {}", never.join(" "))?;
+        }
+        if !self.assertions.is_empty() {
+            write!(f, "\n{}", self.assertions)?;
         }
         if self.no_fault_fired() {
             write!(

@@ -1,11 +1,20 @@
 //! A run judged: the contract [`check`] of its trace (each broken [`Rule`] with the lines
-//! that break it), its scenario's [`Expectations`](crate::scenario::Expectations), both folded
-//! into a [`Verdict`] by [`judge()`], and the [`Coverage`] of many verdicts.
+//! that break it), its scenario's [`Expectations`](crate::scenario::Expectations), its
+//! notifiers' `always` assertions and the scenario's own properties (closures over a
+//! [`RunView`], added with `Scenario::property` and `Scenario::eventually`), all folded into
+//! a [`Verdict`] by [`judge()`]; and the [`Coverage`] of many verdicts, with how often each
+//! assertion held ([`AssertionCoverage`]).
 
+mod assertions;
 mod checker;
 mod coverage;
+mod property;
 mod verdict;
+mod view;
 
+pub use assertions::{AssertionCoverage, AssertionTally};
 pub use checker::{check, CheckOptions, CheckReport, Rule, UnknownRule, Violation};
 pub use coverage::Coverage;
-pub use verdict::{judge, judge_outcome, signature_of, Failure, Verdict, RUN_ERROR};
+pub use property::PropertyResult;
+pub use verdict::{judge, judge_outcome, judge_until, signature_of, Failure, Verdict, RUN_ERROR};
+pub use view::{ConnectionEnd, Ending, RunView};

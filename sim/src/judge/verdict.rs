@@ -1,24 +1,27 @@
-//! Judging a run: the contract check, how the run ended, and the scenario's own end
-//! conditions ("every byte echoed", "two connections closed"), folded into one verdict with a
-//! failure signature that shrinking keeps constant.
+//! Judging a run: the contract check, how the run ended, the scenario's own end conditions
+//! ("every byte echoed", "two connections closed"), its notifiers' `always` assertions and its
+//! properties (`property.rs`), folded into one verdict with a failure signature that
+//! shrinking keeps constant.
 
 use super::checker::{check, CheckOptions, CheckReport, Violation};
+use super::property::{assertion_failures, property_failures};
+use super::view::RunView;
 use crate::fault::FaultPlan;
-use crate::run::{run, Ended, RunError, RunOutcome};
-use crate::scenario::{Scenario, ScenarioFile};
+use crate::run::{run_until, tally, Cutoff, Ended, RunError, RunOutcome};
+use crate::scenario::{PropertyKind, Scenario, ScenarioFile};
 use crate::seed::Seed;
 use std::collections::BTreeMap;
 use std::fmt;
-use tcpnotify::record::Callback;
 
 /// One reason a run failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// A contract rule was broken.
     Contract(Violation),
-    /// An end condition of the scenario did not hold.
+    /// An end condition, a property of the scenario or an `always` assertion did not hold.
     Property {
-        /// The condition (`echoed`, `closed`, `finished`).
+        /// The condition (`echoed`, `closed`, `finished`), or the property's or assertion's
+        /// name.
         name: String,
         /// What was seen instead.
         message: String,
@@ -52,7 +55,8 @@ pub struct Verdict {
     pub outcome: RunOutcome,
     /// The contract check of its trace.
     pub report: CheckReport,
-    /// Every failure: contract violations first, then end conditions.
+    /// Every failure: contract violations first, then failed `always` assertions, the
+    /// scenario's safety properties, its end conditions, and its eventually-properties.
     pub failures: Vec<Failure>,
 }
 
@@ -120,7 +124,17 @@ pub(crate) fn check_options(scenario: &Scenario) -> CheckOptions {
 
 /// Runs `scenario` under `plan` and judges the run.
 pub fn judge(scenario: &Scenario, plan: &FaultPlan) -> Result<Verdict, RunError> {
-    let outcome = run(scenario, plan)?;
+    judge_until(scenario, plan, &Cutoff::never())
+}
+
+/// Runs `scenario` under `plan` unless `cutoff` stops it first (then
+/// [`RunError::Stopped`], and no verdict), and judges the run.
+pub fn judge_until(
+    scenario: &Scenario,
+    plan: &FaultPlan,
+    cutoff: &Cutoff,
+) -> Result<Verdict, RunError> {
+    let outcome = run_until(scenario, plan, cutoff)?;
     Ok(judge_outcome(scenario, outcome))
 }
 
@@ -133,7 +147,18 @@ pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
         .cloned()
         .map(Failure::Contract)
         .collect();
+    let unmet = |(name, message)| Failure::Property { name, message };
+    failures.extend(assertion_failures(&outcome).into_iter().map(unmet));
+    // The view is built only for a scenario with properties: it copies the trace.
+    let view = (!scenario.properties.is_empty()).then(|| RunView::new(scenario, &outcome));
+    let of_kind = |kind| match &view {
+        Some(view) => property_failures(scenario, view, kind),
+        None => Vec::new(),
+    };
+    failures.extend(of_kind(PropertyKind::Safety).into_iter().map(unmet));
     failures.extend(properties(scenario, &outcome));
+    failures.extend(of_kind(PropertyKind::Eventually).into_iter().map(unmet));
+    drop(view);
     Verdict {
         outcome,
         report,
@@ -179,13 +204,6 @@ impl ScenarioFile {
     }
 }
 
-/// Per-connection sums the end conditions look at.
-#[derive(Default)]
-struct Tally {
-    sent: usize,
-    received: usize,
-}
-
 fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
     let expect = &scenario.expectations;
     let mut failures = Vec::new();
@@ -194,6 +212,12 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
             name: name.to_string(),
             message,
         })
+    };
+    // What must eventually hold says whether the faults had healed when it did not.
+    let when = outcome.liveness.judged_when();
+    let eventual = |message: String| match &when {
+        Some(when) => format!("{message} ({when})"),
+        None => message,
     };
     match &outcome.ended {
         Ended::Panicked { message } => fail("no_panic", message.clone()),
@@ -207,25 +231,15 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
                     unfinished.join(", ")
                 )
             };
-            fail("finished", message);
+            fail("finished", eventual(message));
         }
         _ => {}
     }
-    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    let tallies = tally(&outcome.trace);
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for event in outcome.trace.events() {
-        let Some(callback) = event.callback() else {
-            continue;
-        };
-        *counts.entry(callback.name()).or_insert(0) += 1;
-        let tally = tallies.entry(event.who.clone()).or_default();
-        match callback {
-            Callback::Sent { result, .. } => tally.sent += result.len(),
-            Callback::Sentv { result, .. } => {
-                tally.sent += result.iter().map(|p| p.len()).sum::<usize>()
-            }
-            Callback::Received { data, .. } => tally.received += data.len(),
-            _ => {}
+        if let Some(callback) = event.callback() {
+            *counts.entry(callback.name()).or_insert(0) += 1;
         }
     }
     for (name, wanted) in [
@@ -250,7 +264,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
             if t.0 != t.1 {
                 fail(
                     "echoed",
-                    format!("{client} sent {} bytes but {} came back", t.0, t.1),
+                    eventual(format!("{client} sent {} bytes but {} came back", t.0, t.1)),
                 );
             }
         }
@@ -260,7 +274,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
         if seen != *wanted {
             fail(
                 "delivered",
-                format!("{who} received {seen} bytes, expected {wanted}"),
+                eventual(format!("{who} received {seen} bytes, expected {wanted}")),
             );
         }
     }

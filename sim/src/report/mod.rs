@@ -1,6 +1,10 @@
-//! A run drawn: the [`Timeline`] of a run, as one self-contained HTML page and as a Chrome
-//! trace-event file.
+//! Runs shown: the [`Timeline`] of a run, as one self-contained HTML page and as a Chrome
+//! trace-event file; the [`RunSummary`] a run's text ends with; a sweep as [`junit`] XML.
 
+mod junit;
+mod summary;
 mod timeline;
 
+pub use junit::{junit, JunitError};
+pub use summary::{ConnectionSummary, RunSummary};
 pub use timeline::{Timeline, TimelineError};

@@ -78,6 +78,13 @@ impl LinkLatencies {
         walk.max_ms = max_ms.max(min_ms);
     }
 
+    /// Every varying link takes `ms` from now on, fixed (the liveness phase's quiet latency).
+    pub(crate) fn fix_all(&mut self, ms: u64) {
+        for walk in self.walks.values_mut() {
+            (walk.min_ms, walk.max_ms) = (ms, ms);
+        }
+    }
+
     /// Sets every varying link's latency for the next step of `sim`: one draw per link.
     pub(crate) fn step(&mut self, sim: &turmoil::Sim<'_>) {
         for walk in self.walks.values_mut() {

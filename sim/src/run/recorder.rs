@@ -1,16 +1,20 @@
 //! The simulation's callback sink: records every callback into the trace with simulated time
 //! and host, tells the fault layer which sockets a connection uses, tracks which connections
-//! are live, and fires faults triggered by trace events.
+//! are live, and fires faults triggered by trace events (until the liveness phase disarms
+//! them). It also records each write rule W1 drops, and tells the run context which callback
+//! runs and each connection's counters.
 
+use super::context::Context;
 use super::integrity::StreamMatcher;
 use super::trace::{now_us, EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind, Trigger};
 use crate::scenario::RunOptions;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::record::{Callback, CallbackSink, DataFlow};
-use tcpnotify::TcpConnection;
+use tcpnotify::{DroppedWrite, TcpConnection};
 
 #[derive(Default)]
 struct Progress {
@@ -42,6 +46,10 @@ pub(crate) struct RunState {
     options: RunOptions,
     progress: Mutex<Progress>,
     matcher: Mutex<StreamMatcher>,
+    /// The run's context: the callback running now, each connection's counters.
+    pub(crate) context: Arc<Context>,
+    /// Set by the liveness phase: no event-triggered fault fires any more.
+    disarmed: AtomicBool,
 }
 
 impl RunState {
@@ -51,6 +59,7 @@ impl RunState {
         layer: Arc<FaultLayer>,
         faults: Vec<Fault>,
         options: RunOptions,
+        context: Arc<Context>,
     ) -> Arc<Self> {
         let mut triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>> = BTreeMap::new();
         for (index, fault) in faults.iter().enumerate() {
@@ -70,7 +79,15 @@ impl RunState {
             options,
             progress: Mutex::new(Progress::default()),
             matcher: Mutex::new(StreamMatcher::new()),
+            context,
+            disarmed: AtomicBool::new(false),
         })
+    }
+
+    /// From now on no event-triggered fault fires (the liveness phase).
+    pub(crate) fn disarm(&self) {
+        self.disarmed.store(true, Ordering::Relaxed);
+        self.lock().fired.clear();
     }
 
     /// Whether recorders must keep callback data whole (for the trace).
@@ -198,6 +215,9 @@ impl RunState {
         let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
         *count += 1;
         let count = *count;
+        if self.disarmed.load(Ordering::Relaxed) {
+            return;
+        }
         // In plan order, as the index lists are.
         let due: Vec<usize> = (self.triggers.get(who))
             .and_then(|by_callback| by_callback.get(name))
@@ -274,6 +294,9 @@ impl CallbackSink for HostSink {
                 .map(|(_, message)| message),
             _ => None,
         };
+        if let Some(conn) = conn {
+            self.run.context.record_stats(who, conn.stats());
+        }
         // Observed after the callback's own line, so a fault it triggers is logged after it.
         let observed = callback.clone();
         let at_us = self
@@ -292,5 +315,18 @@ impl CallbackSink for HostSink {
             });
         }
         self.run.observe(&self.host, who, conn, &observed);
+    }
+
+    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
+        self.run
+            .note(&self.host, who, EventKind::write_dropped(dropped));
+    }
+
+    fn enter(&self, who: &str) {
+        self.run.context.callback_started(&self.host, who);
+    }
+
+    fn exit(&self, _who: &str) {
+        self.run.context.callback_ended();
     }
 }

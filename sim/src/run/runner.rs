@@ -1,9 +1,20 @@
 //! Runs a scenario under a fault plan over turmoil: one host per scenario host, every
-//! callback recorded, the plan's timed faults applied between simulation steps. The run is a
-//! pure function of (scenario, plan).
+//! callback recorded, the plan's timed faults applied between simulation steps, then, once
+//! the active duration is over, the liveness phase (`liveness.rs`). The run is a pure
+//! function of (scenario, plan).
+
+#[path = "liveness.rs"]
+mod liveness;
+
+pub use liveness::Liveness;
+
+use liveness::Disturbed;
 
 use super::capacity::{Capacities, LimitError};
+use super::context::{Context, RunContext};
+use super::cutoff::{Cutoff, Stop};
 use super::latency::LinkLatencies;
+use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
@@ -30,7 +41,8 @@ const EPOCH_SECS: u64 = 1_704_067_200;
 pub enum Ended {
     /// Every client finished and no connection is live.
     AllFinished,
-    /// The scenario's duration passed first.
+    /// The active duration passed, and the liveness phase after it (if any), before every
+    /// client finished.
     DurationReached {
         /// Clients whose connection had not ended.
         unfinished: Vec<String>,
@@ -64,9 +76,13 @@ pub struct RunOutcome {
     /// How many of the faults that fired found bytes in flight (written and not yet read)
     /// on the connections they act on.
     pub fired_in_flight: usize,
+    /// Whether the run reached its liveness phase, and what it healed.
+    pub liveness: Liveness,
+    /// What its notifiers left in the run's context: shared state, assertions, counters.
+    pub context: RunContext,
 }
 
-/// A run that could not start.
+/// A run that could not start, or was stopped from outside before it ended.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The plan names a host or connection that does not exist, or is malformed.
@@ -78,6 +94,14 @@ pub enum RunError {
     /// The scenario exceeds a limit of the simulated network.
     #[error("scenario too large: {0}")]
     Limit(#[from] LimitError),
+    /// Its [`Cutoff`] stopped it (see [`run_until`]): it has no verdict.
+    #[error("{stop} (stopped at {at_ms} ms of simulated time)")]
+    Stopped {
+        /// Why.
+        stop: Stop,
+        /// The simulated time it had reached, in milliseconds.
+        at_ms: u64,
+    },
 }
 
 /// Something the run loop does at a simulated time.
@@ -139,16 +163,27 @@ pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Buil
 
 /// Runs `scenario` under `plan`.
 pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError> {
+    run_until(scenario, plan, &Cutoff::never())
+}
+
+/// Runs `scenario` under `plan` unless `cutoff` stops it first, between two steps of the
+/// simulation: then [`RunError::Stopped`]. A run the cutoff does not stop is the same as
+/// [`run`]'s.
+pub fn run_until(
+    scenario: &Scenario,
+    plan: &FaultPlan,
+    cutoff: &Cutoff,
+) -> Result<RunOutcome, RunError> {
     scenario.validate().map_err(RunError::Scenario)?;
     let topology = scenario.topology();
     plan.validate(&topology).map_err(RunError::Plan)?;
     let capacities = Capacities::for_run(scenario, plan)?;
     install_panic_recorder();
 
-    let mut builder = simulation_builder(
-        plan,
-        Duration::from_millis(scenario.duration_ms.saturating_add(1000)),
-    );
+    let longest = (scenario.duration_ms)
+        .saturating_add(scenario.settle_ms)
+        .saturating_add(1000);
+    let mut builder = simulation_builder(plan, Duration::from_millis(longest));
     capacities.apply(&mut builder);
     let mut sim = builder.build();
 
@@ -164,7 +199,14 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
     let latencies = LinkLatencies::new(plan, &addresses, linked);
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
-    let run = RunState::new(trace.clone(), layer, plan.faults.clone(), scenario.options);
+    let context = Context::new(trace.clone(), scenario.properties.declared_sometimes());
+    let run = RunState::new(
+        trace.clone(),
+        layer,
+        plan.faults.clone(),
+        scenario.options,
+        context.clone(),
+    );
     let network = NetworkTables {
         names: Arc::new(scenario.names.clone()),
         addresses: Arc::new(addresses),
@@ -179,6 +221,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
             schedule.insert((at.saturating_mul(1000), i), Action::Fire(i));
         }
     }
+    let logs = LogCapture::new(&scenario.log_filter, &trace);
     let mut loop_state = Loop {
         sim,
         run: run.clone(),
@@ -186,7 +229,14 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         next_seq: plan.faults.len(),
         scenario,
         latencies,
+        cutoff,
+        stopped: None,
+        disturbed: Disturbed::default(),
+        liveness: Liveness::NotReached,
+        logs: logs.clone(),
     };
+    // Every notifier of the run reaches its context, until the run ended.
+    let entered = context.enter();
     loop_state.note(
         0,
         format!(
@@ -196,8 +246,14 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
     );
 
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
-    let result = catch_unwind(AssertUnwindSafe(|| loop_state.run_steps()));
+    let result = logs.during(|| catch_unwind(AssertUnwindSafe(|| loop_state.run_steps())));
     let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    if let (Some(stop), true) = (loop_state.stopped, panics.is_empty()) {
+        return Err(RunError::Stopped {
+            stop,
+            at_ms: loop_state.elapsed_us() / 1000,
+        });
+    }
     let ended = match (result, panics.first()) {
         (_, Some(message)) => Ended::Panicked {
             message: message.clone(),
@@ -209,6 +265,7 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
     };
     let at = loop_state.elapsed_us();
     loop_state.note(at, format!("run ended: {}", describe(&ended)));
+    drop(entered);
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
         plan: plan.clone(),
@@ -216,7 +273,16 @@ pub fn run(scenario: &Scenario, plan: &FaultPlan) -> Result<RunOutcome, RunError
         ended,
         fired: run.fired_kinds(),
         fired_in_flight: run.fired_in_flight(),
+        liveness: loop_state.liveness,
+        context: context.finish(),
     })
+}
+
+impl std::fmt::Display for Ended {
+    /// How the run ended, in words, as its last trace line says.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(self))
+    }
 }
 
 fn describe(ended: &Ended) -> String {
@@ -317,6 +383,16 @@ struct Loop<'s, 'a> {
     next_seq: usize,
     scenario: &'s Scenario,
     latencies: LinkLatencies,
+    cutoff: &'s Cutoff,
+    /// Why the cutoff stopped the run, if it did.
+    stopped: Option<Stop>,
+    /// What the faults fired so far left that the liveness phase heals.
+    disturbed: Disturbed,
+    /// Whether the liveness phase started, and what it healed.
+    liveness: Liveness,
+    /// Records the run's `tracing` events; told the loop's time for those logged between
+    /// host polls.
+    logs: LogCapture,
 }
 
 impl Loop<'_, '_> {
@@ -342,7 +418,7 @@ impl Loop<'_, '_> {
     }
 
     fn run_steps(&mut self) -> Ended {
-        let duration_us = self.scenario.duration_ms.saturating_mul(1000);
+        let mut end_us = self.scenario.duration_ms.saturating_mul(1000);
         let clients: Vec<&str> = self
             .scenario
             .clients
@@ -351,6 +427,7 @@ impl Loop<'_, '_> {
             .collect();
         loop {
             let now = self.elapsed_us();
+            self.logs.set_now(now);
             for index in self.run.take_fired() {
                 self.apply(now, Action::Fire(index));
             }
@@ -364,10 +441,19 @@ impl Loop<'_, '_> {
             if self.run.all_finished(clients.iter().copied()) && self.run.quiescent() {
                 return Ended::AllFinished;
             }
-            if now >= duration_us {
-                return Ended::DurationReached {
-                    unfinished: self.run.unfinished(clients.iter().copied()),
-                };
+            if now >= end_us {
+                match self.liveness {
+                    Liveness::NotReached if self.scenario.settle_ms > 0 => {
+                        self.start_liveness(now);
+                        end_us = now.saturating_add(self.scenario.settle_ms.saturating_mul(1000));
+                    }
+                    _ => {
+                        self.liveness_off();
+                        return Ended::DurationReached {
+                            unfinished: self.run.unfinished(clients.iter().copied()),
+                        };
+                    }
+                }
             }
             if PANICS.with(|p| p.borrow().as_ref().is_some_and(|l| !l.is_empty())) {
                 return Ended::Panicked {
@@ -384,6 +470,17 @@ impl Loop<'_, '_> {
                 };
             }
             self.latencies.step(&self.sim);
+            if let Some(stop) = self
+                .cutoff
+                .is_set()
+                .then(|| self.cutoff.reached())
+                .flatten()
+            {
+                self.stopped = Some(stop);
+                return Ended::Failed {
+                    message: stop.to_string(),
+                };
+            }
             if let Err(e) = self.sim.step() {
                 return Ended::Failed {
                     message: e.to_string(),
@@ -423,6 +520,7 @@ impl Loop<'_, '_> {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
                 self.sim.bounce(host.as_str());
+                self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
                 self.fault_event(now, index, format!("restarted {host}"));
@@ -461,6 +559,7 @@ impl Loop<'_, '_> {
                 for b in self.run.layer.others(a, b) {
                     self.latencies.set(a, &b, *latency_ms, max);
                 }
+                self.disturbed.latency = true;
             }
             FaultKind::Reset { conn } => {
                 if !self.run.layer.reset(conn) {
@@ -471,12 +570,14 @@ impl Loop<'_, '_> {
                 self.run
                     .layer
                     .slow_close(conn, Duration::from_millis(*delay_ms));
+                self.disturbed.slow_closes = true;
             }
             FaultKind::Crash {
                 host,
                 restart_after_ms,
             } => {
                 self.sim.crash(host.as_str());
+                self.disturbed.crashed.insert(host.clone(), index);
                 self.run.layer.host_crashed(host);
                 self.forget_host(host);
                 if let Some(ms) = restart_after_ms {

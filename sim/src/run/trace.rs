@@ -1,15 +1,18 @@
-//! The trace of a simulated run: every callback of every connection and listener, and every
-//! fault that fired, with simulated time, host and connection. Rendered as deterministic text
-//! (one event per line, for snapshots and diffs) and as JSON lines (for tools).
+//! The trace of a simulated run: every callback of every connection and listener, every
+//! fault that fired, and the `tracing` events the run's log filter let through, with
+//! simulated time, host and connection. Rendered as deterministic text (one event per line,
+//! for snapshots and diffs) and as JSON lines (for tools).
 
-use crate::validate::MAX_TRACE_EVENTS;
+use super::log_line::{write_one_line, LogFields, LogLevel};
+use crate::json;
+use crate::validate::{MAX_LOG_EVENTS, MAX_TRACE_EVENTS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tcpnotify::record::{Callback, CallbackSink};
-use tcpnotify::TcpConnection;
+use tcpnotify::{DroppedWrite, TcpConnection};
 
 /// What happened at one point of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +50,46 @@ pub enum EventKind {
         /// The note.
         text: String,
     },
+    /// A write that rule W1 dropped, when it was dropped: no callback runs for it, and the
+    /// connection counts it (`tcpnotify::DroppedWrite`).
+    WriteDropped {
+        /// `write`, `writev` or `write_final`.
+        call: String,
+        /// Its bytes.
+        bytes: usize,
+        /// The phase it was handled in (`connecting(1)`, `closing(shut)`, `closed`, ...).
+        phase: String,
+        /// It was sent through a handle after the connection's task ended.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        after_end: bool,
+        /// The connection's dropped writes so far, this one included.
+        total: u64,
+    },
+    /// The first failure in the run of an `always` assertion ([`always`](crate::always)),
+    /// where and when it failed: in the callback of the event's host and connection.
+    Assertion {
+        /// The assertion's name.
+        name: String,
+        /// Where it is in the source (`file:line`).
+        location: String,
+        /// What the assertion said about the failure.
+        message: String,
+    },
+    /// A `tracing` event logged during the run (by a notifier, tcpnotify, turmoil or the
+    /// simulator) that the run's [`LogFilter`](crate::scenario::LogFilter) let through. One
+    /// logged inside a callback comes before that callback's own line, which is written once
+    /// the callback returned.
+    Log {
+        /// Its level.
+        level: LogLevel,
+        /// Its target: the module that logged it, unless it named another.
+        target: String,
+        /// Its message (empty if it had none).
+        message: String,
+        /// Its other fields.
+        #[serde(default, skip_serializing_if = "LogFields::is_empty")]
+        fields: LogFields,
+    },
 }
 
 /// One line of a trace.
@@ -63,6 +106,44 @@ pub struct TraceEvent {
     pub kind: EventKind,
 }
 
+impl EventKind {
+    /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
+    /// skips that event: it was written by a newer version with a kind this one does not know.
+    pub const TAGS: [&'static str; 7] = [
+        "callback",
+        "fault",
+        "violation",
+        "note",
+        "write_dropped",
+        "assertion",
+        "log",
+    ];
+
+    /// This kind's `event` tag in JSON lines (one of [`TAGS`](Self::TAGS)).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            EventKind::Callback { .. } => "callback",
+            EventKind::Fault { .. } => "fault",
+            EventKind::Violation { .. } => "violation",
+            EventKind::Note { .. } => "note",
+            EventKind::WriteDropped { .. } => "write_dropped",
+            EventKind::Assertion { .. } => "assertion",
+            EventKind::Log { .. } => "log",
+        }
+    }
+
+    /// The event of a write that rule W1 dropped.
+    pub fn write_dropped(dropped: &DroppedWrite) -> EventKind {
+        EventKind::WriteDropped {
+            call: dropped.kind.to_string(),
+            bytes: dropped.bytes,
+            phase: dropped.phase.to_string(),
+            after_end: dropped.after_end,
+            total: dropped.total,
+        }
+    }
+}
+
 impl TraceEvent {
     /// The callback, if this event is one.
     pub fn callback(&self) -> Option<&Callback> {
@@ -70,6 +151,11 @@ impl TraceEvent {
             EventKind::Callback { callback, .. } => Some(callback),
             _ => None,
         }
+    }
+
+    /// Whether it is a logged `tracing` event ([`EventKind::Log`]).
+    pub fn is_log(&self) -> bool {
+        matches!(self.kind, EventKind::Log { .. })
     }
 }
 
@@ -80,13 +166,50 @@ fn time(at_us: u64) -> String {
 
 impl fmt::Display for EventKind {
     /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
-    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`.
+    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`, `W1 dropped write(5B) while
+    /// closed, dropped write #1`, `ALWAYS FAILED "name" at file:line: message`,
+    /// `INFO my_notifier: got a frame len=5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EventKind::Callback { callback, .. } => write!(f, "{callback}"),
             EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
+            EventKind::WriteDropped {
+                call,
+                bytes,
+                phase,
+                after_end,
+                total,
+            } => {
+                write!(f, "W1 dropped {call}({bytes}B) while {phase}")?;
+                if *after_end {
+                    f.write_str(" (sent after the connection ended)")?;
+                }
+                write!(f, ", dropped write #{total}")
+            }
+            EventKind::Assertion {
+                name,
+                location,
+                message,
+            } => write!(f, "ALWAYS FAILED {name:?} at {location}: {message}"),
+            EventKind::Log {
+                level,
+                target,
+                message,
+                fields,
+            } => {
+                write!(f, "{level} {target}:")?;
+                if !message.is_empty() {
+                    f.write_char(' ')?;
+                    write_one_line(f, message)?;
+                }
+                for (name, value) in &fields.0 {
+                    write!(f, " {name}=")?;
+                    write_one_line(f, value)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -107,15 +230,43 @@ impl fmt::Display for TraceEvent {
 
 /// The current simulated time in microseconds (0 outside a simulation, as on real sockets).
 pub fn now_us() -> u64 {
-    turmoil::sim_elapsed()
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    sim_now_us().unwrap_or(0)
+}
+
+/// The simulated time of the host turmoil is polling, in microseconds; `None` outside a
+/// host's poll.
+pub(crate) fn sim_now_us() -> Option<u64> {
+    turmoil::sim_elapsed().map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// The ordered events of one run. Cloning shares the same log.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
-    events: Arc<Mutex<Vec<TraceEvent>>>,
+    lines: Arc<Mutex<Lines>>,
+}
+
+/// A trace's events, and how many of them are logged `tracing` events: those have a limit of
+/// their own ([`MAX_LOG_EVENTS`]), so that logging never ends a run that would otherwise go on.
+#[derive(Debug, Default)]
+struct Lines {
+    events: Vec<TraceEvent>,
+    logs: usize,
+    /// Whether a log event was left out for the limit (a note says so, once).
+    logs_left_out: bool,
+}
+
+impl Lines {
+    /// Whether it holds [`MAX_TRACE_EVENTS`] events that are not logs.
+    fn is_full(&self) -> bool {
+        self.events.len() - self.logs >= MAX_TRACE_EVENTS
+    }
+
+    /// Appends an event that is not a log, unless full.
+    fn push_unless_full(&mut self, event: TraceEvent) {
+        if !self.is_full() {
+            self.events.push(event);
+        }
+    }
 }
 
 impl Trace {
@@ -126,15 +277,33 @@ impl Trace {
 
     /// A trace holding `events`, e.g. read back from JSON lines.
     pub fn from_events(events: Vec<TraceEvent>) -> Self {
+        let logs = events.iter().filter(|e| e.is_log()).count();
         Trace {
-            events: Arc::new(Mutex::new(events)),
+            lines: Arc::new(Mutex::new(Lines {
+                events,
+                logs,
+                logs_left_out: false,
+            })),
         }
     }
 
+    /// A copy without the logged `tracing` events: what a snapshot shows, so that it stays the
+    /// same whatever `RUST_LOG` says.
+    pub fn without_logs(&self) -> Trace {
+        let events = self
+            .lock()
+            .events
+            .iter()
+            .filter(|e| !e.is_log())
+            .cloned()
+            .collect();
+        Trace::from_events(events)
+    }
+
     /// A callback sink that records every callback it gets into this trace, as on host
-    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses:
-    /// the trace of notifiers run outside a scenario, by hand over turmoil or on real
-    /// sockets, for the contract checker.
+    /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses,
+    /// and every write rule W1 drops: the trace of notifiers run outside a scenario, by hand
+    /// over turmoil or on real sockets, for the contract checker.
     ///
     /// ```
     /// use tcpnotify::record::{Callback, CallbackSink};
@@ -190,45 +359,69 @@ impl Trace {
         });
     }
 
-    /// Appends one event, unless the trace already holds [`MAX_TRACE_EVENTS`]: the run loop
-    /// then ends the run (see [`is_full`](Self::is_full)), and memory stays bounded.
+    /// Appends one event, unless the trace already holds [`MAX_TRACE_EVENTS`] events that
+    /// are not logs: the run loop then ends the run (see [`is_full`](Self::is_full)), and
+    /// memory stays bounded. Logged `tracing` events count apart, up to [`MAX_LOG_EVENTS`];
+    /// past that they are left out and a note says so once, so that logging, however
+    /// verbose, never ends a run.
     pub fn push(&self, event: TraceEvent) {
-        let mut events = self.lock();
-        if events.len() < MAX_TRACE_EVENTS {
-            events.push(event);
+        let mut lines = self.lock();
+        if !event.is_log() {
+            lines.push_unless_full(event);
+        } else if lines.logs < MAX_LOG_EVENTS {
+            lines.logs += 1;
+            lines.events.push(event);
+        } else if !lines.logs_left_out {
+            lines.logs_left_out = true;
+            let text = format!(
+                "the trace holds {MAX_LOG_EVENTS} log events, its limit: later ones are left \
+                 out (a narrower log filter keeps the ones that matter)"
+            );
+            lines.push_unless_full(TraceEvent {
+                kind: EventKind::Note { text },
+                ..event
+            });
         }
     }
 
-    /// Whether the trace holds [`MAX_TRACE_EVENTS`] and takes no more.
+    /// Whether the trace holds [`MAX_TRACE_EVENTS`] events that are not logs, and takes no
+    /// more.
     pub fn is_full(&self) -> bool {
-        self.len() >= MAX_TRACE_EVENTS
+        self.lock().is_full()
     }
 
     /// A copy of every event, in order.
     pub fn events(&self) -> Vec<TraceEvent> {
-        self.lock().clone()
+        self.lock().events.clone()
     }
 
     /// The number of events.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().events.len()
     }
 
     /// Whether no event was recorded.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().events.is_empty()
     }
 
     /// One line per event; line `n` (from 1) is event `n - 1`.
     pub fn render_text(&self) -> String {
-        self.lock().iter().map(|e| format!("{e}\n")).collect()
+        self.lock()
+            .events
+            .iter()
+            .map(|e| format!("{e}\n"))
+            .collect()
     }
 
     /// The last `n` lines of [`render_text`](Self::render_text), for failure reports.
     pub fn render_tail(&self, n: usize) -> String {
-        let events = self.lock();
-        let start = events.len().saturating_sub(n);
-        events[start..].iter().map(|e| format!("{e}\n")).collect()
+        let lines = self.lock();
+        let start = lines.events.len().saturating_sub(n);
+        lines.events[start..]
+            .iter()
+            .map(|e| format!("{e}\n"))
+            .collect()
     }
 
     /// A summary, for a trace too long to read line by line (a run of 1,000 clients): every
@@ -238,7 +431,8 @@ impl Trace {
     /// A group is the connections whose names differ only in a trailing number (`c-17` and
     /// `c-18` are `c-*`, `server.1` and `server.2` are `server.*`); a kind is the callback's
     /// name, with its argument where it is a category (`connecting(2)`,
-    /// `connect_failed(timed out)`, `received -> false`).
+    /// `connect_failed(timed out)`, `received -> false`). Logged `tracing` events are counted
+    /// the same way, their kind being their level and target (`DEBUG tcpnotify::proto`).
     ///
     /// ```
     /// use tcpnotify::record::Callback;
@@ -262,7 +456,8 @@ impl Trace {
             first_us: u64,
             last_us: u64,
         }
-        let events = self.lock();
+        let lines = self.lock();
+        let events = &lines.events;
         let mut out = format!(
             "summary of {} trace lines: callbacks counted per host, connection group and kind\n",
             events.len()
@@ -270,15 +465,21 @@ impl Trace {
         let mut order: Vec<(String, String, String)> = Vec::new();
         let mut tallies: BTreeMap<(String, String, String), Tally> = BTreeMap::new();
         for event in events.iter() {
-            let Some(callback) = event.callback() else {
-                out += &format!("{event}\n");
-                continue;
+            let (kind, bytes) = match &event.kind {
+                EventKind::Callback { callback, .. } => {
+                    (summary_kind(callback), carried_bytes(callback))
+                }
+                EventKind::Log { level, target, .. } => (format!("{level} {target}"), 0),
+                _ => {
+                    out += &format!("{event}\n");
+                    continue;
+                }
             };
             let group = match event.who.trim_end_matches(|c: char| c.is_ascii_digit()) {
                 stem if stem.len() < event.who.len() => format!("{stem}*"),
                 _ => event.who.clone(),
             };
-            let key = (event.host.clone(), group, summary_kind(callback));
+            let key = (event.host.clone(), group, kind);
             let tally = tallies.entry(key.clone()).or_insert_with(|| {
                 order.push(key);
                 Tally {
@@ -289,7 +490,7 @@ impl Trace {
                 }
             });
             tally.count += 1;
-            tally.bytes += carried_bytes(callback);
+            tally.bytes += bytes;
             tally.last_us = event.at_us;
         }
         for key in order {
@@ -311,16 +512,12 @@ impl Trace {
         out
     }
 
-    /// One JSON object per line.
+    /// One JSON object per line, `{"type":"event", ...}` (see [`crate::json`]).
     pub fn render_json_lines(&self) -> String {
         self.lock()
+            .events
             .iter()
-            .map(|e| {
-                // Serialising these plain data types cannot fail.
-                let mut line = serde_json::to_string(e).unwrap_or_default();
-                line.push('\n');
-                line
-            })
+            .map(|e| format!("{}\n", json::event(e)))
             .collect()
     }
 
@@ -357,25 +554,59 @@ impl Trace {
         }
     }
 
-    /// Reads JSON lines written by [`render_json_lines`](Self::render_json_lines).
-    /// Data bytes do not survive the round trip, only their lengths.
+    /// Reads the trace events of JSON lines, as [`render_json_lines`](Self::render_json_lines)
+    /// and `tcpnotify-sim run --json` write them. Data bytes do not survive the round trip,
+    /// only their lengths.
+    ///
+    /// Tolerant of what a newer writer may add: lines of another `type` (the `run` and
+    /// `verdict` objects around a trace) are skipped, and so are events of a kind this version
+    /// does not know ([`EventKind::TAGS`]). A line without a `type` is read as an event, as
+    /// traces were written before the schema had versions. An object of a newer schema
+    /// version, a line that is not JSON, or a known kind of event with bad fields is an error
+    /// naming its line.
+    ///
+    /// ```
+    /// use tcpnotify_sim::run::Trace;
+    /// let text = r#"{"type":"run","version":1,"scenario":"echo"}
+    /// {"type":"event","at_us":0,"host":"-","who":"-","event":"note","text":"run started"}
+    /// {"type":"event","at_us":5,"host":"-","who":"-","event":"from_the_future","x":1}
+    /// "#;
+    /// let trace = Trace::parse_json_lines(text).unwrap();
+    /// assert_eq!(trace.render_text(), "     0.000ms - - -- run started\n");
+    /// ```
     pub fn parse_json_lines(text: &str) -> Result<Trace, TraceParseError> {
         let mut events = Vec::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let event = serde_json::from_str(line).map_err(|source| TraceParseError {
+            let error = |source| TraceParseError {
                 line: i + 1,
                 source,
-            })?;
-            events.push(event);
+            };
+            let value: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| error(TraceLineError::Json(e)))?;
+            json::check_version(&value).map_err(|e| error(TraceLineError::Version(e)))?;
+            if json::kind_of(&value).is_some_and(|kind| kind != json::EVENT) {
+                continue;
+            }
+            let known = value
+                .get("event")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(|tag| EventKind::TAGS.contains(&tag));
+            // From the line itself, not the value: a value's map sorts its keys, and a log
+            // event's fields keep the order they were logged in.
+            match serde_json::from_str(line) {
+                Ok(event) => events.push(event),
+                Err(_) if !known => continue,
+                Err(e) => return Err(error(TraceLineError::Json(e))),
+            }
         }
         Ok(Trace::from_events(events))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TraceEvent>> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lines> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -410,6 +641,15 @@ impl CallbackSink for TraceSink {
     fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
         self.trace.push_callback(&self.host, who, conn, callback);
     }
+
+    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: self.host.clone(),
+            who: who.to_string(),
+            kind: EventKind::write_dropped(dropped),
+        });
+    }
 }
 
 /// A JSON trace line that could not be read.
@@ -419,7 +659,18 @@ pub struct TraceParseError {
     /// The line number, from 1.
     pub line: usize,
     /// What was wrong.
-    pub source: serde_json::Error,
+    pub source: TraceLineError,
+}
+
+/// What is wrong with a line of a JSON trace.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceLineError {
+    /// Not JSON, or an event of a known kind whose fields do not fit it.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// An object of a newer schema version than this reader's.
+    #[error(transparent)]
+    Version(#[from] json::NewerVersion),
 }
 
 #[cfg(test)]
@@ -494,9 +745,185 @@ mod tests {
         assert_eq!(back.events()[3], trace.events()[3]);
     }
 
+    /// A logged event of c1 on host client at 2.5ms.
+    fn log_event(message: &str, fields: &[(&str, &str)]) -> TraceEvent {
+        TraceEvent {
+            at_us: 2500,
+            host: "client".into(),
+            who: "c1".into(),
+            kind: EventKind::Log {
+                level: LogLevel::Debug,
+                target: "tcpnotify::proto".into(),
+                message: message.into(),
+                fields: LogFields(
+                    (fields.iter())
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            },
+        }
+    }
+
+    #[test]
+    fn a_log_line_shows_level_target_message_and_fields_in_their_order() {
+        let event = log_event("read failed; closing", &[("error", "reset"), ("b", "2")]);
+        assert_eq!(
+            event.to_string(),
+            "     2.500ms client c1 DEBUG tcpnotify::proto: read failed; closing error=reset b=2"
+        );
+        assert_eq!(
+            log_event("", &[("n", "1")]).to_string(),
+            "     2.500ms client c1 DEBUG tcpnotify::proto: n=1"
+        );
+    }
+
+    #[test]
+    fn a_log_line_stays_one_line_whatever_its_text() {
+        let trace = Trace::from_events(vec![
+            log_event("two\nlines", &[("v", "a\r\nb")]),
+            log_event("next", &[]),
+        ]);
+        let text = trace.render_text();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.starts_with(
+            "     2.500ms client c1 DEBUG tcpnotify::proto: two\\nlines v=a\\r\\nb\n"
+        ));
+        let back = Trace::parse_json_lines(&trace.render_json_lines()).unwrap();
+        assert_eq!(
+            back.events(),
+            trace.events(),
+            "JSON keeps the text as it was"
+        );
+    }
+
+    #[test]
+    fn json_lines_round_trip_keeps_log_events_and_their_field_order() {
+        let event = log_event("got", &[("zeta", "1"), ("alpha", "x y")]);
+        let trace = Trace::from_events(vec![event.clone(), log_event("bare", &[])]);
+        let json = trace.render_json_lines();
+        let first = json.lines().next().unwrap();
+        assert_eq!(
+            first,
+            r#"{"type":"event","at_us":2500,"host":"client","who":"c1","event":"log","level":"DEBUG","target":"tcpnotify::proto","message":"got","fields":{"zeta":"1","alpha":"x y"}}"#
+        );
+        assert!(
+            !json.lines().nth(1).unwrap().contains("fields"),
+            "no empty fields"
+        );
+        let back = Trace::parse_json_lines(&json).unwrap();
+        assert_eq!(back.events(), trace.events());
+        assert_eq!(back.render_text(), trace.render_text());
+    }
+
+    #[test]
+    fn without_logs_keeps_every_other_event_in_order() {
+        let note = |text: &str| TraceEvent {
+            at_us: 0,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Note { text: text.into() },
+        };
+        let trace = Trace::from_events(vec![note("a"), log_event("x", &[]), note("b")]);
+        assert_eq!(trace.without_logs().events(), vec![note("a"), note("b")]);
+        assert_eq!(trace.len(), 3, "the trace itself keeps its logs");
+    }
+
+    #[test]
+    fn logs_past_their_limit_are_left_out_with_one_note_and_never_fill_the_trace() {
+        let trace = Trace::new();
+        let event = log_event("", &[]);
+        for _ in 0..MAX_LOG_EVENTS + 10 {
+            trace.push(event.clone());
+        }
+        assert_eq!(trace.len(), MAX_LOG_EVENTS + 1);
+        assert!(!trace.is_full(), "logs never end a run");
+        let events = trace.events();
+        let last = &events[MAX_LOG_EVENTS];
+        assert!(
+            matches!(&last.kind, EventKind::Note { text } if text.contains("log events, its limit")),
+            "{last}"
+        );
+        assert_eq!((last.host.as_str(), last.who.as_str()), ("client", "c1"));
+    }
+
     #[test]
     fn bad_json_line_names_the_line() {
         let err = Trace::parse_json_lines("\n{\"nope\": 1}\n").unwrap_err();
         assert_eq!(err.line, 2);
+        let err = Trace::parse_json_lines("{\"type\":\"event\"}\nnot json\n").unwrap_err();
+        assert_eq!(err.line, 1, "an event with no fields is not an event");
+        let err = Trace::parse_json_lines("plan:\n").unwrap_err();
+        assert!(matches!(err.source, TraceLineError::Json(_)), "{err}");
+    }
+
+    #[test]
+    fn every_kind_writes_its_tag() {
+        let kinds = [
+            EventKind::Callback {
+                callback: Callback::Closed,
+                local: None,
+                remote: None,
+            },
+            EventKind::Fault {
+                index: 0,
+                description: String::new(),
+            },
+            EventKind::Violation {
+                rule: "R6".into(),
+                message: String::new(),
+            },
+            EventKind::Note {
+                text: String::new(),
+            },
+            EventKind::WriteDropped {
+                call: "write".into(),
+                bytes: 4,
+                phase: "closed".into(),
+                after_end: false,
+                total: 1,
+            },
+            EventKind::Assertion {
+                name: "n".into(),
+                location: "f.rs:1".into(),
+                message: String::new(),
+            },
+            EventKind::Log {
+                level: LogLevel::Info,
+                target: "t".into(),
+                message: String::new(),
+                fields: LogFields::default(),
+            },
+        ];
+        assert_eq!(kinds.len(), EventKind::TAGS.len());
+        for (kind, tag) in kinds.into_iter().zip(EventKind::TAGS) {
+            assert_eq!(kind.tag(), tag);
+            let value = serde_json::to_value(&kind).unwrap();
+            assert_eq!(value["event"], tag, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_reader_skips_other_objects_and_unknown_kinds_and_refuses_a_newer_version() {
+        let text = concat!(
+            r#"{"type":"run","version":1,"scenario":"echo","seed":1}"#,
+            "\n",
+            r#"{"type":"event","at_us":1,"host":"h","who":"c1","event":"callback","callback":"closed"}"#,
+            "\n",
+            r#"{"type":"event","at_us":2,"host":"h","who":"c1","event":"telemetry","level":"INFO"}"#,
+            "\n",
+            // A trace written before events had a type.
+            r#"{"at_us":3,"host":"-","who":"-","event":"note","text":"end"}"#,
+            "\n",
+            r#"{"type":"verdict","version":1,"passed":true}"#,
+            "\n",
+        );
+        let trace = Trace::parse_json_lines(text).expect("reads");
+        assert_eq!(trace.len(), 2, "{}", trace.render_text());
+        assert_eq!(trace.events()[1].at_us, 3);
+
+        let newer = r#"{"type":"run","version":2}"#;
+        let err = Trace::parse_json_lines(newer).unwrap_err();
+        assert!(matches!(err.source, TraceLineError::Version(_)), "{err}");
+        assert!(err.to_string().contains("version 2"), "{err}");
     }
 }

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields, default)]
 pub struct Expectations {
     /// Every client's connection ended (`closed` or `connect_failed`) and nothing is left
-    /// open before the duration ran out.
+    /// open before the run ended: its active duration, then the liveness phase in which every
+    /// fault healed (`Scenario::settle_ms`). A failure says whether the faults had healed.
     pub finished: bool,
     /// Every client received exactly as many bytes as it sent (an echo came back whole; the
     /// bytes themselves are checked by R6 as they flow).

@@ -6,7 +6,8 @@
 //! # what it reproduces, in a comment
 //! name = "echo"
 //! seed = 7                  # the seed `run` uses unless given one
-//! duration_ms = 5000
+//! duration_ms = 5000         # the active duration: clients start and faults fire in it
+//! settle_ms = 1000          # then the liveness phase: every fault heals, the run settles
 //! hosts = ["spare"]         # hosts with nothing on them
 //!
 //! [names]                   # names that resolve to several hosts, in order
@@ -77,8 +78,8 @@
 //!   9223372036854775807, so larger seeds are written as strings (`seed = "18446744073709551615"`),
 //!   as `run --save-plan` and `shrink` write them. A `[plan]` may repeat the file's `seed`,
 //!   but not contradict it.
-//! - **Limits** ([`crate::validate`]): a file is at most 4 MiB; times (`duration_ms`,
-//!   `start_ms` — which must fall before the end of the run —, `at_ms`, partition, slow-close,
+//! - **Limits** ([`crate::validate`]): a file is at most 4 MiB; times (`duration_ms`, `settle_ms`,
+//!   `start_ms` — which must fall before the end of the active duration —, `at_ms`, partition, slow-close,
 //!   down and latency times, `connect_timeout_ms`, notifier delays) at most ten minutes
 //!   (600,000 ms); buffer sizes (`read_buffer_size`, `yield_after_*`, `send_buffer`, partial
 //!   write and read chunk sizes) from 1 to 64 MiB; a notifier sends at most 64 MiB, and all
@@ -125,6 +126,7 @@ struct FileScenario {
     name: Option<String>,
     seed: Option<Seed>,
     duration_ms: Option<u64>,
+    settle_ms: Option<u64>,
     #[serde(default)]
     hosts: Vec<String>,
     #[serde(default)]
@@ -317,6 +319,9 @@ fn build(
     let mut scenario = Scenario::new(&name);
     if let Some(ms) = file.duration_ms {
         scenario = scenario.duration_ms(ms);
+    }
+    if let Some(ms) = file.settle_ms {
+        scenario = scenario.settle_ms(ms);
     }
     for host in &file.hosts {
         scenario = scenario.host(host);

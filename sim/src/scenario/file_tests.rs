@@ -620,3 +620,17 @@ fn a_faults_table_pins_every_setting_and_leaves_out_nothing_on() {
     assert_eq!(partitions.faults, pinned.into());
     assert_eq!(partitions.plan_for(Seed(3)).swarm, None);
 }
+
+#[test]
+fn settle_ms_sets_the_liveness_phase_and_is_bounded() {
+    let file = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(file.scenario.settle_ms, crate::scenario::DEFAULT_SETTLE_MS);
+    let text = GOOD.replace("seed = 7", "seed = 7\nsettle_ms = 0");
+    let file = ScenarioFile::parse(&text, Path::new("echo.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(file.scenario.settle_ms, 0, "0 turns the liveness phase off");
+    let err = parse_err(&GOOD.replace("seed = 7", "seed = 7\nsettle_ms = 600001"));
+    assert!(
+        err.starts_with("bad.toml:4: settle_ms: 600001 is above the limit"),
+        "{err}"
+    );
+}

@@ -1,7 +1,7 @@
 //! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
 //! uses, the fault settings or an explicit plan, and how long it may run.
 
-use super::Expectations;
+use super::{Expectations, LogFilter, Properties};
 use crate::fault::{Dial, FaultPlan, Faults, Topology};
 use crate::seed::Seed;
 use crate::validate::{
@@ -13,6 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use tcpnotify::{ConnectionConfig, TcpConnectionNotify};
+
+/// How long a run goes on after its active duration, by default: the liveness phase, in
+/// simulated milliseconds (see [`Scenario::settle_ms`]).
+pub const DEFAULT_SETTLE_MS: u64 = 1_000;
 
 /// Makes a fresh notifier for each connection.
 pub type NotifierFactory = Arc<dyn Fn() -> Box<dyn TcpConnectionNotify> + Send + Sync>;
@@ -94,8 +98,14 @@ pub struct ClientSpec {
 pub struct Scenario {
     /// Its name.
     pub name: String,
-    /// Longest simulated run.
+    /// How long the run is active: clients start and faults fire within it. A run that has not
+    /// ended by itself by then enters its liveness phase (see [`settle_ms`](Self::settle_ms)).
     pub duration_ms: u64,
+    /// How long the liveness phase goes on: when the active duration is over, every fault
+    /// heals and the run continues for this long at most, so that what must eventually hold
+    /// (every client finished, every byte delivered) is judged on a healed network. 0 turns
+    /// the phase off: the run ends with the active duration, faults and all.
+    pub settle_ms: u64,
     /// Hosts with nothing running on them (e.g. a dead address of a name).
     pub extra_hosts: Vec<String>,
     /// Names that resolve to several hosts, in order.
@@ -111,8 +121,14 @@ pub struct Scenario {
     pub plan: Option<FaultPlan>,
     /// How the run records and checks data.
     pub options: RunOptions,
+    /// Which `tracing` events the run records into its trace: `RUST_LOG`'s filter unless
+    /// set ([`log_filter`](Self::log_filter)).
+    pub log_filter: LogFilter,
     /// What must hold at the end.
     pub expectations: Expectations,
+    /// The scenario's own properties, judged with the contract and the expectations, and the
+    /// sometimes-assertions it declares.
+    pub properties: Properties,
     /// What the builder added last, for [`with_config`](Self::with_config).
     last_added: Option<Added>,
 }
@@ -154,13 +170,15 @@ impl Scenario {
             )
     }
 
-    /// An empty scenario that may run for 10 simulated seconds, swarm tested: each seed draws
-    /// its own fault settings ([`Faults`]) unless [`faults`](Self::faults) or
-    /// [`plan`](Self::plan) says otherwise.
+    /// An empty scenario that may run for 10 simulated seconds, then settle for
+    /// [`DEFAULT_SETTLE_MS`] with every fault healed; swarm tested: each seed draws its own
+    /// fault settings ([`Faults`]) unless [`faults`](Self::faults) or [`plan`](Self::plan)
+    /// says otherwise.
     pub fn new(name: &str) -> Self {
         Scenario {
             name: name.to_string(),
             duration_ms: 10_000,
+            settle_ms: DEFAULT_SETTLE_MS,
             extra_hosts: Vec::new(),
             names: BTreeMap::new(),
             listeners: Vec::new(),
@@ -168,7 +186,9 @@ impl Scenario {
             faults: Faults::default(),
             plan: None,
             options: RunOptions::default(),
+            log_filter: LogFilter::from_env(),
             expectations: Expectations::default(),
+            properties: Properties::default(),
             last_added: None,
         }
     }
@@ -230,9 +250,28 @@ impl Scenario {
         self
     }
 
-    /// Sets the longest simulated run.
+    /// Sets how long the run is active (clients start and faults fire within it).
     pub fn duration_ms(mut self, ms: u64) -> Self {
         self.duration_ms = ms;
+        self
+    }
+
+    /// Sets how long the liveness phase lasts at most (0: no liveness phase). A run that has
+    /// not ended by itself when its active duration is over then heals every fault — a trace
+    /// note says what — and goes on for up to `ms`, ending as soon as every client finished
+    /// and no connection is open; what must eventually hold is judged after it. What heals:
+    /// partitions (two-way and one-way) are repaired, crashed hosts restart, every link's
+    /// latency returns to the quiet 1 ms, the chunking policies stop (writes and reads pass
+    /// whole, send buffers are the full window), slow closes deliver their end of stream,
+    /// and no fault of the plan fires any more. A reset connection stays reset.
+    ///
+    /// ```
+    /// use tcpnotify_sim::Scenario;
+    /// let scenario = Scenario::echo("echo", 64, 64).duration_ms(500).settle_ms(2_000);
+    /// assert_eq!((scenario.duration_ms, scenario.settle_ms), (500, 2_000));
+    /// ```
+    pub fn settle_ms(mut self, ms: u64) -> Self {
+        self.settle_ms = ms;
         self
     }
 
@@ -259,6 +298,20 @@ impl Scenario {
     /// Keeps the whole data of every callback in the trace.
     pub fn keep_payloads(mut self) -> Self {
         self.options.keep_payloads = true;
+        self
+    }
+
+    /// Records the `tracing` events `filter` lets through into the run's trace, stamped with
+    /// simulated time, host and connection, instead of those `RUST_LOG` names: what a test
+    /// sets so that it does not depend on the environment.
+    ///
+    /// ```
+    /// use tcpnotify_sim::scenario::{LogFilter, Scenario};
+    /// let scenario = Scenario::echo("echo", 16, 16).log_filter(LogFilter::new("debug").unwrap());
+    /// assert_eq!(scenario.log_filter.to_string(), "debug");
+    /// ```
+    pub fn log_filter(mut self, filter: LogFilter) -> Self {
+        self.log_filter = filter;
         self
     }
 
@@ -345,6 +398,8 @@ impl Scenario {
     /// ```
     pub fn validate(&self) -> Result<(), InvalidField> {
         positive_at_most("duration_ms", self.duration_ms, MAX_DURATION_MS)?;
+        at_most("settle_ms", self.settle_ms, MAX_DURATION_MS)?;
+        self.properties.validate()?;
         count_at_most("listeners", self.listeners.len(), MAX_LISTENERS)?;
         count_at_most("clients", self.clients.len(), MAX_CLIENTS)?;
         let topology = self.topology();

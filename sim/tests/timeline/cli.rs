@@ -97,16 +97,14 @@ fn timeline_of_a_scenario_writes_the_same_page_each_time_and_a_chrome_trace() {
 }
 
 #[test]
-fn timeline_of_a_json_trace_reads_every_line_and_names_one_that_is_not_an_event() {
+fn timeline_of_a_json_trace_reads_every_line_and_names_one_that_is_not_json() {
+    // `run --json` prints only JSON: the whole output is a trace (its `run` and `verdict`
+    // objects are skipped).
     let out = sim(&["run", "scenarios/partition-heals.toml", "--json"]);
     let printed = String::from_utf8(out.stdout).unwrap();
-    let events: String = printed
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    assert!(printed.lines().all(|l| l.starts_with('{')), "{printed}");
     let (trace, html) = (scratch("trace.jsonl"), scratch("trace.html"));
-    std::fs::write(&trace, &events).unwrap();
+    std::fs::write(&trace, &printed).unwrap();
     let out = sim(&["timeline", path(&trace), "-o", path(&html)]);
     assert!(
         out.status.success(),
@@ -116,9 +114,10 @@ fn timeline_of_a_json_trace_reads_every_line_and_names_one_that_is_not_an_event(
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<title>timeline-cli-trace.jsonl</title>"));
 
-    // `run --json` output as it is today, text lines and all: the first one is named.
+    // The text output is no trace: its first line is named.
+    let text = sim(&["run", "scenarios/partition-heals.toml"]).stdout;
     let mixed = scratch("mixed.jsonl");
-    std::fs::write(&mixed, &printed).unwrap();
+    std::fs::write(&mixed, &text).unwrap();
     let out = sim(&["timeline", path(&mixed), "-o", path(&html)]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);

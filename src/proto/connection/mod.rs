@@ -7,9 +7,12 @@
 //! Reading (the read buffer, `expect` framing) is in [`reading`], writing (the write queue,
 //! throttling, the graceful shut) in [`writing`].
 
+mod dropped;
 mod reading;
 mod writing;
 
+pub(crate) use dropped::{write_size, DropObserver};
+pub use dropped::{DroppedWrite, WriteKind};
 pub(crate) use reading::ReadOutcome;
 
 use super::config::ConnectionConfig;
@@ -17,6 +20,7 @@ use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::stats::ConnectionStats;
 use super::transport::Transport;
+use dropped::chain;
 use smallvec::SmallVec;
 use std::any::Any;
 use std::collections::VecDeque;
@@ -115,6 +119,8 @@ pub struct TcpConnection {
     /// Messages the connection sent itself, in order, until the runtime takes them all.
     outbox: Vec<Message>,
     stats: ConnectionStats,
+    /// Told of every write W1 drops (see [`on_write_dropped`](Self::on_write_dropped)).
+    drop_observer: Option<DropObserver>,
     read_buf: Vec<u8>,
     read_start: usize,
     expect: usize,
@@ -144,6 +150,7 @@ impl TcpConnection {
             attachment,
             outbox: Vec::new(),
             stats: ConnectionStats::default(),
+            drop_observer: None,
             read_buf: Vec::new(),
             read_start: 0,
             expect: 0,
@@ -247,7 +254,7 @@ impl TcpConnection {
     pub fn write_final(&mut self, data: impl Into<Vec<u8>>) {
         let data = data.into();
         if self.phase != Phase::Open {
-            self.stats.write_dropped();
+            self.drop_write(WriteKind::WriteFinal, data.len());
             return;
         }
         self.enqueue(data);
@@ -328,6 +335,20 @@ impl TcpConnection {
         self.stats
     }
 
+    /// Reports every write this connection drops from now on (W1: before it is established,
+    /// after `close()`, after `closed`, or sent through a handle after its task ended) to
+    /// `observer`, with the phase it was dropped in and the running count. The notifier itself
+    /// is never told (W1 has no callback): this is for recorders and tests, e.g. the
+    /// simulator's trace. A second observer is added beside the first; both see every drop.
+    ///
+    /// Called from the first callback a notifier gets, it sees every drop a turn or a handle
+    /// can make: a client's messages are handled only once its name resolved and `connecting`
+    /// (or `connect_failed`) ran, unless resolution itself waits (real DNS), and an accepted
+    /// connection's only after `accepted`.
+    pub fn on_write_dropped(&mut self, observer: impl Fn(&DroppedWrite) + Send + Sync + 'static) {
+        self.drop_observer = Some(chain(self.drop_observer.take(), Arc::new(observer)));
+    }
+
     // ---- used by the state machine and the runtime ----
 
     /// What the runtime attached to this connection, if a runtime runs it.
@@ -376,8 +397,24 @@ impl TcpConnection {
         self.expect = qty;
     }
 
-    pub(crate) fn count_dropped_write(&mut self) {
+    /// Drops a write of `bytes` (W1): counts it and tells the observers.
+    pub(crate) fn drop_write(&mut self, kind: WriteKind, bytes: usize) {
         self.stats.write_dropped();
+        if let Some(observer) = &self.drop_observer {
+            observer(&DroppedWrite {
+                kind,
+                bytes,
+                phase: self.phase,
+                after_end: false,
+                total: self.stats.writes_dropped,
+            });
+        }
+    }
+
+    /// The observers of dropped writes, for the runtime to tell of writes sent through a
+    /// handle after the task ended.
+    pub(crate) fn drop_observer(&self) -> Option<&DropObserver> {
+        self.drop_observer.as_ref()
     }
 
     pub(crate) fn count_expect_rejected(&mut self) {

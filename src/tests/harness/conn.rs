@@ -112,6 +112,12 @@ impl Conn {
         names
     }
 
+    /// Winds the connection up as its task does once it finished: late messages handled,
+    /// the mailbox closed, later messages refused.
+    pub(crate) fn finish(&mut self) {
+        self.actor.finish();
+    }
+
     /// Runs the connection task's turn loop with a socket that is always ready, queueing the
     /// resumes at once after each yield, until nothing progresses or the connection finishes
     /// (then the late messages are handled, as the task does on its way out).

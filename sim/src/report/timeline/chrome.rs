@@ -1,12 +1,13 @@
 //! The Chrome trace-event renderer (the JSON object format that `chrome://tracing` and
-//! Perfetto open). A host is a process and each of its lanes a thread; callbacks and
-//! violations are instant events on their lane; faults are complete events (`X`, with a
+//! Perfetto open). A host is a process and each of its lanes a thread; callbacks, logged
+//! `tracing` events (category `log`) and violations are instant events on their lane; faults are complete events (`X`, with a
 //! duration) on threads of a `faults` process, one per fault so none overlaps another on its
 //! track; throttled periods are complete events on their lane; bytes in flight are counters.
 //! Times are the trace's microseconds, the format's own unit.
 
 use super::model::Timeline;
 use super::spans::Affects;
+use crate::run::EventKind;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -172,9 +173,14 @@ impl Timeline {
         thread(&mut events, run_thread, "fault lines and notes");
 
         for (i, (event, lane)) in self.events.iter().zip(&self.lane_of).enumerate() {
-            let (name, cat) = match event.callback() {
-                Some(callback) => (callback.name().to_string(), "callback"),
-                None => (event.kind.to_string(), "event"),
+            let (name, cat) = match &event.kind {
+                EventKind::Callback { callback, .. } => (callback.name().to_string(), "callback"),
+                EventKind::Log { .. } => (event.kind.to_string(), "log"),
+                EventKind::WriteDropped { .. } => (event.kind.to_string(), "write_dropped"),
+                EventKind::Assertion { .. } => (event.kind.to_string(), "assertion"),
+                EventKind::Fault { .. } | EventKind::Violation { .. } | EventKind::Note { .. } => {
+                    (event.kind.to_string(), "event")
+                }
             };
             let at = lane.map_or(run_thread, lane_thread);
             let args = json!({ "line": i + 1, "trace": event.to_string() });
@@ -329,6 +335,25 @@ mod tests {
         assert_eq!(closed.ts, 406_000);
         assert_eq!(closed.args["line"], 18);
         assert_eq!(closed.args["trace"], "   406.000ms client c1 closed");
+    }
+
+    #[test]
+    fn logged_events_are_instants_of_category_log_on_their_lane() {
+        let trace = super::super::model::tests::echo_trace_with_logs();
+        let file: File = serde_json::from_str(&timeline_of(&trace).chrome_trace()).unwrap();
+        let (threads, processes) = names(&file);
+        let logs: Vec<&Event> = file
+            .trace_events
+            .iter()
+            .filter(|e| e.cat == "log")
+            .collect();
+        assert_eq!(logs.len(), 2);
+        assert!(logs.iter().all(|e| e.ph == "i" && e.ts == 406_000));
+        assert_eq!(logs[0].name, "INFO app: got it bytes=5");
+        assert_eq!(threads[&(logs[0].pid, logs[0].tid)], "client c1");
+        assert_eq!(logs[0].args["line"], 20);
+        assert_eq!(logs[1].name, "WARN turmoil: step");
+        assert_eq!(processes[&logs[1].pid], "faults");
     }
 
     #[test]

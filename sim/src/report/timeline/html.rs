@@ -125,6 +125,9 @@ fn page(timeline: &Timeline) -> Page<'_> {
                 EventKind::Fault { .. } => "fault",
                 EventKind::Violation { .. } => "violation",
                 EventKind::Note { .. } => "note",
+                EventKind::WriteDropped { .. } => "write_dropped",
+                EventKind::Assertion { .. } => "assertion",
+                EventKind::Log { .. } => "log",
             };
             let text = match lane {
                 Some(_) => event.kind.to_string(),
@@ -332,6 +335,38 @@ mod tests {
             let what = texts[line[3].as_u64().unwrap() as usize].as_str().unwrap();
             assert_eq!(format!("{time} {who}{what}"), expected);
         }
+    }
+
+    #[test]
+    fn logged_events_are_log_marks_on_their_lane_or_the_run_row() {
+        let trace = super::super::model::tests::echo_trace_with_logs();
+        let data = data_of(&timeline_of(&trace).html());
+        let line = |n: usize| {
+            let line = &data["lines"][n - 1];
+            let name = &data["names"][line[2].as_u64().unwrap() as usize];
+            let text = &data["texts"][line[3].as_u64().unwrap() as usize];
+            (line[0].clone(), line[1].clone(), name.clone(), text.clone())
+        };
+        let c1 = serde_json::json!(1);
+        assert_eq!(data["lanes"][1]["name"], "c1");
+        assert_eq!(
+            line(20),
+            (
+                c1,
+                406_000.into(),
+                "log".into(),
+                "INFO app: got it bytes=5".into()
+            )
+        );
+        assert_eq!(
+            line(21),
+            (
+                Value::Null,
+                406_000.into(),
+                "log".into(),
+                "- - WARN turmoil: step".into()
+            )
+        );
     }
 
     #[test]

@@ -414,6 +414,40 @@ pub(crate) mod tests {
         ])
     }
 
+    /// [`echo_trace`] and then two logged events at 406ms: `INFO app: got it bytes=5` of c1
+    /// on host client (line 20), and `WARN turmoil: step` of no host or connection (line 21).
+    pub(crate) fn echo_trace_with_logs() -> Trace {
+        let log = |level, target: &str, message: &str, fields: &[(&str, &str)]| EventKind::Log {
+            level,
+            target: target.into(),
+            message: message.into(),
+            fields: crate::run::LogFields(
+                (fields.iter())
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        };
+        let mut events = echo_trace().events();
+        events.push(event(
+            406_000,
+            "client",
+            "c1",
+            log(
+                crate::run::LogLevel::Info,
+                "app",
+                "got it",
+                &[("bytes", "5")],
+            ),
+        ));
+        events.push(event(
+            406_000,
+            "-",
+            "-",
+            log(crate::run::LogLevel::Warn, "turmoil", "step", &[]),
+        ));
+        Trace::from_events(events)
+    }
+
     pub(crate) fn timeline_of(trace: &Trace) -> Timeline {
         Timeline::build("test", trace, None, &check(trace, &CheckOptions::default()))
     }

@@ -1,6 +1,20 @@
-//! The command line on bad input: exit 2 with `file:line: field: message` before anything
-//! runs and no file written; and on inputs that used to panic, abort or lose their seed.
+//! The command line end to end, as its users drive it: exit codes (2 on bad input, before
+//! anything runs and with no file written), every output parsed as what it claims to be
+//! (JSON with serde, JUnit with an XML parser), shards merged into the whole sweep, fresh
+//! seeds, budgets, timeouts, Ctrl-C, and repro lines that name the binary that runs.
+//!
+//! The JSON is read into this file's own structs, written from `docs/json.md`, not the
+//! library's types: a field the schema promises and the output lacks fails here.
 
+mod flags;
+mod json;
+mod junit;
+mod merge;
+mod repro;
+mod seeds;
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -39,14 +53,31 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A scenario that fails at every seed: the echo closes two connections, not 9.
 fn always_failing(dir: &Path) -> PathBuf {
-    write(dir, "echo.toml", &format!("{ECHO}\n[expect]\nclosed = 9\n"))
+    // No faults (an empty table): it fails the same way at every seed.
+    write(
+        dir,
+        "echo.toml",
+        &format!("{ECHO}\n[faults]\n\n[expect]\nclosed = 9\n"),
+    )
+}
+
+/// A scenario that fails at some seeds: those whose plan resets c1 before its echo is back.
+fn sometimes_failing(dir: &Path) -> PathBuf {
+    let text = ECHO.replace("bytes = 64", "bytes = 512, chunk = 128")
+        + "\n[faults]\nresets = 0.3\nreset_after_received = [1, 3]\nread_chunks = 0.5\n\
+           read_chunk_bytes = [8, 128]\n\n[expect]\nechoed = true\n";
+    write(dir, "resets.toml", &text)
+}
+
+/// The binary, with the test's environment (cargo's: `CARGO_PKG_NAME` is set).
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
+    command.args(args);
+    command
 }
 
 fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tcpnotify-sim"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    command(args).output().expect("the binary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -63,6 +94,88 @@ fn assert_bad_input(output: &Output, expected: &str) {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stdout.is_empty(), "something ran: {stdout}");
+}
+
+/// Every line of stdout as JSON: it must all be JSON.
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    text(&output.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+        })
+        .collect()
+}
+
+/// A `sweep_result` object, as `docs/json.md` describes it.
+#[derive(Debug, Deserialize, PartialEq)]
+struct SweepResult {
+    #[serde(rename = "type")]
+    kind: String,
+    version: u32,
+    file: String,
+    passed: bool,
+    scenario: String,
+    seeds: SeedSet,
+    shard: Option<Shard>,
+    end: String,
+    seeds_run: u64,
+    failed: u64,
+    failures: Vec<SweepFailure>,
+    coverage: Coverage,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum SeedSet {
+    Range { start: u64, end: u64 },
+    Random { generator: u64, count: Option<u64> },
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Shard {
+    index: u64,
+    count: u64,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct SweepFailure {
+    seed: u64,
+    index: u64,
+    kind: String,
+    signature: String,
+    summary: String,
+    repro: String,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Coverage {
+    runs: u64,
+    runs_without_faults: u64,
+    fired: BTreeMap<String, u64>,
+    policies: BTreeMap<String, u64>,
+    exercised: BTreeMap<String, u64>,
+}
+
+/// The last line of a `sweep --json` or `merge --json`: its result.
+fn sweep_result(output: &Output) -> SweepResult {
+    let lines = json_lines(output);
+    let last = lines.last().expect("a result line").clone();
+    serde_json::from_value(last).expect("a sweep_result as docs/json.md describes it")
+}
+
+/// The words of a repro line after the command that starts the binary (`cargo run -p
+/// tcpnotify-sim --`, a name, or a path).
+fn repro_args(repro: &str) -> Vec<String> {
+    let args = match repro.split_once(" -- ") {
+        Some((_, args)) => args,
+        None => {
+            repro
+                .split_once(' ')
+                .expect("a command and its arguments")
+                .1
+        }
+    };
+    args.split_whitespace().map(str::to_string).collect()
 }
 
 #[test]
@@ -197,7 +310,7 @@ fn shrink_writes_a_seed_above_i64_max_that_loads_back() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let shrunk = std::fs::read_to_string(&out).expect("written");
     assert!(
         shrunk.contains(r#"seed = "9223372036854775808""#),

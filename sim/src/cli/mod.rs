@@ -1,0 +1,352 @@
+//! The `tcpnotify-sim` command line. A user with notifiers of their own builds a binary that
+//! registers them and calls [`main_with`]; the shipped binary uses the built-in ones.
+//!
+//! Exit codes: 0 passed, 1 a property or the contract failed, 2 bad input (a bad flag or
+//! file, said on stderr), 130 interrupted by Ctrl-C with no failure found.
+//!
+//! With `--json`, every command prints only JSON on stdout, one object per line, as
+//! `docs/json.md` documents (the schema of [`crate::json`]); what it says for people goes to
+//! stderr. Every repro line names the binary that is running (`cli/invocation.rs`).
+
+mod determinism;
+mod error;
+mod interrupt;
+mod invocation;
+mod merge;
+mod output;
+mod run;
+mod shrink;
+mod sweep;
+mod timeline;
+
+use crate::explore::{parse_determinism_sample, parse_duration, SeedSet, Shard};
+use crate::scenario::Registry;
+use crate::validate::MAX_JOBS;
+use clap::{Args, Parser, Subcommand};
+use error::CliError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Runs simulated scenarios of notifier-based TCP connections, one seed at a time or many.
+#[derive(Parser, Debug)]
+#[command(name = "tcpnotify-sim", version, about)]
+struct Cli {
+    /// Print only JSON on stdout, one object per line (schema: docs/json.md); what is said
+    /// for people goes to stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario once: print its fault plan, its trace, a summary and the contract check.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seed (default: the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run this fault plan (TOML, as `shrink` writes it) instead of drawing one.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// Also write the run's fault plan as TOML here, to edit and re-run with `--plan`.
+        #[arg(long, value_name = "PLAN")]
+        save_plan: Option<PathBuf>,
+    },
+    /// Run many seeds in parallel; stop at the first failing seed (unless --keep-going or
+    /// --shard) and print its repro line.
+    Sweep(SweepArgs),
+    /// Combine the JSON results of a sweep's shards (`sweep --shard I/N --json`) into the
+    /// result of the whole sweep.
+    Merge {
+        /// The shards' outputs of `sweep --json` (the last `sweep_result` line of each counts).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also write the merged result as JUnit XML here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Pass (with a warning) a merged sweep in which no fault fired, as `sweep` does.
+        #[arg(long)]
+        allow_no_faults: bool,
+    },
+    /// Minimise a failing run's fault plan and write it out as a scenario file.
+    Shrink {
+        /// The scenario file.
+        file: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the minimal scenario (default:
+        /// target/tcpnotify-sim/shrunk/FILE-STEM.seed-N.toml, under $CARGO_TARGET_DIR if set).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+    /// Draw a run as one self-contained HTML page (a lane per connection and listener,
+    /// faults, bytes in flight, contract violations) and/or a Chrome trace-event file for
+    /// Perfetto. Exits 0 once written, whether the run passed or not.
+    Timeline {
+        /// A scenario file (`.toml`, run with the seed) or a JSON-lines trace (`run --json`).
+        file: PathBuf,
+        /// The seed, for a scenario file (default: the file's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the HTML page.
+        #[arg(short = 'o', long = "output", required_unless_present = "chrome_trace")]
+        output: Option<PathBuf>,
+        /// Where to write the Chrome trace-event JSON.
+        #[arg(long, value_name = "FILE")]
+        chrome_trace: Option<PathBuf>,
+    },
+    /// Run each seed twice and report the first trace line that differs.
+    CheckDeterminism {
+        /// The scenario file.
+        file: PathBuf,
+        #[command(flatten)]
+        seeds: SeedArgs,
+        /// Print each seed on stderr before it runs.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+}
+
+/// Which seeds: `--seeds` and, for random seeds, `--count`.
+#[derive(Args, Debug)]
+struct SeedArgs {
+    /// Seeds as `A..B` (B excluded), `random` (fresh seeds from the OS, printed up front) or
+    /// `random:G` (the random seeds of generator G again).
+    #[arg(long, value_parser = parse_seeds_flag)]
+    seeds: SeedsFlag,
+    /// How many random seeds (with `--seeds random`).
+    #[arg(long, value_parser = parse_count)]
+    count: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct SweepArgs {
+    /// The scenario file.
+    file: PathBuf,
+    #[command(flatten)]
+    seeds: SeedArgs,
+    /// Start no seed after this much wall-clock time (`10m`, `90s`, `1h 30m`); the seeds that
+    /// ran are reported. With `--seeds random` and no `--count`: fresh seeds until then.
+    #[arg(long, value_parser = parse_duration_flag)]
+    budget: Option<Duration>,
+    /// Stop a seed that runs longer than this in wall-clock time and report it as a failure of
+    /// its own kind (`seed_timeout`).
+    #[arg(long, value_parser = parse_duration_flag)]
+    seed_timeout: Option<Duration>,
+    /// Worker threads, 1 to 256 (default: the number of cores).
+    #[arg(long, value_parser = parse_jobs)]
+    jobs: Option<usize>,
+    /// Run only shard I of N (`0/4`): seeds whose index in the set is I modulo N. A shard runs
+    /// every one of its seeds, so that `merge` gives exactly the whole sweep's result.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Run every seed instead of stopping at the first failure.
+    #[arg(long)]
+    keep_going: bool,
+    /// Pass (with a warning) a sweep in which no fault fired; without it such a sweep fails,
+    /// as it tested only the fault-free path.
+    #[arg(long)]
+    allow_no_faults: bool,
+    /// Print each seed on stderr before it runs.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Run every failing seed and a sample of passing seeds twice, and fail a seed whose two
+    /// traces differ: one passing seed in 16, or in N (`all`: every seed).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "on",
+          value_parser = parse_sample)]
+    check_determinism: Option<Sample>,
+    /// Also write the result as JUnit XML here: a test case per failing seed and one for the
+    /// sweep.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+/// What `--seeds` says: a set, or fresh random seeds to draw.
+#[derive(Debug, Clone)]
+enum SeedsFlag {
+    Set(SeedSet),
+    FreshRandom,
+}
+
+/// Parses `--seeds`: `A..B` with A below B (asking for no seeds is a mistake), `random` or
+/// `random:G`.
+fn parse_seeds_flag(text: &str) -> Result<SeedsFlag, String> {
+    if text.trim() == "random" {
+        return Ok(SeedsFlag::FreshRandom);
+    }
+    match text.parse::<SeedSet>() {
+        Ok(set) if set.is_empty() => Err(format!(
+            "{text:?}: an empty range; expected A..B with A below B, e.g. 0..1000"
+        )),
+        Ok(set) => Ok(SeedsFlag::Set(set)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parses `--count`: a whole number from 1.
+fn parse_count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?}: expected a number of seeds from 1")),
+    }
+}
+
+/// Parses a number of jobs: 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: expected a number of worker threads from 1 to {MAX_JOBS}"
+        )),
+    }
+}
+
+/// Parses `I/N`.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+        .map_err(|e: crate::explore::ParseShardError| e.to_string())
+}
+
+fn parse_duration_flag(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// `--check-determinism`'s value: one passing seed in this many is run twice (`None`: off).
+#[derive(Debug, Clone, Copy)]
+struct Sample(Option<u64>);
+
+fn parse_sample(text: &str) -> Result<Sample, String> {
+    parse_determinism_sample(text).map(Sample).ok_or_else(|| {
+        format!("{text:?}: expected N (one passing seed in N is run twice), all, on or off")
+    })
+}
+
+impl SeedArgs {
+    /// The seed set: a random one is drawn here, and sized by `--count`, or by `budget`
+    /// for a random set without a count.
+    fn resolve(&self, budget: Option<Duration>) -> Result<SeedSet, CliError> {
+        let random = |generator: Option<crate::seed::Seed>| -> Result<SeedSet, CliError> {
+            if self.count.is_none() && budget.is_none() {
+                return Err(CliError::Usage(
+                    "--seeds random needs --count N (how many seeds) or --budget TIME (as many \
+                     as fit)"
+                        .into(),
+                ));
+            }
+            match generator {
+                Some(generator) => Ok(SeedSet::Random {
+                    generator,
+                    count: self.count,
+                }),
+                None => SeedSet::draw_random(self.count).map_err(|e| {
+                    CliError::Usage(format!("--seeds random: no randomness from the OS: {e}"))
+                }),
+            }
+        };
+        match &self.seeds {
+            SeedsFlag::FreshRandom => random(None),
+            SeedsFlag::Set(SeedSet::Random { generator, .. }) => random(Some(*generator)),
+            SeedsFlag::Set(set) if self.count.is_some() => Err(CliError::Usage(format!(
+                "--count applies to random seeds (--seeds random); --seeds {set} already says \
+                 which seeds"
+            ))),
+            SeedsFlag::Set(set) => Ok(set.clone()),
+        }
+    }
+}
+
+/// What a command found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Passed,
+    Failed,
+    /// Ctrl-C ended it before it was done, with no failure found.
+    Interrupted,
+}
+
+/// Parses the process arguments and runs the command with the built-in notifiers.
+pub fn main() -> ExitCode {
+    main_with(Registry::builtin())
+}
+
+/// Parses the process arguments and runs the command, building notifiers from `registry`.
+pub fn main_with(registry: Registry) -> ExitCode {
+    // Bad flags exit 2 with clap's message, which names the flag and what it expects.
+    let cli = Cli::parse();
+    match execute(cli, &registry) {
+        Ok(Status::Passed) => ExitCode::SUCCESS,
+        Ok(Status::Failed) => ExitCode::from(1),
+        Ok(Status::Interrupted) => ExitCode::from(130),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(cli: Cli, registry: &Registry) -> Result<Status, CliError> {
+    let out = output::Printer::new(cli.json);
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            plan,
+            save_plan,
+        } => run::run(&out, registry, &file, seed, plan, save_plan),
+        Command::Sweep(args) => sweep::sweep(&out, registry, args),
+        Command::Merge {
+            files,
+            junit,
+            allow_no_faults,
+        } => merge::merge(&out, &files, junit, allow_no_faults),
+        Command::Shrink { file, seed, output } => {
+            shrink::shrink(&out, registry, &file, seed, output)
+        }
+        Command::Timeline {
+            file,
+            seed,
+            output,
+            chrome_trace,
+        } => timeline::timeline(&out, registry, &file, seed, output, chrome_trace),
+        Command::CheckDeterminism {
+            file,
+            seeds,
+            verbose,
+        } => determinism::check(&out, registry, &file, &seeds, verbose),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn check_determinism_takes_no_value_or_a_sample() {
+        let parse = |extra: &[&str]| {
+            let args = [
+                &["tcpnotify-sim", "sweep", "f.toml", "--seeds", "0..3"],
+                extra,
+            ]
+            .concat();
+            match Cli::try_parse_from(args).expect("parses").command {
+                Command::Sweep(args) => args.check_determinism.map(|s| s.0),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(parse(&[]), None);
+        assert_eq!(parse(&["--check-determinism"]), Some(Some(16)));
+        assert_eq!(parse(&["--check-determinism", "4"]), Some(Some(4)));
+        assert_eq!(parse(&["--check-determinism", "off"]), Some(None));
+    }
+}

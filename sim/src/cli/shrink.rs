@@ -1,0 +1,129 @@
+//! `tcpnotify-sim shrink`: a failing seed's plan minimised and written out as a scenario file,
+//! by default under `target/` (never next to the scenario: a file in `scenarios/` is a test
+//! of its own). Exits 0 once written. With `--json`: one `shrink_result` object.
+
+use super::error::CliError;
+use super::invocation::Invocation;
+use super::output::{indent, Output, Printer};
+use super::Status;
+use crate::explore::shrink_verdict;
+use crate::fault::FaultPlan;
+use crate::judge::judge;
+use crate::scenario::{Registry, ScenarioFile};
+use crate::seed::Seed;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The `shrink_result` object.
+#[derive(Serialize)]
+struct ShrinkRecord<'a> {
+    scenario: &'a str,
+    file: String,
+    seed: Seed,
+    /// The first failure's signature, which every shrinking step kept.
+    signature: String,
+    /// The first failure, in words.
+    failure: String,
+    /// Faults of the seed's plan, and of the minimal plan.
+    faults_before: usize,
+    faults_after: usize,
+    /// Chunking policies (and latency) of the seed's plan, and of the minimal plan: a cause
+    /// may be a policy rather than a fault.
+    policies_before: usize,
+    policies_after: usize,
+    /// Runs the shrinking took.
+    runs: usize,
+    /// Each accepted reduction.
+    steps: &'a [String],
+    /// The minimal plan.
+    plan: &'a FaultPlan,
+    /// The scenario file written.
+    output: String,
+    /// The command that runs the written file.
+    repro: String,
+}
+
+/// Where `shrink` writes without `-o`: `target/tcpnotify-sim/shrunk/STEM.seed-N.toml`, under
+/// `$CARGO_TARGET_DIR` when set.
+fn default_output(file: &Path, seed: Seed) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+    target
+        .join("tcpnotify-sim")
+        .join("shrunk")
+        .join(format!("{stem}.seed-{seed}.toml"))
+}
+
+pub(super) fn shrink(
+    out: &Printer,
+    registry: &Registry,
+    path: &Path,
+    seed: u64,
+    output: Option<PathBuf>,
+) -> Result<Status, CliError> {
+    let seed = Seed(seed);
+    let file = ScenarioFile::load(path, registry)?;
+    let written = match output {
+        Some(output) => Output::create(&output)?,
+        None => Output::create_with_folders(&default_output(path, seed))?,
+    };
+    let plan = file.scenario.plan_for(seed);
+    let verdict = judge(&file.scenario, &plan)?;
+    let Some(first) = verdict.failures.first() else {
+        return Err(CliError::NothingToShrink {
+            path: path.to_path_buf(),
+            seed,
+        });
+    };
+    let signature = first.signature();
+    out.say(format!("seed {seed} fails with [{signature}]: {first}"));
+    out.say(format!(
+        "plan ({} faults, {} policies):\n{}",
+        plan.faults.len(),
+        plan.policies().len(),
+        indent(&plan.describe())
+    ));
+    let result = shrink_verdict(&file.scenario, &verdict);
+    for step in &result.steps {
+        out.say(format!("  {step}"));
+    }
+    out.say(format!(
+        "minimal plan ({}; {} runs):\n{}",
+        result.cause(),
+        result.runs,
+        indent(&result.plan.describe())
+    ));
+    let header = format!(
+        "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
+        path.display()
+    );
+    let output = written.path.clone();
+    written.commit(&file.with_plan(&result.plan, &header)?)?;
+    let repro = Invocation::current().command(["run".to_string(), output.display().to_string()]);
+    out.say(format!("wrote {}", output.display()));
+    out.say(format!("reproduce: {repro}"));
+    out.record(
+        "shrink_result",
+        &ShrinkRecord {
+            scenario: &file.scenario.name,
+            file: path.display().to_string(),
+            seed,
+            signature,
+            failure: first.to_string(),
+            faults_before: plan.faults.len(),
+            faults_after: result.plan.faults.len(),
+            policies_before: plan.policies().len(),
+            policies_after: result.plan.policies().len(),
+            runs: result.runs,
+            steps: &result.steps,
+            plan: &result.plan,
+            output: output.display().to_string(),
+            repro,
+        },
+    );
+    Ok(Status::Passed)
+}

@@ -1,0 +1,382 @@
+//! The run context: what code running inside a simulated run reaches without being handed
+//! it — the run's shared state ([`run_state`]), its assertions ([`always`], [`sometimes`],
+//! [`reachable`]), the callback running now and each connection's counters — and what of it
+//! is left when the run ends ([`RunContext`]).
+//!
+//! A simulation runs on one thread: turmoil runs every host, and every host's tasks, on the
+//! thread that steps it. So the runner sets the context in a thread-local for the duration of
+//! the run, and every notifier of the run finds the same one, in an order the seed fixes.
+//! Each run gets a fresh context: nothing carries over from one run (or seed) to the next.
+//!
+//! The assertions are those of Antithesis and moonpool: [`always`] is a safety property
+//! checked where it matters (one failure fails the run), [`sometimes`] a condition some run
+//! of a sweep should meet (proof that the sweep reached a state), [`reachable`] a line some
+//! run should reach. Each records into the run's [`Assertions`] by name: how often it was
+//! evaluated and held, where it is in the source, and for an `always` where and when it first
+//! failed — that failure is also a trace line (`ALWAYS FAILED "name" at file:line: ...`), in
+//! the callback that made it. The judge fails the run on a failed `always`, with the
+//! assertion's name as the failure's signature; a sweep's coverage counts in how many runs
+//! each `sometimes` and `reachable` held, and reports those that never did.
+//!
+//! Outside a simulated run — a notifier on real tokio sockets — there is no context:
+//! [`run_state`] gives `None`, and the assertions record nothing and return `false` (a failed
+//! `always` is logged through `tracing` at warn level, and nothing else happens), so a
+//! notifier may keep them in production code. [`in_run`] says which is the case.
+
+use super::assert::{Assertion, AssertionFailure, AssertionKind, Assertions};
+use super::trace::{now_us, EventKind, Trace, TraceEvent};
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tcpnotify::ConnectionStats;
+
+thread_local! {
+    /// The context of the run this thread is stepping, if any.
+    static CURRENT: RefCell<Option<Arc<Context>>> = const { RefCell::new(None) };
+}
+
+/// Locks `mutex`, also after a panic elsewhere poisoned it: a panicking notifier ends its run
+/// (it is reported), and what it left is still read.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The values of the run's shared state, one per type.
+type States = BTreeMap<TypeId, Arc<dyn Any + Send + Sync>>;
+
+/// The callback running now, as the recorder announced it.
+#[derive(Default)]
+struct Running {
+    host: String,
+    who: String,
+    /// Whether a callback runs (the buffers keep the last one's names, to be reused).
+    active: bool,
+}
+
+/// The live context of one run (see the module docs).
+pub(crate) struct Context {
+    /// The run's trace, where assertion failures go.
+    trace: Trace,
+    states: Mutex<States>,
+    assertions: Mutex<Assertions>,
+    running: Mutex<Running>,
+    /// Each connection's counters as of its last callback.
+    stats: Mutex<BTreeMap<String, ConnectionStats>>,
+}
+
+impl Context {
+    /// The context of a new run recording into `trace`, knowing the sometimes-assertions
+    /// `declared` by its scenario before any is evaluated.
+    pub(crate) fn new(trace: Trace, declared: &[String]) -> Arc<Context> {
+        let mut assertions = Assertions::default();
+        for name in declared {
+            assertions.declare(name);
+        }
+        Arc::new(Context {
+            trace,
+            states: Mutex::new(States::new()),
+            assertions: Mutex::new(assertions),
+            running: Mutex::new(Running::default()),
+            stats: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Makes this the context of the calling thread until the guard drops.
+    pub(crate) fn enter(self: &Arc<Self>) -> Entered {
+        let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
+        Entered { previous }
+    }
+
+    /// Runs `f` with the calling thread's context, if it is in a run.
+    fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
+        CURRENT.with(|c| c.borrow().as_deref().map(f))
+    }
+
+    /// A callback of `who` on `host` starts: what happens until [`callback_ended`] happens
+    /// in it.
+    ///
+    /// [`callback_ended`]: Self::callback_ended
+    pub(crate) fn callback_started(&self, host: &str, who: &str) {
+        let mut running = lock(&self.running);
+        // The buffers are reused: this runs on every callback.
+        running.host.clear();
+        running.host.push_str(host);
+        running.who.clear();
+        running.who.push_str(who);
+        running.active = true;
+    }
+
+    /// The callback announced last returned.
+    pub(crate) fn callback_ended(&self) {
+        lock(&self.running).active = false;
+    }
+
+    /// The host and connection of the callback running now, or `-` and `-` outside one.
+    fn running(&self) -> (String, String) {
+        let running = lock(&self.running);
+        match running.active {
+            true => (running.host.clone(), running.who.clone()),
+            false => ("-".into(), "-".into()),
+        }
+    }
+
+    /// Keeps `stats` as connection `who`'s counters (from its latest callback).
+    pub(crate) fn record_stats(&self, who: &str, stats: ConnectionStats) {
+        let mut all = lock(&self.stats);
+        match all.get_mut(who) {
+            Some(kept) => *kept = stats,
+            None => {
+                all.insert(who.to_string(), stats);
+            }
+        }
+    }
+
+    /// The shared value of type `T`, made with `T::default()` on first use.
+    fn state<T: Default + Send + 'static>(&self) -> SharedState<T> {
+        let mut states = lock(&self.states);
+        let id = TypeId::of::<T>();
+        // Keyed by the type's id, the value found is of that type.
+        if let Some(value) = states.get(&id).and_then(|v| v.clone().downcast().ok()) {
+            return SharedState(value);
+        }
+        let value = Arc::new(Mutex::new(T::default()));
+        states.insert(id, value.clone());
+        SharedState(value)
+    }
+
+    /// What the run leaves: its shared state, assertions and counters.
+    pub(crate) fn finish(&self) -> RunContext {
+        RunContext {
+            states: lock(&self.states).clone(),
+            assertions: lock(&self.assertions).clone(),
+            stats: lock(&self.stats).clone(),
+        }
+    }
+}
+
+/// The thread's context until this drops (see [`Context::enter`]).
+pub(crate) struct Entered {
+    previous: Option<Arc<Context>>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Whether the calling code runs inside a simulated run (a notifier's callback, a task of a
+/// simulated host): where [`run_state`] and the assertions reach the run. `false` on real
+/// sockets.
+///
+/// ```
+/// assert!(!tcpnotify_sim::in_run());
+/// ```
+pub fn in_run() -> bool {
+    Context::with_current(|_| ()).is_some()
+}
+
+/// The current run's shared value of type `T`, made with `T::default()` the first time any
+/// code of the run asks for it, and the same for every notifier of the run; a new run starts
+/// from a new default. For application-level facts that no single connection sees ("every
+/// order was acknowledged exactly once"): notifiers write them, and properties read them at
+/// the end ([`RunView::state`](crate::judge::RunView::state)).
+///
+/// `None` outside a simulated run (on real sockets), where there is no run to share with.
+///
+/// ```
+/// #[derive(Default)]
+/// struct Orders(Vec<u32>);
+/// // Outside a run there is nothing to share:
+/// assert!(tcpnotify_sim::run_state::<Orders>().is_none());
+/// ```
+pub fn run_state<T: Default + Send + 'static>() -> Option<SharedState<T>> {
+    Context::with_current(|context| context.state::<T>())
+}
+
+/// A run's shared value of type `T` (see [`run_state`]): cloning shares it.
+pub struct SharedState<T>(Arc<Mutex<T>>);
+
+impl<T> SharedState<T> {
+    /// The value, to read or change. A simulation runs on one thread: nothing else holds it
+    /// while a callback does, unless that callback still holds an earlier guard.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        lock(&self.0)
+    }
+}
+
+impl<T> Clone for SharedState<T> {
+    fn clone(&self) -> Self {
+        SharedState(self.0.clone())
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SharedState<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedState").field(&*self.lock()).finish()
+    }
+}
+
+/// What a run left in its context: the shared state its notifiers wrote, its assertions, and
+/// each connection's counters as of its last callback. Part of every
+/// [`RunOutcome`](super::RunOutcome); properties see it through
+/// [`RunView`](crate::judge::RunView).
+#[derive(Clone, Default)]
+pub struct RunContext {
+    states: States,
+    assertions: Assertions,
+    stats: BTreeMap<String, ConnectionStats>,
+}
+
+impl RunContext {
+    /// The run's shared value of type `T`, if any code of the run asked for it.
+    pub fn state<T: Send + 'static>(&self) -> Option<SharedState<T>> {
+        let value = self.states.get(&TypeId::of::<T>())?.clone();
+        value.downcast::<Mutex<T>>().ok().map(SharedState)
+    }
+
+    /// Every assertion evaluated in the run, and every sometimes-assertion its scenario
+    /// declared, by name.
+    pub fn assertions(&self) -> &Assertions {
+        &self.assertions
+    }
+
+    /// The assertion called `name`, if the run evaluated or declared one.
+    pub fn assertion(&self, name: &str) -> Option<&Assertion> {
+        self.assertions.get(name)
+    }
+
+    /// Connection `who`'s counters as of its last callback (writes dropped, bytes sent and
+    /// received), if it had a callback with the connection.
+    pub fn stats(&self, who: &str) -> Option<ConnectionStats> {
+        self.stats.get(who).copied()
+    }
+}
+
+impl fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunContext")
+            .field("states", &self.states.len())
+            .field("assertions", &self.assertions)
+            .field("connections", &self.stats.len())
+            .finish()
+    }
+}
+
+/// Records one evaluation into the current run; `false` outside one.
+fn record(
+    kind: AssertionKind,
+    name: &str,
+    held: bool,
+    location: &Location<'_>,
+    details: impl FnOnce() -> String,
+) -> bool {
+    // Formatted at most once, for a failure, inside a run or out.
+    let mut details = Some(details);
+    let mut details = move || details.take().map(|d| d()).unwrap_or_default();
+    let recorded = Context::with_current(|context| {
+        let first_failure = {
+            let mut assertions = lock(&context.assertions);
+            assertions.evaluate(kind, name, location, held).1
+        };
+        if !first_failure {
+            return;
+        }
+        let (host, who) = context.running();
+        let (at_us, message) = (now_us(), details());
+        let location = format!("{}:{}", location.file(), location.line());
+        context.trace.push(TraceEvent {
+            at_us,
+            host: host.clone(),
+            who: who.clone(),
+            kind: EventKind::Assertion {
+                name: name.to_string(),
+                location,
+                message: message.clone(),
+            },
+        });
+        let line = context.trace.len();
+        let mut assertions = lock(&context.assertions);
+        if let Some(assertion) = assertions.get_mut(name) {
+            assertion.first_failure = Some(AssertionFailure {
+                at_us,
+                host,
+                who,
+                message,
+                line,
+            });
+        }
+    });
+    match recorded {
+        Some(()) => true,
+        None => {
+            if kind == AssertionKind::Always && !held {
+                tracing::warn!(
+                    assertion = name,
+                    details = details(),
+                    "always-assertion failed outside a simulated run (not recorded)"
+                );
+            } else {
+                tracing::debug!(
+                    assertion = name,
+                    %kind,
+                    "assertion outside a simulated run: not recorded"
+                );
+            }
+            false
+        }
+    }
+}
+
+/// Asserts that `condition` holds every time this line runs, in every run. The first failure
+/// in a run is a trace line — when, on which host, in which connection's callback, where in
+/// the source, with `details` — and fails the run with the signature `name` (shrinking keeps
+/// it). `details` is only formatted on a failure.
+///
+/// Returns whether it was recorded into a simulated run: `false` outside one, where it does
+/// nothing but log a failure (see the module docs).
+///
+/// ```
+/// // On real sockets, or in a plain test: harmless, and it says so.
+/// assert!(!tcpnotify_sim::always("balance-never-negative", 1 + 1 == 2, "never shown"));
+/// ```
+#[track_caller]
+pub fn always(name: &str, condition: bool, details: impl fmt::Display) -> bool {
+    let location = Location::caller();
+    record(AssertionKind::Always, name, condition, location, || {
+        details.to_string()
+    })
+}
+
+/// Asserts that `condition` holds at least once across a sweep: evidence that the runs reach
+/// an interesting state (a reconnect, a retry, a full window). A run never fails on it; a
+/// sweep's coverage reports each that never held, and
+/// [`Chaos::require_sometimes`](crate::Chaos::require_sometimes) makes that a failure.
+///
+/// Returns whether it was recorded into a simulated run (`false` outside one).
+#[track_caller]
+pub fn sometimes(name: &str, condition: bool) -> bool {
+    let location = Location::caller();
+    record(
+        AssertionKind::Sometimes,
+        name,
+        condition,
+        location,
+        String::new,
+    )
+}
+
+/// Marks a line that some run of a sweep should reach: [`sometimes`] with a condition that
+/// holds whenever it runs. A `reachable` that no run reached is only known if the scenario
+/// declares it ([`Scenario::sometimes`](crate::Scenario::sometimes)).
+///
+/// Returns whether it was recorded into a simulated run (`false` outside one).
+#[track_caller]
+pub fn reachable(name: &str) -> bool {
+    let location = Location::caller();
+    record(AssertionKind::Reachable, name, true, location, String::new)
+}

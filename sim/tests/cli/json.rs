@@ -1,0 +1,309 @@
+//! `--json` on every command: only JSON on stdout, one object per line, each with the type
+//! and version `docs/json.md` gives it; the human text on stderr.
+
+use super::*;
+
+/// The `type` and `version` every object has (events: no version).
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    version: Option<u32>,
+}
+
+fn kinds(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let envelope: Envelope = serde_json::from_value(l.clone()).expect("a type");
+            if envelope.kind == "event" {
+                assert_eq!(envelope.version, None, "{l}");
+            } else {
+                assert_eq!(envelope.version, Some(1), "{l}");
+            }
+            envelope.kind
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct RunStart {
+    scenario: String,
+    file: String,
+    seed: u64,
+    plan: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    at_us: u64,
+    host: String,
+    who: String,
+    event: String,
+}
+
+#[derive(Deserialize)]
+struct Verdict {
+    passed: bool,
+    failures: Vec<VerdictFailure>,
+    exercised: BTreeMap<String, u64>,
+    summary: Summary,
+    repro: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VerdictFailure {
+    signature: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    seed: u64,
+    ended: String,
+    faults_fired: BTreeMap<String, u64>,
+    connections: Vec<Connection>,
+}
+
+#[derive(Deserialize)]
+struct Connection {
+    name: String,
+    host: String,
+    sent: u64,
+    received: u64,
+    ended: String,
+}
+
+#[test]
+fn run_json_is_a_run_object_the_trace_events_and_a_verdict() {
+    let dir = scratch("run-json");
+    let file = always_failing(&dir);
+    let output = sim(&["run", file.to_str().unwrap(), "--seed", "5", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    let kinds = kinds(&lines);
+    assert_eq!(kinds.first().map(String::as_str), Some("run"));
+    assert_eq!(kinds.last().map(String::as_str), Some("verdict"));
+    assert!(kinds[1..kinds.len() - 1].iter().all(|k| k == "event"));
+
+    let start: RunStart = serde_json::from_value(lines[0].clone()).unwrap();
+    assert_eq!((start.scenario.as_str(), start.seed), ("echo", 5));
+    assert_eq!(start.file, file.display().to_string());
+    assert_eq!(start.plan["seed"], 5);
+    let events: Vec<Event> = lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| serde_json::from_value(l.clone()).unwrap())
+        .collect();
+    assert!(events.windows(2).all(|w| w[0].at_us <= w[1].at_us));
+    assert!(events
+        .iter()
+        .any(|e| e.who == "c1" && e.host == "client" && e.event == "callback"));
+
+    let verdict: Verdict = serde_json::from_value(lines[lines.len() - 1].clone()).unwrap();
+    assert!(!verdict.passed);
+    assert_eq!(verdict.failures[0].signature, "closed");
+    assert!(verdict.failures[0]
+        .message
+        .contains("expected 9 `closed` callbacks, saw 2"));
+    assert!(verdict.exercised["C1"] > 0);
+    assert_eq!(verdict.summary.seed, 5);
+    assert_eq!(verdict.summary.ended, "all clients finished");
+    assert!(verdict.summary.faults_fired.is_empty());
+    let c1 = verdict
+        .summary
+        .connections
+        .iter()
+        .find(|c| c.name == "c1")
+        .unwrap();
+    assert_eq!(
+        (c1.host.as_str(), c1.sent, c1.received, c1.ended.as_str()),
+        ("client", 64, 64, "closed")
+    );
+    let repro = verdict.repro.expect("a failing run has a repro line");
+    assert_eq!(
+        repro_args(&repro),
+        ["run", file.to_str().unwrap(), "--seed", "5"]
+    );
+    // The human text went to stderr, and stays out of stdout.
+    assert!(text(&output.stdout).lines().all(|l| l.starts_with('{')));
+}
+
+#[test]
+fn a_run_in_text_ends_with_a_summary_of_each_connection_and_the_verdict() {
+    let dir = scratch("run-summary");
+    let file = always_failing(&dir);
+    let output = sim(&["run", file.to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    let summary = stdout
+        .lines()
+        .position(|l| l.starts_with("summary: seed 3, all clients finished at "))
+        .unwrap_or_else(|| panic!("no summary in:\n{stdout}"));
+    let words = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lines: Vec<String> = stdout.lines().skip(summary).map(words).collect();
+    assert!(lines[0].ends_with("faults fired: none"), "{}", lines[0]);
+    assert_eq!(lines[1], "c1 client sent 64B received 64B closed");
+    assert_eq!(lines[2], "server.1 server sent 64B received 64B closed");
+    assert!(
+        lines.iter().any(|l| l == "verdict: FAILED (1 failure(s))"),
+        "{stdout}"
+    );
+    assert!(lines.last().unwrap().starts_with("reproduce: "), "{stdout}");
+}
+
+#[test]
+fn the_json_of_run_is_a_trace_that_timeline_reads() {
+    let dir = scratch("run-json-timeline");
+    let file = write(&dir, "echo.toml", ECHO);
+    let output = sim(&["run", file.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0));
+    let trace = write(&dir, "trace.jsonl", &text(&output.stdout));
+    let page = dir.join("trace.html");
+    let output = sim(&[
+        "timeline",
+        trace.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    assert_eq!(kinds(&lines), ["timeline"]);
+    assert_eq!(lines[0]["html"], page.display().to_string());
+    assert!(lines[0]["description"].as_str().unwrap().contains("lanes"));
+    assert!(page.exists());
+}
+
+#[test]
+fn sweep_json_is_a_start_the_stats_and_one_result_last() {
+    let dir = scratch("sweep-json");
+    let file = sometimes_failing(&dir);
+    let output = sim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "0..24",
+        "--keep-going",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    assert_eq!(
+        kinds(&lines),
+        ["sweep_start", "sweep_stats", "sweep_result"]
+    );
+    assert_eq!(lines[0]["seeds"]["range"]["end"], 24);
+    assert_eq!(lines[0]["count"], 24);
+    assert!(lines[1]["elapsed_ms"].is_u64());
+
+    let result = sweep_result(&output);
+    assert_eq!((result.kind.as_str(), result.version), ("sweep_result", 1));
+    assert_eq!(result.scenario, "resets");
+    assert_eq!(result.file, file.display().to_string());
+    assert_eq!(result.seeds, SeedSet::Range { start: 0, end: 24 });
+    assert_eq!((result.end.as_str(), result.seeds_run), ("complete", 24));
+    assert!(!result.passed);
+    assert_eq!(result.failed as usize, result.failures.len());
+    assert!(result.failures.windows(2).all(|w| w[0].index < w[1].index));
+    assert_eq!(result.coverage.runs, 24);
+    assert!(result.coverage.fired["reset"] > 0);
+    assert!(result.coverage.policies.contains_key("read_chunks"));
+    assert!(result.coverage.exercised["R6"] > 0);
+    assert!(result.coverage.runs_without_faults < 24);
+    // Each failure's repro line re-runs it: the same failure.
+    let failure = &result.failures[0];
+    assert_eq!(
+        (failure.kind.as_str(), failure.signature.as_str()),
+        ("failed", "echoed")
+    );
+    assert_eq!(failure.seed, failure.index);
+    let args = repro_args(&failure.repro);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rerun = sim(&[&args[..], &["--json"]].concat());
+    assert_eq!(rerun.status.code(), Some(1));
+    let verdict = json_lines(&rerun).pop().unwrap();
+    assert_eq!(verdict["failures"][0]["message"], failure.summary.as_str());
+    // The human text is on stderr.
+    assert!(text(&output.stderr).contains("sweeping "));
+}
+
+#[test]
+fn shrink_json_writes_under_target_by_default_and_exits_0() {
+    let dir = scratch("shrink-json");
+    let file = always_failing(&dir);
+    let target = dir.join("target-dir");
+    let output = command(&["shrink", file.to_str().unwrap(), "--seed", "4", "--json"])
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    assert_eq!(kinds(&lines), ["shrink_result"]);
+    let record = &lines[0];
+    let written = target.join("tcpnotify-sim/shrunk/echo.seed-4.toml");
+    assert_eq!(record["output"], written.display().to_string());
+    assert_eq!(record["signature"], "closed");
+    assert_eq!(record["seed"], 4);
+    assert_eq!(record["faults_after"], 0);
+    assert!(record["runs"].as_u64().unwrap() >= 1);
+    assert!(record["plan"].is_object());
+    // Nothing beside the scenario: a file there would be a test of its own.
+    let beside: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    assert_eq!(beside, ["echo.toml"]);
+    assert!(text(&output.stderr).contains(&format!("wrote {}", written.display())));
+    let args = repro_args(record["repro"].as_str().unwrap());
+    assert_eq!(args, ["run", written.to_str().unwrap()]);
+    assert_eq!(
+        sim(&["run", written.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn check_determinism_json_and_its_progress_on_stderr() {
+    let dir = scratch("determinism-json");
+    let file = write(&dir, "echo.toml", ECHO);
+    let output = sim(&[
+        "check-determinism",
+        file.to_str().unwrap(),
+        "--seeds",
+        "10..13",
+        "-v",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    assert_eq!(kinds(&lines), ["determinism_result"]);
+    let record = &lines[0];
+    assert_eq!(record["identical"], true);
+    assert_eq!(record["seeds_run"], 3);
+    assert_eq!(record["interrupted"], false);
+    assert!(record["difference"].is_null());
+    let stderr = text(&output.stderr);
+    for seed in 10..13 {
+        assert!(
+            stderr.contains(&format!("seed {seed}: running")),
+            "{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("3 seed(s), each run twice: identical traces"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_input_under_json_prints_nothing_on_stdout() {
+    let dir = scratch("json-bad");
+    let file = write(&dir, "bad.toml", "[[listeners]]\nname = 3\n");
+    for args in [
+        vec!["run", file.to_str().unwrap(), "--json"],
+        vec!["--json", "sweep", file.to_str().unwrap(), "--seeds", "0..3"],
+    ] {
+        let output = sim(&args);
+        assert_bad_input(&output, "bad.toml:2");
+    }
+}

@@ -1,0 +1,55 @@
+//! Repro lines name the binary that runs: `cargo run -p tcpnotify-sim --` when cargo started
+//! it in its workspace, the bare name when it is on `PATH` (installed), its path otherwise.
+
+use super::*;
+
+/// The repro line of a failing `run`, with the binary started as `setup` says.
+fn repro_with(setup: impl FnOnce(&mut Command)) -> String {
+    let dir = scratch("repro");
+    let file = always_failing(&dir);
+    let mut command = command(&["run", file.to_str().unwrap(), "--json"]);
+    setup(&mut command);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let verdict = json_lines(&output).pop().unwrap();
+    let repro = verdict["repro"].as_str().expect("a repro line").to_string();
+    let rest = format!(" run {} --seed 3", file.display());
+    repro
+        .strip_suffix(&rest)
+        .unwrap_or_else(|| panic!("{repro:?} does not end with {rest:?}"))
+        .to_string()
+}
+
+#[test]
+fn started_by_cargo_the_repro_line_is_cargo_run() {
+    // Tests run with cargo's environment, as `cargo run` gives it.
+    assert_eq!(
+        repro_with(|c| {
+            c.env("CARGO_PKG_NAME", "tcpnotify-sim");
+        }),
+        "cargo run -p tcpnotify-sim --"
+    );
+}
+
+#[test]
+fn installed_on_the_path_the_repro_line_is_the_name() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
+    let bin = exe.parent().unwrap().to_path_buf();
+    assert_eq!(
+        repro_with(|c| {
+            c.env_remove("CARGO_PKG_NAME").env("PATH", &bin);
+        }),
+        "tcpnotify-sim"
+    );
+}
+
+#[test]
+fn elsewhere_the_repro_line_is_the_binarys_path() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
+    assert_eq!(
+        repro_with(|c| {
+            c.env_remove("CARGO_PKG_NAME").env("PATH", "/nowhere");
+        }),
+        exe.canonicalize().unwrap().display().to_string()
+    );
+}

@@ -1,0 +1,266 @@
+//! The liveness phase at the end of a run: when the active duration is over, every fault
+//! heals and the run settles before what must eventually hold is judged, so a liveness bug of
+//! a notifier is told apart from a network still partitioned when the run ends.
+
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::fault::{
+    EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks,
+};
+use tcpnotify_sim::judge::{judge, Verdict};
+use tcpnotify_sim::notifiers::{pattern, Echo};
+use tcpnotify_sim::run::{now_us, EventKind, Liveness};
+use tcpnotify_sim::{factory, run_state, Scenario, Seed};
+
+const REQUEST: usize = 64;
+const PATIENCE_US: u64 = 500_000;
+
+/// Replies the impatient clients accepted in the run.
+#[derive(Default)]
+struct Replies(usize);
+
+/// Sends a request and waits for its whole echo. An echo that completes more than
+/// [`PATIENCE_US`] after the request is "stale": the buggy client drops it and waits for a
+/// fresh one that never comes, so it never closes — a liveness bug that a quiet network never
+/// shows and a partition still in force hides; the fixed one accepts it and closes.
+struct Impatient {
+    fixed: bool,
+    sent_at_us: u64,
+    got: usize,
+}
+
+impl TcpConnectionNotify for Impatient {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.sent_at_us = now_us();
+        conn.write(pattern(0, REQUEST));
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.got += data.len();
+        if self.got == REQUEST {
+            let stale = now_us().saturating_sub(self.sent_at_us) > PATIENCE_US;
+            if !stale || self.fixed {
+                if let Some(replies) = run_state::<Replies>() {
+                    replies.lock().0 += 1;
+                }
+                conn.close();
+            }
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// One impatient client of an echo server, for 2 s of active run, with a partition from 2 ms
+/// that lasts 20 s: far past the active duration.
+fn impatient(fixed: bool) -> Scenario {
+    Scenario::new(if fixed { "patient" } else { "impatient" })
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(move || Impatient {
+                fixed,
+                sent_at_us: 0,
+                got: 0,
+            }),
+        )
+        .duration_ms(2_000)
+        .eventually("every-reply-accepted", |run| {
+            let accepted = run.state::<Replies>().map_or(0, |r| r.lock().0);
+            match accepted {
+                1 => Ok(()),
+                n => Err(format!("{n} of 1 replies accepted")),
+            }
+        })
+}
+
+fn long_partition() -> FaultPlan {
+    FaultPlan {
+        faults: vec![Fault::at(
+            2,
+            FaultKind::Partition {
+                a: "client".into(),
+                b: "server".into(),
+                duration_ms: 20_000,
+                one_way: false,
+            },
+        )],
+        ..FaultPlan::quiet(Seed(7))
+    }
+}
+
+fn failure_of(verdict: &Verdict, name: &str) -> String {
+    verdict
+        .failures
+        .iter()
+        .find(|f| f.signature() == name)
+        .map(|f| f.to_string())
+        .unwrap_or_else(|| panic!("no {name} failure in:\n{verdict}"))
+}
+
+#[test]
+fn both_clients_pass_on_a_quiet_network_with_no_liveness_phase() {
+    for fixed in [false, true] {
+        let verdict = judge(&impatient(fixed), &FaultPlan::quiet(Seed(7))).expect("runs");
+        assert!(verdict.passed(), "{verdict}");
+        assert_eq!(verdict.outcome.liveness, Liveness::NotReached);
+        let text = verdict.outcome.trace.render_text();
+        assert!(!text.contains("liveness phase"), "{text}");
+    }
+}
+
+/// Without a liveness phase the run ends partitioned: the correct client fails just as the
+/// buggy one does, and the failure says the network was still cut.
+#[test]
+fn a_run_still_partitioned_at_its_end_fails_as_the_network_not_as_a_liveness_bug() {
+    for fixed in [false, true] {
+        let scenario = impatient(fixed).settle_ms(0);
+        let verdict = judge(&scenario, &long_partition()).expect("runs");
+        assert_eq!(
+            verdict.signature().as_deref(),
+            Some("finished"),
+            "{verdict}"
+        );
+        let finished = failure_of(&verdict, "finished");
+        assert!(
+            finished.contains(
+                "with faults still in force when the run ended (no liveness phase: \
+                 settle_ms = 0): #0 partition client <-> server"
+            ),
+            "{finished}"
+        );
+        assert!(!finished.contains("liveness bug"), "{finished}");
+        let eventually = failure_of(&verdict, "every-reply-accepted");
+        assert!(eventually.contains("0 of 1 replies accepted (with faults still in force"));
+        match &verdict.outcome.liveness {
+            Liveness::Off { in_force } => assert_eq!(in_force.len(), 1, "{in_force:?}"),
+            other => panic!("expected no liveness phase, got {other:?}"),
+        }
+    }
+}
+
+/// With the liveness phase the partition heals when the active duration is over: the
+/// correct client gets its (late) echo and finishes.
+#[test]
+fn the_liveness_phase_heals_the_partition_and_the_correct_client_finishes() {
+    let verdict = judge(&impatient(true), &long_partition()).expect("runs");
+    assert!(verdict.passed(), "{verdict}");
+    let Liveness::Settled {
+        from_us,
+        settle_ms,
+        healed,
+    } = &verdict.outcome.liveness
+    else {
+        panic!("expected a liveness phase: {:?}", verdict.outcome.liveness);
+    };
+    assert_eq!((*from_us, *settle_ms), (2_000_000, 1_000));
+    assert_eq!(healed, &["#0 partition client <-> server for 20000ms"]);
+    let text = verdict.outcome.trace.render_text();
+    assert!(
+        text.contains(
+            "  2000.000ms - - -- liveness phase: every fault heals (#0 partition client <-> \
+             server for 20000ms); settling for at most 1000ms\n  2000.000ms - - FAULT #0 healed\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("run ended: all clients finished"), "{text}");
+}
+
+/// The buggy client's echo also arrives after the heal, late: it drops it and never
+/// finishes. The failure now says so: every fault had healed, so the bug is the client's.
+#[test]
+fn a_liveness_bug_that_only_shows_after_faults_heal_is_told_apart() {
+    let verdict = judge(&impatient(false), &long_partition()).expect("runs");
+    assert_eq!(
+        verdict.signature().as_deref(),
+        Some("finished"),
+        "{verdict}"
+    );
+    let finished = failure_of(&verdict, "finished");
+    assert!(
+        finished.contains(
+            "the duration ran out before c1 finished (1000ms after every fault healed at \
+             2000ms (liveness phase): a liveness bug, not the network)"
+        ),
+        "{finished}"
+    );
+    let eventually = failure_of(&verdict, "every-reply-accepted");
+    assert!(
+        eventually.contains("0 of 1 replies accepted (1000ms after every fault healed"),
+        "{eventually}"
+    );
+}
+
+/// What heals besides partitions: a crashed host that the plan never restarts comes back,
+/// latency returns to 1 ms, re-chunked reads and partial writes stop, and a fault triggered
+/// by an event no longer fires.
+#[test]
+fn the_liveness_phase_restarts_crashed_hosts_quiets_the_network_and_disarms_the_plan() {
+    let scenario = Scenario::echo("heals-everything", 1024, 256)
+        .keep_payloads()
+        .starting_at(900)
+        .duration_ms(1_000)
+        .settle_ms(2_000);
+    let plan = FaultPlan {
+        latency: Some(Latency {
+            min_ms: 50,
+            max_ms: 60,
+        }),
+        partial_writes: Some(PartialWrites {
+            average: 3,
+            variation: 2,
+        }),
+        read_chunks: Some(ReadChunks::new(3)),
+        faults: vec![
+            Fault::at(
+                1,
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: None,
+                },
+            ),
+            Fault::after(
+                EventTrigger {
+                    conn: "c1".into(),
+                    callback: "received".into(),
+                    nth: 1,
+                },
+                FaultKind::Reset { conn: "c1".into() },
+            ),
+        ],
+        ..FaultPlan::quiet(Seed(3))
+    };
+    let verdict = judge(&scenario, &plan).expect("runs");
+    assert!(verdict.passed(), "{verdict}");
+    let Liveness::Settled { healed, .. } = &verdict.outcome.liveness else {
+        panic!("expected a liveness phase: {:?}", verdict.outcome.liveness);
+    };
+    assert_eq!(
+        healed,
+        &[
+            "#0 crash server",
+            "latency other than the quiet 1ms",
+            "chunking policies partial_writes, read_chunks",
+        ]
+    );
+    assert_eq!(verdict.outcome.fired.get("reset"), None, "disarmed");
+    let events = verdict.outcome.trace.events();
+    let restart = (events.iter())
+        .position(|e| matches!(&e.kind, EventKind::Fault { description, .. } if description == "restarted server"))
+        .expect("the server restarts");
+    assert_eq!(events[restart].at_us, 1_000_000);
+    // After the phase began, nothing is sliced or re-chunked, and each message takes 1 ms.
+    let c1: Vec<_> = events[restart..].iter().filter(|e| e.who == "c1").collect();
+    let connected = c1
+        .iter()
+        .find(|e| e.callback().is_some_and(|c| c.name() == "connected"));
+    assert!(connected.is_some_and(|e| e.at_us <= 1_003_000), "{c1:?}");
+    let deliveries: Vec<usize> = (c1.iter())
+        .filter_map(|e| match e.callback() {
+            Some(tcpnotify::record::Callback::Received { data, .. }) => Some(data.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deliveries, [256, 256, 256, 256], "whole segments once calm");
+}
