@@ -220,7 +220,7 @@ impl Chaos {
             eprintln!("{pass}");
             return Ok(pass);
         }
-        Err(ChaosError::NoFaultFired(pass))
+        Err(ChaosError::NoFaultFired(Box::new(pass)))
     }
 
     /// Runs the chaos test and panics with the failure's report if a seed fails, or if no
@@ -313,7 +313,7 @@ pub enum ChaosError {
     /// Every seed passed, but no fault fired in any of them: the sweep tested only the
     /// fault-free path. The pass, with its coverage report (which lists every enabled fault
     /// kind that never fired).
-    NoFaultFired(ChaosPass),
+    NoFaultFired(Box<ChaosPass>),
 }
 
 impl ChaosError {
@@ -331,7 +331,7 @@ impl ChaosError {
     pub fn into_failure(self) -> Result<ChaosFailure, ChaosPass> {
         match self {
             ChaosError::Failed(failure) => Ok(*failure),
-            ChaosError::NoFaultFired(pass) => Err(pass),
+            ChaosError::NoFaultFired(pass) => Err(*pass),
         }
     }
 }
