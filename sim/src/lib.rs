@@ -44,7 +44,8 @@
 //! Where to start (re-exported here, with the few other names most tests need):
 //! [`Scenario`] describes a run; [`run_passing`] runs it from a `#[test]` and prints a repro
 //! line if it fails; [`Chaos`] sweeps many seeds, each with a plan drawn from
-//! [`FaultSettings`], and shrinks a failure; [`ScenarioFile`] reads a scenario from TOML with
+//! [`FaultSettings`] (by default the seed's own, drawn by the swarm: [`fault::Swarm`]), fails
+//! a sweep in which no fault fired, and shrinks a failure; [`ScenarioFile`] reads a scenario from TOML with
 //! notifiers from a [`Registry`]; [`judge::judge`] runs a scenario under a [`FaultPlan`] and
 //! judges it.
 //!

@@ -68,6 +68,9 @@ enum Command {
         /// Also write the merged result as JUnit XML here.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Pass (with a warning) a merged sweep in which no fault fired, as `sweep` does.
+        #[arg(long)]
+        allow_no_faults: bool,
     },
     /// Minimise a failing run's fault plan and write it out as a scenario file.
     Shrink {
@@ -145,6 +148,10 @@ struct SweepArgs {
     /// Run every seed instead of stopping at the first failure.
     #[arg(long)]
     keep_going: bool,
+    /// Pass (with a warning) a sweep in which no fault fired; without it such a sweep fails,
+    /// as it tested only the fault-free path.
+    #[arg(long)]
+    allow_no_faults: bool,
     /// Print each seed on stderr before it runs.
     #[arg(short, long)]
     verbose: bool,
@@ -292,7 +299,11 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, CliError> {
             save_plan,
         } => run::run(&out, registry, &file, seed, plan, save_plan),
         Command::Sweep(args) => sweep::sweep(&out, registry, args),
-        Command::Merge { files, junit } => merge::merge(&out, &files, junit),
+        Command::Merge {
+            files,
+            junit,
+            allow_no_faults,
+        } => merge::merge(&out, &files, junit, allow_no_faults),
         Command::Shrink { file, seed, output } => {
             shrink::shrink(&out, registry, &file, seed, output)
         }

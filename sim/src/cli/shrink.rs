@@ -27,6 +27,10 @@ struct ShrinkRecord<'a> {
     /// Faults of the seed's plan, and of the minimal plan.
     faults_before: usize,
     faults_after: usize,
+    /// Chunking policies (and latency) of the seed's plan, and of the minimal plan: a cause
+    /// may be a policy rather than a fault.
+    policies_before: usize,
+    policies_after: usize,
     /// Runs the shrinking took.
     runs: usize,
     /// Each accepted reduction.
@@ -78,8 +82,9 @@ pub(super) fn shrink(
     let signature = first.signature();
     out.say(format!("seed {seed} fails with [{signature}]: {first}"));
     out.say(format!(
-        "plan ({} faults):\n{}",
+        "plan ({} faults, {} policies):\n{}",
         plan.faults.len(),
+        plan.policies().len(),
         indent(&plan.describe())
     ));
     let result = shrink_verdict(&file.scenario, &verdict);
@@ -87,8 +92,8 @@ pub(super) fn shrink(
         out.say(format!("  {step}"));
     }
     out.say(format!(
-        "minimal plan ({} faults, {} runs):\n{}",
-        result.plan.faults.len(),
+        "minimal plan ({}; {} runs):\n{}",
+        result.cause(),
         result.runs,
         indent(&result.plan.describe())
     ));
@@ -111,6 +116,8 @@ pub(super) fn shrink(
             failure: first.to_string(),
             faults_before: plan.faults.len(),
             faults_after: result.plan.faults.len(),
+            policies_before: plan.policies().len(),
+            policies_after: result.plan.policies().len(),
             runs: result.runs,
             steps: &result.steps,
             plan: &result.plan,

@@ -59,10 +59,12 @@ pub(super) struct SweepResult {
 }
 
 impl SweepResult {
-    pub(super) fn new(file: String, report: SweepReport) -> Self {
+    /// The result of `report`: it passes if no seed failed and, unless `allow_no_faults`, some
+    /// fault fired (a sweep without one tested only the fault-free path).
+    pub(super) fn new(file: String, report: SweepReport, allow_no_faults: bool) -> Self {
         SweepResult {
             file,
-            passed: report.passed(),
+            passed: report.passed() && (allow_no_faults || !report.coverage.no_fault_fired()),
             report,
         }
     }
@@ -134,7 +136,11 @@ pub(super) fn sweep(
             jobs: options.jobs,
         },
     );
-    let result = SweepResult::new(file.path.display().to_string(), report);
+    let result = SweepResult::new(
+        file.path.display().to_string(),
+        report,
+        args.allow_no_faults,
+    );
     finish(out, &result, junit_out, &invocation)
 }
 
@@ -176,7 +182,14 @@ pub(super) fn finish(
         junit_out.commit(&junit(report)?)?;
         out.say(format!("wrote {} (JUnit XML)", path.display()));
     }
-    Ok(if !report.passed() {
+    if report.passed() && !result.passed {
+        out.say(
+            "FAILED: no fault fired in any seed, so the sweep tested only the fault-free path: \
+             leave [faults] out of the file (each seed then draws its own), raise its \
+             probabilities or sweep more seeds; or pass --allow-no-faults",
+        );
+    }
+    Ok(if !result.passed {
         Status::Failed
     } else if report.end == SweepEnd::Interrupted {
         Status::Interrupted

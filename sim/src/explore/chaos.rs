@@ -3,16 +3,24 @@
 //! everything needed to understand and re-run it.
 //!
 //! ```no_run
-//! use tcpnotify_sim::{factory, Chaos, FaultSettings, Scenario};
+//! use tcpnotify_sim::{factory, Chaos, Scenario};
 //! use tcpnotify_sim::notifiers::{Echo, Sender};
 //!
-//! // In a `#[test]` function:
+//! // In a `#[test]` function. No fault settings written: each seed draws its own (swarm).
 //! let scenario = Scenario::new("echo")
 //!     .listener("server", "server", 7000, factory(|| Echo))
-//!     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(4096)))
-//!     .faults(FaultSettings { partitions: 0.5, read_chunks: 0.5, ..FaultSettings::default() });
-//! Chaos::new(scenario).seeds(0..200).assert_passes();
+//!     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(4096)));
+//! let pass = Chaos::new(scenario).seeds(0..200).assert_passes();
+//! println!("{}", pass.coverage()); // what the seeds exercised
 //! ```
+//!
+//! # No silent green
+//! A sweep in which no fault fired tested only the fault-free path, however many seeds it ran:
+//! [`Chaos::run`] returns [`ChaosError::NoFaultFired`] (and [`Chaos::assert_passes`] panics)
+//! with the coverage report, which lists every enabled fault kind that never fired, unless the
+//! test opts out with [`Chaos::allow_no_faults`] (then it passes with a warning on stderr).
+//! Re-running one seed with `TCPNOTIFY_SEED` passes with the warning too: one seed may draw
+//! no fault.
 //!
 //! # Environment
 //! The environment overrides the code, so CI can sweep more seeds, fresh seeds, or reproduce
@@ -61,6 +69,7 @@ pub struct Chaos {
     jobs: usize,
     from_env: bool,
     progress: bool,
+    allow_no_faults: bool,
     require_sometimes: bool,
 }
 
@@ -74,8 +83,16 @@ impl Chaos {
             jobs: default_jobs(),
             from_env: true,
             progress: false,
+            allow_no_faults: false,
             require_sometimes: false,
         }
+    }
+
+    /// Accepts a sweep in which no fault fired (it passes with a warning on stderr instead of
+    /// failing): for a scenario meant to run quiet, such as `FaultSettings::quiet()`.
+    pub fn allow_no_faults(mut self) -> Self {
+        self.allow_no_faults = true;
+        self
     }
 
     /// Sweeps `seeds` (unless `TCPNOTIFY_SEEDS` or `TCPNOTIFY_SEED` say otherwise).
@@ -115,12 +132,15 @@ impl Chaos {
     /// The sweep this chaos test will run, after the environment's overrides (see the
     /// module docs). `TCPNOTIFY_SEEDS=random` draws its generator here.
     pub fn resolved(&self) -> Result<SweepOptions, EnvError> {
-        let env = if self.from_env {
-            EnvOverrides::from_process()?
-        } else {
-            EnvOverrides::default()
-        };
-        Ok(self.resolve_with(env))
+        Ok(self.resolve_with(self.env()?))
+    }
+
+    /// The environment's overrides, or none if the test ignores them.
+    fn env(&self) -> Result<EnvOverrides, EnvError> {
+        match self.from_env {
+            true => EnvOverrides::from_process(),
+            false => Ok(EnvOverrides::default()),
+        }
     }
 
     /// The sweep this chaos test runs under the overrides `env`.
@@ -150,19 +170,25 @@ impl Chaos {
     }
 
     /// Sweeps the seeds; on the first failing seed, re-runs it for its trace, shrinks its
-    /// plan and returns everything as a [`ChaosFailure`].
+    /// plan and returns everything as a [`ChaosFailure`]. A sweep in which every seed passed
+    /// but no fault fired is an error too ([`ChaosError::NoFaultFired`]), unless
+    /// [`allow_no_faults`](Self::allow_no_faults) or `TCPNOTIFY_SEED` (one seed re-run) say
+    /// otherwise.
     ///
     /// # Panics
     /// If an environment override does not parse (see the module docs).
     // Returned once per test: boxing it would only make matching on it clumsier.
     #[allow(clippy::result_large_err)]
-    pub fn run(&self) -> Result<ChaosPass, ChaosFailure> {
-        self.run_with(&self.resolved().unwrap_or_else(|e| panic!("{e}")))
+    pub fn run(&self) -> Result<ChaosPass, ChaosError> {
+        let env = self.env().unwrap_or_else(|e| panic!("{e}"));
+        // One seed run again (a repro line): whether faults fired is not the question.
+        let rerun = env.one_seed;
+        self.run_with(&self.resolve_with(env), rerun)
     }
 
     // As `run`: returned once per test.
     #[allow(clippy::result_large_err)]
-    fn run_with(&self, options: &SweepOptions) -> Result<ChaosPass, ChaosFailure> {
+    fn run_with(&self, options: &SweepOptions, rerun: bool) -> Result<ChaosPass, ChaosError> {
         if let SeedSet::Random { .. } = options.seeds {
             // Up front, so the seeds can be run again even if the test never ends.
             eprintln!(
@@ -180,19 +206,28 @@ impl Chaos {
         for failure in &mut report.failures {
             failure.repro = Some(repro_line(failure.seed));
         }
-        match report.failures.first() {
-            None => Ok(ChaosPass {
-                scenario: self.scenario.name.clone(),
-                report,
-            }),
-            Some(failure) => Err(self.explain(failure, &report)),
+        if let Some(failure) = report.failures.first() {
+            return Err(ChaosError::Failed(Box::new(self.explain(failure, &report))));
         }
+        let pass = ChaosPass {
+            scenario: self.scenario.name.clone(),
+            report,
+        };
+        if !pass.coverage().no_fault_fired() {
+            return Ok(pass);
+        }
+        if self.allow_no_faults || rerun {
+            eprintln!("{pass}");
+            return Ok(pass);
+        }
+        Err(ChaosError::NoFaultFired(Box::new(pass)))
     }
 
-    /// Runs the chaos test and panics with the failure's report if a seed fails.
+    /// Runs the chaos test and panics with the failure's report if a seed fails, or if no
+    /// fault fired (see [`run`](Self::run)).
     ///
     /// # Panics
-    /// With [`ChaosFailure`]'s report if a seed fails; with the coverage if
+    /// With [`ChaosError`]'s report if a seed fails or no fault fired; with the coverage if
     /// [`require_sometimes`](Self::require_sometimes) is set and a sometimes-assertion held
     /// in no run; or if an environment override does not parse.
     pub fn assert_passes(&self) -> ChaosPass {
@@ -205,7 +240,7 @@ impl Chaos {
                 pass.never_met().join(", ")
             ),
             Ok(pass) => pass,
-            Err(failure) => panic!("{failure}"),
+            Err(error) => panic!("{error}"),
         }
     }
 
@@ -269,6 +304,57 @@ impl Chaos {
         }
     }
 }
+
+/// Why a chaos test did not pass.
+#[derive(Debug, Clone)]
+pub enum ChaosError {
+    /// A seed failed: the lowest failing seed, re-run and shrunk.
+    Failed(Box<ChaosFailure>),
+    /// Every seed passed, but no fault fired in any of them: the sweep tested only the
+    /// fault-free path. The pass, with its coverage report (which lists every enabled fault
+    /// kind that never fired).
+    NoFaultFired(Box<ChaosPass>),
+}
+
+impl ChaosError {
+    /// The failing seed's report, if a seed failed.
+    pub fn failure(&self) -> Option<&ChaosFailure> {
+        match self {
+            ChaosError::Failed(failure) => Some(failure),
+            ChaosError::NoFaultFired(_) => None,
+        }
+    }
+
+    /// The failing seed's report, or the pass in which no fault fired.
+    // Called once per test, as `run` is.
+    #[allow(clippy::result_large_err)]
+    pub fn into_failure(self) -> Result<ChaosFailure, ChaosPass> {
+        match self {
+            ChaosError::Failed(failure) => Ok(*failure),
+            ChaosError::NoFaultFired(pass) => Err(*pass),
+        }
+    }
+}
+
+impl fmt::Display for ChaosError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChaosError::Failed(failure) => write!(f, "{failure}"),
+            ChaosError::NoFaultFired(pass) => write!(
+                f,
+                "chaos: scenario {} FAILED: no fault fired in any of its {} seed(s), so it \
+                 tested only the fault-free path. Leave the fault settings unwritten (each seed \
+                 then draws its own), raise their probabilities or sweep more seeds; or call \
+                 `.allow_no_faults()` if the scenario is meant to run quiet.\n{}",
+                pass.scenario,
+                pass.seeds_run(),
+                pass.report
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ChaosError {}
 
 /// A chaos test that passed: how much it ran and what it exercised.
 #[derive(Debug, Clone)]
@@ -386,6 +472,7 @@ impl fmt::Display for ChaosFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explore::env::SEED_VAR;
     use crate::fault::{FaultSettings, Span};
     use crate::scenario::Expectations;
 
@@ -444,12 +531,17 @@ mod tests {
         let slow = super::super::test_scenarios::never_finishing();
         let chaos = Chaos::new(slow).ignoring_env();
         let failure = chaos
-            .run_with(&SweepOptions {
-                seed_timeout: Some(Duration::from_millis(1)),
-                jobs: 1,
-                ..SweepOptions::new(4..6)
-            })
-            .expect_err("every seed outlasts a millisecond");
+            .run_with(
+                &SweepOptions {
+                    seed_timeout: Some(Duration::from_millis(1)),
+                    jobs: 1,
+                    ..SweepOptions::new(4..6)
+                },
+                false,
+            )
+            .expect_err("every seed outlasts a millisecond")
+            .into_failure()
+            .expect("a failing seed");
         assert_eq!(failure.seed, Seed(4));
         assert_eq!(failure.kind, FailureKind::TimedOut);
         assert_eq!(failure.shrunk.runs, 0);
@@ -479,7 +571,9 @@ mod tests {
             .jobs(1)
             .ignoring_env()
             .run()
-            .expect_err("the plan is invalid at every seed");
+            .map_err(ChaosError::into_failure)
+            .expect_err("the plan is invalid at every seed")
+            .expect("a seed failed");
         assert_eq!(failure.signature, crate::judge::RUN_ERROR);
         assert!(failure.deterministic, "{failure}");
         assert!(failure.failures[0].contains("nowhere"), "{failure}");
@@ -527,7 +621,9 @@ mod tests {
             .jobs(1)
             .ignoring_env()
             .run()
-            .expect_err("every seed resets c1 before its echo is complete");
+            .map_err(ChaosError::into_failure)
+            .expect_err("every seed resets c1 before its echo is complete")
+            .expect("a seed failed");
         assert_eq!(failure.seed, Seed(0));
         assert_eq!(failure.signature, "echoed");
         assert!(failure.deterministic);
@@ -546,5 +642,86 @@ mod tests {
         assert!(text.contains("shrunk plan (TOML):"), "{text}");
         assert!(failure.trace_tail.lines().count() <= TRACE_TAIL_LINES);
         assert!(failure.trace_tail.contains("run ended"), "{text}");
+    }
+
+    #[test]
+    fn a_sweep_in_which_no_fault_fired_fails_and_lists_each_enabled_kind_that_never_fired() {
+        // Resets are enabled but wait for a 1000th delivery that never comes.
+        let scenario = echo(
+            FaultSettings {
+                resets: 1.0,
+                reset_after_received: Span::new(1000, 1000),
+                ..FaultSettings::quiet()
+            },
+            Expectations::default(),
+        );
+        let error = Chaos::new(scenario)
+            .seeds(0..4)
+            .jobs(2)
+            .ignoring_env()
+            .run()
+            .expect_err("no fault fires");
+        let ChaosError::NoFaultFired(pass) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(pass.seeds_run(), 4);
+        assert_eq!(pass.coverage().never_fired(), vec!["reset"]);
+        let text = error.to_string();
+        assert!(
+            text.contains("no fault fired in any of its 4 seed(s)"),
+            "{text}"
+        );
+        assert!(text.contains("enabled but never fired: reset"), "{text}");
+        assert!(text.contains(".allow_no_faults()"), "{text}");
+    }
+
+    #[test]
+    fn allow_no_faults_passes_a_quiet_sweep_with_its_warning() {
+        let chaos = Chaos::new(echo(FaultSettings::quiet(), Expectations::default()))
+            .seeds(0..3)
+            .jobs(1)
+            .ignoring_env();
+        assert!(matches!(chaos.run(), Err(ChaosError::NoFaultFired(_))));
+        let pass = chaos.allow_no_faults().run().expect("allowed");
+        assert!(pass.coverage().no_fault_fired());
+        assert!(
+            pass.to_string().contains("WARNING: no fault fired"),
+            "{pass}"
+        );
+    }
+
+    #[test]
+    fn one_seed_rerun_with_tcpnotify_seed_passes_when_it_draws_no_fault() {
+        let chaos = Chaos::new(echo(FaultSettings::quiet(), Expectations::default())).seeds(0..50);
+        let env = EnvOverrides::read(|name| (name == SEED_VAR).then(|| "7".to_string())).unwrap();
+        assert!(env.one_seed);
+        let pass = chaos
+            .run_with(&chaos.resolve_with(env), true)
+            .expect("a rerun of one seed is not a sweep");
+        assert_eq!(pass.seeds_run(), 1);
+        assert!(pass.coverage().no_fault_fired());
+    }
+
+    #[test]
+    fn with_no_fault_settings_written_faults_fire_while_bytes_are_in_flight() {
+        // The swarm's default: no `.faults(..)` at all.
+        let scenario = Scenario::echo("chaos-swarm", 4096, 256).expecting(Expectations {
+            echoed: true,
+            ..Expectations::default()
+        });
+        let pass = Chaos::new(scenario)
+            .seeds(0..24)
+            .jobs(2)
+            .ignoring_env()
+            .run()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let coverage = pass.coverage();
+        assert!(coverage.faults_fired() > 0, "{pass}");
+        assert!(coverage.fired_in_flight > 0, "{pass}");
+        assert!(coverage.fired_in_flight <= coverage.faults_fired());
+        // Lost connections would break the echo: the swarm drew none.
+        assert!(!coverage.enabled.contains_key("reset"), "{pass}");
+        assert!(!coverage.enabled.contains_key("crash"), "{pass}");
+        assert!(pass.to_string().contains("with bytes in flight"), "{pass}");
     }
 }

@@ -21,7 +21,7 @@ mod sweep_report;
 mod test_scenarios;
 mod testing;
 
-pub use chaos::{Chaos, ChaosFailure, ChaosPass};
+pub use chaos::{Chaos, ChaosError, ChaosFailure, ChaosPass};
 pub use determinism::{
     check_determinism, DeterminismOptions, DeterminismReport, Difference, SeedDifference,
 };

@@ -204,11 +204,12 @@ enum SeedOutcome {
 /// let scenario = Scenario::new("echo")
 ///     .listener("server", "server", 7000, factory(|| Echo))
 ///     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(64)));
+/// // No fault settings written: each seed draws its own (swarm testing).
 /// let report = sweep(&scenario, &SweepOptions { jobs: 2, ..SweepOptions::new(0..4) });
 /// assert!(report.passed());
 /// assert_eq!(report.seeds_run, 4);
 /// assert_eq!(report.end, SweepEnd::Complete);
-/// assert!(report.coverage.no_fault_fired());
+/// assert_eq!(report.coverage.runs, 4);
 /// ```
 pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
     let started = Instant::now();
@@ -390,7 +391,7 @@ fn run_seed(scenario: &Scenario, seed: Seed, index: u64, options: &SweepOptions)
     };
     let mut result = match &first {
         Ok(verdict) => SeedResult {
-            coverage: Coverage::of(verdict),
+            coverage: Coverage::of_run(scenario, verdict),
             failure: verdict
                 .failures
                 .first()

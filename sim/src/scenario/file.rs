@@ -39,14 +39,27 @@
 //! port = 7000
 //! notifier = "line-client"
 //!
-//! [faults]                  # probabilities and ranges a plan is drawn from ...
-//! partial_writes = 0.5
+//! [faults]                  # probabilities and ranges a plan is drawn from (leave the
+//! partial_writes = 0.5      # table out to let each seed draw its own: swarm testing) ...
 //! # [plan]                  # ... or an explicit plan instead
 //!
 //! [expect]                  # what must hold at the end
 //! echoed = true
 //! closed = 2
 //! ```
+//!
+//! # Where faults come from
+//! - **No `[faults]` and no `[plan]`: swarm testing.** Each seed draws which fault kinds are
+//!   on and how strong ([`Swarm`](crate::fault::Swarm)); resets, crashes and partitions past
+//!   the connect timeout only if `[expect]` allows lost connections (no `echoed`, no
+//!   `delivered`, no exact `closed`, `connect_failed` or `accepted`). `run` prints what the
+//!   seed drew with its plan, and `--save-plan` writes it down.
+//! - **`[faults]`: these settings at every seed.** The table is the whole of the settings: a
+//!   field it names is pinned, a field it leaves out is at its default, which for every fault
+//!   kind is off. An empty `[faults]` table asks for runs without faults. Without
+//!   `fault_window_ms`, partitions and crashes are timed by the traffic (on an event of a
+//!   client connection across the hosts they cut).
+//! - **`[plan]`: exactly this plan** (as `run --save-plan` and `shrink` write it).
 //!
 //! # What a file may say
 //! - **Names.** Listeners and clients: 1 to 64 letters, digits, `-` and `_`, starting with a
@@ -215,7 +228,7 @@ impl ScenarioFile {
 }
 
 /// A fault plan file, as `tcpnotify-sim run --plan` takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanFile {
     /// The plan, checked against the scenario it is for.
     pub plan: FaultPlan,

@@ -579,6 +579,49 @@ fn errors_name_the_table_they_are_in() {
 }
 
 #[test]
+fn a_file_without_faults_is_swarm_tested_and_prints_what_each_seed_drew() {
+    use crate::fault::{Faults, Swarm};
+    let file = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(file.scenario.faults, Faults::Swarm(Swarm::default()));
+    let plan = file.scenario.plan_for(Seed(7));
+    let drawn = plan.swarm.clone().expect("the seed's draw is in its plan");
+    // `echoed` allows no lost connection: no resets or crashes in any seed's draw.
+    assert_eq!((drawn.resets, drawn.crashes), (0.0, 0.0));
+    assert!(
+        plan.describe().contains("drawn by the swarm from:"),
+        "{}",
+        plan.describe()
+    );
+    // The draw is saved with the plan and read back (`run --save-plan`, then `--plan`).
+    let text = plan.to_toml().unwrap();
+    assert!(text.contains("[swarm]"), "{text}");
+    let loaded = PlanFile::parse(&text, Path::new("plan.toml"), &file.scenario).unwrap();
+    assert_eq!(loaded.plan, plan);
+}
+
+#[test]
+fn a_faults_table_pins_every_setting_and_leaves_out_nothing_on() {
+    let load = |faults: &str| {
+        let text = format!("{GOOD}\n[faults]\n{faults}");
+        ScenarioFile::parse(&text, Path::new("echo.toml"), &Registry::builtin())
+            .unwrap()
+            .scenario
+    };
+    // An empty table: no faults at all, at every seed.
+    let quiet = load("");
+    assert_eq!(quiet.faults, FaultSettings::quiet().into());
+    assert_eq!(quiet.plan_for(Seed(3)), FaultPlan::quiet(Seed(3)));
+    // A field it names is pinned; every field it leaves out is off.
+    let partitions = load("partitions = 0.5\n");
+    let pinned = FaultSettings {
+        partitions: 0.5,
+        ..FaultSettings::quiet()
+    };
+    assert_eq!(partitions.faults, pinned.into());
+    assert_eq!(partitions.plan_for(Seed(3)).swarm, None);
+}
+
+#[test]
 fn settle_ms_sets_the_liveness_phase_and_is_bounded() {
     let file = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin()).unwrap();
     assert_eq!(file.scenario.settle_ms, crate::scenario::DEFAULT_SETTLE_MS);

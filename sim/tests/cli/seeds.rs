@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 /// A client whose echo never comes, for ten simulated minutes: each seed runs for many
-/// seconds of a debug build.
+/// seconds of a debug build. No faults (an empty `[faults]`): nothing else ends it.
 const SLOW: &str = r#"
 duration_ms = 600000
 
@@ -24,6 +24,8 @@ target = "server"
 port = 7000
 notifier = "sender"
 params = { bytes = 16 }
+
+[faults]
 "#;
 
 #[test]
