@@ -58,6 +58,9 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+// The command line and what only it needs (clap, JUnit files, Ctrl-C) are the default-on `cli`
+// feature: a library user of the chaos API builds with `default-features = false`.
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod explore;
 pub mod fault;
