@@ -56,9 +56,19 @@
 //! context the runner sets for the run. Every run that has not ended by its active duration
 //! then heals every fault and settles ([`run::Liveness`]) before what must eventually hold is
 //! judged.
+//!
+//! ## Features
+//!
+//! `cli` (default): the `tcpnotify-sim` binary and the `cli` module, with what only they need
+//! (clap, JUnit files, Ctrl-C); it turns on `progress`, the progress bar a sweep draws on a
+//! terminal (indicatif). A crate that uses the chaos API from its tests depends on this one
+//! with `default-features = false` and compiles neither.
 
 #![warn(missing_docs, unreachable_pub)]
 
+// The command line and what only it needs (clap, JUnit files, Ctrl-C) are the default-on `cli`
+// feature: a library user of the chaos API builds with `default-features = false`.
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod explore;
 pub mod fault;

@@ -289,6 +289,20 @@ pub fn main_with(registry: Registry) -> ExitCode {
     }
 }
 
+/// The command line's definition: every subcommand and flag [`main_with`] accepts. For tools
+/// around the command line, such as a check that a script calls it only with flags that exist
+/// (`sim/tests/deploy.rs` checks the deployment manifests so), shell completions or a man
+/// page.
+///
+/// ```
+/// let command = tcpnotify_sim::cli::command();
+/// assert!(command.clone().try_get_matches_from(["tcpnotify-sim", "merge", "a.json"]).is_ok());
+/// assert!(command.try_get_matches_from(["tcpnotify-sim", "merge", "--no-such-flag"]).is_err());
+/// ```
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 fn execute(cli: Cli, registry: &Registry) -> Result<Status, CliError> {
     let out = output::Printer::new(cli.json);
     match cli.command {

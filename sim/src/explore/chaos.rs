@@ -107,7 +107,8 @@ impl Chaos {
         self
     }
 
-    /// Shows a progress bar on stderr when it is a terminal.
+    /// Shows a progress bar on stderr when it is a terminal (with the `progress` feature,
+    /// which the default `cli` feature turns on; without it, nothing is drawn).
     pub fn progress(mut self, show: bool) -> Self {
         self.progress = show;
         self

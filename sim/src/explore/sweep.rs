@@ -69,7 +69,8 @@ pub struct SweepOptions {
     pub shard: Option<Shard>,
     /// Run every seed even after a failure; otherwise stop at the first failing seed.
     pub keep_going: bool,
-    /// Show a progress bar on stderr (drawn only when stderr is a terminal).
+    /// Show a progress bar on stderr (drawn only when stderr is a terminal, and only with the
+    /// `progress` feature).
     pub progress: bool,
     /// Print each seed on stderr before it runs.
     pub verbose: bool,
