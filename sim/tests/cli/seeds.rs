@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 /// A client whose echo never comes, for ten simulated minutes: each seed runs for many
 /// seconds of a debug build.
-const SLOW: &str = r#"
+pub(super) const SLOW: &str = r#"
 duration_ms = 600000
 
 [[listeners]]
