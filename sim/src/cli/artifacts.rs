@@ -17,7 +17,7 @@
 
 use super::error::CliError;
 use super::invocation::Invocation;
-use super::run::Shown;
+use super::shown::Shown;
 use crate::explore::{FailureKind, ShrinkResult};
 use crate::fault::FaultPlan;
 use crate::output_file::OutputFile;

@@ -16,6 +16,7 @@ mod invocation;
 mod merge;
 mod output;
 mod run;
+mod shown;
 mod shrink;
 mod sweep;
 mod timeline;

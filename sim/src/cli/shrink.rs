@@ -6,7 +6,7 @@ use super::artifacts::{Artifacts, FailedRun};
 use super::error::CliError;
 use super::invocation::Invocation;
 use super::output::{indent, Output, Printer};
-use super::run::Shown;
+use super::shown::Shown;
 use super::Status;
 use crate::explore::shrink_verdict;
 use crate::fault::FaultPlan;

@@ -7,7 +7,7 @@ use super::error::CliError;
 use super::interrupt;
 use super::invocation::Invocation;
 use super::output::{Output, Printer};
-use super::run::Shown;
+use super::shown::Shown;
 use super::{Status, SweepArgs};
 use crate::explore::{
     default_jobs, shrink_verdict, sweep as run_sweep, FailureKind, SeedSet, Shard, SweepEnd,
