@@ -15,4 +15,5 @@ mod environment;
 mod forgotten_connect_failed;
 mod healing;
 mod naive_framing;
+mod regressions;
 mod support;
