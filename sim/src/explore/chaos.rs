@@ -229,12 +229,14 @@ impl Chaos {
         }
     }
 
-    /// Runs the chaos test and panics with the failure's report if a seed fails.
+    /// Runs the chaos test (saved regressions first) and panics with the failure's report if
+    /// a regression or a seed fails, after saving a new failure's shrunk plan as a regression
+    /// (not under `CI`; see the module docs); the report says where it went.
     ///
     /// # Panics
-    /// With [`ChaosFailure`]'s report if a seed fails; with the coverage if
+    /// With [`ChaosFailure`]'s report if a regression or a seed fails; with the coverage if
     /// [`require_sometimes`](Self::require_sometimes) is set and a sometimes-assertion held
-    /// in no run; or if an environment override does not parse.
+    /// in no run; or if an environment override or a saved regression cannot be used.
     pub fn assert_passes(&self) -> ChaosPass {
         self.assert_passes_in(in_ci())
     }
