@@ -59,6 +59,23 @@ impl OutputFile {
     }
 }
 
+/// `name` as a file or folder name on any system: anything but letters, digits, `-`, `_`
+/// and `.` made `_`, with no leading `.` (no hidden file, no `..`); `scenario` if nothing is
+/// left. For names the simulator makes from a scenario's name.
+pub(crate) fn file_name(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    match name.trim_start_matches('.') {
+        "" => "scenario".into(),
+        name => name.into(),
+    }
+}
+
 fn cannot_write(path: &Path, source: std::io::Error) -> WriteError {
     WriteError {
         path: path.to_path_buf(),
@@ -69,6 +86,15 @@ fn cannot_write(path: &Path, source: std::io::Error) -> WriteError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_keep_safe_characters_only() {
+        assert_eq!(file_name("chaos-echo_2.v1"), "chaos-echo_2.v1");
+        assert_eq!(file_name("my echo/1"), "my_echo_1");
+        assert_eq!(file_name("../up"), "_up");
+        assert_eq!(file_name(".."), "scenario");
+        assert_eq!(file_name(""), "scenario");
+    }
 
     #[test]
     fn a_file_appears_whole_on_commit_and_a_failure_names_its_path() {

@@ -20,7 +20,7 @@ use super::invocation::Invocation;
 use super::shown::Shown;
 use crate::explore::{FailureKind, ShrinkResult};
 use crate::fault::FaultPlan;
-use crate::output_file::OutputFile;
+use crate::output_file::{file_name, OutputFile};
 use crate::report::Timeline;
 use crate::scenario::ScenarioFile;
 use crate::seed::Seed;
@@ -148,19 +148,11 @@ impl Artifacts {
         })
     }
 
-    /// The folder of `scenario`'s `seed`: `DIR/NAME.seed-N`, the name with anything but
-    /// letters, digits, `-`, `_` and `.` made `_`.
+    /// The folder of `scenario`'s `seed`: `DIR/NAME.seed-N`, the name made safe as a file
+    /// name (`crate::output_file::file_name`).
     pub(super) fn folder(&self, scenario: &str, seed: Seed) -> PathBuf {
-        let name: String = scenario
-            .chars()
-            .map(|c| match c {
-                'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
-                _ => '_',
-            })
-            .collect();
-        let name = name.trim_start_matches('.');
-        let name = if name.is_empty() { "scenario" } else { name };
-        self.dir.join(format!("{name}.seed-{seed}"))
+        self.dir
+            .join(format!("{}.seed-{seed}", file_name(scenario)))
     }
 
     /// Writes the folder of `failure` and says what is in it.

@@ -22,7 +22,7 @@
 //!   everywhere.
 
 use crate::fault::FaultPlan;
-use crate::output_file::{OutputFile, WriteError};
+use crate::output_file::{file_name, OutputFile, WriteError};
 use crate::scenario::{PlanFile, Scenario, ScenarioError};
 use crate::seed::Seed;
 use std::panic::Location;
@@ -99,7 +99,7 @@ impl Regressions {
                     source
                         .parent()?
                         .join(REGRESSIONS_FOLDER)
-                        .join(folder_name(scenario)),
+                        .join(file_name(scenario)),
                 )
             }
         }
@@ -204,21 +204,6 @@ fn seed_of_name(path: &Path) -> Option<u64> {
         .strip_prefix("seed-")?
         .parse()
         .ok()
-}
-
-/// A scenario name as a folder name: anything but letters, digits, `-`, `_` and `.` made `_`.
-fn folder_name(scenario: &str) -> String {
-    let name: String = scenario
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
-            _ => '_',
-        })
-        .collect();
-    match name.trim_start_matches('.') {
-        "" => "scenario".into(),
-        name => name.into(),
-    }
 }
 
 /// Where a relative source path is looked for: the package that cargo runs the test in

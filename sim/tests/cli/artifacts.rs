@@ -43,8 +43,33 @@ fn artifacts_of(lines: &[serde_json::Value]) -> Vec<Artifacts> {
         .collect()
 }
 
+/// Runs `command` with `--artifacts out --json`, checks it exits with `code`, and returns
+/// its JSON lines and the `artifacts` objects among them.
+fn with_artifacts(
+    mut command: Command,
+    out: &Path,
+    code: i32,
+) -> (Vec<serde_json::Value>, Vec<Artifacts>) {
+    let output = command
+        .args(["--artifacts", out.to_str().unwrap(), "--json"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(code), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    let records = artifacts_of(&lines);
+    (lines, records)
+}
+
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every line of a JSON-lines file, parsed.
+fn read_json_lines(path: &str) -> Vec<serde_json::Value> {
+    read(path)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {l}")))
+        .collect()
 }
 
 /// Checks every file of a failing seed's folder, run to its end and shrunk: each parses as
@@ -82,10 +107,7 @@ fn assert_complete_folder(record: &Artifacts, scenario: &Path) {
         "{trace}"
     );
     // The JSON trace, as `run --json` prints it: every line JSON, the verdict last.
-    let lines: Vec<serde_json::Value> = read(record.files.trace_json.as_ref().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect();
+    let lines = read_json_lines(record.files.trace_json.as_ref().unwrap());
     assert_eq!(lines[0]["type"], "run");
     assert_eq!(lines[0]["seed"], record.seed);
     assert!(lines[1..lines.len() - 1]
@@ -150,22 +172,16 @@ fn sweep_artifacts_are_a_folder_per_failing_seed_with_every_file_and_the_json_na
     let dir = scratch("artifacts-sweep");
     let file = sometimes_failing(&dir);
     let out = dir.join("artifacts");
-    let output = sim(&[
+    let args = [
         "sweep",
         file.to_str().unwrap(),
         "--seeds",
         "0..24",
         "--keep-going",
-        "--jobs",
-        "2",
-        "--artifacts",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    let lines = json_lines(&output);
-    let result = sweep_result(&output);
-    let records = artifacts_of(&lines);
+    ];
+    let (lines, records) = with_artifacts(command(&args), &out, 1);
+    let result: SweepResult = serde_json::from_value(lines.last().unwrap().clone())
+        .expect("a sweep_result as docs/json.md describes it");
     // Before the result, which stays last; one per failing seed, in the result's order.
     assert_eq!(
         lines[lines.len() - 2 - records.len()]["type"],
@@ -207,18 +223,8 @@ fn run_writes_artifacts_only_when_it_fails_and_its_verdict_names_the_folder() {
     );
 
     let failing = always_failing(&dir);
-    let output = sim(&[
-        "run",
-        failing.to_str().unwrap(),
-        "--seed",
-        "5",
-        "--artifacts",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    let lines = json_lines(&output);
-    let records = artifacts_of(&lines);
+    let args = ["run", failing.to_str().unwrap(), "--seed", "5"];
+    let (lines, records) = with_artifacts(command(&args), &out, 1);
     assert_eq!(records.len(), 1);
     let record = &records[0];
     assert_eq!((record.scenario.as_str(), record.seed), ("echo", 5));
@@ -232,10 +238,7 @@ fn run_writes_artifacts_only_when_it_fails_and_its_verdict_names_the_folder() {
     // The folder's JSON trace is what `run --json` printed, less the folder's own lines.
     let printed: Vec<&serde_json::Value> =
         lines.iter().filter(|l| l["type"] != "artifacts").collect();
-    let saved: Vec<serde_json::Value> = read(record.files.trace_json.as_ref().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let saved = read_json_lines(record.files.trace_json.as_ref().unwrap());
     assert_eq!(printed.len(), saved.len());
     for (printed, saved) in printed.iter().zip(&saved) {
         if printed["type"] == "verdict" {
@@ -247,14 +250,7 @@ fn run_writes_artifacts_only_when_it_fails_and_its_verdict_names_the_folder() {
         }
     }
     // In text, the folder is named.
-    let output = sim(&[
-        "run",
-        failing.to_str().unwrap(),
-        "--seed",
-        "5",
-        "--artifacts",
-        out.to_str().unwrap(),
-    ]);
+    let output = sim(&[&args[..], &["--artifacts", out.to_str().unwrap()]].concat());
     assert!(text(&output.stdout).contains(&format!("artifacts: {}", record.dir)));
 }
 
@@ -264,20 +260,9 @@ fn shrink_with_artifacts_writes_the_shrunk_scenario_in_the_folder_and_nowhere_el
     let file = always_failing(&dir);
     let out = dir.join("artifacts");
     let target = dir.join("target-dir");
-    let output = command(&[
-        "shrink",
-        file.to_str().unwrap(),
-        "--seed",
-        "4",
-        "--artifacts",
-        out.to_str().unwrap(),
-        "--json",
-    ])
-    .env("CARGO_TARGET_DIR", &target)
-    .output()
-    .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    let lines = json_lines(&output);
+    let mut shrink = command(&["shrink", file.to_str().unwrap(), "--seed", "4"]);
+    shrink.env("CARGO_TARGET_DIR", &target);
+    let (lines, records) = with_artifacts(shrink, &out, 0);
     assert_eq!(
         lines
             .iter()
@@ -285,7 +270,7 @@ fn shrink_with_artifacts_writes_the_shrunk_scenario_in_the_folder_and_nowhere_el
             .collect::<Vec<_>>(),
         ["artifacts", "shrink_result"]
     );
-    let record = &artifacts_of(&lines)[0];
+    let record = &records[0];
     assert_complete_folder(record, &file);
     let shrunk = out.join("echo.seed-4/shrunk.toml");
     assert_eq!(lines[1]["output"], shrunk.display().to_string());
@@ -301,19 +286,15 @@ fn a_seed_that_timed_out_has_its_plan_and_a_readme_saying_why_nothing_else() {
     let dir = scratch("artifacts-timeout");
     let file = write(&dir, "slow.toml", super::seeds::SLOW);
     let out = dir.join("artifacts");
-    let output = sim(&[
+    let args = [
         "sweep",
         file.to_str().unwrap(),
         "--seeds",
         "3..4",
         "--seed-timeout",
         "20ms",
-        "--artifacts",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    let records = artifacts_of(&json_lines(&output));
+    ];
+    let (_, records) = with_artifacts(command(&args), &out, 1);
     assert_eq!(records.len(), 1);
     let record = &records[0];
     assert_eq!(record.failure_kind, "timed_out");
