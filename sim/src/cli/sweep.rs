@@ -147,8 +147,8 @@ pub(super) fn sweep(
 
 /// Writes the artifacts of the sweep's lowest [`MAX_SWEEP_ARTIFACTS`] failing seeds, each
 /// run again (but a seed that timed out, which would again) and shrunk (but one that did
-/// not fail the same way again, which shrinking cannot reduce), and prints an `artifacts`
-/// object for each.
+/// not fail the same way again, which shrinking cannot reduce, and none after Ctrl-C), and
+/// prints an `artifacts` object for each.
 fn write_artifacts(
     out: &Printer,
     artifacts: &Artifacts,
@@ -214,6 +214,15 @@ fn write_artifacts(
             .as_ref()
             .filter(|shown| shown.signature() == failure.signature);
         let shrunk = match (failure.kind, same) {
+            // Ctrl-C asked for the report now, not after shrinking.
+            (FailureKind::Failed, Some(_)) if report.end == SweepEnd::Interrupted => {
+                failed.notes.push(
+                    "shrunk.toml: the sweep was interrupted (Ctrl-C), so nothing was shrunk; \
+                     `shrink` the seed to have it"
+                        .into(),
+                );
+                None
+            }
             (FailureKind::Failed, Some(shown)) => {
                 out.say(format!("artifacts: shrinking seed {}", failure.seed));
                 Some(shrink_verdict(&file.scenario, shown.verdict))
