@@ -282,7 +282,8 @@ fn shrink_with_artifacts_writes_the_shrunk_scenario_in_the_folder_and_nowhere_el
 }
 
 #[test]
-fn a_seed_that_timed_out_has_its_plan_and_a_readme_saying_why_nothing_else() {
+fn a_seed_that_timed_out_has_its_plan_and_a_readme_saying_why_and_nothing_else_not_even_old_files()
+{
     let dir = scratch("artifacts-timeout");
     let file = write(&dir, "slow.toml", super::seeds::SLOW);
     let out = dir.join("artifacts");
@@ -294,9 +295,15 @@ fn a_seed_that_timed_out_has_its_plan_and_a_readme_saying_why_nothing_else() {
         "--seed-timeout",
         "20ms",
     ];
+    // What an earlier failure of the seed left, which this one has not: removed.
+    let folder = out.join("slow.seed-3");
+    std::fs::create_dir_all(&folder).unwrap();
+    write(&folder, "shrunk.toml", "# of an earlier run");
+    write(&folder, "trace.txt", "of an earlier run");
     let (_, records) = with_artifacts(command(&args), &out, 1);
     assert_eq!(records.len(), 1);
     let record = &records[0];
+    assert_eq!(Path::new(&record.dir), folder);
     assert_eq!(record.failure_kind, "timed_out");
     assert!(record.files.trace_text.is_none() && record.files.shrunk.is_none());
     assert!(
@@ -310,7 +317,7 @@ fn a_seed_that_timed_out_has_its_plan_and_a_readme_saying_why_nothing_else() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names.len(), 2, "only README.txt and plan.toml: {names:?}");
 }
 
 #[test]
