@@ -32,7 +32,8 @@
 //!              layer, a stream and network wrapper over any backend
 //!     ▲
 //!  seed, validate,  the run's seed and its random streams; input validation and limits;
-//!  json             the versioned JSON-lines schema every JSON output follows
+//!  json,            the versioned JSON-lines schema every JSON output follows; files
+//!  output_file      written whole or not at all
 //! ```
 //!
 //! Each layer uses only the layers below it, never one above (`scripts/module-cycles sim/src`
@@ -74,6 +75,7 @@ pub mod explore;
 pub mod fault;
 pub mod json;
 pub mod judge;
+mod output_file;
 pub mod report;
 pub mod run;
 pub mod scenario;

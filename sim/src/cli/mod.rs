@@ -8,6 +8,7 @@
 //! `docs/json.md` documents (the schema of [`crate::json`]); what it says for people goes to
 //! stderr. Every repro line names the binary that is running (`cli/invocation.rs`).
 
+mod artifacts;
 mod determinism;
 mod error;
 mod interrupt;
@@ -15,6 +16,7 @@ mod invocation;
 mod merge;
 mod output;
 mod run;
+mod shown;
 mod shrink;
 mod sweep;
 mod timeline;
@@ -55,6 +57,10 @@ enum Command {
         /// Also write the run's fault plan as TOML here, to edit and re-run with `--plan`.
         #[arg(long, value_name = "PLAN")]
         save_plan: Option<PathBuf>,
+        /// If the run fails, shrink it and write its artifacts (text and JSON trace, plan,
+        /// shrunk scenario, timeline page) to DIR/SCENARIO.seed-N/.
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
     },
     /// Run many seeds in parallel; stop at the first failing seed (unless --keep-going or
     /// --shard) and print its repro line.
@@ -83,6 +89,11 @@ enum Command {
         /// target/tcpnotify-sim/shrunk/FILE-STEM.seed-N.toml, under $CARGO_TARGET_DIR if set).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+        /// Also write the failure's artifacts (text and JSON trace, plan, shrunk scenario,
+        /// timeline page) to DIR/SCENARIO.seed-N/; without -o, the shrunk scenario is
+        /// written only there.
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
     },
     /// Draw a run as one self-contained HTML page (a lane per connection and listener,
     /// faults, bytes in flight, contract violations) and/or a Chrome trace-event file for
@@ -164,6 +175,11 @@ struct SweepArgs {
     /// sweep.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write each failing seed's artifacts (text and JSON trace, plan, shrunk scenario,
+    /// timeline page) to DIR/SCENARIO.seed-N/: the lowest 20 failing seeds, each re-run and
+    /// shrunk after the sweep.
+    #[arg(long, value_name = "DIR")]
+    artifacts: Option<PathBuf>,
 }
 
 /// What `--seeds` says: a set, or fresh random seeds to draw.
@@ -311,16 +327,20 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, CliError> {
             seed,
             plan,
             save_plan,
-        } => run::run(&out, registry, &file, seed, plan, save_plan),
+            artifacts,
+        } => run::run(&out, registry, &file, seed, plan, save_plan, artifacts),
         Command::Sweep(args) => sweep::sweep(&out, registry, args),
         Command::Merge {
             files,
             junit,
             allow_no_faults,
         } => merge::merge(&out, &files, junit, allow_no_faults),
-        Command::Shrink { file, seed, output } => {
-            shrink::shrink(&out, registry, &file, seed, output)
-        }
+        Command::Shrink {
+            file,
+            seed,
+            output,
+            artifacts,
+        } => shrink::shrink(&out, registry, &file, seed, output, artifacts),
         Command::Timeline {
             file,
             seed,

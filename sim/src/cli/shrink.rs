@@ -2,9 +2,11 @@
 //! by default under `target/` (never next to the scenario: a file in `scenarios/` is a test
 //! of its own). Exits 0 once written. With `--json`: one `shrink_result` object.
 
+use super::artifacts::{Artifacts, FailedRun};
 use super::error::CliError;
 use super::invocation::Invocation;
 use super::output::{indent, Output, Printer};
+use super::shown::Shown;
 use super::Status;
 use crate::explore::shrink_verdict;
 use crate::fault::FaultPlan;
@@ -41,6 +43,9 @@ struct ShrinkRecord<'a> {
     output: String,
     /// The command that runs the written file.
     repro: String,
+    /// The folder of the failure's artifacts, with `--artifacts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifacts: Option<String>,
 }
 
 /// Where `shrink` writes without `-o`: `target/tcpnotify-sim/shrunk/STEM.seed-N.toml`, under
@@ -64,12 +69,17 @@ pub(super) fn shrink(
     path: &Path,
     seed: u64,
     output: Option<PathBuf>,
+    artifacts: Option<PathBuf>,
 ) -> Result<Status, CliError> {
     let seed = Seed(seed);
     let file = ScenarioFile::load(path, registry)?;
-    let written = match output {
-        Some(output) => Output::create(&output)?,
-        None => Output::create_with_folders(&default_output(path, seed))?,
+    // Created before the run, so an unwritable place is refused before anything runs.
+    let artifacts = artifacts.as_deref().map(Artifacts::new).transpose()?;
+    let written = match (output, &artifacts) {
+        (Some(output), _) => Some(Output::create(&output)?),
+        // The artifacts folder holds the shrunk scenario.
+        (None, Some(_)) => None,
+        (None, None) => Some(Output::create_with_folders(&default_output(path, seed))?),
     };
     let plan = file.scenario.plan_for(seed);
     let verdict = judge(&file.scenario, &plan)?;
@@ -97,13 +107,35 @@ pub(super) fn shrink(
         result.runs,
         indent(&result.plan.describe())
     ));
-    let header = format!(
-        "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
-        path.display()
-    );
-    let output = written.path.clone();
-    written.commit(&file.with_plan(&result.plan, &header)?)?;
-    let repro = Invocation::current().command(["run".to_string(), output.display().to_string()]);
+    let made_by = format!("tcpnotify-sim shrink {} --seed {seed}", path.display());
+    let invocation = Invocation::current();
+    let mut output = None;
+    if let Some(written) = written {
+        let header = format!("Shrunk by `{made_by}`: still fails with [{signature}].");
+        output = Some(written.path.clone());
+        written.commit(&file.with_plan(&result.plan, &header)?)?;
+    }
+    let mut folder = None;
+    if let Some(artifacts) = &artifacts {
+        let shown = Shown {
+            file: &file,
+            plan: &plan,
+            verdict: &verdict,
+            repro: Some(invocation.run(path, seed)),
+            saved_plan: None,
+            artifacts: None,
+        };
+        let record = artifacts.write(
+            &FailedRun::of_run(&shown, Some(&result), &made_by),
+            &invocation,
+        )?;
+        out.say(format!("artifacts: {}", record.dir));
+        output = output.or_else(|| record.files.shrunk_path().map(PathBuf::from));
+        folder = Some(record.dir.clone());
+        out.record("artifacts", &record);
+    }
+    let output = output.unwrap_or_default();
+    let repro = invocation.command(["run".to_string(), output.display().to_string()]);
     out.say(format!("wrote {}", output.display()));
     out.say(format!("reproduce: {repro}"));
     out.record(
@@ -123,6 +155,7 @@ pub(super) fn shrink(
             plan: &result.plan,
             output: output.display().to_string(),
             repro,
+            artifacts: folder,
         },
     );
     Ok(Status::Passed)

@@ -13,6 +13,7 @@ mod env;
 mod fuzzing;
 mod merge;
 mod progress;
+mod regressions;
 mod seeds;
 mod shrink;
 mod sweep;

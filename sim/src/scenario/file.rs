@@ -92,6 +92,7 @@
 //! Every rule is checked before anything runs; a broken one is reported as
 //! `file:line: field: message`.
 
+use super::comments;
 use super::locate::{Locator, ScenarioError};
 use super::registry::{ParamError, Params, Registry};
 use super::{Expectations, NotifierFactory, Scenario};
@@ -398,8 +399,12 @@ fn build(
 
 impl ScenarioFile {
     /// The file's text with `plan` as its explicit `[plan]` (replacing `[faults]` or an older
-    /// plan) and the plan's seed as the file's seed, keeping every comment: what `shrink`
-    /// writes out. Fails only if the plan holds a number TOML cannot (above `i64::MAX`).
+    /// plan) and the plan's seed as the file's seed, under `header` (written as comments):
+    /// what `shrink` writes out. Comments that described what was replaced are dropped (those
+    /// on the `seed` line, inside `[faults]` and `[plan]`, and every comment paragraph that
+    /// names the file's old seed, which described that seed's drawn plan), and the header says
+    /// how many went; every other comment is kept. Fails only if the plan holds a number TOML
+    /// cannot (above `i64::MAX`).
     pub fn with_plan(&self, plan: &FaultPlan, header: &str) -> Result<String, toml::ser::Error> {
         let plan_doc: toml_edit::DocumentMut =
             plan.to_toml()?.parse().map_err(|e: toml_edit::TomlError| {
@@ -409,6 +414,8 @@ impl ScenarioFile {
             self.text.parse().map_err(|e: toml_edit::TomlError| {
                 <toml::ser::Error as serde::ser::Error>::custom(e)
             })?;
+        let named_seed = doc.contains_key("seed").then_some(self.seed);
+        let dropped = comments::drop_stale(&mut doc, named_seed);
         doc.remove("faults");
         doc.remove("plan");
         // The seed as the plan wrote it: an integer, or a string above i64::MAX.
@@ -416,8 +423,15 @@ impl ScenarioFile {
             doc["seed"] = seed.clone();
         }
         doc["plan"] = toml_edit::Item::Table(plan_doc.as_table().clone());
-        let comments: String = header.lines().map(|l| format!("# {l}\n")).collect();
-        Ok(format!("{comments}{doc}"))
+        let mut header = header.to_string();
+        if dropped > 0 {
+            header.push_str(&format!(
+                "\n(Dropped {dropped} comment paragraph(s) of the original that described its\n\
+                 seed or its fault settings, which this file replaces.)"
+            ));
+        }
+        let header: String = header.lines().map(|l| format!("# {l}\n")).collect();
+        Ok(format!("{header}{doc}"))
     }
 }
 

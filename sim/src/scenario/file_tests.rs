@@ -237,6 +237,33 @@ fn with_plan_keeps_comments_and_round_trips() {
 }
 
 #[test]
+fn with_plan_drops_the_comments_that_described_the_replaced_seed_and_settings() {
+    // As scenarios/chaos.toml was: a header whose last paragraphs describe seed 7's plan.
+    let text = format!(
+        "# Echo under faults.\n#\n# Guarded by: C1 and the end conditions.\n# At seed 7 the \
+         plan has a\n# reset of c1. Expect, at every seed: an echo\n# (at seed 7, 100 bytes).\n\
+         {}\n# drawn from these\n[faults]\nresets = 0.5 # half the seeds\n",
+        GOOD.trim_start()
+    );
+    let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let plan = FaultPlan::quiet(Seed(0));
+    let written = file.with_plan(&plan, "shrunk").unwrap();
+    assert!(!written.contains("seed 7"), "{written}");
+    assert!(!written.contains("drawn from these"), "{written}");
+    assert!(!written.contains("half the seeds"), "{written}");
+    assert!(
+        written.starts_with(
+            "# shrunk\n# (Dropped 1 comment paragraph(s) of the original that described its\n\
+             # seed or its fault settings, which this file replaces.)\n# Echo under faults.\n#\n\
+             # Guarded by: C1 and the end conditions.\nname = \"echo\"\nseed = 0\n"
+        ),
+        "{written}"
+    );
+    let back = ScenarioFile::parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    assert_eq!((back.seed, back.scenario.plan), (Seed(0), Some(plan)));
+}
+
+#[test]
 fn every_u64_seed_round_trips_through_shrink_output_and_plan_files() {
     let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
     let dir = scratch("seeds");

@@ -6,6 +6,7 @@
 //! The JSON is read into this file's own structs, written from `docs/json.md`, not the
 //! library's types: a field the schema promises and the output lacks fails here.
 
+mod artifacts;
 mod flags;
 mod json;
 mod junit;
