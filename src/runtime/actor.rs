@@ -43,6 +43,17 @@ impl Actor {
         &self.mailbox
     }
 
+    /// Records the waker of the task's current poll, for messages and socket readiness.
+    pub(crate) fn register(&mut self, waker: &std::task::Waker) {
+        self.mailbox.register(waker);
+    }
+
+    /// The next message in the mailbox, if any.
+    #[cfg(test)]
+    pub(crate) fn next_message(&mut self) -> Option<Message> {
+        self.mailbox.try_recv()
+    }
+
     /// The machine, for one call: when the call ends, the messages the machine sent itself go
     /// to the back of the mailbox, and its counters to the handles.
     pub(crate) fn machine(&mut self) -> MachineCall<'_> {

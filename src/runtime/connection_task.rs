@@ -162,7 +162,7 @@ impl<N: Network> ConnectionTask<N> {
 
     /// Runs turns until nothing is ready, the connection yields, or it finishes.
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.actor.mailbox().register(cx.waker());
+        self.actor.register(cx.waker());
         // Queued only now, so messages other tasks sent during the yield come first (R4).
         self.actor.queue_resumes(|_| {});
         let dialling = &mut self.dialling;
