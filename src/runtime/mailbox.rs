@@ -144,6 +144,8 @@ pub(crate) struct Mailbox {
     /// The task's own messages already took the waker registered for this poll (a wake as any
     /// sender's, so the task is polled again just as before), so the next ones skip the lock.
     woke_this_poll: bool,
+    /// [`close`](Self::close) ran: nothing can arrive any more, so dropping has nothing to do.
+    closed: bool,
 }
 
 impl Mailbox {
@@ -155,6 +157,7 @@ impl Mailbox {
                 shared: shared.clone(),
                 own: VecDeque::new(),
                 woke_this_poll: false,
+                closed: false,
             },
             shared,
         )
@@ -232,6 +235,7 @@ impl Mailbox {
     /// Refuses further messages and returns those that arrived too late to be handled in a
     /// turn, in order.
     pub(crate) fn close(&mut self) -> VecDeque<Message> {
+        self.closed = true;
         let mut inbox = self.shared.inbox();
         inbox.closed = true;
         // The task is ending; its waker must not outlive it here.
@@ -260,7 +264,9 @@ impl Drop for Mailbox {
         // Whatever is still queued goes now, not when the last handle goes: a queued notifier
         // may hold a handle to this very connection. `close` hands it back outside the lock,
         // as a notifier's `Drop` may send.
-        drop(self.close());
+        if !self.closed {
+            drop(self.close());
+        }
         let shared = &self.shared;
         // Gone without finishing: waiters return all the same, as the task ended.
         if shared
