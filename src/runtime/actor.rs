@@ -48,6 +48,12 @@ impl Actor {
         self.mailbox.register(waker);
     }
 
+    /// Whether the current poll queued messages of its own, and so owes itself a wake as it
+    /// ends; asking pays it off.
+    pub(crate) fn take_wake_owed(&mut self) -> bool {
+        self.mailbox.take_wake_owed()
+    }
+
     /// The next message in the mailbox, if any.
     #[cfg(test)]
     pub(crate) fn next_message(&mut self) -> Option<Message> {

@@ -173,6 +173,9 @@ impl<N: Network> ConnectionTask<N> {
                 }
             }
         });
+        // Messages the task sent itself were handled in these turns, but would have woken it as
+        // another task's do: it wakes itself once, here, so it is polled just as often.
+        let wake_owed = self.actor.take_wake_owed();
         match settled {
             Settled::Finished => Poll::Ready(()),
             Settled::Yielded => {
@@ -180,7 +183,12 @@ impl<N: Network> ConnectionTask<N> {
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
-            Settled::Idle => Poll::Pending,
+            Settled::Idle => {
+                if wake_owed {
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
         }
     }
 }

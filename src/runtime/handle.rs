@@ -181,24 +181,37 @@ mod tests {
     }
 
     #[test]
-    fn the_tasks_own_messages_wake_its_poll_once_as_another_tasks_message_would() {
-        let (_, mut mailbox, _) = ConnectionHandle::channel();
+    fn the_tasks_own_messages_owe_its_poll_one_wake_where_another_tasks_message_wakes_it() {
+        let (handle, mut mailbox, _) = ConnectionHandle::channel();
         let counter = Arc::new(CountingWaker::default());
         mailbox.register(&Waker::from(counter.clone()));
         mailbox.push([Message::Mute].into_iter());
         mailbox.push([Message::Unmute].into_iter());
-        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "once per poll");
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0, "no wake, no lock");
+        assert!(mailbox.take_wake_owed(), "one wake owed for the poll");
+        assert!(!mailbox.take_wake_owed(), "paid off");
         mailbox.push(std::iter::empty());
+        assert!(!mailbox.take_wake_owed(), "nothing queued, nothing owed");
+        mailbox.push([Message::ReadAgain].into_iter());
         mailbox.register(&Waker::from(counter.clone()));
-        mailbox.push(std::iter::empty());
+        assert!(
+            !mailbox.take_wake_owed(),
+            "a new poll starts with nothing owed"
+        );
+        handle.dispose();
         assert_eq!(
             counter.0.load(Ordering::SeqCst),
             1,
-            "nothing queued, no wake"
+            "another task's message"
         );
-        mailbox.push([Message::Dispose].into_iter());
-        assert_eq!(counter.0.load(Ordering::SeqCst), 2, "the next poll's waker");
-        assert_eq!(drain(&mut mailbox), ["Mute", "Unmute", "Dispose"]);
+        // Queued behind another task's message: a send, which wakes the registered poll.
+        mailbox.register(&Waker::from(counter.clone()));
+        mailbox.push([Message::WriteAgain].into_iter());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            drain(&mut mailbox),
+            ["Mute", "Unmute", "ReadAgain", "Dispose", "WriteAgain"]
+        );
     }
 
     /// A notifier that holds a handle to its own connection and records being dropped.

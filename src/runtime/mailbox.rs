@@ -137,13 +137,16 @@ impl Wake for Shared {
 /// while no other task's message waits they stay here, in `own`, with no lock: everything in
 /// `own` was queued before everything in the shared queue, so the order is that of one FIFO.
 /// A message of its own queued while another task's waits goes behind it, into the shared
-/// queue.
+/// queue. A poll that queued messages of its own wakes itself once as it ends, where another
+/// task's message would have woken it at once: the same polls, without the inbox's lock.
 pub(crate) struct Mailbox {
     shared: Arc<Shared>,
     own: VecDeque<Message>,
-    /// The task's own messages already took the waker registered for this poll (a wake as any
-    /// sender's, so the task is polled again just as before), so the next ones skip the lock.
-    woke_this_poll: bool,
+    /// The task queued messages of its own since its current poll registered. Another task's
+    /// message would have woken that poll; so that the task is polled just as often, the poll
+    /// wakes itself once as it ends ([`take_wake_owed`](Self::take_wake_owed)), with no lock
+    /// here and no waker taken from the inbox and cloned back at the next poll.
+    wake_owed: bool,
     /// [`close`](Self::close) ran: nothing can arrive any more, so dropping has nothing to do.
     closed: bool,
 }
@@ -156,7 +159,7 @@ impl Mailbox {
             Mailbox {
                 shared: shared.clone(),
                 own: VecDeque::new(),
-                woke_this_poll: false,
+                wake_owed: false,
                 closed: false,
             },
             shared,
@@ -165,7 +168,7 @@ impl Mailbox {
 
     /// Records the task's current waker, for messages and for socket readiness.
     pub(crate) fn register(&mut self, waker: &Waker) {
-        self.woke_this_poll = false;
+        self.wake_owed = false;
         let mut inbox = self.shared.inbox();
         match inbox.waker.as_ref() {
             Some(current) if current.will_wake(waker) => {}
@@ -198,26 +201,21 @@ impl Mailbox {
     /// what is there.
     pub(crate) fn push(&mut self, messages: impl Iterator<Item = Message>) {
         if self.shared.queued.load(Ordering::Acquire) {
-            // Another task's message waits: these go behind it.
+            // Another task's message waits: these go behind it (and wake the poll, as a send).
             self.shared.send(messages);
-            self.woke_this_poll = true;
             return;
         }
-        let mut any = false;
         for msg in messages {
             // One at a time: `extend` costs more for the one or two messages of a turn.
             self.own.push_back(msg);
-            any = true;
+            self.wake_owed = true;
         }
-        if !any || self.woke_this_poll {
-            return;
-        }
-        // Wakes the task as a send from another task would, so it is polled just as often.
-        self.woke_this_poll = true;
-        let waker = self.shared.inbox().waker.take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+    }
+
+    /// Whether the current poll owes itself a wake for messages of its own (see
+    /// [`Mailbox`]); asking pays it off.
+    pub(crate) fn take_wake_owed(&mut self) -> bool {
+        std::mem::take(&mut self.wake_owed)
     }
 
     /// Makes the machine's counters what the handles report.
