@@ -1,9 +1,10 @@
 //! A fixed workload for counting instructions under callgrind, where a wall-clock benchmark is
-//! too noisy to compare small changes. It runs the tcpnotify side of `loopback` (the same
-//! notifiers, from `common`) on a current-thread runtime: `cycles N` runs N sequential
-//! connect/accept/close cycles, `echo BYTES` has one client echo BYTES through the server.
-//! A cycle count repeats from run to run to within a few instructions; echo varies more (how
-//! much each read finds depends on the kernel), so take the lowest of a few runs.
+//! too noisy to compare small changes. It runs either side of `loopback` (the same code, from
+//! `common`) on a current-thread runtime: `cycles N` runs N sequential connect/accept/close
+//! cycles, `echo BYTES` has one client echo BYTES through the server; `tokio-cycles N` and
+//! `tokio-echo BYTES` do the same with the plain tokio baseline. A cycle count repeats from run
+//! to run to within a few instructions; echo varies more (how much each read finds depends on
+//! the kernel), so take the lowest of a few runs.
 //!
 //! ```sh
 //! cargo bench --bench instructions --no-run     # prints the binary's path
@@ -12,11 +13,15 @@
 //! ```
 //! The difference of the two totals over 1000 is the instructions per cycle without the
 //! set-up; `echo 16777216` and `echo 50331648` give the instructions per byte the same way.
+//! Instructions count only user space: the kernel's share (system calls, TCP) is not in them.
 //! Under `cargo bench` (no workload given) it runs a small one of each, as a smoke test.
 
 mod common;
 
-use common::{chunk, notify_server, stop_notify_server, BulkClient, Closer, Drain, EchoServer};
+use common::{
+    chunk, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
+    tokio_echo_client, tokio_echo_connection, tokio_server, BulkClient, Closer, Drain, EchoServer,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tcpnotify::TcpConnection;
@@ -29,14 +34,20 @@ fn main() {
     match args.as_slice() {
         [what, n] => run(what, n.parse().expect("a count or a byte total")),
         [] => {
-            run("cycles", 100);
-            run("echo", 1 << 20);
+            for what in ["cycles", "tokio-cycles"] {
+                run(what, 100);
+            }
+            for what in ["echo", "tokio-echo"] {
+                run(what, 1 << 20);
+            }
         }
-        _ => panic!("usage: instructions [cycles N | echo BYTES]"),
+        _ => panic!(
+            "usage: instructions [cycles N | echo BYTES | tokio-cycles N | tokio-echo BYTES]"
+        ),
     }
 }
 
-/// Runs one workload: `n` connection cycles, or `n` bytes echoed.
+/// Runs one workload: `n` connection cycles, or `n` bytes echoed, by tcpnotify or plain tokio.
 fn run(what: &str, n: u64) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -65,7 +76,20 @@ fn run(what: &str, n: u64) {
                 assert_eq!(echoed.load(Ordering::Relaxed), n, "echo lost bytes");
                 stop_notify_server(listener).await;
             }
-            other => panic!("unknown workload {other:?}: cycles or echo"),
+            "tokio-cycles" => {
+                let (addr, server) = tokio_server(tokio_drain_connection).await;
+                for _ in 0..n {
+                    tokio_cycle(addr).await;
+                }
+                server.abort();
+            }
+            "tokio-echo" => {
+                let (addr, server) = tokio_server(tokio_echo_connection).await;
+                let echoed = tokio_echo_client(addr, &chunk(), n).await;
+                assert_eq!(echoed, n, "echo lost bytes");
+                server.abort();
+            }
+            other => panic!("unknown workload {other:?}: cycles, echo, tokio-cycles or tokio-echo"),
         }
     });
 }

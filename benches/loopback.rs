@@ -29,20 +29,19 @@
 //! `TCPNOTIFY_BENCH_ONLY=calibrate` races plain tokio's cycles against themselves, to show how
 //! far the machine alone moves the ratio.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tcpnotify::TcpConnection;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 mod common;
 
 use common::{
-    chunk, notify_server, stop_notify_server, BulkClient, Closer, Drain, EchoServer, CHUNK,
+    chunk, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
+    tokio_echo_client, tokio_echo_connection, tokio_server, BulkClient, Closer, Drain, EchoServer,
+    CHUNK,
 };
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -142,25 +141,6 @@ async fn every_round<T: Side, N: Side>(
     (tokio_runs, notify_runs)
 }
 
-/// A plain tokio listener on loopback that runs `serve` in a task per connection.
-async fn tokio_server<F>(serve: fn(TcpStream) -> F) -> (SocketAddr, JoinHandle<()>)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let server = tokio::spawn(async move {
-        loop {
-            if let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream));
-            }
-        }
-    });
-    (addr, server)
-}
-
 // ---- echo ----
 
 struct NotifyEcho {
@@ -200,15 +180,6 @@ impl Side for NotifyEcho {
     }
 }
 
-/// Plain tokio's echo server: `copy_buf` through a [`CHUNK`]-byte `BufReader` (a read, then
-/// writes of what it read, as a read/`write_all` loop would).
-async fn tokio_echo_connection(mut stream: TcpStream) {
-    stream.set_nodelay(true).expect("nodelay");
-    let (reader, mut writer) = stream.split();
-    let mut reader = BufReader::with_capacity(CHUNK, reader);
-    let _ = tokio::io::copy_buf(&mut reader, &mut writer).await;
-}
-
 struct TokioEcho {
     addr: SocketAddr,
     server: JoinHandle<()>,
@@ -227,31 +198,7 @@ impl Side for TokioEcho {
 
     async fn run(&mut self, bytes: u64) -> Duration {
         let start = Instant::now();
-        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        let (mut reader, mut writer) = stream.split();
-        let chunk = &self.chunk;
-        let write = async {
-            let mut left = bytes;
-            while left > 0 {
-                let n = left.min(CHUNK as u64) as usize;
-                writer.write_all(&chunk[..n]).await.expect("write");
-                left -= n as u64;
-            }
-            writer.shutdown().await.expect("shutdown");
-        };
-        let read = async {
-            let mut buf = vec![0u8; CHUNK];
-            let mut echoed = 0u64;
-            loop {
-                match reader.read(&mut buf).await.expect("read") {
-                    0 => break,
-                    n => echoed += n as u64,
-                }
-            }
-            echoed
-        };
-        let ((), echoed) = tokio::join!(write, read);
+        let echoed = tokio_echo_client(self.addr, &self.chunk, bytes).await;
         let elapsed = start.elapsed();
         assert_eq!(echoed, bytes, "tokio echo lost bytes");
         elapsed
@@ -300,16 +247,6 @@ impl Side for NotifyCycles {
     }
 }
 
-/// Plain tokio's server side of a cycle: read to end, drop the stream.
-async fn tokio_drain_connection(mut stream: TcpStream) {
-    let mut buf = vec![0u8; CHUNK];
-    while let Ok(n) = stream.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-    }
-}
-
 struct TokioCycles {
     addr: SocketAddr,
     server: JoinHandle<()>,
@@ -324,10 +261,7 @@ impl Side for TokioCycles {
     async fn run(&mut self, cycles: u64) -> Duration {
         let start = Instant::now();
         for _ in 0..cycles {
-            let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-            stream.shutdown().await.expect("shutdown");
-            let mut buf = [0u8; 64];
-            while stream.read(&mut buf).await.expect("read") > 0 {}
+            tokio_cycle(self.addr).await;
         }
         start.elapsed()
     }

@@ -1,13 +1,19 @@
-//! The tcpnotify side of the benchmarks: the notifiers and the listener both `loopback` (wall
-//! clock against plain tokio) and `instructions` (instruction counts under callgrind) run, so
-//! the two measure the same work.
+//! Both sides of the benchmarks: the tcpnotify notifiers and listener, and the plain tokio
+//! server and clients they are measured against. `loopback` (wall clock, one against the
+//! other) and `instructions` (instruction counts under callgrind) run the same code, so the
+//! two measure the same work.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tcpnotify::{
     ConnectFailure, ListenerHandle, TcpConnection, TcpConnectionNotify, TcpListenNotify,
     TcpListener,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 /// Bytes per client write and per plain-tokio read: tcpnotify's default read buffer size, so
 /// both sides read in the same units.
@@ -159,4 +165,83 @@ pub async fn notify_server(make: fn() -> Box<dyn TcpConnectionNotify>) -> (Liste
 pub async fn stop_notify_server(listener: ListenerHandle) {
     listener.dispose();
     listener.closed().await;
+}
+
+// ---- plain tokio, the baseline ----
+
+/// A plain tokio listener on loopback that runs `serve` in a task per connection.
+pub async fn tokio_server<F>(serve: fn(TcpStream) -> F) -> (SocketAddr, JoinHandle<()>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        loop {
+            if let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream));
+            }
+        }
+    });
+    (addr, server)
+}
+
+/// Plain tokio's echo server: `copy_buf` through a [`CHUNK`]-byte `BufReader` (a read, then
+/// writes of what it read, as a read/`write_all` loop would).
+pub async fn tokio_echo_connection(mut stream: TcpStream) {
+    stream.set_nodelay(true).expect("nodelay");
+    let (reader, mut writer) = stream.split();
+    let mut reader = BufReader::with_capacity(CHUNK, reader);
+    let _ = tokio::io::copy_buf(&mut reader, &mut writer).await;
+}
+
+/// Plain tokio's echo client: one task that writes `bytes` in `chunk`-sized `write_all`s and,
+/// concurrently, reads the echo into a [`CHUNK`]-byte buffer until end of stream. Returns the
+/// bytes that came back.
+pub async fn tokio_echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u64 {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut reader, mut writer) = stream.split();
+    let write = async {
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            writer.write_all(&chunk[..n]).await.expect("write");
+            left -= n as u64;
+        }
+        writer.shutdown().await.expect("shutdown");
+    };
+    let read = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut echoed = 0u64;
+        loop {
+            match reader.read(&mut buf).await.expect("read") {
+                0 => break,
+                n => echoed += n as u64,
+            }
+        }
+        echoed
+    };
+    let ((), echoed) = tokio::join!(write, read);
+    echoed
+}
+
+/// Plain tokio's server side of a cycle: read to end, drop the stream.
+pub async fn tokio_drain_connection(mut stream: TcpStream) {
+    let mut buf = vec![0u8; CHUNK];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// Plain tokio's client side of a cycle: connect, shut the write side, read to end.
+pub async fn tokio_cycle(addr: SocketAddr) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.shutdown().await.expect("shutdown");
+    let mut buf = [0u8; 64];
+    while stream.read(&mut buf).await.expect("read") > 0 {}
 }

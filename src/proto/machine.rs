@@ -348,7 +348,17 @@ impl ConnectionMachine {
     }
 
     /// Delivers the callbacks Pony would have nested in the one that just returned.
+    #[inline]
     fn drain_deferred(&mut self) {
+        // Called after every callback and nearly always with nothing deferred: that check
+        // inline, the delivery out of line.
+        if !self.conn.deferred.is_empty() {
+            self.deliver_deferred();
+        }
+    }
+
+    #[inline(never)]
+    fn deliver_deferred(&mut self) {
         while !self.conn.deferred.is_empty() {
             // In order; callbacks may defer more, which run in this loop too.
             let deferred = self.conn.deferred.remove(0);

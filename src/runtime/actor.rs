@@ -43,6 +43,23 @@ impl Actor {
         &self.mailbox
     }
 
+    /// Records the waker of the task's current poll, for messages and socket readiness.
+    pub(crate) fn register(&mut self, waker: &std::task::Waker) {
+        self.mailbox.register(waker);
+    }
+
+    /// Whether the current poll queued messages of its own, and so owes itself a wake as it
+    /// ends; asking pays it off.
+    pub(crate) fn take_wake_owed(&mut self) -> bool {
+        self.mailbox.take_wake_owed()
+    }
+
+    /// The next message in the mailbox, if any.
+    #[cfg(test)]
+    pub(crate) fn next_message(&mut self) -> Option<Message> {
+        self.mailbox.try_recv()
+    }
+
     /// The machine, for one call: when the call ends, the messages the machine sent itself go
     /// to the back of the mailbox, and its counters to the handles.
     pub(crate) fn machine(&mut self) -> MachineCall<'_> {

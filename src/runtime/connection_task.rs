@@ -169,7 +169,7 @@ impl<N: Network> ConnectionTask<N> {
 
     /// Runs turns until nothing is ready, the connection yields, or it finishes.
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.actor.mailbox().register(cx.waker());
+        self.actor.register(cx.waker());
         // Queued only now, so messages other tasks sent during the yield come first (R4).
         self.actor.queue_resumes(|_| {});
         let dialling = &mut self.dialling;
@@ -180,6 +180,9 @@ impl<N: Network> ConnectionTask<N> {
                 }
             }
         });
+        // Messages the task sent itself were handled in these turns, but would have woken it as
+        // another task's do: it wakes itself once, here, so it is polled just as often.
+        let wake_owed = self.actor.take_wake_owed();
         match settled {
             Settled::Finished => Poll::Ready(()),
             Settled::Yielded => {
@@ -187,7 +190,12 @@ impl<N: Network> ConnectionTask<N> {
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
-            Settled::Idle => Poll::Pending,
+            Settled::Idle => {
+                if wake_owed {
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
+            }
         }
     }
 }

@@ -38,7 +38,8 @@ impl ConnectionHandle {
         self.shared.send(std::iter::once(msg));
     }
 
-    /// Queues `data`; `sent` transforms it when handled (Pony's `write`).
+    /// Queues `data`; `sent` transforms it when handled (Pony's `write`). Takes what
+    /// [`TcpConnection::write`] takes, moving in the same buffers without a copy.
     pub fn write(&self, data: impl Into<Vec<u8>>) {
         self.send(Message::Write(data.into()));
     }
@@ -133,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_message_wakes_the_registered_poll_once_and_arrives_in_order() {
-        let (handle, mailbox, _) = ConnectionHandle::channel();
+        let (handle, mut mailbox, _) = ConnectionHandle::channel();
         let counter = Arc::new(CountingWaker::default());
         mailbox.register(&Waker::from(counter.clone()));
         handle.write("a");
@@ -147,6 +148,70 @@ mod tests {
         mailbox.register(&Waker::from(counter.clone()));
         mailbox.waker().wake_by_ref();
         assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+    }
+
+    /// The names of the messages in `mailbox`, in the order the task would handle them.
+    fn drain(mailbox: &mut Mailbox) -> Vec<String> {
+        std::iter::from_fn(|| mailbox.try_recv())
+            .map(|msg| format!("{msg:?}"))
+            .collect()
+    }
+
+    #[test]
+    fn the_tasks_own_messages_and_other_tasks_messages_keep_one_fifo() {
+        let (handle, mut mailbox, _) = ConnectionHandle::channel();
+        mailbox.push([Message::Mute].into_iter());
+        handle.write("other");
+        // Queued while another task's message waits: behind it.
+        mailbox.push([Message::Unmute].into_iter());
+        handle.dispose();
+        assert_eq!(
+            drain(&mut mailbox),
+            ["Mute", "Write(5 bytes)", "Unmute", "Dispose"]
+        );
+        mailbox.push([Message::ReadAgain].into_iter());
+        handle.mute();
+        mailbox.push([Message::WriteAgain].into_iter());
+        let late: Vec<String> = mailbox.close().iter().map(|m| format!("{m:?}")).collect();
+        assert_eq!(
+            late,
+            ["ReadAgain", "Mute", "WriteAgain"],
+            "late ones in order"
+        );
+    }
+
+    #[test]
+    fn the_tasks_own_messages_owe_its_poll_one_wake_where_another_tasks_message_wakes_it() {
+        let (handle, mut mailbox, _) = ConnectionHandle::channel();
+        let counter = Arc::new(CountingWaker::default());
+        mailbox.register(&Waker::from(counter.clone()));
+        mailbox.push([Message::Mute].into_iter());
+        mailbox.push([Message::Unmute].into_iter());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 0, "no wake, no lock");
+        assert!(mailbox.take_wake_owed(), "one wake owed for the poll");
+        assert!(!mailbox.take_wake_owed(), "paid off");
+        mailbox.push(std::iter::empty());
+        assert!(!mailbox.take_wake_owed(), "nothing queued, nothing owed");
+        mailbox.push([Message::ReadAgain].into_iter());
+        mailbox.register(&Waker::from(counter.clone()));
+        assert!(
+            !mailbox.take_wake_owed(),
+            "a new poll starts with nothing owed"
+        );
+        handle.dispose();
+        assert_eq!(
+            counter.0.load(Ordering::SeqCst),
+            1,
+            "another task's message"
+        );
+        // Queued behind another task's message: a send, which wakes the registered poll.
+        mailbox.register(&Waker::from(counter.clone()));
+        mailbox.push([Message::WriteAgain].into_iter());
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            drain(&mut mailbox),
+            ["Mute", "Unmute", "ReadAgain", "Dispose", "WriteAgain"]
+        );
     }
 
     /// A notifier that holds a handle to its own connection and records being dropped.
@@ -202,7 +267,7 @@ mod tests {
 
     #[test]
     fn the_handle_a_callback_gets_reaches_its_own_connections_mailbox() {
-        let (_, mailbox, attachment) = ConnectionHandle::channel();
+        let (_, mut mailbox, attachment) = ConnectionHandle::channel();
         quiet_client(Some(attachment)).connection().handle().mute();
         assert!(matches!(mailbox.try_recv(), Some(Message::Mute)));
     }

@@ -5,7 +5,7 @@
 
 use crate::proto::{write_size, ConnectionStats, DropObserver, DroppedWrite, Message, Phase};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Wake, Waker};
 use tokio::sync::futures::Notified;
@@ -17,6 +17,11 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub(super) struct Shared {
     inbox: Mutex<Inbox>,
+    /// Whether the inbox's queue holds messages: set with the lock held by whoever queues one,
+    /// cleared with it held by the task as it takes the last. The task reads it without the
+    /// lock, so its own messages and its empty polls of the mailbox need no lock (see
+    /// [`Mailbox`]).
+    queued: AtomicBool,
     stats: PublishedStats,
     /// [`RUNNING`], [`FINISHED`] or [`GONE`]; it leaves `RUNNING` once and never returns.
     state: AtomicU8,
@@ -90,6 +95,7 @@ impl Shared {
         }
         inbox.queue.push_back(first);
         inbox.queue.extend(messages);
+        self.queued.store(true, Ordering::Release);
         let waker = inbox.waker.take();
         drop(inbox);
         if let Some(waker) = waker {
@@ -139,8 +145,23 @@ impl Wake for Shared {
 }
 
 /// The receiving end of a connection's mailbox, owned by its task.
+///
+/// The messages the task sends itself (its outbox, its resumes) are most of the traffic, and
+/// while no other task's message waits they stay here, in `own`, with no lock: everything in
+/// `own` was queued before everything in the shared queue, so the order is that of one FIFO.
+/// A message of its own queued while another task's waits goes behind it, into the shared
+/// queue. A poll that queued messages of its own wakes itself once as it ends, where another
+/// task's message would have woken it at once: the same polls, without the inbox's lock.
 pub(crate) struct Mailbox {
     shared: Arc<Shared>,
+    own: VecDeque<Message>,
+    /// The task queued messages of its own since its current poll registered. Another task's
+    /// message would have woken that poll; so that the task is polled just as often, the poll
+    /// wakes itself once as it ends ([`take_wake_owed`](Self::take_wake_owed)), with no lock
+    /// here and no waker taken from the inbox and cloned back at the next poll.
+    wake_owed: bool,
+    /// [`close`](Self::close) ran: nothing can arrive any more, so dropping has nothing to do.
+    closed: bool,
 }
 
 impl Mailbox {
@@ -150,13 +171,17 @@ impl Mailbox {
         (
             Mailbox {
                 shared: shared.clone(),
+                own: VecDeque::new(),
+                wake_owed: false,
+                closed: false,
             },
             shared,
         )
     }
 
     /// Records the task's current waker, for messages and for socket readiness.
-    pub(crate) fn register(&self, waker: &Waker) {
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        self.wake_owed = false;
         let mut inbox = self.shared.inbox();
         match inbox.waker.as_ref() {
             Some(current) if current.will_wake(waker) => {}
@@ -170,14 +195,40 @@ impl Mailbox {
     }
 
     /// The next message, if any.
-    pub(crate) fn try_recv(&self) -> Option<Message> {
-        self.shared.inbox().queue.pop_front()
+    pub(crate) fn try_recv(&mut self) -> Option<Message> {
+        if let Some(msg) = self.own.pop_front() {
+            return Some(msg);
+        }
+        if !self.shared.queued.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut inbox = self.shared.inbox();
+        let msg = inbox.queue.pop_front();
+        if inbox.queue.is_empty() {
+            self.shared.queued.store(false, Ordering::Release);
+        }
+        msg
     }
 
     /// Queues messages the connection's own task sends (its outbox, its resumes), behind
     /// what is there.
-    pub(crate) fn push(&self, messages: impl Iterator<Item = Message>) {
-        self.shared.send(messages);
+    pub(crate) fn push(&mut self, messages: impl Iterator<Item = Message>) {
+        if self.shared.queued.load(Ordering::Acquire) {
+            // Another task's message waits: these go behind it (and wake the poll, as a send).
+            self.shared.send(messages);
+            return;
+        }
+        for msg in messages {
+            // One at a time: `extend` costs more for the one or two messages of a turn.
+            self.own.push_back(msg);
+            self.wake_owed = true;
+        }
+    }
+
+    /// Whether the current poll owes itself a wake for messages of its own (see
+    /// [`Mailbox`]); asking pays it off.
+    pub(crate) fn take_wake_owed(&mut self) -> bool {
+        std::mem::take(&mut self.wake_owed)
     }
 
     /// Makes the machine's counters what the handles report.
@@ -198,15 +249,23 @@ impl Mailbox {
         self.shared.inbox().refused_observer = Some((observer, phase));
     }
 
-    /// Refuses further messages and returns those that arrived too late to be handled in a turn.
-    pub(crate) fn close(&self) -> VecDeque<Message> {
+    /// Refuses further messages and returns those that arrived too late to be handled in a
+    /// turn, in order.
+    pub(crate) fn close(&mut self) -> VecDeque<Message> {
+        self.closed = true;
         let mut inbox = self.shared.inbox();
         inbox.closed = true;
         // The task is ending; its waker must not outlive it here.
         let waker = inbox.waker.take();
-        let late = std::mem::take(&mut inbox.queue);
+        let queued = std::mem::take(&mut inbox.queue);
+        self.shared.queued.store(false, Ordering::Release);
         drop(inbox);
         drop(waker);
+        if self.own.is_empty() {
+            return queued;
+        }
+        let mut late = std::mem::take(&mut self.own);
+        late.extend(queued);
         late
     }
 
@@ -219,11 +278,13 @@ impl Mailbox {
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        let shared = &self.shared;
         // Whatever is still queued goes now, not when the last handle goes: a queued notifier
         // may hold a handle to this very connection. `close` hands it back outside the lock,
         // as a notifier's `Drop` may send.
-        drop(self.close());
+        if !self.closed {
+            drop(self.close());
+        }
+        let shared = &self.shared;
         // Gone without finishing: waiters return all the same, as the task ended.
         if shared
             .state

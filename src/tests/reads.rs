@@ -2,7 +2,8 @@
 //! arrives being a prefix of what the peer sent.
 
 use super::harness::{client, config, server, server_with, Conn, Log, Script, NOTHING};
-use crate::proto::{ExpectError, Phase};
+use crate::proto::{ConnectFailure, ConnectionConfig, ExpectError, Phase};
+use crate::proto::{TcpConnection, TcpConnectionNotify};
 use crate::proto::{DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, MAX_RECEIVED_PER_TURN};
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
@@ -600,4 +601,79 @@ fn r1_a_connection_that_only_reads_end_of_stream_never_allocates_a_read_buffer()
     conn.wire.push_eof();
     conn.drive();
     assert_eq!(log.take(), ["accepted", "closed"]);
+}
+
+/// Writes back every delivery, noting where each one's bytes live.
+struct EchoNotingBuffers(Arc<Mutex<Vec<usize>>>);
+
+impl TcpConnectionNotify for EchoNotingBuffers {
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.0.lock().unwrap().push(data.as_ptr() as usize);
+        conn.write(data);
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[test]
+fn r1_an_echo_reads_into_the_buffer_it_wrote_back_and_allocates_none_per_delivery() {
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    let buffers = Arc::new(Mutex::new(Vec::new()));
+    let notify = Box::new(EchoNotingBuffers(buffers.clone()));
+    let mut conn = Conn::new_server(notify, ConnectionConfig::default(), &Log::new());
+    let data = pattern(4 * size);
+    for part in data.chunks(size) {
+        conn.wire.push(part);
+    }
+    conn.accept();
+    conn.drive();
+    assert_eq!(conn.wire.written(), data, "echoed in order");
+    assert!(
+        conn.wire.read_sizes().iter().all(|&asked| asked == size),
+        "every read asks for the whole read buffer: {:?}",
+        conn.wire.read_sizes()
+    );
+    let buffers = buffers.lock().unwrap();
+    assert_eq!(buffers.len(), 4);
+    assert!(
+        buffers.iter().all(|&at| at == buffers[0]),
+        "each delivery is the buffer written back before it: {buffers:?}"
+    );
+}
+
+#[test]
+fn r1_a_written_buffer_becomes_the_read_buffer_only_if_it_takes_a_whole_read_and_is_not_much_larger(
+) {
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    for (written_capacity, kept) in [
+        (size - 1, 0),
+        (size, size),
+        (2 * size, 2 * size),
+        (2 * size + 1, 0),
+    ] {
+        let log = Log::new();
+        // Yields after the first delivery, so no read runs before the write is handled.
+        let config = config(|c| c.set_yield_after_reading(1));
+        let script = Script::new(&log).on_received(move |conn, _, _| {
+            let mut reply = Vec::with_capacity(written_capacity);
+            reply.push(b'y');
+            conn.write(reply);
+            true
+        });
+        let mut conn = server_with(script, config);
+        conn.wire.push("x");
+        conn.accept();
+        assert_eq!(
+            conn.connection().read_buffer_capacity(),
+            0,
+            "the delivery took the whole read buffer"
+        );
+        conn.messages();
+        assert_eq!(conn.wire.written(), b"y");
+        assert_eq!(
+            conn.connection().read_buffer_capacity(),
+            kept,
+            "a written buffer of capacity {written_capacity}"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 use super::harness::{client, config, server, server_with, Log, Script, NOTHING};
 use crate::proto::{Phase, TcpConnection};
 use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
 
 #[test]
 fn w1_writes_before_connect_are_dropped_without_callback_and_counted() {
@@ -154,6 +155,28 @@ fn w1_writes_refused_after_the_task_ended_are_reported_with_the_phase_it_ended_i
         ]
     );
     assert_eq!(conn.handle.stats().writes_dropped, 3);
+}
+
+#[test]
+fn w2_a_bytes_buffer_that_is_not_shared_reaches_sent_without_a_copy() {
+    let log = Log::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let noted = seen.clone();
+    let mut conn = server(Script::new(&log).on_sent(move |_, data| {
+        noted.lock().unwrap().push(data.as_ptr() as usize);
+        data
+    }));
+    conn.accept();
+    let unique = bytes::Bytes::from(b"unique".to_vec());
+    let unique_at = unique.as_ptr() as usize;
+    let mut builder = bytes::BytesMut::with_capacity(64);
+    builder.extend_from_slice(b" built");
+    let built_at = builder.as_ptr() as usize;
+    conn.handle.write(unique);
+    conn.handle.write(builder);
+    conn.messages();
+    assert_eq!(conn.wire.written_str(), "unique built");
+    assert_eq!(*seen.lock().unwrap(), [unique_at, built_at]);
 }
 
 #[test]

@@ -121,6 +121,7 @@ pub struct TcpConnection {
     stats: ConnectionStats,
     /// Told of every write W1 drops (see [`on_write_dropped`](Self::on_write_dropped)).
     drop_observer: Option<DropObserver>,
+    /// Bytes read and not delivered yet; handed to the notifier whole when it takes them all.
     read_buf: Vec<u8>,
     read_start: usize,
     expect: usize,
@@ -168,6 +169,11 @@ impl TcpConnection {
 
     /// Queues `data` for sending; `sent` transforms it when the message is handled. Dropped
     /// and counted (W1) unless the connection is open and not closing by then.
+    ///
+    /// `data` is anything that converts into the `Vec<u8>` that `sent` receives: a `Vec<u8>`,
+    /// `String` or `Box<[u8]>` moves in as it is, and so does a `bytes::Bytes` or `BytesMut`
+    /// whose buffer is not shared; a slice or `&str` is copied. Once written, a buffer of
+    /// about the read buffer's size becomes the connection's next read buffer.
     pub fn write(&mut self, data: impl Into<Vec<u8>>) {
         self.outbox.push(Message::Write(data.into()));
     }
@@ -324,7 +330,8 @@ impl TcpConnection {
         self.write_queue.iter().map(Vec::len).sum::<usize>() - self.head_written
     }
 
-    /// Bytes allocated for the read buffer (0 until a read brought data).
+    /// Bytes allocated for the read buffer (0 until a read brought data, and from a delivery
+    /// that took the whole buffer until the next read or a recycled write buffer).
     #[cfg(test)]
     pub(crate) fn read_buffer_capacity(&self) -> usize {
         self.read_buf.capacity()

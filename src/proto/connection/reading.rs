@@ -25,12 +25,10 @@ impl TcpConnection {
         if buffered == 0 || buffered < self.expect {
             return None;
         }
-        let cap = self.config.read_buffer_size();
         if self.expect == 0 && self.read_start == 0 {
-            return Some(std::mem::replace(
-                &mut self.read_buf,
-                Vec::with_capacity(cap),
-            ));
+            // The buffer itself is the delivery, with no copy. The next read goes into a buffer
+            // the write side is done with (see `recycle`), or allocates one.
+            return Some(std::mem::take(&mut self.read_buf));
         }
         let take = if self.expect == 0 {
             buffered
@@ -44,6 +42,22 @@ impl TcpConnection {
             self.read_start = 0;
         }
         Some(frame)
+    }
+
+    /// Offers a buffer the write side has finished with as the next read buffer. A connection
+    /// that writes back what it receives (an echo, a proxy) then reads into the very buffers it
+    /// delivered, and allocates nothing per delivery. Taken only while the read buffer is handed
+    /// out (no capacity), and only a buffer that takes a whole read without growing and holds
+    /// at most twice the read buffer size, so a large write is not kept for the connection's
+    /// life. Reads stay the same size whichever buffer they go into.
+    pub(crate) fn recycle(&mut self, mut buf: Vec<u8>) {
+        let size = self.config.read_buffer_size();
+        if self.read_buf.capacity() == 0
+            && (size..=size.saturating_mul(2)).contains(&buf.capacity())
+        {
+            buf.clear();
+            self.read_buf = buf;
+        }
     }
 
     /// Reads once from the transport into the free space of the read buffer.
@@ -64,9 +78,12 @@ impl TcpConnection {
             // and mistake it for end of stream (lori #324).
             return ReadOutcome::WouldBlock;
         }
-        let read = if self.read_buf.capacity() == 0 && free <= FIRST_READ_ON_STACK {
+        let first_read = self.stats.bytes_received == 0;
+        let read = if self.read_buf.capacity() == 0 && first_read && free <= FIRST_READ_ON_STACK {
             // A connection's first read goes to the stack, and its read buffer is allocated
-            // only if data came: many connections only ever read the end of the stream.
+            // only if data came: many connections only ever read the end of the stream. Later
+            // reads go straight into a buffer (allocated here if the last one was delivered and
+            // none was recycled), not through the stack and a copy.
             let mut first = [MaybeUninit::uninit(); FIRST_READ_ON_STACK];
             read_into(transport.as_mut(), &mut first[..free]).map(|data| {
                 if !data.is_empty() {

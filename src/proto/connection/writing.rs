@@ -94,7 +94,9 @@ impl TcpConnection {
             let left = head.len() - self.head_written;
             if n >= left {
                 n -= left;
-                self.write_queue.pop_front();
+                if let Some(written) = self.write_queue.pop_front() {
+                    self.recycle(written);
+                }
                 self.head_written = 0;
             } else {
                 self.head_written += n;

@@ -89,7 +89,7 @@ impl Conn {
     /// Returns how many there were.
     pub(crate) fn messages(&mut self) -> usize {
         let mut handled = 0;
-        while let Some(msg) = self.actor.mailbox().try_recv() {
+        while let Some(msg) = self.actor.next_message() {
             self.machine().handle_message(msg);
             handled += 1;
         }
