@@ -16,6 +16,9 @@
 //! `TCPNOTIFY_BENCH_SIZES=10,100` the sizes by client count, `TCPNOTIFY_BENCH_PROFILE=
 //! raw|plain|integrity[:clients]` runs only that variant (for a profiler).
 
+mod common;
+
+use common::{cpu_secs, peak_mib};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tcpnotify_sim::fault::{FaultPlan, Latency, MAX_WINDOW};
@@ -187,36 +190,6 @@ fn run_once(variant: Variant, size: Size, scenarios: &[Scenario; 2]) {
         Variant::Plain => through_tcpnotify(&scenarios[0]),
         Variant::Integrity => through_tcpnotify(&scenarios[1]),
     }
-}
-
-fn rusage() -> libc::rusage {
-    // SAFETY: getrusage only writes into the struct it is given, which lives on this stack.
-    unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    }
-}
-
-/// This process's peak resident memory in MiB: `VmHWM` of `/proc/self/status`, which starts
-/// afresh at `exec` (`getrusage`'s maxrss does not: a child exec'd from a large parent reports
-/// at least the parent's size at the fork).
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(f64::NAN);
-    kib / 1024.0
-}
-
-/// The CPU time (user and system) this process used so far, in seconds: on a machine shared
-/// with other work, it varies far less than wall time.
-fn cpu_secs() -> f64 {
-    let usage = rusage();
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// `variant:clients`, as the profile and child variables give them.

@@ -12,6 +12,9 @@
 //! `cargo bench -p tcpnotify-sim --bench sweep`; `TCPNOTIFY_BENCH_RUNS` sets the rounds (5),
 //! `TCPNOTIFY_BENCH_SEEDS` the seeds per sweep (600).
 
+mod common;
+
+use common::cpu_secs;
 use std::path::Path;
 use std::time::Instant;
 use tcpnotify_sim::explore::{sweep, SweepOptions};
@@ -28,18 +31,6 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
-}
-
-/// The CPU time (user and system) this process used so far (all its threads), in seconds.
-fn cpu_secs() -> f64 {
-    // SAFETY: getrusage only writes into the struct it is given, which lives on this stack.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 fn main() {

@@ -93,6 +93,29 @@ mod tests {
     use std::mem::MaybeUninit;
     use tokio::io::{AsyncRead, AsyncWrite};
 
+    /// A test stream's socket options and addresses: none, as no socket is behind it.
+    macro_rules! unconnected_stream {
+        ($stream:ty) => {
+            impl Stream for $stream {
+                fn set_nodelay(&self, _: bool) -> io::Result<()> {
+                    Ok(())
+                }
+                fn nodelay(&self) -> io::Result<bool> {
+                    Ok(false)
+                }
+                fn set_keepalive(&self, _: u32) -> io::Result<()> {
+                    Ok(())
+                }
+                fn local_address(&self) -> io::Result<SocketAddr> {
+                    Err(ErrorKind::NotConnected.into())
+                }
+                fn remote_address(&self) -> io::Result<SocketAddr> {
+                    Err(ErrorKind::NotConnected.into())
+                }
+            }
+        };
+    }
+
     /// Fills a buffer of its own instead of the one it was given.
     struct Swapper;
 
@@ -125,23 +148,7 @@ mod tests {
         }
     }
 
-    impl Stream for Swapper {
-        fn set_nodelay(&self, _: bool) -> io::Result<()> {
-            Ok(())
-        }
-        fn nodelay(&self) -> io::Result<bool> {
-            Ok(false)
-        }
-        fn set_keepalive(&self, _: u32) -> io::Result<()> {
-            Ok(())
-        }
-        fn local_address(&self) -> io::Result<SocketAddr> {
-            Err(ErrorKind::NotConnected.into())
-        }
-        fn remote_address(&self) -> io::Result<SocketAddr> {
-            Err(ErrorKind::NotConnected.into())
-        }
-    }
+    unconnected_stream!(Swapper);
 
     /// A waker that wakes nobody.
     fn nobody() -> Waker {
@@ -204,23 +211,7 @@ mod tests {
         }
     }
 
-    impl Stream for Calls {
-        fn set_nodelay(&self, _: bool) -> io::Result<()> {
-            Ok(())
-        }
-        fn nodelay(&self) -> io::Result<bool> {
-            Ok(false)
-        }
-        fn set_keepalive(&self, _: u32) -> io::Result<()> {
-            Ok(())
-        }
-        fn local_address(&self) -> io::Result<SocketAddr> {
-            Err(ErrorKind::NotConnected.into())
-        }
-        fn remote_address(&self) -> io::Result<SocketAddr> {
-            Err(ErrorKind::NotConnected.into())
-        }
-    }
+    unconnected_stream!(Calls);
 
     #[test]
     fn a_lone_buffer_goes_as_a_plain_write_and_several_as_one_vectored_write() {
