@@ -75,8 +75,15 @@ impl<N> Recorded<N> {
             return;
         }
         self.observing = true;
-        let (who, sink) = (self.who.clone(), self.sink.clone());
-        conn.on_write_dropped(move |dropped| sink.write_dropped(&who, dropped));
+        // A weak reference: the connection keeps its observer, and a sink may (through its
+        // run's state) reach the connection again; a strong one closed that cycle and leaked
+        // every simulated run whole. A drop after the sink is gone has no one to tell.
+        let (who, sink) = (self.who.clone(), Arc::downgrade(&self.sink));
+        conn.on_write_dropped(move |dropped| {
+            if let Some(sink) = sink.upgrade() {
+                sink.write_dropped(&who, dropped);
+            }
+        });
     }
 }
 

@@ -674,7 +674,29 @@ pub enum TraceLineError {
 }
 
 #[cfg(test)]
+impl Trace {
+    /// How many handles share this trace's events.
+    fn holders(&self) -> usize {
+        Arc::strong_count(&self.lines)
+    }
+}
+
+#[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_finished_run_leaves_nothing_holding_its_trace() {
+        // A connection's drop observer once held its recorder's sink, which reaches the run's
+        // state, which reached the connection again: every run leaked whole, and a sweep grew
+        // by some 20 KB per seed. Once a run returns, its outcome alone holds the trace.
+        use crate::fault::FaultSettings;
+        use crate::scenario::Scenario;
+        use crate::seed::Seed;
+        let scenario = Scenario::echo("leak", 256, 64).faults(FaultSettings::quiet());
+        let outcome = crate::run::run(&scenario, &scenario.plan_for(Seed(1))).expect("runs");
+        assert!(outcome.trace.len() > 4, "the run did something");
+        assert_eq!(outcome.trace.holders(), 1);
+    }
 
     #[test]
     fn a_trace_stops_growing_at_its_limit() {
