@@ -149,6 +149,12 @@ impl RunState {
         self.lock().live.is_empty()
     }
 
+    /// Connection `who` was dialled on `host` from a callback: live from now on, before its
+    /// task first runs, so the run cannot end in between.
+    fn dialled(&self, host: &str, who: &str) {
+        self.lock().live.insert(who.to_string(), host.to_string());
+    }
+
     /// Forgets the connections of a crashed host: they end without a callback.
     pub(crate) fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
         let mut progress = self.lock();
@@ -296,6 +302,12 @@ impl CallbackSink for HostSink {
     fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
         self.run
             .note(&self.host, who, EventKind::write_dropped(dropped));
+    }
+
+    fn dialled(&self, by: &str, who: &str, host: &str, service: &str) {
+        self.run.dialled(&self.host, who);
+        self.run
+            .note(&self.host, by, EventKind::dialled(who, host, service));
     }
 
     fn enter(&self, who: &str) {
