@@ -19,7 +19,6 @@ use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
-use crate::scenario::notifiers::Accept;
 use crate::scenario::{ClientSpec, ListenerSpec, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
@@ -333,8 +332,7 @@ fn register_host(
                     1 => l.name.clone(),
                     n => format!("{}#{n}", l.name),
                 };
-                let make = l.notifier.clone();
-                let notify = RecordedListener::new(Accept(move || make()), who, sink.clone())
+                let notify = RecordedListener::new(l.notifier.make(), who, sink.clone())
                     .keeping_payloads(run.needs_payloads());
                 TcpListener::builder()
                     .network(net.clone())

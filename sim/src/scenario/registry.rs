@@ -1,5 +1,7 @@
 //! Notifiers by name, so scenario files can say `notifier = "echo"`: the built-in ones, and
-//! any a user registers from Rust with a builder that reads the file's `params`.
+//! any a user registers from Rust with a builder that reads the file's `params`. Listen
+//! notifiers (`TcpListenNotify`) have names of their own, which a listener names with
+//! `listen_notifier = "..."` instead of `notifier` ([`Registry::register_listener`]).
 //!
 //! ```
 //! use tcpnotify_sim::notifiers::Echo;
@@ -21,7 +23,7 @@ use super::notifiers::{
     BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
     LineServer, Sender, SlowReader,
 };
-use super::spec::{factory, NotifierFactory};
+use super::spec::{factory, ListenNotifierFactory, NotifierFactory};
 use crate::validate::{
     MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
 };
@@ -176,10 +178,15 @@ impl Params {
 pub type NotifierBuilder =
     Arc<dyn Fn(&Params) -> Result<NotifierFactory, ParamError> + Send + Sync>;
 
-/// Notifier builders by name.
+/// Makes a listen-notifier factory from parameters.
+pub type ListenNotifierBuilder =
+    Arc<dyn Fn(&Params) -> Result<ListenNotifierFactory, ParamError> + Send + Sync>;
+
+/// Notifier builders by name: connection notifiers, and listen notifiers apart.
 #[derive(Clone, Default)]
 pub struct Registry {
     builders: BTreeMap<String, NotifierBuilder>,
+    listen_builders: BTreeMap<String, ListenNotifierBuilder>,
 }
 
 impl Registry {
@@ -307,6 +314,56 @@ impl Registry {
         self.builders.keys().map(String::as_str).collect()
     }
 
+    /// Registers (or replaces) the listen notifier `name`, for a listener's
+    /// `listen_notifier = "name"`.
+    ///
+    /// ```
+    /// use tcpnotify_sim::notifiers::{Accept, Echo};
+    /// use tcpnotify_sim::scenario::{listen_factory, Params, Registry};
+    ///
+    /// let mut registry = Registry::builtin();
+    /// registry.register_listener("echo-server", |_: &Params| {
+    ///     Ok(listen_factory(|| Accept(|| Box::new(Echo) as _)))
+    /// });
+    /// assert!(registry.build_listener("echo-server", &Params::default()).is_ok());
+    /// let err = registry.build_listener("echo", &Params::default()).err().unwrap();
+    /// assert!(err.to_string().starts_with("unknown listen notifier \"echo\""));
+    /// ```
+    pub fn register_listener(
+        &mut self,
+        name: &str,
+        builder: impl Fn(&Params) -> Result<ListenNotifierFactory, ParamError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.listen_builders
+            .insert(name.to_string(), Arc::new(builder));
+        self
+    }
+
+    /// Every registered listen-notifier name, sorted.
+    pub fn listener_names(&self) -> Vec<&str> {
+        self.listen_builders.keys().map(String::as_str).collect()
+    }
+
+    /// Builds listen notifier `name` from `params`; every parameter must be one it knows.
+    pub fn build_listener(
+        &self,
+        name: &str,
+        params: &Params,
+    ) -> Result<ListenNotifierFactory, ParamError> {
+        let builder = self.listen_builders.get(name).ok_or_else(|| {
+            let known = match self.listener_names() {
+                names if names.is_empty() => "none".to_string(),
+                names => names.join(", "),
+            };
+            ParamError::new(
+                "",
+                format!("unknown listen notifier {name:?} (registered: {known})"),
+            )
+        })?;
+        let made = builder(params)?;
+        all_read(name, params).map(|()| made)
+    }
+
     /// Builds notifier `name` from `params`; every parameter must be one it knows.
     pub fn build(&self, name: &str, params: &Params) -> Result<NotifierFactory, ParamError> {
         let builder = self.builders.get(name).ok_or_else(|| {
@@ -317,15 +374,20 @@ impl Registry {
             )
         })?;
         let made = builder(params)?;
-        match params.unknown() {
-            Some(key) => {
-                let known = params.known().join(", ");
-                Err(ParamError::new(
-                    &key,
-                    format!("unknown parameter of {name} (it takes: {known})"),
-                ))
-            }
-            None => Ok(made),
+        all_read(name, params).map(|()| made)
+    }
+}
+
+/// An error naming the first parameter of `params` that the builder of `name` never read.
+fn all_read(name: &str, params: &Params) -> Result<(), ParamError> {
+    match params.unknown() {
+        Some(key) => {
+            let known = params.known().join(", ");
+            Err(ParamError::new(
+                &key,
+                format!("unknown parameter of {name} (it takes: {known})"),
+            ))
         }
+        None => Ok(()),
     }
 }
