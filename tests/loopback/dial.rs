@@ -1,12 +1,13 @@
 //! Notifiers that dial (`conn.dial`): a client that dials again from inside `connect_failed`,
-//! and a proxy whose accepted connection dials onward and forwards both ways. The dialled
+//! and a proxy whose accepted connection dials onward and forwards both ways (the built-in
+//! [`Proxy`]). The dialled
 //! connections are recorded like the others, named after the one that dialled them
 //! (`client~1`, `proxy.1~1`), and judged by the contract checker.
 
 use crate::support::{finished, stop, Echo};
 use crate::world::World;
-use std::sync::{Arc, Mutex};
-use tcpnotify::{ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::notifiers::Proxy;
 
 conformance! {
     a_client_dials_again_from_connect_failed: redial_after_refused;
@@ -57,76 +58,6 @@ async fn redial_after_refused<W: World>(w: W) -> String {
     trace.render(&["client", "client~1", "server.1"])
 }
 
-/// What the two sides of one proxied connection share: whether the onward connection is up,
-/// and what the front received before it was.
-#[derive(Default)]
-struct Relay {
-    up: bool,
-    early: Vec<u8>,
-}
-
-/// The proxy's accepted connection: dials onward as it is accepted, forwards what it receives
-/// (held in the relay until the onward connection is up), and closes the onward connection
-/// when it closes.
-struct Front {
-    host: String,
-    port: u16,
-    relay: Arc<Mutex<Relay>>,
-    onward: Option<ConnectionHandle>,
-}
-
-impl TcpConnectionNotify for Front {
-    fn accepted(&mut self, conn: &mut TcpConnection) {
-        let back = Back {
-            front: conn.handle(),
-            relay: self.relay.clone(),
-        };
-        self.onward = Some(conn.dial(back, &self.host, &self.port.to_string()));
-    }
-    fn received(&mut self, _conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        let mut relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
-        match (&self.onward, relay.up) {
-            (Some(onward), true) => onward.write(data),
-            _ => relay.early.extend(data),
-        }
-        true
-    }
-    fn closed(&mut self, _conn: &mut TcpConnection) {
-        if let Some(onward) = &self.onward {
-            onward.dispose();
-        }
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
-}
-
-/// The proxy's onward connection: sends what the front held, then forwards what it receives
-/// back; closes the front when it ends.
-struct Back {
-    front: ConnectionHandle,
-    relay: Arc<Mutex<Relay>>,
-}
-
-impl TcpConnectionNotify for Back {
-    fn connected(&mut self, conn: &mut TcpConnection) {
-        let mut relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
-        let early = std::mem::take(&mut relay.early);
-        if !early.is_empty() {
-            conn.write(early);
-        }
-        relay.up = true;
-    }
-    fn received(&mut self, _conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        self.front.write(data);
-        true
-    }
-    fn closed(&mut self, _conn: &mut TcpConnection) {
-        self.front.dispose();
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {
-        self.front.dispose();
-    }
-}
-
 /// A client greets an echo server through a proxy whose accepted connection dials onward.
 async fn proxy_forwards<W: World>(w: W) -> String {
     let trace = w.trace();
@@ -135,12 +66,7 @@ async fn proxy_forwards<W: World>(w: W) -> String {
     let host = w.host().to_string();
     let (proxy, proxy_port) = w
         .listen(&trace, "proxy", 0, move || {
-            Box::new(Front {
-                host: host.clone(),
-                port: server_port,
-                relay: Arc::default(),
-                onward: None,
-            })
+            Box::new(Proxy::new(&host, server_port))
         })
         .await;
     let conn = w.connect(&trace, "client", Greeter, proxy_port);

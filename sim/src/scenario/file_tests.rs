@@ -667,3 +667,24 @@ fn an_unknown_listen_notifier_or_its_parameter_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn the_builtin_proxy_needs_a_target_and_a_port() {
+    let proxy = |params: &str| {
+        GOOD.replace(
+            "notifier = \"echo\"",
+            &format!("notifier = \"proxy\"\nparams = {params}"),
+        )
+    };
+    assert!(parse_err(&proxy("{ target = \"server\", port = 7000 }")) == "parsed");
+    let err = parse_err(&proxy("{ port = 7000 }"));
+    assert!(
+        err.starts_with("bad.toml:10: listeners[0].params.target: missing"),
+        "{err}"
+    );
+    let err = parse_err(&proxy("{ target = \"server\", port = 0 }"));
+    assert!(
+        err.contains("listeners[0].params.port: missing or 0"),
+        "{err}"
+    );
+}

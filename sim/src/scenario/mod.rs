@@ -11,6 +11,7 @@ mod locate;
 mod log_filter;
 pub mod notifiers;
 mod property;
+mod proxy;
 mod registry;
 mod spec;
 

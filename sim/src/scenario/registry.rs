@@ -21,7 +21,7 @@
 
 use super::notifiers::{
     BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
-    LineServer, Sender, SlowReader,
+    LineServer, Proxy, Sender, SlowReader,
 };
 use super::spec::{factory, ListenNotifierFactory, NotifierFactory};
 use crate::validate::{
@@ -198,9 +198,25 @@ impl Registry {
     /// The built-in notifiers: `echo`, `framed-echo`, `line-server`, `slow-reader` for
     /// listeners; `sender`, `bulk-writer`, `throttle-ignoring-writer`, `line-client` for
     /// clients. Also `hard-closer` and `pausing-reader` for listeners, and `impatient-client`
-    /// and `inflating-sender` for clients.
+    /// and `inflating-sender` for clients; `proxy` for a listener that forwards each accepted
+    /// connection to `target`:`port` over a connection it dials (up to `attempts` tries).
     pub fn builtin() -> Self {
         let mut r = Registry::new();
+        r.register("proxy", |p: &Params| {
+            let target = p.string("target", "")?;
+            if target.is_empty() {
+                return Err(ParamError::new("target", "missing: the host to forward to"));
+            }
+            let port = p.usize_at_most("port", 0, u64::from(u16::MAX))?;
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ParamError::new("port", "missing or 0: the port to forward to"))?;
+            let attempts = p.usize_at_most("attempts", 1, MAX_COUNT)?;
+            let proxy =
+                Proxy::new(&target, port).attempts(u32::try_from(attempts).unwrap_or(u32::MAX));
+            Ok(factory(move || proxy.clone()))
+        });
         r.register("echo", |_: &Params| Ok(factory(|| Echo)));
         r.register("framed-echo", |_: &Params| Ok(factory(FramedEcho::new)));
         r.register("line-server", |_: &Params| Ok(factory(LineServer::default)));
