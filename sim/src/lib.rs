@@ -32,7 +32,8 @@
 //!              layer, a stream and network wrapper over any backend
 //!     ▲
 //!  seed, validate,  the run's seed and its random streams; input validation and limits;
-//!  json             the versioned JSON-lines schema every JSON output follows
+//!  json,            the versioned JSON-lines schema every JSON output follows; files
+//!  output_file      written whole or not at all
 //! ```
 //!
 //! Each layer uses only the layers below it, never one above (`scripts/module-cycles sim/src`
@@ -44,7 +45,8 @@
 //! Where to start (re-exported here, with the few other names most tests need):
 //! [`Scenario`] describes a run; [`run_passing`] runs it from a `#[test]` and prints a repro
 //! line if it fails; [`Chaos`] sweeps many seeds, each with a plan drawn from
-//! [`FaultSettings`], and shrinks a failure; [`ScenarioFile`] reads a scenario from TOML with
+//! [`FaultSettings`] (by default the seed's own, drawn by the swarm: [`fault::Swarm`]), fails
+//! a sweep in which no fault fired, and shrinks a failure; [`ScenarioFile`] reads a scenario from TOML with
 //! notifiers from a [`Registry`]; [`judge::judge`] runs a scenario under a [`FaultPlan`] and
 //! judges it.
 //!
@@ -55,14 +57,25 @@
 //! context the runner sets for the run. Every run that has not ended by its active duration
 //! then heals every fault and settles ([`run::Liveness`]) before what must eventually hold is
 //! judged.
+//!
+//! ## Features
+//!
+//! `cli` (default): the `tcpnotify-sim` binary and the `cli` module, with what only they need
+//! (clap, JUnit files, Ctrl-C); it turns on `progress`, the progress bar a sweep draws on a
+//! terminal (indicatif). A crate that uses the chaos API from its tests depends on this one
+//! with `default-features = false` and compiles neither.
 
 #![warn(missing_docs, unreachable_pub)]
 
+// The command line and what only it needs (clap, JUnit files, Ctrl-C) are the default-on `cli`
+// feature: a library user of the chaos API builds with `default-features = false`.
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod explore;
 pub mod fault;
 pub mod json;
 pub mod judge;
+mod output_file;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -1,10 +1,11 @@
 //! Correct notifiers survive every fault that heals: for each built-in correct pair (echo and
 //! senders, framed echo, a slow reader and a bulk writer, a line protocol), a sweep under
 //! [`FaultSettings::healing`] — latency, partial writes, re-chunked reads, small send buffers,
-//! two-way and one-way partitions, slow closes — passes every seed. Any failure here is a
-//! simulator defect (issue 8, item 8), not a notifier's.
+//! two-way and one-way partitions, slow closes — passes every seed, and so does a sweep with
+//! no fault settings written, where each seed draws its own mix of those kinds (the swarm).
+//! Any failure here is a simulator defect (issue 8, item 8), not a notifier's.
 //!
-//! CI sweeps 1,000 seeds per pair; `TCPNOTIFY_SEEDS=0..10000` sweeps more.
+//! CI sweeps 1,000 seeds per pair and per way; `TCPNOTIFY_SEEDS=0..10000` sweeps more.
 
 use std::time::Duration;
 use tcpnotify_sim::notifiers::{
@@ -15,33 +16,37 @@ use tcpnotify_sim::{factory, Chaos, Expectations, FaultSettings, Scenario};
 /// Seeds each pair sweeps unless `TCPNOTIFY_SEEDS` says otherwise.
 const SEEDS: u64 = 1000;
 
-/// Sweeps `scenario` under every healing fault and asserts that every seed passed and that
-/// the faults did fire.
+/// Sweeps `scenario` under every healing fault, at the recommended intensities
+/// ([`FaultSettings::healing`]) and as the swarm draws them with no settings written (its
+/// expectations allow no lost connection, so the swarm draws only faults that heal), and
+/// asserts that every seed passed and that every kind did fire.
 fn sweep(scenario: Scenario) {
-    let pass = Chaos::new(
-        scenario
-            .faults(FaultSettings::healing())
-            .duration_ms(20_000),
-    )
-    .seeds(0..SEEDS)
-    .assert_passes();
-    println!("{pass}");
-    if pass.seeds_run() < 100 {
-        // A seed re-run alone (`TCPNOTIFY_SEED`) may draw no fault at all.
-        return;
-    }
-    let coverage = pass.coverage();
-    for kind in ["partition", "partition_one_way", "slow_close"] {
-        assert!(
-            coverage.fired.get(kind).is_some_and(|n| *n > 0),
-            "no {kind} fired:\n{pass}"
-        );
-    }
-    for policy in ["latency", "partial_writes", "read_chunks", "send_buffer"] {
-        assert!(
-            coverage.policies.contains_key(policy),
-            "{policy} never on:\n{pass}"
-        );
+    let scenario = scenario.duration_ms(20_000);
+    let healing = scenario.clone().faults(FaultSettings::healing());
+    for scenario in [healing, scenario] {
+        let pass = Chaos::new(scenario).seeds(0..SEEDS).assert_passes();
+        println!("{pass}");
+        if pass.seeds_run() < 100 {
+            // A seed re-run alone (`TCPNOTIFY_SEED`) may draw no fault at all.
+            continue;
+        }
+        let coverage = pass.coverage();
+        for kind in ["partition", "partition_one_way", "slow_close"] {
+            assert!(
+                coverage.fired.get(kind).is_some_and(|n| *n > 0),
+                "no {kind} fired:\n{pass}"
+            );
+        }
+        for policy in ["latency", "partial_writes", "read_chunks", "send_buffer"] {
+            assert!(
+                coverage.policies.contains_key(policy),
+                "{policy} never on:\n{pass}"
+            );
+        }
+        assert!(coverage.fired_in_flight > 0, "{pass}");
+        for kind in ["reset", "crash"] {
+            assert!(!coverage.fired.contains_key(kind), "{pass}");
+        }
     }
 }
 

@@ -2,15 +2,15 @@
 //! buggy notifier's sweep must pass.
 
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::explore::{Chaos, ChaosFailure};
+use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::Scenario;
 
 /// Most seeds a sweep may need to catch a bug.
 pub const MAX_SEEDS: u64 = 1000;
 
-/// Most faults a shrunk plan may keep.
-pub const MAX_SHRUNK_FAULTS: usize = 3;
+/// Most faults and chunking policies a shrunk plan may keep.
+pub const MAX_SHRUNK_CAUSES: usize = 3;
 
 /// Reads everything and never writes; closes when its peer does.
 #[derive(Debug, Default)]
@@ -22,15 +22,17 @@ impl TcpConnectionNotify for Sink {
 
 /// Sweeps `scenario` over seeds `0..MAX_SEEDS` and returns the failure it must find: with
 /// `signature`, in a run that fails the same way again, shrunk to at most
-/// [`MAX_SHRUNK_FAULTS`] faults that still fail that way.
+/// [`MAX_SHRUNK_CAUSES`] faults and policies that still fail that way.
 pub fn assert_caught(scenario: &Scenario, signature: &str) -> ChaosFailure {
     let failure = match Chaos::new(scenario.clone())
         .seeds(0..MAX_SEEDS)
         .ignoring_env()
         .run()
+        .map_err(ChaosError::into_failure)
     {
         Ok(pass) => panic!("the bug was not caught in {MAX_SEEDS} seeds:\n{pass}"),
-        Err(failure) => failure,
+        Err(Err(pass)) => panic!("no fault fired in {MAX_SEEDS} seeds:\n{pass}"),
+        Err(Ok(failure)) => failure,
     };
     // Shown with `--nocapture`: what a user of the chaos API sees.
     println!("{failure}");
@@ -38,9 +40,9 @@ pub fn assert_caught(scenario: &Scenario, signature: &str) -> ChaosFailure {
     assert!(failure.deterministic, "{failure}");
     assert!(failure.seeds_run as u64 <= MAX_SEEDS, "{failure}");
     assert!(
-        failure.shrunk.plan.faults.len() <= MAX_SHRUNK_FAULTS,
-        "shrunk to {} faults:\n{failure}",
-        failure.shrunk.plan.faults.len()
+        failure.shrunk.plan.size() <= MAX_SHRUNK_CAUSES,
+        "shrunk to {}:\n{failure}",
+        failure.shrunk.cause()
     );
     let again = judge(scenario, &failure.shrunk.plan).expect("the shrunk plan runs");
     assert_eq!(

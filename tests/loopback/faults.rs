@@ -70,7 +70,7 @@ async fn w4_r1_a_framed_echo_over_loopback_survives_partial_writes_rechunked_rea
             average: 7,
             variation: 6,
         }),
-        read_chunks: Some(ReadChunks { max: 5 }),
+        read_chunks: Some(ReadChunks::new(5)),
         send_buffer: Some(64),
         ..FaultPlan::quiet(Seed(1))
     };

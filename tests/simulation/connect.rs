@@ -32,10 +32,10 @@ fn partition(a: &str, b: &str, duration_ms: u64) -> FaultKind {
 /// C3, C4: a host with nothing listening refuses at once.
 #[test]
 fn c4_connect_failed_refused_when_nothing_listens() {
-    let scenario =
-        Scenario::new("connect-refused")
-            .host("dead")
-            .client("c1", "client", "dead", 7000, hello());
+    let scenario = Scenario::new("connect-refused")
+        .host("dead")
+        .client("c1", "client", "dead", 7000, hello())
+        .faults(FaultSettings::quiet());
     let outcome = run_passing(&scenario, seed_or(1));
     assert_eq!(
         callbacks_of(&outcome, "c1"),
@@ -86,7 +86,8 @@ fn c4_connect_failed_timed_out_across_a_partition() {
 fn c4_connect_failed_after_every_address_fails() {
     let scenario = Scenario::new("connect-all-addresses-fail")
         .name("svc", &["dead1", "dead2"])
-        .client("c1", "client", "svc", 7000, hello());
+        .client("c1", "client", "svc", 7000, hello())
+        .faults(FaultSettings::quiet());
     let outcome = run_passing(&scenario, seed_or(1));
     assert_eq!(
         callbacks_of(&outcome, "c1"),

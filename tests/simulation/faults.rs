@@ -1,9 +1,14 @@
 //! Faults over the simulated network: a partition that heals, a reset mid-stream, a crash.
 
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::notifiers::{pattern, Sender};
-use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
+use std::time::Duration;
+use tcpnotify_sim::explore::{sweep, SweepOptions};
+use tcpnotify_sim::fault::{
+    EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Span,
+};
+use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
+use tcpnotify_sim::run::RunOutcome;
+use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, FaultSettings, Scenario, Seed};
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
     Scenario::echo(name, 2048, 256)
@@ -178,6 +183,99 @@ fn latency_per_link_is_drawn_between_its_min_and_max() {
         "all the same: {drawn:?}"
     );
     assert_eq!(round_trips(&run(None)), vec![10; 7], "fixed 5ms each way");
+}
+
+/// Each link's latency and each stream's chunking come from random streams of their own: a
+/// partition of c2's link changes c2's run and leaves every callback of c1 as it was, to the
+/// microsecond. (With one random stream for every link's latency, the messages the partition
+/// held would move the latency of every later message: shrinking could not tell a fault the
+/// failure needs from one whose removal only reshuffled the timing.)
+#[test]
+fn one_connections_latency_and_chunking_do_not_depend_on_a_fault_elsewhere() {
+    let run = |faults: Vec<Fault>| {
+        let scenario = Scenario::echo("independent-draws", 4096, 256)
+            .client(
+                "c2",
+                "client2",
+                "server",
+                7000,
+                factory(|| Sender::pattern(4096).chunked(256)),
+            )
+            .plan(FaultPlan {
+                latency: Some(Latency {
+                    min_ms: 1,
+                    max_ms: 20,
+                }),
+                read_chunks: Some(ReadChunks::new(100)),
+                partial_writes: Some(PartialWrites {
+                    average: 64,
+                    variation: 32,
+                }),
+                faults,
+                ..FaultPlan::quiet(Seed(0))
+            });
+        run_passing(&scenario, seed_or(1))
+    };
+    let lines_of = |outcome: &RunOutcome, who: &str| -> Vec<String> {
+        (outcome.trace.events().iter())
+            .filter(|e| e.who == who)
+            .filter_map(|e| Some(format!("{} {}", e.at_us, e.callback()?)))
+            .collect()
+    };
+    let quiet = run(Vec::new());
+    let partition = FaultKind::Partition {
+        a: "client2".into(),
+        b: "server".into(),
+        duration_ms: 100,
+        one_way: false,
+    };
+    let partitioned = run(vec![Fault::at(5, partition)]);
+    assert_eq!(partitioned.fired.get("partition"), Some(&1));
+    assert_ne!(lines_of(&quiet, "c2"), lines_of(&partitioned, "c2"));
+    assert_eq!(lines_of(&quiet, "c1"), lines_of(&partitioned, "c1"));
+}
+
+/// Without a fault window, partitions are timed by the traffic of the connections they cut,
+/// so they land while bytes are in flight however long the workload: a 5ms echo as well as
+/// a 10s transfer. (Drawn anywhere in the first 80% of the run, as they used to be, they
+/// would all miss the echo.)
+#[test]
+fn traffic_timed_faults_fire_while_bytes_are_in_flight_in_a_5ms_echo_and_a_10s_transfer() {
+    let settings = FaultSettings {
+        partitions: 1.0,
+        partition_ms: Span::new(5, 20),
+        ..FaultSettings::quiet()
+    };
+    let echo = Scenario::echo("short-echo", 512, 128).faults(settings.clone());
+    let transfer = Scenario::new("long-transfer")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| SlowReader::new(Duration::from_secs(1), 20_000).pausing_every(2_000)),
+        )
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| BulkWriter::new(20_000, 500)),
+        )
+        .faults(settings)
+        .duration_ms(30_000);
+    for scenario in [echo, transfer] {
+        let options = SweepOptions {
+            jobs: 2,
+            ..SweepOptions::new(0..12)
+        };
+        let report = sweep(&scenario, &options);
+        assert!(report.passed(), "{report}");
+        let coverage = &report.coverage;
+        // One partition per seed; a writer that is never answered misses those timed by
+        // its `received`.
+        assert!(coverage.faults_fired() >= 6, "{}: {report}", scenario.name);
+        assert!(coverage.fired_in_flight >= 4, "{}: {report}", scenario.name);
+    }
 }
 
 /// Writes `count` messages of `size` bytes, each after the previous one's echo.

@@ -7,7 +7,7 @@ use tcpnotify::ConnectionConfig;
 use tcpnotify_sim::fault::{FaultPlan, PartialWrites, ReadChunks};
 use tcpnotify_sim::notifiers::{frame, pattern, BulkWriter, FramedEcho, Sender, SlowReader};
 use tcpnotify_sim::run::RunOutcome;
-use tcpnotify_sim::{factory, run_passing, seed_or, Scenario, Seed};
+use tcpnotify_sim::{factory, run_passing, seed_or, FaultSettings, Scenario, Seed};
 
 /// W3, W4, W5, R6: a 2 KiB send buffer and a reader muted for 200ms: the writer is throttled,
 /// then unthrottled once the reader drains, and every byte arrives once and in order.
@@ -111,7 +111,7 @@ fn r1_expect_framing_is_exact_under_one_byte_writes_and_coalesced_reads() {
                 average: 1,
                 variation: 0,
             }),
-            read_chunks: Some(ReadChunks { max: 7 }),
+            read_chunks: Some(ReadChunks::new(7)),
             ..FaultPlan::quiet(Seed(0))
         });
     let outcome = run_passing(&scenario, seed_or(1));
@@ -137,10 +137,38 @@ fn r1_expect_framing_is_exact_under_one_byte_writes_and_coalesced_reads() {
     snapshot_trace("framing_hostile_chunking", &outcome);
 }
 
+/// R1, R6: re-chunked reads that do not coalesce split the peer's writes but never join two:
+/// with a `max` larger than any write every read is one whole write, while coalescing reads
+/// join the writes that arrived together.
+#[test]
+fn r1_reads_that_do_not_coalesce_never_join_two_writes() {
+    let sizes = |coalesce: bool| -> Vec<usize> {
+        let scenario = Scenario::echo("no-coalescing", 1000, 100).plan(FaultPlan {
+            read_chunks: Some(ReadChunks {
+                max: 1 << 20,
+                coalesce,
+            }),
+            ..FaultPlan::quiet(Seed(0))
+        });
+        let outcome = run_passing(&scenario, seed_or(1));
+        (outcome.trace.events().iter())
+            .filter(|e| e.who == "server.1")
+            .filter_map(|e| match e.callback()? {
+                tcpnotify::record::Callback::Received { data, .. } => Some(data.len()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(sizes(false), vec![100; 10]);
+    let joined = sizes(true);
+    assert!(joined.iter().any(|n| *n > 100), "{joined:?}");
+}
+
 /// A server reading with `reader` (its connections set up with `config`) and a client writing
-/// 1000 pattern bytes in ten writes, without waiting for an echo.
+/// 1000 pattern bytes in ten writes, without waiting for an echo, on a quiet network.
 fn thousand_bytes_in_tens(name: &str, reader: SlowReader, config: ConnectionConfig) -> Scenario {
     Scenario::new(name)
+        .faults(FaultSettings::quiet())
         .listener("server", "server", 7000, factory(move || reader))
         .with_config(config)
         .client(

@@ -211,7 +211,7 @@ fn the_liveness_phase_restarts_crashed_hosts_quiets_the_network_and_disarms_the_
             average: 3,
             variation: 2,
         }),
-        read_chunks: Some(ReadChunks { max: 3 }),
+        read_chunks: Some(ReadChunks::new(3)),
         faults: vec![
             Fault::at(
                 1,

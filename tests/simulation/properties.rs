@@ -53,7 +53,7 @@ fn a_failing_property_fails_the_run_with_its_name_and_shrinking_keeps_it() {
             average: 64,
             variation: 0,
         }),
-        read_chunks: Some(ReadChunks { max: 8 }),
+        read_chunks: Some(ReadChunks::new(8)),
         faults: vec![Fault::at(
             1,
             FaultKind::SlowClose {

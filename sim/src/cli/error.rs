@@ -2,6 +2,7 @@
 
 use crate::explore::MergeError;
 use crate::json::NewerVersion;
+use crate::output_file::WriteError;
 use crate::report::{JunitError, TimelineError};
 use crate::run::RunError;
 use crate::scenario::ScenarioError;
@@ -30,13 +31,8 @@ pub(crate) enum CliError {
     #[error("{0}")]
     Usage(String),
     /// A file the command writes could not be written.
-    #[error("{path}: cannot write: {source}", path = .path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
     /// A file the command reads could not be read.
     #[error("{path}: cannot read: {source}", path = .path.display())]
     Read {

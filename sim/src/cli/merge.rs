@@ -16,6 +16,7 @@ pub(super) fn merge(
     out: &Printer,
     files: &[PathBuf],
     junit: Option<PathBuf>,
+    allow_no_faults: bool,
 ) -> Result<Status, CliError> {
     let junit_out = junit.as_deref().map(Output::create).transpose()?;
     let results = files
@@ -38,7 +39,7 @@ pub(super) fn merge(
     out.say(format!("merged {} sweep result(s) of {file}", files.len()));
     finish(
         out,
-        &SweepResult::new(file, merged),
+        &SweepResult::new(file, merged, allow_no_faults),
         junit_out,
         &Invocation::current(),
     )

@@ -8,6 +8,7 @@
 //! `docs/json.md` documents (the schema of [`crate::json`]); what it says for people goes to
 //! stderr. Every repro line names the binary that is running (`cli/invocation.rs`).
 
+mod artifacts;
 mod determinism;
 mod error;
 mod interrupt;
@@ -15,6 +16,7 @@ mod invocation;
 mod merge;
 mod output;
 mod run;
+mod shown;
 mod shrink;
 mod sweep;
 mod timeline;
@@ -55,6 +57,10 @@ enum Command {
         /// Also write the run's fault plan as TOML here, to edit and re-run with `--plan`.
         #[arg(long, value_name = "PLAN")]
         save_plan: Option<PathBuf>,
+        /// If the run fails, shrink it and write its artifacts (text and JSON trace, plan,
+        /// shrunk scenario, timeline page) to DIR/SCENARIO.seed-N/.
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
     },
     /// Run many seeds in parallel; stop at the first failing seed (unless --keep-going or
     /// --shard) and print its repro line.
@@ -68,6 +74,9 @@ enum Command {
         /// Also write the merged result as JUnit XML here.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Pass (with a warning) a merged sweep in which no fault fired, as `sweep` does.
+        #[arg(long)]
+        allow_no_faults: bool,
     },
     /// Minimise a failing run's fault plan and write it out as a scenario file.
     Shrink {
@@ -80,6 +89,11 @@ enum Command {
         /// target/tcpnotify-sim/shrunk/FILE-STEM.seed-N.toml, under $CARGO_TARGET_DIR if set).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+        /// Also write the failure's artifacts (text and JSON trace, plan, shrunk scenario,
+        /// timeline page) to DIR/SCENARIO.seed-N/; without -o, the shrunk scenario is
+        /// written only there.
+        #[arg(long, value_name = "DIR")]
+        artifacts: Option<PathBuf>,
     },
     /// Draw a run as one self-contained HTML page (a lane per connection and listener,
     /// faults, bytes in flight, contract violations) and/or a Chrome trace-event file for
@@ -145,6 +159,10 @@ struct SweepArgs {
     /// Run every seed instead of stopping at the first failure.
     #[arg(long)]
     keep_going: bool,
+    /// Pass (with a warning) a sweep in which no fault fired; without it such a sweep fails,
+    /// as it tested only the fault-free path.
+    #[arg(long)]
+    allow_no_faults: bool,
     /// Print each seed on stderr before it runs.
     #[arg(short, long)]
     verbose: bool,
@@ -157,6 +175,11 @@ struct SweepArgs {
     /// sweep.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write each failing seed's artifacts (text and JSON trace, plan, shrunk scenario,
+    /// timeline page) to DIR/SCENARIO.seed-N/: the lowest 20 failing seeds, each re-run and
+    /// shrunk after the sweep.
+    #[arg(long, value_name = "DIR")]
+    artifacts: Option<PathBuf>,
 }
 
 /// What `--seeds` says: a set, or fresh random seeds to draw.
@@ -282,6 +305,20 @@ pub fn main_with(registry: Registry) -> ExitCode {
     }
 }
 
+/// The command line's definition: every subcommand and flag [`main_with`] accepts. For tools
+/// around the command line, such as a check that a script calls it only with flags that exist
+/// (`sim/tests/deploy.rs` checks the deployment manifests so), shell completions or a man
+/// page.
+///
+/// ```
+/// let command = tcpnotify_sim::cli::command();
+/// assert!(command.clone().try_get_matches_from(["tcpnotify-sim", "merge", "a.json"]).is_ok());
+/// assert!(command.try_get_matches_from(["tcpnotify-sim", "merge", "--no-such-flag"]).is_err());
+/// ```
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 fn execute(cli: Cli, registry: &Registry) -> Result<Status, CliError> {
     let out = output::Printer::new(cli.json);
     match cli.command {
@@ -290,12 +327,20 @@ fn execute(cli: Cli, registry: &Registry) -> Result<Status, CliError> {
             seed,
             plan,
             save_plan,
-        } => run::run(&out, registry, &file, seed, plan, save_plan),
+            artifacts,
+        } => run::run(&out, registry, &file, seed, plan, save_plan, artifacts),
         Command::Sweep(args) => sweep::sweep(&out, registry, args),
-        Command::Merge { files, junit } => merge::merge(&out, &files, junit),
-        Command::Shrink { file, seed, output } => {
-            shrink::shrink(&out, registry, &file, seed, output)
-        }
+        Command::Merge {
+            files,
+            junit,
+            allow_no_faults,
+        } => merge::merge(&out, &files, junit, allow_no_faults),
+        Command::Shrink {
+            file,
+            seed,
+            output,
+            artifacts,
+        } => shrink::shrink(&out, registry, &file, seed, output, artifacts),
         Command::Timeline {
             file,
             seed,

@@ -1,50 +1,18 @@
 //! `tcpnotify-sim run`: one seed of a scenario, with its plan, its trace, a summary and the
 //! verdict. With `--json`: a `run` object, the trace's `event`s, and a `verdict`.
 
+use super::artifacts::{Artifacts, FailedRun};
 use super::error::CliError;
 use super::invocation::Invocation;
-use super::output::{indent, Output, Printer};
+use super::output::{Output, Printer};
+use super::shown::Shown;
 use super::Status;
+use crate::explore::shrink_verdict;
 use crate::fault::FaultPlan;
-use crate::judge::{judge, Rule, Verdict};
-use crate::report::RunSummary;
+use crate::judge::judge;
 use crate::scenario::{PlanFile, Registry, ScenarioFile};
 use crate::seed::Seed;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The `run` object: what runs.
-#[derive(Serialize)]
-struct RunStart<'a> {
-    scenario: &'a str,
-    file: String,
-    seed: Seed,
-    plan: &'a FaultPlan,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    saved_plan: Option<String>,
-}
-
-/// One failure of a verdict.
-#[derive(Serialize)]
-pub(super) struct FailureRecord {
-    /// The rule id or property name.
-    pub(super) signature: String,
-    /// The failure in words.
-    pub(super) message: String,
-}
-
-/// The `verdict` object: how the run was judged.
-#[derive(Serialize)]
-struct VerdictRecord<'a> {
-    passed: bool,
-    failures: Vec<FailureRecord>,
-    /// How many events each contract rule judged.
-    exercised: &'a BTreeMap<Rule, usize>,
-    summary: &'a RunSummary,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repro: Option<String>,
-}
 
 pub(super) fn run(
     out: &Printer,
@@ -53,8 +21,11 @@ pub(super) fn run(
     seed: Option<u64>,
     plan: Option<PathBuf>,
     save_plan: Option<PathBuf>,
+    artifacts: Option<PathBuf>,
 ) -> Result<Status, CliError> {
     let scenario = ScenarioFile::load(file, registry)?;
+    // Made before anything runs or is written, so an unwritable folder is refused first.
+    let artifacts = artifacts.as_deref().map(Artifacts::new).transpose()?;
     let plan = match plan {
         Some(path) => {
             let loaded = PlanFile::load(&path, &scenario.scenario)?;
@@ -85,39 +56,37 @@ pub(super) fn run(
         out.say(format!("plan written to {}", path.display()));
     }
     let verdict = judge(&scenario.scenario, &plan)?;
-    let summary = RunSummary::of(&verdict.outcome);
-    let repro = (!verdict.passed())
-        .then(|| Invocation::current().run(&scenario.path, verdict.outcome.plan.seed));
+    let invocation = Invocation::current();
+    let repro = (!verdict.passed()).then(|| invocation.run(&scenario.path, plan.seed));
+    let mut shown = Shown {
+        file: &scenario,
+        plan: &plan,
+        verdict: &verdict,
+        repro,
+        saved_plan: save_plan.map(|p| p.display().to_string()),
+        artifacts: None,
+    };
+    let mut record = None;
+    if let (Some(artifacts), false) = (&artifacts, verdict.passed()) {
+        let shrunk = shrink_verdict(&scenario.scenario, &verdict);
+        // Shown in its folder as this command shows it, less the folder's own name.
+        let failed = FailedRun::of_run(&shown, Some(&shrunk), "tcpnotify-sim run --artifacts");
+        let written = artifacts.write(&failed, &invocation)?;
+        shown.artifacts = Some(written.dir.clone());
+        record = Some(written);
+    }
     if out.json() {
-        out.record(
-            "run",
-            &RunStart {
-                scenario: &scenario.scenario.name,
-                file: scenario.path.display().to_string(),
-                seed: plan.seed,
-                plan: &plan,
-                saved_plan: save_plan.map(|p| p.display().to_string()),
-            },
-        );
-        out.lines(&verdict.outcome.trace.render_json_lines());
-        out.record(
-            "verdict",
-            &VerdictRecord {
-                passed: verdict.passed(),
-                failures: failures(&verdict),
-                exercised: &verdict.report.exercised,
-                summary: &summary,
-                repro,
-            },
-        );
+        // The folder's object before the verdict, which stays last.
+        let (run, verdict) = shown.json_parts();
+        out.lines(&run);
+        if let Some(record) = &record {
+            out.record("artifacts", record);
+        }
+        out.lines(&verdict);
     } else {
-        println!("scenario {} (seed {})", scenario.scenario.name, plan.seed);
-        println!("plan:\n{}", indent(&plan.describe()));
-        print!("{}", verdict.outcome.trace.render_text());
-        print!("{summary}");
-        println!("{verdict}");
-        if let Some(repro) = repro {
-            println!("reproduce: {repro}");
+        print!("{}", shown.text());
+        if let Some(record) = &record {
+            println!("artifacts: {}", record.dir);
         }
     }
     Ok(if verdict.passed() {
@@ -125,16 +94,4 @@ pub(super) fn run(
     } else {
         Status::Failed
     })
-}
-
-/// Every failure of `verdict`, by signature and in words.
-pub(super) fn failures(verdict: &Verdict) -> Vec<FailureRecord> {
-    verdict
-        .failures
-        .iter()
-        .map(|f| FailureRecord {
-            signature: f.signature(),
-            message: f.to_string(),
-        })
-        .collect()
 }

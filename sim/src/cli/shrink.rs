@@ -2,9 +2,11 @@
 //! by default under `target/` (never next to the scenario: a file in `scenarios/` is a test
 //! of its own). Exits 0 once written. With `--json`: one `shrink_result` object.
 
+use super::artifacts::{Artifacts, FailedRun};
 use super::error::CliError;
 use super::invocation::Invocation;
 use super::output::{indent, Output, Printer};
+use super::shown::Shown;
 use super::Status;
 use crate::explore::shrink_verdict;
 use crate::fault::FaultPlan;
@@ -27,6 +29,10 @@ struct ShrinkRecord<'a> {
     /// Faults of the seed's plan, and of the minimal plan.
     faults_before: usize,
     faults_after: usize,
+    /// Chunking policies (and latency) of the seed's plan, and of the minimal plan: a cause
+    /// may be a policy rather than a fault.
+    policies_before: usize,
+    policies_after: usize,
     /// Runs the shrinking took.
     runs: usize,
     /// Each accepted reduction.
@@ -37,6 +43,9 @@ struct ShrinkRecord<'a> {
     output: String,
     /// The command that runs the written file.
     repro: String,
+    /// The folder of the failure's artifacts, with `--artifacts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifacts: Option<String>,
 }
 
 /// Where `shrink` writes without `-o`: `target/tcpnotify-sim/shrunk/STEM.seed-N.toml`, under
@@ -60,12 +69,17 @@ pub(super) fn shrink(
     path: &Path,
     seed: u64,
     output: Option<PathBuf>,
+    artifacts: Option<PathBuf>,
 ) -> Result<Status, CliError> {
     let seed = Seed(seed);
     let file = ScenarioFile::load(path, registry)?;
-    let written = match output {
-        Some(output) => Output::create(&output)?,
-        None => Output::create_with_folders(&default_output(path, seed))?,
+    // Created before the run, so an unwritable place is refused before anything runs.
+    let artifacts = artifacts.as_deref().map(Artifacts::new).transpose()?;
+    let written = match (output, &artifacts) {
+        (Some(output), _) => Some(Output::create(&output)?),
+        // The artifacts folder holds the shrunk scenario.
+        (None, Some(_)) => None,
+        (None, None) => Some(Output::create_with_folders(&default_output(path, seed))?),
     };
     let plan = file.scenario.plan_for(seed);
     let verdict = judge(&file.scenario, &plan)?;
@@ -78,8 +92,9 @@ pub(super) fn shrink(
     let signature = first.signature();
     out.say(format!("seed {seed} fails with [{signature}]: {first}"));
     out.say(format!(
-        "plan ({} faults):\n{}",
+        "plan ({} faults, {} policies):\n{}",
         plan.faults.len(),
+        plan.policies().len(),
         indent(&plan.describe())
     ));
     let result = shrink_verdict(&file.scenario, &verdict);
@@ -87,18 +102,40 @@ pub(super) fn shrink(
         out.say(format!("  {step}"));
     }
     out.say(format!(
-        "minimal plan ({} faults, {} runs):\n{}",
-        result.plan.faults.len(),
+        "minimal plan ({}; {} runs):\n{}",
+        result.cause(),
         result.runs,
         indent(&result.plan.describe())
     ));
-    let header = format!(
-        "Shrunk by `tcpnotify-sim shrink {} --seed {seed}`: still fails with [{signature}].",
-        path.display()
-    );
-    let output = written.path.clone();
-    written.commit(&file.with_plan(&result.plan, &header)?)?;
-    let repro = Invocation::current().command(["run".to_string(), output.display().to_string()]);
+    let made_by = format!("tcpnotify-sim shrink {} --seed {seed}", path.display());
+    let invocation = Invocation::current();
+    let mut output = None;
+    if let Some(written) = written {
+        let header = format!("Shrunk by `{made_by}`: still fails with [{signature}].");
+        output = Some(written.path.clone());
+        written.commit(&file.with_plan(&result.plan, &header)?)?;
+    }
+    let mut folder = None;
+    if let Some(artifacts) = &artifacts {
+        let shown = Shown {
+            file: &file,
+            plan: &plan,
+            verdict: &verdict,
+            repro: Some(invocation.run(path, seed)),
+            saved_plan: None,
+            artifacts: None,
+        };
+        let record = artifacts.write(
+            &FailedRun::of_run(&shown, Some(&result), &made_by),
+            &invocation,
+        )?;
+        out.say(format!("artifacts: {}", record.dir));
+        output = output.or_else(|| record.files.shrunk_path().map(PathBuf::from));
+        folder = Some(record.dir.clone());
+        out.record("artifacts", &record);
+    }
+    let output = output.unwrap_or_default();
+    let repro = invocation.command(["run".to_string(), output.display().to_string()]);
     out.say(format!("wrote {}", output.display()));
     out.say(format!("reproduce: {repro}"));
     out.record(
@@ -111,11 +148,14 @@ pub(super) fn shrink(
             failure: first.to_string(),
             faults_before: plan.faults.len(),
             faults_after: result.plan.faults.len(),
+            policies_before: plan.policies().len(),
+            policies_after: result.plan.policies().len(),
             runs: result.runs,
             steps: &result.steps,
             plan: &result.plan,
             output: output.display().to_string(),
             repro,
+            artifacts: folder,
         },
     );
     Ok(Status::Passed)

@@ -2,15 +2,18 @@
 //! seed set, random ones included, before anything runs), a `sweep_stats` object (timing),
 //! and last the `sweep_result`, which `merge` reads back.
 
+use super::artifacts::{Artifacts, FailedRun, MAX_SWEEP_ARTIFACTS};
 use super::error::CliError;
 use super::interrupt;
 use super::invocation::Invocation;
 use super::output::{Output, Printer};
+use super::shown::Shown;
 use super::{Status, SweepArgs};
 use crate::explore::{
-    default_jobs, sweep as run_sweep, FailureKind, SeedSet, Shard, SweepEnd, SweepOptions,
-    SweepReport,
+    default_jobs, shrink_verdict, sweep as run_sweep, FailureKind, SeedSet, Shard, SweepEnd,
+    SweepOptions, SweepReport,
 };
+use crate::judge::judge;
 use crate::report::junit;
 use crate::scenario::{Registry, ScenarioFile};
 use serde::{Deserialize, Serialize};
@@ -59,10 +62,12 @@ pub(super) struct SweepResult {
 }
 
 impl SweepResult {
-    pub(super) fn new(file: String, report: SweepReport) -> Self {
+    /// The result of `report`: it passes if no seed failed and, unless `allow_no_faults`, some
+    /// fault fired (a sweep without one tested only the fault-free path).
+    pub(super) fn new(file: String, report: SweepReport, allow_no_faults: bool) -> Self {
         SweepResult {
             file,
-            passed: report.passed(),
+            passed: report.passed() && (allow_no_faults || !report.coverage.no_fault_fired()),
             report,
         }
     }
@@ -77,6 +82,7 @@ pub(super) fn sweep(
     let seeds = args.seeds.resolve(args.budget)?;
     // Created before the sweep, so an unwritable path is refused before anything runs.
     let junit_out = args.junit.as_deref().map(Output::create).transpose()?;
+    let artifacts = args.artifacts.as_deref().map(Artifacts::new).transpose()?;
     let options = SweepOptions {
         jobs: args.jobs.unwrap_or_else(default_jobs),
         shard: args.shard,
@@ -134,8 +140,126 @@ pub(super) fn sweep(
             jobs: options.jobs,
         },
     );
-    let result = SweepResult::new(file.path.display().to_string(), report);
+    if let Some(artifacts) = &artifacts {
+        write_artifacts(out, artifacts, &file, &report, &invocation)?;
+    }
+    let result = SweepResult::new(
+        file.path.display().to_string(),
+        report,
+        args.allow_no_faults,
+    );
     finish(out, &result, junit_out, &invocation)
+}
+
+/// Writes the artifacts of the sweep's lowest [`MAX_SWEEP_ARTIFACTS`] failing seeds, each
+/// run again (but a seed that timed out, which would again) and shrunk (but one that did
+/// not fail the same way again, which shrinking cannot reduce, and none after Ctrl-C), and
+/// prints an `artifacts` object for each.
+fn write_artifacts(
+    out: &Printer,
+    artifacts: &Artifacts,
+    file: &ScenarioFile,
+    report: &SweepReport,
+    invocation: &Invocation,
+) -> Result<(), CliError> {
+    if report.failed > MAX_SWEEP_ARTIFACTS {
+        out.say(format!(
+            "artifacts: for the lowest {MAX_SWEEP_ARTIFACTS} of the {} failing seeds",
+            report.failed
+        ));
+    }
+    let made_by = "tcpnotify-sim sweep --artifacts";
+    for failure in report.failures.iter().take(MAX_SWEEP_ARTIFACTS) {
+        let plan = file.scenario.plan_for(failure.seed);
+        let repro = failure
+            .repro
+            .clone()
+            .unwrap_or_else(|| invocation.run(&file.path, failure.seed));
+        let mut failed = FailedRun {
+            file,
+            plan: &plan,
+            kind: failure.kind,
+            signature: failure.signature.clone(),
+            summary: failure.summary.clone(),
+            repro: repro.clone(),
+            run: None,
+            shrunk: None,
+            notes: Vec::new(),
+            made_by: made_by.to_string(),
+        };
+        let verdict = match failure.kind {
+            FailureKind::TimedOut => {
+                failed.notes.push(
+                    "trace.txt, trace.jsonl, timeline.html, shrunk.toml: the seed was not run \
+                     again, as it ran past --seed-timeout and every run of it would; `run` it \
+                     to see its trace"
+                        .into(),
+                );
+                None
+            }
+            _ => match judge(&file.scenario, &plan) {
+                Ok(verdict) => Some(verdict),
+                Err(e) => {
+                    failed.notes.push(format!(
+                        "trace.txt, trace.jsonl, timeline.html, shrunk.toml: the run could \
+                         not start: {e}"
+                    ));
+                    None
+                }
+            },
+        };
+        let shown = verdict.as_ref().map(|verdict| Shown {
+            file,
+            plan: &plan,
+            verdict,
+            repro: Some(repro),
+            saved_plan: None,
+            artifacts: None,
+        });
+        let same = shown
+            .as_ref()
+            .filter(|shown| shown.signature() == failure.signature);
+        let shrunk = match (failure.kind, same) {
+            // Ctrl-C asked for the report now, not after shrinking.
+            (FailureKind::Failed, Some(_)) if report.end == SweepEnd::Interrupted => {
+                failed.notes.push(
+                    "shrunk.toml: the sweep was interrupted (Ctrl-C), so nothing was shrunk; \
+                     `shrink` the seed to have it"
+                        .into(),
+                );
+                None
+            }
+            (FailureKind::Failed, Some(shown)) => {
+                out.say(format!("artifacts: shrinking seed {}", failure.seed));
+                Some(shrink_verdict(&file.scenario, shown.verdict))
+            }
+            (FailureKind::Nondeterministic, _) => {
+                failed.notes.push(
+                    "shrunk.toml: two runs of this seed differed, and shrinking needs a \
+                     failure that repeats; the trace is of a third run"
+                        .into(),
+                );
+                None
+            }
+            (_, None) if shown.is_some() => {
+                failed.notes.push(format!(
+                    "shrunk.toml: run again, the seed failed otherwise ([{}]) than in the \
+                     sweep: the runs are not deterministic",
+                    shown.as_ref().map(Shown::signature).unwrap_or_default()
+                ));
+                None
+            }
+            _ => None,
+        };
+        if let Some(shown) = &shown {
+            failed.run = Some(shown);
+        }
+        failed.shrunk = shrunk.as_ref();
+        let record = artifacts.write(&failed, invocation)?;
+        out.say(format!("artifacts: {}", record.dir));
+        out.record("artifacts", &record);
+    }
+    Ok(())
 }
 
 /// Prints a sweep's result (the report, or its JSON object), writes its JUnit XML if asked,
@@ -176,7 +300,14 @@ pub(super) fn finish(
         junit_out.commit(&junit(report)?)?;
         out.say(format!("wrote {} (JUnit XML)", path.display()));
     }
-    Ok(if !report.passed() {
+    if report.passed() && !result.passed {
+        out.say(
+            "FAILED: no fault fired in any seed, so the sweep tested only the fault-free path: \
+             leave [faults] out of the file (each seed then draws its own), raise its \
+             probabilities or sweep more seeds; or pass --allow-no-faults",
+        );
+    }
+    Ok(if !result.passed {
         Status::Failed
     } else if report.end == SweepEnd::Interrupted {
         Status::Interrupted

@@ -3,16 +3,24 @@
 //! everything needed to understand and re-run it.
 //!
 //! ```no_run
-//! use tcpnotify_sim::{factory, Chaos, FaultSettings, Scenario};
+//! use tcpnotify_sim::{factory, Chaos, Scenario};
 //! use tcpnotify_sim::notifiers::{Echo, Sender};
 //!
-//! // In a `#[test]` function:
+//! // In a `#[test]` function. No fault settings written: each seed draws its own (swarm).
 //! let scenario = Scenario::new("echo")
 //!     .listener("server", "server", 7000, factory(|| Echo))
-//!     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(4096)))
-//!     .faults(FaultSettings { partitions: 0.5, read_chunks: 0.5, ..FaultSettings::default() });
-//! Chaos::new(scenario).seeds(0..200).assert_passes();
+//!     .client("c1", "client", "server", 7000, factory(|| Sender::pattern(4096)));
+//! let pass = Chaos::new(scenario).seeds(0..200).assert_passes();
+//! println!("{}", pass.coverage()); // what the seeds exercised
 //! ```
+//!
+//! # No silent green
+//! A sweep in which no fault fired tested only the fault-free path, however many seeds it ran:
+//! [`Chaos::run`] returns [`ChaosError::NoFaultFired`] (and [`Chaos::assert_passes`] panics)
+//! with the coverage report, which lists every enabled fault kind that never fired, unless the
+//! test opts out with [`Chaos::allow_no_faults`] (then it passes with a warning on stderr).
+//! Re-running one seed with `TCPNOTIFY_SEED` passes with the warning too: one seed may draw
+//! no fault.
 //!
 //! # Environment
 //! The environment overrides the code, so CI can sweep more seeds, fresh seeds, or reproduce
@@ -32,8 +40,16 @@
 //!   twice and fails on a difference (`=N`: one in N, `=all`: every seed).
 //!
 //! A value that does not parse stops the test with a message naming the variable.
+//!
+//! # Regressions
+//! Each shrunk failure of [`Chaos::assert_passes`] is saved as a plan file in
+//! `regressions/<scenario name>/seed-<N>.toml` beside the test's source file, and every run
+//! replays the saved plans first, before the sweep; a saved plan that passes stays. Nothing is
+//! written when `CI` is set. [`Chaos::regressions`] names another folder and
+//! [`Chaos::without_regressions`] turns this off; `explore/regressions.rs` has the details.
 
 use super::env::{EnvError, EnvOverrides};
+use super::regressions::{in_ci, Failure, Regressions, SaveOutcome, Saved};
 use super::seeds::SeedSet;
 use super::shrink::{shrink, shrink_verdict, ShrinkResult};
 use super::sweep::{default_jobs, sweep, SweepOptions};
@@ -45,6 +61,8 @@ use crate::scenario::Scenario;
 use crate::seed::Seed;
 use std::fmt;
 use std::ops::Range;
+use std::panic::Location;
+use std::path::PathBuf;
 
 /// How many trailing trace lines a failure shows.
 const TRACE_TAIL_LINES: usize = 30;
@@ -61,12 +79,16 @@ pub struct Chaos {
     jobs: usize,
     from_env: bool,
     progress: bool,
+    allow_no_faults: bool,
     require_sometimes: bool,
+    regressions: Regressions,
 }
 
 impl Chaos {
     /// Chaos tests `scenario`; its fault settings draw each seed's plan (an explicit plan in
-    /// the scenario would make every seed run that one plan).
+    /// the scenario would make every seed run that one plan). Its saved regressions are
+    /// beside the caller's source file (see the module docs).
+    #[track_caller]
     pub fn new(scenario: Scenario) -> Self {
         Chaos {
             scenario,
@@ -74,8 +96,35 @@ impl Chaos {
             jobs: default_jobs(),
             from_env: true,
             progress: false,
+            allow_no_faults: false,
             require_sometimes: false,
+            regressions: Regressions::NextTo(Location::caller()),
         }
+    }
+
+    /// Accepts a sweep in which no fault fired (it passes with a warning on stderr instead of
+    /// failing): for a scenario meant to run quiet, such as `FaultSettings::quiet()`.
+    pub fn allow_no_faults(mut self) -> Self {
+        self.allow_no_faults = true;
+        self
+    }
+
+    /// Keeps this test's regressions in `dir` (files `seed-<N>.toml`) instead of
+    /// `regressions/<scenario name>/` beside the test's source file.
+    pub fn regressions(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.regressions = Regressions::At(dir.into());
+        self
+    }
+
+    /// Neither replays saved regressions nor saves new ones.
+    pub fn without_regressions(mut self) -> Self {
+        self.regressions = Regressions::Off;
+        self
+    }
+
+    /// The folder of this test's regressions, if it has one (see the module docs).
+    pub fn regressions_dir(&self) -> Option<PathBuf> {
+        self.regressions.dir(&self.scenario.name)
     }
 
     /// Sweeps `seeds` (unless `TCPNOTIFY_SEEDS` or `TCPNOTIFY_SEED` say otherwise).
@@ -90,7 +139,8 @@ impl Chaos {
         self
     }
 
-    /// Shows a progress bar on stderr when it is a terminal.
+    /// Shows a progress bar on stderr when it is a terminal (with the `progress` feature,
+    /// which the default `cli` feature turns on; without it, nothing is drawn).
     pub fn progress(mut self, show: bool) -> Self {
         self.progress = show;
         self
@@ -115,12 +165,15 @@ impl Chaos {
     /// The sweep this chaos test will run, after the environment's overrides (see the
     /// module docs). `TCPNOTIFY_SEEDS=random` draws its generator here.
     pub fn resolved(&self) -> Result<SweepOptions, EnvError> {
-        let env = if self.from_env {
-            EnvOverrides::from_process()?
-        } else {
-            EnvOverrides::default()
-        };
-        Ok(self.resolve_with(env))
+        Ok(self.resolve_with(self.env()?))
+    }
+
+    /// The environment's overrides, or none if the test ignores them.
+    fn env(&self) -> Result<EnvOverrides, EnvError> {
+        match self.from_env {
+            true => EnvOverrides::from_process(),
+            false => Ok(EnvOverrides::default()),
+        }
     }
 
     /// The sweep this chaos test runs under the overrides `env`.
@@ -149,20 +202,32 @@ impl Chaos {
         }
     }
 
-    /// Sweeps the seeds; on the first failing seed, re-runs it for its trace, shrinks its
-    /// plan and returns everything as a [`ChaosFailure`].
+    /// Replays the saved regressions, then sweeps the seeds; on the first failing regression
+    /// or seed, re-runs it for its trace, shrinks its plan and returns everything as a
+    /// [`ChaosFailure`] ([`ChaosError::Failed`]). A sweep in which every seed passed but no
+    /// fault fired is an error too ([`ChaosError::NoFaultFired`]), unless
+    /// [`allow_no_faults`](Self::allow_no_faults) or `TCPNOTIFY_SEED` (one seed re-run) say
+    /// otherwise. Writes nothing: saving a new regression is
+    /// [`assert_passes`](Self::assert_passes)'s.
     ///
     /// # Panics
-    /// If an environment override does not parse (see the module docs).
+    /// If an environment override does not parse, or a saved regression cannot be read or no
+    /// longer fits the scenario (see the module docs).
     // Returned once per test: boxing it would only make matching on it clumsier.
     #[allow(clippy::result_large_err)]
-    pub fn run(&self) -> Result<ChaosPass, ChaosFailure> {
-        self.run_with(&self.resolved().unwrap_or_else(|e| panic!("{e}")))
+    pub fn run(&self) -> Result<ChaosPass, ChaosError> {
+        let env = self.env().unwrap_or_else(|e| panic!("{e}"));
+        // One seed run again (a repro line): whether faults fired is not the question.
+        let rerun = env.one_seed;
+        self.run_with(&self.resolve_with(env), rerun)
     }
 
     // As `run`: returned once per test.
     #[allow(clippy::result_large_err)]
-    fn run_with(&self, options: &SweepOptions) -> Result<ChaosPass, ChaosFailure> {
+    fn run_with(&self, options: &SweepOptions, rerun: bool) -> Result<ChaosPass, ChaosError> {
+        let saved = self
+            .replay(options)
+            .map_err(|failure| ChaosError::Failed(Box::new(failure)))?;
         if let SeedSet::Random { .. } = options.seeds {
             // Up front, so the seeds can be run again even if the test never ends.
             eprintln!(
@@ -180,22 +245,41 @@ impl Chaos {
         for failure in &mut report.failures {
             failure.repro = Some(repro_line(failure.seed));
         }
-        match report.failures.first() {
-            None => Ok(ChaosPass {
-                scenario: self.scenario.name.clone(),
-                report,
-            }),
-            Some(failure) => Err(self.explain(failure, &report)),
+        if let Some(failure) = report.failures.first() {
+            let plan = self.scenario.plan_for(failure.seed);
+            return Err(ChaosError::Failed(Box::new(
+                self.explain(failure, plan, &report),
+            )));
         }
+        let pass = ChaosPass {
+            scenario: self.scenario.name.clone(),
+            report,
+            regressions: saved,
+        };
+        if !pass.coverage().no_fault_fired() {
+            return Ok(pass);
+        }
+        if self.allow_no_faults || rerun {
+            eprintln!("{pass}");
+            return Ok(pass);
+        }
+        Err(ChaosError::NoFaultFired(Box::new(pass)))
     }
 
-    /// Runs the chaos test and panics with the failure's report if a seed fails.
+    /// Runs the chaos test (saved regressions first) and panics with the failure's report if
+    /// a regression or a seed fails, after saving a new failure's shrunk plan as a regression
+    /// (not under `CI`; see the module docs), or if no fault fired (see [`run`](Self::run)).
     ///
     /// # Panics
-    /// With [`ChaosFailure`]'s report if a seed fails; with the coverage if
+    /// With [`ChaosError`]'s report if a regression or a seed fails or no fault fired; with the coverage if
     /// [`require_sometimes`](Self::require_sometimes) is set and a sometimes-assertion held
-    /// in no run; or if an environment override does not parse.
+    /// in no run; or if an environment override or a saved regression cannot be used.
     pub fn assert_passes(&self) -> ChaosPass {
+        self.assert_passes_in(in_ci())
+    }
+
+    /// [`assert_passes`](Self::assert_passes), in CI or not.
+    fn assert_passes_in(&self, ci: bool) -> ChaosPass {
         match self.run() {
             Ok(pass) if self.require_sometimes && !pass.never_met().is_empty() => panic!(
                 "chaos: scenario {}: sometimes-assertions that held in none of the {} runs: \
@@ -205,15 +289,88 @@ impl Chaos {
                 pass.never_met().join(", ")
             ),
             Ok(pass) => pass,
-            Err(failure) => panic!("{failure}"),
+            Err(ChaosError::Failed(failure)) => panic!("{failure}\n{}", self.save(&failure, ci)),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Replays the saved regressions, in seed order: the first that fails is the test's
+    /// failure; otherwise their files, every one passing.
+    // As `run`: returned once per test.
+    #[allow(clippy::result_large_err)]
+    fn replay(&self, options: &SweepOptions) -> Result<Vec<PathBuf>, ChaosFailure> {
+        let saved = self
+            .regressions
+            .load(&self.scenario)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for Saved { path, plan } in &saved {
+            let result = judge(&self.scenario, plan);
+            let Some(signature) = signature_of(&result) else {
+                continue;
+            };
+            let failure = SweepFailure {
+                seed: plan.seed,
+                index: 0,
+                kind: FailureKind::Failed,
+                summary: match &result {
+                    Ok(verdict) => verdict.failures.first().map(|f| f.to_string()),
+                    Err(e) => Some(e.to_string()),
+                }
+                .unwrap_or_default(),
+                signature,
+                repro: None,
+            };
+            // No seed of the sweep ran.
+            let report = SweepReport::empty(&self.scenario.name, options.seeds.clone(), None);
+            let mut explained = self.explain(&failure, plan.clone(), &report);
+            explained.regression = Some(path.clone());
+            return Err(explained);
+        }
+        Ok(saved.into_iter().map(|s| s.path).collect())
+    }
+
+    /// Saves `failure` as a regression if it is one to replay (it failed the same way twice,
+    /// and was not itself replayed), and says what happened, for the failure's report.
+    fn save(&self, failure: &ChaosFailure, ci: bool) -> String {
+        if let Some(path) = &failure.regression {
+            return format!(
+                "regression: replayed from {} (it is kept until deleted)",
+                path.display()
+            );
+        }
+        if failure.kind != FailureKind::Failed || !failure.deterministic {
+            return "regression: not saved (only a failure that repeats is replayed)".into();
+        }
+        let saved = self.regressions.save(
+            &Failure {
+                scenario: &self.scenario.name,
+                seed: failure.seed,
+                signature: &failure.signature,
+                first: failure.failures.first().map_or("", String::as_str),
+                plan: &failure.plan,
+                shrunk: &failure.shrunk.plan,
+            },
+            ci,
+        );
+        match saved {
+            Ok(SaveOutcome::Saved(path)) => format!(
+                "regression: saved as {}; every run of this test replays it first",
+                path.display()
+            ),
+            Ok(SaveOutcome::NotSaved(why)) => format!("regression: not saved: {why}"),
+            Err(e) => format!("regression: not saved: {e}"),
         }
     }
 
     /// The failure of a seed, re-run for its trace and shrunk (not a seed that timed out:
     /// each of its runs would take as long again).
-    fn explain(&self, failure: &SweepFailure, report: &SweepReport) -> ChaosFailure {
+    fn explain(
+        &self,
+        failure: &SweepFailure,
+        plan: crate::fault::FaultPlan,
+        report: &SweepReport,
+    ) -> ChaosFailure {
         let (seed, signature) = (failure.seed, failure.signature.as_str());
-        let plan = self.scenario.plan_for(seed);
         if failure.kind == FailureKind::TimedOut {
             return ChaosFailure {
                 scenario: self.scenario.name.clone(),
@@ -232,6 +389,7 @@ impl Chaos {
                 plan,
                 coverage: report.coverage.clone(),
                 repro: repro_line(seed),
+                regression: None,
             };
         }
         let rerun = judge(&self.scenario, &plan);
@@ -266,9 +424,61 @@ impl Chaos {
             shrunk,
             coverage: report.coverage.clone(),
             repro: repro_line(seed),
+            regression: None,
         }
     }
 }
+
+/// Why a chaos test did not pass.
+#[derive(Debug, Clone)]
+pub enum ChaosError {
+    /// A seed failed: the lowest failing seed, re-run and shrunk.
+    Failed(Box<ChaosFailure>),
+    /// Every seed passed, but no fault fired in any of them: the sweep tested only the
+    /// fault-free path. The pass, with its coverage report (which lists every enabled fault
+    /// kind that never fired).
+    NoFaultFired(Box<ChaosPass>),
+}
+
+impl ChaosError {
+    /// The failing seed's report, if a seed failed.
+    pub fn failure(&self) -> Option<&ChaosFailure> {
+        match self {
+            ChaosError::Failed(failure) => Some(failure),
+            ChaosError::NoFaultFired(_) => None,
+        }
+    }
+
+    /// The failing seed's report, or the pass in which no fault fired.
+    // Called once per test, as `run` is.
+    #[allow(clippy::result_large_err)]
+    pub fn into_failure(self) -> Result<ChaosFailure, ChaosPass> {
+        match self {
+            ChaosError::Failed(failure) => Ok(*failure),
+            ChaosError::NoFaultFired(pass) => Err(*pass),
+        }
+    }
+}
+
+impl fmt::Display for ChaosError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChaosError::Failed(failure) => write!(f, "{failure}"),
+            ChaosError::NoFaultFired(pass) => write!(
+                f,
+                "chaos: scenario {} FAILED: no fault fired in any of its {} seed(s), so it \
+                 tested only the fault-free path. Leave the fault settings unwritten (each seed \
+                 then draws its own), raise their probabilities or sweep more seeds; or call \
+                 `.allow_no_faults()` if the scenario is meant to run quiet.\n{}",
+                pass.scenario,
+                pass.seeds_run(),
+                pass.report
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ChaosError {}
 
 /// A chaos test that passed: how much it ran and what it exercised.
 #[derive(Debug, Clone)]
@@ -277,6 +487,8 @@ pub struct ChaosPass {
     pub scenario: String,
     /// The whole sweep report (with its timing).
     pub report: SweepReport,
+    /// The saved regressions replayed before the sweep, every one passing.
+    pub regressions: Vec<PathBuf>,
 }
 
 impl ChaosPass {
@@ -299,6 +511,14 @@ impl ChaosPass {
 
 impl fmt::Display for ChaosPass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.regressions.is_empty() {
+            writeln!(
+                f,
+                "chaos: scenario {}: {} saved regression(s) replayed first, all passing",
+                self.scenario,
+                self.regressions.len()
+            )?;
+        }
         write!(f, "chaos: scenario {}: {}", self.scenario, self.report)
     }
 }
@@ -330,6 +550,9 @@ pub struct ChaosFailure {
     pub coverage: Coverage,
     /// The command that re-runs this test with this seed only.
     pub repro: String,
+    /// The saved regression this failure was replayed from, before the sweep (which then
+    /// did not run).
+    pub regression: Option<PathBuf>,
 }
 
 /// The environment variables that make a chaos test sweep `seeds`.
@@ -355,11 +578,22 @@ impl ChaosFailure {
 
 impl fmt::Display for ChaosFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "chaos: scenario {} FAILED with seed {} [{}] (seed {} of the sweep)",
-            self.scenario, self.seed, self.signature, self.seeds_run
-        )?;
+        match &self.regression {
+            Some(path) => writeln!(
+                f,
+                "chaos: scenario {} FAILED with seed {} [{}]: the saved regression {}, \
+                 replayed before the sweep",
+                self.scenario,
+                self.seed,
+                self.signature,
+                path.display()
+            )?,
+            None => writeln!(
+                f,
+                "chaos: scenario {} FAILED with seed {} [{}] (seed {} of the sweep)",
+                self.scenario, self.seed, self.signature, self.seeds_run
+            )?,
+        }
         if !self.deterministic {
             writeln!(
                 f,
@@ -386,6 +620,7 @@ impl fmt::Display for ChaosFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explore::env::SEED_VAR;
     use crate::fault::{FaultSettings, Span};
     use crate::scenario::Expectations;
 
@@ -393,6 +628,118 @@ mod tests {
         Scenario::echo("chaos-echo", 512, 128)
             .faults(settings)
             .expecting(expectations)
+    }
+
+    /// An echo whose every seed fails [echoed], swept over seeds 3..5 with its regressions in
+    /// `dir`.
+    fn always_failing(dir: &std::path::Path) -> Chaos {
+        let scenario = echo(
+            FaultSettings {
+                resets: 1.0,
+                reset_after_received: Span::new(1, 2),
+                ..FaultSettings::default()
+            },
+            Expectations {
+                echoed: true,
+                ..Expectations::default()
+            },
+        );
+        Chaos::new(scenario)
+            .seeds(3..5)
+            .jobs(1)
+            .ignoring_env()
+            .regressions(dir)
+    }
+
+    /// The message `assert_passes` panicked with.
+    fn panic_of(chaos: &Chaos, ci: bool) -> String {
+        let panic =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chaos.assert_passes_in(ci)))
+                .expect_err("the test fails");
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .expect("a formatted message")
+    }
+
+    #[test]
+    fn a_failure_of_assert_passes_is_saved_and_replayed_first_on_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let chaos = always_failing(dir.path());
+        let message = panic_of(&chaos, false);
+        let path = dir.path().join("seed-3.toml");
+        assert!(
+            message.contains(&format!("regression: saved as {}", path.display())),
+            "{message}"
+        );
+        let saved = crate::scenario::PlanFile::load(&path, &chaos.scenario).expect("a plan file");
+        assert_eq!(saved.seed, Some(Seed(3)));
+        assert_eq!(saved.plan.faults.len(), 1, "the shrunk plan");
+        // The next run replays it before sweeping anything.
+        let failure = (chaos.run().expect_err("the regression still fails"))
+            .into_failure()
+            .expect("a failure, not a sweep without faults");
+        assert_eq!(failure.regression.as_ref(), Some(&path));
+        assert_eq!((failure.seed, failure.seeds_run), (Seed(3), 0));
+        assert_eq!(failure.signature, "echoed");
+        assert_eq!(failure.plan, saved.plan);
+        let text = failure.to_string();
+        assert!(text.contains("the saved regression"), "{text}");
+        // Failing again from the file, it is not saved twice.
+        let message = panic_of(&chaos, false);
+        assert!(message.contains("regression: replayed from"), "{message}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn under_ci_a_failure_is_not_saved_and_the_report_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let message = panic_of(&always_failing(&dir.path().join("r")), true);
+        assert!(
+            message.contains("regression: not saved: CI is set"),
+            "{message}"
+        );
+        assert!(message.contains("shrunk plan (TOML):"), "{message}");
+        assert!(!dir.path().join("r").exists());
+    }
+
+    #[test]
+    fn a_saved_regression_that_passes_is_replayed_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed-9.toml");
+        let quiet = crate::fault::FaultPlan::quiet(Seed(9));
+        std::fs::write(&path, quiet.to_toml().unwrap()).unwrap();
+        let scenario = echo(
+            FaultSettings {
+                slow_close: 1.0,
+                ..FaultSettings::default()
+            },
+            Expectations::default(),
+        );
+        let pass = Chaos::new(scenario)
+            .seeds(0..2)
+            .jobs(1)
+            .ignoring_env()
+            .regressions(dir.path())
+            .assert_passes_in(false);
+        assert_eq!(pass.regressions, std::slice::from_ref(&path));
+        assert_eq!(pass.seeds_run(), 2);
+        assert!(path.exists());
+        assert!(
+            pass.to_string()
+                .contains("1 saved regression(s) replayed first, all passing"),
+            "{pass}"
+        );
+    }
+
+    #[test]
+    fn without_regressions_nothing_is_replayed_or_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let chaos = always_failing(dir.path()).without_regressions();
+        assert_eq!(chaos.regressions_dir(), None);
+        let message = panic_of(&chaos, false);
+        assert!(message.contains("regression: not saved"), "{message}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
@@ -444,12 +791,17 @@ mod tests {
         let slow = super::super::test_scenarios::never_finishing();
         let chaos = Chaos::new(slow).ignoring_env();
         let failure = chaos
-            .run_with(&SweepOptions {
-                seed_timeout: Some(Duration::from_millis(1)),
-                jobs: 1,
-                ..SweepOptions::new(4..6)
-            })
-            .expect_err("every seed outlasts a millisecond");
+            .run_with(
+                &SweepOptions {
+                    seed_timeout: Some(Duration::from_millis(1)),
+                    jobs: 1,
+                    ..SweepOptions::new(4..6)
+                },
+                false,
+            )
+            .expect_err("every seed outlasts a millisecond")
+            .into_failure()
+            .expect("a failing seed");
         assert_eq!(failure.seed, Seed(4));
         assert_eq!(failure.kind, FailureKind::TimedOut);
         assert_eq!(failure.shrunk.runs, 0);
@@ -479,7 +831,9 @@ mod tests {
             .jobs(1)
             .ignoring_env()
             .run()
-            .expect_err("the plan is invalid at every seed");
+            .map_err(ChaosError::into_failure)
+            .expect_err("the plan is invalid at every seed")
+            .expect("a seed failed");
         assert_eq!(failure.signature, crate::judge::RUN_ERROR);
         assert!(failure.deterministic, "{failure}");
         assert!(failure.failures[0].contains("nowhere"), "{failure}");
@@ -527,7 +881,9 @@ mod tests {
             .jobs(1)
             .ignoring_env()
             .run()
-            .expect_err("every seed resets c1 before its echo is complete");
+            .map_err(ChaosError::into_failure)
+            .expect_err("every seed resets c1 before its echo is complete")
+            .expect("a seed failed");
         assert_eq!(failure.seed, Seed(0));
         assert_eq!(failure.signature, "echoed");
         assert!(failure.deterministic);
@@ -546,5 +902,86 @@ mod tests {
         assert!(text.contains("shrunk plan (TOML):"), "{text}");
         assert!(failure.trace_tail.lines().count() <= TRACE_TAIL_LINES);
         assert!(failure.trace_tail.contains("run ended"), "{text}");
+    }
+
+    #[test]
+    fn a_sweep_in_which_no_fault_fired_fails_and_lists_each_enabled_kind_that_never_fired() {
+        // Resets are enabled but wait for a 1000th delivery that never comes.
+        let scenario = echo(
+            FaultSettings {
+                resets: 1.0,
+                reset_after_received: Span::new(1000, 1000),
+                ..FaultSettings::quiet()
+            },
+            Expectations::default(),
+        );
+        let error = Chaos::new(scenario)
+            .seeds(0..4)
+            .jobs(2)
+            .ignoring_env()
+            .run()
+            .expect_err("no fault fires");
+        let ChaosError::NoFaultFired(pass) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(pass.seeds_run(), 4);
+        assert_eq!(pass.coverage().never_fired(), vec!["reset"]);
+        let text = error.to_string();
+        assert!(
+            text.contains("no fault fired in any of its 4 seed(s)"),
+            "{text}"
+        );
+        assert!(text.contains("enabled but never fired: reset"), "{text}");
+        assert!(text.contains(".allow_no_faults()"), "{text}");
+    }
+
+    #[test]
+    fn allow_no_faults_passes_a_quiet_sweep_with_its_warning() {
+        let chaos = Chaos::new(echo(FaultSettings::quiet(), Expectations::default()))
+            .seeds(0..3)
+            .jobs(1)
+            .ignoring_env();
+        assert!(matches!(chaos.run(), Err(ChaosError::NoFaultFired(_))));
+        let pass = chaos.allow_no_faults().run().expect("allowed");
+        assert!(pass.coverage().no_fault_fired());
+        assert!(
+            pass.to_string().contains("WARNING: no fault fired"),
+            "{pass}"
+        );
+    }
+
+    #[test]
+    fn one_seed_rerun_with_tcpnotify_seed_passes_when_it_draws_no_fault() {
+        let chaos = Chaos::new(echo(FaultSettings::quiet(), Expectations::default())).seeds(0..50);
+        let env = EnvOverrides::read(|name| (name == SEED_VAR).then(|| "7".to_string())).unwrap();
+        assert!(env.one_seed);
+        let pass = chaos
+            .run_with(&chaos.resolve_with(env), true)
+            .expect("a rerun of one seed is not a sweep");
+        assert_eq!(pass.seeds_run(), 1);
+        assert!(pass.coverage().no_fault_fired());
+    }
+
+    #[test]
+    fn with_no_fault_settings_written_faults_fire_while_bytes_are_in_flight() {
+        // The swarm's default: no `.faults(..)` at all.
+        let scenario = Scenario::echo("chaos-swarm", 4096, 256).expecting(Expectations {
+            echoed: true,
+            ..Expectations::default()
+        });
+        let pass = Chaos::new(scenario)
+            .seeds(0..24)
+            .jobs(2)
+            .ignoring_env()
+            .run()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let coverage = pass.coverage();
+        assert!(coverage.faults_fired() > 0, "{pass}");
+        assert!(coverage.fired_in_flight > 0, "{pass}");
+        assert!(coverage.fired_in_flight <= coverage.faults_fired());
+        // Lost connections would break the echo: the swarm drew none.
+        assert!(!coverage.enabled.contains_key("reset"), "{pass}");
+        assert!(!coverage.enabled.contains_key("crash"), "{pass}");
+        assert!(pass.to_string().contains("with bytes in flight"), "{pass}");
     }
 }

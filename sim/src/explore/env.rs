@@ -202,6 +202,8 @@ pub struct EnvOverrides {
     /// `TCPNOTIFY_CHECK_DETERMINISM`: check one passing seed in this many (and every failing
     /// one).
     pub check_determinism: Option<u64>,
+    /// `TCPNOTIFY_SEED` set: one seed run again (a repro line), not a sweep.
+    pub one_seed: bool,
 }
 
 impl EnvOverrides {
@@ -241,6 +243,7 @@ impl EnvOverrides {
         if let Some(text) = var(SEED_VAR) {
             let seed = parse_seed(&text).map_err(EnvError::Seed)?;
             env.seeds = Some(SeedSet::from(seed..seed.saturating_add(1)));
+            env.one_seed = true;
         }
         if let Some(text) = var(JOBS_VAR) {
             env.jobs = Some(

@@ -13,6 +13,7 @@ mod env;
 mod fuzzing;
 mod merge;
 mod progress;
+mod regressions;
 mod seeds;
 mod shrink;
 mod sweep;
@@ -21,7 +22,7 @@ mod sweep_report;
 mod test_scenarios;
 mod testing;
 
-pub use chaos::{Chaos, ChaosFailure, ChaosPass};
+pub use chaos::{Chaos, ChaosError, ChaosFailure, ChaosPass};
 pub use determinism::{
     check_determinism, DeterminismOptions, DeterminismReport, Difference, SeedDifference,
 };

@@ -1,7 +1,11 @@
 //! What a long command shows on stderr while it works: a progress bar (drawn only when stderr
 //! is a terminal), each seed before it runs when asked (`-v`), and lines printed above the
 //! bar as things happen. Sweeps and determinism checks share it, so both look the same.
+//!
+//! The bar is the `progress` feature's (indicatif; the default `cli` feature turns it on).
+//! Built without it, a command asked for a bar prints what it would print with a hidden one.
 
+#[cfg(feature = "progress")]
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The progress of a command over seeds, on stderr.
@@ -14,23 +18,10 @@ impl Progress {
     /// A bar over `total` seeds (`None`: no known end) if `bar`, and each seed announced
     /// before it runs if `verbose`.
     pub(crate) fn new(bar: bool, total: Option<u64>, verbose: bool) -> Self {
-        let bar = bar.then(|| {
-            let (bar, template) = match total {
-                Some(total) => (
-                    ProgressBar::new(total),
-                    "{elapsed_precise} [{bar:40}] {pos}/{len} seeds ({per_sec}, eta {eta})",
-                ),
-                None => (
-                    ProgressBar::no_length(),
-                    "{elapsed_precise} {pos} seeds ({per_sec})",
-                ),
-            };
-            if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar
-        });
-        Progress { bar, verbose }
+        Progress {
+            bar: bar.then(|| new_bar(total)),
+            verbose,
+        }
     }
 
     /// Prints `line` on stderr, above the bar if there is one.
@@ -70,4 +61,46 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// An indicatif bar over `total` seeds, drawn only when stderr is a terminal.
+#[cfg(feature = "progress")]
+fn new_bar(total: Option<u64>) -> ProgressBar {
+    let (bar, template) = match total {
+        Some(total) => (
+            ProgressBar::new(total),
+            "{elapsed_precise} [{bar:40}] {pos}/{len} seeds ({per_sec}, eta {eta})",
+        ),
+        None => (
+            ProgressBar::no_length(),
+            "{elapsed_precise} {pos} seeds ({per_sec})",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Without the `progress` feature: a bar that is never drawn, as indicatif's is when stderr
+/// is not a terminal, so every line goes straight to stderr.
+#[cfg(not(feature = "progress"))]
+struct ProgressBar;
+
+#[cfg(not(feature = "progress"))]
+impl ProgressBar {
+    fn is_hidden(&self) -> bool {
+        true
+    }
+
+    fn println(&self, _line: impl AsRef<str>) {}
+
+    fn inc(&self, _delta: u64) {}
+
+    fn finish_and_clear(&self) {}
+}
+
+#[cfg(not(feature = "progress"))]
+fn new_bar(_total: Option<u64>) -> ProgressBar {
+    ProgressBar
 }

@@ -2,17 +2,29 @@
 //! failure can be read from a few faults instead of a whole generated plan.
 //!
 //! A run is a pure function of its scenario and plan, so each candidate is judged by running
-//! it: first delta debugging (ddmin) over the faults, then each chunking policy is removed or
-//! relaxed. A candidate is kept only if its first failure has the same signature (rule id or
-//! property name) as the original's; a different failure is a different bug. Everything is
-//! deterministic: the same failing plan shrinks the same way every time.
+//! it: first delta debugging (ddmin) over the faults, then each chunking policy (latency,
+//! partial writes, re-chunked reads, a small send buffer) is removed or relaxed. A candidate
+//! is kept only if its first failure has the same signature (rule id or property name) as the
+//! original's; a different failure is a different bug. Everything is deterministic: the same
+//! failing plan shrinks the same way every time.
+//!
+//! The minimal cause is the faults *and* policies left ([`FaultPlan::size`]): a failure that
+//! needs only re-chunked reads shrinks to one policy, not to "0 faults". Re-chunked reads that
+//! the failure needs are first tried without coalescing (reads that only split the peer's
+//! writes), so the report tells split reads from joined ones; a relaxed `read_chunks.max`
+//! still re-chunks, and only a removed `read_chunks` reads exactly as the peer wrote. Removing
+//! one fault leaves every other draw of the run as it was (each link's latency and each
+//! stream's chunking come from random streams of their own), so a fault is kept only if the
+//! failure needs it.
 
-use crate::fault::{Fault, FaultPlan, Latency};
+use crate::fault::{Fault, FaultPlan, Latency, ReadChunks, DEFAULT_CONNECT_TIMEOUT_MS};
 use crate::judge::{judge, signature_of, Verdict};
 use crate::scenario::Scenario;
 use std::fmt;
 
-/// Largest value a relaxed size policy is raised to; past it, the policy is as good as off.
+/// Largest value a relaxed size policy is raised to. A partial write or send buffer this
+/// large is as good as off; re-chunked reads of up to this many bytes still join every
+/// segment that arrived together (unless not coalescing), which is why they are not "off".
 const RELAX_LIMIT: usize = 1 << 20;
 
 /// Most rounds of (faults, then policies): each round only removes or relaxes, so this is a
@@ -20,10 +32,12 @@ const RELAX_LIMIT: usize = 1 << 20;
 const MAX_ROUNDS: usize = 3;
 
 /// A shrunk plan and how it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ShrinkResult {
     /// The smallest plan found that fails with the same signature (the original plan if
-    /// nothing could be removed, or if the original did not fail that way).
+    /// nothing could be removed, or if the original did not fail that way). A plan a swarm
+    /// drew loses its record of the swarm's settings ([`FaultPlan::swarm`]) once shrunk: what
+    /// is left is the cause, not a draw.
     pub plan: FaultPlan,
     /// How many runs the shrinking took.
     pub runs: usize,
@@ -32,14 +46,29 @@ pub struct ShrinkResult {
     pub steps: Vec<String>,
 }
 
+impl ShrinkResult {
+    /// The minimal cause in words: how many faults and which policies the plan kept
+    /// (`1 fault and 1 policy (send_buffer)`, `0 faults and 0 policies`).
+    pub fn cause(&self) -> String {
+        let policies = self.plan.policies();
+        let faults = self.plan.faults.len();
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut text = format!(
+            "{} and {}",
+            plural(faults, "fault", "faults"),
+            plural(policies.len(), "policy", "policies")
+        );
+        if !policies.is_empty() {
+            text += &format!(" ({})", policies.join(", "));
+        }
+        text
+    }
+}
+
 impl fmt::Display for ShrinkResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "shrunk in {} run(s) to {} fault(s):",
-            self.runs,
-            self.plan.faults.len()
-        )?;
+        writeln!(f, "shrunk in {} run(s) to {}:", self.runs, self.cause())?;
         for step in &self.steps {
             writeln!(f, "  {step}")?;
         }
@@ -79,7 +108,7 @@ impl Oracle<'_> {
 ///     .settle_ms(0);
 /// let plan = FaultPlan {
 ///     latency: Some(tcpnotify_sim::fault::Latency { min_ms: 50, max_ms: 60 }),
-///     read_chunks: Some(ReadChunks { max: 3 }),
+///     read_chunks: Some(ReadChunks::new(3)),
 ///     ..FaultPlan::quiet(Seed(1))
 /// };
 /// assert_eq!(judge(&scenario, &plan).unwrap().signature().as_deref(), Some("finished"));
@@ -142,6 +171,9 @@ fn reduce(mut oracle: Oracle<'_>, failing: &FaultPlan) -> ShrinkResult {
         if result.steps.len() == steps_before {
             break;
         }
+    }
+    if !result.steps.is_empty() {
+        result.plan.swarm = None;
     }
     result.runs = oracle.runs;
     result
@@ -229,7 +261,8 @@ fn split<T: Clone>(items: &[T], n: usize) -> Vec<Vec<T>> {
 /// Takes one policy out of a plan; false if it was not there.
 type Removal = fn(&mut FaultPlan) -> bool;
 
-/// Removes each chunking policy that the failure does not need, then relaxes the rest.
+/// Removes each chunking policy that the failure does not need, puts back the default connect
+/// timeout if the failure does not need a shorter one, then relaxes the rest.
 fn shrink_policies(oracle: &mut Oracle<'_>, result: &mut ShrinkResult) {
     let removals: [(&str, Removal); 4] = [
         ("partial_writes", |p| p.partial_writes.take().is_some()),
@@ -251,6 +284,28 @@ fn shrink_policies(oracle: &mut Oracle<'_>, result: &mut ShrinkResult) {
         w.variation = w.variation.min(w.average / 2);
         Some((before, w.average))
     });
+    if result.plan.connect_timeout_ms != DEFAULT_CONNECT_TIMEOUT_MS {
+        // A timeout the failure does not need (a swarm may shorten it) is only noise.
+        let mut candidate = result.plan.clone();
+        candidate.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+        if oracle.fails(&candidate) {
+            result.steps.push(format!(
+                "connect timeout {}ms -> {DEFAULT_CONNECT_TIMEOUT_MS}ms",
+                result.plan.connect_timeout_ms
+            ));
+            result.plan = candidate;
+        }
+    }
+    let mut split_only = result.plan.clone();
+    if let Some(chunks @ ReadChunks { coalesce: true, .. }) = split_only.read_chunks.as_mut() {
+        chunks.coalesce = false;
+        if oracle.fails(&split_only) {
+            result.plan = split_only;
+            result
+                .steps
+                .push("read_chunks: reads no longer coalesced".to_string());
+        }
+    }
     relax(oracle, result, "read_chunks.max", |p| {
         let r = p.read_chunks.as_mut()?;
         let before = r.max;
@@ -431,7 +486,7 @@ mod tests {
                 average: 7,
                 variation: 3,
             }),
-            read_chunks: Some(ReadChunks { max: 5 }),
+            read_chunks: Some(ReadChunks::new(5)),
             send_buffer: Some(300),
             latency: Some(Latency {
                 min_ms: 1,
@@ -452,7 +507,7 @@ mod tests {
     #[test]
     fn shrinking_is_deterministic() {
         let plan = FaultPlan {
-            read_chunks: Some(ReadChunks { max: 5 }),
+            read_chunks: Some(ReadChunks::new(5)),
             faults: six_faults(),
             ..FaultPlan::quiet(Seed(6))
         };
@@ -488,5 +543,119 @@ mod tests {
         assert_eq!(grow(1), Some(2));
         assert_eq!(grow(RELAX_LIMIT - 1), Some(RELAX_LIMIT));
         assert_eq!(grow(RELAX_LIMIT), None);
+    }
+
+    /// An echo server that takes each `received` as one whole 5-byte message: it hard-closes
+    /// on a shorter read or a longer one.
+    struct WholeMessages;
+
+    impl tcpnotify::TcpConnectionNotify for WholeMessages {
+        fn received(
+            &mut self,
+            conn: &mut tcpnotify::TcpConnection,
+            data: Vec<u8>,
+            _times: usize,
+        ) -> bool {
+            if data.len() == 5 {
+                conn.write(data);
+            } else {
+                conn.hard_close();
+            }
+            true
+        }
+        fn connect_failed(
+            &mut self,
+            _conn: &mut tcpnotify::TcpConnection,
+            _reason: tcpnotify::ConnectFailure,
+        ) {
+        }
+    }
+
+    fn messages(text: &str) -> Scenario {
+        use crate::scenario::factory;
+        use crate::scenario::notifiers::Sender;
+        let payload = text.as_bytes().to_vec();
+        Scenario::new("whole-messages")
+            .listener("server", "server", 7000, factory(|| WholeMessages))
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                factory(move || Sender::new(payload.clone()).chunked(5)),
+            )
+            .expecting(Expectations {
+                echoed: true,
+                ..Expectations::default()
+            })
+    }
+
+    /// Latency, a slow close and a partition long after the end: none of them is the cause.
+    fn noise(read_chunks: ReadChunks) -> FaultPlan {
+        FaultPlan {
+            read_chunks: Some(read_chunks),
+            latency: Some(Latency {
+                min_ms: 1,
+                max_ms: 5,
+            }),
+            faults: vec![six_faults()[1].clone(), six_faults()[4].clone()],
+            ..FaultPlan::quiet(Seed(2))
+        }
+    }
+
+    #[test]
+    fn a_failure_caused_by_split_reads_shrinks_to_one_policy_that_only_splits() {
+        let scenario = messages("hello");
+        let plan = noise(ReadChunks::new(2));
+        let verdict = judge(&scenario, &plan).expect("runs");
+        assert_eq!(verdict.signature().as_deref(), Some("echoed"));
+        let shrunk = shrink_verdict(&scenario, &verdict);
+        assert_eq!(
+            shrunk.cause(),
+            "0 faults and 1 policy (read_chunks)",
+            "{shrunk}"
+        );
+        assert!(
+            shrunk.plan.read_chunks.is_some_and(|r| !r.coalesce),
+            "{shrunk}"
+        );
+        let text = shrunk.to_string();
+        assert!(
+            text.contains("to 0 faults and 1 policy (read_chunks):"),
+            "{text}"
+        );
+        assert!(text.contains("never coalesced"), "{text}");
+    }
+
+    #[test]
+    fn a_failure_caused_by_joined_reads_keeps_coalescing() {
+        let scenario = messages("hellohello");
+        let plan = noise(ReadChunks::new(64));
+        let verdict = judge(&scenario, &plan).expect("runs");
+        assert_eq!(verdict.signature().as_deref(), Some("echoed"));
+        let shrunk = shrink_verdict(&scenario, &verdict);
+        assert_eq!(
+            shrunk.cause(),
+            "0 faults and 1 policy (read_chunks)",
+            "{shrunk}"
+        );
+        // Reads that only split deliver each message whole: the join is the cause.
+        assert!(
+            shrunk.plan.read_chunks.is_some_and(|r| r.coalesce),
+            "{shrunk}"
+        );
+    }
+
+    #[test]
+    fn a_shrunk_swarm_plan_no_longer_claims_to_be_a_draw() {
+        let plan = FaultPlan {
+            faults: six_faults(),
+            swarm: Some(crate::fault::FaultSettings::healing()),
+            ..FaultPlan::quiet(Seed(4))
+        };
+        let shrunk = shrink(&echo(), &plan, "echoed");
+        assert_eq!(shrunk.plan.faults.len(), 1, "{shrunk}");
+        assert_eq!(shrunk.plan.swarm, None);
+        assert_eq!(shrunk.cause(), "1 fault and 0 policies");
     }
 }

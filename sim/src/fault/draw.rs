@@ -1,17 +1,94 @@
-//! Drawing a plan: every fault parameter from the seed's `plan` stream and the fault
-//! settings, so the same seed and settings give the same plan, and a plan is data before
-//! the run starts.
+//! Drawing a plan: where a scenario's settings come from ([`Faults`]: the swarm's draw for
+//! the seed, or settings written by hand), then every fault parameter from the seed's `plan`
+//! stream and those settings, so the same seed and settings give the same plan, and a plan is
+//! data before the run starts.
 
 use super::plan::{
-    EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Topology,
+    Dial, EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Topology,
+    Trigger,
 };
 use super::settings::{FaultSettings, Span};
+use super::swarm::Swarm;
 use crate::seed::Seed;
+use crate::validate::MAX_FAULTS;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Where a scenario's fault plans come from, when it has no explicit plan: the swarm (the
+/// default: each seed draws its own settings), or settings written by hand (a scenario file's
+/// `[faults]` table, `Scenario::faults(FaultSettings { .. })`), the same at every seed.
+///
+/// ```
+/// use tcpnotify_sim::fault::{Faults, Swarm};
+/// use tcpnotify_sim::FaultSettings;
+/// assert_eq!(Faults::default(), Faults::Swarm(Swarm::default()));
+/// assert_eq!(Faults::from(FaultSettings::quiet()), Faults::Settings(FaultSettings::quiet()));
+/// ```
+// One per scenario: boxing the settings would only make matching on them clumsier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Faults {
+    /// Swarm testing: each seed draws which fault kinds are on and how strong.
+    Swarm(Swarm),
+    /// These settings at every seed.
+    Settings(FaultSettings),
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults::Swarm(Swarm::default())
+    }
+}
+
+impl From<FaultSettings> for Faults {
+    fn from(settings: FaultSettings) -> Self {
+        Faults::Settings(settings)
+    }
+}
+
+impl From<Swarm> for Faults {
+    fn from(swarm: Swarm) -> Self {
+        Faults::Swarm(swarm)
+    }
+}
+
+impl Faults {
+    /// The settings seed `seed` runs under, for `topology`: the swarm's draw (resets and
+    /// crashes only if `lost_allowed`, unless the swarm says otherwise), or the written ones.
+    pub fn settings_for(
+        &self,
+        seed: Seed,
+        topology: &Topology,
+        lost_allowed: bool,
+    ) -> FaultSettings {
+        match self {
+            Faults::Swarm(swarm) => swarm.draw(seed, topology, lost_allowed),
+            Faults::Settings(settings) => settings.clone(),
+        }
+    }
+
+    /// The plan of seed `seed`: drawn from [`settings_for`](Self::settings_for); a swarm's
+    /// plan also holds the settings it drew ([`FaultPlan::swarm`]), to be printed with it.
+    pub fn plan_for(&self, seed: Seed, topology: &Topology, lost_allowed: bool) -> FaultPlan {
+        let settings = self.settings_for(seed, topology, lost_allowed);
+        let mut plan = FaultPlan::generate(seed, &settings, topology);
+        if let Faults::Swarm(_) = self {
+            plan.swarm = Some(settings);
+        }
+        plan
+    }
+}
 
 impl FaultPlan {
     /// Generates the plan for `seed` from `settings`: every fault parameter comes from the
     /// seed's `plan` stream, so the same seed and settings give the same plan.
+    ///
+    /// Partitions and crashes fire at a time drawn from the settings' fault window if they
+    /// have one; without one they are timed by the traffic: each fires on an event of a
+    /// client connection across the pair of hosts it cuts (or to the host that crashes),
+    /// its `connecting`, its `connected`, or one of its first three `sent` or `received`.
+    /// Pairs of hosts that no client connects across get no partition then, as nothing flows
+    /// between them. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -28,18 +105,21 @@ impl FaultPlan {
             });
         }
         if rng.random_bool(settings.read_chunks.clamp(0.0, 1.0)) {
-            plan.read_chunks = Some(ReadChunks {
-                max: settings.read_chunk_bytes.pick(&mut rng).max(1) as usize,
-            });
+            plan.read_chunks = Some(ReadChunks::new(
+                settings.read_chunk_bytes.pick(&mut rng).max(1) as usize,
+            ));
         }
         if rng.random_bool(settings.send_buffer.clamp(0.0, 1.0)) {
             plan.send_buffer = Some(settings.send_buffer_bytes.pick(&mut rng).max(1) as usize);
         }
-        let window = settings
-            .fault_window_ms
-            .unwrap_or(Span::new(0, topology.duration_ms.saturating_mul(4) / 5));
+        let mut faults = Faulted(Vec::new());
+        let window = settings.fault_window_ms;
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
+                let dials = topology.dials_between(a, b);
+                if window.is_none() && dials.is_empty() {
+                    continue;
+                }
                 if rng.random_bool(settings.partitions.clamp(0.0, 1.0)) {
                     let one_way = rng.random_bool(settings.one_way.clamp(0.0, 1.0));
                     let (a, b) = if one_way && rng.random_bool(0.5) {
@@ -47,16 +127,17 @@ impl FaultPlan {
                     } else {
                         (a, b)
                     };
-                    // The time is drawn before the duration: argument order is draw order.
-                    plan.faults.push(Fault::at(
-                        window.pick(&mut rng),
-                        FaultKind::Partition {
+                    // The trigger is drawn before the duration: the order plans always had.
+                    let trigger = when(&mut rng, window, &dials);
+                    faults.push(Fault {
+                        trigger,
+                        kind: FaultKind::Partition {
                             a: a.clone(),
                             b: b.clone(),
                             duration_ms: settings.partition_ms.pick(&mut rng),
                             one_way,
                         },
-                    ));
+                    });
                 }
             }
         }
@@ -68,13 +149,13 @@ impl FaultPlan {
                     callback: "received".into(),
                     nth: u32::try_from(nth).unwrap_or(u32::MAX),
                 };
-                plan.faults.push(Fault::after(
+                faults.push(Fault::after(
                     received,
                     FaultKind::Reset { conn: conn.clone() },
                 ));
             }
             if rng.random_bool(settings.slow_close.clamp(0.0, 1.0)) {
-                plan.faults.push(Fault::at(
+                faults.push(Fault::at(
                     0,
                     FaultKind::SlowClose {
                         conn: conn.clone(),
@@ -84,18 +165,59 @@ impl FaultPlan {
             }
         }
         for host in &topology.servers {
+            let dials = topology.dials_to(host);
+            if window.is_none() && dials.is_empty() {
+                continue;
+            }
             if rng.random_bool(settings.crashes.clamp(0.0, 1.0)) {
-                plan.faults.push(Fault::at(
-                    window.pick(&mut rng),
-                    FaultKind::Crash {
+                let trigger = when(&mut rng, window, &dials);
+                faults.push(Fault {
+                    trigger,
+                    kind: FaultKind::Crash {
                         host: host.clone(),
                         restart_after_ms: Some(settings.crash_down_ms.pick(&mut rng)),
                     },
-                ));
+                });
             }
         }
+        plan.faults = faults.0;
         plan
     }
+}
+
+/// A plan's faults as they are drawn, up to [`MAX_FAULTS`]: the rest are left out.
+struct Faulted(Vec<Fault>);
+
+impl Faulted {
+    fn push(&mut self, fault: Fault) {
+        if self.0.len() < MAX_FAULTS {
+            self.0.push(fault);
+        }
+    }
+}
+
+/// When a timed fault fires: at a time of `window`, or, without one, on an event of one of
+/// `dials` (the client connections it concerns): their `connecting` or `connected`, or one of
+/// their first three `sent` or `received`.
+fn when(rng: &mut ChaCha8Rng, window: Option<Span>, dials: &[&Dial]) -> Trigger {
+    if let Some(window) = window {
+        return Trigger::At(window.pick(rng));
+    }
+    let Some(dial) = dials.get(rng.random_range(0..dials.len().max(1))) else {
+        // Callers draw no traffic-timed fault without a connection to time it by.
+        return Trigger::At(0);
+    };
+    let (callback, nth) = match rng.random_range(0..4u32) {
+        0 => ("connecting", 1),
+        1 => ("connected", 1),
+        2 => ("sent", rng.random_range(1..=3)),
+        _ => ("received", rng.random_range(1..=3)),
+    };
+    Trigger::After(EventTrigger {
+        conn: dial.client.clone(),
+        callback: callback.into(),
+        nth,
+    })
 }
 
 #[cfg(test)]
@@ -105,11 +227,16 @@ mod tests {
 
     fn topology() -> Topology {
         Topology {
-            hosts: vec!["server".into(), "client".into()],
+            hosts: vec!["server".into(), "client".into(), "spare".into()],
             servers: vec!["server".into()],
             clients: vec!["c1".into()],
             listeners: vec!["server".into()],
             duration_ms: 10_000,
+            dials: vec![Dial {
+                client: "c1".into(),
+                host: "client".into(),
+                targets: vec!["server".into()],
+            }],
         }
     }
 
@@ -123,7 +250,8 @@ mod tests {
         };
         for seed in 0..50 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            assert_eq!(plan.faults.len(), 2, "{plan:?}");
+            // A window times a partition for every pair of hosts, traffic or not.
+            assert_eq!(plan.faults.len(), 4, "{plan:?}");
             for fault in &plan.faults {
                 let Trigger::At(at) = fault.trigger else {
                     panic!("seed {seed}: {fault} is not timed");
@@ -148,29 +276,77 @@ mod tests {
             ..FaultSettings::default()
         };
         assert_eq!(settings.validate(), Ok(()));
-        for seed in 0..50 {
-            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            assert_eq!(plan.validate(&topology()), Ok(()), "seed {seed}: {plan:?}");
+        for window in [None, Some(Span::new(0, 100))] {
+            let settings = FaultSettings {
+                fault_window_ms: window,
+                ..settings.clone()
+            };
+            for seed in 0..50 {
+                let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+                assert_eq!(plan.validate(&topology()), Ok(()), "seed {seed}: {plan:?}");
+            }
         }
     }
 
     #[test]
-    fn without_a_window_faults_spread_over_most_of_the_duration() {
+    fn without_a_window_faults_are_timed_by_the_traffic_of_the_hosts_they_cut() {
         let settings = FaultSettings {
             partitions: 1.0,
+            crashes: 1.0,
             ..FaultSettings::default()
         };
-        let latest = (0..50)
-            .filter_map(|seed| {
-                match FaultPlan::generate(Seed(seed), &settings, &topology()).faults[0].trigger {
-                    Trigger::At(at) => Some(at),
-                    Trigger::After(_) => None,
+        let mut callbacks = std::collections::BTreeSet::new();
+        for seed in 0..50 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            // The client talks to the server only: one partition (client, server), no
+            // partition of the idle spare host, and a crash of the server.
+            assert_eq!(plan.faults.len(), 2, "{}", plan.describe());
+            for fault in &plan.faults {
+                let Trigger::After(event) = &fault.trigger else {
+                    panic!("seed {seed}: {fault} is not timed by the traffic");
+                };
+                assert_eq!(event.conn, "c1", "{fault}");
+                assert!((1..=3).contains(&event.nth), "{fault}");
+                callbacks.insert(event.callback.clone());
+                if let FaultKind::Partition { a, b, .. } = &fault.kind {
+                    let mut pair = [a.as_str(), b.as_str()];
+                    pair.sort();
+                    assert_eq!(pair, ["client", "server"], "{fault}");
                 }
-            })
-            .max();
-        assert!(
-            latest.is_some_and(|at| at > 1000 && at <= 8000),
-            "{latest:?}"
+            }
+        }
+        let seen: Vec<&str> = callbacks.iter().map(String::as_str).collect();
+        assert_eq!(seen, ["connected", "connecting", "received", "sent"]);
+    }
+
+    #[test]
+    fn a_plan_holds_at_most_max_faults() {
+        let mut topology = topology();
+        topology.clients = (0..MAX_FAULTS + 10).map(|i| format!("c{i}")).collect();
+        let settings = FaultSettings {
+            slow_close: 1.0,
+            ..FaultSettings::default()
+        };
+        let plan = FaultPlan::generate(Seed(1), &settings, &topology);
+        assert_eq!(plan.faults.len(), MAX_FAULTS);
+    }
+
+    #[test]
+    fn a_swarm_plan_holds_what_the_swarm_drew_and_settings_plans_do_not() {
+        let topology = topology();
+        let swarm = Faults::default().plan_for(Seed(3), &topology, false);
+        let drawn = Swarm::default().draw(Seed(3), &topology, false);
+        assert_eq!(swarm.swarm.as_ref(), Some(&drawn));
+        assert_eq!(swarm, {
+            let mut plan = FaultPlan::generate(Seed(3), &drawn, &topology);
+            plan.swarm = Some(drawn.clone());
+            plan
+        });
+        let written = Faults::from(FaultSettings::healing()).plan_for(Seed(3), &topology, false);
+        assert_eq!(written.swarm, None);
+        assert_eq!(
+            Faults::from(FaultSettings::quiet()).plan_for(Seed(3), &topology, true),
+            FaultPlan::quiet(Seed(3))
         );
     }
 }

@@ -17,7 +17,7 @@
 //! window always has one left for the FIN, however many segments are outstanding (the run
 //! sizes turmoil's `tcp_capacity` so: `run::capacity`).
 
-use super::plan::FaultPlan;
+use super::plan::{FaultKind, FaultPlan};
 use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -156,6 +156,34 @@ impl FaultLayer {
         self.lock()
             .blocked
             .insert((from.to_string(), to.to_string()));
+    }
+
+    /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
+    /// for `*`.
+    pub(crate) fn others(&self, a: &str, b: &str) -> Vec<String> {
+        match b {
+            "*" => (self.host_names())
+                .filter(|h| *h != a)
+                .map(str::to_string)
+                .collect(),
+            b => vec![b.to_string()],
+        }
+    }
+
+    /// Cuts `a` from `b` (`*`: from every other host), both ways unless `one_way` (then only
+    /// traffic from `a`); returns the directions cut, to [`heal`](Self::heal) later.
+    pub(crate) fn partition(&self, a: &str, b: &str, one_way: bool) -> Vec<(String, String)> {
+        let mut cuts = Vec::new();
+        for b in self.others(a, b) {
+            cuts.push((a.to_string(), b.clone()));
+            if !one_way {
+                cuts.push((b, a.to_string()));
+            }
+        }
+        for (from, to) in &cuts {
+            self.block(from, to);
+        }
+        cuts
     }
 
     /// Restores traffic from `from` to `to`; held data flows again.
@@ -310,6 +338,72 @@ impl FaultLayer {
                     .insert(name.to_string(), delay);
             }
         }
+    }
+
+    /// Bytes written and not yet read on the connections `kind` acts on, just before it
+    /// acts: the directions a partition cuts, both directions of the links a latency change
+    /// or a crash touches, both directions of the connection a reset or slow close names.
+    /// Bytes a reader will never read (its stream was dropped, or the connection reset) do
+    /// not count. What a coverage report's "fired while data was in flight" counts.
+    pub(crate) fn in_flight_under(&self, kind: &FaultKind) -> usize {
+        let either = |a: &str, b: &str, from: &str, to: &str| {
+            let matches = |x: &str, host: &str| x == "*" || x == host;
+            (from == a && matches(b, to)) || (to == a && matches(b, from))
+        };
+        match kind {
+            FaultKind::Partition {
+                a,
+                b,
+                one_way: true,
+                ..
+            } => self.in_flight(|from, to| from == a && (b == "*" || to == b)),
+            FaultKind::Partition { a, b, .. } | FaultKind::Latency { a, b, .. } => {
+                self.in_flight(|from, to| either(a, b, from, to))
+            }
+            FaultKind::Crash { host, .. } => self.in_flight(|from, to| from == host || to == host),
+            FaultKind::Reset { conn } | FaultKind::SlowClose { conn, .. } => {
+                let Some((local, remote)) = self.lock().conns.get(conn).copied() else {
+                    return 0;
+                };
+                let link = self.link(LinkKey::of(local, remote).0);
+                let link = lock(&link);
+                if link.reset {
+                    return 0;
+                }
+                (0..2)
+                    .filter(|dir| !link.dropped[1 - dir])
+                    .map(|dir| link.in_flight[dir])
+                    .sum()
+            }
+        }
+    }
+
+    /// Bytes in flight from host to host, over the directions `counts` picks.
+    fn in_flight(&self, counts: impl Fn(&str, &str) -> bool) -> usize {
+        let links: Vec<(LinkKey, Arc<Mutex<Link>>)> = self
+            .lock()
+            .links
+            .iter()
+            .map(|(key, link)| (*key, link.clone()))
+            .collect();
+        let mut total = 0;
+        for (LinkKey(low, high), link) in links {
+            let link = lock(&link);
+            if link.reset {
+                continue;
+            }
+            // Direction 0 is written by the lower address (`LinkKey::of`).
+            for (dir, (from, to)) in [(low, high), (high, low)].into_iter().enumerate() {
+                let (Some(from), Some(to)) = (self.host_of(from.ip()), self.host_of(to.ip()))
+                else {
+                    continue;
+                };
+                if !link.dropped[1 - dir] && counts(from, to) {
+                    total += link.in_flight[dir];
+                }
+            }
+        }
+        total
     }
 
     pub(super) fn stream_rng(

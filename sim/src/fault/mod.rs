@@ -1,7 +1,9 @@
 //! What goes wrong in a run, as data and as middleware.
 //!
-//! - [`FaultSettings`] say how likely each fault is and how large; [`FaultPlan::generate`]
-//!   draws a run's [`FaultPlan`] from them and the seed before the run starts (`draw.rs`).
+//! - [`FaultSettings`] say how likely each fault is and how large; by default a [`Swarm`]
+//!   draws them per seed ([`Faults`] is the choice between the two). [`FaultPlan::generate`]
+//!   draws a run's [`FaultPlan`] from them and the seed before the run starts (`draw.rs`),
+//!   timing its partitions and crashes by the traffic unless the settings give a window.
 //!   A plan is data: every [`Fault`] with its [`Trigger`], and the chunking policies of
 //!   every stream. It prints, serialises, edits and shrinks.
 //! - [`FaultLayer`] holds one run's fault state (partitions, resets, slow closes, each
@@ -20,12 +22,16 @@ mod network;
 mod plan;
 mod settings;
 mod stream;
+mod swarm;
 
+pub use draw::Faults;
 pub use layer::FaultLayer;
 pub use network::FaultNetwork;
 pub use plan::{
-    EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Topology,
-    Trigger, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_LATENCY_MS, DEFAULT_WINDOW, MAX_WINDOW,
+    Dial, EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Topology,
+    Trigger, DEFAULT_LATENCY_MS, DEFAULT_WINDOW, MAX_WINDOW,
 };
-pub use settings::{FaultSettings, Span};
+pub(crate) use settings::POLICIES;
+pub use settings::{FaultSettings, Span, DEFAULT_CONNECT_TIMEOUT_MS};
 pub use stream::{FaultyStream, Peek};
+pub use swarm::Swarm;

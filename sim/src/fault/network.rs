@@ -19,7 +19,7 @@
 //! // Real loopback sockets, with partial writes, re-chunked reads and a 64-byte send buffer.
 //! let plan = FaultPlan {
 //!     partial_writes: Some(PartialWrites { average: 3, variation: 2 }),
-//!     read_chunks: Some(ReadChunks { max: 5 }),
+//!     read_chunks: Some(ReadChunks::new(5)),
 //!     send_buffer: Some(64),
 //!     ..FaultPlan::quiet(Seed(1))
 //! };
@@ -189,7 +189,7 @@ mod tests {
                 average: 3,
                 variation: 2,
             }),
-            read_chunks: Some(ReadChunks { max: 5 }),
+            read_chunks: Some(ReadChunks::new(5)),
             ..FaultPlan::quiet(Seed(1))
         };
         let (mut client, mut server) = loopback_pair(plan).await;

@@ -2,6 +2,7 @@
 //! from the seed and the fault settings, printed with the run, serialisable, and can be edited
 //! and replayed or shrunk: a run is a pure function of its scenario and its plan.
 
+use super::settings::{FaultSettings, DEFAULT_CONNECT_TIMEOUT_MS, POLICIES};
 use crate::seed::Seed;
 use crate::validate::{
     at_most, count_at_most, ordered, positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT,
@@ -12,9 +13,6 @@ use std::fmt;
 
 /// Link latency when the plan sets none.
 pub const DEFAULT_LATENCY_MS: u64 = 1;
-
-/// Connect attempts across a partition give up after this long (a SYN timeout).
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
 
 /// Bytes a stream may have written and its peer not yet read, when the plan sets no
 /// [`window`](FaultPlan::window): 4 MiB.
@@ -52,12 +50,40 @@ pub struct PartialWrites {
     pub variation: usize,
 }
 
-/// Read re-chunking: reads return between 1 and `max` bytes, splitting and coalescing segments.
+/// Read re-chunking: each read returns between 1 and `max` bytes (a size drawn when there are
+/// bytes to deliver), splitting the peer's writes and, unless `coalesce` is off, joining
+/// several of them into one read as a real socket does when they arrived together.
+///
+/// With `coalesce` off a read never spans two of the peer's writes (segments), so a large
+/// `max` is the same as no re-chunking: shrinking uses it to tell a failure caused by split
+/// reads from one caused by joined reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadChunks {
     /// Most bytes one read returns.
     pub max: usize,
+    /// Whether a read may join bytes of several segments (on unless set to `false`; left out
+    /// of saved plans when on).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub coalesce: bool,
+}
+
+impl ReadChunks {
+    /// Reads of 1 to `max` bytes, split and coalesced.
+    pub const fn new(max: usize) -> Self {
+        ReadChunks {
+            max,
+            coalesce: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 /// A fault that fires on a trace event: the `nth` (from 1) `callback` of connection `conn`.
@@ -445,7 +471,7 @@ fn ordinal(n: u32) -> String {
 /// assert_eq!(plan.faults[0].to_string(), "reset c1 after c1's 3rd received");
 /// assert_eq!(toml::from_str::<FaultPlan>(&plan.to_toml().unwrap()).unwrap(), plan);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
     /// Seeds the per-stream chunking streams and turmoil (a scenario file's plan may leave
@@ -477,6 +503,11 @@ pub struct FaultPlan {
     /// The faults, in no particular order.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// The settings the swarm drew for this seed, when the plan was drawn by one (a scenario
+    /// with no fault settings written): which fault kinds the seed turned on and how strong.
+    /// For reading and for coverage: the run uses the plan's faults and policies, not these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<FaultSettings>,
 }
 
 fn default_connect_timeout() -> u64 {
@@ -503,7 +534,53 @@ impl FaultPlan {
             window: DEFAULT_WINDOW,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
             faults: Vec::new(),
+            swarm: None,
         }
+    }
+
+    /// The chunking policies the plan turns on (`latency`, `partial_writes`, `read_chunks`,
+    /// `send_buffer`): with its faults, what a failure under it may come from.
+    ///
+    /// ```
+    /// use tcpnotify_sim::fault::{FaultPlan, ReadChunks};
+    /// use tcpnotify_sim::Seed;
+    /// let plan = FaultPlan { read_chunks: Some(ReadChunks::new(8)), ..FaultPlan::quiet(Seed(1)) };
+    /// assert_eq!(plan.policies(), vec!["read_chunks"]);
+    /// ```
+    pub fn policies(&self) -> Vec<&'static str> {
+        let on = [
+            self.latency.is_some(),
+            self.partial_writes.is_some(),
+            self.read_chunks.is_some(),
+            self.send_buffer.is_some(),
+        ];
+        POLICIES
+            .into_iter()
+            .zip(on)
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect()
+    }
+
+    /// How many faults and policies the plan holds: the size of the cause of a failure under
+    /// it, as shrinking minimises and reports it.
+    pub fn size(&self) -> usize {
+        self.faults.len() + self.policies().len()
+    }
+
+    /// The fault kinds and policies this plan could exercise: what its swarm drew
+    /// ([`FaultSettings::enabled`]) for a swarm's plan, otherwise the kinds of its own faults
+    /// and its policies.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        if let Some(drawn) = &self.swarm {
+            return drawn.enabled();
+        }
+        let mut enabled = self.policies();
+        for fault in &self.faults {
+            if !enabled.contains(&fault.kind.name()) {
+                enabled.push(fault.kind.name());
+            }
+        }
+        enabled
     }
 
     /// The plan as TOML, as scenario files and `--plan` take it. Fails only for a value TOML
@@ -522,7 +599,8 @@ impl FaultPlan {
             out += &format!("partial writes ~{}B ±{}\n", p.average, p.variation);
         }
         if let Some(r) = self.read_chunks {
-            out += &format!("reads re-chunked to 1..{}B\n", r.max);
+            let split_only = if r.coalesce { "" } else { ", never coalesced" };
+            out += &format!("reads re-chunked to 1..{}B{split_only}\n", r.max);
         }
         if let Some(b) = self.send_buffer {
             out += &format!("send buffer {b}B\n");
@@ -533,6 +611,12 @@ impl FaultPlan {
         out += &format!("connect timeout {}ms\n", self.connect_timeout_ms);
         for (i, fault) in self.faults.iter().enumerate() {
             out += &format!("fault #{i}: {fault}\n");
+        }
+        if let Some(drawn) = &self.swarm {
+            out += "drawn by the swarm from:\n";
+            for line in drawn.describe().lines() {
+                out += &format!("  {line}\n");
+            }
         }
         out
     }
@@ -634,6 +718,17 @@ fn or_none(names: &[String]) -> String {
     }
 }
 
+/// A client connection as plans see it: where it connects from and to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dial {
+    /// The client's name (`c1`).
+    pub client: String,
+    /// The host it runs on.
+    pub host: String,
+    /// The hosts it may connect to: its target, or every host its target's name resolves to.
+    pub targets: Vec<String>,
+}
+
 /// The names a plan may refer to, and the run's length: taken from the scenario.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Topology {
@@ -647,6 +742,29 @@ pub struct Topology {
     pub listeners: Vec<String>,
     /// Simulated run length.
     pub duration_ms: u64,
+    /// Every client connection, with the hosts it connects across: what traffic-timed faults
+    /// are timed by.
+    pub dials: Vec<Dial>,
+}
+
+impl Topology {
+    /// The client connections between hosts `a` and `b`, in either direction.
+    pub fn dials_between(&self, a: &str, b: &str) -> Vec<&Dial> {
+        let joins =
+            |from: &str, to: &str, d: &Dial| d.host == from && d.targets.iter().any(|t| t == to);
+        self.dials
+            .iter()
+            .filter(|d| joins(a, b, d) || joins(b, a, d))
+            .collect()
+    }
+
+    /// The client connections that may connect to host `host`.
+    pub fn dials_to(&self, host: &str) -> Vec<&Dial> {
+        self.dials
+            .iter()
+            .filter(|d| d.targets.iter().any(|t| t == host))
+            .collect()
+    }
 }
 
 #[cfg(test)]

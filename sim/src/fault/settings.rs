@@ -1,11 +1,20 @@
 //! Fault settings: the probabilities and ranges a fault plan is drawn from, as a scenario
-//! file states them. Every field has a default, so a scenario names only what it changes.
+//! file's `[faults]` table states them, and where a scenario's settings come from
+//! ([`Faults`](super::Faults)): written by hand, or drawn per seed by the [`Swarm`](super::Swarm).
+//!
+//! A `[faults]` table (and a `FaultSettings` value in Rust) is the whole of the settings: a
+//! field it leaves out is at its default, which for every fault kind is *off*
+//! ([`FaultSettings::quiet`]). Writing a `[faults]` table is how a scenario opts out of the
+//! swarm; an empty table asks for a run without faults.
 
 use crate::validate::{
     at_most, ordered, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+
+/// Connect attempts across a partition give up after this long (a SYN timeout).
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
 
 /// A closed range of whole numbers, written `[min, max]` in TOML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,9 +115,11 @@ pub struct FaultSettings {
     pub crash_down_ms: Span,
     /// How long a connect across a partition waits before timing out.
     pub connect_timeout_ms: u64,
-    /// When timed faults (partitions, crashes) may fire, in simulated milliseconds. Absent:
-    /// anywhere in the first 80% of the scenario's duration, which misses a workload that
-    /// is over in a few milliseconds; set it to the span the traffic actually occupies.
+    /// When timed faults (partitions, crashes) may fire, in simulated milliseconds. Absent
+    /// (the default): they are timed by the traffic, each firing on an event of a client
+    /// connection between the hosts it cuts (its `connecting`, `connected`, or one of its
+    /// first `sent` or `received`), so they land while connections are open and bytes are in
+    /// flight, however long or short the workload.
     pub fault_window_ms: Option<Span>,
 }
 
@@ -131,13 +142,31 @@ impl Default for FaultSettings {
             slow_close_ms: Span::new(10, 200),
             crashes: 0.0,
             crash_down_ms: Span::new(50, 500),
-            connect_timeout_ms: super::plan::DEFAULT_CONNECT_TIMEOUT_MS,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
             fault_window_ms: None,
         }
     }
 }
 
+/// The names of the chunking policies a plan may turn on, as plans, coverage reports and
+/// shrinking name them.
+pub(crate) const POLICIES: [&str; 4] = ["latency", "partial_writes", "read_chunks", "send_buffer"];
+
 impl FaultSettings {
+    /// No fault of any kind and no chunking: every run goes as on a quiet network (a fixed
+    /// 1 ms latency, whole writes, reads as the peer wrote). The same as
+    /// `FaultSettings::default()`; a scenario that wants a quiet run must say so, since a
+    /// scenario with no settings written is swarm tested ([`Faults`](super::Faults)).
+    ///
+    /// ```
+    /// use tcpnotify_sim::FaultSettings;
+    /// assert!(FaultSettings::quiet().enabled().is_empty());
+    /// assert_eq!(FaultSettings::quiet(), FaultSettings::default());
+    /// ```
+    pub fn quiet() -> Self {
+        FaultSettings::default()
+    }
+
     /// Every fault kind that heals, at the intensities the README recommends: latency of 1 to
     /// 20 ms, partial writes, re-chunked reads and send buffers of 256 B to 8 KiB (each in half
     /// the runs), two-way and one-way partitions of 20 to 300 ms, slow closes of 10 to 200 ms.
@@ -145,8 +174,7 @@ impl FaultSettings {
     /// notifier passes every seed of these settings (the simulator's own `healing` chaos tests
     /// sweep them); a failure under them is a bug of the notifier or of the simulator.
     ///
-    /// Timed faults land in the first 300 ms of the run: set
-    /// [`fault_window_ms`](Self::fault_window_ms) to where your scenario's traffic is.
+    /// Timed faults are timed by the traffic (no [`fault_window_ms`](Self::fault_window_ms)).
     ///
     /// ```
     /// use tcpnotify_sim::FaultSettings;
@@ -168,9 +196,92 @@ impl FaultSettings {
             one_way: 0.5,
             slow_close: 0.5,
             slow_close_ms: Span::new(10, 200),
-            fault_window_ms: Some(Span::new(0, 300)),
             ..FaultSettings::default()
         }
+    }
+
+    /// The fault kinds (as [`FaultKind::name`](super::FaultKind::name) names them) and
+    /// chunking policies (`latency`, `partial_writes`, `read_chunks`, `send_buffer`) these
+    /// settings can put in a plan: those with a probability above 0. A coverage report lists
+    /// those of them that never fired.
+    ///
+    /// ```
+    /// use tcpnotify_sim::FaultSettings;
+    /// let settings = FaultSettings { partitions: 0.5, one_way: 0.0, read_chunks: 1.0, ..FaultSettings::quiet() };
+    /// assert_eq!(settings.enabled(), vec!["read_chunks", "partition"]);
+    /// ```
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let on = |p: f64| p > 0.0;
+        [
+            ("latency", self.latency_ms.is_some()),
+            ("partial_writes", on(self.partial_writes)),
+            ("read_chunks", on(self.read_chunks)),
+            ("send_buffer", on(self.send_buffer)),
+            ("partition", on(self.partitions) && self.one_way < 1.0),
+            ("partition_one_way", on(self.partitions) && on(self.one_way)),
+            ("reset", on(self.resets)),
+            ("slow_close", on(self.slow_close)),
+            ("crash", on(self.crashes)),
+        ]
+        .into_iter()
+        .filter_map(|(name, enabled)| enabled.then_some(name))
+        .collect()
+    }
+
+    /// One line per kind these settings turn on, with its probability and range (`partitions
+    /// p=0.62 20..300ms, 40% one-way`); `quiet` for none. What a swarm drew for a seed is
+    /// printed this way with the seed's plan.
+    pub fn describe(&self) -> String {
+        let range = |s: Span, unit: &str| format!("{}..{}{unit}", s.min, s.max);
+        let mut lines = Vec::new();
+        if let Some(l) = self.latency_ms {
+            lines.push(format!("latency {}", range(l, "ms")));
+        }
+        for (name, p, span, unit) in [
+            (
+                "partial writes",
+                self.partial_writes,
+                self.partial_write_bytes,
+                "B",
+            ),
+            (
+                "re-chunked reads",
+                self.read_chunks,
+                self.read_chunk_bytes,
+                "B",
+            ),
+            ("send buffer", self.send_buffer, self.send_buffer_bytes, "B"),
+        ] {
+            if p > 0.0 {
+                lines.push(format!("{name} p={p:.2} {}", range(span, unit)));
+            }
+        }
+        if self.partitions > 0.0 {
+            lines.push(format!(
+                "partitions p={:.2} {}, {:.0}% one-way",
+                self.partitions,
+                range(self.partition_ms, "ms"),
+                self.one_way * 100.0
+            ));
+        }
+        for (name, p, span, unit) in [
+            (
+                "resets",
+                self.resets,
+                self.reset_after_received,
+                " received",
+            ),
+            ("slow closes", self.slow_close, self.slow_close_ms, "ms"),
+            ("crashes", self.crashes, self.crash_down_ms, "ms down"),
+        ] {
+            if p > 0.0 {
+                lines.push(format!("{name} p={p:.2} {}", range(span, unit)));
+            }
+        }
+        if lines.is_empty() {
+            lines.push("quiet".into());
+        }
+        lines.join("\n")
     }
 
     /// Checks that probabilities lie in 0..=1 and every range is ordered and within its

@@ -4,16 +4,21 @@
 //! stream or a real socket.
 //!
 //! It applies, on every read and write: partial writes (each write takes about the plan's
-//! average, from the stream's own seeded random stream), re-chunked reads (split and
-//! coalesced to 1 to `max` bytes), the connection's flow window or a smaller send buffer
+//! average, from the stream's own seeded random stream), re-chunked reads (split and, unless
+//! the plan says otherwise, coalesced to 1 to `max` bytes), the connection's flow window or a smaller send buffer
 //! (a writer past it waits until the peer reads, as a real socket's does once its buffers are
 //! full), partitions that hold data until they heal, resets and slow closes. The flow window
 //! is shared by the two ends of a connection through the [`FaultLayer`], so both ends must go
 //! through the same layer (true of a simulated run, and of a process that talks to itself over
 //! loopback).
+//!
+//! A size is drawn from a stream's random stream only when it is used: a write's share once
+//! the window has room for it, a read's size once there are bytes to deliver. A read or write
+//! that waits draws nothing, so how often a task is woken (which other faults change) does not
+//! move the chunk boundaries of the bytes that follow.
 
 use super::layer::{lock, FaultLayer, Link, LinkKey};
-use super::plan::MAX_WINDOW;
+use super::plan::{ReadChunks, MAX_WINDOW};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
@@ -134,34 +139,35 @@ impl<S: Stream + Peek> FaultyStream<S> {
         false
     }
 
-    /// How many of `offered` bytes the next write may take, or why it may take none.
+    /// How many of `offered` bytes the next write may take, or why it may take none. The
+    /// partial write's share is drawn only once the window has room.
     fn write_allowance(&mut self, offered: usize, cx: &mut Context<'_>) -> Allowance {
         let mut link = lock(&self.link);
         if link.reset {
             return Allowance::Reset;
         }
-        let mut allowed = offered;
         let calm = self.layer.is_calm();
-        let slicer = self.write_slicer.as_mut().filter(|_| !calm);
-        if let (Some(rng), Some(p)) = (slicer, self.layer.plan.partial_writes) {
-            let low = p.average.saturating_sub(p.variation).max(1);
-            let high = p.average.saturating_add(p.variation).max(low);
-            allowed = allowed.min(rng.random_range(low..=high));
-        }
         // Calm, a small send buffer is the whole window again.
         let window = match calm {
             true => self.layer.plan.window.clamp(self.window, MAX_WINDOW),
             false => self.window,
         };
         let free = window.saturating_sub(link.in_flight[self.out]);
-        if free > 0 {
-            return Allowance::Bytes(allowed.min(free).max(1));
+        if free == 0 {
+            if link.dropped[1 - self.out] {
+                return Allowance::PeerGone;
+            }
+            link.writers[self.out] = Some(cx.waker().clone());
+            return Allowance::Wait;
         }
-        if link.dropped[1 - self.out] {
-            return Allowance::PeerGone;
+        let mut allowed = offered.min(free);
+        let slicer = self.write_slicer.as_mut().filter(|_| !calm);
+        if let (Some(rng), Some(p)) = (slicer, self.layer.plan.partial_writes) {
+            let low = p.average.saturating_sub(p.variation).max(1);
+            let high = p.average.saturating_add(p.variation).max(low);
+            allowed = allowed.min(rng.random_range(low..=high));
         }
-        link.writers[self.out] = Some(cx.waker().clone());
-        Allowance::Wait
+        Allowance::Bytes(allowed.max(1))
     }
 
     /// The peer dropped its stream with our bytes unread, so it answers with a reset, as a
@@ -179,9 +185,9 @@ impl<S: Stream + Peek> FaultyStream<S> {
         }
     }
 
-    /// Pulls segments from the backend into the stash until it holds `target` bytes or the
-    /// backend has no more (coalescing), for re-chunked reads.
-    fn fill_stash(&mut self, cx: &mut Context<'_>, target: usize) -> io::Result<()> {
+    /// Pulls segments from the backend into the stash while it holds fewer than `target`
+    /// bytes and the backend has more at once; `Pending` only if the stash is still empty.
+    fn fill_stash(&mut self, cx: &mut Context<'_>, target: usize) -> Poll<io::Result<()>> {
         if self.scratch.is_empty() {
             self.scratch = vec![0u8; COALESCE_BYTES];
         }
@@ -190,11 +196,12 @@ impl<S: Stream + Peek> FaultyStream<S> {
             match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => self.eof = true,
                 Poll::Ready(Ok(())) => self.stash.extend_from_slice(buf.filled()),
-                Poll::Ready(Err(e)) if self.stash.is_empty() => return Err(e),
+                Poll::Ready(Err(e)) if self.stash.is_empty() => return Poll::Ready(Err(e)),
+                Poll::Pending if self.stash.is_empty() => return Poll::Pending,
                 Poll::Ready(Err(_)) | Poll::Pending => break,
             }
         }
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 
     /// Hands the reader up to `most` bytes of the stash.
@@ -283,7 +290,7 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
             this.deliver_stash(buf, usize::MAX);
             return Poll::Ready(Ok(()));
         }
-        let Some(rng) = this.read_chunker.as_mut().filter(|_| !calm) else {
+        if this.read_chunker.is_none() || calm {
             // No re-chunking: the backend's own reads, straight into the caller's buffer.
             if this.eof {
                 return this.poll_fin(cx).map(Ok);
@@ -300,17 +307,27 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
                 }
                 other => other,
             };
-        };
-        let max = this.layer.plan.read_chunks.map_or(1, |r| r.max.max(1));
-        let target = rng.random_range(1..=max);
-        if let Err(e) = this.fill_stash(cx, target) {
-            return Poll::Ready(Err(e));
+        }
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let policy = this.layer.plan.read_chunks.unwrap_or(ReadChunks::new(1));
+        // One segment first, so that a size is drawn only when there are bytes to deliver.
+        match this.fill_stash(cx, 1) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
         }
         if this.stash.is_empty() {
-            if this.eof {
-                return this.poll_fin(cx).map(Ok);
+            // The end of stream, and nothing left before it.
+            return this.poll_fin(cx).map(Ok);
+        }
+        let max = policy.max.max(1);
+        let target = (this.read_chunker.as_mut()).map_or(1, |rng| rng.random_range(1..=max));
+        if policy.coalesce {
+            // Bytes that already arrived join this read, up to its size.
+            if let Poll::Ready(Err(e)) = this.fill_stash(cx, target) {
+                return Poll::Ready(Err(e));
             }
-            return Poll::Pending;
         }
         this.deliver_stash(buf, target);
         Poll::Ready(Ok(()))
@@ -407,5 +424,176 @@ impl<S: Stream + Peek> Stream for FaultyStream<S> {
     }
     fn remote_address(&self) -> io::Result<SocketAddr> {
         Ok(self.remote)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{FaultPlan, PartialWrites};
+    use crate::seed::Seed;
+    use std::collections::BTreeMap;
+    use std::task::Waker;
+    use tokio::io::DuplexStream;
+
+    /// One end of an in-memory pipe, as if at a socket address: a backend whose reads and
+    /// writes the test polls by hand.
+    struct Pipe {
+        io: DuplexStream,
+        local: SocketAddr,
+        remote: SocketAddr,
+    }
+
+    impl AsyncRead for Pipe {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Pipe {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.io).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.io).poll_shutdown(cx)
+        }
+    }
+
+    impl Peek for Pipe {
+        fn poll_peek(
+            &mut self,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    impl Stream for Pipe {
+        fn set_nodelay(&self, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+        fn nodelay(&self) -> io::Result<bool> {
+            Ok(true)
+        }
+        fn set_keepalive(&self, _: u32) -> io::Result<()> {
+            Ok(())
+        }
+        fn local_address(&self) -> io::Result<SocketAddr> {
+            Ok(self.local)
+        }
+        fn remote_address(&self) -> io::Result<SocketAddr> {
+            Ok(self.remote)
+        }
+    }
+
+    /// A connected pair (client, server) through one fault layer with `plan`.
+    fn pair(plan: FaultPlan) -> (FaultyStream<Pipe>, FaultyStream<Pipe>) {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:49152".parse().expect("address"),
+            "10.0.0.2:7000".parse().expect("address"),
+        );
+        let hosts = BTreeMap::from([("client".into(), a.ip()), ("server".into(), b.ip())]);
+        let layer = FaultLayer::new(plan, hosts);
+        let (x, y) = tokio::io::duplex(1 << 16);
+        let end = |io, local, remote| {
+            FaultyStream::new(Pipe { io, local, remote }, layer.clone()).expect("known hosts")
+        };
+        (end(x, a, b), end(y, b, a))
+    }
+
+    fn poll<T>(f: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+        f(&mut Context::from_waker(Waker::noop()))
+    }
+
+    fn read(stream: &mut FaultyStream<Pipe>, buf: &mut [u8]) -> Poll<usize> {
+        let mut buf = ReadBuf::new(buf);
+        poll(|cx| Pin::new(&mut *stream).poll_read(cx, &mut buf))
+            .map(|r| r.map(|()| buf.filled().len()).expect("no error"))
+    }
+
+    fn write(stream: &mut FaultyStream<Pipe>, data: &[u8]) -> Poll<usize> {
+        poll(|cx| Pin::new(&mut *stream).poll_write(cx, data)).map(|r| r.expect("no error"))
+    }
+
+    /// The sizes of the reads of 3,000 bytes re-chunked to 1..300, after the reader was
+    /// polled `idle` times with nothing to read.
+    fn read_sizes(idle: usize) -> Vec<usize> {
+        let plan = FaultPlan {
+            read_chunks: Some(ReadChunks::new(300)),
+            ..FaultPlan::quiet(Seed(9))
+        };
+        let (mut client, mut server) = pair(plan);
+        let mut buf = [0u8; 4096];
+        for _ in 0..idle {
+            assert!(read(&mut server, &mut buf).is_pending());
+        }
+        let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        assert_eq!(write(&mut client, &data), Poll::Ready(3000));
+        let mut sizes = Vec::new();
+        while let Poll::Ready(n) = read(&mut server, &mut buf) {
+            sizes.push(n);
+            if sizes.iter().sum::<usize>() == data.len() {
+                break;
+            }
+        }
+        sizes
+    }
+
+    #[test]
+    fn read_chunk_sizes_do_not_depend_on_how_often_the_reader_was_woken() {
+        let sizes = read_sizes(0);
+        assert_eq!(sizes.iter().sum::<usize>(), 3000);
+        assert!(sizes.len() > 5, "{sizes:?}");
+        assert_eq!(read_sizes(7), sizes);
+    }
+
+    /// The shares the writer's 64 bytes went out in, under partial writes and an 8-byte send
+    /// buffer, polled `idle` more times each time the buffer is full.
+    fn write_sizes(idle: usize) -> Vec<usize> {
+        let plan = FaultPlan {
+            partial_writes: Some(PartialWrites {
+                average: 3,
+                variation: 2,
+            }),
+            send_buffer: Some(8),
+            ..FaultPlan::quiet(Seed(9))
+        };
+        let (mut client, mut server) = pair(plan);
+        let data = [7u8; 64];
+        let (mut written, mut sizes, mut buf) = (0, Vec::new(), [0u8; 8]);
+        while written < data.len() {
+            match write(&mut client, &data[written..]) {
+                Poll::Ready(n) => {
+                    sizes.push(n);
+                    written += n;
+                }
+                Poll::Pending => {
+                    for _ in 0..idle {
+                        assert!(write(&mut client, &data[written..]).is_pending());
+                    }
+                    assert!(read(&mut server, &mut buf).is_ready());
+                }
+            }
+        }
+        sizes
+    }
+
+    #[test]
+    fn partial_write_shares_do_not_depend_on_how_often_a_full_writer_was_woken() {
+        let sizes = write_sizes(0);
+        assert!(sizes.iter().all(|n| (1..=5).contains(n)), "{sizes:?}");
+        assert_eq!(write_sizes(4), sizes);
     }
 }

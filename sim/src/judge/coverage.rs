@@ -1,11 +1,13 @@
-//! Coverage of a set of runs: which faults fired, which chunking policies were on, how
-//! many events each contract rule judged, and how the notifiers' assertions fared. A sweep that passes without exercising anything
-//! proves nothing, so the report says so loudly.
+//! Coverage of a set of runs: which faults fired (and how many of them while bytes were in
+//! flight where they acted), which chunking policies were on, which fault kinds were enabled
+//! and never fired, how many events each contract rule judged, and how the notifiers'
+//! assertions fared. A sweep that passes without exercising anything proves nothing, so the
+//! report says so loudly.
 
 use super::assertions::AssertionCoverage;
 use super::checker::Rule;
 use super::verdict::Verdict;
-use crate::fault::FaultPlan;
+use crate::scenario::Scenario;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -39,6 +41,13 @@ pub struct Coverage {
     pub policies: BTreeMap<String, usize>,
     /// How many events each checked contract rule judged, over all runs.
     pub exercised: BTreeMap<Rule, usize>,
+    /// How many of the faults that fired found bytes in flight (written, not yet read) on
+    /// the connections they acted on: a fault that lands on an idle connection tests less.
+    pub fired_in_flight: usize,
+    /// In how many runs each fault kind and chunking policy was enabled: its settings (written,
+    /// or drawn by the swarm for the seed) gave it a probability above 0, or the explicit plan
+    /// held it. Counted by [`Coverage::of_run`]; [`Coverage::of`] leaves it empty.
+    pub enabled: BTreeMap<String, usize>,
     /// In how many runs each assertion was evaluated and met.
     pub assertions: AssertionCoverage,
 }
@@ -52,12 +61,25 @@ impl Coverage {
             runs: 1,
             runs_without_faults: usize::from(fired.values().all(|n| *n == 0)),
             fired: fired.clone(),
-            policies: policies_of(&verdict.outcome.plan)
-                .into_iter()
+            policies: (verdict.outcome.plan.policies().into_iter())
                 .map(|policy| (policy.to_string(), 1))
                 .collect(),
             exercised: verdict.report.exercised.clone(),
             assertions: AssertionCoverage::of(verdict.outcome.context.assertions()),
+            fired_in_flight: verdict.outcome.fired_in_flight,
+            enabled: BTreeMap::new(),
+        }
+    }
+
+    /// The coverage of one judged run of `scenario`, with what its settings enabled
+    /// ([`Scenario::enabled`]): what sweeps count, so that a report can list each enabled
+    /// fault kind that never fired.
+    pub fn of_run(scenario: &Scenario, verdict: &Verdict) -> Coverage {
+        Coverage {
+            enabled: (scenario.enabled(&verdict.outcome.plan).into_iter())
+                .map(|kind| (kind.to_string(), 1))
+                .collect(),
+            ..Coverage::of(verdict)
         }
     }
 
@@ -80,6 +102,38 @@ impl Coverage {
             *self.exercised.entry(*rule).or_default() += n;
         }
         self.assertions.merge(&other.assertions);
+        self.fired_in_flight += other.fired_in_flight;
+        for (kind, n) in &other.enabled {
+            *self.enabled.entry(kind.clone()).or_default() += n;
+        }
+    }
+
+    /// The fault kinds and policies that were enabled in some run and never exercised: a
+    /// fault kind that never fired, a policy that was never on. What the sweep did not test
+    /// although it was asked to.
+    ///
+    /// ```
+    /// use tcpnotify_sim::judge::Coverage;
+    /// let mut coverage = Coverage::default();
+    /// coverage.enabled.insert("partition".into(), 10);
+    /// coverage.enabled.insert("reset".into(), 3);
+    /// coverage.fired.insert("partition".into(), 4);
+    /// assert_eq!(coverage.never_fired(), vec!["reset"]);
+    /// ```
+    pub fn never_fired(&self) -> Vec<&str> {
+        self.enabled
+            .iter()
+            .filter(|(_, runs)| **runs > 0)
+            .map(|(kind, _)| kind.as_str())
+            .filter(|kind| {
+                let seen = if crate::fault::POLICIES.contains(kind) {
+                    &self.policies
+                } else {
+                    &self.fired
+                };
+                seen.get(*kind).copied().unwrap_or(0) == 0
+            })
+            .collect()
     }
 
     /// How many faults fired in all.
@@ -100,24 +154,6 @@ impl Coverage {
             .filter(|rule| self.exercised.get(rule).copied().unwrap_or(0) == 0)
             .collect()
     }
-}
-
-/// The chunking policies a plan turns on, by the name of the plan's field.
-fn policies_of(plan: &FaultPlan) -> Vec<&'static str> {
-    let mut on = Vec::new();
-    if plan.partial_writes.is_some() {
-        on.push("partial_writes");
-    }
-    if plan.read_chunks.is_some() {
-        on.push("read_chunks");
-    }
-    if plan.send_buffer.is_some() {
-        on.push("send_buffer");
-    }
-    if plan.latency.is_some() {
-        on.push("latency");
-    }
-    on
 }
 
 fn counts<K: fmt::Display>(map: &BTreeMap<K, usize>, sep: &str) -> String {
@@ -142,13 +178,23 @@ impl fmt::Display for Coverage {
             "coverage: {} run(s), {} without a fault firing",
             self.runs, self.runs_without_faults
         )?;
-        writeln!(f, "faults fired: {}", counts(&self.fired, " x"))?;
+        writeln!(
+            f,
+            "faults fired: {} ({} of {} with bytes in flight)",
+            counts(&self.fired, " x"),
+            self.fired_in_flight,
+            self.faults_fired()
+        )?;
         writeln!(f, "policies on (runs): {}", counts(&self.policies, " x"))?;
         write!(f, "rules exercised: {}", counts(&self.exercised, "x"))?;
         let never = self.never_exercised();
         if !never.is_empty() {
             let names: Vec<String> = never.iter().map(Rule::to_string).collect();
             write!(f, "\nchecked rules never exercised: {}", names.join(" "))?;
+        }
+        let never = self.never_fired();
+        if !never.is_empty() {
+            write!(f, "\nenabled but never fired: {}", never.join(" "))?;
         }
         if !self.assertions.is_empty() {
             write!(f, "\n{}", self.assertions)?;
@@ -157,7 +203,7 @@ impl fmt::Display for Coverage {
             write!(
                 f,
                 "\nWARNING: no fault fired in any of the {} run(s): this sweep only tested \
-                 the fault-free path{}; raise the fault probabilities",
+                 the fault-free path{}; raise the fault probabilities or sweep more seeds",
                 self.runs,
                 if self.policies.is_empty() {
                     String::new()
@@ -173,7 +219,7 @@ impl fmt::Display for Coverage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::{EventTrigger, Fault, FaultKind, ReadChunks};
+    use crate::fault::{EventTrigger, Fault, FaultKind, FaultPlan, ReadChunks};
     use crate::judge::judge;
     use crate::scenario::Scenario;
     use crate::seed::Seed;
@@ -212,7 +258,7 @@ mod tests {
     #[test]
     fn fired_faults_and_policies_are_counted_and_merge_adds() {
         let plan = FaultPlan {
-            read_chunks: Some(ReadChunks { max: 100 }),
+            read_chunks: Some(ReadChunks::new(100)),
             faults: vec![reset_after_first_received()],
             ..FaultPlan::quiet(Seed(2))
         };

@@ -33,8 +33,8 @@ pub struct ConnectionSummary {
 ///
 /// ```
 /// use tcpnotify_sim::report::RunSummary;
-/// use tcpnotify_sim::{judge::judge, Scenario, Seed};
-/// let scenario = Scenario::echo("echo", 100, 50);
+/// use tcpnotify_sim::{judge::judge, FaultSettings, Scenario, Seed};
+/// let scenario = Scenario::echo("echo", 100, 50).faults(FaultSettings::quiet());
 /// let verdict = judge(&scenario, &scenario.plan_for(Seed(1))).unwrap();
 /// let summary = RunSummary::of(&verdict.outcome);
 /// let c1 = summary.connections.iter().find(|c| c.name == "c1").unwrap();

@@ -208,6 +208,8 @@ impl Loop<'_, '_> {
                     let hosts: Vec<String> =
                         self.run.layer.host_names().map(str::to_string).collect();
                     let quiet = Duration::from_millis(DEFAULT_LATENCY_MS);
+                    // Links whose latency varies are set before every step: they stay quiet.
+                    self.latencies.fix_all(DEFAULT_LATENCY_MS);
                     for (i, a) in hosts.iter().enumerate() {
                         for b in &hosts[i + 1..] {
                             self.sim.set_link_latency(a.as_str(), b.as_str(), quiet);

@@ -3,7 +3,8 @@
 //! [`Trace`] with simulated time and summed per connection ([`tally`]), and the `tracing`
 //! events the scenario's log filter lets through beside them (`log_capture.rs`), stream
 //! integrity checked as data flows, turmoil's capacities sized from the scenario
-//! (`capacity.rs`, with the limits no setting raises), and a [`Cutoff`] that stops a run from
+//! (`capacity.rs`, with the limits no setting raises), each link's latency drawn from a
+//! random stream of its own (`latency.rs`), and a [`Cutoff`] that stops a run from
 //! outside (a wall-clock deadline, Ctrl-C). Every run ends with a liveness phase once its
 //! active duration is over ([`Liveness`]: every fault heals, then the run settles).
 //!
@@ -16,6 +17,7 @@ mod capacity;
 mod context;
 mod cutoff;
 mod integrity;
+mod latency;
 mod log_capture;
 mod log_line;
 mod network;

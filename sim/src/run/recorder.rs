@@ -29,6 +29,8 @@ struct Progress {
     fired_set: BTreeSet<usize>,
     /// How many times each fault kind fired.
     fired_kinds: BTreeMap<String, usize>,
+    /// How many faults fired with bytes in flight where they act.
+    fired_in_flight: usize,
 }
 
 /// State shared by every host of one run.
@@ -169,14 +171,29 @@ impl RunState {
         std::mem::take(&mut self.lock().fired)
     }
 
-    /// Counts one firing of a fault of kind `kind`.
-    pub(crate) fn count_fired(&self, kind: &str) {
-        *self.lock().fired_kinds.entry(kind.to_string()).or_default() += 1;
+    /// Counts one firing of a fault of kind `kind`, about to act: whether it found bytes in
+    /// flight is asked of the fault layer now, before it acts.
+    pub(crate) fn count_fired(&self, kind: &FaultKind) {
+        let in_flight = self.layer.in_flight_under(kind) > 0;
+        Self::counted(&mut self.lock(), kind, in_flight);
+    }
+
+    fn counted(progress: &mut Progress, kind: &FaultKind, in_flight: bool) {
+        *progress
+            .fired_kinds
+            .entry(kind.name().to_string())
+            .or_default() += 1;
+        progress.fired_in_flight += usize::from(in_flight);
     }
 
     /// How many times each fault kind fired.
     pub(crate) fn fired_kinds(&self) -> BTreeMap<String, usize> {
         self.lock().fired_kinds.clone()
+    }
+
+    /// How many faults fired while bytes were in flight where they act.
+    pub(crate) fn fired_in_flight(&self) -> usize {
+        self.lock().fired_in_flight
     }
 
     /// The plan's fault `index`.
@@ -219,8 +236,9 @@ impl RunState {
             progress.fired_set.insert(index);
             match &self.faults[index].kind {
                 // A reset acts at once, so the very next I/O of either end sees it.
-                FaultKind::Reset { conn } => {
-                    *progress.fired_kinds.entry("reset".into()).or_default() += 1;
+                kind @ FaultKind::Reset { conn } => {
+                    let in_flight = self.layer.in_flight_under(kind) > 0;
+                    Self::counted(&mut progress, kind, in_flight);
                     drop(progress);
                     self.layer.reset(conn);
                     self.note(
@@ -232,6 +250,12 @@ impl RunState {
                         },
                     );
                     progress = self.lock();
+                }
+                // A partition cuts at once too, so that one triggered by `connecting` holds
+                // the SYN about to leave; the run loop records it and schedules its healing.
+                FaultKind::Partition { a, b, one_way, .. } => {
+                    self.layer.partition(a, b, *one_way);
+                    progress.fired.push(index);
                 }
                 _ => progress.fired.push(index),
             }

@@ -13,6 +13,7 @@ use liveness::Disturbed;
 use super::capacity::{Capacities, LimitError};
 use super::context::{Context, RunContext};
 use super::cutoff::{Cutoff, Stop};
+use super::latency::LinkLatencies;
 use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
 use super::recorder::{HostSink, RunState};
@@ -71,6 +72,9 @@ pub struct RunOutcome {
     pub ended: Ended,
     /// How many times each fault kind fired.
     pub fired: BTreeMap<String, usize>,
+    /// How many of the faults that fired found bytes in flight (written and not yet read)
+    /// on the connections they act on.
+    pub fired_in_flight: usize,
     /// Whether the run reached its liveness phase, and what it healed.
     pub liveness: Liveness,
     /// What its notifiers left in the run's context: shared state, assertions, counters.
@@ -138,24 +142,21 @@ fn install_panic_recorder() {
 }
 
 /// The turmoil builder of a run under `plan` that may last `duration` of simulated time:
-/// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's latency.
+/// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's least
+/// latency, fixed (a run varies each link's latency itself: `run::latency`).
 /// [`run`] builds every scenario's simulation with it; a test that drives the stack over
 /// turmoil by hand (the loopback conformance suite) builds its simulation the same way.
 pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Builder {
     let mut builder = turmoil::Builder::new();
-    let (min, max) = plan
-        .latency
-        .map_or((DEFAULT_LATENCY_MS, DEFAULT_LATENCY_MS), |l| {
-            (l.min_ms, l.max_ms.max(l.min_ms))
-        });
+    let least = plan.latency.map_or(DEFAULT_LATENCY_MS, |l| l.min_ms);
     builder
         .rng_seed(plan.seed.derive("turmoil"))
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
         .simulation_duration(duration)
         .tcp_capacity(super::capacity::TCP_CAPACITY)
         .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(min))
-        .max_message_latency(Duration::from_millis(max));
+        .min_message_latency(Duration::from_millis(least))
+        .max_message_latency(Duration::from_millis(least));
     builder
 }
 
@@ -190,6 +191,11 @@ pub fn run_until(
         .iter()
         .map(|h| (h.clone(), sim.lookup(h.as_str())))
         .collect();
+    let linked = topology
+        .dials
+        .iter()
+        .flat_map(|d| (d.targets.iter()).map(move |target| (d.host.as_str(), target.as_str())));
+    let latencies = LinkLatencies::new(plan, &addresses, linked);
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
     let context = Context::new(trace.clone(), scenario.properties.declared_sometimes());
@@ -221,6 +227,7 @@ pub fn run_until(
         schedule,
         next_seq: plan.faults.len(),
         scenario,
+        latencies,
         cutoff,
         stopped: None,
         disturbed: Disturbed::default(),
@@ -264,6 +271,7 @@ pub fn run_until(
         trace,
         ended,
         fired: run.fired_kinds(),
+        fired_in_flight: run.fired_in_flight(),
         liveness: loop_state.liveness,
         context: context.finish(),
     })
@@ -372,6 +380,7 @@ struct Loop<'s, 'a> {
     schedule: BTreeMap<(u64, usize), Action>,
     next_seq: usize,
     scenario: &'s Scenario,
+    latencies: LinkLatencies,
     cutoff: &'s Cutoff,
     /// Why the cutoff stopped the run, if it did.
     stopped: Option<Stop>,
@@ -458,6 +467,7 @@ impl Loop<'_, '_> {
                     ),
                 };
             }
+            self.latencies.step(&self.sim);
             if let Some(stop) = self
                 .cutoff
                 .is_set()
@@ -516,26 +526,11 @@ impl Loop<'_, '_> {
         }
     }
 
-    /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
-    /// for `*` (the plan was validated, so both are hosts of the run).
-    fn others(&self, a: &str, b: &str) -> Vec<String> {
-        match b {
-            "*" => self
-                .run
-                .layer
-                .host_names()
-                .filter(|h| *h != a)
-                .map(str::to_string)
-                .collect(),
-            b => vec![b.to_string()],
-        }
-    }
-
     fn fire(&mut self, now: u64, index: usize) {
         let Some(fault) = self.run.fault(index).cloned() else {
             return;
         };
-        self.run.count_fired(fault.kind.name());
+        self.run.count_fired(&fault.kind);
         let mut description = fault.kind.to_string();
         match &fault.kind {
             FaultKind::Partition {
@@ -544,16 +539,9 @@ impl Loop<'_, '_> {
                 duration_ms,
                 one_way,
             } => {
-                let mut cuts = Vec::new();
-                for b in self.others(a, b) {
-                    cuts.push((a.clone(), b.clone()));
-                    if !one_way {
-                        cuts.push((b, a.clone()));
-                    }
-                }
-                for (from, to) in &cuts {
-                    self.run.layer.block(from, to);
-                }
+                // Already cut if an event triggered it (`RunState::observe`): cut again, the
+                // same directions.
+                let cuts = self.run.layer.partition(a, b, *one_way);
                 self.schedule_at(
                     now.saturating_add(duration_ms.saturating_mul(1000)),
                     Action::Heal { index, cuts },
@@ -565,14 +553,9 @@ impl Loop<'_, '_> {
                 latency_ms,
                 max_latency_ms,
             } => {
-                for b in self.others(a, b) {
-                    let (a, b) = (a.as_str(), b.as_str());
-                    self.sim
-                        .set_link_latency(a, b, Duration::from_millis(*latency_ms));
-                    if let Some(max) = max_latency_ms {
-                        self.sim
-                            .set_link_max_message_latency(a, b, Duration::from_millis(*max));
-                    }
+                let max = max_latency_ms.unwrap_or(*latency_ms);
+                for b in self.run.layer.others(a, b) {
+                    self.latencies.set(a, &b, *latency_ms, max);
                 }
                 self.disturbed.latency = true;
             }

@@ -32,6 +32,29 @@ pub struct Expectations {
     pub delivered: BTreeMap<String, usize>,
 }
 
+impl Expectations {
+    /// Whether a run may lose connections (to resets, crashes, or connects that time out)
+    /// and still meet these expectations: when they ask for no bytes delivered (`echoed`,
+    /// `delivered`) and no exact count of `closed`, `connect_failed` or `accepted`, all of
+    /// which a lost connection changes. `finished` holds either way: a lost connection ends.
+    /// The swarm draws resets, crashes and partitions longer than the connect timeout only
+    /// then ([`Swarm`](crate::fault::Swarm)).
+    ///
+    /// ```
+    /// use tcpnotify_sim::Expectations;
+    /// assert!(Expectations::default().allows_lost_connections());
+    /// let echo = Expectations { echoed: true, ..Expectations::default() };
+    /// assert!(!echo.allows_lost_connections());
+    /// ```
+    pub fn allows_lost_connections(&self) -> bool {
+        !self.echoed
+            && self.delivered.is_empty()
+            && self.closed.is_none()
+            && self.connect_failed.is_none()
+            && self.accepted.is_none()
+    }
+}
+
 impl Default for Expectations {
     fn default() -> Self {
         Expectations {

@@ -40,14 +40,27 @@
 //! port = 7000
 //! notifier = "line-client"
 //!
-//! [faults]                  # probabilities and ranges a plan is drawn from ...
-//! partial_writes = 0.5
+//! [faults]                  # probabilities and ranges a plan is drawn from (leave the
+//! partial_writes = 0.5      # table out to let each seed draw its own: swarm testing) ...
 //! # [plan]                  # ... or an explicit plan instead
 //!
 //! [expect]                  # what must hold at the end
 //! echoed = true
 //! closed = 2
 //! ```
+//!
+//! # Where faults come from
+//! - **No `[faults]` and no `[plan]`: swarm testing.** Each seed draws which fault kinds are
+//!   on and how strong ([`Swarm`](crate::fault::Swarm)); resets, crashes and partitions past
+//!   the connect timeout only if `[expect]` allows lost connections (no `echoed`, no
+//!   `delivered`, no exact `closed`, `connect_failed` or `accepted`). `run` prints what the
+//!   seed drew with its plan, and `--save-plan` writes it down.
+//! - **`[faults]`: these settings at every seed.** The table is the whole of the settings: a
+//!   field it names is pinned, a field it leaves out is at its default, which for every fault
+//!   kind is off. An empty `[faults]` table asks for runs without faults. Without
+//!   `fault_window_ms`, partitions and crashes are timed by the traffic (on an event of a
+//!   client connection across the hosts they cut).
+//! - **`[plan]`: exactly this plan** (as `run --save-plan` and `shrink` write it).
 //!
 //! # What a file may say
 //! - **Names.** Listeners and clients: 1 to 64 letters, digits, `-` and `_`, starting with a
@@ -80,6 +93,7 @@
 //! Every rule is checked before anything runs; a broken one is reported as
 //! `file:line: field: message`.
 
+use super::comments;
 use super::locate::{Locator, ScenarioError};
 use super::registry::{ParamError, Params, Registry};
 use super::{Expectations, ListenerNotifier, NotifierFactory, Scenario};
@@ -219,7 +233,7 @@ impl ScenarioFile {
 }
 
 /// A fault plan file, as `tcpnotify-sim run --plan` takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanFile {
     /// The plan, checked against the scenario it is for.
     pub plan: FaultPlan,
@@ -389,8 +403,12 @@ fn build(
 
 impl ScenarioFile {
     /// The file's text with `plan` as its explicit `[plan]` (replacing `[faults]` or an older
-    /// plan) and the plan's seed as the file's seed, keeping every comment: what `shrink`
-    /// writes out. Fails only if the plan holds a number TOML cannot (above `i64::MAX`).
+    /// plan) and the plan's seed as the file's seed, under `header` (written as comments):
+    /// what `shrink` writes out. Comments that described what was replaced are dropped (those
+    /// on the `seed` line, inside `[faults]` and `[plan]`, and every comment paragraph that
+    /// names the file's old seed, which described that seed's drawn plan), and the header says
+    /// how many went; every other comment is kept. Fails only if the plan holds a number TOML
+    /// cannot (above `i64::MAX`).
     pub fn with_plan(&self, plan: &FaultPlan, header: &str) -> Result<String, toml::ser::Error> {
         let plan_doc: toml_edit::DocumentMut =
             plan.to_toml()?.parse().map_err(|e: toml_edit::TomlError| {
@@ -400,6 +418,8 @@ impl ScenarioFile {
             self.text.parse().map_err(|e: toml_edit::TomlError| {
                 <toml::ser::Error as serde::ser::Error>::custom(e)
             })?;
+        let named_seed = doc.contains_key("seed").then_some(self.seed);
+        let dropped = comments::drop_stale(&mut doc, named_seed);
         doc.remove("faults");
         doc.remove("plan");
         // The seed as the plan wrote it: an integer, or a string above i64::MAX.
@@ -407,8 +427,15 @@ impl ScenarioFile {
             doc["seed"] = seed.clone();
         }
         doc["plan"] = toml_edit::Item::Table(plan_doc.as_table().clone());
-        let comments: String = header.lines().map(|l| format!("# {l}\n")).collect();
-        Ok(format!("{comments}{doc}"))
+        let mut header = header.to_string();
+        if dropped > 0 {
+            header.push_str(&format!(
+                "\n(Dropped {dropped} comment paragraph(s) of the original that described its\n\
+                 seed or its fault settings, which this file replaces.)"
+            ));
+        }
+        let header: String = header.lines().map(|l| format!("# {l}\n")).collect();
+        Ok(format!("{header}{doc}"))
     }
 }
 

@@ -237,6 +237,33 @@ fn with_plan_keeps_comments_and_round_trips() {
 }
 
 #[test]
+fn with_plan_drops_the_comments_that_described_the_replaced_seed_and_settings() {
+    // As scenarios/chaos.toml was: a header whose last paragraphs describe seed 7's plan.
+    let text = format!(
+        "# Echo under faults.\n#\n# Guarded by: C1 and the end conditions.\n# At seed 7 the \
+         plan has a\n# reset of c1. Expect, at every seed: an echo\n# (at seed 7, 100 bytes).\n\
+         {}\n# drawn from these\n[faults]\nresets = 0.5 # half the seeds\n",
+        GOOD.trim_start()
+    );
+    let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let plan = FaultPlan::quiet(Seed(0));
+    let written = file.with_plan(&plan, "shrunk").unwrap();
+    assert!(!written.contains("seed 7"), "{written}");
+    assert!(!written.contains("drawn from these"), "{written}");
+    assert!(!written.contains("half the seeds"), "{written}");
+    assert!(
+        written.starts_with(
+            "# shrunk\n# (Dropped 1 comment paragraph(s) of the original that described its\n\
+             # seed or its fault settings, which this file replaces.)\n# Echo under faults.\n#\n\
+             # Guarded by: C1 and the end conditions.\nname = \"echo\"\nseed = 0\n"
+        ),
+        "{written}"
+    );
+    let back = ScenarioFile::parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    assert_eq!((back.seed, back.scenario.plan), (Seed(0), Some(plan)));
+}
+
+#[test]
 fn every_u64_seed_round_trips_through_shrink_output_and_plan_files() {
     let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
     let dir = scratch("seeds");
@@ -576,6 +603,49 @@ fn errors_name_the_table_they_are_in() {
         err.starts_with("bad.toml:21: expect.bogus: unknown field `bogus`"),
         "{err}"
     );
+}
+
+#[test]
+fn a_file_without_faults_is_swarm_tested_and_prints_what_each_seed_drew() {
+    use crate::fault::{Faults, Swarm};
+    let file = ScenarioFile::parse(GOOD, Path::new("echo.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(file.scenario.faults, Faults::Swarm(Swarm::default()));
+    let plan = file.scenario.plan_for(Seed(7));
+    let drawn = plan.swarm.clone().expect("the seed's draw is in its plan");
+    // `echoed` allows no lost connection: no resets or crashes in any seed's draw.
+    assert_eq!((drawn.resets, drawn.crashes), (0.0, 0.0));
+    assert!(
+        plan.describe().contains("drawn by the swarm from:"),
+        "{}",
+        plan.describe()
+    );
+    // The draw is saved with the plan and read back (`run --save-plan`, then `--plan`).
+    let text = plan.to_toml().unwrap();
+    assert!(text.contains("[swarm]"), "{text}");
+    let loaded = PlanFile::parse(&text, Path::new("plan.toml"), &file.scenario).unwrap();
+    assert_eq!(loaded.plan, plan);
+}
+
+#[test]
+fn a_faults_table_pins_every_setting_and_leaves_out_nothing_on() {
+    let load = |faults: &str| {
+        let text = format!("{GOOD}\n[faults]\n{faults}");
+        ScenarioFile::parse(&text, Path::new("echo.toml"), &Registry::builtin())
+            .unwrap()
+            .scenario
+    };
+    // An empty table: no faults at all, at every seed.
+    let quiet = load("");
+    assert_eq!(quiet.faults, FaultSettings::quiet().into());
+    assert_eq!(quiet.plan_for(Seed(3)), FaultPlan::quiet(Seed(3)));
+    // A field it names is pinned; every field it leaves out is off.
+    let partitions = load("partitions = 0.5\n");
+    let pinned = FaultSettings {
+        partitions: 0.5,
+        ..FaultSettings::quiet()
+    };
+    assert_eq!(partitions.faults, pinned.into());
+    assert_eq!(partitions.plan_for(Seed(3)).swarm, None);
 }
 
 #[test]

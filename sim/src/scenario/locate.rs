@@ -162,7 +162,7 @@ impl<'a> Locator<'a> {
     /// Every written field of the document with its span (none if the text does not parse).
     fn places(&self) -> Vec<Place> {
         let mut places = Vec::new();
-        if let Ok(doc) = toml_edit::ImDocument::parse(self.text) {
+        if let Ok(doc) = toml_edit::Document::parse(self.text) {
             collect_table(doc.as_table(), "", &mut places);
         }
         places

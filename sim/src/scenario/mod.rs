@@ -5,6 +5,7 @@
 //! the built-in [`notifiers`]; the [`LogFilter`] that picks the `tracing` events a run
 //! records.
 
+mod comments;
 mod expect;
 mod file;
 mod locate;

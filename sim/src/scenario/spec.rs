@@ -2,8 +2,7 @@
 //! uses, the fault settings or an explicit plan, and how long it may run.
 
 use super::{Expectations, LogFilter, Properties};
-use crate::fault::FaultSettings;
-use crate::fault::{FaultPlan, Topology};
+use crate::fault::{Dial, FaultPlan, Faults, Topology};
 use crate::seed::Seed;
 use crate::validate::{
     at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, EPHEMERAL_PORTS,
@@ -185,8 +184,9 @@ pub struct Scenario {
     pub listeners: Vec<ListenerSpec>,
     /// Client connections.
     pub clients: Vec<ClientSpec>,
-    /// What plans are drawn from.
-    pub faults: FaultSettings,
+    /// What plans are drawn from: the swarm (the default: each seed draws its own fault
+    /// settings) or settings written by hand.
+    pub faults: Faults,
     /// An explicit plan, used instead of drawing one.
     pub plan: Option<FaultPlan>,
     /// How the run records and checks data.
@@ -241,7 +241,9 @@ impl Scenario {
     }
 
     /// An empty scenario that may run for 10 simulated seconds, then settle for
-    /// [`DEFAULT_SETTLE_MS`] with every fault healed.
+    /// [`DEFAULT_SETTLE_MS`] with every fault healed; swarm tested: each seed draws its own
+    /// fault settings ([`Faults`]) unless [`faults`](Self::faults) or [`plan`](Self::plan)
+    /// says otherwise.
     pub fn new(name: &str) -> Self {
         Scenario {
             name: name.to_string(),
@@ -251,7 +253,7 @@ impl Scenario {
             names: BTreeMap::new(),
             listeners: Vec::new(),
             clients: Vec::new(),
-            faults: FaultSettings::default(),
+            faults: Faults::default(),
             plan: None,
             options: RunOptions::default(),
             log_filter: LogFilter::from_env(),
@@ -350,9 +352,17 @@ impl Scenario {
         self
     }
 
-    /// Sets the fault settings plans are drawn from.
-    pub fn faults(mut self, settings: FaultSettings) -> Self {
-        self.faults = settings;
+    /// Sets what plans are drawn from: fault settings written by hand, the same at every seed
+    /// (`FaultSettings::quiet()` for runs without faults, `FaultSettings::healing()`, or your
+    /// own), or a [`Swarm`](crate::fault::Swarm) (the default).
+    ///
+    /// ```
+    /// use tcpnotify_sim::{FaultSettings, Scenario, Seed};
+    /// let quiet = Scenario::echo("echo", 64, 64).faults(FaultSettings::quiet());
+    /// assert_eq!(quiet.plan_for(Seed(3)).size(), 0);
+    /// ```
+    pub fn faults(mut self, faults: impl Into<Faults>) -> Self {
+        self.faults = faults.into();
         self
     }
 
@@ -427,12 +437,25 @@ impl Scenario {
                 servers.push(l.host.clone());
             }
         }
+        let dials = self
+            .clients
+            .iter()
+            .map(|c| Dial {
+                client: c.name.clone(),
+                host: c.host.clone(),
+                targets: match self.names.get(&c.target) {
+                    Some(hosts) => hosts.clone(),
+                    None => vec![c.target.clone()],
+                },
+            })
+            .collect();
         Topology {
             hosts,
             servers,
             clients: self.clients.iter().map(|c| c.name.clone()).collect(),
             listeners: self.listeners.iter().map(|l| l.name.clone()).collect(),
             duration_ms: self.duration_ms,
+            dials,
         }
     }
 
@@ -551,8 +574,28 @@ impl Scenario {
                 ));
             }
         }
-        self.faults.validate().map_err(|e| e.within("faults"))?;
-        if let Some(window) = self.faults.fault_window_ms {
+        if let Faults::Settings(settings) = &self.faults {
+            self.check_settings(settings, &topology)?;
+        }
+        if let Some(plan) = &self.plan {
+            plan.validate(&topology).map_err(|e| e.within("plan"))?;
+        }
+        for who in self.expectations.delivered.keys() {
+            topology.connection(&format!("expect.delivered.{who}"), who)?;
+        }
+        Ok(())
+    }
+
+    /// Checks fault settings written by hand: valid ranges, a window inside the run, and no
+    /// plan drawn from them beyond [`MAX_FAULTS`] faults (unless an explicit plan replaces
+    /// them).
+    fn check_settings(
+        &self,
+        settings: &crate::fault::FaultSettings,
+        topology: &Topology,
+    ) -> Result<(), InvalidField> {
+        settings.validate().map_err(|e| e.within("faults"))?;
+        if let Some(window) = settings.fault_window_ms {
             if window.max >= self.duration_ms {
                 return Err(InvalidField::new(
                     "faults.fault_window_ms",
@@ -565,22 +608,19 @@ impl Scenario {
             }
         }
         if self.plan.is_none() {
-            self.check_drawn_faults(&topology)?;
-        }
-        if let Some(plan) = &self.plan {
-            plan.validate(&topology).map_err(|e| e.within("plan"))?;
-        }
-        for who in self.expectations.delivered.keys() {
-            topology.connection(&format!("expect.delivered.{who}"), who)?;
+            self.check_drawn_faults(settings, topology)?;
         }
         Ok(())
     }
 
-    /// Checks that no plan drawn from the fault settings can hold more than [`MAX_FAULTS`]
-    /// faults: a partition per pair of hosts, a reset and a slow close per client, a crash per
-    /// server host.
-    fn check_drawn_faults(&self, topology: &Topology) -> Result<(), InvalidField> {
-        let s = &self.faults;
+    /// Checks that no plan drawn from `s` can hold more than [`MAX_FAULTS`] faults: a
+    /// partition per pair of hosts, a reset and a slow close per client, a crash per server
+    /// host. (A swarm's plans are cut at the limit instead: nothing was written to blame.)
+    fn check_drawn_faults(
+        &self,
+        s: &crate::fault::FaultSettings,
+        topology: &Topology,
+    ) -> Result<(), InvalidField> {
         let hosts = topology.hosts.len();
         let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
         let drawn = [
@@ -606,14 +646,31 @@ impl Scenario {
         }
     }
 
-    /// The plan for `seed`: the explicit plan (with this seed) or one drawn from the settings.
+    /// The plan for `seed`: the explicit plan (with this seed), or one drawn from the
+    /// settings, or from the settings the swarm draws for the seed (resets and crashes only
+    /// if the expectations allow lost connections:
+    /// [`Expectations::allows_lost_connections`]).
     pub fn plan_for(&self, seed: Seed) -> FaultPlan {
         match &self.plan {
             Some(plan) => FaultPlan {
                 seed,
                 ..plan.clone()
             },
-            None => FaultPlan::generate(seed, &self.faults, &self.topology()),
+            None => self.faults.plan_for(
+                seed,
+                &self.topology(),
+                self.expectations.allows_lost_connections(),
+            ),
+        }
+    }
+
+    /// The fault kinds and policies a run of `plan`, one of this scenario's plans, could
+    /// exercise: those its settings (written, or drawn by the swarm for its seed) turn on, or
+    /// those of an explicit plan. A coverage report lists the ones that never fired.
+    pub fn enabled(&self, plan: &FaultPlan) -> Vec<&'static str> {
+        match (&self.faults, &self.plan, &plan.swarm) {
+            (Faults::Settings(settings), None, None) => settings.enabled(),
+            _ => plan.enabled(),
         }
     }
 }

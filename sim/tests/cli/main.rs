@@ -6,6 +6,7 @@
 //! The JSON is read into this file's own structs, written from `docs/json.md`, not the
 //! library's types: a field the schema promises and the output lacks fails here.
 
+mod artifacts;
 mod flags;
 mod json;
 mod junit;
@@ -53,7 +54,12 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// A scenario that fails at every seed: the echo closes two connections, not 9.
 fn always_failing(dir: &Path) -> PathBuf {
-    write(dir, "echo.toml", &format!("{ECHO}\n[expect]\nclosed = 9\n"))
+    // No faults (an empty table): it fails the same way at every seed.
+    write(
+        dir,
+        "echo.toml",
+        &format!("{ECHO}\n[faults]\n\n[expect]\nclosed = 9\n"),
+    )
 }
 
 /// A scenario that fails at some seeds: those whose plan resets c1 before its echo is back.
@@ -376,4 +382,49 @@ fn shrink_to_an_unwritable_path_is_refused_before_it_runs() {
     ]);
     assert_bad_input(&output, "missing-dir/shrunk.toml: cannot write");
     assert!(!out.exists());
+}
+
+#[test]
+fn a_sweep_in_which_no_fault_fired_fails_unless_allowed() {
+    let dir = scratch("sweep-quiet");
+    // An empty [faults] table: runs without faults.
+    let quiet = write(&dir, "quiet.toml", &format!("{ECHO}\n[faults]\n"));
+    let args = [
+        "sweep",
+        quiet.to_str().unwrap(),
+        "--seeds",
+        "0..3",
+        "--jobs",
+        "1",
+    ];
+    let output = sim(&args);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("WARNING: no fault fired in any of the 3 run(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED: no fault fired in any seed"),
+        "{stdout}"
+    );
+    let output = sim(&[&args[..], &["--allow-no-faults"]].concat());
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("WARNING: no fault fired"), "{stdout}");
+}
+
+#[test]
+fn a_file_without_faults_draws_each_seeds_faults_and_prints_the_draw() {
+    let dir = scratch("swarm");
+    let file = write(&dir, "echo.toml", ECHO);
+    let output = sim(&["run", file.to_str().unwrap(), "--seed", "5"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("drawn by the swarm from:"), "{stdout}");
+    let output = sim(&["sweep", file.to_str().unwrap(), "--seeds", "0..20"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("WARNING"), "{stdout}");
+    assert!(stdout.contains("with bytes in flight"), "{stdout}");
 }

@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 /// A client whose echo never comes, for ten simulated minutes: each seed runs for many
-/// seconds of a debug build.
-const SLOW: &str = r#"
+/// seconds of a debug build. No faults (an empty `[faults]`): nothing else ends it.
+pub(super) const SLOW: &str = r#"
 duration_ms = 600000
 
 [[listeners]]
@@ -24,6 +24,8 @@ target = "server"
 port = 7000
 notifier = "sender"
 params = { bytes = 16 }
+
+[faults]
 "#;
 
 #[test]
@@ -157,9 +159,10 @@ fn verbose_prints_each_seed_before_it_runs() {
 }
 
 #[test]
-fn ctrl_c_ends_with_the_partial_report_in_seed_order() {
+fn ctrl_c_ends_with_the_partial_report_in_seed_order_and_artifacts_unshrunk() {
     let dir = scratch("ctrl-c");
     let file = sometimes_failing(&dir);
+    let artifacts = dir.join("artifacts");
     let mut child = command(&[
         "sweep",
         file.to_str().unwrap(),
@@ -169,6 +172,8 @@ fn ctrl_c_ends_with_the_partial_report_in_seed_order() {
         "--jobs",
         "1",
         "-v",
+        "--artifacts",
+        artifacts.to_str().unwrap(),
         "--json",
     ])
     .stdout(Stdio::piped())
@@ -206,6 +211,22 @@ fn ctrl_c_ends_with_the_partial_report_in_seed_order() {
         rest.iter().any(|l| l.starts_with("interrupted")),
         "{rest:?}"
     );
+    // Each failing seed's folder, written at once: its trace, but nothing shrunk.
+    let folders: Vec<serde_json::Value> = json_lines(&output)
+        .into_iter()
+        .filter(|l| l["type"] == "artifacts")
+        .collect();
+    // Seeds 0 to 19, all run, include failing ones (0, 2, 6, ...).
+    assert!(!folders.is_empty());
+    assert_eq!(folders.len(), result.failures.len().min(20));
+    for folder in &folders {
+        assert!(folder["files"]["trace_text"].is_string(), "{folder}");
+        assert!(folder["files"]["shrunk"].is_null(), "{folder}");
+        assert!(
+            folder["notes"][0].as_str().unwrap().contains("interrupted"),
+            "{folder}"
+        );
+    }
 }
 
 #[test]

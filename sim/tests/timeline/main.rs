@@ -5,6 +5,8 @@
 //! and say so.
 
 mod chromium;
+// Drives the binary, which needs the `cli` feature.
+#[cfg(feature = "cli")]
 mod cli;
 mod page;
 mod scale;

@@ -1,0 +1,104 @@
+//! Each link's latency, drawn per millisecond from a random stream of its own.
+//!
+//! turmoil draws a message's latency from one random stream shared by every link, in the
+//! order messages are sent: a fault that adds or removes a message anywhere (a reset, a
+//! partition, a slow close) would move the latency of every message after it, on every link,
+//! and shrinking could not tell a fault the failure needs from one whose removal only
+//! reshuffled the timing. So turmoil's latency is fixed, and the run sets each link's
+//! latency itself before every step: a value drawn from `min..=max` (the plan's latency, or a
+//! latency fault's range once it fired) from the link's stream (`Seed::stream("latency",
+//! link)`), one draw per millisecond whatever the traffic. The latency of link `a <-> b` at a
+//! given millisecond is then the same in every run of the seed, whatever else the plan holds.
+//!
+//! Links no client connects across (where no traffic flows) keep the plan's least latency,
+//! unless a latency fault names them.
+
+use crate::fault::FaultPlan;
+use crate::seed::{fnv1a, Seed};
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// One link's latency range and its random stream.
+struct Walk {
+    ends: (IpAddr, IpAddr),
+    min_ms: u64,
+    max_ms: u64,
+    rng: ChaCha8Rng,
+}
+
+/// The latency of every link that varies, by its pair of host names (in name order).
+pub(crate) struct LinkLatencies {
+    seed: Seed,
+    addresses: BTreeMap<String, IpAddr>,
+    walks: BTreeMap<(String, String), Walk>,
+}
+
+impl LinkLatencies {
+    /// The latencies of a run of `plan` over hosts at `addresses`, where clients connect
+    /// across the pairs of hosts `linked`.
+    pub(crate) fn new<'a>(
+        plan: &FaultPlan,
+        addresses: &BTreeMap<String, IpAddr>,
+        linked: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let mut latencies = LinkLatencies {
+            seed: plan.seed,
+            addresses: addresses.clone(),
+            walks: BTreeMap::new(),
+        };
+        if let Some(l) = plan.latency.filter(|l| l.min_ms < l.max_ms) {
+            for (a, b) in linked {
+                latencies.set(a, b, l.min_ms, l.max_ms);
+            }
+        }
+        latencies
+    }
+
+    /// Link `a <-> b` takes `min_ms..=max_ms` from now on (a latency fault).
+    pub(crate) fn set(&mut self, a: &str, b: &str, min_ms: u64, max_ms: u64) {
+        let (Some(&ip_a), Some(&ip_b)) = (self.addresses.get(a), self.addresses.get(b)) else {
+            return;
+        };
+        let key = if a <= b {
+            (a.to_string(), b.to_string())
+        } else {
+            (b.to_string(), a.to_string())
+        };
+        let seed = self.seed;
+        let walk = self.walks.entry(key).or_insert_with_key(|(a, b)| Walk {
+            ends: (ip_a, ip_b),
+            min_ms,
+            max_ms,
+            rng: seed.stream("latency", fnv1a(format!("{a}<->{b}").as_bytes())),
+        });
+        walk.min_ms = min_ms;
+        walk.max_ms = max_ms.max(min_ms);
+    }
+
+    /// Every varying link takes `ms` from now on, fixed (the liveness phase's quiet latency).
+    pub(crate) fn fix_all(&mut self, ms: u64) {
+        for walk in self.walks.values_mut() {
+            (walk.min_ms, walk.max_ms) = (ms, ms);
+        }
+    }
+
+    /// Sets every varying link's latency for the next step of `sim`: one draw per link.
+    pub(crate) fn step(&mut self, sim: &turmoil::Sim<'_>) {
+        for walk in self.walks.values_mut() {
+            let span = walk.max_ms - walk.min_ms;
+            // One draw per link and step, however the value is used, so that a link's
+            // stream is at the same place at the same time in every run of the seed.
+            let draw = walk.rng.next_u64();
+            let offset = if span == 0 {
+                0
+            } else {
+                ((u128::from(draw) * (u128::from(span) + 1)) >> 64) as u64
+            };
+            let (a, b) = walk.ends;
+            sim.set_link_latency(a, b, Duration::from_millis(walk.min_ms + offset));
+        }
+    }
+}
