@@ -257,6 +257,11 @@ impl RunState {
                     self.layer.partition(a, b, *one_way);
                     progress.fired.push(index);
                 }
+                // A refusal too, so that one triggered by `connecting` refuses that connect.
+                FaultKind::Refuse { host, port, .. } => {
+                    self.layer.refuse(index, host, *port);
+                    progress.fired.push(index);
+                }
                 _ => progress.fired.push(index),
             }
         }

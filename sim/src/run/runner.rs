@@ -115,6 +115,11 @@ enum Action {
         index: usize,
         host: String,
     },
+    AcceptAgain {
+        index: usize,
+        host: String,
+        port: u16,
+    },
 }
 
 thread_local! {
@@ -514,6 +519,10 @@ impl Loop<'_, '_> {
                 }
                 self.fault_event(now, index, "healed".into());
             }
+            Action::AcceptAgain { index, host, port } => {
+                self.run.layer.accept_again(index, &host, port);
+                self.fault_event(now, index, "healed".into());
+            }
             Action::Restart { index, host } => {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
@@ -545,6 +554,22 @@ impl Loop<'_, '_> {
                 self.schedule_at(
                     now.saturating_add(duration_ms.saturating_mul(1000)),
                     Action::Heal { index, cuts },
+                );
+            }
+            FaultKind::Refuse {
+                host,
+                port,
+                duration_ms,
+            } => {
+                // Already refusing if an event triggered it (`RunState::observe`).
+                self.run.layer.refuse(index, host, *port);
+                self.schedule_at(
+                    now.saturating_add(duration_ms.saturating_mul(1000)),
+                    Action::AcceptAgain {
+                        index,
+                        host: host.clone(),
+                        port: *port,
+                    },
                 );
             }
             FaultKind::Latency {

@@ -758,3 +758,28 @@ fn the_builtin_proxy_needs_a_target_and_a_port() {
         "{err}"
     );
 }
+
+#[test]
+fn a_refusal_loads_from_a_plan_and_its_fields_are_checked() {
+    let with =
+        |fault: &str| GOOD.replace("[expect]", &format!("[[plan.faults]]\n{fault}\n\n[expect]"));
+    let ok = with("at_ms = 5\nkind = \"refuse\"\nhost = \"server\"\nport = 7000\nduration_ms = 50");
+    assert_eq!(parse_err(&ok), "parsed");
+    let err = parse_err(&with(
+        "at_ms = 5\nkind = \"refuse\"\nhost = \"nowhere\"\nport = 7000\nduration_ms = 50",
+    ));
+    assert!(
+        err.contains("plan.faults[0].host: unknown host \"nowhere\""),
+        "{err}"
+    );
+    let err = parse_err(&with(
+        "at_ms = 5\nkind = \"refuse\"\nhost = \"server\"\nport = 0\nduration_ms = 50",
+    ));
+    assert!(err.contains("plan.faults[0].port"), "{err}");
+    let settings = GOOD.replace("[expect]", "[faults]\nrefusals = 1.5\n\n[expect]");
+    let err = parse_err(&settings);
+    assert!(
+        err.contains("faults.refusals: probability 1.5 is not between 0 and 1"),
+        "{err}"
+    );
+}

@@ -456,6 +456,9 @@ impl Scenario {
             listeners: self.listeners.iter().map(|l| l.name.clone()).collect(),
             duration_ms: self.duration_ms,
             dials,
+            ports: (self.listeners.iter())
+                .map(|l| (l.host.clone(), l.port))
+                .collect(),
         }
     }
 
