@@ -43,11 +43,12 @@ struct Target {
 ///
 /// ```
 /// use tcpnotify_sim::notifiers::{Echo, Proxy, Sender};
-/// use tcpnotify_sim::{factory, run_passing, Scenario, Seed};
+/// use tcpnotify_sim::{factory, run_passing, FaultSettings, Scenario, Seed};
 /// let scenario = Scenario::new("proxied")
 ///     .listener("server", "server", 7000, factory(|| Echo))
 ///     .listener("proxy", "proxy", 7000, factory(|| Proxy::new("server", 7000)))
-///     .client("c1", "client", "proxy", 7000, factory(|| Sender::new(b"hello".to_vec())));
+///     .client("c1", "client", "proxy", 7000, factory(|| Sender::new(b"hello".to_vec())))
+///     .faults(FaultSettings::quiet());
 /// let outcome = run_passing(&scenario, Seed(1));
 /// assert!(outcome.trace.render_text().contains("proxy.1~1 connected"));
 /// ```
