@@ -2,6 +2,8 @@
 //! machine that turns bind and accept events into callbacks (N1–N4). The runtime's listener
 //! task feeds it.
 
+use super::config::ConnectionConfig;
+use super::dial::Dials;
 use super::notify::{TcpConnectionNotify, TcpListenNotify};
 use std::fmt;
 use std::io;
@@ -58,6 +60,10 @@ pub struct TcpListener {
     limit: usize,
     live: usize,
     close_requested: bool,
+    /// The settings of accepted connections, also those of the connections it dials.
+    config: ConnectionConfig,
+    /// Connections its notifier asked for, until the runtime starts them.
+    dials: Dials,
 }
 
 impl TcpListener {
@@ -93,6 +99,16 @@ impl TcpListener {
     pub fn is_paused(&self) -> bool {
         self.limit > 0 && self.live >= self.limit
     }
+
+    /// The settings given to accepted connections (and to the connections it dials).
+    pub fn config(&self) -> ConnectionConfig {
+        self.config
+    }
+
+    /// The connections its notifier asked for that the runtime has not started yet.
+    pub(crate) fn dials(&mut self) -> &mut Dials {
+        &mut self.dials
+    }
 }
 
 /// A listener's notifier and state, driven by bind and accept events (sans-IO).
@@ -102,7 +118,11 @@ pub(crate) struct ListenerMachine {
 }
 
 impl ListenerMachine {
-    pub(crate) fn new(notify: Box<dyn TcpListenNotify>, limit: usize) -> Self {
+    pub(crate) fn new(
+        notify: Box<dyn TcpListenNotify>,
+        limit: usize,
+        config: ConnectionConfig,
+    ) -> Self {
         ListenerMachine {
             notify,
             listener: TcpListener {
@@ -110,6 +130,8 @@ impl ListenerMachine {
                 limit,
                 live: 0,
                 close_requested: false,
+                config,
+                dials: Dials::default(),
             },
         }
     }
@@ -132,6 +154,12 @@ impl ListenerMachine {
     /// The most accepted-and-not-closed connections at once; 0 is unlimited.
     pub(crate) fn limit(&self) -> usize {
         self.listener.limit()
+    }
+
+    /// The connections its notifier asked for since last asked, oldest first, for the
+    /// runtime to start.
+    pub(crate) fn poll_dials(&mut self) -> Vec<super::dial::DialRequest> {
+        self.listener.dials.take()
     }
 
     // ---- events in ----

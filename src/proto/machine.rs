@@ -8,12 +8,14 @@
 //! - `poll_*` hand out what the runtime must do: [`poll_messages`](ConnectionMachine::poll_messages)
 //!   the messages the connection sent itself (`write`, `mute`, `dispose`, ... from a callback),
 //!   to queue in its mailbox; [`poll_attempt`](ConnectionMachine::poll_attempt) the addresses
-//!   to dial; [`poll_resume`](ConnectionMachine::poll_resume) the resumes to queue after a
+//!   to dial; [`poll_dials`](ConnectionMachine::poll_dials) the new connections its notifier
+//!   asked for; [`poll_resume`](ConnectionMachine::poll_resume) the resumes to queue after a
 //!   yield, behind what other tasks sent meanwhile (R4). [`is_finished`](ConnectionMachine::is_finished)
 //!   says when the connection is over.
 
 use super::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
 use super::connection::{Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection, WriteKind};
+use super::dial::DialRequest;
 use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::transport::Transport;
@@ -247,6 +249,12 @@ impl ConnectionMachine {
     /// later turn, in order, as if another task had sent it.
     pub(crate) fn poll_messages(&mut self) -> impl Iterator<Item = Message> + '_ {
         self.conn.outgoing()
+    }
+
+    /// The connections the notifier asked for since last asked, oldest first: the runtime
+    /// starts each from this connection's host, over its network.
+    pub(crate) fn poll_dials(&mut self) -> Vec<DialRequest> {
+        self.conn.dials().take()
     }
 
     /// The next resolved address to dial, in resolution order (C2); none once the connection

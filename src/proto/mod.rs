@@ -9,6 +9,7 @@
 
 mod config;
 mod connection;
+mod dial;
 mod listener;
 mod machine;
 mod message;
@@ -26,6 +27,7 @@ pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
 pub use stats::ConnectionStats;
 
 pub(crate) use connection::{write_size, Attachment, DropObserver};
+pub(crate) use dial::DialRequest;
 pub(crate) use listener::ListenerMachine;
 pub(crate) use machine::ConnectionMachine;
 pub(crate) use message::Message;

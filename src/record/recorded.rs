@@ -1,11 +1,74 @@
 //! The recording wrappers: [`Recorded`] around a connection notifier, [`RecordedListener`]
-//! around a listener notifier (which wraps each accepted connection's notifier in turn).
+//! around a listener notifier (which wraps each accepted connection's notifier in turn). Both
+//! wrap the notifier of each connection their notifier dials (`conn.dial`, `listener.dial`),
+//! so a dialled connection is recorded like the others, named after its family (`c1~1`).
 
 use super::{Callback, CallbackSink, DataFlow, Payload};
 use crate::proto::{
-    ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+    ConnectFailure, DialRequest, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// The connections dialled from one recorded connection or listener and from those it dialled,
+/// named `root~1`, `root~2`, ... in the order they were asked for: a client that reconnects
+/// over and over gets `c1~1`, `c1~2`, not ever longer names.
+#[derive(Debug)]
+struct Family {
+    root: String,
+    dialled: AtomicUsize,
+}
+
+impl Family {
+    fn new(root: &str) -> Arc<Self> {
+        Arc::new(Family {
+            root: root.to_string(),
+            dialled: AtomicUsize::new(0),
+        })
+    }
+
+    fn next_name(&self) -> String {
+        let n = self.dialled.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}~{n}", self.root)
+    }
+}
+
+/// A dial a callback asked for, to announce to the sink once the callback's own line is
+/// recorded: `(new connection, host, service)`.
+type Announced = (String, String, String);
+
+/// Wraps the notifier of each request in `requests` in a recorder of `family`, and returns
+/// what to announce.
+fn wrap_dials(
+    requests: &mut [DialRequest],
+    family: &Arc<Family>,
+    sink: &Arc<dyn CallbackSink>,
+    keep_bytes: bool,
+) -> Vec<Announced> {
+    let mut announced = Vec::with_capacity(requests.len());
+    for request in requests {
+        let who = family.next_name();
+        let inner = std::mem::replace(&mut request.notify, Box::new(Unset));
+        request.notify = Box::new(Recorded {
+            inner,
+            who: who.clone(),
+            sink: sink.clone(),
+            keep_bytes,
+            observing: false,
+            family: family.clone(),
+            announce: Vec::new(),
+        });
+        announced.push((who, request.host.clone(), request.service.clone()));
+    }
+    announced
+}
+
+/// Stands in for a dialled notifier while the recorder takes it to wrap it; never runs.
+struct Unset;
+
+impl TcpConnectionNotify for Unset {
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
 
 /// The span around one callback recorded as `who` ([`crate::spans::CALLBACK`]): what the
 /// notifier logs in it names its connection.
@@ -22,17 +85,24 @@ pub struct Recorded<N> {
     /// Whether the connection reports its dropped writes to the sink yet (from its first
     /// callback that carries it).
     observing: bool,
+    /// Names the connections it dials.
+    family: Arc<Family>,
+    /// Dials of the running callback, announced after its line.
+    announce: Vec<Announced>,
 }
 
 impl<N> Recorded<N> {
     /// Records `inner`'s callbacks under the name `who`, keeping the data they carry whole.
     pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+        let who = who.into();
         Recorded {
             inner,
-            who: who.into(),
+            family: Family::new(&who),
+            who,
             sink,
             keep_bytes: true,
             observing: false,
+            announce: Vec::new(),
         }
     }
 
@@ -60,13 +130,31 @@ impl<N> Recorded<N> {
         }
     }
 
-    fn log(&self, conn: Option<&TcpConnection>, callback: Callback) {
+    /// Records the callback that just ran, then the connections it dialled.
+    fn log(&mut self, conn: Option<&TcpConnection>, callback: Callback) {
         self.sink.record(&self.who, conn, callback);
+        for (who, host, service) in self.announce.drain(..) {
+            self.sink.dialled(&self.who, &who, &host, &service);
+        }
     }
 
-    /// Runs one callback of the inner notifier, announced to the sink.
-    fn call<R>(&mut self, callback: impl FnOnce(&mut N) -> R) -> R {
-        announced(&*self.sink, &self.who, &mut self.inner, callback)
+    /// Runs one callback of the inner notifier, announced to the sink; the connections it
+    /// dials are recorded too.
+    fn call<R>(
+        &mut self,
+        conn: &mut TcpConnection,
+        callback: impl FnOnce(&mut N, &mut TcpConnection) -> R,
+    ) -> R {
+        let before = conn.dials().len();
+        let result = announced(&*self.sink, &self.who, &mut self.inner, |n| {
+            callback(n, conn)
+        });
+        let requests = conn.dials().since(before);
+        if !requests.is_empty() {
+            let dialled = wrap_dials(requests, &self.family, &self.sink, self.keep_bytes);
+            self.announce.extend(dialled);
+        }
+        result
     }
 
     /// From the connection's first callback on, its dropped writes go to the sink too (W1).
@@ -90,11 +178,13 @@ impl<N> Recorded<N> {
 impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn accepted(&mut self, conn: &mut TcpConnection) {
         self.observe(conn);
-        self.call(|n| n.accepted(conn));
+        self.call(conn, |n, conn| n.accepted(conn));
         self.log(Some(conn), Callback::Accepted);
     }
     fn proxy_via(&mut self, host: &str, service: &str) -> (String, String) {
-        let target = self.call(|n| n.proxy_via(host, service));
+        let target = announced(&*self.sink, &self.who, &mut self.inner, |n| {
+            n.proxy_via(host, service)
+        });
         self.log(
             None,
             Callback::ProxyVia {
@@ -107,26 +197,26 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     }
     fn connecting(&mut self, conn: &mut TcpConnection, count: u32) {
         self.observe(conn);
-        self.call(|n| n.connecting(conn, count));
+        self.call(conn, |n, conn| n.connecting(conn, count));
         self.log(Some(conn), Callback::Connecting(count));
     }
     fn connected(&mut self, conn: &mut TcpConnection) {
         self.observe(conn);
-        self.call(|n| n.connected(conn));
+        self.call(conn, |n, conn| n.connected(conn));
         self.log(Some(conn), Callback::Connected);
     }
     fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
         self.observe(conn);
-        self.call(|n| n.connect_failed(conn, reason));
+        self.call(conn, |n, conn| n.connect_failed(conn, reason));
         self.log(Some(conn), Callback::ConnectFailed(reason));
     }
     fn auth_failed(&mut self, conn: &mut TcpConnection) {
-        self.call(|n| n.auth_failed(conn));
+        self.call(conn, |n, conn| n.auth_failed(conn));
         self.log(Some(conn), Callback::AuthFailed);
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
         let before = self.payload(&data);
-        let result = self.call(|n| n.sent(conn, data));
+        let result = self.call(conn, |n, conn| n.sent(conn, data));
         self.sink.data(&self.who, conn, DataFlow::Queued(&result));
         let after = self.result_payload(Some(&before), &result);
         self.log(
@@ -140,7 +230,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     }
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         let data: Vec<Payload> = chunks.iter().map(|c| self.payload(c)).collect();
-        let result = self.call(|n| n.sentv(conn, chunks));
+        let result = self.call(conn, |n, conn| n.sentv(conn, chunks));
         for chunk in &result {
             self.sink.data(&self.who, conn, DataFlow::Queued(chunk));
         }
@@ -159,7 +249,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
         let payload = self.payload(&data);
         self.sink.data(&self.who, conn, DataFlow::Delivered(&data));
-        let result = self.call(|n| n.received(conn, data, times));
+        let result = self.call(conn, |n, conn| n.received(conn, data, times));
         self.log(
             Some(conn),
             Callback::Received {
@@ -171,20 +261,20 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         result
     }
     fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
-        let result = self.call(|n| n.expect(conn, qty));
+        let result = self.call(conn, |n, conn| n.expect(conn, qty));
         self.log(Some(conn), Callback::Expect { qty, result });
         result
     }
     fn closed(&mut self, conn: &mut TcpConnection) {
-        self.call(|n| n.closed(conn));
+        self.call(conn, |n, conn| n.closed(conn));
         self.log(Some(conn), Callback::Closed);
     }
     fn throttled(&mut self, conn: &mut TcpConnection) {
-        self.call(|n| n.throttled(conn));
+        self.call(conn, |n, conn| n.throttled(conn));
         self.log(Some(conn), Callback::Throttled);
     }
     fn unthrottled(&mut self, conn: &mut TcpConnection) {
-        self.call(|n| n.unthrottled(conn));
+        self.call(conn, |n, conn| n.unthrottled(conn));
         self.log(Some(conn), Callback::Unthrottled);
     }
 }
@@ -197,14 +287,18 @@ pub struct RecordedListener<N> {
     sink: Arc<dyn CallbackSink>,
     accepted: usize,
     keep_bytes: bool,
+    /// Names the connections it dials.
+    family: Arc<Family>,
 }
 
 impl<N> RecordedListener<N> {
     /// Records `inner`'s callbacks under the name `who`.
     pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+        let who = who.into();
         RecordedListener {
             inner,
-            who: who.into(),
+            family: Family::new(&who),
+            who,
             sink,
             accepted: 0,
             keep_bytes: true,
@@ -220,9 +314,27 @@ impl<N> RecordedListener<N> {
 }
 
 impl<N> RecordedListener<N> {
-    /// Runs one callback of the inner notifier, announced to the sink.
-    fn call<R>(&mut self, callback: impl FnOnce(&mut N) -> R) -> R {
-        announced(&*self.sink, &self.who, &mut self.inner, callback)
+    /// Runs one callback of the inner notifier, announced to the sink; returns its result and
+    /// the connections it dialled, wrapped in recorders, for [`announce`](Self::announce).
+    fn call<R>(
+        &mut self,
+        listener: &mut TcpListener,
+        callback: impl FnOnce(&mut N, &mut TcpListener) -> R,
+    ) -> (R, Vec<Announced>) {
+        let before = listener.dials().len();
+        let result = announced(&*self.sink, &self.who, &mut self.inner, |n| {
+            callback(n, listener)
+        });
+        let requests = listener.dials().since(before);
+        let dialled = wrap_dials(requests, &self.family, &self.sink, self.keep_bytes);
+        (result, dialled)
+    }
+
+    /// Tells the sink of the connections a callback dialled, after the callback's own line.
+    fn announce(&self, dialled: Vec<Announced>) {
+        for (who, host, service) in dialled {
+            self.sink.dialled(&self.who, &who, &host, &service);
+        }
     }
 }
 
@@ -248,14 +360,16 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
             None,
             Callback::Listening(listener.local_address()),
         );
-        self.call(|n| n.listening(listener));
+        let ((), dialled) = self.call(listener, |n, l| n.listening(l));
+        self.announce(dialled);
     }
     fn not_listening(&mut self, listener: &mut TcpListener) {
         self.sink.record(&self.who, None, Callback::NotListening);
-        self.call(|n| n.not_listening(listener));
+        let ((), dialled) = self.call(listener, |n, l| n.not_listening(l));
+        self.announce(dialled);
     }
     fn connected(&mut self, listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
-        let notify = self.call(|n| n.connected(listener));
+        let (notify, dialled) = self.call(listener, |n, l| n.connected(l));
         self.sink.record(
             &self.who,
             None,
@@ -263,6 +377,7 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
                 accepted: notify.is_some(),
             },
         );
+        self.announce(dialled);
         notify.map(|inner| {
             self.accepted += 1;
             let who = format!("{}.{}", self.who, self.accepted);
@@ -272,6 +387,7 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
     }
     fn closed(&mut self, listener: &mut TcpListener) {
         self.sink.record(&self.who, None, Callback::ListenerClosed);
-        self.call(|n| n.closed(listener));
+        let ((), dialled) = self.call(listener, |n, l| n.closed(l));
+        self.announce(dialled);
     }
 }

@@ -24,6 +24,12 @@ pub trait CallbackSink: Send + Sync + 'static {
     #[allow(unused_variables)]
     fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {}
 
+    /// A callback of `by` (a connection or a listener) dialled a new connection, recorded from
+    /// now on as `who`, to `host` and `service`; told after that callback's own record, before
+    /// the new connection's first callback. Does nothing by default.
+    #[allow(unused_variables)]
+    fn dialled(&self, by: &str, who: &str, host: &str, service: &str) {}
+
     /// A callback of `who` is about to run: what happens until [`exit`](Self::exit) happens
     /// inside it (the simulator attributes assertions made there to `who`). Callbacks never
     /// nest. Does nothing by default.

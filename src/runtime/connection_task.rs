@@ -4,10 +4,13 @@
 
 use super::actor::{Actor, Settled};
 use super::backend::{BoxFuture, Network};
+use super::dial;
 use super::handle::ConnectionHandle;
 use super::mailbox::Mailbox;
 use super::stream_transport::StreamTransport;
-use crate::proto::{ConnectFailure, ConnectionConfig, ConnectionMachine, TcpConnectionNotify};
+use crate::proto::{
+    Attachment, ConnectFailure, ConnectionConfig, ConnectionMachine, TcpConnectionNotify,
+};
 use smallvec::SmallVec;
 use std::future::poll_fn;
 use std::io;
@@ -31,7 +34,6 @@ type Attempt<N> = BoxFuture<'static, io::Result<<N as Network>::Stream>>;
 
 /// A client's way to its peer: the name being resolved, then the attempts in flight.
 struct Dialling<N: Network> {
-    net: N,
     resolving: Option<BoxFuture<'static, io::Result<Vec<SocketAddr>>>>,
     /// Inline for the usual one or two addresses: no allocation per connect.
     attempts: SmallVec<[Option<Attempt<N>>; 2]>,
@@ -42,6 +44,7 @@ impl<N: Network> Dialling<N> {
     /// machine what came of them. Returns whether dialling is over (connected or failed).
     fn poll(
         &mut self,
+        net: &N,
         machine: &mut ConnectionMachine,
         mailbox: &Mailbox,
         cx: &mut Context<'_>,
@@ -51,7 +54,7 @@ impl<N: Network> Dialling<N> {
                 self.resolving = None;
                 machine.handle_resolved(result);
                 while let Some(address) = machine.poll_attempt() {
-                    self.attempts.push(Some(self.net.connect(address)));
+                    self.attempts.push(Some(net.connect(address)));
                 }
             }
         }
@@ -84,6 +87,9 @@ impl<N: Network> Dialling<N> {
 /// One running connection over network `N`.
 pub(crate) struct ConnectionTask<N: Network> {
     actor: Actor,
+    /// The network it runs over, for its connect attempts and the connections its notifier
+    /// dials.
+    net: N,
     /// `None` for an accepted connection, which dials nothing, and for a client once it
     /// connected or failed.
     dialling: Option<Dialling<N>>,
@@ -100,14 +106,28 @@ impl<N: Network> ConnectionTask<N> {
         service: &str,
     ) -> ConnectionHandle {
         let (handle, mailbox, attachment) = ConnectionHandle::channel();
+        Self::spawn_client_on(net, notify, config, host, service, (mailbox, attachment));
+        handle
+    }
+
+    /// Spawns a client that dials `host` and `service`, on a mailbox made beforehand (a
+    /// connection a notifier dialled, whose handle it already holds).
+    pub(crate) fn spawn_client_on(
+        net: N,
+        notify: Box<dyn TcpConnectionNotify>,
+        config: ConnectionConfig,
+        host: &str,
+        service: &str,
+        (mailbox, attachment): (Mailbox, Attachment),
+    ) {
         let machine = ConnectionMachine::client(notify, config, Some(attachment));
         let dialling = Dialling {
-            net,
             resolving: None,
             attempts: SmallVec::new(),
         };
         let mut task = ConnectionTask {
             actor: Actor::new(machine, mailbox),
+            net,
             dialling: Some(dialling),
             on_finish: None,
         };
@@ -122,18 +142,18 @@ impl<N: Network> ConnectionTask<N> {
                     let (host, service) = task.actor.machine().handle_dial(host, service);
                     drop(names);
                     if let Some(dialling) = task.dialling.as_mut() {
-                        dialling.resolving = Some(dialling.net.resolve(&host, &service));
+                        dialling.resolving = Some(task.net.resolve(&host, &service));
                     }
                 }
                 task.run().await;
             }
             .instrument(tracing::debug_span!(crate::spans::CONNECTION)),
         );
-        handle
     }
 
     /// Spawns a connection for a stream a listener accepted.
     pub(crate) fn spawn_server(
+        net: N,
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
         stream: N::Stream,
@@ -143,6 +163,7 @@ impl<N: Network> ConnectionTask<N> {
         let machine = ConnectionMachine::server(notify, config, Some(attachment));
         let mut task = ConnectionTask::<N> {
             actor: Actor::new(machine, mailbox),
+            net,
             dialling: None,
             on_finish: Some(on_finish),
         };
@@ -150,6 +171,7 @@ impl<N: Network> ConnectionTask<N> {
             async move {
                 let transport = StreamTransport::new(stream, task.actor.mailbox().waker());
                 task.actor.machine().handle_accepted(Box::new(transport));
+                task.start_dials();
                 task.run().await;
             }
             .instrument(tracing::debug_span!(crate::spans::CONNECTION)),
@@ -162,6 +184,8 @@ impl<N: Network> ConnectionTask<N> {
     async fn run(&mut self) {
         poll_fn(|cx| self.poll_turns(cx)).await;
         self.actor.finish();
+        // Asked for in the last callback (a reconnect from `closed` or `connect_failed`).
+        self.start_dials();
         if let Some(on_finish) = self.on_finish.take() {
             on_finish.call();
         }
@@ -172,14 +196,15 @@ impl<N: Network> ConnectionTask<N> {
         self.actor.register(cx.waker());
         // Queued only now, so messages other tasks sent during the yield come first (R4).
         self.actor.queue_resumes(|_| {});
-        let dialling = &mut self.dialling;
+        let (dialling, net) = (&mut self.dialling, &self.net);
         let settled = self.actor.turns(|machine, mailbox| {
-            if let Some(over) = dialling.as_mut().map(|d| d.poll(machine, mailbox, cx)) {
+            if let Some(over) = dialling.as_mut().map(|d| d.poll(net, machine, mailbox, cx)) {
                 if over {
                     *dialling = None;
                 }
             }
         });
+        self.start_dials();
         // Messages the task sent itself were handled in these turns, but would have woken it as
         // another task's do: it wakes itself once, here, so it is polled just as often.
         let wake_owed = self.actor.take_wake_owed();
@@ -196,6 +221,16 @@ impl<N: Network> ConnectionTask<N> {
                 }
                 Poll::Pending
             }
+        }
+    }
+}
+
+impl<N: Network> ConnectionTask<N> {
+    /// Starts the connections the notifier dialled since last asked, on this task's host.
+    fn start_dials(&mut self) {
+        let requests = self.actor.machine().poll_dials();
+        if !requests.is_empty() {
+            dial::start(&self.net, requests);
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::backend::Network;
 use super::connection_task::{ConnectionTask, OnFinish};
+use super::dial;
 use crate::proto::{BindError, ConnectionConfig, ListenerMachine, ListenerState, TcpListenNotify};
 use std::io;
 use std::net::SocketAddr;
@@ -113,7 +114,7 @@ pub(crate) fn spawn_listener<N: Network>(
 ) -> ListenerHandle {
     let (dispose_tx, dispose_rx) = mpsc::unbounded_channel();
     let (state_tx, state_rx) = watch::channel(ListenerState::Binding);
-    let machine = ListenerMachine::new(notify, limit);
+    let machine = ListenerMachine::new(notify, limit, config);
     let (host, service) = (host.to_string(), service.to_string());
     tokio::spawn(
         run_listener(
@@ -154,6 +155,7 @@ async fn run_listener<N: Network>(
             None
         }
     };
+    dial::start(&net, machine.poll_dials());
     publish(&state, machine.state());
     let Some(socket) = socket else {
         return;
@@ -183,7 +185,13 @@ async fn run_listener<N: Network>(
                             closed: closed.clone(),
                             wake: (machine.limit() > 0).then(|| closed_tx.clone()),
                         };
-                        ConnectionTask::<N>::spawn_server(notify, config, stream, on_finish);
+                        ConnectionTask::<N>::spawn_server(
+                            net.clone(),
+                            notify,
+                            config,
+                            stream,
+                            on_finish,
+                        );
                     }
                 }
                 Err(e) => {
@@ -192,6 +200,8 @@ async fn run_listener<N: Network>(
                 }
             },
         }
+        // What its callbacks dialled this turn (`connected`, `closed`).
+        dial::start(&net, machine.poll_dials());
         publish(&state, machine.state());
     }
 }

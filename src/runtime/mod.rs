@@ -7,6 +7,7 @@
 //! - [`actor`]: a connection's turn loop (machine plus mailbox), shared with the unit tests.
 //! - [`connection_task`] and [`listener_task`]: the tasks, and [`stream_transport`], the seam
 //!   through which a machine does I/O on a backend stream.
+//! - [`dial`]: `TcpConnection::dial` and `TcpListener::dial`, and starting what they asked for.
 //! - [`builder`]: `TcpConnection::connect`, `TcpListener::listen` and their builders.
 //!
 //! Dependencies point from here to `proto`, never back.
@@ -15,6 +16,7 @@ mod actor;
 mod backend;
 mod builder;
 mod connection_task;
+mod dial;
 mod handle;
 mod listener_task;
 mod mailbox;

@@ -59,7 +59,8 @@ fn a1_hard_close_inside_accepted_gives_closed_never_connect_failed() {
 #[test]
 fn a2_listener_connected_comes_before_the_connections_accepted() {
     let log = Log::new();
-    let mut listener = ListenerMachine::new(Box::new(ListenScript::new(&log)), 0);
+    let mut listener =
+        ListenerMachine::new(Box::new(ListenScript::new(&log)), 0, Default::default());
     listener.handle_bound(Ok(addr(80)));
     let notify = listener.handle_accepted().expect("the factory accepts");
     assert_eq!(log.lines(), ["listening", "listener.connected"]);

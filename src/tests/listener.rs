@@ -8,7 +8,7 @@ use crate::proto::{BindError, ListenerMachine, ListenerState, TcpListener};
 use std::io::{self, ErrorKind};
 
 fn listener(script: ListenScript, limit: usize) -> ListenerMachine {
-    ListenerMachine::new(Box::new(script), limit)
+    ListenerMachine::new(Box::new(script), limit, Default::default())
 }
 
 /// A factory that notes the listener's count and pause state on each `connected`, then

@@ -6,6 +6,7 @@ mod harness;
 mod accept;
 mod connect;
 mod deferred;
+mod dial;
 mod differ;
 mod lifetime;
 mod listener;

@@ -65,3 +65,16 @@ pub fn assert_fix_passes(scenario: Scenario, caught: &ChaosFailure) {
         panic!("the fixed notifier must pass the seeds that caught the bug:\n{failure}");
     }
 }
+
+/// Seeds a fixed twin sweeps by default (CI); `TCPNOTIFY_SEEDS=0..10000` sweeps the 10,000
+/// the README reports.
+pub const FIX_MANY_SEEDS: u64 = 300;
+
+/// Sweeps `scenario` (a buggy demo with its bug fixed) over [`FIX_MANY_SEEDS`] seeds, or the
+/// seeds the environment asks for, and asserts that every one passed.
+pub fn assert_fix_passes_many(scenario: Scenario) {
+    let pass = Chaos::new(scenario)
+        .seeds(0..FIX_MANY_SEEDS)
+        .assert_passes();
+    println!("{pass}");
+}

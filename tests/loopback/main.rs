@@ -15,6 +15,7 @@ mod assertions;
 mod composed;
 mod connect;
 mod data;
+mod dial;
 mod faults;
 mod flow;
 mod lifetime;

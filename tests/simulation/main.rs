@@ -4,6 +4,7 @@
 
 mod connect;
 mod determinism;
+mod dial;
 mod dropped_writes;
 mod faults;
 mod fidelity;

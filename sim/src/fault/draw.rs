@@ -88,7 +88,9 @@ impl FaultPlan {
     /// client connection across the pair of hosts it cuts (or to the host that crashes),
     /// its `connecting`, its `connected`, or one of its first three `sent` or `received`.
     /// Pairs of hosts that no client connects across get no partition then, as nothing flows
-    /// between them. A plan holds at most [`MAX_FAULTS`] faults.
+    /// between them. Refusals of a listener's port are timed by any client's traffic (what
+    /// dials the port may be a connection a notifier dialled). A plan holds at most
+    /// [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -180,6 +182,25 @@ impl FaultPlan {
                 });
             }
         }
+        // Ports refuse on the traffic of any client: what dials them may be a connection the
+        // plan does not know (a proxy's onward connection, a client's redial).
+        let all: Vec<&Dial> = topology.dials.iter().collect();
+        for (host, port) in &topology.ports {
+            if window.is_none() && all.is_empty() {
+                break;
+            }
+            if rng.random_bool(settings.refusals.clamp(0.0, 1.0)) {
+                let trigger = when(&mut rng, window, &all);
+                faults.push(Fault {
+                    trigger,
+                    kind: FaultKind::Refuse {
+                        host: host.clone(),
+                        port: *port,
+                        duration_ms: settings.refusal_ms.pick(&mut rng),
+                    },
+                });
+            }
+        }
         plan.faults = faults.0;
         plan
     }
@@ -237,6 +258,7 @@ mod tests {
                 host: "client".into(),
                 targets: vec!["server".into()],
             }],
+            ports: vec![("server".into(), 7000)],
         }
     }
 
@@ -269,6 +291,7 @@ mod tests {
             resets: 1.0,
             slow_close: 1.0,
             crashes: 1.0,
+            refusals: 1.0,
             partial_writes: 1.0,
             read_chunks: 1.0,
             send_buffer: 1.0,
@@ -348,5 +371,30 @@ mod tests {
             Faults::from(FaultSettings::quiet()).plan_for(Seed(3), &topology, true),
             FaultPlan::quiet(Seed(3))
         );
+    }
+
+    #[test]
+    fn refusals_refuse_a_listeners_port_on_the_traffic_of_any_client() {
+        let settings = FaultSettings {
+            refusals: 1.0,
+            refusal_ms: Span::new(20, 40),
+            ..FaultSettings::default()
+        };
+        for seed in 0..50 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            assert_eq!(plan.faults.len(), 1, "{}", plan.describe());
+            let fault = &plan.faults[0];
+            let FaultKind::Refuse {
+                host,
+                port,
+                duration_ms,
+            } = &fault.kind
+            else {
+                panic!("seed {seed}: {fault} is not a refusal");
+            };
+            assert_eq!((host.as_str(), *port), ("server", 7000));
+            assert!((20..=40).contains(duration_ms), "{fault}");
+            assert!(matches!(fault.trigger, Trigger::After(_)), "{fault}");
+        }
     }
 }

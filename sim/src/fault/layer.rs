@@ -94,6 +94,9 @@ struct State {
     conns: BTreeMap<String, (SocketAddr, SocketAddr)>,
     /// Slow closes asked for by name before the connection existed.
     pending_slow_close: BTreeMap<String, Duration>,
+    /// Ports (host, port) refusing connects, each with the plan faults that refuse it (they
+    /// may overlap).
+    refusing: BTreeMap<(String, u16), BTreeSet<usize>>,
 }
 
 /// Per-run fault state shared by every host's network and stream.
@@ -193,6 +196,42 @@ impl FaultLayer {
         });
     }
 
+    /// Port `port` of host `host` refuses connects, for the plan's fault `index`, until
+    /// [`accept_again`](Self::accept_again) for that fault (refusals may overlap; applying
+    /// one twice is applying it once).
+    pub(crate) fn refuse(&self, index: usize, host: &str, port: u16) {
+        (self.lock().refusing)
+            .entry((host.to_string(), port))
+            .or_default()
+            .insert(index);
+    }
+
+    /// The refusal of fault `index` ended; the port accepts again once no refusal is left.
+    pub(crate) fn accept_again(&self, index: usize, host: &str, port: u16) {
+        let mut state = self.lock();
+        let key = (host.to_string(), port);
+        if let Some(faults) = state.refusing.get_mut(&key) {
+            faults.remove(&index);
+            if faults.is_empty() {
+                state.refusing.remove(&key);
+            }
+        }
+    }
+
+    /// Whether port `port` of host `host` refuses connects now.
+    pub fn refuses(&self, host: &str, port: u16) -> bool {
+        self.lock().refusing.contains_key(&(host.to_string(), port))
+    }
+
+    /// How long a refused connect takes: the round trip of the SYN and the RST that answers
+    /// it, at the plan's least latency (at least 1 ms each way).
+    pub(crate) fn refusal_round_trip(&self) -> Duration {
+        let one_way = (self.plan.latency)
+            .map_or(super::plan::DEFAULT_LATENCY_MS, |l| l.min_ms)
+            .max(1);
+        Duration::from_millis(one_way.saturating_mul(2))
+    }
+
     /// Host `host` crashed: until [`host_restarted`](Self::host_restarted), SYNs to it are
     /// lost, so connects to it wait (and time out) as TCP's SYN retransmissions would.
     pub(crate) fn host_crashed(&self, host: &str) {
@@ -229,8 +268,8 @@ impl FaultLayer {
     }
 
     /// Heals every fault of the layer at once and for good, for a run's liveness phase: every
-    /// partition is repaired, every slow close delivers its end of stream now, and the
-    /// chunking policies stop — writes and reads pass whole, and each direction may hold the
+    /// partition is repaired, every slow close delivers its end of stream now, every refusing
+    /// port accepts again, and the chunking policies stop — writes and reads pass whole, and each direction may hold the
     /// plan's whole window again. Every task waiting on a fault is woken. Hosts that are down
     /// stay down until the runner restarts them; a reset stays a reset.
     pub fn calm(&self) {
@@ -244,6 +283,7 @@ impl FaultLayer {
         self.wake_heal_waiters(|state| {
             state.blocked.clear();
             state.pending_slow_close.clear();
+            state.refusing.clear();
         });
     }
 
@@ -361,6 +401,8 @@ impl FaultLayer {
                 self.in_flight(|from, to| either(a, b, from, to))
             }
             FaultKind::Crash { host, .. } => self.in_flight(|from, to| from == host || to == host),
+            // A refusal acts on connects to the host: bytes already flowing to it count.
+            FaultKind::Refuse { host, .. } => self.in_flight(|_, to| to == host),
             FaultKind::Reset { conn } | FaultKind::SlowClose { conn, .. } => {
                 let Some((local, remote)) = self.lock().conns.get(conn).copied() else {
                     return 0;

@@ -8,7 +8,8 @@
 //! timeout covers the whole handshake, whatever holds it (a partition, a host that is down, a
 //! listener at its limit that does not accept). A SYN that a crash or restart lost after it
 //! left comes back as a refusal from a backend that already forgot the host's backlog
-//! (turmoil); it is sent again.
+//! (turmoil); it is sent again. A SYN to a port that refuses for a while (a `refuse` fault)
+//! is answered by a RST: the connect fails as refused a round trip later.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -79,6 +80,14 @@ async fn dial<N: Network>(
 ) -> io::Result<N::Stream> {
     loop {
         layer.wait_connectable(from, to).await;
+        if layer.refuses(to, address.port()) {
+            // The SYN reaches a live host whose port refuses: its RST comes back.
+            tokio::time::sleep(layer.refusal_round_trip()).await;
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!("{to}:{} refuses connects", address.port()),
+            ));
+        }
         let generation = layer.generation(to);
         match inner.connect(address).await {
             Err(e)

@@ -141,6 +141,18 @@ pub enum FaultKind {
         /// Delay of the FIN.
         delay_ms: u64,
     },
+    /// Port `port` of host `host` refuses connects for `duration_ms`: the host stays up and
+    /// its connections go on, but every connect to that port in the meantime is refused (a
+    /// round trip later, as a RST comes back), as while a service restarts. Then connects
+    /// are accepted again.
+    Refuse {
+        /// Host name.
+        host: String,
+        /// The refusing port.
+        port: u16,
+        /// How long it refuses.
+        duration_ms: u64,
+    },
     /// Host `host` crashes, and restarts after `restart_after_ms` if given.
     Crash {
         /// Host name.
@@ -161,6 +173,7 @@ impl FaultKind {
             FaultKind::Reset { .. } => "reset",
             FaultKind::SlowClose { .. } => "slow_close",
             FaultKind::Crash { .. } => "crash",
+            FaultKind::Refuse { .. } => "refuse",
         }
     }
 }
@@ -198,6 +211,11 @@ impl fmt::Display for FaultKind {
                 restart_after_ms: Some(ms),
             } => write!(f, "crash {host}, restart after {ms}ms"),
             FaultKind::Crash { host, .. } => write!(f, "crash {host}"),
+            FaultKind::Refuse {
+                host,
+                port,
+                duration_ms,
+            } => write!(f, "refuse connects to {host}:{port} for {duration_ms}ms"),
         }
     }
 }
@@ -381,6 +399,15 @@ impl Fault {
             }
             FaultKind::Reset { conn } => {
                 topology.connection("conn", conn)?;
+            }
+            FaultKind::Refuse {
+                host: h,
+                port,
+                duration_ms,
+            } => {
+                host("host", h)?;
+                positive_at_most("port", u64::from(*port), u64::from(u16::MAX))?;
+                at_most("duration_ms", *duration_ms, MAX_DURATION_MS)?;
             }
             FaultKind::SlowClose { conn, delay_ms } => {
                 topology.connection("conn", conn)?;
@@ -745,6 +772,8 @@ pub struct Topology {
     /// Every client connection, with the hosts it connects across: what traffic-timed faults
     /// are timed by.
     pub dials: Vec<Dial>,
+    /// Every listening port, with its host, in the scenario's order: what may refuse.
+    pub ports: Vec<(String, u16)>,
 }
 
 impl Topology {

@@ -113,6 +113,12 @@ pub struct FaultSettings {
     pub crashes: f64,
     /// Range of the down time before a crashed host restarts.
     pub crash_down_ms: Span,
+    /// Probability that a listener's port refuses connects for a while, per listener: the
+    /// host stays up, but a connect to that port is refused (as by a service restarting) until
+    /// the refusal ends.
+    pub refusals: f64,
+    /// Range of how long a refusal lasts.
+    pub refusal_ms: Span,
     /// How long a connect across a partition waits before timing out.
     pub connect_timeout_ms: u64,
     /// When timed faults (partitions, crashes) may fire, in simulated milliseconds. Absent
@@ -142,6 +148,8 @@ impl Default for FaultSettings {
             slow_close_ms: Span::new(10, 200),
             crashes: 0.0,
             crash_down_ms: Span::new(50, 500),
+            refusals: 0.0,
+            refusal_ms: Span::new(10, 300),
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
             fault_window_ms: None,
         }
@@ -222,6 +230,7 @@ impl FaultSettings {
             ("reset", on(self.resets)),
             ("slow_close", on(self.slow_close)),
             ("crash", on(self.crashes)),
+            ("refuse", on(self.refusals)),
         ]
         .into_iter()
         .filter_map(|(name, enabled)| enabled.then_some(name))
@@ -273,6 +282,7 @@ impl FaultSettings {
             ),
             ("slow closes", self.slow_close, self.slow_close_ms, "ms"),
             ("crashes", self.crashes, self.crash_down_ms, "ms down"),
+            ("refusals", self.refusals, self.refusal_ms, "ms"),
         ] {
             if p > 0.0 {
                 lines.push(format!("{name} p={p:.2} {}", range(span, unit)));
@@ -296,6 +306,7 @@ impl FaultSettings {
             ("resets", self.resets),
             ("slow_close", self.slow_close),
             ("crashes", self.crashes),
+            ("refusals", self.refusals),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(InvalidField::new(
@@ -318,6 +329,7 @@ impl FaultSettings {
             ("partition_ms", self.partition_ms),
             ("slow_close_ms", self.slow_close_ms),
             ("crash_down_ms", self.crash_down_ms),
+            ("refusal_ms", self.refusal_ms),
         ] {
             span.check(name, 0, MAX_DURATION_MS)?;
         }

@@ -18,12 +18,14 @@
 //! | slow closes | each client connection's FIN, with probability 0.3–1, 1–300 ms late |
 //! | resets | each client connection, with probability 0.2–1, after one of its first 1–10 `received` |
 //! | crashes | each server host, with probability 0.3–1, down for 10 ms to twice the connect timeout |
+//! | refusals | each listener's port, with probability 0.3–1, refuses connects for 5 ms to 1 s (a live host whose service restarts): a connect meanwhile fails as refused |
 //! | a short connect timeout | 50 to 500 ms instead of 1 s |
 //!
 //! Every fault kind that heals (latency, partial writes, re-chunked reads, small send
 //! buffers, two-way and one-way partitions, slow closes) is always in the draw. Resets and
-//! crashes lose connections, and so do partitions longer than the connect timeout (a connect
-//! across one fails): they, and a shorter connect timeout, are drawn only when lost
+//! crashes lose connections, refusals fail the connects they meet (though they heal), and so
+//! do partitions longer than the connect timeout (a connect across one fails): they, and a
+//! shorter connect timeout, are drawn only when lost
 //! connections are allowed, which by default
 //! is when the scenario's expectations allow them
 //! ([`Expectations::allows_lost_connections`](crate::scenario::Expectations::allows_lost_connections)):
@@ -141,6 +143,10 @@ impl Swarm {
                 settings.crashes = rng.random_range(0.3..=1.0);
                 settings.crash_down_ms = span(&mut rng, 10, within(3, 2 * timeout));
             }
+            if let Some(mut rng) = kind(9) {
+                settings.refusals = rng.random_range(0.3..=1.0);
+                settings.refusal_ms = span(&mut rng, 5, within(3, 1000));
+            }
         }
         settings
     }
@@ -189,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn resets_and_crashes_are_drawn_only_when_lost_connections_are_allowed() {
+    fn resets_crashes_and_refusals_are_drawn_only_when_lost_connections_are_allowed() {
         let count = |swarm: Swarm, allowed: bool, kind: &str| {
             (0..200)
                 .filter(|seed| {
@@ -200,7 +206,7 @@ mod tests {
                 })
                 .count()
         };
-        for kind in ["reset", "crash"] {
+        for kind in ["reset", "crash", "refuse"] {
             assert_eq!(count(Swarm::default(), false, kind), 0, "{kind}");
             assert!(count(Swarm::default(), true, kind) > 40, "{kind}");
             assert_eq!(count(Swarm::lost_connections(false), true, kind), 0);

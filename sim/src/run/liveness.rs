@@ -117,6 +117,12 @@ enum Healing {
     },
     /// A crashed host not restarted.
     Restart { index: usize, host: String },
+    /// A port refusing connects.
+    Refusal {
+        index: usize,
+        host: String,
+        port: u16,
+    },
     /// Latency other than the quiet default.
     Latency,
     /// The plan's chunking policies, by name.
@@ -136,9 +142,9 @@ impl Loop<'_, '_> {
 
     fn describe(&self, healing: &Healing) -> String {
         match healing {
-            Healing::Partition { index, .. } | Healing::Restart { index, .. } => {
-                self.described(*index)
-            }
+            Healing::Partition { index, .. }
+            | Healing::Restart { index, .. }
+            | Healing::Refusal { index, .. } => self.described(*index),
             Healing::Latency => "latency other than the quiet 1ms".into(),
             Healing::Policies(names) => format!("chunking policies {}", names.join(", ")),
             Healing::SlowCloses => "slow closes".into(),
@@ -149,11 +155,17 @@ impl Loop<'_, '_> {
     fn in_force(&self) -> Vec<Healing> {
         let mut list = Vec::new();
         for action in self.schedule.values() {
-            if let Action::Heal { index, cuts } = action {
-                list.push(Healing::Partition {
+            match action {
+                Action::Heal { index, cuts } => list.push(Healing::Partition {
                     index: *index,
                     cuts: cuts.clone(),
-                });
+                }),
+                Action::AcceptAgain { index, host, port } => list.push(Healing::Refusal {
+                    index: *index,
+                    host: host.clone(),
+                    port: *port,
+                }),
+                Action::Fire(_) | Action::Restart { .. } => {}
             }
         }
         for (host, index) in &self.disturbed.crashed {
@@ -203,6 +215,9 @@ impl Loop<'_, '_> {
                 Healing::Partition { index, cuts } => self.apply(now, Action::Heal { index, cuts }),
                 Healing::Restart { index, host } => {
                     self.apply(now, Action::Restart { index, host })
+                }
+                Healing::Refusal { index, host, port } => {
+                    self.apply(now, Action::AcceptAgain { index, host, port })
                 }
                 Healing::Latency => {
                     let hosts: Vec<String> =

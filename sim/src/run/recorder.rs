@@ -158,6 +158,12 @@ impl RunState {
         self.lock().live.is_empty()
     }
 
+    /// Connection `who` was dialled on `host` from a callback: live from now on, before its
+    /// task first runs, so the run cannot end in between.
+    fn dialled(&self, host: &str, who: &str) {
+        self.lock().live.insert(who.to_string(), host.to_string());
+    }
+
     /// Forgets the connections of a crashed host: they end without a callback.
     pub(crate) fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
         let mut progress = self.lock();
@@ -259,6 +265,11 @@ impl RunState {
                 // the SYN about to leave; the run loop records it and schedules its healing.
                 FaultKind::Partition { a, b, one_way, .. } => {
                     self.layer.partition(a, b, *one_way);
+                    progress.fired.push(index);
+                }
+                // A refusal too, so that one triggered by `connecting` refuses that connect.
+                FaultKind::Refuse { host, port, .. } => {
+                    self.layer.refuse(index, host, *port);
                     progress.fired.push(index);
                 }
                 _ => progress.fired.push(index),
@@ -369,6 +380,12 @@ impl CallbackSink for HostSink {
     fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
         self.run
             .note(&self.host, who, EventKind::write_dropped(dropped));
+    }
+
+    fn dialled(&self, by: &str, who: &str, host: &str, service: &str) {
+        self.run.dialled(&self.host, who);
+        self.run
+            .note(&self.host, by, EventKind::dialled(who, host, service));
     }
 
     fn enter(&self, who: &str) {

@@ -21,7 +21,6 @@ use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
-use crate::scenario::notifiers::Accept;
 use crate::scenario::{ClientSpec, ListenerSpec, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
@@ -116,6 +115,11 @@ enum Action {
     Restart {
         index: usize,
         host: String,
+    },
+    AcceptAgain {
+        index: usize,
+        host: String,
+        port: u16,
     },
 }
 
@@ -390,8 +394,7 @@ fn register_host(
                     1 => l.name.clone(),
                     n => format!("{}#{n}", l.name),
                 };
-                let make = l.notifier.clone();
-                let notify = RecordedListener::new(Accept(move || make()), who, sink.clone())
+                let notify = RecordedListener::new(l.notifier.make(), who, sink.clone())
                     .keeping_payloads(run.needs_payloads());
                 TcpListener::builder()
                     .network(net.clone())
@@ -565,6 +568,10 @@ impl Loop<'_, '_> {
                 }
                 self.fault_event(now, index, "healed".into());
             }
+            Action::AcceptAgain { index, host, port } => {
+                self.run.layer.accept_again(index, &host, port);
+                self.fault_event(now, index, "healed".into());
+            }
             Action::Restart { index, host } => {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
@@ -596,6 +603,22 @@ impl Loop<'_, '_> {
                 self.schedule_at(
                     now.saturating_add(duration_ms.saturating_mul(1000)),
                     Action::Heal { index, cuts },
+                );
+            }
+            FaultKind::Refuse {
+                host,
+                port,
+                duration_ms,
+            } => {
+                // Already refusing if an event triggered it (`RunState::observe`).
+                self.run.layer.refuse(index, host, *port);
+                self.schedule_at(
+                    now.saturating_add(duration_ms.saturating_mul(1000)),
+                    Action::AcceptAgain {
+                        index,
+                        host: host.clone(),
+                        port: *port,
+                    },
                 );
             }
             FaultKind::Latency {

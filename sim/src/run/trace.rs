@@ -142,6 +142,15 @@ impl EventKind {
             total: dropped.total,
         }
     }
+
+    /// The note of a connection's (or listener's) callback dialling `who` to `host` and
+    /// `service` (`conn.dial`, `listener.dial`): `dials c1~1 to server:7000`. The new
+    /// connection's own callbacks follow under its name.
+    pub fn dialled(who: &str, host: &str, service: &str) -> EventKind {
+        EventKind::Note {
+            text: format!("dials {who} to {host}:{service}"),
+        }
+    }
 }
 
 impl TraceEvent {
@@ -648,6 +657,15 @@ impl CallbackSink for TraceSink {
             host: self.host.clone(),
             who: who.to_string(),
             kind: EventKind::write_dropped(dropped),
+        });
+    }
+
+    fn dialled(&self, by: &str, who: &str, host: &str, service: &str) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: self.host.clone(),
+            who: by.to_string(),
+            kind: EventKind::dialled(who, host, service),
         });
     }
 }

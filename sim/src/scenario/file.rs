@@ -18,7 +18,8 @@
 //! host = "server"
 //! port = 7000
 //! limit = 0                 # connection limit, 0 = none
-//! notifier = "echo"         # a registered notifier
+//! notifier = "echo"         # a registered notifier for each accepted connection, or
+//! # listen_notifier = "..." # instead, a registered listen notifier (TcpListenNotify)
 //! params = {}               # its parameters
 //! config = { read_buffer_size = 16384 }
 //!
@@ -95,7 +96,7 @@
 use super::comments;
 use super::locate::{Locator, ScenarioError};
 use super::registry::{ParamError, Params, Registry};
-use super::{Expectations, NotifierFactory, Scenario};
+use super::{Expectations, ListenerNotifier, NotifierFactory, Scenario};
 use crate::fault::FaultPlan;
 use crate::fault::FaultSettings;
 use crate::seed::Seed;
@@ -152,7 +153,10 @@ struct FileListener {
     port: u16,
     #[serde(default)]
     limit: usize,
-    notifier: String,
+    /// The notifier of each accepted connection; or, instead, `listen_notifier`.
+    notifier: Option<String>,
+    /// A registered listen notifier, instead of `notifier`.
+    listen_notifier: Option<String>,
     params: Option<toml::Table>,
     #[serde(default)]
     config: FileConfig,
@@ -337,9 +341,9 @@ fn build(
     let mut tables: Vec<usize> = Vec::new();
     for (i, l) in file.listeners.iter().enumerate() {
         let field = format!("listeners[{i}]");
-        let (notifier, _) = at.notifier(registry, &l.notifier, &l.params, &field)?;
+        let notifier = at.listener_notifier(registry, l, &field)?;
         scenario = scenario
-            .listener(&l.name, &l.host, l.port, notifier)
+            .listener_with(&l.name, &l.host, l.port, notifier)
             .with_config(l.config.apply(&field).map_err(invalid)?);
         if let Some(spec) = scenario.listeners.last_mut() {
             spec.limit = l.limit;
@@ -475,13 +479,56 @@ impl Locator<'_> {
         params: &Option<toml::Table>,
         field: &str,
     ) -> Result<(NotifierFactory, u64), ScenarioError> {
+        self.built(params, field, "notifier", |p| registry.build(name, p))
+    }
+
+    /// What listener `l` runs: its `notifier` for each accepted connection, or its
+    /// `listen_notifier`; exactly one of the two.
+    fn listener_notifier(
+        &self,
+        registry: &Registry,
+        l: &FileListener,
+        field: &str,
+    ) -> Result<ListenerNotifier, ScenarioError> {
+        match (&l.notifier, &l.listen_notifier) {
+            (Some(name), None) => Ok(self.notifier(registry, name, &l.params, field)?.0.into()),
+            (None, Some(name)) => {
+                let key = "listen_notifier";
+                let built = self.built(&l.params, field, key, |p| registry.build_listener(name, p));
+                Ok(built?.0.into())
+            }
+            (Some(_), Some(_)) => Err(self.invalid(&InvalidField::new(
+                format!("{field}.listen_notifier"),
+                "give either `notifier` (for each accepted connection) or `listen_notifier` \
+                 (a listen notifier of its own), not both",
+            ))),
+            (None, None) => Err(self.invalid(&InvalidField::new(
+                format!("{field}.notifier"),
+                "missing: give `notifier` (for each accepted connection) or `listen_notifier` \
+                 (a listen notifier of its own)",
+            ))),
+        }
+    }
+
+    /// Runs `build` on `params`; errors name `field.key` (the notifier's name) or
+    /// `field.params.<param>`. Also returns the bytes the notifier declared it sends.
+    fn built<T>(
+        &self,
+        params: &Option<toml::Table>,
+        field: &str,
+        key: &str,
+        build: impl FnOnce(&Params) -> Result<T, ParamError>,
+    ) -> Result<(T, u64), ScenarioError> {
         let params = Params::new(params.clone().unwrap_or_default());
-        match registry.build(name, &params) {
-            Ok(factory) => Ok((factory, params.payload_bytes())),
-            Err(ParamError { key, message }) => {
-                let field = match key.is_empty() {
-                    true => format!("{field}.notifier"),
-                    false => format!("{field}.params.{key}"),
+        match build(&params) {
+            Ok(made) => Ok((made, params.payload_bytes())),
+            Err(ParamError {
+                key: param,
+                message,
+            }) => {
+                let field = match param.is_empty() {
+                    true => format!("{field}.{key}"),
+                    false => format!("{field}.params.{param}"),
                 };
                 Err(self.invalid(&InvalidField::new(field, message)))
             }

@@ -661,3 +661,125 @@ fn settle_ms_sets_the_liveness_phase_and_is_bounded() {
         "{err}"
     );
 }
+
+/// A registry with one listen notifier, `gate`, that accepts peers with an echo up to its
+/// `accept` parameter and then rejects them.
+fn with_gate() -> Registry {
+    use crate::notifiers::Echo;
+    use tcpnotify::{TcpConnectionNotify, TcpListenNotify, TcpListener};
+    struct Gate(usize);
+    impl TcpListenNotify for Gate {
+        fn connected(&mut self, _: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+            self.0 = self.0.checked_sub(1)?;
+            Some(Box::new(Echo))
+        }
+        fn not_listening(&mut self, _: &mut TcpListener) {}
+    }
+    let mut registry = Registry::builtin();
+    registry.register_listener("gate", |p: &Params| {
+        let accept = p.usize_at_most("accept", 1, 100)?;
+        Ok(crate::scenario::listen_factory(move || Gate(accept)))
+    });
+    registry
+}
+
+fn parse_with_gate(text: &str) -> Result<ScenarioFile, String> {
+    ScenarioFile::parse(text, Path::new("bad.toml"), &with_gate()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_listener_may_name_a_registered_listen_notifier_instead_of_a_notifier() {
+    let text = GOOD.replace(
+        "notifier = \"echo\"",
+        "listen_notifier = \"gate\"\nparams = { accept = 2 }",
+    );
+    let file = parse_with_gate(&text).expect("loads");
+    assert!(matches!(
+        file.scenario.listeners[0].notifier,
+        crate::scenario::ListenerNotifier::Listen(_)
+    ));
+}
+
+#[test]
+fn a_listener_with_both_or_neither_notifier_kinds_is_refused_at_the_field() {
+    let both = GOOD.replace(
+        "notifier = \"echo\"",
+        "notifier = \"echo\"\nlisten_notifier = \"gate\"",
+    );
+    let err = parse_with_gate(&both).err().unwrap_or_default();
+    assert!(
+        err.starts_with("bad.toml:10: listeners[0].listen_notifier: give either"),
+        "{err}"
+    );
+    let neither = GOOD.replace("port = 7000\nnotifier = \"echo\"", "port = 7000");
+    let err = parse_with_gate(&neither).err().unwrap_or_default();
+    assert!(err.contains("listeners[0].notifier: missing"), "{err}");
+}
+
+#[test]
+fn an_unknown_listen_notifier_or_its_parameter_is_named() {
+    let text = GOOD.replace("notifier = \"echo\"", "listen_notifier = \"echo\"");
+    let err = parse_with_gate(&text).err().unwrap_or_default();
+    assert!(
+        err.starts_with(
+            "bad.toml:9: listeners[0].listen_notifier: unknown listen notifier \"echo\" \
+             (registered: gate)"
+        ),
+        "{err}"
+    );
+    let text = GOOD.replace(
+        "notifier = \"echo\"",
+        "listen_notifier = \"gate\"\nparams = { acept = 2 }",
+    );
+    let err = parse_with_gate(&text).err().unwrap_or_default();
+    assert!(
+        err.starts_with("bad.toml:10: listeners[0].params.acept: unknown parameter of gate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_builtin_proxy_needs_a_target_and_a_port() {
+    let proxy = |params: &str| {
+        GOOD.replace(
+            "notifier = \"echo\"",
+            &format!("notifier = \"proxy\"\nparams = {params}"),
+        )
+    };
+    assert!(parse_err(&proxy("{ target = \"server\", port = 7000 }")) == "parsed");
+    let err = parse_err(&proxy("{ port = 7000 }"));
+    assert!(
+        err.starts_with("bad.toml:10: listeners[0].params.target: missing"),
+        "{err}"
+    );
+    let err = parse_err(&proxy("{ target = \"server\", port = 0 }"));
+    assert!(
+        err.contains("listeners[0].params.port: missing or 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_refusal_loads_from_a_plan_and_its_fields_are_checked() {
+    let with =
+        |fault: &str| GOOD.replace("[expect]", &format!("[[plan.faults]]\n{fault}\n\n[expect]"));
+    let ok = with("at_ms = 5\nkind = \"refuse\"\nhost = \"server\"\nport = 7000\nduration_ms = 50");
+    assert_eq!(parse_err(&ok), "parsed");
+    let err = parse_err(&with(
+        "at_ms = 5\nkind = \"refuse\"\nhost = \"nowhere\"\nport = 7000\nduration_ms = 50",
+    ));
+    assert!(
+        err.contains("plan.faults[0].host: unknown host \"nowhere\""),
+        "{err}"
+    );
+    let err = parse_err(&with(
+        "at_ms = 5\nkind = \"refuse\"\nhost = \"server\"\nport = 0\nduration_ms = 50",
+    ));
+    assert!(err.contains("plan.faults[0].port"), "{err}");
+    let settings = GOOD.replace("[expect]", "[faults]\nrefusals = 1.5\n\n[expect]");
+    let err = parse_err(&settings);
+    assert!(
+        err.contains("faults.refusals: probability 1.5 is not between 0 and 1"),
+        "{err}"
+    );
+}

@@ -12,6 +12,7 @@ mod locate;
 mod log_filter;
 pub mod notifiers;
 mod property;
+mod proxy;
 mod registry;
 mod spec;
 
@@ -20,7 +21,8 @@ pub use file::{PlanFile, ScenarioFile, MAX_CLIENT_COUNT};
 pub use locate::ScenarioError;
 pub use log_filter::{LogFilter, LogFilterError, LOG_ENV};
 pub use property::{Properties, Property, PropertyKind};
-pub use registry::{NotifierBuilder, ParamError, Params, Registry};
+pub use registry::{ListenNotifierBuilder, NotifierBuilder, ParamError, Params, Registry};
 pub use spec::{
-    factory, ClientSpec, ListenerSpec, NotifierFactory, RunOptions, Scenario, DEFAULT_SETTLE_MS,
+    factory, listen_factory, ClientSpec, ListenNotifierFactory, ListenerNotifier, ListenerSpec,
+    NotifierFactory, RunOptions, Scenario, DEFAULT_SETTLE_MS,
 };

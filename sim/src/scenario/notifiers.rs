@@ -1,9 +1,12 @@
 //! Built-in notifiers for scenarios: servers (echo, length-framed echo, a slow reader) and
 //! clients (a sender that checks its echo, a bulk writer that respects `throttled`, one that
-//! ignores it, a framed client, a line-based request/response client).
+//! ignores it, a framed client, a line-based request/response client); and a proxy that dials
+//! onward ([`Proxy`]).
 //!
 //! Clients check what they get and `hard_close` with a message on the trace if it is wrong
 //! (an assertion failure inside a notifier would stop the whole run).
+
+pub use super::proxy::Proxy;
 
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};

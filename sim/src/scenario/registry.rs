@@ -1,5 +1,7 @@
 //! Notifiers by name, so scenario files can say `notifier = "echo"`: the built-in ones, and
-//! any a user registers from Rust with a builder that reads the file's `params`.
+//! any a user registers from Rust with a builder that reads the file's `params`. Listen
+//! notifiers (`TcpListenNotify`) have names of their own, which a listener names with
+//! `listen_notifier = "..."` instead of `notifier` ([`Registry::register_listener`]).
 //!
 //! ```
 //! use tcpnotify_sim::notifiers::Echo;
@@ -19,9 +21,9 @@
 
 use super::notifiers::{
     BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
-    LineServer, Sender, SlowReader,
+    LineServer, Proxy, Sender, SlowReader,
 };
-use super::spec::{factory, NotifierFactory};
+use super::spec::{factory, ListenNotifierFactory, NotifierFactory};
 use crate::validate::{
     MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
 };
@@ -176,10 +178,15 @@ impl Params {
 pub type NotifierBuilder =
     Arc<dyn Fn(&Params) -> Result<NotifierFactory, ParamError> + Send + Sync>;
 
-/// Notifier builders by name.
+/// Makes a listen-notifier factory from parameters.
+pub type ListenNotifierBuilder =
+    Arc<dyn Fn(&Params) -> Result<ListenNotifierFactory, ParamError> + Send + Sync>;
+
+/// Notifier builders by name: connection notifiers, and listen notifiers apart.
 #[derive(Clone, Default)]
 pub struct Registry {
     builders: BTreeMap<String, NotifierBuilder>,
+    listen_builders: BTreeMap<String, ListenNotifierBuilder>,
 }
 
 impl Registry {
@@ -191,9 +198,25 @@ impl Registry {
     /// The built-in notifiers: `echo`, `framed-echo`, `line-server`, `slow-reader` for
     /// listeners; `sender`, `bulk-writer`, `throttle-ignoring-writer`, `line-client` for
     /// clients. Also `hard-closer` and `pausing-reader` for listeners, and `impatient-client`
-    /// and `inflating-sender` for clients.
+    /// and `inflating-sender` for clients; `proxy` for a listener that forwards each accepted
+    /// connection to `target`:`port` over a connection it dials (up to `attempts` tries).
     pub fn builtin() -> Self {
         let mut r = Registry::new();
+        r.register("proxy", |p: &Params| {
+            let target = p.string("target", "")?;
+            if target.is_empty() {
+                return Err(ParamError::new("target", "missing: the host to forward to"));
+            }
+            let port = p.usize_at_most("port", 0, u64::from(u16::MAX))?;
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ParamError::new("port", "missing or 0: the port to forward to"))?;
+            let attempts = p.usize_at_most("attempts", 1, MAX_COUNT)?;
+            let proxy =
+                Proxy::new(&target, port).attempts(u32::try_from(attempts).unwrap_or(u32::MAX));
+            Ok(factory(move || proxy.clone()))
+        });
         r.register("echo", |_: &Params| Ok(factory(|| Echo)));
         r.register("framed-echo", |_: &Params| Ok(factory(FramedEcho::new)));
         r.register("line-server", |_: &Params| Ok(factory(LineServer::default)));
@@ -307,6 +330,56 @@ impl Registry {
         self.builders.keys().map(String::as_str).collect()
     }
 
+    /// Registers (or replaces) the listen notifier `name`, for a listener's
+    /// `listen_notifier = "name"`.
+    ///
+    /// ```
+    /// use tcpnotify_sim::notifiers::{Accept, Echo};
+    /// use tcpnotify_sim::scenario::{listen_factory, Params, Registry};
+    ///
+    /// let mut registry = Registry::builtin();
+    /// registry.register_listener("echo-server", |_: &Params| {
+    ///     Ok(listen_factory(|| Accept(|| Box::new(Echo) as _)))
+    /// });
+    /// assert!(registry.build_listener("echo-server", &Params::default()).is_ok());
+    /// let err = registry.build_listener("echo", &Params::default()).err().unwrap();
+    /// assert!(err.to_string().starts_with("unknown listen notifier \"echo\""));
+    /// ```
+    pub fn register_listener(
+        &mut self,
+        name: &str,
+        builder: impl Fn(&Params) -> Result<ListenNotifierFactory, ParamError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.listen_builders
+            .insert(name.to_string(), Arc::new(builder));
+        self
+    }
+
+    /// Every registered listen-notifier name, sorted.
+    pub fn listener_names(&self) -> Vec<&str> {
+        self.listen_builders.keys().map(String::as_str).collect()
+    }
+
+    /// Builds listen notifier `name` from `params`; every parameter must be one it knows.
+    pub fn build_listener(
+        &self,
+        name: &str,
+        params: &Params,
+    ) -> Result<ListenNotifierFactory, ParamError> {
+        let builder = self.listen_builders.get(name).ok_or_else(|| {
+            let known = match self.listener_names() {
+                names if names.is_empty() => "none".to_string(),
+                names => names.join(", "),
+            };
+            ParamError::new(
+                "",
+                format!("unknown listen notifier {name:?} (registered: {known})"),
+            )
+        })?;
+        let made = builder(params)?;
+        all_read(name, params).map(|()| made)
+    }
+
     /// Builds notifier `name` from `params`; every parameter must be one it knows.
     pub fn build(&self, name: &str, params: &Params) -> Result<NotifierFactory, ParamError> {
         let builder = self.builders.get(name).ok_or_else(|| {
@@ -317,15 +390,20 @@ impl Registry {
             )
         })?;
         let made = builder(params)?;
-        match params.unknown() {
-            Some(key) => {
-                let known = params.known().join(", ");
-                Err(ParamError::new(
-                    &key,
-                    format!("unknown parameter of {name} (it takes: {known})"),
-                ))
-            }
-            None => Ok(made),
+        all_read(name, params).map(|()| made)
+    }
+}
+
+/// An error naming the first parameter of `params` that the builder of `name` never read.
+fn all_read(name: &str, params: &Params) -> Result<(), ParamError> {
+    match params.unknown() {
+        Some(key) => {
+            let known = params.known().join(", ");
+            Err(ParamError::new(
+                &key,
+                format!("unknown parameter of {name} (it takes: {known})"),
+            ))
         }
+        None => Ok(()),
     }
 }

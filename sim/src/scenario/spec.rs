@@ -12,7 +12,7 @@ use crate::validate::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
-use tcpnotify::{ConnectionConfig, TcpConnectionNotify};
+use tcpnotify::{ConnectionConfig, TcpConnectionNotify, TcpListenNotify};
 
 /// How long a run goes on after its active duration, by default: the liveness phase, in
 /// simulated milliseconds (see [`Scenario::settle_ms`]).
@@ -26,6 +26,76 @@ pub fn factory<N: TcpConnectionNotify>(
     make: impl Fn() -> N + Send + Sync + 'static,
 ) -> NotifierFactory {
     Arc::new(move || Box::new(make()) as Box<dyn TcpConnectionNotify>)
+}
+
+/// Makes a fresh listen notifier ([`TcpListenNotify`]) for a listener: once per start of its
+/// host (a restarted host's listener gets a new one). For a listener that does more than
+/// accept every peer with the same notifier: rejects some, closes itself, dials out from
+/// `listening` or `connected`.
+pub type ListenNotifierFactory = Arc<dyn Fn() -> Box<dyn TcpListenNotify> + Send + Sync>;
+
+/// Wraps a closure as a [`ListenNotifierFactory`].
+///
+/// ```
+/// use tcpnotify::{TcpConnectionNotify, TcpListenNotify, TcpListener};
+/// use tcpnotify_sim::notifiers::Echo;
+/// use tcpnotify_sim::scenario::listen_factory;
+/// use tcpnotify_sim::Scenario;
+///
+/// /// Accepts two peers with an echo, then closes.
+/// struct TwoOnly(usize);
+/// impl TcpListenNotify for TwoOnly {
+///     fn connected(&mut self, listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+///         self.0 += 1;
+///         if self.0 == 2 {
+///             listener.close();
+///         }
+///         Some(Box::new(Echo))
+///     }
+///     fn not_listening(&mut self, _listener: &mut TcpListener) {}
+/// }
+///
+/// let scenario = Scenario::new("two").listener_with("server", "server", 7000, listen_factory(|| TwoOnly(0)));
+/// assert!(scenario.validate().is_ok());
+/// ```
+pub fn listen_factory<L: TcpListenNotify>(
+    make: impl Fn() -> L + Send + Sync + 'static,
+) -> ListenNotifierFactory {
+    Arc::new(move || Box::new(make()) as Box<dyn TcpListenNotify>)
+}
+
+/// What a listener of a scenario runs.
+#[derive(Clone)]
+pub enum ListenerNotifier {
+    /// Accepts every peer, each with a fresh notifier from the factory: the usual server.
+    Accept(NotifierFactory),
+    /// Its own listen notifier, which decides each peer's notifier (or rejects it).
+    Listen(ListenNotifierFactory),
+}
+
+impl ListenerNotifier {
+    /// The listen notifier for one start of the listener's host.
+    pub fn make(&self) -> Box<dyn TcpListenNotify> {
+        match self {
+            ListenerNotifier::Accept(make) => {
+                let make = make.clone();
+                Box::new(super::notifiers::Accept(move || make()))
+            }
+            ListenerNotifier::Listen(make) => make(),
+        }
+    }
+}
+
+impl From<NotifierFactory> for ListenerNotifier {
+    fn from(factory: NotifierFactory) -> Self {
+        ListenerNotifier::Accept(factory)
+    }
+}
+
+impl From<ListenNotifierFactory> for ListenerNotifier {
+    fn from(factory: ListenNotifierFactory) -> Self {
+        ListenerNotifier::Listen(factory)
+    }
 }
 
 /// How a run records and checks data.
@@ -62,8 +132,8 @@ pub struct ListenerSpec {
     pub limit: usize,
     /// Settings of accepted connections.
     pub config: ConnectionConfig,
-    /// The notifier of each accepted connection.
-    pub notifier: NotifierFactory,
+    /// What it runs: a notifier for each accepted connection, or a listen notifier of its own.
+    pub notifier: ListenerNotifier,
 }
 
 /// A client connection of a scenario.
@@ -195,12 +265,19 @@ impl Scenario {
     }
 
     /// Adds a listener with no limit and default settings.
-    pub fn listener(
+    pub fn listener(self, name: &str, host: &str, port: u16, notifier: NotifierFactory) -> Self {
+        self.listener_with(name, host, port, notifier)
+    }
+
+    /// Adds a listener that runs `notifier`: a listen notifier of its own
+    /// ([`listen_factory`]), or a factory of accepted connections' notifiers as
+    /// [`listener`](Self::listener) takes.
+    pub fn listener_with(
         mut self,
         name: &str,
         host: &str,
         port: u16,
-        notifier: NotifierFactory,
+        notifier: impl Into<ListenerNotifier>,
     ) -> Self {
         self.last_added = Some(Added::Listener);
         self.listeners.push(ListenerSpec {
@@ -209,7 +286,7 @@ impl Scenario {
             port,
             limit: 0,
             config: ConnectionConfig::default(),
-            notifier,
+            notifier: notifier.into(),
         });
         self
     }
@@ -380,6 +457,9 @@ impl Scenario {
             listeners: self.listeners.iter().map(|l| l.name.clone()).collect(),
             duration_ms: self.duration_ms,
             dials,
+            ports: (self.listeners.iter())
+                .map(|l| (l.host.clone(), l.port))
+                .collect(),
         }
     }
 

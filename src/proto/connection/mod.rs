@@ -16,6 +16,7 @@ pub use dropped::{DroppedWrite, WriteKind};
 pub(crate) use reading::ReadOutcome;
 
 use super::config::ConnectionConfig;
+use super::dial::Dials;
 use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::stats::ConnectionStats;
@@ -118,6 +119,8 @@ pub struct TcpConnection {
     attachment: Option<Attachment>,
     /// Messages the connection sent itself, in order, until the runtime takes them all.
     outbox: Vec<Message>,
+    /// Connections its notifier asked for, until the runtime starts them.
+    dials: Dials,
     stats: ConnectionStats,
     /// Told of every write W1 drops (see [`on_write_dropped`](Self::on_write_dropped)).
     drop_observer: Option<DropObserver>,
@@ -150,6 +153,7 @@ impl TcpConnection {
             transport: None,
             attachment,
             outbox: Vec::new(),
+            dials: Dials::default(),
             stats: ConnectionStats::default(),
             drop_observer: None,
             read_buf: Vec::new(),
@@ -361,6 +365,11 @@ impl TcpConnection {
     /// What the runtime attached to this connection, if a runtime runs it.
     pub(crate) fn attachment(&self) -> Option<&Attachment> {
         self.attachment.as_ref()
+    }
+
+    /// The connections its notifier asked for that the runtime has not started yet.
+    pub(crate) fn dials(&mut self) -> &mut Dials {
+        &mut self.dials
     }
 
     /// Whether the connection sent itself messages since last asked.

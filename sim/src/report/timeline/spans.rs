@@ -17,6 +17,8 @@ pub(crate) enum SpanKind {
     OneWayPartition,
     /// A host down, until it restarts.
     Crash,
+    /// A host's port refusing connects, until healed.
+    Refusal,
     /// A connection's end of stream held back on its way to the peer.
     SlowClose,
     /// A connection reset (an instant).
@@ -38,6 +40,7 @@ impl SpanKind {
             SpanKind::Partition => "partition",
             SpanKind::OneWayPartition => "partition_one_way",
             SpanKind::Crash => "crash",
+            SpanKind::Refusal => "refuse",
             SpanKind::SlowClose => "slow_close",
             SpanKind::Reset => "reset",
             SpanKind::Latency => "latency",
@@ -149,6 +152,11 @@ pub(crate) fn faults(
                 span.affects = Affects::Hosts(vec![host]);
                 ended_by_trace = restart_after_ms.is_some();
                 span.to_us = end_us;
+            }
+            Some(FaultKind::Refuse { host, .. }) => {
+                span.kind = SpanKind::Refusal;
+                span.affects = Affects::Hosts(vec![host]);
+                ended_by_trace = true;
             }
             Some(FaultKind::Latency { a, b, .. }) => {
                 span.kind = SpanKind::Latency;
@@ -269,6 +277,14 @@ fn parse_fault(description: &str) -> Option<FaultKind> {
             conn: s(conn),
             delay_ms: ms(delay)?,
         }),
+        ["refuse", "connects", "to", at, "for", duration] => {
+            let (host, port) = at.rsplit_once(':')?;
+            Some(FaultKind::Refuse {
+                host: host.to_string(),
+                port: port.parse().ok()?,
+                duration_ms: ms(duration)?,
+            })
+        }
         ["crash", host] => Some(FaultKind::Crash {
             host: s(host),
             restart_after_ms: None,
@@ -330,6 +346,11 @@ mod tests {
             FaultKind::Crash {
                 host: s("server"),
                 restart_after_ms: Some(50),
+            },
+            FaultKind::Refuse {
+                host: s("server"),
+                port: 7000,
+                duration_ms: 120,
             },
         ]
     }

@@ -1,0 +1,187 @@
+//! Notifiers that dial, and listeners with a listen notifier of their own, in scenarios: the
+//! dialled connection is named after its family (`c1~1`, `server~1`), traced like the others
+//! (a `dials` note on the dialler, then its own callbacks), and a run does not end while one
+//! is live.
+
+use crate::support::callbacks_of;
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
+use tcpnotify_sim::notifiers::{Echo, Sender};
+use tcpnotify_sim::run::{Ended, EventKind};
+use tcpnotify_sim::scenario::{factory, listen_factory, Scenario};
+use tcpnotify_sim::{run_passing, seed_or, FaultSettings};
+
+/// Refused by its target, it dials `server` with a sender of `hello`.
+struct Redial;
+
+impl TcpConnectionNotify for Redial {
+    fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
+        conn.dial(Sender::new(b"hello".to_vec()), "server", "7000");
+    }
+}
+
+/// The notes of `who` in the run's trace.
+fn notes_of(outcome: &tcpnotify_sim::run::RunOutcome, who: &str) -> Vec<String> {
+    (outcome.trace.events().into_iter())
+        .filter(|e| e.who == who)
+        .filter_map(|e| match e.kind {
+            EventKind::Note { text } => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_client_dials_from_connect_failed_and_the_run_waits_for_the_dialled_connection() {
+    let scenario = Scenario::new("redial")
+        .host("dead")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "dead", 7000, factory(|| Redial))
+        .faults(FaultSettings::quiet());
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_eq!(
+        callbacks_of(&outcome, "c1"),
+        [
+            "proxy_via(dead, 7000)",
+            "connecting(1)",
+            "connect_failed(refused)"
+        ]
+    );
+    assert_eq!(notes_of(&outcome, "c1"), ["dials c1~1 to server:7000"]);
+    let dialled = callbacks_of(&outcome, "c1~1");
+    assert_eq!(
+        dialled.first().map(String::as_str),
+        Some("proxy_via(server, 7000)")
+    );
+    assert!(dialled.iter().any(|c| c == "connected"), "{dialled:?}");
+    assert_eq!(
+        dialled.last().map(String::as_str),
+        Some("closed"),
+        "{dialled:?}"
+    );
+    // c1 finished at once; the run ended only once its dialled connection had closed too.
+    assert_eq!(outcome.ended, Ended::AllFinished);
+}
+
+/// Accepts `accept` peers with an echo, then rejects the rest; dials `server` from
+/// `listening` to announce itself.
+struct Gate {
+    accept: usize,
+}
+
+impl TcpListenNotify for Gate {
+    fn listening(&mut self, listener: &mut TcpListener) {
+        listener.dial(Sender::new(b"up".to_vec()), "server", "7000");
+    }
+    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+        self.accept = self.accept.checked_sub(1)?;
+        Some(Box::new(Echo))
+    }
+    fn not_listening(&mut self, _listener: &mut TcpListener) {}
+}
+
+#[test]
+fn a_listen_notifier_of_a_scenario_rejects_peers_and_dials_from_listening() {
+    let scenario = Scenario::new("gate")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .listener_with("gate", "gate", 7000, listen_factory(|| Gate { accept: 1 }))
+        .client(
+            "c1",
+            "client",
+            "gate",
+            7000,
+            factory(|| Sender::new(b"a".to_vec())),
+        )
+        .client(
+            "c2",
+            "client",
+            "gate",
+            7000,
+            factory(|| Sender::new(b"b".to_vec())),
+        )
+        .starting_at(50)
+        .faults(FaultSettings::quiet());
+    let outcome = tcpnotify_sim::run::run(&scenario, &scenario.plan_for(seed_or(1)))
+        .expect("the scenario runs");
+    let gate = callbacks_of(&outcome, "gate");
+    assert_eq!(
+        gate.iter()
+            .filter(|c| c.starts_with("listener.connected"))
+            .count(),
+        2,
+        "{gate:?}"
+    );
+    assert_eq!(notes_of(&outcome, "gate"), ["dials gate~1 to server:7000"]);
+    let announcer = callbacks_of(&outcome, "gate~1");
+    assert!(announcer.iter().any(|c| c == "connected"), "{announcer:?}");
+    // The rejected peer is closed at once, so c2 never gets its echo.
+    let c2 = callbacks_of(&outcome, "c2");
+    assert!(!c2.iter().any(|c| c.starts_with("received")), "{c2:?}");
+    assert!(callbacks_of(&outcome, "c1")
+        .iter()
+        .any(|c| c.starts_with("received")));
+}
+
+/// Dials again from `connect_failed`, up to 100 connections in all, sending `hello`.
+struct Persistent(u32);
+
+impl TcpConnectionNotify for Persistent {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write("hello");
+    }
+    fn received(&mut self, conn: &mut TcpConnection, _data: Vec<u8>, _times: usize) -> bool {
+        conn.close();
+        true
+    }
+    fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
+        if self.0 < 100 {
+            conn.dial(Persistent(self.0 + 1), "server", "7000");
+        }
+    }
+}
+
+#[test]
+fn a_refusing_port_refuses_each_connect_a_round_trip_later_until_the_refusal_ends() {
+    use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
+    let scenario = Scenario::new("refused-for-a-while")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "server", 7000, factory(|| Persistent(1)))
+        .plan(FaultPlan {
+            faults: vec![Fault::at(
+                0,
+                FaultKind::Refuse {
+                    host: "server".into(),
+                    port: 7000,
+                    duration_ms: 9,
+                },
+            )],
+            ..FaultPlan::quiet(seed_or(1))
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    let failed: Vec<(u64, String)> = (outcome.trace.events().into_iter())
+        .filter(|e| {
+            e.callback()
+                .is_some_and(|c| c.to_string() == "connect_failed(refused)")
+        })
+        .map(|e| (e.at_us / 1000, e.who.clone()))
+        .collect();
+    // 1 ms each way: each attempt is refused a round trip after it started, until one starts
+    // after the refusal ended.
+    assert!(failed.len() >= 4, "{failed:?}");
+    for (i, (at_ms, who)) in failed.iter().enumerate() {
+        assert_eq!(*at_ms, 2 * (i as u64 + 1), "{failed:?}");
+        let name = match i {
+            0 => "c1".to_string(),
+            n => format!("c1~{n}"),
+        };
+        assert_eq!(*who, name);
+    }
+    let last = callbacks_of(&outcome, &format!("c1~{}", failed.len()));
+    assert!(last.iter().any(|c| c == "connected"), "{last:?}");
+    // The host stayed up: the server accepted the connection that came after.
+    assert_eq!(
+        callbacks_of(&outcome, "server.1")
+            .first()
+            .map(String::as_str),
+        Some("accepted")
+    );
+}
