@@ -156,6 +156,11 @@ impl ListenerMachine {
         self.listener.limit()
     }
 
+    /// The settings of the connections it accepts.
+    pub(crate) fn config(&self) -> ConnectionConfig {
+        self.listener.config()
+    }
+
     /// The connections its notifier asked for since last asked, oldest first, for the
     /// runtime to start.
     pub(crate) fn poll_dials(&mut self) -> Vec<super::dial::DialRequest> {

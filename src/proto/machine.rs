@@ -14,7 +14,9 @@
 //!   says when the connection is over.
 
 use super::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
-use super::connection::{Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection, WriteKind};
+use super::connection::{
+    write_size, Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection,
+};
 use super::dial::DialRequest;
 use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
@@ -165,21 +167,19 @@ impl ConnectionMachine {
 
     /// Handles one mailbox message (one turn).
     pub(crate) fn handle_message(&mut self, msg: Message) {
+        // W1: a write outside the open phase is dropped and counted, whichever kind it is.
+        if self.conn.phase() != Phase::Open {
+            if let Some((kind, bytes)) = write_size(&msg) {
+                self.conn.drop_write(kind, bytes);
+                return;
+            }
+        }
         match msg {
             Message::Write(data) => {
-                if self.conn.phase() != Phase::Open {
-                    self.conn.drop_write(WriteKind::Write, data.len());
-                    return;
-                }
                 let out = self.notify.sent(&mut self.conn, data);
                 self.queue_writes(std::iter::once(out));
             }
             Message::Writev(chunks) => {
-                if self.conn.phase() != Phase::Open {
-                    self.conn
-                        .drop_write(WriteKind::Writev, chunks.iter().map(Vec::len).sum());
-                    return;
-                }
                 let out = self.notify.sentv(&mut self.conn, chunks);
                 self.queue_writes(out);
             }

@@ -27,7 +27,7 @@ pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
 pub use stats::ConnectionStats;
 
 pub(crate) use connection::{write_size, Attachment, DropObserver};
-pub(crate) use dial::DialRequest;
+pub(crate) use dial::{DialRequest, Dials};
 pub(crate) use listener::ListenerMachine;
 pub(crate) use machine::ConnectionMachine;
 pub(crate) use message::Message;

@@ -228,10 +228,7 @@ impl<N: Network> ConnectionTask<N> {
 impl<N: Network> ConnectionTask<N> {
     /// Starts the connections the notifier dialled since last asked, on this task's host.
     fn start_dials(&mut self) {
-        let requests = self.actor.machine().poll_dials();
-        if !requests.is_empty() {
-            dial::start(&self.net, requests);
-        }
+        dial::start(&self.net, self.actor.machine().poll_dials());
     }
 }
 

@@ -10,19 +10,22 @@ use super::connection_task::ConnectionTask;
 use super::handle::ConnectionHandle;
 use super::mailbox::Mailbox;
 use crate::proto::{
-    Attachment, ConnectionConfig, DialRequest, TcpConnection, TcpConnectionNotify, TcpListener,
+    Attachment, ConnectionConfig, DialRequest, Dials, TcpConnection, TcpConnectionNotify,
+    TcpListener,
 };
 
 /// What a request carries for the runtime: the new connection's mailbox and attachment.
 type Channel = (Mailbox, Attachment);
 
-/// A request for a connection to `host` and `service` with `notify`, and the handle to it.
+/// Queues in `dials` a request for a connection to `host` and `service` with `notify`, and
+/// returns the handle to it.
 fn request(
+    dials: &mut Dials,
     notify: Box<dyn TcpConnectionNotify>,
     host: &str,
     service: &str,
     config: ConnectionConfig,
-) -> (DialRequest, ConnectionHandle) {
+) -> ConnectionHandle {
     let (handle, mailbox, attachment) = ConnectionHandle::channel();
     let channel: Channel = (mailbox, attachment);
     let request = DialRequest {
@@ -32,7 +35,8 @@ fn request(
         config,
         prepared: Box::new(channel),
     };
-    (request, handle)
+    dials.push(request);
+    handle
 }
 
 /// Starts every request in `requests` over `net`: each a client connection of its own task,
@@ -92,9 +96,8 @@ impl TcpConnection {
         host: &str,
         service: &str,
     ) -> ConnectionHandle {
-        let (request, handle) = request(Box::new(notify), host, service, self.config());
-        self.dials().push(request);
-        handle
+        let config = self.config();
+        request(self.dials(), Box::new(notify), host, service, config)
     }
 }
 
@@ -110,8 +113,7 @@ impl TcpListener {
         host: &str,
         service: &str,
     ) -> ConnectionHandle {
-        let (request, handle) = request(Box::new(notify), host, service, self.config());
-        self.dials().push(request);
-        handle
+        let config = self.config();
+        request(self.dials(), Box::new(notify), host, service, config)
     }
 }

@@ -120,7 +120,6 @@ pub(crate) fn spawn_listener<N: Network>(
         run_listener(
             net,
             machine,
-            config,
             host.clone(),
             service.clone(),
             dispose_rx,
@@ -139,7 +138,6 @@ pub(crate) fn spawn_listener<N: Network>(
 async fn run_listener<N: Network>(
     net: N,
     mut machine: ListenerMachine,
-    config: ConnectionConfig,
     host: String,
     service: String,
     mut dispose: mpsc::UnboundedReceiver<()>,
@@ -188,7 +186,7 @@ async fn run_listener<N: Network>(
                         ConnectionTask::<N>::spawn_server(
                             net.clone(),
                             notify,
-                            config,
+                            machine.config(),
                             stream,
                             on_finish,
                         );

@@ -41,13 +41,16 @@ pub(super) fn timeline(
         html: None,
         chrome_trace: None,
     };
-    for (written, text, field) in [
-        (html, timeline.html(), &mut record.html),
-        (chrome, timeline.chrome_trace(), &mut record.chrome_trace),
-    ] {
+    // Each drawn only if asked for: a large run's page takes a while to render.
+    let renderers: [fn(&Timeline) -> String; 2] = [Timeline::html, Timeline::chrome_trace];
+    for ((written, render), field) in [html, chrome]
+        .into_iter()
+        .zip(renderers)
+        .zip([&mut record.html, &mut record.chrome_trace])
+    {
         if let Some(written) = written {
             let path = written.path.clone();
-            written.commit(&text)?;
+            written.commit(&render(&timeline))?;
             out.say(format!("wrote {} ({timeline})", path.display()));
             *field = Some(path.display().to_string());
         }

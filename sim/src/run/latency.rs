@@ -27,6 +27,8 @@ struct Walk {
     min_ms: u64,
     max_ms: u64,
     rng: ChaCha8Rng,
+    /// What turmoil was last told, so an unchanged value is not set again every step.
+    set_ms: Option<u64>,
 }
 
 /// The latency of every link that varies, by its pair of host names (in name order).
@@ -73,6 +75,7 @@ impl LinkLatencies {
             min_ms,
             max_ms,
             rng: seed.stream("latency", fnv1a(format!("{a}<->{b}").as_bytes())),
+            set_ms: None,
         });
         walk.min_ms = min_ms;
         walk.max_ms = max_ms.max(min_ms);
@@ -97,8 +100,12 @@ impl LinkLatencies {
             } else {
                 ((u128::from(draw) * (u128::from(span) + 1)) >> 64) as u64
             };
-            let (a, b) = walk.ends;
-            sim.set_link_latency(a, b, Duration::from_millis(walk.min_ms + offset));
+            let ms = walk.min_ms + offset;
+            if walk.set_ms != Some(ms) {
+                walk.set_ms = Some(ms);
+                let (a, b) = walk.ends;
+                sim.set_link_latency(a, b, Duration::from_millis(ms));
+            }
         }
     }
 }

@@ -234,14 +234,10 @@ fn run_pass(
         let on_host = software.entry(l.host.as_str()).or_default();
         on_host.listeners.push(l.clone());
     }
+    for target in topology.dials.iter().flat_map(|d| &d.targets) {
+        software.entry(target.as_str()).or_default().dialled = true;
+    }
     for c in &scenario.clients {
-        let dialled = (scenario.names.get(&c.target)).map_or_else(
-            || vec![c.target.as_str()],
-            |hosts| hosts.iter().map(String::as_str).collect(),
-        );
-        for host in dialled {
-            software.entry(host).or_default().dialled = true;
-        }
         software
             .entry(c.host.as_str())
             .or_default()
