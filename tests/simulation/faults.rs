@@ -2,11 +2,14 @@
 
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
 use std::time::Duration;
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{sweep, SweepOptions};
 use tcpnotify_sim::fault::{
     EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Span,
 };
+use tcpnotify_sim::judge::{Ending, RunView};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
+use tcpnotify_sim::report::RunSummary;
 use tcpnotify_sim::run::RunOutcome;
 use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, FaultSettings, Scenario, Seed};
 
@@ -144,6 +147,59 @@ fn l1_host_crash_ends_the_connection() {
     );
     assert_eq!(received_bytes(&outcome, "c2"), b"after the restart");
     snapshot_trace("host_crash", &outcome);
+}
+
+/// L1: a crash ends only the connections open on the host when it crashed. server.1 was open
+/// at the crash: the summary calls it lost. c2 dials after the restart and its accepted
+/// connection (server#2.1, on the crashed host) stays open to the end: the summary calls it
+/// open, as the properties' view does, not lost in a crash that happened before it began.
+#[test]
+fn l1_a_connection_made_after_the_restart_is_not_lost_in_the_crash() {
+    /// Connects and then waits: never writes, never closes.
+    struct Idle;
+    impl TcpConnectionNotify for Idle {
+        fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+    }
+    let scenario = Scenario::echo("crash-then-open", 64 * 1024, 1024)
+        .client("c2", "client", "server", 7000, factory(|| Idle))
+        .starting_at(300)
+        .plan(FaultPlan {
+            faults: vec![Fault::after(
+                EventTrigger {
+                    conn: "c1".into(),
+                    callback: "received".into(),
+                    nth: 1,
+                },
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(100),
+                },
+            )],
+            ..FaultPlan::quiet(Seed(0))
+        })
+        .duration_ms(1000)
+        .expecting(Expectations {
+            finished: false,
+            ..Expectations::default()
+        });
+    let outcome = run_passing(&scenario, seed_or(1));
+    let summary = RunSummary::of(&outcome);
+    let ended = |name: &str| {
+        let c = summary.connections.iter().find(|c| c.name == name);
+        c.map(|c| c.ended.clone())
+            .unwrap_or_else(|| panic!("no {name} in\n{summary}"))
+    };
+    assert_eq!(
+        ended("server.1"),
+        "lost in the crash of server",
+        "{summary}"
+    );
+    assert_eq!(ended("server#2.1"), "open at the end", "{summary}");
+    assert_eq!(ended("c2"), "open at the end", "{summary}");
+    let view = RunView::new(&scenario, &outcome);
+    let ending = |name: &str| view.connection(name).map(|c| c.ending);
+    assert_eq!(ending("server.1"), Some(Ending::Lost));
+    assert_eq!(ending("server#2.1"), Some(Ending::Open));
 }
 
 /// A link's latency as a distribution: every message between client and server takes 5 to

@@ -30,7 +30,7 @@
 //! assert_eq!(report.violations[1].lines, vec![2, 3]);
 //! ```
 
-use crate::run::{EventKind, Trace, TraceEvent};
+use crate::run::{is_listener_callback, EventKind, Trace, TraceEvent};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -341,13 +341,10 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn event(&mut self, index: usize, event: &TraceEvent) {
         match &event.kind {
-            EventKind::Callback { callback, .. } => match callback {
-                Callback::Listening(_)
-                | Callback::NotListening
-                | Callback::ListenerConnected { .. }
-                | Callback::ListenerClosed => self.listener(index, &event.who, callback),
-                _ => self.connection(index, &event.who, callback),
-            },
+            EventKind::Callback { callback, .. } if is_listener_callback(callback) => {
+                self.listener(index, &event.who, callback)
+            }
+            EventKind::Callback { callback, .. } => self.connection(index, &event.who, callback),
             EventKind::Violation { rule, message } => {
                 let rule = rule.parse().unwrap_or(Rule::R6);
                 self.exercise(rule);

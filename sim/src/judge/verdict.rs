@@ -235,7 +235,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
         }
         _ => {}
     }
-    let tallies = tally(&outcome.trace);
+    let tallies = tally(&outcome.trace.events(), &outcome.plan);
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for event in outcome.trace.events() {
         if let Some(callback) = event.callback() {

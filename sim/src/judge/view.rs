@@ -3,28 +3,14 @@
 //! phase, and the end state of each connection ([`ConnectionEnd`]: what it sent and received,
 //! how it ended, its counters, its dropped writes).
 
-use crate::fault::FaultKind;
 use crate::run::{
-    Assertions, Ended, EventKind, Liveness, RunOutcome, SharedState, Trace, TraceEvent,
+    tally, Assertions, Ended, Ending, Liveness, RunOutcome, SharedState, Tally, Trace, TraceEvent,
 };
 use crate::scenario::Scenario;
 use crate::seed::Seed;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use tcpnotify::record::{Callback, Payload};
-use tcpnotify::{ConnectFailure, ConnectionStats, Role};
-
-/// How a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// `closed` ran.
-    Closed,
-    /// `connect_failed` ran, for this reason.
-    ConnectFailed(ConnectFailure),
-    /// Its host crashed while it was open: it ended with no callback.
-    Lost,
-    /// It was still open when the run ended.
-    Open,
-}
+use tcpnotify::{ConnectionStats, Role};
 
 /// One connection at the end of a run: a client or an accepted connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,28 +46,21 @@ impl ConnectionEnd {
         self.ending != Ending::Open
     }
 
-    fn new(name: &str, host: &str, role: Role) -> Self {
-        ConnectionEnd {
-            name: name.to_string(),
-            host: host.to_string(),
-            role,
-            sent_bytes: 0,
-            received_bytes: 0,
-            sent: Some(Vec::new()),
-            received: Some(Vec::new()),
-            ending: Ending::Open,
-            stats: None,
-            writes_dropped: 0,
-        }
-    }
-}
-
-/// Appends `payload`'s bytes to `data`, or forgets `data` when the payload kept only a
-/// summary.
-fn extend(data: &mut Option<Vec<u8>>, payload: &Payload) {
-    match (data.as_mut(), payload.bytes()) {
-        (Some(data), Some(bytes)) => data.extend_from_slice(bytes),
-        _ => *data = None,
+    /// Connection `name` as the run's [`tally`] summed it, with its counters from the run's
+    /// context; `None` for a listener.
+    fn of(name: String, tally: Tally, outcome: &RunOutcome) -> Option<Self> {
+        Some(ConnectionEnd {
+            stats: outcome.context.stats(&name),
+            name,
+            host: tally.host,
+            role: tally.role?,
+            sent_bytes: tally.sent,
+            received_bytes: tally.received,
+            sent: tally.sent_data,
+            received: tally.received_data,
+            ending: tally.ending,
+            writes_dropped: tally.writes_dropped,
+        })
     }
 }
 
@@ -101,7 +80,7 @@ fn extend(data: &mut Option<Vec<u8>>, payload: &Payload) {
 pub struct RunView<'a> {
     scenario: &'a Scenario,
     outcome: &'a RunOutcome,
-    events: Vec<TraceEvent>,
+    events: Cow<'a, [TraceEvent]>,
     connections: BTreeMap<String, ConnectionEnd>,
 }
 
@@ -113,7 +92,7 @@ impl<'a> RunView<'a> {
         RunView {
             scenario,
             outcome,
-            events,
+            events: Cow::Owned(events),
             connections,
         }
     }
@@ -181,64 +160,9 @@ impl<'a> RunView<'a> {
     }
 }
 
-/// The end state of every connection of the trace.
+/// The end state of every connection of the trace (not the listeners).
 fn connections(events: &[TraceEvent], outcome: &RunOutcome) -> BTreeMap<String, ConnectionEnd> {
-    let mut all: BTreeMap<String, ConnectionEnd> = BTreeMap::new();
-    for event in events {
-        match &event.kind {
-            EventKind::Callback { callback, .. } => {
-                let role = match callback {
-                    Callback::Listening(_)
-                    | Callback::NotListening
-                    | Callback::ListenerConnected { .. }
-                    | Callback::ListenerClosed => continue,
-                    Callback::Accepted => Role::Server,
-                    _ => Role::Client,
-                };
-                let end = (all.entry(event.who.clone()))
-                    .or_insert_with(|| ConnectionEnd::new(&event.who, &event.host, role));
-                match callback {
-                    Callback::Sent { result, .. } => {
-                        end.sent_bytes += result.len();
-                        extend(&mut end.sent, result);
-                    }
-                    Callback::Sentv { result, .. } => {
-                        for chunk in result {
-                            end.sent_bytes += chunk.len();
-                            extend(&mut end.sent, chunk);
-                        }
-                    }
-                    Callback::Received { data, .. } => {
-                        end.received_bytes += data.len();
-                        extend(&mut end.received, data);
-                    }
-                    Callback::Closed => end.ending = Ending::Closed,
-                    Callback::ConnectFailed(reason) => end.ending = Ending::ConnectFailed(*reason),
-                    _ => {}
-                }
-            }
-            EventKind::WriteDropped { .. } => {
-                if let Some(end) = all.get_mut(&event.who) {
-                    end.writes_dropped += 1;
-                }
-            }
-            EventKind::Fault { index, description } if !description.starts_with("restarted ") => {
-                // A crash ends the open connections of its host with no callback.
-                if let Some(FaultKind::Crash { host, .. }) =
-                    outcome.plan.faults.get(*index).map(|f| &f.kind)
-                {
-                    for end in all.values_mut().filter(|e| &e.host == host) {
-                        if end.ending == Ending::Open {
-                            end.ending = Ending::Lost;
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for end in all.values_mut() {
-        end.stats = outcome.context.stats(&end.name);
-    }
-    all
+    (tally(events, &outcome.plan).into_iter())
+        .filter_map(|(name, t)| Some((name.clone(), ConnectionEnd::of(name, t, outcome)?)))
+        .collect()
 }

@@ -3,12 +3,12 @@
 //! the verdict need not be dug out of hundreds of trace lines, and its JSON `verdict` carries
 //! it whole.
 
-use crate::fault::FaultKind;
-use crate::run::{tally, EventKind, RunOutcome};
+use crate::run::{tally, Ending, RunOutcome};
 use crate::seed::Seed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use tcpnotify::record::Callback;
 
 /// Above this many connections, the text groups them by the stem of their names (`c-*`).
 const LISTED_CONNECTIONS: usize = 20;
@@ -59,28 +59,15 @@ impl RunSummary {
     /// The summary of a finished run.
     pub fn of(outcome: &RunOutcome) -> RunSummary {
         let events = outcome.trace.events();
-        // Hosts whose crash fired: their connections end without a callback.
-        let crashed: Vec<&str> = events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::Fault { index, .. } => outcome.plan.faults.get(*index),
-                _ => None,
-            })
-            .filter_map(|fault| match &fault.kind {
-                FaultKind::Crash { host, .. } => Some(host.as_str()),
-                _ => None,
-            })
-            .collect();
-        let connections = tally(&outcome.trace)
+        let connections = tally(&events, &outcome.plan)
             .into_iter()
-            .filter(|(_, t)| !t.listener)
+            .filter(|(_, t)| !t.is_listener())
             .map(|(name, t)| ConnectionSummary {
-                ended: match &t.ended {
-                    Some(callback) => callback.to_string(),
-                    None if crashed.contains(&t.host.as_str()) => {
-                        format!("lost in the crash of {}", t.host)
-                    }
-                    None => "open at the end".to_string(),
+                ended: match t.ending {
+                    Ending::Closed => Callback::Closed.to_string(),
+                    Ending::ConnectFailed(reason) => Callback::ConnectFailed(reason).to_string(),
+                    Ending::Lost => format!("lost in the crash of {}", t.host),
+                    Ending::Open => "open at the end".to_string(),
                 },
                 name,
                 host: t.host,

@@ -33,7 +33,7 @@ pub use cutoff::{Cutoff, Stop};
 pub use log_line::{LogFields, LogLevel};
 pub use network::{SimNetwork, TurmoilNetwork, TurmoilStream};
 pub use runner::{run, run_until, simulation_builder, Ended, Liveness, RunError, RunOutcome};
-pub use tally::{tally, Tally};
+pub use tally::{is_listener_callback, tally, Ending, Tally};
 pub use trace::{now_us, EventKind, Trace, TraceEvent, TraceLineError, TraceParseError};
 
 pub(crate) use assert::DECLARED;

@@ -1,67 +1,247 @@
-//! What each connection of a trace did, in sums: the bytes it sent and received and how it
-//! ended. The end conditions of a scenario (`echoed`, `delivered`) and a run's summary read
-//! them.
+//! What each connection and listener of a trace did, in one pass over its events: the host it
+//! ran on, whether it was a client, an accepted connection or a listener, the bytes it sent
+//! and received, how it ended (also lost with its crashed host) and the writes rule W1 dropped.
+//! Everything that reads connections off a trace reads this pass, so they cannot disagree: the
+//! end conditions of a scenario (`echoed`, `delivered`), the properties' view of a run and a
+//! run's summary.
 
-use super::trace::Trace;
+use super::trace::TraceEvent;
+use crate::fault::{FaultKind, FaultPlan};
+use crate::run::EventKind;
 use std::collections::BTreeMap;
-use tcpnotify::record::Callback;
+use tcpnotify::record::{Callback, Payload};
+use tcpnotify::{ConnectFailure, Role};
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `closed` ran.
+    Closed,
+    /// `connect_failed` ran, for this reason.
+    ConnectFailed(ConnectFailure),
+    /// Its host crashed (or was restarted while running) while it was open: it ended with no
+    /// callback.
+    Lost,
+    /// It was still open when the run ended.
+    Open,
+}
+
+/// Whether `callback` is one of a listener's (`listening`, `not_listening`, `connected`,
+/// `closed` of a listener) rather than a connection's: it tells a listener's trace name from a
+/// connection's.
+pub fn is_listener_callback(callback: &Callback) -> bool {
+    matches!(
+        callback,
+        Callback::Listening(_)
+            | Callback::NotListening
+            | Callback::ListenerConnected { .. }
+            | Callback::ListenerClosed
+    )
+}
 
 /// One connection's (or listener's) sums over a trace.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally {
     /// The host it ran on.
     pub host: String,
+    /// Client or accepted connection, from its first callback (`accepted` or another); `None`
+    /// for a listener (its first callback was a listener's).
+    pub role: Option<Role>,
     /// Bytes it queued for sending: what its `sent` and `sentv` callbacks returned.
     pub sent: usize,
     /// Bytes delivered to it in `received`.
     pub received: usize,
-    /// Its last `closed` or `connect_failed`, if it had one.
-    pub ended: Option<Callback>,
-    /// Whether it is a listener (it had a listener's callbacks).
-    pub listener: bool,
+    /// The bytes it queued for sending, in order, when the run kept whole payloads
+    /// ([`Scenario::keep_payloads`](crate::Scenario::keep_payloads)); `None` otherwise.
+    pub sent_data: Option<Vec<u8>>,
+    /// The bytes delivered to it, in order, when the run kept whole payloads.
+    pub received_data: Option<Vec<u8>>,
+    /// How a connection ended; a listener's stays [`Ending::Open`].
+    pub ending: Ending,
+    /// Its writes that rule W1 dropped, over the whole run (the trace's `W1 dropped` lines
+    /// after its first callback, also those sent after it ended).
+    pub writes_dropped: u64,
 }
 
-/// The sums of every connection and listener of `trace`, by name (`c1`, `server.1`).
+impl Tally {
+    fn new(host: &str, role: Option<Role>) -> Self {
+        Tally {
+            host: host.to_string(),
+            role,
+            sent: 0,
+            received: 0,
+            sent_data: Some(Vec::new()),
+            received_data: Some(Vec::new()),
+            ending: Ending::Open,
+            writes_dropped: 0,
+        }
+    }
+
+    /// Whether it is a listener.
+    pub fn is_listener(&self) -> bool {
+        self.role.is_none()
+    }
+}
+
+/// Appends `payload`'s bytes to `data`, or forgets `data` when the payload kept only a
+/// summary.
+fn extend(data: &mut Option<Vec<u8>>, payload: &Payload) {
+    match (data.as_mut(), payload.bytes()) {
+        (Some(data), Some(bytes)) => data.extend_from_slice(bytes),
+        _ => *data = None,
+    }
+}
+
+/// The sums of every connection and listener of a trace's `events`, by name (`c1`,
+/// `server.1`), the trace of a run of `plan`: a crash or restart of a host (a fault of the
+/// plan) ends the connections then open on it, not those made later.
 ///
 /// ```
 /// use tcpnotify::record::{Callback, Payload};
-/// use tcpnotify_sim::run::{tally, EventKind, Trace, TraceEvent};
-/// let trace = Trace::new();
-/// for callback in [
+/// use tcpnotify_sim::run::{tally, Ending, EventKind, TraceEvent};
+/// use tcpnotify_sim::{FaultPlan, Seed};
+/// let events: Vec<TraceEvent> = [
 ///     Callback::Sent { data: Payload::of(b"hello"), result: Payload::of(b"hello") },
 ///     Callback::Received { data: Payload::of(b"hi"), times: 1, result: true },
 ///     Callback::Closed,
-/// ] {
+/// ]
+/// .into_iter()
+/// .map(|callback| {
 ///     let kind = EventKind::Callback { callback, local: None, remote: None };
-///     trace.push(TraceEvent { at_us: 0, host: "client".into(), who: "c1".into(), kind });
-/// }
-/// let c1 = &tally(&trace)["c1"];
+///     TraceEvent { at_us: 0, host: "client".into(), who: "c1".into(), kind }
+/// })
+/// .collect();
+/// let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
 /// assert_eq!((c1.sent, c1.received), (5, 2));
-/// assert_eq!(c1.ended, Some(Callback::Closed));
+/// assert_eq!(c1.ending, Ending::Closed);
+/// assert_eq!(c1.sent_data.as_deref(), Some(&b"hello"[..]));
 /// ```
-pub fn tally(trace: &Trace) -> BTreeMap<String, Tally> {
+pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
-    for event in trace.events() {
-        let Some(callback) = event.callback() else {
-            continue;
-        };
-        let tally = tallies.entry(event.who.clone()).or_insert_with(|| Tally {
-            host: event.host.clone(),
-            ..Tally::default()
-        });
-        match callback {
-            Callback::Sent { result, .. } => tally.sent += result.len(),
-            Callback::Sentv { result, .. } => {
-                tally.sent += result.iter().map(|p| p.len()).sum::<usize>()
+    for event in events {
+        match &event.kind {
+            EventKind::Callback { callback, .. } => {
+                let tally = tallies.entry(event.who.clone()).or_insert_with(|| {
+                    let role = match callback {
+                        c if is_listener_callback(c) => None,
+                        Callback::Accepted => Some(Role::Server),
+                        _ => Some(Role::Client),
+                    };
+                    Tally::new(&event.host, role)
+                });
+                match callback {
+                    Callback::Sent { result, .. } => {
+                        tally.sent += result.len();
+                        extend(&mut tally.sent_data, result);
+                    }
+                    Callback::Sentv { result, .. } => {
+                        for chunk in result {
+                            tally.sent += chunk.len();
+                            extend(&mut tally.sent_data, chunk);
+                        }
+                    }
+                    Callback::Received { data, .. } => {
+                        tally.received += data.len();
+                        extend(&mut tally.received_data, data);
+                    }
+                    Callback::Closed => tally.ending = Ending::Closed,
+                    Callback::ConnectFailed(reason) => {
+                        tally.ending = Ending::ConnectFailed(*reason)
+                    }
+                    _ => {}
+                }
             }
-            Callback::Received { data, .. } => tally.received += data.len(),
-            Callback::Closed | Callback::ConnectFailed(_) => tally.ended = Some(callback.clone()),
-            Callback::Listening(_)
-            | Callback::NotListening
-            | Callback::ListenerConnected { .. }
-            | Callback::ListenerClosed => tally.listener = true,
+            EventKind::WriteDropped { .. } => {
+                if let Some(tally) = tallies.get_mut(&event.who) {
+                    tally.writes_dropped += 1;
+                }
+            }
+            EventKind::Fault { index, .. } => {
+                // A crash ends the connections open on its host with no callback; so does its
+                // restart (turmoil restarts a running host too, as after a second crash). A
+                // connection made after the restart is not touched by either.
+                if let Some(FaultKind::Crash { host, .. }) =
+                    plan.faults.get(*index).map(|f| &f.kind)
+                {
+                    let open = tallies.values_mut().filter(|t| {
+                        &t.host == host && !t.is_listener() && t.ending == Ending::Open
+                    });
+                    for tally in open {
+                        tally.ending = Ending::Lost;
+                    }
+                }
+            }
             _ => {}
         }
     }
     tallies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::Fault;
+    use crate::seed::Seed;
+
+    fn callback(at_us: u64, host: &str, who: &str, callback: Callback) -> TraceEvent {
+        let kind = EventKind::Callback {
+            callback,
+            local: None,
+            remote: None,
+        };
+        TraceEvent {
+            at_us,
+            host: host.into(),
+            who: who.into(),
+            kind,
+        }
+    }
+
+    fn fault(at_us: u64, description: &str) -> TraceEvent {
+        TraceEvent {
+            at_us,
+            host: String::new(),
+            who: String::new(),
+            kind: EventKind::Fault {
+                index: 0,
+                description: description.into(),
+            },
+        }
+    }
+
+    /// L1: the crash ends what was open on its host then; what its restarted listener
+    /// accepted later, and the listeners themselves, are not lost in it.
+    #[test]
+    fn l1_a_crash_loses_only_the_connections_open_on_its_host_at_that_time() {
+        let plan = FaultPlan {
+            faults: vec![Fault::at(
+                10,
+                FaultKind::Crash {
+                    host: "server".into(),
+                    restart_after_ms: Some(100),
+                },
+            )],
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let events = [
+            callback(1, "server", "server", Callback::NotListening),
+            callback(2, "server", "server.1", Callback::Accepted),
+            callback(3, "server", "server.2", Callback::Accepted),
+            callback(4, "server", "server.2", Callback::Closed),
+            callback(5, "client", "c1", Callback::Connected),
+            fault(10_000, "crash server"),
+            fault(110_000, "restarted server"),
+            callback(120_000, "server", "server#2.1", Callback::Accepted),
+        ];
+        let tallies = tally(&events, &plan);
+        let ending = |name: &str| tallies[name].ending;
+        assert_eq!(ending("server.1"), Ending::Lost);
+        assert_eq!(ending("server.2"), Ending::Closed);
+        assert_eq!(ending("c1"), Ending::Open, "another host");
+        assert_eq!(ending("server#2.1"), Ending::Open, "made after the restart");
+        assert!(tallies["server"].is_listener());
+        assert_eq!(ending("server"), Ending::Open);
+        assert_eq!(tallies["server.1"].role, Some(Role::Server));
+        assert_eq!(tallies["c1"].role, Some(Role::Client));
+    }
 }

@@ -1,7 +1,7 @@
 //! Lanes: a row per connection and per listener of a trace, in order of first appearance,
 //! what each stands for (from its callbacks, or else its name) and the trace lines it owns.
 
-use crate::run::{EventKind, TraceEvent};
+use crate::run::{is_listener_callback, EventKind, TraceEvent};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use tcpnotify::record::Callback;
@@ -21,10 +21,7 @@ impl LaneKind {
     /// The kind a callback shows its lane to be, if it shows one.
     pub(super) fn of(callback: &Callback) -> Option<LaneKind> {
         match callback {
-            Callback::Listening(_)
-            | Callback::NotListening
-            | Callback::ListenerConnected { .. }
-            | Callback::ListenerClosed => Some(LaneKind::Listener),
+            c if is_listener_callback(c) => Some(LaneKind::Listener),
             Callback::Accepted => Some(LaneKind::Accepted),
             Callback::ProxyVia { .. }
             | Callback::Connecting(_)
