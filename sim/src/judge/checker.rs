@@ -277,9 +277,14 @@ impl fmt::Display for CheckReport {
 
 /// Checks `trace` against the contract.
 pub fn check(trace: &Trace, options: &CheckOptions) -> CheckReport {
-    let events = trace.events();
+    check_events(&trace.events(), options)
+}
+
+/// Checks a trace's `events` against the contract: [`check`] for a caller that has taken the
+/// events already (judging reads them once for every check).
+pub fn check_events(events: &[TraceEvent], options: &CheckOptions) -> CheckReport {
     let mut checker = Checker {
-        events: &events,
+        events,
         options,
         report: CheckReport {
             exercised: Rule::CHECKED.iter().map(|r| (*r, 0)).collect(),

@@ -14,7 +14,7 @@ mod view;
 
 pub use crate::run::Ending;
 pub use assertions::{AssertionCoverage, AssertionTally};
-pub use checker::{check, CheckOptions, CheckReport, Rule, UnknownRule, Violation};
+pub use checker::{check, check_events, CheckOptions, CheckReport, Rule, UnknownRule, Violation};
 pub use coverage::Coverage;
 pub use property::PropertyResult;
 pub use verdict::{judge, judge_outcome, judge_until, signature_of, Failure, Verdict, RUN_ERROR};

@@ -3,11 +3,11 @@
 //! properties (`property.rs`), folded into one verdict with a failure signature that
 //! shrinking keeps constant.
 
-use super::checker::{check, CheckOptions, CheckReport, Violation};
+use super::checker::{check_events, CheckOptions, CheckReport, Violation};
 use super::property::{assertion_failures, property_failures};
 use super::view::RunView;
 use crate::fault::FaultPlan;
-use crate::run::{run_until, tally, Cutoff, Ended, RunError, RunOutcome};
+use crate::run::{run_until, Cutoff, Ended, RunError, RunOutcome};
 use crate::scenario::{PropertyKind, Scenario, ScenarioFile};
 use crate::seed::Seed;
 use std::collections::BTreeMap;
@@ -140,7 +140,10 @@ pub fn judge_until(
 
 /// Judges a finished run of `scenario`.
 pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
-    let report = check(&outcome.trace, &check_options(scenario));
+    // The trace's events are taken once: the contract check, the end conditions and the
+    // properties read the same copy.
+    let events = outcome.trace.events();
+    let report = check_events(&events, &check_options(scenario));
     let mut failures: Vec<Failure> = report
         .violations
         .iter()
@@ -149,14 +152,10 @@ pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
         .collect();
     let unmet = |(name, message)| Failure::Property { name, message };
     failures.extend(assertion_failures(&outcome).into_iter().map(unmet));
-    // The view is built only for a scenario with properties: it copies the trace.
-    let view = (!scenario.properties.is_empty()).then(|| RunView::new(scenario, &outcome));
-    let of_kind = |kind| match &view {
-        Some(view) => property_failures(scenario, view, kind),
-        None => Vec::new(),
-    };
+    let view = RunView::of_events(scenario, &outcome, &events);
+    let of_kind = |kind| property_failures(scenario, &view, kind);
     failures.extend(of_kind(PropertyKind::Safety).into_iter().map(unmet));
-    failures.extend(properties(scenario, &outcome));
+    failures.extend(properties(scenario, &view));
     failures.extend(of_kind(PropertyKind::Eventually).into_iter().map(unmet));
     drop(view);
     Verdict {
@@ -204,7 +203,10 @@ impl ScenarioFile {
     }
 }
 
-fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
+/// The scenario's end conditions ([`Scenario::expectations`]) that `view`, its run, does not
+/// meet.
+fn properties(scenario: &Scenario, view: &RunView<'_>) -> Vec<Failure> {
+    let outcome = view.outcome();
     let expect = &scenario.expectations;
     let mut failures = Vec::new();
     let mut fail = |name: &str, message: String| {
@@ -235,9 +237,8 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
         }
         _ => {}
     }
-    let tallies = tally(&outcome.trace.events(), &outcome.plan);
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for event in outcome.trace.events() {
+    for event in view.events() {
         if let Some(callback) = event.callback() {
             *counts.entry(callback.name()).or_insert(0) += 1;
         }
@@ -257,10 +258,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
     }
     if expect.echoed {
         for client in scenario.clients.iter().map(|c| &c.name) {
-            let t = tallies
-                .get(client)
-                .map(|t| (t.sent, t.received))
-                .unwrap_or((0, 0));
+            let t = (view.connection(client)).map_or((0, 0), |c| (c.sent_bytes, c.received_bytes));
             if t.0 != t.1 {
                 fail(
                     "echoed",
@@ -270,7 +268,7 @@ fn properties(scenario: &Scenario, outcome: &RunOutcome) -> Vec<Failure> {
         }
     }
     for (who, wanted) in &expect.delivered {
-        let seen = tallies.get(who).map_or(0, |t| t.received);
+        let seen = view.connection(who).map_or(0, |c| c.received_bytes);
         if seen != *wanted {
             fail(
                 "delivered",

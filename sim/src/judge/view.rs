@@ -97,6 +97,21 @@ impl<'a> RunView<'a> {
         }
     }
 
+    /// The view of `outcome` over `events`, its trace's events already taken (judging takes
+    /// them once for every reader).
+    pub(crate) fn of_events(
+        scenario: &'a Scenario,
+        outcome: &'a RunOutcome,
+        events: &'a [TraceEvent],
+    ) -> Self {
+        RunView {
+            scenario,
+            outcome,
+            events: Cow::Borrowed(events),
+            connections: connections(events, outcome),
+        }
+    }
+
     /// The scenario that ran.
     pub fn scenario(&self) -> &Scenario {
         self.scenario
