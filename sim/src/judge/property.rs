@@ -114,13 +114,16 @@ pub(crate) fn assertion_failures(outcome: &RunOutcome) -> Vec<Unmet> {
             let failed = a.evaluations - a.held;
             let mut message = format!("always failed {failed} of {} time(s)", a.evaluations);
             if let Some(first) = &a.first_failure {
+                let line = match first.line {
+                    Some(line) => format!("trace line {line}"),
+                    None => "not in the trace: it was full".to_string(),
+                };
                 message += &format!(
-                    "; first at {}.{:03}ms on {} {} (trace line {}, {}): {}",
+                    "; first at {}.{:03}ms on {} {} ({line}, {}): {}",
                     first.at_us / 1000,
                     first.at_us % 1000,
                     first.host,
                     first.who,
-                    first.line,
                     a.location,
                     first.message
                 );

@@ -75,8 +75,11 @@ pub struct AssertionFailure {
     pub who: String,
     /// What the assertion said about it.
     pub message: String,
-    /// Its line in the trace, from 1.
-    pub line: usize,
+    /// Its line in the trace, from 1; `None` if the trace was full ([`MAX_TRACE_EVENTS`]
+    /// events) and left it out.
+    ///
+    /// [`MAX_TRACE_EVENTS`]: crate::validate::MAX_TRACE_EVENTS
+    pub line: Option<usize>,
 }
 
 /// The assertions of one run, by name.
@@ -171,5 +174,54 @@ impl Assertions {
         let first_failure =
             assertion.kind == AssertionKind::Always && !held && assertion.first_failure.is_none();
         (assertion, first_failure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::context::{always, Context};
+    use super::super::trace::{EventKind, Trace, TraceEvent};
+    use crate::validate::MAX_TRACE_EVENTS;
+
+    fn note() -> TraceEvent {
+        TraceEvent {
+            at_us: 0,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Note {
+                text: String::new(),
+            },
+        }
+    }
+
+    /// The trace line of an `always` assertion's first failure is its `ALWAYS FAILED` line;
+    /// one the full trace left out has none, rather than the number of the last line kept
+    /// (another event's).
+    #[test]
+    fn a_first_failure_names_its_own_trace_line_and_none_once_the_trace_is_full() {
+        let trace = Trace::new();
+        trace.push(note());
+        let context = Context::new(trace.clone(), &[]);
+        let entered = context.enter();
+        assert!(always("kept", false, "in the trace"));
+        while !trace.is_full() {
+            trace.push(note());
+        }
+        assert!(always("left-out", false, "not in the trace"));
+        drop(entered);
+        let run = context.finish();
+        let events = trace.events();
+        assert_eq!(events.len(), MAX_TRACE_EVENTS);
+        let line = |name: &str| {
+            let assertion = run.assertion(name).expect("recorded");
+            assertion.first_failure.as_ref().expect("failed").line
+        };
+        let kept = line("kept").expect("in the trace");
+        assert!(
+            matches!(&events[kept - 1].kind, EventKind::Assertion { name, .. } if name == "kept"),
+            "line {kept}: {:?}",
+            events[kept - 1]
+        );
+        assert_eq!(line("left-out"), None);
     }
 }

@@ -299,6 +299,9 @@ fn record(
         let (host, who) = context.running();
         let (at_us, message) = (now_us(), details());
         let location = format!("{}:{}", location.file(), location.line());
+        // A full trace leaves the event out: then it has no line (the length would name the
+        // last line kept, another event's).
+        let before = context.trace.len();
         context.trace.push(TraceEvent {
             at_us,
             host: host.clone(),
@@ -309,7 +312,7 @@ fn record(
                 message: message.clone(),
             },
         });
-        let line = context.trace.len();
+        let line = Some(context.trace.len()).filter(|after| *after > before);
         let mut assertions = lock(&context.assertions);
         if let Some(assertion) = assertions.get_mut(name) {
             assertion.first_failure = Some(AssertionFailure {
