@@ -10,10 +10,9 @@ use super::output::{Output, Printer};
 use super::shown::Shown;
 use super::{Status, SweepArgs};
 use crate::explore::{
-    default_jobs, shrink_verdict, sweep as run_sweep, FailureKind, SeedSet, Shard, SweepEnd,
+    default_jobs, sweep as run_sweep, FailureKind, NotShrunk, Rerun, SeedSet, Shard, SweepEnd,
     SweepOptions, SweepReport,
 };
-use crate::judge::judge;
 use crate::report::junit;
 use crate::scenario::{Registry, ScenarioFile};
 use serde::{Deserialize, Serialize};
@@ -187,8 +186,27 @@ fn write_artifacts(
             notes: Vec::new(),
             made_by: made_by.to_string(),
         };
-        let verdict = match failure.kind {
-            FailureKind::TimedOut => {
+        let rerun = Rerun::of(&file.scenario, failure, &plan, None);
+        if let Some(Err(e)) = &rerun.result {
+            failed.notes.push(format!(
+                "trace.txt, trace.jsonl, timeline.html, shrunk.toml: the run could not start: {e}"
+            ));
+        }
+        let shrunk = match rerun.shrinkable() {
+            // Ctrl-C asked for the report now, not after shrinking.
+            Ok(_) if report.end == SweepEnd::Interrupted => {
+                failed.notes.push(
+                    "shrunk.toml: the sweep was interrupted (Ctrl-C), so nothing was shrunk; \
+                     `shrink` the seed to have it"
+                        .into(),
+                );
+                None
+            }
+            Ok(_) => {
+                out.say(format!("artifacts: shrinking seed {}", failure.seed));
+                rerun.shrink(&file.scenario).ok()
+            }
+            Err(NotShrunk::TimedOut) => {
                 failed.notes.push(
                     "trace.txt, trace.jsonl, timeline.html, shrunk.toml: the seed was not run \
                      again, as it ran past --seed-timeout and every run of it would; `run` it \
@@ -197,18 +215,19 @@ fn write_artifacts(
                 );
                 None
             }
-            _ => match judge(&file.scenario, &plan) {
-                Ok(verdict) => Some(verdict),
-                Err(e) => {
-                    failed.notes.push(format!(
-                        "trace.txt, trace.jsonl, timeline.html, shrunk.toml: the run could \
-                         not start: {e}"
-                    ));
-                    None
-                }
-            },
+            Err(why @ NotShrunk::Nondeterministic) => {
+                let note = format!("shrunk.toml: {why}; the trace is of a third run");
+                failed.notes.push(note);
+                None
+            }
+            Err(why @ NotShrunk::DidNotRepeat(_)) => {
+                failed.notes.push(format!("shrunk.toml: {why}"));
+                None
+            }
+            // Said above, for every file the run would have made.
+            Err(NotShrunk::RunError) => None,
         };
-        let shown = verdict.as_ref().map(|verdict| Shown {
+        let shown = rerun.verdict().map(|verdict| Shown {
             file,
             plan: &plan,
             verdict,
@@ -216,41 +235,6 @@ fn write_artifacts(
             saved_plan: None,
             artifacts: None,
         });
-        let same = shown
-            .as_ref()
-            .filter(|shown| shown.signature() == failure.signature);
-        let shrunk = match (failure.kind, same) {
-            // Ctrl-C asked for the report now, not after shrinking.
-            (FailureKind::Failed, Some(_)) if report.end == SweepEnd::Interrupted => {
-                failed.notes.push(
-                    "shrunk.toml: the sweep was interrupted (Ctrl-C), so nothing was shrunk; \
-                     `shrink` the seed to have it"
-                        .into(),
-                );
-                None
-            }
-            (FailureKind::Failed, Some(shown)) => {
-                out.say(format!("artifacts: shrinking seed {}", failure.seed));
-                Some(shrink_verdict(&file.scenario, shown.verdict))
-            }
-            (FailureKind::Nondeterministic, _) => {
-                failed.notes.push(
-                    "shrunk.toml: two runs of this seed differed, and shrinking needs a \
-                     failure that repeats; the trace is of a third run"
-                        .into(),
-                );
-                None
-            }
-            (_, None) if shown.is_some() => {
-                failed.notes.push(format!(
-                    "shrunk.toml: run again, the seed failed otherwise ([{}]) than in the \
-                     sweep: the runs are not deterministic",
-                    shown.as_ref().map(Shown::signature).unwrap_or_default()
-                ));
-                None
-            }
-            _ => None,
-        };
         if let Some(shown) = &shown {
             failed.run = Some(shown);
         }

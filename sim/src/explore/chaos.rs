@@ -50,13 +50,15 @@
 
 use super::env::{EnvError, EnvOverrides};
 use super::regressions::{in_ci, Failure, Regressions, SaveOutcome, Saved};
+use super::rerun::Rerun;
 use super::seeds::SeedSet;
-use super::shrink::{shrink, shrink_verdict, ShrinkResult};
+use super::shrink::ShrinkResult;
 use super::sweep::{default_jobs, sweep, SweepOptions};
 use super::sweep_report::{FailureKind, SweepFailure, SweepReport};
 use super::testing::repro_line;
 use crate::judge::Coverage;
-use crate::judge::{judge, signature_of};
+use crate::judge::{judge, signature_of, Verdict};
+use crate::run::RunError;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 use std::fmt;
@@ -248,7 +250,7 @@ impl Chaos {
         if let Some(failure) = report.failures.first() {
             let plan = self.scenario.plan_for(failure.seed);
             return Err(ChaosError::Failed(Box::new(
-                self.explain(failure, plan, &report),
+                self.explain(failure, plan, &report, None),
             )));
         }
         let pass = ChaosPass {
@@ -322,7 +324,7 @@ impl Chaos {
             };
             // No seed of the sweep ran.
             let report = SweepReport::empty(&self.scenario.name, options.seeds.clone(), None);
-            let mut explained = self.explain(&failure, plan.clone(), &report);
+            let mut explained = self.explain(&failure, plan.clone(), &report, Some(result));
             explained.regression = Some(path.clone());
             return Err(explained);
         }
@@ -362,68 +364,52 @@ impl Chaos {
         }
     }
 
-    /// The failure of a seed, re-run for its trace and shrunk (not a seed that timed out:
-    /// each of its runs would take as long again).
+    /// The failure of a seed, run again for its trace (or `judged`, a run already judged
+    /// again) and shrunk if it failed the same way ([`Rerun`]: not a seed that timed out, each
+    /// of its runs would take as long again).
     fn explain(
         &self,
         failure: &SweepFailure,
         plan: crate::fault::FaultPlan,
         report: &SweepReport,
+        judged: Option<Result<Verdict, RunError>>,
     ) -> ChaosFailure {
-        let (seed, signature) = (failure.seed, failure.signature.as_str());
-        if failure.kind == FailureKind::TimedOut {
-            return ChaosFailure {
-                scenario: self.scenario.name.clone(),
-                seed,
-                kind: failure.kind,
-                signature: signature.to_string(),
-                deterministic: true,
-                seeds_run: report.seeds_run,
-                failures: vec![failure.summary.clone()],
-                trace_tail: String::new(),
-                shrunk: ShrinkResult {
-                    plan: plan.clone(),
-                    runs: 0,
-                    steps: vec!["not shrunk: every run of this seed outlasts the timeout".into()],
-                },
-                plan,
-                coverage: report.coverage.clone(),
-                repro: repro_line(seed),
-                regression: None,
-            };
-        }
-        let rerun = judge(&self.scenario, &plan);
-        let deterministic = signature_of(&rerun).as_deref() == Some(signature);
-        let same_failure = rerun.as_ref().ok().filter(|_| deterministic);
-        // A rerun that failed the same way already shows what shrinking would first run the
-        // plan again to see.
-        let shrunk = match same_failure {
-            Some(verdict) => shrink_verdict(&self.scenario, verdict),
-            None => shrink(&self.scenario, &plan, signature),
-        };
-        let (mut failures, trace_tail): (Vec<String>, String) = match &rerun {
-            Ok(verdict) => (
+        let rerun = Rerun::of(&self.scenario, failure, &plan, judged);
+        let (mut failures, trace_tail): (Vec<String>, String) = match &rerun.result {
+            None => (Vec::new(), String::new()),
+            Some(Ok(verdict)) => (
                 verdict.failures.iter().map(|f| f.to_string()).collect(),
                 verdict.outcome.trace.render_tail(TRACE_TAIL_LINES),
             ),
-            Err(e) => (vec![e.to_string()], String::new()),
+            Some(Err(e)) => (vec![e.to_string()], String::new()),
         };
-        if failure.kind == FailureKind::Nondeterministic {
+        if matches!(
+            failure.kind,
+            FailureKind::Nondeterministic | FailureKind::TimedOut
+        ) {
             failures.insert(0, failure.summary.clone());
         }
+        let shrunk = rerun
+            .shrink(&self.scenario)
+            .unwrap_or_else(|why| ShrinkResult {
+                plan: plan.clone(),
+                runs: 0,
+                steps: vec![format!("not shrunk: {why}")],
+            });
         ChaosFailure {
             scenario: self.scenario.name.clone(),
-            seed,
+            seed: failure.seed,
             kind: failure.kind,
-            signature: signature.to_string(),
-            deterministic,
+            signature: failure.signature.clone(),
+            // A seed that timed out was not run again: it is taken to time out every time.
+            deterministic: rerun.repeated || failure.kind == FailureKind::TimedOut,
             seeds_run: report.seeds_run,
             failures,
             trace_tail,
             plan,
             shrunk,
             coverage: report.coverage.clone(),
-            repro: repro_line(seed),
+            repro: repro_line(failure.seed),
             regression: None,
         }
     }
@@ -837,6 +823,79 @@ mod tests {
         assert_eq!(failure.signature, crate::judge::RUN_ERROR);
         assert!(failure.deterministic, "{failure}");
         assert!(failure.failures[0].contains("nowhere"), "{failure}");
+    }
+
+    /// A quiet echo whose property `counted` fails in the runs `fails` picks (by how many
+    /// judgements came before), counting every judgement in `judged`.
+    fn counted(
+        judged: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        fails: fn(usize) -> bool,
+    ) -> Scenario {
+        let judged = judged.clone();
+        Scenario::echo("chaos-counted", 64, 64)
+            .faults(FaultSettings::quiet())
+            .property("counted", move |_| {
+                !fails(judged.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+            })
+    }
+
+    /// A failure that does not repeat is run again once, for its trace, and not shrunk: the
+    /// report says it did not repeat, and it is not saved.
+    #[test]
+    fn a_failure_that_does_not_repeat_is_not_shrunk() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let judged = std::sync::Arc::new(AtomicUsize::new(0));
+        let chaos = Chaos::new(counted(&judged, |before| before == 0))
+            .seeds(0..1)
+            .jobs(1)
+            .ignoring_env()
+            .without_regressions();
+        let failure = (chaos.run().expect_err("the first run fails"))
+            .into_failure()
+            .expect("a failing seed");
+        assert_eq!(failure.signature, "counted");
+        assert!(!failure.deterministic, "{failure}");
+        assert_eq!(
+            judged.load(Ordering::SeqCst),
+            2,
+            "the sweep's run and one more"
+        );
+        assert_eq!(failure.shrunk.runs, 0, "{failure}");
+        assert_eq!(failure.shrunk.plan, failure.plan);
+        let steps = failure.shrunk.steps.join("\n");
+        assert!(
+            steps.contains("not shrunk: run again, the seed passed"),
+            "{steps}"
+        );
+        assert!(chaos.save(&failure, false).contains("not saved"));
+    }
+
+    /// A saved regression that fails is judged once: replaying it is the run its report
+    /// shows and shrinking starts from.
+    #[test]
+    fn a_failing_regression_is_judged_once_before_it_is_shrunk() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed-9.toml");
+        let quiet = crate::fault::FaultPlan::quiet(Seed(9));
+        std::fs::write(&path, quiet.to_toml().unwrap()).unwrap();
+        let judged = std::sync::Arc::new(AtomicUsize::new(0));
+        let chaos = Chaos::new(counted(&judged, |_| true))
+            .seeds(0..1)
+            .jobs(1)
+            .ignoring_env()
+            .regressions(dir.path());
+        let failure = (chaos.run().expect_err("the regression fails"))
+            .into_failure()
+            .expect("a failing regression");
+        assert_eq!(failure.regression.as_ref(), Some(&path));
+        assert!(failure.deterministic, "{failure}");
+        // Shrinking counts the replay as its first run.
+        assert_eq!(
+            judged.load(Ordering::SeqCst),
+            failure.shrunk.runs,
+            "{failure}"
+        );
     }
 
     #[test]

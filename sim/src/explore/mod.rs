@@ -1,6 +1,7 @@
 //! Many runs: [`sweep()`] runs a scenario over a [`SeedSet`] (a range, or fresh random
 //! seeds), whole or one [`Shard`] of it, and [`SweepReport::merge`] puts the shards' reports
-//! back together; [`shrink()`] minimises a failing plan; [`check_determinism`] runs seeds
+//! back together; [`shrink()`] minimises a failing plan
+//! ([`Rerun`]: a sweep's failing seed run again and shrunk); [`check_determinism`] runs seeds
 //! twice; [`Chaos`] wraps sweeping and shrinking for a `#[test]`; [`run_passing`] and
 //! [`seed_or`] run one seed from a `#[test]` with a repro line; [`check_fuzz_input`] is what
 //! the fuzzer checks. The environment overrides what a `#[test]` sweeps (`TCPNOTIFY_SEED`,
@@ -14,6 +15,7 @@ mod fuzzing;
 mod merge;
 mod progress;
 mod regressions;
+mod rerun;
 mod seeds;
 mod shrink;
 mod sweep;
@@ -33,6 +35,7 @@ pub use env::{
 };
 pub use fuzzing::check_fuzz_input;
 pub use merge::MergeError;
+pub use rerun::{NotShrunk, Rerun};
 pub use seeds::{
     ParseSeedSetError, ParseShardError, SeedSet, Shard, ShardSeeds, RANDOM_SEED_LIMIT,
 };
