@@ -158,7 +158,8 @@ struct State {
     folded: u64,
     /// Results of seeds that finished before a seed below them.
     waiting: BTreeMap<u64, SeedResult>,
-    /// Seeds running: index, seed and when they started.
+    /// Seeds running: index, seed and when they started. Kept only under a seed timeout,
+    /// for the watchdog that names the stuck ones.
     running: BTreeMap<u64, (Seed, Instant)>,
     /// Seeds past their timeout that the watchdog already named, by index.
     named_stuck: BTreeSet<u64>,
@@ -257,7 +258,9 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
             }
             if index < state.folded.saturating_add(ahead) {
                 state.next += 1;
-                state.running.insert(index, (seed, Instant::now()));
+                if options.seed_timeout.is_some() {
+                    state.running.insert(index, (seed, Instant::now()));
+                }
                 return Some((index, seed));
             }
             state = turn.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -271,7 +274,9 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
                 run_seed(scenario, seed, in_set, options)
             }));
             let mut state = lock();
-            state.running.remove(&index);
+            if options.seed_timeout.is_some() {
+                state.running.remove(&index);
+            }
             match result {
                 Ok(SeedOutcome::Done(result)) => {
                     if result.failure.is_some() && options.stops_at_failure() {
@@ -321,7 +326,10 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
                 }
             }
         }
-        watch(&state, &turn, options.seed_timeout, &progress);
+        // Without a seed timeout nothing is watched: the joins below wait for the workers.
+        if let Some(timeout) = options.seed_timeout {
+            watch(&state, &turn, timeout, &progress);
+        }
         for worker in workers {
             if let Err(panic) = worker.join() {
                 resume_unwind(panic);
@@ -350,14 +358,10 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
 /// Waits for the workers, naming on stderr each seed that runs past twice its timeout: the
 /// cutoff stops a run between simulation steps, so such a seed is stuck inside one step (a
 /// callback that never returns), which nothing can stop safely.
-fn watch(state: &Mutex<State>, turn: &Condvar, timeout: Option<Duration>, progress: &Progress) {
+fn watch(state: &Mutex<State>, turn: &Condvar, timeout: Duration, progress: &Progress) {
     let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
     let mut state = lock();
     while state.workers > 0 {
-        let Some(timeout) = timeout else {
-            state = turn.wait(state).unwrap_or_else(|e| e.into_inner());
-            continue;
-        };
         let (next, _) = turn
             .wait_timeout(state, timeout.max(Duration::from_millis(100)))
             .unwrap_or_else(|e| e.into_inner());
