@@ -21,9 +21,11 @@ mod shrink;
 mod sweep;
 mod timeline;
 
-use crate::explore::{parse_determinism_sample, parse_duration, SeedSet, Shard};
+use crate::explore::{
+    parse_count, parse_determinism_sample, parse_duration, parse_jobs, SeedChoice, SeedChoiceError,
+    SeedSet, Shard,
+};
 use crate::scenario::Registry;
-use crate::validate::MAX_JOBS;
 use clap::{Args, Parser, Subcommand};
 use error::CliError;
 use std::path::PathBuf;
@@ -128,8 +130,8 @@ enum Command {
 struct SeedArgs {
     /// Seeds as `A..B` (B excluded), `random` (fresh seeds from the OS, printed up front) or
     /// `random:G` (the random seeds of generator G again).
-    #[arg(long, value_parser = parse_seeds_flag)]
-    seeds: SeedsFlag,
+    #[arg(long, value_parser = str::parse::<SeedChoice>)]
+    seeds: SeedChoice,
     /// How many random seeds (with `--seeds random`).
     #[arg(long, value_parser = parse_count)]
     count: Option<u64>,
@@ -182,46 +184,6 @@ struct SweepArgs {
     artifacts: Option<PathBuf>,
 }
 
-/// What `--seeds` says: a set, or fresh random seeds to draw.
-#[derive(Debug, Clone)]
-enum SeedsFlag {
-    Set(SeedSet),
-    FreshRandom,
-}
-
-/// Parses `--seeds`: `A..B` with A below B (asking for no seeds is a mistake), `random` or
-/// `random:G`.
-fn parse_seeds_flag(text: &str) -> Result<SeedsFlag, String> {
-    if text.trim() == "random" {
-        return Ok(SeedsFlag::FreshRandom);
-    }
-    match text.parse::<SeedSet>() {
-        Ok(set) if set.is_empty() => Err(format!(
-            "{text:?}: an empty range; expected A..B with A below B, e.g. 0..1000"
-        )),
-        Ok(set) => Ok(SeedsFlag::Set(set)),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Parses `--count`: a whole number from 1.
-fn parse_count(text: &str) -> Result<u64, String> {
-    match text.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{text:?}: expected a number of seeds from 1")),
-    }
-}
-
-/// Parses a number of jobs: 1 to [`MAX_JOBS`].
-fn parse_jobs(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{text:?}: expected a number of worker threads from 1 to {MAX_JOBS}"
-        )),
-    }
-}
-
 /// Parses `I/N`.
 fn parse_shard(text: &str) -> Result<Shard, String> {
     text.parse()
@@ -246,33 +208,22 @@ impl SeedArgs {
     /// The seed set: a random one is drawn here, and sized by `--count`, or by `budget`
     /// for a random set without a count.
     fn resolve(&self, budget: Option<Duration>) -> Result<SeedSet, CliError> {
-        let random = |generator: Option<crate::seed::Seed>| -> Result<SeedSet, CliError> {
-            if self.count.is_none() && budget.is_none() {
-                return Err(CliError::Usage(
-                    "--seeds random needs --count N (how many seeds) or --budget TIME (as many \
-                     as fit)"
-                        .into(),
-                ));
-            }
-            match generator {
-                Some(generator) => Ok(SeedSet::Random {
-                    generator,
-                    count: self.count,
-                }),
-                None => SeedSet::draw_random(self.count).map_err(|e| {
-                    CliError::Usage(format!("--seeds random: no randomness from the OS: {e}"))
-                }),
-            }
-        };
-        match &self.seeds {
-            SeedsFlag::FreshRandom => random(None),
-            SeedsFlag::Set(SeedSet::Random { generator, .. }) => random(Some(*generator)),
-            SeedsFlag::Set(set) if self.count.is_some() => Err(CliError::Usage(format!(
+        if self.seeds.is_random() && self.count.is_none() && budget.is_none() {
+            return Err(CliError::Usage(
+                "--seeds random needs --count N (how many seeds) or --budget TIME (as many as \
+                 fit)"
+                    .into(),
+            ));
+        }
+        self.seeds.resolve(self.count).map_err(|e| match e {
+            SeedChoiceError::CountOfRange(set) => CliError::Usage(format!(
                 "--count applies to random seeds (--seeds random); --seeds {set} already says \
                  which seeds"
-            ))),
-            SeedsFlag::Set(set) => Ok(set.clone()),
-        }
+            )),
+            SeedChoiceError::Random(e) => {
+                CliError::Usage(format!("--seeds random: no randomness from the OS: {e}"))
+            }
+        })
     }
 }
 

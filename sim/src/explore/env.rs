@@ -15,7 +15,7 @@
 //!
 //! A value that does not parse is an error naming the variable.
 
-use super::seeds::{ParseSeedSetError, SeedSet};
+use super::seeds::{ParseSeedChoiceError, SeedChoice, SeedChoiceError, SeedSet};
 use super::sweep::DEFAULT_DETERMINISM_SAMPLE;
 use crate::validate::{MAX_JOBS, MAX_WALL_TIME};
 use std::ops::Range;
@@ -66,9 +66,9 @@ pub struct ParseDurationError(pub String);
 /// An environment variable that does not hold what it should; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvError {
-    /// `TCPNOTIFY_SEEDS` is not `A..B`, `random` or `random:G`.
+    /// `TCPNOTIFY_SEEDS` is not `A..B` (with A below B), `random` or `random:G`.
     #[error("{SEEDS_VAR}={0}")]
-    Seeds(ParseSeedSetError),
+    Seeds(ParseSeedChoiceError),
     /// `TCPNOTIFY_SEED` is not a whole number.
     #[error("{SEED_VAR}={0}")]
     Seed(ParseSeedError),
@@ -111,14 +111,48 @@ pub enum EnvError {
 /// assert!(parse_seeds("250..10").is_err());
 /// ```
 pub fn parse_seeds(text: &str) -> Result<Range<u64>, ParseSeedRangeError> {
-    let bad = || ParseSeedRangeError(text.to_string());
-    let (start, end) = text.trim().split_once("..").ok_or_else(bad)?;
-    let start: u64 = start.trim().parse().map_err(|_| bad())?;
-    let end: u64 = end.trim().parse().map_err(|_| bad())?;
-    if start > end {
-        return Err(bad());
+    match text.parse::<SeedSet>() {
+        Ok(SeedSet::Range { start, end }) => Ok(start.0..end.0),
+        _ => Err(ParseSeedRangeError(text.to_string())),
     }
-    Ok(start..end)
+}
+
+/// Text that is not a number of seeds (a whole number from 1): the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected a number of seeds from 1")]
+pub struct ParseCountError(pub String);
+
+/// Text that is not a number of worker threads (1 to [`MAX_JOBS`]): the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected a number of worker threads from 1 to {MAX_JOBS}")]
+pub struct ParseJobsError(pub String);
+
+/// Parses a number of random seeds (`--count`, `TCPNOTIFY_COUNT`): a whole number from 1.
+///
+/// ```
+/// use tcpnotify_sim::explore::parse_count;
+/// assert_eq!(parse_count(" 50 "), Ok(50));
+/// assert!(parse_count("0").is_err());
+/// ```
+pub fn parse_count(text: &str) -> Result<u64, ParseCountError> {
+    (text.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ParseCountError(text.to_string()))
+}
+
+/// Parses a number of worker threads (`--jobs`, `TCPNOTIFY_JOBS`): 1 to [`MAX_JOBS`] (each
+/// is a thread with a large stack: thousands of them could abort the process).
+///
+/// ```
+/// use tcpnotify_sim::explore::parse_jobs;
+/// assert_eq!(parse_jobs("3"), Ok(3));
+/// assert!(parse_jobs("0").is_err());
+/// assert!(parse_jobs("10000").is_err());
+/// ```
+pub fn parse_jobs(text: &str) -> Result<usize, ParseJobsError> {
+    (text.trim().parse::<usize>().ok())
+        .filter(|n| (1..=MAX_JOBS).contains(n))
+        .ok_or_else(|| ParseJobsError(text.to_string()))
 }
 
 /// Parses one seed, as `TCPNOTIFY_SEED` holds it.
@@ -216,27 +250,17 @@ impl EnvOverrides {
     /// `TCPNOTIFY_SEEDS=random` draws its generator from the OS here.
     pub fn read(var: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = EnvOverrides::default();
-        let count = match var(COUNT_VAR) {
-            Some(text) => Some(
-                text.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| EnvError::Count(text.clone()))?,
-            ),
-            None => None,
-        };
+        let count = (var(COUNT_VAR))
+            .map(|text| parse_count(&text).map_err(|_| EnvError::Count(text)))
+            .transpose()?;
         if let Some(text) = var(SEEDS_VAR) {
-            env.seeds = Some(match text.trim() {
-                "random" => {
-                    SeedSet::draw_random(count).map_err(|e| EnvError::Random(e.to_string()))?
+            let choice: SeedChoice = text.parse().map_err(EnvError::Seeds)?;
+            env.seeds = Some(choice.resolve(count).map_err(|e| match e {
+                SeedChoiceError::CountOfRange(_) => {
+                    EnvError::Count(var(COUNT_VAR).unwrap_or_default())
                 }
-                other => match other.parse().map_err(EnvError::Seeds)? {
-                    SeedSet::Random { generator, .. } => SeedSet::Random { generator, count },
-                    range if count.is_none() => range,
-                    _ => return Err(EnvError::Count(var(COUNT_VAR).unwrap_or_default())),
-                },
-            });
+                SeedChoiceError::Random(e) => EnvError::Random(e),
+            })?);
         } else if let Some(text) = var(COUNT_VAR) {
             return Err(EnvError::Count(text));
         }
@@ -246,13 +270,7 @@ impl EnvOverrides {
             env.one_seed = true;
         }
         if let Some(text) = var(JOBS_VAR) {
-            env.jobs = Some(
-                text.trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_JOBS).contains(n))
-                    .ok_or_else(|| EnvError::Jobs(text.clone()))?,
-            );
+            env.jobs = Some(parse_jobs(&text).map_err(|_| EnvError::Jobs(text.clone()))?);
         }
         let duration = |name: &'static str| -> Result<Option<Duration>, EnvError> {
             var(name)
@@ -284,6 +302,7 @@ impl EnvOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explore::seeds::ParseSeedSetError;
     use crate::seed::Seed;
     use std::collections::BTreeMap;
 
@@ -355,7 +374,7 @@ mod tests {
     #[test]
     fn malformed_overrides_name_the_variable() {
         let err = EnvOverrides::read(env(&[(SEEDS_VAR, "5-9")])).unwrap_err();
-        assert_eq!(err, EnvError::Seeds(ParseSeedSetError("5-9".into())));
+        assert_eq!(err, EnvError::Seeds(ParseSeedSetError("5-9".into()).into()));
         assert!(err.to_string().starts_with("TCPNOTIFY_SEEDS=\"5-9\""));
         assert_eq!(
             EnvOverrides::read(env(&[(SEED_VAR, "x")])),
@@ -381,6 +400,13 @@ mod tests {
             let err = EnvOverrides::read(env(&vars)).expect_err(var);
             assert!(err.to_string().starts_with(var), "{err}");
         }
+        // No seeds is a mistake, here as on the command line (`--seeds 3..3`).
+        let err = EnvOverrides::read(env(&[(SEEDS_VAR, "3..3")])).expect_err("an empty range");
+        assert!(
+            err.to_string()
+                .starts_with("TCPNOTIFY_SEEDS=\"3..3\": an empty range"),
+            "{err}"
+        );
         // A count belongs to random seeds.
         assert!(matches!(
             EnvOverrides::read(env(&[(COUNT_VAR, "5")])),

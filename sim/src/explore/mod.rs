@@ -29,15 +29,17 @@ pub use determinism::{
     check_determinism, DeterminismOptions, DeterminismReport, Difference, SeedDifference,
 };
 pub use env::{
-    parse_determinism_sample, parse_duration, parse_seed, parse_seeds, EnvError, EnvOverrides,
-    ParseDurationError, ParseSeedError, ParseSeedRangeError, BUDGET_VAR, CHECK_DETERMINISM_VAR,
-    COUNT_VAR, JOBS_VAR, SEEDS_VAR, SEED_TIMEOUT_VAR, SEED_VAR, VERBOSE_VAR,
+    parse_count, parse_determinism_sample, parse_duration, parse_jobs, parse_seed, parse_seeds,
+    EnvError, EnvOverrides, ParseCountError, ParseDurationError, ParseJobsError, ParseSeedError,
+    ParseSeedRangeError, BUDGET_VAR, CHECK_DETERMINISM_VAR, COUNT_VAR, JOBS_VAR, SEEDS_VAR,
+    SEED_TIMEOUT_VAR, SEED_VAR, VERBOSE_VAR,
 };
 pub use fuzzing::check_fuzz_input;
 pub use merge::MergeError;
 pub use rerun::{NotShrunk, Rerun};
 pub use seeds::{
-    ParseSeedSetError, ParseShardError, SeedSet, Shard, ShardSeeds, RANDOM_SEED_LIMIT,
+    ParseSeedChoiceError, ParseSeedSetError, ParseShardError, SeedChoice, SeedChoiceError, SeedSet,
+    Shard, ShardSeeds, RANDOM_SEED_LIMIT,
 };
 pub use shrink::{shrink, shrink_verdict, ShrinkResult};
 pub use sweep::{default_jobs, sweep, SweepOptions, DEFAULT_DETERMINISM_SAMPLE};

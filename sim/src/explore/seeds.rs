@@ -162,6 +162,93 @@ impl std::str::FromStr for SeedSet {
     }
 }
 
+/// The seeds a `--seeds` flag or `TCPNOTIFY_SEEDS` names: a set, or fresh random seeds whose
+/// generator is still to draw (`random`). The command line and the environment read them
+/// with this one parser, and make them a set with [`SeedChoice::resolve`].
+///
+/// ```
+/// use tcpnotify_sim::explore::{SeedChoice, SeedSet};
+/// use tcpnotify_sim::Seed;
+/// assert_eq!("random".parse(), Ok(SeedChoice::FreshRandom));
+/// let again: SeedChoice = "random:7".parse().unwrap();
+/// assert_eq!(again.resolve(Some(50)), Ok(SeedSet::Random { generator: Seed(7), count: Some(50) }));
+/// let range: SeedChoice = "0..9".parse().unwrap();
+/// assert!(range.resolve(Some(50)).is_err(), "a count is for random seeds");
+/// assert!("3..3".parse::<SeedChoice>().is_err(), "no seeds is a mistake");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeedChoice {
+    /// A range, or the random seeds of a given generator.
+    Set(SeedSet),
+    /// Fresh random seeds (`random`): a generator is drawn when the choice is resolved.
+    FreshRandom,
+}
+
+/// Text that names no seeds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseSeedChoiceError {
+    /// Not `A..B`, `random` or `random:G`.
+    #[error(transparent)]
+    Invalid(#[from] ParseSeedSetError),
+    /// A range with no seed in it (`3..3`): asking for no seeds is a mistake.
+    #[error("{0:?}: an empty range; expected A..B with A below B, e.g. 0..1000")]
+    Empty(String),
+}
+
+/// Why a seed choice and a count make no seed set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeedChoiceError {
+    /// A count was given with a range, which already says which seeds.
+    #[error("a count applies to random seeds; {0} already says which seeds")]
+    CountOfRange(SeedSet),
+    /// The OS gave no randomness to draw a generator from.
+    #[error("no randomness from the OS: {0}")]
+    Random(String),
+}
+
+impl std::str::FromStr for SeedChoice {
+    type Err = ParseSeedChoiceError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim() == "random" {
+            return Ok(SeedChoice::FreshRandom);
+        }
+        match text.parse::<SeedSet>()? {
+            set if set.is_empty() => Err(ParseSeedChoiceError::Empty(text.to_string())),
+            set => Ok(SeedChoice::Set(set)),
+        }
+    }
+}
+
+impl SeedChoice {
+    /// Whether it names random seeds (fresh or of a given generator), which a count sizes.
+    pub fn is_random(&self) -> bool {
+        matches!(
+            self,
+            SeedChoice::FreshRandom | SeedChoice::Set(SeedSet::Random { .. })
+        )
+    }
+
+    /// The seed set, random seeds sized by `count` (`None`: no end, for the caller to size
+    /// or a budget to end): fresh ones get a generator drawn from the OS here. A range takes
+    /// no count.
+    pub fn resolve(&self, count: Option<u64>) -> Result<SeedSet, SeedChoiceError> {
+        match self {
+            SeedChoice::FreshRandom => {
+                SeedSet::draw_random(count).map_err(|e| SeedChoiceError::Random(e.to_string()))
+            }
+            SeedChoice::Set(SeedSet::Random { generator, .. }) => Ok(SeedSet::Random {
+                generator: *generator,
+                count,
+            }),
+            SeedChoice::Set(set) if count.is_some() => {
+                Err(SeedChoiceError::CountOfRange(set.clone()))
+            }
+            SeedChoice::Set(set) => Ok(set.clone()),
+        }
+    }
+}
+
 /// One of `count` shards of a sweep: it runs the seeds whose index in the set is `index`
 /// modulo `count`, so `count` machines split one set without talking to each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
