@@ -102,15 +102,69 @@ impl Files {
     }
 }
 
-/// Every file a folder may hold, by name: what [`Files`] lists.
-const NAMES: [&str; 6] = [
-    "README.txt",
-    "trace.txt",
-    "trace.jsonl",
-    "plan.toml",
-    "shrunk.toml",
-    "timeline.html",
-];
+/// A file a failing seed's folder may hold: the one list of them, with each one's name, what
+/// the README says of it and its slot in [`Files`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Artifact {
+    Readme,
+    TraceText,
+    TraceJson,
+    Plan,
+    Shrunk,
+    Timeline,
+}
+
+impl Artifact {
+    /// Every one, in the order the README lists them.
+    const ALL: [Artifact; 6] = [
+        Artifact::Readme,
+        Artifact::TraceText,
+        Artifact::TraceJson,
+        Artifact::Plan,
+        Artifact::Shrunk,
+        Artifact::Timeline,
+    ];
+
+    /// Its file name in the folder.
+    fn name(self) -> &'static str {
+        match self {
+            Artifact::Readme => "README.txt",
+            Artifact::TraceText => "trace.txt",
+            Artifact::TraceJson => "trace.jsonl",
+            Artifact::Plan => "plan.toml",
+            Artifact::Shrunk => "shrunk.toml",
+            Artifact::Timeline => "timeline.html",
+        }
+    }
+
+    /// What the README says it is; `None` for the README itself.
+    fn what(self) -> Option<&'static str> {
+        Some(match self {
+            Artifact::Readme => return None,
+            Artifact::TraceText => "the run as `run` prints it: plan, trace, summary, verdict",
+            Artifact::TraceJson => {
+                "the same as `run --json` prints it (schema: docs/json.md); `timeline` reads it"
+            }
+            Artifact::Plan => "the seed's fault plan: `run FILE --plan plan.toml` runs it again",
+            Artifact::Shrunk => "the scenario with the smallest plan that still fails the same way",
+            Artifact::Timeline => {
+                "the run drawn on simulated time: one self-contained page for a browser"
+            }
+        })
+    }
+
+    /// Where the `artifacts` object gives its path.
+    fn slot(self, files: &mut Files) -> &mut Option<String> {
+        match self {
+            Artifact::Readme => &mut files.readme,
+            Artifact::TraceText => &mut files.trace_text,
+            Artifact::TraceJson => &mut files.trace_json,
+            Artifact::Plan => &mut files.plan,
+            Artifact::Shrunk => &mut files.shrunk,
+            Artifact::Timeline => &mut files.timeline,
+        }
+    }
+}
 
 impl<'a> FailedRun<'a> {
     /// A run judged failing that was run to its end: everything can be shown, and `shrunk`
@@ -162,13 +216,14 @@ impl Artifacts {
         invocation: &Invocation,
     ) -> Result<ArtifactsRecord, CliError> {
         let dir = self.folder(&failure.file.scenario.name, failure.plan.seed);
-        let mut written: Vec<(&str, String)> = Vec::new();
+        let mut written: Vec<(Artifact, String)> = Vec::new();
         if let Some(run) = failure.run {
-            written.push(("trace.txt", run.text()));
-            written.push(("trace.jsonl", run.json_lines()));
-            written.push(("timeline.html", Timeline::of_verdict(run.verdict).html()));
+            written.push((Artifact::TraceText, run.text()));
+            written.push((Artifact::TraceJson, run.json_lines()));
+            let timeline = Timeline::of_verdict(run.verdict).html();
+            written.push((Artifact::Timeline, timeline));
         }
-        written.push(("plan.toml", failure.plan.to_toml()?));
+        written.push((Artifact::Plan, failure.plan.to_toml()?));
         if let Some(shrunk) = failure.shrunk {
             let header = format!(
                 "Shrunk from seed {} of {} by `{}`: still fails with [{}].",
@@ -178,14 +233,14 @@ impl Artifacts {
                 failure.signature
             );
             written.push((
-                "shrunk.toml",
+                Artifact::Shrunk,
                 failure.file.with_plan(&shrunk.plan, &header)?,
             ));
         }
         let path_of = |name: &str| dir.join(name).display().to_string();
         let shrunk_repro = failure
             .shrunk
-            .map(|_| invocation.command(["run".to_string(), path_of("shrunk.toml")]));
+            .map(|_| invocation.command(["run".to_string(), path_of(Artifact::Shrunk.name())]));
         let mut record = ArtifactsRecord {
             scenario: failure.file.scenario.name.clone(),
             file: failure.file.path.display().to_string(),
@@ -198,22 +253,15 @@ impl Artifacts {
             shrunk_repro,
             notes: failure.notes.clone(),
         };
-        written.push(("README.txt", readme(failure, &record, &written)));
-        for (name, text) in &written {
+        written.push((Artifact::Readme, readme(failure, &record, &written)));
+        for (artifact, text) in &written {
+            let name = artifact.name();
             OutputFile::create_with_folders(&dir.join(name))?.commit(text)?;
-            let slot = match *name {
-                "trace.txt" => &mut record.files.trace_text,
-                "trace.jsonl" => &mut record.files.trace_json,
-                "plan.toml" => &mut record.files.plan,
-                "shrunk.toml" => &mut record.files.shrunk,
-                "timeline.html" => &mut record.files.timeline,
-                _ => &mut record.files.readme,
-            };
-            *slot = Some(path_of(name));
+            *artifact.slot(&mut record.files) = Some(path_of(name));
         }
-        for name in NAMES {
-            if !written.iter().any(|(n, _)| *n == name) {
-                remove_stale(&dir.join(name))?;
+        for artifact in Artifact::ALL {
+            if !written.iter().any(|(a, _)| *a == artifact) {
+                remove_stale(&dir.join(artifact.name()))?;
             }
         }
         Ok(record)
@@ -233,7 +281,11 @@ fn remove_stale(path: &Path) -> Result<(), CliError> {
 }
 
 /// The folder's `README.txt`.
-fn readme(failure: &FailedRun<'_>, record: &ArtifactsRecord, written: &[(&str, String)]) -> String {
+fn readme(
+    failure: &FailedRun<'_>,
+    record: &ArtifactsRecord,
+    written: &[(Artifact, String)],
+) -> String {
     let mut text = format!(
         "Scenario {} ({}), seed {}: {} [{}]\n{}\n\nreproduce: {}\n",
         record.scenario,
@@ -253,30 +305,12 @@ fn readme(failure: &FailedRun<'_>, record: &ArtifactsRecord, written: &[(&str, S
         );
     }
     text += "\nFiles:\n";
-    for (name, what) in [
-        (
-            "trace.txt",
-            "the run as `run` prints it: plan, trace, summary, verdict",
-        ),
-        (
-            "trace.jsonl",
-            "the same as `run --json` prints it (schema: docs/json.md); `timeline` reads it",
-        ),
-        (
-            "plan.toml",
-            "the seed's fault plan: `run FILE --plan plan.toml` runs it again",
-        ),
-        (
-            "shrunk.toml",
-            "the scenario with the smallest plan that still fails the same way",
-        ),
-        (
-            "timeline.html",
-            "the run drawn on simulated time: one self-contained page for a browser",
-        ),
-    ] {
-        if written.iter().any(|(n, _)| *n == name) {
-            text += &format!("  {name:<14} {what}\n");
+    for artifact in Artifact::ALL {
+        let Some(what) = artifact.what() else {
+            continue;
+        };
+        if written.iter().any(|(a, _)| *a == artifact) {
+            text += &format!("  {:<14} {what}\n", artifact.name());
         }
     }
     if !failure.notes.is_empty() {
