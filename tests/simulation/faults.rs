@@ -11,6 +11,7 @@ use tcpnotify_sim::judge::{Ending, RunView};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
 use tcpnotify_sim::report::RunSummary;
 use tcpnotify_sim::run::RunOutcome;
+use tcpnotify_sim::scenario::NotifierFactory;
 use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, FaultSettings, Scenario, Seed};
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
@@ -102,21 +103,13 @@ fn l2_reset_mid_stream_ends_in_closed() {
     snapshot_trace("reset_mid_stream", &outcome);
 }
 
-/// L1, L2: the server host crashes mid-echo (after c1's first `received`) and restarts 100ms
-/// later: c1's connection ends in `closed` with nothing after it, and c2, starting after the
-/// restart, is echoed by the restarted host's new listener (`server#2`).
-#[test]
-fn l1_host_crash_ends_the_connection() {
-    let scenario = Scenario::echo("host-crash", 64 * 1024, 1024)
-        .client(
-            "c2",
-            "client",
-            "server",
-            7000,
-            factory(|| Sender::new(b"after the restart".to_vec())),
-        )
+/// An echo of 64 KiB by c1 whose server host crashes after c1's first `received` and restarts
+/// 100ms later, and a second client `c2` on the same client host that dials at 300ms, after the
+/// restart.
+fn crash_during_echo(name: &str, c2: NotifierFactory) -> Scenario {
+    Scenario::echo(name, 64 * 1024, 1024)
+        .client("c2", "client", "server", 7000, c2)
         .starting_at(300)
-        .keep_payloads()
         .plan(FaultPlan {
             faults: vec![Fault::after(
                 EventTrigger {
@@ -136,7 +129,16 @@ fn l1_host_crash_ends_the_connection() {
         .expecting(Expectations {
             finished: false,
             ..Expectations::default()
-        });
+        })
+}
+
+/// L1, L2: the server host crashes mid-echo (after c1's first `received`) and restarts 100ms
+/// later: c1's connection ends in `closed` with nothing after it, and c2, starting after the
+/// restart, is echoed by the restarted host's new listener (`server#2`).
+#[test]
+fn l1_host_crash_ends_the_connection() {
+    let after = factory(|| Sender::new(b"after the restart".to_vec()));
+    let scenario = crash_during_echo("host-crash", after).keep_payloads();
     let outcome = run_passing(&scenario, seed_or(1));
     let text = outcome.trace.render_text();
     assert!(text.contains("FAULT #0 crash server"), "{text}");
@@ -160,28 +162,7 @@ fn l1_a_connection_made_after_the_restart_is_not_lost_in_the_crash() {
     impl TcpConnectionNotify for Idle {
         fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
     }
-    let scenario = Scenario::echo("crash-then-open", 64 * 1024, 1024)
-        .client("c2", "client", "server", 7000, factory(|| Idle))
-        .starting_at(300)
-        .plan(FaultPlan {
-            faults: vec![Fault::after(
-                EventTrigger {
-                    conn: "c1".into(),
-                    callback: "received".into(),
-                    nth: 1,
-                },
-                FaultKind::Crash {
-                    host: "server".into(),
-                    restart_after_ms: Some(100),
-                },
-            )],
-            ..FaultPlan::quiet(Seed(0))
-        })
-        .duration_ms(1000)
-        .expecting(Expectations {
-            finished: false,
-            ..Expectations::default()
-        });
+    let scenario = crash_during_echo("crash-then-open", factory(|| Idle));
     let outcome = run_passing(&scenario, seed_or(1));
     let summary = RunSummary::of(&outcome);
     let ended = |name: &str| {
