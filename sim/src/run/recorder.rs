@@ -6,7 +6,7 @@
 
 use super::context::Context;
 use super::integrity::{Mismatches, StreamMatcher};
-use super::trace::{now_us, EventKind, Trace, TraceEvent};
+use super::trace::{now_us, EventKind, HostClock, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind, Trigger};
 use crate::scenario::RunOptions;
@@ -327,6 +327,8 @@ pub(crate) struct HostSink {
     run: Arc<RunState>,
     /// A broken stream found in data about to be delivered, logged after its `received`.
     broken: Mutex<Option<(String, String)>>,
+    /// The time its callbacks are stamped with (one sink serves one host incarnation).
+    clock: HostClock,
 }
 
 impl HostSink {
@@ -336,6 +338,7 @@ impl HostSink {
             host: host.into(),
             run,
             broken: Mutex::new(None),
+            clock: HostClock::default(),
         })
     }
 }
@@ -363,10 +366,8 @@ impl CallbackSink for HostSink {
         }
         // Observed after the callback's own line, so a fault it triggers is logged after it.
         let observed = Observed::of(&callback);
-        let at_us = self
-            .run
-            .trace
-            .push_callback(&self.host, who, conn, callback);
+        let at_us = self.clock.now_us();
+        (self.run.trace).push_callback(at_us, &self.host, who, conn, callback);
         if let Some(message) = broken {
             self.run.trace.push(TraceEvent {
                 at_us,
