@@ -10,7 +10,7 @@ use super::trace::{now_us, EventKind, HostClock, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind, Trigger};
 use crate::scenario::RunOptions;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,8 +24,9 @@ struct Progress {
     /// crashed host: a hash map (never iterated in an order anyone sees) with a cheap
     /// deterministic hash, and the host shared with its sink.
     live: FxHashMap<String, Arc<str>>,
-    /// Clients whose connection ended (or whose host crashed).
-    finished_clients: BTreeSet<String>,
+    /// Clients whose connection ended (or whose host crashed): counted, and asked about by
+    /// name, never iterated.
+    finished_clients: FxHashSet<String>,
     /// How many times each (connection, callback) that triggers a fault happened.
     counts: BTreeMap<(String, &'static str), u32>,
     /// Event-triggered faults that fired, to be applied by the run loop.
