@@ -2,6 +2,7 @@
 //! carried ([`Payload`]). Rendered as deterministic text, one callback per line.
 
 use crate::proto::ConnectFailure;
+use smallvec::SmallVec;
 use std::fmt;
 use std::sync::Arc;
 
@@ -179,7 +180,13 @@ pub struct Payload(Kept);
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kept {
     Whole(Arc<[u8]>),
-    Summary { len: usize, head: Vec<u8> },
+    /// The preview is held inline: a summary is made for every callback that carries data
+    /// when payloads are not kept, and needs no allocation then. (A head read back from JSON
+    /// is kept as it was, however long.)
+    Summary {
+        len: usize,
+        head: SmallVec<[u8; PREVIEW_BYTES]>,
+    },
 }
 
 impl Default for Payload {
@@ -198,7 +205,7 @@ impl Payload {
     pub fn summary(data: &[u8]) -> Self {
         Payload(Kept::Summary {
             len: data.len(),
-            head: data[..data.len().min(PREVIEW_BYTES)].to_vec(),
+            head: SmallVec::from_slice(&data[..data.len().min(PREVIEW_BYTES)]),
         })
     }
 
@@ -271,7 +278,7 @@ impl<'de> serde::Deserialize<'de> for Payload {
         let shape = Shape::deserialize(deserializer)?;
         Ok(Payload(Kept::Summary {
             len: shape.len,
-            head: shape.head,
+            head: SmallVec::from_vec(shape.head),
         }))
     }
 }

@@ -55,7 +55,7 @@ fn wrap_dials(
             sink: sink.clone(),
             keep_bytes,
             observing: false,
-            family: family.clone(),
+            family: Some(family.clone()),
             announce: Vec::new(),
         });
         announced.push((who, request.host.clone(), request.service.clone()));
@@ -85,8 +85,9 @@ pub struct Recorded<N> {
     /// Whether the connection reports its dropped writes to the sink yet (from its first
     /// callback that carries it).
     observing: bool,
-    /// Names the connections it dials.
-    family: Arc<Family>,
+    /// Names the connections it dials; made at its first dial (most connections dial none),
+    /// or given by the connection that dialled it.
+    family: Option<Arc<Family>>,
     /// Dials of the running callback, announced after its line.
     announce: Vec<Announced>,
 }
@@ -94,11 +95,10 @@ pub struct Recorded<N> {
 impl<N> Recorded<N> {
     /// Records `inner`'s callbacks under the name `who`, keeping the data they carry whole.
     pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
-        let who = who.into();
         Recorded {
             inner,
-            family: Family::new(&who),
-            who,
+            family: None,
+            who: who.into(),
             sink,
             keep_bytes: true,
             observing: false,
@@ -151,7 +151,8 @@ impl<N> Recorded<N> {
         });
         let requests = conn.dials().since(before);
         if !requests.is_empty() {
-            let dialled = wrap_dials(requests, &self.family, &self.sink, self.keep_bytes);
+            let family = (self.family).get_or_insert_with(|| Family::new(&self.who));
+            let dialled = wrap_dials(requests, family, &self.sink, self.keep_bytes);
             self.announce.extend(dialled);
         }
         result
@@ -287,18 +288,17 @@ pub struct RecordedListener<N> {
     sink: Arc<dyn CallbackSink>,
     accepted: usize,
     keep_bytes: bool,
-    /// Names the connections it dials.
-    family: Arc<Family>,
+    /// Names the connections it dials; made at its first dial.
+    family: Option<Arc<Family>>,
 }
 
 impl<N> RecordedListener<N> {
     /// Records `inner`'s callbacks under the name `who`.
     pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
-        let who = who.into();
         RecordedListener {
             inner,
-            family: Family::new(&who),
-            who,
+            family: None,
+            who: who.into(),
             sink,
             accepted: 0,
             keep_bytes: true,
@@ -326,7 +326,11 @@ impl<N> RecordedListener<N> {
             callback(n, listener)
         });
         let requests = listener.dials().since(before);
-        let dialled = wrap_dials(requests, &self.family, &self.sink, self.keep_bytes);
+        if requests.is_empty() {
+            return (result, Vec::new());
+        }
+        let family = (self.family).get_or_insert_with(|| Family::new(&self.who));
+        let dialled = wrap_dials(requests, family, &self.sink, self.keep_bytes);
         (result, dialled)
     }
 

@@ -6,10 +6,11 @@
 
 use super::context::Context;
 use super::integrity::{Mismatches, StreamMatcher};
-use super::trace::{now_us, EventKind, Trace, TraceEvent};
+use super::trace::{now_us, EventKind, HostClock, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind, Trigger};
 use crate::scenario::RunOptions;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,10 +19,14 @@ use tcpnotify::{DroppedWrite, TcpConnection};
 
 #[derive(Default)]
 struct Progress {
-    /// Connections started and not yet closed or failed, with their host.
-    live: BTreeMap<String, String>,
-    /// Clients whose connection ended (or whose host crashed).
-    finished_clients: BTreeSet<String>,
+    /// Connections started and not yet closed or failed, with their host. Changed on every
+    /// connection's start and end, and only asked whether it is empty or which are on a
+    /// crashed host: a hash map (never iterated in an order anyone sees) with a cheap
+    /// deterministic hash, and the host shared with its sink.
+    live: FxHashMap<String, Arc<str>>,
+    /// Clients whose connection ended (or whose host crashed): counted, and asked about by
+    /// name, never iterated.
+    finished_clients: FxHashSet<String>,
     /// How many times each (connection, callback) that triggers a fault happened.
     counts: BTreeMap<(String, &'static str), u32>,
     /// Event-triggered faults that fired, to be applied by the run loop.
@@ -160,14 +165,14 @@ impl RunState {
 
     /// Connection `who` was dialled on `host` from a callback: live from now on, before its
     /// task first runs, so the run cannot end in between.
-    fn dialled(&self, host: &str, who: &str) {
-        self.lock().live.insert(who.to_string(), host.to_string());
+    fn dialled(&self, host: &Arc<str>, who: &str) {
+        self.lock().live.insert(who.to_string(), host.clone());
     }
 
     /// Forgets the connections of a crashed host: they end without a callback.
     pub(crate) fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
         let mut progress = self.lock();
-        progress.live.retain(|_, h| h != host);
+        progress.live.retain(|_, h| &**h != host);
         for c in clients_on_host {
             progress.finished_clients.insert(c.clone());
         }
@@ -208,12 +213,12 @@ impl RunState {
         self.faults.get(index)
     }
 
-    fn observe(&self, host: &str, who: &str, conn: Option<&TcpConnection>, seen: Observed) {
+    fn observe(&self, host: &Arc<str>, who: &str, conn: Option<&TcpConnection>, seen: Observed) {
         let Observed { name, milestone } = seen;
         let mut progress = self.lock();
         match milestone {
             Milestone::Accepted | Milestone::ProxyVia => {
-                progress.live.insert(who.to_string(), host.to_string());
+                progress.live.insert(who.to_string(), host.clone());
             }
             Milestone::Ended => {
                 progress.live.remove(who);
@@ -319,19 +324,22 @@ impl Observed {
 
 /// Records one host's callbacks into the run's trace.
 pub(crate) struct HostSink {
-    host: String,
+    host: Arc<str>,
     run: Arc<RunState>,
     /// A broken stream found in data about to be delivered, logged after its `received`.
     broken: Mutex<Option<(String, String)>>,
+    /// The time its callbacks are stamped with (one sink serves one host incarnation).
+    clock: HostClock,
 }
 
 impl HostSink {
     /// The sink of host `host`.
     pub(crate) fn new(host: &str, run: Arc<RunState>) -> Arc<Self> {
         Arc::new(HostSink {
-            host: host.to_string(),
+            host: host.into(),
             run,
             broken: Mutex::new(None),
+            clock: HostClock::default(),
         })
     }
 }
@@ -359,14 +367,12 @@ impl CallbackSink for HostSink {
         }
         // Observed after the callback's own line, so a fault it triggers is logged after it.
         let observed = Observed::of(&callback);
-        let at_us = self
-            .run
-            .trace
-            .push_callback(&self.host, who, conn, callback);
+        let at_us = self.clock.now_us();
+        (self.run.trace).push_callback(at_us, &self.host, who, conn, callback);
         if let Some(message) = broken {
             self.run.trace.push(TraceEvent {
                 at_us,
-                host: self.host.clone(),
+                host: self.host.to_string(),
                 who: who.to_string(),
                 kind: EventKind::Violation {
                     rule: "R6".into(),

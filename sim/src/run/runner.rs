@@ -190,8 +190,7 @@ fn run_pass(
     cutoff: &Cutoff,
     mismatches: Option<&Mismatches>,
 ) -> Result<(RunOutcome, Mismatches), RunError> {
-    scenario.validate().map_err(RunError::Scenario)?;
-    let topology = scenario.topology();
+    let topology = scenario.validated_topology().map_err(RunError::Scenario)?;
     plan.validate(&topology).map_err(RunError::Plan)?;
     let capacities = Capacities::for_run(scenario, plan)?;
     install_panic_recorder();

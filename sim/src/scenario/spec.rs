@@ -9,6 +9,7 @@ use crate::validate::{
     MAX_BUFFER_BYTES, MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS,
     MAX_LISTENERS,
 };
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -478,6 +479,16 @@ impl Scenario {
     /// assert_eq!(err.field, "listeners[1].name");
     /// ```
     pub fn validate(&self) -> Result<(), InvalidField> {
+        self.validated_topology().map(drop)
+    }
+
+    /// Validates the scenario ([`validate`](Self::validate)) and returns its topology, which
+    /// the checks need too: a run takes both, and building a topology copies every client's
+    /// names.
+    ///
+    /// Field names are only formatted for an error: this runs before every run, once per
+    /// listener and client.
+    pub(crate) fn validated_topology(&self) -> Result<Topology, InvalidField> {
         positive_at_most("duration_ms", self.duration_ms, MAX_DURATION_MS)?;
         at_most("settle_ms", self.settle_ms, MAX_DURATION_MS)?;
         self.properties.validate()?;
@@ -486,7 +497,7 @@ impl Scenario {
         let topology = self.topology();
         count_at_most("hosts", topology.hosts.len(), MAX_HOSTS)?;
         for (i, host) in self.extra_hosts.iter().enumerate() {
-            name(&format!("hosts[{i}]"), host, NameKind::Host)?;
+            name("", host, NameKind::Host).map_err(|e| e.within(&format!("hosts[{i}]")))?;
         }
         let hosts: BTreeSet<&str> = topology.hosts.iter().map(String::as_str).collect();
         for (alias, targets) in &self.names {
@@ -506,59 +517,57 @@ impl Scenario {
             }
         }
         let named = (self.listeners.iter().enumerate())
-            .map(|(i, l)| (format!("listeners[{i}]"), l.name.as_str()))
+            .map(|(i, l)| (Entry::Listener(i), l.name.as_str()))
             .chain(
-                (self.clients.iter().enumerate())
-                    .map(|(i, c)| (format!("clients[{i}]"), c.name.as_str())),
+                (self.clients.iter().enumerate()).map(|(i, c)| (Entry::Client(i), c.name.as_str())),
             );
-        let mut seen: BTreeMap<&str, String> = BTreeMap::new();
-        for (field, value) in named {
-            name(&format!("{field}.name"), value, NameKind::Connection)?;
-            if let Some(first) = seen.get(value) {
-                return Err(InvalidField::new(
-                    format!("{field}.name"),
+        let mut seen: FxHashMap<&str, Entry> = FxHashMap::default();
+        for (entry, value) in named {
+            name("name", value, NameKind::Connection).map_err(|e| entry.error(e))?;
+            if let Some(first) = seen.insert(value, entry) {
+                return Err(entry.error(InvalidField::new(
+                    "name",
                     format!("{value:?} is already the name of {first}"),
-                ));
+                )));
             }
-            seen.insert(value, field);
         }
         let mut bound: BTreeMap<(&str, u16), &str> = BTreeMap::new();
         for (i, l) in self.listeners.iter().enumerate() {
-            let field = format!("listeners[{i}]");
-            port(&format!("{field}.port"), l.port)?;
+            let entry = Entry::Listener(i);
+            port("port", l.port).map_err(|e| entry.error(e))?;
             if let Some(first) = bound.insert((&l.host, l.port), &l.name) {
-                return Err(InvalidField::new(
-                    format!("{field}.port"),
+                return Err(entry.error(InvalidField::new(
+                    "port",
                     format!("listener {first} already listens on {}:{}", l.host, l.port),
-                ));
+                )));
             }
-            name(&format!("{field}.host"), &l.host, NameKind::Host)?;
-            at_most(&format!("{field}.limit"), l.limit as u64, MAX_COUNT)?;
-            check_config(&field, &l.config)?;
+            name("host", &l.host, NameKind::Host).map_err(|e| entry.error(e))?;
+            at_most("limit", l.limit as u64, MAX_COUNT).map_err(|e| entry.error(e))?;
+            check_config(&l.config).map_err(|e| entry.error(e))?;
         }
         for (i, c) in self.clients.iter().enumerate() {
-            let field = format!("clients[{i}]");
-            port(&format!("{field}.port"), c.port)?;
-            name(&format!("{field}.host"), &c.host, NameKind::Host)?;
+            let entry = Entry::Client(i);
+            port("port", c.port).map_err(|e| entry.error(e))?;
+            name("host", &c.host, NameKind::Host).map_err(|e| entry.error(e))?;
             if !self.names.contains_key(&c.target) && !hosts.contains(c.target.as_str()) {
-                return Err(InvalidField::new(
-                    format!("{field}.target"),
+                return Err(entry.error(InvalidField::new(
+                    "target",
                     format!(
                         "{:?} is neither a host nor a name of this scenario",
                         c.target
                     ),
-                ));
+                )));
             }
             if c.start_ms >= self.duration_ms {
-                return Err(InvalidField::new(
-                    format!("{field}.start_ms"),
+                return Err(entry.error(InvalidField::new(
+                    "start_ms",
                     format!(
                         "{} is not before the end of the run (duration_ms = {})",
                         c.start_ms, self.duration_ms
                     ),
-                ));
+                )));
             }
-            check_config(&field, &c.config)?;
+            check_config(&c.config).map_err(|e| entry.error(e))?;
         }
         // Every attempt takes one of its host's ephemeral ports for the rest of the run; the
         // runner also counts the SYNs a plan's crashes make it send again.
@@ -587,7 +596,7 @@ impl Scenario {
         for who in self.expectations.delivered.keys() {
             topology.connection(&format!("expect.delivered.{who}"), who)?;
         }
-        Ok(())
+        Ok(topology)
     }
 
     /// Checks fault settings written by hand: valid ranges, a window inside the run, and no
@@ -690,18 +699,39 @@ fn port(field: &str, port: u16) -> Result<(), InvalidField> {
     Ok(())
 }
 
-/// Checks a connection's settings against [`MAX_BUFFER_BYTES`].
-fn check_config(field: &str, config: &ConnectionConfig) -> Result<(), InvalidField> {
+/// Checks a connection's settings against [`MAX_BUFFER_BYTES`]; fields are named from the
+/// connection's own table (`config.read_buffer_size`).
+fn check_config(config: &ConnectionConfig) -> Result<(), InvalidField> {
     for (key, value) in [
         ("read_buffer_size", config.read_buffer_size()),
         ("yield_after_reading", config.yield_after_reading()),
         ("yield_after_writing", config.yield_after_writing()),
     ] {
-        positive_at_most(
-            &format!("{field}.config.{key}"),
-            value as u64,
-            MAX_BUFFER_BYTES,
-        )?;
+        positive_at_most(key, value as u64, MAX_BUFFER_BYTES).map_err(|e| e.within("config"))?;
     }
     Ok(())
+}
+
+/// A listener or client of a scenario, by its index: the table its fields are named from
+/// (`listeners[0]`, `clients[3]`), formatted only for an error.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    Listener(usize),
+    Client(usize),
+}
+
+impl Entry {
+    /// `error`, its field seen from this entry's table.
+    fn error(self, error: InvalidField) -> InvalidField {
+        error.within(&self.to_string())
+    }
+}
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Listener(i) => write!(f, "listeners[{i}]"),
+            Entry::Client(i) => write!(f, "clients[{i}]"),
+        }
+    }
 }
