@@ -20,7 +20,9 @@
 use super::plan::{FaultKind, FaultPlan};
 use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -91,8 +93,11 @@ struct State {
     links: BTreeMap<LinkKey, Arc<Mutex<Link>>>,
     /// Tasks waiting for a partition to heal or a host to restart.
     heal_waiters: Vec<Waker>,
-    /// Connection names and their sockets (local, remote), learned from the trace.
-    conns: BTreeMap<String, (SocketAddr, SocketAddr)>,
+    /// Connection names and their sockets (local, remote), learned from the trace. Hashed,
+    /// with no random state: every connection is registered, only a fault naming one looks
+    /// it up, and nothing iterates it (its order is never seen); a sorted map's insert,
+    /// comparing names, cost several times more.
+    conns: HashMap<String, (SocketAddr, SocketAddr), BuildHasherDefault<DefaultHasher>>,
     /// Slow closes asked for by name before the connection existed.
     pending_slow_close: BTreeMap<String, Duration>,
     /// Ports refusing connects, by host then port, each with the plan faults that refuse it
@@ -158,11 +163,10 @@ impl FaultLayer {
     /// stream of a new connection on the same sockets took it over meanwhile.
     pub(super) fn forget_link(&self, key: LinkKey, link: &Arc<Mutex<Link>>) {
         let mut state = self.lock();
-        let Some(current) = state.links.get(&key) else {
-            return;
-        };
-        if Arc::ptr_eq(current, link) && lock(link).dropped == [true, true] {
-            state.links.remove(&key);
+        if let Entry::Occupied(current) = state.links.entry(key) {
+            if Arc::ptr_eq(current.get(), link) && lock(link).dropped == [true, true] {
+                current.remove();
+            }
         }
     }
 
