@@ -151,9 +151,9 @@ impl FaultLayer {
     }
 
     /// The state of the connection `key` while one of its streams exists. Once both are
-    /// dropped it is forgotten ([`forget_link`](Self::forget_link)), so an operation on a
-    /// connection that ended finds nothing, where it used to find a state no stream read
-    /// again (a stream of a later connection on the same sockets starts afresh either way).
+    /// dropped it is forgotten ([`forget_link`](Self::forget_link)) and a reset or slow close
+    /// of that connection finds nothing, which has the effect it would have had: no stream
+    /// reads that state again, and a later connection on the same sockets starts afresh.
     fn live_link(&self, key: LinkKey) -> Option<Arc<Mutex<Link>>> {
         self.lock().links.get(&key).cloned()
     }
