@@ -245,9 +245,10 @@ impl ConnectionMachine {
     }
 
     /// The messages the connection sent itself from callbacks since last asked, oldest first.
-    /// The runtime queues them in the mailbox behind what is there, so each is handled in a
-    /// later turn, in order, as if another task had sent it.
-    pub(crate) fn poll_messages(&mut self) -> impl Iterator<Item = Message> + '_ {
+    /// The runtime takes them all and queues them in the mailbox behind what is there, so
+    /// each is handled in a later turn, in order, as if another task had sent it; it may
+    /// leave an empty buffer of its own in their place, for the next ones.
+    pub(crate) fn poll_messages(&mut self) -> &mut Vec<Message> {
         self.conn.outgoing()
     }
 

@@ -139,7 +139,7 @@ impl Actor {
     /// Hands the mailbox what the machine sent itself, behind what is there.
     fn send_messages(&mut self) {
         if self.machine.has_messages() {
-            self.mailbox.push(self.machine.poll_messages());
+            self.mailbox.push_from(self.machine.poll_messages());
         }
     }
 }

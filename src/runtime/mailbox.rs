@@ -210,8 +210,8 @@ impl Mailbox {
         msg
     }
 
-    /// Queues messages the connection's own task sends (its outbox, its resumes), behind
-    /// what is there.
+    /// Queues messages the connection's own task sends (its resumes; its outbox goes through
+    /// [`push_from`](Self::push_from)), behind what is there.
     pub(crate) fn push(&mut self, messages: impl Iterator<Item = Message>) {
         if self.shared.queued.load(Ordering::Acquire) {
             // Another task's message waits: these go behind it (and wake the poll, as a send).
@@ -222,6 +222,32 @@ impl Mailbox {
             // One at a time: `extend` costs more for the one or two messages of a turn.
             self.own.push_back(msg);
             self.wake_owed = true;
+        }
+    }
+
+    /// Takes every message of `outbox`, the machine's, in order, behind what is there, and
+    /// leaves it empty. While no message of its own waits, the outbox's buffer becomes the
+    /// queue and the queue's, empty, the outbox's: a connection that sends itself messages
+    /// turn after turn moves them without allocating, and needs no second buffer for them.
+    pub(crate) fn push_from(&mut self, outbox: &mut Vec<Message>) {
+        if outbox.is_empty() {
+            return;
+        }
+        if self.shared.queued.load(Ordering::Acquire) {
+            // Another task's message waits: these go behind it (and wake the poll, as a send).
+            self.shared.send(outbox.drain(..));
+            return;
+        }
+        self.wake_owed = true;
+        if self.own.is_empty() {
+            // Both conversions keep their buffer, and an empty queue has nothing to move.
+            let drained = std::mem::replace(&mut self.own, VecDeque::from(std::mem::take(outbox)));
+            *outbox = Vec::from(drained);
+            return;
+        }
+        for msg in outbox.drain(..) {
+            // One at a time: `extend` costs more for the one or two messages of a turn.
+            self.own.push_back(msg);
         }
     }
 

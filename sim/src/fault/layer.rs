@@ -20,7 +20,9 @@
 use super::plan::{FaultKind, FaultPlan};
 use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -78,8 +80,9 @@ impl Link {
 
 #[derive(Default)]
 struct State {
-    /// Directions (from host, to host) currently cut.
-    blocked: BTreeSet<(String, String)>,
+    /// Directions currently cut: from host, to the hosts it cannot reach. Keyed by name so
+    /// that a read or a connect looks a direction up by `&str`, with no allocation.
+    blocked: BTreeMap<String, BTreeSet<String>>,
     /// Hosts crashed and not yet restarted: SYNs to them are lost.
     down: BTreeSet<String>,
     /// How many times each host crashed or restarted, so a connect can tell a refusal caused
@@ -90,13 +93,23 @@ struct State {
     links: BTreeMap<LinkKey, Arc<Mutex<Link>>>,
     /// Tasks waiting for a partition to heal or a host to restart.
     heal_waiters: Vec<Waker>,
-    /// Connection names and their sockets (local, remote), learned from the trace.
-    conns: BTreeMap<String, (SocketAddr, SocketAddr)>,
+    /// Connection names and their sockets (local, remote), learned from the trace. Hashed,
+    /// with no random state: every connection is registered, only a fault naming one looks
+    /// it up, and nothing iterates it (its order is never seen); a sorted map's insert,
+    /// comparing names, cost several times more.
+    conns: HashMap<String, (SocketAddr, SocketAddr), BuildHasherDefault<DefaultHasher>>,
     /// Slow closes asked for by name before the connection existed.
     pending_slow_close: BTreeMap<String, Duration>,
-    /// Ports (host, port) refusing connects, each with the plan faults that refuse it (they
-    /// may overlap).
-    refusing: BTreeMap<(String, u16), BTreeSet<usize>>,
+    /// Ports refusing connects, by host then port, each with the plan faults that refuse it
+    /// (they may overlap). Keyed so that a connect looks its port up with no allocation.
+    refusing: BTreeMap<String, BTreeMap<u16, BTreeSet<usize>>>,
+}
+
+impl State {
+    /// Whether traffic from `from` to `to` is cut.
+    fn is_blocked(&self, from: &str, to: &str) -> bool {
+        (self.blocked.get(from)).is_some_and(|cut| cut.contains(to))
+    }
 }
 
 /// Per-run fault state shared by every host's network and stream.
@@ -104,7 +117,8 @@ pub struct FaultLayer {
     seed: Seed,
     pub(super) plan: FaultPlan,
     hosts: BTreeMap<String, IpAddr>,
-    host_of_ip: BTreeMap<IpAddr, String>,
+    /// Shared names, so a stream and a connect keep a host's name without allocating.
+    host_of_ip: BTreeMap<IpAddr, Arc<str>>,
     state: Mutex<State>,
     /// Set by [`calm`](Self::calm): every fault healed for good.
     calm: AtomicBool,
@@ -113,7 +127,10 @@ pub struct FaultLayer {
 impl FaultLayer {
     /// The layer for a run with `plan`, over hosts with these addresses.
     pub fn new(plan: FaultPlan, hosts: BTreeMap<String, IpAddr>) -> Arc<Self> {
-        let host_of_ip = hosts.iter().map(|(h, ip)| (*ip, h.clone())).collect();
+        let host_of_ip = hosts
+            .iter()
+            .map(|(h, ip)| (*ip, h.as_str().into()))
+            .collect();
         Arc::new(FaultLayer {
             seed: plan.seed,
             plan,
@@ -133,6 +150,26 @@ impl FaultLayer {
         self.lock().links.entry(key).or_default().clone()
     }
 
+    /// The state of the connection `key` while one of its streams exists. Once both are
+    /// dropped it is forgotten ([`forget_link`](Self::forget_link)) and a reset or slow close
+    /// of that connection finds nothing, which has the effect it would have had: no stream
+    /// reads that state again, and a later connection on the same sockets starts afresh.
+    fn live_link(&self, key: LinkKey) -> Option<Arc<Mutex<Link>>> {
+        self.lock().links.get(&key).cloned()
+    }
+
+    /// Forgets `link`, the state of connection `key`, once both its streams were dropped:
+    /// a run's connections come and go, and the layer keeps only the live ones. Not if a
+    /// stream of a new connection on the same sockets took it over meanwhile.
+    pub(super) fn forget_link(&self, key: LinkKey, link: &Arc<Mutex<Link>>) {
+        let mut state = self.lock();
+        if let Entry::Occupied(current) = state.links.entry(key) {
+            if Arc::ptr_eq(current.get(), link) && lock(link).dropped == [true, true] {
+                current.remove();
+            }
+        }
+    }
+
     /// The plan this layer applies.
     pub fn plan(&self) -> &FaultPlan {
         &self.plan
@@ -140,7 +177,12 @@ impl FaultLayer {
 
     /// The host at `ip`.
     pub(crate) fn host_of(&self, ip: IpAddr) -> Option<&str> {
-        self.host_of_ip.get(&ip).map(String::as_str)
+        self.host_of_ip.get(&ip).map(|name| &**name)
+    }
+
+    /// The host at `ip`, as a name to keep.
+    pub(super) fn host_name(&self, ip: IpAddr) -> Option<&Arc<str>> {
+        self.host_of_ip.get(&ip)
     }
 
     /// Every host name.
@@ -156,9 +198,10 @@ impl FaultLayer {
 
     /// Cuts traffic from `from` to `to` until [`heal`](Self::heal).
     pub fn block(&self, from: &str, to: &str) {
-        self.lock()
-            .blocked
-            .insert((from.to_string(), to.to_string()));
+        (self.lock().blocked)
+            .entry(from.to_string())
+            .or_default()
+            .insert(to.to_string());
     }
 
     /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
@@ -192,7 +235,12 @@ impl FaultLayer {
     /// Restores traffic from `from` to `to`; held data flows again.
     pub fn heal(&self, from: &str, to: &str) {
         self.wake_heal_waiters(|state| {
-            state.blocked.remove(&(from.to_string(), to.to_string()));
+            if let Some(cut) = state.blocked.get_mut(from) {
+                cut.remove(to);
+                if cut.is_empty() {
+                    state.blocked.remove(from);
+                }
+            }
         });
     }
 
@@ -201,7 +249,9 @@ impl FaultLayer {
     /// one twice is applying it once).
     pub(crate) fn refuse(&self, index: usize, host: &str, port: u16) {
         (self.lock().refusing)
-            .entry((host.to_string(), port))
+            .entry(host.to_string())
+            .or_default()
+            .entry(port)
             .or_default()
             .insert(index);
     }
@@ -209,18 +259,23 @@ impl FaultLayer {
     /// The refusal of fault `index` ended; the port accepts again once no refusal is left.
     pub(crate) fn accept_again(&self, index: usize, host: &str, port: u16) {
         let mut state = self.lock();
-        let key = (host.to_string(), port);
-        if let Some(faults) = state.refusing.get_mut(&key) {
+        let Some(ports) = state.refusing.get_mut(host) else {
+            return;
+        };
+        if let Some(faults) = ports.get_mut(&port) {
             faults.remove(&index);
             if faults.is_empty() {
-                state.refusing.remove(&key);
+                ports.remove(&port);
             }
+        }
+        if ports.is_empty() {
+            state.refusing.remove(host);
         }
     }
 
     /// Whether port `port` of host `host` refuses connects now.
     pub fn refuses(&self, host: &str, port: u16) -> bool {
-        self.lock().refusing.contains_key(&(host.to_string(), port))
+        (self.lock().refusing.get(host)).is_some_and(|ports| ports.contains_key(&port))
     }
 
     /// How long a refused connect takes: the round trip of the SYN and the RST that answers
@@ -294,25 +349,14 @@ impl FaultLayer {
 
     /// Whether traffic from `from` to `to` is cut.
     pub fn is_blocked(&self, from: &str, to: &str) -> bool {
-        self.lock()
-            .blocked
-            .contains(&(from.to_string(), to.to_string()))
+        self.lock().is_blocked(from, to)
     }
 
-    /// Waits (registering `cx`) unless traffic from `from` to `to` flows.
-    fn poll_open(&self, from: &str, to: &str, cx: &mut Context<'_>) -> Poll<()> {
-        self.poll_flowing(&(from.to_string(), to.to_string()), cx)
-    }
-
-    /// [`poll_open`](Self::poll_open) for a direction (from host, to host) already spelled
-    /// as [`State::blocked`] keys it: a stream checks it on every read without allocating.
-    pub(super) fn poll_flowing(
-        &self,
-        direction: &(String, String),
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    /// Waits (registering `cx`) unless traffic from `from` to `to` flows. A stream checks
+    /// it on every read.
+    pub(super) fn poll_open(&self, from: &str, to: &str, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.lock();
-        if state.blocked.contains(direction) {
+        if state.is_blocked(from, to) {
             state.heal_waiters.push(cx.waker().clone());
             Poll::Pending
         } else {
@@ -357,10 +401,12 @@ impl FaultLayer {
         let Some((local, remote)) = self.lock().conns.get(name).copied() else {
             return false;
         };
-        let link = self.link(LinkKey::of(local, remote).0);
-        let mut link = lock(&link);
-        link.reset = true;
-        link.wake_all();
+        // A connection that ended has nothing left to reset.
+        if let Some(link) = self.live_link(LinkKey::of(local, remote).0) {
+            let mut link = lock(&link);
+            link.reset = true;
+            link.wake_all();
+        }
         true
     }
 
@@ -370,7 +416,10 @@ impl FaultLayer {
         match known {
             Some((local, remote)) => {
                 let (key, dir) = LinkKey::of(local, remote);
-                lock(&self.link(key)).fin_delay[dir] = Some(delay);
+                // A connection that ended sends no FIN any more.
+                if let Some(link) = self.live_link(key) {
+                    lock(&link).fin_delay[dir] = Some(delay);
+                }
             }
             None => {
                 self.lock()
@@ -407,7 +456,9 @@ impl FaultLayer {
                 let Some((local, remote)) = self.lock().conns.get(conn).copied() else {
                     return 0;
                 };
-                let link = self.link(LinkKey::of(local, remote).0);
+                let Some(link) = self.live_link(LinkKey::of(local, remote).0) else {
+                    return 0;
+                };
                 let link = lock(&link);
                 if link.reset {
                     return 0;

@@ -117,15 +117,12 @@ where
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
         let (inner, layer, from) = (self.inner.clone(), self.layer.clone(), self.host.clone());
         Box::pin(async move {
-            let to = layer
-                .host_of(address.ip())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::ConnectionRefused,
-                        format!("no host at {address}"),
-                    )
-                })?;
+            let to = layer.host_name(address.ip()).cloned().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("no host at {address}"),
+                )
+            })?;
             let dialled = dial(&inner, &layer, &from, &to, address);
             let stream = tokio::time::timeout(layer.connect_timeout(), dialled)
                 .await

@@ -61,7 +61,7 @@ pub struct FaultyStream<S> {
     local: SocketAddr,
     remote: SocketAddr,
     /// The direction (from host, to host) our reads come from, as partitions key it.
-    inbound: (String, String),
+    inbound: (Arc<str>, Arc<str>),
     /// Direction of our writes; the peer's writes are `1 - out`.
     out: usize,
     /// Bytes our direction may hold unread: the plan's window, or its smaller send buffer.
@@ -82,8 +82,8 @@ impl<S: Stream + Peek> FaultyStream<S> {
     pub fn new(inner: S, layer: Arc<FaultLayer>) -> io::Result<Self> {
         let local = inner.local_address()?;
         let remote = inner.remote_address()?;
-        let name = |ip: IpAddr| -> io::Result<String> {
-            layer.host_of(ip).map(str::to_string).ok_or_else(|| {
+        let name = |ip: IpAddr| -> io::Result<Arc<str>> {
+            layer.host_name(ip).cloned().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::AddrNotAvailable, format!("no host at {ip}"))
             })
         };
@@ -135,7 +135,11 @@ impl<S: Stream + Peek> FaultyStream<S> {
         if link.reset {
             return true;
         }
-        link.readers[1 - self.out] = Some(cx.waker().clone());
+        // Every read registers: the waker is most often the one already there.
+        match &mut link.readers[1 - self.out] {
+            Some(waker) => waker.clone_from(cx.waker()),
+            slot => *slot = Some(cx.waker().clone()),
+        }
         false
     }
 
@@ -242,12 +246,22 @@ impl<S: Stream + Peek> FaultyStream<S> {
 
 impl<S> Drop for FaultyStream<S> {
     fn drop(&mut self) {
-        let mut link = lock(&self.link);
-        link.dropped[self.out] = true;
-        // The peer may be waiting for window we will never open: it should wait for our
-        // reset instead (see `poll_peer_reset`).
-        if let Some(w) = link.writers[1 - self.out].take() {
-            w.wake();
+        let both_dropped = {
+            let mut link = lock(&self.link);
+            link.dropped[self.out] = true;
+            // Nobody polls this end again: its wakers go now, not with the connection's state.
+            link.writers[self.out] = None;
+            link.readers[1 - self.out] = None;
+            // The peer may be waiting for window we will never open: it should wait for our
+            // reset instead (see `poll_peer_reset`).
+            if let Some(w) = link.writers[1 - self.out].take() {
+                w.wake();
+            }
+            link.dropped == [true, true]
+        };
+        if both_dropped {
+            self.layer
+                .forget_link(LinkKey::of(self.local, self.remote).0, &self.link);
         }
     }
 }
@@ -280,7 +294,8 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
         }
         if this.stash.is_empty() && !this.eof {
             // Data from a cut direction stays in flight until the partition heals.
-            if this.layer.poll_flowing(&this.inbound, cx).is_pending() {
+            let (from, to) = &this.inbound;
+            if this.layer.poll_open(from, to, cx).is_pending() {
                 return Poll::Pending;
             }
         }

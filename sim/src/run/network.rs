@@ -26,7 +26,8 @@ pub type SimNetwork = FaultNetwork<TurmoilNetwork>;
 /// turmoil's network as one simulated host sees it, with no faults of ours.
 #[derive(Clone)]
 pub struct TurmoilNetwork {
-    host: String,
+    /// Shared: every connection clones its network.
+    host: Arc<str>,
     names: Arc<BTreeMap<String, Vec<String>>>,
     addresses: Arc<BTreeMap<String, IpAddr>>,
 }
@@ -40,7 +41,7 @@ impl TurmoilNetwork {
         addresses: Arc<BTreeMap<String, IpAddr>>,
     ) -> Self {
         TurmoilNetwork {
-            host: host.to_string(),
+            host: host.into(),
             names,
             addresses,
         }
@@ -52,19 +53,18 @@ impl TurmoilNetwork {
         FaultNetwork::new(self, &host, layer)
     }
 
-    fn resolve_ips(&self, name: &str) -> io::Result<Vec<IpAddr>> {
-        let hosts: Vec<&str> = match self.names.get(name) {
-            Some(hosts) => hosts.iter().map(String::as_str).collect(),
-            None => vec![name],
+    /// The addresses `name` resolves to, in order, each with `port`.
+    fn resolve_addresses(&self, name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        let address = |h: &str| {
+            let ip = self.addresses.get(h).copied().ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("unknown host {h:?}"))
+            })?;
+            Ok(SocketAddr::new(ip, port))
         };
-        hosts
-            .into_iter()
-            .map(|h| {
-                self.addresses.get(h).copied().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::NotFound, format!("unknown host {h:?}"))
-                })
-            })
-            .collect()
+        match self.names.get(name) {
+            Some(hosts) => hosts.iter().map(|h| address(h)).collect(),
+            None => Ok(vec![address(name)?]),
+        }
     }
 }
 
@@ -139,13 +139,7 @@ impl Network for TurmoilNetwork {
         host: &str,
         service: &str,
     ) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
-        let result = parse_port(service).and_then(|port| {
-            Ok(self
-                .resolve_ips(host)?
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, port))
-                .collect())
-        });
+        let result = parse_port(service).and_then(|port| self.resolve_addresses(host, port));
         Box::pin(async move { result })
     }
 
@@ -177,7 +171,7 @@ impl Network for TurmoilNetwork {
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         let bound = listener.local_addr()?;
         // Report the host's own address rather than 0.0.0.0.
-        Ok(match self.addresses.get(&self.host) {
+        Ok(match self.addresses.get(&*self.host) {
             Some(ip) => SocketAddr::new(*ip, bound.port()),
             None => bound,
         })

@@ -24,11 +24,11 @@ use super::transport::Transport;
 use dropped::chain;
 use smallvec::SmallVec;
 use std::any::Any;
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use writing::WriteQueue;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +130,7 @@ pub struct TcpConnection {
     expect: usize,
     muted: bool,
     throttled: bool,
-    write_queue: VecDeque<Vec<u8>>,
+    write_queue: WriteQueue,
     /// Bytes of the queue's head already written.
     head_written: usize,
     pub(crate) read_again_pending: bool,
@@ -161,7 +161,7 @@ impl TcpConnection {
             expect: 0,
             muted: false,
             throttled: false,
-            write_queue: VecDeque::new(),
+            write_queue: WriteQueue::default(),
             head_written: 0,
             read_again_pending: false,
             write_again_pending: false,
@@ -377,9 +377,10 @@ impl TcpConnection {
         !self.outbox.is_empty()
     }
 
-    /// The messages the connection sent itself since last asked, oldest first.
-    pub(crate) fn outgoing(&mut self) -> std::vec::Drain<'_, Message> {
-        self.outbox.drain(..)
+    /// The messages the connection sent itself since last asked, oldest first: the caller
+    /// takes them all, and may leave an empty buffer of its own in their place.
+    pub(crate) fn outgoing(&mut self) -> &mut Vec<Message> {
+        &mut self.outbox
     }
 
     fn transport_mut(&mut self) -> io::Result<&mut Box<dyn Transport>> {

@@ -2,10 +2,57 @@
 //! throttling on backpressure (W3, W4, W5), and the shut of a graceful close once drained (L4).
 
 use super::{Deferred, Phase, TcpConnection};
+use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice};
 
 /// Most buffers handed to one vectored write.
 const MAX_WRITE_SLICES: usize = 64;
+
+/// The buffers queued for writing, oldest first. The oldest is held apart from the rest: a
+/// connection mostly has one write queued at a time, and a heap queue for it was an
+/// allocation per connection.
+#[derive(Default)]
+pub(super) struct WriteQueue {
+    /// `None` only when the queue is empty.
+    head: Option<Vec<u8>>,
+    rest: VecDeque<Vec<u8>>,
+}
+
+impl WriteQueue {
+    fn push_back(&mut self, data: Vec<u8>) {
+        match self.head {
+            None => self.head = Some(data),
+            Some(_) => self.rest.push_back(data),
+        }
+    }
+
+    fn front(&self) -> Option<&Vec<u8>> {
+        self.head.as_ref()
+    }
+
+    fn pop_front(&mut self) -> Option<Vec<u8>> {
+        let head = self.head.take();
+        self.head = self.rest.pop_front();
+        head
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.rest.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Vec<u8>> {
+        self.head.iter().chain(&self.rest)
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.head = None;
+        self.rest.clear();
+    }
+}
 
 impl TcpConnection {
     /// Appends to the write queue; empty data puts nothing on the wire.
@@ -29,12 +76,14 @@ impl TcpConnection {
                 self.write_again_pending = true;
                 return true;
             }
-            let Some(transport) = self.transport.as_mut() else {
+            let (Some(transport), Some(front)) =
+                (self.transport.as_mut(), self.write_queue.front())
+            else {
                 return written_this_turn > 0;
             };
             // On the stack, not allocated per write; a lone buffer (the common case) needs no
             // array at all.
-            let head = IoSlice::new(&self.write_queue[0][self.head_written..]);
+            let head = IoSlice::new(&front[self.head_written..]);
             let one;
             let mut many;
             let slices: &[IoSlice<'_>] = if self.write_queue.len() == 1 {
