@@ -150,10 +150,13 @@ impl FaultLayer {
         self.lock().links.entry(key).or_default().clone()
     }
 
-    /// The state of the connection `key` while one of its streams exists. Once both are
-    /// dropped it is forgotten ([`forget_link`](Self::forget_link)) and a reset or slow close
-    /// of that connection finds nothing, which has the effect it would have had: no stream
-    /// reads that state again, and a later connection on the same sockets starts afresh.
+    /// The state of the connection on sockets `key` while one of its streams exists. Once
+    /// both are dropped it is forgotten ([`forget_link`](Self::forget_link)) and a reset or
+    /// slow close of that connection finds nothing, which has the effect it would have had:
+    /// no stream reads that state again. (Should a later connection reuse the same sockets,
+    /// the name still maps to them and the fault reaches the new one, as it did before
+    /// states were forgotten; turmoil hands out a host's ephemeral ports in turn, so that takes
+    /// a host making more connections than it has ports.)
     fn live_link(&self, key: LinkKey) -> Option<Arc<Mutex<Link>>> {
         self.lock().links.get(&key).cloned()
     }
