@@ -233,22 +233,14 @@ impl Mailbox {
         if outbox.is_empty() {
             return;
         }
-        if self.shared.queued.load(Ordering::Acquire) {
-            // Another task's message waits: these go behind it (and wake the poll, as a send).
-            self.shared.send(outbox.drain(..));
-            return;
-        }
-        self.wake_owed = true;
-        if self.own.is_empty() {
+        if self.own.is_empty() && !self.shared.queued.load(Ordering::Acquire) {
+            self.wake_owed = true;
             // Both conversions keep their buffer, and an empty queue has nothing to move.
             let drained = std::mem::replace(&mut self.own, VecDeque::from(std::mem::take(outbox)));
             *outbox = Vec::from(drained);
             return;
         }
-        for msg in outbox.drain(..) {
-            // One at a time: `extend` costs more for the one or two messages of a turn.
-            self.own.push_back(msg);
-        }
+        self.push(outbox.drain(..));
     }
 
     /// Whether the current poll owes itself a wake for messages of its own (see
