@@ -20,9 +20,9 @@
 use super::plan::{FaultKind, FaultPlan};
 use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -97,7 +97,7 @@ struct State {
     /// with no random state: every connection is registered, only a fault naming one looks
     /// it up, and nothing iterates it (its order is never seen); a sorted map's insert,
     /// comparing names, cost several times more.
-    conns: HashMap<String, (SocketAddr, SocketAddr), BuildHasherDefault<DefaultHasher>>,
+    conns: FxHashMap<String, (SocketAddr, SocketAddr)>,
     /// Slow closes asked for by name before the connection existed.
     pending_slow_close: BTreeMap<String, Duration>,
     /// Ports refusing connects, by host then port, each with the plan faults that refuse it
