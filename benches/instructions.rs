@@ -2,7 +2,8 @@
 //! too noisy to compare small changes. It runs either side of `loopback` (the same code, from
 //! `common`) on a current-thread runtime: `cycles N` runs N sequential connect/accept/close
 //! cycles, `echo BYTES` has one client echo BYTES through the server; `tokio-cycles N` and
-//! `tokio-echo BYTES` do the same with the plain tokio baseline. A cycle count repeats from run
+//! `tokio-echo BYTES` do the same with the plain tokio baseline, and `tokio-echo-yielding BYTES`
+//! with plain tokio yielding after every read as rule R4 makes tcpnotify do. A cycle count repeats from run
 //! to run to within a few instructions; echo varies more (how much each read finds depends on
 //! the kernel), so take the lowest of a few runs.
 //!
@@ -20,7 +21,8 @@ mod common;
 
 use common::{
     chunk, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
-    tokio_echo_client, tokio_echo_connection, tokio_server, BulkClient, Closer, Drain, EchoServer,
+    tokio_echo_client, tokio_echo_client_yielding, tokio_echo_connection,
+    tokio_echo_connection_yielding, tokio_server, BulkClient, Closer, Drain, EchoServer,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,12 +39,13 @@ fn main() {
             for what in ["cycles", "tokio-cycles"] {
                 run(what, 100);
             }
-            for what in ["echo", "tokio-echo"] {
+            for what in ["echo", "tokio-echo", "tokio-echo-yielding"] {
                 run(what, 1 << 20);
             }
         }
         _ => panic!(
-            "usage: instructions [cycles N | echo BYTES | tokio-cycles N | tokio-echo BYTES]"
+            "usage: instructions [cycles N | echo BYTES | tokio-cycles N | tokio-echo BYTES | \
+             tokio-echo-yielding BYTES]"
         ),
     }
 }
@@ -89,7 +92,16 @@ fn run(what: &str, n: u64) {
                 assert_eq!(echoed, n, "echo lost bytes");
                 server.abort();
             }
-            other => panic!("unknown workload {other:?}: cycles, echo, tokio-cycles or tokio-echo"),
+            "tokio-echo-yielding" => {
+                let (addr, server) = tokio_server(tokio_echo_connection_yielding).await;
+                let echoed = tokio_echo_client_yielding(addr, &chunk(), n).await;
+                assert_eq!(echoed, n, "echo lost bytes");
+                server.abort();
+            }
+            other => panic!(
+                "unknown workload {other:?}: cycles, echo, tokio-cycles, tokio-echo or \
+                 tokio-echo-yielding"
+            ),
         }
     });
 }

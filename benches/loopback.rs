@@ -27,7 +27,10 @@
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
 //! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`);
 //! `TCPNOTIFY_BENCH_ONLY=calibrate` races plain tokio's cycles against themselves, to show how
-//! far the machine alone moves the ratio.
+//! far the machine alone moves the ratio; `TCPNOTIFY_BENCH_ONLY=r4` races plain tokio's echo
+//! against the same echo yielding to the runtime after every read, as rule R4 makes a tcpnotify
+//! connection do, to show what those yields alone cost; `=r4-tcpnotify` races that yielding
+//! tokio against tcpnotify.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,8 +43,8 @@ mod common;
 
 use common::{
     chunk, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
-    tokio_echo_client, tokio_echo_connection, tokio_server, BulkClient, Closer, Drain, EchoServer,
-    CHUNK,
+    tokio_echo_client, tokio_echo_client_yielding, tokio_echo_connection,
+    tokio_echo_connection_yielding, tokio_server, BulkClient, Closer, Drain, EchoServer, CHUNK,
 };
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -180,16 +183,23 @@ impl Side for NotifyEcho {
     }
 }
 
-struct TokioEcho {
+/// Plain tokio's echo; with `YIELDING`, both ends yield to the runtime after every read as R4
+/// makes a tcpnotify connection do (`TCPNOTIFY_BENCH_ONLY=r4`: what the yields alone cost).
+struct TokioEchoOf<const YIELDING: bool> {
     addr: SocketAddr,
     server: JoinHandle<()>,
     chunk: Vec<u8>,
 }
 
-impl Side for TokioEcho {
+type TokioEcho = TokioEchoOf<false>;
+
+impl<const YIELDING: bool> Side for TokioEchoOf<YIELDING> {
     async fn start() -> Self {
-        let (addr, server) = tokio_server(tokio_echo_connection).await;
-        TokioEcho {
+        let (addr, server) = match YIELDING {
+            false => tokio_server(tokio_echo_connection).await,
+            true => tokio_server(tokio_echo_connection_yielding).await,
+        };
+        TokioEchoOf {
             addr,
             server,
             chunk: chunk(),
@@ -198,7 +208,10 @@ impl Side for TokioEcho {
 
     async fn run(&mut self, bytes: u64) -> Duration {
         let start = Instant::now();
-        let echoed = tokio_echo_client(self.addr, &self.chunk, bytes).await;
+        let echoed = match YIELDING {
+            false => tokio_echo_client(self.addr, &self.chunk, bytes).await,
+            true => tokio_echo_client_yielding(self.addr, &self.chunk, bytes).await,
+        };
         let elapsed = start.elapsed();
         assert_eq!(echoed, bytes, "tokio echo lost bytes");
         elapsed
@@ -330,6 +343,17 @@ fn calibrate(cycles: u64, rounds: u64) {
     runtime.block_on(body).expect("calibration task");
 }
 
+/// Two echo sides raced as the benchmark races plain tokio and tcpnotify, for the R4 modes:
+/// `r4` plain tokio against plain tokio yielding after every read (what the contract's yields
+/// alone cost), `r4-tcpnotify` that yielding tokio against tcpnotify (what tcpnotify costs
+/// beyond them).
+async fn race_echo<T: Side, N: Side>(names: [&str; 2], bytes: u64, rounds: u64) {
+    in_turns::<T, N>(bytes.min(16 << 20), 0, true, true).await;
+    let (first, second) = every_round::<T, N>(bytes, rounds, true, true).await;
+    let sides = [(names[0], &first[..]), (names[1], &second[..])];
+    report_as("echo throughput", "MiB/s", bytes as f64 / MIB, sides);
+}
+
 /// The machine's cores, and the workers to run: one per core (`TCPNOTIFY_BENCH_WORKERS`
 /// overrides).
 fn cores_and_workers() -> (usize, usize) {
@@ -358,6 +382,23 @@ fn main() {
     let only = std::env::var("TCPNOTIFY_BENCH_ONLY").unwrap_or_default();
     if only == "calibrate" {
         return calibrate(cycles, rounds);
+    }
+    if only == "r4" || only == "r4-tcpnotify" {
+        let runtime = runtime(cores_and_workers().1);
+        println!("{only}: {bytes} bytes echoed, {rounds} round(s)");
+        // Spawned with concrete sides, so the futures are known to be `Send`.
+        let body = if only == "r4" {
+            let names = ["plain tokio", "yielding   "];
+            runtime.spawn(race_echo::<TokioEcho, TokioEchoOf<true>>(
+                names, bytes, rounds,
+            ))
+        } else {
+            let names = ["yielding   ", "tcpnotify  "];
+            runtime.spawn(race_echo::<TokioEchoOf<true>, NotifyEcho>(
+                names, bytes, rounds,
+            ))
+        };
+        return runtime.block_on(body).expect("race task");
     }
     let (run_tokio, run_notify) = (only != "tcpnotify", only != "tokio");
     let (cores, workers) = cores_and_workers();

@@ -228,6 +228,57 @@ pub async fn tokio_echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u6
     echoed
 }
 
+/// Plain tokio's echo server with the yield rule R4 imposes on tcpnotify: after each read (at
+/// most [`CHUNK`] bytes, tcpnotify's `yield_after_reading`) it writes the bytes back and yields
+/// to the runtime before reading again. Not a baseline: it shows what the yields alone cost
+/// plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`).
+pub async fn tokio_echo_connection_yielding(mut stream: TcpStream) {
+    stream.set_nodelay(true).expect("nodelay");
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// [`tokio_echo_client`] whose reading half yields to the runtime after each read, as R4
+/// makes a tcpnotify connection do (`TCPNOTIFY_BENCH_ONLY=r4`).
+pub async fn tokio_echo_client_yielding(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u64 {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut reader, mut writer) = stream.split();
+    let write = async {
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            writer.write_all(&chunk[..n]).await.expect("write");
+            left -= n as u64;
+        }
+        writer.shutdown().await.expect("shutdown");
+    };
+    let read = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut echoed = 0u64;
+        loop {
+            match reader.read(&mut buf).await.expect("read") {
+                0 => break,
+                n => echoed += n as u64,
+            }
+            tokio::task::yield_now().await;
+        }
+        echoed
+    };
+    let ((), echoed) = tokio::join!(write, read);
+    echoed
+}
+
 /// Plain tokio's server side of a cycle: read to end, drop the stream.
 pub async fn tokio_drain_connection(mut stream: TcpStream) {
     let mut buf = vec![0u8; CHUNK];
