@@ -25,12 +25,10 @@
 //!
 //! `cargo bench --bench loopback`; for a quick check:
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
-//! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`);
-//! `TCPNOTIFY_BENCH_ONLY=calibrate` races plain tokio's cycles against themselves, to show how
-//! far the machine alone moves the ratio; `TCPNOTIFY_BENCH_ONLY=r4` races plain tokio's echo
-//! against the same echo yielding to the runtime after every read, as rule R4 makes a tcpnotify
-//! connection do, to show what those yields alone cost; `=r4-tcpnotify` races that yielding
-//! tokio against tcpnotify.
+//! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`); `=calibrate`,
+//! `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show how
+//! far the machine, rule R4's yields, or a task per connection alone move a ratio (see
+//! `diagnostic`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -183,8 +181,8 @@ impl Side for NotifyEcho {
     }
 }
 
-/// Plain tokio's echo; with `YIELDING`, both ends yield to the runtime after every read as R4
-/// makes a tcpnotify connection do (`TCPNOTIFY_BENCH_ONLY=r4`: what the yields alone cost).
+/// Plain tokio's echo; with `YIELDING`, both ends yield to the runtime after every 16 KiB read
+/// as R4 makes a tcpnotify connection do (`TCPNOTIFY_BENCH_ONLY=r4`: the yields alone's cost).
 struct TokioEchoOf<const YIELDING: bool> {
     addr: SocketAddr,
     server: JoinHandle<()>,
@@ -260,21 +258,31 @@ impl Side for NotifyCycles {
     }
 }
 
-struct TokioCycles {
+/// Plain tokio's connection cycles; with `SPAWNED`, each cycle's client runs in a task of its
+/// own, awaited, as a tcpnotify connection runs in its task (`TCPNOTIFY_BENCH_ONLY=task`: what
+/// the task per connection alone costs).
+struct TokioCyclesOf<const SPAWNED: bool> {
     addr: SocketAddr,
     server: JoinHandle<()>,
 }
 
-impl Side for TokioCycles {
+type TokioCycles = TokioCyclesOf<false>;
+
+impl<const SPAWNED: bool> Side for TokioCyclesOf<SPAWNED> {
     async fn start() -> Self {
         let (addr, server) = tokio_server(tokio_drain_connection).await;
-        TokioCycles { addr, server }
+        TokioCyclesOf { addr, server }
     }
 
     async fn run(&mut self, cycles: u64) -> Duration {
         let start = Instant::now();
         for _ in 0..cycles {
-            tokio_cycle(self.addr).await;
+            match SPAWNED {
+                false => tokio_cycle(self.addr).await,
+                true => tokio::spawn(tokio_cycle(self.addr))
+                    .await
+                    .expect("cycle task"),
+            }
         }
         start.elapsed()
     }
@@ -327,31 +335,73 @@ fn report_as(what: &str, unit: &str, work: f64, sides: [(&str, &[Duration]); 2])
     );
 }
 
-/// Plain tokio's connection cycles in both slots: the spread of their ratio is the machine's.
-fn calibrate(cycles: u64, rounds: u64) {
-    let runtime = runtime(cores_and_workers().1);
-    println!(
-        "calibration: {cycles} connection cycles, plain tokio in both slots, {rounds} round(s)"
-    );
-    let body = runtime.spawn(async move {
-        in_turns::<TokioCycles, TokioCycles>(cycles.min(200), 0, true, true).await;
-        let (first, second) =
-            every_round::<TokioCycles, TokioCycles>(cycles, rounds, true, true).await;
-        let sides = [("tokio (1st)", &first[..]), ("tokio (2nd)", &second[..])];
-        report_as("connect cycles", "cycles/s", cycles as f64, sides);
-    });
-    runtime.block_on(body).expect("calibration task");
+/// Two sides raced as the benchmark races plain tokio and tcpnotify, for the diagnostic modes
+/// of `TCPNOTIFY_BENCH_ONLY` (see [`diagnostic`]): `what` and `unit` name the figure, a side's
+/// work is `work` units (`scale` converts them to the unit), `names` name the two sides.
+async fn race<T: Side, N: Side>(
+    (what, unit, scale): (&str, &str, f64),
+    names: [&str; 2],
+    (warm_up, work, rounds): (u64, u64, u64),
+) {
+    in_turns::<T, N>(warm_up, 0, true, true).await;
+    let (first, second) = every_round::<T, N>(work, rounds, true, true).await;
+    let sides = [(names[0], &first[..]), (names[1], &second[..])];
+    report_as(what, unit, work as f64 * scale, sides);
 }
 
-/// Two echo sides raced as the benchmark races plain tokio and tcpnotify, for the R4 modes:
-/// `r4` plain tokio against plain tokio yielding after every read (what the contract's yields
-/// alone cost), `r4-tcpnotify` that yielding tokio against tcpnotify (what tcpnotify costs
-/// beyond them).
-async fn race_echo<T: Side, N: Side>(names: [&str; 2], bytes: u64, rounds: u64) {
-    in_turns::<T, N>(bytes.min(16 << 20), 0, true, true).await;
-    let (first, second) = every_round::<T, N>(bytes, rounds, true, true).await;
-    let sides = [(names[0], &first[..]), (names[1], &second[..])];
-    report_as("echo throughput", "MiB/s", bytes as f64 / MIB, sides);
+/// Runs the diagnostic race `mode` names, if it names one, and says whether it did. Each shows
+/// how far something other than tcpnotify moves a ratio:
+/// - `calibrate`: plain tokio's cycles against themselves (the machine alone);
+/// - `r4`: plain tokio's echo against the same yielding to the runtime after every 16 KiB
+///   read, the schedule rule R4 imposes on a tcpnotify connection (the contract's yields
+///   alone), and
+///   `r4-tcpnotify` that yielding echo against tcpnotify (what tcpnotify costs beyond them);
+/// - `task`: plain tokio's cycles against the same with each client in a task of its own, as a
+///   tcpnotify connection runs (a task per connection alone), and `task-tcpnotify` those
+///   against tcpnotify.
+fn diagnostic(mode: &str, bytes: u64, cycles: u64, rounds: u64) -> bool {
+    let echo = ("echo throughput", "MiB/s", 1.0 / MIB);
+    let echo_work = (bytes.min(16 << 20), bytes, rounds);
+    let cycle = ("connect cycles", "cycles/s", 1.0);
+    let cycle_work = (cycles.min(200), cycles, rounds);
+    let (plain, yielding, spawned) = ("plain tokio", "yielding   ", "task/client");
+    let runtime = runtime(cores_and_workers().1);
+    // Spawned with concrete sides, so each future is known to be `Send`; everything runs in
+    // worker tasks, as in the benchmark itself.
+    let body = match mode {
+        "calibrate" => runtime.spawn(race::<TokioCycles, TokioCycles>(
+            cycle,
+            ["tokio (1st)", "tokio (2nd)"],
+            cycle_work,
+        )),
+        "r4" => runtime.spawn(race::<TokioEcho, TokioEchoOf<true>>(
+            echo,
+            [plain, yielding],
+            echo_work,
+        )),
+        "r4-tcpnotify" => runtime.spawn(race::<TokioEchoOf<true>, NotifyEcho>(
+            echo,
+            [yielding, "tcpnotify  "],
+            echo_work,
+        )),
+        "task" => runtime.spawn(race::<TokioCycles, TokioCyclesOf<true>>(
+            cycle,
+            [plain, spawned],
+            cycle_work,
+        )),
+        "task-tcpnotify" => runtime.spawn(race::<TokioCyclesOf<true>, NotifyCycles>(
+            cycle,
+            [spawned, "tcpnotify  "],
+            cycle_work,
+        )),
+        _ => return false,
+    };
+    println!(
+        "{mode}: {bytes} bytes, {cycles} cycles, {rounds} round(s), {} worker(s)",
+        cores_and_workers().1
+    );
+    runtime.block_on(body).expect("diagnostic task");
+    true
 }
 
 /// The machine's cores, and the workers to run: one per core (`TCPNOTIFY_BENCH_WORKERS`
@@ -377,28 +427,11 @@ fn main() {
     let bytes = env_size("TCPNOTIFY_BENCH_BYTES", 1 << 30);
     let cycles = env_size("TCPNOTIFY_BENCH_CYCLES", 10_000);
     let rounds = env_size("TCPNOTIFY_BENCH_ROUNDS", 5);
-    // "tokio" or "tcpnotify" runs one side only, to profile it; "calibrate" races plain tokio's
-    // cycles against themselves, to show how far the machine alone moves the ratio.
+    // "tokio" or "tcpnotify" runs one side only, to profile it; the diagnostic modes race
+    // other pairs of sides.
     let only = std::env::var("TCPNOTIFY_BENCH_ONLY").unwrap_or_default();
-    if only == "calibrate" {
-        return calibrate(cycles, rounds);
-    }
-    if only == "r4" || only == "r4-tcpnotify" {
-        let runtime = runtime(cores_and_workers().1);
-        println!("{only}: {bytes} bytes echoed, {rounds} round(s)");
-        // Spawned with concrete sides, so the futures are known to be `Send`.
-        let body = if only == "r4" {
-            let names = ["plain tokio", "yielding   "];
-            runtime.spawn(race_echo::<TokioEcho, TokioEchoOf<true>>(
-                names, bytes, rounds,
-            ))
-        } else {
-            let names = ["yielding   ", "tcpnotify  "];
-            runtime.spawn(race_echo::<TokioEchoOf<true>, NotifyEcho>(
-                names, bytes, rounds,
-            ))
-        };
-        return runtime.block_on(body).expect("race task");
+    if diagnostic(&only, bytes, cycles, rounds) {
+        return;
     }
     let (run_tokio, run_notify) = (only != "tcpnotify", only != "tokio");
     let (cores, workers) = cores_and_workers();

@@ -228,13 +228,15 @@ pub async fn tokio_echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u6
     echoed
 }
 
-/// Plain tokio's echo server with the yield rule R4 imposes on tcpnotify: after each read (at
-/// most [`CHUNK`] bytes, tcpnotify's `yield_after_reading`) it writes the bytes back and yields
-/// to the runtime before reading again. Not a baseline: it shows what the yields alone cost
-/// plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`).
+/// Plain tokio's echo server on the schedule rule R4 imposes on tcpnotify: once its reads since
+/// the last yield reach [`CHUNK`] bytes (tcpnotify's default `yield_after_reading`), it yields
+/// to the runtime before reading again. It writes each read back before yielding, where a
+/// tcpnotify echo's write waits for its next turn, so it is if anything the cheaper of the
+/// two. Not a baseline: it shows what the yields alone cost plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`).
 pub async fn tokio_echo_connection_yielding(mut stream: TcpStream) {
     stream.set_nodelay(true).expect("nodelay");
     let mut buf = vec![0u8; CHUNK];
+    let mut yield_rule = YieldAfterReading::default();
     loop {
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -242,14 +244,30 @@ pub async fn tokio_echo_connection_yielding(mut stream: TcpStream) {
                 if stream.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
+                yield_rule.read(n).await;
             }
         }
-        tokio::task::yield_now().await;
     }
 }
 
-/// [`tokio_echo_client`] whose reading half yields to the runtime after each read, as R4
-/// makes a tcpnotify connection do (`TCPNOTIFY_BENCH_ONLY=r4`).
+/// R4 for plain tokio: yields to the runtime once [`CHUNK`] bytes were read since the last yield.
+#[derive(Default)]
+struct YieldAfterReading {
+    since_yield: usize,
+}
+
+impl YieldAfterReading {
+    async fn read(&mut self, n: usize) {
+        self.since_yield += n;
+        if self.since_yield >= CHUNK {
+            self.since_yield = 0;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// [`tokio_echo_client`] whose reading half yields to the runtime as R4 makes a tcpnotify
+/// connection do (see [`tokio_echo_connection_yielding`]); the task's writing half waits with it.
 pub async fn tokio_echo_client_yielding(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u64 {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
@@ -266,12 +284,15 @@ pub async fn tokio_echo_client_yielding(addr: SocketAddr, chunk: &[u8], bytes: u
     let read = async {
         let mut buf = vec![0u8; CHUNK];
         let mut echoed = 0u64;
+        let mut yield_rule = YieldAfterReading::default();
         loop {
             match reader.read(&mut buf).await.expect("read") {
                 0 => break,
-                n => echoed += n as u64,
+                n => {
+                    echoed += n as u64;
+                    yield_rule.read(n).await;
+                }
             }
-            tokio::task::yield_now().await;
         }
         echoed
     };
