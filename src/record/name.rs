@@ -1,0 +1,254 @@
+//! The name a recorder gives a host, a connection or a listener ([`Name`]): made once, and
+//! shared by every callback it records, so that recording a callback copies a pointer, not
+//! the text.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// A name in a callback log or trace (`client`, `c1`, `server.3`, `c1~2`): immutable text,
+/// shared. Cloning it counts a reference instead of copying the text, so a recorder makes
+/// its connection's name once and every line it records holds the same one.
+///
+/// It reads as a `str` wherever one is wanted (it dereferences to one, borrows as one, and
+/// compares equal to `str`, `&str` and `String`), prints as its text, and is serialised as a
+/// plain string.
+///
+/// ```
+/// use tcpnotify::record::Name;
+/// let who = Name::from("c1");
+/// let line = who.clone();
+/// assert_eq!(line, "c1");
+/// assert!(line.starts_with('c'));
+/// assert_eq!(format!("{who} connected"), "c1 connected");
+/// assert_eq!(Name::format(format_args!("server.{}", 3)), "server.3");
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// The name written by `args`, made with one allocation (the text is formatted on the
+    /// stack first when short): what a recorder names a new connection with, once per
+    /// connection.
+    pub fn format(args: fmt::Arguments<'_>) -> Name {
+        if let Some(text) = args.as_str() {
+            return Name::from(text);
+        }
+        let mut text = Stack::default();
+        match fmt::write(&mut text, args) {
+            Ok(()) => Name::from(text.as_str()),
+            // Too long for the stack: formatted into a `String` instead.
+            Err(fmt::Error) => Name::from(fmt::format(args)),
+        }
+    }
+
+    /// The name as a `str`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A short name being formatted, on the stack.
+struct Stack {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl Stack {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever copied in, so the bytes are UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Stack {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    /// As its text would be: `"c1"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(text: &str) -> Self {
+        Name(Arc::from(text))
+    }
+}
+
+impl From<String> for Name {
+    fn from(text: String) -> Self {
+        Name(Arc::from(text))
+    }
+}
+
+impl From<&String> for Name {
+    fn from(text: &String) -> Self {
+        Name::from(text.as_str())
+    }
+}
+
+impl From<Arc<str>> for Name {
+    /// Shares the text, as it is.
+    fn from(text: Arc<str>) -> Self {
+        Name(text)
+    }
+}
+
+impl From<&Arc<str>> for Name {
+    /// Shares the text, as it is.
+    fn from(text: &Arc<str>) -> Self {
+        Name(text.clone())
+    }
+}
+
+impl From<&Name> for Name {
+    fn from(name: &Name) -> Self {
+        name.clone()
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> Self {
+        name.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        **self == *other.0
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Name {
+    /// As a plain string.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Name {
+    /// From a plain string.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Name::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clone_shares_the_text() {
+        let name = Name::from("c1");
+        let clone = name.clone();
+        assert!(std::ptr::eq(name.as_str(), clone.as_str()));
+    }
+
+    #[test]
+    fn a_formatted_name_of_any_length_keeps_its_text() {
+        assert_eq!(Name::format(format_args!("server.{}", 12)), "server.12");
+        assert_eq!(Name::format(format_args!("plain")), "plain");
+        let long = "x".repeat(200);
+        assert_eq!(
+            Name::format(format_args!("{long}~{}", 1)),
+            format!("{long}~1")
+        );
+        let exact = "y".repeat(62);
+        assert_eq!(
+            Name::format(format_args!("{exact}.{}", 7)),
+            format!("{exact}.7")
+        );
+    }
+
+    #[test]
+    fn it_compares_and_looks_up_as_its_text() {
+        let name = Name::from(String::from("c2"));
+        let (text, owned): (&str, String) = ("c2", "c2".into());
+        assert_eq!(name, text);
+        assert_eq!(text, name);
+        assert_eq!(name, *text);
+        assert_eq!(name, owned);
+        assert_eq!(owned, name);
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(name.clone(), 1);
+        assert_eq!(map.get("c2"), Some(&1));
+        assert_eq!(format!("{name:?}"), "\"c2\"");
+    }
+}
