@@ -308,10 +308,13 @@ impl Lines {
         self.events.len() - self.logs >= MAX_TRACE_EVENTS
     }
 
-    /// Appends an event that is not a log, unless full.
-    fn push_unless_full(&mut self, event: TraceEvent) {
+    /// Appends the event `make` makes, one that is not a log, unless full (then it is not
+    /// made). Inlined with `make`, the event is built where the vector keeps it, or moved
+    /// once: an event is some 200 bytes, and one passed down by value was copied at each step.
+    #[inline(always)]
+    fn push_unless_full(&mut self, make: impl FnOnce() -> TraceEvent) {
         if !self.is_full() {
-            self.events.push(event);
+            self.events.push(make());
         }
     }
 }
@@ -382,7 +385,8 @@ impl Trace {
     ) {
         let (local, remote) =
             conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
-        self.push(TraceEvent {
+        // Not through `push`: a callback is never a log, and this is the path of every one.
+        self.lock().push_unless_full(|| TraceEvent {
             at_us,
             host: host.clone(),
             who: who.clone(),
@@ -413,7 +417,7 @@ impl Trace {
     pub fn push(&self, event: TraceEvent) {
         let mut lines = self.lock();
         if !event.is_log() {
-            lines.push_unless_full(event);
+            lines.push_unless_full(|| event);
         } else if lines.logs < MAX_LOG_EVENTS {
             lines.logs += 1;
             lines.events.push(event);
@@ -423,7 +427,7 @@ impl Trace {
                 "the trace holds {MAX_LOG_EVENTS} log events, its limit: later ones are left \
                  out (a narrower log filter keeps the ones that matter)"
             );
-            lines.push_unless_full(TraceEvent {
+            lines.push_unless_full(|| TraceEvent {
                 kind: EventKind::Note { text },
                 ..event
             });
