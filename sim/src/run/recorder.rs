@@ -26,7 +26,7 @@ struct Progress {
     live: FxHashMap<Name, Name>,
     /// Clients whose connection ended (or whose host crashed): counted, and asked about by
     /// name, never iterated.
-    finished_clients: FxHashSet<String>,
+    finished_clients: FxHashSet<Name>,
     /// How many times each (connection, callback) that triggers a fault happened.
     counts: BTreeMap<(String, &'static str), u32>,
     /// Event-triggered faults that fired, to be applied by the run loop.
@@ -138,8 +138,8 @@ impl RunState {
     }
 
     /// Marks client `name` finished.
-    pub(crate) fn client_finished(&self, name: &str) {
-        self.lock().finished_clients.insert(name.to_string());
+    pub(crate) fn client_finished(&self, name: &Name) {
+        self.lock().finished_clients.insert(name.clone());
     }
 
     /// Whether all of the scenario's `clients` clients finished. Only the scenario's clients
@@ -174,7 +174,7 @@ impl RunState {
         let mut progress = self.lock();
         progress.live.retain(|_, h| *h != host);
         for c in clients_on_host {
-            progress.finished_clients.insert(c.clone());
+            progress.finished_clients.insert(c.as_str().into());
         }
     }
 
