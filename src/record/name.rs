@@ -7,8 +7,8 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// A name in a callback log or trace (`client`, `c1`, `server.3`, `c1~2`): immutable text,
-/// shared. Cloning it counts a reference instead of copying the text, so a recorder makes
+/// A name in a callback log or trace (`client`, `c1`, `server.3`, `c1~2`, the host and
+/// service of a `proxy_via`): immutable text, shared. Cloning it counts a reference instead of copying the text, so a recorder makes
 /// its connection's name once and every line it records holds the same one.
 ///
 /// It reads as a `str` wherever one is wanted (it dereferences to one, borrows as one, and

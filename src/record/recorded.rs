@@ -187,12 +187,22 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         let target = announced(&*self.sink, &self.who, &mut self.inner, |n| {
             n.proxy_via(host, service)
         });
+        // Most notifiers return what they were asked: the names are shared then, not copied.
+        let (host, service) = (Name::from(host), Name::from(service));
+        let same_or_new = |asked: &Name, returned: &str| match *asked == *returned {
+            true => asked.clone(),
+            false => Name::from(returned),
+        };
+        let returned = (
+            same_or_new(&host, &target.0),
+            same_or_new(&service, &target.1),
+        );
         self.log(
             None,
             Callback::ProxyVia {
-                host: host.to_string(),
-                service: service.to_string(),
-                target: target.clone(),
+                host,
+                service,
+                target: returned,
             },
         );
         target
