@@ -29,7 +29,7 @@ impl Family {
 
     fn next_name(&self) -> Name {
         let n = self.dialled.fetch_add(1, Ordering::Relaxed) + 1;
-        Name::format(format_args!("{}~{n}", self.root))
+        self.root.numbered('~', n)
     }
 }
 
@@ -395,7 +395,7 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         self.announce(dialled);
         notify.map(|inner| {
             self.accepted += 1;
-            let who = Name::format(format_args!("{}.{}", self.who, self.accepted));
+            let who = self.who.numbered('.', self.accepted);
             Box::new(Recorded::new(inner, who, self.sink.clone()).keeping_payloads(self.keep_bytes))
                 as Box<dyn TcpConnectionNotify>
         })
