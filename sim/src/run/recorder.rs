@@ -215,6 +215,14 @@ impl RunState {
 
     fn observe(&self, host: &Name, who: &Name, conn: Option<&TcpConnection>, seen: Observed) {
         let Observed { name, milestone } = seen;
+        // Only callbacks that trigger a fault are counted: most runs have no trigger, and
+        // counting every callback cost an allocation and a map search each.
+        let triggers =
+            (self.triggers.get(who.as_str())).and_then(|by_callback| by_callback.get(name));
+        if milestone == Milestone::None && triggers.is_none() {
+            // Most callbacks (data, `expect`, throttling) change nothing the state keeps.
+            return;
+        }
         let mut progress = self.lock();
         match milestone {
             Milestone::Accepted | Milestone::ProxyVia => {
@@ -230,11 +238,7 @@ impl RunState {
                 self.layer.register_connection(who, local, remote);
             }
         }
-        // Only callbacks that trigger a fault are counted: most runs have no trigger, and
-        // counting every callback cost an allocation and a map search each.
-        let Some(triggers) =
-            (self.triggers.get(who.as_str())).and_then(|by_callback| by_callback.get(name))
-        else {
+        let Some(triggers) = triggers else {
             return;
         };
         let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
