@@ -4,6 +4,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -24,8 +25,26 @@ use std::sync::Arc;
 /// assert_eq!(format!("{who} connected"), "c1 connected");
 /// assert_eq!(Name::from("server").numbered('.', 3), "server.3");
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct Name(Arc<str>);
+
+impl PartialEq for Name {
+    /// Equal text; two clones of one name are equal at a glance (`Arc` looks at the pointers
+    /// first only for sized contents, so a derived comparison compared the bytes every time
+    /// a map looked a connection up by its name).
+    #[inline]
+    fn eq(&self, other: &Name) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+}
+
+impl Hash for Name {
+    /// As its text: a map keyed by names is looked up by `&str` too.
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
 
 impl Name {
     /// This name followed by `separator` and `n` (`server.3`, `c1~2`): how a recorder names
@@ -248,5 +267,17 @@ mod tests {
         map.insert(name.clone(), 1);
         assert_eq!(map.get("c2"), Some(&1));
         assert_eq!(format!("{name:?}"), "\"c2\"");
+    }
+
+    #[test]
+    fn names_made_apart_with_the_same_text_are_one_key() {
+        let (a, b) = (Name::from("c3"), Name::from(String::from("c3")));
+        assert!(!std::ptr::eq(a.as_str(), b.as_str()));
+        assert_eq!(a, b);
+        assert_ne!(a, Name::from("c4"));
+        let mut map = std::collections::HashMap::new();
+        map.insert(a, 1);
+        assert_eq!(map.get(&b), Some(&1));
+        assert_eq!(map.get("c3"), Some(&1));
     }
 }
