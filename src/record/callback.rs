@@ -1,6 +1,7 @@
 //! A callback as data: which one, with its arguments and result ([`Callback`]), and the bytes it
 //! carried ([`Payload`]). Rendered as deterministic text, one callback per line.
 
+use super::Name;
 use crate::proto::ConnectFailure;
 use smallvec::SmallVec;
 use std::fmt;
@@ -19,14 +20,15 @@ pub const PREVIEW_BYTES: usize = 16;
 pub enum Callback {
     /// `accepted`.
     Accepted,
-    /// `proxy_via(host, service)` and the target it returned.
+    /// `proxy_via(host, service)` and the target it returned. Shared names, as the recorder
+    /// keeps them: a target equal to what was asked for shares its text.
     ProxyVia {
         /// Host asked for.
-        host: String,
+        host: Name,
         /// Service asked for.
-        service: String,
+        service: Name,
         /// Host and service returned.
-        target: (String, String),
+        target: (Name, Name),
     },
     /// `connecting(count)`.
     Connecting(u32),

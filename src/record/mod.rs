@@ -9,9 +9,11 @@
 //! nothing but the notifier traits, so the same recorders serve real sockets and the simulator.
 
 mod callback;
+mod name;
 mod recorded;
 mod sink;
 
 pub use callback::{Callback, Payload, PREVIEW_BYTES};
+pub use name::Name;
 pub use recorded::{Recorded, RecordedListener};
 pub use sink::{CallbackLog, CallbackSink, DataFlow};

@@ -3,7 +3,7 @@
 //! wrap the notifier of each connection their notifier dials (`conn.dial`, `listener.dial`),
 //! so a dialled connection is recorded like the others, named after its family (`c1~1`).
 
-use super::{Callback, CallbackSink, DataFlow, Payload};
+use super::{Callback, CallbackSink, DataFlow, Name, Payload};
 use crate::proto::{
     ConnectFailure, DialRequest, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
 };
@@ -15,27 +15,27 @@ use std::sync::Arc;
 /// over and over gets `c1~1`, `c1~2`, not ever longer names.
 #[derive(Debug)]
 struct Family {
-    root: String,
+    root: Name,
     dialled: AtomicUsize,
 }
 
 impl Family {
-    fn new(root: &str) -> Arc<Self> {
+    fn new(root: &Name) -> Arc<Self> {
         Arc::new(Family {
-            root: root.to_string(),
+            root: root.clone(),
             dialled: AtomicUsize::new(0),
         })
     }
 
-    fn next_name(&self) -> String {
+    fn next_name(&self) -> Name {
         let n = self.dialled.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("{}~{n}", self.root)
+        self.root.numbered('~', n)
     }
 }
 
 /// A dial a callback asked for, to announce to the sink once the callback's own line is
 /// recorded: `(new connection, host, service)`.
-type Announced = (String, String, String);
+type Announced = (Name, String, String);
 
 /// Wraps the notifier of each request in `requests` in a recorder of `family`, and returns
 /// what to announce.
@@ -72,14 +72,14 @@ impl TcpConnectionNotify for Unset {
 
 /// The span around one callback recorded as `who` ([`crate::spans::CALLBACK`]): what the
 /// notifier logs in it names its connection.
-fn callback_span(who: &str) -> tracing::span::EnteredSpan {
-    tracing::info_span!(crate::spans::CALLBACK, who).entered()
+fn callback_span(who: &Name) -> tracing::span::EnteredSpan {
+    tracing::info_span!(crate::spans::CALLBACK, who = who.as_str()).entered()
 }
 
 /// Wraps a connection notifier and records each callback it gets.
 pub struct Recorded<N> {
     inner: N,
-    who: String,
+    who: Name,
     sink: Arc<dyn CallbackSink>,
     keep_bytes: bool,
     /// Whether the connection reports its dropped writes to the sink yet (from its first
@@ -93,8 +93,9 @@ pub struct Recorded<N> {
 }
 
 impl<N> Recorded<N> {
-    /// Records `inner`'s callbacks under the name `who`, keeping the data they carry whole.
-    pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+    /// Records `inner`'s callbacks under the name `who` (a `&str`, a `String` or a [`Name`]),
+    /// keeping the data they carry whole.
+    pub fn new(inner: N, who: impl Into<Name>, sink: Arc<dyn CallbackSink>) -> Self {
         Recorded {
             inner,
             family: None,
@@ -186,12 +187,22 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         let target = announced(&*self.sink, &self.who, &mut self.inner, |n| {
             n.proxy_via(host, service)
         });
+        // Most notifiers return what they were asked: the names are shared then, not copied.
+        let (host, service) = (Name::from(host), Name::from(service));
+        let same_or_new = |asked: &Name, returned: &str| match *asked == *returned {
+            true => asked.clone(),
+            false => Name::from(returned),
+        };
+        let returned = (
+            same_or_new(&host, &target.0),
+            same_or_new(&service, &target.1),
+        );
         self.log(
             None,
             Callback::ProxyVia {
-                host: host.to_string(),
-                service: service.to_string(),
-                target: target.clone(),
+                host,
+                service,
+                target: returned,
             },
         );
         target
@@ -284,7 +295,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
 /// notifiers are wrapped too, named `who` plus `.` and a running number from 1.
 pub struct RecordedListener<N> {
     inner: N,
-    who: String,
+    who: Name,
     sink: Arc<dyn CallbackSink>,
     accepted: usize,
     keep_bytes: bool,
@@ -293,8 +304,8 @@ pub struct RecordedListener<N> {
 }
 
 impl<N> RecordedListener<N> {
-    /// Records `inner`'s callbacks under the name `who`.
-    pub fn new(inner: N, who: impl Into<String>, sink: Arc<dyn CallbackSink>) -> Self {
+    /// Records `inner`'s callbacks under the name `who` (a `&str`, a `String` or a [`Name`]).
+    pub fn new(inner: N, who: impl Into<Name>, sink: Arc<dyn CallbackSink>) -> Self {
         RecordedListener {
             inner,
             family: None,
@@ -345,7 +356,7 @@ impl<N> RecordedListener<N> {
 /// Runs `callback` on `inner`, the notifier of `who`, between the sink's `enter` and `exit`.
 fn announced<N, R>(
     sink: &dyn CallbackSink,
-    who: &str,
+    who: &Name,
     inner: &mut N,
     callback: impl FnOnce(&mut N) -> R,
 ) -> R {
@@ -384,7 +395,7 @@ impl<N: TcpListenNotify> TcpListenNotify for RecordedListener<N> {
         self.announce(dialled);
         notify.map(|inner| {
             self.accepted += 1;
-            let who = format!("{}.{}", self.who, self.accepted);
+            let who = self.who.numbered('.', self.accepted);
             Box::new(Recorded::new(inner, who, self.sink.clone()).keeping_payloads(self.keep_bytes))
                 as Box<dyn TcpConnectionNotify>
         })

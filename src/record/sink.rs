@@ -1,44 +1,45 @@
 //! Where recorded callbacks go: the [`CallbackSink`] trait, the data a sink may watch flow
 //! ([`DataFlow`]), and an in-memory log ([`CallbackLog`]).
 
-use super::Callback;
+use super::{Callback, Name};
 use crate::proto::{DroppedWrite, TcpConnection};
 use std::sync::{Arc, Mutex};
 
-/// Where recorded callbacks go. `who` names the connection or listener; `conn` is the
+/// Where recorded callbacks go. `who` names the connection or listener, with the [`Name`] its
+/// recorder made once (a sink keeps it by cloning, which copies no text); `conn` is the
 /// connection the callback ran on (`None` for listener callbacks and `proxy_via`), so a sink
 /// can look at its addresses or state.
 pub trait CallbackSink: Send + Sync + 'static {
     /// Records one callback, after it returned.
-    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback);
+    fn record(&self, who: &Name, conn: Option<&TcpConnection>, callback: Callback);
 
     /// Sees data as it flows, borrowed: what a connection queued (after `sent`/`sentv`) and
     /// what it is delivered (just before `received`). For sinks that check streams without
     /// keeping the data. Does nothing by default.
     #[allow(unused_variables)]
-    fn data(&self, who: &str, conn: &TcpConnection, flow: DataFlow<'_>) {}
+    fn data(&self, who: &Name, conn: &TcpConnection, flow: DataFlow<'_>) {}
 
     /// Sees a write of `who` that rule W1 dropped, when it was dropped (no callback runs for
     /// it). The recorders report every drop from the connection's first callback on (see
     /// [`TcpConnection::on_write_dropped`]). Does nothing by default.
     #[allow(unused_variables)]
-    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {}
+    fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {}
 
     /// A callback of `by` (a connection or a listener) dialled a new connection, recorded from
     /// now on as `who`, to `host` and `service`; told after that callback's own record, before
     /// the new connection's first callback. Does nothing by default.
     #[allow(unused_variables)]
-    fn dialled(&self, by: &str, who: &str, host: &str, service: &str) {}
+    fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {}
 
     /// A callback of `who` is about to run: what happens until [`exit`](Self::exit) happens
     /// inside it (the simulator attributes assertions made there to `who`). Callbacks never
     /// nest. Does nothing by default.
     #[allow(unused_variables)]
-    fn enter(&self, who: &str) {}
+    fn enter(&self, who: &Name) {}
 
     /// The callback [`enter`](Self::enter) announced returned. Does nothing by default.
     #[allow(unused_variables)]
-    fn exit(&self, who: &str) {}
+    fn exit(&self, who: &Name) {}
 }
 
 /// Data passing through a connection, as [`CallbackSink::data`] sees it.
@@ -53,10 +54,11 @@ pub enum DataFlow<'a> {
 /// An in-memory, ordered log of callbacks from any number of notifiers.
 ///
 /// ```
-/// use tcpnotify::record::{Callback, CallbackLog, CallbackSink};
+/// use tcpnotify::record::{Callback, CallbackLog, CallbackSink, Name};
 /// let log = CallbackLog::new();
-/// log.record("client", None, Callback::Connecting(2));
-/// log.record("client", None, Callback::Connected);
+/// let client = Name::from("client");
+/// log.record(&client, None, Callback::Connecting(2));
+/// log.record(&client, None, Callback::Connected);
 /// assert_eq!(log.render(), "client connecting(2)\nclient connected\n");
 /// ```
 #[derive(Clone, Default, Debug)]
@@ -102,7 +104,7 @@ impl CallbackLog {
 }
 
 impl CallbackSink for CallbackLog {
-    fn record(&self, who: &str, _conn: Option<&TcpConnection>, callback: Callback) {
+    fn record(&self, who: &Name, _conn: Option<&TcpConnection>, callback: Callback) {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())

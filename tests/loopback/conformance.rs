@@ -225,14 +225,14 @@ fn recorded_callbacks_reach_the_contract_checker() {
     let world = Loopback::new();
     world.recording().set_limit("server", 1);
     let trace = world.trace().sink();
-    trace.record("server", None, Callback::Listening(None));
+    trace.record(&"server".into(), None, Callback::Listening(None));
     for conn in ["server.1", "server.2"] {
         let connected = Callback::ListenerConnected { accepted: true };
-        trace.record("server", None, connected);
-        trace.record(conn, None, Callback::Accepted);
+        trace.record(&"server".into(), None, connected);
+        trace.record(&conn.into(), None, Callback::Accepted);
     }
-    trace.record("server.1", None, Callback::Closed);
-    trace.record("server.1", None, Callback::Closed);
+    trace.record(&"server.1".into(), None, Callback::Closed);
+    trace.record(&"server.1".into(), None, Callback::Closed);
     let checked = world.recording().check(LOOPBACK_HOST);
     assert_eq!(checked.len(), 1);
     assert_eq!(checked[0].0.broken_rules(), vec![Rule::L1, Rule::N3]);

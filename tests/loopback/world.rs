@@ -99,8 +99,8 @@ impl Recording {
     pub fn traces(&self, host: &str) -> Vec<SimTrace> {
         let event = |who: String, callback| TraceEvent {
             at_us: 0,
-            host: host.to_string(),
-            who,
+            host: host.into(),
+            who: who.into(),
             kind: EventKind::Callback {
                 callback,
                 local: None,

@@ -162,7 +162,7 @@ fn a_refusing_port_refuses_each_connect_a_round_trip_later_until_the_refusal_end
             e.callback()
                 .is_some_and(|c| c.to_string() == "connect_failed(refused)")
         })
-        .map(|e| (e.at_us / 1000, e.who.clone()))
+        .map(|e| (e.at_us / 1000, e.who.to_string()))
         .collect();
     // 1 ms each way: each attempt is refused a round trip after it started, until one starts
     // after the refusal ended.

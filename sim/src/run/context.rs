@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard};
+use tcpnotify::record::Name;
 use tcpnotify::ConnectionStats;
 
 thread_local! {
@@ -48,13 +49,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The values of the run's shared state, one per type.
 type States = BTreeMap<TypeId, Arc<dyn Any + Send + Sync>>;
 
-/// The callback running now, as the recorder announced it.
+/// The callback running now, as the recorder announced it: its host and connection, with
+/// the names the recorders share.
 #[derive(Default)]
 struct Running {
-    host: String,
-    who: String,
-    /// Whether a callback runs (the buffers keep the last one's names, to be reused).
-    active: bool,
+    now: Option<(Name, Name)>,
 }
 
 /// The live context of one run (see the module docs).
@@ -69,7 +68,7 @@ pub(crate) struct Context {
     /// hash (FxHash: no random state, and a few instructions for a name like `c12` where
     /// SipHash took some 170) makes the write a hash lookup where a string-keyed B-tree cost
     /// a dozen string compares; its order is never seen.
-    stats: Mutex<FxHashMap<String, ConnectionStats>>,
+    stats: Mutex<FxHashMap<Name, ConnectionStats>>,
 }
 
 impl Context {
@@ -104,37 +103,30 @@ impl Context {
     /// in it.
     ///
     /// [`callback_ended`]: Self::callback_ended
-    pub(crate) fn callback_started(&self, host: &str, who: &str) {
-        let mut running = lock(&self.running);
-        // The buffers are reused: this runs on every callback.
-        running.host.clear();
-        running.host.push_str(host);
-        running.who.clear();
-        running.who.push_str(who);
-        running.active = true;
+    pub(crate) fn callback_started(&self, host: &Name, who: &Name) {
+        lock(&self.running).now = Some((host.clone(), who.clone()));
     }
 
     /// The callback announced last returned.
     pub(crate) fn callback_ended(&self) {
-        lock(&self.running).active = false;
+        lock(&self.running).now = None;
     }
 
     /// The host and connection of the callback running now, or `-` and `-` outside one.
-    fn running(&self) -> (String, String) {
-        let running = lock(&self.running);
-        match running.active {
-            true => (running.host.clone(), running.who.clone()),
-            false => ("-".into(), "-".into()),
+    fn running(&self) -> (Name, Name) {
+        match &lock(&self.running).now {
+            Some((host, who)) => (host.clone(), who.clone()),
+            None => ("-".into(), "-".into()),
         }
     }
 
     /// Keeps `stats` as connection `who`'s counters (from its latest callback).
-    pub(crate) fn record_stats(&self, who: &str, stats: ConnectionStats) {
+    pub(crate) fn record_stats(&self, who: &Name, stats: ConnectionStats) {
         let mut all = lock(&self.stats);
         match all.get_mut(who) {
             Some(kept) => *kept = stats,
             None => {
-                all.insert(who.to_string(), stats);
+                all.insert(who.clone(), stats);
             }
         }
     }
@@ -236,7 +228,7 @@ impl<T: fmt::Debug> fmt::Debug for SharedState<T> {
 pub struct RunContext {
     states: States,
     assertions: Assertions,
-    stats: FxHashMap<String, ConnectionStats>,
+    stats: FxHashMap<Name, ConnectionStats>,
 }
 
 impl RunContext {
@@ -314,8 +306,8 @@ fn record(
         if let Some(assertion) = assertions.get_mut(name) {
             assertion.first_failure = Some(AssertionFailure {
                 at_us,
-                host,
-                who,
+                host: host.to_string(),
+                who: who.to_string(),
                 message,
                 line,
             });

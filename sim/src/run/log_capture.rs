@@ -26,6 +26,7 @@ use crate::scenario::LogFilter;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use tcpnotify::record::Name;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::subscriber::NoSubscriber;
@@ -70,11 +71,11 @@ impl Place {
 }
 
 /// The host a turmoil `node` span names.
-struct HostName(String);
+struct HostName(Name);
 
 /// The connection or listener a callback span names, or that a task span learned from its
 /// first callback span.
-struct Who(String);
+struct Who(Name);
 
 /// Records a run's `tracing` events into its trace: see the module doc. Cloning shares it.
 #[derive(Clone)]
@@ -144,11 +145,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
         match Place::of(attrs.metadata()) {
             Some(Place::Host) => {
                 if let Some(host) = field_text(attrs, TURMOIL_NODE.1) {
-                    span.extensions_mut().replace(HostName(host));
+                    span.extensions_mut().replace(HostName(host.into()));
                 }
             }
             Some(Place::Callback) => {
-                let Some(who) = field_text(attrs, WHO) else {
+                let Some(who) = field_text(attrs, WHO).map(Name::from) else {
                     return;
                 };
                 // The task this callback runs in learns its name from its first callback.

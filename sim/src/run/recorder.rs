@@ -14,7 +14,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tcpnotify::record::{Callback, CallbackSink, DataFlow};
+use tcpnotify::record::{Callback, CallbackSink, DataFlow, Name};
 use tcpnotify::{DroppedWrite, TcpConnection};
 
 #[derive(Default)]
@@ -22,11 +22,11 @@ struct Progress {
     /// Connections started and not yet closed or failed, with their host. Changed on every
     /// connection's start and end, and only asked whether it is empty or which are on a
     /// crashed host: a hash map (never iterated in an order anyone sees) with a cheap
-    /// deterministic hash, and the host shared with its sink.
-    live: FxHashMap<String, Arc<str>>,
+    /// deterministic hash, and both names shared with the recorders.
+    live: FxHashMap<Name, Name>,
     /// Clients whose connection ended (or whose host crashed): counted, and asked about by
     /// name, never iterated.
-    finished_clients: FxHashSet<String>,
+    finished_clients: FxHashSet<Name>,
     /// How many times each (connection, callback) that triggers a fault happened.
     counts: BTreeMap<(String, &'static str), u32>,
     /// Event-triggered faults that fired, to be applied by the run loop.
@@ -128,18 +128,18 @@ impl RunState {
     }
 
     /// Appends a harness note or fault event at the current time.
-    pub(crate) fn note(&self, host: &str, who: &str, kind: EventKind) {
+    pub(crate) fn note(&self, host: impl Into<Name>, who: impl Into<Name>, kind: EventKind) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
-            host: host.to_string(),
-            who: who.to_string(),
+            host: host.into(),
+            who: who.into(),
             kind,
         });
     }
 
     /// Marks client `name` finished.
-    pub(crate) fn client_finished(&self, name: &str) {
-        self.lock().finished_clients.insert(name.to_string());
+    pub(crate) fn client_finished(&self, name: &Name) {
+        self.lock().finished_clients.insert(name.clone());
     }
 
     /// Whether all of the scenario's `clients` clients finished. Only the scenario's clients
@@ -165,16 +165,16 @@ impl RunState {
 
     /// Connection `who` was dialled on `host` from a callback: live from now on, before its
     /// task first runs, so the run cannot end in between.
-    fn dialled(&self, host: &Arc<str>, who: &str) {
-        self.lock().live.insert(who.to_string(), host.clone());
+    fn dialled(&self, host: &Name, who: &Name) {
+        self.lock().live.insert(who.clone(), host.clone());
     }
 
     /// Forgets the connections of a crashed host: they end without a callback.
     pub(crate) fn host_crashed(&self, host: &str, clients_on_host: &[String]) {
         let mut progress = self.lock();
-        progress.live.retain(|_, h| &**h != host);
+        progress.live.retain(|_, h| *h != host);
         for c in clients_on_host {
-            progress.finished_clients.insert(c.clone());
+            progress.finished_clients.insert(c.as_str().into());
         }
     }
 
@@ -213,12 +213,20 @@ impl RunState {
         self.faults.get(index)
     }
 
-    fn observe(&self, host: &Arc<str>, who: &str, conn: Option<&TcpConnection>, seen: Observed) {
+    fn observe(&self, host: &Name, who: &Name, conn: Option<&TcpConnection>, seen: Observed) {
         let Observed { name, milestone } = seen;
+        // Only callbacks that trigger a fault are counted: most runs have no trigger, and
+        // counting every callback cost an allocation and a map search each.
+        let triggers =
+            (self.triggers.get(who.as_str())).and_then(|by_callback| by_callback.get(name));
+        if milestone == Milestone::None && triggers.is_none() {
+            // Most callbacks (data, `expect`, throttling) change nothing the state keeps.
+            return;
+        }
         let mut progress = self.lock();
         match milestone {
             Milestone::Accepted | Milestone::ProxyVia => {
-                progress.live.insert(who.to_string(), host.clone());
+                progress.live.insert(who.clone(), host.clone());
             }
             Milestone::Ended => {
                 progress.live.remove(who);
@@ -230,10 +238,7 @@ impl RunState {
                 self.layer.register_connection(who, local, remote);
             }
         }
-        // Only callbacks that trigger a fault are counted: most runs have no trigger, and
-        // counting every callback cost an allocation and a map search each.
-        let Some(triggers) = (self.triggers.get(who)).and_then(|by_callback| by_callback.get(name))
-        else {
+        let Some(triggers) = triggers else {
             return;
         };
         let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
@@ -324,10 +329,10 @@ impl Observed {
 
 /// Records one host's callbacks into the run's trace.
 pub(crate) struct HostSink {
-    host: Arc<str>,
+    host: Name,
     run: Arc<RunState>,
     /// A broken stream found in data about to be delivered, logged after its `received`.
-    broken: Mutex<Option<(String, String)>>,
+    broken: Mutex<Option<(Name, String)>>,
     /// The time its callbacks are stamped with (one sink serves one host incarnation).
     clock: HostClock,
 }
@@ -345,20 +350,19 @@ impl HostSink {
 }
 
 impl CallbackSink for HostSink {
-    fn data(&self, who: &str, conn: &TcpConnection, flow: DataFlow<'_>) {
+    fn data(&self, who: &Name, conn: &TcpConnection, flow: DataFlow<'_>) {
         if let Some(message) = self.run.track_stream(conn, flow) {
-            *self.broken.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some((who.to_string(), message));
+            *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = Some((who.clone(), message));
         }
     }
 
-    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
+    fn record(&self, who: &Name, conn: Option<&TcpConnection>, callback: Callback) {
         let broken = match callback {
             Callback::Received { .. } => self
                 .broken
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .take_if(|(w, _)| w == who)
+                .take_if(|(w, _)| *w == *who)
                 .map(|(_, message)| message),
             _ => None,
         };
@@ -372,8 +376,8 @@ impl CallbackSink for HostSink {
         if let Some(message) = broken {
             self.run.trace.push(TraceEvent {
                 at_us,
-                host: self.host.to_string(),
-                who: who.to_string(),
+                host: self.host.clone(),
+                who: who.clone(),
                 kind: EventKind::Violation {
                     rule: "R6".into(),
                     message,
@@ -383,22 +387,22 @@ impl CallbackSink for HostSink {
         self.run.observe(&self.host, who, conn, observed);
     }
 
-    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
+    fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {
         self.run
             .note(&self.host, who, EventKind::write_dropped(dropped));
     }
 
-    fn dialled(&self, by: &str, who: &str, host: &str, service: &str) {
+    fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {
         self.run.dialled(&self.host, who);
         self.run
             .note(&self.host, by, EventKind::dialled(who, host, service));
     }
 
-    fn enter(&self, who: &str) {
+    fn enter(&self, who: &Name) {
         self.run.context.callback_started(&self.host, who);
     }
 
-    fn exit(&self, _who: &str) {
+    fn exit(&self, _who: &Name) {
         self.run.context.callback_ended();
     }
 }

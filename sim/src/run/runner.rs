@@ -30,7 +30,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, UNIX_EPOCH};
-use tcpnotify::record::{Recorded, RecordedListener};
+use tcpnotify::record::{Name, Recorded, RecordedListener};
 use tcpnotify::{TcpConnection, TcpListener};
 
 /// The simulated wall clock starts here (2024-01-01), so no run reads the real clock.
@@ -405,14 +405,16 @@ fn register_host(
                         if c.start_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
                         }
-                        let notify = Recorded::new((c.notifier)(), c.name.clone(), sink)
+                        // One name, shared by its recorder, its trace lines and the run state.
+                        let who = Name::from(c.name.as_str());
+                        let notify = Recorded::new((c.notifier)(), who.clone(), sink)
                             .keeping_payloads(run.needs_payloads());
                         let handle = TcpConnection::builder()
                             .network(net)
                             .config(c.config)
                             .connect(notify, &c.target, &c.port.to_string());
                         handle.finished().await;
-                        run.client_finished(&c.name);
+                        run.client_finished(&who);
                     });
                 }
             }

@@ -121,7 +121,7 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
     for event in events {
         match &event.kind {
             EventKind::Callback { callback, .. } => {
-                let tally = tallies.entry(event.who.clone()).or_insert_with(|| {
+                let tally = tallies.entry(event.who.to_string()).or_insert_with(|| {
                     let role = match callback {
                         c if is_listener_callback(c) => None,
                         Callback::Accepted => Some(Role::Server),
@@ -152,7 +152,7 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
                 }
             }
             EventKind::WriteDropped { .. } => {
-                if let Some(tally) = tallies.get_mut(&event.who) {
+                if let Some(tally) = tallies.get_mut(event.who.as_str()) {
                     tally.writes_dropped += 1;
                 }
             }
@@ -200,8 +200,8 @@ mod tests {
     fn fault(at_us: u64, description: &str) -> TraceEvent {
         TraceEvent {
             at_us,
-            host: String::new(),
-            who: String::new(),
+            host: "".into(),
+            who: "".into(),
             kind: EventKind::Fault {
                 index: 0,
                 description: description.into(),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tcpnotify::record::{Callback, CallbackSink};
+use tcpnotify::record::{Callback, CallbackSink, Name};
 use tcpnotify::{DroppedWrite, TcpConnection};
 
 /// What happened at one point of a run.
@@ -97,10 +97,12 @@ pub enum EventKind {
 pub struct TraceEvent {
     /// Simulated time since the run started, in microseconds.
     pub at_us: u64,
-    /// The host it happened on (`-` for the harness).
-    pub host: String,
-    /// The connection or listener (`c1`, `server`, `server.1`), or `-`.
-    pub who: String,
+    /// The host it happened on (`-` for the harness): shared with the host's other events
+    /// (a [`Name`] reads and compares as a `str`, and is written as a plain string).
+    pub host: Name,
+    /// The connection or listener (`c1`, `server`, `server.1`), or `-`: shared with its other
+    /// events.
+    pub who: Name,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
@@ -306,10 +308,13 @@ impl Lines {
         self.events.len() - self.logs >= MAX_TRACE_EVENTS
     }
 
-    /// Appends an event that is not a log, unless full.
-    fn push_unless_full(&mut self, event: TraceEvent) {
+    /// Appends the event `make` makes, one that is not a log, unless full (then it is not
+    /// made). Inlined with `make`, the event is built where the vector keeps it, or moved
+    /// once: an event is some 200 bytes, and one passed down by value was copied at each step.
+    #[inline(always)]
+    fn push_unless_full(&mut self, make: impl FnOnce() -> TraceEvent) {
         if !self.is_full() {
-            self.events.push(event);
+            self.events.push(make());
         }
     }
 }
@@ -354,7 +359,7 @@ impl Trace {
     /// use tcpnotify::record::{Callback, CallbackSink};
     /// use tcpnotify_sim::run::Trace;
     /// let trace = Trace::new();
-    /// trace.sink("client").record("c1", None, Callback::Connecting(1));
+    /// trace.sink("client").record(&"c1".into(), None, Callback::Connecting(1));
     /// trace.note("client", "c1", "between two callbacks");
     /// assert_eq!(
     ///     trace.render_text(),
@@ -364,26 +369,27 @@ impl Trace {
     pub fn sink(&self, host: &str) -> Arc<dyn CallbackSink> {
         Arc::new(TraceSink {
             trace: self.clone(),
-            host: host.to_string(),
+            host: host.into(),
         })
     }
 
     /// Appends `callback` of `who` on `host`, run on connection `conn` (its addresses go
-    /// with it), at simulated time `at_us`.
+    /// with it), at simulated time `at_us`. The names are shared, not copied.
     pub(crate) fn push_callback(
         &self,
         at_us: u64,
-        host: &str,
-        who: &str,
+        host: &Name,
+        who: &Name,
         conn: Option<&TcpConnection>,
         callback: Callback,
     ) {
         let (local, remote) =
             conn.map_or((None, None), |c| (c.local_address(), c.remote_address()));
-        self.push(TraceEvent {
+        // Not through `push`: a callback is never a log, and this is the path of every one.
+        self.lock().push_unless_full(|| TraceEvent {
             at_us,
-            host: host.to_string(),
-            who: who.to_string(),
+            host: host.clone(),
+            who: who.clone(),
             kind: EventKind::Callback {
                 callback,
                 local,
@@ -392,13 +398,13 @@ impl Trace {
         });
     }
 
-    /// Appends a note of `who` on `host` at the current simulated time: what a test or the
-    /// harness says between callbacks.
-    pub fn note(&self, host: &str, who: &str, text: impl Into<String>) {
+    /// Appends a note of `who` on `host` (each a `&str`, a `String` or a [`Name`]) at the
+    /// current simulated time: what a test or the harness says between callbacks.
+    pub fn note(&self, host: impl Into<Name>, who: impl Into<Name>, text: impl Into<String>) {
         self.push(TraceEvent {
             at_us: now_us(),
-            host: host.to_string(),
-            who: who.to_string(),
+            host: host.into(),
+            who: who.into(),
             kind: EventKind::Note { text: text.into() },
         });
     }
@@ -411,7 +417,7 @@ impl Trace {
     pub fn push(&self, event: TraceEvent) {
         let mut lines = self.lock();
         if !event.is_log() {
-            lines.push_unless_full(event);
+            lines.push_unless_full(|| event);
         } else if lines.logs < MAX_LOG_EVENTS {
             lines.logs += 1;
             lines.events.push(event);
@@ -421,7 +427,7 @@ impl Trace {
                 "the trace holds {MAX_LOG_EVENTS} log events, its limit: later ones are left \
                  out (a narrower log filter keeps the ones that matter)"
             );
-            lines.push_unless_full(TraceEvent {
+            lines.push_unless_full(|| TraceEvent {
                 kind: EventKind::Note { text },
                 ..event
             });
@@ -521,9 +527,9 @@ impl Trace {
             };
             let group = match event.who.trim_end_matches(|c: char| c.is_ascii_digit()) {
                 stem if stem.len() < event.who.len() => format!("{stem}*"),
-                _ => event.who.clone(),
+                _ => event.who.to_string(),
             };
-            let key = (event.host.clone(), group, kind);
+            let key = (event.host.to_string(), group, kind);
             let tally = tallies.entry(key.clone()).or_insert_with(|| {
                 order.push(key);
                 Tally {
@@ -678,28 +684,28 @@ fn carried_bytes(callback: &Callback) -> usize {
 /// Records callbacks into a trace: see [`Trace::sink`].
 struct TraceSink {
     trace: Trace,
-    host: String,
+    host: Name,
 }
 
 impl CallbackSink for TraceSink {
-    fn record(&self, who: &str, conn: Option<&TcpConnection>, callback: Callback) {
+    fn record(&self, who: &Name, conn: Option<&TcpConnection>, callback: Callback) {
         (self.trace).push_callback(now_us(), &self.host, who, conn, callback);
     }
 
-    fn write_dropped(&self, who: &str, dropped: &DroppedWrite) {
+    fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
             host: self.host.clone(),
-            who: who.to_string(),
+            who: who.clone(),
             kind: EventKind::write_dropped(dropped),
         });
     }
 
-    fn dialled(&self, by: &str, who: &str, host: &str, service: &str) {
+    fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
             host: self.host.clone(),
-            who: by.to_string(),
+            who: by.clone(),
             kind: EventKind::dialled(who, host, service),
         });
     }

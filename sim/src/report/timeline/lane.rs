@@ -95,8 +95,8 @@ pub(super) fn lanes_of(events: &[TraceEvent]) -> (Vec<Lane>, Vec<Option<usize>>)
         }
         let lane = *index.entry(&event.who).or_insert_with(|| {
             lanes.push(Lane {
-                name: event.who.clone(),
-                host: event.host.clone(),
+                name: event.who.to_string(),
+                host: event.host.to_string(),
                 kind: LaneKind::Client,
                 addresses: None,
                 peer: None,
