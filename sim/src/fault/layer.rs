@@ -21,8 +21,7 @@ use super::plan::{FaultKind, FaultPlan};
 use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap;
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{hash_map, BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,7 +35,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A connection between two sockets, written the same from both ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) struct LinkKey(SocketAddr, SocketAddr);
 
 impl LinkKey {
@@ -89,8 +88,11 @@ struct State {
     /// by either (its SYN was lost with the host's backlog) from a real one.
     generations: BTreeMap<String, u64>,
     /// Each connection's state; its streams hold it too, so their reads and writes do not
-    /// look it up.
-    links: BTreeMap<LinkKey, Arc<Mutex<Link>>>,
+    /// look it up. Hashed, with no random state: each stream looks its connection up once
+    /// as it is made and once as it is dropped, and a sorted map's search, comparing pairs of
+    /// socket addresses, cost ten times more. What iterates it sorts first where the order
+    /// is seen ([`FaultLayer::calm`]'s wakes).
+    links: FxHashMap<LinkKey, Arc<Mutex<Link>>>,
     /// Tasks waiting for a partition to heal or a host to restart.
     heal_waiters: Vec<Waker>,
     /// Connection names and their sockets (local, remote), learned from the trace. Hashed,
@@ -166,7 +168,7 @@ impl FaultLayer {
     /// stream of a new connection on the same sockets took it over meanwhile.
     pub(super) fn forget_link(&self, key: LinkKey, link: &Arc<Mutex<Link>>) {
         let mut state = self.lock();
-        if let Entry::Occupied(current) = state.links.entry(key) {
+        if let hash_map::Entry::Occupied(current) = state.links.entry(key) {
             if Arc::ptr_eq(current.get(), link) && lock(link).dropped == [true, true] {
                 current.remove();
             }
@@ -332,8 +334,13 @@ impl FaultLayer {
     /// stay down until the runner restarts them; a reset stays a reset.
     pub fn calm(&self) {
         self.calm.store(true, Ordering::Relaxed);
-        let links: Vec<Arc<Mutex<Link>>> = self.lock().links.values().cloned().collect();
-        for link in links {
+        let mut links: Vec<(LinkKey, Arc<Mutex<Link>>)> = (self.lock().links.iter())
+            .map(|(key, link)| (*key, link.clone()))
+            .collect();
+        // In the order of the sockets, whatever the map's: the order of the wakes is the
+        // order the tasks run in.
+        links.sort_unstable_by_key(|(key, _)| *key);
+        for (_, link) in links {
             let mut link = lock(&link);
             link.fin_delay = [None; 2];
             link.wake_all();
@@ -474,7 +481,8 @@ impl FaultLayer {
         }
     }
 
-    /// Bytes in flight from host to host, over the directions `counts` picks.
+    /// Bytes in flight from host to host, over the directions `counts` picks (a sum, so the
+    /// order the connections are visited in does not matter).
     fn in_flight(&self, counts: impl Fn(&str, &str) -> bool) -> usize {
         let links: Vec<(LinkKey, Arc<Mutex<Link>>)> = self
             .lock()
