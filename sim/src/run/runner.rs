@@ -370,9 +370,9 @@ fn register_host(
         sim.host(host, || async { Ok(()) });
         return;
     }
-    let HostSoftware {
-        listeners, clients, ..
-    } = software;
+    // Shared by every incarnation of the host and every client task, not copied for each.
+    let listeners: Arc<[ListenerSpec]> = software.listeners.into();
+    let clients: Arc<[ClientSpec]> = software.clients.into();
     let incarnations = Arc::new(AtomicU32::new(0));
     let (host, run, network) = (host.to_string(), run.clone(), network.clone());
     sim.host(host.clone().as_str(), move || {
@@ -383,7 +383,7 @@ fn register_host(
             let net = TurmoilNetwork::new(&host, network.names, network.addresses)
                 .with_faults(run.layer.clone());
             let sink = HostSink::new(&host, run.clone());
-            for l in &listeners {
+            for l in listeners.iter() {
                 // A restarted host's listener is a new one: `server#2`, with `server#2.1`, ...
                 let who = match incarnation {
                     1 => l.name.clone(),
@@ -399,9 +399,11 @@ fn register_host(
             }
             // Clients run once; after a crash they count as finished.
             if incarnation == 1 {
-                for c in clients {
+                for i in 0..clients.len() {
                     let (net, sink, run) = (net.clone(), sink.clone(), run.clone());
+                    let clients = clients.clone();
                     tokio::spawn(async move {
+                        let c = &clients[i];
                         if c.start_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
                         }
