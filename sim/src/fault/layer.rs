@@ -120,7 +120,8 @@ pub struct FaultLayer {
     pub(super) plan: FaultPlan,
     hosts: BTreeMap<String, IpAddr>,
     /// Shared names, so a stream and a connect keep a host's name without allocating.
-    host_of_ip: BTreeMap<IpAddr, Arc<str>>,
+    /// Hashed (no random state, never iterated): every stream looks up both its ends.
+    host_of_ip: FxHashMap<IpAddr, Arc<str>>,
     state: Mutex<State>,
     /// Set by [`calm`](Self::calm): every fault healed for good.
     calm: AtomicBool,
