@@ -29,6 +29,7 @@ use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
+use std::task::Poll;
 use std::time::{Duration, UNIX_EPOCH};
 use tcpnotify::record::{Recorded, RecordedListener};
 use tcpnotify::{TcpConnection, TcpListener};
@@ -409,11 +410,15 @@ fn register_host(
                         }
                         let notify = Recorded::new((c.notifier)(), c.name.clone(), sink)
                             .keeping_payloads(run.needs_payloads());
-                        let handle = TcpConnection::builder()
+                        // The connection runs in this task rather than one of its own (a
+                        // spawn, and a wake at its end, fewer per client), from where its own
+                        // task would have started.
+                        let (_, connection) = TcpConnection::builder()
                             .network(net)
                             .config(c.config)
-                            .connect(notify, &c.target, &c.port.to_string());
-                        handle.finished().await;
+                            .connect_in_task(notify, &c.target, &c.port.to_string());
+                        behind_queued_tasks().await;
+                        connection.await;
                         run.client_finished(&c.name);
                     });
                 }
@@ -422,6 +427,23 @@ fn register_host(
             Ok(())
         }
     });
+}
+
+/// Waits once, behind every task queued to run now: where a task spawned now would first
+/// run (tokio's current-thread scheduler queues a task that woke itself while it ran at the
+/// back, as it queues a new one), so that what a client's connection does first happens in
+/// the same order among the other tasks as when it had a task of its own.
+async fn behind_queued_tasks() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if queued {
+            return Poll::Ready(());
+        }
+        queued = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// The run loop's state.
