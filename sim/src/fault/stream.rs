@@ -67,8 +67,10 @@ pub struct FaultyStream<S> {
     out: usize,
     /// Bytes our direction may hold unread: the plan's window, or its smaller send buffer.
     window: usize,
-    write_slicer: Option<ChaCha8Rng>,
-    read_chunker: Option<ChaCha8Rng>,
+    /// Boxed, as is the other: a generator holds a block of 64 words, and a stream moves
+    /// several times between its connect or accept and its connection's task.
+    write_slicer: Option<Box<ChaCha8Rng>>,
+    read_chunker: Option<Box<ChaCha8Rng>>,
     stash: Vec<u8>,
     /// Reused buffer for coalescing reads (only with re-chunking).
     scratch: Vec<u8>,
@@ -110,10 +112,10 @@ impl<S: Stream + Peek> FaultyStream<S> {
             .clamp(1, MAX_WINDOW);
         let write_slicer = plan
             .partial_writes
-            .map(|_| layer.stream_rng("partial-writes", local, remote));
+            .map(|_| Box::new(layer.stream_rng("partial-writes", local, remote)));
         let read_chunker = plan
             .read_chunks
-            .map(|_| layer.stream_rng("read-chunks", local, remote));
+            .map(|_| Box::new(layer.stream_rng("read-chunks", local, remote)));
         Ok(FaultyStream {
             inner,
             layer,
