@@ -125,6 +125,9 @@ pub struct FaultLayer {
     state: Mutex<State>,
     /// Set by [`calm`](Self::calm): every fault healed for good.
     calm: AtomicBool,
+    /// Whether any direction is cut (`State::blocked` is not empty), kept with it under the
+    /// lock: a stream asks on every read, and most runs are not partitioned most of the time.
+    cut: AtomicBool,
 }
 
 impl FaultLayer {
@@ -141,6 +144,7 @@ impl FaultLayer {
             host_of_ip,
             state: Mutex::new(State::default()),
             calm: AtomicBool::new(false),
+            cut: AtomicBool::new(false),
         })
     }
 
@@ -204,10 +208,9 @@ impl FaultLayer {
 
     /// Cuts traffic from `from` to `to` until [`heal`](Self::heal).
     pub fn block(&self, from: &str, to: &str) {
-        (self.lock().blocked)
-            .entry(from.to_string())
-            .or_default()
-            .insert(to.to_string());
+        let mut state = self.lock();
+        (state.blocked.entry(from.to_string()).or_default()).insert(to.to_string());
+        self.cut.store(true, Ordering::Release);
     }
 
     /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
@@ -247,6 +250,7 @@ impl FaultLayer {
                     state.blocked.remove(from);
                 }
             }
+            self.cut.store(!state.blocked.is_empty(), Ordering::Release);
         });
     }
 
@@ -348,6 +352,7 @@ impl FaultLayer {
         }
         self.wake_heal_waiters(|state| {
             state.blocked.clear();
+            self.cut.store(false, Ordering::Release);
             state.pending_slow_close.clear();
             state.refusing.clear();
         });
@@ -360,12 +365,16 @@ impl FaultLayer {
 
     /// Whether traffic from `from` to `to` is cut.
     pub fn is_blocked(&self, from: &str, to: &str) -> bool {
-        self.lock().is_blocked(from, to)
+        self.cut.load(Ordering::Acquire) && self.lock().is_blocked(from, to)
     }
 
     /// Waits (registering `cx`) unless traffic from `from` to `to` flows. A stream checks
     /// it on every read.
     pub(super) fn poll_open(&self, from: &str, to: &str, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.cut.load(Ordering::Acquire) {
+            // Nothing is cut: no lock, and nothing to wait for.
+            return Poll::Ready(());
+        }
         let mut state = self.lock();
         if state.is_blocked(from, to) {
             state.heal_waiters.push(cx.waker().clone());
