@@ -63,11 +63,21 @@ impl Readiness {
         }
     }
 
-    /// Whether the read about to be made may find anything: true unless the last read waited
-    /// and nothing woke the stream since. Asking clears it, so a wake during that read counts
-    /// for the next.
-    pub(super) fn take(&self) -> bool {
-        (self.current.as_ref()).is_none_or(|(flag, _)| flag.woken.swap(false, Ordering::SeqCst))
+    /// For a read by `task`: the waker to hand what it waits on, or none if the read would
+    /// find nothing new (the last read waited and nothing woke the stream since). Asking
+    /// clears the flag, so a wake during that read counts for the next.
+    pub(super) fn read_waker(&mut self, task: &Waker) -> Option<Waker> {
+        if let Some((flag, waker)) = &self.current {
+            if flag.task.will_wake(task) {
+                // The waker is cloned only for a read that asks.
+                return (flag.woken.swap(false, Ordering::SeqCst)).then(|| waker.clone());
+            }
+        }
+        let waker = self.waker(task);
+        if let Some((flag, _)) = &self.current {
+            flag.woken.store(false, Ordering::SeqCst);
+        }
+        Some(waker)
     }
 
     /// The read found something (or an end or error): the next one asks again.
@@ -82,35 +92,48 @@ impl Readiness {
 mod tests {
     use super::*;
 
+    /// A task's waker. (Not `Waker::noop()`: its clones need not compare equal to it, and a
+    /// stream polled by another task asks again.)
+    fn task() -> Waker {
+        struct Task;
+        impl Wake for Task {
+            fn wake(self: Arc<Self>) {}
+        }
+        Waker::from(Arc::new(Task))
+    }
+
+    /// Whether a read by the task `task` wakes asks (and so clears the flag).
+    fn asks(readiness: &mut Readiness, task: &Waker) -> bool {
+        readiness.read_waker(task).is_some()
+    }
+
     #[test]
     fn a_read_that_waited_asks_again_only_after_a_wake() {
+        let task = task();
         let mut readiness = Readiness::new();
-        let waker = readiness.waker(Waker::noop());
-        assert!(readiness.take(), "the first read asks");
-        assert!(!readiness.take(), "nothing woke the stream since");
-        waker.wake_by_ref();
-        assert!(readiness.take(), "a wake lets the next read ask");
-        assert!(!readiness.take());
+        assert!(asks(&mut readiness, &task), "the first read asks");
+        assert!(
+            !asks(&mut readiness, &task),
+            "nothing woke the stream since"
+        );
+        readiness.waker(&task).wake_by_ref();
+        assert!(asks(&mut readiness, &task), "a wake lets the next read ask");
+        assert!(!asks(&mut readiness, &task));
         readiness.found();
         assert!(
-            readiness.take(),
+            asks(&mut readiness, &task),
             "a read that found something is followed by one that asks"
         );
     }
 
     #[test]
     fn a_poll_by_another_task_asks_again() {
-        struct Other;
-        impl Wake for Other {
-            fn wake(self: Arc<Self>) {}
-        }
+        let (one, other) = (task(), task());
         let mut readiness = Readiness::new();
-        readiness.waker(Waker::noop());
-        assert!(readiness.take());
-        assert!(!readiness.take());
-        readiness.waker(&Waker::from(Arc::new(Other)));
+        assert!(asks(&mut readiness, &one));
+        assert!(!asks(&mut readiness, &one));
         assert!(
-            readiness.take(),
+            asks(&mut readiness, &other),
             "the other task's waker is registered nowhere yet"
         );
     }

@@ -296,11 +296,10 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let waker = this.readiness.waker(cx.waker());
-        if !this.readiness.take() {
+        let Some(waker) = this.readiness.read_waker(cx.waker()) else {
             // The last read waited and nothing it waited on woke us since: it would again.
             return Poll::Pending;
-        }
+        };
         let read = this.read_now(&mut Context::from_waker(&waker), buf);
         if read.is_ready() {
             this.readiness.found();
