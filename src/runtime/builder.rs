@@ -8,6 +8,7 @@ use super::tokio_net::TokioNetwork;
 use crate::proto::{
     ConnectionConfig, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
 };
+use std::future::Future;
 
 impl TcpConnection {
     /// Dials `host` and `service` over the real network with default settings, in a new task.
@@ -93,7 +94,36 @@ impl<N: Network> ConnectionBuilder<N> {
         host: &str,
         service: &str,
     ) -> ConnectionHandle {
-        ConnectionTask::spawn_client(self.net, Box::new(notify), self.config, host, service)
+        let (handle, run) = self.connect_in_task(notify, host, service);
+        tokio::spawn(run);
+        handle
+    }
+
+    /// Dials `host` and `service` as [`connect`](Self::connect) does, but in the task that
+    /// awaits the returned future rather than a new one: the future runs the connection and
+    /// resolves once it ended, as [`ConnectionHandle::finished`] would. For a caller that
+    /// would spawn a task only to await the end of the connection it starts (one task per
+    /// connection instead of two). Nothing happens until the future is first polled.
+    ///
+    /// ```no_run
+    /// # use tcpnotify::*;
+    /// # struct Client;
+    /// # impl TcpConnectionNotify for Client {
+    /// #     fn connect_failed(&mut self, _: &mut TcpConnection, _: ConnectFailure) {}
+    /// # }
+    /// # #[tokio::main] async fn main() {
+    /// let (conn, run) = TcpConnection::builder().connect_in_task(Client, "localhost", "7000");
+    /// conn.write("hello");
+    /// run.await;
+    /// # }
+    /// ```
+    pub fn connect_in_task(
+        self,
+        notify: impl TcpConnectionNotify,
+        host: &str,
+        service: &str,
+    ) -> (ConnectionHandle, impl Future<Output = ()> + Send + 'static) {
+        ConnectionTask::client(self.net, Box::new(notify), self.config, host, service)
     }
 }
 

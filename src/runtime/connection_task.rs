@@ -12,7 +12,7 @@ use crate::proto::{
     Attachment, ConnectFailure, ConnectionConfig, ConnectionMachine, TcpConnectionNotify,
 };
 use smallvec::SmallVec;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,17 +97,18 @@ pub(crate) struct ConnectionTask<N: Network> {
 }
 
 impl<N: Network> ConnectionTask<N> {
-    /// Spawns a client that dials `host` and `service`.
-    pub(crate) fn spawn_client(
+    /// A client that dials `host` and `service`: its handle, and the future that runs it, for
+    /// the caller to spawn or to await in a task of its own.
+    pub(crate) fn client(
         net: N,
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
         host: &str,
         service: &str,
-    ) -> ConnectionHandle {
+    ) -> (ConnectionHandle, impl Future<Output = ()> + Send + 'static) {
         let (handle, mailbox, attachment) = ConnectionHandle::channel();
-        Self::spawn_client_on(net, notify, config, host, service, (mailbox, attachment));
-        handle
+        let run = Self::client_on(net, notify, config, host, service, (mailbox, attachment));
+        (handle, run)
     }
 
     /// Spawns a client that dials `host` and `service`, on a mailbox made beforehand (a
@@ -118,8 +119,21 @@ impl<N: Network> ConnectionTask<N> {
         config: ConnectionConfig,
         host: &str,
         service: &str,
-        (mailbox, attachment): (Mailbox, Attachment),
+        channel: (Mailbox, Attachment),
     ) {
+        tokio::spawn(Self::client_on(net, notify, config, host, service, channel));
+    }
+
+    /// The future that runs a client dialling `host` and `service` on a mailbox made
+    /// beforehand. Nothing happens until it is first polled.
+    fn client_on(
+        net: N,
+        notify: Box<dyn TcpConnectionNotify>,
+        config: ConnectionConfig,
+        host: &str,
+        service: &str,
+        (mailbox, attachment): (Mailbox, Attachment),
+    ) -> impl Future<Output = ()> + Send + 'static {
         let machine = ConnectionMachine::client(notify, config, Some(attachment));
         let dialling = Dialling {
             resolving: None,
@@ -134,21 +148,19 @@ impl<N: Network> ConnectionTask<N> {
         // Both names in one allocation: `proxy_via` runs in the task, which must own them.
         let names = [host, service].concat();
         let host_len = host.len();
-        tokio::spawn(
-            async move {
-                // Scoped so the dialled names are not kept in the task across the await.
-                {
-                    let (host, service) = names.split_at(host_len);
-                    let (host, service) = task.actor.machine().handle_dial(host, service);
-                    drop(names);
-                    if let Some(dialling) = task.dialling.as_mut() {
-                        dialling.resolving = Some(task.net.resolve(&host, &service));
-                    }
+        async move {
+            // Scoped so the dialled names are not kept in the task across the await.
+            {
+                let (host, service) = names.split_at(host_len);
+                let (host, service) = task.actor.machine().handle_dial(host, service);
+                drop(names);
+                if let Some(dialling) = task.dialling.as_mut() {
+                    dialling.resolving = Some(task.net.resolve(&host, &service));
                 }
-                task.run().await;
             }
-            .instrument(tracing::debug_span!(crate::spans::CONNECTION)),
-        );
+            task.run().await;
+        }
+        .instrument(tracing::debug_span!(crate::spans::CONNECTION))
     }
 
     /// Spawns a connection for a stream a listener accepted.

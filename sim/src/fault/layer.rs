@@ -21,8 +21,7 @@ use super::plan::{FaultKind, FaultPlan};
 use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap;
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{hash_map, BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,7 +35,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A connection between two sockets, written the same from both ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) struct LinkKey(SocketAddr, SocketAddr);
 
 impl LinkKey {
@@ -89,8 +88,11 @@ struct State {
     /// by either (its SYN was lost with the host's backlog) from a real one.
     generations: BTreeMap<String, u64>,
     /// Each connection's state; its streams hold it too, so their reads and writes do not
-    /// look it up.
-    links: BTreeMap<LinkKey, Arc<Mutex<Link>>>,
+    /// look it up. Hashed, with no random state: each stream looks its connection up once
+    /// as it is made and once as it is dropped, and a sorted map's search, comparing pairs of
+    /// socket addresses, cost ten times more. What iterates it sorts first where the order
+    /// is seen ([`FaultLayer::calm`]'s wakes).
+    links: FxHashMap<LinkKey, Arc<Mutex<Link>>>,
     /// Tasks waiting for a partition to heal or a host to restart.
     heal_waiters: Vec<Waker>,
     /// Connection names and their sockets (local, remote), learned from the trace. Hashed,
@@ -118,10 +120,14 @@ pub struct FaultLayer {
     pub(super) plan: FaultPlan,
     hosts: BTreeMap<String, IpAddr>,
     /// Shared names, so a stream and a connect keep a host's name without allocating.
-    host_of_ip: BTreeMap<IpAddr, Arc<str>>,
+    /// Hashed (no random state, never iterated): every stream looks up both its ends.
+    host_of_ip: FxHashMap<IpAddr, Arc<str>>,
     state: Mutex<State>,
     /// Set by [`calm`](Self::calm): every fault healed for good.
     calm: AtomicBool,
+    /// Whether any direction is cut (`State::blocked` is not empty), kept with it under the
+    /// lock: a stream asks on every read, and most runs are not partitioned most of the time.
+    cut: AtomicBool,
 }
 
 impl FaultLayer {
@@ -138,6 +144,7 @@ impl FaultLayer {
             host_of_ip,
             state: Mutex::new(State::default()),
             calm: AtomicBool::new(false),
+            cut: AtomicBool::new(false),
         })
     }
 
@@ -166,7 +173,7 @@ impl FaultLayer {
     /// stream of a new connection on the same sockets took it over meanwhile.
     pub(super) fn forget_link(&self, key: LinkKey, link: &Arc<Mutex<Link>>) {
         let mut state = self.lock();
-        if let Entry::Occupied(current) = state.links.entry(key) {
+        if let hash_map::Entry::Occupied(current) = state.links.entry(key) {
             if Arc::ptr_eq(current.get(), link) && lock(link).dropped == [true, true] {
                 current.remove();
             }
@@ -201,10 +208,9 @@ impl FaultLayer {
 
     /// Cuts traffic from `from` to `to` until [`heal`](Self::heal).
     pub fn block(&self, from: &str, to: &str) {
-        (self.lock().blocked)
-            .entry(from.to_string())
-            .or_default()
-            .insert(to.to_string());
+        let mut state = self.lock();
+        (state.blocked.entry(from.to_string()).or_default()).insert(to.to_string());
+        self.cut.store(true, Ordering::Release);
     }
 
     /// The hosts a link fault between `a` and `b` joins `a` to: `b`, or every host but `a`
@@ -244,6 +250,7 @@ impl FaultLayer {
                     state.blocked.remove(from);
                 }
             }
+            self.cut.store(!state.blocked.is_empty(), Ordering::Release);
         });
     }
 
@@ -332,14 +339,20 @@ impl FaultLayer {
     /// stay down until the runner restarts them; a reset stays a reset.
     pub fn calm(&self) {
         self.calm.store(true, Ordering::Relaxed);
-        let links: Vec<Arc<Mutex<Link>>> = self.lock().links.values().cloned().collect();
-        for link in links {
+        let mut links: Vec<(LinkKey, Arc<Mutex<Link>>)> = (self.lock().links.iter())
+            .map(|(key, link)| (*key, link.clone()))
+            .collect();
+        // In the order of the sockets, whatever the map's: the order of the wakes is the
+        // order the tasks run in.
+        links.sort_unstable_by_key(|(key, _)| *key);
+        for (_, link) in links {
             let mut link = lock(&link);
             link.fin_delay = [None; 2];
             link.wake_all();
         }
         self.wake_heal_waiters(|state| {
             state.blocked.clear();
+            self.cut.store(false, Ordering::Release);
             state.pending_slow_close.clear();
             state.refusing.clear();
         });
@@ -352,12 +365,16 @@ impl FaultLayer {
 
     /// Whether traffic from `from` to `to` is cut.
     pub fn is_blocked(&self, from: &str, to: &str) -> bool {
-        self.lock().is_blocked(from, to)
+        self.cut.load(Ordering::Acquire) && self.lock().is_blocked(from, to)
     }
 
     /// Waits (registering `cx`) unless traffic from `from` to `to` flows. A stream checks
     /// it on every read.
     pub(super) fn poll_open(&self, from: &str, to: &str, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.cut.load(Ordering::Acquire) {
+            // Nothing is cut: no lock, and nothing to wait for.
+            return Poll::Ready(());
+        }
         let mut state = self.lock();
         if state.is_blocked(from, to) {
             state.heal_waiters.push(cx.waker().clone());
@@ -474,7 +491,8 @@ impl FaultLayer {
         }
     }
 
-    /// Bytes in flight from host to host, over the directions `counts` picks.
+    /// Bytes in flight from host to host, over the directions `counts` picks (a sum, so the
+    /// order the connections are visited in does not matter).
     fn in_flight(&self, counts: impl Fn(&str, &str) -> bool) -> usize {
         let links: Vec<(LinkKey, Arc<Mutex<Link>>)> = self
             .lock()

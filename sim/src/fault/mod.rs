@@ -20,6 +20,7 @@ mod draw;
 mod layer;
 mod network;
 mod plan;
+mod readiness;
 mod settings;
 mod stream;
 mod swarm;

@@ -19,6 +19,7 @@
 
 use super::layer::{lock, FaultLayer, Link, LinkKey};
 use super::plan::{ReadChunks, MAX_WINDOW};
+use super::readiness::Readiness;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
@@ -66,8 +67,10 @@ pub struct FaultyStream<S> {
     out: usize,
     /// Bytes our direction may hold unread: the plan's window, or its smaller send buffer.
     window: usize,
-    write_slicer: Option<ChaCha8Rng>,
-    read_chunker: Option<ChaCha8Rng>,
+    /// Boxed, as is the other: a generator holds a block of 64 words, and a stream moves
+    /// several times between its connect or accept and its connection's task.
+    write_slicer: Option<Box<ChaCha8Rng>>,
+    read_chunker: Option<Box<ChaCha8Rng>>,
     stash: Vec<u8>,
     /// Reused buffer for coalescing reads (only with re-chunking).
     scratch: Vec<u8>,
@@ -75,6 +78,9 @@ pub struct FaultyStream<S> {
     gather: Vec<u8>,
     eof: bool,
     fin_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The waker everything this stream waits on is handed, and whether a read may find
+    /// anything new.
+    readiness: Readiness,
 }
 
 impl<S: Stream + Peek> FaultyStream<S> {
@@ -106,10 +112,10 @@ impl<S: Stream + Peek> FaultyStream<S> {
             .clamp(1, MAX_WINDOW);
         let write_slicer = plan
             .partial_writes
-            .map(|_| layer.stream_rng("partial-writes", local, remote));
+            .map(|_| Box::new(layer.stream_rng("partial-writes", local, remote)));
         let read_chunker = plan
             .read_chunks
-            .map(|_| layer.stream_rng("read-chunks", local, remote));
+            .map(|_| Box::new(layer.stream_rng("read-chunks", local, remote)));
         Ok(FaultyStream {
             inner,
             layer,
@@ -126,6 +132,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
             gather: Vec::new(),
             eof: false,
             fin_timer: None,
+            readiness: Readiness::new(),
         })
     }
 
@@ -289,35 +296,50 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.is_reset(cx) {
+        let Some(waker) = this.readiness.read_waker(cx.waker()) else {
+            // The last read waited and nothing it waited on woke us since: it would again.
+            return Poll::Pending;
+        };
+        let read = this.read_now(&mut Context::from_waker(&waker), buf);
+        if read.is_ready() {
+            this.readiness.found();
+        }
+        read
+    }
+}
+
+impl<S: Stream + Peek> FaultyStream<S> {
+    /// A read, asked of the connection's state and the backend now.
+    fn read_now(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.is_reset(cx) {
             return Poll::Ready(Err(reset_error()));
         }
-        if this.stash.is_empty() && !this.eof {
+        if self.stash.is_empty() && !self.eof {
             // Data from a cut direction stays in flight until the partition heals.
-            let (from, to) = &this.inbound;
-            if this.layer.poll_open(from, to, cx).is_pending() {
+            let (from, to) = &self.inbound;
+            if self.layer.poll_open(from, to, cx).is_pending() {
                 return Poll::Pending;
             }
         }
-        let calm = this.layer.is_calm();
-        if calm && !this.stash.is_empty() {
+        let calm = self.layer.is_calm();
+        if calm && !self.stash.is_empty() {
             // Re-chunking stopped: what was coalesced goes out whole.
-            this.deliver_stash(buf, usize::MAX);
+            self.deliver_stash(buf, usize::MAX);
             return Poll::Ready(Ok(()));
         }
-        if this.read_chunker.is_none() || calm {
+        if self.read_chunker.is_none() || calm {
             // No re-chunking: the backend's own reads, straight into the caller's buffer.
-            if this.eof {
-                return this.poll_fin(cx).map(Ok);
+            if self.eof {
+                return self.poll_fin(cx).map(Ok);
             }
             let before = buf.filled().len();
-            return match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            return match Pin::new(&mut self.inner).poll_read(cx, buf) {
                 Poll::Ready(Ok(())) if buf.filled().len() == before => {
-                    this.eof = true;
-                    this.poll_fin(cx).map(Ok)
+                    self.eof = true;
+                    self.poll_fin(cx).map(Ok)
                 }
                 Poll::Ready(Ok(())) => {
-                    this.consumed(buf.filled().len() - before);
+                    self.consumed(buf.filled().len() - before);
                     Poll::Ready(Ok(()))
                 }
                 other => other,
@@ -326,25 +348,25 @@ impl<S: Stream + Peek> AsyncRead for FaultyStream<S> {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        let policy = this.layer.plan.read_chunks.unwrap_or(ReadChunks::new(1));
+        let policy = self.layer.plan.read_chunks.unwrap_or(ReadChunks::new(1));
         // One segment first, so that a size is drawn only when there are bytes to deliver.
-        match this.fill_stash(cx, 1) {
+        match self.fill_stash(cx, 1) {
             Poll::Ready(Ok(())) => {}
             other => return other,
         }
-        if this.stash.is_empty() {
+        if self.stash.is_empty() {
             // The end of stream, and nothing left before it.
-            return this.poll_fin(cx).map(Ok);
+            return self.poll_fin(cx).map(Ok);
         }
         let max = policy.max.max(1);
-        let target = (this.read_chunker.as_mut()).map_or(1, |rng| rng.random_range(1..=max));
+        let target = (self.read_chunker.as_mut()).map_or(1, |rng| rng.random_range(1..=max));
         if policy.coalesce {
             // Bytes that already arrived join this read, up to its size.
-            if let Poll::Ready(Err(e)) = this.fill_stash(cx, target) {
+            if let Poll::Ready(Err(e)) = self.fill_stash(cx, target) {
                 return Poll::Ready(Err(e));
             }
         }
-        this.deliver_stash(buf, target);
+        self.deliver_stash(buf, target);
         Poll::Ready(Ok(()))
     }
 }
@@ -366,6 +388,10 @@ impl<S: Stream + Peek> AsyncWrite for FaultyStream<S> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        // What a write waits on may also be what the next read waits on (a peek registers
+        // with the backend's receiving side): its wakes must count for reads too.
+        let waker = this.readiness.waker(cx.waker());
+        let cx = &mut Context::from_waker(&waker);
         let offered: usize = bufs.iter().map(|b| b.len()).sum();
         if offered == 0 {
             return Poll::Ready(if lock(&this.link).reset {
@@ -420,7 +446,8 @@ impl<S: Stream + Peek> AsyncWrite for FaultyStream<S> {
             return Poll::Ready(Err(reset_error()));
         }
         // The FIN takes no window: the receiver's channel always has a slot for it.
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+        let waker = this.readiness.waker(cx.waker());
+        Pin::new(&mut this.inner).poll_shutdown(&mut Context::from_waker(&waker))
     }
 }
 

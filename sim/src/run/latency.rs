@@ -17,7 +17,7 @@ use crate::fault::FaultPlan;
 use crate::seed::{fnv1a, Seed};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -52,7 +52,12 @@ impl LinkLatencies {
             walks: BTreeMap::new(),
         };
         if let Some(l) = plan.latency.filter(|l| l.min_ms < l.max_ms) {
-            for (a, b) in linked {
+            // Each pair once, however many clients connect across it, before `set` makes
+            // its names into keys.
+            let pairs: BTreeSet<(&str, &str)> = (linked.into_iter())
+                .map(|(a, b)| if a <= b { (a, b) } else { (b, a) })
+                .collect();
+            for (a, b) in pairs {
                 latencies.set(a, b, l.min_ms, l.max_ms);
             }
         }

@@ -29,6 +29,7 @@ use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
+use std::task::Poll;
 use std::time::{Duration, UNIX_EPOCH};
 use tcpnotify::record::{Name, Recorded, RecordedListener};
 use tcpnotify::{TcpConnection, TcpListener};
@@ -370,9 +371,9 @@ fn register_host(
         sim.host(host, || async { Ok(()) });
         return;
     }
-    let HostSoftware {
-        listeners, clients, ..
-    } = software;
+    // Shared by every incarnation of the host and every client task, not copied for each.
+    let listeners: Arc<[ListenerSpec]> = software.listeners.into();
+    let clients: Arc<[ClientSpec]> = software.clients.into();
     let incarnations = Arc::new(AtomicU32::new(0));
     let (host, run, network) = (host.to_string(), run.clone(), network.clone());
     sim.host(host.clone().as_str(), move || {
@@ -383,7 +384,7 @@ fn register_host(
             let net = TurmoilNetwork::new(&host, network.names, network.addresses)
                 .with_faults(run.layer.clone());
             let sink = HostSink::new(&host, run.clone());
-            for l in &listeners {
+            for l in listeners.iter() {
                 // A restarted host's listener is a new one: `server#2`, with `server#2.1`, ...
                 let who = match incarnation {
                     1 => l.name.clone(),
@@ -399,9 +400,11 @@ fn register_host(
             }
             // Clients run once; after a crash they count as finished.
             if incarnation == 1 {
-                for c in clients {
+                for i in 0..clients.len() {
                     let (net, sink, run) = (net.clone(), sink.clone(), run.clone());
+                    let clients = clients.clone();
                     tokio::spawn(async move {
+                        let c = &clients[i];
                         if c.start_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
                         }
@@ -409,11 +412,15 @@ fn register_host(
                         let who = Name::from(c.name.as_str());
                         let notify = Recorded::new((c.notifier)(), who.clone(), sink)
                             .keeping_payloads(run.needs_payloads());
-                        let handle = TcpConnection::builder()
+                        // The connection runs in this task rather than one of its own (a
+                        // spawn, and a wake at its end, fewer per client), from where its own
+                        // task would have started.
+                        let (_, connection) = TcpConnection::builder()
                             .network(net)
                             .config(c.config)
-                            .connect(notify, &c.target, &c.port.to_string());
-                        handle.finished().await;
+                            .connect_in_task(notify, &c.target, &c.port.to_string());
+                        behind_queued_tasks().await;
+                        connection.await;
                         run.client_finished(&who);
                     });
                 }
@@ -422,6 +429,23 @@ fn register_host(
             Ok(())
         }
     });
+}
+
+/// Waits once, behind every task queued to run now: where a task spawned now would first
+/// run (tokio's current-thread scheduler queues a task that woke itself while it ran at the
+/// back, as it queues a new one), so that what a client's connection does first happens in
+/// the same order among the other tasks as when it had a task of its own.
+async fn behind_queued_tasks() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if queued {
+            return Poll::Ready(());
+        }
+        queued = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// The run loop's state.
