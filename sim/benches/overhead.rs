@@ -93,6 +93,16 @@ fn raw_turmoil(size: Size) {
     // The capacity tcpnotify's run sets (`run/capacity.rs`): the larger of one slot more than
     // the fault layer's largest window and the run's connect attempts.
     builder.tcp_capacity((MAX_WINDOW + 1).max(size.clients));
+    // The same 1..5ms as tcpnotify's links, drawn as raw turmoil draws it: per message, from
+    // its own random stream. `simulation_builder` fixes turmoil's latency at the plan's least
+    // (tcpnotify's run sets each link's latency itself, `run/latency.rs`), so without this raw
+    // turmoil would echo at 1ms while tcpnotify's links average 3ms, and take a fifth of the
+    // simulated steps.
+    if let Some(l) = plan.latency {
+        builder
+            .min_message_latency(Duration::from_millis(l.min_ms))
+            .max_message_latency(Duration::from_millis(l.max_ms));
+    }
     let mut sim = builder.build();
     sim.host("server", || async {
         let listener = turmoil::net::TcpListener::bind("0.0.0.0:7000").await?;
