@@ -20,6 +20,7 @@
 //! machine and with no random state; and unlike a general hash it is guaranteed to catch a
 //! single corrupted burst of up to 32 bits, the commonest corruption.
 
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
@@ -199,7 +200,9 @@ fn overlap(at: u64, len: usize, start: u64, end: u64) -> Option<std::ops::Range<
 /// Matches sent bytes against received bytes, per connection direction.
 #[derive(Default)]
 pub(crate) struct StreamMatcher {
-    directions: BTreeMap<DirectionKey, Direction>,
+    /// Looked up on every delivery and write, never iterated: a hash map (a `BTreeMap`
+    /// compared pairs of socket addresses, ~1,000 instructions a lookup at 1,000 connections).
+    directions: FxHashMap<DirectionKey, Direction>,
     mismatches: Mismatches,
 }
 
