@@ -201,31 +201,7 @@ pub async fn tokio_echo_connection(mut stream: TcpStream) {
 /// concurrently, reads the echo into a [`CHUNK`]-byte buffer until end of stream. Returns the
 /// bytes that came back.
 pub async fn tokio_echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u64 {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let (mut reader, mut writer) = stream.split();
-    let write = async {
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(chunk.len() as u64) as usize;
-            writer.write_all(&chunk[..n]).await.expect("write");
-            left -= n as u64;
-        }
-        writer.shutdown().await.expect("shutdown");
-    };
-    let read = async {
-        let mut buf = vec![0u8; CHUNK];
-        let mut echoed = 0u64;
-        loop {
-            match reader.read(&mut buf).await.expect("read") {
-                0 => break,
-                n => echoed += n as u64,
-            }
-        }
-        echoed
-    };
-    let ((), echoed) = tokio::join!(write, read);
-    echoed
+    echo_client(addr, chunk, bytes, false).await
 }
 
 /// Plain tokio's echo server on the schedule rule R4 imposes on tcpnotify: once its reads since
@@ -269,6 +245,11 @@ impl YieldAfterReading {
 /// [`tokio_echo_client`] whose reading half yields to the runtime as R4 makes a tcpnotify
 /// connection do (see [`tokio_echo_connection_yielding`]); the task's writing half waits with it.
 pub async fn tokio_echo_client_yielding(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u64 {
+    echo_client(addr, chunk, bytes, true).await
+}
+
+/// The echo client of both, yielding as R4 says when `yielding`.
+async fn echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64, yielding: bool) -> u64 {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let (mut reader, mut writer) = stream.split();
@@ -290,7 +271,9 @@ pub async fn tokio_echo_client_yielding(addr: SocketAddr, chunk: &[u8], bytes: u
                 0 => break,
                 n => {
                     echoed += n as u64;
-                    yield_rule.read(n).await;
+                    if yielding {
+                        yield_rule.read(n).await;
+                    }
                 }
             }
         }
