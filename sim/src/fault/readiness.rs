@@ -6,9 +6,13 @@
 //! [`FaultyStream`](super::FaultyStream) hands everything it waits on (its backend, the layer's
 //! partitions, resets and flow window, its FIN timer) therefore notes every wake before
 //! passing it on to the task's: a read that waited, and was not woken since, waits again at once.
-//! Nothing that was waited on has changed, so asking again would have waited too, and it
-//! would have registered the same waker where it already is; a read that waits draws nothing
-//! from the stream's random streams, so skipping it moves no chunk boundary.
+//! Nothing that was waited on has changed, and the waker is already registered everywhere; a
+//! read that waits draws nothing from the stream's random streams, so skipping it moves no
+//! chunk boundary. One case differs from asking: a read that waited because the task's tokio
+//! budget ran out (the backend's channel defers its wake until the runtime parks) is not asked
+//! again by a later poll of the same task before that wake, where the backend, with a fresh
+//! budget, might have given data. The read is only later, never lost (the deferred wake sets
+//! the flag), and it stays a function of the seed (no snapshot changed with the skip).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -475,6 +475,7 @@ mod tests {
     use crate::fault::{FaultPlan, PartialWrites};
     use crate::seed::Seed;
     use std::collections::BTreeMap;
+    use std::sync::atomic::Ordering;
     use std::task::Waker;
     use tokio::io::DuplexStream;
 
@@ -591,6 +592,90 @@ mod tests {
             }
         }
         sizes
+    }
+
+    /// A task's waker that counts its wakes. (Not `Waker::noop()`: its clones need not
+    /// compare equal, so a stream polled with it may ask on every read and skip nothing.)
+    struct CountingTask(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingTask {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Reads `stream` as the task `task`.
+    fn read_as(
+        task: &Waker,
+        stream: &mut FaultyStream<Pipe>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        let mut cx = Context::from_waker(task);
+        Pin::new(&mut *stream)
+            .poll_read(&mut cx, &mut buf)
+            .map(|r| r.map(|()| buf.filled().len()))
+    }
+
+    /// The server's reads wait twice (the second without asking the layer or the backend),
+    /// then `event` happens: it must wake the task, and the next read must see what it did.
+    fn after_two_waiting_reads(
+        event: impl FnOnce(&mut FaultyStream<Pipe>, &FaultLayer),
+    ) -> (usize, Poll<io::Result<usize>>) {
+        let (mut client, mut server) = pair(FaultPlan::quiet(Seed(9)));
+        let layer = server.layer.clone();
+        let counter = Arc::new(CountingTask(Default::default()));
+        let task = Waker::from(counter.clone());
+        let mut buf = [0u8; 64];
+        assert!(read_as(&task, &mut server, &mut buf).is_pending());
+        assert!(read_as(&task, &mut server, &mut buf).is_pending());
+        event(&mut client, &layer);
+        let wakes = counter.0.load(Ordering::SeqCst);
+        (wakes, read_as(&task, &mut server, &mut buf))
+    }
+
+    #[test]
+    fn a_read_skipped_after_a_wait_is_woken_by_data_and_then_reads_it() {
+        let (wakes, read) = after_two_waiting_reads(|client, _| {
+            assert_eq!(write(client, b"hello"), Poll::Ready(5));
+        });
+        assert!(wakes > 0, "the data woke the reading task");
+        assert!(matches!(read, Poll::Ready(Ok(5))), "{read:?}");
+    }
+
+    #[test]
+    fn a_read_skipped_after_a_wait_is_woken_by_a_reset_and_then_fails() {
+        let (wakes, read) = after_two_waiting_reads(|_, layer| {
+            layer.register_connection(
+                "c1",
+                "10.0.0.1:49152".parse().expect("address"),
+                "10.0.0.2:7000".parse().expect("address"),
+            );
+            assert!(layer.reset("c1"));
+        });
+        assert!(wakes > 0, "the reset woke the reading task");
+        assert!(matches!(read, Poll::Ready(Err(_))), "{read:?}");
+    }
+
+    #[test]
+    fn a_read_held_by_a_partition_is_woken_by_the_heal_and_then_reads() {
+        let (mut client, mut server) = pair(FaultPlan::quiet(Seed(9)));
+        let layer = server.layer.clone();
+        let counter = Arc::new(CountingTask(Default::default()));
+        let task = Waker::from(counter.clone());
+        let mut buf = [0u8; 64];
+        layer.partition("client", "server", false);
+        assert_eq!(write(&mut client, b"held"), Poll::Ready(4));
+        assert!(read_as(&task, &mut server, &mut buf).is_pending());
+        assert!(read_as(&task, &mut server, &mut buf).is_pending());
+        let before = counter.0.load(Ordering::SeqCst);
+        layer.heal("client", "server");
+        assert!(
+            counter.0.load(Ordering::SeqCst) > before,
+            "the heal woke the reading task"
+        );
+        let read = read_as(&task, &mut server, &mut buf);
+        assert!(matches!(read, Poll::Ready(Ok(4))), "{read:?}");
     }
 
     #[test]
