@@ -105,6 +105,12 @@ impl<N: Network> ConnectionBuilder<N> {
     /// would spawn a task only to await the end of the connection it starts (one task per
     /// connection instead of two). Nothing happens until the future is first polled.
     ///
+    /// Two differences from [`connect`](Self::connect) follow from running in the caller's
+    /// task: dropping the future before it resolves abandons the connection with no further
+    /// callback (no `closed`, no `connect_failed`; the handle's
+    /// [`finished`](ConnectionHandle::finished) returns), and a notifier that panics unwinds
+    /// the caller's task rather than a task of its own.
+    ///
     /// ```no_run
     /// # use tcpnotify::*;
     /// # struct Client;

@@ -18,6 +18,7 @@ mod data;
 mod dial;
 mod faults;
 mod flow;
+mod in_task;
 mod lifetime;
 mod support;
 mod world;

@@ -434,7 +434,9 @@ fn register_host(
 /// Waits once, behind every task queued to run now: where a task spawned now would first
 /// run (tokio's current-thread scheduler queues a task that woke itself while it ran at the
 /// back, as it queues a new one), so that what a client's connection does first happens in
-/// the same order among the other tasks as when it had a task of its own.
+/// the same order among the other tasks as when it had a task of its own. Not
+/// `tokio::task::yield_now`: that defers its wake until the runtime has polled its drivers,
+/// later than a new task would run.
 async fn behind_queued_tasks() {
     let mut queued = false;
     std::future::poll_fn(|cx| {
