@@ -208,7 +208,9 @@ pub async fn tokio_echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u6
 /// the last yield reach [`CHUNK`] bytes (tcpnotify's default `yield_after_reading`), it yields
 /// to the runtime before reading again. It writes each read back before yielding, where a
 /// tcpnotify echo's write waits for its next turn, so it is if anything the cheaper of the
-/// two. Not a baseline: it shows what the yields alone cost plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`).
+/// two. Not a baseline: it shows what the yields cost plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`),
+/// together with one more difference: it is a `read`/`write_all` loop, where
+/// [`tokio_echo_connection`] is `copy_buf` through a `BufReader`.
 pub async fn tokio_echo_connection_yielding(mut stream: TcpStream) {
     stream.set_nodelay(true).expect("nodelay");
     let mut buf = vec![0u8; CHUNK];

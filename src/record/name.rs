@@ -9,8 +9,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 /// A name in a callback log or trace (`client`, `c1`, `server.3`, `c1~2`, the host and
-/// service of a `proxy_via`): immutable text, shared. Cloning it counts a reference instead of copying the text, so a recorder makes
-/// its connection's name once and every line it records holds the same one.
+/// service of a `proxy_via`): immutable text, shared. Cloning it counts a reference instead
+/// of copying the text, so a recorder makes its connection's name once and every line it
+/// records holds the same one.
 ///
 /// It reads as a `str` wherever one is wanted (it dereferences to one, borrows as one, and
 /// compares equal to `str`, `&str` and `String`), prints as its text, and is serialised as a
