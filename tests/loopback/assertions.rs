@@ -2,9 +2,9 @@
 //! production code. Outside a simulated run they record nothing, say so (`false`, `None`), and
 //! leave the connection alone.
 
+use crate::support::Echoes;
 use std::sync::{Arc, Mutex};
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
-use tcpnotify_sim::notifiers::Echo;
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListener};
 use tcpnotify_sim::{always, in_run, reachable, run_state, sometimes};
 
 /// What the client's assertions returned, and what `run_state` gave.
@@ -42,18 +42,6 @@ impl TcpConnectionNotify for Asserting {
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
         panic!("loopback connect failed: {reason}");
-    }
-}
-
-/// Hands every connection an echo.
-struct Echoes;
-
-impl TcpListenNotify for Echoes {
-    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
-        Some(Box::new(Echo))
-    }
-    fn not_listening(&mut self, _listener: &mut TcpListener) {
-        panic!("no loopback listener");
     }
 }
 

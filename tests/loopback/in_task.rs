@@ -2,10 +2,9 @@
 //! future, with the very callbacks `connect` gives; a future dropped before it ran abandons
 //! the connection without a callback, as its documentation says.
 
-use crate::support::{within, Trace};
+use crate::support::{within, Echoes, Trace};
 use tcpnotify::record::Recorded;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
-use tcpnotify_sim::notifiers::Echo;
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListener};
 
 /// Writes on connecting, closes on the echo.
 struct HiThenClose;
@@ -20,18 +19,6 @@ impl TcpConnectionNotify for HiThenClose {
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
         panic!("loopback connect failed: {reason}");
-    }
-}
-
-/// Hands every connection an echo.
-struct Echoes;
-
-impl TcpListenNotify for Echoes {
-    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
-        Some(Box::new(Echo))
-    }
-    fn not_listening(&mut self, _listener: &mut TcpListener) {
-        panic!("no loopback listener");
     }
 }
 

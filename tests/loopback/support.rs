@@ -7,7 +7,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::record::CallbackSink;
-use tcpnotify::{ConnectionHandle, ListenerHandle};
+use tcpnotify::{
+    ConnectionHandle, ListenerHandle, TcpConnectionNotify, TcpListenNotify, TcpListener,
+};
 /// The simulator's listener notifier that accepts with a factory, and its echo notifier.
 pub use tcpnotify_sim::notifiers::{Accept, Echo};
 use tcpnotify_sim::run::{EventKind, Trace as SimTrace};
@@ -190,4 +192,16 @@ pub fn pattern(len: usize) -> Vec<u8> {
 /// Waits until a connection's task has ended (after `closed` or `connect_failed`).
 pub async fn finished(conn: &ConnectionHandle) {
     within("connection finished", conn.finished()).await;
+}
+
+/// A loopback listener's notifier that hands every connection an echo.
+pub struct Echoes;
+
+impl TcpListenNotify for Echoes {
+    fn connected(&mut self, _listener: &mut TcpListener) -> Option<Box<dyn TcpConnectionNotify>> {
+        Some(Box::new(Echo))
+    }
+    fn not_listening(&mut self, _listener: &mut TcpListener) {
+        panic!("no loopback listener");
+    }
 }
