@@ -689,12 +689,18 @@ mod tests {
         assert!(!dir.path().join("r").exists());
     }
 
-    #[test]
-    fn a_saved_regression_that_passes_is_replayed_and_kept() {
+    /// A regressions folder holding one saved plan, seed 9's with no faults, and that file.
+    fn one_saved_quiet_regression() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seed-9.toml");
         let quiet = crate::fault::FaultPlan::quiet(Seed(9));
         std::fs::write(&path, quiet.to_toml().unwrap()).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_saved_regression_that_passes_is_replayed_and_kept() {
+        let (dir, path) = one_saved_quiet_regression();
         let scenario = echo(
             FaultSettings {
                 slow_close: 1.0,
@@ -875,10 +881,7 @@ mod tests {
     #[test]
     fn a_failing_regression_is_judged_once_before_it_is_shrunk() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("seed-9.toml");
-        let quiet = crate::fault::FaultPlan::quiet(Seed(9));
-        std::fs::write(&path, quiet.to_toml().unwrap()).unwrap();
+        let (dir, path) = one_saved_quiet_regression();
         let judged = std::sync::Arc::new(AtomicUsize::new(0));
         let chaos = Chaos::new(counted(&judged, |_| true))
             .seeds(0..1)
