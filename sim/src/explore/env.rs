@@ -73,8 +73,8 @@ pub enum EnvError {
     #[error("{SEED_VAR}={0}")]
     Seed(ParseSeedError),
     /// `TCPNOTIFY_JOBS` is not a whole number from 1 to [`MAX_JOBS`].
-    #[error("{JOBS_VAR}={0:?}: expected a number of worker threads from 1 to {MAX_JOBS}")]
-    Jobs(String),
+    #[error("{JOBS_VAR}={0}")]
+    Jobs(ParseJobsError),
     /// `TCPNOTIFY_COUNT` is not a whole number from 1, or is set without random seeds.
     #[error(
         "{COUNT_VAR}={0:?}: expected a number of random seeds from 1, with {SEEDS_VAR}=random"
@@ -250,18 +250,19 @@ impl EnvOverrides {
     /// `TCPNOTIFY_SEEDS=random` draws its generator from the OS here.
     pub fn read(var: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
         let mut env = EnvOverrides::default();
-        let count = (var(COUNT_VAR))
-            .map(|text| parse_count(&text).map_err(|_| EnvError::Count(text)))
+        let count_text = var(COUNT_VAR);
+        let count = (count_text.as_deref())
+            .map(|text| parse_count(text).map_err(|_| EnvError::Count(text.to_string())))
             .transpose()?;
         if let Some(text) = var(SEEDS_VAR) {
             let choice: SeedChoice = text.parse().map_err(EnvError::Seeds)?;
             env.seeds = Some(choice.resolve(count).map_err(|e| match e {
                 SeedChoiceError::CountOfRange(_) => {
-                    EnvError::Count(var(COUNT_VAR).unwrap_or_default())
+                    EnvError::Count(count_text.clone().unwrap_or_default())
                 }
                 SeedChoiceError::Random(e) => EnvError::Random(e),
             })?);
-        } else if let Some(text) = var(COUNT_VAR) {
+        } else if let Some(text) = count_text {
             return Err(EnvError::Count(text));
         }
         if let Some(text) = var(SEED_VAR) {
@@ -270,7 +271,7 @@ impl EnvOverrides {
             env.one_seed = true;
         }
         if let Some(text) = var(JOBS_VAR) {
-            env.jobs = Some(parse_jobs(&text).map_err(|_| EnvError::Jobs(text.clone()))?);
+            env.jobs = Some(parse_jobs(&text).map_err(EnvError::Jobs)?);
         }
         let duration = |name: &'static str| -> Result<Option<Duration>, EnvError> {
             var(name)
@@ -382,12 +383,12 @@ mod tests {
         );
         assert_eq!(
             EnvOverrides::read(env(&[(JOBS_VAR, "0")])),
-            Err(EnvError::Jobs("0".into()))
+            Err(EnvError::Jobs(ParseJobsError("0".into())))
         );
         // Each job is a thread with a 16 MiB stack: 10,000 of them could abort the process.
         assert_eq!(
             EnvOverrides::read(env(&[(JOBS_VAR, "10000")])),
-            Err(EnvError::Jobs("10000".into()))
+            Err(EnvError::Jobs(ParseJobsError("10000".into())))
         );
         for (var, value) in [
             (BUDGET_VAR, "soon"),
