@@ -37,14 +37,20 @@ impl Family {
 /// recorded: `(new connection, host, service)`.
 type Announced = (Name, String, String);
 
-/// Wraps the notifier of each request in `requests` in a recorder of `family`, and returns
-/// what to announce.
+/// Wraps the notifier of each request in `requests` in a recorder of `owner`'s `family`
+/// (made at the first dial), and returns what to announce: nothing, allocating nothing, when
+/// there are no requests.
 fn wrap_dials(
     requests: &mut [DialRequest],
-    family: &Arc<Family>,
+    family: &mut Option<Arc<Family>>,
+    owner: &Name,
     sink: &Arc<dyn CallbackSink>,
     keep_bytes: bool,
 ) -> Vec<Announced> {
+    if requests.is_empty() {
+        return Vec::new();
+    }
+    let family = family.get_or_insert_with(|| Family::new(owner));
     let mut announced = Vec::with_capacity(requests.len());
     for request in requests {
         let who = family.next_name();
@@ -151,11 +157,14 @@ impl<N> Recorded<N> {
             callback(n, conn)
         });
         let requests = conn.dials().since(before);
-        if !requests.is_empty() {
-            let family = (self.family).get_or_insert_with(|| Family::new(&self.who));
-            let dialled = wrap_dials(requests, family, &self.sink, self.keep_bytes);
-            self.announce.extend(dialled);
-        }
+        let dialled = wrap_dials(
+            requests,
+            &mut self.family,
+            &self.who,
+            &self.sink,
+            self.keep_bytes,
+        );
+        self.announce.extend(dialled);
         result
     }
 
@@ -337,11 +346,13 @@ impl<N> RecordedListener<N> {
             callback(n, listener)
         });
         let requests = listener.dials().since(before);
-        if requests.is_empty() {
-            return (result, Vec::new());
-        }
-        let family = (self.family).get_or_insert_with(|| Family::new(&self.who));
-        let dialled = wrap_dials(requests, family, &self.sink, self.keep_bytes);
+        let dialled = wrap_dials(
+            requests,
+            &mut self.family,
+            &self.who,
+            &self.sink,
+            self.keep_bytes,
+        );
         (result, dialled)
     }
 
