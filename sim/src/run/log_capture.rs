@@ -145,11 +145,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
         match Place::of(attrs.metadata()) {
             Some(Place::Host) => {
                 if let Some(host) = field_text(attrs, TURMOIL_NODE.1) {
-                    span.extensions_mut().replace(HostName(host.into()));
+                    span.extensions_mut().replace(HostName(host));
                 }
             }
             Some(Place::Callback) => {
-                let Some(who) = field_text(attrs, WHO).map(Name::from) else {
+                let Some(who) = field_text(attrs, WHO) else {
                     return;
                 };
                 // The task this callback runs in learns its name from its first callback.
@@ -201,22 +201,22 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
     }
 }
 
-/// The value of the field `name` of a new span, as text.
-fn field_text(attrs: &Attributes<'_>, name: &str) -> Option<String> {
+/// The value of the field `name` of a new span, as text: a [`Name`] made straight from it.
+fn field_text(attrs: &Attributes<'_>, name: &str) -> Option<Name> {
     /// Keeps the value of one field.
     struct One<'a> {
         name: &'a str,
-        value: Option<String>,
+        value: Option<Name>,
     }
     impl Visit for One<'_> {
         fn record_str(&mut self, field: &Field, value: &str) {
             if field.name() == self.name {
-                self.value = Some(value.to_string());
+                self.value = Some(value.into());
             }
         }
         fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
             if field.name() == self.name {
-                self.value = Some(format!("{value:?}"));
+                self.value = Some(format!("{value:?}").into());
             }
         }
     }
