@@ -339,9 +339,7 @@ impl FaultLayer {
     /// stay down until the runner restarts them; a reset stays a reset.
     pub fn calm(&self) {
         self.calm.store(true, Ordering::Relaxed);
-        let mut links: Vec<(LinkKey, Arc<Mutex<Link>>)> = (self.lock().links.iter())
-            .map(|(key, link)| (*key, link.clone()))
-            .collect();
+        let mut links = self.links();
         // In the order of the sockets, whatever the map's: the order of the wakes is the
         // order the tasks run in.
         links.sort_unstable_by_key(|(key, _)| *key);
@@ -491,15 +489,18 @@ impl FaultLayer {
         }
     }
 
+    /// Every connection's state with its sockets, in no set order, copied out so that each
+    /// link is locked without the layer's lock held.
+    fn links(&self) -> Vec<(LinkKey, Arc<Mutex<Link>>)> {
+        (self.lock().links.iter())
+            .map(|(key, link)| (*key, link.clone()))
+            .collect()
+    }
+
     /// Bytes in flight from host to host, over the directions `counts` picks (a sum, so the
     /// order the connections are visited in does not matter).
     fn in_flight(&self, counts: impl Fn(&str, &str) -> bool) -> usize {
-        let links: Vec<(LinkKey, Arc<Mutex<Link>>)> = self
-            .lock()
-            .links
-            .iter()
-            .map(|(key, link)| (*key, link.clone()))
-            .collect();
+        let links = self.links();
         let mut total = 0;
         for (LinkKey(low, high), link) in links {
             let link = lock(&link);
