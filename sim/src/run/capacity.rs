@@ -75,16 +75,20 @@ impl Capacities {
         let crashes = crashes_per_host(plan);
         let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
         let mut total = 0usize;
+        // One SYN per address, and one more after each crash and each restart of its host.
+        let attempts_to = |host: &str| {
+            let resends = crashes.get(host).copied().unwrap_or(0).saturating_mul(2);
+            resends.saturating_add(1)
+        };
         for client in &scenario.clients {
-            let targets: Vec<&str> = match scenario.names.get(&client.target) {
-                Some(hosts) => hosts.iter().map(String::as_str).collect(),
-                None => vec![client.target.as_str()],
+            // Summed where the addresses are, not collected first: that was an allocation per
+            // client.
+            let attempts = match scenario.names.get(&client.target) {
+                Some(hosts) => {
+                    (hosts.iter()).fold(0usize, |sum, host| sum.saturating_add(attempts_to(host)))
+                }
+                None => attempts_to(&client.target),
             };
-            // One SYN per address, and one more after each crash and each restart of its host.
-            let attempts = targets.iter().fold(0usize, |sum, host| {
-                let resends = crashes.get(host).copied().unwrap_or(0).saturating_mul(2);
-                sum.saturating_add(resends.saturating_add(1))
-            });
             let on_host = per_host.entry(client.host.as_str()).or_default();
             *on_host = on_host.saturating_add(attempts);
             total = total.saturating_add(attempts);

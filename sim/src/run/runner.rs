@@ -21,7 +21,7 @@ use super::recorder::{HostSink, RunState};
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
-use crate::scenario::{ClientSpec, ListenerSpec, Scenario};
+use crate::scenario::{ListenerSpec, NotifierFactory, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ use std::sync::{Arc, Once};
 use std::task::Poll;
 use std::time::{Duration, UNIX_EPOCH};
 use tcpnotify::record::{Name, Recorded, RecordedListener};
-use tcpnotify::{TcpConnection, TcpListener};
+use tcpnotify::{ConnectionConfig, TcpConnection, TcpListener};
 
 /// The simulated wall clock starts here (2024-01-01), so no run reads the real clock.
 const EPOCH_SECS: u64 = 1_704_067_200;
@@ -237,12 +237,30 @@ fn run_pass(
     for target in topology.dials.iter().flat_map(|d| &d.targets) {
         software.entry(target.as_str()).or_default().dialled = true;
     }
+    // Clients dialling the same target and port share their text.
+    let mut shared: BTreeMap<(&str, u16), (Name, Name)> = BTreeMap::new();
     for c in &scenario.clients {
+        let (target, service) = shared
+            .entry((c.target.as_str(), c.port))
+            .or_insert_with(|| {
+                (
+                    Name::from(c.target.as_str()),
+                    Name::from(c.port.to_string()),
+                )
+            });
+        let client = HostClient {
+            who: Name::from(c.name.as_str()),
+            target: target.clone(),
+            service: service.clone(),
+            start_ms: c.start_ms,
+            config: c.config,
+            notifier: c.notifier.clone(),
+        };
         software
             .entry(c.host.as_str())
             .or_default()
             .clients
-            .push(c.clone());
+            .push(client);
     }
     for host in &topology.hosts {
         let on_host = software.remove(host.as_str()).unwrap_or_default();
@@ -345,9 +363,23 @@ struct NetworkTables {
 #[derive(Default)]
 struct HostSoftware {
     listeners: Vec<ListenerSpec>,
-    clients: Vec<ClientSpec>,
+    clients: Vec<HostClient>,
     /// Some client may dial it: it must answer, if only with a refusal.
     dialled: bool,
+}
+
+/// A client as its host's task runs it: what the task reads of its
+/// [`ClientSpec`](crate::scenario::ClientSpec), with its name made once as the [`Name`] its
+/// recorder, its trace lines and the run state share, and its target and service shared with
+/// the clients that dial the same. Copying the whole spec cost three `String`s per client,
+/// and the task's port as text a fourth.
+struct HostClient {
+    who: Name,
+    target: Name,
+    service: Name,
+    start_ms: u64,
+    config: ConnectionConfig,
+    notifier: NotifierFactory,
 }
 
 impl HostSoftware {
@@ -373,7 +405,7 @@ fn register_host(
     }
     // Shared by every incarnation of the host and every client task, not copied for each.
     let listeners: Arc<[ListenerSpec]> = software.listeners.into();
-    let clients: Arc<[ClientSpec]> = software.clients.into();
+    let clients: Arc<[HostClient]> = software.clients.into();
     let incarnations = Arc::new(AtomicU32::new(0));
     let (host, run, network) = (host.to_string(), run.clone(), network.clone());
     sim.host(host.clone().as_str(), move || {
@@ -408,9 +440,7 @@ fn register_host(
                         if c.start_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
                         }
-                        // One name, shared by its recorder, its trace lines and the run state.
-                        let who = Name::from(c.name.as_str());
-                        let notify = Recorded::new((c.notifier)(), who.clone(), sink)
+                        let notify = Recorded::new((c.notifier)(), c.who.clone(), sink)
                             .keeping_payloads(run.needs_payloads());
                         // The connection runs in this task rather than one of its own (a
                         // spawn, and a wake at its end, fewer per client), from where its own
@@ -418,10 +448,10 @@ fn register_host(
                         let (_, connection) = TcpConnection::builder()
                             .network(net)
                             .config(c.config)
-                            .connect_in_task(notify, &c.target, &c.port.to_string());
+                            .connect_in_task(notify, &c.target, &c.service);
                         behind_queued_tasks().await;
                         connection.await;
-                        run.client_finished(&who);
+                        run.client_finished(&c.who);
                     });
                 }
             }
