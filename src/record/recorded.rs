@@ -197,10 +197,10 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
             n.proxy_via(host, service)
         });
         // Most notifiers return what they were asked: the names are shared then, not copied.
-        let (host, service) = (Name::from(host), Name::from(service));
+        let (host, service) = (self.sink.name(host), self.sink.name(service));
         let same_or_new = |asked: &Name, returned: &str| match *asked == *returned {
             true => asked.clone(),
-            false => Name::from(returned),
+            false => self.sink.name(returned),
         };
         let returned = (
             same_or_new(&host, &target.0),

@@ -31,6 +31,14 @@ pub trait CallbackSink: Send + Sync + 'static {
     #[allow(unused_variables)]
     fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {}
 
+    /// The [`Name`] to record for `text`, a host or service that a `proxy_via` was asked for
+    /// or returned. Made from the text by default; a sink that sees the same few names over
+    /// and over (every client of a host dials the same server) may hand out one shared name
+    /// instead, and save an allocation per connection.
+    fn name(&self, text: &str) -> Name {
+        Name::from(text)
+    }
+
     /// A callback of `who` is about to run: what happens until [`exit`](Self::exit) happens
     /// inside it (the simulator attributes assertions made there to `who`). Callbacks never
     /// nest. Does nothing by default.

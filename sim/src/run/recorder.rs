@@ -335,6 +335,9 @@ pub(crate) struct HostSink {
     broken: Mutex<Option<(Name, String)>>,
     /// The time its callbacks are stamped with (one sink serves one host incarnation).
     clock: HostClock,
+    /// The hosts and services its connections' `proxy_via` named, each made once: every
+    /// client of a host mostly dials the same few.
+    names: Mutex<FxHashSet<Name>>,
 }
 
 impl HostSink {
@@ -345,6 +348,7 @@ impl HostSink {
             run,
             broken: Mutex::new(None),
             clock: HostClock::default(),
+            names: Mutex::default(),
         })
     }
 }
@@ -385,6 +389,16 @@ impl CallbackSink for HostSink {
             });
         }
         self.run.observe(&self.host, who, conn, observed);
+    }
+
+    fn name(&self, text: &str) -> Name {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(name) = names.get(text) {
+            return name.clone();
+        }
+        let name = Name::from(text);
+        names.insert(name.clone());
+        name
     }
 
     fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {
