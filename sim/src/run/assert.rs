@@ -201,7 +201,7 @@ mod tests {
     fn a_first_failure_names_its_own_trace_line_and_none_once_the_trace_is_full() {
         let trace = Trace::new();
         trace.push(note());
-        let context = Context::new(trace.clone(), &[]);
+        let context = Context::new(trace.clone(), &[], 0);
         let entered = context.enter();
         assert!(always("kept", false, "in the trace"));
         while !trace.is_full() {

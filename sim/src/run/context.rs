@@ -31,6 +31,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::record::Name;
 use tcpnotify::ConnectionStats;
@@ -50,10 +51,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 type States = BTreeMap<TypeId, Arc<dyn Any + Send + Sync>>;
 
 /// The callback running now, as the recorder announced it: its host and connection, with
-/// the names the recorders share.
+/// the names the recorders share. The names stay when the callback returns, only `inside`
+/// changes: the next callback is often the same connection's, and then none changes hands
+/// (a callback used to clone both names in and drop both again, under two locks).
 #[derive(Default)]
 struct Running {
-    now: Option<(Name, Name)>,
+    /// The host and connection of the callback running now, or of the last one.
+    names: Mutex<Option<(Name, Name)>>,
+    /// Whether a callback is running now.
+    inside: AtomicBool,
 }
 
 /// The live context of one run (see the module docs).
@@ -62,7 +68,7 @@ pub(crate) struct Context {
     trace: Trace,
     states: Mutex<States>,
     assertions: Mutex<Assertions>,
-    running: Mutex<Running>,
+    running: Running,
     /// Each connection's counters as of its last callback. Written on every callback, taken
     /// once, at the end, and then only looked up by name: a hash map with a deterministic
     /// hash (FxHash: no random state, and a few instructions for a name like `c12` where
@@ -73,8 +79,10 @@ pub(crate) struct Context {
 
 impl Context {
     /// The context of a new run recording into `trace`, knowing the sometimes-assertions
-    /// `declared` by its scenario before any is evaluated.
-    pub(crate) fn new(trace: Trace, declared: &[String]) -> Arc<Context> {
+    /// `declared` by its scenario before any is evaluated, with room for the counters of
+    /// about `connections` connections (a hint: the map grows past it, but a run of 1,000
+    /// clients no longer rehashes it a dozen times on the way).
+    pub(crate) fn new(trace: Trace, declared: &[String], connections: usize) -> Arc<Context> {
         let mut assertions = Assertions::default();
         for name in declared {
             assertions.declare(name);
@@ -83,8 +91,11 @@ impl Context {
             trace,
             states: Mutex::new(States::new()),
             assertions: Mutex::new(assertions),
-            running: Mutex::new(Running::default()),
-            stats: Mutex::new(FxHashMap::default()),
+            running: Running::default(),
+            stats: Mutex::new(FxHashMap::with_capacity_and_hasher(
+                connections,
+                Default::default(),
+            )),
         })
     }
 
@@ -104,19 +115,26 @@ impl Context {
     ///
     /// [`callback_ended`]: Self::callback_ended
     pub(crate) fn callback_started(&self, host: &Name, who: &Name) {
-        lock(&self.running).now = Some((host.clone(), who.clone()));
+        let mut names = lock(&self.running.names);
+        match &*names {
+            Some((h, w)) if h == host && w == who => {}
+            _ => *names = Some((host.clone(), who.clone())),
+        }
+        self.running.inside.store(true, Ordering::Relaxed);
     }
 
     /// The callback announced last returned.
     pub(crate) fn callback_ended(&self) {
-        lock(&self.running).now = None;
+        self.running.inside.store(false, Ordering::Relaxed);
     }
 
     /// The host and connection of the callback running now, or `-` and `-` outside one.
     fn running(&self) -> (Name, Name) {
-        match &lock(&self.running).now {
-            Some((host, who)) => (host.clone(), who.clone()),
-            None => ("-".into(), "-".into()),
+        match &*lock(&self.running.names) {
+            Some((host, who)) if self.running.inside.load(Ordering::Relaxed) => {
+                (host.clone(), who.clone())
+            }
+            _ => ("-".into(), "-".into()),
         }
     }
 

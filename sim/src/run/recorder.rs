@@ -58,7 +58,8 @@ pub(crate) struct RunState {
 }
 
 impl RunState {
-    /// The state of a run with these plan faults.
+    /// The state of a run with these plan faults, with room for about `connections` live
+    /// connections at once (a hint).
     pub(crate) fn new(
         trace: Trace,
         layer: Arc<FaultLayer>,
@@ -66,6 +67,7 @@ impl RunState {
         options: RunOptions,
         context: Arc<Context>,
         matcher: StreamMatcher,
+        connections: usize,
     ) -> Arc<Self> {
         let mut triggers: BTreeMap<String, BTreeMap<String, Vec<(u32, usize)>>> = BTreeMap::new();
         for (index, fault) in faults.iter().enumerate() {
@@ -83,7 +85,10 @@ impl RunState {
             faults,
             triggers,
             options,
-            progress: Mutex::new(Progress::default()),
+            progress: Mutex::new(Progress {
+                live: FxHashMap::with_capacity_and_hasher(connections, Default::default()),
+                ..Progress::default()
+            }),
             matcher: Mutex::new(matcher),
             context,
             disarmed: AtomicBool::new(false),

@@ -215,7 +215,14 @@ fn run_pass(
     let latencies = LinkLatencies::new(plan, &addresses, linked);
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
-    let context = Context::new(trace.clone(), scenario.properties.declared_sometimes());
+    // Each client's connection and the one a listener accepts for it: what the run's maps
+    // of connections are sized for.
+    let connections = scenario.clients.len().saturating_mul(2);
+    let context = Context::new(
+        trace.clone(),
+        scenario.properties.declared_sometimes(),
+        connections,
+    );
     let run = RunState::new(
         trace.clone(),
         layer,
@@ -223,6 +230,7 @@ fn run_pass(
         scenario.options,
         context.clone(),
         mismatches.map_or_else(StreamMatcher::new, StreamMatcher::exact_around),
+        connections,
     );
     let network = NetworkTables {
         names: Arc::new(scenario.names.clone()),
