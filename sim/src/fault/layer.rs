@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use tcpnotify::record::Name;
 
 /// Locks `mutex`, also after a panic elsewhere poisoned it: the state stays consistent
 /// because every update under it is a single assignment or arithmetic step.
@@ -98,8 +99,9 @@ struct State {
     /// Connection names and their sockets (local, remote), learned from the trace. Hashed,
     /// with no random state: every connection is registered, only a fault naming one looks
     /// it up, and nothing iterates it (its order is never seen); a sorted map's insert,
-    /// comparing names, cost several times more.
-    conns: FxHashMap<String, (SocketAddr, SocketAddr)>,
+    /// comparing names, cost several times more. Keyed by the recorder's own [`Name`] of each,
+    /// shared rather than copied.
+    conns: FxHashMap<Name, (SocketAddr, SocketAddr)>,
     /// Slow closes asked for by name before the connection existed.
     pending_slow_close: BTreeMap<String, Duration>,
     /// Ports refusing connects, by host then port, each with the plan faults that refuse it
@@ -399,13 +401,21 @@ impl FaultLayer {
         .await
     }
 
-    /// Records that connection `name` runs between `local` and `remote` (from its first
-    /// callback), and applies any slow close asked for it.
-    pub fn register_connection(&self, name: &str, local: SocketAddr, remote: SocketAddr) {
+    /// Records that connection `name` (a `&str`, a `String` or a [`Name`], which is kept
+    /// without copying its text) runs between `local` and `remote` (from its first callback),
+    /// and applies any slow close asked for it.
+    pub fn register_connection(
+        &self,
+        name: impl Into<Name>,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let name = name.into();
         let delay = {
             let mut state = self.lock();
-            state.conns.insert(name.to_string(), (local, remote));
-            state.pending_slow_close.remove(name)
+            let delay = state.pending_slow_close.remove(name.as_str());
+            state.conns.insert(name, (local, remote));
+            delay
         };
         if let Some(delay) = delay {
             let (key, dir) = LinkKey::of(local, remote);
@@ -471,7 +481,7 @@ impl FaultLayer {
             // A refusal acts on connects to the host: bytes already flowing to it count.
             FaultKind::Refuse { host, .. } => self.in_flight(|_, to| to == host),
             FaultKind::Reset { conn } | FaultKind::SlowClose { conn, .. } => {
-                let Some((local, remote)) = self.lock().conns.get(conn).copied() else {
+                let Some((local, remote)) = self.lock().conns.get(conn.as_str()).copied() else {
                     return 0;
                 };
                 let Some(link) = self.live_link(LinkKey::of(local, remote).0) else {

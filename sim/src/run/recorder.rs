@@ -240,7 +240,7 @@ impl RunState {
         }
         if let (Milestone::Connected | Milestone::Accepted, Some(conn)) = (milestone, conn) {
             if let (Some(local), Some(remote)) = (conn.local_address(), conn.remote_address()) {
-                self.layer.register_connection(who, local, remote);
+                self.layer.register_connection(who.clone(), local, remote);
             }
         }
         let Some(triggers) = triggers else {
