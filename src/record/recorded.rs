@@ -137,9 +137,12 @@ impl<N> Recorded<N> {
         }
     }
 
-    /// Records the callback that just ran, then the connections it dialled.
+    /// Records the callback that just ran, then the connections it dialled (most dial none).
     fn log(&mut self, conn: Option<&TcpConnection>, callback: Callback) {
         self.sink.record(&self.who, conn, callback);
+        if self.announce.is_empty() {
+            return;
+        }
         for (who, host, service) in self.announce.drain(..) {
             self.sink.dialled(&self.who, &who, &host, &service);
         }
@@ -157,14 +160,17 @@ impl<N> Recorded<N> {
             callback(n, conn)
         });
         let requests = conn.dials().since(before);
-        let dialled = wrap_dials(
-            requests,
-            &mut self.family,
-            &self.who,
-            &self.sink,
-            self.keep_bytes,
-        );
-        self.announce.extend(dialled);
+        // Most callbacks dial nothing: then there is nothing to wrap or announce.
+        if !requests.is_empty() {
+            let dialled = wrap_dials(
+                requests,
+                &mut self.family,
+                &self.who,
+                &self.sink,
+                self.keep_bytes,
+            );
+            self.announce.extend(dialled);
+        }
         result
     }
 
