@@ -252,6 +252,12 @@ impl ConnectionMachine {
         self.conn.outgoing()
     }
 
+    /// Whether the notifier asked for connections since [`poll_dials`](Self::poll_dials) was
+    /// last asked: nearly never, so the runtime asks this first.
+    pub(crate) fn has_dials(&self) -> bool {
+        self.conn.dials.len() > 0
+    }
+
     /// The connections the notifier asked for since last asked, oldest first: the runtime
     /// starts each from this connection's host, over its network.
     pub(crate) fn poll_dials(&mut self) -> Vec<DialRequest> {

@@ -54,6 +54,13 @@ impl Actor {
         self.mailbox.take_wake_owed()
     }
 
+    /// Whether the notifier asked for connections not started yet (see
+    /// [`ConnectionMachine::poll_dials`]). Asked without a [`machine`](Self::machine) call,
+    /// whose end hands over messages and counters: after every run of turns, for nothing.
+    pub(crate) fn has_dials(&self) -> bool {
+        self.machine.has_dials()
+    }
+
     /// The next message in the mailbox, if any.
     #[cfg(test)]
     pub(crate) fn next_message(&mut self) -> Option<Message> {

@@ -240,7 +240,9 @@ impl<N: Network> ConnectionTask<N> {
 impl<N: Network> ConnectionTask<N> {
     /// Starts the connections the notifier dialled since last asked, on this task's host.
     fn start_dials(&mut self) {
-        dial::start(&self.net, self.actor.machine().poll_dials());
+        if self.actor.has_dials() {
+            dial::start(&self.net, self.actor.machine().poll_dials());
+        }
     }
 }
 
