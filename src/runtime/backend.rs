@@ -36,6 +36,14 @@ pub trait Network: Clone + Send + Sync + 'static {
     /// Resolves `host` and `service` to every address, in the order they should be dialled.
     fn resolve(&self, host: &str, service: &str)
         -> BoxFuture<'static, io::Result<Vec<SocketAddr>>>;
+    /// What [`resolve`](Self::resolve) would give for `host` and `service` when that is one
+    /// address known without waiting (an address literal), or `None` (the default) to have the
+    /// caller call `resolve`. A connection dials a literal on every connect: this spares it a
+    /// boxed future and a list for one address.
+    fn resolve_at_once(&self, host: &str, service: &str) -> Option<io::Result<SocketAddr>> {
+        let _ = (host, service);
+        None
+    }
     /// Dials one address.
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>>;
     /// Binds and listens on `host` and `service` (`""` and `"0"` for any address and port).
