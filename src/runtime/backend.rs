@@ -7,10 +7,14 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A boxed, sendable future, as backends return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An accepted stream and its peer's address, or why accepting failed.
+type Accepted<S> = io::Result<(S, SocketAddr)>;
 
 /// One established byte stream of a backend.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
@@ -53,6 +57,18 @@ pub trait Network: Clone + Send + Sync + 'static {
         &self,
         listener: &'a Self::Listener,
     ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>>;
+    /// Accepts one connection if one waits, or registers `cx` to be woken when one may:
+    /// [`accept`](Self::accept) without a future, for a network that can (a listener accepts
+    /// once per connection, and a boxed future each time was an allocation per connection).
+    /// `None`, the default, has the caller use `accept`.
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Accepted<Self::Stream>>> {
+        let _ = (listener, cx);
+        None
+    }
     /// The listening socket's bound address.
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr>;
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// tokio's TCP over the operating system's network.
@@ -129,6 +130,14 @@ impl Network for TokioNetwork {
         listener: &'a Self::Listener,
     ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
         Box::pin(listener.accept())
+    }
+
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<io::Result<(Self::Stream, SocketAddr)>>> {
+        Some(listener.poll_accept(cx))
     }
 
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
