@@ -130,8 +130,10 @@ impl Actor {
             self.mailbox
                 .report_refused_writes(observer.clone(), conn.phase());
         }
-        for msg in self.mailbox.close() {
-            self.machine.handle_message(msg);
+        if let Some(late) = self.mailbox.close() {
+            for msg in late {
+                self.machine.handle_message(msg);
+            }
         }
         self.mailbox.publish(self.machine.connection().stats());
         self.mailbox.finish();
@@ -144,6 +146,7 @@ impl Actor {
     }
 
     /// Hands the mailbox what the machine sent itself, behind what is there.
+    #[inline]
     fn send_messages(&mut self) {
         if self.machine.has_messages() {
             self.mailbox.push_from(self.machine.poll_messages());

@@ -75,6 +75,11 @@ pub trait Network: Clone + Send + Sync + 'static {
 
 /// Parses a numeric service (port). Service names are not looked up.
 pub fn parse_port(service: &str) -> io::Result<u16> {
+    // Nearly every service is a bare number: parsed before trimming (`trim` looks for Unicode
+    // white space at both ends). A service that parses has none to trim.
+    if let Ok(port) = service.parse::<u16>() {
+        return Ok(port);
+    }
     let service = service.trim();
     if service.is_empty() {
         return Ok(0);
@@ -85,4 +90,22 @@ pub fn parse_port(service: &str) -> io::Result<u16> {
             format!("service {service:?} is not a port number (0-65535)"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port;
+
+    #[test]
+    fn a_port_parses_with_or_without_white_space_and_anything_else_is_an_error() {
+        let parsed = |s: &str| parse_port(s).map_err(|e| e.to_string());
+        assert_eq!(parsed("7000"), Ok(7000));
+        assert_eq!(parsed(" 80\n"), Ok(80));
+        assert_eq!(parsed("\u{a0}443"), Ok(443), "Unicode white space too");
+        assert_eq!(parsed(""), Ok(0));
+        assert_eq!(parsed("  "), Ok(0));
+        let too_big = "service \"70000\" is not a port number (0-65535)";
+        assert_eq!(parsed("70000"), Err(too_big.to_string()));
+        assert!(parsed("http").is_err());
+    }
 }

@@ -172,7 +172,9 @@ mod tests {
         mailbox.push([Message::ReadAgain].into_iter());
         handle.mute();
         mailbox.push([Message::WriteAgain].into_iter());
-        let late: Vec<String> = mailbox.close().iter().map(|m| format!("{m:?}")).collect();
+        let late: Vec<String> = (mailbox.close().into_iter().flatten())
+            .map(|m| format!("{m:?}"))
+            .collect();
         assert_eq!(
             late,
             ["ReadAgain", "Mute", "WriteAgain"],
