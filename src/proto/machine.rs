@@ -40,6 +40,7 @@ pub(crate) struct ConnectionMachine {
 
 impl ConnectionMachine {
     /// A client connection that has not dialled yet.
+    #[inline]
     pub(crate) fn client(
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
@@ -49,6 +50,7 @@ impl ConnectionMachine {
     }
 
     /// A connection accepted by a listener; [`handle_accepted`](Self::handle_accepted) starts it.
+    #[inline]
     pub(crate) fn server(
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
@@ -57,6 +59,7 @@ impl ConnectionMachine {
         Self::new(notify, TcpConnection::new(Role::Server, config, attachment))
     }
 
+    #[inline]
     fn new(notify: Box<dyn TcpConnectionNotify>, conn: TcpConnection) -> Self {
         ConnectionMachine {
             notify,

@@ -28,6 +28,7 @@ pub(crate) struct Actor {
 }
 
 impl Actor {
+    #[inline]
     pub(crate) fn new(machine: ConnectionMachine, mailbox: Mailbox) -> Self {
         Actor { machine, mailbox }
     }

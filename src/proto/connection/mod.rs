@@ -141,6 +141,7 @@ pub struct TcpConnection {
 }
 
 impl TcpConnection {
+    #[inline]
     pub(crate) fn new(
         role: Role,
         config: ConnectionConfig,
