@@ -25,8 +25,8 @@
 //!
 //! `cargo bench --bench loopback`; for a quick check:
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
-//! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`); `=calibrate`,
-//! `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show how
+//! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`); `=cycles`
+//! races the connection cycles alone, without the echo before them; `=calibrate`, `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show how
 //! far the machine, rule R4's yields, or a task per connection alone move a ratio (see
 //! `diagnostic`).
 
@@ -349,8 +349,9 @@ async fn race<T: Side, N: Side>(
     report_as(what, unit, work as f64 * scale, sides);
 }
 
-/// Runs the diagnostic race `mode` names, if it names one, and says whether it did. Each shows
-/// how far something other than tcpnotify moves a ratio:
+/// Runs the diagnostic race `mode` names, if it names one, and says whether it did. `cycles` is
+/// the benchmark's own cycle race alone (no 1 GiB echo first, whose minutes a shared machine's
+/// load may change); each other shows how far something other than tcpnotify moves a ratio:
 /// - `calibrate`: plain tokio's cycles against themselves (the machine alone);
 /// - `r4`: plain tokio's echo against the same yielding to the runtime after every 16 KiB
 ///   read, the schedule rule R4 imposes on a tcpnotify connection (the contract's yields
@@ -369,6 +370,11 @@ fn diagnostic(mode: &str, bytes: u64, cycles: u64, rounds: u64) -> bool {
     // Spawned with concrete sides, so each future is known to be `Send`; everything runs in
     // worker tasks, as in the benchmark itself.
     let body = match mode {
+        "cycles" => runtime.spawn(race::<TokioCycles, NotifyCycles>(
+            cycle,
+            [plain, "tcpnotify  "],
+            cycle_work,
+        )),
         "calibrate" => runtime.spawn(race::<TokioCycles, TokioCycles>(
             cycle,
             ["tokio (1st)", "tokio (2nd)"],

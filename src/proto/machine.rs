@@ -21,20 +21,26 @@ use super::dial::DialRequest;
 use super::message::Message;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::transport::Transport;
+use smallvec::SmallVec;
 use std::net::SocketAddr;
+
+/// The addresses a name resolved to, in resolution order: one inline, so
+/// an address literal's resolution allocates nothing.
+pub(crate) type Addresses = SmallVec<[SocketAddr; 1]>;
 
 /// A connection's notifier and state, driven one turn at a time.
 pub(crate) struct ConnectionMachine {
     notify: Box<dyn TcpConnectionNotify>,
     conn: TcpConnection,
     /// Resolved addresses not yet handed out by `poll_attempt`, in resolution order (C2).
-    to_dial: std::vec::IntoIter<SocketAddr>,
+    to_dial: smallvec::IntoIter<[SocketAddr; 1]>,
     read_again_sent: bool,
     write_again_sent: bool,
 }
 
 impl ConnectionMachine {
     /// A client connection that has not dialled yet.
+    #[inline]
     pub(crate) fn client(
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
@@ -44,6 +50,7 @@ impl ConnectionMachine {
     }
 
     /// A connection accepted by a listener; [`handle_accepted`](Self::handle_accepted) starts it.
+    #[inline]
     pub(crate) fn server(
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
@@ -52,11 +59,12 @@ impl ConnectionMachine {
         Self::new(notify, TcpConnection::new(Role::Server, config, attachment))
     }
 
+    #[inline]
     fn new(notify: Box<dyn TcpConnectionNotify>, conn: TcpConnection) -> Self {
         ConnectionMachine {
             notify,
             conn,
-            to_dial: Vec::new().into_iter(),
+            to_dial: Addresses::new().into_iter(),
             read_again_sent: false,
             write_again_sent: false,
         }
@@ -100,12 +108,13 @@ impl ConnectionMachine {
 
     /// Resolution finished: every address is to be dialled at once (C2, see
     /// [`poll_attempt`](Self::poll_attempt)) and `connecting(n)` reports them (C3); or
-    /// `connect_failed(Resolve)`. Ignored if the connection was closed meanwhile.
-    pub(crate) fn handle_resolved(&mut self, addresses: std::io::Result<Vec<SocketAddr>>) {
+    /// `connect_failed(Resolve)`. Ignored if the connection was closed meanwhile. Takes a
+    /// backend's `Vec` of addresses or [`Addresses`] made without one.
+    pub(crate) fn handle_resolved(&mut self, addresses: std::io::Result<impl Into<Addresses>>) {
         if self.conn.phase() != Phase::Resolving {
             return;
         }
-        let addresses = match addresses {
+        let addresses = match addresses.map(Into::into) {
             Ok(addresses) if !addresses.is_empty() => addresses,
             Ok(_) => {
                 self.fail(ConnectFailure::Resolve);
@@ -252,6 +261,12 @@ impl ConnectionMachine {
         self.conn.outgoing()
     }
 
+    /// Whether the notifier asked for connections since [`poll_dials`](Self::poll_dials) was
+    /// last asked: nearly never, so the runtime asks this first.
+    pub(crate) fn has_dials(&self) -> bool {
+        self.conn.dials.len() > 0
+    }
+
     /// The connections the notifier asked for since last asked, oldest first: the runtime
     /// starts each from this connection's host, over its network.
     pub(crate) fn poll_dials(&mut self) -> Vec<DialRequest> {
@@ -266,8 +281,8 @@ impl ConnectionMachine {
             false => None,
         };
         if next.is_none() {
-            // Frees the resolved list, not kept for the connection's life.
-            self.to_dial = Vec::new().into_iter();
+            // Frees a long resolved list, not kept for the connection's life.
+            self.to_dial = Addresses::new().into_iter();
         }
         next
     }

@@ -29,6 +29,6 @@ pub use stats::ConnectionStats;
 pub(crate) use connection::{write_size, Attachment, DropObserver};
 pub(crate) use dial::{DialRequest, Dials};
 pub(crate) use listener::ListenerMachine;
-pub(crate) use machine::ConnectionMachine;
+pub(crate) use machine::{Addresses, ConnectionMachine};
 pub(crate) use message::Message;
 pub(crate) use transport::{ReadBuf, Transport};

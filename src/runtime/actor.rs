@@ -28,6 +28,7 @@ pub(crate) struct Actor {
 }
 
 impl Actor {
+    #[inline]
     pub(crate) fn new(machine: ConnectionMachine, mailbox: Mailbox) -> Self {
         Actor { machine, mailbox }
     }
@@ -52,6 +53,13 @@ impl Actor {
     /// ends; asking pays it off.
     pub(crate) fn take_wake_owed(&mut self) -> bool {
         self.mailbox.take_wake_owed()
+    }
+
+    /// Whether the notifier asked for connections not started yet (see
+    /// [`ConnectionMachine::poll_dials`]). Asked without a [`machine`](Self::machine) call,
+    /// whose end hands over messages and counters: after every run of turns, for nothing.
+    pub(crate) fn has_dials(&self) -> bool {
+        self.machine.has_dials()
     }
 
     /// The next message in the mailbox, if any.
@@ -123,8 +131,10 @@ impl Actor {
             self.mailbox
                 .report_refused_writes(observer.clone(), conn.phase());
         }
-        for msg in self.mailbox.close() {
-            self.machine.handle_message(msg);
+        if let Some(late) = self.mailbox.close() {
+            for msg in late {
+                self.machine.handle_message(msg);
+            }
         }
         self.mailbox.publish(self.machine.connection().stats());
         self.mailbox.finish();
@@ -137,6 +147,7 @@ impl Actor {
     }
 
     /// Hands the mailbox what the machine sent itself, behind what is there.
+    #[inline]
     fn send_messages(&mut self) {
         if self.machine.has_messages() {
             self.mailbox.push_from(self.machine.poll_messages());

@@ -7,10 +7,14 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A boxed, sendable future, as backends return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An accepted stream and its peer's address, or why accepting failed.
+type Accepted<S> = io::Result<(S, SocketAddr)>;
 
 /// One established byte stream of a backend.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
@@ -36,6 +40,14 @@ pub trait Network: Clone + Send + Sync + 'static {
     /// Resolves `host` and `service` to every address, in the order they should be dialled.
     fn resolve(&self, host: &str, service: &str)
         -> BoxFuture<'static, io::Result<Vec<SocketAddr>>>;
+    /// What [`resolve`](Self::resolve) would give for `host` and `service` when that is one
+    /// address known without waiting (an address literal), or `None` (the default) to have the
+    /// caller call `resolve`. A connection dials a literal on every connect: this spares it a
+    /// boxed future and a list for one address.
+    fn resolve_at_once(&self, host: &str, service: &str) -> Option<io::Result<SocketAddr>> {
+        let _ = (host, service);
+        None
+    }
     /// Dials one address.
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>>;
     /// Binds and listens on `host` and `service` (`""` and `"0"` for any address and port).
@@ -45,12 +57,29 @@ pub trait Network: Clone + Send + Sync + 'static {
         &self,
         listener: &'a Self::Listener,
     ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>>;
+    /// Accepts one connection if one waits, or registers `cx` to be woken when one may:
+    /// [`accept`](Self::accept) without a future, for a network that can (a listener accepts
+    /// once per connection, and a boxed future each time was an allocation per connection).
+    /// `None`, the default, has the caller use `accept`.
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<Accepted<Self::Stream>>> {
+        let _ = (listener, cx);
+        None
+    }
     /// The listening socket's bound address.
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr>;
 }
 
 /// Parses a numeric service (port). Service names are not looked up.
 pub fn parse_port(service: &str) -> io::Result<u16> {
+    // Nearly every service is a bare number: parsed before trimming (`trim` looks for Unicode
+    // white space at both ends). A service that parses has none to trim.
+    if let Ok(port) = service.parse::<u16>() {
+        return Ok(port);
+    }
     let service = service.trim();
     if service.is_empty() {
         return Ok(0);
@@ -61,4 +90,22 @@ pub fn parse_port(service: &str) -> io::Result<u16> {
             format!("service {service:?} is not a port number (0-65535)"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port;
+
+    #[test]
+    fn a_port_parses_with_or_without_white_space_and_anything_else_is_an_error() {
+        let parsed = |s: &str| parse_port(s).map_err(|e| e.to_string());
+        assert_eq!(parsed("7000"), Ok(7000));
+        assert_eq!(parsed(" 80\n"), Ok(80));
+        assert_eq!(parsed("\u{a0}443"), Ok(443), "Unicode white space too");
+        assert_eq!(parsed(""), Ok(0));
+        assert_eq!(parsed("  "), Ok(0));
+        let too_big = "service \"70000\" is not a port number (0-65535)";
+        assert_eq!(parsed("70000"), Err(too_big.to_string()));
+        assert!(parsed("http").is_err());
+    }
 }

@@ -42,6 +42,10 @@ fn request(
 /// Starts every request in `requests` over `net`: each a client connection of its own task,
 /// on the host (and tokio runtime) of the task that calls this.
 pub(crate) fn start<N: Network>(net: &N, requests: Vec<DialRequest>) {
+    // Nearly always none (the listener asks after every accept): no iterator to make and drop.
+    if requests.is_empty() {
+        return;
+    }
     for request in requests {
         let channel = match request.prepared.downcast::<Channel>() {
             Ok(channel) => *channel,

@@ -172,7 +172,9 @@ mod tests {
         mailbox.push([Message::ReadAgain].into_iter());
         handle.mute();
         mailbox.push([Message::WriteAgain].into_iter());
-        let late: Vec<String> = mailbox.close().iter().map(|m| format!("{m:?}")).collect();
+        let late: Vec<String> = (mailbox.close().into_iter().flatten())
+            .map(|m| format!("{m:?}"))
+            .collect();
         assert_eq!(
             late,
             ["ReadAgain", "Mute", "WriteAgain"],
@@ -212,6 +214,28 @@ mod tests {
             drain(&mut mailbox),
             ["Mute", "Unmute", "ReadAgain", "Dispose", "WriteAgain"]
         );
+    }
+
+    #[test]
+    fn finished_wakes_a_waiter_at_the_end_and_the_gone_task_and_later_waiters_return_at_once() {
+        use std::future::Future;
+        use std::task::Context;
+        for gone in [false, true] {
+            let (handle, mailbox, _) = ConnectionHandle::channel();
+            let counter = Arc::new(CountingWaker::default());
+            let waker = Waker::from(counter.clone());
+            let mut cx = Context::from_waker(&waker);
+            let mut waiting = std::pin::pin!(handle.finished());
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            match gone {
+                false => mailbox.finish(),
+                true => drop(mailbox),
+            }
+            assert_eq!(counter.0.load(Ordering::SeqCst), 1, "woken (gone: {gone})");
+            assert!(waiting.as_mut().poll(&mut cx).is_ready());
+            let mut later = std::pin::pin!(handle.finished());
+            assert!(later.as_mut().poll(&mut cx).is_ready(), "gone: {gone}");
+        }
     }
 
     /// A notifier that holds a handle to its own connection and records being dropped.

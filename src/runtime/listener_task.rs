@@ -6,10 +6,12 @@ use super::backend::Network;
 use super::connection_task::{ConnectionTask, OnFinish};
 use super::dial;
 use crate::proto::{BindError, ConnectionConfig, ListenerMachine, ListenerState, TcpListenNotify};
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
@@ -154,7 +156,10 @@ async fn run_listener<N: Network>(
         }
     };
     dial::start(&net, machine.poll_dials());
-    publish(&state, machine.state());
+    // What the handles were last sent: only this task sends, so comparing with this copy
+    // needs none of the channel's locking.
+    let mut published = ListenerState::Binding;
+    publish(&state, &mut published, machine.state());
     let Some(socket) = socket else {
         return;
     };
@@ -165,43 +170,94 @@ async fn run_listener<N: Network>(
     let mut handles_alive = true;
     while machine.is_listening() {
         count_closed(&mut machine, &closed);
-        tokio::select! {
-            biased;
-            msg = dispose.recv(), if handles_alive => match msg {
-                Some(()) => machine.handle_dispose(),
-                // Every handle dropped: keep listening, as a Pony listener does.
-                None => handles_alive = false,
-            },
-            // The count is taken at the top of the loop. Only a limit needs the wake-up.
-            Some(()) = closed_rx.recv(), if machine.limit() > 0 => {}
-            accepted = net.accept(&socket), if machine.wants_accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    // Closes while waiting for this peer count before its `connected`.
-                    count_closed(&mut machine, &closed);
-                    if let Some(notify) = machine.handle_accepted() {
-                        let on_finish = OnFinish {
-                            closed: closed.clone(),
-                            wake: (machine.limit() > 0).then(|| closed_tx.clone()),
-                        };
-                        ConnectionTask::<N>::spawn_server(
-                            net.clone(),
-                            notify,
-                            machine.config(),
-                            stream,
-                            on_finish,
-                        );
-                    }
+        let event = next_event(
+            &net,
+            &socket,
+            handles_alive.then_some(&mut dispose),
+            (machine.limit() > 0).then_some(&mut closed_rx),
+            machine.wants_accept(),
+        )
+        .await;
+        match event {
+            Event::Dispose(Some(())) => machine.handle_dispose(),
+            // Every handle dropped: keep listening, as a Pony listener does.
+            Event::Dispose(None) => handles_alive = false,
+            // The count is taken at the top of the loop.
+            Event::Closed => {}
+            Event::Accepted(Ok((stream, _peer))) => {
+                // Closes while waiting for this peer count before its `connected`.
+                count_closed(&mut machine, &closed);
+                if let Some(notify) = machine.handle_accepted() {
+                    let on_finish = OnFinish {
+                        closed: closed.clone(),
+                        wake: (machine.limit() > 0).then(|| closed_tx.clone()),
+                    };
+                    ConnectionTask::<N>::spawn_server(
+                        net.clone(),
+                        notify,
+                        machine.config(),
+                        stream,
+                        on_finish,
+                    );
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                }
-            },
+            }
+            Event::Accepted(Err(e)) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+            }
         }
         // What its callbacks dialled this turn (`connected`, `closed`).
         dial::start(&net, machine.poll_dials());
-        publish(&state, machine.state());
+        publish(&state, &mut published, machine.state());
     }
+}
+
+/// What woke the listener.
+enum Event<S> {
+    /// A handle's dispose, or `None`: every handle was dropped.
+    Dispose(Option<()>),
+    /// A connection closed while a limit may pause the listener (N3).
+    Closed,
+    /// A peer, or why accepting failed.
+    Accepted(io::Result<(S, SocketAddr)>),
+}
+
+/// Waits for the next event, trying in this order (a biased select): a dispose from
+/// `dispose`, a close from `closed` (given only under a limit), a peer (only when
+/// `accepting`). A network that can poll its listener ([`Network::poll_accept`]) is polled
+/// directly; another's accept future is made for this wait and dropped with it, which its
+/// cancel safety allows.
+async fn next_event<N: Network>(
+    net: &N,
+    socket: &N::Listener,
+    mut dispose: Option<&mut mpsc::UnboundedReceiver<()>>,
+    mut closed: Option<&mut mpsc::UnboundedReceiver<()>>,
+    accepting: bool,
+) -> Event<N::Stream> {
+    let mut accept = None;
+    poll_fn(|cx| {
+        if let Some(dispose) = dispose.as_mut() {
+            if let Poll::Ready(msg) = dispose.poll_recv(cx) {
+                return Poll::Ready(Event::Dispose(msg));
+            }
+        }
+        // The listener holds a sender, so the channel never ends.
+        if let Some(Poll::Ready(Some(()))) = closed.as_mut().map(|closed| closed.poll_recv(cx)) {
+            return Poll::Ready(Event::Closed);
+        }
+        if !accepting {
+            return Poll::Pending;
+        }
+        let accepted = match net.poll_accept(socket, cx) {
+            Some(accepted) => accepted,
+            None => accept
+                .get_or_insert_with(|| net.accept(socket))
+                .as_mut()
+                .poll(cx),
+        };
+        accepted.map(Event::Accepted)
+    })
+    .await
 }
 
 /// Tells the machine of the connections that closed since last asked.
@@ -211,14 +267,16 @@ fn count_closed(machine: &mut ListenerMachine, closed: &AtomicUsize) {
     }
 }
 
-/// Publishes the listener's state to its handles when it changed: most turns (an accept, a
-/// connection closing) leave it as it was, and a send would wake every waiter for nothing.
-fn publish(state: &watch::Sender<ListenerState>, current: &ListenerState) {
-    state.send_if_modified(|published| {
-        if published == current {
-            return false;
-        }
+/// Publishes the listener's state to its handles when it differs from `published`, what they
+/// were last sent (kept up to date here): most turns (an accept, a connection closing) leave it
+/// as it was, and a send would wake every waiter for nothing.
+fn publish(
+    state: &watch::Sender<ListenerState>,
+    published: &mut ListenerState,
+    current: &ListenerState,
+) {
+    if published != current {
         *published = current.clone();
-        true
-    });
+        state.send_replace(current.clone());
+    }
 }

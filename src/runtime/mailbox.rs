@@ -268,14 +268,14 @@ impl Mailbox {
     }
 
     /// Refuses further messages and returns those that arrived too late to be handled in a
-    /// turn, in order.
-    pub(crate) fn close(&mut self) -> VecDeque<Message> {
+    /// turn, in order: `None` for none, the usual case, which then has no queue to drop.
+    pub(crate) fn close(&mut self) -> Option<VecDeque<Message>> {
         self.closed = true;
         let mut inbox = self.shared.inbox();
         inbox.closed = true;
         // The task is ending; its waker must not outlive it here.
         let waker = inbox.waker.take();
-        let queued = std::mem::take(&mut inbox.queue);
+        let queued = (!inbox.queue.is_empty()).then(|| std::mem::take(&mut inbox.queue));
         self.shared.queued.store(false, Ordering::Release);
         drop(inbox);
         drop(waker);
@@ -283,8 +283,8 @@ impl Mailbox {
             return queued;
         }
         let mut late = std::mem::take(&mut self.own);
-        late.extend(queued);
-        late
+        late.extend(queued.into_iter().flatten());
+        Some(late)
     }
 
     /// Marks the connection finished and wakes every `finished()` waiter.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// tokio's TCP over the operating system's network.
@@ -73,6 +74,9 @@ impl Network for TokioNetwork {
         host: &str,
         service: &str,
     ) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
+        if let Some(resolved) = self.resolve_at_once(host, service) {
+            return Box::pin(std::future::ready(resolved.map(|address| vec![address])));
+        }
         let port = match parse_port(service) {
             Ok(port) => port,
             Err(e) => return Box::pin(std::future::ready(Err(e))),
@@ -81,11 +85,6 @@ impl Network for TokioNetwork {
             let addresses = ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
             return Box::pin(std::future::ready(Ok(addresses)));
         }
-        // An address literal is ready at once, as `lookup_host` would parse it, without
-        // copying the host name for a lookup.
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Box::pin(std::future::ready(Ok(vec![SocketAddr::new(ip, port)])));
-        }
         let host = if host.is_empty() { "localhost" } else { host }.to_string();
         Box::pin(async move {
             let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
@@ -93,6 +92,19 @@ impl Network for TokioNetwork {
                 .collect();
             Ok(addresses)
         })
+    }
+
+    /// An address literal not in the host table, as `lookup_host` would parse it.
+    fn resolve_at_once(&self, host: &str, service: &str) -> Option<io::Result<SocketAddr>> {
+        if self
+            .hosts
+            .as_ref()
+            .is_some_and(|hosts| hosts.contains_key(host))
+        {
+            return None;
+        }
+        let ip = host.parse::<IpAddr>().ok()?;
+        Some(parse_port(service).map(|port| SocketAddr::new(ip, port)))
     }
 
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
@@ -120,7 +132,57 @@ impl Network for TokioNetwork {
         Box::pin(listener.accept())
     }
 
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<io::Result<(Self::Stream, SocketAddr)>>> {
+        Some(listener.poll_accept(cx))
+    }
+
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         listener.local_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_literal_resolves_at_once_and_a_name_or_a_table_host_goes_to_resolve() {
+        let net = TokioNetwork::new().with_host("127.0.0.9", ["127.0.0.1".parse().unwrap()]);
+        let at_once = |host: &str, service: &str| {
+            net.resolve_at_once(host, service)
+                .map(|r| r.map_err(|e| e.kind()))
+        };
+        assert_eq!(
+            at_once("127.0.0.2", "80"),
+            Some(Ok("127.0.0.2:80".parse().unwrap()))
+        );
+        assert_eq!(
+            at_once("::1", " 8080 "),
+            Some(Ok("[::1]:8080".parse().unwrap()))
+        );
+        assert_eq!(
+            at_once("127.0.0.2", "http"),
+            Some(Err(io::ErrorKind::InvalidInput)),
+            "the port error resolve gives"
+        );
+        assert_eq!(at_once("localhost", "80"), None, "a name is looked up");
+        assert_eq!(
+            at_once("127.0.0.9", "80"),
+            None,
+            "the host table comes first"
+        );
+    }
+
+    #[tokio::test]
+    async fn resolve_gives_what_resolve_at_once_gives_for_a_literal() {
+        let net = TokioNetwork::new();
+        let resolved = net.resolve("127.0.0.2", "80").await.map_err(|e| e.kind());
+        assert_eq!(resolved, Ok(vec!["127.0.0.2:80".parse().unwrap()]));
+        let bad = net.resolve("127.0.0.2", "http").await.map_err(|e| e.kind());
+        assert_eq!(bad, Err(io::ErrorKind::InvalidInput));
     }
 }

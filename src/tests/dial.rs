@@ -17,7 +17,7 @@ fn a_dial_from_connect_failed_is_queued_with_its_target_and_the_dialler_settings
     }));
     conn.machine().handle_dial("primary.test", "7000");
     conn.machine()
-        .handle_resolved(Err(io::Error::other("no such host")));
+        .handle_resolved(Err::<Vec<_>, _>(io::Error::other("no such host")));
     assert_eq!(
         log.take(),
         ["proxy_via(primary.test, 7000)", "connect_failed(resolve)"]

@@ -276,7 +276,7 @@ fn c4_connect_failed_carries_a_reason() {
         (
             |conn| {
                 conn.machine()
-                    .handle_resolved(Err(io::Error::other("no such host")));
+                    .handle_resolved(Err::<Vec<_>, _>(io::Error::other("no such host")));
             },
             &["proxy_via(example.org, 7000)", "connect_failed(resolve)"],
         ),

@@ -120,7 +120,7 @@ pub struct TcpConnection {
     /// Messages the connection sent itself, in order, until the runtime takes them all.
     outbox: Vec<Message>,
     /// Connections its notifier asked for, until the runtime starts them.
-    dials: Dials,
+    pub(super) dials: Dials,
     stats: ConnectionStats,
     /// Told of every write W1 drops (see [`on_write_dropped`](Self::on_write_dropped)).
     drop_observer: Option<DropObserver>,
@@ -141,6 +141,7 @@ pub struct TcpConnection {
 }
 
 impl TcpConnection {
+    #[inline]
     pub(crate) fn new(
         role: Role,
         config: ConnectionConfig,
