@@ -151,7 +151,8 @@ struct SweepArgs {
     /// its own kind (`seed_timeout`).
     #[arg(long, value_parser = parse_duration_flag)]
     seed_timeout: Option<Duration>,
-    /// Worker threads, 1 to 256 (default: the number of cores).
+    /// Worker threads, 1 to 256 (default: the number of cores; `TCPNOTIFY_JOBS` is for
+    /// `#[test]`s and not read here).
     #[arg(long, value_parser = parse_jobs)]
     jobs: Option<usize>,
     /// Run only shard I of N (`0/4`): seeds whose index in the set is I modulo N. A shard runs

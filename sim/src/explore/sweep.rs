@@ -40,7 +40,12 @@ const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
 
 /// How many seeds per job a worker may run ahead of the lowest seed not yet finished: bounds
 /// the results waiting to be folded.
+#[cfg(not(test))]
 const AHEAD_PER_JOB: u64 = 64;
+/// One in the unit tests: there a worker waits for the others at most seeds, so every test
+/// on 2 jobs also tests the sleeping and the waking.
+#[cfg(test)]
+const AHEAD_PER_JOB: u64 = 1;
 
 /// A passing seed in this many is run twice when a sweep checks determinism and is not told
 /// how many.
@@ -165,6 +170,9 @@ struct State {
     named_stuck: BTreeSet<u64>,
     /// Workers not yet done.
     workers: usize,
+    /// Workers asleep in `take` until the lowest unfinished seed finishes: only they need
+    /// waking when a seed finishes (a notify is a system call even when nobody sleeps).
+    asleep: usize,
     /// Why no more seeds are started, if the sweep ended early.
     ended: Option<SweepEnd>,
     report: SweepReport,
@@ -230,6 +238,7 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
         running: BTreeMap::new(),
         named_stuck: BTreeSet::new(),
         workers: 0,
+        asleep: 0,
         ended: None,
         report: SweepReport::empty(&scenario.name, options.seeds.clone(), options.shard),
         panic: None,
@@ -263,7 +272,9 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
                 }
                 return Some((index, seed));
             }
+            state.asleep += 1;
             state = turn.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.asleep -= 1;
         }
     };
     let work = || {
@@ -296,9 +307,13 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
                     state.panic.get_or_insert(panic);
                 }
             }
+            let wake = state.asleep > 0;
             drop(state);
-            turn.notify_all();
+            if wake {
+                turn.notify_all();
+            }
         }
+        // The watchdog, if any, waits for the last worker.
         lock().workers -= 1;
         turn.notify_all();
     };
@@ -357,7 +372,8 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
 
 /// Waits for the workers, naming on stderr each seed that runs past twice its timeout: the
 /// cutoff stops a run between simulation steps, so such a seed is stuck inside one step (a
-/// callback that never returns), which nothing can stop safely.
+/// callback that never returns), which nothing can stop safely. It looks once per timeout
+/// (at least 100 ms), and is woken when a worker ends.
 fn watch(state: &Mutex<State>, turn: &Condvar, timeout: Duration, progress: &Progress) {
     let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
     let mut state = lock();

@@ -72,7 +72,8 @@ pub struct FaultyStream<S> {
     write_slicer: Option<Box<ChaCha8Rng>>,
     read_chunker: Option<Box<ChaCha8Rng>>,
     stash: Vec<u8>,
-    /// Reused buffer for coalescing reads (only with re-chunking).
+    /// Reused buffer for coalescing reads (only with re-chunking): always empty, its spare
+    /// capacity is what is read into.
     scratch: Vec<u8>,
     /// Reused buffer that joins a vectored write's slices into one segment.
     gather: Vec<u8>,
@@ -199,11 +200,12 @@ impl<S: Stream + Peek> FaultyStream<S> {
     /// Pulls segments from the backend into the stash while it holds fewer than `target`
     /// bytes and the backend has more at once; `Pending` only if the stash is still empty.
     fn fill_stash(&mut self, cx: &mut Context<'_>, target: usize) -> Poll<io::Result<()>> {
-        if self.scratch.is_empty() {
-            self.scratch = vec![0u8; COALESCE_BYTES];
-        }
+        // Never zeroed: a ReadBuf shows only the bytes the backend wrote, and zeroing 64 KiB
+        // for each stream that re-chunks was a run's largest memset.
+        self.scratch.reserve_exact(COALESCE_BYTES);
         while !self.eof && self.stash.len() < target {
-            let mut buf = ReadBuf::new(&mut self.scratch);
+            let spare = &mut self.scratch.spare_capacity_mut()[..COALESCE_BYTES];
+            let mut buf = ReadBuf::uninit(spare);
             match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => self.eof = true,
                 Poll::Ready(Ok(())) => self.stash.extend_from_slice(buf.filled()),
