@@ -228,6 +228,7 @@ impl ScenarioFile {
     ) -> Result<ScenarioFile, ScenarioError> {
         let at = Locator::new(text, path);
         let file: FileScenario = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        at.editable()?;
         build(&file, &at, registry)
     }
 }
@@ -262,6 +263,7 @@ impl PlanFile {
         }
         let at = Locator::new(text, path);
         let table: toml::Table = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        at.editable()?;
         let (plan, prefix, root_seed) = if table.contains_key("plan") {
             let file: WithPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
             (file.plan, "plan", file.seed)

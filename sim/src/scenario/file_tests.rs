@@ -296,6 +296,21 @@ fn every_u64_seed_round_trips_through_shrink_output_and_plan_files() {
 }
 
 #[test]
+fn a_bare_integer_above_i64_max_is_refused_at_its_line_as_toml_edit_would() {
+    // `toml` reads it, `toml_edit` (which `shrink` rewrites files with) refuses it: a loaded
+    // file must be one `shrink` can write back.
+    let text = GOOD.replace("seed = 7", "seed = 18446744073709551615");
+    let e = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap_err();
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.to_string().starts_with("x.toml:3: "), "{e}");
+    assert!(e.message.contains("\"18446744073709551615\""), "{e}");
+    let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let plan_text = "seed = 18446744073709551615\n";
+    let e = PlanFile::parse(plan_text, Path::new("p.toml"), &file.scenario).unwrap_err();
+    assert!(e.to_string().starts_with("p.toml:1: "), "{e}");
+}
+
+#[test]
 fn a_plan_seed_that_differs_from_the_files_seed_is_refused() {
     let text = format!("{GOOD}\n[plan]\nseed = 8\n");
     let err = parse_err(&text);

@@ -90,6 +90,25 @@ impl<'a> Locator<'a> {
         self.error(offset.or(Some(0)), &field, e.message().trim())
     }
 
+    /// Refuses a document that `toml` read but `toml_edit` cannot: the two libraries differ at
+    /// the edges (`toml` reads a bare integer above `i64::MAX`, which TOML does not allow),
+    /// and a loaded file must stay editable, as `shrink` rewrites it with `toml_edit`, and
+    /// locatable, as errors find their lines with it.
+    pub(super) fn editable(&self) -> Result<(), ScenarioError> {
+        let Err(e) = toml_edit::Document::parse(self.text) else {
+            return Ok(());
+        };
+        let offset = e.span().map(|s| s.start);
+        let mut message = e.message().trim().to_string();
+        if message.contains("overflow") {
+            message.push_str(&format!(
+                " (TOML integers go up to {}; a larger seed is written as a string, \"18446744073709551615\")",
+                i64::MAX
+            ));
+        }
+        Err(self.error(offset.or(Some(0)), "", &message))
+    }
+
     /// The seed a plan file or a scenario's `[plan]` names: the plan's own `seed` (if it is
     /// written) and `root` (the file's top-level seed) must agree.
     pub(super) fn plan_seed(
