@@ -160,17 +160,14 @@ impl<N> Recorded<N> {
             callback(n, conn)
         });
         let requests = conn.dials().since(before);
-        // Most callbacks dial nothing: then there is nothing to wrap or announce.
-        if !requests.is_empty() {
-            let dialled = wrap_dials(
-                requests,
-                &mut self.family,
-                &self.who,
-                &self.sink,
-                self.keep_bytes,
-            );
-            self.announce.extend(dialled);
-        }
+        let dialled = wrap_dials(
+            requests,
+            &mut self.family,
+            &self.who,
+            &self.sink,
+            self.keep_bytes,
+        );
+        self.announce.extend(dialled);
         result
     }
 
