@@ -4,7 +4,7 @@
 //! connections are recorded like the others, named after the one that dialled them
 //! (`client~1`, `proxy.1~1`), and judged by the contract checker.
 
-use crate::support::{finished, stop, Echo};
+use crate::support::{finished, stop, Echo, Greeter};
 use crate::world::World;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::notifiers::Proxy;
@@ -12,20 +12,6 @@ use tcpnotify_sim::notifiers::Proxy;
 conformance! {
     a_client_dials_again_from_connect_failed: redial_after_refused;
     a_proxy_dials_onward_from_accepted_and_forwards_both_ways: proxy_forwards;
-}
-
-/// Writes a greeting once connected; closes when the echo comes back.
-struct Greeter;
-
-impl TcpConnectionNotify for Greeter {
-    fn connected(&mut self, conn: &mut TcpConnection) {
-        conn.write("hello");
-    }
-    fn received(&mut self, conn: &mut TcpConnection, _data: Vec<u8>, _times: usize) -> bool {
-        conn.close();
-        true
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
 /// Refused at its first address, it dials the live one with a [`Greeter`].

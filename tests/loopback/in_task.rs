@@ -2,25 +2,9 @@
 //! future, with the very callbacks `connect` gives; a future dropped before it ran abandons
 //! the connection without a callback, as its documentation says.
 
-use crate::support::{within, Echoes, Trace};
+use crate::support::{within, Echoes, Greeter, Trace};
 use tcpnotify::record::Recorded;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListener};
-
-/// Writes on connecting, closes on the echo.
-struct HiThenClose;
-
-impl TcpConnectionNotify for HiThenClose {
-    fn connected(&mut self, conn: &mut TcpConnection) {
-        conn.write("hi");
-    }
-    fn received(&mut self, conn: &mut TcpConnection, _data: Vec<u8>, _times: usize) -> bool {
-        conn.close();
-        true
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
-        panic!("loopback connect failed: {reason}");
-    }
-}
+use tcpnotify::{TcpConnection, TcpListener};
 
 /// The client's callbacks against an echo server, its connection started by `connect_in_task`
 /// and awaited in this task, or by `connect` in a task of its own.
@@ -32,7 +16,7 @@ async fn client_callbacks(in_task: bool) -> String {
     let port = address.port().to_string();
     let trace = Trace::new("client");
     trace.redact_port(address.port());
-    let notify = Recorded::new(HiThenClose, "client", trace.sink());
+    let notify = Recorded::new(Greeter, "client", trace.sink());
     let builder = TcpConnection::builder();
     if in_task {
         let (conn, run) = builder.connect_in_task(notify, "127.0.0.1", &port);
@@ -59,7 +43,7 @@ async fn connect_in_task_gives_the_callbacks_connect_gives() {
 #[tokio::test]
 async fn connect_in_task_dropped_before_it_ran_abandons_the_connection_without_a_callback() {
     let trace = Trace::new("client");
-    let notify = Recorded::new(HiThenClose, "client", trace.sink());
+    let notify = Recorded::new(Greeter, "client", trace.sink());
     let (conn, run) = TcpConnection::builder().connect_in_task(notify, "127.0.0.1", "9");
     drop(run);
     within("finished() after the drop", conn.finished()).await;

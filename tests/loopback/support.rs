@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::record::CallbackSink;
 use tcpnotify::{
-    ConnectionHandle, ListenerHandle, TcpConnectionNotify, TcpListenNotify, TcpListener,
+    ConnectFailure, ConnectionHandle, ListenerHandle, TcpConnection, TcpConnectionNotify,
+    TcpListenNotify, TcpListener,
 };
 /// The simulator's listener notifier that accepts with a factory, and its echo notifier.
 pub use tcpnotify_sim::notifiers::{Accept, Echo};
@@ -204,4 +205,18 @@ impl TcpListenNotify for Echoes {
     fn not_listening(&mut self, _listener: &mut TcpListener) {
         panic!("no loopback listener");
     }
+}
+
+/// Writes a greeting once connected; closes when the echo comes back.
+pub struct Greeter;
+
+impl TcpConnectionNotify for Greeter {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write("hello");
+    }
+    fn received(&mut self, conn: &mut TcpConnection, _data: Vec<u8>, _times: usize) -> bool {
+        conn.close();
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
