@@ -11,9 +11,11 @@
 //!    them, and every socket has `TCP_NODELAY`.
 //! 2. **Connection cycles**: `TCPNOTIFY_BENCH_CYCLES` (default 10,000) sequential cycles of
 //!    connect, accept, client close (FIN), server close on end of stream, client sees end of
-//!    stream. tcpnotify: a client notifier that calls `close` in `connected`, awaited with
-//!    `finished`. Plain tokio: `connect`, `shutdown`, read to end; the server reads to end and
-//!    drops the stream.
+//!    stream. tcpnotify: a client notifier that calls `close` in `connected`, dialled with
+//!    `connect` (a task of its own) and awaited with `finished`, then again (`cycles in task`)
+//!    dialled with `connect_in_task` and run in the benchmark's task, the API for a caller that
+//!    only awaits the end. Plain tokio: `connect`, `shutdown`, read to end, in the benchmark's
+//!    task; the server reads to end and drops the stream.
 //!
 //! Both run on one multi-threaded tokio runtime with a worker per core (`TCPNOTIFY_BENCH_WORKERS`
 //! overrides), and all of both run in worker tasks (`block_on` only waits for the benchmark
@@ -26,7 +28,7 @@
 //! `cargo bench --bench loopback`; for a quick check:
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
 //! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`); `=cycles`
-//! races the connection cycles alone, without the echo before them; `=calibrate`, `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show how
+//! races the connection cycles alone (both ways), without the echo before them; `=calibrate`, `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show how
 //! far the machine, rule R4's yields, or a task per connection alone move a ratio (see
 //! `diagnostic`).
 
@@ -222,17 +224,22 @@ impl<const YIELDING: bool> Side for TokioEchoOf<YIELDING> {
 
 // ---- connection cycles ----
 
-struct NotifyCycles {
+/// tcpnotify's connection cycles: each client dialled with `connect` (a task of its own) and
+/// awaited with `finished`; with `IN_TASK`, dialled with `connect_in_task` and run in the
+/// bench's task, as plain tokio's client runs (the API for a caller that only awaits the end).
+struct NotifyCyclesOf<const IN_TASK: bool> {
     listener: tcpnotify::ListenerHandle,
     port: String,
     connected: Arc<AtomicU64>,
     dialled: u64,
 }
 
-impl Side for NotifyCycles {
+type NotifyCycles = NotifyCyclesOf<false>;
+
+impl<const IN_TASK: bool> Side for NotifyCyclesOf<IN_TASK> {
     async fn start() -> Self {
         let (listener, port) = notify_server(|| Box::new(Drain)).await;
-        NotifyCycles {
+        NotifyCyclesOf {
             listener,
             port,
             connected: Arc::new(AtomicU64::new(0)),
@@ -243,9 +250,21 @@ impl Side for NotifyCycles {
     async fn run(&mut self, cycles: u64) -> Duration {
         let start = Instant::now();
         for _ in 0..cycles {
-            TcpConnection::connect(Closer(self.connected.clone()), "127.0.0.1", &self.port)
-                .finished()
-                .await;
+            let closer = Closer(self.connected.clone());
+            match IN_TASK {
+                false => {
+                    TcpConnection::connect(closer, "127.0.0.1", &self.port)
+                        .finished()
+                        .await
+                }
+                true => {
+                    let builder = TcpConnection::builder();
+                    builder
+                        .connect_in_task(closer, "127.0.0.1", &self.port)
+                        .1
+                        .await
+                }
+            }
         }
         self.dialled += cycles;
         start.elapsed()
@@ -370,11 +389,12 @@ fn diagnostic(mode: &str, bytes: u64, cycles: u64, rounds: u64) -> bool {
     // Spawned with concrete sides, so each future is known to be `Send`; everything runs in
     // worker tasks, as in the benchmark itself.
     let body = match mode {
-        "cycles" => runtime.spawn(race::<TokioCycles, NotifyCycles>(
-            cycle,
-            [plain, "tcpnotify  "],
-            cycle_work,
-        )),
+        "cycles" => runtime.spawn(async move {
+            race::<TokioCycles, NotifyCycles>(cycle, [plain, "tcpnotify  "], cycle_work).await;
+            let in_task = ("cycles in task", "cycles/s", 1.0);
+            race::<TokioCycles, NotifyCyclesOf<true>>(in_task, [plain, "tcpnotify  "], cycle_work)
+                .await;
+        }),
         "calibrate" => runtime.spawn(race::<TokioCycles, TokioCycles>(
             cycle,
             ["tokio (1st)", "tokio (2nd)"],
@@ -466,6 +486,10 @@ fn main() {
         let (tokio, notify) =
             every_round::<TokioCycles, NotifyCycles>(cycles, rounds, run_tokio, run_notify).await;
         report("connect cycles", "cycles/s", cycles as f64, &tokio, &notify);
+        let (tokio, notify) =
+            every_round::<TokioCycles, NotifyCyclesOf<true>>(cycles, rounds, run_tokio, run_notify)
+                .await;
+        report("cycles in task", "cycles/s", cycles as f64, &tokio, &notify);
     });
     runtime.block_on(body).expect("benchmark task");
 }
