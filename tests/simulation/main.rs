@@ -16,3 +16,4 @@ mod scale;
 #[path = "../common/snapshot.rs"]
 mod snapshot;
 mod support;
+mod triggered;
