@@ -13,7 +13,7 @@ use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::run::{run, EventKind, RunOutcome};
 use tcpnotify_sim::scenario::{factory, PlanFile, Scenario};
-use tcpnotify_sim::{Registry, ScenarioFile, Seed};
+use tcpnotify_sim::{Expectations, Registry, ScenarioFile, Seed};
 
 /// Refused by its target, it dials `server` with a sender of `hello`: its connection `c1~1`.
 struct Redial;
@@ -267,4 +267,20 @@ fn a_plan_file_naming_a_bad_dialled_connection_is_refused_at_its_own_line() {
         "{err}"
     );
     assert_eq!(good.unwrap(), [Fault::at(1, reset("c1~1"))]);
+}
+
+/// `[expect] delivered` names connections as plans do: a dialled one is judged by what it
+/// received, and one the run never dials received nothing.
+#[test]
+fn an_expectation_of_bytes_delivered_may_name_a_dialled_connection() {
+    let expecting = |who: &str| {
+        redial(Vec::new()).expecting(Expectations {
+            delivered: [(who.to_string(), 5)].into(),
+            ..Expectations::default()
+        })
+    };
+    let dialled = judge(&expecting("c1~1"), &FaultPlan::quiet(Seed(1))).expect("valid");
+    assert!(dialled.passed(), "{dialled}");
+    let never = judge(&expecting("c1~2"), &FaultPlan::quiet(Seed(1))).expect("valid");
+    assert!(!never.passed(), "{never}");
 }
