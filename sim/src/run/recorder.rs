@@ -148,8 +148,9 @@ impl RunState {
     /// From now on no event-triggered fault fires (the liveness phase).
     pub(crate) fn disarm(&self) {
         self.disarmed.store(true, Ordering::Relaxed);
-        // The ends of faults that acted stay, for the liveness phase to heal them.
-        (self.lock().fired).retain(|fired| matches!(fired, Fired::Until(_)));
+        // The run loop took what was left just before (the same turn of the loop): faults
+        // still in force are in its schedule, which the liveness phase heals.
+        self.lock().fired.clear();
     }
 
     /// Whether recorders must keep callback data whole (for the trace).
