@@ -5,6 +5,7 @@
 mod connect;
 mod determinism;
 mod dial;
+mod dialled_faults;
 mod dropped_writes;
 mod faults;
 mod fidelity;
@@ -16,3 +17,4 @@ mod scale;
 #[path = "../common/snapshot.rs"]
 mod snapshot;
 mod support;
+mod triggered;

@@ -428,6 +428,7 @@ impl EventTrigger {
             let what = match kind {
                 ConnectionKind::Client => "a client connection",
                 ConnectionKind::Accepted => "an accepted connection",
+                ConnectionKind::Dialled => "a dialled connection (a client)",
             };
             return Err(InvalidField::new(
                 "after.callback",
@@ -463,7 +464,9 @@ impl ConnectionKind {
     /// `connected` and `connect_failed`; only accepted connections get `accepted` (C1, A1).
     pub(crate) fn callbacks(self) -> Vec<&'static str> {
         let own: &[&str] = match self {
-            ConnectionKind::Client => &["proxy_via", "connecting", "connected", "connect_failed"],
+            ConnectionKind::Client | ConnectionKind::Dialled => {
+                &["proxy_via", "connecting", "connected", "connect_failed"]
+            }
             ConnectionKind::Accepted => &["accepted"],
         };
         own.iter().chain(CONNECTION_CALLBACKS).copied().collect()
@@ -694,12 +697,27 @@ pub(crate) enum ConnectionKind {
     Client,
     /// A connection a listener accepted (`server.1`, or `server#2.1` after a restart).
     Accepted,
+    /// A connection a notifier dialled (`c1~1`, `proxy.1~1`, `server~1`): a client
+    /// connection that exists only if the notifier dials it.
+    Dialled,
+}
+
+/// A count as the simulator writes it in a name: digits, no leading zero, at least `min`.
+fn is_count(text: &str, min: u64) -> bool {
+    !text.starts_with('0')
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && text.parse::<u64>().is_ok_and(|n| n >= min)
 }
 
 impl Topology {
-    /// What `conn` names: a client, or a connection accepted by one of the listeners
+    /// What `conn` names: a client; a connection accepted by one of the listeners
     /// (`server.1`, `server#2.1`: a listener name, an optional restart count from 2, and a
-    /// count from 1). An error, at `field`, if it names neither.
+    /// count from 1); or a connection dialled by one of those or by a listener (`c1~1`,
+    /// `server.1~2`, `server~1`, `server#2~1`: the dialler, `~`, and a count from 1, as the
+    /// recorders name them: every connection a family dials counts on from its root's, so
+    /// `c1~1` dials `c1~2`, never `c1~1~1`). A dialled name is valid whether or not the run
+    /// dials it: a fault on a connection that never exists finds nothing to act on. An
+    /// error, at `field`, if it names none of these.
     pub(crate) fn connection(
         &self,
         field: &str,
@@ -708,32 +726,64 @@ impl Topology {
         if self.clients.iter().any(|c| c == conn) {
             return Ok(ConnectionKind::Client);
         }
-        // A count as the simulator writes it: digits, no leading zero, at least `min`.
-        let count = |text: &str, min: u64| {
-            !text.starts_with('0')
-                && text.bytes().all(|b| b.is_ascii_digit())
-                && text.parse::<u64>().is_ok_and(|n| n >= min)
-        };
-        let accepted = conn.rsplit_once('.').is_some_and(|(listener, n)| {
-            let listener = match listener.split_once('#') {
-                Some((name, restart)) if count(restart, 2) => name,
-                Some(_) => return false,
-                None => listener,
-            };
-            count(n, 1) && self.listeners.iter().any(|l| l == listener)
-        });
-        if accepted {
+        if self.accepted(conn) {
             return Ok(ConnectionKind::Accepted);
         }
-        let listeners: Vec<String> = self.listeners.iter().map(|l| format!("{l}.N")).collect();
-        Err(InvalidField::new(
-            field,
-            format!(
-                "unknown connection {conn:?} (clients: {}; accepted: {})",
-                or_none(&self.clients),
-                or_none(&listeners),
-            ),
-        ))
+        let Some((dialler, n)) = conn.split_once('~') else {
+            let listeners: Vec<String> = self.listeners.iter().map(|l| format!("{l}.N")).collect();
+            return Err(InvalidField::new(
+                field,
+                format!(
+                    "unknown connection {conn:?} (clients: {}; accepted: {}; dialled: any of \
+                     these or a listener, then `~` and a count from 1, like c1~1)",
+                    or_none(&self.clients),
+                    or_none(&listeners),
+                ),
+            ));
+        };
+        let dials = self.clients.iter().any(|c| c == dialler)
+            || self.accepted(dialler)
+            || self.listener(dialler);
+        if !dials {
+            return Err(InvalidField::new(
+                field,
+                format!(
+                    "unknown connection {conn:?}: {dialler:?} is no client, accepted \
+                     connection or listener of the scenario, so nothing dials it (clients: \
+                     {}; listeners: {})",
+                    or_none(&self.clients),
+                    or_none(&self.listeners),
+                ),
+            ));
+        }
+        if !is_count(n, 1) {
+            return Err(InvalidField::new(
+                field,
+                format!(
+                    "unknown connection {conn:?}: what {dialler} dials is named {dialler}~1, \
+                     {dialler}~2, ... (a count from 1 after `~`, and the connections those \
+                     dial count on from there)"
+                ),
+            ));
+        }
+        Ok(ConnectionKind::Dialled)
+    }
+
+    /// Whether `name` is a listener of the scenario, or one restarted (`server#2`).
+    fn listener(&self, name: &str) -> bool {
+        let name = match name.split_once('#') {
+            Some((name, restart)) if is_count(restart, 2) => name,
+            Some(_) => return false,
+            None => name,
+        };
+        self.listeners.iter().any(|l| l == name)
+    }
+
+    /// Whether `name` is a connection one of the scenario's listeners may accept
+    /// (`server.1`, `server#2.1`).
+    fn accepted(&self, name: &str) -> bool {
+        (name.rsplit_once('.'))
+            .is_some_and(|(listener, n)| is_count(n, 1) && self.listener(listener))
     }
 }
 
@@ -840,5 +890,62 @@ mod flow_window_tests {
             toml::from_str::<FaultPlan>(&small.to_toml().unwrap()),
             Ok(small)
         );
+    }
+}
+
+#[cfg(test)]
+mod connection_name_tests {
+    use super::*;
+
+    fn topology() -> Topology {
+        Topology {
+            clients: vec!["c1".into()],
+            listeners: vec!["server".into()],
+            ..Topology::default()
+        }
+    }
+
+    #[test]
+    fn a_dialled_name_is_a_client_connection_of_an_existing_dialler_counted_from_1() {
+        let topology = topology();
+        for conn in [
+            "c1~1",
+            "c1~20",
+            "server.1~1",
+            "server#2.1~3",
+            "server~1",
+            "server#3~2",
+        ] {
+            assert_eq!(
+                topology.connection("conn", conn),
+                Ok(ConnectionKind::Dialled),
+                "{conn}"
+            );
+        }
+        assert_eq!(
+            ConnectionKind::Dialled.callbacks(),
+            ConnectionKind::Client.callbacks()
+        );
+        for conn in [
+            "c1~0",
+            "c1~x",
+            "c1~01",
+            "c1~",
+            "c1~1~1",
+            "c2~1",
+            "~1",
+            "server.0~1",
+            "server#1~1",
+            "server.1~-1",
+        ] {
+            let err = topology.connection("conn", conn).unwrap_err();
+            assert_eq!(err.field, "conn", "{conn}");
+            assert!(
+                err.message
+                    .starts_with(&format!("unknown connection {conn:?}")),
+                "{conn}: {}",
+                err.message
+            );
+        }
     }
 }

@@ -29,13 +29,63 @@ struct Progress {
     finished_clients: FxHashSet<Name>,
     /// How many times each (connection, callback) that triggers a fault happened.
     counts: BTreeMap<(String, &'static str), u32>,
-    /// Event-triggered faults that fired, to be applied by the run loop.
-    fired: Vec<usize>,
+    /// What event-triggered faults left for the run loop: faults only it can apply, and the
+    /// ends of those that acted at once.
+    fired: Vec<Fired>,
     fired_set: BTreeSet<usize>,
     /// How many times each fault kind fired.
     fired_kinds: BTreeMap<String, usize>,
     /// How many faults fired with bytes in flight where they act.
     fired_in_flight: usize,
+}
+
+/// What an event-triggered fault leaves for the run loop.
+#[derive(Debug, Clone)]
+pub(crate) enum Fired {
+    /// The plan's fault of this index is of a kind only the run loop can apply (a latency
+    /// change, a slow close, a crash): it fires when the loop next runs.
+    ByTheLoop(usize),
+    /// A fault that acted at once ([`RunState::act`]) and ends later: the loop schedules its
+    /// end.
+    Until(FaultEnd),
+}
+
+/// How a fault in force for a while ends, and when: what the run loop schedules for a
+/// partition or a refusal that [`RunState::act`] applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FaultEnd {
+    /// When it ends, in microseconds of simulated time: `duration_ms` after it acted.
+    pub(crate) at_us: u64,
+    /// The plan's index of the fault.
+    pub(crate) index: usize,
+    /// What ends.
+    pub(crate) undo: Undo,
+}
+
+/// What ends when a fault in force for a while heals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Undo {
+    /// A partition's cuts, each direction `(from, to)`, are repaired.
+    Cuts(Vec<(String, String)>),
+    /// A refusal ends: the port accepts again once no other refusal holds it.
+    Refusal {
+        /// The refusing host.
+        host: String,
+        /// Its port.
+        port: u16,
+    },
+}
+
+/// What [`RunState::act`] did with a fault.
+#[derive(Debug, Clone)]
+pub(crate) enum Acted {
+    /// Nothing: it is of a kind only the run loop can apply (a latency change, a slow close,
+    /// a crash).
+    NotHere,
+    /// It acted, for good (a reset).
+    Done,
+    /// It acted, and is in force until this end.
+    Until(FaultEnd),
 }
 
 /// State shared by every host of one run.
@@ -98,6 +148,8 @@ impl RunState {
     /// From now on no event-triggered fault fires (the liveness phase).
     pub(crate) fn disarm(&self) {
         self.disarmed.store(true, Ordering::Relaxed);
+        // The run loop took what was left just before (the same turn of the loop): faults
+        // still in force are in its schedule, which the liveness phase heals.
         self.lock().fired.clear();
     }
 
@@ -142,6 +194,16 @@ impl RunState {
         });
     }
 
+    /// Appends the `FAULT` line of the plan's fault `index` at `at_us`.
+    pub(crate) fn fault_event(&self, at_us: u64, index: usize, description: String) {
+        self.trace.push(TraceEvent {
+            at_us,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Fault { index, description },
+        });
+    }
+
     /// Marks client `name` finished.
     pub(crate) fn client_finished(&self, name: &Name) {
         self.lock().finished_clients.insert(name.clone());
@@ -183,24 +245,87 @@ impl RunState {
         }
     }
 
-    /// Event-triggered faults that fired since the last call (the run loop applies them).
-    pub(crate) fn take_fired(&self) -> Vec<usize> {
+    /// What event-triggered faults left for the run loop since the last call.
+    pub(crate) fn take_fired(&self) -> Vec<Fired> {
         std::mem::take(&mut self.lock().fired)
     }
 
     /// Counts one firing of a fault of kind `kind`, about to act: whether it found bytes in
     /// flight is asked of the fault layer now, before it acts.
     pub(crate) fn count_fired(&self, kind: &FaultKind) {
-        let in_flight = self.layer.in_flight_under(kind) > 0;
-        Self::counted(&mut self.lock(), kind, in_flight);
+        self.counted(kind, self.layer.in_flight_under(kind));
     }
 
-    fn counted(progress: &mut Progress, kind: &FaultKind, in_flight: bool) {
+    /// Fires the plan's fault `index` at `at_us`, if it is of a kind that acts from anywhere
+    /// and at once: a reset, a partition, a refusal. The one place these fire, whether their
+    /// time came (the run loop, between steps) or an event triggered them (inside the
+    /// callback, so that the very next I/O sees them: a partition triggered by `connecting`
+    /// holds the SYN about to leave, a refusal refuses that connect). Each is counted with
+    /// the bytes in flight just before it acts, gets its `FAULT` line at `at_us`, and a
+    /// partition or a refusal ends `duration_ms` after `at_us`: the end is returned for the
+    /// run loop to schedule. A reset of a connection that is not connected does nothing,
+    /// says so, and is not counted as a fault that fired.
+    pub(crate) fn act(&self, index: usize, at_us: u64) -> Acted {
+        let Some(fault) = self.faults.get(index) else {
+            return Acted::Done;
+        };
+        let kind = &fault.kind;
+        let until = |duration_ms: u64, undo: Undo| {
+            Acted::Until(FaultEnd {
+                at_us: at_us.saturating_add(duration_ms.saturating_mul(1000)),
+                index,
+                undo,
+            })
+        };
+        let (acted, description) = match kind {
+            FaultKind::Reset { conn } => {
+                let in_flight = self.layer.in_flight_under(kind);
+                if self.layer.reset(conn) {
+                    self.counted(kind, in_flight);
+                    (Acted::Done, kind.to_string())
+                } else {
+                    (Acted::Done, format!("{kind} (not connected: no effect)"))
+                }
+            }
+            FaultKind::Partition {
+                a,
+                b,
+                duration_ms,
+                one_way,
+            } => {
+                self.count_fired(kind);
+                let cuts = self.layer.partition(a, b, *one_way);
+                (until(*duration_ms, Undo::Cuts(cuts)), kind.to_string())
+            }
+            FaultKind::Refuse {
+                host,
+                port,
+                duration_ms,
+            } => {
+                self.count_fired(kind);
+                self.layer.refuse(index, host, *port);
+                let undo = Undo::Refusal {
+                    host: host.clone(),
+                    port: *port,
+                };
+                (until(*duration_ms, undo), kind.to_string())
+            }
+            FaultKind::Latency { .. } | FaultKind::SlowClose { .. } | FaultKind::Crash { .. } => {
+                return Acted::NotHere
+            }
+        };
+        self.fault_event(at_us, index, description);
+        acted
+    }
+
+    /// Counts one firing of a fault of kind `kind` that found `in_flight` bytes in flight.
+    fn counted(&self, kind: &FaultKind, in_flight: usize) {
+        let mut progress = self.lock();
         *progress
             .fired_kinds
             .entry(kind.name().to_string())
             .or_default() += 1;
-        progress.fired_in_flight += usize::from(in_flight);
+        progress.fired_in_flight += usize::from(in_flight > 0);
     }
 
     /// How many times each fault kind fired.
@@ -218,7 +343,16 @@ impl RunState {
         self.faults.get(index)
     }
 
-    fn observe(&self, host: &Name, who: &Name, conn: Option<&TcpConnection>, seen: Observed) {
+    /// Takes note of callback `seen` of connection `who` on `host`, recorded at `at_us`:
+    /// which connections are live and on which sockets, and the faults it triggers.
+    fn observe(
+        &self,
+        host: &Name,
+        who: &Name,
+        conn: Option<&TcpConnection>,
+        seen: Observed,
+        at_us: u64,
+    ) {
         let Observed { name, milestone } = seen;
         // Only callbacks that trigger a fault are counted: most runs have no trigger, and
         // counting every callback cost an allocation and a map search each.
@@ -257,38 +391,17 @@ impl RunState {
             .filter(|(nth, i)| *nth == count && !progress.fired_set.contains(i))
             .map(|(_, i)| *i)
             .collect();
+        progress.fired_set.extend(due.iter().copied());
+        drop(progress);
         for index in due {
-            progress.fired_set.insert(index);
-            match &self.faults[index].kind {
-                // A reset acts at once, so the very next I/O of either end sees it.
-                kind @ FaultKind::Reset { conn } => {
-                    let in_flight = self.layer.in_flight_under(kind) > 0;
-                    Self::counted(&mut progress, kind, in_flight);
-                    drop(progress);
-                    self.layer.reset(conn);
-                    self.note(
-                        "-",
-                        "-",
-                        EventKind::Fault {
-                            index,
-                            description: self.faults[index].kind.to_string(),
-                        },
-                    );
-                    progress = self.lock();
-                }
-                // A partition cuts at once too, so that one triggered by `connecting` holds
-                // the SYN about to leave; the run loop records it and schedules its healing.
-                FaultKind::Partition { a, b, one_way, .. } => {
-                    self.layer.partition(a, b, *one_way);
-                    progress.fired.push(index);
-                }
-                // A refusal too, so that one triggered by `connecting` refuses that connect.
-                FaultKind::Refuse { host, port, .. } => {
-                    self.layer.refuse(index, host, *port);
-                    progress.fired.push(index);
-                }
-                _ => progress.fired.push(index),
-            }
+            // Resets, partitions and refusals act now, inside the callback that triggered
+            // them, and count and log themselves at its time; the run loop applies the rest.
+            let fired = match self.act(index, at_us) {
+                Acted::Done => continue,
+                Acted::Until(end) => Fired::Until(end),
+                Acted::NotHere => Fired::ByTheLoop(index),
+            };
+            self.lock().fired.push(fired);
         }
     }
 }
@@ -393,7 +506,7 @@ impl CallbackSink for HostSink {
                 },
             });
         }
-        self.run.observe(&self.host, who, conn, observed);
+        self.run.observe(&self.host, who, conn, observed, at_us);
     }
 
     fn name(&self, text: &str) -> Name {

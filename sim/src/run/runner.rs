@@ -17,7 +17,7 @@ use super::integrity::{exact_on_mismatch, Mismatches, StreamMatcher};
 use super::latency::LinkLatencies;
 use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
-use super::recorder::{HostSink, RunState};
+use super::recorder::{Acted, FaultEnd, Fired, HostSink, RunState, Undo};
 use super::trace::{EventKind, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
@@ -72,10 +72,12 @@ pub struct RunOutcome {
     pub trace: Trace,
     /// How it ended.
     pub ended: Ended,
-    /// How many times each fault kind fired.
+    /// How many times each fault kind fired. A reset that found its connection not connected
+    /// did nothing and is not counted (its trace line says so).
     pub fired: BTreeMap<String, usize>,
     /// How many of the faults that fired found bytes in flight (written and not yet read)
-    /// on the connections they act on.
+    /// on the connections they act on, at the moment they acted (for a fault an event
+    /// triggered, inside that event's callback).
     pub fired_in_flight: usize,
     /// Whether the run reached its liveness phase, and what it healed.
     pub liveness: Liveness,
@@ -527,7 +529,7 @@ impl Loop<'_, '_> {
     }
 
     fn fault_event(&self, at_us: u64, index: usize, description: String) {
-        self.push(at_us, EventKind::Fault { index, description });
+        self.run.fault_event(at_us, index, description);
     }
 
     fn run_steps(&mut self) -> Ended {
@@ -541,8 +543,11 @@ impl Loop<'_, '_> {
         loop {
             let now = self.elapsed_us();
             self.logs.set_now(now);
-            for index in self.run.take_fired() {
-                self.apply(now, Action::Fire(index));
+            for fired in self.run.take_fired() {
+                match fired {
+                    Fired::ByTheLoop(index) => self.apply(now, Action::Fire(index)),
+                    Fired::Until(end) => self.schedule_end(end),
+                }
             }
             while let Some(entry) = self.schedule.first_entry() {
                 if entry.key().0 > now {
@@ -620,6 +625,17 @@ impl Loop<'_, '_> {
         self.schedule.insert((at_us, self.next_seq), action);
     }
 
+    /// Schedules the end of a fault that acted ([`RunState::act`]): its heal, or the end of
+    /// its refusal.
+    fn schedule_end(&mut self, end: FaultEnd) {
+        let FaultEnd { at_us, index, undo } = end;
+        let action = match undo {
+            Undo::Cuts(cuts) => Action::Heal { index, cuts },
+            Undo::Refusal { host, port } => Action::AcceptAgain { index, host, port },
+        };
+        self.schedule_at(at_us, action);
+    }
+
     fn apply(&mut self, now: u64, action: Action) {
         match action {
             Action::Fire(index) => self.fire(now, index),
@@ -645,43 +661,19 @@ impl Loop<'_, '_> {
         }
     }
 
+    /// Fires the plan's fault `index` at `now`: resets, partitions and refusals as an event
+    /// would fire them ([`RunState::act`]), the kinds only the loop can apply here.
     fn fire(&mut self, now: u64, index: usize) {
+        match self.run.act(index, now) {
+            Acted::Done => return,
+            Acted::Until(end) => return self.schedule_end(end),
+            Acted::NotHere => {}
+        }
         let Some(fault) = self.run.fault(index).cloned() else {
             return;
         };
         self.run.count_fired(&fault.kind);
-        let mut description = fault.kind.to_string();
         match &fault.kind {
-            FaultKind::Partition {
-                a,
-                b,
-                duration_ms,
-                one_way,
-            } => {
-                // Already cut if an event triggered it (`RunState::observe`): cut again, the
-                // same directions.
-                let cuts = self.run.layer.partition(a, b, *one_way);
-                self.schedule_at(
-                    now.saturating_add(duration_ms.saturating_mul(1000)),
-                    Action::Heal { index, cuts },
-                );
-            }
-            FaultKind::Refuse {
-                host,
-                port,
-                duration_ms,
-            } => {
-                // Already refusing if an event triggered it (`RunState::observe`).
-                self.run.layer.refuse(index, host, *port);
-                self.schedule_at(
-                    now.saturating_add(duration_ms.saturating_mul(1000)),
-                    Action::AcceptAgain {
-                        index,
-                        host: host.clone(),
-                        port: *port,
-                    },
-                );
-            }
             FaultKind::Latency {
                 a,
                 b,
@@ -693,11 +685,6 @@ impl Loop<'_, '_> {
                     self.latencies.set(a, &b, *latency_ms, max);
                 }
                 self.disturbed.latency = true;
-            }
-            FaultKind::Reset { conn } => {
-                if !self.run.layer.reset(conn) {
-                    description += " (not connected: no effect)";
-                }
             }
             FaultKind::SlowClose { conn, delay_ms } => {
                 self.run
@@ -723,7 +710,11 @@ impl Loop<'_, '_> {
                     );
                 }
             }
+            // Acted in `RunState::act` above.
+            FaultKind::Reset { .. } | FaultKind::Partition { .. } | FaultKind::Refuse { .. } => {
+                return
+            }
         }
-        self.fault_event(now, index, description);
+        self.fault_event(now, index, fault.kind.to_string());
     }
 }

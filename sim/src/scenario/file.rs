@@ -70,9 +70,14 @@
 //!   but are not IP addresses, and a name is not also a host. `*` is not a host: it means
 //!   "every host but `a`", and only as the `b` of a `partition` or `latency` fault.
 //! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
-//!   `listener#R.N` (R from 2). A fault's `after` trigger names a callback that connection
-//!   gets (a client never gets `accepted`; an accepted connection never gets `proxy_via`,
-//!   `connecting`, `connected` or `connect_failed`) and an occurrence `nth` from 1.
+//!   `listener#R.N` (R from 2), or a connection one of those or a listener dials:
+//!   `c1~N`, `server.1~N`, `server~N` (N from 1; a family counts on from its first dialler,
+//!   so what `c1~1` dials is `c1~2`). A dialled name is valid whether or not the run dials
+//!   it: a reset of one that never connected says `(not connected: no effect)` and is not
+//!   counted as fired, and a trigger on one never fires. A fault's `after` trigger names a
+//!   callback that connection gets (a client or a dialled connection never gets `accepted`;
+//!   an accepted connection never gets `proxy_via`, `connecting`, `connected` or
+//!   `connect_failed`) and an occurrence `nth` from 1.
 //! - **Ranges** (`[faults]` spans, `[plan] latency`, a latency fault's `latency_ms` ..
 //!   `max_latency_ms`) have their minimum at or below their maximum.
 //! - **Seeds** are whole numbers from 0 to 18446744073709551615; TOML integers stop at
