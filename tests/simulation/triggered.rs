@@ -134,9 +134,11 @@ fn an_event_triggered_refusal_is_logged_right_after_its_event_and_ends_duration_
 
 /// In this one-connection echo a two-way partition of its hosts and a reset of its
 /// connection act on the same bytes: counted at the moment they act, on the same event, they
-/// find the same bytes in flight. (Counted a step later, a partition on c1's `connected`
-/// found the bytes c1 then wrote.) Reads of at most 64 bytes leave bytes in flight at some of
-/// these events (the server's first `received`), so the figure is not always 0.
+/// find the same bytes in flight; a partition that found none then counts too if it holds
+/// bytes when it heals (written while it cut), which a reset cannot. So on `connected`,
+/// before c1 writes, the reset finds nothing and the partition holds what c1 writes next.
+/// Reads of at most 64 bytes leave bytes in flight at some of these events (the server's
+/// first `received`), so the resets' figure is not always 0.
 #[test]
 fn an_event_triggered_partition_counts_the_bytes_in_flight_a_reset_on_the_same_event_does() {
     let mut found = Vec::new();
@@ -164,8 +166,13 @@ fn an_event_triggered_partition_counts_the_bytes_in_flight_a_reset_on_the_same_e
         let reset = ran(&chunked(FaultKind::Reset { conn: conn.into() }));
         assert_eq!(cut.fired.get("partition"), Some(&1), "{on:?}");
         assert_eq!(reset.fired.get("reset"), Some(&1), "{on:?}");
-        assert_eq!(cut.fired_in_flight, reset.fired_in_flight, "{on:?}");
-        found.push(cut.fired_in_flight);
+        if reset.fired_in_flight == 1 {
+            assert_eq!(cut.fired_in_flight, 1, "{on:?}");
+        }
+        if (conn, callback) == ("c1", "connected") {
+            assert_eq!((reset.fired_in_flight, cut.fired_in_flight), (0, 1), "{on:?}");
+        }
+        found.push(reset.fired_in_flight);
     }
     // Events with and without bytes in flight: the comparison is not between zeros alone.
     assert!(found.contains(&0) && found.contains(&1), "{found:?}");

@@ -42,7 +42,8 @@ pub struct Coverage {
     /// How many events each checked contract rule judged, over all runs.
     pub exercised: BTreeMap<Rule, usize>,
     /// How many of the faults that fired found bytes in flight (written, not yet read) on
-    /// the connections they acted on: a fault that lands on an idle connection tests less.
+    /// the connections they acted on, when they acted or, for a partition, when it healed
+    /// (bytes it held): a fault that lands on an idle connection tests less.
     pub fired_in_flight: usize,
     /// In how many runs each fault kind and chunking policy was enabled: its settings (written,
     /// or drawn by the swarm for the seed) gave it a probability above 0, or the explicit plan

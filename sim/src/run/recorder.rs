@@ -35,8 +35,12 @@ struct Progress {
     fired_set: BTreeSet<usize>,
     /// How many times each fault kind fired.
     fired_kinds: BTreeMap<String, usize>,
-    /// How many faults fired with bytes in flight where they act.
+    /// How many faults fired with bytes in flight where they act (or, for a partition, held
+    /// some when it healed).
     fired_in_flight: usize,
+    /// Partitions in force that found nothing in flight when they cut: each counts when it
+    /// heals if it holds bytes then ([`RunState::count_held`]).
+    idle_cuts: BTreeSet<usize>,
 }
 
 /// What an event-triggered fault leaves for the run loop.
@@ -251,9 +255,26 @@ impl RunState {
     }
 
     /// Counts one firing of a fault of kind `kind`, about to act: whether it found bytes in
-    /// flight is asked of the fault layer now, before it acts.
-    pub(crate) fn count_fired(&self, kind: &FaultKind) {
-        self.counted(kind, self.layer.in_flight_under(kind));
+    /// flight (returned) is asked of the fault layer now, before it acts.
+    pub(crate) fn count_fired(&self, kind: &FaultKind) -> bool {
+        self.counted(kind, self.layer.in_flight_under(kind))
+    }
+
+    /// Called as the partition of the plan's fault `index` heals, before its cuts are
+    /// repaired: if it found nothing in flight when it cut, but bytes across its cut are in
+    /// flight now, it held them (they were written while it cut), and it counts as a fault
+    /// that found bytes in flight. A partition triggered by a client's event cuts just
+    /// before that client writes, so what it holds shows only here.
+    pub(crate) fn count_held(&self, index: usize) {
+        if !self.lock().idle_cuts.remove(&index) {
+            return;
+        }
+        let Some(fault) = self.faults.get(index) else {
+            return;
+        };
+        if self.layer.in_flight_under(&fault.kind) > 0 {
+            self.lock().fired_in_flight += 1;
+        }
     }
 
     /// Fires the plan's fault `index` at `at_us`, if it is of a kind that acts from anywhere
@@ -293,7 +314,9 @@ impl RunState {
                 duration_ms,
                 one_way,
             } => {
-                self.count_fired(kind);
+                if !self.count_fired(kind) {
+                    self.lock().idle_cuts.insert(index);
+                }
                 let cuts = self.layer.partition(a, b, *one_way);
                 (until(*duration_ms, Undo::Cuts(cuts)), kind.to_string())
             }
@@ -318,14 +341,16 @@ impl RunState {
         acted
     }
 
-    /// Counts one firing of a fault of kind `kind` that found `in_flight` bytes in flight.
-    fn counted(&self, kind: &FaultKind, in_flight: usize) {
+    /// Counts one firing of a fault of kind `kind` that found `in_flight` bytes in flight, and
+    /// says whether it found any.
+    fn counted(&self, kind: &FaultKind, in_flight: usize) -> bool {
         let mut progress = self.lock();
         *progress
             .fired_kinds
             .entry(kind.name().to_string())
             .or_default() += 1;
         progress.fired_in_flight += usize::from(in_flight > 0);
+        in_flight > 0
     }
 
     /// How many times each fault kind fired.

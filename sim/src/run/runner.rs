@@ -77,7 +77,8 @@ pub struct RunOutcome {
     pub fired: BTreeMap<String, usize>,
     /// How many of the faults that fired found bytes in flight (written and not yet read)
     /// on the connections they act on, at the moment they acted (for a fault an event
-    /// triggered, inside that event's callback).
+    /// triggered, inside that event's callback), or, for a partition that found none then,
+    /// when it healed (bytes written while it cut, and held).
     pub fired_in_flight: usize,
     /// Whether the run reached its liveness phase, and what it healed.
     pub liveness: Liveness,
@@ -640,6 +641,7 @@ impl Loop<'_, '_> {
         match action {
             Action::Fire(index) => self.fire(now, index),
             Action::Heal { index, cuts } => {
+                self.run.count_held(index);
                 for (from, to) in &cuts {
                     self.run.layer.heal(from, to);
                 }
