@@ -70,6 +70,47 @@ struct Exact {
     sent: Vec<u8>,
 }
 
+/// A direction's checkpoints in flight, in stream order: the first kept inline, since most
+/// directions have at most one in flight (a request, its answer), and the rest behind it. The
+/// receiver reaches the first without following a pointer to memory of its own, and a
+/// direction with one checkpoint at a time allocates nothing for them.
+#[derive(Default)]
+struct Checkpoints {
+    /// `None` only when `rest` is empty too.
+    first: Option<Checkpoint>,
+    rest: VecDeque<Checkpoint>,
+}
+
+impl Checkpoints {
+    fn front(&self) -> Option<&Checkpoint> {
+        self.first.as_ref()
+    }
+
+    fn back(&self) -> Option<&Checkpoint> {
+        self.rest.back().or(self.first.as_ref())
+    }
+
+    fn back_mut(&mut self) -> Option<&mut Checkpoint> {
+        self.rest.back_mut().or(self.first.as_mut())
+    }
+
+    fn push_back(&mut self, checkpoint: Checkpoint) {
+        match self.first {
+            None => self.first = Some(checkpoint),
+            Some(_) => self.rest.push_back(checkpoint),
+        }
+    }
+
+    fn pop_front(&mut self) {
+        self.first = self.rest.pop_front();
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
 /// One direction of one connection.
 #[derive(Default)]
 struct Direction {
@@ -79,14 +120,14 @@ struct Direction {
     /// Where the segment ending at the last checkpoint starts.
     segment_start: u64,
     /// Checkpoints the receiver has not reached yet, in stream order.
-    checkpoints: VecDeque<Checkpoint>,
+    checkpoints: Checkpoints,
     /// Bytes delivered so far, and their CRC.
     received_len: u64,
     received_crc: crc32fast::Hasher,
     /// The last checkpoint the receiver reached (the stream agrees up to here).
     verified: u64,
     /// During a replay, the exact bytes of the segment that broke.
-    exact: Option<Exact>,
+    exact: Option<Box<Exact>>,
     /// A mismatch was reported; later bytes cannot be compared meaningfully.
     broken: bool,
 }
@@ -322,10 +363,12 @@ impl StreamMatcher {
         let number = self.registered;
         self.registered += 1;
         let direction = |key: DirectionKey| Direction {
-            exact: (self.exact.0.get(&(number, key))).map(|&(start, end)| Exact {
-                start,
-                end,
-                sent: Vec::new(),
+            exact: (self.exact.0.get(&(number, key))).map(|&(start, end)| {
+                Box::new(Exact {
+                    start,
+                    end,
+                    sent: Vec::new(),
+                })
             }),
             ..Direction::default()
         };
@@ -500,6 +543,32 @@ mod tests {
         let checkpoints = a.connection().directions[a.side].checkpoints.len();
         assert_eq!(checkpoints, 3, "4 KiB + 4 KiB + the rest");
         assert_eq!(b.received(&[b'x'; 10_000]), None);
+    }
+
+    #[test]
+    fn checkpoints_keep_stream_order_through_the_inline_one() {
+        let mut c = Checkpoints::default();
+        let at = |end| Checkpoint { end, crc: 0 };
+        let ends = |c: &mut Checkpoints, n| -> Vec<u64> {
+            (0..n)
+                .map(|_| {
+                    let end = c.front().map(|c| c.end);
+                    c.pop_front();
+                    end.unwrap_or(0)
+                })
+                .collect()
+        };
+        c.push_back(at(1));
+        c.push_back(at(2));
+        assert_eq!(ends(&mut c, 1), [1]);
+        c.push_back(at(3));
+        c.back_mut().unwrap().end = 4;
+        assert_eq!(c.back().map(|c| c.end), Some(4));
+        assert_eq!(ends(&mut c, 2), [2, 4]);
+        assert!(c.front().is_none() && c.back().is_none() && c.len() == 0);
+        c.push_back(at(5));
+        c.back_mut().unwrap().end = 6;
+        assert_eq!(ends(&mut c, 1), [6]);
     }
 
     #[test]
