@@ -112,7 +112,6 @@ impl Checkpoints {
 }
 
 /// One direction of one connection.
-#[derive(Default)]
 struct Direction {
     /// Bytes queued so far, and their CRC.
     sent_len: u64,
@@ -133,6 +132,22 @@ struct Direction {
 }
 
 impl Direction {
+    /// A direction with nothing sent yet: its CRCs copied from `crc`, a fresh hasher (making
+    /// one looks the CPU's features up each time), and the segment `exact` keeps in a replay.
+    fn new(crc: &crc32fast::Hasher, exact: Option<Box<Exact>>) -> Direction {
+        Direction {
+            sent_len: 0,
+            sent_crc: crc.clone(),
+            segment_start: 0,
+            checkpoints: Checkpoints::default(),
+            received_len: 0,
+            received_crc: crc.clone(),
+            verified: 0,
+            exact,
+            broken: false,
+        }
+    }
+
     fn sent(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
         while !rest.is_empty() {
@@ -324,6 +339,8 @@ pub(crate) struct StreamMatcher {
     exact: Mismatches,
     /// The segments whose CRCs disagreed so far.
     mismatches: Arc<Mutex<Mismatches>>,
+    /// A fresh CRC, copied into each new direction.
+    crc: crc32fast::Hasher,
 }
 
 impl StreamMatcher {
@@ -362,15 +379,15 @@ impl StreamMatcher {
         }
         let number = self.registered;
         self.registered += 1;
-        let direction = |key: DirectionKey| Direction {
-            exact: (self.exact.0.get(&(number, key))).map(|&(start, end)| {
+        let direction = |key: DirectionKey| {
+            let exact = (self.exact.0.get(&(number, key))).map(|&(start, end)| {
                 Box::new(Exact {
                     start,
                     end,
                     sent: Vec::new(),
                 })
-            }),
-            ..Direction::default()
+            });
+            Direction::new(&self.crc, exact)
         };
         let connection = Arc::new(Mutex::new(Connection {
             number,
