@@ -30,7 +30,7 @@
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Short writes share a checkpoint until their segment holds this many bytes, so a stream of
 /// one-byte writes costs no more than one checkpoint per 4 KiB in flight.
@@ -345,9 +345,10 @@ impl StreamEnd {
 #[derive(Default)]
 pub(crate) struct StreamMatcher {
     /// Connections one end of which registered, by that end's (local, remote), waiting for
-    /// the other end: looked up once per end, never iterated. A later connection on the same
-    /// addresses replaces one whose peer never came.
-    waiting: FxHashMap<DirectionKey, Arc<Mutex<Connection>>>,
+    /// the other end: looked up once per end, never iterated. Held weakly: once the end that
+    /// registered is gone (its peer never came), its addresses may serve a new connection,
+    /// whose ends must not join the old one, whichever of them registers first.
+    waiting: FxHashMap<DirectionKey, Weak<Mutex<Connection>>>,
     /// Connections registered so far.
     registered: u64,
     /// In a replay, the segments whose exact bytes to keep.
@@ -382,7 +383,8 @@ impl StreamMatcher {
     /// before with the addresses the other way round, shares its directions; otherwise it is
     /// a new connection, which its peer will join.
     pub(crate) fn register(&mut self, local: SocketAddr, remote: SocketAddr) -> StreamEnd {
-        if let Some(connection) = self.waiting.remove(&(remote, local)) {
+        let peer = self.waiting.remove(&(remote, local));
+        if let Some(connection) = peer.as_ref().and_then(Weak::upgrade) {
             return StreamEnd {
                 connection,
                 side: 1,
@@ -406,7 +408,8 @@ impl StreamMatcher {
             key: (local, remote),
             mismatches: self.mismatches.clone(),
         }));
-        self.waiting.insert((local, remote), connection.clone());
+        self.waiting
+            .insert((local, remote), Arc::downgrade(&connection));
         StreamEnd {
             connection,
             side: 0,
@@ -650,6 +653,21 @@ mod tests {
         assert_eq!(client.received(b"banner"), None);
         client.sent(&b"hi"[..]);
         assert_eq!(server.received(b"hi"), None);
+    }
+
+    #[test]
+    fn w3_a_new_connection_does_not_join_one_whose_registered_end_is_gone() {
+        // The client end of a connection registers, and goes (its server never accepted);
+        // a new connection on the same addresses registers its server end first.
+        let (a, b) = addrs();
+        let mut m = StreamMatcher::new();
+        drop(m.register(a, b));
+        let server = m.register(b, a);
+        let client = m.register(a, b);
+        server.sent(&b"hi"[..]);
+        assert_eq!(client.received(b"hi"), None);
+        client.sent(&b"ho"[..]);
+        assert_eq!(server.received(b"ho"), None);
     }
 
     #[test]
