@@ -3,7 +3,7 @@
 //! wrap the notifier of each connection their notifier dials (`conn.dial`, `listener.dial`),
 //! so a dialled connection is recorded like the others, named after its family (`c1~1`).
 
-use super::{Callback, CallbackSink, DataFlow, Name, Payload};
+use super::{Callback, CallbackSink, DataFlow, DataTap, Name, Payload};
 use crate::proto::{
     ConnectFailure, DialRequest, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
 };
@@ -63,6 +63,7 @@ fn wrap_dials(
             observing: false,
             family: Some(family.clone()),
             announce: Vec::new(),
+            tap: None,
         });
         announced.push((who, request.host.clone(), request.service.clone()));
     }
@@ -96,6 +97,9 @@ pub struct Recorded<N> {
     family: Option<Arc<Family>>,
     /// Dials of the running callback, announced after its line.
     announce: Vec<Announced>,
+    /// The sink's tap of this connection's data, if it gave one when the connection was
+    /// established; otherwise its data goes to the sink's `data`.
+    tap: Option<Box<dyn DataTap>>,
 }
 
 impl<N> Recorded<N> {
@@ -110,6 +114,7 @@ impl<N> Recorded<N> {
             keep_bytes: true,
             observing: false,
             announce: Vec::new(),
+            tap: None,
         }
     }
 
@@ -171,6 +176,19 @@ impl<N> Recorded<N> {
         result
     }
 
+    /// The connection is established: asks the sink for a tap of its data, before any flows.
+    fn established(&mut self, conn: &TcpConnection) {
+        self.tap = self.sink.tap(&self.who, conn);
+    }
+
+    /// Hands data flowing through `conn` to the tap, or else to the sink.
+    fn flow(&mut self, conn: &TcpConnection, flow: DataFlow<'_>) {
+        match &mut self.tap {
+            Some(tap) => tap.data(flow),
+            None => self.sink.data(&self.who, conn, flow),
+        }
+    }
+
     /// From the connection's first callback on, its dropped writes go to the sink too (W1).
     fn observe(&mut self, conn: &mut TcpConnection) {
         if self.observing {
@@ -192,6 +210,7 @@ impl<N> Recorded<N> {
 impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn accepted(&mut self, conn: &mut TcpConnection) {
         self.observe(conn);
+        self.established(conn);
         self.call(conn, |n, conn| n.accepted(conn));
         self.log(Some(conn), Callback::Accepted);
     }
@@ -226,6 +245,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     }
     fn connected(&mut self, conn: &mut TcpConnection) {
         self.observe(conn);
+        self.established(conn);
         self.call(conn, |n, conn| n.connected(conn));
         self.log(Some(conn), Callback::Connected);
     }
@@ -241,7 +261,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
         let before = self.payload(&data);
         let result = self.call(conn, |n, conn| n.sent(conn, data));
-        self.sink.data(&self.who, conn, DataFlow::Queued(&result));
+        self.flow(conn, DataFlow::Queued(&result));
         let after = self.result_payload(Some(&before), &result);
         self.log(
             Some(conn),
@@ -256,7 +276,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         let data: Vec<Payload> = chunks.iter().map(|c| self.payload(c)).collect();
         let result = self.call(conn, |n, conn| n.sentv(conn, chunks));
         for chunk in &result {
-            self.sink.data(&self.who, conn, DataFlow::Queued(chunk));
+            self.flow(conn, DataFlow::Queued(chunk));
         }
         let result_payloads = (result.iter().enumerate())
             .map(|(i, chunk)| self.result_payload(data.get(i), chunk))
@@ -272,7 +292,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
         let payload = self.payload(&data);
-        self.sink.data(&self.who, conn, DataFlow::Delivered(&data));
+        self.flow(conn, DataFlow::Delivered(&data));
         let result = self.call(conn, |n, conn| n.received(conn, data, times));
         self.log(
             Some(conn),

@@ -19,6 +19,17 @@ pub trait CallbackSink: Send + Sync + 'static {
     #[allow(unused_variables)]
     fn data(&self, who: &Name, conn: &TcpConnection, flow: DataFlow<'_>) {}
 
+    /// A tap of its own for `who`'s data, asked for once, when the connection is established
+    /// (just before its `connected` or `accepted` callback, when its addresses are known):
+    /// if the sink returns one, that connection's data goes to it instead of to
+    /// [`data`](Self::data). For sinks that keep state per connection: the tap holds it, so
+    /// each write and delivery reaches it without looking the connection up. `None` (the
+    /// default) keeps [`data`](Self::data).
+    #[allow(unused_variables)]
+    fn tap(&self, who: &Name, conn: &TcpConnection) -> Option<Box<dyn DataTap>> {
+        None
+    }
+
     /// Sees a write of `who` that rule W1 dropped, when it was dropped (no callback runs for
     /// it). The recorders report every drop from the connection's first callback on (see
     /// [`TcpConnection::on_write_dropped`]). Does nothing by default.
@@ -57,6 +68,30 @@ pub enum DataFlow<'a> {
     Queued(&'a [u8]),
     /// Bytes about to be delivered to `received`.
     Delivered(&'a [u8]),
+}
+
+/// One connection's data, as a [`CallbackSink::tap`] sees it: the same flows as
+/// [`CallbackSink::data`], in the same order, from that connection alone.
+///
+/// ```
+/// use tcpnotify::record::{DataFlow, DataTap};
+/// /// Counts the bytes a connection queued.
+/// struct Queued(usize);
+/// impl DataTap for Queued {
+///     fn data(&mut self, flow: DataFlow<'_>) {
+///         if let DataFlow::Queued(bytes) = flow {
+///             self.0 += bytes.len();
+///         }
+///     }
+/// }
+/// let mut tap = Queued(0);
+/// tap.data(DataFlow::Queued(b"hello"));
+/// tap.data(DataFlow::Delivered(b"hi"));
+/// assert_eq!(tap.0, 5);
+/// ```
+pub trait DataTap: Send + 'static {
+    /// Sees data as it flows, borrowed (see [`CallbackSink::data`]).
+    fn data(&mut self, flow: DataFlow<'_>);
 }
 
 /// An in-memory, ordered log of callbacks from any number of notifiers.

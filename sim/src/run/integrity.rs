@@ -9,6 +9,13 @@
 //! each), and the cost per byte is one CRC update on each side, where holding every byte in
 //! flight cost a copy and a compare.
 //!
+//! Each end of a connection registers once, when it is established
+//! ([`StreamMatcher::register`], from the recorder's per-connection tap), and holds its
+//! connection's two directions from then on: a write or a delivery looks nothing up, and a
+//! connection's state is freed with its ends. (Keyed by socket addresses in one map, every
+//! write and delivery looked its direction up, and the map held every connection of the run
+//! to its end, with its cache misses and page faults.)
+//!
 //! A CRC mismatch names only the segment between two checkpoints. To name the first
 //! differing byte, the run is replayed (it is a function of its scenario and seed) with the
 //! exact bytes of that segment kept on both sides ([`StreamMatcher::exact_around`],
@@ -23,6 +30,7 @@
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Short writes share a checkpoint until their segment holds this many bytes, so a stream of
 /// one-byte writes costs no more than one checkpoint per 4 KiB in flight.
@@ -35,10 +43,10 @@ pub(crate) const MAX_SEGMENT: u64 = 64 * 1024;
 /// A direction of one connection: (the sender's local address, the sender's remote address).
 type DirectionKey = (SocketAddr, SocketAddr);
 
-/// The segments (stream offsets, end excluded) whose CRCs disagreed, by direction: where a
-/// replay keeps exact bytes.
+/// The segments (stream offsets, end excluded) whose CRCs disagreed, by connection and
+/// direction: where a replay keeps exact bytes.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Mismatches(BTreeMap<DirectionKey, (u64, u64)>);
+pub(crate) struct Mismatches(BTreeMap<DirectionId, (u64, u64)>);
 
 impl Mismatches {
     /// Whether no direction's CRCs disagreed.
@@ -62,8 +70,48 @@ struct Exact {
     sent: Vec<u8>,
 }
 
-/// One direction of one connection.
+/// A direction's checkpoints in flight, in stream order: the first kept inline, since most
+/// directions have at most one in flight (a request, its answer), and the rest behind it. The
+/// receiver reaches the first without following a pointer to memory of its own, and a
+/// direction with one checkpoint at a time allocates nothing for them.
 #[derive(Default)]
+struct Checkpoints {
+    /// `None` only when `rest` is empty too.
+    first: Option<Checkpoint>,
+    rest: VecDeque<Checkpoint>,
+}
+
+impl Checkpoints {
+    fn front(&self) -> Option<&Checkpoint> {
+        self.first.as_ref()
+    }
+
+    fn back(&self) -> Option<&Checkpoint> {
+        self.rest.back().or(self.first.as_ref())
+    }
+
+    fn back_mut(&mut self) -> Option<&mut Checkpoint> {
+        self.rest.back_mut().or(self.first.as_mut())
+    }
+
+    fn push_back(&mut self, checkpoint: Checkpoint) {
+        match self.first {
+            None => self.first = Some(checkpoint),
+            Some(_) => self.rest.push_back(checkpoint),
+        }
+    }
+
+    fn pop_front(&mut self) {
+        self.first = self.rest.pop_front();
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
+/// One direction of one connection.
 struct Direction {
     /// Bytes queued so far, and their CRC.
     sent_len: u64,
@@ -71,19 +119,35 @@ struct Direction {
     /// Where the segment ending at the last checkpoint starts.
     segment_start: u64,
     /// Checkpoints the receiver has not reached yet, in stream order.
-    checkpoints: VecDeque<Checkpoint>,
+    checkpoints: Checkpoints,
     /// Bytes delivered so far, and their CRC.
     received_len: u64,
     received_crc: crc32fast::Hasher,
     /// The last checkpoint the receiver reached (the stream agrees up to here).
     verified: u64,
     /// During a replay, the exact bytes of the segment that broke.
-    exact: Option<Exact>,
+    exact: Option<Box<Exact>>,
     /// A mismatch was reported; later bytes cannot be compared meaningfully.
     broken: bool,
 }
 
 impl Direction {
+    /// A direction with nothing sent yet: its CRCs copied from `crc`, a fresh hasher (making
+    /// one looks the CPU's features up each time), and the segment `exact` keeps in a replay.
+    fn new(crc: &crc32fast::Hasher, exact: Option<Box<Exact>>) -> Direction {
+        Direction {
+            sent_len: 0,
+            sent_crc: crc.clone(),
+            segment_start: 0,
+            checkpoints: Checkpoints::default(),
+            received_len: 0,
+            received_crc: crc.clone(),
+            verified: 0,
+            exact,
+            broken: false,
+        }
+    }
+
     fn sent(&mut self, chunk: &[u8]) {
         let mut rest = chunk;
         while !rest.is_empty() {
@@ -197,13 +261,102 @@ fn overlap(at: u64, len: usize, start: u64, end: u64) -> Option<std::ops::Range<
     (lo < hi).then(|| (lo - at) as usize..(hi - at) as usize)
 }
 
-/// Matches sent bytes against received bytes, per connection direction.
+/// Which connection a direction belongs to, by the order connections were registered in (the
+/// same in a replay, which runs the same until the mismatch), and which direction it is.
+type DirectionId = (u64, DirectionKey);
+
+/// Both directions of one connection, shared by its two ends' [`StreamEnd`]s.
+struct Connection {
+    /// Indexed by the sending end: 0 for the end that registered first, 1 for its peer.
+    directions: [Direction; 2],
+    /// Registered as the run's `number`th connection.
+    number: u64,
+    /// (local, remote) of the end that registered first: direction 0's key.
+    key: DirectionKey,
+    /// Where a CRC mismatch is noted, for the replay.
+    mismatches: Arc<Mutex<Mismatches>>,
+}
+
+impl Connection {
+    /// Direction `side`'s name in [`Mismatches`].
+    fn id(&self, side: usize) -> DirectionId {
+        let (first, second) = self.key;
+        match side {
+            0 => (self.number, (first, second)),
+            _ => (self.number, (second, first)),
+        }
+    }
+}
+
+/// One end of a connection as the check sees it: feeds what the end queued and what it is
+/// delivered to the connection's two directions, with no lookup (the end holds them). Two
+/// words, so that the recorder's tap holding it fits a cache line: at 1,000 connections the
+/// tap and the connection are out of the cache by the time their next data comes.
+pub(crate) struct StreamEnd {
+    connection: Arc<Mutex<Connection>>,
+    /// The direction this end sends on (0 or 1); it receives on the other.
+    side: usize,
+}
+
+impl StreamEnd {
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This end queued `chunk` for sending.
+    pub(crate) fn sent(&self, chunk: &[u8]) {
+        if chunk.is_empty() {
+            return;
+        }
+        let mut connection = self.connection();
+        let direction = &mut connection.directions[self.side];
+        if !direction.broken {
+            direction.sent(chunk);
+        }
+    }
+
+    /// This end received `data`. Returns what is wrong, if the data is not exactly the next
+    /// bytes its peer queued.
+    pub(crate) fn received(&self, data: &[u8]) -> Option<String> {
+        let mut connection = self.connection();
+        let side = 1 - self.side;
+        let direction = &mut connection.directions[side];
+        if direction.broken {
+            return None;
+        }
+        let (message, segment) = direction.received(data);
+        if let Some(segment) = segment {
+            let id = connection.id(side);
+            (connection
+                .mismatches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()))
+            .0
+            .insert(id, segment);
+        }
+        message
+    }
+}
+
+/// Matches sent bytes against received bytes, per connection direction: each end of a
+/// connection registers once ([`StreamMatcher::register`]) and then feeds its own
+/// [`StreamEnd`], so a write or a delivery costs no lookup, and a connection's state goes
+/// when both its ends are gone.
 #[derive(Default)]
 pub(crate) struct StreamMatcher {
-    /// Looked up on every delivery and write, never iterated: a hash map (a `BTreeMap`
-    /// compared pairs of socket addresses, ~1,000 instructions a lookup at 1,000 connections).
-    directions: FxHashMap<DirectionKey, Direction>,
-    mismatches: Mismatches,
+    /// Connections one end of which registered, by that end's (local, remote), waiting for
+    /// the other end: looked up once per end, never iterated. Held weakly: once the end that
+    /// registered is gone (its peer never came), its addresses may serve a new connection,
+    /// whose ends must not join the old one, whichever of them registers first.
+    waiting: FxHashMap<DirectionKey, Weak<Mutex<Connection>>>,
+    /// Connections registered so far.
+    registered: u64,
+    /// In a replay, the segments whose exact bytes to keep.
+    exact: Mismatches,
+    /// The segments whose CRCs disagreed so far.
+    mismatches: Arc<Mutex<Mismatches>>,
+    /// A fresh CRC, copied into each new direction.
+    crc: crc32fast::Hasher,
 }
 
 impl StreamMatcher {
@@ -215,60 +368,52 @@ impl StreamMatcher {
     /// A matcher for the replay of a run whose CRCs disagreed in `mismatches`: it keeps the
     /// exact bytes of those segments, so it reports the first differing byte.
     pub(crate) fn exact_around(mismatches: &Mismatches) -> Self {
-        let directions = (mismatches.0.iter())
-            .map(|(key, &(start, end))| {
-                let exact = Exact {
-                    start,
-                    end,
-                    sent: Vec::new(),
-                };
-                let direction = Direction {
-                    exact: Some(exact),
-                    ..Direction::default()
-                };
-                (*key, direction)
-            })
-            .collect();
         StreamMatcher {
-            directions,
-            mismatches: Mismatches::default(),
+            exact: mismatches.clone(),
+            ..Self::default()
         }
     }
 
     /// The segments whose CRCs disagreed so far.
     pub(crate) fn mismatches(&self) -> Mismatches {
-        self.mismatches.clone()
+        (self.mismatches.lock().unwrap_or_else(|e| e.into_inner())).clone()
     }
 
-    /// The end at `local` talking to `remote` queued `chunk` for sending.
-    pub(crate) fn sent(&mut self, local: SocketAddr, remote: SocketAddr, chunk: &[u8]) {
-        if chunk.is_empty() {
-            return;
+    /// The end at `local`, connected to `remote`, is established: its peer's end, registered
+    /// before with the addresses the other way round, shares its directions; otherwise it is
+    /// a new connection, which its peer will join.
+    pub(crate) fn register(&mut self, local: SocketAddr, remote: SocketAddr) -> StreamEnd {
+        let peer = self.waiting.remove(&(remote, local));
+        if let Some(connection) = peer.as_ref().and_then(Weak::upgrade) {
+            return StreamEnd {
+                connection,
+                side: 1,
+            };
         }
-        let direction = self.directions.entry((local, remote)).or_default();
-        if !direction.broken {
-            direction.sent(chunk);
+        let number = self.registered;
+        self.registered += 1;
+        let direction = |key: DirectionKey| {
+            let exact = (self.exact.0.get(&(number, key))).map(|&(start, end)| {
+                Box::new(Exact {
+                    start,
+                    end,
+                    sent: Vec::new(),
+                })
+            });
+            Direction::new(&self.crc, exact)
+        };
+        let connection = Arc::new(Mutex::new(Connection {
+            directions: [direction((local, remote)), direction((remote, local))],
+            number,
+            key: (local, remote),
+            mismatches: self.mismatches.clone(),
+        }));
+        self.waiting
+            .insert((local, remote), Arc::downgrade(&connection));
+        StreamEnd {
+            connection,
+            side: 0,
         }
-    }
-
-    /// The end at `local` talking to `remote` received `data`. Returns what is wrong, if the
-    /// data is not exactly the next bytes its peer queued.
-    pub(crate) fn received(
-        &mut self,
-        local: SocketAddr,
-        remote: SocketAddr,
-        data: &[u8],
-    ) -> Option<String> {
-        let key = (remote, local);
-        let direction = self.directions.entry(key).or_default();
-        if direction.broken {
-            return None;
-        }
-        let (message, segment) = direction.received(data);
-        if let Some(segment) = segment {
-            self.mismatches.0.insert(key, segment);
-        }
-        message
     }
 }
 
@@ -291,6 +436,11 @@ pub(crate) fn exact_on_mismatch<T, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::FaultPlan;
+    use crate::run::{run, EventKind};
+    use crate::scenario::notifiers::Echo;
+    use crate::{factory, Scenario, Seed};
+    use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 
     fn addrs() -> (SocketAddr, SocketAddr) {
         (
@@ -299,26 +449,32 @@ mod tests {
         )
     }
 
+    /// Both ends of one connection, the client's (at `a`, registered first) and the server's.
+    fn connect(m: &mut StreamMatcher) -> (StreamEnd, StreamEnd) {
+        let (a, b) = addrs();
+        (m.register(a, b), m.register(b, a))
+    }
+
     #[test]
     fn r6_other_boundaries_match() {
-        let (a, b) = addrs();
         let mut m = StreamMatcher::new();
-        m.sent(a, b, &b"hello "[..]);
-        m.sent(a, b, &b"world"[..]);
-        assert_eq!(m.received(b, a, b"hel"), None);
-        assert_eq!(m.received(b, a, b"lo wo"), None);
-        assert_eq!(m.received(b, a, b"rld"), None);
+        let (a, b) = connect(&mut m);
+        a.sent(&b"hello "[..]);
+        a.sent(&b"world"[..]);
+        assert_eq!(b.received(b"hel"), None);
+        assert_eq!(b.received(b"lo wo"), None);
+        assert_eq!(b.received(b"rld"), None);
         assert!(m.mismatches().is_empty());
     }
 
-    /// Feeds `m` one direction of a stream: `sent` in the given writes, then `received` in
-    /// the given deliveries; returns the first report.
+    /// Feeds one direction of a new connection in `m`: `sent` in the given writes, then
+    /// `received` in the given deliveries; returns the first report.
     fn feed(m: &mut StreamMatcher, sent: &[&[u8]], received: &[&[u8]]) -> Option<String> {
-        let (a, b) = addrs();
+        let (a, b) = connect(m);
         for chunk in sent {
-            m.sent(a, b, chunk);
+            a.sent(chunk);
         }
-        received.iter().find_map(|data| m.received(b, a, data))
+        received.iter().find_map(|data| b.received(data))
     }
 
     #[test]
@@ -343,7 +499,7 @@ mod tests {
             Some("bytes at stream offsets 0..10 differ from what the peer sent (CRC-32 mismatch)")
         );
         let (a, b) = addrs();
-        let expected = Mismatches(BTreeMap::from([((a, b), (0, 10))]));
+        let expected = Mismatches(BTreeMap::from([((0, (a, b)), (0, 10))]));
         assert_eq!(m.mismatches(), expected);
     }
 
@@ -376,6 +532,23 @@ mod tests {
     }
 
     #[test]
+    fn r6_replay_names_the_byte_in_the_connection_that_broke_not_an_earlier_one_on_its_addresses() {
+        // Two connections on the same addresses, one after the other: the first streams
+        // `hello` intact, the second corrupts its third byte.
+        let pass = |mismatches: Option<&Mismatches>| {
+            let mut m = mismatches.map_or_else(StreamMatcher::new, StreamMatcher::exact_around);
+            let first = feed(&mut m, &[b"hello"], &[b"hello"]);
+            assert_eq!(first, None, "the first connection is intact");
+            let report = feed(&mut m, &[b"hello"], &[b"heLlo"]);
+            Ok::<_, ()>((report, m.mismatches()))
+        };
+        assert_eq!(
+            exact_on_mismatch(pass).unwrap().as_deref(),
+            Some("byte at stream offset 2 is 0x4c, the peer sent 0x6c")
+        );
+    }
+
+    #[test]
     fn r6_a_failed_replay_keeps_the_first_report() {
         let mut passes = 0;
         let report = exact_on_mismatch(|mismatches| {
@@ -398,35 +571,177 @@ mod tests {
 
     #[test]
     fn r6_many_short_writes_share_checkpoints() {
-        let (a, b) = addrs();
         let mut m = StreamMatcher::new();
+        let (a, b) = connect(&mut m);
         for _ in 0..10_000 {
-            m.sent(a, b, b"x");
+            a.sent(b"x");
         }
-        let direction = &m.directions[&(a, b)];
-        assert_eq!(direction.checkpoints.len(), 3, "4 KiB + 4 KiB + the rest");
-        assert_eq!(m.received(b, a, &[b'x'; 10_000]), None);
+        let checkpoints = a.connection().directions[a.side].checkpoints.len();
+        assert_eq!(checkpoints, 3, "4 KiB + 4 KiB + the rest");
+        assert_eq!(b.received(&[b'x'; 10_000]), None);
+    }
+
+    #[test]
+    fn checkpoints_keep_stream_order_through_the_inline_one() {
+        let mut c = Checkpoints::default();
+        let at = |end| Checkpoint { end, crc: 0 };
+        let ends = |c: &mut Checkpoints, n| -> Vec<u64> {
+            (0..n)
+                .map(|_| {
+                    let end = c.front().map(|c| c.end);
+                    c.pop_front();
+                    end.unwrap_or(0)
+                })
+                .collect()
+        };
+        c.push_back(at(1));
+        c.push_back(at(2));
+        assert_eq!(ends(&mut c, 1), [1]);
+        c.push_back(at(3));
+        c.back_mut().unwrap().end = 4;
+        assert_eq!(c.back().map(|c| c.end), Some(4));
+        assert_eq!(ends(&mut c, 2), [2, 4]);
+        assert!(c.front().is_none() && c.back().is_none() && c.len() == 0);
+        c.push_back(at(5));
+        c.back_mut().unwrap().end = 6;
+        assert_eq!(ends(&mut c, 1), [6]);
     }
 
     #[test]
     fn w3_duplicated_bytes_are_reported() {
-        let (a, b) = addrs();
         let mut m = StreamMatcher::new();
-        m.sent(a, b, &b"ab"[..]);
-        assert_eq!(m.received(b, a, b"ab"), None);
+        let (a, b) = connect(&mut m);
+        a.sent(&b"ab"[..]);
+        assert_eq!(b.received(b"ab"), None);
         assert_eq!(
-            m.received(b, a, b"b").as_deref(),
+            b.received(b"b").as_deref(),
             Some("1 bytes received at stream offset 2 that the peer never sent")
         );
     }
 
     #[test]
+    fn w3_bytes_of_an_earlier_connection_on_the_same_addresses_do_not_count() {
+        // The first connection queued bytes its peer never got; a later connection on the
+        // same addresses starts a stream of its own, where they were never sent.
+        let mut m = StreamMatcher::new();
+        let (a, _b) = connect(&mut m);
+        a.sent(&b"lost"[..]);
+        let (_a, b) = connect(&mut m);
+        assert_eq!(
+            b.received(b"lost").as_deref(),
+            Some("4 bytes received at stream offset 0 that the peer never sent")
+        );
+    }
+
+    #[test]
     fn directions_are_independent() {
+        let mut m = StreamMatcher::new();
+        let (a, b) = connect(&mut m);
+        a.sent(&b"ping"[..]);
+        b.sent(&b"pong"[..]);
+        assert_eq!(a.received(b"pong"), None);
+        assert_eq!(b.received(b"ping"), None);
+    }
+
+    #[test]
+    fn either_end_may_register_first() {
         let (a, b) = addrs();
         let mut m = StreamMatcher::new();
-        m.sent(a, b, &b"ping"[..]);
-        m.sent(b, a, &b"pong"[..]);
-        assert_eq!(m.received(a, b, b"pong"), None);
-        assert_eq!(m.received(b, a, b"ping"), None);
+        let server = m.register(b, a);
+        server.sent(&b"banner"[..]);
+        let client = m.register(a, b);
+        assert_eq!(client.received(b"banner"), None);
+        client.sent(&b"hi"[..]);
+        assert_eq!(server.received(b"hi"), None);
+    }
+
+    #[test]
+    fn w3_a_new_connection_does_not_join_one_whose_registered_end_is_gone() {
+        // The client end of a connection registers, and goes (its server never accepted);
+        // a new connection on the same addresses registers its server end first.
+        let (a, b) = addrs();
+        let mut m = StreamMatcher::new();
+        drop(m.register(a, b));
+        let server = m.register(b, a);
+        let client = m.register(a, b);
+        server.sent(&b"hi"[..]);
+        assert_eq!(client.received(b"hi"), None);
+        client.sent(&b"ho"[..]);
+        assert_eq!(server.received(b"ho"), None);
+    }
+
+    #[test]
+    fn a_stream_end_is_two_words() {
+        assert_eq!(size_of::<StreamEnd>(), 2 * size_of::<usize>());
+    }
+
+    #[test]
+    fn a_connection_is_forgotten_once_both_ends_registered() {
+        let mut m = StreamMatcher::new();
+        let (a, b) = connect(&mut m);
+        assert!(
+            m.waiting.is_empty(),
+            "only half-registered connections wait"
+        );
+        drop(m);
+        a.sent(&b"still checked"[..]);
+        assert_eq!(b.received(b"still checked"), None);
+        assert_eq!(
+            Arc::strong_count(&a.connection),
+            2,
+            "held by its ends alone"
+        );
+    }
+
+    /// A client that swaps in a notifier the recorder does not wrap, then writes through it:
+    /// its bytes reach the server without ever being queued where the check sees them.
+    struct WritesUnseen;
+
+    /// Stands in for the client's notifier; not recorded.
+    struct Unrecorded;
+
+    impl TcpConnectionNotify for Unrecorded {
+        fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+    }
+
+    impl TcpConnectionNotify for WritesUnseen {
+        fn connected(&mut self, conn: &mut TcpConnection) {
+            conn.set_notify(Box::new(Unrecorded));
+            conn.write(b"ping".to_vec());
+            conn.dispose();
+        }
+        fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+    }
+
+    /// The R6 and W3 reports of a simulated run of `WritesUnseen` against an echo server.
+    fn violations_of_unseen_writes(check_integrity: bool) -> Vec<String> {
+        let mut scenario = Scenario::new("unseen-writes")
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client("c1", "client", "server", 7000, factory(|| WritesUnseen))
+            .duration_ms(1_000)
+            .plan(FaultPlan::quiet(Seed(0)));
+        scenario.options.check_integrity = check_integrity;
+        let outcome = run(&scenario, &scenario.plan_for(Seed(1))).expect("a valid scenario");
+        (outcome.trace.events().into_iter())
+            .filter_map(|event| match event.kind {
+                EventKind::Violation { rule, message } => {
+                    Some(format!("{} {rule}: {message}", event.who))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn w3_a_simulated_run_reports_bytes_the_sender_never_queued() {
+        assert_eq!(
+            violations_of_unseen_writes(true),
+            ["server.1 R6: 4 bytes received at stream offset 0 that the peer never sent"]
+        );
+    }
+
+    #[test]
+    fn w3_a_simulated_run_with_the_check_off_reports_nothing() {
+        assert!(violations_of_unseen_writes(false).is_empty());
     }
 }

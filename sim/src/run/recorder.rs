@@ -5,7 +5,7 @@
 //! runs and each connection's counters.
 
 use super::context::Context;
-use super::integrity::{Mismatches, StreamMatcher};
+use super::integrity::{Mismatches, StreamEnd, StreamMatcher};
 use super::trace::{now_us, EventKind, HostClock, Trace, TraceEvent};
 use crate::fault::FaultLayer;
 use crate::fault::{Fault, FaultKind, Trigger};
@@ -14,7 +14,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tcpnotify::record::{Callback, CallbackSink, DataFlow, Name};
+use tcpnotify::record::{Callback, CallbackSink, DataFlow, DataTap, Name};
 use tcpnotify::{DroppedWrite, TcpConnection};
 
 #[derive(Default)]
@@ -162,21 +162,15 @@ impl RunState {
         self.options.keep_payloads
     }
 
-    /// Feeds data flowing through connection `conn` to the integrity check; returns what is
-    /// broken, if anything.
-    fn track_stream(&self, conn: &TcpConnection, flow: DataFlow<'_>) -> Option<String> {
+    /// Registers established connection `conn` with the integrity check: the end its data
+    /// is fed to, if the check is on (and the connection has its addresses).
+    fn stream_end(&self, conn: &TcpConnection) -> Option<StreamEnd> {
         if !self.options.check_integrity {
             return None;
         }
         let (local, remote) = (conn.local_address()?, conn.remote_address()?);
         let mut matcher = self.matcher.lock().unwrap_or_else(|e| e.into_inner());
-        match flow {
-            DataFlow::Queued(bytes) => {
-                matcher.sent(local, remote, bytes);
-                None
-            }
-            DataFlow::Delivered(bytes) => matcher.received(local, remote, bytes),
-        }
+        Some(matcher.register(local, remote))
     }
 
     /// The stream segments whose CRCs disagreed (see `integrity.rs`).
@@ -470,12 +464,36 @@ impl Observed {
     }
 }
 
+/// A broken stream found in data about to be delivered, logged after its `received`: one
+/// per host, shared by its sink and its connections' taps.
+type Broken = Arc<Mutex<Option<(Name, String)>>>;
+
+/// One connection's data fed to the integrity check, a broken stream noted for the trace.
+struct IntegrityTap {
+    who: Name,
+    end: StreamEnd,
+    broken: Broken,
+}
+
+impl DataTap for IntegrityTap {
+    fn data(&mut self, flow: DataFlow<'_>) {
+        match flow {
+            DataFlow::Queued(bytes) => self.end.sent(bytes),
+            DataFlow::Delivered(bytes) => {
+                if let Some(message) = self.end.received(bytes) {
+                    let mut broken = self.broken.lock().unwrap_or_else(|e| e.into_inner());
+                    *broken = Some((self.who.clone(), message));
+                }
+            }
+        }
+    }
+}
+
 /// Records one host's callbacks into the run's trace.
 pub(crate) struct HostSink {
     host: Name,
     run: Arc<RunState>,
-    /// A broken stream found in data about to be delivered, logged after its `received`.
-    broken: Mutex<Option<(Name, String)>>,
+    broken: Broken,
     /// The time its callbacks are stamped with (one sink serves one host incarnation).
     clock: HostClock,
     /// The hosts and services its connections' `proxy_via` named, each made once: every
@@ -489,7 +507,7 @@ impl HostSink {
         Arc::new(HostSink {
             host: host.into(),
             run,
-            broken: Mutex::new(None),
+            broken: Broken::default(),
             clock: HostClock::default(),
             names: Mutex::default(),
         })
@@ -497,10 +515,13 @@ impl HostSink {
 }
 
 impl CallbackSink for HostSink {
-    fn data(&self, who: &Name, conn: &TcpConnection, flow: DataFlow<'_>) {
-        if let Some(message) = self.run.track_stream(conn, flow) {
-            *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = Some((who.clone(), message));
-        }
+    fn tap(&self, who: &Name, conn: &TcpConnection) -> Option<Box<dyn DataTap>> {
+        let end = self.run.stream_end(conn)?;
+        Some(Box::new(IntegrityTap {
+            who: who.clone(),
+            end,
+            broken: self.broken.clone(),
+        }))
     }
 
     fn record(&self, who: &Name, conn: Option<&TcpConnection>, callback: Callback) {
