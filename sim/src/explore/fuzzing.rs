@@ -126,7 +126,7 @@ pub(crate) fn too_big_to_run(text: &str, scenario: &Scenario) -> bool {
     }
     let topology = scenario.topology();
     let faults = scenario.plan.as_ref().map_or(0, |p| p.faults.len());
-    toml::from_str::<toml::Value>(text).map_or(true, |v| big(&v))
+    toml_edit::de::from_str::<toml::Value>(text).map_or(true, |v| big(&v))
         || [
             topology.hosts.len(),
             scenario.listeners.len(),

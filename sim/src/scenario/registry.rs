@@ -13,7 +13,7 @@
 //!     let _greeting = params.string("greeting", "hi")?;
 //!     Ok(factory(|| Echo))
 //! });
-//! let params = Params::new(toml::from_str("greeting = 'hello'").unwrap());
+//! let params = Params::new(toml_edit::de::from_str("greeting = 'hello'").unwrap());
 //! assert!(registry.build("my-echo", &params).is_ok());
 //! let err = registry.build("nope", &Params::default()).err().unwrap();
 //! assert!(err.to_string().starts_with("unknown notifier \"nope\""));
