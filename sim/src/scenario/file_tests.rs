@@ -352,6 +352,17 @@ fn an_integer_beyond_64_bits_is_refused_at_its_field_with_a_hint_that_names_a_se
         params,
         format!("bad.toml:23: seed: integer number overflowed {int_hint}")
     );
+    let dotted = parse_err(&format!("{GOOD}plan.seed = {big}\n"));
+    assert_eq!(
+        dotted,
+        format!("bad.toml:21: plan.seed: integer number overflowed {int_hint}"),
+        "in [expect], not the plan's seed"
+    );
+    let dotted = parse_err(&format!("plan.seed = {big}\n{GOOD}"));
+    assert_eq!(
+        dotted,
+        format!("bad.toml:1: plan.seed: integer number overflowed {seed_hint}")
+    );
     // A plan file says the same as a scenario file.
     let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
     let e = PlanFile::parse(

@@ -140,8 +140,10 @@ impl<'a> Locator<'a> {
             let unquoted = |name: &str| name.replace(['"', '\''], "");
             let key = unquoted(&error.field);
             let table = self.header_before(offset).map(unquoted);
-            let seed = key == "plan.seed"
-                || key == "seed" && matches!(table.as_deref(), None | Some("plan"));
+            let seed = matches!(
+                (key.as_str(), table.as_deref()),
+                ("seed", None | Some("plan")) | ("plan.seed", None)
+            );
             let hint = match (negative, seed) {
                 (true, _) => format!(" (TOML integers go down to {})", i64::MIN),
                 (false, true) => format!(
