@@ -459,6 +459,24 @@ fn sizes_counts_and_durations_are_bounded() {
 }
 
 #[test]
+fn a_file_naming_a_hundred_thousand_hosts_is_refused_for_their_number_in_linear_time() {
+    // 1.3 MB, well under the file limit. Listing the hosts in order of mention searched the
+    // list for each host, so the refusal came after 5 billion comparisons (over a minute in
+    // a debug build; ten minutes for 300,000): a file could hang `run` before validation.
+    // No time is asserted; a return of that search shows as this test taking minutes.
+    let hosts: Vec<String> = (0..100_000).map(|i| format!("\"h{i}\"")).collect();
+    let text = format!("hosts = [{}]\n{GOOD}", hosts.join(", "));
+    let err = parse_err(&text);
+    assert_eq!(
+        err,
+        format!(
+            "bad.toml:1: hosts: 100002 entries are more than the limit of {}",
+            crate::validate::MAX_HOSTS
+        )
+    );
+}
+
+#[test]
 fn a_big_file_is_refused_before_it_is_read_whole() {
     let dir = scratch("big");
     let path = dir.join("big.toml");
