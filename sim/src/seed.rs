@@ -28,8 +28,8 @@ use std::fmt;
 /// struct File { seed: Seed }
 /// let text = toml::to_string(&File { seed: Seed(u64::MAX) }).unwrap();
 /// assert_eq!(text.trim(), "seed = \"18446744073709551615\"");
-/// assert_eq!(toml::from_str::<File>(&text).unwrap().seed, Seed(u64::MAX));
-/// assert_eq!(toml::from_str::<File>("seed = 7").unwrap().seed, Seed(7));
+/// assert_eq!(toml_edit::de::from_str::<File>(&text).unwrap().seed, Seed(u64::MAX));
+/// assert_eq!(toml_edit::de::from_str::<File>("seed = 7").unwrap().seed, Seed(7));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Seed(pub u64);
@@ -134,7 +134,7 @@ mod tests {
             let file = File { seed: Seed(seed) };
             let text = toml::to_string(&file).expect("serialises");
             assert_eq!(
-                toml::from_str::<File>(&text).expect("parses"),
+                toml_edit::de::from_str::<File>(&text).expect("parses"),
                 file,
                 "{text}"
             );
@@ -148,7 +148,9 @@ mod tests {
             "seed = \"\"",
             "seed = 1.5",
         ] {
-            let err = toml::from_str::<File>(bad).expect_err(bad).to_string();
+            let err = toml_edit::de::from_str::<File>(bad)
+                .expect_err(bad)
+                .to_string();
             assert!(err.contains("a whole number from 0"), "{bad}: {err}");
         }
     }

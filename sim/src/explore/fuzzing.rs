@@ -47,7 +47,7 @@ pub fn check_fuzz_input(data: &[u8]) {
     let saved = plan
         .to_toml()
         .unwrap_or_else(|e| panic!("a valid plan that TOML cannot hold: {e}\n{plan:?}"));
-    let reread: FaultPlan = toml::from_str(&saved)
+    let reread: FaultPlan = toml_edit::de::from_str(&saved)
         .unwrap_or_else(|e| panic!("a saved plan does not load: {e}\n{saved}"));
     assert_eq!(reread, plan, "a saved plan reads back changed:\n{saved}");
     // What `shrink` writes loads as the same scenario, seed and plan.
@@ -126,7 +126,7 @@ pub(crate) fn too_big_to_run(text: &str, scenario: &Scenario) -> bool {
     }
     let topology = scenario.topology();
     let faults = scenario.plan.as_ref().map_or(0, |p| p.faults.len());
-    toml::from_str::<toml::Value>(text).map_or(true, |v| big(&v))
+    toml_edit::de::from_str::<toml::Value>(text).map_or(true, |v| big(&v))
         || [
             topology.hosts.len(),
             scenario.listeners.len(),

@@ -243,13 +243,13 @@ impl fmt::Display for Trigger {
 ///
 /// ```
 /// use tcpnotify_sim::fault::{Fault, FaultKind, Trigger};
-/// let fault: Fault = toml::from_str("at_ms = 5\nkind = 'reset'\nconn = 'c1'").unwrap();
+/// let fault: Fault = toml_edit::de::from_str("at_ms = 5\nkind = 'reset'\nconn = 'c1'").unwrap();
 /// assert_eq!(fault, Fault::at(5, FaultKind::Reset { conn: "c1".into() }));
 /// assert_eq!(fault.trigger, Trigger::At(5));
 /// // Both triggers, or none: the fault does not load.
 /// let both = "at_ms = 5\nafter = { conn = 'c1', callback = 'received', nth = 1 }\nkind = 'reset'\nconn = 'c1'";
-/// assert!(toml::from_str::<Fault>(both).is_err());
-/// assert!(toml::from_str::<Fault>("kind = 'reset'\nconn = 'c1'").is_err());
+/// assert!(toml_edit::de::from_str::<Fault>(both).is_err());
+/// assert!(toml_edit::de::from_str::<Fault>("kind = 'reset'\nconn = 'c1'").is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "FaultTable", into = "FaultTable")]
@@ -488,7 +488,7 @@ fn ordinal(n: u32) -> String {
 ///
 /// ```
 /// use tcpnotify_sim::FaultPlan;
-/// let plan: FaultPlan = toml::from_str(r#"
+/// let plan: FaultPlan = toml_edit::de::from_str(r#"
 ///     seed = 7
 ///     [partial_writes]
 ///     average = 1
@@ -499,7 +499,7 @@ fn ordinal(n: u32) -> String {
 ///     after = { conn = "c1", callback = "received", nth = 3 }
 /// "#).unwrap();
 /// assert_eq!(plan.faults[0].to_string(), "reset c1 after c1's 3rd received");
-/// assert_eq!(toml::from_str::<FaultPlan>(&plan.to_toml().unwrap()).unwrap(), plan);
+/// assert_eq!(toml_edit::de::from_str::<FaultPlan>(&plan.to_toml().unwrap()).unwrap(), plan);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -878,7 +878,7 @@ mod flow_window_tests {
         assert!(!quiet.to_toml().unwrap().contains("window"));
         assert!(!quiet.describe().contains("window"));
         assert_eq!(
-            toml::from_str::<FaultPlan>(&quiet.to_toml().unwrap()),
+            toml_edit::de::from_str::<FaultPlan>(&quiet.to_toml().unwrap()),
             Ok(quiet)
         );
         let small = FaultPlan {
@@ -887,7 +887,7 @@ mod flow_window_tests {
         };
         assert!(small.describe().contains("window 65536B"));
         assert_eq!(
-            toml::from_str::<FaultPlan>(&small.to_toml().unwrap()),
+            toml_edit::de::from_str::<FaultPlan>(&small.to_toml().unwrap()),
             Ok(small)
         );
     }

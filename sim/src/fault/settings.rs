@@ -74,7 +74,7 @@ impl From<Span> for (u64, u64) {
 ///
 /// ```
 /// use tcpnotify_sim::FaultSettings;
-/// let settings: FaultSettings = toml::from_str("partitions = 0.5\npartition_ms = [100, 300]").unwrap();
+/// let settings: FaultSettings = toml_edit::de::from_str("partitions = 0.5\npartition_ms = [100, 300]").unwrap();
 /// assert_eq!(settings.partitions, 0.5);
 /// assert_eq!(settings.resets, 0.0);
 /// ```
@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn every_range_is_ordered_and_bounded() {
         let check = |text: &str| {
-            toml::from_str::<FaultSettings>(text)
+            toml_edit::de::from_str::<FaultSettings>(text)
                 .map_err(|e| e.to_string())
                 .and_then(|s| s.validate().map_err(|e| e.to_string()))
         };

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 /// What must hold at the end of a run, besides the contract.
 ///
 /// ```
-/// let e: tcpnotify_sim::scenario::Expectations = toml::from_str("closed = 2\nechoed = true").unwrap();
+/// let e: tcpnotify_sim::scenario::Expectations = toml_edit::de::from_str("closed = 2\nechoed = true").unwrap();
 /// assert!(e.finished);
 /// assert_eq!(e.closed, Some(2));
 /// ```

@@ -231,10 +231,8 @@ impl ScenarioFile {
         path: &Path,
         registry: &Registry,
     ) -> Result<ScenarioFile, ScenarioError> {
-        let at = Locator::new(text, path);
-        let file: FileScenario = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
-        at.editable()?;
-        build(&file, &at, registry)
+        let at = Locator::parse(text, path)?;
+        build(&at.deserialize()?, &at, registry)
     }
 }
 
@@ -266,15 +264,12 @@ impl PlanFile {
             #[serde(flatten)]
             _rest: toml::Table,
         }
-        let at = Locator::new(text, path);
-        let table: toml::Table = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
-        at.editable()?;
-        let (plan, prefix, root_seed) = if table.contains_key("plan") {
-            let file: WithPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
+        let at = Locator::parse(text, path)?;
+        let (plan, prefix, root_seed) = if at.has_key("plan") {
+            let file: WithPlan = at.deserialize()?;
             (file.plan, "plan", file.seed)
         } else {
-            let plan: FaultPlan = toml::from_str(text).map_err(|e| at.toml_error(&e))?;
-            (plan, "", None)
+            (at.deserialize::<FaultPlan>()?, "", None)
         };
         let seed = at.plan_seed(&plan, prefix, root_seed)?;
         plan.validate(&scenario.topology())

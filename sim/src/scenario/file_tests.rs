@@ -297,8 +297,8 @@ fn every_u64_seed_round_trips_through_shrink_output_and_plan_files() {
 
 #[test]
 fn a_bare_integer_above_i64_max_is_refused_at_its_line_as_toml_edit_would() {
-    // `toml` reads it, `toml_edit` (which `shrink` rewrites files with) refuses it: a loaded
-    // file must be one `shrink` can write back.
+    // TOML's integers are signed 64-bit numbers. (When files were deserialised with `toml`,
+    // which read it, it loaded, and `shrink`, which rewrites files with `toml_edit`, failed.)
     let text = GOOD.replace("seed = 7", "seed = 18446744073709551615");
     let e = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap_err();
     assert_eq!(e.line, Some(3), "{e}");
@@ -308,6 +308,91 @@ fn a_bare_integer_above_i64_max_is_refused_at_its_line_as_toml_edit_would() {
     let plan_text = "seed = 18446744073709551615\n";
     let e = PlanFile::parse(plan_text, Path::new("p.toml"), &file.scenario).unwrap_err();
     assert!(e.to_string().starts_with("p.toml:1: "), "{e}");
+}
+
+#[test]
+fn an_integer_beyond_64_bits_is_refused_at_its_field_with_a_hint_that_names_a_seed_only_for_a_seed()
+{
+    let scenario = |from: &str, to: &str| {
+        assert!(GOOD.contains(from), "{from}");
+        parse_err(&GOOD.replace(from, to))
+    };
+    let seed_hint = "(TOML integers go up to 9223372036854775807; a larger seed is written as a \
+                     string, \"18446744073709551615\")";
+    let int_hint = "(TOML integers go up to 9223372036854775807)";
+    let big = "18446744073709551615";
+    assert_eq!(
+        scenario("seed = 7", &format!("seed = {big}")),
+        format!("bad.toml:3: seed: integer number overflowed {seed_hint}")
+    );
+    assert_eq!(
+        scenario("seed = 7", &format!("seed = 7\nduration_ms = {big}")),
+        format!("bad.toml:4: duration_ms: integer number overflowed {int_hint}")
+    );
+    assert_eq!(
+        scenario("echoed = true", &format!("closed = {big}")),
+        format!("bad.toml:20: closed: integer number overflowed {int_hint}")
+    );
+    assert_eq!(
+        scenario("seed = 7", "seed = -9223372036854775809"),
+        "bad.toml:3: seed: integer number overflowed (TOML integers go down to \
+         -9223372036854775808)"
+    );
+    // A plan's seed is a seed; a notifier's parameter named `seed` is not.
+    let plan = parse_err(&format!("{GOOD}\n[plan] # minimal\nseed = {big}\n"));
+    assert_eq!(
+        plan,
+        format!("bad.toml:23: seed: integer number overflowed {seed_hint}")
+    );
+    let params = GOOD.replace("params = { bytes = 100 }\n", "");
+    let params = parse_err(&format!(
+        "{params}\n[clients.params]\nbytes = 100\nseed = {big}\n"
+    ));
+    assert_eq!(
+        params,
+        format!("bad.toml:23: seed: integer number overflowed {int_hint}")
+    );
+    let dotted = parse_err(&format!("{GOOD}plan.seed = {big}\n"));
+    assert_eq!(
+        dotted,
+        format!("bad.toml:21: plan.seed: integer number overflowed {int_hint}"),
+        "in [expect], not the plan's seed"
+    );
+    let dotted = parse_err(&format!("plan.seed = {big}\n{GOOD}"));
+    assert_eq!(
+        dotted,
+        format!("bad.toml:1: plan.seed: integer number overflowed {seed_hint}")
+    );
+    // A plan file says the same as a scenario file.
+    let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let e = PlanFile::parse(
+        &format!("seed = {big}\n"),
+        Path::new("p.toml"),
+        &file.scenario,
+    );
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        format!("p.toml:1: seed: integer number overflowed {seed_hint}")
+    );
+}
+
+#[test]
+fn of_several_unknown_fields_in_a_table_the_first_by_name_is_reported() {
+    // The order `toml`'s sorted tables gave; kept when loading moved to `toml_edit`, whose
+    // tables keep the file's order.
+    let err = parse_err(&GOOD.replace("echoed = true", "zeta = 1\nalpha = 2"));
+    assert!(
+        err.starts_with("bad.toml:21: expect.alpha: unknown field `alpha`"),
+        "{err}"
+    );
+    // A scenario file given as a bare plan file: `clients` comes before `name` and `seed`.
+    let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let e = PlanFile::parse(GOOD, Path::new("p.toml"), &file.scenario).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:11: clients[0]: unknown field `clients`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -370,6 +455,24 @@ fn sizes_counts_and_durations_are_bounded() {
     assert!(
         err.contains(": clients[4].params: the clients up to this one send 300000000 bytes"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_file_naming_a_hundred_thousand_hosts_is_refused_for_their_number_in_linear_time() {
+    // 1.3 MB, well under the file limit. Listing the hosts in order of mention searched the
+    // list for each host, so the refusal came after 5 billion comparisons (over a minute in
+    // a debug build; ten minutes for 300,000): a file could hang `run` before validation.
+    // No time is asserted; a return of that search shows as this test taking minutes.
+    let hosts: Vec<String> = (0..100_000).map(|i| format!("\"h{i}\"")).collect();
+    let text = format!("hosts = [{}]\n{GOOD}", hosts.join(", "));
+    let err = parse_err(&text);
+    assert_eq!(
+        err,
+        format!(
+            "bad.toml:1: hosts: 100002 entries are more than the limit of {}",
+            crate::validate::MAX_HOSTS
+        )
     );
 }
 

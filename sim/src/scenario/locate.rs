@@ -1,13 +1,19 @@
 //! Where in a scenario or plan file an error is: the error a loader returns
 //! ([`ScenarioError`]: file, line, field, message), a field's line, and a byte offset's field,
 //! read from the document's spans only when an error needs them.
+//!
+//! A file is parsed once, by `toml_edit` ([`Locator::parse`]), and deserialised from that
+//! document ([`Locator::deserialize`]): what loads is exactly what `shrink` can edit and
+//! write back, and what an error's line is found in.
 
 use crate::fault::FaultPlan;
 use crate::seed::Seed;
 use crate::validate::InvalidField;
+use serde::de::DeserializeOwned;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use toml_edit::visit_mut::VisitMut;
 
 /// A scenario or plan file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +43,13 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Turns fields into lines, and byte offsets into fields, for errors. The document's spans
-/// are read only when an error needs them.
+/// A file's parsed document, which turns fields into lines, and byte offsets into fields, for
+/// errors. The document's spans are read only when an error needs them.
 pub(super) struct Locator<'a> {
     pub(super) text: &'a str,
     pub(super) path: &'a Path,
+    /// The document: empty while the error of a text that does not parse is made.
+    doc: toml_edit::Document<&'a str>,
 }
 
 /// A place in the document: the dotted field and the bytes it covers.
@@ -53,8 +61,35 @@ struct Place {
 }
 
 impl<'a> Locator<'a> {
-    pub(super) fn new(text: &'a str, path: &'a Path) -> Self {
-        Locator { text, path }
+    /// Parses `text` (named `path` in errors): the only time loading parses a file. Text
+    /// that is not TOML is refused at its line; so is a bare integer beyond TOML's 64 bits,
+    /// with a hint.
+    pub(super) fn parse(text: &'a str, path: &'a Path) -> Result<Self, ScenarioError> {
+        match toml_edit::Document::parse(text) {
+            Ok(doc) => Ok(Locator { text, path, doc }),
+            Err(e) => {
+                // No document: the error's field is found from its line's text alone.
+                let doc = toml_edit::Document::new();
+                Err(Locator { text, path, doc }.parse_error(&e))
+            }
+        }
+    }
+
+    /// The document (or the error at its line and field) as a `T`.
+    ///
+    /// Each table's keys are read in sorted order, not the file's, so that of several wrong
+    /// fields in a table the one reported is the same as it always was (the first by name).
+    pub(super) fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        // Deserialising takes the document; the locator keeps its own (with the file's order)
+        // for later errors. The copy keeps the spans that locate an error.
+        let mut doc = toml_edit::DocumentMut::from(self.doc.as_table().clone());
+        SortKeys.visit_document_mut(&mut doc);
+        T::deserialize(toml_edit::de::Deserializer::from(doc)).map_err(|e| self.toml_error(&e))
+    }
+
+    /// Whether the document has a top-level `key`.
+    pub(super) fn has_key(&self, key: &str) -> bool {
+        self.doc.contains_key(key)
     }
 
     fn error(&self, offset: Option<usize>, field: &str, message: &str) -> ScenarioError {
@@ -84,29 +119,43 @@ impl<'a> Locator<'a> {
     }
 
     /// A TOML error, at its line and field.
-    pub(super) fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
+    fn toml_error(&self, e: &toml_edit::de::Error) -> ScenarioError {
         let offset = e.span().map(|s| s.start);
         let field = offset.map(|o| self.field_at(o)).unwrap_or_default();
         self.error(offset.or(Some(0)), &field, e.message().trim())
     }
 
-    /// Refuses a document that `toml` read but `toml_edit` cannot: the two libraries differ at
-    /// the edges (`toml` reads a bare integer above `i64::MAX`, which TOML does not allow),
-    /// and a loaded file must stay editable, as `shrink` rewrites it with `toml_edit`, and
-    /// locatable, as errors find their lines with it.
-    pub(super) fn editable(&self) -> Result<(), ScenarioError> {
-        let Err(e) = toml_edit::Document::parse(self.text) else {
-            return Ok(());
-        };
-        let offset = e.span().map(|s| s.start);
-        let mut message = e.message().trim().to_string();
-        if message.contains("overflow") {
-            message.push_str(&format!(
-                " (TOML integers go up to {}; a larger seed is written as a string, \"18446744073709551615\")",
-                i64::MAX
-            ));
+    /// Text that does not parse, at its line and the key written there. An integer beyond
+    /// TOML's (a signed 64-bit number) gets a hint, which for a seed says how to write one
+    /// above `i64::MAX`.
+    fn parse_error(&self, e: &toml_edit::TomlError) -> ScenarioError {
+        let mut error = self.toml_error(&e.clone().into());
+        let offset = e.span().map_or(0, |s| s.start);
+        if error.message == "integer number overflowed" {
+            let negative = e
+                .span()
+                .and_then(|s| self.text.get(s))
+                .is_some_and(|number| number.trim_start().starts_with('-'));
+            // The field is the key as written on its line, maybe dotted; names may be quoted.
+            let unquoted = |name: &str| name.replace(['"', '\''], "");
+            let key = unquoted(&error.field);
+            let table = self.header_before(offset).map(unquoted);
+            let seed = matches!(
+                (key.as_str(), table.as_deref()),
+                ("seed", None | Some("plan")) | ("plan.seed", None)
+            );
+            let hint = match (negative, seed) {
+                (true, _) => format!(" (TOML integers go down to {})", i64::MIN),
+                (false, true) => format!(
+                    " (TOML integers go up to {}; a larger seed is written as a string, \
+                     \"18446744073709551615\")",
+                    i64::MAX
+                ),
+                (false, false) => format!(" (TOML integers go up to {})", i64::MAX),
+            };
+            error.message.push_str(&hint);
         }
-        Err(self.error(offset.or(Some(0)), "", &message))
+        error
     }
 
     /// The seed a plan file or a scenario's `[plan]` names: the plan's own `seed` (if it is
@@ -181,10 +230,36 @@ impl<'a> Locator<'a> {
     /// Every written field of the document with its span (none if the text does not parse).
     fn places(&self) -> Vec<Place> {
         let mut places = Vec::new();
-        if let Ok(doc) = toml_edit::Document::parse(self.text) {
-            collect_table(doc.as_table(), "", &mut places);
-        }
+        collect_table(self.doc.as_table(), "", &mut places);
         places
+    }
+
+    /// The name of the last table header written before byte `offset` (`plan` for `[plan]`,
+    /// `clients` for `[[clients]]`), read from the text, for text the TOML parser could not
+    /// read; `None` at the top level.
+    fn header_before(&self, offset: usize) -> Option<&str> {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let start = before.rfind('\n').map_or(0, |i| i + 1);
+        before[..start].lines().rev().find_map(|line| {
+            let line = line.split('#').next().unwrap_or("").trim();
+            let name = line.strip_prefix('[')?.trim_start_matches('[');
+            Some(name.split(']').next().unwrap_or("").trim())
+        })
+    }
+}
+
+/// Sorts the keys of every table and inline table of a document (arrays keep their order).
+struct SortKeys;
+
+impl VisitMut for SortKeys {
+    fn visit_table_mut(&mut self, table: &mut toml_edit::Table) {
+        table.sort_values();
+        toml_edit::visit_mut::visit_table_mut(self, table);
+    }
+
+    fn visit_inline_table_mut(&mut self, table: &mut toml_edit::InlineTable) {
+        table.sort_values();
+        toml_edit::visit_mut::visit_inline_table_mut(self, table);
     }
 }
 

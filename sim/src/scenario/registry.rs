@@ -13,7 +13,7 @@
 //!     let _greeting = params.string("greeting", "hi")?;
 //!     Ok(factory(|| Echo))
 //! });
-//! let params = Params::new(toml::from_str("greeting = 'hello'").unwrap());
+//! let params = Params::new(toml_edit::de::from_str("greeting = 'hello'").unwrap());
 //! assert!(registry.build("my-echo", &params).is_ok());
 //! let err = registry.build("nope", &Params::default()).err().unwrap();
 //! assert!(err.to_string().starts_with("unknown notifier \"nope\""));
@@ -366,31 +366,44 @@ impl Registry {
         name: &str,
         params: &Params,
     ) -> Result<ListenNotifierFactory, ParamError> {
-        let builder = self.listen_builders.get(name).ok_or_else(|| {
-            let known = match self.listener_names() {
-                names if names.is_empty() => "none".to_string(),
-                names => names.join(", "),
-            };
-            ParamError::new(
-                "",
-                format!("unknown listen notifier {name:?} (registered: {known})"),
-            )
-        })?;
-        let made = builder(params)?;
-        all_read(name, params).map(|()| made)
+        build(&self.listen_builders, "listen notifier", name, params)
     }
 
     /// Builds notifier `name` from `params`; every parameter must be one it knows.
     pub fn build(&self, name: &str, params: &Params) -> Result<NotifierFactory, ParamError> {
-        let builder = self.builders.get(name).ok_or_else(|| {
-            let known = self.names().join(", ");
-            ParamError::new(
-                "",
-                format!("unknown notifier {name:?} (registered: {known})"),
-            )
-        })?;
-        let made = builder(params)?;
-        all_read(name, params).map(|()| made)
+        build(&self.builders, "notifier", name, params)
+    }
+}
+
+/// Builds `name`, a `kind` of notifier, with its builder in `builders` from `params`; every
+/// parameter must be one it knows.
+fn build<T, B>(
+    builders: &BTreeMap<String, Arc<B>>,
+    kind: &str,
+    name: &str,
+    params: &Params,
+) -> Result<T, ParamError>
+where
+    B: Fn(&Params) -> Result<T, ParamError> + ?Sized,
+{
+    let builder = builders.get(name).ok_or_else(|| {
+        let known = listed(builders.keys());
+        ParamError::new("", format!("unknown {kind} {name:?} (registered: {known})"))
+    })?;
+    let made = builder(params)?;
+    all_read(name, params).map(|()| made)
+}
+
+/// `names` as a message lists them: `a, b, c`, or `none`.
+fn listed<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    let names: Vec<S> = names.into_iter().collect();
+    match names.is_empty() {
+        true => "none".to_string(),
+        false => names
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
@@ -398,12 +411,64 @@ impl Registry {
 fn all_read(name: &str, params: &Params) -> Result<(), ParamError> {
     match params.unknown() {
         Some(key) => {
-            let known = params.known().join(", ");
+            let known = listed(params.known());
             Err(ParamError::new(
                 &key,
                 format!("unknown parameter of {name} (it takes: {known})"),
             ))
         }
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(text: &str) -> Params {
+        Params::new(toml_edit::de::from_str(text).expect("a table"))
+    }
+
+    #[test]
+    fn an_unknown_notifier_of_either_kind_lists_the_registered_ones_or_says_none() {
+        let empty = Registry::new();
+        let err = |e: Option<ParamError>| e.expect("refused").to_string();
+        assert_eq!(
+            err(empty.build("echo", &Params::default()).err()),
+            "unknown notifier \"echo\" (registered: none)"
+        );
+        assert_eq!(
+            err(empty.build_listener("gate", &Params::default()).err()),
+            "unknown listen notifier \"gate\" (registered: none)"
+        );
+        let mut two = Registry::new();
+        two.register("b", |_: &Params| Ok(factory(|| Echo)));
+        two.register("a", |_: &Params| Ok(factory(|| Echo)));
+        assert_eq!(
+            err(two.build("c", &Params::default()).err()),
+            "unknown notifier \"c\" (registered: a, b)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_parameter_lists_the_ones_the_builder_takes_or_says_none() {
+        let registry = Registry::builtin();
+        let e = registry
+            .build("echo", &params("bytes = 1"))
+            .err()
+            .expect("refused");
+        assert_eq!(e.key, "bytes");
+        assert_eq!(e.to_string(), "unknown parameter of echo (it takes: none)");
+        let e = (registry
+            .build("line-client", &params("requests = 2\nrequets = 3"))
+            .err())
+        .expect("refused");
+        assert_eq!(
+            (e.key.as_str(), e.to_string()),
+            (
+                "requets",
+                "unknown parameter of line-client (it takes: requests)".to_string()
+            )
+        );
     }
 }

@@ -421,6 +421,10 @@ impl Scenario {
     /// The hosts (in order of first mention), servers, client names and duration.
     pub fn topology(&self) -> Topology {
         let mut hosts: Vec<String> = Vec::new();
+        // Which are in `hosts` already: a file may name hundreds of thousands of hosts before
+        // validation refuses more than MAX_HOSTS, and a search of the list for each would take
+        // minutes.
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
         let mentioned = self
             .listeners
             .iter()
@@ -429,7 +433,7 @@ impl Scenario {
             .chain(self.extra_hosts.iter())
             .chain(self.names.values().flatten());
         for h in mentioned {
-            if !hosts.contains(h) {
+            if seen.insert(h) {
                 hosts.push(h.clone());
             }
         }
