@@ -170,7 +170,11 @@ fn an_event_triggered_partition_counts_the_bytes_in_flight_a_reset_on_the_same_e
             assert_eq!(cut.fired_in_flight, 1, "{on:?}");
         }
         if (conn, callback) == ("c1", "connected") {
-            assert_eq!((reset.fired_in_flight, cut.fired_in_flight), (0, 1), "{on:?}");
+            assert_eq!(
+                (reset.fired_in_flight, cut.fired_in_flight),
+                (0, 1),
+                "{on:?}"
+            );
         }
         found.push(reset.fired_in_flight);
     }

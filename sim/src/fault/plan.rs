@@ -100,7 +100,9 @@ pub struct EventTrigger {
 
 /// What a fault does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+// Unknown fields are refused here, not in `FaultTable`, which flattens this beside its
+// trigger (and serde cannot refuse them across a flatten).
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultKind {
     /// Hosts `a` and `b` cannot reach each other (one way: only `a` to `b`) for a while.
     /// Data in flight is held, not lost, and arrives after the partition heals; connects across

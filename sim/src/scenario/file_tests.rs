@@ -901,3 +901,33 @@ fn a_refusal_loads_from_a_plan_and_its_fields_are_checked() {
         "{err}"
     );
 }
+
+/// A misspelt field of a planned fault is refused at its line, as anywhere else in the file:
+/// `[[plan.faults]]` tables flatten their kind's fields beside the trigger, and serde's
+/// flatten alone would take `one_wya = true` for a two-way partition without a word.
+#[test]
+fn an_unknown_field_of_a_planned_fault_names_file_line_and_field() {
+    for (kind, fields) in [
+        (
+            "partition",
+            "a = \"client\"\nb = \"server\"\nduration_ms = 10\none_wya = true",
+        ),
+        ("reset", "conn = \"c1\"\nzz = 1"),
+        ("crash", "host = \"server\"\nrestart_after = 5"),
+    ] {
+        let text =
+            format!("{GOOD}\n[plan]\n[[plan.faults]]\nat_ms = 5\nkind = \"{kind}\"\n{fields}\n");
+        let err = parse_err(&text);
+        let wrong = fields.lines().last().unwrap().split(' ').next().unwrap();
+        // `[plan]` is line 22 and the fields start at 26.
+        let line = 25 + fields.lines().count();
+        assert!(
+            err.starts_with(&format!("bad.toml:{line}: plan.faults[0].{wrong}: ")),
+            "{kind}: {err}"
+        );
+        assert!(
+            err.contains(&format!("unknown field `{wrong}`")),
+            "{kind}: {err}"
+        );
+    }
+}

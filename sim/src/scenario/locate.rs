@@ -122,6 +122,15 @@ impl<'a> Locator<'a> {
     fn toml_error(&self, e: &toml_edit::de::Error) -> ScenarioError {
         let offset = e.span().map(|s| s.start);
         let field = offset.map(|o| self.field_at(o)).unwrap_or_default();
+        // Refused across a flatten (a planned fault's kind), an unknown field is reported at
+        // its table: found there, it is shown at its own line.
+        let unknown = (e.message().strip_prefix("unknown field `"))
+            .and_then(|rest| rest.split('`').next())
+            .map(|key| join(&field, key));
+        if let Some(place) = unknown.and_then(|f| self.places().into_iter().find(|p| p.field == f))
+        {
+            return self.error(Some(place.span.start), &place.field, e.message().trim());
+        }
         self.error(offset.or(Some(0)), &field, e.message().trim())
     }
 
