@@ -219,9 +219,6 @@ impl Faulted {
     }
 }
 
-/// When a timed fault fires: at a time of `window`, or, without one, on an event of one of
-/// `dials` (the client connections it concerns): their `connecting` or `connected`, or one of
-/// their first three `sent` or `received`.
 /// Two hosts as a key that is the same in either order.
 fn pair<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
     if a <= b {
@@ -249,6 +246,9 @@ fn dials_by_pair(topology: &Topology) -> BTreeMap<(&str, &str), Vec<&Dial>> {
     between
 }
 
+/// When a timed fault fires: at a time of `window`, or, without one, on an event of one of
+/// `dials` (the client connections it concerns): their `connecting` or `connected`, or one of
+/// their first three `sent` or `received`.
 fn when(rng: &mut ChaCha8Rng, window: Option<Span>, dials: &[&Dial]) -> Trigger {
     if let Some(window) = window {
         return Trigger::At(window.pick(rng));
