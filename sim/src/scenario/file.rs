@@ -428,7 +428,14 @@ impl ScenarioFile {
         if let Some(seed) = plan_doc.get("seed") {
             doc["seed"] = seed.clone();
         }
-        doc["plan"] = toml_edit::Item::Table(plan_doc.as_table().clone());
+        // The plan's tables are numbered in its own document: after the file's, in the same
+        // order, so it is written below every table of the file instead of among them.
+        let mut plan_table = plan_doc.as_table().clone();
+        let after = last_position(doc.as_table());
+        shift_positions(&mut plan_table, after.saturating_add(2));
+        // A document's root has no position of its own; as `[plan]` it comes first.
+        plan_table.set_position(Some(after.saturating_add(1)));
+        doc["plan"] = toml_edit::Item::Table(plan_table);
         let mut header = header.to_string();
         if dropped > 0 {
             header.push_str(&format!(
@@ -438,6 +445,31 @@ impl ScenarioFile {
         }
         let header: String = header.lines().map(|l| format!("# {l}\n")).collect();
         Ok(format!("{header}{doc}"))
+    }
+}
+
+/// The highest position of `table` and of the tables inside it (the order in which a
+/// document writes its tables).
+fn last_position(table: &toml_edit::Table) -> isize {
+    let inside = table.iter().map(|(_, item)| match item {
+        toml_edit::Item::Table(t) => last_position(t),
+        toml_edit::Item::ArrayOfTables(a) => a.iter().map(last_position).max().unwrap_or(0),
+        _ => 0,
+    });
+    inside.chain(table.position()).max().unwrap_or(0)
+}
+
+/// Moves `table` and the tables inside it `by` places later in their document's order.
+fn shift_positions(table: &mut toml_edit::Table, by: isize) {
+    if let Some(position) = table.position() {
+        table.set_position(Some(position.saturating_add(by)));
+    }
+    for (_, item) in table.iter_mut() {
+        match item {
+            toml_edit::Item::Table(t) => shift_positions(t, by),
+            toml_edit::Item::ArrayOfTables(a) => a.iter_mut().for_each(|t| shift_positions(t, by)),
+            _ => {}
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! points (file, line, field).
 
 use super::*;
+use crate::fault::{EventTrigger, Fault, FaultKind};
 
 fn parse_err(text: &str) -> String {
     ScenarioFile::parse(text, Path::new("bad.toml"), &Registry::builtin())
@@ -930,4 +931,48 @@ fn an_unknown_field_of_a_planned_fault_names_file_line_and_field() {
             "{kind}: {err}"
         );
     }
+}
+
+/// What `shrink` writes keeps the file's tables in their order and puts the plan after all of
+/// them: a plan's own tables (`[[plan.faults]]`, `[plan.faults.after]`) are numbered in its
+/// own document, and kept so they landed among the file's `[[listeners]]` and `[[clients]]`.
+#[test]
+fn with_plan_writes_the_plan_after_every_table_of_the_file() {
+    let text = format!(
+        "{GOOD}\n[plan]\nseed = 7\n\n[[listeners]]\nname = \"other\"\nhost = \"server\"\n\
+         port = 7001\nnotifier = \"echo\"\n"
+    );
+    let file = ScenarioFile::parse(&text, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let plan = FaultPlan {
+        faults: vec![
+            Fault::at(5, FaultKind::Reset { conn: "c1".into() }),
+            Fault::after(
+                EventTrigger {
+                    conn: "c1".into(),
+                    callback: "connected".into(),
+                    nth: 1,
+                },
+                FaultKind::Reset { conn: "c1".into() },
+            ),
+        ],
+        ..FaultPlan::quiet(Seed(3))
+    };
+    let written = file.with_plan(&plan, "shrunk").unwrap();
+    let headers: Vec<&str> = (written.lines()).filter(|l| l.starts_with('[')).collect();
+    assert_eq!(
+        headers,
+        [
+            "[[listeners]]",
+            "[[clients]]",
+            "[expect]",
+            "[[listeners]]",
+            "[plan]",
+            "[[plan.faults]]",
+            "[[plan.faults]]",
+            "[plan.faults.after]",
+        ],
+        "{written}"
+    );
+    let back = ScenarioFile::parse(&written, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    assert_eq!(back.scenario.plan, Some(plan));
 }
