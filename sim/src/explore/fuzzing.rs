@@ -11,7 +11,7 @@
 //! [`RUN_MS`], clients start within it, and inputs that ask for much more than a small
 //! scenario (see [`too_big_to_run`]) are only loaded, not run.
 
-use crate::fault::{FaultPlan, Trigger};
+use crate::fault::{FaultPlan, Faults, Trigger};
 use crate::judge::judge;
 use crate::run::Ended;
 use crate::scenario::{PlanFile, Registry, Scenario, ScenarioError, ScenarioFile};
@@ -95,6 +95,14 @@ fn run_briefly(scenario: Scenario, plan: FaultPlan) {
     scenario.duration_ms = scenario.duration_ms.min(RUN_MS);
     for client in &mut scenario.clients {
         client.start_ms = client.start_ms.min(RUN_MS - 1);
+    }
+    // The plan is drawn already; a fault window written for the longer run would only make
+    // the cut run invalid (it must end before the run does).
+    if let Faults::Settings(settings) = &mut scenario.faults {
+        if let Some(window) = &mut settings.fault_window_ms {
+            window.max = window.max.min(scenario.duration_ms.saturating_sub(1));
+            window.min = window.min.min(window.max);
+        }
     }
     let within = |mut plan: FaultPlan| {
         plan.faults
