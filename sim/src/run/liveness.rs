@@ -20,7 +20,7 @@
 //! new one). With `settle_ms = 0` there is no liveness phase: the run ends with its active
 //! duration, and [`Liveness::Off`] lists the faults still in force then.
 
-use super::{Action, Loop};
+use super::{Action, Loop, Undo};
 use crate::fault::DEFAULT_LATENCY_MS;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -110,19 +110,10 @@ pub(super) struct Disturbed {
 
 /// One fault or policy in force, as the liveness phase heals it.
 enum Healing {
-    /// A partition waiting for its heal.
-    Partition {
-        index: usize,
-        cuts: Vec<(String, String)>,
-    },
+    /// A partition waiting for its heal, or a port refusing connects.
+    End { index: usize, undo: Undo },
     /// A crashed host not restarted.
     Restart { index: usize, host: String },
-    /// A port refusing connects.
-    Refusal {
-        index: usize,
-        host: String,
-        port: u16,
-    },
     /// Latency other than the quiet default.
     Latency,
     /// The plan's chunking policies, by name.
@@ -142,9 +133,7 @@ impl Loop<'_, '_> {
 
     fn describe(&self, healing: &Healing) -> String {
         match healing {
-            Healing::Partition { index, .. }
-            | Healing::Restart { index, .. }
-            | Healing::Refusal { index, .. } => self.described(*index),
+            Healing::End { index, .. } | Healing::Restart { index, .. } => self.described(*index),
             Healing::Latency => "latency other than the quiet 1ms".into(),
             Healing::Policies(names) => format!("chunking policies {}", names.join(", ")),
             Healing::SlowCloses => "slow closes".into(),
@@ -156,14 +145,9 @@ impl Loop<'_, '_> {
         let mut list = Vec::new();
         for action in self.schedule.values() {
             match action {
-                Action::Heal { index, cuts } => list.push(Healing::Partition {
+                Action::End { index, undo } => list.push(Healing::End {
                     index: *index,
-                    cuts: cuts.clone(),
-                }),
-                Action::AcceptAgain { index, host, port } => list.push(Healing::Refusal {
-                    index: *index,
-                    host: host.clone(),
-                    port: *port,
+                    undo: undo.clone(),
                 }),
                 Action::Fire(_) | Action::Restart { .. } => {}
             }
@@ -212,12 +196,9 @@ impl Loop<'_, '_> {
         self.schedule.clear();
         for item in healing {
             match item {
-                Healing::Partition { index, cuts } => self.apply(now, Action::Heal { index, cuts }),
+                Healing::End { index, undo } => self.apply(now, Action::End { index, undo }),
                 Healing::Restart { index, host } => {
                     self.apply(now, Action::Restart { index, host })
-                }
-                Healing::Refusal { index, host, port } => {
-                    self.apply(now, Action::AcceptAgain { index, host, port })
                 }
                 Healing::Latency => {
                     let hosts: Vec<String> =

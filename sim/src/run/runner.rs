@@ -112,18 +112,14 @@ pub enum RunError {
 #[derive(Debug, Clone)]
 enum Action {
     Fire(usize),
-    Heal {
+    /// The end of the plan's fault `index`, a partition's heal or a refusal's end.
+    End {
         index: usize,
-        cuts: Vec<(String, String)>,
+        undo: Undo,
     },
     Restart {
         index: usize,
         host: String,
-    },
-    AcceptAgain {
-        index: usize,
-        host: String,
-        port: u16,
     },
 }
 
@@ -630,25 +626,22 @@ impl Loop<'_, '_> {
     /// its refusal.
     fn schedule_end(&mut self, end: FaultEnd) {
         let FaultEnd { at_us, index, undo } = end;
-        let action = match undo {
-            Undo::Cuts(cuts) => Action::Heal { index, cuts },
-            Undo::Refusal { host, port } => Action::AcceptAgain { index, host, port },
-        };
-        self.schedule_at(at_us, action);
+        self.schedule_at(at_us, Action::End { index, undo });
     }
 
     fn apply(&mut self, now: u64, action: Action) {
         match action {
             Action::Fire(index) => self.fire(now, index),
-            Action::Heal { index, cuts } => {
-                self.run.count_held(index);
-                for (from, to) in &cuts {
-                    self.run.layer.heal(from, to);
+            Action::End { index, undo } => {
+                match undo {
+                    Undo::Cuts(cuts) => {
+                        self.run.count_held(index);
+                        for (from, to) in &cuts {
+                            self.run.layer.heal(from, to);
+                        }
+                    }
+                    Undo::Refusal { host, port } => self.run.layer.accept_again(index, &host, port),
                 }
-                self.fault_event(now, index, "healed".into());
-            }
-            Action::AcceptAgain { index, host, port } => {
-                self.run.layer.accept_again(index, &host, port);
                 self.fault_event(now, index, "healed".into());
             }
             Action::Restart { index, host } => {
