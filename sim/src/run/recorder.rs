@@ -192,13 +192,14 @@ impl RunState {
         });
     }
 
-    /// Appends the `FAULT` line of the plan's fault `index` at `at_us`.
-    pub(crate) fn fault_event(&self, at_us: u64, index: usize, description: String) {
+    /// Appends a line of the run's own (no host, no connection) at `at_us`: a fault's, or a
+    /// note of the run loop's.
+    pub(crate) fn line(&self, at_us: u64, kind: EventKind) {
         self.trace.push(TraceEvent {
             at_us,
             host: "-".into(),
             who: "-".into(),
-            kind: EventKind::Fault { index, description },
+            kind,
         });
     }
 
@@ -331,7 +332,7 @@ impl RunState {
                 return Acted::NotHere
             }
         };
-        self.fault_event(at_us, index, description);
+        self.line(at_us, EventKind::Fault { index, description });
         acted
     }
 

@@ -18,7 +18,7 @@ use super::latency::LinkLatencies;
 use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
 use super::recorder::{Acted, FaultEnd, Fired, HostSink, RunState, Undo};
-use super::trace::{EventKind, Trace, TraceEvent};
+use super::trace::{EventKind, Trace};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
 use crate::scenario::{ListenerSpec, NotifierFactory, Scenario};
@@ -517,16 +517,11 @@ impl Loop<'_, '_> {
     }
 
     fn push(&self, at_us: u64, kind: EventKind) {
-        self.run.trace.push(TraceEvent {
-            at_us,
-            host: "-".into(),
-            who: "-".into(),
-            kind,
-        });
+        self.run.line(at_us, kind);
     }
 
     fn fault_event(&self, at_us: u64, index: usize, description: String) {
-        self.run.fault_event(at_us, index, description);
+        self.push(at_us, EventKind::Fault { index, description });
     }
 
     fn run_steps(&mut self) -> Ended {
