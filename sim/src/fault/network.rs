@@ -114,6 +114,10 @@ where
         self.inner.resolve(host, service)
     }
 
+    fn resolve_at_once(&self, host: &str, service: &str) -> Option<io::Result<SocketAddr>> {
+        self.inner.resolve_at_once(host, service)
+    }
+
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
         let (inner, layer, from) = (self.inner.clone(), self.layer.clone(), self.host.clone());
         Box::pin(async move {

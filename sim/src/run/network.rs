@@ -55,78 +55,95 @@ impl TurmoilNetwork {
 
     /// The addresses `name` resolves to, in order, each with `port`.
     fn resolve_addresses(&self, name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-        let address = |h: &str| {
-            let ip = self.addresses.get(h).copied().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, format!("unknown host {h:?}"))
-            })?;
-            Ok(SocketAddr::new(ip, port))
-        };
         match self.names.get(name) {
-            Some(hosts) => hosts.iter().map(|h| address(h)).collect(),
-            None => Ok(vec![address(name)?]),
+            Some(hosts) => hosts.iter().map(|h| self.address(h, port)).collect(),
+            None => Ok(vec![self.address(name, port)?]),
+        }
+    }
+
+    /// Host `host`'s address with `port`.
+    fn address(&self, host: &str, port: u16) -> io::Result<SocketAddr> {
+        let ip = self.addresses.get(host).copied().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, format!("unknown host {host:?}"))
+        })?;
+        Ok(SocketAddr::new(ip, port))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// turmoil's connect of one address, which ends like a real socket's when it is abandoned.
+    ///
+    /// turmoil's listener completes the handshake when it accepts (its SYN-ACK is a oneshot), but
+    /// the client's stream exists only once the connect future is polled again. A future dropped
+    /// in between (a losing happy-eyeballs attempt, C2, or a timed-out one) would leave the
+    /// server's accepted connection with no peer to close it: it would never end. A kernel
+    /// finishes the handshake on its own and closes an abandoned socket, so the server sees its
+    /// peer go away: dropping a `Handshake` does the same, by taking the stream if the accept
+    /// already happened and closing it at once. If it has not happened, the SYN is abandoned:
+    /// turmoil's listener skips it, as a kernel drops a handshake its client reset.
+    ///
+    /// The connect is held inline: a connect allocates only the box its caller keeps it in.
+    struct Handshake<F>
+    where
+        F: Future<Output = io::Result<turmoil::net::TcpStream>>,
+    {
+        // `None` once the connect finished (a finished future must not be polled again).
+        // (Plain comments: the macro takes no attributes on fields but `#[pin]`.)
+        #[pin]
+        connect: Option<F>,
+        // Whether the SYN went out (on the first poll).
+        sent: bool,
+    }
+
+    impl<F> PinnedDrop for Handshake<F>
+    where
+        F: Future<Output = io::Result<turmoil::net::TcpStream>>,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.sent {
+                // Never polled: no SYN went out, and polling now would send one.
+                return;
+            }
+            let Some(connect) = this.connect.as_pin_mut() else {
+                return;
+            };
+            // One poll only reads the SYN-ACK oneshot: ready if the listener already accepted.
+            if let Poll::Ready(Ok(stream)) = connect.poll(&mut Context::from_waker(Waker::noop())) {
+                // Dropping a turmoil stream sends its FIN (or an RST with unread data).
+                drop(stream);
+            }
         }
     }
 }
 
-/// turmoil's connect of one address, which ends like a real socket's when it is abandoned.
-///
-/// turmoil's listener completes the handshake when it accepts (its SYN-ACK is a oneshot), but
-/// the client's stream exists only once the connect future is polled again. A future dropped
-/// in between (a losing happy-eyeballs attempt, C2, or a timed-out one) would leave the
-/// server's accepted connection with no peer to close it: it would never end. A kernel
-/// finishes the handshake on its own and closes an abandoned socket, so the server sees its
-/// peer go away: dropping a `Handshake` does the same, by taking the stream if the accept
-/// already happened and closing it at once. If it has not happened, the SYN is abandoned:
-/// turmoil's listener skips it, as a kernel drops a handshake its client reset.
-struct Handshake {
-    /// `None` once the connect finished (a finished future must not be polled again).
-    connect: Option<BoxFuture<'static, io::Result<turmoil::net::TcpStream>>>,
-    /// Whether the SYN went out (on the first poll).
-    sent: bool,
-}
-
-impl Handshake {
-    fn new(address: SocketAddr) -> Self {
-        Handshake {
-            connect: Some(Box::pin(turmoil::net::TcpStream::connect(address))),
-            sent: false,
-        }
+/// turmoil's connect of `address`, as a [`Handshake`].
+fn handshake(
+    address: SocketAddr,
+) -> Handshake<impl Future<Output = io::Result<turmoil::net::TcpStream>> + Send> {
+    Handshake {
+        connect: Some(turmoil::net::TcpStream::connect(address)),
+        sent: false,
     }
 }
 
-impl Future for Handshake {
+impl<F> Future for Handshake<F>
+where
+    F: Future<Output = io::Result<turmoil::net::TcpStream>>,
+{
     type Output = io::Result<TurmoilStream>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(connect) = self.connect.as_mut() else {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(connect) = this.connect.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(io::Error::other("handshake polled after it finished")));
         };
-        let result = connect.as_mut().poll(cx);
-        self.sent = true;
+        let result = connect.poll(cx);
+        *this.sent = true;
         if result.is_ready() {
-            self.connect = None;
+            this.connect.set(None);
         }
         result.map_ok(TurmoilStream::new)
-    }
-}
-
-impl Drop for Handshake {
-    fn drop(&mut self) {
-        let Some(mut connect) = self.connect.take() else {
-            return;
-        };
-        if !self.sent {
-            // Never polled: no SYN went out, and polling now would send one.
-            return;
-        }
-        // One poll only reads the SYN-ACK oneshot: ready if the listener already accepted.
-        if let Poll::Ready(Ok(stream)) = connect
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
-            // Dropping a turmoil stream sends its FIN (or an RST with unread data).
-            drop(stream);
-        }
     }
 }
 
@@ -143,8 +160,21 @@ impl Network for TurmoilNetwork {
         Box::pin(async move { result })
     }
 
+    /// Every name but one of several hosts: nothing here waits, and nearly every client
+    /// dials a host's own name (or a name of one host), so its connect needs no boxed
+    /// future and no list for the one address. The same address, or the same error, as
+    /// [`resolve`](Self::resolve) gives.
+    fn resolve_at_once(&self, host: &str, service: &str) -> Option<io::Result<SocketAddr>> {
+        let only = match self.names.get(host).map(Vec::as_slice) {
+            Some([only]) => only,
+            Some(_) => return None,
+            None => host,
+        };
+        Some(parse_port(service).and_then(|port| self.address(only, port)))
+    }
+
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
-        Box::pin(Handshake::new(address))
+        Box::pin(handshake(address))
     }
 
     fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
