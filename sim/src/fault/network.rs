@@ -36,6 +36,7 @@ use super::stream::{FaultyStream, Peek};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tcpnotify::{BoxFuture, Network};
 
 /// The network `N` as host `host` sees it through the fault layer.
@@ -154,6 +155,20 @@ where
             let (stream, peer) = accepting.await?;
             Ok((FaultyStream::new(stream, layer)?, peer))
         })
+    }
+
+    /// The backend's own poll, where it has one (turmoil's has): an accept through the fault
+    /// layer then needs no boxed future either.
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<io::Result<(Self::Stream, SocketAddr)>>> {
+        let polled = self.inner.poll_accept(listener, cx)?;
+        Some(polled.map(|accepted| {
+            let (stream, peer) = accepted?;
+            Ok((FaultyStream::new(stream, self.layer.clone())?, peer))
+        }))
     }
 
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {

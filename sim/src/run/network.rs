@@ -15,7 +15,7 @@ use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use tcpnotify::{parse_port, BoxFuture, Network, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -149,7 +149,7 @@ where
 
 impl Network for TurmoilNetwork {
     type Stream = TurmoilStream;
-    type Listener = turmoil::net::TcpListener;
+    type Listener = TurmoilListener;
 
     fn resolve(
         &self,
@@ -180,11 +180,12 @@ impl Network for TurmoilNetwork {
     fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
         let port = parse_port(service);
         Box::pin(async move {
-            turmoil::net::TcpListener::bind(SocketAddr::new(
+            let socket = turmoil::net::TcpListener::bind(SocketAddr::new(
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 port?,
             ))
-            .await
+            .await?;
+            Ok(TurmoilListener::new(socket))
         })
     }
 
@@ -192,20 +193,98 @@ impl Network for TurmoilNetwork {
         &self,
         listener: &'a Self::Listener,
     ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
-        Box::pin(async move {
-            let (stream, peer) = listener.accept().await?;
-            Ok((TurmoilStream::new(stream), peer))
-        })
+        Box::pin(std::future::poll_fn(move |cx| listener.poll_accept(cx)))
+    }
+
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<io::Result<(Self::Stream, SocketAddr)>>> {
+        Some(listener.poll_accept(cx))
     }
 
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
-        let bound = listener.local_addr()?;
+        let bound = listener.socket.local_addr()?;
         // Report the host's own address rather than 0.0.0.0.
         Ok(match self.addresses.get(&*self.host) {
             Some(ip) => SocketAddr::new(*ip, bound.port()),
             None => bound,
         })
     }
+}
+
+/// What turmoil's accept gives: a stream and its peer's address, or why accepting failed.
+type Accepted = io::Result<(turmoil::net::TcpStream, SocketAddr)>;
+
+/// A turmoil listener as [`TurmoilNetwork`] listens: what its connections are accepted from.
+///
+/// turmoil accepts only through a future, and a boxed future per accept was an allocation per
+/// connection. A listener instead runs its accepts one after another in one future made with
+/// it ([`accept_each`]), polled by [`Network::poll_accept`] (and by the future
+/// [`Network::accept`] gives): each accept starts only when one is asked for, as a fresh
+/// accept would. One task accepts at a time (a listener's own): two polling at once would
+/// share the one accept, and only the last to poll would be woken.
+pub struct TurmoilListener {
+    /// The bound socket, for its address; shared with `accepting`.
+    socket: Arc<turmoil::net::TcpListener>,
+    /// The future that accepts, one accept per ask (see [`accept_each`]).
+    accepting: Mutex<BoxFuture<'static, ()>>,
+    /// Where `accepting` leaves an accept's outcome for the poll that asked.
+    accepted: Arc<Mutex<Option<Accepted>>>,
+}
+
+impl TurmoilListener {
+    fn new(socket: turmoil::net::TcpListener) -> Self {
+        let socket = Arc::new(socket);
+        let accepted = Arc::new(Mutex::new(None));
+        TurmoilListener {
+            accepting: Mutex::new(Box::pin(accept_each(socket.clone(), accepted.clone()))),
+            socket,
+            accepted,
+        }
+    }
+
+    /// Accepts one connection if one waits, or registers `cx` to be woken when one may.
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TurmoilStream, SocketAddr)>> {
+        // The accepting future never ends: it leaves each outcome in `accepted` and waits
+        // for the next poll.
+        let _ = lock(&self.accepting).as_mut().poll(cx);
+        match lock(&self.accepted).take() {
+            Some(accepted) => Poll::Ready(accepted.map(|(s, peer)| (TurmoilStream::new(s), peer))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Accepts on `socket` for ever, one accept per poll that finds the last one taken: each
+/// outcome goes to `accepted`, and the next accept starts at the next poll, so a connection is
+/// taken from turmoil's backlog only when asked for.
+async fn accept_each(
+    socket: Arc<turmoil::net::TcpListener>,
+    accepted: Arc<Mutex<Option<Accepted>>>,
+) {
+    loop {
+        let outcome = socket.accept().await;
+        *lock(&accepted) = Some(outcome);
+        // Pending once, with no wake: the poll that took the outcome returns it, and the next
+        // poll, the next ask, resumes here.
+        let mut asked = false;
+        std::future::poll_fn(|_| {
+            if std::mem::replace(&mut asked, true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
+/// Locks `mutex`, whatever a panic while it was held left in it (a value each use overwrites
+/// or takes whole).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A turmoil stream as a tcpnotify [`Stream`]: what [`TurmoilNetwork`] connects and accepts,
