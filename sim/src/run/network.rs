@@ -405,3 +405,47 @@ impl Stream for TurmoilStream {
         self.inner.peer_addr()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The listener's accepts are cancel-safe (as `Network::accept` requires) although they
+    /// share one future: an accept dropped before a peer came takes nothing from the backlog,
+    /// and the next accepts, by future or by poll, get each peer in turn.
+    #[test]
+    fn a_dropped_accept_loses_no_peer_and_the_next_accepts_get_each_in_turn() -> turmoil::Result {
+        let mut sim = turmoil::Builder::new().build();
+        sim.host("server", || async {
+            let net = TurmoilNetwork::new("server", Arc::default(), Arc::default());
+            let listener = net.listen("", "7000").await?;
+            let mut dropped = net.accept(&listener);
+            let polled = std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "no peer yet at the first poll");
+            drop(dropped);
+            let (mut first, _) = net.accept(&listener).await?;
+            first.write_all(b"1").await?;
+            let polled = std::future::poll_fn(|cx| {
+                net.poll_accept(&listener, cx)
+                    .expect("turmoil's listener polls")
+            });
+            let (mut second, _) = polled.await?;
+            second.write_all(b"2").await?;
+            // Both peers read before the streams go.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        });
+        sim.client("client", async {
+            for expected in [b"1", b"2"] {
+                let mut stream = turmoil::net::TcpStream::connect("server:7000").await?;
+                let mut got = [0u8; 1];
+                stream.read_exact(&mut got).await?;
+                assert_eq!(&got, expected);
+            }
+            Ok(())
+        });
+        sim.run()
+    }
+}
