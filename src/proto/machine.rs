@@ -19,6 +19,7 @@ use super::connection::{
 };
 use super::dial::DialRequest;
 use super::message::Message;
+use super::messages::Messages;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::transport::Transport;
 use smallvec::SmallVec;
@@ -257,7 +258,7 @@ impl ConnectionMachine {
     /// The runtime takes them all and queues them in the mailbox behind what is there, so
     /// each is handled in a later turn, in order, as if another task had sent it; it may
     /// leave an empty buffer of its own in their place, for the next ones.
-    pub(crate) fn poll_messages(&mut self) -> &mut Vec<Message> {
+    pub(crate) fn poll_messages(&mut self) -> &mut Messages {
         self.conn.outgoing()
     }
 

@@ -3,7 +3,9 @@
 //! with the connection's handles ([`ConnectionHandle`](super::handle::ConnectionHandle)).
 //! Sending, waking and locking happen here; the sans-IO machine only sees messages.
 
-use crate::proto::{write_size, ConnectionStats, DropObserver, DroppedWrite, Message, Phase};
+use crate::proto::{
+    write_size, ConnectionStats, DropObserver, DroppedWrite, Message, Messages, Phase,
+};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -154,7 +156,8 @@ impl Wake for Shared {
 /// task's message would have woken it at once: the same polls, without the inbox's lock.
 pub(crate) struct Mailbox {
     shared: Arc<Shared>,
-    own: VecDeque<Message>,
+    /// Inline while it holds one message, as it nearly always does (see [`Messages`]).
+    own: Messages,
     /// The task queued messages of its own since its current poll registered. Another task's
     /// message would have woken that poll; so that the task is polled just as often, the poll
     /// wakes itself once as it ends ([`take_wake_owed`](Self::take_wake_owed)), with no lock
@@ -171,7 +174,7 @@ impl Mailbox {
         (
             Mailbox {
                 shared: shared.clone(),
-                own: VecDeque::new(),
+                own: Messages::default(),
                 wake_owed: false,
                 closed: false,
             },
@@ -226,21 +229,19 @@ impl Mailbox {
     }
 
     /// Takes every message of `outbox`, the machine's, in order, behind what is there, and
-    /// leaves it empty. While no message of its own waits, the outbox's buffer becomes the
-    /// queue and the queue's, empty, the outbox's: a connection that sends itself messages
-    /// turn after turn moves them without allocating, and needs no second buffer for them.
-    pub(crate) fn push_from(&mut self, outbox: &mut Vec<Message>) {
+    /// leaves it empty. While no message of its own waits, the outbox becomes the queue and
+    /// the queue, empty, the outbox: a connection that sends itself messages turn after turn
+    /// moves them without allocating, and needs no second buffer for them.
+    pub(crate) fn push_from(&mut self, outbox: &mut Messages) {
         if outbox.is_empty() {
             return;
         }
         if self.own.is_empty() && !self.shared.queued.load(Ordering::Acquire) {
             self.wake_owed = true;
-            // Both conversions keep their buffer, and an empty queue has nothing to move.
-            let drained = std::mem::replace(&mut self.own, VecDeque::from(std::mem::take(outbox)));
-            *outbox = Vec::from(drained);
+            std::mem::swap(&mut self.own, outbox);
             return;
         }
-        self.push(outbox.drain(..));
+        self.push(outbox.drain());
     }
 
     /// Whether the current poll owes itself a wake for messages of its own (see
@@ -282,7 +283,7 @@ impl Mailbox {
         if self.own.is_empty() {
             return queued;
         }
-        let mut late = std::mem::take(&mut self.own);
+        let mut late: VecDeque<Message> = self.own.drain().collect();
         late.extend(queued.into_iter().flatten());
         Some(late)
     }

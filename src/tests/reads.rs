@@ -603,6 +603,39 @@ fn r1_a_connection_that_only_reads_end_of_stream_never_allocates_a_read_buffer()
     assert_eq!(log.take(), ["accepted", "closed"]);
 }
 
+#[test]
+fn r1_a_connection_that_received_less_than_a_buffer_reads_on_without_allocating_another() {
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    let log = Log::new();
+    let deliveries = Deliveries::default();
+    let mut conn = server(recording(&log, &deliveries));
+    conn.wire.push("request");
+    conn.accept();
+    conn.drive();
+    assert_eq!(deliveries.take(), [(b"request".to_vec(), 1)]);
+    assert_eq!(
+        conn.connection().read_buffer_capacity(),
+        0,
+        "the read after the delivery found nothing and allocated nothing"
+    );
+    // Data after that still arrives whole, from reads as large as the buffer; past a buffer's
+    // worth received, reads go straight into an allocated buffer again.
+    let more = pattern(size);
+    conn.wire.push(more.clone());
+    conn.drive();
+    let joined: Vec<u8> = deliveries.take().into_iter().flat_map(|(d, _)| d).collect();
+    assert_eq!(joined, more);
+    assert!(
+        conn.wire.read_sizes().iter().all(|&asked| asked == size),
+        "every read asks for the whole read buffer: {:?}",
+        conn.wire.read_sizes()
+    );
+    conn.wire.push("tail");
+    conn.drive();
+    assert_eq!(deliveries.take(), [(b"tail".to_vec(), 1)]);
+    assert_eq!(conn.connection().read_buffer_capacity(), size);
+}
+
 /// Writes back every delivery, noting where each one's bytes live.
 struct EchoNotingBuffers(Arc<Mutex<Vec<usize>>>);
 

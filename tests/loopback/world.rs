@@ -400,7 +400,10 @@ impl World for Simulated {
     }
 
     /// Every simulated stream has the network's window, whatever `small_receive_buffer` says.
-    async fn raw_listener(&self, _small_receive_buffer: bool) -> (turmoil::net::TcpListener, u16) {
+    async fn raw_listener(
+        &self,
+        _small_receive_buffer: bool,
+    ) -> (tcpnotify_sim::run::TurmoilListener, u16) {
         let listener = self.net.listen("", "0").await.expect("listen");
         let port = self
             .net

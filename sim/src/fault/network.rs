@@ -36,6 +36,7 @@ use super::stream::{FaultyStream, Peek};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tcpnotify::{BoxFuture, Network};
 
 /// The network `N` as host `host` sees it through the fault layer.
@@ -114,6 +115,10 @@ where
         self.inner.resolve(host, service)
     }
 
+    fn resolve_at_once(&self, host: &str, service: &str) -> Option<io::Result<SocketAddr>> {
+        self.inner.resolve_at_once(host, service)
+    }
+
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
         let (inner, layer, from) = (self.inner.clone(), self.layer.clone(), self.host.clone());
         Box::pin(async move {
@@ -150,6 +155,20 @@ where
             let (stream, peer) = accepting.await?;
             Ok((FaultyStream::new(stream, layer)?, peer))
         })
+    }
+
+    /// The backend's own poll, where it has one (turmoil's has): an accept through the fault
+    /// layer then needs no boxed future either.
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<io::Result<(Self::Stream, SocketAddr)>>> {
+        let polled = self.inner.poll_accept(listener, cx)?;
+        Some(polled.map(|accepted| {
+            let (stream, peer) = accepted?;
+            Ok((FaultyStream::new(stream, self.layer.clone())?, peer))
+        }))
     }
 
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {

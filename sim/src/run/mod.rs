@@ -31,7 +31,7 @@ pub use capacity::{LimitError, EPHEMERAL_PORTS};
 pub use context::{always, in_run, reachable, run_state, sometimes, RunContext, SharedState};
 pub use cutoff::{Cutoff, Stop};
 pub use log_line::{LogFields, LogLevel};
-pub use network::{SimNetwork, TurmoilNetwork, TurmoilStream};
+pub use network::{SimNetwork, TurmoilListener, TurmoilNetwork, TurmoilStream};
 pub use runner::{run, run_until, simulation_builder, Ended, Liveness, RunError, RunOutcome};
 pub use tally::{is_listener_callback, tally, Ending, Tally};
 pub use trace::{now_us, EventKind, Trace, TraceEvent, TraceLineError, TraceParseError};

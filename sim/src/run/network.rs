@@ -9,13 +9,14 @@
 //! and time out (`fault::network`).
 
 use crate::fault::{FaultLayer, FaultNetwork, Peek};
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use tcpnotify::{parse_port, BoxFuture, Network, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -30,6 +31,10 @@ pub struct TurmoilNetwork {
     host: Arc<str>,
     names: Arc<BTreeMap<String, Vec<String>>>,
     addresses: Arc<BTreeMap<String, IpAddr>>,
+    /// Every name that resolves to one known host, with that host's address: what nearly
+    /// every connect looks up, found in one hash lookup rather than a search of both trees
+    /// (a string comparison per key passed).
+    single: Arc<FxHashMap<String, IpAddr>>,
 }
 
 impl TurmoilNetwork {
@@ -40,10 +45,30 @@ impl TurmoilNetwork {
         names: Arc<BTreeMap<String, Vec<String>>>,
         addresses: Arc<BTreeMap<String, IpAddr>>,
     ) -> Self {
+        let own = addresses
+            .iter()
+            .filter(|(host, _)| !names.contains_key(*host))
+            .map(|(host, ip)| (host.clone(), *ip));
+        let named = names
+            .iter()
+            .filter_map(|(name, hosts)| match hosts.as_slice() {
+                [only] => Some((name.clone(), *addresses.get(only)?)),
+                _ => None,
+            });
         TurmoilNetwork {
             host: host.into(),
+            single: Arc::new(own.chain(named).collect()),
             names,
             addresses,
+        }
+    }
+
+    /// The same network as host `host` sees it: its tables shared, not built again (a run
+    /// makes one network and gives each host its own view of it).
+    pub fn on_host(&self, host: &str) -> Self {
+        TurmoilNetwork {
+            host: host.into(),
+            ..self.clone()
         }
     }
 
@@ -55,84 +80,101 @@ impl TurmoilNetwork {
 
     /// The addresses `name` resolves to, in order, each with `port`.
     fn resolve_addresses(&self, name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-        let address = |h: &str| {
-            let ip = self.addresses.get(h).copied().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, format!("unknown host {h:?}"))
-            })?;
-            Ok(SocketAddr::new(ip, port))
-        };
         match self.names.get(name) {
-            Some(hosts) => hosts.iter().map(|h| address(h)).collect(),
-            None => Ok(vec![address(name)?]),
+            Some(hosts) => hosts.iter().map(|h| self.address(h, port)).collect(),
+            None => Ok(vec![self.address(name, port)?]),
+        }
+    }
+
+    /// Host `host`'s address with `port`.
+    fn address(&self, host: &str, port: u16) -> io::Result<SocketAddr> {
+        let ip = self.addresses.get(host).copied().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, format!("unknown host {host:?}"))
+        })?;
+        Ok(SocketAddr::new(ip, port))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// turmoil's connect of one address, which ends like a real socket's when it is abandoned.
+    ///
+    /// turmoil's listener completes the handshake when it accepts (its SYN-ACK is a oneshot), but
+    /// the client's stream exists only once the connect future is polled again. A future dropped
+    /// in between (a losing happy-eyeballs attempt, C2, or a timed-out one) would leave the
+    /// server's accepted connection with no peer to close it: it would never end. A kernel
+    /// finishes the handshake on its own and closes an abandoned socket, so the server sees its
+    /// peer go away: dropping a `Handshake` does the same, by taking the stream if the accept
+    /// already happened and closing it at once. If it has not happened, the SYN is abandoned:
+    /// turmoil's listener skips it, as a kernel drops a handshake its client reset.
+    ///
+    /// The connect is held inline: a connect allocates only the box its caller keeps it in.
+    struct Handshake<F>
+    where
+        F: Future<Output = io::Result<turmoil::net::TcpStream>>,
+    {
+        // `None` once the connect finished (a finished future must not be polled again).
+        // (Plain comments: the macro takes no attributes on fields but `#[pin]`.)
+        #[pin]
+        connect: Option<F>,
+        // Whether the SYN went out (on the first poll).
+        sent: bool,
+    }
+
+    impl<F> PinnedDrop for Handshake<F>
+    where
+        F: Future<Output = io::Result<turmoil::net::TcpStream>>,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.sent {
+                // Never polled: no SYN went out, and polling now would send one.
+                return;
+            }
+            let Some(connect) = this.connect.as_pin_mut() else {
+                return;
+            };
+            // One poll only reads the SYN-ACK oneshot: ready if the listener already accepted.
+            if let Poll::Ready(Ok(stream)) = connect.poll(&mut Context::from_waker(Waker::noop())) {
+                // Dropping a turmoil stream sends its FIN (or an RST with unread data).
+                drop(stream);
+            }
         }
     }
 }
 
-/// turmoil's connect of one address, which ends like a real socket's when it is abandoned.
-///
-/// turmoil's listener completes the handshake when it accepts (its SYN-ACK is a oneshot), but
-/// the client's stream exists only once the connect future is polled again. A future dropped
-/// in between (a losing happy-eyeballs attempt, C2, or a timed-out one) would leave the
-/// server's accepted connection with no peer to close it: it would never end. A kernel
-/// finishes the handshake on its own and closes an abandoned socket, so the server sees its
-/// peer go away: dropping a `Handshake` does the same, by taking the stream if the accept
-/// already happened and closing it at once. If it has not happened, the SYN is abandoned:
-/// turmoil's listener skips it, as a kernel drops a handshake its client reset.
-struct Handshake {
-    /// `None` once the connect finished (a finished future must not be polled again).
-    connect: Option<BoxFuture<'static, io::Result<turmoil::net::TcpStream>>>,
-    /// Whether the SYN went out (on the first poll).
-    sent: bool,
-}
-
-impl Handshake {
-    fn new(address: SocketAddr) -> Self {
-        Handshake {
-            connect: Some(Box::pin(turmoil::net::TcpStream::connect(address))),
-            sent: false,
-        }
+/// turmoil's connect of `address`, as a [`Handshake`].
+fn handshake(
+    address: SocketAddr,
+) -> Handshake<impl Future<Output = io::Result<turmoil::net::TcpStream>> + Send> {
+    Handshake {
+        connect: Some(turmoil::net::TcpStream::connect(address)),
+        sent: false,
     }
 }
 
-impl Future for Handshake {
+impl<F> Future for Handshake<F>
+where
+    F: Future<Output = io::Result<turmoil::net::TcpStream>>,
+{
     type Output = io::Result<TurmoilStream>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(connect) = self.connect.as_mut() else {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(connect) = this.connect.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(io::Error::other("handshake polled after it finished")));
         };
-        let result = connect.as_mut().poll(cx);
-        self.sent = true;
+        let result = connect.poll(cx);
+        *this.sent = true;
         if result.is_ready() {
-            self.connect = None;
+            this.connect.set(None);
         }
         result.map_ok(TurmoilStream::new)
     }
 }
 
-impl Drop for Handshake {
-    fn drop(&mut self) {
-        let Some(mut connect) = self.connect.take() else {
-            return;
-        };
-        if !self.sent {
-            // Never polled: no SYN went out, and polling now would send one.
-            return;
-        }
-        // One poll only reads the SYN-ACK oneshot: ready if the listener already accepted.
-        if let Poll::Ready(Ok(stream)) = connect
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
-            // Dropping a turmoil stream sends its FIN (or an RST with unread data).
-            drop(stream);
-        }
-    }
-}
-
 impl Network for TurmoilNetwork {
     type Stream = TurmoilStream;
-    type Listener = turmoil::net::TcpListener;
+    type Listener = TurmoilListener;
 
     fn resolve(
         &self,
@@ -143,18 +185,35 @@ impl Network for TurmoilNetwork {
         Box::pin(async move { result })
     }
 
+    /// Every name but one of several hosts: nothing here waits, and nearly every client
+    /// dials a host's own name (or a name of one host), so its connect needs no boxed
+    /// future and no list for the one address. The same address, or the same error, as
+    /// [`resolve`](Self::resolve) gives.
+    fn resolve_at_once(&self, host: &str, service: &str) -> Option<io::Result<SocketAddr>> {
+        if let Some(ip) = self.single.get(host) {
+            return Some(parse_port(service).map(|port| SocketAddr::new(*ip, port)));
+        }
+        let only = match self.names.get(host).map(Vec::as_slice) {
+            Some([only]) => only,
+            Some(_) => return None,
+            None => host,
+        };
+        Some(parse_port(service).and_then(|port| self.address(only, port)))
+    }
+
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
-        Box::pin(Handshake::new(address))
+        Box::pin(handshake(address))
     }
 
     fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {
         let port = parse_port(service);
         Box::pin(async move {
-            turmoil::net::TcpListener::bind(SocketAddr::new(
+            let socket = turmoil::net::TcpListener::bind(SocketAddr::new(
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 port?,
             ))
-            .await
+            .await?;
+            Ok(TurmoilListener::new(socket))
         })
     }
 
@@ -162,20 +221,98 @@ impl Network for TurmoilNetwork {
         &self,
         listener: &'a Self::Listener,
     ) -> BoxFuture<'a, io::Result<(Self::Stream, SocketAddr)>> {
-        Box::pin(async move {
-            let (stream, peer) = listener.accept().await?;
-            Ok((TurmoilStream::new(stream), peer))
-        })
+        Box::pin(std::future::poll_fn(move |cx| listener.poll_accept(cx)))
+    }
+
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Option<Poll<io::Result<(Self::Stream, SocketAddr)>>> {
+        Some(listener.poll_accept(cx))
     }
 
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
-        let bound = listener.local_addr()?;
+        let bound = listener.socket.local_addr()?;
         // Report the host's own address rather than 0.0.0.0.
         Ok(match self.addresses.get(&*self.host) {
             Some(ip) => SocketAddr::new(*ip, bound.port()),
             None => bound,
         })
     }
+}
+
+/// What turmoil's accept gives: a stream and its peer's address, or why accepting failed.
+type Accepted = io::Result<(turmoil::net::TcpStream, SocketAddr)>;
+
+/// A turmoil listener as [`TurmoilNetwork`] listens: what its connections are accepted from.
+///
+/// turmoil accepts only through a future, and a boxed future per accept was an allocation per
+/// connection. A listener instead runs its accepts one after another in one future made with
+/// it ([`accept_each`]), polled by [`Network::poll_accept`] (and by the future
+/// [`Network::accept`] gives): each accept starts only when one is asked for, as a fresh
+/// accept would. One task accepts at a time (a listener's own): two polling at once would
+/// share the one accept, and only the last to poll would be woken.
+pub struct TurmoilListener {
+    /// The bound socket, for its address; shared with `accepting`.
+    socket: Arc<turmoil::net::TcpListener>,
+    /// The future that accepts, one accept per ask (see [`accept_each`]).
+    accepting: Mutex<BoxFuture<'static, ()>>,
+    /// Where `accepting` leaves an accept's outcome for the poll that asked.
+    accepted: Arc<Mutex<Option<Accepted>>>,
+}
+
+impl TurmoilListener {
+    fn new(socket: turmoil::net::TcpListener) -> Self {
+        let socket = Arc::new(socket);
+        let accepted = Arc::new(Mutex::new(None));
+        TurmoilListener {
+            accepting: Mutex::new(Box::pin(accept_each(socket.clone(), accepted.clone()))),
+            socket,
+            accepted,
+        }
+    }
+
+    /// Accepts one connection if one waits, or registers `cx` to be woken when one may.
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TurmoilStream, SocketAddr)>> {
+        // The accepting future never ends: it leaves each outcome in `accepted` and waits
+        // for the next poll.
+        let _ = lock(&self.accepting).as_mut().poll(cx);
+        match lock(&self.accepted).take() {
+            Some(accepted) => Poll::Ready(accepted.map(|(s, peer)| (TurmoilStream::new(s), peer))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Accepts on `socket` for ever, one accept per poll that finds the last one taken: each
+/// outcome goes to `accepted`, and the next accept starts at the next poll, so a connection is
+/// taken from turmoil's backlog only when asked for.
+async fn accept_each(
+    socket: Arc<turmoil::net::TcpListener>,
+    accepted: Arc<Mutex<Option<Accepted>>>,
+) {
+    loop {
+        let outcome = socket.accept().await;
+        *lock(&accepted) = Some(outcome);
+        // Pending once, with no wake: the poll that took the outcome returns it, and the next
+        // poll, the next ask, resumes here.
+        let mut asked = false;
+        std::future::poll_fn(|_| {
+            if std::mem::replace(&mut asked, true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
+/// Locks `mutex`, whatever a panic while it was held left in it (a value each use overwrites
+/// or takes whole).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A turmoil stream as a tcpnotify [`Stream`]: what [`TurmoilNetwork`] connects and accepts,
@@ -266,5 +403,49 @@ impl Stream for TurmoilStream {
     }
     fn remote_address(&self) -> io::Result<SocketAddr> {
         self.inner.peer_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The listener's accepts are cancel-safe (as `Network::accept` requires) although they
+    /// share one future: an accept dropped before a peer came takes nothing from the backlog,
+    /// and the next accepts, by future or by poll, get each peer in turn.
+    #[test]
+    fn a_dropped_accept_loses_no_peer_and_the_next_accepts_get_each_in_turn() -> turmoil::Result {
+        let mut sim = turmoil::Builder::new().build();
+        sim.host("server", || async {
+            let net = TurmoilNetwork::new("server", Arc::default(), Arc::default());
+            let listener = net.listen("", "7000").await?;
+            let mut dropped = net.accept(&listener);
+            let polled = std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "no peer yet at the first poll");
+            drop(dropped);
+            let (mut first, _) = net.accept(&listener).await?;
+            first.write_all(b"1").await?;
+            let polled = std::future::poll_fn(|cx| {
+                net.poll_accept(&listener, cx)
+                    .expect("turmoil's listener polls")
+            });
+            let (mut second, _) = polled.await?;
+            second.write_all(b"2").await?;
+            // Both peers read before the streams go.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        });
+        sim.client("client", async {
+            for expected in [b"1", b"2"] {
+                let mut stream = turmoil::net::TcpStream::connect("server:7000").await?;
+                let mut got = [0u8; 1];
+                stream.read_exact(&mut got).await?;
+                assert_eq!(&got, expected);
+            }
+            Ok(())
+        });
+        sim.run()
     }
 }

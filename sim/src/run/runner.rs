@@ -231,10 +231,8 @@ fn run_pass(
         mismatches.map_or_else(StreamMatcher::new, StreamMatcher::exact_around),
         connections,
     );
-    let network = NetworkTables {
-        names: Arc::new(scenario.names.clone()),
-        addresses: Arc::new(addresses),
-    };
+    // One network for the run, which each host sees from its own side (`on_host`).
+    let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses));
     // Each host's listeners and clients, found in one pass (not one pass per host).
     let mut software: BTreeMap<&str, HostSoftware> = BTreeMap::new();
     for l in &scenario.listeners {
@@ -359,13 +357,6 @@ fn describe(ended: &Ended) -> String {
     }
 }
 
-/// What every host's network is made from: the scenario's names and the hosts' addresses.
-#[derive(Clone)]
-struct NetworkTables {
-    names: Arc<BTreeMap<String, Vec<String>>>,
-    addresses: Arc<BTreeMap<String, IpAddr>>,
-}
-
 /// What runs on one host: its listeners and its clients.
 #[derive(Default)]
 struct HostSoftware {
@@ -404,7 +395,7 @@ fn register_host(
     host: &str,
     software: HostSoftware,
     run: &Arc<RunState>,
-    network: &NetworkTables,
+    network: &TurmoilNetwork,
 ) {
     if software.idle() {
         sim.host(host, || async { Ok(()) });
@@ -420,8 +411,7 @@ fn register_host(
         let (listeners, clients) = (listeners.clone(), clients.clone());
         let incarnation = incarnations.fetch_add(1, Ordering::SeqCst) + 1;
         async move {
-            let net = TurmoilNetwork::new(&host, network.names, network.addresses)
-                .with_faults(run.layer.clone());
+            let net = network.on_host(&host).with_faults(run.layer.clone());
             let sink = HostSink::new(&host, run.clone());
             for l in listeners.iter() {
                 // A restarted host's listener is a new one: `server#2`, with `server#2.1`, ...

@@ -18,6 +18,7 @@ pub(crate) use reading::ReadOutcome;
 use super::config::ConnectionConfig;
 use super::dial::Dials;
 use super::message::Message;
+use super::messages::Messages;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::stats::ConnectionStats;
 use super::transport::Transport;
@@ -118,7 +119,7 @@ pub struct TcpConnection {
     transport: Option<Box<dyn Transport>>,
     attachment: Option<Attachment>,
     /// Messages the connection sent itself, in order, until the runtime takes them all.
-    outbox: Vec<Message>,
+    outbox: Messages,
     /// Connections its notifier asked for, until the runtime starts them.
     pub(super) dials: Dials,
     stats: ConnectionStats,
@@ -153,7 +154,7 @@ impl TcpConnection {
             config,
             transport: None,
             attachment,
-            outbox: Vec::new(),
+            outbox: Messages::default(),
             dials: Dials::default(),
             stats: ConnectionStats::default(),
             drop_observer: None,
@@ -180,32 +181,32 @@ impl TcpConnection {
     /// whose buffer is not shared; a slice or `&str` is copied. Once written, a buffer of
     /// about the read buffer's size becomes the connection's next read buffer.
     pub fn write(&mut self, data: impl Into<Vec<u8>>) {
-        self.outbox.push(Message::Write(data.into()));
+        self.outbox.push_back(Message::Write(data.into()));
     }
 
     /// Queues several buffers for sending; `sentv` transforms them when handled.
     pub fn writev(&mut self, chunks: Vec<Vec<u8>>) {
-        self.outbox.push(Message::Writev(chunks));
+        self.outbox.push_back(Message::Writev(chunks));
     }
 
     /// Queues a mute: from the turn that handles it, nothing is read or delivered.
     pub fn mute(&mut self) {
-        self.outbox.push(Message::Mute);
+        self.outbox.push_back(Message::Mute);
     }
 
     /// Queues an unmute: the turn that handles it first delivers what was already buffered.
     pub fn unmute(&mut self) {
-        self.outbox.push(Message::Unmute);
+        self.outbox.push_back(Message::Unmute);
     }
 
     /// Queues a `close` (graceful unless muted).
     pub fn dispose(&mut self) {
-        self.outbox.push(Message::Dispose);
+        self.outbox.push_back(Message::Dispose);
     }
 
     /// Queues a swap of the notifier; the new one gets no initial callback.
     pub fn set_notify(&mut self, notify: Box<dyn TcpConnectionNotify>) {
-        self.outbox.push(Message::SetNotify(notify));
+        self.outbox.push_back(Message::SetNotify(notify));
     }
 
     // ---- immediate operations ----
@@ -380,7 +381,7 @@ impl TcpConnection {
 
     /// The messages the connection sent itself since last asked, oldest first: the caller
     /// takes them all, and may leave an empty buffer of its own in their place.
-    pub(crate) fn outgoing(&mut self) -> &mut Vec<Message> {
+    pub(crate) fn outgoing(&mut self) -> &mut Messages {
         &mut self.outbox
     }
 

@@ -7,8 +7,8 @@ use crate::proto::transport::{read_appending, read_into};
 use std::io::ErrorKind;
 use std::mem::MaybeUninit;
 
-/// The largest first read made into the stack rather than an allocated read buffer.
-const FIRST_READ_ON_STACK: usize = DEFAULT_READ_BUFFER_SIZE;
+/// The largest read made into the stack rather than an allocated read buffer.
+const READ_ON_STACK: usize = DEFAULT_READ_BUFFER_SIZE;
 
 /// The outcome of one read from the transport.
 pub(crate) enum ReadOutcome {
@@ -78,16 +78,22 @@ impl TcpConnection {
             // and mistake it for end of stream (lori #324).
             return ReadOutcome::WouldBlock;
         }
-        let first_read = self.stats.bytes_received == 0;
-        let read = if self.read_buf.capacity() == 0 && first_read && free <= FIRST_READ_ON_STACK {
-            // A connection's first read goes to the stack, and its read buffer is allocated
-            // only if data came: many connections only ever read the end of the stream. Later
-            // reads go straight into a buffer (allocated here if the last one was delivered and
-            // none was recycled), not through the stack and a copy.
-            let mut first = [MaybeUninit::uninit(); FIRST_READ_ON_STACK];
+        let size = self.config.read_buffer_size();
+        // Fewer bytes than one read buffer received so far.
+        let little_yet = self.stats.bytes_received < size as u64;
+        let read = if self.read_buf.capacity() == 0 && little_yet && free <= READ_ON_STACK {
+            // With no read buffer (none yet, or the last delivered), a connection that has
+            // received less than a buffer's worth reads to the stack, and a buffer is
+            // allocated only if data came: many connections only ever read the end of the
+            // stream, and many more a request or a reply and then the end, which otherwise
+            // took a buffer of its own. What this copies is bounded: less than two buffers'
+            // worth per connection. Later reads go straight into a buffer (allocated here if
+            // the last one was delivered and none was recycled), not through the stack and a
+            // copy.
+            let mut first = [MaybeUninit::uninit(); READ_ON_STACK];
             read_into(transport.as_mut(), &mut first[..free]).map(|data| {
                 if !data.is_empty() {
-                    self.read_buf.reserve_exact(self.config.read_buffer_size());
+                    self.read_buf.reserve_exact(size);
                     self.read_buf.extend_from_slice(data);
                 }
                 data.len()
