@@ -397,7 +397,10 @@ impl Trace {
     }
 
     /// Appends `callback` of `who` on `host`, run on connection `conn` (its addresses go
-    /// with it), at simulated time `at_us`. The names are shared, not copied.
+    /// with it), at simulated time `at_us`. The names are shared, not copied. Inlined into
+    /// the sinks: the callback, some 80 bytes, is moved into the trace from where the sink
+    /// got it, not copied once more on the way.
+    #[inline]
     pub(crate) fn push_callback(
         &self,
         at_us: u64,
