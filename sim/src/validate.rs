@@ -197,7 +197,10 @@ pub(crate) fn name(field: &str, value: &str, kind: NameKind) -> Result<(), Inval
     if value.len() > MAX_NAME_LEN {
         return bad(format!("longer than {MAX_NAME_LEN} characters"));
     }
-    if let Some(c) = value.chars().find(|c| !allowed(*c)) {
+    // Every allowed character is ASCII: the bytes are looked at, and the character at the
+    // first byte refused is named.
+    if let Some(at) = value.bytes().position(|b| !allowed(char::from(b))) {
+        let c = value[at..].chars().next().unwrap_or_default();
         return bad(format!("{c:?} is not allowed: use {what}"));
     }
     if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {

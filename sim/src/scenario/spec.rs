@@ -10,7 +10,7 @@ use crate::validate::{
     MAX_LISTENERS,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use tcpnotify::{ConnectionConfig, TcpConnectionNotify, TcpListenNotify};
@@ -423,8 +423,8 @@ impl Scenario {
         let mut hosts: Vec<String> = Vec::new();
         // Which are in `hosts` already: a file may name hundreds of thousands of hosts before
         // validation refuses more than MAX_HOSTS, and a search of the list for each would take
-        // minutes.
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        // minutes. Only asked, never iterated (`hosts` keeps the order): hashed.
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
         let mentioned = self
             .listeners
             .iter()
@@ -527,7 +527,10 @@ impl Scenario {
             .chain(
                 (self.clients.iter().enumerate()).map(|(i, c)| (Entry::Client(i), c.name.as_str())),
             );
-        let mut seen: FxHashMap<&str, Entry> = FxHashMap::default();
+        let mut seen: FxHashMap<&str, Entry> = FxHashMap::with_capacity_and_hasher(
+            self.listeners.len() + self.clients.len(),
+            Default::default(),
+        );
         for (entry, value) in named {
             name("name", value, NameKind::Connection).map_err(|e| entry.error(e))?;
             if let Some(first) = seen.insert(value, entry) {
