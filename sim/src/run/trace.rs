@@ -267,7 +267,7 @@ pub(crate) fn sim_now_us() -> Option<u64> {
 /// What was read last is kept per thread, for the clock that read it ([`LAST_READ`]): turmoil
 /// polls one host at a time, on the thread that steps the simulation, so its callbacks come
 /// one host after the other; a cell of the thread's is read without a lock (a lock of the
-/// clock's own cost some 25 instructions a callback more).
+/// clock's own cost some 20 instructions a callback more).
 #[derive(Debug)]
 pub(crate) struct HostClock {
     /// Tells this clock's reads from another's in [`LAST_READ`]: unique in the process.
