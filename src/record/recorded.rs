@@ -165,14 +165,18 @@ impl<N> Recorded<N> {
             callback(n, conn)
         });
         let requests = conn.dials().since(before);
-        let dialled = wrap_dials(
-            requests,
-            &mut self.family,
-            &self.who,
-            &self.sink,
-            self.keep_bytes,
-        );
-        self.announce.extend(dialled);
+        // Most callbacks dial nothing: then there is nothing to wrap or announce (moving an
+        // empty list into `announce` still cost some 45 instructions a callback).
+        if !requests.is_empty() {
+            let dialled = wrap_dials(
+                requests,
+                &mut self.family,
+                &self.who,
+                &self.sink,
+                self.keep_bytes,
+            );
+            self.announce.extend(dialled);
+        }
         result
     }
 
