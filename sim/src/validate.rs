@@ -239,6 +239,13 @@ mod tests {
         // Digits and dots that make no address are a name.
         assert!(name("n", "1.2.3", NameKind::Host).is_ok());
         assert!(name("n", "10.0.0.256", NameKind::Host).is_ok());
+        // Digits and dots that make an address are not.
+        for address in ["1.2.3.4", "255.255.255.255", "0.0.0.0"] {
+            assert!(name("n", address, NameKind::Host).is_err(), "{address:?}");
+        }
+        // A character outside ASCII is named whole, not by its first byte.
+        let refused = name("n", "añb", NameKind::Host).unwrap_err().to_string();
+        assert!(refused.contains("'ñ' is not allowed"), "{refused}");
         assert!(name("n", "c_1-a", NameKind::Connection).is_ok());
         assert!(name("n", &"x".repeat(MAX_NAME_LEN + 1), NameKind::Host).is_err());
     }

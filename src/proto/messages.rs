@@ -78,4 +78,16 @@ mod tests {
         messages.push_back(Message::ReadAgain);
         assert_eq!(kinds(&mut messages), ["ReadAgain"]);
     }
+
+    #[test]
+    fn a_drain_dropped_early_leaves_the_rest_in_order() {
+        let mut messages = Messages::default();
+        for msg in [Message::Mute, Message::Unmute, Message::Dispose] {
+            messages.push_back(msg);
+        }
+        let first = messages.drain().next().map(|m| format!("{m:?}"));
+        assert_eq!(first.as_deref(), Some("Mute"));
+        messages.push_back(Message::ReadAgain);
+        assert_eq!(kinds(&mut messages), ["Unmute", "Dispose", "ReadAgain"]);
+    }
 }

@@ -309,8 +309,10 @@ async fn accept_each(
     }
 }
 
-/// Locks `mutex`, whatever a panic while it was held left in it (a value each use overwrites
-/// or takes whole).
+/// Locks `mutex`, whatever a panic while it was held left in it. `accepted` holds a value each
+/// use overwrites or takes whole. `accepting` would panic again when polled after a panic
+/// inside turmoil's accept, but such a panic ends the listener's task, the only one that
+/// polls it.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -444,6 +446,36 @@ mod tests {
                 stream.read_exact(&mut got).await?;
                 assert_eq!(&got, expected);
             }
+            Ok(())
+        });
+        sim.run()
+    }
+
+    /// An accept dropped after its peer's SYN arrived (the accept was notified but not polled
+    /// again) loses that peer: the next accept gets it.
+    #[test]
+    fn an_accept_dropped_after_its_peer_arrived_leaves_that_peer_to_the_next() -> turmoil::Result {
+        let mut sim = turmoil::Builder::new().build();
+        sim.host("server", || async {
+            let net = TurmoilNetwork::new("server", Arc::default(), Arc::default());
+            let listener = net.listen("", "7000").await?;
+            let mut dropped = net.accept(&listener);
+            let polled = std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "no peer yet at the first poll");
+            // The client connects meanwhile (turmoil's latency is at most 100 ms here): its
+            // SYN wakes the parked accept.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            drop(dropped);
+            let (mut stream, _) = net.accept(&listener).await?;
+            stream.write_all(b"1").await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        });
+        sim.client("client", async {
+            let mut stream = turmoil::net::TcpStream::connect("server:7000").await?;
+            let mut got = [0u8; 1];
+            stream.read_exact(&mut got).await?;
+            assert_eq!(&got, b"1");
             Ok(())
         });
         sim.run()
