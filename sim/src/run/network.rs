@@ -414,6 +414,23 @@ mod tests {
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// Listens on port 7000 and drops an accept that was polled once, with no peer yet, after
+    /// `wait` (if any) more.
+    async fn listener_after_a_dropped_accept(
+        net: &TurmoilNetwork,
+        wait: Option<Duration>,
+    ) -> io::Result<TurmoilListener> {
+        let listener = net.listen("", "7000").await?;
+        let mut dropped = net.accept(&listener);
+        let polled = std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx))).await;
+        assert!(polled.is_pending(), "no peer yet at the first poll");
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
+        }
+        drop(dropped);
+        Ok(listener)
+    }
+
     /// The listener's accepts are cancel-safe (as `Network::accept` requires) although they
     /// share one future: an accept dropped before a peer came takes nothing from the backlog,
     /// and the next accepts, by future or by poll, get each peer in turn.
@@ -422,11 +439,7 @@ mod tests {
         let mut sim = turmoil::Builder::new().build();
         sim.host("server", || async {
             let net = TurmoilNetwork::new("server", Arc::default(), Arc::default());
-            let listener = net.listen("", "7000").await?;
-            let mut dropped = net.accept(&listener);
-            let polled = std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx))).await;
-            assert!(polled.is_pending(), "no peer yet at the first poll");
-            drop(dropped);
+            let listener = listener_after_a_dropped_accept(&net, None).await?;
             let (mut first, _) = net.accept(&listener).await?;
             first.write_all(b"1").await?;
             let polled = std::future::poll_fn(|cx| {
@@ -451,21 +464,17 @@ mod tests {
         sim.run()
     }
 
-    /// An accept dropped after its peer's SYN arrived (the accept was notified but not polled
-    /// again) loses that peer: the next accept gets it.
+    /// An accept dropped after its peer's SYN arrived (the accept was woken but not polled
+    /// again) does not lose that peer: the next accept gets it.
     #[test]
     fn an_accept_dropped_after_its_peer_arrived_leaves_that_peer_to_the_next() -> turmoil::Result {
         let mut sim = turmoil::Builder::new().build();
         sim.host("server", || async {
             let net = TurmoilNetwork::new("server", Arc::default(), Arc::default());
-            let listener = net.listen("", "7000").await?;
-            let mut dropped = net.accept(&listener);
-            let polled = std::future::poll_fn(|cx| Poll::Ready(dropped.as_mut().poll(cx))).await;
-            assert!(polled.is_pending(), "no peer yet at the first poll");
             // The client connects meanwhile (turmoil's latency is at most 100 ms here): its
             // SYN wakes the parked accept.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            drop(dropped);
+            let wait = Duration::from_millis(500);
+            let listener = listener_after_a_dropped_accept(&net, Some(wait)).await?;
             let (mut stream, _) = net.accept(&listener).await?;
             stream.write_all(b"1").await?;
             tokio::time::sleep(Duration::from_secs(1)).await;
