@@ -503,15 +503,12 @@ impl Loop<'_, '_> {
     }
 
     fn note(&self, at_us: u64, text: String) {
-        self.push(at_us, EventKind::Note { text });
-    }
-
-    fn push(&self, at_us: u64, kind: EventKind) {
-        self.run.line(at_us, kind);
+        self.run.line(at_us, EventKind::Note { text });
     }
 
     fn fault_event(&self, at_us: u64, index: usize, description: String) {
-        self.push(at_us, EventKind::Fault { index, description });
+        self.run
+            .line(at_us, EventKind::Fault { index, description });
     }
 
     fn run_steps(&mut self) -> Ended {
