@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{cpu_secs, peak_mib};
+use common::{cpu_secs, median, peak_mib, range};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tcpnotify_sim::fault::{FaultPlan, Latency, MAX_WINDOW};
@@ -226,17 +226,6 @@ fn child_peak(variant: Variant, size: Size) -> f64 {
         .trim()
         .parse()
         .expect("a peak")
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn range(values: &[f64]) -> (f64, f64) {
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (lo, hi)
 }
 
 fn main() {

@@ -23,7 +23,7 @@
 
 mod common;
 
-use common::cpu_secs;
+use common::{cpu_secs, median, range};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -125,8 +125,8 @@ fn side_by_side(seeds: u64) -> f64 {
 
 /// Median, lowest and highest.
 fn summary(v: &mut [f64]) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[0], v[v.len() - 1])
+    let (lo, hi) = range(v);
+    (median(v), lo, hi)
 }
 
 fn main() {
