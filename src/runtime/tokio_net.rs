@@ -140,6 +140,14 @@ impl Network for TokioNetwork {
         Some(listener.poll_accept(cx))
     }
 
+    /// Goes on while the task has budget: one unit per turn, as a socket operation spends;
+    /// once it is spent, tokio wakes the task after the others had their turn.
+    fn poll_after_yield(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let proceed = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        proceed.made_progress();
+        Poll::Ready(())
+    }
+
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         listener.local_addr()
     }

@@ -171,6 +171,10 @@ where
         }))
     }
 
+    fn poll_after_yield(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.poll_after_yield(cx)
+    }
+
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         self.inner.listener_address(listener)
     }
