@@ -141,7 +141,9 @@ impl Network for TokioNetwork {
     }
 
     /// Goes on while the task has budget: one unit per turn, as a socket operation spends;
-    /// once it is spent, tokio wakes the task after the others had their turn.
+    /// once it is spent, tokio wakes the task after the others had their turn. Inside
+    /// `tokio::task::coop::unconstrained` the budget never runs out, and a connection then
+    /// goes on until nothing is ready or its notifier yields, as any unconstrained code does.
     fn poll_after_yield(&self, cx: &mut Context<'_>) -> Poll<()> {
         let proceed = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         proceed.made_progress();
