@@ -187,6 +187,35 @@ mod tests {
         );
     }
 
+    /// How many turns `net` lets a connection start in this poll after a yield at a limit,
+    /// up to `most`.
+    async fn turns_gone_on(net: &TokioNetwork, most: usize) -> usize {
+        std::future::poll_fn(|cx| {
+            let mut went_on = 0;
+            while went_on < most && net.poll_after_yield(cx).is_ready() {
+                went_on += 1;
+            }
+            Poll::Ready(went_on)
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn after_a_yield_at_a_limit_a_connection_goes_on_while_its_task_has_budget() {
+        let net = TokioNetwork::new();
+        let most = 100_000;
+        let first = turns_gone_on(&net, most).await;
+        assert!(
+            (1..most).contains(&first),
+            "goes on, then gives way once tokio's budget is spent ({first})"
+        );
+        // Its next poll has a fresh budget.
+        tokio::task::yield_now().await;
+        assert_eq!(turns_gone_on(&net, most).await, first);
+        let unconstrained = tokio::task::coop::unconstrained(turns_gone_on(&net, most)).await;
+        assert_eq!(unconstrained, most, "an unconstrained task never runs out");
+    }
+
     #[tokio::test]
     async fn resolve_gives_what_resolve_at_once_gives_for_a_literal() {
         let net = TokioNetwork::new();

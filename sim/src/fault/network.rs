@@ -212,6 +212,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn over_real_sockets_a_connection_goes_on_after_a_yield_as_without_the_layer() {
+        let hosts = BTreeMap::from([("localhost".to_string(), [127, 0, 0, 1].into())]);
+        let layer = FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts);
+        let faulty = FaultNetwork::new(TokioNetwork::new(), "localhost", layer);
+        // A fresh poll has tokio's budget: the network beneath lets the connection go on.
+        let goes_on = std::future::poll_fn(|cx| Poll::Ready(faulty.poll_after_yield(cx))).await;
+        assert!(goes_on.is_ready(), "the layer asks the network beneath");
+    }
+
+    #[tokio::test]
     async fn partial_writes_and_rechunked_reads_apply_to_a_real_socket() {
         let plan = FaultPlan {
             partial_writes: Some(PartialWrites {
