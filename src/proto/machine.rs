@@ -302,9 +302,9 @@ impl ConnectionMachine {
 
     /// Whether the notifier asked for the yield pending ([`has_resumes`](Self::has_resumes)):
     /// a `received` returned false (R3). Otherwise the turn reached one of its limits: R3's
-    /// deliveries, R4's bytes read, or the bytes written. A runtime may start the next turn at
-    /// once after a limit when nothing else would run meanwhile (see
-    /// `Network::poll_after_yield`), but an asked yield lets other work run first.
+    /// deliveries, R4's bytes read, or the bytes written. After a limit a runtime may start
+    /// the next turn in the same poll (see `Network::poll_after_yield`); after an asked yield
+    /// it lets other tasks run first.
     pub(crate) fn yield_asked(&self) -> bool {
         self.yield_asked && self.conn.read_again_pending
     }
