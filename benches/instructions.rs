@@ -3,7 +3,9 @@
 //! `common`) on a current-thread runtime: `cycles N` runs N sequential connect/accept/close
 //! cycles, `echo BYTES` has one client echo BYTES through the server; `tokio-cycles N` and
 //! `tokio-echo BYTES` do the same with the plain tokio baseline, and `tokio-echo-yielding BYTES`
-//! with plain tokio yielding after every 16 KiB read as rule R4 makes tcpnotify do. A cycle
+//! with plain tokio yielding to the runtime after every 16 KiB read, as a Pony actor does under
+//! rule R4 (tcpnotify does so in the simulator; on tokio's sockets it goes on in the same poll
+//! while its task has tokio's budget, see `Network::poll_after_yield`). A cycle
 //! count repeats from run to run to within a few instructions; echo varies more (how much each
 //! read finds depends on the kernel), so take the lowest of a few runs.
 //!

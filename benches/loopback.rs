@@ -183,8 +183,9 @@ impl Side for NotifyEcho {
     }
 }
 
-/// Plain tokio's echo; with `YIELDING`, both ends yield to the runtime after every 16 KiB read
-/// as R4 makes a tcpnotify connection do (`TCPNOTIFY_BENCH_ONLY=r4`: the yields alone's cost).
+/// Plain tokio's echo; with `YIELDING`, both ends yield to the runtime after every 16 KiB read,
+/// a Pony actor's schedule under R4 (`TCPNOTIFY_BENCH_ONLY=r4`: the yields alone's cost), which
+/// a tcpnotify connection on tokio's sockets keeps only once its task's budget is spent.
 struct TokioEchoOf<const YIELDING: bool> {
     addr: SocketAddr,
     server: JoinHandle<()>,
@@ -373,8 +374,8 @@ async fn race<T: Side, N: Side>(
 /// load may change); each other shows how far something other than tcpnotify moves a ratio:
 /// - `calibrate`: plain tokio's cycles against themselves (the machine alone);
 /// - `r4`: plain tokio's echo against the same yielding to the runtime after every 16 KiB
-///   read, the schedule rule R4 imposes on a tcpnotify connection (the contract's yields
-///   alone), and
+///   read, a Pony actor's schedule under rule R4 (what those yields alone cost; a tcpnotify
+///   connection on tokio goes on in the same poll while its task has budget), and
 ///   `r4-tcpnotify` that yielding echo against tcpnotify (what tcpnotify costs beyond them);
 /// - `task`: plain tokio's cycles against the same with each client in a task of its own, as a
 ///   tcpnotify connection runs (a task per connection alone), and `task-tcpnotify` those

@@ -37,6 +37,9 @@ pub(crate) struct ConnectionMachine {
     to_dial: smallvec::IntoIter<[SocketAddr; 1]>,
     read_again_sent: bool,
     write_again_sent: bool,
+    /// The pending read yield is the notifier's: `received` returned false (R3), rather than
+    /// the turn reaching a limit (see [`yield_asked`](Self::yield_asked)).
+    yield_asked: bool,
 }
 
 impl ConnectionMachine {
@@ -68,6 +71,7 @@ impl ConnectionMachine {
             to_dial: Addresses::new().into_iter(),
             read_again_sent: false,
             write_again_sent: false,
+            yield_asked: false,
         }
     }
 
@@ -206,6 +210,7 @@ impl ConnectionMachine {
             Message::ReadAgain => {
                 self.conn.read_again_pending = false;
                 self.read_again_sent = false;
+                self.yield_asked = false;
                 self.read_turn();
             }
             Message::WriteAgain => {
@@ -295,6 +300,15 @@ impl ConnectionMachine {
             || (self.conn.write_again_pending && !self.write_again_sent)
     }
 
+    /// Whether the notifier asked for the yield pending ([`has_resumes`](Self::has_resumes)):
+    /// a `received` returned false (R3). Otherwise the turn reached one of its limits: R3's
+    /// deliveries, R4's bytes read, or the bytes written. After a limit a runtime may start
+    /// the next turn in the same poll (see `Network::poll_after_yield`); after an asked yield
+    /// it lets other tasks run first.
+    pub(crate) fn yield_asked(&self) -> bool {
+        self.yield_asked && self.conn.read_again_pending
+    }
+
     /// A resume for a yield that happened since the last call. The runtime queues it after
     /// letting other tasks run, so their messages are handled first (R4).
     pub(crate) fn poll_resume(&mut self) -> Option<Message> {
@@ -351,6 +365,7 @@ impl ConnectionMachine {
                 }
                 if !more || times >= MAX_RECEIVED_PER_TURN {
                     self.conn.read_again_pending = true;
+                    self.yield_asked = !more;
                     return true;
                 }
             }

@@ -62,6 +62,12 @@ impl Actor {
         self.machine.has_dials()
     }
 
+    /// Whether the notifier asked for the yield its turns ended in (`received` returned
+    /// false), rather than a turn reaching its limits (see [`ConnectionMachine::yield_asked`]).
+    pub(crate) fn yield_asked(&self) -> bool {
+        self.machine.yield_asked()
+    }
+
     /// The next message in the mailbox, if any.
     #[cfg(test)]
     pub(crate) fn next_message(&mut self) -> Option<Message> {

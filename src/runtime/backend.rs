@@ -69,6 +69,25 @@ pub trait Network: Clone + Send + Sync + 'static {
         let _ = (listener, cx);
         None
     }
+    /// Where a connection goes on after a turn that ended because it reached a limit (R3's
+    /// deliveries, R4's bytes read, the bytes written per turn): `Ready` to start its next
+    /// turn in the same poll of its task, or `Pending` to give its thread back to the runtime
+    /// first, having arranged for `cx` to be woken. Either way that turn is over, `times`
+    /// restarts at 1, and the next turn comes after the messages other tasks queued meanwhile
+    /// (R4): what differs is only whether the runtime's scheduler runs in between. A yield
+    /// the notifier asked for (`received` returned false) always goes back to the runtime.
+    ///
+    /// The default always gives the thread back, the schedule of a Pony actor's turns. A
+    /// backend whose runs must replay the same from a seed keeps it (the simulator does: its
+    /// schedule, and so its traces, depends on no budget).
+    /// [`TokioNetwork`](crate::TokioNetwork) goes on while the task has tokio's cooperative
+    /// budget left (each turn it goes on spends one unit, as each socket operation does), so
+    /// a connection that keeps reading still gives way when tokio says so, as plain tokio
+    /// code does, and does not pay a trip through the scheduler per 16 KiB read.
+    fn poll_after_yield(&self, cx: &mut Context<'_>) -> Poll<()> {
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
     /// The listening socket's bound address.
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr>;
 }

@@ -269,35 +269,46 @@ impl<N: Network> ConnectionTask<N> {
         }
     }
 
-    /// Runs turns until nothing is ready, the connection yields, or it finishes.
+    /// Runs turns until nothing is ready, the connection yields to the runtime, or it
+    /// finishes.
     fn poll_turns(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.actor.register(cx.waker());
-        // Queued only now, so messages other tasks sent during the yield come first (R4).
-        self.actor.queue_resumes(|_| {});
-        let (dialling, net) = (&mut self.dialling, &self.net);
-        let settled = self.actor.turns(|machine, mailbox| {
-            if let Some(over) = dialling.as_mut().map(|d| d.poll(net, machine, mailbox, cx)) {
-                if over {
-                    *dialling = None;
+        let mut wake_owed = false;
+        loop {
+            // Queued only now, so messages other tasks sent during the yield come first (R4).
+            self.actor.queue_resumes(|_| {});
+            let (dialling, net) = (&mut self.dialling, &self.net);
+            let settled = self.actor.turns(|machine, mailbox| {
+                if let Some(over) = dialling.as_mut().map(|d| d.poll(net, machine, mailbox, cx)) {
+                    if over {
+                        *dialling = None;
+                    }
                 }
-            }
-        });
-        self.start_dials();
-        // Messages the task sent itself were handled in these turns, but would have woken it as
-        // another task's do: it wakes itself once, here, so it is polled just as often.
-        let wake_owed = self.actor.take_wake_owed();
-        match settled {
-            Settled::Finished => Poll::Ready(()),
-            Settled::Yielded => {
-                // Yield to the runtime like a Pony actor ending its turn.
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Settled::Idle => {
-                if wake_owed {
+            });
+            self.start_dials();
+            // Messages the task sent itself were handled in these turns, but would have woken
+            // it as another task's do: it wakes itself once as it returns `Pending`, so it is
+            // polled just as often.
+            wake_owed |= self.actor.take_wake_owed();
+            match settled {
+                Settled::Finished => return Poll::Ready(()),
+                Settled::Yielded if self.actor.yield_asked() => {
+                    // The notifier asked to let other work run first (R3).
                     cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
-                Poll::Pending
+                // A turn reached its limits: like a Pony actor ending its turn, unless the
+                // network lets it go on in this poll (see `Network::poll_after_yield`).
+                Settled::Yielded => match self.net.poll_after_yield(cx) {
+                    Poll::Ready(()) => continue,
+                    Poll::Pending => return Poll::Pending,
+                },
+                Settled::Idle => {
+                    if wake_owed {
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }

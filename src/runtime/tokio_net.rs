@@ -140,6 +140,16 @@ impl Network for TokioNetwork {
         Some(listener.poll_accept(cx))
     }
 
+    /// Goes on while the task has budget: one unit per turn, as a socket operation spends;
+    /// once it is spent, tokio wakes the task after the others had their turn. Inside
+    /// `tokio::task::coop::unconstrained` the budget never runs out, and a connection then
+    /// goes on until nothing is ready or its notifier yields, as any unconstrained code does.
+    fn poll_after_yield(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let proceed = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        proceed.made_progress();
+        Poll::Ready(())
+    }
+
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         listener.local_addr()
     }
@@ -175,6 +185,35 @@ mod tests {
             None,
             "the host table comes first"
         );
+    }
+
+    /// How many turns `net` lets a connection start in this poll after a yield at a limit,
+    /// up to `most`.
+    async fn turns_gone_on(net: &TokioNetwork, most: usize) -> usize {
+        std::future::poll_fn(|cx| {
+            let mut went_on = 0;
+            while went_on < most && net.poll_after_yield(cx).is_ready() {
+                went_on += 1;
+            }
+            Poll::Ready(went_on)
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn after_a_yield_at_a_limit_a_connection_goes_on_while_its_task_has_budget() {
+        let net = TokioNetwork::new();
+        let most = 100_000;
+        let first = turns_gone_on(&net, most).await;
+        assert!(
+            (1..most).contains(&first),
+            "goes on, then gives way once tokio's budget is spent ({first})"
+        );
+        // Its next poll has a fresh budget.
+        tokio::task::yield_now().await;
+        assert_eq!(turns_gone_on(&net, most).await, first);
+        let unconstrained = tokio::task::coop::unconstrained(turns_gone_on(&net, most)).await;
+        assert_eq!(unconstrained, most, "an unconstrained task never runs out");
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ mod in_task;
 mod lifetime;
 mod support;
 mod world;
+mod yields;
 
 /// The composed-notifier example, compiled into this test so its wrappers are exercised.
 #[path = "../../examples/composed.rs"]

@@ -171,6 +171,10 @@ where
         }))
     }
 
+    fn poll_after_yield(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.inner.poll_after_yield(cx)
+    }
+
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         self.inner.listener_address(listener)
     }
@@ -205,6 +209,16 @@ mod tests {
         let address = net.listener_address(&listener).expect("bound");
         let (client, accepted) = tokio::join!(net.connect(address), net.accept(&listener));
         (client.expect("connect"), accepted.expect("accept").0)
+    }
+
+    #[tokio::test]
+    async fn over_real_sockets_a_connection_goes_on_after_a_yield_as_without_the_layer() {
+        let hosts = BTreeMap::from([("localhost".to_string(), [127, 0, 0, 1].into())]);
+        let layer = FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts);
+        let faulty = FaultNetwork::new(TokioNetwork::new(), "localhost", layer);
+        // A fresh poll has tokio's budget: the network beneath lets the connection go on.
+        let goes_on = std::future::poll_fn(|cx| Poll::Ready(faulty.poll_after_yield(cx))).await;
+        assert!(goes_on.is_ready(), "the layer asks the network beneath");
     }
 
     #[tokio::test]
