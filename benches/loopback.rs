@@ -29,8 +29,11 @@
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
 //! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`); `=cycles`
 //! races the connection cycles alone (both ways), without the echo before them; `=calibrate`, `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show how
-//! far the machine, rule R4's yields, or a task per connection alone move a ratio (see
-//! `diagnostic`).
+//! far the machine, rule R4's yields, or a task per connection alone move a ratio, and
+//! `=client`, `=client-in-task`, `=client-spawned` and `=server` race one end of tcpnotify's
+//! cycles against plain tokio (see `diagnostic`). On a shared machine, running the bench at a
+//! real-time priority (`chrt -f 10`, as root) gave steadier ratios than other processes' load
+//! otherwise allows.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -312,6 +315,98 @@ impl<const SPAWNED: bool> Side for TokioCyclesOf<SPAWNED> {
     }
 }
 
+/// How a [`HalfCyclesOf`] side runs the client of its cycles (a const parameter's value).
+mod half {
+    /// Plain tokio's client ([`super::tokio_cycle`]), against tcpnotify's listener.
+    pub const TOKIO_CLIENT: u8 = 0;
+    /// tcpnotify's client dialled with `connect` and awaited with `finished`.
+    pub const CONNECT: u8 = 1;
+    /// tcpnotify's client run with `connect_in_task` in the bench's task.
+    pub const IN_TASK: u8 = 2;
+    /// tcpnotify's `connect_in_task` future spawned and its `JoinHandle` awaited: a task per
+    /// client as `connect` makes, without `finished`.
+    pub const SPAWNED: u8 = 3;
+}
+
+/// One end of a cycle from each side, for the `client…` and `server` modes of
+/// `TCPNOTIFY_BENCH_ONLY` (see [`diagnostic`]): a tcpnotify client run as `CLIENT` says against
+/// plain tokio's server, or ([`half::TOKIO_CLIENT`]) plain tokio's client against tcpnotify's
+/// listener. Raced against plain tokio at both ends, they show which end a gap comes from.
+struct HalfCyclesOf<const CLIENT: u8> {
+    server: HalfServer,
+    /// The server's port, as tcpnotify dials it.
+    port: String,
+    connected: Arc<AtomicU64>,
+}
+
+/// The server of a [`HalfCyclesOf`].
+enum HalfServer {
+    Tokio(SocketAddr, JoinHandle<()>),
+    Notify(tcpnotify::ListenerHandle, SocketAddr),
+}
+
+impl HalfServer {
+    fn address(&self) -> SocketAddr {
+        match self {
+            HalfServer::Tokio(addr, _) | HalfServer::Notify(_, addr) => *addr,
+        }
+    }
+}
+
+impl<const CLIENT: u8> Side for HalfCyclesOf<CLIENT> {
+    async fn start() -> Self {
+        let server = if CLIENT == half::TOKIO_CLIENT {
+            let (listener, port) = notify_server(|| Box::new(Drain)).await;
+            let port: u16 = port.parse().expect("a port");
+            HalfServer::Notify(listener, SocketAddr::from(([127, 0, 0, 1], port)))
+        } else {
+            let (addr, server) = tokio_server(tokio_drain_connection).await;
+            HalfServer::Tokio(addr, server)
+        };
+        HalfCyclesOf {
+            port: server.address().port().to_string(),
+            server,
+            connected: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    async fn run(&mut self, cycles: u64) -> Duration {
+        let addr = self.server.address();
+        let start = Instant::now();
+        for _ in 0..cycles {
+            let closer = Closer(self.connected.clone());
+            let builder = TcpConnection::builder();
+            match CLIENT {
+                half::CONNECT => {
+                    builder
+                        .connect(closer, "127.0.0.1", &self.port)
+                        .finished()
+                        .await
+                }
+                half::IN_TASK => {
+                    builder
+                        .connect_in_task(closer, "127.0.0.1", &self.port)
+                        .1
+                        .await
+                }
+                half::SPAWNED => {
+                    let run = builder.connect_in_task(closer, "127.0.0.1", &self.port).1;
+                    tokio::spawn(run).await.expect("client task")
+                }
+                _ => tokio_cycle(addr).await,
+            }
+        }
+        start.elapsed()
+    }
+
+    async fn stop(self) {
+        match self.server {
+            HalfServer::Tokio(_, server) => server.abort(),
+            HalfServer::Notify(listener, _) => stop_notify_server(listener).await,
+        }
+    }
+}
+
 // ---- report ----
 
 /// Prints each side's best and slowest rate, the ratio of the bests, and the median of the
@@ -379,7 +474,11 @@ async fn race<T: Side, N: Side>(
 ///   `r4-tcpnotify` that yielding echo against tcpnotify (what tcpnotify costs beyond them);
 /// - `task`: plain tokio's cycles against the same with each client in a task of its own, as a
 ///   tcpnotify connection runs (a task per connection alone), and `task-tcpnotify` those
-///   against tcpnotify.
+///   against tcpnotify;
+/// - `client`, `client-in-task`, `client-spawned` and `server`: plain tokio's cycles against
+///   half of tcpnotify's (see [`HalfCyclesOf`]): its client (dialled with `connect`, with
+///   `connect_in_task`, or with `connect_in_task` in a spawned task) against plain tokio's
+///   server, or plain tokio's client against its listener, to tell which end a gap is at.
 fn diagnostic(mode: &str, bytes: u64, cycles: u64, rounds: u64) -> bool {
     let echo = ("echo throughput", "MiB/s", 1.0 / MIB);
     let echo_work = (bytes.min(16 << 20), bytes, rounds);
@@ -414,6 +513,26 @@ fn diagnostic(mode: &str, bytes: u64, cycles: u64, rounds: u64) -> bool {
         "task" => runtime.spawn(race::<TokioCycles, TokioCyclesOf<true>>(
             cycle,
             [plain, spawned],
+            cycle_work,
+        )),
+        "client" => runtime.spawn(race::<TokioCycles, HalfCyclesOf<{ half::CONNECT }>>(
+            cycle,
+            [plain, "tcpn client"],
+            cycle_work,
+        )),
+        "client-in-task" => runtime.spawn(race::<TokioCycles, HalfCyclesOf<{ half::IN_TASK }>>(
+            cycle,
+            [plain, "tcpn client"],
+            cycle_work,
+        )),
+        "client-spawned" => runtime.spawn(race::<TokioCycles, HalfCyclesOf<{ half::SPAWNED }>>(
+            cycle,
+            [plain, "tcpn client"],
+            cycle_work,
+        )),
+        "server" => runtime.spawn(race::<TokioCycles, HalfCyclesOf<{ half::TOKIO_CLIENT }>>(
+            cycle,
+            [plain, "tcpn server"],
             cycle_work,
         )),
         "task-tcpnotify" => runtime.spawn(race::<TokioCyclesOf<true>, NotifyCycles>(
