@@ -2,7 +2,7 @@
 //! and host, tells the fault layer which sockets a connection uses, tracks which connections
 //! are live, and fires faults triggered by trace events (until the liveness phase disarms
 //! them). It also records each write rule W1 drops, and tells the run context which callback
-//! runs and each connection's counters.
+//! runs and each connection's last counters (when its recorder is dropped).
 
 use super::context::Context;
 use super::integrity::{Mismatches, StreamEnd, StreamMatcher};
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::record::{Callback, CallbackSink, DataFlow, DataTap, Name};
-use tcpnotify::{DroppedWrite, TcpConnection};
+use tcpnotify::{ConnectionStats, DroppedWrite, TcpConnection};
 
 #[derive(Default)]
 struct Progress {
@@ -541,9 +541,6 @@ impl CallbackSink for HostSink {
                 .map(|(_, message)| message),
             _ => None,
         };
-        if let Some(conn) = conn {
-            self.run.context.record_stats(who, conn.stats());
-        }
         // Observed after the callback's own line, so a fault it triggers is logged after it.
         let observed = Observed::of(&callback);
         let at_us = self.clock.now_us();
@@ -570,6 +567,10 @@ impl CallbackSink for HostSink {
         let name = Name::from(text);
         names.insert(name.clone());
         name
+    }
+
+    fn counters(&self, who: &Name, stats: ConnectionStats) {
+        self.run.context.record_stats(who, stats);
     }
 
     fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {

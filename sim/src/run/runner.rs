@@ -323,6 +323,10 @@ fn run_pass(
     let at = loop_state.elapsed_us();
     loop_state.note(at, format!("run ended: {}", describe(&ended)));
     drop(entered);
+    let Loop { sim, liveness, .. } = loop_state;
+    // The connections still in the simulation's tasks tell their last counters as their
+    // recorders are dropped (`CallbackSink::counters`): before the context is finished.
+    drop(sim);
     let outcome = RunOutcome {
         scenario: scenario.name.clone(),
         plan: plan.clone(),
@@ -330,7 +334,7 @@ fn run_pass(
         ended,
         fired: run.fired_kinds(),
         fired_in_flight: run.fired_in_flight(),
-        liveness: loop_state.liveness,
+        liveness,
         context: context.finish(),
     };
     Ok((outcome, run.mismatches()))
