@@ -217,6 +217,7 @@ fn run_pass(
     // Each client's connection and the one a listener accepts for it: what the run's maps
     // of connections are sized for.
     let connections = scenario.clients.len().saturating_mul(2);
+    layer.reserve_connections(connections);
     let context = Context::new(
         trace.clone(),
         scenario.properties.declared_sometimes(),
