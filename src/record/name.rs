@@ -55,22 +55,23 @@ impl Name {
     pub fn numbered(&self, separator: char, n: usize) -> Name {
         let mut digits = [0; 20];
         let mut separator_bytes = [0; 4];
-        let parts = [
-            self.as_str(),
-            separator.encode_utf8(&mut separator_bytes),
+        let parts: [&[u8]; 3] = [
+            self.as_bytes(),
+            separator.encode_utf8(&mut separator_bytes).as_bytes(),
             decimal(n, &mut digits),
         ];
         let mut stack = [0; 64];
         let Some(text) = stack.get_mut(..parts.iter().map(|p| p.len()).sum()) else {
-            return Name::from(parts.concat());
+            return Name::from(String::from_utf8(parts.concat()).unwrap_or_default());
         };
         let mut rest = &mut text[..];
         for part in parts {
             let (here, after) = rest.split_at_mut(part.len());
-            here.copy_from_slice(part.as_bytes());
+            here.copy_from_slice(part);
             rest = after;
         }
-        // Whole `str`s put end to end: UTF-8.
+        // Whole `str`s and ASCII digits put end to end: UTF-8, checked once (checking the
+        // digits apart as well cost some 60 instructions a name).
         Name::from(std::str::from_utf8(text).unwrap_or_default())
     }
 
@@ -80,8 +81,8 @@ impl Name {
     }
 }
 
-/// `n` in decimal, written at the end of `digits` (20 digits hold any `u64`).
-fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
+/// `n` in decimal, written at the end of `digits` (20 digits hold any `u64`): ASCII digits.
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
     let mut start = digits.len();
     loop {
         start -= 1;
@@ -91,7 +92,7 @@ fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
             break;
         }
     }
-    std::str::from_utf8(&digits[start..]).unwrap_or_default()
+    &digits[start..]
 }
 
 impl Deref for Name {

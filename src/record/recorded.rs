@@ -5,7 +5,8 @@
 
 use super::{Callback, CallbackSink, DataFlow, DataTap, Name, Payload};
 use crate::proto::{
-    ConnectFailure, DialRequest, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+    ConnectFailure, ConnectionStats, DialRequest, TcpConnection, TcpConnectionNotify,
+    TcpListenNotify, TcpListener,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -64,6 +65,7 @@ fn wrap_dials(
             family: Some(family.clone()),
             announce: Vec::new(),
             tap: None,
+            stats: None,
         });
         announced.push((who, request.host.clone(), request.service.clone()));
     }
@@ -100,6 +102,11 @@ pub struct Recorded<N> {
     /// The sink's tap of this connection's data, if it gave one when the connection was
     /// established; otherwise its data goes to the sink's `data`.
     tap: Option<Box<dyn DataTap>>,
+    /// The connection's counters as of its last callback that carried it, told to the sink
+    /// when the recorder is dropped ([`CallbackSink::counters`]): kept here, a copy of a few
+    /// words a callback, where the simulator's sink wrote each callback's counters to a map
+    /// (some 130 instructions a callback).
+    stats: Option<ConnectionStats>,
 }
 
 impl<N> Recorded<N> {
@@ -115,6 +122,7 @@ impl<N> Recorded<N> {
             observing: false,
             announce: Vec::new(),
             tap: None,
+            stats: None,
         }
     }
 
@@ -144,6 +152,9 @@ impl<N> Recorded<N> {
 
     /// Records the callback that just ran, then the connections it dialled (most dial none).
     fn log(&mut self, conn: Option<&TcpConnection>, callback: Callback) {
+        if let Some(conn) = conn {
+            self.stats = Some(conn.stats());
+        }
         self.sink.record(&self.who, conn, callback);
         if self.announce.is_empty() {
             return;
@@ -208,6 +219,15 @@ impl<N> Recorded<N> {
                 sink.write_dropped(&who, dropped);
             }
         });
+    }
+}
+
+impl<N> Drop for Recorded<N> {
+    /// Tells the sink the connection's last counters, if a callback carried them.
+    fn drop(&mut self) {
+        if let Some(stats) = self.stats {
+            self.sink.counters(&self.who, stats);
+        }
     }
 }
 

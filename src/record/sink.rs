@@ -2,7 +2,7 @@
 //! ([`DataFlow`]), and an in-memory log ([`CallbackLog`]).
 
 use super::{Callback, Name};
-use crate::proto::{DroppedWrite, TcpConnection};
+use crate::proto::{ConnectionStats, DroppedWrite, TcpConnection};
 use std::sync::{Arc, Mutex};
 
 /// Where recorded callbacks go. `who` names the connection or listener, with the [`Name`] its
@@ -29,6 +29,14 @@ pub trait CallbackSink: Send + Sync + 'static {
     fn tap(&self, who: &Name, conn: &TcpConnection) -> Option<Box<dyn DataTap>> {
         None
     }
+
+    /// The recorder of `who` is gone (its connection ended, or its task was dropped with its
+    /// host or its runtime): `stats` are the connection's counters as of its last callback
+    /// that carried the connection. Told once, and only if such a callback ran. For sinks
+    /// that want each connection's final counters: a recorder keeps them, so a sink need
+    /// not look the connection up on every callback. Does nothing by default.
+    #[allow(unused_variables)]
+    fn counters(&self, who: &Name, stats: ConnectionStats) {}
 
     /// Sees a write of `who` that rule W1 dropped, when it was dropped (no callback runs for
     /// it). The recorders report every drop from the connection's first callback on (see

@@ -1,11 +1,12 @@
 //! Lifetime rules L1–L5: `closed` once, nothing after it, end of stream as a full close, and
 //! the graceful and immediate closes.
 
-use super::harness::{client, server, Conn, Log, Script, NOTHING};
+use super::harness::{addr, client, server, Conn, Log, Script, NOTHING};
 use crate::proto::ConnectFailure;
 use crate::proto::ConnectionConfig;
 use crate::proto::Phase;
 use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
 
 #[test]
 fn l1_closed_fires_once_however_often_the_connection_is_closed() {
@@ -343,4 +344,25 @@ fn l5_hard_close_inside_sent_fires_closed_right_after_sent_and_drops_the_queue()
     );
     assert_eq!(conn.wire.written(), b"");
     assert_eq!(conn.handle.stats().writes_dropped, 1);
+}
+
+#[test]
+fn a_connection_asks_its_transport_for_each_address_once_and_has_none_once_closed() {
+    let log = Log::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let mut conn = server(Script::new(&log).on_accepted(move |conn| {
+        let mut seen = kept.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..3 {
+            seen.push((conn.local_address(), conn.remote_address()));
+        }
+        conn.hard_close();
+        seen.push((conn.local_address(), conn.remote_address()));
+    }));
+    conn.accept();
+    let open = (Some(addr(1000)), Some(addr(9)));
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(seen, [open, open, open, (None, None)]);
+    // One ask of each while the transport was held: the rest were remembered.
+    assert_eq!(conn.wire.address_calls(), 2);
 }

@@ -368,3 +368,44 @@ fn a_sometimes_assertion_met_in_some_runs_counts_as_met_for_the_sweep() {
         .never_met()
         .contains(&"saw-a-split-frame"));
 }
+
+/// Writes five bytes once connected, and never closes.
+struct WritesAndStaysOpen;
+
+impl TcpConnectionNotify for WritesAndStaysOpen {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write("hello");
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[test]
+fn a_connection_still_open_when_the_run_ends_has_the_counters_of_its_last_callback() {
+    // Its recorder tells them as the run's simulation is dropped, before the run's context
+    // is finished: without that, the properties of an open connection saw none.
+    let scenario = Scenario::new("stays-open")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| tcpnotify_sim::notifiers::Echo),
+        )
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| WritesAndStaysOpen),
+        )
+        .duration_ms(100);
+    let outcome = tcpnotify_sim::run::run(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    let view = RunView::new(&scenario, &outcome);
+    let c1 = view.connection("c1").expect("c1");
+    assert_eq!(c1.ending, tcpnotify_sim::judge::Ending::Open);
+    // Its last callback is the echo's `received`: five bytes out, five back.
+    let stats = c1.stats.expect("c1's counters");
+    assert_eq!((stats.bytes_sent, stats.bytes_received), (5, 5));
+    let server = view.connection("server.1").expect("server.1");
+    assert_eq!(server.ending, tcpnotify_sim::judge::Ending::Open);
+    assert_eq!(server.stats.map(|s| s.bytes_received), Some(5));
+}

@@ -2,7 +2,7 @@
 //! and host, tells the fault layer which sockets a connection uses, tracks which connections
 //! are live, and fires faults triggered by trace events (until the liveness phase disarms
 //! them). It also records each write rule W1 drops, and tells the run context which callback
-//! runs and each connection's counters.
+//! runs and each connection's last counters (when its recorder is dropped).
 
 use super::context::Context;
 use super::integrity::{Mismatches, StreamEnd, StreamMatcher};
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::record::{Callback, CallbackSink, DataFlow, DataTap, Name};
-use tcpnotify::{DroppedWrite, TcpConnection};
+use tcpnotify::{ConnectionStats, DroppedWrite, TcpConnection};
 
 #[derive(Default)]
 struct Progress {
@@ -161,6 +161,11 @@ impl RunState {
         // The run loop took what was left just before (the same turn of the loop): faults
         // still in force are in its schedule, which the liveness phase heals.
         self.lock().fired.clear();
+    }
+
+    /// Whether any fault of the plan is triggered by a callback.
+    fn has_triggers(&self) -> bool {
+        !self.triggers.is_empty()
     }
 
     /// Whether recorders must keep callback data whole (for the trace).
@@ -382,8 +387,10 @@ impl RunState {
         let Observed { name, milestone } = seen;
         // Only callbacks that trigger a fault are counted: most runs have no trigger, and
         // counting every callback cost an allocation and a map search each.
-        let triggers =
-            (self.triggers.get(who.as_str())).and_then(|by_callback| by_callback.get(name));
+        let triggers = name.and_then(|name| {
+            let by_callback = self.triggers.get(who.as_str())?;
+            Some((name, by_callback.get(name)?))
+        });
         if milestone == Milestone::None && triggers.is_none() {
             // Most callbacks (data, `expect`, throttling) change nothing the state keeps.
             return;
@@ -403,7 +410,7 @@ impl RunState {
                 self.layer.register_connection(who.clone(), local, remote);
             }
         }
-        let Some(triggers) = triggers else {
+        let Some((name, triggers)) = triggers else {
             return;
         };
         let count = progress.counts.entry((who.to_string(), name)).or_insert(0);
@@ -436,7 +443,8 @@ impl RunState {
 /// (cloning the callback instead copied its data previews, once per callback).
 #[derive(Debug, Clone, Copy)]
 struct Observed {
-    name: &'static str,
+    /// The callback's name, if the run has event-triggered faults: only they ask for it.
+    name: Option<&'static str>,
     milestone: Milestone,
 }
 
@@ -456,7 +464,8 @@ enum Milestone {
 }
 
 impl Observed {
-    fn of(callback: &Callback) -> Observed {
+    /// What to observe of `callback`, with its name if `named` (the run has triggers).
+    fn of(callback: &Callback, named: bool) -> Observed {
         let milestone = match callback {
             Callback::Accepted => Milestone::Accepted,
             Callback::ProxyVia { .. } => Milestone::ProxyVia,
@@ -465,21 +474,48 @@ impl Observed {
             _ => Milestone::None,
         };
         Observed {
-            name: callback.name(),
+            name: named.then(|| callback.name()),
             milestone,
         }
     }
 }
 
 /// A broken stream found in data about to be delivered, logged after its `received`: one
-/// per host, shared by its sink and its connections' taps.
-type Broken = Arc<Mutex<Option<(Name, String)>>>;
+/// per host, shared by its sink and its connections' taps. Whether one is held is a flag of
+/// its own, which every `received` reads instead of taking the lock (some 20 instructions a
+/// delivery, and most runs break nothing).
+#[derive(Default)]
+struct Broken {
+    /// Whether `note` holds one.
+    any: AtomicBool,
+    /// The connection whose stream broke, and how.
+    note: Mutex<Option<(Name, String)>>,
+}
+
+impl Broken {
+    /// Notes that `who`'s stream broke, as `message` says.
+    fn note(&self, who: &Name, message: String) {
+        *self.note.lock().unwrap_or_else(|e| e.into_inner()) = Some((who.clone(), message));
+        self.any.store(true, Ordering::Relaxed);
+    }
+
+    /// What broke in `who`'s stream, if that is what is noted: taken.
+    fn take(&self, who: &Name) -> Option<String> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut note = self.note.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = note.take_if(|(w, _)| *w == *who);
+        self.any.store(note.is_some(), Ordering::Relaxed);
+        taken.map(|(_, message)| message)
+    }
+}
 
 /// One connection's data fed to the integrity check, a broken stream noted for the trace.
 struct IntegrityTap {
     who: Name,
     end: StreamEnd,
-    broken: Broken,
+    broken: Arc<Broken>,
 }
 
 impl DataTap for IntegrityTap {
@@ -488,8 +524,7 @@ impl DataTap for IntegrityTap {
             DataFlow::Queued(bytes) => self.end.sent(bytes),
             DataFlow::Delivered(bytes) => {
                 if let Some(message) = self.end.received(bytes) {
-                    let mut broken = self.broken.lock().unwrap_or_else(|e| e.into_inner());
-                    *broken = Some((self.who.clone(), message));
+                    self.broken.note(&self.who, message);
                 }
             }
         }
@@ -500,7 +535,7 @@ impl DataTap for IntegrityTap {
 pub(crate) struct HostSink {
     host: Name,
     run: Arc<RunState>,
-    broken: Broken,
+    broken: Arc<Broken>,
     /// The time its callbacks are stamped with (one sink serves one host incarnation).
     clock: HostClock,
     /// The hosts and services its connections' `proxy_via` named, each made once: every
@@ -514,7 +549,7 @@ impl HostSink {
         Arc::new(HostSink {
             host: host.into(),
             run,
-            broken: Broken::default(),
+            broken: Arc::default(),
             clock: HostClock::default(),
             names: Mutex::default(),
         })
@@ -533,19 +568,11 @@ impl CallbackSink for HostSink {
 
     fn record(&self, who: &Name, conn: Option<&TcpConnection>, callback: Callback) {
         let broken = match callback {
-            Callback::Received { .. } => self
-                .broken
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take_if(|(w, _)| *w == *who)
-                .map(|(_, message)| message),
+            Callback::Received { .. } => self.broken.take(who),
             _ => None,
         };
-        if let Some(conn) = conn {
-            self.run.context.record_stats(who, conn.stats());
-        }
         // Observed after the callback's own line, so a fault it triggers is logged after it.
-        let observed = Observed::of(&callback);
+        let observed = Observed::of(&callback, self.run.has_triggers());
         let at_us = self.clock.now_us();
         (self.run.trace).push_callback(at_us, &self.host, who, conn, callback);
         if let Some(message) = broken {
@@ -570,6 +597,10 @@ impl CallbackSink for HostSink {
         let name = Name::from(text);
         names.insert(name.clone());
         name
+    }
+
+    fn counters(&self, who: &Name, stats: ConnectionStats) {
+        self.run.context.record_stats(who, stats);
     }
 
     fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {

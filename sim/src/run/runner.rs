@@ -217,6 +217,7 @@ fn run_pass(
     // Each client's connection and the one a listener accepts for it: what the run's maps
     // of connections are sized for.
     let connections = scenario.clients.len().saturating_mul(2);
+    layer.reserve_connections(connections);
     let context = Context::new(
         trace.clone(),
         scenario.properties.declared_sometimes(),
@@ -323,6 +324,10 @@ fn run_pass(
     let at = loop_state.elapsed_us();
     loop_state.note(at, format!("run ended: {}", describe(&ended)));
     drop(entered);
+    let Loop { sim, liveness, .. } = loop_state;
+    // The connections still in the simulation's tasks tell their last counters as their
+    // recorders are dropped (`CallbackSink::counters`): before the context is finished.
+    drop(sim);
     let outcome = RunOutcome {
         scenario: scenario.name.clone(),
         plan: plan.clone(),
@@ -330,7 +335,7 @@ fn run_pass(
         ended,
         fired: run.fired_kinds(),
         fired_in_flight: run.fired_in_flight(),
-        liveness: loop_state.liveness,
+        liveness,
         context: context.finish(),
     };
     Ok((outcome, run.mismatches()))

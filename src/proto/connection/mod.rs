@@ -25,6 +25,7 @@ use super::transport::Transport;
 use dropped::chain;
 use smallvec::SmallVec;
 use std::any::Any;
+use std::cell::OnceCell;
 use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -117,6 +118,12 @@ pub struct TcpConnection {
     role: Role,
     config: ConnectionConfig,
     transport: Option<Box<dyn Transport>>,
+    /// The transport's addresses (local, remote), each asked of it once, on first use, while
+    /// it is held: they do not change meanwhile, a recorder asks for both on every callback
+    /// (two calls through the transport, some 45 instructions, where reading these is a
+    /// few), and on real sockets each ask is a system call. Not asked up front: most
+    /// connections on real sockets never ask.
+    addresses: (OnceCell<Option<SocketAddr>>, OnceCell<Option<SocketAddr>>),
     attachment: Option<Attachment>,
     /// Messages the connection sent itself, in order, until the runtime takes them all.
     outbox: Messages,
@@ -153,6 +160,7 @@ impl TcpConnection {
             role,
             config,
             transport: None,
+            addresses: Default::default(),
             attachment,
             outbox: Messages::default(),
             dials: Dials::default(),
@@ -250,7 +258,7 @@ impl TcpConnection {
             Phase::New | Phase::Resolving | Phase::Connecting { .. } => self.abort_connect(),
             Phase::Open | Phase::Closing { .. } => {
                 self.phase = Phase::Closed;
-                self.transport = None;
+                self.set_transport(None);
                 self.write_queue.clear();
                 self.head_written = 0;
                 self.read_buf = Vec::new();
@@ -290,13 +298,21 @@ impl TcpConnection {
     }
 
     /// This end's address, while connected.
+    #[inline]
     pub fn local_address(&self) -> Option<SocketAddr> {
-        self.transport.as_ref().and_then(|t| t.local_address())
+        *(self.addresses.0).get_or_init(|| self.transport.as_ref()?.local_address())
     }
 
     /// The peer's address, while connected.
+    #[inline]
     pub fn remote_address(&self) -> Option<SocketAddr> {
-        self.transport.as_ref().and_then(|t| t.remote_address())
+        *(self.addresses.1).get_or_init(|| self.transport.as_ref()?.remote_address())
+    }
+
+    /// Holds `transport`, or none, with no address asked of it yet.
+    fn set_transport(&mut self, transport: Option<Box<dyn Transport>>) {
+        self.transport = transport;
+        self.addresses = Default::default();
     }
 
     // ---- observers ----
@@ -451,7 +467,7 @@ impl TcpConnection {
 
     pub(crate) fn open(&mut self, transport: Box<dyn Transport>) {
         self.phase = Phase::Open;
-        self.transport = Some(transport);
+        self.set_transport(Some(transport));
         // The read buffer is allocated by the first read that brings data (see `read_once`).
     }
 

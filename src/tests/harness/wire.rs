@@ -29,6 +29,8 @@ pub(crate) struct WireState {
     write_error: Option<ErrorKind>,
     written: Vec<u8>,
     write_calls: usize,
+    /// Calls of `local_address` and `remote_address`.
+    address_calls: usize,
     read_sizes: Vec<usize>,
     shut: bool,
     nodelay: bool,
@@ -147,6 +149,11 @@ impl Wire {
         self.lock().write_calls
     }
 
+    /// Calls of `local_address` and `remote_address`.
+    pub(crate) fn address_calls(&self) -> usize {
+        self.lock().address_calls
+    }
+
     /// Whether the write side was shut (FIN sent).
     pub(crate) fn is_shut(&self) -> bool {
         self.lock().shut
@@ -237,10 +244,12 @@ impl Transport for FakeTransport {
     }
 
     fn local_address(&self) -> Option<SocketAddr> {
+        self.wire.lock().address_calls += 1;
         Some(addr(self.wire.port))
     }
 
     fn remote_address(&self) -> Option<SocketAddr> {
+        self.wire.lock().address_calls += 1;
         Some(addr(9))
     }
 }
