@@ -5,8 +5,9 @@
 //! another connection's callbacks their turn on a single worker.
 
 use crate::support::within;
+use std::future::Future;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -234,13 +235,10 @@ async fn r4_a_connection_reading_without_end_on_one_worker_lets_another_connecti
         "127.0.0.1",
         &peer_thread(b"ping".to_vec(), false, stop.clone()),
     );
+    // How much the reader had received when the other connection's delivery ran.
     let when = within("the other connection's delivery", bystander_ran)
         .await
         .expect("delivered");
-    assert!(
-        when >= 4 * MIB,
-        "the reader was reading already ({when} bytes)"
-    );
     // The reader was made to give way, not stopped: it reads on.
     within(
         "the reader reading on",
@@ -253,4 +251,94 @@ async fn r4_a_connection_reading_without_end_on_one_worker_lets_another_connecti
     bystander.dispose();
     within("the reader finished", reader.finished()).await;
     within("the other connection finished", bystander.finished()).await;
+}
+
+/// Notes, at the first delivery of each turn (`times` 1), which poll of its task that was, and
+/// tells once every byte of [`SENT`] came.
+struct TurnPolls {
+    polls: Arc<AtomicUsize>,
+    turn_starts: Arc<Mutex<Vec<usize>>>,
+    connected: Arc<Notify>,
+    received: usize,
+    all_came: Option<oneshot::Sender<()>>,
+}
+
+impl TcpConnectionNotify for TurnPolls {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.mute();
+        self.connected.notify_one();
+    }
+    fn received(&mut self, _conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        if times == 1 {
+            let poll = self.polls.load(Ordering::Relaxed);
+            self.turn_starts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(poll);
+        }
+        self.received += data.len();
+        if self.received >= SENT {
+            if let Some(all_came) = self.all_came.take() {
+                let _ = all_came.send(());
+            }
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
+        panic!("loopback connect failed: {reason}");
+    }
+}
+
+#[tokio::test]
+async fn r4_on_tokio_turns_that_reach_the_limit_go_on_in_the_same_poll_of_the_task() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let port = listener.local_addr().expect("address").port().to_string();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let turn_starts = Arc::new(Mutex::new(Vec::new()));
+    let connected = Arc::new(Notify::new());
+    let (all_came, came) = oneshot::channel();
+    let notify = TurnPolls {
+        polls: polls.clone(),
+        turn_starts: turn_starts.clone(),
+        connected: connected.clone(),
+        received: 0,
+        all_came: Some(all_came),
+    };
+    let (conn, run) = TcpConnection::builder()
+        .read_buffer_size(READ_BUFFER)
+        .yield_after_reading(YIELD_AFTER)
+        .connect_in_task(notify, "127.0.0.1", &port);
+    // The connection's task, counting its polls.
+    let mut run = Box::pin(run);
+    let counted = polls.clone();
+    let task = tokio::spawn(std::future::poll_fn(move |cx| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        run.as_mut().poll(cx)
+    }));
+    let (mut peer, _) = within("accept", listener.accept()).await.expect("accepts");
+    within("connected", connected.notified()).await;
+    // Three turns' worth, all buffered before the connection reads (it is muted).
+    within("peer writing", peer.write_all(&vec![7u8; SENT]))
+        .await
+        .expect("peer writes");
+    conn.unmute();
+    within("every byte delivered", came)
+        .await
+        .expect("delivered");
+    let starts = std::mem::take(&mut *turn_starts.lock().unwrap_or_else(|e| e.into_inner()));
+    assert!(
+        starts.len() >= 3,
+        "the bytes took three turns that reached the limit (R4): {starts:?}"
+    );
+    // Going back to the runtime at each limit, every turn would start in a poll of its own.
+    assert!(
+        starts.windows(2).any(|pair| pair[0] == pair[1]),
+        "a turn that reached the limit went on in the same poll: turns started in polls \
+         {starts:?}"
+    );
+    drop(peer);
+    within("connection finished", conn.finished()).await;
+    within("task ended", task).await.expect("task");
 }
