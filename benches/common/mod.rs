@@ -207,7 +207,8 @@ pub async fn tokio_echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u6
 /// Plain tokio's echo server on a Pony actor's schedule under rule R4: once its reads since the
 /// last yield reach [`CHUNK`] bytes (tcpnotify's default `yield_after_reading`), it yields to
 /// the runtime before reading again. (A tcpnotify connection does so in the simulator; on
-/// tokio's sockets it goes on in the same poll while its task has tokio's cooperative budget.) It writes each read back before yielding, where a
+/// tokio's sockets it goes on in the same poll while its task has tokio's cooperative
+/// budget.) It writes each read back before yielding, where a
 /// tcpnotify echo's write waits for its next turn, so it is if anything the cheaper of the
 /// two. Not a baseline: it shows what the yields cost plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`),
 /// together with one more difference: it is a `read`/`write_all` loop, where

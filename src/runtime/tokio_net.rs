@@ -201,7 +201,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn after_a_yield_at_a_limit_a_connection_goes_on_while_its_task_has_budget() {
+    async fn r4_after_a_yield_at_a_limit_a_connection_goes_on_while_its_task_has_budget() {
         let net = TokioNetwork::new();
         let most = 100_000;
         let first = turns_gone_on(&net, most).await;

@@ -212,7 +212,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn over_real_sockets_a_connection_goes_on_after_a_yield_as_without_the_layer() {
+    async fn r4_over_tokio_the_layer_asks_the_network_beneath_whether_to_go_on_after_a_yield() {
         let hosts = BTreeMap::from([("localhost".to_string(), [127, 0, 0, 1].into())]);
         let layer = FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts);
         let faulty = FaultNetwork::new(TokioNetwork::new(), "localhost", layer);

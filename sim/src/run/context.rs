@@ -95,7 +95,10 @@ pub(crate) struct Context {
     /// up by name: a hash map with a deterministic hash (FxHash: no random state, and a few
     /// instructions for a name like `c12` where SipHash took some 170); its order is never
     /// seen. A name used twice (a client of a restarted host) keeps the counters of the
-    /// recorder dropped last.
+    /// recorder dropped last: the old one went with its host's crash, at a point the seed
+    /// fixes. The recorders still alive when the run ends are dropped together, in an order
+    /// the seed does not fix (tokio's task ids count across the process), which is safe only
+    /// because the names of live connections are unique.
     stats: Mutex<FxHashMap<Name, ConnectionStats>>,
 }
 
