@@ -23,6 +23,15 @@ const SENT: usize = 3 * YIELD_AFTER;
 /// limit, as another task's message would arrive while the connection runs.
 const MARK: &[u8] = b"mark";
 
+/// A listener on a free loopback port, and that port.
+async fn local_listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let port = listener.local_addr().expect("address").port().to_string();
+    (listener, port)
+}
+
 /// What the connection's notifier saw, in order.
 #[derive(Debug, PartialEq)]
 enum Seen {
@@ -73,10 +82,7 @@ impl TcpConnectionNotify for TurnLog {
 
 #[tokio::test]
 async fn r4_on_real_sockets_a_turn_ends_at_the_limit_and_a_message_queued_meanwhile_comes_first() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let port = listener.local_addr().expect("address").port().to_string();
+    let (listener, port) = local_listener().await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let connected = Arc::new(Notify::new());
     let notify = TurnLog {
@@ -291,10 +297,7 @@ impl TcpConnectionNotify for TurnPolls {
 
 #[tokio::test]
 async fn r4_on_tokio_turns_that_reach_the_limit_go_on_in_the_same_poll_of_the_task() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let port = listener.local_addr().expect("address").port().to_string();
+    let (listener, port) = local_listener().await;
     let polls = Arc::new(AtomicUsize::new(0));
     let turn_starts = Arc::new(Mutex::new(Vec::new()));
     let connected = Arc::new(Notify::new());
