@@ -26,9 +26,9 @@
 mod common;
 
 use common::{
-    chunk, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
+    chunk, notify_cycle, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
     tokio_echo_client, tokio_echo_client_yielding, tokio_echo_connection,
-    tokio_echo_connection_yielding, tokio_server, BulkClient, Closer, Drain, EchoServer,
+    tokio_echo_connection_yielding, tokio_server, BulkClient, Dial, Drain, EchoServer,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,16 +67,13 @@ fn run(what: &str, n: u64) {
             "cycles" | "cycles-in-task" => {
                 let (listener, port) = notify_server(|| Box::new(Drain)).await;
                 let connected = Arc::new(AtomicU64::new(0));
+                let dial = if what == "cycles" {
+                    Dial::Connect
+                } else {
+                    Dial::InTask
+                };
                 for _ in 0..n {
-                    let closer = Closer(connected.clone());
-                    if what == "cycles" {
-                        TcpConnection::connect(closer, "127.0.0.1", &port)
-                            .finished()
-                            .await;
-                    } else {
-                        let builder = TcpConnection::builder();
-                        builder.connect_in_task(closer, "127.0.0.1", &port).1.await;
-                    }
+                    notify_cycle(dial, &connected, &port).await;
                 }
                 assert_eq!(connected.load(Ordering::Relaxed), n, "cycles failed");
                 stop_notify_server(listener).await;

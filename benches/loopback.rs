@@ -28,8 +28,9 @@
 //! `cargo bench --bench loopback`; for a quick check:
 //! `TCPNOTIFY_BENCH_BYTES=64M TCPNOTIFY_BENCH_CYCLES=1000 cargo bench --bench loopback`.
 //! `TCPNOTIFY_BENCH_ONLY=tokio` or `=tcpnotify` runs one side only (for `perf`); `=cycles`
-//! races the connection cycles alone (both ways), without the echo before them; `=calibrate`, `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show how
-//! far the machine, rule R4's yields, or a task per connection alone move a ratio, and
+//! races the connection cycles alone (both ways), without the echo before them; `=calibrate`,
+//! `=r4`, `=r4-tcpnotify`, `=task` and `=task-tcpnotify` race other pairs of sides, to show
+//! how far the machine, rule R4's yields, or a task per connection alone move a ratio, and
 //! `=client`, `=client-in-task`, `=client-spawned` and `=server` race one end of tcpnotify's
 //! cycles against plain tokio (see `diagnostic`). On a shared machine, running the bench at a
 //! real-time priority (`chrt -f 10`, as root) gave steadier ratios than other processes' load
@@ -45,9 +46,9 @@ use tokio::task::JoinHandle;
 mod common;
 
 use common::{
-    chunk, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
+    chunk, notify_cycle, notify_server, stop_notify_server, tokio_cycle, tokio_drain_connection,
     tokio_echo_client, tokio_echo_client_yielding, tokio_echo_connection,
-    tokio_echo_connection_yielding, tokio_server, BulkClient, Closer, Drain, EchoServer, CHUNK,
+    tokio_echo_connection_yielding, tokio_server, BulkClient, Dial, Drain, EchoServer, CHUNK,
 };
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -252,23 +253,10 @@ impl<const IN_TASK: bool> Side for NotifyCyclesOf<IN_TASK> {
     }
 
     async fn run(&mut self, cycles: u64) -> Duration {
+        let dial = if IN_TASK { Dial::InTask } else { Dial::Connect };
         let start = Instant::now();
         for _ in 0..cycles {
-            let closer = Closer(self.connected.clone());
-            match IN_TASK {
-                false => {
-                    TcpConnection::connect(closer, "127.0.0.1", &self.port)
-                        .finished()
-                        .await
-                }
-                true => {
-                    let builder = TcpConnection::builder();
-                    builder
-                        .connect_in_task(closer, "127.0.0.1", &self.port)
-                        .1
-                        .await
-                }
-            }
+            notify_cycle(dial, &self.connected, &self.port).await;
         }
         self.dialled += cycles;
         start.elapsed()
@@ -372,28 +360,18 @@ impl<const CLIENT: u8> Side for HalfCyclesOf<CLIENT> {
 
     async fn run(&mut self, cycles: u64) -> Duration {
         let addr = self.server.address();
+        // tcpnotify's client, or none: plain tokio's.
+        let dial = match CLIENT {
+            half::CONNECT => Some(Dial::Connect),
+            half::IN_TASK => Some(Dial::InTask),
+            half::SPAWNED => Some(Dial::Spawned),
+            _ => None,
+        };
         let start = Instant::now();
         for _ in 0..cycles {
-            let closer = Closer(self.connected.clone());
-            let builder = TcpConnection::builder();
-            match CLIENT {
-                half::CONNECT => {
-                    builder
-                        .connect(closer, "127.0.0.1", &self.port)
-                        .finished()
-                        .await
-                }
-                half::IN_TASK => {
-                    builder
-                        .connect_in_task(closer, "127.0.0.1", &self.port)
-                        .1
-                        .await
-                }
-                half::SPAWNED => {
-                    let run = builder.connect_in_task(closer, "127.0.0.1", &self.port).1;
-                    tokio::spawn(run).await.expect("client task")
-                }
-                _ => tokio_cycle(addr).await,
+            match dial {
+                Some(dial) => notify_cycle(dial, &self.connected, &self.port).await,
+                None => tokio_cycle(addr).await,
             }
         }
         start.elapsed()

@@ -138,6 +138,35 @@ impl TcpConnectionNotify for Drain {
 /// Client side of a cycle: closes as soon as it is connected.
 pub struct Closer(pub Arc<AtomicU64>);
 
+/// How a tcpnotify client of a connection cycle is dialled and awaited.
+#[derive(Debug, Clone, Copy)]
+pub enum Dial {
+    /// `connect` (a task of its own), awaited with `finished`.
+    Connect,
+    /// `connect_in_task`, run in the caller's task.
+    InTask,
+    /// `connect_in_task`'s future spawned and its `JoinHandle` awaited: a task per client as
+    /// `connect` makes, without `finished`. (Raced by `loopback` only; `instructions`, which
+    /// shares this module, does not count it.)
+    #[allow(dead_code)]
+    Spawned,
+}
+
+/// One tcpnotify client cycle: a [`Closer`] counting into `connected`, dialled to `port` on
+/// loopback as `dial` says, awaited until its connection ended.
+pub async fn notify_cycle(dial: Dial, connected: &Arc<AtomicU64>, port: &str) {
+    let closer = Closer(connected.clone());
+    let builder = TcpConnection::builder();
+    match dial {
+        Dial::Connect => builder.connect(closer, "127.0.0.1", port).finished().await,
+        Dial::InTask => builder.connect_in_task(closer, "127.0.0.1", port).1.await,
+        Dial::Spawned => {
+            let run = builder.connect_in_task(closer, "127.0.0.1", port).1;
+            tokio::spawn(run).await.expect("client task")
+        }
+    }
+}
+
 impl TcpConnectionNotify for Closer {
     fn connected(&mut self, conn: &mut TcpConnection) {
         self.0.fetch_add(1, Ordering::Relaxed);
@@ -208,11 +237,11 @@ pub async fn tokio_echo_client(addr: SocketAddr, chunk: &[u8], bytes: u64) -> u6
 /// last yield reach [`CHUNK`] bytes (tcpnotify's default `yield_after_reading`), it yields to
 /// the runtime before reading again. (A tcpnotify connection does so in the simulator; on
 /// tokio's sockets it goes on in the same poll while its task has tokio's cooperative
-/// budget.) It writes each read back before yielding, where a
-/// tcpnotify echo's write waits for its next turn, so it is if anything the cheaper of the
-/// two. Not a baseline: it shows what the yields cost plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`),
-/// together with one more difference: it is a `read`/`write_all` loop, where
-/// [`tokio_echo_connection`] is `copy_buf` through a `BufReader`.
+/// budget.) It writes each read back before yielding, where a tcpnotify echo's write waits
+/// for its next turn, so it is if anything the cheaper of the two. Not a baseline: it shows
+/// what the yields cost plain tokio (`TCPNOTIFY_BENCH_ONLY=r4`), together with one more
+/// difference: it is a `read`/`write_all` loop, where [`tokio_echo_connection`] is `copy_buf`
+/// through a `BufReader`.
 pub async fn tokio_echo_connection_yielding(mut stream: TcpStream) {
     stream.set_nodelay(true).expect("nodelay");
     let mut buf = vec![0u8; CHUNK];
