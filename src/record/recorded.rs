@@ -156,11 +156,8 @@ impl<N> Recorded<N> {
             self.stats = Some(conn.stats());
         }
         self.sink.record(&self.who, conn, callback);
-        if self.announce.is_empty() {
-            return;
-        }
-        for (who, host, service) in self.announce.drain(..) {
-            self.sink.dialled(&self.who, &who, &host, &service);
+        if !self.announce.is_empty() {
+            announce(&*self.sink, &self.who, self.announce.drain(..));
         }
     }
 
@@ -405,9 +402,14 @@ impl<N> RecordedListener<N> {
 
     /// Tells the sink of the connections a callback dialled, after the callback's own line.
     fn announce(&self, dialled: Vec<Announced>) {
-        for (who, host, service) in dialled {
-            self.sink.dialled(&self.who, &who, &host, &service);
-        }
+        announce(&*self.sink, &self.who, dialled);
+    }
+}
+
+/// Tells `sink` of the connections `owner` dialled (after its callback's own line).
+fn announce(sink: &dyn CallbackSink, owner: &Name, dialled: impl IntoIterator<Item = Announced>) {
+    for (who, host, service) in dialled {
+        sink.dialled(owner, &who, &host, &service);
     }
 }
 
