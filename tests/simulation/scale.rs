@@ -2,8 +2,8 @@
 //! its limit makes peers wait or time out, and a host past a real limit is refused before the
 //! run starts. (1,000 clients at once: `scenarios/many-clients-1000.toml`.)
 
-use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer};
+use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan, Latency};
+use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Proxy, Sender};
 use tcpnotify_sim::run::{run, Ended, RunError};
 use tcpnotify_sim::run::{LimitError, EPHEMERAL_PORTS};
 use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
@@ -118,9 +118,9 @@ fn a_plan_whose_crashes_take_a_host_past_its_ephemeral_ports_is_refused_before_t
     }
 }
 
-/// Hosts that run nothing and that no client dials end their software at once (turmoil then
-/// no longer steps them; issue 12): an echo beside 200 of them still finishes, and one of them
-/// can still be crashed and restarted by the plan.
+/// Hosts that run nothing and that no client dials are left out of turmoil (issue 12): an
+/// echo beside 200 of them still finishes, and one of them can still be crashed and
+/// restarted by the plan.
 #[test]
 fn idle_hosts_run_nothing_and_can_still_crash_and_restart() {
     let scenario = (0..200)
@@ -142,4 +142,73 @@ fn idle_hosts_run_nothing_and_can_still_crash_and_restart() {
     let text = outcome.trace.render_text();
     assert!(text.contains("FAULT #0 crash idle-7"), "{text}");
     assert!(text.contains("restarted idle-7"), "{text}");
+}
+
+/// A host that runs nothing, left out of turmoil, is still a silent end, as a host whose
+/// software ended was: a proxy's onward connect to it gets no answer and times out at the
+/// plan's connect timeout (turmoil itself refuses at once a connect to an address it has no
+/// link to). The plan's varying latency, a latency fault on every link of the proxy's host
+/// and the liveness phase's quiet latency all pass its missing links by.
+#[test]
+fn a_connect_to_a_host_that_runs_nothing_gets_no_answer_and_times_out() {
+    const TIMEOUT_MS: u64 = 400;
+    let scenario = Scenario::new("silent-host")
+        .listener(
+            "proxy",
+            "proxy",
+            7000,
+            factory(|| Proxy::new("spare", 7000)),
+        )
+        .client(
+            "c1",
+            "client",
+            "proxy",
+            7000,
+            factory(|| Sender::pattern(300)),
+        )
+        .host("spare")
+        // The liveness phase starts while the onward connect waits.
+        .duration_ms(100)
+        .settle_ms(1000);
+    let plan = FaultPlan {
+        latency: Some(Latency {
+            min_ms: 1,
+            max_ms: 7,
+        }),
+        connect_timeout_ms: TIMEOUT_MS,
+        faults: vec![Fault::at(
+            5,
+            FaultKind::Latency {
+                a: "proxy".into(),
+                b: "*".into(),
+                latency_ms: 3,
+                max_latency_ms: Some(9),
+            },
+        )],
+        ..FaultPlan::quiet(seed_or(1))
+    };
+    let outcome = run(&scenario, &plan).expect("a valid scenario");
+    assert_eq!(outcome.ended, Ended::AllFinished);
+    let events = outcome.trace.events();
+    let at = |text: &str| {
+        (events.iter())
+            .filter(|e| e.callback().is_some_and(|c| c.to_string() == text))
+            .map(|e| e.at_us)
+            .collect::<Vec<_>>()
+    };
+    let (accepted, failed) = (at("accepted"), at("connect_failed(timed out)"));
+    assert_eq!(at("connect_failed(refused)"), Vec::<u64>::new());
+    assert_eq!(
+        (accepted.len(), failed.len()),
+        (1, 1),
+        "{}",
+        outcome.trace.render_text()
+    );
+    // The onward connect starts in `accepted`; its attempt waits out the whole timeout.
+    assert!(
+        failed[0] >= accepted[0] + TIMEOUT_MS * 1000,
+        "accepted at {}us, onward connect failed at {}us",
+        accepted[0],
+        failed[0]
+    );
 }

@@ -201,8 +201,11 @@ impl Loop<'_, '_> {
                     self.apply(now, Action::Restart { index, host })
                 }
                 Healing::Latency => {
-                    let hosts: Vec<String> =
-                        self.run.layer.host_names().map(str::to_string).collect();
+                    // Hosts left out of turmoil have no links.
+                    let hosts: Vec<String> = (self.run.layer.host_names())
+                        .filter(|h| !self.left_out.contains(*h))
+                        .map(str::to_string)
+                        .collect();
                     let quiet = Duration::from_millis(DEFAULT_LATENCY_MS);
                     // Links whose latency varies are set before every step: they stay quiet.
                     self.latencies.fix_all(DEFAULT_LATENCY_MS);

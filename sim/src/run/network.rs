@@ -10,7 +10,7 @@
 
 use crate::fault::{FaultLayer, FaultNetwork, Peek};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -35,6 +35,9 @@ pub struct TurmoilNetwork {
     /// every connect looks up, found in one hash lookup rather than a search of both trees
     /// (a string comparison per key passed).
     single: Arc<FxHashMap<String, IpAddr>>,
+    /// The addresses of hosts that have an address but no place in turmoil (a run leaves
+    /// out hosts that run nothing): a connect to one is a SYN no one answers.
+    silent: Arc<BTreeSet<IpAddr>>,
 }
 
 impl TurmoilNetwork {
@@ -60,6 +63,18 @@ impl TurmoilNetwork {
             single: Arc::new(own.chain(named).collect()),
             names,
             addresses,
+            silent: Arc::default(),
+        }
+    }
+
+    /// The same network, where the hosts at `silent` have addresses but are not in turmoil:
+    /// a connect to one waits, as for a host whose software ended, until its caller gives up
+    /// (the fault layer's connect timeout). turmoil refuses at once a connect to an address
+    /// it has no link to.
+    pub(crate) fn with_silent_hosts(self, silent: BTreeSet<IpAddr>) -> Self {
+        TurmoilNetwork {
+            silent: Arc::new(silent),
+            ..self
         }
     }
 
@@ -118,6 +133,9 @@ pin_project_lite::pin_project! {
         connect: Option<F>,
         // Whether the SYN went out (on the first poll).
         sent: bool,
+        // Whether the address is a silent host's (`TurmoilNetwork::with_silent_hosts`):
+        // turmoil's refusal is then a SYN lost, and the handshake waits for ever.
+        silent: bool,
     }
 
     impl<F> PinnedDrop for Handshake<F>
@@ -142,13 +160,15 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// turmoil's connect of `address`, as a [`Handshake`].
+/// turmoil's connect of `address`, as a [`Handshake`]; `silent` if no host answers there.
 fn handshake(
     address: SocketAddr,
+    silent: bool,
 ) -> Handshake<impl Future<Output = io::Result<turmoil::net::TcpStream>> + Send> {
     Handshake {
         connect: Some(turmoil::net::TcpStream::connect(address)),
         sent: false,
+        silent,
     }
 }
 
@@ -161,6 +181,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Some(connect) = this.connect.as_mut().as_pin_mut() else {
+            if *this.silent {
+                return Poll::Pending;
+            }
             return Poll::Ready(Err(io::Error::other("handshake polled after it finished")));
         };
         let result = connect.poll(cx);
@@ -168,7 +191,12 @@ where
         if result.is_ready() {
             this.connect.set(None);
         }
-        result.map_ok(TurmoilStream::new)
+        match result {
+            // turmoil took an ephemeral port for the SYN, as for any connect, then found no
+            // link to send it on: the SYN is lost, as to a host whose software ended.
+            Poll::Ready(Err(_)) if *this.silent => Poll::Pending,
+            result => result.map_ok(TurmoilStream::new),
+        }
     }
 }
 
@@ -202,7 +230,7 @@ impl Network for TurmoilNetwork {
     }
 
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
-        Box::pin(handshake(address))
+        Box::pin(handshake(address, self.silent.contains(&address.ip())))
     }
 
     fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {

@@ -24,7 +24,7 @@ use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
 use crate::scenario::{ListenerSpec, NotifierFactory, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -202,38 +202,6 @@ fn run_pass(
     capacities.apply(&mut builder);
     let mut sim = builder.build();
 
-    let addresses: BTreeMap<String, IpAddr> = topology
-        .hosts
-        .iter()
-        .map(|h| (h.clone(), sim.lookup(h.as_str())))
-        .collect();
-    let linked = topology
-        .dials
-        .iter()
-        .flat_map(|d| (d.targets.iter()).map(move |target| (d.host.as_str(), target.as_str())));
-    let latencies = LinkLatencies::new(plan, &addresses, linked);
-    let layer = FaultLayer::new(plan.clone(), addresses.clone());
-    let trace = Trace::new();
-    // Each client's connection and the one a listener accepts for it: what the run's maps
-    // of connections are sized for.
-    let connections = scenario.clients.len().saturating_mul(2);
-    layer.reserve_connections(connections);
-    let context = Context::new(
-        trace.clone(),
-        scenario.properties.declared_sometimes(),
-        connections,
-    );
-    let run = RunState::new(
-        trace.clone(),
-        layer,
-        plan.faults.clone(),
-        scenario.options,
-        context.clone(),
-        mismatches.map_or_else(StreamMatcher::new, StreamMatcher::exact_around),
-        connections,
-    );
-    // One network for the run, which each host sees from its own side (`on_host`).
-    let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses));
     // Each host's listeners and clients, found in one pass (not one pass per host).
     let mut software: BTreeMap<&str, HostSoftware> = BTreeMap::new();
     for l in &scenario.listeners {
@@ -268,9 +236,54 @@ fn run_pass(
             .clients
             .push(client);
     }
+    // Every host's address, in the order of the hosts, whether turmoil runs the host or not.
+    let addresses: BTreeMap<String, IpAddr> = topology
+        .hosts
+        .iter()
+        .map(|h| (h.clone(), sim.lookup(h.as_str())))
+        .collect();
+    let left_out: BTreeSet<String> = (topology.hosts.iter())
+        .filter(|h| software.get(h.as_str()).is_none_or(HostSoftware::idle))
+        .cloned()
+        .collect();
+    let in_turmoil: BTreeMap<String, IpAddr> = (addresses.iter())
+        .filter(|(h, _)| !left_out.contains(*h))
+        .map(|(h, ip)| (h.clone(), *ip))
+        .collect();
+    let linked = topology
+        .dials
+        .iter()
+        .flat_map(|d| (d.targets.iter()).map(move |target| (d.host.as_str(), target.as_str())));
+    let latencies = LinkLatencies::new(plan, &in_turmoil, linked);
+    let layer = FaultLayer::new(plan.clone(), addresses.clone());
+    let trace = Trace::new();
+    // Each client's connection and the one a listener accepts for it: what the run's maps
+    // of connections are sized for.
+    let connections = scenario.clients.len().saturating_mul(2);
+    layer.reserve_connections(connections);
+    let context = Context::new(
+        trace.clone(),
+        scenario.properties.declared_sometimes(),
+        connections,
+    );
+    let run = RunState::new(
+        trace.clone(),
+        layer,
+        plan.faults.clone(),
+        scenario.options,
+        context.clone(),
+        mismatches.map_or_else(StreamMatcher::new, StreamMatcher::exact_around),
+        connections,
+    );
+    // One network for the run, which each host sees from its own side (`on_host`).
+    let silent = (left_out.iter()).filter_map(|h| addresses.get(h).copied());
+    let silent = silent.collect();
+    let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses))
+        .with_silent_hosts(silent);
     for host in &topology.hosts {
-        let on_host = software.remove(host.as_str()).unwrap_or_default();
-        register_host(&mut sim, host, on_host, &run, &network);
+        if let Some(on_host) = software.remove(host.as_str()).filter(|s| !s.idle()) {
+            register_host(&mut sim, host, on_host, &run, &network);
+        }
     }
 
     let mut schedule: BTreeMap<(u64, usize), Action> = BTreeMap::new();
@@ -287,6 +300,7 @@ fn run_pass(
         next_seq: plan.faults.len(),
         scenario,
         latencies,
+        left_out,
         cutoff,
         stopped: None,
         disturbed: Disturbed::default(),
@@ -386,10 +400,16 @@ struct HostClient {
 }
 
 impl HostSoftware {
-    /// Whether the host runs nothing and no one dials it. Its software then ends at once:
-    /// turmoil steps only hosts whose software runs, and each such step scans every link of
-    /// every pair of hosts, so an idle host left running made every step cost the cube of
-    /// the hosts instead of their square (issue 12).
+    /// Whether the host runs nothing and no client dials it. The run then leaves it out of
+    /// turmoil, which links every pair of the hosts it runs: memory grows with their square,
+    /// every step ticks every link, and each host whose software runs scans every link
+    /// (issue 12). Its name still takes its address, in the order of the hosts, so every
+    /// other host's address is the same; a connect a notifier makes to it is a SYN no one
+    /// answers, as to a host whose software ended ([`TurmoilNetwork::with_silent_hosts`]).
+    /// turmoil gives each host it runs a seed for its runtime as the host is registered, so
+    /// leaving one out changes the seeds of the hosts registered after it: only hosts first
+    /// named in `[names]` can be, and those run no task of their own (listeners' and
+    /// clients' hosts come first in the order of the hosts).
     fn idle(&self) -> bool {
         self.listeners.is_empty() && self.clients.is_empty() && !self.dialled
     }
@@ -402,10 +422,6 @@ fn register_host(
     run: &Arc<RunState>,
     network: &TurmoilNetwork,
 ) {
-    if software.idle() {
-        sim.host(host, || async { Ok(()) });
-        return;
-    }
     // Shared by every incarnation of the host and every client task, not copied for each.
     let listeners: Arc<[ListenerSpec]> = software.listeners.into();
     let clients: Arc<[HostClient]> = software.clients.into();
@@ -490,6 +506,9 @@ struct Loop<'s, 'a> {
     next_seq: usize,
     scenario: &'s Scenario,
     latencies: LinkLatencies,
+    /// The hosts turmoil does not run ([`HostSoftware::idle`]): no crash or restart reaches
+    /// turmoil for them, and they have no links whose latency to set.
+    left_out: BTreeSet<String>,
     cutoff: &'s Cutoff,
     /// Why the cutoff stopped the run, if it did.
     stopped: Option<Stop>,
@@ -634,7 +653,9 @@ impl Loop<'_, '_> {
             Action::Restart { index, host } => {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
-                self.sim.bounce(host.as_str());
+                if !self.left_out.contains(&host) {
+                    self.sim.bounce(host.as_str());
+                }
                 self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
@@ -678,7 +699,9 @@ impl Loop<'_, '_> {
                 host,
                 restart_after_ms,
             } => {
-                self.sim.crash(host.as_str());
+                if !self.left_out.contains(host) {
+                    self.sim.crash(host.as_str());
+                }
                 self.disturbed.crashed.insert(host.clone(), index);
                 self.run.layer.host_crashed(host);
                 self.forget_host(host);
