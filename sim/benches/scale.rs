@@ -5,8 +5,12 @@
 //!   its listener, 1–5 ms latency, no fault firing, integrity check on), for N = 100, 1,000,
 //!   10,000.
 //! - **Idle hosts**: one echo connection beside K hosts that run nothing, through tcpnotify and
-//!   through raw turmoil side by side, for K = 100, 200, 400, 800 (`TCPNOTIFY_SCALE_HOSTS` sets
-//!   the list).
+//!   through raw turmoil side by side, for K = 100, 200, 400, 800, 2,000
+//!   (`TCPNOTIFY_SCALE_HOSTS` sets the list; raw turmoil runs up to
+//!   `TCPNOTIFY_SCALE_RAW_MAX` hosts, default 800: its time grows with the cube of the hosts).
+//! - **Busy hosts**: K hosts with one client each, echoing 1 KiB through one server, through
+//!   tcpnotify and raw turmoil, for K = 25, 50, 100, 200 (`TCPNOTIFY_SCALE_BUSY`): hosts that
+//!   run something are turmoil's, and cost what turmoil's hosts cost.
 //!
 //! Each size runs in a child process of its own, so the peak memory it prints (its `VmHWM`) is that size's alone. Prints wall time, CPU time (user and system:
 //! steadier than wall time on a shared machine), trace events per CPU second, peak memory,
@@ -20,7 +24,7 @@ mod common;
 use common::{cpu_secs, peak_mib};
 use std::process::Command;
 use std::time::{Duration, Instant, UNIX_EPOCH};
-use tcpnotify_sim::fault::{FaultPlan, Latency};
+use tcpnotify_sim::fault::{FaultPlan, Latency, MAX_WINDOW};
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::{factory, Scenario, Seed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,6 +84,22 @@ fn idle_hosts(idle: usize) -> Scenario {
     scenario.duration_ms(60_000).plan(latency_plan())
 }
 
+/// `hosts` hosts with one client each, echoing through one server.
+fn busy_hosts(hosts: usize) -> Scenario {
+    let mut scenario =
+        Scenario::new("busy-hosts").listener("server", "server", 7000, factory(|| Echo));
+    for h in 0..hosts {
+        scenario = scenario.client(
+            &format!("c{h}"),
+            &format!("client{h}"),
+            "server",
+            7000,
+            factory(|| Sender::pattern(ECHO_BYTES)),
+        );
+    }
+    scenario.duration_ms(60_000).plan(latency_plan())
+}
+
 /// Runs `scenario` once; returns its trace's length.
 fn through_tcpnotify(scenario: &Scenario) -> usize {
     let plan = scenario.plan_for(Seed(1));
@@ -88,9 +108,12 @@ fn through_tcpnotify(scenario: &Scenario) -> usize {
     outcome.trace.len()
 }
 
-/// The same as [`idle_hosts`] in raw turmoil: one echo, `idle` hosts parked on a pending future.
-fn raw_idle_hosts(idle: usize) -> usize {
+/// A raw turmoil simulation with the workloads' settings and an echo server on `server`
+/// that serves each connection in a task of its own; `clients` connect to it at once, so
+/// its backlog (turmoil's `tcp_capacity`) holds them all, as tcpnotify's run sizes it.
+fn raw_sim_with_server<'a>(clients: usize) -> turmoil::Sim<'a> {
     let mut sim = turmoil::Builder::new()
+        .tcp_capacity((MAX_WINDOW + 1).max(clients))
         .rng_seed(1)
         .epoch(UNIX_EPOCH + Duration::from_secs(1_704_067_200))
         .tick_duration(Duration::from_millis(1))
@@ -100,20 +123,23 @@ fn raw_idle_hosts(idle: usize) -> usize {
         .build();
     sim.host("server", || async {
         let listener = turmoil::net::TcpListener::bind("0.0.0.0:7000").await?;
-        let (mut stream, _) = listener.accept().await?;
-        let mut buf = vec![0u8; ECHO_BYTES];
-        stream.read_exact(&mut buf).await?;
-        stream.write_all(&buf).await?;
-        std::future::pending::<()>().await;
-        Ok(())
+        loop {
+            let (mut stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; ECHO_BYTES];
+                stream.read_exact(&mut buf).await?;
+                stream.write_all(&buf).await?;
+                std::future::pending::<()>().await;
+                Ok::<(), std::io::Error>(())
+            });
+        }
     });
-    for h in 0..idle {
-        sim.host(format!("idle{h}"), || async {
-            std::future::pending::<()>().await;
-            Ok(())
-        });
-    }
-    sim.client("client", async {
+    sim
+}
+
+/// A raw turmoil client on `host` that echoes [`ECHO_BYTES`] through `server`.
+fn raw_echo_client(sim: &mut turmoil::Sim<'_>, host: &str) {
+    sim.client(host, async {
         let mut stream = turmoil::net::TcpStream::connect("server:7000").await?;
         let payload = tcpnotify_sim::notifiers::pattern(0, ECHO_BYTES);
         stream.write_all(&payload).await?;
@@ -122,6 +148,30 @@ fn raw_idle_hosts(idle: usize) -> usize {
         assert_eq!(back, payload);
         Ok(())
     });
+}
+
+/// The same as [`idle_hosts`] in raw turmoil: one echo, `idle` hosts parked on a pending future.
+fn raw_idle_hosts(idle: usize) -> usize {
+    let mut sim = raw_sim_with_server(1);
+    for h in 0..idle {
+        sim.host(format!("idle{h}"), || async {
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    }
+    raw_echo_client(&mut sim, "client");
+    if let Err(e) = sim.run() {
+        panic!("raw turmoil run failed: {e}");
+    }
+    0
+}
+
+/// The same as [`busy_hosts`] in raw turmoil.
+fn raw_busy_hosts(hosts: usize) -> usize {
+    let mut sim = raw_sim_with_server(hosts);
+    for h in 0..hosts {
+        raw_echo_client(&mut sim, &format!("client{h}"));
+    }
     if let Err(e) = sim.run() {
         panic!("raw turmoil run failed: {e}");
     }
@@ -135,12 +185,14 @@ fn child(spec: &str) {
     let scenario = match what {
         "conns" => Some(connections(n)),
         "hosts" => Some(idle_hosts(n)),
+        "busy" => Some(busy_hosts(n)),
         _ => None,
     };
     let start = Instant::now();
-    let events = match scenario {
-        Some(scenario) => through_tcpnotify(&scenario),
-        None => raw_idle_hosts(n),
+    let events = match (scenario, what) {
+        (Some(scenario), _) => through_tcpnotify(&scenario),
+        (None, "raw-busy") => raw_busy_hosts(n),
+        (None, _) => raw_idle_hosts(n),
     };
     let wall = start.elapsed().as_secs_f64();
     println!("{wall} {events} {} {}", peak_mib(), cpu_secs());
@@ -218,21 +270,68 @@ fn main() {
             previous = Some((n, f));
         }
     }
+    let raw_max = sizes("TCPNOTIFY_SCALE_RAW_MAX", &[800])
+        .first()
+        .copied()
+        .unwrap_or(800);
     if only.is_empty() || only == "hosts" {
         println!(
             "idle hosts beside one 1 KiB echo: tcpnotify and raw turmoil, each its own process"
         );
-        println!(
-            "{:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "hosts", "ours wall", "raw wall", "ours CPU", "raw CPU", "ours MiB", "raw MiB"
+        side_by_side(
+            ("hosts", "raw-idle"),
+            &sizes("TCPNOTIFY_SCALE_HOSTS", &[100, 200, 400, 800, 2000]),
+            raw_max,
         );
-        for n in sizes("TCPNOTIFY_SCALE_HOSTS", &[100, 200, 400, 800]) {
-            let ours = measure("hosts", n);
-            let raw = measure("raw", n);
-            println!(
-                "{n:>7} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1} {:>9.1}",
-                ours.wall, raw.wall, ours.cpu, raw.cpu, ours.peak, raw.peak
-            );
-        }
+    }
+    if only.is_empty() || only == "busy" {
+        println!(
+            "hosts with one client each, 1 KiB echo through one server: tcpnotify and raw turmoil"
+        );
+        side_by_side(
+            ("busy", "raw-busy"),
+            &sizes("TCPNOTIFY_SCALE_BUSY", &[25, 50, 100, 200]),
+            raw_max,
+        );
+    }
+}
+
+/// Measures each size through tcpnotify (`ours`) and raw turmoil (`raw`, up to `raw_max`)
+/// and prints both, with each one's growth against the size before.
+fn side_by_side((ours_kind, raw_kind): (&str, &str), sizes: &[usize], raw_max: usize) {
+    println!(
+        "{:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}   growth vs the size before: size, our CPU, raw CPU",
+        "hosts", "ours wall", "raw wall", "ours CPU", "raw CPU", "ours MiB", "raw MiB"
+    );
+    let mut previous: Option<(usize, Figures, Option<Figures>)> = None;
+    for &n in sizes {
+        let ours = measure(ours_kind, n);
+        let raw = (n <= raw_max).then(|| measure(raw_kind, n));
+        // Raw turmoil's figure, or `-` past `raw_max`.
+        let show = |value: fn(&Figures) -> f64, precision: usize| match raw {
+            Some(f) => format!("{:>9.precision$}", value(&f)),
+            None => format!("{:>9}", "-"),
+        };
+        let growth = previous.map_or(String::new(), |(pn, p, praw)| {
+            let raw_growth = match (raw, praw) {
+                (Some(r), Some(pr)) => format!("x{:.1}", r.cpu / pr.cpu),
+                _ => "-".into(),
+            };
+            format!(
+                "x{:.1}, x{:.1}, {raw_growth}",
+                n as f64 / pn as f64,
+                ours.cpu / p.cpu
+            )
+        });
+        println!(
+            "{n:>7} {:>9.3} {} {:>9.3} {} {:>9.1} {}   {growth}",
+            ours.wall,
+            show(|f| f.wall, 3),
+            ours.cpu,
+            show(|f| f.cpu, 3),
+            ours.peak,
+            show(|f| f.peak, 1),
+        );
+        previous = Some((n, ours, raw));
     }
 }
