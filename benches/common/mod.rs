@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tcpnotify::{
-    ConnectFailure, ListenerHandle, TcpConnection, TcpConnectionNotify, TcpListenNotify,
+    Bytes, ConnectFailure, ListenerHandle, TcpConnection, TcpConnectionNotify, TcpListenNotify,
     TcpListener,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -99,7 +99,7 @@ impl TcpConnectionNotify for BulkClient {
         let _ = conn.set_nodelay(true);
         self.write_next(conn);
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         self.in_mailbox -= 1;
         self.write_next(conn);
         data
