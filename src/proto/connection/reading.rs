@@ -108,6 +108,11 @@ impl TcpConnection {
                 data.len()
             })
         } else {
+            if self.read_buf.capacity() == 0 {
+                // Allocated at its size in one step: `reserve` on an empty buffer takes the
+                // general growth path, some 75 instructions more under callgrind.
+                self.read_buf = Vec::with_capacity(size);
+            }
             read_appending(transport.as_mut(), &mut self.read_buf, free)
         };
         match read {
