@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tcpnotify::record::{Callback, CallbackLog, Recorded};
 use tcpnotify::{
-    ConnectFailure, Network, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify,
+    Bytes, ConnectFailure, Network, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify,
     TcpListener, TokioNetwork,
 };
 
@@ -47,8 +47,8 @@ impl<N: TcpConnectionNotify> LengthFramed<N> {
 }
 
 /// The length prefix of a message of `len` bytes.
-fn header(len: usize) -> Vec<u8> {
-    (len as u32).to_be_bytes().to_vec()
+fn header(len: usize) -> [u8; HEADER] {
+    (len as u32).to_be_bytes()
 }
 
 impl<N: TcpConnectionNotify> TcpConnectionNotify for LengthFramed<N> {
@@ -70,19 +70,19 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for LengthFramed<N> {
         self.inner.connected(conn);
     }
     /// Prefixes the inner notifier's bytes with their length; nothing if it swallowed them.
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         let data = self.inner.sent(conn, data);
         if data.is_empty() {
             return data;
         }
-        [header(data.len()), data].concat()
+        Bytes::from([&header(data.len())[..], &data].concat())
     }
     /// One `writev` is one message: a header chunk, then the inner notifier's chunks.
-    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
         let mut chunks = self.inner.sentv(conn, chunks);
-        let len = chunks.iter().map(Vec::len).sum();
+        let len = chunks.iter().map(Bytes::len).sum();
         if len > 0 {
-            chunks.insert(0, header(len));
+            chunks.insert(0, Bytes::copy_from_slice(&header(len)));
         }
         chunks
     }
@@ -143,7 +143,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Authenticated<N> {
         proxy_via(host: &str, service: &str) -> (String, String);
         connecting(conn: &mut TcpConnection, count: u32);
         connect_failed(conn: &mut TcpConnection, reason: ConnectFailure);
-        sentv(conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>>;
+        sentv(conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes>;
         expect(conn: &mut TcpConnection, qty: usize) -> usize;
     }
     fn connected(&mut self, conn: &mut TcpConnection) {
@@ -151,7 +151,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Authenticated<N> {
         conn.write(self.token.clone());
     }
     /// The token goes out before anything of the inner notifier, which is told nothing yet.
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         if self.own_writes > 0 {
             self.own_writes -= 1;
             return data;

@@ -67,11 +67,14 @@ pub mod record;
 mod runtime;
 pub mod spans;
 
+/// The payload of a write and of `sent` (see [`IntoBytes`]), re-exported so that a notifier
+/// can name it without depending on the `bytes` crate itself.
+pub use bytes::Bytes;
 pub use proto::{
     BindError, ConnectFailure, ConnectionConfig, ConnectionStats, DroppedWrite, ExpectError,
-    ListenerState, Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
-    WriteKind, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, DEFAULT_YIELD_AFTER_WRITING,
-    MAX_RECEIVED_PER_TURN,
+    IntoBytes, ListenerState, Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify,
+    TcpListener, WriteKind, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING,
+    DEFAULT_YIELD_AFTER_WRITING, MAX_RECEIVED_PER_TURN,
 };
 pub use runtime::{
     parse_port, BoxFuture, ConnectionBuilder, ConnectionHandle, ListenError, ListenerBuilder,

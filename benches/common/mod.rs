@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tcpnotify::{
-    ConnectFailure, ListenerHandle, TcpConnection, TcpConnectionNotify, TcpListenNotify,
+    Bytes, ConnectFailure, ListenerHandle, TcpConnection, TcpConnectionNotify, TcpListenNotify,
     TcpListener,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -57,8 +57,10 @@ where
 
 /// Client side: one write in the mailbox at a time, chained from `sent` while not throttled
 /// and restarted by `unthrottled`, so the socket's buffer is the window, as with `write_all`.
+/// Every write is a slice of one shared chunk, which reaches the socket without a copy, as
+/// plain tokio's client writes from one buffer.
 pub struct BulkClient {
-    chunk: Vec<u8>,
+    chunk: Bytes,
     total: u64,
     written: u64,
     echoed: u64,
@@ -73,7 +75,7 @@ impl BulkClient {
     /// `result` when it closes.
     pub fn new(chunk: Vec<u8>, total: u64, result: Arc<AtomicU64>) -> Self {
         BulkClient {
-            chunk,
+            chunk: Bytes::from(chunk),
             total,
             written: 0,
             echoed: 0,
@@ -88,7 +90,7 @@ impl BulkClient {
             return;
         }
         let n = (self.total - self.written).min(self.chunk.len() as u64) as usize;
-        conn.write(&self.chunk[..n]);
+        conn.write(self.chunk.slice(..n));
         self.written += n as u64;
         self.in_mailbox += 1;
     }
@@ -99,7 +101,7 @@ impl TcpConnectionNotify for BulkClient {
         let _ = conn.set_nodelay(true);
         self.write_next(conn);
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         self.in_mailbox -= 1;
         self.write_next(conn);
         data

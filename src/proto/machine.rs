@@ -22,6 +22,7 @@ use super::message::Message;
 use super::messages::Messages;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::transport::Transport;
+use bytes::Bytes;
 use smallvec::SmallVec;
 use std::net::SocketAddr;
 
@@ -325,7 +326,7 @@ impl ConnectionMachine {
 
     // ---- the turns ----
 
-    fn queue_writes(&mut self, chunks: impl IntoIterator<Item = Vec<u8>>) {
+    fn queue_writes(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
         self.drain_deferred();
         if self.conn.phase() != Phase::Open {
             // The notifier closed the connection inside `sent`.

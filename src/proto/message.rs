@@ -3,12 +3,13 @@
 //! yield. Each is handled in a turn of its own, in the order it was queued.
 
 use super::notify::TcpConnectionNotify;
+use bytes::Bytes;
 use std::fmt;
 
 /// One message for a connection.
 pub(crate) enum Message {
-    Write(Vec<u8>),
-    Writev(Vec<Vec<u8>>),
+    Write(Bytes),
+    Writev(Vec<Bytes>),
     Mute,
     Unmute,
     Dispose,

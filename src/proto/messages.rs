@@ -65,7 +65,7 @@ mod tests {
         assert!(messages.is_empty());
         messages.push_back(Message::Mute);
         assert!(!messages.is_empty());
-        messages.push_back(Message::Write(vec![1, 2]));
+        messages.push_back(Message::Write(vec![1, 2].into()));
         messages.push_back(Message::Unmute);
         assert_eq!(format!("{:?}", messages.pop_front()), "Some(Mute)");
         messages.push_back(Message::Dispose);

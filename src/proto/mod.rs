@@ -10,6 +10,7 @@
 mod config;
 mod connection;
 mod dial;
+mod into_bytes;
 mod listener;
 mod machine;
 mod message;
@@ -23,11 +24,12 @@ pub use config::{
     DEFAULT_YIELD_AFTER_WRITING, MAX_RECEIVED_PER_TURN,
 };
 pub use connection::{DroppedWrite, ExpectError, Phase, Role, TcpConnection, WriteKind};
+pub use into_bytes::IntoBytes;
 pub use listener::{BindError, ListenerState, TcpListener};
 pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};
 pub use stats::ConnectionStats;
 
-pub(crate) use connection::{write_size, Attachment, DropObserver};
+pub(crate) use connection::{collect_chunks, write_size, Attachment, DropObserver};
 pub(crate) use dial::{DialRequest, Dials};
 pub(crate) use listener::ListenerMachine;
 pub(crate) use machine::{Addresses, ConnectionMachine};

@@ -7,6 +7,7 @@
 
 use super::connection::TcpConnection;
 use super::listener::TcpListener;
+use bytes::Bytes;
 use std::fmt;
 
 /// Why a client connection could not be established.
@@ -82,12 +83,16 @@ pub trait TcpConnectionNotify: Send + 'static {
 
     /// Called once per `write` handled while open: a transform, not a completion notice. The
     /// returned bytes are what is queued; an empty result sends nothing.
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    ///
+    /// `data` is a [`Bytes`], as Pony's `ByteSeq` an immutable value that may be shared: the
+    /// same `Bytes` written many times arrives here each time without a copy, and whatever
+    /// this returns (the same, a slice of it, or new bytes) is what the socket is given.
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         data
     }
 
     /// As [`sent`](Self::sent), for `writev`. Empty chunks in the result are skipped.
-    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
         chunks
     }
 
@@ -168,10 +173,10 @@ impl<T: TcpConnectionNotify + ?Sized> TcpConnectionNotify for Box<T> {
     fn auth_failed(&mut self, conn: &mut TcpConnection) {
         (**self).auth_failed(conn)
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         (**self).sent(conn, data)
     }
-    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
         (**self).sentv(conn, chunks)
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {

@@ -3,9 +3,9 @@
 
 use super::Name;
 use crate::proto::ConnectFailure;
+use bytes::Bytes;
 use smallvec::SmallVec;
 use std::fmt;
-use std::sync::Arc;
 
 /// Bytes of data shown in a callback's preview.
 pub const PREVIEW_BYTES: usize = 16;
@@ -181,7 +181,8 @@ pub struct Payload(Kept);
 /// What a [`Payload`] holds: the data itself, or only what the preview needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kept {
-    Whole(Arc<[u8]>),
+    /// Shared with the write it came from when it was a `Bytes` (see [`Payload::shared`]).
+    Whole(Bytes),
     /// The preview is held inline: a summary is made for every callback that carries data
     /// when payloads are not kept, and needs no allocation then. (A head read back from JSON
     /// is kept as it was, however long.)
@@ -200,7 +201,21 @@ impl Default for Payload {
 impl Payload {
     /// Copies `data` whole.
     pub fn of(data: &[u8]) -> Self {
-        Payload(Kept::Whole(Arc::from(data)))
+        Payload(Kept::Whole(Bytes::copy_from_slice(data)))
+    }
+
+    /// Keeps `data` whole without a copy: the payload shares its memory (what a recorder
+    /// keeps of a write, whose data `sent` receives as a `Bytes`).
+    ///
+    /// ```
+    /// use tcpnotify::{record::Payload, Bytes};
+    /// let data = Bytes::from(b"hello".to_vec());
+    /// let kept = Payload::shared(data.clone());
+    /// assert_eq!(kept.bytes().map(<[u8]>::as_ptr), Some(data.as_ptr()));
+    /// assert_eq!(kept, Payload::of(b"hello"));
+    /// ```
+    pub fn shared(data: Bytes) -> Self {
+        Payload(Kept::Whole(data))
     }
 
     /// Keeps only the count and the preview of `data`.

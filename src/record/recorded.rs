@@ -8,6 +8,7 @@ use crate::proto::{
     ConnectFailure, ConnectionStats, DialRequest, TcpConnection, TcpConnectionNotify,
     TcpListenNotify, TcpListener,
 };
+use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -133,6 +134,7 @@ impl<N> Recorded<N> {
         self
     }
 
+    /// The payload of a delivery, copied when kept: `received` takes the data itself.
     fn payload(&self, data: &[u8]) -> Payload {
         if self.keep_bytes {
             Payload::of(data)
@@ -141,12 +143,13 @@ impl<N> Recorded<N> {
         }
     }
 
-    /// The payload of a transform's `result` given its input's: most notifiers return what
-    /// they were given, so the kept bytes are shared instead of copied.
-    fn result_payload(&self, before: Option<&Payload>, result: &[u8]) -> Payload {
-        match before {
-            Some(before) if before.bytes() == Some(result) => before.clone(),
-            _ => self.payload(result),
+    /// The payload of a write's data or of what `sent` returned, shared when kept: a `Bytes`
+    /// is immutable, so what the trace keeps is what was written, with no copy.
+    fn shared_payload(&self, data: &Bytes) -> Payload {
+        if self.keep_bytes {
+            Payload::shared(data.clone())
+        } else {
+            Payload::summary(data)
         }
     }
 
@@ -279,11 +282,11 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         self.call(conn, |n, conn| n.auth_failed(conn));
         self.log(Some(conn), Callback::AuthFailed);
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
-        let before = self.payload(&data);
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        let before = self.shared_payload(&data);
         let result = self.call(conn, |n, conn| n.sent(conn, data));
         self.flow(conn, DataFlow::Queued(&result));
-        let after = self.result_payload(Some(&before), &result);
+        let after = self.shared_payload(&result);
         self.log(
             Some(conn),
             Callback::Sent {
@@ -293,15 +296,13 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         );
         result
     }
-    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let data: Vec<Payload> = chunks.iter().map(|c| self.payload(c)).collect();
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
+        let data: Vec<Payload> = chunks.iter().map(|c| self.shared_payload(c)).collect();
         let result = self.call(conn, |n, conn| n.sentv(conn, chunks));
         for chunk in &result {
             self.flow(conn, DataFlow::Queued(chunk));
         }
-        let result_payloads = (result.iter().enumerate())
-            .map(|(i, chunk)| self.result_payload(data.get(i), chunk))
-            .collect();
+        let result_payloads = result.iter().map(|c| self.shared_payload(c)).collect();
         self.log(
             Some(conn),
             Callback::Sentv {

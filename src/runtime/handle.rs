@@ -6,7 +6,10 @@
 //! [`Attachment`] (it names no runtime type), and this module turns it back into a handle.
 
 use super::mailbox::{Mailbox, Shared};
-use crate::proto::{Attachment, ConnectionStats, Message, TcpConnection, TcpConnectionNotify};
+use crate::proto::{
+    collect_chunks, Attachment, ConnectionStats, IntoBytes, Message, TcpConnection,
+    TcpConnectionNotify,
+};
 use std::sync::Arc;
 
 /// A handle to a running connection. Every call is queued in the connection's mailbox and
@@ -40,13 +43,18 @@ impl ConnectionHandle {
 
     /// Queues `data`; `sent` transforms it when handled (Pony's `write`). Takes what
     /// [`TcpConnection::write`] takes, moving in the same buffers without a copy.
-    pub fn write(&self, data: impl Into<Vec<u8>>) {
-        self.send(Message::Write(data.into()));
+    pub fn write(&self, data: impl IntoBytes) {
+        self.send(Message::Write(data.into_bytes()));
     }
 
-    /// Queues several buffers; `sentv` transforms them when handled (Pony's `writev`).
-    pub fn writev(&self, chunks: Vec<Vec<u8>>) {
-        self.send(Message::Writev(chunks));
+    /// Queues several buffers, each anything [`write`](Self::write) takes; `sentv`
+    /// transforms them when handled (Pony's `writev`).
+    pub fn writev<I>(&self, chunks: I)
+    where
+        I: IntoIterator,
+        I::Item: IntoBytes,
+    {
+        self.send(Message::Writev(collect_chunks(chunks)));
     }
 
     /// Queues a mute: stop reading from the turn that handles it.
@@ -141,7 +149,7 @@ mod tests {
         handle.mute();
         // The first wake takes the waker; the poll it causes registers again.
         assert_eq!(counter.0.load(Ordering::SeqCst), 1);
-        assert!(matches!(mailbox.try_recv(), Some(Message::Write(d)) if d == b"a"));
+        assert!(matches!(mailbox.try_recv(), Some(Message::Write(d)) if d == b"a"[..]));
         assert!(matches!(mailbox.try_recv(), Some(Message::Mute)));
         assert!(mailbox.try_recv().is_none());
         // The socket's waker wakes the same registered poll.

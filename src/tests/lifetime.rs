@@ -319,7 +319,7 @@ fn l5_close_while_muted_is_immediate_dropping_the_queue_and_unread_data() {
 fn l5_hard_close_inside_sent_fires_closed_right_after_sent_and_drops_the_queue() {
     let log = Log::new();
     let mut conn = server(Script::new(&log).on_sent(|conn, data| {
-        if data == b"bye" {
+        if data == b"bye"[..] {
             conn.hard_close();
         }
         data

@@ -5,6 +5,7 @@ use super::harness::{client, config, server, server_with, Conn, Log, Script, NOT
 use crate::proto::{ConnectFailure, ConnectionConfig, ExpectError, Phase};
 use crate::proto::{TcpConnection, TcpConnectionNotify};
 use crate::proto::{DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING, MAX_RECEIVED_PER_TURN};
+use bytes::Bytes;
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
 
@@ -709,4 +710,59 @@ fn r1_a_written_buffer_becomes_the_read_buffer_only_if_it_takes_a_whole_read_and
             "a written buffer of capacity {written_capacity}"
         );
     }
+}
+
+#[test]
+fn r1_a_written_buffer_something_else_still_holds_never_becomes_the_read_buffer() {
+    // Were it taken, the next read would overwrite bytes the notifier still holds (`Bytes` is
+    // immutable): a shared chunk, written over and over, is only let go.
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    let chunk = Bytes::from(vec![b'c'; size]);
+    let held = chunk.clone();
+    let log = Log::new();
+    let config = config(|c| c.set_yield_after_reading(1));
+    let script = Script::new(&log).on_received(move |conn, _, _| {
+        conn.write(held.clone());
+        true
+    });
+    let mut conn = server_with(script, config);
+    conn.wire.push("x");
+    conn.accept();
+    conn.messages();
+    assert_eq!(conn.wire.written().len(), size);
+    assert_eq!(conn.connection().read_buffer_capacity(), 0);
+    conn.wire.push(vec![b'r'; size]);
+    conn.drive();
+    assert!(
+        chunk.iter().all(|&b| b == b'c'),
+        "the chunk was not read into"
+    );
+}
+
+#[test]
+fn r1_a_written_buffer_that_sent_trimmed_still_becomes_the_read_buffer_when_nothing_else_holds_it()
+{
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    let log = Log::new();
+    let config = config(|c| c.set_yield_after_reading(1));
+    let script = Script::new(&log)
+        .on_received(move |conn, _, _| {
+            let mut reply = Vec::with_capacity(size);
+            reply.extend_from_slice(b"<reply>");
+            conn.write(reply);
+            true
+        })
+        .on_sent(|_, data| data.slice(1..6));
+    let mut conn = server_with(script, config);
+    conn.wire.push("x");
+    conn.accept();
+    conn.messages();
+    assert_eq!(conn.wire.written_str(), "reply");
+    assert_eq!(conn.connection().read_buffer_capacity(), size);
+    let more = pattern(100);
+    conn.wire.push(more.clone());
+    conn.drive();
+    assert!(log
+        .lines()
+        .contains(&format!("received(\"{}\", 1)", more.escape_ascii())));
 }

@@ -1,8 +1,10 @@
 //! Write rules W1–W5: dropped writes, `sent`/`sentv` as transforms, order under backpressure,
 //! and the alternation of `throttled` and `unthrottled`.
 
-use super::harness::{client, config, server, server_with, Log, Script, NOTHING};
-use crate::proto::{Phase, TcpConnection};
+use super::harness::{client, config, server, server_with, Conn, Log, Script, NOTHING};
+use crate::proto::{ConnectionConfig, Phase, TcpConnection};
+use crate::record::{Callback, CallbackLog, Recorded};
+use bytes::{Bytes, BytesMut};
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
 
@@ -167,9 +169,9 @@ fn w2_a_bytes_buffer_that_is_not_shared_reaches_sent_without_a_copy() {
         data
     }));
     conn.accept();
-    let unique = bytes::Bytes::from(b"unique".to_vec());
+    let unique = Bytes::from(b"unique".to_vec());
     let unique_at = unique.as_ptr() as usize;
-    let mut builder = bytes::BytesMut::with_capacity(64);
+    let mut builder = BytesMut::with_capacity(64);
     builder.extend_from_slice(b" built");
     let built_at = builder.as_ptr() as usize;
     conn.handle.write(unique);
@@ -179,10 +181,180 @@ fn w2_a_bytes_buffer_that_is_not_shared_reaches_sent_without_a_copy() {
     assert_eq!(*seen.lock().unwrap(), [unique_at, built_at]);
 }
 
+/// Where `bytes` lives: its address and length, as the wire notes what each write took.
+fn place(bytes: &[u8]) -> (usize, usize) {
+    (bytes.as_ptr() as usize, bytes.len())
+}
+
+#[test]
+fn w2_a_shared_bytes_written_again_and_again_reaches_the_socket_without_a_copy() {
+    let chunk = Bytes::from(b"one chunk, written over and over".to_vec());
+    let log = Log::new();
+    let in_callback = chunk.clone();
+    let mut conn = server(Script::new(&log).on_accepted(move |conn| {
+        conn.write(in_callback.clone());
+        conn.write(&in_callback);
+        conn.write_final(in_callback.slice(..3));
+    }));
+    conn.accept();
+    conn.handle.write(chunk.clone());
+    conn.handle.writev([chunk.clone(), chunk.slice(4..9)]);
+    conn.drive();
+    let whole = place(&chunk);
+    let (at, _) = whole;
+    assert_eq!(
+        conn.wire.taken_from(),
+        [(at, 3), whole, whole, whole, whole, (at + 4, 5)],
+        "each write read the chunk's own memory"
+    );
+    drop(conn);
+    assert!(
+        chunk.is_unique(),
+        "the connection let go of every share it was given"
+    );
+}
+
+#[test]
+fn w2_borrowed_data_of_every_kind_is_copied_once_and_written_as_given() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_accepted(|conn| {
+        let owned = String::from("string,");
+        let vec = b"vec-ref,".to_vec();
+        let built = BytesMut::from(&b"bytes-mut-ref,"[..]);
+        conn.write(&b"array,"[..]);
+        conn.write(b"array-ref,");
+        conn.write(*b"array-value,");
+        conn.write("str,");
+        conn.write(&owned);
+        conn.write(&vec);
+        conn.write(owned.as_str());
+        conn.write(std::borrow::Cow::Borrowed(&b"cow,"[..]));
+        conn.write(&built);
+        conn.writev(["v1,", "v2,"]);
+        conn.writev(vec![&b"v3,"[..], b"v4,"]);
+        conn.write_final("final,");
+    }));
+    conn.accept();
+    let borrowed = b"handle-slice".to_vec();
+    conn.handle.write(&borrowed[..]);
+    conn.handle.writev(&[Bytes::from_static(b"|static")]);
+    conn.drive();
+    assert_eq!(
+        conn.wire.written_str(),
+        "final,array,array-ref,array-value,str,string,vec-ref,string,cow,bytes-mut-ref,\
+         v1,v2,v3,v4,handle-slice|static"
+    );
+}
+
+#[test]
+fn w2_owned_buffers_of_every_kind_move_in_without_a_copy() {
+    let vec = b"vec,".to_vec();
+    let string = String::from("string,");
+    let boxed: Box<[u8]> = Box::from(&b"boxed,"[..]);
+    let mut built = BytesMut::with_capacity(64);
+    built.extend_from_slice(b"bytes-mut,");
+    let cow: std::borrow::Cow<'_, str> = std::borrow::Cow::Owned(String::from("cow"));
+    let places = [
+        place(&vec),
+        place(string.as_bytes()),
+        place(&boxed),
+        place(&built),
+        place(cow.as_bytes()),
+    ];
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.handle.write(vec);
+    conn.handle.write(string);
+    conn.handle.write(boxed);
+    conn.handle.write(built);
+    conn.handle.write(cow);
+    conn.drive();
+    assert_eq!(conn.wire.written_str(), "vec,string,boxed,bytes-mut,cow");
+    assert_eq!(conn.wire.taken_from(), places);
+}
+
+#[test]
+fn w2_what_sent_returns_is_what_the_socket_is_given_a_slice_or_other_bytes() {
+    let replacement = Bytes::from(b"replaced".to_vec());
+    let returned = replacement.clone();
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_sent(move |_, data| match &data[..] {
+        b"<trimmed>" => data.slice(1..8),
+        b"swap" => returned.clone(),
+        _ => data,
+    }));
+    conn.accept();
+    let trimmed = Bytes::from(b"<trimmed>".to_vec());
+    conn.handle.write(trimmed.clone());
+    conn.handle.write("swap");
+    conn.drive();
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"<trimmed>\")", "sent(\"swap\")"]
+    );
+    assert_eq!(conn.wire.written_str(), "trimmedreplaced");
+    assert_eq!(
+        conn.wire.taken_from(),
+        [place(&trimmed[1..8]), place(&replacement)]
+    );
+}
+
+#[test]
+fn w3_partial_writes_of_a_shared_bytes_deliver_every_byte_in_order_from_its_own_memory() {
+    let chunk = Bytes::from((0..=255u8).cycle().take(1000).collect::<Vec<u8>>());
+    for per_call in [1, 7, 64, 999] {
+        let log = Log::new();
+        let mut conn = server(Script::new(&log));
+        conn.accept();
+        conn.wire.block_writes().per_call(per_call);
+        for _ in 0..3 {
+            conn.handle.write(chunk.clone());
+        }
+        conn.messages();
+        while conn.connection().queued_bytes() > 0 {
+            conn.wire.grant(per_call + 3);
+            conn.machine().handle_writable();
+        }
+        assert_eq!(conn.wire.written(), chunk.repeat(3), "per_call {per_call}");
+        // Each write call took the next bytes of the chunk where they lie: no copy, and the
+        // offset within the chunk moves on by what the socket took.
+        let mut offset = 0;
+        for (at, len) in conn.wire.taken_from() {
+            assert_eq!(at, chunk.as_ptr() as usize + offset, "per_call {per_call}");
+            offset = (offset + len) % chunk.len();
+        }
+        assert_eq!(offset, 0);
+        assert_eq!(conn.handle.stats().bytes_sent, 3 * chunk.len() as u64);
+    }
+}
+
+#[test]
+fn w2_a_recorder_keeps_what_was_written_by_sharing_it_not_copying_it() {
+    let chunk = Bytes::from(b"kept, not copied".to_vec());
+    let sink = CallbackLog::new();
+    let recorded = Recorded::new(Script::new(&Log::new()), "s", Arc::new(sink.clone()));
+    let mut conn = Conn::new_server(Box::new(recorded), ConnectionConfig::default(), &Log::new());
+    conn.accept();
+    conn.handle.write(chunk.clone());
+    conn.handle.writev([chunk.slice(..4)]);
+    conn.drive();
+    let kept: Vec<Option<usize>> = (sink.of("s").iter())
+        .flat_map(|callback| match callback {
+            Callback::Sent { data, result } => vec![data, result],
+            Callback::Sentv { data, result } => data.iter().chain(result).collect(),
+            _ => Vec::new(),
+        })
+        .map(|payload| payload.bytes().map(|b| b.as_ptr() as usize))
+        .collect();
+    assert_eq!(kept, [Some(chunk.as_ptr() as usize); 4]);
+    assert_eq!(conn.wire.taken_from(), [place(&chunk), place(&chunk[..4])]);
+}
+
 #[test]
 fn w2_sent_runs_once_per_write_and_its_result_is_what_goes_on_the_wire() {
     let log = Log::new();
-    let mut conn = server(Script::new(&log).on_sent(|_, data| data.to_ascii_uppercase()));
+    let mut conn = server(Script::new(&log).on_sent(|_, data| data.to_ascii_uppercase().into()));
     conn.accept();
     conn.handle.write("ab");
     conn.handle.write("cd");
@@ -206,7 +378,7 @@ fn w2_a_zero_length_write_calls_sent_and_puts_nothing_on_the_wire() {
 #[test]
 fn w2_sent_returning_empty_sends_nothing() {
     let log = Log::new();
-    let mut conn = server(Script::new(&log).on_sent(|_, _| Vec::new()));
+    let mut conn = server(Script::new(&log).on_sent(|_, _| Bytes::new()));
     conn.accept();
     conn.handle.write("swallowed");
     conn.messages();
@@ -219,8 +391,8 @@ fn w2_sent_returning_empty_sends_nothing() {
 fn w2_sentv_runs_once_per_writev_and_empty_chunks_are_skipped() {
     let log = Log::new();
     let mut conn = server(Script::new(&log).on_sentv(|_, mut chunks| {
-        chunks.push(Vec::new());
-        chunks.push(b"!".to_vec());
+        chunks.push(Bytes::new());
+        chunks.push(Bytes::from_static(b"!"));
         chunks
     }));
     conn.accept();

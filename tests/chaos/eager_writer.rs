@@ -7,7 +7,7 @@
 
 use crate::support::{assert_caught, assert_fix_passes, Sink};
 use std::collections::BTreeMap;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter};
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
@@ -29,7 +29,7 @@ impl TcpConnectionNotify for EagerWriter {
         }
         conn.write(Vec::new());
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         self.delivered += data.len();
         if data.is_empty() && self.delivered == TOTAL {
             conn.hard_close();

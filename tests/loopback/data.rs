@@ -3,7 +3,7 @@
 use crate::support::{finished, peer_reads_to_end, read_exact, stop, write_all, Echo};
 use crate::world::World;
 use std::time::Duration;
-use tcpnotify::{ConnectFailure, Stream, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{Bytes, ConnectFailure, Stream, TcpConnection, TcpConnectionNotify};
 
 /// Sends one line at a time and waits for its echo before the next, so every echo is one
 /// segment and one `received`; closes after the last.
@@ -126,9 +126,9 @@ impl TcpConnectionNotify for Vectored {
         conn.write("|plain write");
         conn.dispose();
     }
-    fn sentv(&mut self, _conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let mut out: Vec<Vec<u8>> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
-        out.push(b";".to_vec());
+    fn sentv(&mut self, _conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        out.push(Bytes::from_static(b";"));
         out
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
@@ -154,11 +154,11 @@ impl TcpConnectionNotify for Rewriting {
         }
         conn.dispose();
     }
-    fn sent(&mut self, _conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
-        if data == b"secret" {
-            Vec::new()
+    fn sent(&mut self, _conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        if data == b"secret"[..] {
+            Bytes::new()
         } else {
-            data.to_ascii_uppercase()
+            data.to_ascii_uppercase().into()
         }
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}

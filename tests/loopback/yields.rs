@@ -9,7 +9,7 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -70,9 +70,9 @@ impl TcpConnectionNotify for TurnLog {
         }
         true
     }
-    fn sent(&mut self, _conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, _conn: &mut TcpConnection, data: Bytes) -> Bytes {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.push(Seen::Sent(data.clone()));
+        seen.push(Seen::Sent(data.to_vec()));
         data
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {

@@ -2,7 +2,7 @@
 //! handle once the connection ended — is a trace line with its time and connection, the
 //! checker judges it, and properties see the count.
 
-use tcpnotify::{ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{Bytes, ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::judge::{judge, Rule};
 use tcpnotify_sim::notifiers::Echo;
@@ -24,7 +24,7 @@ impl TcpConnectionNotify for WritesAfterClose {
         }
         conn.write("hello");
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         conn.close();
         conn.write("late");
         data

@@ -7,7 +7,7 @@
 use crate::support::{callbacks_of, received_bytes};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan, PartialWrites};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
 use tcpnotify_sim::run::RunOutcome;
@@ -210,9 +210,9 @@ impl TcpConnectionNotify for Vectored {
         conn.write("|plain write");
         conn.dispose();
     }
-    fn sentv(&mut self, _conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-        let mut out: Vec<Vec<u8>> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
-        out.push(b";".to_vec());
+    fn sentv(&mut self, _conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        out.push(Bytes::from_static(b";"));
         out
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}

@@ -9,7 +9,9 @@
 pub use super::proxy::Proxy;
 
 use std::time::Duration;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
+use tcpnotify::{
+    Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
+};
 
 /// The deterministic test pattern: byte `i` of every stream.
 pub(crate) fn pattern_byte(i: usize) -> u8 {
@@ -332,7 +334,7 @@ impl TcpConnectionNotify for BulkWriter {
     fn connected(&mut self, conn: &mut TcpConnection) {
         self.pump(conn);
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         // One write in flight at a time: the next one is queued when this one is handled.
         self.pump(conn);
         data
@@ -555,10 +557,10 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for ExpectRewriter<N> {
     fn auth_failed(&mut self, conn: &mut TcpConnection) {
         self.inner.auth_failed(conn)
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         self.inner.sent(conn, data)
     }
-    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
         self.inner.sentv(conn, chunks)
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {

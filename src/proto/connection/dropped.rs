@@ -10,6 +10,7 @@
 
 use super::Phase;
 use crate::proto::message::Message;
+use bytes::Bytes;
 use std::fmt;
 use std::sync::Arc;
 
@@ -85,7 +86,7 @@ pub(crate) fn chain(first: Option<DropObserver>, second: DropObserver) -> DropOb
 pub(crate) fn write_size(msg: &Message) -> Option<(WriteKind, usize)> {
     match msg {
         Message::Write(data) => Some((WriteKind::Write, data.len())),
-        Message::Writev(chunks) => Some((WriteKind::Writev, chunks.iter().map(Vec::len).sum())),
+        Message::Writev(chunks) => Some((WriteKind::Writev, chunks.iter().map(Bytes::len).sum())),
         _ => None,
     }
 }

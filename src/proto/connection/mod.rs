@@ -17,11 +17,13 @@ pub(crate) use reading::ReadOutcome;
 
 use super::config::ConnectionConfig;
 use super::dial::Dials;
+use super::into_bytes::IntoBytes;
 use super::message::Message;
 use super::messages::Messages;
 use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::stats::ConnectionStats;
 use super::transport::Transport;
+use bytes::Bytes;
 use dropped::chain;
 use smallvec::SmallVec;
 use std::any::Any;
@@ -184,17 +186,24 @@ impl TcpConnection {
     /// Queues `data` for sending; `sent` transforms it when the message is handled. Dropped
     /// and counted (W1) unless the connection is open and not closing by then.
     ///
-    /// `data` is anything that converts into the `Vec<u8>` that `sent` receives: a `Vec<u8>`,
-    /// `String` or `Box<[u8]>` moves in as it is, and so does a `bytes::Bytes` or `BytesMut`
-    /// whose buffer is not shared; a slice or `&str` is copied. Once written, a buffer of
-    /// about the read buffer's size becomes the connection's next read buffer.
-    pub fn write(&mut self, data: impl Into<Vec<u8>>) {
-        self.outbox.push_back(Message::Write(data.into()));
+    /// `data` is anything that becomes the [`Bytes`] that `sent` receives ([`IntoBytes`]): a
+    /// `Bytes`, shared or not, a `BytesMut`, `Vec<u8>`, `String` or `Box<[u8]>` moves in as
+    /// it is, so the same `Bytes` written again and again is never copied; a slice or `&str`
+    /// is copied once. Once written, a buffer of about the read buffer's size that nothing
+    /// else shares becomes the connection's next read buffer.
+    pub fn write(&mut self, data: impl IntoBytes) {
+        self.outbox.push_back(Message::Write(data.into_bytes()));
     }
 
-    /// Queues several buffers for sending; `sentv` transforms them when handled.
-    pub fn writev(&mut self, chunks: Vec<Vec<u8>>) {
-        self.outbox.push_back(Message::Writev(chunks));
+    /// Queues several buffers for sending, each anything [`write`](Self::write) takes;
+    /// `sentv` transforms them when handled.
+    pub fn writev<I>(&mut self, chunks: I)
+    where
+        I: IntoIterator,
+        I::Item: IntoBytes,
+    {
+        self.outbox
+            .push_back(Message::Writev(collect_chunks(chunks)));
     }
 
     /// Queues a mute: from the turn that handles it, nothing is read or delivered.
@@ -270,9 +279,10 @@ impl TcpConnection {
     }
 
     /// Sends `data` at once, bypassing `sent`: for wrappers whose bytes were already transformed.
-    /// Dropped and counted when not open; empty data is ignored.
-    pub fn write_final(&mut self, data: impl Into<Vec<u8>>) {
-        let data = data.into();
+    /// Dropped and counted when not open; empty data is ignored. Takes what
+    /// [`write`](Self::write) takes.
+    pub fn write_final(&mut self, data: impl IntoBytes) {
+        let data = data.into_bytes();
         if self.phase != Phase::Open {
             self.drop_write(WriteKind::WriteFinal, data.len());
             return;
@@ -349,7 +359,7 @@ impl TcpConnection {
 
     /// Bytes queued and not yet written.
     pub fn queued_bytes(&self) -> usize {
-        self.write_queue.iter().map(Vec::len).sum::<usize>() - self.head_written
+        self.write_queue.iter().map(Bytes::len).sum::<usize>() - self.head_written
     }
 
     /// Bytes allocated for the read buffer (0 until a read brought data, and from a delivery
@@ -482,6 +492,16 @@ impl TcpConnection {
             && !self.write_again_pending
             && (!self.write_queue.is_empty() || self.phase == Phase::Closing { write_shut: false })
     }
+}
+
+/// The chunks of a `writev`, as `Bytes`: one allocation for the list at most (a `Vec<Bytes>`
+/// given is mapped in place by the standard library's `collect` today, allocating nothing).
+pub(crate) fn collect_chunks<I>(chunks: I) -> Vec<Bytes>
+where
+    I: IntoIterator,
+    I::Item: IntoBytes,
+{
+    chunks.into_iter().map(IntoBytes::into_bytes).collect()
 }
 
 /// The error of a socket option asked for while the connection is not open.

@@ -4,6 +4,7 @@
 use super::TcpConnection;
 use crate::proto::config::DEFAULT_READ_BUFFER_SIZE;
 use crate::proto::transport::{read_appending, read_into};
+use bytes::Bytes;
 use std::io::ErrorKind;
 use std::mem::MaybeUninit;
 
@@ -47,15 +48,23 @@ impl TcpConnection {
     /// Offers a buffer the write side has finished with as the next read buffer. A connection
     /// that writes back what it receives (an echo, a proxy) then reads into the very buffers it
     /// delivered, and allocates nothing per delivery. Taken only while the read buffer is handed
-    /// out (no capacity), and only a buffer that takes a whole read without growing and holds
-    /// at most twice the read buffer size, so a large write is not kept for the connection's
-    /// life. Reads stay the same size whichever buffer they go into.
-    pub(crate) fn recycle(&mut self, mut buf: Vec<u8>) {
+    /// out (no capacity), only if nothing else holds it (a `Bytes` written many times, or kept
+    /// by a recorder, is only let go), and only a buffer that takes a whole read without
+    /// growing and holds at most twice the read buffer size, so a large write is not kept for
+    /// the connection's life. Reads stay the same size whichever buffer they go into.
+    pub(crate) fn recycle(&mut self, written: Bytes) {
         let size = self.config.read_buffer_size();
-        if self.read_buf.capacity() == 0
-            && (size..=size.saturating_mul(2)).contains(&buf.capacity())
-        {
-            buf.clear();
+        let fits = size..=size.saturating_mul(2);
+        if self.read_buf.capacity() != 0 || written.len() > *fits.end() || !written.is_unique() {
+            return;
+        }
+        // `Bytes::try_into_mut` and back to a `Vec` took some 140 more instructions per echoed
+        // buffer under callgrind. This moves the bytes only of a write that began past its
+        // buffer's start (`sent` returned a slice of it), and then at most twice the read
+        // buffer size: the length checked above.
+        let mut buf = Vec::from(written);
+        buf.clear();
+        if fits.contains(&buf.capacity()) {
             self.read_buf = buf;
         }
     }
@@ -99,6 +108,11 @@ impl TcpConnection {
                 data.len()
             })
         } else {
+            if self.read_buf.capacity() == 0 {
+                // Allocated at its size in one step: `reserve` on an empty buffer takes the
+                // general growth path, some 75 instructions more under callgrind.
+                self.read_buf = Vec::with_capacity(size);
+            }
             read_appending(transport.as_mut(), &mut self.read_buf, free)
         };
         match read {

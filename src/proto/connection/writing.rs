@@ -2,35 +2,37 @@
 //! throttling on backpressure (W3, W4, W5), and the shut of a graceful close once drained (L4).
 
 use super::{Deferred, Phase, TcpConnection};
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice};
 
 /// Most buffers handed to one vectored write.
 const MAX_WRITE_SLICES: usize = 64;
 
-/// The buffers queued for writing, oldest first. The oldest is held apart from the rest: a
-/// connection mostly has one write queued at a time, and a heap queue for it was an
-/// allocation per connection.
+/// The buffers queued for writing, oldest first, as `sent` returned them: the socket is given
+/// their own memory, and a partial write moves an offset (`head_written`), copying nothing.
+/// The oldest is held apart from the rest: a connection mostly has one write queued at a
+/// time, and a heap queue for it was an allocation per connection.
 #[derive(Default)]
 pub(super) struct WriteQueue {
     /// `None` only when the queue is empty.
-    head: Option<Vec<u8>>,
-    rest: VecDeque<Vec<u8>>,
+    head: Option<Bytes>,
+    rest: VecDeque<Bytes>,
 }
 
 impl WriteQueue {
-    fn push_back(&mut self, data: Vec<u8>) {
+    fn push_back(&mut self, data: Bytes) {
         match self.head {
             None => self.head = Some(data),
             Some(_) => self.rest.push_back(data),
         }
     }
 
-    fn front(&self) -> Option<&Vec<u8>> {
+    fn front(&self) -> Option<&Bytes> {
         self.head.as_ref()
     }
 
-    fn pop_front(&mut self) -> Option<Vec<u8>> {
+    fn pop_front(&mut self) -> Option<Bytes> {
         let head = self.head.take();
         self.head = self.rest.pop_front();
         head
@@ -44,7 +46,7 @@ impl WriteQueue {
         self.head.is_none()
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = &Vec<u8>> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Bytes> {
         self.head.iter().chain(&self.rest)
     }
 
@@ -56,7 +58,7 @@ impl WriteQueue {
 
 impl TcpConnection {
     /// Appends to the write queue; empty data puts nothing on the wire.
-    pub(crate) fn enqueue(&mut self, data: Vec<u8>) {
+    pub(crate) fn enqueue(&mut self, data: Bytes) {
         if !data.is_empty() {
             self.write_queue.push_back(data);
         }

@@ -6,6 +6,7 @@
 use crate::proto::{
     ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener,
 };
+use bytes::Bytes;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes as the log shows them.
@@ -46,8 +47,8 @@ type Hook = Box<dyn FnMut(&mut TcpConnection) + Send>;
 type CountHook = Box<dyn FnMut(&mut TcpConnection, u32) + Send>;
 type FailHook = Box<dyn FnMut(&mut TcpConnection, ConnectFailure) + Send>;
 type ProxyHook = Box<dyn FnMut(&str, &str) -> (String, String) + Send>;
-type SentHook = Box<dyn FnMut(&mut TcpConnection, Vec<u8>) -> Vec<u8> + Send>;
-type SentvHook = Box<dyn FnMut(&mut TcpConnection, Vec<Vec<u8>>) -> Vec<Vec<u8>> + Send>;
+type SentHook = Box<dyn FnMut(&mut TcpConnection, Bytes) -> Bytes + Send>;
+type SentvHook = Box<dyn FnMut(&mut TcpConnection, Vec<Bytes>) -> Vec<Bytes> + Send>;
 type ReceivedHook = Box<dyn FnMut(&mut TcpConnection, &[u8], usize) -> bool + Send>;
 type ExpectHook = Box<dyn FnMut(&mut TcpConnection, usize) -> usize + Send>;
 
@@ -133,14 +134,14 @@ impl Script {
     }
     pub(crate) fn on_sent(
         mut self,
-        f: impl FnMut(&mut TcpConnection, Vec<u8>) -> Vec<u8> + Send + 'static,
+        f: impl FnMut(&mut TcpConnection, Bytes) -> Bytes + Send + 'static,
     ) -> Self {
         self.sent = Some(Box::new(f));
         self
     }
     pub(crate) fn on_sentv(
         mut self,
-        f: impl FnMut(&mut TcpConnection, Vec<Vec<u8>>) -> Vec<Vec<u8>> + Send + 'static,
+        f: impl FnMut(&mut TcpConnection, Vec<Bytes>) -> Vec<Bytes> + Send + 'static,
     ) -> Self {
         self.sentv = Some(Box::new(f));
         self
@@ -220,14 +221,14 @@ impl TcpConnectionNotify for Script {
     fn auth_failed(&mut self, _conn: &mut TcpConnection) {
         self.line("auth_failed".into());
     }
-    fn sent(&mut self, conn: &mut TcpConnection, data: Vec<u8>) -> Vec<u8> {
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         self.line(format!("sent({})", show(&data)));
         match self.sent.as_mut() {
             Some(f) => f(conn, data),
             None => data,
         }
     }
-    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
         let shown: Vec<String> = chunks.iter().map(|c| show(c)).collect();
         self.line(format!("sentv([{}])", shown.join(", ")));
         match self.sentv.as_mut() {

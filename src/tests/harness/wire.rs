@@ -28,6 +28,8 @@ pub(crate) struct WireState {
     /// Every write fails with this error.
     write_error: Option<ErrorKind>,
     written: Vec<u8>,
+    /// Where the bytes each write took were read from: (address, length) per slice taken.
+    taken_from: Vec<(usize, usize)>,
     write_calls: usize,
     /// Calls of `local_address` and `remote_address`.
     address_calls: usize,
@@ -144,6 +146,14 @@ impl Wire {
         String::from_utf8_lossy(&self.lock().written).into_owned()
     }
 
+    /// The memory every write read its bytes from, in order: the address and length of each
+    /// slice it took (the part of it taken, for the last one of a partial write). A test
+    /// compares them with the buffers it wrote, to see that they reached the socket without
+    /// a copy.
+    pub(crate) fn taken_from(&self) -> Vec<(usize, usize)> {
+        self.lock().taken_from.clone()
+    }
+
     /// Calls of `write_vectored`, including the ones that would block or failed.
     pub(crate) fn write_calls(&self) -> usize {
         self.lock().write_calls
@@ -215,7 +225,11 @@ impl Transport for FakeTransport {
         let mut left = take;
         for buf in bufs {
             let n = buf.len().min(left);
+            if n == 0 {
+                continue;
+            }
             state.written.extend_from_slice(&buf[..n]);
+            state.taken_from.push((buf.as_ptr() as usize, n));
             left -= n;
         }
         if let Some(capacity) = state.capacity.as_mut() {
