@@ -118,6 +118,8 @@ impl TcpConnectionNotify for BulkClient {
         if self.echoed >= self.total {
             conn.close();
         }
+        // Read into it again, as plain tokio's client reads into one buffer.
+        conn.reuse_for_reading(data);
         true
     }
     fn closed(&mut self, _conn: &mut TcpConnection) {

@@ -766,3 +766,109 @@ fn r1_a_written_buffer_that_sent_trimmed_still_becomes_the_read_buffer_when_noth
         .lines()
         .contains(&format!("received(\"{}\", 1)", more.escape_ascii())));
 }
+
+/// Gives each delivery's buffer back for the next read, noting where each delivery's bytes
+/// live and its buffer's capacity. The first buffer is grown to twice the read buffer size
+/// before it is given back, so that a delivery in it is told apart from one in a buffer the
+/// connection allocated (which the allocator may well place where a freed one was).
+struct GivingBuffersBack(Arc<Mutex<Vec<(usize, usize)>>>);
+
+impl TcpConnectionNotify for GivingBuffersBack {
+    fn received(&mut self, conn: &mut TcpConnection, mut data: Vec<u8>, _times: usize) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .push((data.as_ptr() as usize, data.capacity()));
+        let grown = 2 * DEFAULT_READ_BUFFER_SIZE;
+        if data.capacity() < grown {
+            data.reserve_exact(grown - data.len());
+        }
+        conn.reuse_for_reading(data);
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[test]
+fn r1_a_notifier_that_gives_its_deliveries_back_is_handed_the_same_buffer_each_time() {
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    let buffers = Arc::new(Mutex::new(Vec::new()));
+    let notify = Box::new(GivingBuffersBack(buffers.clone()));
+    let mut conn = Conn::new_server(notify, ConnectionConfig::default(), &Log::new());
+    for part in pattern(4 * size).chunks(size) {
+        conn.wire.push(part);
+    }
+    conn.accept();
+    conn.drive();
+    assert!(
+        conn.wire.read_sizes().iter().all(|&asked| asked == size),
+        "every read asks for the whole read buffer: {:?}",
+        conn.wire.read_sizes()
+    );
+    let buffers = buffers.lock().unwrap();
+    assert_eq!(buffers.len(), 4);
+    let (first_given, _) = buffers[1];
+    assert!(
+        (buffers[1..].iter()).all(|&delivery| delivery == (first_given, 2 * size)),
+        "each delivery after the first is in the (grown) buffer given back before it: \
+         {buffers:?}"
+    );
+}
+
+#[test]
+fn r1_a_buffer_given_back_becomes_the_read_buffer_only_if_it_takes_a_whole_read_and_is_not_much_larger(
+) {
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    for (given_capacity, kept) in [
+        (size - 1, 0),
+        (size, size),
+        (2 * size, 2 * size),
+        (2 * size + 1, 0),
+    ] {
+        // Yields after the first delivery, so no read runs after it.
+        let config = config(|c| c.set_yield_after_reading(1));
+        let script = Script::new(&Log::new()).on_received(move |conn, _, _| {
+            conn.reuse_for_reading(Vec::with_capacity(given_capacity));
+            true
+        });
+        let mut conn = server_with(script, config);
+        conn.wire.push("x");
+        conn.accept();
+        assert_eq!(
+            conn.connection().read_buffer_capacity(),
+            kept,
+            "a buffer of capacity {given_capacity} given back"
+        );
+    }
+}
+
+#[test]
+fn r1_a_buffer_given_back_while_the_connection_still_has_its_read_buffer_is_dropped() {
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    // Framed deliveries are copied out of the read buffer, which the connection keeps.
+    let script = Script::new(&Log::new())
+        .expecting(2)
+        .on_received(move |conn, _, _| {
+            conn.reuse_for_reading(Vec::with_capacity(2 * size));
+            true
+        });
+    let mut conn = server_with(script, config(|c| c.set_yield_after_reading(1)));
+    conn.wire.push("abcd");
+    conn.accept();
+    assert_eq!(conn.connection().read_buffer_capacity(), size);
+}
+
+#[test]
+fn r1_a_buffer_given_back_once_the_connection_closed_is_dropped() {
+    let size = DEFAULT_READ_BUFFER_SIZE;
+    let script = Script::new(&Log::new()).on_received(move |conn, _, _| {
+        conn.hard_close();
+        conn.reuse_for_reading(Vec::with_capacity(size));
+        true
+    });
+    let mut conn = server_with(script, config(|c| c.set_yield_after_reading(1)));
+    conn.wire.push(pattern(size));
+    conn.accept();
+    assert_eq!(conn.connection().phase(), Phase::Closed);
+    assert_eq!(conn.connection().read_buffer_capacity(), 0);
+}

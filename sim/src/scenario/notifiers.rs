@@ -280,6 +280,8 @@ impl TcpConnectionNotify for Sender {
         if self.echoed == self.payload.len() {
             conn.close();
         }
+        // Checked: the next read goes into it rather than a fresh buffer.
+        conn.reuse_for_reading(data);
         true
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}

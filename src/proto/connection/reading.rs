@@ -1,7 +1,7 @@
 //! The read side of a connection: reads from the transport into the read buffer, and
 //! `expect` framing that cuts it into deliveries (R1, R2).
 
-use super::TcpConnection;
+use super::{Phase, TcpConnection};
 use crate::proto::config::DEFAULT_READ_BUFFER_SIZE;
 use crate::proto::transport::{read_appending, read_into};
 use bytes::Bytes;
@@ -47,25 +47,53 @@ impl TcpConnection {
 
     /// Offers a buffer the write side has finished with as the next read buffer. A connection
     /// that writes back what it receives (an echo, a proxy) then reads into the very buffers it
-    /// delivered, and allocates nothing per delivery. Taken only while the read buffer is handed
-    /// out (no capacity), only if nothing else holds it (a `Bytes` written many times, or kept
-    /// by a recorder, is only let go), and only a buffer that takes a whole read without
-    /// growing and holds at most twice the read buffer size, so a large write is not kept for
-    /// the connection's life. Reads stay the same size whichever buffer they go into.
+    /// delivered, and allocates nothing per delivery. Taken only if nothing else holds it (a
+    /// `Bytes` written many times, or kept by a recorder, is only let go), and then on the
+    /// terms of [`reuse_for_reading`](Self::reuse_for_reading).
     pub(crate) fn recycle(&mut self, written: Bytes) {
-        let size = self.config.read_buffer_size();
-        let fits = size..=size.saturating_mul(2);
-        if self.read_buf.capacity() != 0 || written.len() > *fits.end() || !written.is_unique() {
+        let most = self.config.read_buffer_size().saturating_mul(2);
+        if self.read_buf.capacity() != 0 || written.len() > most || !written.is_unique() {
             return;
         }
         // `Bytes::try_into_mut` and back to a `Vec` took some 140 more instructions per echoed
         // buffer under callgrind. This moves the bytes only of a write that began past its
         // buffer's start (`sent` returned a slice of it), and then at most twice the read
         // buffer size: the length checked above.
-        let mut buf = Vec::from(written);
-        buf.clear();
-        if fits.contains(&buf.capacity()) {
-            self.read_buf = buf;
+        self.reuse_for_reading(Vec::from(written));
+    }
+
+    /// Offers `buffer`, which the notifier has finished with (most often the data `received`
+    /// handed it), as the buffer the next read goes into, so that a notifier that only looks
+    /// at what it receives makes its connection allocate nothing per delivery. Its contents
+    /// are discarded. It is taken only while the connection has no read buffer (it handed the
+    /// last one out), and only if it takes a whole read without growing and holds at most
+    /// twice the read buffer size, so a large buffer is not kept for the connection's life,
+    /// and not once the connection is closed (nothing more is read); otherwise it is dropped.
+    /// Reads are the same size whichever buffer they go into.
+    ///
+    /// ```
+    /// use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+    ///
+    /// /// Counts what it receives, and gives each buffer back for the next read.
+    /// struct Counter(u64);
+    ///
+    /// impl TcpConnectionNotify for Counter {
+    ///     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+    ///         self.0 += data.len() as u64;
+    ///         conn.reuse_for_reading(data);
+    ///         true
+    ///     }
+    ///     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+    /// }
+    /// ```
+    pub fn reuse_for_reading(&mut self, mut buffer: Vec<u8>) {
+        let size = self.config.read_buffer_size();
+        if self.read_buf.capacity() == 0
+            && !matches!(self.phase, Phase::Closed | Phase::ConnectFailed)
+            && (size..=size.saturating_mul(2)).contains(&buffer.capacity())
+        {
+            buffer.clear();
+            self.read_buf = buffer;
         }
     }
 
