@@ -279,9 +279,12 @@ impl TcpConnectionNotify for Sender {
         self.echoed += data.len();
         if self.echoed == self.payload.len() {
             conn.close();
+        } else {
+            // Checked: the next read goes into it rather than a fresh buffer. Not after the
+            // last delivery: the connection would hold it to its end, only to read the end
+            // of the stream (which it reads without a buffer).
+            conn.reuse_for_reading(data);
         }
-        // Checked: the next read goes into it rather than a fresh buffer.
-        conn.reuse_for_reading(data);
         true
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}

@@ -69,7 +69,10 @@ impl TcpConnection {
     /// last one out), and only if it takes a whole read without growing and holds at most
     /// twice the read buffer size, so a large buffer is not kept for the connection's life,
     /// and not once the connection is closed (nothing more is read); otherwise it is dropped.
-    /// Reads are the same size whichever buffer they go into.
+    /// Reads are the same size whichever buffer they go into. A buffer given back is held
+    /// until the next read fills it, or to the connection's end: after the last data a
+    /// notifier expects, dropping it is better (a connection with no read buffer reads the
+    /// end of the stream without one).
     ///
     /// ```
     /// use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
