@@ -117,9 +117,10 @@ impl TcpConnectionNotify for BulkClient {
         self.echoed += data.len() as u64;
         if self.echoed >= self.total {
             conn.close();
+        } else {
+            // Read into it again, as plain tokio's client reads into one buffer.
+            conn.reuse_for_reading(data);
         }
-        // Read into it again, as plain tokio's client reads into one buffer.
-        conn.reuse_for_reading(data);
         true
     }
     fn closed(&mut self, _conn: &mut TcpConnection) {

@@ -181,7 +181,8 @@ pub struct Payload(Kept);
 /// What a [`Payload`] holds: the data itself, or only what the preview needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kept {
-    /// Shared with the write it came from when it was a `Bytes` (see [`Payload::shared`]).
+    /// Shared with the write it came from when that `Bytes` was shared already (see
+    /// [`Payload::shared`]); otherwise a copy.
     Whole(Bytes),
     /// The preview is held inline: a summary is made for every callback that carries data
     /// when payloads are not kept, and needs no allocation then. (A head read back from JSON
@@ -205,7 +206,9 @@ impl Payload {
     }
 
     /// Keeps `data` whole without a copy: the payload shares its memory (what a recorder
-    /// keeps of a write, whose data `sent` receives as a `Bytes`).
+    /// keeps of a write whose `Bytes` was shared already, such as one buffer written many
+    /// times; it copies a write nothing else holds, which would otherwise keep its whole
+    /// allocation alive).
     ///
     /// ```
     /// use tcpnotify::{record::Payload, Bytes};

@@ -143,13 +143,26 @@ impl<N> Recorded<N> {
         }
     }
 
-    /// The payload of a write's data or of what `sent` returned, shared when kept: a `Bytes`
-    /// is immutable, so what the trace keeps is what was written, with no copy.
-    fn shared_payload(&self, data: &Bytes) -> Payload {
-        if self.keep_bytes {
-            Payload::shared(data.clone())
-        } else {
-            Payload::summary(data)
+    /// The payload of a write's data or of what `sent` returned. When kept, a `Bytes` shared
+    /// already (one buffer written many times) is shared again, with no copy; one the write
+    /// alone holds is copied, as a delivery is: sharing it would keep the whole buffer behind
+    /// it for the trace's life (an echo writes back its 16 KiB read buffer holding perhaps a
+    /// few bytes), and would stop the connection reading into it once written.
+    fn write_payload(&self, data: &Bytes) -> Payload {
+        match (self.keep_bytes, data.is_unique()) {
+            (false, _) => Payload::summary(data),
+            (true, true) => Payload::of(data),
+            (true, false) => Payload::shared(data.clone()),
+        }
+    }
+
+    /// The payload of what a transform returned, given its input's: most notifiers return
+    /// what they were given, whose kept bytes are then shared rather than kept again. (Compared
+    /// by content: a buffer `sent` dropped may be where the one it returned was allocated.)
+    fn result_payload(&self, given: Option<&Payload>, result: &Bytes) -> Payload {
+        match given {
+            Some(given) if given.bytes() == Some(&result[..]) => given.clone(),
+            _ => self.write_payload(result),
         }
     }
 
@@ -283,10 +296,10 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         self.log(Some(conn), Callback::AuthFailed);
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
-        let before = self.shared_payload(&data);
+        let before = self.write_payload(&data);
         let result = self.call(conn, |n, conn| n.sent(conn, data));
         self.flow(conn, DataFlow::Queued(&result));
-        let after = self.shared_payload(&result);
+        let after = self.result_payload(Some(&before), &result);
         self.log(
             Some(conn),
             Callback::Sent {
@@ -297,12 +310,14 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
         result
     }
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
-        let data: Vec<Payload> = chunks.iter().map(|c| self.shared_payload(c)).collect();
+        let data: Vec<Payload> = chunks.iter().map(|c| self.write_payload(c)).collect();
         let result = self.call(conn, |n, conn| n.sentv(conn, chunks));
         for chunk in &result {
             self.flow(conn, DataFlow::Queued(chunk));
         }
-        let result_payloads = result.iter().map(|c| self.shared_payload(c)).collect();
+        let result_payloads = (result.iter().enumerate())
+            .map(|(i, chunk)| self.result_payload(data.get(i), chunk))
+            .collect();
         self.log(
             Some(conn),
             Callback::Sentv {

@@ -351,6 +351,47 @@ fn w2_a_recorder_keeps_what_was_written_by_sharing_it_not_copying_it() {
     assert_eq!(conn.wire.taken_from(), [place(&chunk), place(&chunk[..4])]);
 }
 
+/// A write the connection alone holds (an echo's read buffer, written back) is copied into
+/// the trace at its length, not kept whole: sharing it would hold its whole allocation (16 KiB
+/// for the 3 bytes here) for the trace's life, and the connection could not read into it once
+/// written.
+#[test]
+fn w2_a_recorder_copies_a_write_nothing_else_holds_and_the_buffer_is_still_read_into() {
+    let size = crate::proto::DEFAULT_READ_BUFFER_SIZE;
+    let sink = CallbackLog::new();
+    let recorded = Recorded::new(Script::new(&Log::new()), "s", Arc::new(sink.clone()));
+    let mut conn = Conn::new_server(Box::new(recorded), ConnectionConfig::default(), &Log::new());
+    conn.accept();
+    let mut buffer = Vec::with_capacity(size);
+    buffer.extend_from_slice(b"abc");
+    let written = buffer.as_ptr() as usize;
+    conn.handle.write(buffer);
+    conn.drive();
+    assert_eq!(conn.wire.written(), b"abc");
+    assert_eq!(
+        conn.wire.taken_from(),
+        [(written, 3)],
+        "written without a copy"
+    );
+    let kept: Vec<(usize, usize)> = (sink.of("s").iter())
+        .flat_map(|callback| match callback {
+            Callback::Sent { data, result } => vec![data, result],
+            _ => Vec::new(),
+        })
+        .filter_map(|payload| payload.bytes().map(place))
+        .collect();
+    assert_eq!(kept.len(), 2);
+    assert!(
+        kept.iter().all(|&(at, len)| at != written && len == 3),
+        "the trace keeps a copy of the 3 bytes: {kept:?}"
+    );
+    assert_eq!(
+        conn.connection().read_buffer_capacity(),
+        size,
+        "the written buffer became the read buffer"
+    );
+}
+
 #[test]
 fn w2_sent_runs_once_per_write_and_its_result_is_what_goes_on_the_wire() {
     let log = Log::new();

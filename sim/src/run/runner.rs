@@ -407,9 +407,11 @@ impl HostSoftware {
     /// other host's address is the same; a connect a notifier makes to it is a SYN no one
     /// answers, as to a host whose software ended ([`TurmoilNetwork::with_silent_hosts`]).
     /// turmoil gives each host it runs a seed for its runtime as the host is registered, so
-    /// leaving one out changes the seeds of the hosts registered after it: only hosts first
-    /// named in `[names]` can be, and those run no task of their own (listeners' and
-    /// clients' hosts come first in the order of the hosts).
+    /// leaving one out changes the seeds of the hosts registered after it. Listeners' and
+    /// clients' hosts come first in the order of the hosts, so only hosts first named in
+    /// `hosts` or `[names]` can follow one, and a registered host of those runs no task (it
+    /// is only dialled); turmoil's own later draws decide nothing here (its latency is fixed,
+    /// its loss rate 0, its host order not shuffled).
     fn idle(&self) -> bool {
         self.listeners.is_empty() && self.clients.is_empty() && !self.dialled
     }

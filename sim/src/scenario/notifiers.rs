@@ -282,7 +282,7 @@ impl TcpConnectionNotify for Sender {
         } else {
             // Checked: the next read goes into it rather than a fresh buffer. Not after the
             // last delivery: the connection would hold it to its end, only to read the end
-            // of the stream (which it reads without a buffer).
+            // of the stream (which a short stream's connection reads without a buffer).
             conn.reuse_for_reading(data);
         }
         true
