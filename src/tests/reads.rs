@@ -649,23 +649,32 @@ impl TcpConnectionNotify for EchoNotingBuffers {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-#[test]
-fn r1_an_echo_reads_into_the_buffer_it_wrote_back_and_allocates_none_per_delivery() {
+/// A server connection with `notify`, once the peer's four read buffers' worth (the pattern,
+/// one buffer per write) has been read and delivered, each read asking for a whole buffer.
+fn four_buffers_delivered(notify: Box<dyn TcpConnectionNotify>) -> Conn {
     let size = DEFAULT_READ_BUFFER_SIZE;
-    let buffers = Arc::new(Mutex::new(Vec::new()));
-    let notify = Box::new(EchoNotingBuffers(buffers.clone()));
     let mut conn = Conn::new_server(notify, ConnectionConfig::default(), &Log::new());
-    let data = pattern(4 * size);
-    for part in data.chunks(size) {
+    for part in pattern(4 * size).chunks(size) {
         conn.wire.push(part);
     }
     conn.accept();
     conn.drive();
-    assert_eq!(conn.wire.written(), data, "echoed in order");
     assert!(
         conn.wire.read_sizes().iter().all(|&asked| asked == size),
         "every read asks for the whole read buffer: {:?}",
         conn.wire.read_sizes()
+    );
+    conn
+}
+
+#[test]
+fn r1_an_echo_reads_into_the_buffer_it_wrote_back_and_allocates_none_per_delivery() {
+    let buffers = Arc::new(Mutex::new(Vec::new()));
+    let conn = four_buffers_delivered(Box::new(EchoNotingBuffers(buffers.clone())));
+    assert_eq!(
+        conn.wire.written(),
+        pattern(4 * DEFAULT_READ_BUFFER_SIZE),
+        "echoed in order"
     );
     let buffers = buffers.lock().unwrap();
     assert_eq!(buffers.len(), 4);
@@ -791,25 +800,14 @@ impl TcpConnectionNotify for GivingBuffersBack {
 
 #[test]
 fn r1_a_notifier_that_gives_its_deliveries_back_is_handed_the_same_buffer_each_time() {
-    let size = DEFAULT_READ_BUFFER_SIZE;
     let buffers = Arc::new(Mutex::new(Vec::new()));
-    let notify = Box::new(GivingBuffersBack(buffers.clone()));
-    let mut conn = Conn::new_server(notify, ConnectionConfig::default(), &Log::new());
-    for part in pattern(4 * size).chunks(size) {
-        conn.wire.push(part);
-    }
-    conn.accept();
-    conn.drive();
-    assert!(
-        conn.wire.read_sizes().iter().all(|&asked| asked == size),
-        "every read asks for the whole read buffer: {:?}",
-        conn.wire.read_sizes()
-    );
+    four_buffers_delivered(Box::new(GivingBuffersBack(buffers.clone())));
     let buffers = buffers.lock().unwrap();
     assert_eq!(buffers.len(), 4);
     let (first_given, _) = buffers[1];
     assert!(
-        (buffers[1..].iter()).all(|&delivery| delivery == (first_given, 2 * size)),
+        (buffers[1..].iter())
+            .all(|&delivery| delivery == (first_given, 2 * DEFAULT_READ_BUFFER_SIZE)),
         "each delivery after the first is in the (grown) buffer given back before it: \
          {buffers:?}"
     );
