@@ -684,41 +684,43 @@ fn r1_an_echo_reads_into_the_buffer_it_wrote_back_and_allocates_none_per_deliver
     );
 }
 
-#[test]
-fn r1_a_written_buffer_becomes_the_read_buffer_only_if_it_takes_a_whole_read_and_is_not_much_larger(
+/// A buffer of each capacity around the read buffer size, offered by `offer` inside the first
+/// `received` of a connection that yields after it (so no read runs after it), becomes the
+/// read buffer only if it takes a whole read without growing and holds at most twice the read
+/// buffer size.
+fn offered_buffers_are_taken_only_near_the_read_buffer_size(
+    offer: fn(&mut TcpConnection, Vec<u8>),
 ) {
     let size = DEFAULT_READ_BUFFER_SIZE;
-    for (written_capacity, kept) in [
+    for (capacity, kept) in [
         (size - 1, 0),
         (size, size),
         (2 * size, 2 * size),
         (2 * size + 1, 0),
     ] {
-        let log = Log::new();
-        // Yields after the first delivery, so no read runs before the write is handled.
-        let config = config(|c| c.set_yield_after_reading(1));
-        let script = Script::new(&log).on_received(move |conn, _, _| {
-            let mut reply = Vec::with_capacity(written_capacity);
-            reply.push(b'y');
-            conn.write(reply);
+        let script = Script::new(&Log::new()).on_received(move |conn, _, _| {
+            let mut buffer = Vec::with_capacity(capacity);
+            buffer.push(b'y');
+            offer(conn, buffer);
             true
         });
-        let mut conn = server_with(script, config);
+        let mut conn = server_with(script, config(|c| c.set_yield_after_reading(1)));
         conn.wire.push("x");
         conn.accept();
-        assert_eq!(
-            conn.connection().read_buffer_capacity(),
-            0,
-            "the delivery took the whole read buffer"
-        );
+        // A write is handled in a later turn; a buffer given back is taken at once.
         conn.messages();
-        assert_eq!(conn.wire.written(), b"y");
         assert_eq!(
             conn.connection().read_buffer_capacity(),
             kept,
-            "a written buffer of capacity {written_capacity}"
+            "a buffer of capacity {capacity}"
         );
     }
+}
+
+#[test]
+fn r1_a_written_buffer_becomes_the_read_buffer_only_if_it_takes_a_whole_read_and_is_not_much_larger(
+) {
+    offered_buffers_are_taken_only_near_the_read_buffer_size(|conn, buffer| conn.write(buffer));
 }
 
 #[test]
@@ -816,28 +818,9 @@ fn r1_a_notifier_that_gives_its_deliveries_back_is_handed_the_same_buffer_each_t
 #[test]
 fn r1_a_buffer_given_back_becomes_the_read_buffer_only_if_it_takes_a_whole_read_and_is_not_much_larger(
 ) {
-    let size = DEFAULT_READ_BUFFER_SIZE;
-    for (given_capacity, kept) in [
-        (size - 1, 0),
-        (size, size),
-        (2 * size, 2 * size),
-        (2 * size + 1, 0),
-    ] {
-        // Yields after the first delivery, so no read runs after it.
-        let config = config(|c| c.set_yield_after_reading(1));
-        let script = Script::new(&Log::new()).on_received(move |conn, _, _| {
-            conn.reuse_for_reading(Vec::with_capacity(given_capacity));
-            true
-        });
-        let mut conn = server_with(script, config);
-        conn.wire.push("x");
-        conn.accept();
-        assert_eq!(
-            conn.connection().read_buffer_capacity(),
-            kept,
-            "a buffer of capacity {given_capacity} given back"
-        );
-    }
+    offered_buffers_are_taken_only_near_the_read_buffer_size(|conn, buffer| {
+        conn.reuse_for_reading(buffer)
+    });
 }
 
 #[test]
