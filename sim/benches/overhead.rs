@@ -18,15 +18,13 @@
 
 mod common;
 
+use common::raw_echo::{echo_client, echo_plan, echo_simulation, CHUNK};
 use common::{cpu_secs, median, peak_mib, range};
 use std::process::Command;
-use std::time::{Duration, Instant};
-use tcpnotify_sim::fault::{FaultPlan, Latency, MAX_WINDOW};
+use std::time::Instant;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::{factory, Scenario, Seed};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const CHUNK: usize = 16 * 1024;
 const CLIENT_HOSTS: usize = 10;
 const CHILD: &str = "TCPNOTIFY_BENCH_CHILD";
 
@@ -75,59 +73,15 @@ impl Variant {
     }
 }
 
-fn plan() -> FaultPlan {
-    FaultPlan {
-        latency: Some(Latency {
-            min_ms: 1,
-            max_ms: 5,
-        }),
-        ..FaultPlan::quiet(Seed(1))
-    }
-}
-
 /// Raw turmoil: one server spawning an echo task per connection; each client host runs its
 /// share of the clients as tasks, each checking its echo byte for byte as `Sender` does.
 fn raw_turmoil(size: Size) {
-    let plan = plan();
-    let mut builder = tcpnotify_sim::run::simulation_builder(&plan, Duration::from_secs(600));
-    // The capacity tcpnotify's run sets (`run/capacity.rs`): the larger of one slot more than
-    // the fault layer's largest window and the run's connect attempts.
-    builder.tcp_capacity((MAX_WINDOW + 1).max(size.clients));
-    // The same 1..5ms as tcpnotify's links, drawn as raw turmoil draws it: per message, from
-    // its own random stream. `simulation_builder` fixes turmoil's latency at the plan's least
-    // (tcpnotify's run sets each link's latency itself, `run/latency.rs`), so without this raw
-    // turmoil would echo at 1ms while tcpnotify's links average 3ms, and take a fifth of the
-    // simulated steps.
-    if let Some(l) = plan.latency {
-        builder
-            .min_message_latency(Duration::from_millis(l.min_ms))
-            .max_message_latency(Duration::from_millis(l.max_ms));
-    }
-    let mut sim = builder.build();
-    sim.host("server", || async {
-        let listener = turmoil::net::TcpListener::bind("0.0.0.0:7000").await?;
-        loop {
-            let (mut stream, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; CHUNK];
-                loop {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if stream.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
+    let mut sim = echo_simulation(size.clients);
     let hosts = size.clients.min(CLIENT_HOSTS);
     for h in 0..hosts {
         let mine = (h..size.clients).step_by(hosts).count();
         sim.client(format!("client{h}"), async move {
-            let clients = (0..mine).map(|_| tokio::spawn(raw_client(size.bytes)));
+            let clients = (0..mine).map(|_| tokio::spawn(echo_client(size.bytes)));
             for client in clients.collect::<Vec<_>>() {
                 client.await??;
             }
@@ -137,35 +91,6 @@ fn raw_turmoil(size: Size) {
     if let Err(e) = sim.run() {
         panic!("raw turmoil run failed: {e}");
     }
-}
-
-async fn raw_client(bytes: usize) -> std::io::Result<()> {
-    let stream = turmoil::net::TcpStream::connect("server:7000").await?;
-    let (mut reader, mut writer) = stream.into_split();
-    let payload = tcpnotify_sim::notifiers::pattern(0, bytes);
-    let expected = payload.clone();
-    let write = async move {
-        for chunk in payload.chunks(CHUNK) {
-            writer.write_all(chunk).await?;
-        }
-        Ok::<_, std::io::Error>(writer)
-    };
-    let read = async move {
-        let mut got = 0;
-        let mut buf = vec![0u8; CHUNK];
-        while got < bytes {
-            let n = reader.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            assert_eq!(buf[..n], expected[got..got + n], "echo differs at {got}");
-            got += n;
-        }
-        Ok::<_, std::io::Error>(got)
-    };
-    let (_writer, got) = tokio::try_join!(write, read)?;
-    assert_eq!(got, bytes);
-    Ok(())
 }
 
 fn scenario(size: Size, check_integrity: bool) -> Scenario {
@@ -183,7 +108,7 @@ fn scenario(size: Size, check_integrity: bool) -> Scenario {
         );
     }
     scenario.options.check_integrity = check_integrity;
-    scenario.duration_ms(600_000).plan(plan())
+    scenario.duration_ms(600_000).plan(echo_plan())
 }
 
 fn through_tcpnotify(scenario: &Scenario) {

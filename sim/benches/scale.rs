@@ -21,26 +21,15 @@
 
 mod common;
 
+use common::raw_echo::{echo_client, echo_plan, echo_simulation};
 use common::{cpu_secs, peak_mib};
 use std::process::Command;
-use std::time::{Duration, Instant, UNIX_EPOCH};
-use tcpnotify_sim::fault::{FaultPlan, Latency, MAX_WINDOW};
+use std::time::Instant;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::{factory, Scenario, Seed};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CHILD: &str = "TCPNOTIFY_SCALE_CHILD";
 const ECHO_BYTES: usize = 1024;
-
-fn latency_plan() -> FaultPlan {
-    FaultPlan {
-        latency: Some(Latency {
-            min_ms: 1,
-            max_ms: 5,
-        }),
-        ..FaultPlan::quiet(Seed(1))
-    }
-}
 
 /// `conns` connections: ⌈√conns⌉ listeners over 10 hosts, their clients over 10 more.
 fn connections(conns: usize) -> Scenario {
@@ -64,7 +53,7 @@ fn connections(conns: usize) -> Scenario {
             factory(|| Sender::pattern(ECHO_BYTES)),
         );
     }
-    scenario.duration_ms(60_000).plan(latency_plan())
+    scenario.duration_ms(60_000).plan(echo_plan())
 }
 
 /// One echo connection and `idle` hosts that run nothing.
@@ -81,7 +70,7 @@ fn idle_hosts(idle: usize) -> Scenario {
     for h in 0..idle {
         scenario = scenario.host(&format!("idle{h}"));
     }
-    scenario.duration_ms(60_000).plan(latency_plan())
+    scenario.duration_ms(60_000).plan(echo_plan())
 }
 
 /// `hosts` hosts with one client each, echoing through one server.
@@ -97,7 +86,7 @@ fn busy_hosts(hosts: usize) -> Scenario {
             factory(|| Sender::pattern(ECHO_BYTES)),
         );
     }
-    scenario.duration_ms(60_000).plan(latency_plan())
+    scenario.duration_ms(60_000).plan(echo_plan())
 }
 
 /// Runs `scenario` once; returns its trace's length.
@@ -108,58 +97,16 @@ fn through_tcpnotify(scenario: &Scenario) -> usize {
     outcome.trace.len()
 }
 
-/// A raw turmoil simulation with the workloads' settings and an echo server on `server`
-/// that serves each connection in a task of its own; `clients` connect to it at once, so
-/// its backlog (turmoil's `tcp_capacity`) holds them all, as tcpnotify's run sizes it.
-fn raw_sim_with_server<'a>(clients: usize) -> turmoil::Sim<'a> {
-    let mut sim = turmoil::Builder::new()
-        .tcp_capacity((MAX_WINDOW + 1).max(clients))
-        .rng_seed(1)
-        .epoch(UNIX_EPOCH + Duration::from_secs(1_704_067_200))
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(1))
-        .max_message_latency(Duration::from_millis(5))
-        .simulation_duration(Duration::from_secs(60))
-        .build();
-    sim.host("server", || async {
-        let listener = turmoil::net::TcpListener::bind("0.0.0.0:7000").await?;
-        loop {
-            let (mut stream, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; ECHO_BYTES];
-                stream.read_exact(&mut buf).await?;
-                stream.write_all(&buf).await?;
-                std::future::pending::<()>().await;
-                Ok::<(), std::io::Error>(())
-            });
-        }
-    });
-    sim
-}
-
-/// A raw turmoil client on `host` that echoes [`ECHO_BYTES`] through `server`.
-fn raw_echo_client(sim: &mut turmoil::Sim<'_>, host: &str) {
-    sim.client(host, async {
-        let mut stream = turmoil::net::TcpStream::connect("server:7000").await?;
-        let payload = tcpnotify_sim::notifiers::pattern(0, ECHO_BYTES);
-        stream.write_all(&payload).await?;
-        let mut back = vec![0u8; ECHO_BYTES];
-        stream.read_exact(&mut back).await?;
-        assert_eq!(back, payload);
-        Ok(())
-    });
-}
-
 /// The same as [`idle_hosts`] in raw turmoil: one echo, `idle` hosts parked on a pending future.
 fn raw_idle_hosts(idle: usize) -> usize {
-    let mut sim = raw_sim_with_server(1);
+    let mut sim = echo_simulation(1);
     for h in 0..idle {
         sim.host(format!("idle{h}"), || async {
             std::future::pending::<()>().await;
             Ok(())
         });
     }
-    raw_echo_client(&mut sim, "client");
+    sim.client("client", echoing(ECHO_BYTES));
     if let Err(e) = sim.run() {
         panic!("raw turmoil run failed: {e}");
     }
@@ -168,14 +115,20 @@ fn raw_idle_hosts(idle: usize) -> usize {
 
 /// The same as [`busy_hosts`] in raw turmoil.
 fn raw_busy_hosts(hosts: usize) -> usize {
-    let mut sim = raw_sim_with_server(hosts);
+    let mut sim = echo_simulation(hosts);
     for h in 0..hosts {
-        raw_echo_client(&mut sim, &format!("client{h}"));
+        sim.client(format!("client{h}"), echoing(ECHO_BYTES));
     }
     if let Err(e) = sim.run() {
         panic!("raw turmoil run failed: {e}");
     }
     0
+}
+
+/// A raw turmoil client's software: one [`echo_client`] of `bytes`.
+async fn echoing(bytes: usize) -> turmoil::Result {
+    echo_client(bytes).await?;
+    Ok(())
 }
 
 /// In a child: runs one size and prints `wall_s events peak_mib`.

@@ -1,6 +1,9 @@
-//! What the simulator's benches read of their own process: peak memory and CPU time. Each
-//! bench uses what it reports.
+//! What the simulator's benches read of their own process (peak memory and CPU time), and
+//! the raw turmoil echo they race tcpnotify against ([`raw_echo`]). Each bench uses what it
+//! needs.
 #![allow(dead_code)]
+
+pub mod raw_echo;
 
 /// This process's peak resident memory in MiB: `VmHWM` of `/proc/self/status`, which starts
 /// afresh at `exec` (`getrusage`'s maxrss does not: a child exec'd from a large parent reports
