@@ -149,10 +149,10 @@ impl<N> Recorded<N> {
     /// it for the trace's life (an echo writes back its 16 KiB read buffer holding perhaps a
     /// few bytes), and would stop the connection reading into it once written.
     fn write_payload(&self, data: &Bytes) -> Payload {
-        match (self.keep_bytes, data.is_unique()) {
-            (false, _) => Payload::summary(data),
-            (true, true) => Payload::of(data),
-            (true, false) => Payload::shared(data.clone()),
+        if self.keep_bytes && !data.is_unique() {
+            Payload::shared(data.clone())
+        } else {
+            self.payload(data)
         }
     }
 
