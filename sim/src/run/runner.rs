@@ -280,10 +280,9 @@ fn run_pass(
     let silent = silent.collect();
     let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses))
         .with_silent_hosts(silent);
-    for host in &topology.hosts {
-        if let Some(on_host) = software.remove(host.as_str()).filter(|s| !s.idle()) {
-            register_host(&mut sim, host, on_host, &run, &network);
-        }
+    for host in topology.hosts.iter().filter(|h| !left_out.contains(*h)) {
+        let on_host = software.remove(host.as_str()).unwrap_or_default();
+        register_host(&mut sim, host, on_host, &run, &network);
     }
 
     let mut schedule: BTreeMap<(u64, usize), Action> = BTreeMap::new();
