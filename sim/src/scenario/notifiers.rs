@@ -214,7 +214,9 @@ impl TcpConnectionNotify for SlowReader {
 /// and closes once it all came back.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    payload: Vec<u8>,
+    // Shared: a factory's copies and every write are views of one allocation, so a chunk is
+    // written without being copied first.
+    payload: Bytes,
     chunk: usize,
     echoed: usize,
     expect_echo: bool,
@@ -223,7 +225,8 @@ pub struct Sender {
 
 impl Sender {
     /// Sends `payload` in one write and waits for its echo.
-    pub fn new(payload: Vec<u8>) -> Self {
+    pub fn new(payload: impl Into<Bytes>) -> Self {
+        let payload = payload.into();
         Sender {
             chunk: payload.len().max(1),
             payload,
@@ -263,8 +266,11 @@ impl TcpConnectionNotify for Sender {
             conn.hard_close();
             return;
         }
-        for chunk in self.payload.chunks(self.chunk) {
-            conn.write(chunk.to_vec());
+        let mut at = 0;
+        while at < self.payload.len() {
+            let end = self.payload.len().min(at.saturating_add(self.chunk));
+            conn.write(self.payload.slice(at..end));
+            at = end;
         }
         if !self.expect_echo || self.payload.is_empty() {
             conn.dispose();
