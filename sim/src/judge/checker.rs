@@ -373,7 +373,7 @@ impl Checker<'_> {
     /// counts are each in the trace once (their running count goes up by one).
     fn dropped(&mut self, i: usize, who: &str, phase: &str, after_end: bool, total: u64) {
         self.exercise(Rule::W1);
-        let mut c = self.connections.remove(who).unwrap_or_default();
+        let mut c = take_entry(&mut self.connections, who);
         let started = c.connected.or(c.accepted);
         let ended = c.closed.or(c.connect_failed);
         let before_connect =
@@ -417,11 +417,17 @@ impl Checker<'_> {
         }
         c.dropped_writes = total;
         c.last_dropped = Some(i);
-        self.connections.insert(who.to_string(), c);
+        put_entry(&mut self.connections, who, c);
     }
 
     fn exercise(&mut self, rule: Rule) {
-        *self.report.exercised.entry(rule).or_insert(0) += 1;
+        // Every checked rule is in the map from the start: found without making an entry.
+        match self.report.exercised.get_mut(&rule) {
+            Some(n) => *n += 1,
+            None => {
+                self.report.exercised.insert(rule, 1);
+            }
+        }
     }
 
     fn broken(&mut self, rule: Rule, who: &str, message: String, lines: &[usize]) {
@@ -438,25 +444,24 @@ impl Checker<'_> {
     }
 
     /// The listener an accepted connection `server.3` came from, if it is one.
-    fn listener_of(&self, who: &str) -> Option<String> {
+    fn listener_of<'w>(&self, who: &'w str) -> Option<&'w str> {
         let (listener, n) = who.rsplit_once('.')?;
-        (n.parse::<usize>().is_ok() && self.listeners.contains_key(listener))
-            .then(|| listener.to_string())
+        (n.parse::<usize>().is_ok() && self.listeners.contains_key(listener)).then_some(listener)
     }
 
     fn read_buffer_size(&self, who: &str) -> usize {
-        let owner = self.listener_of(who).unwrap_or_else(|| who.to_string());
+        let owner = self.listener_of(who).unwrap_or(who);
         self.options
             .read_buffer_sizes
-            .get(&owner)
+            .get(owner)
             .copied()
             .unwrap_or(DEFAULT_READ_BUFFER_SIZE)
     }
 
     fn connection(&mut self, i: usize, who: &str, callback: &Callback) {
-        let view = self.connections.remove(who).unwrap_or_default();
+        let view = take_entry(&mut self.connections, who);
         let view = self.connection_event(view, i, who, callback);
-        self.connections.insert(who.to_string(), view);
+        put_entry(&mut self.connections, who, view);
     }
 
     fn connection_event(
@@ -691,10 +696,9 @@ impl Checker<'_> {
         let limit = self.read_buffer_size(who);
         let (framing, set_by) = c.expect;
         self.exercise(Rule::R1);
-        let mut lines: Vec<usize> = set_by.into_iter().collect();
-        lines.push(i);
         if framing > 0 && len != framing {
             let message = format!("received {len} bytes with expect({framing})");
+            let lines: Vec<usize> = set_by.into_iter().chain([i]).collect();
             self.broken(Rule::R1, who, message, &lines);
         } else if len == 0 {
             self.broken(Rule::R1, who, "received no bytes".into(), &[i]);
@@ -740,7 +744,7 @@ impl Checker<'_> {
     }
 
     fn listener(&mut self, i: usize, who: &str, callback: &Callback) {
-        let mut l = self.listeners.remove(who).unwrap_or_default();
+        let mut l = take_entry(&mut self.listeners, who);
         let start = l.listening.or(l.not_listening);
         match callback {
             Callback::Listening(_) | Callback::NotListening => {
@@ -781,7 +785,7 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        self.listeners.insert(who.to_string(), l);
+        put_entry(&mut self.listeners, who, l);
     }
 
     /// A2, N3, N4 when a connection of a listener is accepted.
@@ -789,13 +793,8 @@ impl Checker<'_> {
         let Some(name) = self.listener_of(who) else {
             return;
         };
-        let limit = self
-            .options
-            .listener_limits
-            .get(&name)
-            .copied()
-            .unwrap_or(0);
-        let Some(mut l) = self.listeners.remove(&name) else {
+        let limit = self.options.listener_limits.get(name).copied().unwrap_or(0);
+        let Some(mut l) = self.listeners.get_mut(name).map(std::mem::take) else {
             return;
         };
         // `server.3` is the third notifier the listener handed out.
@@ -826,16 +825,16 @@ impl Checker<'_> {
                     "{} connections open, above the limit of {limit}",
                     l.live.len()
                 );
-                self.broken(Rule::N3, &name, message, &lines);
+                self.broken(Rule::N3, name, message, &lines);
             }
         }
-        self.listeners.insert(name, l);
+        put_entry(&mut self.listeners, name, l);
     }
 
     /// An accepted connection closed: its listener has room again.
     fn release(&mut self, who: &str) {
         if let Some(name) = self.listener_of(who) {
-            if let Some(l) = self.listeners.get_mut(&name) {
+            if let Some(l) = self.listeners.get_mut(name) {
                 l.live.remove(who);
             }
         }
@@ -861,6 +860,23 @@ impl Checker<'_> {
                     self.broken(Rule::N4, &name, message, &[*line]);
                 }
             }
+        }
+    }
+}
+
+/// The entry of `key` in `map`, taken out (or a fresh one) while an event is checked, since
+/// the checks need `&mut self`; [`put_entry`] puts it back. Unlike a remove and an insert, a
+/// known key costs two lookups: no key is allocated and the tree is not reshaped.
+fn take_entry<V: Default>(map: &mut BTreeMap<String, V>, key: &str) -> V {
+    map.get_mut(key).map(std::mem::take).unwrap_or_default()
+}
+
+/// Puts back what [`take_entry`] took, adding `key` the first time.
+fn put_entry<V>(map: &mut BTreeMap<String, V>, key: &str, value: V) {
+    match map.get_mut(key) {
+        Some(slot) => *slot = value,
+        None => {
+            map.insert(key.to_string(), value);
         }
     }
 }
