@@ -121,14 +121,19 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
     for event in events {
         match &event.kind {
             EventKind::Callback { callback, .. } => {
-                let tally = tallies.entry(event.who.to_string()).or_insert_with(|| {
+                let who = event.who.as_str();
+                // Looked up by `&str`: a key is made once per connection, not per event.
+                if !tallies.contains_key(who) {
                     let role = match callback {
                         c if is_listener_callback(c) => None,
                         Callback::Accepted => Some(Role::Server),
                         _ => Some(Role::Client),
                     };
-                    Tally::new(&event.host, role)
-                });
+                    tallies.insert(who.to_string(), Tally::new(&event.host, role));
+                }
+                let Some(tally) = tallies.get_mut(who) else {
+                    continue;
+                };
                 match callback {
                     Callback::Sent { result, .. } => {
                         tally.sent += result.len();
