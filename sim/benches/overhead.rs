@@ -9,8 +9,14 @@
 //! from round to round, so they meet the same state of the machine; a ratio is taken within
 //! each round and the median and range of those are printed, of wall time and of CPU time
 //! (user and system, which a machine shared with other work disturbs far less), beside each
-//! variant's medians. Peak memory is each variant's own process (`VmHWM` of a child that runs that variant
-//! once).
+//! variant's medians.
+//!
+//! Then the same rounds again with each run in a fresh process of its own, as the issue
+//! measured whole processes: the child times its one run (not its start, its scenario
+//! building or its exit, which are the same for every variant) and reports it. Runs in one
+//! process share what earlier runs left behind: the allocator's free lists, memory already
+//! faulted in. A fresh process pays for its memory as a single `tcpnotify-sim run` does. Peak
+//! memory is the median of those processes' own (`VmHWM`).
 //!
 //! `cargo bench -p tcpnotify-sim --bench overhead`; `TCPNOTIFY_BENCH_RUNS` sets the rounds (5),
 //! `TCPNOTIFY_BENCH_SIZES=10,100` the sizes by client count, `TCPNOTIFY_BENCH_PROFILE=
@@ -135,8 +141,9 @@ fn parse_spec(spec: &str) -> Option<(Variant, Size)> {
     Some((Variant::parse(variant)?, size))
 }
 
-/// Peak memory of one run of `variant` at `size`, in a child process of its own.
-fn child_peak(variant: Variant, size: Size) -> f64 {
+/// One run of `variant` at `size` in a fresh child process: its wall time and CPU time in
+/// seconds, and the child's peak memory in MiB.
+fn child_run(variant: Variant, size: Size) -> (f64, f64, f64) {
     let exe = std::env::current_exe().expect("the bench binary");
     let out = Command::new(exe)
         .env(CHILD, format!("{}:{}", variant.name(), size.clients))
@@ -147,17 +154,84 @@ fn child_peak(variant: Variant, size: Size) -> f64 {
         "child failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("a peak")
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figures: Vec<f64> = text
+        .split_whitespace()
+        .map(|f| f.parse().expect("a figure"))
+        .collect();
+    match figures[..] {
+        [wall, cpu, peak] => (wall, cpu, peak),
+        _ => panic!("the child printed {text:?}, not `wall cpu peak`"),
+    }
+}
+
+/// Each variant's wall and CPU times (in seconds), one entry per round.
+#[derive(Default)]
+struct Rounds {
+    wall: [Vec<f64>; 3],
+    cpu: [Vec<f64>; 3],
+}
+
+impl Rounds {
+    /// Runs `runs` rounds of the three variants, in an order that rotates from round to
+    /// round; `once` runs one and gives its wall and CPU time.
+    fn measure(runs: usize, mut once: impl FnMut(Variant) -> (f64, f64)) -> Self {
+        let mut rounds = Rounds::default();
+        for round in 0..runs {
+            for k in 0..3 {
+                let v = (round + k) % 3;
+                let (wall, cpu) = once(VARIANTS[v]);
+                rounds.wall[v].push(wall);
+                rounds.cpu[v].push(cpu);
+            }
+        }
+        rounds
+    }
+
+    /// Each variant's medians, then the ratios the targets name.
+    fn print(&self, peaks: &[f64; 3]) {
+        for (v, variant) in VARIANTS.iter().enumerate() {
+            println!(
+                "  {:<10} wall {:>8.1} ms  CPU {:>8.1} ms (medians)  peak {:>7.1} MiB",
+                variant.name(),
+                median(&mut self.wall[v].clone()) * 1e3,
+                median(&mut self.cpu[v].clone()) * 1e3,
+                peaks[v]
+            );
+        }
+        let ratios = |t: &[Vec<f64>; 3], a: usize, b: usize| -> Vec<f64> {
+            t[a].iter().zip(&t[b]).map(|(x, y)| x / y).collect()
+        };
+        for (label, a, b, target) in [
+            ("plain / raw", 1, 0, "-"),
+            ("default (integrity) / raw", 2, 0, "<= 1.05"),
+            ("integrity / plain", 2, 1, "<= 1.05"),
+        ] {
+            let mut wall = ratios(&self.wall, a, b);
+            let mut cpu = ratios(&self.cpu, a, b);
+            let ((wl, wh), (cl, ch)) = (range(&wall), range(&cpu));
+            println!(
+                "  {label:<26} wall {:.3} [{wl:.3}..{wh:.3}]  CPU {:.3} [{cl:.3}..{ch:.3}]  \
+                 target {target}",
+                median(&mut wall),
+                median(&mut cpu)
+            );
+        }
+        println!(
+            "  {:<26} {:.3}  target <= 1.2",
+            "peak memory default / raw",
+            peaks[2] / peaks[0]
+        );
+    }
 }
 
 fn main() {
     if let Some((variant, size)) = std::env::var(CHILD).ok().and_then(|s| parse_spec(&s)) {
         let scenarios = [scenario(size, false), scenario(size, true)];
+        let (start, cpu_start) = (Instant::now(), cpu_secs());
         run_once(variant, size, &scenarios);
-        println!("{}", peak_mib());
+        let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_secs() - cpu_start);
+        println!("{wall} {cpu} {}", peak_mib());
         return;
     }
     let runs = std::env::var("TCPNOTIFY_BENCH_RUNS")
@@ -186,50 +260,22 @@ fn main() {
         for variant in VARIANTS {
             run_once(variant, size, &scenarios); // warm-up
         }
-        let mut times: [Vec<f64>; 3] = Default::default();
-        let mut cpu: [Vec<f64>; 3] = Default::default();
-        for round in 0..runs {
-            for k in 0..3 {
-                let v = (round + k) % 3;
-                let (start, cpu_start) = (Instant::now(), cpu_secs());
-                run_once(VARIANTS[v], size, &scenarios);
-                times[v].push(start.elapsed().as_secs_f64());
-                cpu[v].push(cpu_secs() - cpu_start);
-            }
-        }
-        let ratios = |t: &[Vec<f64>; 3], a: usize, b: usize| -> Vec<f64> {
-            t[a].iter().zip(&t[b]).map(|(x, y)| x / y).collect()
-        };
-        let peaks: Vec<f64> = VARIANTS.iter().map(|&v| child_peak(v, size)).collect();
+        let in_process = Rounds::measure(runs, |variant| {
+            let (start, cpu_start) = (Instant::now(), cpu_secs());
+            run_once(variant, size, &scenarios);
+            (start.elapsed().as_secs_f64(), cpu_secs() - cpu_start)
+        });
+        let mut peaks: [Vec<f64>; 3] = Default::default();
+        let processes = Rounds::measure(runs, |variant| {
+            let (wall, cpu, peak) = child_run(variant, size);
+            peaks[variant as usize].push(peak);
+            (wall, cpu)
+        });
+        let peaks = peaks.map(|mut p| median(&mut p));
         println!("\n{} clients x {} KiB", size.clients, size.bytes / 1024);
-        for (v, variant) in VARIANTS.iter().enumerate() {
-            println!(
-                "  {:<10} wall {:>8.1} ms  CPU {:>8.1} ms (medians)  peak {:>7.1} MiB",
-                variant.name(),
-                median(&mut times[v].clone()) * 1e3,
-                median(&mut cpu[v].clone()) * 1e3,
-                peaks[v]
-            );
-        }
-        for (label, a, b, target) in [
-            ("plain / raw", 1, 0, "-"),
-            ("default (integrity) / raw", 2, 0, "<= 1.05"),
-            ("integrity / plain", 2, 1, "<= 1.05"),
-        ] {
-            let mut wall = ratios(&times, a, b);
-            let mut cpu = ratios(&cpu, a, b);
-            let ((wl, wh), (cl, ch)) = (range(&wall), range(&cpu));
-            println!(
-                "  {label:<26} wall {:.3} [{wl:.3}..{wh:.3}]  CPU {:.3} [{cl:.3}..{ch:.3}]  \
-                 target {target}",
-                median(&mut wall),
-                median(&mut cpu)
-            );
-        }
-        println!(
-            "  {:<26} {:.3}  target <= 1.2",
-            "peak memory default / raw",
-            peaks[2] / peaks[0]
-        );
+        println!(" rounds in one process:");
+        in_process.print(&peaks);
+        println!(" one run per fresh process:");
+        processes.print(&peaks);
     }
 }
