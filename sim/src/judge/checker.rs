@@ -421,7 +421,8 @@ impl Checker<'_> {
     }
 
     fn exercise(&mut self, rule: Rule) {
-        // Every checked rule is in the map from the start: found without making an entry.
+        // Every checked rule is in the map from the start, found without making an entry; a
+        // violation's rule outside `Rule::CHECKED` is added the first time.
         match self.report.exercised.get_mut(&rule) {
             Some(n) => *n += 1,
             None => {

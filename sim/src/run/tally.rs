@@ -81,6 +81,29 @@ impl Tally {
     pub fn is_listener(&self) -> bool {
         self.role.is_none()
     }
+
+    /// Adds what `callback` carried or ended.
+    fn count(&mut self, callback: &Callback) {
+        match callback {
+            Callback::Sent { result, .. } => {
+                self.sent += result.len();
+                extend(&mut self.sent_data, result);
+            }
+            Callback::Sentv { result, .. } => {
+                for chunk in result {
+                    self.sent += chunk.len();
+                    extend(&mut self.sent_data, chunk);
+                }
+            }
+            Callback::Received { data, .. } => {
+                self.received += data.len();
+                extend(&mut self.received_data, data);
+            }
+            Callback::Closed => self.ending = Ending::Closed,
+            Callback::ConnectFailed(reason) => self.ending = Ending::ConnectFailed(*reason),
+            _ => {}
+        }
+    }
 }
 
 /// Appends `payload`'s bytes to `data`, or forgets `data` when the payload kept only a
@@ -121,39 +144,20 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
     for event in events {
         match &event.kind {
             EventKind::Callback { callback, .. } => {
-                let who = event.who.as_str();
                 // Looked up by `&str`: a key is made once per connection, not per event.
-                if !tallies.contains_key(who) {
-                    let role = match callback {
-                        c if is_listener_callback(c) => None,
-                        Callback::Accepted => Some(Role::Server),
-                        _ => Some(Role::Client),
-                    };
-                    tallies.insert(who.to_string(), Tally::new(&event.host, role));
-                }
-                let Some(tally) = tallies.get_mut(who) else {
-                    continue;
-                };
-                match callback {
-                    Callback::Sent { result, .. } => {
-                        tally.sent += result.len();
-                        extend(&mut tally.sent_data, result);
+                let who = event.who.as_str();
+                match tallies.get_mut(who) {
+                    Some(tally) => tally.count(callback),
+                    None => {
+                        let role = match callback {
+                            c if is_listener_callback(c) => None,
+                            Callback::Accepted => Some(Role::Server),
+                            _ => Some(Role::Client),
+                        };
+                        let mut tally = Tally::new(&event.host, role);
+                        tally.count(callback);
+                        tallies.insert(who.to_string(), tally);
                     }
-                    Callback::Sentv { result, .. } => {
-                        for chunk in result {
-                            tally.sent += chunk.len();
-                            extend(&mut tally.sent_data, chunk);
-                        }
-                    }
-                    Callback::Received { data, .. } => {
-                        tally.received += data.len();
-                        extend(&mut tally.received_data, data);
-                    }
-                    Callback::Closed => tally.ending = Ending::Closed,
-                    Callback::ConnectFailed(reason) => {
-                        tally.ending = Ending::ConnectFailed(*reason)
-                    }
-                    _ => {}
                 }
             }
             EventKind::WriteDropped { .. } => {
