@@ -155,12 +155,9 @@ fn child_run(variant: Variant, size: Size) -> (f64, f64, f64) {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let figures: Vec<f64> = text
-        .split_whitespace()
-        .map(|f| f.parse().expect("a figure"))
-        .collect();
-    match figures[..] {
-        [wall, cpu, peak] => (wall, cpu, peak),
+    let figures: Result<Vec<f64>, _> = text.split_whitespace().map(str::parse).collect();
+    match figures.as_deref() {
+        Ok(&[wall, cpu, peak]) => (wall, cpu, peak),
         _ => panic!("the child printed {text:?}, not `wall cpu peak`"),
     }
 }
@@ -174,13 +171,14 @@ struct Rounds {
 
 impl Rounds {
     /// Runs `runs` rounds of the three variants, in an order that rotates from round to
-    /// round; `once` runs one and gives its wall and CPU time.
-    fn measure(runs: usize, mut once: impl FnMut(Variant) -> (f64, f64)) -> Self {
+    /// round; `once` runs one (given with its index in [`VARIANTS`]) and gives its wall and
+    /// CPU time.
+    fn measure(runs: usize, mut once: impl FnMut(usize, Variant) -> (f64, f64)) -> Self {
         let mut rounds = Rounds::default();
         for round in 0..runs {
             for k in 0..3 {
                 let v = (round + k) % 3;
-                let (wall, cpu) = once(VARIANTS[v]);
+                let (wall, cpu) = once(v, VARIANTS[v]);
                 rounds.wall[v].push(wall);
                 rounds.cpu[v].push(cpu);
             }
@@ -188,15 +186,16 @@ impl Rounds {
         rounds
     }
 
-    /// Each variant's medians, then the ratios the targets name.
-    fn print(&self, peaks: &[f64; 3]) {
+    /// Each variant's medians (and peak memory, where these rounds measured it), then the
+    /// ratios the targets name.
+    fn print(&self, peaks: Option<&[f64; 3]>) {
         for (v, variant) in VARIANTS.iter().enumerate() {
+            let peak = peaks.map_or(String::new(), |p| format!("  peak {:>7.1} MiB", p[v]));
             println!(
-                "  {:<10} wall {:>8.1} ms  CPU {:>8.1} ms (medians)  peak {:>7.1} MiB",
+                "  {:<10} wall {:>8.1} ms  CPU {:>8.1} ms (medians){peak}",
                 variant.name(),
                 median(&mut self.wall[v].clone()) * 1e3,
                 median(&mut self.cpu[v].clone()) * 1e3,
-                peaks[v]
             );
         }
         let ratios = |t: &[Vec<f64>; 3], a: usize, b: usize| -> Vec<f64> {
@@ -217,11 +216,13 @@ impl Rounds {
                 median(&mut cpu)
             );
         }
-        println!(
-            "  {:<26} {:.3}  target <= 1.2",
-            "peak memory default / raw",
-            peaks[2] / peaks[0]
-        );
+        if let Some(peaks) = peaks {
+            println!(
+                "  {:<26} {:.3}  target <= 1.2",
+                "peak memory default / raw",
+                peaks[2] / peaks[0]
+            );
+        }
     }
 }
 
@@ -260,22 +261,22 @@ fn main() {
         for variant in VARIANTS {
             run_once(variant, size, &scenarios); // warm-up
         }
-        let in_process = Rounds::measure(runs, |variant| {
+        let in_process = Rounds::measure(runs, |_, variant| {
             let (start, cpu_start) = (Instant::now(), cpu_secs());
             run_once(variant, size, &scenarios);
             (start.elapsed().as_secs_f64(), cpu_secs() - cpu_start)
         });
         let mut peaks: [Vec<f64>; 3] = Default::default();
-        let processes = Rounds::measure(runs, |variant| {
+        let processes = Rounds::measure(runs, |v, variant| {
             let (wall, cpu, peak) = child_run(variant, size);
-            peaks[variant as usize].push(peak);
+            peaks[v].push(peak);
             (wall, cpu)
         });
         let peaks = peaks.map(|mut p| median(&mut p));
         println!("\n{} clients x {} KiB", size.clients, size.bytes / 1024);
         println!(" rounds in one process:");
-        in_process.print(&peaks);
+        in_process.print(None);
         println!(" one run per fresh process:");
-        processes.print(&peaks);
+        processes.print(Some(&peaks));
     }
 }
