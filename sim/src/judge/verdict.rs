@@ -140,9 +140,9 @@ pub fn judge_until(
 
 /// Judges a finished run of `scenario`.
 pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
-    // The trace's events are taken once: the contract check, the end conditions and the
-    // properties read the same copy.
-    let events = outcome.trace.events();
+    // The trace's events are read once, without a copy: the contract check, the end
+    // conditions and the properties read the same events.
+    let events = outcome.trace.shared_events();
     let report = check_events(&events, &check_options(scenario));
     let mut failures: Vec<Failure> = report
         .violations

@@ -319,7 +319,9 @@ pub struct Trace {
 /// their own ([`MAX_LOG_EVENTS`]), so that logging never ends a run that would otherwise go on.
 #[derive(Debug, Default)]
 struct Lines {
-    events: Vec<TraceEvent>,
+    /// Shared with the judge's [`Trace::shared_events`] once the run is over, so judging does
+    /// not copy every event; a push while a copy is out makes the log its own again.
+    events: Arc<Vec<TraceEvent>>,
     logs: usize,
     /// Whether a log event was left out for the limit (a note says so, once).
     logs_left_out: bool,
@@ -337,7 +339,7 @@ impl Lines {
     #[inline(always)]
     fn push_unless_full(&mut self, make: impl FnOnce() -> TraceEvent) {
         if !self.is_full() {
-            self.events.push(make());
+            Arc::make_mut(&mut self.events).push(make());
         }
     }
 }
@@ -353,7 +355,7 @@ impl Trace {
         let logs = events.iter().filter(|e| e.is_log()).count();
         Trace {
             lines: Arc::new(Mutex::new(Lines {
-                events,
+                events: Arc::new(events),
                 logs,
                 logs_left_out: false,
             })),
@@ -446,7 +448,7 @@ impl Trace {
             lines.push_unless_full(|| event);
         } else if lines.logs < MAX_LOG_EVENTS {
             lines.logs += 1;
-            lines.events.push(event);
+            Arc::make_mut(&mut lines.events).push(event);
         } else if !lines.logs_left_out {
             lines.logs_left_out = true;
             let text = format!(
@@ -468,7 +470,13 @@ impl Trace {
 
     /// A copy of every event, in order.
     pub fn events(&self) -> Vec<TraceEvent> {
-        self.lock().events.clone()
+        self.lock().events.to_vec()
+    }
+
+    /// Every event, in order, without a copy: the events as they are now, shared with the
+    /// trace (which copies them only if it grows while this is held).
+    pub(crate) fn shared_events(&self) -> Arc<Vec<TraceEvent>> {
+        Arc::clone(&self.lock().events)
     }
 
     /// The number of events.
@@ -933,6 +941,28 @@ mod tests {
         let trace = Trace::from_events(vec![note("a"), log_event("x", &[]), note("b")]);
         assert_eq!(trace.without_logs().events(), vec![note("a"), note("b")]);
         assert_eq!(trace.len(), 3, "the trace itself keeps its logs");
+    }
+
+    #[test]
+    fn shared_events_are_the_trace_as_it_was_and_a_later_push_does_not_change_them() {
+        let note = |text: &str| TraceEvent {
+            at_us: 0,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Note { text: text.into() },
+        };
+        let trace = Trace::from_events(vec![note("a")]);
+        let shared = trace.shared_events();
+        assert_eq!(*shared, trace.events());
+        trace.push(note("b"));
+        trace.push(log_event("x", &[]));
+        assert_eq!(
+            *shared,
+            vec![note("a")],
+            "the copy handed out stays as it was"
+        );
+        assert_eq!(trace.len(), 3);
+        assert_eq!(*trace.shared_events(), trace.events());
     }
 
     #[test]
