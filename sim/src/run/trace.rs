@@ -860,6 +860,16 @@ mod tests {
         assert_eq!(back.events()[3], trace.events()[3]);
     }
 
+    /// A note at time 0, for tests of which events a trace keeps.
+    fn note(text: &str) -> TraceEvent {
+        TraceEvent {
+            at_us: 0,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Note { text: text.into() },
+        }
+    }
+
     /// A logged event of c1 on host client at 2.5ms.
     fn log_event(message: &str, fields: &[(&str, &str)]) -> TraceEvent {
         TraceEvent {
@@ -932,12 +942,6 @@ mod tests {
 
     #[test]
     fn without_logs_keeps_every_other_event_in_order() {
-        let note = |text: &str| TraceEvent {
-            at_us: 0,
-            host: "-".into(),
-            who: "-".into(),
-            kind: EventKind::Note { text: text.into() },
-        };
         let trace = Trace::from_events(vec![note("a"), log_event("x", &[]), note("b")]);
         assert_eq!(trace.without_logs().events(), vec![note("a"), note("b")]);
         assert_eq!(trace.len(), 3, "the trace itself keeps its logs");
@@ -945,12 +949,6 @@ mod tests {
 
     #[test]
     fn shared_events_are_the_trace_as_it_was_and_a_later_push_does_not_change_them() {
-        let note = |text: &str| TraceEvent {
-            at_us: 0,
-            host: "-".into(),
-            who: "-".into(),
-            kind: EventKind::Note { text: text.into() },
-        };
         let trace = Trace::from_events(vec![note("a")]);
         let shared = trace.shared_events();
         assert_eq!(*shared, trace.events());
