@@ -319,12 +319,64 @@ pub struct Trace {
 /// their own ([`MAX_LOG_EVENTS`]), so that logging never ends a run that would otherwise go on.
 #[derive(Debug, Default)]
 struct Lines {
-    /// Shared with the judge's [`Trace::shared_events`] once the run is over, so judging does
-    /// not copy every event; a push while a copy is out makes the log its own again.
-    events: Arc<Vec<TraceEvent>>,
+    events: Events,
     logs: usize,
     /// Whether a log event was left out for the limit (a note says so, once).
     logs_left_out: bool,
+}
+
+/// A trace's events: its own while the run pushes them, shared once a reader asked for them
+/// without a copy ([`Trace::shared_events`], the judge's, after the run), so a push costs no
+/// atomic operation and judging copies no event.
+#[derive(Debug, Default)]
+struct Events {
+    /// The events while no reader shares them; empty while `shared` holds them.
+    own: Vec<TraceEvent>,
+    shared: Option<Arc<Vec<TraceEvent>>>,
+}
+
+impl std::ops::Deref for Events {
+    type Target = Vec<TraceEvent>;
+
+    fn deref(&self) -> &Vec<TraceEvent> {
+        self.shared.as_deref().unwrap_or(&self.own)
+    }
+}
+
+impl Events {
+    fn new(events: Vec<TraceEvent>) -> Self {
+        Events {
+            own: events,
+            shared: None,
+        }
+    }
+
+    /// The events to push to: shared ones become the trace's own again, copied only if a
+    /// reader still holds them (who then keeps the events as they were).
+    #[inline(always)]
+    fn own(&mut self) -> &mut Vec<TraceEvent> {
+        if self.shared.is_some() {
+            self.unshare();
+        }
+        &mut self.own
+    }
+
+    /// Takes the shared events back (a push after the run was judged: rare).
+    #[cold]
+    fn unshare(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            self.own = Arc::try_unwrap(shared).unwrap_or_else(|held| (*held).clone());
+        }
+    }
+
+    /// The events, shared without a copy.
+    fn share(&mut self) -> Arc<Vec<TraceEvent>> {
+        let own = &mut self.own;
+        Arc::clone(
+            self.shared
+                .get_or_insert_with(|| Arc::new(std::mem::take(own))),
+        )
+    }
 }
 
 impl Lines {
@@ -339,7 +391,7 @@ impl Lines {
     #[inline(always)]
     fn push_unless_full(&mut self, make: impl FnOnce() -> TraceEvent) {
         if !self.is_full() {
-            Arc::make_mut(&mut self.events).push(make());
+            self.events.own().push(make());
         }
     }
 }
@@ -355,7 +407,7 @@ impl Trace {
         let logs = events.iter().filter(|e| e.is_log()).count();
         Trace {
             lines: Arc::new(Mutex::new(Lines {
-                events: Arc::new(events),
+                events: Events::new(events),
                 logs,
                 logs_left_out: false,
             })),
@@ -448,7 +500,7 @@ impl Trace {
             lines.push_unless_full(|| event);
         } else if lines.logs < MAX_LOG_EVENTS {
             lines.logs += 1;
-            Arc::make_mut(&mut lines.events).push(event);
+            lines.events.own().push(event);
         } else if !lines.logs_left_out {
             lines.logs_left_out = true;
             let text = format!(
@@ -476,7 +528,7 @@ impl Trace {
     /// Every event, in order, without a copy: the events as they are now, shared with the
     /// trace (which copies them only if it grows while this is held).
     pub(crate) fn shared_events(&self) -> Arc<Vec<TraceEvent>> {
-        Arc::clone(&self.lock().events)
+        self.lock().events.share()
     }
 
     /// The number of events.
@@ -961,6 +1013,11 @@ mod tests {
         );
         assert_eq!(trace.len(), 3);
         assert_eq!(*trace.shared_events(), trace.events());
+        // Shared again and let go: the next push takes the events back without a copy.
+        drop(shared);
+        trace.push(note("c"));
+        assert_eq!(trace.events()[..2], [note("a"), note("b")]);
+        assert_eq!(trace.len(), 4);
     }
 
     #[test]
