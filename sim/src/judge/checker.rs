@@ -277,7 +277,7 @@ impl fmt::Display for CheckReport {
 
 /// Checks `trace` against the contract.
 pub fn check(trace: &Trace, options: &CheckOptions) -> CheckReport {
-    check_events(&trace.events(), options)
+    check_events(&trace.shared_events(), options)
 }
 
 /// Checks a trace's `events` against the contract: [`check`] for a caller that has taken the

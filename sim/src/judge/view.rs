@@ -8,8 +8,8 @@ use crate::run::{
 };
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tcpnotify::{ConnectionStats, Role};
 
 /// One connection at the end of a run: a client or an accepted connection.
@@ -80,35 +80,21 @@ impl ConnectionEnd {
 pub struct RunView<'a> {
     scenario: &'a Scenario,
     outcome: &'a RunOutcome,
-    events: Cow<'a, [TraceEvent]>,
+    events: Arc<Vec<TraceEvent>>,
     connections: BTreeMap<String, ConnectionEnd>,
 }
 
 impl<'a> RunView<'a> {
-    /// The view of `outcome`, a run of `scenario`.
+    /// The view of `outcome`, a run of `scenario`. It reads the trace's events without
+    /// copying them.
     pub fn new(scenario: &'a Scenario, outcome: &'a RunOutcome) -> Self {
-        let events = outcome.trace.events();
+        let events = outcome.trace.shared_events();
         let connections = connections(&events, outcome);
         RunView {
             scenario,
             outcome,
-            events: Cow::Owned(events),
+            events,
             connections,
-        }
-    }
-
-    /// The view of `outcome` over `events`, its trace's events already taken (judging takes
-    /// them once for every reader).
-    pub(crate) fn of_events(
-        scenario: &'a Scenario,
-        outcome: &'a RunOutcome,
-        events: &'a [TraceEvent],
-    ) -> Self {
-        RunView {
-            scenario,
-            outcome,
-            events: Cow::Borrowed(events),
-            connections: connections(events, outcome),
         }
     }
 

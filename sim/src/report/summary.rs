@@ -58,7 +58,7 @@ pub struct RunSummary {
 impl RunSummary {
     /// The summary of a finished run.
     pub fn of(outcome: &RunOutcome) -> RunSummary {
-        let events = outcome.trace.events();
+        let events = outcome.trace.shared_events();
         let connections = tally(&events, &outcome.plan)
             .into_iter()
             .filter(|(_, t)| !t.is_listener())
