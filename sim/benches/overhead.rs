@@ -25,9 +25,8 @@
 mod common;
 
 use common::raw_echo::{echo_client, echo_plan, echo_simulation, CHUNK};
-use common::{cpu_secs, median, peak_mib, range};
+use common::{median, peak_mib, range, timed};
 use std::process::Command;
-use std::time::Instant;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::{factory, Scenario, Seed};
 
@@ -229,9 +228,7 @@ impl Rounds {
 fn main() {
     if let Some((variant, size)) = std::env::var(CHILD).ok().and_then(|s| parse_spec(&s)) {
         let scenarios = [scenario(size, false), scenario(size, true)];
-        let (start, cpu_start) = (Instant::now(), cpu_secs());
-        run_once(variant, size, &scenarios);
-        let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_secs() - cpu_start);
+        let ((), wall, cpu) = timed(|| run_once(variant, size, &scenarios));
         println!("{wall} {cpu} {}", peak_mib());
         return;
     }
@@ -262,9 +259,8 @@ fn main() {
             run_once(variant, size, &scenarios); // warm-up
         }
         let in_process = Rounds::measure(runs, |_, variant| {
-            let (start, cpu_start) = (Instant::now(), cpu_secs());
-            run_once(variant, size, &scenarios);
-            (start.elapsed().as_secs_f64(), cpu_secs() - cpu_start)
+            let ((), wall, cpu) = timed(|| run_once(variant, size, &scenarios));
+            (wall, cpu)
         });
         let mut peaks: [Vec<f64>; 3] = Default::default();
         let processes = Rounds::measure(runs, |v, variant| {

@@ -23,11 +23,10 @@
 
 mod common;
 
-use common::{cpu_secs, median, range};
+use common::{median, range, timed};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
 use tcpnotify_sim::explore::{sweep, SweepOptions};
 use tcpnotify_sim::{Registry, ScenarioFile};
 
@@ -62,9 +61,7 @@ fn rate(file: &ScenarioFile, seeds: u64, jobs: usize) -> Rate {
         keep_going: true,
         ..SweepOptions::new(0..seeds)
     };
-    let (start, cpu_start) = (Instant::now(), cpu_secs());
-    let report = sweep(&file.scenario, &options);
-    let (secs, cpu) = (start.elapsed().as_secs_f64(), cpu_secs() - cpu_start);
+    let (report, secs, cpu) = timed(|| sweep(&file.scenario, &options));
     assert_eq!(report.seeds_run as u64, seeds, "every seed ran");
     assert!(report.passed(), "the chaos scenario passes every seed");
     Rate {

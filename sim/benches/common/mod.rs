@@ -31,6 +31,14 @@ pub fn cpu_secs() -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
+/// Runs `f` and gives what it returned with its wall time and this process's CPU time (all
+/// threads) over it, in seconds.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
+    let (start, cpu_start) = (std::time::Instant::now(), cpu_secs());
+    let out = f();
+    (out, start.elapsed().as_secs_f64(), cpu_secs() - cpu_start)
+}
+
 /// The median of `values` (the upper one of an even count); sorts them.
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
