@@ -16,6 +16,12 @@ pub(crate) trait Transport: Send {
     fn read(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()>;
     /// Writes a prefix of `bufs`, returning how many bytes were taken; may be partial or `WouldBlock`.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Whether the last `WouldBlock` came from the runtime asking the task to give way (tokio's
+    /// cooperative budget spent) rather than from the socket: such a write is not
+    /// backpressure, and is tried again after other tasks ran, with no `throttled`.
+    fn gave_way(&self) -> bool {
+        false
+    }
     /// Shuts the write side (sends FIN) once everything queued was written.
     fn shutdown_write(&mut self) -> io::Result<()>;
     /// Turns Nagle's algorithm off (`true`) or on.

@@ -62,6 +62,13 @@ impl<S: Stream> Transport for StreamTransport<S> {
         }
     }
 
+    /// A tokio resource whose task spent its cooperative budget answers `Pending` without
+    /// trying the socket (and has the task woken); a `Pending` with budget left is the
+    /// socket's. Outside a tokio task there is no budget, and this is false.
+    fn gave_way(&self) -> bool {
+        !tokio::task::coop::has_budget_remaining()
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.poll(|s, cx| s.poll_shutdown(cx))
     }

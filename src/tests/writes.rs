@@ -591,6 +591,25 @@ fn w4_a_partial_write_throttles_and_the_drain_that_follows_unthrottles() {
 }
 
 #[test]
+fn w4_a_write_that_gives_way_to_other_tasks_is_tried_again_without_throttled() {
+    // A tokio socket whose task spent its cooperative budget answers `Pending` without trying
+    // the socket: that is the runtime's turn, not backpressure (128 tiny writes in one
+    // callback were `throttled` on loopback while the kernel had taken every byte).
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.give_way(1);
+    conn.handle.write("abc");
+    conn.handle.write("de");
+    conn.messages();
+    assert_eq!(conn.wire.written_str(), "");
+    assert_eq!(conn.queue_resumes(), ["WriteAgain"]);
+    conn.messages();
+    assert_eq!(conn.wire.written_str(), "abcde");
+    assert_eq!(log.take(), ["accepted", "sent(\"abc\")", "sent(\"de\")"]);
+}
+
+#[test]
 fn w4_a_write_error_while_throttled_closes_and_unthrottled_never_comes() {
     let log = Log::new();
     let mut conn = server(Script::new(&log));

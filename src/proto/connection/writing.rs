@@ -116,6 +116,11 @@ impl TcpConnection {
                         self.enter_throttle();
                     }
                 }
+                Err(e) if e.kind() == ErrorKind::WouldBlock && transport.gave_way() => {
+                    // The runtime's turn, not the socket's pushback: go on after the others.
+                    self.write_again_pending = true;
+                    return written_this_turn > 0;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.enter_throttle();
                     return written_this_turn > 0;

@@ -27,6 +27,10 @@ pub(crate) struct WireState {
     per_call: Option<usize>,
     /// Every write fails with this error.
     write_error: Option<ErrorKind>,
+    /// How many of the next writes give way (`WouldBlock` with the runtime's budget spent).
+    give_way: usize,
+    /// Whether the last write gave way.
+    gave_way: bool,
     written: Vec<u8>,
     /// Where the bytes each write took were read from: (address, length) per slice taken.
     taken_from: Vec<(usize, usize)>,
@@ -130,6 +134,14 @@ impl Wire {
         self
     }
 
+    /// The next `n` writes would block because the task must give way to others (as a tokio
+    /// socket does once its task's cooperative budget is spent), not because the socket is
+    /// full.
+    pub(crate) fn give_way(&self, n: usize) -> &Self {
+        self.lock().give_way = n;
+        self
+    }
+
     /// Every write fails with `kind`.
     pub(crate) fn fail_writes(&self, kind: ErrorKind) -> &Self {
         self.lock().write_error = Some(kind);
@@ -212,6 +224,11 @@ impl Transport for FakeTransport {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut state = self.wire.lock();
         state.write_calls += 1;
+        state.gave_way = state.give_way > 0;
+        if state.gave_way {
+            state.give_way -= 1;
+            return Err(ErrorKind::WouldBlock.into());
+        }
         if let Some(kind) = state.write_error {
             return Err(kind.into());
         }
@@ -236,6 +253,10 @@ impl Transport for FakeTransport {
             *capacity -= take;
         }
         Ok(take)
+    }
+
+    fn gave_way(&self) -> bool {
+        self.wire.lock().gave_way
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
