@@ -43,6 +43,10 @@ pub enum Difference {
     /// handshake from the backlog, so a peer of a listener at its limit is connected (and may
     /// write) before it is accepted.
     S1,
+    /// The fault layer lets at most `MAX_SEGMENTS_IN_FLIGHT` segments be unread per direction;
+    /// a kernel's buffers hold bytes, so it takes thousands of tiny writes to a peer that does
+    /// not read without pushing the writer back.
+    S4,
 }
 
 /// Runs `body` over real loopback sockets; its text, once every callback it recorded passed

@@ -5,20 +5,23 @@
 //! host's), whose run queue is FIFO: a task woken inside a connection's turn runs before that
 //! connection's next turn.
 
+use crate::conformance::Difference;
 use crate::support::{
-    finished, pattern, peer_reads_to_end, read_all, read_exact, write_all, Trace,
+    finished, pattern, peer_reads_to_end, read_all, read_exact, within, write_all, Trace,
 };
 use crate::world::World;
 use std::time::Duration;
 use tcpnotify::record::Recorded;
 use tcpnotify::{ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
-use tokio::io::AsyncWriteExt;
+use tcpnotify_sim::fault::MAX_SEGMENTS_IN_FLIGHT;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 conformance! {
     r3_r4_received_false_yields_to_a_message_from_another_task: yields_to_another_task;
     r5_mute_holds_data_and_peer_close_until_unmute: mute_holds_data;
     w3_w4_w5_throttled_until_a_stalled_peer_reads_everything: throttled_until_read;
+    w3_w4_thousands_of_tiny_writes_to_a_stalled_peer_arrive: tiny_writes_until_read;
     l5_hard_close_drops_unsent_data: hard_close_drops_unsent;
 }
 
@@ -161,6 +164,69 @@ async fn throttled_until_read<W: World>(w: W) -> String {
     drop(peer);
     finished(&conn).await;
     trace.render(&["client", "peer"])
+}
+
+/// Tiny writes, each its own segment, more of them than the simulator lets be in flight.
+const TINY_WRITES: usize = 2 * MAX_SEGMENTS_IN_FLIGHT;
+
+/// Bytes per tiny write.
+const TINY: usize = 16;
+
+/// Writes [`TINY_WRITES`] writes of [`TINY`] bytes as soon as it is connected, one at a time.
+struct TinyWriter;
+
+impl TcpConnectionNotify for TinyWriter {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        let data = pattern(TINY_WRITES * TINY);
+        for chunk in data.chunks(TINY) {
+            conn.write(chunk.to_vec());
+        }
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Thousands of tiny writes to a peer that does not read yet all arrive, in order, once it
+/// reads. A kernel's buffers hold bytes: it takes them all without pushing back. The
+/// simulator lets at most [`MAX_SEGMENTS_IN_FLIGHT`] segments be unread, so there the writer
+/// is `throttled` until the peer reads: difference S4.
+async fn tiny_writes_until_read<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (raw, port) = w.raw_listener(false).await;
+    let conn = w.connect(&trace, "client", TinyWriter, port);
+    let mut peer = w.accept(&raw).await;
+    trace.wait_for("client", "connected").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pushed_back = trace.lines_of("client").iter().any(|l| l == "throttled");
+    assert_eq!(
+        pushed_back,
+        w.differs(Difference::S4),
+        "whether the writer was pushed back before the peer read (S4):\n{}",
+        trace.render(&["client"])
+    );
+    let total = TINY_WRITES * TINY;
+    let mut data = vec![0; total];
+    within("peer reading", peer.read_exact(&mut data))
+        .await
+        .expect("peer read");
+    trace.note(
+        "peer",
+        format!("read {total} bytes, in order: {}", data == pattern(total)),
+    );
+    if pushed_back {
+        trace.wait_for("client", "unthrottled").await;
+    }
+    drop(peer);
+    finished(&conn).await;
+    // The writer's callbacks but `throttled` and `unthrottled`, which S4 has only the
+    // simulator show; the `sent`s are counted.
+    let lines = trace.lines_of("client");
+    let sent = lines.iter().filter(|l| l.starts_with("sent(16B")).count();
+    let others: Vec<&str> = (lines.iter().map(String::as_str))
+        .filter(|l| !l.starts_with("sent(16B") && !l.ends_with("throttled"))
+        .collect();
+    trace.note("writer", format!("sent {sent} writes of {TINY} bytes"));
+    trace.note("writer", format!("and otherwise: {}", others.join(", ")));
+    trace.render(&["writer", "peer"])
 }
 
 /// Writes `bulk` bytes and hard-closes as soon as the socket pushes back.

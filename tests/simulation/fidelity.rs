@@ -8,7 +8,9 @@ use crate::support::{callbacks_of, received_bytes};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan, PartialWrites};
+use tcpnotify_sim::fault::{
+    EventTrigger, Fault, FaultKind, FaultPlan, PartialWrites, MAX_SEGMENTS_IN_FLIGHT,
+};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
 use tcpnotify_sim::run::RunOutcome;
 use tcpnotify_sim::{factory, run_passing, seed_or, Scenario, Seed};
@@ -74,8 +76,15 @@ fn fin_after(segments: usize, hold: Hold) -> Scenario {
 
 /// Runs [`fin_after`]: the run must finish (the server saw the end of stream and closed),
 /// with every byte delivered and no backpressure on the writer, since a real socket takes a
-/// thousand 16-byte writes without pushing back.
+/// thousand 16-byte writes without pushing back (as does the fault layer, whose segment
+/// bound, `MAX_SEGMENTS_IN_FLIGHT`, is higher).
 fn assert_fin_delivered(segments: usize, hold: Hold) {
+    let outcome = fin_delivered(segments, hold);
+    assert_no_backpressure(&outcome, "c1");
+}
+
+/// Runs [`fin_after`] and asserts that the server read every byte and then the end of stream.
+fn fin_delivered(segments: usize, hold: Hold) -> RunOutcome {
     let outcome = run_passing(&fin_after(segments, hold), seed_or(1));
     assert_eq!(
         received_bytes(&outcome, "server.1"),
@@ -87,7 +96,7 @@ fn assert_fin_delivered(segments: usize, hold: Hold) {
             .map(String::as_str),
         Some("closed")
     );
-    assert_no_backpressure(&outcome, "c1");
+    outcome
 }
 
 fn assert_no_backpressure(outcome: &RunOutcome, who: &str) {
@@ -111,6 +120,33 @@ fn l3_fin_after_65_segments_held_by_a_partition_arrives() {
 #[test]
 fn l3_fin_after_1000_segments_held_by_a_partition_arrives() {
     assert_fin_delivered(1000, Hold::Partition);
+}
+
+#[test]
+fn l3_fin_after_as_many_segments_as_may_be_in_flight_held_by_a_partition_arrives() {
+    assert_fin_delivered(MAX_SEGMENTS_IN_FLIGHT, Hold::Partition);
+}
+
+/// Past the segment bound the writer is pushed back until the server reads (turmoil looks
+/// through every segment on a link at each send, so tens of thousands of tiny segments in
+/// flight cost a run seconds); the end of stream still arrives after every byte.
+#[test]
+fn l3_fin_after_twice_as_many_segments_as_may_be_in_flight_arrives_after_backpressure() {
+    let outcome = fin_delivered(2 * MAX_SEGMENTS_IN_FLIGHT, Hold::Partition);
+    let throttles: Vec<String> = callbacks_of(&outcome, "c1")
+        .into_iter()
+        .filter(|c| c.ends_with("throttled"))
+        .collect();
+    assert_eq!(
+        throttles.first().map(String::as_str),
+        Some("throttled"),
+        "{throttles:?}"
+    );
+    assert_eq!(
+        throttles.last().map(String::as_str),
+        Some("unthrottled"),
+        "{throttles:?}"
+    );
 }
 
 #[test]

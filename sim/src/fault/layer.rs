@@ -9,19 +9,19 @@
 //! therefore made here, over any backend: the same faults wrap a real socket.
 //!
 //! Flow control is made here too. Each direction of a connection holds at most the plan's
-//! [`window`](FaultPlan::window) of bytes written and not yet read by the peer; past it a write
-//! waits until the peer reads, as a real socket's does once its buffers are full. The same
-//! window keeps the end of stream from being lost: turmoil parks a FIN that finds the
+//! [`window`](FaultPlan::window) of bytes written and not yet read by the peer, in at most
+//! [`MAX_SEGMENTS_IN_FLIGHT`](super::MAX_SEGMENTS_IN_FLIGHT) segments; past either a write
+//! waits until the peer reads, as a real socket's does once its buffers are full. The segment
+//! bound keeps the end of stream from being lost: turmoil parks a FIN that finds the
 //! receiver's channel full and never delivers it, and since every data segment in that channel
-//! holds at least one unread byte of the window, a channel of one slot more than the largest
-//! window always has one left for the FIN, however many segments are outstanding (the run
-//! sizes turmoil's `tcp_capacity` so: `run::capacity`).
+//! is one of its direction's unread segments, a channel of one slot more than the bound always
+//! has one left for the FIN (the run sizes turmoil's `tcp_capacity` so: `run::capacity`).
 
 use super::plan::{FaultKind, FaultPlan};
 use crate::seed::{fnv1a, Seed};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap;
-use std::collections::{hash_map, BTreeMap, BTreeSet};
+use std::collections::{hash_map, BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,6 +57,9 @@ pub(super) struct Link {
     pub(super) reset: bool,
     /// Bytes written in each direction and not yet read by the peer.
     pub(super) in_flight: [usize; 2],
+    /// The unread bytes of each segment in flight per direction, oldest first: how many
+    /// there are is bounded by [`MAX_SEGMENTS_IN_FLIGHT`](super::MAX_SEGMENTS_IN_FLIGHT).
+    pub(super) segments: [VecDeque<usize>; 2],
     /// Whether the end writing in each direction has dropped its stream: nobody reads the
     /// other direction any more.
     pub(super) dropped: [bool; 2],
@@ -69,6 +72,32 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// `n` bytes written in direction `dir` went out as one segment.
+    pub(super) fn sent(&mut self, dir: usize, n: usize) {
+        self.in_flight[dir] += n;
+        self.segments[dir].push_back(n);
+    }
+
+    /// The peer read `n` bytes of direction `dir`: they, and every segment they end, leave
+    /// the flight.
+    pub(super) fn read(&mut self, dir: usize, mut n: usize) {
+        self.in_flight[dir] = self.in_flight[dir].saturating_sub(n);
+        let segments = &mut self.segments[dir];
+        while let Some(left) = segments.front_mut() {
+            if *left > n {
+                *left -= n;
+                break;
+            }
+            n -= *left;
+            segments.pop_front();
+        }
+    }
+
+    /// Whether direction `dir` has as many segments in flight as it may.
+    pub(super) fn segments_full(&self, dir: usize) -> bool {
+        self.segments[dir].len() >= super::MAX_SEGMENTS_IN_FLIGHT
+    }
+
     fn wake_all(&mut self) {
         for w in self.writers.iter_mut().chain(self.readers.iter_mut()) {
             if let Some(w) = w.take() {

@@ -26,6 +26,17 @@ pub const DEFAULT_LATENCY_MS: u64 = 1;
 /// stops reading. Smaller buffers are the `send_buffer` fault's job.
 pub const DEFAULT_WINDOW: usize = 4 << 20;
 
+/// Segments a stream may have written and its peer not yet wholly read, whatever their bytes:
+/// past it a write waits for the peer to read, as it does past the [`window`](FaultPlan::window).
+///
+/// A kernel holds bytes, not segments, and takes a quarter of a million 16-byte writes to a
+/// peer that does not read; the bound is the simulator's own (difference S4 of
+/// `docs/contract.md`). turmoil looks through every segment on a link each time one is sent,
+/// so a window's worth of one-byte partial writes (65,536 for 64 KiB) took a run seconds of
+/// CPU. At 4,096 that look stays short, and writes of a kilobyte or more fill the default
+/// window before they reach the bound. (turmoil's own default holds a writer at 64.)
+pub const MAX_SEGMENTS_IN_FLIGHT: usize = 4096;
+
 /// The largest [`window`](FaultPlan::window) a plan may ask for: 1 GiB, TCP's largest window
 /// with window scaling (RFC 7323).
 pub const MAX_WINDOW: usize = 1 << 30;

@@ -165,7 +165,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
             false => self.window,
         };
         let free = window.saturating_sub(link.in_flight[self.out]);
-        if free == 0 {
+        if free == 0 || link.segments_full(self.out) {
             if link.dropped[1 - self.out] {
                 return Allowance::PeerGone;
             }
@@ -229,7 +229,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
     fn consumed(&self, n: usize) {
         let mut link = lock(&self.link);
         let incoming = 1 - self.out;
-        link.in_flight[incoming] = link.in_flight[incoming].saturating_sub(n);
+        link.read(incoming, n);
         if let Some(w) = link.writers[incoming].take() {
             w.wake();
         }
@@ -426,7 +426,7 @@ impl<S: Stream + Peek> AsyncWrite for FaultyStream<S> {
         };
         match Pin::new(&mut this.inner).poll_write(cx, segment) {
             Poll::Ready(Ok(written)) => {
-                lock(&this.link).in_flight[this.out] += written;
+                lock(&this.link).sent(this.out, written);
                 Poll::Ready(Ok(written))
             }
             Poll::Pending => {
@@ -478,7 +478,7 @@ impl<S: Stream + Peek> Stream for FaultyStream<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::{FaultPlan, PartialWrites};
+    use crate::fault::{FaultPlan, PartialWrites, MAX_SEGMENTS_IN_FLIGHT};
     use crate::seed::Seed;
     use std::collections::BTreeMap;
     use std::sync::atomic::Ordering;
@@ -721,6 +721,48 @@ mod tests {
             }
         }
         sizes
+    }
+
+    #[test]
+    fn a_writer_of_tiny_segments_waits_at_the_segment_bound_until_the_peer_reads_one_whole() {
+        let plan = FaultPlan {
+            partial_writes: Some(PartialWrites {
+                average: 2,
+                variation: 0,
+            }),
+            ..FaultPlan::quiet(Seed(9))
+        };
+        let (mut client, mut server) = pair(plan);
+        let counter = Arc::new(CountingTask(Default::default()));
+        let writer = Waker::from(counter.clone());
+        let data = [7u8; 4096];
+        let write_as = |client: &mut FaultyStream<Pipe>| {
+            let mut cx = Context::from_waker(&writer);
+            Pin::new(client)
+                .poll_write(&mut cx, &data)
+                .map(|r| r.expect("no error"))
+        };
+        let mut segments = 0;
+        while let Poll::Ready(n) = write_as(&mut client) {
+            assert_eq!(n, 2);
+            segments += 1;
+        }
+        // 8 KiB are far from the default window: the number of segments stopped it.
+        assert_eq!(segments, MAX_SEGMENTS_IN_FLIGHT);
+        let mut byte = [0u8; 1];
+        assert_eq!(read(&mut server, &mut byte), Poll::Ready(1));
+        assert!(
+            write_as(&mut client).is_pending(),
+            "half of the oldest segment is still unread"
+        );
+        let woken = counter.0.load(Ordering::SeqCst);
+        assert_eq!(read(&mut server, &mut byte), Poll::Ready(1));
+        assert!(
+            counter.0.load(Ordering::SeqCst) > woken,
+            "the read woke the writer"
+        );
+        assert_eq!(write_as(&mut client), Poll::Ready(2));
+        assert!(write_as(&mut client).is_pending());
     }
 
     #[test]

@@ -11,9 +11,8 @@
 //!   delivered;
 //! - a stream's send credits: a write beyond them would block.
 //!
-//! The capacity is therefore at least [`TCP_CAPACITY`], which keeps
-//! a slot for the FIN however many segments the fault layer's window lets a writer have in
-//! flight (`fault::stream`), and at least the number of connect attempts the run can make, an
+//! The capacity is therefore at least [`TCP_CAPACITY`], which keeps a slot for the FIN however
+//! many segments the fault layer lets a writer have in flight (`fault::layer`), and at least the number of connect attempts the run can make, an
 //! attempt being one turmoil connect, one SYN: one per address each client resolves, and one
 //! more each time a crash or a restart of its host loses that SYN, as it is then sent again
 //! (`fault::network`). A listener's backlog can then never overflow, even when it is at its connection
@@ -26,18 +25,19 @@
 //! that is refused before the run starts ([`LimitError::EphemeralPorts`]), rather than
 //! panicking inside turmoil ("ports exhausted") halfway through.
 
-use crate::fault::MAX_WINDOW;
+use crate::fault::MAX_SEGMENTS_IN_FLIGHT;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::scenario::Scenario;
 use std::collections::BTreeMap;
 
 /// The turmoil `tcp_capacity` (`Builder::tcp_capacity`) the fault layer needs: one slot more
-/// than the largest window, so a stream's receive channel, which holds at most a window's
-/// worth of one-byte-or-larger segments, always has room for the FIN.
+/// than the segments a direction may have in flight, so a stream's receive channel, which
+/// holds only unread segments, always has room for the FIN; turmoil's own send credits, as
+/// many, then never hold a write back before the fault layer does.
 ///
 /// turmoil also bounds each listener's backlog by it. tokio's channels allocate their slots as
 /// they fill, so a large capacity costs nothing until segments are actually outstanding.
-pub(crate) const TCP_CAPACITY: usize = MAX_WINDOW + 1;
+pub(crate) const TCP_CAPACITY: usize = MAX_SEGMENTS_IN_FLIGHT + 1;
 
 pub use crate::validate::EPHEMERAL_PORTS;
 
