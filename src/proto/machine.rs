@@ -294,6 +294,13 @@ impl ConnectionMachine {
         next
     }
 
+    /// Whether a write found the task's cooperative budget spent since the last pass that
+    /// wrote: the runtime ends its turns and returns `Pending` (it has arranged the task's
+    /// wake), as for a socket that has nothing ready; the next pass writes again.
+    pub(crate) fn gave_way(&self) -> bool {
+        self.conn.gave_way
+    }
+
     /// Whether the connection yielded and its resumes were not handed out yet: the runtime
     /// ends its turns and lets other tasks run first.
     pub(crate) fn has_resumes(&self) -> bool {

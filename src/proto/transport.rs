@@ -18,7 +18,8 @@ pub(crate) trait Transport: Send {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     /// Whether the last `WouldBlock` came from the runtime asking the task to give way (tokio's
     /// cooperative budget spent) rather than from the socket: such a write is not
-    /// backpressure, and is tried again after other tasks ran, with no `throttled`.
+    /// backpressure, brings no `throttled`, and is tried again once the runtime wakes the
+    /// task, which it has arranged.
     fn gave_way(&self) -> bool {
         false
     }

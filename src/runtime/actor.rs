@@ -17,7 +17,8 @@ pub(crate) enum Settled {
     Finished,
     /// It yielded: its resumes are to be queued by [`Actor::queue_resumes`] once other tasks ran.
     Yielded,
-    /// Nothing more to do until a message or readiness arrives.
+    /// Nothing more to do until a message or readiness arrives, or the runtime's wake after a
+    /// write gave way ([`ConnectionMachine::gave_way`]).
     Idle,
 }
 
@@ -102,7 +103,7 @@ impl Actor {
             if self.machine.has_resumes() {
                 break Settled::Yielded;
             }
-            if !progressed {
+            if !progressed || self.machine.gave_way() {
                 break Settled::Idle;
             }
         };

@@ -28,6 +28,12 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn local_address(&self) -> io::Result<SocketAddr>;
     /// The peer's address.
     fn remote_address(&self) -> io::Result<SocketAddr>;
+    /// Whether this stream's reads and writes spend the task's tokio cooperative budget, as
+    /// tokio's sockets do: once it is spent they answer `Pending` without trying the socket
+    /// and have tokio wake the task, so such a `Pending` is not the socket pushing back.
+    fn spends_task_budget(&self) -> bool {
+        false
+    }
 }
 
 /// A network: name resolution, outgoing connections and listening sockets.

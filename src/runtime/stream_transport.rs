@@ -62,11 +62,11 @@ impl<S: Stream> Transport for StreamTransport<S> {
         }
     }
 
-    /// A tokio resource whose task spent its cooperative budget answers `Pending` without
-    /// trying the socket (and has the task woken); a `Pending` with budget left is the
-    /// socket's. Outside a tokio task there is no budget, and this is false.
+    /// A stream that spends tokio's cooperative budget answers `Pending` without trying the
+    /// socket once the task spent it (and tokio wakes the task); a `Pending` with budget left
+    /// is the socket's. Outside a tokio task there is no budget, and this is false.
     fn gave_way(&self) -> bool {
-        !tokio::task::coop::has_budget_remaining()
+        self.stream.spends_task_budget() && !tokio::task::coop::has_budget_remaining()
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {

@@ -39,6 +39,10 @@ impl TokioNetwork {
 }
 
 impl Stream for tokio::net::TcpStream {
+    fn spends_task_budget(&self) -> bool {
+        true
+    }
+
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         tokio::net::TcpStream::set_nodelay(self, nodelay)
     }

@@ -458,6 +458,9 @@ impl<S: Stream + Peek> AsyncWrite for FaultyStream<S> {
 }
 
 impl<S: Stream + Peek> Stream for FaultyStream<S> {
+    fn spends_task_budget(&self) -> bool {
+        self.inner.spends_task_budget()
+    }
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.inner.set_nodelay(nodelay)
     }

@@ -145,6 +145,9 @@ pub struct TcpConnection {
     head_written: usize,
     pub(crate) read_again_pending: bool,
     pub(crate) write_again_pending: bool,
+    /// The last write found the task's cooperative budget spent ([`Transport::gave_way`]): the
+    /// task gives its thread back before its next pass, which writes again.
+    pub(crate) gave_way: bool,
     /// Inline: a connection defers one or two callbacks in its life (`closed`, a throttle
     /// change), and a heap queue for them was an allocation per connection.
     pub(crate) deferred: SmallVec<[Deferred; 4]>,
@@ -177,6 +180,7 @@ impl TcpConnection {
             head_written: 0,
             read_again_pending: false,
             write_again_pending: false,
+            gave_way: false,
             deferred: SmallVec::new(),
         }
     }

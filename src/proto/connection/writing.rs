@@ -71,6 +71,7 @@ impl TcpConnection {
             // A hard close left `throttled` set: it must not turn into `unthrottled` (W4, L2).
             return false;
         }
+        self.gave_way = false;
         let budget = self.config.yield_after_writing();
         let mut written_this_turn = 0usize;
         while !self.write_queue.is_empty() {
@@ -117,8 +118,9 @@ impl TcpConnection {
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock && transport.gave_way() => {
-                    // The runtime's turn, not the socket's pushback: go on after the others.
-                    self.write_again_pending = true;
+                    // The runtime's turn, not the socket's pushback: the task gives way, and
+                    // its next pass, after the runtime's wake, writes again.
+                    self.gave_way = true;
                     return written_this_turn > 0;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
