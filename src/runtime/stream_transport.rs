@@ -54,12 +54,20 @@ impl<S: Stream> Transport for StreamTransport<S> {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match bufs {
+        let written = match bufs {
             // A lone buffer, the usual case, as a plain write: on a tokio socket that is
             // `send`, whose path through the kernel is shorter than `writev`'s.
             [one] => self.poll(|s, cx| s.poll_write(cx, one)),
             _ => self.poll(|s, cx| s.poll_write_vectored(cx, bufs)),
+        };
+        if matches!(&written, Err(e) if e.kind() == ErrorKind::WouldBlock) && self.gave_way() {
+            // tokio wakes the task for its budget; a stream that waits for reasons of its own
+            // while the budget is spent (a fault layer's window over a tokio socket) does not
+            // until those change: woken here too, so the next pass, with budget, tells them
+            // apart and a full window is still `throttled`.
+            self.waker.wake_by_ref();
         }
+        written
     }
 
     /// A stream that spends tokio's cooperative budget answers `Pending` without trying the
@@ -103,7 +111,13 @@ mod tests {
     /// A test stream's socket options and addresses: none, as no socket is behind it.
     macro_rules! unconnected_stream {
         ($stream:ty) => {
+            unconnected_stream!($stream, false);
+        };
+        ($stream:ty, $spends_task_budget:expr) => {
             impl Stream for $stream {
+                fn spends_task_budget(&self) -> bool {
+                    $spends_task_budget
+                }
                 fn set_nodelay(&self, _: bool) -> io::Result<()> {
                     Ok(())
                 }
@@ -219,6 +233,78 @@ mod tests {
     }
 
     unconnected_stream!(Calls);
+
+    /// A stream that spends tokio's budget (as a fault layer over a tokio socket does) and
+    /// whose writes wait for reasons of its own, registering nothing with tokio.
+    struct Waits;
+
+    impl AsyncRead for Waits {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Waits {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    unconnected_stream!(Waits, true);
+
+    /// Counts its wakes.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// A write to [`Waits`] in a task with `budget_spent` or not: whether it gave way, and
+    /// how often the transport's waker was woken.
+    async fn write_waiting(budget_spent: bool) -> (bool, usize) {
+        let wakes = std::sync::Arc::new(Wakes(Default::default()));
+        let mut transport = StreamTransport::new(Waits, Waker::from(wakes.clone()));
+        std::future::poll_fn(|cx| {
+            if budget_spent {
+                while let Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
+                    progress.made_progress();
+                }
+            }
+            let write = transport.write_vectored(&[IoSlice::new(b"abc")]);
+            assert_eq!(write.map_err(|e| e.kind()), Err(ErrorKind::WouldBlock));
+            Poll::Ready(())
+        })
+        .await;
+        let woken = wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+        (transport.gave_way(), woken)
+    }
+
+    #[tokio::test]
+    async fn a_write_that_waits_with_the_budget_spent_gives_way_and_is_woken_to_try_again() {
+        // Whether the wait was the budget's or the stream's own, the next pass (with budget)
+        // tells: the transport's waker is woken for it.
+        assert_eq!(write_waiting(true).await, (true, 1));
+        // The task's next poll has a fresh budget.
+        tokio::task::yield_now().await;
+        // With budget left, a wait is the stream's, woken by the stream.
+        assert_eq!(write_waiting(false).await, (false, 0));
+    }
 
     #[test]
     fn a_lone_buffer_goes_as_a_plain_write_and_several_as_one_vectored_write() {
