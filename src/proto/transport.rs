@@ -16,10 +16,10 @@ pub(crate) trait Transport: Send {
     fn read(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()>;
     /// Writes a prefix of `bufs`, returning how many bytes were taken; may be partial or `WouldBlock`.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
-    /// Whether the last `WouldBlock` came from the runtime asking the task to give way (tokio's
-    /// cooperative budget spent) rather than from the socket: such a write is not
-    /// backpressure, brings no `throttled`, and is tried again once the runtime wakes the
-    /// task, which it has arranged.
+    /// Whether the last `WouldBlock` came while the runtime asked the task to give way (tokio's
+    /// cooperative budget spent), usually without the socket being tried: it is not taken for
+    /// backpressure, brings no `throttled`, and the write is tried again once the runtime
+    /// wakes the task, which it has arranged; a socket that is full then says so.
     fn gave_way(&self) -> bool {
         false
     }

@@ -29,8 +29,12 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// The peer's address.
     fn remote_address(&self) -> io::Result<SocketAddr>;
     /// Whether this stream's reads and writes spend the task's tokio cooperative budget, as
-    /// tokio's sockets do: once it is spent they answer `Pending` without trying the socket
-    /// and have tokio wake the task, so such a `Pending` is not the socket pushing back.
+    /// tokio's sockets do: once it is spent they answer `Pending`, usually without trying the
+    /// socket, and have tokio wake the task, so such a `Pending` is not taken for the socket
+    /// pushing back; the write is tried again when the task is woken. A stream that says so
+    /// and also waits for reasons of its own must have the task woken when it answers
+    /// `Pending` with the budget spent (a fault layer's full window does), or its pushback
+    /// would go unreported until those reasons change.
     fn spends_task_budget(&self) -> bool {
         false
     }

@@ -220,6 +220,13 @@ async fn tiny_writes_until_read<W: World>(w: W) -> String {
     // The writer's callbacks but `throttled` and `unthrottled`, which S4 has only the
     // simulator show; the `sent`s are counted.
     let lines = trace.lines_of("client");
+    if !w.differs(Difference::S4) {
+        assert!(
+            !lines.iter().any(|l| l.ends_with("throttled")),
+            "pushed back at some point (S4):\n{}",
+            trace.render(&["client"])
+        );
+    }
     let sent = lines.iter().filter(|l| l.starts_with("sent(16B")).count();
     let others: Vec<&str> = (lines.iter().map(String::as_str))
         .filter(|l| !l.starts_with("sent(16B") && !l.ends_with("throttled"))

@@ -32,9 +32,10 @@ pub const DEFAULT_WINDOW: usize = 4 << 20;
 /// A kernel holds bytes, not segments, and takes a quarter of a million 16-byte writes to a
 /// peer that does not read; the bound is the simulator's own (difference S4 of
 /// `docs/contract.md`). turmoil looks through every segment on a link each time one is sent,
-/// so a window's worth of one-byte partial writes (65,536 for 64 KiB) took a run seconds of
-/// CPU. At 4,096 that look stays short, and writes of a kilobyte or more fill the default
-/// window before they reach the bound. (turmoil's own default holds a writer at 64.)
+/// so a bulk writer's 64 KiB sent as 65,536 one-byte partial writes took a run seconds of CPU.
+/// At 4,096 that look stays short, and only segments under a 4,096th of the window (1 KiB at
+/// the default window) reach the bound before the window fills; partial writes make segments
+/// smaller than the writes. (turmoil's own default holds a writer at 64.)
 pub const MAX_SEGMENTS_IN_FLIGHT: usize = 4096;
 
 /// The largest [`window`](FaultPlan::window) a plan may ask for: 1 GiB, TCP's largest window

@@ -106,7 +106,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
             }
         }
         let plan = &layer.plan;
-        // A plan that skipped validation still keeps the FIN's slot (see `run::capacity`).
+        // Clamped: a plan that skipped validation may ask for any window.
         let window = plan
             .send_buffer
             .map_or(plan.window, |b| b.min(plan.window))
@@ -170,6 +170,12 @@ impl<S: Stream + Peek> FaultyStream<S> {
                 return Allowance::PeerGone;
             }
             link.writers[self.out] = Some(cx.waker().clone());
+            if self.inner.spends_task_budget() && !tokio::task::coop::has_budget_remaining() {
+                // The connection takes this wait for tokio's budget (`Stream::
+                // spends_task_budget`) and waits for a wake: asked again with budget, the
+                // full window is then pushback.
+                cx.waker().wake_by_ref();
+            }
             return Allowance::Wait;
         }
         let mut allowed = offered.min(free);
@@ -494,6 +500,8 @@ mod tests {
         io: DuplexStream,
         local: SocketAddr,
         remote: SocketAddr,
+        /// Whether it says it spends tokio's budget, as a tokio socket does.
+        spends_task_budget: bool,
     }
 
     impl AsyncRead for Pipe {
@@ -533,6 +541,9 @@ mod tests {
     }
 
     impl Stream for Pipe {
+        fn spends_task_budget(&self) -> bool {
+            self.spends_task_budget
+        }
         fn set_nodelay(&self, _: bool) -> io::Result<()> {
             Ok(())
         }
@@ -552,6 +563,14 @@ mod tests {
 
     /// A connected pair (client, server) through one fault layer with `plan`.
     fn pair(plan: FaultPlan) -> (FaultyStream<Pipe>, FaultyStream<Pipe>) {
+        pair_over(plan, false)
+    }
+
+    /// [`pair`] over pipes that say whether they spend tokio's budget.
+    fn pair_over(
+        plan: FaultPlan,
+        spends_task_budget: bool,
+    ) -> (FaultyStream<Pipe>, FaultyStream<Pipe>) {
         let (a, b): (SocketAddr, SocketAddr) = (
             "10.0.0.1:49152".parse().expect("address"),
             "10.0.0.2:7000".parse().expect("address"),
@@ -560,7 +579,13 @@ mod tests {
         let layer = FaultLayer::new(plan, hosts);
         let (x, y) = tokio::io::duplex(1 << 16);
         let end = |io, local, remote| {
-            FaultyStream::new(Pipe { io, local, remote }, layer.clone()).expect("known hosts")
+            let pipe = Pipe {
+                io,
+                local,
+                remote,
+                spends_task_budget,
+            };
+            FaultyStream::new(pipe, layer.clone()).expect("known hosts")
         };
         (end(x, a, b), end(y, b, a))
     }
@@ -766,6 +791,42 @@ mod tests {
         );
         assert_eq!(write_as(&mut client), Poll::Ready(2));
         assert!(write_as(&mut client).is_pending());
+    }
+
+    /// Whether a write into a full window, over pipes that do or do not spend tokio's budget,
+    /// with the task's budget spent, wakes the writing task at once.
+    async fn full_window_wakes_at_once(spends_task_budget: bool) -> bool {
+        let plan = FaultPlan {
+            window: 4,
+            ..FaultPlan::quiet(Seed(9))
+        };
+        let (mut client, _server) = pair_over(plan, spends_task_budget);
+        let counter = Arc::new(CountingTask(Default::default()));
+        let writer = Waker::from(counter.clone());
+        // Before the budget is spent: the pipe spends it too.
+        assert_eq!(write(&mut client, b"full"), Poll::Ready(4));
+        std::future::poll_fn(|cx| {
+            while let Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
+                progress.made_progress();
+            }
+            let mut cx = Context::from_waker(&writer);
+            let more = Pin::new(&mut client).poll_write(&mut cx, b"more");
+            assert!(more.is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        counter.0.load(Ordering::SeqCst) > 0
+    }
+
+    #[tokio::test]
+    async fn a_full_window_over_a_socket_that_spends_tokios_budget_wakes_a_writer_out_of_budget() {
+        // The connection takes that wait for the budget's and waits for a wake: asked again
+        // with budget, the full window is pushback (`Stream::spends_task_budget`).
+        assert!(full_window_wakes_at_once(true).await);
+        tokio::task::yield_now().await;
+        // Over turmoil the window's own wake is the only one: a simulated run's wakes do not
+        // depend on tokio's budget.
+        assert!(!full_window_wakes_at_once(false).await);
     }
 
     #[test]

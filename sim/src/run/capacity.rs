@@ -12,12 +12,13 @@
 //! - a stream's send credits: a write beyond them would block.
 //!
 //! The capacity is therefore at least [`TCP_CAPACITY`], which keeps a slot for the FIN however
-//! many segments the fault layer lets a writer have in flight (`fault::layer`), and at least the number of connect attempts the run can make, an
-//! attempt being one turmoil connect, one SYN: one per address each client resolves, and one
-//! more each time a crash or a restart of its host loses that SYN, as it is then sent again
-//! (`fault::network`). A listener's backlog can then never overflow, even when it is at its connection
-//! limit (N3) and accepts nothing: peers wait for it or time out. tokio's channels allocate
-//! their slots only as they fill, so a large capacity costs nothing up front.
+//! many segments the fault layer lets a writer have in flight (`fault::layer`), and at least
+//! the number of connect attempts the run can make, an attempt being one turmoil connect, one
+//! SYN: one per address each client resolves, and one more each time a crash or a restart of
+//! its host loses that SYN, as it is then sent again (`fault::network`). A listener's backlog
+//! can then never overflow, even when it is at its connection limit (N3) and accepts nothing:
+//! peers wait for it or time out. tokio's channels allocate their slots only as they fill, so
+//! a large capacity costs nothing up front.
 //!
 //! A real limit: turmoil gives each host the ephemeral ports 49152 to 65535, and a port stays
 //! taken for the life of the simulation once a connect attempt used it (turmoil never frees

@@ -64,8 +64,9 @@ impl TcpConnection {
         }
     }
 
-    /// Writes from the queue until it drains, the socket pushes back, or this turn's write
-    /// budget is spent. Returns true if anything was written.
+    /// Writes from the queue until it drains, the socket pushes back, this turn's write
+    /// budget is spent, or the runtime asks the task to give way (`gave_way`). Returns true if
+    /// anything was written.
     pub(crate) fn flush(&mut self) -> bool {
         if !self.is_live() {
             // A hard close left `throttled` set: it must not turn into `unthrottled` (W4, L2).
