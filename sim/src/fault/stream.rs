@@ -171,9 +171,9 @@ impl<S: Stream + Peek> FaultyStream<S> {
             }
             link.writers[self.out] = Some(cx.waker().clone());
             if self.inner.spends_task_budget() && !tokio::task::coop::has_budget_remaining() {
-                // The connection takes this wait for tokio's budget (`Stream::
-                // spends_task_budget`) and waits for a wake: asked again with budget, the
-                // full window is then pushback.
+                // The connection takes this wait for tokio's budget and waits for a wake
+                // (see `Stream::spends_task_budget`): asked again with budget, the full window
+                // is then pushback.
                 cx.waker().wake_by_ref();
             }
             return Allowance::Wait;
