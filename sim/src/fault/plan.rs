@@ -22,8 +22,9 @@ pub const DEFAULT_LATENCY_MS: u64 = 1;
 /// largest value), and a writer to a loopback peer that does not read is pushed back after
 /// 3.4 to 4.1 MiB (measured here with one 9 MiB write and with 16-byte writes, with and without a
 /// small receive buffer). A window as large as the most a real socket takes never makes a
-/// writer `throttled` where a real one would not be, and still pushes back a writer whose peer
-/// stops reading. Smaller buffers are the `send_buffer` fault's job.
+/// writer `throttled` by its bytes where a real one would not be (by its number of segments
+/// it may be: [`MAX_SEGMENTS_IN_FLIGHT`]), and still pushes back a writer whose peer stops
+/// reading. Smaller buffers are the `send_buffer` fault's job.
 pub const DEFAULT_WINDOW: usize = 4 << 20;
 
 /// Segments a stream may have written and its peer not yet wholly read, whatever their bytes:
@@ -537,8 +538,9 @@ pub struct FaultPlan {
     pub send_buffer: Option<usize>,
     /// Bytes each direction of a connection may hold written and not yet read by the peer
     /// (a real socket's send buffer and receive window together); past it, writes block
-    /// until the peer reads. [`DEFAULT_WINDOW`] unless set, at most [`MAX_WINDOW`]; the
-    /// default is left out of saved plans and descriptions.
+    /// until the peer reads, as they do past [`MAX_SEGMENTS_IN_FLIGHT`] unread segments.
+    /// [`DEFAULT_WINDOW`] unless set, at most [`MAX_WINDOW`]; the default is left out of
+    /// saved plans and descriptions.
     #[serde(default = "default_window", skip_serializing_if = "is_default_window")]
     pub window: usize,
     /// How long a connect across a partition waits before timing out.
