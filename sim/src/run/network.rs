@@ -277,7 +277,7 @@ type Accepted = io::Result<(turmoil::net::TcpStream, SocketAddr)>;
 ///
 /// turmoil accepts only through a future, and a boxed future per accept was an allocation per
 /// connection. A listener instead runs its accepts one after another in one future made with
-/// it ([`accept_each`]), polled by [`Network::poll_accept`] (and by the future
+/// it (`accept_each`), polled by [`Network::poll_accept`] (and by the future
 /// [`Network::accept`] gives): each accept starts only when one is asked for, as a fresh
 /// accept would. One task accepts at a time (a listener's own): two polling at once would
 /// share the one accept, and only the last to poll would be woken.
