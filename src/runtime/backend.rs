@@ -38,6 +38,11 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn spends_task_budget(&self) -> bool {
         false
     }
+    /// Whether a `Pending` from this stream now may be tokio's budget rather than the socket:
+    /// it [spends the task's budget](Self::spends_task_budget), and the task has spent it.
+    fn task_budget_spent(&self) -> bool {
+        self.spends_task_budget() && !tokio::task::coop::has_budget_remaining()
+    }
 }
 
 /// A network: name resolution, outgoing connections and listening sockets.

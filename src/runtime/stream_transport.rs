@@ -66,7 +66,7 @@ impl<S: Stream> Transport for StreamTransport<S> {
     /// it, and has the task woken (`Stream::spends_task_budget`); a `Pending` with budget left
     /// is the socket's. Outside a tokio task there is no budget, and this is false.
     fn gave_way(&self) -> bool {
-        self.stream.spends_task_budget() && !tokio::task::coop::has_budget_remaining()
+        self.stream.task_budget_spent()
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {

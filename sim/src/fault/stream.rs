@@ -170,7 +170,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
                 return Allowance::PeerGone;
             }
             link.writers[self.out] = Some(cx.waker().clone());
-            if self.inner.spends_task_budget() && !tokio::task::coop::has_budget_remaining() {
+            if self.inner.task_budget_spent() {
                 // The connection takes this wait for tokio's budget and waits for a wake
                 // (see `Stream::spends_task_budget`): asked again with budget, the full window
                 // is then pushback.
