@@ -2,7 +2,8 @@
 //! workload written directly on turmoil, with the plan and capacities tcpnotify's run uses.
 
 use std::time::Duration;
-use tcpnotify_sim::fault::{FaultPlan, Latency, MAX_SEGMENTS_IN_FLIGHT};
+use tcpnotify_sim::fault::{FaultPlan, Latency};
+use tcpnotify_sim::run::tcp_capacity;
 use tcpnotify_sim::Seed;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -22,13 +23,12 @@ pub fn echo_plan() -> FaultPlan {
 
 /// A raw turmoil simulation under [`echo_plan`] with an echo server on host `server`, port
 /// 7000, that serves each connection in a task of its own until its peer closes. `clients`
-/// connect at once: the backlog holds them all, as the capacity tcpnotify's run sets does
-/// (`run/capacity.rs`: the larger of one slot more than the segments the fault layer lets be
-/// unread and the run's connect attempts).
+/// connect at once: the backlog holds them all, with the capacity tcpnotify's run would set
+/// for as many connect attempts ([`tcp_capacity`]).
 pub fn echo_simulation<'a>(clients: usize) -> turmoil::Sim<'a> {
     let plan = echo_plan();
     let mut builder = tcpnotify_sim::run::simulation_builder(&plan, Duration::from_secs(600));
-    builder.tcp_capacity((MAX_SEGMENTS_IN_FLIGHT + 1).max(clients));
+    builder.tcp_capacity(tcp_capacity(clients));
     // The same 1..5ms as tcpnotify's links, drawn as raw turmoil draws it: per message, from
     // its own random stream. `simulation_builder` fixes turmoil's latency at the plan's least
     // (tcpnotify's run sets each link's latency itself, `run/latency.rs`), so without this raw

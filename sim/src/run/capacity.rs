@@ -42,6 +42,13 @@ pub(crate) const TCP_CAPACITY: usize = MAX_SEGMENTS_IN_FLIGHT + 1;
 
 pub use crate::validate::EPHEMERAL_PORTS;
 
+/// The turmoil `tcp_capacity` a run sets when it may make `connect_attempts` connect attempts:
+/// the FIN's slot past the fault layer's segments, and a backlog that holds every attempt. A
+/// simulation written on turmoil directly (the benches' raw baseline) sets the same with it.
+pub fn tcp_capacity(connect_attempts: usize) -> usize {
+    connect_attempts.max(TCP_CAPACITY)
+}
+
 /// A limit of the simulated network that a scenario exceeds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
@@ -102,7 +109,7 @@ impl Capacities {
         }
         Ok(Capacities {
             connect_attempts: total,
-            tcp: total.max(TCP_CAPACITY),
+            tcp: tcp_capacity(total),
         })
     }
 

@@ -27,7 +27,7 @@ mod tally;
 mod trace;
 
 pub use assert::{Assertion, AssertionFailure, AssertionKind, Assertions};
-pub use capacity::{LimitError, EPHEMERAL_PORTS};
+pub use capacity::{tcp_capacity, LimitError, EPHEMERAL_PORTS};
 pub use context::{always, in_run, reachable, run_state, sometimes, RunContext, SharedState};
 pub use cutoff::{Cutoff, Stop};
 pub use log_line::{LogFields, LogLevel};
