@@ -100,11 +100,16 @@ fn fin_delivered(segments: usize, hold: Hold) -> RunOutcome {
 }
 
 fn assert_no_backpressure(outcome: &RunOutcome, who: &str) {
-    let throttles: Vec<String> = callbacks_of(outcome, who)
+    let throttles = throttles_of(outcome, who);
+    assert!(throttles.is_empty(), "{who}: {throttles:?}");
+}
+
+/// `who`'s `throttled` and `unthrottled` callbacks, in order.
+fn throttles_of(outcome: &RunOutcome, who: &str) -> Vec<String> {
+    callbacks_of(outcome, who)
         .into_iter()
         .filter(|c| c.ends_with("throttled"))
-        .collect();
-    assert!(throttles.is_empty(), "{who}: {throttles:?}");
+        .collect()
 }
 
 #[test]
@@ -133,10 +138,7 @@ fn l3_fin_after_as_many_segments_as_may_be_in_flight_held_by_a_partition_arrives
 #[test]
 fn l3_fin_after_twice_as_many_segments_as_may_be_in_flight_arrives_after_backpressure() {
     let outcome = fin_delivered(2 * MAX_SEGMENTS_IN_FLIGHT, Hold::Partition);
-    let throttles: Vec<String> = callbacks_of(&outcome, "c1")
-        .into_iter()
-        .filter(|c| c.ends_with("throttled"))
-        .collect();
+    let throttles = throttles_of(&outcome, "c1");
     assert_eq!(
         throttles.first().map(String::as_str),
         Some("throttled"),
