@@ -140,10 +140,10 @@ pub fn judge_until(
 
 /// Judges a finished run of `scenario`.
 pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
-    // The contract check, the end conditions and the properties read the same events,
-    // shared with the trace rather than copied.
-    let events = outcome.trace.shared_events();
-    let report = check_events(&events, &check_options(scenario));
+    // The contract check, the end conditions and the properties read the view's events, shared
+    // with the trace rather than copied.
+    let view = RunView::new(scenario, &outcome);
+    let report = check_events(view.events(), &check_options(scenario));
     let mut failures: Vec<Failure> = report
         .violations
         .iter()
@@ -152,7 +152,6 @@ pub fn judge_outcome(scenario: &Scenario, outcome: RunOutcome) -> Verdict {
         .collect();
     let unmet = |(name, message)| Failure::Property { name, message };
     failures.extend(assertion_failures(&outcome).into_iter().map(unmet));
-    let view = RunView::new(scenario, &outcome);
     let of_kind = |kind| property_failures(scenario, &view, kind);
     failures.extend(of_kind(PropertyKind::Safety).into_iter().map(unmet));
     failures.extend(properties(scenario, &view));
