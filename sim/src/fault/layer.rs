@@ -55,7 +55,8 @@ impl LinkKey {
 #[derive(Default)]
 pub(super) struct Link {
     pub(super) reset: bool,
-    /// Bytes written in each direction and not yet read by the peer.
+    /// Bytes written in each direction and not yet read by the peer: the sum of `segments`,
+    /// kept as a count because every write and every fault's firing asks it.
     pub(super) in_flight: [usize; 2],
     /// The unread bytes of each segment in flight per direction, oldest first: how many
     /// there are is bounded by [`MAX_SEGMENTS_IN_FLIGHT`](super::MAX_SEGMENTS_IN_FLIGHT).
