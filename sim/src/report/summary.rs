@@ -6,12 +6,16 @@
 use crate::run::{tally, Ending, RunOutcome};
 use crate::seed::Seed;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use tcpnotify::record::Callback;
 
 /// Above this many connections, the text groups them by the stem of their names (`c-*`).
 const LISTED_CONNECTIONS: usize = 20;
+
+/// A group's row names at most this many of its hosts, then how many there are: a group of
+/// thousands of clients, each on a host of its own, stays one readable line.
+const LISTED_HOSTS: usize = 3;
 
 /// One connection in a run's summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +108,9 @@ fn rows(connections: &[ConnectionSummary]) -> Vec<[String; 5]> {
     }
     struct Group<'a> {
         count: usize,
+        /// In order of first appearance; `seen` answers membership without a scan.
         hosts: Vec<&'a str>,
+        seen: BTreeSet<&'a str>,
         sent: usize,
         received: usize,
         ended: BTreeMap<&'a str, usize>,
@@ -120,12 +126,13 @@ fn rows(connections: &[ConnectionSummary]) -> Vec<[String; 5]> {
         let group = groups.entry(key).or_insert_with(|| Group {
             count: 0,
             hosts: Vec::new(),
+            seen: BTreeSet::new(),
             sent: 0,
             received: 0,
             ended: BTreeMap::new(),
         });
         group.count += 1;
-        if !group.hosts.contains(&c.host.as_str()) {
+        if group.seen.insert(&c.host) {
             group.hosts.push(&c.host);
         }
         group.sent += c.sent;
@@ -144,13 +151,25 @@ fn rows(connections: &[ConnectionSummary]) -> Vec<[String; 5]> {
                     1 => name,
                     n => format!("{name} ({n} connections)"),
                 },
-                g.hosts.join(","),
+                host_list(&g.hosts),
                 format!("sent {}B", g.sent),
                 format!("received {}B", g.received),
                 ended.join(", "),
             ]
         })
         .collect()
+}
+
+/// `a,b,c`, or past [`LISTED_HOSTS`] the first of them and how many there are in all.
+fn host_list(hosts: &[&str]) -> String {
+    if hosts.len() <= LISTED_HOSTS {
+        return hosts.join(",");
+    }
+    format!(
+        "{},... ({} hosts)",
+        hosts[..LISTED_HOSTS].join(","),
+        hosts.len()
+    )
 }
 
 impl fmt::Display for RunSummary {
@@ -246,5 +265,41 @@ mod tests {
             "c-* (30 connections) client sent 300B received 300B closed x28, open at the end x2"
         );
         assert_eq!(words[2], "lonely client sent 10B received 10B closed");
+    }
+
+    #[test]
+    fn a_group_on_many_hosts_names_the_first_three_and_counts_them_all() {
+        let on = |name: String, host: String| ConnectionSummary {
+            host,
+            ..connection(&name, "closed")
+        };
+        let mut connections: Vec<ConnectionSummary> = (0..25)
+            .map(|i| on(format!("c{i}"), format!("h{i}")))
+            .collect();
+        connections.extend((0..3).map(|i| on(format!("s{i}"), format!("server{}", i % 2))));
+        connections.extend((0..3).map(|i| on(format!("t{i}"), format!("t{i}"))));
+        connections.extend((0..4).map(|i| on(format!("u{i}"), format!("u{i}"))));
+        let summary = RunSummary {
+            seed: Seed(1),
+            ended: "all clients finished".into(),
+            at_us: 0,
+            faults_fired: BTreeMap::new(),
+            connections,
+        };
+        let text = summary.to_string();
+        let words: Vec<String> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            words[1..],
+            [
+                "c* (25 connections) h0,h1,h2,... (25 hosts) sent 250B received 250B closed x25",
+                "s* (3 connections) server0,server1 sent 30B received 30B closed x3",
+                "t* (3 connections) t0,t1,t2 sent 30B received 30B closed x3",
+                "u* (4 connections) u0,u1,u2,... (4 hosts) sent 40B received 40B closed x4",
+            ],
+            "{text}"
+        );
     }
 }
