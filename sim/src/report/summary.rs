@@ -230,6 +230,13 @@ mod tests {
         }
     }
 
+    /// The lines of `text` with their columns' padding cut to one space.
+    fn single_spaced_lines(text: &str) -> Vec<String> {
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
     #[test]
     fn many_connections_are_grouped_by_name_stem_with_their_endings_counted() {
         let mut connections: Vec<ConnectionSummary> = (0..30)
@@ -256,10 +263,7 @@ mod tests {
             ),
             "{text}"
         );
-        let words: Vec<String> = text
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
+        let words = single_spaced_lines(&text);
         assert_eq!(
             words[1],
             "c-* (30 connections) client sent 300B received 300B closed x28, open at the end x2"
@@ -287,10 +291,7 @@ mod tests {
             connections,
         };
         let text = summary.to_string();
-        let words: Vec<String> = text
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
+        let words = single_spaced_lines(&text);
         assert_eq!(
             words[1..],
             [
