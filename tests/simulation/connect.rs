@@ -200,6 +200,34 @@ fn c2_losing_attempt_accepted_by_a_live_listener_ends_on_every_seed() {
     );
 }
 
+/// C2: a name of more addresses than tokio's cooperative budget (128 operations a poll): the
+/// client's task drops every losing attempt at once, and each accepted one must still be
+/// closed. The attempts dropped after the 128th found their SYN-ACK pending for want of
+/// budget, and their accepted peers stayed open to the end of the run.
+#[test]
+fn c2_every_losing_attempt_ends_past_tokios_task_budget() {
+    let scenario = Scenario::new("happy-eyeballs-many-addresses")
+        .name("svc", &["server"; 200])
+        .listener("srv", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "svc", 7000, hello())
+        .faults(FaultSettings::quiet())
+        .expecting(Expectations {
+            echoed: true,
+            connect_failed: Some(0),
+            ..Expectations::default()
+        });
+    let outcome = run_passing(&scenario, Seed(1));
+    assert_eq!(outcome.ended, Ended::AllFinished);
+    let events = outcome.trace.events();
+    let count = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e.who != "c1" && e.callback().is_some_and(|c| c.name() == name))
+            .count()
+    };
+    assert_eq!((count("accepted"), count("closed")), (200, 200));
+}
+
 /// C3, C4: connects to a crashed host behave like TCP's. The server host crashes at 10ms and
 /// restarts at 1010ms; the connect timeout is 300ms. `down` dials at 100ms: its SYNs are lost
 /// with the host, so it times out at 400ms (`connect_failed(timed out)`, not `refused`).

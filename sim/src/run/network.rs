@@ -152,7 +152,14 @@ pin_project_lite::pin_project! {
                 return;
             };
             // One poll only reads the SYN-ACK oneshot: ready if the listener already accepted.
-            if let Poll::Ready(Ok(stream)) = connect.poll(&mut Context::from_waker(Waker::noop())) {
+            // Unconstrained: the oneshot spends tokio's cooperative budget, and a task dropping
+            // many attempts at once (a name of more than 128 addresses) would spend it on the
+            // first ones and find the rest pending, leaving their accepted peers open for ever.
+            let mut unconstrained = std::pin::pin!(tokio::task::unconstrained(connect));
+            let polled = unconstrained
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()));
+            if let Poll::Ready(Ok(stream)) = polled {
                 // Dropping a turmoil stream sends its FIN (or an RST with unread data).
                 drop(stream);
             }
