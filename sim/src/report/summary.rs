@@ -108,6 +108,8 @@ fn rows(connections: &[ConnectionSummary]) -> Vec<[String; 5]> {
     }
     struct Group<'a> {
         count: usize,
+        /// The first connection's name: a group of one shows it rather than its stem.
+        first: &'a str,
         /// In order of first appearance; `seen` answers membership without a scan.
         hosts: Vec<&'a str>,
         seen: BTreeSet<&'a str>,
@@ -125,6 +127,7 @@ fn rows(connections: &[ConnectionSummary]) -> Vec<[String; 5]> {
         };
         let group = groups.entry(key).or_insert_with(|| Group {
             count: 0,
+            first: &c.name,
             hosts: Vec::new(),
             seen: BTreeSet::new(),
             sent: 0,
@@ -148,7 +151,7 @@ fn rows(connections: &[ConnectionSummary]) -> Vec<[String; 5]> {
             };
             [
                 match g.count {
-                    1 => name,
+                    1 => g.first.to_string(),
                     n => format!("{name} ({n} connections)"),
                 },
                 host_list(&g.hosts),
@@ -272,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn a_group_on_many_hosts_names_the_first_three_and_counts_them_all() {
+    fn a_group_on_many_hosts_names_the_first_three_and_a_group_of_one_its_connection() {
         let on = |name: String, host: String| ConnectionSummary {
             host,
             ..connection(&name, "closed")
@@ -283,6 +286,7 @@ mod tests {
         connections.extend((0..3).map(|i| on(format!("s{i}"), format!("server{}", i % 2))));
         connections.extend((0..3).map(|i| on(format!("t{i}"), format!("t{i}"))));
         connections.extend((0..4).map(|i| on(format!("u{i}"), format!("u{i}"))));
+        connections.push(on("v7".into(), "v".into()));
         let summary = RunSummary {
             seed: Seed(1),
             ended: "all clients finished".into(),
@@ -299,6 +303,7 @@ mod tests {
                 "s* (3 connections) server0,server1 sent 30B received 30B closed x3",
                 "t* (3 connections) t0,t1,t2 sent 30B received 30B closed x3",
                 "u* (4 connections) u0,u1,u2,... (4 hosts) sent 40B received 40B closed x4",
+                "v7 v sent 10B received 10B closed",
             ],
             "{text}"
         );
