@@ -30,6 +30,7 @@
 //! assert_eq!(report.violations[1].lines, vec![2, 3]);
 //! ```
 
+use super::listing::write_listed;
 use crate::run::{is_listener_callback, EventKind, Trace, TraceEvent};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -261,9 +262,8 @@ impl fmt::Display for CheckReport {
             write!(f, "contract: ok")?;
         } else {
             write!(f, "contract: {} violation(s)", self.violations.len())?;
-            for v in &self.violations {
-                write!(f, "\n{v}")?;
-            }
+            let violations = (self.violations.iter()).map(|v| (format!("contract {}", v.rule), v));
+            write_listed(f, violations)?;
         }
         let exercised: Vec<String> = self
             .exercised

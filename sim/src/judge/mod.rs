@@ -8,6 +8,7 @@
 mod assertions;
 mod checker;
 mod coverage;
+mod listing;
 mod property;
 mod verdict;
 mod view;

@@ -4,6 +4,7 @@
 //! shrinking keeps constant.
 
 use super::checker::{check_events, CheckOptions, CheckReport, Violation};
+use super::listing::write_listed;
 use super::property::{assertion_failures, property_failures};
 use super::view::RunView;
 use crate::fault::FaultPlan;
@@ -76,11 +77,11 @@ impl fmt::Display for Verdict {
     /// The contract report, then every failure, one per line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.report)?;
-        for failure in &self.failures {
-            if let Failure::Property { .. } = failure {
-                write!(f, "\n{failure}")?;
-            }
-        }
+        let properties = self.failures.iter().filter_map(|failure| match failure {
+            Failure::Property { name, .. } => Some((format!("property {name}"), failure)),
+            Failure::Contract(_) => None,
+        });
+        write_listed(f, properties)?;
         if self.passed() {
             write!(f, "\nverdict: passed")
         } else {
