@@ -11,6 +11,10 @@ use crate::validate::{
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// How many faults [`FaultPlan::describe`] lists one by one: a plan of 10,000 faults (a file
+/// may have that many) is not 10,000 lines above its trace. Saved plans keep every fault.
+pub(crate) const DESCRIBED_FAULTS: usize = 50;
+
 /// Link latency when the plan sets none.
 pub const DEFAULT_LATENCY_MS: u64 = 1;
 
@@ -635,7 +639,8 @@ impl FaultPlan {
         toml::to_string(self)
     }
 
-    /// Human-readable lines: the policies, then one line per fault.
+    /// Human-readable lines: the policies, then one line per fault, the first 50 of them
+    /// (then how many more; a saved plan keeps every fault).
     pub fn describe(&self) -> String {
         let mut out = format!("seed {}\n", self.seed);
         if let Some(l) = self.latency {
@@ -655,8 +660,20 @@ impl FaultPlan {
             out += &format!("window {}B\n", self.window);
         }
         out += &format!("connect timeout {}ms\n", self.connect_timeout_ms);
-        for (i, fault) in self.faults.iter().enumerate() {
+        for (i, fault) in self.faults.iter().enumerate().take(DESCRIBED_FAULTS) {
             out += &format!("fault #{i}: {fault}\n");
+        }
+        if let Some(more) = self
+            .faults
+            .len()
+            .checked_sub(DESCRIBED_FAULTS)
+            .filter(|n| *n > 0)
+        {
+            out += &format!(
+                "faults #{DESCRIBED_FAULTS}..#{}: {more} more, not shown (`run --save-plan FILE` \
+                 writes every one)\n",
+                self.faults.len() - 1
+            );
         }
         if let Some(drawn) = &self.swarm {
             out += "drawn by the swarm from:\n";
@@ -886,6 +903,40 @@ mod flow_window_tests {
             };
             assert_eq!(plan.validate(&topology), Ok(()), "{window}");
         }
+    }
+
+    #[test]
+    fn a_description_lists_fifty_faults_then_counts_the_rest() {
+        let plan_of = |n: u64| FaultPlan {
+            faults: (0..n)
+                .map(|i| {
+                    Fault::at(
+                        i,
+                        FaultKind::Reset {
+                            conn: format!("c{i}"),
+                        },
+                    )
+                })
+                .collect(),
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let fault_lines = |plan: &FaultPlan| {
+            let text = plan.describe();
+            (text.lines())
+                .filter(|l| l.starts_with("fault"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let fifty = fault_lines(&plan_of(50));
+        assert_eq!(fifty.len(), 50);
+        assert!(fifty[49].starts_with("fault #49: "), "{}", fifty[49]);
+        let many = fault_lines(&plan_of(10_000));
+        assert_eq!(many.len(), 51);
+        assert_eq!(many[49], fifty[49]);
+        assert_eq!(
+            many[50],
+            "faults #50..#9999: 9950 more, not shown (`run --save-plan FILE` writes every one)"
+        );
     }
 
     #[test]
