@@ -63,6 +63,10 @@ fn default_output(file: &Path, seed: Seed) -> PathBuf {
         .join(format!("{stem}.seed-{seed}.toml"))
 }
 
+/// How many of its reductions `shrink` lists: shrinking a plan of 10,000 faults removes
+/// thousands, one line each.
+const LISTED_STEPS: usize = 20;
+
 pub(super) fn shrink(
     out: &Printer,
     registry: &Registry,
@@ -98,8 +102,18 @@ pub(super) fn shrink(
         indent(&plan.describe())
     ));
     let result = shrink_verdict(&file.scenario, &verdict);
-    for step in &result.steps {
+    for step in result.steps.iter().take(LISTED_STEPS) {
         out.say(format!("  {step}"));
+    }
+    if let Some(more) = result
+        .steps
+        .len()
+        .checked_sub(LISTED_STEPS)
+        .filter(|n| *n > 0)
+    {
+        out.say(format!(
+            "  ... and {more} more reductions, not shown (the minimal plan below is what they left)"
+        ));
     }
     out.say(format!(
         "minimal plan ({}; {} runs):\n{}",

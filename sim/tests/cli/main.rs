@@ -327,6 +327,57 @@ fn shrink_writes_a_seed_above_i64_max_that_loads_back() {
 }
 
 #[test]
+fn shrink_lists_twenty_reductions_then_counts_the_rest() {
+    let dir = scratch("shrink-many-steps");
+    // Every client's connection is reset, and one reset is enough to fail `echoed`: shrinking
+    // removes the other 29.
+    let file = write(
+        &dir,
+        "resets.toml",
+        r#"
+seed = 1
+duration_ms = 2000
+
+[[listeners]]
+name = "server"
+host = "server"
+port = 7000
+notifier = "echo"
+
+[[clients]]
+name = "c"
+count = 30
+host = "client"
+target = "server"
+port = 7000
+notifier = "sender"
+params = { bytes = 200, chunk = 20 }
+
+[faults]
+resets = 1.0
+
+[expect]
+echoed = true
+"#,
+    );
+    let out = dir.join("shrunk.toml");
+    let args = ["shrink", file.to_str().unwrap(), "--seed", "1", "-o"];
+    let output = sim(&[&args[..], &[out.to_str().unwrap()]].concat());
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let listed = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("removed fault"));
+    assert_eq!(listed.count(), 20, "{stdout}");
+    assert!(
+        stdout.contains("more reductions, not shown (the minimal plan below is what they left)"),
+        "{stdout}"
+    );
+    let shrunk = std::fs::read_to_string(&out).expect("written");
+    assert_eq!(shrunk.matches("[[plan.faults]]").count(), 1, "{shrunk}");
+}
+
+#[test]
 fn a_sweep_over_every_seed_streams_them_and_stops_at_the_first_failure() {
     let dir = scratch("sweep-range");
     let file = always_failing(&dir);
