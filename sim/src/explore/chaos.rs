@@ -56,6 +56,7 @@ use super::shrink::ShrinkResult;
 use super::sweep::{default_jobs, sweep, SweepOptions};
 use super::sweep_report::{FailureKind, SweepFailure, SweepReport};
 use super::testing::repro_line;
+use crate::judge::listing::FailureTexts;
 use crate::judge::Coverage;
 use crate::judge::{judge, signature_of, Verdict};
 use crate::run::RunError;
@@ -587,9 +588,9 @@ impl fmt::Display for ChaosFailure {
                  deterministic"
             )?;
         }
-        for failure in &self.failures {
-            writeln!(f, "{failure}")?;
-        }
+        let failures = FailureTexts(&self.failures, "`ChaosError::failures` holds every one");
+        let failures = failures.to_string();
+        writeln!(f, "{}", failures.trim_start_matches('\n'))?;
         writeln!(f, "\nplan of seed {}:\n{}", self.seed, self.plan.describe())?;
         writeln!(
             f,
@@ -598,7 +599,7 @@ impl fmt::Display for ChaosFailure {
         )?;
         writeln!(f, "{}\n", self.shrunk)?;
         writeln!(f, "shrunk plan (TOML):\n{}", self.plan_toml())?;
-        writeln!(f, "{}\n", self.coverage)?;
+        writeln!(f, "{}\n", self.coverage.of_failing_sweep())?;
         write!(f, "reproduce: {}", self.repro)
     }
 }

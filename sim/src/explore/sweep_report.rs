@@ -205,6 +205,10 @@ impl fmt::Display for SweepReport {
                 self.failed - self.failures.len()
             )?;
         }
-        write!(f, "{}", self.coverage)
+        if self.passed() {
+            write!(f, "{}", self.coverage)
+        } else {
+            write!(f, "{}", self.coverage.of_failing_sweep())
+        }
     }
 }

@@ -170,48 +170,84 @@ fn counts<K: fmt::Display>(map: &BTreeMap<K, usize>, sep: &str) -> String {
     }
 }
 
+impl Coverage {
+    /// The coverage lines of a sweep that found a failure: as its `Display`, but where no fault
+    /// fired, a note that the failure needed none instead of the warning to fire more (the
+    /// sweep did its job).
+    pub fn of_failing_sweep(&self) -> impl fmt::Display + '_ {
+        CoverageLines {
+            coverage: self,
+            failed: true,
+        }
+    }
+}
+
+/// [`Coverage`]'s lines, for a sweep that passed or one that `failed`.
+struct CoverageLines<'a> {
+    coverage: &'a Coverage,
+    failed: bool,
+}
+
 impl fmt::Display for Coverage {
     /// A few lines: runs, faults fired, policies, rules exercised and never exercised, and a
     /// `WARNING` line when no fault fired at all.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        CoverageLines {
+            coverage: self,
+            failed: false,
+        }
+        .fmt(f)
+    }
+}
+
+impl fmt::Display for CoverageLines<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let this = self.coverage;
         writeln!(
             f,
             "coverage: {} run(s), {} without a fault firing",
-            self.runs, self.runs_without_faults
+            this.runs, this.runs_without_faults
         )?;
         writeln!(
             f,
             "faults fired: {} ({} of {} with bytes in flight)",
-            counts(&self.fired, " x"),
-            self.fired_in_flight,
-            self.faults_fired()
+            counts(&this.fired, " x"),
+            this.fired_in_flight,
+            this.faults_fired()
         )?;
-        writeln!(f, "policies on (runs): {}", counts(&self.policies, " x"))?;
-        write!(f, "rules exercised: {}", counts(&self.exercised, "x"))?;
-        let never = self.never_exercised();
+        writeln!(f, "policies on (runs): {}", counts(&this.policies, " x"))?;
+        write!(f, "rules exercised: {}", counts(&this.exercised, "x"))?;
+        let never = this.never_exercised();
         if !never.is_empty() {
             let names: Vec<String> = never.iter().map(Rule::to_string).collect();
             write!(f, "\nchecked rules never exercised: {}", names.join(" "))?;
         }
-        let never = self.never_fired();
+        let never = this.never_fired();
         if !never.is_empty() {
             write!(f, "\nenabled but never fired: {}", never.join(" "))?;
         }
-        if !self.assertions.is_empty() {
-            write!(f, "\n{}", self.assertions)?;
+        if !this.assertions.is_empty() {
+            write!(f, "\n{}", this.assertions)?;
         }
-        if self.no_fault_fired() {
-            write!(
-                f,
-                "\nWARNING: no fault fired in any of the {} run(s): this sweep only tested \
-                 the fault-free path{}; raise the fault probabilities or sweep more seeds",
-                self.runs,
-                if self.policies.is_empty() {
-                    String::new()
-                } else {
-                    format!(" and chunking ({})", counts(&self.policies, " in "))
-                }
-            )?;
+        if this.no_fault_fired() {
+            let chunking = (!this.policies.is_empty()).then(|| counts(&this.policies, " in "));
+            if self.failed {
+                let chunking = chunking.map_or(String::new(), |c| format!(", only chunking ({c})"));
+                write!(
+                    f,
+                    "\nno fault fired in any of the {} run(s): the failure needed none{chunking}",
+                    this.runs
+                )?;
+            } else {
+                let chunking = chunking.map_or(String::new(), |c| format!(" and chunking ({c})"));
+                write!(
+                    f,
+                    "\nWARNING: no fault fired in any of the {} run(s): this sweep only tested \
+                     the fault-free path{chunking}; raise the fault probabilities or sweep more \
+                     seeds",
+                    this.runs
+                )?;
+            }
         }
         Ok(())
     }
@@ -251,6 +287,14 @@ mod tests {
         assert!(coverage.exercised[&Rule::C1] > 0, "{coverage}");
         let text = coverage.to_string();
         assert!(text.contains("\nWARNING: no fault fired"), "{text}");
+        // A sweep that failed did its job: no warning to fire more, a note that none was needed.
+        let failing = coverage.of_failing_sweep().to_string();
+        assert!(!failing.contains("WARNING"), "{failing}");
+        assert!(
+            failing.ends_with("\nno fault fired in any of the 1 run(s): the failure needed none"),
+            "{failing}"
+        );
+        assert_eq!(failing.lines().count(), text.lines().count());
         // No listener limit, so the limit rule had nothing to judge.
         assert!(coverage.never_exercised().contains(&Rule::N3));
         assert!(text.contains("checked rules never exercised: "), "{text}");

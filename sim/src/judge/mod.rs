@@ -8,7 +8,7 @@
 mod assertions;
 mod checker;
 mod coverage;
-mod listing;
+pub(crate) mod listing;
 mod property;
 mod verdict;
 mod view;

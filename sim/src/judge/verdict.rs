@@ -4,7 +4,7 @@
 //! shrinking keeps constant.
 
 use super::checker::{check_events, CheckOptions, CheckReport, Violation};
-use super::listing::write_listed;
+use super::listing::{kind, write_listed, JSON_LISTS_EVERY_ONE};
 use super::property::{assertion_failures, property_failures};
 use super::view::RunView;
 use crate::fault::FaultPlan;
@@ -77,11 +77,10 @@ impl fmt::Display for Verdict {
     /// The contract report, then every failure, one per line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.report)?;
-        let properties = self.failures.iter().filter_map(|failure| match failure {
-            Failure::Property { name, .. } => Some((format!("property {name}"), failure)),
-            Failure::Contract(_) => None,
-        });
-        write_listed(f, properties)?;
+        let properties = (self.failures.iter())
+            .filter(|failure| matches!(failure, Failure::Property { .. }))
+            .map(|failure| (kind(failure), failure));
+        write_listed(f, properties, JSON_LISTS_EVERY_ONE)?;
         if self.passed() {
             write!(f, "\nverdict: passed")
         } else {
