@@ -3,7 +3,8 @@
 //! file beside its place before any work starts, so an unwritable path is reported before
 //! anything runs, and [`OutputFile::commit`] writes it and renames it into place, so a
 //! failure (a full disk, Ctrl-C, a panic) never leaves an empty or partial file where a
-//! reader looks.
+//! reader looks. A new file gets the mode `File::create` would give it (0666 less the umask,
+//! not the temporary file's 0600), and a file it replaces keeps its own.
 
 use std::path::{Path, PathBuf};
 
@@ -31,7 +32,7 @@ impl OutputFile {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot_write(path, e))?;
+        let file = temporary_file(dir, path).map_err(|e| cannot_write(path, e))?;
         Ok(OutputFile {
             path: path.to_path_buf(),
             file,
@@ -57,6 +58,24 @@ impl OutputFile {
             .map_err(|e| cannot_write(&self.path, e.error))?;
         Ok(())
     }
+}
+
+/// A temporary file in `dir` to become `path`, with the permissions `path` will have: a
+/// report or a shrunk scenario is for others to read too, where tempfile's own default (0600)
+/// is for secrets.
+fn temporary_file(dir: &Path, path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Masked by the umask as it is created, as `File::create`'s 0666 is.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let file = builder.tempfile_in(dir)?;
+    if let Some(existing) = std::fs::metadata(path).ok().filter(|m| m.is_file()) {
+        file.as_file().set_permissions(existing.permissions())?;
+    }
+    Ok(file)
 }
 
 /// `name` as a file or folder name on any system: anything but letters, digits, `-`, `_`
@@ -94,6 +113,49 @@ mod tests {
         assert_eq!(file_name("../up"), "_up");
         assert_eq!(file_name(".."), "scenario");
         assert_eq!(file_name(""), "scenario");
+    }
+
+    /// The process's umask, set to `mask` while `f` runs: the umask is per process, so the
+    /// tests that set it take this lock.
+    #[cfg(unix)]
+    fn with_umask<T>(mask: libc::mode_t, f: impl FnOnce() -> T) -> T {
+        static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _held = UMASK.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: umask has no memory effects; it only swaps the process's mask.
+        let old = unsafe { libc::umask(mask) };
+        let result = f();
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        result
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_file_gets_the_mode_file_create_gives_and_a_replaced_one_keeps_its_own() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.txt");
+        with_umask(0o022, || {
+            OutputFile::create(&new).unwrap().commit("x").unwrap()
+        });
+        assert_eq!(mode(&new), 0o644, "0666 less the umask 022");
+        with_umask(0o077, || {
+            OutputFile::create(&new).unwrap().commit("y").unwrap()
+        });
+        assert_eq!(mode(&new), 0o644, "a replaced file keeps its mode");
+        let private = dir.path().join("private.txt");
+        std::fs::write(&private, "").unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        with_umask(0o022, || {
+            OutputFile::create(&private).unwrap().commit("z").unwrap()
+        });
+        assert_eq!(mode(&private), 0o600, "a private file stays private");
     }
 
     #[test]
