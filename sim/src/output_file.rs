@@ -6,6 +6,7 @@
 //! reader looks. A new file gets the mode `File::create` would give it (0666 less the umask,
 //! not the temporary file's 0600), and a file it replaces keeps its own.
 
+use crate::seed::fnv1a;
 use std::path::{Path, PathBuf};
 
 /// A file being written: see the module docs.
@@ -78,21 +79,33 @@ fn temporary_file(dir: &Path, path: &Path) -> std::io::Result<tempfile::NamedTem
     Ok(file)
 }
 
+/// Longest name [`file_name`] makes, in bytes: 255 (a file name's limit on common file
+/// systems) leaves room after it for what the simulator appends, `.seed-N` of any seed.
+pub(crate) const MAX_FILE_NAME_BYTES: usize = 200;
+
 /// `name` as a file or folder name on any system: anything but letters, digits, `-`, `_`
 /// and `.` made `_`, with no leading `.` (no hidden file, no `..`); `scenario` if nothing is
-/// left. For names the simulator makes from a scenario's name.
+/// left; and, longer than [`MAX_FILE_NAME_BYTES`], cut and ended by a hash of the whole
+/// `name`, so that two long names with one beginning keep folders of their own. For names
+/// the simulator makes from a scenario's name.
 pub(crate) fn file_name(name: &str) -> String {
-    let name: String = name
+    let safe: String = name
         .chars()
         .map(|c| match c {
             'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
             _ => '_',
         })
         .collect();
-    match name.trim_start_matches('.') {
-        "" => "scenario".into(),
-        name => name.into(),
+    let safe = match safe.trim_start_matches('.') {
+        "" => "scenario",
+        safe => safe,
+    };
+    if safe.len() <= MAX_FILE_NAME_BYTES {
+        return safe.into();
     }
+    let hash = format!("-{:016x}", fnv1a(name.as_bytes()));
+    // Every character left is ASCII, so any byte is a character boundary.
+    format!("{}{hash}", &safe[..MAX_FILE_NAME_BYTES - hash.len()])
 }
 
 fn cannot_write(path: &Path, source: std::io::Error) -> WriteError {
@@ -113,6 +126,23 @@ mod tests {
         assert_eq!(file_name("../up"), "_up");
         assert_eq!(file_name(".."), "scenario");
         assert_eq!(file_name(""), "scenario");
+    }
+
+    #[test]
+    fn a_long_name_is_cut_to_a_bounded_file_name_that_differs_from_another_long_names() {
+        let fits = "n".repeat(MAX_FILE_NAME_BYTES);
+        assert_eq!(file_name(&fits), fits, "a name that fits is kept");
+        let one = format!("{}a", "L".repeat(300));
+        let other = format!("{}b", "L".repeat(300));
+        let (cut, other_cut) = (file_name(&one), file_name(&other));
+        assert_eq!(cut.len(), MAX_FILE_NAME_BYTES);
+        assert!(cut.starts_with(&"L".repeat(100)), "{cut}");
+        assert_ne!(cut, other_cut, "the whole name's hash tells them apart");
+        assert_eq!(file_name(&one), cut, "the same name, the same folder");
+        // Made `_`, a name of two-byte characters is no longer; its hash is of the name given.
+        let wide = file_name(&"é".repeat(300));
+        assert_eq!(wide.len(), MAX_FILE_NAME_BYTES);
+        assert_ne!(wide, file_name(&"_".repeat(300)));
     }
 
     /// The process's umask, set to `mask` while `f` runs: the umask is per process, so the

@@ -65,6 +65,10 @@ pub const MAX_FAULTS: usize = 10_000;
 /// Longest name of a host, a name, a listener or a client.
 pub const MAX_NAME_LEN: usize = 64;
 
+/// Longest name of a scenario, in characters: free text, unlike the names above, but it heads
+/// every report and names the folders of its failures (cut to fit there).
+pub const MAX_SCENARIO_NAME_LEN: usize = 1024;
+
 /// Most events one run's trace holds (a million, some hundreds of MB): a run that reaches it
 /// ends with an error. Many bytes in small writes or reads (a bulk writer's `chunk = 1`,
 /// `read_chunks = { max = 1 }`) make an event per byte.
@@ -166,6 +170,22 @@ pub(crate) fn count_at_most(field: &str, count: usize, limit: usize) -> Result<(
     Ok(())
 }
 
+/// Checks a scenario's name: at most [`MAX_SCENARIO_NAME_LEN`] characters. The error gives
+/// its length, not the name, which may be megabytes.
+pub(crate) fn scenario_name(field: &str, value: &str) -> Result<(), InvalidField> {
+    // A byte is at most a character: the characters are counted only past the limit in bytes.
+    if value.len() > MAX_SCENARIO_NAME_LEN {
+        let chars = value.chars().count();
+        if chars > MAX_SCENARIO_NAME_LEN {
+            return Err(InvalidField::new(
+                field,
+                format!("{chars} characters are more than the limit of {MAX_SCENARIO_NAME_LEN}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a name is of, for [`name`]'s rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NameKind {
@@ -248,6 +268,15 @@ mod tests {
         assert!(refused.contains("'ñ' is not allowed"), "{refused}");
         assert!(name("n", "c_1-a", NameKind::Connection).is_ok());
         assert!(name("n", &"x".repeat(MAX_NAME_LEN + 1), NameKind::Host).is_err());
+        assert!(scenario_name("name", &"é".repeat(MAX_SCENARIO_NAME_LEN)).is_ok());
+        let long = scenario_name("name", &"x".repeat(MAX_SCENARIO_NAME_LEN + 1)).unwrap_err();
+        assert_eq!(
+            long.to_string(),
+            format!(
+                "name: {} characters are more than the limit of {MAX_SCENARIO_NAME_LEN}",
+                MAX_SCENARIO_NAME_LEN + 1
+            )
+        );
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl Artifacts {
     }
 
     /// The folder of `scenario`'s `seed`: `DIR/NAME.seed-N`, the name made safe as a file
-    /// name (`crate::output_file::file_name`).
+    /// name and cut to fit one (`crate::output_file::file_name`).
     pub(super) fn folder(&self, scenario: &str, seed: Seed) -> PathBuf {
         self.dir
             .join(format!("{}.seed-{seed}", file_name(scenario)))

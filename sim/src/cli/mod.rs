@@ -2,7 +2,9 @@
 //! registers them and calls [`main_with`]; the shipped binary uses the built-in ones.
 //!
 //! Exit codes: 0 passed, 1 a property or the contract failed, 2 bad input (a bad flag or
-//! file, said on stderr), 130 interrupted by Ctrl-C with no failure found.
+//! file, said on stderr) or a file to write after the run (`--artifacts`, `--junit`) that
+//! could not be (the run's output printed first, the error last), 130 interrupted by Ctrl-C
+//! with no failure found.
 //!
 //! With `--json`, every command prints only JSON on stdout, one object per line, as
 //! `docs/json.md` documents (the schema of [`crate::json`]); what it says for people goes to

@@ -67,13 +67,19 @@ pub(super) fn run(
         artifacts: None,
     };
     let mut record = None;
+    let mut unwritten = None;
     if let (Some(artifacts), false) = (&artifacts, verdict.passed()) {
         let shrunk = shrink_verdict(&scenario.scenario, &verdict);
         // Shown in its folder as this command shows it, less the folder's own name.
         let failed = FailedRun::of_run(&shown, Some(&shrunk), "tcpnotify-sim run --artifacts");
-        let written = artifacts.write(&failed, &invocation)?;
-        shown.artifacts = Some(written.dir.clone());
-        record = Some(written);
+        match artifacts.write(&failed, &invocation) {
+            Ok(written) => {
+                shown.artifacts = Some(written.dir.clone());
+                record = Some(written);
+            }
+            // The run is shown all the same, and the error is said after it.
+            Err(e) => unwritten = Some(e),
+        }
     }
     if out.json() {
         // The folder's object before the verdict, which stays last.
@@ -88,6 +94,9 @@ pub(super) fn run(
         if let Some(record) = &record {
             println!("artifacts: {}", record.dir);
         }
+    }
+    if let Some(e) = unwritten {
+        return Err(e);
     }
     Ok(if verdict.passed() {
         Status::Passed

@@ -139,15 +139,16 @@ pub(super) fn sweep(
             jobs: options.jobs,
         },
     );
-    if let Some(artifacts) = &artifacts {
-        write_artifacts(out, artifacts, &file, &report, &invocation)?;
-    }
+    // The result is printed even if a folder cannot be written, and the error said after it.
+    let unwritten = (artifacts.as_ref())
+        .and_then(|artifacts| write_artifacts(out, artifacts, &file, &report, &invocation).err());
     let result = SweepResult::new(
         file.path.display().to_string(),
         report,
         args.allow_no_faults,
     );
-    finish(out, &result, junit_out, &invocation)
+    let status = finish(out, &result, junit_out, &invocation)?;
+    unwritten.map_or(Ok(status), Err)
 }
 
 /// Writes the artifacts of the sweep's lowest [`MAX_SWEEP_ARTIFACTS`] failing seeds, each

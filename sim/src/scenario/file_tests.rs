@@ -53,6 +53,19 @@ fn an_unknown_field_names_file_line_and_field() {
 }
 
 #[test]
+fn a_scenario_name_past_its_limit_is_refused_at_its_line_without_being_repeated() {
+    let long = "L".repeat(crate::validate::MAX_SCENARIO_NAME_LEN + 1);
+    let err = parse_err(&GOOD.replace("name = \"echo\"", &format!("name = \"{long}\"")));
+    assert_eq!(
+        err,
+        "bad.toml:2: name: 1025 characters are more than the limit of 1024"
+    );
+    let fits = "L".repeat(crate::validate::MAX_SCENARIO_NAME_LEN);
+    let text = GOOD.replace("name = \"echo\"", &format!("name = \"{fits}\""));
+    assert_eq!(parse_err(&text), "parsed");
+}
+
+#[test]
 fn a_wrongly_typed_value_names_its_field() {
     let err = parse_err(&GOOD.replace("seed = 7", "seed = \"seven\""));
     assert!(err.starts_with("bad.toml:3: seed: "), "{err}");

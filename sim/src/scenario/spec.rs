@@ -5,9 +5,9 @@ use super::{Expectations, LogFilter, Properties};
 use crate::fault::{Dial, FaultPlan, Faults, Topology};
 use crate::seed::Seed;
 use crate::validate::{
-    at_most, count_at_most, name, positive_at_most, InvalidField, NameKind, EPHEMERAL_PORTS,
-    MAX_BUFFER_BYTES, MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS, MAX_HOSTS,
-    MAX_LISTENERS,
+    at_most, count_at_most, name, positive_at_most, scenario_name, InvalidField, NameKind,
+    EPHEMERAL_PORTS, MAX_BUFFER_BYTES, MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS,
+    MAX_HOSTS, MAX_LISTENERS,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
@@ -493,6 +493,7 @@ impl Scenario {
     /// Field names are only formatted for an error: this runs before every run, once per
     /// listener and client.
     pub(crate) fn validated_topology(&self) -> Result<Topology, InvalidField> {
+        scenario_name("name", &self.name)?;
         positive_at_most("duration_ms", self.duration_ms, MAX_DURATION_MS)?;
         at_most("settle_ms", self.settle_ms, MAX_DURATION_MS)?;
         self.properties.validate()?;

@@ -335,3 +335,69 @@ fn an_artifacts_folder_that_cannot_be_made_is_refused_before_anything_runs() {
         assert_bad_input(&output, &format!("{}: cannot write: ", bad.display()));
     }
 }
+
+#[test]
+fn a_long_scenario_name_gets_a_folder_cut_to_a_file_names_length_and_the_run_is_shown() {
+    let dir = scratch("artifacts-long-name");
+    let out = dir.join("artifacts");
+    let failing = always_failing(&dir);
+    let long = "L".repeat(300);
+    let file = write(
+        &dir,
+        "long.toml",
+        &format!("name = \"{long}\"\n{}", read(failing.to_str().unwrap())),
+    );
+    let file = file.to_str().unwrap();
+    for args in [
+        vec!["run", file, "--seed", "5"],
+        vec!["sweep", file, "--seeds", "0..2", "--allow-no-faults"],
+    ] {
+        let (lines, records) = with_artifacts(command(&args), &out, 1);
+        assert_eq!(records[0].scenario, long);
+        let folder = Path::new(&records[0].dir).file_name().unwrap();
+        assert!(folder.len() <= 255, "{folder:?}");
+        assert!(Path::new(&records[0].dir).join("trace.txt").is_file());
+        let last = lines.last().unwrap();
+        assert!(["verdict", "sweep_result"].contains(&last["type"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn a_folder_that_cannot_be_written_after_the_run_is_said_after_the_runs_own_output() {
+    let dir = scratch("artifacts-unwritable");
+    let out = dir.join("artifacts");
+    let file = always_failing(&dir);
+    let file = file.to_str().unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    // A file where each seed's folder goes: the folder is made fine, its seed's is not.
+    for seed in ["echo.seed-0", "echo.seed-5"] {
+        write(&out, seed, "");
+    }
+    for (args, last) in [
+        (vec!["run", file, "--seed", "5"], "reproduce: "),
+        (
+            vec!["sweep", file, "--seeds", "0..2", "--allow-no-faults"],
+            "shrink: ",
+        ),
+    ] {
+        let output = sim(&[&args[..], &["--artifacts", out.to_str().unwrap()]].concat());
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+        assert!(stdout.contains("FAILED"), "the verdict is shown: {stdout}");
+        assert!(
+            stdout.lines().last().unwrap().starts_with(last),
+            "the repro lines too: {stdout}"
+        );
+        let error = stderr.lines().last().unwrap();
+        assert!(
+            error.starts_with("error: ") && error.contains("cannot write: "),
+            "{stderr}"
+        );
+        // With --json, the result still ends stdout.
+        let output = sim(&[&args[..], &["--artifacts", out.to_str().unwrap(), "--json"]].concat());
+        assert_eq!(output.status.code(), Some(2));
+        let lines = json_lines(&output);
+        let end = lines.last().unwrap()["type"].clone();
+        assert!(end == "verdict" || end == "sweep_result", "{end}");
+    }
+}
