@@ -24,8 +24,8 @@ mod sweep;
 mod timeline;
 
 use crate::explore::{
-    parse_count, parse_determinism_sample, parse_duration, parse_jobs, SeedChoice, SeedChoiceError,
-    SeedSet, Shard,
+    parse_count, parse_determinism_sample, parse_duration, parse_jobs, SampleSyntax, SeedChoice,
+    SeedChoiceError, SeedSet, Shard,
 };
 use crate::scenario::Registry;
 use clap::{Args, Parser, Subcommand};
@@ -172,7 +172,7 @@ struct SweepArgs {
     #[arg(short, long)]
     verbose: bool,
     /// Run every failing seed and a sample of passing seeds twice, and fail a seed whose two
-    /// traces differ: one passing seed in 16, or in N (`all`: every seed).
+    /// traces differ: one passing seed in 16, or in N from 1 (`1` or `all`: every seed).
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "on",
           value_parser = parse_sample)]
     check_determinism: Option<Sample>,
@@ -201,10 +201,16 @@ fn parse_duration_flag(text: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Copy)]
 struct Sample(Option<u64>);
 
+/// Parses `--check-determinism`'s value as a count, as its help reads: `1` is every seed.
 fn parse_sample(text: &str) -> Result<Sample, String> {
-    parse_determinism_sample(text).map(Sample).ok_or_else(|| {
-        format!("{text:?}: expected N (one passing seed in N is run twice), all, on or off")
-    })
+    parse_determinism_sample(text, SampleSyntax::Count)
+        .map(Sample)
+        .ok_or_else(|| {
+            format!(
+                "{text:?}: expected N from 1 (one passing seed in N is run twice; 1: every \
+                 seed), all, on or off"
+            )
+        })
 }
 
 impl SeedArgs {
@@ -336,5 +342,18 @@ mod tests {
         assert_eq!(parse(&["--check-determinism"]), Some(Some(16)));
         assert_eq!(parse(&["--check-determinism", "4"]), Some(Some(4)));
         assert_eq!(parse(&["--check-determinism", "off"]), Some(None));
+        assert_eq!(
+            parse(&["--check-determinism", "1"]),
+            Some(Some(1)),
+            "every seed"
+        );
+        let zero = ["tcpnotify-sim", "sweep", "f.toml", "--seeds", "0..3"];
+        let error = Cli::try_parse_from([&zero[..], &["--check-determinism", "0"]].concat())
+            .expect_err("one seed in 0 is refused")
+            .to_string();
+        assert!(
+            error.contains("--check-determinism") && error.contains("expected N from 1"),
+            "{error}"
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! | `TCPNOTIFY_SEED_TIMEOUT` | `--seed-timeout` | stop a seed that runs longer, and fail it |
 //! | `TCPNOTIFY_JOBS` | `--jobs` | worker threads, 1 to 256 |
 //! | `TCPNOTIFY_VERBOSE` | `-v` | `1`: print each seed on stderr before it runs |
-//! | `TCPNOTIFY_CHECK_DETERMINISM` | `--check-determinism` | `1`: run every failing seed and one passing seed in 16 twice, and fail on a difference; `N`: one in N; `all`: every seed |
+//! | `TCPNOTIFY_CHECK_DETERMINISM` | `--check-determinism` | `1`: run every failing seed and one passing seed in 16 twice, and fail on a difference; `N` (from 2): one in N; `all`: every seed. A switch: `1` is on, where the flag's `1` is every seed |
 //!
 //! A value that does not parse is an error naming the variable.
 
@@ -187,25 +187,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
         .ok_or_else(|| ParseDurationError(text.to_string()))
 }
 
-/// Parses how a sweep checks determinism: `0`/`off` none; `1`/`on` every failing seed and one
-/// passing seed in [`DEFAULT_DETERMINISM_SAMPLE`]; `N` (2 or more) one in N; `all` every
-/// seed. `None` when the text is none of these.
+/// Where a determinism sample is written, which decides what a bare `1` or `0` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleSyntax {
+    /// `TCPNOTIFY_CHECK_DETERMINISM`, a switch like the other variables: `1` is on (one
+    /// passing seed in [`DEFAULT_DETERMINISM_SAMPLE`]) and `0` off.
+    Switch,
+    /// `--check-determinism N`, whose help says "one passing seed in N": `1` is every seed,
+    /// and `0` (one in none) is refused.
+    Count,
+}
+
+/// Parses how a sweep checks determinism: `off` none; `on` every failing seed and one passing
+/// seed in [`DEFAULT_DETERMINISM_SAMPLE`]; `N` one in N; `all` every seed. `1` and `0` are
+/// read as `syntax` says. `None` when the text is none of these.
 ///
 /// ```
-/// use tcpnotify_sim::explore::parse_determinism_sample;
-/// assert_eq!(parse_determinism_sample("on"), Some(Some(16)));
-/// assert_eq!(parse_determinism_sample("1"), Some(Some(16)));
-/// assert_eq!(parse_determinism_sample("4"), Some(Some(4)));
-/// assert_eq!(parse_determinism_sample("all"), Some(Some(1)));
-/// assert_eq!(parse_determinism_sample("off"), Some(None));
-/// assert_eq!(parse_determinism_sample("sometimes"), None);
+/// use tcpnotify_sim::explore::{parse_determinism_sample, SampleSyntax::{Count, Switch}};
+/// assert_eq!(parse_determinism_sample("on", Count), Some(Some(16)));
+/// assert_eq!(parse_determinism_sample("4", Count), Some(Some(4)));
+/// assert_eq!(parse_determinism_sample("all", Count), Some(Some(1)));
+/// assert_eq!(parse_determinism_sample("off", Count), Some(None));
+/// assert_eq!(parse_determinism_sample("sometimes", Count), None);
+/// assert_eq!(parse_determinism_sample("1", Count), Some(Some(1)));
+/// assert_eq!(parse_determinism_sample("0", Count), None);
+/// assert_eq!(parse_determinism_sample("1", Switch), Some(Some(16)));
+/// assert_eq!(parse_determinism_sample("0", Switch), Some(None));
 /// ```
-pub fn parse_determinism_sample(text: &str) -> Option<Option<u64>> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "all" => Some(Some(1)),
-        other => match switch(other) {
+pub fn parse_determinism_sample(text: &str, syntax: SampleSyntax) -> Option<Option<u64>> {
+    let text = text.trim().to_ascii_lowercase();
+    let number = text.parse::<u64>().ok();
+    match (text.as_str(), number, syntax) {
+        ("all", ..) => Some(Some(1)),
+        (_, Some(0), SampleSyntax::Count) => None,
+        (_, Some(n), SampleSyntax::Count) => Some(Some(n)),
+        (word, ..) => match switch(word) {
             Some(on) => Some(on.then_some(DEFAULT_DETERMINISM_SAMPLE)),
-            None => other.parse::<u64>().ok().map(Some),
+            None => number.map(Some),
         },
     }
 }
@@ -290,11 +308,12 @@ impl EnvOverrides {
             })?;
         }
         if let Some(text) = var(CHECK_DETERMINISM_VAR) {
-            env.check_determinism = parse_determinism_sample(&text).ok_or(EnvError::Switch {
-                var: CHECK_DETERMINISM_VAR,
-                value: text.clone(),
-                expected: "1 (one passing seed in 16), N (one in N), all, or 0",
-            })?;
+            env.check_determinism =
+                parse_determinism_sample(&text, SampleSyntax::Switch).ok_or(EnvError::Switch {
+                    var: CHECK_DETERMINISM_VAR,
+                    value: text.clone(),
+                    expected: "1 (one passing seed in 16), N (one in N), all, or 0",
+                })?;
         }
         Ok(env)
     }

@@ -31,8 +31,8 @@ pub use determinism::{
 pub use env::{
     parse_count, parse_determinism_sample, parse_duration, parse_jobs, parse_seed, parse_seeds,
     EnvError, EnvOverrides, ParseCountError, ParseDurationError, ParseJobsError, ParseSeedError,
-    ParseSeedRangeError, BUDGET_VAR, CHECK_DETERMINISM_VAR, COUNT_VAR, JOBS_VAR, SEEDS_VAR,
-    SEED_TIMEOUT_VAR, SEED_VAR, VERBOSE_VAR,
+    ParseSeedRangeError, SampleSyntax, BUDGET_VAR, CHECK_DETERMINISM_VAR, COUNT_VAR, JOBS_VAR,
+    SEEDS_VAR, SEED_TIMEOUT_VAR, SEED_VAR, VERBOSE_VAR,
 };
 pub use fuzzing::check_fuzz_input;
 pub use merge::MergeError;

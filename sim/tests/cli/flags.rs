@@ -61,7 +61,12 @@ fn bad_flags_exit_2_and_say_what_they_expect() {
                 "--check-determinism",
                 "maybe",
             ],
-            "expected N (one passing seed in N is run twice)",
+            "expected N from 1 (one passing seed in N is run twice; 1: every seed)",
+        ),
+        // One seed in 0 is no sample: refused, where it once silently turned the check off.
+        (
+            &["sweep", file, "--seeds", "0..9", "--check-determinism", "0"],
+            "invalid value '0' for '--check-determinism",
         ),
         (
             &["sweep", file, "--seeds", "0..9", "--jobs", "0"],
