@@ -131,11 +131,12 @@ pub(super) fn sweep(
     for failure in &mut report.failures {
         failure.repro = Some(invocation.run(&file.path, failure.seed));
     }
+    // A sweep's own report always has its time; only a merged or read one has none.
     out.record(
         "sweep_stats",
         &SweepStats {
-            elapsed_ms: report.elapsed.as_millis(),
-            seeds_per_second: report.seeds_per_second(),
+            elapsed_ms: report.elapsed.unwrap_or_default().as_millis(),
+            seeds_per_second: report.seeds_per_second().unwrap_or_default(),
             jobs: options.jobs,
         },
     );

@@ -104,7 +104,6 @@ impl SweepReport {
             merged.seeds_run += part.seeds_run;
             merged.failed += part.failed;
             merged.coverage.merge(&part.coverage);
-            merged.elapsed = merged.elapsed.max(part.elapsed);
             failures.extend(part.failures.iter().cloned());
             merged.end = match (merged.end, part.end) {
                 (SweepEnd::Interrupted, _) | (_, SweepEnd::Interrupted) => SweepEnd::Interrupted,
@@ -226,6 +225,17 @@ mod tests {
             let merged = SweepReport::merge(parts).expect("the shards of one sweep");
             assert_eq!(without_time(merged), without_time(whole));
         }
+    }
+
+    #[test]
+    fn a_merged_report_claims_no_time_as_the_shards_kept_none() {
+        let (whole, parts) = shards(SeedSet::from(0..6), 3);
+        assert!(whole.to_string().contains(" seeds/s): "), "{whole}");
+        let merged = SweepReport::merge(parts).expect("the shards of one sweep");
+        assert_eq!(merged.elapsed, None);
+        assert_eq!(merged.seeds_per_second(), None);
+        let text = merged.to_string();
+        assert!(text.starts_with("swept 6 seed(s) of 0..6: "), "{text}");
     }
 
     #[test]

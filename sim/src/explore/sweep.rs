@@ -366,7 +366,7 @@ pub fn sweep(scenario: &Scenario, options: &SweepOptions) -> SweepReport {
     } else {
         state.ended.unwrap_or(SweepEnd::Complete)
     };
-    report.elapsed = started.elapsed();
+    report.elapsed = Some(started.elapsed());
     report
 }
 
@@ -501,11 +501,11 @@ mod tests {
             let two = sweep(&scenario, &options(2, keep_going));
             assert_eq!(
                 SweepReport {
-                    elapsed: Duration::ZERO,
+                    elapsed: None,
                     ..one.clone()
                 },
                 SweepReport {
-                    elapsed: Duration::ZERO,
+                    elapsed: None,
                     ..two
                 },
                 "keep_going {keep_going}"
@@ -575,7 +575,7 @@ mod tests {
         let report = sweep(&sometimes_failing(), &SweepOptions::new(3..3));
         assert_eq!(report.seeds_run, 0);
         assert!(report.passed());
-        assert_eq!(report.seeds_per_second(), 0.0);
+        assert_eq!(report.seeds_per_second(), Some(0.0));
     }
 
     #[test]
@@ -703,7 +703,7 @@ mod tests {
         assert_eq!(
             back,
             SweepReport {
-                elapsed: Duration::ZERO,
+                elapsed: None,
                 ..report
             }
         );

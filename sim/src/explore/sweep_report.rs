@@ -83,7 +83,7 @@ pub enum SweepEnd {
 ///
 /// It is data: written as JSON (`sweep --json`, `docs/json.md`) and read back to merge the
 /// reports of a sweep's shards into the whole sweep's ([`SweepReport::merge`]). Everything in
-/// it but `elapsed` (not written) is a function of the scenario, the seeds run and the
+/// it but `elapsed` (not written, so not read back or merged) is a function of the scenario, the seeds run and the
 /// options, never of the number of jobs or of the machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepReport {
@@ -106,10 +106,11 @@ pub struct SweepReport {
     pub failures: Vec<SweepFailure>,
     /// What the counted runs exercised.
     pub coverage: Coverage,
-    /// Wall-clock time of the sweep (not part of the JSON: it is the one thing that differs
-    /// between two runs of the same sweep).
+    /// Wall-clock time of the sweep, if this report is the sweep's own: not part of the JSON
+    /// (it is the one thing that differs between two runs of the same sweep), so a report
+    /// read back or merged from shards has none, rather than a time nobody measured.
     #[serde(skip)]
-    pub elapsed: Duration,
+    pub elapsed: Option<Duration>,
 }
 
 impl SweepReport {
@@ -124,18 +125,18 @@ impl SweepReport {
             failed: 0,
             failures: Vec::new(),
             coverage: Coverage::default(),
-            elapsed: Duration::ZERO,
+            elapsed: None,
         }
     }
 
-    /// Seeds run per second of wall-clock time.
-    pub fn seeds_per_second(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
+    /// Seeds run per second of wall-clock time, if the time is known.
+    pub fn seeds_per_second(&self) -> Option<f64> {
+        let secs = self.elapsed?.as_secs_f64();
+        Some(if secs > 0.0 {
             self.seeds_run as f64 / secs
         } else {
             0.0
-        }
+        })
     }
 
     /// Whether no seed failed.
@@ -177,13 +178,16 @@ impl fmt::Display for SweepReport {
         let shard = self
             .shard
             .map_or(String::new(), |s| format!(" (shard {s})"));
+        let timing = match (self.elapsed, self.seeds_per_second()) {
+            (Some(elapsed), Some(rate)) => {
+                format!(" in {:.1}s ({rate:.1} seeds/s)", elapsed.as_secs_f64())
+            }
+            _ => String::new(),
+        };
         writeln!(
             f,
-            "swept {} seed(s) of {}{shard} in {:.1}s ({:.1} seeds/s): {verdict}",
-            self.seeds_run,
-            self.seeds,
-            self.elapsed.as_secs_f64(),
-            self.seeds_per_second(),
+            "swept {} seed(s) of {}{shard}{timing}: {verdict}",
+            self.seeds_run, self.seeds,
         )?;
         match self.end {
             SweepEnd::Complete | SweepEnd::StoppedAtFailure => {}
