@@ -186,6 +186,51 @@ pub(crate) fn scenario_name(field: &str, value: &str) -> Result<(), InvalidField
     Ok(())
 }
 
+/// How many names an error lists before it counts the rest: a scenario may have 10,000
+/// clients, and an error must stay a line a person reads.
+pub(crate) const LISTED_NAMES: usize = 8;
+
+/// Known names as an error lists them: `a, b, c`; past [`LISTED_NAMES`], the first ones
+/// and `… and N more`; or `none`.
+pub(crate) fn listed<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    let mut names = names.into_iter();
+    let first: Vec<String> = (names.by_ref().take(LISTED_NAMES))
+        .map(|n| shortened(n.as_ref()).into_owned())
+        .collect();
+    let more = names.count();
+    match (first.is_empty(), more) {
+        (true, _) => "none".to_string(),
+        (false, 0) => first.join(", "),
+        (false, more) => format!("{}, … and {more} more", first.join(", ")),
+    }
+}
+
+/// A name or value from the input as an error quotes it (`"c9"`): past [`MAX_NAME_LEN`]
+/// characters, its start, `…` and its length, so that a 100,000-character name does not
+/// make a 100,000-character error.
+pub(crate) fn quoted(value: &str) -> String {
+    match cut(value) {
+        None => format!("{value:?}"),
+        Some((start, chars)) => format!("{start:?}… ({chars} characters)"),
+    }
+}
+
+/// `text` cut after [`MAX_NAME_LEN`] characters, with `…`: for a name from the input that an
+/// error shows unquoted (in a list, or a field's path).
+pub(crate) fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
+    match cut(text) {
+        None => text.into(),
+        Some((start, _)) => format!("{start}…").into(),
+    }
+}
+
+/// The first [`MAX_NAME_LEN`] characters of `text` and its length in characters, if it is
+/// longer: the one rule for how much of the input an error shows.
+pub(crate) fn cut(text: &str) -> Option<(&str, usize)> {
+    let (at, _) = text.char_indices().nth(MAX_NAME_LEN)?;
+    Some((&text[..at], text.chars().count()))
+}
+
 /// What a name is of, for [`name`]'s rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NameKind {
@@ -210,7 +255,12 @@ pub(crate) fn name(field: &str, value: &str, kind: NameKind) -> Result<(), Inval
              connections and restarted listeners, like server.1 and server#2)"
         }
     };
-    let bad = |why: String| Err(InvalidField::new(field, format!("{value:?}: {why}")));
+    let bad = |why: String| {
+        Err(InvalidField::new(
+            field,
+            format!("{}: {why}", quoted(value)),
+        ))
+    };
     if value.is_empty() {
         return bad("a name cannot be empty".into());
     }
@@ -276,6 +326,37 @@ mod tests {
                 "name: {} characters are more than the limit of {MAX_SCENARIO_NAME_LEN}",
                 MAX_SCENARIO_NAME_LEN + 1
             )
+        );
+    }
+
+    #[test]
+    fn an_error_lists_a_few_names_and_counts_the_rest() {
+        assert_eq!(listed(Vec::<String>::new()), "none");
+        assert_eq!(listed(["a", "b"]), "a, b");
+        let many: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+        let shown = listed(&many);
+        assert_eq!(shown, "c0, c1, c2, c3, c4, c5, c6, c7, … and 9992 more");
+        let long = "x".repeat(100_000);
+        assert_eq!(listed([&long]), format!("{}…", "x".repeat(MAX_NAME_LEN)));
+    }
+
+    #[test]
+    fn a_long_value_is_quoted_by_its_start_and_its_length() {
+        assert_eq!(quoted("c9"), "\"c9\"");
+        let exact = "y".repeat(MAX_NAME_LEN);
+        assert_eq!(quoted(&exact), format!("{exact:?}"));
+        let long = "é".repeat(100_000);
+        let shown = quoted(&long);
+        assert_eq!(
+            shown,
+            format!("{:?}… (100000 characters)", "é".repeat(MAX_NAME_LEN))
+        );
+        let refused = name("hosts[0]", &long, NameKind::Host).unwrap_err();
+        assert!(refused.message.len() < 300, "{}", refused.message);
+        assert!(
+            refused.message.ends_with("longer than 64 characters"),
+            "{}",
+            refused.message
         );
     }
 

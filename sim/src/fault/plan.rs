@@ -5,8 +5,8 @@
 use super::settings::{FaultSettings, DEFAULT_CONNECT_TIMEOUT_MS, POLICIES};
 use crate::seed::Seed;
 use crate::validate::{
-    at_most, count_at_most, ordered, positive_at_most, InvalidField, MAX_BUFFER_BYTES, MAX_COUNT,
-    MAX_DURATION_MS, MAX_FAULTS,
+    at_most, count_at_most, listed, ordered, positive_at_most, quoted, InvalidField,
+    MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -369,7 +369,11 @@ impl Fault {
                 "*" => "`*` (every other host) is only for the `b` of a partition or a \
                         latency change"
                     .to_string(),
-                _ => format!("unknown host {h:?} (hosts: {})", topology.hosts.join(", ")),
+                _ => format!(
+                    "unknown host {} (hosts: {})",
+                    quoted(h),
+                    listed(&topology.hosts)
+                ),
             };
             Err(InvalidField::new(field, message))
         };
@@ -452,9 +456,9 @@ impl EventTrigger {
             return Err(InvalidField::new(
                 "after.callback",
                 format!(
-                    "{:?} is not a callback of {what}, so the fault would never fire \
+                    "{} is not a callback of {what}, so the fault would never fire \
                      (callbacks: {})",
-                    self.callback,
+                    quoted(&self.callback),
                     callbacks.join(", ")
                 ),
             ));
@@ -767,10 +771,11 @@ impl Topology {
             return Err(InvalidField::new(
                 field,
                 format!(
-                    "unknown connection {conn:?} (clients: {}; accepted: {}; dialled: any of \
+                    "unknown connection {} (clients: {}; accepted: {}; dialled: any of \
                      these or a listener, then `~` and a count from 1, like c1~1)",
-                    or_none(&self.clients),
-                    or_none(&listeners),
+                    quoted(conn),
+                    listed(&self.clients),
+                    listed(&listeners),
                 ),
             ));
         };
@@ -781,11 +786,12 @@ impl Topology {
             return Err(InvalidField::new(
                 field,
                 format!(
-                    "unknown connection {conn:?}: {dialler:?} is no client, accepted \
-                     connection or listener of the scenario, so nothing dials it (clients: \
-                     {}; listeners: {})",
-                    or_none(&self.clients),
-                    or_none(&self.listeners),
+                    "unknown connection {}: {} is no client, accepted connection or \
+                     listener of the scenario, so nothing dials it (clients: {}; listeners: {})",
+                    quoted(conn),
+                    quoted(dialler),
+                    listed(&self.clients),
+                    listed(&self.listeners),
                 ),
             ));
         }
@@ -793,9 +799,10 @@ impl Topology {
             return Err(InvalidField::new(
                 field,
                 format!(
-                    "unknown connection {conn:?}: what {dialler} dials is named {dialler}~1, \
+                    "unknown connection {}: what {dialler} dials is named {dialler}~1, \
                      {dialler}~2, ... (a count from 1 after `~`, and the connections those \
-                     dial count on from there)"
+                     dial count on from there)",
+                    quoted(conn)
                 ),
             ));
         }
@@ -817,14 +824,6 @@ impl Topology {
     fn accepted(&self, name: &str) -> bool {
         (name.rsplit_once('.'))
             .is_some_and(|(listener, n)| is_count(n, 1) && self.listener(listener))
-    }
-}
-
-fn or_none(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
     }
 }
 

@@ -715,6 +715,51 @@ fn expectations_naming_unknown_connections_are_refused() {
     assert_eq!(parse_err(&ok), "parsed");
 }
 
+/// An error is one line a person reads, however many names the scenario has or however long
+/// the name it quotes: a list of 10,000 clients made a line of 70 KB, a 100,000-character
+/// host a line of 100 KB.
+#[test]
+fn errors_list_a_few_known_names_and_cut_long_ones_at_any_size() {
+    let many = GOOD.replace("name = \"c1\"", "name = \"c\"\ncount = 10000");
+    let err = parse_err(&many.replace("echoed = true", "delivered = { nosuch = 1 }"));
+    assert!(
+        err.starts_with(
+            "bad.toml:21: expect.delivered.nosuch: unknown connection \"nosuch\" \
+                         (clients: c-1, c-2, c-3, c-4, c-5, c-6, c-7, c-8, … and 9992 more;"
+        ),
+        "{err}"
+    );
+    assert!(err.len() < 400, "{} bytes", err.len());
+    let file = ScenarioFile::parse(&many, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let plan = "[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"nosuch\"\n";
+    let e = PlanFile::parse(plan, Path::new("p.toml"), &file.scenario).unwrap_err();
+    assert!(e.to_string().contains("c-8, … and 9992 more;"), "{e}");
+    assert!(e.to_string().len() < 400, "{e}");
+    let long = "h".repeat(100_000);
+    let err = parse_err(&GOOD.replace("host = \"server\"", &format!("host = \"{long}\"")));
+    let start = format!(
+        "bad.toml:7: listeners[0].host: \"{}\"… (100000 characters)",
+        &long[..64]
+    );
+    assert!(err.starts_with(&start), "{}", &err[..err.len().min(400)]);
+    assert!(
+        err.ends_with("longer than 64 characters"),
+        "{}",
+        &err[..err.len().min(400)]
+    );
+    // A name the file uses as a key is cut in the field's path too, and what serde quotes.
+    let key = parse_err(&GOOD.replace("echoed = true", &format!("delivered = {{ {long} = 1 }}")));
+    let port = GOOD.replace(
+        "port = 7000\nnotifier = \"echo\"",
+        &format!("port = \"{long}\""),
+    );
+    let field = GOOD.replace("echoed = true", &format!("{long} = 1"));
+    for err in [key, parse_err(&port), parse_err(&field)] {
+        assert!(err.len() < 600, "{}", &err[..err.len().min(600)]);
+        assert!(err.contains("(100000 characters)"), "{err}");
+    }
+}
+
 #[test]
 fn errors_name_the_table_they_are_in() {
     let text = GOOD.replace("[[clients]]", "[clients]");

@@ -8,7 +8,7 @@
 
 use crate::fault::FaultPlan;
 use crate::seed::Seed;
-use crate::validate::InvalidField;
+use crate::validate::{cut, shortened, InvalidField};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::ops::Range;
@@ -92,11 +92,14 @@ impl<'a> Locator<'a> {
         self.doc.contains_key(key)
     }
 
+    /// The error at byte `offset`. A field's keys may be the input's (`expect.delivered.<name>`),
+    /// so each is cut as [`shortened`] cuts a name.
     fn error(&self, offset: Option<usize>, field: &str, message: &str) -> ScenarioError {
+        let keys: Vec<_> = field.split('.').map(shortened).collect();
         ScenarioError {
             file: self.path.to_path_buf(),
             line: offset.map(|o| self.text[..o.min(self.text.len())].matches('\n').count() + 1),
-            field: field.to_string(),
+            field: keys.join("."),
             message: message.to_string(),
         }
     }
@@ -127,11 +130,12 @@ impl<'a> Locator<'a> {
         let unknown = (e.message().strip_prefix("unknown field `"))
             .and_then(|rest| rest.split('`').next())
             .map(|key| join(&field, key));
+        let message = cut_quotes(e.message().trim());
         if let Some(place) = unknown.and_then(|f| self.places().into_iter().find(|p| p.field == f))
         {
-            return self.error(Some(place.span.start), &place.field, e.message().trim());
+            return self.error(Some(place.span.start), &place.field, &message);
         }
-        self.error(offset.or(Some(0)), &field, e.message().trim())
+        self.error(offset.or(Some(0)), &field, &message)
     }
 
     /// Text that does not parse, at its line and the key written there. An integer beyond
@@ -257,6 +261,38 @@ impl<'a> Locator<'a> {
     }
 }
 
+/// A TOML or serde message with each text it quotes from the input (`"..."`, or a key in
+/// backquotes) cut as [`quoted`](crate::validate::quoted) cuts it: serde echoes a wrong
+/// string or an unknown key whole, however long.
+fn cut_quotes(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = if rest[open..].starts_with('"') {
+            '"'
+        } else {
+            '`'
+        };
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        // A string is quoted as Rust's `Debug` writes it: `\"` does not close it.
+        let mut escaped = false;
+        let close = rest.char_indices().find(|&(_, c)| {
+            let closes = c == quote && !escaped;
+            escaped = quote == '"' && c == '\\' && !escaped;
+            closes
+        });
+        let Some((close, _)) = close else { break };
+        match cut(&rest[..close]) {
+            None => out.push_str(&rest[..=close]),
+            Some((start, chars)) => out.push_str(&format!("{start}{quote}… ({chars} characters)")),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Sorts the keys of every table and inline table of a document (arrays keep their order).
 struct SortKeys;
 
@@ -350,5 +386,28 @@ fn collect_value(
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut_quotes;
+
+    #[test]
+    fn a_message_quoting_long_input_is_cut_and_short_quotes_are_kept() {
+        let long = "p".repeat(100_000);
+        let message = format!("invalid type: string \"{long}\", expected u16");
+        let start = "p".repeat(64);
+        assert_eq!(
+            cut_quotes(&message),
+            format!("invalid type: string \"{start}\"… (100000 characters), expected u16")
+        );
+        let message = format!("unknown field `{long}`, expected one of `name`, `host`");
+        assert_eq!(
+            cut_quotes(&message),
+            format!("unknown field `{start}`… (100000 characters), expected one of `name`, `host`")
+        );
+        let escaped = "string \"a\\\"b\", expected u16";
+        assert_eq!(cut_quotes(escaped), escaped);
     }
 }

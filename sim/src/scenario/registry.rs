@@ -25,7 +25,8 @@ use super::notifiers::{
 };
 use super::spec::{factory, ListenNotifierFactory, NotifierFactory};
 use crate::validate::{
-    MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS, MAX_PAYLOAD_BYTES, MAX_TOTAL_PAYLOAD_BYTES,
+    listed, quoted, MAX_BUFFER_BYTES, MAX_COUNT, MAX_DURATION_MS, MAX_PAYLOAD_BYTES,
+    MAX_TOTAL_PAYLOAD_BYTES,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -296,7 +297,10 @@ impl Registry {
                 other => {
                     return Err(ParamError::new(
                         "how",
-                        format!("expected close, hard_close or dispose, got {other:?}"),
+                        format!(
+                            "expected close, hard_close or dispose, got {}",
+                            quoted(other)
+                        ),
                     ))
                 }
             };
@@ -388,23 +392,13 @@ where
 {
     let builder = builders.get(name).ok_or_else(|| {
         let known = listed(builders.keys());
-        ParamError::new("", format!("unknown {kind} {name:?} (registered: {known})"))
+        ParamError::new(
+            "",
+            format!("unknown {kind} {} (registered: {known})", quoted(name)),
+        )
     })?;
     let made = builder(params)?;
     all_read(name, params).map(|()| made)
-}
-
-/// `names` as a message lists them: `a, b, c`, or `none`.
-fn listed<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
-    let names: Vec<S> = names.into_iter().collect();
-    match names.is_empty() {
-        true => "none".to_string(),
-        false => names
-            .iter()
-            .map(AsRef::as_ref)
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
 }
 
 /// An error naming the first parameter of `params` that the builder of `name` never read.
