@@ -159,12 +159,16 @@ pub(crate) fn ordered(field: &str, min: u64, max: u64) -> Result<(), InvalidFiel
     Ok(())
 }
 
-/// Checks that a collection of `count` items has at most `limit`.
+/// Checks that the list `field` (`clients`) of `count` items has at most `limit`. The error
+/// is at the first item past the limit (`clients[10000]`), where a file has it, not at the
+/// file's first line.
 pub(crate) fn count_at_most(field: &str, count: usize, limit: usize) -> Result<(), InvalidField> {
     if count > limit {
         return Err(InvalidField::new(
-            field,
-            format!("{count} entries are more than the limit of {limit}"),
+            format!("{field}[{limit}]"),
+            format!(
+                "{count} {field} are more than the limit of {limit}: this is the first past it"
+            ),
         ));
     }
     Ok(())
@@ -366,6 +370,8 @@ mod tests {
         assert!(ordered("r", 1, 1).is_ok());
         assert!(positive_at_most("n", 0, 5).is_err());
         assert!(at_most("n", 6, 5).is_err());
-        assert!(count_at_most("n", 6, 5).is_err());
+        let past = count_at_most("n", 6, 5).unwrap_err();
+        assert_eq!(past.field, "n[5]");
+        assert!(count_at_most("n", 5, 5).is_ok());
     }
 }

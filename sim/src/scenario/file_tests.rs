@@ -483,9 +483,68 @@ fn a_file_naming_a_hundred_thousand_hosts_is_refused_for_their_number_in_linear_
     let err = parse_err(&text);
     assert_eq!(
         err,
+        "bad.toml:1: hosts[2046]: 100002 hosts in all (100000 in `hosts`, plus the hosts of \
+         listeners, clients and [names]) are more than the limit of 2048: this is the first past it"
+    );
+}
+
+/// The line of the `n`th (from 0) occurrence of `needle` in `text`, from 1.
+fn line_of(text: &str, needle: &str, n: usize) -> usize {
+    let (at, _) = text.match_indices(needle).nth(n).expect("in the text");
+    text[..at].matches('\n').count() + 1
+}
+
+/// A count past its limit is reported at the first entry past it (or the table that makes
+/// it), not at line 1; a count of hosts from several places says so.
+#[test]
+fn a_count_past_its_limit_is_reported_where_the_limit_is_passed() {
+    let table = "\n[[clients]]\nname = \"web\"\ncount = 10000\nhost = \"client\"\ntarget = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = { bytes = 1 }\n";
+    let text = format!("{GOOD}{table}");
+    assert_eq!(
+        parse_err(&text),
         format!(
-            "bad.toml:1: hosts: 100002 entries are more than the limit of {}",
-            crate::validate::MAX_HOSTS
+            "bad.toml:{}: clients[1]: 10001 clients are more than the limit of 10000: this is the \
+             first past it",
+            line_of(&text, "[[clients]]", 1)
+        )
+    );
+    // No `hosts` key: the client whose host is the 2,049th.
+    let mut text = GOOD.to_string();
+    for i in 0..2047 {
+        text.push_str(&format!(
+            "\n[[clients]]\nname = \"c{i}x\"\nhost = \"h{i}\"\ntarget = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 1 }}\n"
+        ));
+    }
+    assert_eq!(
+        parse_err(&text),
+        format!(
+            "bad.toml:{}: clients[2047].host: 2049 hosts in all (the hosts of listeners, clients \
+             and [names]) are more than the limit of 2048: this is the first past it",
+            line_of(&text, "host = \"h2046\"", 0)
+        )
+    );
+    // A `hosts` key that is not the whole count says so.
+    let hosts: Vec<String> = (0..2047).map(|i| format!("\"h{i}\"")).collect();
+    let text = GOOD.replacen(
+        "seed = 7",
+        &format!("seed = 7\nhosts = [{}]", hosts.join(", ")),
+        1,
+    );
+    assert_eq!(
+        parse_err(&text),
+        "bad.toml:4: hosts[2046]: 2049 hosts in all (2047 in `hosts`, plus the hosts of \
+         listeners, clients and [names]) are more than the limit of 2048: this is the first past it"
+    );
+    // A plan's faults.
+    let file = ScenarioFile::parse(GOOD, Path::new("x.toml"), &Registry::builtin()).unwrap();
+    let plan = "[[faults]]\nat_ms = 1\nkind = \"reset\"\nconn = \"c1\"\n".repeat(10_001);
+    let e = PlanFile::parse(&plan, Path::new("p.toml"), &file.scenario).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "p.toml:{}: faults[10000]: 10001 faults are more than the limit of 10000: this is the \
+             first past it",
+            line_of(&plan, "[[faults]]", 10_000)
         )
     );
 }

@@ -419,6 +419,45 @@ impl Scenario {
         self
     }
 
+    /// Every host the scenario mentions, in the order its topology lists them, with where:
+    /// listeners, clients, `hosts`, then `[names]`.
+    fn mentioned_hosts(&self) -> impl Iterator<Item = (HostSource<'_>, &String)> {
+        let listeners =
+            (self.listeners.iter().enumerate()).map(|(i, l)| (HostSource::Listener(i), &l.host));
+        let clients =
+            (self.clients.iter().enumerate()).map(|(i, c)| (HostSource::Client(i), &c.host));
+        let extra = (self.extra_hosts.iter().enumerate()).map(|(i, h)| (HostSource::Hosts(i), h));
+        let names = (self.names.iter()).flat_map(|(alias, hosts)| {
+            (hosts.iter().enumerate()).map(move |(j, h)| (HostSource::Name(alias, j), h))
+        });
+        listeners.chain(clients).chain(extra).chain(names)
+    }
+
+    /// Checks the number of different hosts, `total`, against [`MAX_HOSTS`]. They come from
+    /// several places, so the error is at the one that adds the first host past the limit,
+    /// and says how many of them the file's `hosts` lists.
+    fn check_host_count(&self, total: usize) -> Result<(), InvalidField> {
+        if total <= MAX_HOSTS {
+            return Ok(());
+        }
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
+        let first_past = self
+            .mentioned_hosts()
+            .find(|(_, h)| seen.insert(h) && seen.len() > MAX_HOSTS)
+            .map(|(source, _)| source.to_string());
+        let listed = match self.extra_hosts.len() {
+            0 => String::new(),
+            n => format!("{n} in `hosts`, plus "),
+        };
+        Err(InvalidField::new(
+            first_past.unwrap_or_else(|| "hosts".into()),
+            format!(
+                "{total} hosts in all ({listed}the hosts of listeners, clients and [names]) are \
+                 more than the limit of {MAX_HOSTS}: this is the first past it"
+            ),
+        ))
+    }
+
     /// The hosts (in order of first mention), servers, client names and duration.
     pub fn topology(&self) -> Topology {
         let mut hosts: Vec<String> = Vec::new();
@@ -426,14 +465,7 @@ impl Scenario {
         // validation refuses more than MAX_HOSTS, and a search of the list for each would take
         // minutes. Only asked, never iterated (`hosts` keeps the order): hashed.
         let mut seen: FxHashSet<&str> = FxHashSet::default();
-        let mentioned = self
-            .listeners
-            .iter()
-            .map(|l| &l.host)
-            .chain(self.clients.iter().map(|c| &c.host))
-            .chain(self.extra_hosts.iter())
-            .chain(self.names.values().flatten());
-        for h in mentioned {
+        for (_, h) in self.mentioned_hosts() {
             if seen.insert(h) {
                 hosts.push(h.clone());
             }
@@ -501,7 +533,7 @@ impl Scenario {
         count_at_most("listeners", self.listeners.len(), MAX_LISTENERS)?;
         count_at_most("clients", self.clients.len(), MAX_CLIENTS)?;
         let topology = self.topology();
-        count_at_most("hosts", topology.hosts.len(), MAX_HOSTS)?;
+        self.check_host_count(topology.hosts.len())?;
         for (i, host) in self.extra_hosts.iter().enumerate() {
             name("", host, NameKind::Host).map_err(|e| e.within(&format!("hosts[{i}]")))?;
         }
@@ -735,6 +767,28 @@ impl Entry {
     /// `error`, its field seen from this entry's table.
     fn error(self, error: InvalidField) -> InvalidField {
         error.within(&self.to_string())
+    }
+}
+
+/// Where a scenario names a host, as a file's field.
+#[derive(Debug, Clone, Copy)]
+enum HostSource<'a> {
+    Listener(usize),
+    Client(usize),
+    /// The scenario's `hosts`.
+    Hosts(usize),
+    /// A host a `[names]` name resolves to.
+    Name(&'a str, usize),
+}
+
+impl fmt::Display for HostSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostSource::Listener(i) => write!(f, "listeners[{i}].host"),
+            HostSource::Client(i) => write!(f, "clients[{i}].host"),
+            HostSource::Hosts(i) => write!(f, "hosts[{i}]"),
+            HostSource::Name(alias, j) => write!(f, "names.{alias}[{j}]"),
+        }
     }
 }
 
