@@ -345,7 +345,7 @@ fn an_integer_beyond_64_bits_is_refused_at_its_field_with_a_hint_that_names_a_se
     );
     assert_eq!(
         scenario("echoed = true", &format!("closed = {big}")),
-        format!("bad.toml:20: closed: integer number overflowed {int_hint}")
+        format!("bad.toml:20: expect.closed: integer number overflowed {int_hint}")
     );
     assert_eq!(
         scenario("seed = 7", "seed = -9223372036854775809"),
@@ -356,7 +356,7 @@ fn an_integer_beyond_64_bits_is_refused_at_its_field_with_a_hint_that_names_a_se
     let plan = parse_err(&format!("{GOOD}\n[plan] # minimal\nseed = {big}\n"));
     assert_eq!(
         plan,
-        format!("bad.toml:23: seed: integer number overflowed {seed_hint}")
+        format!("bad.toml:23: plan.seed: integer number overflowed {seed_hint}")
     );
     let params = GOOD.replace("params = { bytes = 100 }\n", "");
     let params = parse_err(&format!(
@@ -364,12 +364,12 @@ fn an_integer_beyond_64_bits_is_refused_at_its_field_with_a_hint_that_names_a_se
     ));
     assert_eq!(
         params,
-        format!("bad.toml:23: seed: integer number overflowed {int_hint}")
+        format!("bad.toml:23: clients[0].params.seed: integer number overflowed {int_hint}")
     );
     let dotted = parse_err(&format!("{GOOD}plan.seed = {big}\n"));
     assert_eq!(
         dotted,
-        format!("bad.toml:21: plan.seed: integer number overflowed {int_hint}"),
+        format!("bad.toml:21: expect.plan.seed: integer number overflowed {int_hint}"),
         "in [expect], not the plan's seed"
     );
     let dotted = parse_err(&format!("plan.seed = {big}\n{GOOD}"));
@@ -388,6 +388,55 @@ fn an_integer_beyond_64_bits_is_refused_at_its_field_with_a_hint_that_names_a_se
         e.unwrap_err().to_string(),
         format!("p.toml:1: seed: integer number overflowed {seed_hint}")
     );
+}
+
+/// A number beyond 64 bits is refused by the TOML parser, before serde tracks the field:
+/// its error named only the key on its line (`params`, `port`, `config`). It names the whole
+/// field, as a value out of its type's range does (`clients[0].port: invalid value`).
+#[test]
+fn an_integer_beyond_64_bits_is_named_by_its_whole_field() {
+    let big = "9223372036854775808";
+    let hint = "integer number overflowed (TOML integers go up to 9223372036854775807)";
+    let cases = [
+        (
+            GOOD.replace("bytes = 100", &format!("bytes = {big}")),
+            "bad.toml:17: clients[0].params.bytes",
+        ),
+        (
+            GOOD.replacen("port = 7000", &format!("port = {big}"), 1),
+            "bad.toml:8: listeners[0].port",
+        ),
+        (
+            GOOD.replacen(
+                "port = 7000\nnotifier = \"sender\"",
+                &format!("port = {big}\nnotifier = \"sender\""),
+                1,
+            ),
+            "bad.toml:15: clients[0].port",
+        ),
+        (
+            GOOD.replace(
+                "notifier = \"echo\"",
+                &format!("notifier = \"echo\"\nconfig = {{ read_buffer_size = {big} }}"),
+            ),
+            "bad.toml:10: listeners[0].config.read_buffer_size",
+        ),
+        // Two of them: the first is named, found with the second also written as a string.
+        (
+            GOOD.replace("bytes = 100", &format!("bytes = {big}, chunk = -{big}9")),
+            "bad.toml:17: clients[0].params.bytes",
+        ),
+        (
+            format!(
+                "{GOOD}\n[[plan.faults]]\nat_ms = 0x{}\nkind = \"reset\"\nconn = \"c1\"\n",
+                "f".repeat(17)
+            ),
+            "bad.toml:23: plan.faults[0].at_ms",
+        ),
+    ];
+    for (text, field) in cases {
+        assert_eq!(parse_err(&text), format!("{field}: {hint}"));
+    }
 }
 
 #[test]

@@ -139,36 +139,61 @@ impl<'a> Locator<'a> {
     }
 
     /// Text that does not parse, at its line and the key written there. An integer beyond
-    /// TOML's (a signed 64-bit number) gets a hint, which for a seed says how to write one
-    /// above `i64::MAX`.
+    /// TOML's (a signed 64-bit number) is named by its whole field (`clients[0].params.bytes`)
+    /// and gets a hint, which for a seed says how to write one above `i64::MAX`.
     fn parse_error(&self, e: &toml_edit::TomlError) -> ScenarioError {
-        let mut error = self.toml_error(&e.clone().into());
-        let offset = e.span().map_or(0, |s| s.start);
-        if error.message == "integer number overflowed" {
-            let negative = e
-                .span()
-                .and_then(|s| self.text.get(s))
-                .is_some_and(|number| number.trim_start().starts_with('-'));
-            // The field is the key as written on its line, maybe dotted; names may be quoted.
-            let unquoted = |name: &str| name.replace(['"', '\''], "");
-            let key = unquoted(&error.field);
-            let table = self.header_before(offset).map(unquoted);
-            let seed = matches!(
-                (key.as_str(), table.as_deref()),
-                ("seed", None | Some("plan")) | ("plan.seed", None)
-            );
-            let hint = match (negative, seed) {
-                (true, _) => format!(" (TOML integers go down to {})", i64::MIN),
-                (false, true) => format!(
-                    " (TOML integers go up to {}; a larger seed is written as a string, \
-                     \"18446744073709551615\")",
-                    i64::MAX
-                ),
-                (false, false) => format!(" (TOML integers go up to {})", i64::MAX),
-            };
-            error.message.push_str(&hint);
+        let error = self.toml_error(&e.clone().into());
+        if error.message != "integer number overflowed" {
+            return error;
         }
-        error
+        let span = e.span().unwrap_or(0..0);
+        let field = self.overflowed_field(span.clone());
+        let negative = (self.text.get(span.clone()))
+            .is_some_and(|number| number.trim_start().starts_with('-'));
+        let seed = matches!(field.as_deref(), Some("seed" | "plan.seed"));
+        let hint = match (negative, seed) {
+            (true, _) => format!(" (TOML integers go down to {})", i64::MIN),
+            (false, true) => format!(
+                " (TOML integers go up to {}; a larger seed is written as a string, \
+                 \"18446744073709551615\")",
+                i64::MAX
+            ),
+            (false, false) => format!(" (TOML integers go up to {})", i64::MAX),
+        };
+        let field = field.unwrap_or(error.field);
+        self.error(
+            Some(span.start),
+            &field,
+            &format!("{}{hint}", error.message),
+        )
+    }
+
+    /// The field of the integer at `span` that TOML cannot hold. The parser refuses the
+    /// file there, before serde could name the field, and gives no document to find it in;
+    /// so the file is parsed again with that number, and each later one, written as a string
+    /// of the same length (every byte offset stays). `None` if that does not parse either.
+    fn overflowed_field(&self, mut span: Range<usize>) -> Option<String> {
+        let at = span.start;
+        let mut text = self.text.to_string();
+        // A parse per overflowed number: a file full of them is named by its key alone.
+        for _ in 0..16 {
+            let number = text.get(span.clone())?;
+            let string = format!("\"{}\"", "0".repeat(number.len().checked_sub(2)?));
+            text.replace_range(span, &string);
+            match toml_edit::Document::parse(text.as_str()) {
+                Ok(doc) => {
+                    let patched = Locator {
+                        text: &text,
+                        path: self.path,
+                        doc,
+                    };
+                    return Some(patched.field_at(at));
+                }
+                Err(e) if e.message().trim() == "integer number overflowed" => span = e.span()?,
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     /// The seed a plan file or a scenario's `[plan]` names: the plan's own `seed` (if it is
@@ -245,19 +270,6 @@ impl<'a> Locator<'a> {
         let mut places = Vec::new();
         collect_table(self.doc.as_table(), "", &mut places);
         places
-    }
-
-    /// The name of the last table header written before byte `offset` (`plan` for `[plan]`,
-    /// `clients` for `[[clients]]`), read from the text, for text the TOML parser could not
-    /// read; `None` at the top level.
-    fn header_before(&self, offset: usize) -> Option<&str> {
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let start = before.rfind('\n').map_or(0, |i| i + 1);
-        before[..start].lines().rev().find_map(|line| {
-            let line = line.split('#').next().unwrap_or("").trim();
-            let name = line.strip_prefix('[')?.trim_start_matches('[');
-            Some(name.split(']').next().unwrap_or("").trim())
-        })
     }
 }
 
