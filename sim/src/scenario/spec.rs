@@ -5,8 +5,7 @@ use super::{Expectations, LogFilter, Properties};
 use crate::fault::{Dial, FaultPlan, Faults, Topology};
 use crate::seed::Seed;
 use crate::validate::{
-    at_most, count_at_most, name, positive_at_most, quoted, scenario_name, InvalidField,
-    NameKind,
+    at_most, count_at_most, name, positive_at_most, quoted, scenario_name, InvalidField, NameKind,
     EPHEMERAL_PORTS, MAX_BUFFER_BYTES, MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS,
     MAX_HOSTS, MAX_LISTENERS,
 };
