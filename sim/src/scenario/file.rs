@@ -89,7 +89,8 @@
 //!   down and latency times, `connect_timeout_ms`, notifier delays) at most ten minutes
 //!   (600,000 ms); buffer sizes (`read_buffer_size`, `yield_after_*`, `send_buffer`, partial
 //!   write and read chunk sizes) from 1 to 64 MiB; a notifier sends at most 64 MiB, and all
-//!   clients together at most 256 MiB; counts (requests, `nth`, `limit`, ...) at most a
+//!   clients together at most 256 MiB (and so does `[expect] delivered`); counts (requests,
+//!   `nth`, `limit`, `[expect]`'s `closed`, `connect_failed` and `accepted`, ...) at most a
 //!   million; a scenario's `name` at most 1,024 characters (those of hosts, listeners and
 //!   clients at most 64); at most 2,048 hosts, 1,000 listeners, 10,000 clients and 10,000 faults; the
 //!   clients of one host make at most 16,384 connect attempts (one per address each dials: a

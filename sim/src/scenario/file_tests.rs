@@ -499,6 +499,10 @@ fn sizes_counts_and_durations_are_bounded() {
         (format!("{GOOD}\n[faults]\nsend_buffer_bytes = [1, {big}]\n"), "faults.send_buffer_bytes: "),
         (format!("{GOOD}\n[faults]\nreset_after_received = [1, {big}]\n"), "faults.reset_after_received: "),
         (GOOD.replace("notifier = \"echo\"", "notifier = \"echo\"\nlimit = 9000000000000"), "listeners[0].limit: "),
+        (GOOD.replace("echoed = true", &format!("closed = {big}")), "expect.closed: 9000000000000000000 is above the limit of 1000000"),
+        (GOOD.replace("echoed = true", "connect_failed = 1000001"), "expect.connect_failed: 1000001 is above the limit of 1000000"),
+        (GOOD.replace("echoed = true", "accepted = 1000001"), "expect.accepted: "),
+        (GOOD.replace("echoed = true", &format!("delivered = {{ c1 = {big} }}")), "expect.delivered.c1: 9000000000000000000 is above the limit of 268435456"),
     ];
     for (text, expected) in cases {
         let err = parse_err(&text);

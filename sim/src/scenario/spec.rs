@@ -7,7 +7,7 @@ use crate::seed::Seed;
 use crate::validate::{
     at_most, count_at_most, name, positive_at_most, quoted, scenario_name, InvalidField, NameKind,
     EPHEMERAL_PORTS, MAX_BUFFER_BYTES, MAX_CLIENTS, MAX_COUNT, MAX_DURATION_MS, MAX_FAULTS,
-    MAX_HOSTS, MAX_LISTENERS,
+    MAX_HOSTS, MAX_LISTENERS, MAX_TOTAL_PAYLOAD_BYTES,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
@@ -635,8 +635,21 @@ impl Scenario {
         if let Some(plan) = &self.plan {
             plan.validate(&topology).map_err(|e| e.within("plan"))?;
         }
-        for who in self.expectations.delivered.keys() {
-            topology.connection(&format!("expect.delivered.{who}"), who)?;
+        let expect = &self.expectations;
+        let counts = [
+            ("expect.closed", expect.closed),
+            ("expect.connect_failed", expect.connect_failed),
+            ("expect.accepted", expect.accepted),
+        ];
+        for (field, count) in counts {
+            if let Some(count) = count {
+                at_most(field, count as u64, MAX_COUNT)?;
+            }
+        }
+        for (who, bytes) in &expect.delivered {
+            let field = format!("expect.delivered.{who}");
+            topology.connection(&field, who)?;
+            at_most(&field, *bytes as u64, MAX_TOTAL_PAYLOAD_BYTES)?;
         }
         Ok(topology)
     }
