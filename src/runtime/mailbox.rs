@@ -53,6 +53,7 @@ struct PublishedStats {
     bytes_sent: AtomicU64,
     bytes_received: AtomicU64,
     expect_rejected: AtomicU64,
+    bytes_discarded: AtomicU64,
     writes_refused: AtomicU64,
 }
 
@@ -114,6 +115,7 @@ impl Shared {
             bytes_sent: s.bytes_sent.load(Ordering::Relaxed),
             bytes_received: s.bytes_received.load(Ordering::Relaxed),
             expect_rejected: s.expect_rejected.load(Ordering::Relaxed),
+            bytes_discarded: s.bytes_discarded.load(Ordering::Relaxed),
         }
     }
 
@@ -260,6 +262,8 @@ impl Mailbox {
             .store(stats.bytes_received, Ordering::Relaxed);
         s.expect_rejected
             .store(stats.expect_rejected, Ordering::Relaxed);
+        s.bytes_discarded
+            .store(stats.bytes_discarded, Ordering::Relaxed);
     }
 
     /// Reports the writes refused from now on, once the task ended, to `observer`, with

@@ -286,6 +286,7 @@ fn l4_writes_queued_before_dispose_go_out_before_the_fin() {
         log.take(),
         ["accepted", "sent(\"one,\")", "sentv([\"two,\", \"three\"])"]
     );
+    assert_eq!(conn.connection().stats().bytes_discarded, 0, "all went out");
 }
 
 #[test]
@@ -313,6 +314,32 @@ fn l5_close_while_muted_is_immediate_dropping_the_queue_and_unread_data() {
     assert!(!conn.wire.is_shut());
     assert!(conn.wire.is_dropped());
     assert_eq!(conn.connection().queued_bytes(), 0);
+    // Counted, as no callback tells of them (the simulator's trace notes them).
+    assert_eq!(conn.connection().stats().bytes_discarded, 3);
+    assert_eq!(
+        conn.handle.stats().bytes_discarded,
+        3,
+        "published to handles"
+    );
+}
+
+#[test]
+fn l5_a_hard_close_counts_the_queued_bytes_it_discards_less_what_went_out() {
+    let log = Log::new();
+    let script = Script::new(&log).on_throttled(|conn| conn.hard_close());
+    let mut conn = server(script);
+    conn.accept();
+    conn.wire.block_writes().grant(2);
+    conn.handle.write("first");
+    conn.messages();
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"first\")", "throttled", "closed"]
+    );
+    assert_eq!(conn.wire.written_str(), "fi");
+    assert_eq!(conn.phase(), Phase::Closed);
+    assert_eq!(conn.connection().stats().bytes_sent, 2);
+    assert_eq!(conn.connection().stats().bytes_discarded, 3);
 }
 
 #[test]

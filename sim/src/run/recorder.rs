@@ -573,8 +573,26 @@ impl CallbackSink for HostSink {
         };
         // Observed after the callback's own line, so a fault it triggers is logged after it.
         let observed = Observed::of(&callback, self.run.has_triggers());
+        let discarded = match (&callback, conn) {
+            (Callback::Closed, Some(conn)) => conn.stats().bytes_discarded,
+            _ => 0,
+        };
         let at_us = self.clock.now_us();
         (self.run.trace).push_callback(at_us, &self.host, who, conn, callback);
+        if discarded > 0 {
+            // No callback tells of them, and a peer waiting for them only sees it wait.
+            self.run.trace.push(TraceEvent {
+                at_us,
+                host: self.host.clone(),
+                who: who.clone(),
+                kind: EventKind::Note {
+                    text: format!(
+                        "{discarded} queued bytes never sent: a hard close discards them (a \
+                         reset, `hard_close`, `close` or `dispose` while muted)"
+                    ),
+                },
+            });
+        }
         if let Some(message) = broken {
             self.run.trace.push(TraceEvent {
                 at_us,

@@ -47,7 +47,8 @@ pub enum EventKind {
         /// What was wrong.
         message: String,
     },
-    /// A note from the harness (run start and end, a client's start).
+    /// A note from the harness (run start and end, a client's start, the queued bytes a hard
+    /// close discarded).
     Note {
         /// The note.
         text: String,
