@@ -5,7 +5,7 @@ use crate::support::{callbacks_of, snapshot_trace};
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Sender};
-use tcpnotify_sim::run::Ended;
+use tcpnotify_sim::run::{Ended, TraceEvent};
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
 use tcpnotify_sim::{run_passing, seed_or, Expectations, Seed};
 
@@ -179,12 +179,7 @@ fn c2_losing_attempt_accepted_by_a_live_listener_ends_on_every_seed() {
         let outcome = run_passing(&scenario, Seed(seed));
         assert_eq!(outcome.ended, Ended::AllFinished, "seed {seed}");
         let events = outcome.trace.events();
-        let count = |name: &str| {
-            events
-                .iter()
-                .filter(|e| e.who != "c1" && e.callback().is_some_and(|c| c.name() == name))
-                .count()
-        };
+        let count = |name: &str| server_callbacks(&events, name);
         assert_eq!(
             count("accepted"),
             count("closed"),
@@ -219,13 +214,15 @@ fn c2_every_losing_attempt_ends_past_tokios_task_budget() {
     let outcome = run_passing(&scenario, Seed(1));
     assert_eq!(outcome.ended, Ended::AllFinished);
     let events = outcome.trace.events();
-    let count = |name: &str| {
-        events
-            .iter()
-            .filter(|e| e.who != "c1" && e.callback().is_some_and(|c| c.name() == name))
-            .count()
-    };
+    let count = |name: &str| server_callbacks(&events, name);
     assert_eq!((count("accepted"), count("closed")), (200, 200));
+}
+
+/// How many `name` callbacks the trace's server-side connections (all but client `c1`) ran.
+fn server_callbacks(events: &[TraceEvent], name: &str) -> usize {
+    (events.iter())
+        .filter(|e| e.who != "c1" && e.callback().is_some_and(|c| c.name() == name))
+        .count()
 }
 
 /// C3, C4: connects to a crashed host behave like TCP's. The server host crashes at 10ms and
