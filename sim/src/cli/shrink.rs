@@ -130,6 +130,7 @@ pub(super) fn shrink(
         written.commit(&file.with_plan(&result.plan, &header)?)?;
     }
     let mut folder = None;
+    let mut unwritten = None;
     if let Some(artifacts) = &artifacts {
         let shown = Shown {
             file: &file,
@@ -139,14 +140,20 @@ pub(super) fn shrink(
             saved_plan: None,
             artifacts: None,
         };
-        let record = artifacts.write(
+        match artifacts.write(
             &FailedRun::of_run(&shown, Some(&result), &made_by),
             &invocation,
-        )?;
-        out.say(format!("artifacts: {}", record.dir));
-        output = output.or_else(|| record.files.shrunk_path().map(PathBuf::from));
-        folder = Some(record.dir.clone());
-        out.record("artifacts", &record);
+        ) {
+            Ok(record) => {
+                out.say(format!("artifacts: {}", record.dir));
+                output = output.or_else(|| record.files.shrunk_path().map(PathBuf::from));
+                folder = Some(record.dir.clone());
+                out.record("artifacts", &record);
+            }
+            // With `-o`, the shrunk file is written: it is shown all the same, the error last.
+            Err(e) if output.is_some() => unwritten = Some(e),
+            Err(e) => return Err(e),
+        }
     }
     let output = output.unwrap_or_default();
     let repro = invocation.command(["run".to_string(), output.display().to_string()]);
@@ -172,5 +179,5 @@ pub(super) fn shrink(
             artifacts: folder,
         },
     );
-    Ok(Status::Passed)
+    unwritten.map_or(Ok(Status::Passed), Err)
 }

@@ -373,17 +373,25 @@ fn a_folder_that_cannot_be_written_after_the_run_is_said_after_the_runs_own_outp
     for seed in ["echo.seed-0", "echo.seed-5"] {
         write(&out, seed, "");
     }
-    for (args, last) in [
-        (vec!["run", file, "--seed", "5"], "reproduce: "),
+    let shrunk = dir.join("shrunk.toml");
+    let shrunk = shrunk.to_str().unwrap();
+    for (args, verdict, last) in [
+        (vec!["run", file, "--seed", "5"], "FAILED", "reproduce: "),
         (
             vec!["sweep", file, "--seeds", "0..2", "--allow-no-faults"],
+            "FAILED",
             "shrink: ",
+        ),
+        (
+            vec!["shrink", file, "--seed", "5", "-o", shrunk],
+            "minimal plan",
+            "reproduce: ",
         ),
     ] {
         let output = sim(&[&args[..], &["--artifacts", out.to_str().unwrap()]].concat());
         let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
         assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
-        assert!(stdout.contains("FAILED"), "the verdict is shown: {stdout}");
+        assert!(stdout.contains(verdict), "the verdict is shown: {stdout}");
         assert!(
             stdout.lines().last().unwrap().starts_with(last),
             "the repro lines too: {stdout}"
@@ -398,6 +406,9 @@ fn a_folder_that_cannot_be_written_after_the_run_is_said_after_the_runs_own_outp
         assert_eq!(output.status.code(), Some(2));
         let lines = json_lines(&output);
         let end = lines.last().unwrap()["type"].clone();
-        assert!(end == "verdict" || end == "sweep_result", "{end}");
+        assert!(
+            ["verdict", "sweep_result", "shrink_result"].contains(&end.as_str().unwrap()),
+            "{end}"
+        );
     }
 }
