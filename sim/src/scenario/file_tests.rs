@@ -831,6 +831,24 @@ fn expectations_naming_unknown_connections_are_refused() {
 /// the name it quotes: a list of 10,000 clients made a line of 70 KB, a 100,000-character
 /// host a line of 100 KB.
 #[test]
+fn an_error_stays_bounded_whatever_it_quotes_and_keeps_the_loaders_index() {
+    // serde quotes an unknown key in backquotes without escaping one inside it: the quotes
+    // cannot be paired, and the message is cut as a whole.
+    let long = "b".repeat(100_000);
+    let err = parse_err(&GOOD.replace("seed = 7", &format!("seed = 7\n\"a`{long}\" = 1")));
+    assert!(err.len() < 700, "{} bytes: {}", err.len(), &err[..400]);
+    assert!(err.ends_with(" characters)"), "{}", &err[err.len() - 100..]);
+    // A long name of `[names]` keeps the index the loader gave the entry.
+    let hosts: Vec<String> = (0..2048).map(|i| format!("\"h{i}\"")).collect();
+    let names = format!("{GOOD}\n[names]\n{long} = [{}]\n", hosts.join(", "));
+    let err = parse_err(&names);
+    assert!(
+        err.contains(&format!("names.{}…[2046]: ", &long[..64])),
+        "{err}"
+    );
+}
+
+#[test]
 fn errors_list_a_few_known_names_and_cut_long_ones_at_any_size() {
     let many = GOOD.replace("name = \"c1\"", "name = \"c\"\ncount = 10000");
     let err = parse_err(&many.replace("echoed = true", "delivered = { nosuch = 1 }"));

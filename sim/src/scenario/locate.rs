@@ -15,6 +15,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml_edit::visit_mut::VisitMut;
 
+/// The longest message an error of the file keeps: a few lines' worth, whatever it quotes.
+const MAX_MESSAGE_CHARS: usize = 400;
+
 /// A scenario or plan file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -93,14 +96,37 @@ impl<'a> Locator<'a> {
     }
 
     /// The error at byte `offset`. A field's keys may be the input's (`expect.delivered.<name>`),
-    /// so each is cut as [`shortened`] cuts a name.
+    /// so each is cut as [`shortened`] cuts a name, keeping its index (`[2045]`); and the
+    /// message, which may quote the input in ways [`cut_quotes`] cannot pair (a key holding a
+    /// backquote), is cut at [`MAX_MESSAGE_CHARS`] as a last bound.
     fn error(&self, offset: Option<usize>, field: &str, message: &str) -> ScenarioError {
-        let keys: Vec<_> = field.split('.').map(shortened).collect();
+        let keys: Vec<String> = (field.split('.'))
+            .map(|key| {
+                // An index is the loader's (`[2045]`); a `[` in a key from the input is not one.
+                let index = (key.strip_suffix(']').and_then(|k| k.rfind('[')))
+                    .filter(|&at| {
+                        key[at + 1..key.len() - 1]
+                            .bytes()
+                            .all(|b| b.is_ascii_digit())
+                    })
+                    .unwrap_or(key.len());
+                let (name, index) = key.split_at(index);
+                format!("{}{index}", shortened(name))
+            })
+            .collect();
+        let message = match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            None => message.to_string(),
+            Some((at, _)) => format!(
+                "{}… ({} characters)",
+                &message[..at],
+                message.chars().count()
+            ),
+        };
         ScenarioError {
             file: self.path.to_path_buf(),
             line: offset.map(|o| self.text[..o.min(self.text.len())].matches('\n').count() + 1),
             field: keys.join("."),
-            message: message.to_string(),
+            message,
         }
     }
 
