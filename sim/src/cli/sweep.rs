@@ -148,8 +148,16 @@ pub(super) fn sweep(
         report,
         args.allow_no_faults,
     );
-    let status = finish(out, &result, junit_out, &invocation)?;
-    unwritten.map_or(Ok(status), Err)
+    match (finish(out, &result, junit_out, &invocation), unwritten) {
+        (Ok(status), None) => Ok(status),
+        (Ok(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(e),
+        // Both said, as `main_with` says the one it is given: neither is lost.
+        (Err(e), Some(artifacts)) => {
+            eprintln!("error: {artifacts}");
+            Err(e)
+        }
+    }
 }
 
 /// Writes the artifacts of the sweep's lowest [`MAX_SWEEP_ARTIFACTS`] failing seeds, each
