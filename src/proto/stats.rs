@@ -1,8 +1,10 @@
 //! What a connection counts as it runs: plain numbers owned by the connection. The runtime
 //! publishes them to the connection's handles after each of its turns.
 
-/// A snapshot of a connection's counters.
+/// A snapshot of a connection's counters. Non-exhaustive: a counter added later breaks no
+/// code that reads these (it is made by connections, not by their users).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionStats {
     /// `write`/`writev`/`write_final` calls dropped because the connection was not open
     /// (before connect, after `close`, after `closed`): contract rule W1.
@@ -22,6 +24,10 @@ pub struct ConnectionStats {
 impl ConnectionStats {
     pub(crate) fn write_dropped(&mut self) {
         self.writes_dropped += 1;
+    }
+
+    pub(crate) fn discarded(&mut self, n: usize) {
+        self.bytes_discarded += n as u64;
     }
 
     pub(crate) fn sent(&mut self, n: usize) {

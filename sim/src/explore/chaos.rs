@@ -588,9 +588,10 @@ impl fmt::Display for ChaosFailure {
                  deterministic"
             )?;
         }
-        let failures = FailureTexts(&self.failures, "`ChaosError::failures` holds every one");
-        let failures = failures.to_string();
-        writeln!(f, "{}", failures.trim_start_matches('\n'))?;
+        if !self.failures.is_empty() {
+            let failures = FailureTexts(&self.failures, "`ChaosError::failures` holds every one");
+            writeln!(f, "{}", failures.to_string().trim_start_matches('\n'))?;
+        }
         writeln!(f, "\nplan of seed {}:\n{}", self.seed, self.plan.describe())?;
         writeln!(
             f,

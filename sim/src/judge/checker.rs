@@ -30,7 +30,7 @@
 //! assert_eq!(report.violations[1].lines, vec![2, 3]);
 //! ```
 
-use super::listing::{write_listed, JSON_LISTS_EVERY_ONE};
+use super::listing::{contract_kind, write_listed, JSON_LISTS_EVERY_ONE};
 use crate::run::{is_listener_callback, EventKind, Trace, TraceEvent};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -262,7 +262,7 @@ impl fmt::Display for CheckReport {
             write!(f, "contract: ok")?;
         } else {
             write!(f, "contract: {} violation(s)", self.violations.len())?;
-            let violations = (self.violations.iter()).map(|v| (format!("contract {}", v.rule), v));
+            let violations = (self.violations.iter()).map(|v| (contract_kind(v.rule), v));
             write_listed(f, violations, JSON_LISTS_EVERY_ONE)?;
         }
         let exercised: Vec<String> = self

@@ -2,7 +2,7 @@
 //! thousands of connections fail one property stays readable. The JSON verdict and
 //! [`Verdict::failures`](super::Verdict::failures) keep every one.
 
-use super::Failure;
+use super::{Failure, Rule};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -59,9 +59,14 @@ impl fmt::Display for FailureTexts<'_> {
 /// `contract R6` or `property echoed`: what [`write_listed`] counts a failure under.
 pub(crate) fn kind(failure: &Failure) -> String {
     match failure {
-        Failure::Contract(v) => format!("contract {}", v.rule),
+        Failure::Contract(v) => contract_kind(v.rule),
         Failure::Property { name, .. } => format!("property {name}"),
     }
+}
+
+/// `contract R6`: what [`write_listed`] counts a violation of `rule` under.
+pub(crate) fn contract_kind(rule: Rule) -> String {
+    format!("contract {rule}")
 }
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ impl Verdict {
 }
 
 impl fmt::Display for Verdict {
-    /// The contract report, then every failure, one per line.
+    /// The contract report, then the failures of properties, one per line (at most ten of one
+    /// property, then how many more).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.report)?;
         let properties = (self.failures.iter())

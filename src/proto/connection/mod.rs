@@ -272,7 +272,7 @@ impl TcpConnection {
             Phase::Open | Phase::Closing { .. } => {
                 self.phase = Phase::Closed;
                 self.set_transport(None);
-                self.stats.bytes_discarded += self.queued_bytes() as u64;
+                self.stats.discarded(self.queued_bytes());
                 self.write_queue.clear();
                 self.head_written = 0;
                 self.read_buf = Vec::new();
