@@ -231,7 +231,12 @@ pub(crate) fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
 /// The first [`MAX_NAME_LEN`] characters of `text` and its length in characters, if it is
 /// longer: the one rule for how much of the input an error shows.
 pub(crate) fn cut(text: &str) -> Option<(&str, usize)> {
-    let (at, _) = text.char_indices().nth(MAX_NAME_LEN)?;
+    cut_at(text, MAX_NAME_LEN)
+}
+
+/// The first `most` characters of `text` and its length in characters, if it is longer.
+pub(crate) fn cut_at(text: &str, most: usize) -> Option<(&str, usize)> {
+    let (at, _) = text.char_indices().nth(most)?;
     Some((&text[..at], text.chars().count()))
 }
 

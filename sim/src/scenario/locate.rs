@@ -8,7 +8,7 @@
 
 use crate::fault::FaultPlan;
 use crate::seed::Seed;
-use crate::validate::{cut, shortened, InvalidField};
+use crate::validate::{cut, cut_at, shortened, InvalidField};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::ops::Range;
@@ -114,13 +114,9 @@ impl<'a> Locator<'a> {
                 format!("{}{index}", shortened(name))
             })
             .collect();
-        let message = match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        let message = match cut_at(message, MAX_MESSAGE_CHARS) {
             None => message.to_string(),
-            Some((at, _)) => format!(
-                "{}… ({} characters)",
-                &message[..at],
-                message.chars().count()
-            ),
+            Some((start, chars)) => format!("{start}… ({chars} characters)"),
         };
         ScenarioError {
             file: self.path.to_path_buf(),
