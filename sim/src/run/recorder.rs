@@ -579,29 +579,28 @@ impl CallbackSink for HostSink {
         };
         let at_us = self.clock.now_us();
         (self.run.trace).push_callback(at_us, &self.host, who, conn, callback);
-        if discarded > 0 {
-            // No callback tells of them, and a peer waiting for them only sees it wait.
+        // What the callback's line leaves out, on lines of its own right after it.
+        let after = |kind| {
             self.run.trace.push(TraceEvent {
                 at_us,
                 host: self.host.clone(),
                 who: who.clone(),
-                kind: EventKind::Note {
-                    text: format!(
-                        "{discarded} queued bytes never sent: a hard close discards them (a \
-                         reset, `hard_close`, `close` or `dispose` while muted)"
-                    ),
-                },
+                kind,
+            })
+        };
+        if discarded > 0 {
+            // No callback tells of them, and a peer waiting for them only sees it wait.
+            after(EventKind::Note {
+                text: format!(
+                    "{discarded} queued bytes never sent: a hard close discards them (a reset, \
+                     `hard_close`, `close` or `dispose` while muted)"
+                ),
             });
         }
         if let Some(message) = broken {
-            self.run.trace.push(TraceEvent {
-                at_us,
-                host: self.host.clone(),
-                who: who.clone(),
-                kind: EventKind::Violation {
-                    rule: "R6".into(),
-                    message,
-                },
+            after(EventKind::Violation {
+                rule: "R6".into(),
+                message,
             });
         }
         self.run.observe(&self.host, who, conn, observed, at_us);
