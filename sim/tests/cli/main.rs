@@ -331,34 +331,13 @@ fn shrink_lists_twenty_reductions_then_counts_the_rest() {
     let dir = scratch("shrink-many-steps");
     // Every client's connection is reset, and one reset is enough to fail `echoed`: shrinking
     // removes the other 29.
+    let resets = ECHO
+        .replace("name = \"c1\"", "name = \"c\"\ncount = 30")
+        .replace("bytes = 64", "bytes = 200, chunk = 20");
     let file = write(
         &dir,
         "resets.toml",
-        r#"
-seed = 1
-duration_ms = 2000
-
-[[listeners]]
-name = "server"
-host = "server"
-port = 7000
-notifier = "echo"
-
-[[clients]]
-name = "c"
-count = 30
-host = "client"
-target = "server"
-port = 7000
-notifier = "sender"
-params = { bytes = 200, chunk = 20 }
-
-[faults]
-resets = 1.0
-
-[expect]
-echoed = true
-"#,
+        &format!("{resets}\n[faults]\nresets = 1.0\n\n[expect]\nechoed = true\n"),
     );
     let out = dir.join("shrunk.toml");
     let args = ["shrink", file.to_str().unwrap(), "--seed", "1", "-o"];
