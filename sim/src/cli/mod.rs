@@ -206,9 +206,17 @@ fn parse_sample(text: &str) -> Result<Sample, String> {
     parse_determinism_sample(text, SampleSyntax::Count)
         .map(Sample)
         .ok_or_else(|| {
+            // The flag's value is optional, so a scenario file written right after it is
+            // taken for its value: say how to write both.
+            let file_hint = if text.contains(['.', '/', '\\']) {
+                "; a scenario file right after this flag is read as its value: write \
+                 `--check-determinism=on FILE`, or the file first"
+            } else {
+                ""
+            };
             format!(
                 "{text:?}: expected N from 1 (one passing seed in N is run twice; 1: every \
-                 seed), all, on or off"
+                 seed), all, on or off{file_hint}"
             )
         })
 }
@@ -355,5 +363,33 @@ mod tests {
             error.contains("--check-determinism") && error.contains("expected N from 1"),
             "{error}"
         );
+        assert!(!error.contains("scenario file"), "{error}");
+        let before_file = [
+            "tcpnotify-sim",
+            "sweep",
+            "--seeds",
+            "0..3",
+            "--check-determinism",
+        ];
+        let error = Cli::try_parse_from([&before_file[..], &["scenarios/chaos.toml"]].concat())
+            .expect_err("the file is taken for the flag's value")
+            .to_string();
+        assert!(
+            error.contains("\"scenarios/chaos.toml\"")
+                && error.contains("`--check-determinism=on FILE`, or the file first"),
+            "{error}"
+        );
+        let fixed = Cli::try_parse_from(
+            [
+                &before_file[..4],
+                &["--check-determinism=on", "scenarios/chaos.toml"],
+            ]
+            .concat(),
+        )
+        .expect("the hint's spelling parses");
+        match fixed.command {
+            Command::Sweep(args) => assert_eq!(args.check_determinism.map(|s| s.0), Some(Some(16))),
+            other => panic!("{other:?}"),
+        }
     }
 }
