@@ -198,13 +198,23 @@ fn c2_losing_attempt_accepted_by_a_live_listener_ends_on_every_seed() {
 /// C2: a name of more addresses than tokio's cooperative budget (128 operations a poll): the
 /// client's task drops every losing attempt at once, and each accepted one must still be
 /// closed. The attempts dropped after the 128th found their SYN-ACK pending for want of
-/// budget, and their accepted peers stayed open to the end of the run.
+/// budget, and their accepted peers stayed open to the end of the run. 200 servers, a
+/// listener each, as a name lists each host once.
 #[test]
 fn c2_every_losing_attempt_ends_past_tokios_task_budget() {
-    let scenario = Scenario::new("happy-eyeballs-many-addresses")
-        .name("svc", &["server"; 200])
-        .listener("srv", "server", 7000, factory(|| Echo))
+    let servers: Vec<String> = (0..200).map(|i| format!("server{i}")).collect();
+    let addresses: Vec<&str> = servers.iter().map(String::as_str).collect();
+    let scenario = (servers.iter().enumerate())
+        .fold(
+            Scenario::new("happy-eyeballs-many-addresses"),
+            |s, (i, host)| s.listener(&format!("srv{i}"), host, 7000, factory(|| Echo)),
+        )
+        .name("svc", &addresses)
         .client("c1", "client", "svc", 7000, hello())
+        // Every host steps every simulated millisecond: a run left with open connections
+        // (the bug) lasts to its end, and 201 hosts' ten seconds took minutes.
+        .duration_ms(100)
+        .settle_ms(100)
         .faults(FaultSettings::quiet())
         .expecting(Expectations {
             echoed: true,

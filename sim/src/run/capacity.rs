@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(caps.connect_attempts, 1000);
         assert_eq!(caps.tcp, TCP_CAPACITY);
         // A name of two addresses dials both.
-        let named = clients(100, "client").name("svc", &["server", "server"]);
+        let named = clients(100, "client").name("svc", &["server", "server2"]);
         let named = named.client("c-svc", "client", "svc", 7000, factory(|| Echo));
         assert_eq!(
             Capacities::for_run(&named, &quiet)

@@ -67,8 +67,9 @@
 //!   letter or digit, all different. `.` and `#` are kept for the names the simulator makes:
 //!   accepted connections are `server.1`, `server.2`, ...; a listener restarted after a crash
 //!   is `server#2`, with connections `server#2.1`, .... Hosts and `[names]` may also use `.`,
-//!   but are not IP addresses, and a name is not also a host. `*` is not a host: it means
-//!   "every host but `a`", and only as the `b` of a `partition` or `latency` fault.
+//!   but are not IP addresses, and a name is not also a host. `hosts` and each `[names]`
+//!   list name a host at most once. `*` is not a host: it means "every host but `a`", and
+//!   only as the `b` of a `partition` or `latency` fault.
 //! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
 //!   `listener#R.N` (R from 2), or a connection one of those or a listener dials:
 //!   `c1~N`, `server.1~N`, `server~N` (N from 1; a family counts on from its first dialler,

@@ -119,6 +119,33 @@ fn an_unknown_target_and_a_duplicate_name_are_refused() {
     );
 }
 
+/// A host list (`hosts`, a `[names]` name's) names each host once: a name listing a host
+/// twice made its client dial the same address twice, and `hosts` repeated one for nothing.
+/// The error is at the second entry, naming the first.
+#[test]
+fn a_host_listed_twice_in_hosts_or_a_name_is_refused_at_the_second_entry() {
+    let names = "\n[names]\napi = [\n  \"server\",\n  \"spare\",\n  \"other\",\n  \"spare\",\n]\n";
+    let text = format!("hosts = [\"spare\", \"other\"]\n{GOOD}{names}");
+    assert_eq!(
+        parse_err(&text),
+        format!(
+            "bad.toml:{}: names.api[3]: \"spare\" is already names.api[1]: a host list names \
+             each host once",
+            line_of(&text, "\"spare\",", 2)
+        )
+    );
+    let err = parse_err(&format!(
+        "hosts = [\"spare\", \"other\", \"spare\"]\n{GOOD}"
+    ));
+    assert_eq!(
+        err,
+        "bad.toml:1: hosts[2]: \"spare\" is already hosts[0]: a host list names each host once"
+    );
+    // Each list on its own: a host may be in `hosts` and in a name, or in two names.
+    let text = format!("hosts = [\"spare\"]\n{GOOD}\n[names]\na = [\"spare\", \"server\"]\nb = [\"server\", \"spare\"]\n");
+    assert_eq!(parse_err(&text), "parsed");
+}
+
 #[test]
 fn a_client_table_with_count_makes_that_many_numbered_clients() {
     let text = GOOD.replace("name = \"c1\"", "name = \"web\"\ncount = 3");

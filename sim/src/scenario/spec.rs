@@ -314,7 +314,7 @@ impl Scenario {
         self
     }
 
-    /// Makes `name` resolve to `hosts`, in order.
+    /// Makes `name` resolve to `hosts`, in order, each once.
     pub fn name(mut self, name: &str, hosts: &[&str]) -> Self {
         self.names.insert(
             name.to_string(),
@@ -501,10 +501,11 @@ impl Scenario {
     }
 
     /// Checks everything a run takes from the scenario before it starts: names (unique, of
-    /// the allowed characters, none that the simulator's own names could collide with),
-    /// targets, every size, count and duration against its limit ([`crate::validate`]), the
-    /// fault settings, the explicit plan and the expectations. Fields are named as in a
-    /// scenario file (`clients[1].target`, `plan.faults[0].b`).
+    /// the allowed characters, none that the simulator's own names could collide with), host
+    /// lists (`hosts`, each name's) without a host twice, targets, every size, count and
+    /// duration against its limit ([`crate::validate`]), the fault settings, the explicit plan
+    /// and the expectations. Fields are named as in a scenario file (`clients[1].target`,
+    /// `plan.faults[0].b`).
     ///
     /// ```
     /// use tcpnotify_sim::notifiers::Echo;
@@ -533,8 +534,10 @@ impl Scenario {
         count_at_most("clients", self.clients.len(), MAX_CLIENTS)?;
         let topology = self.topology();
         self.check_host_count(topology.hosts.len())?;
+        let mut entries: FxHashMap<&str, usize> = FxHashMap::default();
         for (i, host) in self.extra_hosts.iter().enumerate() {
             name("", host, NameKind::Host).map_err(|e| e.within(&format!("hosts[{i}]")))?;
+            once_in_list(&mut entries, "hosts", i, host)?;
         }
         // Asked once per client and name, never iterated: hashed, where a B-tree of the hosts
         // compared some 170 instructions of text per question.
@@ -551,8 +554,10 @@ impl Scenario {
             if targets.is_empty() {
                 return Err(InvalidField::new(field, "a name needs at least one host"));
             }
+            entries.clear();
             for (j, host) in targets.iter().enumerate() {
                 name(&format!("{field}[{j}]"), host, NameKind::Host)?;
+                once_in_list(&mut entries, &field, j, host)?;
             }
         }
         let named = (self.listeners.iter().enumerate())
@@ -779,6 +784,27 @@ impl Entry {
     /// `error`, its field seen from this entry's table.
     fn error(self, error: InvalidField) -> InvalidField {
         error.within(&self.to_string())
+    }
+}
+
+/// Checks that `host`, entry `index` of the host list `field` (`hosts`, `names.svc`), is not
+/// an entry before it, which `listed` holds with their indexes. A host listed twice is a
+/// mistake: a name's client would dial the same address twice, and `hosts` adds a host once.
+fn once_in_list<'a>(
+    listed: &mut FxHashMap<&'a str, usize>,
+    field: &str,
+    index: usize,
+    host: &'a str,
+) -> Result<(), InvalidField> {
+    match listed.insert(host, index) {
+        None => Ok(()),
+        Some(first) => Err(InvalidField::new(
+            format!("{field}[{index}]"),
+            format!(
+                "{} is already {field}[{first}]: a host list names each host once",
+                quoted(host)
+            ),
+        )),
     }
 }
 
