@@ -83,29 +83,51 @@ fn temporary_file(dir: &Path, path: &Path) -> std::io::Result<tempfile::NamedTem
 /// systems) leaves room after it for what the simulator appends, `.seed-N` of any seed.
 pub(crate) const MAX_FILE_NAME_BYTES: usize = 200;
 
-/// `name` as a file or folder name on any system: anything but letters, digits, `-`, `_`
-/// and `.` made `_`, with no leading `.` (no hidden file, no `..`); `scenario` if nothing is
-/// left; and, longer than [`MAX_FILE_NAME_BYTES`], cut and ended by a hash of the whole
-/// `name`, so that two long names with one beginning keep folders of their own. For names
-/// the simulator makes from a scenario's name.
+/// `name` as a file or folder name on any system: a name of letters, digits, `-`, `_` and
+/// `.` (not starting with `.`) as it is; any other, with those characters made `_` and no
+/// leading `.` (no hidden file, no `..`; `scenario` if nothing is left), ended by a hash of
+/// the whole `name`, so that `a b`, `a/b` and `a_b` keep folders of their own; and, longer
+/// than [`MAX_FILE_NAME_BYTES`], cut and ended by that hash, so that two long names with one
+/// beginning do too. For names the simulator makes from a scenario's name.
+///
+/// A safe name's file name is the name: folders written for it stay where they are. Before
+/// the hash was added for replaced characters, a short name that needed replacing got its
+/// replaced form alone ([`unhashed_file_name`]).
 pub(crate) fn file_name(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
-            _ => '_',
-        })
-        .collect();
-    let safe = match safe.trim_start_matches('.') {
-        "" => "scenario",
-        safe => safe,
-    };
-    if safe.len() <= MAX_FILE_NAME_BYTES {
+    let safe = safe_characters(name);
+    if safe == name && safe.len() <= MAX_FILE_NAME_BYTES {
         return safe.into();
     }
     let hash = format!("-{:016x}", fnv1a(name.as_bytes()));
     // Every character left is ASCII, so any byte is a character boundary.
-    format!("{}{hash}", &safe[..MAX_FILE_NAME_BYTES - hash.len()])
+    let keep = safe.len().min(MAX_FILE_NAME_BYTES - hash.len());
+    format!("{}{hash}", &safe[..keep])
+}
+
+/// The file name earlier versions made for `name` where [`file_name`] now makes another: a
+/// short name that needed characters replaced, which got no hash then. For finding what they
+/// wrote (a chaos test's saved regressions).
+pub(crate) fn unhashed_file_name(name: &str) -> Option<String> {
+    let safe = safe_characters(name);
+    (safe != name && safe.len() <= MAX_FILE_NAME_BYTES).then(|| safe.into())
+}
+
+/// `name` with every character but letters, digits, `-`, `_` and `.` made `_`, without
+/// leading `.`; `scenario` if nothing is left.
+fn safe_characters(name: &str) -> std::borrow::Cow<'_, str> {
+    let safe = |c: char| matches!(c, 'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.');
+    let name = match name.chars().all(safe) {
+        true => std::borrow::Cow::Borrowed(name),
+        false => name
+            .chars()
+            .map(|c| if safe(c) { c } else { '_' })
+            .collect(),
+    };
+    match name.trim_start_matches('.') {
+        "" => "scenario".into(),
+        trimmed if trimmed.len() == name.len() => name,
+        trimmed => trimmed.to_string().into(),
+    }
 }
 
 fn cannot_write(path: &Path, source: std::io::Error) -> WriteError {
@@ -122,10 +144,36 @@ mod tests {
     #[test]
     fn file_names_keep_safe_characters_only() {
         assert_eq!(file_name("chaos-echo_2.v1"), "chaos-echo_2.v1");
-        assert_eq!(file_name("my echo/1"), "my_echo_1");
-        assert_eq!(file_name("../up"), "_up");
-        assert_eq!(file_name(".."), "scenario");
-        assert_eq!(file_name(""), "scenario");
+        let hashed = |shown: &str, name: &str| format!("{shown}-{:016x}", fnv1a(name.as_bytes()));
+        assert_eq!(file_name("my echo/1"), hashed("my_echo_1", "my echo/1"));
+        assert_eq!(file_name("../up"), hashed("_up", "../up"));
+        assert_eq!(file_name(".."), hashed("scenario", ".."));
+        assert_eq!(file_name(""), hashed("scenario", ""));
+        assert_eq!(file_name(".hidden"), hashed("hidden", ".hidden"));
+    }
+
+    /// Names that differ only in characters made `_` shared a folder: `a b`'s artifacts and
+    /// regressions were `a/b`'s and `a_b`'s. A safe name keeps its file name (folders of it
+    /// are committed); a replaced one gets its whole name's hash.
+    #[test]
+    fn names_that_differ_only_in_replaced_characters_keep_folders_of_their_own() {
+        let names = ["a_b", "a b", "a/b", "a:b", "a\u{e9}b", "scenario", ""];
+        let files: Vec<String> = names.iter().map(|n| file_name(n)).collect();
+        for (i, file) in files.iter().enumerate() {
+            for other in &files[i + 1..] {
+                assert_ne!(file, other, "{names:?}: {files:?}");
+            }
+        }
+        assert_eq!(file_name("a_b"), "a_b");
+        assert_eq!(file_name("scenario"), "scenario");
+        // What earlier versions made, for a name that needed replacing only.
+        assert_eq!(unhashed_file_name("a b").as_deref(), Some("a_b"));
+        assert_eq!(unhashed_file_name("a_b"), None);
+        assert_eq!(
+            unhashed_file_name(&"é".repeat(300)),
+            None,
+            "cut and hashed then too"
+        );
     }
 
     #[test]

@@ -202,8 +202,9 @@ impl Artifacts {
         })
     }
 
-    /// The folder of `scenario`'s `seed`: `DIR/NAME.seed-N`, the name made safe as a file
-    /// name and cut to fit one (`crate::output_file::file_name`).
+    /// The folder of `scenario`'s `seed`: `DIR/NAME.seed-N`, the name as it is if it is a safe
+    /// file name, else made safe with a hash of it, and cut to fit one
+    /// (`crate::output_file::file_name`).
     pub(super) fn folder(&self, scenario: &str, seed: Seed) -> PathBuf {
         self.dir
             .join(format!("{}.seed-{seed}", file_name(scenario)))

@@ -43,7 +43,8 @@
 //!
 //! # Regressions
 //! Each shrunk failure of [`Chaos::assert_passes`] is saved as a plan file in
-//! `regressions/<scenario name>/seed-<N>.toml` beside the test's source file, and every run
+//! `regressions/<scenario name>/seed-<N>.toml` beside the test's source file (a name of other
+//! characters than letters, digits, `-`, `_` and `.` made safe, with a hash), and every run
 //! replays the saved plans first, before the sweep; a saved plan that passes stays. Nothing is
 //! written when `CI` is set. [`Chaos::regressions`] names another folder and
 //! [`Chaos::without_regressions`] turns this off; `explore/regressions.rs` has the details.

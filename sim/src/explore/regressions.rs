@@ -5,9 +5,14 @@
 //! - **Where.** By default in `regressions/<scenario name>/` beside the source file of the
 //!   test that called `Chaos::new` (found through `#[track_caller]`): a test in
 //!   `tests/chaos/echo.rs` sweeping scenario `echo` keeps `tests/chaos/regressions/echo/`.
-//!   `Chaos::regressions(dir)` names the folder instead; `Chaos::without_regressions()` turns
-//!   both saving and replaying off. Two chaos tests beside each other with the same scenario
-//!   name share a folder, and each replays the other's plans.
+//!   A name of other characters than letters, digits, `-`, `_` and `.` has them made `_` and
+//!   its hash appended (`my echo` keeps `my_echo-<16 hex digits>/`), so that it shares no
+//!   folder with `my_echo` or `my/echo`; the folder such a name had before the hash
+//!   (`my_echo/`) is still replayed from, but for the files whose first line names another
+//!   scenario, and new regressions go to the new one. `Chaos::regressions(dir)` names the
+//!   folder instead; `Chaos::without_regressions()` turns both saving and replaying off. Two
+//!   chaos tests beside each other with the same scenario name share a folder, and each
+//!   replays the other's plans.
 //! - **What.** `seed-<N>.toml`: comments saying what failed and how, then the shrunk plan
 //!   with its seed, as `run --save-plan` writes one. A scenario built in Rust cannot be written
 //!   as a scenario file (its notifiers are the test's code), so the file holds what the test
@@ -22,7 +27,7 @@
 //!   everywhere.
 
 use crate::fault::FaultPlan;
-use crate::output_file::{file_name, OutputFile, WriteError};
+use crate::output_file::{file_name, unhashed_file_name, OutputFile, WriteError};
 use crate::scenario::{PlanFile, Scenario, ScenarioError};
 use crate::seed::Seed;
 use std::panic::Location;
@@ -105,39 +110,28 @@ impl Regressions {
         }
     }
 
-    /// The saved regressions of `scenario`, in seed order, each checked against it.
+    /// The folder earlier versions kept `scenario`'s regressions in by default, where it is
+    /// not [`dir`](Self::dir): a short name with characters made `_` (`my echo` in `my_echo/`),
+    /// which now gets a hash too (`crate::output_file::file_name`), as `my_echo` and `my/echo`
+    /// shared that folder.
+    fn unhashed_dir(&self, scenario: &str) -> Option<PathBuf> {
+        let Regressions::NextTo(caller) = self else {
+            return None;
+        };
+        let source = source_file(Path::new(caller.file()))?;
+        let folder = unhashed_file_name(scenario)?;
+        Some(source.parent()?.join(REGRESSIONS_FOLDER).join(folder))
+    }
+
+    /// The saved regressions of `scenario`, in seed order, each checked against it: its
+    /// folder's, and those of its folder of earlier versions ([`unhashed_dir`]).
+    ///
+    /// [`unhashed_dir`]: Self::unhashed_dir
     pub(crate) fn load(&self, scenario: &Scenario) -> Result<Vec<Saved>, RegressionError> {
         let Some(dir) = self.dir(&scenario.name) else {
             return Ok(Vec::new());
         };
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(RegressionError::Folder { dir, source }),
-        };
-        let mut paths = Vec::new();
-        for entry in entries {
-            let path = entry
-                .map_err(|source| RegressionError::Folder {
-                    dir: dir.clone(),
-                    source,
-                })?
-                .path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                paths.push(path);
-            }
-        }
-        paths.sort_by_key(|p| (seed_of_name(p).unwrap_or(u64::MAX), p.clone()));
-        paths
-            .into_iter()
-            .map(|path| {
-                let file = PlanFile::load(&path, scenario).map_err(RegressionError::File)?;
-                Ok(Saved {
-                    path,
-                    plan: file.plan,
-                })
-            })
-            .collect()
+        load_from(&dir, self.unhashed_dir(&scenario.name).as_deref(), scenario)
     }
 
     /// Saves `failure` as `seed-<N>.toml` in the scenario's folder, unless `ci` (see the
@@ -184,7 +178,7 @@ fn text(failure: &Failure<'_>) -> String {
         .unwrap_or_else(|e| format!("# the plan cannot be written as TOML: {e}\n"));
     let first = failure.first.lines().next().unwrap_or_default();
     format!(
-        "# A chaos regression of scenario {:?}: seed {} failed with [{}]:\n# {first}\n\
+        "{HEADER}{:?}: seed {} failed with [{}]:\n# {first}\n\
          # Its plan shrunk from {} to {} fault(s). The chaos test replays this plan before its\n\
          # sweep on every run, and keeps the file when it passes (a fixed bug can come back):\n\
          # delete it when it no longer matters. The scenario is the test's code; this is its plan.\n\
@@ -195,6 +189,66 @@ fn text(failure: &Failure<'_>) -> String {
         failure.plan.faults.len(),
         failure.shrunk.faults.len()
     )
+}
+
+/// The saved regressions of `scenario` in `dir` and, but for the files that say they are
+/// another scenario's (of a name that shared the folder), in `unhashed`, in seed order.
+fn load_from(
+    dir: &Path,
+    unhashed: Option<&Path>,
+    scenario: &Scenario,
+) -> Result<Vec<Saved>, RegressionError> {
+    let mut paths = plan_files(dir)?;
+    if let Some(old) = unhashed {
+        let others = |path: &PathBuf| saved_for_another(path, &scenario.name);
+        paths.extend(plan_files(old)?.into_iter().filter(|p| !others(p)));
+    }
+    paths.sort_by_key(|p| (seed_of_name(p).unwrap_or(u64::MAX), p.clone()));
+    paths
+        .into_iter()
+        .map(|path| {
+            let file = PlanFile::load(&path, scenario).map_err(RegressionError::File)?;
+            Ok(Saved {
+                path,
+                plan: file.plan,
+            })
+        })
+        .collect()
+}
+
+/// The `.toml` files of `dir`; none if it does not exist.
+fn plan_files(dir: &Path) -> Result<Vec<PathBuf>, RegressionError> {
+    let folder_error = |source| RegressionError::Folder {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(folder_error(source)),
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(folder_error)?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
+}
+
+/// The start of a saved regression's first line, before the scenario's name ([`text`]).
+const HEADER: &str = "# A chaos regression of scenario ";
+
+/// Whether the regression file at `path` says it was saved for a scenario other than
+/// `scenario`. A file that does not say (saved by hand) or cannot be read is not: loading
+/// it names any error.
+fn saved_for_another(path: &Path, scenario: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let first = text.lines().next().unwrap_or_default();
+    first.starts_with(HEADER) && !first.starts_with(&format!("{HEADER}{scenario:?}:"))
 }
 
 /// `N` of a file named `seed-N.toml`.
@@ -240,10 +294,18 @@ mod tests {
 
     #[test]
     fn by_default_regressions_live_beside_the_calling_source_file_by_scenario_name() {
+        let folders = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/explore/regressions");
+        assert_eq!(here().dir("my-echo.1"), Some(folders.join("my-echo.1")));
+        // A name with characters made `_` gets its hash: `my_echo_1` is another scenario's.
         let dir = here().dir("my echo/1").expect("this file is found");
-        let expected =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/explore/regressions/my_echo_1");
-        assert_eq!(dir, expected);
+        let folder = crate::output_file::file_name("my echo/1");
+        assert!(folder.starts_with("my_echo_1-"), "{folder}");
+        assert_eq!(dir, folders.join(folder));
+        assert_eq!(
+            here().unhashed_dir("my echo/1"),
+            Some(folders.join("my_echo_1"))
+        );
+        assert_eq!(here().unhashed_dir("my-echo.1"), None);
         assert_eq!(Regressions::Off.dir("x"), None);
         assert_eq!(
             Regressions::At("/r".into()).dir("x"),
@@ -284,6 +346,40 @@ mod tests {
         let saved = regressions.load(&scenario).unwrap();
         assert_eq!(saved.len(), 1);
         assert_eq!((saved[0].path.clone(), saved[0].plan.clone()), (path, plan));
+    }
+
+    /// A scenario whose name had characters made `_` kept its regressions in a folder of that
+    /// name alone (`my echo` in `my_echo/`), shared with the scenarios `my_echo` and
+    /// `my/echo`. They are still replayed from there, but for those another scenario saved.
+    #[test]
+    fn regressions_saved_before_the_hash_in_the_unhashed_folder_are_still_replayed() {
+        let scratch = tempfile::tempdir().unwrap();
+        let (dir, old) = (scratch.path().join("new"), scratch.path().join("old"));
+        let scenario = Scenario::echo("my echo", 64, 16);
+        let plan = |seed| FaultPlan::quiet(Seed(seed));
+        let save = |dir: &Path, name: &str, seed| {
+            let failure = Failure {
+                scenario: name,
+                seed: Seed(seed),
+                signature: "echoed",
+                first: "property echoed",
+                plan: &plan(seed),
+                shrunk: &plan(seed),
+            };
+            let outcome = Regressions::At(dir.to_path_buf()).save(&failure, false);
+            assert!(matches!(outcome, Ok(SaveOutcome::Saved(_))), "{outcome:?}");
+        };
+        save(&old, "my echo", 3);
+        save(&old, "my_echo", 4);
+        save(&dir, "my echo", 5);
+        // Saved by hand (CI prints the plan alone): whose it is cannot be told, so it stays.
+        std::fs::write(old.join("seed-6.toml"), plan(6).to_toml().unwrap()).unwrap();
+        let seeds = |saved: Vec<Saved>| saved.iter().map(|s| s.plan.seed.0).collect::<Vec<_>>();
+        assert_eq!(
+            seeds(load_from(&dir, Some(&old), &scenario).unwrap()),
+            [3, 5, 6]
+        );
+        assert_eq!(seeds(load_from(&dir, None, &scenario).unwrap()), [5]);
     }
 
     #[test]
