@@ -1,18 +1,22 @@
 //! Faults over the simulated network: a partition that heals, a reset mid-stream, a crash.
 
 use crate::support::{callbacks_of, received_bytes, snapshot_trace};
+use std::path::Path;
 use std::time::Duration;
-use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{sweep, SweepOptions};
 use tcpnotify_sim::fault::{
     EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Span,
 };
-use tcpnotify_sim::judge::{Ending, RunView};
+use tcpnotify_sim::judge::{judge, Ending, RunView};
 use tcpnotify_sim::notifiers::{pattern, BulkWriter, Sender, SlowReader};
 use tcpnotify_sim::report::RunSummary;
-use tcpnotify_sim::run::RunOutcome;
+use tcpnotify_sim::run::{EventKind, RunOutcome};
 use tcpnotify_sim::scenario::NotifierFactory;
-use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, FaultSettings, Scenario, Seed};
+use tcpnotify_sim::{
+    factory, run_passing, seed_or, Expectations, FaultSettings, Registry, Scenario, ScenarioFile,
+    Seed,
+};
 
 fn echo_pair(name: &str, faults: Vec<Fault>) -> Scenario {
     Scenario::echo(name, 2048, 256)
@@ -361,4 +365,128 @@ impl tcpnotify::TcpConnectionNotify for LockStep {
         _reason: tcpnotify::ConnectFailure,
     ) {
     }
+}
+
+/// A server that answers a request with its bytes, then an empty write, and hard-closes
+/// once that one is handled (its `sent`): what the send buffer did not take of the answer is
+/// discarded (L5).
+struct WriteThenHardClose(usize);
+
+impl TcpConnectionNotify for WriteThenHardClose {
+    fn received(&mut self, conn: &mut TcpConnection, _data: Vec<u8>, _times: usize) -> bool {
+        conn.write(pattern(0, self.0));
+        conn.write(Vec::new());
+        true
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        if data.is_empty() {
+            conn.hard_close();
+        }
+        data
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A client that sends a one-byte request, then only reads.
+struct Reader;
+
+impl TcpConnectionNotify for Reader {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write(b"?".to_vec());
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// The bytes that `who`'s note in the trace says a hard close discarded.
+fn noted_discard(outcome: &RunOutcome, who: &str) -> Option<String> {
+    (outcome.trace.events().iter())
+        .filter(|e| e.who == who)
+        .find_map(|e| match &e.kind {
+            EventKind::Note { text } => Some(text.split_once(" queued bytes never sent")?.0),
+            _ => None,
+        })
+        .map(str::to_string)
+}
+
+/// L5: bytes missing at one end because the other end's hard close discarded them are
+/// explained in the failure, with the count the trace's note after `closed` gives: no
+/// callback tells of them, and `c1 received 2048 bytes` alone sent the reader looking for a
+/// lost segment.
+#[test]
+fn l5_missing_bytes_name_the_hard_close_that_discarded_them() {
+    const TOTAL: usize = 64 * 1024;
+    let scenario = Scenario::new("hard-close-discards")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| WriteThenHardClose(TOTAL)),
+        )
+        .client("c1", "client", "server", 7000, factory(|| Reader))
+        .expecting(Expectations {
+            delivered: [("c1".to_string(), TOTAL)].into(),
+            ..Expectations::default()
+        });
+    let plan = FaultPlan {
+        send_buffer: Some(2048),
+        ..FaultPlan::quiet(Seed(1))
+    };
+    let verdict = judge(&scenario, &plan).expect("runs");
+    let discarded = noted_discard(&verdict.outcome, "server.1").expect("a discard note");
+    let received = RunView::new(&scenario, &verdict.outcome)
+        .connection("c1")
+        .map(|c1| c1.received_bytes)
+        .expect("c1 ran");
+    assert!(received < TOTAL, "{verdict}");
+    assert_eq!(
+        verdict
+            .failures
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [format!(
+            "property delivered: c1 received {received} bytes, expected {TOTAL} \
+             (server.1's hard close discarded {discarded} queued bytes)"
+        )],
+        "{verdict}"
+    );
+
+    // An echo loses bytes to a hard close at either end: here the client's own, after the
+    // server's hard close reset it while its writes were queued.
+    let file = ScenarioFile::parse(
+        r#"
+        name = "echo-into-a-hard-close"
+        [[listeners]]
+        name = "server"
+        host = "server"
+        port = 7000
+        notifier = "hard-closer"
+        [[clients]]
+        name = "c1"
+        host = "client"
+        target = "server"
+        port = 7000
+        notifier = "throttle-ignoring-writer"
+        params = { bytes = 8192, chunk = 512 }
+        [plan]
+        send_buffer = 2048
+        [expect]
+        echoed = true
+        "#,
+        Path::new("echo.toml"),
+        &Registry::builtin(),
+    )
+    .expect("parses");
+    let verdict = file.judge(None).expect("runs");
+    let discarded = noted_discard(&verdict.outcome, "c1").expect("a discard note");
+    let echoed = (verdict.failures.iter())
+        .map(ToString::to_string)
+        .find(|f| f.starts_with("property echoed: "))
+        .expect("echoed failed");
+    assert!(
+        echoed.ends_with(&format!(
+            "(c1's hard close discarded {discarded} queued bytes)"
+        )),
+        "{echoed}"
+    );
 }

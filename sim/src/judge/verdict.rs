@@ -6,7 +6,7 @@
 use super::checker::{check_events, CheckOptions, CheckReport, Violation};
 use super::listing::{kind, write_listed, JSON_LISTS_EVERY_ONE};
 use super::property::{assertion_failures, property_failures};
-use super::view::RunView;
+use super::view::{ConnectionEnd, RunView};
 use crate::fault::FaultPlan;
 use crate::run::{run_until, Cutoff, Ended, RunError, RunOutcome};
 use crate::scenario::{PropertyKind, Scenario, ScenarioFile};
@@ -258,23 +258,39 @@ fn properties(scenario: &Scenario, view: &RunView<'_>) -> Vec<Failure> {
     }
     if expect.echoed {
         for client in scenario.clients.iter().map(|c| &c.name) {
-            let t = (view.connection(client)).map_or((0, 0), |c| (c.sent_bytes, c.received_bytes));
+            let end = view.connection(client);
+            let t = end.map_or((0, 0), |c| (c.sent_bytes, c.received_bytes));
             if t.0 != t.1 {
-                fail(
-                    "echoed",
-                    eventual(format!("{client} sent {} bytes but {} came back", t.0, t.1)),
-                );
+                // Bytes of the echo are lost to a hard close at either end.
+                let lost = discarded([end, view.peer(client)]);
+                let message = format!("{client} sent {} bytes but {} came back{lost}", t.0, t.1);
+                fail("echoed", eventual(message));
             }
         }
     }
     for (who, wanted) in &expect.delivered {
         let seen = view.connection(who).map_or(0, |c| c.received_bytes);
         if seen != *wanted {
-            fail(
-                "delivered",
-                eventual(format!("{who} received {seen} bytes, expected {wanted}")),
-            );
+            let lost = discarded([view.peer(who)]);
+            let message = format!("{who} received {seen} bytes, expected {wanted}{lost}");
+            fail("delivered", eventual(message));
         }
     }
     failures
+}
+
+/// The queued bytes that a hard close of one of `ends` discarded, as a missing-bytes failure
+/// adds them (` (server.1's hard close discarded 128425 queued bytes)`), or nothing: no
+/// callback tells of them, and the trace says so only in a note after the `closed` line.
+fn discarded<'a>(ends: impl IntoIterator<Item = Option<&'a ConnectionEnd>>) -> String {
+    let lost: Vec<String> = (ends.into_iter().flatten())
+        .filter_map(|end| {
+            let bytes = end.stats?.bytes_discarded;
+            (bytes > 0).then(|| format!("{}'s hard close discarded {bytes} queued bytes", end.name))
+        })
+        .collect();
+    match lost.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", lost.join("; ")),
+    }
 }

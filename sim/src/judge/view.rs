@@ -1,15 +1,17 @@
 //! A finished run as a scenario's properties read it ([`RunView`]): its trace, the shared
 //! state its notifiers left, its assertions, how it ended and whether it reached its liveness
 //! phase, and the end state of each connection ([`ConnectionEnd`]: what it sent and received,
-//! how it ended, its counters, its dropped writes).
+//! how it ended, its counters, its dropped writes) and of its peer.
 
 use crate::run::{
-    tally, Assertions, Ended, Ending, Liveness, RunOutcome, SharedState, Tally, Trace, TraceEvent,
+    tally, Assertions, Ended, Ending, EventKind, Liveness, RunOutcome, SharedState, Tally, Trace,
+    TraceEvent,
 };
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use tcpnotify::{ConnectionStats, Role};
 
 /// One connection at the end of a run: a client or an accepted connection.
@@ -82,6 +84,9 @@ pub struct RunView<'a> {
     outcome: &'a RunOutcome,
     events: Arc<Vec<TraceEvent>>,
     connections: BTreeMap<String, ConnectionEnd>,
+    /// Each connection's peer, by name: paired when first asked for ([`peer`](Self::peer)),
+    /// as only a failure's message and some properties need it.
+    peers: OnceLock<BTreeMap<String, String>>,
 }
 
 impl<'a> RunView<'a> {
@@ -95,6 +100,7 @@ impl<'a> RunView<'a> {
             outcome,
             events,
             connections,
+            peers: OnceLock::new(),
         }
     }
 
@@ -150,6 +156,26 @@ impl<'a> RunView<'a> {
         self.connections.get(name)
     }
 
+    /// The connection at the other end of connection `name` (`server.1` of client `c1`, and
+    /// `c1` of `server.1`): the one whose local and peer addresses, as its callbacks in the
+    /// trace carry them, are `name`'s swapped. `None` if either end had no callback with its
+    /// addresses (a connect that failed has no peer).
+    ///
+    /// ```
+    /// use tcpnotify_sim::judge::RunView;
+    /// use tcpnotify_sim::run::run;
+    /// use tcpnotify_sim::{FaultPlan, Scenario, Seed};
+    /// let scenario = Scenario::echo("echo", 100, 10);
+    /// let outcome = run(&scenario, &FaultPlan::quiet(Seed(1))).unwrap();
+    /// let view = RunView::new(&scenario, &outcome);
+    /// assert_eq!(view.peer("c1").map(|p| p.name.as_str()), Some("server.1"));
+    /// assert_eq!(view.peer("server.1").map(|p| p.name.as_str()), Some("c1"));
+    /// ```
+    pub fn peer(&self, name: &str) -> Option<&ConnectionEnd> {
+        let peers = (self.peers).get_or_init(|| peers(&self.events, &self.connections));
+        self.connections.get(peers.get(name)?)
+    }
+
     /// Every connection that had a callback, by name.
     pub fn connections(&self) -> impl Iterator<Item = &ConnectionEnd> {
         self.connections.values()
@@ -165,5 +191,39 @@ impl<'a> RunView<'a> {
 fn connections(events: &[TraceEvent], outcome: &RunOutcome) -> BTreeMap<String, ConnectionEnd> {
     (tally(events, &outcome.plan).into_iter())
         .filter_map(|(name, t)| Some((name.clone(), ConnectionEnd::of(name, t, outcome)?)))
+        .collect()
+}
+
+/// The peer of each of `connections` that has one, by name: the two ends of a connection are
+/// paired by their addresses, one's local address being the other's peer address, from the
+/// first of each one's callbacks in `events` that carries them.
+fn peers(
+    events: &[TraceEvent],
+    connections: &BTreeMap<String, ConnectionEnd>,
+) -> BTreeMap<String, String> {
+    let mut addresses: BTreeMap<&str, (SocketAddr, SocketAddr)> = BTreeMap::new();
+    for event in events {
+        let EventKind::Callback {
+            local: Some(local),
+            remote: Some(remote),
+            ..
+        } = &event.kind
+        else {
+            continue;
+        };
+        let who = event.who.as_str();
+        if !addresses.contains_key(who) && connections.contains_key(who) {
+            addresses.insert(who, (*local, *remote));
+        }
+    }
+    let by_addresses: BTreeMap<(SocketAddr, SocketAddr), &str> = (addresses.iter())
+        .map(|(who, ends)| (*ends, *who))
+        .collect();
+    (addresses.iter())
+        .filter_map(|(who, (local, remote))| {
+            let peer = by_addresses.get(&(*remote, *local))?;
+            Some((who.to_string(), peer.to_string()))
+        })
+        .filter(|(who, peer)| who != peer)
         .collect()
 }

@@ -20,7 +20,8 @@ pub struct Expectations {
     /// fault healed (`Scenario::settle_ms`). A failure says whether the faults had healed.
     pub finished: bool,
     /// Every client received exactly as many bytes as it sent (an echo came back whole; the
-    /// bytes themselves are checked by R6 as they flow).
+    /// bytes themselves are checked by R6 as they flow). A failure names the queued bytes a
+    /// hard close of the client or its peer discarded, if any.
     pub echoed: bool,
     /// How many `closed` callbacks, over every connection.
     pub closed: Option<usize>,
@@ -28,7 +29,8 @@ pub struct Expectations {
     pub connect_failed: Option<usize>,
     /// How many `accepted` callbacks.
     pub accepted: Option<usize>,
-    /// Bytes each named connection received in all (`server.1 = 16384`).
+    /// Bytes each named connection received in all (`server.1 = 16384`). A failure names the
+    /// queued bytes a hard close of the connection's peer discarded, if any.
     pub delivered: BTreeMap<String, usize>,
 }
 
