@@ -196,7 +196,9 @@ fn connections(events: &[TraceEvent], outcome: &RunOutcome) -> BTreeMap<String, 
 
 /// The peer of each of `connections` that has one, by name: the two ends of a connection are
 /// paired by their addresses, one's local address being the other's peer address, from the
-/// first of each one's callbacks in `events` that carries them.
+/// first of each one's callbacks in `events` that carries them. Addresses two connections
+/// of the run had (a port used again after a host's restart) pair neither: which one met
+/// which cannot be told from them.
 fn peers(
     events: &[TraceEvent],
     connections: &BTreeMap<String, ConnectionEnd>,
@@ -216,14 +218,81 @@ fn peers(
             addresses.insert(who, (*local, *remote));
         }
     }
-    let by_addresses: BTreeMap<(SocketAddr, SocketAddr), &str> = (addresses.iter())
-        .map(|(who, ends)| (*ends, *who))
-        .collect();
+    // `None` for addresses more than one connection had.
+    let mut by_addresses: BTreeMap<(SocketAddr, SocketAddr), Option<&str>> = BTreeMap::new();
+    for (who, ends) in &addresses {
+        by_addresses
+            .entry(*ends)
+            .and_modify(|one| *one = None)
+            .or_insert(Some(*who));
+    }
+    let only = |ends: &(SocketAddr, SocketAddr)| by_addresses.get(ends).copied().flatten();
     (addresses.iter())
         .filter_map(|(who, (local, remote))| {
-            let peer = by_addresses.get(&(*remote, *local))?;
+            only(&(*local, *remote))?;
+            let peer = only(&(*remote, *local))?;
             Some((who.to_string(), peer.to_string()))
         })
         .filter(|(who, peer)| who != peer)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpnotify::record::Callback;
+
+    fn end(name: &str) -> (String, ConnectionEnd) {
+        let end = ConnectionEnd {
+            name: name.into(),
+            host: "h".into(),
+            role: Role::Client,
+            sent_bytes: 0,
+            received_bytes: 0,
+            sent: None,
+            received: None,
+            ending: Ending::Closed,
+            stats: None,
+            writes_dropped: 0,
+        };
+        (name.into(), end)
+    }
+
+    fn connected(who: &str, local: &str, remote: &str) -> TraceEvent {
+        TraceEvent {
+            at_us: 0,
+            host: "h".into(),
+            who: who.into(),
+            kind: EventKind::Callback {
+                callback: Callback::Connected,
+                local: Some(local.parse().unwrap()),
+                remote: Some(remote.parse().unwrap()),
+            },
+        }
+    }
+
+    /// A port used again (a client host restarted) gives two connections the same addresses:
+    /// neither is paired, where the last would have been named the peer of both ends.
+    #[test]
+    fn ends_pair_by_swapped_addresses_unless_two_connections_had_them() {
+        let (a, b) = ("10.0.0.1:49152", "10.0.0.2:7000");
+        let connections = ["c1", "server.1", "c2", "server.2", "c3", "server.3"]
+            .into_iter()
+            .map(end)
+            .collect();
+        let events = [
+            connected("c1", a, b),
+            connected("server.1", b, a),
+            connected("c2", "10.0.0.1:49153", b),
+            connected("server.2", b, "10.0.0.1:49153"),
+            // c3 had c1's port after a restart.
+            connected("c3", a, b),
+            connected("server.3", b, a),
+        ];
+        let peers = peers(&events, &connections);
+        let pairs: Vec<(&str, &str)> = (peers.iter())
+            .map(|(who, peer)| (who.as_str(), peer.as_str()))
+            .collect();
+        assert_eq!(pairs, [("c2", "server.2"), ("server.2", "c2")]);
+    }
 }
