@@ -490,3 +490,56 @@ fn l5_missing_bytes_name_the_hard_close_that_discarded_them() {
         "{echoed}"
     );
 }
+
+/// A server that greets each connection as it is accepted and hard-closes once the greeting
+/// is handled (its empty second write's `sent`), before the client's `connected` can run.
+struct GreetThenHardClose;
+
+impl TcpConnectionNotify for GreetThenHardClose {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        conn.write(b"hello".to_vec());
+        conn.write(Vec::new());
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        if data.is_empty() {
+            conn.hard_close();
+        }
+        data
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A client that only reads.
+struct Listens;
+
+impl TcpConnectionNotify for Listens {
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// R6 (a simulator defect, fixed): an accepted connection that wrote and was gone before its
+/// client's `connected` made the client's first delivery "bytes the peer never sent": the
+/// integrity check forgot a connection whose one registered end had ended, so the client's
+/// end, registering later, began an empty stream.
+#[test]
+fn r6_bytes_of_a_peer_gone_before_the_client_connected_are_its_own() {
+    let scenario = Scenario::new("greet-and-go")
+        .listener("server", "server", 7000, factory(|| GreetThenHardClose))
+        .client("c1", "client", "server", 7000, factory(|| Listens))
+        .expecting(Expectations {
+            delivered: [("c1".to_string(), 5)].into(),
+            ..Expectations::default()
+        });
+    for seed in 1..=20 {
+        let plan = FaultPlan::quiet(Seed(seed));
+        let verdict = judge(&scenario, &plan).expect("runs");
+        assert!(verdict.passed(), "seed {seed}: {verdict}");
+    }
+    // Under the swarm's faults (no `delivered`: a reset may lose the greeting), the contract
+    // holds for every seed.
+    let swarmed = Scenario::new("greet-and-go-swarmed")
+        .listener("server", "server", 7000, factory(|| GreetThenHardClose))
+        .client("c1", "client", "server", 7000, factory(|| Listens))
+        .client("c2", "client", "server", 7000, factory(|| Listens));
+    let report = sweep(&swarmed, &SweepOptions::new(0..200));
+    assert!(report.passed(), "{report}");
+}

@@ -12,9 +12,10 @@
 //! Each end of a connection registers once, when it is established
 //! ([`StreamMatcher::register`], from the recorder's per-connection tap), and holds its
 //! connection's two directions from then on: a write or a delivery looks nothing up, and a
-//! connection's state is freed with its ends. (Keyed by socket addresses in one map, every
-//! write and delivery looked its direction up, and the map held every connection of the run
-//! to its end, with its cache misses and page faults.)
+//! connection's state is freed with its ends (one whose peer never came, with the run).
+//! (Keyed by socket addresses in one map, every write and delivery looked its direction up,
+//! and the map held every connection of the run to its end, with its cache misses and page
+//! faults.)
 //!
 //! A CRC mismatch names only the segment between two checkpoints. To name the first
 //! differing byte, the run is replayed (it is a function of its scenario and seed) with the
@@ -30,7 +31,7 @@
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Short writes share a checkpoint until their segment holds this many bytes, so a stream of
 /// one-byte writes costs no more than one checkpoint per 4 KiB in flight.
@@ -300,7 +301,7 @@ pub(crate) struct StreamEnd {
 
 impl StreamEnd {
     fn connection(&self) -> MutexGuard<'_, Connection> {
-        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.connection)
     }
 
     /// This end queued `chunk` for sending.
@@ -338,17 +339,24 @@ impl StreamEnd {
     }
 }
 
+/// `connection`, locked: a check that panicked while holding it left nothing half-written
+/// that a later caller could misread.
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Matches sent bytes against received bytes, per connection direction: each end of a
 /// connection registers once ([`StreamMatcher::register`]) and then feeds its own
 /// [`StreamEnd`], so a write or a delivery costs no lookup, and a connection's state goes
-/// when both its ends are gone.
+/// when both its ends are gone (or, if its peer never came, with the matcher).
 #[derive(Default)]
 pub(crate) struct StreamMatcher {
     /// Connections one end of which registered, by that end's (local, remote), waiting for
-    /// the other end: looked up once per end, never iterated. Held weakly: once the end that
-    /// registered is gone (its peer never came), its addresses may serve a new connection,
-    /// whose ends must not join the old one, whichever of them registers first.
-    waiting: FxHashMap<DirectionKey, Weak<Mutex<Connection>>>,
+    /// the other end: looked up once per end, never iterated. An end may be gone before its
+    /// peer registers (a server that greets and hard-closes before its client's `connected`,
+    /// a client that writes and closes before a listener at its limit accepts), and its
+    /// bytes are still on their way: see [`StreamMatcher::register`] for when its peer joins.
+    waiting: FxHashMap<DirectionKey, Arc<Mutex<Connection>>>,
     /// Connections registered so far.
     registered: u64,
     /// In a replay, the segments whose exact bytes to keep.
@@ -382,13 +390,20 @@ impl StreamMatcher {
     /// The end at `local`, connected to `remote`, is established: its peer's end, registered
     /// before with the addresses the other way round, shares its directions; otherwise it is
     /// a new connection, which its peer will join.
+    ///
+    /// A peer that is gone is joined if it queued bytes: they are this end's to receive.
+    /// One that queued nothing leaves nothing to check, and its addresses are not joined: a
+    /// simulated host takes a port again only after all its 16,384 ephemeral ports, so a
+    /// connection on the addresses of one whose peer never came is a new one.
     pub(crate) fn register(&mut self, local: SocketAddr, remote: SocketAddr) -> StreamEnd {
-        let peer = self.waiting.remove(&(remote, local));
-        if let Some(connection) = peer.as_ref().and_then(Weak::upgrade) {
-            return StreamEnd {
-                connection,
-                side: 1,
-            };
+        if let Some(connection) = self.waiting.remove(&(remote, local)) {
+            let live = Arc::strong_count(&connection) > 1;
+            if live || lock(&connection).directions[0].sent_len > 0 {
+                return StreamEnd {
+                    connection,
+                    side: 1,
+                };
+            }
         }
         let number = self.registered;
         self.registered += 1;
@@ -408,8 +423,7 @@ impl StreamMatcher {
             key: (local, remote),
             mismatches: self.mismatches.clone(),
         }));
-        self.waiting
-            .insert((local, remote), Arc::downgrade(&connection));
+        self.waiting.insert((local, remote), connection.clone());
         StreamEnd {
             connection,
             side: 0,
@@ -668,6 +682,23 @@ mod tests {
         assert_eq!(client.received(b"hi"), None);
         client.sent(&b"ho"[..]);
         assert_eq!(server.received(b"ho"), None);
+    }
+
+    #[test]
+    fn r6_an_end_gone_before_its_peer_registered_is_joined_for_the_bytes_it_queued() {
+        // The server end greets and goes before the client end registers (its `connected`
+        // runs a latency later): the greeting is the client's to receive.
+        let (a, b) = addrs();
+        let mut m = StreamMatcher::new();
+        let server = m.register(b, a);
+        server.sent(&b"hello"[..]);
+        drop(server);
+        let client = m.register(a, b);
+        assert_eq!(client.received(b"hello"), None);
+        assert_eq!(
+            client.received(b"!"),
+            Some("1 bytes received at stream offset 5 that the peer never sent".into())
+        );
     }
 
     #[test]
