@@ -15,7 +15,7 @@
 
 use super::config::{ConnectionConfig, MAX_RECEIVED_PER_TURN};
 use super::connection::{
-    write_size, Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection,
+    write_size, Attachment, Deferred, Phase, ReadOutcome, Role, TcpConnection, WriteKind,
 };
 use super::dial::DialRequest;
 use super::message::Message;
@@ -192,11 +192,11 @@ impl ConnectionMachine {
         match msg {
             Message::Write(data) => {
                 let out = self.notify.sent(&mut self.conn, data);
-                self.queue_writes(std::iter::once(out));
+                self.queue_writes(WriteKind::Write, std::iter::once(out));
             }
             Message::Writev(chunks) => {
                 let out = self.notify.sentv(&mut self.conn, chunks);
-                self.queue_writes(out);
+                self.queue_writes(WriteKind::Writev, out);
             }
             Message::Mute => self.conn.set_muted(true),
             Message::Unmute => {
@@ -333,10 +333,19 @@ impl ConnectionMachine {
 
     // ---- the turns ----
 
-    fn queue_writes(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
+    fn queue_writes(&mut self, kind: WriteKind, chunks: impl IntoIterator<Item = Bytes>) {
+        // The notifier closed the connection inside `sent` (or its `expect` hook, deferred to
+        // after it, did): what `sent` returned is not sent, and is counted, in the first case
+        // before `closed` runs, so that its recorder tells of it.
+        let chunks = chunks.into_iter();
+        if self.conn.phase() != Phase::Open {
+            self.conn.refuse_sent(kind, chunks.map(|c| c.len()).sum());
+            self.drain_deferred();
+            return;
+        }
         self.drain_deferred();
         if self.conn.phase() != Phase::Open {
-            // The notifier closed the connection inside `sent`.
+            self.conn.refuse_sent(kind, chunks.map(|c| c.len()).sum());
             return;
         }
         for chunk in chunks {

@@ -371,6 +371,8 @@ fn l5_hard_close_inside_sent_fires_closed_right_after_sent_and_drops_the_queue()
     );
     assert_eq!(conn.wire.written(), b"");
     assert_eq!(conn.handle.stats().writes_dropped, 1);
+    // The queued "one" and the "bye" that `sent` returned: neither went out, both counted.
+    assert_eq!(conn.handle.stats().bytes_discarded, 6);
 }
 
 #[test]

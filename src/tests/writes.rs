@@ -83,6 +83,38 @@ fn drops_reported_to(log: &Log) -> impl Fn(&mut TcpConnection) + Send + 'static 
 }
 
 #[test]
+fn w1_a_graceful_close_inside_sent_drops_what_sent_returned_and_reports_it() {
+    let log = Log::new();
+    let observe = drops_reported_to(&log);
+    let script = Script::new(&log)
+        .on_accepted(move |conn| observe(conn))
+        .on_sent(|conn, data| {
+            if data == b"bye"[..] {
+                conn.close();
+            }
+            data
+        });
+    let mut conn = server(script);
+    conn.accept();
+    conn.handle.write("one");
+    conn.handle.write("bye");
+    conn.messages();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "sent(\"one\")",
+            "sent(\"bye\")",
+            "dropped write(3B) while closing(shut), dropped write #1",
+        ]
+    );
+    assert_eq!(conn.wire.written_str(), "one");
+    assert!(conn.wire.is_shut(), "the close goes on as graceful");
+    assert_eq!(conn.handle.stats().writes_dropped, 1);
+    assert_eq!(conn.handle.stats().bytes_discarded, 0);
+}
+
+#[test]
 fn w1_each_dropped_write_is_reported_with_its_phase_and_running_count() {
     let log = Log::new();
     let observe = drops_reported_to(&log);

@@ -461,6 +461,18 @@ impl TcpConnection {
         }
     }
 
+    /// What `sent` or `sentv` returned, `bytes` in all, after the notifier closed the
+    /// connection inside it: a hard close discards it with the queue (L5, counted in
+    /// `bytes_discarded`), a graceful one drops it as a write after `close()` (W1). Nothing
+    /// is lost without a count; an empty result loses nothing.
+    pub(crate) fn refuse_sent(&mut self, kind: WriteKind, bytes: usize) {
+        match self.phase {
+            _ if bytes == 0 => {}
+            Phase::Closed => self.stats.discarded(bytes),
+            _ => self.drop_write(kind, bytes),
+        }
+    }
+
     /// The observers of dropped writes, for the runtime to tell of writes sent through a
     /// handle after the task ended.
     pub(crate) fn drop_observer(&self) -> Option<&DropObserver> {
