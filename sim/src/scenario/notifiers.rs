@@ -474,6 +474,62 @@ impl TcpConnectionNotify for HardCloser {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
+/// How a [`Greeter`] ends a connection once its greeting is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Farewell {
+    /// `dispose()`: a graceful close queued behind the greeting, which goes out whole.
+    Close,
+    /// `hard_close()` once the greeting's write was handled: what the send buffer had not
+    /// taken of it is discarded (L5).
+    HardClose,
+}
+
+/// A server that speaks first: it writes its greeting as it accepts a connection and then
+/// ends it (a banner, a daytime service), before its client may have run `connected`. Reads
+/// nothing it is sent.
+#[derive(Debug, Clone)]
+pub struct Greeter {
+    greeting: Bytes,
+    farewell: Farewell,
+}
+
+impl Greeter {
+    /// Writes `greeting` to each connection it accepts, then ends it as `farewell` says.
+    pub fn new(greeting: impl Into<Bytes>, farewell: Farewell) -> Self {
+        Greeter {
+            greeting: greeting.into(),
+            farewell,
+        }
+    }
+}
+
+impl TcpConnectionNotify for Greeter {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        conn.write(self.greeting.clone());
+        match self.farewell {
+            Farewell::Close => conn.dispose(),
+            // An empty write after it: its `sent` comes once the greeting was handled.
+            Farewell::HardClose => conn.write(Bytes::new()),
+        }
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        if data.is_empty() && self.farewell == Farewell::HardClose {
+            conn.hard_close();
+        }
+        data
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A client that writes nothing and reads what it is sent until its peer closes: the client
+/// of a [`Greeter`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuietClient;
+
+impl TcpConnectionNotify for QuietClient {
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
 /// How an [`ImpatientClient`] gives up while connecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GiveUp {

@@ -20,8 +20,8 @@
 //! ```
 
 use super::notifiers::{
-    BulkWriter, Echo, ExpectRewriter, FramedEcho, GiveUp, HardCloser, ImpatientClient, LineClient,
-    LineServer, Proxy, Sender, SlowReader,
+    pattern, BulkWriter, Echo, ExpectRewriter, Farewell, FramedEcho, GiveUp, Greeter, HardCloser,
+    ImpatientClient, LineClient, LineServer, Proxy, QuietClient, Sender, SlowReader,
 };
 use super::spec::{factory, ListenNotifierFactory, NotifierFactory};
 use crate::validate::{
@@ -198,9 +198,11 @@ impl Registry {
 
     /// The built-in notifiers: `echo`, `framed-echo`, `line-server`, `slow-reader` for
     /// listeners; `sender`, `bulk-writer`, `throttle-ignoring-writer`, `line-client` for
-    /// clients. Also `hard-closer` and `pausing-reader` for listeners, and `impatient-client`
-    /// and `inflating-sender` for clients; `proxy` for a listener that forwards each accepted
-    /// connection to `target`:`port` over a connection it dials (up to `attempts` tries).
+    /// clients. Also `hard-closer`, `pausing-reader` and `greeter` (speaks first, then
+    /// closes: `then = "close"` or `"hard_close"`) for listeners, and `impatient-client`,
+    /// `inflating-sender` and `quiet-client` (writes nothing, reads until its peer closes)
+    /// for clients; `proxy` for a listener that forwards each accepted connection to
+    /// `target`:`port` over a connection it dials (up to `attempts` tries).
     pub fn builtin() -> Self {
         let mut r = Registry::new();
         r.register("proxy", |p: &Params| {
@@ -232,19 +234,7 @@ impl Registry {
             Ok(factory(move || reader))
         });
         r.register("sender", |p: &Params| {
-            let text = p.string("text", "")?;
-            p.add_payload("text", text.len())?;
-            let bytes = p.payload("bytes", 0)?;
-            let mut sender = match (text.is_empty(), bytes) {
-                (false, 0) => Sender::new(text.into_bytes()),
-                (true, n) if n > 0 => Sender::pattern(n),
-                _ => {
-                    return Err(ParamError::new(
-                        "bytes",
-                        "give exactly one of `text` and `bytes`",
-                    ))
-                }
-            };
+            let mut sender = Sender::new(text_or_bytes(p)?);
             if let Some(chunk) =
                 Some(p.usize_at_most("chunk", 0, MAX_PAYLOAD_BYTES)?).filter(|c| *c > 0)
             {
@@ -281,6 +271,21 @@ impl Registry {
             );
             Ok(factory(move || closer))
         });
+        r.register("greeter", |p: &Params| {
+            let farewell = match p.string("then", "close")?.as_str() {
+                "close" => Farewell::Close,
+                "hard_close" => Farewell::HardClose,
+                other => {
+                    return Err(ParamError::new(
+                        "then",
+                        format!("expected close or hard_close, got {}", quoted(other)),
+                    ))
+                }
+            };
+            let greeter = Greeter::new(text_or_bytes(p)?, farewell);
+            Ok(factory(move || greeter.clone()))
+        });
+        r.register("quiet-client", |_: &Params| Ok(factory(|| QuietClient)));
         r.register("pausing-reader", |p: &Params| {
             let pause =
                 Duration::from_millis(p.usize_at_most("pause_ms", 100, MAX_DURATION_MS)? as u64);
@@ -415,6 +420,21 @@ fn all_read(name: &str, params: &Params) -> Result<(), ParamError> {
     }
 }
 
+/// The payload of a notifier that takes exactly one of `text` (those bytes) and `bytes` (that
+/// many of the test pattern), both counted against the file's payload limit.
+fn text_or_bytes(p: &Params) -> Result<Vec<u8>, ParamError> {
+    let text = p.string("text", "")?;
+    p.add_payload("text", text.len())?;
+    match (text.is_empty(), p.payload("bytes", 0)?) {
+        (false, 0) => Ok(text.into_bytes()),
+        (true, n) if n > 0 => Ok(pattern(0, n)),
+        _ => Err(ParamError::new(
+            "bytes",
+            "give exactly one of `text` and `bytes`",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,5 +484,31 @@ mod tests {
                 "unknown parameter of line-client (it takes: requests)".to_string()
             )
         );
+    }
+
+    #[test]
+    fn a_greeter_takes_a_greeting_and_how_it_ends() {
+        let registry = Registry::builtin();
+        let refused = |text: &str| {
+            let e = registry.build("greeter", &params(text)).err();
+            let e = e.expect("refused");
+            (e.key.clone(), e.to_string())
+        };
+        assert!(registry.build("greeter", &params("text = \"hi\"")).is_ok());
+        let hard = "bytes = 64\nthen = \"hard_close\"";
+        assert!(registry.build("greeter", &params(hard)).is_ok());
+        assert_eq!(
+            refused("text = \"hi\"\nthen = \"linger\""),
+            (
+                "then".into(),
+                "expected close or hard_close, got \"linger\"".into()
+            )
+        );
+        assert_eq!(
+            refused("text = \"hi\"\nbytes = 2").0,
+            "bytes",
+            "one greeting"
+        );
+        assert_eq!(refused("").0, "bytes", "a greeting is needed");
     }
 }
