@@ -15,10 +15,10 @@ pub struct ConnectionStats {
     pub bytes_received: u64,
     /// Notifier `expect` results rejected for exceeding the read buffer size (rule R2).
     pub expect_rejected: u64,
-    /// Bytes queued by writes that a hard close threw away before they reached the network
-    /// (`hard_close`, a reset or failed socket, `close` or `dispose` while muted), with what
-    /// a `sent` that hard-closed returned: no callback says so, and a peer that waits for
-    /// them waits for ever.
+    /// Bytes queued by writes that a close at once threw away before they reached the network
+    /// (the peer's end of stream, `hard_close`, a reset or failed socket, `close` or `dispose`
+    /// while muted), with what a `sent` that hard-closed returned: no callback says so, and
+    /// a peer that waits for them waits for ever.
     pub bytes_discarded: u64,
 }
 

@@ -180,6 +180,8 @@ fn l3_peer_end_of_stream_drops_queued_writes_and_fires_closed() {
     assert_eq!(conn.connection().queued_bytes(), 0);
     assert!(!conn.wire.is_shut());
     assert!(conn.wire.is_dropped());
+    // Counted as L5's are: the peer that waits for them is never told.
+    assert_eq!(conn.connection().stats().bytes_discarded, 6);
 }
 
 #[test]

@@ -397,7 +397,7 @@ impl TcpConnectionNotify for Reader {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-/// The bytes that `who`'s note in the trace says a hard close discarded.
+/// The bytes that `who`'s note in the trace says it discarded as it closed at once.
 fn noted_discard(outcome: &RunOutcome, who: &str) -> Option<String> {
     (outcome.trace.events().iter())
         .filter(|e| e.who == who)
@@ -446,7 +446,7 @@ fn l5_missing_bytes_name_the_hard_close_that_discarded_them() {
             .collect::<Vec<_>>(),
         [format!(
             "property delivered: c1 received {received} bytes, expected {TOTAL} \
-             (server.1's hard close discarded {discarded} queued bytes)"
+             (server.1 closed at once, discarding {discarded} queued bytes)"
         )],
         "{verdict}"
     );
@@ -485,7 +485,7 @@ fn l5_missing_bytes_name_the_hard_close_that_discarded_them() {
         .expect("echoed failed");
     assert!(
         echoed.ends_with(&format!(
-            "(c1's hard close discarded {discarded} queued bytes)"
+            "(c1 closed at once, discarding {discarded} queued bytes)"
         )),
         "{echoed}"
     );

@@ -280,13 +280,18 @@ fn properties(scenario: &Scenario, view: &RunView<'_>) -> Vec<Failure> {
 }
 
 /// The queued bytes that a hard close of one of `ends` discarded, as a missing-bytes failure
-/// adds them (` (server.1's hard close discarded 128425 queued bytes)`), or nothing: no
+/// adds them (` (server.1 closed at once, discarding 128425 queued bytes)`), or nothing: no
 /// callback tells of them, and the trace says so only in a note after the `closed` line.
 fn discarded<'a>(ends: impl IntoIterator<Item = Option<&'a ConnectionEnd>>) -> String {
     let lost: Vec<String> = (ends.into_iter().flatten())
         .filter_map(|end| {
             let bytes = end.stats?.bytes_discarded;
-            (bytes > 0).then(|| format!("{}'s hard close discarded {bytes} queued bytes", end.name))
+            (bytes > 0).then(|| {
+                format!(
+                    "{} closed at once, discarding {bytes} queued bytes",
+                    end.name
+                )
+            })
         })
         .collect();
     match lost.is_empty() {

@@ -592,8 +592,9 @@ impl CallbackSink for HostSink {
             // No callback tells of them, and a peer waiting for them only sees it wait.
             after(EventKind::Note {
                 text: format!(
-                    "{discarded} queued bytes never sent: a hard close discards them (a reset, \
-                     `hard_close`, `close` or `dispose` while muted)"
+                    "{discarded} queued bytes never sent: the connection closed at once and \
+                     discarded them (the peer's end of stream, a reset, `hard_close`, or \
+                     `close`/`dispose` while muted)"
                 ),
             });
         }
