@@ -339,8 +339,7 @@ impl StreamEnd {
     }
 }
 
-/// `connection`, locked: a check that panicked while holding it left nothing half-written
-/// that a later caller could misread.
+/// `connection`, locked, also after a panic while it was held (the run reports the panic).
 fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     connection.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -353,9 +352,9 @@ fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 pub(crate) struct StreamMatcher {
     /// Connections one end of which registered, by that end's (local, remote), waiting for
     /// the other end: looked up once per end, never iterated. An end may be gone before its
-    /// peer registers (a server that greets and hard-closes before its client's `connected`,
-    /// a client that writes and closes before a listener at its limit accepts), and its
-    /// bytes are still on their way: see [`StreamMatcher::register`] for when its peer joins.
+    /// peer registers (a server that greets and hard-closes before its client's `connected`
+    /// runs) while its bytes are still on their way: see [`StreamMatcher::register`] for when
+    /// its peer joins.
     waiting: FxHashMap<DirectionKey, Arc<Mutex<Connection>>>,
     /// Connections registered so far.
     registered: u64,
