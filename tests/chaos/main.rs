@@ -6,6 +6,18 @@
 //! sweep with faults firing; and every built-in correct notifier survives every fault that
 //! heals (`healing`); a saved regression is replayed before the sweep (`regressions`).
 //!
+//! Eight more, each with its fixed twin, misread a finer point of the contract: a server
+//! that mutes on `throttled` and never unmutes (`mute_on_throttle`), one that mutes and then
+//! closes, which is a hard close (`mute_then_close`), a header-then-body protocol that loses
+//! the bytes delivered after its header when it switches `expect` (`header_then_body`),
+//! `times` taken for a count over the connection (`times_as_a_counter`), `false` from
+//! `received` taken for "not consumed" (`false_as_not_consumed`), a pipelining client that
+//! counts one answer per `received` against a server that closes after one answer
+//! (`pipelined_count`), and two wrappers that drop a callback with a default method: one
+//! routed through a relay with `proxy_via` that swallows `unthrottled`
+//! (`wrapper_drops_unthrottled`), one framing wrapper that leaves `sentv` unframed
+//! (`framing_wrapper_drops_sentv`).
+//!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
 //! random seeds, budgets, ...) as a user's test would, which `environment` checks by running
@@ -15,11 +27,19 @@ mod correct_echo;
 mod duplicate_on_retry;
 mod eager_writer;
 mod environment;
+mod false_as_not_consumed;
 mod forgotten_connect_failed;
+mod framing_wrapper_drops_sentv;
 mod gives_up_too_soon;
+mod header_then_body;
 mod healing;
+mod mute_on_throttle;
+mod mute_then_close;
 mod naive_framing;
+mod pipelined_count;
 mod proxy_redial_drops;
 mod regressions;
 mod resume_from_written;
 mod support;
+mod times_as_a_counter;
+mod wrapper_drops_unthrottled;
