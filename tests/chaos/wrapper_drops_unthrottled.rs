@@ -5,10 +5,10 @@
 //! default (do nothing) swallows it. The inner notifier, a bulk writer that pauses while
 //! throttled, waits forever. On a quiet network the window is large and nothing throttles.
 //!
-//! (The swarm draws partitions between the hosts a scenario's clients name, here `client`
-//! and `server`; the connections `proxy_via` routes, `client` to `relay` and `relay` to
-//! `server`, get none: the coverage of this scenario counts partitions that found no bytes
-//! in flight. The bug needs a small send buffer only.)
+//! (The swarm also partitions the routes `proxy_via` and the relay's onward connection take,
+//! `client` to `relay` and `relay` to `server`, which no client names: they found the built-in
+//! proxy dropping what it held when its peer closed before the onward connection was up. The
+//! bug needs a small send buffer only.)
 
 use crate::support::{assert_caught, assert_fix_passes, assert_fix_passes_many};
 use std::collections::BTreeMap;

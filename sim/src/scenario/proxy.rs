@@ -39,7 +39,9 @@ struct Target {
 /// proxy's host (`conn.dial`), holds what its peer sends until that onward connection is up,
 /// then forwards both ways; each side's end closes the other. An onward connect that fails
 /// is dialled again, up to `attempts` attempts in all (a service that refuses while it
-/// restarts), then the peer's connection is closed.
+/// restarts), then the peer's connection is closed. A peer that sends and closes before the
+/// onward connection is up still has what it sent delivered: the dialling goes on, and the
+/// onward connection writes what was held, then closes.
 ///
 /// ```
 /// use tcpnotify_sim::notifiers::{Echo, Proxy, Sender};
@@ -105,11 +107,15 @@ impl TcpConnectionNotify for Proxy {
     fn closed(&mut self, _conn: &mut TcpConnection) {
         let mut relay = lock(&self.relay);
         relay.front_closed = true;
-        for onward in [relay.onward.take(), relay.dialling.take()]
-            .into_iter()
-            .flatten()
-        {
+        // A connected onward connection closes once what it was given is sent; one being
+        // dialled is abandoned only if it has nothing to deliver.
+        if let Some(onward) = relay.onward.take() {
             onward.dispose();
+        }
+        if relay.held.is_empty() {
+            if let Some(dialling) = relay.dialling.take() {
+                dialling.dispose();
+            }
         }
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
@@ -147,13 +153,14 @@ impl TcpConnectionNotify for Onward {
     fn connected(&mut self, conn: &mut TcpConnection) {
         let mut relay = lock(&self.relay);
         relay.dialling = None;
-        if relay.front_closed {
-            conn.close();
-            return;
-        }
         let held = std::mem::take(&mut relay.held);
         if !held.is_empty() {
             conn.write(held);
+        }
+        if relay.front_closed {
+            // A message, so it is handled after the write (a `close` would drop it).
+            conn.dispose();
+            return;
         }
         relay.onward = Some(conn.handle());
     }
@@ -167,7 +174,8 @@ impl TcpConnectionNotify for Onward {
     fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
         let again = {
             let relay = lock(&self.relay);
-            !relay.front_closed && relay.attempts < self.target.attempts
+            let wanted = !relay.front_closed || !relay.held.is_empty();
+            wanted && relay.attempts < self.target.attempts
         };
         match again {
             true => Onward::dial(conn, &self.relay, self.front.clone(), &self.target),
