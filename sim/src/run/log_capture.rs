@@ -16,7 +16,8 @@
 //!   name from the first callback span opened inside it: what the core crate logs between
 //!   callbacks (`read failed; closing`) names its connection too;
 //! - the time from turmoil's clock of the host being polled, or, between polls, from the run
-//!   loop's clock ([`LogCapture::set_now`]).
+//!   loop's clock ([`LogCapture::set_now`]); never a host's clock outside its poll, which
+//!   reads the machine's time.
 //!
 //! Other spans are recorded only if the filter enables them, and only to find these.
 
@@ -187,8 +188,16 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TraceLayer {
         let mut fields = EventFields::default();
         event.record(&mut fields);
         let meta = event.metadata();
+        // A host's clock only inside its poll: outside it (turmoil's own `Crash` and `Bounce`,
+        // logged while it crashes or restarts a host) the host's clock reads tokio's time
+        // with no runtime entered, the machine's own, and the run loop's clock is the time.
+        let loop_us = || self.loop_us.load(Ordering::Relaxed);
+        let at_us = match host {
+            Some(_) => sim_now_us().unwrap_or_else(loop_us),
+            None => loop_us(),
+        };
         self.trace.push(TraceEvent {
-            at_us: sim_now_us().unwrap_or_else(|| self.loop_us.load(Ordering::Relaxed)),
+            at_us,
             host: host.unwrap_or_else(|| "-".into()),
             who: who.flatten().unwrap_or_else(|| "-".into()),
             kind: EventKind::Log {
