@@ -19,4 +19,5 @@ pub use checker::{check, check_events, CheckOptions, CheckReport, Rule, UnknownR
 pub use coverage::Coverage;
 pub use property::PropertyResult;
 pub use verdict::{judge, judge_outcome, judge_until, signature_of, Failure, Verdict, RUN_ERROR};
+pub(crate) use view::pair_by_addresses;
 pub use view::{ConnectionEnd, RunView};

@@ -214,26 +214,40 @@ fn peers(
             continue;
         };
         let who = event.who.as_str();
-        if !addresses.contains_key(who) && connections.contains_key(who) {
-            addresses.insert(who, (*local, *remote));
+        if connections.contains_key(who) {
+            addresses.entry(who).or_insert((*local, *remote));
         }
     }
-    // `None` for addresses more than one connection had.
-    let mut by_addresses: BTreeMap<(SocketAddr, SocketAddr), Option<&str>> = BTreeMap::new();
-    for (who, ends) in &addresses {
-        by_addresses
-            .entry(*ends)
-            .and_modify(|one| *one = None)
-            .or_insert(Some(*who));
+    let names: Vec<&str> = addresses.keys().copied().collect();
+    let ends: Vec<_> = addresses.values().copied().map(Some).collect();
+    (names.iter().zip(pair_by_addresses(&ends)))
+        .filter_map(|(who, peer)| Some((who.to_string(), names[peer?].to_string())))
+        .collect()
+}
+
+/// For each of `ends` (a connection end's local and peer address, if known), the index of the
+/// end whose addresses are its own swapped: the two ends of one connection. Addresses more
+/// than one end had (a port used again after a host's restart) pair none of them, as which
+/// met which cannot be told from them. The judge's [`RunView::peer`] and the timeline's
+/// lanes pair by it.
+pub(crate) fn pair_by_addresses(ends: &[Option<(SocketAddr, SocketAddr)>]) -> Vec<Option<usize>> {
+    // `None` for addresses more than one end had.
+    let mut by_addresses: BTreeMap<(SocketAddr, SocketAddr), Option<usize>> = BTreeMap::new();
+    for (i, addresses) in ends.iter().enumerate() {
+        if let Some(addresses) = addresses {
+            by_addresses
+                .entry(*addresses)
+                .and_modify(|one| *one = None)
+                .or_insert(Some(i));
+        }
     }
-    let only = |ends: &(SocketAddr, SocketAddr)| by_addresses.get(ends).copied().flatten();
-    (addresses.iter())
-        .filter_map(|(who, (local, remote))| {
-            only(&(*local, *remote))?;
-            let peer = only(&(*remote, *local))?;
-            Some((who.to_string(), peer.to_string()))
+    let only = |ends: (SocketAddr, SocketAddr)| by_addresses.get(&ends).copied().flatten();
+    (ends.iter().enumerate())
+        .map(|(i, addresses)| {
+            let (local, remote) = (*addresses)?;
+            only((local, remote))?;
+            only((remote, local)).filter(|&peer| peer != i)
         })
-        .filter(|(who, peer)| who != peer)
         .collect()
 }
 

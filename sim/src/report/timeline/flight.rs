@@ -3,6 +3,7 @@
 //! are paired by their addresses: one's local address is the other's peer address.
 
 use super::lane::Lane;
+use crate::judge::pair_by_addresses;
 use crate::run::TraceEvent;
 use std::collections::BTreeMap;
 use tcpnotify::record::Callback;
@@ -30,20 +31,13 @@ impl Flight {
     }
 }
 
-/// Sets each lane's peer: the lane whose (local, peer) addresses are this one's swapped. A
-/// lane whose addresses more than one lane shares keeps the first of them.
+/// Sets each lane's peer: the lane whose (local, peer) addresses are this one's swapped, as
+/// the judge pairs a connection's ends ([`pair_by_addresses`]); lanes whose addresses another
+/// lane shares have none.
 pub(crate) fn pair(lanes: &mut [Lane]) {
-    let mut by_addresses = BTreeMap::new();
-    for (i, lane) in lanes.iter().enumerate() {
-        if let Some(addresses) = lane.addresses {
-            by_addresses.entry(addresses).or_insert(i);
-        }
-    }
-    for (i, lane) in lanes.iter_mut().enumerate() {
-        lane.peer = lane
-            .addresses
-            .and_then(|(local, remote)| by_addresses.get(&(remote, local)).copied())
-            .filter(|&peer| peer != i);
+    let addresses: Vec<_> = lanes.iter().map(|lane| lane.addresses).collect();
+    for (lane, peer) in lanes.iter_mut().zip(pair_by_addresses(&addresses)) {
+        lane.peer = peer;
     }
 }
 
