@@ -279,7 +279,7 @@ fn properties(scenario: &Scenario, view: &RunView<'_>) -> Vec<Failure> {
     failures
 }
 
-/// The queued bytes that a hard close of one of `ends` discarded, as a missing-bytes failure
+/// The queued bytes that one of `ends` discarded as it closed at once, as a missing-bytes failure
 /// adds them (` (server.1 closed at once, discarding 128425 queued bytes)`), or nothing: no
 /// callback tells of them, and the trace says so only in a note after the `closed` line.
 fn discarded<'a>(ends: impl IntoIterator<Item = Option<&'a ConnectionEnd>>) -> String {
@@ -294,8 +294,9 @@ fn discarded<'a>(ends: impl IntoIterator<Item = Option<&'a ConnectionEnd>>) -> S
             })
         })
         .collect();
-    match lost.is_empty() {
-        true => String::new(),
-        false => format!(" ({})", lost.join("; ")),
+    if lost.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", lost.join("; "))
     }
 }
