@@ -105,6 +105,15 @@ pub trait Network: Clone + Send + Sync + 'static {
     }
     /// The listening socket's bound address.
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr>;
+    /// Starts `task`, a connection's or a listener's, as a task of the runtime it is called
+    /// in. The default is `tokio::spawn`. A backend may wrap the task, but should start it
+    /// with `tokio::spawn` all the same, so that it is scheduled among the tasks its user
+    /// starts as those are (R4). The simulator wraps it to end a crashed host's tasks in the
+    /// order they started, where tokio's runtime would end them in an order that depends on
+    /// every task the process ever started.
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
+    }
 }
 
 /// Parses a numeric service (port). Service names are not looked up.

@@ -94,8 +94,9 @@ impl<N: Network> ConnectionBuilder<N> {
         host: &str,
         service: &str,
     ) -> ConnectionHandle {
+        let net = self.net.clone();
         let (handle, run) = self.connect_in_task(notify, host, service);
-        tokio::spawn(run);
+        net.spawn(run);
         handle
     }
 

@@ -185,14 +185,21 @@ impl<N: Network> ConnectionTask<N> {
     /// Spawns a client that dials `host` and `service`, on a mailbox made beforehand (a
     /// connection a notifier dialled, whose handle it already holds).
     pub(crate) fn spawn_client_on(
-        net: N,
+        net: &N,
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
         host: &str,
         service: &str,
         channel: (Mailbox, Attachment),
     ) {
-        tokio::spawn(Self::client_on(net, notify, config, host, service, channel));
+        net.spawn(Self::client_on(
+            net.clone(),
+            notify,
+            config,
+            host,
+            service,
+            channel,
+        ));
     }
 
     /// The future that runs a client dialling `host` and `service` on a mailbox made
@@ -231,7 +238,7 @@ impl<N: Network> ConnectionTask<N> {
 
     /// Spawns a connection for a stream a listener accepted.
     pub(crate) fn spawn_server(
-        net: N,
+        net: &N,
         notify: Box<dyn TcpConnectionNotify>,
         config: ConnectionConfig,
         stream: N::Stream,
@@ -241,11 +248,11 @@ impl<N: Network> ConnectionTask<N> {
         let machine = ConnectionMachine::server(notify, config, Some(attachment));
         let mut task = Box::new(ConnectionTask::<N> {
             actor: Actor::new(machine, mailbox),
-            net,
+            net: net.clone(),
             dialling: None,
             on_finish: Some(on_finish),
         });
-        tokio::spawn(
+        net.spawn(
             async move {
                 let transport = StreamTransport::new(stream, task.actor.mailbox().waker());
                 task.actor.machine().handle_accepted(Box::new(transport));

@@ -56,7 +56,7 @@ pub(crate) fn start<N: Network>(net: &N, requests: Vec<DialRequest>) {
             }
         };
         ConnectionTask::spawn_client_on(
-            net.clone(),
+            net,
             request.notify,
             request.config,
             &request.host,

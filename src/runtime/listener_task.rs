@@ -118,9 +118,9 @@ pub(crate) fn spawn_listener<N: Network>(
     let (state_tx, state_rx) = watch::channel(ListenerState::Binding);
     let machine = ListenerMachine::new(notify, limit, config);
     let (host, service) = (host.to_string(), service.to_string());
-    tokio::spawn(
+    net.spawn(
         run_listener(
-            net,
+            net.clone(),
             machine,
             host.clone(),
             service.clone(),
@@ -193,7 +193,7 @@ async fn run_listener<N: Network>(
                         wake: (machine.limit() > 0).then(|| closed_tx.clone()),
                     };
                     ConnectionTask::<N>::spawn_server(
-                        net.clone(),
+                        &net,
                         notify,
                         machine.config(),
                         stream,

@@ -156,23 +156,16 @@ fn child_prints_trace() {
     println!("<<<TRACE\n{}TRACE>>>", trace_of(seed));
 }
 
-/// KNOWN DEFECT (found in the twelfth session, not fixed): a crash that ends two connections
-/// of one peer host at once ends them in an order that can differ between two runs of the
-/// same plan in one process (never, so far, between processes). turmoil drops the crashed
-/// host's tokio runtime, which shuts its tasks down shard by shard, a task's shard being its
-/// id modulo 4; tokio numbers tasks from one counter for the whole process, so a second run
-/// numbers them differently, drops the streams in another order, and the peer host hears of
-/// them (c2, c4 `closed`) in that order. A sweep that runs seeds in one process can then
-/// see a run its `run --seed` in a fresh process does not. The fix belongs where a crash
-/// ends the host's connections (the runner's `FaultKind::Crash`, the fault layer), making
-/// the order the simulator's own, not tokio's. Tried and withdrawn: starting the stack's
-/// tasks on the host's `LocalSet` (dropped in start order) fixed the order but broke R4 for
-/// tasks a user starts with `tokio::spawn` (the LocalSet re-polls a yielding connection
-/// before the runtime's tasks run: `r3_r4_received_false_yields_to_a_message_from_another_task`
-/// in the simulator).
+/// A crash that ends several connections of one host at once ends them in the order they
+/// started, in every run. turmoil drops the crashed host's tokio runtime, which drops its
+/// tasks shard by shard, a task's shard being its id modulo 4; tokio numbers tasks from one
+/// counter for the whole process, so a second run in the same process numbered them
+/// differently, dropped the streams in another order, and the peer host heard of them (c2, c4
+/// `closed`) in that order: a sweep could see a run that `run --seed` in a fresh process did
+/// not. The simulator now keeps the tasks a crash drops and ends them in their order
+/// (`sim/src/run/teardown.rs`). Four runs in one process, each after tasks of the others.
 #[test]
-#[ignore = "known defect: a crash's drop order depends on tokio's process-wide task ids"]
-fn known_defect_a_crash_ends_its_connections_in_one_order_in_every_run() {
+fn a_crash_ends_its_connections_in_one_order_in_every_run() {
     use tcpnotify_sim::fault::{
         EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks,
     };

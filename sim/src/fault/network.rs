@@ -178,6 +178,10 @@ where
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {
         self.inner.listener_address(listener)
     }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.inner.spawn(task);
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! (`capacity.rs`, with the limits no setting raises), each link's latency drawn from a
 //! random stream of its own (`latency.rs`), and a [`Cutoff`] that stops a run from
 //! outside (a wall-clock deadline, Ctrl-C). Every run ends with a liveness phase once its
-//! active duration is over ([`Liveness`]: every fault heals, then the run settles).
+//! active duration is over ([`Liveness`]: every fault heals, then the run settles). A crash
+//! ends a host's connections in the order they started, whatever tokio's order ([`Teardown`]).
 //!
 //! While a run goes, its notifiers reach its context (`context.rs`): the run's shared state
 //! ([`run_state`]) and its assertions ([`always`], [`sometimes`], [`reachable`], recorded as
@@ -24,6 +25,7 @@ mod network;
 mod recorder;
 mod runner;
 mod tally;
+mod teardown;
 mod trace;
 
 pub use assert::{Assertion, AssertionFailure, AssertionKind, Assertions};
@@ -34,6 +36,7 @@ pub use log_line::{LogFields, LogLevel};
 pub use network::{SimNetwork, TurmoilListener, TurmoilNetwork, TurmoilStream};
 pub use runner::{run, run_until, simulation_builder, Ended, Liveness, RunError, RunOutcome};
 pub use tally::{is_listener_callback, tally, Ending, Tally};
+pub use teardown::{Teardown, TeardownGuard};
 pub use trace::{now_us, EventKind, Trace, TraceEvent, TraceLineError, TraceParseError};
 
 pub(crate) use assert::DECLARED;

@@ -8,6 +8,7 @@
 //! extra connection); the fault layer makes SYNs into partitions and to crashed hosts wait
 //! and time out (`fault::network`).
 
+use super::teardown::Teardown;
 use crate::fault::{FaultLayer, FaultNetwork, Peek};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +39,9 @@ pub struct TurmoilNetwork {
     /// The addresses of hosts that have an address but no place in turmoil (a run leaves
     /// out hosts that run nothing): a connect to one is a SYN no one answers.
     silent: Arc<BTreeSet<IpAddr>>,
+    /// Every task the stack starts here, in one order for the whole run, so that a crash
+    /// ends a host's tasks in the order they started ([`Teardown`]).
+    teardown: Arc<Teardown>,
 }
 
 impl TurmoilNetwork {
@@ -64,6 +68,7 @@ impl TurmoilNetwork {
             names,
             addresses,
             silent: Arc::default(),
+            teardown: Arc::default(),
         }
     }
 
@@ -85,6 +90,12 @@ impl TurmoilNetwork {
             host: host.into(),
             ..self.clone()
         }
+    }
+
+    /// What starts the stack's tasks on every host of this network, and ends those a crash
+    /// drops in the order they started.
+    pub fn teardown(&self) -> &Arc<Teardown> {
+        &self.teardown
     }
 
     /// This network through the fault layer `layer`: what a run gives each host.
@@ -265,6 +276,10 @@ impl Network for TurmoilNetwork {
         cx: &mut Context<'_>,
     ) -> Option<Poll<io::Result<(Self::Stream, SocketAddr)>>> {
         Some(listener.poll_accept(cx))
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.teardown.spawn(task);
     }
 
     fn listener_address(&self, listener: &Self::Listener) -> io::Result<SocketAddr> {

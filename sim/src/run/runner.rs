@@ -18,6 +18,7 @@ use super::latency::LinkLatencies;
 use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
 use super::recorder::{Acted, FaultEnd, Fired, HostSink, RunState, Undo};
+use super::teardown::Teardown;
 use super::trace::{EventKind, Trace};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
@@ -32,7 +33,7 @@ use std::sync::{Arc, Once};
 use std::task::Poll;
 use std::time::{Duration, UNIX_EPOCH};
 use tcpnotify::record::{Name, Recorded, RecordedListener};
-use tcpnotify::{ConnectionConfig, TcpConnection, TcpListener};
+use tcpnotify::{ConnectionConfig, Network, TcpConnection, TcpListener};
 
 /// The simulated wall clock starts here (2024-01-01), so no run reads the real clock.
 const EPOCH_SECS: u64 = 1_704_067_200;
@@ -305,6 +306,7 @@ fn run_pass(
         disturbed: Disturbed::default(),
         liveness: Liveness::NotReached,
         logs: logs.clone(),
+        teardown: network.teardown().clone(),
     };
     // Every notifier of the run reaches its context, until the run ended.
     let entered = context.enter();
@@ -432,7 +434,10 @@ fn register_host(
         let (host, run, network) = (host.clone(), run.clone(), network.clone());
         let (listeners, clients) = (listeners.clone(), clients.clone());
         let incarnation = incarnations.fetch_add(1, Ordering::SeqCst) + 1;
+        // Moved into the software, and so dropped with it, polled or not.
+        let teardown = network.teardown().guard();
         async move {
+            let _teardown = teardown;
             let net = network.on_host(&host).with_faults(run.layer.clone());
             let sink = HostSink::new(&host, run.clone());
             for l in listeners.iter() {
@@ -452,9 +457,10 @@ fn register_host(
             // Clients run once; after a crash they count as finished.
             if incarnation == 1 {
                 for i in 0..clients.len() {
-                    let (net, sink, run) = (net.clone(), sink.clone(), run.clone());
+                    let (sink, run) = (sink.clone(), run.clone());
                     let clients = clients.clone();
-                    tokio::spawn(async move {
+                    let client_net = net.clone();
+                    net.spawn(async move {
                         let c = &clients[i];
                         if c.start_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(c.start_ms)).await;
@@ -465,7 +471,7 @@ fn register_host(
                         // spawn, and a wake at its end, fewer per client), from where its own
                         // task would have started.
                         let (_, connection) = TcpConnection::builder()
-                            .network(net)
+                            .network(client_net)
                             .config(c.config)
                             .connect_in_task(notify, &c.target, &c.service);
                         behind_queued_tasks().await;
@@ -520,6 +526,8 @@ struct Loop<'s, 'a> {
     /// Records the run's `tracing` events; told the loop's time for those logged between
     /// host polls.
     logs: LogCapture,
+    /// Through which a crash or restart ends a host's tasks in the order they started.
+    teardown: Arc<Teardown>,
 }
 
 impl Loop<'_, '_> {
@@ -655,7 +663,8 @@ impl Loop<'_, '_> {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
                 if !self.left_out.contains(&host) {
-                    self.sim.bounce(host.as_str());
+                    let sim = &mut self.sim;
+                    self.teardown.crashing(|| sim.bounce(host.as_str()));
                 }
                 self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
@@ -701,7 +710,8 @@ impl Loop<'_, '_> {
                 restart_after_ms,
             } => {
                 if !self.left_out.contains(host) {
-                    self.sim.crash(host.as_str());
+                    let sim = &mut self.sim;
+                    self.teardown.crashing(|| sim.crash(host.as_str()));
                 }
                 self.disturbed.crashed.insert(host.clone(), index);
                 self.run.layer.host_crashed(host);

@@ -1,0 +1,191 @@
+//! The order in which a crash ends a host's connections.
+//!
+//! turmoil crashes (and restarts) a host by dropping its tokio runtime, and tokio drops a
+//! runtime's unfinished tasks shard by shard, a task's shard being its id modulo the number
+//! of shards. Task ids count every task the process ever started, so the same run, made
+//! again in the same process (as a sweep does), ended a crashed host's connections in
+//! another order, and sent their FINs and resets, woke their peers and freed their ports in
+//! another order: its trace could differ from the run's in a fresh process.
+//!
+//! [`Teardown`] takes that order from tokio. Every task the stack starts on a simulated host
+//! (a connection's, a listener's, a scenario's client) is started through it, as a tokio task
+//! as before, so it is scheduled among its user's tasks as before. While a crash or restart
+//! drops the runtime ([`Teardown::crashing`]), a dropped task's future is kept rather than
+//! dropped, and the host's software, which turmoil drops after the runtime, still inside the
+//! crash, drops the kept ones in the order they started ([`Teardown::guard`]).
+//!
+//! What a user's own notifier starts with `tokio::spawn` is not covered: a crash still ends
+//! such tasks in tokio's order.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use tcpnotify::BoxFuture;
+
+/// One run's tasks, numbered as they start, and those a crash dropped, until they are ended
+/// in that order.
+#[derive(Default)]
+pub struct Teardown {
+    /// The number the next task takes.
+    started: AtomicU64,
+    /// Whether a crash or restart is dropping a host's runtime now.
+    crashing: AtomicBool,
+    /// Tasks the runtime dropped during the crash, by number, still to be dropped.
+    dropped: Mutex<BTreeMap<u64, BoxFuture<'static, ()>>>,
+}
+
+impl Teardown {
+    /// Starts `task` on the current runtime with `tokio::spawn`.
+    pub fn spawn(self: &Arc<Self>, task: impl Future<Output = ()> + Send + 'static) {
+        let number = self.started.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(Numbered {
+            number,
+            task: Some(Box::pin(task)),
+            teardown: self.clone(),
+        });
+    }
+
+    /// Runs `crash`, which drops a host's runtime (turmoil's `crash` or `bounce`), keeping the
+    /// tasks it drops for the host's [`guard`](Self::guard) to end in order. Anything still
+    /// kept when `crash` returns (a host whose software held no guard) is ended then, in
+    /// order, after the crash rather than inside it.
+    pub fn crashing<R>(&self, crash: impl FnOnce() -> R) -> R {
+        self.crashing.store(true, Ordering::Relaxed);
+        let result = crash();
+        self.crashing.store(false, Ordering::Relaxed);
+        self.end_dropped();
+        result
+    }
+
+    /// What a host's software holds for as long as it runs: dropped with the software, which
+    /// turmoil drops after the runtime's tasks, it ends the tasks the crash dropped.
+    pub fn guard(self: &Arc<Self>) -> TeardownGuard {
+        TeardownGuard(self.clone())
+    }
+
+    /// Drops the kept tasks, oldest first. One at a time, with nothing locked: dropping a
+    /// task may drop anything, including tasks of ours.
+    fn end_dropped(&self) {
+        loop {
+            let Some((_, task)) = self.lock().pop_first() else {
+                return;
+            };
+            drop(task);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, BoxFuture<'static, ()>>> {
+        // A map of boxes, whole after any panic: nothing in it is left half done.
+        self.dropped.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Held by a host's software: see [`Teardown::guard`].
+pub struct TeardownGuard(Arc<Teardown>);
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        self.0.end_dropped();
+    }
+}
+
+/// A task started through a [`Teardown`], with its number. Boxed: a dropped task's future
+/// moves to the teardown's map, and only a box can move once its future was polled.
+struct Numbered {
+    number: u64,
+    /// `None` once the task finished.
+    task: Option<BoxFuture<'static, ()>>,
+    teardown: Arc<Teardown>,
+}
+
+impl Future for Numbered {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(task) = self.task.as_mut() else {
+            return Poll::Ready(());
+        };
+        let finished = task.as_mut().poll(cx);
+        if finished.is_ready() {
+            self.task = None;
+        }
+        finished
+    }
+}
+
+impl Drop for Numbered {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            if self.teardown.crashing.load(Ordering::Relaxed) {
+                self.teardown.lock().insert(self.number, task);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pushes its number to a shared list when dropped.
+    struct Noted(u64, Arc<Mutex<Vec<u64>>>);
+
+    impl Drop for Noted {
+        fn drop(&mut self) {
+            self.1.lock().unwrap().push(self.0);
+        }
+    }
+
+    #[test]
+    fn a_crash_ends_the_tasks_it_drops_in_the_order_they_started_at_the_guards_drop() {
+        let teardown = Arc::new(Teardown::default());
+        let ended = Arc::new(Mutex::new(Vec::new()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for n in 0..40 {
+                let noted = Noted(n, ended.clone());
+                teardown.spawn(async move {
+                    let _noted = noted;
+                    std::future::pending::<()>().await;
+                });
+            }
+            // A task that finished is not kept.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            teardown.spawn(async move {
+                let _ = tx.send(());
+            });
+            rx.await.unwrap();
+        });
+        let guard = teardown.guard();
+        teardown.crashing(|| {
+            drop(runtime);
+            assert!(ended.lock().unwrap().is_empty(), "kept, not dropped");
+            drop(guard);
+        });
+        assert_eq!(*ended.lock().unwrap(), (0..40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn outside_a_crash_a_dropped_task_is_dropped_at_once() {
+        let teardown = Arc::new(Teardown::default());
+        let ended = Arc::new(Mutex::new(Vec::new()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let noted = Noted(7, ended.clone());
+            teardown.spawn(async move {
+                let _noted = noted;
+                std::future::pending::<()>().await;
+            });
+        });
+        drop(runtime);
+        assert_eq!(*ended.lock().unwrap(), [7]);
+        assert!(teardown.lock().is_empty());
+    }
+}
