@@ -13,6 +13,7 @@ use crate::seed::Seed;
 use crate::validate::MAX_FAULTS;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
 
 /// Where a scenario's fault plans come from, when it has no explicit plan: the swarm (the
@@ -88,10 +89,11 @@ impl FaultPlan {
     /// have one; without one they are timed by the traffic: each fires on an event of a
     /// client connection across the pair of hosts it cuts (or to the host that crashes),
     /// its `connecting`, its `connected`, or one of its first three `sent` or `received`.
-    /// Pairs of hosts that no client connects across get no partition then, as nothing flows
-    /// between them. Refusals of a listener's port are timed by any client's traffic (what
-    /// dials the port may be a connection a notifier dialled). A plan holds at most
-    /// [`MAX_FAULTS`] faults.
+    /// What no client connects across may still carry connections notifiers dial (a proxy's
+    /// onward connection, a route `proxy_via` chose): a pair of hosts one of which listens
+    /// and the other runs something, and a host that listens, are then timed by any client's
+    /// traffic, as refusals of a listener's port are. Other pairs of hosts get no partition
+    /// then, as nothing can flow between them. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -118,9 +120,23 @@ impl FaultPlan {
         let mut faults = Faulted(Vec::new());
         let window = settings.fault_window_ms;
         let between = dials_by_pair(topology);
+        // What any client's traffic times: the connections notifiers dial are not known
+        // before the run.
+        let all: Vec<&Dial> = topology.dials.iter().collect();
+        let listening: FxHashSet<&str> = topology.servers.iter().map(String::as_str).collect();
+        let running: FxHashSet<&str> = (topology.dials.iter().map(|d| d.host.as_str()))
+            .chain(listening.iter().copied())
+            .collect();
+        let may_dial = |a: &str, b: &str| {
+            (listening.contains(a) && running.contains(b))
+                || (listening.contains(b) && running.contains(a))
+        };
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
-                let dials = between.get(&pair(a, b)).map_or(&[][..], Vec::as_slice);
+                let mut dials = between.get(&pair(a, b)).map_or(&[][..], Vec::as_slice);
+                if dials.is_empty() && may_dial(a, b) {
+                    dials = &all;
+                }
                 if window.is_none() && dials.is_empty() {
                     continue;
                 }
@@ -169,7 +185,11 @@ impl FaultPlan {
             }
         }
         for host in &topology.servers {
-            let dials = topology.dials_to(host);
+            let mut dials = topology.dials_to(host);
+            if dials.is_empty() {
+                // Only notifiers' connections may reach it.
+                dials.clone_from(&all);
+            }
             if window.is_none() && dials.is_empty() {
                 continue;
             }
@@ -186,7 +206,6 @@ impl FaultPlan {
         }
         // Ports refuse on the traffic of any client: what dials them may be a connection the
         // plan does not know (a proxy's onward connection, a client's redial).
-        let all: Vec<&Dial> = topology.dials.iter().collect();
         for (host, port) in &topology.ports {
             if window.is_none() && all.is_empty() {
                 break;
@@ -389,6 +408,70 @@ mod tests {
                 assert_eq!(plan.validate(&topology()), Ok(()), "seed {seed}: {plan:?}");
             }
         }
+    }
+
+    /// A client of `front` whose notifier routes through `relay` (`proxy_via`) to a backend
+    /// only the relay dials: no client connects across (client, relay), (relay, backend) or
+    /// (client, backend), yet each may carry a notifier's connection, so each gets
+    /// partitions and the backend crashes, timed by the client's traffic; the idle spare host
+    /// still gets none.
+    #[test]
+    fn without_a_window_routes_notifiers_may_dial_are_cut_on_any_clients_traffic() {
+        let topology = Topology {
+            hosts: ["client", "front", "relay", "backend", "spare"]
+                .map(String::from)
+                .into(),
+            servers: ["front", "relay", "backend"].map(String::from).into(),
+            clients: vec!["c1".into()],
+            listeners: ["front", "relay", "backend"].map(String::from).into(),
+            duration_ms: 10_000,
+            dials: vec![Dial {
+                client: "c1".into(),
+                host: "client".into(),
+                targets: vec!["front".into()],
+            }],
+            ports: ["front", "relay", "backend"]
+                .map(|h| (h.to_string(), 7000))
+                .into(),
+        };
+        let settings = FaultSettings {
+            partitions: 1.0,
+            crashes: 1.0,
+            ..FaultSettings::default()
+        };
+        let plan = FaultPlan::generate(Seed(1), &settings, &topology);
+        let mut cut = Vec::new();
+        let mut crashed = Vec::new();
+        for fault in &plan.faults {
+            let Trigger::After(event) = &fault.trigger else {
+                panic!("{fault} is not timed by the traffic");
+            };
+            assert_eq!(event.conn, "c1", "{fault}");
+            match &fault.kind {
+                FaultKind::Partition { a, b, .. } => {
+                    let mut pair = [a.as_str(), b.as_str()];
+                    pair.sort();
+                    cut.push(pair);
+                }
+                FaultKind::Crash { host, .. } => crashed.push(host.as_str()),
+                other => panic!("{other:?}"),
+            }
+        }
+        cut.sort();
+        assert_eq!(
+            cut,
+            [
+                ["backend", "client"],
+                ["backend", "front"],
+                ["backend", "relay"],
+                ["client", "front"],
+                ["client", "relay"],
+                ["front", "relay"],
+            ],
+            "{}",
+            plan.describe()
+        );
+        assert_eq!(crashed, ["front", "relay", "backend"]);
     }
 
     #[test]
