@@ -14,7 +14,7 @@
 //! | partial writes | each write takes 1 to `2^k` bytes on average, `k` from 2 to 11 |
 //! | re-chunked reads | each read returns 1 to `2^k` bytes, `k` from 2 to 11 |
 //! | small send buffer | `2^k` to `2^(k+1)` bytes, `k` from 8 to 12 (256 B to 8 KiB) |
-//! | partitions | each pair of hosts a client connects across, with probability 0.3–1, two-way or one-way, for 5 ms to half the connect timeout (twice it when lost connections are allowed) |
+//! | partitions | each pair of hosts a client connects across or a notifier may dial across (one listens, the other runs something), with probability 0.3–1, two-way or one-way, for 5 ms to half the connect timeout (twice it when lost connections are allowed) |
 //! | slow closes | each client connection's FIN, with probability 0.3–1, 1–300 ms late |
 //! | resets | each client connection, with probability 0.2–1, after one of its first 1–10 `received` |
 //! | crashes | each server host, with probability 0.3–1, down for 10 ms to twice the connect timeout |
