@@ -27,6 +27,30 @@ use tcpnotify::BoxFuture;
 
 /// One run's tasks, numbered as they start, and those a crash dropped, until they are ended
 /// in that order.
+///
+/// A simulation of your own over [`TurmoilNetwork`](crate::run::TurmoilNetwork) gets the same
+/// order by giving each host's software the network's guard and crashing through it:
+///
+/// ```
+/// use std::sync::Arc;
+/// use tcpnotify_sim::run::TurmoilNetwork;
+///
+/// let mut sim = turmoil::Builder::new().build();
+/// let network = TurmoilNetwork::new("server", Arc::default(), Arc::default());
+/// let teardown = network.teardown().clone();
+/// sim.host("server", move || {
+///     // Moved into the software, so dropped with it, after the runtime's tasks.
+///     let guard = teardown.guard();
+///     async move {
+///         let _guard = guard;
+///         // ... listeners and connections built on `network.on_host("server")` ...
+///         std::future::pending::<()>().await;
+///         Ok(())
+///     }
+/// });
+/// sim.step().unwrap();
+/// network.teardown().crashing(|| sim.crash("server"));
+/// ```
 #[derive(Default)]
 pub struct Teardown {
     /// The number the next task takes.
