@@ -5,6 +5,7 @@
 use super::backend::Network;
 use super::connection_task::{ConnectionTask, OnFinish};
 use super::dial;
+use super::published::{self, Publisher, Subscriber};
 use crate::proto::{BindError, ConnectionConfig, ListenerMachine, ListenerState, TcpListenNotify};
 use std::future::poll_fn;
 use std::io;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 /// Pause after an accept error, so a persistent one (too many open files) cannot spin (ponyc #4917).
@@ -58,7 +59,7 @@ impl From<ListenError> for io::Error {
 #[derive(Clone, Debug)]
 pub struct ListenerHandle {
     dispose: mpsc::UnboundedSender<()>,
-    state: watch::Receiver<ListenerState>,
+    state: Subscriber<ListenerState>,
     host: String,
     service: String,
 }
@@ -71,16 +72,14 @@ impl ListenerHandle {
 
     /// The listener's current state.
     pub fn state(&self) -> ListenerState {
-        self.state.borrow().clone()
+        self.state.get()
     }
 
     /// Waits until binding finished: the bound address, or why there is none.
     pub async fn listening(&self) -> Result<SocketAddr, ListenError> {
-        let mut state = self.state.clone();
-        let state = state
+        let state = (self.state)
             .wait_for(|s| *s != ListenerState::Binding)
             .await
-            .map(|s| s.clone())
             .unwrap_or(ListenerState::Closed);
         let (host, service) = (self.host.clone(), self.service.clone());
         match state {
@@ -98,8 +97,7 @@ impl ListenerHandle {
 
     /// Waits until the listener has closed (or failed to listen).
     pub async fn closed(&self) {
-        let mut state = self.state.clone();
-        let _ = state
+        let _ = (self.state)
             .wait_for(|s| matches!(s, ListenerState::Closed | ListenerState::NotListening(_)))
             .await;
     }
@@ -115,7 +113,7 @@ pub(crate) fn spawn_listener<N: Network>(
     service: &str,
 ) -> ListenerHandle {
     let (dispose_tx, dispose_rx) = mpsc::unbounded_channel();
-    let (state_tx, state_rx) = watch::channel(ListenerState::Binding);
+    let (state_tx, state_rx) = published::channel(ListenerState::Binding);
     let machine = ListenerMachine::new(notify, limit, config);
     let (host, service) = (host.to_string(), service.to_string());
     net.spawn(
@@ -143,7 +141,7 @@ async fn run_listener<N: Network>(
     host: String,
     service: String,
     mut dispose: mpsc::UnboundedReceiver<()>,
-    state: watch::Sender<ListenerState>,
+    state: Publisher<ListenerState>,
 ) {
     let socket = match net.listen(&host, &service).await {
         Ok(socket) => {
@@ -271,12 +269,12 @@ fn count_closed(machine: &mut ListenerMachine, closed: &AtomicUsize) {
 /// were last sent (kept up to date here): most turns (an accept, a connection closing) leave it
 /// as it was, and a send would wake every waiter for nothing.
 fn publish(
-    state: &watch::Sender<ListenerState>,
+    state: &Publisher<ListenerState>,
     published: &mut ListenerState,
     current: &ListenerState,
 ) {
     if published != current {
         *published = current.clone();
-        state.send_replace(current.clone());
+        state.publish(current.clone());
     }
 }

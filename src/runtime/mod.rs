@@ -6,7 +6,8 @@
 //! - [`mailbox`] and [`handle`]: a connection's mailbox and the cloneable handles that send to it.
 //! - [`actor`]: a connection's turn loop (machine plus mailbox), shared with the unit tests.
 //! - [`connection_task`] and [`listener_task`]: the tasks, and [`stream_transport`], the seam
-//!   through which a machine does I/O on a backend stream.
+//!   through which a machine does I/O on a backend stream; [`published`], a listener's state
+//!   as its handles wait on it.
 //! - [`dial`]: `TcpConnection::dial` and `TcpListener::dial`, and starting what they asked for.
 //! - [`builder`]: `TcpConnection::connect`, `TcpListener::listen` and their builders.
 //!
@@ -20,6 +21,7 @@ mod dial;
 mod handle;
 mod listener_task;
 mod mailbox;
+mod published;
 mod stream_transport;
 mod tokio_net;
 
