@@ -72,8 +72,8 @@ pub mod spans;
 pub use bytes::Bytes;
 pub use proto::{
     BindError, ConnectFailure, ConnectionConfig, ConnectionStats, DroppedWrite, ExpectError,
-    IntoBytes, ListenerState, Phase, Role, TcpConnection, TcpConnectionNotify, TcpListenNotify,
-    TcpListener, WriteKind, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING,
+    IntoBytes, ListenerState, Muting, Phase, Role, TcpConnection, TcpConnectionNotify,
+    TcpListenNotify, TcpListener, WriteKind, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING,
     DEFAULT_YIELD_AFTER_WRITING, MAX_RECEIVED_PER_TURN,
 };
 pub use runtime::{

@@ -23,7 +23,7 @@ pub use config::{
     ConnectionConfig, DEFAULT_READ_BUFFER_SIZE, DEFAULT_YIELD_AFTER_READING,
     DEFAULT_YIELD_AFTER_WRITING, MAX_RECEIVED_PER_TURN,
 };
-pub use connection::{DroppedWrite, ExpectError, Phase, Role, TcpConnection, WriteKind};
+pub use connection::{DroppedWrite, ExpectError, Muting, Phase, Role, TcpConnection, WriteKind};
 pub use into_bytes::IntoBytes;
 pub use listener::{BindError, ListenerState, TcpListener};
 pub use notify::{ConnectFailure, TcpConnectionNotify, TcpListenNotify};

@@ -217,19 +217,26 @@ impl<N> Recorded<N> {
         }
     }
 
-    /// From the connection's first callback on, its dropped writes go to the sink too (W1).
+    /// From the connection's first callback on, its dropped writes (W1) and its mutes and
+    /// unmutes (R5) go to the sink too.
     fn observe(&mut self, conn: &mut TcpConnection) {
         if self.observing {
             return;
         }
         self.observing = true;
-        // A weak reference: the connection keeps its observer, and a sink may (through its
+        // Weak references: the connection keeps its observers, and a sink may (through its
         // run's state) reach the connection again; a strong one closed that cycle and leaked
-        // every simulated run whole. A drop after the sink is gone has no one to tell.
+        // every simulated run whole. A fact after the sink is gone has no one to tell.
         let (who, sink) = (self.who.clone(), Arc::downgrade(&self.sink));
         conn.on_write_dropped(move |dropped| {
             if let Some(sink) = sink.upgrade() {
                 sink.write_dropped(&who, dropped);
+            }
+        });
+        let (who, sink) = (self.who.clone(), Arc::downgrade(&self.sink));
+        conn.on_mute_changed(move |muting| {
+            if let Some(sink) = sink.upgrade() {
+                sink.mute_changed(&who, *muting);
             }
         });
     }

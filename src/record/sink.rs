@@ -2,7 +2,7 @@
 //! ([`DataFlow`]), and an in-memory log ([`CallbackLog`]).
 
 use super::{Callback, Name};
-use crate::proto::{ConnectionStats, DroppedWrite, TcpConnection};
+use crate::proto::{ConnectionStats, DroppedWrite, Muting, TcpConnection};
 use std::sync::{Arc, Mutex};
 
 /// Where recorded callbacks go. `who` names the connection or listener, with the [`Name`] its
@@ -43,6 +43,13 @@ pub trait CallbackSink: Send + Sync + 'static {
     /// [`TcpConnection::on_write_dropped`]). Does nothing by default.
     #[allow(unused_variables)]
     fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {}
+
+    /// Sees a `mute` or `unmute` of `who` take effect, in the turn that handled it (no
+    /// callback runs for it): a connection muted and never unmuted reads nothing more. The
+    /// recorders report every change from the connection's first callback on (see
+    /// [`TcpConnection::on_mute_changed`]). Does nothing by default.
+    #[allow(unused_variables)]
+    fn mute_changed(&self, who: &Name, muting: Muting) {}
 
     /// A callback of `by` (a connection or a listener) dialled a new connection, recorded from
     /// now on as `who`, to `host` and `service`; told after that callback's own record, before

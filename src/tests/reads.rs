@@ -468,6 +468,43 @@ fn r5_mute_inside_received_takes_effect_from_the_turn_that_handles_it() {
 }
 
 #[test]
+fn r5_each_mute_and_unmute_that_takes_effect_is_reported_in_its_turn_and_no_other() {
+    let log = Log::new();
+    let observer_log = log.clone();
+    let mut conn = server(Script::new(&log).on_accepted(move |conn| {
+        let log = observer_log.clone();
+        conn.on_mute_changed(move |muting| log.push(format!("-- {muting}")));
+    }));
+    conn.accept();
+    conn.handle.mute();
+    conn.handle.mute();
+    conn.handle.unmute();
+    conn.handle.unmute();
+    conn.wire.push("a");
+    conn.handle.mute();
+    assert_eq!(conn.messages(), 5);
+    // The second mute and unmute changed nothing; the unmute's turn read "a" after saying so.
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "-- muted",
+            "-- unmuted",
+            "received(\"a\", 1)",
+            "-- muted"
+        ]
+    );
+    assert!(conn.connection().is_muted());
+
+    // A mute handled after `closed` (queued before it) is not reported.
+    conn.handle.unmute();
+    conn.wire.push_eof();
+    conn.handle.mute();
+    assert_eq!(conn.messages(), 2);
+    assert_eq!(log.take(), ["-- unmuted", "closed"]);
+}
+
+#[test]
 fn r6_received_data_is_what_the_peer_sent_whatever_the_chunking_and_settings() {
     let data = pattern(50);
     for read_buffer_size in [3, 8, 64] {

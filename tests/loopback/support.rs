@@ -94,10 +94,13 @@ impl Trace {
                 EventKind::Callback { callback, .. } => Some(callback.to_string()),
                 EventKind::Note { text } => Some(format!("# {text}")),
                 // The callback sequences are what these snapshots pin; dropped writes (W1)
-                // and assertions are judged by the checker and the verdict, logs are not pinned.
+                // and assertions are judged by the checker and the verdict; mutes, unmutes
+                // and logs are not pinned.
                 EventKind::Fault { .. }
                 | EventKind::Violation { .. }
                 | EventKind::WriteDropped { .. }
+                | EventKind::Muted
+                | EventKind::Unmuted
                 | EventKind::Assertion { .. }
                 | EventKind::Log { .. } => None,
             })

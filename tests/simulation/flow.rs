@@ -5,8 +5,9 @@ use crate::support::{callbacks_of, received_bytes, snapshot_trace};
 use std::time::Duration;
 use tcpnotify::ConnectionConfig;
 use tcpnotify_sim::fault::{FaultPlan, PartialWrites, ReadChunks};
+use tcpnotify_sim::judge::{check, CheckOptions};
 use tcpnotify_sim::notifiers::{frame, pattern, BulkWriter, FramedEcho, Sender, SlowReader};
-use tcpnotify_sim::run::RunOutcome;
+use tcpnotify_sim::run::{EventKind, RunOutcome, Trace};
 use tcpnotify_sim::{factory, run_passing, seed_or, FaultSettings, Scenario, Seed};
 
 /// W3, W4, W5, R6: a 2 KiB send buffer and a reader muted for 200ms: the writer is throttled,
@@ -44,6 +45,74 @@ fn w4_throttled_then_unthrottled_with_a_slow_reader() {
     assert_eq!(throttles[1], "unthrottled");
     assert_eq!(received_bytes(&outcome, "server.1"), pattern(0, TOTAL));
     snapshot_trace("throttle_slow_reader", &outcome);
+}
+
+/// R5: each mute and unmute that took effect is a line of its connection, at the simulated
+/// time of the turn that handled it, before what it let through: the reader mutes on accept
+/// for 100ms (and again after 2 KiB, a mute its turn goes on to close before, handled after
+/// `closed`: no line). The same lines come back from JSON lines, and the checker counts
+/// neither as a callback.
+#[test]
+fn r5_mutes_and_unmutes_are_trace_lines_at_the_time_they_took_effect() {
+    const TOTAL: usize = 4 * 1024;
+    let scenario = Scenario::new("muted-reader")
+        .listener(
+            "server",
+            "server",
+            7000,
+            factory(|| SlowReader::new(Duration::from_millis(100), TOTAL).pausing_every(2048)),
+        )
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| BulkWriter::new(TOTAL, 1024)),
+        )
+        .plan(FaultPlan::quiet(Seed(0)));
+    let outcome = run_passing(&scenario, Seed(0));
+    let server: Vec<String> = outcome
+        .trace
+        .events()
+        .iter()
+        .filter(|e| e.who == "server.1")
+        .map(|e| e.to_string())
+        .collect();
+    let at = |prefix: &str| server.iter().position(|l| l.contains(prefix));
+    let mutes: Vec<&str> = server
+        .iter()
+        .filter(|l| l.contains("MUTED"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        mutes,
+        [
+            "     1.000ms server server.1 MUTED: reading stops until unmute (R5)",
+            "   101.000ms server server.1 UNMUTED: reading resumes, buffered data first (R5)",
+        ],
+        "{server:#?}"
+    );
+    assert!(at("accepted") < at("MUTED"), "{server:#?}");
+    assert!(at("UNMUTED") < at("received"), "{server:#?}");
+
+    let json = outcome.trace.render_json_lines();
+    let read_back = Trace::parse_json_lines(&json).expect("the JSON lines parse");
+    assert_eq!(read_back.events(), outcome.trace.events());
+    // The checker judges the same events with the mute lines as without them.
+    let without_mutes = Trace::from_events(
+        outcome
+            .trace
+            .events()
+            .into_iter()
+            .filter(|e| !matches!(e.kind, EventKind::Muted | EventKind::Unmuted))
+            .collect(),
+    );
+    let options = CheckOptions::default();
+    assert_eq!(without_mutes.len() + 2, outcome.trace.len());
+    assert_eq!(
+        check(&outcome.trace, &options),
+        check(&without_mutes, &options)
+    );
 }
 
 /// R3: `times` counts deliveries in a turn; a `received` returning false ends the turn and the

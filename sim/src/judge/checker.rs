@@ -361,8 +361,12 @@ impl Checker<'_> {
                 total,
                 ..
             } => self.dropped(index, &event.who, phase, *after_end, *total),
+            // A mute or unmute is a message the connection handled, not a callback: no rule
+            // here counts it as one.
             EventKind::Fault { .. }
             | EventKind::Note { .. }
+            | EventKind::Muted
+            | EventKind::Unmuted
             | EventKind::Assertion { .. }
             | EventKind::Log { .. } => {}
         }

@@ -1,8 +1,9 @@
 //! The simulation's callback sink: records every callback into the trace with simulated time
 //! and host, tells the fault layer which sockets a connection uses, tracks which connections
 //! are live, and fires faults triggered by trace events (until the liveness phase disarms
-//! them). It also records each write rule W1 drops, and tells the run context which callback
-//! runs and each connection's last counters (when its recorder is dropped).
+//! them). It also records each write rule W1 drops and each mute and unmute that took effect,
+//! and tells the run context which callback runs and each connection's last counters (when its
+//! recorder is dropped).
 
 use super::context::Context;
 use super::integrity::{Mismatches, StreamEnd, StreamMatcher};
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tcpnotify::record::{Callback, CallbackSink, DataFlow, DataTap, Name};
-use tcpnotify::{ConnectionStats, DroppedWrite, TcpConnection};
+use tcpnotify::{ConnectionStats, DroppedWrite, Muting, TcpConnection};
 
 #[derive(Default)]
 struct Progress {
@@ -624,6 +625,10 @@ impl CallbackSink for HostSink {
     fn write_dropped(&self, who: &Name, dropped: &DroppedWrite) {
         self.run
             .note(&self.host, who, EventKind::write_dropped(dropped));
+    }
+
+    fn mute_changed(&self, who: &Name, muting: Muting) {
+        self.run.note(&self.host, who, EventKind::muting(muting));
     }
 
     fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tcpnotify::record::{Callback, CallbackSink, Name};
-use tcpnotify::{DroppedWrite, TcpConnection};
+use tcpnotify::{DroppedWrite, Muting, TcpConnection};
 
 /// What happened at one point of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +68,13 @@ pub enum EventKind {
         /// The connection's dropped writes so far, this one included.
         total: u64,
     },
+    /// A `mute` took effect (R5), in the turn that handled it: the connection reads and
+    /// delivers nothing, and does not notice its peer's close, until an unmute. No callback
+    /// runs for it; a redundant `mute` (already muted) changes nothing and has no line.
+    Muted,
+    /// An `unmute` took effect (R5): what was buffered is delivered first. A redundant one
+    /// (not muted) has no line.
+    Unmuted,
     /// The first failure in the run of an `always` assertion ([`always`](crate::always)),
     /// where and when it failed: in the callback of the event's host and connection.
     Assertion {
@@ -114,12 +121,14 @@ pub struct TraceEvent {
 impl EventKind {
     /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
     /// skips that event: it was written by a newer version with a kind this one does not know.
-    pub const TAGS: [&'static str; 7] = [
+    pub const TAGS: [&'static str; 9] = [
         "callback",
         "fault",
         "violation",
         "note",
         "write_dropped",
+        "muted",
+        "unmuted",
         "assertion",
         "log",
     ];
@@ -132,6 +141,8 @@ impl EventKind {
             EventKind::Violation { .. } => "violation",
             EventKind::Note { .. } => "note",
             EventKind::WriteDropped { .. } => "write_dropped",
+            EventKind::Muted => "muted",
+            EventKind::Unmuted => "unmuted",
             EventKind::Assertion { .. } => "assertion",
             EventKind::Log { .. } => "log",
         }
@@ -145,6 +156,14 @@ impl EventKind {
             phase: dropped.phase.to_string(),
             after_end: dropped.after_end,
             total: dropped.total,
+        }
+    }
+
+    /// The event of a `mute` or `unmute` that took effect.
+    pub fn muting(muting: Muting) -> EventKind {
+        match muting {
+            Muting::Muted => EventKind::Muted,
+            Muting::Unmuted => EventKind::Unmuted,
         }
     }
 
@@ -181,7 +200,7 @@ fn time(at_us: u64) -> String {
 impl fmt::Display for EventKind {
     /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
     /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`, `W1 dropped write(5B) while
-    /// closed, dropped write #1`, `ALWAYS FAILED "name" at file:line: message`,
+    /// closed, dropped write #1`, `MUTED: reading stops until unmute (R5)`, `ALWAYS FAILED "name" at file:line: message`,
     /// `INFO my_notifier: got a frame len=5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -202,6 +221,8 @@ impl fmt::Display for EventKind {
                 }
                 write!(f, ", dropped write #{total}")
             }
+            EventKind::Muted => f.write_str("MUTED: reading stops until unmute (R5)"),
+            EventKind::Unmuted => f.write_str("UNMUTED: reading resumes, buffered data first (R5)"),
             EventKind::Assertion {
                 name,
                 location,
@@ -788,6 +809,15 @@ impl CallbackSink for TraceSink {
         });
     }
 
+    fn mute_changed(&self, who: &Name, muting: Muting) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: self.host.clone(),
+            who: who.clone(),
+            kind: EventKind::muting(muting),
+        });
+    }
+
     fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
@@ -1075,6 +1105,8 @@ mod tests {
                 after_end: false,
                 total: 1,
             },
+            EventKind::Muted,
+            EventKind::Unmuted,
             EventKind::Assertion {
                 name: "n".into(),
                 location: "f.rs:1".into(),

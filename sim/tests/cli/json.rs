@@ -128,6 +128,57 @@ fn run_json_is_a_run_object_the_trace_events_and_a_verdict() {
     assert!(text(&output.stdout).lines().all(|l| l.starts_with('{')));
 }
 
+/// A reader muted for its first 150ms: its mute and unmute are `muted` and `unmuted` events,
+/// with the time each took effect and no other field, and no callback among them.
+#[test]
+fn run_json_has_a_muted_and_an_unmuted_event_where_the_mute_and_unmute_took_effect() {
+    let dir = scratch("run-json-mute");
+    let file = write(
+        &dir,
+        "slow-reader.toml",
+        r#"
+name = "slow-reader"
+
+[[listeners]]
+name = "server"
+host = "server"
+port = 7000
+notifier = "slow-reader"
+params = { delay_ms = 150, bytes = 64 }
+
+[[clients]]
+name = "c1"
+host = "client"
+target = "server"
+port = 7000
+notifier = "sender"
+params = { bytes = 64 }
+
+[faults]
+"#,
+    );
+    let output = sim(&["run", file.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    let mutes: Vec<(u64, String)> = lines
+        .iter()
+        .filter(|l| l["type"] == "event" && l["who"] == "server.1")
+        .map(|l| serde_json::from_value::<Event>(l.clone()).unwrap())
+        .filter(|e| e.event == "muted" || e.event == "unmuted")
+        .map(|e| (e.at_us, e.event))
+        .collect();
+    assert_eq!(
+        mutes,
+        [
+            (1_000, "muted".to_string()),
+            (151_000, "unmuted".to_string())
+        ]
+    );
+    let muted = lines.iter().find(|l| l["event"] == "muted").unwrap();
+    let fields: Vec<&String> = muted.as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["at_us", "event", "host", "type", "who"], "{muted}");
+}
+
 #[test]
 fn a_run_in_text_ends_with_a_summary_of_each_connection_and_the_verdict() {
     let dir = scratch("run-summary");

@@ -8,11 +8,11 @@
 //! [`ConnectionStats::writes_dropped`]: crate::ConnectionStats::writes_dropped
 //! [`TcpConnection::on_write_dropped`]: super::TcpConnection::on_write_dropped
 
+use super::observer::Observer;
 use super::Phase;
 use crate::proto::message::Message;
 use bytes::Bytes;
 use std::fmt;
-use std::sync::Arc;
 
 /// Which call a dropped write came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,20 +66,8 @@ impl fmt::Display for DroppedWrite {
 }
 
 /// What is told of every dropped write of a connection (see
-/// [`TcpConnection::on_write_dropped`](super::TcpConnection::on_write_dropped)). Called in the
-/// connection's own turn, or in the task of the handle that sent the write after the end.
-pub(crate) type DropObserver = Arc<dyn Fn(&DroppedWrite) + Send + Sync>;
-
-/// `first`, then `second`: both observers of one connection see every dropped write.
-pub(crate) fn chain(first: Option<DropObserver>, second: DropObserver) -> DropObserver {
-    match first {
-        None => second,
-        Some(first) => Arc::new(move |dropped: &DroppedWrite| {
-            first(dropped);
-            second(dropped);
-        }),
-    }
-}
+/// [`TcpConnection::on_write_dropped`](super::TcpConnection::on_write_dropped)).
+pub(crate) type DropObserver = Observer<DroppedWrite>;
 
 /// The kind and size of `msg` if it is a write, which is counted and reported when it is
 /// dropped (W1); `None` for other messages.

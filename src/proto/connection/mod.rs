@@ -8,11 +8,14 @@
 //! throttling, the graceful shut) in [`writing`].
 
 mod dropped;
+mod muting;
+mod observer;
 mod reading;
 mod writing;
 
 pub(crate) use dropped::{write_size, DropObserver};
 pub use dropped::{DroppedWrite, WriteKind};
+pub use muting::Muting;
 pub(crate) use reading::ReadOutcome;
 
 use super::config::ConnectionConfig;
@@ -24,7 +27,7 @@ use super::notify::{ConnectFailure, TcpConnectionNotify};
 use super::stats::ConnectionStats;
 use super::transport::Transport;
 use bytes::Bytes;
-use dropped::chain;
+use observer::{chain, Observer};
 use smallvec::SmallVec;
 use std::any::Any;
 use std::cell::OnceCell;
@@ -134,6 +137,9 @@ pub struct TcpConnection {
     stats: ConnectionStats,
     /// Told of every write W1 drops (see [`on_write_dropped`](Self::on_write_dropped)).
     drop_observer: Option<DropObserver>,
+    /// Told of every mute and unmute that changed `muted` (see
+    /// [`on_mute_changed`](Self::on_mute_changed)).
+    mute_observer: Option<Observer<Muting>>,
     /// Bytes read and not delivered yet; handed to the notifier whole when it takes them all.
     read_buf: Vec<u8>,
     read_start: usize,
@@ -171,6 +177,7 @@ impl TcpConnection {
             dials: Dials::default(),
             stats: ConnectionStats::default(),
             drop_observer: None,
+            mute_observer: None,
             read_buf: Vec::new(),
             read_start: 0,
             expect: 0,
@@ -393,6 +400,20 @@ impl TcpConnection {
         self.drop_observer = Some(chain(self.drop_observer.take(), Arc::new(observer)));
     }
 
+    /// Reports every mute and unmute of this connection that takes effect from now on to
+    /// `observer`, in the turn that handles it: [`Muting::Muted`] when reading stops,
+    /// [`Muting::Unmuted`] when it starts again (R5). A `mute` handled while already muted,
+    /// or an `unmute` while not muted, changes nothing and is not reported, so reports
+    /// alternate, starting with `Muted`; nor is one handled after `closed` or
+    /// `connect_failed` (queued before the connection ended), when nothing is read anyway.
+    /// The notifier itself is never told (no callback says
+    /// so): this is for recorders and tests, e.g. the simulator's trace, where a connection
+    /// muted and never unmuted shows why it stopped reading. A second observer is added
+    /// beside the first; both see every change.
+    pub fn on_mute_changed(&mut self, observer: impl Fn(&Muting) + Send + Sync + 'static) {
+        self.mute_observer = Some(chain(self.mute_observer.take(), Arc::new(observer)));
+    }
+
     // ---- used by the state machine and the runtime ----
 
     /// What the runtime attached to this connection, if a runtime runs it.
@@ -439,8 +460,16 @@ impl TcpConnection {
         matches!(self.phase, Phase::Closed | Phase::ConnectFailed)
     }
 
+    /// Handles a `mute` or `unmute`: a change before the connection ended is reported to the
+    /// observers (see [`on_mute_changed`](Self::on_mute_changed)).
     pub(crate) fn set_muted(&mut self, muted: bool) {
+        if self.muted == muted {
+            return;
+        }
         self.muted = muted;
+        if let (Some(observer), false) = (&self.mute_observer, self.is_finished()) {
+            observer(&Muting::to(muted));
+        }
     }
 
     pub(crate) fn set_expect(&mut self, qty: usize) {

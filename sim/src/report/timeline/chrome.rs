@@ -2,7 +2,8 @@
 //! Perfetto open). A host is a process and each of its lanes a thread; callbacks, logged
 //! `tracing` events (category `log`) and violations are instant events on their lane; faults are complete events (`X`, with a
 //! duration) on threads of a `faults` process, one per fault so none overlaps another on its
-//! track; throttled periods are complete events on their lane; bytes in flight are counters.
+//! track; throttled and muted periods are complete events on their lane; bytes in flight are
+//! counters.
 //! Times are the trace's microseconds, the format's own unit.
 
 use super::model::Timeline;
@@ -144,8 +145,8 @@ fn thread(events: &mut Vec<Event>, (pid, tid): (usize, usize), name: &str) {
 
 impl Timeline {
     /// The timeline in the Chrome trace-event format, as JSON: hosts as processes, lanes as
-    /// threads, callbacks as instant events, faults and throttled periods as complete events
-    /// with durations, bytes in flight as counters. Perfetto (ui.perfetto.dev) and
+    /// threads, callbacks as instant events, faults and throttled and muted periods as complete
+    /// events with durations, bytes in flight as counters. Perfetto (ui.perfetto.dev) and
     /// `chrome://tracing` open it.
     pub fn chrome_trace(&self) -> String {
         let mut events = Vec::new();
@@ -177,6 +178,7 @@ impl Timeline {
                 EventKind::Callback { callback, .. } => (callback.name().to_string(), "callback"),
                 EventKind::Log { .. } => (event.kind.to_string(), "log"),
                 EventKind::WriteDropped { .. } => (event.kind.to_string(), "write_dropped"),
+                EventKind::Muted | EventKind::Unmuted => (event.kind.to_string(), "mute"),
                 EventKind::Assertion { .. } => (event.kind.to_string(), "assertion"),
                 EventKind::Fault { .. } | EventKind::Violation { .. } | EventKind::Note { .. } => {
                     (event.kind.to_string(), "event")

@@ -126,6 +126,8 @@ fn page(timeline: &Timeline) -> Page<'_> {
                 EventKind::Violation { .. } => "violation",
                 EventKind::Note { .. } => "note",
                 EventKind::WriteDropped { .. } => "write_dropped",
+                EventKind::Muted => "muted",
+                EventKind::Unmuted => "unmuted",
                 EventKind::Assertion { .. } => "assertion",
                 EventKind::Log { .. } => "log",
             };

@@ -6,7 +6,7 @@
 //! [`CheckReport`](crate::judge::CheckReport) into a model: a lane per connection and per
 //! listener, folded into groups (a listener with its accepted connections; clients by the
 //! stem of their names), fault spans (partitions, crashes until their restart, slow closes,
-//! resets, latency changes, the send-buffer limit) and throttled spans, bytes in flight per
+//! resets, latency changes, the send-buffer limit), throttled and muted spans, bytes in flight per
 //! direction (a connection's `sent`/`sentv` results less its peer's `received`, the two ends
 //! paired by their addresses), and the contract violations with the trace lines they name.
 //! [`Timeline::html`] and [`Timeline::chrome_trace`] render that model; [`load`] builds it

@@ -164,6 +164,7 @@ impl Timeline {
         let groups = group(&mut lanes);
         let mut spans = spans::faults(&events, &lanes, plan, end_us);
         spans.extend(spans::throttled(&events, &lanes, end_us));
+        spans.extend(spans::muted(&events, &lanes, end_us));
         let flights = flight::series(&events, &lane_of, &lanes);
         Timeline {
             title: title.to_string(),

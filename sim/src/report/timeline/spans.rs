@@ -1,6 +1,6 @@
 //! Spans of simulated time: the faults that fired (from the trace's fault lines; a fault's
 //! kind from the plan when it is known, else read back from the line's description), the
-//! plan's send-buffer limit, and the periods a connection was throttled.
+//! plan's send-buffer limit, and the periods a connection was throttled or muted.
 
 use super::lane::Lane;
 use crate::fault::{FaultKind, FaultPlan};
@@ -29,6 +29,8 @@ pub(crate) enum SpanKind {
     SendBuffer,
     /// A connection between `throttled` and `unthrottled` (or its end).
     Throttled,
+    /// A connection between a mute and an unmute taking effect (or its end): it read nothing.
+    Muted,
     /// A fault line whose kind could not be read.
     Fault,
 }
@@ -46,6 +48,7 @@ impl SpanKind {
             SpanKind::Latency => "latency",
             SpanKind::SendBuffer => "send_buffer",
             SpanKind::Throttled => "throttled",
+            SpanKind::Muted => "muted",
             SpanKind::Fault => "fault",
         }
     }
@@ -53,7 +56,7 @@ impl SpanKind {
     /// Whether it is a fault of the plan (drawn on the faults row) rather than a state of
     /// one connection.
     pub(crate) fn is_fault(self) -> bool {
-        self != SpanKind::Throttled
+        !matches!(self, SpanKind::Throttled | SpanKind::Muted)
     }
 }
 
@@ -212,17 +215,64 @@ pub(crate) fn faults(
     done
 }
 
+/// A state of one connection that a trace line starts and another ends.
+#[derive(Debug, Clone, Copy)]
+enum LaneState {
+    /// From `throttled` to `unthrottled`.
+    Throttled,
+    /// From a mute taking effect to an unmute taking effect.
+    Muted,
+}
+
+impl LaneState {
+    /// Whether `event` starts this state.
+    fn starts(self, event: &TraceEvent) -> bool {
+        match self {
+            LaneState::Throttled => event.callback() == Some(&Callback::Throttled),
+            LaneState::Muted => event.kind == EventKind::Muted,
+        }
+    }
+
+    /// Whether `event` ends this state: its own end, or `closed`.
+    fn ends(self, event: &TraceEvent) -> bool {
+        let own_end = match self {
+            LaneState::Throttled => event.callback() == Some(&Callback::Unthrottled),
+            LaneState::Muted => event.kind == EventKind::Unmuted,
+        };
+        own_end || event.callback() == Some(&Callback::Closed)
+    }
+
+    fn span_kind(self) -> SpanKind {
+        match self {
+            LaneState::Throttled => SpanKind::Throttled,
+            LaneState::Muted => SpanKind::Muted,
+        }
+    }
+}
+
 /// Each lane's throttled periods: from `throttled` to `unthrottled`, `closed`, or the end of
 /// the run.
 pub(crate) fn throttled(events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> Vec<Span> {
+    lane_states(LaneState::Throttled, events, lanes, end_us)
+}
+
+/// Each lane's muted periods: from a mute to an unmute taking effect, `closed`, or the end of
+/// the run. One that lasts to the end shows a connection that stopped reading for good.
+pub(crate) fn muted(events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> Vec<Span> {
+    lane_states(LaneState::Muted, events, lanes, end_us)
+}
+
+/// Each lane's periods in `state`, in the order they started.
+fn lane_states(state: LaneState, events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> Vec<Span> {
+    let kind = state.span_kind();
     let mut spans = Vec::new();
     for (index, lane) in lanes.iter().enumerate() {
         let mut since: Option<(u64, usize)> = None;
         let mut close = |since: &mut Option<(u64, usize)>, to_us: u64| {
             if let Some((from_us, line)) = since.take() {
                 spans.push(Span {
-                    kind: SpanKind::Throttled,
-                    label: "throttled".into(),
+                    kind,
+                    label: kind.name().into(),
                     from_us,
                     to_us,
                     line: Some(line + 1),
@@ -232,10 +282,10 @@ pub(crate) fn throttled(events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> V
         };
         for &line in &lane.lines {
             let event = &events[line];
-            match event.callback() {
-                Some(Callback::Throttled) if since.is_none() => since = Some((event.at_us, line)),
-                Some(Callback::Unthrottled | Callback::Closed) => close(&mut since, event.at_us),
-                _ => {}
+            if since.is_none() && state.starts(event) {
+                since = Some((event.at_us, line));
+            } else if state.ends(event) {
+                close(&mut since, event.at_us);
             }
         }
         close(&mut since, end_us);
@@ -504,5 +554,34 @@ mod tests {
                 (10, 30, Some(5), Affects::Lanes(vec![1])),
             ]
         );
+    }
+
+    #[test]
+    fn muted_spans_end_at_unmuted_or_closed_or_the_run_end_and_are_no_fault() {
+        let on = |at_us, who: &str, kind| event(at_us, "server", who, kind);
+        let trace = Trace::from_events(vec![
+            callback(0, "server", "server.1", Callback::Accepted, None),
+            on(1, "server.1", EventKind::Muted),
+            on(4, "server.1", EventKind::Unmuted),
+            on(6, "server.1", EventKind::Muted),
+            callback(8, "server", "server.1", Callback::Closed, None),
+            callback(9, "server", "server.2", Callback::Accepted, None),
+            on(10, "server.2", EventKind::Muted),
+            callback(40, "server", "server.3", Callback::Accepted, None),
+        ]);
+        let spans: Vec<(SpanKind, u64, u64, Option<usize>, Affects)> = timeline_of(&trace)
+            .spans
+            .into_iter()
+            .map(|s| (s.kind, s.from_us, s.to_us, s.line, s.affects))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![
+                (SpanKind::Muted, 1, 4, Some(2), Affects::Lanes(vec![0])),
+                (SpanKind::Muted, 6, 8, Some(4), Affects::Lanes(vec![0])),
+                (SpanKind::Muted, 10, 40, Some(7), Affects::Lanes(vec![1])),
+            ]
+        );
+        assert!(!SpanKind::Muted.is_fault());
     }
 }
