@@ -18,7 +18,7 @@
 use super::error::CliError;
 use super::invocation::Invocation;
 use super::shown::Shown;
-use crate::explore::{FailureKind, ShrinkResult};
+use crate::explore::{FailureKind, LostConnectionsHint, ShrinkResult};
 use crate::fault::FaultPlan;
 use crate::output_file::{file_name, OutputFile};
 use crate::report::Timeline;
@@ -304,6 +304,9 @@ fn readme(
             failure.plan.faults.len(),
             shrunk.runs
         );
+        if let Some(hint) = LostConnectionsHint::of(&failure.file.scenario, &shrunk.plan) {
+            text += &format!("\n{}\n", hint.in_file());
+        }
     }
     text += "\nFiles:\n";
     for artifact in Artifact::ALL {

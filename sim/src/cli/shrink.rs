@@ -8,7 +8,7 @@ use super::invocation::Invocation;
 use super::output::{indent, Output, Printer};
 use super::shown::Shown;
 use super::Status;
-use crate::explore::shrink_verdict;
+use crate::explore::{shrink_verdict, LostConnectionsHint};
 use crate::fault::FaultPlan;
 use crate::judge::judge;
 use crate::scenario::{Registry, ScenarioFile};
@@ -121,6 +121,9 @@ pub(super) fn shrink(
         result.runs,
         indent(&result.plan.describe())
     ));
+    if let Some(hint) = LostConnectionsHint::of(&file.scenario, &result.plan) {
+        out.say(hint.in_file());
+    }
     let made_by = format!("tcpnotify-sim shrink {} --seed {seed}", path.display());
     let invocation = Invocation::current();
     let mut output = None;

@@ -50,6 +50,7 @@
 //! [`Chaos::without_regressions`] turns this off; `explore/regressions.rs` has the details.
 
 use super::env::{EnvError, EnvOverrides};
+use super::lost_hint::LostConnectionsHint;
 use super::regressions::{in_ci, Failure, Regressions, SaveOutcome, Saved};
 use super::rerun::Rerun;
 use super::seeds::SeedSet;
@@ -391,13 +392,15 @@ impl Chaos {
         ) {
             failures.insert(0, failure.summary.clone());
         }
-        let shrunk = rerun
-            .shrink(&self.scenario)
-            .unwrap_or_else(|why| ShrinkResult {
-                plan: plan.clone(),
-                runs: 0,
-                steps: vec![format!("not shrunk: {why}")],
-            });
+        let shrunk = rerun.shrink(&self.scenario);
+        // An unshrunk plan still holds faults the failure may not need: no hint from it.
+        let lost_connections = (shrunk.as_ref().ok())
+            .and_then(|shrunk| LostConnectionsHint::of(&self.scenario, &shrunk.plan));
+        let shrunk = shrunk.unwrap_or_else(|why| ShrinkResult {
+            plan: plan.clone(),
+            runs: 0,
+            steps: vec![format!("not shrunk: {why}")],
+        });
         ChaosFailure {
             scenario: self.scenario.name.clone(),
             seed: failure.seed,
@@ -410,6 +413,7 @@ impl Chaos {
             trace_tail,
             plan,
             shrunk,
+            lost_connections,
             coverage: report.coverage.clone(),
             repro: repro_line(failure.seed),
             regression: None,
@@ -534,6 +538,10 @@ pub struct ChaosFailure {
     pub plan: crate::fault::FaultPlan,
     /// The shrunk plan and how it was found.
     pub shrunk: ShrinkResult,
+    /// Set when the shrunk plan still loses connections to faults the swarm drew only because
+    /// the scenario's expectations allow lost connections: the report names the setting that
+    /// turns them off.
+    pub lost_connections: Option<LostConnectionsHint>,
     /// What the seeds run exercised.
     pub coverage: Coverage,
     /// The command that re-runs this test with this seed only.
@@ -600,6 +608,9 @@ impl fmt::Display for ChaosFailure {
             self.trace_tail
         )?;
         writeln!(f, "{}\n", self.shrunk)?;
+        if let Some(hint) = &self.lost_connections {
+            writeln!(f, "{hint}\n")?;
+        }
         writeln!(f, "shrunk plan (TOML):\n{}", self.plan_toml())?;
         writeln!(f, "{}\n", self.coverage.of_failing_sweep())?;
         write!(f, "reproduce: {}", self.repro)
@@ -610,7 +621,7 @@ impl fmt::Display for ChaosFailure {
 mod tests {
     use super::*;
     use crate::explore::env::SEED_VAR;
-    use crate::fault::{FaultSettings, Span};
+    use crate::fault::{FaultSettings, Span, Swarm};
     use crate::scenario::Expectations;
 
     fn echo(settings: FaultSettings, expectations: Expectations) -> Scenario {
@@ -725,6 +736,70 @@ mod tests {
                 .contains("1 saved regression(s) replayed first, all passing"),
             "{pass}"
         );
+    }
+
+    /// The first failure of `scenario` over seeds 0..100 (one job, no regressions).
+    fn first_failure(scenario: Scenario) -> ChaosFailure {
+        Chaos::new(scenario)
+            .seeds(0..100)
+            .jobs(1)
+            .ignoring_env()
+            .without_regressions()
+            .run()
+            .expect_err("a seed fails")
+            .into_failure()
+            .expect("a failure, not a sweep without faults")
+    }
+
+    /// A swarm-tested echo whose own property wants the whole echo back, which no
+    /// expectation says: the swarm draws resets, which lose it.
+    fn whole_echo_by_property() -> Scenario {
+        Scenario::echo("whole-echo", 512, 128).property("whole-echo", |run| {
+            run.connection("c1").map(|c1| c1.received_bytes) == Some(512)
+        })
+    }
+
+    #[test]
+    fn a_failure_shrunk_to_a_reset_or_crash_the_swarm_drew_for_the_expectations_names_the_setting()
+    {
+        let failure = first_failure(whole_echo_by_property());
+        assert_eq!(failure.signature, "whole-echo", "{failure}");
+        let lost: Vec<&str> = (failure.shrunk.plan.faults.iter())
+            .map(|f| f.kind.name())
+            .filter(|kind| ["reset", "crash"].contains(kind))
+            .collect();
+        assert!(!lost.is_empty(), "{failure}");
+        assert_eq!(
+            failure.lost_connections.as_ref().map(|h| &h.kinds[..]),
+            Some(&lost[..])
+        );
+        let text = failure.to_string();
+        assert!(
+            text.contains("hint: the shrunk plan still loses connections (a "),
+            "{text}"
+        );
+        assert!(
+            text.contains("`.faults(Swarm::lost_connections(false))`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failure_without_such_a_reset_or_with_resets_asked_for_has_no_hint() {
+        // Fails whatever the faults: shrunk to no fault at all.
+        let always = Scenario::echo("never", 64, 64).property("never", |_| false);
+        let failure = first_failure(always);
+        assert!(failure.shrunk.plan.faults.is_empty(), "{failure}");
+        // Resets asked for whatever the expectations say: they are the scenario's choice.
+        let asked = first_failure(whole_echo_by_property().faults(Swarm::lost_connections(true)));
+        assert!(
+            (asked.shrunk.plan.faults.iter()).any(|f| ["reset", "crash"].contains(&f.kind.name())),
+            "{asked}"
+        );
+        for failure in [failure, asked] {
+            assert_eq!(failure.lost_connections, None, "{failure}");
+            assert!(!failure.to_string().contains("hint:"), "{failure}");
+        }
     }
 
     #[test]

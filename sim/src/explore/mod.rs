@@ -12,6 +12,7 @@ mod chaos;
 mod determinism;
 mod env;
 mod fuzzing;
+mod lost_hint;
 mod merge;
 mod progress;
 mod regressions;
@@ -35,6 +36,7 @@ pub use env::{
     SEEDS_VAR, SEED_TIMEOUT_VAR, SEED_VAR, VERBOSE_VAR,
 };
 pub use fuzzing::check_fuzz_input;
+pub use lost_hint::LostConnectionsHint;
 pub use merge::MergeError;
 pub use rerun::{NotShrunk, Rerun};
 pub use seeds::{
