@@ -47,6 +47,10 @@ pub enum Difference {
     /// a kernel's buffers hold bytes, so it takes thousands of tiny writes to a peer that does
     /// not read without pushing the writer back.
     S4,
+    /// A quiet plan's simulated stream returns each of the peer's writes by itself from a
+    /// read; a kernel's read takes every byte waiting, so two writes that both wait arrive in
+    /// one delivery. Re-chunked reads (`read_chunks`) join writes in the simulator too.
+    S5,
 }
 
 /// Runs `body` over real loopback sockets; its text, once every callback it recorded passed

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 conformance! {
     r3_r4_received_false_yields_to_a_message_from_another_task: yields_to_another_task;
     r5_mute_holds_data_and_peer_close_until_unmute: mute_holds_data;
+    r6_two_writes_waiting_in_the_buffer_arrive_whole_and_in_order: buffered_writes_read;
     w3_w4_w5_throttled_until_a_stalled_peer_reads_everything: throttled_until_read;
     w3_w4_thousands_of_tiny_writes_to_a_stalled_peer_arrive: tiny_writes_until_read;
     l5_hard_close_drops_unsent_data: hard_close_drops_unsent;
@@ -105,6 +106,51 @@ async fn mute_holds_data<W: World>(w: W) -> String {
     conn.unmute();
     finished(&conn).await;
     trace.render(&["client"])
+}
+
+/// Two writes of the peer, and its close, wait while the client is muted; then the test
+/// unmutes it. A kernel's read takes both writes at once: one `received`. The simulator on a
+/// quiet plan (no re-chunked reads) reads each write by itself: two, in one turn. Difference
+/// S5; either way every byte arrives, in order.
+async fn buffered_writes_read<W: World>(w: W) -> String {
+    let trace = w.trace();
+    let (raw, port) = w.raw_listener(false).await;
+    let conn = w.connect(&trace, "client", Muting, port);
+    let mut peer = w.accept(&raw).await;
+    write_all(&mut peer, b"first").await;
+    assert_eq!(read_exact(&mut peer, 5).await, "muted");
+    write_all(&mut peer, b"one").await;
+    write_all(&mut peer, b"two").await;
+    peer.shutdown().await.expect("peer shutdown");
+    // Time for both writes and the FIN to wait in the client's buffer.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = trace.lines_of("client").len();
+    conn.unmute();
+    finished(&conn).await;
+    let after: Vec<String> = trace.lines_of("client").split_off(before);
+    let deliveries: Vec<&str> = (after.iter())
+        .filter(|l| l.starts_with("received("))
+        .filter_map(|l| l.split('"').nth(1))
+        .collect();
+    let expected: &[&str] = match w.differs(Difference::S5) {
+        true => &["one", "two"],
+        false => &["onetwo"],
+    };
+    assert_eq!(
+        deliveries,
+        expected,
+        "how the two writes were delivered (S5):\n{}",
+        trace.render(&["client"])
+    );
+    trace.note(
+        "reader",
+        format!("after the unmute: \"{}\"", deliveries.concat()),
+    );
+    let others: Vec<&str> = (after.iter().map(String::as_str))
+        .filter(|l| !l.starts_with("received(") && !l.starts_with("sent(5B \"muted\""))
+        .collect();
+    trace.note("reader", format!("and otherwise: {}", others.join(", ")));
+    trace.render(&["reader"])
 }
 
 /// Writes `bulk` bytes in one write, then a tail while throttled; closes once unthrottled.
