@@ -451,8 +451,9 @@ impl Trace {
 
     /// A callback sink that records every callback it gets into this trace, as on host
     /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses,
-    /// and every write rule W1 drops: the trace of notifiers run outside a scenario, by hand
-    /// over turmoil or on real sockets, for the contract checker.
+    /// every write rule W1 drops and every mute and unmute that took effect: the trace of
+    /// notifiers run outside a scenario, by hand over turmoil or on real sockets, for the
+    /// contract checker.
     ///
     /// ```
     /// use tcpnotify::record::{Callback, CallbackSink};
