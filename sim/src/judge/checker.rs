@@ -4,11 +4,13 @@
 //! A trace shows callbacks, not sockets, so the checker judges the rules a callback sequence
 //! can break: C1, C3, C4, C5, A1, A2, L1, L2, W4, R1, R2, R3, N1–N4, R6 (stream integrity is
 //! checked while the run goes, where the bytes are, and lands in the trace as `VIOLATION`
-//! lines) and W1 (each dropped write is a `W1 dropped` line, with the phase it was dropped in
+//! lines), W1 (each dropped write is a `W1 dropped` line, with the phase it was dropped in
 //! and the connection's running count: the checker judges that the phase is one where the
 //! contract drops writes, consistent with the callbacks around it, and that every counted drop
-//! is in the trace once). The others (C2, C6, L3–L5, W2, W3, W5, R4, R5) are about what the
-//! stack does with the socket, and are pinned down by unit tests and snapshots instead.
+//! is in the trace once) and R5 (each mute and unmute that took effect is a `MUTED` or
+//! `UNMUTED` line: no `received` between them). The others (C2, C6, L3–L5, W2, W3, W5, R4)
+//! are about what the stack does with the socket, and are pinned down by unit tests and
+//! snapshots instead.
 //!
 //! ```
 //! use tcpnotify::record::Callback;
@@ -134,7 +136,7 @@ impl Rule {
     ];
 
     /// The rules a trace can show broken, which [`check`] judges.
-    pub const CHECKED: [Rule; 18] = [
+    pub const CHECKED: [Rule; 19] = [
         Rule::C1,
         Rule::C3,
         Rule::C4,
@@ -148,6 +150,7 @@ impl Rule {
         Rule::R1,
         Rule::R2,
         Rule::R3,
+        Rule::R5,
         Rule::R6,
         Rule::N1,
         Rule::N2,
@@ -320,6 +323,8 @@ struct ConnectionView {
     /// The running count of the last dropped write (W1), and its line.
     dropped_writes: u64,
     last_dropped: Option<usize>,
+    /// The line of the `MUTED` in force (R5), until its `UNMUTED`.
+    muted: Option<usize>,
 }
 
 /// The state of one listener.
@@ -362,11 +367,20 @@ impl Checker<'_> {
                 ..
             } => self.dropped(index, &event.who, phase, *after_end, *total),
             // A mute or unmute is a message the connection handled, not a callback: no rule
-            // here counts it as one.
+            // but R5 counts it.
+            EventKind::Muted => {
+                self.exercise(Rule::R5);
+                let mut c = take_entry(&mut self.connections, &event.who);
+                c.muted.get_or_insert(index);
+                put_entry(&mut self.connections, &event.who, c);
+            }
+            EventKind::Unmuted => {
+                let mut c = take_entry(&mut self.connections, &event.who);
+                c.muted = None;
+                put_entry(&mut self.connections, &event.who, c);
+            }
             EventKind::Fault { .. }
             | EventKind::Note { .. }
-            | EventKind::Muted
-            | EventKind::Unmuted
             | EventKind::Assertion { .. }
             | EventKind::Log { .. } => {}
         }
@@ -698,6 +712,16 @@ impl Checker<'_> {
         times: usize,
         result: bool,
     ) {
+        if let Some(muted) = c.muted {
+            self.broken(
+                Rule::R5,
+                who,
+                "received while muted: nothing is delivered from the turn that handles `mute` \
+                 to the one that handles `unmute`"
+                    .into(),
+                &[muted, i],
+            );
+        }
         let limit = self.read_buffer_size(who);
         let (framing, set_by) = c.expect;
         self.exercise(Rule::R1);

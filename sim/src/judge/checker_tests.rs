@@ -434,3 +434,46 @@ fn w1_a_counted_drop_missing_from_the_trace_is_a_violation() {
         "{report}"
     );
 }
+
+fn muting(trace: &Trace, who: &str, kind: EventKind) {
+    trace.push(TraceEvent {
+        at_us: 0,
+        host: "h".into(),
+        who: who.into(),
+        kind,
+    });
+}
+
+#[test]
+fn r5_deliveries_outside_mutes_pass_and_each_mute_is_exercised() {
+    let t = trace(server_start());
+    push(&t, "server.1", received(5, 1, true));
+    muting(&t, "server.1", EventKind::Muted);
+    // Another connection's delivery is not this one's.
+    push(&t, "server", ListenerConnected { accepted: true });
+    push(&t, "server.2", Accepted);
+    push(&t, "server.2", received(5, 1, true));
+    muting(&t, "server.1", EventKind::Unmuted);
+    push(&t, "server.1", received(5, 1, true));
+    muting(&t, "server.1", EventKind::Muted);
+    let report = check(&t, &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.exercised[&Rule::R5], 2);
+}
+
+#[test]
+fn r5_a_delivery_between_mute_and_unmute_is_a_violation() {
+    let t = trace(server_start());
+    muting(&t, "server.1", EventKind::Muted);
+    push(&t, "server.1", received(5, 1, true));
+    muting(&t, "server.1", EventKind::Unmuted);
+    push(&t, "server.1", received(5, 1, true));
+    let report = check(&t, &CheckOptions::default());
+    let broken: Vec<(Rule, Vec<usize>)> = (report.violations.iter())
+        .map(|v| (v.rule, v.lines.clone()))
+        .collect();
+    assert_eq!(broken, [(Rule::R5, vec![4, 5])], "{report}");
+    assert!(report.violations[0]
+        .message
+        .contains("received while muted"));
+}
