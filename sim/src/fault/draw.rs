@@ -91,8 +91,8 @@ impl FaultPlan {
     /// its `connecting`, its `connected`, or one of its first three `sent` or `received`.
     /// What no client connects across may still carry connections notifiers dial (a proxy's
     /// onward connection, a route `proxy_via` chose): a pair of hosts one of which listens
-    /// and the other runs something, and a host that listens, are then timed by any client's
-    /// traffic, as refusals of a listener's port are. Other pairs of hosts get no partition
+    /// and the other runs something, and a host that listens and runs no client of the
+    /// scenario, are then timed by any client's traffic, as refusals of a listener's port are. Other pairs of hosts get no partition
     /// then, as nothing can flow between them. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
@@ -124,7 +124,8 @@ impl FaultPlan {
         // before the run.
         let all: Vec<&Dial> = topology.dials.iter().collect();
         let listening: FxHashSet<&str> = topology.servers.iter().map(String::as_str).collect();
-        let running: FxHashSet<&str> = (topology.dials.iter().map(|d| d.host.as_str()))
+        let clients_on: FxHashSet<&str> = topology.dials.iter().map(|d| d.host.as_str()).collect();
+        let running: FxHashSet<&str> = (clients_on.iter().copied())
             .chain(listening.iter().copied())
             .collect();
         let may_dial = |a: &str, b: &str| {
@@ -186,8 +187,12 @@ impl FaultPlan {
         }
         for host in &topology.servers {
             let mut dials = topology.dials_to(host);
-            if dials.is_empty() {
-                // Only notifiers' connections may reach it.
+            // Only notifiers' connections may reach it: crashed on any client's traffic,
+            // unless it runs clients of the scenario. Those never run again after a crash,
+            // so a crash there ends their work for good, not only their connections, and
+            // nothing they must eventually do can be done: a red for correct code, drawn
+            // for a listener no client dials (a metrics port beside the clients).
+            if dials.is_empty() && !clients_on.contains(host.as_str()) {
                 dials.clone_from(&all);
             }
             if window.is_none() && dials.is_empty() {
@@ -503,6 +508,49 @@ mod tests {
         }
         let seen: Vec<&str> = callbacks.iter().map(String::as_str).collect();
         assert_eq!(seen, ["connected", "connecting", "received", "sent"]);
+    }
+
+    /// A host that runs the scenario's client and also listens on a port no client dials (a
+    /// metrics port): crashing it would end the client for good (clients never run again
+    /// after a crash), so without a window it does not crash, while a backend only a
+    /// notifier dials still does; with a window both may.
+    #[test]
+    fn a_host_running_clients_whose_listener_no_client_dials_does_not_crash_without_a_window() {
+        let topology = Topology {
+            hosts: ["client", "server", "backend"].map(String::from).into(),
+            servers: ["client", "server", "backend"].map(String::from).into(),
+            clients: vec!["c1".into()],
+            listeners: ["metrics", "server", "backend"].map(String::from).into(),
+            duration_ms: 10_000,
+            dials: vec![Dial {
+                client: "c1".into(),
+                host: "client".into(),
+                targets: vec!["server".into()],
+            }],
+            ports: ["client", "server", "backend"]
+                .map(|h| (h.to_string(), 7000))
+                .into(),
+        };
+        let crashed = |window: Option<Span>| {
+            let settings = FaultSettings {
+                crashes: 1.0,
+                fault_window_ms: window,
+                ..FaultSettings::default()
+            };
+            let plan = FaultPlan::generate(Seed(1), &settings, &topology);
+            let hosts: Vec<String> = (plan.faults.iter())
+                .filter_map(|fault| match &fault.kind {
+                    FaultKind::Crash { host, .. } => Some(host.clone()),
+                    _ => None,
+                })
+                .collect();
+            hosts
+        };
+        assert_eq!(crashed(None), ["server", "backend"]);
+        assert_eq!(
+            crashed(Some(Span::new(0, 100))),
+            ["client", "server", "backend"]
+        );
     }
 
     #[test]
