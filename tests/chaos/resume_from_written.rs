@@ -147,8 +147,8 @@ fn resume_from_acked_passes_many_seeds() {
 
 /// The fixed client on a host that also listens, on a port no client dials (a metrics port
 /// beside the application): the swarm crashes listening hosts no client dials, but not one
-/// that runs the scenario's clients, which never run again after a crash. Until the
-/// fourteenth session it did (seed 4 crashed the client's host as it connected), and the
+/// that runs the scenario's clients, which never run again after a crash. When it first
+/// crashed such hosts it crashed this one too (seed 4, as the client connected), and the
 /// upload, which must eventually finish, failed for correct code.
 #[test]
 fn resume_from_acked_on_a_host_that_also_listens_passes() {
