@@ -5,12 +5,12 @@
 //! default (do nothing) swallows it. The inner notifier, a bulk writer that pauses while
 //! throttled, waits forever. On a quiet network the window is large and nothing throttles.
 //!
-//! (Without a fault window the swarm partitions only the pairs of hosts the scenario's clients
-//! name, here `client` and `server`; the routes `proxy_via` and the relay's onward connection
-//! take, `client` to `relay` and `relay` to `server`, get none. Partitioning them too found
-//! the built-in proxy dropping what it held when its peer closed before the onward connection
-//! was up (fixed); that draw is not in, see the determinism test's known defect. The bug needs
-//! a small send buffer only.)
+//! (Without a fault window the swarm partitions the pairs of hosts the scenario's clients name,
+//! here `client` and `server`, and also the routes `proxy_via` and the relay's onward
+//! connection take, `client` to `relay` and `relay` to `server`, on any client's traffic: one
+//! of each pair listens and the other runs something. Partitioning those found the built-in
+//! proxy dropping what it held when its peer closed before the onward connection was up
+//! (fixed). The bug needs a small send buffer only.)
 
 use crate::support::{assert_caught, assert_fix_passes, assert_fix_passes_many};
 use std::collections::BTreeMap;
