@@ -75,7 +75,11 @@ impl Teardown {
     /// Runs `crash`, which drops a host's runtime (turmoil's `crash` or `bounce`), keeping the
     /// tasks it drops for the host's [`guard`](Self::guard) to end in order. Anything still
     /// kept when `crash` returns (a host whose software held no guard) is ended then, in
-    /// order, after the crash rather than inside it.
+    /// order, after the crash rather than inside it: outside turmoil's world, where a
+    /// dropped socket cannot tell turmoil it closed, so its port stays bound (the restarted
+    /// host's listener on that port gets `not_listening`) and its peer hears no end of
+    /// stream or reset. So every host whose software's tasks a crash through this may drop
+    /// must hold a guard.
     pub fn crashing<R>(&self, crash: impl FnOnce() -> R) -> R {
         self.crashing.store(true, Ordering::Relaxed);
         let result = crash();
