@@ -264,3 +264,89 @@ fn the_liveness_phase_restarts_crashed_hosts_quiets_the_network_and_disarms_the_
         .collect();
     assert_eq!(deliveries, [256, 256, 256, 256], "whole segments once calm");
 }
+
+/// Registrations the backend got.
+#[derive(Default)]
+struct Registrations(usize);
+
+/// A listener that registers with `backend` as it starts listening (a listener's dial from
+/// `listening`), as a service announcing itself does, and echoes its peers.
+struct Announcing;
+
+impl tcpnotify::TcpListenNotify for Announcing {
+    fn listening(&mut self, listener: &mut tcpnotify::TcpListener) {
+        listener.dial(Announcement, "backend", "7000");
+    }
+    fn not_listening(&mut self, _listener: &mut tcpnotify::TcpListener) {}
+    fn connected(
+        &mut self,
+        _listener: &mut tcpnotify::TcpListener,
+    ) -> Option<Box<dyn TcpConnectionNotify>> {
+        Some(Box::new(Echo))
+    }
+}
+
+/// Announces itself by connecting, and closes.
+struct Announcement;
+
+impl TcpConnectionNotify for Announcement {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.close();
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Counts the announcements: the connections it accepts.
+struct Registrar;
+
+impl TcpConnectionNotify for Registrar {
+    fn accepted(&mut self, _conn: &mut TcpConnection) {
+        if let Some(registrations) = run_state::<Registrations>() {
+            registrations.lock().0 += 1;
+        }
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A crash whose restart comes after every client finished: the run goes on to the restart,
+/// where the restarted host's listener announces itself again, rather than ending before it
+/// (it ended as soon as the clients finished and nothing was open, and a host due to restart
+/// never did). The hub crashes as its one client connects, so only the restarted hub's
+/// announcement can reach the backend after the crash.
+#[test]
+fn a_run_does_not_end_while_a_crashed_host_is_due_to_restart() {
+    let scenario = Scenario::new("restart-after-the-clients")
+        .listener("backend", "backend", 7000, factory(|| Registrar))
+        .listener_with(
+            "hub",
+            "hub",
+            7000,
+            tcpnotify_sim::scenario::listen_factory(|| Announcing),
+        )
+        .client("c1", "client", "hub", 7000, factory(|| Echo))
+        .duration_ms(1000);
+    let plan = FaultPlan {
+        faults: vec![Fault::after(
+            EventTrigger {
+                conn: "c1".into(),
+                callback: "connected".into(),
+                nth: 1,
+            },
+            FaultKind::Crash {
+                host: "hub".into(),
+                restart_after_ms: Some(74),
+            },
+        )],
+        ..FaultPlan::quiet(Seed(1))
+    };
+    let verdict = judge(&scenario, &plan).expect("runs");
+    let trace = verdict.outcome.trace.render_text();
+    assert!(trace.contains("FAULT #0 restarted hub"), "{trace}");
+    assert!(trace.contains("hub#2 listening"), "{trace}");
+    let registrations = verdict
+        .outcome
+        .context
+        .state::<Registrations>()
+        .map_or(0, |r| r.lock().0);
+    assert_eq!(registrations, 2, "{trace}");
+}

@@ -307,6 +307,7 @@ fn run_pass(
         liveness: Liveness::NotReached,
         logs: logs.clone(),
         teardown: network.teardown().clone(),
+        restarted_now: false,
     };
     // Every notifier of the run reaches its context, until the run ended.
     let entered = context.enter();
@@ -528,6 +529,8 @@ struct Loop<'s, 'a> {
     logs: LogCapture,
     /// Through which a crash or restart ends a host's tasks in the order they started.
     teardown: Arc<Teardown>,
+    /// Whether a host restarted since the last step: its software has not run yet.
+    restarted_now: bool,
 }
 
 impl Loop<'_, '_> {
@@ -568,7 +571,14 @@ impl Loop<'_, '_> {
                 let action = entry.remove();
                 self.apply(now, action);
             }
-            if self.run.all_finished(clients.len()) && self.run.quiescent() {
+            // A host due to restart is not done: its software runs again, and what its
+            // listeners' notifiers do then (dial a backend from `listening`) is the run's; a
+            // host restarted now runs its software in the next step.
+            if self.run.all_finished(clients.len())
+                && self.run.quiescent()
+                && !self.restarted_now
+                && !self.restart_pending()
+            {
                 return Ended::AllFinished;
             }
             if now >= end_us {
@@ -616,7 +626,13 @@ impl Loop<'_, '_> {
                     message: e.to_string(),
                 };
             }
+            self.restarted_now = false;
         }
+    }
+
+    /// Whether a crashed host's restart is scheduled and has not happened yet.
+    fn restart_pending(&self) -> bool {
+        (self.schedule.values()).any(|action| matches!(action, Action::Restart { .. }))
     }
 
     /// The connections of `host` ended with its software: they get no callback, and its
@@ -669,6 +685,7 @@ impl Loop<'_, '_> {
                 self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
+                self.restarted_now = true;
                 self.fault_event(now, index, format!("restarted {host}"));
             }
         }
