@@ -50,8 +50,8 @@ fn w4_throttled_then_unthrottled_with_a_slow_reader() {
 /// R5: each mute and unmute that took effect is a line of its connection, at the simulated
 /// time of the turn that handled it, before what it let through: the reader mutes on accept
 /// for 100ms (and again after 2 KiB, a mute its turn goes on to close before, handled after
-/// `closed`: no line). The same lines come back from JSON lines, and the checker counts
-/// neither as a callback.
+/// `closed`: no line). The same lines come back from JSON lines, and the checker judges R5
+/// from them and nothing else differently.
 #[test]
 fn r5_mutes_and_unmutes_are_trace_lines_at_the_time_they_took_effect() {
     const TOTAL: usize = 4 * 1024;

@@ -157,9 +157,14 @@ impl Drop for Numbered {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Range;
+    use tokio::runtime::Runtime;
+
+    /// The numbers of the tasks dropped so far, in the order they were.
+    type Ended = Arc<Mutex<Vec<u64>>>;
 
     /// Pushes its number to a shared list when dropped.
-    struct Noted(u64, Arc<Mutex<Vec<u64>>>);
+    struct Noted(u64, Ended);
 
     impl Drop for Noted {
         fn drop(&mut self) {
@@ -167,52 +172,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_crash_ends_the_tasks_it_drops_in_the_order_they_started_at_the_guards_drop() {
-        let teardown = Arc::new(Teardown::default());
-        let ended = Arc::new(Mutex::new(Vec::new()));
+    /// A runtime on which `teardown` started a task per number, each pending for ever and
+    /// noting its number in `ended` when dropped, and one task that finished.
+    fn started(teardown: &Arc<Teardown>, numbers: Range<u64>, ended: &Ended) -> Runtime {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         runtime.block_on(async {
-            for n in 0..40 {
+            for n in numbers {
                 let noted = Noted(n, ended.clone());
                 teardown.spawn(async move {
                     let _noted = noted;
                     std::future::pending::<()>().await;
                 });
             }
-            // A task that finished is not kept.
             let (tx, rx) = tokio::sync::oneshot::channel();
             teardown.spawn(async move {
                 let _ = tx.send(());
             });
             rx.await.unwrap();
         });
+        runtime
+    }
+
+    #[test]
+    fn a_crash_ends_the_tasks_it_drops_in_the_order_they_started_at_the_guards_drop() {
+        let teardown = Arc::new(Teardown::default());
+        let ended = Ended::default();
+        let runtime = started(&teardown, 0..40, &ended);
         let guard = teardown.guard();
         teardown.crashing(|| {
             drop(runtime);
             assert!(ended.lock().unwrap().is_empty(), "kept, not dropped");
             drop(guard);
         });
+        // The finished task was not kept: only the 40 pending ones, in order.
         assert_eq!(*ended.lock().unwrap(), (0..40).collect::<Vec<_>>());
     }
 
     #[test]
     fn outside_a_crash_a_dropped_task_is_dropped_at_once() {
         let teardown = Arc::new(Teardown::default());
-        let ended = Arc::new(Mutex::new(Vec::new()));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let noted = Noted(7, ended.clone());
-            teardown.spawn(async move {
-                let _noted = noted;
-                std::future::pending::<()>().await;
-            });
-        });
-        drop(runtime);
+        let ended = Ended::default();
+        drop(started(&teardown, 7..8, &ended));
         assert_eq!(*ended.lock().unwrap(), [7]);
         assert!(teardown.lock().is_empty());
     }
