@@ -70,6 +70,11 @@ fn mute_on_throttle_without_unmute_is_caught_and_shrunk() {
         failure.shrunk.plan.send_buffer.is_some(),
         "the failure needs the server throttled:\n{failure}"
     );
+    // The failure names the connection the mute stopped, and since when.
+    assert!(
+        (failure.to_string()).contains("muted and never unmuted (R5: it reads nothing more, nor its peer's close): server.1 since "),
+        "{failure}"
+    );
     assert_fix_passes(echo(true), &failure);
 }
 

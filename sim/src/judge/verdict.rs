@@ -8,11 +8,12 @@ use super::listing::{kind, write_listed, JSON_LISTS_EVERY_ONE};
 use super::property::{assertion_failures, property_failures};
 use super::view::{ConnectionEnd, RunView};
 use crate::fault::FaultPlan;
-use crate::run::{run_until, Cutoff, Ended, RunError, RunOutcome};
+use crate::run::{run_until, Cutoff, Ended, EventKind, RunError, RunOutcome};
 use crate::scenario::{PropertyKind, Scenario, ScenarioFile};
 use crate::seed::Seed;
 use std::collections::BTreeMap;
 use std::fmt;
+use tcpnotify::record::Callback;
 
 /// One reason a run failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +204,38 @@ impl ScenarioFile {
     }
 }
 
+/// The connections of `view` still muted when the run ended, with when each was muted, as a
+/// clause for the `finished` failure (empty if none): a mute never undone is what stops a
+/// connection reading, and its peer from finishing, and no callback shows it.
+fn left_muted(view: &RunView<'_>) -> String {
+    // Per connection, when its mute in force began; none once unmuted or ended.
+    let mut muted: BTreeMap<&str, u64> = BTreeMap::new();
+    for event in view.events() {
+        match (&event.kind, event.callback()) {
+            (EventKind::Muted, _) => {
+                muted.insert(&event.who, event.at_us);
+            }
+            (EventKind::Unmuted, _) => {
+                muted.remove(&*event.who);
+            }
+            (_, Some(Callback::Closed | Callback::ConnectFailed(_))) => {
+                muted.remove(&*event.who);
+            }
+            _ => {}
+        }
+    }
+    if muted.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = (muted.iter())
+        .map(|(who, at_us)| format!("{who} since {}.{:03}ms", at_us / 1000, at_us % 1000))
+        .collect();
+    format!(
+        "; muted and never unmuted (R5: it reads nothing more, nor its peer's close): {}",
+        each.join(", ")
+    )
+}
+
 /// The scenario's end conditions ([`Scenario::expectations`]) that `view`, its run, does not
 /// meet.
 fn properties(scenario: &Scenario, view: &RunView<'_>) -> Vec<Failure> {
@@ -225,7 +258,7 @@ fn properties(scenario: &Scenario, view: &RunView<'_>) -> Vec<Failure> {
         Ended::Panicked { message } => fail("no_panic", message.clone()),
         Ended::Failed { message } => fail("simulation", message.clone()),
         Ended::DurationReached { unfinished } if expect.finished => {
-            let message = if unfinished.is_empty() {
+            let mut message = if unfinished.is_empty() {
                 "the duration ran out with connections still open".to_string()
             } else {
                 format!(
@@ -233,6 +266,7 @@ fn properties(scenario: &Scenario, view: &RunView<'_>) -> Vec<Failure> {
                     unfinished.join(", ")
                 )
             };
+            message += &left_muted(view);
             fail("finished", eventual(message));
         }
         _ => {}
