@@ -436,7 +436,7 @@ fn register_host(
         let (listeners, clients) = (listeners.clone(), clients.clone());
         let incarnation = incarnations.fetch_add(1, Ordering::SeqCst) + 1;
         // Moved into the software, and so dropped with it, polled or not.
-        let teardown = network.teardown().guard();
+        let teardown = network.teardown().guard(&host);
         async move {
             let _teardown = teardown;
             let net = network.on_host(&host).with_faults(run.layer.clone());
@@ -680,7 +680,7 @@ impl Loop<'_, '_> {
                 // it is gone, as in a crash.
                 if !self.left_out.contains(&host) {
                     let sim = &mut self.sim;
-                    self.teardown.crashing(|| sim.bounce(host.as_str()));
+                    self.teardown.crashing(&host, || sim.bounce(host.as_str()));
                 }
                 self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
@@ -728,7 +728,7 @@ impl Loop<'_, '_> {
             } => {
                 if !self.left_out.contains(host) {
                     let sim = &mut self.sim;
-                    self.teardown.crashing(|| sim.crash(host.as_str()));
+                    self.teardown.crashing(host, || sim.crash(host.as_str()));
                 }
                 self.disturbed.crashed.insert(host.clone(), index);
                 self.run.layer.host_crashed(host);

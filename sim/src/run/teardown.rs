@@ -10,9 +10,10 @@
 //! [`Teardown`] takes that order from tokio. Every task the stack starts on a simulated host
 //! (a connection's, a listener's, a scenario's client) is started through it, as a tokio task
 //! as before, so it is scheduled among its user's tasks as before. While a crash or restart
-//! drops the runtime ([`Teardown::crashing`]), a dropped task's future is kept rather than
-//! dropped, and the host's software, which turmoil drops after the runtime, still inside the
-//! crash, drops the kept ones in the order they started ([`Teardown::guard`]).
+//! drops the runtime ([`Teardown::crashing`]) of a host whose software holds a guard
+//! ([`Teardown::guard`]), a dropped task's future is kept rather than dropped, and the guard,
+//! dropped with the software after the runtime and still inside the crash, drops the kept
+//! ones in the order they started.
 //!
 //! What a user's own notifier starts with `tokio::spawn` is not covered: a crash still ends
 //! such tasks in tokio's order.
@@ -40,7 +41,7 @@ use tcpnotify::BoxFuture;
 /// let teardown = network.teardown().clone();
 /// sim.host("server", move || {
 ///     // Moved into the software, so dropped with it, after the runtime's tasks.
-///     let guard = teardown.guard();
+///     let guard = teardown.guard("server");
 ///     async move {
 ///         let _guard = guard;
 ///         // ... listeners and connections built on `network.on_host("server")` ...
@@ -49,14 +50,16 @@ use tcpnotify::BoxFuture;
 ///     }
 /// });
 /// sim.step().unwrap();
-/// network.teardown().crashing(|| sim.crash("server"));
+/// network.teardown().crashing("server", || sim.crash("server"));
 /// ```
 #[derive(Default)]
 pub struct Teardown {
     /// The number the next task takes.
     started: AtomicU64,
-    /// Whether a crash or restart is dropping a host's runtime now.
+    /// Whether a crash or restart is dropping the runtime of a host that holds a guard now.
     crashing: AtomicBool,
+    /// The hosts whose software holds a guard, each with how many of its guards live.
+    guarded: Mutex<BTreeMap<String, usize>>,
     /// Tasks the runtime dropped during the crash, by number, still to be dropped.
     dropped: Mutex<BTreeMap<u64, BoxFuture<'static, ()>>>,
 }
@@ -72,26 +75,38 @@ impl Teardown {
         });
     }
 
-    /// Runs `crash`, which drops a host's runtime (turmoil's `crash` or `bounce`), keeping the
-    /// tasks it drops for the host's [`guard`](Self::guard) to end in order. Anything still
-    /// kept when `crash` returns (a host whose software held no guard) is ended then, in
-    /// order, after the crash rather than inside it: outside turmoil's world, where a
-    /// dropped socket cannot tell turmoil it closed, so its port stays bound (the restarted
-    /// host's listener on that port gets `not_listening`) and its peer hears no end of
-    /// stream or reset. So every host whose software's tasks a crash through this may drop
-    /// must hold a guard.
-    pub fn crashing<R>(&self, crash: impl FnOnce() -> R) -> R {
-        self.crashing.store(true, Ordering::Relaxed);
+    /// Runs `crash`, which drops the runtime of `host` (turmoil's `crash` or `bounce` of it).
+    /// If the host's software holds a [`guard`](Self::guard), the tasks the crash drops are
+    /// kept for the guard to end in the order they started, when turmoil drops the software
+    /// after the runtime, still inside the crash. A host without one has its tasks dropped as
+    /// tokio drops them: inside the crash, where a dropped socket still tells turmoil it
+    /// closed, but in tokio's order. (Kept with no guard to end them, they would be dropped
+    /// after the crash, outside turmoil's world, where a socket's port stays bound and its
+    /// peer hears nothing.)
+    pub fn crashing<R>(&self, host: &str, crash: impl FnOnce() -> R) -> R {
+        let guarded = self.guarded().get(host).is_some_and(|n| *n > 0);
+        self.crashing.store(guarded, Ordering::Relaxed);
         let result = crash();
         self.crashing.store(false, Ordering::Relaxed);
+        // Nothing is kept past its guard; this only frees what a guard left (none does).
         self.end_dropped();
         result
     }
 
-    /// What a host's software holds for as long as it runs: dropped with the software, which
-    /// turmoil drops after the runtime's tasks, it ends the tasks the crash dropped.
-    pub fn guard(self: &Arc<Self>) -> TeardownGuard {
-        TeardownGuard(self.clone())
+    /// What the software of `host` holds for as long as it runs: dropped with the software,
+    /// which turmoil drops after the runtime's tasks, it ends the tasks a crash of `host`
+    /// dropped.
+    pub fn guard(self: &Arc<Self>, host: &str) -> TeardownGuard {
+        *self.guarded().entry(host.to_string()).or_insert(0) += 1;
+        TeardownGuard {
+            teardown: self.clone(),
+            host: host.to_string(),
+        }
+    }
+
+    fn guarded(&self) -> MutexGuard<'_, BTreeMap<String, usize>> {
+        // Counts, whole after any panic.
+        self.guarded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drops the kept tasks, oldest first. One at a time, with nothing locked: dropping a
@@ -112,11 +127,17 @@ impl Teardown {
 }
 
 /// Held by a host's software: see [`Teardown::guard`].
-pub struct TeardownGuard(Arc<Teardown>);
+pub struct TeardownGuard {
+    teardown: Arc<Teardown>,
+    host: String,
+}
 
 impl Drop for TeardownGuard {
     fn drop(&mut self) {
-        self.0.end_dropped();
+        self.teardown.end_dropped();
+        if let Some(n) = self.teardown.guarded().get_mut(&self.host) {
+            *n = n.saturating_sub(1);
+        }
     }
 }
 
@@ -200,8 +221,8 @@ mod tests {
         let teardown = Arc::new(Teardown::default());
         let ended = Ended::default();
         let runtime = started(&teardown, 0..40, &ended);
-        let guard = teardown.guard();
-        teardown.crashing(|| {
+        let guard = teardown.guard("server");
+        teardown.crashing("server", || {
             drop(runtime);
             assert!(ended.lock().unwrap().is_empty(), "kept, not dropped");
             drop(guard);
@@ -216,6 +237,23 @@ mod tests {
         let ended = Ended::default();
         drop(started(&teardown, 7..8, &ended));
         assert_eq!(*ended.lock().unwrap(), [7]);
+        assert!(teardown.lock().is_empty());
+    }
+
+    #[test]
+    fn a_crash_of_a_host_without_a_guard_drops_its_tasks_inside_the_crash() {
+        let teardown = Arc::new(Teardown::default());
+        let ended = Ended::default();
+        // Another host's guard, and one of this host's software that is gone.
+        let _other = teardown.guard("other");
+        drop(teardown.guard("server"));
+        let runtime = started(&teardown, 0..3, &ended);
+        teardown.crashing("server", || {
+            drop(runtime);
+            let mut dropped = ended.lock().unwrap().clone();
+            dropped.sort();
+            assert_eq!(dropped, [0, 1, 2], "dropped inside the crash");
+        });
         assert!(teardown.lock().is_empty());
     }
 }
