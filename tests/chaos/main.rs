@@ -23,16 +23,20 @@
 //! random seeds, budgets, ...) as a user's test would, which `environment` checks by running
 //! one of them again with the variables set.
 
+mod closed_as_end_of_response;
 mod correct_echo;
 mod duplicate_on_retry;
 mod eager_writer;
 mod environment;
+mod expect_lost_on_redial;
+mod extra_connection_billed;
 mod false_as_not_consumed;
 mod forgotten_connect_failed;
 mod framing_wrapper_drops_sentv;
 mod gives_up_too_soon;
 mod header_then_body;
 mod healing;
+mod late_loss_checkpoint;
 mod mute_on_throttle;
 mod mute_then_close;
 mod naive_framing;
@@ -40,6 +44,7 @@ mod pipelined_count;
 mod proxy_redial_drops;
 mod regressions;
 mod resume_from_written;
+mod second_loss_resume;
 mod support;
 mod times_as_a_counter;
 mod wrapper_drops_unthrottled;
