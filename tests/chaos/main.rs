@@ -47,4 +47,5 @@ mod resume_from_written;
 mod second_loss_resume;
 mod support;
 mod times_as_a_counter;
+mod upload_closed_as_complete;
 mod wrapper_drops_unthrottled;
