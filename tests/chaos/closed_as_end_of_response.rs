@@ -97,14 +97,22 @@ impl TcpConnectionNotify for Client {
 fn fetch(fixed: bool) -> Scenario {
     Scenario::new("closed-as-end-of-response")
         .listener("server", "server", 7000, factory(|| Server))
-        .client("c1", "client", "server", 7000, factory(move || Client::new(fixed)))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(move || Client::new(fixed)),
+        )
         .duration_ms(3000)
         .property("only-whole-responses", |run| {
             let Some(handed) = run.state::<Handed>() else {
                 return Ok(());
             };
             let handed = handed.lock();
-            match handed.bodies.iter().all(|b| *b == BODY) && (handed.bodies.is_empty() || handed.intact) {
+            match handed.bodies.iter().all(|b| *b == BODY)
+                && (handed.bodies.is_empty() || handed.intact)
+            {
                 true => Ok(()),
                 false => Err(format!("bodies handed on: {:?} of {BODY}", handed.bodies)),
             }

@@ -89,7 +89,11 @@ impl TcpConnectionNotify for Client {
             None => {
                 let len = frame_len(&data);
                 if len == 0 || conn.expect(len).is_err() {
-                    always("a frame header", false, format_args!("{} bytes read as a header", data.len()));
+                    always(
+                        "a frame header",
+                        false,
+                        format_args!("{} bytes read as a header", data.len()),
+                    );
                     conn.hard_close();
                     return true;
                 }
@@ -103,7 +107,11 @@ impl TcpConnectionNotify for Client {
                 let ok = {
                     let mut done = done.lock();
                     let ok = done.frames < FRAMES && data == body(done.frames);
-                    always("echo is the frame sent", ok, format_args!("frame {}", done.frames));
+                    always(
+                        "echo is the frame sent",
+                        ok,
+                        format_args!("frame {}", done.frames),
+                    );
                     done.frames += 1;
                     ok
                 };
@@ -125,7 +133,13 @@ impl TcpConnectionNotify for Client {
 fn exchange(fixed: bool) -> Scenario {
     Scenario::new("expect-lost-on-redial")
         .listener("server", "server", 7000, factory(FramedEcho::new))
-        .client("c1", "client", "server", 7000, factory(move || Client::new(fixed)))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(move || Client::new(fixed)),
+        )
         .duration_ms(4000)
         .eventually("all-frames-echoed", |run| {
             let frames = run.state::<Done>().map_or(0, |d| d.lock().frames);

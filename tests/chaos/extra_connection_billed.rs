@@ -90,11 +90,11 @@ fn billed(fixed: bool) -> Scenario {
 /// asserted either way: the swarm's result is what this file is for.
 #[test]
 fn extra_connection_billed_on_a_quiet_network() {
-    let verdict = tcpnotify_sim::judge::judge(&billed(false), &FaultPlan::quiet(Seed(1)))
-        .expect("runs");
+    let verdict =
+        tcpnotify_sim::judge::judge(&billed(false), &FaultPlan::quiet(Seed(1))).expect("runs");
     println!("quiet network, buggy server: {:?}", verdict.signature());
-    let fixed = tcpnotify_sim::judge::judge(&billed(true), &FaultPlan::quiet(Seed(1)))
-        .expect("runs");
+    let fixed =
+        tcpnotify_sim::judge::judge(&billed(true), &FaultPlan::quiet(Seed(1))).expect("runs");
     assert!(fixed.passed(), "{fixed}");
 }
 
