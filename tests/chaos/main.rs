@@ -18,6 +18,16 @@
 //! (`wrapper_drops_unthrottled`), one framing wrapper that leaves `sentv` unframed
 //! (`framing_wrapper_drops_sentv`).
 //!
+//! Six more (helper-61), each with its fixed twin: three the swarm catches — `closed` taken
+//! for the end of a response (`closed_as_end_of_response`), `expect` carried across a redial
+//! as if it were the notifier's (`expect_lost_on_redial`), a server that bills each accepted
+//! connection under happy eyeballs (`extra_connection_billed`) — and three it does not (false
+//! greens, each caught by a plan written by hand, its swarm test `#[ignore]`d): a resume
+//! offset wrong only after a second lost connection (`second_loss_resume`), a checkpoint wrong
+//! only for a loss after the 12th delivery (`late_loss_checkpoint`), and a server committing
+//! an upload on its peer's close, whose client only writes and so is never reset
+//! (`upload_closed_as_complete`).
+//!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
 //! random seeds, budgets, ...) as a user's test would, which `environment` checks by running
