@@ -18,7 +18,7 @@
 //! (`wrapper_drops_unthrottled`), one framing wrapper that leaves `sentv` unframed
 //! (`framing_wrapper_drops_sentv`).
 //!
-//! Six more (helper-61), each with its fixed twin: three the swarm catches — `closed` taken
+//! Six more, each with its fixed twin: three the swarm catches — `closed` taken
 //! for the end of a response (`closed_as_end_of_response`), `expect` carried across a redial
 //! as if it were the notifier's (`expect_lost_on_redial`), a server that bills each accepted
 //! connection under happy eyeballs (`extra_connection_billed`) — and three it does not (false
