@@ -232,7 +232,11 @@ impl fmt::Display for CoverageLines<'_> {
         if this.no_fault_fired() {
             let chunking = (!this.policies.is_empty()).then(|| counts(&this.policies, " in "));
             if self.failed {
-                let chunking = chunking.map_or(String::new(), |c| format!(", only chunking ({c})"));
+                // Whether the failure needed the chunking is the shrunk plan's to say: it may
+                // have removed every policy.
+                let chunking = chunking.map_or(String::new(), |c| {
+                    format!("; chunking was on ({c}), and the shrunk plan says if it was needed")
+                });
                 write!(
                     f,
                     "\nno fault fired in any of the {} run(s): the failure needed none{chunking}",
@@ -295,6 +299,18 @@ mod tests {
             "{failing}"
         );
         assert_eq!(failing.lines().count(), text.lines().count());
+        // Chunking on in the runs is reported as on, not as what the failure needed: the
+        // shrunk plan may have removed it.
+        let mut chunked = coverage.clone();
+        chunked.policies.insert("send_buffer".into(), 1);
+        let failing = chunked.of_failing_sweep().to_string();
+        assert!(
+            failing.ends_with(
+                "the failure needed none; chunking was on (send_buffer in 1), and the shrunk \
+                 plan says if it was needed"
+            ),
+            "{failing}"
+        );
         // No listener limit, so the limit rule had nothing to judge.
         assert!(coverage.never_exercised().contains(&Rule::N3));
         assert!(text.contains("checked rules never exercised: "), "{text}");
