@@ -21,11 +21,11 @@
 //! Six more, each with its fixed twin: three the swarm catches — `closed` taken
 //! for the end of a response (`closed_as_end_of_response`), `expect` carried across a redial
 //! as if it were the notifier's (`expect_lost_on_redial`), a server that bills each accepted
-//! connection under happy eyeballs (`extra_connection_billed`) — and three it does not (false
-//! greens, each caught by a plan written by hand, its swarm test `#[ignore]`d): a resume
-//! offset wrong only after a second lost connection (`second_loss_resume`), a checkpoint wrong
-//! only for a loss after the 12th delivery (`late_loss_checkpoint`), and a server committing
-//! an upload on its peer's close, whose client only writes and so is never reset
+//! connection under happy eyeballs (`extra_connection_billed`) — and three it missed until it
+//! drew late resets and resets of redials (each also caught by a plan written by hand): a
+//! resume offset wrong only after a second lost connection (`second_loss_resume`), a
+//! checkpoint wrong only for a loss after the 12th delivery (`late_loss_checkpoint`), and a
+//! server committing an upload on its peer's close, whose client only writes
 //! (`upload_closed_as_complete`).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing

@@ -1027,7 +1027,8 @@ mod tests {
         assert_eq!(failure.seed, Seed(0));
         assert_eq!(failure.signature, "echoed");
         assert!(failure.deterministic);
-        assert_eq!(failure.plan.faults.len(), 2);
+        // Resets after a `received` and a `sent` and of the first redial, and a slow close.
+        assert_eq!(failure.plan.faults.len(), 4, "{failure}");
         assert_eq!(failure.shrunk.plan.faults.len(), 1);
         assert!(failure.plan_toml().contains("kind = \"reset\""));
         let text = failure.to_string();

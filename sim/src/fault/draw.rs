@@ -94,7 +94,9 @@ impl FaultPlan {
     /// and the other runs something, and a host that listens, are then timed by any client's
     /// traffic, as refusals of a listener's port are. Other pairs of hosts get no partition
     /// then, as nothing can flow between them. A host that runs clients of the scenario is
-    /// never crashed: they would never run again. A plan holds at most [`MAX_FAULTS`] faults.
+    /// never crashed: they would never run again. Resets come after one of a client's first
+    /// `received`, and, drawn apart so that the rest stays as it was, after one of its first
+    /// 64 `sent` and on its first redial. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -234,10 +236,43 @@ impl FaultPlan {
                 });
             }
         }
+        // Losses the draws above never reach, drawn from a stream of their own so that every
+        // fault above stays as it was: a reset later in a client's connection, after its
+        // 1st to 64th `sent` (the reset above comes within its first 10 `received`, and a
+        // client that only writes never receives), and a reset of its first redial (`c1~1`),
+        // so that a second lost connection is drawn too.
+        let mut later = seed.stream("plan-later-losses", 0);
+        let resets = settings.resets.clamp(0.0, 1.0);
+        for conn in &topology.clients {
+            if later.random_bool(resets) {
+                let nth = later.random_range(1..=LATE_RESET_MAX_SENT);
+                let sent = EventTrigger {
+                    conn: conn.clone(),
+                    callback: "sent".into(),
+                    nth,
+                };
+                faults.push(Fault::after(sent, FaultKind::Reset { conn: conn.clone() }));
+            }
+            if later.random_bool(resets) {
+                let redial = format!("{conn}~1");
+                let nth = settings.reset_after_received.pick(&mut later).max(1);
+                let received = EventTrigger {
+                    conn: redial.clone(),
+                    callback: "received".into(),
+                    nth: u32::try_from(nth).unwrap_or(u32::MAX),
+                };
+                faults.push(Fault::after(received, FaultKind::Reset { conn: redial }));
+            }
+        }
         plan.faults = faults.0;
         plan
     }
 }
+
+/// A late reset fires after one of a client's first this many `sent`, any of them as likely:
+/// a bug may show only in a narrow window (a loss between a checkpoint and the echo of what
+/// was in flight at it).
+const LATE_RESET_MAX_SENT: u32 = 64;
 
 /// A plan's faults as they are drawn, up to [`MAX_FAULTS`]: the rest are left out.
 struct Faulted(Vec<Fault>);
