@@ -14,10 +14,9 @@
 //! after one of its first 64 `sent`, and catches it. A reset written by hand after the
 //! checkpoint catches it too.
 
-use crate::support::{assert_caught, assert_fix_passes_many};
+use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
-use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::{pattern, Echo};
 use tcpnotify_sim::{always, factory, run_passing, run_state, Scenario, Seed};
 
@@ -173,14 +172,7 @@ fn late_loss_checkpoint_survives_an_early_reset() {
 fn late_loss_checkpoint_is_caught_by_a_late_reset_by_hand() {
     let mut plan = FaultPlan::quiet(Seed(1));
     plan.faults = vec![reset_after("sent", (CHECKPOINT + IN_FLIGHT) as u32)];
-    let buggy = judge(&upload(false), &plan).expect("runs");
-    assert_eq!(
-        buggy.signature().as_deref(),
-        Some("resume leaves no gap"),
-        "{buggy}"
-    );
-    let fixed = judge(&upload(true), &plan).expect("runs");
-    assert!(fixed.passed(), "{fixed}");
+    assert_plan_catches(&upload(false), &upload(true), &plan, "resume leaves no gap");
 }
 
 /// The swarm with no settings catches it with a reset late in the connection.

@@ -4,7 +4,7 @@
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
 use tcpnotify_sim::judge::judge;
-use tcpnotify_sim::Scenario;
+use tcpnotify_sim::{FaultPlan, Scenario};
 
 /// Most seeds a sweep may need to catch a bug.
 pub const MAX_SEEDS: u64 = 1000;
@@ -77,4 +77,13 @@ pub fn assert_fix_passes_many(scenario: Scenario) {
         .seeds(0..FIX_MANY_SEEDS)
         .assert_passes();
     println!("{pass}");
+}
+
+/// Asserts that `plan`, written by hand, tells the bug from its fix: `buggy` fails it with
+/// `signature`, and `fixed` passes it.
+pub fn assert_plan_catches(buggy: &Scenario, fixed: &Scenario, plan: &FaultPlan, signature: &str) {
+    let verdict = judge(buggy, plan).expect("runs");
+    assert_eq!(verdict.signature().as_deref(), Some(signature), "{verdict}");
+    let verdict = judge(fixed, plan).expect("runs");
+    assert!(verdict.passed(), "{verdict}");
 }
