@@ -14,9 +14,9 @@
 //! after one of its first 64 `sent`, and catches it. A reset written by hand after the
 //! checkpoint catches it too.
 
-use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches};
+use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches, reset_after};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::notifiers::{pattern, Echo};
 use tcpnotify_sim::{always, factory, run_passing, run_state, Scenario, Seed};
 
@@ -147,22 +147,11 @@ fn upload(fixed: bool) -> Scenario {
         })
 }
 
-fn reset_after(callback: &str, nth: u32) -> Fault {
-    Fault::after(
-        EventTrigger {
-            conn: "c1".into(),
-            callback: callback.into(),
-            nth,
-        },
-        FaultKind::Reset { conn: "c1".into() },
-    )
-}
-
 /// A loss before the first checkpoint restarts from 0: the buggy uploader passes.
 #[test]
 fn late_loss_checkpoint_survives_an_early_reset() {
     let mut plan = FaultPlan::quiet(Seed(1));
-    plan.faults = vec![reset_after("received", 10)];
+    plan.faults = vec![reset_after("c1", "received", 10)];
     run_passing(&upload(false).plan(plan), Seed(1));
 }
 
@@ -171,7 +160,7 @@ fn late_loss_checkpoint_survives_an_early_reset() {
 #[test]
 fn late_loss_checkpoint_is_caught_by_a_late_reset_by_hand() {
     let mut plan = FaultPlan::quiet(Seed(1));
-    plan.faults = vec![reset_after("sent", (CHECKPOINT + IN_FLIGHT) as u32)];
+    plan.faults = vec![reset_after("c1", "sent", (CHECKPOINT + IN_FLIGHT) as u32)];
     assert_plan_catches(&upload(false), &upload(true), &plan, "resume leaves no gap");
 }
 

@@ -12,9 +12,9 @@
 //! and it missed this bug (a false green, found in the thirteenth session); it now also
 //! resets a client's first redial, and catches it. Two resets written by hand do too.
 
-use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches};
+use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches, reset_after};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::notifiers::{pattern, Echo};
 use tcpnotify_sim::{always, factory, run_passing, run_state, Scenario, Seed};
 
@@ -138,23 +138,11 @@ fn upload(fixed: bool) -> Scenario {
         })
 }
 
-/// Resets `conn` after its `nth` delivery.
-fn reset_after(conn: &str, nth: u32) -> Fault {
-    Fault::after(
-        EventTrigger {
-            conn: conn.into(),
-            callback: "received".into(),
-            nth,
-        },
-        FaultKind::Reset { conn: conn.into() },
-    )
-}
-
 /// One lost connection: the buggy uploader resumes correctly (its `start` was 0).
 #[test]
 fn second_loss_resume_survives_one_reset() {
     let mut plan = FaultPlan::quiet(Seed(1));
-    plan.faults = vec![reset_after("c1", 3)];
+    plan.faults = vec![reset_after("c1", "received", 3)];
     run_passing(&upload(false).plan(plan), Seed(1));
 }
 
@@ -164,7 +152,10 @@ fn second_loss_resume_survives_one_reset() {
 #[test]
 fn second_loss_resume_is_caught_by_two_resets_by_hand() {
     let mut plan = FaultPlan::quiet(Seed(1));
-    plan.faults = vec![reset_after("c1", 3), reset_after("c1~1", 3)];
+    plan.faults = vec![
+        reset_after("c1", "received", 3),
+        reset_after("c1~1", "received", 3),
+    ];
     assert_plan_catches(
         &upload(false),
         &upload(true),

@@ -3,6 +3,7 @@
 
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
+use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::{FaultPlan, Scenario};
 
@@ -86,4 +87,17 @@ pub fn assert_plan_catches(buggy: &Scenario, fixed: &Scenario, plan: &FaultPlan,
     assert_eq!(verdict.signature().as_deref(), Some(signature), "{verdict}");
     let verdict = judge(fixed, plan).expect("runs");
     assert!(verdict.passed(), "{verdict}");
+}
+
+/// A reset of `conn` after its `nth` `callback`: the fault a hand-written plan aims at a
+/// moment the swarm may not reach.
+pub fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
+    Fault::after(
+        EventTrigger {
+            conn: conn.into(),
+            callback: callback.into(),
+            nth,
+        },
+        FaultKind::Reset { conn: conn.into() },
+    )
 }

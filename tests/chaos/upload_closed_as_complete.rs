@@ -13,9 +13,9 @@
 //! thirteenth session); it now also resets a client after one of its first 64 `sent`, and
 //! catches it. A reset written by hand after the client's 9th `sent` catches it too.
 
-use crate::support::{assert_caught, assert_plan_catches, FIX_MANY_SEEDS};
+use crate::support::{assert_caught, assert_plan_catches, reset_after, FIX_MANY_SEEDS};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::notifiers::{frame_len, pattern};
 use tcpnotify_sim::{factory, reachable, run_passing, run_state, Chaos, Scenario, Seed};
 
@@ -104,14 +104,7 @@ fn upload_closed_as_complete_passes_on_a_quiet_network() {
 #[test]
 fn upload_closed_as_complete_is_caught_by_a_reset_by_hand() {
     let mut plan = FaultPlan::quiet(Seed(1));
-    plan.faults = vec![Fault::after(
-        EventTrigger {
-            conn: "c1".into(),
-            callback: "sent".into(),
-            nth: 9,
-        },
-        FaultKind::Reset { conn: "c1".into() },
-    )];
+    plan.faults = vec![reset_after("c1", "sent", 9)];
     assert_plan_catches(
         &upload(false),
         &upload(true),
