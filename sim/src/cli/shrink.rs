@@ -46,6 +46,28 @@ struct ShrinkRecord<'a> {
     /// The folder of the failure's artifacts, with `--artifacts`.
     #[serde(skip_serializing_if = "Option::is_none")]
     artifacts: Option<String>,
+    /// The hint the text gives when the minimal plan still loses connections the swarm drew
+    /// only because the expectations allow them: a reader of the JSON alone must not miss it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost_connections: Option<LostConnectionsRecord>,
+}
+
+/// The `lost_connections` object of a `shrink_result`.
+#[derive(Serialize)]
+struct LostConnectionsRecord {
+    /// The minimal plan's faults that lose connections (`reset`, `crash`, `refuse`).
+    kinds: Vec<&'static str>,
+    /// The hint in words, as the text prints it.
+    hint: String,
+}
+
+impl From<&LostConnectionsHint> for LostConnectionsRecord {
+    fn from(hint: &LostConnectionsHint) -> Self {
+        LostConnectionsRecord {
+            kinds: hint.kinds.clone(),
+            hint: hint.in_file(),
+        }
+    }
 }
 
 /// Where `shrink` writes without `-o`: `target/tcpnotify-sim/shrunk/STEM.seed-N.toml`, under
@@ -121,7 +143,8 @@ pub(super) fn shrink(
         result.runs,
         indent(&result.plan.describe())
     ));
-    if let Some(hint) = LostConnectionsHint::of(&file.scenario, &result.plan) {
+    let hint = LostConnectionsHint::of(&file.scenario, &result.plan);
+    if let Some(hint) = &hint {
         out.say(hint.in_file());
     }
     let made_by = format!("tcpnotify-sim shrink {} --seed {seed}", path.display());
@@ -180,7 +203,61 @@ pub(super) fn shrink(
             output: output.display().to_string(),
             repro,
             artifacts: folder,
+            lost_connections: hint.as_ref().map(LostConnectionsRecord::from),
         },
     );
     unwritten.map_or(Ok(Status::Passed), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{Fault, FaultKind};
+    use crate::scenario::Scenario;
+
+    /// The `lost_connections` object a `shrink_result` carries for a minimal plan `faults`
+    /// of the swarm-drawn echo scenario, if any.
+    fn lost_connections_of(faults: Vec<FaultKind>) -> Option<serde_json::Value> {
+        let mut plan = FaultPlan::quiet(Seed(1));
+        plan.faults = faults.into_iter().map(|k| Fault::at(2, k)).collect();
+        let hint = LostConnectionsHint::of(&Scenario::echo("echo", 64, 64), &plan);
+        let record = ShrinkRecord {
+            scenario: "echo",
+            file: "echo.toml".into(),
+            seed: Seed(1),
+            signature: "finished".into(),
+            failure: "failed".into(),
+            faults_before: 2,
+            faults_after: plan.faults.len(),
+            policies_before: 0,
+            policies_after: 0,
+            runs: 3,
+            steps: &[],
+            plan: &plan,
+            output: "shrunk.toml".into(),
+            repro: "tcpnotify-sim run shrunk.toml".into(),
+            artifacts: None,
+            lost_connections: hint.as_ref().map(LostConnectionsRecord::from),
+        };
+        let line = crate::json::record("shrink_result", &record);
+        let value: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
+        value.get("lost_connections").cloned()
+    }
+
+    #[test]
+    fn the_json_result_carries_the_lost_connections_hint_the_text_gives() {
+        let reset = FaultKind::Reset { conn: "c1".into() };
+        let record = lost_connections_of(vec![reset.clone(), reset]).expect("the hint");
+        assert_eq!(record["kinds"], serde_json::json!(["reset"]));
+        let hint = record["hint"].as_str().expect("the hint in words");
+        assert!(
+            hint.contains("(a reset)") && hint.contains("`[faults]`"),
+            "{hint}"
+        );
+        let slow = FaultKind::SlowClose {
+            conn: "c1".into(),
+            delay_ms: 5,
+        };
+        assert_eq!(lost_connections_of(vec![slow]), None, "no loss, no field");
+    }
 }
