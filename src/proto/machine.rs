@@ -20,7 +20,7 @@ use super::connection::{
 use super::dial::DialRequest;
 use super::message::Message;
 use super::messages::Messages;
-use super::notify::{ConnectFailure, TcpConnectionNotify};
+use super::notify::{ConnectFailure, TcpConnectionNotify, Unset};
 use super::transport::Transport;
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -207,7 +207,10 @@ impl ConnectionMachine {
                 self.conn.close();
                 self.drain_deferred();
             }
-            Message::SetNotify(notify) => self.notify = notify,
+            Message::SetNotify(next) => {
+                let current = std::mem::replace(&mut self.notify, Box::new(Unset));
+                self.notify = current.replaced_by(next);
+            }
             Message::ReadAgain => {
                 self.conn.read_again_pending = false;
                 self.read_again_sent = false;

@@ -35,4 +35,5 @@ pub(crate) use listener::ListenerMachine;
 pub(crate) use machine::{Addresses, ConnectionMachine};
 pub(crate) use message::Message;
 pub(crate) use messages::Messages;
+pub(crate) use notify::Unset;
 pub(crate) use transport::{ReadBuf, Transport};

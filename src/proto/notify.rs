@@ -116,6 +116,48 @@ pub trait TcpConnectionNotify: Send + 'static {
 
     /// The write queue fully drained after `throttled`.
     fn unthrottled(&mut self, conn: &mut TcpConnection) {}
+
+    /// The notifier the connection calls from the turn that handles a `set_notify` handing it
+    /// `next`: `next` (the default, as in Pony: the whole notifier is replaced, wrappers and
+    /// all). A wrapper that must outlive the swap, as a recorder must to go on recording,
+    /// returns itself around `next` instead.
+    ///
+    /// ```
+    /// use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+    ///
+    /// /// Counts the callbacks of whatever notifier it wraps, across swaps.
+    /// struct Counting {
+    ///     inner: Box<dyn TcpConnectionNotify>,
+    ///     calls: usize,
+    /// }
+    ///
+    /// impl TcpConnectionNotify for Counting {
+    ///     fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+    ///         self.calls += 1;
+    ///         self.inner.connect_failed(conn, reason)
+    ///     }
+    ///     fn replaced_by(
+    ///         mut self: Box<Self>,
+    ///         next: Box<dyn TcpConnectionNotify>,
+    ///     ) -> Box<dyn TcpConnectionNotify> {
+    ///         self.inner = next;
+    ///         self
+    ///     }
+    /// }
+    /// ```
+    fn replaced_by(
+        self: Box<Self>,
+        next: Box<dyn TcpConnectionNotify>,
+    ) -> Box<dyn TcpConnectionNotify> {
+        next
+    }
+}
+
+/// A notifier that does nothing: it stands in while the one it replaces is moved out.
+pub(crate) struct Unset;
+
+impl TcpConnectionNotify for Unset {
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
 /// The callbacks of a listening socket (Pony's `TCPListenNotify`).
@@ -193,6 +235,12 @@ impl<T: TcpConnectionNotify + ?Sized> TcpConnectionNotify for Box<T> {
     }
     fn unthrottled(&mut self, conn: &mut TcpConnection) {
         (**self).unthrottled(conn)
+    }
+    fn replaced_by(
+        self: Box<Self>,
+        next: Box<dyn TcpConnectionNotify>,
+    ) -> Box<dyn TcpConnectionNotify> {
+        T::replaced_by(*self, next)
     }
 }
 

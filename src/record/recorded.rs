@@ -6,7 +6,7 @@
 use super::{Callback, CallbackSink, DataFlow, DataTap, Name, Payload};
 use crate::proto::{
     ConnectFailure, ConnectionStats, DialRequest, TcpConnection, TcpConnectionNotify,
-    TcpListenNotify, TcpListener,
+    TcpListenNotify, TcpListener, Unset,
 };
 use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +67,7 @@ fn wrap_dials(
             announce: Vec::new(),
             tap: None,
             stats: None,
+            final_writes: Vec::new(),
         });
         announced.push((who, request.host.clone(), request.service.clone()));
     }
@@ -74,12 +75,6 @@ fn wrap_dials(
 }
 
 /// Stands in for a dialled notifier while the recorder takes it to wrap it; never runs.
-struct Unset;
-
-impl TcpConnectionNotify for Unset {
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
-}
-
 /// The span around one callback recorded as `who` ([`crate::spans::CALLBACK`]): what the
 /// notifier logs in it names its connection.
 fn callback_span(who: &Name) -> tracing::span::EnteredSpan {
@@ -108,6 +103,8 @@ pub struct Recorded<N> {
     /// words a callback, where the simulator's sink wrote each callback's counters to a map
     /// (some 130 instructions a callback).
     stats: Option<ConnectionStats>,
+    /// What the running callback queued with `write_final`, told to the sink after its line.
+    final_writes: Vec<Payload>,
 }
 
 impl<N> Recorded<N> {
@@ -124,6 +121,7 @@ impl<N> Recorded<N> {
             announce: Vec::new(),
             tap: None,
             stats: None,
+            final_writes: Vec::new(),
         }
     }
 
@@ -172,6 +170,9 @@ impl<N> Recorded<N> {
             self.stats = Some(conn.stats());
         }
         self.sink.record(&self.who, conn, callback);
+        for data in self.final_writes.drain(..) {
+            self.sink.final_written(&self.who, &data);
+        }
         if !self.announce.is_empty() {
             announce(&*self.sink, &self.who, self.announce.drain(..));
         }
@@ -201,6 +202,13 @@ impl<N> Recorded<N> {
             );
             self.announce.extend(dialled);
         }
+        // Queued in the stream as the callback ran, before anything it returns: they flow
+        // now, before `sent`'s result does.
+        for data in conn.take_final_writes() {
+            self.flow(conn, DataFlow::Queued(&data));
+            let payload = self.write_payload(&data);
+            self.final_writes.push(payload);
+        }
         result
     }
 
@@ -224,6 +232,7 @@ impl<N> Recorded<N> {
             return;
         }
         self.observing = true;
+        conn.keep_final_writes();
         // Weak references: the connection keeps its observers, and a sink may (through its
         // run's state) reach the connection again; a strong one closed that cycle and leaked
         // every simulated run whole. A fact after the sink is gone has no one to tell.
@@ -364,6 +373,28 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn unthrottled(&mut self, conn: &mut TcpConnection) {
         self.call(conn, |n, conn| n.unthrottled(conn));
         self.log(Some(conn), Callback::Unthrottled);
+    }
+    /// Records `next` from now on, under the same name, with the same tap: a swapped-in
+    /// notifier's callbacks and data are the connection's as much as the first one's (the
+    /// stream check would otherwise see bytes arrive that no `sent` queued, and the run a
+    /// connection that never closes).
+    fn replaced_by(
+        mut self: Box<Self>,
+        next: Box<dyn TcpConnectionNotify>,
+    ) -> Box<dyn TcpConnectionNotify> {
+        Box::new(Recorded {
+            inner: next,
+            who: self.who.clone(),
+            sink: self.sink.clone(),
+            keep_bytes: self.keep_bytes,
+            observing: self.observing,
+            family: self.family.take(),
+            announce: std::mem::take(&mut self.announce),
+            tap: self.tap.take(),
+            // Told by the new recorder when it goes, not by this one now.
+            stats: self.stats.take(),
+            final_writes: std::mem::take(&mut self.final_writes),
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Where recorded callbacks go: the [`CallbackSink`] trait, the data a sink may watch flow
 //! ([`DataFlow`]), and an in-memory log ([`CallbackLog`]).
 
-use super::{Callback, Name};
+use super::{Callback, Name, Payload};
 use crate::proto::{ConnectionStats, DroppedWrite, Muting, TcpConnection};
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +50,13 @@ pub trait CallbackSink: Send + Sync + 'static {
     /// [`TcpConnection::on_mute_changed`]). Does nothing by default.
     #[allow(unused_variables)]
     fn mute_changed(&self, who: &Name, muting: Muting) {}
+
+    /// Sees `data` that a callback of `who` queued with `write_final`, which passes by `sent`:
+    /// told after that callback's own record, in the order queued. Its bytes also flowed as
+    /// [`DataFlow::Queued`] where `sent`'s do, when they were queued. Does nothing by
+    /// default.
+    #[allow(unused_variables)]
+    fn final_written(&self, who: &Name, data: &Payload) {}
 
     /// A callback of `by` (a connection or a listener) dialled a new connection, recorded from
     /// now on as `who`, to `host` and `service`; told after that callback's own record, before

@@ -80,6 +80,51 @@ fn l1_set_notify_hands_later_callbacks_and_the_one_closed_to_the_new_notifier() 
     );
 }
 
+/// Tags every callback of the notifier it wraps, the one a `set_notify` swaps in too.
+struct Tagging(Box<dyn crate::proto::TcpConnectionNotify>, Log);
+
+impl crate::proto::TcpConnectionNotify for Tagging {
+    fn accepted(&mut self, conn: &mut crate::proto::TcpConnection) {
+        self.1.push("tag");
+        self.0.accepted(conn)
+    }
+    fn received(
+        &mut self,
+        conn: &mut crate::proto::TcpConnection,
+        data: Vec<u8>,
+        times: usize,
+    ) -> bool {
+        self.1.push("tag");
+        self.0.received(conn, data, times)
+    }
+    fn connect_failed(&mut self, conn: &mut crate::proto::TcpConnection, reason: ConnectFailure) {
+        self.0.connect_failed(conn, reason)
+    }
+    fn replaced_by(
+        mut self: Box<Self>,
+        next: Box<dyn crate::proto::TcpConnectionNotify>,
+    ) -> Box<dyn crate::proto::TcpConnectionNotify> {
+        self.0 = next;
+        self
+    }
+}
+
+#[test]
+fn l1_a_wrapper_that_takes_the_swapped_in_notifier_goes_on_wrapping_it() {
+    let log = Log::new();
+    let tagging = Tagging(Box::new(Script::named(&log, "a")), log.clone());
+    let mut conn = Conn::new_server(Box::new(tagging), ConnectionConfig::default(), &log);
+    conn.accept();
+    conn.handle.set_notify(Box::new(Script::named(&log, "b")));
+    conn.messages();
+    conn.wire.push("r");
+    conn.machine().handle_readable();
+    assert_eq!(
+        log.take(),
+        ["tag", "a:accepted", "tag", "b:received(\"r\", 1)"]
+    );
+}
+
 #[test]
 fn l2_nothing_is_read_or_sent_before_accepted() {
     let log = Log::new();

@@ -730,3 +730,22 @@ fn w5_unthrottled_fires_in_the_readiness_turn_that_drains_the_queue() {
     assert_eq!(conn.wire.written_str(), "abcd");
     assert_eq!(log.take(), NOTHING);
 }
+
+#[test]
+fn w3_final_writes_are_kept_for_a_wrapper_in_stream_order_once_asked() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_received(|conn, _, _| {
+        conn.write_final("before,");
+        conn.keep_final_writes();
+        conn.write_final("one,");
+        conn.write_final("");
+        conn.write_final("two");
+        let kept = conn.take_final_writes();
+        assert_eq!(kept, ["one,", "two"]);
+        assert!(conn.take_final_writes().is_empty(), "taken once");
+        true
+    }));
+    conn.wire.push("x");
+    conn.accept();
+    assert_eq!(conn.wire.written(), b"before,one,two");
+}

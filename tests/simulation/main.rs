@@ -18,3 +18,4 @@ mod scale;
 mod snapshot;
 mod support;
 mod triggered;
+mod wrapping;

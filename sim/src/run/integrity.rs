@@ -723,20 +723,13 @@ mod tests {
         );
     }
 
-    /// A client that swaps in a notifier the recorder does not wrap, then writes through it:
-    /// its bytes reach the server without ever being queued where the check sees them.
+    /// A client that writes and closes; the check is kept from seeing its writes
+    /// ([`UNSEEN_WRITER`](crate::run::recorder::UNSEEN_WRITER)): its bytes reach the server
+    /// without ever being queued where the check sees them.
     struct WritesUnseen;
-
-    /// Stands in for the client's notifier; not recorded.
-    struct Unrecorded;
-
-    impl TcpConnectionNotify for Unrecorded {
-        fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
-    }
 
     impl TcpConnectionNotify for WritesUnseen {
         fn connected(&mut self, conn: &mut TcpConnection) {
-            conn.set_notify(Box::new(Unrecorded));
             conn.write(b"ping".to_vec());
             conn.dispose();
         }
@@ -751,7 +744,10 @@ mod tests {
             .duration_ms(1_000)
             .plan(FaultPlan::quiet(Seed(0)));
         scenario.options.check_integrity = check_integrity;
-        let outcome = run(&scenario, &scenario.plan_for(Seed(1))).expect("a valid scenario");
+        crate::run::recorder::UNSEEN_WRITER.set(Some("c1"));
+        let outcome = run(&scenario, &scenario.plan_for(Seed(1)));
+        crate::run::recorder::UNSEEN_WRITER.set(None);
+        let outcome = outcome.expect("a valid scenario");
         (outcome.trace.events().into_iter())
             .filter_map(|event| match event.kind {
                 EventKind::Violation { rule, message } => {

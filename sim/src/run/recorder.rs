@@ -15,7 +15,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tcpnotify::record::{Callback, CallbackSink, DataFlow, DataTap, Name};
+use tcpnotify::record::{Callback, CallbackSink, DataFlow, DataTap, Name, Payload};
 use tcpnotify::{ConnectionStats, DroppedWrite, Muting, TcpConnection};
 
 #[derive(Default)]
@@ -519,9 +519,20 @@ struct IntegrityTap {
     broken: Arc<Broken>,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests only: the connection whose queued bytes the check does not see, as if its
+    /// notifier wrote past the recorder (no notifier can: `write_final` and a swapped-in
+    /// notifier are recorded), to show the check reports what it never saw queued.
+    pub(crate) static UNSEEN_WRITER: std::cell::RefCell<Option<&'static str>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 impl DataTap for IntegrityTap {
     fn data(&mut self, flow: DataFlow<'_>) {
         match flow {
+            #[cfg(test)]
+            DataFlow::Queued(_) if UNSEEN_WRITER.with_borrow(|w| *w == Some(&*self.who)) => {}
             DataFlow::Queued(bytes) => self.end.sent(bytes),
             DataFlow::Delivered(bytes) => {
                 if let Some(message) = self.end.received(bytes) {
@@ -629,6 +640,16 @@ impl CallbackSink for HostSink {
 
     fn mute_changed(&self, who: &Name, muting: Muting) {
         self.run.note(&self.host, who, EventKind::muting(muting));
+    }
+
+    fn final_written(&self, who: &Name, data: &Payload) {
+        self.run.note(
+            &self.host,
+            who,
+            EventKind::Note {
+                text: format!("write_final({data}): queued past `sent`"),
+            },
+        );
     }
 
     fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {

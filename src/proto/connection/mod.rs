@@ -140,6 +140,9 @@ pub struct TcpConnection {
     /// Told of every mute and unmute that changed `muted` (see
     /// [`on_mute_changed`](Self::on_mute_changed)).
     mute_observer: Option<Observer<Muting>>,
+    /// What `write_final` queued since a wrapper last took it, once one asked to keep it (see
+    /// [`keep_final_writes`](Self::keep_final_writes)); `None` keeps nothing.
+    final_writes: Option<Vec<Bytes>>,
     /// Bytes read and not delivered yet; handed to the notifier whole when it takes them all.
     read_buf: Vec<u8>,
     read_start: usize,
@@ -178,6 +181,7 @@ impl TcpConnection {
             stats: ConnectionStats::default(),
             drop_observer: None,
             mute_observer: None,
+            final_writes: None,
             read_buf: Vec::new(),
             read_start: 0,
             expect: 0,
@@ -299,8 +303,51 @@ impl TcpConnection {
             self.drop_write(WriteKind::WriteFinal, data.len());
             return;
         }
+        if let Some(kept) = self.final_writes.as_mut().filter(|_| !data.is_empty()) {
+            kept.push(data.clone());
+        }
         self.enqueue(data);
         self.flush();
+    }
+
+    /// Keeps what [`write_final`](Self::write_final) queues from now on, for
+    /// [`take_final_writes`](Self::take_final_writes). `write_final` passes by `sent`, so a
+    /// wrapper that sees a connection's data in `sent` (a recorder, the simulator's stream
+    /// check) takes these after each callback it wraps, or it would miss bytes the peer then
+    /// receives. Off until asked: nothing is kept that no one takes.
+    pub fn keep_final_writes(&mut self) {
+        self.final_writes.get_or_insert_with(Vec::new);
+    }
+
+    /// What `write_final` queued since the last call, in the order queued (shared, not
+    /// copied), once [`keep_final_writes`](Self::keep_final_writes) was called; empty
+    /// otherwise. Queued in the stream before anything `sent` returns after them, and after
+    /// anything queued before them.
+    ///
+    /// ```
+    /// # use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+    /// /// Counts the bytes its inner notifier queued past `sent`.
+    /// struct Counting<N> {
+    ///     inner: N,
+    ///     final_bytes: usize,
+    /// }
+    ///
+    /// impl<N: TcpConnectionNotify> TcpConnectionNotify for Counting<N> {
+    ///     fn connected(&mut self, conn: &mut TcpConnection) {
+    ///         conn.keep_final_writes();
+    ///         self.inner.connected(conn);
+    ///         self.final_bytes += conn.take_final_writes().iter().map(|b| b.len()).sum::<usize>();
+    ///     }
+    ///     fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+    ///         self.inner.connect_failed(conn, reason)
+    ///     }
+    /// }
+    /// ```
+    pub fn take_final_writes(&mut self) -> Vec<Bytes> {
+        self.final_writes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Turns Nagle's algorithm off (`true`) or back on. Only when connected: otherwise an

@@ -1,0 +1,127 @@
+//! What a notifier may do to its own wrapping: swap itself out (`set_notify`) and queue bytes
+//! past `sent` (`write_final`). The simulator records a connection through a wrapper around
+//! its notifier, and its stream check sees the bytes that wrapper sees queued; both calls
+//! used to slip past it, so a correct notifier failed R6 on every seed ("bytes received ...
+//! that the peer never sent") and a swapped-in notifier's connection was never seen to close
+//! (simulator defects, found in the fourteenth session).
+
+use crate::support::callbacks_of;
+use std::time::Duration;
+use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::explore::{sweep, SweepOptions};
+use tcpnotify_sim::fault::FaultPlan;
+use tcpnotify_sim::judge::judge;
+use tcpnotify_sim::notifiers::{Echo, Sender};
+use tcpnotify_sim::run::{run, EventKind};
+use tcpnotify_sim::{factory, Expectations, Scenario, Seed};
+
+/// Answers the first delivery with `write_final` and closes.
+struct FinalReply;
+
+impl TcpConnectionNotify for FinalReply {
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        let mut reply = b"got ".to_vec();
+        reply.extend_from_slice(&data);
+        conn.write_final(reply);
+        conn.close();
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Swaps in an echo, from a task of its own, 2 ms after it accepted; echoes until then.
+struct SwapsToEcho;
+
+impl TcpConnectionNotify for SwapsToEcho {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        let handle = conn.handle();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            handle.set_notify(Box::new(Echo));
+        });
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        conn.write(data);
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+fn final_reply() -> Scenario {
+    Scenario::new("final-reply")
+        .listener("server", "server", 7000, factory(|| FinalReply))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::new(&b"hello"[..]).without_echo()),
+        )
+        .duration_ms(2_000)
+}
+
+#[test]
+fn r6_bytes_queued_with_write_final_are_the_senders() {
+    let scenario = final_reply().expecting(Expectations {
+        delivered: [("c1".to_string(), 9)].into(),
+        ..Expectations::default()
+    });
+    for seed in 1..=20 {
+        let verdict = judge(&scenario, &FaultPlan::quiet(Seed(seed))).expect("runs");
+        assert!(verdict.passed(), "seed {seed}: {verdict}");
+    }
+    // The bytes are in the trace too, right after the callback that queued them.
+    let outcome = run(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    let lines: Vec<String> = (outcome.trace.events().iter())
+        .filter(|e| e.who == "server.1")
+        .filter_map(|e| match &e.kind {
+            EventKind::Note { text } => Some(text.clone()),
+            _ => e.callback().map(|c| c.to_string()),
+        })
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("received("))
+        .expect("a delivery");
+    assert_eq!(
+        lines[at + 1],
+        "write_final(9B \"got hello\"): queued past `sent`",
+        "{lines:#?}"
+    );
+    let report = sweep(&final_reply(), &SweepOptions::new(0..200));
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn a_notifier_swapped_in_with_set_notify_is_recorded_as_the_connection() {
+    let scenario = Scenario::new("swaps-to-echo")
+        .listener("server", "server", 7000, factory(|| SwapsToEcho))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(9_000).chunked(450)),
+        )
+        .duration_ms(2_000)
+        .expecting(Expectations {
+            echoed: true,
+            closed: Some(2),
+            ..Expectations::default()
+        });
+    for seed in 1..=20 {
+        let verdict = judge(&scenario, &FaultPlan::quiet(Seed(seed))).expect("runs");
+        assert!(verdict.passed(), "seed {seed}: {verdict}");
+    }
+    // The echo's callbacks after the swap are the connection's: its last delivery, its sends
+    // and its `closed`.
+    let outcome = run(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    let server = callbacks_of(&outcome, "server.1");
+    assert_eq!(
+        server.last().map(String::as_str),
+        Some("closed"),
+        "{server:#?}"
+    );
+    let report = sweep(&scenario, &SweepOptions::new(0..200));
+    assert!(report.passed(), "{report}");
+}
