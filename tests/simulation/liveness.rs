@@ -250,7 +250,9 @@ fn the_liveness_phase_restarts_crashed_hosts_quiets_the_network_and_disarms_the_
         .position(|e| matches!(&e.kind, EventKind::Fault { description, .. } if description == "restarted server"))
         .expect("the server restarts");
     assert_eq!(events[restart].at_us, 1_000_000);
-    // After the phase began, nothing is sliced or re-chunked, and each message takes 1 ms.
+    // After the phase began, nothing is sliced or re-chunked, each message takes 1 ms, and a
+    // read takes what arrived together: the client's four writes of 256 bytes, and so their
+    // echo, come whole in one delivery.
     let c1: Vec<_> = events[restart..].iter().filter(|e| e.who == "c1").collect();
     let connected = c1
         .iter()
@@ -262,7 +264,7 @@ fn the_liveness_phase_restarts_crashed_hosts_quiets_the_network_and_disarms_the_
             _ => None,
         })
         .collect();
-    assert_eq!(deliveries, [256, 256, 256, 256], "whole segments once calm");
+    assert_eq!(deliveries, [1024], "joined once calm");
 }
 
 /// Registrations the backend got.
@@ -349,4 +351,60 @@ fn a_run_does_not_end_while_a_crashed_host_is_due_to_restart() {
         .state::<Registrations>()
         .map_or(0, |r| r.lock().0);
     assert_eq!(registrations, 2, "{trace}");
+}
+
+/// An echo that takes one delivery at a time: it mutes after each and unmutes 1 ms later, from
+/// a task of its own (a server that paces its work).
+struct PacedEcho;
+
+impl TcpConnectionNotify for PacedEcho {
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        conn.write(data);
+        conn.mute();
+        let handle = conn.handle();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            handle.unmute();
+        });
+        false
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A simulator defect, fixed: segments the faults left small stayed small after they healed.
+/// Reads of 1–16 bytes that never join two writes, with a send buffer of 4,773 bytes, made
+/// the client's writes as small as the server's reads (its window refills by what was read),
+/// and each of the server's deliveries took one such segment, one a millisecond: a second
+/// after every fault healed the echo of 20,000 bytes was still 580 short. A read in the
+/// liveness phase now takes every byte that arrived, as a working network's socket does.
+#[test]
+fn segments_the_faults_left_small_are_joined_once_they_heal() {
+    let scenario = Scenario::new("paced-echo")
+        .listener("server", "server", 7000, factory(|| PacedEcho))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| tcpnotify_sim::notifiers::Sender::pattern(20_000).chunked(700)),
+        )
+        .duration_ms(3_000)
+        .expecting(tcpnotify_sim::Expectations {
+            echoed: true,
+            ..tcpnotify_sim::Expectations::default()
+        });
+    let mut plan = FaultPlan::quiet(Seed(14));
+    plan.send_buffer = Some(4773);
+    plan.read_chunks = Some(ReadChunks {
+        max: 16,
+        coalesce: false,
+    });
+    let verdict = judge(&scenario, &plan).expect("runs");
+    assert!(verdict.passed(), "{verdict}");
+    // The faults were in force to the end of the active duration: it was the liveness
+    // phase that let the echo finish.
+    assert!(
+        matches!(verdict.outcome.liveness, Liveness::Settled { .. }),
+        "{verdict}"
+    );
 }

@@ -241,6 +241,28 @@ impl<S: Stream + Peek> FaultyStream<S> {
         }
     }
 
+    /// In the liveness phase, a read takes every byte that already arrived, up to the
+    /// reader's buffer, as a working network's socket does, where the backend hands over one
+    /// segment a read. Before it, segments stay apart (a quiet plan never joins two writes into
+    /// one read), but segments the faults left small would keep a reader that takes one
+    /// delivery at a time (muted between, say) slow for good: a peer's window refills by what
+    /// it read, so its writes stay as small as the reads that freed room for them, and a
+    /// correct notifier failed to finish after every fault had healed. An end of stream met
+    /// here is reported by the next read; an error, by the next read that asks the backend.
+    fn join_arrived(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) {
+        while buf.remaining() > 0 {
+            let before = buf.filled().len();
+            match Pin::new(&mut self.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() == before => {
+                    self.eof = true;
+                    return;
+                }
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) | Poll::Pending => return,
+            }
+        }
+    }
+
     /// Whether the end of stream may be reported now (a slow close delays it).
     fn poll_fin(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.layer.is_calm() {
@@ -351,6 +373,9 @@ impl<S: Stream + Peek> FaultyStream<S> {
                     self.poll_fin(cx).map(Ok)
                 }
                 Poll::Ready(Ok(())) => {
+                    if calm {
+                        self.join_arrived(cx, buf);
+                    }
                     self.consumed(buf.filled().len() - before);
                     Poll::Ready(Ok(()))
                 }
