@@ -74,7 +74,6 @@ fn wrap_dials(
     announced
 }
 
-/// Stands in for a dialled notifier while the recorder takes it to wrap it; never runs.
 /// The span around one callback recorded as `who` ([`crate::spans::CALLBACK`]): what the
 /// notifier logs in it names its connection.
 fn callback_span(who: &Name) -> tracing::span::EnteredSpan {
