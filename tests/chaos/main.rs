@@ -28,6 +28,11 @@
 //! server committing an upload on its peer's close, whose client only writes
 //! (`upload_closed_as_complete`).
 //!
+//! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
+//! and closes through a handle from a task of their own, a server pacing its reads, socket
+//! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
+//! pass (a failure there is a simulator defect, as the paced server's was).
+//!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
 //! random seeds, budgets, ...) as a user's test would, which `environment` checks by running
@@ -35,6 +40,7 @@
 
 mod closed_as_end_of_response;
 mod correct_echo;
+mod correct_styles;
 mod duplicate_on_retry;
 mod eager_writer;
 mod environment;
