@@ -203,7 +203,7 @@ impl Loop<'_, '_> {
                 Healing::Latency => {
                     // Hosts left out of turmoil have no links.
                     let hosts: Vec<String> = (self.run.layer.host_names())
-                        .filter(|h| !self.left_out.contains(*h))
+                        .filter(|h| !self.left_out.contains_key(*h))
                         .map(str::to_string)
                         .collect();
                     let quiet = Duration::from_millis(DEFAULT_LATENCY_MS);

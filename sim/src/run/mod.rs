@@ -5,9 +5,11 @@
 //! integrity checked as data flows, turmoil's capacities sized from the scenario
 //! (`capacity.rs`, with the limits no setting raises), each link's latency drawn from a
 //! random stream of its own (`latency.rs`), and a [`Cutoff`] that stops a run from
-//! outside (a wall-clock deadline, Ctrl-C). Every run ends with a liveness phase once its
-//! active duration is over ([`Liveness`]: every fault heals, then the run settles). A crash
-//! ends a host's connections in the order they started, whatever tokio's order ([`Teardown`]).
+//! outside (a wall-clock deadline, Ctrl-C). Hosts that run nothing are left out of turmoil
+//! and answer a SYN as they would in it (`outside.rs`). Every run ends with a liveness phase
+//! once its active duration is over ([`Liveness`]: every fault heals, then the run settles).
+//! A crash ends a host's connections in the order they started, whatever tokio's order
+//! ([`Teardown`]).
 //!
 //! While a run goes, its notifiers reach its context (`context.rs`): the run's shared state
 //! ([`run_state`]) and its assertions ([`always`], [`sometimes`], [`reachable`], recorded as
@@ -22,6 +24,7 @@ mod latency;
 mod log_capture;
 mod log_line;
 mod network;
+mod outside;
 mod recorder;
 mod runner;
 mod tally;

@@ -6,12 +6,15 @@
 //! Connects behave as TCP's do where turmoil's differ: an abandoned attempt that the server
 //! already accepted is closed at once, so the server sees its peer go away (C2's short-lived
 //! extra connection); the fault layer makes SYNs into partitions and to crashed hosts wait
-//! and time out (`fault::network`).
+//! and time out (`fault::network`). A host that has an address but no place in turmoil (a run
+//! leaves out the hosts that run nothing) answers a SYN as it would in turmoil: not at all, or
+//! with a refusal at turmoil's moment (`outside.rs`).
 
+use super::outside::{Answer, OutsideHosts};
 use super::teardown::Teardown;
 use crate::fault::{FaultLayer, FaultNetwork, Peek};
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -36,9 +39,9 @@ pub struct TurmoilNetwork {
     /// every connect looks up, found in one hash lookup rather than a search of both trees
     /// (a string comparison per key passed).
     single: Arc<FxHashMap<String, IpAddr>>,
-    /// The addresses of hosts that have an address but no place in turmoil (a run leaves
-    /// out hosts that run nothing): a connect to one is a SYN no one answers.
-    silent: Arc<BTreeSet<IpAddr>>,
+    /// The hosts that have an address but no place in turmoil (a run leaves out hosts that
+    /// run nothing), and what answers a SYN sent to one.
+    outside: Arc<OutsideHosts>,
     /// Every task the stack starts here, in one order for the whole run, so that a crash
     /// ends a host's tasks in the order they started ([`Teardown`]).
     teardown: Arc<Teardown>,
@@ -67,20 +70,18 @@ impl TurmoilNetwork {
             single: Arc::new(own.chain(named).collect()),
             names,
             addresses,
-            silent: Arc::default(),
+            outside: Arc::default(),
             teardown: Arc::default(),
         }
     }
 
-    /// The same network, where the hosts at `silent` have addresses but are not in turmoil:
-    /// a connect to one waits, as for a host whose software ended, until its caller gives up
-    /// (the fault layer's connect timeout). turmoil refuses at once a connect to an address
-    /// it has no link to.
-    pub(crate) fn with_silent_hosts(self, silent: BTreeSet<IpAddr>) -> Self {
-        TurmoilNetwork {
-            silent: Arc::new(silent),
-            ..self
-        }
+    /// The same network, where the hosts `outside` names have addresses but are not in
+    /// turmoil: a connect to a silent one waits, as for a host whose software ended, until
+    /// its caller gives up (the fault layer's connect timeout); one to a refusing one is
+    /// refused when turmoil would have refused it. (turmoil itself refuses at once a connect to
+    /// an address it has no link to.)
+    pub(crate) fn with_outside_hosts(self, outside: Arc<OutsideHosts>) -> Self {
+        TurmoilNetwork { outside, ..self }
     }
 
     /// The same network as host `host` sees it: its tables shared, not built again (a run
@@ -144,9 +145,11 @@ pin_project_lite::pin_project! {
         connect: Option<F>,
         // Whether the SYN went out (on the first poll).
         sent: bool,
-        // Whether the address is a silent host's (`TurmoilNetwork::with_silent_hosts`):
-        // turmoil's refusal is then a SYN lost, and the handshake waits for ever.
-        silent: bool,
+        // How a host left out of turmoil at the address answers
+        // (`TurmoilNetwork::with_outside_hosts`): turmoil's refusal for want of a link is then
+        // the SYN's loss, and the handshake waits for ever, or the SYN's journey to a host
+        // that refuses it.
+        beyond: Beyond,
     }
 
     impl<F> PinnedDrop for Handshake<F>
@@ -178,16 +181,52 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// turmoil's connect of `address`, as a [`Handshake`]; `silent` if no host answers there.
+/// Who answers a [`Handshake`]'s SYN.
+enum Beyond {
+    /// turmoil: the address is a host it runs.
+    Turmoil,
+    /// No one: a host left out of turmoil that no client dials.
+    Silent,
+    /// A host left out of turmoil that refuses, through `hosts`, the SYN from `from` to
+    /// `to`; `refused` from when the SYN left until the refusal came.
+    Refusing {
+        hosts: Arc<OutsideHosts>,
+        from: IpAddr,
+        to: SocketAddr,
+        refused: Option<tokio::sync::oneshot::Receiver<()>>,
+    },
+}
+
+/// turmoil's connect of `address`, as a [`Handshake`] whose SYN `beyond` answers.
 fn handshake(
     address: SocketAddr,
-    silent: bool,
+    beyond: Beyond,
 ) -> Handshake<impl Future<Output = io::Result<turmoil::net::TcpStream>> + Send> {
     Handshake {
         connect: Some(turmoil::net::TcpStream::connect(address)),
         sent: false,
-        silent,
+        beyond,
     }
+}
+
+/// Waits for the refusal of a SYN to `to` that left (`refused`), as turmoil's connect waits
+/// for its SYN's answer (a tokio one-shot, which spends the task's cooperative budget as
+/// turmoil's does), and fails with turmoil's error when it comes.
+fn poll_refusal(
+    refused: &mut Option<tokio::sync::oneshot::Receiver<()>>,
+    to: SocketAddr,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<TurmoilStream>> {
+    let Some(answer) = refused.as_mut() else {
+        return Poll::Ready(Err(io::Error::other("handshake polled after it finished")));
+    };
+    // Only ever an error: the refusal drops the sender.
+    let _ = std::task::ready!(Pin::new(answer).poll(cx));
+    *refused = None;
+    Poll::Ready(Err(io::Error::new(
+        io::ErrorKind::ConnectionRefused,
+        to.to_string(),
+    )))
 }
 
 impl<F> Future for Handshake<F>
@@ -199,21 +238,36 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let Some(connect) = this.connect.as_mut().as_pin_mut() else {
-            if *this.silent {
-                return Poll::Pending;
-            }
-            return Poll::Ready(Err(io::Error::other("handshake polled after it finished")));
+            return match this.beyond {
+                Beyond::Silent => Poll::Pending,
+                Beyond::Refusing { to, refused, .. } => poll_refusal(refused, *to, cx),
+                _ => Poll::Ready(Err(io::Error::other("handshake polled after it finished"))),
+            };
         };
         let result = connect.poll(cx);
         *this.sent = true;
         if result.is_ready() {
             this.connect.set(None);
         }
-        match result {
-            // turmoil took an ephemeral port for the SYN, as for any connect, then found no
-            // link to send it on: the SYN is lost, as to a host whose software ended.
-            Poll::Ready(Err(_)) if *this.silent => Poll::Pending,
-            result => result.map_ok(TurmoilStream::new),
+        // To a host left out of turmoil, turmoil took an ephemeral port for the SYN and made
+        // its socket, as for any connect, then found no link to send it on.
+        match (result, this.beyond) {
+            // The SYN is lost, as to a host whose software ended.
+            (Poll::Ready(Err(_)), Beyond::Silent) => Poll::Pending,
+            // The SYN travels to a host with nothing bound, which refuses it.
+            (
+                Poll::Ready(Err(_)),
+                Beyond::Refusing {
+                    hosts,
+                    from,
+                    to,
+                    refused,
+                },
+            ) => {
+                *refused = Some(hosts.send_syn(*from, to.ip()));
+                poll_refusal(refused, *to, cx)
+            }
+            (result, _) => result.map_ok(TurmoilStream::new),
         }
     }
 }
@@ -248,7 +302,21 @@ impl Network for TurmoilNetwork {
     }
 
     fn connect(&self, address: SocketAddr) -> BoxFuture<'static, io::Result<Self::Stream>> {
-        Box::pin(handshake(address, self.silent.contains(&address.ip())))
+        let beyond = match self.outside.answer(address.ip()) {
+            None => Beyond::Turmoil,
+            Some(Answer::Refusal) => match self.addresses.get(&*self.host) {
+                Some(from) => Beyond::Refusing {
+                    hosts: self.outside.clone(),
+                    from: *from,
+                    to: address,
+                    refused: None,
+                },
+                // Not a host of the run: no link could carry its SYN.
+                None => Beyond::Silent,
+            },
+            Some(Answer::Silent) => Beyond::Silent,
+        };
+        Box::pin(handshake(address, beyond))
     }
 
     fn listen(&self, _host: &str, service: &str) -> BoxFuture<'static, io::Result<Self::Listener>> {

@@ -14,18 +14,19 @@ use super::capacity::{Capacities, LimitError};
 use super::context::{Context, RunContext};
 use super::cutoff::{Cutoff, Stop};
 use super::integrity::{exact_on_mismatch, Mismatches, StreamMatcher};
-use super::latency::LinkLatencies;
+use super::latency::{least_ms, LinkLatencies};
 use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
+use super::outside::{Answer, OutsideHosts};
 use super::recorder::{Acted, FaultEnd, Fired, HostSink, RunState, Undo};
 use super::teardown::Teardown;
 use super::trace::{EventKind, Trace};
 use crate::fault::FaultLayer;
-use crate::fault::{FaultKind, FaultPlan, Trigger, DEFAULT_LATENCY_MS};
+use crate::fault::{FaultKind, FaultPlan, Trigger};
 use crate::scenario::{ListenerSpec, NotifierFactory, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -155,7 +156,7 @@ fn install_panic_recorder() {
 /// turmoil by hand (the loopback conformance suite) builds its simulation the same way.
 pub fn simulation_builder(plan: &FaultPlan, duration: Duration) -> turmoil::Builder {
     let mut builder = turmoil::Builder::new();
-    let least = plan.latency.map_or(DEFAULT_LATENCY_MS, |l| l.min_ms);
+    let least = least_ms(plan);
     builder
         .rng_seed(plan.seed.derive("turmoil"))
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
@@ -243,19 +244,37 @@ fn run_pass(
         .iter()
         .map(|h| (h.clone(), sim.lookup(h.as_str())))
         .collect();
-    let left_out: BTreeSet<String> = (topology.hosts.iter())
-        .filter(|h| software.get(h.as_str()).is_none_or(HostSoftware::idle))
-        .cloned()
+    // turmoil logs every message it sends and delivers at trace level: a filter that may
+    // record those keeps dialled hosts in turmoil, where their SYNs are logged.
+    let logged = scenario.log_filter.may_record_trace();
+    let answers: BTreeMap<&String, Answer> = (topology.hosts.iter())
+        .filter_map(|h| match software.get(h.as_str()) {
+            None => Some((h, Answer::Silent)),
+            Some(s) => s.left_out(logged).map(|answer| (h, answer)),
+        })
         .collect();
-    let in_turmoil: BTreeMap<String, IpAddr> = (addresses.iter())
-        .filter(|(h, _)| !left_out.contains(*h))
+    let left_out: BTreeMap<String, IpAddr> = (answers.keys())
+        .map(|h| ((*h).clone(), addresses[*h]))
+        .collect();
+    let outside = Arc::new(OutsideHosts::new(
+        topology.hosts.iter().map(|h| addresses[h]),
+        answers.iter().map(|(h, answer)| (addresses[*h], *answer)),
+    ));
+    // The hosts a SYN may reach: turmoil's, and those outside it that refuse.
+    let reachable: BTreeMap<String, IpAddr> = (addresses.iter())
+        .filter(|(h, _)| answers.get(h) != Some(&Answer::Silent))
         .map(|(h, ip)| (h.clone(), *ip))
         .collect();
     let linked = topology
         .dials
         .iter()
         .flat_map(|d| (d.targets.iter()).map(move |target| (d.host.as_str(), target.as_str())));
-    let latencies = LinkLatencies::new(plan, &in_turmoil, linked);
+    let latencies = LinkLatencies::new(
+        plan,
+        &reachable,
+        left_out.values().copied().collect(),
+        linked,
+    );
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
     let trace = Trace::new();
     // Each client's connection and the one a listener accepts for it: what the run's maps
@@ -277,11 +296,9 @@ fn run_pass(
         connections,
     );
     // One network for the run, which each host sees from its own side (`on_host`).
-    let silent = (left_out.iter()).filter_map(|h| addresses.get(h).copied());
-    let silent = silent.collect();
     let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses))
-        .with_silent_hosts(silent);
-    for host in topology.hosts.iter().filter(|h| !left_out.contains(*h)) {
+        .with_outside_hosts(outside.clone());
+    for host in topology.hosts.iter().filter(|h| !left_out.contains_key(*h)) {
         let on_host = software.remove(host.as_str()).unwrap_or_default();
         register_host(&mut sim, host, on_host, &run, &network);
     }
@@ -301,6 +318,7 @@ fn run_pass(
         scenario,
         latencies,
         left_out,
+        outside,
         cutoff,
         stopped: None,
         disturbed: Disturbed::default(),
@@ -402,20 +420,32 @@ struct HostClient {
 }
 
 impl HostSoftware {
-    /// Whether the host runs nothing and no client dials it. The run then leaves it out of
-    /// turmoil, which links every pair of the hosts it runs: memory grows with their square,
-    /// every step ticks every link, and each host whose software runs scans every link
-    /// (issue 12). Its name still takes its address, in the order of the hosts, so every
-    /// other host's address is the same; a connect a notifier makes to it is a SYN no one
-    /// answers, as to a host whose software ended ([`TurmoilNetwork::with_silent_hosts`]).
+    /// How the host answers a SYN if the run leaves it out of turmoil, which links every pair
+    /// of the hosts it runs: memory grows with their square, every step ticks every link, and
+    /// each host whose software runs scans every link (issue 12). A host that runs nothing is
+    /// left out: its name still takes its address, in the order of the hosts, so every other
+    /// host's address is the same. If no client dials it, a SYN to it is lost, as to a host
+    /// whose software ended; if one does, it refuses the SYN when and as turmoil would
+    /// (`outside.rs`). `None`, turmoil runs it, if it runs something, or if a client dials it
+    /// and `logged`: the run's log filter may record turmoil's trace-level events, which log
+    /// every message turmoil carries, the SYNs to it among them.
+    ///
     /// turmoil gives each host it runs a seed for its runtime as the host is registered, so
     /// leaving one out changes the seeds of the hosts registered after it. Listeners' and
     /// clients' hosts come first in the order of the hosts, so only hosts first named in
-    /// `hosts` or `[names]` can follow one, and a registered host of those runs no task (it
-    /// is only dialled); turmoil's own later draws decide nothing here (its latency is fixed,
-    /// its loss rate 0, its host order not shuffled).
-    fn idle(&self) -> bool {
-        self.listeners.is_empty() && self.clients.is_empty() && !self.dialled
+    /// `hosts` or `[names]` can follow one, and those run nothing: no task draws from those
+    /// seeds. turmoil's own later draws decide nothing here: its latency is fixed (the
+    /// delay it draws for each message it carries is ignored, so a SYN it no longer carries
+    /// moves nothing), its loss rate 0, its host order not shuffled.
+    fn left_out(&self, logged: bool) -> Option<Answer> {
+        if !self.listeners.is_empty() || !self.clients.is_empty() {
+            return None;
+        }
+        match (self.dialled, logged) {
+            (false, _) => Some(Answer::Silent),
+            (true, false) => Some(Answer::Refusal),
+            (true, true) => None,
+        }
     }
 }
 
@@ -514,9 +544,12 @@ struct Loop<'s, 'a> {
     next_seq: usize,
     scenario: &'s Scenario,
     latencies: LinkLatencies,
-    /// The hosts turmoil does not run ([`HostSoftware::idle`]): no crash or restart reaches
-    /// turmoil for them, and they have no links whose latency to set.
-    left_out: BTreeSet<String>,
+    /// The hosts turmoil does not run ([`HostSoftware::left_out`]), with their addresses: no
+    /// crash or restart reaches turmoil for them, and they have no links whose latency to set.
+    left_out: BTreeMap<String, IpAddr>,
+    /// What answers a SYN to one of those: told of their crashes and restarts, and of the end
+    /// of every step.
+    outside: Arc<OutsideHosts>,
     cutoff: &'s Cutoff,
     /// Why the cutoff stopped the run, if it did.
     stopped: Option<Stop>,
@@ -626,6 +659,8 @@ impl Loop<'_, '_> {
                     message: e.to_string(),
                 };
             }
+            let latencies = &self.latencies;
+            (self.outside).after_step(now / 1000, |a, b| latencies.latency_ms(a, b));
             self.restarted_now = false;
         }
     }
@@ -678,9 +713,12 @@ impl Loop<'_, '_> {
             Action::Restart { index, host } => {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
                 // it is gone, as in a crash.
-                if !self.left_out.contains(&host) {
-                    let sim = &mut self.sim;
-                    self.teardown.crashing(&host, || sim.bounce(host.as_str()));
+                match self.left_out.get(&host) {
+                    Some(ip) => self.outside.restarted(*ip),
+                    None => {
+                        let sim = &mut self.sim;
+                        self.teardown.crashing(&host, || sim.bounce(host.as_str()));
+                    }
                 }
                 self.disturbed.crashed.remove(&host);
                 self.forget_host(&host);
@@ -726,9 +764,12 @@ impl Loop<'_, '_> {
                 host,
                 restart_after_ms,
             } => {
-                if !self.left_out.contains(host) {
-                    let sim = &mut self.sim;
-                    self.teardown.crashing(host, || sim.crash(host.as_str()));
+                match self.left_out.get(host) {
+                    Some(ip) => self.outside.crashed(*ip),
+                    None => {
+                        let sim = &mut self.sim;
+                        self.teardown.crashing(host, || sim.crash(host.as_str()));
+                    }
                 }
                 self.disturbed.crashed.insert(host.clone(), index);
                 self.run.layer.host_crashed(host);

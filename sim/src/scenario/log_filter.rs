@@ -82,6 +82,22 @@ impl LogFilter {
         self.directives.is_none()
     }
 
+    /// Whether it may record events at trace level (as for `turmoil=trace`, or a filter
+    /// whose most verbose level is not known): turmoil logs at that level every message it
+    /// sends and delivers, so a run keeps in turmoil the hosts whose messages it would
+    /// otherwise stand in for.
+    ///
+    /// ```
+    /// use tcpnotify_sim::scenario::LogFilter;
+    /// assert!(LogFilter::new("turmoil=trace").unwrap().may_record_trace());
+    /// assert!(!LogFilter::new("debug").unwrap().may_record_trace());
+    /// assert!(!LogFilter::off().may_record_trace());
+    /// ```
+    pub fn may_record_trace(&self) -> bool {
+        (self.env_filter())
+            .is_some_and(|f| (f.max_level_hint()).is_none_or(|level| level == LevelFilter::TRACE))
+    }
+
     /// The `EnvFilter` a run filters with, `None` when off. Parsed again for each run (a few
     /// microseconds): an `EnvFilter` is neither `Clone` nor shared between runs, each of which
     /// has a subscriber of its own.
