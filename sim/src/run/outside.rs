@@ -148,9 +148,13 @@ impl OutsideHosts {
         let State {
             in_flight, down, ..
         } = &mut *state;
-        let (mut refused, waiting): (Vec<_>, Vec<_>) = std::mem::take(in_flight)
-            .into_iter()
-            .partition(|(due, syn)| *due <= step_ms && !down.contains(&syn.to));
+        let is_refused = |(due, syn): &(u64, Syn)| *due <= step_ms && !down.contains(&syn.to);
+        // Most steps refuse nothing: the SYNs stay where they are.
+        if !in_flight.iter().any(is_refused) {
+            return Vec::new();
+        }
+        let (mut refused, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(in_flight).into_iter().partition(is_refused);
         *in_flight = waiting;
         refused
             .sort_by_key(|(due, syn)| (self.place(syn.to), self.place(syn.from), *due, syn.number));
