@@ -5,7 +5,8 @@
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan, Latency};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Proxy, Sender};
 use tcpnotify_sim::run::{run, Ended, RunError};
-use tcpnotify_sim::run::{LimitError, EPHEMERAL_PORTS};
+use tcpnotify_sim::run::{LimitError, RunOutcome, EPHEMERAL_PORTS};
+use tcpnotify_sim::scenario::LogFilter;
 use tcpnotify_sim::{factory, run_passing, seed_or, Expectations, Scenario, Seed};
 
 /// A scenario with `n` clients named `c-1` to `c-n`, each added by `make`.
@@ -211,4 +212,178 @@ fn a_connect_to_a_host_that_runs_nothing_gets_no_answer_and_times_out() {
         accepted[0],
         failed[0]
     );
+}
+
+/// Clients and a proxy dialling hosts that run nothing: `dead` by its own name, `svc` (an idle
+/// host, a listener, an idle host) and `gone` (two idle hosts), which the proxy dials onward
+/// and redials.
+fn dials_of_idle_hosts() -> Scenario {
+    let mut scenario = Scenario::new("idle-dialled")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .listener(
+            "proxy",
+            "proxy",
+            7000,
+            factory(|| Proxy::new("gone", 7000).attempts(3)),
+        )
+        .client("c1", "client", "dead", 7000, factory(|| Sender::pattern(5)))
+        .client(
+            "c2",
+            "client",
+            "svc",
+            7000,
+            factory(|| Sender::pattern(300)),
+        )
+        .client(
+            "c3",
+            "client2",
+            "proxy",
+            7000,
+            factory(|| Sender::pattern(100)),
+        )
+        .client(
+            "c4",
+            "client2",
+            "dead",
+            7000,
+            factory(|| Sender::pattern(5)),
+        )
+        .name("svc", &["dead2", "server", "dead3"])
+        .name("gone", &["dead4", "dead5"])
+        .host("dead")
+        .duration_ms(300)
+        .settle_ms(200);
+    scenario.clients[3].start_ms = 4;
+    scenario
+}
+
+/// The faults [`dials_of_idle_hosts`] runs under: varying latency, a latency fault on a link
+/// to an idle host, crashes of idle hosts while SYNs are on their way to them (restarted
+/// before and after those are due, and never), a crash of a dialling host, a partition and a
+/// refusal fault.
+fn faults_on_idle_hosts(seed: u64) -> FaultPlan {
+    let crash = |at, host: &str, restart_after_ms| {
+        let host = host.to_string();
+        Fault::at(
+            at,
+            FaultKind::Crash {
+                host,
+                restart_after_ms,
+            },
+        )
+    };
+    FaultPlan {
+        latency: Some(Latency {
+            min_ms: 1,
+            max_ms: 9,
+        }),
+        connect_timeout_ms: 150,
+        faults: vec![
+            Fault::at(
+                0,
+                FaultKind::Latency {
+                    a: "client".into(),
+                    b: "dead".into(),
+                    latency_ms: 10,
+                    max_latency_ms: Some(30),
+                },
+            ),
+            crash(3, "dead", Some(8)),
+            crash(1, "dead2", Some(40)),
+            crash(2, "dead4", None),
+            crash(5, "client2", Some(10)),
+            Fault::at(
+                0,
+                FaultKind::Partition {
+                    a: "client".into(),
+                    b: "dead3".into(),
+                    duration_ms: 20,
+                    one_way: false,
+                },
+            ),
+            Fault::at(
+                0,
+                FaultKind::Refuse {
+                    host: "dead5".into(),
+                    port: 7000,
+                    duration_ms: 15,
+                },
+            ),
+        ],
+        ..FaultPlan::quiet(Seed(seed))
+    }
+}
+
+/// Every callback's time and text, in order.
+fn callbacks(outcome: &RunOutcome) -> Vec<(u64, String)> {
+    (outcome.trace.events().iter())
+        .filter_map(|e| Some((e.at_us, format!("{} {}", e.who, e.callback()?))))
+        .collect()
+}
+
+/// A host that runs nothing but that a client dials is left out of turmoil too (issue 12),
+/// and refuses a SYN exactly when and as turmoil did with the host in it: the SYN is
+/// delivered once its link's latency has passed, and the connect fails the step after; a
+/// crashed host holds the SYNs due to it until it restarts, and one never restarted never
+/// answers. The whole trace is the same, line for line, as the run's with those hosts in
+/// turmoil, which a log filter that may record turmoil's trace-level events keeps them in
+/// (this one records nothing), at every seed.
+#[test]
+fn a_dialled_host_that_runs_nothing_refuses_as_inside_turmoil() {
+    let scenario = dials_of_idle_hosts();
+    let inside = dials_of_idle_hosts().log_filter(LogFilter::new("nothing=trace").expect("valid"));
+    let mut refused = 0;
+    for seed in 0..30 {
+        let plan = faults_on_idle_hosts(seed);
+        let (left_out, kept) = (run(&scenario, &plan), run(&inside, &plan));
+        let (left_out, kept) = (left_out.expect("runs"), kept.expect("runs"));
+        let text = left_out.trace.render_text();
+        assert_eq!(text, kept.trace.render_text(), "seed {seed}");
+        refused += text.matches("connect_failed(refused)").count();
+    }
+    assert!(refused > 0, "no connect was refused");
+}
+
+/// When turmoil refuses a connect to a host that runs nothing, which the simulator now does
+/// itself: the SYN arrives once the link's latency has passed (20 ms), and the connect fails
+/// the step after (21 ms; no RST travels back). A crash of the host holds the SYN until its
+/// restart (35 ms), when it is refused; the fault layer sees that the host restarted while its
+/// SYN was out and dials again, and that SYN is refused 21 ms later (57 ms).
+#[test]
+fn a_dialled_host_that_runs_nothing_refuses_a_step_after_the_syn_arrives() {
+    let scenario = Scenario::new("refused-by-idle")
+        .client("c1", "client", "dead", 7000, factory(|| Sender::pattern(5)))
+        .host("dead")
+        .duration_ms(300);
+    let latency = Fault::at(
+        0,
+        FaultKind::Latency {
+            a: "client".into(),
+            b: "dead".into(),
+            latency_ms: 20,
+            max_latency_ms: None,
+        },
+    );
+    let crash = Fault::at(
+        5,
+        FaultKind::Crash {
+            host: "dead".into(),
+            restart_after_ms: Some(30),
+        },
+    );
+    for (faults, refused_at_ms) in [(vec![latency.clone()], 21), (vec![latency, crash], 57)] {
+        let plan = FaultPlan {
+            faults,
+            ..FaultPlan::quiet(seed_or(1))
+        };
+        let outcome = run(&scenario, &plan).expect("runs");
+        let failed: Vec<_> = (callbacks(&outcome).into_iter())
+            .filter(|(_, line)| line.starts_with("c1 connect_failed"))
+            .collect();
+        let expected = (
+            refused_at_ms * 1000,
+            "c1 connect_failed(refused)".to_string(),
+        );
+        assert_eq!(failed, vec![expected], "{}", outcome.trace.render_text());
+    }
 }
