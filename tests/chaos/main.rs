@@ -60,6 +60,7 @@ mod pipelined_count;
 mod proxy_redial_drops;
 mod regressions;
 mod resume_from_written;
+mod resume_offset_counts_unstored;
 mod second_loss_resume;
 mod support;
 mod times_as_a_counter;
