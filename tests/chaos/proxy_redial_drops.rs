@@ -6,6 +6,11 @@
 //! relay, held bytes included, so what the client sent before the retry never reaches the
 //! server and the client waits for an echo that never comes. On a quiet network the first
 //! attempt connects and nothing is dropped.
+//!
+//! Both proxies drop an onward connection that connects after the client's connection
+//! closed. Until the fourteenth session neither did, and the fixed one left it open for good
+//! when the swarm reset the proxy's accepted connection (`proxy.1`) while a refusal had it
+//! dialling again (seed 33): a leak of the twin, which the swarm had not drawn before.
 
 use crate::support::{assert_caught, assert_fix_passes, assert_fix_passes_many};
 use std::sync::{Arc, Mutex};
@@ -29,6 +34,9 @@ struct Relay {
     held: Vec<u8>,
     /// Onward attempts so far.
     attempts: u32,
+    /// The client's connection closed: an onward connection still being dialled is dropped
+    /// when it connects, not kept open with no client.
+    front_closed: bool,
 }
 
 type Shared = Arc<Mutex<Relay>>;
@@ -82,7 +90,9 @@ impl TcpConnectionNotify for Front {
         true
     }
     fn closed(&mut self, _conn: &mut TcpConnection) {
-        if let Some(onward) = lock(&self.relay).onward.take() {
+        let mut relay = lock(&self.relay);
+        relay.front_closed = true;
+        if let Some(onward) = relay.onward.take() {
             onward.dispose();
         }
     }
@@ -100,6 +110,10 @@ struct Back {
 impl TcpConnectionNotify for Back {
     fn connected(&mut self, conn: &mut TcpConnection) {
         let mut relay = lock(&self.relay);
+        if relay.front_closed {
+            conn.dispose();
+            return;
+        }
         let held = std::mem::take(&mut relay.held);
         if !held.is_empty() {
             conn.write(held);
@@ -119,8 +133,12 @@ impl TcpConnectionNotify for Back {
             // The bug: "start the attempt afresh" also drops what the client already sent.
             *relay = Relay {
                 attempts: relay.attempts,
+                front_closed: relay.front_closed,
                 ..Relay::default()
             };
+        }
+        if relay.front_closed {
+            return;
         }
         if relay.attempts >= MAX_ATTEMPTS {
             self.front.dispose();
