@@ -184,7 +184,6 @@ fn resume_offset_counts_unstored_is_caught_by_a_server_side_reset_by_hand() {
 
 /// The swarm with no settings catches it with a reset timed by the server's `received`.
 #[test]
-#[ignore = "a false green: the swarm times no reset by a server's events"]
 fn resume_offset_counts_unstored_is_caught_by_the_swarm() {
     assert_caught(&upload(false), "stored records continue the file");
 }

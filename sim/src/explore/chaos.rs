@@ -1027,8 +1027,9 @@ mod tests {
         assert_eq!(failure.seed, Seed(0));
         assert_eq!(failure.signature, "echoed");
         assert!(failure.deterministic);
-        // Resets after a `received` and a `sent` and of the first redial, and a slow close.
-        assert_eq!(failure.plan.faults.len(), 4, "{failure}");
+        // Resets after a `received` and a `sent` and of the first redial, a slow close, and
+        // resets of the server's connection after a `received` and after a `sent`.
+        assert_eq!(failure.plan.faults.len(), 6, "{failure}");
         assert_eq!(failure.shrunk.plan.faults.len(), 1);
         assert!(failure.plan_toml().contains("kind = \"reset\""));
         let text = failure.to_string();
@@ -1047,15 +1048,14 @@ mod tests {
 
     #[test]
     fn a_sweep_in_which_no_fault_fired_fails_and_lists_each_enabled_kind_that_never_fired() {
-        // Resets are enabled but wait for a 1000th delivery that never comes.
-        let scenario = echo(
-            FaultSettings {
-                resets: 1.0,
-                reset_after_received: Span::new(1000, 1000),
-                ..FaultSettings::quiet()
-            },
-            Expectations::default(),
-        );
+        // Resets are enabled but wait for an event that never comes: a 1000th delivery, or
+        // any event of a client that has nothing to echo (no `sent`, no redial) and of the
+        // server's connection that gets nothing (no `received`, no `sent`).
+        let scenario = Scenario::echo("chaos-echo", 0, 128).faults(FaultSettings {
+            resets: 1.0,
+            reset_after_received: Span::new(1000, 1000),
+            ..FaultSettings::quiet()
+        });
         let error = Chaos::new(scenario)
             .seeds(0..4)
             .jobs(2)

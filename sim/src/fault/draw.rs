@@ -96,7 +96,10 @@ impl FaultPlan {
     /// then, as nothing can flow between them. A host that runs clients of the scenario is
     /// never crashed: they would never run again. Resets come after one of a client's first
     /// `received`, and, drawn apart so that the rest stays as it was, after one of its first
-    /// 64 `sent` and on its first redial. A plan holds at most [`MAX_FAULTS`] faults.
+    /// 64 `sent` and on its first redial; and, drawn apart again, each listener's first
+    /// accepted connection (`server.1`) is reset after one of its first 64 `received` or 64
+    /// `sent`, a loss timed by the server's progress (a client that writes a long request at
+    /// once has no event of its own in its middle). A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -264,10 +267,38 @@ impl FaultPlan {
                 faults.push(Fault::after(received, FaultKind::Reset { conn: redial }));
             }
         }
+        // Losses timed by a server's own progress, from a stream of their own so that every
+        // fault above stays as it was: a reset of each listener's first accepted connection
+        // after one of its first 64 `received`, and one after one of its first 64 `sent`. A
+        // client that writes its request in one write and then only waits has no event of
+        // its own in the middle of that request, nor in the middle of a long answer after
+        // its first deliveries: only the server's reads and writes time a loss there.
+        let mut served = seed.stream("plan-server-losses", 0);
+        for listener in &topology.listeners {
+            let accepted = format!("{listener}.1");
+            for callback in ["received", "sent"] {
+                if served.random_bool(resets) {
+                    let event = EventTrigger {
+                        conn: accepted.clone(),
+                        callback: callback.into(),
+                        nth: served.random_range(1..=SERVER_RESET_MAX_EVENTS),
+                    };
+                    let reset = FaultKind::Reset {
+                        conn: accepted.clone(),
+                    };
+                    faults.push(Fault::after(event, reset));
+                }
+            }
+        }
         plan.faults = faults.0;
         plan
     }
 }
+
+/// A reset of a server's connection fires after one of its first this many `received` (or
+/// `sent`), any of them as likely: a server reads a long upload in many deliveries, and only a
+/// loss between two of them may show what it does with a partial one.
+const SERVER_RESET_MAX_EVENTS: u32 = 64;
 
 /// A late reset fires after one of a client's first this many `sent`, any of them as likely:
 /// a bug may show only in a narrow window (a loss between a checkpoint and the echo of what
@@ -596,6 +627,82 @@ mod tests {
                 .collect();
             assert_eq!(crashed, ["backend"], "{window:?}");
         }
+    }
+
+    /// The resets a plan holds of a listener's accepted connections (`server.1`), as
+    /// (connection, callback, nth).
+    fn server_resets(plan: &FaultPlan) -> Vec<(String, String, u32)> {
+        (plan.faults.iter())
+            .filter_map(|fault| match (&fault.trigger, &fault.kind) {
+                (Trigger::After(event), FaultKind::Reset { conn }) if conn.contains('.') => {
+                    assert_eq!(&event.conn, conn, "{fault}");
+                    Some((conn.clone(), event.callback.clone(), event.nth))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_listeners_first_connection_is_reset_after_one_of_its_first_64_received_or_sent() {
+        let settings = FaultSettings {
+            resets: 1.0,
+            ..FaultSettings::default()
+        };
+        let mut nths = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let resets = server_resets(&plan);
+            let callbacks: Vec<&str> = resets.iter().map(|(_, cb, _)| cb.as_str()).collect();
+            assert_eq!(callbacks, ["received", "sent"], "{}", plan.describe());
+            for (conn, _, nth) in resets {
+                assert_eq!(conn, "server.1");
+                assert!((1..=SERVER_RESET_MAX_EVENTS).contains(&nth));
+                nths.insert(nth);
+            }
+        }
+        assert!(nths.contains(&1) && nths.contains(&SERVER_RESET_MAX_EVENTS));
+        let none = FaultPlan::generate(Seed(1), &FaultSettings::default(), &topology());
+        assert_eq!(server_resets(&none), []);
+    }
+
+    /// The server's resets come from a stream of their own: every other fault of a plan is
+    /// the one it drew without them (here: without listeners to name).
+    #[test]
+    fn server_resets_leave_every_other_fault_of_a_plan_as_it_was() {
+        let settings = FaultSettings {
+            partitions: 1.0,
+            resets: 0.5,
+            slow_close: 0.5,
+            crashes: 1.0,
+            refusals: 1.0,
+            ..FaultSettings::default()
+        };
+        let mut drawn = 0;
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let without = FaultPlan::generate(
+                Seed(seed),
+                &settings,
+                &Topology {
+                    listeners: Vec::new(),
+                    ..topology()
+                },
+            );
+            let kept: Vec<&Fault> = (plan.faults.iter())
+                .filter(|f| !matches!(&f.kind, FaultKind::Reset { conn } if conn.contains('.')))
+                .collect();
+            assert_eq!(
+                kept,
+                without.faults.iter().collect::<Vec<_>>(),
+                "seed {seed}"
+            );
+            drawn += server_resets(&plan).len();
+        }
+        assert!(
+            (50..=150).contains(&drawn),
+            "{drawn} server resets in 100 plans"
+        );
     }
 
     #[test]

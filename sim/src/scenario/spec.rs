@@ -687,8 +687,8 @@ impl Scenario {
     }
 
     /// Checks that no plan drawn from `s` can hold more than [`MAX_FAULTS`] faults: a
-    /// partition per pair of hosts, a reset and a slow close per client, a crash per server
-    /// host. (A swarm's plans are cut at the limit instead: nothing was written to blame.)
+    /// partition per pair of hosts, three resets and a slow close per client, two resets per
+    /// listener, a crash per server host. (A swarm's plans are cut at the limit instead: nothing was written to blame.)
     fn check_drawn_faults(
         &self,
         s: &crate::fault::FaultSettings,
@@ -701,7 +701,15 @@ impl Scenario {
                 "partitions",
                 per(s.partitions, hosts * hosts.saturating_sub(1) / 2),
             ),
-            ("resets", per(s.resets, topology.clients.len())),
+            // Per client: after a `received`, after a `sent`, on its first redial; per
+            // listener: its first connection after a `received` and after a `sent`.
+            (
+                "resets",
+                per(
+                    s.resets,
+                    3 * topology.clients.len() + 2 * topology.listeners.len(),
+                ),
+            ),
             ("slow_close", per(s.slow_close, topology.clients.len())),
             ("crashes", per(s.crashes, topology.servers.len())),
         ];
