@@ -2,8 +2,9 @@
 //! what it stored. The file is a run of fixed-size records; the server stores whole records
 //! only (a record is checked before it is kept) and holds the partial one in memory, while its
 //! session counts every byte received for progress. Each connection starts with the server's
-//! "have N" (8 bytes, big-endian); the client then writes the rest of the file, `file[N..]`,
-//! in one write, and redials when the connection is lost before the server's final "have".
+//! "have N"; the client (`support::resuming_upload`) then writes the rest of the file,
+//! `file[N..]`, in one write, and redials when the connection is lost before the server's
+//! final "have".
 //! The bug: "have" is the session's byte count, which includes the partial record the lost
 //! connection took with it, so the client skips bytes the server never stored. The fix
 //! answers with the length stored.
@@ -16,7 +17,9 @@
 //! accepted connection after one of its first 64 `received` or `sent`, and catches it. A reset
 //! written by hand after the server's first `received` catches it too.
 
-use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches, reset_after};
+use crate::support::{
+    assert_caught, assert_fix_passes_many, assert_plan_catches, reset_after, resuming_upload,
+};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::notifiers::pattern;
@@ -26,9 +29,6 @@ use tcpnotify_sim::{always, factory, run_passing, run_state, Scenario, Seed};
 /// a record in memory.
 const RECORD: usize = 6000;
 const FILE: usize = 10 * RECORD;
-/// A bound on a run that keeps failing, far above what any drawn fault takes to heal.
-const MAX_ATTEMPTS: u32 = 10_000;
-
 /// The server's upload session, kept across connections (its disk).
 #[derive(Debug, Default)]
 struct Session {
@@ -36,13 +36,6 @@ struct Session {
     stored: Vec<u8>,
     /// Bytes received over every connection, for progress.
     received: usize,
-}
-
-/// The client's side, as a test oracle.
-#[derive(Debug, Default)]
-struct Client {
-    done: bool,
-    attempts: u32,
 }
 
 struct Server {
@@ -93,72 +86,15 @@ impl TcpConnectionNotify for Server {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-/// Writes the rest of the file on "have", closes on the final one, redials when lost.
-#[derive(Default)]
-struct Uploader {
-    done: bool,
-}
-
-impl Uploader {
-    fn redial(&self, conn: &mut TcpConnection) {
-        let Some(client) = run_state::<Client>() else {
-            return;
-        };
-        let mut client = client.lock();
-        if client.attempts >= MAX_ATTEMPTS {
-            return;
-        }
-        client.attempts += 1;
-        conn.dial(Uploader::default(), "server", "7000");
-    }
-}
-
-impl TcpConnectionNotify for Uploader {
-    fn connected(&mut self, conn: &mut TcpConnection) {
-        let _ = conn.expect(8);
-    }
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        let have = u64::from_be_bytes(data.try_into().unwrap_or_default()) as usize;
-        if have >= FILE {
-            self.done = true;
-            if let Some(client) = run_state::<Client>() {
-                client.lock().done = true;
-            }
-            conn.dispose();
-        } else {
-            conn.write(pattern(0, FILE)[have..].to_vec());
-        }
-        true
-    }
-    fn closed(&mut self, conn: &mut TcpConnection) {
-        if !self.done {
-            self.redial(conn);
-        }
-    }
-    fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
-        self.redial(conn);
-    }
-}
-
 fn upload(fixed: bool) -> Scenario {
-    Scenario::new("resume-offset-counts-unstored")
-        .listener(
-            "server",
-            "server",
-            7000,
-            factory(move || Server {
-                partial: Vec::new(),
-                fixed,
-            }),
-        )
-        .client("c1", "client", "server", 7000, factory(Uploader::default))
-        .duration_ms(5000)
-        .eventually("uploaded", |run| {
-            match run.state::<Client>().is_some_and(|c| c.lock().done) {
-                true => Ok(()),
-                false => Err("the server never said it had the whole file".to_string()),
-            }
-        })
+    let server = move || Server {
+        partial: Vec::new(),
+        fixed,
+    };
+    let scenario = Scenario::new("resume-offset-counts-unstored")
+        .listener("server", "server", 7000, factory(server))
+        .duration_ms(5000);
+    resuming_upload(scenario, FILE)
 }
 
 /// The bug hides on a quiet network: nothing is lost, "have" is 0 and then the whole file.

@@ -1,11 +1,12 @@
-//! Shared pieces of the chaos demonstrations: a server that only reads, and the checks every
-//! buggy notifier's sweep must pass.
+//! Shared pieces of the chaos demonstrations: a server that only reads, a client that resumes
+//! an upload where its server says, and the checks every buggy notifier's sweep must pass.
 
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind};
 use tcpnotify_sim::judge::judge;
-use tcpnotify_sim::{FaultPlan, Scenario};
+use tcpnotify_sim::notifiers::pattern;
+use tcpnotify_sim::{factory, run_state, FaultPlan, Scenario};
 
 /// Most seeds a sweep may need to catch a bug.
 pub const MAX_SEEDS: u64 = 1000;
@@ -100,4 +101,88 @@ pub fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
         },
         FaultKind::Reset { conn: conn.into() },
     )
+}
+
+/// A bound on the redials of a run that keeps failing, far above what any drawn fault takes
+/// to heal.
+const MAX_REDIALS: u32 = 10_000;
+
+/// A resumable upload as its client sees it (the run's state).
+#[derive(Debug, Default)]
+pub struct Upload {
+    /// The server said it has the whole file.
+    pub done: bool,
+    /// Redials so far.
+    pub redials: u32,
+}
+
+/// The client of a resumable upload of `pattern(0, file)` to `server:7000`. Each connection
+/// starts with the server's "have N" (8 bytes, big-endian, read with `expect(8)`); the client
+/// then writes the rest of the file, `file[N..]`, in one write, and disposes of the
+/// connection when "have" reaches the file's length. A connection lost (or a connect failed)
+/// before that is dialled again.
+struct ResumingUploader {
+    file: usize,
+    done: bool,
+}
+
+impl ResumingUploader {
+    fn redial(&self, conn: &mut TcpConnection) {
+        let Some(upload) = run_state::<Upload>() else {
+            return;
+        };
+        let mut upload = upload.lock();
+        if upload.redials >= MAX_REDIALS {
+            return;
+        }
+        upload.redials += 1;
+        let next = ResumingUploader {
+            file: self.file,
+            done: false,
+        };
+        conn.dial(next, "server", "7000");
+    }
+}
+
+impl TcpConnectionNotify for ResumingUploader {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        let _ = conn.expect(8);
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        let have = u64::from_be_bytes(data.try_into().unwrap_or_default());
+        let have = usize::try_from(have).unwrap_or(usize::MAX);
+        if have >= self.file {
+            self.done = true;
+            if let Some(upload) = run_state::<Upload>() {
+                upload.lock().done = true;
+            }
+            conn.dispose();
+        } else {
+            conn.write(pattern(0, self.file)[have..].to_vec());
+        }
+        true
+    }
+    fn closed(&mut self, conn: &mut TcpConnection) {
+        if !self.done {
+            self.redial(conn);
+        }
+    }
+    fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
+        self.redial(conn);
+    }
+}
+
+/// `scenario` (whose server listens on `server:7000`) with client `c1` uploading a file of
+/// `file` bytes with resumes ([`Upload`]), and the property that the server eventually said
+/// it had it all.
+pub fn resuming_upload(scenario: Scenario, file: usize) -> Scenario {
+    let uploader = move || ResumingUploader { file, done: false };
+    scenario
+        .client("c1", "client", "server", 7000, factory(uploader))
+        .eventually("uploaded", |run| {
+            match run.state::<Upload>().is_some_and(|u| u.lock().done) {
+                true => Ok(()),
+                false => Err("the server never said it had the whole file".to_string()),
+            }
+        })
 }
