@@ -58,6 +58,7 @@ mod mute_then_close;
 mod naive_framing;
 mod pipelined_count;
 mod proxy_redial_drops;
+mod recovery_keeps_uncommitted;
 mod regressions;
 mod resume_from_written;
 mod resume_offset_counts_unstored;
