@@ -123,7 +123,6 @@ fn recovery_keeps_uncommitted_is_caught_by_a_late_crash_by_hand() {
 
 /// The swarm with no settings catches it with a crash timed by the server's `received`.
 #[test]
-#[ignore = "a false green: the swarm times crashes by a client's first events only"]
 fn recovery_keeps_uncommitted_is_caught_by_the_swarm() {
     assert_caught(&upload(false), "the file on disk continues the upload");
 }

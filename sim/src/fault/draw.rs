@@ -99,7 +99,10 @@ impl FaultPlan {
     /// 64 `sent` and on its first redial; and, drawn apart again, each listener's first
     /// accepted connection (`server.1`) is reset after one of its first 64 `received` or 64
     /// `sent`, a loss timed by the server's progress (a client that writes a long request at
-    /// once has no event of its own in its middle). A plan holds at most [`MAX_FAULTS`] faults.
+    /// once has no event of its own in its middle). Without a fault window, drawn apart too,
+    /// each host that may crash crashes again after one of the first 64 `received` or `sent`
+    /// of its listener's first accepted connection. A plan holds at most [`MAX_FAULTS`]
+    /// faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -281,7 +284,7 @@ impl FaultPlan {
                     let event = EventTrigger {
                         conn: accepted.clone(),
                         callback: callback.into(),
-                        nth: served.random_range(1..=SERVER_RESET_MAX_EVENTS),
+                        nth: served.random_range(1..=SERVER_LOSS_MAX_EVENTS),
                     };
                     let reset = FaultKind::Reset {
                         conn: accepted.clone(),
@@ -290,15 +293,52 @@ impl FaultPlan {
                 }
             }
         }
+        // Crashes timed by a server's own progress, from a stream of their own again: the
+        // crashes above come on a client's first events, before a long request or answer is
+        // under way. Each host they may crash (it runs no client), with that probability,
+        // after one of the first 64 `received` or `sent` of the first connection one of its
+        // listeners accepted. Not with a fault window, which times every crash.
+        let mut crashed = seed.stream("plan-later-crashes", 0);
+        let crashes = settings.crashes.clamp(0.0, 1.0);
+        for host in topology.servers.iter().filter(|_| window.is_none()) {
+            if clients_on.contains(host.as_str()) {
+                continue;
+            }
+            // A topology lists its ports in its listeners' order.
+            let on_host: Vec<&String> = (topology.listeners.iter())
+                .zip(&topology.ports)
+                .filter(|(_, (on, _))| on == host)
+                .map(|(listener, _)| listener)
+                .collect();
+            if on_host.is_empty() || !crashed.random_bool(crashes) {
+                continue;
+            }
+            let listener = on_host[crashed.random_range(0..on_host.len())];
+            let callback = match crashed.random_bool(0.5) {
+                true => "received",
+                false => "sent",
+            };
+            let event = EventTrigger {
+                conn: format!("{listener}.1"),
+                callback: callback.into(),
+                nth: crashed.random_range(1..=SERVER_LOSS_MAX_EVENTS),
+            };
+            let crash = FaultKind::Crash {
+                host: host.clone(),
+                restart_after_ms: Some(settings.crash_down_ms.pick(&mut crashed)),
+            };
+            faults.push(Fault::after(event, crash));
+        }
         plan.faults = faults.0;
         plan
     }
 }
 
-/// A reset of a server's connection fires after one of its first this many `received` (or
-/// `sent`), any of them as likely: a server reads a long upload in many deliveries, and only a
-/// loss between two of them may show what it does with a partial one.
-const SERVER_RESET_MAX_EVENTS: u32 = 64;
+/// A reset of a server's connection, or a crash of its host, fires after one of the
+/// connection's first this many `received` (or `sent`), any of them as likely: a server reads a
+/// long upload in many deliveries, and only a loss between two of them may show what it does
+/// with a partial one.
+const SERVER_LOSS_MAX_EVENTS: u32 = 64;
 
 /// A late reset fires after one of a client's first this many `sent`, any of them as likely:
 /// a bug may show only in a narrow window (a loss between a checkpoint and the echo of what
@@ -524,6 +564,9 @@ mod tests {
             let Trigger::After(event) = &fault.trigger else {
                 panic!("{fault} is not timed by the traffic");
             };
+            if late_crash(fault) {
+                continue;
+            }
             assert_eq!(event.conn, "c1", "{fault}");
             match &fault.kind {
                 FaultKind::Partition { a, b, .. } => {
@@ -563,9 +606,11 @@ mod tests {
         for seed in 0..50 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             // The client talks to the server only: one partition (client, server), no
-            // partition of the idle spare host, and a crash of the server.
-            assert_eq!(plan.faults.len(), 2, "{}", plan.describe());
-            for fault in &plan.faults {
+            // partition of the idle spare host, and a crash of the server (and another,
+            // timed by the server's traffic: `late_crash`).
+            let early: Vec<&Fault> = plan.faults.iter().filter(|f| !late_crash(f)).collect();
+            assert_eq!(early.len(), 2, "{}", plan.describe());
+            for fault in early {
                 let Trigger::After(event) = &fault.trigger else {
                     panic!("seed {seed}: {fault} is not timed by the traffic");
                 };
@@ -625,7 +670,12 @@ mod tests {
                     _ => None,
                 })
                 .collect();
-            assert_eq!(crashed, ["backend"], "{window:?}");
+            // Without a window, again after one of its listener's first events.
+            let expected: &[&str] = match window {
+                None => &["backend", "backend"],
+                Some(_) => &["backend"],
+            };
+            assert_eq!(crashed, expected, "{window:?}");
         }
     }
 
@@ -657,28 +707,81 @@ mod tests {
             assert_eq!(callbacks, ["received", "sent"], "{}", plan.describe());
             for (conn, _, nth) in resets {
                 assert_eq!(conn, "server.1");
-                assert!((1..=SERVER_RESET_MAX_EVENTS).contains(&nth));
+                assert!((1..=SERVER_LOSS_MAX_EVENTS).contains(&nth));
                 nths.insert(nth);
             }
         }
-        assert!(nths.contains(&1) && nths.contains(&SERVER_RESET_MAX_EVENTS));
+        assert!(nths.contains(&1) && nths.contains(&SERVER_LOSS_MAX_EVENTS));
         let none = FaultPlan::generate(Seed(1), &FaultSettings::default(), &topology());
         assert_eq!(server_resets(&none), []);
     }
 
-    /// The server's resets come from a stream of their own: every other fault of a plan is
-    /// the one it drew without them (here: without listeners to name).
+    /// Whether `fault` is a crash timed by a server's connection (`server.1`): drawn apart
+    /// from the crashes timed by a client's first events.
+    fn late_crash(fault: &Fault) -> bool {
+        matches!(
+            (&fault.trigger, &fault.kind),
+            (Trigger::After(event), FaultKind::Crash { .. }) if event.conn.contains('.')
+        )
+    }
+
     #[test]
-    fn server_resets_leave_every_other_fault_of_a_plan_as_it_was() {
+    fn a_server_host_also_crashes_after_one_of_its_listeners_first_64_received_or_sent() {
+        let settings = FaultSettings {
+            crashes: 1.0,
+            crash_down_ms: Span::new(10, 30),
+            ..FaultSettings::default()
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let late: Vec<&Fault> = plan.faults.iter().filter(|f| late_crash(f)).collect();
+            assert_eq!(late.len(), 1, "{}", plan.describe());
+            let (
+                Trigger::After(event),
+                FaultKind::Crash {
+                    host,
+                    restart_after_ms,
+                },
+            ) = (&late[0].trigger, &late[0].kind)
+            else {
+                unreachable!()
+            };
+            assert_eq!((event.conn.as_str(), host.as_str()), ("server.1", "server"));
+            assert!((1..=SERVER_LOSS_MAX_EVENTS).contains(&event.nth));
+            assert!(restart_after_ms.is_some_and(|ms| (10..=30).contains(&ms)));
+            seen.insert((event.callback.clone(), event.nth.min(2)));
+        }
+        assert_eq!(
+            seen.len(),
+            4,
+            "received and sent, first and later: {seen:?}"
+        );
+        // Never with a window, which times every crash, nor without crashes.
+        let windowed = FaultSettings {
+            fault_window_ms: Some(Span::new(0, 100)),
+            ..settings
+        };
+        for settings in [windowed, FaultSettings::default()] {
+            let plan = FaultPlan::generate(Seed(1), &settings, &topology());
+            assert!(!plan.faults.iter().any(late_crash), "{}", plan.describe());
+        }
+    }
+
+    /// The faults timed by a server's connection (resets of it, crashes of its host) come
+    /// from streams of their own: every other fault of a plan is the one it drew without them
+    /// (here: with no listener to time them by).
+    #[test]
+    fn faults_timed_by_servers_leave_every_other_fault_of_a_plan_as_it_was() {
         let settings = FaultSettings {
             partitions: 1.0,
             resets: 0.5,
             slow_close: 0.5,
-            crashes: 1.0,
+            crashes: 0.5,
             refusals: 1.0,
             ..FaultSettings::default()
         };
-        let mut drawn = 0;
+        let (mut resets, mut crashes) = (0, 0);
         for seed in 0..100 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             let without = FaultPlan::generate(
@@ -689,19 +792,26 @@ mod tests {
                     ..topology()
                 },
             );
+            let server_reset =
+                |f: &Fault| matches!(&f.kind, FaultKind::Reset { conn } if conn.contains('.'));
             let kept: Vec<&Fault> = (plan.faults.iter())
-                .filter(|f| !matches!(&f.kind, FaultKind::Reset { conn } if conn.contains('.')))
+                .filter(|f| !late_crash(f) && !server_reset(f))
                 .collect();
             assert_eq!(
                 kept,
                 without.faults.iter().collect::<Vec<_>>(),
                 "seed {seed}"
             );
-            drawn += server_resets(&plan).len();
+            resets += server_resets(&plan).len();
+            crashes += plan.faults.iter().filter(|f| late_crash(f)).count();
         }
         assert!(
-            (50..=150).contains(&drawn),
-            "{drawn} server resets in 100 plans"
+            (50..=150).contains(&resets),
+            "{resets} server resets in 100 plans"
+        );
+        assert!(
+            (25..=75).contains(&crashes),
+            "{crashes} late crashes in 100 plans"
         );
     }
 

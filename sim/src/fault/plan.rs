@@ -854,7 +854,8 @@ pub struct Topology {
     /// Every client connection, with the hosts it connects across: what traffic-timed faults
     /// are timed by.
     pub dials: Vec<Dial>,
-    /// Every listening port, with its host, in the scenario's order: what may refuse.
+    /// Every listening port, with its host, in the scenario's order (that of `listeners`):
+    /// what may refuse.
     pub ports: Vec<(String, u16)>,
 }
 
