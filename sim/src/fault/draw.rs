@@ -300,17 +300,19 @@ impl FaultPlan {
         // listeners accepted. Not with a fault window, which times every crash.
         let mut crashed = seed.stream("plan-later-crashes", 0);
         let crashes = settings.crashes.clamp(0.0, 1.0);
+        // A topology lists its ports in its listeners' order.
+        let mut listeners_on: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+        for (listener, (host, _)) in topology.listeners.iter().zip(&topology.ports) {
+            listeners_on.entry(host).or_default().push(listener);
+        }
         for host in topology.servers.iter().filter(|_| window.is_none()) {
-            if clients_on.contains(host.as_str()) {
+            let on_host = listeners_on
+                .get(host.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            if clients_on.contains(host.as_str()) || on_host.is_empty() {
                 continue;
             }
-            // A topology lists its ports in its listeners' order.
-            let on_host: Vec<&String> = (topology.listeners.iter())
-                .zip(&topology.ports)
-                .filter(|(_, (on, _))| on == host)
-                .map(|(listener, _)| listener)
-                .collect();
-            if on_host.is_empty() || !crashed.random_bool(crashes) {
+            if !crashed.random_bool(crashes) {
                 continue;
             }
             let listener = on_host[crashed.random_range(0..on_host.len())];
