@@ -28,6 +28,12 @@
 //! server committing an upload on its peer's close, whose client only writes
 //! (`upload_closed_as_complete`).
 //!
+//! Two more, each with its fixed twin, that the swarm missed until it timed losses by a
+//! server's progress (its accepted connection's `received` and `sent`): a server that counts a
+//! partial record, lost with its connection, in the offset it has its client resume from
+//! (`resume_offset_counts_unstored`), and one that, restarted after a crash, resumes from its
+//! checkpoint but keeps what it wrote after it (`recovery_keeps_uncommitted`).
+//!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must

@@ -16,8 +16,8 @@
 //! | small send buffer | `2^k` to `2^(k+1)` bytes, `k` from 8 to 12 (256 B to 8 KiB) |
 //! | partitions | each pair of hosts a client connects across or a notifier may dial across (one listens, the other runs something), with probability 0.3–1, two-way or one-way, for 5 ms to half the connect timeout (twice it when lost connections are allowed) |
 //! | slow closes | each client connection's FIN, with probability 0.3–1, 1–300 ms late |
-//! | resets | each client connection, with probability 0.2–1, after one of its first 1–10 `received`; again, each with that probability, after one of its first 64 `sent` and on its first redial (`c1~1`) after one of that one's first 1–10 `received` |
-//! | crashes | each server host that runs no client of the scenario, with probability 0.3–1, down for 10 ms to twice the connect timeout |
+//! | resets | each client connection, with probability 0.2–1, after one of its first 1–10 `received`; again, each with that probability, after one of its first 64 `sent` and on its first redial (`c1~1`) after one of that one's first 1–10 `received`; and each listener's first accepted connection (`server.1`) after one of its first 64 `received` and after one of its first 64 `sent` |
+//! | crashes | each server host that runs no client of the scenario, with probability 0.3–1, down for 10 ms to twice the connect timeout; again after one of the first 64 `received` or `sent` of its listener's first accepted connection |
 //! | refusals | each listener's port, with probability 0.3–1, refuses connects for 5 ms to 1 s (a live host whose service restarts): a connect meanwhile fails as refused |
 //! | a short connect timeout | 50 to 500 ms instead of 1 s |
 //!
