@@ -8,6 +8,7 @@
 //! `set_notify`, whose false reds that hunt found, are `tests/simulation/wrapping.rs`. These
 //! tests honour `TCPNOTIFY_SEEDS` and the other variables, as a user's test would.
 
+use crate::paced_echo::PacedEcho;
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::notifiers::{Echo, Sender};
@@ -60,23 +61,6 @@ fn heartbeat_through_a_handle_passes() {
         .duration_ms(2000);
     let pass = Chaos::new(s).seeds(0..SEEDS).assert_passes();
     println!("{pass}");
-}
-
-/// An echo that mutes after each delivery and unmutes 1 ms later from a task of its own.
-struct PacedEcho;
-
-impl TcpConnectionNotify for PacedEcho {
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        conn.write(data);
-        conn.mute();
-        let handle = conn.handle();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            handle.unmute();
-        });
-        false
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
 #[test]

@@ -62,6 +62,8 @@ mod late_loss_checkpoint;
 mod mute_on_throttle;
 mod mute_then_close;
 mod naive_framing;
+#[path = "../common/paced_echo.rs"]
+mod paced_echo;
 mod pipelined_count;
 mod proxy_redial_drops;
 mod recovery_keeps_uncommitted;

@@ -2,6 +2,7 @@
 //! heals and the run settles before what must eventually hold is judged, so a liveness bug of
 //! a notifier is told apart from a network still partitioned when the run ends.
 
+use crate::paced_echo::PacedEcho;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{
     EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks,
@@ -351,24 +352,6 @@ fn a_run_does_not_end_while_a_crashed_host_is_due_to_restart() {
         .state::<Registrations>()
         .map_or(0, |r| r.lock().0);
     assert_eq!(registrations, 2, "{trace}");
-}
-
-/// An echo that takes one delivery at a time: it mutes after each and unmutes 1 ms later, from
-/// a task of its own (a server that paces its work).
-struct PacedEcho;
-
-impl TcpConnectionNotify for PacedEcho {
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        conn.write(data);
-        conn.mute();
-        let handle = conn.handle();
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            handle.unmute();
-        });
-        false
-    }
-    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
 /// A simulator defect, fixed: segments the faults left small stayed small after they healed.

@@ -12,6 +12,8 @@ mod fidelity;
 mod flow;
 mod liveness;
 mod logs;
+#[path = "../common/paced_echo.rs"]
+mod paced_echo;
 mod properties;
 mod scale;
 #[path = "../common/snapshot.rs"]
