@@ -192,11 +192,11 @@ impl ConnectionMachine {
         match msg {
             Message::Write(data) => {
                 let out = self.notify.sent(&mut self.conn, data);
-                self.queue_writes(WriteKind::Write, std::iter::once(out));
+                self.queue_writes(WriteKind::SentResult, std::iter::once(out));
             }
             Message::Writev(chunks) => {
                 let out = self.notify.sentv(&mut self.conn, chunks);
-                self.queue_writes(WriteKind::Writev, out);
+                self.queue_writes(WriteKind::SentvResult, out);
             }
             Message::Mute => self.conn.set_muted(true),
             Message::Unmute => {

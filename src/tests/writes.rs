@@ -105,7 +105,7 @@ fn w1_a_graceful_close_inside_sent_drops_what_sent_returned_and_reports_it() {
             "accepted",
             "sent(\"one\")",
             "sent(\"bye\")",
-            "dropped write(3B) while closing(shut), dropped write #1",
+            "dropped sent result(3B) while closing(shut), dropped write #1",
         ]
     );
     assert_eq!(conn.wire.written_str(), "one");

@@ -82,7 +82,7 @@ fn w1_each_dropped_write_is_in_the_trace_with_its_time_and_connection_and_judged
     assert_eq!(
         dropped,
         [
-            "     1.000ms client c1 W1 dropped write(5B) while closing(shut), dropped write #1",
+            "     1.000ms client c1 W1 dropped sent result(5B) while closing(shut), dropped write #1",
             "     1.000ms client c1 W1 dropped write(4B) while closing(shut), dropped write #2",
             "   501.000ms client c1 W1 dropped write(5B) while closed (sent after the connection \
              ended), dropped write #3",

@@ -19,5 +19,6 @@ mod scale;
 #[path = "../common/snapshot.rs"]
 mod snapshot;
 mod support;
+mod tallied;
 mod triggered;
 mod wrapping;

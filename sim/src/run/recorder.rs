@@ -643,13 +643,8 @@ impl CallbackSink for HostSink {
     }
 
     fn final_written(&self, who: &Name, data: &Payload) {
-        self.run.note(
-            &self.host,
-            who,
-            EventKind::Note {
-                text: format!("write_final({data}): queued past `sent`"),
-            },
-        );
+        self.run
+            .note(&self.host, who, EventKind::final_written(data));
     }
 
     fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {

@@ -47,12 +47,15 @@ pub struct Tally {
     /// Client or accepted connection, from its first callback (`accepted` or another); `None`
     /// for a listener (its first callback was a listener's).
     pub role: Option<Role>,
-    /// Bytes it queued for sending: what its `sent` and `sentv` callbacks returned.
+    /// Bytes it queued for sending: what its `sent` and `sentv` callbacks returned (less a
+    /// result W1 dropped because the notifier closed inside that callback), and what it
+    /// queued with `write_final`.
     pub sent: usize,
     /// Bytes delivered to it in `received`.
     pub received: usize,
     /// The bytes it queued for sending, in order, when the run kept whole payloads
-    /// ([`Scenario::keep_payloads`](crate::Scenario::keep_payloads)); `None` otherwise.
+    /// ([`Scenario::keep_payloads`](crate::Scenario::keep_payloads)); `None` otherwise, and
+    /// once it queued bytes with `write_final` (whose note keeps only a preview).
     pub sent_data: Option<Vec<u8>>,
     /// The bytes delivered to it, in order, when the run kept whole payloads.
     pub received_data: Option<Vec<u8>>,
@@ -61,6 +64,9 @@ pub struct Tally {
     /// Its writes that rule W1 dropped, over the whole run (the trace's `W1 dropped` lines
     /// after its first callback, also those sent after it ended).
     pub writes_dropped: u64,
+    /// Where in `sent_data` the last `sent` or `sentv` result begins, for
+    /// [`unsend`](Self::unsend).
+    last_sent_at: Option<usize>,
 }
 
 impl Tally {
@@ -74,6 +80,19 @@ impl Tally {
             received_data: Some(Vec::new()),
             ending: Ending::Open,
             writes_dropped: 0,
+            last_sent_at: None,
+        }
+    }
+
+    /// Takes back the last `sent` or `sentv` result, `bytes` long, which was dropped (W1)
+    /// because the notifier closed the connection inside that callback.
+    fn unsend(&mut self, bytes: usize) {
+        self.sent = self.sent.saturating_sub(bytes);
+        match (self.sent_data.as_mut(), self.last_sent_at.take()) {
+            (Some(data), Some(at)) if at + bytes <= data.len() => {
+                data.drain(at..at + bytes);
+            }
+            _ => self.sent_data = None,
         }
     }
 
@@ -84,6 +103,12 @@ impl Tally {
 
     /// Adds what `callback` carried or ended.
     fn count(&mut self, callback: &Callback) {
+        match callback {
+            Callback::Sent { .. } | Callback::Sentv { .. } => {
+                self.last_sent_at = self.sent_data.as_ref().map(Vec::len);
+            }
+            _ => {}
+        }
         match callback {
             Callback::Sent { result, .. } => {
                 self.sent += result.len();
@@ -160,9 +185,24 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
                     }
                 }
             }
-            EventKind::WriteDropped { .. } => {
+            EventKind::WriteDropped { call, bytes, .. } => {
                 if let Some(tally) = tallies.get_mut(event.who.as_str()) {
                     tally.writes_dropped += 1;
+                    if call == "sent result" || call == "sentv result" {
+                        // The notifier closed inside `sent`: what it returned, counted with
+                        // the callback just before this line, never went out (W1).
+                        tally.unsend(*bytes);
+                    }
+                }
+            }
+            kind @ EventKind::Note { .. } => {
+                // Bytes queued with `write_final` go out as `sent`'s results do.
+                let bytes = kind.final_written_bytes();
+                if let Some((tally, bytes)) = tallies.get_mut(event.who.as_str()).zip(bytes) {
+                    tally.sent += bytes;
+                    // The note keeps a preview, not the bytes.
+                    tally.sent_data = None;
+                    tally.last_sent_at = None;
                 }
             }
             EventKind::Fault { index, .. } => {

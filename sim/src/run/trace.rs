@@ -56,7 +56,8 @@ pub enum EventKind {
     /// A write that rule W1 dropped, when it was dropped: no callback runs for it, and the
     /// connection counts it (`tcpnotify::DroppedWrite`).
     WriteDropped {
-        /// `write`, `writev` or `write_final`.
+        /// `write`, `writev` or `write_final`; `sent result` or `sentv result` for what
+        /// `sent` or `sentv` returned after the notifier called `close()` inside it.
         call: String,
         /// Its bytes.
         bytes: usize,
@@ -118,6 +119,9 @@ pub struct TraceEvent {
     pub kind: EventKind,
 }
 
+/// How the note of bytes queued with `write_final` begins.
+const FINAL_WRITTEN: &str = "write_final(";
+
 impl EventKind {
     /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
     /// skips that event: it was written by a newer version with a kind this one does not know.
@@ -164,6 +168,34 @@ impl EventKind {
         match muting {
             Muting::Muted => EventKind::Muted,
             Muting::Unmuted => EventKind::Unmuted,
+        }
+    }
+
+    /// The note of bytes a connection queued with `write_final`, past `sent`:
+    /// ``write_final(9B "got hello"): queued past `sent` ``. They are sent as `sent`'s
+    /// results are, so a run's sums count them ([`final_written_bytes`](Self::final_written_bytes)).
+    pub fn final_written(data: &tcpnotify::record::Payload) -> EventKind {
+        EventKind::Note {
+            text: format!("{FINAL_WRITTEN}{data}): queued past `sent`"),
+        }
+    }
+
+    /// The bytes of a [`final_written`](Self::final_written) note; `None` for any other event.
+    ///
+    /// ```
+    /// use tcpnotify::record::Payload;
+    /// use tcpnotify_sim::run::EventKind;
+    /// let note = EventKind::final_written(&Payload::of(b"got hello"));
+    /// assert_eq!(note.final_written_bytes(), Some(9));
+    /// assert_eq!(EventKind::Muted.final_written_bytes(), None);
+    /// ```
+    pub fn final_written_bytes(&self) -> Option<usize> {
+        match self {
+            EventKind::Note { text } => {
+                let rest = text.strip_prefix(FINAL_WRITTEN)?;
+                rest[..rest.find('B')?].parse().ok()
+            }
+            _ => None,
         }
     }
 

@@ -23,6 +23,20 @@ pub enum WriteKind {
     Writev,
     /// `write_final`, dropped at once inside the callback that called it.
     WriteFinal,
+    /// What `sent` returned for a `write`, dropped because the notifier called `close()`
+    /// inside `sent` (W1): unlike a write dropped before `sent`, its `sent` ran.
+    SentResult,
+    /// What `sentv` returned for a `writev`, dropped the same way.
+    SentvResult,
+}
+
+impl WriteKind {
+    /// Whether the write got its `sent` or `sentv` before it was dropped (the notifier closed
+    /// the connection inside that callback), so that what the callback returned, which a
+    /// recorder saw, never reaches the socket.
+    pub fn after_sent(self) -> bool {
+        matches!(self, WriteKind::SentResult | WriteKind::SentvResult)
+    }
 }
 
 impl fmt::Display for WriteKind {
@@ -31,6 +45,8 @@ impl fmt::Display for WriteKind {
             WriteKind::Write => "write",
             WriteKind::Writev => "writev",
             WriteKind::WriteFinal => "write_final",
+            WriteKind::SentResult => "sent result",
+            WriteKind::SentvResult => "sentv result",
         })
     }
 }

@@ -1,0 +1,111 @@
+//! What a run counts as a connection's sent bytes (its tally, read by `echoed`, the summary
+//! and properties) is what went out on its socket: bytes queued with `write_final`, past
+//! `sent`, count; what `sent` returned after the notifier called `close()` inside it, which W1
+//! drops, does not. Both used to be counted the other way, so a correct client failed
+//! `echoed` on every seed, faults or not: "c1 sent 0 bytes but 500 came back" for a request
+//! sent with `write_final`, "c1 sent 600 bytes but 300 came back" for a client that closed
+//! inside the `sent` of a write it then never sent (simulator defects, found by helper-64's
+//! hunt in the fifteenth session).
+
+use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
+use tcpnotify_sim::explore::{sweep, SweepOptions};
+use tcpnotify_sim::fault::FaultPlan;
+use tcpnotify_sim::judge::judge;
+use tcpnotify_sim::notifiers::{pattern, Echo};
+use tcpnotify_sim::run::{run, tally};
+use tcpnotify_sim::{factory, Expectations, Scenario, Seed};
+
+/// Sends its request with `write_final` (already encoded: past `sent`), reads the echo whole,
+/// closes.
+struct FinalRequest {
+    got: usize,
+}
+
+impl TcpConnectionNotify for FinalRequest {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write_final(pattern(0, 500));
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.got += data.len();
+        if self.got == 500 {
+            conn.close();
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Writes 300 bytes; once their echo is back, writes two more messages and decides in the
+/// first one's `sent` that it is done: `close()` there drops what that `sent` returns and the
+/// write after it (W1), so only the first 300 bytes were ever sent.
+struct ClosesInSent {
+    got: usize,
+    sends: usize,
+}
+
+impl TcpConnectionNotify for ClosesInSent {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write(pattern(0, 300));
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        self.sends += 1;
+        if self.sends == 2 {
+            conn.close();
+        }
+        data
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.got += data.len();
+        if self.got == 300 {
+            conn.write(pattern(300, 300));
+            conn.write(pattern(600, 300));
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+fn echoed(name: &str, client: tcpnotify_sim::scenario::NotifierFactory) -> Scenario {
+    Scenario::new(name)
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "server", 7000, client)
+        .duration_ms(2_000)
+        .expecting(Expectations {
+            echoed: true,
+            ..Expectations::default()
+        })
+        .keep_payloads()
+}
+
+/// Runs `scenario` quietly, checks what c1's tally says it sent, then sweeps it.
+fn passes_with_sent(scenario: &Scenario, sent: &[u8]) {
+    for seed in 1..=20 {
+        let verdict = judge(scenario, &FaultPlan::quiet(Seed(seed))).expect("runs");
+        assert!(verdict.passed(), "seed {seed}: {verdict}");
+    }
+    let outcome = run(scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    let plan = FaultPlan::quiet(Seed(1));
+    let tallies = tally(&outcome.trace.events(), &plan);
+    let c1 = &tallies["c1"];
+    assert_eq!(c1.sent, sent.len());
+    if let Some(data) = &c1.sent_data {
+        assert_eq!(&data[..], sent);
+    }
+    let report = sweep(scenario, &SweepOptions::new(0..200));
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn bytes_queued_with_write_final_count_as_sent() {
+    let scenario = echoed("final-request", factory(|| FinalRequest { got: 0 }));
+    passes_with_sent(&scenario, &pattern(0, 500));
+}
+
+#[test]
+fn w1_what_sent_returned_after_close_inside_it_does_not_count_as_sent() {
+    let scenario = echoed(
+        "closes-in-sent",
+        factory(|| ClosesInSent { got: 0, sends: 0 }),
+    );
+    passes_with_sent(&scenario, &pattern(0, 300));
+}
