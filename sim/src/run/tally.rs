@@ -185,13 +185,13 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
                     }
                 }
             }
-            EventKind::WriteDropped { call, bytes, .. } => {
+            kind @ EventKind::WriteDropped { .. } => {
                 if let Some(tally) = tallies.get_mut(event.who.as_str()) {
                     tally.writes_dropped += 1;
-                    if call == "sent result" || call == "sentv result" {
+                    if let Some(bytes) = kind.unsent_bytes() {
                         // The notifier closed inside `sent`: what it returned, counted with
                         // the callback just before this line, never went out (W1).
-                        tally.unsend(*bytes);
+                        tally.unsend(bytes);
                     }
                 }
             }

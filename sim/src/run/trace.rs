@@ -199,6 +199,33 @@ impl EventKind {
         }
     }
 
+    /// The bytes this event takes back from what its connection queued: what `sent` or `sentv`
+    /// returned and W1 then dropped, because the notifier called `close()` inside that
+    /// callback (a `sent result` or `sentv result` drop); `None` for any other event.
+    ///
+    /// ```
+    /// use tcpnotify_sim::run::EventKind;
+    /// let dropped = |call: &str| EventKind::WriteDropped {
+    ///     call: call.into(),
+    ///     bytes: 3,
+    ///     phase: "closing(shut)".into(),
+    ///     after_end: false,
+    ///     total: 1,
+    /// };
+    /// assert_eq!(dropped("sent result").unsent_bytes(), Some(3));
+    /// assert_eq!(dropped("write").unsent_bytes(), None, "never queued: its `sent` never ran");
+    /// ```
+    pub fn unsent_bytes(&self) -> Option<usize> {
+        match self {
+            EventKind::WriteDropped { call, bytes, .. }
+                if call == "sent result" || call == "sentv result" =>
+            {
+                Some(*bytes)
+            }
+            _ => None,
+        }
+    }
+
     /// The note of a connection's (or listener's) callback dialling `who` to `host` and
     /// `service` (`conn.dial`, `listener.dial`): `dials c1~1 to server:7000`. The new
     /// connection's own callbacks follow under its name.

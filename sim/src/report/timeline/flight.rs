@@ -49,19 +49,26 @@ pub(crate) fn series(
 ) -> Vec<Flight> {
     let mut flights: BTreeMap<usize, Flight> = BTreeMap::new();
     for (event, lane) in events.iter().zip(lane_of) {
-        let (Some(lane), Some(callback)) = (*lane, event.callback()) else {
+        let Some(lane) = *lane else {
             continue;
         };
         let Some(peer) = lanes[lane].peer else {
             continue;
         };
-        let (from, to, change) = match callback {
-            Callback::Sent { result, .. } => (lane, peer, bytes(result.len())),
-            Callback::Sentv { result, .. } => {
+        // What went out is what `sent` and `sentv` returned, less a result W1 dropped (the
+        // notifier closed inside that callback), and what `write_final` queued past them.
+        let (from, to, change) = match event.callback() {
+            Some(Callback::Sent { result, .. }) => (lane, peer, bytes(result.len())),
+            Some(Callback::Sentv { result, .. }) => {
                 (lane, peer, bytes(result.iter().map(|p| p.len()).sum()))
             }
-            Callback::Received { data, .. } => (peer, lane, -bytes(data.len())),
-            _ => continue,
+            Some(Callback::Received { data, .. }) => (peer, lane, -bytes(data.len())),
+            Some(_) => continue,
+            None => match (event.kind.unsent_bytes(), event.kind.final_written_bytes()) {
+                (Some(n), _) => (lane, peer, -bytes(n)),
+                (None, Some(n)) => (lane, peer, bytes(n)),
+                (None, None) => continue,
+            },
         };
         let flight = flights.entry(from).or_insert_with(|| {
             let last = |lane: usize| lanes[lane].lines.last().map_or(0, |&l| events[l].at_us);
@@ -93,7 +100,7 @@ fn bytes(n: usize) -> i64 {
 mod tests {
     use super::super::model::tests::{callback, echo_trace, received, sent, timeline_of, CLIENT};
     use super::*;
-    use crate::run::Trace;
+    use crate::run::{EventKind, Trace};
 
     #[test]
     fn in_flight_is_what_one_end_queued_less_what_its_peer_was_delivered() {
@@ -127,6 +134,33 @@ mod tests {
             callback(1, "client", "c1", received(10), Some(CLIENT)),
         ]);
         assert_eq!(timeline_of(&trace).flights, vec![]);
+    }
+
+    #[test]
+    fn write_final_adds_and_a_dropped_sent_result_takes_back() {
+        use super::super::model::tests::{event, SERVER};
+        use tcpnotify::record::Payload;
+        let dropped = EventKind::WriteDropped {
+            call: "sent result".into(),
+            bytes: 10,
+            phase: "closing(shut)".into(),
+            after_end: false,
+            total: 1,
+        };
+        let trace = Trace::from_events(vec![
+            callback(0, "client", "c1", Callback::Connected, Some(CLIENT)),
+            callback(0, "server", "s.1", Callback::Accepted, Some(SERVER)),
+            callback(5, "client", "c1", sent(10), Some(CLIENT)),
+            event(5, "client", "c1", dropped),
+            event(
+                6,
+                "client",
+                "c1",
+                EventKind::final_written(&Payload::of(b"abcd")),
+            ),
+        ]);
+        let flight = &timeline_of(&trace).flights[0];
+        assert_eq!(flight.points, [(5, 0), (6, 4)]);
     }
 
     #[test]
