@@ -1027,9 +1027,11 @@ mod tests {
         assert_eq!(failure.seed, Seed(0));
         assert_eq!(failure.signature, "echoed");
         assert!(failure.deterministic);
-        // Resets after a `received` and a `sent` and of the first redial, a slow close, and
-        // resets of the server's connection after a `received` and after a `sent`.
-        assert_eq!(failure.plan.faults.len(), 6, "{failure}");
+        // Resets after a `received` and a `sent` and of the first redial, a slow close,
+        // resets of the server's connection after a `received` and after a `sent`, and of
+        // later connections: the redials after a `sent` (three) and a `received` (two), the
+        // server's second and third.
+        assert_eq!(failure.plan.faults.len(), 13, "{failure}");
         assert_eq!(failure.shrunk.plan.faults.len(), 1);
         assert!(failure.plan_toml().contains("kind = \"reset\""));
         let text = failure.to_string();

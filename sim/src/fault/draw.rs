@@ -101,8 +101,11 @@ impl FaultPlan {
     /// `sent`, a loss timed by the server's progress (a client that writes a long request at
     /// once has no event of its own in its middle). Without a fault window, drawn apart too,
     /// each host that may crash crashes again after one of the first 64 `received` or `sent`
-    /// of its listener's first accepted connection. A plan holds at most [`MAX_FAULTS`]
-    /// faults.
+    /// of its listener's first accepted connection. Last, drawn apart again, a client's
+    /// first three redials are reset after one of their first 64 `sent` (the first few the
+    /// likeliest), the second and third after one of their first `received` too, and each
+    /// listener's second and third accepted connections after one of their first 64
+    /// `received` or `sent`. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -331,9 +334,106 @@ impl FaultPlan {
             };
             faults.push(Fault::after(event, crash));
         }
+        // Losses of later connections, from a stream of their own again so that every fault
+        // above stays as it was: the draws above lose a client's first connection and its
+        // first redial (`c1~1`, after a `received` only), and a listener's first accepted
+        // connection (`server.1`), never what comes after them. Each client's redials `c1~1`
+        // to `c1~3`, each with the resets' probability, after one of their first 64 `sent`,
+        // the first few the likeliest ([`early_nth`]): a redial resends first what the lost
+        // connection left unanswered, and a loss before that reached the peer shows whether
+        // the client still holds it; `c1~2` and `c1~3` also after one of their first
+        // `reset_after_received` `received`, as `c1~1` above. Each listener's accepted
+        // connections `server.2` and `server.3` after one of their first 64 `received` or
+        // `sent` (again the first few the likeliest): only the server's reads time a loss
+        // in the middle of a request its client wrote at once.
+        let mut again = seed.stream("plan-later-connections", 0);
+        for conn in &topology.clients {
+            for k in 1..=LATER_CONNECTIONS {
+                let redial = format!("{conn}~{k}");
+                if k > 1 && again.random_bool(resets) {
+                    let nth = settings.reset_after_received.pick(&mut again).max(1);
+                    let received = EventTrigger {
+                        conn: redial.clone(),
+                        callback: "received".into(),
+                        nth: u32::try_from(nth).unwrap_or(u32::MAX),
+                    };
+                    let reset = FaultKind::Reset {
+                        conn: redial.clone(),
+                    };
+                    faults.push(Fault::after(received, reset));
+                }
+                if again.random_bool(resets) {
+                    let sent = EventTrigger {
+                        conn: redial.clone(),
+                        callback: "sent".into(),
+                        nth: early_nth(&mut again),
+                    };
+                    faults.push(Fault::after(sent, FaultKind::Reset { conn: redial }));
+                }
+            }
+        }
+        for listener in &topology.listeners {
+            for k in 2..=LATER_CONNECTIONS {
+                if again.random_bool(resets) {
+                    let accepted = format!("{listener}.{k}");
+                    let callback = match again.random_bool(0.5) {
+                        true => "received",
+                        false => "sent",
+                    };
+                    let event = EventTrigger {
+                        conn: accepted.clone(),
+                        callback: callback.into(),
+                        nth: early_nth(&mut again),
+                    };
+                    faults.push(Fault::after(event, FaultKind::Reset { conn: accepted }));
+                }
+            }
+        }
         plan.faults = faults.0;
         plan
     }
+}
+
+/// The most faults of each kind a plan drawn from `settings` for `topology` may hold, by the
+/// name of the setting that draws them: a partition per pair of hosts; per client two resets
+/// of it and of each of its redials up to [`LATER_CONNECTIONS`] (after a `received`, after a
+/// `sent`), and a slow close; per listener a reset of each of its accepted connections up to
+/// [`LATER_CONNECTIONS`] (two of the first); two crashes per server host; a refusal per
+/// listener's port. What a scenario's `[faults]` table is checked against.
+pub(crate) fn most_faults(
+    settings: &FaultSettings,
+    topology: &Topology,
+) -> [(&'static str, usize); 5] {
+    let hosts = topology.hosts.len();
+    let later = LATER_CONNECTIONS as usize;
+    let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
+    let resets = 2 * (1 + later) * topology.clients.len() + (1 + later) * topology.listeners.len();
+    [
+        (
+            "partitions",
+            per(settings.partitions, hosts * hosts.saturating_sub(1) / 2),
+        ),
+        ("resets", per(settings.resets, resets)),
+        (
+            "slow_close",
+            per(settings.slow_close, topology.clients.len()),
+        ),
+        ("crashes", per(settings.crashes, 2 * topology.servers.len())),
+        ("refusals", per(settings.refusals, topology.ports.len())),
+    ]
+}
+
+/// The last redial of a client (`c1~3`) and the last accepted connection of a listener
+/// (`server.3`) a plan's resets may reach.
+const LATER_CONNECTIONS: u32 = 3;
+
+/// One of a connection's first [`SERVER_LOSS_MAX_EVENTS`] events, the first few the likeliest:
+/// a bound drawn from 1, 2, 4, ... 64, then an event up to it (the first with a chance of
+/// about 0.3, the 64th of about 0.002).
+fn early_nth(rng: &mut ChaCha8Rng) -> u32 {
+    let most = SERVER_LOSS_MAX_EVENTS.ilog2();
+    let bound = 1 << rng.random_range(0..=most);
+    rng.random_range(1..=bound)
 }
 
 /// A reset of a server's connection, or a crash of its host, fires after one of the
@@ -430,6 +530,28 @@ mod tests {
         }
     }
 
+    /// Partitions and refusals always, resets, slow closes and crashes half the time.
+    fn some_of_each_kind() -> FaultSettings {
+        FaultSettings {
+            resets: 0.5,
+            slow_close: 0.5,
+            crashes: 0.5,
+            ..every_fault_kind()
+        }
+    }
+
+    /// Every kind of fault on, always.
+    fn every_fault_kind() -> FaultSettings {
+        FaultSettings {
+            partitions: 1.0,
+            resets: 1.0,
+            slow_close: 1.0,
+            crashes: 1.0,
+            refusals: 1.0,
+            ..FaultSettings::default()
+        }
+    }
+
     #[test]
     fn the_dials_of_each_pair_of_hosts_are_those_dials_between_finds_in_its_order() {
         let dial = |client: &str, host: &str, targets: &[&str]| Dial {
@@ -506,16 +628,11 @@ mod tests {
     fn every_drawn_plan_of_valid_settings_validates() {
         // A drawn plan the runner refused would fail a sweep's seed with a run error.
         let settings = FaultSettings {
-            partitions: 1.0,
-            resets: 1.0,
-            slow_close: 1.0,
-            crashes: 1.0,
-            refusals: 1.0,
             partial_writes: 1.0,
             read_chunks: 1.0,
             send_buffer: 1.0,
             latency_ms: Some(Span::new(1, 9)),
-            ..FaultSettings::default()
+            ..every_fault_kind()
         };
         assert_eq!(settings.validate(), Ok(()));
         for window in [None, Some(Span::new(0, 100))] {
@@ -704,7 +821,9 @@ mod tests {
         let mut nths = std::collections::BTreeSet::new();
         for seed in 0..200 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            let resets = server_resets(&plan);
+            let mut resets = server_resets(&plan);
+            // Its later connections' resets come from a draw of their own.
+            resets.retain(|(conn, _, _)| conn == "server.1");
             let callbacks: Vec<&str> = resets.iter().map(|(_, cb, _)| cb.as_str()).collect();
             assert_eq!(callbacks, ["received", "sent"], "{}", plan.describe());
             for (conn, _, nth) in resets {
@@ -775,14 +894,7 @@ mod tests {
     /// (here: with no listener to time them by).
     #[test]
     fn faults_timed_by_servers_leave_every_other_fault_of_a_plan_as_it_was() {
-        let settings = FaultSettings {
-            partitions: 1.0,
-            resets: 0.5,
-            slow_close: 0.5,
-            crashes: 0.5,
-            refusals: 1.0,
-            ..FaultSettings::default()
-        };
+        let settings = some_of_each_kind();
         let (mut resets, mut crashes) = (0, 0);
         for seed in 0..100 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
@@ -804,7 +916,8 @@ mod tests {
                 without.faults.iter().collect::<Vec<_>>(),
                 "seed {seed}"
             );
-            resets += server_resets(&plan).len();
+            let first = |(conn, _, _): &(String, String, u32)| conn == "server.1";
+            resets += server_resets(&plan).iter().filter(|r| first(r)).count();
             crashes += plan.faults.iter().filter(|f| late_crash(f)).count();
         }
         assert!(
@@ -815,6 +928,138 @@ mod tests {
             (25..=75).contains(&crashes),
             "{crashes} late crashes in 100 plans"
         );
+    }
+
+    /// Whether `fault` is a reset drawn for a later connection: a client's redial after a
+    /// `sent` (`c1~1` to `c1~3`) or after a `received` (`c1~2`, `c1~3`), a listener's second
+    /// or third accepted connection.
+    fn later_connection_loss(fault: &Fault) -> bool {
+        let (Trigger::After(event), FaultKind::Reset { conn }) = (&fault.trigger, &fault.kind)
+        else {
+            return false;
+        };
+        let redial = conn.rsplit_once('~').map(|(_, k)| k);
+        let accepted = conn.rsplit_once('.').map(|(_, k)| k);
+        matches!(
+            (redial, accepted, event.callback.as_str()),
+            (Some("1"), _, "sent") | (Some("2" | "3"), _, _) | (_, Some("2" | "3"), _)
+        )
+    }
+
+    #[test]
+    fn later_connections_are_reset_early_in_their_life() {
+        let settings = FaultSettings {
+            resets: 1.0,
+            reset_after_received: Span::new(1, 4),
+            ..FaultSettings::default()
+        };
+        let mut first_sent = 0;
+        let mut nths = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let later: Vec<(String, String, u32)> = (plan.faults.iter())
+                .filter(|f| later_connection_loss(f))
+                .map(|f| match (&f.trigger, &f.kind) {
+                    (Trigger::After(event), FaultKind::Reset { conn }) => {
+                        assert_eq!(&event.conn, conn, "{f}");
+                        (conn.clone(), event.callback.clone(), event.nth)
+                    }
+                    _ => unreachable!(),
+                })
+                .collect();
+            let named: Vec<(&str, &str)> = (later.iter())
+                .map(|(conn, cb, _)| {
+                    (
+                        conn.as_str(),
+                        if conn.contains('~') { cb.as_str() } else { "" },
+                    )
+                })
+                .collect();
+            assert_eq!(
+                named,
+                [
+                    ("c1~1", "sent"),
+                    ("c1~2", "received"),
+                    ("c1~2", "sent"),
+                    ("c1~3", "received"),
+                    ("c1~3", "sent"),
+                    ("server.2", ""),
+                    ("server.3", ""),
+                ],
+                "{}",
+                plan.describe()
+            );
+            for (conn, callback, nth) in later {
+                match callback.as_str() {
+                    "received" if conn.contains('~') => assert!((1..=4).contains(&nth)),
+                    _ => assert!((1..=SERVER_LOSS_MAX_EVENTS).contains(&nth)),
+                }
+                if conn.contains('~') && callback == "sent" && nth == 1 {
+                    first_sent += 1;
+                }
+                nths.insert(nth);
+            }
+        }
+        // A redial's first `sent` (its resend) about three times in ten; the 64th too.
+        assert!((120..=240).contains(&first_sent), "{first_sent} of 600");
+        assert!(nths.contains(&SERVER_LOSS_MAX_EVENTS));
+    }
+
+    /// The resets of later connections are drawn last, from a stream of their own: appended
+    /// to the faults drawn before them.
+    #[test]
+    fn later_connection_losses_come_after_every_other_fault() {
+        let settings = some_of_each_kind();
+        let mut drawn = 0;
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = (plan.faults.iter())
+                .position(later_connection_loss)
+                .unwrap_or(plan.faults.len());
+            assert!(
+                plan.faults[first..].iter().all(later_connection_loss),
+                "seed {seed}: {}",
+                plan.describe()
+            );
+            drawn += plan.faults.len() - first;
+        }
+        // Seven draws a plan, each with probability 0.5.
+        assert!((250..=450).contains(&drawn), "{drawn} in 100 plans");
+    }
+
+    /// [`most_faults`] counts every fault a plan may draw: with every probability 1 and a
+    /// topology where every pair of hosts carries a client's connection, a plan draws them
+    /// all, refusals too.
+    #[test]
+    fn most_faults_counts_each_kind_a_plan_may_draw() {
+        let settings = every_fault_kind();
+        let mut topology = topology();
+        topology.hosts.retain(|h| h != "spare");
+        let plan = FaultPlan::generate(Seed(1), &settings, &topology);
+        let count = |name: &str| {
+            (plan.faults.iter())
+                .filter(|f| {
+                    matches!(
+                        (&f.kind, name),
+                        (FaultKind::Partition { .. }, "partitions")
+                            | (FaultKind::Reset { .. }, "resets")
+                            | (FaultKind::SlowClose { .. }, "slow_close")
+                            | (FaultKind::Crash { .. }, "crashes")
+                            | (FaultKind::Refuse { .. }, "refusals")
+                    )
+                })
+                .count()
+        };
+        let most = most_faults(&settings, &topology);
+        for (name, n) in most {
+            assert_eq!(count(name), n, "{name}: {}", plan.describe());
+        }
+        assert_eq!(
+            most.iter().map(|(_, n)| n).sum::<usize>(),
+            plan.faults.len()
+        );
+        let quiet = most_faults(&FaultSettings::default(), &topology);
+        assert!(quiet.iter().all(|(_, n)| *n == 0), "{quiet:?}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod settings;
 mod stream;
 mod swarm;
 
+pub(crate) use draw::most_faults;
 pub use draw::Faults;
 pub use layer::FaultLayer;
 pub use network::FaultNetwork;

@@ -686,35 +686,16 @@ impl Scenario {
         Ok(())
     }
 
-    /// Checks that no plan drawn from `s` can hold more than [`MAX_FAULTS`] faults: a
-    /// partition per pair of hosts, three resets and a slow close per client, two resets per
-    /// listener, two crashes per server host. (A swarm's plans are cut at the limit instead:
-    /// nothing was written to blame.)
+    /// Checks that no plan drawn from `s` can hold more than [`MAX_FAULTS`] faults, counted
+    /// as the draw counts them ([`most_faults`](crate::fault::most_faults)). (A swarm's plans
+    /// are cut at the limit instead: nothing was written to blame.)
     fn check_drawn_faults(
         &self,
         s: &crate::fault::FaultSettings,
         topology: &Topology,
     ) -> Result<(), InvalidField> {
         let hosts = topology.hosts.len();
-        let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
-        let drawn = [
-            (
-                "partitions",
-                per(s.partitions, hosts * hosts.saturating_sub(1) / 2),
-            ),
-            // Per client: after a `received`, after a `sent`, on its first redial; per
-            // listener: its first connection after a `received` and after a `sent`.
-            (
-                "resets",
-                per(
-                    s.resets,
-                    3 * topology.clients.len() + 2 * topology.listeners.len(),
-                ),
-            ),
-            ("slow_close", per(s.slow_close, topology.clients.len())),
-            // Per server host: one on a client's event, one on its listener's.
-            ("crashes", per(s.crashes, 2 * topology.servers.len())),
-        ];
+        let drawn = crate::fault::most_faults(s, topology);
         let total: usize = drawn.iter().map(|(_, n)| n).sum();
         match drawn.iter().max_by_key(|(_, n)| *n) {
             Some((field, most)) if total > MAX_FAULTS => Err(InvalidField::new(
