@@ -14,9 +14,13 @@
 //! after one of its first 64 `sent`, and catches it. A reset written by hand after the
 //! checkpoint catches it too. Since the fourteenth session the swarm first catches it with
 //! a crash of the server timed by its own connection's `sent` (seed 757; at seed 306 such a
-//! crash now comes before the reset that caught it there).
+//! crash now comes before the reset that caught it there), so its sweep has a budget of its
+//! own (see its test).
 
-use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches, reset_after};
+use crate::support::{
+    assert_caught_within, assert_fix_passes_many, assert_plan_catches, reset_after, Budget,
+    MAX_SEEDS,
+};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::notifiers::{pattern, Echo};
@@ -166,10 +170,20 @@ fn late_loss_checkpoint_is_caught_by_a_late_reset_by_hand() {
     assert_plan_catches(&upload(false), &upload(true), &plan, "resume leaves no gap");
 }
 
-/// The swarm with no settings catches it with a reset late in the connection.
+/// The swarm with no settings catches it with a loss late in the connection: a reset or a
+/// crash timed by `server.1`'s or `c1`'s progress, or a reset of a redial. Only a loss in a
+/// window of a few events after a checkpoint shows the bug, so about one seed in 140 does
+/// (21 of seeds 0..3000 in the fifteenth session, the first 757): a sweep of the default
+/// 1,000 seeds would miss it after a change of the draws with a chance near 0.1%, and
+/// after one that lowered the rate more often; 3,000 seeds leave room (the sweep stops at the
+/// first seed that fails).
 #[test]
 fn late_loss_checkpoint_is_caught_by_the_swarm() {
-    assert_caught(&upload(false), "resume leaves no gap");
+    let budget = Budget {
+        seeds: 3 * MAX_SEEDS,
+        ..Budget::default()
+    };
+    assert_caught_within(&upload(false), "resume leaves no gap", budget);
 }
 
 /// The fixed uploader passes the swarm (`TCPNOTIFY_SEEDS` sweeps more).

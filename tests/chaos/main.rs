@@ -34,6 +34,11 @@
 //! (`resume_offset_counts_unstored`), and one that, restarted after a crash, resumes from its
 //! checkpoint but keeps what it wrote after it (`recovery_keeps_uncommitted`).
 //!
+//! One more, with its fixed twin, that the swarm missed until it reset a client's redials
+//! after their `sent` (fifteenth session): a sender whose resend on a redial drains the
+//! records it resends from its outbox, lost when that redial is lost before the server read
+//! them (`resend_drains_unacked`).
+//!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
@@ -68,6 +73,7 @@ mod pipelined_count;
 mod proxy_redial_drops;
 mod recovery_keeps_uncommitted;
 mod regressions;
+mod resend_drains_unacked;
 mod resume_from_written;
 mod resume_offset_counts_unstored;
 mod second_loss_resume;

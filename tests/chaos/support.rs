@@ -22,27 +22,55 @@ impl TcpConnectionNotify for Sink {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
+/// How far a sweep may go to catch a bug, and to how few faults and policies its failing plan
+/// must shrink: [`MAX_SEEDS`] and [`MAX_SHRUNK_CAUSES`] unless a demo says why not.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Seeds swept, from 0.
+    pub seeds: u64,
+    /// Most faults and policies the shrunk plan may keep.
+    pub shrunk_causes: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            seeds: MAX_SEEDS,
+            shrunk_causes: MAX_SHRUNK_CAUSES,
+        }
+    }
+}
+
 /// Sweeps `scenario` over seeds `0..MAX_SEEDS` and returns the failure it must find: with
 /// `signature`, in a run that fails the same way again, shrunk to at most
 /// [`MAX_SHRUNK_CAUSES`] faults and policies that still fail that way.
 pub fn assert_caught(scenario: &Scenario, signature: &str) -> ChaosFailure {
+    assert_caught_within(scenario, signature, Budget::default())
+}
+
+/// [`assert_caught`] within `budget`.
+pub fn assert_caught_within(scenario: &Scenario, signature: &str, budget: Budget) -> ChaosFailure {
+    let Budget {
+        seeds,
+        shrunk_causes,
+    } = budget;
     let failure = match Chaos::new(scenario.clone())
-        .seeds(0..MAX_SEEDS)
+        .seeds(0..seeds)
         .ignoring_env()
         .run()
         .map_err(ChaosError::into_failure)
     {
-        Ok(pass) => panic!("the bug was not caught in {MAX_SEEDS} seeds:\n{pass}"),
-        Err(Err(pass)) => panic!("no fault fired in {MAX_SEEDS} seeds:\n{pass}"),
+        Ok(pass) => panic!("the bug was not caught in {seeds} seeds:\n{pass}"),
+        Err(Err(pass)) => panic!("no fault fired in {seeds} seeds:\n{pass}"),
         Err(Ok(failure)) => failure,
     };
     // Shown with `--nocapture`: what a user of the chaos API sees.
     println!("{failure}");
     assert_eq!(failure.signature, signature, "{failure}");
     assert!(failure.deterministic, "{failure}");
-    assert!(failure.seeds_run as u64 <= MAX_SEEDS, "{failure}");
+    assert!(failure.seeds_run as u64 <= seeds, "{failure}");
     assert!(
-        failure.shrunk.plan.size() <= MAX_SHRUNK_CAUSES,
+        failure.shrunk.plan.size() <= shrunk_causes,
         "shrunk to {}:\n{failure}",
         failure.shrunk.cause()
     );
