@@ -4,9 +4,9 @@
 //! next connection resends the outbox before anything new. The server stores records in
 //! order, acknowledges each (a duplicate again, without storing it), and checks that none is
 //! skipped. The bug: the resend *drains* the outbox (`drain(..)` where `iter()` was meant), so
-//! a record resent on a redial is no longer tracked; if that connection is lost too before
-//! the record's acknowledgement came back, the record is gone, and the next connection sends
-//! the one after it. The fix resends without taking the records out.
+//! a record resent on a redial is no longer tracked (and the next one goes out beside it); if
+//! that connection is lost too before the record reached the server, the record is gone, and
+//! the server next sees a record after it. The fix resends without taking the records out.
 //!
 //! Only a redial lost after it resent the record and before the server read it shows it:
 //! every loss of the first connection is safe (it resends nothing), and a redial lost after
