@@ -94,11 +94,12 @@ impl Trace {
                 EventKind::Callback { callback, .. } => Some(callback.to_string()),
                 EventKind::Note { text } => Some(format!("# {text}")),
                 // The callback sequences are what these snapshots pin; dropped writes (W1)
-                // and assertions are judged by the checker and the verdict; mutes, unmutes
-                // and logs are not pinned.
+                // and assertions are judged by the checker and the verdict; mutes, unmutes,
+                // bytes queued with `write_final` and logs are not pinned.
                 EventKind::Fault { .. }
                 | EventKind::Violation { .. }
                 | EventKind::WriteDropped { .. }
+                | EventKind::FinalWritten { .. }
                 | EventKind::Muted
                 | EventKind::Unmuted
                 | EventKind::Assertion { .. }

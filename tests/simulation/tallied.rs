@@ -5,7 +5,9 @@
 //! `echoed` on every seed, faults or not: "c1 sent 0 bytes but 500 came back" for a request
 //! sent with `write_final`, "c1 sent 600 bytes but 300 came back" for a client that closed
 //! inside the `sent` of a write it then never sent (simulator defects, found by helper-64's
-//! hunt in the fifteenth session).
+//! hunt in the fifteenth session). The bytes themselves, when the run keeps them, are kept
+//! whole and in the order they went out, `write_final`'s before the result of a `sent` that
+//! queued them (until the fifteenth session a connection that used `write_final` had none).
 
 use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{sweep, SweepOptions};
@@ -65,6 +67,32 @@ impl TcpConnectionNotify for ClosesInSent {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
+/// Frames each write in its `sent`: the frame's length goes out with `write_final`, in the
+/// stream before the data `sent` returns (a wrapper's header, already encoded). Reads the
+/// echo whole, closes.
+struct FramesInSent {
+    got: usize,
+}
+
+impl TcpConnectionNotify for FramesInSent {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write(pattern(0, 200));
+        conn.write(pattern(200, 100));
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        conn.write_final(vec![u8::try_from(data.len()).unwrap_or(u8::MAX)]);
+        data
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.got += data.len();
+        if self.got == 302 {
+            conn.close();
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
 fn echoed(name: &str, client: tcpnotify_sim::scenario::NotifierFactory) -> Scenario {
     Scenario::new(name)
         .listener("server", "server", 7000, factory(|| Echo))
@@ -88,9 +116,8 @@ fn passes_with_sent(scenario: &Scenario, sent: &[u8]) {
     let tallies = tally(&outcome.trace.events(), &plan);
     let c1 = &tallies["c1"];
     assert_eq!(c1.sent, sent.len());
-    if let Some(data) = &c1.sent_data {
-        assert_eq!(&data[..], sent);
-    }
+    assert_eq!(c1.sent_data.as_deref(), Some(sent), "kept whole, in order");
+    assert_eq!(c1.received_data.as_deref(), Some(sent), "the echo");
     let report = sweep(scenario, &SweepOptions::new(0..200));
     assert!(report.passed(), "{report}");
 }
@@ -99,6 +126,16 @@ fn passes_with_sent(scenario: &Scenario, sent: &[u8]) {
 fn bytes_queued_with_write_final_count_as_sent() {
     let scenario = echoed("final-request", factory(|| FinalRequest { got: 0 }));
     passes_with_sent(&scenario, &pattern(0, 500));
+}
+
+#[test]
+fn bytes_queued_with_write_final_inside_sent_count_before_what_it_returned() {
+    let scenario = echoed("frames-in-sent", factory(|| FramesInSent { got: 0 }));
+    let mut framed = vec![200];
+    framed.extend(pattern(0, 200));
+    framed.push(100);
+    framed.extend(pattern(200, 100));
+    passes_with_sent(&scenario, &framed);
 }
 
 #[test]

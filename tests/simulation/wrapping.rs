@@ -70,12 +70,13 @@ fn r6_bytes_queued_with_write_final_are_the_senders() {
         let verdict = judge(&scenario, &FaultPlan::quiet(Seed(seed))).expect("runs");
         assert!(verdict.passed(), "seed {seed}: {verdict}");
     }
-    // The bytes are in the trace too, right after the callback that queued them.
+    // The bytes are in the trace too, right after the callback that queued them, on a line
+    // of their own kind that reads as a note.
     let outcome = run(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
     let lines: Vec<String> = (outcome.trace.events().iter())
         .filter(|e| e.who == "server.1")
         .filter_map(|e| match &e.kind {
-            EventKind::Note { text } => Some(text.clone()),
+            EventKind::FinalWritten { .. } => Some(e.kind.to_string()),
             _ => e.callback().map(|c| c.to_string()),
         })
         .collect();
@@ -85,7 +86,7 @@ fn r6_bytes_queued_with_write_final_are_the_senders() {
         .expect("a delivery");
     assert_eq!(
         lines[at + 1],
-        "write_final(9B \"got hello\"): queued past `sent`",
+        "-- write_final(9B \"got hello\"): queued past `sent`",
         "{lines:#?}"
     );
     let report = sweep(&final_reply(), &SweepOptions::new(0..200));

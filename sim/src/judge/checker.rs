@@ -379,8 +379,10 @@ impl Checker<'_> {
                 c.muted = None;
                 put_entry(&mut self.connections, &event.who, c);
             }
+            // Bytes queued with `write_final` are judged by the stream check (R6) as they flow.
             EventKind::Fault { .. }
             | EventKind::Note { .. }
+            | EventKind::FinalWritten { .. }
             | EventKind::Assertion { .. }
             | EventKind::Log { .. } => {}
         }

@@ -23,7 +23,8 @@ pub struct ConnectionEnd {
     pub host: String,
     /// Client or accepted.
     pub role: Role,
-    /// Bytes it queued for sending (what `sent` and `sentv` returned).
+    /// Bytes it queued for sending: what its `sent` and `sentv` returned (less a result W1
+    /// dropped) and what it queued with `write_final` ([`Tally::sent`]).
     pub sent_bytes: usize,
     /// Bytes `received` delivered to it.
     pub received_bytes: usize,

@@ -643,8 +643,8 @@ impl CallbackSink for HostSink {
     }
 
     fn final_written(&self, who: &Name, data: &Payload) {
-        self.run
-            .note(&self.host, who, EventKind::final_written(data));
+        let kind = EventKind::FinalWritten { data: data.clone() };
+        self.run.note(&self.host, who, kind);
     }
 
     fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {

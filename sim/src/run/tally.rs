@@ -54,8 +54,7 @@ pub struct Tally {
     /// Bytes delivered to it in `received`.
     pub received: usize,
     /// The bytes it queued for sending, in order, when the run kept whole payloads
-    /// ([`Scenario::keep_payloads`](crate::Scenario::keep_payloads)); `None` otherwise, and
-    /// once it queued bytes with `write_final` (whose note keeps only a preview).
+    /// ([`Scenario::keep_payloads`](crate::Scenario::keep_payloads)); `None` otherwise.
     pub sent_data: Option<Vec<u8>>,
     /// The bytes delivered to it, in order, when the run kept whole payloads.
     pub received_data: Option<Vec<u8>>,
@@ -64,8 +63,9 @@ pub struct Tally {
     /// Its writes that rule W1 dropped, over the whole run (the trace's `W1 dropped` lines
     /// after its first callback, also those sent after it ended).
     pub writes_dropped: u64,
-    /// Where in `sent_data` the last `sent` or `sentv` result begins, for
-    /// [`unsend`](Self::unsend).
+    /// Where in `sent_data` the result of its last callback begins when that callback was a
+    /// `sent` or `sentv`, for [`unsend`](Self::unsend) and
+    /// [`final_written`](Self::final_written); `None` after any other callback.
     last_sent_at: Option<usize>,
 }
 
@@ -96,6 +96,25 @@ impl Tally {
         }
     }
 
+    /// Adds `data`, which its last callback queued with `write_final`: in the stream before
+    /// what that callback returned, if it was a `sent` or `sentv` (told after its line), and
+    /// after everything else queued before.
+    fn final_written(&mut self, data: &Payload) {
+        self.sent += data.len();
+        match (self.sent_data.as_mut(), data.bytes()) {
+            (Some(sent), Some(bytes)) => {
+                let at = self
+                    .last_sent_at
+                    .map_or(sent.len(), |at| at.min(sent.len()));
+                sent.splice(at..at, bytes.iter().copied());
+                if let Some(result_at) = self.last_sent_at.as_mut() {
+                    *result_at = at + bytes.len();
+                }
+            }
+            _ => self.sent_data = None,
+        }
+    }
+
     /// Whether it is a listener.
     pub fn is_listener(&self) -> bool {
         self.role.is_none()
@@ -103,12 +122,10 @@ impl Tally {
 
     /// Adds what `callback` carried or ended.
     fn count(&mut self, callback: &Callback) {
-        match callback {
-            Callback::Sent { .. } | Callback::Sentv { .. } => {
-                self.last_sent_at = self.sent_data.as_ref().map(Vec::len);
-            }
-            _ => {}
-        }
+        self.last_sent_at = match callback {
+            Callback::Sent { .. } | Callback::Sentv { .. } => self.sent_data.as_ref().map(Vec::len),
+            _ => None,
+        };
         match callback {
             Callback::Sent { result, .. } => {
                 self.sent += result.len();
@@ -195,14 +212,10 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
                     }
                 }
             }
-            kind @ EventKind::Note { .. } => {
+            EventKind::FinalWritten { data } => {
                 // Bytes queued with `write_final` go out as `sent`'s results do.
-                let bytes = kind.final_written_bytes();
-                if let Some((tally, bytes)) = tallies.get_mut(event.who.as_str()).zip(bytes) {
-                    tally.sent += bytes;
-                    // The note keeps a preview, not the bytes.
-                    tally.sent_data = None;
-                    tally.last_sent_at = None;
+                if let Some(tally) = tallies.get_mut(event.who.as_str()) {
+                    tally.final_written(data);
                 }
             }
             EventKind::Fault { index, .. } => {
@@ -244,6 +257,80 @@ mod tests {
             who: who.into(),
             kind,
         }
+    }
+
+    fn final_written(at_us: u64, who: &str, data: Payload) -> TraceEvent {
+        TraceEvent {
+            at_us,
+            host: "client".into(),
+            who: who.into(),
+            kind: EventKind::FinalWritten { data },
+        }
+    }
+
+    fn sent(data: &[u8], result: &[u8]) -> Callback {
+        Callback::Sent {
+            data: Payload::of(data),
+            result: Payload::of(result),
+        }
+    }
+
+    /// Bytes queued with `write_final` are sent bytes, in the order they went out: after
+    /// what was queued before, and before the result of the `sent` they were queued in (whose
+    /// line comes first).
+    #[test]
+    fn bytes_queued_with_write_final_count_as_sent_and_keep_the_sent_data_whole() {
+        let events = [
+            callback(1, "client", "c1", Callback::Connected),
+            final_written(1, "c1", Payload::of(b"hello ")),
+            callback(2, "client", "c1", sent(b"abc", b"ABC")),
+            final_written(2, "c1", Payload::of(b"<")),
+            final_written(2, "c1", Payload::of(b">")),
+            callback(3, "client", "c1", sent(b"de", b"de")),
+            callback(4, "client", "c1", Callback::Throttled),
+            final_written(4, "c1", Payload::of(b"!")),
+        ];
+        let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
+        assert_eq!(c1.sent, 6 + 3 + 2 + 2 + 1);
+        assert_eq!(c1.sent_data.as_deref(), Some(&b"hello <>ABCde!"[..]));
+    }
+
+    /// W1: a `sent` result dropped after the notifier called `write_final` and then `close()`
+    /// inside that `sent` is taken back; the bytes queued with `write_final` stay.
+    #[test]
+    fn w1_a_dropped_sent_result_is_taken_back_after_the_bytes_write_final_queued_in_it() {
+        let dropped = TraceEvent {
+            at_us: 2,
+            host: "client".into(),
+            who: "c1".into(),
+            kind: EventKind::WriteDropped {
+                call: "sent result".into(),
+                bytes: 2,
+                phase: "closing(shut)".into(),
+                after_end: false,
+                total: 1,
+            },
+        };
+        let events = [
+            callback(1, "client", "c1", Callback::Connected),
+            callback(1, "client", "c1", sent(b"ab", b"ab")),
+            callback(2, "client", "c1", sent(b"cd", b"cd")),
+            final_written(2, "c1", Payload::of(b"<>")),
+            dropped,
+        ];
+        let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
+        assert_eq!((c1.sent, c1.writes_dropped), (4, 1));
+        assert_eq!(c1.sent_data.as_deref(), Some(&b"ab<>"[..]));
+    }
+
+    #[test]
+    fn bytes_queued_with_write_final_and_kept_as_a_summary_count_without_data() {
+        let events = [
+            callback(1, "client", "c1", sent(b"ab", b"ab")),
+            final_written(1, "c1", Payload::summary(b"0123456789abcdefghij")),
+        ];
+        let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
+        assert_eq!((c1.sent, c1.sent_data.as_deref()), (22, None));
     }
 
     fn fault(at_us: u64, description: &str) -> TraceEvent {

@@ -13,7 +13,7 @@ use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tcpnotify::record::{Callback, CallbackSink, Name};
+use tcpnotify::record::{Callback, CallbackSink, Name, Payload};
 use tcpnotify::{DroppedWrite, Muting, TcpConnection};
 
 /// What happened at one point of a run.
@@ -52,6 +52,13 @@ pub enum EventKind {
     Note {
         /// The note.
         text: String,
+    },
+    /// Bytes a callback queued with `write_final`, which passes by `sent`, told right after
+    /// that callback's line: no callback shows them, yet they go out as `sent`'s results do
+    /// (in the stream before what that callback returned), so a run's sums count them.
+    FinalWritten {
+        /// The bytes, kept as a callback's data is (whole when the run keeps payloads).
+        data: Payload,
     },
     /// A write that rule W1 dropped, when it was dropped: no callback runs for it, and the
     /// connection counts it (`tcpnotify::DroppedWrite`).
@@ -119,17 +126,15 @@ pub struct TraceEvent {
     pub kind: EventKind,
 }
 
-/// How the note of bytes queued with `write_final` begins.
-const FINAL_WRITTEN: &str = "write_final(";
-
 impl EventKind {
     /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
     /// skips that event: it was written by a newer version with a kind this one does not know.
-    pub const TAGS: [&'static str; 9] = [
+    pub const TAGS: [&'static str; 10] = [
         "callback",
         "fault",
         "violation",
         "note",
+        "final_written",
         "write_dropped",
         "muted",
         "unmuted",
@@ -144,6 +149,7 @@ impl EventKind {
             EventKind::Fault { .. } => "fault",
             EventKind::Violation { .. } => "violation",
             EventKind::Note { .. } => "note",
+            EventKind::FinalWritten { .. } => "final_written",
             EventKind::WriteDropped { .. } => "write_dropped",
             EventKind::Muted => "muted",
             EventKind::Unmuted => "unmuted",
@@ -168,34 +174,6 @@ impl EventKind {
         match muting {
             Muting::Muted => EventKind::Muted,
             Muting::Unmuted => EventKind::Unmuted,
-        }
-    }
-
-    /// The note of bytes a connection queued with `write_final`, past `sent`:
-    /// ``write_final(9B "got hello"): queued past `sent` ``. They are sent as `sent`'s
-    /// results are, so a run's sums count them ([`final_written_bytes`](Self::final_written_bytes)).
-    pub fn final_written(data: &tcpnotify::record::Payload) -> EventKind {
-        EventKind::Note {
-            text: format!("{FINAL_WRITTEN}{data}): queued past `sent`"),
-        }
-    }
-
-    /// The bytes of a [`final_written`](Self::final_written) note; `None` for any other event.
-    ///
-    /// ```
-    /// use tcpnotify::record::Payload;
-    /// use tcpnotify_sim::run::EventKind;
-    /// let note = EventKind::final_written(&Payload::of(b"got hello"));
-    /// assert_eq!(note.final_written_bytes(), Some(9));
-    /// assert_eq!(EventKind::Muted.final_written_bytes(), None);
-    /// ```
-    pub fn final_written_bytes(&self) -> Option<usize> {
-        match self {
-            EventKind::Note { text } => {
-                let rest = text.strip_prefix(FINAL_WRITTEN)?;
-                rest[..rest.find('B')?].parse().ok()
-            }
-            _ => None,
         }
     }
 
@@ -258,7 +236,8 @@ fn time(at_us: u64) -> String {
 
 impl fmt::Display for EventKind {
     /// What a trace line says after its time, host and who: `received(5B "hello", times=1)
-    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`, `W1 dropped write(5B) while
+    /// -> true`, `FAULT #0 ...`, `VIOLATION R6: ...`, `-- note`,
+    /// ``-- write_final(9B "got hello"): queued past `sent` ``, `W1 dropped write(5B) while
     /// closed, dropped write #1`, `MUTED: reading stops until unmute (R5)`, `ALWAYS FAILED "name" at file:line: message`,
     /// `INFO my_notifier: got a frame len=5`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -267,6 +246,10 @@ impl fmt::Display for EventKind {
             EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
+            // A note's form: until it had a kind of its own it was one.
+            EventKind::FinalWritten { data } => {
+                write!(f, "-- write_final({data}): queued past `sent`")
+            }
             EventKind::WriteDropped {
                 call,
                 bytes,
@@ -510,7 +493,8 @@ impl Trace {
 
     /// A callback sink that records every callback it gets into this trace, as on host
     /// `host`, at the current simulated time ([`now_us`]) and with its connection's addresses,
-    /// every write rule W1 drops and every mute and unmute that took effect: the trace of
+    /// every write rule W1 drops, every mute and unmute that took effect and the bytes queued
+    /// with `write_final`: the trace of
     /// notifiers run outside a scenario, by hand over turmoil or on real sockets, for the
     /// contract checker.
     ///
@@ -878,6 +862,15 @@ impl CallbackSink for TraceSink {
         });
     }
 
+    fn final_written(&self, who: &Name, data: &Payload) {
+        self.trace.push(TraceEvent {
+            at_us: now_us(),
+            host: self.host.clone(),
+            who: who.clone(),
+            kind: EventKind::FinalWritten { data: data.clone() },
+        });
+    }
+
     fn dialled(&self, by: &Name, who: &Name, host: &str, service: &str) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
@@ -1158,6 +1151,9 @@ mod tests {
             EventKind::Note {
                 text: String::new(),
             },
+            EventKind::FinalWritten {
+                data: Payload::of(b"x"),
+            },
             EventKind::WriteDropped {
                 call: "write".into(),
                 bytes: 4,
@@ -1185,6 +1181,45 @@ mod tests {
             let value = serde_json::to_value(&kind).unwrap();
             assert_eq!(value["event"], tag, "{value}");
         }
+    }
+
+    /// Bytes queued with `write_final`: a `final_written` event with the data as a callback's
+    /// (`len` and `head`), read back with its count and preview, and shown as the note it
+    /// was before it had a kind of its own.
+    #[test]
+    fn final_written_is_an_event_of_its_own_kind_with_its_data() {
+        let trace = Trace::from_events(vec![TraceEvent {
+            at_us: 1000,
+            host: "server".into(),
+            who: "server.1".into(),
+            kind: EventKind::FinalWritten {
+                data: Payload::of(b"got hello"),
+            },
+        }]);
+        let json = trace.render_json_lines();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"event","at_us":1000,"host":"server","who":"server.1","#,
+                r#""event":"final_written","data":{"len":9,"head":[103,111,116,32,104,101,108,108,111]}}"#,
+                "\n"
+            )
+        );
+        assert_eq!(
+            trace.render_text(),
+            "     1.000ms server server.1 -- write_final(9B \"got hello\"): queued past `sent`\n"
+        );
+        let back = Trace::parse_json_lines(&json).unwrap();
+        assert_eq!(back.render_text(), trace.render_text());
+        let data = match &back.events()[0].kind {
+            EventKind::FinalWritten { data } => data.clone(),
+            other => panic!("read back as {other:?}"),
+        };
+        assert_eq!(
+            (data.len(), data.bytes()),
+            (9, None),
+            "a summary comes back"
+        );
     }
 
     #[test]

@@ -180,6 +180,7 @@ impl Timeline {
                 EventKind::WriteDropped { .. } => (event.kind.to_string(), "write_dropped"),
                 EventKind::Muted | EventKind::Unmuted => (event.kind.to_string(), "mute"),
                 EventKind::Assertion { .. } => (event.kind.to_string(), "assertion"),
+                EventKind::FinalWritten { .. } => (event.kind.to_string(), "final_written"),
                 EventKind::Fault { .. } | EventKind::Violation { .. } | EventKind::Note { .. } => {
                     (event.kind.to_string(), "event")
                 }

@@ -4,7 +4,7 @@
 
 use super::lane::Lane;
 use crate::judge::pair_by_addresses;
-use crate::run::TraceEvent;
+use crate::run::{EventKind, TraceEvent};
 use std::collections::BTreeMap;
 use tcpnotify::record::Callback;
 
@@ -64,10 +64,10 @@ pub(crate) fn series(
             }
             Some(Callback::Received { data, .. }) => (peer, lane, -bytes(data.len())),
             Some(_) => continue,
-            None => match (event.kind.unsent_bytes(), event.kind.final_written_bytes()) {
-                (Some(n), _) => (lane, peer, -bytes(n)),
-                (None, Some(n)) => (lane, peer, bytes(n)),
-                (None, None) => continue,
+            None => match (&event.kind, event.kind.unsent_bytes()) {
+                (EventKind::FinalWritten { data }, _) => (lane, peer, bytes(data.len())),
+                (_, Some(n)) => (lane, peer, -bytes(n)),
+                (_, None) => continue,
             },
         };
         let flight = flights.entry(from).or_insert_with(|| {
@@ -100,7 +100,7 @@ fn bytes(n: usize) -> i64 {
 mod tests {
     use super::super::model::tests::{callback, echo_trace, received, sent, timeline_of, CLIENT};
     use super::*;
-    use crate::run::{EventKind, Trace};
+    use crate::run::Trace;
 
     #[test]
     fn in_flight_is_what_one_end_queued_less_what_its_peer_was_delivered() {
@@ -156,7 +156,9 @@ mod tests {
                 6,
                 "client",
                 "c1",
-                EventKind::final_written(&Payload::of(b"abcd")),
+                EventKind::FinalWritten {
+                    data: Payload::of(b"abcd"),
+                },
             ),
         ]);
         let flight = &timeline_of(&trace).flights[0];

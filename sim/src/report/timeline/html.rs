@@ -5,9 +5,9 @@
 
 use super::model::Timeline;
 use super::spans::Affects;
-use crate::run::EventKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use tcpnotify::record::Callback;
 
 const TEMPLATE: &str = include_str!("page.html");
 const STYLE: &str = include_str!("page.css");
@@ -120,17 +120,8 @@ fn page(timeline: &Timeline) -> Page<'_> {
         .iter()
         .zip(&timeline.lane_of)
         .map(|(event, lane)| {
-            let name = match &event.kind {
-                EventKind::Callback { callback, .. } => callback.name(),
-                EventKind::Fault { .. } => "fault",
-                EventKind::Violation { .. } => "violation",
-                EventKind::Note { .. } => "note",
-                EventKind::WriteDropped { .. } => "write_dropped",
-                EventKind::Muted => "muted",
-                EventKind::Unmuted => "unmuted",
-                EventKind::Assertion { .. } => "assertion",
-                EventKind::Log { .. } => "log",
-            };
+            // A callback by its name, any other line by its kind's JSON tag.
+            let name = event.callback().map_or(event.kind.tag(), Callback::name);
             let text = match lane {
                 Some(_) => event.kind.to_string(),
                 None => format!("{} {} {}", event.host, event.who, event.kind),
@@ -411,7 +402,7 @@ mod tests {
             0,
             "-",
             "-",
-            EventKind::Note {
+            crate::run::EventKind::Note {
                 text: "</script><script>alert(1)</script>".into(),
             },
         )]);
