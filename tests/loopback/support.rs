@@ -95,11 +95,12 @@ impl Trace {
                 EventKind::Note { text } => Some(format!("# {text}")),
                 // The callback sequences are what these snapshots pin; dropped writes (W1)
                 // and assertions are judged by the checker and the verdict; mutes, unmutes,
-                // bytes queued with `write_final` and logs are not pinned.
+                // bytes queued with `write_final` or discarded, and logs are not pinned.
                 EventKind::Fault { .. }
                 | EventKind::Violation { .. }
                 | EventKind::WriteDropped { .. }
                 | EventKind::FinalWritten { .. }
+                | EventKind::Discarded { .. }
                 | EventKind::Muted
                 | EventKind::Unmuted
                 | EventKind::Assertion { .. }

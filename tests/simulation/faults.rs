@@ -397,15 +397,14 @@ impl TcpConnectionNotify for Reader {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-/// The bytes that `who`'s note in the trace says it discarded as it closed at once.
-fn noted_discard(outcome: &RunOutcome, who: &str) -> Option<String> {
+/// The bytes that the trace says `who` discarded as it closed at once.
+fn noted_discard(outcome: &RunOutcome, who: &str) -> Option<usize> {
     (outcome.trace.events().iter())
         .filter(|e| e.who == who)
-        .find_map(|e| match &e.kind {
-            EventKind::Note { text } => Some(text.split_once(" queued bytes never sent")?.0),
+        .find_map(|e| match e.kind {
+            EventKind::Discarded { bytes } => Some(bytes),
             _ => None,
         })
-        .map(str::to_string)
 }
 
 /// L5: bytes missing at one end because the other end's hard close discarded them are

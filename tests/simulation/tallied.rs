@@ -1,11 +1,12 @@
 //! What a run counts as a connection's sent bytes (its tally, read by `echoed`, the summary
 //! and properties) is what went out on its socket: bytes queued with `write_final`, past
 //! `sent`, count; what `sent` returned after the notifier called `close()` inside it, which W1
-//! drops, does not. Both used to be counted the other way, so a correct client failed
-//! `echoed` on every seed, faults or not: "c1 sent 0 bytes but 500 came back" for a request
-//! sent with `write_final`, "c1 sent 600 bytes but 300 came back" for a client that closed
-//! inside the `sent` of a write it then never sent (simulator defects, found by helper-64's
-//! hunt in the fifteenth session). The bytes themselves, when the run keeps them, are kept
+//! drops, does not, nor do queued bytes a close at once discarded (L3, L5). All used to be
+//! counted the other way, so a correct client failed `echoed` on every seed, faults or not:
+//! "c1 sent 0 bytes but 500 came back" for a request sent with `write_final`, "c1 sent 600
+//! bytes but 300 came back" for a client that closed (or hard-closed) inside the `sent` of a
+//! write it then never sent, and a summary said "sent 65536B" of a client that sent 2048
+//! (simulator defects, found by helper-64's and helper-65's hunts in the fifteenth session). The bytes themselves, when the run keeps them, are kept
 //! whole and in the order they went out, `write_final`'s before the result of a `sent` that
 //! queued them (until the fifteenth session a connection that used `write_final` had none).
 
@@ -13,7 +14,7 @@ use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{sweep, SweepOptions};
 use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::judge::judge;
-use tcpnotify_sim::notifiers::{pattern, Echo};
+use tcpnotify_sim::notifiers::{pattern, Echo, QuietClient};
 use tcpnotify_sim::run::{run, tally};
 use tcpnotify_sim::{factory, Expectations, Scenario, Seed};
 
@@ -39,10 +40,23 @@ impl TcpConnectionNotify for FinalRequest {
 
 /// Writes 300 bytes; once their echo is back, writes two more messages and decides in the
 /// first one's `sent` that it is done: `close()` there drops what that `sent` returns and the
-/// write after it (W1), so only the first 300 bytes were ever sent.
+/// write after it (W1), as `hard_close()` discards that result (L5) and drops the write after
+/// it; so only the first 300 bytes were ever sent.
 struct ClosesInSent {
     got: usize,
     sends: usize,
+    /// Closes with `hard_close()` rather than `close()`.
+    hard: bool,
+}
+
+impl ClosesInSent {
+    fn new(hard: bool) -> Self {
+        ClosesInSent {
+            got: 0,
+            sends: 0,
+            hard,
+        }
+    }
 }
 
 impl TcpConnectionNotify for ClosesInSent {
@@ -51,8 +65,10 @@ impl TcpConnectionNotify for ClosesInSent {
     }
     fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         self.sends += 1;
-        if self.sends == 2 {
-            conn.close();
+        match (self.sends, self.hard) {
+            (2, false) => conn.close(),
+            (2, true) => conn.hard_close(),
+            _ => {}
         }
         data
     }
@@ -140,9 +156,99 @@ fn bytes_queued_with_write_final_inside_sent_count_before_what_it_returned() {
 
 #[test]
 fn w1_what_sent_returned_after_close_inside_it_does_not_count_as_sent() {
-    let scenario = echoed(
-        "closes-in-sent",
-        factory(|| ClosesInSent { got: 0, sends: 0 }),
-    );
+    let scenario = echoed("closes-in-sent", factory(|| ClosesInSent::new(false)));
     passes_with_sent(&scenario, &pattern(0, 300));
+}
+
+#[test]
+fn l5_what_sent_returned_before_a_hard_close_inside_it_does_not_count_as_sent() {
+    let scenario = echoed("hard-closes-in-sent", factory(|| ClosesInSent::new(true)));
+    passes_with_sent(&scenario, &pattern(0, 300));
+}
+
+/// Closes (gracefully) as soon as it is accepted, reading on until its peer closes.
+struct ClosesAtOnce;
+
+impl TcpConnectionNotify for ClosesAtOnce {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        conn.close();
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Writes 64 KiB at once, more than the small send buffer takes. Into a server that closes as
+/// it accepts, the server's end of stream closes it at once (L3); with `dispose_muted`, it
+/// mutes and disposes of its connection at once, which is a close at once too (L5). Either
+/// discards what the send buffer had not taken yet.
+struct WritesAll {
+    dispose_muted: bool,
+}
+
+impl TcpConnectionNotify for WritesAll {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        conn.write(pattern(0, 64 * 1024));
+        if self.dispose_muted {
+            conn.mute();
+            conn.dispose();
+        }
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Runs `server` and `client`, whose queued bytes a close at once discards, over a 2 KiB send
+/// buffer: c1's sent bytes are those that went out, which its peer received whole.
+fn discarded_bytes_are_not_sent(
+    name: &str,
+    server: tcpnotify_sim::scenario::NotifierFactory,
+    client: tcpnotify_sim::scenario::NotifierFactory,
+) {
+    let scenario = Scenario::new(name)
+        .listener("server", "server", 7000, server)
+        .client("c1", "client", "server", 7000, client)
+        .duration_ms(2_000)
+        .keep_payloads();
+    for seed in 1..=20 {
+        let plan = FaultPlan {
+            send_buffer: Some(2048),
+            ..FaultPlan::quiet(Seed(seed))
+        };
+        let outcome = run(&scenario, &plan).expect("runs");
+        let tallies = tally(&outcome.trace.events(), &plan);
+        let (c1, server) = (&tallies["c1"], &tallies["server.1"]);
+        let discarded = outcome.context.stats("c1").map(|s| s.bytes_discarded);
+        assert!(discarded > Some(0), "seed {seed}: nothing discarded");
+        assert_eq!(
+            (c1.sent, server.received),
+            (server.received, 2048),
+            "seed {seed}: c1 discarded {discarded:?}\n{}",
+            outcome.trace.render_text()
+        );
+        assert!(c1.sent_data.is_some(), "seed {seed}: payloads are kept");
+        assert!(
+            c1.sent_data == server.received_data,
+            "seed {seed}: what c1 sent is not what server.1 received"
+        );
+    }
+}
+
+#[test]
+fn l5_bytes_a_close_while_muted_discarded_do_not_count_as_sent() {
+    discarded_bytes_are_not_sent(
+        "disposes-muted",
+        factory(|| QuietClient),
+        factory(|| WritesAll {
+            dispose_muted: true,
+        }),
+    );
+}
+
+#[test]
+fn l3_bytes_the_peers_end_of_stream_discarded_do_not_count_as_sent() {
+    discarded_bytes_are_not_sent(
+        "peer-closes",
+        factory(|| ClosesAtOnce),
+        factory(|| WritesAll {
+            dispose_muted: false,
+        }),
+    );
 }

@@ -383,6 +383,7 @@ impl Checker<'_> {
             EventKind::Fault { .. }
             | EventKind::Note { .. }
             | EventKind::FinalWritten { .. }
+            | EventKind::Discarded { .. }
             | EventKind::Assertion { .. }
             | EventKind::Log { .. } => {}
         }

@@ -23,8 +23,9 @@ pub struct ConnectionEnd {
     pub host: String,
     /// Client or accepted.
     pub role: Role,
-    /// Bytes it queued for sending: what its `sent` and `sentv` returned (less a result W1
-    /// dropped) and what it queued with `write_final` ([`Tally::sent`]).
+    /// Bytes it sent, that went out: what its `sent` and `sentv` returned and what it queued
+    /// with `write_final`, less what W1 dropped or a close at once discarded of them
+    /// ([`Tally::sent`]).
     pub sent_bytes: usize,
     /// Bytes `received` delivered to it.
     pub received_bytes: usize,

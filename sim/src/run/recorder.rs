@@ -602,13 +602,8 @@ impl CallbackSink for HostSink {
         };
         if discarded > 0 {
             // No callback tells of them, and a peer waiting for them only sees it wait.
-            after(EventKind::Note {
-                text: format!(
-                    "{discarded} queued bytes never sent: the connection closed at once and \
-                     discarded them (the peer's end of stream, a reset, `hard_close`, or \
-                     `close`/`dispose` while muted)"
-                ),
-            });
+            let bytes = usize::try_from(discarded).unwrap_or(usize::MAX);
+            after(EventKind::Discarded { bytes });
         }
         if let Some(message) = broken {
             after(EventKind::Violation {

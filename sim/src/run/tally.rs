@@ -1,6 +1,7 @@
 //! What each connection and listener of a trace did, in one pass over its events: the host it
 //! ran on, whether it was a client, an accepted connection or a listener, the bytes it sent
-//! and received, how it ended (also lost with its crashed host) and the writes rule W1 dropped.
+//! (that went out) and received, how it ended (also lost with its crashed host) and the writes
+//! rule W1 dropped.
 //! Everything that reads connections off a trace reads this pass, so they cannot disagree: the
 //! end conditions of a scenario (`echoed`, `delivered`), the properties' view of a run and a
 //! run's summary.
@@ -47,14 +48,16 @@ pub struct Tally {
     /// Client or accepted connection, from its first callback (`accepted` or another); `None`
     /// for a listener (its first callback was a listener's).
     pub role: Option<Role>,
-    /// Bytes it queued for sending: what its `sent` and `sentv` callbacks returned (less a
-    /// result W1 dropped because the notifier closed inside that callback), and what it
-    /// queued with `write_final`.
+    /// Bytes it sent, that went out on its socket: what its `sent` and `sentv` callbacks
+    /// returned and what it queued with `write_final`, less what never went out: a result W1
+    /// dropped because the notifier closed inside that callback, and the queued bytes a
+    /// close at once discarded (L3, L5, a reset).
     pub sent: usize,
     /// Bytes delivered to it in `received`.
     pub received: usize,
-    /// The bytes it queued for sending, in order, when the run kept whole payloads
-    /// ([`Scenario::keep_payloads`](crate::Scenario::keep_payloads)); `None` otherwise.
+    /// The bytes it sent (those [`sent`](Self::sent) counts), in order, when the run kept whole
+    /// payloads ([`Scenario::keep_payloads`](crate::Scenario::keep_payloads)); `None`
+    /// otherwise.
     pub sent_data: Option<Vec<u8>>,
     /// The bytes delivered to it, in order, when the run kept whole payloads.
     pub received_data: Option<Vec<u8>>,
@@ -64,8 +67,8 @@ pub struct Tally {
     /// after its first callback, also those sent after it ended).
     pub writes_dropped: u64,
     /// Where in `sent_data` the result of its last callback begins when that callback was a
-    /// `sent` or `sentv`, for [`unsend`](Self::unsend) and
-    /// [`final_written`](Self::final_written); `None` after any other callback.
+    /// `sent` or `sentv`, for [`final_written`](Self::final_written); `None` after any other
+    /// callback.
     last_sent_at: Option<usize>,
 }
 
@@ -84,14 +87,14 @@ impl Tally {
         }
     }
 
-    /// Takes back the last `sent` or `sentv` result, `bytes` long, which was dropped (W1)
-    /// because the notifier closed the connection inside that callback.
+    /// Takes back the last `bytes` it queued, which never went out
+    /// ([`EventKind::unsent_bytes`]): a `sent` or `sentv` result W1 dropped, told right after
+    /// that callback (and the bytes `write_final` queued in it, which went before it), or
+    /// what a close at once discarded of its queue, told right after `closed`.
     fn unsend(&mut self, bytes: usize) {
         self.sent = self.sent.saturating_sub(bytes);
-        match (self.sent_data.as_mut(), self.last_sent_at.take()) {
-            (Some(data), Some(at)) if at + bytes <= data.len() => {
-                data.drain(at..at + bytes);
-            }
+        match self.sent_data.as_mut() {
+            Some(data) if bytes <= data.len() => data.truncate(data.len() - bytes),
             _ => self.sent_data = None,
         }
     }
@@ -202,12 +205,12 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
                     }
                 }
             }
-            kind @ EventKind::WriteDropped { .. } => {
+            kind @ (EventKind::WriteDropped { .. } | EventKind::Discarded { .. }) => {
                 if let Some(tally) = tallies.get_mut(event.who.as_str()) {
-                    tally.writes_dropped += 1;
+                    if let EventKind::WriteDropped { .. } = kind {
+                        tally.writes_dropped += 1;
+                    }
                     if let Some(bytes) = kind.unsent_bytes() {
-                        // The notifier closed inside `sent`: what it returned, counted with
-                        // the callback just before this line, never went out (W1).
                         tally.unsend(bytes);
                     }
                 }
@@ -259,13 +262,18 @@ mod tests {
         }
     }
 
-    fn final_written(at_us: u64, who: &str, data: Payload) -> TraceEvent {
+    /// An event of `who` on host `client` that is not a callback.
+    fn event(at_us: u64, who: &str, kind: EventKind) -> TraceEvent {
         TraceEvent {
             at_us,
             host: "client".into(),
             who: who.into(),
-            kind: EventKind::FinalWritten { data },
+            kind,
         }
+    }
+
+    fn final_written(at_us: u64, who: &str, data: Payload) -> TraceEvent {
+        event(at_us, who, EventKind::FinalWritten { data })
     }
 
     fn sent(data: &[u8], result: &[u8]) -> Callback {
@@ -299,28 +307,42 @@ mod tests {
     /// inside that `sent` is taken back; the bytes queued with `write_final` stay.
     #[test]
     fn w1_a_dropped_sent_result_is_taken_back_after_the_bytes_write_final_queued_in_it() {
-        let dropped = TraceEvent {
-            at_us: 2,
-            host: "client".into(),
-            who: "c1".into(),
-            kind: EventKind::WriteDropped {
-                call: "sent result".into(),
-                bytes: 2,
-                phase: "closing(shut)".into(),
-                after_end: false,
-                total: 1,
-            },
+        let dropped = EventKind::WriteDropped {
+            call: "sent result".into(),
+            bytes: 2,
+            phase: "closing(shut)".into(),
+            after_end: false,
+            total: 1,
         };
         let events = [
             callback(1, "client", "c1", Callback::Connected),
             callback(1, "client", "c1", sent(b"ab", b"ab")),
             callback(2, "client", "c1", sent(b"cd", b"cd")),
             final_written(2, "c1", Payload::of(b"<>")),
-            dropped,
+            event(2, "c1", dropped),
         ];
         let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
         assert_eq!((c1.sent, c1.writes_dropped), (4, 1));
         assert_eq!(c1.sent_data.as_deref(), Some(&b"ab<>"[..]));
+    }
+
+    /// L3, L5: the queued bytes a close at once discarded, told right after `closed`, are the
+    /// last ones queued, whichever call queued them: they never went out.
+    #[test]
+    fn l5_the_queued_bytes_a_close_at_once_discarded_are_not_sent() {
+        let events = [
+            callback(1, "client", "c1", Callback::Connected),
+            callback(2, "client", "c1", sent(b"abcd", b"abcd")),
+            callback(3, "client", "c1", Callback::Throttled),
+            final_written(3, "c1", Payload::of(b"ef")),
+            callback(4, "client", "c1", sent(b"gh", b"gh")),
+            final_written(4, "c1", Payload::of(b"<>")),
+            callback(5, "client", "c1", Callback::Closed),
+            event(5, "c1", EventKind::Discarded { bytes: 5 }),
+        ];
+        let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
+        assert_eq!((c1.sent, c1.writes_dropped), (5, 0));
+        assert_eq!(c1.sent_data.as_deref(), Some(&b"abcde"[..]));
     }
 
     #[test]

@@ -47,8 +47,7 @@ pub enum EventKind {
         /// What was wrong.
         message: String,
     },
-    /// A note from the harness (run start and end, a client's start, the queued bytes a hard
-    /// close discarded).
+    /// A note from the harness (run start and end, the liveness phase, a connection's dial).
     Note {
         /// The note.
         text: String,
@@ -59,6 +58,14 @@ pub enum EventKind {
     FinalWritten {
         /// The bytes, kept as a callback's data is (whole when the run keeps payloads).
         data: Payload,
+    },
+    /// Queued bytes that a connection discarded as it closed at once (L3: its peer's end of
+    /// stream; L5: `hard_close`, or `close`/`dispose` while muted; a reset), counted in
+    /// `ConnectionStats::bytes_discarded`, told right after its `closed`: no callback shows
+    /// them, and they never went out, so a run's sums take them back.
+    Discarded {
+        /// How many.
+        bytes: usize,
     },
     /// A write that rule W1 dropped, when it was dropped: no callback runs for it, and the
     /// connection counts it (`tcpnotify::DroppedWrite`).
@@ -129,12 +136,13 @@ pub struct TraceEvent {
 impl EventKind {
     /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
     /// skips that event: it was written by a newer version with a kind this one does not know.
-    pub const TAGS: [&'static str; 10] = [
+    pub const TAGS: [&'static str; 11] = [
         "callback",
         "fault",
         "violation",
         "note",
         "final_written",
+        "discarded",
         "write_dropped",
         "muted",
         "unmuted",
@@ -150,6 +158,7 @@ impl EventKind {
             EventKind::Violation { .. } => "violation",
             EventKind::Note { .. } => "note",
             EventKind::FinalWritten { .. } => "final_written",
+            EventKind::Discarded { .. } => "discarded",
             EventKind::WriteDropped { .. } => "write_dropped",
             EventKind::Muted => "muted",
             EventKind::Unmuted => "unmuted",
@@ -177,9 +186,11 @@ impl EventKind {
         }
     }
 
-    /// The bytes this event takes back from what its connection queued: what `sent` or `sentv`
-    /// returned and W1 then dropped, because the notifier called `close()` inside that
-    /// callback (a `sent result` or `sentv result` drop); `None` for any other event.
+    /// The bytes this event takes back from what its connection queued, as they never went
+    /// out: what `sent` or `sentv` returned and W1 then dropped, because the notifier called
+    /// `close()` inside that callback (a `sent result` or `sentv result` drop), or the queued
+    /// bytes a close at once discarded ([`Discarded`](Self::Discarded)); `None` for any other
+    /// event. Either way they are the last bytes the connection queued.
     ///
     /// ```
     /// use tcpnotify_sim::run::EventKind;
@@ -192,6 +203,7 @@ impl EventKind {
     /// };
     /// assert_eq!(dropped("sent result").unsent_bytes(), Some(3));
     /// assert_eq!(dropped("write").unsent_bytes(), None, "never queued: its `sent` never ran");
+    /// assert_eq!(EventKind::Discarded { bytes: 5 }.unsent_bytes(), Some(5));
     /// ```
     pub fn unsent_bytes(&self) -> Option<usize> {
         match self {
@@ -200,6 +212,7 @@ impl EventKind {
             {
                 Some(*bytes)
             }
+            EventKind::Discarded { bytes } => Some(*bytes),
             _ => None,
         }
     }
@@ -250,6 +263,13 @@ impl fmt::Display for EventKind {
             EventKind::FinalWritten { data } => {
                 write!(f, "-- write_final({data}): queued past `sent`")
             }
+            // A note's form too, for the same reason.
+            EventKind::Discarded { bytes } => write!(
+                f,
+                "-- {bytes} queued bytes never sent: the connection closed at once and \
+                 discarded them (the peer's end of stream, a reset, `hard_close`, or \
+                 `close`/`dispose` while muted)"
+            ),
             EventKind::WriteDropped {
                 call,
                 bytes,
@@ -1154,6 +1174,7 @@ mod tests {
             EventKind::FinalWritten {
                 data: Payload::of(b"x"),
             },
+            EventKind::Discarded { bytes: 3 },
             EventKind::WriteDropped {
                 call: "write".into(),
                 bytes: 4,
@@ -1220,6 +1241,33 @@ mod tests {
             (9, None),
             "a summary comes back"
         );
+    }
+
+    /// Queued bytes a close at once discarded: a `discarded` event with their count, shown as
+    /// the note it was before it had a kind of its own.
+    #[test]
+    fn discarded_is_an_event_of_its_own_kind_with_its_count() {
+        let trace = Trace::from_events(vec![TraceEvent {
+            at_us: 3000,
+            host: "client".into(),
+            who: "c1".into(),
+            kind: EventKind::Discarded { bytes: 5632 },
+        }]);
+        let json = trace.render_json_lines();
+        assert_eq!(
+            json,
+            r#"{"type":"event","at_us":3000,"host":"client","who":"c1","event":"discarded","bytes":5632}"#
+                .to_string()
+                + "\n"
+        );
+        assert_eq!(
+            trace.render_text(),
+            "     3.000ms client c1 -- 5632 queued bytes never sent: the connection closed at once \
+             and discarded them (the peer's end of stream, a reset, `hard_close`, or \
+             `close`/`dispose` while muted)\n"
+        );
+        let back = Trace::parse_json_lines(&json).unwrap();
+        assert_eq!(back.events(), trace.events());
     }
 
     #[test]

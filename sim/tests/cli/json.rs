@@ -179,6 +179,39 @@ params = { bytes = 64 }
     assert_eq!(fields, ["at_us", "event", "host", "type", "who"], "{muted}");
 }
 
+/// A client whose queued writes its peer's hard close left it to discard (L3): a `discarded`
+/// event with their count right after its `closed`, and the summary's `sent` counts only what
+/// went out.
+#[test]
+fn run_json_has_a_discarded_event_after_closed_and_the_summary_counts_what_went_out() {
+    // The repository's scenario of ponyc #5595: c1's writes queued behind a 2 KiB send buffer
+    // when the server's hard close ends its stream.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/ponyc-5595-late-event-after-hard-close.toml");
+    let output = sim(&["run", file.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    let c1: Vec<&serde_json::Value> = (lines.iter())
+        .filter(|l| l["type"] == "event" && l["who"] == "c1")
+        .collect();
+    let at = (c1.iter().position(|l| l["event"] == "discarded")).expect("a discarded event");
+    assert_eq!(c1[at - 1]["callback"], "closed", "{}", c1[at - 1]);
+    let fields: Vec<&String> = c1[at].as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        ["at_us", "bytes", "event", "host", "type", "who"],
+        "{}",
+        c1[at]
+    );
+    let discarded = c1[at]["bytes"].as_u64().expect("a count");
+    assert!(discarded > 0 && discarded < 8192, "{}", c1[at]);
+    let verdict: Verdict = serde_json::from_value(lines[lines.len() - 1].clone()).unwrap();
+    let summary = (verdict.summary.connections.iter())
+        .find(|c| c.name == "c1")
+        .expect("c1 in the summary");
+    assert_eq!(summary.sent, 8192 - discarded);
+}
+
 #[test]
 fn a_run_in_text_ends_with_a_summary_of_each_connection_and_the_verdict() {
     let dir = scratch("run-summary");

@@ -181,9 +181,10 @@ impl Timeline {
                 EventKind::Muted | EventKind::Unmuted => (event.kind.to_string(), "mute"),
                 EventKind::Assertion { .. } => (event.kind.to_string(), "assertion"),
                 EventKind::FinalWritten { .. } => (event.kind.to_string(), "final_written"),
-                EventKind::Fault { .. } | EventKind::Violation { .. } | EventKind::Note { .. } => {
-                    (event.kind.to_string(), "event")
-                }
+                EventKind::Fault { .. }
+                | EventKind::Violation { .. }
+                | EventKind::Note { .. }
+                | EventKind::Discarded { .. } => (event.kind.to_string(), "event"),
             };
             let at = lane.map_or(run_thread, lane_thread);
             let args = json!({ "line": i + 1, "trace": event.to_string() });

@@ -55,8 +55,9 @@ pub(crate) fn series(
         let Some(peer) = lanes[lane].peer else {
             continue;
         };
-        // What went out is what `sent` and `sentv` returned, less a result W1 dropped (the
-        // notifier closed inside that callback), and what `write_final` queued past them.
+        // What went out is what `sent` and `sentv` returned and what `write_final` queued past
+        // them, less a result W1 dropped (the notifier closed inside that callback) and what a
+        // close at once discarded.
         let (from, to, change) = match event.callback() {
             Some(Callback::Sent { result, .. }) => (lane, peer, bytes(result.len())),
             Some(Callback::Sentv { result, .. }) => {
@@ -137,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn write_final_adds_and_a_dropped_sent_result_takes_back() {
+    fn write_final_adds_and_a_dropped_sent_result_and_a_discard_take_back() {
         use super::super::model::tests::{event, SERVER};
         use tcpnotify::record::Payload;
         let dropped = EventKind::WriteDropped {
@@ -160,9 +161,10 @@ mod tests {
                     data: Payload::of(b"abcd"),
                 },
             ),
+            event(7, "client", "c1", EventKind::Discarded { bytes: 3 }),
         ]);
         let flight = &timeline_of(&trace).flights[0];
-        assert_eq!(flight.points, [(5, 0), (6, 4)]);
+        assert_eq!(flight.points, [(5, 0), (6, 4), (7, 1)]);
     }
 
     #[test]
