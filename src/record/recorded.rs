@@ -66,7 +66,7 @@ fn wrap_dials(
             family: Some(family.clone()),
             announce: Vec::new(),
             tap: None,
-            stats: None,
+            stats: LastCounters::new(&who, sink),
             final_writes: Vec::new(),
         });
         announced.push((who, request.host.clone(), request.service.clone()));
@@ -101,7 +101,7 @@ pub struct Recorded<N> {
     /// when the recorder is dropped ([`CallbackSink::counters`]): kept here, a copy of a few
     /// words a callback, where the simulator's sink wrote each callback's counters to a map
     /// (some 130 instructions a callback).
-    stats: Option<ConnectionStats>,
+    stats: LastCounters,
     /// What the running callback queued with `write_final`, told to the sink after its line.
     final_writes: Vec<Payload>,
 }
@@ -110,16 +110,17 @@ impl<N> Recorded<N> {
     /// Records `inner`'s callbacks under the name `who` (a `&str`, a `String` or a [`Name`]),
     /// keeping the data they carry whole.
     pub fn new(inner: N, who: impl Into<Name>, sink: Arc<dyn CallbackSink>) -> Self {
+        let who = who.into();
         Recorded {
             inner,
             family: None,
-            who: who.into(),
+            stats: LastCounters::new(&who, &sink),
+            who,
             sink,
             keep_bytes: true,
             observing: false,
             announce: Vec::new(),
             tap: None,
-            stats: None,
             final_writes: Vec::new(),
         }
     }
@@ -166,7 +167,7 @@ impl<N> Recorded<N> {
     /// Records the callback that just ran, then the connections it dialled (most dial none).
     fn log(&mut self, conn: Option<&TcpConnection>, callback: Callback) {
         if let Some(conn) = conn {
-            self.stats = Some(conn.stats());
+            self.stats.stats = Some(conn.stats());
         }
         self.sink.record(&self.who, conn, callback);
         for data in self.final_writes.drain(..) {
@@ -250,7 +251,26 @@ impl<N> Recorded<N> {
     }
 }
 
-impl<N> Drop for Recorded<N> {
+/// A connection's counters as of its last callback that carried them, told to the sink when
+/// dropped. A field of its own rather than a `Drop` of [`Recorded`], so that a swap can move
+/// the recorded notifier out of its recorder (`replaced_by`).
+struct LastCounters {
+    who: Name,
+    sink: Arc<dyn CallbackSink>,
+    stats: Option<ConnectionStats>,
+}
+
+impl LastCounters {
+    fn new(who: &Name, sink: &Arc<dyn CallbackSink>) -> Self {
+        LastCounters {
+            who: who.clone(),
+            sink: sink.clone(),
+            stats: None,
+        }
+    }
+}
+
+impl Drop for LastCounters {
     /// Tells the sink the connection's last counters, if a callback carried them.
     fn drop(&mut self) {
         if let Some(stats) = self.stats {
@@ -377,22 +397,37 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     /// notifier's callbacks and data are the connection's as much as the first one's (the
     /// stream check would otherwise see bytes arrive that no `sent` queued, and the run a
     /// connection that never closes).
+    ///
+    /// The recorded notifier decides what replaces it, as it would unrecorded: `next` (the
+    /// default), or itself around `next` (a wrapper that outlives the swap).
     fn replaced_by(
-        mut self: Box<Self>,
+        self: Box<Self>,
         next: Box<dyn TcpConnectionNotify>,
     ) -> Box<dyn TcpConnectionNotify> {
+        let Recorded {
+            inner,
+            who,
+            sink,
+            keep_bytes,
+            observing,
+            family,
+            announce,
+            tap,
+            stats,
+            final_writes,
+        } = *self;
         Box::new(Recorded {
-            inner: next,
-            who: self.who.clone(),
-            sink: self.sink.clone(),
-            keep_bytes: self.keep_bytes,
-            observing: self.observing,
-            family: self.family.take(),
-            announce: std::mem::take(&mut self.announce),
-            tap: self.tap.take(),
-            // Told by the new recorder when it goes, not by this one now.
-            stats: self.stats.take(),
-            final_writes: std::mem::take(&mut self.final_writes),
+            inner: Box::new(inner).replaced_by(next),
+            who,
+            sink,
+            keep_bytes,
+            observing,
+            family,
+            announce,
+            tap,
+            // Told by the new recorder when it goes.
+            stats,
+            final_writes,
         })
     }
 }

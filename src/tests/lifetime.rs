@@ -126,6 +126,28 @@ fn l1_a_wrapper_that_takes_the_swapped_in_notifier_goes_on_wrapping_it() {
 }
 
 #[test]
+fn l1_a_recorded_wrapper_that_takes_the_swapped_in_notifier_goes_on_wrapping_it() {
+    // The recorder sits outside the user's notifier and takes `next` inside itself; the
+    // notifier it records still decides what replaces it, as it does unrecorded (it once
+    // did not: a framing layer was dropped at the swap in the simulator only).
+    let log = Log::new();
+    let tagging = Tagging(Box::new(Script::named(&log, "a")), log.clone());
+    let sink = Arc::new(crate::record::CallbackLog::new());
+    let recorded = crate::record::Recorded::new(tagging, "s", sink.clone());
+    let mut conn = Conn::new_server(Box::new(recorded), ConnectionConfig::default(), &log);
+    conn.accept();
+    conn.handle.set_notify(Box::new(Script::named(&log, "b")));
+    conn.messages();
+    conn.wire.push("r");
+    conn.machine().handle_readable();
+    assert_eq!(
+        log.take(),
+        ["tag", "a:accepted", "tag", "b:received(\"r\", 1)"]
+    );
+    assert_eq!(sink.of("s").len(), 2, "{}", sink.render());
+}
+
+#[test]
 fn l2_nothing_is_read_or_sent_before_accepted() {
     let log = Log::new();
     let mut conn = server(Script::new(&log));
