@@ -323,6 +323,11 @@ struct ConnectionView {
     /// The running count of the last dropped write (W1), and its line.
     dropped_writes: u64,
     last_dropped: Option<usize>,
+    /// A write dropped as closed (or connect-failed) before the `closed` (`connect_failed`)
+    /// line, and the ending it awaits. The connection ends inside a callback (`hard_close`,
+    /// `close()` muted) or in the ending callback itself, whose line comes only once it
+    /// returns: a `write_final` there is dropped first. The ending must still follow.
+    dropped_before_end: Option<(usize, &'static str)>,
     /// The line of the `MUTED` in force (R5), until its `UNMUTED`.
     muted: Option<usize>,
 }
@@ -416,10 +421,12 @@ impl Checker<'_> {
                 Some(end),
             )),
             ("closed", _, _) if c.closed.is_none() => {
-                Some(("dropped as closed before `closed`", None))
+                c.dropped_before_end.get_or_insert((i, "closed"));
+                None
             }
             ("connect-failed", _, _) if c.connect_failed.is_none() => {
-                Some(("dropped as connect-failed before `connect_failed`", None))
+                c.dropped_before_end.get_or_insert((i, "connect_failed"));
+                None
             }
             _ => None,
         };
@@ -558,6 +565,7 @@ impl Checker<'_> {
                     );
                 }
                 c.closed.get_or_insert(i);
+                c.dropped_before_end = None;
                 self.release(who);
             }
             Callback::Received { .. }
@@ -660,6 +668,7 @@ impl Checker<'_> {
                         }
                     }
                     c.connect_failed.get_or_insert(i);
+                    c.dropped_before_end = None;
                 } else {
                     c.connected.get_or_insert(i);
                 }
@@ -872,8 +881,17 @@ impl Checker<'_> {
         }
     }
 
-    /// N4 at the end of a complete run: every notifier handed out was accepted.
+    /// W1 at the end of any trace: a write dropped as closed (connect-failed) was followed by
+    /// `closed` (`connect_failed`); N4 at the end of a complete run: every notifier handed out
+    /// was accepted.
     fn finish(&mut self) {
+        let unended: Vec<(String, usize, &str)> = (self.connections.iter())
+            .filter_map(|(who, c)| c.dropped_before_end.map(|(i, end)| (who.clone(), i, end)))
+            .collect();
+        for (who, line, end) in unended {
+            let message = format!("a write dropped as {end}, but `{end}` never came");
+            self.broken(Rule::W1, &who, message, &[line]);
+        }
         let complete = self.events.iter().any(|e| {
             matches!(&e.kind, EventKind::Note { text } if text == "run ended: all clients finished")
         });

@@ -418,6 +418,38 @@ fn w1_a_write_dropped_while_open_or_out_of_its_phase_is_a_violation() {
 }
 
 #[test]
+fn w1_a_write_final_dropped_in_the_callback_that_ended_the_connection_passes() {
+    // `write_final` inside `closed`, or after `hard_close` inside `received`: the drop is
+    // reported as it happens, the callback's line once it returns.
+    let t = trace(client_start());
+    dropped(&t, "closed", 1, false);
+    push(&t, "c1", Closed);
+    let report = check(&t, &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+    // The same inside `connect_failed`.
+    let t = trace(vec![("c1", proxy()), ("c1", Connecting(1))]);
+    dropped(&t, "connect-failed", 1, false);
+    push(&t, "c1", ConnectFailed(ConnectFailure::Refused));
+    let report = check(&t, &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+}
+
+#[test]
+fn w1_a_write_dropped_as_closed_with_no_closed_after_it_is_a_violation() {
+    let t = trace(vec![("c1", proxy()), ("c1", Connecting(1))]);
+    dropped(&t, "connect-failed", 1, false);
+    push(&t, "c1", Connected);
+    let report = check(&t, &CheckOptions::default());
+    assert_eq!(report.broken_rules(), [Rule::W1]);
+    assert_eq!(report.violations[0].lines, [3]);
+    assert!(
+        (report.violations[0].message)
+            .contains("dropped as connect_failed, but `connect_failed` never came"),
+        "{report}"
+    );
+}
+
+#[test]
 fn w1_a_counted_drop_missing_from_the_trace_is_a_violation() {
     let t = trace(client_start());
     push(&t, "c1", Closed);
