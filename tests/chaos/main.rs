@@ -42,7 +42,9 @@
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
-//! pass (a failure there is a simulator defect, as the paced server's was).
+//! pass (a failure there is a simulator defect, as the paced server's was); sixteen more
+//! styles in `correct_styles_2` (a framing layer across `set_notify`, `expect` framing,
+//! happy eyeballs, writes from `closed`, transforms in `sent`, throttle-paced writers, ...).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
@@ -52,6 +54,7 @@
 mod closed_as_end_of_response;
 mod correct_echo;
 mod correct_styles;
+mod correct_styles_2;
 mod duplicate_on_retry;
 mod eager_writer;
 mod environment;

@@ -100,8 +100,9 @@ pub fn assert_fix_passes(scenario: Scenario, caught: &ChaosFailure) {
 /// the README reports.
 pub const FIX_MANY_SEEDS: u64 = 300;
 
-/// Sweeps `scenario` (a buggy demo with its bug fixed) over [`FIX_MANY_SEEDS`] seeds, or the
-/// seeds the environment asks for, and asserts that every one passed.
+/// Sweeps `scenario` (a correct notifier: a buggy demo with its bug fixed, or a correct
+/// style of `correct_styles_2`) over [`FIX_MANY_SEEDS`] seeds, or the seeds the environment
+/// asks for, and asserts that every one passed.
 pub fn assert_fix_passes_many(scenario: Scenario) {
     let pass = Chaos::new(scenario)
         .seeds(0..FIX_MANY_SEEDS)
