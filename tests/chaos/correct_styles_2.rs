@@ -9,7 +9,8 @@
 //! `connect_failed`; `sent` and `sentv` that filter and rewrite; a close inside `sent` and
 //! `sentv`; a client dialling its own host through a listener with a limit; a close while
 //! connecting; a listener that dials from `listening`; a server that yields every delivery
-//! and mutes itself from a task.
+//! and mutes itself from a task; a handshake layer, as TLS would be, writing past `sent`
+//! with `write_final`; a swap while muted.
 //!
 //! Hunted in the fifteenth session with 3,000 seeds each. Two were false reds until fixed: a
 //! recorder put a swapped-in notifier where the framing layer stood instead of asking it
@@ -1016,4 +1017,177 @@ impl TcpConnectionNotify for SwapsWhenThrottled {
         self.write_some(conn);
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A handshake layer, as a TLS layer would be: before the inner notifier hears anything it
+/// sends its hello with `write_final` (past `sent`), reads the peer's hello (`expect(6)`),
+/// and tells the inner notifier `auth_failed` if it is wrong; every write of the inner
+/// notifier gets a one-byte tag from `sent`, written with `write_final`, before its bytes.
+struct Handshaking {
+    inner: Box<dyn TcpConnectionNotify>,
+    shaken: bool,
+}
+
+impl Handshaking {
+    fn new(inner: impl TcpConnectionNotify) -> Self {
+        Handshaking {
+            inner: Box::new(inner),
+            shaken: false,
+        }
+    }
+
+    fn hello(&mut self, conn: &mut TcpConnection) {
+        conn.write_final(b"HELLO!".to_vec());
+        let framed = conn.expect(6).is_ok();
+        always("hello-framed", framed, "expect(6) refused");
+    }
+}
+
+impl TcpConnectionNotify for Handshaking {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        self.hello(conn);
+    }
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.hello(conn);
+    }
+    fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+        self.inner.connect_failed(conn, reason);
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
+        let data = self.inner.sent(conn, data);
+        if !data.is_empty() {
+            conn.write_final(b"#".to_vec());
+        }
+        data
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        if self.shaken {
+            return self.inner.received(conn, data, times);
+        }
+        self.shaken = true;
+        let _ = conn.expect(0);
+        if data != b"HELLO!" {
+            self.inner.auth_failed(conn);
+            conn.hard_close();
+            return true;
+        }
+        match conn.role() {
+            tcpnotify::Role::Client => self.inner.connected(conn),
+            _ => self.inner.accepted(conn),
+        }
+        true
+    }
+    fn closed(&mut self, conn: &mut TcpConnection) {
+        if self.shaken {
+            self.inner.closed(conn);
+        }
+    }
+    fn throttled(&mut self, conn: &mut TcpConnection) {
+        self.inner.throttled(conn);
+    }
+    fn unthrottled(&mut self, conn: &mut TcpConnection) {
+        self.inner.unthrottled(conn);
+    }
+}
+
+/// Echoes what it receives, taking out the tags its peer's layer put in.
+struct Untagging;
+
+impl TcpConnectionNotify for Untagging {
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        let body: Vec<u8> = data.into_iter().filter(|b| *b != b'#').collect();
+        if !body.is_empty() {
+            conn.write(body);
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// Sends lines of letters (never `#`) and closes once they all came back, tags taken out.
+struct TaggedLines {
+    sent: Vec<u8>,
+    back: Vec<u8>,
+}
+
+impl TcpConnectionNotify for TaggedLines {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        for i in 0..20u8 {
+            let line = vec![b'a' + i % 26; 1 + usize::from(i) * 3];
+            self.sent.extend_from_slice(&line);
+            conn.write(line);
+        }
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.back.extend(data.into_iter().filter(|b| *b != b'#'));
+        always(
+            "tagged-echo",
+            self.sent.starts_with(&self.back),
+            self.back.len(),
+        );
+        if self.back.len() == self.sent.len() {
+            conn.close();
+        }
+        true
+    }
+    fn auth_failed(&mut self, _conn: &mut TcpConnection) {
+        always("authenticated", false, "the server's hello was wrong");
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[test]
+fn handshake_layer_writing_past_sent_passes() {
+    let s = served(
+        "handshake",
+        factory(|| Handshaking::new(Untagging)),
+        factory(|| {
+            Handshaking::new(TaggedLines {
+                sent: Vec::new(),
+                back: Vec::new(),
+            })
+        }),
+        factory(|| {
+            Handshaking::new(TaggedLines {
+                sent: Vec::new(),
+                back: Vec::new(),
+            })
+        }),
+    )
+    .duration_ms(2000);
+    assert_fix_passes_many(s);
+}
+
+/// Mutes as it is accepted; 5 ms later a task of its own swaps in an echo and unmutes, so
+/// what arrived meanwhile goes to the echo (R5 across a swap).
+struct SwapsWhileMuted;
+
+impl TcpConnectionNotify for SwapsWhileMuted {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        conn.mute();
+        let handle = conn.handle();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            handle.set_notify(Box::new(Echo));
+            handle.unmute();
+        });
+    }
+    fn received(&mut self, _conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        always("muted-until-swapped", false, data.len());
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[test]
+fn swap_while_muted_passes() {
+    let s = served(
+        "swap-muted",
+        factory(|| SwapsWhileMuted),
+        factory(|| Sender::pattern(900).chunked(100)),
+        factory(|| Sender::pattern(50)),
+    )
+    .duration_ms(2000)
+    .expecting(echoed());
+    assert_fix_passes_many(s);
 }

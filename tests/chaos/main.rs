@@ -42,7 +42,7 @@
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
-//! pass (a failure there is a simulator defect, as the paced server's was); sixteen more
+//! pass (a failure there is a simulator defect, as the paced server's was); eighteen more
 //! styles in `correct_styles_2` (a framing layer across `set_notify`, `expect` framing,
 //! happy eyeballs, writes from `closed`, transforms in `sent`, throttle-paced writers, ...).
 //!
