@@ -1,16 +1,16 @@
 //! More correct notifiers in styles the other sweeps do not use, each swept by the swarm (a
 //! false red here is a simulator defect): a framing layer wrapped around a protocol's phases
-//! that keeps itself across `set_notify` (`replaced_by`), reading length-prefixed frames with
-//! a changing `expect`; a name resolving to a dead host and two live ones, with framing set
-//! in `connecting`; a server that reads part of a stream and closes while its client keeps
+//! that keeps itself across `set_notify` (`replaced_by`), reading length-prefixed frames with a
+//! changing `expect`; a name resolving to a dead host and two live ones, with framing set in
+//! `connecting`; a server that reads part of a stream and closes while its client keeps
 //! writing; writers paced by `throttled` and `unthrottled`, one swapping its notifier while
-//! throttled; a hard close inside `received` with frames still buffered; a client idle past
-//! the active duration; six connections from one host; writes from `closed` and
-//! `connect_failed`; `sent` and `sentv` that filter and rewrite; a close inside `sent` and
+//! throttled; a hard close inside `received` with frames still buffered; a client idle past the
+//! active duration; six connections from one host; writes from `closed` and `connect_failed`;
+//! `sent` and `sentv` that filter and rewrite; a close and a hard close inside `sent` and
 //! `sentv`; a client dialling its own host through a listener with a limit; a close while
-//! connecting; a listener that dials from `listening`; a server that yields every delivery
-//! and mutes itself from a task; a handshake layer, as TLS would be, writing past `sent`
-//! with `write_final`; a swap while muted.
+//! connecting; a listener that dials from `listening`; a server that yields every delivery and
+//! mutes itself from a task; a handshake layer, as TLS would be, writing past `sent` with
+//! `write_final`; a swap while muted.
 //!
 //! Hunted in the fifteenth session with 3,000 seeds each. Two were false reds until fixed: a
 //! recorder put a swapped-in notifier where the framing layer stood instead of asking it
@@ -721,18 +721,33 @@ fn writes_after_the_end_and_filtering_sent_pass() {
 }
 
 /// Writes ten requests, and closes inside the `sent` (or `sentv`) of the `at`th: what that
-/// callback returns is dropped (W1), the rest is never written.
+/// callback returns is dropped (W1, or discarded by a hard close), the rest is never
+/// written.
 struct ClosesInSent {
     at: usize,
     seen: usize,
     vectored: bool,
+    /// Hard-closes instead: what that callback returns is discarded (L5).
+    hard: bool,
 }
 
 impl ClosesInSent {
+    fn new(at: usize, vectored: bool, hard: bool) -> Self {
+        ClosesInSent {
+            at,
+            seen: 0,
+            vectored,
+            hard,
+        }
+    }
+
     fn count(&mut self, conn: &mut TcpConnection) {
         self.seen += 1;
         if self.seen == self.at {
-            conn.close();
+            match self.hard {
+                true => conn.hard_close(),
+                false => conn.close(),
+            }
         }
     }
 }
@@ -777,16 +792,22 @@ fn close_inside_sent_and_sentv_passes() {
     let s = served(
         "closes-in-sent",
         factory(|| Counting { read: 0, most: 40 }),
-        factory(|| ClosesInSent {
-            at: 5,
-            seen: 0,
-            vectored: false,
-        }),
-        factory(|| ClosesInSent {
-            at: 3,
-            seen: 0,
-            vectored: true,
-        }),
+        factory(|| ClosesInSent::new(5, false, false)),
+        factory(|| ClosesInSent::new(3, true, false)),
+    )
+    .client(
+        "c3",
+        "client3",
+        "server",
+        7000,
+        factory(|| ClosesInSent::new(4, false, true)),
+    )
+    .client(
+        "c4",
+        "client3",
+        "server",
+        7000,
+        factory(|| ClosesInSent::new(2, true, true)),
     )
     .duration_ms(2000);
     assert_fix_passes_many(s);
