@@ -71,8 +71,15 @@ pub const MAX_SCENARIO_NAME_LEN: usize = 1024;
 
 /// Most events one run's trace holds (a million, some hundreds of MB): a run that reaches it
 /// ends with an error. Many bytes in small writes or reads (a bulk writer's `chunk = 1`,
-/// `read_chunks = { max = 1 }`) make an event per byte.
+/// `read_chunks = { max = 1 }`) make an event per byte; the plan's cuts stop at
+/// [`UNCUT_AFTER_TRACE_EVENTS`], a notifier's own small writes do not.
 pub const MAX_TRACE_EVENTS: usize = 1_000_000;
+
+/// Events (not logs) a run's trace holds when the run stops cutting writes and reads finer
+/// (the partial writes and re-chunked reads of its plan), half of [`MAX_TRACE_EVENTS`]: cut
+/// to a few bytes, a correct transfer of some megabytes would reach the limit, and fail for
+/// the trace's size alone. What those policies find, they find in the first half of that.
+pub const UNCUT_AFTER_TRACE_EVENTS: usize = MAX_TRACE_EVENTS / 2;
 
 /// Most logged `tracing` events one run's trace holds (a million), apart from
 /// [`MAX_TRACE_EVENTS`]: later ones are left out, and the run goes on.

@@ -387,3 +387,60 @@ fn a_dialled_host_that_runs_nothing_refuses_a_step_after_the_syn_arrives() {
         assert_eq!(failed, vec![expected], "{}", outcome.trace.render_text());
     }
 }
+
+/// A correct echo of 600 KB in writes and reads cut to one or two bytes makes a callback every
+/// byte or two: it once reached the trace's limit of a million events and failed, the swarm
+/// drawing such cuts whatever the workload. Past half the limit the run stops cutting (a note
+/// says so), and the echo finishes, judged whole.
+#[test]
+fn a_transfer_cut_to_single_bytes_stops_being_cut_before_the_trace_fills() {
+    use tcpnotify_sim::fault::{PartialWrites, ReadChunks};
+    use tcpnotify_sim::validate::UNCUT_AFTER_TRACE_EVENTS;
+    let scenario = Scenario::new("cut-echo")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(600_000).chunked(16_384)),
+        )
+        .duration_ms(600_000)
+        .expecting(Expectations {
+            echoed: true,
+            ..Expectations::default()
+        });
+    let plan = FaultPlan {
+        partial_writes: Some(PartialWrites {
+            average: 2,
+            variation: 1,
+        }),
+        read_chunks: Some(ReadChunks::new(2)),
+        ..FaultPlan::quiet(seed_or(1))
+    };
+    let outcome = run(&scenario, &plan).expect("runs");
+    assert_eq!(outcome.ended, Ended::AllFinished);
+    let notes: Vec<(usize, String)> = (outcome.trace.events().into_iter().enumerate())
+        .filter_map(|(line, e)| match e.kind {
+            tcpnotify_sim::run::EventKind::Note { text } if text.contains("stop, writes") => {
+                Some((line, text))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let (line, text) = &notes[0];
+    assert!(*line >= UNCUT_AFTER_TRACE_EVENTS, "{text} at {line}");
+    assert!(
+        text.contains("partial_writes and read_chunks stop"),
+        "{text}"
+    );
+    // What was left went whole: far fewer events after the note than before it.
+    assert!(
+        outcome.trace.len() < line + 100_000,
+        "{}",
+        outcome.trace.len()
+    );
+    let verdict = tcpnotify_sim::judge::judge_outcome(&scenario, outcome);
+    assert!(verdict.passed(), "{verdict}");
+}

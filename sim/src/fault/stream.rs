@@ -179,7 +179,8 @@ impl<S: Stream + Peek> FaultyStream<S> {
             return Allowance::Wait;
         }
         let mut allowed = offered.min(free);
-        let slicer = self.write_slicer.as_mut().filter(|_| !calm);
+        let cuts = self.layer.cuts();
+        let slicer = self.write_slicer.as_mut().filter(|_| cuts);
         if let (Some(rng), Some(p)) = (slicer, self.layer.plan.partial_writes) {
             let low = p.average.saturating_sub(p.variation).max(1);
             let high = p.average.saturating_add(p.variation).max(low);
@@ -241,9 +242,9 @@ impl<S: Stream + Peek> FaultyStream<S> {
         }
     }
 
-    /// In the liveness phase, a read takes every byte that already arrived, up to the
-    /// reader's buffer, as a working network's socket does, where the backend hands over one
-    /// segment a read. Before it, segments stay apart (a quiet plan never joins two writes into
+    /// In the liveness phase (and once a run stopped cutting, `FaultLayer::stop_cutting`), a
+    /// read takes every byte that already arrived, up to the reader's buffer, as a working
+    /// network's socket does, where the backend hands over one segment a read. Before it, segments stay apart (a quiet plan never joins two writes into
     /// one read), but segments the faults left small would keep a reader that takes one
     /// delivery at a time (muted between, say) slow for good: a peer's window refills by what
     /// it read, so its writes stay as small as the reads that freed room for them, and a
@@ -355,13 +356,14 @@ impl<S: Stream + Peek> FaultyStream<S> {
                 return Poll::Pending;
             }
         }
-        let calm = self.layer.is_calm();
-        if calm && !self.stash.is_empty() {
+        // Calm, or the run stopped cutting (`FaultLayer::stop_cutting`).
+        let whole = !self.layer.cuts();
+        if whole && !self.stash.is_empty() {
             // Re-chunking stopped: what was coalesced goes out whole.
             self.deliver_stash(buf, usize::MAX);
             return Poll::Ready(Ok(()));
         }
-        if self.read_chunker.is_none() || calm {
+        if self.read_chunker.is_none() || whole {
             // No re-chunking: the backend's own reads, straight into the caller's buffer.
             if self.eof {
                 return self.poll_fin(cx).map(Ok);
@@ -373,7 +375,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
                     self.poll_fin(cx).map(Ok)
                 }
                 Poll::Ready(Ok(())) => {
-                    if calm {
+                    if whole {
                         self.join_arrived(cx, buf);
                     }
                     self.consumed(buf.filled().len() - before);

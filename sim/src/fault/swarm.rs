@@ -38,8 +38,9 @@
 //! What slows a transfer down (latency, a small send buffer) stays within the ranges of
 //! [`FaultSettings::healing`] (at most 20 ms each way, at least 256 bytes), so a workload that
 //! finishes in time under those finishes under every draw; what only cuts it finer (partial
-//! writes, re-chunked reads) goes down to a few bytes. A transfer of many megabytes in reads of
-//! a few bytes can reach a run's trace limit: pin `[faults]` for it.
+//! writes, re-chunked reads) goes down to a few bytes. A transfer of megabytes cut that fine
+//! would make a callback every few bytes: a run whose trace passes half its limit stops
+//! cutting ([`UNCUT_AFTER_TRACE_EVENTS`](crate::validate::UNCUT_AFTER_TRACE_EVENTS)).
 //!
 //! Timed faults are timed by the traffic (no fault window): see
 //! [`FaultSettings::fault_window_ms`].

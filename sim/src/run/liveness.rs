@@ -162,14 +162,9 @@ impl Loop<'_, '_> {
         if self.disturbed.latency || plan.latency.is_some() {
             list.push(Healing::Latency);
         }
-        let policies: Vec<&'static str> = [
-            ("partial_writes", plan.partial_writes.is_some()),
-            ("read_chunks", plan.read_chunks.is_some()),
-            ("send_buffer", plan.send_buffer.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
+        // Latency is healed on its own, above.
+        let mut policies = plan.policies();
+        policies.retain(|name| *name != "latency");
         if !policies.is_empty() {
             list.push(Healing::Policies(policies));
         }

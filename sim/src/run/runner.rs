@@ -24,7 +24,7 @@ use super::trace::{EventKind, Trace};
 use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger};
 use crate::scenario::{ListenerSpec, NotifierFactory, Scenario};
-use crate::validate::{InvalidField, MAX_TRACE_EVENTS};
+use crate::validate::{InvalidField, MAX_TRACE_EVENTS, UNCUT_AFTER_TRACE_EVENTS};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -633,12 +633,20 @@ impl Loop<'_, '_> {
                     message: String::new(),
                 };
             }
+            let plan = self.run.layer.plan();
+            if (plan.partial_writes.is_some() || plan.read_chunks.is_some())
+                && self.run.layer.cuts()
+                && self.run.trace.len_without_logs() >= UNCUT_AFTER_TRACE_EVENTS
+            {
+                self.stop_cutting(now);
+            }
             if self.run.trace.is_full() {
                 return Ended::Failed {
                     message: format!(
                         "the trace reached its limit of {MAX_TRACE_EVENTS} events; send fewer \
-                         bytes, or in larger writes and reads (a notifier's `chunk`, the plan's \
-                         partial_writes and read_chunks)"
+                         bytes, or in larger writes and reads (a notifier's `chunk`, its read \
+                         buffer or `expect`; the plan's cuts stop at \
+                         {UNCUT_AFTER_TRACE_EVENTS})"
                     ),
                 };
             }
@@ -663,6 +671,22 @@ impl Loop<'_, '_> {
             (self.outside).after_step(now / 1000, |a, b| latencies.latency_ms(a, b));
             self.restarted_now = false;
         }
+    }
+
+    /// Stops the plan's partial writes and re-chunked reads, with a note (see
+    /// [`UNCUT_AFTER_TRACE_EVENTS`]).
+    fn stop_cutting(&mut self, now: u64) {
+        let mut policies = self.run.layer.plan().policies();
+        policies.retain(|name| matches!(*name, "partial_writes" | "read_chunks"));
+        self.run.layer.stop_cutting();
+        self.note(
+            now,
+            format!(
+                "the trace passed {UNCUT_AFTER_TRACE_EVENTS} events: {} stop, writes and reads \
+                 pass whole from here so that the run fits its trace (limit {MAX_TRACE_EVENTS})",
+                policies.join(" and ")
+            ),
+        );
     }
 
     /// Whether a crashed host's restart is scheduled and has not happened yet.

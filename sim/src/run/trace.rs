@@ -466,7 +466,12 @@ impl Events {
 impl Lines {
     /// Whether it holds [`MAX_TRACE_EVENTS`] events that are not logs.
     fn is_full(&self) -> bool {
-        self.events.len() - self.logs >= MAX_TRACE_EVENTS
+        self.len_without_logs() >= MAX_TRACE_EVENTS
+    }
+
+    /// The events that are not logs, which [`MAX_TRACE_EVENTS`] bounds.
+    fn len_without_logs(&self) -> usize {
+        self.events.len() - self.logs
     }
 
     /// Appends the event `make` makes, one that is not a log, unless full (then it is not
@@ -615,6 +620,11 @@ impl Trace {
     /// trace (which copies them only if it grows while this is held).
     pub(crate) fn shared_events(&self) -> Arc<Vec<TraceEvent>> {
         self.lock().events.share()
+    }
+
+    /// The number of events that are not logs: what [`MAX_TRACE_EVENTS`] bounds.
+    pub fn len_without_logs(&self) -> usize {
+        self.lock().len_without_logs()
     }
 
     /// The number of events.
