@@ -336,19 +336,28 @@ impl ConnectionMachine {
 
     // ---- the turns ----
 
-    fn queue_writes(&mut self, kind: WriteKind, chunks: impl IntoIterator<Item = Bytes>) {
-        // The notifier closed the connection inside `sent` (or its `expect` hook, deferred to
-        // after it, did): what `sent` returned is not sent, and is counted, in the first case
-        // before `closed` runs, so that its recorder tells of it.
+    fn queue_writes<I>(&mut self, kind: WriteKind, chunks: I)
+    where
+        I: IntoIterator<Item = Bytes>,
+        I::IntoIter: Clone,
+    {
+        // The notifier closed the connection inside `sent` (or a callback deferred to after
+        // it, its `expect` hook or `throttled`, did): what `sent` returned is not sent, and is
+        // counted before `closed` runs, so that its recorder tells of it. A `hard_close` in a
+        // deferred callback discards it with the queue (`sent_result_pending`); a graceful
+        // `close` there leaves it to W1, as inside `sent`.
         let chunks = chunks.into_iter();
+        let bytes = chunks.clone().map(|c| c.len()).sum();
         if self.conn.phase() != Phase::Open {
-            self.conn.refuse_sent(kind, chunks.map(|c| c.len()).sum());
+            self.conn.refuse_sent(kind, bytes);
             self.drain_deferred();
             return;
         }
+        self.conn.sent_result_pending = bytes;
         self.drain_deferred();
+        let pending = std::mem::take(&mut self.conn.sent_result_pending);
         if self.conn.phase() != Phase::Open {
-            self.conn.refuse_sent(kind, chunks.map(|c| c.len()).sum());
+            self.conn.refuse_sent(kind, pending);
             return;
         }
         for chunk in chunks {

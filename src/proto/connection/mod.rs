@@ -152,6 +152,10 @@ pub struct TcpConnection {
     write_queue: WriteQueue,
     /// Bytes of the queue's head already written.
     head_written: usize,
+    /// Bytes `sent` or `sentv` returned that wait to be queued while the callbacks deferred
+    /// inside it run first (Pony nests them): a `hard_close` among those discards them with
+    /// the queue, and counts them before `closed` tells of its discarded bytes (L5).
+    pub(crate) sent_result_pending: usize,
     pub(crate) read_again_pending: bool,
     pub(crate) write_again_pending: bool,
     /// The last write found the task's cooperative budget spent ([`Transport::gave_way`]): the
@@ -189,6 +193,7 @@ impl TcpConnection {
             throttled: false,
             write_queue: WriteQueue::default(),
             head_written: 0,
+            sent_result_pending: 0,
             read_again_pending: false,
             write_again_pending: false,
             gave_way: false,
@@ -283,7 +288,8 @@ impl TcpConnection {
             Phase::Open | Phase::Closing { .. } => {
                 self.phase = Phase::Closed;
                 self.set_transport(None);
-                self.stats.discarded(self.queued_bytes());
+                let pending = std::mem::take(&mut self.sent_result_pending);
+                self.stats.discarded(self.queued_bytes() + pending);
                 self.write_queue.clear();
                 self.head_written = 0;
                 self.read_buf = Vec::new();
