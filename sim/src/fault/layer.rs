@@ -157,8 +157,8 @@ pub struct FaultLayer {
     state: Mutex<State>,
     /// Set by [`calm`](Self::calm): every fault healed for good.
     calm: AtomicBool,
-    /// Set by [`stop_cutting`](Self::stop_cutting): writes and reads pass whole for good.
-    uncut: AtomicBool,
+    /// Set by [`stop_rechunking`](Self::stop_rechunking): writes and reads pass whole for good.
+    whole: AtomicBool,
     /// Whether any direction is cut (`State::blocked` is not empty), kept with it under the
     /// lock: a stream asks on every read, and most runs are not partitioned most of the time.
     cut: AtomicBool,
@@ -178,7 +178,7 @@ impl FaultLayer {
             host_of_ip,
             state: Mutex::new(State::default()),
             calm: AtomicBool::new(false),
-            uncut: AtomicBool::new(false),
+            whole: AtomicBool::new(false),
             cut: AtomicBool::new(false),
         })
     }
@@ -402,14 +402,14 @@ impl FaultLayer {
     /// For a run whose trace nears its limit: cut to a few bytes, a transfer of megabytes
     /// takes a callback every few bytes, and a correct notifier would fail for the trace's
     /// size alone.
-    pub fn stop_cutting(&self) {
-        self.uncut.store(true, Ordering::Relaxed);
+    pub fn stop_rechunking(&self) {
+        self.whole.store(true, Ordering::Relaxed);
     }
 
     /// Whether writes and reads are still cut as the plan's chunking policies say: not once
-    /// the layer is [calm](Self::calm) or [stopped cutting](Self::stop_cutting).
-    pub fn cuts(&self) -> bool {
-        !self.is_calm() && !self.uncut.load(Ordering::Relaxed)
+    /// the layer is [calm](Self::calm) or [stopped rechunking](Self::stop_rechunking).
+    pub fn rechunks(&self) -> bool {
+        !self.is_calm() && !self.whole.load(Ordering::Relaxed)
     }
 
     /// Whether traffic from `from` to `to` is cut.

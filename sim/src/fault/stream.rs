@@ -179,7 +179,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
             return Allowance::Wait;
         }
         let mut allowed = offered.min(free);
-        let cuts = self.layer.cuts();
+        let cuts = self.layer.rechunks();
         let slicer = self.write_slicer.as_mut().filter(|_| cuts);
         if let (Some(rng), Some(p)) = (slicer, self.layer.plan.partial_writes) {
             let low = p.average.saturating_sub(p.variation).max(1);
@@ -242,7 +242,7 @@ impl<S: Stream + Peek> FaultyStream<S> {
         }
     }
 
-    /// In the liveness phase (and once a run stopped cutting, `FaultLayer::stop_cutting`), a
+    /// In the liveness phase (and once a run stopped cutting, `FaultLayer::stop_rechunking`), a
     /// read takes every byte that already arrived, up to the reader's buffer, as a working
     /// network's socket does, where the backend hands over one segment a read. Before it, segments stay apart (a quiet plan never joins two writes into
     /// one read), but segments the faults left small would keep a reader that takes one
@@ -356,8 +356,8 @@ impl<S: Stream + Peek> FaultyStream<S> {
                 return Poll::Pending;
             }
         }
-        // Calm, or the run stopped cutting (`FaultLayer::stop_cutting`).
-        let whole = !self.layer.cuts();
+        // Calm, or the run stopped cutting (`FaultLayer::stop_rechunking`).
+        let whole = !self.layer.rechunks();
         if whole && !self.stash.is_empty() {
             // Re-chunking stopped: what was coalesced goes out whole.
             self.deliver_stash(buf, usize::MAX);

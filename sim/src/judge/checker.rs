@@ -34,6 +34,7 @@
 
 use super::listing::{contract_kind, write_listed, JSON_LISTS_EVERY_ONE};
 use crate::run::{is_listener_callback, EventKind, Trace, TraceEvent};
+use crate::validate::MAX_TRACE_EVENTS;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -885,7 +886,15 @@ impl Checker<'_> {
     /// `closed` (`connect_failed`); N4 at the end of a complete run: every notifier handed out
     /// was accepted.
     fn finish(&mut self) {
+        // A trace cut short inside a turn (full, or a notifier panicked) never got the
+        // ending's line: no W1 of its own for that.
+        let lines = (self.events.iter()).filter(|e| !matches!(e.kind, EventKind::Log { .. }));
+        let cut_short = lines.count() >= MAX_TRACE_EVENTS
+            || (self.events.iter().rev()).any(|e| {
+                matches!(&e.kind, EventKind::Note { text } if text.starts_with("run ended: panic"))
+            });
         let unended: Vec<(String, usize, &str)> = (self.connections.iter())
+            .filter(|_| !cut_short)
             .filter_map(|(who, c)| c.dropped_before_end.map(|(i, end)| (who.clone(), i, end)))
             .collect();
         for (who, line, end) in unended {

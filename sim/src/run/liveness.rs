@@ -162,9 +162,14 @@ impl Loop<'_, '_> {
         if self.disturbed.latency || plan.latency.is_some() {
             list.push(Healing::Latency);
         }
-        // Latency is healed on its own, above.
+        // Latency is healed on its own, above; cuts a long trace stopped are not in force.
+        let rechunks = self.run.layer.rechunks();
         let mut policies = plan.policies();
-        policies.retain(|name| *name != "latency");
+        policies.retain(|name| match *name {
+            "latency" => false,
+            "partial_writes" | "read_chunks" => rechunks,
+            _ => true,
+        });
         if !policies.is_empty() {
             list.push(Healing::Policies(policies));
         }

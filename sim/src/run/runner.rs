@@ -635,10 +635,10 @@ impl Loop<'_, '_> {
             }
             let plan = self.run.layer.plan();
             if (plan.partial_writes.is_some() || plan.read_chunks.is_some())
-                && self.run.layer.cuts()
+                && self.run.layer.rechunks()
                 && self.run.trace.len_without_logs() >= UNCUT_AFTER_TRACE_EVENTS
             {
-                self.stop_cutting(now);
+                self.stop_rechunking(now);
             }
             if self.run.trace.is_full() {
                 return Ended::Failed {
@@ -675,10 +675,10 @@ impl Loop<'_, '_> {
 
     /// Stops the plan's partial writes and re-chunked reads, with a note (see
     /// [`UNCUT_AFTER_TRACE_EVENTS`]).
-    fn stop_cutting(&mut self, now: u64) {
+    fn stop_rechunking(&mut self, now: u64) {
         let mut policies = self.run.layer.plan().policies();
         policies.retain(|name| matches!(*name, "partial_writes" | "read_chunks"));
-        self.run.layer.stop_cutting();
+        self.run.layer.stop_rechunking();
         self.note(
             now,
             format!(

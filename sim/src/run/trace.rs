@@ -47,7 +47,8 @@ pub enum EventKind {
         /// What was wrong.
         message: String,
     },
-    /// A note from the harness (run start and end, the liveness phase, a connection's dial).
+    /// A note from the harness (run start and end, the liveness phase, a connection's dial,
+    /// the plan's cuts stopping once the trace passed half its limit).
     Note {
         /// The note.
         text: String,
