@@ -68,6 +68,7 @@ fn wrap_dials(
             tap: None,
             stats: LastCounters::new(&who, sink),
             final_writes: Vec::new(),
+            result_after_deferred: Vec::new(),
         });
         announced.push((who, request.host.clone(), request.service.clone()));
     }
@@ -104,6 +105,11 @@ pub struct Recorded<N> {
     stats: LastCounters,
     /// What the running callback queued with `write_final`, told to the sink after its line.
     final_writes: Vec<Payload>,
+    /// What `sent` or `sentv` returned while callbacks deferred inside it (Pony nests them:
+    /// its `expect` hook, a `throttled` its `write_final` caused) wait to run: the connection
+    /// queues it after them, so it flows once the last of them returned, after what they
+    /// queued with `write_final`, in stream order.
+    result_after_deferred: Vec<Bytes>,
 }
 
 impl<N> Recorded<N> {
@@ -122,6 +128,7 @@ impl<N> Recorded<N> {
             announce: Vec::new(),
             tap: None,
             final_writes: Vec::new(),
+            result_after_deferred: Vec::new(),
         }
     }
 
@@ -209,7 +216,28 @@ impl<N> Recorded<N> {
             let payload = self.write_payload(&data);
             self.final_writes.push(payload);
         }
+        if !self.result_after_deferred.is_empty() && conn.deferred.is_empty() {
+            // The last callback deferred inside `sent` returned: its result is queued next.
+            for data in std::mem::take(&mut self.result_after_deferred) {
+                self.flow(conn, DataFlow::Queued(&data));
+            }
+        }
         result
+    }
+
+    /// Flows what `sent` or `sentv` returned, now, or once the callbacks deferred inside it
+    /// ran, which the connection runs before it queues the result.
+    fn flow_result<'a>(
+        &mut self,
+        conn: &TcpConnection,
+        result: impl IntoIterator<Item = &'a Bytes>,
+    ) {
+        for data in result {
+            match conn.deferred.is_empty() {
+                true => self.flow(conn, DataFlow::Queued(data)),
+                false => self.result_after_deferred.push(data.clone()),
+            }
+        }
     }
 
     /// The connection is established: asks the sink for a tap of its data, before any flows.
@@ -333,7 +361,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn sent(&mut self, conn: &mut TcpConnection, data: Bytes) -> Bytes {
         let before = self.write_payload(&data);
         let result = self.call(conn, |n, conn| n.sent(conn, data));
-        self.flow(conn, DataFlow::Queued(&result));
+        self.flow_result(conn, [&result]);
         let after = self.result_payload(Some(&before), &result);
         self.log(
             Some(conn),
@@ -347,9 +375,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
     fn sentv(&mut self, conn: &mut TcpConnection, chunks: Vec<Bytes>) -> Vec<Bytes> {
         let data: Vec<Payload> = chunks.iter().map(|c| self.write_payload(c)).collect();
         let result = self.call(conn, |n, conn| n.sentv(conn, chunks));
-        for chunk in &result {
-            self.flow(conn, DataFlow::Queued(chunk));
-        }
+        self.flow_result(conn, &result);
         let result_payloads = (result.iter().enumerate())
             .map(|(i, chunk)| self.result_payload(data.get(i), chunk))
             .collect();
@@ -415,6 +441,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
             tap,
             stats,
             final_writes,
+            result_after_deferred,
         } = *self;
         Box::new(Recorded {
             inner: Box::new(inner).replaced_by(next),
@@ -428,6 +455,7 @@ impl<N: TcpConnectionNotify> TcpConnectionNotify for Recorded<N> {
             // Told by the new recorder when it goes.
             stats,
             final_writes,
+            result_after_deferred,
         })
     }
 }

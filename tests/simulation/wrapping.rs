@@ -126,3 +126,90 @@ fn a_notifier_swapped_in_with_set_notify_is_recorded_as_the_connection() {
     let report = sweep(&scenario, &SweepOptions::new(0..200));
     assert!(report.passed(), "{report}");
 }
+
+/// Frames each write with an 8,000-byte header queued with `write_final` in `sent`, which a
+/// 2 KiB send buffer takes in part, so `throttled` runs right after `sent` returns and before
+/// its result is queued (Pony nests it inside `sent`); there it queues a one-byte marker with
+/// `write_final` too. On the wire: header, marker, then what `sent` returned. In `expect`
+/// mode it asks `expect(0)` in `sent` and queues the marker in the `expect` hook instead,
+/// which runs at the same point.
+struct MarksInDeferred {
+    in_expect: bool,
+    written: usize,
+    got: usize,
+}
+
+impl MarksInDeferred {
+    fn write_final(&mut self, conn: &mut TcpConnection, data: Vec<u8>) {
+        self.written += data.len();
+        conn.write_final(data);
+    }
+}
+
+impl TcpConnectionNotify for MarksInDeferred {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        self.written += 100;
+        conn.write(vec![7u8; 100]);
+    }
+    fn sent(&mut self, conn: &mut TcpConnection, data: tcpnotify::Bytes) -> tcpnotify::Bytes {
+        match self.in_expect {
+            true => conn.expect(0).expect("0 is in range"),
+            false => self.write_final(conn, vec![1u8; 8000]),
+        }
+        data
+    }
+    fn expect(&mut self, conn: &mut TcpConnection, qty: usize) -> usize {
+        if self.in_expect {
+            self.write_final(conn, vec![0xEEu8]);
+        }
+        qty
+    }
+    fn throttled(&mut self, conn: &mut TcpConnection) {
+        self.write_final(conn, vec![0xEEu8]);
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        self.got += data.len();
+        if self.got == self.written {
+            conn.close();
+        }
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// R6: what `sent` returned flows to the stream check after what the callbacks deferred
+/// inside it queued with `write_final`, as it goes out; it used to flow when `sent`
+/// returned, so a correct client failed R6 ("byte at stream offset 8000 is 0xee, the peer
+/// sent 0x07") on every seed (simulator defect found by helper-68's review, fifteenth
+/// session).
+#[test]
+fn r6_write_final_in_a_callback_deferred_from_sent_goes_before_its_result() {
+    for in_expect in [false, true] {
+        let scenario = Scenario::new("marks-in-deferred")
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client(
+                "c1",
+                "client",
+                "server",
+                7000,
+                factory(move || MarksInDeferred {
+                    in_expect,
+                    written: 0,
+                    got: 0,
+                }),
+            )
+            .duration_ms(2_000)
+            .expecting(Expectations {
+                echoed: true,
+                ..Expectations::default()
+            });
+        let plan = FaultPlan {
+            send_buffer: Some(2048),
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let verdict = judge(&scenario, &plan).expect("runs");
+        assert!(verdict.passed(), "in_expect {in_expect}: {verdict}");
+        let report = sweep(&scenario, &SweepOptions::new(0..100));
+        assert!(report.passed(), "in_expect {in_expect}: {report}");
+    }
+}

@@ -438,7 +438,11 @@ fn w1_a_write_final_dropped_in_the_callback_that_ended_the_connection_passes() {
 fn w1_a_write_dropped_as_closed_in_a_run_a_panic_cut_short_is_no_violation() {
     // The notifier panicked after `hard_close` and a `write_final` in the same callback: the
     // run failed, and `closed` never got its line; W1 adds nothing to that.
-    let t = trace(vec![("c1", proxy()), ("c1", Connecting(1)), ("c1", Connected)]);
+    let t = trace(vec![
+        ("c1", proxy()),
+        ("c1", Connecting(1)),
+        ("c1", Connected),
+    ]);
     dropped(&t, "closed", 1, false);
     t.push(TraceEvent {
         at_us: 0,
