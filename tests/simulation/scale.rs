@@ -395,21 +395,6 @@ fn a_dialled_host_that_runs_nothing_refuses_a_step_after_the_syn_arrives() {
 #[test]
 fn a_transfer_cut_to_single_bytes_stops_being_cut_before_the_trace_fills() {
     use tcpnotify_sim::fault::{PartialWrites, ReadChunks};
-    use tcpnotify_sim::validate::UNCUT_AFTER_TRACE_EVENTS;
-    let scenario = Scenario::new("cut-echo")
-        .listener("server", "server", 7000, factory(|| Echo))
-        .client(
-            "c1",
-            "client",
-            "server",
-            7000,
-            factory(|| Sender::pattern(600_000).chunked(16_384)),
-        )
-        .duration_ms(600_000)
-        .expecting(Expectations {
-            echoed: true,
-            ..Expectations::default()
-        });
     let plan = FaultPlan {
         partial_writes: Some(PartialWrites {
             average: 2,
@@ -418,7 +403,52 @@ fn a_transfer_cut_to_single_bytes_stops_being_cut_before_the_trace_fills() {
         read_chunks: Some(ReadChunks::new(2)),
         ..FaultPlan::quiet(seed_or(1))
     };
-    let outcome = run(&scenario, &plan).expect("runs");
+    assert_cutting_stops_before_the_trace_fills(
+        Sender::pattern(600_000).chunked(16_384),
+        &plan,
+        "partial_writes and read_chunks stop",
+    );
+}
+
+/// The same echo written at once and read back one byte at a time: the 600 KB wait whole at
+/// the server, which reads them a byte per `received` and echoes each in one simulation
+/// step. The run stops cutting as its trace passes half its limit, inside that step: checked
+/// between steps, the stop came after the step had filled the trace, and the run failed
+/// (false red, helper-69, a swarm sweep of a 600 KB echo drawing `read_chunks` of 1 byte).
+#[test]
+fn reads_cut_to_single_bytes_inside_one_step_stop_being_cut_before_the_trace_fills() {
+    use tcpnotify_sim::fault::ReadChunks;
+    let plan = FaultPlan {
+        read_chunks: Some(ReadChunks::new(1)),
+        ..FaultPlan::quiet(seed_or(1))
+    };
+    assert_cutting_stops_before_the_trace_fills(
+        Sender::pattern(600_000),
+        &plan,
+        "read_chunks stop",
+    );
+}
+
+/// Runs `sender` against an echo server under `plan`, which cuts writes or reads to a byte
+/// or two, and checks that the run stopped cutting once, with a note saying `stopped`, past
+/// half the trace's limit, and that the echo then finished and passed.
+fn assert_cutting_stops_before_the_trace_fills(sender: Sender, plan: &FaultPlan, stopped: &str) {
+    use tcpnotify_sim::validate::UNCUT_AFTER_TRACE_EVENTS;
+    let scenario = Scenario::new("cut-echo")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(move || sender.clone()),
+        )
+        .duration_ms(600_000)
+        .expecting(Expectations {
+            echoed: true,
+            ..Expectations::default()
+        });
+    let outcome = run(&scenario, plan).expect("runs");
     assert_eq!(outcome.ended, Ended::AllFinished);
     let notes: Vec<(usize, String)> = (outcome.trace.events().into_iter().enumerate())
         .filter_map(|(line, e)| match e.kind {
@@ -431,10 +461,7 @@ fn a_transfer_cut_to_single_bytes_stops_being_cut_before_the_trace_fills() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     let (line, text) = &notes[0];
     assert!(*line >= UNCUT_AFTER_TRACE_EVENTS, "{text} at {line}");
-    assert!(
-        text.contains("partial_writes and read_chunks stop"),
-        "{text}"
-    );
+    assert!(text.contains(stopped), "{text}");
     // What was left went whole: far fewer events after the note than before it.
     assert!(
         outcome.trace.len() < line + 100_000,

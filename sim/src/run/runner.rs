@@ -295,6 +295,10 @@ fn run_pass(
         mismatches.map_or_else(StreamMatcher::new, StreamMatcher::exact_around),
         connections,
     );
+    if plan.partial_writes.is_some() || plan.read_chunks.is_some() {
+        let layer = run.layer.clone();
+        trace.on_passing(UNCUT_AFTER_TRACE_EVENTS, move || stop_rechunking(&layer));
+    }
     // One network for the run, which each host sees from its own side (`on_host`).
     let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses))
         .with_outside_hosts(outside.clone());
@@ -380,6 +384,23 @@ impl std::fmt::Display for Ended {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&describe(self))
     }
+}
+
+/// Stops `layer`'s partial writes and re-chunked reads as the trace passes
+/// [`UNCUT_AFTER_TRACE_EVENTS`], and says so for the trace's note; nothing if the layer no
+/// longer cuts (the liveness phase calmed it).
+fn stop_rechunking(layer: &FaultLayer) -> Option<String> {
+    if !layer.rechunks() {
+        return None;
+    }
+    let mut policies = layer.plan().policies();
+    policies.retain(|name| matches!(*name, "partial_writes" | "read_chunks"));
+    layer.stop_rechunking();
+    Some(format!(
+        "the trace passed {UNCUT_AFTER_TRACE_EVENTS} events: {} stop, writes and reads pass \
+         whole from here so that the run fits its trace (limit {MAX_TRACE_EVENTS})",
+        policies.join(" and ")
+    ))
 }
 
 fn describe(ended: &Ended) -> String {
@@ -633,13 +654,6 @@ impl Loop<'_, '_> {
                     message: String::new(),
                 };
             }
-            let plan = self.run.layer.plan();
-            if (plan.partial_writes.is_some() || plan.read_chunks.is_some())
-                && self.run.layer.rechunks()
-                && self.run.trace.len_without_logs() >= UNCUT_AFTER_TRACE_EVENTS
-            {
-                self.stop_rechunking(now);
-            }
             if self.run.trace.is_full() {
                 return Ended::Failed {
                     message: format!(
@@ -671,22 +685,6 @@ impl Loop<'_, '_> {
             (self.outside).after_step(now / 1000, |a, b| latencies.latency_ms(a, b));
             self.restarted_now = false;
         }
-    }
-
-    /// Stops the plan's partial writes and re-chunked reads, with a note (see
-    /// [`UNCUT_AFTER_TRACE_EVENTS`]).
-    fn stop_rechunking(&mut self, now: u64) {
-        let mut policies = self.run.layer.plan().policies();
-        policies.retain(|name| matches!(*name, "partial_writes" | "read_chunks"));
-        self.run.layer.stop_rechunking();
-        self.note(
-            now,
-            format!(
-                "the trace passed {UNCUT_AFTER_TRACE_EVENTS} events: {} stop, writes and reads \
-                 pass whole from here so that the run fits its trace (limit {MAX_TRACE_EVENTS})",
-                policies.join(" and ")
-            ),
-        );
     }
 
     /// Whether a crashed host's restart is scheduled and has not happened yet.

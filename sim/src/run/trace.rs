@@ -408,6 +408,22 @@ struct Lines {
     logs: usize,
     /// Whether a log event was left out for the limit (a note says so, once).
     logs_left_out: bool,
+    /// What to do once as the events that are not logs reach a number.
+    passing: Option<Passing>,
+}
+
+/// What a trace does once, as it reaches `at` events that are not logs: `act`, whose text,
+/// if any, the trace then notes. Run as the event that reaches `at` is pushed, not between
+/// two simulation steps: one step may push hundreds of thousands of events.
+struct Passing {
+    at: usize,
+    act: Box<dyn FnOnce() -> Option<String> + Send>,
+}
+
+impl std::fmt::Debug for Passing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passing").field("at", &self.at).finish()
+    }
 }
 
 /// A trace's events: its own while the run pushes them, shared once a reader asked for them
@@ -482,7 +498,29 @@ impl Lines {
     fn push_unless_full(&mut self, make: impl FnOnce() -> TraceEvent) {
         if !self.is_full() {
             self.events.own().push(make());
+            if (self.passing.as_ref()).is_some_and(|p| self.len_without_logs() >= p.at) {
+                self.pass();
+            }
         }
+    }
+
+    /// Runs what was to be done on passing its number of events, and notes what it says,
+    /// at the time of the event that passed it.
+    #[cold]
+    fn pass(&mut self) {
+        let Some(passing) = self.passing.take() else {
+            return;
+        };
+        let Some(text) = (passing.act)() else {
+            return;
+        };
+        let at_us = self.events.last().map_or(0, |e| e.at_us);
+        self.events.own().push(TraceEvent {
+            at_us,
+            host: "-".into(),
+            who: "-".into(),
+            kind: EventKind::Note { text },
+        });
     }
 }
 
@@ -500,6 +538,7 @@ impl Trace {
                 events: Events::new(events),
                 logs,
                 logs_left_out: false,
+                passing: None,
             })),
         }
     }
@@ -604,6 +643,20 @@ impl Trace {
                 ..event
             });
         }
+    }
+
+    /// Runs `act` once, as the trace reaches `events` events that are not logs (inside the
+    /// push of the one that reaches it, whichever task pushes it), and notes the text it
+    /// returns, if any. A later call replaces an earlier one.
+    pub(crate) fn on_passing(
+        &self,
+        events: usize,
+        act: impl FnOnce() -> Option<String> + Send + 'static,
+    ) {
+        self.lock().passing = Some(Passing {
+            at: events,
+            act: Box::new(act),
+        });
     }
 
     /// Whether the trace holds [`MAX_TRACE_EVENTS`] events that are not logs, and takes no
