@@ -676,11 +676,6 @@ impl Trace {
         self.lock().events.share()
     }
 
-    /// The number of events that are not logs: what [`MAX_TRACE_EVENTS`] bounds.
-    pub fn len_without_logs(&self) -> usize {
-        self.lock().len_without_logs()
-    }
-
     /// The number of events.
     pub fn len(&self) -> usize {
         self.lock().events.len()
