@@ -615,6 +615,15 @@ impl FaultPlan {
             .collect()
     }
 
+    /// The policies of [`policies`](Self::policies) that cut writes and reads finer
+    /// (`partial_writes`, `read_chunks`): what a run stops once its trace grows long
+    /// ([`UNCUT_AFTER_TRACE_EVENTS`](crate::validate::UNCUT_AFTER_TRACE_EVENTS)).
+    pub fn rechunking_policies(&self) -> Vec<&'static str> {
+        let mut policies = self.policies();
+        policies.retain(|name| matches!(*name, "partial_writes" | "read_chunks"));
+        policies
+    }
+
     /// How many faults and policies the plan holds: the size of the cause of a failure under
     /// it, as shrinking minimises and reports it.
     pub fn size(&self) -> usize {

@@ -163,13 +163,12 @@ impl Loop<'_, '_> {
             list.push(Healing::Latency);
         }
         // Latency is healed on its own, above; cuts a long trace stopped are not in force.
-        let rechunks = self.run.layer.rechunks();
+        let stopped = match self.run.layer.rechunks() {
+            true => Vec::new(),
+            false => plan.rechunking_policies(),
+        };
         let mut policies = plan.policies();
-        policies.retain(|name| match *name {
-            "latency" => false,
-            "partial_writes" | "read_chunks" => rechunks,
-            _ => true,
-        });
+        policies.retain(|name| *name != "latency" && !stopped.contains(name));
         if !policies.is_empty() {
             list.push(Healing::Policies(policies));
         }

@@ -295,9 +295,12 @@ fn run_pass(
         mismatches.map_or_else(StreamMatcher::new, StreamMatcher::exact_around),
         connections,
     );
-    if plan.partial_writes.is_some() || plan.read_chunks.is_some() {
+    let rechunking = plan.rechunking_policies();
+    if !rechunking.is_empty() {
         let layer = run.layer.clone();
-        trace.on_passing(UNCUT_AFTER_TRACE_EVENTS, move || stop_rechunking(&layer));
+        trace.on_passing(UNCUT_AFTER_TRACE_EVENTS, move || {
+            stop_rechunking(&layer, &rechunking)
+        });
     }
     // One network for the run, which each host sees from its own side (`on_host`).
     let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses))
@@ -386,15 +389,13 @@ impl std::fmt::Display for Ended {
     }
 }
 
-/// Stops `layer`'s partial writes and re-chunked reads as the trace passes
-/// [`UNCUT_AFTER_TRACE_EVENTS`], and says so for the trace's note; nothing if the layer no
-/// longer cuts (the liveness phase calmed it).
-fn stop_rechunking(layer: &FaultLayer) -> Option<String> {
+/// Stops `layer`'s partial writes and re-chunked reads (its plan's `policies`) as the trace
+/// passes [`UNCUT_AFTER_TRACE_EVENTS`], and says so for the trace's note; nothing if the
+/// layer no longer cuts (the liveness phase calmed it).
+fn stop_rechunking(layer: &FaultLayer, policies: &[&str]) -> Option<String> {
     if !layer.rechunks() {
         return None;
     }
-    let mut policies = layer.plan().policies();
-    policies.retain(|name| matches!(*name, "partial_writes" | "read_chunks"));
     layer.stop_rechunking();
     Some(format!(
         "the trace passed {UNCUT_AFTER_TRACE_EVENTS} events: {} stop, writes and reads pass \
