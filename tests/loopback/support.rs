@@ -95,8 +95,10 @@ impl Trace {
                 EventKind::Note { text } => Some(format!("# {text}")),
                 // The callback sequences are what these snapshots pin; dropped writes (W1)
                 // and assertions are judged by the checker and the verdict; mutes, unmutes,
-                // bytes queued with `write_final` or discarded, and logs are not pinned.
+                // bytes queued with `write_final` or discarded, and logs are not pinned (nor a
+                // run's end, which is no connection's).
                 EventKind::Fault { .. }
+                | EventKind::RunEnded { .. }
                 | EventKind::Violation { .. }
                 | EventKind::WriteDropped { .. }
                 | EventKind::FinalWritten { .. }

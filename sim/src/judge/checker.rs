@@ -33,7 +33,7 @@
 //! ```
 
 use super::listing::{contract_kind, write_listed, JSON_LISTS_EVERY_ONE};
-use crate::run::{is_listener_callback, EventKind, Trace, TraceEvent};
+use crate::run::{is_listener_callback, Ended, EventKind, Trace, TraceEvent};
 use crate::validate::MAX_TRACE_EVENTS;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -388,6 +388,7 @@ impl Checker<'_> {
             // Bytes queued with `write_final` are judged by the stream check (R6) as they flow.
             EventKind::Fault { .. }
             | EventKind::Note { .. }
+            | EventKind::RunEnded { .. }
             | EventKind::FinalWritten { .. }
             | EventKind::Discarded { .. }
             | EventKind::Assertion { .. }
@@ -886,13 +887,17 @@ impl Checker<'_> {
     /// `closed` (`connect_failed`); N4 at the end of a complete run: every notifier handed out
     /// was accepted.
     fn finish(&mut self) {
+        // How the run ended, from its last line (a trace of notifiers run by hand has none).
+        let ended = (self.events.iter().rev()).find_map(|e| match &e.kind {
+            EventKind::RunEnded { ended } => Some(ended),
+            _ => None,
+        });
+        let panicked = matches!(ended, Some(Ended::Panicked { .. }));
+        let complete = matches!(ended, Some(Ended::AllFinished));
         // A trace cut short inside a turn (full, or a notifier panicked) never got the
         // ending's line: no W1 of its own for that.
         let lines = (self.events.iter()).filter(|e| !matches!(e.kind, EventKind::Log { .. }));
-        let cut_short = lines.count() >= MAX_TRACE_EVENTS
-            || (self.events.iter().rev()).any(|e| {
-                matches!(&e.kind, EventKind::Note { text } if text.starts_with("run ended: panic"))
-            });
+        let cut_short = panicked || lines.count() >= MAX_TRACE_EVENTS;
         let unended: Vec<(String, usize, &str)> = (self.connections.iter())
             .filter(|_| !cut_short)
             .filter_map(|(who, c)| c.dropped_before_end.map(|(i, end)| (who.clone(), i, end)))
@@ -901,9 +906,6 @@ impl Checker<'_> {
             let message = format!("a write dropped as {end}, but `{end}` never came");
             self.broken(Rule::W1, &who, message, &[line]);
         }
-        let complete = self.events.iter().any(|e| {
-            matches!(&e.kind, EventKind::Note { text } if text == "run ended: all clients finished")
-        });
         if !complete {
             return;
         }

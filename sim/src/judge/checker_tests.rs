@@ -334,8 +334,8 @@ fn n4_every_notifier_handed_out_is_accepted_in_a_finished_run() {
         at_us: 0,
         host: "-".into(),
         who: "-".into(),
-        kind: EventKind::Note {
-            text: "run ended: all clients finished".into(),
+        kind: EventKind::RunEnded {
+            ended: Ended::AllFinished,
         },
     });
     let report = check(&t, &CheckOptions::default());
@@ -448,8 +448,10 @@ fn w1_a_write_dropped_as_closed_in_a_run_a_panic_cut_short_is_no_violation() {
         at_us: 0,
         host: "-".into(),
         who: "-".into(),
-        kind: EventKind::Note {
-            text: "run ended: panic: c1 panicked".into(),
+        kind: EventKind::RunEnded {
+            ended: Ended::Panicked {
+                message: "c1 panicked".into(),
+            },
         },
     });
     let report = check(&t, &CheckOptions::default());

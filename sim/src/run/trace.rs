@@ -4,6 +4,7 @@
 //! for snapshots and diffs) and as JSON lines (for tools).
 
 use super::log_line::{write_one_line, LogFields, LogLevel};
+use super::runner::Ended;
 use crate::json;
 use crate::validate::{MAX_LOG_EVENTS, MAX_TRACE_EVENTS};
 use serde::{Deserialize, Serialize};
@@ -47,11 +48,18 @@ pub enum EventKind {
         /// What was wrong.
         message: String,
     },
-    /// A note from the harness (run start and end, the liveness phase, a connection's dial,
-    /// the plan's cuts stopping once the trace passed half its limit).
+    /// A note from the harness (run start, the liveness phase, a connection's dial, the
+    /// plan's cuts stopping once the trace passed half its limit).
     Note {
         /// The note.
         text: String,
+    },
+    /// The run ended, and how: a run's last line, which the checker reads (a run a panic cut
+    /// short, a run in which every client finished).
+    RunEnded {
+        /// How.
+        #[serde(flatten)]
+        ended: Ended,
     },
     /// Bytes a callback queued with `write_final`, which passes by `sent`, told right after
     /// that callback's line: no callback shows them, yet they go out as `sent`'s results do
@@ -137,11 +145,12 @@ pub struct TraceEvent {
 impl EventKind {
     /// The `event` tag of every kind, as JSON lines write it. A reader meeting another tag
     /// skips that event: it was written by a newer version with a kind this one does not know.
-    pub const TAGS: [&'static str; 11] = [
+    pub const TAGS: [&'static str; 12] = [
         "callback",
         "fault",
         "violation",
         "note",
+        "run_ended",
         "final_written",
         "discarded",
         "write_dropped",
@@ -158,6 +167,7 @@ impl EventKind {
             EventKind::Fault { .. } => "fault",
             EventKind::Violation { .. } => "violation",
             EventKind::Note { .. } => "note",
+            EventKind::RunEnded { .. } => "run_ended",
             EventKind::FinalWritten { .. } => "final_written",
             EventKind::Discarded { .. } => "discarded",
             EventKind::WriteDropped { .. } => "write_dropped",
@@ -228,6 +238,45 @@ impl EventKind {
     }
 }
 
+/// How the line of a run's end begins after `-- ` (``run ended: all clients finished``).
+const RUN_ENDED: &str = "run ended: ";
+
+/// How the note of discarded bytes goes on after their count, before it had a kind of its own.
+const DISCARDED: &str = " queued bytes never sent: ";
+
+impl EventKind {
+    /// This event as this version records it: a `note` that told, in JSON written before its
+    /// line had a kind of its own, of the run's end or of queued bytes a close at once
+    /// discarded is read as that kind, so that what reads a trace back (the checker, the
+    /// sums) finds them in an old file too; any other event stays as it is.
+    ///
+    /// ```
+    /// use tcpnotify_sim::run::{Ended, EventKind};
+    /// let note = |text: &str| EventKind::Note { text: text.into() };
+    /// assert_eq!(
+    ///     note("run ended: all clients finished").of_its_own_kind(),
+    ///     EventKind::RunEnded { ended: Ended::AllFinished }
+    /// );
+    /// assert_eq!(note("run ended, then").of_its_own_kind(), note("run ended, then"));
+    /// ```
+    pub fn of_its_own_kind(self) -> EventKind {
+        let EventKind::Note { text } = &self else {
+            return self;
+        };
+        let own = match text.strip_prefix(RUN_ENDED) {
+            Some(words) => Ended::from_words(words).map(|ended| EventKind::RunEnded { ended }),
+            None => (text.split_once(DISCARDED))
+                .and_then(|(count, _)| count.parse().ok())
+                .map(|bytes| EventKind::Discarded { bytes }),
+        };
+        // Only a note that reads as that kind's line, word for word.
+        match own {
+            Some(own) if own.to_string().strip_prefix("-- ") == Some(text.as_str()) => own,
+            _ => self,
+        }
+    }
+}
+
 impl TraceEvent {
     /// The callback, if this event is one.
     pub fn callback(&self) -> Option<&Callback> {
@@ -261,13 +310,15 @@ impl fmt::Display for EventKind {
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
             // A note's form: until it had a kind of its own it was one.
+            EventKind::RunEnded { ended } => write!(f, "-- {RUN_ENDED}{ended}"),
+            // A note's form too, for the same reason.
             EventKind::FinalWritten { data } => {
                 write!(f, "-- write_final({data}): queued past `sent`")
             }
-            // A note's form too, for the same reason.
+            // So is this one.
             EventKind::Discarded { bytes } => write!(
                 f,
-                "-- {bytes} queued bytes never sent: the connection closed at once and \
+                "-- {bytes}{DISCARDED}the connection closed at once and \
                  discarded them (the peer's end of stream, a reset, `hard_close`, or \
                  `close`/`dispose` while muted)"
             ),
@@ -877,8 +928,11 @@ impl Trace {
                 .is_none_or(|tag| EventKind::TAGS.contains(&tag));
             // From the line itself, not the value: a value's map sorts its keys, and a log
             // event's fields keep the order they were logged in.
-            match serde_json::from_str(line) {
-                Ok(event) => events.push(event),
+            match serde_json::from_str::<TraceEvent>(line) {
+                Ok(mut event) => {
+                    event.kind = event.kind.of_its_own_kind();
+                    events.push(event);
+                }
                 Err(_) if !known => continue,
                 Err(e) => return Err(error(TraceLineError::Json(e))),
             }
@@ -1230,6 +1284,9 @@ mod tests {
             EventKind::Note {
                 text: String::new(),
             },
+            EventKind::RunEnded {
+                ended: Ended::AllFinished,
+            },
             EventKind::FinalWritten {
                 data: Payload::of(b"x"),
             },
@@ -1327,6 +1384,102 @@ mod tests {
         );
         let back = Trace::parse_json_lines(&json).unwrap();
         assert_eq!(back.events(), trace.events());
+    }
+
+    /// The run's end: a `run_ended` event with how it ended in fields, shown as the note it
+    /// was before it had a kind of its own, and read back whole.
+    #[test]
+    fn run_ended_is_an_event_of_its_own_kind_with_how_it_ended() {
+        let ends = [
+            (Ended::AllFinished, r#""ended":"all_finished""#),
+            (
+                Ended::DurationReached {
+                    unfinished: vec!["c1".into(), "c2".into()],
+                },
+                r#""ended":"duration_reached","unfinished":["c1","c2"]"#,
+            ),
+            (
+                Ended::DurationReached {
+                    unfinished: Vec::new(),
+                },
+                r#""ended":"duration_reached","unfinished":[]"#,
+            ),
+            (
+                Ended::Panicked {
+                    message: "boom at a.rs:1".into(),
+                },
+                r#""ended":"panicked","message":"boom at a.rs:1""#,
+            ),
+            (
+                Ended::Failed {
+                    message: "trace full".into(),
+                },
+                r#""ended":"failed","message":"trace full""#,
+            ),
+        ];
+        for (ended, fields) in ends {
+            let words = ended.to_string();
+            let trace = Trace::from_events(vec![TraceEvent {
+                at_us: 7000,
+                host: "-".into(),
+                who: "-".into(),
+                kind: EventKind::RunEnded { ended },
+            }]);
+            let json = trace.render_json_lines();
+            let line = r#"{"type":"event","at_us":7000,"host":"-","who":"-","event":"run_ended","#;
+            assert_eq!(json, format!("{line}{fields}}}\n"));
+            assert_eq!(
+                trace.render_text(),
+                format!("     7.000ms - - -- run ended: {words}\n")
+            );
+            let back = Trace::parse_json_lines(&json).unwrap();
+            assert_eq!(back.events(), trace.events());
+        }
+    }
+
+    /// A JSON trace written before the run's end and discarded bytes had kinds of their own
+    /// told of them in notes: read back, they are those kinds, so the checker and the sums
+    /// find them; other notes, and notes that only begin as those did, stay notes.
+    #[test]
+    fn the_notes_of_older_traces_are_read_back_as_the_kinds_they_became() {
+        let note = |text: &str| {
+            format!(
+                r#"{{"type":"event","at_us":5,"host":"-","who":"-","event":"note","text":{text:?}}}"#
+            )
+        };
+        let discarded = "12 queued bytes never sent: the connection closed at once and discarded \
+                         them (the peer's end of stream, a reset, `hard_close`, or \
+                         `close`/`dispose` while muted)";
+        let lines = [
+            note("run started: scenario echo, seed 1"),
+            note("run ended: duration reached; unfinished: c1, c2"),
+            note("run ended: panic: panicked at a.rs:1:2:\nboom"),
+            note(discarded),
+            note("12 queued bytes never sent: elsewhere"),
+            note("run ended: somehow"),
+        ];
+        let trace = Trace::parse_json_lines(&lines.join("\n")).unwrap();
+        let kinds: Vec<EventKind> = trace.events().into_iter().map(|e| e.kind).collect();
+        let note = |text: &str| EventKind::Note { text: text.into() };
+        assert_eq!(
+            kinds,
+            [
+                note("run started: scenario echo, seed 1"),
+                EventKind::RunEnded {
+                    ended: Ended::DurationReached {
+                        unfinished: vec!["c1".into(), "c2".into()]
+                    }
+                },
+                EventKind::RunEnded {
+                    ended: Ended::Panicked {
+                        message: "panicked at a.rs:1:2:\nboom".into()
+                    }
+                },
+                EventKind::Discarded { bytes: 12 },
+                note("12 queued bytes never sent: elsewhere"),
+                note("run ended: somehow"),
+            ]
+        );
     }
 
     #[test]

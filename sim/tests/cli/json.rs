@@ -98,6 +98,11 @@ fn run_json_is_a_run_object_the_trace_events_and_a_verdict() {
     assert!(events
         .iter()
         .any(|e| e.who == "c1" && e.host == "client" && e.event == "callback"));
+    // The run's end is its last event, of a kind of its own with how it ended.
+    let end = &lines[lines.len() - 2];
+    let fields = ["event", "ended", "host", "who"].map(|f| end[f].as_str());
+    let expected = ["run_ended", "all_finished", "-", "-"].map(Some);
+    assert_eq!(fields, expected, "{end}");
 
     let verdict: Verdict = serde_json::from_value(lines[lines.len() - 1].clone()).unwrap();
     assert!(!verdict.passed);

@@ -184,6 +184,7 @@ impl Timeline {
                 EventKind::Fault { .. }
                 | EventKind::Violation { .. }
                 | EventKind::Note { .. }
+                | EventKind::RunEnded { .. }
                 | EventKind::Discarded { .. } => (event.kind.to_string(), "event"),
             };
             let at = lane.map_or(run_thread, lane_thread);

@@ -408,8 +408,8 @@ pub(crate) mod tests {
                 407_000,
                 "-",
                 "-",
-                EventKind::Note {
-                    text: "run ended".into(),
+                EventKind::RunEnded {
+                    ended: crate::run::Ended::AllFinished,
                 },
             ),
         ])
