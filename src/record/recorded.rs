@@ -103,8 +103,10 @@ pub struct Recorded<N> {
     /// words a callback, where the simulator's sink wrote each callback's counters to a map
     /// (some 130 instructions a callback).
     stats: LastCounters,
-    /// What the running callback queued with `write_final`, told to the sink after its line.
-    final_writes: Vec<Payload>,
+    /// What the running callback queued with `write_final`, told to the sink after its line,
+    /// each with whether it goes before the result of a `sent` or `sentv` that returned
+    /// before it ([`result_after_deferred`](Self::result_after_deferred) held one).
+    final_writes: Vec<(Payload, bool)>,
     /// What `sent` or `sentv` returned while callbacks deferred inside it (Pony nests them:
     /// its `expect` hook, a `throttled` its `write_final` caused) wait to run: the connection
     /// queues it after them, so it flows once the last of them returned, after what they
@@ -177,8 +179,8 @@ impl<N> Recorded<N> {
             self.stats.stats = Some(conn.stats());
         }
         self.sink.record(&self.who, conn, callback);
-        for data in self.final_writes.drain(..) {
-            self.sink.final_written(&self.who, &data);
+        for (data, before_sent_result) in self.final_writes.drain(..) {
+            (self.sink).final_written(&self.who, &data, before_sent_result);
         }
         if !self.announce.is_empty() {
             announce(&*self.sink, &self.who, self.announce.drain(..));
@@ -210,11 +212,13 @@ impl<N> Recorded<N> {
             self.announce.extend(dialled);
         }
         // Queued in the stream as the callback ran, before anything it returns: they flow
-        // now, before `sent`'s result does.
+        // now, before `sent`'s result does, also that of a `sent` this callback was deferred
+        // from.
+        let before_sent_result = !self.result_after_deferred.is_empty();
         for data in conn.take_final_writes() {
             self.flow(conn, DataFlow::Queued(&data));
             let payload = self.write_payload(&data);
-            self.final_writes.push(payload);
+            self.final_writes.push((payload, before_sent_result));
         }
         if !self.result_after_deferred.is_empty() && conn.deferred.is_empty() {
             // The last callback deferred inside `sent` returned: its result is queued next.

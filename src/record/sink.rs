@@ -53,10 +53,13 @@ pub trait CallbackSink: Send + Sync + 'static {
 
     /// Sees `data` that a callback of `who` queued with `write_final`, which passes by `sent`:
     /// told after that callback's own record, in the order queued. Its bytes also flowed as
-    /// [`DataFlow::Queued`] where `sent`'s do, when they were queued. Does nothing by
-    /// default.
+    /// [`DataFlow::Queued`] where `sent`'s do, when they were queued. `before_sent_result`
+    /// when that callback was deferred from a `sent` or `sentv` whose record came before
+    /// (its `expect` hook, a `throttled` its `write_final` caused; Pony nests them inside
+    /// it): the connection queues what that `sent` returned after them, so they go out first,
+    /// as do those a `sent` itself queued. Does nothing by default.
     #[allow(unused_variables)]
-    fn final_written(&self, who: &Name, data: &Payload) {}
+    fn final_written(&self, who: &Name, data: &Payload, before_sent_result: bool) {}
 
     /// A callback of `by` (a connection or a listener) dialled a new connection, recorded from
     /// now on as `who`, to `host` and `service`; told after that callback's own record, before

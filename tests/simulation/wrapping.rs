@@ -133,13 +133,22 @@ fn a_notifier_swapped_in_with_set_notify_is_recorded_as_the_connection() {
 /// `write_final` too. On the wire: header, marker, then what `sent` returned. In `expect`
 /// mode it asks `expect(0)` in `sent` and queues the marker in the `expect` hook instead,
 /// which runs at the same point.
-struct MarksInDeferred {
+pub(crate) struct MarksInDeferred {
     in_expect: bool,
     written: usize,
     got: usize,
 }
 
 impl MarksInDeferred {
+    /// Queues its marker in `throttled`, or with `in_expect` in its `expect` hook.
+    pub(crate) fn new(in_expect: bool) -> Self {
+        MarksInDeferred {
+            in_expect,
+            written: 0,
+            got: 0,
+        }
+    }
+
     fn write_final(&mut self, conn: &mut TcpConnection, data: Vec<u8>) {
         self.written += data.len();
         conn.write_final(data);
@@ -192,11 +201,7 @@ fn r6_write_final_in_a_callback_deferred_from_sent_goes_before_its_result() {
                 "client",
                 "server",
                 7000,
-                factory(move || MarksInDeferred {
-                    in_expect,
-                    written: 0,
-                    got: 0,
-                }),
+                factory(move || MarksInDeferred::new(in_expect)),
             )
             .duration_ms(2_000)
             .expecting(Expectations {

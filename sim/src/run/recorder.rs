@@ -637,8 +637,11 @@ impl CallbackSink for HostSink {
         self.run.note(&self.host, who, EventKind::muting(muting));
     }
 
-    fn final_written(&self, who: &Name, data: &Payload) {
-        let kind = EventKind::FinalWritten { data: data.clone() };
+    fn final_written(&self, who: &Name, data: &Payload, before_sent_result: bool) {
+        let kind = EventKind::FinalWritten {
+            data: data.clone(),
+            before_sent_result,
+        };
         self.run.note(&self.host, who, kind);
     }
 

@@ -66,10 +66,12 @@ pub struct Tally {
     /// Its writes that rule W1 dropped, over the whole run (the trace's `W1 dropped` lines
     /// after its first callback, also those sent after it ended).
     pub writes_dropped: u64,
-    /// Where in `sent_data` the result of its last callback begins when that callback was a
-    /// `sent` or `sentv`, for [`final_written`](Self::final_written); `None` after any other
-    /// callback.
+    /// Where in `sent_data` the result of its last `sent` or `sentv` begins, for
+    /// [`final_written`](Self::final_written): bytes queued with `write_final` in that
+    /// callback, or in one deferred from it, go before it.
     last_sent_at: Option<usize>,
+    /// Whether its last callback was a `sent` or `sentv`.
+    in_sent: bool,
 }
 
 impl Tally {
@@ -84,6 +86,7 @@ impl Tally {
             ending: Ending::Open,
             writes_dropped: 0,
             last_sent_at: None,
+            in_sent: false,
         }
     }
 
@@ -100,18 +103,20 @@ impl Tally {
     }
 
     /// Adds `data`, which its last callback queued with `write_final`: in the stream before
-    /// what that callback returned, if it was a `sent` or `sentv` (told after its line), and
-    /// after everything else queued before.
-    fn final_written(&mut self, data: &Payload) {
+    /// what that callback returned, if it was a `sent` or `sentv` (told after its line), or
+    /// before what the `sent` or `sentv` it was deferred from returned
+    /// (`before_sent_result`), and after everything else queued before.
+    fn final_written(&mut self, data: &Payload, before_sent_result: bool) {
         self.sent += data.len();
+        let result_at = self
+            .last_sent_at
+            .filter(|_| self.in_sent || before_sent_result);
         match (self.sent_data.as_mut(), data.bytes()) {
             (Some(sent), Some(bytes)) => {
-                let at = self
-                    .last_sent_at
-                    .map_or(sent.len(), |at| at.min(sent.len()));
+                let at = result_at.map_or(sent.len(), |at| at.min(sent.len()));
                 sent.splice(at..at, bytes.iter().copied());
-                if let Some(result_at) = self.last_sent_at.as_mut() {
-                    *result_at = at + bytes.len();
+                if result_at.is_some() {
+                    self.last_sent_at = Some(at + bytes.len());
                 }
             }
             _ => self.sent_data = None,
@@ -125,10 +130,10 @@ impl Tally {
 
     /// Adds what `callback` carried or ended.
     fn count(&mut self, callback: &Callback) {
-        self.last_sent_at = match callback {
-            Callback::Sent { .. } | Callback::Sentv { .. } => self.sent_data.as_ref().map(Vec::len),
-            _ => None,
-        };
+        self.in_sent = matches!(callback, Callback::Sent { .. } | Callback::Sentv { .. });
+        if self.in_sent {
+            self.last_sent_at = self.sent_data.as_ref().map(Vec::len);
+        }
         match callback {
             Callback::Sent { result, .. } => {
                 self.sent += result.len();
@@ -215,10 +220,13 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
                     }
                 }
             }
-            EventKind::FinalWritten { data } => {
+            EventKind::FinalWritten {
+                data,
+                before_sent_result,
+            } => {
                 // Bytes queued with `write_final` go out as `sent`'s results do.
                 if let Some(tally) = tallies.get_mut(event.who.as_str()) {
-                    tally.final_written(data);
+                    tally.final_written(data, *before_sent_result);
                 }
             }
             EventKind::Fault { index, .. } => {
@@ -273,7 +281,20 @@ mod tests {
     }
 
     fn final_written(at_us: u64, who: &str, data: Payload) -> TraceEvent {
-        event(at_us, who, EventKind::FinalWritten { data })
+        let kind = EventKind::FinalWritten {
+            data,
+            before_sent_result: false,
+        };
+        event(at_us, who, kind)
+    }
+
+    /// Bytes queued with `write_final` in a callback deferred from the last `sent`.
+    fn final_written_before_result(at_us: u64, who: &str, data: Payload) -> TraceEvent {
+        let kind = EventKind::FinalWritten {
+            data,
+            before_sent_result: true,
+        };
+        event(at_us, who, kind)
     }
 
     fn sent(data: &[u8], result: &[u8]) -> Callback {
@@ -301,6 +322,39 @@ mod tests {
         let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
         assert_eq!(c1.sent, 6 + 3 + 2 + 2 + 1);
         assert_eq!(c1.sent_data.as_deref(), Some(&b"hello <>ABCde!"[..]));
+    }
+
+    /// Bytes queued with `write_final` in a callback deferred from `sent` (its `expect` hook,
+    /// a `throttled` its `write_final` caused) go before that `sent`'s result, whose line came
+    /// first, and after the bytes queued in `sent` itself; once the deferred callbacks ran,
+    /// bytes another callback queues go last again. W1 then takes back that result, the last
+    /// bytes queued, when the notifier closed in a deferred callback.
+    #[test]
+    fn bytes_queued_with_write_final_in_a_callback_deferred_from_sent_go_before_its_result() {
+        let events = [
+            callback(1, "client", "c1", Callback::Connected),
+            callback(2, "client", "c1", sent(b"abc", b"ABC")),
+            final_written(2, "c1", Payload::of(b"<")),
+            callback(2, "client", "c1", Callback::Throttled),
+            final_written_before_result(2, "c1", Payload::of(b"!")),
+            callback(2, "client", "c1", Callback::Expect { qty: 0, result: 0 }),
+            final_written_before_result(2, "c1", Payload::of(b"?")),
+            callback(3, "client", "c1", Callback::Unthrottled),
+            final_written(3, "c1", Payload::of(b">")),
+        ];
+        let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
+        assert_eq!(c1.sent, 3 + 4);
+        assert_eq!(c1.sent_data.as_deref(), Some(&b"<!?ABC>"[..]));
+        let dropped = EventKind::WriteDropped {
+            call: "sent result".into(),
+            bytes: 3,
+            phase: "closing(shut)".into(),
+            after_end: false,
+            total: 1,
+        };
+        let events = [&events[..7], &[event(2, "c1", dropped)]].concat();
+        let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
+        assert_eq!(c1.sent_data.as_deref(), Some(&b"<!?"[..]));
     }
 
     /// W1: a `sent` result dropped after the notifier called `write_final` and then `close()`

@@ -63,10 +63,16 @@ pub enum EventKind {
     },
     /// Bytes a callback queued with `write_final`, which passes by `sent`, told right after
     /// that callback's line: no callback shows them, yet they go out as `sent`'s results do
-    /// (in the stream before what that callback returned), so a run's sums count them.
+    /// (in the stream before what that callback returned, if it was a `sent` or `sentv`), so
+    /// a run's sums count them.
     FinalWritten {
         /// The bytes, kept as a callback's data is (whole when the run keeps payloads).
         data: Payload,
+        /// The callback was deferred from the last `sent` or `sentv` before it (its `expect`
+        /// hook, a `throttled` its `write_final` caused; Pony nests them inside it), whose
+        /// result the connection queues after them: they go out before that result too.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        before_sent_result: bool,
     },
     /// Queued bytes that a connection discarded as it closed at once (L3: its peer's end of
     /// stream; L5: `hard_close`, or `close`/`dispose` while muted; a reset), counted in
@@ -312,8 +318,15 @@ impl fmt::Display for EventKind {
             // A note's form: until it had a kind of its own it was one.
             EventKind::RunEnded { ended } => write!(f, "-- {RUN_ENDED}{ended}"),
             // A note's form too, for the same reason.
-            EventKind::FinalWritten { data } => {
-                write!(f, "-- write_final({data}): queued past `sent`")
+            EventKind::FinalWritten {
+                data,
+                before_sent_result,
+            } => {
+                write!(f, "-- write_final({data}): queued past `sent`")?;
+                if *before_sent_result {
+                    f.write_str(", before the result of the `sent` it nests in")?;
+                }
+                Ok(())
             }
             // So is this one.
             EventKind::Discarded { bytes } => write!(
@@ -995,12 +1008,15 @@ impl CallbackSink for TraceSink {
         });
     }
 
-    fn final_written(&self, who: &Name, data: &Payload) {
+    fn final_written(&self, who: &Name, data: &Payload, before_sent_result: bool) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
             host: self.host.clone(),
             who: who.clone(),
-            kind: EventKind::FinalWritten { data: data.clone() },
+            kind: EventKind::FinalWritten {
+                data: data.clone(),
+                before_sent_result,
+            },
         });
     }
 
@@ -1289,6 +1305,7 @@ mod tests {
             },
             EventKind::FinalWritten {
                 data: Payload::of(b"x"),
+                before_sent_result: false,
             },
             EventKind::Discarded { bytes: 3 },
             EventKind::WriteDropped {
@@ -1331,6 +1348,7 @@ mod tests {
             who: "server.1".into(),
             kind: EventKind::FinalWritten {
                 data: Payload::of(b"got hello"),
+                before_sent_result: false,
             },
         }]);
         let json = trace.render_json_lines();
@@ -1349,7 +1367,7 @@ mod tests {
         let back = Trace::parse_json_lines(&json).unwrap();
         assert_eq!(back.render_text(), trace.render_text());
         let data = match &back.events()[0].kind {
-            EventKind::FinalWritten { data } => data.clone(),
+            EventKind::FinalWritten { data, .. } => data.clone(),
             other => panic!("read back as {other:?}"),
         };
         assert_eq!(

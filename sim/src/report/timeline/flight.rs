@@ -66,7 +66,7 @@ pub(crate) fn series(
             Some(Callback::Received { data, .. }) => (peer, lane, -bytes(data.len())),
             Some(_) => continue,
             None => match (&event.kind, event.kind.unsent_bytes()) {
-                (EventKind::FinalWritten { data }, _) => (lane, peer, bytes(data.len())),
+                (EventKind::FinalWritten { data, .. }, _) => (lane, peer, bytes(data.len())),
                 (_, Some(n)) => (lane, peer, -bytes(n)),
                 (_, None) => continue,
             },
@@ -159,6 +159,7 @@ mod tests {
                 "c1",
                 EventKind::FinalWritten {
                     data: Payload::of(b"abcd"),
+                    before_sent_result: false,
                 },
             ),
             event(7, "client", "c1", EventKind::Discarded { bytes: 3 }),
