@@ -105,7 +105,10 @@ impl FaultPlan {
     /// first three redials are reset after one of their first 64 `sent` (the first few the
     /// likeliest), the second and third after one of their first `received` too, and each
     /// listener's second and third accepted connections after one of their first 64
-    /// `received` or `sent`. A plan holds at most [`MAX_FAULTS`] faults.
+    /// `received` or `sent`. Last of all, drawn apart again, the connections each listener's
+    /// first accepted connection dials (a proxy's onward connection `p1.1~1` and its redial
+    /// `p1.1~2`) are reset after one of their first `received` and after one of their first
+    /// 64 `sent`. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -351,24 +354,11 @@ impl FaultPlan {
             for k in 1..=LATER_CONNECTIONS {
                 let redial = format!("{conn}~{k}");
                 if k > 1 && again.random_bool(resets) {
-                    let nth = settings.reset_after_received.pick(&mut again).max(1);
-                    let received = EventTrigger {
-                        conn: redial.clone(),
-                        callback: "received".into(),
-                        nth: u32::try_from(nth).unwrap_or(u32::MAX),
-                    };
-                    let reset = FaultKind::Reset {
-                        conn: redial.clone(),
-                    };
-                    faults.push(Fault::after(received, reset));
+                    let nth = received_nth(settings, &mut again);
+                    faults.push(reset_after(&redial, "received", nth));
                 }
                 if again.random_bool(resets) {
-                    let sent = EventTrigger {
-                        conn: redial.clone(),
-                        callback: "sent".into(),
-                        nth: early_nth(&mut again),
-                    };
-                    faults.push(Fault::after(sent, FaultKind::Reset { conn: redial }));
+                    faults.push(reset_after(&redial, "sent", early_nth(&mut again)));
                 }
             }
         }
@@ -380,12 +370,30 @@ impl FaultPlan {
                         true => "received",
                         false => "sent",
                     };
-                    let event = EventTrigger {
-                        conn: accepted.clone(),
-                        callback: callback.into(),
-                        nth: early_nth(&mut again),
-                    };
-                    faults.push(Fault::after(event, FaultKind::Reset { conn: accepted }));
+                    faults.push(reset_after(&accepted, callback, early_nth(&mut again)));
+                }
+            }
+        }
+        // Losses of the connections a listener's first accepted connection dials (a proxy's
+        // onward connection `p1.1~1` and its redial `p1.1~2`), from a stream of their own
+        // again so that every fault above stays as it was: the draws above lose the proxy's
+        // accepted connection and the server's end of its onward one, each timed by their
+        // own events, so seldom between the proxy's write of what it forwards and the
+        // server's read of it: the onward connection's own `sent` times a loss right there.
+        // Each, with the resets' probability, after one of its first `reset_after_received`
+        // `received` and after one of its first 64 `sent` (the first few the likeliest). A
+        // plan does not know which notifiers dial: a listener's that never dials never
+        // fires them.
+        let mut onward = seed.stream("plan-onward-connections", 0);
+        for listener in &topology.listeners {
+            for k in 1..=ONWARD_CONNECTIONS {
+                let dialled = format!("{listener}.1~{k}");
+                if onward.random_bool(resets) {
+                    let nth = received_nth(settings, &mut onward);
+                    faults.push(reset_after(&dialled, "received", nth));
+                }
+                if onward.random_bool(resets) {
+                    faults.push(reset_after(&dialled, "sent", early_nth(&mut onward)));
                 }
             }
         }
@@ -394,12 +402,29 @@ impl FaultPlan {
     }
 }
 
+/// One of a connection's first `reset_after_received` `received`, as a trigger counts it.
+fn received_nth(settings: &FaultSettings, rng: &mut ChaCha8Rng) -> u32 {
+    let nth = settings.reset_after_received.pick(rng).max(1);
+    u32::try_from(nth).unwrap_or(u32::MAX)
+}
+
+/// A reset of `conn` after its `nth` `callback`.
+fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
+    let event = EventTrigger {
+        conn: conn.into(),
+        callback: callback.into(),
+        nth,
+    };
+    Fault::after(event, FaultKind::Reset { conn: conn.into() })
+}
+
 /// The most faults of each kind a plan drawn from `settings` for `topology` may hold, by the
 /// name of the setting that draws them: a partition per pair of hosts; per client two resets
 /// of it and of each of its redials up to [`LATER_CONNECTIONS`] (after a `received`, after a
 /// `sent`), and a slow close; per listener a reset of each of its accepted connections up to
-/// [`LATER_CONNECTIONS`] (two of the first); two crashes per server host; a refusal per
-/// listener's port. What a scenario's `[faults]` table is checked against.
+/// [`LATER_CONNECTIONS`] (two of the first) and two of each connection its first dials up to
+/// [`ONWARD_CONNECTIONS`]; two crashes per server host; a refusal per listener's port. What a
+/// scenario's `[faults]` table is checked against.
 pub(crate) fn most_faults(
     settings: &FaultSettings,
     topology: &Topology,
@@ -407,7 +432,9 @@ pub(crate) fn most_faults(
     let hosts = topology.hosts.len();
     let later = LATER_CONNECTIONS as usize;
     let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
-    let resets = 2 * (1 + later) * topology.clients.len() + (1 + later) * topology.listeners.len();
+    let onward = ONWARD_CONNECTIONS as usize;
+    let resets = 2 * (1 + later) * topology.clients.len()
+        + (1 + later + 2 * onward) * topology.listeners.len();
     [
         (
             "partitions",
@@ -426,6 +453,10 @@ pub(crate) fn most_faults(
 /// The last redial of a client (`c1~3`) and the last accepted connection of a listener
 /// (`server.3`) a plan's resets may reach.
 const LATER_CONNECTIONS: u32 = 3;
+
+/// The last connection a listener's first accepted connection dials (`p1.1~2`: a proxy's
+/// onward connection and its first redial) a plan's resets may reach.
+const ONWARD_CONNECTIONS: u32 = 2;
 
 /// One of a connection's first [`SERVER_LOSS_MAX_EVENTS`] events, the first few the likeliest:
 /// a bound drawn from 1, 2, 4, ... 64, then an event up to it (the first with a chance of
@@ -798,12 +829,26 @@ mod tests {
         }
     }
 
+    /// A reset as (connection, callback, nth): the connection it resets, and the event of
+    /// that connection it comes after.
+    type DrawnReset = (String, String, u32);
+
     /// The resets a plan holds of a listener's accepted connections (`server.1`), as
     /// (connection, callback, nth).
-    fn server_resets(plan: &FaultPlan) -> Vec<(String, String, u32)> {
+    fn server_resets(plan: &FaultPlan) -> Vec<DrawnReset> {
+        resets_where(
+            plan,
+            |fault| matches!(&fault.kind, FaultKind::Reset { conn } if conn.contains('.')),
+        )
+    }
+
+    /// The resets of `plan` for which `which` holds, each timed by an event of the connection
+    /// it resets, as (connection, callback, nth).
+    fn resets_where(plan: &FaultPlan, which: impl Fn(&Fault) -> bool) -> Vec<DrawnReset> {
         (plan.faults.iter())
+            .filter(|fault| which(fault))
             .filter_map(|fault| match (&fault.trigger, &fault.kind) {
-                (Trigger::After(event), FaultKind::Reset { conn }) if conn.contains('.') => {
+                (Trigger::After(event), FaultKind::Reset { conn }) => {
                     assert_eq!(&event.conn, conn, "{fault}");
                     Some((conn.clone(), event.callback.clone(), event.nth))
                 }
@@ -916,7 +961,7 @@ mod tests {
                 without.faults.iter().collect::<Vec<_>>(),
                 "seed {seed}"
             );
-            let first = |(conn, _, _): &(String, String, u32)| conn == "server.1";
+            let first = |(conn, _, _): &DrawnReset| conn == "server.1";
             resets += server_resets(&plan).iter().filter(|r| first(r)).count();
             crashes += plan.faults.iter().filter(|f| late_crash(f)).count();
         }
@@ -938,6 +983,9 @@ mod tests {
         else {
             return false;
         };
+        if onward_connection_loss(fault) {
+            return false;
+        }
         let redial = conn.rsplit_once('~').map(|(_, k)| k);
         let accepted = conn.rsplit_once('.').map(|(_, k)| k);
         matches!(
@@ -946,27 +994,31 @@ mod tests {
         )
     }
 
-    #[test]
-    fn later_connections_are_reset_early_in_their_life() {
+    /// The plans of seeds 0..200 drawn with every reset on (after one of the first 1..4
+    /// `received` where a reset comes after a `received`), each with its resets `which`
+    /// picks ([`resets_where`]).
+    fn resets_of_every_plan(
+        which: impl Fn(&Fault) -> bool + Copy,
+    ) -> Vec<(FaultPlan, Vec<DrawnReset>)> {
         let settings = FaultSettings {
             resets: 1.0,
             reset_after_received: Span::new(1, 4),
             ..FaultSettings::default()
         };
+        (0..200)
+            .map(|seed| {
+                let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+                let resets = resets_where(&plan, which);
+                (plan, resets)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn later_connections_are_reset_early_in_their_life() {
         let mut first_sent = 0;
         let mut nths = std::collections::BTreeSet::new();
-        for seed in 0..200 {
-            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            let later: Vec<(String, String, u32)> = (plan.faults.iter())
-                .filter(|f| later_connection_loss(f))
-                .map(|f| match (&f.trigger, &f.kind) {
-                    (Trigger::After(event), FaultKind::Reset { conn }) => {
-                        assert_eq!(&event.conn, conn, "{f}");
-                        (conn.clone(), event.callback.clone(), event.nth)
-                    }
-                    _ => unreachable!(),
-                })
-                .collect();
+        for (plan, later) in resets_of_every_plan(later_connection_loss) {
             let named: Vec<(&str, &str)> = (later.iter())
                 .map(|(conn, cb, _)| {
                     (
@@ -1005,26 +1057,92 @@ mod tests {
         assert!(nths.contains(&SERVER_LOSS_MAX_EVENTS));
     }
 
-    /// The resets of later connections are drawn last, from a stream of their own: appended
-    /// to the faults drawn before them.
+    /// The resets of later connections are drawn from a stream of their own after every
+    /// other fault (but the resets of what listeners' connections dial, drawn after them):
+    /// appended to the faults drawn before them.
     #[test]
     fn later_connection_losses_come_after_every_other_fault() {
         let settings = some_of_each_kind();
         let mut drawn = 0;
         for seed in 0..100 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let onward = (plan.faults.iter())
+                .position(onward_connection_loss)
+                .unwrap_or(plan.faults.len());
             let first = (plan.faults.iter())
                 .position(later_connection_loss)
+                .unwrap_or(onward);
+            assert!(
+                plan.faults[first..onward].iter().all(later_connection_loss),
+                "seed {seed}: {}",
+                plan.describe()
+            );
+            drawn += onward - first;
+        }
+        // Seven draws a plan, each with probability 0.5.
+        assert!((250..=450).contains(&drawn), "{drawn} in 100 plans");
+    }
+
+    /// Whether `fault` is a reset drawn for a connection a listener's first accepted
+    /// connection dials (`server.1~1`, `server.1~2`).
+    fn onward_connection_loss(fault: &Fault) -> bool {
+        matches!(&fault.kind, FaultKind::Reset { conn } if conn.contains(".1~"))
+    }
+
+    #[test]
+    fn the_connections_a_listeners_first_connection_dials_are_reset_after_received_or_sent() {
+        let mut first_sent = 0;
+        let mut nths = std::collections::BTreeSet::new();
+        for (plan, onward) in resets_of_every_plan(onward_connection_loss) {
+            let named: Vec<(&str, &str)> = (onward.iter())
+                .map(|(conn, cb, _)| (conn.as_str(), cb.as_str()))
+                .collect();
+            assert_eq!(
+                named,
+                [
+                    ("server.1~1", "received"),
+                    ("server.1~1", "sent"),
+                    ("server.1~2", "received"),
+                    ("server.1~2", "sent"),
+                ],
+                "{}",
+                plan.describe()
+            );
+            for (_, callback, nth) in onward {
+                match callback.as_str() {
+                    "received" => assert!((1..=4).contains(&nth)),
+                    _ => assert!((1..=SERVER_LOSS_MAX_EVENTS).contains(&nth)),
+                }
+                first_sent += usize::from(callback == "sent" && nth == 1);
+                nths.insert(nth);
+            }
+        }
+        // Their first `sent` (the first record forwarded) about three times in ten; one in
+        // fourteen past the 32nd.
+        assert!((80..=160).contains(&first_sent), "{first_sent} of 400");
+        assert!(nths.iter().any(|nth| *nth > SERVER_LOSS_MAX_EVENTS / 2));
+    }
+
+    /// The resets of the connections listeners' connections dial are drawn last of all, from
+    /// a stream of their own: appended to the faults drawn before them.
+    #[test]
+    fn onward_connection_losses_come_after_every_other_fault() {
+        let settings = some_of_each_kind();
+        let mut drawn = 0;
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = (plan.faults.iter())
+                .position(onward_connection_loss)
                 .unwrap_or(plan.faults.len());
             assert!(
-                plan.faults[first..].iter().all(later_connection_loss),
+                plan.faults[first..].iter().all(onward_connection_loss),
                 "seed {seed}: {}",
                 plan.describe()
             );
             drawn += plan.faults.len() - first;
         }
-        // Seven draws a plan, each with probability 0.5.
-        assert!((250..=450).contains(&drawn), "{drawn} in 100 plans");
+        // Four draws a plan, each with probability 0.5.
+        assert!((130..=270).contains(&drawn), "{drawn} in 100 plans");
     }
 
     /// [`most_faults`] counts every fault a plan may draw: with every probability 1 and a
