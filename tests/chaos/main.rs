@@ -39,6 +39,11 @@
 //! records it resends from its outbox, lost when that redial is lost before the server read
 //! them (`resend_drains_unacked`).
 //!
+//! One more, with its fixed twin, that the swarm missed until it reset the connections a
+//! listener's connection dials (sixteenth session): a sidecar gateway that drops a record it
+//! forwarded at its onward connection's `sent`, as if `sent` meant delivered, lost when that
+//! connection is lost before the server read it (`gateway_sent_as_delivered`).
+//!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
@@ -63,6 +68,7 @@ mod extra_connection_billed;
 mod false_as_not_consumed;
 mod forgotten_connect_failed;
 mod framing_wrapper_drops_sentv;
+mod gateway_sent_as_delivered;
 mod gives_up_too_soon;
 mod header_then_body;
 mod healing;

@@ -19,13 +19,14 @@
 //! it too.
 
 use crate::support::{
-    assert_caught_within, assert_fix_passes_many, assert_plan_catches, reset_after, Budget,
+    assert_caught_within, assert_fix_passes_many, assert_plan_catches, reset_after, store_record,
+    Budget, Records,
 };
 use std::collections::VecDeque;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::notifiers::pattern;
-use tcpnotify_sim::{always, factory, run_passing, run_state, Scenario, Seed};
+use tcpnotify_sim::{factory, run_passing, run_state, Scenario, Seed};
 
 /// A record's payload.
 const RECORD: usize = 1024;
@@ -128,12 +129,6 @@ impl TcpConnectionNotify for Sender {
     }
 }
 
-/// The server's store, kept across connections (its disk): the records in order.
-#[derive(Debug, Default)]
-struct Store {
-    records: u64,
-}
-
 /// Stores each record in order and acknowledges it; one resent after its acknowledgement was
 /// lost is acknowledged again and not stored twice.
 struct Server;
@@ -145,22 +140,7 @@ impl TcpConnectionNotify for Server {
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
         let (number, body) = data.split_at(8.min(data.len()));
         let n = u64::from_be_bytes(number.try_into().unwrap_or_default());
-        if let Some(store) = run_state::<Store>() {
-            let mut store = store.lock();
-            always(
-                "no record is skipped",
-                n <= store.records,
-                format_args!("record {n} arrived after {} stored", store.records),
-            );
-            if n == store.records {
-                always(
-                    "records hold their payload",
-                    body == payload(n),
-                    format_args!("record {n} differs"),
-                );
-                store.records += 1;
-            }
-        }
+        store_record(n, body == payload(n));
         conn.write(n.to_be_bytes().to_vec());
         true
     }
@@ -179,7 +159,7 @@ fn transfer(fixed: bool) -> Scenario {
         )
         .duration_ms(5000)
         .eventually("stored", |run| {
-            let stored = run.state::<Store>().map_or(0, |s| s.lock().records);
+            let stored = run.state::<Records>().map_or(0, |r| r.lock().stored);
             match stored >= RECORDS {
                 true => Ok(()),
                 false => Err(format!("{stored} of {RECORDS} records stored")),

@@ -6,7 +6,7 @@ use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::pattern;
-use tcpnotify_sim::{factory, run_state, FaultPlan, Scenario};
+use tcpnotify_sim::{always, factory, run_state, FaultPlan, Scenario};
 
 /// Most seeds a sweep may need to catch a bug.
 pub const MAX_SEEDS: u64 = 1000;
@@ -214,4 +214,34 @@ pub fn resuming_upload(scenario: Scenario, file: usize) -> Scenario {
                 false => Err("the server never said it had the whole file".to_string()),
             }
         })
+}
+
+/// A server's store of numbered records, kept across its connections and restarts (its
+/// disk): how many it holds, record 0 first.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub stored: u64,
+}
+
+/// Stores record `n` if it is the next one (`intact`: it holds its payload), asserting that
+/// none is skipped; a record already stored is not stored twice. Returns how many are stored.
+pub fn store_record(n: u64, intact: bool) -> u64 {
+    let Some(records) = run_state::<Records>() else {
+        return 0;
+    };
+    let mut records = records.lock();
+    always(
+        "no record is skipped",
+        n <= records.stored,
+        format_args!("record {n} arrived after {} stored", records.stored),
+    );
+    if n == records.stored {
+        always(
+            "records hold their payload",
+            intact,
+            format_args!("record {n} differs"),
+        );
+        records.stored += 1;
+    }
+    records.stored
 }
