@@ -5,7 +5,7 @@ use crate::support::{callbacks_of, snapshot_trace};
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan};
 use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{Echo, LineClient, LineServer, Sender};
-use tcpnotify_sim::run::{Ended, TraceEvent};
+use tcpnotify_sim::run::{Ended, RunOutcome, TraceEvent};
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
 use tcpnotify_sim::{run_passing, seed_or, Expectations, Seed};
 
@@ -27,6 +27,55 @@ fn partition(a: &str, b: &str, duration_ms: u64) -> FaultKind {
         duration_ms,
         one_way: false,
     }
+}
+
+/// The link between `client` and `server` takes 20ms each way, from the start.
+fn slow_link() -> Fault {
+    Fault::at(
+        0,
+        FaultKind::Latency {
+            a: "client".into(),
+            b: "server".into(),
+            latency_ms: 20,
+            max_latency_ms: None,
+        },
+    )
+}
+
+/// Host `server` crashes at `at_ms`, and restarts `restart_after_ms` later if given.
+fn crash(at_ms: u64, restart_after_ms: Option<u64>) -> Fault {
+    Fault::at(
+        at_ms,
+        FaultKind::Crash {
+            host: "server".into(),
+            restart_after_ms,
+        },
+    )
+}
+
+/// The time at which `who`'s first callback `name` came, in ms.
+fn first_at_ms(outcome: &RunOutcome, who: &str, name: &str) -> Option<u64> {
+    (outcome.trace.events().into_iter())
+        .find(|e| e.who == who && e.callback().is_some_and(|c| c.name() == name))
+        .map(|e| e.at_us / 1000)
+}
+
+/// `who`, dialling `server:7000`, failed with `connect_failed(timed out)` at `at_ms`: the
+/// connect timeout.
+fn assert_timed_out_at(outcome: &RunOutcome, who: &str, at_ms: u64) {
+    assert_eq!(
+        callbacks_of(outcome, who),
+        [
+            "proxy_via(server, 7000)",
+            "connecting(1)",
+            "connect_failed(timed out)"
+        ]
+    );
+    assert_eq!(
+        first_at_ms(outcome, who, "connect_failed"),
+        Some(at_ms),
+        "the failure comes at the connect timeout"
+    );
 }
 
 /// C3, C4: a host with nothing listening refuses at once.
@@ -60,24 +109,7 @@ fn c4_connect_failed_timed_out_across_a_partition() {
             partition("client", "server", 5000),
         )]));
     let outcome = run_passing(&scenario, seed_or(1));
-    assert_eq!(
-        callbacks_of(&outcome, "c1"),
-        [
-            "proxy_via(server, 7000)",
-            "connecting(1)",
-            "connect_failed(timed out)"
-        ]
-    );
-    let failed = outcome
-        .trace
-        .events()
-        .into_iter()
-        .find(|e| e.who == "c1" && e.callback().is_some_and(|c| c.name() == "connect_failed"));
-    assert_eq!(
-        failed.map(|e| e.at_us / 1000),
-        Some(1000),
-        "the failure comes at the connect timeout"
-    );
+    assert_timed_out_at(&outcome, "c1", 1000);
     snapshot_trace("connect_timed_out", &outcome);
 }
 
@@ -109,15 +141,7 @@ fn c3_happy_eyeballs_counts_down_then_connects() {
         .name("svc", &["dead", "server"])
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "svc", 7000, hello())
-        .plan(with_faults(vec![Fault::at(
-            0,
-            FaultKind::Latency {
-                a: "client".into(),
-                b: "server".into(),
-                latency_ms: 20,
-                max_latency_ms: None,
-            },
-        )]));
+        .plan(with_faults(vec![slow_link()]));
     let outcome = run_passing(&scenario, seed_or(1));
     assert_eq!(
         callbacks_of(&outcome, "c1")[..4],
@@ -254,13 +278,7 @@ fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
         .starting_at(1100)
         .plan(FaultPlan {
             connect_timeout_ms: 300,
-            ..with_faults(vec![Fault::at(
-                10,
-                FaultKind::Crash {
-                    host: "server".into(),
-                    restart_after_ms: Some(1000),
-                },
-            )])
+            ..with_faults(vec![crash(10, Some(1000))])
         })
         .expecting(Expectations {
             connect_failed: Some(1),
@@ -268,27 +286,7 @@ fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
             ..Expectations::default()
         });
     let outcome = run_passing(&scenario, seed_or(1));
-    let at_of = |who: &str, name: &str| {
-        outcome
-            .trace
-            .events()
-            .into_iter()
-            .find(|e| e.who == who && e.callback().is_some_and(|c| c.name() == name))
-            .map(|e| e.at_us / 1000)
-    };
-    assert_eq!(
-        callbacks_of(&outcome, "down"),
-        [
-            "proxy_via(server, 7000)",
-            "connecting(1)",
-            "connect_failed(timed out)"
-        ]
-    );
-    assert_eq!(
-        at_of("down", "connect_failed"),
-        Some(400),
-        "at the connect timeout"
-    );
+    assert_timed_out_at(&outcome, "down", 400);
     for who in ["over", "after"] {
         assert_eq!(
             callbacks_of(&outcome, who)[..3],
@@ -301,7 +299,7 @@ fn c4_connect_to_a_crashed_host_times_out_and_succeeds_after_the_restart() {
         );
     }
     assert_eq!(
-        at_of("over", "connected"),
+        first_at_ms(&outcome, "over", "connected"),
         Some(1011),
         "once the host is back"
     );
@@ -318,24 +316,7 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
     let scenario = Scenario::new("connect-syn-lost-in-crash")
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "server", 7000, hello())
-        .plan(with_faults(vec![
-            Fault::at(
-                0,
-                FaultKind::Latency {
-                    a: "client".into(),
-                    b: "server".into(),
-                    latency_ms: 20,
-                    max_latency_ms: None,
-                },
-            ),
-            Fault::at(
-                10,
-                FaultKind::Crash {
-                    host: "server".into(),
-                    restart_after_ms: Some(100),
-                },
-            ),
-        ]))
+        .plan(with_faults(vec![slow_link(), crash(10, Some(100))]))
         .expecting(Expectations {
             connect_failed: Some(0),
             accepted: Some(1),
@@ -350,6 +331,49 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
     snapshot_trace("connect_syn_lost_in_crash", &outcome);
 }
 
+/// A line server of limit 1 under `plan`, `holder` (`requests` of them, from `start_ms`)
+/// and `waiter` (one request, from `waiter_ms`) dialling it; no connect may fail.
+fn holder_and_waiter(
+    name: &str,
+    (requests, start_ms): (usize, u64),
+    waiter_ms: u64,
+    plan: FaultPlan,
+) -> Scenario {
+    let mut scenario = Scenario::new(name)
+        .listener("server", "server", 7000, factory(LineServer::default))
+        .client(
+            "holder",
+            "client",
+            "server",
+            7000,
+            factory(move || LineClient::new(requests)),
+        )
+        .starting_at(start_ms)
+        .client(
+            "waiter",
+            "client",
+            "server",
+            7000,
+            factory(|| LineClient::new(1)),
+        )
+        .starting_at(waiter_ms)
+        .plan(plan)
+        .expecting(Expectations {
+            connect_failed: Some(0),
+            ..Expectations::default()
+        });
+    scenario.listeners[0].limit = 1;
+    scenario
+}
+
+/// `waiter` connected, at its one attempt.
+fn assert_waiter_connected(outcome: &RunOutcome) {
+    assert_eq!(
+        callbacks_of(outcome, "waiter")[..3],
+        ["proxy_via(server, 7000)", "connecting(1)", "connected"]
+    );
+}
+
 /// C4: turmoil's restart of a running host (a second crash's restart, after the first one's)
 /// drops its listener's backlog: a SYN waiting there is lost and sent again, so the connect
 /// succeeds on the new listener instead of being refused. The server (limit 1, links of 20ms)
@@ -358,57 +382,70 @@ fn c4_a_syn_lost_in_a_crash_is_sent_again_after_the_restart() {
 /// waits in the backlog until the restart at 200ms, then connects to `server#3`.
 #[test]
 fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
-    let crash = |at_ms: u64, restart_after_ms: u64| {
-        Fault::at(
-            at_ms,
-            FaultKind::Crash {
-                host: "server".into(),
-                restart_after_ms: Some(restart_after_ms),
-            },
-        )
-    };
-    let mut scenario = Scenario::new("connect-backlog-of-restarted-host")
-        .listener("server", "server", 7000, factory(LineServer::default))
-        .client(
-            "holder",
-            "client",
-            "server",
-            7000,
-            factory(|| LineClient::new(5)),
-        )
-        .starting_at(120)
-        .client(
-            "waiter",
-            "client",
-            "server",
-            7000,
-            factory(|| LineClient::new(1)),
-        )
-        .starting_at(130)
-        .plan(with_faults(vec![
-            Fault::at(
-                0,
-                FaultKind::Latency {
-                    a: "client".into(),
-                    b: "server".into(),
-                    latency_ms: 20,
-                    max_latency_ms: None,
-                },
-            ),
-            crash(10, 100),
-            crash(50, 150),
-        ]))
-        .expecting(Expectations {
-            connect_failed: Some(0),
-            ..Expectations::default()
-        });
-    scenario.listeners[0].limit = 1;
-    let outcome = run_passing(&scenario, seed_or(1));
-    assert_eq!(
-        callbacks_of(&outcome, "waiter")[..3],
-        ["proxy_via(server, 7000)", "connecting(1)", "connected"]
+    let scenario = holder_and_waiter(
+        "connect-backlog-of-restarted-host",
+        (5, 120),
+        130,
+        with_faults(vec![
+            slow_link(),
+            crash(10, Some(100)),
+            crash(50, Some(150)),
+        ]),
     );
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_waiter_connected(&outcome);
     let text = outcome.trace.render_text();
     assert!(text.contains("server#3.1 accepted"), "{text}");
     snapshot_trace("connect_backlog_of_restarted_host", &outcome);
+}
+
+/// C4: a SYN in flight when its host crashes is lost from when it left. The client's link
+/// takes 20ms, the server crashes at 10ms, and turmoil holds the SYN until the server
+/// restarts: at 510ms, past the 300ms connect timeout, or never. Either way the connect times
+/// out 300ms after the SYN left, not 300ms after the crash, as a connect to a host already
+/// down does. A SYN waiting in a live backlog counts nothing toward the timeout
+/// (`n3_peers_of_a_listener_at_its_limit_wait_in_its_backlog_past_the_connect_timeout`,
+/// `tests/simulation/scale.rs`); one that a crash caught on its way counts.
+#[test]
+fn c4_a_syn_in_flight_when_its_host_crashes_is_lost_from_when_it_left() {
+    for restart_after_ms in [Some(500), None] {
+        let scenario = Scenario::new("connect-syn-in-flight-crash")
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client("c1", "client", "server", 7000, hello())
+            .plan(FaultPlan {
+                connect_timeout_ms: 300,
+                ..with_faults(vec![slow_link(), crash(10, restart_after_ms)])
+            })
+            .expecting(Expectations {
+                connect_failed: Some(1),
+                accepted: Some(0),
+                ..Expectations::default()
+            });
+        let outcome = run_passing(&scenario, seed_or(1));
+        assert_timed_out_at(&outcome, "c1", 300);
+    }
+}
+
+/// C4, S1: a SYN waiting in a live listener's backlog is not lost, however long it waits; a
+/// crash that drops the backlog loses it, and it is sent again once the host is back. The
+/// server (limit 1, links of 20ms, connect timeout 300ms) is held by `holder` for 30
+/// requests; `waiter` waits in its backlog from 30ms until the crash at 600ms, twice the
+/// timeout, and connects to the restarted `server#2` after 700ms.
+#[test]
+fn c4_a_syn_that_waited_in_a_backlog_past_the_timeout_is_sent_again_after_a_crash() {
+    let scenario = holder_and_waiter(
+        "connect-backlog-then-crash",
+        (30, 0),
+        10,
+        FaultPlan {
+            connect_timeout_ms: 300,
+            ..with_faults(vec![slow_link(), crash(600, Some(100))])
+        },
+    );
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_waiter_connected(&outcome);
+    let connected = first_at_ms(&outcome, "waiter", "connected").expect("connected");
+    assert!(connected >= 700, "after the restart: {connected}ms");
+    let text = outcome.trace.render_text();
+    assert!(text.contains("server#2.1 accepted"), "{text}");
 }

@@ -126,6 +126,14 @@ struct State {
     links: FxHashMap<LinkKey, Arc<Mutex<Link>>>,
     /// Tasks waiting for a partition to heal or a host to restart.
     heal_waiters: Vec<Waker>,
+    /// Connects whose SYN is out, by a number given in the order they asked ([`SynWatch`]):
+    /// the host it went to, and the task to wake when that host crashes or restarts.
+    syn_watchers: BTreeMap<u64, (Arc<str>, Waker)>,
+    /// The number the next [`SynWatch`] takes.
+    next_syn_watch: u64,
+    /// Hosts that answer no SYN: those the run leaves out of turmoil that no client dials
+    /// (`run::outside`).
+    silent: BTreeSet<String>,
     /// Connection names and their sockets (local, remote), learned from the trace. Hashed,
     /// with no random state: every connection is registered, only a fault naming one looks
     /// it up, and nothing iterates it (its order is never seen); a sorted map's insert,
@@ -143,6 +151,42 @@ impl State {
     /// Whether traffic from `from` to `to` is cut.
     fn is_blocked(&self, from: &str, to: &str) -> bool {
         (self.blocked.get(from)).is_some_and(|cut| cut.contains(to))
+    }
+
+    /// Host `host` crashed or restarted: its generation moves on, and the connects whose SYN
+    /// was out to it, which that lost, are returned to be woken in the order they sent it.
+    fn new_generation(&mut self, host: &str) -> Vec<Waker> {
+        *self.generations.entry(host.to_string()).or_default() += 1;
+        let lost: Vec<u64> = (self.syn_watchers.iter())
+            .filter(|(_, (to, _))| &**to == host)
+            .map(|(id, _)| *id)
+            .collect();
+        (lost.iter())
+            .filter_map(|id| self.syn_watchers.remove(id))
+            .map(|(_, waker)| waker)
+            .collect()
+    }
+}
+
+/// A connect's watch on its SYN while it is out ([`FaultLayer::poll_syn_lost`]); dropping it
+/// forgets the task to wake.
+pub(super) struct SynWatch<'a> {
+    layer: &'a FaultLayer,
+    /// Its number among the watchers, from its first wait.
+    id: Option<u64>,
+}
+
+impl<'a> SynWatch<'a> {
+    pub(super) fn new(layer: &'a FaultLayer) -> Self {
+        SynWatch { layer, id: None }
+    }
+}
+
+impl Drop for SynWatch<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.layer.lock().syn_watchers.remove(&id);
+        }
     }
 }
 
@@ -235,8 +279,9 @@ impl FaultLayer {
         self.hosts.keys().map(String::as_str)
     }
 
-    /// How long a connect waits for its handshake, whatever holds it (a partition, a host
-    /// that is down, a listener that does not accept).
+    /// How long a connect's SYNs may be lost in all (across a partition, to a host that is
+    /// down or answers nothing) before it times out. A SYN waiting in a live listener's
+    /// backlog is not lost (`fault::network`).
     pub(crate) fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.plan.connect_timeout_ms)
     }
@@ -335,18 +380,54 @@ impl FaultLayer {
     /// Host `host` crashed: until [`host_restarted`](Self::host_restarted), SYNs to it are
     /// lost, so connects to it wait (and time out) as TCP's SYN retransmissions would.
     pub(crate) fn host_crashed(&self, host: &str) {
-        let mut state = self.lock();
-        state.down.insert(host.to_string());
-        *state.generations.entry(host.to_string()).or_default() += 1;
+        let watchers = {
+            let mut state = self.lock();
+            state.down.insert(host.to_string());
+            state.new_generation(host)
+        };
+        watchers.into_iter().for_each(Waker::wake);
     }
 
     /// Host `host` runs again (turmoil restarts a running host too, with a fresh backlog):
     /// waiting connects send their SYN.
     pub(crate) fn host_restarted(&self, host: &str) {
+        let mut watchers = Vec::new();
         self.wake_heal_waiters(|state| {
             state.down.remove(host);
-            *state.generations.entry(host.to_string()).or_default() += 1;
+            watchers = state.new_generation(host);
         });
+        watchers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Host `host` answers no SYN, for the whole run: a connect to it times out.
+    pub(crate) fn host_silent(&self, host: &str) {
+        self.lock().silent.insert(host.to_string());
+    }
+
+    /// Whether the SYN `watch` sent to host `to` when it was at `generation` is lost: `to`
+    /// crashed or restarted since (turmoil drops a SYN waiting in a backlog at once, and keeps
+    /// one in flight to a crashed host until it is back), or `to` answers nothing. If not,
+    /// `cx` is woken when `to` next crashes or restarts.
+    pub(super) fn poll_syn_lost(
+        &self,
+        watch: &mut SynWatch<'_>,
+        to: &Arc<str>,
+        generation: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let mut state = self.lock();
+        let now = state.generations.get(&**to).copied().unwrap_or(0);
+        if now != generation || state.silent.contains(&**to) {
+            return Poll::Ready(());
+        }
+        let id = *watch.id.get_or_insert_with(|| {
+            state.next_syn_watch += 1;
+            state.next_syn_watch
+        });
+        state
+            .syn_watchers
+            .insert(id, (to.clone(), cx.waker().clone()));
+        Poll::Pending
     }
 
     /// How many times host `host` crashed or restarted so far: a connect whose host changed

@@ -551,7 +551,8 @@ pub struct FaultPlan {
     /// saved plans and descriptions.
     #[serde(default = "default_window", skip_serializing_if = "is_default_window")]
     pub window: usize,
-    /// How long a connect across a partition waits before timing out.
+    /// How long a connect's SYNs may be lost in all (across a partition, to a host that is
+    /// down) before it times out; a SYN waiting in a live listener's backlog counts nothing.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u64,
     /// The faults, in no particular order.

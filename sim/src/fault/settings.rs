@@ -119,7 +119,8 @@ pub struct FaultSettings {
     pub refusals: f64,
     /// Range of how long a refusal lasts.
     pub refusal_ms: Span,
-    /// How long a connect across a partition waits before timing out.
+    /// How long a connect's SYNs may be lost in all (across a partition, to a host that is
+    /// down) before it times out; a SYN waiting in a live listener's backlog counts nothing.
     pub connect_timeout_ms: u64,
     /// When timed faults (partitions, crashes) may fire, in simulated milliseconds. Absent
     /// (the default): they are timed by the traffic, each firing on an event of a client

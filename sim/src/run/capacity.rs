@@ -17,7 +17,7 @@
 //! SYN: one per address each client resolves, and one more each time a crash or a restart of
 //! its host loses that SYN, as it is then sent again (`fault::network`). A listener's backlog
 //! can then never overflow, even when it is at its connection limit (N3) and accepts nothing:
-//! peers wait for it or time out. tokio's channels allocate their slots only as they fill, so
+//! peers wait for it, however long. tokio's channels allocate their slots only as they fill, so
 //! a large capacity costs nothing up front.
 //!
 //! A real limit: turmoil gives each host the ephemeral ports 49152 to 65535, and a port stays

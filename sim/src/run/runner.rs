@@ -292,6 +292,11 @@ fn run_pass(
         linked,
     );
     let layer = FaultLayer::new(plan.clone(), addresses.clone());
+    // A SYN to a silent host is lost wherever it is (turmoil's connect to one never ends):
+    // the layer counts that wait toward the connect timeout.
+    for (host, _) in answers.iter().filter(|(_, a)| **a == Answer::Silent) {
+        layer.host_silent(host);
+    }
     let trace = Trace::new();
     // Each client's connection and the one a listener accepts for it: what the run's maps
     // of connections are sized for.
