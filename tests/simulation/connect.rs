@@ -426,6 +426,67 @@ fn c4_a_syn_in_flight_when_its_host_crashes_is_lost_from_when_it_left() {
     }
 }
 
+/// C4, S1: a SYN that a crash caught on its way is lost only until the host is back: turmoil
+/// then delivers it to the restarted listener's backlog, where it waits uncounted like any
+/// other. The server (limit 1, connect timeout 300ms) crashes at 345ms and restarts at
+/// 350ms; `waiter`'s SYN left at 340ms over a 20ms link, `holder` (on a 4ms link) takes the
+/// restarted listener's one slot at 356ms and holds it for 40 requests, so `waiter` waits in
+/// the backlog past its timeout and connects at its one attempt.
+#[test]
+fn c4_a_syn_a_crash_caught_on_its_way_waits_uncounted_in_the_restarted_backlog() {
+    let link = |a: &str, latency_ms| {
+        Fault::at(
+            0,
+            FaultKind::Latency {
+                a: a.into(),
+                b: "server".into(),
+                latency_ms,
+                max_latency_ms: None,
+            },
+        )
+    };
+    let mut scenario = Scenario::new("connect-syn-in-flight-then-backlog")
+        .listener("server", "server", 7000, factory(LineServer::default))
+        .client(
+            "holder",
+            "near",
+            "server",
+            7000,
+            factory(|| LineClient::new(40)),
+        )
+        .starting_at(352)
+        .client(
+            "waiter",
+            "client",
+            "server",
+            7000,
+            factory(|| LineClient::new(1)),
+        )
+        .starting_at(340)
+        .plan(FaultPlan {
+            connect_timeout_ms: 300,
+            ..with_faults(vec![
+                link("client", 20),
+                link("near", 4),
+                crash(345, Some(5)),
+            ])
+        })
+        .expecting(Expectations {
+            connect_failed: Some(0),
+            ..Expectations::default()
+        });
+    scenario.listeners[0].limit = 1;
+    let outcome = run_passing(&scenario, seed_or(1));
+    assert_waiter_connected(&outcome);
+    let connected = first_at_ms(&outcome, "waiter", "connected").expect("connected");
+    assert!(
+        connected > 640,
+        "past the timeout from when it left: {connected}ms"
+    );
+    let text = outcome.trace.render_text();
+    assert!(text.contains("server#2.2 accepted"), "{text}");
+}
+
 /// C4, S1: a SYN waiting in a live listener's backlog is not lost, however long it waits; a
 /// crash that drops the backlog loses it, and it is sent again once the host is back. The
 /// server (limit 1, links of 20ms, connect timeout 300ms) is held by `holder` for 30

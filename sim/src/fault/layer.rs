@@ -5,8 +5,9 @@
 //!
 //! turmoil accepts every write whole and returns one segment per read, refuses connects into a
 //! partition at once, and drops data on its own partitions. Partial writes, re-chunked reads,
-//! byte-sized send buffers, partitions that hold data and heal, and connect time-outs are
-//! therefore made here, over any backend: the same faults wrap a real socket.
+//! byte-sized send buffers, partitions that hold data and heal, and the time-outs of connects
+//! whose SYNs these faults lose are therefore made here, over any backend: the same faults
+//! wrap a real socket (whose kernel keeps its own connect timeout).
 //!
 //! Flow control is made here too. Each direction of a connection holds at most the plan's
 //! [`window`](FaultPlan::window) of bytes written and not yet read by the peer, in at most
@@ -404,10 +405,15 @@ impl FaultLayer {
         self.lock().silent.insert(host.to_string());
     }
 
+    /// Whether a SYN to host `to` is ever answered: not if `to` is silent.
+    pub(super) fn answers_syns(&self, to: &str) -> bool {
+        !self.lock().silent.contains(to)
+    }
+
     /// Whether the SYN `watch` sent to host `to` when it was at `generation` is lost: `to`
-    /// crashed or restarted since (turmoil drops a SYN waiting in a backlog at once, and keeps
-    /// one in flight to a crashed host until it is back), or `to` answers nothing. If not,
-    /// `cx` is woken when `to` next crashes or restarts.
+    /// crashed or restarted since (turmoil drops a SYN waiting in a backlog at once, and holds
+    /// one in flight to a crashed host until it is back, then delivers it to the new backlog).
+    /// If not, `cx` is woken when `to` next crashes or restarts.
     pub(super) fn poll_syn_lost(
         &self,
         watch: &mut SynWatch<'_>,
@@ -417,7 +423,7 @@ impl FaultLayer {
     ) -> Poll<()> {
         let mut state = self.lock();
         let now = state.generations.get(&**to).copied().unwrap_or(0);
-        if now != generation || state.silent.contains(&**to) {
+        if now != generation {
             return Poll::Ready(());
         }
         let id = *watch.id.get_or_insert_with(|| {

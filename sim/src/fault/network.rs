@@ -12,12 +12,14 @@
 //!
 //! The timeout counts only the time the connect's SYNs are lost, added up over its attempts:
 //! waiting for a partition to heal or a host to come up, and a SYN that a crash caught on its
-//! way (from when it left) or that went to a host that answers nothing. A SYN waiting in a
-//! live listener's backlog, behind a listener at its limit, is not lost, however long it
-//! waits: a kernel completes that handshake from the backlog and the peer's connect succeeds
-//! (difference S1 of `docs/contract.md`), so the simulated connect waits for the accept and
-//! does not time out. Until the fifteenth session the timeout covered the whole handshake,
-//! and a peer of a listener at its limit timed out where a real one connects: a false red.
+//! way (from when it left until the host is back) or that went to a host that answers
+//! nothing. A SYN waiting in a live listener's backlog, behind a listener at its limit, is not
+//! lost, however long it waits, whether it was sent there or held through a crash and
+//! delivered after the restart: a kernel completes that handshake from the backlog and the
+//! peer's connect succeeds (difference S1 of `docs/contract.md`), so the simulated connect
+//! waits for the accept and does not time out. Before the sixteenth session the timeout
+//! covered the whole handshake, and a peer of a listener at its limit timed out where a real
+//! one connects: a false red.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -84,8 +86,8 @@ impl<N> FaultNetwork<N> {
 /// path is open and the host is up, and again if a crash or restart of `to` lost it.
 ///
 /// Only the time a SYN is lost counts: while the connect waits for the path to open or the
-/// host to come up, and once `to` crashed or restarted with the SYN out, or if it answers
-/// nothing. A SYN that reached a live listener and waits in its backlog, held by a listener
+/// host to come up, once `to` crashed with the SYN on its way until it is back
+/// ([`await_answer`]), and all of it if `to` answers nothing. A SYN that reached a live listener and waits in its backlog, held by a listener
 /// at its limit, is not lost: a kernel completes that handshake from the backlog (difference
 /// S1), so the connect waits for the accept however long it takes. So does a SYN whose path a
 /// partition cuts while it waits there, as the kernel's handshake was then already done.
@@ -113,24 +115,11 @@ async fn dial<N: Network>(
             ));
         }
         let generation = layer.generation(to);
-        let sent = tokio::time::Instant::now();
-        let mut connect = std::pin::pin!(inner.connect(address));
-        let mut watch = SynWatch::new(layer);
-        // On its way or in a live backlog, the SYN is not lost: no time counts until it is.
-        let answered = std::future::poll_fn(|cx| match connect.as_mut().poll(cx) {
-            Poll::Ready(answer) => Poll::Ready(Some(answer)),
-            Poll::Pending => (layer.poll_syn_lost(&mut watch, to, generation, cx)).map(|()| None),
-        })
-        .await;
-        drop(watch);
-        let answer = match answered {
-            Some(answer) => answer,
-            // Lost with no answer yet, so it never reached a backlog (a crash refuses those
-            // at once): it was lost from when it left.
-            None => {
-                budget.left = budget.left.saturating_sub(sent.elapsed());
-                budget.spend(connect).await?
-            }
+        let connect = std::pin::pin!(inner.connect(address));
+        let answer = match layer.answers_syns(to) {
+            true => await_answer(connect, &mut budget, layer, from, to, generation).await?,
+            // No SYN to it is ever answered: lost from when it left.
+            false => budget.spend(connect).await?,
         };
         match answer {
             Err(e)
@@ -138,6 +127,47 @@ async fn dial<N: Network>(
                     && layer.generation(to) != generation => {}
             result => return result,
         }
+    }
+}
+
+/// Awaits the answer to a SYN sent to `to` at `generation`. On its way or in a live backlog
+/// the SYN is not lost, and no time counts. Once `to` crashes or restarts with no answer yet,
+/// the SYN was in flight (a crash refuses those in a backlog at once): it is lost from when it
+/// left, and time counts until `to` is up again. turmoil then delivers it to the new backlog,
+/// where it waits uncounted once more.
+async fn await_answer<T>(
+    mut connect: std::pin::Pin<&mut impl Future<Output = io::Result<T>>>,
+    budget: &mut Budget,
+    layer: &FaultLayer,
+    from: &str,
+    to: &Arc<str>,
+    mut generation: u64,
+) -> io::Result<io::Result<T>> {
+    let mut left = tokio::time::Instant::now();
+    loop {
+        let mut watch = SynWatch::new(layer);
+        let answered = std::future::poll_fn(|cx| match connect.as_mut().poll(cx) {
+            Poll::Ready(answer) => Poll::Ready(Some(answer)),
+            Poll::Pending => (layer.poll_syn_lost(&mut watch, to, generation, cx)).map(|()| None),
+        })
+        .await;
+        drop(watch);
+        if let Some(answer) = answered {
+            return Ok(answer);
+        }
+        budget.left = budget.left.saturating_sub(left.elapsed());
+        let mut up = std::pin::pin!(layer.wait_connectable(from, to));
+        let answered = budget
+            .spend(std::future::poll_fn(|cx| match connect.as_mut().poll(cx) {
+                Poll::Ready(answer) => Poll::Ready(Some(answer)),
+                Poll::Pending => up.as_mut().poll(cx).map(|()| None),
+            }))
+            .await?;
+        if let Some(answer) = answered {
+            return Ok(answer);
+        }
+        generation = layer.generation(to);
+        left = tokio::time::Instant::now();
     }
 }
 
