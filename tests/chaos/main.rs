@@ -49,7 +49,11 @@
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
 //! pass (a failure there is a simulator defect, as the paced server's was); eighteen more
 //! styles in `correct_styles_2` (a framing layer across `set_notify`, `expect` framing,
-//! happy eyeballs, writes from `closed`, transforms in `sent`, throttle-paced writers, ...).
+//! happy eyeballs, writes from `closed`, transforms in `sent`, throttle-paced writers, ...);
+//! ten more sweeps in `correct_styles_3` (redialling clients under every fault against
+//! listeners that close themselves, five addresses, a `proxy_via` chain and a server dialling
+//! from its callbacks; `expect` churn, mute and swap churn, empty and one-byte writes,
+//! `write_final` echoes, a trailing partial frame, connections disposing each other).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
@@ -60,6 +64,7 @@ mod closed_as_end_of_response;
 mod correct_echo;
 mod correct_styles;
 mod correct_styles_2;
+mod correct_styles_3;
 mod duplicate_on_retry;
 mod eager_writer;
 mod environment;

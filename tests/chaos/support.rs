@@ -104,9 +104,13 @@ pub const FIX_MANY_SEEDS: u64 = 300;
 /// style of `correct_styles_2`) over [`FIX_MANY_SEEDS`] seeds, or the seeds the environment
 /// asks for, and asserts that every one passed.
 pub fn assert_fix_passes_many(scenario: Scenario) {
-    let pass = Chaos::new(scenario)
-        .seeds(0..FIX_MANY_SEEDS)
-        .assert_passes();
+    assert_passes_seeds(scenario, FIX_MANY_SEEDS);
+}
+
+/// [`assert_fix_passes_many`] over `seeds` seeds by default: for sweeps whose runs are too
+/// long for [`FIX_MANY_SEEDS`] in CI.
+pub fn assert_passes_seeds(scenario: Scenario, seeds: u64) {
+    let pass = Chaos::new(scenario).seeds(0..seeds).assert_passes();
     println!("{pass}");
 }
 
