@@ -3,8 +3,8 @@
 //! simulated time, host and connection. Rendered as deterministic text (one event per line,
 //! for snapshots and diffs) and as JSON lines (for tools).
 
+use super::ended::Ended;
 use super::log_line::{write_one_line, LogFields, LogLevel};
-use super::runner::Ended;
 use crate::json;
 use crate::validate::{MAX_LOG_EVENTS, MAX_TRACE_EVENTS};
 use serde::{Deserialize, Serialize};
@@ -260,12 +260,12 @@ impl EventKind {
     /// use tcpnotify_sim::run::{Ended, EventKind};
     /// let note = |text: &str| EventKind::Note { text: text.into() };
     /// assert_eq!(
-    ///     note("run ended: all clients finished").of_its_own_kind(),
+    ///     note("run ended: all clients finished").upgrade_older_note(),
     ///     EventKind::RunEnded { ended: Ended::AllFinished }
     /// );
-    /// assert_eq!(note("run ended, then").of_its_own_kind(), note("run ended, then"));
+    /// assert_eq!(note("run ended, then").upgrade_older_note(), note("run ended, then"));
     /// ```
-    pub fn of_its_own_kind(self) -> EventKind {
+    pub fn upgrade_older_note(self) -> EventKind {
         let EventKind::Note { text } = &self else {
             return self;
         };
@@ -943,7 +943,7 @@ impl Trace {
             // event's fields keep the order they were logged in.
             match serde_json::from_str::<TraceEvent>(line) {
                 Ok(mut event) => {
-                    event.kind = event.kind.of_its_own_kind();
+                    event.kind = event.kind.upgrade_older_note();
                     events.push(event);
                 }
                 Err(_) if !known => continue,
@@ -1341,7 +1341,7 @@ mod tests {
     /// (`len` and `head`), read back with its count and preview, and shown as the note it
     /// was before it had a kind of its own.
     #[test]
-    fn final_written_is_an_event_of_its_own_kind_with_its_data() {
+    fn final_written_is_an_event_upgrade_older_note_with_its_data() {
         let trace = Trace::from_events(vec![TraceEvent {
             at_us: 1000,
             host: "server".into(),
@@ -1380,7 +1380,7 @@ mod tests {
     /// Queued bytes a close at once discarded: a `discarded` event with their count, shown as
     /// the note it was before it had a kind of its own.
     #[test]
-    fn discarded_is_an_event_of_its_own_kind_with_its_count() {
+    fn discarded_is_an_event_upgrade_older_note_with_its_count() {
         let trace = Trace::from_events(vec![TraceEvent {
             at_us: 3000,
             host: "client".into(),
@@ -1407,7 +1407,7 @@ mod tests {
     /// The run's end: a `run_ended` event with how it ended in fields, shown as the note it
     /// was before it had a kind of its own, and read back whole.
     #[test]
-    fn run_ended_is_an_event_of_its_own_kind_with_how_it_ended() {
+    fn run_ended_is_an_event_upgrade_older_note_with_how_it_ended() {
         let ends = [
             (Ended::AllFinished, r#""ended":"all_finished""#),
             (
