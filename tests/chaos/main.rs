@@ -44,6 +44,10 @@
 //! forwarded at its onward connection's `sent`, as if `sent` meant delivered, lost when that
 //! connection is lost before the server read it (`gateway_sent_as_delivered`).
 //!
+//! And one the swarm catches though it times refusals and partitions by a client's first
+//! events only: a resuming uploader that gives up when a redial's connect fails
+//! (`failed_redial_gives_up`).
+//!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
@@ -70,6 +74,7 @@ mod eager_writer;
 mod environment;
 mod expect_lost_on_redial;
 mod extra_connection_billed;
+mod failed_redial_gives_up;
 mod false_as_not_consumed;
 mod forgotten_connect_failed;
 mod framing_wrapper_drops_sentv;

@@ -18,7 +18,8 @@
 //! written by hand after the server's first `received` catches it too.
 
 use crate::support::{
-    assert_caught, assert_fix_passes_many, assert_plan_catches, reset_after, resuming_upload,
+    assert_caught, assert_fix_passes_many, assert_plan_catches, reset_after,
+    resuming_upload_redialling, FailedConnects,
 };
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::FaultPlan;
@@ -87,6 +88,12 @@ impl TcpConnectionNotify for Server {
 }
 
 fn upload(fixed: bool) -> Scenario {
+    upload_redialling(fixed, FailedConnects::Redialled)
+}
+
+/// The upload to a server resuming from what it stored (`fixed`) or received, by a client
+/// dialling again after the failed connects `failed_connects` names.
+pub(crate) fn upload_redialling(fixed: bool, failed_connects: FailedConnects) -> Scenario {
     let server = move || Server {
         partial: Vec::new(),
         fixed,
@@ -94,7 +101,7 @@ fn upload(fixed: bool) -> Scenario {
     let scenario = Scenario::new("resume-offset-counts-unstored")
         .listener("server", "server", 7000, factory(server))
         .duration_ms(5000);
-    resuming_upload(scenario, FILE)
+    resuming_upload_redialling(scenario, FILE, failed_connects)
 }
 
 /// The bug hides on a quiet network: nothing is lost, "have" is 0 and then the whole file.

@@ -157,9 +157,30 @@ pub struct Upload {
 struct ResumingUploader {
     file: usize,
     done: bool,
+    failed_connects: FailedConnects,
+    /// This connection is a redial, not the client's first.
+    redialled: bool,
+}
+
+/// Which failed connects a resuming uploader dials again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedConnects {
+    /// Every one: its first connection's and its redials'.
+    Redialled,
+    /// Only its first connection's: a redial whose connect fails gives the upload up.
+    FirstOnly,
 }
 
 impl ResumingUploader {
+    fn new(file: usize, failed_connects: FailedConnects) -> Self {
+        ResumingUploader {
+            file,
+            done: false,
+            failed_connects,
+            redialled: false,
+        }
+    }
+
     fn redial(&self, conn: &mut TcpConnection) {
         let Some(upload) = run_state::<Upload>() else {
             return;
@@ -170,8 +191,8 @@ impl ResumingUploader {
         }
         upload.redials += 1;
         let next = ResumingUploader {
-            file: self.file,
-            done: false,
+            redialled: true,
+            ..ResumingUploader::new(self.file, self.failed_connects)
         };
         conn.dial(next, "server", "7000");
     }
@@ -201,7 +222,9 @@ impl TcpConnectionNotify for ResumingUploader {
         }
     }
     fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
-        self.redial(conn);
+        if !self.redialled || self.failed_connects == FailedConnects::Redialled {
+            self.redial(conn);
+        }
     }
 }
 
@@ -209,7 +232,17 @@ impl TcpConnectionNotify for ResumingUploader {
 /// `file` bytes with resumes ([`Upload`]), and the property that the server eventually said
 /// it had it all.
 pub fn resuming_upload(scenario: Scenario, file: usize) -> Scenario {
-    let uploader = move || ResumingUploader { file, done: false };
+    resuming_upload_redialling(scenario, file, FailedConnects::Redialled)
+}
+
+/// [`resuming_upload`] with a client that dials again after the failed connects
+/// `failed_connects` names.
+pub fn resuming_upload_redialling(
+    scenario: Scenario,
+    file: usize,
+    failed_connects: FailedConnects,
+) -> Scenario {
+    let uploader = move || ResumingUploader::new(file, failed_connects);
     scenario
         .client("c1", "client", "server", 7000, factory(uploader))
         .eventually("uploaded", |run| {
