@@ -7,10 +7,11 @@
 //! failed connect.
 //!
 //! Only a refusal or partition that meets a redial's connect shows it: one that meets the
-//! first connect is handled. The swarm times both by a client's first events only (its
-//! `connecting`, `connected`, or one of its first three `sent` or `received`), never by a
-//! redial's; yet it is no false green: a loss drawn while a refusal is still on (up to a
-//! second) has the redial refused, and the swarm catches it at seed 2 (a refusal of the
+//! first connect is handled. Until the sixteenth session the swarm timed both by a client's
+//! first events only (its `connecting`, `connected`, or one of its first three `sent` or
+//! `received`), never by a redial's; yet this was no false green: a loss drawn while a
+//! refusal is still on (up to a second) has the redial refused, and the swarm caught it at
+//! seed 2 (a refusal of the
 //! server's port for 291 ms after `c1`'s 1st `sent`, a reset of `server.1` after its 27th
 //! `received`). A refusal of the server's port and a reset of the client's first connection,
 //! written by hand, catch it too.

@@ -44,9 +44,11 @@
 //! forwarded at its onward connection's `sent`, as if `sent` meant delivered, lost when that
 //! connection is lost before the server read it (`gateway_sent_as_delivered`).
 //!
-//! And one the swarm catches though it times refusals and partitions by a client's first
+//! And one the swarm caught even while it timed refusals and partitions by a client's first
 //! events only: a resuming uploader that gives up when a redial's connect fails
-//! (`failed_redial_gives_up`).
+//! (`failed_redial_gives_up`); and one it missed until it refused a port as a client's
+//! redial connects: a client that dials a report two seconds in and ignores the report's
+//! `connect_failed` (`late_report_connect_failed`).
 //!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
@@ -83,6 +85,7 @@ mod gives_up_too_soon;
 mod header_then_body;
 mod healing;
 mod late_loss_checkpoint;
+mod late_report_connect_failed;
 mod mute_on_throttle;
 mod mute_then_close;
 mod naive_framing;

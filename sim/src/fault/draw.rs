@@ -105,10 +105,12 @@ impl FaultPlan {
     /// first three redials are reset after one of their first 64 `sent` (the first few the
     /// likeliest), the second and third after one of their first `received` too, and each
     /// listener's second and third accepted connections after one of their first 64
-    /// `received` or `sent`. Last of all, drawn apart again, the connections each listener's
+    /// `received` or `sent`. Then, drawn apart again, the connections each listener's
     /// first accepted connection dials (a proxy's onward connection `p1.1~1` and its redial
     /// `p1.1~2`) are reset after one of their first `received` and after one of their first
-    /// 64 `sent`. A plan holds at most [`MAX_FAULTS`] faults.
+    /// 64 `sent`. After them, drawn apart again, each listener's port refuses as each of a
+    /// client's first three redials is `connecting`. A plan holds at most [`MAX_FAULTS`]
+    /// faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -397,6 +399,35 @@ impl FaultPlan {
                 }
             }
         }
+        // Refusals a redial's connect meets, from a stream of their own again so that every
+        // fault above stays as it was: the refusals and partitions above are timed by a
+        // client's first events and last at most a second or two, so a redial that comes
+        // later (after a long session, or dialled late to report) never meets one, and a
+        // client that retries a failed first connect but gives up on a failed redial passes.
+        // Each listener's port, with the refusals' probability, refuses after the
+        // `connecting` of each of a client's redials `c1~1` to `c1~3`, as its SYN leaves: a
+        // redial dials one port, and the others' refusals heal unseen.
+        let mut redialled = seed.stream("plan-redial-refusals", 0);
+        let refusals = settings.refusals.clamp(0.0, 1.0);
+        for conn in &topology.clients {
+            for k in 1..=LATER_CONNECTIONS {
+                for (host, port) in &topology.ports {
+                    if redialled.random_bool(refusals) {
+                        let connecting = EventTrigger {
+                            conn: format!("{conn}~{k}"),
+                            callback: "connecting".into(),
+                            nth: 1,
+                        };
+                        let refuse = FaultKind::Refuse {
+                            host: host.clone(),
+                            port: *port,
+                            duration_ms: settings.refusal_ms.pick(&mut redialled),
+                        };
+                        faults.push(Fault::after(connecting, refuse));
+                    }
+                }
+            }
+        }
         plan.faults = faults.0;
         plan
     }
@@ -423,7 +454,8 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 /// of it and of each of its redials up to [`LATER_CONNECTIONS`] (after a `received`, after a
 /// `sent`), and a slow close; per listener a reset of each of its accepted connections up to
 /// [`LATER_CONNECTIONS`] (two of the first) and two of each connection its first dials up to
-/// [`ONWARD_CONNECTIONS`]; two crashes per server host; a refusal per listener's port. What a
+/// [`ONWARD_CONNECTIONS`]; two crashes per server host; a refusal per listener's port, and
+/// one more per port for each client's redial up to [`LATER_CONNECTIONS`]. What a
 /// scenario's `[faults]` table is checked against.
 pub(crate) fn most_faults(
     settings: &FaultSettings,
@@ -446,7 +478,13 @@ pub(crate) fn most_faults(
             per(settings.slow_close, topology.clients.len()),
         ),
         ("crashes", per(settings.crashes, 2 * topology.servers.len())),
-        ("refusals", per(settings.refusals, topology.ports.len())),
+        (
+            "refusals",
+            per(
+                settings.refusals,
+                (1 + later * topology.clients.len()) * topology.ports.len(),
+            ),
+        ),
     ]
 }
 
@@ -1068,7 +1106,7 @@ mod tests {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             let onward = (plan.faults.iter())
                 .position(onward_connection_loss)
-                .unwrap_or(plan.faults.len());
+                .unwrap_or(redial_refusals_from(&plan));
             let first = (plan.faults.iter())
                 .position(later_connection_loss)
                 .unwrap_or(onward);
@@ -1123,23 +1161,25 @@ mod tests {
         assert!(nths.iter().any(|nth| *nth > SERVER_LOSS_MAX_EVENTS / 2));
     }
 
-    /// The resets of the connections listeners' connections dial are drawn last of all, from
-    /// a stream of their own: appended to the faults drawn before them.
+    /// The resets of the connections listeners' connections dial are drawn after every other
+    /// fault (but the refusals of redials, drawn after them), from a stream of their own:
+    /// appended to the faults drawn before them.
     #[test]
     fn onward_connection_losses_come_after_every_other_fault() {
         let settings = some_of_each_kind();
         let mut drawn = 0;
         for seed in 0..100 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let end = redial_refusals_from(&plan);
             let first = (plan.faults.iter())
                 .position(onward_connection_loss)
-                .unwrap_or(plan.faults.len());
+                .unwrap_or(end);
             assert!(
-                plan.faults[first..].iter().all(onward_connection_loss),
+                plan.faults[first..end].iter().all(onward_connection_loss),
                 "seed {seed}: {}",
                 plan.describe()
             );
-            drawn += plan.faults.len() - first;
+            drawn += end - first;
         }
         // Four draws a plan, each with probability 0.5.
         assert!((130..=270).contains(&drawn), "{drawn} in 100 plans");
@@ -1211,6 +1251,8 @@ mod tests {
         );
     }
 
+    /// A port refuses on the traffic of any client, and again as each of its redials is
+    /// `connecting`.
     #[test]
     fn refusals_refuse_a_listeners_port_on_the_traffic_of_any_client() {
         let settings = FaultSettings {
@@ -1220,19 +1262,67 @@ mod tests {
         };
         for seed in 0..50 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            assert_eq!(plan.faults.len(), 1, "{}", plan.describe());
-            let fault = &plan.faults[0];
-            let FaultKind::Refuse {
-                host,
-                port,
-                duration_ms,
-            } = &fault.kind
-            else {
-                panic!("seed {seed}: {fault} is not a refusal");
-            };
-            assert_eq!((host.as_str(), *port), ("server", 7000));
-            assert!((20..=40).contains(duration_ms), "{fault}");
-            assert!(matches!(fault.trigger, Trigger::After(_)), "{fault}");
+            // The port's refusal, then one after each redial's `connecting`.
+            assert_eq!(plan.faults.len(), 4, "{}", plan.describe());
+            assert!(!redial_refusal(&plan.faults[0]), "{}", plan.describe());
+            for (fault, redial) in plan.faults.iter().zip(["", "c1~1", "c1~2", "c1~3"]) {
+                let FaultKind::Refuse {
+                    host,
+                    port,
+                    duration_ms,
+                } = &fault.kind
+                else {
+                    panic!("seed {seed}: {fault} is not a refusal");
+                };
+                assert_eq!((host.as_str(), *port), ("server", 7000));
+                assert!((20..=40).contains(duration_ms), "{fault}");
+                let Trigger::After(event) = &fault.trigger else {
+                    panic!("seed {seed}: {fault} is not timed by the traffic");
+                };
+                if !redial.is_empty() {
+                    assert_eq!(
+                        (event.conn.as_str(), event.callback.as_str()),
+                        (redial, "connecting")
+                    );
+                    assert_eq!(event.nth, 1, "{fault}");
+                }
+            }
         }
+    }
+
+    /// Where the refusals timed by redials start in `plan`, drawn last: its end without them.
+    fn redial_refusals_from(plan: &FaultPlan) -> usize {
+        (plan.faults.iter())
+            .position(redial_refusal)
+            .unwrap_or(plan.faults.len())
+    }
+
+    /// Whether `fault` is a refusal timed by a client's redial's `connecting`.
+    fn redial_refusal(fault: &Fault) -> bool {
+        matches!(
+            (&fault.trigger, &fault.kind),
+            (Trigger::After(event), FaultKind::Refuse { .. })
+                if event.conn.contains('~') && event.callback == "connecting"
+        )
+    }
+
+    /// The refusals of redials are drawn last, from a stream of their own: appended to the
+    /// faults drawn before them, which stay as they were without them.
+    #[test]
+    fn redial_refusals_come_after_every_other_fault() {
+        let settings = some_of_each_kind();
+        let mut drawn = 0;
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = redial_refusals_from(&plan);
+            assert!(
+                plan.faults[first..].iter().all(redial_refusal),
+                "seed {seed}: {}",
+                plan.describe()
+            );
+            drawn += plan.faults.len() - first;
+        }
+        // Three draws a plan, each with the refusals' probability, 1.
+        assert_eq!(drawn, 300);
     }
 }

@@ -808,14 +808,16 @@ fn fault_settings_that_could_draw_too_many_faults_are_refused() {
     assert_eq!(parse_err(&text), "parsed");
 }
 
-/// Refusals count towards the bound: one per listener's port.
+/// Refusals count towards the bound: per listener's port one, and one for each of a client's
+/// first three redials.
 #[test]
 fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
     let hosts: Vec<String> = (0..139).map(|i| format!("\"h{i}\"")).collect();
     let listeners: String = (1..=200)
         .map(|i| format!("[[listeners]]\nname = \"l{i}\"\nhost = \"server\"\nport = {}\nnotifier = \"echo\"\n\n", 7000 + i))
         .collect();
-    // 141 hosts: 9,870 partitions, under the limit alone; 201 ports refuse too.
+    // 141 hosts: 9,870 partitions, under the limit alone; 201 ports refuse too, each up to
+    // four times (c1 and its three redials): 804.
     let file = |faults: &str| {
         format!(
             "hosts = [{}]\n{GOOD}\n{listeners}[faults]\npartitions = 0.1\n{faults}",
@@ -826,7 +828,7 @@ fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
     let err = parse_err(&file("refusals = 0.1\n"));
     assert!(
         err.contains(
-            "faults.partitions: plans drawn for 141 hosts and 1 clients may hold 10071 faults"
+            "faults.partitions: plans drawn for 141 hosts and 1 clients may hold 10674 faults"
         ),
         "{err}"
     );
