@@ -181,16 +181,8 @@ impl FaultPlan {
         }
         for conn in &topology.clients {
             if rng.random_bool(settings.resets.clamp(0.0, 1.0)) {
-                let nth = settings.reset_after_received.pick(&mut rng).max(1);
-                let received = EventTrigger {
-                    conn: conn.clone(),
-                    callback: "received".into(),
-                    nth: u32::try_from(nth).unwrap_or(u32::MAX),
-                };
-                faults.push(Fault::after(
-                    received,
-                    FaultKind::Reset { conn: conn.clone() },
-                ));
+                let nth = received_nth(settings, &mut rng);
+                faults.push(reset_after(conn, "received", nth));
             }
             if rng.random_bool(settings.slow_close.clamp(0.0, 1.0)) {
                 faults.push(Fault::at(
@@ -260,22 +252,11 @@ impl FaultPlan {
         for conn in &topology.clients {
             if later.random_bool(resets) {
                 let nth = later.random_range(1..=LATE_RESET_MAX_SENT);
-                let sent = EventTrigger {
-                    conn: conn.clone(),
-                    callback: "sent".into(),
-                    nth,
-                };
-                faults.push(Fault::after(sent, FaultKind::Reset { conn: conn.clone() }));
+                faults.push(reset_after(conn, "sent", nth));
             }
             if later.random_bool(resets) {
-                let redial = format!("{conn}~1");
-                let nth = settings.reset_after_received.pick(&mut later).max(1);
-                let received = EventTrigger {
-                    conn: redial.clone(),
-                    callback: "received".into(),
-                    nth: u32::try_from(nth).unwrap_or(u32::MAX),
-                };
-                faults.push(Fault::after(received, FaultKind::Reset { conn: redial }));
+                let nth = received_nth(settings, &mut later);
+                faults.push(reset_after(&format!("{conn}~1"), "received", nth));
             }
         }
         // Losses timed by a server's own progress, from a stream of their own so that every
@@ -289,15 +270,8 @@ impl FaultPlan {
             let accepted = format!("{listener}.1");
             for callback in ["received", "sent"] {
                 if served.random_bool(resets) {
-                    let event = EventTrigger {
-                        conn: accepted.clone(),
-                        callback: callback.into(),
-                        nth: served.random_range(1..=SERVER_LOSS_MAX_EVENTS),
-                    };
-                    let reset = FaultKind::Reset {
-                        conn: accepted.clone(),
-                    };
-                    faults.push(Fault::after(event, reset));
+                    let nth = served.random_range(1..=SERVER_LOSS_MAX_EVENTS);
+                    faults.push(reset_after(&accepted, callback, nth));
                 }
             }
         }
