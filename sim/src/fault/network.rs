@@ -146,29 +146,35 @@ async fn await_answer<T>(
     let mut left = tokio::time::Instant::now();
     loop {
         let mut watch = SynWatch::new(layer);
-        let answered = std::future::poll_fn(|cx| match connect.as_mut().poll(cx) {
-            Poll::Ready(answer) => Poll::Ready(Some(answer)),
-            Poll::Pending => (layer.poll_syn_lost(&mut watch, to, generation, cx)).map(|()| None),
-        })
-        .await;
+        let lost = |cx: &mut Context<'_>| layer.poll_syn_lost(&mut watch, to, generation, cx);
+        let answered = answer_unless(connect.as_mut(), lost).await;
         drop(watch);
         if let Some(answer) = answered {
             return Ok(answer);
         }
         budget.left = budget.left.saturating_sub(left.elapsed());
         let mut up = std::pin::pin!(layer.wait_connectable(from, to));
-        let answered = budget
-            .spend(std::future::poll_fn(|cx| match connect.as_mut().poll(cx) {
-                Poll::Ready(answer) => Poll::Ready(Some(answer)),
-                Poll::Pending => up.as_mut().poll(cx).map(|()| None),
-            }))
-            .await?;
+        let back = |cx: &mut Context<'_>| up.as_mut().poll(cx);
+        let answered = budget.spend(answer_unless(connect.as_mut(), back)).await?;
         if let Some(answer) = answered {
             return Ok(answer);
         }
         generation = layer.generation(to);
         left = tokio::time::Instant::now();
     }
+}
+
+/// The connect's answer, or `None` if `other` is ready first (polled only while the connect
+/// is pending).
+async fn answer_unless<A>(
+    mut connect: std::pin::Pin<&mut impl Future<Output = A>>,
+    mut other: impl FnMut(&mut Context<'_>) -> Poll<()>,
+) -> Option<A> {
+    std::future::poll_fn(|cx| match connect.as_mut().poll(cx) {
+        Poll::Ready(answer) => Poll::Ready(Some(answer)),
+        Poll::Pending => other(cx).map(|()| None),
+    })
+    .await
 }
 
 /// What is left of a connect's timeout: how much longer its SYNs may be lost.
