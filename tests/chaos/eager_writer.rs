@@ -5,7 +5,7 @@
 //! hard close (L5): the server never gets them. (Partial writes alone do not leave bytes
 //! queued: the connection writes the rest in the same turn.)
 
-use crate::support::{assert_caught, assert_fix_passes, Sink};
+use crate::support::{assert_caught, assert_fix_passes, without_settings, Sink};
 use std::collections::BTreeMap;
 use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{FaultSettings, Span};
@@ -88,4 +88,21 @@ fn eager_writer_losing_queued_bytes_is_caught_and_shrunk() {
     assert_eq!(shrunk.read_chunks, None, "{failure}");
     assert_eq!(shrunk.partial_writes, None, "{failure}");
     assert_fix_passes(upload(factory(|| BulkWriter::new(TOTAL, CHUNK))), &failure);
+}
+
+/// With no fault settings written (the swarm), the same bug is caught, shrunk to the same one
+/// policy: the README's table gives both columns.
+#[test]
+fn eager_writer_is_caught_by_the_swarm() {
+    let failure = assert_caught(&without_settings(upload(eager())), "delivered");
+    let shrunk = &failure.shrunk.plan;
+    assert!(
+        shrunk.send_buffer.is_some_and(|b| b < TOTAL),
+        "the failure needs bytes left queued:\n{failure}"
+    );
+    assert!(shrunk.faults.is_empty(), "{failure}");
+    assert_fix_passes(
+        without_settings(upload(factory(|| BulkWriter::new(TOTAL, CHUNK)))),
+        &failure,
+    );
 }

@@ -5,7 +5,7 @@
 //! upload's connect time out, the application waits for an end that never comes, the control
 //! connection stays open, and the run does not finish.
 
-use crate::support::{assert_caught, assert_fix_passes, Sink};
+use crate::support::{assert_caught, assert_fix_passes, without_settings, Sink};
 use std::cell::RefCell;
 use tcpnotify::{ConnectFailure, ConnectionHandle, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{FaultKind, FaultPlan};
@@ -113,4 +113,22 @@ fn forgotten_connect_failed_is_caught_and_shrunk() {
         "{failure}"
     );
     assert_fix_passes(application(true), &failure);
+}
+
+/// With no fault settings written (the swarm), the same bug is caught: the swarm has the
+/// upload's connect fail (refused, or timed out behind a partition) and the application waits
+/// for good. The README's table gives both columns.
+#[test]
+fn forgotten_connect_failed_is_caught_by_the_swarm() {
+    let failure = assert_caught(&without_settings(application(false)), "finished");
+    let faults = &failure.shrunk.plan.faults;
+    assert_eq!(faults.len(), 1, "{failure}");
+    assert!(
+        matches!(
+            faults[0].kind,
+            FaultKind::Refuse { .. } | FaultKind::Partition { .. }
+        ),
+        "{failure}"
+    );
+    assert_fix_passes(without_settings(application(true)), &failure);
 }

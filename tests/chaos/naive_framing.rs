@@ -3,7 +3,7 @@
 //! one read and it works; when reads are re-chunked or writes go out in pieces, it sees a
 //! "corrupt" frame, hard-closes, and the client's echo never comes back whole.
 
-use crate::support::{assert_caught, assert_fix_passes};
+use crate::support::{assert_caught, assert_fix_passes, without_settings};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{frame, frame_len, pattern, FramedEcho};
@@ -118,4 +118,21 @@ fn naive_framing_assuming_whole_frames_is_caught_and_shrunk() {
         "the failure needs a frame split:\n{failure}"
     );
     assert_fix_passes(framed(factory(FramedEcho::new)), &failure);
+}
+
+/// With no fault settings written (the swarm), the same bug is caught, shrunk to a frame split
+/// and no fault: the README's table gives both columns.
+#[test]
+fn naive_framing_is_caught_by_the_swarm() {
+    let failure = assert_caught(
+        &without_settings(framed(factory(|| NaiveFramedEcho))),
+        "echoed",
+    );
+    let shrunk = &failure.shrunk.plan;
+    assert!(
+        shrunk.read_chunks.is_some() || shrunk.partial_writes.is_some(),
+        "the failure needs a frame split:\n{failure}"
+    );
+    assert!(shrunk.faults.is_empty(), "{failure}");
+    assert_fix_passes(without_settings(framed(factory(FramedEcho::new))), &failure);
 }

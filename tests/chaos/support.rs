@@ -3,7 +3,7 @@
 
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind};
+use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, Faults};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::pattern;
 use tcpnotify_sim::{always, factory, run_state, FaultPlan, Scenario};
@@ -281,4 +281,9 @@ pub fn store_record(n: u64, intact: bool) -> u64 {
         records.stored += 1;
     }
     records.stored
+}
+
+/// `scenario` with its hand-written fault settings taken away: the swarm draws each seed's.
+pub fn without_settings(scenario: Scenario) -> Scenario {
+    scenario.faults(Faults::default())
 }
