@@ -16,4 +16,4 @@ mod sink;
 pub use callback::{Callback, Payload, PREVIEW_BYTES};
 pub use name::Name;
 pub use recorded::{Recorded, RecordedListener};
-pub use sink::{CallbackLog, CallbackSink, DataFlow, DataTap};
+pub use sink::{CallbackLog, CallbackSink, DataFlow, DataTap, FinalWriteBefore};

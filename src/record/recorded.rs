@@ -3,7 +3,7 @@
 //! wrap the notifier of each connection their notifier dials (`conn.dial`, `listener.dial`),
 //! so a dialled connection is recorded like the others, named after its family (`c1~1`).
 
-use super::{Callback, CallbackSink, DataFlow, DataTap, Name, Payload};
+use super::{Callback, CallbackSink, DataFlow, DataTap, FinalWriteBefore, Name, Payload};
 use crate::proto::{
     ConnectFailure, ConnectionStats, DialRequest, TcpConnection, TcpConnectionNotify,
     TcpListenNotify, TcpListener, Unset,
@@ -104,9 +104,9 @@ pub struct Recorded<N> {
     /// (some 130 instructions a callback).
     stats: LastCounters,
     /// What the running callback queued with `write_final`, told to the sink after its line,
-    /// each with whether it goes before the result of a `sent` or `sentv` that returned
-    /// before it ([`result_after_deferred`](Self::result_after_deferred) held one).
-    final_writes: Vec<(Payload, bool)>,
+    /// each with the result it goes before: that of a `sent` or `sentv` that returned before
+    /// it when [`result_after_deferred`](Self::result_after_deferred) held one.
+    final_writes: Vec<(Payload, FinalWriteBefore)>,
     /// What `sent` or `sentv` returned while callbacks deferred inside it (Pony nests them:
     /// its `expect` hook, a `throttled` its `write_final` caused) wait to run: the connection
     /// queues it after them, so it flows once the last of them returned, after what they
@@ -179,8 +179,8 @@ impl<N> Recorded<N> {
             self.stats.stats = Some(conn.stats());
         }
         self.sink.record(&self.who, conn, callback);
-        for (data, before_sent_result) in self.final_writes.drain(..) {
-            (self.sink).final_written(&self.who, &data, before_sent_result);
+        for (data, before) in self.final_writes.drain(..) {
+            (self.sink).final_written(&self.who, &data, before);
         }
         if !self.announce.is_empty() {
             announce(&*self.sink, &self.who, self.announce.drain(..));
@@ -214,11 +214,14 @@ impl<N> Recorded<N> {
         // Queued in the stream as the callback ran, before anything it returns: they flow
         // now, before `sent`'s result does, also that of a `sent` this callback was deferred
         // from.
-        let before_sent_result = !self.result_after_deferred.is_empty();
+        let before = match self.result_after_deferred.is_empty() {
+            true => FinalWriteBefore::OwnResult,
+            false => FinalWriteBefore::SentResult,
+        };
         for data in conn.take_final_writes() {
             self.flow(conn, DataFlow::Queued(&data));
             let payload = self.write_payload(&data);
-            self.final_writes.push((payload, before_sent_result));
+            self.final_writes.push((payload, before));
         }
         if !self.result_after_deferred.is_empty() && conn.deferred.is_empty() {
             // The last callback deferred inside `sent` returned: its result is queued next.

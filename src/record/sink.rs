@@ -53,13 +53,11 @@ pub trait CallbackSink: Send + Sync + 'static {
 
     /// Sees `data` that a callback of `who` queued with `write_final`, which passes by `sent`:
     /// told after that callback's own record, in the order queued. Its bytes also flowed as
-    /// [`DataFlow::Queued`] where `sent`'s do, when they were queued. `before_sent_result`
-    /// when that callback was deferred from a `sent` or `sentv` whose record came before
-    /// (its `expect` hook, a `throttled` its `write_final` caused; Pony nests them inside
-    /// it): the connection queues what that `sent` returned after them, so they go out first,
-    /// as do those a `sent` itself queued. Does nothing by default.
+    /// [`DataFlow::Queued`] where `sent`'s do, when they were queued. `before` says which
+    /// `sent` result they go out before: that of the callback itself, or that of the `sent`
+    /// it was deferred from. Does nothing by default.
     #[allow(unused_variables)]
-    fn final_written(&self, who: &Name, data: &Payload, before_sent_result: bool) {}
+    fn final_written(&self, who: &Name, data: &Payload, before: FinalWriteBefore) {}
 
     /// A callback of `by` (a connection or a listener) dialled a new connection, recorded from
     /// now on as `who`, to `host` and `service`; told after that callback's own record, before
@@ -84,6 +82,20 @@ pub trait CallbackSink: Send + Sync + 'static {
     /// The callback [`enter`](Self::enter) announced returned. Does nothing by default.
     #[allow(unused_variables)]
     fn exit(&self, who: &Name) {}
+}
+
+/// Which result of a `sent` or `sentv` bytes queued with `write_final` go out before, as
+/// [`CallbackSink::final_written`] is told: the connection queues what `sent` returned only
+/// once the callbacks Pony nests inside it have run, so what those queue goes out first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalWriteBefore {
+    /// The result of the callback that queued them, if it is a `sent` or `sentv`; after
+    /// everything queued before them either way.
+    OwnResult,
+    /// The result of the `sent` or `sentv` whose record came before, which the callback that
+    /// queued them was deferred from (its `expect` hook, a `throttled` its `write_final`
+    /// caused; Pony nests them inside it): the connection queues that result after them.
+    SentResult,
 }
 
 /// Data passing through a connection, as [`CallbackSink::data`] sees it.

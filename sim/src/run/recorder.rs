@@ -15,7 +15,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tcpnotify::record::{Callback, CallbackSink, DataFlow, DataTap, Name, Payload};
+use tcpnotify::record::{
+    Callback, CallbackSink, DataFlow, DataTap, FinalWriteBefore, Name, Payload,
+};
 use tcpnotify::{ConnectionStats, DroppedWrite, Muting, TcpConnection};
 
 #[derive(Default)]
@@ -637,10 +639,10 @@ impl CallbackSink for HostSink {
         self.run.note(&self.host, who, EventKind::muting(muting));
     }
 
-    fn final_written(&self, who: &Name, data: &Payload, before_sent_result: bool) {
+    fn final_written(&self, who: &Name, data: &Payload, before: FinalWriteBefore) {
         let kind = EventKind::FinalWritten {
             data: data.clone(),
-            before_sent_result,
+            before,
         };
         self.run.note(&self.host, who, kind);
     }

@@ -10,7 +10,7 @@ use super::trace::TraceEvent;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::run::EventKind;
 use std::collections::BTreeMap;
-use tcpnotify::record::{Callback, Payload};
+use tcpnotify::record::{Callback, FinalWriteBefore, Payload};
 use tcpnotify::{ConnectFailure, Role};
 
 /// How a connection ended.
@@ -105,12 +105,14 @@ impl Tally {
     /// Adds `data`, which its last callback queued with `write_final`: in the stream before
     /// what that callback returned, if it was a `sent` or `sentv` (told after its line), or
     /// before what the `sent` or `sentv` it was deferred from returned
-    /// (`before_sent_result`), and after everything else queued before.
-    fn final_written(&mut self, data: &Payload, before_sent_result: bool) {
+    /// ([`FinalWriteBefore::SentResult`]), and after everything else queued before.
+    fn final_written(&mut self, data: &Payload, before: FinalWriteBefore) {
         self.sent += data.len();
-        let result_at = self
-            .last_sent_at
-            .filter(|_| self.in_sent || before_sent_result);
+        let before_a_result = match before {
+            FinalWriteBefore::OwnResult => self.in_sent,
+            FinalWriteBefore::SentResult => true,
+        };
+        let result_at = self.last_sent_at.filter(|_| before_a_result);
         match (self.sent_data.as_mut(), data.bytes()) {
             (Some(sent), Some(bytes)) => {
                 let at = result_at.map_or(sent.len(), |at| at.min(sent.len()));
@@ -220,13 +222,10 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
                     }
                 }
             }
-            EventKind::FinalWritten {
-                data,
-                before_sent_result,
-            } => {
+            EventKind::FinalWritten { data, before } => {
                 // Bytes queued with `write_final` go out as `sent`'s results do.
                 if let Some(tally) = tallies.get_mut(event.who.as_str()) {
-                    tally.final_written(data, *before_sent_result);
+                    tally.final_written(data, *before);
                 }
             }
             EventKind::Fault { index, .. } => {
@@ -281,20 +280,14 @@ mod tests {
     }
 
     fn final_written(at_us: u64, who: &str, data: Payload) -> TraceEvent {
-        let kind = EventKind::FinalWritten {
-            data,
-            before_sent_result: false,
-        };
-        event(at_us, who, kind)
+        let before = FinalWriteBefore::OwnResult;
+        event(at_us, who, EventKind::FinalWritten { data, before })
     }
 
     /// Bytes queued with `write_final` in a callback deferred from the last `sent`.
     fn final_written_before_result(at_us: u64, who: &str, data: Payload) -> TraceEvent {
-        let kind = EventKind::FinalWritten {
-            data,
-            before_sent_result: true,
-        };
-        event(at_us, who, kind)
+        let before = FinalWriteBefore::SentResult;
+        event(at_us, who, EventKind::FinalWritten { data, before })
     }
 
     fn sent(data: &[u8], result: &[u8]) -> Callback {

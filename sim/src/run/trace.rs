@@ -14,7 +14,7 @@ use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tcpnotify::record::{Callback, CallbackSink, Name, Payload};
+use tcpnotify::record::{Callback, CallbackSink, FinalWriteBefore, Name, Payload};
 use tcpnotify::{DroppedWrite, Muting, TcpConnection};
 
 /// What happened at one point of a run.
@@ -68,11 +68,16 @@ pub enum EventKind {
     FinalWritten {
         /// The bytes, kept as a callback's data is (whole when the run keeps payloads).
         data: Payload,
-        /// The callback was deferred from the last `sent` or `sentv` before it (its `expect`
-        /// hook, a `throttled` its `write_final` caused; Pony nests them inside it), whose
-        /// result the connection queues after them: they go out before that result too.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        before_sent_result: bool,
+        /// The result they go out before: that of the callback itself, or that of the last
+        /// `sent` or `sentv` before it, which the callback was deferred from. In JSON the
+        /// field `before_sent_result`, present and `true` only for the latter.
+        #[serde(
+            rename = "before_sent_result",
+            with = "before_sent_result",
+            default = "before_sent_result::own_result",
+            skip_serializing_if = "before_sent_result::is_own_result"
+        )]
+        before: FinalWriteBefore,
     },
     /// Queued bytes that a connection discarded as it closed at once (L3: its peer's end of
     /// stream; L5: `hard_close`, or `close`/`dispose` while muted; a reset), counted in
@@ -130,6 +135,37 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "LogFields::is_empty")]
         fields: LogFields,
     },
+}
+
+/// [`EventKind::FinalWritten`]'s `before` as JSON lines write it: a field `before_sent_result`,
+/// present and `true` for [`FinalWriteBefore::SentResult`] alone, as it was while a `bool`.
+mod before_sent_result {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tcpnotify::record::FinalWriteBefore;
+
+    pub(super) fn own_result() -> FinalWriteBefore {
+        FinalWriteBefore::OwnResult
+    }
+
+    pub(super) fn is_own_result(before: &FinalWriteBefore) -> bool {
+        *before == FinalWriteBefore::OwnResult
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        before: &FinalWriteBefore,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bool(*before == FinalWriteBefore::SentResult)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<FinalWriteBefore, D::Error> {
+        Ok(match bool::deserialize(deserializer)? {
+            true => FinalWriteBefore::SentResult,
+            false => FinalWriteBefore::OwnResult,
+        })
+    }
 }
 
 /// One line of a trace.
@@ -318,15 +354,14 @@ impl fmt::Display for EventKind {
             // A note's form: until it had a kind of its own it was one.
             EventKind::RunEnded { ended } => write!(f, "-- {RUN_ENDED}{ended}"),
             // A note's form too, for the same reason.
-            EventKind::FinalWritten {
-                data,
-                before_sent_result,
-            } => {
+            EventKind::FinalWritten { data, before } => {
                 write!(f, "-- write_final({data}): queued past `sent`")?;
-                if *before_sent_result {
-                    f.write_str(", before the result of the `sent` it nests in")?;
+                match before {
+                    FinalWriteBefore::OwnResult => Ok(()),
+                    FinalWriteBefore::SentResult => {
+                        f.write_str(", before the result of the `sent` it nests in")
+                    }
                 }
-                Ok(())
             }
             // So is this one.
             EventKind::Discarded { bytes } => write!(
@@ -1008,14 +1043,14 @@ impl CallbackSink for TraceSink {
         });
     }
 
-    fn final_written(&self, who: &Name, data: &Payload, before_sent_result: bool) {
+    fn final_written(&self, who: &Name, data: &Payload, before: FinalWriteBefore) {
         self.trace.push(TraceEvent {
             at_us: now_us(),
             host: self.host.clone(),
             who: who.clone(),
             kind: EventKind::FinalWritten {
                 data: data.clone(),
-                before_sent_result,
+                before,
             },
         });
     }
@@ -1305,7 +1340,7 @@ mod tests {
             },
             EventKind::FinalWritten {
                 data: Payload::of(b"x"),
-                before_sent_result: false,
+                before: FinalWriteBefore::OwnResult,
             },
             EventKind::Discarded { bytes: 3 },
             EventKind::WriteDropped {
@@ -1348,7 +1383,7 @@ mod tests {
             who: "server.1".into(),
             kind: EventKind::FinalWritten {
                 data: Payload::of(b"got hello"),
-                before_sent_result: false,
+                before: FinalWriteBefore::OwnResult,
             },
         }]);
         let json = trace.render_json_lines();
@@ -1374,6 +1409,45 @@ mod tests {
             (data.len(), data.bytes()),
             (9, None),
             "a summary comes back"
+        );
+    }
+
+    /// Bytes queued before the result of the `sent` their callback was deferred from: the
+    /// JSON field `before_sent_result`, `true`, as when it was a `bool` (absent for the
+    /// others, and `false` reads as absent), and the text line's ending.
+    #[test]
+    fn final_written_before_a_sent_result_is_the_json_field_before_sent_result() {
+        let event = |before| TraceEvent {
+            at_us: 0,
+            host: "client".into(),
+            who: "c1".into(),
+            kind: EventKind::FinalWritten {
+                // As JSON reads it back: a count and a preview.
+                data: Payload::summary(b"!"),
+                before,
+            },
+        };
+        let json = |before| serde_json::to_string(&event(before)).unwrap();
+        let nested = json(FinalWriteBefore::SentResult);
+        assert_eq!(
+            nested,
+            concat!(
+                r#"{"at_us":0,"host":"client","who":"c1","event":"final_written","#,
+                r#""data":{"len":1,"head":[33]},"before_sent_result":true}"#
+            )
+        );
+        assert!(!json(FinalWriteBefore::OwnResult).contains("before_sent_result"));
+        let read = |line: &str| serde_json::from_str::<TraceEvent>(line).unwrap().kind;
+        assert_eq!(read(&nested), event(FinalWriteBefore::SentResult).kind);
+        let written_false = nested.replace(":true", ":false");
+        assert_eq!(
+            read(&written_false),
+            event(FinalWriteBefore::OwnResult).kind
+        );
+        assert_eq!(
+            event(FinalWriteBefore::SentResult).to_string(),
+            "     0.000ms client c1 -- write_final(1B \"!\"): queued past `sent`, \
+             before the result of the `sent` it nests in"
         );
     }
 

@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn write_final_adds_and_a_dropped_sent_result_and_a_discard_take_back() {
         use super::super::model::tests::{event, SERVER};
-        use tcpnotify::record::Payload;
+        use tcpnotify::record::{FinalWriteBefore, Payload};
         let dropped = EventKind::WriteDropped {
             call: "sent result".into(),
             bytes: 10,
@@ -159,7 +159,7 @@ mod tests {
                 "c1",
                 EventKind::FinalWritten {
                     data: Payload::of(b"abcd"),
-                    before_sent_result: false,
+                    before: FinalWriteBefore::OwnResult,
                 },
             ),
             event(7, "client", "c1", EventKind::Discarded { bytes: 3 }),
