@@ -56,7 +56,7 @@ fn ran(scenario: &Scenario) -> RunOutcome {
 fn fault_lines(outcome: &RunOutcome) -> Vec<String> {
     (outcome.trace.events().into_iter())
         .filter_map(|e| match e.kind {
-            EventKind::Fault { description, .. } => Some(description),
+            EventKind::Fault { step, .. } => Some(step.to_string()),
             _ => None,
         })
         .collect()

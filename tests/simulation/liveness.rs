@@ -9,7 +9,7 @@ use tcpnotify_sim::fault::{
 };
 use tcpnotify_sim::judge::{judge, Verdict};
 use tcpnotify_sim::notifiers::{pattern, Echo};
-use tcpnotify_sim::run::{now_us, EventKind, Liveness};
+use tcpnotify_sim::run::{now_us, EventKind, FaultStep, Liveness};
 use tcpnotify_sim::{factory, run_state, Scenario, Seed};
 
 const REQUEST: usize = 64;
@@ -248,7 +248,7 @@ fn the_liveness_phase_restarts_crashed_hosts_quiets_the_network_and_disarms_the_
     assert_eq!(verdict.outcome.fired.get("reset"), None, "disarmed");
     let events = verdict.outcome.trace.events();
     let restart = (events.iter())
-        .position(|e| matches!(&e.kind, EventKind::Fault { description, .. } if description == "restarted server"))
+        .position(|e| matches!(&e.kind, EventKind::Fault { step: FaultStep::Restarted { host }, .. } if host == "server"))
         .expect("the server restarts");
     assert_eq!(events[restart].at_us, 1_000_000);
     // After the phase began, nothing is sliced or re-chunked, each message takes 1 ms, and a

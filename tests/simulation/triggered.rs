@@ -43,7 +43,7 @@ fn ran(scenario: &Scenario) -> RunOutcome {
 fn fault_lines(outcome: &RunOutcome) -> Vec<(usize, u64, String)> {
     (outcome.trace.events().into_iter().enumerate())
         .filter_map(|(i, e)| match e.kind {
-            EventKind::Fault { description, .. } => Some((i, e.at_us, description)),
+            EventKind::Fault { step, .. } => Some((i, e.at_us, step.to_string())),
             _ => None,
         })
         .collect()

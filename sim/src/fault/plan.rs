@@ -890,6 +890,60 @@ impl Topology {
 }
 
 #[cfg(test)]
+impl FaultKind {
+    /// One fault of each kind, and of each variant of a kind (a one-way partition from a host
+    /// to every other, latency that varies, a crash with and without its restart), for tests
+    /// that go over every kind.
+    pub(crate) fn one_of_each() -> Vec<FaultKind> {
+        let s = |x: &str| x.to_string();
+        vec![
+            FaultKind::Partition {
+                a: s("client"),
+                b: s("server"),
+                duration_ms: 400,
+                one_way: false,
+            },
+            FaultKind::Partition {
+                a: s("client"),
+                b: s("*"),
+                duration_ms: 5,
+                one_way: true,
+            },
+            FaultKind::Latency {
+                a: s("a"),
+                b: s("b"),
+                latency_ms: 3,
+                max_latency_ms: None,
+            },
+            FaultKind::Latency {
+                a: s("a"),
+                b: s("b"),
+                latency_ms: 3,
+                max_latency_ms: Some(9),
+            },
+            FaultKind::Reset { conn: s("c1") },
+            FaultKind::SlowClose {
+                conn: s("c1"),
+                delay_ms: 250,
+            },
+            FaultKind::Crash {
+                host: s("server"),
+                restart_after_ms: None,
+            },
+            FaultKind::Crash {
+                host: s("server"),
+                restart_after_ms: Some(50),
+            },
+            FaultKind::Refuse {
+                host: s("server"),
+                port: 7000,
+                duration_ms: 120,
+            },
+        ]
+    }
+}
+
+#[cfg(test)]
 mod flow_window_tests {
     use super::*;
 

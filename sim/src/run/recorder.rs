@@ -6,6 +6,7 @@
 //! recorder is dropped).
 
 use super::context::Context;
+use super::fault_step::FaultStep;
 use super::integrity::{Mismatches, StreamEnd, StreamMatcher};
 use super::trace::{now_us, EventKind, HostClock, Trace, TraceEvent};
 use crate::fault::FaultLayer;
@@ -346,7 +347,8 @@ impl RunState {
                 return Acted::NotHere
             }
         };
-        self.line(at_us, EventKind::Fault { index, description });
+        let step = FaultStep::Fired(description);
+        self.line(at_us, EventKind::Fault { index, step });
         acted
     }
 

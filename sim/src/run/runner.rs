@@ -14,6 +14,7 @@ use super::capacity::{Capacities, LimitError};
 use super::context::{Context, RunContext};
 use super::cutoff::{Cutoff, Stop};
 use super::ended::Ended;
+use super::fault_step::FaultStep;
 use super::integrity::{exact_on_mismatch, Mismatches, StreamMatcher};
 use super::latency::{least_ms, LinkLatencies};
 use super::log_capture::LogCapture;
@@ -561,9 +562,8 @@ impl Loop<'_, '_> {
         self.run.line(at_us, EventKind::Note { text });
     }
 
-    fn fault_event(&self, at_us: u64, index: usize, description: String) {
-        self.run
-            .line(at_us, EventKind::Fault { index, description });
+    fn fault_event(&self, at_us: u64, index: usize, step: FaultStep) {
+        self.run.line(at_us, EventKind::Fault { index, step });
     }
 
     fn run_steps(&mut self) -> Ended {
@@ -695,7 +695,7 @@ impl Loop<'_, '_> {
                     }
                     Undo::Refusal { host, port } => self.run.layer.accept_again(index, &host, port),
                 }
-                self.fault_event(now, index, "healed".into());
+                self.fault_event(now, index, FaultStep::Healed);
             }
             Action::Restart { index, host } => {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
@@ -711,7 +711,7 @@ impl Loop<'_, '_> {
                 self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
                 self.restarted_now = true;
-                self.fault_event(now, index, format!("restarted {host}"));
+                self.fault_event(now, index, FaultStep::Restarted { host });
             }
         }
     }
@@ -776,6 +776,6 @@ impl Loop<'_, '_> {
                 return
             }
         }
-        self.fault_event(now, index, fault.kind.to_string());
+        self.fault_event(now, index, FaultStep::Fired(fault.kind.to_string()));
     }
 }

@@ -253,6 +253,7 @@ pub fn tally(events: &[TraceEvent], plan: &FaultPlan) -> BTreeMap<String, Tally>
 mod tests {
     use super::*;
     use crate::fault::Fault;
+    use crate::run::FaultStep;
     use crate::seed::Seed;
 
     fn callback(at_us: u64, host: &str, who: &str, callback: Callback) -> TraceEvent {
@@ -402,15 +403,12 @@ mod tests {
         assert_eq!((c1.sent, c1.sent_data.as_deref()), (22, None));
     }
 
-    fn fault(at_us: u64, description: &str) -> TraceEvent {
+    fn fault(at_us: u64, step: FaultStep) -> TraceEvent {
         TraceEvent {
             at_us,
             host: "".into(),
             who: "".into(),
-            kind: EventKind::Fault {
-                index: 0,
-                description: description.into(),
-            },
+            kind: EventKind::Fault { index: 0, step },
         }
     }
 
@@ -434,8 +432,13 @@ mod tests {
             callback(3, "server", "server.2", Callback::Accepted),
             callback(4, "server", "server.2", Callback::Closed),
             callback(5, "client", "c1", Callback::Connected),
-            fault(10_000, "crash server"),
-            fault(110_000, "restarted server"),
+            fault(10_000, FaultStep::Fired("crash server".into())),
+            fault(
+                110_000,
+                FaultStep::Restarted {
+                    host: "server".into(),
+                },
+            ),
             callback(120_000, "server", "server#2.1", Callback::Accepted),
         ];
         let tallies = tally(&events, &plan);

@@ -4,6 +4,7 @@
 //! for snapshots and diffs) and as JSON lines (for tools).
 
 use super::ended::Ended;
+use super::fault_step::FaultStep;
 use super::log_line::{write_one_line, LogFields, LogLevel};
 use crate::json;
 use crate::validate::{MAX_LOG_EVENTS, MAX_TRACE_EVENTS};
@@ -33,12 +34,13 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         remote: Option<SocketAddr>,
     },
-    /// A fault of the plan fired.
+    /// A fault of the plan fired, or what its firing began ended (a heal, a restart).
     Fault {
         /// The fault's index in the plan.
         index: usize,
-        /// What it did, in words.
-        description: String,
+        /// Which: in JSON the `description`, in words (`healed`, `restarted server`).
+        #[serde(rename = "description")]
+        step: FaultStep,
     },
     /// A contract rule found broken while the run was going (stream integrity is checked as
     /// data flows, so the trace need not keep the data).
@@ -348,7 +350,7 @@ impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EventKind::Callback { callback, .. } => write!(f, "{callback}"),
-            EventKind::Fault { index, description } => write!(f, "FAULT #{index} {description}"),
+            EventKind::Fault { index, step } => write!(f, "FAULT #{index} {step}"),
             EventKind::Violation { rule, message } => write!(f, "VIOLATION {rule}: {message}"),
             EventKind::Note { text } => write!(f, "-- {text}"),
             // A note's form: until it had a kind of its own it was one.
@@ -1162,7 +1164,7 @@ mod tests {
             who: "-".into(),
             kind: EventKind::Fault {
                 index: 0,
-                description: "partition a <-> b".into(),
+                step: FaultStep::Fired("partition a <-> b".into()),
             },
         });
         let text = trace.render_json_lines();
@@ -1326,7 +1328,7 @@ mod tests {
             },
             EventKind::Fault {
                 index: 0,
-                description: String::new(),
+                step: FaultStep::Healed,
             },
             EventKind::Violation {
                 rule: "R6".into(),

@@ -288,7 +288,7 @@ fn group(lanes: &mut [Lane]) -> Vec<Group> {
 pub(crate) mod tests {
     use super::*;
     use crate::judge::{check, CheckOptions, Rule};
-    use crate::run::EventKind;
+    use crate::run::{EventKind, FaultStep};
     use std::net::SocketAddr;
     use tcpnotify::record::Callback;
     use tcpnotify::record::Payload;
@@ -379,7 +379,7 @@ pub(crate) mod tests {
                 "-",
                 EventKind::Fault {
                     index: 0,
-                    description: "partition client <-> server for 400ms".into(),
+                    step: FaultStep::Fired("partition client <-> server for 400ms".into()),
                 },
             ),
             event(
@@ -388,7 +388,7 @@ pub(crate) mod tests {
                 "-",
                 EventKind::Fault {
                     index: 0,
-                    description: "healed".into(),
+                    step: FaultStep::Healed,
                 },
             ),
             callback(402_000, "server", "server.1", received(100), Some(SERVER)),

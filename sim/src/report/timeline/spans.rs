@@ -1,10 +1,11 @@
-//! Spans of simulated time: the faults that fired (from the trace's fault lines; a fault's
-//! kind from the plan when it is known, else read back from the line's description), the
-//! plan's send-buffer limit, and the periods a connection was throttled or muted.
+//! Spans of simulated time: the faults that fired (from the trace's fault lines, each ended by
+//! its fault's heal or restart; a fault's kind from the plan when it is known, else read back
+//! from the line's description), the plan's send-buffer limit, and the periods a connection
+//! was throttled or muted.
 
 use super::lane::Lane;
 use crate::fault::{FaultKind, FaultPlan};
-use crate::run::{EventKind, TraceEvent};
+use crate::run::{EventKind, FaultStep, TraceEvent};
 use std::collections::BTreeMap;
 use tcpnotify::record::Callback;
 
@@ -109,17 +110,16 @@ pub(crate) fn faults(
     // Spans that a later fault line of the same index ends (`healed`, `restarted`).
     let mut open: BTreeMap<usize, Span> = BTreeMap::new();
     for (i, event) in events.iter().enumerate() {
-        let EventKind::Fault { index, description } = &event.kind else {
+        let EventKind::Fault { index, step } = &event.kind else {
             continue;
         };
-        let ending = description == "healed" || description.starts_with("restarted ");
-        if ending {
+        let FaultStep::Fired(description) = step else {
             if let Some(mut span) = open.remove(index) {
                 span.to_us = event.at_us;
                 done.push(span);
             }
             continue;
-        }
+        };
         let kind = plan
             .and_then(|p| p.faults.get(*index))
             .map(|f| f.kind.clone())
@@ -357,57 +357,9 @@ mod tests {
     use crate::run::Trace;
     use crate::seed::Seed;
 
-    fn every_fault_kind() -> Vec<FaultKind> {
-        let s = |x: &str| x.to_string();
-        vec![
-            FaultKind::Partition {
-                a: s("client"),
-                b: s("server"),
-                duration_ms: 400,
-                one_way: false,
-            },
-            FaultKind::Partition {
-                a: s("client"),
-                b: s("*"),
-                duration_ms: 5,
-                one_way: true,
-            },
-            FaultKind::Latency {
-                a: s("a"),
-                b: s("b"),
-                latency_ms: 3,
-                max_latency_ms: None,
-            },
-            FaultKind::Latency {
-                a: s("a"),
-                b: s("b"),
-                latency_ms: 3,
-                max_latency_ms: Some(9),
-            },
-            FaultKind::Reset { conn: s("c1") },
-            FaultKind::SlowClose {
-                conn: s("c1"),
-                delay_ms: 250,
-            },
-            FaultKind::Crash {
-                host: s("server"),
-                restart_after_ms: None,
-            },
-            FaultKind::Crash {
-                host: s("server"),
-                restart_after_ms: Some(50),
-            },
-            FaultKind::Refuse {
-                host: s("server"),
-                port: 7000,
-                duration_ms: 120,
-            },
-        ]
-    }
-
     #[test]
     fn every_fault_kind_reads_back_from_its_trace_description() {
-        for kind in every_fault_kind() {
+        for kind in FaultKind::one_of_each() {
             assert_eq!(parse_fault(&kind.to_string()), Some(kind.clone()), "{kind}");
         }
         assert_eq!(
@@ -433,16 +385,10 @@ mod tests {
         );
     }
 
+    /// A fault line, its step read from its words as a JSON trace's is.
     fn fault(at_us: u64, index: usize, description: &str) -> TraceEvent {
-        event(
-            at_us,
-            "-",
-            "-",
-            EventKind::Fault {
-                index,
-                description: description.into(),
-            },
-        )
+        let step = FaultStep::from_description(description);
+        event(at_us, "-", "-", EventKind::Fault { index, step })
     }
 
     #[test]
