@@ -233,13 +233,19 @@ impl LaneState {
         }
     }
 
-    /// Whether `event` ends this state: its own end, or `closed`.
+    /// Whether `event` ends this state: its own end, or the connection's (`closed`, or
+    /// `connect_failed` for one muted while it was connecting), as the verdict's list of
+    /// connections left muted ends it.
     fn ends(self, event: &TraceEvent) -> bool {
         let own_end = match self {
             LaneState::Throttled => event.callback() == Some(&Callback::Unthrottled),
             LaneState::Muted => event.kind == EventKind::Unmuted,
         };
-        own_end || event.callback() == Some(&Callback::Closed)
+        own_end
+            || matches!(
+                event.callback(),
+                Some(Callback::Closed | Callback::ConnectFailed(_))
+            )
     }
 
     fn span_kind(self) -> SpanKind {
@@ -256,8 +262,8 @@ pub(crate) fn throttled(events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> V
     lane_states(LaneState::Throttled, events, lanes, end_us)
 }
 
-/// Each lane's muted periods: from a mute to an unmute taking effect, `closed`, or the end of
-/// the run. One that lasts to the end shows a connection that stopped reading for good.
+/// Each lane's muted periods: from a mute to an unmute taking effect, `closed` or
+/// `connect_failed`, or the end of the run. One that lasts to the end shows a connection that stopped reading for good.
 pub(crate) fn muted(events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> Vec<Span> {
     lane_states(LaneState::Muted, events, lanes, end_us)
 }
@@ -356,6 +362,7 @@ mod tests {
     use crate::judge::CheckReport;
     use crate::run::Trace;
     use crate::seed::Seed;
+    use tcpnotify::ConnectFailure;
 
     #[test]
     fn every_fault_kind_reads_back_from_its_trace_description() {
@@ -503,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn muted_spans_end_at_unmuted_or_closed_or_the_run_end_and_are_no_fault() {
+    fn muted_spans_end_at_unmuted_closed_or_connect_failed_or_the_run_end_and_are_no_fault() {
         let on = |at_us, who: &str, kind| event(at_us, "server", who, kind);
         let trace = Trace::from_events(vec![
             callback(0, "server", "server.1", Callback::Accepted, None),
@@ -513,6 +520,15 @@ mod tests {
             callback(8, "server", "server.1", Callback::Closed, None),
             callback(9, "server", "server.2", Callback::Accepted, None),
             on(10, "server.2", EventKind::Muted),
+            callback(20, "client", "c1", Callback::Connecting(1), None),
+            event(21, "client", "c1", EventKind::Muted),
+            callback(
+                25,
+                "client",
+                "c1",
+                Callback::ConnectFailed(ConnectFailure::Refused),
+                None,
+            ),
             callback(40, "server", "server.3", Callback::Accepted, None),
         ]);
         let spans: Vec<(SpanKind, u64, u64, Option<usize>, Affects)> = timeline_of(&trace)
@@ -526,6 +542,7 @@ mod tests {
                 (SpanKind::Muted, 1, 4, Some(2), Affects::Lanes(vec![0])),
                 (SpanKind::Muted, 6, 8, Some(4), Affects::Lanes(vec![0])),
                 (SpanKind::Muted, 10, 40, Some(7), Affects::Lanes(vec![1])),
+                (SpanKind::Muted, 21, 25, Some(9), Affects::Lanes(vec![2])),
             ]
         );
         assert!(!SpanKind::Muted.is_fault());
