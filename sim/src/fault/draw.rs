@@ -109,8 +109,11 @@ impl FaultPlan {
     /// first accepted connection dials (a proxy's onward connection `p1.1~1` and its redial
     /// `p1.1~2`) are reset after one of their first `received` and after one of their first
     /// 64 `sent`. After them, drawn apart again, each listener's port refuses as each of a
-    /// client's first three redials is `connecting`. A plan holds at most [`MAX_FAULTS`]
-    /// faults.
+    /// client's first three redials is `connecting`. Last, drawn apart again and without a
+    /// fault window, each pair of hosts cut on a client's first events is cut again after one
+    /// of the first 64 `sent` or `received` of a client connection that times it, and the
+    /// host of each of a client's first three redials from a listening host as that redial
+    /// is `connecting`. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -149,33 +152,16 @@ impl FaultPlan {
             (listening.contains(a) && running.contains(b))
                 || (listening.contains(b) && running.contains(a))
         };
+        let partitions = settings.partitions.clamp(0.0, 1.0);
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
-                let mut dials = between.get(&pair(a, b)).map_or(&[][..], Vec::as_slice);
-                if dials.is_empty() && may_dial(a, b) {
-                    dials = &all;
-                }
+                let dials = timing(&between, &all, may_dial(a, b), a, b);
                 if window.is_none() && dials.is_empty() {
                     continue;
                 }
-                if rng.random_bool(settings.partitions.clamp(0.0, 1.0)) {
-                    let one_way = rng.random_bool(settings.one_way.clamp(0.0, 1.0));
-                    let (a, b) = if one_way && rng.random_bool(0.5) {
-                        (b, a)
-                    } else {
-                        (a, b)
-                    };
-                    // The trigger is drawn before the duration: the order plans always had.
-                    let trigger = when(&mut rng, window, dials);
-                    faults.push(Fault {
-                        trigger,
-                        kind: FaultKind::Partition {
-                            a: a.clone(),
-                            b: b.clone(),
-                            duration_ms: settings.partition_ms.pick(&mut rng),
-                            one_way,
-                        },
-                    });
+                if rng.random_bool(partitions) {
+                    let fault = partition(&mut rng, settings, a, b, |rng| when(rng, window, dials));
+                    faults.push(fault);
                 }
             }
         }
@@ -402,8 +388,102 @@ impl FaultPlan {
                 }
             }
         }
+        // Partitions later in a session, from a stream of their own again so that every
+        // fault above stays as it was: the partitions above are timed by a client's first
+        // events and last a second or two at most, so what a partition alone shows (an
+        // answer held past a deadline on a connection that stays up, a connect that times
+        // out where a refused one is retried) was never met later in a session. Each pair of
+        // hosts cut above, with the partitions' probability, after one of the first 64 `sent`
+        // or `received` of a client connection that times them, any of them as likely; and
+        // the host of each of a client's redials `c1~1` to `c1~3`, with that probability, cut
+        // from a listening host drawn as that redial is `connecting` (what it dials is not
+        // known before the run). Not with a fault window, which times every partition.
+        let mut later_cut = seed.stream("plan-later-partitions", 0);
+        for (i, a) in topology.hosts.iter().enumerate() {
+            for b in topology.hosts[i + 1..].iter().filter(|_| window.is_none()) {
+                let dials = timing(&between, &all, may_dial(a, b), a, b);
+                if dials.is_empty() || !later_cut.random_bool(partitions) {
+                    continue;
+                }
+                let fault = partition(&mut later_cut, settings, a, b, |rng| {
+                    let dial = dials[rng.random_range(0..dials.len())];
+                    let callback = match rng.random_bool(0.5) {
+                        true => "sent",
+                        false => "received",
+                    };
+                    Trigger::After(EventTrigger {
+                        conn: dial.client.clone(),
+                        callback: callback.into(),
+                        nth: rng.random_range(1..=LATE_PARTITION_MAX_EVENTS),
+                    })
+                });
+                faults.push(fault);
+            }
+        }
+        for dial in topology.dials.iter().filter(|_| window.is_none()) {
+            let others: Vec<&String> = (topology.servers.iter())
+                .filter(|host| **host != dial.host)
+                .collect();
+            for k in 1..=LATER_CONNECTIONS {
+                if others.is_empty() || !later_cut.random_bool(partitions) {
+                    continue;
+                }
+                let server = others[later_cut.random_range(0..others.len())];
+                let fault = partition(&mut later_cut, settings, &dial.host, server, |_| {
+                    Trigger::After(EventTrigger {
+                        conn: format!("{}~{k}", dial.client),
+                        callback: "connecting".into(),
+                        nth: 1,
+                    })
+                });
+                faults.push(fault);
+            }
+        }
         plan.faults = faults.0;
         plan
+    }
+}
+
+/// The client connections whose events time a partition of hosts `a` and `b`: those between
+/// them, or, where none is but a notifier `may_dial` across, any of `all`.
+fn timing<'t>(
+    between: &'t BTreeMap<(&'t str, &'t str), Vec<&'t Dial>>,
+    all: &'t [&'t Dial],
+    may_dial: bool,
+    a: &'t str,
+    b: &'t str,
+) -> &'t [&'t Dial] {
+    let dials = between.get(&pair(a, b)).map_or(&[][..], Vec::as_slice);
+    match dials.is_empty() && may_dial {
+        true => all,
+        false => dials,
+    }
+}
+
+/// A partition of hosts `a` and `b` for one of the settings' durations, one-way (either way)
+/// with the settings' probability, at the trigger `trigger` draws: the draws in the order
+/// plans always had them (the trigger before the duration).
+fn partition(
+    rng: &mut ChaCha8Rng,
+    settings: &FaultSettings,
+    a: &str,
+    b: &str,
+    trigger: impl FnOnce(&mut ChaCha8Rng) -> Trigger,
+) -> Fault {
+    let one_way = rng.random_bool(settings.one_way.clamp(0.0, 1.0));
+    let (a, b) = match one_way && rng.random_bool(0.5) {
+        true => (b, a),
+        false => (a, b),
+    };
+    let trigger = trigger(rng);
+    Fault {
+        trigger,
+        kind: FaultKind::Partition {
+            a: a.into(),
+            b: b.into(),
+            duration_ms: settings.partition_ms.pick(rng),
+            one_way,
+        },
     }
 }
 
@@ -424,13 +504,14 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 }
 
 /// The most faults of each kind a plan drawn from `settings` for `topology` may hold, by the
-/// name of the setting that draws them: a partition per pair of hosts; per client two resets
-/// of it and of each of its redials up to [`LATER_CONNECTIONS`] (after a `received`, after a
-/// `sent`), and a slow close; per listener a reset of each of its accepted connections up to
-/// [`LATER_CONNECTIONS`] (two of the first) and two of each connection its first dials up to
-/// [`ONWARD_CONNECTIONS`]; two crashes per server host; a refusal per listener's port, and
-/// one more per port for each client's redial up to [`LATER_CONNECTIONS`]. What a
-/// scenario's `[faults]` table is checked against.
+/// name of the setting that draws them: a partition per pair of hosts, one more per pair of
+/// the hosts connections may cross and one per client's redial up to [`LATER_CONNECTIONS`];
+/// per client two resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after
+/// a `received`, after a `sent`), and a slow close; per listener a reset of each of its
+/// accepted connections up to [`LATER_CONNECTIONS`] (two of the first) and two of each
+/// connection its first dials up to [`ONWARD_CONNECTIONS`]; two crashes per server host; a
+/// refusal per listener's port, and one more per port for each client's redial up to
+/// [`LATER_CONNECTIONS`]. What a scenario's `[faults]` table is checked against.
 pub(crate) fn most_faults(
     settings: &FaultSettings,
     topology: &Topology,
@@ -438,14 +519,20 @@ pub(crate) fn most_faults(
     let hosts = topology.hosts.len();
     let later = LATER_CONNECTIONS as usize;
     let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
+    let pairs = |n: usize| n * n.saturating_sub(1) / 2;
     let onward = ONWARD_CONNECTIONS as usize;
     let resets = 2 * (1 + later) * topology.clients.len()
         + (1 + later + 2 * onward) * topology.listeners.len();
+    // A later partition cuts only hosts a connection may cross: a client's, a listener's,
+    // a host a client may connect to.
+    let crossed: FxHashSet<&str> = (topology.dials.iter())
+        .flat_map(|d| std::iter::once(&d.host).chain(&d.targets))
+        .chain(&topology.servers)
+        .map(String::as_str)
+        .collect();
+    let partitions = pairs(hosts) + pairs(crossed.len()) + later * topology.dials.len();
     [
-        (
-            "partitions",
-            per(settings.partitions, hosts * hosts.saturating_sub(1) / 2),
-        ),
+        ("partitions", per(settings.partitions, partitions)),
         ("resets", per(settings.resets, resets)),
         (
             "slow_close",
@@ -484,6 +571,10 @@ fn early_nth(rng: &mut ChaCha8Rng) -> u32 {
 /// long upload in many deliveries, and only a loss between two of them may show what it does
 /// with a partial one.
 const SERVER_LOSS_MAX_EVENTS: u32 = 64;
+
+/// A later partition fires after one of a client connection's first this many `sent` or
+/// `received`, any of them as likely: a session's middle, past its first events.
+const LATE_PARTITION_MAX_EVENTS: u32 = 64;
 
 /// A late reset fires after one of a client's first this many `sent`, any of them as likely:
 /// a bug may show only in a narrow window (a loss between a checkpoint and the echo of what
@@ -643,7 +734,11 @@ mod tests {
             ..FaultSettings::default()
         };
         let plan = FaultPlan::generate(Seed(1), &settings, &topology);
-        assert_eq!(plan.faults.len(), 2048, "a partition per pair with traffic");
+        // A partition per pair with traffic, as many later in a session, then the redials'
+        // (three of each of the 10,000 clients) up to the limit.
+        assert_eq!(plan.faults.len(), MAX_FAULTS);
+        let redial = |f: &Fault| matches!(&f.trigger, Trigger::After(e) if e.conn.contains('~'));
+        assert_eq!(plan.faults.iter().filter(|f| !redial(f)).count(), 2 * 2048);
     }
 
     #[test]
@@ -722,7 +817,7 @@ mod tests {
         let plan = FaultPlan::generate(Seed(1), &settings, &topology);
         let mut cut = Vec::new();
         let mut crashed = Vec::new();
-        for fault in &plan.faults {
+        for fault in &plan.faults[..later_partitions_from(&plan)] {
             let Trigger::After(event) = &fault.trigger else {
                 panic!("{fault} is not timed by the traffic");
             };
@@ -770,7 +865,8 @@ mod tests {
             // The client talks to the server only: one partition (client, server), no
             // partition of the idle spare host, and a crash of the server (and another,
             // timed by the server's traffic: `late_crash`).
-            let early: Vec<&Fault> = plan.faults.iter().filter(|f| !late_crash(f)).collect();
+            let drawn_first = &plan.faults[..later_partitions_from(&plan)];
+            let early: Vec<&Fault> = drawn_first.iter().filter(|f| !late_crash(f)).collect();
             assert_eq!(early.len(), 2, "{}", plan.describe());
             for fault in early {
                 let Trigger::After(event) = &fault.trigger else {
@@ -1264,11 +1360,21 @@ mod tests {
         }
     }
 
-    /// Where the refusals timed by redials start in `plan`, drawn last: its end without them.
+    /// Where the refusals timed by redials start in `plan`: where the later partitions start
+    /// without them.
     fn redial_refusals_from(plan: &FaultPlan) -> usize {
         (plan.faults.iter())
             .position(redial_refusal)
-            .unwrap_or(plan.faults.len())
+            .unwrap_or(later_partitions_from(plan))
+    }
+
+    /// Where the partitions drawn last start in `plan`, drawn where a fault of another kind
+    /// comes after the first partitions (a refusal of a redial, a crash timed by a server):
+    /// its end without them.
+    fn later_partitions_from(plan: &FaultPlan) -> usize {
+        (plan.faults.iter())
+            .rposition(|f| !matches!(f.kind, FaultKind::Partition { .. }))
+            .map_or(plan.faults.len(), |last| last + 1)
     }
 
     /// Whether `fault` is a refusal timed by a client's redial's `connecting`.
@@ -1289,14 +1395,73 @@ mod tests {
         for seed in 0..100 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             let first = redial_refusals_from(&plan);
+            let end = later_partitions_from(&plan);
             assert!(
-                plan.faults[first..].iter().all(redial_refusal),
+                plan.faults[first..end].iter().all(redial_refusal),
                 "seed {seed}: {}",
                 plan.describe()
             );
-            drawn += plan.faults.len() - first;
+            drawn += end - first;
         }
         // Three draws a plan, each with the refusals' probability, 1.
         assert_eq!(drawn, 300);
+    }
+
+    /// Every pair of hosts cut on a client's first events is cut again after one of its
+    /// first 64 `sent` or `received`, and the client's host from a listening host as each of
+    /// its redials connects.
+    #[test]
+    fn later_partitions_cut_a_session_late_and_a_redial_as_it_connects() {
+        let settings = FaultSettings {
+            partitions: 1.0,
+            partition_ms: Span::new(20, 40),
+            ..FaultSettings::default()
+        };
+        let (mut callbacks, mut nths) = (BTreeMap::new(), std::collections::BTreeSet::new());
+        for seed in 0..200 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            // The first draw's partition, the later one, then one for each redial.
+            assert_eq!(plan.faults.len(), 5, "{}", plan.describe());
+            for (fault, conn) in plan.faults[1..].iter().zip(["c1", "c1~1", "c1~2", "c1~3"]) {
+                let (
+                    Trigger::After(event),
+                    FaultKind::Partition {
+                        a, b, duration_ms, ..
+                    },
+                ) = (&fault.trigger, &fault.kind)
+                else {
+                    panic!("seed {seed}: {fault} is not a partition timed by the traffic");
+                };
+                assert_eq!(pair(a, b), pair("client", "server"), "{fault}");
+                assert!((20..=40).contains(duration_ms), "{fault}");
+                assert_eq!(event.conn, conn, "{fault}");
+                match conn {
+                    "c1" => {
+                        assert!((1..=LATE_PARTITION_MAX_EVENTS).contains(&event.nth));
+                        *callbacks.entry(event.callback.clone()).or_insert(0) += 1;
+                        nths.insert(event.nth);
+                    }
+                    _ => assert_eq!((event.callback.as_str(), event.nth), ("connecting", 1)),
+                }
+            }
+        }
+        let sent = callbacks.get("sent").copied().unwrap_or(0);
+        assert_eq!(callbacks.values().sum::<u32>(), 200, "{callbacks:?}");
+        assert!((70..=130).contains(&sent), "{callbacks:?}");
+        assert!(nths.iter().any(|nth| *nth > LATE_PARTITION_MAX_EVENTS / 2));
+    }
+
+    /// The later partitions are drawn last, from a stream of their own: appended after every
+    /// other fault, the refusals of redials last among them.
+    #[test]
+    fn later_partitions_come_after_every_other_fault() {
+        let settings = some_of_each_kind();
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = later_partitions_from(&plan);
+            // One for the pair of hosts the client connects across, one for each redial.
+            assert_eq!(plan.faults.len() - first, 4, "{}", plan.describe());
+            assert!(plan.faults[..first].iter().any(redial_refusal));
+        }
     }
 }
