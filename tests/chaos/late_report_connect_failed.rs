@@ -13,11 +13,18 @@
 //! too: it missed this (a false green: 1,000 seeds, 2,000 of a first draft). It now also refuses each listener's
 //! port after each of a client's redials' `connecting` (`c1~1` to `c1~3`), and catches it.
 //! A refusal of the collector's port written by hand catches it too.
+//!
+//! A second bug (seventeenth session): the report dialled again only when its connect was
+//! refused, as while the collector restarts, a connect that timed out taken for a collector
+//! gone for good. The refusals above cannot show it, and the partitions the swarm drew, timed
+//! by a client's first events, had healed two seconds in: a false green (3,000 seeds). It
+//! now also cuts a client's host from a listening host as each of its redials connects, for
+//! up to twice the connect timeout, and catches it; a partition written by hand too.
 
-use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches};
+use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches, fault_after};
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan};
+use tcpnotify_sim::fault::{FaultKind, FaultPlan};
 use tcpnotify_sim::{factory, run_passing, run_state, Scenario, Seed};
 
 /// Ticks of the session, one every [`TICK_MS`].
@@ -76,12 +83,23 @@ impl TcpConnectionNotify for Collector {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
+/// Which failed connects of the report are dialled again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// None: the report's `connect_failed` is ignored (the bug).
+    Never,
+    /// Only refused ones, as while the collector restarts: a connect that timed out is taken
+    /// for a collector gone for good (the second bug).
+    Refused,
+    /// Every one (the fix).
+    Always,
+}
+
 /// The client's session: counts ticks across its connections, dials the report after the
 /// last.
 struct Session {
     ticks: usize,
-    /// Whether the report is dialled again after a failed connect (the fix).
-    fixed: bool,
+    retry: Retry,
     over: bool,
 }
 
@@ -90,7 +108,7 @@ impl Session {
         if may_dial() {
             let next = Session {
                 ticks: self.ticks,
-                fixed: self.fixed,
+                retry: self.retry,
                 over: false,
             };
             conn.dial(next, "server", "7000");
@@ -104,7 +122,7 @@ impl TcpConnectionNotify for Session {
         if self.ticks >= TICKS && !self.over {
             self.over = true;
             conn.dispose();
-            conn.dial(Report { fixed: self.fixed }, "collector", "7001");
+            conn.dial(Report { retry: self.retry }, "collector", "7001");
         }
         true
     }
@@ -120,13 +138,13 @@ impl TcpConnectionNotify for Session {
 
 /// The report: written as it connects.
 struct Report {
-    fixed: bool,
+    retry: Retry,
 }
 
 impl Report {
     fn again(&self, conn: &mut TcpConnection) {
         if may_dial() {
-            conn.dial(Report { fixed: self.fixed }, "collector", "7001");
+            conn.dial(Report { retry: self.retry }, "collector", "7001");
         }
     }
 }
@@ -141,18 +159,22 @@ impl TcpConnectionNotify for Report {
             self.again(conn);
         }
     }
-    fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
-        // The bug: without this a refused report is never made.
-        if self.fixed {
+    fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
+        let again = match self.retry {
+            Retry::Never => false,
+            Retry::Refused => reason == ConnectFailure::Refused,
+            Retry::Always => true,
+        };
+        if again {
             self.again(conn);
         }
     }
 }
 
-fn session(fixed: bool) -> Scenario {
+fn session(retry: Retry) -> Scenario {
     let client = move || Session {
         ticks: 0,
-        fixed,
+        retry,
         over: false,
     };
     Scenario::new("late-report-connect-failed")
@@ -171,36 +193,61 @@ fn session(fixed: bool) -> Scenario {
 /// The bug hides on a quiet network: the report connects.
 #[test]
 fn late_report_connect_failed_passes_on_a_quiet_network() {
-    run_passing(&session(false).plan(FaultPlan::quiet(Seed(1))), Seed(1));
+    run_passing(
+        &session(Retry::Never).plan(FaultPlan::quiet(Seed(1))),
+        Seed(1),
+    );
 }
 
 /// The collector's port refusing for 100 ms as the report (`c1~1`) connects.
 #[test]
 fn late_report_connect_failed_is_caught_by_a_refusal_by_hand() {
-    let mut plan = FaultPlan::quiet(Seed(1));
-    let connecting = EventTrigger {
-        conn: "c1~1".into(),
-        callback: "connecting".into(),
-        nth: 1,
-    };
     let refuse = FaultKind::Refuse {
         host: "collector".into(),
         port: 7001,
         duration_ms: 100,
     };
-    plan.faults = vec![Fault::after(connecting, refuse)];
-    assert_plan_catches(&session(false), &session(true), &plan, "reported");
+    assert_caught_as_the_report_connects(Retry::Never, refuse);
 }
 
-/// The swarm with no settings catches it with a refusal timed by a redial's `connecting`.
+/// Asserts that `kind`, as the report (`c1~1`) connects, keeps the collector from having the
+/// report of a client that retries as `buggy` says, and not of the fixed one.
+fn assert_caught_as_the_report_connects(buggy: Retry, kind: FaultKind) {
+    let mut plan = FaultPlan::quiet(Seed(1));
+    plan.faults = vec![fault_after("c1~1", "connecting", 1, kind)];
+    assert_plan_catches(&session(buggy), &session(Retry::Always), &plan, "reported");
+}
+
+/// The swarm with no settings catches it with a refusal or a partition timed by a redial's
+/// `connecting`.
 #[test]
 fn late_report_connect_failed_is_caught_by_the_swarm() {
-    assert_caught(&session(false), "reported");
+    assert_caught(&session(Retry::Never), "reported");
 }
 
 /// The report dialled again after a failed connect passes the swarm (`TCPNOTIFY_SEEDS`
 /// sweeps more).
 #[test]
 fn late_report_dialled_again_passes_many_seeds() {
-    assert_fix_passes_many(session(true));
+    assert_fix_passes_many(session(Retry::Always));
+}
+
+/// The collector's host cut from the client's for 1.5 s as the report (`c1~1`) connects:
+/// its connect times out.
+#[test]
+fn late_report_retried_when_refused_is_caught_by_a_partition_by_hand() {
+    let cut = FaultKind::Partition {
+        a: "client".into(),
+        b: "collector".into(),
+        duration_ms: 1500,
+        one_way: false,
+    };
+    assert_caught_as_the_report_connects(Retry::Refused, cut);
+}
+
+/// The swarm with no settings catches the report retried only when refused with a partition
+/// as a redial connects.
+#[test]
+fn late_report_retried_only_when_refused_is_caught_by_the_swarm() {
+    assert_caught(&session(Retry::Refused), "reported");
 }

@@ -50,6 +50,12 @@
 //! redial connects: a client that dials a report two seconds in and ignores the report's
 //! `connect_failed` (`late_report_connect_failed`).
 //!
+//! Two more, each with its fixed twin, that the swarm missed until it drew partitions later
+//! in a session (seventeenth session): a client that takes an answer held past its
+//! question's deadline for the answer to its next question (`late_answer_taken_for_next`),
+//! and the late report dialled again only when its connect was refused, not when it timed
+//! out (in `late_report_connect_failed`).
+//!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
 //! options, a fan-out client, tiny buffers, a picky listener, a late reader; each sweep must
@@ -84,6 +90,7 @@ mod gateway_sent_as_delivered;
 mod gives_up_too_soon;
 mod header_then_body;
 mod healing;
+mod late_answer_taken_for_next;
 mod late_loss_checkpoint;
 mod late_report_connect_failed;
 mod mute_on_throttle;

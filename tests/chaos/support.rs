@@ -126,14 +126,17 @@ pub fn assert_plan_catches(buggy: &Scenario, fixed: &Scenario, plan: &FaultPlan,
 /// A reset of `conn` after its `nth` `callback`: the fault a hand-written plan aims at a
 /// moment the swarm may not reach.
 pub fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
-    Fault::after(
-        EventTrigger {
-            conn: conn.into(),
-            callback: callback.into(),
-            nth,
-        },
-        FaultKind::Reset { conn: conn.into() },
-    )
+    fault_after(conn, callback, nth, FaultKind::Reset { conn: conn.into() })
+}
+
+/// `kind` after the `nth` `callback` of `conn`, as a hand-written plan aims it.
+pub fn fault_after(conn: &str, callback: &str, nth: u32, kind: FaultKind) -> Fault {
+    let event = EventTrigger {
+        conn: conn.into(),
+        callback: callback.into(),
+        nth,
+    };
+    Fault::after(event, kind)
 }
 
 /// A bound on the redials of a run that keeps failing, far above what any drawn fault takes
