@@ -218,7 +218,7 @@ impl<N> Recorded<N> {
             true => FinalWriteBefore::OwnResult,
             false => FinalWriteBefore::SentResult,
         };
-        for data in conn.take_final_writes() {
+        for data in conn.recorded_final_writes.take() {
             self.flow(conn, DataFlow::Queued(&data));
             let payload = self.write_payload(&data);
             self.final_writes.push((payload, before));
@@ -267,7 +267,7 @@ impl<N> Recorded<N> {
             return;
         }
         self.observing = true;
-        conn.keep_final_writes();
+        conn.recorded_final_writes.keep();
         // Weak references: the connection keeps its observers, and a sink may (through its
         // run's state) reach the connection again; a strong one closed that cycle and leaked
         // every simulated run whole. A fact after the sink is gone has no one to tell.

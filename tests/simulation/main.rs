@@ -3,6 +3,8 @@
 //! line that re-runs it (`TCPNOTIFY_SEED=<seed> cargo test --test simulation -- --exact <test>`).
 
 mod connect;
+#[path = "../common/counts_final.rs"]
+mod counts_final;
 mod determinism;
 mod dial;
 mod dialled_faults;

@@ -5,6 +5,7 @@
 //! that the peer never sent") and a swapped-in notifier's connection was never seen to close
 //! (simulator defects, found in the fourteenth session).
 
+use crate::counts_final::CountsFinal;
 use crate::support::callbacks_of;
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
@@ -13,6 +14,7 @@ use tcpnotify_sim::fault::FaultPlan;
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::run::{run, EventKind};
+use tcpnotify_sim::scenario::NotifierFactory;
 use tcpnotify_sim::{factory, Expectations, Scenario, Seed};
 
 /// Answers the first delivery with `write_final` and closes.
@@ -48,8 +50,13 @@ impl TcpConnectionNotify for SwapsToEcho {
 }
 
 fn final_reply() -> Scenario {
+    final_reply_served_by(factory(|| FinalReply))
+}
+
+/// A client writing `hello` without waiting for an echo, to a server of `server`'s notifiers.
+fn final_reply_served_by(server: NotifierFactory) -> Scenario {
     Scenario::new("final-reply")
-        .listener("server", "server", 7000, factory(|| FinalReply))
+        .listener("server", "server", 7000, server)
         .client(
             "c1",
             "client",
@@ -216,5 +223,33 @@ fn r6_write_final_in_a_callback_deferred_from_sent_goes_before_its_result() {
         assert!(verdict.passed(), "in_expect {in_expect}: {verdict}");
         let report = sweep(&scenario, &SweepOptions::new(0..100));
         assert!(report.passed(), "in_expect {in_expect}: {report}");
+    }
+}
+
+/// R6: a notifier that takes what `write_final` queued for itself (`take_final_writes`)
+/// leaves the simulator's recorder its own copy, and one that never asked to keep them is
+/// given none, as outside the simulator; the recorder kept them in the same list the
+/// notifier took them from, so the wrapper of `take_final_writes`' doc took the bytes from
+/// under the stream check, and a correct server failed R6 ("bytes received ... that the peer
+/// never sent") on every seed (simulator defect found by helper-76, seventeenth session).
+#[test]
+fn r6_final_writes_a_notifier_takes_for_itself_are_still_recorded() {
+    for keeping in [true, false] {
+        // "got " and at least a byte of the first delivery, or nothing if the connection
+        // was lost first.
+        let server = factory(move || {
+            CountsFinal::new(FinalReply, keeping, |bytes, _| bytes == 0 || bytes > 4)
+        });
+        let scenario = final_reply_served_by(server).expecting(Expectations {
+            delivered: [("c1".to_string(), 9)].into(),
+            ..Expectations::default()
+        });
+        let verdict = judge(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+        assert!(verdict.passed(), "keeping {keeping}: {verdict}");
+        // Re-chunked reads change the reply's length: every seed but the quiet one without
+        // the delivered count.
+        let swarm = scenario.expecting(Expectations::default());
+        let report = sweep(&swarm, &SweepOptions::new(0..100));
+        assert!(report.passed(), "keeping {keeping}: {report}");
     }
 }

@@ -8,6 +8,7 @@
 //! throttling, the graceful shut) in [`writing`].
 
 mod dropped;
+mod final_writes;
 mod muting;
 mod observer;
 mod reading;
@@ -15,6 +16,7 @@ mod writing;
 
 pub(crate) use dropped::{write_size, DropObserver};
 pub use dropped::{DroppedWrite, WriteKind};
+pub(crate) use final_writes::FinalWrites;
 pub use muting::Muting;
 pub(crate) use reading::ReadOutcome;
 
@@ -140,9 +142,12 @@ pub struct TcpConnection {
     /// Told of every mute and unmute that changed `muted` (see
     /// [`on_mute_changed`](Self::on_mute_changed)).
     mute_observer: Option<Observer<Muting>>,
-    /// What `write_final` queued since a wrapper last took it, once one asked to keep it (see
-    /// [`keep_final_writes`](Self::keep_final_writes)); `None` keeps nothing.
-    final_writes: Option<Vec<Bytes>>,
+    /// What `write_final` queued since the notifier last took it, once it asked to keep it
+    /// (see [`keep_final_writes`](Self::keep_final_writes)).
+    final_writes: FinalWrites,
+    /// The same for the recorder that wraps the notifier (`crate::record`), kept apart: a
+    /// notifier that takes its own must not take the recorder's.
+    pub(crate) recorded_final_writes: FinalWrites,
     /// Bytes read and not delivered yet; handed to the notifier whole when it takes them all.
     read_buf: Vec<u8>,
     read_start: usize,
@@ -185,7 +190,8 @@ impl TcpConnection {
             stats: ConnectionStats::default(),
             drop_observer: None,
             mute_observer: None,
-            final_writes: None,
+            final_writes: FinalWrites::default(),
+            recorded_final_writes: FinalWrites::default(),
             read_buf: Vec::new(),
             read_start: 0,
             expect: 0,
@@ -309,20 +315,21 @@ impl TcpConnection {
             self.drop_write(WriteKind::WriteFinal, data.len());
             return;
         }
-        if let Some(kept) = self.final_writes.as_mut().filter(|_| !data.is_empty()) {
-            kept.push(data.clone());
-        }
+        self.final_writes.push(&data);
+        self.recorded_final_writes.push(&data);
         self.enqueue(data);
         self.flush();
     }
 
     /// Keeps what [`write_final`](Self::write_final) queues from now on, for
     /// [`take_final_writes`](Self::take_final_writes). `write_final` passes by `sent`, so a
-    /// wrapper that sees a connection's data in `sent` (a recorder, the simulator's stream
-    /// check) takes these after each callback it wraps, or it would miss bytes the peer then
-    /// receives. Off until asked: nothing is kept that no one takes.
+    /// wrapper that sees a connection's data in `sent` (a byte counter, a logger) takes these
+    /// after each callback it wraps, or it would miss bytes the peer then receives. Off until
+    /// asked: nothing is kept that no one takes. The notifier's own: tcpnotify's recorder
+    /// (and so the simulator's stream check) keeps its copy apart, whatever the notifier
+    /// keeps or takes.
     pub fn keep_final_writes(&mut self) {
-        self.final_writes.get_or_insert_with(Vec::new);
+        self.final_writes.keep();
     }
 
     /// What `write_final` queued since the last call, in the order queued (shared, not
@@ -350,10 +357,7 @@ impl TcpConnection {
     /// }
     /// ```
     pub fn take_final_writes(&mut self) -> Vec<Bytes> {
-        self.final_writes
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+        self.final_writes.take()
     }
 
     /// Turns Nagle's algorithm off (`true`) or back on. Only when connected: otherwise an
