@@ -185,3 +185,38 @@ fn a_refusing_port_refuses_each_connect_a_round_trip_later_until_the_refusal_end
         Some("accepted")
     );
 }
+
+/// R1: a proxy whose connections read into 64 KiB buffers dials its onward connection with
+/// those settings, and that connection's deliveries of up to 64 KiB are within its buffer;
+/// the checker took the default 16 KiB for every dialled connection, so this proxy failed R1
+/// at `p1.1~1`'s first large delivery ("received 65536 bytes, more than the read buffer of
+/// 16384"; simulator defect found by helper-76, seventeenth session).
+#[test]
+fn r1_a_dialled_connection_reads_into_its_diallers_buffer() {
+    use tcpnotify_sim::fault::FaultPlan;
+    use tcpnotify_sim::judge::judge;
+    use tcpnotify_sim::notifiers::Proxy;
+    use tcpnotify_sim::{Expectations, Seed};
+
+    let mut scenario = Scenario::new("big-buffer-proxy")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .listener("p1", "proxy", 7000, factory(|| Proxy::new("server", 7000)))
+        .client(
+            "c1",
+            "client",
+            "proxy",
+            7000,
+            factory(|| Sender::pattern(200_000)),
+        )
+        .expecting(Expectations {
+            echoed: true,
+            ..Expectations::default()
+        });
+    scenario
+        .listeners
+        .iter_mut()
+        .for_each(|l| l.config.set_read_buffer_size(65_536));
+    scenario.clients[0].config.set_read_buffer_size(65_536);
+    let verdict = judge(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    assert!(verdict.passed(), "{verdict}");
+}

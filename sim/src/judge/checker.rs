@@ -204,7 +204,8 @@ pub struct CheckOptions {
     /// Each listener's connection limit, by listener name (absent or 0: unlimited).
     pub listener_limits: BTreeMap<String, usize>,
     /// Each connection's `read_buffer_size` by client or listener name (accepted connections
-    /// use their listener's); absent means the default, [`DEFAULT_READ_BUFFER_SIZE`].
+    /// use their listener's, dialled ones their dialler's); absent means the default,
+    /// [`DEFAULT_READ_BUFFER_SIZE`].
     pub read_buffer_sizes: BTreeMap<String, usize>,
     /// The run checked stream integrity (R6) as data flowed, so every `received` exercised R6.
     pub integrity_checked: bool,
@@ -480,8 +481,14 @@ impl Checker<'_> {
         (n.parse::<usize>().is_ok() && self.listeners.contains_key(listener)).then_some(listener)
     }
 
+    /// The read buffer of `who`: that of the client or listener its connection comes from,
+    /// whose settings every connection of its family has. An accepted connection has its
+    /// listener's (`server.3`, and `server#2.1` of the listener restarted after a crash), a
+    /// dialled one its dialler's (`c1~2`, `server.1~1`, `server~1`: `dial` gives the new
+    /// connection the settings of the one or the listener that dials it). Names of clients
+    /// and listeners hold no `.`, `#` or `~`, which the simulator's names add.
     fn read_buffer_size(&self, who: &str) -> usize {
-        let owner = self.listener_of(who).unwrap_or(who);
+        let owner = who.split(['.', '#', '~']).next().unwrap_or(who);
         self.options
             .read_buffer_sizes
             .get(owner)

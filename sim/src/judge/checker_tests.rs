@@ -235,6 +235,45 @@ fn r1_every_delivery_is_the_expected_size() {
     assert_eq!(broken_with(events, &options), [(Rule::R1, vec![4])]);
 }
 
+/// R1, R2: a connection a client or an accepted connection dials, a listener dials, or a
+/// restarted listener accepts reads into the buffer of the client or listener it comes from,
+/// whose settings it has; the checker took the default for every one of them, so a proxy
+/// reading into 64 KiB buffers failed R1 at its onward connection's first large delivery
+/// (helper-76, seventeenth session).
+#[test]
+fn r1_r2_a_dialled_or_restarted_connection_reads_into_its_familys_buffer() {
+    let options = CheckOptions {
+        read_buffer_sizes: [("c1".to_string(), 65_536), ("server".to_string(), 8)].into(),
+        ..CheckOptions::default()
+    };
+    let start = |who: &'static str| vec![(who, proxy()), (who, Connecting(1)), (who, Connected)];
+    let mut events = server_start();
+    for who in ["c1~1", "c1~2", "server.1~1", "server~1"] {
+        events.extend(start(who));
+    }
+    events.extend([
+        ("server#2", Listening(None)),
+        ("server#2", ListenerConnected { accepted: true }),
+        ("server#2.1", Accepted),
+        ("c1~1", received(65_536, 1, true)),
+        (
+            "c1~2",
+            Expect {
+                qty: 32_768,
+                result: 32_768,
+            },
+        ),
+        ("c1~2", received(32_768, 1, true)),
+        ("server.1~1", received(9, 1, true)),
+        ("server~1", received(8, 1, true)),
+        ("server#2.1", received(9, 1, true)),
+    ]);
+    assert_eq!(
+        broken_with(events, &options),
+        [(Rule::R1, vec![22]), (Rule::R1, vec![24])]
+    );
+}
+
 #[test]
 fn r2_an_expect_result_above_the_buffer_leaves_framing_unchanged() {
     let options = CheckOptions {
