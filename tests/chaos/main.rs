@@ -65,7 +65,11 @@
 //! ten more sweeps in `correct_styles_3` (redialling clients under every fault against
 //! listeners that close themselves, five addresses, a `proxy_via` chain and a server dialling
 //! from its callbacks; `expect` churn, mute and swap churn, empty and one-byte writes,
-//! `write_final` echoes, a trailing partial frame, connections disposing each other).
+//! `write_final` echoes, a trailing partial frame, connections disposing each other); six
+//! more styles in `correct_styles_4` (a wrapper counting its final writes, a hub writing
+//! through its other connections' handles, a listener asking itself about its limit,
+//! `expect` changed while muted, a hard close from the `expect` hook, final writes from
+//! `throttled` and `unthrottled`).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
@@ -77,6 +81,9 @@ mod correct_echo;
 mod correct_styles;
 mod correct_styles_2;
 mod correct_styles_3;
+mod correct_styles_4;
+#[path = "../common/counts_final.rs"]
+mod counts_final;
 mod duplicate_on_retry;
 mod eager_writer;
 mod environment;
