@@ -201,7 +201,8 @@ impl<'de> serde::Deserialize<'de> for Rule {
 /// What the checker needs to know beyond the trace.
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
-    /// Each listener's connection limit, by listener name (absent or 0: unlimited).
+    /// Each listener's connection limit, by listener name (absent or 0: unlimited); a listener
+    /// restarted after a crash (`server#2`) has its first self's.
     pub listener_limits: BTreeMap<String, usize>,
     /// Each connection's `read_buffer_size` by client or listener name (accepted connections
     /// use their listener's, dialled ones their dialler's); absent means the default,
@@ -481,17 +482,12 @@ impl Checker<'_> {
         (n.parse::<usize>().is_ok() && self.listeners.contains_key(listener)).then_some(listener)
     }
 
-    /// The read buffer of `who`: that of the client or listener its connection comes from,
-    /// whose settings every connection of its family has. An accepted connection has its
-    /// listener's (`server.3`, and `server#2.1` of the listener restarted after a crash), a
-    /// dialled one its dialler's (`c1~2`, `server.1~1`, `server~1`: `dial` gives the new
-    /// connection the settings of the one or the listener that dials it). Names of clients
-    /// and listeners hold no `.`, `#` or `~`, which the simulator's names add.
+    /// The read buffer of `who`: that of the client or listener its connection comes from
+    /// ([`scenario_owner`]).
     fn read_buffer_size(&self, who: &str) -> usize {
-        let owner = who.split(['.', '#', '~']).next().unwrap_or(who);
         self.options
             .read_buffer_sizes
-            .get(owner)
+            .get(scenario_owner(who))
             .copied()
             .unwrap_or(DEFAULT_READ_BUFFER_SIZE)
     }
@@ -843,7 +839,10 @@ impl Checker<'_> {
         let Some(name) = self.listener_of(who) else {
             return;
         };
-        let limit = self.options.listener_limits.get(name).copied().unwrap_or(0);
+        let limit = (self.options.listener_limits)
+            .get(scenario_owner(name))
+            .copied()
+            .unwrap_or(0);
         let Some(mut l) = self.listeners.get_mut(name).map(std::mem::take) else {
             return;
         };
@@ -930,6 +929,16 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The client or listener of the scenario that `who` comes from, whose settings it has: an
+/// accepted connection's listener (`server.3`, and `server#2.1` of the listener restarted
+/// after a crash, which keeps its limit), a dialled connection's dialler (`c1~2`,
+/// `server.1~1`, `server~1`: `dial` gives the new connection the settings of the connection
+/// or the listener that dials it), a restarted listener's first self (`server#2`). Names of
+/// clients and listeners hold no `.`, `#` or `~`, which the simulator's names add.
+fn scenario_owner(who: &str) -> &str {
+    who.split(['.', '#', '~']).next().unwrap_or(who)
 }
 
 /// The entry of `key` in `map`, taken out (or a fresh one) while an event is checked, since

@@ -362,6 +362,25 @@ fn n3_open_connections_never_exceed_the_limit() {
     assert_eq!(broken_with(events, &options), []);
 }
 
+/// N3: a listener restarted after a crash (`server#2`) keeps its limit, as the simulator
+/// restarts it with the same settings; the checker looked the limit up by the restarted
+/// name and judged no limit for it (a false green; helper-76, seventeenth session).
+#[test]
+fn n3_a_restarted_listener_keeps_its_limit() {
+    let options = CheckOptions {
+        listener_limits: [("server".to_string(), 1)].into(),
+        ..CheckOptions::default()
+    };
+    let events = vec![
+        ("server#2", Listening(None)),
+        ("server#2", ListenerConnected { accepted: true }),
+        ("server#2.1", Accepted),
+        ("server#2", ListenerConnected { accepted: true }),
+        ("server#2.2", Accepted),
+    ];
+    assert_eq!(broken_with(events, &options), [(Rule::N3, vec![3, 5])]);
+}
+
 #[test]
 fn n4_every_notifier_handed_out_is_accepted_in_a_finished_run() {
     let t = trace(vec![
