@@ -483,13 +483,9 @@ impl Checker<'_> {
     }
 
     /// The read buffer of `who`: that of the client or listener its connection comes from
-    /// ([`scenario_owner`]).
+    /// ([`owners_setting`]).
     fn read_buffer_size(&self, who: &str) -> usize {
-        self.options
-            .read_buffer_sizes
-            .get(scenario_owner(who))
-            .copied()
-            .unwrap_or(DEFAULT_READ_BUFFER_SIZE)
+        owners_setting(&self.options.read_buffer_sizes, who).unwrap_or(DEFAULT_READ_BUFFER_SIZE)
     }
 
     fn connection(&mut self, i: usize, who: &str, callback: &Callback) {
@@ -839,10 +835,7 @@ impl Checker<'_> {
         let Some(name) = self.listener_of(who) else {
             return;
         };
-        let limit = (self.options.listener_limits)
-            .get(scenario_owner(name))
-            .copied()
-            .unwrap_or(0);
+        let limit = owners_setting(&self.options.listener_limits, name).unwrap_or(0);
         let Some(mut l) = self.listeners.get_mut(name).map(std::mem::take) else {
             return;
         };
@@ -931,14 +924,31 @@ impl Checker<'_> {
     }
 }
 
-/// The client or listener of the scenario that `who` comes from, whose settings it has: an
-/// accepted connection's listener (`server.3`, and `server#2.1` of the listener restarted
-/// after a crash, which keeps its limit), a dialled connection's dialler (`c1~2`,
-/// `server.1~1`, `server~1`: `dial` gives the new connection the settings of the connection
-/// or the listener that dials it), a restarted listener's first self (`server#2`). Names of
-/// clients and listeners hold no `.`, `#` or `~`, which the simulator's names add.
-fn scenario_owner(who: &str) -> &str {
-    who.split(['.', '#', '~']).next().unwrap_or(who)
+/// The setting in `map` of the client or listener that `who` comes from: `who`'s own, or
+/// else that of the name the simulator built `who` from, found by taking the suffixes it adds
+/// off the end one at a time. An accepted connection has its listener's (`server.3`, and
+/// `server#2.1` of the listener restarted after a crash, which keeps its limit), a dialled
+/// connection its dialler's (`c1~2`, `server.1~1`, `server~1`: `dial` gives the new
+/// connection the settings of the connection or the listener that dials it), a restarted
+/// listener its first self's (`server#2`). Only a suffix of digits is taken off, and only
+/// after the whole name is looked up, so a recording whose own names hold a `.` (`api.v1`,
+/// which a scenario refuses but a recorder on real sockets takes) keeps its settings.
+fn owners_setting<V: Copy>(map: &BTreeMap<String, V>, who: &str) -> Option<V> {
+    let mut name = who;
+    loop {
+        if let Some(value) = map.get(name) {
+            return Some(*value);
+        }
+        name = without_added_suffix(name)?;
+    }
+}
+
+/// `name` without the last suffix the simulator adds to a name (`.3`, `~2`, `#2`: a
+/// separator and digits), if it ends in one.
+fn without_added_suffix(name: &str) -> Option<&str> {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let stem = name[..name.len() - digits].strip_suffix(['.', '~', '#'])?;
+    (digits > 0 && !stem.is_empty()).then_some(stem)
 }
 
 /// The entry of `key` in `map`, taken out (or a fresh one) while an event is checked, since

@@ -591,3 +591,35 @@ fn r5_a_delivery_between_mute_and_unmute_is_a_violation() {
         .message
         .contains("received while muted"));
 }
+
+/// Names a recorder on real sockets may give (`Recorded::new` takes any name; only a
+/// scenario refuses `.`): a listener `api.v1` and a client `my.client` keep their own limit
+/// and read buffer, and so do the connections the listener accepts (`api.v1.1`).
+#[test]
+fn n3_r1_names_holding_a_dot_keep_their_own_settings() {
+    let options = CheckOptions {
+        listener_limits: [("api.v1".to_string(), 1)].into(),
+        read_buffer_sizes: [("my.client".to_string(), 8), ("api.v1".to_string(), 4)].into(),
+        ..CheckOptions::default()
+    };
+    let events = vec![
+        ("api.v1", Listening(None)),
+        ("api.v1", ListenerConnected { accepted: true }),
+        ("api.v1.1", Accepted),
+        ("api.v1", ListenerConnected { accepted: true }),
+        ("api.v1.2", Accepted),
+        ("my.client", proxy()),
+        ("my.client", Connecting(1)),
+        ("my.client", Connected),
+        ("my.client", received(9, 1, true)),
+        ("api.v1.1", received(5, 1, true)),
+    ];
+    assert_eq!(
+        broken_with(events, &options),
+        [
+            (Rule::N3, vec![3, 5]),
+            (Rule::R1, vec![9]),
+            (Rule::R1, vec![10])
+        ]
+    );
+}
