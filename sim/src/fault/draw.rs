@@ -143,19 +143,11 @@ impl FaultPlan {
         // What any client's traffic times: the connections notifiers dial are not known
         // before the run.
         let all: Vec<&Dial> = topology.dials.iter().collect();
-        let listening: FxHashSet<&str> = topology.servers.iter().map(String::as_str).collect();
-        let clients_on: FxHashSet<&str> = topology.dials.iter().map(|d| d.host.as_str()).collect();
-        let running: FxHashSet<&str> = (clients_on.iter().copied())
-            .chain(listening.iter().copied())
-            .collect();
-        let may_dial = |a: &str, b: &str| {
-            (listening.contains(a) && running.contains(b))
-                || (listening.contains(b) && running.contains(a))
-        };
+        let crossings = Crossings::of(topology);
         let partitions = settings.partitions.clamp(0.0, 1.0);
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
-                let dials = timing(&between, &all, may_dial(a, b), a, b);
+                let dials = timing(&between, &all, crossings.may_dial(a, b), a, b);
                 if window.is_none() && dials.is_empty() {
                     continue;
                 }
@@ -187,7 +179,7 @@ impl FaultPlan {
             // connections, and nothing they must eventually do can be done, a red for correct
             // code (a resuming uploader beside a metrics listener, or on a host a probe
             // dials). Such a crash is written in a plan, where it is asked for.
-            let runs_clients = clients_on.contains(host.as_str());
+            let runs_clients = crossings.clients_on.contains(host.as_str());
             if dials.is_empty() && !runs_clients {
                 // Only notifiers' connections may reach it: crashed on any client's traffic.
                 dials.clone_from(&all);
@@ -277,7 +269,7 @@ impl FaultPlan {
             let on_host = listeners_on
                 .get(host.as_str())
                 .map_or(&[][..], Vec::as_slice);
-            if clients_on.contains(host.as_str()) || on_host.is_empty() {
+            if crossings.clients_on.contains(host.as_str()) || on_host.is_empty() {
                 continue;
             }
             if !crashed.random_bool(crashes) {
@@ -401,7 +393,7 @@ impl FaultPlan {
         let mut later_cut = seed.stream("plan-later-partitions", 0);
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in topology.hosts[i + 1..].iter().filter(|_| window.is_none()) {
-                let dials = timing(&between, &all, may_dial(a, b), a, b);
+                let dials = timing(&between, &all, crossings.may_dial(a, b), a, b);
                 if dials.is_empty() || !later_cut.random_bool(partitions) {
                     continue;
                 }
@@ -523,14 +515,22 @@ pub(crate) fn most_faults(
     let onward = ONWARD_CONNECTIONS as usize;
     let resets = 2 * (1 + later) * topology.clients.len()
         + (1 + later + 2 * onward) * topology.listeners.len();
-    // A later partition cuts only hosts a connection may cross: a client's, a listener's,
-    // a host a client may connect to.
-    let crossed: FxHashSet<&str> = (topology.dials.iter())
-        .flat_map(|d| std::iter::once(&d.host).chain(&d.targets))
-        .chain(&topology.servers)
-        .map(String::as_str)
-        .collect();
-    let partitions = pairs(hosts) + pairs(crossed.len()) + later * topology.dials.len();
+    // A later partition cuts only a pair of hosts whose partitions a client connection
+    // times ([`timing`]): one a notifier may dial across, or a client's host and a host it
+    // connects to. Counted, not bounded by every pair of hosts, which refused files with
+    // many client hosts that no plan could fill.
+    let crossings = Crossings::of(topology);
+    let timed_pairs = match topology.dials.is_empty() {
+        true => 0,
+        false => {
+            let dialled_across = crossings.may_dial_pairs();
+            let connected_across = (dials_by_pair(topology).into_keys())
+                .filter(|&(a, b)| a != b && !crossings.may_dial(a, b))
+                .count();
+            dialled_across + connected_across
+        }
+    };
+    let partitions = pairs(hosts) + timed_pairs + later * topology.dials.len();
     [
         ("partitions", per(settings.partitions, partitions)),
         ("resets", per(settings.resets, resets)),
@@ -598,6 +598,44 @@ fn pair<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
         (a, b)
     } else {
         (b, a)
+    }
+}
+
+/// The hosts that listen and the hosts that run a client: a notifier may dial across a pair
+/// of a listening host and one that runs something (listens or runs a client), whatever the
+/// scenario's clients connect to.
+struct Crossings<'t> {
+    listening: FxHashSet<&'t str>,
+    clients_on: FxHashSet<&'t str>,
+}
+
+impl<'t> Crossings<'t> {
+    fn of(topology: &'t Topology) -> Self {
+        Crossings {
+            listening: topology.servers.iter().map(String::as_str).collect(),
+            clients_on: topology.dials.iter().map(|d| d.host.as_str()).collect(),
+        }
+    }
+
+    fn runs_something(&self, host: &str) -> bool {
+        self.listening.contains(host) || self.clients_on.contains(host)
+    }
+
+    /// Whether a notifier on one of `a` and `b` may dial the other: one listens and the
+    /// other runs something.
+    fn may_dial(&self, a: &str, b: &str) -> bool {
+        (self.listening.contains(a) && self.runs_something(b))
+            || (self.listening.contains(b) && self.runs_something(a))
+    }
+
+    /// How many pairs of hosts [`may_dial`](Self::may_dial) holds for: two listening hosts,
+    /// or one listening and one that only runs clients.
+    fn may_dial_pairs(&self) -> usize {
+        let listening = self.listening.len();
+        let clients_only = (self.clients_on.iter())
+            .filter(|host| !self.listening.contains(*host))
+            .count();
+        listening * listening.saturating_sub(1) / 2 + listening * clients_only
     }
 }
 

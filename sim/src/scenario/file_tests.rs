@@ -835,6 +835,20 @@ fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
     );
 }
 
+/// Later partitions count only the pairs of hosts a connection crosses: 100 clients, each on
+/// a host of its own, on one server draw at most 100 of them (and 300 at redials), not one
+/// per pair of client hosts (4,950 more, which had this file refused).
+#[test]
+fn later_partitions_count_only_the_pairs_connections_cross() {
+    let clients: String = (1..=100)
+        .map(|i| format!("[[clients]]\nname = \"c{i}\"\nhost = \"h{i}\"\ntarget = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 64 }}\n\n"))
+        .collect();
+    let text = format!(
+        "name = \"many-hosts\"\n\n[[listeners]]\nname = \"server\"\nhost = \"server\"\nport = 7000\nnotifier = \"echo\"\n\n{clients}[faults]\npartitions = 0.5\n"
+    );
+    assert_eq!(parse_err(&text), "parsed");
+}
+
 #[test]
 fn a_fault_window_past_the_end_of_the_run_is_refused() {
     // Plans drawn with it held faults that never fire, which the runner refuses.
