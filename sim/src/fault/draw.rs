@@ -113,7 +113,9 @@ impl FaultPlan {
     /// fault window, each pair of hosts cut on a client's first events is cut again after one
     /// of the first 64 `sent` or `received` of a client connection that times it, and the
     /// host of each of a client's first three redials from a listening host as that redial
-    /// is `connecting`. A plan holds at most [`MAX_FAULTS`] faults.
+    /// is `connecting`. After them, drawn apart again, each listener's first three accepted
+    /// connections (`server.1` to `server.3`) send their FIN late, as a client's may. A plan
+    /// holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -431,6 +433,25 @@ impl FaultPlan {
                 faults.push(fault);
             }
         }
+        // Slow closes of a server's FIN, from a stream of their own again so that every fault
+        // above stays as it was: the slow closes above delay a client's FIN only, so a
+        // server's `closed` always came promptly after its answer's last bytes, and a client
+        // that took a late `closed` of a connection it was done with for the loss of the one
+        // it uses now passed. Each listener's accepted connections `server.1` to `server.3`,
+        // with the slow closes' probability, send their FIN late, as a client's may.
+        let mut closing = seed.stream("plan-server-slow-closes", 0);
+        let slow_close = settings.slow_close.clamp(0.0, 1.0);
+        for listener in &topology.listeners {
+            for k in 1..=LATER_CONNECTIONS {
+                if closing.random_bool(slow_close) {
+                    let slow = FaultKind::SlowClose {
+                        conn: format!("{listener}.{k}"),
+                        delay_ms: settings.slow_close_ms.pick(&mut closing),
+                    };
+                    faults.push(Fault::at(0, slow));
+                }
+            }
+        }
         plan.faults = faults.0;
         plan
     }
@@ -499,9 +520,9 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 /// name of the setting that draws them: a partition per pair of hosts, one more per pair of
 /// the hosts connections may cross and one per client's redial up to [`LATER_CONNECTIONS`];
 /// per client two resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after
-/// a `received`, after a `sent`), and a slow close; per listener a reset of each of its
-/// accepted connections up to [`LATER_CONNECTIONS`] (two of the first) and two of each
-/// connection its first dials up to [`ONWARD_CONNECTIONS`]; two crashes per server host; a
+/// a `received`, after a `sent`), and a slow close; per listener a reset and a slow close of
+/// each of its accepted connections up to [`LATER_CONNECTIONS`] (two resets of the first) and
+/// two resets of each connection its first dials up to [`ONWARD_CONNECTIONS`]; two crashes per server host; a
 /// refusal per listener's port, and one more per port for each client's redial up to
 /// [`LATER_CONNECTIONS`]. What a scenario's `[faults]` table is checked against.
 pub(crate) fn most_faults(
@@ -536,7 +557,10 @@ pub(crate) fn most_faults(
         ("resets", per(settings.resets, resets)),
         (
             "slow_close",
-            per(settings.slow_close, topology.clients.len()),
+            per(
+                settings.slow_close,
+                topology.clients.len() + later * topology.listeners.len(),
+            ),
         ),
         ("crashes", per(settings.crashes, 2 * topology.servers.len())),
         (
@@ -1080,8 +1104,8 @@ mod tests {
         }
     }
 
-    /// The faults timed by a server's connection (resets of it, crashes of its host) come
-    /// from streams of their own: every other fault of a plan is the one it drew without them
+    /// The faults of a server's connection (resets and slow closes of it, crashes of its host
+    /// timed by it) come from streams of their own: every other fault of a plan is the one it drew without them
     /// (here: with no listener to time them by).
     #[test]
     fn faults_timed_by_servers_leave_every_other_fault_of_a_plan_as_it_was() {
@@ -1100,7 +1124,7 @@ mod tests {
             let server_reset =
                 |f: &Fault| matches!(&f.kind, FaultKind::Reset { conn } if conn.contains('.'));
             let kept: Vec<&Fault> = (plan.faults.iter())
-                .filter(|f| !late_crash(f) && !server_reset(f))
+                .filter(|f| !late_crash(f) && !server_reset(f) && !server_slow_close(f))
                 .collect();
             assert_eq!(
                 kept,
@@ -1406,13 +1430,14 @@ mod tests {
             .unwrap_or(later_partitions_from(plan))
     }
 
-    /// Where the partitions drawn last start in `plan`, drawn where a fault of another kind
+    /// Where the later partitions start in `plan`, drawn where a fault of another kind
     /// comes after the first partitions (a refusal of a redial, a crash timed by a server):
-    /// its end without them.
+    /// where the slow closes of servers' connections start without them.
     fn later_partitions_from(plan: &FaultPlan) -> usize {
-        (plan.faults.iter())
+        let end = server_slow_closes_from(plan);
+        (plan.faults[..end].iter())
             .rposition(|f| !matches!(f.kind, FaultKind::Partition { .. }))
-            .map_or(plan.faults.len(), |last| last + 1)
+            .map_or(end, |last| last + 1)
     }
 
     /// Whether `fault` is a refusal timed by a client's redial's `connecting`.
@@ -1489,8 +1514,9 @@ mod tests {
         assert!(nths.iter().any(|nth| *nth > LATE_PARTITION_MAX_EVENTS / 2));
     }
 
-    /// The later partitions are drawn last, from a stream of their own: appended after every
-    /// other fault, the refusals of redials last among them.
+    /// The later partitions are drawn from a stream of their own after every other fault
+    /// (but the slow closes of servers' connections, drawn after them), the refusals of
+    /// redials last among those.
     #[test]
     fn later_partitions_come_after_every_other_fault() {
         let settings = some_of_each_kind();
@@ -1498,8 +1524,57 @@ mod tests {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             let first = later_partitions_from(&plan);
             // One for the pair of hosts the client connects across, one for each redial.
-            assert_eq!(plan.faults.len() - first, 4, "{}", plan.describe());
+            let end = server_slow_closes_from(&plan);
+            assert_eq!(end - first, 4, "{}", plan.describe());
             assert!(plan.faults[..first].iter().any(redial_refusal));
         }
+    }
+
+    /// Whether `fault` is a slow close of a listener's accepted connection (`server.1`).
+    fn server_slow_close(fault: &Fault) -> bool {
+        matches!(&fault.kind, FaultKind::SlowClose { conn, .. } if conn.contains('.'))
+    }
+
+    /// Where the slow closes of servers' connections start in `plan`: its end without them.
+    fn server_slow_closes_from(plan: &FaultPlan) -> usize {
+        (plan.faults.iter())
+            .position(server_slow_close)
+            .unwrap_or(plan.faults.len())
+    }
+
+    /// Each listener's first three accepted connections send their FIN late, each with the
+    /// slow closes' probability and for one of their durations, drawn last from a stream of
+    /// their own: appended after every other fault.
+    #[test]
+    fn a_listeners_accepted_connections_close_slowly_after_every_other_fault() {
+        let settings = FaultSettings {
+            slow_close_ms: Span::new(20, 40),
+            ..some_of_each_kind()
+        };
+        let mut drawn = std::collections::BTreeMap::new();
+        for seed in 0..200 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = server_slow_closes_from(&plan);
+            let mut last = 0;
+            for fault in &plan.faults[first..] {
+                let (Trigger::At(0), FaultKind::SlowClose { conn, delay_ms }) =
+                    (&fault.trigger, &fault.kind)
+                else {
+                    panic!("seed {seed}: {fault} is not a slow close from the start");
+                };
+                let k: u32 = (conn.strip_prefix("server."))
+                    .and_then(|k| k.parse().ok())
+                    .unwrap_or_else(|| panic!("seed {seed}: {fault}"));
+                assert!(k > last && k <= LATER_CONNECTIONS, "seed {seed}: {fault}");
+                last = k;
+                assert!((20..=40).contains(delay_ms), "{fault}");
+                *drawn.entry(k).or_insert(0) += 1;
+            }
+        }
+        // Each of the three with probability 0.5 in 200 plans.
+        assert_eq!(drawn.len(), 3, "{drawn:?}");
+        assert!(drawn.values().all(|n| (70..=130).contains(n)), "{drawn:?}");
+        let none = FaultPlan::generate(Seed(1), &FaultSettings::default(), &topology());
+        assert_eq!(server_slow_closes_from(&none), none.faults.len());
     }
 }
