@@ -54,7 +54,10 @@
 //! in a session (seventeenth session): a client that takes an answer held past its
 //! question's deadline for the answer to its next question (`late_answer_taken_for_next`),
 //! and the late report dialled again only when its connect was refused, not when it timed
-//! out (in `late_report_connect_failed`).
+//! out (in `late_report_connect_failed`). And one it missed until it delayed a server's FIN
+//! (seventeenth session): a client fetching an item per connection that takes the late
+//! `closed` of a connection it is done with for the loss of the one it uses now
+//! (`late_close_taken_for_current`).
 //!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
@@ -98,6 +101,7 @@ mod gives_up_too_soon;
 mod header_then_body;
 mod healing;
 mod late_answer_taken_for_next;
+mod late_close_taken_for_current;
 mod late_loss_checkpoint;
 mod late_report_connect_failed;
 mod mute_on_throttle;
