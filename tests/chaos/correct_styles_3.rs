@@ -208,7 +208,7 @@ impl TcpListenNotify for ClosesAfter {
     }
 }
 
-fn closing_listener() -> Scenario {
+pub(crate) fn closing_listener() -> Scenario {
     const FRONT_FIRST: Route = Route {
         targets: &[
             ("server", "7000"),
@@ -259,7 +259,7 @@ fn listener_closing_itself_while_serving_passes() {
     assert_passes_seeds(closing_listener(), SEEDS);
 }
 
-fn five_addresses() -> Scenario {
+pub(crate) fn five_addresses() -> Scenario {
     const SVC: Route = Route {
         targets: &[("svc", "7000")],
         via: None,
@@ -291,7 +291,7 @@ fn five_addresses_two_dead_under_crashes_pass() {
     assert_passes_seeds(five_addresses(), SEEDS);
 }
 
-fn proxy_via_chain() -> Scenario {
+pub(crate) fn proxy_via_chain() -> Scenario {
     const VIA: Route = Route {
         targets: &[("server", "7000")],
         via: Some(("relay1", "7100")),
@@ -391,7 +391,7 @@ impl TcpConnectionNotify for FrameChurn {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn frame_churn() -> Scenario {
+pub(crate) fn frame_churn() -> Scenario {
     let stream = framed_stream(&[1, BUFFER, 2, 700, 3]);
     let other = framed_stream(&[5, 1, 300, 2, BUFFER - 1, 40]);
     Scenario::new("frame-churn")
@@ -469,7 +469,7 @@ impl TcpConnectionNotify for Shifty {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn shifty() -> Scenario {
+pub(crate) fn shifty() -> Scenario {
     Scenario::new("shifty")
         .listener(
             "server",
@@ -579,7 +579,7 @@ impl TcpConnectionNotify for Yielder {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn odd_writes() -> Scenario {
+pub(crate) fn odd_writes() -> Scenario {
     Scenario::new("odd-writes")
         .listener("server", "server", 7000, factory(|| Echo))
         .listener(
@@ -675,7 +675,7 @@ impl TcpConnectionNotify for Chatter {
     }
 }
 
-fn room() -> Scenario {
+pub(crate) fn room() -> Scenario {
     let mut s = Scenario::new("room")
         .listener("server", "server", 7000, factory(|| Member))
         .duration_ms(2000);
@@ -758,7 +758,7 @@ impl TcpConnectionNotify for AuditLog {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn audit() -> Scenario {
+pub(crate) fn audit() -> Scenario {
     const SERVER: Route = Route {
         targets: &[("server", "7000")],
         via: None,
@@ -888,7 +888,7 @@ impl TcpConnectionNotify for EarlyTalker {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn final_and_chunky_echoes() -> Scenario {
+pub(crate) fn final_and_chunky_echoes() -> Scenario {
     let early = || EarlyTalker {
         talk: Arc::default(),
         started: false,
@@ -947,7 +947,7 @@ impl TcpConnectionNotify for HundredFrames {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn trailing_partial_frame() -> Scenario {
+pub(crate) fn trailing_partial_frame() -> Scenario {
     Scenario::new("trailing-partial-frame")
         .listener(
             "server",

@@ -134,7 +134,7 @@ impl TcpConnectionNotify for ByteEcho {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn counting_wrapper() -> Scenario {
+pub(crate) fn counting_wrapper() -> Scenario {
     // A greeting once anything arrived, and a tag per echo.
     let server = || {
         let handshake = Handshake {
@@ -246,7 +246,7 @@ impl TcpListenNotify for HubListener {
     }
 }
 
-fn hub() -> Scenario {
+pub(crate) fn hub() -> Scenario {
     const TALKERS: [usize; 4] = [300, 1, 2000, 45];
     let total: usize = TALKERS.iter().sum();
     let mut s = Scenario::new("hub").listener_with(
@@ -305,7 +305,7 @@ impl TcpListenNotify for SelfAware {
     }
 }
 
-fn self_aware_listener() -> Scenario {
+pub(crate) fn self_aware_listener() -> Scenario {
     let mut s = Scenario::new("self-aware-listener")
         .listener_with(
             "one",
@@ -430,7 +430,7 @@ impl TcpConnectionNotify for Stepwise {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn reframes_while_muted() -> Scenario {
+pub(crate) fn reframes_while_muted() -> Scenario {
     // A 4-byte frame, then 16-byte frames.
     Scenario::new("reframes-while-muted")
         .listener(
@@ -547,7 +547,7 @@ impl TcpConnectionNotify for MarkerReader {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
-fn deferred_hooks() -> Scenario {
+pub(crate) fn deferred_hooks() -> Scenario {
     let mut s = Scenario::new("deferred-hooks")
         .listener(
             "closer",

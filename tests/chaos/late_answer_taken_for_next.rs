@@ -181,7 +181,7 @@ impl TcpConnectionNotify for Asker {
     }
 }
 
-fn session(fixed: bool) -> Scenario {
+pub(crate) fn session(fixed: bool) -> Scenario {
     Scenario::new("late-answer-taken-for-next")
         .listener("oracle", "server", 7000, factory(|| Oracle))
         .client(

@@ -85,7 +85,7 @@ impl TcpConnectionNotify for Collector {
 
 /// Which failed connects of the report are dialled again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Retry {
+pub(crate) enum Retry {
     /// None: the report's `connect_failed` is ignored (the bug).
     Never,
     /// Only refused ones, as while the collector restarts: a connect that timed out is taken
@@ -171,7 +171,7 @@ impl TcpConnectionNotify for Report {
     }
 }
 
-fn session(retry: Retry) -> Scenario {
+pub(crate) fn session(retry: Retry) -> Scenario {
     let client = move || Session {
         ticks: 0,
         retry,

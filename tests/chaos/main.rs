@@ -72,7 +72,10 @@
 //! more styles in `correct_styles_4` (a wrapper counting its final writes, a hub writing
 //! through its other connections' handles, a listener asking itself about its limit,
 //! `expect` changed while muted, a hard close from the `expect` hook, final writes from
-//! `throttled` and `unthrottled`).
+//! `throttled` and `unthrottled`). The styles of `correct_styles_3` and `correct_styles_4`
+//! and the late demos' fixed twins also pass fault settings written by hand, harsher than
+//! the swarm draws (`harsh_faults`: byte-sized buffers, writes and reads, long partitions,
+//! crashes and refusals, latency near the connect timeout).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
@@ -98,6 +101,7 @@ mod forgotten_connect_failed;
 mod framing_wrapper_drops_sentv;
 mod gateway_sent_as_delivered;
 mod gives_up_too_soon;
+mod harsh_faults;
 mod header_then_body;
 mod healing;
 mod late_answer_taken_for_next;
