@@ -267,8 +267,9 @@ pub(crate) fn name(field: &str, value: &str, kind: NameKind) -> Result<(), Inval
     let what = match kind {
         NameKind::Host => "letters, digits, '-', '_' and '.'",
         NameKind::Connection => {
-            "letters, digits, '-' and '_' ('.' and '#' are kept for the names of accepted \
-             connections and restarted listeners, like server.1 and server#2)"
+            "letters, digits, '-' and '_' ('.', '#' and '~' are kept for the names of \
+             accepted and dialled connections and restarted listeners, like server.1, c1~1 \
+             and server#2)"
         }
     };
     let bad = |why: String| {

@@ -10,7 +10,9 @@ use tcpnotify_sim::always;
 /// on and takes them after every callback that may queue them, or never asks to keep them
 /// (`keeping` false) and asserts that it is given none (`take_final_writes` is empty until
 /// `keep_final_writes` is called). At `closed` it asserts `counted(bytes, sends)` of what it
-/// kept and of the `sent` calls it saw.
+/// kept and of the `sent` calls it saw. It passes on only `accepted`, `received`, `sent`,
+/// `closed` and `connect_failed`, all its inner notifiers implement: an inner notifier's
+/// other callbacks (and what they queue) would be lost.
 pub struct CountsFinal<N> {
     inner: N,
     keeping: bool,

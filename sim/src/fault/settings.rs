@@ -95,7 +95,9 @@ pub struct FaultSettings {
     pub send_buffer: f64,
     /// Range of the send buffer size.
     pub send_buffer_bytes: Span,
-    /// Probability of a partition, per pair of hosts.
+    /// Probability of a partition, per pair of hosts a connection may cross; drawn again for
+    /// a later partition of each such pair and for each of a client's first three redials
+    /// (`FaultPlan::generate`).
     pub partitions: f64,
     /// Range of partition durations.
     pub partition_ms: Span,
@@ -105,7 +107,8 @@ pub struct FaultSettings {
     pub resets: f64,
     /// Range of the `received` count after which the reset fires.
     pub reset_after_received: Span,
-    /// Probability of a slow close, per client connection.
+    /// Probability of a slow close, per client connection and per each listener's first
+    /// three accepted connections.
     pub slow_close: f64,
     /// Range of slow-close delays.
     pub slow_close_ms: Span,

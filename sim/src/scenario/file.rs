@@ -64,9 +64,10 @@
 //!
 //! # What a file may say
 //! - **Names.** Listeners and clients: 1 to 64 letters, digits, `-` and `_`, starting with a
-//!   letter or digit, all different. `.` and `#` are kept for the names the simulator makes:
-//!   accepted connections are `server.1`, `server.2`, ...; a listener restarted after a crash
-//!   is `server#2`, with connections `server#2.1`, .... Hosts and `[names]` may also use `.`,
+//!   letter or digit, all different. `.`, `#` and `~` are kept for the names the simulator
+//!   makes: accepted connections are `server.1`, `server.2`, ...; a listener restarted after a
+//!   crash is `server#2`, with connections `server#2.1`, ...; connections dialled by `c1` are
+//!   `c1~1`, `c1~2`, .... Hosts and `[names]` may also use `.`,
 //!   but are not IP addresses, and a name is not also a host. `hosts` and each `[names]`
 //!   list name a host at most once. `*` is not a host: it means "every host but `a`", and
 //!   only as the `b` of a `partition` or `latency` fault.

@@ -263,7 +263,8 @@ pub(crate) fn throttled(events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> V
 }
 
 /// Each lane's muted periods: from a mute to an unmute taking effect, `closed` or
-/// `connect_failed`, or the end of the run. One that lasts to the end shows a connection that stopped reading for good.
+/// `connect_failed`, or the end of the run. One that lasts to the end shows a connection
+/// that stopped reading for good.
 pub(crate) fn muted(events: &[TraceEvent], lanes: &[Lane], end_us: u64) -> Vec<Span> {
     lane_states(LaneState::Muted, events, lanes, end_us)
 }
