@@ -110,7 +110,8 @@ impl FaultPlan {
     /// `p1.1~2`) are reset after one of their first `received` and after one of their first
     /// 64 `sent`. After them, drawn apart again, each listener's port refuses as each of a
     /// client's first three redials is `connecting`. Last, drawn apart again and without a
-    /// fault window, each pair of hosts cut on a client's first events is cut again after one
+    /// fault window, each pair of hosts a client's first events may cut is cut again (whether
+    /// it was cut then or not) after one
     /// of the first 64 `sent` or `received` of a client connection that times it, and the
     /// host of each of a client's first three redials from a listening host as that redial
     /// is `connecting`. After them, drawn apart again, each listener's first three accepted
@@ -147,10 +148,15 @@ impl FaultPlan {
         let all: Vec<&Dial> = topology.dials.iter().collect();
         let crossings = Crossings::of(topology);
         let partitions = settings.partitions.clamp(0.0, 1.0);
+        // The pairs of hosts a client connection's events time, in the order walked, for the
+        // later partitions below.
+        let mut timed: Vec<(&String, &String, &[&Dial])> = Vec::new();
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
                 let dials = timing(&between, &all, crossings.may_dial(a, b), a, b);
-                if window.is_none() && dials.is_empty() {
+                if !dials.is_empty() {
+                    timed.push((a, b, dials));
+                } else if window.is_none() {
                     continue;
                 }
                 if rng.random_bool(partitions) {
@@ -387,32 +393,30 @@ impl FaultPlan {
         // events and last a second or two at most, so what a partition alone shows (an
         // answer held past a deadline on a connection that stays up, a connect that times
         // out where a refused one is retried) was never met later in a session. Each pair of
-        // hosts cut above, with the partitions' probability, after one of the first 64 `sent`
-        // or `received` of a client connection that times them, any of them as likely; and
+        // hosts a client connection times (cut above or not), with the partitions'
+        // probability, after one of the first 64 `sent` or `received` of such a connection,
+        // any of them as likely; and
         // the host of each of a client's redials `c1~1` to `c1~3`, with that probability, cut
         // from a listening host drawn as that redial is `connecting` (what it dials is not
         // known before the run). Not with a fault window, which times every partition.
         let mut later_cut = seed.stream("plan-later-partitions", 0);
-        for (i, a) in topology.hosts.iter().enumerate() {
-            for b in topology.hosts[i + 1..].iter().filter(|_| window.is_none()) {
-                let dials = timing(&between, &all, crossings.may_dial(a, b), a, b);
-                if dials.is_empty() || !later_cut.random_bool(partitions) {
-                    continue;
-                }
-                let fault = partition(&mut later_cut, settings, a, b, |rng| {
-                    let dial = dials[rng.random_range(0..dials.len())];
-                    let callback = match rng.random_bool(0.5) {
-                        true => "sent",
-                        false => "received",
-                    };
-                    Trigger::After(EventTrigger {
-                        conn: dial.client.clone(),
-                        callback: callback.into(),
-                        nth: rng.random_range(1..=LATE_PARTITION_MAX_EVENTS),
-                    })
-                });
-                faults.push(fault);
+        for &(a, b, dials) in timed.iter().filter(|_| window.is_none()) {
+            if !later_cut.random_bool(partitions) {
+                continue;
             }
+            let fault = partition(&mut later_cut, settings, a, b, |rng| {
+                let dial = dials[rng.random_range(0..dials.len())];
+                let callback = match rng.random_bool(0.5) {
+                    true => "sent",
+                    false => "received",
+                };
+                Trigger::After(EventTrigger {
+                    conn: dial.client.clone(),
+                    callback: callback.into(),
+                    nth: rng.random_range(1..=LATE_PARTITION_MAX_EVENTS),
+                })
+            });
+            faults.push(fault);
         }
         for dial in topology.dials.iter().filter(|_| window.is_none()) {
             let others: Vec<&String> = (topology.servers.iter())
