@@ -83,7 +83,7 @@ impl Faults {
 
 impl FaultPlan {
     /// Generates the plan for `seed` from `settings`: every fault parameter comes from the
-    /// seed's `plan` stream, so the same seed and settings give the same plan.
+    /// seed's `plan` streams, so the same seed and settings give the same plan.
     ///
     /// Partitions and crashes fire at a time drawn from the settings' fault window if they
     /// have one; without one they are timed by the traffic: each fires on an event of a
@@ -101,7 +101,7 @@ impl FaultPlan {
     /// `sent`, a loss timed by the server's progress (a client that writes a long request at
     /// once has no event of its own in its middle). Without a fault window, drawn apart too,
     /// each host that may crash crashes again after one of the first 64 `received` or `sent`
-    /// of its listener's first accepted connection. Last, drawn apart again, a client's
+    /// of its listener's first accepted connection. Then, drawn apart again, a client's
     /// first three redials are reset after one of their first 64 `sent` (the first few the
     /// likeliest), the second and third after one of their first `received` too, and each
     /// listener's second and third accepted connections after one of their first 64
@@ -111,10 +111,9 @@ impl FaultPlan {
     /// 64 `sent`. After them, drawn apart again, each listener's port refuses as each of a
     /// client's first three redials is `connecting`. Last, drawn apart again and without a
     /// fault window, each pair of hosts a client's first events may cut is cut again (whether
-    /// it was cut then or not) after one
-    /// of the first 64 `sent` or `received` of a client connection that times it, and the
-    /// host of each of a client's first three redials from a listening host as that redial
-    /// is `connecting`. After them, drawn apart again, each listener's first three accepted
+    /// it was cut then or not) after one of the first 64 `sent` or `received` of a client
+    /// connection that times it, and the host of each of a client's first three redials from
+    /// a listening host as that redial is `connecting`. After them, drawn apart again, each listener's first three accepted
     /// connections (`server.1` to `server.3`) send their FIN late, as a client's may. A plan
     /// holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
@@ -125,61 +124,145 @@ impl FaultPlan {
             min_ms: s.min,
             max_ms: s.max,
         });
-        if rng.random_bool(settings.partial_writes.clamp(0.0, 1.0)) {
-            let average = settings.partial_write_bytes.pick(&mut rng).max(1) as usize;
-            plan.partial_writes = Some(PartialWrites {
-                average,
-                variation: rng.random_range(0..=average / 2),
-            });
-        }
-        if rng.random_bool(settings.read_chunks.clamp(0.0, 1.0)) {
-            plan.read_chunks = Some(ReadChunks::new(
-                settings.read_chunk_bytes.pick(&mut rng).max(1) as usize,
-            ));
-        }
-        if rng.random_bool(settings.send_buffer.clamp(0.0, 1.0)) {
-            plan.send_buffer = Some(settings.send_buffer_bytes.pick(&mut rng).max(1) as usize);
-        }
-        let mut faults = Faulted(Vec::new());
-        let window = settings.fault_window_ms;
+        draw_policies(&mut rng, settings, &mut plan);
         let between = dials_by_pair(topology);
-        // What any client's traffic times: the connections notifiers dial are not known
-        // before the run.
         let all: Vec<&Dial> = topology.dials.iter().collect();
-        let crossings = Crossings::of(topology);
+        let mut draws = Draws {
+            seed,
+            settings,
+            topology,
+            window: settings.fault_window_ms,
+            all: &all,
+            crossings: Crossings::of(topology),
+            faults: Faulted(Vec::new()),
+        };
+        // From the `plan` stream, after the policies: faults on a client's first events.
+        let timed = draws.partitions(&mut rng, &between);
+        draws.client_resets_and_slow_closes(&mut rng);
+        draws.crashes(&mut rng);
+        draws.refusals(&mut rng);
+        // Each from a stream of its own, so that every fault drawn before it stays as it was.
+        draws.later_losses();
+        draws.server_losses();
+        draws.later_crashes();
+        draws.later_connections();
+        draws.onward_connections();
+        draws.redial_refusals();
+        draws.later_partitions(&timed);
+        draws.server_slow_closes();
+        plan.faults = draws.faults.0;
+        plan
+    }
+}
+
+/// The chunking policies of a plan (partial writes, read re-chunking, a send buffer), each
+/// with its setting's probability: the first draws of the `plan` stream.
+fn draw_policies(rng: &mut ChaCha8Rng, settings: &FaultSettings, plan: &mut FaultPlan) {
+    if rng.random_bool(settings.partial_writes.clamp(0.0, 1.0)) {
+        let average = settings.partial_write_bytes.pick(rng).max(1) as usize;
+        plan.partial_writes = Some(PartialWrites {
+            average,
+            variation: rng.random_range(0..=average / 2),
+        });
+    }
+    if rng.random_bool(settings.read_chunks.clamp(0.0, 1.0)) {
+        let max = settings.read_chunk_bytes.pick(rng).max(1) as usize;
+        plan.read_chunks = Some(ReadChunks::new(max));
+    }
+    if rng.random_bool(settings.send_buffer.clamp(0.0, 1.0)) {
+        plan.send_buffer = Some(settings.send_buffer_bytes.pick(rng).max(1) as usize);
+    }
+}
+
+/// The client connections between each two hosts, by [`pair`] of hosts.
+type DialsByPair<'t> = BTreeMap<(&'t str, &'t str), Vec<&'t Dial>>;
+
+/// A pair of hosts whose partitions the events of client connections time, with those
+/// connections ([`partition_timers`]).
+struct TimedPair<'t> {
+    a: &'t str,
+    b: &'t str,
+    timers: &'t [&'t Dial],
+}
+
+/// What the draws of one plan share: where their streams come from, what they draw from,
+/// and the faults drawn so far. Each method draws one kind of fault, in the order
+/// [`FaultPlan::generate`] calls them: that order is the plan's, and a later draw never
+/// moves an earlier one.
+struct Draws<'t> {
+    seed: Seed,
+    settings: &'t FaultSettings,
+    topology: &'t Topology,
+    /// The settings' fault window: without one, faults are timed by the traffic.
+    window: Option<Span>,
+    /// Every client connection: what any client's traffic times, as the connections
+    /// notifiers dial are not known before the run.
+    all: &'t [&'t Dial],
+    crossings: Crossings<'t>,
+    faults: Faulted,
+}
+
+impl<'t> Draws<'t> {
+    /// A partition of each pair of hosts, with the partitions' probability, at a time of the
+    /// window or on an event of a client connection that times the pair; without a window, a
+    /// pair no client connection times gets none. Returns the pairs that are timed, in the
+    /// order walked, for [`later_partitions`](Self::later_partitions).
+    fn partitions<'p>(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        between: &'p DialsByPair<'t>,
+    ) -> Vec<TimedPair<'p>>
+    where
+        't: 'p,
+    {
+        let (topology, settings, window, all) =
+            (self.topology, self.settings, self.window, self.all);
         let partitions = settings.partitions.clamp(0.0, 1.0);
-        // The pairs of hosts a client connection's events time, in the order walked, for the
-        // later partitions below.
-        let mut timed: Vec<(&String, &String, &[&Dial])> = Vec::new();
+        let mut timed = Vec::new();
         for (i, a) in topology.hosts.iter().enumerate() {
             for b in &topology.hosts[i + 1..] {
-                let dials = timing(&between, &all, crossings.may_dial(a, b), a, b);
-                if !dials.is_empty() {
-                    timed.push((a, b, dials));
+                let may_dial = self.crossings.may_dial(a, b);
+                let timers = partition_timers(between, all, may_dial, a, b);
+                if !timers.is_empty() {
+                    timed.push(TimedPair { a, b, timers });
                 } else if window.is_none() {
                     continue;
                 }
                 if rng.random_bool(partitions) {
-                    let fault = partition(&mut rng, settings, a, b, |rng| when(rng, window, dials));
-                    faults.push(fault);
+                    let fault = partition(rng, settings, a, b, |rng| when(rng, window, timers));
+                    self.faults.push(fault);
                 }
             }
         }
+        timed
+    }
+
+    /// For each client, with their settings' probabilities, a reset of its connection after
+    /// one of its first `reset_after_received` `received`, and a slow close of it.
+    fn client_resets_and_slow_closes(&mut self, rng: &mut ChaCha8Rng) {
+        let (topology, settings) = (self.topology, self.settings);
         for conn in &topology.clients {
             if rng.random_bool(settings.resets.clamp(0.0, 1.0)) {
-                let nth = received_nth(settings, &mut rng);
-                faults.push(reset_after(conn, "received", nth));
+                let nth = received_nth(settings, rng);
+                self.faults.push(reset_after(conn, "received", nth));
             }
             if rng.random_bool(settings.slow_close.clamp(0.0, 1.0)) {
-                faults.push(Fault::at(
+                self.faults.push(Fault::at(
                     0,
                     FaultKind::SlowClose {
                         conn: conn.clone(),
-                        delay_ms: settings.slow_close_ms.pick(&mut rng),
+                        delay_ms: settings.slow_close_ms.pick(rng),
                     },
                 ));
             }
         }
+    }
+
+    /// A crash of each server host, with the crashes' probability, at a time of the window
+    /// or on an event of a client connection to it (of any client, where only notifiers'
+    /// connections may reach it).
+    fn crashes(&mut self, rng: &mut ChaCha8Rng) {
+        let (topology, settings, window) = (self.topology, self.settings, self.window);
         for host in &topology.servers {
             let mut dials = topology.dials_to(host);
             // A host that runs clients of the scenario is never crashed: they never run
@@ -187,86 +270,105 @@ impl FaultPlan {
             // connections, and nothing they must eventually do can be done, a red for correct
             // code (a resuming uploader beside a metrics listener, or on a host a probe
             // dials). Such a crash is written in a plan, where it is asked for.
-            let runs_clients = crossings.clients_on.contains(host.as_str());
+            let runs_clients = self.crossings.clients_on.contains(host.as_str());
             if dials.is_empty() && !runs_clients {
                 // Only notifiers' connections may reach it: crashed on any client's traffic.
-                dials.clone_from(&all);
+                dials.extend_from_slice(self.all);
             }
             if window.is_none() && dials.is_empty() {
                 continue;
             }
             if rng.random_bool(settings.crashes.clamp(0.0, 1.0)) {
                 // Drawn even where it is not kept, so the rest of the plan stays as it was.
-                let trigger = when(&mut rng, window, &dials);
+                let trigger = when(rng, window, &dials);
                 if runs_clients {
                     continue;
                 }
-                faults.push(Fault {
+                self.faults.push(Fault {
                     trigger,
                     kind: FaultKind::Crash {
                         host: host.clone(),
-                        restart_after_ms: Some(settings.crash_down_ms.pick(&mut rng)),
+                        restart_after_ms: Some(settings.crash_down_ms.pick(rng)),
                     },
                 });
             }
         }
-        // Ports refuse on the traffic of any client: what dials them may be a connection the
-        // plan does not know (a proxy's onward connection, a client's redial).
+    }
+
+    /// A refusal of each listener's port, with the refusals' probability, at a time of the
+    /// window or on the traffic of any client: what dials a port may be a connection the
+    /// plan does not know (a proxy's onward connection, a client's redial).
+    fn refusals(&mut self, rng: &mut ChaCha8Rng) {
+        let (topology, settings, window, all) =
+            (self.topology, self.settings, self.window, self.all);
         for (host, port) in &topology.ports {
             if window.is_none() && all.is_empty() {
                 break;
             }
             if rng.random_bool(settings.refusals.clamp(0.0, 1.0)) {
-                let trigger = when(&mut rng, window, &all);
-                faults.push(Fault {
+                let trigger = when(rng, window, all);
+                self.faults.push(Fault {
                     trigger,
                     kind: FaultKind::Refuse {
                         host: host.clone(),
                         port: *port,
-                        duration_ms: settings.refusal_ms.pick(&mut rng),
+                        duration_ms: settings.refusal_ms.pick(rng),
                     },
                 });
             }
         }
-        // Losses the draws above never reach, drawn from a stream of their own so that every
-        // fault above stays as it was: a reset later in a client's connection, after its
-        // 1st to 64th `sent` (the reset above comes within its first 10 `received`, and a
-        // client that only writes never receives), and a reset of its first redial (`c1~1`),
-        // so that a second lost connection is drawn too.
-        let mut later = seed.stream("plan-later-losses", 0);
+    }
+
+    /// Losses the draws from the `plan` stream never reach, each with the resets'
+    /// probability: a reset later in a client's connection, after its 1st to 64th `sent`
+    /// (the first reset comes within its first 10 `received`, and a client that only writes
+    /// never receives), and a reset of its first redial (`c1~1`), so that a second lost
+    /// connection is drawn too.
+    fn later_losses(&mut self) {
+        let mut later = self.seed.stream("plan-later-losses", 0);
+        let (topology, settings) = (self.topology, self.settings);
         let resets = settings.resets.clamp(0.0, 1.0);
         for conn in &topology.clients {
             if later.random_bool(resets) {
                 let nth = later.random_range(1..=LATE_RESET_MAX_SENT);
-                faults.push(reset_after(conn, "sent", nth));
+                self.faults.push(reset_after(conn, "sent", nth));
             }
             if later.random_bool(resets) {
                 let nth = received_nth(settings, &mut later);
-                faults.push(reset_after(&format!("{conn}~1"), "received", nth));
+                let redial = format!("{conn}~1");
+                self.faults.push(reset_after(&redial, "received", nth));
             }
         }
-        // Losses timed by a server's own progress, from a stream of their own so that every
-        // fault above stays as it was: a reset of each listener's first accepted connection
-        // after one of its first 64 `received`, and one after one of its first 64 `sent`. A
-        // client that writes its request in one write and then only waits has no event of
-        // its own in the middle of that request, nor in the middle of a long answer after
-        // its first deliveries: only the server's reads and writes time a loss there.
-        let mut served = seed.stream("plan-server-losses", 0);
-        for listener in &topology.listeners {
+    }
+
+    /// Losses timed by a server's own progress, each with the resets' probability: a reset
+    /// of each listener's first accepted connection after one of its first 64 `received`,
+    /// and one after one of its first 64 `sent`. A client that writes its request in one
+    /// write and then only waits has no event of its own in the middle of that request, nor
+    /// in the middle of a long answer after its first deliveries: only the server's reads
+    /// and writes time a loss there.
+    fn server_losses(&mut self) {
+        let mut served = self.seed.stream("plan-server-losses", 0);
+        let resets = self.settings.resets.clamp(0.0, 1.0);
+        for listener in &self.topology.listeners {
             let accepted = format!("{listener}.1");
             for callback in ["received", "sent"] {
                 if served.random_bool(resets) {
                     let nth = served.random_range(1..=SERVER_LOSS_MAX_EVENTS);
-                    faults.push(reset_after(&accepted, callback, nth));
+                    self.faults.push(reset_after(&accepted, callback, nth));
                 }
             }
         }
-        // Crashes timed by a server's own progress, from a stream of their own again: the
-        // crashes above come on a client's first events, before a long request or answer is
-        // under way. Each host they may crash (it runs no client), with that probability,
-        // after one of the first 64 `received` or `sent` of the first connection one of its
-        // listeners accepted. Not with a fault window, which times every crash.
-        let mut crashed = seed.stream("plan-later-crashes", 0);
+    }
+
+    /// Crashes timed by a server's own progress: the first crashes come on a client's first
+    /// events, before a long request or answer is under way. Each host they may crash (it
+    /// runs no client), with the crashes' probability, after one of the first 64 `received`
+    /// or `sent` of the first connection one of its listeners accepted. Not with a fault
+    /// window, which times every crash.
+    fn later_crashes(&mut self) {
+        let mut crashed = self.seed.stream("plan-later-crashes", 0);
+        let (topology, settings, window) = (self.topology, self.settings, self.window);
         let crashes = settings.crashes.clamp(0.0, 1.0);
         // A topology lists its ports in its listeners' order.
         let mut listeners_on: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
@@ -277,7 +379,7 @@ impl FaultPlan {
             let on_host = listeners_on
                 .get(host.as_str())
                 .map_or(&[][..], Vec::as_slice);
-            if crossings.clients_on.contains(host.as_str()) || on_host.is_empty() {
+            if self.crossings.clients_on.contains(host.as_str()) || on_host.is_empty() {
                 continue;
             }
             if !crashed.random_bool(crashes) {
@@ -297,30 +399,35 @@ impl FaultPlan {
                 host: host.clone(),
                 restart_after_ms: Some(settings.crash_down_ms.pick(&mut crashed)),
             };
-            faults.push(Fault::after(event, crash));
+            self.faults.push(Fault::after(event, crash));
         }
-        // Losses of later connections, from a stream of their own again so that every fault
-        // above stays as it was: the draws above lose a client's first connection and its
-        // first redial (`c1~1`, after a `received` only), and a listener's first accepted
-        // connection (`server.1`), never what comes after them. Each client's redials `c1~1`
-        // to `c1~3`, each with the resets' probability, after one of their first 64 `sent`,
-        // the first few the likeliest ([`early_nth`]): a redial resends first what the lost
-        // connection left unanswered, and a loss before that reached the peer shows whether
-        // the client still holds it; `c1~2` and `c1~3` also after one of their first
-        // `reset_after_received` `received`, as `c1~1` above. Each listener's accepted
-        // connections `server.2` and `server.3` after one of their first 64 `received` or
-        // `sent` (again the first few the likeliest): only the server's reads time a loss
-        // in the middle of a request its client wrote at once.
-        let mut again = seed.stream("plan-later-connections", 0);
+    }
+
+    /// Losses of later connections: the draws before lose a client's first connection and
+    /// its first redial (`c1~1`, after a `received` only), and a listener's first accepted
+    /// connection (`server.1`), never what comes after them. Each client's redials `c1~1` to
+    /// `c1~3`, each with the resets' probability, after one of their first 64 `sent`, the
+    /// first few the likeliest ([`early_nth`]): a redial resends first what the lost
+    /// connection left unanswered, and a loss before that reached the peer shows whether
+    /// the client still holds it; `c1~2` and `c1~3` also after one of their first
+    /// `reset_after_received` `received`, as `c1~1` in [`later_losses`](Self::later_losses).
+    /// Each listener's accepted connections `server.2` and `server.3` after one of their
+    /// first 64 `received` or `sent` (again the first few the likeliest): only the server's
+    /// reads time a loss in the middle of a request its client wrote at once.
+    fn later_connections(&mut self) {
+        let mut again = self.seed.stream("plan-later-connections", 0);
+        let (topology, settings) = (self.topology, self.settings);
+        let resets = settings.resets.clamp(0.0, 1.0);
         for conn in &topology.clients {
             for k in 1..=LATER_CONNECTIONS {
                 let redial = format!("{conn}~{k}");
                 if k > 1 && again.random_bool(resets) {
                     let nth = received_nth(settings, &mut again);
-                    faults.push(reset_after(&redial, "received", nth));
+                    self.faults.push(reset_after(&redial, "received", nth));
                 }
                 if again.random_bool(resets) {
-                    faults.push(reset_after(&redial, "sent", early_nth(&mut again)));
+                    let nth = early_nth(&mut again);
+                    self.faults.push(reset_after(&redial, "sent", nth));
                 }
             }
         }
@@ -332,80 +439,88 @@ impl FaultPlan {
                         true => "received",
                         false => "sent",
                     };
-                    faults.push(reset_after(&accepted, callback, early_nth(&mut again)));
+                    let nth = early_nth(&mut again);
+                    self.faults.push(reset_after(&accepted, callback, nth));
                 }
             }
         }
-        // Losses of the connections a listener's first accepted connection dials (a proxy's
-        // onward connection `p1.1~1` and its redial `p1.1~2`), from a stream of their own
-        // again so that every fault above stays as it was: the draws above lose the proxy's
-        // accepted connection and the server's end of its onward one, each timed by their
-        // own events, so seldom between the proxy's write of what it forwards and the
-        // server's read of it: the onward connection's own `sent` times a loss right there.
-        // Each, with the resets' probability, after one of its first `reset_after_received`
-        // `received` and after one of its first 64 `sent` (the first few the likeliest). A
-        // plan does not know which notifiers dial: a listener's that never dials never
-        // fires them.
-        let mut onward = seed.stream("plan-onward-connections", 0);
+    }
+
+    /// Losses of the connections a listener's first accepted connection dials (a proxy's
+    /// onward connection `p1.1~1` and its redial `p1.1~2`): the draws before lose the
+    /// proxy's accepted connection and the server's end of its onward one, each timed by
+    /// their own events, so seldom between the proxy's write of what it forwards and the
+    /// server's read of it: the onward connection's own `sent` times a loss right there.
+    /// Each, with the resets' probability, after one of its first `reset_after_received`
+    /// `received` and after one of its first 64 `sent` (the first few the likeliest). A plan
+    /// does not know which notifiers dial: a listener's that never dials never fires them.
+    fn onward_connections(&mut self) {
+        let mut onward = self.seed.stream("plan-onward-connections", 0);
+        let (topology, settings) = (self.topology, self.settings);
+        let resets = settings.resets.clamp(0.0, 1.0);
         for listener in &topology.listeners {
             for k in 1..=ONWARD_CONNECTIONS {
                 let dialled = format!("{listener}.1~{k}");
                 if onward.random_bool(resets) {
                     let nth = received_nth(settings, &mut onward);
-                    faults.push(reset_after(&dialled, "received", nth));
+                    self.faults.push(reset_after(&dialled, "received", nth));
                 }
                 if onward.random_bool(resets) {
-                    faults.push(reset_after(&dialled, "sent", early_nth(&mut onward)));
+                    let nth = early_nth(&mut onward);
+                    self.faults.push(reset_after(&dialled, "sent", nth));
                 }
             }
         }
-        // Refusals a redial's connect meets, from a stream of their own again so that every
-        // fault above stays as it was: the refusals and partitions above are timed by a
-        // client's first events and last at most a second or two, so a redial that comes
-        // later (after a long session, or dialled late to report) never meets one, and a
-        // client that retries a failed first connect but gives up on a failed redial passes.
-        // Each listener's port, with the refusals' probability, refuses after the
-        // `connecting` of each of a client's redials `c1~1` to `c1~3`, as its SYN leaves: a
-        // redial dials one port, and the others' refusals heal unseen.
-        let mut redialled = seed.stream("plan-redial-refusals", 0);
+    }
+
+    /// Refusals a redial's connect meets: the first refusals and partitions are timed by a
+    /// client's first events and last at most a second or two, so a redial that comes later
+    /// (after a long session, or dialled late to report) never meets one, and a client that
+    /// retries a failed first connect but gives up on a failed redial passes. Each
+    /// listener's port, with the refusals' probability, refuses as each of a client's
+    /// redials `c1~1` to `c1~3` is `connecting`, as its SYN leaves: a redial dials one port,
+    /// and the others' refusals heal unseen.
+    fn redial_refusals(&mut self) {
+        let mut redialled = self.seed.stream("plan-redial-refusals", 0);
+        let (topology, settings) = (self.topology, self.settings);
         let refusals = settings.refusals.clamp(0.0, 1.0);
         for conn in &topology.clients {
             for k in 1..=LATER_CONNECTIONS {
                 for (host, port) in &topology.ports {
                     if redialled.random_bool(refusals) {
-                        let connecting = EventTrigger {
-                            conn: format!("{conn}~{k}"),
-                            callback: "connecting".into(),
-                            nth: 1,
-                        };
                         let refuse = FaultKind::Refuse {
                             host: host.clone(),
                             port: *port,
                             duration_ms: settings.refusal_ms.pick(&mut redialled),
                         };
-                        faults.push(Fault::after(connecting, refuse));
+                        let connecting = redial_connecting(conn, k);
+                        self.faults.push(Fault::after(connecting, refuse));
                     }
                 }
             }
         }
-        // Partitions later in a session, from a stream of their own again so that every
-        // fault above stays as it was: the partitions above are timed by a client's first
-        // events and last a second or two at most, so what a partition alone shows (an
-        // answer held past a deadline on a connection that stays up, a connect that times
-        // out where a refused one is retried) was never met later in a session. Each pair of
-        // hosts a client connection times (cut above or not), with the partitions'
-        // probability, after one of the first 64 `sent` or `received` of such a connection,
-        // any of them as likely; and
-        // the host of each of a client's redials `c1~1` to `c1~3`, with that probability, cut
-        // from a listening host drawn as that redial is `connecting` (what it dials is not
-        // known before the run). Not with a fault window, which times every partition.
-        let mut later_cut = seed.stream("plan-later-partitions", 0);
-        for &(a, b, dials) in timed.iter().filter(|_| window.is_none()) {
+    }
+
+    /// Partitions later in a session: the first partitions are timed by a client's first
+    /// events and last a second or two at most, so what a partition alone shows (an answer
+    /// held past a deadline on a connection that stays up, a connect that times out where a
+    /// refused one is retried) was never met later in a session. Each pair of hosts in
+    /// `timed` (partitioned by [`partitions`](Self::partitions) or not), with the
+    /// partitions' probability, after one of the first 64 `sent` or `received` of a client
+    /// connection that times it, any of them as likely; and the host of each of a client's
+    /// redials `c1~1` to `c1~3`, with that probability, cut from a listening host drawn, as
+    /// that redial is `connecting` (what it dials is not known before the run). Not with a
+    /// fault window, which times every partition.
+    fn later_partitions(&mut self, timed: &[TimedPair<'_>]) {
+        let mut later_cut = self.seed.stream("plan-later-partitions", 0);
+        let (topology, settings, window) = (self.topology, self.settings, self.window);
+        let partitions = settings.partitions.clamp(0.0, 1.0);
+        for hosts in timed.iter().filter(|_| window.is_none()) {
             if !later_cut.random_bool(partitions) {
                 continue;
             }
-            let fault = partition(&mut later_cut, settings, a, b, |rng| {
-                let dial = dials[rng.random_range(0..dials.len())];
+            let fault = partition(&mut later_cut, settings, hosts.a, hosts.b, |rng| {
+                let dial = hosts.timers[rng.random_range(0..hosts.timers.len())];
                 let callback = match rng.random_bool(0.5) {
                     true => "sent",
                     false => "received",
@@ -416,7 +531,7 @@ impl FaultPlan {
                     nth: rng.random_range(1..=LATE_PARTITION_MAX_EVENTS),
                 })
             });
-            faults.push(fault);
+            self.faults.push(fault);
         }
         for dial in topology.dials.iter().filter(|_| window.is_none()) {
             let others: Vec<&String> = (topology.servers.iter())
@@ -428,22 +543,21 @@ impl FaultPlan {
                 }
                 let server = others[later_cut.random_range(0..others.len())];
                 let fault = partition(&mut later_cut, settings, &dial.host, server, |_| {
-                    Trigger::After(EventTrigger {
-                        conn: format!("{}~{k}", dial.client),
-                        callback: "connecting".into(),
-                        nth: 1,
-                    })
+                    Trigger::After(redial_connecting(&dial.client, k))
                 });
-                faults.push(fault);
+                self.faults.push(fault);
             }
         }
-        // Slow closes of a server's FIN, from a stream of their own again so that every fault
-        // above stays as it was: the slow closes above delay a client's FIN only, so a
-        // server's `closed` always came promptly after its answer's last bytes, and a client
-        // that took a late `closed` of a connection it was done with for the loss of the one
-        // it uses now passed. Each listener's accepted connections `server.1` to `server.3`,
-        // with the slow closes' probability, send their FIN late, as a client's may.
-        let mut closing = seed.stream("plan-server-slow-closes", 0);
+    }
+
+    /// Slow closes of a server's FIN: the first slow closes delay a client's FIN only, so a
+    /// server's `closed` always came promptly after its answer's last bytes, and a client
+    /// that took a late `closed` of a connection it was done with for the loss of the one it
+    /// uses now passed. Each listener's accepted connections `server.1` to `server.3`, with
+    /// the slow closes' probability, send their FIN late, as a client's may.
+    fn server_slow_closes(&mut self) {
+        let mut closing = self.seed.stream("plan-server-slow-closes", 0);
+        let (topology, settings) = (self.topology, self.settings);
         let slow_close = settings.slow_close.clamp(0.0, 1.0);
         for listener in &topology.listeners {
             for k in 1..=LATER_CONNECTIONS {
@@ -452,19 +566,27 @@ impl FaultPlan {
                         conn: format!("{listener}.{k}"),
                         delay_ms: settings.slow_close_ms.pick(&mut closing),
                     };
-                    faults.push(Fault::at(0, slow));
+                    self.faults.push(Fault::at(0, slow));
                 }
             }
         }
-        plan.faults = faults.0;
-        plan
+    }
+}
+
+/// The `connecting` of `client`'s `k`th redial (`c1~1` for `c1`'s first): where a fault
+/// meets a redial's connect, as its SYN leaves, whatever it dials.
+fn redial_connecting(client: &str, k: u32) -> EventTrigger {
+    EventTrigger {
+        conn: format!("{client}~{k}"),
+        callback: "connecting".into(),
+        nth: 1,
     }
 }
 
 /// The client connections whose events time a partition of hosts `a` and `b`: those between
 /// them, or, where none is but a notifier `may_dial` across, any of `all`.
-fn timing<'t>(
-    between: &'t BTreeMap<(&'t str, &'t str), Vec<&'t Dial>>,
+fn partition_timers<'t>(
+    between: &'t DialsByPair<'t>,
     all: &'t [&'t Dial],
     may_dial: bool,
     a: &'t str,
@@ -541,7 +663,7 @@ pub(crate) fn most_faults(
     let resets = 2 * (1 + later) * topology.clients.len()
         + (1 + later + 2 * onward) * topology.listeners.len();
     // A later partition cuts only a pair of hosts whose partitions a client connection
-    // times ([`timing`]): one a notifier may dial across, or a client's host and a host it
+    // times ([`partition_timers`]): one a notifier may dial across, or a client's host and a host it
     // connects to. Counted, not bounded by every pair of hosts, which refused files with
     // many client hosts that no plan could fill.
     let crossings = Crossings::of(topology);
@@ -671,8 +793,8 @@ impl<'t> Crossings<'t> {
 /// order: [`Topology::dials_between`] for every pair at once. Asking it for each pair would
 /// go through every dial for every pair of hosts, billions of steps at the limits (2,048
 /// hosts, 10,000 clients), and drawing a plan would hang.
-fn dials_by_pair(topology: &Topology) -> BTreeMap<(&str, &str), Vec<&Dial>> {
-    let mut between: BTreeMap<(&str, &str), Vec<&Dial>> = BTreeMap::new();
+fn dials_by_pair(topology: &Topology) -> DialsByPair<'_> {
+    let mut between = DialsByPair::new();
     for dial in &topology.dials {
         for target in &dial.targets {
             let joined = between.entry(pair(&dial.host, target)).or_default();
