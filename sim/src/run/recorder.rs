@@ -207,8 +207,8 @@ impl RunState {
         });
     }
 
-    /// Appends a line of the run's own (no host, no connection) at `at_us`: a fault's, or a
-    /// note of the run loop's.
+    /// Appends a line of the run's own (no host, no connection) at `at_us`: a fault's
+    /// ([`fault_line`](Self::fault_line)), or a note of the run loop's.
     pub(crate) fn line(&self, at_us: u64, kind: EventKind) {
         self.trace.push(TraceEvent {
             at_us,
@@ -347,9 +347,15 @@ impl RunState {
                 return Acted::NotHere
             }
         };
-        let step = FaultStep::Fired(description);
-        self.line(at_us, EventKind::Fault { index, step });
+        self.fault_line(at_us, index, FaultStep::Fired(description));
         acted
+    }
+
+    /// Appends the line of the plan's fault `index` at `at_us` telling `step`: its firing or
+    /// the end of its span. Every fault line of a run is made here, whether an event fired
+    /// the fault ([`act`](Self::act)) or the run loop did or ended it.
+    pub(crate) fn fault_line(&self, at_us: u64, index: usize, step: FaultStep) {
+        self.line(at_us, EventKind::Fault { index, step });
     }
 
     /// Counts one firing of a fault of kind `kind` that found `in_flight` bytes in flight, and

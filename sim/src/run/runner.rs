@@ -562,10 +562,6 @@ impl Loop<'_, '_> {
         self.run.line(at_us, EventKind::Note { text });
     }
 
-    fn fault_event(&self, at_us: u64, index: usize, step: FaultStep) {
-        self.run.line(at_us, EventKind::Fault { index, step });
-    }
-
     fn run_steps(&mut self) -> Ended {
         let mut end_us = self.scenario.duration_ms.saturating_mul(1000);
         let clients: Vec<&str> = self
@@ -695,7 +691,7 @@ impl Loop<'_, '_> {
                     }
                     Undo::Refusal { host, port } => self.run.layer.accept_again(index, &host, port),
                 }
-                self.fault_event(now, index, FaultStep::Healed);
+                self.run.fault_line(now, index, FaultStep::Healed);
             }
             Action::Restart { index, host } => {
                 // turmoil restarts a running host too (a second crash's restart): what ran on
@@ -711,7 +707,8 @@ impl Loop<'_, '_> {
                 self.forget_host(&host);
                 self.run.layer.host_restarted(&host);
                 self.restarted_now = true;
-                self.fault_event(now, index, FaultStep::Restarted { host });
+                let restarted = FaultStep::Restarted { host };
+                self.run.fault_line(now, index, restarted);
             }
         }
     }
@@ -776,6 +773,7 @@ impl Loop<'_, '_> {
                 return
             }
         }
-        self.fault_event(now, index, FaultStep::Fired(fault.kind.to_string()));
+        let fired = FaultStep::Fired(fault.kind.to_string());
+        self.run.fault_line(now, index, fired);
     }
 }
