@@ -27,6 +27,9 @@ pub const VERSION: u32 = 1;
 /// The `type` of a trace event's line.
 pub const EVENT: &str = "event";
 
+/// The `type` of the line `run --json` opens with: what ran, under which fault plan.
+pub const RUN: &str = "run";
+
 /// One line of output: `type`, then `version` (absent on trace events), then the body's own
 /// fields.
 #[derive(Serialize)]

@@ -95,7 +95,7 @@ impl Shown<'_> {
     pub(super) fn json_parts(&self) -> (String, String) {
         let verdict = self.verdict;
         let run = json::record(
-            "run",
+            json::RUN,
             &RunStart {
                 scenario: &self.file.scenario.name,
                 file: self.file.path.display().to_string(),

@@ -44,6 +44,6 @@ pub use network::{SimNetwork, TurmoilListener, TurmoilNetwork, TurmoilStream};
 pub use runner::{run, run_until, simulation_builder, Liveness, RunError, RunOutcome};
 pub use tally::{is_listener_callback, tally, Ending, Tally};
 pub use teardown::{Teardown, TeardownGuard};
-pub use trace::{now_us, EventKind, Trace, TraceEvent, TraceLineError, TraceParseError};
+pub use trace::{now_us, EventKind, JsonTrace, Trace, TraceEvent, TraceLineError, TraceParseError};
 
 pub(crate) use assert::DECLARED;

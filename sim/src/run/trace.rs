@@ -6,6 +6,7 @@
 use super::ended::Ended;
 use super::fault_step::FaultStep;
 use super::log_line::{write_one_line, LogFields, LogLevel};
+use crate::fault::FaultPlan;
 use crate::json;
 use crate::validate::{MAX_LOG_EVENTS, MAX_TRACE_EVENTS};
 use serde::{Deserialize, Serialize};
@@ -495,6 +496,17 @@ impl HostClock {
     }
 }
 
+/// A JSON-lines trace read back ([`Trace::parse_json_run`]), with the fault plan of the run
+/// it came from when the lines carry one.
+#[derive(Debug)]
+pub struct JsonTrace {
+    /// The trace events.
+    pub trace: Trace,
+    /// The plan of the `run` line (`run --json` writes one first), when there is exactly one
+    /// such line and its plan is one this version reads; `None` for a file of bare events.
+    pub plan: Option<FaultPlan>,
+}
+
 /// The ordered events of one run. Cloning shares the same log.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
@@ -957,7 +969,25 @@ impl Trace {
     /// assert_eq!(trace.render_text(), "     0.000ms - - -- run started\n");
     /// ```
     pub fn parse_json_lines(text: &str) -> Result<Trace, TraceParseError> {
+        Self::parse_json_run(text).map(|read| read.trace)
+    }
+
+    /// Reads JSON lines as [`parse_json_lines`](Self::parse_json_lines) does, keeping the
+    /// fault plan of the `run` line that `run --json` opens with ([`JsonTrace::plan`]): what
+    /// names the kind of each fault line, where the line itself has only its words.
+    ///
+    /// ```
+    /// use tcpnotify_sim::run::Trace;
+    /// let text = r#"{"type":"run","version":1,"scenario":"echo","plan":{"seed":1,"send_buffer":64}}
+    /// {"type":"event","at_us":0,"host":"-","who":"-","event":"note","text":"run started"}
+    /// "#;
+    /// let read = Trace::parse_json_run(text).unwrap();
+    /// assert_eq!(read.plan.and_then(|p| p.send_buffer), Some(64));
+    /// assert_eq!(read.trace.len(), 1);
+    /// ```
+    pub fn parse_json_run(text: &str) -> Result<JsonTrace, TraceParseError> {
         let mut events = Vec::new();
+        let (mut runs, mut plan) = (0, None);
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -969,8 +999,16 @@ impl Trace {
             let value: serde_json::Value =
                 serde_json::from_str(line).map_err(|e| error(TraceLineError::Json(e)))?;
             json::check_version(&value).map_err(|e| error(TraceLineError::Version(e)))?;
-            if json::kind_of(&value).is_some_and(|kind| kind != json::EVENT) {
-                continue;
+            match json::kind_of(&value) {
+                Some(json::RUN) => {
+                    runs += 1;
+                    // A plan this version cannot read (a newer writer's field) is skipped,
+                    // as readers skip what they do not know: the lines' words remain.
+                    plan = (value.get("plan")).and_then(|p| FaultPlan::deserialize(p).ok());
+                    continue;
+                }
+                Some(kind) if kind != json::EVENT => continue,
+                _ => {}
             }
             let known = value
                 .get("event")
@@ -987,7 +1025,11 @@ impl Trace {
                 Err(e) => return Err(error(TraceLineError::Json(e))),
             }
         }
-        Ok(Trace::from_events(events))
+        Ok(JsonTrace {
+            trace: Trace::from_events(events),
+            // Runs written one after another: which plan a fault's index means is unknown.
+            plan: plan.filter(|_| runs == 1),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lines> {
@@ -1599,5 +1641,39 @@ mod tests {
         let err = Trace::parse_json_lines(newer).unwrap_err();
         assert!(matches!(err.source, TraceLineError::Version(_)), "{err}");
         assert!(err.to_string().contains("version 2"), "{err}");
+    }
+
+    #[test]
+    fn a_run_line_gives_its_plan_when_it_is_the_only_one_and_reads() {
+        use crate::fault::{Fault, FaultKind};
+        use crate::seed::Seed;
+        let run = |plan: &str| {
+            format!(r#"{{"type":"run","version":1,"scenario":"echo","seed":3,"plan":{plan}}}"#)
+        };
+        let event = r#"{"type":"event","at_us":1,"host":"h","who":"c1","event":"callback","callback":"closed"}"#;
+        let ours = run(r#"{"seed":3,"faults":[{"at_ms":2,"kind":"reset","conn":"c1"}]}"#);
+        let newer = run(r#"{"seed":3,"from_a_newer_writer":1}"#);
+        let read = |lines: &[&str]| Trace::parse_json_run(&lines.join("\n")).expect("reads");
+
+        let one = read(&[&ours, event]);
+        assert_eq!(one.trace.len(), 1);
+        let reset = Fault::at(2, FaultKind::Reset { conn: "c1".into() });
+        let expected = FaultPlan {
+            faults: vec![reset],
+            ..FaultPlan::quiet(Seed(3))
+        };
+        assert_eq!(one.plan, Some(expected));
+
+        // Bare events; two runs one after the other, whose fault indexes could mean either
+        // plan; a plan this version cannot read: no plan, and the events as ever.
+        for lines in [
+            &[event][..],
+            &[&ours, event, &ours, event],
+            &[&newer, event],
+        ] {
+            let read = read(lines);
+            assert_eq!(read.plan, None, "{lines:?}");
+            assert_eq!(read.trace.len(), lines.len().div_ceil(2), "{lines:?}");
+        }
     }
 }

@@ -113,6 +113,11 @@ fn timeline_of_a_json_trace_reads_every_line_and_names_one_that_is_not_json() {
     );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<title>timeline-cli-trace.jsonl</title>"));
+    // The plan of the `run` line is on the page, as for the scenario file itself.
+    assert!(
+        page.contains("connect timeout 1000ms"),
+        "no plan on the page"
+    );
 
     // The text output is no trace: its first line is named.
     let text = sim(&["run", "scenarios/partition-heals.toml"]).stdout;

@@ -134,8 +134,8 @@ pub struct Timeline {
 
 impl Timeline {
     /// The timeline of `trace`, titled `title`, with the faults of `plan` (when known: a
-    /// JSON trace read back has only its fault lines) and the violations of `report` (the
-    /// checker's report on this trace).
+    /// JSON trace of bare events, without `run --json`'s `run` line, has only its fault
+    /// lines) and the violations of `report` (the checker's report on this trace).
     ///
     /// ```
     /// use tcpnotify::record::Callback;

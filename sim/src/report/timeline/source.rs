@@ -4,7 +4,7 @@
 use super::model::Timeline;
 use crate::judge::{check, CheckOptions};
 use crate::run::RunError;
-use crate::run::{Trace, TraceParseError};
+use crate::run::{JsonTrace, Trace, TraceParseError};
 use crate::scenario::{Registry, ScenarioError, ScenarioFile};
 use crate::seed::Seed;
 use std::path::{Path, PathBuf};
@@ -66,7 +66,9 @@ impl Timeline {
     /// The timeline of `path`: a scenario file (`.toml`) run with `seed` (default: the file's),
     /// its notifiers built from `registry`; or any other file read as a JSON-lines trace, every
     /// non-blank line an event (an error names the first line that is not), checked against the
-    /// contract with default options.
+    /// contract with default options, with the plan of its `run` line when it has one (the
+    /// output of `run --json`): the plan names each fault's kind, where a file of bare events
+    /// has only the words of its fault lines.
     pub fn load(
         path: &Path,
         seed: Option<Seed>,
@@ -89,10 +91,11 @@ impl Timeline {
             path: path.to_path_buf(),
             source,
         })?;
-        let trace = Trace::parse_json_lines(&text).map_err(|source| TimelineError::Trace {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let JsonTrace { trace, plan } =
+            Trace::parse_json_run(&text).map_err(|source| TimelineError::Trace {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if trace.is_empty() {
             return Err(TimelineError::Empty {
                 path: path.to_path_buf(),
@@ -103,12 +106,13 @@ impl Timeline {
             |n| n.to_string_lossy().into_owned(),
         );
         let report = check(&trace, &CheckOptions::default());
-        Ok(Timeline::build(&title, &trace, None, &report))
+        Ok(Timeline::build(&title, &trace, plan.as_ref(), &report))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::spans::SpanKind;
     use super::*;
 
     fn temp(name: &str, text: &str) -> PathBuf {
@@ -161,6 +165,76 @@ mod tests {
         assert!(matches!(err, TimelineError::SeedForTrace { .. }), "{err}");
         let err = Timeline::load(&path, None, &registry).unwrap_err();
         assert!(matches!(err, TimelineError::Empty { .. }), "{err}");
+    }
+
+    /// `run --json`'s output of `verdict`'s run: its `run` line (with its plan) when
+    /// `with_run_line`, then its events.
+    fn run_json(verdict: &crate::judge::Verdict, with_run_line: bool) -> String {
+        let events = verdict.outcome.trace.render_json_lines();
+        if !with_run_line {
+            return events;
+        }
+        let plan = serde_json::json!({ "plan": &verdict.outcome.plan });
+        format!("{}\n{events}", crate::json::record(crate::json::RUN, &plan))
+    }
+
+    /// Each span's kind and stretch.
+    fn stretches(timeline: &Timeline) -> Vec<(SpanKind, u64, u64)> {
+        (timeline.spans.iter())
+            .map(|s| (s.kind, s.from_us, s.to_us))
+            .collect()
+    }
+
+    #[test]
+    fn a_run_json_output_gives_the_timeline_its_plan_and_bare_events_their_words() {
+        // A swarm's plan: what `run --json` of a scenario without fault settings carries.
+        let scenario = crate::Scenario::echo("echo", 4096, 256);
+        let verdict = crate::judge::judge(&scenario, &scenario.plan_for(Seed(7))).unwrap();
+        let ran = Timeline::of_verdict(&verdict);
+        let registry = Registry::builtin();
+
+        let with_plan = temp("with-plan.jsonl", &run_json(&verdict, true));
+        let timeline = Timeline::load(&with_plan, None, &registry).unwrap();
+        let described = verdict.outcome.plan.describe();
+        assert!(described.contains("drawn by the swarm"), "{described}");
+        assert_eq!(timeline.plan, Some(described));
+        assert_eq!(timeline.spans, ran.spans);
+
+        // The same events without their `run` line: each fault's kind read from its words,
+        // and no plan's send-buffer limit.
+        let bare = temp("bare.jsonl", &run_json(&verdict, false));
+        let timeline = Timeline::load(&bare, None, &registry).unwrap();
+        assert_eq!(timeline.plan, None);
+        let mut faults = ran.spans.clone();
+        faults.retain(|s| s.kind != SpanKind::SendBuffer);
+        assert_eq!(timeline.spans, faults);
+    }
+
+    #[test]
+    fn a_fault_line_whose_words_do_not_tell_its_kind_takes_it_from_the_runs_plan() {
+        let plan = r#"{"seed":1,"send_buffer":4096,"faults":[{"at_ms":2,"kind":"partition","a":"client","b":"server","duration_ms":400,"one_way":true}]}"#;
+        let events = concat!(
+            r#"{"type":"event","at_us":2000,"host":"-","who":"-","event":"fault","index":0,"description":"a cut these words do not tell"}"#,
+            "\n",
+            r#"{"type":"event","at_us":402000,"host":"-","who":"-","event":"fault","index":0,"description":"healed"}"#,
+            "\n",
+        );
+        let run = format!(r#"{{"type":"run","version":1,"scenario":"s","seed":1,"plan":{plan}}}"#);
+        let registry = Registry::builtin();
+        let path = temp("unread-words.jsonl", &format!("{run}\n{events}"));
+        let timeline = Timeline::load(&path, None, &registry).unwrap();
+        assert_eq!(
+            stretches(&timeline),
+            [
+                (SpanKind::OneWayPartition, 2000, 402_000),
+                (SpanKind::SendBuffer, 0, 402_000)
+            ]
+        );
+
+        // Without the plan the words are all there is: a fault of no kind, an instant.
+        let path = temp("unread-words-bare.jsonl", events);
+        let timeline = Timeline::load(&path, None, &registry).unwrap();
+        assert_eq!(stretches(&timeline), [(SpanKind::Fault, 2000, 2000)]);
     }
 
     #[test]

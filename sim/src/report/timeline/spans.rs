@@ -302,7 +302,8 @@ fn lane_states(state: LaneState, events: &[TraceEvent], lanes: &[Lane], end_us: 
 }
 
 /// The fault a trace's fault line describes, read back from the text `FaultKind`'s
-/// `Display` writes (a JSON trace carries no more). `None` for text of another shape.
+/// `Display` writes (a JSON trace without its run's plan, bare events, carries no more).
+/// `None` for text of another shape.
 fn parse_fault(description: &str) -> Option<FaultKind> {
     let ms = |word: &str| word.strip_suffix("ms")?.parse::<u64>().ok();
     let words: Vec<&str> = description.split_whitespace().collect();
