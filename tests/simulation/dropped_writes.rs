@@ -89,3 +89,43 @@ fn w1_each_dropped_write_is_in_the_trace_with_its_time_and_connection_and_judged
         ]
     );
 }
+
+/// Decides in the callback that starts its connection (`connected`, `accepted`) that it is
+/// done: closes, then queues a trailer with `write_final`, which the close drops (W1) as it
+/// runs, before that callback's line.
+struct ClosesAsItStarts;
+
+impl ClosesAsItStarts {
+    fn done(conn: &mut TcpConnection) {
+        conn.close();
+        conn.write_final("trailer");
+    }
+}
+
+impl TcpConnectionNotify for ClosesAsItStarts {
+    fn accepted(&mut self, conn: &mut TcpConnection) {
+        ClosesAsItStarts::done(conn);
+    }
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        ClosesAsItStarts::done(conn);
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+#[test]
+fn w1_a_write_final_dropped_after_close_in_connected_or_accepted_passes() {
+    // Until the eighteenth session the checker took the drop, which comes before the line of
+    // the callback it was made in, for one made before the connection began: W1 at c1 and
+    // at server.1 on every seed (a false red).
+    let scenario = Scenario::new("closes-as-it-starts")
+        .listener("server", "server", 7000, factory(|| ClosesAsItStarts))
+        .client("c1", "client", "server", 7000, factory(|| ClosesAsItStarts));
+    let verdict = judge(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    assert!(verdict.passed(), "{verdict}");
+    let text = verdict.outcome.trace.render_text();
+    for who in ["c1", "server.1"] {
+        let line = format!("{who} W1 dropped write_final(7B) while closing");
+        assert!(text.contains(&line), "no {line:?} in\n{text}");
+    }
+    assert_eq!(verdict.report.exercised[&Rule::W1], 2);
+}

@@ -331,6 +331,10 @@ struct ConnectionView {
     /// `close()` muted) or in the ending callback itself, whose line comes only once it
     /// returns: a `write_final` there is dropped first. The ending must still follow.
     dropped_before_end: Option<(usize, &'static str)>,
+    /// A write dropped while closing before the `connected` (`accepted`) line: the notifier
+    /// closed inside that callback and then queued with `write_final`, which is dropped as it
+    /// runs, and the callback's line comes only once it returns. That line must come next.
+    dropped_before_start: Option<usize>,
     /// The line of the `MUTED` in force (R5), until its `UNMUTED`.
     muted: Option<usize>,
 }
@@ -417,6 +421,10 @@ impl Checker<'_> {
                 "dropped as not yet connected, after the connection began or ended",
                 started.or(ended),
             )),
+            (p, None, None) if p.starts_with("closing") => {
+                c.dropped_before_start.get_or_insert(i);
+                None
+            }
             (p, None, _) if p.starts_with("closing") => {
                 Some(("dropped while closing, before the connection began", None))
             }
@@ -503,6 +511,15 @@ impl Checker<'_> {
     ) -> ConnectionView {
         let first = *c.first.get_or_insert(i);
         let name = callback.name();
+        if let Some(dropped) = c.dropped_before_start.take() {
+            if !matches!(callback, Callback::Connected | Callback::Accepted) {
+                let message = format!(
+                    "a write dropped while closing, before the connection began: {name} came \
+                     where the connected or accepted it was dropped in should"
+                );
+                self.broken(Rule::W1, who, message, &[dropped, i]);
+            }
+        }
         let is_accepted = matches!(callback, Callback::Accepted);
         let client_only = matches!(
             callback,
@@ -903,6 +920,16 @@ impl Checker<'_> {
             .collect();
         for (who, line, end) in unended {
             let message = format!("a write dropped as {end}, but `{end}` never came");
+            self.broken(Rule::W1, &who, message, &[line]);
+        }
+        let unstarted: Vec<(String, usize)> = (self.connections.iter())
+            .filter(|_| !cut_short)
+            .filter_map(|(who, c)| c.dropped_before_start.map(|i| (who.clone(), i)))
+            .collect();
+        for (who, line) in unstarted {
+            let message = "a write dropped while closing, before the connection began, and \
+                           neither `connected` nor `accepted` came"
+                .to_string();
             self.broken(Rule::W1, &who, message, &[line]);
         }
         if !complete {

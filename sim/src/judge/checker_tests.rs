@@ -412,10 +412,15 @@ fn rule_ids_parse_and_print() {
 
 /// A `W1 dropped` line of `c1`, dropped in `phase` as the connection's `total`th.
 fn dropped(trace: &Trace, phase: &str, total: u64, after_end: bool) {
+    dropped_by(trace, "c1", phase, total, after_end);
+}
+
+/// A `W1 dropped` line of `who`, dropped in `phase` as the connection's `total`th.
+fn dropped_by(trace: &Trace, who: &str, phase: &str, total: u64, after_end: bool) {
     trace.push(TraceEvent {
         at_us: 0,
         host: "h".into(),
-        who: "c1".into(),
+        who: who.into(),
         kind: EventKind::WriteDropped {
             call: "write".into(),
             bytes: 4,
@@ -490,6 +495,50 @@ fn w1_a_write_final_dropped_in_the_callback_that_ended_the_connection_passes() {
     push(&t, "c1", ConnectFailed(ConnectFailure::Refused));
     let report = check(&t, &CheckOptions::default());
     assert!(report.is_ok(), "{report}");
+}
+
+#[test]
+fn w1_a_write_final_dropped_after_close_in_connected_or_accepted_passes() {
+    // `close()` and then `write_final` inside `connected`: the connection is closing before
+    // the callback that started it has its line, which comes once it returns.
+    let t = trace(vec![("c1", proxy()), ("c1", Connecting(1))]);
+    dropped(&t, "closing(draining)", 1, false);
+    push(&t, "c1", Connected);
+    push(&t, "c1", Closed);
+    let report = check(&t, &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+    // The same inside `accepted`, twice.
+    let t = trace(vec![
+        ("server", Listening(None)),
+        ("server", ListenerConnected { accepted: true }),
+    ]);
+    dropped_by(&t, "server.1", "closing(shut)", 1, false);
+    dropped_by(&t, "server.1", "closing(shut)", 2, false);
+    push(&t, "server.1", Accepted);
+    push(&t, "server.1", Closed);
+    let report = check(&t, &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+}
+
+#[test]
+fn w1_a_write_dropped_while_closing_not_followed_by_the_start_is_a_violation() {
+    // Another callback where the `connected` the drop came from should be.
+    let t = trace(vec![("c1", proxy()), ("c1", Connecting(1))]);
+    dropped(&t, "closing(shut)", 1, false);
+    push(&t, "c1", ConnectFailed(ConnectFailure::Refused));
+    let report = check(&t, &CheckOptions::default());
+    assert_eq!(report.broken_rules(), [Rule::W1], "{report}");
+    assert_eq!(report.violations[0].lines, [3, 4], "{report}");
+    // No start at all.
+    let t = trace(vec![("c1", proxy()), ("c1", Connecting(1))]);
+    dropped(&t, "closing(shut)", 1, false);
+    let report = check(&t, &CheckOptions::default());
+    assert_eq!(report.broken_rules(), [Rule::W1]);
+    assert_eq!(report.violations[0].lines, [3]);
+    assert!(
+        (report.violations[0].message).contains("neither `connected` nor `accepted` came"),
+        "{report}"
+    );
 }
 
 #[test]
