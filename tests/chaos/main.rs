@@ -72,7 +72,11 @@
 //! more styles in `correct_styles_4` (a wrapper counting its final writes, a hub writing
 //! through its other connections' handles, a listener asking itself about its limit,
 //! `expect` changed while muted, a hard close from the `expect` hook, final writes from
-//! `throttled` and `unthrottled`). The styles of `correct_styles_3` and `correct_styles_4`
+//! `throttled` and `unthrottled`); six more sweeps in `correct_styles_5` (length headers
+//! queued with `write_final` from `sentv` and `sent`, connections ended from `accepted` and
+//! `connected` with a `write_final` after the close, a long ping-pong yielding by `times`,
+//! thirty sessions a dial each against a listener of limit 1, frames up to a 64 KiB buffer
+//! with `expect` set from `received`). The styles of `correct_styles_3` and `correct_styles_4`
 //! and the late demos' fixed twins also pass fault settings written by hand, harsher than
 //! the swarm draws (`harsh_faults`: byte-sized buffers, writes and reads, long partitions,
 //! crashes and refusals, latency near the connect timeout).
@@ -88,6 +92,7 @@ mod correct_styles;
 mod correct_styles_2;
 mod correct_styles_3;
 mod correct_styles_4;
+mod correct_styles_5;
 #[path = "../common/counts_final.rs"]
 mod counts_final;
 mod duplicate_on_retry;
