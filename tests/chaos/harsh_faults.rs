@@ -7,7 +7,9 @@
 //! a simulator defect, as in the swarm's sweeps of the same notifiers.
 //!
 //! Hunted in the seventeenth session (helper-81) with 1,000 seeds per scenario and setting
-//! (release): all passed. These tests honour `TCPNOTIFY_SEEDS` and the other variables.
+//! (release): all passed. Four styles of `correct_styles_5` (eighteenth session, helper-82)
+//! also passed 1,000 seeds per setting. These tests honour `TCPNOTIFY_SEEDS` and the other
+//! variables.
 
 use tcpnotify_sim::fault::Span;
 use tcpnotify_sim::{Chaos, FaultSettings, Scenario};
@@ -103,6 +105,21 @@ fn correct_styles_3_pass_harsh_faults() {
         audit(),
         final_and_chunky_echoes(),
         trailing_partial_frame(),
+    ] {
+        assert_passes_harsh(scenario);
+    }
+}
+
+#[test]
+fn correct_styles_5_pass_harsh_faults() {
+    use crate::correct_styles_5::*;
+    // Not the long ping-pong nor the 64 KiB frames: a thousand round trips over 900 ms links
+    // outlast any duration, and 64 KiB frames read 1 to 16 bytes at a time fill the trace.
+    for scenario in [
+        header_in_sentv(),
+        closes_from_accepted(),
+        slams_from_accepted(),
+        hoppers(),
     ] {
         assert_passes_harsh(scenario);
     }
