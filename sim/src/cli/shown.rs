@@ -4,7 +4,7 @@
 use super::output::indent;
 use crate::fault::FaultPlan;
 use crate::json;
-use crate::judge::{Rule, Verdict};
+use crate::judge::{check_options, CheckOptions, Rule, Verdict};
 use crate::report::RunSummary;
 use crate::scenario::ScenarioFile;
 use crate::seed::Seed;
@@ -20,6 +20,9 @@ struct RunStart<'a> {
     plan: &'a FaultPlan,
     #[serde(skip_serializing_if = "Option::is_none")]
     saved_plan: Option<String>,
+    /// What the contract check needed beyond the trace, so that `timeline` judges the trace
+    /// as this run was judged.
+    check_options: CheckOptions,
 }
 
 /// One failure of a verdict.
@@ -102,6 +105,7 @@ impl Shown<'_> {
                 seed: self.plan.seed,
                 plan: self.plan,
                 saved_plan: self.saved_plan.clone(),
+                check_options: check_options(&self.file.scenario),
             },
         );
         let judged = json::record(

@@ -21,6 +21,9 @@ struct TimelineRecord {
     html: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     chrome_trace: Option<String>,
+    /// How the contract was judged, when a trace did not carry its run's check options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check_note: Option<String>,
 }
 
 pub(super) fn timeline(
@@ -40,7 +43,11 @@ pub(super) fn timeline(
         description: timeline.to_string(),
         html: None,
         chrome_trace: None,
+        check_note: timeline.check_note.clone(),
     };
+    if let Some(note) = &timeline.check_note {
+        out.say(format!("{}: {note}", file.display()));
+    }
     // Each drawn only if asked for: a large run's page takes a while to render.
     let renderers: [fn(&Timeline) -> String; 2] = [Timeline::html, Timeline::chrome_trace];
     for ((written, render), field) in [html, chrome]

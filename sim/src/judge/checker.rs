@@ -198,8 +198,11 @@ impl<'de> serde::Deserialize<'de> for Rule {
     }
 }
 
-/// What the checker needs to know beyond the trace.
-#[derive(Debug, Clone, Default)]
+/// What the checker needs to know beyond the trace: the run's settings, which `run --json`
+/// writes on its `run` line (`check_options`) so that a trace read back is judged as its run
+/// was. A field absent from that JSON reads as its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CheckOptions {
     /// Each listener's connection limit, by listener name (absent or 0: unlimited); a listener
     /// restarted after a crash (`server#2`) has its first self's.

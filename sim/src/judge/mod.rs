@@ -18,6 +18,9 @@ pub use assertions::{AssertionCoverage, AssertionTally};
 pub use checker::{check, check_events, CheckOptions, CheckReport, Rule, UnknownRule, Violation};
 pub use coverage::Coverage;
 pub use property::PropertyResult;
+// For the `run` line of `run --json` (the command line), and tests that write one.
+#[cfg(any(feature = "cli", test))]
+pub(crate) use verdict::check_options;
 pub use verdict::{judge, judge_outcome, judge_until, signature_of, Failure, Verdict, RUN_ERROR};
 pub(crate) use view::pair_by_addresses;
 pub use view::{ConnectionEnd, RunView};

@@ -103,8 +103,9 @@ pub fn signature_of(result: &Result<Verdict, RunError>) -> Option<String> {
     }
 }
 
-/// The contract options of a scenario: its listeners' limits and every connection's read
-/// buffer size.
+/// The contract options of a scenario: its listeners' limits, every connection's read
+/// buffer size and whether the run checks stream integrity. The one place they are made, for
+/// a verdict and for the `run` line of `run --json`.
 pub(crate) fn check_options(scenario: &Scenario) -> CheckOptions {
     let mut options = CheckOptions {
         integrity_checked: scenario.options.check_integrity,

@@ -197,7 +197,9 @@ impl RunState {
         self.progress.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends a harness note or fault event at the current time.
+    /// Appends `who`'s event on `host` that is not a callback (a dropped write, a mute, bytes
+    /// queued by `write_final`, a dial) at the current time. Fault lines go through
+    /// [`fault_line`](Self::fault_line), the run loop's notes through [`line`](Self::line).
     pub(crate) fn note(&self, host: impl Into<Name>, who: impl Into<Name>, kind: EventKind) {
         self.trace.push(TraceEvent {
             at_us: now_us(),

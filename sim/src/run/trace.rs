@@ -496,8 +496,8 @@ impl HostClock {
     }
 }
 
-/// A JSON-lines trace read back ([`Trace::parse_json_run`]), with the fault plan of the run
-/// it came from when the lines carry one.
+/// A JSON-lines trace read back ([`Trace::parse_json_run`]), with the fault plan and the
+/// check options of the run it came from when the lines carry them.
 #[derive(Debug)]
 pub struct JsonTrace {
     /// The trace events.
@@ -505,6 +505,10 @@ pub struct JsonTrace {
     /// The plan of the `run` line (`run --json` writes one first), when there is exactly one
     /// such line and its plan is one this version reads; `None` for a file of bare events.
     pub plan: Option<FaultPlan>,
+    /// The `check_options` of that one `run` line, as JSON: what the contract check needs
+    /// beyond the trace. Left unread here because the checker (`judge::CheckOptions`) is a
+    /// layer above the run; `None` without a `run` line, or one written before they were.
+    pub check_options: Option<serde_json::Value>,
 }
 
 /// The ordered events of one run. Cloning shares the same log.
@@ -974,7 +978,9 @@ impl Trace {
 
     /// Reads JSON lines as [`parse_json_lines`](Self::parse_json_lines) does, keeping the
     /// fault plan of the `run` line that `run --json` opens with ([`JsonTrace::plan`]): what
-    /// names the kind of each fault line, where the line itself has only its words.
+    /// names the kind of each fault line, where the line itself has only its words; and its
+    /// check options ([`JsonTrace::check_options`]), with which the trace is judged as its
+    /// run was.
     ///
     /// ```
     /// use tcpnotify_sim::run::Trace;
@@ -983,11 +989,12 @@ impl Trace {
     /// "#;
     /// let read = Trace::parse_json_run(text).unwrap();
     /// assert_eq!(read.plan.and_then(|p| p.send_buffer), Some(64));
+    /// assert_eq!(read.check_options, None, "a run line written before it had them");
     /// assert_eq!(read.trace.len(), 1);
     /// ```
     pub fn parse_json_run(text: &str) -> Result<JsonTrace, TraceParseError> {
         let mut events = Vec::new();
-        let (mut runs, mut plan) = (0, None);
+        let (mut runs, mut plan, mut check_options) = (0, None, None);
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -1005,6 +1012,7 @@ impl Trace {
                     // A plan this version cannot read (a newer writer's field) is skipped,
                     // as readers skip what they do not know: the lines' words remain.
                     plan = (value.get("plan")).and_then(|p| FaultPlan::deserialize(p).ok());
+                    check_options = value.get("check_options").cloned();
                     continue;
                 }
                 Some(kind) if kind != json::EVENT => continue,
@@ -1027,8 +1035,10 @@ impl Trace {
         }
         Ok(JsonTrace {
             trace: Trace::from_events(events),
-            // Runs written one after another: which plan a fault's index means is unknown.
+            // Runs written one after another: which plan a fault's index means, and which
+            // run's options judge which events, is unknown.
             plan: plan.filter(|_| runs == 1),
+            check_options: check_options.filter(|_| runs == 1),
         })
     }
 

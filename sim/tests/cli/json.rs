@@ -32,6 +32,14 @@ struct RunStart {
     file: String,
     seed: u64,
     plan: serde_json::Value,
+    check_options: CheckOptions,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct CheckOptions {
+    listener_limits: BTreeMap<String, u64>,
+    read_buffer_sizes: BTreeMap<String, u64>,
+    integrity_checked: bool,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +98,13 @@ fn run_json_is_a_run_object_the_trace_events_and_a_verdict() {
     assert_eq!((start.scenario.as_str(), start.seed), ("echo", 5));
     assert_eq!(start.file, file.display().to_string());
     assert_eq!(start.plan["seed"], 5);
+    let default_buffers = [("c1", 16_384), ("server", 16_384)];
+    let check_options = CheckOptions {
+        listener_limits: BTreeMap::new(),
+        read_buffer_sizes: default_buffers.map(|(n, s)| (n.to_string(), s)).into(),
+        integrity_checked: true,
+    };
+    assert_eq!(start.check_options, check_options);
     let events: Vec<Event> = lines[1..lines.len() - 1]
         .iter()
         .map(|l| serde_json::from_value(l.clone()).unwrap())
@@ -260,6 +275,60 @@ fn the_json_of_run_is_a_trace_that_timeline_reads() {
     assert_eq!(lines[0]["html"], page.display().to_string());
     assert!(lines[0]["description"].as_str().unwrap().contains("lanes"));
     assert!(page.exists());
+}
+
+/// `timeline TRACE.jsonl -o PAGE --json` of `trace`: its `timeline` object and stderr.
+fn timeline_of(dir: &Path, name: &str, trace: &str) -> (serde_json::Value, String) {
+    let trace = write(dir, name, trace);
+    let page = trace.with_extension("html");
+    let args = [
+        "timeline",
+        trace.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ];
+    let output = sim(&[&args[..], &["--json"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = json_lines(&output);
+    assert_eq!(kinds(&lines), ["timeline"]);
+    (lines[0].clone(), text(&output.stderr))
+}
+
+/// R1, R2: a run whose connections read into 64 KiB buffers passes, and the timeline of its
+/// `run --json` judges it with those buffers, from its `run` line; the same events without
+/// that line are judged with the default buffer, and the page and stderr say so.
+#[test]
+fn the_timeline_of_run_json_judges_the_trace_with_the_runs_check_options() {
+    let dir = scratch("run-json-check-options");
+    let big = ECHO
+        .replace("notifier = \"echo\"\n", "notifier = \"echo\"\nconfig = { read_buffer_size = 65536 }\n")
+        .replace("params = { bytes = 64 }", "config = { read_buffer_size = 65536 }\nparams = { bytes = 262144 }\n[expect]\nechoed = true");
+    let file = write(&dir, "big-buffers.toml", &big);
+    let output = sim(&["run", file.to_str().unwrap(), "--seed", "1", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let run = text(&output.stdout);
+    let start: RunStart = serde_json::from_str(run.lines().next().unwrap()).unwrap();
+    assert_eq!(start.check_options.read_buffer_sizes["server"], 65_536);
+
+    let (judged, stderr) = timeline_of(&dir, "run.jsonl", &run);
+    let description = judged["description"].as_str().unwrap();
+    assert!(description.ends_with(", 0 violations"), "{description}");
+    assert_eq!(judged.get("check_note"), None, "{judged}");
+    assert!(!stderr.contains("check options"), "{stderr}");
+
+    let (_, events) = run.split_once('\n').unwrap();
+    let (judged, stderr) = timeline_of(&dir, "events.jsonl", events);
+    let description = judged["description"].as_str().unwrap();
+    assert!(!description.ends_with(", 0 violations"), "{description}");
+    let note = judged["check_note"].as_str().unwrap();
+    assert!(note.contains("no check options"), "{note}");
+    assert!(
+        note.contains("default read buffer of 16384 bytes"),
+        "{note}"
+    );
+    assert!(stderr.contains(note), "{stderr}");
+    let page = std::fs::read_to_string(dir.join("events.html")).unwrap();
+    assert!(page.contains("the trace carries no check options"));
 }
 
 #[test]

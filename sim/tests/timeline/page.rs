@@ -2,7 +2,7 @@
 
 use crate::chromium::{dump_dom, screenshot};
 use crate::{assert_not_blank, lane_labels, text, write_page, Dom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tcpnotify::record::{Callback, Payload};
 use tcpnotify_sim::judge::Verdict;
 use tcpnotify_sim::judge::{check, CheckOptions, Rule};
@@ -273,4 +273,24 @@ fn a_screenshot_of_a_scenario_page_is_not_blank() {
     let (page, _) = write_page("screenshot", &Timeline::of_verdict(&partition_heals()));
     let size = (1280, 720);
     assert_not_blank(&screenshot(&page, "zoom=2", size), size);
+}
+
+/// A JSON trace without its run's check options: the verdict line says the contract was
+/// judged with defaults, next to what the check found.
+#[test]
+fn the_page_of_a_trace_without_check_options_says_how_it_was_judged() {
+    let verdict = partition_heals();
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("timeline-bare-events.jsonl");
+    std::fs::write(&path, verdict.outcome.trace.render_json_lines()).expect("trace written");
+    let timeline = Timeline::load(&path, None, &Registry::builtin()).expect("a trace");
+    let (page, _) = write_page("bare-events", &timeline);
+    let dom = Dom::parse(&dump_dom(&page, ""));
+    let shown = text(&dom.all("#verdict")[0]);
+    let parts: Vec<&str> = shown.split(" \u{b7} ").take(2).collect();
+    assert_eq!(parts[0], "contract: ok", "{shown}");
+    assert!(
+        parts[1].starts_with("the trace carries no check options")
+            && parts[1].contains("N3 not judged"),
+        "{shown}"
+    );
 }

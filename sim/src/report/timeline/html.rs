@@ -32,6 +32,7 @@ struct Page<'a> {
     violations: Vec<PageViolation<'a>>,
     failures: &'a [String],
     plan: Option<&'a str>,
+    check_note: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -204,6 +205,7 @@ fn page(timeline: &Timeline) -> Page<'_> {
             .collect(),
         failures: &timeline.failures,
         plan: timeline.plan.as_deref(),
+        check_note: timeline.check_note.as_deref(),
     }
 }
 

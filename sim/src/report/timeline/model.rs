@@ -130,6 +130,10 @@ pub struct Timeline {
     pub(crate) failures: Vec<String>,
     /// The fault plan, as `FaultPlan::describe` gives it, when the run's plan is known.
     pub(crate) plan: Option<String>,
+    /// How the contract was judged, when not with the run's own check options (a JSON trace
+    /// that does not carry them): said on the page and by `timeline`, since a violation of
+    /// a rule judged with defaults may not be one of the run.
+    pub(crate) check_note: Option<String>,
 }
 
 impl Timeline {
@@ -178,6 +182,7 @@ impl Timeline {
             violations: report.violations.clone(),
             failures: Vec::new(),
             plan: plan.map(FaultPlan::describe),
+            check_note: None,
         }
     }
 

@@ -318,6 +318,7 @@
     const faults = data.spans.filter((s) => s.fault).length;
     const parts = [
       data.violations.length ? "contract: " + data.violations.length + " violation(s)" : "contract: ok",
+      ...(data.check_note ? [data.check_note] : []),
       ...data.failures,
       data.lanes.length + " lanes, " + callbacks + " lane events, " + faults + " fault spans, " + fmtTime(data.end_us).trim(),
     ];

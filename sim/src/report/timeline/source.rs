@@ -7,7 +7,9 @@ use crate::run::RunError;
 use crate::run::{JsonTrace, Trace, TraceParseError};
 use crate::scenario::{Registry, ScenarioError, ScenarioFile};
 use crate::seed::Seed;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use tcpnotify::DEFAULT_READ_BUFFER_SIZE;
 
 /// Why no timeline could be made from a file.
 #[derive(Debug, thiserror::Error)]
@@ -65,10 +67,11 @@ pub enum TimelineError {
 impl Timeline {
     /// The timeline of `path`: a scenario file (`.toml`) run with `seed` (default: the file's),
     /// its notifiers built from `registry`; or any other file read as a JSON-lines trace, every
-    /// non-blank line an event (an error names the first line that is not), checked against the
-    /// contract with default options, with the plan of its `run` line when it has one (the
-    /// output of `run --json`): the plan names each fault's kind, where a file of bare events
-    /// has only the words of its fault lines.
+    /// non-blank line an event (an error names the first line that is not), with the plan and
+    /// check options of its `run` line when it has one (the output of `run --json`). The plan
+    /// names each fault's kind, where a file of bare events has only the words of its fault
+    /// lines; the check options judge the trace as its run was judged. A trace without them
+    /// is judged with the defaults, and its page says so.
     pub fn load(
         path: &Path,
         seed: Option<Seed>,
@@ -91,11 +94,14 @@ impl Timeline {
             path: path.to_path_buf(),
             source,
         })?;
-        let JsonTrace { trace, plan } =
-            Trace::parse_json_run(&text).map_err(|source| TimelineError::Trace {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let JsonTrace {
+            trace,
+            plan,
+            check_options,
+        } = Trace::parse_json_run(&text).map_err(|source| TimelineError::Trace {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if trace.is_empty() {
             return Err(TimelineError::Empty {
                 path: path.to_path_buf(),
@@ -105,15 +111,33 @@ impl Timeline {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let report = check(&trace, &CheckOptions::default());
-        Ok(Timeline::build(&title, &trace, plan.as_ref(), &report))
+        // Options a newer writer changed beyond reading count as absent, as its plan does.
+        let options = check_options.and_then(|o| CheckOptions::deserialize(o).ok());
+        let report = check(&trace, options.as_ref().unwrap_or(&CheckOptions::default()));
+        let mut timeline = Timeline::build(&title, &trace, plan.as_ref(), &report);
+        if options.is_none() {
+            timeline.check_note = Some(judged_with_defaults());
+        }
+        Ok(timeline)
     }
+}
+
+/// What the page of a trace without check options says of its contract check: the rules
+/// that depend on the run's settings were judged with the defaults, which that run may not
+/// have had.
+fn judged_with_defaults() -> String {
+    format!(
+        "the trace carries no check options (a `run` line of `run --json` has them): R1 and \
+         R2 judged against the default read buffer of {DEFAULT_READ_BUFFER_SIZE} bytes, N3 \
+         not judged (no listener limits)"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::spans::SpanKind;
     use super::*;
+    use crate::judge::Rule;
 
     fn temp(name: &str, text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("tcpnotify-timeline-{}", std::process::id()));
@@ -167,15 +191,22 @@ mod tests {
         assert!(matches!(err, TimelineError::Empty { .. }), "{err}");
     }
 
-    /// `run --json`'s output of `verdict`'s run: its `run` line (with its plan) when
-    /// `with_run_line`, then its events.
-    fn run_json(verdict: &crate::judge::Verdict, with_run_line: bool) -> String {
+    /// `run --json`'s output of `scenario`'s run `verdict`: its `run` line (with its plan and
+    /// check options) when `with_run_line`, then its events.
+    fn run_json(
+        scenario: &crate::Scenario,
+        verdict: &crate::judge::Verdict,
+        with_run_line: bool,
+    ) -> String {
         let events = verdict.outcome.trace.render_json_lines();
         if !with_run_line {
             return events;
         }
-        let plan = serde_json::json!({ "plan": &verdict.outcome.plan });
-        format!("{}\n{events}", crate::json::record(crate::json::RUN, &plan))
+        let run = serde_json::json!({
+            "plan": &verdict.outcome.plan,
+            "check_options": crate::judge::check_options(scenario),
+        });
+        format!("{}\n{events}", crate::json::record(crate::json::RUN, &run))
     }
 
     /// Each span's kind and stretch.
@@ -193,7 +224,7 @@ mod tests {
         let ran = Timeline::of_verdict(&verdict);
         let registry = Registry::builtin();
 
-        let with_plan = temp("with-plan.jsonl", &run_json(&verdict, true));
+        let with_plan = temp("with-plan.jsonl", &run_json(&scenario, &verdict, true));
         let timeline = Timeline::load(&with_plan, None, &registry).unwrap();
         let described = verdict.outcome.plan.describe();
         assert!(described.contains("drawn by the swarm"), "{described}");
@@ -202,12 +233,95 @@ mod tests {
 
         // The same events without their `run` line: each fault's kind read from its words,
         // and no plan's send-buffer limit.
-        let bare = temp("bare.jsonl", &run_json(&verdict, false));
+        let bare = temp("bare.jsonl", &run_json(&scenario, &verdict, false));
         let timeline = Timeline::load(&bare, None, &registry).unwrap();
         assert_eq!(timeline.plan, None);
         let mut faults = ran.spans.clone();
         faults.retain(|s| s.kind != SpanKind::SendBuffer);
         assert_eq!(timeline.spans, faults);
+    }
+
+    /// R1, R2: a run whose connections read into 64 KiB buffers receives more than the
+    /// default buffer at once, and passes; its JSON is judged with its own buffers, and the
+    /// same events without the `run` line with the default one, which the page says.
+    #[test]
+    fn a_run_json_output_is_judged_with_the_runs_read_buffers() {
+        let text = r#"
+            duration_ms = 2000
+            [[listeners]]
+            name = "server"
+            host = "server"
+            port = 7000
+            notifier = "echo"
+            config = { read_buffer_size = 65536 }
+            [[clients]]
+            name = "c1"
+            host = "client"
+            target = "server"
+            port = 7000
+            notifier = "sender"
+            config = { read_buffer_size = 65536 }
+            params = { bytes = 262144 }
+            [expect]
+            echoed = true
+        "#;
+        let registry = Registry::builtin();
+        let file = ScenarioFile::parse(text, Path::new("big-buffers.toml"), &registry).unwrap();
+        let scenario = &file.scenario;
+        let verdict = crate::judge::judge(scenario, &scenario.plan_for(Seed(1))).unwrap();
+        assert!(verdict.passed(), "{verdict}");
+
+        let path = temp("big-buffers.jsonl", &run_json(scenario, &verdict, true));
+        let timeline = Timeline::load(&path, None, &registry).unwrap();
+        assert_eq!(timeline.violations, []);
+        assert_eq!(timeline.check_note, None);
+
+        let path = temp(
+            "big-buffers-bare.jsonl",
+            &run_json(scenario, &verdict, false),
+        );
+        let timeline = Timeline::load(&path, None, &registry).unwrap();
+        assert!(!timeline.violations.is_empty());
+        assert!(timeline.violations.iter().all(
+            |v| v.rule == Rule::R1 && v.message.ends_with("more than the read buffer of 16384")
+        ));
+        assert_eq!(timeline.check_note, Some(judged_with_defaults()));
+    }
+
+    /// N3: a listener's limit, known from the `run` line, is judged; without it, it is not,
+    /// and the page says so.
+    #[test]
+    fn a_listener_limit_of_the_run_line_is_judged_n3() {
+        let event = |at: u32, who: &str, callback: &str, args: &str| {
+            format!(
+                r#"{{"type":"event","at_us":{at},"host":"server","who":"{who}","event":"callback","callback":"{callback}"{args}}}"#
+            )
+        };
+        let connected = r#","args":{"accepted":true}"#;
+        let events = [
+            event(0, "server", "listening", r#","args":"192.168.0.1:7000""#),
+            event(1, "server", "listener_connected", connected),
+            event(1, "server.1", "accepted", ""),
+            event(2, "server", "listener_connected", connected),
+            event(2, "server.2", "accepted", ""),
+        ]
+        .join("\n");
+        let options = r#"{"listener_limits":{"server":1},"read_buffer_sizes":{}}"#;
+        let run = format!(r#"{{"type":"run","version":1,"check_options":{options}}}"#);
+        let registry = Registry::builtin();
+
+        let path = temp("limited.jsonl", &format!("{run}\n{events}\n"));
+        let timeline = Timeline::load(&path, None, &registry).unwrap();
+        let broken: Vec<(Rule, &str, &[usize])> = (timeline.violations.iter())
+            .map(|v| (v.rule, v.who.as_str(), &v.lines[..]))
+            .collect();
+        assert_eq!(broken, [(Rule::N3, "server", &[3, 5][..])]);
+        assert_eq!(timeline.check_note, None);
+
+        let path = temp("limited-bare.jsonl", &format!("{events}\n"));
+        let timeline = Timeline::load(&path, None, &registry).unwrap();
+        assert_eq!(timeline.violations, []);
+        assert!((timeline.check_note.as_deref()).is_some_and(|n| n.contains("N3 not judged")));
     }
 
     #[test]
