@@ -57,7 +57,10 @@
 //! out (in `late_report_connect_failed`). And one it missed until it delayed a server's FIN
 //! (seventeenth session): a client fetching an item per connection that takes the late
 //! `closed` of a connection it is done with for the loss of the one it uses now
-//! (`late_close_taken_for_current`).
+//! (`late_close_taken_for_current`). And one it missed until it drew partitions deep in a
+//! session (eighteenth session): a replica that, after a snapshot of 80 pages, takes updates
+//! held past its gap timer for lost ones, asks for them again and applies them twice
+//! (`held_update_applied_twice`).
 //!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
@@ -109,6 +112,7 @@ mod gives_up_too_soon;
 mod harsh_faults;
 mod header_then_body;
 mod healing;
+mod held_update_applied_twice;
 mod late_answer_taken_for_next;
 mod late_close_taken_for_current;
 mod late_loss_checkpoint;

@@ -113,9 +113,12 @@ impl FaultPlan {
     /// fault window, each pair of hosts a client's first events may cut is cut again (whether
     /// it was cut then or not) after one of the first 64 `sent` or `received` of a client
     /// connection that times it, and the host of each of a client's first three redials from
-    /// a listening host as that redial is `connecting`. After them, drawn apart again, each listener's first three accepted
-    /// connections (`server.1` to `server.3`) send their FIN late, as a client's may. A plan
-    /// holds at most [`MAX_FAULTS`] faults.
+    /// a listening host as that redial is `connecting`. After them, drawn apart again, each
+    /// listener's first three accepted connections (`server.1` to `server.3`) send their FIN
+    /// late, as a client's may. After them, drawn apart again and without a fault window,
+    /// each pair of hosts the later partitions may cut is cut once more, deep in a session:
+    /// after one of the 65th to 1024th `sent` or `received` of a client connection that times
+    /// it. A plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -150,6 +153,7 @@ impl FaultPlan {
         draws.redial_refusals();
         draws.later_partitions(&timed);
         draws.server_slow_closes();
+        draws.deep_partitions(&timed);
         plan.faults = draws.faults.0;
         plan
     }
@@ -513,26 +517,10 @@ impl<'t> Draws<'t> {
     /// fault window, which times every partition.
     fn later_partitions(&mut self, timed: &[TimedPair<'_>]) {
         let mut later_cut = self.seed.stream("plan-later-partitions", 0);
+        let first_events = |rng: &mut ChaCha8Rng| rng.random_range(1..=LATE_PARTITION_MAX_EVENTS);
+        self.partitions_in_sessions(&mut later_cut, timed, first_events);
         let (topology, settings, window) = (self.topology, self.settings, self.window);
         let partitions = settings.partitions.clamp(0.0, 1.0);
-        for hosts in timed.iter().filter(|_| window.is_none()) {
-            if !later_cut.random_bool(partitions) {
-                continue;
-            }
-            let fault = partition(&mut later_cut, settings, hosts.a, hosts.b, |rng| {
-                let dial = hosts.timers[rng.random_range(0..hosts.timers.len())];
-                let callback = match rng.random_bool(0.5) {
-                    true => "sent",
-                    false => "received",
-                };
-                Trigger::After(EventTrigger {
-                    conn: dial.client.clone(),
-                    callback: callback.into(),
-                    nth: rng.random_range(1..=LATE_PARTITION_MAX_EVENTS),
-                })
-            });
-            self.faults.push(fault);
-        }
         for dial in topology.dials.iter().filter(|_| window.is_none()) {
             let others: Vec<&String> = (topology.servers.iter())
                 .filter(|host| **host != dial.host)
@@ -547,6 +535,48 @@ impl<'t> Draws<'t> {
                 });
                 self.faults.push(fault);
             }
+        }
+    }
+
+    /// Partitions deep in a session: the later partitions come within a client connection's
+    /// first 64 `sent` or `received`, so a session whose lead-in (a snapshot fetched a page at
+    /// a time, a long feed) takes more was never cut after it. Each pair of hosts in `timed`,
+    /// with the partitions' probability, after one of the 65th to 1024th `sent` or `received`
+    /// of a client connection that times it ([`deep_nth`]). Not with a fault window, which
+    /// times every partition.
+    fn deep_partitions(&mut self, timed: &[TimedPair<'_>]) {
+        let mut deep_cut = self.seed.stream("plan-deep-partitions", 0);
+        self.partitions_in_sessions(&mut deep_cut, timed, deep_nth);
+    }
+
+    /// Each pair of hosts in `timed`, with the partitions' probability, cut after the `nth`
+    /// (drawn) `sent` or `received` of one of the client connections that time it, drawn from
+    /// `rng`; none with a fault window.
+    fn partitions_in_sessions(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        timed: &[TimedPair<'_>],
+        nth: fn(&mut ChaCha8Rng) -> u32,
+    ) {
+        let (settings, window) = (self.settings, self.window);
+        let partitions = settings.partitions.clamp(0.0, 1.0);
+        for hosts in timed.iter().filter(|_| window.is_none()) {
+            if !rng.random_bool(partitions) {
+                continue;
+            }
+            let fault = partition(rng, settings, hosts.a, hosts.b, |rng| {
+                let dial = hosts.timers[rng.random_range(0..hosts.timers.len())];
+                let callback = match rng.random_bool(0.5) {
+                    true => "sent",
+                    false => "received",
+                };
+                Trigger::After(EventTrigger {
+                    conn: dial.client.clone(),
+                    callback: callback.into(),
+                    nth: nth(rng),
+                })
+            });
+            self.faults.push(fault);
         }
     }
 
@@ -643,8 +673,9 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 }
 
 /// The most faults of each kind a plan drawn from `settings` for `topology` may hold, by the
-/// name of the setting that draws them: a partition per pair of hosts, one more per pair of
-/// the hosts connections may cross and one per client's redial up to [`LATER_CONNECTIONS`];
+/// name of the setting that draws them: a partition per pair of hosts, two more per pair of
+/// the hosts connections may cross (later and deep in a session) and one per client's redial
+/// up to [`LATER_CONNECTIONS`];
 /// per client two resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after
 /// a `received`, after a `sent`), and a slow close; per listener a reset and a slow close of
 /// each of its accepted connections up to [`LATER_CONNECTIONS`] (two resets of the first) and
@@ -677,7 +708,8 @@ pub(crate) fn most_faults(
             dialled_across + connected_across
         }
     };
-    let partitions = pairs(hosts) + timed_pairs + later * topology.dials.len();
+    // Each timed pair twice: later in a session and deep in it.
+    let partitions = pairs(hosts) + 2 * timed_pairs + later * topology.dials.len();
     [
         ("partitions", per(settings.partitions, partitions)),
         ("resets", per(settings.resets, resets)),
@@ -725,6 +757,21 @@ const SERVER_LOSS_MAX_EVENTS: u32 = 64;
 /// A later partition fires after one of a client connection's first this many `sent` or
 /// `received`, any of them as likely: a session's middle, past its first events.
 const LATE_PARTITION_MAX_EVENTS: u32 = 64;
+
+/// A deep partition fires after one of a client connection's first this many `sent` or
+/// `received`, past the later partitions' [`LATE_PARTITION_MAX_EVENTS`]: a session's middle
+/// after a lead-in of hundreds of exchanges.
+const DEEP_PARTITION_MAX_EVENTS: u32 = 1024;
+
+/// One of a connection's 65th to [`DEEP_PARTITION_MAX_EVENTS`]th events, the nearer the
+/// likelier: a bound drawn from 128, 256, 512 and 1024, then an event past the later
+/// partitions' up to it, so each scale of session is cut as often (an event of the 65th to
+/// the 128th with a chance of about 0.4, one of the last 512 of about 0.13).
+fn deep_nth(rng: &mut ChaCha8Rng) -> u32 {
+    let least = LATE_PARTITION_MAX_EVENTS.ilog2() + 1;
+    let bound = 1 << rng.random_range(least..=DEEP_PARTITION_MAX_EVENTS.ilog2());
+    rng.random_range(LATE_PARTITION_MAX_EVENTS + 1..=bound)
+}
 
 /// A late reset fires after one of a client's first this many `sent`, any of them as likely:
 /// a bug may show only in a narrow window (a loss between a checkpoint and the echo of what
@@ -1609,8 +1656,9 @@ mod tests {
         let (mut callbacks, mut nths) = (BTreeMap::new(), std::collections::BTreeSet::new());
         for seed in 0..200 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            // The first draw's partition, the later one, then one for each redial.
-            assert_eq!(plan.faults.len(), 5, "{}", plan.describe());
+            // The first draw's partition, the later one, one for each redial, then the deep
+            // one.
+            assert_eq!(plan.faults.len(), 6, "{}", plan.describe());
             for (fault, conn) in plan.faults[1..].iter().zip(["c1", "c1~1", "c1~2", "c1~3"]) {
                 let (
                     Trigger::After(event),
@@ -1641,8 +1689,8 @@ mod tests {
     }
 
     /// The later partitions are drawn from a stream of their own after every other fault
-    /// (but the slow closes of servers' connections, drawn after them), the refusals of
-    /// redials last among those.
+    /// (but the slow closes of servers' connections and the deep partitions, drawn after
+    /// them), the refusals of redials last among those.
     #[test]
     fn later_partitions_come_after_every_other_fault() {
         let settings = some_of_each_kind();
@@ -1661,10 +1709,28 @@ mod tests {
         matches!(&fault.kind, FaultKind::SlowClose { conn, .. } if conn.contains('.'))
     }
 
-    /// Where the slow closes of servers' connections start in `plan`: its end without them.
+    /// Where the slow closes of servers' connections start in `plan`: where the deep
+    /// partitions start without them.
     fn server_slow_closes_from(plan: &FaultPlan) -> usize {
         (plan.faults.iter())
             .position(server_slow_close)
+            .unwrap_or(deep_partitions_from(plan))
+    }
+
+    /// Whether `fault` is a partition deep in a session: after a client connection's 65th
+    /// or later `sent` or `received`.
+    fn deep_partition(fault: &Fault) -> bool {
+        matches!(
+            (&fault.trigger, &fault.kind),
+            (Trigger::After(event), FaultKind::Partition { .. })
+                if event.nth > LATE_PARTITION_MAX_EVENTS
+        )
+    }
+
+    /// Where the deep partitions start in `plan`: its end without them.
+    fn deep_partitions_from(plan: &FaultPlan) -> usize {
+        (plan.faults.iter())
+            .position(deep_partition)
             .unwrap_or(plan.faults.len())
     }
 
@@ -1682,7 +1748,7 @@ mod tests {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             let first = server_slow_closes_from(&plan);
             let mut last = 0;
-            for fault in &plan.faults[first..] {
+            for fault in &plan.faults[first..deep_partitions_from(&plan)] {
                 let (Trigger::At(0), FaultKind::SlowClose { conn, delay_ms }) =
                     (&fault.trigger, &fault.kind)
                 else {
@@ -1702,5 +1768,77 @@ mod tests {
         assert!(drawn.values().all(|n| (70..=130).contains(n)), "{drawn:?}");
         let none = FaultPlan::generate(Seed(1), &FaultSettings::default(), &topology());
         assert_eq!(server_slow_closes_from(&none), none.faults.len());
+    }
+
+    /// Every pair of hosts a client connection times is cut once more deep in its session,
+    /// after one of its 65th to 1024th `sent` or `received`, the nearer the likelier; not
+    /// with a fault window.
+    #[test]
+    fn deep_partitions_cut_a_session_after_its_first_64_sent_or_received() {
+        let settings = FaultSettings {
+            partitions: 1.0,
+            partition_ms: Span::new(20, 40),
+            ..FaultSettings::default()
+        };
+        let (mut callbacks, mut nths) = (BTreeMap::new(), Vec::new());
+        for seed in 0..400 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let deep = &plan.faults[deep_partitions_from(&plan)..];
+            assert_eq!(deep.len(), 1, "seed {seed}: {}", plan.describe());
+            let (
+                Trigger::After(event),
+                FaultKind::Partition {
+                    a, b, duration_ms, ..
+                },
+            ) = (&deep[0].trigger, &deep[0].kind)
+            else {
+                panic!("seed {seed}: {} is not a partition after an event", deep[0]);
+            };
+            assert_eq!(pair(a, b), pair("client", "server"), "{}", deep[0]);
+            assert!((20..=40).contains(duration_ms), "{}", deep[0]);
+            assert_eq!(event.conn, "c1", "{}", deep[0]);
+            let deep_range = LATE_PARTITION_MAX_EVENTS + 1..=DEEP_PARTITION_MAX_EVENTS;
+            assert!(deep_range.contains(&event.nth), "{}", deep[0]);
+            *callbacks.entry(event.callback.clone()).or_insert(0) += 1;
+            nths.push(event.nth);
+        }
+        let sent = callbacks.get("sent").copied().unwrap_or(0);
+        assert!((150..=250).contains(&sent), "{callbacks:?}");
+        assert_eq!(callbacks.values().sum::<u32>(), 400, "{callbacks:?}");
+        // The 65th to 128th about four times in ten, the last 512 about one in eight.
+        let near = nths.iter().filter(|n| **n <= 128).count();
+        let far = nths.iter().filter(|n| **n > 512).count();
+        assert!((120..=200).contains(&near), "{near} of 400 up to the 128th");
+        assert!((25..=80).contains(&far), "{far} of 400 past the 512th");
+        let windowed = FaultSettings {
+            fault_window_ms: Some(Span::new(0, 100)),
+            ..settings
+        };
+        let plan = FaultPlan::generate(Seed(1), &windowed, &topology());
+        assert!(
+            !plan.faults.iter().any(deep_partition),
+            "{}",
+            plan.describe()
+        );
+    }
+
+    /// The deep partitions are drawn last, from a stream of their own: appended to the
+    /// faults drawn before them, none of which is one.
+    #[test]
+    fn deep_partitions_come_after_every_other_fault() {
+        let settings = some_of_each_kind();
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = deep_partitions_from(&plan);
+            // One for the pair of hosts the client connects across, after the slow closes
+            // of the server's connections drawn before it.
+            assert_eq!(plan.faults.len() - first, 1, "{}", plan.describe());
+            assert!(plan.faults[..first].iter().any(redial_refusal));
+            assert!(
+                !plan.faults[..first].iter().any(deep_partition),
+                "{}",
+                plan.describe()
+            );
+        }
     }
 }

@@ -96,8 +96,8 @@ pub struct FaultSettings {
     /// Range of the send buffer size.
     pub send_buffer_bytes: Span,
     /// Probability of a partition, per pair of hosts a connection may cross; drawn again for
-    /// a later partition of each such pair and for each of a client's first three redials
-    /// (`FaultPlan::generate`).
+    /// a later partition of each such pair, for one deep in a session and for each of a
+    /// client's first three redials (`FaultPlan::generate`).
     pub partitions: f64,
     /// Range of partition durations.
     pub partition_ms: Span,

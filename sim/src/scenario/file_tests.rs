@@ -798,7 +798,7 @@ fn fault_settings_that_could_draw_too_many_faults_are_refused() {
     );
     let err = parse_err(&text);
     assert!(
-        err.starts_with("bad.toml:24: faults.partitions: plans drawn for 152 hosts and 1 clients may hold 11480 faults"),
+        err.starts_with("bad.toml:24: faults.partitions: plans drawn for 152 hosts and 1 clients may hold 11481 faults"),
         "{err}"
     );
     let text = format!(
@@ -816,8 +816,9 @@ fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
     let listeners: String = (1..=200)
         .map(|i| format!("[[listeners]]\nname = \"l{i}\"\nhost = \"server\"\nport = {}\nnotifier = \"echo\"\n\n", 7000 + i))
         .collect();
-    // 141 hosts: 9,874 partitions (one per pair, one more for the pair c1 connects across
-    // and one for each of its three redials), under the limit alone; 201 ports refuse too,
+    // 141 hosts: 9,875 partitions (one per pair, two more for the pair c1 connects across,
+    // later and deep in its session, and one for each of its three redials), under the
+    // limit alone; 201 ports refuse too,
     // each up to four times (c1 and its three redials): 804.
     let file = |faults: &str| {
         format!(
@@ -829,15 +830,16 @@ fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
     let err = parse_err(&file("refusals = 0.1\n"));
     assert!(
         err.contains(
-            "faults.partitions: plans drawn for 141 hosts and 1 clients may hold 10678 faults"
+            "faults.partitions: plans drawn for 141 hosts and 1 clients may hold 10679 faults"
         ),
         "{err}"
     );
 }
 
 /// Later partitions count only the pairs of hosts a connection crosses: 100 clients, each on
-/// a host of its own, on one server draw at most 100 of them (and 300 at redials), not one
-/// per pair of client hosts (4,950 more, which had this file refused).
+/// a host of its own, on one server draw at most 100 of them (as many deep in a session, and
+/// 300 at redials), not one per pair of client hosts (4,950 more, which had this file
+/// refused).
 #[test]
 fn later_partitions_count_only_the_pairs_connections_cross() {
     let clients: String = (1..=100)
