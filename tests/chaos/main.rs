@@ -60,7 +60,9 @@
 //! (`late_close_taken_for_current`). And one it missed until it drew partitions deep in a
 //! session (eighteenth session): a replica that, after a snapshot of 80 pages, takes updates
 //! held past its gap timer for lost ones, asks for them again and applies them twice
-//! (`held_update_applied_twice`).
+//! (`held_update_applied_twice`); and one it seldom caught until it crashed servers deep in
+//! a session: a journal server that lists a new segment in its manifest only when its
+//! connection closes (`manifest_written_on_close`).
 //!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
@@ -117,6 +119,7 @@ mod late_answer_taken_for_next;
 mod late_close_taken_for_current;
 mod late_loss_checkpoint;
 mod late_report_connect_failed;
+mod manifest_written_on_close;
 mod mute_on_throttle;
 mod mute_then_close;
 mod naive_framing;

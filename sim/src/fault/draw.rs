@@ -118,7 +118,9 @@ impl FaultPlan {
     /// late, as a client's may. After them, drawn apart again and without a fault window,
     /// each pair of hosts the later partitions may cut is cut once more, deep in a session:
     /// after one of the 65th to 1024th `sent` or `received` of a client connection that times
-    /// it. A plan holds at most [`MAX_FAULTS`] faults.
+    /// it; and, drawn apart again, each host that may crash crashes once more after one of
+    /// the 65th to 1024th `received` or `sent` of its listener's first accepted connection. A
+    /// plan holds at most [`MAX_FAULTS`] faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -154,6 +156,7 @@ impl FaultPlan {
         draws.later_partitions(&timed);
         draws.server_slow_closes();
         draws.deep_partitions(&timed);
+        draws.deep_crashes();
         plan.faults = draws.faults.0;
         plan
     }
@@ -372,6 +375,25 @@ impl<'t> Draws<'t> {
     /// window, which times every crash.
     fn later_crashes(&mut self) {
         let mut crashed = self.seed.stream("plan-later-crashes", 0);
+        let first_events = |rng: &mut ChaCha8Rng| rng.random_range(1..=SERVER_LOSS_MAX_EVENTS);
+        self.crashes_timed_by_servers(&mut crashed, first_events);
+    }
+
+    /// Crashes deep in a server's session: the later crashes come within the first 64
+    /// `received` or `sent` of a listener's first connection, so what a server does only
+    /// after more (start a new segment of its journal, rotate a log, compact) was never
+    /// crashed in. Each host they may crash, with the crashes' probability, after one of the
+    /// 65th to 1024th `received` or `sent` of its listener's first accepted connection
+    /// ([`deep_nth`]). Not with a fault window.
+    fn deep_crashes(&mut self) {
+        let mut deep_crashed = self.seed.stream("plan-deep-crashes", 0);
+        self.crashes_timed_by_servers(&mut deep_crashed, deep_nth);
+    }
+
+    /// Each host that may crash (it runs no client and has a listener), with the crashes'
+    /// probability, crashed after the `nth` (drawn) `received` or `sent` of its listener's
+    /// first accepted connection, drawn from `rng`; none with a fault window.
+    fn crashes_timed_by_servers(&mut self, rng: &mut ChaCha8Rng, nth: fn(&mut ChaCha8Rng) -> u32) {
         let (topology, settings, window) = (self.topology, self.settings, self.window);
         let crashes = settings.crashes.clamp(0.0, 1.0);
         // A topology lists its ports in its listeners' order.
@@ -386,22 +408,22 @@ impl<'t> Draws<'t> {
             if self.crossings.clients_on.contains(host.as_str()) || on_host.is_empty() {
                 continue;
             }
-            if !crashed.random_bool(crashes) {
+            if !rng.random_bool(crashes) {
                 continue;
             }
-            let listener = on_host[crashed.random_range(0..on_host.len())];
-            let callback = match crashed.random_bool(0.5) {
+            let listener = on_host[rng.random_range(0..on_host.len())];
+            let callback = match rng.random_bool(0.5) {
                 true => "received",
                 false => "sent",
             };
             let event = EventTrigger {
                 conn: format!("{listener}.1"),
                 callback: callback.into(),
-                nth: crashed.random_range(1..=SERVER_LOSS_MAX_EVENTS),
+                nth: nth(rng),
             };
             let crash = FaultKind::Crash {
                 host: host.clone(),
-                restart_after_ms: Some(settings.crash_down_ms.pick(&mut crashed)),
+                restart_after_ms: Some(settings.crash_down_ms.pick(rng)),
             };
             self.faults.push(Fault::after(event, crash));
         }
@@ -679,7 +701,7 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 /// per client two resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after
 /// a `received`, after a `sent`), and a slow close; per listener a reset and a slow close of
 /// each of its accepted connections up to [`LATER_CONNECTIONS`] (two resets of the first) and
-/// two resets of each connection its first dials up to [`ONWARD_CONNECTIONS`]; two crashes per server host; a
+/// two resets of each connection its first dials up to [`ONWARD_CONNECTIONS`]; three crashes per server host; a
 /// refusal per listener's port, and one more per port for each client's redial up to
 /// [`LATER_CONNECTIONS`]. What a scenario's `[faults]` table is checked against.
 pub(crate) fn most_faults(
@@ -720,7 +742,7 @@ pub(crate) fn most_faults(
                 topology.clients.len() + later * topology.listeners.len(),
             ),
         ),
-        ("crashes", per(settings.crashes, 2 * topology.servers.len())),
+        ("crashes", per(settings.crashes, 3 * topology.servers.len())),
         (
             "refusals",
             per(
@@ -759,14 +781,16 @@ const SERVER_LOSS_MAX_EVENTS: u32 = 64;
 const LATE_PARTITION_MAX_EVENTS: u32 = 64;
 
 /// A deep partition fires after one of a client connection's first this many `sent` or
-/// `received`, past the later partitions' [`LATE_PARTITION_MAX_EVENTS`]: a session's middle
-/// after a lead-in of hundreds of exchanges.
+/// `received`, past the later partitions' [`LATE_PARTITION_MAX_EVENTS`] (a deep crash after
+/// one of a server connection's, past [`SERVER_LOSS_MAX_EVENTS`], the same number): a
+/// session's middle after a lead-in of hundreds of exchanges.
 const DEEP_PARTITION_MAX_EVENTS: u32 = 1024;
 
 /// One of a connection's 65th to [`DEEP_PARTITION_MAX_EVENTS`]th events, the nearer the
-/// likelier: a bound drawn from 128, 256, 512 and 1024, then an event past the later
-/// partitions' up to it, so each scale of session is cut as often (an event of the 65th to
-/// the 128th with a chance of about 0.4, one of the last 512 of about 0.13).
+/// likelier, for the deep partitions and the deep crashes: a bound drawn from 128, 256, 512
+/// and 1024, then an event past the 64th up to it, so each scale of session is reached as
+/// often (an event of the 65th to the 128th with a chance of about 0.4, one of the last 512
+/// of about 0.13).
 fn deep_nth(rng: &mut ChaCha8Rng) -> u32 {
     let least = LATE_PARTITION_MAX_EVENTS.ilog2() + 1;
     let bound = 1 << rng.random_range(least..=DEEP_PARTITION_MAX_EVENTS.ilog2());
@@ -1163,9 +1187,10 @@ mod tests {
                     _ => None,
                 })
                 .collect();
-            // Without a window, again after one of its listener's first events.
+            // Without a window, again after one of its listener's first events, and deep in
+            // that connection.
             let expected: &[&str] = match window {
-                None => &["backend", "backend"],
+                None => &["backend", "backend", "backend"],
                 Some(_) => &["backend"],
             };
             assert_eq!(crashed, expected, "{window:?}");
@@ -1244,7 +1269,9 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for seed in 0..200 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            let late: Vec<&Fault> = plan.faults.iter().filter(|f| late_crash(f)).collect();
+            let late: Vec<&Fault> = (plan.faults.iter())
+                .filter(|f| late_crash(f) && !deep_crash(f))
+                .collect();
             assert_eq!(late.len(), 1, "{}", plan.describe());
             let (
                 Trigger::After(event),
@@ -1306,7 +1333,9 @@ mod tests {
             );
             let first = |(conn, _, _): &DrawnReset| conn == "server.1";
             resets += server_resets(&plan).iter().filter(|r| first(r)).count();
-            crashes += plan.faults.iter().filter(|f| late_crash(f)).count();
+            crashes += (plan.faults.iter())
+                .filter(|f| late_crash(f) && !deep_crash(f))
+                .count();
         }
         assert!(
             (50..=150).contains(&resets),
@@ -1727,10 +1756,25 @@ mod tests {
         )
     }
 
-    /// Where the deep partitions start in `plan`: its end without them.
+    /// Where the deep partitions start in `plan`: where the deep crashes start without
+    /// them.
     fn deep_partitions_from(plan: &FaultPlan) -> usize {
         (plan.faults.iter())
             .position(deep_partition)
+            .unwrap_or(deep_crashes_from(plan))
+    }
+
+    /// Whether `fault` is a crash deep in a server's session: after its listener's first
+    /// connection's 65th or later `received` or `sent`.
+    fn deep_crash(fault: &Fault) -> bool {
+        late_crash(fault)
+            && matches!(&fault.trigger, Trigger::After(e) if e.nth > SERVER_LOSS_MAX_EVENTS)
+    }
+
+    /// Where the deep crashes start in `plan`: its end without them.
+    fn deep_crashes_from(plan: &FaultPlan) -> usize {
+        (plan.faults.iter())
+            .position(deep_crash)
             .unwrap_or(plan.faults.len())
     }
 
@@ -1832,7 +1876,7 @@ mod tests {
             let first = deep_partitions_from(&plan);
             // One for the pair of hosts the client connects across, after the slow closes
             // of the server's connections drawn before it.
-            assert_eq!(plan.faults.len() - first, 1, "{}", plan.describe());
+            assert_eq!(deep_crashes_from(&plan) - first, 1, "{}", plan.describe());
             assert!(plan.faults[..first].iter().any(redial_refusal));
             assert!(
                 !plan.faults[..first].iter().any(deep_partition),
@@ -1840,5 +1884,60 @@ mod tests {
                 plan.describe()
             );
         }
+    }
+
+    /// Each host that may crash crashes once more deep in its listener's first accepted
+    /// connection, after one of its 65th to 1024th `received` or `sent`; not with a fault
+    /// window.
+    #[test]
+    fn a_server_host_crashes_deep_in_its_listeners_first_connection() {
+        let settings = FaultSettings {
+            crashes: 1.0,
+            crash_down_ms: Span::new(10, 30),
+            ..FaultSettings::default()
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let deep = &plan.faults[deep_crashes_from(&plan)..];
+            assert_eq!(deep.len(), 1, "seed {seed}: {}", plan.describe());
+            assert!(deep.iter().all(deep_crash), "{}", plan.describe());
+            let (Trigger::After(event), FaultKind::Crash { host, .. }) =
+                (&deep[0].trigger, &deep[0].kind)
+            else {
+                unreachable!()
+            };
+            assert_eq!((event.conn.as_str(), host.as_str()), ("server.1", "server"));
+            assert!(event.nth <= DEEP_PARTITION_MAX_EVENTS, "{}", deep[0]);
+            seen.insert((event.callback.clone(), event.nth > 128));
+        }
+        assert_eq!(seen.len(), 4, "received and sent, near and far: {seen:?}");
+        let windowed = FaultSettings {
+            fault_window_ms: Some(Span::new(0, 100)),
+            ..settings
+        };
+        let plan = FaultPlan::generate(Seed(1), &windowed, &topology());
+        assert!(!plan.faults.iter().any(deep_crash), "{}", plan.describe());
+    }
+
+    /// The deep crashes are drawn last, from a stream of their own: appended to the faults
+    /// drawn before them, none of which is one.
+    #[test]
+    fn deep_crashes_come_after_every_other_fault() {
+        let settings = some_of_each_kind();
+        let mut drawn = 0;
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = deep_crashes_from(&plan);
+            assert!(
+                plan.faults[first..].iter().all(deep_crash),
+                "{}",
+                plan.describe()
+            );
+            assert!(deep_partitions_from(&plan) < first, "{}", plan.describe());
+            drawn += plan.faults.len() - first;
+        }
+        // One draw a plan, with probability 0.5.
+        assert!((25..=75).contains(&drawn), "{drawn} in 100 plans");
     }
 }

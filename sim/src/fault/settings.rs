@@ -112,7 +112,8 @@ pub struct FaultSettings {
     pub slow_close: f64,
     /// Range of slow-close delays.
     pub slow_close_ms: Span,
-    /// Probability of a crash, per server host.
+    /// Probability of a crash, per server host; drawn again for a crash timed by its
+    /// listener's first accepted connection, early and deep in it (`FaultPlan::generate`).
     pub crashes: f64,
     /// Range of the down time before a crashed host restarts.
     pub crash_down_ms: Span,
