@@ -81,9 +81,9 @@
 //! queued with `write_final` from `sentv` and `sent`, connections ended from `accepted` and
 //! `connected` with a `write_final` after the close, a long ping-pong yielding by `times`,
 //! thirty sessions a dial each against a listener of limit 1, frames up to a 64 KiB buffer
-//! with `expect` set from `received`). The styles of `correct_styles_3` and `correct_styles_4`
-//! and the late demos' fixed twins also pass fault settings written by hand, harsher than
-//! the swarm draws (`harsh_faults`: byte-sized buffers, writes and reads, long partitions,
+//! with `expect` set from `received`). The styles of `correct_styles_3` and `correct_styles_4`,
+//! four of `correct_styles_5`'s and the late demos' fixed twins also pass fault settings
+//! written by hand, harsher than the swarm draws (`harsh_faults`: byte-sized buffers, writes and reads, long partitions,
 //! crashes and refusals, latency near the connect timeout).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing

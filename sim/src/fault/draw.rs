@@ -701,9 +701,9 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 /// per client two resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after
 /// a `received`, after a `sent`), and a slow close; per listener a reset and a slow close of
 /// each of its accepted connections up to [`LATER_CONNECTIONS`] (two resets of the first) and
-/// two resets of each connection its first dials up to [`ONWARD_CONNECTIONS`]; three crashes per server host; a
-/// refusal per listener's port, and one more per port for each client's redial up to
-/// [`LATER_CONNECTIONS`]. What a scenario's `[faults]` table is checked against.
+/// two resets of each connection its first dials up to [`ONWARD_CONNECTIONS`]; three crashes
+/// per server host; a refusal per listener's port, and one more per port for each client's
+/// redial up to [`LATER_CONNECTIONS`]. What a scenario's `[faults]` table is checked against.
 pub(crate) fn most_faults(
     settings: &FaultSettings,
     topology: &Topology,
@@ -716,8 +716,8 @@ pub(crate) fn most_faults(
     let resets = 2 * (1 + later) * topology.clients.len()
         + (1 + later + 2 * onward) * topology.listeners.len();
     // A later partition cuts only a pair of hosts whose partitions a client connection
-    // times ([`partition_timers`]): one a notifier may dial across, or a client's host and a host it
-    // connects to. Counted, not bounded by every pair of hosts, which refused files with
+    // times ([`partition_timers`]): one a notifier may dial across, or a client's host and a
+    // host it connects to. Counted, not bounded by every pair of hosts, which refused files with
     // many client hosts that no plan could fill.
     let crossings = Crossings::of(topology);
     let timed_pairs = match topology.dials.is_empty() {
@@ -1305,8 +1305,8 @@ mod tests {
     }
 
     /// The faults of a server's connection (resets and slow closes of it, crashes of its host
-    /// timed by it) come from streams of their own: every other fault of a plan is the one it drew without them
-    /// (here: with no listener to time them by).
+    /// timed by it) come from streams of their own: every other fault of a plan is the one it
+    /// drew without them (here: with no listener to time them by).
     #[test]
     fn faults_timed_by_servers_leave_every_other_fault_of_a_plan_as_it_was() {
         let settings = some_of_each_kind();

@@ -336,7 +336,11 @@ struct ConnectionView {
     dropped_before_end: Option<(usize, &'static str)>,
     /// A write dropped while closing before the `connected` (`accepted`) line: the notifier
     /// closed inside that callback and then queued with `write_final`, which is dropped as it
-    /// runs, and the callback's line comes only once it returns. That line must come next.
+    /// runs, and the callback's line comes only once it returns. That line must come next
+    /// (the connection's next callback; not at the same time, which real sockets' clocks do
+    /// not keep within a callback). So a core that closed a connection while it was still
+    /// connecting and then called `connected` would pass W1 here: the trace holds no `close`
+    /// call to tell the two apart.
     dropped_before_start: Option<usize>,
     /// The line of the `MUTED` in force (R5), until its `UNMUTED`.
     muted: Option<usize>,
@@ -786,7 +790,10 @@ impl Checker<'_> {
                 ),
                 Some((line, last, last_result)) => {
                     if !last_result {
-                        let message = format!("times {times} after a received that returned false (the turn should have ended)");
+                        let message = format!(
+                            "times {times} after a received that returned false (the turn \
+                             should have ended)"
+                        );
                         self.broken(Rule::R3, who, message, &[line, i]);
                     } else if times != last + 1 {
                         self.broken(
@@ -917,22 +924,25 @@ impl Checker<'_> {
         // ending's line: no W1 of its own for that.
         let lines = (self.events.iter()).filter(|e| !matches!(e.kind, EventKind::Log { .. }));
         let cut_short = panicked || lines.count() >= MAX_TRACE_EVENTS;
-        let unended: Vec<(String, usize, &str)> = (self.connections.iter())
+        // A write dropped before an ending (or a start) that never came.
+        let never_came: Vec<(String, usize, String)> = (self.connections.iter())
             .filter(|_| !cut_short)
-            .filter_map(|(who, c)| c.dropped_before_end.map(|(i, end)| (who.clone(), i, end)))
+            .flat_map(|(who, c)| {
+                let unended = (c.dropped_before_end).map(|(i, end)| {
+                    (
+                        i,
+                        format!("a write dropped as {end}, but `{end}` never came"),
+                    )
+                });
+                let unstarted = c.dropped_before_start.map(|i| {
+                    let message = "a write dropped while closing, before the connection \
+                                   began, and neither `connected` nor `accepted` came";
+                    (i, message.to_string())
+                });
+                (unended.into_iter().chain(unstarted)).map(|(i, message)| (who.clone(), i, message))
+            })
             .collect();
-        for (who, line, end) in unended {
-            let message = format!("a write dropped as {end}, but `{end}` never came");
-            self.broken(Rule::W1, &who, message, &[line]);
-        }
-        let unstarted: Vec<(String, usize)> = (self.connections.iter())
-            .filter(|_| !cut_short)
-            .filter_map(|(who, c)| c.dropped_before_start.map(|i| (who.clone(), i)))
-            .collect();
-        for (who, line) in unstarted {
-            let message = "a write dropped while closing, before the connection began, and \
-                           neither `connected` nor `accepted` came"
-                .to_string();
+        for (who, line, message) in never_came {
             self.broken(Rule::W1, &who, message, &[line]);
         }
         if !complete {

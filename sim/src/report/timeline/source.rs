@@ -129,7 +129,7 @@ fn judged_with_defaults() -> String {
     format!(
         "the trace carries no check options (a `run` line of `run --json` has them): R1 and \
          R2 judged against the default read buffer of {DEFAULT_READ_BUFFER_SIZE} bytes, N3 \
-         not judged (no listener limits)"
+         not judged (no listener limits), R6 not counted as exercised"
     )
 }
 
