@@ -1,6 +1,7 @@
 //! The correct notifiers of `correct_styles_3`, `correct_styles_4`, four of `correct_styles_5`
-//! (all but its ping-pong and its 64 KiB frames) and the fixed twins of the late demos (`late_answer_taken_for_next`, `late_report_connect_failed`), swept under fault
-//! settings written by hand, harsher than the swarm draws: send buffers of 1 to 256 bytes,
+//! (all but its ping-pong and its 64 KiB frames) and the fixed twins of the late demos
+//! (`late_answer_taken_for_next`, `late_report_connect_failed`), swept under fault settings
+//! written by hand, harsher than the swarm draws: send buffers of 1 to 256 bytes,
 //! writes and reads of 1 to 16 bytes, partitions at high odds; where the expectations allow
 //! lost connections, partitions, crashes and refusals past the connect timeout and resets
 //! after up to 30 deliveries; and link latency near the connect timeout. A failure here is

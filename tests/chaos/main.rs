@@ -83,8 +83,8 @@
 //! thirty sessions a dial each against a listener of limit 1, frames up to a 64 KiB buffer
 //! with `expect` set from `received`). The styles of `correct_styles_3` and `correct_styles_4`,
 //! four of `correct_styles_5`'s and the late demos' fixed twins also pass fault settings
-//! written by hand, harsher than the swarm draws (`harsh_faults`: byte-sized buffers, writes and reads, long partitions,
-//! crashes and refusals, latency near the connect timeout).
+//! written by hand, harsher than the swarm draws (`harsh_faults`: byte-sized buffers, writes
+//! and reads, long partitions, crashes and refusals, latency near the connect timeout).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh

@@ -109,7 +109,7 @@ impl FaultPlan {
     /// first accepted connection dials (a proxy's onward connection `p1.1~1` and its redial
     /// `p1.1~2`) are reset after one of their first `received` and after one of their first
     /// 64 `sent`. After them, drawn apart again, each listener's port refuses as each of a
-    /// client's first three redials is `connecting`. Last, drawn apart again and without a
+    /// client's first three redials is `connecting`. Then, drawn apart again and without a
     /// fault window, each pair of hosts a client's first events may cut is cut again (whether
     /// it was cut then or not) after one of the first 64 `sent` or `received` of a client
     /// connection that times it, and the host of each of a client's first three redials from
@@ -213,7 +213,8 @@ impl<'t> Draws<'t> {
     /// A partition of each pair of hosts, with the partitions' probability, at a time of the
     /// window or on an event of a client connection that times the pair; without a window, a
     /// pair no client connection times gets none. Returns the pairs that are timed, in the
-    /// order walked, for [`later_partitions`](Self::later_partitions).
+    /// order walked, for [`later_partitions`](Self::later_partitions) and
+    /// [`deep_partitions`](Self::deep_partitions).
     fn partitions<'p>(
         &mut self,
         rng: &mut ChaCha8Rng,
@@ -785,6 +786,10 @@ const LATE_PARTITION_MAX_EVENTS: u32 = 64;
 /// one of a server connection's, past [`SERVER_LOSS_MAX_EVENTS`], the same number): a
 /// session's middle after a lead-in of hundreds of exchanges.
 const DEEP_PARTITION_MAX_EVENTS: u32 = 1024;
+
+// `deep_nth` starts past the later partitions' events for the deep crashes too: it must also
+// start past the server losses' and later crashes'.
+const _: () = assert!(SERVER_LOSS_MAX_EVENTS == LATE_PARTITION_MAX_EVENTS);
 
 /// One of a connection's 65th to [`DEEP_PARTITION_MAX_EVENTS`]th events, the nearer the
 /// likelier, for the deep partitions and the deep crashes: a bound drawn from 128, 256, 512
