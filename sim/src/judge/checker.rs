@@ -925,23 +925,18 @@ impl Checker<'_> {
         let lines = (self.events.iter()).filter(|e| !matches!(e.kind, EventKind::Log { .. }));
         let cut_short = panicked || lines.count() >= MAX_TRACE_EVENTS;
         // A write dropped before an ending (or a start) that never came.
-        let never_came: Vec<(String, usize, String)> = (self.connections.iter())
-            .filter(|_| !cut_short)
-            .flat_map(|(who, c)| {
-                let unended = (c.dropped_before_end).map(|(i, end)| {
-                    (
-                        i,
-                        format!("a write dropped as {end}, but `{end}` never came"),
-                    )
-                });
-                let unstarted = c.dropped_before_start.map(|i| {
-                    let message = "a write dropped while closing, before the connection \
-                                   began, and neither `connected` nor `accepted` came";
-                    (i, message.to_string())
-                });
-                (unended.into_iter().chain(unstarted)).map(|(i, message)| (who.clone(), i, message))
-            })
-            .collect();
+        let mut never_came: Vec<(String, usize, String)> = Vec::new();
+        for (who, c) in self.connections.iter().filter(|_| !cut_short) {
+            if let Some((i, end)) = c.dropped_before_end {
+                let message = format!("a write dropped as {end}, but `{end}` never came");
+                never_came.push((who.clone(), i, message));
+            }
+            if let Some(i) = c.dropped_before_start {
+                let message = "a write dropped while closing, before the connection began, \
+                               and neither `connected` nor `accepted` came";
+                never_came.push((who.clone(), i, message.to_string()));
+            }
+        }
         for (who, line, message) in never_came {
             self.broken(Rule::W1, &who, message, &[line]);
         }
