@@ -278,7 +278,7 @@ impl<'t> Draws<'t> {
             // connections, and nothing they must eventually do can be done, a red for correct
             // code (a resuming uploader beside a metrics listener, or on a host a probe
             // dials). Such a crash is written in a plan, where it is asked for.
-            let runs_clients = self.crossings.clients_on.contains(host.as_str());
+            let runs_clients = !self.crossings.may_crash(host);
             if dials.is_empty() && !runs_clients {
                 // Only notifiers' connections may reach it: crashed on any client's traffic.
                 dials.extend_from_slice(self.all);
@@ -395,20 +395,12 @@ impl<'t> Draws<'t> {
     /// probability, crashed after the `nth` (drawn) `received` or `sent` of its listener's
     /// first accepted connection, drawn from `rng`; none with a fault window.
     fn crashes_timed_by_servers(&mut self, rng: &mut ChaCha8Rng, nth: fn(&mut ChaCha8Rng) -> u32) {
-        let (topology, settings, window) = (self.topology, self.settings, self.window);
-        let crashes = settings.crashes.clamp(0.0, 1.0);
-        // A topology lists its ports in its listeners' order.
-        let mut listeners_on: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
-        for (listener, (host, _)) in topology.listeners.iter().zip(&topology.ports) {
-            listeners_on.entry(host).or_default().push(listener);
+        if self.window.is_some() {
+            return;
         }
-        for host in topology.servers.iter().filter(|_| window.is_none()) {
-            let on_host = listeners_on
-                .get(host.as_str())
-                .map_or(&[][..], Vec::as_slice);
-            if self.crossings.clients_on.contains(host.as_str()) || on_host.is_empty() {
-                continue;
-            }
+        let settings = self.settings;
+        let crashes = settings.crashes.clamp(0.0, 1.0);
+        for (host, on_host) in hosts_crashed_by_servers(self.topology, &self.crossings) {
             if !rng.random_bool(crashes) {
                 continue;
             }
@@ -545,9 +537,7 @@ impl<'t> Draws<'t> {
         let (topology, settings, window) = (self.topology, self.settings, self.window);
         let partitions = settings.partitions.clamp(0.0, 1.0);
         for dial in topology.dials.iter().filter(|_| window.is_none()) {
-            let others: Vec<&String> = (topology.servers.iter())
-                .filter(|host| **host != dial.host)
-                .collect();
+            let others: Vec<&String> = servers_besides(topology, &dial.host).collect();
             for k in 1..=LATER_CONNECTIONS {
                 if others.is_empty() || !later_cut.random_bool(partitions) {
                     continue;
@@ -636,6 +626,29 @@ fn redial_connecting(client: &str, k: u32) -> EventTrigger {
     }
 }
 
+/// The listening hosts other than `host`, one of which a partition at a redial of a client on
+/// `host` cuts it from.
+fn servers_besides<'t>(topology: &'t Topology, host: &'t str) -> impl Iterator<Item = &'t String> {
+    (topology.servers.iter()).filter(move |server| *server != host)
+}
+
+/// The hosts the crashes timed by servers' connections may crash, in the topology's order,
+/// each with its listeners: those that listen and run no client.
+fn hosts_crashed_by_servers<'t>(
+    topology: &'t Topology,
+    crossings: &Crossings<'_>,
+) -> Vec<(&'t String, Vec<&'t String>)> {
+    // A topology lists its ports in its listeners' order.
+    let mut listeners_on: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for (listener, (host, _)) in topology.listeners.iter().zip(&topology.ports) {
+        listeners_on.entry(host).or_default().push(listener);
+    }
+    (topology.servers.iter())
+        .filter(|host| crossings.may_crash(host))
+        .filter_map(|host| Some((host, listeners_on.get(host.as_str())?.clone())))
+        .collect()
+}
+
 /// The client connections whose events time a partition of hosts `a` and `b`: those between
 /// them, or, where none is but a notifier `may_dial` across, any of `all`.
 fn partition_timers<'t>(
@@ -696,62 +709,85 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 }
 
 /// The most faults of each kind a plan drawn from `settings` for `topology` may hold, by the
-/// name of the setting that draws them: a partition per pair of hosts, two more per pair of
-/// the hosts connections may cross (later and deep in a session) and one per client's redial
-/// up to [`LATER_CONNECTIONS`];
-/// per client two resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after
-/// a `received`, after a `sent`), and a slow close; per listener a reset and a slow close of
-/// each of its accepted connections up to [`LATER_CONNECTIONS`] (two resets of the first) and
-/// two resets of each connection its first dials up to [`ONWARD_CONNECTIONS`]; three crashes
-/// per server host; a refusal per listener's port, and one more per port for each client's
-/// redial up to [`LATER_CONNECTIONS`]. What a scenario's `[faults]` table is checked against.
+/// name of the setting that draws them: as many as [`FaultPlan::generate`] draws when each
+/// probability that is not 0 is 1, which no plan drawn from `settings` passes. What a
+/// scenario's `[faults]` table is checked against, so a file is refused only if some plan
+/// drawn from it may pass [`MAX_FAULTS`].
+///
+/// With a fault window: a partition per pair of hosts, a crash per host that may crash
+/// (runs no client), a refusal per listener's port. Without one, only what traffic times:
+/// a partition per pair of hosts a client connection times ([`partition_timers`]), two more
+/// (later and deep in a session), and one per client's redial up to [`LATER_CONNECTIONS`]
+/// where another host listens; three crashes per host that may crash (on a client's events,
+/// then later and deep in its listener's first accepted connection); a refusal per port;
+/// none on a client's events without a client connection. Either way, per client two
+/// resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after a `received`,
+/// after a `sent`) and a slow close; per listener a reset and a slow close of each of its
+/// accepted connections up to [`LATER_CONNECTIONS`] (two resets of the first) and two
+/// resets of each connection its first dials up to [`ONWARD_CONNECTIONS`]; a refusal per
+/// port for each client's redial up to [`LATER_CONNECTIONS`].
 pub(crate) fn most_faults(
     settings: &FaultSettings,
     topology: &Topology,
 ) -> [(&'static str, usize); 5] {
-    let hosts = topology.hosts.len();
-    let later = LATER_CONNECTIONS as usize;
     let per = |p: f64, n: usize| if p > 0.0 { n } else { 0 };
-    let pairs = |n: usize| n * n.saturating_sub(1) / 2;
+    let later = LATER_CONNECTIONS as usize;
     let onward = ONWARD_CONNECTIONS as usize;
-    let resets = 2 * (1 + later) * topology.clients.len()
-        + (1 + later + 2 * onward) * topology.listeners.len();
-    // A later partition cuts only a pair of hosts whose partitions a client connection
-    // times ([`partition_timers`]): one a notifier may dial across, or a client's host and a
-    // host it connects to. Counted, not bounded by every pair of hosts, which refused files with
-    // many client hosts that no plan could fill.
+    let (clients, listeners, ports) = (
+        topology.clients.len(),
+        topology.listeners.len(),
+        topology.ports.len(),
+    );
     let crossings = Crossings::of(topology);
-    let timed_pairs = match topology.dials.is_empty() {
-        true => 0,
+    let timed_by_traffic = settings.fault_window_ms.is_none();
+    // The first partitions, crashes and refusals have a time: the window's, or an event of
+    // a client connection.
+    let first_timed = !timed_by_traffic || !topology.dials.is_empty();
+    let may_crash = (topology.servers.iter())
+        .filter(|host| crossings.may_crash(host))
+        .count();
+    let (partitions, crashes) = match timed_by_traffic {
         false => {
-            let dialled_across = crossings.may_dial_pairs();
-            let connected_across = (dials_by_pair(topology).into_keys())
-                .filter(|&(a, b)| a != b && !crossings.may_dial(a, b))
+            let hosts = topology.hosts.len();
+            (hosts * hosts.saturating_sub(1) / 2, may_crash)
+        }
+        true => {
+            let redialled_near_a_listener = (topology.dials.iter())
+                .filter(|dial| servers_besides(topology, &dial.host).next().is_some())
                 .count();
-            dialled_across + connected_across
+            let crashed_by_servers = hosts_crashed_by_servers(topology, &crossings).len();
+            (
+                3 * timed_pairs(topology, &crossings) + later * redialled_near_a_listener,
+                usize::from(first_timed) * may_crash + 2 * crashed_by_servers,
+            )
         }
     };
-    // Each timed pair twice: later in a session and deep in it.
-    let partitions = pairs(hosts) + 2 * timed_pairs + later * topology.dials.len();
+    let resets = 2 * (1 + later) * clients + (1 + later + 2 * onward) * listeners;
+    let refusals = (usize::from(first_timed) + later * clients) * ports;
     [
         ("partitions", per(settings.partitions, partitions)),
         ("resets", per(settings.resets, resets)),
         (
             "slow_close",
-            per(
-                settings.slow_close,
-                topology.clients.len() + later * topology.listeners.len(),
-            ),
+            per(settings.slow_close, clients + later * listeners),
         ),
-        ("crashes", per(settings.crashes, 3 * topology.servers.len())),
-        (
-            "refusals",
-            per(
-                settings.refusals,
-                (1 + later * topology.clients.len()) * topology.ports.len(),
-            ),
-        ),
+        ("crashes", per(settings.crashes, crashes)),
+        ("refusals", per(settings.refusals, refusals)),
     ]
+}
+
+/// How many pairs of hosts a client connection times a partition of ([`partition_timers`]):
+/// one a notifier may dial across, or a client's host and a host it connects to; none
+/// without a client connection. Counted, not bounded by every pair of hosts, which refused
+/// files with many client hosts that no plan could fill.
+fn timed_pairs(topology: &Topology, crossings: &Crossings<'_>) -> usize {
+    if topology.dials.is_empty() {
+        return 0;
+    }
+    let connected_across = (dials_by_pair(topology).into_keys())
+        .filter(|&(a, b)| a != b && !crossings.may_dial(a, b))
+        .count();
+    crossings.may_dial_pairs() + connected_across
 }
 
 /// The last redial of a client (`c1~3`) and the last accepted connection of a listener
@@ -841,6 +877,12 @@ impl<'t> Crossings<'t> {
             listening: topology.servers.iter().map(String::as_str).collect(),
             clients_on: topology.dials.iter().map(|d| d.host.as_str()).collect(),
         }
+    }
+
+    /// Whether a generated plan may crash `host`: it runs no client of the scenario (see
+    /// [`Draws::crashes`]).
+    fn may_crash(&self, host: &str) -> bool {
+        !self.clients_on.contains(host)
     }
 
     fn runs_something(&self, host: &str) -> bool {
@@ -1524,6 +1566,23 @@ mod tests {
         assert!((130..=270).contains(&drawn), "{drawn} in 100 plans");
     }
 
+    /// How many faults of `plan` each setting drew, named as [`most_faults`] names them.
+    fn faults_by_setting(plan: &FaultPlan) -> BTreeMap<&'static str, usize> {
+        let mut drawn = BTreeMap::new();
+        for fault in &plan.faults {
+            let setting = match fault.kind {
+                FaultKind::Partition { .. } => "partitions",
+                FaultKind::Reset { .. } => "resets",
+                FaultKind::SlowClose { .. } => "slow_close",
+                FaultKind::Crash { .. } => "crashes",
+                FaultKind::Refuse { .. } => "refusals",
+                _ => panic!("a generated plan drew {fault}"),
+            };
+            *drawn.entry(setting).or_default() += 1;
+        }
+        drawn
+    }
+
     /// [`most_faults`] counts every fault a plan may draw: with every probability 1 and a
     /// topology where every pair of hosts carries a client's connection, a plan draws them
     /// all, refusals too.
@@ -1533,23 +1592,15 @@ mod tests {
         let mut topology = topology();
         topology.hosts.retain(|h| h != "spare");
         let plan = FaultPlan::generate(Seed(1), &settings, &topology);
-        let count = |name: &str| {
-            (plan.faults.iter())
-                .filter(|f| {
-                    matches!(
-                        (&f.kind, name),
-                        (FaultKind::Partition { .. }, "partitions")
-                            | (FaultKind::Reset { .. }, "resets")
-                            | (FaultKind::SlowClose { .. }, "slow_close")
-                            | (FaultKind::Crash { .. }, "crashes")
-                            | (FaultKind::Refuse { .. }, "refusals")
-                    )
-                })
-                .count()
-        };
+        let drawn = faults_by_setting(&plan);
         let most = most_faults(&settings, &topology);
         for (name, n) in most {
-            assert_eq!(count(name), n, "{name}: {}", plan.describe());
+            assert_eq!(
+                drawn.get(name).copied().unwrap_or(0),
+                n,
+                "{name}: {}",
+                plan.describe()
+            );
         }
         assert_eq!(
             most.iter().map(|(_, n)| n).sum::<usize>(),
@@ -1557,6 +1608,108 @@ mod tests {
         );
         let quiet = most_faults(&FaultSettings::default(), &topology);
         assert!(quiet.iter().all(|(_, n)| *n == 0), "{quiet:?}");
+    }
+
+    /// A topology of `rng`'s drawing, as a scenario gives one: 1 to 7 hosts, listeners on
+    /// some (each on a port of its own), clients on any host dialling a listening host, a
+    /// spare one or a name with two addresses, and hosts nothing runs on.
+    fn random_topology(rng: &mut ChaCha8Rng) -> Topology {
+        let hosts: Vec<String> = (0..rng.random_range(1..=7))
+            .map(|i| format!("h{i}"))
+            .collect();
+        let pick = |rng: &mut ChaCha8Rng| hosts[rng.random_range(0..hosts.len())].clone();
+        let mut topology = Topology {
+            hosts: hosts.clone(),
+            servers: Vec::new(),
+            clients: Vec::new(),
+            listeners: Vec::new(),
+            duration_ms: 10_000,
+            dials: Vec::new(),
+            ports: Vec::new(),
+        };
+        for i in 0..rng.random_range(0..=3) {
+            let host = pick(rng);
+            if !topology.servers.contains(&host) {
+                topology.servers.push(host.clone());
+            }
+            topology.listeners.push(format!("l{i}"));
+            topology.ports.push((host, 7000 + i));
+        }
+        for i in 0..rng.random_range(0..=4) {
+            let targets = match rng.random_range(0..3) {
+                0 if !topology.servers.is_empty() => {
+                    let at = rng.random_range(0..topology.servers.len());
+                    vec![topology.servers[at].clone()]
+                }
+                1 => vec![pick(rng), pick(rng)],
+                _ => vec![pick(rng)],
+            };
+            topology.clients.push(format!("c{i}"));
+            topology.dials.push(Dial {
+                client: format!("c{i}"),
+                host: pick(rng),
+                targets,
+            });
+        }
+        topology
+    }
+
+    /// [`most_faults`] bounds every plan and is reached: over random topologies and settings
+    /// (each kind off, drawn at times, or always; with a fault window or without), no plan
+    /// draws more of a kind than it counts, and where every kind that is on is always drawn,
+    /// a plan draws exactly as many.
+    #[test]
+    fn most_faults_bounds_every_plan_of_random_topologies_and_settings_and_is_reached() {
+        let mut rng = Seed(93).stream("test-topologies", 0);
+        let mut reached = 0;
+        for round in 0..300 {
+            let topology = random_topology(&mut rng);
+            let mut probability = || [0.0, 0.3, 1.0][rng.random_range(0..3)];
+            let settings = FaultSettings {
+                partitions: probability(),
+                resets: probability(),
+                slow_close: probability(),
+                crashes: probability(),
+                refusals: probability(),
+                one_way: probability(),
+                fault_window_ms: [None, Some(Span::new(0, 50))][rng.random_range(0..2)],
+                ..FaultSettings::default()
+            };
+            let always = [
+                settings.partitions,
+                settings.resets,
+                settings.slow_close,
+                settings.crashes,
+                settings.refusals,
+            ]
+            .iter()
+            .all(|p| *p != 0.3);
+            let most = most_faults(&settings, &topology);
+            for seed in 0..20 {
+                let plan = FaultPlan::generate(Seed(seed), &settings, &topology);
+                let drawn = faults_by_setting(&plan);
+                for (name, n) in most {
+                    let drew = drawn.get(name).copied().unwrap_or(0);
+                    let context = || {
+                        format!(
+                            "round {round}, seed {seed}: {topology:?}\n{settings:?}\n{}",
+                            plan.describe()
+                        )
+                    };
+                    assert!(
+                        drew <= n,
+                        "{name}: {drew} drawn, {n} counted, {}",
+                        context()
+                    );
+                    if always {
+                        assert_eq!(drew, n, "{name}: {}", context());
+                    }
+                }
+            }
+            reached += usize::from(always && most.iter().any(|(_, n)| *n > 0));
+        }
+        // Enough of the rounds check the count is reached, not only bounded.
+        assert!(reached >= 30, "{reached} rounds with every kind on always");
     }
 
     #[test]

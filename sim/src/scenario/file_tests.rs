@@ -789,23 +789,61 @@ fn plan_latency_and_fault_settings_latency_follow_one_rule() {
     assert_eq!(err, "bad.toml:28: plan.faults[0].max_latency_ms: the range 10..2 has its minimum above its maximum");
 }
 
+/// A fault window times a partition for every pair of hosts: 152 hosts, 11,476 pairs.
 #[test]
 fn fault_settings_that_could_draw_too_many_faults_are_refused() {
     let hosts: Vec<String> = (0..150).map(|i| format!("\"h{i}\"")).collect();
-    let text = format!(
-        "hosts = [{}]\n{GOOD}\n[faults]\npartitions = 0.1\n",
-        hosts.join(", ")
-    );
-    let err = parse_err(&text);
+    let file = |faults: &str| {
+        format!(
+            "hosts = [{}]\n{GOOD}\n[faults]\nfault_window_ms = [0, 100]\n{faults}",
+            hosts.join(", ")
+        )
+    };
+    let err = parse_err(&file("partitions = 0.1\n"));
     assert!(
-        err.starts_with("bad.toml:24: faults.partitions: plans drawn for 152 hosts and 1 clients may hold 11481 faults"),
+        err.starts_with("bad.toml:25: faults.partitions: plans drawn for 152 hosts and 1 clients may hold 11476 faults"),
         "{err}"
     );
+    assert_eq!(parse_err(&file("resets = 0.1\n")), "parsed");
+}
+
+/// Without a fault window the traffic times every partition: hosts nothing runs on get
+/// none, however many (the count took one per pair of hosts, 11,476, and refused this file,
+/// whose plans hold at most 6 partitions).
+#[test]
+fn without_a_fault_window_hosts_nothing_runs_on_count_no_partition() {
+    let hosts: Vec<String> = (0..150).map(|i| format!("\"h{i}\"")).collect();
     let text = format!(
-        "hosts = [{}]\n{GOOD}\n[faults]\nresets = 0.1\n",
+        "hosts = [{}]\n{GOOD}\n[faults]\npartitions = 0.1\ncrashes = 0.1\n",
         hosts.join(", ")
     );
     assert_eq!(parse_err(&text), "parsed");
+}
+
+/// With a fault window no partition is drawn later or deep in a session or at a redial, and
+/// no crash later or deep in a server's connection: 141 hosts and 50 clients may draw 9,870
+/// partitions (one per pair of hosts) and a crash, under the limit; one host more adds 141
+/// partitions, over it. The count added 2 partitions for the pair of hosts the clients cross, 3
+/// per client and 2 crashes, and refused the file of 141 hosts at 10,025.
+#[test]
+fn a_fault_window_counts_no_fault_timed_late_in_a_session() {
+    let clients: String = (2..=50)
+        .map(|i| format!("[[clients]]\nname = \"c{i}\"\nhost = \"client\"\ntarget = \"server\"\nport = 7000\nnotifier = \"sender\"\nparams = {{ bytes = 100 }}\n\n"))
+        .collect();
+    let file = |spare: usize| {
+        let hosts: Vec<String> = (0..spare).map(|i| format!("\"h{i}\"")).collect();
+        format!(
+            "hosts = [{}]\n{GOOD}\n{clients}[faults]\nfault_window_ms = [0, 100]\n\
+             partitions = 0.1\ncrashes = 0.1\n",
+            hosts.join(", ")
+        )
+    };
+    assert_eq!(parse_err(&file(139)), "parsed");
+    let err = parse_err(&file(140));
+    assert!(
+        err.contains("plans drawn for 142 hosts and 50 clients may hold 10012 faults (10011 of them from partitions)"),
+        "{err}"
+    );
 }
 
 /// Refusals count towards the bound: per listener's port one, and one for each of a client's
@@ -816,13 +854,13 @@ fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
     let listeners: String = (1..=200)
         .map(|i| format!("[[listeners]]\nname = \"l{i}\"\nhost = \"server\"\nport = {}\nnotifier = \"echo\"\n\n", 7000 + i))
         .collect();
-    // 141 hosts: 9,875 partitions (one per pair, two more for the pair c1 connects across,
-    // later and deep in its session, and one for each of its three redials), under the
-    // limit alone; 201 ports refuse too,
-    // each up to four times (c1 and its three redials): 804.
+    // 141 hosts in a fault window: 9,870 partitions (one per pair), under the limit alone;
+    // 201 ports refuse too, each up to four times (in the window, and as c1's three
+    // redials connect): 804.
     let file = |faults: &str| {
         format!(
-            "hosts = [{}]\n{GOOD}\n{listeners}[faults]\npartitions = 0.1\n{faults}",
+            "hosts = [{}]\n{GOOD}\n{listeners}[faults]\nfault_window_ms = [0, 100]\n\
+             partitions = 0.1\n{faults}",
             hosts.join(", ")
         )
     };
@@ -830,7 +868,7 @@ fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
     let err = parse_err(&file("refusals = 0.1\n"));
     assert!(
         err.contains(
-            "faults.partitions: plans drawn for 141 hosts and 1 clients may hold 10679 faults"
+            "faults.partitions: plans drawn for 141 hosts and 1 clients may hold 10674 faults"
         ),
         "{err}"
     );
