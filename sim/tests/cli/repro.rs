@@ -3,9 +3,11 @@
 
 use super::*;
 
-/// The repro line of a failing `run`, with the binary started as `setup` says.
-fn repro_with(setup: impl FnOnce(&mut Command)) -> String {
-    let dir = scratch("repro");
+/// The repro line of a failing `run`, with the binary started as `setup` says, in a scratch
+/// folder of test `test`'s own (tests run at once: one removing a shared folder as another
+/// ran took the other's file away).
+fn repro_with(test: &str, setup: impl FnOnce(&mut Command)) -> String {
+    let dir = scratch(&format!("repro-{test}"));
     let file = always_failing(&dir);
     let mut command = command(&["run", file.to_str().unwrap(), "--json"]);
     setup(&mut command);
@@ -20,14 +22,33 @@ fn repro_with(setup: impl FnOnce(&mut Command)) -> String {
         .to_string()
 }
 
+/// The repro line of the binary under test when cargo started it: `cargo run` with the flag
+/// of the profile cargo built it with, the folder it sits in (`cargo test` builds it in
+/// `debug`, `cargo test --release` in `release`).
+fn cargo_run_line() -> &'static str {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
+    match exe
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|p| p.to_str())
+    {
+        Some("debug") => "cargo run -p tcpnotify-sim --",
+        Some("release") => "cargo run -p tcpnotify-sim --release --",
+        other => panic!(
+            "{} is built in profile {other:?}, which this test does not know",
+            exe.display()
+        ),
+    }
+}
+
 #[test]
 fn started_by_cargo_the_repro_line_is_cargo_run() {
     // Tests run with cargo's environment, as `cargo run` gives it.
     assert_eq!(
-        repro_with(|c| {
+        repro_with("cargo", |c| {
             c.env("CARGO_PKG_NAME", "tcpnotify-sim");
         }),
-        "cargo run -p tcpnotify-sim --"
+        cargo_run_line()
     );
 }
 
@@ -36,7 +57,7 @@ fn installed_on_the_path_the_repro_line_is_the_name() {
     let exe = Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
     let bin = exe.parent().unwrap().to_path_buf();
     assert_eq!(
-        repro_with(|c| {
+        repro_with("path", |c| {
             c.env_remove("CARGO_PKG_NAME").env("PATH", &bin);
         }),
         "tcpnotify-sim"
@@ -47,7 +68,7 @@ fn installed_on_the_path_the_repro_line_is_the_name() {
 fn elsewhere_the_repro_line_is_the_binarys_path() {
     let exe = Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
     assert_eq!(
-        repro_with(|c| {
+        repro_with("elsewhere", |c| {
             c.env_remove("CARGO_PKG_NAME").env("PATH", "/nowhere");
         }),
         exe.canonicalize().unwrap().display().to_string()
