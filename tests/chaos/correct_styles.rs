@@ -9,6 +9,7 @@
 //! tests honour `TCPNOTIFY_SEEDS` and the other variables, as a user's test would.
 
 use crate::paced_echo::PacedEcho;
+use crate::support::echoed;
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::notifiers::{Echo, Sender};
@@ -82,10 +83,7 @@ fn paced_echo_passes() {
             factory(|| Sender::pattern(3_000).chunked(3000)),
         )
         .duration_ms(3000)
-        .expecting(Expectations {
-            echoed: true,
-            ..Expectations::default()
-        });
+        .expecting(echoed());
     let pass = Chaos::new(s).seeds(0..SEEDS).assert_passes();
     println!("{pass}");
 }
@@ -228,10 +226,7 @@ fn tiny_buffers_and_yields_pass() {
         )
         .with_config(tiny_config(1))
         .duration_ms(3000)
-        .expecting(Expectations {
-            echoed: true,
-            ..Expectations::default()
-        });
+        .expecting(echoed());
     let pass = Chaos::new(s).seeds(0..SEEDS).assert_passes();
     println!("{pass}");
 }

@@ -18,7 +18,7 @@
 //! `hard_close` inside `received`, for a W1 violation. These tests honour `TCPNOTIFY_SEEDS`
 //! and the other variables, as a user's test would.
 
-use crate::support::{assert_fix_passes_many, Sink};
+use crate::support::{assert_fix_passes_many, echoed, Sink};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
@@ -38,14 +38,6 @@ fn served(
         .listener("server", "server", 7000, server)
         .client("c1", "client", "server", 7000, c1)
         .client("c2", "client2", "server", 7000, c2)
-}
-
-/// Every client's echo came back whole.
-fn echoed() -> Expectations {
-    Expectations {
-        echoed: true,
-        ..Expectations::default()
-    }
 }
 
 /// A body of `len` bytes, the `n`th of a run: lengths and contents vary from frame to frame.

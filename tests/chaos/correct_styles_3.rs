@@ -19,7 +19,7 @@
 //! harsher explicit faults (helper-73); all passed. 40 seeds each in CI. These tests honour
 //! `TCPNOTIFY_SEEDS` and the other variables, as a user's test would.
 
-use crate::support::assert_passes_seeds;
+use crate::support::{assert_passes_seeds, echoed};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,14 +35,6 @@ use tcpnotify_sim::{always, factory, run_state, Expectations, Scenario};
 /// chunks), and 40 each keep this file's share of the chaos crate's debug run to about a
 /// minute; `TCPNOTIFY_SEEDS=0..3000` sweeps what the hunt did.
 const SEEDS: u64 = 40;
-
-/// Every client's echo came back whole.
-fn echoed() -> Expectations {
-    Expectations {
-        echoed: true,
-        ..Expectations::default()
-    }
-}
 
 /// Most connections one [`Redialler`] opens: far above what any drawn fault takes to heal.
 const MAX_ATTEMPTS: u32 = 2_000;

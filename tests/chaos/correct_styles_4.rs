@@ -16,7 +16,7 @@
 //! other variables, as a user's test would.
 
 use crate::counts_final::CountsFinal;
-use crate::support::assert_passes_seeds;
+use crate::support::{assert_passes_seeds, echoed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::{
@@ -30,14 +30,6 @@ use tcpnotify_sim::{always, factory, Expectations, Scenario};
 /// Seeds each sweeps by default (CI): 60 each keep this file's share of the chaos crate's
 /// debug run under a minute; `TCPNOTIFY_SEEDS=0..3000` sweeps what the hunt did.
 const SEEDS: u64 = 60;
-
-/// Every client's echo came back whole.
-fn echoed() -> Expectations {
-    Expectations {
-        echoed: true,
-        ..Expectations::default()
-    }
-}
 
 /// A handshake layer, as TLS would be: answers its peer's first delivery with a 3-byte
 /// greeting of its own queued with `write_final` before anything else, then echoes what

@@ -19,7 +19,7 @@
 //! each sweeps its own share of seeds in CI. These tests honour `TCPNOTIFY_SEEDS` and the
 //! other variables, as a user's test would.
 
-use crate::support::assert_passes_seeds;
+use crate::support::{assert_passes_seeds, echoed};
 use std::collections::BTreeMap;
 use tcpnotify::{Bytes, ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::notifiers::pattern;
@@ -28,14 +28,6 @@ use tcpnotify_sim::{always, factory, run_state, Expectations, Scenario};
 /// Seeds the short sweeps take by default (CI); `TCPNOTIFY_SEEDS=0..2000` sweeps what the
 /// hunt did. The long ones take a share of it (2,000 seeds took 24 s to 939 s in release).
 const SEEDS: u64 = 40;
-
-/// Every client's echo came back whole.
-fn echoed() -> Expectations {
-    Expectations {
-        echoed: true,
-        ..Expectations::default()
-    }
-}
 
 /// Echoes each delivery behind a 2-byte big-endian length header queued with `write_final`
 /// where the echo is handed to the socket: from `sentv` for the deliveries it echoes as a

@@ -7,6 +7,7 @@
 //!
 //! CI sweeps 1,000 seeds per pair and per way; `TCPNOTIFY_SEEDS=0..10000` sweeps more.
 
+use crate::support::echoed;
 use std::time::Duration;
 use tcpnotify_sim::notifiers::{
     frame, pattern, BulkWriter, Echo, FramedEcho, LineClient, LineServer, Sender, SlowReader,
@@ -47,13 +48,6 @@ fn sweep(scenario: Scenario) {
         for kind in ["reset", "crash"] {
             assert!(!coverage.fired.contains_key(kind), "{pass}");
         }
-    }
-}
-
-fn echoed() -> Expectations {
-    Expectations {
-        echoed: true,
-        ..Expectations::default()
     }
 }
 

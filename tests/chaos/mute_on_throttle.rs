@@ -4,10 +4,10 @@
 //! time it is throttled it stops reading for good and the echo never completes. On a quiet
 //! network the window is large and it is never throttled; a small send buffer throttles it.
 
-use crate::support::{assert_caught, assert_fix_passes, assert_fix_passes_many};
+use crate::support::{assert_caught, assert_fix_passes, assert_fix_passes_many, echoed};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::notifiers::Sender;
-use tcpnotify_sim::{factory, run_passing, Expectations, FaultPlan, Scenario, Seed};
+use tcpnotify_sim::{factory, run_passing, FaultPlan, Scenario, Seed};
 
 const TOTAL: usize = 8 * 1024;
 const CHUNK: usize = 512;
@@ -49,10 +49,7 @@ fn echo(unmutes: bool) -> Scenario {
             factory(|| Sender::pattern(TOTAL).chunked(CHUNK)),
         )
         .duration_ms(3000)
-        .expecting(Expectations {
-            echoed: true,
-            ..Expectations::default()
-        })
+        .expecting(echoed())
 }
 
 /// The bug hides on a quiet network: the server is never throttled.

@@ -3,12 +3,12 @@
 //! one read and it works; when reads are re-chunked or writes go out in pieces, it sees a
 //! "corrupt" frame, hard-closes, and the client's echo never comes back whole.
 
-use crate::support::{assert_caught, assert_fix_passes, without_settings};
+use crate::support::{assert_caught, assert_fix_passes, echoed, without_settings};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::fault::{FaultSettings, Span};
 use tcpnotify_sim::notifiers::{frame, frame_len, pattern, FramedEcho};
 use tcpnotify_sim::scenario::{factory, NotifierFactory, Scenario};
-use tcpnotify_sim::{run_passing, Expectations, FaultPlan, Seed};
+use tcpnotify_sim::{run_passing, FaultPlan, Seed};
 
 const FRAMES: usize = 6;
 const BODY: usize = 200;
@@ -94,10 +94,7 @@ fn framed(server: NotifierFactory) -> Scenario {
             slow_close: 0.5,
             ..FaultSettings::default()
         })
-        .expecting(Expectations {
-            echoed: true,
-            ..Expectations::default()
-        })
+        .expecting(echoed())
 }
 
 /// The bug hides on a quiet network: every frame comes back.

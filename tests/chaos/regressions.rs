@@ -2,8 +2,9 @@
 //! regressions folder is replayed before the sweep, and fails the test by itself while the
 //! sweep would pass; the default folder is `regressions/<scenario name>/` beside the test.
 
+use crate::support::echoed;
 use tcpnotify_sim::fault::{FaultSettings, Span};
-use tcpnotify_sim::{Chaos, Expectations, Scenario, Seed};
+use tcpnotify_sim::{Chaos, Scenario, Seed};
 
 /// An echo that passes every seed of its sweep: slow closes delay its end but lose nothing.
 fn echo() -> Scenario {
@@ -13,10 +14,7 @@ fn echo() -> Scenario {
             slow_close_ms: Span::new(10, 50),
             ..FaultSettings::default()
         })
-        .expecting(Expectations {
-            echoed: true,
-            ..Expectations::default()
-        })
+        .expecting(echoed())
 }
 
 /// A folder of its own under the system's temporary folder, removed at the end.

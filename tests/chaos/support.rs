@@ -1,18 +1,27 @@
 //! Shared pieces of the chaos demonstrations: a server that only reads, a client that resumes
-//! an upload where its server says, and the checks every buggy notifier's sweep must pass.
+//! an upload where its server says, what an echo's sweep expects, and the checks every buggy
+//! notifier's sweep must pass.
 
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, Faults};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::pattern;
-use tcpnotify_sim::{always, factory, run_state, FaultPlan, Scenario};
+use tcpnotify_sim::{always, factory, run_state, Expectations, FaultPlan, Scenario};
 
 /// Most seeds a sweep may need to catch a bug.
 pub const MAX_SEEDS: u64 = 1000;
 
 /// Most faults and chunking policies a shrunk plan may keep.
 pub const MAX_SHRUNK_CAUSES: usize = 3;
+
+/// Every client's echo came back whole: what a sweep of echoing notifiers expects.
+pub fn echoed() -> Expectations {
+    Expectations {
+        echoed: true,
+        ..Expectations::default()
+    }
+}
 
 /// Reads everything and never writes; closes when its peer does.
 #[derive(Debug, Default)]
