@@ -466,6 +466,66 @@ fn an_integer_beyond_64_bits_is_named_by_its_whole_field() {
     }
 }
 
+/// A file of many numbers beyond 64 bits (a tool's output of `u64` values) is refused at the
+/// first as a file of one is: its whole field, and for a seed the hint to write it as a
+/// string. The field was found by parsing the file again for each later such number, up to
+/// 16: past them the error named only the key on its line, and a seed lost its hint.
+#[test]
+fn an_integer_beyond_64_bits_is_named_by_its_whole_field_however_many_follow() {
+    let big = "18446744073709551615";
+    let seed_hint = "(TOML integers go up to 9223372036854775807; a larger seed is written as a \
+                     string, \"18446744073709551615\")";
+    let int_hint = "(TOML integers go up to 9223372036854775807)";
+    let faults: String = (0..1000)
+        .map(|_| format!("\n[[plan.faults]]\nat_ms = {big}\nkind = \"reset\"\nconn = \"c1\"\n"))
+        .collect();
+    let seed = GOOD.replace("seed = 7", &format!("seed = {big}"));
+    assert_eq!(
+        parse_err(&format!("{seed}{faults}")),
+        format!("bad.toml:3: seed: integer number overflowed {seed_hint}")
+    );
+    let bytes = GOOD.replace("bytes = 100", &format!("bytes = {big}"));
+    assert_eq!(
+        parse_err(&format!("{bytes}{faults}")),
+        format!("bad.toml:17: clients[0].params.bytes: integer number overflowed {int_hint}")
+    );
+    // In arrays over several lines (no field at all was named past 16 numbers: its line
+    // has no key).
+    let array = format!("{GOOD}\n[faults]\npartition_ms = [\n  1,\n  {big}, # ms\n]\n{faults}");
+    assert_eq!(
+        parse_err(&array),
+        format!("bad.toml:25: faults.partition_ms[1]: integer number overflowed {int_hint}")
+    );
+    let nested =
+        format!("{GOOD}\n[faults]\nx = [\n  [1, 2],\n  [\n    3,\n    {big}\n  ],\n]\n{faults}");
+    assert_eq!(
+        parse_err(&nested),
+        format!("bad.toml:27: faults.x[1][1]: integer number overflowed {int_hint}")
+    );
+    // In an inline table over several lines (TOML 1.1), in an array of them.
+    let table =
+        format!("{GOOD}\n[faults]\nx = [\n  {{\n    a = 1,\n    b = {big},\n  }},\n]\n{faults}");
+    assert_eq!(
+        parse_err(&table),
+        format!("bad.toml:26: faults.x[0].b: integer number overflowed {int_hint}")
+    );
+    // A string over several lines after it: found in the whole file, each later number
+    // written as a string in turn.
+    let later: String = faults.split_inclusive("\"c1\"\n").take(20).collect();
+    let string = format!("{GOOD}\n[faults]\nx = [{big}, \"\"\"a\nb\"\"\"]\n{later}");
+    assert_eq!(
+        parse_err(&string),
+        format!("bad.toml:23: faults.x[0]: integer number overflowed {int_hint}")
+    );
+    // Many on its own line, and more after.
+    let row = vec![big; 40].join(", ");
+    let line = format!("{GOOD}\n[faults]\nx = [{row}]\n{faults}");
+    assert_eq!(
+        parse_err(&line),
+        format!("bad.toml:23: faults.x[0]: integer number overflowed {int_hint}")
+    );
+}
+
 #[test]
 fn of_several_unknown_fields_in_a_table_the_first_by_name_is_reported() {
     // The order `toml`'s sorted tables gave; kept when loading moved to `toml_edit`, whose

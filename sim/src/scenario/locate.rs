@@ -8,7 +8,7 @@
 
 use crate::fault::FaultPlan;
 use crate::seed::Seed;
-use crate::validate::{cut, cut_at, shortened, InvalidField};
+use crate::validate::{cut, cut_at, shortened, InvalidField, MAX_FILE_BYTES};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::ops::Range;
@@ -17,6 +17,14 @@ use toml_edit::visit_mut::VisitMut;
 
 /// The longest message an error of the file keeps: a few lines' worth, whatever it quotes.
 const MAX_MESSAGE_CHARS: usize = 400;
+
+/// Arrays and inline tables over several lines an overflowed number may be nested in for its
+/// field to be found from the text up to its line: a parse each.
+const MAX_CLOSED: usize = 8;
+
+/// Bytes that finding an overflowed number's field may parse in all: sixteen parses of a file
+/// of [`MAX_FILE_BYTES`] (about 2 s), thousands of a file of a few kilobytes.
+const MAX_OVERFLOW_PARSE_BYTES: usize = 16 * MAX_FILE_BYTES as usize;
 
 /// A scenario or plan file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,30 +200,57 @@ impl<'a> Locator<'a> {
 
     /// The field of the integer at `span` that TOML cannot hold. The parser refuses the
     /// file there, before serde could name the field, and gives no document to find it in;
-    /// so the file is parsed again with that number, and each later one, written as a string
-    /// of the same length (every byte offset stays). `None` if that does not parse either.
-    fn overflowed_field(&self, mut span: Range<usize>) -> Option<String> {
+    /// so the file is parsed again with that number written as a string of the same length
+    /// (every byte offset stays). Only the text up to the end of the number's line is parsed,
+    /// with what is open there (arrays or inline tables over several lines, up to
+    /// [`MAX_CLOSED`]) closed as the parser asks: what comes after does not change the
+    /// field, and a file of many overflowed numbers would stop the parse at the next (past
+    /// 16 of them, the error named the key on the line alone, and a seed lost its hint).
+    /// Failing that, the whole file. Each later overflowed number a parse meets is written
+    /// as a string too, and parsed again, within [`MAX_OVERFLOW_PARSE_BYTES`]. `None` if
+    /// nothing parses within it.
+    fn overflowed_field(&self, span: Range<usize>) -> Option<String> {
         let at = span.start;
         let mut text = self.text.to_string();
-        // A parse per overflowed number: a file full of them is named by its key alone.
-        for _ in 0..16 {
-            let number = text.get(span.clone())?;
-            let string = format!("\"{}\"", "0".repeat(number.len().checked_sub(2)?));
-            text.replace_range(span, &string);
-            match toml_edit::Document::parse(text.as_str()) {
-                Ok(doc) => {
-                    let patched = Locator {
-                        text: &text,
-                        path: self.path,
-                        doc,
-                    };
-                    return Some(patched.field_at(at));
-                }
-                Err(e) if e.message().trim() == "integer number overflowed" => span = e.span()?,
-                Err(_) => return None,
+        as_string(&mut text, span)?;
+        let line_end = text[at..].find('\n').map_or(text.len(), |end| at + end);
+        let mut budget = MAX_OVERFLOW_PARSE_BYTES;
+        let mut closers = String::new();
+        let mut whole = false;
+        loop {
+            let parsed = match whole {
+                false => format!("{}\n{closers}", &text[..line_end]),
+                true => text.clone(),
+            };
+            budget = budget.checked_sub(parsed.len())?;
+            let e = match toml_edit::Document::parse(parsed.as_str()) {
+                Ok(doc) => return Some(self.field_in(&parsed, doc, at)),
+                Err(e) => e,
+            };
+            let message = e.message().trim();
+            if message == "integer number overflowed" {
+                as_string(&mut text, e.span()?)?;
+            } else if let Some(closer) =
+                closer_asked(message).filter(|_| !whole && closers.lines().count() < MAX_CLOSED)
+            {
+                closers.push(closer);
+                closers.push('\n');
+            } else if !whole {
+                whole = true;
+            } else {
+                return None;
             }
         }
-        None
+    }
+
+    /// The field at byte `offset` of `doc`, parsed from `text`, a patched copy of the file.
+    fn field_in(&self, text: &str, doc: toml_edit::Document<&str>, offset: usize) -> String {
+        let patched = Locator {
+            text,
+            path: self.path,
+            doc,
+        };
+        patched.field_at(offset)
     }
 
     /// The seed a plan file or a scenario's `[plan]` names: the plan's own `seed` (if it is
@@ -293,6 +328,23 @@ impl<'a> Locator<'a> {
         collect_table(self.doc.as_table(), "", &mut places);
         places
     }
+}
+
+/// The bracket a parse error asks for to close an array (`]`) or inline table (`}`) left open
+/// where a text ends.
+fn closer_asked(message: &str) -> Option<char> {
+    [']', '}']
+        .into_iter()
+        .find(|closer| message.ends_with(&format!("expected `{closer}`")))
+}
+
+/// Writes the number at `span` of `text` as a string of the same length, which TOML holds
+/// whatever the number; `None` if `span` is not in `text` or is too short to quote.
+fn as_string(text: &mut String, span: Range<usize>) -> Option<()> {
+    let number = text.get(span.clone())?;
+    let string = format!("\"{}\"", "0".repeat(number.len().checked_sub(2)?));
+    text.replace_range(span, &string);
+    Some(())
 }
 
 /// A TOML or serde message with each text it quotes from the input (`"..."`, or a key in
