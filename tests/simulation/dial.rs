@@ -5,6 +5,7 @@
 
 use crate::support::callbacks_of;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
+use tcpnotify_sim::fault::MAX_SEGMENTS_IN_FLIGHT;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::run::{Ended, EventKind};
 use tcpnotify_sim::scenario::{factory, listen_factory, Scenario};
@@ -219,4 +220,44 @@ fn r1_a_dialled_connection_reads_into_its_diallers_buffer() {
     scenario.clients[0].config.set_read_buffer_size(65_536);
     let verdict = judge(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
     assert!(verdict.passed(), "{verdict}");
+}
+
+/// Dials `.0` senders of one byte to `server`, all from its own `connected`, and closes.
+struct FanOut(usize);
+
+impl TcpConnectionNotify for FanOut {
+    fn connected(&mut self, conn: &mut TcpConnection) {
+        for _ in 0..self.0 {
+            conn.dial(Sender::new(b"x".to_vec()), "server", "7000");
+        }
+        conn.close();
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// A notifier may open thousands of connections from one callback (a load generator), and
+/// all their SYNs reach the listener in one step: its backlog holds them all, where turmoil
+/// panicked ("server socket buffer full") once they passed the capacity sized from the
+/// scenario's clients alone (false red, helper-92: a hundred more than the fault layer's
+/// segments in flight, on a quiet network).
+#[test]
+fn thousands_of_connections_dialled_from_one_callback_all_connect() {
+    let fan = MAX_SEGMENTS_IN_FLIGHT + 100;
+    let scenario = Scenario::new("fan-out")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "server", 7000, factory(move || FanOut(fan)))
+        .faults(FaultSettings::quiet());
+    let outcome = run_passing(&scenario, seed_or(1));
+    for who in ["c1~1".to_string(), format!("c1~{fan}")] {
+        let callbacks = callbacks_of(&outcome, &who);
+        assert!(
+            callbacks.iter().any(|c| c == "connected"),
+            "{who}: {callbacks:?}"
+        );
+        assert_eq!(
+            callbacks.last().map(String::as_str),
+            Some("closed"),
+            "{who}"
+        );
+    }
 }

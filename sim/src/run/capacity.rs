@@ -13,12 +13,19 @@
 //!
 //! The capacity is therefore at least [`TCP_CAPACITY`], which keeps a slot for the FIN however
 //! many segments the fault layer lets a writer have in flight (`fault::layer`), and at least
-//! the number of connect attempts the run can make, an attempt being one turmoil connect, one
-//! SYN: one per address each client resolves, and one more each time a crash or a restart of
-//! its host loses that SYN, as it is then sent again (`fault::network`). A listener's backlog
-//! can then never overflow, even when it is at its connection limit (N3) and accepts nothing:
-//! peers wait for it, however long. tokio's channels allocate their slots only as they fill, so
-//! a large capacity costs nothing up front.
+//! the number of SYNs that may wait at once in one listener's backlog, an attempt being one
+//! turmoil connect, one SYN. A scenario's clients make one per address each resolves, and one
+//! more each time a crash or a restart of its host loses that SYN, as it is then sent again
+//! (`fault::network`); but any notifier may dial more (`TcpConnection::dial`, from any
+//! callback, as often as it likes: a load generator opening thousands of connections from one
+//! `connected`), which no scenario tells. What bounds them is the ports: every attempt holds
+//! an ephemeral port of its host while it waits, so no more SYNs wait anywhere than
+//! [`EPHEMERAL_PORTS`] for each host that runs a notifier ([`most_waiting_syns`]). A listener's
+//! backlog can then never overflow, even when it is at its connection limit (N3) and accepts
+//! nothing: peers wait for it, however long. tokio's channels allocate their slots only as
+//! they fill, and turmoil's flow control is a counter, so a large capacity costs nothing up
+//! front; and as the fault layer never lets more than [`TCP_CAPACITY`] segments be in flight,
+//! a larger one changes nothing else.
 //!
 //! A real limit: turmoil gives each host the ephemeral ports 49152 to 65535, and a port stays
 //! taken for the life of the simulation once a connect attempt used it (turmoil never frees
@@ -29,7 +36,7 @@
 use crate::fault::MAX_SEGMENTS_IN_FLIGHT;
 use crate::fault::{FaultKind, FaultPlan};
 use crate::scenario::Scenario;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The turmoil `tcp_capacity` (`Builder::tcp_capacity`) the fault layer needs: one slot more
 /// than the segments a direction may have in flight, so a stream's receive channel, which
@@ -70,11 +77,22 @@ pub enum LimitError {
 /// The turmoil capacities of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Capacities {
-    /// The most connect attempts (SYNs) the run can make, over every client.
+    /// The most connect attempts (SYNs) the scenario's clients can make, over every client
+    /// (not counting the connections notifiers dial).
     pub(crate) connect_attempts: usize,
     /// turmoil's `tcp_capacity`: SYN backlog per port, receive channel and send credits per
     /// stream, in segments.
     pub(crate) tcp: usize,
+}
+
+/// The most SYNs that may wait at once in the backlogs of a run of `scenario`: every host
+/// that runs a notifier (a client's, a listener's) may dial, from its callbacks, as many
+/// connections as it has ephemeral ports, and each attempt holds one while it waits.
+fn most_waiting_syns(scenario: &Scenario) -> usize {
+    let clients = scenario.clients.iter().map(|c| c.host.as_str());
+    let listeners = scenario.listeners.iter().map(|l| l.host.as_str());
+    let dialling: BTreeSet<&str> = clients.chain(listeners).collect();
+    EPHEMERAL_PORTS.saturating_mul(dialling.len())
 }
 
 impl Capacities {
@@ -109,7 +127,7 @@ impl Capacities {
         }
         Ok(Capacities {
             connect_attempts: total,
-            tcp: tcp_capacity(total),
+            tcp: tcp_capacity(total.max(most_waiting_syns(scenario))),
         })
     }
 
@@ -151,10 +169,8 @@ mod tests {
         let quiet = FaultPlan::quiet(Seed(1));
         let small = Capacities::for_run(&Scenario::echo("echo", 16, 16), &quiet).unwrap();
         assert_eq!(small.connect_attempts, 1);
-        assert_eq!(small.tcp, TCP_CAPACITY);
         let caps = Capacities::for_run(&clients(1000, "client"), &quiet).unwrap();
         assert_eq!(caps.connect_attempts, 1000);
-        assert_eq!(caps.tcp, TCP_CAPACITY);
         // A name of two addresses dials both.
         let named = clients(100, "client").name("svc", &["server", "server2"]);
         let named = named.client("c-svc", "client", "svc", 7000, factory(|| Echo));
@@ -177,6 +193,18 @@ mod tests {
         };
         let caps = Capacities::for_run(&clients(100, "client"), &crashing).unwrap();
         assert_eq!(caps.connect_attempts, 300);
+    }
+
+    #[test]
+    fn the_backlog_holds_every_syn_the_hosts_running_notifiers_can_send() {
+        let quiet = FaultPlan::quiet(Seed(1));
+        // A client and a server: either may dial as many connections as it has ports.
+        let small = Capacities::for_run(&Scenario::echo("echo", 16, 16), &quiet).unwrap();
+        assert_eq!(small.tcp, 2 * EPHEMERAL_PORTS);
+        // Clients sharing a host add no host.
+        let caps = Capacities::for_run(&clients(1000, "client"), &quiet).unwrap();
+        assert_eq!(caps.tcp, 2 * EPHEMERAL_PORTS);
+        assert!(caps.tcp > TCP_CAPACITY);
     }
 
     #[test]
