@@ -1,5 +1,6 @@
 //! The correct notifiers of `correct_styles_3`, `correct_styles_4`, four of `correct_styles_5`
-//! (all but its ping-pong and its 64 KiB frames) and the fixed twins of the late demos
+//! (all but its ping-pong and its 64 KiB frames), all but one of `correct_styles_6` (not its
+//! huge writes) and the fixed twins of the late demos
 //! (`late_answer_taken_for_next`, `late_report_connect_failed`), swept under fault settings
 //! written by hand, harsher than the swarm draws: send buffers of 1 to 256 bytes,
 //! writes and reads of 1 to 16 bytes, partitions at high odds; where the expectations allow
@@ -9,8 +10,9 @@
 //!
 //! Hunted in the seventeenth session (helper-81) with 1,000 seeds per scenario and setting
 //! (release): all passed. Four styles of `correct_styles_5` (eighteenth session, helper-82)
-//! also passed 1,000 seeds per setting. These tests honour `TCPNOTIFY_SEEDS` and the other
-//! variables.
+//! also passed 1,000 seeds per setting, and eight of `correct_styles_6` (nineteenth
+//! session, helper-92: all but its huge writes) 300 seeds per setting. These tests honour
+//! `TCPNOTIFY_SEEDS` and the other variables.
 
 use tcpnotify_sim::fault::Span;
 use tcpnotify_sim::{Chaos, FaultSettings, Scenario};
@@ -121,6 +123,24 @@ fn correct_styles_5_pass_harsh_faults() {
         closes_from_accepted(),
         slams_from_accepted(),
         hoppers(),
+    ] {
+        assert_passes_harsh(scenario);
+    }
+}
+
+#[test]
+fn correct_styles_6_pass_harsh_faults() {
+    use crate::correct_styles_6::*;
+    // Not the huge writes: 90 KB echoed through 1-byte send buffers outlasts any duration.
+    for scenario in [
+        pings_on_a_timer(),
+        endless_heartbeats(),
+        journal_in_run_state(),
+        gate_counts_its_own(),
+        three_proxies_via(),
+        framing_churn(),
+        fan_out_at_once(),
+        impatient_dialers(),
     ] {
         assert_passes_harsh(scenario);
     }

@@ -81,10 +81,16 @@
 //! queued with `write_final` from `sentv` and `sent`, connections ended from `accepted` and
 //! `connected` with a `write_final` after the close, a long ping-pong yielding by `times`,
 //! thirty sessions a dial each against a listener of limit 1, frames up to a 64 KiB buffer
-//! with `expect` set from `received`). The styles of `correct_styles_3` and `correct_styles_4`,
-//! four of `correct_styles_5`'s and the late demos' fixed twins also pass fault settings
-//! written by hand, harsher than the swarm draws (`harsh_faults`: byte-sized buffers, writes
-//! and reads, long partitions, crashes and refusals, latency near the connect timeout).
+//! with `expect` set from `received`); nine more in `correct_styles_6` (timers in tasks of
+//! their own: keep-alive pings, endless heartbeats, connects disposed after a patience; a
+//! journal in `run_state` across crashes; a listener counting its own connections; sessions
+//! through three proxies chosen in `proxy_via`, dialling from `received`; a hundred dials
+//! from one callback; `expect` churned to 0 with bytes buffered; huge writes against a server
+//! muting while throttled). The styles of `correct_styles_3` and `correct_styles_4`, four of
+//! `correct_styles_5`'s, all but one of `correct_styles_6`'s and the late demos' fixed twins
+//! also pass fault settings written by hand, harsher than the swarm draws (`harsh_faults`:
+//! byte-sized buffers, writes and reads, long partitions, crashes and refusals, latency near
+//! the connect timeout).
 //!
 //! The buggy tests pin the sweep's seeds (they assert how far a sweep must go); the passing
 //! tests honour the environment (`TCPNOTIFY_SEEDS`, `TCPNOTIFY_SEED`, `TCPNOTIFY_JOBS`, fresh
@@ -98,6 +104,7 @@ mod correct_styles_2;
 mod correct_styles_3;
 mod correct_styles_4;
 mod correct_styles_5;
+mod correct_styles_6;
 #[path = "../common/counts_final.rs"]
 mod counts_final;
 mod duplicate_on_retry;
