@@ -81,8 +81,8 @@ impl Variant {
 /// Raw turmoil: one server spawning an echo task per connection; each client host runs its
 /// share of the clients as tasks, each checking its echo byte for byte as `Sender` does.
 fn raw_turmoil(size: Size) {
-    let mut sim = echo_simulation(size.clients);
     let hosts = size.clients.min(CLIENT_HOSTS);
+    let mut sim = echo_simulation(hosts + 1);
     for h in 0..hosts {
         let mine = (h..size.clients).step_by(hosts).count();
         sim.client(format!("client{h}"), async move {

@@ -99,7 +99,7 @@ fn through_tcpnotify(scenario: &Scenario) -> usize {
 
 /// The same as [`idle_hosts`] in raw turmoil: one echo, `idle` hosts parked on a pending future.
 fn raw_idle_hosts(idle: usize) -> usize {
-    let mut sim = echo_simulation(1);
+    let mut sim = echo_simulation(2);
     for h in 0..idle {
         sim.host(format!("idle{h}"), || async {
             std::future::pending::<()>().await;
@@ -115,7 +115,7 @@ fn raw_idle_hosts(idle: usize) -> usize {
 
 /// The same as [`busy_hosts`] in raw turmoil.
 fn raw_busy_hosts(hosts: usize) -> usize {
-    let mut sim = echo_simulation(hosts);
+    let mut sim = echo_simulation(hosts + 1);
     for h in 0..hosts {
         sim.client(format!("client{h}"), echoing(ECHO_BYTES));
     }

@@ -24,7 +24,7 @@
 //! the scenario's clients alone (`tests/simulation/dial.rs`). 2 to 30 seeds each in CI.
 //! These tests honour `TCPNOTIFY_SEEDS` and the other variables, as a user's test would.
 
-use crate::support::assert_passes_seeds;
+use crate::support::{assert_passes_seeds, echoed};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -38,14 +38,6 @@ use tcpnotify_sim::{always, factory, run_state, Expectations, Scenario};
 
 /// Seeds each sweeps by default (CI); `TCPNOTIFY_SEEDS=0..2000` sweeps what the hunt did.
 const SEEDS: u64 = 30;
-
-/// Every client's echo came back whole.
-fn echoed() -> Expectations {
-    Expectations {
-        echoed: true,
-        ..Expectations::default()
-    }
-}
 
 /// Most connections one redialling client opens: far above what any drawn fault takes.
 const MAX_ATTEMPTS: u32 = 2_000;

@@ -22,13 +22,13 @@ pub fn echo_plan() -> FaultPlan {
 }
 
 /// A raw turmoil simulation under [`echo_plan`] with an echo server on host `server`, port
-/// 7000, that serves each connection in a task of its own until its peer closes. `clients`
-/// connect at once: the backlog holds them all, with the capacity tcpnotify's run would set
-/// for as many connect attempts ([`tcp_capacity`]).
-pub fn echo_simulation<'a>(clients: usize) -> turmoil::Sim<'a> {
+/// 7000, that serves each connection in a task of its own until its peer closes, with the
+/// capacity tcpnotify's run sets when `hosts` hosts run something, the server's among them
+/// ([`tcp_capacity`]): its backlog holds every client connecting at once.
+pub fn echo_simulation<'a>(hosts: usize) -> turmoil::Sim<'a> {
     let plan = echo_plan();
     let mut builder = tcpnotify_sim::run::simulation_builder(&plan, Duration::from_secs(600));
-    builder.tcp_capacity(tcp_capacity(clients));
+    builder.tcp_capacity(tcp_capacity(hosts));
     // The same 1..5ms as tcpnotify's links, drawn as raw turmoil draws it: per message, from
     // its own random stream. `simulation_builder` fixes turmoil's latency at the plan's least
     // (tcpnotify's run sets each link's latency itself, `run/latency.rs`), so without this raw

@@ -20,7 +20,7 @@
 //! callback, as often as it likes: a load generator opening thousands of connections from one
 //! `connected`), which no scenario tells. What bounds them is the ports: every attempt holds
 //! an ephemeral port of its host while it waits, so no more SYNs wait anywhere than
-//! [`EPHEMERAL_PORTS`] for each host that runs a notifier ([`most_waiting_syns`]). A listener's
+//! [`EPHEMERAL_PORTS`] for each host that runs a notifier ([`tcp_capacity`]). A listener's
 //! backlog can then never overflow, even when it is at its connection limit (N3) and accepts
 //! nothing: peers wait for it, however long. tokio's channels allocate their slots only as
 //! they fill, and turmoil's flow control is a counter, so a large capacity costs nothing up
@@ -49,11 +49,15 @@ pub(crate) const TCP_CAPACITY: usize = MAX_SEGMENTS_IN_FLIGHT + 1;
 
 pub use crate::validate::EPHEMERAL_PORTS;
 
-/// The turmoil `tcp_capacity` a run sets when it may make `connect_attempts` connect attempts:
-/// the FIN's slot past the fault layer's segments, and a backlog that holds every attempt. A
-/// simulation written on turmoil directly (the benches' raw baseline) sets the same with it.
-pub fn tcp_capacity(connect_attempts: usize) -> usize {
-    connect_attempts.max(TCP_CAPACITY)
+/// The turmoil `tcp_capacity` a run sets when `dialling_hosts` hosts run notifiers: the FIN's
+/// slot past the fault layer's segments, and a backlog that holds every SYN those hosts can
+/// send at once (each holds one of its host's [`EPHEMERAL_PORTS`] while it waits), whether a
+/// scenario's client or a notifier dials it. A simulation written on turmoil directly (the
+/// benches' raw baseline) sets the same with it.
+pub fn tcp_capacity(dialling_hosts: usize) -> usize {
+    EPHEMERAL_PORTS
+        .saturating_mul(dialling_hosts)
+        .max(TCP_CAPACITY)
 }
 
 /// A limit of the simulated network that a scenario exceeds.
@@ -85,14 +89,12 @@ pub(crate) struct Capacities {
     pub(crate) tcp: usize,
 }
 
-/// The most SYNs that may wait at once in the backlogs of a run of `scenario`: every host
-/// that runs a notifier (a client's, a listener's) may dial, from its callbacks, as many
-/// connections as it has ephemeral ports, and each attempt holds one while it waits.
-fn most_waiting_syns(scenario: &Scenario) -> usize {
+/// How many hosts run a notifier of `scenario` (a client's, a listener's): each may dial, from
+/// its callbacks, as many connections as it has ephemeral ports, which no scenario tells.
+fn dialling_hosts(scenario: &Scenario) -> usize {
     let clients = scenario.clients.iter().map(|c| c.host.as_str());
     let listeners = scenario.listeners.iter().map(|l| l.host.as_str());
-    let dialling: BTreeSet<&str> = clients.chain(listeners).collect();
-    EPHEMERAL_PORTS.saturating_mul(dialling.len())
+    clients.chain(listeners).collect::<BTreeSet<&str>>().len()
 }
 
 impl Capacities {
@@ -127,7 +129,7 @@ impl Capacities {
         }
         Ok(Capacities {
             connect_attempts: total,
-            tcp: tcp_capacity(total.max(most_waiting_syns(scenario))),
+            tcp: tcp_capacity(dialling_hosts(scenario)),
         })
     }
 
