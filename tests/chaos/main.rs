@@ -62,7 +62,11 @@
 //! held past its gap timer for lost ones, asks for them again and applies them twice
 //! (`held_update_applied_twice`); and one it seldom caught until it crashed servers deep in
 //! a session: a journal server that lists a new segment in its manifest only when its
-//! connection closes (`manifest_written_on_close`).
+//! connection closes (`manifest_written_on_close`). And one it all but missed until it
+//! timed crashes by a listener's later accepted connections (nineteenth session): a collector
+//! that acknowledges readings as it buffers them and writes its buffer only when a
+//! connection closes, shown by a crash during the data connection that follows a sensor's
+//! registration (`acked_before_written`).
 //!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
@@ -97,6 +101,7 @@
 //! random seeds, budgets, ...) as a user's test would, which `environment` checks by running
 //! one of them again with the variables set.
 
+mod acked_before_written;
 mod closed_as_end_of_response;
 mod correct_echo;
 mod correct_styles;

@@ -119,8 +119,13 @@ impl FaultPlan {
     /// each pair of hosts the later partitions may cut is cut once more, deep in a session:
     /// after one of the 65th to 1024th `sent` or `received` of a client connection that times
     /// it; and, drawn apart again, each host that may crash crashes once more after one of
-    /// the 65th to 1024th `received` or `sent` of its listener's first accepted connection. A
-    /// plan holds at most [`MAX_FAULTS`] faults.
+    /// the 65th to 1024th `received` or `sent` of its listener's first accepted connection.
+    /// After them, drawn apart again and without a fault window, in later sessions: each
+    /// client's host is cut from a listening host after one of the first 1024 `sent` or
+    /// `received` of one of its redials `c1~1` to `c1~8`, and each host that may crash
+    /// crashes after one of the first 1024 `received` or `sent` of one of its listener's
+    /// accepted connections `server.2` to `server.8`. A plan holds at most [`MAX_FAULTS`]
+    /// faults.
     pub fn generate(seed: Seed, settings: &FaultSettings, topology: &Topology) -> FaultPlan {
         let mut rng = seed.stream("plan", 0);
         let mut plan = FaultPlan::quiet(seed);
@@ -157,6 +162,7 @@ impl FaultPlan {
         draws.server_slow_closes();
         draws.deep_partitions(&timed);
         draws.deep_crashes();
+        draws.later_sessions();
         plan.faults = draws.faults.0;
         plan
     }
@@ -377,7 +383,7 @@ impl<'t> Draws<'t> {
     fn later_crashes(&mut self) {
         let mut crashed = self.seed.stream("plan-later-crashes", 0);
         let first_events = |rng: &mut ChaCha8Rng| rng.random_range(1..=SERVER_LOSS_MAX_EVENTS);
-        self.crashes_timed_by_servers(&mut crashed, first_events);
+        self.crashes_timed_by_servers(&mut crashed, |_| 1, first_events);
     }
 
     /// Crashes deep in a server's session: the later crashes come within the first 64
@@ -388,13 +394,19 @@ impl<'t> Draws<'t> {
     /// ([`deep_nth`]). Not with a fault window.
     fn deep_crashes(&mut self) {
         let mut deep_crashed = self.seed.stream("plan-deep-crashes", 0);
-        self.crashes_timed_by_servers(&mut deep_crashed, deep_nth);
+        self.crashes_timed_by_servers(&mut deep_crashed, |_| 1, deep_nth);
     }
 
     /// Each host that may crash (it runs no client and has a listener), with the crashes'
     /// probability, crashed after the `nth` (drawn) `received` or `sent` of its listener's
-    /// first accepted connection, drawn from `rng`; none with a fault window.
-    fn crashes_timed_by_servers(&mut self, rng: &mut ChaCha8Rng, nth: fn(&mut ChaCha8Rng) -> u32) {
+    /// `accepted`th (drawn, for the first without a draw) accepted connection, drawn from
+    /// `rng`; none with a fault window.
+    fn crashes_timed_by_servers(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        accepted: fn(&mut ChaCha8Rng) -> u32,
+        nth: fn(&mut ChaCha8Rng) -> u32,
+    ) {
         if self.window.is_some() {
             return;
         }
@@ -405,12 +417,13 @@ impl<'t> Draws<'t> {
                 continue;
             }
             let listener = on_host[rng.random_range(0..on_host.len())];
+            let k = accepted(rng);
             let callback = match rng.random_bool(0.5) {
                 true => "received",
                 false => "sent",
             };
             let event = EventTrigger {
-                conn: format!("{listener}.1"),
+                conn: format!("{listener}.{k}"),
                 callback: callback.into(),
                 nth: nth(rng),
             };
@@ -593,6 +606,44 @@ impl<'t> Draws<'t> {
         }
     }
 
+    /// Partitions and crashes in later sessions: every partition and crash drawn before is
+    /// timed by a client's first connection, by its first three redials as they connect, or
+    /// by a listener's first accepted connection, so a session after those (a data connection
+    /// after a login, a client's fifth connection, a listener's second accepted connection)
+    /// was never cut or crashed in mid-way. With the partitions' probability, each client's
+    /// host is cut from a listening host drawn, after one of the `sent` or `received`
+    /// ([`session_nth`]) of one of its redials `c1~1` to `c1~8` ([`later_session`], the
+    /// first the likeliest: what it dials is not known before the run); then, with the
+    /// crashes' probability, each host that may crash crashes after one of the `received` or
+    /// `sent` of one of its listener's accepted connections `server.2` to `server.8`. Not with
+    /// a fault window, which times every partition and crash.
+    fn later_sessions(&mut self) {
+        let mut later = self.seed.stream("plan-later-sessions", 0);
+        let (topology, settings, window) = (self.topology, self.settings, self.window);
+        let partitions = settings.partitions.clamp(0.0, 1.0);
+        for dial in topology.dials.iter().filter(|_| window.is_none()) {
+            let others: Vec<&String> = servers_besides(topology, &dial.host).collect();
+            if others.is_empty() || !later.random_bool(partitions) {
+                continue;
+            }
+            let server = others[later.random_range(0..others.len())];
+            let fault = partition(&mut later, settings, &dial.host, server, |rng| {
+                let k = later_session(rng, 1);
+                let callback = match rng.random_bool(0.5) {
+                    true => "sent",
+                    false => "received",
+                };
+                Trigger::After(EventTrigger {
+                    conn: format!("{}~{k}", dial.client),
+                    callback: callback.into(),
+                    nth: session_nth(rng),
+                })
+            });
+            self.faults.push(fault);
+        }
+        self.crashes_timed_by_servers(&mut later, |rng| later_session(rng, 2), session_nth);
+    }
+
     /// Slow closes of a server's FIN: the first slow closes delay a client's FIN only, so a
     /// server's `closed` always came promptly after its answer's last bytes, and a client
     /// that took a late `closed` of a connection it was done with for the loss of the one it
@@ -718,8 +769,9 @@ fn reset_after(conn: &str, callback: &str, nth: u32) -> Fault {
 /// (runs no client), a refusal per listener's port. Without one, only what traffic times:
 /// a partition per pair of hosts a client connection times ([`partition_timers`]), two more
 /// (later and deep in a session), and one per client's redial up to [`LATER_CONNECTIONS`]
-/// where another host listens; three crashes per host that may crash (on a client's events,
-/// then later and deep in its listener's first accepted connection); a refusal per port;
+/// and one more per client (in a later session) where another host listens; four crashes
+/// per host that may crash (on a client's events, then later and deep in its listener's
+/// first accepted connection, and in a later one); a refusal per port;
 /// none on a client's events without a client connection. Either way, per client two
 /// resets of it and of each of its redials up to [`LATER_CONNECTIONS`] (after a `received`,
 /// after a `sent`) and a slow close; per listener a reset and a slow close of each of its
@@ -757,8 +809,8 @@ pub(crate) fn most_faults(
                 .count();
             let crashed_by_servers = hosts_crashed_by_servers(topology, &crossings).len();
             (
-                3 * timed_pairs(topology, &crossings) + later * redialled_near_a_listener,
-                usize::from(first_timed) * may_crash + 2 * crashed_by_servers,
+                3 * timed_pairs(topology, &crossings) + (later + 1) * redialled_near_a_listener,
+                usize::from(first_timed) * may_crash + 3 * crashed_by_servers,
             )
         }
     };
@@ -797,6 +849,28 @@ const LATER_CONNECTIONS: u32 = 3;
 /// The last connection a listener's first accepted connection dials (`p1.1~2`: a proxy's
 /// onward connection and its first redial) a plan's resets may reach.
 const ONWARD_CONNECTIONS: u32 = 2;
+
+/// The last redial of a client (`c1~8`) and the last accepted connection of a listener
+/// (`server.8`) whose events time a partition or a crash in a later session.
+const LATER_SESSIONS: u32 = 8;
+
+/// A later session, from the `first`th (1 or 2) to the [`LATER_SESSIONS`]th, the nearer the
+/// likelier: a bound drawn from `first`, 2, 4 and 8 (from 2 for `first` 2), then a session up
+/// to it (the `first`th about half the time, the fifth to the eighth about one time in
+/// eight for `first` 1, one in six for `first` 2).
+fn later_session(rng: &mut ChaCha8Rng, first: u32) -> u32 {
+    let bound = 1 << rng.random_range(first.ilog2()..=LATER_SESSIONS.ilog2());
+    rng.random_range(first..=bound)
+}
+
+/// One of a session's first [`DEEP_PARTITION_MAX_EVENTS`] events, each scale as likely: a
+/// bound drawn from 1, 2, 4, ... 1024, then an event up to it (the first with a chance of
+/// about 0.18, one past the 64th of about 0.28): where in a later session a bug shows is not
+/// known, early as for a resend on a redial or deep as for a segment a server starts.
+fn session_nth(rng: &mut ChaCha8Rng) -> u32 {
+    let bound = 1 << rng.random_range(0..=DEEP_PARTITION_MAX_EVENTS.ilog2());
+    rng.random_range(1..=bound)
+}
 
 /// One of a connection's first [`SERVER_LOSS_MAX_EVENTS`] events, the first few the likeliest:
 /// a bound drawn from 1, 2, 4, ... 64, then an event up to it (the first with a chance of
@@ -1234,10 +1308,10 @@ mod tests {
                     _ => None,
                 })
                 .collect();
-            // Without a window, again after one of its listener's first events, and deep in
-            // that connection.
+            // Without a window, again after one of its listener's first events, deep in that
+            // connection, and in a later one.
             let expected: &[&str] = match window {
-                None => &["backend", "backend", "backend"],
+                None => &["backend", "backend", "backend", "backend"],
                 Some(_) => &["backend"],
             };
             assert_eq!(crashed, expected, "{window:?}");
@@ -1297,13 +1371,13 @@ mod tests {
         assert_eq!(server_resets(&none), []);
     }
 
-    /// Whether `fault` is a crash timed by a server's connection (`server.1`): drawn apart
-    /// from the crashes timed by a client's first events.
+    /// Whether `fault` is a crash timed by a listener's first accepted connection
+    /// (`server.1`): drawn apart from the crashes timed by a client's first events.
     fn late_crash(fault: &Fault) -> bool {
         matches!(
             (&fault.trigger, &fault.kind),
             (Trigger::After(event), FaultKind::Crash { .. }) if event.conn.contains('.')
-        )
+        ) && !later_session_fault(fault)
     }
 
     #[test]
@@ -1370,8 +1444,11 @@ mod tests {
             );
             let server_reset =
                 |f: &Fault| matches!(&f.kind, FaultKind::Reset { conn } if conn.contains('.'));
+            let later_crash =
+                |f: &Fault| later_session_fault(f) && matches!(f.kind, FaultKind::Crash { .. });
             let kept: Vec<&Fault> = (plan.faults.iter())
-                .filter(|f| !late_crash(f) && !server_reset(f) && !server_slow_close(f))
+                .filter(|f| !late_crash(f) && !later_crash(f))
+                .filter(|f| !server_reset(f) && !server_slow_close(f))
                 .collect();
             assert_eq!(
                 kept,
@@ -1844,8 +1921,8 @@ mod tests {
         for seed in 0..200 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             // The first draw's partition, the later one, one for each redial, then the deep
-            // one.
-            assert_eq!(plan.faults.len(), 6, "{}", plan.describe());
+            // one and the one in a later session.
+            assert_eq!(plan.faults.len(), 7, "{}", plan.describe());
             for (fault, conn) in plan.faults[1..].iter().zip(["c1", "c1~1", "c1~2", "c1~3"]) {
                 let (
                     Trigger::After(event),
@@ -1910,7 +1987,7 @@ mod tests {
         matches!(
             (&fault.trigger, &fault.kind),
             (Trigger::After(event), FaultKind::Partition { .. })
-                if event.nth > LATE_PARTITION_MAX_EVENTS
+                if event.nth > LATE_PARTITION_MAX_EVENTS && !event.conn.contains('~')
         )
     }
 
@@ -1929,10 +2006,34 @@ mod tests {
             && matches!(&fault.trigger, Trigger::After(e) if e.nth > SERVER_LOSS_MAX_EVENTS)
     }
 
-    /// Where the deep crashes start in `plan`: its end without them.
+    /// Where the deep crashes start in `plan`: where the faults of later sessions start
+    /// without them.
     fn deep_crashes_from(plan: &FaultPlan) -> usize {
         (plan.faults.iter())
             .position(deep_crash)
+            .unwrap_or(later_sessions_from(plan))
+    }
+
+    /// Whether `fault` is timed by a later session: a partition after a redial's `sent` or
+    /// `received`, a crash after a `received` or `sent` of a listener's second or later
+    /// accepted connection.
+    fn later_session_fault(fault: &Fault) -> bool {
+        let Trigger::After(event) = &fault.trigger else {
+            return false;
+        };
+        match &fault.kind {
+            FaultKind::Partition { .. } => {
+                event.conn.contains('~') && event.callback != "connecting"
+            }
+            FaultKind::Crash { .. } => (event.conn.rsplit_once('.')).is_some_and(|(_, k)| k != "1"),
+            _ => false,
+        }
+    }
+
+    /// Where the faults of later sessions start in `plan`: its end without them.
+    fn later_sessions_from(plan: &FaultPlan) -> usize {
+        (plan.faults.iter())
+            .position(later_session_fault)
             .unwrap_or(plan.faults.len())
     }
 
@@ -1985,7 +2086,7 @@ mod tests {
         let (mut callbacks, mut nths) = (BTreeMap::new(), Vec::new());
         for seed in 0..400 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            let deep = &plan.faults[deep_partitions_from(&plan)..];
+            let deep = &plan.faults[deep_partitions_from(&plan)..deep_crashes_from(&plan)];
             assert_eq!(deep.len(), 1, "seed {seed}: {}", plan.describe());
             let (
                 Trigger::After(event),
@@ -2057,7 +2158,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for seed in 0..200 {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
-            let deep = &plan.faults[deep_crashes_from(&plan)..];
+            let deep = &plan.faults[deep_crashes_from(&plan)..later_sessions_from(&plan)];
             assert_eq!(deep.len(), 1, "seed {seed}: {}", plan.describe());
             assert!(deep.iter().all(deep_crash), "{}", plan.describe());
             let (Trigger::After(event), FaultKind::Crash { host, .. }) =
@@ -2088,14 +2189,128 @@ mod tests {
             let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
             let first = deep_crashes_from(&plan);
             assert!(
-                plan.faults[first..].iter().all(deep_crash),
+                plan.faults[first..later_sessions_from(&plan)]
+                    .iter()
+                    .all(deep_crash),
                 "{}",
                 plan.describe()
             );
             assert!(deep_partitions_from(&plan) < first, "{}", plan.describe());
-            drawn += plan.faults.len() - first;
+            drawn += later_sessions_from(&plan) - first;
         }
         // One draw a plan, with probability 0.5.
         assert!((25..=75).contains(&drawn), "{drawn} in 100 plans");
+    }
+
+    /// Each client's host is cut from a listening host after one of the `sent` or
+    /// `received` of one of its redials `c1~1` to `c1~8`, and each host that may crash
+    /// crashes after one of the `received` or `sent` of its listener's second to eighth
+    /// accepted connection: the nearer session and the nearer event the likelier, each up to
+    /// the 1024th. Not with a fault window.
+    #[test]
+    fn later_sessions_are_cut_and_crashed_mid_way() {
+        let settings = FaultSettings {
+            partitions: 1.0,
+            partition_ms: Span::new(20, 40),
+            crashes: 1.0,
+            crash_down_ms: Span::new(10, 30),
+            ..FaultSettings::default()
+        };
+        let (mut sessions, mut nths) = (BTreeMap::new(), Vec::new());
+        let mut callbacks = std::collections::BTreeSet::new();
+        for seed in 0..400 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let later = &plan.faults[later_sessions_from(&plan)..];
+            assert_eq!(later.len(), 2, "seed {seed}: {}", plan.describe());
+            let (
+                Trigger::After(cut),
+                FaultKind::Partition {
+                    a, b, duration_ms, ..
+                },
+            ) = (&later[0].trigger, &later[0].kind)
+            else {
+                panic!(
+                    "seed {seed}: {} is not a partition after an event",
+                    later[0]
+                );
+            };
+            assert_eq!(pair(a, b), pair("client", "server"), "{}", later[0]);
+            assert!((20..=40).contains(duration_ms), "{}", later[0]);
+            let (
+                Trigger::After(crash),
+                FaultKind::Crash {
+                    host,
+                    restart_after_ms,
+                },
+            ) = (&later[1].trigger, &later[1].kind)
+            else {
+                panic!("seed {seed}: {} is not a crash after an event", later[1]);
+            };
+            assert_eq!(host, "server", "{}", later[1]);
+            assert!(restart_after_ms.is_some_and(|ms| (10..=30).contains(&ms)));
+            for (event, stem) in [(cut, "c1~"), (crash, "server.")] {
+                let k: u32 = (event.conn.strip_prefix(stem))
+                    .and_then(|k| k.parse().ok())
+                    .unwrap_or_else(|| panic!("seed {seed}: {}", event.conn));
+                let first = if stem == "c1~" { 1 } else { 2 };
+                assert!((first..=LATER_SESSIONS).contains(&k), "{}", event.conn);
+                assert!((1..=DEEP_PARTITION_MAX_EVENTS).contains(&event.nth));
+                *sessions.entry((stem, k == first, k > 4)).or_insert(0) += 1;
+                callbacks.insert((stem, event.callback.clone()));
+                nths.push(event.nth);
+            }
+        }
+        // The first session drawn about half the time, the fifth to the eighth about one
+        // time in eight (one in six from the second).
+        for stem in ["c1~", "server."] {
+            let nearest = sessions.get(&(stem, true, false)).copied().unwrap_or(0);
+            let far = sessions.get(&(stem, false, true)).copied().unwrap_or(0);
+            assert!((160..=240).contains(&nearest), "{stem}: {sessions:?}");
+            assert!((25..=100).contains(&far), "{stem}: {sessions:?}");
+        }
+        assert_eq!(callbacks.len(), 4, "sent and received each: {callbacks:?}");
+        // The first event about one time in six, past the 64th more than one in five.
+        let first = nths.iter().filter(|n| **n == 1).count();
+        let deep = nths
+            .iter()
+            .filter(|n| **n > LATE_PARTITION_MAX_EVENTS)
+            .count();
+        assert!(
+            (90..=200).contains(&first),
+            "{first} of 800 at the first event"
+        );
+        assert!((160..=300).contains(&deep), "{deep} of 800 past the 64th");
+        let windowed = FaultSettings {
+            fault_window_ms: Some(Span::new(0, 100)),
+            ..settings
+        };
+        let plan = FaultPlan::generate(Seed(1), &windowed, &topology());
+        assert!(
+            !plan.faults.iter().any(later_session_fault),
+            "{}",
+            plan.describe()
+        );
+    }
+
+    /// The faults of later sessions are drawn last, from a stream of their own: appended to
+    /// the faults drawn before them, none of which is one.
+    #[test]
+    fn later_sessions_come_after_every_other_fault() {
+        let settings = some_of_each_kind();
+        let mut drawn = 0;
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let first = later_sessions_from(&plan);
+            assert!(deep_crashes_from(&plan) <= first, "{}", plan.describe());
+            assert!(
+                plan.faults[first..].iter().all(later_session_fault),
+                "{}",
+                plan.describe()
+            );
+            assert!(plan.faults[..first].iter().any(redial_refusal));
+            drawn += plan.faults.len() - first;
+        }
+        // A partition a plan (probability 1) and a crash half the time.
+        assert!((125..=175).contains(&drawn), "{drawn} in 100 plans");
     }
 }

@@ -869,7 +869,7 @@ fn fault_settings_that_could_draw_too_many_faults_are_refused() {
 
 /// Without a fault window the traffic times every partition: hosts nothing runs on get
 /// none, however many (the count took one per pair of hosts, 11,476, and refused this file,
-/// whose plans hold at most 6 partitions).
+/// whose plans hold at most 7 partitions).
 #[test]
 fn without_a_fault_window_hosts_nothing_runs_on_count_no_partition() {
     let hosts: Vec<String> = (0..150).map(|i| format!("\"h{i}\"")).collect();
@@ -935,9 +935,9 @@ fn fault_settings_whose_refusals_pass_the_limit_are_refused() {
 }
 
 /// Later partitions count only the pairs of hosts a connection crosses: 100 clients, each on
-/// a host of its own, on one server draw at most 100 of them (as many deep in a session, and
-/// 300 at redials), not one per pair of client hosts (4,950 more, which had this file
-/// refused).
+/// a host of its own, on one server draw at most 100 of them (as many deep in a session and
+/// as many in later sessions, and 300 at redials), not one per pair of client hosts (4,950
+/// more, which had this file refused).
 #[test]
 fn later_partitions_count_only_the_pairs_connections_cross() {
     let clients: String = (1..=100)
