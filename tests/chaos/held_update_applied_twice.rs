@@ -18,13 +18,23 @@
 //! healed: not caught in seeds 0..3000. The swarm now also cuts a pair of hosts after one
 //! of a client connection's 65th to 1024th `sent` or `received` (eighteenth session), and
 //! catches it at seed 392.
+//!
+//! A replica that follows the feed on a connection of its own, dialled once the snapshot is
+//! whole (`replicating_fed(.., true)`), has the same bug on a redial (`c1~1`, or later after
+//! losses): the swarm cut a redial only as it connects, before the feed started, and the
+//! partitions timed by the client's first connection come during the snapshot: not caught in
+//! seeds 0..3000. The swarm now also cuts a client's host after one of the `sent` or
+//! `received` of one of its redials up to `c1~8` (nineteenth session), and catches it at
+//! seed 114 (12 of seeds 0..3000), shrunk to 3 faults: a crash during the snapshot, a reset
+//! of `c1~3` after its 1st `sent`, and a one-way partition for 511 ms after the feed
+//! connection `c1~4`'s 2nd `received`: the client's fifth connection, cut mid-way.
 
 use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches, fault_after};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::fault::{FaultKind, FaultPlan};
+use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan, Trigger};
 use tcpnotify_sim::run::SharedState;
 use tcpnotify_sim::{factory, run_passing, run_state, Scenario, Seed};
 
@@ -120,6 +130,11 @@ impl TcpConnectionNotify for Publisher {
 struct Replica {
     /// Whether an update is applied only after the last applied (the fix).
     fixed: bool,
+    /// Whether the feed is followed on a connection of its own, dialled once the snapshot
+    /// is whole, rather than on the snapshot's.
+    own_feed: bool,
+    /// Whether this connection fetched pages of the snapshot.
+    fetched: bool,
 }
 
 impl Replica {
@@ -133,6 +148,11 @@ impl Replica {
         };
         if pages < PAGES {
             conn.write(message(PAGE, pages + 1));
+            return;
+        }
+        if self.own_feed && self.fetched {
+            // The feed's connection is dialled as this one closes.
+            conn.dispose();
             return;
         }
         conn.write(message(FOLLOW, next));
@@ -168,7 +188,11 @@ impl Replica {
         }
         session.dials += 1;
         drop(session);
-        conn.dial(Replica { fixed: self.fixed }, "server", "7000");
+        let next = Replica {
+            fetched: false,
+            ..*self
+        };
+        conn.dial(next, "server", "7000");
     }
 }
 
@@ -180,6 +204,7 @@ impl TcpConnectionNotify for Replica {
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
         match parsed(&data) {
             (PAGE, page) => {
+                self.fetched = true;
                 {
                     let session = shared();
                     let mut session = session.lock();
@@ -215,6 +240,11 @@ impl TcpConnectionNotify for Replica {
 }
 
 fn replicating(fixed: bool) -> Scenario {
+    replicating_fed(fixed, false)
+}
+
+/// The replica with its feed on a connection of its own (`own_feed`) or on the snapshot's.
+fn replicating_fed(fixed: bool, own_feed: bool) -> Scenario {
     Scenario::new("held-update-applied-twice")
         .listener("publisher", "server", 7000, factory(Publisher::default))
         .client(
@@ -222,7 +252,11 @@ fn replicating(fixed: bool) -> Scenario {
             "client",
             "server",
             7000,
-            factory(move || Replica { fixed }),
+            factory(move || Replica {
+                fixed,
+                own_feed,
+                fetched: false,
+            }),
         )
         .duration_ms(8000)
         .property("applied-once", |run| {
@@ -279,4 +313,48 @@ fn held_update_applied_twice_is_caught_by_the_swarm() {
 #[test]
 fn held_update_deduplicated_passes_many_seeds() {
     assert_fix_passes_many(replicating(true));
+}
+
+/// With the feed on a connection of its own, a partition of 400 ms after that connection's
+/// 5th `received` (its 5th update) holds the next updates past the gap timer.
+#[test]
+fn held_update_on_its_own_feed_connection_is_caught_by_a_partition_by_hand() {
+    let mut plan = FaultPlan::quiet(Seed(1));
+    let cut = FaultKind::Partition {
+        a: "client".into(),
+        b: "server".into(),
+        duration_ms: 400,
+        one_way: false,
+    };
+    plan.faults = vec![fault_after("c1~1", "received", 5, cut)];
+    assert_plan_catches(
+        &replicating_fed(false, true),
+        &replicating_fed(true, true),
+        &plan,
+        "applied-once",
+    );
+}
+
+/// With the feed on a connection of its own the swarm catches it with a partition timed by
+/// that connection, a redial of the client: first at seed 114. Without the partitions of
+/// later sessions no seed of 0..3000 caught it.
+#[test]
+fn held_update_on_its_own_feed_connection_is_caught_by_the_swarm() {
+    let failure = assert_caught(&replicating_fed(false, true), "applied-once");
+    assert_eq!(failure.seed, Seed(114), "{failure}");
+    let timed_by_a_redial = |fault: &Fault| {
+        matches!(
+            (&fault.trigger, &fault.kind),
+            (Trigger::After(event), FaultKind::Partition { .. })
+                if event.conn.starts_with("c1~") && event.callback != "connecting"
+        )
+    };
+    let faults = &failure.shrunk.plan.faults;
+    assert!(faults.iter().any(timed_by_a_redial), "{failure}");
+}
+
+/// The fix passes the swarm with the feed on a connection of its own too.
+#[test]
+fn held_update_deduplicated_on_its_own_feed_connection_passes_many_seeds() {
+    assert_fix_passes_many(replicating_fed(true, true));
 }

@@ -66,7 +66,9 @@
 //! timed crashes by a listener's later accepted connections (nineteenth session): a collector
 //! that acknowledges readings as it buffers them and writes its buffer only when a
 //! connection closes, shown by a crash during the data connection that follows a sensor's
-//! registration (`acked_before_written`).
+//! registration (`acked_before_written`); and the replica of `held_update_applied_twice`
+//! following its feed on a connection of its own, caught once the swarm cut redials after
+//! their `sent` and `received` too.
 //!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
