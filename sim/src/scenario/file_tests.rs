@@ -526,6 +526,25 @@ fn an_integer_beyond_64_bits_is_named_by_its_whole_field_however_many_follow() {
     );
 }
 
+/// What follows an overflowed number on its own line is not parsed to name its field: a seed
+/// in an inline table before 3,000 overflowed numbers on that line keeps its field and hint
+/// (parsed up to the end of its line, each of those numbers took a parse of the line, and
+/// the budget ran out at the key `plan`, without the hint).
+#[test]
+fn an_integer_beyond_64_bits_is_named_by_its_field_however_many_follow_on_its_line() {
+    let big = "18446744073709551615";
+    let row = vec![big; 3000].join(", ");
+    let text = GOOD.replace(
+        "seed = 7",
+        &format!("plan = {{ seed = {big}, x = [{row}] }}"),
+    );
+    assert_eq!(
+        parse_err(&text),
+        "bad.toml:3: plan.seed: integer number overflowed (TOML integers go up to \
+         9223372036854775807; a larger seed is written as a string, \"18446744073709551615\")"
+    );
+}
+
 #[test]
 fn of_several_unknown_fields_in_a_table_the_first_by_name_is_reported() {
     // The order `toml`'s sorted tables gave; kept when loading moved to `toml_edit`, whose

@@ -201,25 +201,25 @@ impl<'a> Locator<'a> {
     /// The field of the integer at `span` that TOML cannot hold. The parser refuses the
     /// file there, before serde could name the field, and gives no document to find it in;
     /// so the file is parsed again with that number written as a string of the same length
-    /// (every byte offset stays). Only the text up to the end of the number's line is parsed,
-    /// with what is open there (arrays or inline tables over several lines, up to
-    /// [`MAX_CLOSED`]) closed as the parser asks: what comes after does not change the
-    /// field, and a file of many overflowed numbers would stop the parse at the next (past
-    /// 16 of them, the error named the key on the line alone, and a seed lost its hint).
+    /// (every byte offset stays). Only the text up to the number's end is parsed, with what
+    /// is open there (arrays or inline tables, up to [`MAX_CLOSED`]) closed as the parser
+    /// asks: what comes after does not change the field, and would stop the parse at the
+    /// next overflowed number (on the number's own line too: a line of thousands took a
+    /// parse each, and a seed written in one lost its hint) or at a string it leaves open.
     /// Failing that, the whole file. Each later overflowed number a parse meets is written
     /// as a string too, and parsed again, within [`MAX_OVERFLOW_PARSE_BYTES`]. `None` if
     /// nothing parses within it.
     fn overflowed_field(&self, span: Range<usize>) -> Option<String> {
         let at = span.start;
         let mut text = self.text.to_string();
+        let number_end = span.end;
         as_string(&mut text, span)?;
-        let line_end = text[at..].find('\n').map_or(text.len(), |end| at + end);
         let mut budget = MAX_OVERFLOW_PARSE_BYTES;
         let mut closers = String::new();
         let mut whole = false;
         loop {
             let parsed = match whole {
-                false => format!("{}\n{closers}", &text[..line_end]),
+                false => format!("{}\n{closers}", &text[..number_end]),
                 true => text.clone(),
             };
             budget = budget.checked_sub(parsed.len())?;
