@@ -43,10 +43,15 @@ fn cargo_run_line() -> &'static str {
 
 #[test]
 fn started_by_cargo_the_repro_line_is_cargo_run() {
-    // Tests run with cargo's environment, as `cargo run` gives it.
+    // Tests run with cargo's environment, as `cargo run` gives it. The target folder is
+    // named as `CARGO_TARGET_DIR` would name it: given by `--target-dir` or a config file
+    // instead, under a name other than `target`, the binary cannot tell it was built there.
+    let exe = Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
+    let target = exe.parent().and_then(Path::parent).unwrap();
     assert_eq!(
         repro_with("cargo", |c| {
-            c.env("CARGO_PKG_NAME", "tcpnotify-sim");
+            c.env("CARGO_PKG_NAME", "tcpnotify-sim")
+                .env("CARGO_TARGET_DIR", target);
         }),
         cargo_run_line()
     );
