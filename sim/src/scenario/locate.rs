@@ -19,11 +19,13 @@ use toml_edit::visit_mut::VisitMut;
 const MAX_MESSAGE_CHARS: usize = 400;
 
 /// Arrays and inline tables over several lines an overflowed number may be nested in for its
-/// field to be found from the text up to its line: a parse each.
+/// field to be found from the text up to it: a parse each.
 const MAX_CLOSED: usize = 8;
 
 /// Bytes that finding an overflowed number's field may parse in all: sixteen parses of a file
-/// of [`MAX_FILE_BYTES`] (about 2 s), thousands of a file of a few kilobytes.
+/// of [`MAX_FILE_BYTES`], thousands of a file of a few kilobytes. A parse's time grows with
+/// what the text holds (a file of millions of array elements takes seconds), not only its
+/// bytes.
 const MAX_OVERFLOW_PARSE_BYTES: usize = 16 * MAX_FILE_BYTES as usize;
 
 /// A scenario or plan file that cannot be used.
