@@ -7,7 +7,7 @@ use crate::support::callbacks_of;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify, TcpListenNotify, TcpListener};
 use tcpnotify_sim::fault::MAX_SEGMENTS_IN_FLIGHT;
 use tcpnotify_sim::notifiers::{Echo, Sender};
-use tcpnotify_sim::run::{Ended, EventKind};
+use tcpnotify_sim::run::{run, Ended, EventKind, LimitError, RunError};
 use tcpnotify_sim::scenario::{factory, listen_factory, Scenario};
 use tcpnotify_sim::{run_passing, seed_or, FaultSettings};
 
@@ -260,4 +260,66 @@ fn thousands_of_connections_dialled_from_one_callback_all_connect() {
             "{who}"
         );
     }
+}
+
+/// Dials itself to `dead` again each time it is refused there, leaking a port of its host
+/// per attempt (turmoil never frees a refused attempt's port).
+struct RedialForever;
+
+impl TcpConnectionNotify for RedialForever {
+    fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
+        conn.dial(RedialForever, "dead", "7000");
+    }
+}
+
+/// Refused, it starts `chains` [`RedialForever`]s.
+struct RedialChains(usize);
+
+impl TcpConnectionNotify for RedialChains {
+    fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
+        for _ in 0..self.0 {
+            conn.dial(RedialForever, "dead", "7000");
+        }
+    }
+}
+
+/// The limit of the simulator that `scenario`'s run under seed 1 reached, which must be the
+/// ephemeral ports of host `client`.
+fn assert_ports_exhausted(scenario: &Scenario) {
+    match run(scenario, &scenario.plan_for(seed_or(1))) {
+        Err(RunError::LimitReached {
+            limit: LimitError::EphemeralPortsUsed { host },
+            ..
+        }) => assert_eq!(host, "client"),
+        Err(e) => panic!("another error: {e}"),
+        Ok(outcome) => panic!("the run ended: {}", outcome.ended),
+    }
+}
+
+/// A host that dials more connections at once than it has ephemeral ports (a load generator
+/// opening 17,000 from one `connected`) reaches a limit of the simulator, not of the notifier:
+/// the run ends with an error naming it, where turmoil's panic ("Host: 'client' ports
+/// exhausted") was judged a failed `no_panic` (helper-95). The dials after the first that
+/// found no port wait, unsent, for the run's end (each would have searched every port again
+/// to panic: 17,000 took a minute).
+#[test]
+fn a_host_dialling_more_connections_at_once_than_it_has_ports_reaches_a_simulator_limit() {
+    let scenario = Scenario::new("fan-out")
+        .listener("server", "server", 7000, factory(|| Echo))
+        .client("c1", "client", "server", 7000, factory(|| FanOut(17_000)))
+        .faults(FaultSettings::quiet());
+    assert_ports_exhausted(&scenario);
+}
+
+/// A host redialling a refusing server over a long run leaks a port per refusal, as turmoil
+/// never frees it: past its 16,384 ports, the run ends with the simulator's limit named, not
+/// a failed `no_panic` (helper-95).
+#[test]
+fn a_host_leaking_ports_through_refused_redials_reaches_a_simulator_limit() {
+    let scenario = Scenario::new("redial-forever")
+        .host("dead")
+        .client("c1", "client", "dead", 7000, factory(|| RedialChains(64)))
+        .duration_ms(60_000)
+        .faults(FaultSettings::quiet());
+    assert_ports_exhausted(&scenario);
 }

@@ -15,7 +15,7 @@ pub(crate) enum CliError {
     /// A scenario or plan file that cannot be used.
     #[error(transparent)]
     File(#[from] ScenarioError),
-    /// A scenario the runner refused.
+    /// A scenario the runner refused, or a limit of the simulator its run reached.
     #[error(transparent)]
     Run(#[from] RunError),
     /// A file no timeline could be drawn from.

@@ -199,7 +199,7 @@ fn write_artifacts(
         let rerun = Rerun::of(&file.scenario, failure, &plan, None);
         if let Some(Err(e)) = &rerun.result {
             failed.notes.push(format!(
-                "trace.txt, trace.jsonl, timeline.html, shrunk.toml: the run could not start: {e}"
+                "trace.txt, trace.jsonl, timeline.html, shrunk.toml: the run has no verdict: {e}"
             ));
         }
         let shrunk = match rerun.shrinkable() {

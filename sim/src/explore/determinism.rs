@@ -37,11 +37,11 @@ impl fmt::Display for Difference {
 }
 
 /// What a determinism check compares of one run: its whole trace in both renderings, or the
-/// error it could not start with.
+/// error that left it without a verdict.
 pub(crate) fn rendering(result: &Result<Verdict, RunError>) -> String {
     match result {
         Ok(verdict) => verdict.outcome.trace.render_for_comparison(),
-        Err(e) => format!("the run could not start: {e}\n"),
+        Err(e) => format!("the run has no verdict: {e}\n"),
     }
 }
 

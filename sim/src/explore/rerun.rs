@@ -18,7 +18,8 @@ use std::fmt;
 pub enum NotShrunk {
     /// It ran past the seed timeout: it was not run again, as every run of it would.
     TimedOut,
-    /// Run again, it could not start (the runner refused the plan or scenario).
+    /// Run again, it had no verdict (the runner refused the plan or scenario, or the run
+    /// reached a limit of the simulator).
     RunError,
     /// Two runs of it in the sweep differed: shrinking needs a failure that repeats.
     Nondeterministic,
@@ -31,7 +32,7 @@ impl fmt::Display for NotShrunk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NotShrunk::TimedOut => write!(f, "every run of this seed outlasts the timeout"),
-            NotShrunk::RunError => write!(f, "run again, the seed could not start"),
+            NotShrunk::RunError => write!(f, "run again, the seed has no verdict"),
             NotShrunk::Nondeterministic => write!(
                 f,
                 "two runs of this seed differed, and shrinking needs a failure that repeats"

@@ -25,7 +25,8 @@ pub const NONDETERMINISTIC: &str = "nondeterministic";
 pub enum FailureKind {
     /// The run broke a contract rule or an end condition of the scenario.
     Failed,
-    /// The run could not start (a plan or scenario the runner refused).
+    /// The run has no verdict: a plan or scenario the runner refused, or a limit of the
+    /// simulator it reached (`RunError::LimitReached`).
     RunError,
     /// The run took longer than the seed timeout in wall-clock time and was stopped.
     TimedOut,

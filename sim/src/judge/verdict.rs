@@ -91,10 +91,11 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The signature of a run that could not start (a plan or scenario the runner refused).
+/// The signature of a run that could not start (a plan or scenario the runner refused) or
+/// that reached a limit of the simulator partway (`RunError::LimitReached`).
 pub const RUN_ERROR: &str = "run_error";
 
-/// The signature of a judged run: its first failure's, [`RUN_ERROR`] if it could not start,
+/// The signature of a judged run: its first failure's, [`RUN_ERROR`] if it has no verdict,
 /// or `None` if it passed. Sweeps, reruns and shrinking compare runs by it.
 pub fn signature_of(result: &Result<Verdict, RunError>) -> Option<String> {
     match result {

@@ -31,7 +31,13 @@
 //! taken for the life of the simulation once a connect attempt used it (turmoil never frees
 //! the socket of a refused or abandoned attempt). A host that could make more attempts than
 //! that is refused before the run starts ([`LimitError::EphemeralPorts`]), rather than
-//! panicking inside turmoil ("ports exhausted") halfway through.
+//! panicking inside turmoil ("ports exhausted") halfway through. The connections notifiers
+//! dial are not known before the run: a host that dials more than its ports at once, or leaks
+//! them through many refused or abandoned attempts, still makes turmoil panic, and the run
+//! ends with that limit named ([`LimitError::EphemeralPortsUsed`]) and no verdict, as an error
+//! of the simulator rather than a failed `no_panic`. Failing such a connect as a kernel would
+//! (`AddrNotAvailable`) needs the count of the ports turmoil holds, which it does not show
+//! (a reset it receives frees a port at a moment the stack sees only later).
 
 use crate::fault::MAX_SEGMENTS_IN_FLIGHT;
 use crate::fault::{FaultKind, FaultPlan};
@@ -76,6 +82,39 @@ pub enum LimitError {
         /// The most connect attempts it could make in the run.
         attempts: usize,
     },
+    /// One host's notifiers dialled (`TcpConnection::dial`) when every one of its ephemeral
+    /// ports was taken, which no scenario tells before the run: turmoil panicked ("ports
+    /// exhausted"), where a kernel would have failed the connect.
+    #[error(
+        "host {host:?} used all its {EPHEMERAL_PORTS} ephemeral ports (turmoil never frees \
+         the port of a refused or abandoned connect attempt): dial fewer connections at once \
+         from its notifiers, or redial a refusing peer less often"
+    )]
+    EphemeralPortsUsed {
+        /// The host whose ports ran out.
+        host: String,
+    },
+}
+
+impl LimitError {
+    /// The limit a panic of turmoil's says the run reached, from `panic` as the panic hook
+    /// shows it (`panicked at FILE:LINE:COLUMN:\nMESSAGE`), or `None` for any other panic.
+    /// turmoil 0.7.2 panics in its `host.rs` with "Host: 'HOST' ports exhausted" when a
+    /// connect finds no ephemeral port free; the file tells it from a notifier's panic of the
+    /// same words.
+    pub(crate) fn reached_in(panic: &str) -> Option<LimitError> {
+        let (location, message) = panic.strip_prefix("panicked at ")?.split_once(":\n")?;
+        let file = location.rsplitn(3, ':').nth(2)?;
+        if !file.contains("turmoil") || !file.ends_with("host.rs") {
+            return None;
+        }
+        let host = message
+            .strip_prefix("Host: '")?
+            .strip_suffix("' ports exhausted")?;
+        Some(LimitError::EphemeralPortsUsed {
+            host: host.to_string(),
+        })
+    }
 }
 
 /// The turmoil capacities of one run.
@@ -207,6 +246,31 @@ mod tests {
         let caps = Capacities::for_run(&clients(1000, "client"), &quiet).unwrap();
         assert_eq!(caps.tcp, 2 * EPHEMERAL_PORTS);
         assert!(caps.tcp > TCP_CAPACITY);
+    }
+
+    #[test]
+    fn turmoil_running_out_of_a_hosts_ports_is_a_limit_and_other_panics_are_not() {
+        let turmoil = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
+                       turmoil-0.7.2/src/host.rs:116:9";
+        let panic = |location: &str, message: &str| format!("panicked at {location}:\n{message}");
+        assert_eq!(
+            LimitError::reached_in(&panic(turmoil, "Host: 'client' ports exhausted")),
+            Some(LimitError::EphemeralPortsUsed {
+                host: "client".into()
+            })
+        );
+        // The same words from a notifier, or another panic of turmoil's, are not the limit.
+        let notifier = "tests/simulation/dial.rs:12:5";
+        assert_eq!(
+            LimitError::reached_in(&panic(notifier, "Host: 'client' ports exhausted")),
+            None
+        );
+        let full = "192.168.0.1:7000 server socket buffer full";
+        assert_eq!(LimitError::reached_in(&panic(turmoil, full)), None);
+        let err = LimitError::EphemeralPortsUsed {
+            host: "client".into(),
+        };
+        assert!(err.to_string().contains("16384 ephemeral ports"), "{err}");
     }
 
     #[test]

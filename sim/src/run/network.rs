@@ -11,6 +11,7 @@
 //! with a refusal at turmoil's moment (`outside.rs`).
 
 use super::outside::{Answer, OutsideHosts};
+use super::runner::limit_reached;
 use super::teardown::Teardown;
 use crate::fault::{FaultLayer, FaultNetwork, Peek};
 use rustc_hash::FxHashMap;
@@ -237,6 +238,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        if !*this.sent && limit_reached() {
+            // The run is over: it ends after this step with the limit turmoil reached, and a
+            // connect now would search all of a full host's ports again (0.1 s) to panic.
+            return Poll::Pending;
+        }
         let Some(connect) = this.connect.as_mut().as_pin_mut() else {
             return match this.beyond {
                 Beyond::Silent => Poll::Pending,

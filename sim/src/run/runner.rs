@@ -66,7 +66,8 @@ pub struct RunOutcome {
     pub context: RunContext,
 }
 
-/// A run that could not start, or was stopped from outside before it ended.
+/// A run that could not start, reached a limit of the simulator, or was stopped from outside
+/// before it ended.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The plan names a host or connection that does not exist, or is malformed.
@@ -78,6 +79,15 @@ pub enum RunError {
     /// The scenario exceeds a limit of the simulated network.
     #[error("scenario too large: {0}")]
     Limit(#[from] LimitError),
+    /// It reached a limit of the simulated network partway, which its notifiers' dials made
+    /// ([`LimitError::EphemeralPortsUsed`]): it has no verdict.
+    #[error("the simulator's limit reached at {at_ms} ms of simulated time: {limit}")]
+    LimitReached {
+        /// The limit.
+        limit: LimitError,
+        /// The simulated time it had reached, in milliseconds.
+        at_ms: u64,
+    },
     /// Its [`Cutoff`] stopped it (see [`run_until`]): it has no verdict.
     #[error("{stop} (stopped at {at_ms} ms of simulated time)")]
     Stopped {
@@ -106,6 +116,18 @@ enum Action {
 thread_local! {
     /// Panic messages of the run on this thread (turmoil runs every host on the calling thread).
     static PANICS: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Whether the run on this thread has reached a limit of the simulator: turmoil's first panic
+/// of the run said it ran out of a host's ports ([`LimitError::reached_in`]). The run then
+/// ends with that limit and no trace, after its step; until then every connect would panic
+/// again only after turmoil searched all the host's ports.
+pub(crate) fn limit_reached() -> bool {
+    PANICS.with(|p| {
+        (p.borrow().as_ref())
+            .and_then(|list| list.first())
+            .is_some_and(|first| LimitError::reached_in(first).is_some())
+    })
 }
 
 fn install_panic_recorder() {
@@ -333,6 +355,13 @@ fn run_pass(
     if let (Some(stop), true) = (loop_state.stopped, panics.is_empty()) {
         return Err(RunError::Stopped {
             stop,
+            at_ms: loop_state.elapsed_us() / 1000,
+        });
+    }
+    // turmoil's own panic at a limit of its network blames no notifier.
+    if let Some(limit) = panics.first().and_then(|p| LimitError::reached_in(p)) {
+        return Err(RunError::LimitReached {
+            limit,
             at_ms: loop_state.elapsed_us() / 1000,
         });
     }
