@@ -27,6 +27,7 @@ mod log_capture;
 mod log_line;
 mod network;
 mod outside;
+mod panics;
 mod recorder;
 mod runner;
 mod tally;

@@ -11,7 +11,7 @@
 //! with a refusal at turmoil's moment (`outside.rs`).
 
 use super::outside::{Answer, OutsideHosts};
-use super::runner::limit_reached;
+use super::panics::limit_reached;
 use super::teardown::Teardown;
 use crate::fault::{FaultLayer, FaultNetwork, Peek};
 use rustc_hash::FxHashMap;

@@ -20,6 +20,7 @@ use super::latency::{least_ms, LinkLatencies};
 use super::log_capture::LogCapture;
 use super::network::TurmoilNetwork;
 use super::outside::{Answer, OutsideHosts};
+use super::panics;
 use super::recorder::{Acted, FaultEnd, Fired, HostSink, RunState, Undo};
 use super::teardown::Teardown;
 use super::trace::{EventKind, Trace};
@@ -27,12 +28,11 @@ use crate::fault::FaultLayer;
 use crate::fault::{FaultKind, FaultPlan, Trigger};
 use crate::scenario::{ListenerSpec, NotifierFactory, Scenario};
 use crate::validate::{InvalidField, MAX_TRACE_EVENTS, UNCUT_AFTER_TRACE_EVENTS};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, UNIX_EPOCH};
 use tcpnotify::record::{Name, Recorded, RecordedListener};
@@ -113,42 +113,6 @@ enum Action {
     },
 }
 
-thread_local! {
-    /// Panic messages of the run on this thread (turmoil runs every host on the calling thread).
-    static PANICS: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
-}
-
-/// Whether the run on this thread has reached a limit of the simulator: turmoil's first panic
-/// of the run said it ran out of a host's ports ([`LimitError::reached_in`]). The run then
-/// ends with that limit and no trace, after its step; until then every connect would panic
-/// again only after turmoil searched all the host's ports.
-pub(crate) fn limit_reached() -> bool {
-    PANICS.with(|p| {
-        (p.borrow().as_ref())
-            .and_then(|list| list.first())
-            .is_some_and(|first| LimitError::reached_in(first).is_some())
-    })
-}
-
-fn install_panic_recorder() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let recorded = PANICS.with(|p| match p.borrow_mut().as_mut() {
-                Some(list) => {
-                    list.push(info.to_string());
-                    true
-                }
-                None => false,
-            });
-            if !recorded {
-                previous(info);
-            }
-        }));
-    });
-}
-
 /// The turmoil builder of a run under `plan` that may last `duration` of simulated time:
 /// turmoil's seed derived from the plan's, the fixed epoch, 1 ms ticks and the plan's least
 /// latency, fixed (a run varies each link's latency itself: `run::latency`).
@@ -195,7 +159,7 @@ fn run_pass(
     let topology = scenario.validated_topology().map_err(RunError::Scenario)?;
     plan.validate(&topology).map_err(RunError::Plan)?;
     let capacities = Capacities::for_run(scenario, plan)?;
-    install_panic_recorder();
+    panics::install_recorder();
 
     let longest = (scenario.duration_ms)
         .saturating_add(scenario.settle_ms)
@@ -349,9 +313,9 @@ fn run_pass(
         ),
     );
 
-    PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
+    panics::record();
     let result = logs.during(|| catch_unwind(AssertUnwindSafe(|| loop_state.run_steps())));
-    let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    let panics = panics::take();
     if let (Some(stop), true) = (loop_state.stopped, panics.is_empty()) {
         return Err(RunError::Stopped {
             stop,
@@ -639,7 +603,7 @@ impl Loop<'_, '_> {
                     }
                 }
             }
-            if PANICS.with(|p| p.borrow().as_ref().is_some_and(|l| !l.is_empty())) {
+            if panics::any() {
                 return Ended::Panicked {
                     message: String::new(),
                 };
