@@ -286,6 +286,12 @@ fn held_update_applied_twice_passes_on_a_quiet_network() {
 /// updates past the gap timer.
 #[test]
 fn held_update_applied_twice_is_caught_by_a_partition_by_hand() {
+    assert_caught_by_a_cut_after("c1", 85, false);
+}
+
+/// The replica (fed on a connection of its own with `own_feed`) caught, and its fix passing,
+/// with the plan of one partition of 400 ms after `conn`'s `nth` `received`.
+fn assert_caught_by_a_cut_after(conn: &str, nth: u32, own_feed: bool) {
     let mut plan = FaultPlan::quiet(Seed(1));
     let cut = FaultKind::Partition {
         a: "client".into(),
@@ -293,10 +299,10 @@ fn held_update_applied_twice_is_caught_by_a_partition_by_hand() {
         duration_ms: 400,
         one_way: false,
     };
-    plan.faults = vec![fault_after("c1", "received", 85, cut)];
+    plan.faults = vec![fault_after(conn, "received", nth, cut)];
     assert_plan_catches(
-        &replicating(false),
-        &replicating(true),
+        &replicating_fed(false, own_feed),
+        &replicating_fed(true, own_feed),
         &plan,
         "applied-once",
     );
@@ -319,20 +325,7 @@ fn held_update_deduplicated_passes_many_seeds() {
 /// 5th `received` (its 5th update) holds the next updates past the gap timer.
 #[test]
 fn held_update_on_its_own_feed_connection_is_caught_by_a_partition_by_hand() {
-    let mut plan = FaultPlan::quiet(Seed(1));
-    let cut = FaultKind::Partition {
-        a: "client".into(),
-        b: "server".into(),
-        duration_ms: 400,
-        one_way: false,
-    };
-    plan.faults = vec![fault_after("c1~1", "received", 5, cut)];
-    assert_plan_catches(
-        &replicating_fed(false, true),
-        &replicating_fed(true, true),
-        &plan,
-        "applied-once",
-    );
+    assert_caught_by_a_cut_after("c1~1", 5, true);
 }
 
 /// With the feed on a connection of its own the swarm catches it with a partition timed by
