@@ -418,10 +418,7 @@ impl<'t> Draws<'t> {
             }
             let listener = on_host[rng.random_range(0..on_host.len())];
             let k = accepted(rng);
-            let callback = match rng.random_bool(0.5) {
-                true => "received",
-                false => "sent",
-            };
+            let callback = either(rng, "received", "sent");
             let event = EventTrigger {
                 conn: format!("{listener}.{k}"),
                 callback: callback.into(),
@@ -467,10 +464,7 @@ impl<'t> Draws<'t> {
             for k in 2..=LATER_CONNECTIONS {
                 if again.random_bool(resets) {
                     let accepted = format!("{listener}.{k}");
-                    let callback = match again.random_bool(0.5) {
-                        true => "received",
-                        false => "sent",
-                    };
+                    let callback = either(&mut again, "received", "sent");
                     let nth = early_nth(&mut again);
                     self.faults.push(reset_after(&accepted, callback, nth));
                 }
@@ -592,10 +586,7 @@ impl<'t> Draws<'t> {
             }
             let fault = partition(rng, settings, hosts.a, hosts.b, |rng| {
                 let dial = hosts.timers[rng.random_range(0..hosts.timers.len())];
-                let callback = match rng.random_bool(0.5) {
-                    true => "sent",
-                    false => "received",
-                };
+                let callback = either(rng, "sent", "received");
                 Trigger::After(EventTrigger {
                     conn: dial.client.clone(),
                     callback: callback.into(),
@@ -629,10 +620,7 @@ impl<'t> Draws<'t> {
             let server = others[later.random_range(0..others.len())];
             let fault = partition(&mut later, settings, &dial.host, server, |rng| {
                 let k = later_session(rng, 1);
-                let callback = match rng.random_bool(0.5) {
-                    true => "sent",
-                    false => "received",
-                };
+                let callback = either(rng, "sent", "received");
                 Trigger::After(EventTrigger {
                     conn: format!("{}~{k}", dial.client),
                     callback: callback.into(),
@@ -747,6 +735,15 @@ fn partition(
 fn received_nth(settings: &FaultSettings, rng: &mut ChaCha8Rng) -> u32 {
     let nth = settings.reset_after_received.pick(rng).max(1);
     u32::try_from(nth).unwrap_or(u32::MAX)
+}
+
+/// `heads` or `tails`, as a fair coin from `rng` falls: which of two callbacks (`sent` or
+/// `received`) times a fault.
+fn either<'a>(rng: &mut ChaCha8Rng, heads: &'a str, tails: &'a str) -> &'a str {
+    match rng.random_bool(0.5) {
+        true => heads,
+        false => tails,
+    }
 }
 
 /// A reset of `conn` after its `nth` `callback`.
