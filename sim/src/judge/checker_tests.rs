@@ -114,6 +114,11 @@ fn a_well_behaved_echo_passes_and_exercises_its_rules() {
 #[test]
 fn c1_proxy_via_must_come_first_and_once() {
     assert_eq!(broken(vec![("c1", Connecting(1))]), [(Rule::C1, vec![1])]);
+    // Reported once, at the first callback, not again at each later one.
+    assert_eq!(
+        broken(vec![("c1", Connecting(1)), ("c1", Connected)]),
+        [(Rule::C1, vec![1])]
+    );
     assert_eq!(
         broken(vec![("c1", proxy()), ("c1", proxy())]),
         [(Rule::C1, vec![1, 2])]
@@ -128,6 +133,14 @@ fn c3_counts_go_down_by_one_and_stop_at_the_terminal_callback() {
         ("c1", Connecting(1)),
     ];
     assert_eq!(broken(events), [(Rule::C3, vec![2, 3])]);
+    let counting_down = vec![
+        ("c1", proxy()),
+        ("c1", Connecting(3)),
+        ("c1", Connecting(2)),
+        ("c1", Connecting(1)),
+        ("c1", Connected),
+    ];
+    assert_eq!(broken(counting_down), []);
     let mut events = client_start();
     events.push(("c1", Connecting(1)));
     assert_eq!(broken(events), [(Rule::C3, vec![3, 4])]);
@@ -293,6 +306,13 @@ fn r2_an_expect_result_above_the_buffer_leaves_framing_unchanged() {
         ("c1", received(4, 1, true)),
     ]);
     assert_eq!(broken_with(events, &options), []);
+    // The whole buffer is a size a notifier may ask for.
+    let mut events = client_start();
+    events.extend([
+        ("c1", Expect { qty: 8, result: 8 }),
+        ("c1", received(8, 1, true)),
+    ]);
+    assert_eq!(broken_with(events, &options), []);
     let mut events = client_start();
     events.push(("c1", Expect { qty: 9, result: 9 }));
     assert_eq!(broken_with(events, &options), [(Rule::R2, vec![4])]);
@@ -308,6 +328,9 @@ fn r3_times_counts_up_and_restarts_after_a_yield() {
     assert_eq!(broken(events), [(Rule::R3, vec![4, 5])]);
     let mut events = client_start();
     events.push(("c1", received(1, 51, true)));
+    assert_eq!(broken(events), [(Rule::R3, vec![4])]);
+    let mut events = client_start();
+    events.push(("c1", received(1, 0, true)));
     assert_eq!(broken(events), [(Rule::R3, vec![4])]);
 }
 
@@ -399,6 +422,14 @@ fn n4_every_notifier_handed_out_is_accepted_in_a_finished_run() {
     let report = check(&t, &CheckOptions::default());
     assert_eq!(report.broken_rules(), [Rule::N4]);
     assert_eq!(report.violations[0].lines, [2]);
+}
+
+#[test]
+fn the_report_lists_only_the_rules_a_trace_exercised() {
+    let report = check(&trace(client_start()), &CheckOptions::default());
+    let text = report.to_string();
+    let exercised = text.lines().last().unwrap_or_default();
+    assert_eq!(exercised, "rules exercised: C1x1 C3x1 C4x1", "{text}");
 }
 
 #[test]
@@ -596,6 +627,91 @@ fn w1_a_counted_drop_missing_from_the_trace_is_a_violation() {
             .contains("as its #3, but the trace shows 1"),
         "{report}"
     );
+}
+
+/// The one W1 violation of `report`: its lines, and that its message says `what`.
+fn one_w1(report: &CheckReport, lines: &[usize], what: &str) {
+    assert_eq!(report.broken_rules(), [Rule::W1], "{report}");
+    assert_eq!(report.violations.len(), 1, "{report}");
+    assert_eq!(report.violations[0].lines, lines, "{report}");
+    assert!(report.violations[0].message.contains(what), "{report}");
+}
+
+/// A client that failed to connect: `proxy_via`, `connecting(1)`, `connect_failed`.
+fn failed_client() -> Vec<(&'static str, Callback)> {
+    vec![
+        ("c1", proxy()),
+        ("c1", Connecting(1)),
+        ("c1", ConnectFailed(ConnectFailure::Refused)),
+    ]
+}
+
+#[test]
+fn w1_a_write_dropped_as_not_yet_connected_once_the_connection_began_or_ended_is_a_violation() {
+    for phase in ["new", "resolving", "connecting(1)"] {
+        let t = trace(client_start());
+        dropped(&t, phase, 1, false);
+        let report = check(&t, &CheckOptions::default());
+        one_w1(
+            &report,
+            &[3, 4],
+            "dropped as not yet connected, after the connection began",
+        );
+        let t = trace(failed_client());
+        dropped(&t, phase, 1, false);
+        let report = check(&t, &CheckOptions::default());
+        one_w1(
+            &report,
+            &[3, 4],
+            "dropped as not yet connected, after the connection began",
+        );
+    }
+}
+
+#[test]
+fn w1_a_write_dropped_after_the_end_of_a_connection_that_had_not_ended_is_a_violation() {
+    let t = trace(client_start());
+    dropped(&t, "closed", 1, true);
+    let report = check(&t, &CheckOptions::default());
+    one_w1(
+        &report,
+        &[4],
+        "sent after the end, but the connection had not ended",
+    );
+}
+
+#[test]
+fn w1_a_write_dropped_while_closing_a_connection_that_had_ended_is_a_violation() {
+    // It failed to connect, so it never began.
+    let t = trace(failed_client());
+    dropped(&t, "closing(shut)", 1, false);
+    let report = check(&t, &CheckOptions::default());
+    one_w1(
+        &report,
+        &[4],
+        "dropped while closing, before the connection began",
+    );
+    // It began and was closed.
+    let mut events = client_start();
+    events.push(("c1", Closed));
+    let t = trace(events);
+    dropped(&t, "closing(shut)", 1, false);
+    let report = check(&t, &CheckOptions::default());
+    one_w1(
+        &report,
+        &[4, 5],
+        "dropped while closing, after the connection ended",
+    );
+}
+
+#[test]
+fn w1_a_write_dropped_after_connect_failed_came_passes() {
+    // From another connection's callback, once `connect_failed` has its line.
+    let t = trace(failed_client());
+    dropped(&t, "connect-failed", 1, true);
+    let report = check(&t, &CheckOptions::default());
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.exercised[&Rule::W1], 1);
 }
 
 fn muting(trace: &Trace, who: &str, kind: EventKind) {
