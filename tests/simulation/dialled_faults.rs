@@ -6,9 +6,10 @@
 //! told that no fault fired. A bad name is refused at its file, line and field.
 
 use crate::support::callbacks_of;
+use tcpnotify::record::Callback;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{shrink_verdict, Chaos, ChaosError};
-use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan, ReadChunks};
+use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, FaultPlan, ReadChunks, PEER};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::run::{run, EventKind, RunOutcome};
@@ -122,6 +123,86 @@ fn a_sweep_whose_only_faults_name_a_dialled_connection_that_never_exists_fired_n
         panic!("{error}");
     };
     assert_eq!(pass.coverage().never_fired(), ["reset"], "{pass}");
+}
+
+/// A partition of `client` from `@peer` after `c1~1`'s `nth` `callback`, for 200 ms.
+fn cut_from_peer_after(callback: &str, nth: u32) -> Fault {
+    let cut = FaultKind::Partition {
+        a: "client".into(),
+        b: PEER.into(),
+        duration_ms: 200,
+        one_way: false,
+    };
+    Fault::after(after("c1~1", callback, nth), cut)
+}
+
+/// `@peer` is the host the trigger's connection runs to, found as the fault fires: with a
+/// second listening host beside it (`spare`), the redial `c1~1` to `server` is cut from
+/// `server`, and its `hello` comes back only once the partition healed, 200 ms later.
+#[test]
+fn a_partition_of_the_peer_cuts_the_host_the_triggers_connection_runs_to() {
+    let scenario = redial(vec![cut_from_peer_after("connected", 1)]).listener(
+        "spare",
+        "spare",
+        7000,
+        factory(|| Echo),
+    );
+    let outcome = ran(&scenario);
+    let text = outcome.trace.render_text();
+    assert_eq!(
+        fault_lines(&outcome),
+        ["partition client <-> server for 200ms", "healed"],
+        "{text}"
+    );
+    assert_eq!(outcome.fired.get("partition"), Some(&1), "{text}");
+    // Held, not lost: the echo comes back after the heal.
+    let echoed = (outcome.trace.events().into_iter())
+        .find(|e| e.who == "c1~1" && matches!(e.callback(), Some(Callback::Received { .. })))
+        .unwrap_or_else(|| panic!("c1~1 never received its echo:\n{text}"));
+    assert!(echoed.at_us >= 200_000, "{text}");
+}
+
+/// A partition of `@peer` whose trigger's connection is not connected yet (`connecting`)
+/// finds no peer: it cuts nothing, says so, and is not counted.
+#[test]
+fn a_partition_of_the_peer_of_a_connection_not_yet_connected_does_nothing() {
+    let outcome = ran(&redial(vec![cut_from_peer_after("connecting", 1)]));
+    assert_eq!(
+        fault_lines(&outcome),
+        ["partition client <-> @peer for 200ms (c1~1 not connected: no effect)"],
+        "{}",
+        outcome.trace.render_text()
+    );
+    assert!(outcome.fired.is_empty(), "{:?}", outcome.fired);
+}
+
+/// `@peer` is a side of a partition fired by an event, and nothing else: refused with a time
+/// for a trigger, as a crash's host, or as both sides, at its line and field.
+#[test]
+fn peer_is_refused_where_no_connection_fires_the_partition() {
+    let cut = "kind = \"partition\"\nduration_ms = 5\n";
+    let fired = "after = { conn = \"c1\", callback = \"connected\", nth = 1 }\n";
+    let text = file_with_plan(&format!("{fired}{cut}a = \"@peer\"\nb = \"client\"\n"));
+    assert_eq!(load_error(&text), "loaded");
+    for (plan, at) in [
+        (
+            format!("at_ms = 1\n{cut}a = \"client\"\nb = \"@peer\"\n"),
+            "bad.toml:24: plan.faults[0].b: `@peer` (the other end of the trigger's connection) \
+             needs an `after` trigger",
+        ),
+        (
+            format!("{fired}kind = \"crash\"\nhost = \"@peer\"\n"),
+            "bad.toml:22: plan.faults[0].host: `@peer` (the other end of the trigger's \
+             connection) is only for the `a` or `b` of a partition",
+        ),
+        (
+            format!("{fired}{cut}a = \"@peer\"\nb = \"@peer\"\n"),
+            "bad.toml:24: plan.faults[0].b: \"@peer\" is also `a`",
+        ),
+    ] {
+        let err = load_error(&file_with_plan(&plan));
+        assert!(err.starts_with(at), "{plan}: {err}");
+    }
 }
 
 /// A proxy's onward connection, `proxy.1~1`, reset once it is connected: the echo cannot come

@@ -5,7 +5,7 @@
 
 use super::plan::{
     Dial, EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Topology,
-    Trigger,
+    Trigger, PEER,
 };
 use super::settings::{FaultSettings, Span};
 use super::swarm::Swarm;
@@ -121,8 +121,9 @@ impl FaultPlan {
     /// it; and, drawn apart again, each host that may crash crashes once more after one of
     /// the 65th to 1024th `received` or `sent` of its listener's first accepted connection.
     /// After them, drawn apart again and without a fault window, in later sessions: each
-    /// client's host is cut from a listening host after one of the first 1024 `sent` or
-    /// `received` of one of its redials `c1~1` to `c1~8`, and each host that may crash
+    /// client's host is cut from the host one of its redials `c1~1` to `c1~8` runs to
+    /// ([`PEER`]) after one of the first 1024 `sent` or `received` of that redial, and each
+    /// host that may crash
     /// crashes after one of the first 1024 `received` or `sent` of one of its listener's
     /// accepted connections `server.2` to `server.8`. A plan holds at most [`MAX_FAULTS`]
     /// faults.
@@ -602,9 +603,11 @@ impl<'t> Draws<'t> {
     /// by a listener's first accepted connection, so a session after those (a data connection
     /// after a login, a client's fifth connection, a listener's second accepted connection)
     /// was never cut or crashed in mid-way. With the partitions' probability, each client's
-    /// host is cut from a listening host drawn, after one of the `sent` or `received`
-    /// ([`session_nth`]) of one of its redials `c1~1` to `c1~8` ([`later_session`], the
-    /// first the likeliest: what it dials is not known before the run); then, with the
+    /// host is cut from the host at the other end of one of its redials `c1~1` to `c1~8`
+    /// ([`later_session`], the first the likeliest), after one of that redial's `sent` or
+    /// `received` ([`session_nth`]): what a redial dials is not known before the run (a node
+    /// a bootstrap server named), so the plan names it [`PEER`], found as the fault fires,
+    /// and a cut of another listening host's path holds nothing of the session; then, with the
     /// crashes' probability, each host that may crash crashes after one of the `received` or
     /// `sent` of one of its listener's accepted connections `server.2` to `server.8`. Not with
     /// a fault window, which times every partition and crash.
@@ -617,8 +620,11 @@ impl<'t> Draws<'t> {
             if others.is_empty() || !later.random_bool(partitions) {
                 continue;
             }
-            let server = others[later.random_range(0..others.len())];
-            let fault = partition(&mut later, settings, &dial.host, server, |rng| {
+            // Until the twentieth session the host cut was drawn here, among every listening
+            // host, and seldom was the redial's where several listen: drawn still, so that
+            // every fault after it stays as it was.
+            let _ = later.random_range(0..others.len());
+            let fault = partition(&mut later, settings, &dial.host, PEER, |rng| {
                 let k = later_session(rng, 1);
                 let callback = either(rng, "sent", "received");
                 Trigger::After(EventTrigger {
@@ -2231,7 +2237,7 @@ mod tests {
                     later[0]
                 );
             };
-            assert_eq!(pair(a, b), pair("client", "server"), "{}", later[0]);
+            assert_eq!(pair(a, b), pair("client", PEER), "{}", later[0]);
             assert!((20..=40).contains(duration_ms), "{}", later[0]);
             let (
                 Trigger::After(crash),
@@ -2287,6 +2293,49 @@ mod tests {
             "{}",
             plan.describe()
         );
+    }
+
+    /// A later session is cut from the host its redial runs to (`@peer`, found as the fault
+    /// fires), not from a listening host drawn: with three nodes listening beside the client
+    /// (a bootstrap node naming the leader a redial dials), a host drawn was the redial's one
+    /// time in three. Each client's cut is timed by one of its own redials.
+    #[test]
+    fn later_sessions_cut_the_path_of_the_redial_that_times_them() {
+        let nodes = ["n1", "n2", "n3"].map(String::from);
+        let topology = Topology {
+            hosts: [&["client".to_string(), "edge".into()][..], &nodes].concat(),
+            servers: nodes.to_vec(),
+            clients: vec!["c1".into(), "c2".into()],
+            listeners: ["node1", "node2", "node3"].map(String::from).into(),
+            dials: ["c1", "c2"]
+                .map(|client| Dial {
+                    client: client.into(),
+                    host: if client == "c1" { "client" } else { "edge" }.into(),
+                    targets: vec!["n1".into()],
+                })
+                .into(),
+            ports: nodes.clone().map(|n| (n, 7000)).into(),
+            ..topology()
+        };
+        let settings = FaultSettings {
+            partitions: 1.0,
+            ..FaultSettings::default()
+        };
+        for seed in 0..100 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology);
+            let later = &plan.faults[later_sessions_from(&plan)..];
+            assert_eq!(later.len(), 2, "seed {seed}: {}", plan.describe());
+            for (fault, (client, host)) in later.iter().zip([("c1", "client"), ("c2", "edge")]) {
+                let (Trigger::After(event), FaultKind::Partition { a, b, .. }) =
+                    (&fault.trigger, &fault.kind)
+                else {
+                    panic!("seed {seed}: {fault}");
+                };
+                assert_eq!(pair(a, b), pair(host, PEER), "seed {seed}: {fault}");
+                assert!(event.conn.starts_with(&format!("{client}~")), "{fault}");
+            }
+            assert_eq!(plan.validate(&topology), Ok(()), "seed {seed}");
+        }
     }
 
     /// The faults of later sessions are drawn last, from a stream of their own: appended to

@@ -567,6 +567,13 @@ impl FaultLayer {
         }
     }
 
+    /// The host at the other end of connection `name`: `None` if it never connected, or
+    /// runs to an address outside the simulation.
+    pub(crate) fn peer_host(&self, name: &str) -> Option<String> {
+        let (_, remote) = self.lock().conns.get(name).copied()?;
+        self.host_of(remote.ip()).map(str::to_string)
+    }
+
     /// Resets connection `name`: both ends fail their next I/O. False if it is unknown.
     pub fn reset(&self, name: &str) -> bool {
         let Some((local, remote)) = self.lock().conns.get(name).copied() else {

@@ -31,7 +31,7 @@ pub use layer::FaultLayer;
 pub use network::FaultNetwork;
 pub use plan::{
     Dial, EventTrigger, Fault, FaultKind, FaultPlan, Latency, PartialWrites, ReadChunks, Topology,
-    Trigger, DEFAULT_LATENCY_MS, DEFAULT_WINDOW, MAX_SEGMENTS_IN_FLIGHT, MAX_WINDOW,
+    Trigger, DEFAULT_LATENCY_MS, DEFAULT_WINDOW, MAX_SEGMENTS_IN_FLIGHT, MAX_WINDOW, PEER,
 };
 pub(crate) use settings::POLICIES;
 pub use settings::{FaultSettings, Span, DEFAULT_CONNECT_TIMEOUT_MS};

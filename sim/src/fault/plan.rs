@@ -47,6 +47,12 @@ pub const MAX_SEGMENTS_IN_FLIGHT: usize = 4096;
 /// with window scaling (RFC 7323).
 pub const MAX_WINDOW: usize = 1 << 30;
 
+/// What a partition's `a` or `b` says for the host at the other end of the connection whose
+/// event fires it (its `after.conn`), found as it fires: the path that connection uses, where
+/// the plan cannot know it (a redial to a node a bootstrap server named). No host is named so:
+/// a host name starts with a letter or a digit.
+pub const PEER: &str = "@peer";
+
 /// Message latency on every link: each segment takes between `min_ms` and `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,7 +129,9 @@ pub struct EventTrigger {
 pub enum FaultKind {
     /// Hosts `a` and `b` cannot reach each other (one way: only `a` to `b`) for a while.
     /// Data in flight is held, not lost, and arrives after the partition heals; connects across
-    /// it wait, and time out after the plan's connect timeout. `b = "*"` means every other host.
+    /// it wait, and time out after the plan's connect timeout. `b = "*"` means every other host;
+    /// [`PEER`] (`@peer`) as `a` or `b`, with an `after` trigger, the host at the other end
+    /// of the trigger's connection as the fault fires.
     Partition {
         /// One side.
         a: String,
@@ -183,6 +191,11 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Whether this is a partition with a side that is [`PEER`]: a host found as it fires.
+    pub fn names_peer(&self) -> bool {
+        matches!(self, FaultKind::Partition { a, b, .. } if a == PEER || b == PEER)
+    }
+
     /// The kind's name, as in plans and coverage reports.
     pub fn name(&self) -> &'static str {
         match self {
@@ -369,6 +382,9 @@ impl Fault {
                 "*" => "`*` (every other host) is only for the `b` of a partition or a \
                         latency change"
                     .to_string(),
+                PEER => "`@peer` (the other end of the trigger's connection) is only for the \
+                         `a` or `b` of a partition"
+                    .to_string(),
                 _ => format!(
                     "unknown host {} (hosts: {})",
                     quoted(h),
@@ -377,11 +393,23 @@ impl Fault {
             };
             Err(InvalidField::new(field, message))
         };
+        // A partition's side may be `@peer` where a connection's event fires it.
+        let side = |field: &str, h: &str| -> Result<(), InvalidField> {
+            match (h, &self.trigger) {
+                (PEER, Trigger::After(_)) => Ok(()),
+                (PEER, Trigger::At(_)) => Err(InvalidField::new(
+                    field,
+                    "`@peer` (the other end of the trigger's connection) needs an `after` \
+                     trigger: at `at_ms` no connection fires the fault",
+                )),
+                _ => host(field, h),
+            }
+        };
         // `b` of a partition or a latency change may be `*`: every host but `a`.
-        let pair = |a: &str, b: &str| -> Result<(), InvalidField> {
-            host("a", a)?;
+        let pair = |a: &str, b: &str, side: &dyn Fn(&str, &str) -> Result<(), InvalidField>| {
+            side("a", a)?;
             if b != "*" {
-                host("b", b)?;
+                side("b", b)?;
             }
             if a == b {
                 return Err(InvalidField::new(
@@ -395,7 +423,7 @@ impl Fault {
             FaultKind::Partition {
                 a, b, duration_ms, ..
             } => {
-                pair(a, b)?;
+                pair(a, b, &side)?;
                 at_most("duration_ms", *duration_ms, MAX_DURATION_MS)?;
             }
             FaultKind::Latency {
@@ -404,7 +432,7 @@ impl Fault {
                 latency_ms,
                 max_latency_ms,
             } => {
-                pair(a, b)?;
+                pair(a, b, &host)?;
                 at_most("latency_ms", *latency_ms, MAX_DURATION_MS)?;
                 if let Some(max) = max_latency_ms {
                     ordered("max_latency_ms", *latency_ms, *max)?;
@@ -1001,6 +1029,37 @@ mod flow_window_tests {
             many[50],
             "faults #50..#9999: 9950 more, not shown (`run --save-plan FILE` writes every one)"
         );
+    }
+
+    /// A partition of `@peer`, as the swarm draws one in a later session and the shrinker
+    /// saves it, reads back as itself, and says `@peer` where its host is found as it fires.
+    #[test]
+    fn a_partition_of_the_peer_is_saved_and_read_back() {
+        let event = EventTrigger {
+            conn: "c1~2".into(),
+            callback: "received".into(),
+            nth: 7,
+        };
+        let cut = FaultKind::Partition {
+            a: PEER.into(),
+            b: "client".into(),
+            duration_ms: 300,
+            one_way: true,
+        };
+        assert!(cut.names_peer());
+        let plan = FaultPlan {
+            faults: vec![Fault::after(event, cut)],
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let saved = plan.to_toml().unwrap();
+        assert!(saved.contains("a = \"@peer\""), "{saved}");
+        assert_eq!(toml_edit::de::from_str::<FaultPlan>(&saved).unwrap(), plan);
+        assert_eq!(
+            plan.faults[0].to_string(),
+            "partition @peer -> client for 300ms after c1~2's 7th received"
+        );
+        let to_a_host = FaultKind::one_of_each();
+        assert!(!to_a_host.iter().any(FaultKind::names_peer));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::fault_step::FaultStep;
 use super::integrity::{Mismatches, StreamEnd, StreamMatcher};
 use super::trace::{now_us, EventKind, HostClock, Trace, TraceEvent};
 use crate::fault::FaultLayer;
-use crate::fault::{Fault, FaultKind, Trigger};
+use crate::fault::{Fault, FaultKind, Trigger, PEER};
 use crate::scenario::RunOptions;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,9 +42,10 @@ struct Progress {
     /// How many faults fired with bytes in flight where they act (or, for a partition, held
     /// some when it healed).
     fired_in_flight: usize,
-    /// Partitions in force that found nothing in flight when they cut: each counts when it
-    /// heals if it holds bytes then ([`RunState::count_held`]).
-    idle_cuts: BTreeSet<usize>,
+    /// Partitions in force that found nothing in flight when they cut, by index, each as it
+    /// cut (its `@peer` found): each counts when it heals if it holds bytes then
+    /// ([`RunState::count_held`]).
+    idle_cuts: BTreeMap<usize, FaultKind>,
 }
 
 /// What an event-triggered fault leaves for the run loop.
@@ -278,13 +279,11 @@ impl RunState {
     /// that found bytes in flight. A partition triggered by a client's event cuts just
     /// before that client writes, so what it holds shows only here.
     pub(crate) fn count_held(&self, index: usize) {
-        if !self.lock().idle_cuts.remove(&index) {
-            return;
-        }
-        let Some(fault) = self.faults.get(index) else {
+        let cut = self.lock().idle_cuts.remove(&index);
+        let Some(cut) = cut else {
             return;
         };
-        if self.layer.in_flight_under(&fault.kind) > 0 {
+        if self.layer.in_flight_under(&cut) > 0 {
             self.lock().fired_in_flight += 1;
         }
     }
@@ -297,7 +296,9 @@ impl RunState {
     /// the bytes in flight just before it acts, gets its `FAULT` line at `at_us`, and a
     /// partition or a refusal ends `duration_ms` after `at_us`: the end is returned for the
     /// run loop to schedule. A reset of a connection that is not connected does nothing,
-    /// says so, and is not counted as a fault that fired.
+    /// says so, and is not counted as a fault that fired; so does a partition of `@peer`
+    /// whose trigger's connection is not connected. One that cuts names in its line the
+    /// host it found.
     pub(crate) fn act(&self, index: usize, at_us: u64) -> Acted {
         let Some(fault) = self.faults.get(index) else {
             return Acted::Done;
@@ -325,13 +326,24 @@ impl RunState {
                 b,
                 duration_ms,
                 one_way,
-            } => {
-                if !self.count_fired(kind) {
-                    self.lock().idle_cuts.insert(index);
+            } => match self.sides(&fault.trigger, a, b) {
+                Err(why) => (Acted::Done, format!("{kind} ({why}: no effect)")),
+                Ok((a, b)) => {
+                    let cut = FaultKind::Partition {
+                        a: a.clone(),
+                        b: b.clone(),
+                        duration_ms: *duration_ms,
+                        one_way: *one_way,
+                    };
+                    let idle = !self.count_fired(&cut);
+                    let cuts = self.layer.partition(&a, &b, *one_way);
+                    let description = cut.to_string();
+                    if idle {
+                        self.lock().idle_cuts.insert(index, cut);
+                    }
+                    (until(*duration_ms, Undo::Cuts(cuts)), description)
                 }
-                let cuts = self.layer.partition(a, b, *one_way);
-                (until(*duration_ms, Undo::Cuts(cuts)), kind.to_string())
-            }
+            },
             FaultKind::Refuse {
                 host,
                 port,
@@ -351,6 +363,36 @@ impl RunState {
         };
         self.fault_line(at_us, index, FaultStep::Fired(description));
         acted
+    }
+
+    /// The hosts a partition of sides `a` and `b` fired by `trigger` cuts: a side that is
+    /// [`PEER`] is the host at the other end of the trigger's connection as it fires. `Err`
+    /// says why it cuts nothing: that connection never connected (or runs outside the
+    /// simulation), or its peer is the partition's other side.
+    fn sides(&self, trigger: &Trigger, a: &str, b: &str) -> Result<(String, String), String> {
+        if a != PEER && b != PEER {
+            return Ok((a.to_string(), b.to_string()));
+        }
+        // A plan's validation refuses `@peer` with a time for a trigger.
+        let Trigger::After(event) = trigger else {
+            return Err("no connection fired it".into());
+        };
+        let conn = &event.conn;
+        let Some(peer) = self.layer.peer_host(conn) else {
+            return Err(format!("{conn} not connected"));
+        };
+        let side = |s: &str| {
+            if s == PEER {
+                peer.clone()
+            } else {
+                s.to_string()
+            }
+        };
+        let (a, b) = (side(a), side(b));
+        if a == b {
+            return Err(format!("{conn} runs within {a}"));
+        }
+        Ok((a, b))
     }
 
     /// Appends the line of the plan's fault `index` at `at_us` telling `step`: its firing or

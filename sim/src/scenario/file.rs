@@ -70,7 +70,11 @@
 //!   `c1~1`, `c1~2`, .... Hosts and `[names]` may also use `.`,
 //!   but are not IP addresses, and a name is not also a host. `hosts` and each `[names]`
 //!   list name a host at most once. `*` is not a host: it means "every host but `a`", and
-//!   only as the `b` of a `partition` or `latency` fault.
+//!   only as the `b` of a `partition` or `latency` fault. `@peer` is not a host either: as
+//!   the `a` or `b` of a `partition` with an `after` trigger, it is the host at the other end
+//!   of the trigger's connection, found as the fault fires (the swarm's cuts of later
+//!   sessions name it); a partition whose trigger's connection never connected, or runs
+//!   within the other side's host, says why and `no effect`.
 //! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
 //!   `listener#R.N` (R from 2), or a connection one of those or a listener dials:
 //!   `c1~N`, `server.1~N`, `server~N` (N from 1; a family counts on from its first dialler,

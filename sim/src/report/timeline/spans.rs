@@ -120,9 +120,11 @@ pub(crate) fn faults(
             }
             continue;
         };
+        // A partition of `@peer` cut the host its line names, found as it fired.
         let kind = plan
             .and_then(|p| p.faults.get(*index))
             .map(|f| f.kind.clone())
+            .filter(|kind| !kind.names_peer())
             .or_else(|| parse_fault(description));
         let mut span = Span {
             kind: SpanKind::Fault,
@@ -134,6 +136,8 @@ pub(crate) fn faults(
         };
         let mut ended_by_trace = false;
         match kind {
+            // A partition of `@peer` whose connection was not connected cut nothing.
+            Some(FaultKind::Partition { .. }) if description.ends_with(": no effect)") => {}
             Some(FaultKind::Partition { a, b, one_way, .. }) => {
                 span.kind = if one_way {
                     SpanKind::OneWayPartition
@@ -484,6 +488,45 @@ mod tests {
             ]
         );
         assert_eq!(t.spans[0].affects, Affects::Lanes(vec![0]));
+    }
+
+    /// A plan's partition of `@peer` spans the hosts its fault line names: the peer found
+    /// as it fired, which the plan cannot say.
+    #[test]
+    fn a_partition_of_the_peer_spans_the_hosts_its_line_names() {
+        let mut plan = crate::fault::FaultPlan::quiet(Seed(1));
+        let event = crate::fault::EventTrigger {
+            conn: "c1".into(),
+            callback: "connected".into(),
+            nth: 1,
+        };
+        let cut = FaultKind::Partition {
+            a: "client".into(),
+            b: crate::fault::PEER.into(),
+            duration_ms: 40,
+            one_way: false,
+        };
+        plan.faults.push(Fault::after(event, cut));
+        let trace = Trace::from_events(vec![
+            callback(0, "client", "c1", Callback::Connected, Some(CLIENT)),
+            fault(0, 0, "partition client <-> server for 40ms"),
+            fault(40_000, 0, "healed"),
+        ]);
+        let t = Timeline::build("t", &trace, Some(&plan), &CheckReport::default());
+        assert_eq!(
+            t.spans[0].affects,
+            Affects::Hosts(vec!["client".into(), "server".into()])
+        );
+        // Fired before its connection connected, it cut nothing: no span of a partition.
+        let trace = Trace::from_events(vec![fault(
+            0,
+            0,
+            "partition client <-> @peer for 40ms (c1 not connected: no effect)",
+        )]);
+        let t = Timeline::build("t", &trace, Some(&plan), &CheckReport::default());
+        let spans: Vec<(SpanKind, &Affects)> =
+            t.spans.iter().map(|s| (s.kind, &s.affects)).collect();
+        assert_eq!(spans, [(SpanKind::Fault, &Affects::Nothing)]);
     }
 
     #[test]
