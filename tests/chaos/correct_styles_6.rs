@@ -24,8 +24,8 @@
 //! the scenario's clients alone (`tests/simulation/dial.rs`). 2 to 30 seeds each in CI.
 //! These tests honour `TCPNOTIFY_SEEDS` and the other variables, as a user's test would.
 
-use crate::support::{assert_passes_seeds, echoed};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::support::{all_done, assert_passes_seeds, echoed, finished, mark_done};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tcpnotify::{
@@ -41,32 +41,6 @@ const SEEDS: u64 = 30;
 
 /// Most connections one redialling client opens: far above what any drawn fault takes.
 const MAX_ATTEMPTS: u32 = 2_000;
-
-/// The ids of the clients that completed their work (the run's state).
-#[derive(Default)]
-struct Done(BTreeSet<String>);
-
-/// Marks `id` done in the run's state.
-fn mark_done(id: &str) {
-    if let Some(done) = run_state::<Done>() {
-        done.lock().0.insert(id.to_string());
-    }
-}
-
-/// `scenario` with the property that every one of `ids` eventually completed its work.
-fn all_done(scenario: Scenario, ids: &'static [&'static str]) -> Scenario {
-    scenario.eventually("all-done", move |run| {
-        let done = run.state::<Done>();
-        let done = done
-            .as_ref()
-            .map(|d| d.lock().0.clone())
-            .unwrap_or_default();
-        match ids.iter().find(|id| !done.contains(**id)) {
-            None => Ok(()),
-            Some(id) => Err(format!("{id} never completed")),
-        }
-    })
-}
 
 /// Size of a ping and of its echo.
 const PING: usize = 8;
@@ -560,14 +534,6 @@ impl TcpConnectionNotify for Session {
     }
     fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
         self.dial(conn, self.session, self.attempt + 1);
-    }
-}
-
-/// Lost connections allowed: every client only has to finish.
-fn finished() -> Expectations {
-    Expectations {
-        finished: true,
-        ..Expectations::default()
     }
 }
 

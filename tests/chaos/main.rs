@@ -95,9 +95,15 @@
 //! journal in `run_state` across crashes; a listener counting its own connections; sessions
 //! through three proxies chosen in `proxy_via`, dialling from `received`; a hundred dials
 //! from one callback; `expect` churned to 0 with bytes buffered; huge writes against a server
-//! muting while throttled). The styles of `correct_styles_3` and `correct_styles_4`, four of
-//! `correct_styles_5`'s, all but one of `correct_styles_6`'s and the late demos' fixed twins
-//! also pass fault settings written by hand, harsher than the swarm draws (`harsh_faults`:
+//! muting while throttled); nine more in `correct_styles_7` (clients failing over among hosts
+//! with a preference shared in `run_state`, among the ports of one host past listeners that
+//! end connections from `accepted`, and past missing names, ports and hosts; `received`
+//! yielding on every call; connections muted through their handles by other connections,
+//! of their listener and of other hosts; thousands of one-byte writes and 2 MiB from one
+//! callback; connections idle for seconds with keepalive and timers pending at the end). The
+//! styles of `correct_styles_3` and `correct_styles_4`, four of `correct_styles_5`'s, all
+//! but one of `correct_styles_6`'s and of `correct_styles_7`'s, and the late demos' fixed
+//! twins also pass fault settings written by hand, harsher than the swarm draws (`harsh_faults`:
 //! byte-sized buffers, writes and reads, long partitions, crashes and refusals, latency near
 //! the connect timeout).
 //!
@@ -115,6 +121,7 @@ mod correct_styles_3;
 mod correct_styles_4;
 mod correct_styles_5;
 mod correct_styles_6;
+mod correct_styles_7;
 #[path = "../common/counts_final.rs"]
 mod counts_final;
 mod duplicate_on_retry;

@@ -2,6 +2,7 @@
 //! an upload where its server says, what an echo's sweep expects, and the checks every buggy
 //! notifier's sweep must pass.
 
+use std::collections::BTreeSet;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
 use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, Faults};
@@ -293,6 +294,41 @@ pub fn store_record(n: u64, intact: bool) -> u64 {
         records.stored += 1;
     }
     records.stored
+}
+
+/// The ids of the clients that completed their work (the run's state), for sweeps whose
+/// clients dial again until they have: `mark_done` and `all_done`.
+#[derive(Default)]
+pub struct Done(BTreeSet<String>);
+
+/// Marks `id` done in the run's state.
+pub fn mark_done(id: &str) {
+    if let Some(done) = run_state::<Done>() {
+        done.lock().0.insert(id.to_string());
+    }
+}
+
+/// `scenario` with the property that every one of `ids` eventually completed its work.
+pub fn all_done(scenario: Scenario, ids: &'static [&'static str]) -> Scenario {
+    scenario.eventually("all-done", move |run| {
+        let done = run.state::<Done>();
+        let done = done
+            .as_ref()
+            .map(|d| d.lock().0.clone())
+            .unwrap_or_default();
+        match ids.iter().find(|id| !done.contains(**id)) {
+            None => Ok(()),
+            Some(id) => Err(format!("{id} never completed")),
+        }
+    })
+}
+
+/// Lost connections allowed: every client only has to finish.
+pub fn finished() -> Expectations {
+    Expectations {
+        finished: true,
+        ..Expectations::default()
+    }
 }
 
 /// `scenario` with its hand-written fault settings taken away: the swarm draws each seed's.
