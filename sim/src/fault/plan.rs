@@ -38,9 +38,14 @@ pub const DEFAULT_WINDOW: usize = 4 << 20;
 /// peer that does not read; the bound is the simulator's own (difference S4 of
 /// `docs/contract.md`). turmoil looks through every segment on a link each time one is sent,
 /// so a bulk writer's 64 KiB sent as 65,536 one-byte partial writes took a run seconds of CPU.
-/// At 4,096 that look stays short, and only segments under a 4,096th of the window (1 KiB at
-/// the default window) reach the bound before the window fills; partial writes make segments
-/// smaller than the writes. (turmoil's own default holds a writer at 64.)
+/// At 4,096 that look stays short for one connection, and only segments under a 4,096th of
+/// the window (1 KiB at the default window) reach the bound before the window fills; partial
+/// writes make segments smaller than the writes. (turmoil's own default holds a writer at
+/// 64.) The bound is per connection and direction, and a link is shared by every connection
+/// between its two hosts: C connections writing small partial writes between one pair hold
+/// up to C times as many segments there, and the look grows with them (README, "Scale").
+/// A bound shared by a pair's connections would let one stall another, so it stays per
+/// connection.
 pub const MAX_SEGMENTS_IN_FLIGHT: usize = 4096;
 
 /// The largest [`window`](FaultPlan::window) a plan may ask for: 1 GiB, TCP's largest window
