@@ -52,6 +52,59 @@ fn an_unknown_field_names_file_line_and_field() {
     assert!(err.contains("unknown field `prot`"), "{err}");
 }
 
+/// The field of an error is found by walking the document to it (an array's elements by
+/// where they start), not by naming every field: the last of many elements, of an array or
+/// of an array of tables, and the table after them, are named as the first would be.
+#[test]
+fn the_last_of_many_elements_is_named_at_its_line() {
+    let client = GOOD.split_once("[[clients]]").unwrap().1;
+    let client = client.split_once("[expect]").unwrap().0;
+    let clients = format!("[[clients]]{client}").repeat(500);
+    let cases = [
+        (
+            format!("{GOOD}\n{clients}[[clients]]\nname = \"c\"\n"),
+            ("[[clients]]", 501),
+            "clients[501]: missing field `host`",
+        ),
+        (
+            format!(
+                "{GOOD}\n{clients}[[clients]]{}",
+                client.replace("7000", "\"x\"")
+            ),
+            ("port = \"x\"", 0),
+            "clients[501].port: invalid type",
+        ),
+        // A table after the array of tables, and one between its elements.
+        (
+            format!("{GOOD}\n{clients}[faults]\nbogus = 1\n"),
+            ("bogus", 0),
+            "faults.bogus: unknown field",
+        ),
+        (
+            format!("{GOOD}\n{clients}[faults]\n[[clients]]{client}[clients.config]\nbogus = 1\n"),
+            ("bogus", 0),
+            "clients[501].config.bogus: unknown field",
+        ),
+        // The last element of an inline array, nested.
+        (
+            format!(
+                "{GOOD}\n[names]\nall = [\n{}\n[1]]\n",
+                (0..2000).map(|i| format!("\"h{i}\", ")).collect::<String>()
+            ),
+            ("[1]]", 0),
+            "names.all[2000]: invalid type",
+        ),
+    ];
+    for (text, (needle, n), error) in cases {
+        let line = line_of(&text, needle, n);
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with(&format!("bad.toml:{line}: {error}")),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn a_scenario_name_past_its_limit_is_refused_at_its_line_without_being_repeated() {
     let long = "L".repeat(crate::validate::MAX_SCENARIO_NAME_LEN + 1);

@@ -6,9 +6,10 @@
 //! document ([`Locator::deserialize`]): what loads is exactly what `shrink` can edit and
 //! write back, and what an error's line is found in.
 
+use super::field::{self, Step};
 use crate::fault::FaultPlan;
 use crate::seed::Seed;
-use crate::validate::{cut, cut_at, shortened, InvalidField, MAX_FILE_BYTES};
+use crate::validate::{cut, cut_at, InvalidField, MAX_FILE_BYTES};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::ops::Range;
@@ -65,14 +66,6 @@ pub(super) struct Locator<'a> {
     doc: toml_edit::Document<&'a str>,
 }
 
-/// A place in the document: the dotted field and the bytes it covers.
-struct Place {
-    field: String,
-    span: Range<usize>,
-    /// A table's header: the table runs on to the next header.
-    header: bool,
-}
-
 impl<'a> Locator<'a> {
     /// Parses `text` (named `path` in errors): the only time loading parses a file. Text
     /// that is not TOML is refused at its line; so is a bare integer beyond TOML's 64 bits,
@@ -106,24 +99,10 @@ impl<'a> Locator<'a> {
     }
 
     /// The error at byte `offset`. A field's keys may be the input's (`expect.delivered.<name>`),
-    /// so each is cut as [`shortened`] cuts a name, keeping its index (`[2045]`); and the
+    /// so each is cut as [`field::shortened`] cuts it, keeping its index (`[2045]`); and the
     /// message, which may quote the input in ways [`cut_quotes`] cannot pair (a key holding a
     /// backquote), is cut at [`MAX_MESSAGE_CHARS`] as a last bound.
     fn error(&self, offset: Option<usize>, field: &str, message: &str) -> ScenarioError {
-        let keys: Vec<String> = (field.split('.'))
-            .map(|key| {
-                // An index is the loader's (`[2045]`); a `[` in a key from the input is not one.
-                let index = (key.strip_suffix(']').and_then(|k| k.rfind('[')))
-                    .filter(|&at| {
-                        key[at + 1..key.len() - 1]
-                            .bytes()
-                            .all(|b| b.is_ascii_digit())
-                    })
-                    .unwrap_or(key.len());
-                let (name, index) = key.split_at(index);
-                format!("{}{index}", shortened(name))
-            })
-            .collect();
         let message = match cut_at(message, MAX_MESSAGE_CHARS) {
             None => message.to_string(),
             Some((start, chars)) => format!("{start}… ({chars} characters)"),
@@ -131,7 +110,7 @@ impl<'a> Locator<'a> {
         ScenarioError {
             file: self.path.to_path_buf(),
             line: offset.map(|o| self.text[..o.min(self.text.len())].matches('\n').count() + 1),
-            field: keys.join("."),
+            field: field::shortened(field).into_owned(),
             message,
         }
     }
@@ -139,18 +118,8 @@ impl<'a> Locator<'a> {
     /// A validation error, at the line of its field (or of the nearest enclosing field that
     /// is written in the file).
     pub(super) fn invalid(&self, e: &InvalidField) -> ScenarioError {
-        let places = self.places();
-        let mut field = e.field.as_str();
-        let offset = loop {
-            if let Some(place) = places.iter().find(|p| p.field == field) {
-                break Some(place.span.start);
-            }
-            match field.rfind(['.', '[']) {
-                Some(cut) => field = &field[..cut],
-                None => break places.first().map(|_| 0).filter(|_| e.field.is_empty()),
-            }
-        };
-        self.error(offset.or(Some(0)), &e.field, &e.message)
+        let offset = self.nearest_place(&e.field).map_or(0, |span| span.start);
+        self.error(Some(offset), &e.field, &e.message)
     }
 
     /// A TOML error, at its line and field.
@@ -161,11 +130,10 @@ impl<'a> Locator<'a> {
         // its table: found there, it is shown at its own line.
         let unknown = (e.message().strip_prefix("unknown field `"))
             .and_then(|rest| rest.split('`').next())
-            .map(|key| join(&field, key));
+            .map(|key| field::join(&field, key));
         let message = cut_quotes(e.message().trim());
-        if let Some(place) = unknown.and_then(|f| self.places().into_iter().find(|p| p.field == f))
-        {
-            return self.error(Some(place.span.start), &place.field, &message);
+        if let Some((place, unknown)) = unknown.and_then(|f| Some((self.place(&f)?, f))) {
+            return self.error(Some(place.start), &unknown, &message);
         }
         self.error(offset.or(Some(0)), &field, &message)
     }
@@ -268,7 +236,7 @@ impl<'a> Locator<'a> {
         } else {
             format!("{prefix}.seed")
         };
-        let written = self.places().iter().any(|p| p.field == field);
+        let written = self.place(&field).is_some();
         match (written.then_some(plan.seed), root) {
             (Some(own), Some(root)) if own != root => {
                 let message = format!(
@@ -280,28 +248,54 @@ impl<'a> Locator<'a> {
         }
     }
 
-    /// The field at byte `offset`: the smallest written place that holds it, or else the
-    /// table whose header comes last before it.
+    /// The field at byte `offset`: the smallest written value that holds it, or else the
+    /// table whose header comes last before it. Only the path to it is named: a file of
+    /// millions of array elements costs a search of each array, not a name for each element.
     fn field_at(&self, offset: usize) -> String {
-        let places = self.places();
-        let holding = places
-            .iter()
-            .filter(|p| !p.header && p.span.contains(&offset))
-            .min_by_key(|p| p.span.len());
-        if let Some(place) = holding {
-            return place.field.clone();
+        let root = Node::Table(self.doc.as_table());
+        let mut path = Vec::new();
+        if root.holding(offset, &mut path) {
+            return field::path(&path);
         }
-        let table = places
-            .iter()
-            .filter(|p| p.header && p.span.start <= offset)
-            .max_by_key(|p| p.span.start);
+        let mut table = None;
+        root.last_header(offset, &mut path, &mut table);
         match table {
-            Some(place) if place.span.contains(&offset) || !self.has_key_at(offset) => {
-                place.field.clone()
+            Some((span, path)) if span.contains(&offset) || !self.has_key_at(offset) => {
+                field::path(&path)
             }
-            Some(place) => format!("{}.{}", place.field, self.key_at(offset)),
+            Some((_, path)) => format!("{}.{}", field::path(&path), self.key_at(offset)),
             None => self.key_at(offset),
         }
+    }
+
+    /// Where `field` is written, if it is: its path walked from the document's top.
+    fn place(&self, field: &str) -> Option<Range<usize>> {
+        let (nodes, whole) = self.walk(field)?;
+        let (node, key_span) = nodes.last().filter(|_| whole)?;
+        node.place(key_span.clone())
+    }
+
+    /// Where `field`, or else the nearest field enclosing it that is written, is written.
+    fn nearest_place(&self, field: &str) -> Option<Range<usize>> {
+        let (nodes, _) = self.walk(field)?;
+        (nodes.into_iter().rev()).find_map(|(node, key_span)| node.place(key_span))
+    }
+
+    /// The nodes along `field`'s path from the document's top (each with its key's span), as
+    /// far as the document holds them, and whether it holds the whole path; `None` if `field`
+    /// is not a path.
+    fn walk(&self, field: &str) -> Option<(Vec<Reached<'_>>, bool)> {
+        let steps = field::steps(field)?;
+        let mut nodes = Vec::with_capacity(steps.len());
+        let mut node = Node::Table(self.doc.as_table());
+        for step in &steps {
+            let Some((child, key_span)) = node.child(step) else {
+                return Some((nodes, false));
+            };
+            nodes.push((child, key_span));
+            node = child;
+        }
+        Some((nodes, true))
     }
 
     fn line_at(&self, offset: usize) -> &str {
@@ -314,21 +308,21 @@ impl<'a> Locator<'a> {
         !self.key_at(offset).is_empty()
     }
 
-    /// The key written on the line of `offset`, for text the TOML parser could not read.
+    /// The key written on the line of `offset`, for text the TOML parser could not read: as
+    /// a path ([`field::path`]) if it is a key TOML reads, else as written.
     fn key_at(&self, offset: usize) -> String {
         let line = self.line_at(offset);
-        line.split_once('=')
+        let written = (line.split_once('='))
             .map(|(k, _)| k.trim())
             .filter(|k| !k.starts_with('[') && !k.starts_with('#'))
-            .unwrap_or("")
-            .to_string()
-    }
-
-    /// Every written field of the document with its span (none if the text does not parse).
-    fn places(&self) -> Vec<Place> {
-        let mut places = Vec::new();
-        collect_table(self.doc.as_table(), "", &mut places);
-        places
+            .unwrap_or("");
+        match toml_edit::Key::parse(written) {
+            Ok(keys) if !keys.is_empty() => {
+                let steps: Vec<Step<'_>> = keys.iter().map(|k| Step::Key(k.get().into())).collect();
+                field::path(&steps)
+            }
+            _ => written.to_string(),
+        }
     }
 }
 
@@ -396,85 +390,168 @@ impl VisitMut for SortKeys {
     }
 }
 
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
+/// A node a path reached, with the span of the key it was reached by (none for an index).
+type Reached<'d> = (Node<'d>, Option<Range<usize>>);
+
+/// A written thing of the document a field's path can reach.
+#[derive(Clone, Copy)]
+enum Node<'d> {
+    /// A table: the document's top, one with a header, one made by dotted keys, or an
+    /// element of an array of tables.
+    Table(&'d toml_edit::Table),
+    /// An array of tables (`[[clients]]`): its elements have places, it has none.
+    Tables(&'d toml_edit::ArrayOfTables),
+    /// A value: an inline table, an array, or a scalar.
+    Value(&'d toml_edit::Value),
 }
 
-fn collect_table(table: &toml_edit::Table, prefix: &str, places: &mut Vec<Place>) {
-    for (key, item) in table.iter() {
-        let field = join(prefix, key);
-        let key_span = table.key(key).and_then(|k| k.span());
-        collect_item(item, &field, key_span, places);
-    }
-}
-
-fn collect_item(
-    item: &toml_edit::Item,
-    field: &str,
-    key_span: Option<Range<usize>>,
-    places: &mut Vec<Place>,
-) {
-    match item {
-        toml_edit::Item::None => {}
-        toml_edit::Item::Value(value) => collect_value(value, field, key_span, places),
-        toml_edit::Item::Table(table) => {
-            if let Some(span) = table.span() {
-                places.push(Place {
-                    field: field.to_string(),
-                    span,
-                    header: true,
-                });
-            }
-            collect_table(table, field, places);
-        }
-        toml_edit::Item::ArrayOfTables(tables) => {
-            for (i, table) in tables.iter().enumerate() {
-                let field = format!("{field}[{i}]");
-                if let Some(span) = table.span() {
-                    places.push(Place {
-                        field: field.clone(),
-                        span,
-                        header: true,
-                    });
-                }
-                collect_table(table, &field, places);
-            }
+impl<'d> Node<'d> {
+    fn of(item: &'d toml_edit::Item) -> Option<Self> {
+        match item {
+            toml_edit::Item::None => None,
+            toml_edit::Item::Value(value) => Some(Node::Value(value)),
+            toml_edit::Item::Table(table) => Some(Node::Table(table)),
+            toml_edit::Item::ArrayOfTables(tables) => Some(Node::Tables(tables)),
         }
     }
-}
 
-fn collect_value(
-    value: &toml_edit::Value,
-    field: &str,
-    key_span: Option<Range<usize>>,
-    places: &mut Vec<Place>,
-) {
-    if let Some(span) = value.span() {
-        let start = key_span.map_or(span.start, |k| k.start.min(span.start));
-        places.push(Place {
-            field: field.to_string(),
-            span: start..span.end,
-            header: false,
-        });
+    /// The node `step` reaches from this one, with its key's span.
+    fn child(self, step: &Step<'_>) -> Option<Reached<'d>> {
+        match (self, step) {
+            (Node::Table(table), Step::Key(key)) => {
+                let (key, item) = table.get_key_value(key)?;
+                Some((Node::of(item)?, key.span()))
+            }
+            (Node::Value(toml_edit::Value::InlineTable(table)), Step::Key(key)) => {
+                let (key, value) = table.get_key_value(key)?;
+                Some((Node::Value(value.as_value()?), key.span()))
+            }
+            (Node::Tables(tables), Step::Index(i)) => Some((Node::Table(tables.get(*i)?), None)),
+            (Node::Value(toml_edit::Value::Array(array)), Step::Index(i)) => {
+                Some((Node::Value(array.get(*i)?), None))
+            }
+            _ => None,
+        }
     }
-    match value {
-        toml_edit::Value::InlineTable(table) => {
-            for (key, value) in table.iter() {
+
+    /// The bytes this node covers where it is written, if it is: a value from its key
+    /// (`key_span`) to its end; a table, its header (the table runs on to the next header).
+    fn place(self, key_span: Option<Range<usize>>) -> Option<Range<usize>> {
+        match self {
+            Node::Value(value) => {
+                let span = value.span()?;
+                Some(key_span.map_or(span.start, |k| k.start.min(span.start))..span.end)
+            }
+            Node::Table(table) => table.span(),
+            Node::Tables(_) => None,
+        }
+    }
+
+    /// Whether a value inside this node holds byte `offset`; if one does, `path` (this
+    /// node's) goes on to the smallest that does. Values do not overlap unless one holds the
+    /// other, and an array's elements are in the text's order: of an array, only the last
+    /// element starting at or before `offset` is searched. (The parser nests at most 80
+    /// deep, and so does this recursion.)
+    fn holding(self, offset: usize, path: &mut Vec<Step<'d>>) -> bool {
+        let mut inside = |key: Step<'d>, child: Node<'d>, key_span: Option<Range<usize>>| {
+            let holds = match child {
+                Node::Value(_) => (child.place(key_span)).is_some_and(|p| p.contains(&offset)),
+                // A table's values may be anywhere after its header.
+                Node::Table(_) | Node::Tables(_) => true,
+            };
+            path.push(key);
+            if holds && (child.holding(offset, path) || matches!(child, Node::Value(_))) {
+                return true;
+            }
+            path.pop();
+            false
+        };
+        match self {
+            Node::Table(table) => table.iter().any(|(key, item)| {
                 let key_span = table.key(key).and_then(|k| k.span());
-                collect_value(value, &join(field, key), key_span, places);
+                Node::of(item).is_some_and(|child| inside(Step::Key(key.into()), child, key_span))
+            }),
+            Node::Value(toml_edit::Value::InlineTable(table)) => {
+                table.iter().any(|(key, value)| {
+                    let key_span = table.key(key).and_then(|k| k.span());
+                    inside(Step::Key(key.into()), Node::Value(value), key_span)
+                })
             }
-        }
-        toml_edit::Value::Array(array) => {
-            for (i, value) in array.iter().enumerate() {
-                collect_value(value, &format!("{field}[{i}]"), None, places);
+            Node::Value(toml_edit::Value::Array(array)) => {
+                let start = |i: usize| array.get(i).and_then(|v| v.span()).map(|s| s.start);
+                let last = last_starting_by(array.len(), offset, start);
+                last.is_some_and(|i| {
+                    (array.get(i)).is_some_and(|v| inside(Step::Index(i), Node::Value(v), None))
+                })
             }
+            Node::Tables(tables) => {
+                let start = |i: usize| tables.get(i).and_then(|t| t.span()).map(|s| s.start);
+                let last = last_starting_by(tables.len(), offset, start);
+                last.is_some_and(|i| {
+                    (tables.get(i)).is_some_and(|t| inside(Step::Index(i), Node::Table(t), None))
+                })
+            }
+            Node::Value(_) => false,
         }
-        _ => {}
     }
+
+    /// The header of the table inside this node (at `path`) that comes last at or before
+    /// byte `offset`, with its path, into `last`. An element of an array of tables and the
+    /// tables inside it come before the next element's header: of an array of tables, only
+    /// the last element starting at or before `offset` is searched.
+    fn last_header(
+        self,
+        offset: usize,
+        path: &mut Vec<Step<'d>>,
+        last: &mut Option<(Range<usize>, Vec<Step<'d>>)>,
+    ) {
+        let mut consider = |table: &'d toml_edit::Table, path: &mut Vec<Step<'d>>| {
+            let span = table.span().filter(|s| s.start <= offset);
+            if let Some(span) =
+                span.filter(|s| last.as_ref().is_none_or(|(l, _)| l.start < s.start))
+            {
+                *last = Some((span, path.clone()));
+            }
+            Node::Table(table).last_header(offset, path, last);
+        };
+        let Node::Table(table) = self else { return };
+        for (key, item) in table.iter() {
+            path.push(Step::Key(key.into()));
+            match item {
+                toml_edit::Item::Table(table) => consider(table, path),
+                toml_edit::Item::ArrayOfTables(tables) => {
+                    let start = |i: usize| tables.get(i).and_then(|t| t.span()).map(|s| s.start);
+                    let last = last_starting_by(tables.len(), offset, start);
+                    if let Some((i, table)) = last.and_then(|i| Some((i, tables.get(i)?))) {
+                        path.push(Step::Index(i));
+                        consider(table, path);
+                        path.pop();
+                    }
+                }
+                toml_edit::Item::Value(_) | toml_edit::Item::None => {}
+            }
+            path.pop();
+        }
+    }
+}
+
+/// Of `len` elements in the text's order, the last whose start (`start(i)`) is at or before
+/// `offset`: a binary search.
+fn last_starting_by(
+    len: usize,
+    offset: usize,
+    start: impl Fn(usize) -> Option<usize>,
+) -> Option<usize> {
+    let (mut low, mut high) = (0, len);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if start(mid).is_some_and(|s| s <= offset) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    low.checked_sub(1)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod comments;
 mod expect;
+mod field;
 mod file;
 mod locate;
 mod log_filter;
