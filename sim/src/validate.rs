@@ -97,8 +97,9 @@ pub const MAX_WALL_TIME: std::time::Duration = std::time::Duration::from_secs(36
 /// Validators return it; the scenario-file loader adds the file and the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct InvalidField {
-    /// The field, dotted from the top of its document (`faults[2].after.nth`), or empty when
-    /// the error is about the whole document.
+    /// The field, dotted from the top of its document (`faults[2].after.nth`), each key as
+    /// TOML writes it (`params."by.tes"`), or empty when the error is about the whole
+    /// document.
     pub field: String,
     /// What is wrong, in words.
     pub message: String,

@@ -107,6 +107,7 @@
 //! `file:line: field: message`.
 
 use super::comments;
+use super::field;
 use super::locate::{Locator, ScenarioError};
 use super::registry::{ParamError, Params, Registry};
 use super::{Expectations, ListenerNotifier, NotifierFactory, Scenario};
@@ -570,7 +571,7 @@ impl Locator<'_> {
             }) => {
                 let field = match param.is_empty() {
                     true => format!("{field}.{key}"),
-                    false => format!("{field}.params.{param}"),
+                    false => field::join(&format!("{field}.params"), &param),
                 };
                 Err(self.invalid(&InvalidField::new(field, message)))
             }

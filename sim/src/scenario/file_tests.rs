@@ -148,6 +148,40 @@ fn an_unknown_notifier_or_parameter_is_named() {
     );
 }
 
+/// A key holding a dot is one key: the field names it quoted as TOML writes it
+/// (`params."by.tes"`), where it read as a path (`params.by.tes`), whichever check refused
+/// it, and its line is found through it.
+#[test]
+fn a_key_holding_a_dot_is_named_quoted_as_toml_writes_it() {
+    let cases = [
+        (
+            GOOD.replace("bytes = 100", "bytes = 100, \"by.tes\" = 1"),
+            "bad.toml:17: clients[0].params.\"by.tes\": unknown parameter of sender",
+        ),
+        (
+            format!("{GOOD}\n[names]\n\"a.b\" = []\n"),
+            "bad.toml:23: names.\"a.b\": a name needs at least one host",
+        ),
+        (
+            GOOD.replace("echoed = true", "echoed = true\ndelivered = { 'x.y' = 1 }"),
+            "bad.toml:21: expect.delivered.\"x.y\": unknown connection \"x.y\"",
+        ),
+        (
+            GOOD.replace("echoed = true", "echoed = true\n\"by.tes\" = 1"),
+            "bad.toml:21: expect.\"by.tes\": unknown field `by.tes`",
+        ),
+        // Text that does not parse is named by the key on its line, as TOML writes it.
+        (
+            GOOD.replace("echoed = true", "echoed = true\n'by.tes' = 1x"),
+            "bad.toml:21: \"by.tes\": ",
+        ),
+    ];
+    for (text, error) in cases {
+        let err = parse_err(&text);
+        assert!(err.starts_with(error), "{err}");
+    }
+}
+
 #[test]
 fn an_empty_scenario_or_a_zero_duration_is_refused() {
     assert_eq!(

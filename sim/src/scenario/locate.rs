@@ -36,7 +36,8 @@ pub struct ScenarioError {
     pub file: PathBuf,
     /// The line (from 1), when the error is at one place.
     pub line: Option<usize>,
-    /// The field (`clients[1].target`), or empty.
+    /// The field (`clients[1].target`, `clients[1].params."by.tes"`: each key as TOML writes
+    /// it), or empty.
     pub field: String,
     /// What is wrong.
     pub message: String,

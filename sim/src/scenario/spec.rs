@@ -1,6 +1,7 @@
 //! A scenario: the hosts, names, listeners and clients of a simulated run, which notifier each
 //! uses, the fault settings or an explicit plan, and how long it may run.
 
+use super::field;
 use super::{Expectations, LogFilter, Properties};
 use crate::fault::{Dial, FaultPlan, Faults, Topology};
 use crate::seed::Seed;
@@ -543,7 +544,7 @@ impl Scenario {
         // compared some 170 instructions of text per question.
         let hosts: FxHashSet<&str> = topology.hosts.iter().map(String::as_str).collect();
         for (alias, targets) in &self.names {
-            let field = format!("names.{alias}");
+            let field = field::join("names", alias);
             name(&field, alias, NameKind::Host)?;
             if hosts.contains(alias.as_str()) {
                 return Err(InvalidField::new(
@@ -652,7 +653,7 @@ impl Scenario {
             }
         }
         for (who, bytes) in &expect.delivered {
-            let field = format!("expect.delivered.{who}");
+            let field = field::join("expect.delivered", who);
             topology.connection(&field, who)?;
             at_most(&field, *bytes as u64, MAX_TOTAL_PAYLOAD_BYTES)?;
         }
@@ -816,7 +817,7 @@ impl fmt::Display for HostSource<'_> {
             HostSource::Listener(i) => write!(f, "listeners[{i}].host"),
             HostSource::Client(i) => write!(f, "clients[{i}].host"),
             HostSource::Hosts(i) => write!(f, "hosts[{i}]"),
-            HostSource::Name(alias, j) => write!(f, "names.{alias}[{j}]"),
+            HostSource::Name(alias, j) => write!(f, "{}[{j}]", field::join("names", alias)),
         }
     }
 }
