@@ -22,22 +22,36 @@ fn repro_with(test: &str, setup: impl FnOnce(&mut Command)) -> String {
         .to_string()
 }
 
-/// The repro line of the binary under test when cargo started it: `cargo run` with the flag
-/// of the profile cargo built it with, the folder it sits in (`cargo test` builds it in
-/// `debug`, `cargo test --release` in `release`).
-fn cargo_run_line() -> &'static str {
-    let exe = Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim"));
-    match exe
+/// The repro line of the binary under test when cargo started it ([`cargo_run_line_for`]).
+fn cargo_run_line() -> String {
+    cargo_run_line_for(Path::new(env!("CARGO_BIN_EXE_tcpnotify-sim")))
+}
+
+/// The repro line of `exe` started by cargo: `cargo run` with the flag of the profile cargo
+/// built it with, the folder it sits in (`cargo test` builds it in `debug`, `cargo test
+/// --release` in `release`, `cargo test --profile NAME` in `NAME`).
+fn cargo_run_line_for(exe: &Path) -> String {
+    let profile = exe
         .parent()
         .and_then(Path::file_name)
-        .and_then(|p| p.to_str())
-    {
-        Some("debug") => "cargo run -p tcpnotify-sim --",
-        Some("release") => "cargo run -p tcpnotify-sim --release --",
-        other => panic!(
-            "{} is built in profile {other:?}, which this test does not know",
-            exe.display()
-        ),
+        .and_then(|p| p.to_str());
+    match profile {
+        Some("debug") => "cargo run -p tcpnotify-sim --".to_string(),
+        Some("release") => "cargo run -p tcpnotify-sim --release --".to_string(),
+        Some(name) => format!("cargo run -p tcpnotify-sim --profile {name} --"),
+        None => panic!("{} is in no profile's folder", exe.display()),
+    }
+}
+
+#[test]
+fn the_cargo_run_line_names_the_profile_of_the_binarys_folder() {
+    for (folder, line) in [
+        ("debug", "cargo run -p tcpnotify-sim --"),
+        ("release", "cargo run -p tcpnotify-sim --release --"),
+        ("ci-fast", "cargo run -p tcpnotify-sim --profile ci-fast --"),
+    ] {
+        let exe = Path::new("/work/target").join(folder).join("tcpnotify-sim");
+        assert_eq!(cargo_run_line_for(&exe), line);
     }
 }
 
