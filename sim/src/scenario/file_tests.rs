@@ -613,6 +613,40 @@ fn an_integer_beyond_64_bits_is_named_by_its_whole_field_however_many_follow() {
     );
 }
 
+/// However deep the arrays and inline tables around an overflowed number, with many more
+/// after it, its whole field is named: each level closed took a parse, and past eight the
+/// file was parsed whole, once per later overflowed number, until the budget ran out and
+/// the field came out empty (the number's line has no key).
+#[test]
+fn an_integer_beyond_64_bits_is_named_however_deep_it_is_nested() {
+    let big = "18446744073709551615";
+    let hint = "integer number overflowed (TOML integers go up to 9223372036854775807)";
+    let faults: String = (0..1000)
+        .map(|_| format!("\n[[plan.faults]]\nat_ms = {big}\nkind = \"reset\"\nconn = \"c1\"\n"))
+        .collect();
+    // 80: the deepest toml_edit parses (past it, the file is refused for its depth).
+    for depth in [9, 40, 80] {
+        // Arrays and inline tables in turn, each over several lines (TOML 1.1).
+        let open: String = (0..depth)
+            .map(|i| if i % 2 == 0 { "[\n" } else { "{ k = \n" })
+            .collect();
+        let close: String = (0..depth)
+            .rev()
+            .map(|i| if i % 2 == 0 { "]\n" } else { "}\n" })
+            .collect();
+        let text = format!("{GOOD}\n[faults]\nx = {open}{big}\n{close}{faults}");
+        let field: String = (0..depth)
+            .map(|i| if i % 2 == 0 { "[0]" } else { ".k" })
+            .collect();
+        let line = line_of(&text, big, 0);
+        assert_eq!(
+            parse_err(&text),
+            format!("bad.toml:{line}: faults.x{field}: {hint}"),
+            "{depth} deep"
+        );
+    }
+}
+
 /// What follows an overflowed number on its own line is not parsed to name its field: a seed
 /// in an inline table before 3,000 overflowed numbers on that line keeps its field and hint
 /// (parsed up to the end of its line, each of those numbers took a parse of the line, and

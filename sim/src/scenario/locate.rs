@@ -15,18 +15,17 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml_edit::visit_mut::VisitMut;
+use toml_parser::parser::{EventReceiver, RecursionGuard};
+use toml_parser::{ErrorSink, Span};
 
 /// The longest message an error of the file keeps: a few lines' worth, whatever it quotes.
 const MAX_MESSAGE_CHARS: usize = 400;
 
-/// Arrays and inline tables over several lines an overflowed number may be nested in for its
-/// field to be found from the text up to it: a parse each.
-const MAX_CLOSED: usize = 8;
-
-/// Bytes that finding an overflowed number's field may parse in all: sixteen parses of a file
-/// of [`MAX_FILE_BYTES`], thousands of a file of a few kilobytes. A parse's time grows with
-/// what the text holds (a file of millions of array elements takes seconds), not only its
-/// bytes.
+/// Bytes that finding an overflowed number's field may parse in all, when the text up to it
+/// does not do (then the whole file is parsed, once per later overflowed number): sixteen
+/// parses of a file of [`MAX_FILE_BYTES`], thousands of a file of a few kilobytes. A parse's
+/// time grows with what the text holds (a file of millions of array elements takes seconds),
+/// not only its bytes.
 const MAX_OVERFLOW_PARSE_BYTES: usize = 16 * MAX_FILE_BYTES as usize;
 
 /// A scenario or plan file that cannot be used.
@@ -173,20 +172,20 @@ impl<'a> Locator<'a> {
     /// file there, before serde could name the field, and gives no document to find it in;
     /// so the file is parsed again with that number written as a string of the same length
     /// (every byte offset stays). Only the text up to the number's end is parsed, with what
-    /// is open there (arrays or inline tables, up to [`MAX_CLOSED`]) closed as the parser
-    /// asks: what comes after does not change the field, and would stop the parse at the
-    /// next overflowed number (on the number's own line too: a line of thousands took a
-    /// parse each, and a seed written in one lost its hint) or at a string it leaves open.
-    /// Failing that, the whole file. Each later overflowed number a parse meets is written
-    /// as a string too, and parsed again, within [`MAX_OVERFLOW_PARSE_BYTES`]. `None` if
-    /// nothing parses within it.
+    /// is open there (arrays or inline tables, however deep: [`unclosed`]) closed: what
+    /// comes after does not change the field, and would stop the parse at the next
+    /// overflowed number (on the number's own line too: a line of thousands took a parse
+    /// each, and a seed written in one lost its hint) or at a string it leaves open.
+    /// Failing that, the whole file, each later overflowed number it meets written as a
+    /// string too and parsed again, within [`MAX_OVERFLOW_PARSE_BYTES`]. `None` if nothing
+    /// parses within it.
     fn overflowed_field(&self, span: Range<usize>) -> Option<String> {
         let at = span.start;
         let mut text = self.text.to_string();
         let number_end = span.end;
         as_string(&mut text, span)?;
+        let closers = unclosed(&text[..number_end]);
         let mut budget = MAX_OVERFLOW_PARSE_BYTES;
-        let mut closers = String::new();
         let mut whole = false;
         loop {
             let parsed = match whole {
@@ -198,14 +197,8 @@ impl<'a> Locator<'a> {
                 Ok(doc) => return Some(self.field_in(&parsed, doc, at)),
                 Err(e) => e,
             };
-            let message = e.message().trim();
-            if message == "integer number overflowed" {
+            if e.message().trim() == "integer number overflowed" {
                 as_string(&mut text, e.span()?)?;
-            } else if let Some(closer) =
-                closer_asked(message).filter(|_| !whole && closers.lines().count() < MAX_CLOSED)
-            {
-                closers.push(closer);
-                closers.push('\n');
             } else if !whole {
                 whole = true;
             } else {
@@ -327,13 +320,39 @@ impl<'a> Locator<'a> {
     }
 }
 
-/// The bracket a parse error asks for to close an array (`]`) or inline table (`}`) left open
-/// where a text ends.
-fn closer_asked(message: &str) -> Option<char> {
-    [']', '}']
-        .into_iter()
-        .find(|closer| message.ends_with(&format!("expected `{closer}`")))
+/// The brackets that close the arrays (`]`) and inline tables (`}`) left open where `text`
+/// ends, innermost first, a line each: those TOML's own parser (`toml_parser`, which
+/// `toml_edit` parses with) closes for itself at the text's end, with an empty span. Read in
+/// one pass, however deep; past the nesting `toml_edit` parses (80 levels), none are
+/// given, as `toml_edit` refuses that text anyway.
+fn unclosed(text: &str) -> String {
+    /// What the parser closes at the text's end.
+    struct Unclosed(String);
+
+    impl EventReceiver for Unclosed {
+        fn inline_table_close(&mut self, span: Span, _: &mut dyn ErrorSink) {
+            if span.is_empty() {
+                self.0.push_str("}\n");
+            }
+        }
+
+        fn array_close(&mut self, span: Span, _: &mut dyn ErrorSink) {
+            if span.is_empty() {
+                self.0.push_str("]\n");
+            }
+        }
+    }
+
+    let tokens = toml_parser::Source::new(text).lex().into_vec();
+    let mut unclosed = Unclosed(String::new());
+    let mut guarded = RecursionGuard::new(&mut unclosed, MAX_NESTING);
+    toml_parser::parser::parse_document(&tokens, &mut guarded, &mut ());
+    unclosed.0
 }
+
+/// The deepest arrays and inline tables nest that `toml_edit` parses (its own limit): the
+/// parser recurses for each.
+const MAX_NESTING: u32 = 80;
 
 /// Writes the number at `span` of `text` as a string of the same length, which TOML holds
 /// whatever the number; `None` if `span` is not in `text` or is too short to quote.
