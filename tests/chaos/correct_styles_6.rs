@@ -24,7 +24,7 @@
 //! the scenario's clients alone (`tests/simulation/dial.rs`). 2 to 30 seeds each in CI.
 //! These tests honour `TCPNOTIFY_SEEDS` and the other variables, as a user's test would.
 
-use crate::support::{all_done, assert_passes_seeds, echoed, finished, mark_done};
+use crate::support::{all_done, assert_passes_seeds, echo_checked, echoed, finished, mark_done};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -818,14 +818,7 @@ impl TcpConnectionNotify for HugeWrite {
         }
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        let fits = self.echoed + data.len() <= self.len;
-        always(
-            "huge-echo",
-            fits && data == pattern(self.echoed, data.len()),
-            self.echoed,
-        );
-        self.echoed += data.len();
-        if self.echoed == self.len {
+        if echo_checked("huge-echo", &mut self.echoed, self.len, &data) {
             conn.close();
         }
         true
@@ -917,14 +910,7 @@ impl TcpConnectionNotify for Impatient {
         conn.write(pattern(0, self.len));
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        let fits = self.echoed + data.len() <= self.len;
-        always(
-            "impatient-echo",
-            fits && data == pattern(self.echoed, data.len()),
-            self.echoed,
-        );
-        self.echoed += data.len();
-        if self.echoed == self.len && !self.done {
+        if echo_checked("impatient-echo", &mut self.echoed, self.len, &data) && !self.done {
             self.done = true;
             mark_done(self.id);
             conn.close();

@@ -22,7 +22,7 @@
 //! latency of `harsh_faults`. 2 to 30 seeds each in CI. These tests honour `TCPNOTIFY_SEEDS`
 //! and the other variables, as a user's test would.
 
-use crate::support::{all_done, assert_passes_seeds, echoed, finished, mark_done};
+use crate::support::{all_done, assert_passes_seeds, echo_checked, echoed, finished, mark_done};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tcpnotify::{
@@ -331,14 +331,7 @@ impl TcpConnectionNotify for YieldingReader {
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
         always("yield-times-one", times == 1, times);
-        let fits = self.echoed + data.len() <= self.len;
-        always(
-            "yielding-echo",
-            fits && data == pattern(self.echoed, data.len()),
-            self.echoed,
-        );
-        self.echoed += data.len();
-        if self.echoed == self.len {
+        if echo_checked("yielding-echo", &mut self.echoed, self.len, &data) {
             conn.close();
         }
         false
@@ -611,14 +604,7 @@ impl TcpConnectionNotify for TinyWrites {
         }
     }
     fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        let fits = self.echoed + data.len() <= self.len;
-        always(
-            "tiny-echo",
-            fits && data == pattern(self.echoed, data.len()),
-            self.echoed,
-        );
-        self.echoed += data.len();
-        if self.echoed == self.len {
+        if echo_checked("tiny-echo", &mut self.echoed, self.len, &data) {
             conn.close();
         }
         true

@@ -335,3 +335,13 @@ pub fn finished() -> Expectations {
 pub fn without_settings(scenario: Scenario) -> Scenario {
     scenario.faults(Faults::default())
 }
+
+/// Checks `data`, the next bytes back of an echo of the `len` pattern bytes a client wrote,
+/// `*echoed` of which came back before (an `always` assertion named `name`), and counts them:
+/// whether all of them are back now.
+pub fn echo_checked(name: &str, echoed: &mut usize, len: usize, data: &[u8]) -> bool {
+    let fits = *echoed + data.len() <= len;
+    always(name, fits && data == pattern(*echoed, data.len()), *echoed);
+    *echoed += data.len();
+    *echoed == len
+}

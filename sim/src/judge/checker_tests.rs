@@ -629,11 +629,21 @@ fn w1_a_counted_drop_missing_from_the_trace_is_a_violation() {
     );
 }
 
-/// The one W1 violation of `report`: its lines, and that its message says `what`.
-fn one_w1(report: &CheckReport, lines: &[usize], what: &str) {
-    assert_eq!(report.broken_rules(), [Rule::W1], "{report}");
-    assert_eq!(report.violations.len(), 1, "{report}");
-    assert_eq!(report.violations[0].lines, lines, "{report}");
+/// `events`, then a write of `c1` dropped in `phase`: the one W1 violation that makes, on
+/// `lines`, its message saying `what`.
+fn dropping_breaks_w1(
+    events: Vec<(&str, Callback)>,
+    phase: &str,
+    after_end: bool,
+    lines: &[usize],
+    what: &str,
+) {
+    let t = trace(events);
+    dropped(&t, phase, 1, after_end);
+    let report = check(&t, &CheckOptions::default());
+    assert_eq!(report.broken_rules(), [Rule::W1], "{phase}: {report}");
+    assert_eq!(report.violations.len(), 1, "{phase}: {report}");
+    assert_eq!(report.violations[0].lines, lines, "{phase}: {report}");
     assert!(report.violations[0].message.contains(what), "{report}");
 }
 
@@ -648,60 +658,29 @@ fn failed_client() -> Vec<(&'static str, Callback)> {
 
 #[test]
 fn w1_a_write_dropped_as_not_yet_connected_once_the_connection_began_or_ended_is_a_violation() {
+    let what = "dropped as not yet connected, after the connection began";
     for phase in ["new", "resolving", "connecting(1)"] {
-        let t = trace(client_start());
-        dropped(&t, phase, 1, false);
-        let report = check(&t, &CheckOptions::default());
-        one_w1(
-            &report,
-            &[3, 4],
-            "dropped as not yet connected, after the connection began",
-        );
-        let t = trace(failed_client());
-        dropped(&t, phase, 1, false);
-        let report = check(&t, &CheckOptions::default());
-        one_w1(
-            &report,
-            &[3, 4],
-            "dropped as not yet connected, after the connection began",
-        );
+        dropping_breaks_w1(client_start(), phase, false, &[3, 4], what);
+        dropping_breaks_w1(failed_client(), phase, false, &[3, 4], what);
     }
 }
 
 #[test]
 fn w1_a_write_dropped_after_the_end_of_a_connection_that_had_not_ended_is_a_violation() {
-    let t = trace(client_start());
-    dropped(&t, "closed", 1, true);
-    let report = check(&t, &CheckOptions::default());
-    one_w1(
-        &report,
-        &[4],
-        "sent after the end, but the connection had not ended",
-    );
+    let what = "sent after the end, but the connection had not ended";
+    dropping_breaks_w1(client_start(), "closed", true, &[4], what);
 }
 
 #[test]
 fn w1_a_write_dropped_while_closing_a_connection_that_had_ended_is_a_violation() {
     // It failed to connect, so it never began.
-    let t = trace(failed_client());
-    dropped(&t, "closing(shut)", 1, false);
-    let report = check(&t, &CheckOptions::default());
-    one_w1(
-        &report,
-        &[4],
-        "dropped while closing, before the connection began",
-    );
+    let what = "dropped while closing, before the connection began";
+    dropping_breaks_w1(failed_client(), "closing(shut)", false, &[4], what);
     // It began and was closed.
-    let mut events = client_start();
-    events.push(("c1", Closed));
-    let t = trace(events);
-    dropped(&t, "closing(shut)", 1, false);
-    let report = check(&t, &CheckOptions::default());
-    one_w1(
-        &report,
-        &[4, 5],
-        "dropped while closing, after the connection ended",
-    );
+    let mut closed = client_start();
+    closed.push(("c1", Closed));
+    let what = "dropped while closing, after the connection ended";
+    dropping_breaks_w1(closed, "closing(shut)", false, &[4, 5], what);
 }
 
 #[test]
