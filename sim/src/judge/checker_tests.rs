@@ -433,6 +433,23 @@ fn the_report_lists_only_the_rules_a_trace_exercised() {
 }
 
 #[test]
+fn only_a_separator_and_digits_the_simulator_adds_are_taken_off_a_name() {
+    for (name, owner) in [
+        ("server.3", Some("server")),
+        ("server.12", Some("server")),
+        ("c1~2", Some("c1")),
+        ("server#2", Some("server")),
+        ("api.v1.7", Some("api.v1")),
+        ("c1", None),
+        ("server", None),
+        ("server.", None),
+        (".3", None),
+    ] {
+        assert_eq!(without_added_suffix(name), owner, "{name}");
+    }
+}
+
+#[test]
 fn rule_ids_parse_and_print() {
     for rule in Rule::ALL {
         assert_eq!(rule.to_string().parse::<Rule>(), Ok(rule));
