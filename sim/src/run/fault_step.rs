@@ -13,6 +13,9 @@ const RESTARTED: &str = "restarted ";
 /// How the line of a partition's or a refusal's end reads.
 const HEALED: &str = "healed";
 
+/// How the line of a fault that fired and did nothing ends (`(not connected: no effect)`).
+const NO_EFFECT: &str = ": no effect)";
+
 /// What a fault's line in the trace tells, after `FAULT #i` (the fault's index in the plan).
 ///
 /// ```
@@ -40,6 +43,17 @@ pub enum FaultStep {
 }
 
 impl FaultStep {
+    /// The words of a firing of `fault` that did nothing, and `why` (`reset c1 (not
+    /// connected: no effect)`).
+    pub(crate) fn without_effect(fault: impl fmt::Display, why: &str) -> String {
+        format!("{fault} ({why}{NO_EFFECT}")
+    }
+
+    /// Whether this is the line of a firing that did nothing ([`without_effect`](Self::without_effect)).
+    pub(crate) fn had_no_effect(&self) -> bool {
+        matches!(self, FaultStep::Fired(description) if description.ends_with(NO_EFFECT))
+    }
+
     /// The step a line's words tell, the reverse of its `Display`: how a JSON trace's
     /// `description` is read back. Words of a fault's firing never read as an end: each
     /// begins with the fault's kind (`partition`, `crash`, ...).

@@ -318,7 +318,10 @@ impl RunState {
                     self.counted(kind, in_flight);
                     (Acted::Done, kind.to_string())
                 } else {
-                    (Acted::Done, format!("{kind} (not connected: no effect)"))
+                    (
+                        Acted::Done,
+                        FaultStep::without_effect(kind, "not connected"),
+                    )
                 }
             }
             FaultKind::Partition {
@@ -327,7 +330,7 @@ impl RunState {
                 duration_ms,
                 one_way,
             } => match self.sides(&fault.trigger, a, b) {
-                Err(why) => (Acted::Done, format!("{kind} ({why}: no effect)")),
+                Err(why) => (Acted::Done, FaultStep::without_effect(kind, &why)),
                 Ok((a, b)) => {
                     let cut = FaultKind::Partition {
                         a: a.clone(),

@@ -137,7 +137,7 @@ pub(crate) fn faults(
         let mut ended_by_trace = false;
         match kind {
             // A partition of `@peer` whose connection was not connected cut nothing.
-            Some(FaultKind::Partition { .. }) if description.ends_with(": no effect)") => {}
+            Some(FaultKind::Partition { .. }) if step.had_no_effect() => {}
             Some(FaultKind::Partition { a, b, one_way, .. }) => {
                 span.kind = if one_way {
                     SpanKind::OneWayPartition
