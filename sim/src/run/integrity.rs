@@ -594,6 +594,74 @@ mod tests {
         assert_eq!(b.received(&[b'x'; 10_000]), None);
     }
 
+    /// The ends of the checkpoints `writes` leave in flight on a fresh direction.
+    fn checkpoint_ends(writes: &[usize]) -> Vec<u64> {
+        let mut direction = Direction::new(&crc32fast::Hasher::new(), None);
+        for &len in writes {
+            direction.sent(&vec![b'x'; len]);
+        }
+        let mut ends = Vec::new();
+        while let Some(checkpoint) = direction.checkpoints.front() {
+            ends.push(checkpoint.end);
+            direction.checkpoints.pop_front();
+        }
+        ends
+    }
+
+    #[test]
+    fn a_short_segment_grows_no_longer_than_max_segment() {
+        // One byte opens a short segment; the long write after it fills that segment only up
+        // to MAX_SEGMENT (the most a replay keeps), and its last byte starts another.
+        let max = MAX_SEGMENT as usize;
+        assert_eq!(checkpoint_ends(&[1, max]), [MAX_SEGMENT, MAX_SEGMENT + 1]);
+        assert_eq!(
+            checkpoint_ends(&[1, 3 * max]),
+            [
+                MAX_SEGMENT,
+                2 * MAX_SEGMENT,
+                3 * MAX_SEGMENT,
+                3 * MAX_SEGMENT + 1
+            ]
+        );
+    }
+
+    #[test]
+    fn a_segment_of_min_segment_bytes_takes_no_more_writes() {
+        let min = MIN_SEGMENT as usize;
+        assert_eq!(checkpoint_ends(&[min - 1, 1]), [MIN_SEGMENT]);
+        assert_eq!(checkpoint_ends(&[min, 1]), [MIN_SEGMENT, MIN_SEGMENT + 1]);
+    }
+
+    #[test]
+    fn exact_names_the_stream_offset_of_a_piece_that_straddles_the_segment_start() {
+        // The segment 10..20 was sent as 10 times b'a' + 0..10; a delivery of offsets 6..16
+        // holds four bytes before the segment and differs at stream offset 13.
+        let mut exact = Exact {
+            start: 10,
+            end: 20,
+            sent: Vec::new(),
+        };
+        exact.keep(0, b"aaaaaaaaaa");
+        exact.keep(10, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(exact.sent, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(
+            exact.differs(6, &[b'a', b'a', b'a', b'a', 0, 1, 2, 3, 4, 5]),
+            None
+        );
+        assert_eq!(
+            exact
+                .differs(6, &[b'Z', b'a', b'a', b'a', 0, 1, 2, 0xee, 4, 5])
+                .as_deref(),
+            Some("byte at stream offset 13 is 0xee, the peer sent 0x03"),
+            "a byte before the segment is not compared; the offset counts from the stream's start"
+        );
+        assert_eq!(
+            exact.differs(15, &[5, 6, 7, 8, 9, 0x77]),
+            None,
+            "a byte past the segment is not compared"
+        );
+    }
+
     #[test]
     fn checkpoints_keep_stream_order_through_the_inline_one() {
         let mut c = Checkpoints::default();
