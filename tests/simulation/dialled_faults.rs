@@ -16,21 +16,32 @@ use tcpnotify_sim::run::{run, EventKind, RunOutcome};
 use tcpnotify_sim::scenario::{factory, PlanFile, Scenario};
 use tcpnotify_sim::{Expectations, Registry, ScenarioFile, Seed};
 
-/// Refused by its target, it dials `server` with a sender of `hello`: its connection `c1~1`.
-struct Redial;
+/// Refused by its target, it dials its `.0` with a sender of `hello`: its connection `c1~1`.
+struct Redial(&'static str);
 
 impl TcpConnectionNotify for Redial {
     fn connect_failed(&mut self, conn: &mut TcpConnection, _reason: ConnectFailure) {
-        conn.dial(Sender::new(b"hello".to_vec()), "server", "7000");
+        conn.dial(Sender::new(b"hello".to_vec()), self.0, "7000");
     }
 }
 
 /// `c1` on `client` dials the dead host `dead`, then `server` (as `c1~1`), under `faults`.
 fn redial(faults: Vec<Fault>) -> Scenario {
+    redial_to("server", faults)
+}
+
+/// `c1` on `client` dials the dead host `dead`, then `target` (as `c1~1`), under `faults`.
+fn redial_to(target: &'static str, faults: Vec<Fault>) -> Scenario {
     Scenario::new("redial")
         .host("dead")
         .listener("server", "server", 7000, factory(|| Echo))
-        .client("c1", "client", "dead", 7000, factory(|| Redial))
+        .client(
+            "c1",
+            "client",
+            "dead",
+            7000,
+            factory(move || Redial(target)),
+        )
         .plan(FaultPlan {
             faults,
             ..FaultPlan::quiet(Seed(1))
@@ -162,14 +173,43 @@ fn a_partition_of_the_peer_cuts_the_host_the_triggers_connection_runs_to() {
     assert!(echoed.at_us >= 200_000, "{text}");
 }
 
-/// A partition of `@peer` whose trigger's connection is not connected yet (`connecting`)
-/// finds no peer: it cuts nothing, says so, and is not counted.
+/// Fired by its connection's `connecting`, before it has a peer, `@peer` is the host the
+/// connection dials (its `proxy_via`'s target): the redial `c1~1`'s connect to `server`
+/// waits out the partition, not `spare`'s.
 #[test]
-fn a_partition_of_the_peer_of_a_connection_not_yet_connected_does_nothing() {
-    let outcome = ran(&redial(vec![cut_from_peer_after("connecting", 1)]));
+fn a_partition_of_the_peer_fired_as_a_connection_connects_cuts_the_host_it_dials() {
+    let scenario = redial(vec![cut_from_peer_after("connecting", 1)]).listener(
+        "spare",
+        "spare",
+        7000,
+        factory(|| Echo),
+    );
+    let outcome = ran(&scenario);
+    let text = outcome.trace.render_text();
     assert_eq!(
         fault_lines(&outcome),
-        ["partition client <-> @peer for 200ms (c1~1 not connected: no effect)"],
+        ["partition client <-> server for 200ms", "healed"],
+        "{text}"
+    );
+    assert_eq!(outcome.fired.get("partition"), Some(&1), "{text}");
+    let connected = (outcome.trace.events().into_iter())
+        .find(|e| e.who == "c1~1" && matches!(e.callback(), Some(Callback::Connected)))
+        .unwrap_or_else(|| panic!("c1~1 never connected:\n{text}"));
+    assert!(connected.at_us >= 200_000, "{text}");
+}
+
+/// A partition of `@peer` whose trigger's connection neither is connected nor dials one
+/// host (a name of `[names]`, here two hosts) finds no peer: it cuts nothing, says so, and
+/// is not counted.
+#[test]
+fn a_partition_of_the_peer_of_a_connection_dialling_no_one_host_does_nothing() {
+    let scenario = redial_to("pool", vec![cut_from_peer_after("connecting", 1)])
+        .listener("spare", "spare", 7000, factory(|| Echo))
+        .name("pool", &["server", "spare"]);
+    let outcome = ran(&scenario);
+    assert_eq!(
+        fault_lines(&outcome),
+        ["partition client <-> @peer for 200ms (c1~1 dials pool, not one host: no effect)"],
         "{}",
         outcome.trace.render_text()
     );

@@ -574,6 +574,16 @@ impl FaultLayer {
         self.host_of(remote.ip()).map(str::to_string)
     }
 
+    /// The host `target` (a host's name or address, as a `proxy_via` returns it) names:
+    /// `None` for a name of `[names]` or one outside the simulation.
+    pub(crate) fn host_named(&self, target: &str) -> Option<String> {
+        if self.hosts.contains_key(target) {
+            return Some(target.to_string());
+        }
+        let ip = target.parse().ok()?;
+        self.host_of(ip).map(str::to_string)
+    }
+
     /// Resets connection `name`: both ends fail their next I/O. False if it is unknown.
     pub fn reset(&self, name: &str) -> bool {
         let Some((local, remote)) = self.lock().conns.get(name).copied() else {

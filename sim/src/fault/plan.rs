@@ -136,7 +136,8 @@ pub enum FaultKind {
     /// Data in flight is held, not lost, and arrives after the partition heals; connects across
     /// it wait, and time out after the plan's connect timeout. `b = "*"` means every other host;
     /// [`PEER`] (`@peer`) as `a` or `b`, with an `after` trigger, the host at the other end
-    /// of the trigger's connection as the fault fires.
+    /// of the trigger's connection as the fault fires (before it connects, the host its
+    /// `proxy_via` returned).
     Partition {
         /// One side.
         a: String,

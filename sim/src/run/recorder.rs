@@ -46,6 +46,9 @@ struct Progress {
     /// cut (its `@peer` found): each counts when it heals if it holds bytes then
     /// ([`RunState::count_held`]).
     idle_cuts: BTreeMap<usize, FaultKind>,
+    /// The host each connection that times a fault dials, as its `proxy_via` returned it: the
+    /// `@peer` of a fault timed by its `connecting`, before the connection has a peer.
+    dials: FxHashMap<Name, Name>,
 }
 
 /// What an event-triggered fault leaves for the run loop.
@@ -369,9 +372,10 @@ impl RunState {
     }
 
     /// The hosts a partition of sides `a` and `b` fired by `trigger` cuts: a side that is
-    /// [`PEER`] is the host at the other end of the trigger's connection as it fires. `Err`
-    /// says why it cuts nothing: that connection never connected (or runs outside the
-    /// simulation), or its peer is the partition's other side.
+    /// [`PEER`] is the host at the other end of the trigger's connection as it fires, or,
+    /// before it has one (fired by its `connecting`), the host its `proxy_via` named. `Err`
+    /// says why it cuts nothing: that connection never connected nor dialled a host of the
+    /// simulation, or its peer is the partition's other side.
     fn sides(&self, trigger: &Trigger, a: &str, b: &str) -> Result<(String, String), String> {
         if a != PEER && b != PEER {
             return Ok((a.to_string(), b.to_string()));
@@ -381,8 +385,14 @@ impl RunState {
             return Err("no connection fired it".into());
         };
         let conn = &event.conn;
-        let Some(peer) = self.layer.peer_host(conn) else {
-            return Err(format!("{conn} not connected"));
+        let peer = match self.layer.peer_host(conn) {
+            Some(peer) => peer,
+            None => {
+                let dialled = self.lock().dials.get(conn.as_str()).cloned();
+                let target = dialled.ok_or_else(|| format!("{conn} not connected"))?;
+                (self.layer.host_named(&target))
+                    .ok_or_else(|| format!("{conn} dials {target}, not one host"))?
+            }
         };
         let side = |s: &str| {
             if s == PEER {
@@ -442,7 +452,11 @@ impl RunState {
         seen: Observed,
         at_us: u64,
     ) {
-        let Observed { name, milestone } = seen;
+        let Observed {
+            name,
+            milestone,
+            dials,
+        } = seen;
         // Only callbacks that trigger a fault are counted: most runs have no trigger, and
         // counting every callback cost an allocation and a map search each.
         let triggers = name.and_then(|name| {
@@ -462,6 +476,9 @@ impl RunState {
                 progress.live.remove(who);
             }
             Milestone::Connected | Milestone::None => {}
+        }
+        if let Some(target) = dials.filter(|_| self.triggers.contains_key(who.as_str())) {
+            progress.dials.insert(who.clone(), target);
         }
         if let (Milestone::Connected | Milestone::Accepted, Some(conn)) = (milestone, conn) {
             if let (Some(local), Some(remote)) = (conn.local_address(), conn.remote_address()) {
@@ -499,11 +516,14 @@ impl RunState {
 
 /// What the run state observes of a callback, taken before the callback moves into the trace
 /// (cloning the callback instead copied its data previews, once per callback).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Observed {
     /// The callback's name, if the run has event-triggered faults: only they ask for it.
     name: Option<&'static str>,
     milestone: Milestone,
+    /// The host a `proxy_via` returned, if the run has event-triggered faults (a `@peer`
+    /// partition timed by the connection's `connecting` cuts it).
+    dials: Option<Name>,
 }
 
 /// Where a callback leaves its connection, as far as the run state cares.
@@ -531,9 +551,14 @@ impl Observed {
             Callback::Closed | Callback::ConnectFailed(_) => Milestone::Ended,
             _ => Milestone::None,
         };
+        let dials = match callback {
+            Callback::ProxyVia { target, .. } if named => Some(target.0.clone()),
+            _ => None,
+        };
         Observed {
             name: named.then(|| callback.name()),
             milestone,
+            dials,
         }
     }
 }
