@@ -71,7 +71,10 @@
 //! their `sent` and `received` too. And one it caught seldom until it cut a later session
 //! from the host that session's redial runs to rather than a listening host drawn
 //! (twentieth session): a client of a three-node cluster that reads the reply a timed-out
-//! request left on its connection as the next request's (`timed_out_reply_read_by_next`).
+//! request left on its connection as the next request's (`timed_out_reply_read_by_next`);
+//! and, once it cut a redial as it connects from the host it dials (twenty-first session),
+//! a client of such a cluster that takes a timed-out connect to its leader for the leader
+//! being gone (`leader_connect_timeout_gives_up`).
 //!
 //! And correct notifiers in styles the demos do not use (`correct_styles`): writes, unmutes
 //! and closes through a handle from a task of their own, a server pacing its reads, socket
@@ -143,6 +146,7 @@ mod late_answer_taken_for_next;
 mod late_close_taken_for_current;
 mod late_loss_checkpoint;
 mod late_report_connect_failed;
+mod leader_connect_timeout_gives_up;
 mod manifest_written_on_close;
 mod mute_on_throttle;
 mod mute_then_close;
