@@ -405,3 +405,31 @@ fn an_expectation_of_bytes_delivered_may_name_a_dialled_connection() {
     let never = judge(&expecting("c1~2"), &FaultPlan::quiet(Seed(1))).expect("valid");
     assert!(!never.passed(), "{never}");
 }
+
+/// `@peer` of a connection that dials a host running nothing (not turmoil's: the simulator
+/// refuses its connects itself) cuts that host as well: `c1`'s SYN to `dead` is held until
+/// the partition heals, then refused.
+#[test]
+fn a_partition_of_the_peer_fired_as_a_connection_connects_holds_a_connect_to_an_idle_host() {
+    let cut = FaultKind::Partition {
+        a: "client".into(),
+        b: PEER.into(),
+        duration_ms: 200,
+        one_way: false,
+    };
+    let outcome = ran(&redial(vec![Fault::after(
+        after("c1", "connecting", 1),
+        cut,
+    )]));
+    let text = outcome.trace.render_text();
+    assert_eq!(
+        fault_lines(&outcome),
+        ["partition client <-> dead for 200ms", "healed"],
+        "{text}"
+    );
+    let failed = (outcome.trace.events().into_iter())
+        .find(|e| e.who == "c1" && matches!(e.callback(), Some(Callback::ConnectFailed(_))))
+        .unwrap_or_else(|| panic!("c1's connect never failed:\n{text}"));
+    assert!(failed.at_us >= 200_000, "{text}");
+    assert!(text.contains("c1 connect_failed(refused)"), "{text}");
+}
