@@ -16,11 +16,10 @@
 //! dials (`@peer`: the host its `proxy_via` returned, found as the fault fires; twenty-first
 //! session): 110 of seeds 0..3000, first seed 3 (a crash) either way.
 
-use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches, fault_after};
+use crate::support::{assert_caught, assert_fix_passes_many, assert_plan_catches};
+use crate::support::{assert_seed_shrinks_to, fault_after};
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::explore::shrink_verdict;
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan, Trigger};
-use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::run::SharedState;
 use tcpnotify_sim::{factory, run_passing, run_state, Scenario, Seed};
 
@@ -210,19 +209,11 @@ fn leader_connect_timeout_gives_up_is_caught_by_the_swarm() {
 /// catches 110 of seeds 0..3000 with the crashes, against 61 while a host was drawn.
 #[test]
 fn leader_connect_timeout_gives_up_is_caught_on_the_leaders_path_at_seed_18() {
-    let scenario = cluster(false);
-    let verdict = judge(&scenario, &scenario.plan_for(Seed(18))).expect("runs");
-    assert_eq!(
-        verdict.signature().as_deref(),
-        Some("answered"),
-        "{verdict}"
-    );
-    let shrunk = shrink_verdict(&scenario, &verdict);
-    assert_eq!(shrunk.plan.faults.len(), 1, "{:?}", shrunk.steps);
-    assert!(
-        cut_as_a_redial_connects(&shrunk.plan.faults[0]),
-        "{:?}",
-        shrunk.plan
+    assert_seed_shrinks_to(
+        &cluster(false),
+        Seed(18),
+        "answered",
+        cut_as_a_redial_connects,
     );
 }
 

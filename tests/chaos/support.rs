@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::explore::{Chaos, ChaosError, ChaosFailure};
+use tcpnotify_sim::explore::{shrink_verdict, Chaos, ChaosError, ChaosFailure};
 use tcpnotify_sim::fault::{EventTrigger, Fault, FaultKind, Faults};
 use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::notifiers::pattern;
-use tcpnotify_sim::{always, factory, run_state, Expectations, FaultPlan, Scenario};
+use tcpnotify_sim::{always, factory, run_state, Expectations, FaultPlan, Scenario, Seed};
 
 /// Most seeds a sweep may need to catch a bug.
 pub const MAX_SEEDS: u64 = 1000;
@@ -131,6 +131,21 @@ pub fn assert_plan_catches(buggy: &Scenario, fixed: &Scenario, plan: &FaultPlan,
     assert_eq!(verdict.signature().as_deref(), Some(signature), "{verdict}");
     let verdict = judge(fixed, plan).expect("runs");
     assert!(verdict.passed(), "{verdict}");
+}
+
+/// Asserts that the swarm's plan for `seed` fails `scenario` with `signature` and shrinks to
+/// one fault, which `is_cause` picks out: a seed a new draw catches, on the fault it drew.
+pub fn assert_seed_shrinks_to(
+    scenario: &Scenario,
+    seed: Seed,
+    signature: &str,
+    is_cause: fn(&Fault) -> bool,
+) {
+    let verdict = judge(scenario, &scenario.plan_for(seed)).expect("runs");
+    assert_eq!(verdict.signature().as_deref(), Some(signature), "{verdict}");
+    let shrunk = shrink_verdict(scenario, &verdict);
+    assert_eq!(shrunk.plan.faults.len(), 1, "{:?}", shrunk.steps);
+    assert!(is_cause(&shrunk.plan.faults[0]), "{:?}", shrunk.plan);
 }
 
 /// A reset of `conn` after its `nth` `callback`: the fault a hand-written plan aims at a

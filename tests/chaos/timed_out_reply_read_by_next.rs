@@ -23,14 +23,12 @@
 //! 0..3000, the 33 among them.
 
 use crate::support::{assert_caught_within, assert_fix_passes_many, assert_plan_catches};
-use crate::support::{fault_after, Budget};
+use crate::support::{assert_seed_shrinks_to, fault_after, Budget};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tcpnotify::{ConnectFailure, TcpConnection, TcpConnectionNotify};
-use tcpnotify_sim::explore::shrink_verdict;
 use tcpnotify_sim::fault::{Fault, FaultKind, FaultPlan, Trigger};
-use tcpnotify_sim::judge::judge;
 use tcpnotify_sim::run::SharedState;
 use tcpnotify_sim::{factory, run_passing, run_state, Scenario, Seed};
 
@@ -312,19 +310,11 @@ fn timed_out_reply_read_by_next_is_caught_by_the_swarm() {
 /// from its leader (`@peer`) after the leader connection's 1st `received`.
 #[test]
 fn timed_out_reply_read_by_next_is_caught_on_the_leaders_path_at_seed_5() {
-    let scenario = cluster(false);
-    let verdict = judge(&scenario, &scenario.plan_for(Seed(5))).expect("runs");
-    assert_eq!(
-        verdict.signature().as_deref(),
-        Some("replies-right"),
-        "{verdict}"
-    );
-    let shrunk = shrink_verdict(&scenario, &verdict);
-    assert_eq!(shrunk.plan.faults.len(), 1, "{:?}", shrunk.steps);
-    assert!(
-        cut_of_a_redials_path(&shrunk.plan.faults[0]),
-        "{:?}",
-        shrunk.plan
+    assert_seed_shrinks_to(
+        &cluster(false),
+        Seed(5),
+        "replies-right",
+        cut_of_a_redials_path,
     );
 }
 

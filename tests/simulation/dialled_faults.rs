@@ -136,15 +136,44 @@ fn a_sweep_whose_only_faults_name_a_dialled_connection_that_never_exists_fired_n
     assert_eq!(pass.coverage().never_fired(), ["reset"], "{pass}");
 }
 
-/// A partition of `client` from `@peer` after `c1~1`'s `nth` `callback`, for 200 ms.
-fn cut_from_peer_after(callback: &str, nth: u32) -> Fault {
+/// A partition of `client` from `@peer` after `conn`'s 1st `callback`, for 200 ms.
+fn cut_from_peer_after(conn: &str, callback: &str) -> Fault {
     let cut = FaultKind::Partition {
         a: "client".into(),
         b: PEER.into(),
         duration_ms: 200,
         one_way: false,
     };
-    Fault::after(after("c1~1", callback, nth), cut)
+    Fault::after(after(conn, callback, 1), cut)
+}
+
+/// Runs the redial with a second listening host beside it (`spare`) and `c1~1` cut from
+/// `@peer` after its 1st `callback`; asserts the cut was of `server`, the host it dials, and
+/// counted. Returns the run and its trace.
+fn redial_cut_from_its_peer_after(callback: &str) -> (RunOutcome, String) {
+    let scenario = redial(vec![cut_from_peer_after("c1~1", callback)]).listener(
+        "spare",
+        "spare",
+        7000,
+        factory(|| Echo),
+    );
+    let outcome = ran(&scenario);
+    let text = outcome.trace.render_text();
+    assert_eq!(
+        fault_lines(&outcome),
+        ["partition client <-> server for 200ms", "healed"],
+        "{text}"
+    );
+    assert_eq!(outcome.fired.get("partition"), Some(&1), "{text}");
+    (outcome, text)
+}
+
+/// When `who`'s first callback that `is` came, in µs of simulated time.
+fn first_at_us(outcome: &RunOutcome, text: &str, who: &str, is: fn(&Callback) -> bool) -> u64 {
+    (outcome.trace.events().into_iter())
+        .find(|e| e.who == who && e.callback().is_some_and(is))
+        .unwrap_or_else(|| panic!("{who} never had that callback:\n{text}"))
+        .at_us
 }
 
 /// `@peer` is the host the trigger's connection runs to, found as the fault fires: with a
@@ -152,25 +181,12 @@ fn cut_from_peer_after(callback: &str, nth: u32) -> Fault {
 /// `server`, and its `hello` comes back only once the partition healed, 200 ms later.
 #[test]
 fn a_partition_of_the_peer_cuts_the_host_the_triggers_connection_runs_to() {
-    let scenario = redial(vec![cut_from_peer_after("connected", 1)]).listener(
-        "spare",
-        "spare",
-        7000,
-        factory(|| Echo),
-    );
-    let outcome = ran(&scenario);
-    let text = outcome.trace.render_text();
-    assert_eq!(
-        fault_lines(&outcome),
-        ["partition client <-> server for 200ms", "healed"],
-        "{text}"
-    );
-    assert_eq!(outcome.fired.get("partition"), Some(&1), "{text}");
+    let (outcome, text) = redial_cut_from_its_peer_after("connected");
     // Held, not lost: the echo comes back after the heal.
-    let echoed = (outcome.trace.events().into_iter())
-        .find(|e| e.who == "c1~1" && matches!(e.callback(), Some(Callback::Received { .. })))
-        .unwrap_or_else(|| panic!("c1~1 never received its echo:\n{text}"));
-    assert!(echoed.at_us >= 200_000, "{text}");
+    let echoed = first_at_us(&outcome, &text, "c1~1", |c| {
+        matches!(c, Callback::Received { .. })
+    });
+    assert!(echoed >= 200_000, "{text}");
 }
 
 /// Fired by its connection's `connecting`, before it has a peer, `@peer` is the host the
@@ -178,24 +194,11 @@ fn a_partition_of_the_peer_cuts_the_host_the_triggers_connection_runs_to() {
 /// waits out the partition, not `spare`'s.
 #[test]
 fn a_partition_of_the_peer_fired_as_a_connection_connects_cuts_the_host_it_dials() {
-    let scenario = redial(vec![cut_from_peer_after("connecting", 1)]).listener(
-        "spare",
-        "spare",
-        7000,
-        factory(|| Echo),
-    );
-    let outcome = ran(&scenario);
-    let text = outcome.trace.render_text();
-    assert_eq!(
-        fault_lines(&outcome),
-        ["partition client <-> server for 200ms", "healed"],
-        "{text}"
-    );
-    assert_eq!(outcome.fired.get("partition"), Some(&1), "{text}");
-    let connected = (outcome.trace.events().into_iter())
-        .find(|e| e.who == "c1~1" && matches!(e.callback(), Some(Callback::Connected)))
-        .unwrap_or_else(|| panic!("c1~1 never connected:\n{text}"));
-    assert!(connected.at_us >= 200_000, "{text}");
+    let (outcome, text) = redial_cut_from_its_peer_after("connecting");
+    let connected = first_at_us(&outcome, &text, "c1~1", |c| {
+        matches!(c, Callback::Connected)
+    });
+    assert!(connected >= 200_000, "{text}");
 }
 
 /// A partition of `@peer` whose trigger's connection neither is connected nor dials one
@@ -203,7 +206,7 @@ fn a_partition_of_the_peer_fired_as_a_connection_connects_cuts_the_host_it_dials
 /// is not counted.
 #[test]
 fn a_partition_of_the_peer_of_a_connection_dialling_no_one_host_does_nothing() {
-    let scenario = redial_to("pool", vec![cut_from_peer_after("connecting", 1)])
+    let scenario = redial_to("pool", vec![cut_from_peer_after("c1~1", "connecting")])
         .listener("spare", "spare", 7000, factory(|| Echo))
         .name("pool", &["server", "spare"]);
     let outcome = ran(&scenario);
@@ -411,25 +414,16 @@ fn an_expectation_of_bytes_delivered_may_name_a_dialled_connection() {
 /// the partition heals, then refused.
 #[test]
 fn a_partition_of_the_peer_fired_as_a_connection_connects_holds_a_connect_to_an_idle_host() {
-    let cut = FaultKind::Partition {
-        a: "client".into(),
-        b: PEER.into(),
-        duration_ms: 200,
-        one_way: false,
-    };
-    let outcome = ran(&redial(vec![Fault::after(
-        after("c1", "connecting", 1),
-        cut,
-    )]));
+    let outcome = ran(&redial(vec![cut_from_peer_after("c1", "connecting")]));
     let text = outcome.trace.render_text();
     assert_eq!(
         fault_lines(&outcome),
         ["partition client <-> dead for 200ms", "healed"],
         "{text}"
     );
-    let failed = (outcome.trace.events().into_iter())
-        .find(|e| e.who == "c1" && matches!(e.callback(), Some(Callback::ConnectFailed(_))))
-        .unwrap_or_else(|| panic!("c1's connect never failed:\n{text}"));
-    assert!(failed.at_us >= 200_000, "{text}");
+    let failed = first_at_us(&outcome, &text, "c1", |c| {
+        matches!(c, Callback::ConnectFailed(_))
+    });
+    assert!(failed >= 200_000, "{text}");
     assert!(text.contains("c1 connect_failed(refused)"), "{text}");
 }
