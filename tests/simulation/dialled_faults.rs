@@ -147,16 +147,14 @@ fn cut_from_peer_after(conn: &str, callback: &str) -> Fault {
     Fault::after(after(conn, callback, 1), cut)
 }
 
-/// Runs the redial with a second listening host beside it (`spare`) and `c1~1` cut from
-/// `@peer` after its 1st `callback`; asserts the cut was of `server`, the host it dials, and
-/// counted. Returns the run and its trace.
-fn redial_cut_from_its_peer_after(callback: &str) -> (RunOutcome, String) {
-    let scenario = redial(vec![cut_from_peer_after("c1~1", callback)]).listener(
-        "spare",
-        "spare",
-        7000,
-        factory(|| Echo),
-    );
+/// Runs the redial to `target` (`server`, or `alias`, a name of `server` alone) with a
+/// second listening host beside it (`spare`) and `c1~1` cut from `@peer` after its 1st
+/// `callback`; asserts the cut was of `server`, the host it dials, and counted. Returns the
+/// run and its trace.
+fn redial_cut_from_its_peer_after(target: &'static str, callback: &str) -> (RunOutcome, String) {
+    let scenario = redial_to(target, vec![cut_from_peer_after("c1~1", callback)])
+        .listener("spare", "spare", 7000, factory(|| Echo))
+        .name("alias", &["server"]);
     let outcome = ran(&scenario);
     let text = outcome.trace.render_text();
     assert_eq!(
@@ -181,7 +179,7 @@ fn first_at_us(outcome: &RunOutcome, text: &str, who: &str, is: fn(&Callback) ->
 /// `server`, and its `hello` comes back only once the partition healed, 200 ms later.
 #[test]
 fn a_partition_of_the_peer_cuts_the_host_the_triggers_connection_runs_to() {
-    let (outcome, text) = redial_cut_from_its_peer_after("connected");
+    let (outcome, text) = redial_cut_from_its_peer_after("server", "connected");
     // Held, not lost: the echo comes back after the heal.
     let echoed = first_at_us(&outcome, &text, "c1~1", |c| {
         matches!(c, Callback::Received { .. })
@@ -190,20 +188,23 @@ fn a_partition_of_the_peer_cuts_the_host_the_triggers_connection_runs_to() {
 }
 
 /// Fired by its connection's `connecting`, before it has a peer, `@peer` is the host the
-/// connection dials (its `proxy_via`'s target): the redial `c1~1`'s connect to `server`
-/// waits out the partition, not `spare`'s.
+/// connection dials (its `proxy_via`'s target, resolved as the network resolves it: a name
+/// of one host is that host): the redial `c1~1`'s connect to `server` waits out the
+/// partition, not `spare`'s.
 #[test]
 fn a_partition_of_the_peer_fired_as_a_connection_connects_cuts_the_host_it_dials() {
-    let (outcome, text) = redial_cut_from_its_peer_after("connecting");
-    let connected = first_at_us(&outcome, &text, "c1~1", |c| {
-        matches!(c, Callback::Connected)
-    });
-    assert!(connected >= 200_000, "{text}");
+    for target in ["server", "alias"] {
+        let (outcome, text) = redial_cut_from_its_peer_after(target, "connecting");
+        let connected = first_at_us(&outcome, &text, "c1~1", |c| {
+            matches!(c, Callback::Connected)
+        });
+        assert!(connected >= 200_000, "{target}: {text}");
+    }
 }
 
 /// A partition of `@peer` whose trigger's connection neither is connected nor dials one
-/// host (a name of `[names]`, here two hosts) finds no peer: it cuts nothing, says so, and
-/// is not counted.
+/// host (a name of `[names]` of two hosts, whose connect tries both at once) finds no peer:
+/// it cuts nothing, says so, and is not counted.
 #[test]
 fn a_partition_of_the_peer_of_a_connection_dialling_no_one_host_does_nothing() {
     let scenario = redial_to("pool", vec![cut_from_peer_after("c1~1", "connecting")])

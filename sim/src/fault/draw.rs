@@ -675,8 +675,9 @@ fn redial_connecting(client: &str, k: u32) -> EventTrigger {
     }
 }
 
-/// The listening hosts other than `host`, one of which a partition at a redial of a client on
-/// `host` cuts it from.
+/// The listening hosts other than `host`: a client on `host` is cut at its redials (from the
+/// host each dials) only if there is one, and one of them is drawn (and not kept) for each
+/// cut, so that the faults drawn after stay where they were before the cut named `@peer`.
 fn servers_besides<'t>(topology: &'t Topology, host: &'t str) -> impl Iterator<Item = &'t String> {
     (topology.servers.iter()).filter(move |server| *server != host)
 }

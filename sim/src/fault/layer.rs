@@ -196,6 +196,8 @@ pub struct FaultLayer {
     seed: Seed,
     pub(super) plan: FaultPlan,
     hosts: BTreeMap<String, IpAddr>,
+    /// The scenario's `[names]`: each name and the hosts it resolves to, in order.
+    names: BTreeMap<String, Vec<String>>,
     /// Shared names, so a stream and a connect keep a host's name without allocating.
     /// Hashed (no random state, never iterated): every stream looks up both its ends.
     host_of_ip: FxHashMap<IpAddr, Arc<str>>,
@@ -212,6 +214,16 @@ pub struct FaultLayer {
 impl FaultLayer {
     /// The layer for a run with `plan`, over hosts with these addresses.
     pub fn new(plan: FaultPlan, hosts: BTreeMap<String, IpAddr>) -> Arc<Self> {
+        Self::with_names(plan, hosts, BTreeMap::new())
+    }
+
+    /// [`new`](Self::new), in a scenario whose `[names]` are `names`: what a `@peer` that a
+    /// connection dials by a name resolves through.
+    pub(crate) fn with_names(
+        plan: FaultPlan,
+        hosts: BTreeMap<String, IpAddr>,
+        names: BTreeMap<String, Vec<String>>,
+    ) -> Arc<Self> {
         let host_of_ip = hosts
             .iter()
             .map(|(h, ip)| (*ip, h.as_str().into()))
@@ -220,6 +232,7 @@ impl FaultLayer {
             seed: plan.seed,
             plan,
             hosts,
+            names,
             host_of_ip,
             state: Mutex::new(State::default()),
             calm: AtomicBool::new(false),
@@ -574,14 +587,16 @@ impl FaultLayer {
         self.host_of(remote.ip()).map(str::to_string)
     }
 
-    /// The host `target` (a host's name or address, as a `proxy_via` returns it) names:
-    /// `None` for a name of `[names]` or one outside the simulation.
+    /// The one host a connect to `target` (as a `proxy_via` returns it) reaches, resolved as
+    /// the simulated network resolves it (a name of `[names]` before a host's own): `None`
+    /// for a name of several hosts, whose connect tries them all at once, or one outside the
+    /// simulation.
     pub(crate) fn host_named(&self, target: &str) -> Option<String> {
-        if self.hosts.contains_key(target) {
-            return Some(target.to_string());
+        match self.names.get(target).map(Vec::as_slice) {
+            Some([only]) => Some(only.clone()),
+            Some(_) => None,
+            None => self.hosts.contains_key(target).then(|| target.to_string()),
         }
-        let ip = target.parse().ok()?;
-        self.host_of(ip).map(str::to_string)
     }
 
     /// Resets connection `name`: both ends fail their next I/O. False if it is unknown.

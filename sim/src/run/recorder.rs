@@ -300,8 +300,8 @@ impl RunState {
     /// partition or a refusal ends `duration_ms` after `at_us`: the end is returned for the
     /// run loop to schedule. A reset of a connection that is not connected does nothing,
     /// says so, and is not counted as a fault that fired; so does a partition of `@peer`
-    /// whose trigger's connection is not connected. One that cuts names in its line the
-    /// host it found.
+    /// whose trigger's connection neither is connected nor dials one host. One that cuts
+    /// names in its line the host it found.
     pub(crate) fn act(&self, index: usize, at_us: u64) -> Acted {
         let Some(fault) = self.faults.get(index) else {
             return Acted::Done;

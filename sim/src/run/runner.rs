@@ -239,7 +239,7 @@ fn run_pass(
         left_out.values().copied().collect(),
         linked,
     );
-    let layer = FaultLayer::new(plan.clone(), addresses.clone());
+    let layer = FaultLayer::with_names(plan.clone(), addresses.clone(), scenario.names.clone());
     // A SYN to a silent host is lost wherever it is (turmoil's connect to one never ends):
     // the layer counts that wait toward the connect timeout.
     for (host, _) in answers.iter().filter(|(_, a)| **a == Answer::Silent) {

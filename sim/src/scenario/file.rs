@@ -72,9 +72,10 @@
 //!   list name a host at most once. `*` is not a host: it means "every host but `a`", and
 //!   only as the `b` of a `partition` or `latency` fault. `@peer` is not a host either: as
 //!   the `a` or `b` of a `partition` with an `after` trigger, it is the host at the other end
-//!   of the trigger's connection, found as the fault fires (the swarm's cuts of later
-//!   sessions name it); a partition whose trigger's connection never connected, or runs
-//!   within the other side's host, says why and `no effect`.
+//!   of the trigger's connection, found as the fault fires, or, before it has one, the host
+//!   its `proxy_via` returned (the swarm's cuts of redials and later sessions name it); a
+//!   partition whose trigger's connection neither connected nor dials one host (a name of
+//!   several), or runs within the other side's host, says why and `no effect`.
 //! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
 //!   `listener#R.N` (R from 2), or a connection one of those or a listener dials:
 //!   `c1~N`, `server.1~N`, `server~N` (N from 1; a family counts on from its first dialler,
