@@ -202,20 +202,43 @@ fn a_partition_of_the_peer_fired_as_a_connection_connects_cuts_the_host_it_dials
     }
 }
 
-/// A partition of `@peer` whose trigger's connection neither is connected nor dials one
-/// host (a name of `[names]` of two hosts, whose connect tries both at once) finds no peer:
-/// it cuts nothing, says so, and is not counted.
+/// Of a connection that dials a name of `[names]` of several hosts, whose connect tries
+/// them all at once, `@peer` before it has a peer is the first host the name lists: one
+/// attempt of two waits out the cut, and the other connects at once.
 #[test]
-fn a_partition_of_the_peer_of_a_connection_dialling_no_one_host_does_nothing() {
+fn a_partition_of_the_peer_of_a_connection_dialling_several_hosts_cuts_the_first() {
     let scenario = redial_to("pool", vec![cut_from_peer_after("c1~1", "connecting")])
         .listener("spare", "spare", 7000, factory(|| Echo))
         .name("pool", &["server", "spare"]);
     let outcome = ran(&scenario);
+    let text = outcome.trace.render_text();
+    // The run ends, every client finished, before the cut heals.
     assert_eq!(
         fault_lines(&outcome),
-        ["partition client <-> @peer for 200ms (c1~1 dials pool, not one host: no effect)"],
-        "{}",
-        outcome.trace.render_text()
+        ["partition client <-> server for 200ms"],
+        "{text}"
+    );
+    assert!(text.contains("c1~1 connecting(2)\n"), "{text}");
+    let connected = first_at_us(&outcome, &text, "c1~1", |c| {
+        matches!(c, Callback::Connected)
+    });
+    assert!(connected < 200_000, "{text}");
+    assert!(text.contains("spare spare.1 accepted"), "{text}");
+}
+
+/// A partition of `@peer` whose trigger's connection neither is connected nor dials a host
+/// of the simulation finds no peer: it cuts nothing, says so, and is not counted.
+#[test]
+fn a_partition_of_the_peer_of_a_connection_dialling_no_host_does_nothing() {
+    let outcome = ran(&redial_to(
+        "nowhere",
+        vec![cut_from_peer_after("c1~1", "connect_failed")],
+    ));
+    let text = outcome.trace.render_text();
+    assert_eq!(
+        fault_lines(&outcome),
+        ["partition client <-> @peer for 200ms (c1~1 dials nowhere, no host of the simulation: no effect)"],
+        "{text}"
     );
     assert!(outcome.fired.is_empty(), "{:?}", outcome.fired);
 }

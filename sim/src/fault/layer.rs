@@ -587,14 +587,13 @@ impl FaultLayer {
         self.host_of(remote.ip()).map(str::to_string)
     }
 
-    /// The one host a connect to `target` (as a `proxy_via` returns it) reaches, resolved as
-    /// the simulated network resolves it (a name of `[names]` before a host's own): `None`
-    /// for a name of several hosts, whose connect tries them all at once, or one outside the
-    /// simulation.
+    /// The host a connect to `target` (as a `proxy_via` returns it) tries first, resolved as
+    /// the simulated network resolves it (a name of `[names]` before a host's own): of a
+    /// name of several hosts, whose connect tries them all at once, the first it lists, so
+    /// a cut of it fails one attempt of several. `None` for a name outside the simulation.
     pub(crate) fn host_named(&self, target: &str) -> Option<String> {
-        match self.names.get(target).map(Vec::as_slice) {
-            Some([only]) => Some(only.clone()),
-            Some(_) => None,
+        match self.names.get(target) {
+            Some(hosts) => hosts.first().cloned(),
             None => self.hosts.contains_key(target).then(|| target.to_string()),
         }
     }

@@ -56,8 +56,8 @@ pub const MAX_WINDOW: usize = 1 << 30;
 /// event fires it (its `after.conn`), found as it fires: the path that connection uses, where
 /// the plan cannot know it (a redial to a node a bootstrap server named). Before the
 /// connection has a peer (fired by its `proxy_via`, `connecting` or `connect_failed`), the
-/// host its `proxy_via` returned, if that names one host. No host is named so: a host name
-/// starts with a letter or a digit.
+/// host its `proxy_via` returned (of a name of several hosts, the first it lists). No host is
+/// named so: a host name starts with a letter or a digit.
 pub const PEER: &str = "@peer";
 
 /// Message latency on every link: each segment takes between `min_ms` and `max_ms`.

@@ -300,7 +300,7 @@ impl RunState {
     /// partition or a refusal ends `duration_ms` after `at_us`: the end is returned for the
     /// run loop to schedule. A reset of a connection that is not connected does nothing,
     /// says so, and is not counted as a fault that fired; so does a partition of `@peer`
-    /// whose trigger's connection neither is connected nor dials one host. One that cuts
+    /// whose trigger's connection neither is connected nor dials a host. One that cuts
     /// names in its line the host it found.
     pub(crate) fn act(&self, index: usize, at_us: u64) -> Acted {
         let Some(fault) = self.faults.get(index) else {
@@ -373,7 +373,8 @@ impl RunState {
 
     /// The hosts a partition of sides `a` and `b` fired by `trigger` cuts: a side that is
     /// [`PEER`] is the host at the other end of the trigger's connection as it fires, or,
-    /// before it has one (fired by its `connecting`), the host its `proxy_via` named. `Err`
+    /// before it has one (fired by its `proxy_via`, `connecting` or `connect_failed`), the host
+    /// its `proxy_via` named (of a name of several hosts, the first). `Err`
     /// says why it cuts nothing: that connection never connected nor dialled a host of the
     /// simulation, or its peer is the partition's other side.
     fn sides(&self, trigger: &Trigger, a: &str, b: &str) -> Result<(String, String), String> {
@@ -391,7 +392,7 @@ impl RunState {
                 let dialled = self.lock().dials.get(conn.as_str()).cloned();
                 let target = dialled.ok_or_else(|| format!("{conn} not connected"))?;
                 (self.layer.host_named(&target))
-                    .ok_or_else(|| format!("{conn} dials {target}, not one host"))?
+                    .ok_or_else(|| format!("{conn} dials {target}, no host of the simulation"))?
             }
         };
         let side = |s: &str| {

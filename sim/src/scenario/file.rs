@@ -74,8 +74,8 @@
 //!   the `a` or `b` of a `partition` with an `after` trigger, it is the host at the other end
 //!   of the trigger's connection, found as the fault fires, or, before it has one, the host
 //!   its `proxy_via` returned (the swarm's cuts of redials and later sessions name it); a
-//!   partition whose trigger's connection neither connected nor dials one host (a name of
-//!   several), or runs within the other side's host, says why and `no effect`.
+//!   partition whose trigger's connection neither connected nor dials a host of the
+//!   simulation, or runs within the other side's host, says why and `no effect`.
 //! - **Connections** named in a plan or `[expect]` are a client or `listener.N` (N from 1),
 //!   `listener#R.N` (R from 2), or a connection one of those or a listener dials:
 //!   `c1~N`, `server.1~N`, `server~N` (N from 1; a family counts on from its first dialler,
