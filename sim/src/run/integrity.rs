@@ -561,6 +561,23 @@ mod tests {
         );
     }
 
+    /// A replay keeps exact bytes for the connection that broke alone, not for every one
+    /// that ran on its addresses before it: connections are told apart by their order.
+    #[test]
+    fn a_replay_keeps_bytes_only_for_the_connection_that_broke() {
+        let (a, b) = addrs();
+        let broken = Mismatches(BTreeMap::from([((1, (a, b)), (0, 5))]));
+        let mut m = StreamMatcher::exact_around(&broken);
+        let keeps = |end: &StreamEnd| end.connection().directions[end.side].exact.is_some();
+        let (first, _) = connect(&mut m);
+        let (second, _) = connect(&mut m);
+        assert!(
+            !keeps(&first),
+            "the first connection on these addresses did not break"
+        );
+        assert!(keeps(&second), "the second one did");
+    }
+
     #[test]
     fn r6_a_failed_replay_keeps_the_first_report() {
         let mut passes = 0;
