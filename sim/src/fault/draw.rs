@@ -113,13 +113,14 @@ impl FaultPlan {
     /// fault window, each pair of hosts a client's first events may cut is cut again (whether
     /// it was cut then or not) after one of the first 64 `sent` or `received` of a client
     /// connection that times it, and the host of each of a client's first three redials from
-    /// the host it dials ([`PEER`]) as that redial is `connecting`. After them, drawn apart again, each
-    /// listener's first three accepted connections (`server.1` to `server.3`) send their FIN
-    /// late, as a client's may. After them, drawn apart again and without a fault window,
-    /// each pair of hosts the later partitions may cut is cut once more, deep in a session:
-    /// after one of the 65th to 1024th `sent` or `received` of a client connection that times
-    /// it; and, drawn apart again, each host that may crash crashes once more after one of
-    /// the 65th to 1024th `received` or `sent` of its listener's first accepted connection.
+    /// the host it dials ([`PEER`]) as that redial is `connecting`. After them, drawn apart
+    /// again, each listener's first three accepted connections (`server.1` to `server.3`)
+    /// send their FIN late, as a client's may. After them, drawn apart again and without a
+    /// fault window, each pair of hosts the later partitions may cut is cut once more, deep
+    /// in a session: after one of the 65th to 1024th `sent` or `received` of a client
+    /// connection that times it; and, drawn apart again, each host that may crash crashes
+    /// once more after one of the 65th to 1024th `received` or `sent` of its listener's first
+    /// accepted connection.
     /// After them, drawn apart again and without a fault window, in later sessions: each
     /// client's host is cut from the host one of its redials `c1~1` to `c1~8` runs to
     /// ([`PEER`]) after one of the first 1024 `sent` or `received` of that redial, and each

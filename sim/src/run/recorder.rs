@@ -47,7 +47,8 @@ struct Progress {
     /// ([`RunState::count_held`]).
     idle_cuts: BTreeMap<usize, FaultKind>,
     /// The host each connection that times a fault dials, as its `proxy_via` returned it: the
-    /// `@peer` of a fault timed by its `connecting`, before the connection has a peer.
+    /// `@peer` of a fault it times before it has a peer (by its `proxy_via`, `connecting` or
+    /// `connect_failed`).
     dials: FxHashMap<Name, Name>,
 }
 
@@ -373,10 +374,10 @@ impl RunState {
 
     /// The hosts a partition of sides `a` and `b` fired by `trigger` cuts: a side that is
     /// [`PEER`] is the host at the other end of the trigger's connection as it fires, or,
-    /// before it has one (fired by its `proxy_via`, `connecting` or `connect_failed`), the host
-    /// its `proxy_via` named (of a name of several hosts, the first). `Err`
-    /// says why it cuts nothing: that connection never connected nor dialled a host of the
-    /// simulation, or its peer is the partition's other side.
+    /// before it has one (fired by its `proxy_via`, `connecting` or `connect_failed`), the
+    /// host its `proxy_via` named (of a name of several hosts, the first). `Err` says why it
+    /// cuts nothing: that connection never connected nor dialled a host of the simulation, or
+    /// its peer is the partition's other side.
     fn sides(&self, trigger: &Trigger, a: &str, b: &str) -> Result<(String, String), String> {
         if a != PEER && b != PEER {
             return Ok((a.to_string(), b.to_string()));
@@ -523,7 +524,7 @@ struct Observed {
     name: Option<&'static str>,
     milestone: Milestone,
     /// The host a `proxy_via` returned, if the run has event-triggered faults (a `@peer`
-    /// partition timed by the connection's `connecting` cuts it).
+    /// partition the connection times before it has a peer cuts it).
     dials: Option<Name>,
 }
 
