@@ -461,10 +461,10 @@ impl RunState {
         } = seen;
         // Only callbacks that trigger a fault are counted: most runs have no trigger, and
         // counting every callback cost an allocation and a map search each.
-        let triggers = name.and_then(|name| {
-            let by_callback = self.triggers.get(who.as_str())?;
-            Some((name, by_callback.get(name)?))
-        });
+        let by_callback = name.and_then(|_| self.triggers.get(who.as_str()));
+        let triggers = name
+            .zip(by_callback)
+            .and_then(|(name, by_callback)| Some((name, by_callback.get(name)?)));
         if milestone == Milestone::None && triggers.is_none() {
             // Most callbacks (data, `expect`, throttling) change nothing the state keeps.
             return;
@@ -479,7 +479,7 @@ impl RunState {
             }
             Milestone::Connected | Milestone::None => {}
         }
-        if let Some(target) = dials.filter(|_| self.triggers.contains_key(who.as_str())) {
+        if let Some(target) = dials.filter(|_| by_callback.is_some()) {
             progress.dials.insert(who.clone(), target);
         }
         if let (Milestone::Connected | Milestone::Accepted, Some(conn)) = (milestone, conn) {
@@ -546,16 +546,14 @@ enum Milestone {
 impl Observed {
     /// What to observe of `callback`, with its name if `named` (the run has triggers).
     fn of(callback: &Callback, named: bool) -> Observed {
-        let milestone = match callback {
-            Callback::Accepted => Milestone::Accepted,
-            Callback::ProxyVia { .. } => Milestone::ProxyVia,
-            Callback::Connected => Milestone::Connected,
-            Callback::Closed | Callback::ConnectFailed(_) => Milestone::Ended,
-            _ => Milestone::None,
-        };
-        let dials = match callback {
-            Callback::ProxyVia { target, .. } if named => Some(target.0.clone()),
-            _ => None,
+        let (milestone, dials) = match callback {
+            Callback::Accepted => (Milestone::Accepted, None),
+            Callback::ProxyVia { target, .. } => {
+                (Milestone::ProxyVia, named.then(|| target.0.clone()))
+            }
+            Callback::Connected => (Milestone::Connected, None),
+            Callback::Closed | Callback::ConnectFailed(_) => (Milestone::Ended, None),
+            _ => (Milestone::None, None),
         };
         Observed {
             name: named.then(|| callback.name()),
