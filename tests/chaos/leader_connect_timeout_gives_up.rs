@@ -41,8 +41,6 @@ struct Session {
     /// The leader, once the bootstrap node named it.
     leader: Option<u64>,
     answered: bool,
-    /// The session ended without its answer (the bug).
-    gave_up: bool,
     dials: u32,
 }
 
@@ -85,7 +83,7 @@ impl Client {
     fn again(&self, conn: &mut TcpConnection) {
         let session = shared();
         let mut session = session.lock();
-        if session.answered || session.gave_up || session.dials >= MAX_DIALS {
+        if session.answered || session.dials >= MAX_DIALS {
             return;
         }
         session.dials += 1;
@@ -124,11 +122,10 @@ impl TcpConnectionNotify for Client {
         self.again(conn);
     }
     fn connect_failed(&mut self, conn: &mut TcpConnection, reason: ConnectFailure) {
-        let session = shared();
-        let to_leader = session.lock().leader.is_some();
-        // The bug: a leader that does not answer the connect is taken for gone.
+        let to_leader = shared().lock().leader.is_some();
+        // The bug: a leader that does not answer the connect is taken for gone, and the
+        // session, one connection at a time, ends without dialling again.
         if !self.fixed && to_leader && reason == ConnectFailure::TimedOut {
-            session.lock().gave_up = true;
             return;
         }
         self.again(conn);
