@@ -197,7 +197,7 @@ pub struct FaultLayer {
     pub(super) plan: FaultPlan,
     hosts: BTreeMap<String, IpAddr>,
     /// The scenario's `[names]`: each name and the hosts it resolves to, in order.
-    names: BTreeMap<String, Vec<String>>,
+    names: Arc<BTreeMap<String, Vec<String>>>,
     /// Shared names, so a stream and a connect keep a host's name without allocating.
     /// Hashed (no random state, never iterated): every stream looks up both its ends.
     host_of_ip: FxHashMap<IpAddr, Arc<str>>,
@@ -214,7 +214,7 @@ pub struct FaultLayer {
 impl FaultLayer {
     /// The layer for a run with `plan`, over hosts with these addresses.
     pub fn new(plan: FaultPlan, hosts: BTreeMap<String, IpAddr>) -> Arc<Self> {
-        Self::with_names(plan, hosts, BTreeMap::new())
+        Self::with_names(plan, hosts, Arc::default())
     }
 
     /// [`new`](Self::new), in a scenario whose `[names]` are `names`: what a `@peer` that a
@@ -222,7 +222,7 @@ impl FaultLayer {
     pub(crate) fn with_names(
         plan: FaultPlan,
         hosts: BTreeMap<String, IpAddr>,
-        names: BTreeMap<String, Vec<String>>,
+        names: Arc<BTreeMap<String, Vec<String>>>,
     ) -> Arc<Self> {
         let host_of_ip = hosts
             .iter()

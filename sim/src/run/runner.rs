@@ -239,7 +239,9 @@ fn run_pass(
         left_out.values().copied().collect(),
         linked,
     );
-    let layer = FaultLayer::with_names(plan.clone(), addresses.clone(), scenario.names.clone());
+    // The scenario's `[names]`, one copy shared by the fault layer and the network.
+    let names = Arc::new(scenario.names.clone());
+    let layer = FaultLayer::with_names(plan.clone(), addresses.clone(), names.clone());
     // A SYN to a silent host is lost wherever it is (turmoil's connect to one never ends):
     // the layer counts that wait toward the connect timeout.
     for (host, _) in answers.iter().filter(|(_, a)| **a == Answer::Silent) {
@@ -272,8 +274,8 @@ fn run_pass(
         });
     }
     // One network for the run, which each host sees from its own side (`on_host`).
-    let network = TurmoilNetwork::new("", Arc::new(scenario.names.clone()), Arc::new(addresses))
-        .with_outside_hosts(outside.clone());
+    let network =
+        TurmoilNetwork::new("", names, Arc::new(addresses)).with_outside_hosts(outside.clone());
     for host in topology.hosts.iter().filter(|h| !left_out.contains_key(*h)) {
         let on_host = software.remove(host.as_str()).unwrap_or_default();
         register_host(&mut sim, host, on_host, &run, &network);
