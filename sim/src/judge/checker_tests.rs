@@ -385,6 +385,19 @@ fn n3_open_connections_never_exceed_the_limit() {
     assert_eq!(broken_with(events, &options), []);
 }
 
+/// N3 counts only the connections a listener handed out, `server.<n>`: one whose name only
+/// begins with the listener's (`server.backup`, a client of that name) is not one of them.
+#[test]
+fn n3_counts_only_connections_numbered_by_the_listener() {
+    let options = CheckOptions {
+        listener_limits: [("server".to_string(), 1)].into(),
+        ..CheckOptions::default()
+    };
+    let mut events = server_start();
+    events.push(("server.backup", Accepted));
+    assert_eq!(broken_with(events, &options), []);
+}
+
 /// N3: a listener restarted after a crash (`server#2`) keeps its limit, as the simulator
 /// restarts it with the same settings; the checker looked the limit up by the restarted
 /// name and judged no limit for it (a false green; helper-76, seventeenth session).
