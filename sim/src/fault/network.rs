@@ -318,6 +318,26 @@ mod tests {
         assert!(goes_on.is_ready(), "the layer asks the network beneath");
     }
 
+    /// The layer hands socket options to the real socket beneath it: `TCP_NODELAY` reads
+    /// back as set, and a keepalive time the kernel refuses (Linux takes at most 32,767 s)
+    /// is refused through the layer as well.
+    #[tokio::test]
+    async fn socket_options_reach_a_real_socket() {
+        use tcpnotify::Stream;
+        let (client, _server) = loopback_pair(FaultPlan::quiet(Seed(1))).await;
+        for nodelay in [true, false, true] {
+            client.set_nodelay(nodelay).expect("set TCP_NODELAY");
+            assert_eq!(client.nodelay().expect("read TCP_NODELAY"), nodelay);
+        }
+        client
+            .set_keepalive(60)
+            .expect("a keepalive time the kernel takes");
+        assert!(
+            client.set_keepalive(u32::MAX).is_err(),
+            "the kernel's refusal reaches the caller"
+        );
+    }
+
     #[tokio::test]
     async fn partial_writes_and_rechunked_reads_apply_to_a_real_socket() {
         let plan = FaultPlan {
