@@ -273,6 +273,12 @@ impl FaultLayer {
         }
     }
 
+    /// How many connections' states the layer holds (tests: they go with their streams).
+    #[cfg(test)]
+    pub(super) fn links_held(&self) -> usize {
+        self.lock().links.len()
+    }
+
     /// The plan this layer applies.
     pub fn plan(&self) -> &FaultPlan {
         &self.plan

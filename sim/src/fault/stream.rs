@@ -617,6 +617,19 @@ mod tests {
         (end(x, a, b), end(y, b, a))
     }
 
+    /// A connection's state in the layer lives while either of its streams does and goes
+    /// with the last, so a run of many connections holds only those still open.
+    #[test]
+    fn a_link_is_forgotten_with_the_last_of_its_streams() {
+        let (client, server) = pair(FaultPlan::quiet(Seed(1)));
+        let layer = client.layer.clone();
+        assert_eq!(layer.links_held(), 1);
+        drop(client);
+        assert_eq!(layer.links_held(), 1, "the server's stream still reads it");
+        drop(server);
+        assert_eq!(layer.links_held(), 0);
+    }
+
     fn poll<T>(f: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
         f(&mut Context::from_waker(Waker::noop()))
     }
