@@ -731,6 +731,33 @@ mod tests {
         assert!(matches!(read, Poll::Ready(Err(_))), "{read:?}");
     }
 
+    /// Bytes that arrived before a partition are read during it, as from a real socket's
+    /// receive buffer (re-chunked, they wait in the stream's stash); only bytes still on
+    /// their way wait for the heal.
+    #[test]
+    fn bytes_that_arrived_before_a_partition_are_read_during_it() {
+        let plan = FaultPlan {
+            read_chunks: Some(ReadChunks::new(10)),
+            ..FaultPlan::quiet(Seed(9))
+        };
+        let (mut client, mut server) = pair(plan);
+        let layer = server.layer.clone();
+        let data: Vec<u8> = (0..100u8).collect();
+        assert_eq!(write(&mut client, &data), Poll::Ready(100));
+        let mut buf = [0u8; 64];
+        let Poll::Ready(mut got) = read(&mut server, &mut buf) else {
+            panic!("the bytes arrived");
+        };
+        assert!(got <= 10, "a read of at most 10 bytes took {got}");
+        layer.partition("client", "server", false);
+        while got < data.len() {
+            match read(&mut server, &mut buf) {
+                Poll::Ready(n) => got += n,
+                Poll::Pending => panic!("the partition held bytes that had arrived ({got} read)"),
+            }
+        }
+    }
+
     #[test]
     fn a_read_held_by_a_partition_is_woken_by_the_heal_and_then_reads() {
         let (mut client, mut server) = pair(FaultPlan::quiet(Seed(9)));
