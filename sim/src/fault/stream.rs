@@ -731,6 +731,25 @@ mod tests {
         assert!(matches!(read, Poll::Ready(Err(_))), "{read:?}");
     }
 
+    /// A read into a buffer that already holds bytes frees the window of the bytes it read,
+    /// not of the ones the buffer held.
+    #[test]
+    fn a_read_into_a_partly_filled_buffer_frees_only_what_it_read() {
+        let plan = FaultPlan {
+            send_buffer: Some(64),
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let (mut client, mut server) = pair(plan);
+        assert_eq!(write(&mut client, &[7u8; 100]), Poll::Ready(64));
+        let mut storage = [0u8; 60];
+        let mut buf = ReadBuf::new(&mut storage);
+        buf.put_slice(&[0u8; 50]);
+        let read = poll(|cx| Pin::new(&mut server).poll_read(cx, &mut buf));
+        assert!(matches!(read, Poll::Ready(Ok(()))), "{read:?}");
+        assert_eq!(buf.filled().len(), 60, "ten bytes read");
+        assert_eq!(write(&mut client, &[7u8; 100]), Poll::Ready(10));
+    }
+
     /// Bytes that arrived before a partition are read during it, as from a real socket's
     /// receive buffer (re-chunked, they wait in the stream's stash); only bytes still on
     /// their way wait for the heal.
