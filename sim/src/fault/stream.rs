@@ -731,6 +731,16 @@ mod tests {
         assert!(matches!(read, Poll::Ready(Err(_))), "{read:?}");
     }
 
+    /// The layer's stream says whether its backend spends tokio's budget, as the connection
+    /// asks its stream: over a tokio socket, a `Pending` may be the budget's.
+    #[test]
+    fn the_layer_tells_whether_its_backend_spends_the_task_budget() {
+        for spends in [false, true] {
+            let (client, _server) = pair_over(FaultPlan::quiet(Seed(1)), spends);
+            assert_eq!(client.spends_task_budget(), spends);
+        }
+    }
+
     /// A read into a buffer that already holds bytes frees the window of the bytes it read,
     /// not of the ones the buffer held.
     #[test]
