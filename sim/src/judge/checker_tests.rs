@@ -366,12 +366,17 @@ fn n1_n2_listener_starts_once_and_closes_once_after_listening() {
     assert_eq!(broken(events), [(Rule::N2, vec![2, 3])]);
 }
 
-#[test]
-fn n3_open_connections_never_exceed_the_limit() {
-    let options = CheckOptions {
+/// Options that limit listener `server` to one open connection at a time (N3).
+fn server_limited_to_one() -> CheckOptions {
+    CheckOptions {
         listener_limits: [("server".to_string(), 1)].into(),
         ..CheckOptions::default()
-    };
+    }
+}
+
+#[test]
+fn n3_open_connections_never_exceed_the_limit() {
+    let options = server_limited_to_one();
     let mut events = server_start();
     events.extend([
         ("server", ListenerConnected { accepted: true }),
@@ -389,10 +394,7 @@ fn n3_open_connections_never_exceed_the_limit() {
 /// begins with the listener's (`server.backup`, a client of that name) is not one of them.
 #[test]
 fn n3_counts_only_connections_numbered_by_the_listener() {
-    let options = CheckOptions {
-        listener_limits: [("server".to_string(), 1)].into(),
-        ..CheckOptions::default()
-    };
+    let options = server_limited_to_one();
     let mut events = server_start();
     events.push(("server.backup", Accepted));
     assert_eq!(broken_with(events, &options), []);
@@ -403,10 +405,7 @@ fn n3_counts_only_connections_numbered_by_the_listener() {
 /// name and judged no limit for it (a false green; helper-76, seventeenth session).
 #[test]
 fn n3_a_restarted_listener_keeps_its_limit() {
-    let options = CheckOptions {
-        listener_limits: [("server".to_string(), 1)].into(),
-        ..CheckOptions::default()
-    };
+    let options = server_limited_to_one();
     let events = vec![
         ("server#2", Listening(None)),
         ("server#2", ListenerConnected { accepted: true }),
