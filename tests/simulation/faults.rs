@@ -206,16 +206,6 @@ fn latency_per_link_is_drawn_between_its_min_and_max() {
         scenario.clients[0].notifier = factory(|| LockStep::new(8, 256));
         run_passing(&scenario, seed_or(1))
     };
-    let round_trips = |outcome: &tcpnotify_sim::run::RunOutcome| -> Vec<u64> {
-        let times: Vec<u64> = outcome
-            .trace
-            .events()
-            .iter()
-            .filter(|e| e.who == "c1" && e.callback().is_some_and(|c| c.name() == "received"))
-            .map(|e| e.at_us / 1000)
-            .collect();
-        times.windows(2).map(|w| w[1] - w[0]).collect()
-    };
     let drawn = round_trips(&run(Some(20)));
     assert_eq!(drawn.len(), 7);
     assert!(drawn.iter().all(|rtt| (10..=40).contains(rtt)), "{drawn:?}");
@@ -224,6 +214,40 @@ fn latency_per_link_is_drawn_between_its_min_and_max() {
         "all the same: {drawn:?}"
     );
     assert_eq!(round_trips(&run(None)), vec![10; 7], "fixed 5ms each way");
+}
+
+/// The times between c1's deliveries, in whole milliseconds.
+fn round_trips(outcome: &tcpnotify_sim::run::RunOutcome) -> Vec<u64> {
+    let times: Vec<u64> = outcome
+        .trace
+        .events()
+        .iter()
+        .filter(|e| e.who == "c1" && e.callback().is_some_and(|c| c.name() == "received"))
+        .map(|e| e.at_us / 1000)
+        .collect();
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// A plan's latency with no range (`min_ms == max_ms`) holds on every link from the start:
+/// the run gives turmoil that latency, where no link varies to set it per step.
+#[test]
+fn a_fixed_plan_latency_holds_on_every_link() {
+    let mut scenario = Scenario::echo("latency-fixed", 2048, 256).plan(FaultPlan {
+        latency: Some(Latency {
+            min_ms: 7,
+            max_ms: 7,
+        }),
+        ..FaultPlan::quiet(Seed(0))
+    });
+    scenario.clients[0].notifier = factory(|| LockStep::new(8, 256));
+    let outcome = run_passing(&scenario, seed_or(1));
+    let events = outcome.trace.events();
+    let connected = (events.iter())
+        .find(|e| e.who == "c1" && e.callback().is_some_and(|c| c.name() == "connected"))
+        .expect("c1 connects");
+    // In turmoil a connect completes as its SYN arrives: one way.
+    assert_eq!(connected.at_us, 7_000, "the SYN, 7ms");
+    assert_eq!(round_trips(&outcome), vec![14; 7], "7ms each way");
 }
 
 /// Each link's latency and each stream's chunking come from random streams of their own: a
