@@ -53,6 +53,38 @@ fn r6_partition_heals_with_data_intact() {
     snapshot_trace("partition_heals", &outcome);
 }
 
+/// A partition from `*` cuts the host from every other host: with only the client besides
+/// it, the server cut from `*` holds the echo exactly as the server cut from `client` does.
+#[test]
+fn a_partition_from_every_other_host_cuts_as_one_naming_the_host() {
+    let callbacks = |b: &str| {
+        let scenario = echo_pair(
+            "partition-every-host",
+            vec![Fault::at(
+                2,
+                FaultKind::Partition {
+                    a: "server".into(),
+                    b: b.into(),
+                    duration_ms: 500,
+                    one_way: false,
+                },
+            )],
+        );
+        let outcome = run_passing(&scenario, seed_or(1));
+        assert_eq!(received_bytes(&outcome, "c1"), pattern(0, 2048));
+        (outcome.trace.events().iter())
+            .filter_map(|e| Some((e.at_us, e.who.clone(), e.callback()?.to_string())))
+            .collect::<Vec<_>>()
+    };
+    let every = callbacks("*");
+    let last = every.last().map(|(at, ..)| *at).unwrap_or(0);
+    assert!(
+        last >= 502_000,
+        "the echo must wait for the heal, ended at {last}us"
+    );
+    assert_eq!(every, callbacks("client"));
+}
+
 /// R6, W3: a one-way partition (server to client cut) also heals without loss.
 #[test]
 fn r6_one_way_partition_heals_with_data_intact() {

@@ -721,3 +721,31 @@ impl FaultLayer {
             .stream(purpose, fnv1a(format!("{local}>{remote}").as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read that ends partway into a segment leaves the rest of that segment in flight, so
+    /// the segment still counts against [`MAX_SEGMENTS_IN_FLIGHT`](super::super::MAX_SEGMENTS_IN_FLIGHT)
+    /// until its last byte is read.
+    #[test]
+    fn a_read_leaves_the_unread_rest_of_a_segment_in_flight() {
+        let mut link = Link::default();
+        link.sent(0, 10);
+        link.sent(0, 5);
+        link.read(0, 3);
+        assert_eq!(link.segments[0], [7, 5]);
+        assert_eq!(link.in_flight[0], 12);
+        link.read(0, 9);
+        assert_eq!(
+            link.segments[0],
+            [3],
+            "the first segment ended, 2 of the second read"
+        );
+        assert_eq!(link.in_flight[0], 3);
+        link.read(0, 3);
+        assert!(link.segments[0].is_empty());
+        assert_eq!(link.in_flight, [0, 0]);
+    }
+}
