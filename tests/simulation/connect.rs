@@ -405,24 +405,27 @@ fn c4_a_syn_in_the_backlog_of_a_restarted_host_is_sent_again() {
 /// out 300ms after the SYN left, not 300ms after the crash, as a connect to a host already
 /// down does. A SYN waiting in a live backlog counts nothing toward the timeout
 /// (`n3_peers_of_a_listener_at_its_limit_wait_in_its_backlog_past_the_connect_timeout`,
-/// `tests/simulation/scale.rs`); one that a crash caught on its way counts.
+/// `tests/simulation/scale.rs`); one that a crash caught on its way counts. Two clients
+/// dial together: the crash loses every SYN out to the host, not only one of them.
 #[test]
 fn c4_a_syn_in_flight_when_its_host_crashes_is_lost_from_when_it_left() {
     for restart_after_ms in [Some(500), None] {
         let scenario = Scenario::new("connect-syn-in-flight-crash")
             .listener("server", "server", 7000, factory(|| Echo))
             .client("c1", "client", "server", 7000, hello())
+            .client("c2", "client", "server", 7000, hello())
             .plan(FaultPlan {
                 connect_timeout_ms: 300,
                 ..with_faults(vec![slow_link(), crash(10, restart_after_ms)])
             })
             .expecting(Expectations {
-                connect_failed: Some(1),
+                connect_failed: Some(2),
                 accepted: Some(0),
                 ..Expectations::default()
             });
         let outcome = run_passing(&scenario, seed_or(1));
         assert_timed_out_at(&outcome, "c1", 300);
+        assert_timed_out_at(&outcome, "c2", 300);
     }
 }
 
