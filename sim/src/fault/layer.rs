@@ -725,6 +725,30 @@ impl FaultLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Seed;
+
+    /// What [`FaultLayer::is_blocked`] tells a caller outside the layer follows each cut and
+    /// heal, per direction.
+    #[test]
+    fn is_blocked_follows_each_direction_cut_and_healed() {
+        let hosts = [
+            ("a", [10, 0, 0, 1]),
+            ("b", [10, 0, 0, 2]),
+            ("c", [10, 0, 0, 3]),
+        ];
+        let hosts = (hosts.into_iter())
+            .map(|(name, ip)| (name.to_string(), IpAddr::from(ip)))
+            .collect();
+        let layer = FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts);
+        assert!(!layer.is_blocked("a", "b"));
+        let cuts = layer.partition("a", "b", true);
+        assert_eq!(cuts, [("a".to_string(), "b".to_string())]);
+        assert!(layer.is_blocked("a", "b"));
+        assert!(!layer.is_blocked("b", "a"), "one way");
+        assert!(!layer.is_blocked("a", "c"));
+        layer.heal("a", "b");
+        assert!(!layer.is_blocked("a", "b"));
+    }
 
     /// A read that ends partway into a segment leaves the rest of that segment in flight, so
     /// the segment still counts against [`MAX_SEGMENTS_IN_FLIGHT`](super::super::MAX_SEGMENTS_IN_FLIGHT)
