@@ -750,6 +750,77 @@ mod tests {
         assert!(!layer.is_blocked("a", "b"));
     }
 
+    /// What [`FaultLayer::in_flight_under`] counts for each kind of fault (the coverage
+    /// report's "fired while data was in flight"): hosts a, b and c, one connection per pair,
+    /// and a different power of two unread in each direction, so that each sum names the
+    /// directions it took.
+    #[test]
+    fn in_flight_under_counts_the_directions_each_fault_acts_on() {
+        let ip = |last: u8| IpAddr::from([10, 0, 0, last]);
+        let hosts = (["a", "b", "c"].into_iter().zip(1..))
+            .map(|(name, last)| (name.to_string(), ip(last)))
+            .collect();
+        let layer = FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts);
+        let socket = |last: u8| SocketAddr::new(ip(last), 1000 + u16::from(last));
+        let unread = |from: u8, to: u8, bytes: usize| {
+            let (key, dir) = LinkKey::of(socket(from), socket(to));
+            lock(&layer.link(key)).sent(dir, bytes);
+        };
+        unread(1, 2, 1); // a -> b
+        unread(2, 1, 2); // b -> a
+        unread(1, 3, 4); // a -> c
+        unread(3, 1, 8); // c -> a
+        unread(2, 3, 16); // b -> c
+        unread(3, 2, 32); // c -> b
+        layer.register_connection("x", socket(1), socket(2));
+        let partition = |a: &str, b: &str, one_way| FaultKind::Partition {
+            a: a.into(),
+            b: b.into(),
+            duration_ms: 10,
+            one_way,
+        };
+        let latency = |a: &str, b: &str| FaultKind::Latency {
+            a: a.into(),
+            b: b.into(),
+            latency_ms: 5,
+            max_latency_ms: None,
+        };
+        let crash = FaultKind::Crash {
+            host: "b".into(),
+            restart_after_ms: None,
+        };
+        let refuse = FaultKind::Refuse {
+            host: "c".into(),
+            port: 1003,
+            duration_ms: 10,
+        };
+        let counted = |kind: &FaultKind| layer.in_flight_under(kind);
+        assert_eq!(counted(&partition("a", "b", true)), 1);
+        assert_eq!(counted(&partition("b", "a", true)), 2);
+        assert_eq!(counted(&partition("a", "*", true)), 1 + 4);
+        assert_eq!(counted(&partition("a", "b", false)), 1 + 2);
+        assert_eq!(counted(&partition("c", "*", false)), 4 + 8 + 16 + 32);
+        assert_eq!(counted(&latency("b", "c")), 16 + 32);
+        assert_eq!(counted(&latency("b", "*")), 1 + 2 + 16 + 32);
+        assert_eq!(counted(&crash), 1 + 2 + 16 + 32);
+        assert_eq!(counted(&refuse), 4 + 16);
+        assert_eq!(counted(&FaultKind::Reset { conn: "x".into() }), 1 + 2);
+        let slow_close = |conn: &str| FaultKind::SlowClose {
+            conn: conn.into(),
+            delay_ms: 10,
+        };
+        assert_eq!(counted(&slow_close("x")), 1 + 2);
+        assert_eq!(counted(&slow_close("never-connected")), 0);
+        // Bytes nobody will read do not count: b's stream of a <-> b is gone (so a -> b is
+        // never read), and a <-> c was reset.
+        let (key, b_writes) = LinkKey::of(socket(2), socket(1));
+        lock(&layer.link(key)).dropped[b_writes] = true;
+        assert_eq!(counted(&crash), 2 + 16 + 32);
+        assert_eq!(counted(&FaultKind::Reset { conn: "x".into() }), 2);
+        lock(&layer.link(LinkKey::of(socket(1), socket(3)).0)).reset = true;
+        assert_eq!(counted(&partition("a", "*", false)), 2);
+    }
+
     /// A read that ends partway into a segment leaves the rest of that segment in flight, so
     /// the segment still counts against [`MAX_SEGMENTS_IN_FLIGHT`](super::super::MAX_SEGMENTS_IN_FLIGHT)
     /// until its last byte is read.
