@@ -226,6 +226,24 @@ fn a_partition_of_the_peer_of_a_connection_dialling_several_hosts_cuts_the_first
     assert!(text.contains("spare spare.1 accepted"), "{text}");
 }
 
+/// Once connected, `@peer` is the host the connection reached, whatever the name it dialled
+/// lists first: of `pool` (`dead`, which runs nothing and refuses, then `spare`), `c1~1`
+/// connects to `spare`, and its cut after `connected` is of `spare`.
+#[test]
+fn a_partition_of_the_peer_of_a_connection_to_several_hosts_cuts_the_one_it_reached() {
+    let scenario = redial_to("pool", vec![cut_from_peer_after("c1~1", "connected")])
+        .listener("spare", "spare", 7000, factory(|| Echo))
+        .name("pool", &["dead", "spare"]);
+    let outcome = ran(&scenario);
+    let text = outcome.trace.render_text();
+    assert!(text.contains("spare spare.1 accepted"), "{text}");
+    assert_eq!(
+        fault_lines(&outcome),
+        ["partition client <-> spare for 200ms", "healed"],
+        "{text}"
+    );
+}
+
 /// A partition of `@peer` whose trigger's connection neither is connected nor dials a host
 /// of the simulation finds no peer: it cuts nothing, says so, and is not counted.
 #[test]
