@@ -450,6 +450,7 @@ pub(crate) fn exact_on_mismatch<T, E>(
 mod tests {
     use super::*;
     use crate::fault::FaultPlan;
+    use crate::run::recorder::{Tamper, TAMPERED_WRITER};
     use crate::run::{run, EventKind};
     use crate::scenario::notifiers::Echo;
     use crate::{factory, Scenario, Seed};
@@ -808,12 +809,10 @@ mod tests {
         );
     }
 
-    /// A client that writes and closes; the check is kept from seeing its writes
-    /// ([`UNSEEN_WRITER`](crate::run::recorder::UNSEEN_WRITER)): its bytes reach the server
-    /// without ever being queued where the check sees them.
-    struct WritesUnseen;
+    /// A client that writes `ping` and closes.
+    struct WritesPing;
 
-    impl TcpConnectionNotify for WritesUnseen {
+    impl TcpConnectionNotify for WritesPing {
         fn connected(&mut self, conn: &mut TcpConnection) {
             conn.write(b"ping".to_vec());
             conn.dispose();
@@ -821,17 +820,20 @@ mod tests {
         fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
     }
 
-    /// The R6 and W3 reports of a simulated run of `WritesUnseen` against an echo server.
-    fn violations_of_unseen_writes(check_integrity: bool) -> Vec<String> {
-        let mut scenario = Scenario::new("unseen-writes")
+    /// The R6 and W3 reports of a simulated run of `WritesPing` against an echo server,
+    /// its writes seen by the check as `tamper` says
+    /// ([`TAMPERED_WRITER`](crate::run::recorder::TAMPERED_WRITER)): the bytes reach the
+    /// server as written, not as the check saw them queued.
+    fn violations_of_tampered_writes(tamper: Tamper, check_integrity: bool) -> Vec<String> {
+        let mut scenario = Scenario::new("tampered-writes")
             .listener("server", "server", 7000, factory(|| Echo))
-            .client("c1", "client", "server", 7000, factory(|| WritesUnseen))
+            .client("c1", "client", "server", 7000, factory(|| WritesPing))
             .duration_ms(1_000)
             .plan(FaultPlan::quiet(Seed(0)));
         scenario.options.check_integrity = check_integrity;
-        crate::run::recorder::UNSEEN_WRITER.set(Some("c1"));
+        TAMPERED_WRITER.set(Some(("c1", tamper)));
         let outcome = run(&scenario, &scenario.plan_for(Seed(1)));
-        crate::run::recorder::UNSEEN_WRITER.set(None);
+        TAMPERED_WRITER.set(None);
         let outcome = outcome.expect("a valid scenario");
         (outcome.trace.events().into_iter())
             .filter_map(|event| match event.kind {
@@ -846,13 +848,25 @@ mod tests {
     #[test]
     fn w3_a_simulated_run_reports_bytes_the_sender_never_queued() {
         assert_eq!(
-            violations_of_unseen_writes(true),
+            violations_of_tampered_writes(Tamper::Unseen, true),
             ["server.1 R6: 4 bytes received at stream offset 0 that the peer never sent"]
+        );
+    }
+
+    /// The CRCs find the stream broken; the run is replayed keeping the exact bytes there,
+    /// and its report names the first byte that differs.
+    #[test]
+    fn r6_a_simulated_run_names_the_first_byte_that_differs_from_what_was_queued() {
+        assert_eq!(
+            violations_of_tampered_writes(Tamper::Altered, true),
+            ["server.1 R6: byte at stream offset 0 is 0x70, the peer sent 0x50"]
         );
     }
 
     #[test]
     fn w3_a_simulated_run_with_the_check_off_reports_nothing() {
-        assert!(violations_of_unseen_writes(false).is_empty());
+        for tamper in [Tamper::Unseen, Tamper::Altered] {
+            assert!(violations_of_tampered_writes(tamper, false).is_empty());
+        }
     }
 }

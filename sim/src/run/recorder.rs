@@ -601,21 +601,47 @@ struct IntegrityTap {
     broken: Arc<Broken>,
 }
 
+/// Tests only: how the check is to see one connection's queued bytes ([`TAMPERED_WRITER`]),
+/// to show what it reports of a stream that differs from them.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tamper {
+    /// Not at all, as if its notifier wrote past the recorder (no notifier can:
+    /// `write_final` and a swapped-in notifier are recorded).
+    Unseen,
+    /// With the first byte of each write changed (bit 0x20 flipped), as if the bytes
+    /// changed between the notifier's write and the wire.
+    Altered,
+}
+
 #[cfg(test)]
 thread_local! {
-    /// Tests only: the connection whose queued bytes the check does not see, as if its
-    /// notifier wrote past the recorder (no notifier can: `write_final` and a swapped-in
-    /// notifier are recorded), to show the check reports what it never saw queued.
-    pub(crate) static UNSEEN_WRITER: std::cell::RefCell<Option<&'static str>> =
+    /// Tests only: the connection whose queued bytes reach the check tampered with, and how.
+    pub(crate) static TAMPERED_WRITER: std::cell::RefCell<Option<(&'static str, Tamper)>> =
         const { std::cell::RefCell::new(None) };
 }
 
 impl DataTap for IntegrityTap {
     fn data(&mut self, flow: DataFlow<'_>) {
         match flow {
-            #[cfg(test)]
-            DataFlow::Queued(_) if UNSEEN_WRITER.with_borrow(|w| *w == Some(&*self.who)) => {}
-            DataFlow::Queued(bytes) => self.end.sent(bytes),
+            DataFlow::Queued(bytes) => {
+                #[cfg(test)]
+                let altered: Vec<u8>;
+                #[cfg(test)]
+                let bytes = match TAMPERED_WRITER.with_borrow(|w| *w) {
+                    Some((who, tamper)) if who == &*self.who => match tamper {
+                        Tamper::Unseen => return,
+                        Tamper::Altered => {
+                            altered = (bytes.iter().enumerate())
+                                .map(|(i, b)| if i == 0 { b ^ 0x20 } else { *b })
+                                .collect();
+                            &altered[..]
+                        }
+                    },
+                    _ => bytes,
+                };
+                self.end.sent(bytes)
+            }
             DataFlow::Delivered(bytes) => {
                 if let Some(message) = self.end.received(bytes) {
                     self.broken.note(&self.who, message);
