@@ -182,6 +182,28 @@ fn an_event_triggered_partition_counts_the_bytes_in_flight_a_reset_on_the_same_e
     assert!(found.contains(&0) && found.contains(&1), "{found:?}");
 }
 
+/// A partition that finds nothing in flight and holds nothing until it heals is not counted
+/// as a fault that fired while data was in flight: fired by the server's `closed`, every
+/// byte was read and nothing is written after it.
+#[test]
+fn a_partition_that_found_and_held_nothing_is_not_counted_as_finding_data_in_flight() {
+    let closed = EventTrigger {
+        conn: "server.1".into(),
+        callback: "closed".into(),
+        nth: 1,
+    };
+    let outcome = ran(&echo(vec![Fault::after(closed, partition(1))]));
+    let text = outcome.trace.render_text();
+    let faults: Vec<String> = (fault_lines(&outcome).into_iter()).map(|f| f.2).collect();
+    assert_eq!(
+        faults,
+        ["partition client <-> server for 1ms", "healed"],
+        "{text}"
+    );
+    assert_eq!(outcome.fired.get("partition"), Some(&1), "{text}");
+    assert_eq!(outcome.fired_in_flight, 0, "{text}");
+}
+
 /// A reset that finds its connection not connected does nothing, and says so, whether a time
 /// or an event triggered it; it is not counted as a fault that fired, so a sweep whose only
 /// faults did nothing is not taken for one that tested faults.
