@@ -184,6 +184,59 @@ impl TcpConnectionNotify for FramesOnly {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
+/// An echo server that, once a peer connected, fails an assertion from a task of its own,
+/// a millisecond later: outside any callback.
+struct FailsFromATask;
+
+impl TcpConnectionNotify for FailsFromATask {
+    fn accepted(&mut self, _conn: &mut TcpConnection) {
+        tokio::spawn(async {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            always("checked-outside-callbacks", false, "from a task");
+        });
+    }
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
+        conn.write(data);
+        true
+    }
+    fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
+}
+
+/// An assertion that fails outside any callback names no host and no connection (`- -`),
+/// not those of the callback that ran last.
+#[test]
+fn an_always_that_fails_outside_a_callback_names_no_connection() {
+    let scenario = Scenario::new("fails-from-a-task")
+        .listener("server", "server", 7000, factory(|| FailsFromATask))
+        .client(
+            "c1",
+            "client",
+            "server",
+            7000,
+            factory(|| Sender::pattern(64)),
+        );
+    let verdict = judge(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    assert_eq!(
+        verdict.signature().as_deref(),
+        Some("checked-outside-callbacks"),
+        "{verdict}"
+    );
+    let events = verdict.outcome.trace.events();
+    let failed = (events.iter())
+        .find(|e| matches!(e.kind, EventKind::Assertion { .. }))
+        .expect("the failure is in the trace");
+    let text = verdict.outcome.trace.render_text();
+    assert!(
+        (events.iter()).any(|e| e.callback().is_some() && e.at_us < failed.at_us),
+        "callbacks ran before it: {text}"
+    );
+    assert_eq!(
+        (failed.host.as_str(), failed.who.as_str()),
+        ("-", "-"),
+        "{text}"
+    );
+}
+
 #[test]
 fn an_always_that_fails_fails_the_run_with_where_and_when_in_the_trace() {
     let scenario = Scenario::new("frames")
