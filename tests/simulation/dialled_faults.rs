@@ -202,16 +202,23 @@ fn a_partition_of_the_peer_fired_as_a_connection_connects_cuts_the_host_it_dials
     }
 }
 
+/// Runs the redial to `pool`, a name of `hosts`, with a second listening host `spare`, and
+/// `c1~1` cut from `@peer` after its 1st `callback`. Returns the run and its trace.
+fn pool_redial_cut_from_its_peer_after(hosts: &[&str], callback: &str) -> (RunOutcome, String) {
+    let scenario = redial_to("pool", vec![cut_from_peer_after("c1~1", callback)])
+        .listener("spare", "spare", 7000, factory(|| Echo))
+        .name("pool", hosts);
+    let outcome = ran(&scenario);
+    let text = outcome.trace.render_text();
+    (outcome, text)
+}
+
 /// Of a connection that dials a name of `[names]` of several hosts, whose connect tries
 /// them all at once, `@peer` before it has a peer is the first host the name lists: one
 /// attempt of two waits out the cut, and the other connects at once.
 #[test]
 fn a_partition_of_the_peer_of_a_connection_dialling_several_hosts_cuts_the_first() {
-    let scenario = redial_to("pool", vec![cut_from_peer_after("c1~1", "connecting")])
-        .listener("spare", "spare", 7000, factory(|| Echo))
-        .name("pool", &["server", "spare"]);
-    let outcome = ran(&scenario);
-    let text = outcome.trace.render_text();
+    let (outcome, text) = pool_redial_cut_from_its_peer_after(&["server", "spare"], "connecting");
     // The run ends, every client finished, before the cut heals.
     assert_eq!(
         fault_lines(&outcome),
@@ -231,11 +238,7 @@ fn a_partition_of_the_peer_of_a_connection_dialling_several_hosts_cuts_the_first
 /// connects to `spare`, and its cut after `connected` is of `spare`.
 #[test]
 fn a_partition_of_the_peer_of_a_connection_to_several_hosts_cuts_the_one_it_reached() {
-    let scenario = redial_to("pool", vec![cut_from_peer_after("c1~1", "connected")])
-        .listener("spare", "spare", 7000, factory(|| Echo))
-        .name("pool", &["dead", "spare"]);
-    let outcome = ran(&scenario);
-    let text = outcome.trace.render_text();
+    let (outcome, text) = pool_redial_cut_from_its_peer_after(&["dead", "spare"], "connected");
     assert!(text.contains("spare spare.1 accepted"), "{text}");
     assert_eq!(
         fault_lines(&outcome),

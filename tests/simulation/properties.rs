@@ -9,7 +9,7 @@ use tcpnotify_sim::explore::{shrink, sweep, SweepOptions};
 use tcpnotify_sim::fault::{
     Fault, FaultKind, FaultPlan, FaultSettings, Latency, PartialWrites, ReadChunks, Span,
 };
-use tcpnotify_sim::judge::{judge, RunView};
+use tcpnotify_sim::judge::{judge, RunView, Verdict};
 use tcpnotify_sim::notifiers::Sender;
 use tcpnotify_sim::run::EventKind;
 use tcpnotify_sim::{
@@ -184,6 +184,17 @@ impl TcpConnectionNotify for FramesOnly {
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
 
+/// The verdict of `scenario` at seed 1, which must fail assertion `name`, and the position
+/// of the failure's line in its trace.
+fn failing(scenario: &Scenario, name: &str) -> (Verdict, usize) {
+    let verdict = judge(scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+    assert_eq!(verdict.signature().as_deref(), Some(name), "{verdict}");
+    let line = (verdict.outcome.trace.events().iter())
+        .position(|e| matches!(e.kind, EventKind::Assertion { .. }))
+        .expect("the failure is in the trace");
+    (verdict, line)
+}
+
 /// An echo server that, once a peer connected, fails an assertion from a task of its own,
 /// a millisecond later: outside any callback.
 struct FailsFromATask;
@@ -215,16 +226,9 @@ fn an_always_that_fails_outside_a_callback_names_no_connection() {
             7000,
             factory(|| Sender::pattern(64)),
         );
-    let verdict = judge(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
-    assert_eq!(
-        verdict.signature().as_deref(),
-        Some("checked-outside-callbacks"),
-        "{verdict}"
-    );
+    let (verdict, line) = failing(&scenario, "checked-outside-callbacks");
     let events = verdict.outcome.trace.events();
-    let failed = (events.iter())
-        .find(|e| matches!(e.kind, EventKind::Assertion { .. }))
-        .expect("the failure is in the trace");
+    let failed = &events[line];
     let text = verdict.outcome.trace.render_text();
     assert!(
         (events.iter()).any(|e| e.callback().is_some() && e.at_us < failed.at_us),
@@ -255,16 +259,8 @@ fn an_always_that_fails_fails_the_run_with_where_and_when_in_the_trace() {
             7000,
             factory(|| Sender::pattern(256).chunked(256)),
         );
-    let verdict = judge(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
-    assert_eq!(
-        verdict.signature().as_deref(),
-        Some("deliveries-fit-a-frame"),
-        "{verdict}"
-    );
+    let (verdict, line) = failing(&scenario, "deliveries-fit-a-frame");
     let events = verdict.outcome.trace.events();
-    let line = (events.iter())
-        .position(|e| matches!(e.kind, EventKind::Assertion { .. }))
-        .expect("the failure is in the trace");
     let failed = &events[line];
     assert_eq!(
         (failed.host.as_str(), failed.who.as_str()),
