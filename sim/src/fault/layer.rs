@@ -725,21 +725,25 @@ impl FaultLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seed::Seed;
+
+    /// The address of the test hosts' host number `last`: `a` is 1, `b` 2, `c` 3.
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
+    /// A quiet layer over hosts `a`, `b` and `c`.
+    fn three_hosts() -> Arc<FaultLayer> {
+        let hosts = (["a", "b", "c"].into_iter().zip(1..))
+            .map(|(name, last)| (name.to_string(), ip(last)))
+            .collect();
+        FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts)
+    }
 
     /// What [`FaultLayer::is_blocked`] tells a caller outside the layer follows each cut and
     /// heal, per direction.
     #[test]
     fn is_blocked_follows_each_direction_cut_and_healed() {
-        let hosts = [
-            ("a", [10, 0, 0, 1]),
-            ("b", [10, 0, 0, 2]),
-            ("c", [10, 0, 0, 3]),
-        ];
-        let hosts = (hosts.into_iter())
-            .map(|(name, ip)| (name.to_string(), IpAddr::from(ip)))
-            .collect();
-        let layer = FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts);
+        let layer = three_hosts();
         assert!(!layer.is_blocked("a", "b"));
         let cuts = layer.partition("a", "b", true);
         assert_eq!(cuts, [("a".to_string(), "b".to_string())]);
@@ -756,11 +760,7 @@ mod tests {
     /// directions it took.
     #[test]
     fn in_flight_under_counts_the_directions_each_fault_acts_on() {
-        let ip = |last: u8| IpAddr::from([10, 0, 0, last]);
-        let hosts = (["a", "b", "c"].into_iter().zip(1..))
-            .map(|(name, last)| (name.to_string(), ip(last)))
-            .collect();
-        let layer = FaultLayer::new(FaultPlan::quiet(Seed(1)), hosts);
+        let layer = three_hosts();
         let socket = |last: u8| SocketAddr::new(ip(last), 1000 + u16::from(last));
         let unread = |from: u8, to: u8, bytes: usize| {
             let (key, dir) = LinkKey::of(socket(from), socket(to));
@@ -822,7 +822,7 @@ mod tests {
     }
 
     /// A read that ends partway into a segment leaves the rest of that segment in flight, so
-    /// the segment still counts against [`MAX_SEGMENTS_IN_FLIGHT`](super::super::MAX_SEGMENTS_IN_FLIGHT)
+    /// the segment still counts against [`MAX_SEGMENTS_IN_FLIGHT`](crate::fault::MAX_SEGMENTS_IN_FLIGHT)
     /// until its last byte is read.
     #[test]
     fn a_read_leaves_the_unread_rest_of_a_segment_in_flight() {

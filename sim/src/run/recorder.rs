@@ -626,15 +626,16 @@ impl DataTap for IntegrityTap {
         match flow {
             DataFlow::Queued(bytes) => {
                 #[cfg(test)]
-                let altered: Vec<u8>;
+                let mut altered: Vec<u8>;
                 #[cfg(test)]
                 let bytes = match TAMPERED_WRITER.with_borrow(|w| *w) {
                     Some((who, tamper)) if who == &*self.who => match tamper {
                         Tamper::Unseen => return,
                         Tamper::Altered => {
-                            altered = (bytes.iter().enumerate())
-                                .map(|(i, b)| if i == 0 { b ^ 0x20 } else { *b })
-                                .collect();
+                            altered = bytes.to_vec();
+                            if let Some(first) = altered.first_mut() {
+                                *first ^= 0x20;
+                            }
                             &altered[..]
                         }
                     },
