@@ -385,4 +385,70 @@ mod tests {
         let err = check("partitions = nan").unwrap_err();
         assert!(err.starts_with("partitions: probability NaN"), "{err}");
     }
+
+    #[test]
+    fn healing_settings_are_those_its_doc_names() {
+        assert_eq!(
+            FaultSettings::healing().describe(),
+            "latency 1..20ms\n\
+             partial writes p=0.50 1..2048B\n\
+             re-chunked reads p=0.50 1..2048B\n\
+             send buffer p=0.50 256..8192B\n\
+             partitions p=0.70 20..300ms, 50% one-way\n\
+             slow closes p=0.50 10..200ms"
+        );
+    }
+
+    #[test]
+    fn a_description_names_each_kind_that_is_on_and_only_those() {
+        let every = FaultSettings {
+            resets: 0.25,
+            crashes: 1.0,
+            refusals: 0.5,
+            ..FaultSettings::healing()
+        };
+        assert_eq!(
+            every.describe().lines().skip(5).collect::<Vec<_>>(),
+            [
+                "resets p=0.25 1..10 received",
+                "slow closes p=0.50 10..200ms",
+                "crashes p=1.00 50..500ms down",
+                "refusals p=0.50 10..300ms"
+            ]
+        );
+        assert_eq!(FaultSettings::quiet().describe(), "quiet");
+        // A probability of 0 turns its kind off, however large its range.
+        let ranges_only = FaultSettings {
+            latency_ms: None,
+            partial_writes: 0.0,
+            read_chunks: 0.0,
+            send_buffer: 0.0,
+            partitions: 0.0,
+            ..every
+        };
+        assert_eq!(
+            ranges_only.describe(),
+            every
+                .describe()
+                .lines()
+                .skip(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    #[test]
+    fn partitions_that_are_all_one_way_enable_no_two_way_partition() {
+        let enabled = |one_way: f64| {
+            FaultSettings {
+                partitions: 0.5,
+                one_way,
+                ..FaultSettings::quiet()
+            }
+            .enabled()
+        };
+        assert_eq!(enabled(1.0), ["partition_one_way"]);
+        assert_eq!(enabled(0.0), ["partition"]);
+        assert_eq!(enabled(0.5), ["partition", "partition_one_way"]);
+    }
 }

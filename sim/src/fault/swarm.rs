@@ -230,6 +230,57 @@ mod tests {
     }
 
     #[test]
+    fn drawn_ranges_are_those_of_the_table() {
+        let draws: Vec<FaultSettings> = (0..300)
+            .map(|seed| Swarm::default().draw(Seed(seed), &topology(600_000), true))
+            .collect();
+        let mut past_one_and_a_half_timeouts = (0, 0);
+        let mut minimum_above_least = (0, 0);
+        for s in &draws {
+            let timeout = s.connect_timeout_ms;
+            assert!(
+                timeout == DEFAULT_CONNECT_TIMEOUT_MS || (50..=500).contains(&timeout),
+                "{s:?}"
+            );
+            if s.send_buffer > 0.0 {
+                let low = s.send_buffer_bytes.min;
+                assert!(
+                    low.is_power_of_two() && (256..=4096).contains(&low),
+                    "{s:?}"
+                );
+                assert_eq!(s.send_buffer_bytes.max, 2 * low, "{s:?}");
+            }
+            if s.partitions > 0.0 {
+                assert!(s.partition_ms.max <= 2 * timeout, "{s:?}");
+                past_one_and_a_half_timeouts.0 += usize::from(2 * s.partition_ms.max > 3 * timeout);
+                minimum_above_least.0 += usize::from(s.partition_ms.min > 9);
+            }
+            if s.crashes > 0.0 {
+                assert!(s.crash_down_ms.max <= 2 * timeout, "{s:?}");
+                past_one_and_a_half_timeouts.1 +=
+                    usize::from(2 * s.crash_down_ms.max > 3 * timeout);
+                minimum_above_least.1 += usize::from(s.crash_down_ms.min > 19);
+            }
+        }
+        // With lost connections allowed, partitions and crashes reach past the connect timeout
+        // (up to twice it), and a range's minimum is drawn (up to a tenth of its maximum).
+        assert!(
+            past_one_and_a_half_timeouts.0 > 10,
+            "{past_one_and_a_half_timeouts:?}"
+        );
+        assert!(
+            past_one_and_a_half_timeouts.1 > 10,
+            "{past_one_and_a_half_timeouts:?}"
+        );
+        assert!(minimum_above_least.0 > 10, "{minimum_above_least:?}");
+        assert!(minimum_above_least.1 > 10, "{minimum_above_least:?}");
+        let short = draws
+            .iter()
+            .filter(|s| s.connect_timeout_ms < DEFAULT_CONNECT_TIMEOUT_MS);
+        assert!(short.count() > 100);
+    }
+
+    #[test]
     fn drawn_settings_validate_and_fit_short_runs() {
         for lost in [false, true] {
             for duration in [1, 5, 20, 1000, 600_000] {
