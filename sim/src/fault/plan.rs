@@ -1092,6 +1092,181 @@ mod flow_window_tests {
 }
 
 #[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn an_event_trigger_counts_in_english_ordinals() {
+        let said = |nth: u32| {
+            let trigger = Trigger::After(EventTrigger {
+                conn: "c1".into(),
+                callback: "sent".into(),
+                nth,
+            });
+            trigger
+                .to_string()
+                .replace("after c1's ", "")
+                .replace(" sent", "")
+        };
+        let ordinals: Vec<String> = [
+            1, 2, 3, 4, 10, 11, 12, 13, 21, 22, 23, 101, 111, 112, 113, 1002,
+        ]
+        .into_iter()
+        .map(said)
+        .collect();
+        assert_eq!(
+            ordinals,
+            [
+                "1st", "2nd", "3rd", "4th", "10th", "11th", "12th", "13th", "21st", "22nd", "23rd",
+                "101st", "111th", "112th", "113th", "1002nd"
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_that_do_not_coalesce_say_so_in_saved_plans_and_read_back() {
+        let plan_of = |coalesce: bool| FaultPlan {
+            read_chunks: Some(ReadChunks { max: 8, coalesce }),
+            ..FaultPlan::quiet(Seed(1))
+        };
+        for coalesce in [true, false] {
+            let saved = plan_of(coalesce).to_toml().unwrap();
+            assert_eq!(saved.contains("coalesce"), !coalesce, "{saved}");
+            assert_eq!(
+                toml_edit::de::from_str::<FaultPlan>(&saved),
+                Ok(plan_of(coalesce))
+            );
+        }
+        assert!(plan_of(false)
+            .to_toml()
+            .unwrap()
+            .contains("coalesce = false"));
+    }
+
+    #[test]
+    fn the_peer_is_named_where_it_cannot_stand() {
+        let topology = Topology {
+            hosts: vec!["a".into(), "b".into()],
+            clients: vec!["c1".into()],
+            duration_ms: 1000,
+            ..Topology::default()
+        };
+        let event = EventTrigger {
+            conn: "c1".into(),
+            callback: "received".into(),
+            nth: 1,
+        };
+        let partition = FaultKind::Partition {
+            a: PEER.into(),
+            b: "b".into(),
+            duration_ms: 10,
+            one_way: false,
+        };
+        assert_eq!(
+            Fault::after(event.clone(), partition.clone()).validate(&topology),
+            Ok(())
+        );
+        let at_a_time = Fault::at(5, partition).validate(&topology).unwrap_err();
+        assert!(
+            at_a_time.message.contains("needs an `after` trigger"),
+            "{at_a_time}"
+        );
+        let crash = FaultKind::Crash {
+            host: PEER.into(),
+            restart_after_ms: None,
+        };
+        let crash = Fault::after(event, crash).validate(&topology).unwrap_err();
+        assert!(
+            crash
+                .message
+                .contains("only for the `a` or `b` of a partition"),
+            "{crash}"
+        );
+    }
+
+    #[test]
+    fn a_plans_size_counts_its_faults_and_its_policies() {
+        let quiet = FaultPlan::quiet(Seed(1));
+        assert_eq!(quiet.size(), 0);
+        let plan = FaultPlan {
+            latency: Some(Latency {
+                min_ms: 1,
+                max_ms: 3,
+            }),
+            read_chunks: Some(ReadChunks::new(8)),
+            partial_writes: Some(PartialWrites {
+                average: 4,
+                variation: 2,
+            }),
+            faults: FaultKind::one_of_each()
+                .into_iter()
+                .map(|kind| Fault::at(1, kind))
+                .collect(),
+            ..quiet.clone()
+        };
+        assert_eq!(plan.size(), FaultKind::one_of_each().len() + 3);
+        assert_eq!(
+            plan.rechunking_policies(),
+            ["partial_writes", "read_chunks"]
+        );
+        assert_eq!(quiet.rechunking_policies(), Vec::<&str>::new());
+        // Each kind once, after the policies, in the order the faults first name it.
+        assert_eq!(
+            plan.enabled(),
+            [
+                "latency",
+                "partial_writes",
+                "read_chunks",
+                "partition",
+                "partition_one_way",
+                "reset",
+                "slow_close",
+                "crash",
+                "refuse"
+            ]
+        );
+        assert_eq!(quiet.enabled(), Vec::<&str>::new());
+        // A swarm's plan could exercise what its swarm drew, whatever it drew for the seed.
+        let drawn = FaultSettings {
+            crashes: 0.5,
+            ..FaultSettings::quiet()
+        };
+        let swarmed = FaultPlan {
+            swarm: Some(drawn),
+            ..plan
+        };
+        assert_eq!(swarmed.enabled(), ["crash"]);
+    }
+
+    #[test]
+    fn dials_to_a_host_are_the_clients_that_may_reach_it() {
+        let dial = |client: &str, host: &str, targets: &[&str]| Dial {
+            client: client.into(),
+            host: host.into(),
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+        };
+        let topology = Topology {
+            dials: vec![
+                dial("c1", "h1", &["s1"]),
+                dial("c2", "h1", &["s2", "s1"]),
+                dial("c3", "h2", &["s2"]),
+            ],
+            ..Topology::default()
+        };
+        let clients = |host: &str| -> Vec<String> {
+            topology
+                .dials_to(host)
+                .iter()
+                .map(|d| d.client.clone())
+                .collect()
+        };
+        assert_eq!(clients("s1"), ["c1", "c2"]);
+        assert_eq!(clients("s2"), ["c2", "c3"]);
+        assert_eq!(clients("h1"), Vec::<String>::new());
+    }
+}
+
+#[cfg(test)]
 mod connection_name_tests {
     use super::*;
 
