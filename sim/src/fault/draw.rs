@@ -2367,4 +2367,38 @@ mod tests {
         // A partition a plan (probability 1) and a crash half the time.
         assert!((125..=175).contains(&drawn), "{drawn} in 100 plans");
     }
+
+    /// A partial write takes its average give or take up to half of it, and a client's
+    /// reset after a `received` fires after one of its first `reset_after_received`: both
+    /// drawn per seed, across the whole of their range.
+    #[test]
+    fn a_partial_writes_variation_and_a_resets_received_span_their_ranges() {
+        let settings = FaultSettings {
+            partial_writes: 1.0,
+            partial_write_bytes: Span::new(1, 2048),
+            resets: 1.0,
+            reset_after_received: Span::new(1, 10),
+            ..FaultSettings::default()
+        };
+        let mut variations = std::collections::BTreeSet::new();
+        let mut nths = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let plan = FaultPlan::generate(Seed(seed), &settings, &topology());
+            let writes = plan
+                .partial_writes
+                .expect("partial writes at probability 1");
+            assert!(writes.variation <= writes.average / 2, "{writes:?}");
+            variations.insert(writes.variation);
+            let received_by_c1 = plan.faults.iter().filter_map(|f| match &f.trigger {
+                Trigger::After(e) if e.conn == "c1" && e.callback == "received" => Some(e.nth),
+                _ => None,
+            });
+            for nth in received_by_c1 {
+                assert!((1..=10).contains(&nth), "{}", plan.describe());
+                nths.insert(nth);
+            }
+        }
+        assert!(variations.len() > 100, "{variations:?}");
+        assert_eq!(nths, (1..=10).collect(), "{nths:?}");
+    }
 }
