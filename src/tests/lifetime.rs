@@ -464,3 +464,82 @@ fn a_connection_asks_its_transport_for_each_address_once_and_has_none_once_close
     // One ask of each while the transport was held: the rest were remembered.
     assert_eq!(conn.wire.address_calls(), 2);
 }
+
+#[test]
+fn l1_set_notify_inside_a_callback_hands_the_later_callbacks_to_the_new_notifier() {
+    let log = Log::new();
+    let next = log.clone();
+    let first = Script::named(&log, "a").on_accepted(move |conn| {
+        conn.set_notify(Box::new(Script::named(&next, "b")));
+    });
+    let mut conn = Conn::new_server(Box::new(first), ConnectionConfig::default(), &log);
+    conn.accept();
+    conn.messages();
+    conn.wire.push("r").push_eof();
+    conn.machine().handle_readable();
+    assert_eq!(
+        log.take(),
+        ["a:accepted", "b:received(\"r\", 1)", "b:closed"]
+    );
+}
+
+#[test]
+fn l5_a_close_while_closing_is_immediate_once_muted_and_nothing_before() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("out");
+    conn.handle.dispose();
+    conn.messages();
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: false });
+    // A second close of an unmuted connection leaves the graceful one draining.
+    conn.handle.dispose();
+    conn.messages();
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: false });
+    assert_eq!(log.take(), ["accepted", "sent(\"out\")", "throttled"]);
+    conn.handle.mute();
+    conn.handle.dispose();
+    conn.messages();
+    assert_eq!(conn.phase(), Phase::Closed);
+    assert_eq!(log.take(), ["closed"]);
+    assert!(!conn.wire.is_shut());
+    assert_eq!(conn.connection().stats().bytes_discarded, 3);
+}
+
+#[test]
+fn l5_a_hard_close_deferred_from_sent_discards_what_sent_returned_with_the_queue() {
+    let log = Log::new();
+    let script = Script::new(&log)
+        .on_sent(|conn, data| {
+            if data == b"two"[..] {
+                conn.expect(1).unwrap();
+            }
+            data
+        })
+        .on_expect(|conn, qty| {
+            conn.hard_close();
+            qty
+        });
+    let mut conn = server(script);
+    conn.accept();
+    conn.wire.block_writes();
+    conn.handle.write("one");
+    conn.handle.write("two");
+    conn.messages();
+    assert_eq!(
+        log.take(),
+        [
+            "accepted",
+            "sent(\"one\")",
+            "throttled",
+            "sent(\"two\")",
+            "expect(1)",
+            "closed"
+        ]
+    );
+    assert_eq!(conn.wire.written(), b"");
+    // The queued "one" and the "two" that `sent` returned.
+    assert_eq!(conn.connection().stats().bytes_discarded, 6);
+    assert_eq!(conn.connection().stats().writes_dropped, 0);
+}

@@ -890,3 +890,25 @@ fn r1_a_buffer_given_back_once_the_connection_closed_is_dropped() {
     assert_eq!(conn.connection().phase(), Phase::Closed);
     assert_eq!(conn.connection().read_buffer_capacity(), 0);
 }
+
+#[test]
+fn r5_a_mute_then_an_unmute_inside_one_callback_leave_the_connection_reading() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_received(|conn, data, _| {
+        if data == b"a" {
+            conn.mute();
+            conn.unmute();
+        }
+        true
+    }));
+    conn.wire.push("a");
+    conn.accept();
+    assert_eq!(conn.messages(), 2);
+    assert!(!conn.connection().is_muted());
+    conn.wire.push("b");
+    assert!(conn.machine().handle_readable());
+    assert_eq!(
+        log.take(),
+        ["accepted", "received(\"a\", 1)", "received(\"b\", 1)"]
+    );
+}

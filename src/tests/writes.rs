@@ -749,3 +749,20 @@ fn w3_final_writes_are_kept_for_a_wrapper_in_stream_order_once_asked() {
     conn.accept();
     assert_eq!(conn.wire.written(), b"before,one,two");
 }
+
+#[test]
+fn w1_an_empty_sent_result_after_a_close_inside_sent_drops_no_write() {
+    let log = Log::new();
+    let script = Script::new(&log).on_sent(|conn, data| {
+        conn.close();
+        data.slice(..0)
+    });
+    let mut conn = server(script);
+    conn.accept();
+    conn.handle.write("one");
+    conn.messages();
+    assert_eq!(log.take(), ["accepted", "sent(\"one\")"]);
+    assert!(conn.wire.is_shut(), "the close goes on as graceful");
+    assert_eq!(conn.handle.stats().writes_dropped, 0);
+    assert_eq!(conn.handle.stats().bytes_discarded, 0);
+}
