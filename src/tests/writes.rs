@@ -766,3 +766,19 @@ fn w1_an_empty_sent_result_after_a_close_inside_sent_drops_no_write() {
     assert_eq!(conn.handle.stats().writes_dropped, 0);
     assert_eq!(conn.handle.stats().bytes_discarded, 0);
 }
+
+#[test]
+fn w1_only_what_sent_or_sentv_returned_was_dropped_after_its_callback() {
+    use crate::proto::WriteKind;
+    let after: Vec<WriteKind> = [
+        WriteKind::Write,
+        WriteKind::Writev,
+        WriteKind::WriteFinal,
+        WriteKind::SentResult,
+        WriteKind::SentvResult,
+    ]
+    .into_iter()
+    .filter(|kind| kind.after_sent())
+    .collect();
+    assert_eq!(after, [WriteKind::SentResult, WriteKind::SentvResult]);
+}
