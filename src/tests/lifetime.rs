@@ -543,3 +543,14 @@ fn l5_a_hard_close_deferred_from_sent_discards_what_sent_returned_with_the_queue
     assert_eq!(conn.connection().stats().bytes_discarded, 6);
     assert_eq!(conn.connection().stats().writes_dropped, 0);
 }
+
+#[test]
+fn l3_an_interrupted_read_is_retried_not_a_close() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.push_error(ErrorKind::Interrupted).push("after");
+    conn.machine().handle_readable();
+    assert_eq!(log.take(), ["accepted", "received(\"after\", 1)"]);
+    assert_eq!(conn.phase(), Phase::Open);
+}

@@ -912,3 +912,11 @@ fn r5_a_mute_then_an_unmute_inside_one_callback_leave_the_connection_reading() {
         ["accepted", "received(\"a\", 1)", "received(\"b\", 1)"]
     );
 }
+
+#[test]
+fn r5_a_mute_change_says_whether_the_connection_is_muted_after_it() {
+    use crate::proto::Muting;
+    assert!(Muting::to(true).is_muted());
+    assert!(!Muting::to(false).is_muted());
+    assert_eq!(Muting::to(true), Muting::Muted);
+}
