@@ -1077,11 +1077,7 @@ mod tests {
 
     #[test]
     fn the_dials_of_each_pair_of_hosts_are_those_dials_between_finds_in_its_order() {
-        let dial = |client: &str, host: &str, targets: &[&str]| Dial {
-            client: client.into(),
-            host: host.into(),
-            targets: targets.iter().map(|t| t.to_string()).collect(),
-        };
+        let dial = Dial::of;
         let mut topology = topology();
         topology.hosts.push("edge".into());
         topology.dials = vec![

@@ -926,6 +926,18 @@ impl Topology {
 }
 
 #[cfg(test)]
+impl Dial {
+    /// Client `client` on `host`, dialling `targets`.
+    pub(crate) fn of(client: &str, host: &str, targets: &[&str]) -> Dial {
+        Dial {
+            client: client.into(),
+            host: host.into(),
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
 impl FaultKind {
     /// One fault of each kind, and of each variant of a kind (a one-way partition from a host
     /// to every other, latency that varies, a crash with and without its restart), for tests
@@ -1240,11 +1252,7 @@ mod plan_tests {
 
     #[test]
     fn dials_to_a_host_are_the_clients_that_may_reach_it() {
-        let dial = |client: &str, host: &str, targets: &[&str]| Dial {
-            client: client.into(),
-            host: host.into(),
-            targets: targets.iter().map(|t| t.to_string()).collect(),
-        };
+        let dial = Dial::of;
         let topology = Topology {
             dials: vec![
                 dial("c1", "h1", &["s1"]),
