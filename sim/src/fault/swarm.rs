@@ -263,7 +263,8 @@ mod tests {
             }
         }
         // With lost connections allowed, partitions and crashes reach past the connect timeout
-        // (up to twice it), and a range's minimum is drawn (up to a tenth of its maximum).
+        // (up to twice it), and a range's minimum is drawn up to a tenth of its maximum, not
+        // kept near its least (5 ms for a partition, 10 ms for a down time).
         assert!(
             past_one_and_a_half_timeouts.0 > 10,
             "{past_one_and_a_half_timeouts:?}"
