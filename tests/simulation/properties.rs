@@ -10,7 +10,7 @@ use tcpnotify_sim::fault::{
     Fault, FaultKind, FaultPlan, FaultSettings, Latency, PartialWrites, ReadChunks, Span,
 };
 use tcpnotify_sim::judge::{judge, RunView, Verdict};
-use tcpnotify_sim::notifiers::Sender;
+use tcpnotify_sim::notifiers::{Echo, Sender};
 use tcpnotify_sim::run::EventKind;
 use tcpnotify_sim::{
     always, factory, in_run, reachable, run_state, sometimes, Chaos, Scenario, Seed,
@@ -206,9 +206,8 @@ impl TcpConnectionNotify for FailsFromATask {
             always("checked-outside-callbacks", false, "from a task");
         });
     }
-    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, _times: usize) -> bool {
-        conn.write(data);
-        true
+    fn received(&mut self, conn: &mut TcpConnection, data: Vec<u8>, times: usize) -> bool {
+        Echo.received(conn, data, times)
     }
     fn connect_failed(&mut self, _conn: &mut TcpConnection, _reason: ConnectFailure) {}
 }
@@ -433,12 +432,7 @@ fn a_connection_still_open_when_the_run_ends_has_the_counters_of_its_last_callba
     // Its recorder tells them as the run's simulation is dropped, before the run's context
     // is finished: without that, the properties of an open connection saw none.
     let scenario = Scenario::new("stays-open")
-        .listener(
-            "server",
-            "server",
-            7000,
-            factory(|| tcpnotify_sim::notifiers::Echo),
-        )
+        .listener("server", "server", 7000, factory(|| Echo))
         .client(
             "c1",
             "client",
