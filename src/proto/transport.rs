@@ -20,9 +20,7 @@ pub(crate) trait Transport: Send {
     /// cooperative budget spent), usually without the socket being tried: it is not taken for
     /// backpressure, brings no `throttled`, and the write is tried again once the runtime
     /// wakes the task, which it has arranged; a socket that is full then says so.
-    fn gave_way(&self) -> bool {
-        false
-    }
+    fn gave_way(&self) -> bool;
     /// Shuts the write side (sends FIN) once everything queued was written.
     fn shutdown_write(&mut self) -> io::Result<()>;
     /// Turns Nagle's algorithm off (`true`) or on.

@@ -5,6 +5,7 @@ mod harness;
 
 mod accept;
 mod connect;
+mod defaults;
 mod deferred;
 mod dial;
 mod differ;
