@@ -12,4 +12,5 @@ mod differ;
 mod lifetime;
 mod listener;
 mod reads;
+mod recorded;
 mod writes;

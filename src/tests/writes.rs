@@ -647,6 +647,43 @@ fn w4_a_write_that_gives_way_to_other_tasks_is_tried_again_without_throttled() {
 }
 
 #[test]
+fn a_write_turn_says_whether_it_wrote_anything() {
+    // The runtime's turn loop goes on while a pass progressed, and settles once none did.
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    assert!(!conn.machine().handle_writable(), "nothing queued");
+    conn.wire.block_writes();
+    conn.handle.write("abcd");
+    conn.messages();
+    assert!(!conn.machine().handle_writable(), "the socket took nothing");
+    conn.wire.give_way(1);
+    assert!(!conn.machine().handle_writable(), "the task gave way first");
+    conn.wire.grant(2);
+    assert!(conn.machine().handle_writable(), "2 bytes, then full");
+    conn.wire.unblock_writes();
+    assert!(conn.machine().handle_writable(), "the rest");
+    assert_eq!(conn.wire.written_str(), "abcd");
+    assert_eq!(
+        log.take(),
+        ["accepted", "sent(\"abcd\")", "throttled", "unthrottled"]
+    );
+}
+
+#[test]
+fn an_interrupted_write_is_tried_again_not_a_close() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.fail_next_write(ErrorKind::Interrupted);
+    conn.handle.write("abc");
+    conn.messages();
+    assert_eq!(conn.wire.written_str(), "abc");
+    assert_eq!(conn.phase(), Phase::Open);
+    assert_eq!(log.take(), ["accepted", "sent(\"abc\")"]);
+}
+
+#[test]
 fn w4_a_write_error_while_throttled_closes_and_unthrottled_never_comes() {
     let log = Log::new();
     let mut conn = server(Script::new(&log));

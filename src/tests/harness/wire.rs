@@ -27,6 +27,8 @@ pub(crate) struct WireState {
     per_call: Option<usize>,
     /// Every write fails with this error.
     write_error: Option<ErrorKind>,
+    /// The next write alone fails with this error.
+    next_write_error: Option<ErrorKind>,
     /// How many of the next writes give way (`WouldBlock` with the runtime's budget spent).
     give_way: usize,
     /// Whether the last write gave way.
@@ -148,6 +150,12 @@ impl Wire {
         self
     }
 
+    /// The next write call fails with `kind`; later ones go on as before.
+    pub(crate) fn fail_next_write(&self, kind: ErrorKind) -> &Self {
+        self.lock().next_write_error = Some(kind);
+        self
+    }
+
     /// Everything written so far, in order.
     pub(crate) fn written(&self) -> Vec<u8> {
         self.lock().written.clone()
@@ -229,7 +237,7 @@ impl Transport for FakeTransport {
             state.give_way -= 1;
             return Err(ErrorKind::WouldBlock.into());
         }
-        if let Some(kind) = state.write_error {
+        if let Some(kind) = state.next_write_error.take().or(state.write_error) {
             return Err(kind.into());
         }
         let offered: usize = bufs.iter().map(|b| b.len()).sum();
