@@ -262,6 +262,30 @@ fn l3_a_read_error_is_a_full_close_too() {
 }
 
 #[test]
+fn l4_a_shutdown_that_would_block_is_tried_again_and_one_that_fails_closes_at_once() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.fail_next_shutdown(ErrorKind::WouldBlock);
+    conn.handle.dispose();
+    conn.messages();
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: false });
+    assert!(!conn.wire.is_shut());
+    conn.machine().handle_writable();
+    assert!(conn.wire.is_shut());
+    assert_eq!(conn.phase(), Phase::Closing { write_shut: true });
+    assert_eq!(log.take(), ["accepted"]);
+
+    let mut conn = server(Script::new(&log));
+    conn.accept();
+    conn.wire.fail_next_shutdown(ErrorKind::NotConnected);
+    conn.handle.dispose();
+    conn.messages();
+    assert_eq!(conn.phase(), Phase::Closed);
+    assert_eq!(log.take(), ["accepted", "closed"]);
+}
+
+#[test]
 fn l4_graceful_close_drains_the_queue_shuts_the_write_side_and_reads_until_the_peer_closes() {
     let log = Log::new();
     let mut conn = server(Script::new(&log));

@@ -41,6 +41,8 @@ pub(crate) struct WireState {
     address_calls: usize,
     read_sizes: Vec<usize>,
     shut: bool,
+    /// The next shutdown fails with this error instead.
+    next_shutdown_error: Option<ErrorKind>,
     nodelay: bool,
     keepalive: u32,
     dropped: bool,
@@ -147,6 +149,12 @@ impl Wire {
     /// Every write fails with `kind`.
     pub(crate) fn fail_writes(&self, kind: ErrorKind) -> &Self {
         self.lock().write_error = Some(kind);
+        self
+    }
+
+    /// The next shutdown of the write side fails with `kind`; later ones succeed.
+    pub(crate) fn fail_next_shutdown(&self, kind: ErrorKind) -> &Self {
+        self.lock().next_shutdown_error = Some(kind);
         self
     }
 
@@ -268,7 +276,11 @@ impl Transport for FakeTransport {
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        self.wire.lock().shut = true;
+        let mut state = self.wire.lock();
+        if let Some(kind) = state.next_shutdown_error.take() {
+            return Err(kind.into());
+        }
+        state.shut = true;
         Ok(())
     }
 
