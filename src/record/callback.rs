@@ -302,3 +302,54 @@ impl<'de> serde::Deserialize<'de> for Payload {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transform_shows_its_result_only_when_the_notifier_changed_the_value() {
+        let (ab, a) = (Payload::of(b"ab"), Payload::of(b"a"));
+        let sentv = |result: Vec<Payload>| Callback::Sentv {
+            data: vec![ab.clone(), a.clone()],
+            result,
+        };
+        assert_eq!(
+            sentv(vec![ab.clone(), a.clone()]).to_string(),
+            "sentv(2 chunks, 3B)"
+        );
+        assert_eq!(
+            sentv(vec![ab.clone()]).to_string(),
+            "sentv(2 chunks, 3B) -> 1 chunks, 2B"
+        );
+        let expect = |result| Callback::Expect { qty: 4, result };
+        assert_eq!(expect(4).to_string(), "expect(4)");
+        assert_eq!(expect(2).to_string(), "expect(4) -> 2");
+        let sent = |result: &Payload| Callback::Sent {
+            data: ab.clone(),
+            result: result.clone(),
+        };
+        assert_eq!(sent(&ab).to_string(), "sent(2B \"ab\")");
+        assert_eq!(sent(&a).to_string(), "sent(2B \"ab\") -> 1B \"a\"");
+    }
+
+    #[test]
+    fn a_payload_is_empty_when_it_counts_no_bytes_kept_or_summarised() {
+        assert!(Payload::of(b"").is_empty());
+        assert!(Payload::summary(b"").is_empty());
+        assert!(Payload::default().is_empty());
+        assert!(!Payload::of(b"x").is_empty());
+        assert!(!Payload::summary(&[0; 100]).is_empty());
+        assert_eq!(Payload::summary(&[0; 100]).len(), 100);
+    }
+
+    #[test]
+    fn a_preview_shows_the_first_bytes_escaped_and_says_when_there_are_more() {
+        let long = [b'a'; PREVIEW_BYTES + 1];
+        let shown = "a".repeat(PREVIEW_BYTES);
+        assert_eq!(Payload::of(&long).preview(), format!("{shown}..."));
+        assert_eq!(Payload::summary(&long).preview(), format!("{shown}..."));
+        assert_eq!(Payload::of(&long[1..]).preview(), shown);
+        assert_eq!(Payload::of(b"a\n\xff").to_string(), "3B \"a\\n\\xff\"");
+    }
+}

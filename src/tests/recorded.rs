@@ -4,10 +4,13 @@
 use super::harness::{addr, Conn, ListenScript, Log, Script};
 use crate::proto::{
     ConnectionConfig, ConnectionStats, DroppedWrite, ListenerMachine, Muting, TcpConnection,
+    TcpConnectionNotify,
 };
 use crate::record::{
-    Callback, CallbackSink, DataFlow, FinalWriteBefore, Name, Payload, Recorded, RecordedListener,
+    Callback, CallbackLog, CallbackSink, DataFlow, FinalWriteBefore, Name, Payload, Recorded,
+    RecordedListener,
 };
+use std::io;
 use std::sync::Arc;
 
 /// A sink that writes everything it is told to a [`Log`], one line each.
@@ -215,4 +218,64 @@ fn a_recorded_connection_tells_its_data_final_writes_mutes_drops_and_last_counte
             "s counters sent=2 received=2 dropped=0",
         ]
     );
+}
+
+#[test]
+fn a_recorded_connection_records_a_failed_connect_and_an_auth_failure_its_wrapper_reports() {
+    let (log, told) = (Log::new(), Log::new());
+    let mut recorded = Recorded::new(Script::new(&log), "c1", Told::sink(&told));
+    // A wrapper (a TLS layer, say) reports the failed authentication through the recorder.
+    let outer = Script::new(&Log::new())
+        .on_connected(move |conn| TcpConnectionNotify::auth_failed(&mut recorded, conn));
+    let mut conn = Conn::new_client(Box::new(outer), ConnectionConfig::default(), &log);
+    conn.connect();
+    assert_eq!(records(&told), ["c1 auth_failed"]);
+    assert_eq!(log.take(), ["auth_failed"]);
+
+    let recorded = Recorded::new(Script::new(&log), "c2", Told::sink(&told));
+    let mut conn = Conn::new_client(Box::new(recorded), ConnectionConfig::default(), &log);
+    conn.machine().handle_dial("nowhere.test", "1");
+    conn.machine()
+        .handle_resolved(Err::<Vec<_>, _>(io::Error::other("no such host")));
+    assert_eq!(
+        records(&told),
+        [
+            "c2 proxy_via(nowhere.test, 1)",
+            "c2 connect_failed(resolve)"
+        ]
+    );
+    assert_eq!(
+        log.take(),
+        ["proxy_via(nowhere.test, 1)", "connect_failed(resolve)"]
+    );
+}
+
+#[test]
+fn what_a_transform_returned_unchanged_shares_what_the_recorder_kept_of_its_input() {
+    let (log, calls) = (Log::new(), CallbackLog::new());
+    let recorded = Recorded::new(Script::new(&log), "c1", Arc::new(calls.clone()));
+    let mut conn = Conn::new_client(Box::new(recorded), ConnectionConfig::default(), &log);
+    conn.connect();
+    conn.handle.write("hello");
+    conn.messages();
+    let entries = calls.entries();
+    let Some((
+        _,
+        Callback::ProxyVia {
+            host,
+            service,
+            target,
+        },
+    )) = entries.first()
+    else {
+        panic!("proxy_via first: {entries:?}");
+    };
+    assert!(std::ptr::eq(host.as_str(), target.0.as_str()));
+    assert!(std::ptr::eq(service.as_str(), target.1.as_str()));
+    let Some((_, Callback::Sent { data, result })) = entries.last() else {
+        panic!("sent last: {entries:?}");
+    };
+    let at = |payload: &Payload| payload.bytes().map(<[u8]>::as_ptr);
+    assert_eq!(result, data);
+    assert_eq!(at(result), at(data), "one copy kept, not two");
 }
