@@ -279,3 +279,25 @@ fn what_a_transform_returned_unchanged_shares_what_the_recorder_kept_of_its_inpu
     assert_eq!(result, data);
     assert_eq!(at(result), at(data), "one copy kept, not two");
 }
+
+#[test]
+fn a_recorded_connection_frames_its_reads_with_the_size_its_notifier_returned() {
+    let (log, told) = (Log::new(), Log::new());
+    let script = Script::new(&log).expecting(3).on_expect(|_, qty| qty - 1);
+    let recorded = Recorded::new(script, "s", Told::sink(&told));
+    let mut conn = Conn::new_server(Box::new(recorded), ConnectionConfig::default(), &log);
+    conn.wire.push("abcd");
+    conn.accept();
+    assert_eq!(
+        records(&told),
+        [
+            // `expect` asked for inside `accepted` runs once `accepted` returned.
+            "s accepted",
+            "s expect(3) -> 2",
+            "s delivered \"ab\"",
+            "s received(2B \"ab\", times=1) -> true",
+            "s delivered \"cd\"",
+            "s received(2B \"cd\", times=2) -> true",
+        ]
+    );
+}
