@@ -301,3 +301,16 @@ fn a_recorded_connection_frames_its_reads_with_the_size_its_notifier_returned() 
         ]
     );
 }
+
+#[test]
+fn a_recorded_listener_records_a_failed_bind_before_its_notifier_hears_of_it() {
+    let (log, told) = (Log::new(), Log::new());
+    let recorded = RecordedListener::new(ListenScript::new(&log), "server", Told::sink(&told));
+    let mut machine = ListenerMachine::new(Box::new(recorded), 0, ConnectionConfig::default());
+    machine.handle_bound(Err(io::Error::from(io::ErrorKind::AddrInUse)));
+    assert_eq!(
+        told.take(),
+        ["server not_listening", "server enter", "server exit"]
+    );
+    assert_eq!(log.take(), ["not_listening"]);
+}
