@@ -314,3 +314,40 @@ fn a_recorded_listener_records_a_failed_bind_before_its_notifier_hears_of_it() {
     );
     assert_eq!(log.take(), ["not_listening"]);
 }
+
+#[test]
+fn what_sent_returned_flows_after_every_callback_deferred_inside_it_as_the_wire_has_it() {
+    // Pony nests `expect` inside `sent`; here each runs once `sent` returned, and what they
+    // queue with `write_final` goes out before `sent`'s result: the flows must say so too.
+    let (log, told) = (Log::new(), Log::new());
+    let script = Script::new(&log)
+        .on_sent(|conn, data| {
+            conn.expect(2).expect("2 bytes fit");
+            conn.expect(3).expect("3 bytes fit");
+            data
+        })
+        .on_expect(|conn, qty| {
+            conn.write_final(qty.to_string());
+            qty
+        });
+    let recorded = Recorded::new(script, "s", Told::sink(&told));
+    let mut conn = Conn::new_server(Box::new(recorded), ConnectionConfig::default(), &log);
+    conn.accept();
+    conn.handle.write("data");
+    conn.messages();
+    assert_eq!(conn.wire.written_str(), "23data");
+    assert_eq!(
+        records(&told),
+        [
+            "s accepted",
+            "s sent(4B \"data\")",
+            "s queued \"2\"",
+            "s expect(2)",
+            "s final 1B \"2\" before SentResult",
+            "s queued \"3\"",
+            "s queued \"data\"",
+            "s expect(3)",
+            "s final 1B \"3\" before SentResult",
+        ]
+    );
+}
