@@ -191,3 +191,24 @@ impl CallbackSink for CallbackLog {
             .push((who.to_string(), callback));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_renders_every_notifiers_lines_in_order_or_one_notifiers_alone() {
+        let log = CallbackLog::new();
+        let (client, server) = (Name::from("client"), Name::from("server"));
+        log.record(&client, None, Callback::Connecting(1));
+        log.record(&server, None, Callback::Accepted);
+        log.record(&client, None, Callback::Connected);
+        assert_eq!(
+            log.render(),
+            "client connecting(1)\nserver accepted\nclient connected\n"
+        );
+        assert_eq!(log.render_of("client"), "connecting(1)\nconnected\n");
+        assert_eq!(log.of("server"), [Callback::Accepted]);
+        assert_eq!(log.render_of("nobody"), "");
+    }
+}
