@@ -578,3 +578,23 @@ fn l3_an_interrupted_read_is_retried_not_a_close() {
     assert_eq!(log.take(), ["accepted", "received(\"after\", 1)"]);
     assert_eq!(conn.phase(), Phase::Open);
 }
+
+#[test]
+fn a_handle_says_finished_once_the_task_wound_up_after_closed_and_not_before() {
+    let log = Log::new();
+    let mut conn = server(Script::new(&log));
+    let handle = conn.handle.clone();
+    conn.accept();
+    conn.wire.push_eof();
+    conn.machine().handle_readable();
+    assert_eq!(log.take(), ["accepted", "closed"]);
+    assert!(!handle.is_finished(), "the task has not wound up yet");
+    conn.finish();
+    assert!(handle.is_finished());
+
+    // A task dropped with its connection open (its host crashed) is gone, not finished.
+    let conn = server(Script::new(&log));
+    let handle = conn.handle.clone();
+    drop(conn);
+    assert!(!handle.is_finished());
+}
