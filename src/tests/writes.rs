@@ -545,6 +545,28 @@ fn w3_a_callbacks_own_writes_queue_when_its_call_returns_behind_a_handle_write_m
 }
 
 #[test]
+fn a_callbacks_own_messages_owe_the_task_one_wake_as_another_tasks_would_have_woken_it() {
+    // So a connection's task is polled as often whether its messages come from its own
+    // callbacks or from other tasks (which wake it through the mailbox).
+    let log = Log::new();
+    let mut conn = server(Script::new(&log).on_accepted(|conn| {
+        conn.write("one");
+        conn.write("two");
+    }));
+    assert!(!conn.wake_owed());
+    conn.accept();
+    assert!(conn.wake_owed(), "accepted sent the connection two writes");
+    assert!(!conn.wake_owed(), "one wake, paid off by asking");
+    conn.handle.write("three");
+    conn.messages();
+    assert!(
+        !conn.wake_owed(),
+        "another task's write woke the task itself"
+    );
+    assert_eq!(conn.wire.written_str(), "onetwothree");
+}
+
+#[test]
 fn w3_writes_while_throttled_are_queued_never_dropped() {
     let log = Log::new();
     let mut conn = server(Script::new(&log));

@@ -112,6 +112,12 @@ impl Conn {
         names
     }
 
+    /// Whether the machine calls since the last ask queued messages of the connection's own,
+    /// for which its task wakes itself once as its poll ends; asking pays it off.
+    pub(crate) fn wake_owed(&mut self) -> bool {
+        self.actor.take_wake_owed()
+    }
+
     /// Winds the connection up as its task does once it finished: late messages handled,
     /// the mailbox closed, later messages refused.
     pub(crate) fn finish(&mut self) {
