@@ -161,6 +161,49 @@ mod tests {
     }
 
     #[test]
+    fn an_always_is_met_in_a_run_only_if_evaluated_there_and_it_held_every_time() {
+        let run = run_of(&[
+            ("held", AssertionKind::Always, 3, 3),
+            ("broke", AssertionKind::Always, 3, 2),
+            ("unreached", AssertionKind::Always, 0, 0),
+        ]);
+        let runs = |name| {
+            let tally = run.get(name).expect("tallied");
+            (tally.runs, tally.runs_met)
+        };
+        assert_eq!(runs("held"), (1, 1));
+        assert_eq!(runs("broke"), (1, 0));
+        assert_eq!(
+            runs("unreached"),
+            (0, 0),
+            "not met in a run it was never evaluated in"
+        );
+    }
+
+    #[test]
+    fn the_summary_line_names_each_assertion_and_warns_of_those_no_run_met() {
+        assert_eq!(
+            AssertionCoverage::default().to_string(),
+            "",
+            "no line without assertions"
+        );
+        let mut coverage = run_of(&[
+            ("no-dup", AssertionKind::Always, 5, 5),
+            ("split", AssertionKind::Sometimes, 2, 0),
+            ("idle", AssertionKind::Sometimes, 0, 0),
+            ("reconnect", AssertionKind::Reachable, 1, 1),
+        ]);
+        coverage.merge(&run_of(&[("no-dup", AssertionKind::Always, 4, 3)]));
+        assert_eq!(
+            coverage.to_string(),
+            "assertions: sometimes idle never evaluated; always no-dup held in 1 of 2 runs (9 \
+             checks); reachable reconnect reached in 1 runs; sometimes split held in 0 of 1 runs\n\
+             WARNING: sometimes-assertions that no run met: idle, split (the runs never reached \
+             what they name)"
+        );
+    }
+
+    #[test]
     fn merging_in_any_order_gives_the_same_coverage() {
         let a = run_of(&[
             ("split", AssertionKind::Sometimes, 3, 0),
