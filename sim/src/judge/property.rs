@@ -166,3 +166,21 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         _ => "without a message".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::panic_text;
+    use std::any::Any;
+
+    #[test]
+    fn a_panics_text_is_its_message_whether_literal_or_formatted() {
+        let payloads: [(Box<dyn Any + Send>, &str); 3] = [
+            (Box::new("literal"), "literal"),
+            (Box::new(format!("{} bytes", 3)), "3 bytes"),
+            (Box::new(7u8), "without a message"),
+        ];
+        for (payload, text) in payloads {
+            assert_eq!(panic_text(&*payload), text);
+        }
+    }
+}
