@@ -1,7 +1,7 @@
 //! The recorders (`crate::record`): what a sink is told of a connection and a listener, and
 //! in what order, as the simulator's trace and stream check read it.
 
-use super::harness::{addr, Conn, ListenScript, Log, Script};
+use super::harness::{addr, show, Conn, ListenScript, Log, Script};
 use crate::proto::{
     ConnectionConfig, ConnectionStats, DroppedWrite, ListenerMachine, Muting, TcpConnection,
     TcpConnectionNotify,
@@ -31,8 +31,7 @@ impl CallbackSink for Told {
             DataFlow::Queued(bytes) => ("queued", bytes),
             DataFlow::Delivered(bytes) => ("delivered", bytes),
         };
-        self.0
-            .push(format!("{who} {what} {:?}", String::from_utf8_lossy(bytes)));
+        self.0.push(format!("{who} {what} {}", show(bytes)));
     }
     fn counters(&self, who: &Name, stats: ConnectionStats) {
         self.0.push(format!(

@@ -8,7 +8,7 @@ mod script;
 mod wire;
 
 pub(crate) use conn::{client, config, server, server_with, Conn};
-pub(crate) use script::{ListenScript, Log, Script};
+pub(crate) use script::{show, ListenScript, Log, Script};
 pub(crate) use wire::Wire;
 
 use std::net::{Ipv4Addr, SocketAddr};

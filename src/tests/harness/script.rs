@@ -10,7 +10,7 @@ use bytes::Bytes;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes as the log shows them.
-fn show(data: &[u8]) -> String {
+pub(crate) fn show(data: &[u8]) -> String {
     format!("\"{}\"", data.escape_ascii())
 }
 
