@@ -181,7 +181,59 @@ impl Assertions {
 mod tests {
     use super::super::context::{always, Context};
     use super::super::trace::{EventKind, Trace, TraceEvent};
+    use super::{AssertionKind, Assertions, DECLARED};
     use crate::validate::MAX_TRACE_EVENTS;
+    use std::panic::Location;
+
+    /// A declared assertion takes the kind and place of its first evaluation, and keeps them
+    /// through later ones of another kind; only an `always` that failed at least once failed.
+    #[test]
+    fn an_assertion_keeps_the_kind_and_place_of_its_first_evaluation() {
+        let mut assertions = Assertions::default();
+        assert!(assertions.is_empty());
+        assertions.declare("ready");
+        assert!(!assertions.is_empty());
+        let declared = assertions.get("ready").expect("declared");
+        assert_eq!(
+            (
+                declared.kind,
+                declared.location.as_str(),
+                declared.evaluations
+            ),
+            (AssertionKind::Sometimes, DECLARED, 0)
+        );
+        assert!(!declared.failed());
+
+        let first = Location::caller();
+        let (_, first_failure) = assertions.evaluate(AssertionKind::Always, "ready", first, true);
+        assert!(!first_failure);
+        let later = Location::caller();
+        assert_ne!(first.line(), later.line());
+        let (_, first_failure) =
+            assertions.evaluate(AssertionKind::Sometimes, "ready", later, true);
+        assert!(!first_failure);
+        let ready = assertions.get("ready").expect("evaluated");
+        let place = format!("{}:{}", first.file(), first.line());
+        assert_eq!(
+            (
+                ready.kind,
+                ready.location.as_str(),
+                ready.evaluations,
+                ready.held
+            ),
+            (AssertionKind::Always, place.as_str(), 2, 2)
+        );
+        assert!(!ready.failed(), "an always that held every time");
+
+        let (_, first_failure) = assertions.evaluate(AssertionKind::Always, "ready", later, false);
+        assert!(first_failure);
+        assert!(assertions.get("ready").expect("evaluated").failed());
+
+        let (_, first_failure) =
+            assertions.evaluate(AssertionKind::Sometimes, "maybe", first, false);
+        assert!(!first_failure, "only an always fails");
+        assert!(!assertions.get("maybe").expect("evaluated").failed());
+    }
 
     fn note() -> TraceEvent {
         TraceEvent {
