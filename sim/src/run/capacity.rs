@@ -246,6 +246,9 @@ mod tests {
         let caps = Capacities::for_run(&clients(1000, "client"), &quiet).unwrap();
         assert_eq!(caps.tcp, 2 * EPHEMERAL_PORTS);
         assert!(caps.tcp > TCP_CAPACITY);
+        // However few hosts dial, a stream's receive channel keeps a slot for the FIN past
+        // every segment the fault layer lets be in flight.
+        assert!(tcp_capacity(0) > MAX_SEGMENTS_IN_FLIGHT);
     }
 
     #[test]
@@ -267,6 +270,14 @@ mod tests {
         );
         let full = "192.168.0.1:7000 server socket buffer full";
         assert_eq!(LimitError::reached_in(&panic(turmoil, full)), None);
+        // Only turmoil's own `host.rs` says it: not a notifier's file of that name, nor
+        // another file of turmoil's.
+        let notifiers_host = "tests/simulation/host.rs:3:9";
+        let turmoils_other = turmoil.replace("host.rs", "world.rs");
+        for location in [notifiers_host, turmoils_other.as_str()] {
+            let words = panic(location, "Host: 'client' ports exhausted");
+            assert_eq!(LimitError::reached_in(&words), None, "{location}");
+        }
         let err = LimitError::EphemeralPortsUsed {
             host: "client".into(),
         };
