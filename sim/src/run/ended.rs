@@ -101,3 +101,37 @@ impl Ended {
         Some(ended)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ended;
+
+    /// Every way a run ends reads back from the words its last line gives it, a duration
+    /// reached with no client named included.
+    #[test]
+    fn every_way_a_run_ends_reads_back_from_its_words() {
+        let still_open = Ended::DurationReached {
+            unfinished: Vec::new(),
+        };
+        assert_eq!(
+            still_open.to_string(),
+            "duration reached with connections still open"
+        );
+        let forms = [
+            Ended::AllFinished,
+            still_open,
+            Ended::DurationReached {
+                unfinished: vec!["c1".into(), "c2".into()],
+            },
+            Ended::Panicked {
+                message: "c1 panicked".into(),
+            },
+            Ended::Failed {
+                message: "turmoil stopped".into(),
+            },
+        ];
+        for ended in forms {
+            assert_eq!(Ended::from_words(&ended.to_string()), Some(ended.clone()));
+        }
+    }
+}

@@ -108,6 +108,16 @@ mod tests {
         }
     }
 
+    /// A firing that did nothing says so after the fault, and only such a line reads as one.
+    #[test]
+    fn a_firing_without_effect_names_the_fault_and_why() {
+        let words = FaultStep::without_effect("reset c1", "not connected");
+        assert_eq!(words, "reset c1 (not connected: no effect)");
+        assert!(FaultStep::Fired(words).had_no_effect());
+        assert!(!FaultStep::Fired("reset c1".into()).had_no_effect());
+        assert!(!FaultStep::Healed.had_no_effect());
+    }
+
     /// In JSON a step is the `description` string it always was, and reads back as itself.
     #[test]
     fn a_step_is_its_words_in_json() {

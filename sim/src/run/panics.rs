@@ -59,3 +59,27 @@ pub(crate) fn limit_reached() -> bool {
             .is_some_and(|first| LimitError::reached_in(first).is_some())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run's panics are kept in order, as the hook shows them, and only while recording.
+    #[test]
+    fn a_runs_panics_are_kept_in_order_until_taken() {
+        install_recorder();
+        record();
+        assert!(!any());
+        let _ = std::panic::catch_unwind(|| panic!("first of {}", 2));
+        let _ = std::panic::catch_unwind(|| panic!("second"));
+        assert!(any());
+        assert!(!limit_reached(), "a notifier's panic is no limit");
+        let panics = take();
+        assert_eq!(panics.len(), 2, "{panics:?}");
+        assert!(panics[0].starts_with("panicked at "), "{panics:?}");
+        assert!(panics[0].ends_with(":\nfirst of 2"), "{panics:?}");
+        assert!(panics[1].ends_with(":\nsecond"), "{panics:?}");
+        assert!(!any());
+        assert!(take().is_empty(), "recording stopped");
+    }
+}
