@@ -772,3 +772,50 @@ impl Loop<'_, '_> {
         self.run.fault_line(now, index, fired);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::FaultSettings;
+    use crate::scenario::factory;
+    use crate::scenario::notifiers::Echo;
+    use crate::seed::Seed;
+    use std::sync::atomic::AtomicBool;
+    use tcpnotify::{ConnectFailure, TcpConnectionNotify};
+
+    /// Sets its flag once connected: an interrupt at a simulated time of the test's choosing.
+    struct InterruptsOnConnect(Arc<AtomicBool>);
+
+    impl TcpConnectionNotify for InterruptsOnConnect {
+        fn connected(&mut self, _conn: &mut TcpConnection) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+
+        fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
+            panic!("the connect failed: {reason:?}");
+        }
+    }
+
+    /// A run its cutoff stopped says when, in milliseconds of simulated time: the step after
+    /// the interrupt, here just after the client started at 2.5 s.
+    #[test]
+    fn a_stopped_run_says_when_in_simulated_milliseconds() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let set_by = flag.clone();
+        let interrupts = factory(move || InterruptsOnConnect(set_by.clone()));
+        let scenario = Scenario::new("stopped")
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client("c1", "client", "server", 7000, interrupts)
+            .starting_at(2_500)
+            .faults(FaultSettings::quiet());
+        let cutoff = Cutoff::never().interrupted_by(flag);
+        match run_until(&scenario, &scenario.plan_for(Seed(1)), &cutoff) {
+            Err(RunError::Stopped {
+                stop: Stop::Interrupted,
+                at_ms,
+            }) => assert!((2_500..2_600).contains(&at_ms), "stopped at {at_ms} ms"),
+            Err(e) => panic!("another error: {e}"),
+            Ok(outcome) => panic!("the run ended: {}", outcome.ended),
+        }
+    }
+}
