@@ -284,13 +284,16 @@ impl TcpConnectionNotify for RedialChains {
 }
 
 /// The limit of the simulator that `scenario`'s run under seed 1 reached, which must be the
-/// ephemeral ports of host `client`.
-fn assert_ports_exhausted(scenario: &Scenario) {
+/// ephemeral ports of host `client`; returns the simulated time it was reached at, in ms.
+fn assert_ports_exhausted(scenario: &Scenario) -> u64 {
     match run(scenario, &scenario.plan_for(seed_or(1))) {
         Err(RunError::LimitReached {
             limit: LimitError::EphemeralPortsUsed { host },
-            ..
-        }) => assert_eq!(host, "client"),
+            at_ms,
+        }) => {
+            assert_eq!(host, "client");
+            at_ms
+        }
         Err(e) => panic!("another error: {e}"),
         Ok(outcome) => panic!("the run ended: {}", outcome.ended),
     }
@@ -301,14 +304,16 @@ fn assert_ports_exhausted(scenario: &Scenario) {
 /// the run ends with an error naming it, where turmoil's panic ("Host: 'client' ports
 /// exhausted") was judged a failed `no_panic` (helper-95). The dials after the first that
 /// found no port wait, unsent, for the run's end (each would have searched every port again
-/// to panic: 17,000 took a minute).
+/// to panic: 17,000 took a minute). The error says when: just after the client started.
 #[test]
 fn a_host_dialling_more_connections_at_once_than_it_has_ports_reaches_a_simulator_limit() {
     let scenario = Scenario::new("fan-out")
         .listener("server", "server", 7000, factory(|| Echo))
         .client("c1", "client", "server", 7000, factory(|| FanOut(17_000)))
+        .starting_at(1_500)
         .faults(FaultSettings::quiet());
-    assert_ports_exhausted(&scenario);
+    let at_ms = assert_ports_exhausted(&scenario);
+    assert!((1_500..1_600).contains(&at_ms), "reached at {at_ms} ms");
 }
 
 /// A host redialling a refusing server over a long run leaks a port per refusal, as turmoil
