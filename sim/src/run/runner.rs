@@ -776,7 +776,7 @@ impl Loop<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::FaultSettings;
+    use crate::fault::{Fault, FaultSettings};
     use crate::scenario::factory;
     use crate::scenario::notifiers::Echo;
     use crate::seed::Seed;
@@ -791,6 +791,15 @@ mod tests {
             self.0.store(true, Ordering::SeqCst);
         }
 
+        fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
+            panic!("the connect failed: {reason:?}");
+        }
+    }
+
+    /// Connects and does nothing more.
+    struct Idles;
+
+    impl TcpConnectionNotify for Idles {
         fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
             panic!("the connect failed: {reason:?}");
         }
@@ -817,5 +826,40 @@ mod tests {
             Err(e) => panic!("another error: {e}"),
             Ok(outcome) => panic!("the run ended: {}", outcome.ended),
         }
+    }
+
+    /// Two faults whose spans end at the same moment both end: each end the loop schedules
+    /// keeps its own place, however many share a time.
+    #[test]
+    fn faults_ending_at_the_same_moment_each_end() {
+        let partition = |a: &str, b: &str| FaultKind::Partition {
+            a: a.into(),
+            b: b.into(),
+            duration_ms: 100,
+            one_way: false,
+        };
+        // A client that stays connected and quiet, so the run lasts its duration.
+        let scenario = Scenario::new("idle")
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client("c1", "client", "server", 7000, factory(|| Idles))
+            .duration_ms(500);
+        let plan = FaultPlan {
+            faults: vec![
+                Fault::at(10, partition("client", "server")),
+                Fault::at(10, partition("server", "client")),
+            ],
+            ..FaultPlan::quiet(Seed(1))
+        };
+        let outcome = run(&scenario, &plan).expect("ran");
+        let healed: Vec<(u64, usize)> = (outcome.trace.events().into_iter())
+            .filter_map(|event| match event.kind {
+                EventKind::Fault {
+                    index,
+                    step: FaultStep::Healed,
+                } => Some((event.at_us, index)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(healed, [(110_000, 0), (110_000, 1)]);
     }
 }
