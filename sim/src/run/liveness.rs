@@ -265,3 +265,57 @@ impl fmt::Display for Liveness {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Liveness;
+
+    /// Each way a run's end is judged says so in its own words: a liveness bug after the
+    /// phase healed something or found nothing to heal, the network with faults in force or
+    /// without, and nothing for a run that ended within its active duration.
+    #[test]
+    fn each_way_a_run_was_judged_says_so() {
+        let settled = |healed: &[&str]| Liveness::Settled {
+            from_us: 2_000_000,
+            settle_ms: 500,
+            healed: healed.iter().map(|h| h.to_string()).collect(),
+        };
+        let off = |in_force: &[&str]| Liveness::Off {
+            in_force: in_force.iter().map(|f| f.to_string()).collect(),
+        };
+        let partition = "#0 partition client <-> server for 20000ms";
+        let cases = [
+            (Liveness::NotReached, None),
+            (
+                settled(&[]),
+                Some(
+                    "after 500ms of settling from 2000ms with no fault in force (liveness \
+                     phase): a liveness bug, not the network",
+                ),
+            ),
+            (
+                settled(&[partition]),
+                Some(
+                    "500ms after every fault healed at 2000ms (liveness phase): a liveness \
+                     bug, not the network",
+                ),
+            ),
+            (
+                off(&[]),
+                Some(
+                    "with no fault in force when the run ended (no liveness phase: settle_ms = 0)",
+                ),
+            ),
+            (
+                off(&[partition, "#1 reset c1"]),
+                Some(
+                    "with faults still in force when the run ended (no liveness phase: \
+                     settle_ms = 0): #0 partition client <-> server for 20000ms; #1 reset c1",
+                ),
+            ),
+        ];
+        for (liveness, words) in cases {
+            assert_eq!(liveness.judged_when().as_deref(), words, "{liveness:?}");
+        }
+    }
+}
