@@ -778,7 +778,7 @@ mod tests {
     use super::*;
     use crate::fault::{Fault, FaultSettings};
     use crate::scenario::factory;
-    use crate::scenario::notifiers::Echo;
+    use crate::scenario::notifiers::{Echo, QuietClient};
     use crate::seed::Seed;
     use std::sync::atomic::AtomicBool;
     use tcpnotify::{ConnectFailure, TcpConnectionNotify};
@@ -791,15 +791,6 @@ mod tests {
             self.0.store(true, Ordering::SeqCst);
         }
 
-        fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
-            panic!("the connect failed: {reason:?}");
-        }
-    }
-
-    /// Connects and does nothing more.
-    struct Idles;
-
-    impl TcpConnectionNotify for Idles {
         fn connect_failed(&mut self, _conn: &mut TcpConnection, reason: ConnectFailure) {
             panic!("the connect failed: {reason:?}");
         }
@@ -841,7 +832,7 @@ mod tests {
         // A client that stays connected and quiet, so the run lasts its duration.
         let scenario = Scenario::new("idle")
             .listener("server", "server", 7000, factory(|| Echo))
-            .client("c1", "client", "server", 7000, factory(|| Idles))
+            .client("c1", "client", "server", 7000, factory(|| QuietClient))
             .duration_ms(500);
         let plan = FaultPlan {
             faults: vec![
