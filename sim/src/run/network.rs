@@ -588,6 +588,46 @@ mod tests {
         sim.run()
     }
 
+    /// A turmoil stream hands each call to turmoil's: a vectored write's bytes arrive (the
+    /// core writes several buffers at once through it), a peek shows the bytes the next read
+    /// takes, and `nodelay` reads back what was set, as on a real socket, although turmoil
+    /// keeps no such setting.
+    #[test]
+    fn a_stream_passes_vectored_writes_peeks_and_nodelay_through() -> turmoil::Result {
+        let mut sim = turmoil::Builder::new().build();
+        sim.host("server", || async {
+            let net = TurmoilNetwork::new("server", Arc::default(), Arc::default());
+            let listener = net.listen("", "7000").await?;
+            let (mut stream, _) = net.accept(&listener).await?;
+            let mut peeked = [0u8; 4];
+            let n = std::future::poll_fn(|cx| stream.poll_peek(cx, &mut ReadBuf::new(&mut peeked)))
+                .await?;
+            assert!(n > 0, "a peek with bytes waiting shows them");
+            let mut read = vec![0u8; n];
+            stream.read_exact(&mut read).await?;
+            assert_eq!(read, peeked[..n], "the read takes what the peek showed");
+            Ok(())
+        });
+        sim.client("client", async {
+            let net = TurmoilNetwork::new("client", Arc::default(), Arc::default());
+            let server = SocketAddr::new(turmoil::lookup("server"), 7000);
+            let mut stream = net.connect(server).await?;
+            assert!(
+                !stream.nodelay()?,
+                "Nagle is on at first, as on a real socket"
+            );
+            stream.set_nodelay(true)?;
+            assert!(stream.nodelay()?);
+            let parts = [IoSlice::new(b"ab"), IoSlice::new(b"cd")];
+            let written = stream.write_vectored(&parts).await?;
+            assert!(written > 0, "a vectored write takes bytes");
+            stream.flush().await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        });
+        sim.run()
+    }
+
     /// An accept dropped after its peer's SYN arrived (the accept was woken but not polled
     /// again) does not lose that peer: the next accept gets it.
     #[test]
