@@ -457,4 +457,78 @@ mod tests {
         assert_eq!(context.running(), (host, Name::from("c2")));
         drop(entered);
     }
+
+    #[derive(Debug, Default)]
+    struct Orders(Vec<u32>);
+
+    /// Inside a run its code shares one value of each type, and what the run leaves holds
+    /// that value, its assertions (declared and evaluated) and each connection's last
+    /// counters; outside a run there is nothing to share.
+    #[test]
+    fn a_run_leaves_its_shared_state_assertions_and_counters() {
+        assert!(!in_run());
+        assert!(run_state::<Orders>().is_none());
+        let declared = ["reconnected".to_string()];
+        let context = Context::new(Trace::new(), &declared, 1);
+        let entered = context.enter();
+        assert!(in_run());
+        let state = run_state::<Orders>().expect("a run shares state");
+        state.lock().0.push(7);
+        let again = run_state::<Orders>().expect("a run shares state");
+        assert_eq!(again.lock().0, [7], "one value of a type for the whole run");
+        assert_eq!(format!("{again:?}"), "SharedState(Orders([7]))");
+        assert!(always("positive", true, "never shown"));
+        let mut stats = ConnectionStats::default();
+        stats.bytes_sent = 5;
+        context.record_stats(&Name::from("c1"), stats);
+        drop(entered);
+        assert!(!in_run());
+
+        let left = context.finish();
+        assert_eq!(left.state::<Orders>().expect("written").lock().0, [7]);
+        assert!(left.state::<u64>().is_none(), "no code asked for it");
+        let names: Vec<&str> = left.assertions().iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["positive", "reconnected"]);
+        assert!(left.assertion("positive").is_some());
+        assert_eq!(left.stats("c1"), Some(stats));
+        assert_eq!(left.stats("c2"), None);
+        let shown = format!("{left:?}");
+        assert!(
+            shown.starts_with("RunContext { states: 1, assertions: "),
+            "{shown}"
+        );
+        assert!(shown.ends_with(", connections: 1 }"), "{shown}");
+    }
+
+    /// Keeps the level of each `tracing` event.
+    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Levels {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            lock(&self.0).push(*event.metadata().level());
+        }
+    }
+
+    /// Outside a run only a failed `always` is a warning (a notifier may keep its assertions
+    /// in production code); a held one, and a `sometimes` either way, log at debug level.
+    #[test]
+    fn outside_a_run_only_a_failed_always_warns() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let levels = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Levels(levels.clone()));
+        // A second dispatcher, as a run's log capture keeps one: a call site another thread
+        // hit first with no subscriber is then asked again rather than left off.
+        let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(!always("failed", false, "shown"));
+            assert!(!always("held", true, "not shown"));
+            assert!(!sometimes("not yet", false));
+        });
+        use tracing::Level;
+        assert_eq!(*lock(&levels), [Level::WARN, Level::DEBUG, Level::DEBUG]);
+    }
 }
