@@ -403,6 +403,43 @@ mod tests {
         assert_eq!((c1.sent, c1.sent_data.as_deref()), (22, None));
     }
 
+    /// Every chunk a `sentv` queued is sent, in order, and a failed connect is how its
+    /// connection ended.
+    #[test]
+    fn a_sentv_sends_each_chunk_and_a_failed_connect_ends_its_connection() {
+        let sentv = Callback::Sentv {
+            data: vec![Payload::of(b"ab"), Payload::of(b"cde")],
+            result: vec![Payload::of(b"AB"), Payload::of(b"CDE")],
+        };
+        let failed = Callback::ConnectFailed(ConnectFailure::TimedOut);
+        let events = [
+            callback(1, "client", "c1", Callback::Connected),
+            callback(2, "client", "c1", sentv),
+            callback(3, "client", "c2", Callback::Connecting(1)),
+            callback(4, "client", "c2", failed),
+        ];
+        let tallies = tally(&events, &FaultPlan::quiet(Seed(1)));
+        assert_eq!(tallies["c1"].sent, 5);
+        assert_eq!(tallies["c1"].sent_data.as_deref(), Some(&b"ABCDE"[..]));
+        assert_eq!(
+            tallies["c2"].ending,
+            Ending::ConnectFailed(ConnectFailure::TimedOut)
+        );
+    }
+
+    /// A trace read from a file may take back more bytes than it showed sent: the count
+    /// stops at none and the sent bytes are no longer known, rather than a panic.
+    #[test]
+    fn taking_back_more_bytes_than_were_sent_forgets_the_sent_data() {
+        let events = [
+            callback(1, "client", "c1", sent(b"ab", b"ab")),
+            callback(2, "client", "c1", Callback::Closed),
+            event(2, "c1", EventKind::Discarded { bytes: 5 }),
+        ];
+        let c1 = &tally(&events, &FaultPlan::quiet(Seed(1)))["c1"];
+        assert_eq!((c1.sent, c1.sent_data.as_deref()), (0, None));
+    }
+
     fn fault(at_us: u64, step: FaultStep) -> TraceEvent {
         TraceEvent {
             at_us,
