@@ -478,6 +478,8 @@ mod tests {
         assert_eq!(again.lock().0, [7], "one value of a type for the whole run");
         assert_eq!(format!("{again:?}"), "SharedState(Orders([7]))");
         assert!(always("positive", true, "never shown"));
+        assert!(sometimes("reconnected", true));
+        assert!(reachable("retried"));
         let mut stats = ConnectionStats::default();
         stats.bytes_sent = 5;
         context.record_stats(&Name::from("c1"), stats);
@@ -488,8 +490,23 @@ mod tests {
         assert_eq!(left.state::<Orders>().expect("written").lock().0, [7]);
         assert!(left.state::<u64>().is_none(), "no code asked for it");
         let names: Vec<&str> = left.assertions().iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["positive", "reconnected"]);
-        assert!(left.assertion("positive").is_some());
+        assert_eq!(names, ["positive", "reconnected", "retried"]);
+        let kind_and_held = |name| {
+            left.assertion(name)
+                .map(|a| (a.kind, a.evaluations, a.held))
+        };
+        assert_eq!(
+            kind_and_held("positive"),
+            Some((AssertionKind::Always, 1, 1))
+        );
+        assert_eq!(
+            kind_and_held("reconnected"),
+            Some((AssertionKind::Sometimes, 1, 1))
+        );
+        assert_eq!(
+            kind_and_held("retried"),
+            Some((AssertionKind::Reachable, 1, 1))
+        );
         assert_eq!(left.stats("c1"), Some(stats));
         assert_eq!(left.stats("c2"), None);
         let shown = format!("{left:?}");
@@ -527,8 +544,10 @@ mod tests {
             assert!(!always("failed", false, "shown"));
             assert!(!always("held", true, "not shown"));
             assert!(!sometimes("not yet", false));
+            assert!(!reachable("not recorded"));
         });
         use tracing::Level;
-        assert_eq!(*lock(&levels), [Level::WARN, Level::DEBUG, Level::DEBUG]);
+        let expected = [Level::WARN, Level::DEBUG, Level::DEBUG, Level::DEBUG];
+        assert_eq!(*lock(&levels), expected);
     }
 }
