@@ -517,37 +517,29 @@ mod tests {
         assert!(shown.ends_with(", connections: 1 }"), "{shown}");
     }
 
-    /// Keeps the level of each `tracing` event.
-    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
-
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Levels {
-        fn on_event(
-            &self,
-            event: &tracing::Event<'_>,
-            _: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            lock(&self.0).push(*event.metadata().level());
-        }
-    }
-
     /// Outside a run only a failed `always` is a warning (a notifier may keep its assertions
     /// in production code); a held one, and a `sometimes` either way, log at debug level.
     #[test]
     fn outside_a_run_only_a_failed_always_warns() {
-        use tracing_subscriber::layer::SubscriberExt;
-        let levels = Arc::new(Mutex::new(Vec::new()));
-        let subscriber = tracing_subscriber::registry().with(Levels(levels.clone()));
-        // A second dispatcher, as a run's log capture keeps one: a call site another thread
-        // hit first with no subscriber is then asked again rather than left off.
-        let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-        tracing::subscriber::with_default(subscriber, || {
+        use super::super::log_capture::LogCapture;
+        use super::super::log_line::LogLevel;
+        use crate::scenario::LogFilter;
+        // The run's own capture of `tracing` events, here with no run entered.
+        let logged = Trace::new();
+        let filter = LogFilter::new("tcpnotify_sim=debug").expect("a valid filter");
+        LogCapture::new(&filter, &logged).during(|| {
             assert!(!always("failed", false, "shown"));
             assert!(!always("held", true, "not shown"));
             assert!(!sometimes("not yet", false));
             assert!(!reachable("not recorded"));
         });
-        use tracing::Level;
-        let expected = [Level::WARN, Level::DEBUG, Level::DEBUG, Level::DEBUG];
-        assert_eq!(*lock(&levels), expected);
+        let levels: Vec<LogLevel> = (logged.events().into_iter())
+            .filter_map(|e| match e.kind {
+                EventKind::Log { level, .. } => Some(level),
+                _ => None,
+            })
+            .collect();
+        let (warn, debug) = (LogLevel::Warn, LogLevel::Debug);
+        assert_eq!(levels, [warn, debug, debug, debug]);
     }
 }
