@@ -344,6 +344,16 @@ mod tests {
         );
     }
 
+    /// A kind counted as enabled in no run (a shard's coverage read back may hold one) was
+    /// not asked for: it is not listed as never fired.
+    #[test]
+    fn a_kind_enabled_in_no_run_is_not_listed_as_never_fired() {
+        let mut coverage = Coverage::default();
+        coverage.enabled.insert("crash".into(), 0);
+        coverage.enabled.insert("reset".into(), 2);
+        assert_eq!(coverage.never_fired(), vec!["reset"]);
+    }
+
     #[test]
     fn empty_coverage_does_not_warn() {
         // Nothing ran: there is nothing to warn about (a sweep of no seeds says so itself).
