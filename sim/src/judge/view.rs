@@ -311,4 +311,20 @@ mod tests {
             .collect();
         assert_eq!(pairs, [("c2", "server.2"), ("server.2", "c2")]);
     }
+
+    /// A connection still open when the run ended is the one kind that did not finish.
+    #[test]
+    fn only_a_connection_left_open_is_unfinished() {
+        let (_, mut c1) = end("c1");
+        let failed = Ending::ConnectFailed(tcpnotify::ConnectFailure::Refused);
+        for (ending, finished) in [
+            (Ending::Closed, true),
+            (failed, true),
+            (Ending::Lost, true),
+            (Ending::Open, false),
+        ] {
+            c1.ending = ending;
+            assert_eq!(c1.is_finished(), finished, "{ending:?}");
+        }
+    }
 }
