@@ -312,6 +312,25 @@ mod tests {
         assert_eq!(pairs, [("c2", "server.2"), ("server.2", "c2")]);
     }
 
+    /// A view lists the scenario's clients in the scenario's order, not the servers'
+    /// connections, and holds the run's assertions, declared ones too.
+    #[test]
+    fn a_view_lists_the_clients_in_order_and_the_run_s_assertions() {
+        use crate::notifiers::{Echo, Sender};
+        use crate::{factory, FaultPlan};
+        let sender = || factory(|| Sender::pattern(10));
+        let scenario = Scenario::new("two")
+            .listener("server", "server", 7000, factory(|| Echo))
+            .client("c2", "client", "server", 7000, sender())
+            .client("c1", "client", "server", 7000, sender())
+            .sometimes("reconnected");
+        let outcome = crate::run::run(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
+        let view = RunView::new(&scenario, &outcome);
+        let clients: Vec<&str> = view.clients().map(|c| c.name.as_str()).collect();
+        assert_eq!(clients, ["c2", "c1"]);
+        assert!(view.assertions().get("reconnected").is_some(), "declared");
+    }
+
     /// A connection still open when the run ended is the one kind that did not finish.
     #[test]
     fn only_a_connection_left_open_is_unfinished() {
