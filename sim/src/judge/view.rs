@@ -316,18 +316,22 @@ mod tests {
     /// connections, and holds the run's assertions, declared ones too.
     #[test]
     fn a_view_lists_the_clients_in_order_and_the_run_s_assertions() {
-        use crate::notifiers::{Echo, Sender};
+        use crate::notifiers::Sender;
         use crate::{factory, FaultPlan};
-        let sender = || factory(|| Sender::pattern(10));
-        let scenario = Scenario::new("two")
-            .listener("server", "server", 7000, factory(|| Echo))
-            .client("c2", "client", "server", 7000, sender())
-            .client("c1", "client", "server", 7000, sender())
+        // c1 first, then c0: the scenario's order is not the names' order.
+        let scenario = Scenario::echo("two", 10, 10)
+            .client(
+                "c0",
+                "client",
+                "server",
+                7000,
+                factory(|| Sender::pattern(10)),
+            )
             .sometimes("reconnected");
         let outcome = crate::run::run(&scenario, &FaultPlan::quiet(Seed(1))).expect("runs");
         let view = RunView::new(&scenario, &outcome);
         let clients: Vec<&str> = view.clients().map(|c| c.name.as_str()).collect();
-        assert_eq!(clients, ["c2", "c1"]);
+        assert_eq!(clients, ["c1", "c0"]);
         assert!(view.assertions().get("reconnected").is_some(), "declared");
     }
 
